@@ -2,6 +2,7 @@ package codec
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -79,12 +80,29 @@ func (rr *RecordReader) ReadRecord() ([]byte, error) {
 	if n > uint64(rr.max) {
 		return nil, fmt.Errorf("%w: %d bytes", ErrRecordTooLarge, n)
 	}
-	data := make([]byte, n)
-	if _, err := io.ReadFull(rr.r, data); err != nil {
-		if err == io.EOF {
+	if n <= smallRecord {
+		data := make([]byte, n)
+		if _, err := io.ReadFull(rr.r, data); err != nil {
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return nil, err
+		}
+		return data, nil
+	}
+	// A large record: let the buffer grow as the bytes arrive, so that a
+	// peer announcing a huge length it never sends cannot make us allocate
+	// it up front.
+	var buf bytes.Buffer
+	got, err := io.CopyN(&buf, rr.r, int64(n))
+	if uint64(got) < n {
+		if err == nil || err == io.EOF {
 			err = io.ErrUnexpectedEOF
 		}
 		return nil, err
 	}
-	return data, nil
+	return buf.Bytes(), nil
 }
+
+// smallRecord is the size up to which ReadRecord allocates a record whole.
+const smallRecord = 64 << 10

@@ -1,0 +1,133 @@
+// Package flagx owns gomesos's command-line conventions: Mesos-style flag
+// names, MESOS_<FLAG> environment variables as defaults, and Mesos duration
+// strings such as "5secs", "15mins" and "100ms".
+package flagx
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Duration is a flag.Value holding a Mesos duration.
+type Duration struct{ D *time.Duration }
+
+func (d Duration) String() string {
+	if d.D == nil {
+		return ""
+	}
+	return FormatDuration(*d.D)
+}
+
+// Set parses a Mesos duration.
+func (d Duration) Set(s string) error {
+	v, err := ParseDuration(s)
+	if err != nil {
+		return err
+	}
+	*d.D = v
+	return nil
+}
+
+var units = []struct {
+	suffix string
+	unit   time.Duration
+}{
+	{"weeks", 7 * 24 * time.Hour}, {"days", 24 * time.Hour}, {"hrs", time.Hour},
+	{"mins", time.Minute}, {"secs", time.Second}, {"ms", time.Millisecond},
+	{"us", time.Microsecond}, {"ns", time.Nanosecond},
+}
+
+// ParseDuration reads a Mesos duration ("2secs", "1.5mins", "100ms",
+// "2weeks") or a Go duration ("1m30s").
+func ParseDuration(s string) (time.Duration, error) {
+	t := strings.TrimSpace(s)
+	for _, u := range units {
+		if num, ok := strings.CutSuffix(t, u.suffix); ok {
+			f, err := strconv.ParseFloat(num, 64)
+			if err != nil || f < 0 {
+				return 0, fmt.Errorf("invalid duration %q: expecting a non-negative number before %q", s, u.suffix)
+			}
+			return time.Duration(f * float64(u.unit)), nil
+		}
+	}
+	d, err := time.ParseDuration(t)
+	if err != nil {
+		return 0, fmt.Errorf("invalid duration %q: expecting a number and a unit such as 5secs, 100ms or 15mins", s)
+	}
+	if d < 0 {
+		return 0, fmt.Errorf("invalid duration %q: must not be negative", s)
+	}
+	return d, nil
+}
+
+// FormatDuration renders d as Mesos does (e.g. "5secs", "15mins", "100ms").
+func FormatDuration(d time.Duration) string {
+	for _, u := range units {
+		if d >= u.unit || u.unit == time.Nanosecond {
+			v := float64(d) / float64(u.unit)
+			return strconv.FormatFloat(v, 'f', -1, 64) + u.suffix
+		}
+	}
+	return "0ns"
+}
+
+// Parse parses args into fs after taking defaults from MESOS_<FLAG>
+// environment variables (upper-cased flag names). Command-line values win.
+// Errors name the offending flag or variable.
+func Parse(fs *flag.FlagSet, args []string, environ []string) error {
+	env := map[string]string{}
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			env[k] = v
+		}
+	}
+	var err error
+	fs.VisitAll(func(f *flag.Flag) {
+		if err != nil {
+			return
+		}
+		name := "MESOS_" + strings.ToUpper(f.Name)
+		if v, ok := env[name]; ok {
+			if e := fs.Set(f.Name, v); e != nil {
+				err = fmt.Errorf("environment variable %s: %w", name, e)
+			}
+		}
+	})
+	if err != nil {
+		return err
+	}
+	return fs.Parse(args)
+}
+
+// Usage returns a usage function that lists every flag with its default
+// and the environment variable that sets it.
+func Usage(fs *flag.FlagSet, synopsis string) func() {
+	return func() {
+		w := fs.Output()
+		fmt.Fprintf(w, "Usage: %s\n\nFlags (each may also be set as MESOS_<FLAG> in the environment):\n", synopsis)
+		PrintDefaults(w, fs)
+	}
+}
+
+// PrintDefaults lists the flags of fs in name order.
+func PrintDefaults(w io.Writer, fs *flag.FlagSet) {
+	var flags []*flag.Flag
+	fs.VisitAll(func(f *flag.Flag) { flags = append(flags, f) })
+	sort.Slice(flags, func(i, j int) bool { return flags[i].Name < flags[j].Name })
+	for _, f := range flags {
+		def := f.DefValue
+		if def == "" {
+			def = "(none)"
+		}
+		fmt.Fprintf(w, "  --%s=VALUE\n      %s (default: %s)\n", f.Name, f.Usage, def)
+	}
+}
+
+// Environ is os.Environ, for callers that want the real environment.
+func Environ() []string { return os.Environ() }
