@@ -1,0 +1,403 @@
+package master
+
+import (
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/gomesos/gomesos/api/agentproto"
+	mesos "github.com/gomesos/gomesos/api/v1/mesos"
+	schedpb "github.com/gomesos/gomesos/api/v1/scheduler"
+	"github.com/gomesos/gomesos/master/allocator"
+	"github.com/gomesos/gomesos/resources"
+)
+
+// agent is the master's record of an admitted agent.
+type agent struct {
+	id      string
+	info    *mesos.AgentInfo
+	total   resources.Resources
+	version string
+	conn    string // "" while disconnected
+	active  bool
+
+	registeredTime   time.Time
+	reregisteredTime time.Time
+
+	lastPing      time.Time
+	pongSincePing bool
+	pingTimeouts  int
+
+	tasks     map[string]*task // by framework id + "/" + task id
+	offers    map[string]*offer
+	executors map[string]*mesos.ExecutorInfo // by framework id + "/" + executor id
+}
+
+func taskKey(fwID, taskID string) string     { return fwID + "/" + taskID }
+func executorKey(fwID, exID string) string   { return fwID + "/" + exID }
+func (a *agent) pid() string                 { return fmt.Sprintf("slave(1)@%s:%d", agentIP(a.info), a.info.GetPort()) }
+func agentIP(info *mesos.AgentInfo) string   { return info.GetHostname() }
+func (a *agent) used() resources.Resources   { return a.sumTasks() }
+func shutdownFrameworkMsg(fwID string) *agentproto.MasterMessage {
+	return &agentproto.MasterMessage{
+		Type:              agentproto.MasterMessage_SHUTDOWN_FRAMEWORK.Enum(),
+		ShutdownFramework: &agentproto.MasterMessage_ShutdownFramework{FrameworkId: &mesos.FrameworkID{Value: &fwID}},
+	}
+}
+
+func (a *agent) sumTasks() resources.Resources {
+	var sum resources.Resources
+	for _, t := range a.tasks {
+		if !t.resourcesRecovered {
+			sum = sum.Add(t.res)
+		}
+	}
+	for _, ex := range a.executors {
+		if r, err := resources.FromProto(ex.GetResources()); err == nil {
+			sum = sum.Add(r)
+		}
+	}
+	return sum
+}
+
+func (a *agent) offered() resources.Resources {
+	var sum resources.Resources
+	for _, o := range a.offers {
+		sum = sum.Add(o.res)
+	}
+	return sum
+}
+
+func (c *Core) agentSubscribe(in AgentSubscribe) Result {
+	msg := in.Msg
+	reg := msg.GetRegister()
+	if reg == nil || reg.GetAgentInfo() == nil {
+		return fail(http.StatusBadRequest, "Expecting 'register' to be present")
+	}
+	info := clone(reg.GetAgentInfo())
+	total, err := resources.FromProto(info.GetResources())
+	if err != nil {
+		return fail(http.StatusBadRequest, "Invalid agent resources: %v", err)
+	}
+	switch msg.GetType() {
+	case agentproto.AgentMessage_REGISTER:
+		c.metrics.inc("master/messages_register_slave")
+		return c.registerAgent(in.Conn, info, total, reg)
+	case agentproto.AgentMessage_REREGISTER:
+		c.metrics.inc("master/messages_reregister_slave")
+		return c.reregisterAgent(in.Conn, info, total, reg)
+	}
+	return fail(http.StatusBadRequest, "Expecting a REGISTER or REREGISTER message, got %s", msg.GetType())
+}
+
+func (c *Core) registerAgent(conn string, info *mesos.AgentInfo, total resources.Resources, reg *agentproto.AgentMessage_Register) Result {
+	id := fmt.Sprintf("%s-S%d", c.info.GetId(), c.nextAgent)
+	c.nextAgent++
+	info.Id = &mesos.AgentID{Value: &id}
+	a := &agent{
+		id: id, info: info, total: total, version: reg.GetVersion(),
+		registeredTime: c.now,
+		tasks:          map[string]*task{},
+		offers:         map[string]*offer{},
+		executors:      map[string]*mesos.ExecutorInfo{},
+	}
+	c.agents[id] = a
+	c.connectAgent(a, conn)
+	c.alloc.AddAgent(id, allocatorAgent(info), total, nil)
+	c.metrics.inc("master/slave_registrations")
+	c.log.Info("agent registered", "agent", id, "hostname", info.GetHostname(), "resources", total.String())
+	c.allocateSoon = true
+	return Result{Status: http.StatusOK, AgentID: id}
+}
+
+func allocatorAgent(info *mesos.AgentInfo) allocator.Agent {
+	return allocator.Agent{Hostname: info.GetHostname()}
+}
+
+// reregisterAgent admits an agent that lost its connection (or that the
+// master marked unreachable) back with what it is running. An agent id this
+// master never admitted is told to shut down, so that it registers afresh:
+// without a durable registry yet, a restarted master knows no agents.
+func (c *Core) reregisterAgent(conn string, info *mesos.AgentInfo, total resources.Resources, reg *agentproto.AgentMessage_Register) Result {
+	id := info.GetId().GetValue()
+	a := c.agents[id]
+	if a == nil {
+		if _, wasUnreachable := c.unreachable[id]; !wasUnreachable {
+			c.emit(SendAgent{Conn: conn, Msg: &agentproto.MasterMessage{
+				Type:    agentproto.MasterMessage_SHUTDOWN.Enum(),
+				Message: ptr("Agent " + id + " is not known to this master; register as a new agent"),
+			}})
+			c.emit(CloseAgent{Conn: conn})
+			return Result{Status: http.StatusOK, AgentID: id}
+		}
+		delete(c.unreachable, id)
+		a = &agent{
+			id: id, info: info, total: total, version: reg.GetVersion(),
+			registeredTime: c.now,
+			tasks:          map[string]*task{},
+			offers:         map[string]*offer{},
+			executors:      map[string]*mesos.ExecutorInfo{},
+		}
+		c.agents[id] = a
+		c.alloc.AddAgent(id, allocatorAgent(info), total, nil)
+	} else {
+		if a.conn != "" && a.conn != conn {
+			delete(c.agentConns, a.conn)
+			c.emit(CloseAgent{Conn: a.conn})
+		}
+		a.info = info
+		if !a.total.Equal(total) {
+			// The agent's resources changed: start its accounting afresh.
+			c.rescindAgentOffers(a)
+			c.alloc.RemoveAgent(id)
+			a.total = total
+			c.alloc.AddAgent(id, allocatorAgent(info), total, c.agentUsedByFramework(a))
+		}
+	}
+	a.reregisteredTime = c.now
+	c.connectAgent(a, conn)
+	c.metrics.inc("master/slave_reregistrations")
+	c.reconcileAgentTasks(a, reg)
+	if !a.active {
+		a.active = true
+		c.alloc.ActivateAgent(id)
+	}
+	c.log.Info("agent reregistered", "agent", id, "hostname", info.GetHostname())
+	c.allocateSoon = true
+	return Result{Status: http.StatusOK, AgentID: id}
+}
+
+// reconcileAgentTasks compares what the agent reports with what the master
+// knows. Tasks the master knows and the agent does not were lost in flight;
+// tasks the agent runs for frameworks the master removed are killed.
+func (c *Core) reconcileAgentTasks(a *agent, reg *agentproto.AgentMessage_Register) {
+	reported := map[string]*mesos.Task{}
+	for _, t := range reg.GetTasks() {
+		reported[taskKey(t.GetFrameworkId().GetValue(), t.GetTaskId().GetValue())] = t
+	}
+	for _, key := range sortedKeys(a.tasks) {
+		t := a.tasks[key]
+		if _, ok := reported[key]; ok || isTerminal(t.state) {
+			continue
+		}
+		fw := c.frameworks[t.frameworkID]
+		state := mesos.TaskState_TASK_LOST
+		if fw != nil && fw.partitionAware() {
+			state = mesos.TaskState_TASK_DROPPED
+		}
+		c.masterTaskUpdate(fw, t, state, mesos.TaskStatus_REASON_AGENT_REREGISTERED, "Task is unknown to the agent")
+	}
+	for _, key := range sortedKeys(reported) {
+		rt := reported[key]
+		fwID := rt.GetFrameworkId().GetValue()
+		fw := c.frameworks[fwID]
+		if fw == nil {
+			c.sendToAgent(a, shutdownFrameworkMsg(fwID))
+			continue
+		}
+		if t := a.tasks[key]; t != nil {
+			if !isTerminal(t.state) {
+				t.state = rt.GetState()
+			}
+			continue
+		}
+		// A task the master forgot (for example one reported lost while its
+		// agent was away): adopt it again if its framework can expect that,
+		// else kill it.
+		if fw.partitionAware() {
+			t := newTaskFromAgent(rt, a.id)
+			fw.tasks[t.id] = t
+			a.tasks[key] = t
+			fw.unreachable = removeTaskFrom(fw.unreachable, t.id)
+			c.alloc.RecoverResources(fw.id, a.id, resources.Resources{}, 0, c.now)
+		} else {
+			c.sendToAgent(a, killTaskMsg(fwID, rt.GetTaskId().GetValue(), nil))
+		}
+	}
+}
+
+func (c *Core) agentUsedByFramework(a *agent) map[string]resources.Resources {
+	used := map[string]resources.Resources{}
+	for _, t := range a.tasks {
+		if !t.resourcesRecovered {
+			used[t.frameworkID] = used[t.frameworkID].Add(t.res)
+		}
+	}
+	return used
+}
+
+func (c *Core) connectAgent(a *agent, conn string) {
+	a.conn = conn
+	a.active = true
+	a.lastPing = c.now
+	a.pongSincePing = true
+	a.pingTimeouts = 0
+	c.agentConns[conn] = a
+	c.emit(SendAgent{Conn: conn, Msg: &agentproto.MasterMessage{
+		Type: agentproto.MasterMessage_REGISTERED.Enum(),
+		Registered: &agentproto.MasterMessage_Registered{
+			AgentId:             &mesos.AgentID{Value: &a.id},
+			MasterInfo:          clone(c.info),
+			PingIntervalSeconds: ptr(c.opts.AgentPingTimeout.Seconds()),
+			PingTimeoutSeconds:  ptr(c.opts.AgentPingTimeout.Seconds() * float64(c.opts.MaxAgentPingTimeouts)),
+		},
+	}})
+}
+
+func (c *Core) agentMessage(in AgentMessage) Result {
+	a := c.agents[in.AgentID]
+	if a == nil || a.conn == "" || a.conn != in.Conn {
+		return fail(http.StatusConflict, "Agent %s is not registered on stream %s", in.AgentID, in.Conn)
+	}
+	msg := in.Msg
+	switch msg.GetType() {
+	case agentproto.AgentMessage_PONG:
+		a.pongSincePing = true
+		a.pingTimeouts = 0
+	case agentproto.AgentMessage_STATUS_UPDATE:
+		c.metrics.inc("master/messages_status_update")
+		c.statusUpdate(a, msg.GetStatusUpdate())
+	case agentproto.AgentMessage_EXECUTOR_EXITED:
+		c.metrics.inc("master/messages_exited_executor")
+		c.executorExited(a, msg.GetExecutorExited())
+	case agentproto.AgentMessage_EXECUTOR_TO_FRAMEWORK:
+		c.metrics.inc("master/messages_executor_to_framework")
+		m := msg.GetExecutorToFramework()
+		fw := c.frameworks[m.GetFrameworkId().GetValue()]
+		if fw == nil || fw.stream == "" {
+			c.metrics.inc("master/invalid_executor_to_framework_messages")
+			break
+		}
+		c.metrics.inc("master/valid_executor_to_framework_messages")
+		c.sendToFramework(fw, &schedpb.Event{Type: schedpb.Event_MESSAGE.Enum(), Message: &schedpb.Event_Message{
+			AgentId: &mesos.AgentID{Value: &a.id}, ExecutorId: m.GetExecutorId(), Data: m.GetData(),
+		}})
+	case agentproto.AgentMessage_UNREGISTER:
+		c.metrics.inc("master/messages_unregister_slave")
+		c.removeAgent(a, "unregistered", mesos.TaskStatus_REASON_AGENT_REMOVED)
+	default:
+		return fail(http.StatusBadRequest, "Unexpected agent message type %s", msg.GetType())
+	}
+	return ok()
+}
+
+func (c *Core) executorExited(a *agent, m *agentproto.AgentMessage_ExecutorExited) {
+	fwID := m.GetFrameworkId().GetValue()
+	exID := m.GetExecutorId().GetValue()
+	key := executorKey(fwID, exID)
+	if _, ok := a.executors[key]; !ok {
+		return // the built-in command executor, which the master does not track
+	}
+	delete(a.executors, key)
+	fw := c.frameworks[fwID]
+	if fw == nil {
+		return
+	}
+	if exs := fw.executors[a.id]; exs != nil {
+		if ex := exs[exID]; ex != nil {
+			if r, err := resources.FromProto(ex.GetResources()); err == nil {
+				c.alloc.RecoverResources(fwID, a.id, r, 0, c.now)
+			}
+			delete(exs, exID)
+		}
+	}
+	c.sendToFramework(fw, &schedpb.Event{Type: schedpb.Event_FAILURE.Enum(), Failure: &schedpb.Event_Failure{
+		AgentId: &mesos.AgentID{Value: &a.id}, ExecutorId: m.GetExecutorId(), Status: ptr(m.GetStatus()),
+	}})
+	c.allocateSoon = true
+}
+
+// agentClosed marks an agent disconnected: it gets no offers and its
+// outstanding offers are rescinded. Tasks of frameworks that do not
+// checkpoint cannot survive an agent failure, so they are lost right away.
+// If the agent does not come back, the ping timeouts remove it.
+func (c *Core) agentClosed(conn string) {
+	a := c.agentConns[conn]
+	if a == nil {
+		return
+	}
+	delete(c.agentConns, conn)
+	if a.conn != conn {
+		return
+	}
+	c.log.Info("agent disconnected", "agent", a.id)
+	a.conn = ""
+	if a.active {
+		a.active = false
+		c.alloc.DeactivateAgent(a.id)
+	}
+	c.rescindAgentOffers(a)
+	for _, key := range sortedKeys(a.tasks) {
+		t := a.tasks[key]
+		fw := c.frameworks[t.frameworkID]
+		if fw != nil && !fw.info.GetCheckpoint() && !isTerminal(t.state) {
+			c.masterTaskUpdate(fw, t, mesos.TaskState_TASK_LOST, mesos.TaskStatus_REASON_AGENT_DISCONNECTED, "Agent disconnected")
+		}
+	}
+}
+
+// checkAgentPings pings every agent each agent_ping_timeout; an agent that
+// misses max_agent_ping_timeouts pongs in a row is removed.
+func (c *Core) checkAgentPings() {
+	for _, id := range sortedKeys(c.agents) {
+		a := c.agents[id]
+		if c.now.Sub(a.lastPing) < c.opts.AgentPingTimeout {
+			continue
+		}
+		if !a.pongSincePing {
+			a.pingTimeouts++
+		}
+		if a.pingTimeouts >= c.opts.MaxAgentPingTimeouts {
+			c.log.Warn("agent failed health checks", "agent", a.id, "timeouts", a.pingTimeouts)
+			c.metrics.inc("master/slave_unreachable_scheduled")
+			c.metrics.inc("master/slave_unreachable_completed")
+			c.metrics.inc("master/slave_removals/reason_unhealthy")
+			c.removeAgent(a, "health check timed out", mesos.TaskStatus_REASON_AGENT_REMOVED)
+			continue
+		}
+		a.lastPing = c.now
+		a.pongSincePing = false
+		c.sendToAgent(a, &agentproto.MasterMessage{Type: agentproto.MasterMessage_PING.Enum()})
+	}
+}
+
+// removeAgent marks an agent unreachable and removes it: partition-aware
+// frameworks learn TASK_UNREACHABLE for its tasks, others TASK_LOST; offers
+// on it are rescinded and every framework gets FAILURE{agent_id}.
+func (c *Core) removeAgent(a *agent, why string, reason mesos.TaskStatus_Reason) {
+	c.log.Warn("removing agent", "agent", a.id, "reason", why)
+	c.rescindAgentOffers(a)
+	for _, key := range sortedKeys(a.tasks) {
+		t := a.tasks[key]
+		fw := c.frameworks[t.frameworkID]
+		if isTerminal(t.state) {
+			if fw != nil {
+				c.removeTask(fw, t)
+			}
+			continue
+		}
+		if fw != nil && fw.partitionAware() {
+			c.masterTaskUpdate(fw, t, mesos.TaskState_TASK_UNREACHABLE, reason, "Agent "+why)
+		} else {
+			c.masterTaskUpdate(fw, t, mesos.TaskState_TASK_LOST, reason, "Agent "+why)
+		}
+	}
+	for _, fwID := range sortedKeys(c.frameworks) {
+		fw := c.frameworks[fwID]
+		delete(fw.executors, a.id)
+		c.sendToFramework(fw, &schedpb.Event{Type: schedpb.Event_FAILURE.Enum(), Failure: &schedpb.Event_Failure{
+			AgentId: &mesos.AgentID{Value: &a.id},
+		}})
+	}
+	if a.conn != "" {
+		c.sendToAgent(a, &agentproto.MasterMessage{Type: agentproto.MasterMessage_SHUTDOWN.Enum(), Message: ptr("Agent removed: " + why)})
+		c.emit(CloseAgent{Conn: a.conn})
+		delete(c.agentConns, a.conn)
+		a.conn = ""
+	}
+	c.alloc.RemoveAgent(a.id)
+	delete(c.agents, a.id)
+	c.unreachable[a.id] = c.now
+	c.metrics.inc("master/slave_removals")
+	c.allocateSoon = true
+}

@@ -1,0 +1,284 @@
+package master
+
+import (
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/gomesos/gomesos/api/agentproto"
+	mesos "github.com/gomesos/gomesos/api/v1/mesos"
+	schedpb "github.com/gomesos/gomesos/api/v1/scheduler"
+	"github.com/gomesos/gomesos/master/allocator"
+	"google.golang.org/protobuf/proto"
+)
+
+// Version is the Mesos version Gomesos reports; clients gate features on it.
+const Version = "1.11.0"
+
+// Options are the master's tunables, named after Mesos's flags.
+type Options struct {
+	AllocationInterval            time.Duration // --allocation_interval (1secs)
+	AgentPingTimeout              time.Duration // --agent_ping_timeout (15secs)
+	MaxAgentPingTimeouts          int           // --max_agent_ping_timeouts (5)
+	OfferTimeout                  time.Duration // --offer_timeout (none)
+	HeartbeatInterval             time.Duration // scheduler HEARTBEAT interval (15secs)
+	MaxCompletedFrameworks        int           // --max_completed_frameworks (50)
+	MaxCompletedTasksPerFramework int           // --max_completed_tasks_per_framework (1000)
+	MaxUnreachableTasksPerFW      int           // --max_unreachable_tasks_per_framework (1000)
+	Logger                        *slog.Logger
+}
+
+func (o *Options) setDefaults() {
+	if o.AllocationInterval <= 0 {
+		o.AllocationInterval = time.Second
+	}
+	if o.AgentPingTimeout <= 0 {
+		o.AgentPingTimeout = 15 * time.Second
+	}
+	if o.MaxAgentPingTimeouts <= 0 {
+		o.MaxAgentPingTimeouts = 5
+	}
+	if o.HeartbeatInterval <= 0 {
+		o.HeartbeatInterval = 15 * time.Second
+	}
+	if o.MaxCompletedFrameworks <= 0 {
+		o.MaxCompletedFrameworks = 50
+	}
+	if o.MaxCompletedTasksPerFramework <= 0 {
+		o.MaxCompletedTasksPerFramework = 1000
+	}
+	if o.MaxUnreachableTasksPerFW <= 0 {
+		o.MaxUnreachableTasksPerFW = 1000
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+}
+
+// Input is anything the Core can be fed. The concrete types are below.
+type Input interface{ isInput() }
+
+// SchedulerCall is a decoded, validated call on /api/v1/scheduler. For
+// SUBSCRIBE, Stream is the id of the new event stream the driver has opened;
+// for other calls it is the Mesos-Stream-Id header (empty when absent).
+type SchedulerCall struct {
+	Call   *schedpb.Call
+	Stream string
+}
+
+// StreamClosed reports that a framework's event stream went away.
+type StreamClosed struct{ Stream string }
+
+// AgentSubscribe is an agent's REGISTER or REREGISTER on a new connection.
+type AgentSubscribe struct {
+	Conn string
+	Msg  *agentproto.AgentMessage
+}
+
+// AgentMessage is any other message from an agent, on the connection Conn.
+type AgentMessage struct {
+	AgentID string
+	Conn    string
+	Msg     *agentproto.AgentMessage
+}
+
+// AgentClosed reports that an agent's connection went away.
+type AgentClosed struct{ Conn string }
+
+// Tick lets timers fire: heartbeats, pings, failover timeouts, offer
+// timeouts, allocation.
+type Tick struct{}
+
+func (SchedulerCall) isInput()  {}
+func (StreamClosed) isInput()   {}
+func (AgentSubscribe) isInput() {}
+func (AgentMessage) isInput()   {}
+func (AgentClosed) isInput()    {}
+func (Tick) isInput()           {}
+
+// Result is the synchronous answer to an input: an HTTP status and, for
+// errors, the message that says what is wrong. Extra carries response
+// headers or ids the driver needs (e.g. the agent id assigned).
+type Result struct {
+	Status  int
+	Message string
+	AgentID string
+}
+
+func ok() Result { return Result{Status: http.StatusAccepted} }
+
+func fail(status int, format string, args ...any) Result {
+	return Result{Status: status, Message: fmt.Sprintf(format, args...)}
+}
+
+// Output is an effect the driver must carry out, in order.
+type Output interface{ isOutput() }
+
+// SendEvent sends an event on a framework's stream.
+type SendEvent struct {
+	Stream string
+	Event  *schedpb.Event
+}
+
+// CloseStream ends a framework's stream after the events before it.
+type CloseStream struct{ Stream string }
+
+// SendAgent sends a message on an agent's connection.
+type SendAgent struct {
+	Conn string
+	Msg  *agentproto.MasterMessage
+}
+
+// CloseAgent ends an agent's connection.
+type CloseAgent struct{ Conn string }
+
+func (SendEvent) isOutput()   {}
+func (CloseStream) isOutput() {}
+func (SendAgent) isOutput()   {}
+func (CloseAgent) isOutput()  {}
+
+// Core is the master's state machine. It is not safe for concurrent use:
+// exactly one goroutine (the driver's) calls Step and reads its state.
+type Core struct {
+	opts  Options
+	info  *mesos.MasterInfo
+	log   *slog.Logger
+	alloc allocator.Allocator
+
+	now       time.Time
+	startTime time.Time
+
+	frameworks map[string]*framework
+	completed  []*framework // oldest first, bounded
+	removedFWs map[string]bool
+	streams    map[string]*framework // stream id -> framework
+
+	agents      map[string]*agent
+	agentConns  map[string]*agent // connection id -> agent
+	unreachable map[string]time.Time
+	offers      map[string]*offer
+
+	nextFramework int
+	nextAgent     int
+	nextOffer     int
+
+	nextAllocation  time.Time
+	allocateSoon    bool
+	lastHeartbeat   time.Time
+	metrics         metrics
+	pendingOutputs  []Output
+	allocationRuns  int64
+	allocationNanos []int64
+}
+
+// NewCore returns a master core with the given identity. newUUID supplies
+// the random bytes of stream ids and nothing else, so that tests and the
+// simulator can make the core fully deterministic.
+func NewCore(info *mesos.MasterInfo, opts Options, alloc allocator.Allocator, now time.Time) *Core {
+	opts.setDefaults()
+	c := &Core{
+		opts:        opts,
+		info:        info,
+		log:         opts.Logger,
+		alloc:       alloc,
+		now:         now,
+		startTime:   now,
+		frameworks:  map[string]*framework{},
+		removedFWs:  map[string]bool{},
+		streams:     map[string]*framework{},
+		agents:      map[string]*agent{},
+		agentConns:  map[string]*agent{},
+		unreachable: map[string]time.Time{},
+		offers:      map[string]*offer{},
+	}
+	c.nextAllocation = now.Add(opts.AllocationInterval)
+	c.lastHeartbeat = now
+	return c
+}
+
+// Info is the master's MasterInfo.
+func (c *Core) Info() *mesos.MasterInfo { return c.info }
+
+// Step feeds one input at time now and returns its synchronous result. The
+// outputs it produced are collected with Outputs.
+func (c *Core) Step(now time.Time, in Input) Result {
+	if now.After(c.now) {
+		c.now = now
+	}
+	var r Result
+	switch in := in.(type) {
+	case SchedulerCall:
+		r = c.schedulerCall(in)
+	case StreamClosed:
+		c.streamClosed(in.Stream)
+		r = ok()
+	case AgentSubscribe:
+		r = c.agentSubscribe(in)
+	case AgentMessage:
+		r = c.agentMessage(in)
+	case AgentClosed:
+		c.agentClosed(in.Conn)
+		r = ok()
+	case Tick:
+		c.tick()
+		r = ok()
+	default:
+		r = fail(http.StatusInternalServerError, "unknown input %T", in)
+	}
+	return r
+}
+
+// Outputs returns and clears the outputs produced since the last call.
+func (c *Core) Outputs() []Output {
+	out := c.pendingOutputs
+	c.pendingOutputs = nil
+	return out
+}
+
+func (c *Core) emit(o Output) { c.pendingOutputs = append(c.pendingOutputs, o) }
+
+// sendToFramework queues an event for a framework if it is connected.
+// Events for disconnected frameworks are dropped, as Mesos does; reliable
+// delivery of status updates comes from the agent's retries.
+func (c *Core) sendToFramework(fw *framework, ev *schedpb.Event) {
+	if fw == nil || fw.stream == "" {
+		return
+	}
+	c.emit(SendEvent{Stream: fw.stream, Event: ev})
+}
+
+func (c *Core) sendToAgent(a *agent, msg *agentproto.MasterMessage) {
+	if a == nil || a.conn == "" {
+		return
+	}
+	c.emit(SendAgent{Conn: a.conn, Msg: msg})
+}
+
+func (c *Core) tick() {
+	now := c.now
+	// Scheduler heartbeats.
+	if now.Sub(c.lastHeartbeat) >= c.opts.HeartbeatInterval {
+		c.lastHeartbeat = now
+		for _, fw := range c.frameworks {
+			c.sendToFramework(fw, &schedpb.Event{Type: schedpb.Event_HEARTBEAT.Enum()})
+		}
+	}
+	c.checkAgentPings()
+	c.checkFailoverTimeouts()
+	c.checkOfferTimeouts()
+	if c.allocateSoon || !now.Before(c.nextAllocation) {
+		c.allocate()
+	}
+}
+
+func (c *Core) durationSince(t time.Time) time.Duration { return c.now.Sub(t) }
+
+func secs(t time.Time) float64 {
+	if t.IsZero() {
+		return 0
+	}
+	return float64(t.UnixNano()) / 1e9
+}
+
+func clone[T proto.Message](m T) T { return proto.Clone(m).(T) }

@@ -1,0 +1,317 @@
+package master
+
+import (
+	"fmt"
+	"net/http"
+	"sort"
+	"time"
+
+	mesos "github.com/gomesos/gomesos/api/v1/mesos"
+	schedpb "github.com/gomesos/gomesos/api/v1/scheduler"
+	"github.com/gomesos/gomesos/master/allocator"
+	"github.com/gomesos/gomesos/resources"
+)
+
+// framework is the master's record of a registered framework.
+type framework struct {
+	id     string
+	info   *mesos.FrameworkInfo
+	stream string // current event stream; "" when disconnected
+	active bool
+
+	registeredTime   time.Time
+	reregisteredTime time.Time
+	unregisteredTime time.Time
+	failoverDeadline time.Time // zero unless disconnected
+
+	tasks       map[string]*task // by task id
+	completed   []*task          // oldest first, bounded
+	unreachable []*task
+	offers      map[string]*offer
+	// executors launched for it (custom and default executors), by agent id
+	// then executor id.
+	executors map[string]map[string]*mesos.ExecutorInfo
+}
+
+func (f *framework) roles() []string { return frameworkRoles(f.info) }
+
+func (f *framework) hasCapability(t mesos.FrameworkInfo_Capability_Type) bool {
+	for _, c := range f.info.GetCapabilities() {
+		if c.GetType() == t {
+			return true
+		}
+	}
+	return false
+}
+
+func (f *framework) partitionAware() bool {
+	return f.hasCapability(mesos.FrameworkInfo_Capability_PARTITION_AWARE)
+}
+
+// frameworkRoles is the roles a framework subscribes with: `roles` for
+// MULTI_ROLE frameworks, else the deprecated `role` (default "*").
+func frameworkRoles(info *mesos.FrameworkInfo) []string {
+	for _, c := range info.GetCapabilities() {
+		if c.GetType() == mesos.FrameworkInfo_Capability_MULTI_ROLE {
+			return info.GetRoles()
+		}
+	}
+	return []string{info.GetRole()}
+}
+
+func allocatorFramework(info *mesos.FrameworkInfo, suppressed []string) allocator.Framework {
+	fw := allocator.Framework{Roles: frameworkRoles(info), SuppressedRoles: suppressed}
+	for _, c := range info.GetCapabilities() {
+		switch c.GetType() {
+		case mesos.FrameworkInfo_Capability_GPU_RESOURCES:
+			fw.Capabilities.GPUResources = true
+		case mesos.FrameworkInfo_Capability_REVOCABLE_RESOURCES:
+			fw.Capabilities.RevocableResources = true
+		case mesos.FrameworkInfo_Capability_SHARED_RESOURCES:
+			fw.Capabilities.SharedResources = true
+		}
+	}
+	return fw
+}
+
+// usedResources sums the resources of the framework's live tasks per agent.
+func (f *framework) usedByAgent() map[string]resources.Resources {
+	used := map[string]resources.Resources{}
+	for _, t := range f.tasks {
+		if t.resourcesRecovered {
+			continue
+		}
+		used[t.agentID] = used[t.agentID].Add(t.res)
+	}
+	return used
+}
+
+func (c *Core) schedulerCall(in SchedulerCall) Result {
+	call := in.Call
+	if call.GetType() == schedpb.Call_SUBSCRIBE {
+		return c.subscribe(call, in.Stream)
+	}
+	fw := c.frameworks[call.GetFrameworkId().GetValue()]
+	if fw == nil {
+		return fail(http.StatusBadRequest, "Framework cannot be found")
+	}
+	if fw.stream == "" {
+		return fail(http.StatusForbidden, "Framework is not subscribed")
+	}
+	if in.Stream == "" {
+		return fail(http.StatusBadRequest, "All non-subscribe calls should include the 'Mesos-Stream-Id' header")
+	}
+	if in.Stream != fw.stream {
+		return fail(http.StatusBadRequest, "The stream ID '%s' included in this request didn't match the stream ID currently associated with framework ID %s", in.Stream, fw.id)
+	}
+	switch call.GetType() {
+	case schedpb.Call_TEARDOWN:
+		c.metrics.inc("master/messages_unregister_framework")
+		c.removeFramework(fw)
+	case schedpb.Call_ACCEPT:
+		c.metrics.inc("master/messages_launch_tasks")
+		c.accept(fw, call.GetAccept())
+	case schedpb.Call_DECLINE:
+		c.metrics.inc("master/messages_decline_offers")
+		c.decline(fw, call.GetDecline().GetOfferIds(), call.GetDecline().GetFilters())
+	case schedpb.Call_REVIVE:
+		c.metrics.inc("master/messages_revive_offers")
+		c.alloc.ReviveOffers(fw.id, call.GetRevive().GetRoles())
+		c.allocateSoon = true
+	case schedpb.Call_SUPPRESS:
+		c.metrics.inc("master/messages_suppress_offers")
+		c.alloc.SuppressOffers(fw.id, call.GetSuppress().GetRoles())
+	case schedpb.Call_KILL:
+		c.metrics.inc("master/messages_kill_task")
+		c.kill(fw, call.GetKill())
+	case schedpb.Call_SHUTDOWN:
+		c.shutdownExecutor(fw, call.GetShutdown())
+	case schedpb.Call_ACKNOWLEDGE:
+		c.metrics.inc("master/messages_status_update_acknowledgement")
+		c.acknowledge(fw, call.GetAcknowledge())
+	case schedpb.Call_RECONCILE:
+		c.metrics.inc("master/messages_reconcile_tasks")
+		c.reconcile(fw, call.GetReconcile())
+	case schedpb.Call_MESSAGE:
+		c.metrics.inc("master/messages_framework_to_executor")
+		c.frameworkMessage(fw, call.GetMessage())
+	case schedpb.Call_REQUEST:
+		// The built-in allocator ignores resource requests, as Mesos's does.
+		c.metrics.inc("master/messages_resource_request")
+	case schedpb.Call_UNKNOWN:
+		return fail(http.StatusNotImplemented, "Received an unknown call type")
+	default:
+		return fail(http.StatusNotImplemented, "Unsupported call type %s", call.GetType())
+	}
+	return ok()
+}
+
+func (c *Core) subscribe(call *schedpb.Call, stream string) Result {
+	sub := call.GetSubscribe()
+	info := clone(sub.GetFrameworkInfo())
+	if err := validateFrameworkInfo(info, sub.GetSuppressedRoles()); err != nil {
+		// Mesos answers an invalid subscription on the stream with ERROR.
+		c.emit(SendEvent{Stream: stream, Event: errorEvent(err.Error())})
+		c.emit(CloseStream{Stream: stream})
+		return Result{Status: http.StatusOK}
+	}
+	id := info.GetId().GetValue()
+	if id != "" && c.removedFWs[id] {
+		c.emit(SendEvent{Stream: stream, Event: errorEvent("Framework has been removed")})
+		c.emit(CloseStream{Stream: stream})
+		return Result{Status: http.StatusOK}
+	}
+	c.metrics.inc("master/messages_register_framework")
+	fw := c.frameworks[id]
+	if fw == nil {
+		if id == "" {
+			id = fmt.Sprintf("%s-%04d", c.info.GetId(), c.nextFramework)
+			c.nextFramework++
+			info.Id = &mesos.FrameworkID{Value: &id}
+		}
+		fw = &framework{
+			id:             id,
+			info:           info,
+			registeredTime: c.now,
+			tasks:          map[string]*task{},
+			offers:         map[string]*offer{},
+			executors:      map[string]map[string]*mesos.ExecutorInfo{},
+		}
+		c.frameworks[id] = fw
+		c.alloc.AddFramework(id, allocatorFramework(info, sub.GetSuppressedRoles()), fw.usedByAgent())
+		c.log.Info("framework registered", "framework", id, "name", info.GetName())
+	} else {
+		// Failover or resubscription: the old stream learns it was replaced.
+		c.metrics.inc("master/messages_reregister_framework")
+		if fw.stream != "" {
+			c.emit(SendEvent{Stream: fw.stream, Event: errorEvent("Framework failed over")})
+			c.emit(CloseStream{Stream: fw.stream})
+			delete(c.streams, fw.stream)
+		}
+		// Changes to user and checkpoint are ignored on resubscription.
+		info.User = fw.info.User
+		info.Checkpoint = fw.info.Checkpoint
+		info.Id = fw.info.Id
+		fw.info = info
+		fw.reregisteredTime = c.now
+		c.rescindFrameworkOffers(fw, false)
+		c.alloc.UpdateFramework(id, allocatorFramework(info, sub.GetSuppressedRoles()))
+		c.log.Info("framework resubscribed", "framework", id)
+	}
+	fw.stream = stream
+	fw.failoverDeadline = time.Time{}
+	fw.unregisteredTime = time.Time{}
+	c.streams[stream] = fw
+	if !fw.active {
+		fw.active = true
+		c.alloc.ActivateFramework(id)
+	}
+	c.emit(SendEvent{Stream: stream, Event: &schedpb.Event{
+		Type: schedpb.Event_SUBSCRIBED.Enum(),
+		Subscribed: &schedpb.Event_Subscribed{
+			FrameworkId:              &mesos.FrameworkID{Value: &fw.id},
+			HeartbeatIntervalSeconds: ptr(c.opts.HeartbeatInterval.Seconds()),
+			MasterInfo:               clone(c.info),
+		},
+	}})
+	c.allocateSoon = true
+	return Result{Status: http.StatusOK}
+}
+
+func errorEvent(msg string) *schedpb.Event {
+	return &schedpb.Event{Type: schedpb.Event_ERROR.Enum(), Error: &schedpb.Event_Error{Message: &msg}}
+}
+
+func (c *Core) streamClosed(stream string) {
+	fw := c.streams[stream]
+	delete(c.streams, stream)
+	if fw == nil || fw.stream != stream {
+		return
+	}
+	c.log.Info("framework disconnected", "framework", fw.id)
+	fw.stream = ""
+	fw.unregisteredTime = c.now
+	if fw.active {
+		fw.active = false
+		c.alloc.DeactivateFramework(fw.id)
+	}
+	c.rescindFrameworkOffers(fw, false)
+	timeout := time.Duration(fw.info.GetFailoverTimeout() * float64(time.Second))
+	if timeout <= 0 {
+		c.removeFramework(fw)
+		return
+	}
+	fw.failoverDeadline = c.now.Add(timeout)
+}
+
+func (c *Core) checkFailoverTimeouts() {
+	for _, id := range sortedKeys(c.frameworks) {
+		fw := c.frameworks[id]
+		if fw.stream == "" && !fw.failoverDeadline.IsZero() && !c.now.Before(fw.failoverDeadline) {
+			c.log.Info("framework failover timeout", "framework", fw.id)
+			c.removeFramework(fw)
+		}
+	}
+}
+
+// removeFramework tears a framework down: its offers are recovered, its
+// tasks killed and its executors shut down on every agent, its stream closed,
+// and it moves to the completed frameworks for good.
+func (c *Core) removeFramework(fw *framework) {
+	c.log.Info("removing framework", "framework", fw.id)
+	c.rescindFrameworkOffers(fw, false)
+	agentsTouched := map[string]bool{}
+	for _, t := range fw.tasks {
+		agentsTouched[t.agentID] = true
+	}
+	for agentID := range fw.executors {
+		agentsTouched[agentID] = true
+	}
+	for _, agentID := range sortedKeys(agentsTouched) {
+		if a := c.agents[agentID]; a != nil {
+			c.sendToAgent(a, shutdownFrameworkMsg(fw.id))
+		}
+	}
+	for _, id := range sortedKeys(fw.tasks) {
+		t := fw.tasks[id]
+		c.recoverTaskResources(fw, t)
+		if !isTerminal(t.state) {
+			t.setState(mesos.TaskState_TASK_KILLED, c.now)
+			c.metrics.taskTerminal(t.state, mesos.TaskStatus_SOURCE_MASTER, mesos.TaskStatus_REASON_FRAMEWORK_REMOVED)
+		}
+		c.removeTask(fw, t)
+	}
+	for agentID := range fw.executors {
+		if a := c.agents[agentID]; a != nil {
+			for exID := range fw.executors[agentID] {
+				delete(a.executors, executorKey(fw.id, exID))
+			}
+		}
+	}
+	if fw.stream != "" {
+		c.emit(CloseStream{Stream: fw.stream})
+		delete(c.streams, fw.stream)
+		fw.stream = ""
+	}
+	fw.active = false
+	fw.unregisteredTime = c.now
+	c.alloc.RemoveFramework(fw.id)
+	delete(c.frameworks, fw.id)
+	c.removedFWs[fw.id] = true
+	c.completed = append(c.completed, fw)
+	if n := len(c.completed) - c.opts.MaxCompletedFrameworks; n > 0 {
+		c.completed = append([]*framework(nil), c.completed[n:]...)
+	}
+	c.allocateSoon = true
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+func ptr[T any](v T) *T { return &v }

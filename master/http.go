@@ -1,0 +1,383 @@
+package master
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"regexp"
+	"strconv"
+
+	"github.com/google/uuid"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/gomesos/gomesos/api/agentproto"
+	schedpb "github.com/gomesos/gomesos/api/v1/scheduler"
+	"github.com/gomesos/gomesos/codec"
+	"github.com/gomesos/gomesos/internal/jsonx"
+)
+
+// Header names of the agent protocol.
+const (
+	HeaderAgentID  = "Gomesos-Agent-Id"
+	HeaderStreamID = "Gomesos-Stream-Id"
+)
+
+const maxBody = 32 << 20
+
+// Handler is the master's HTTP API.
+func (m *Master) Handler() http.Handler {
+	mux := http.NewServeMux()
+	both := func(path string, h http.HandlerFunc) {
+		mux.HandleFunc(path, h)
+		mux.HandleFunc("/master"+path, h)
+	}
+	both("/api/v1/scheduler", m.handleScheduler)
+	mux.HandleFunc("/internal/agent/subscribe", m.handleAgentSubscribe)
+	mux.HandleFunc("/internal/agent/message", m.handleAgentMessage)
+	both("/state", m.handleState)
+	both("/state.json", m.handleState)
+	both("/state-summary", m.handleSummary)
+	both("/frameworks", m.handleFrameworks)
+	both("/slaves", m.handleSlaves)
+	both("/tasks", m.handleTasks)
+	both("/tasks.json", m.handleTasks)
+	both("/flags", m.handleFlags)
+	both("/health", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) })
+	both("/redirect", m.handleRedirect)
+	both("/redirect/", func(w http.ResponseWriter, r *http.Request) { http.NotFound(w, r) })
+	mux.HandleFunc("/version", m.handleVersion)
+	mux.HandleFunc("/metrics/snapshot", m.handleMetrics)
+	return mux
+}
+
+// textError writes an error the way Mesos does: a status and a plain-text
+// message saying what is wrong.
+func textError(w http.ResponseWriter, status int, msg string) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Content-Length", strconv.Itoa(len(msg)))
+	w.WriteHeader(status)
+	_, _ = io.WriteString(w, msg)
+}
+
+// decodeCall reads a v1 call body by its Content-Type, answering the
+// errors of Mesos's status-code ladder. name is the message's Mesos name
+// ("Call") for error texts.
+func decodeCall(w http.ResponseWriter, r *http.Request, msg proto.Message) bool {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		textError(w, http.StatusMethodNotAllowed, fmt.Sprintf("Expecting a 'POST' request, received '%s'", r.Method))
+		return false
+	}
+	ct := r.Header.Get("Content-Type")
+	if ct == "" {
+		textError(w, http.StatusBadRequest, "Expecting 'Content-Type' to be present")
+		return false
+	}
+	enc, err := codec.FromContentType(ct)
+	if err != nil {
+		textError(w, http.StatusUnsupportedMediaType, fmt.Sprintf("Expecting 'Content-Type' of %s or %s", codec.MediaJSON, codec.MediaProtobuf))
+		return false
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+	if err != nil {
+		textError(w, http.StatusBadRequest, "Failed to read body: "+err.Error())
+		return false
+	}
+	if len(body) > maxBody {
+		textError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("Request body exceeds %d bytes", maxBody))
+		return false
+	}
+	if enc == codec.Protobuf {
+		if err := proto.Unmarshal(body, msg); err != nil {
+			textError(w, http.StatusBadRequest, "Failed to parse body into Call protobuf: "+err.Error())
+			return false
+		}
+		return true
+	}
+	var raw any
+	if err := json.Unmarshal(body, &raw); err != nil {
+		textError(w, http.StatusBadRequest, "Failed to parse body into JSON: "+err.Error())
+		return false
+	}
+	if err := codec.UnmarshalJSON(body, msg); err != nil {
+		textError(w, http.StatusBadRequest, "Failed to convert JSON into Call protobuf: "+err.Error())
+		return false
+	}
+	return true
+}
+
+func (m *Master) handleScheduler(w http.ResponseWriter, r *http.Request) {
+	call := &schedpb.Call{}
+	if !decodeCall(w, r, call) {
+		return
+	}
+	if err := ValidateSchedulerCall(call); err != nil {
+		textError(w, http.StatusBadRequest, "Failed to validate scheduler::Call: "+err.Error())
+		return
+	}
+	if call.GetType() != schedpb.Call_SUBSCRIBE {
+		var res Result
+		err := m.do(func() {
+			res = m.step(SchedulerCall{Call: call, Stream: r.Header.Get("Mesos-Stream-Id")})
+		})
+		if err != nil {
+			textError(w, http.StatusServiceUnavailable, err.Error())
+			return
+		}
+		if res.Status >= 300 {
+			textError(w, res.Status, res.Message)
+			return
+		}
+		w.WriteHeader(res.Status)
+		return
+	}
+	enc, _, ok := codec.Negotiate(r.Header.Get("Accept"), r.Header.Get("Message-Accept"))
+	if !ok {
+		textError(w, http.StatusNotAcceptable, fmt.Sprintf("Expecting 'Accept' to allow '%s' or '%s'", codec.MediaJSON, codec.MediaProtobuf))
+		return
+	}
+	if r.Header.Get("Mesos-Stream-Id") != "" {
+		textError(w, http.StatusBadRequest, "Subscribe calls should not include the 'Mesos-Stream-Id' header")
+		return
+	}
+	stream := uuid.NewString()
+	s := newSink(enc)
+	var res Result
+	if err := m.do(func() {
+		m.frameworkSinks[stream] = s
+		res = m.step(SchedulerCall{Call: call, Stream: stream})
+	}); err != nil {
+		textError(w, http.StatusServiceUnavailable, err.Error())
+		return
+	}
+	if res.Status >= 300 {
+		_ = m.do(func() { delete(m.frameworkSinks, stream) })
+		textError(w, res.Status, res.Message)
+		return
+	}
+	w.Header().Set("Content-Type", enc.ContentType())
+	w.Header().Set("Mesos-Stream-Id", stream)
+	w.Header().Set("Cache-Control", "no-cache")
+	w.WriteHeader(http.StatusOK)
+	if m.pump(w, r, s) {
+		_ = m.do(func() {
+			delete(m.frameworkSinks, stream)
+			m.step(StreamClosed{Stream: stream})
+		})
+	}
+}
+
+// pump copies a sink's records to a streaming response as RecordIO. It
+// reports whether the client went away (rather than the master closing the
+// stream).
+func (m *Master) pump(w http.ResponseWriter, r *http.Request, s *sink) (clientGone bool) {
+	flusher, _ := w.(http.Flusher)
+	if flusher != nil {
+		flusher.Flush()
+	}
+	rw := codec.NewRecordWriter(w)
+	for {
+		records, ok := s.next(r.Context())
+		if !ok {
+			return r.Context().Err() != nil
+		}
+		for _, rec := range records {
+			if err := rw.WriteRecord(rec); err != nil {
+				return true
+			}
+		}
+		if flusher != nil {
+			flusher.Flush()
+		}
+	}
+}
+
+func (m *Master) handleAgentSubscribe(w http.ResponseWriter, r *http.Request) {
+	msg := &agentproto.AgentMessage{}
+	if !decodeCall(w, r, msg) {
+		return
+	}
+	conn := uuid.NewString()
+	s := newSink(codec.Protobuf)
+	var res Result
+	if err := m.do(func() {
+		m.agentSinks[conn] = s
+		res = m.step(AgentSubscribe{Conn: conn, Msg: msg})
+	}); err != nil {
+		textError(w, http.StatusServiceUnavailable, err.Error())
+		return
+	}
+	if res.Status >= 300 {
+		_ = m.do(func() { delete(m.agentSinks, conn) })
+		textError(w, res.Status, res.Message)
+		return
+	}
+	w.Header().Set("Content-Type", codec.MediaProtobuf)
+	w.Header().Set(HeaderStreamID, conn)
+	w.Header().Set(HeaderAgentID, res.AgentID)
+	w.WriteHeader(http.StatusOK)
+	if m.pump(w, r, s) {
+		_ = m.do(func() {
+			delete(m.agentSinks, conn)
+			m.step(AgentClosed{Conn: conn})
+		})
+	}
+}
+
+func (m *Master) handleAgentMessage(w http.ResponseWriter, r *http.Request) {
+	msg := &agentproto.AgentMessage{}
+	if !decodeCall(w, r, msg) {
+		return
+	}
+	agentID, conn := r.Header.Get(HeaderAgentID), r.Header.Get(HeaderStreamID)
+	if agentID == "" || conn == "" {
+		textError(w, http.StatusBadRequest, fmt.Sprintf("Expecting the '%s' and '%s' headers", HeaderAgentID, HeaderStreamID))
+		return
+	}
+	var res Result
+	if err := m.do(func() { res = m.step(AgentMessage{AgentID: agentID, Conn: conn, Msg: msg}) }); err != nil {
+		textError(w, http.StatusServiceUnavailable, err.Error())
+		return
+	}
+	if res.Status >= 300 {
+		textError(w, res.Status, res.Message)
+		return
+	}
+	w.WriteHeader(http.StatusAccepted)
+}
+
+// view runs build on the loop and writes its result as JSON (with jsonp).
+func (m *Master) view(w http.ResponseWriter, r *http.Request, build func() any) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET")
+		textError(w, http.StatusMethodNotAllowed, fmt.Sprintf("Expecting a 'GET' request, received '%s'", r.Method))
+		return
+	}
+	var v any
+	if err := m.do(func() { v = build() }); err != nil {
+		textError(w, http.StatusServiceUnavailable, err.Error())
+		return
+	}
+	writeJSON(w, r, v)
+}
+
+var jsonpName = regexp.MustCompile(`^[A-Za-z_$][A-Za-z0-9_$.]*$`)
+
+func writeJSON(w http.ResponseWriter, r *http.Request, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		textError(w, http.StatusInternalServerError, "encoding response: "+err.Error())
+		return
+	}
+	if cb := r.URL.Query().Get("jsonp"); cb != "" {
+		if !jsonpName.MatchString(cb) {
+			textError(w, http.StatusBadRequest, "Invalid 'jsonp' callback name")
+			return
+		}
+		w.Header().Set("Content-Type", "text/javascript")
+		_, _ = fmt.Fprintf(w, "%s(%s);", cb, b)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(b)
+}
+
+func (m *Master) flags() map[string]string {
+	out := map[string]string{}
+	for k, v := range m.cfg.Flags {
+		out[k] = v
+	}
+	return out
+}
+
+func (m *Master) handleState(w http.ResponseWriter, r *http.Request) {
+	m.view(w, r, func() any {
+		st := m.core.State(m.cfg.Build, m.flags())
+		st.Cluster = m.cfg.Cluster
+		return st
+	})
+}
+
+func (m *Master) handleSummary(w http.ResponseWriter, r *http.Request) {
+	m.view(w, r, func() any { return m.core.Summary(m.cfg.Cluster) })
+}
+
+func (m *Master) handleFrameworks(w http.ResponseWriter, r *http.Request) {
+	id := r.URL.Query().Get("framework_id")
+	m.view(w, r, func() any {
+		active, completed := m.core.FrameworkViews(id)
+		return map[string]any{"frameworks": active, "completed_frameworks": completed, "unregistered_frameworks": []any{}}
+	})
+}
+
+func (m *Master) handleSlaves(w http.ResponseWriter, r *http.Request) {
+	id := r.URL.Query().Get("slave_id")
+	m.view(w, r, func() any {
+		return map[string]any{"slaves": m.core.SlaveViews(id), "recovered_slaves": []any{}}
+	})
+}
+
+func (m *Master) handleTasks(w http.ResponseWriter, r *http.Request) {
+	q := TaskQuery{Limit: 100}
+	params := r.URL.Query()
+	var err error
+	if s := params.Get("limit"); s != "" {
+		if q.Limit, err = strconv.Atoi(s); err != nil || q.Limit < 0 {
+			textError(w, http.StatusBadRequest, "Failed to parse 'limit': expecting a non-negative integer, got '"+s+"'")
+			return
+		}
+	}
+	if s := params.Get("offset"); s != "" {
+		if q.Offset, err = strconv.Atoi(s); err != nil || q.Offset < 0 {
+			textError(w, http.StatusBadRequest, "Failed to parse 'offset': expecting a non-negative integer, got '"+s+"'")
+			return
+		}
+	}
+	switch params.Get("order") {
+	case "", "des":
+	case "asc":
+		q.Ascending = true
+	default:
+		textError(w, http.StatusBadRequest, "Failed to parse 'order': expecting 'asc' or 'des'")
+		return
+	}
+	q.FrameworkID = params.Get("framework_id")
+	q.TaskID = params.Get("task_id")
+	m.view(w, r, func() any { return map[string]any{"tasks": m.core.Tasks(q)} })
+}
+
+func (m *Master) handleFlags(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, r, map[string]any{"flags": m.flags()})
+}
+
+func (m *Master) handleVersion(w http.ResponseWriter, r *http.Request) {
+	b := m.cfg.Build
+	v := map[string]any{"version": b.Version, "build_date": b.BuildDate, "build_time": jsonx.Float(b.BuildTime), "build_user": b.BuildUser}
+	if b.GitSHA != "" {
+		v["git_sha"] = b.GitSHA
+	}
+	writeJSON(w, r, v)
+}
+
+func (m *Master) handleMetrics(w http.ResponseWriter, r *http.Request) {
+	var snap map[string]float64
+	if err := m.do(func() { snap = m.core.Metrics() }); err != nil {
+		textError(w, http.StatusServiceUnavailable, err.Error())
+		return
+	}
+	out := make(map[string]jsonx.Float, len(snap))
+	for k, v := range snap {
+		out[k] = jsonx.Float(v)
+	}
+	writeJSON(w, r, out)
+}
+
+// handleRedirect answers /master/redirect with the leading master's
+// address. A single master is always the leader.
+func (m *Master) handleRedirect(w http.ResponseWriter, r *http.Request) {
+	info := m.core.Info()
+	w.Header().Set("Location", "//"+info.GetHostname()+":"+strconv.Itoa(int(info.GetPort())))
+	w.WriteHeader(http.StatusTemporaryRedirect)
+}
+

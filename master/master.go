@@ -1,0 +1,295 @@
+package master
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	mesos "github.com/gomesos/gomesos/api/v1/mesos"
+	"github.com/gomesos/gomesos/codec"
+	"github.com/gomesos/gomesos/master/allocator"
+)
+
+// Config configures a Master. Zero values take Mesos's defaults.
+type Config struct {
+	IP       string // --ip (default 127.0.0.1)
+	Port     int    // --port (5050; 0 picks a free port)
+	Hostname string // --hostname (default: the IP)
+	Cluster  string // --cluster
+	Options
+	// Flags are shown by /master/flags and /master/state, name → value.
+	Flags map[string]string
+	Build BuildInfo
+	// Allocator replaces the default hierarchical DRF allocator.
+	Allocator allocator.Allocator
+	// TickInterval is how often timers are checked (default 100ms).
+	TickInterval time.Duration
+}
+
+// Master drives a Core: one goroutine owns it, HTTP handlers feed it, and
+// the outputs go to framework event streams and agent connections.
+type Master struct {
+	cfg  Config
+	log  *slog.Logger
+	core *Core
+	ln   net.Listener
+	srv  *http.Server
+
+	reqs    chan func()
+	stopped chan struct{}
+
+	// Owned by the loop goroutine.
+	frameworkSinks map[string]*sink
+	agentSinks     map[string]*sink
+}
+
+// New creates a master listening on the configured address. Call Run to
+// start serving.
+func New(cfg Config) (*Master, error) {
+	cfg.Options.setDefaults()
+	if cfg.IP == "" {
+		cfg.IP = "127.0.0.1"
+	}
+	if cfg.TickInterval <= 0 {
+		cfg.TickInterval = 100 * time.Millisecond
+	}
+	if cfg.Build.Version == "" {
+		cfg.Build.Version = Version
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort(cfg.IP, strconv.Itoa(cfg.Port)))
+	if err != nil {
+		return nil, fmt.Errorf("master: listen on %s:%d: %w", cfg.IP, cfg.Port, err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	hostname := cfg.Hostname
+	if hostname == "" {
+		hostname = cfg.IP
+		if ip := net.ParseIP(cfg.IP); ip == nil || ip.IsUnspecified() {
+			if h, err := os.Hostname(); err == nil {
+				hostname = h
+			}
+		}
+	}
+	advertiseIP := cfg.IP
+	if ip := net.ParseIP(cfg.IP); ip != nil && ip.IsUnspecified() {
+		advertiseIP = "127.0.0.1"
+	}
+	id := uuid.NewString()
+	pid := "master@" + net.JoinHostPort(advertiseIP, strconv.Itoa(port))
+	info := &mesos.MasterInfo{
+		Id:       &id,
+		Ip:       ptr(ipToUint32(advertiseIP)),
+		Port:     ptr(uint32(port)),
+		Pid:      &pid,
+		Hostname: &hostname,
+		Version:  ptr(cfg.Build.Version),
+		Address:  &mesos.Address{Hostname: &hostname, Ip: &advertiseIP, Port: ptr(int32(port))},
+		Capabilities: []*mesos.MasterInfo_Capability{
+			{Type: mesos.MasterInfo_Capability_AGENT_UPDATE.Enum()},
+			{Type: mesos.MasterInfo_Capability_AGENT_DRAINING.Enum()},
+			{Type: mesos.MasterInfo_Capability_QUOTA_V2.Enum()},
+		},
+	}
+	alloc := cfg.Allocator
+	if alloc == nil {
+		alloc = allocator.New(allocator.Options{AllocationInterval: cfg.AllocationInterval, Seed: time.Now().UnixNano()})
+	}
+	m := &Master{
+		cfg:            cfg,
+		log:            cfg.Logger.With("component", "master"),
+		core:           NewCore(info, cfg.Options, alloc, time.Now()),
+		ln:             ln,
+		reqs:           make(chan func()),
+		stopped:        make(chan struct{}),
+		frameworkSinks: map[string]*sink{},
+		agentSinks:     map[string]*sink{},
+	}
+	m.srv = &http.Server{Handler: m.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	return m, nil
+}
+
+// ipToUint32 packs an IPv4 address the way MasterInfo.ip carries it: the
+// address bytes in network order read as a little-endian integer.
+func ipToUint32(s string) uint32 {
+	ip := net.ParseIP(s).To4()
+	if ip == nil {
+		return 0
+	}
+	return binary.LittleEndian.Uint32(ip)
+}
+
+// Addr is the address the master listens on.
+func (m *Master) Addr() string { return m.ln.Addr().String() }
+
+// URL is the master's base URL.
+func (m *Master) URL() string { return "http://" + m.Addr() }
+
+// Info is the master's MasterInfo.
+func (m *Master) Info() *mesos.MasterInfo { return m.core.Info() }
+
+// Run serves until ctx is done, then closes every stream and returns.
+func (m *Master) Run(ctx context.Context) error {
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- m.srv.Serve(m.ln) }()
+	m.log.Info("master started", "id", m.core.info.GetId(), "address", m.Addr())
+	ticker := time.NewTicker(m.cfg.TickInterval)
+	defer ticker.Stop()
+	var err error
+loop:
+	for {
+		select {
+		case fn := <-m.reqs:
+			fn()
+		case <-ticker.C:
+			m.step(Tick{})
+		case err = <-serveErr:
+			break loop
+		case <-ctx.Done():
+			break loop
+		}
+	}
+	close(m.stopped)
+	for _, s := range m.frameworkSinks {
+		s.close()
+	}
+	for _, s := range m.agentSinks {
+		s.close()
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if e := m.srv.Shutdown(shutdownCtx); e != nil {
+		m.srv.Close()
+	}
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	m.log.Info("master stopped")
+	return err
+}
+
+// errStopped is returned by do once the master has stopped.
+var errStopped = errors.New("master is stopping")
+
+// do runs fn on the loop goroutine and waits for it.
+func (m *Master) do(fn func()) error {
+	done := make(chan struct{})
+	select {
+	case m.reqs <- func() { fn(); close(done) }:
+	case <-m.stopped:
+		return errStopped
+	}
+	<-done
+	return nil
+}
+
+// step feeds the core one input and carries out its outputs. It runs on
+// the loop goroutine.
+func (m *Master) step(in Input) Result {
+	r := m.core.Step(time.Now(), in)
+	m.dispatch()
+	return r
+}
+
+func (m *Master) dispatch() {
+	for _, o := range m.core.Outputs() {
+		switch o := o.(type) {
+		case SendEvent:
+			if s := m.frameworkSinks[o.Stream]; s != nil {
+				b, err := codec.Marshal(s.enc, o.Event)
+				if err != nil {
+					m.log.Error("encoding event", "error", err)
+					continue
+				}
+				s.push(b)
+			}
+		case CloseStream:
+			if s := m.frameworkSinks[o.Stream]; s != nil {
+				s.close()
+				delete(m.frameworkSinks, o.Stream)
+			}
+		case SendAgent:
+			if s := m.agentSinks[o.Conn]; s != nil {
+				b, err := codec.Marshal(codec.Protobuf, o.Msg)
+				if err != nil {
+					m.log.Error("encoding agent message", "error", err)
+					continue
+				}
+				s.push(b)
+			}
+		case CloseAgent:
+			if s := m.agentSinks[o.Conn]; s != nil {
+				s.close()
+				delete(m.agentSinks, o.Conn)
+			}
+		}
+	}
+}
+
+// sink is an unbounded queue of encoded records for one streaming
+// response. The loop pushes; the HTTP handler drains.
+type sink struct {
+	enc    codec.Encoding
+	mu     sync.Mutex
+	queue  [][]byte
+	closed bool
+	notify chan struct{}
+}
+
+func newSink(enc codec.Encoding) *sink {
+	return &sink{enc: enc, notify: make(chan struct{}, 1)}
+}
+
+func (s *sink) push(b []byte) {
+	s.mu.Lock()
+	if !s.closed {
+		s.queue = append(s.queue, b)
+	}
+	s.mu.Unlock()
+	s.wake()
+}
+
+func (s *sink) close() {
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
+	s.wake()
+}
+
+func (s *sink) wake() {
+	select {
+	case s.notify <- struct{}{}:
+	default:
+	}
+}
+
+// next returns the queued records, waiting for some. ok is false once the
+// sink is closed and drained, or ctx is done.
+func (s *sink) next(ctx context.Context) (records [][]byte, ok bool) {
+	for {
+		s.mu.Lock()
+		records, s.queue = s.queue, nil
+		closed := s.closed
+		s.mu.Unlock()
+		if len(records) > 0 {
+			return records, true
+		}
+		if closed {
+			return nil, false
+		}
+		select {
+		case <-s.notify:
+		case <-ctx.Done():
+			return nil, false
+		}
+	}
+}

@@ -1,0 +1,177 @@
+package master
+
+import (
+	"sort"
+	"strings"
+	"time"
+
+	mesos "github.com/gomesos/gomesos/api/v1/mesos"
+)
+
+// metrics holds the master's counters; gauges are computed from state when
+// a snapshot is taken.
+type metrics struct {
+	counters map[string]float64
+	runMs    []float64 // recent allocation run durations, newest last
+}
+
+func (m *metrics) inc(name string) {
+	if m.counters == nil {
+		m.counters = map[string]float64{}
+	}
+	m.counters[name]++
+}
+
+// taskTerminal counts a task reaching a terminal state, under the state and
+// under Mesos's per source and reason counter.
+func (m *metrics) taskTerminal(state mesos.TaskState, source mesos.TaskStatus_Source, reason mesos.TaskStatus_Reason) {
+	s := strings.ToLower(strings.TrimPrefix(state.String(), "TASK_"))
+	m.inc("master/tasks_" + s)
+	m.inc("master/task_" + s + "/source_" + strings.ToLower(strings.TrimPrefix(source.String(), "SOURCE_")) +
+		"/reason_" + strings.ToLower(strings.TrimPrefix(reason.String(), "REASON_")))
+}
+
+const maxRunSamples = 1000
+
+func (c *Core) recordAllocationRun(d time.Duration) {
+	c.metrics.runMs = append(c.metrics.runMs, float64(d.Nanoseconds())/1e6)
+	if n := len(c.metrics.runMs) - maxRunSamples; n > 0 {
+		c.metrics.runMs = append([]float64(nil), c.metrics.runMs[n:]...)
+	}
+}
+
+// Metrics is the flat name → value map of /metrics/snapshot.
+func (c *Core) Metrics() map[string]float64 {
+	out := map[string]float64{}
+	for _, name := range counterNames {
+		out[name] = 0
+	}
+	for k, v := range c.metrics.counters {
+		out[k] = v
+	}
+	out["master/uptime_secs"] = c.now.Sub(c.startTime).Seconds()
+	out["master/elected"] = 1
+	var active, inactive, connected, disconnected float64
+	for _, a := range c.agents {
+		if a.active {
+			active++
+		} else {
+			inactive++
+		}
+		if a.conn != "" {
+			connected++
+		} else {
+			disconnected++
+		}
+	}
+	out["master/slaves_active"] = active
+	out["master/slaves_inactive"] = inactive
+	out["master/slaves_connected"] = connected
+	out["master/slaves_disconnected"] = disconnected
+	out["master/slaves_unreachable"] = float64(len(c.unreachable))
+	var fwActive, fwInactive, fwConnected, fwDisconnected float64
+	for _, fw := range c.frameworks {
+		if fw.active {
+			fwActive++
+		} else {
+			fwInactive++
+		}
+		if fw.stream != "" {
+			fwConnected++
+		} else {
+			fwDisconnected++
+		}
+	}
+	out["master/frameworks_active"] = fwActive
+	out["master/frameworks_inactive"] = fwInactive
+	out["master/frameworks_connected"] = fwConnected
+	out["master/frameworks_disconnected"] = fwDisconnected
+	out["master/outstanding_offers"] = float64(len(c.offers))
+	for _, s := range []string{"staging", "starting", "running", "killing", "unreachable"} {
+		out["master/tasks_"+s] = 0
+	}
+	for _, fw := range c.frameworks {
+		for _, t := range fw.tasks {
+			switch t.state {
+			case mesos.TaskState_TASK_STAGING, mesos.TaskState_TASK_STARTING, mesos.TaskState_TASK_RUNNING, mesos.TaskState_TASK_KILLING:
+				out["master/tasks_"+strings.ToLower(strings.TrimPrefix(t.state.String(), "TASK_"))]++
+			}
+		}
+		out["master/tasks_unreachable"] += float64(len(fw.unreachable))
+	}
+	total := map[string]float64{}
+	used := map[string]float64{}
+	for _, a := range c.agents {
+		for name, q := range a.total.ToScalarQuantities() {
+			total[name] += q.Float64()
+		}
+		for name, q := range a.used().ToScalarQuantities() {
+			used[name] += q.Float64()
+		}
+	}
+	for _, name := range []string{"cpus", "gpus", "mem", "disk"} {
+		out["master/"+name+"_total"] = total[name]
+		out["master/"+name+"_used"] = used[name]
+		out["master/"+name+"_percent"] = 0
+		if total[name] > 0 {
+			out["master/"+name+"_percent"] = used[name] / total[name]
+		}
+		out["master/"+name+"_revocable_total"] = 0
+		out["master/"+name+"_revocable_used"] = 0
+		out["master/"+name+"_revocable_percent"] = 0
+		out["allocator/mesos/resources/"+name+"/total"] = total[name]
+	}
+	out["allocator/mesos/allocation_runs"] = float64(c.allocationRuns)
+	runs := append([]float64(nil), c.metrics.runMs...)
+	sort.Float64s(runs)
+	out["allocator/mesos/allocation_run_ms/count"] = float64(len(runs))
+	if len(runs) > 0 {
+		q := func(p float64) float64 { return runs[min(len(runs)-1, int(p*float64(len(runs))))] }
+		out["allocator/mesos/allocation_run_ms"] = runs[len(runs)-1]
+		out["allocator/mesos/allocation_run_ms/min"] = runs[0]
+		out["allocator/mesos/allocation_run_ms/max"] = runs[len(runs)-1]
+		out["allocator/mesos/allocation_run_ms/p50"] = q(0.5)
+		out["allocator/mesos/allocation_run_ms/p90"] = q(0.9)
+		out["allocator/mesos/allocation_run_ms/p95"] = q(0.95)
+		out["allocator/mesos/allocation_run_ms/p99"] = q(0.99)
+		out["allocator/mesos/allocation_run_ms/p999"] = q(0.999)
+		out["allocator/mesos/allocation_run_ms/p9999"] = q(0.9999)
+	}
+	for _, fw := range c.frameworks {
+		for _, o := range fw.offers {
+			for name, q := range o.res.ToScalarQuantities() {
+				out["allocator/mesos/resources/"+name+"/offered_or_allocated"] += q.Float64()
+			}
+		}
+	}
+	for name, v := range used {
+		out["allocator/mesos/resources/"+name+"/offered_or_allocated"] += v
+	}
+	return out
+}
+
+// counterNames are reported as 0 before they first count, as Mesos does.
+var counterNames = []string{
+	"master/messages_register_framework", "master/messages_reregister_framework",
+	"master/messages_unregister_framework", "master/messages_deactivate_framework",
+	"master/messages_kill_task", "master/messages_status_update_acknowledgement",
+	"master/messages_resource_request", "master/messages_launch_tasks",
+	"master/messages_decline_offers", "master/messages_revive_offers",
+	"master/messages_suppress_offers", "master/messages_reconcile_tasks",
+	"master/messages_framework_to_executor", "master/messages_executor_to_framework",
+	"master/messages_register_slave", "master/messages_reregister_slave",
+	"master/messages_unregister_slave", "master/messages_status_update",
+	"master/messages_exited_executor",
+	"master/valid_status_updates", "master/invalid_status_updates",
+	"master/valid_status_update_acknowledgements", "master/invalid_status_update_acknowledgements",
+	"master/valid_framework_to_executor_messages", "master/invalid_framework_to_executor_messages",
+	"master/valid_executor_to_framework_messages", "master/invalid_executor_to_framework_messages",
+	"master/slave_registrations", "master/slave_reregistrations", "master/slave_removals",
+	"master/slave_removals/reason_registered", "master/slave_removals/reason_unhealthy",
+	"master/slave_removals/reason_unregistered",
+	"master/slave_unreachable_scheduled", "master/slave_unreachable_completed", "master/slave_unreachable_canceled",
+	"master/tasks_finished", "master/tasks_failed", "master/tasks_killed", "master/tasks_lost",
+	"master/tasks_error", "master/tasks_dropped", "master/tasks_gone", "master/tasks_gone_by_operator",
+	"master/dropped_messages", "master/invalid_operations",
+	"master/event_queue_messages", "master/event_queue_dispatches", "master/event_queue_http_requests",
+}

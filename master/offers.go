@@ -1,0 +1,389 @@
+package master
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+	"time"
+
+	"github.com/gomesos/gomesos/api/agentproto"
+	mesos "github.com/gomesos/gomesos/api/v1/mesos"
+	schedpb "github.com/gomesos/gomesos/api/v1/scheduler"
+	"github.com/gomesos/gomesos/resources"
+)
+
+// offer is an outstanding offer: resources of one agent allocated to one
+// framework under one role.
+type offer struct {
+	id          string
+	frameworkID string
+	agentID     string
+	role        string
+	res         resources.Resources
+	created     time.Time
+}
+
+// maxRefuse caps Filters.refuse_seconds at 365 days, as Mesos does.
+const maxRefuse = 365 * 24 * time.Hour
+
+// refuseDuration turns Filters into a filter duration: 5 s by default, the
+// default again for negative or invalid values, capped at 365 days.
+func refuseDuration(f *mesos.Filters) time.Duration {
+	s := f.GetRefuseSeconds() // the proto default is 5.0
+	if math.IsNaN(s) || s < 0 || math.IsInf(s, 0) {
+		s = 5
+	}
+	d := time.Duration(s * float64(time.Second))
+	if s*float64(time.Second) > float64(maxRefuse) {
+		d = maxRefuse
+	}
+	return d
+}
+
+func (c *Core) allocate() {
+	c.allocateSoon = false
+	c.nextAllocation = c.now.Add(c.opts.AllocationInterval)
+	start := time.Now()
+	allocs := c.alloc.Allocate(c.now)
+	c.allocationRuns++
+	c.recordAllocationRun(time.Since(start))
+	byFramework := map[string][]*mesos.Offer{}
+	for _, al := range allocs {
+		fw := c.frameworks[al.FrameworkID]
+		a := c.agents[al.AgentID]
+		if fw == nil || a == nil || fw.stream == "" || a.conn == "" {
+			// The allocator raced with a removal: hand the resources back.
+			c.alloc.RecoverResources(al.FrameworkID, al.AgentID, al.Resources, 0, c.now)
+			continue
+		}
+		id := fmt.Sprintf("%s-O%d", c.info.GetId(), c.nextOffer)
+		c.nextOffer++
+		o := &offer{id: id, frameworkID: fw.id, agentID: a.id, role: al.Role, res: al.Resources, created: c.now}
+		c.offers[id] = o
+		fw.offers[id] = o
+		a.offers[id] = o
+		byFramework[fw.id] = append(byFramework[fw.id], c.offerProto(o, a, fw))
+	}
+	for _, fwID := range sortedKeys(byFramework) {
+		fw := c.frameworks[fwID]
+		c.sendToFramework(fw, &schedpb.Event{Type: schedpb.Event_OFFERS.Enum(), Offers: &schedpb.Event_Offers{Offers: byFramework[fwID]}})
+	}
+}
+
+func (c *Core) offerProto(o *offer, a *agent, fw *framework) *mesos.Offer {
+	var exIDs []*mesos.ExecutorID
+	for _, exID := range sortedKeys(fw.executors[a.id]) {
+		exIDs = append(exIDs, &mesos.ExecutorID{Value: ptr(exID)})
+	}
+	return &mesos.Offer{
+		Id:          &mesos.OfferID{Value: &o.id},
+		FrameworkId: &mesos.FrameworkID{Value: &fw.id},
+		AgentId:     &mesos.AgentID{Value: &a.id},
+		Hostname:    a.info.Hostname,
+		Url: &mesos.URL{
+			Scheme:  ptr("http"),
+			Address: &mesos.Address{Hostname: a.info.Hostname, Ip: ptr(agentIP(a.info)), Port: ptr(a.info.GetPort())},
+			Path:    ptr("/slave(1)"),
+		},
+		Resources:      resources.ToProto(o.res),
+		Attributes:     a.info.GetAttributes(),
+		ExecutorIds:    exIDs,
+		AllocationInfo: &mesos.Resource_AllocationInfo{Role: ptr(o.role)},
+	}
+}
+
+// removeOffer forgets an offer; the caller decides what happens to its
+// resources.
+func (c *Core) removeOffer(o *offer) {
+	delete(c.offers, o.id)
+	if fw := c.frameworks[o.frameworkID]; fw != nil {
+		delete(fw.offers, o.id)
+	}
+	if a := c.agents[o.agentID]; a != nil {
+		delete(a.offers, o.id)
+	}
+}
+
+// rescindOffer takes an offer back: the framework is told when notify is
+// set, and its resources return to the allocator.
+func (c *Core) rescindOffer(o *offer, notify bool) {
+	c.removeOffer(o)
+	c.alloc.RecoverResources(o.frameworkID, o.agentID, o.res, 0, c.now)
+	c.allocateSoon = true
+	if notify {
+		c.metrics.inc("master/offers_rescinded")
+		c.sendToFramework(c.frameworks[o.frameworkID], &schedpb.Event{
+			Type: schedpb.Event_RESCIND.Enum(), Rescind: &schedpb.Event_Rescind{OfferId: &mesos.OfferID{Value: &o.id}},
+		})
+	}
+}
+
+func (c *Core) rescindAgentOffers(a *agent) {
+	for _, id := range sortedKeys(a.offers) {
+		c.rescindOffer(a.offers[id], true)
+	}
+}
+
+func (c *Core) rescindFrameworkOffers(fw *framework, notify bool) {
+	for _, id := range sortedKeys(fw.offers) {
+		c.rescindOffer(fw.offers[id], notify)
+	}
+}
+
+func (c *Core) checkOfferTimeouts() {
+	if c.opts.OfferTimeout <= 0 {
+		return
+	}
+	for _, id := range sortedKeys(c.offers) {
+		if o := c.offers[id]; c.now.Sub(o.created) >= c.opts.OfferTimeout {
+			c.rescindOffer(o, true)
+		}
+	}
+}
+
+func (c *Core) decline(fw *framework, ids []*mesos.OfferID, filters *mesos.Filters) {
+	refuse := refuseDuration(filters)
+	for _, id := range ids {
+		o := fw.offers[id.GetValue()]
+		if o == nil {
+			continue
+		}
+		c.removeOffer(o)
+		c.alloc.RecoverResources(fw.id, o.agentID, o.res, refuse, c.now)
+	}
+}
+
+// accept carries out ACCEPT: the offers are validated and taken, every
+// LAUNCH and LAUNCH_GROUP is validated task by task against what is left of
+// them, and whatever is unused goes back with the call's filter.
+func (c *Core) accept(fw *framework, acc *schedpb.Call_Accept) {
+	refuse := refuseDuration(acc.GetFilters())
+	var offers []*offer
+	var offerErr string
+	seen := map[string]bool{}
+	for _, id := range acc.GetOfferIds() {
+		v := id.GetValue()
+		if seen[v] {
+			offerErr = "Duplicate offer " + v + " in ACCEPT"
+			continue
+		}
+		seen[v] = true
+		o := fw.offers[v]
+		if o == nil {
+			offerErr = "Offer " + v + " is no longer valid"
+			continue
+		}
+		offers = append(offers, o)
+	}
+	if offerErr == "" && len(offers) == 0 {
+		offerErr = "No offers specified"
+	}
+	for _, o := range offers[min(1, len(offers)):] {
+		if o.agentID != offers[0].agentID {
+			offerErr = "Aggregated offers must belong to one single agent"
+		}
+	}
+	// The named offers are used up either way.
+	var available resources.Resources
+	for _, o := range offers {
+		c.removeOffer(o)
+		available = available.Add(o.res)
+	}
+	if offerErr != "" {
+		c.metrics.inc("master/invalid_operations")
+		for _, o := range offers {
+			c.alloc.RecoverResources(fw.id, o.agentID, o.res, 0, c.now)
+		}
+		state := mesos.TaskState_TASK_LOST
+		if fw.partitionAware() {
+			state = mesos.TaskState_TASK_DROPPED
+		}
+		for _, op := range acc.GetOperations() {
+			for _, ti := range operationTasks(op) {
+				c.rejectTask(fw, ti, state, mesos.TaskStatus_REASON_INVALID_OFFERS, offerErr)
+			}
+		}
+		c.allocateSoon = true
+		return
+	}
+	a := c.agents[offers[0].agentID]
+	role := offers[0].role
+	for _, op := range acc.GetOperations() {
+		switch op.GetType() {
+		case mesos.Offer_Operation_LAUNCH:
+			for _, ti := range op.GetLaunch().GetTaskInfos() {
+				available = c.launch(fw, a, role, available, nil, []*mesos.TaskInfo{ti})
+			}
+		case mesos.Offer_Operation_LAUNCH_GROUP:
+			lg := op.GetLaunchGroup()
+			available = c.launch(fw, a, role, available, lg.GetExecutor(), lg.GetTaskGroup().GetTasks())
+		default:
+			c.log.Warn("unsupported offer operation", "framework", fw.id, "type", op.GetType().String())
+			c.metrics.inc("master/invalid_operations")
+		}
+	}
+	if !available.IsEmpty() {
+		c.alloc.RecoverResources(fw.id, a.id, available, refuse, c.now)
+	}
+	c.allocateSoon = true
+}
+
+func operationTasks(op *mesos.Offer_Operation) []*mesos.TaskInfo {
+	switch op.GetType() {
+	case mesos.Offer_Operation_LAUNCH:
+		return op.GetLaunch().GetTaskInfos()
+	case mesos.Offer_Operation_LAUNCH_GROUP:
+		return op.GetLaunchGroup().GetTaskGroup().GetTasks()
+	}
+	return nil
+}
+
+func (c *Core) rejectTask(fw *framework, ti *mesos.TaskInfo, state mesos.TaskState, reason mesos.TaskStatus_Reason, msg string) {
+	status := &mesos.TaskStatus{
+		TaskId:    ti.GetTaskId(),
+		State:     state.Enum(),
+		Source:    mesos.TaskStatus_SOURCE_MASTER.Enum(),
+		Reason:    reason.Enum(),
+		Message:   &msg,
+		AgentId:   ti.GetAgentId(),
+		Timestamp: ptr(secs(c.now)),
+	}
+	c.metrics.taskTerminal(state, mesos.TaskStatus_SOURCE_MASTER, reason)
+	c.sendToFramework(fw, &schedpb.Event{Type: schedpb.Event_UPDATE.Enum(), Update: &schedpb.Event_Update{Status: status}})
+}
+
+// launch validates one LAUNCH task (executor nil) or one task group and, if
+// valid, records the tasks and sends them to the agent. It returns what is
+// left of the offered resources. A group is all or nothing.
+func (c *Core) launch(fw *framework, a *agent, role string, available resources.Resources, groupExecutor *mesos.ExecutorInfo, tasks []*mesos.TaskInfo) resources.Resources {
+	group := groupExecutor != nil
+	var err error
+	var needed resources.Resources
+	taskRes := make([]resources.Resources, len(tasks))
+	var executor *mesos.ExecutorInfo
+	newExecutor := false
+	if group {
+		executor = clone(groupExecutor)
+		err = validateGroupExecutor(executor, fw, tasks)
+	} else if len(tasks) == 1 && tasks[0].GetExecutor() != nil {
+		executor = clone(tasks[0].GetExecutor())
+		err = validateExecutor(executor, fw)
+	}
+	if err == nil && executor != nil {
+		if executor.FrameworkId == nil {
+			executor.FrameworkId = &mesos.FrameworkID{Value: &fw.id}
+		}
+		existing := a.executors[executorKey(fw.id, executor.GetExecutorId().GetValue())]
+		if existing == nil {
+			newExecutor = true
+			var exRes resources.Resources
+			exRes, err = allocatedResources(executor.GetResources(), role)
+			if err == nil {
+				needed = needed.Add(exRes)
+				executor.Resources = resources.ToProto(exRes)
+			}
+		} else {
+			executor = existing
+		}
+	}
+	ids := map[string]bool{}
+	for i, ti := range tasks {
+		if err != nil {
+			break
+		}
+		if err = validateTask(ti, a, fw, group); err != nil {
+			break
+		}
+		if ids[ti.GetTaskId().GetValue()] {
+			err = fmt.Errorf("Task '%s' appears more than once in the task group", ti.GetTaskId().GetValue())
+			break
+		}
+		ids[ti.GetTaskId().GetValue()] = true
+		taskRes[i], err = allocatedResources(ti.GetResources(), role)
+		if err != nil {
+			err = fmt.Errorf("Task '%s' uses invalid resources: %v", ti.GetTaskId().GetValue(), err)
+			break
+		}
+		needed = needed.Add(taskRes[i])
+	}
+	if err == nil && !available.Contains(needed) {
+		err = fmt.Errorf("Task uses more resources %s than available %s", needed.String(), available.String())
+	}
+	if err != nil {
+		c.metrics.inc("master/invalid_operations")
+		reason := mesos.TaskStatus_REASON_TASK_INVALID
+		if group {
+			reason = mesos.TaskStatus_REASON_TASK_GROUP_INVALID
+		}
+		for _, ti := range tasks {
+			c.rejectTask(fw, ti, mesos.TaskState_TASK_ERROR, reason, err.Error())
+		}
+		return available
+	}
+	available = available.Subtract(needed)
+	if newExecutor {
+		a.executors[executorKey(fw.id, executor.GetExecutorId().GetValue())] = executor
+		if fw.executors[a.id] == nil {
+			fw.executors[a.id] = map[string]*mesos.ExecutorInfo{}
+		}
+		fw.executors[a.id][executor.GetExecutorId().GetValue()] = executor
+	}
+	launched := make([]*mesos.TaskInfo, len(tasks))
+	for i, ti := range tasks {
+		ti = clone(ti)
+		ti.Resources = resources.ToProto(taskRes[i])
+		if executor != nil && !group {
+			ti.Executor = executor
+		}
+		launched[i] = ti
+		t := &task{
+			id: ti.GetTaskId().GetValue(), frameworkID: fw.id, agentID: a.id, info: ti,
+			res: taskRes[i], role: role, user: fw.info.GetUser(),
+		}
+		if executor != nil {
+			t.executorID = executor.GetExecutorId().GetValue()
+		}
+		t.setState(mesos.TaskState_TASK_STAGING, c.now)
+		t.statuses = nil // Mesos lists statuses from the agent only
+		fw.tasks[t.id] = t
+		a.tasks[taskKey(fw.id, t.id)] = t
+		c.metrics.inc("master/tasks_launched")
+	}
+	info := clone(fw.info)
+	if group {
+		c.sendToAgent(a, &agentproto.MasterMessage{
+			Type: agentproto.MasterMessage_RUN_TASK_GROUP.Enum(),
+			RunTaskGroup: &agentproto.MasterMessage_RunTaskGroup{
+				FrameworkInfo: info, Executor: executor, TaskGroup: &mesos.TaskGroupInfo{Tasks: launched},
+			},
+		})
+	} else {
+		c.sendToAgent(a, &agentproto.MasterMessage{
+			Type:    agentproto.MasterMessage_RUN_TASK.Enum(),
+			RunTask: &agentproto.MasterMessage_RunTask{FrameworkInfo: info, Task: launched[0]},
+		})
+	}
+	return available
+}
+
+// allocatedResources parses a task's or executor's resources and gives the
+// ones without allocation_info the role of the offer, as Mesos's master does
+// for frameworks that are not MULTI_ROLE.
+func allocatedResources(rs []*mesos.Resource, role string) (resources.Resources, error) {
+	rs2 := make([]*mesos.Resource, len(rs))
+	for i, r := range rs {
+		r = clone(r)
+		if r.AllocationInfo == nil {
+			r.AllocationInfo = &mesos.Resource_AllocationInfo{Role: ptr(role)}
+		} else if r.GetAllocationInfo().GetRole() != role {
+			return nil, fmt.Errorf("resource %s is allocated to role '%s', not the offer's role '%s'", r.GetName(), r.GetAllocationInfo().GetRole(), role)
+		}
+		rs2[i] = r
+	}
+	return resources.FromProto(rs2)
+}
+
+// masterPID is the libprocess-style pid Mesos shows for a master.
+func masterPID(info *mesos.MasterInfo) string {
+	return "master@" + info.GetAddress().GetIp() + ":" + strconv.Itoa(int(info.GetPort()))
+}

@@ -1,0 +1,364 @@
+package master
+
+import (
+	"bytes"
+	"time"
+
+	"github.com/gomesos/gomesos/api/agentproto"
+	mesos "github.com/gomesos/gomesos/api/v1/mesos"
+	schedpb "github.com/gomesos/gomesos/api/v1/scheduler"
+	"github.com/gomesos/gomesos/resources"
+)
+
+// task is the master's record of a launched task.
+type task struct {
+	id          string
+	frameworkID string
+	agentID     string
+	info        *mesos.TaskInfo
+	executorID  string // "" for the built-in command executor
+	res         resources.Resources
+	role        string
+	user        string
+
+	state              mesos.TaskState // the latest state known
+	statusUpdateState  *mesos.TaskState
+	statusUpdateUUID   []byte
+	statuses           []*mesos.TaskStatus
+	resourcesRecovered bool
+	unreachableTime    time.Time
+}
+
+func (t *task) setState(s mesos.TaskState, now time.Time) {
+	t.state = s
+	t.statuses = append(t.statuses, &mesos.TaskStatus{
+		TaskId: &mesos.TaskID{Value: &t.id}, State: s.Enum(), Timestamp: ptr(secs(now)),
+	})
+}
+
+func newTaskFromAgent(rt *mesos.Task, agentID string) *task {
+	res, _ := resources.FromProto(rt.GetResources())
+	return &task{
+		id:          rt.GetTaskId().GetValue(),
+		frameworkID: rt.GetFrameworkId().GetValue(),
+		agentID:     agentID,
+		info: &mesos.TaskInfo{
+			Name: rt.Name, TaskId: rt.TaskId, AgentId: &mesos.AgentID{Value: &agentID},
+			Resources: rt.GetResources(), Labels: rt.Labels,
+		},
+		executorID: rt.GetExecutorId().GetValue(),
+		res:        res,
+		state:      rt.GetState(),
+		statuses:   rt.GetStatuses(),
+		user:       rt.GetUser(),
+	}
+}
+
+// isTerminal reports whether a task state is final.
+func isTerminal(s mesos.TaskState) bool {
+	switch s {
+	case mesos.TaskState_TASK_FINISHED, mesos.TaskState_TASK_FAILED, mesos.TaskState_TASK_KILLED,
+		mesos.TaskState_TASK_ERROR, mesos.TaskState_TASK_LOST, mesos.TaskState_TASK_DROPPED,
+		mesos.TaskState_TASK_GONE, mesos.TaskState_TASK_GONE_BY_OPERATOR:
+		return true
+	}
+	return false
+}
+
+func killTaskMsg(fwID, taskID string, policy *mesos.KillPolicy) *agentproto.MasterMessage {
+	return &agentproto.MasterMessage{
+		Type: agentproto.MasterMessage_KILL_TASK.Enum(),
+		KillTask: &agentproto.MasterMessage_KillTask{
+			FrameworkId: &mesos.FrameworkID{Value: &fwID},
+			TaskId:      &mesos.TaskID{Value: &taskID},
+			KillPolicy:  policy,
+		},
+	}
+}
+
+// statusUpdate records an update an agent forwarded and relays it to the
+// framework. The task's state becomes the latest state the agent knows;
+// status_update_state is the update in flight until it is acknowledged.
+func (c *Core) statusUpdate(a *agent, up *agentproto.StatusUpdate) {
+	status := up.GetStatus()
+	fw := c.frameworks[up.GetFrameworkId().GetValue()]
+	if fw == nil || len(status.GetUuid()) == 0 {
+		c.metrics.inc("master/invalid_status_updates")
+		return
+	}
+	c.metrics.inc("master/valid_status_updates")
+	t := fw.tasks[status.GetTaskId().GetValue()]
+	if t != nil && t.agentID == a.id {
+		latest := status.GetState()
+		if up.LatestState != nil {
+			latest = up.GetLatestState()
+		}
+		wasTerminal := isTerminal(t.state)
+		if !wasTerminal || isTerminal(latest) {
+			t.state = latest
+		}
+		t.statusUpdateState = status.State
+		t.statusUpdateUUID = status.GetUuid()
+		if !containsStatus(t.statuses, status) {
+			t.statuses = append(t.statuses, statusForState(status))
+		}
+		if isTerminal(latest) && !wasTerminal {
+			// Resources are free as soon as the agent reports the task done.
+			c.recoverTaskResources(fw, t)
+			c.metrics.taskTerminal(latest, status.GetSource(), status.GetReason())
+		}
+	}
+	s := clone(status)
+	if s.AgentId == nil {
+		s.AgentId = &mesos.AgentID{Value: &a.id}
+	}
+	c.sendToFramework(fw, &schedpb.Event{Type: schedpb.Event_UPDATE.Enum(), Update: &schedpb.Event_Update{Status: s}})
+}
+
+func containsStatus(list []*mesos.TaskStatus, s *mesos.TaskStatus) bool {
+	for _, x := range list {
+		if x.GetState() == s.GetState() && x.GetTimestamp() == s.GetTimestamp() {
+			return true
+		}
+	}
+	return false
+}
+
+// statusForState is the part of a status that task views keep.
+func statusForState(s *mesos.TaskStatus) *mesos.TaskStatus {
+	return &mesos.TaskStatus{
+		TaskId: s.TaskId, State: s.State, Timestamp: s.Timestamp, Healthy: s.Healthy,
+		Labels: s.Labels, ContainerStatus: s.ContainerStatus,
+	}
+}
+
+func (c *Core) recoverTaskResources(fw *framework, t *task) {
+	if t.resourcesRecovered {
+		return
+	}
+	t.resourcesRecovered = true
+	c.alloc.RecoverResources(fw.id, t.agentID, t.res, 0, c.now)
+	c.allocateSoon = true
+}
+
+// masterTaskUpdate is an update the master generates itself (agent lost,
+// invalid offer, reconciliation of a task it tracks): it carries no uuid and
+// is not acknowledged, so a terminal one removes the task at once.
+func (c *Core) masterTaskUpdate(fw *framework, t *task, state mesos.TaskState, reason mesos.TaskStatus_Reason, message string) {
+	status := &mesos.TaskStatus{
+		TaskId:    &mesos.TaskID{Value: &t.id},
+		State:     state.Enum(),
+		Message:   &message,
+		Source:    mesos.TaskStatus_SOURCE_MASTER.Enum(),
+		Reason:    reason.Enum(),
+		AgentId:   &mesos.AgentID{Value: &t.agentID},
+		Timestamp: ptr(secs(c.now)),
+	}
+	if t.executorID != "" {
+		status.ExecutorId = &mesos.ExecutorID{Value: &t.executorID}
+	}
+	if state == mesos.TaskState_TASK_UNREACHABLE {
+		status.UnreachableTime = &mesos.TimeInfo{Nanoseconds: ptr(c.now.UnixNano())}
+		t.unreachableTime = c.now
+	}
+	t.state = state
+	t.statuses = append(t.statuses, statusForState(status))
+	if fw == nil {
+		if a := c.agents[t.agentID]; a != nil {
+			delete(a.tasks, taskKey(t.frameworkID, t.id))
+		}
+		return
+	}
+	if isTerminal(state) || state == mesos.TaskState_TASK_UNREACHABLE {
+		c.recoverTaskResources(fw, t)
+		if isTerminal(state) {
+			c.metrics.taskTerminal(state, mesos.TaskStatus_SOURCE_MASTER, reason)
+		}
+		c.removeTask(fw, t)
+	}
+	c.sendToFramework(fw, &schedpb.Event{Type: schedpb.Event_UPDATE.Enum(), Update: &schedpb.Event_Update{Status: status}})
+}
+
+// removeTask moves a task out of the active set: into the framework's
+// unreachable tasks when it is unreachable, else its completed tasks.
+func (c *Core) removeTask(fw *framework, t *task) {
+	delete(fw.tasks, t.id)
+	if a := c.agents[t.agentID]; a != nil {
+		delete(a.tasks, taskKey(fw.id, t.id))
+	}
+	if t.state == mesos.TaskState_TASK_UNREACHABLE {
+		fw.unreachable = append(fw.unreachable, t)
+		if n := len(fw.unreachable) - c.opts.MaxUnreachableTasksPerFW; n > 0 {
+			fw.unreachable = append([]*task(nil), fw.unreachable[n:]...)
+		}
+		return
+	}
+	fw.completed = append(fw.completed, t)
+	if n := len(fw.completed) - c.opts.MaxCompletedTasksPerFramework; n > 0 {
+		fw.completed = append([]*task(nil), fw.completed[n:]...)
+	}
+}
+
+func removeTaskFrom(list []*task, id string) []*task {
+	out := list[:0]
+	for _, t := range list {
+		if t.id != id {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// acknowledge relays a framework's acknowledgement to the agent. When it
+// acknowledges a terminal update, the task is done for the master too.
+func (c *Core) acknowledge(fw *framework, ack *schedpb.Call_Acknowledge) {
+	agentID := ack.GetAgentId().GetValue()
+	taskID := ack.GetTaskId().GetValue()
+	a := c.agents[agentID]
+	if a == nil {
+		c.metrics.inc("master/invalid_status_update_acknowledgements")
+		return
+	}
+	c.metrics.inc("master/valid_status_update_acknowledgements")
+	c.sendToAgent(a, &agentproto.MasterMessage{
+		Type: agentproto.MasterMessage_ACKNOWLEDGE.Enum(),
+		Acknowledge: &agentproto.MasterMessage_Acknowledge{
+			FrameworkId: &mesos.FrameworkID{Value: &fw.id},
+			TaskId:      ack.GetTaskId(),
+			Uuid:        ack.GetUuid(),
+		},
+	})
+	t := fw.tasks[taskID]
+	if t == nil || t.agentID != agentID || !bytes.Equal(t.statusUpdateUUID, ack.GetUuid()) {
+		return
+	}
+	if t.statusUpdateState != nil && isTerminal(*t.statusUpdateState) {
+		c.removeTask(fw, t)
+	}
+	t.statusUpdateState = nil
+	t.statusUpdateUUID = nil
+}
+
+// kill asks the task's agent to kill it. A task the master does not know
+// is answered by explicit reconciliation, as in Mesos.
+func (c *Core) kill(fw *framework, k *schedpb.Call_Kill) {
+	taskID := k.GetTaskId().GetValue()
+	t := fw.tasks[taskID]
+	if t == nil {
+		c.reconcileTask(fw, taskID, k.GetAgentId().GetValue())
+		return
+	}
+	a := c.agents[t.agentID]
+	if a == nil {
+		c.reconcileTask(fw, taskID, t.agentID)
+		return
+	}
+	c.sendToAgent(a, killTaskMsg(fw.id, taskID, k.GetKillPolicy()))
+}
+
+func (c *Core) shutdownExecutor(fw *framework, s *schedpb.Call_Shutdown) {
+	a := c.agents[s.GetAgentId().GetValue()]
+	if a == nil {
+		return
+	}
+	c.sendToAgent(a, &agentproto.MasterMessage{
+		Type: agentproto.MasterMessage_SHUTDOWN_EXECUTOR.Enum(),
+		ShutdownExecutor: &agentproto.MasterMessage_ShutdownExecutor{
+			FrameworkId: &mesos.FrameworkID{Value: &fw.id}, ExecutorId: s.GetExecutorId(),
+		},
+	})
+}
+
+func (c *Core) frameworkMessage(fw *framework, m *schedpb.Call_Message) {
+	a := c.agents[m.GetAgentId().GetValue()]
+	if a == nil {
+		c.metrics.inc("master/invalid_framework_to_executor_messages")
+		return
+	}
+	c.metrics.inc("master/valid_framework_to_executor_messages")
+	c.sendToAgent(a, &agentproto.MasterMessage{
+		Type: agentproto.MasterMessage_FRAMEWORK_TO_EXECUTOR.Enum(),
+		FrameworkToExecutor: &agentproto.MasterMessage_FrameworkToExecutor{
+			FrameworkId: &mesos.FrameworkID{Value: &fw.id}, ExecutorId: m.GetExecutorId(), Data: m.GetData(),
+		},
+	})
+}
+
+// reconcile answers RECONCILE: implicitly (no tasks named) with the state of
+// every task the master knows for the framework, explicitly task by task.
+func (c *Core) reconcile(fw *framework, r *schedpb.Call_Reconcile) {
+	if len(r.GetTasks()) == 0 {
+		for _, id := range sortedKeys(fw.tasks) {
+			c.sendReconciled(fw, fw.tasks[id])
+		}
+		for _, t := range fw.unreachable {
+			c.sendReconciled(fw, t)
+		}
+		return
+	}
+	for _, rt := range r.GetTasks() {
+		c.reconcileTask(fw, rt.GetTaskId().GetValue(), rt.GetAgentId().GetValue())
+	}
+}
+
+func (c *Core) sendReconciled(fw *framework, t *task) {
+	state := t.state
+	if t.statusUpdateState != nil {
+		state = *t.statusUpdateState
+	}
+	status := &mesos.TaskStatus{
+		TaskId:    &mesos.TaskID{Value: &t.id},
+		State:     state.Enum(),
+		Source:    mesos.TaskStatus_SOURCE_MASTER.Enum(),
+		Reason:    mesos.TaskStatus_REASON_RECONCILIATION.Enum(),
+		Message:   ptr("Reconciliation: Latest task state"),
+		AgentId:   &mesos.AgentID{Value: &t.agentID},
+		Timestamp: ptr(secs(c.now)),
+	}
+	if t.executorID != "" {
+		status.ExecutorId = &mesos.ExecutorID{Value: &t.executorID}
+	}
+	if !t.unreachableTime.IsZero() {
+		status.UnreachableTime = &mesos.TimeInfo{Nanoseconds: ptr(t.unreachableTime.UnixNano())}
+	}
+	c.sendToFramework(fw, &schedpb.Event{Type: schedpb.Event_UPDATE.Enum(), Update: &schedpb.Event_Update{Status: status}})
+}
+
+// reconcileTask answers explicit reconciliation for one task.
+func (c *Core) reconcileTask(fw *framework, taskID, agentID string) {
+	if t := fw.tasks[taskID]; t != nil {
+		c.sendReconciled(fw, t)
+		return
+	}
+	for _, t := range fw.unreachable {
+		if t.id == taskID {
+			c.sendReconciled(fw, t)
+			return
+		}
+	}
+	var state mesos.TaskState
+	var msg string
+	switch {
+	case agentID != "" && c.agents[agentID] != nil:
+		state, msg = mesos.TaskState_TASK_GONE, "Reconciliation: Task is unknown to the agent"
+	case agentID != "" && !c.unreachable[agentID].IsZero():
+		state, msg = mesos.TaskState_TASK_UNREACHABLE, "Reconciliation: Task is unreachable"
+	default:
+		state, msg = mesos.TaskState_TASK_UNKNOWN, "Reconciliation: Task is unknown"
+	}
+	if !fw.partitionAware() {
+		state = mesos.TaskState_TASK_LOST
+	}
+	status := &mesos.TaskStatus{
+		TaskId:    &mesos.TaskID{Value: &taskID},
+		State:     state.Enum(),
+		Source:    mesos.TaskStatus_SOURCE_MASTER.Enum(),
+		Reason:    mesos.TaskStatus_REASON_RECONCILIATION.Enum(),
+		Message:   &msg,
+		Timestamp: ptr(secs(c.now)),
+	}
+	if agentID != "" {
+		status.AgentId = &mesos.AgentID{Value: &agentID}
+	}
+	c.sendToFramework(fw, &schedpb.Event{Type: schedpb.Event_UPDATE.Enum(), Update: &schedpb.Event_Update{Status: status}})
+}

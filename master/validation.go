@@ -1,0 +1,212 @@
+package master
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	mesos "github.com/gomesos/gomesos/api/v1/mesos"
+	schedpb "github.com/gomesos/gomesos/api/v1/scheduler"
+)
+
+// ValidateSchedulerCall checks a call's shape the way Mesos's
+// validation::scheduler::call::validate does: each type must carry its
+// sub-message and non-SUBSCRIBE calls need a framework id. It needs no
+// master state, so the HTTP layer runs it before the call reaches the Core.
+func ValidateSchedulerCall(call *schedpb.Call) error {
+	if call.Type == nil {
+		return errors.New("Expecting 'type' to be present")
+	}
+	t := call.GetType()
+	if t == schedpb.Call_SUBSCRIBE {
+		if call.Subscribe == nil {
+			return errors.New("Expecting 'subscribe' to be present")
+		}
+		// As in Mesos, an unset id equals only an unset id: a resubscribing
+		// framework names itself in both places.
+		fi := call.GetSubscribe().GetFrameworkInfo()
+		if fi.GetId().GetValue() != call.GetFrameworkId().GetValue() {
+			return errors.New("'framework_id' differs from 'subscribe.framework_info.id'")
+		}
+		return nil
+	}
+	// UNKNOWN too needs a framework id: Mesos answers it 501 only after the
+	// framework and stream checks.
+	if call.FrameworkId == nil {
+		return errors.New("Expecting 'framework_id' to be present")
+	}
+	missing := func(name string) error { return fmt.Errorf("Expecting '%s' to be present", name) }
+	switch t {
+	case schedpb.Call_ACCEPT:
+		if call.Accept == nil {
+			return missing("accept")
+		}
+	case schedpb.Call_DECLINE:
+		if call.Decline == nil {
+			return missing("decline")
+		}
+	case schedpb.Call_KILL:
+		if call.Kill == nil {
+			return missing("kill")
+		}
+	case schedpb.Call_SHUTDOWN:
+		if call.Shutdown == nil {
+			return missing("shutdown")
+		}
+	case schedpb.Call_ACKNOWLEDGE:
+		if call.Acknowledge == nil {
+			return missing("acknowledge")
+		}
+		if len(call.GetAcknowledge().GetUuid()) != 16 {
+			return errors.New("Invalid UUID in 'acknowledge.uuid': expecting 16 bytes")
+		}
+	case schedpb.Call_RECONCILE:
+		if call.Reconcile == nil {
+			return missing("reconcile")
+		}
+	case schedpb.Call_MESSAGE:
+		if call.Message == nil {
+			return missing("message")
+		}
+	case schedpb.Call_REQUEST:
+		if call.Request == nil {
+			return missing("request")
+		}
+	case schedpb.Call_TEARDOWN, schedpb.Call_REVIVE, schedpb.Call_SUPPRESS, schedpb.Call_UNKNOWN:
+	default:
+		return fmt.Errorf("Unsupported call type %s", t)
+	}
+	return nil
+}
+
+// validateRole checks a role name by Mesos's rules.
+func validateRole(role string) error {
+	if role == "*" {
+		return nil
+	}
+	if role == "" {
+		return errors.New("role name cannot be empty")
+	}
+	for _, part := range strings.Split(role, "/") {
+		switch {
+		case part == "":
+			return fmt.Errorf("role '%s' has an empty path component", role)
+		case part == "." || part == "..":
+			return fmt.Errorf("role '%s' cannot contain '.' or '..' as a path component", role)
+		case part == "*":
+			return fmt.Errorf("role '%s' cannot contain '*' as a path component", role)
+		case strings.HasPrefix(part, "-"):
+			return fmt.Errorf("role '%s' cannot have a path component starting with '-'", role)
+		}
+		for _, r := range part {
+			if r == '\b' || r == ' ' || r == '\t' || r == '\n' || r == '\r' || r == '\f' || r == '\v' || r == 0x7f {
+				return fmt.Errorf("role '%s' cannot contain whitespace or control characters", role)
+			}
+		}
+	}
+	return nil
+}
+
+func validateFrameworkInfo(info *mesos.FrameworkInfo, suppressed []string) error {
+	multi := false
+	for _, c := range info.GetCapabilities() {
+		if c.GetType() == mesos.FrameworkInfo_Capability_MULTI_ROLE {
+			multi = true
+		}
+	}
+	if multi && info.Role != nil {
+		return errors.New("'FrameworkInfo.role' must not be set for a MULTI_ROLE framework; use 'FrameworkInfo.roles'")
+	}
+	if !multi && len(info.GetRoles()) > 0 {
+		return errors.New("'FrameworkInfo.roles' is set but the framework lacks the MULTI_ROLE capability")
+	}
+	roles := frameworkRoles(info)
+	set := map[string]bool{}
+	for _, r := range roles {
+		if err := validateRole(r); err != nil {
+			return err
+		}
+		if set[r] {
+			return fmt.Errorf("'FrameworkInfo.roles' contains duplicate role '%s'", r)
+		}
+		set[r] = true
+	}
+	for _, r := range suppressed {
+		if !set[r] {
+			return fmt.Errorf("Suppressed role '%s' is not contained in the list of roles", r)
+		}
+	}
+	if ft := info.GetFailoverTimeout(); ft < 0 || ft != ft {
+		return fmt.Errorf("Invalid 'FrameworkInfo.failover_timeout' %v", ft)
+	}
+	return nil
+}
+
+// validateTask checks one TaskInfo of a LAUNCH or LAUNCH_GROUP.
+func validateTask(ti *mesos.TaskInfo, a *agent, fw *framework, inGroup bool) error {
+	id := ti.GetTaskId().GetValue()
+	if id == "" {
+		return errors.New("Task ID must not be empty")
+	}
+	if strings.ContainsAny(id, "/\x00") || id == "." || id == ".." {
+		return fmt.Errorf("Task ID '%s' contains invalid characters", id)
+	}
+	if _, dup := fw.tasks[id]; dup {
+		return fmt.Errorf("Task has duplicate ID: %s", id)
+	}
+	if ti.GetAgentId().GetValue() != a.id {
+		return fmt.Errorf("Task uses invalid agent: %s", ti.GetAgentId().GetValue())
+	}
+	if inGroup {
+		if ti.Executor != nil {
+			return errors.New("'TaskInfo.executor' must not be set for a task in a task group")
+		}
+		if ti.Command == nil {
+			return errors.New("'TaskInfo.command' must be set for a task in a task group")
+		}
+	} else if (ti.Executor == nil) == (ti.Command == nil) {
+		return errors.New("Task should have at least one (but not both) of CommandInfo or ExecutorInfo present")
+	}
+	if cmd := ti.GetCommand(); cmd != nil && cmd.GetShell() && cmd.Value == nil {
+		return errors.New("'CommandInfo.value' must be set when 'CommandInfo.shell' is true")
+	}
+	if cmd := ti.GetCommand(); cmd != nil && !cmd.GetShell() && cmd.Value == nil {
+		return errors.New("'CommandInfo.value' must be set to the executable when 'CommandInfo.shell' is false")
+	}
+	if kp := ti.GetKillPolicy(); kp != nil && kp.GetGracePeriod().GetNanoseconds() < 0 {
+		return errors.New("Task's 'kill_policy.grace_period' must be non-negative")
+	}
+	return nil
+}
+
+func validateExecutor(ex *mesos.ExecutorInfo, fw *framework) error {
+	if ex.GetExecutorId().GetValue() == "" {
+		return errors.New("Executor ID must not be empty")
+	}
+	if ex.FrameworkId != nil && ex.GetFrameworkId().GetValue() != fw.id {
+		return fmt.Errorf("ExecutorInfo has an invalid FrameworkID (Actual: %s vs Expected: %s)", ex.GetFrameworkId().GetValue(), fw.id)
+	}
+	if ex.GetType() == mesos.ExecutorInfo_DEFAULT {
+		return errors.New("'ExecutorInfo.type' DEFAULT is only allowed in LAUNCH_GROUP")
+	}
+	if ex.Command == nil {
+		return errors.New("'ExecutorInfo.command' must be set for a CUSTOM executor")
+	}
+	return nil
+}
+
+func validateGroupExecutor(ex *mesos.ExecutorInfo, fw *framework, tasks []*mesos.TaskInfo) error {
+	if ex.GetType() != mesos.ExecutorInfo_DEFAULT {
+		return errors.New("'ExecutorInfo.type' must be DEFAULT for LAUNCH_GROUP")
+	}
+	if ex.GetExecutorId().GetValue() == "" {
+		return errors.New("Executor ID must not be empty")
+	}
+	if ex.FrameworkId != nil && ex.GetFrameworkId().GetValue() != fw.id {
+		return fmt.Errorf("ExecutorInfo has an invalid FrameworkID (Actual: %s vs Expected: %s)", ex.GetFrameworkId().GetValue(), fw.id)
+	}
+	if len(tasks) == 0 {
+		return errors.New("Task group must contain at least one task")
+	}
+	return nil
+}
