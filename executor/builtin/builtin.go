@@ -1,0 +1,114 @@
+// Package builtin holds gomesos's two built-in executors, run inside the
+// gomesos binary: the command executor (kind "command", Mesos's
+// mesos-executor: exactly one task from a LAUNCH) and the default executor
+// (kind "default", Mesos's mesos-default-executor: task groups from one or
+// more LAUNCH_GROUPs). The agent starts the binary with EnvKind set to the
+// kind and the usual MESOS_* environment; main (and agent tests' TestMain)
+// then calls
+//
+//	os.Exit(builtin.Run(ctx, os.Getenv(builtin.EnvKind)))
+//
+// Both speak the v1 executor API through package executor, run every task as
+// a child process in its own process group, and log to stderr with log/slog.
+// They own their tasks' processes and nothing else: no agent state, no
+// containers, no cgroups.
+//
+// Behaviour, following Mesos:
+//   - Each task gets TASK_STARTING, then TASK_RUNNING once its process is
+//     started, then one terminal update: TASK_FINISHED ("Command exited with
+//     status 0"), TASK_FAILED ("Command exited with status N" or "Command
+//     terminated with signal <name>", names as strsignal prints them) or
+//     TASK_KILLED when the executor killed it.
+//   - CommandInfo.shell (default true) runs `/bin/sh -c <value>`; otherwise
+//     value is the executable (searched in the task's PATH when it has no
+//     slash) and arguments its argv. The task's environment is the
+//     executor's, then CommandInfo.environment (VALUE variables), then
+//     MESOS_TASK_ID, MESOS_SANDBOX and MESOS_ALLOCATION_ROLE (the
+//     allocation role of the task's resources).
+//   - KILL sends TASK_KILLING when the framework has the TASK_KILLING_STATE
+//     capability, SIGTERM to the task's process group, and SIGKILL to the
+//     group after the grace period: the KILL's kill_policy, else the task's,
+//     else 3 s. A later KILL may shorten the grace period, never lengthen it.
+//     max_completion_time kills with no grace and reports TASK_FAILED with
+//     REASON_MAX_COMPLETION_TIME_REACHED.
+//   - SHUTDOWN kills every task with the shutdown grace period less one
+//     second (left for reporting TASK_KILLED), and the executor exits at the
+//     latest when the shutdown grace period is over.
+//   - When all tasks are terminal the executor waits (at most 60 s, Mesos's
+//     fail-safe) for the agent to acknowledge every update, then exits 0; it
+//     exits 1 when acknowledgements never came or the agent was lost. Any
+//     process still left in a task's process group is killed on exit, as
+//     destroying the container would.
+//
+// The command executor runs its task in the sandbox with the executor's own
+// stdout and stderr (the sandbox's stdout and stderr files). A second LAUNCH
+// fails that task; LAUNCH_GROUP shuts it down.
+//
+// The default executor runs each task in tasks/<task_id> under the sandbox,
+// with stdout and stderr files there and MESOS_SANDBOX pointing at it (plus
+// MESOS_CONTAINER_IP). When a task of a group fails or is killed, the rest
+// of its group is killed. It exits once every task is terminal. LAUNCH shuts
+// it down.
+//
+// Differences from Mesos: the default executor runs tasks as plain child
+// processes instead of nested containers launched through the agent's
+// operator API (so no per-task isolation, images or volumes); the task
+// sandbox is a directory, not a symlink to containers/<id>; a LAUNCH_GROUP
+// that arrives while shutting down is answered with TASK_KILLED
+// (REASON_TASK_KILLED_DURING_LAUNCH) instead of being ignored; health checks,
+// checks, CommandInfo.user and container images are not supported.
+package builtin
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+
+	"github.com/gomesos/gomesos/codec"
+	"github.com/gomesos/gomesos/executor"
+)
+
+// EnvKind names the environment variable that tells the gomesos binary to
+// run as a built-in executor, and which one.
+const EnvKind = "GOMESOS_EXECUTOR"
+
+// EnvEncoding optionally picks the executor API encoding: "protobuf" (the
+// default, as Mesos's executors use) or "json".
+const EnvEncoding = "GOMESOS_EXECUTOR_ENCODING"
+
+// The executor kinds.
+const (
+	KindCommand = "command"
+	KindDefault = "default"
+)
+
+// Run runs the built-in executor of the given kind until it is done and
+// returns the process exit status. Cancelling ctx kills every task at once.
+func Run(ctx context.Context, kind string) int {
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil)).With("executor", kind)
+	if kind != KindCommand && kind != KindDefault {
+		log.Error(fmt.Sprintf("unknown executor kind %q; want %q or %q", kind, KindCommand, KindDefault))
+		return 2
+	}
+	cfg, err := executor.ConfigFromEnv()
+	if err != nil {
+		log.Error("bad executor environment", "err", err)
+		return 1
+	}
+	enc := codec.Protobuf
+	switch v := os.Getenv(EnvEncoding); v {
+	case "", "protobuf":
+	case "json":
+		enc = codec.JSON
+	default:
+		log.Error(fmt.Sprintf("unknown %s %q", EnvEncoding, v))
+		return 2
+	}
+	log = log.With("executor_id", cfg.ExecutorID, "framework_id", cfg.FrameworkID)
+	log.Info("starting", "agent", cfg.AgentEndpoint, "sandbox", cfg.Sandbox, "checkpoint", cfg.Checkpoint, "encoding", enc.ContentType())
+	client := executor.New(cfg, executor.WithEncoding(enc), executor.WithLogger(log))
+	code := newEngine(kind, cfg, client, log).run(ctx)
+	log.Info("exiting", "status", code)
+	return code
+}

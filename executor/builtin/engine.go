@@ -1,0 +1,564 @@
+package builtin
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	execpb "github.com/gomesos/gomesos/api/v1/executor"
+	"github.com/gomesos/gomesos/api/v1/mesos"
+	"github.com/gomesos/gomesos/executor"
+)
+
+const (
+	// defaultKillGracePeriod applies when neither the KILL nor the task
+	// carries a kill policy (Mesos's executors use 3 s).
+	defaultKillGracePeriod = 3 * time.Second
+	// shutdownBuffer is kept back from the shutdown grace period so the
+	// killed tasks can still be reported before the agent gives up on us.
+	shutdownBuffer = time.Second
+	// ackTimeout bounds the wait for acknowledgements once every task is
+	// terminal (Mesos's 60 s fail-safe).
+	ackTimeout = 60 * time.Second
+)
+
+// task is one task the executor was given.
+type task struct {
+	info    *mesos.TaskInfo
+	group   *group
+	sandbox string
+	proc    *process // nil until started, and if it could not be
+
+	killing       bool
+	killStart     time.Time
+	killDeadline  time.Time
+	escalation    *time.Timer
+	timerGen      int
+	maxTimer      *time.Timer
+	maxCompletion bool // killed for exceeding max_completion_time
+	terminal      bool
+}
+
+func (t *task) id() string { return t.info.GetTaskId().GetValue() }
+
+// group is the tasks of one LAUNCH (a group of one) or LAUNCH_GROUP.
+type group struct {
+	tasks   []*task
+	killing bool
+}
+
+type exitNote struct {
+	task  *task
+	state *os.ProcessState
+	err   error
+}
+
+type timerKind int
+
+const (
+	timerEscalate timerKind = iota
+	timerMaxCompletion
+)
+
+type timerNote struct {
+	task *task
+	kind timerKind
+	gen  int
+}
+
+// engine is one built-in executor. A single goroutine (loop) owns all its
+// state; process exits and timers reach it as messages.
+type engine struct {
+	kind   string
+	cfg    executor.Config
+	client *executor.Client
+	log    *slog.Logger
+
+	framework    *mesos.FrameworkInfo
+	tasks        map[string]*task
+	order        []*task
+	active       int  // tasks not terminal yet
+	launched     bool // a task was accepted
+	shuttingDown bool
+	clientGone   bool
+
+	shutdownTimer *time.Timer
+	ackTimer      *time.Timer
+
+	exits  chan exitNote
+	timers chan timerNote
+	done   chan struct{}
+	wg     sync.WaitGroup
+}
+
+func newEngine(kind string, cfg executor.Config, client *executor.Client, log *slog.Logger) *engine {
+	return &engine{
+		kind:   kind,
+		cfg:    cfg,
+		client: client,
+		log:    log,
+		tasks:  map[string]*task{},
+		exits:  make(chan exitNote),
+		timers: make(chan timerNote),
+		done:   make(chan struct{}),
+	}
+}
+
+func (e *engine) run(ctx context.Context) int {
+	cctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	events := make(chan *execpb.Event)
+	clientDone := make(chan error, 1)
+	go func() {
+		clientDone <- e.client.Run(cctx, executor.HandlerFunc(func(ctx context.Context, ev *execpb.Event) error {
+			select {
+			case events <- ev:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}))
+	}()
+
+	code := e.loop(ctx, cctx, events, clientDone)
+
+	e.cleanup()
+	cancel()
+	if !e.clientGone {
+		<-clientDone
+	}
+	close(e.done)
+	e.wg.Wait()
+	return code
+}
+
+func (e *engine) loop(ctx, cctx context.Context, events <-chan *execpb.Event, clientDone <-chan error) int {
+	for {
+		if code, ok := e.finished(); ok {
+			return code
+		}
+		var shutdownC, ackC <-chan time.Time
+		if e.shutdownTimer != nil {
+			shutdownC = e.shutdownTimer.C
+		}
+		if e.ackTimer != nil {
+			ackC = e.ackTimer.C
+		}
+		select {
+		case ev := <-events:
+			e.handle(cctx, ev)
+		case n := <-e.exits:
+			e.exited(cctx, n)
+		case n := <-e.timers:
+			e.fired(cctx, n)
+		case err := <-clientDone:
+			e.clientGone, clientDone = true, nil
+			e.log.Warn("no longer connected to the agent", "err", err)
+			e.shutdown(cctx)
+		case <-shutdownC:
+			e.log.Error("shutdown grace period elapsed; killing everything", "grace_period", e.cfg.ShutdownGracePeriod)
+			return 1
+		case <-ackC:
+			e.log.Error("did not receive acknowledgements for all status updates", "waited", ackTimeout)
+			return 1
+		case <-ctx.Done():
+			e.log.Warn("cancelled; killing every task", "err", ctx.Err())
+			return 1
+		}
+	}
+}
+
+// finished reports whether the executor is done, and its exit status.
+func (e *engine) finished() (int, bool) {
+	if e.active > 0 {
+		if e.ackTimer != nil {
+			e.ackTimer.Stop()
+			e.ackTimer = nil
+		}
+		return 0, false
+	}
+	if !e.launched && !e.shuttingDown {
+		return 0, false
+	}
+	if _, pending := e.client.Unacknowledged(); len(pending) > 0 {
+		if e.clientGone {
+			e.log.Error("exiting with status updates not acknowledged", "count", len(pending))
+			return 1, true
+		}
+		if e.ackTimer == nil {
+			e.ackTimer = time.NewTimer(ackTimeout)
+		}
+		return 0, false
+	}
+	return 0, true
+}
+
+func (e *engine) handle(ctx context.Context, ev *execpb.Event) {
+	e.log.Info("received event", "type", ev.GetType().String())
+	switch ev.GetType() {
+	case execpb.Event_SUBSCRIBED:
+		e.framework = ev.GetSubscribed().GetFrameworkInfo()
+	case execpb.Event_LAUNCH:
+		if e.kind != KindCommand {
+			e.log.Error("LAUNCH is not supported by the default executor")
+			e.shutdown(ctx)
+			return
+		}
+		if e.launched {
+			e.update(ctx, ev.GetLaunch().GetTask().GetTaskId(), mesos.TaskState_TASK_FAILED, nil,
+				`Attempted to run multiple tasks using a "command" executor`)
+			return
+		}
+		e.launch(ctx, []*mesos.TaskInfo{ev.GetLaunch().GetTask()})
+	case execpb.Event_LAUNCH_GROUP:
+		if e.kind != KindDefault {
+			e.log.Error("LAUNCH_GROUP is not supported by the command executor")
+			e.shutdown(ctx)
+			return
+		}
+		e.launch(ctx, ev.GetLaunchGroup().GetTaskGroup().GetTasks())
+	case execpb.Event_KILL:
+		e.killTask(ctx, ev.GetKill().GetTaskId().GetValue(), ev.GetKill().GetKillPolicy())
+	case execpb.Event_SHUTDOWN:
+		e.shutdown(ctx)
+	case execpb.Event_MESSAGE:
+		e.log.Info("ignoring framework message", "bytes", len(ev.GetMessage().GetData()))
+	case execpb.Event_ERROR:
+		e.log.Error("error from the agent", "message", ev.GetError().GetMessage())
+	case execpb.Event_ACKNOWLEDGED, execpb.Event_HEARTBEAT:
+	default:
+		e.log.Warn("ignoring unknown event")
+	}
+}
+
+// launch starts a group of tasks: TASK_STARTING for each, then their
+// processes, then TASK_RUNNING for those that started and TASK_FAILED for
+// those that did not.
+func (e *engine) launch(ctx context.Context, infos []*mesos.TaskInfo) {
+	if e.shuttingDown {
+		for _, ti := range infos {
+			e.update(ctx, ti.GetTaskId(), mesos.TaskState_TASK_KILLED,
+				mesos.TaskStatus_REASON_TASK_KILLED_DURING_LAUNCH.Enum(), "Executor is shutting down")
+		}
+		return
+	}
+	g := &group{}
+	for _, ti := range infos {
+		id := ti.GetTaskId().GetValue()
+		if _, dup := e.tasks[id]; dup {
+			e.log.Error("ignoring a task whose ID is already in use", "task_id", id)
+			continue
+		}
+		t := &task{info: ti, group: g}
+		g.tasks = append(g.tasks, t)
+		e.tasks[id] = t
+		e.order = append(e.order, t)
+		e.active++
+		e.launched = true
+		e.update(ctx, ti.GetTaskId(), mesos.TaskState_TASK_STARTING, nil, "")
+	}
+	failed := map[*task]error{}
+	for _, t := range g.tasks {
+		if err := e.start(t); err != nil {
+			e.log.Error("failed to launch task", "task_id", t.id(), "err", err)
+			failed[t] = err
+		}
+	}
+	for _, t := range g.tasks {
+		if t.proc != nil {
+			e.update(ctx, t.info.GetTaskId(), mesos.TaskState_TASK_RUNNING, nil, "")
+		}
+	}
+	for _, t := range g.tasks {
+		if err, ok := failed[t]; ok {
+			e.finish(ctx, t, mesos.TaskState_TASK_FAILED,
+				mesos.TaskStatus_REASON_CONTAINER_LAUNCH_FAILED.Enum(), "Failed to launch task: "+err.Error())
+		}
+	}
+}
+
+// start starts a task's process and the goroutine that waits for it.
+func (e *engine) start(t *task) error {
+	id := t.id()
+	spec := procSpec{command: t.info.GetCommand(), stdout: os.Stdout, stderr: os.Stderr}
+	var extra []string
+	if e.kind == KindCommand {
+		t.sandbox = e.cfg.Sandbox
+	} else {
+		if id == "" || id == "." || id == ".." || strings.ContainsAny(id, "/\x00") {
+			return fmt.Errorf("task ID %q cannot name a sandbox directory", id)
+		}
+		t.sandbox = filepath.Join(e.cfg.Sandbox, "tasks", id)
+		if err := os.MkdirAll(t.sandbox, 0o755); err != nil {
+			return err
+		}
+		stdout, err := os.OpenFile(filepath.Join(t.sandbox, "stdout"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+		if err != nil {
+			return err
+		}
+		defer stdout.Close()
+		stderr, err := os.OpenFile(filepath.Join(t.sandbox, "stderr"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+		if err != nil {
+			return err
+		}
+		defer stderr.Close()
+		spec.stdout, spec.stderr = stdout, stderr
+		extra = append(extra, "MESOS_CONTAINER_IP", e.containerIP())
+	}
+	extra = append(extra, "MESOS_TASK_ID", id, "MESOS_SANDBOX", t.sandbox)
+	if role := allocationRole(t.info); role != "" {
+		extra = append(extra, "MESOS_ALLOCATION_ROLE", role)
+	}
+	spec.dir = t.sandbox
+	spec.env = taskEnv(os.Environ(), t.info.GetCommand(), extra...)
+
+	p, err := startProcess(spec)
+	if err != nil {
+		return err
+	}
+	t.proc = p
+	e.log.Info("started task", "task_id", id, "pid", p.pid)
+	e.wg.Add(1)
+	go func() {
+		defer e.wg.Done()
+		err := p.cmd.Wait()
+		select {
+		case e.exits <- exitNote{task: t, state: p.cmd.ProcessState, err: err}:
+		case <-e.done:
+		}
+	}()
+	if d := time.Duration(t.info.GetMaxCompletionTime().GetNanoseconds()); d > 0 {
+		t.maxTimer = e.after(d, timerNote{task: t, kind: timerMaxCompletion})
+	}
+	return nil
+}
+
+// containerIP is what the default executor gives tasks as
+// MESOS_CONTAINER_IP: LIBPROCESS_IP when set, else the agent's IP, since
+// tasks share the host's network.
+func (e *engine) containerIP() string {
+	if ip := os.Getenv("LIBPROCESS_IP"); ip != "" {
+		return ip
+	}
+	host, _, err := net.SplitHostPort(e.cfg.AgentEndpoint)
+	if err != nil {
+		return ""
+	}
+	return host
+}
+
+// exited turns a task process's end into its terminal update.
+func (e *engine) exited(ctx context.Context, n exitNote) {
+	t := n.task
+	if t.terminal {
+		return
+	}
+	state := mesos.TaskState_TASK_FAILED
+	var reason *mesos.TaskStatus_Reason
+	var message string
+	var ws syscall.WaitStatus
+	ok := n.state != nil
+	if ok {
+		ws, ok = n.state.Sys().(syscall.WaitStatus)
+	}
+	switch {
+	case !ok:
+		message = fmt.Sprintf("Failed to get exit status for Command: %v", n.err)
+	default:
+		message = describeExit(ws)
+		switch {
+		case t.maxCompletion:
+			reason = mesos.TaskStatus_REASON_MAX_COMPLETION_TIME_REACHED.Enum()
+		case t.killing:
+			state = mesos.TaskState_TASK_KILLED
+		case ws.Exited() && ws.ExitStatus() == 0:
+			state = mesos.TaskState_TASK_FINISHED
+		}
+	}
+	e.log.Info("task process ended", "task_id", t.id(), "pid", t.proc.pid, "message", message)
+	e.finish(ctx, t, state, reason, message)
+}
+
+// finish makes a task terminal and reports it. In the default executor a
+// task that failed or was killed takes the rest of its group down with it.
+func (e *engine) finish(ctx context.Context, t *task, state mesos.TaskState, reason *mesos.TaskStatus_Reason, message string) {
+	t.terminal = true
+	e.active--
+	stopTimer(t.escalation)
+	stopTimer(t.maxTimer)
+	e.update(ctx, t.info.GetTaskId(), state, reason, message)
+
+	if e.kind != KindDefault || e.shuttingDown || t.group.killing {
+		return
+	}
+	if state != mesos.TaskState_TASK_FAILED && state != mesos.TaskState_TASK_KILLED {
+		return
+	}
+	t.group.killing = true
+	for _, s := range t.group.tasks {
+		if s != t && !s.terminal && !s.killing {
+			e.log.Info("killing the rest of the task group", "task_id", s.id(), "because_of", t.id())
+			e.kill(ctx, s, gracePeriod(s, nil), true)
+		}
+	}
+}
+
+func (e *engine) killTask(ctx context.Context, id string, policy *mesos.KillPolicy) {
+	t := e.tasks[id]
+	if t == nil || t.terminal {
+		e.log.Warn("ignoring kill for a task that is unknown or already terminal", "task_id", id)
+		return
+	}
+	e.kill(ctx, t, gracePeriod(t, policy), true)
+}
+
+// gracePeriod is the KILL's kill policy, else the task's, else 3 s.
+func gracePeriod(t *task, policy *mesos.KillPolicy) time.Duration {
+	d := defaultKillGracePeriod
+	if gp := policy.GetGracePeriod(); gp != nil {
+		d = time.Duration(gp.GetNanoseconds())
+	} else if gp := t.info.GetKillPolicy().GetGracePeriod(); gp != nil {
+		d = time.Duration(gp.GetNanoseconds())
+	}
+	return max(d, 0)
+}
+
+// kill starts killing a task: TASK_KILLING (if announce and the framework
+// understands it), SIGTERM to its process group, and SIGKILL after grace. A
+// task already being killed only has its escalation brought forward when
+// grace ends sooner than the one running.
+func (e *engine) kill(ctx context.Context, t *task, grace time.Duration, announce bool) {
+	if t.terminal || t.proc == nil {
+		return
+	}
+	if t.killing {
+		deadline := t.killStart.Add(grace)
+		if !deadline.Before(t.killDeadline) {
+			return
+		}
+		t.killDeadline = deadline
+		e.log.Info("rescheduling escalation to SIGKILL", "task_id", t.id(), "in", time.Until(deadline))
+		e.armEscalation(t, time.Until(deadline))
+		return
+	}
+	t.killing = true
+	stopTimer(t.maxTimer)
+	if announce && !t.maxCompletion && e.hasCapability(mesos.FrameworkInfo_Capability_TASK_KILLING_STATE) {
+		e.update(ctx, t.info.GetTaskId(), mesos.TaskState_TASK_KILLING, nil, "")
+	}
+	e.log.Info("sending SIGTERM to the task's process group", "task_id", t.id(), "pgid", t.proc.pid, "grace_period", grace)
+	if err := t.proc.signal(syscall.SIGTERM); err != nil {
+		e.log.Error("failed to send SIGTERM", "task_id", t.id(), "err", err)
+	}
+	t.killStart = time.Now()
+	t.killDeadline = t.killStart.Add(grace)
+	e.armEscalation(t, grace)
+}
+
+func (e *engine) armEscalation(t *task, d time.Duration) {
+	stopTimer(t.escalation)
+	t.timerGen++
+	t.escalation = e.after(max(d, 0), timerNote{task: t, kind: timerEscalate, gen: t.timerGen})
+}
+
+func (e *engine) fired(ctx context.Context, n timerNote) {
+	t := n.task
+	if t.terminal {
+		return
+	}
+	switch n.kind {
+	case timerEscalate:
+		if n.gen != t.timerGen {
+			return
+		}
+		e.log.Info("task did not terminate within its grace period; sending SIGKILL to its process group",
+			"task_id", t.id(), "grace_period", t.killDeadline.Sub(t.killStart))
+		if err := t.proc.signal(syscall.SIGKILL); err != nil {
+			e.log.Error("failed to send SIGKILL", "task_id", t.id(), "err", err)
+		}
+	case timerMaxCompletion:
+		if t.killing {
+			return
+		}
+		e.log.Info("task exceeded its max_completion_time; killing it", "task_id", t.id())
+		t.maxCompletion = true
+		e.kill(ctx, t, 0, false)
+	}
+}
+
+// shutdown kills every task with the shutdown grace period (less a buffer)
+// and bounds the executor's remaining life by the shutdown grace period.
+func (e *engine) shutdown(ctx context.Context) {
+	if e.shuttingDown {
+		return
+	}
+	e.shuttingDown = true
+	grace := max(e.cfg.ShutdownGracePeriod-shutdownBuffer, 0)
+	e.log.Info("shutting down", "kill_grace_period", grace)
+	e.shutdownTimer = time.NewTimer(e.cfg.ShutdownGracePeriod)
+	for _, t := range e.order {
+		e.kill(ctx, t, grace, true)
+	}
+}
+
+func (e *engine) hasCapability(c mesos.FrameworkInfo_Capability_Type) bool {
+	for _, have := range e.framework.GetCapabilities() {
+		if have.GetType() == c {
+			return true
+		}
+	}
+	return false
+}
+
+func (e *engine) update(ctx context.Context, id *mesos.TaskID, state mesos.TaskState, reason *mesos.TaskStatus_Reason, message string) {
+	st := &mesos.TaskStatus{
+		TaskId: proto.Clone(id).(*mesos.TaskID),
+		State:  state.Enum(),
+		Reason: reason,
+	}
+	if message != "" {
+		st.Message = proto.String(message)
+	}
+	e.log.Info("status update", "task_id", id.GetValue(), "state", state.String(), "message", message)
+	if err := e.client.Update(ctx, st); err != nil {
+		e.log.Error("status update failed", "task_id", id.GetValue(), "state", state.String(), "err", err)
+	}
+}
+
+// after delivers n to the loop after d.
+func (e *engine) after(d time.Duration, n timerNote) *time.Timer {
+	return time.AfterFunc(d, func() {
+		select {
+		case e.timers <- n:
+		case <-e.done:
+		}
+	})
+}
+
+// cleanup kills what is left of every task's processes and stops the timers.
+func (e *engine) cleanup() {
+	for _, t := range e.order {
+		stopTimer(t.escalation)
+		stopTimer(t.maxTimer)
+		if t.proc != nil {
+			t.proc.destroy()
+		}
+	}
+	stopTimer(e.shutdownTimer)
+	stopTimer(e.ackTimer)
+}
+
+func stopTimer(t *time.Timer) {
+	if t != nil {
+		t.Stop()
+	}
+}
