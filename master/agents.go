@@ -2,7 +2,9 @@ package master
 
 import (
 	"fmt"
+	"net"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/gomesos/gomesos/api/agentproto"
@@ -18,8 +20,11 @@ type agent struct {
 	info    *mesos.AgentInfo
 	total   resources.Resources
 	version string
-	conn    string // "" while disconnected
-	active  bool
+	// endpoint is "ip:port" where the agent serves HTTP (its libprocess
+	// address in Mesos terms).
+	endpoint string
+	conn     string // "" while disconnected
+	active   bool
 
 	registeredTime   time.Time
 	reregisteredTime time.Time
@@ -33,11 +38,29 @@ type agent struct {
 	executors map[string]*mesos.ExecutorInfo // by framework id + "/" + executor id
 }
 
-func taskKey(fwID, taskID string) string     { return fwID + "/" + taskID }
-func executorKey(fwID, exID string) string   { return fwID + "/" + exID }
-func (a *agent) pid() string                 { return fmt.Sprintf("slave(1)@%s:%d", agentIP(a.info), a.info.GetPort()) }
-func agentIP(info *mesos.AgentInfo) string   { return info.GetHostname() }
-func (a *agent) used() resources.Resources   { return a.sumTasks() }
+func taskKey(fwID, taskID string) string   { return fwID + "/" + taskID }
+func executorKey(fwID, exID string) string { return fwID + "/" + exID }
+func (a *agent) pid() string               { return "slave(1)@" + a.endpointOrHost() }
+
+// endpointOrHost is the agent's "ip:port", or "hostname:port" for agents
+// that did not say where they listen.
+func (a *agent) endpointOrHost() string {
+	if a.endpoint != "" {
+		return a.endpoint
+	}
+	return net.JoinHostPort(a.info.GetHostname(), strconv.Itoa(int(a.info.GetPort())))
+}
+
+// ip is the agent's IP address (its hostname when it is not known).
+func (a *agent) ip() string {
+	host, _, err := net.SplitHostPort(a.endpointOrHost())
+	if err != nil {
+		return a.info.GetHostname()
+	}
+	return host
+}
+
+func (a *agent) used() resources.Resources { return a.sumTasks() }
 func shutdownFrameworkMsg(fwID string) *agentproto.MasterMessage {
 	return &agentproto.MasterMessage{
 		Type:              agentproto.MasterMessage_SHUTDOWN_FRAMEWORK.Enum(),
@@ -95,7 +118,7 @@ func (c *Core) registerAgent(conn string, info *mesos.AgentInfo, total resources
 	c.nextAgent++
 	info.Id = &mesos.AgentID{Value: &id}
 	a := &agent{
-		id: id, info: info, total: total, version: reg.GetVersion(),
+		id: id, info: info, total: total, version: reg.GetVersion(), endpoint: reg.GetEndpoint(),
 		registeredTime: c.now,
 		tasks:          map[string]*task{},
 		offers:         map[string]*offer{},
@@ -132,7 +155,7 @@ func (c *Core) reregisterAgent(conn string, info *mesos.AgentInfo, total resourc
 		}
 		delete(c.unreachable, id)
 		a = &agent{
-			id: id, info: info, total: total, version: reg.GetVersion(),
+			id: id, info: info, total: total, version: reg.GetVersion(), endpoint: reg.GetEndpoint(),
 			registeredTime: c.now,
 			tasks:          map[string]*task{},
 			offers:         map[string]*offer{},
@@ -146,6 +169,7 @@ func (c *Core) reregisterAgent(conn string, info *mesos.AgentInfo, total resourc
 			c.emit(CloseAgent{Conn: a.conn})
 		}
 		a.info = info
+		a.endpoint = reg.GetEndpoint()
 		if !a.total.Equal(total) {
 			// The agent's resources changed: start its accounting afresh.
 			c.rescindAgentOffers(a)

@@ -82,7 +82,7 @@ func (c *Core) offerProto(o *offer, a *agent, fw *framework) *mesos.Offer {
 		Hostname:    a.info.Hostname,
 		Url: &mesos.URL{
 			Scheme:  ptr("http"),
-			Address: &mesos.Address{Hostname: a.info.Hostname, Ip: ptr(agentIP(a.info)), Port: ptr(a.info.GetPort())},
+			Address: &mesos.Address{Hostname: a.info.Hostname, Ip: ptr(a.ip()), Port: ptr(a.info.GetPort())},
 			Path:    ptr("/slave(1)"),
 		},
 		Resources:      resources.ToProto(o.res),

@@ -502,9 +502,12 @@ type AgentMessage_Register struct {
 	AgentInfo *mesos.AgentInfo       `protobuf:"bytes,1,req,name=agent_info,json=agentInfo" json:"agent_info,omitempty"`
 	Version   *string                `protobuf:"bytes,2,opt,name=version" json:"version,omitempty"`
 	// Set on REREGISTER: what the agent is running.
-	Tasks         []*mesos.Task          `protobuf:"bytes,3,rep,name=tasks" json:"tasks,omitempty"`
-	Executors     []*ExecutorRecord      `protobuf:"bytes,4,rep,name=executors" json:"executors,omitempty"`
-	Frameworks    []*mesos.FrameworkInfo `protobuf:"bytes,5,rep,name=frameworks" json:"frameworks,omitempty"`
+	Tasks      []*mesos.Task          `protobuf:"bytes,3,rep,name=tasks" json:"tasks,omitempty"`
+	Executors  []*ExecutorRecord      `protobuf:"bytes,4,rep,name=executors" json:"executors,omitempty"`
+	Frameworks []*mesos.FrameworkInfo `protobuf:"bytes,5,rep,name=frameworks" json:"frameworks,omitempty"`
+	// Where the agent serves HTTP, "ip:port": the master shows it as the
+	// agent's pid and puts it in offers' urls.
+	Endpoint      *string `protobuf:"bytes,6,opt,name=endpoint" json:"endpoint,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -572,6 +575,13 @@ func (x *AgentMessage_Register) GetFrameworks() []*mesos.FrameworkInfo {
 		return x.Frameworks
 	}
 	return nil
+}
+
+func (x *AgentMessage_Register) GetEndpoint() string {
+	if x != nil && x.Endpoint != nil {
+		return *x.Endpoint
+	}
+	return ""
 }
 
 type AgentMessage_ExecutorExited struct {
@@ -1163,13 +1173,13 @@ const file_api_agentproto_agentproto_proto_rawDesc = "" +
 	"\flatest_state\x18\x03 \x01(\x0e2\x13.mesos.v1.TaskStateR\vlatestState\"v\n" +
 	"\x0eExecutorRecord\x12*\n" +
 	"\x04info\x18\x01 \x02(\v2\x16.mesos.v1.ExecutorInfoR\x04info\x128\n" +
-	"\fcontainer_id\x18\x02 \x01(\v2\x15.mesos.v1.ContainerIDR\vcontainerId\"\xd5\b\n" +
+	"\fcontainer_id\x18\x02 \x01(\v2\x15.mesos.v1.ContainerIDR\vcontainerId\"\xf1\b\n" +
 	"\fAgentMessage\x127\n" +
 	"\x04type\x18\x01 \x01(\x0e2#.gomesos.agent.v1.AgentMessage.TypeR\x04type\x12C\n" +
 	"\bregister\x18\x02 \x01(\v2'.gomesos.agent.v1.AgentMessage.RegisterR\bregister\x12C\n" +
 	"\rstatus_update\x18\x03 \x01(\v2\x1e.gomesos.agent.v1.StatusUpdateR\fstatusUpdate\x12V\n" +
 	"\x0fexecutor_exited\x18\x04 \x01(\v2-.gomesos.agent.v1.AgentMessage.ExecutorExitedR\x0eexecutorExited\x12f\n" +
-	"\x15executor_to_framework\x18\x05 \x01(\v22.gomesos.agent.v1.AgentMessage.ExecutorToFrameworkR\x13executorToFramework\x1a\xf7\x01\n" +
+	"\x15executor_to_framework\x18\x05 \x01(\v22.gomesos.agent.v1.AgentMessage.ExecutorToFrameworkR\x13executorToFramework\x1a\x93\x02\n" +
 	"\bRegister\x122\n" +
 	"\n" +
 	"agent_info\x18\x01 \x02(\v2\x13.mesos.v1.AgentInfoR\tagentInfo\x12\x18\n" +
@@ -1178,7 +1188,8 @@ const file_api_agentproto_agentproto_proto_rawDesc = "" +
 	"\texecutors\x18\x04 \x03(\v2 .gomesos.agent.v1.ExecutorRecordR\texecutors\x127\n" +
 	"\n" +
 	"frameworks\x18\x05 \x03(\v2\x17.mesos.v1.FrameworkInfoR\n" +
-	"frameworks\x1a\x99\x01\n" +
+	"frameworks\x12\x1a\n" +
+	"\bendpoint\x18\x06 \x01(\tR\bendpoint\x1a\x99\x01\n" +
 	"\x0eExecutorExited\x128\n" +
 	"\fframework_id\x18\x01 \x02(\v2\x15.mesos.v1.FrameworkIDR\vframeworkId\x125\n" +
 	"\vexecutor_id\x18\x02 \x02(\v2\x14.mesos.v1.ExecutorIDR\n" +

@@ -1,0 +1,70 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+
+	"github.com/gomesos/gomesos/agent"
+	"github.com/gomesos/gomesos/internal/flagx"
+)
+
+// agentFlags binds the agent's flags (those a local cluster shares with a
+// standalone agent) to cfg.
+func agentFlags(fs *flag.FlagSet, cfg *agent.Config) {
+	cfg.ExecutorRegistrationTimeout = agent.DefaultExecutorRegistrationTimeout
+	cfg.ExecutorShutdownGracePeriod = agent.DefaultExecutorShutdownGracePeriod
+	cfg.RegistrationBackoffFactor = agent.DefaultRegistrationBackoffFactor
+	fs.StringVar(&cfg.Resources, "resources", "", "resources to offer, e.g. 'cpus:4;mem:2048;ports:[31000-32000]' or a JSON array (default: detected)")
+	fs.StringVar(&cfg.Attributes, "attributes", "", "attributes of the agent, e.g. 'rack:2;zone:a'")
+	fs.Var(flagx.Duration{D: &cfg.ExecutorRegistrationTimeout}, "executor_registration_timeout", "time an executor has to subscribe")
+	fs.Var(flagx.Duration{D: &cfg.ExecutorShutdownGracePeriod}, "executor_shutdown_grace_period", "time a shut-down executor has before it is killed")
+	fs.Var(flagx.Duration{D: &cfg.RegistrationBackoffFactor}, "registration_backoff_factor", "initial bound of the registration retry backoff")
+}
+
+func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("agent", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = flagx.Usage(fs, "gomesos agent --master=HOST:PORT --work_dir=DIR [--flag=value ...]")
+	var cfg agent.Config
+	fs.StringVar(&cfg.Master, "master", "", "the master's HOST:PORT (required)")
+	fs.StringVar(&cfg.WorkDir, "work_dir", "", "directory for sandboxes and metadata (required)")
+	fs.StringVar(&cfg.IP, "ip", "", "IP address to listen on (default: all; advertises the first non-loopback IPv4)")
+	fs.IntVar(&cfg.Port, "port", agent.DefaultPort, "port to listen on")
+	fs.StringVar(&cfg.Hostname, "hostname", "", "hostname the agent advertises (default: the system hostname)")
+	agentFlags(fs, &cfg)
+	level := fs.String("logging_level", "INFO", "log level: INFO, WARNING, ERROR or DEBUG")
+	if err := flagx.Parse(fs, args, flagx.Environ()); err != nil {
+		if err == flag.ErrHelp {
+			return 0
+		}
+		fmt.Fprintln(stderr, "gomesos agent:", err)
+		return 2
+	}
+	if cfg.Master == "" {
+		fmt.Fprintln(stderr, "gomesos agent: --master is required (e.g. --master=127.0.0.1:5050)")
+		return 2
+	}
+	if cfg.WorkDir == "" {
+		fmt.Fprintln(stderr, "gomesos agent: --work_dir is required (e.g. --work_dir=/var/lib/gomesos/agent)")
+		return 2
+	}
+	log, err := newLogger(stderr, *level)
+	if err != nil {
+		fmt.Fprintln(stderr, "gomesos agent:", err)
+		return 2
+	}
+	cfg.Logger = log
+	a, err := agent.New(cfg)
+	if err != nil {
+		fmt.Fprintln(stderr, "gomesos agent:", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "Agent listening on http://%s\n", a.Addr())
+	if err := a.Run(ctx); err != nil {
+		fmt.Fprintln(stderr, "gomesos agent:", err)
+		return 1
+	}
+	return 0
+}

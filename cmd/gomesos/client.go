@@ -1,0 +1,128 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/gomesos/gomesos/codec"
+	"github.com/gomesos/gomesos/internal/cli"
+	"github.com/gomesos/gomesos/internal/flagx"
+	"github.com/gomesos/gomesos/master/allocator"
+)
+
+// envList collects repeated --env=NAME=VALUE flags.
+type envList map[string]string
+
+func (e envList) String() string { return "" }
+
+func (e envList) Set(s string) error {
+	k, v, ok := strings.Cut(s, "=")
+	if !ok || k == "" {
+		return fmt.Errorf("expecting NAME=VALUE, got %q", s)
+	}
+	e[k] = v
+	return nil
+}
+
+func runExecute(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("execute", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = flagx.Usage(fs, "gomesos execute --master=HOST:PORT --name=NAME --command=CMD [--resources=...] [--count=N]")
+	opts := cli.DefaultExecuteOptions()
+	env := envList{}
+	protobuf := false
+	fs.StringVar(&opts.Master, "master", "127.0.0.1:5050", "the master's HOST:PORT")
+	fs.StringVar(&opts.Name, "name", "", "name (and id) of the task (required)")
+	fs.StringVar(&opts.Command, "command", "", "command to run (required)")
+	fs.StringVar(&opts.Resources, "resources", opts.Resources, "resources of each task")
+	fs.IntVar(&opts.Count, "count", 1, "number of tasks to run")
+	fs.StringVar(&opts.Role, "role", "*", "role to run the tasks under")
+	fs.StringVar(&opts.User, "user", "", "user to run the tasks as (default: the current user)")
+	fs.BoolVar(&opts.Shell, "shell", true, "run the command with /bin/sh -c")
+	fs.Var(flagx.Duration{D: &opts.KillAfter}, "kill_after", "kill each task this long after it is running (default: never)")
+	fs.Var(env, "env", "environment variable NAME=VALUE for the command (repeatable)")
+	fs.BoolVar(&protobuf, "protobuf", false, "speak protobuf rather than JSON to the master")
+	if err := flagx.Parse(fs, args, flagx.Environ()); err != nil {
+		if err == flag.ErrHelp {
+			return 0
+		}
+		fmt.Fprintln(stderr, "gomesos execute:", err)
+		return 2
+	}
+	if opts.Name == "" || opts.Command == "" {
+		fmt.Fprintln(stderr, "gomesos execute: --name and --command are required")
+		return 2
+	}
+	if opts.Count < 1 {
+		fmt.Fprintln(stderr, "gomesos execute: --count must be at least 1")
+		return 2
+	}
+	opts.Env = env
+	if protobuf {
+		opts.Encoding = codec.Protobuf
+	}
+	code, err := cli.Execute(ctx, opts, stdout, stderr)
+	if err != nil {
+		fmt.Fprintln(stderr, "gomesos execute:", err)
+	}
+	return code
+}
+
+func tableCommand(name string, list func(context.Context, string, io.Writer) error) func(context.Context, []string, io.Writer, io.Writer) int {
+	return func(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+		fs := flag.NewFlagSet(name, flag.ContinueOnError)
+		fs.SetOutput(stderr)
+		fs.Usage = flagx.Usage(fs, "gomesos "+name+" [--master=HOST:PORT]")
+		masterAddr := fs.String("master", "127.0.0.1:5050", "the master's HOST:PORT")
+		if err := flagx.Parse(fs, args, flagx.Environ()); err != nil {
+			if err == flag.ErrHelp {
+				return 0
+			}
+			fmt.Fprintf(stderr, "gomesos %s: %v\n", name, err)
+			return 2
+		}
+		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		if err := list(ctx, *masterAddr, stdout); err != nil {
+			fmt.Fprintf(stderr, "gomesos %s: %v\n", name, err)
+			return 1
+		}
+		return 0
+	}
+}
+
+var (
+	runAgents     = tableCommand("agents", cli.Agents)
+	runFrameworks = tableCommand("frameworks", cli.Frameworks)
+	runTasks      = tableCommand("tasks", cli.Tasks)
+)
+
+func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] != "allocator" {
+		fmt.Fprintln(stderr, "Usage: gomesos bench allocator [--agents=N] [--frameworks=N]")
+		return 2
+	}
+	fs := flag.NewFlagSet("bench allocator", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	agents := fs.Int("agents", 10000, "number of agents")
+	frameworks := fs.Int("frameworks", 100, "number of frameworks")
+	if err := fs.Parse(args[1:]); err != nil {
+		if err == flag.ErrHelp {
+			return 0
+		}
+		return 2
+	}
+	if *agents < 1 || *frameworks < 1 {
+		fmt.Fprintln(stderr, "gomesos bench allocator: --agents and --frameworks must be at least 1")
+		return 2
+	}
+	if _, err := allocator.Bench(*agents, *frameworks, stdout); err != nil {
+		fmt.Fprintln(stderr, "gomesos bench allocator:", err)
+		return 1
+	}
+	return 0
+}

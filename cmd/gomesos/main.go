@@ -1,0 +1,77 @@
+// Command gomesos is the one Gomesos binary: master, agent, a whole local
+// cluster, and the client tools. Each subcommand parses its flags (Mesos's
+// names, also read from MESOS_<FLAG> environment variables) and calls a
+// library package; the logic lives there.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/gomesos/gomesos/executor/builtin"
+)
+
+type command struct {
+	name    string
+	summary string
+	run     func(ctx context.Context, args []string, stdout, stderr io.Writer) int
+}
+
+func commands() []command {
+	return []command{
+		{"master", "run a master (port 5050)", runMaster},
+		{"agent", "run an agent (port 5051)", runAgent},
+		{"local", "run a master and agents in one process", runLocal},
+		{"execute", "run a command as a task, like mesos-execute", runExecute},
+		{"agents", "list the agents of a cluster", runAgents},
+		{"frameworks", "list the frameworks of a cluster", runFrameworks},
+		{"tasks", "list the tasks of a cluster", runTasks},
+		{"bench", "run a benchmark (bench allocator)", runBench},
+		{"version", "print the version", runVersion},
+	}
+}
+
+func main() {
+	// An agent starts the built-in executors by running this binary with
+	// GOMESOS_EXECUTOR set.
+	if kind := os.Getenv(builtin.EnvKind); kind != "" {
+		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+		code := builtin.Run(ctx, kind)
+		stop()
+		os.Exit(code)
+	}
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "help" || args[0] == "--help" || args[0] == "-h" {
+		usage(stdout)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	for _, c := range commands() {
+		if c.name == args[0] {
+			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+			defer stop()
+			return c.run(ctx, args[1:], stdout, stderr)
+		}
+	}
+	fmt.Fprintf(stderr, "gomesos: unknown command %q\n\n", args[0])
+	usage(stderr)
+	return 2
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "Usage: gomesos <command> [--flag=value ...]")
+	fmt.Fprintln(w, "\nCommands:")
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  %-11s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintln(w, "\nRun 'gomesos <command> --help' for the flags of a command.")
+}

@@ -1,0 +1,87 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/gomesos/gomesos/internal/flagx"
+	"github.com/gomesos/gomesos/master"
+)
+
+// masterFlags binds the master's flags to a master.Config.
+func masterFlags(fs *flag.FlagSet, cfg *master.Config, prefix string) {
+	cfg.AllocationInterval = time.Second
+	cfg.AgentPingTimeout = 15 * time.Second
+	fs.StringVar(&cfg.IP, prefix+"ip", "127.0.0.1", "IP address to listen on")
+	fs.IntVar(&cfg.Port, prefix+"port", 5050, "port to listen on")
+	fs.StringVar(&cfg.Hostname, prefix+"hostname", "", "hostname the master advertises (default: its IP)")
+	fs.StringVar(&cfg.Cluster, "cluster", "", "human readable name for the cluster")
+	fs.Var(flagx.Duration{D: &cfg.AllocationInterval}, "allocation_interval", "time between batch allocations")
+	fs.Var(flagx.Duration{D: &cfg.AgentPingTimeout}, "agent_ping_timeout", "how long to wait for an agent's pong")
+	fs.IntVar(&cfg.MaxAgentPingTimeouts, "max_agent_ping_timeouts", 5, "missed pongs before an agent is removed")
+	fs.Var(flagx.Duration{D: &cfg.OfferTimeout}, "offer_timeout", "rescind offers not answered within this time (default: never)")
+	fs.IntVar(&cfg.MaxCompletedFrameworks, "max_completed_frameworks", 50, "completed frameworks to remember")
+	fs.IntVar(&cfg.MaxCompletedTasksPerFramework, "max_completed_tasks_per_framework", 1000, "completed tasks to remember per framework")
+}
+
+func flagValues(fs *flag.FlagSet) map[string]string {
+	out := map[string]string{}
+	fs.VisitAll(func(f *flag.Flag) { out[f.Name] = f.Value.String() })
+	return out
+}
+
+func newLogger(w io.Writer, level string) (*slog.Logger, error) {
+	var l slog.Level
+	switch level {
+	case "INFO", "info", "":
+		l = slog.LevelInfo
+	case "WARNING", "warning", "WARN", "warn":
+		l = slog.LevelWarn
+	case "ERROR", "error":
+		l = slog.LevelError
+	case "DEBUG", "debug":
+		l = slog.LevelDebug
+	default:
+		return nil, fmt.Errorf("--logging_level: unknown level %q (expecting INFO, WARNING, ERROR or DEBUG)", level)
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
+}
+
+func runMaster(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("master", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = flagx.Usage(fs, "gomesos master [--flag=value ...]")
+	var cfg master.Config
+	masterFlags(fs, &cfg, "")
+	level := fs.String("logging_level", "INFO", "log level: INFO, WARNING, ERROR or DEBUG")
+	if err := flagx.Parse(fs, args, flagx.Environ()); err != nil {
+		if err == flag.ErrHelp {
+			return 0
+		}
+		fmt.Fprintln(stderr, "gomesos master:", err)
+		return 2
+	}
+	log, err := newLogger(stderr, *level)
+	if err != nil {
+		fmt.Fprintln(stderr, "gomesos master:", err)
+		return 2
+	}
+	cfg.Logger = log
+	cfg.Flags = flagValues(fs)
+	cfg.Build = buildInfo()
+	m, err := master.New(cfg)
+	if err != nil {
+		fmt.Fprintln(stderr, "gomesos master:", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "Master %s listening on %s\n", m.Info().GetId(), m.URL())
+	if err := m.Run(ctx); err != nil {
+		fmt.Fprintln(stderr, "gomesos master:", err)
+		return 1
+	}
+	return 0
+}
