@@ -1,0 +1,235 @@
+package resources
+
+import (
+	"encoding/json"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+// LegacyField is one member of a legacy JSON object: a number or a string.
+type LegacyField struct {
+	Key    string
+	IsText bool
+	Number float64
+	Text   string
+}
+
+// LegacyObject is an ordered JSON object in the form the legacy Mesos
+// endpoints (/master/state, /slave(1)/state, ...) use for resources and
+// attributes, e.g. {"disk":0.0,"mem":32.0,"gpus":0.0,"cpus":0.1,
+// "ports":"[31000-32000]"}. Numbers are written as Mesos writes doubles: the
+// shortest form that reads back exactly, with ".0" added to whole numbers.
+type LegacyObject []LegacyField
+
+// Get returns the field named key.
+func (o LegacyObject) Get(key string) (LegacyField, bool) {
+	for _, f := range o {
+		if f.Key == key {
+			return f, true
+		}
+	}
+	return LegacyField{}, false
+}
+
+// MarshalJSON implements json.Marshaler.
+func (o LegacyObject) MarshalJSON() ([]byte, error) { return o.AppendJSON(nil), nil }
+
+// AppendJSON appends the JSON text of o to b.
+func (o LegacyObject) AppendJSON(b []byte) []byte {
+	b = append(b, '{')
+	for i, f := range o {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONString(b, f.Key)
+		b = append(b, ':')
+		if f.IsText {
+			b = appendJSONString(b, f.Text)
+		} else {
+			b = appendJSONDouble(b, f.Number)
+		}
+	}
+	return append(b, '}')
+}
+
+// LegacyJSON returns the legacy JSON object for rs, as Mesos's endpoints
+// render a Resources: values are summed by name whatever their reservations,
+// "cpus", "gpus", "mem" and "disk" are always present, ranges and sets are
+// strings ("[31000-32000]", "{a, b}"), and revocable resources are reported
+// under name+"_revocable". Order: disk, mem, gpus, cpus (the order Mesos
+// 1.12 prints them in), then other scalars, ranges and sets by name, then
+// the revocable ones likewise.
+func LegacyJSON(rs Resources) LegacyObject {
+	out := make(LegacyObject, 0, 4+len(rs))
+	for _, name := range [...]string{"disk", "mem", "gpus", "cpus"} {
+		out = append(out, LegacyField{Key: name})
+	}
+	out = appendLegacy(out, rs, false, true)
+	if hasRevocable(rs) {
+		out = appendLegacy(out, rs, true, false)
+	}
+	return out
+}
+
+func hasRevocable(rs Resources) bool {
+	for i := range rs {
+		if rs[i].Revocable {
+			return true
+		}
+	}
+	return false
+}
+
+// appendLegacy adds the resources whose Revocable equals revocable. When
+// defaults is set, out already holds the four default scalars at its start.
+func appendLegacy(out LegacyObject, rs Resources, revocable, defaults bool) LegacyObject {
+	suffix := ""
+	if revocable {
+		suffix = "_revocable"
+	}
+	start := len(out)
+	if defaults {
+		start = 0
+	}
+	var names []string
+	for i := range rs {
+		if rs[i].Revocable == revocable && rs[i].Type == TypeScalar {
+			names = append(names, rs[i].Name)
+		}
+	}
+	slices.Sort(names)
+	names = slices.Compact(names)
+	for _, name := range names {
+		// Sum in fixed point, then convert once.
+		v := sumScalars(rs, name, revocable).Float64()
+		key := name + suffix
+		if j := slices.IndexFunc(out[start:], func(f LegacyField) bool { return f.Key == key }); j >= 0 {
+			out[start+j].Number = v
+			continue
+		}
+		out = append(out, LegacyField{Key: key, Number: v})
+	}
+	for _, t := range [...]ValueType{TypeRanges, TypeSet} {
+		names = names[:0]
+		for i := range rs {
+			if rs[i].Revocable == revocable && rs[i].Type == t {
+				names = append(names, rs[i].Name)
+			}
+		}
+		slices.Sort(names)
+		names = slices.Compact(names)
+		for _, name := range names {
+			var text []byte
+			if t == TypeRanges {
+				var all Ranges
+				for i := range rs {
+					if rs[i].Revocable == revocable && rs[i].Type == t && rs[i].Name == name {
+						all = all.Union(rs[i].Ranges)
+					}
+				}
+				text = all.appendText(nil, ", ")
+			} else {
+				var all Set
+				for i := range rs {
+					if rs[i].Revocable == revocable && rs[i].Type == t && rs[i].Name == name {
+						all = all.Union(rs[i].Set)
+					}
+				}
+				text = appendSet(nil, all, ", ")
+			}
+			out = append(out, LegacyField{Key: name + suffix, IsText: true, Text: string(text)})
+		}
+	}
+	return out
+}
+
+func sumScalars(rs Resources, name string, revocable bool) Scalar {
+	var s Scalar
+	for i := range rs {
+		if rs[i].Revocable == revocable && rs[i].Type == TypeScalar && rs[i].Name == name {
+			s = addScalar(s, rs[i].Scalar)
+		}
+	}
+	return s
+}
+
+// LegacyAttributesJSON returns the legacy JSON object for agent attributes:
+// scalars as numbers, ranges, sets and text as strings, in the given order.
+func LegacyAttributesJSON(attrs []Attribute) LegacyObject {
+	out := make(LegacyObject, 0, len(attrs))
+	for _, a := range attrs {
+		f := LegacyField{Key: a.Name}
+		if a.Type == TypeScalar {
+			f.Number = a.Scalar
+		} else {
+			f.IsText = true
+			f.Text = string(a.appendValue(nil, ", "))
+		}
+		out = append(out, f)
+	}
+	return out
+}
+
+// appendJSONDouble writes f as RapidJSON (used by Mesos) writes a double:
+// the shortest round-tripping digits, fixed notation with ".0" for whole
+// numbers from 1e-6 up to 1e21, exponent notation outside. NaN and
+// infinities, which JSON cannot hold, are written as null.
+func appendJSONDouble(b []byte, f float64) []byte {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return append(b, "null"...)
+	}
+	if f == 0 {
+		if math.Signbit(f) {
+			return append(b, "-0.0"...)
+		}
+		return append(b, "0.0"...)
+	}
+	if a := math.Abs(f); a >= 1e-6 && a < 1e21 {
+		start := len(b)
+		b = strconv.AppendFloat(b, f, 'f', -1, 64)
+		for _, c := range b[start:] {
+			if c == '.' {
+				return b
+			}
+		}
+		return append(b, ".0"...)
+	}
+	s := strconv.FormatFloat(f, 'e', -1, 64) // e.g. 1e+21, 1.5e-08
+	mant, exp, _ := strings.Cut(s, "e")
+	b = append(b, mant...)
+	b = append(b, 'e')
+	if exp[0] == '-' {
+		b = append(b, '-')
+	}
+	return append(b, strings.TrimLeft(exp[1:], "0")...)
+}
+
+func appendJSONString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	if !utf8.ValidString(s) {
+		q, _ := json.Marshal(s) // replaces invalid bytes with U+FFFD
+		return append(b, q...)
+	}
+	b = append(b, '"')
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '"' || c == '\\':
+			b = append(b, '\\', c)
+		case c == '\n':
+			b = append(b, '\\', 'n')
+		case c == '\r':
+			b = append(b, '\\', 'r')
+		case c == '\t':
+			b = append(b, '\\', 't')
+		case c < 0x20:
+			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+		default:
+			b = append(b, c)
+		}
+	}
+	return append(b, '"')
+}
