@@ -1,0 +1,429 @@
+// Package e2e runs whole Gomesos clusters over real HTTP with real
+// processes: a master and agents in the test process (or as gomesos
+// processes), frameworks through the public scheduler SDK, tasks as real
+// child processes in their sandboxes.
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gomesos/gomesos/agent"
+	mesos "github.com/gomesos/gomesos/api/v1/mesos"
+	schedpb "github.com/gomesos/gomesos/api/v1/scheduler"
+	"github.com/gomesos/gomesos/codec"
+	"github.com/gomesos/gomesos/executor/builtin"
+	"github.com/gomesos/gomesos/master"
+	"github.com/gomesos/gomesos/resources"
+	"github.com/gomesos/gomesos/scheduler"
+)
+
+// gomesosBin is the gomesos binary built for the tests that run it as a
+// process.
+var gomesosBin string
+
+// TestMain lets the test binary serve as the built-in executors and as the
+// custom executor of the tests, and builds the gomesos binary once.
+func TestMain(m *testing.M) {
+	if kind := os.Getenv(builtin.EnvKind); kind != "" {
+		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+		code := builtin.Run(ctx, kind)
+		stop()
+		os.Exit(code)
+	}
+	if os.Getenv(customExecutorEnv) != "" {
+		os.Exit(runCustomExecutor())
+	}
+	dir, err := os.MkdirTemp("", "gomesos-e2e-bin")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	gomesosBin = filepath.Join(dir, "gomesos")
+	build := exec.Command("go", "build", "-o", gomesosBin, "github.com/gomesos/gomesos/cmd/gomesos")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building gomesos:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// patience bounds every wait.
+const patience = 60 * time.Second
+
+// waitFor polls cond until it holds or the deadline passes.
+func waitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(patience)
+	for delay := time.Millisecond; !cond(); delay = min(2*delay, 50*time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(delay)
+	}
+}
+
+type testLogWriter struct{ t testing.TB }
+
+func (w testLogWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+func testLogger(t testing.TB) *slog.Logger {
+	if os.Getenv("E2E_VERBOSE") == "" {
+		return slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	return slog.New(slog.NewTextHandler(testLogWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+// cluster is a master and agents running in this process.
+type cluster struct {
+	t      *testing.T
+	master *master.Master
+	agents []*agent.Agent
+	cancel []context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+type clusterOptions struct {
+	agents         int
+	agentResources string
+	masterOptions  master.Options
+}
+
+func startCluster(t *testing.T, opts clusterOptions) *cluster {
+	t.Helper()
+	mo := opts.masterOptions
+	if mo.AllocationInterval == 0 {
+		mo.AllocationInterval = 100 * time.Millisecond
+	}
+	mo.Logger = testLogger(t).With("component", "master")
+	m, err := master.New(master.Config{Port: 0, Options: mo, TickInterval: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &cluster{t: t, master: m}
+	ctx, cancel := context.WithCancel(context.Background())
+	c.cancel = append(c.cancel, cancel)
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		if err := m.Run(ctx); err != nil {
+			t.Errorf("master: %v", err)
+		}
+	}()
+	for i := 0; i < opts.agents; i++ {
+		c.addAgent(opts.agentResources)
+	}
+	t.Cleanup(c.stop)
+	waitFor(t, "agents to register", func() bool {
+		var slaves struct{ Slaves []any }
+		c.getJSON("/master/slaves", &slaves)
+		return len(slaves.Slaves) == opts.agents
+	})
+	return c
+}
+
+func (c *cluster) addAgent(res string) *agent.Agent {
+	c.t.Helper()
+	if res == "" {
+		res = "cpus:2;mem:1024;disk:1024;ports:[31000-31999]"
+	}
+	self, err := os.Executable()
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	a, err := agent.New(agent.Config{
+		Master:                    c.master.Addr(),
+		IP:                        "127.0.0.1",
+		WorkDir:                   c.t.TempDir(),
+		Resources:                 res,
+		ExecutorBinary:            self,
+		RegistrationBackoffFactor: 10 * time.Millisecond,
+		StatusUpdateRetryMin:      200 * time.Millisecond,
+		StatusUpdateRetryMax:      time.Second,
+		Logger:                    testLogger(c.t).With("component", "agent", "n", len(c.agents)),
+	})
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	c.cancel = append(c.cancel, cancel)
+	c.agents = append(c.agents, a)
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		if err := a.Run(ctx); err != nil && ctx.Err() == nil {
+			c.t.Errorf("agent: %v", err)
+		}
+	}()
+	return a
+}
+
+func (c *cluster) stop() {
+	for i := len(c.cancel) - 1; i >= 0; i-- {
+		c.cancel[i]()
+	}
+	c.wg.Wait()
+}
+
+func (c *cluster) getJSON(path string, v any) {
+	c.t.Helper()
+	getJSON(c.t, c.master.URL()+path, v)
+}
+
+func getJSON(t testing.TB, url string, v any) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %s: %s", url, resp.Status, body)
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		t.Fatalf("GET %s: %v in %s", url, err, body)
+	}
+}
+
+// framework is a scheduler driven through the public SDK, whose events the
+// test reads from channels.
+type framework struct {
+	t       *testing.T
+	client  *scheduler.Client
+	offers  chan *mesos.Offer
+	updates chan *mesos.TaskStatus
+	events  chan *schedpb.Event // everything else but heartbeats
+	done    chan error
+	cancel  context.CancelFunc
+	autoAck bool
+}
+
+type frameworkOptions struct {
+	enc          codec.Encoding
+	capabilities []mesos.FrameworkInfo_Capability_Type
+	noAutoAck    bool
+}
+
+func startFramework(t *testing.T, c *cluster, opts frameworkOptions) *framework {
+	t.Helper()
+	return startFrameworkAt(t, c.master.Addr(), opts)
+}
+
+// startFrameworkAt subscribes a framework to the master at addr.
+func startFrameworkAt(t *testing.T, addr string, opts frameworkOptions) *framework {
+	t.Helper()
+	info := &mesos.FrameworkInfo{User: ptr("root"), Name: ptr("e2e-" + t.Name())}
+	for _, cp := range opts.capabilities {
+		info.Capabilities = append(info.Capabilities, &mesos.FrameworkInfo_Capability{Type: cp.Enum()})
+	}
+	client, err := scheduler.New(scheduler.Config{
+		Masters: []string{addr}, Framework: info, Encoding: opts.enc,
+		Logger: testLogger(t).With("component", "scheduler"),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fw := &framework{
+		t: t, client: client,
+		offers:  make(chan *mesos.Offer, 10000),
+		updates: make(chan *mesos.TaskStatus, 10000),
+		events:  make(chan *schedpb.Event, 10000),
+		done:    make(chan error, 1),
+		autoAck: !opts.noAutoAck,
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	fw.cancel = cancel
+	subscribed := make(chan struct{})
+	var once sync.Once
+	go func() {
+		fw.done <- client.Run(ctx, func(ctx context.Context, ev *schedpb.Event) error {
+			switch ev.GetType() {
+			case schedpb.Event_SUBSCRIBED:
+				once.Do(func() { close(subscribed) })
+			case schedpb.Event_OFFERS:
+				for _, o := range ev.GetOffers().GetOffers() {
+					fw.offers <- o
+				}
+				return nil
+			case schedpb.Event_UPDATE:
+				st := ev.GetUpdate().GetStatus()
+				if fw.autoAck && len(st.GetUuid()) > 0 {
+					if err := client.Acknowledge(ctx, st); err != nil && ctx.Err() == nil {
+						t.Errorf("acknowledge: %v", err)
+					}
+				}
+				fw.updates <- st
+				return nil
+			case schedpb.Event_HEARTBEAT:
+				return nil
+			}
+			fw.events <- ev
+			return nil
+		})
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-fw.done
+	})
+	select {
+	case <-subscribed:
+	case err := <-fw.done:
+		t.Fatalf("framework ended before SUBSCRIBED: %v", err)
+	case <-time.After(patience):
+		t.Fatal("timed out waiting for SUBSCRIBED")
+	}
+	return fw
+}
+
+func (fw *framework) nextOffer() *mesos.Offer {
+	fw.t.Helper()
+	select {
+	case o := <-fw.offers:
+		return o
+	case <-time.After(patience):
+		fw.t.Fatal("timed out waiting for an offer")
+		return nil
+	}
+}
+
+func (fw *framework) nextUpdate() *mesos.TaskStatus {
+	fw.t.Helper()
+	select {
+	case s := <-fw.updates:
+		return s
+	case <-time.After(patience):
+		fw.t.Fatal("timed out waiting for a status update")
+		return nil
+	}
+}
+
+func (fw *framework) nextEvent(typ schedpb.Event_Type) *schedpb.Event {
+	fw.t.Helper()
+	deadline := time.After(patience)
+	for {
+		select {
+		case ev := <-fw.events:
+			if ev.GetType() == typ {
+				return ev
+			}
+		case <-deadline:
+			fw.t.Fatalf("timed out waiting for a %s event", typ)
+			return nil
+		}
+	}
+}
+
+// waitTerminal reads updates until task id reaches a terminal state and
+// returns the states seen in order.
+func (fw *framework) waitTerminal(id string) ([]mesos.TaskState, *mesos.TaskStatus) {
+	fw.t.Helper()
+	var states []mesos.TaskState
+	for {
+		s := fw.nextUpdate()
+		if s.GetTaskId().GetValue() != id {
+			fw.t.Fatalf("update for unexpected task %s (%s)", s.GetTaskId().GetValue(), s.GetState())
+		}
+		states = append(states, s.GetState())
+		if terminal(s.GetState()) {
+			return states, s
+		}
+	}
+}
+
+func terminal(s mesos.TaskState) bool {
+	switch s {
+	case mesos.TaskState_TASK_FINISHED, mesos.TaskState_TASK_FAILED, mesos.TaskState_TASK_KILLED,
+		mesos.TaskState_TASK_ERROR, mesos.TaskState_TASK_LOST, mesos.TaskState_TASK_DROPPED,
+		mesos.TaskState_TASK_GONE, mesos.TaskState_TASK_GONE_BY_OPERATOR:
+		return true
+	}
+	return false
+}
+
+// commandTask is a TaskInfo running a shell command on the offer's agent.
+func commandTask(id string, o *mesos.Offer, res, cmd string) *mesos.TaskInfo {
+	r, err := resources.Parse(res)
+	if err != nil {
+		panic(err)
+	}
+	return &mesos.TaskInfo{
+		Name:      ptr(id),
+		TaskId:    &mesos.TaskID{Value: ptr(id)},
+		AgentId:   o.GetAgentId(),
+		Resources: resources.ToProto(r),
+		Command:   &mesos.CommandInfo{Value: ptr(cmd)},
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func ids(o *mesos.Offer) []*mesos.OfferID { return []*mesos.OfferID{o.GetId()} }
+
+func ctxT(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), patience)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// sandboxOf finds the sandbox directory of an executor on an agent through
+// the agent's /state.
+func sandboxOf(t *testing.T, agentAddr, executorID string) string {
+	t.Helper()
+	var dir string
+	waitFor(t, "executor "+executorID+" in the agent's /state", func() bool {
+		var raw map[string]json.RawMessage
+		getJSON(t, "http://"+agentAddr+"/state", &raw)
+		for _, key := range []string{"frameworks", "completed_frameworks"} {
+			var fws []map[string]json.RawMessage
+			_ = json.Unmarshal(raw[key], &fws)
+			for _, fw := range fws {
+				for _, ek := range []string{"executors", "completed_executors"} {
+					var exs []struct {
+						ID        string `json:"id"`
+						Directory string `json:"directory"`
+					}
+					_ = json.Unmarshal(fw[ek], &exs)
+					for _, ex := range exs {
+						if ex.ID == executorID {
+							dir = ex.Directory
+							return true
+						}
+					}
+				}
+			}
+		}
+		return false
+	})
+	return dir
+}
+
+// readFile reads a sandbox file through the agent's /files/read.
+func readFile(t *testing.T, agentAddr, path string) string {
+	t.Helper()
+	var out struct {
+		Offset int64  `json:"offset"`
+		Data   string `json:"data"`
+	}
+	getJSON(t, fmt.Sprintf("http://%s/files/read?path=%s&offset=0", agentAddr, path), &out)
+	return out.Data
+}
