@@ -179,11 +179,13 @@ func (c *Core) reregisterAgent(conn string, info *mesos.AgentInfo, total resourc
 		}
 	}
 	a.reregisteredTime = c.now
+	// connectAgent marks the agent active; the allocator must hear of it
+	// too, or a reconnected agent is never offered again.
+	wasActive := a.active
 	c.connectAgent(a, conn)
 	c.metrics.inc("master/slave_reregistrations")
 	c.reconcileAgentTasks(a, reg)
-	if !a.active {
-		a.active = true
+	if !wasActive {
 		c.alloc.ActivateAgent(id)
 	}
 	c.log.Info("agent reregistered", "agent", id, "hostname", info.GetHostname())

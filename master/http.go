@@ -314,7 +314,7 @@ func (m *Master) handleFrameworks(w http.ResponseWriter, r *http.Request) {
 func (m *Master) handleSlaves(w http.ResponseWriter, r *http.Request) {
 	id := r.URL.Query().Get("slave_id")
 	m.view(w, r, func() any {
-		return map[string]any{"slaves": m.core.SlaveViews(id), "recovered_slaves": []any{}}
+		return map[string]any{"slaves": m.core.SlaveFullViews(id), "recovered_slaves": []any{}}
 	})
 }
 
@@ -380,4 +380,3 @@ func (m *Master) handleRedirect(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Location", "//"+info.GetHostname()+":"+strconv.Itoa(int(info.GetPort())))
 	w.WriteHeader(http.StatusTemporaryRedirect)
 }
-

@@ -27,8 +27,13 @@ func (m *metrics) inc(name string) {
 func (m *metrics) taskTerminal(state mesos.TaskState, source mesos.TaskStatus_Source, reason mesos.TaskStatus_Reason) {
 	s := strings.ToLower(strings.TrimPrefix(state.String(), "TASK_"))
 	m.inc("master/tasks_" + s)
-	m.inc("master/task_" + s + "/source_" + strings.ToLower(strings.TrimPrefix(source.String(), "SOURCE_")) +
-		"/reason_" + strings.ToLower(strings.TrimPrefix(reason.String(), "REASON_")))
+	// Mesos names these counters after its internal (v0) enums, in which
+	// the v1 REASON_AGENT_* reasons are REASON_SLAVE_*.
+	r := strings.ToLower(strings.TrimPrefix(reason.String(), "REASON_"))
+	if rest, ok := strings.CutPrefix(r, "agent_"); ok {
+		r = "slave_" + rest
+	}
+	m.inc("master/task_" + s + "/source_" + strings.ToLower(strings.TrimPrefix(source.String(), "SOURCE_")) + "/reason_" + r)
 }
 
 const maxRunSamples = 1000
@@ -120,6 +125,7 @@ func (c *Core) Metrics() map[string]float64 {
 		out["master/"+name+"_revocable_used"] = 0
 		out["master/"+name+"_revocable_percent"] = 0
 		out["allocator/mesos/resources/"+name+"/total"] = total[name]
+		out["allocator/mesos/resources/"+name+"/offered_or_allocated"] = 0
 	}
 	out["allocator/mesos/allocation_runs"] = float64(c.allocationRuns)
 	runs := append([]float64(nil), c.metrics.runMs...)
@@ -161,7 +167,13 @@ var counterNames = []string{
 	"master/messages_framework_to_executor", "master/messages_executor_to_framework",
 	"master/messages_register_slave", "master/messages_reregister_slave",
 	"master/messages_unregister_slave", "master/messages_status_update",
-	"master/messages_exited_executor",
+	"master/messages_exited_executor", "master/messages_update_slave", "master/messages_authenticate",
+	"master/messages_reconcile_operations", "master/messages_operation_status_update",
+	"master/messages_operation_status_update_acknowledgement",
+	"master/valid_operation_status_updates", "master/invalid_operation_status_updates",
+	"master/valid_operation_status_update_acknowledgements", "master/invalid_operation_status_update_acknowledgements",
+	"master/slave_shutdowns_scheduled", "master/slave_shutdowns_completed", "master/slave_shutdowns_canceled",
+	"master/recovery_slave_removals", "master/http_cache_hits", "master/operator_event_stream_subscribers",
 	"master/valid_status_updates", "master/invalid_status_updates",
 	"master/valid_status_update_acknowledgements", "master/invalid_status_update_acknowledgements",
 	"master/valid_framework_to_executor_messages", "master/invalid_framework_to_executor_messages",

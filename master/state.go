@@ -93,7 +93,7 @@ type FrameworkView struct {
 	FailoverTimeout  f               `json:"failover_timeout"`
 	Checkpoint       bool            `json:"checkpoint"`
 	RegisteredTime   f               `json:"registered_time"`
-	UnregisteredTime *f              `json:"unregistered_time,omitempty"`
+	UnregisteredTime f               `json:"unregistered_time"` // 0 until it disconnects, as in Mesos
 	ReregisteredTime *f              `json:"reregistered_time,omitempty"`
 	Principal        string          `json:"principal,omitempty"`
 	Resources        json.RawMessage `json:"resources"`
@@ -312,7 +312,7 @@ func (c *Core) frameworkView(fw *framework) FrameworkView {
 		Active: fw.active, Connected: fw.stream != "", User: fw.info.GetUser(),
 		FailoverTimeout: f(fw.info.GetFailoverTimeout()), Checkpoint: fw.info.GetCheckpoint(),
 		RegisteredTime:   f(secs(fw.registeredTime)),
-		UnregisteredTime: optTime(f(secs(fw.unregisteredTime))),
+		UnregisteredTime: f(secs(fw.unregisteredTime)),
 		ReregisteredTime: optTime(f(secs(fw.reregisteredTime))),
 		Principal:        fw.info.GetPrincipal(),
 		Resources:        legacy(used.Add(offered)),
@@ -383,6 +383,50 @@ func (c *Core) SlaveViews(id string) []SlaveView {
 		if id == "" || id == aid {
 			out = append(out, c.slaveView(c.agents[aid]))
 		}
+	}
+	return out
+}
+
+// SlaveFullView is an agent in /master/slaves, which adds its resources
+// as arrays of Resource protobuf JSON, as Mesos does.
+type SlaveFullView struct {
+	SlaveView
+	ReservedResourcesFull   map[string][]json.RawMessage `json:"reserved_resources_full"`
+	UnreservedResourcesFull []json.RawMessage            `json:"unreserved_resources_full"`
+	UsedResourcesFull       []json.RawMessage            `json:"used_resources_full"`
+	OfferedResourcesFull    []json.RawMessage            `json:"offered_resources_full"`
+}
+
+// SlaveFullViews lists the admitted agents (one, if id is set) for
+// /master/slaves.
+func (c *Core) SlaveFullViews(id string) []SlaveFullView {
+	out := []SlaveFullView{}
+	for _, aid := range sortedKeys(c.agents) {
+		if id != "" && id != aid {
+			continue
+		}
+		a := c.agents[aid]
+		reserved := map[string][]json.RawMessage{}
+		for _, r := range a.total {
+			if role := r.ReservationRole(); role != "*" {
+				reserved[role] = append(reserved[role], protoJSON(resources.ResourceToProto(&r)))
+			}
+		}
+		out = append(out, SlaveFullView{
+			SlaveView:               c.slaveView(a),
+			ReservedResourcesFull:   reserved,
+			UnreservedResourcesFull: resourcesFull(a.total.Unreserved()),
+			UsedResourcesFull:       resourcesFull(a.used()),
+			OfferedResourcesFull:    resourcesFull(a.offered()),
+		})
+	}
+	return out
+}
+
+func resourcesFull(rs resources.Resources) []json.RawMessage {
+	out := []json.RawMessage{}
+	for _, pb := range resources.ToProto(rs) {
+		out = append(out, protoJSON(pb))
 	}
 	return out
 }
@@ -532,7 +576,7 @@ func (c *Core) Summary(cluster string) SummaryView {
 		m := map[string]any{
 			"id": fw.id, "name": fw.info.GetName(), "hostname": fw.info.GetHostname(),
 			"webui_url": fw.info.GetWebuiUrl(), "active": fw.active, "connected": fw.stream != "",
-			"user": fw.info.GetUser(),
+			"recovered": false, "user": fw.info.GetUser(),
 		}
 		fv := c.frameworkView(fw)
 		m["used_resources"] = fv.UsedResources

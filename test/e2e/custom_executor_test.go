@@ -9,8 +9,8 @@ import (
 	"strings"
 	"syscall"
 
-	mesos "github.com/gomesos/gomesos/api/v1/mesos"
 	execpb "github.com/gomesos/gomesos/api/v1/executor"
+	mesos "github.com/gomesos/gomesos/api/v1/mesos"
 	"github.com/gomesos/gomesos/executor"
 )
 
