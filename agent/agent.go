@@ -1,0 +1,308 @@
+package agent
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/gomesos/gomesos/agent/containerizer"
+	mesos "github.com/gomesos/gomesos/api/v1/mesos"
+)
+
+// Agent is a running Gomesos agent: the driver of the core state machine.
+type Agent struct {
+	cfg  Config
+	log  *slog.Logger
+	ln   net.Listener
+	ip   string
+	port int
+
+	core    *core
+	inputs  chan input
+	stopped chan struct{}
+	pending []input // inputs produced by the loop itself
+
+	streams streams
+	files   files
+	cont    containerizer.Containerizer
+	link    *masterLink
+
+	ran  atomic.Bool
+	idMu sync.Mutex
+	id   string
+}
+
+// New checks the configuration, works out the agent's resources and
+// attributes, creates the work directory and binds the listening socket.
+// Nothing is served and the master is not contacted until Run.
+func New(cfg Config) (*Agent, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if err := os.MkdirAll(cfg.WorkDir, 0o755); err != nil {
+		return nil, fmt.Errorf("agent: creating the work directory: %w", err)
+	}
+	res, err := agentResources(cfg.Resources, cfg.WorkDir)
+	if err != nil {
+		return nil, err
+	}
+	attrs, err := agentAttributes(cfg.Attributes)
+	if err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort(cfg.IP, strconv.Itoa(cfg.Port)))
+	if err != nil {
+		return nil, fmt.Errorf("agent: listening: %w", err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ip := advertisedIP(cfg.IP)
+	endpoint := net.JoinHostPort(ip, strconv.Itoa(port))
+
+	a := &Agent{
+		cfg:     cfg,
+		log:     log,
+		ln:      ln,
+		ip:      ip,
+		port:    port,
+		inputs:  make(chan input, 256),
+		stopped: make(chan struct{}),
+	}
+	a.cont = containerizer.NewPosix(containerizer.Options{
+		OnExit:    func(t containerizer.Termination) { a.deliver(inContainerExited{t: t}) },
+		Isolators: cfg.Isolators,
+		Logger:    log,
+	})
+	var seed [8]byte
+	_, _ = rand.Read(seed[:])
+	a.core = newCore(coreConfig{
+		workDir:             cfg.WorkDir,
+		executorBinary:      cfg.ExecutorBinary,
+		endpoint:            endpoint,
+		pid:                 "slave(1)@" + endpoint,
+		baseEnv:             os.Environ(),
+		registrationTimeout: cfg.ExecutorRegistrationTimeout,
+		shutdownGrace:       cfg.ExecutorShutdownGracePeriod,
+		backoffFactor:       cfg.RegistrationBackoffFactor,
+		retryMin:            cfg.StatusUpdateRetryMin,
+		retryMax:            cfg.StatusUpdateRetryMax,
+		agentInfo: &mesos.AgentInfo{
+			Hostname:   proto.String(cfg.Hostname),
+			Port:       proto.Int32(int32(port)),
+			Resources:  res,
+			Attributes: attrs,
+		},
+		flags: cfg.flagsMap(ip, port),
+		build: buildInformation(),
+	}, time.Now(), binary.LittleEndian.Uint64(seed[:]), log)
+	return a, nil
+}
+
+// Addr is the agent's "ip:port" as executors and the master reach it (the
+// port is the bound one, also when Config.Port was 0).
+func (a *Agent) Addr() string { return net.JoinHostPort(a.ip, strconv.Itoa(a.port)) }
+
+// ID is the agent ID the master gave, or "" before registration.
+func (a *Agent) ID() string {
+	a.idMu.Lock()
+	defer a.idMu.Unlock()
+	return a.id
+}
+
+// Run serves HTTP and works with the master until ctx ends or serving
+// fails. On return every executor's processes have been killed and reaped,
+// the master has been told the agent is leaving, and the socket is closed.
+// Run may be called once.
+func (a *Agent) Run(ctx context.Context) error {
+	if !a.ran.CompareAndSwap(false, true) {
+		return errors.New("agent: Run called twice")
+	}
+	srv := &http.Server{
+		Handler:           a.Handler(),
+		ReadHeaderTimeout: 30 * time.Second,
+		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelDebug),
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(a.ln) }()
+	a.link = newMasterLink(a.cfg.Master, a.log, a.deliver)
+	a.log.Info("agent started", "endpoint", a.Addr(), "master", a.cfg.Master, "work_dir", a.cfg.WorkDir)
+
+	err := a.loop(ctx, serveErr)
+	a.stop(srv)
+	return err
+}
+
+// deliver hands an input to the loop; false once the agent has stopped.
+func (a *Agent) deliver(in input) bool {
+	select {
+	case a.inputs <- in:
+		return true
+	case <-a.stopped:
+		return false
+	}
+}
+
+func (a *Agent) loop(ctx context.Context, serveErr <-chan error) error {
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	a.pending = append(a.pending, inStart{})
+	for {
+		for len(a.pending) > 0 {
+			in := a.pending[0]
+			a.pending = a.pending[1:]
+			a.apply(a.core.step(time.Now(), in))
+		}
+		a.idMu.Lock()
+		a.id = a.core.agentID
+		a.idMu.Unlock()
+		if d := a.core.nextDeadline(); d.IsZero() {
+			timer.Stop()
+		} else {
+			timer.Reset(max(time.Until(d), 0))
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case err := <-serveErr:
+			return fmt.Errorf("agent: serving HTTP: %w", err)
+		case in := <-a.inputs:
+			a.pending = append(a.pending, in)
+		case <-timer.C:
+			a.pending = append(a.pending, inTick{})
+		}
+	}
+}
+
+// apply carries out the core's outputs.
+func (a *Agent) apply(outs []output) {
+	for _, o := range outs {
+		switch o := o.(type) {
+		case outConnect:
+			a.link.connect(o.gen, o.msg)
+		case outDisconnect:
+			a.link.disconnect(o.gen)
+		case outSend:
+			a.link.send(o)
+		case outLaunch:
+			pid, err := a.cont.Launch(o.spec)
+			if err == nil {
+				linkLatest(o.spec.Directory)
+			}
+			a.pending = append(a.pending, inContainerLaunched{containerID: o.spec.ID, pid: pid, err: err})
+		case outDestroy:
+			if err := a.cont.Destroy(o.containerID); err != nil && !errors.Is(err, containerizer.ErrUnknownContainer) {
+				a.log.Warn("destroying a container", "container", o.containerID, "err", err)
+			}
+		case outUpdateContainer:
+			if err := a.cont.Update(o.containerID, o.resources); err != nil && !errors.Is(err, containerizer.ErrUnknownContainer) {
+				a.log.Warn("updating a container", "container", o.containerID, "err", err)
+			}
+		case outExecEvent:
+			if s := a.streams.get(o.conn); s != nil {
+				s.send(o.event)
+			}
+		case outExecClose:
+			if s := a.streams.get(o.conn); s != nil {
+				s.close()
+			}
+		case outCallResult:
+			o.reply <- o.res
+		case outSnapshot:
+			o.reply <- o.snap
+		case outAttach:
+			a.files.attach(o.dir, o.paths)
+		case outDetach:
+			a.files.detach(o.dirs)
+		default:
+			panic(fmt.Sprintf("agent: unknown output %T", o))
+		}
+	}
+}
+
+// stop tears everything down: the core destroys every container and says
+// goodbye to the master; then the edges are closed and every process
+// reaped.
+func (a *Agent) stop(srv *http.Server) {
+	for _, o := range a.core.step(time.Now(), inStop{}) {
+		switch o := o.(type) {
+		case outSend:
+			a.link.postWithin(o, 2*time.Second)
+		default:
+			a.apply([]output{o})
+		}
+	}
+	a.pending = nil
+	close(a.stopped)
+	a.streams.closeAll()
+	a.link.close()
+	a.cont.DestroyAll()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil {
+		_ = srv.Close()
+	}
+	a.log.Info("agent stopped")
+}
+
+// snapshot asks the loop for a copy of the state.
+func (a *Agent) snapshot() (*snapshot, bool) {
+	reply := make(chan *snapshot, 1)
+	if !a.deliver(inSnapshot{now: time.Now(), reply: reply}) {
+		return nil, false
+	}
+	select {
+	case s := <-reply:
+		return s, true
+	case <-a.stopped:
+		return nil, false
+	}
+}
+
+// advertisedIP is the address executors and the master are told: the
+// configured IP, else the first non-loopback IPv4 address, else loopback.
+func advertisedIP(configured string) string {
+	if ip := net.ParseIP(configured); ip != nil && !ip.IsUnspecified() {
+		return ip.String()
+	}
+	if configured != "" && net.ParseIP(configured) == nil {
+		return configured // a host name
+	}
+	addrs, err := net.InterfaceAddrs()
+	if err == nil {
+		for _, addr := range addrs {
+			if n, ok := addr.(*net.IPNet); ok && !n.IP.IsLoopback() && n.IP.To4() != nil {
+				return n.IP.String()
+			}
+		}
+	}
+	return "127.0.0.1"
+}
+
+// linkLatest points the "latest" link beside a sandbox (runs/latest) at it,
+// as Mesos does for operators' convenience.
+func linkLatest(dir string) {
+	latest := filepath.Join(filepath.Dir(dir), "latest")
+	tmp := latest + ".tmp"
+	_ = os.Remove(tmp)
+	if err := os.Symlink(filepath.Base(dir), tmp); err == nil {
+		_ = os.Rename(tmp, latest)
+	}
+}

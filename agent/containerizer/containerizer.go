@@ -1,0 +1,392 @@
+// Package containerizer owns the agent's containers: it creates an executor's
+// sandbox, starts the executor as a process in its own session and process
+// group with its output in the sandbox's stdout and stderr files, watches it
+// exit, and kills its whole process tree when asked. Isolation (cgroups v1 and
+// v2, namespaces) plugs in as Isolator hooks around each launch; the posix
+// launcher here isolates nothing by itself.
+//
+// It must not know about frameworks, tasks, status updates or the master: the
+// agent tells it what to run and hears back when a container has ended.
+package containerizer
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+
+	mesos "github.com/gomesos/gomesos/api/v1/mesos"
+)
+
+// Spec is what to run in one container.
+type Spec struct {
+	// ID is the ContainerID value; it names the container in every call.
+	ID string
+	// Directory is the sandbox. It is created when missing, and the
+	// executor's standard output and error go to its "stdout" and "stderr"
+	// files. It is also the executor's working directory.
+	Directory string
+	// Path is the program to run and Args its argv (Args[0] is the name the
+	// program sees). When Args is empty, argv is just Path.
+	Path string
+	Args []string
+	// Env is the executor's whole environment, in "KEY=value" form.
+	// MESOS_SANDBOX is added (equal to Directory) when absent.
+	Env []string
+	// Resources are what the container may use, for isolators.
+	Resources []*mesos.Resource
+}
+
+// Termination says how a container ended.
+type Termination struct {
+	ID string
+	// Pid of the executor process; 0 when it never started.
+	Pid int
+	// Status is the raw wait(2) status of the executor process, as Mesos
+	// reports it in ExitedExecutorMessage; -1 when the process never started.
+	Status int
+	// Destroyed is true when the container was ended by Destroy.
+	Destroyed bool
+	// LaunchErr is set when the container could not be started.
+	LaunchErr error
+}
+
+// ExitCode is the process's exit code, or -1 when it did not exit normally.
+func (t Termination) ExitCode() int {
+	if t.Status < 0 {
+		return -1
+	}
+	ws := syscall.WaitStatus(t.Status)
+	if ws.Exited() {
+		return ws.ExitStatus()
+	}
+	return -1
+}
+
+// Signaled reports the signal that ended the process, if any.
+func (t Termination) Signaled() (syscall.Signal, bool) {
+	if t.Status < 0 {
+		return 0, false
+	}
+	ws := syscall.WaitStatus(t.Status)
+	if ws.Signaled() {
+		return ws.Signal(), true
+	}
+	return 0, false
+}
+
+// String describes the termination the way an operator wants to read it.
+func (t Termination) String() string {
+	switch {
+	case t.LaunchErr != nil:
+		return "failed to launch: " + t.LaunchErr.Error()
+	case t.ExitCode() >= 0:
+		return fmt.Sprintf("exited with status %d", t.ExitCode())
+	default:
+		if sig, ok := t.Signaled(); ok {
+			return "terminated by signal " + sig.String()
+		}
+		return fmt.Sprintf("ended with wait status %d", t.Status)
+	}
+}
+
+// Containerizer is what the agent needs to run executors.
+type Containerizer interface {
+	// Launch starts the container. Its end is reported once through the
+	// OnExit hook the containerizer was built with, unless Launch itself
+	// fails, in which case nothing is reported.
+	Launch(spec Spec) (pid int, err error)
+	// Signal sends sig to the container's process group.
+	Signal(id string, sig syscall.Signal) error
+	// Destroy kills every process of the container. It returns once the
+	// processes have been sent SIGKILL; the end is reported through OnExit.
+	Destroy(id string) error
+	// Update tells the isolators the container's new resources.
+	Update(id string, resources []*mesos.Resource) error
+	// DestroyAll kills every container and returns once each end has been
+	// reported.
+	DestroyAll()
+}
+
+var _ Containerizer = (*Posix)(nil)
+
+// Isolator is a hook around each container's life: cgroups, namespaces,
+// volumes and the like are isolators. Every method runs on the caller's
+// goroutine and must return promptly.
+type Isolator interface {
+	Name() string
+	// Prepare runs before the executor starts. It may adjust cmd, for
+	// example set cmd.SysProcAttr.UseCgroupFD so the child starts inside a
+	// cgroup. An error fails the launch.
+	Prepare(spec *Spec, cmd *exec.Cmd) error
+	// Isolate runs right after the process started.
+	Isolate(id string, pid int) error
+	// Update applies new resource limits.
+	Update(id string, resources []*mesos.Resource) error
+	// Cleanup runs after every process of the container is gone (or
+	// after a failed launch), and releases what Prepare made.
+	Cleanup(id string) error
+}
+
+// Options configure a Posix containerizer.
+type Options struct {
+	// OnExit receives each container's termination, on a goroutine of the
+	// containerizer's own. It must not block for long.
+	OnExit func(Termination)
+	// Isolators run in order around each launch (and in reverse for Cleanup).
+	Isolators []Isolator
+	Logger    *slog.Logger
+}
+
+// Posix launches executors as plain processes, each the leader of its own
+// session, and kills a container by stopping and killing every process in
+// that session and below the executor. It is Mesos's posix launcher.
+type Posix struct {
+	opts Options
+	log  *slog.Logger
+
+	mu         sync.Mutex
+	containers map[string]*container
+	wg         sync.WaitGroup
+}
+
+type container struct {
+	spec      Spec
+	cmd       *exec.Cmd
+	pid       int
+	destroyed bool
+	done      chan struct{}
+}
+
+// NewPosix returns a posix containerizer.
+func NewPosix(opts Options) *Posix {
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	return &Posix{opts: opts, log: log, containers: make(map[string]*container)}
+}
+
+// ErrUnknownContainer is returned for an ID that is not running.
+var ErrUnknownContainer = errors.New("unknown container")
+
+// Launch implements Containerizer.
+func (p *Posix) Launch(spec Spec) (int, error) {
+	if spec.ID == "" || spec.Directory == "" || spec.Path == "" {
+		return 0, errors.New("containerizer: spec needs ID, Directory and Path")
+	}
+	p.mu.Lock()
+	if _, ok := p.containers[spec.ID]; ok {
+		p.mu.Unlock()
+		return 0, fmt.Errorf("containerizer: container %s already exists", spec.ID)
+	}
+	p.mu.Unlock()
+
+	if err := os.MkdirAll(spec.Directory, 0o755); err != nil {
+		return 0, fmt.Errorf("create sandbox: %w", err)
+	}
+	stdout, err := os.OpenFile(filepath.Join(spec.Directory, "stdout"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	if err != nil {
+		return 0, fmt.Errorf("open stdout: %w", err)
+	}
+	defer stdout.Close()
+	stderr, err := os.OpenFile(filepath.Join(spec.Directory, "stderr"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	if err != nil {
+		return 0, fmt.Errorf("open stderr: %w", err)
+	}
+	defer stderr.Close()
+
+	path := spec.Path
+	if !strings.Contains(path, "/") {
+		found, err := exec.LookPath(path)
+		if err != nil {
+			return 0, fmt.Errorf("find executor %q: %w", path, err)
+		}
+		path = found
+	}
+	env := spec.Env
+	if !hasEnv(env, "MESOS_SANDBOX") {
+		env = append(env[:len(env):len(env)], "MESOS_SANDBOX="+spec.Directory)
+	}
+	cmd := &exec.Cmd{
+		Path:        path,
+		Args:        spec.Args,
+		Env:         env,
+		Dir:         spec.Directory,
+		Stdin:       nil,
+		Stdout:      stdout,
+		Stderr:      stderr,
+		SysProcAttr: &syscall.SysProcAttr{Setsid: true},
+	}
+	if len(cmd.Args) == 0 {
+		cmd.Args = []string{spec.Path}
+	}
+
+	prepared := 0
+	cleanup := func() {
+		for i := prepared - 1; i >= 0; i-- {
+			if err := p.opts.Isolators[i].Cleanup(spec.ID); err != nil {
+				p.log.Warn("isolator cleanup failed", "isolator", p.opts.Isolators[i].Name(), "container", spec.ID, "err", err)
+			}
+		}
+	}
+	for _, iso := range p.opts.Isolators {
+		if err := iso.Prepare(&spec, cmd); err != nil {
+			cleanup()
+			return 0, fmt.Errorf("isolator %s: %w", iso.Name(), err)
+		}
+		prepared++
+	}
+
+	if err := cmd.Start(); err != nil {
+		cleanup()
+		return 0, fmt.Errorf("start executor: %w", err)
+	}
+	c := &container{spec: spec, cmd: cmd, pid: cmd.Process.Pid, done: make(chan struct{})}
+	for _, iso := range p.opts.Isolators {
+		if err := iso.Isolate(spec.ID, c.pid); err != nil {
+			p.log.Error("isolator failed; destroying container", "isolator", iso.Name(), "container", spec.ID, "err", err)
+			c.destroyed = true
+			killTree(c.pid, c.pid, false)
+			break
+		}
+	}
+
+	p.mu.Lock()
+	p.containers[spec.ID] = c
+	p.wg.Add(1)
+	p.mu.Unlock()
+	go p.wait(c)
+	p.log.Info("launched container", "container", spec.ID, "pid", c.pid, "dir", spec.Directory)
+	return c.pid, nil
+}
+
+// wait reaps the executor, sweeps up whatever it left in its session, runs
+// the isolators' cleanup and reports the termination.
+func (p *Posix) wait(c *container) {
+	defer p.wg.Done()
+	// Wait for the exit without reaping, so that the pid (which is the
+	// session and group ID of the container) cannot be reused before the
+	// sweep below.
+	waitExitNoReap(c.pid)
+	killTree(c.pid, c.pid, true)
+	err := c.cmd.Wait()
+	status := -1
+	if c.cmd.ProcessState != nil {
+		if ws, ok := c.cmd.ProcessState.Sys().(syscall.WaitStatus); ok {
+			status = int(ws)
+		}
+	} else if err != nil {
+		p.log.Warn("wait for executor failed", "container", c.spec.ID, "err", err)
+	}
+	// Anything that escaped into the session after the reap.
+	killTree(0, c.pid, true)
+	for i := len(p.opts.Isolators) - 1; i >= 0; i-- {
+		if err := p.opts.Isolators[i].Cleanup(c.spec.ID); err != nil {
+			p.log.Warn("isolator cleanup failed", "isolator", p.opts.Isolators[i].Name(), "container", c.spec.ID, "err", err)
+		}
+	}
+
+	p.mu.Lock()
+	destroyed := c.destroyed
+	delete(p.containers, c.spec.ID)
+	p.mu.Unlock()
+	close(c.done)
+
+	t := Termination{ID: c.spec.ID, Pid: c.pid, Status: status, Destroyed: destroyed}
+	p.log.Info("container ended", "container", c.spec.ID, "pid", c.pid, "how", t.String())
+	if p.opts.OnExit != nil {
+		p.opts.OnExit(t)
+	}
+}
+
+// Signal implements Containerizer.
+func (p *Posix) Signal(id string, sig syscall.Signal) error {
+	p.mu.Lock()
+	c, ok := p.containers[id]
+	p.mu.Unlock()
+	if !ok {
+		return ErrUnknownContainer
+	}
+	select {
+	case <-c.done:
+		return ErrUnknownContainer
+	default:
+	}
+	if err := syscall.Kill(-c.pid, sig); err != nil && !errors.Is(err, syscall.ESRCH) {
+		return err
+	}
+	return nil
+}
+
+// Destroy implements Containerizer.
+func (p *Posix) Destroy(id string) error {
+	p.mu.Lock()
+	c, ok := p.containers[id]
+	if ok {
+		c.destroyed = true
+	}
+	p.mu.Unlock()
+	if !ok {
+		return ErrUnknownContainer
+	}
+	killTree(c.pid, c.pid, false)
+	return nil
+}
+
+// Update implements Containerizer.
+func (p *Posix) Update(id string, resources []*mesos.Resource) error {
+	p.mu.Lock()
+	_, ok := p.containers[id]
+	p.mu.Unlock()
+	if !ok {
+		return ErrUnknownContainer
+	}
+	for _, iso := range p.opts.Isolators {
+		if err := iso.Update(id, resources); err != nil {
+			return fmt.Errorf("isolator %s: %w", iso.Name(), err)
+		}
+	}
+	return nil
+}
+
+// Pids returns the executor pid of every live container, by container ID.
+func (p *Posix) Pids() map[string]int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make(map[string]int, len(p.containers))
+	for id, c := range p.containers {
+		out[id] = c.pid
+	}
+	return out
+}
+
+// DestroyAll kills every container and waits until each has been reaped and
+// reported. The agent calls it when it stops.
+func (p *Posix) DestroyAll() {
+	p.mu.Lock()
+	ids := make([]string, 0, len(p.containers))
+	for id := range p.containers {
+		ids = append(ids, id)
+	}
+	p.mu.Unlock()
+	for _, id := range ids {
+		_ = p.Destroy(id)
+	}
+	p.wg.Wait()
+}
+
+func hasEnv(env []string, key string) bool {
+	for _, kv := range env {
+		if len(kv) > len(key) && kv[len(key)] == '=' && kv[:len(key)] == key {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,243 @@
+package containerizer
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	mesos "github.com/gomesos/gomesos/api/v1/mesos"
+)
+
+const patience = 20 * time.Second
+
+type harness struct {
+	t     *testing.T
+	p     *Posix
+	exits chan Termination
+}
+
+func newHarness(t *testing.T, isolators ...Isolator) *harness {
+	h := &harness{t: t, exits: make(chan Termination, 16)}
+	h.p = NewPosix(Options{OnExit: func(tm Termination) { h.exits <- tm }, Isolators: isolators})
+	t.Cleanup(h.p.DestroyAll)
+	return h
+}
+
+func (h *harness) launch(id, script string) (string, int) {
+	h.t.Helper()
+	dir := filepath.Join(h.t.TempDir(), "sandbox")
+	pid, err := h.p.Launch(Spec{ID: id, Directory: dir, Path: "/bin/sh", Args: []string{"sh", "-c", script}, Env: []string{"PATH=" + os.Getenv("PATH")}})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return dir, pid
+}
+
+func (h *harness) exit() Termination {
+	h.t.Helper()
+	select {
+	case tm := <-h.exits:
+		return tm
+	case <-time.After(patience):
+		h.t.Fatal("no termination reported")
+	}
+	return Termination{}
+}
+
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(patience)
+	for delay := time.Millisecond; !cond(); delay = min(2*delay, 50*time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(delay)
+	}
+}
+
+func readPid(t *testing.T, path string) int {
+	t.Helper()
+	var pid int
+	eventually(t, path, func() bool {
+		b, err := os.ReadFile(path)
+		if err != nil || !strings.HasSuffix(string(b), "\n") {
+			return false
+		}
+		pid, err = strconv.Atoi(strings.TrimSpace(string(b)))
+		return err == nil
+	})
+	return pid
+}
+
+// The executor runs in its sandbox with its output in stdout and stderr, and
+// its exit status is reported.
+func TestLaunchReportsExit(t *testing.T) {
+	h := newHarness(t)
+	dir, pid := h.launch("c1", `echo "out $MESOS_SANDBOX"; pwd >&2; exit 7`)
+	tm := h.exit()
+	if tm.ID != "c1" || tm.Pid != pid || tm.ExitCode() != 7 || tm.Destroyed || tm.LaunchErr != nil {
+		t.Fatalf("termination = %+v (%s)", tm, tm)
+	}
+	out, _ := os.ReadFile(filepath.Join(dir, "stdout"))
+	errOut, _ := os.ReadFile(filepath.Join(dir, "stderr"))
+	if string(out) != "out "+dir+"\n" || strings.TrimSpace(string(errOut)) != dir {
+		t.Errorf("stdout %q, stderr %q", out, errOut)
+	}
+	if err := h.p.Destroy("c1"); !errors.Is(err, ErrUnknownContainer) {
+		t.Errorf("Destroy after exit: %v", err)
+	}
+}
+
+// Destroy kills the whole tree, including a child that left the process
+// group and one that started its own session.
+func TestDestroyKillsTheTree(t *testing.T) {
+	if _, err := exec.LookPath("setsid"); err != nil {
+		t.Skip("no setsid")
+	}
+	h := newHarness(t)
+	dir, pid := h.launch("c2", `sleep 1000 & echo $! > bg.pid
+setsid sleep 1000 & echo $! > ss.pid
+exec sleep 1000`)
+	bg := readPid(t, filepath.Join(dir, "bg.pid"))
+	ss := readPid(t, filepath.Join(dir, "ss.pid"))
+	for _, p := range []int{pid, bg, ss} {
+		if !ProcessAlive(p) {
+			t.Fatalf("%d not running", p)
+		}
+	}
+	if err := h.p.Destroy("c2"); err != nil {
+		t.Fatal(err)
+	}
+	tm := h.exit()
+	if sig, ok := tm.Signaled(); !ok || sig != syscall.SIGKILL || !tm.Destroyed {
+		t.Errorf("termination = %+v (%s)", tm, tm)
+	}
+	for _, p := range []int{pid, bg, ss} {
+		if ProcessAlive(p) {
+			t.Errorf("pid %d survived Destroy", p)
+		}
+	}
+}
+
+// When the executor exits on its own, what it left behind in its session
+// is killed before the exit is reported.
+func TestExitSweepsLeftovers(t *testing.T) {
+	h := newHarness(t)
+	dir, _ := h.launch("c3", `(sleep 1000 & echo $! > orphan.pid); exit 0`)
+	tm := h.exit()
+	if tm.ExitCode() != 0 {
+		t.Fatalf("termination = %s", tm)
+	}
+	orphan := readPid(t, filepath.Join(dir, "orphan.pid"))
+	if ProcessAlive(orphan) {
+		t.Errorf("orphan %d survived its container", orphan)
+	}
+}
+
+type recorder struct {
+	mu      *sync.Mutex
+	name    string
+	calls   *[]string
+	failOn  string
+	pidSeen int
+}
+
+func (r *recorder) Name() string { return r.name }
+func (r *recorder) record(what string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	*r.calls = append(*r.calls, r.name+"."+what)
+	if what == r.failOn {
+		return errors.New("refused")
+	}
+	return nil
+}
+func (r *recorder) Prepare(spec *Spec, cmd *exec.Cmd) error {
+	cmd.Env = append(cmd.Env, "ISOLATED_BY_"+r.name+"=1")
+	return r.record("prepare")
+}
+func (r *recorder) Isolate(id string, pid int) error { r.pidSeen = pid; return r.record("isolate") }
+func (r *recorder) Update(id string, _ []*mesos.Resource) error {
+	return r.record("update")
+}
+func (r *recorder) Cleanup(id string) error { return r.record("cleanup") }
+
+// Isolator hooks run around the container's life, cleanup in reverse; a
+// failing Prepare fails the launch and cleans up what was prepared.
+func TestIsolatorHooks(t *testing.T) {
+	var mu sync.Mutex
+	var calls []string
+	a := &recorder{mu: &mu, name: "a", calls: &calls}
+	b := &recorder{mu: &mu, name: "b", calls: &calls}
+	h := newHarness(t, a, b)
+	dir, pid := h.launch("c4", `echo "$ISOLATED_BY_a$ISOLATED_BY_b"; exec sleep 1000`)
+	if err := h.p.Update("c4", nil); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "output", func() bool {
+		out, _ := os.ReadFile(filepath.Join(dir, "stdout"))
+		return string(out) == "11\n"
+	})
+	if err := h.p.Destroy("c4"); err != nil {
+		t.Fatal(err)
+	}
+	h.exit()
+	want := []string{"a.prepare", "b.prepare", "a.isolate", "b.isolate", "a.update", "b.update", "b.cleanup", "a.cleanup"}
+	if !slices.Equal(calls, want) || a.pidSeen != pid {
+		t.Errorf("calls = %v (pid %d vs %d), want %v", calls, a.pidSeen, pid, want)
+	}
+
+	calls = nil
+	b.failOn = "prepare"
+	_, err := h.p.Launch(Spec{ID: "c5", Directory: t.TempDir(), Path: "/bin/true"})
+	if err == nil {
+		t.Fatal("launch succeeded despite a failing isolator")
+	}
+	if want := []string{"a.prepare", "b.prepare", "a.cleanup"}; !slices.Equal(calls, want) {
+		t.Errorf("calls = %v, want %v", calls, want)
+	}
+}
+
+// A program that cannot start fails Launch and reports nothing.
+func TestLaunchFailure(t *testing.T) {
+	h := newHarness(t)
+	_, err := h.p.Launch(Spec{ID: "c6", Directory: t.TempDir(), Path: "/nonexistent/executor"})
+	if err == nil {
+		t.Fatal("launch of a missing program succeeded")
+	}
+	select {
+	case tm := <-h.exits:
+		t.Fatalf("termination reported for a failed launch: %+v", tm)
+	default:
+	}
+	if len(h.p.Pids()) != 0 {
+		t.Errorf("failed launch left a container: %v", h.p.Pids())
+	}
+}
+
+// DestroyAll kills everything and returns once every exit is reported.
+func TestDestroyAll(t *testing.T) {
+	h := newHarness(t)
+	var pids []int
+	for _, id := range []string{"x", "y", "z"} {
+		_, pid := h.launch(id, "exec sleep 1000")
+		pids = append(pids, pid)
+	}
+	h.p.DestroyAll()
+	if len(h.exits) != 3 {
+		t.Fatalf("%d exits reported", len(h.exits))
+	}
+	for _, p := range pids {
+		if ProcessAlive(p) {
+			t.Errorf("pid %d survived DestroyAll", p)
+		}
+	}
+}

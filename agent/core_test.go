@@ -1,0 +1,266 @@
+package agent
+
+import (
+	"bytes"
+	"io"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/gomesos/gomesos/agent/containerizer"
+	"github.com/gomesos/gomesos/api/agentproto"
+	execpb "github.com/gomesos/gomesos/api/v1/executor"
+	mesos "github.com/gomesos/gomesos/api/v1/mesos"
+)
+
+// These tests drive the core alone, with a simulated clock: no sockets, no
+// processes, no goroutines.
+
+type coreHarness struct {
+	t   *testing.T
+	c   *core
+	now time.Time
+}
+
+func newCoreHarness(t *testing.T) *coreHarness {
+	start := time.Unix(1_700_000_000, 0)
+	cfg := coreConfig{
+		workDir:             "/work",
+		executorBinary:      "/bin/gomesos",
+		endpoint:            "10.0.0.1:5051",
+		pid:                 "slave(1)@10.0.0.1:5051",
+		baseEnv:             []string{"PATH=/bin", "GOMESOS_EXECUTOR=leaked"},
+		registrationTimeout: time.Minute,
+		shutdownGrace:       5 * time.Second,
+		backoffFactor:       time.Second,
+		retryMin:            10 * time.Second,
+		retryMax:            10 * time.Minute,
+		agentInfo:           &mesos.AgentInfo{Hostname: proto.String("h"), Port: proto.Int32(5051)},
+		flags:               map[string]string{},
+	}
+	return &coreHarness{t: t, c: newCore(cfg, start, 42, slog.New(slog.NewTextHandler(io.Discard, nil))), now: start}
+}
+
+func (h *coreHarness) step(in input) []output { return h.c.step(h.now, in) }
+
+// advance moves the clock to the next deadline (at most to limit) and ticks.
+func (h *coreHarness) advanceTo(t time.Time) []output {
+	h.now = t
+	return h.step(inTick{})
+}
+
+func only[T output](outs []output) []T {
+	var r []T
+	for _, o := range outs {
+		if x, ok := o.(T); ok {
+			r = append(r, x)
+		}
+	}
+	return r
+}
+
+func (h *coreHarness) register() {
+	h.t.Helper()
+	conn := only[outConnect](h.step(inStart{}))
+	if len(conn) != 1 || conn[0].msg.GetType() != agentproto.AgentMessage_REGISTER {
+		h.t.Fatalf("start: %v", conn)
+	}
+	h.step(inMasterStream{gen: conn[0].gen, streamID: "s1"})
+	h.step(inMasterMessage{gen: conn[0].gen, msg: registered("A-S1", 3600)})
+	if h.c.link != linkRegistered || h.c.agentID != "A-S1" {
+		h.t.Fatalf("not registered: %s %q", h.c.link, h.c.agentID)
+	}
+}
+
+func registered(id string, pingTimeout float64) *agentproto.MasterMessage {
+	return &agentproto.MasterMessage{
+		Type: agentproto.MasterMessage_REGISTERED.Enum(),
+		Registered: &agentproto.MasterMessage_Registered{
+			AgentId:            &mesos.AgentID{Value: proto.String(id)},
+			MasterInfo:         &mesos.MasterInfo{Id: proto.String("m"), Ip: proto.Uint32(1), Port: proto.Uint32(5050)},
+			PingTimeoutSeconds: proto.Float64(pingTimeout),
+		},
+	}
+}
+
+func (h *coreHarness) master(m *agentproto.MasterMessage) []output {
+	return h.step(inMasterMessage{gen: h.c.gen, msg: m})
+}
+
+func (h *coreHarness) call(c *execpb.Call, conn int64) callResult {
+	h.t.Helper()
+	reply := make(chan callResult, 1)
+	for _, o := range h.step(inExecutorCall{call: c, conn: conn, reply: reply}) {
+		if r, ok := o.(outCallResult); ok {
+			return r.res
+		}
+	}
+	h.t.Fatal("no answer to the call")
+	return callResult{}
+}
+
+func sentUpdates(outs []output) []mesos.TaskState {
+	var r []mesos.TaskState
+	for _, s := range only[outSend](outs) {
+		if s.msg.GetType() == agentproto.AgentMessage_STATUS_UPDATE {
+			r = append(r, s.msg.GetStatusUpdate().GetStatus().GetState())
+		}
+	}
+	return r
+}
+
+// A whole task life on simulated time: launch, subscribe, updates resent
+// on the backoff schedule until acknowledged, in order.
+func TestCoreTaskLifeOnSimulatedTime(t *testing.T) {
+	h := newCoreHarness(t)
+	h.register()
+
+	outs := h.master(runTask(commandTask("t", "A-S1", "true")))
+	launches := only[outLaunch](outs)
+	if len(launches) != 1 {
+		t.Fatalf("outputs %v", outs)
+	}
+	spec := launches[0].spec
+	if spec.Path != "/bin/gomesos" || !strings.HasPrefix(spec.Directory, "/work/slaves/A-S1/frameworks/fw-1/executors/t/runs/") {
+		t.Errorf("spec = %+v", spec)
+	}
+	for _, want := range []string{"GOMESOS_EXECUTOR=command", "MESOS_FRAMEWORK_ID=fw-1", "MESOS_EXECUTOR_ID=t",
+		"MESOS_AGENT_ENDPOINT=10.0.0.1:5051", "MESOS_SLAVE_ID=A-S1", "MESOS_SLAVE_PID=slave(1)@10.0.0.1:5051",
+		"MESOS_CHECKPOINT=0", "MESOS_HTTP_COMMAND_EXECUTOR=1", "MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD=5secs",
+		"MESOS_DIRECTORY=" + spec.Directory, "MESOS_SANDBOX=" + spec.Directory} {
+		if !slices.Contains(spec.Env, want) {
+			t.Errorf("env lacks %s", want)
+		}
+	}
+	if slices.Contains(spec.Env, "GOMESOS_EXECUTOR=leaked") {
+		t.Error("the agent's own GOMESOS_EXECUTOR leaked into the executor")
+	}
+	h.step(inContainerLaunched{containerID: spec.ID, pid: 1234})
+
+	sub := execCall("fw-1", "t", execpb.Call_SUBSCRIBE)
+	sub.Subscribe = &execpb.Call_Subscribe{}
+	if r := h.call(sub, 7); r.status != http.StatusOK {
+		t.Fatalf("subscribe: %+v", r)
+	}
+
+	uuids := [][]byte{bytes.Repeat([]byte{1}, 16), bytes.Repeat([]byte{2}, 16), bytes.Repeat([]byte{3}, 16)}
+	send := func(state mesos.TaskState, uuid []byte) []output {
+		reply := make(chan callResult, 1)
+		return h.step(inExecutorCall{call: update("fw-1", "t", "t", state, uuid), reply: reply})
+	}
+	if got := sentUpdates(send(mesos.TaskState_TASK_STARTING, uuids[0])); !slices.Equal(got, []mesos.TaskState{mesos.TaskState_TASK_STARTING}) {
+		t.Fatalf("STARTING forwarded as %v", got)
+	}
+	if got := sentUpdates(send(mesos.TaskState_TASK_RUNNING, uuids[1])); len(got) != 0 {
+		t.Fatalf("RUNNING sent while STARTING in flight: %v", got)
+	}
+
+	// Resent at +10s, +30s (then 20s later), +70s (40s later)...
+	start := h.now
+	for _, at := range []time.Duration{10 * time.Second, 30 * time.Second, 70 * time.Second, 150 * time.Second} {
+		if d := h.c.nextDeadline(); !d.Equal(start.Add(at)) {
+			t.Fatalf("next deadline %v after start, want %v", d.Sub(start), at)
+		}
+		if got := sentUpdates(h.advanceTo(start.Add(at))); !slices.Equal(got, []mesos.TaskState{mesos.TaskState_TASK_STARTING}) {
+			t.Fatalf("at +%v resent %v", at, got)
+		}
+	}
+
+	ack := func(uuid []byte) []output {
+		return h.master(&agentproto.MasterMessage{
+			Type: agentproto.MasterMessage_ACKNOWLEDGE.Enum(),
+			Acknowledge: &agentproto.MasterMessage_Acknowledge{
+				FrameworkId: testFramework.GetId(), TaskId: &mesos.TaskID{Value: proto.String("t")}, Uuid: uuid,
+			},
+		})
+	}
+	// A stale acknowledgement changes nothing.
+	if got := sentUpdates(ack(uuids[1])); len(got) != 0 {
+		t.Fatalf("wrong ack released %v", got)
+	}
+	outs = ack(uuids[0])
+	sends := only[outSend](outs)
+	if len(sends) != 1 || sends[0].msg.GetStatusUpdate().GetStatus().GetState() != mesos.TaskState_TASK_RUNNING ||
+		sends[0].streamID != "s1" || sends[0].agentID != "A-S1" {
+		t.Fatalf("after ack: %v", outs)
+	}
+
+	send(mesos.TaskState_TASK_FINISHED, uuids[2])
+	ack(uuids[1])
+	// The executor exits; the task is terminal, so only EXECUTOR_EXITED.
+	outs = h.step(inContainerExited{t: containerizer.Termination{ID: spec.ID, Pid: 1234, Status: 0}})
+	if got := sentUpdates(outs); len(got) != 0 {
+		t.Errorf("exit of a finished executor sent %v", got)
+	}
+	if ex := only[outSend](outs); len(ex) != 1 || ex[0].msg.GetType() != agentproto.AgentMessage_EXECUTOR_EXITED {
+		t.Errorf("exit outputs %v", outs)
+	}
+	ack(uuids[2])
+	if len(h.c.frameworks) != 0 || len(h.c.completedFrameworks) != 1 || len(h.c.updates.streams) != 0 {
+		t.Errorf("after the last ack: %d frameworks, %d completed, %d streams",
+			len(h.c.frameworks), len(h.c.completedFrameworks), len(h.c.updates.streams))
+	}
+	if d := h.c.nextDeadline(); !d.Equal(h.c.pingDeadline) {
+		t.Errorf("a timer other than the ping is left: %v", d)
+	}
+}
+
+// Losing the master: randomized, doubling backoff below 1 min, then
+// REREGISTER; the pending update is resent once registered.
+func TestCoreReregistrationBackoff(t *testing.T) {
+	h := newCoreHarness(t)
+	h.register()
+	h.master(runTask(commandTask("t", "A-S1", "true")))
+
+	bound := time.Second
+	for i := range 10 {
+		outs := h.step(inMasterStreamEnded{gen: h.c.gen})
+		if len(only[outDisconnect](outs)) != 1 || h.c.link != linkIdle {
+			t.Fatalf("attempt %d: %v", i, outs)
+		}
+		delay := h.c.reconnectAt.Sub(h.now)
+		if delay < 0 || delay > bound {
+			t.Fatalf("attempt %d: delay %v outside [0, %v]", i, delay, bound)
+		}
+		conn := only[outConnect](h.advanceTo(h.c.reconnectAt))
+		if len(conn) != 1 || conn[0].msg.GetType() != agentproto.AgentMessage_REREGISTER {
+			t.Fatalf("attempt %d: %v", i, conn)
+		}
+		tasks := conn[0].msg.GetRegister().GetTasks()
+		if len(tasks) != 1 || tasks[0].GetState() != mesos.TaskState_TASK_STAGING || tasks[0].ExecutorId != nil {
+			t.Fatalf("REREGISTER tasks = %v", tasks)
+		}
+		bound = min(2*bound, time.Minute)
+	}
+	h.step(inMasterStream{gen: h.c.gen, streamID: "s2"})
+	h.step(inMasterMessage{gen: h.c.gen, msg: registered("A-S1", 15)})
+	if h.c.link != linkRegistered || h.c.backoff != time.Second {
+		t.Fatalf("after REGISTERED: %s, backoff %v", h.c.link, h.c.backoff)
+	}
+
+	// No ping for the ping timeout: disconnect and retry.
+	outs := h.advanceTo(h.c.pingDeadline)
+	if len(only[outDisconnect](outs)) != 1 || h.c.link != linkIdle {
+		t.Fatalf("ping timeout: %v", outs)
+	}
+}
+
+// Messages from an old stream are ignored.
+func TestCoreIgnoresStaleStreams(t *testing.T) {
+	h := newCoreHarness(t)
+	h.register()
+	old := h.c.gen
+	h.step(inMasterStreamEnded{gen: old})
+	h.advanceTo(h.c.reconnectAt)
+	if outs := h.step(inMasterMessage{gen: old, msg: runTask(commandTask("t", "A-S1", "true"))}); len(outs) != 0 {
+		t.Fatalf("stale stream's RUN_TASK acted on: %v", outs)
+	}
+	if outs := h.step(inMasterRejected{streamID: "s1", status: 400}); len(outs) != 0 {
+		t.Fatalf("stale rejection acted on: %v", outs)
+	}
+}

@@ -1,0 +1,288 @@
+package agent
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"sync"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	execpb "github.com/gomesos/gomesos/api/v1/executor"
+	mesos "github.com/gomesos/gomesos/api/v1/mesos"
+	"github.com/gomesos/gomesos/codec"
+)
+
+// maxCallBody bounds an executor call's body.
+const maxCallBody = 16 << 20
+
+// execStream is one executor's open SUBSCRIBE response.
+type execStream struct {
+	id     int64
+	enc    codec.Encoding
+	events chan *execpb.Event
+	closed chan struct{}
+	once   sync.Once
+}
+
+func (s *execStream) close() { s.once.Do(func() { close(s.closed) }) }
+
+// send queues an event; a stream too slow to keep up is closed, and the
+// executor has to subscribe again.
+func (s *execStream) send(ev *execpb.Event) {
+	select {
+	case s.events <- ev:
+	default:
+		s.close()
+	}
+}
+
+// streams is the registry of open executor streams, shared by the HTTP
+// handlers (which add and remove them) and the agent loop (which writes to
+// them).
+type streams struct {
+	mu   sync.Mutex
+	next int64
+	m    map[int64]*execStream
+}
+
+func (ss *streams) add(enc codec.Encoding) *execStream {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	ss.next++
+	s := &execStream{id: ss.next, enc: enc, events: make(chan *execpb.Event, 1024), closed: make(chan struct{})}
+	if ss.m == nil {
+		ss.m = make(map[int64]*execStream)
+	}
+	ss.m[s.id] = s
+	return s
+}
+
+func (ss *streams) get(id int64) *execStream {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	return ss.m[id]
+}
+
+func (ss *streams) remove(id int64) {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	delete(ss.m, id)
+}
+
+func (ss *streams) closeAll() {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	for _, s := range ss.m {
+		s.close()
+	}
+}
+
+// serveExecutorAPI is POST /api/v1/executor, with Mesos's ladder of checks
+// (slave/http.cpp, Http::executor).
+func (a *Agent) serveExecutorAPI(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		httpError(w, http.StatusMethodNotAllowed,
+			fmt.Sprintf("Expecting one of { 'POST' }, but received '%s'", r.Method))
+		return
+	}
+	ct := r.Header.Get("Content-Type")
+	if ct == "" {
+		httpError(w, http.StatusBadRequest, "Expecting 'Content-Type' to be present")
+		return
+	}
+	enc, err := codec.FromContentType(ct)
+	if err != nil {
+		httpError(w, http.StatusUnsupportedMediaType,
+			"Expecting 'Content-Type' of "+codec.MediaJSON+" or "+codec.MediaProtobuf)
+		return
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxCallBody))
+	if err != nil {
+		httpError(w, http.StatusBadRequest, "Failed to read body: "+err.Error())
+		return
+	}
+	call := &execpb.Call{}
+	if enc == codec.Protobuf {
+		if err := proto.Unmarshal(body, call); err != nil {
+			httpError(w, http.StatusBadRequest, "Failed to parse body into Call protobuf")
+			return
+		}
+	} else {
+		var v any
+		if err := json.Unmarshal(body, &v); err != nil {
+			httpError(w, http.StatusBadRequest, "Failed to parse body into JSON: "+err.Error())
+			return
+		}
+		if err := codec.Unmarshal(codec.JSON, body, call); err != nil {
+			httpError(w, http.StatusBadRequest, "Failed to convert JSON into Call protobuf: "+err.Error())
+			return
+		}
+	}
+	if msg := validateExecutorCall(call); msg != "" {
+		httpError(w, http.StatusBadRequest, "Failed to validate Executor::Call: "+msg)
+		return
+	}
+
+	var respEnc codec.Encoding
+	var recordio bool
+	switch call.GetType() {
+	case execpb.Call_SUBSCRIBE:
+		var ok bool
+		respEnc, recordio, ok = codec.Negotiate(r.Header.Get("Accept"), r.Header.Get("Message-Accept"))
+		if !ok {
+			httpError(w, http.StatusNotAcceptable,
+				"Expecting 'Accept' to allow '"+codec.MediaProtobuf+"' or '"+codec.MediaJSON+"'")
+			return
+		}
+	case execpb.Call_HEARTBEAT:
+		w.WriteHeader(http.StatusAccepted)
+		return
+	}
+
+	var stream *execStream
+	if call.GetType() == execpb.Call_SUBSCRIBE {
+		stream = a.streams.add(respEnc)
+		defer a.streams.remove(stream.id)
+	}
+	reply := make(chan callResult, 1)
+	in := inExecutorCall{call: call, reply: reply}
+	if stream != nil {
+		in.conn = stream.id
+	}
+	if !a.deliver(in) {
+		httpError(w, http.StatusServiceUnavailable, "Agent is shutting down")
+		return
+	}
+	var res callResult
+	select {
+	case res = <-reply:
+	case <-a.stopped:
+		httpError(w, http.StatusServiceUnavailable, "Agent is shutting down")
+		return
+	}
+	if res.status != http.StatusOK {
+		if res.msg != "" {
+			httpError(w, res.status, res.msg)
+		} else {
+			w.WriteHeader(res.status)
+		}
+		return
+	}
+	a.streamEvents(w, r, stream, recordio)
+}
+
+// streamEvents writes an executor's events as RecordIO until the stream is
+// closed by the agent or the executor goes away.
+func (a *Agent) streamEvents(w http.ResponseWriter, r *http.Request, s *execStream, recordio bool) {
+	defer a.deliver(inExecutorDisconnected{conn: s.id})
+	if recordio {
+		w.Header().Set("Content-Type", codec.MediaRecordIO)
+		w.Header().Set("Message-Content-Type", s.enc.ContentType())
+	} else {
+		w.Header().Set("Content-Type", s.enc.ContentType())
+	}
+	w.Header().Set("Cache-Control", "no-cache")
+	w.WriteHeader(http.StatusOK)
+	flusher, _ := w.(http.Flusher)
+	if flusher != nil {
+		flusher.Flush()
+	}
+	rw := codec.NewRecordWriter(w)
+	write := func(ev *execpb.Event) bool {
+		data, err := codec.Marshal(s.enc, ev)
+		if err != nil {
+			a.log.Error("encoding an executor event", "err", err)
+			return true
+		}
+		if err := rw.WriteRecord(data); err != nil {
+			return false
+		}
+		if flusher != nil {
+			flusher.Flush()
+		}
+		return true
+	}
+	heartbeat := time.NewTicker(ExecutorHeartbeatInterval)
+	defer heartbeat.Stop()
+	for {
+		select {
+		case ev := <-s.events:
+			if !write(ev) {
+				return
+			}
+		case <-heartbeat.C:
+			if !write(&execpb.Event{Type: execpb.Event_HEARTBEAT.Enum()}) {
+				return
+			}
+		case <-s.closed:
+			for {
+				select {
+				case ev := <-s.events:
+					if !write(ev) {
+						return
+					}
+				default:
+					return
+				}
+			}
+		case <-r.Context().Done():
+			return
+		case <-a.stopped:
+			return
+		}
+	}
+}
+
+// validateExecutorCall is Mesos's validation of executor calls; it returns
+// the reason a call is invalid, or "".
+func validateExecutorCall(call *execpb.Call) string {
+	if call.Type == nil {
+		return "Expecting 'type' to be present"
+	}
+	switch call.GetType() {
+	case execpb.Call_SUBSCRIBE:
+		if call.Subscribe == nil {
+			return "Expecting 'subscribe' to be present"
+		}
+	case execpb.Call_UPDATE:
+		if call.Update == nil {
+			return "Expecting 'update' to be present"
+		}
+		st := call.GetUpdate().GetStatus()
+		if st.Uuid == nil {
+			return "Expecting 'uuid' to be present"
+		}
+		if len(st.GetUuid()) != 16 {
+			return fmt.Sprintf("Invalid UUID: expected 16 bytes, got %d", len(st.GetUuid()))
+		}
+		if st.ExecutorId != nil && st.GetExecutorId().GetValue() != call.GetExecutorId().GetValue() {
+			return "ExecutorID in Call: " + call.GetExecutorId().GetValue() +
+				" does not match ExecutorID in TaskStatus: " + st.GetExecutorId().GetValue()
+		}
+		if st.GetSource() != mesos.TaskStatus_SOURCE_EXECUTOR {
+			return "Received Call from executor " + call.GetExecutorId().GetValue() +
+				" of framework " + call.GetFrameworkId().GetValue() +
+				" with invalid source, expecting 'SOURCE_EXECUTOR'"
+		}
+		if st.GetState() == mesos.TaskState_TASK_STAGING {
+			return "Received TASK_STAGING from executor " + call.GetExecutorId().GetValue() +
+				" of framework " + call.GetFrameworkId().GetValue() + " which is not allowed"
+		}
+	case execpb.Call_MESSAGE:
+		if call.Message == nil {
+			return "Expecting 'message' to be present"
+		}
+	}
+	return ""
+}
+
+// httpError writes a plain-text error, as libprocess does.
+func httpError(w http.ResponseWriter, status int, msg string) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = io.WriteString(w, msg)
+}

@@ -1,0 +1,93 @@
+package agent
+
+import (
+	"maps"
+	"net/http"
+	"runtime"
+	"slices"
+	"strings"
+
+	"github.com/gomesos/gomesos/resources"
+)
+
+// Handler serves the agent's HTTP API: the executor API and the read-only
+// endpoints, each also under the /slave(1) prefix as on Mesos. It answers
+// only while Run runs.
+func (a *Agent) Handler() http.Handler { return http.HandlerFunc(a.route) }
+
+func (a *Agent) route(w http.ResponseWriter, r *http.Request) {
+	p := r.URL.Path
+	if rest, ok := strings.CutPrefix(p, "/slave(1)"); ok && strings.HasPrefix(rest, "/") {
+		p = rest
+	}
+	switch p {
+	case "/api/v1/executor", "/state", "/state.json", "/metrics/snapshot":
+		if !a.ran.Load() {
+			httpError(w, http.StatusServiceUnavailable, "Agent is not running")
+			return
+		}
+	}
+	switch p {
+	case "/api/v1/executor":
+		a.serveExecutorAPI(w, r)
+	case "/state", "/state.json":
+		a.serveState(w, r)
+	case "/flags":
+		writeJSON(w, r, map[string]any{"flags": a.core.cfg.flags})
+	case "/health":
+		w.WriteHeader(http.StatusOK)
+	case "/version":
+		a.serveVersion(w, r)
+	case "/metrics/snapshot":
+		a.serveMetrics(w, r)
+	case "/files/browse", "/files/browse.json":
+		a.files.browse(w, r)
+	case "/files/read", "/files/read.json":
+		a.files.read(w, r)
+	case "/files/download", "/files/download.json":
+		a.files.download(w, r)
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+func (a *Agent) serveState(w http.ResponseWriter, r *http.Request) {
+	s, ok := a.snapshot()
+	if !ok {
+		httpError(w, http.StatusServiceUnavailable, "Agent is shutting down")
+		return
+	}
+	writeJSON(w, r, s.state)
+}
+
+func (a *Agent) serveVersion(w http.ResponseWriter, r *http.Request) {
+	b := a.core.cfg.build
+	type version struct {
+		BuildDate string    `json:"build_date"`
+		BuildTime jsonFloat `json:"build_time"`
+		BuildUser string    `json:"build_user"`
+		GitSHA    string    `json:"git_sha,omitempty"`
+		Version   string    `json:"version"`
+	}
+	writeJSON(w, r, version{BuildDate: b.date, BuildTime: jsonFloat(b.time), BuildUser: b.user, GitSHA: b.gitSHA, Version: MesosVersion})
+}
+
+// serveMetrics is /metrics/snapshot: the agent's slave/* metrics and the
+// machine's system/* ones, as one flat object in key order.
+func (a *Agent) serveMetrics(w http.ResponseWriter, r *http.Request) {
+	s, ok := a.snapshot()
+	if !ok {
+		httpError(w, http.StatusServiceUnavailable, "Agent is shutting down")
+		return
+	}
+	m := maps.Clone(s.metrics)
+	m["system/cpus_total"] = float64(runtime.NumCPU())
+	for k, v := range systemMetrics() {
+		m[k] = v
+	}
+	obj := make(resources.LegacyObject, 0, len(m))
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		obj = append(obj, resources.LegacyField{Key: k, Number: m[k]})
+	}
+	writeJSON(w, r, obj)
+}

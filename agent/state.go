@@ -1,0 +1,512 @@
+package agent
+
+import (
+	"encoding/json"
+	"math"
+	"os"
+	"runtime/debug"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	mesos "github.com/gomesos/gomesos/api/v1/mesos"
+	"github.com/gomesos/gomesos/codec"
+	"github.com/gomesos/gomesos/resources"
+)
+
+// snapshot is a copy of what the read-only endpoints show, built by the
+// core on request so that rendering never holds up the agent.
+type snapshot struct {
+	state   *stateJSON
+	metrics map[string]float64
+}
+
+// jsonFloat is a double written as Mesos writes one: shortest form, with
+// ".0" on whole numbers.
+type jsonFloat float64
+
+func (f jsonFloat) MarshalJSON() ([]byte, error) { return appendDouble(nil, float64(f)), nil }
+
+func appendDouble(b []byte, f float64) []byte {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return append(b, "null"...)
+	}
+	if a := math.Abs(f); a == 0 || (a >= 1e-6 && a < 1e21) {
+		start := len(b)
+		b = strconv.AppendFloat(b, f, 'f', -1, 64)
+		if !slices.Contains(b[start:], '.') {
+			b = append(b, ".0"...)
+		}
+		return b
+	}
+	return strconv.AppendFloat(b, f, 'e', -1, 64)
+}
+
+// The /state document; field order follows Mesos's.
+type stateJSON struct {
+	Version                      string                            `json:"version"`
+	GitSHA                       string                            `json:"git_sha,omitempty"`
+	BuildDate                    string                            `json:"build_date"`
+	BuildTime                    jsonFloat                         `json:"build_time"`
+	BuildUser                    string                            `json:"build_user"`
+	StartTime                    jsonFloat                         `json:"start_time"`
+	ID                           string                            `json:"id,omitempty"`
+	PID                          string                            `json:"pid"`
+	Hostname                     string                            `json:"hostname"`
+	Capabilities                 []string                          `json:"capabilities"`
+	Resources                    resources.LegacyObject            `json:"resources"`
+	ReservedResources            map[string]resources.LegacyObject `json:"reserved_resources"`
+	UnreservedResources          resources.LegacyObject            `json:"unreserved_resources"`
+	ReservedResourcesFull        map[string][]json.RawMessage      `json:"reserved_resources_full"`
+	UnreservedResourcesFull      []json.RawMessage                 `json:"unreserved_resources_full"`
+	ReservedResourcesAllocated   map[string]resources.LegacyObject `json:"reserved_resources_allocated"`
+	UnreservedResourcesAllocated resources.LegacyObject            `json:"unreserved_resources_allocated"`
+	ResourceProviders            []json.RawMessage                 `json:"resource_providers"`
+	Attributes                   resources.LegacyObject            `json:"attributes"`
+	MasterHostname               string                            `json:"master_hostname,omitempty"`
+	Flags                        map[string]string                 `json:"flags"`
+	Frameworks                   []frameworkJSON                   `json:"frameworks"`
+	CompletedFrameworks          []frameworkJSON                   `json:"completed_frameworks"`
+}
+
+type frameworkJSON struct {
+	ID                 string         `json:"id"`
+	Name               string         `json:"name"`
+	User               string         `json:"user"`
+	FailoverTimeout    jsonFloat      `json:"failover_timeout"`
+	Checkpoint         bool           `json:"checkpoint"`
+	Hostname           string         `json:"hostname"`
+	Role               string         `json:"role,omitempty"`
+	Roles              []string       `json:"roles,omitempty"`
+	Executors          []executorJSON `json:"executors"`
+	CompletedExecutors []executorJSON `json:"completed_executors"`
+}
+
+type executorJSON struct {
+	ID             string                 `json:"id"`
+	Name           string                 `json:"name"`
+	Source         string                 `json:"source"`
+	Container      string                 `json:"container"`
+	Directory      string                 `json:"directory"`
+	Resources      resources.LegacyObject `json:"resources"`
+	Role           string                 `json:"role,omitempty"`
+	Type           string                 `json:"type,omitempty"`
+	Labels         json.RawMessage        `json:"labels,omitempty"`
+	Tasks          []taskJSON             `json:"tasks"`
+	QueuedTasks    []taskJSON             `json:"queued_tasks"`
+	CompletedTasks []taskJSON             `json:"completed_tasks"`
+}
+
+type taskJSON struct {
+	ID          string                 `json:"id"`
+	Name        string                 `json:"name"`
+	FrameworkID string                 `json:"framework_id"`
+	ExecutorID  string                 `json:"executor_id"`
+	SlaveID     string                 `json:"slave_id"`
+	State       string                 `json:"state"`
+	Resources   resources.LegacyObject `json:"resources"`
+	Role        string                 `json:"role,omitempty"`
+	Statuses    []statusJSON           `json:"statuses"`
+	Labels      json.RawMessage        `json:"labels,omitempty"`
+	Container   json.RawMessage        `json:"container,omitempty"`
+}
+
+type statusJSON struct {
+	State           string          `json:"state"`
+	Timestamp       jsonFloat       `json:"timestamp"`
+	Labels          json.RawMessage `json:"labels,omitempty"`
+	ContainerStatus json.RawMessage `json:"container_status,omitempty"`
+	Healthy         *bool           `json:"healthy,omitempty"`
+}
+
+// agentCapabilities are reported in /state.
+var agentCapabilities = []string{"MULTI_ROLE", "HIERARCHICAL_ROLE", "RESERVATION_REFINEMENT"}
+
+// snapshot builds the endpoints' view of the state at time now.
+func (c *core) snapshot(now time.Time) *snapshot {
+	b := c.cfg.build
+	total := c.cfg.agentInfo.GetResources()
+	st := &stateJSON{
+		Version:                    MesosVersion,
+		GitSHA:                     b.gitSHA,
+		BuildDate:                  b.date,
+		BuildTime:                  jsonFloat(b.time),
+		BuildUser:                  b.user,
+		StartTime:                  jsonFloat(seconds(c.startTime)),
+		ID:                         c.agentID,
+		PID:                        c.cfg.pid,
+		Hostname:                   c.cfg.agentInfo.GetHostname(),
+		Capabilities:               agentCapabilities,
+		Resources:                  legacyJSON(total),
+		ReservedResources:          map[string]resources.LegacyObject{},
+		ReservedResourcesFull:      map[string][]json.RawMessage{},
+		ReservedResourcesAllocated: map[string]resources.LegacyObject{},
+		UnreservedResourcesFull:    []json.RawMessage{},
+		ResourceProviders:          []json.RawMessage{},
+		Attributes:                 legacyAttributes(c.cfg.agentInfo.GetAttributes()),
+		Flags:                      c.cfg.flags,
+		Frameworks:                 []frameworkJSON{},
+		CompletedFrameworks:        []frameworkJSON{},
+	}
+	if c.masterInfo != nil {
+		st.MasterHostname = c.masterInfo.GetHostname()
+	}
+	reserved, unreserved := splitReserved(total)
+	for role, rs := range reserved {
+		st.ReservedResources[role] = legacyJSON(rs)
+		st.ReservedResourcesFull[role] = protoJSONList(rs)
+	}
+	st.UnreservedResources = legacyJSON(unreserved)
+	st.UnreservedResourcesFull = protoJSONList(unreserved)
+
+	var used []*mesos.Resource
+	for _, fw := range c.sortedFrameworks() {
+		st.Frameworks = append(st.Frameworks, c.frameworkJSON(fw))
+		for _, ex := range fw.executors {
+			if ex.state != execTerminated {
+				used = append(used, ex.resources()...)
+			}
+		}
+	}
+	for i := len(c.completedFrameworks) - 1; i >= 0; i-- {
+		st.CompletedFrameworks = append(st.CompletedFrameworks, c.frameworkJSON(c.completedFrameworks[i]))
+	}
+	usedReserved, usedUnreserved := splitReserved(used)
+	for role, rs := range usedReserved {
+		st.ReservedResourcesAllocated[role] = legacyJSON(rs)
+	}
+	st.UnreservedResourcesAllocated = legacyScalars(usedUnreserved)
+
+	return &snapshot{state: st, metrics: c.metricsAt(now, total, used)}
+}
+
+func (c *core) frameworkJSON(fw *framework) frameworkJSON {
+	info := fw.info
+	out := frameworkJSON{
+		ID:                 fw.id,
+		Name:               info.GetName(),
+		User:               info.GetUser(),
+		FailoverTimeout:    jsonFloat(info.GetFailoverTimeout()),
+		Checkpoint:         info.GetCheckpoint(),
+		Hostname:           info.GetHostname(),
+		Executors:          []executorJSON{},
+		CompletedExecutors: []executorJSON{},
+	}
+	if multiRole(info) {
+		out.Roles = info.GetRoles()
+		if out.Roles == nil {
+			out.Roles = []string{}
+		}
+	} else {
+		out.Role = info.GetRole()
+	}
+	for _, ex := range fw.sortedExecutors() {
+		out.Executors = append(out.Executors, c.executorJSON(fw, ex))
+	}
+	for i := len(fw.completedExecutors) - 1; i >= 0; i-- {
+		out.CompletedExecutors = append(out.CompletedExecutors, c.executorJSON(fw, fw.completedExecutors[i]))
+	}
+	return out
+}
+
+func (c *core) executorJSON(fw *framework, ex *executor) executorJSON {
+	out := executorJSON{
+		ID:             ex.id,
+		Name:           ex.info.GetName(),
+		Source:         ex.info.GetSource(),
+		Container:      ex.containerID,
+		Directory:      ex.directory,
+		Resources:      legacyJSON(ex.resources()),
+		Role:           roleOf(ex.info.GetResources(), fw.info),
+		Tasks:          []taskJSON{},
+		QueuedTasks:    []taskJSON{},
+		CompletedTasks: []taskJSON{},
+	}
+	if ex.info.Type != nil {
+		out.Type = ex.info.GetType().String()
+	}
+	if l := ex.info.GetLabels(); l != nil {
+		out.Labels = protoJSON(l)
+	}
+	for _, q := range ex.queue {
+		for _, t := range q.tasks() {
+			out.QueuedTasks = append(out.QueuedTasks, c.taskJSON(fw, newTask(t, ex, c.agentID)))
+		}
+	}
+	for _, m := range []map[string]*mesos.Task{ex.launched, ex.terminated} {
+		for _, id := range sortedKeys(m) {
+			out.Tasks = append(out.Tasks, c.taskJSON(fw, m[id]))
+		}
+	}
+	for i := len(ex.completed) - 1; i >= 0; i-- {
+		out.CompletedTasks = append(out.CompletedTasks, c.taskJSON(fw, ex.completed[i]))
+	}
+	return out
+}
+
+func (c *core) taskJSON(fw *framework, t *mesos.Task) taskJSON {
+	out := taskJSON{
+		ID:          t.GetTaskId().GetValue(),
+		Name:        t.GetName(),
+		FrameworkID: t.GetFrameworkId().GetValue(),
+		ExecutorID:  t.GetExecutorId().GetValue(),
+		SlaveID:     t.GetAgentId().GetValue(),
+		State:       t.GetState().String(),
+		Resources:   legacyJSON(t.GetResources()),
+		Role:        roleOf(t.GetResources(), fw.info),
+		Statuses:    []statusJSON{},
+	}
+	if l := t.GetLabels(); l != nil {
+		out.Labels = protoJSON(l)
+	}
+	if ci := t.GetContainer(); ci != nil {
+		out.Container = protoJSON(ci)
+	}
+	for _, s := range t.GetStatuses() {
+		sj := statusJSON{State: s.GetState().String(), Timestamp: jsonFloat(s.GetTimestamp())}
+		if l := s.GetLabels(); l != nil {
+			sj.Labels = protoJSON(l)
+		}
+		if cs := s.GetContainerStatus(); cs != nil {
+			sj.ContainerStatus = protoJSON(cs)
+		}
+		if s.Healthy != nil {
+			h := s.GetHealthy()
+			sj.Healthy = &h
+		}
+		out.Statuses = append(out.Statuses, sj)
+	}
+	return out
+}
+
+// metricsAt computes /metrics/snapshot's slave/* values.
+func (c *core) metricsAt(now time.Time, total, used []*mesos.Resource) map[string]float64 {
+	m := map[string]float64{
+		"slave/uptime_secs":                             now.Sub(c.startTime).Seconds(),
+		"slave/registered":                              b2f(c.link == linkRegistered),
+		"slave/recovery_errors":                         0,
+		"slave/frameworks_active":                       float64(len(c.frameworks)),
+		"slave/executors_preempted":                     0,
+		"slave/executors_terminated":                    float64(c.metrics.executorsTerminated),
+		"slave/tasks_finished":                          float64(c.metrics.tasksFinished),
+		"slave/tasks_failed":                            float64(c.metrics.tasksFailed),
+		"slave/tasks_killed":                            float64(c.metrics.tasksKilled),
+		"slave/tasks_lost":                              float64(c.metrics.tasksLost),
+		"slave/tasks_gone":                              float64(c.metrics.tasksGone),
+		"slave/valid_status_updates":                    float64(c.metrics.validStatusUpdates),
+		"slave/invalid_status_updates":                  float64(c.metrics.invalidStatusUpdates),
+		"slave/valid_framework_messages":                float64(c.metrics.validFrameworkMessages),
+		"slave/invalid_framework_messages":              float64(c.metrics.invalidFrameworkMessages),
+		"slave/container_launch_errors":                 float64(c.metrics.containerLaunchErrors),
+		"slave/executor_directory_max_allowed_age_secs": 0,
+	}
+	var registering, running, terminating, staging, starting, taskRunning, killing float64
+	for _, ex := range c.byContainer {
+		switch ex.state {
+		case execRegistering:
+			registering++
+		case execRunning:
+			running++
+		case execTerminating:
+			terminating++
+		}
+		for _, q := range ex.queue {
+			staging += float64(len(q.tasks()))
+		}
+		for _, t := range ex.launched {
+			switch t.GetState() {
+			case mesos.TaskState_TASK_STAGING:
+				staging++
+			case mesos.TaskState_TASK_STARTING:
+				starting++
+			case mesos.TaskState_TASK_RUNNING:
+				taskRunning++
+			case mesos.TaskState_TASK_KILLING:
+				killing++
+			}
+		}
+	}
+	m["slave/executors_registering"] = registering
+	m["slave/executors_running"] = running
+	m["slave/executors_terminating"] = terminating
+	m["slave/tasks_staging"] = staging
+	m["slave/tasks_starting"] = starting
+	m["slave/tasks_running"] = taskRunning
+	m["slave/tasks_killing"] = killing
+	for _, name := range []string{"cpus", "mem", "disk", "gpus"} {
+		t, u := scalarSum(total, name, false), scalarSum(used, name, false)
+		m["slave/"+name+"_total"] = t
+		m["slave/"+name+"_used"] = u
+		m["slave/"+name+"_percent"] = percent(u, t)
+		rt, ru := scalarSum(total, name, true), scalarSum(used, name, true)
+		m["slave/"+name+"_revocable_total"] = rt
+		m["slave/"+name+"_revocable_used"] = ru
+		m["slave/"+name+"_revocable_percent"] = percent(ru, rt)
+	}
+	return m
+}
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func percent(used, total float64) float64 {
+	if total == 0 {
+		return 0
+	}
+	return used / total
+}
+
+func multiRole(info *mesos.FrameworkInfo) bool {
+	for _, cp := range info.GetCapabilities() {
+		if cp.GetType() == mesos.FrameworkInfo_Capability_MULTI_ROLE {
+			return true
+		}
+	}
+	return false
+}
+
+// roleOf is the role resources are allocated to, else the framework's.
+func roleOf(rs []*mesos.Resource, info *mesos.FrameworkInfo) string {
+	for _, r := range rs {
+		if r.GetAllocationInfo() != nil && r.GetAllocationInfo().Role != nil {
+			return r.GetAllocationInfo().GetRole()
+		}
+	}
+	if multiRole(info) {
+		if roles := info.GetRoles(); len(roles) > 0 {
+			return roles[0]
+		}
+	}
+	return info.GetRole()
+}
+
+// ---- Resource rendering ----
+
+// legacyJSON renders resources in the legacy object form.
+func legacyJSON(pbs []*mesos.Resource) resources.LegacyObject {
+	rs, err := resources.FromProto(pbs)
+	if err != nil {
+		return legacyScalarsOf(pbs)
+	}
+	return resources.LegacyJSON(rs)
+}
+
+// legacyScalars is the legacy form with scalars only (as Mesos's
+// *_allocated fields, which leave out ports).
+func legacyScalars(pbs []*mesos.Resource) resources.LegacyObject {
+	full := legacyJSON(pbs)
+	out := full[:0:0]
+	for _, f := range full {
+		if !f.IsText {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func legacyScalarsOf(pbs []*mesos.Resource) resources.LegacyObject {
+	out := resources.LegacyObject{}
+	for _, name := range []string{"disk", "mem", "gpus", "cpus"} {
+		out = append(out, resources.LegacyField{Key: name, Number: scalarSum(pbs, name, false)})
+	}
+	return out
+}
+
+func legacyAttributes(pbs []*mesos.Attribute) resources.LegacyObject {
+	attrs, err := resources.AttributesFromProto(pbs)
+	if err != nil {
+		return resources.LegacyObject{}
+	}
+	return resources.LegacyAttributesJSON(attrs)
+}
+
+func scalarSum(pbs []*mesos.Resource, name string, revocable bool) float64 {
+	var sum float64
+	for _, r := range pbs {
+		if r.GetName() == name && r.GetType() == mesos.Value_SCALAR && (r.Revocable != nil) == revocable {
+			sum += r.GetScalar().GetValue()
+		}
+	}
+	return math.Round(sum*1000) / 1000
+}
+
+// splitReserved separates reserved resources, by role, from unreserved.
+func splitReserved(pbs []*mesos.Resource) (map[string][]*mesos.Resource, []*mesos.Resource) {
+	reserved := map[string][]*mesos.Resource{}
+	var unreserved []*mesos.Resource
+	for _, r := range pbs {
+		role := ""
+		if n := len(r.GetReservations()); n > 0 {
+			role = r.GetReservations()[n-1].GetRole()
+		} else if r.Role != nil && r.GetRole() != "*" {
+			role = r.GetRole()
+		}
+		if role == "" {
+			unreserved = append(unreserved, r)
+		} else {
+			reserved[role] = append(reserved[role], r)
+		}
+	}
+	return reserved, unreserved
+}
+
+func protoJSON(m proto.Message) json.RawMessage {
+	b, err := codec.Marshal(codec.JSON, m)
+	if err != nil {
+		return nil
+	}
+	return b
+}
+
+func protoJSONList(pbs []*mesos.Resource) []json.RawMessage {
+	out := make([]json.RawMessage, 0, len(pbs))
+	for _, r := range pbs {
+		if b := protoJSON(r); b != nil {
+			out = append(out, b)
+		}
+	}
+	return out
+}
+
+// ---- Build information ----
+
+type buildInfoT struct {
+	date   string
+	time   float64
+	user   string
+	gitSHA string
+}
+
+var buildInformation = sync.OnceValue(func() buildInfoT {
+	var b buildInfoT
+	var t time.Time
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				b.gitSHA = s.Value
+			case "vcs.time":
+				t, _ = time.Parse(time.RFC3339, s.Value)
+			}
+		}
+	}
+	if t.IsZero() {
+		if exe, err := os.Executable(); err == nil {
+			if fi, err := os.Stat(exe); err == nil {
+				t = fi.ModTime()
+			}
+		}
+	}
+	if !t.IsZero() {
+		b.date = t.UTC().Format("2006-01-02 15:04:05")
+		b.time = float64(t.Unix())
+	}
+	return b
+})
