@@ -431,7 +431,7 @@ func (c *core) masterStreamEnded(now time.Time, in inMasterStreamEnded) {
 // here) for a known one.
 func (c *core) registerMessage() *agentproto.AgentMessage {
 	info := proto.Clone(c.cfg.agentInfo).(*mesos.AgentInfo)
-	reg := &agentproto.AgentMessage_Register{AgentInfo: info, Version: proto.String(MesosVersion)}
+	reg := &agentproto.AgentMessage_Register{AgentInfo: info, Version: proto.String(MesosVersion), Endpoint: proto.String(c.cfg.endpoint)}
 	if c.agentID == "" {
 		return &agentproto.AgentMessage{Type: agentproto.AgentMessage_REGISTER.Enum(), Register: reg}
 	}

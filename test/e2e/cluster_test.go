@@ -24,6 +24,17 @@ func TestCommandTaskLifecycleOverRealHTTP(t *testing.T) {
 			c := startCluster(t, clusterOptions{agents: 1})
 			fw := startFramework(t, c, frameworkOptions{enc: enc})
 			o := fw.nextOffer()
+			agentAddr := c.agents[0].Addr()
+			if u := o.GetUrl(); u.GetScheme() != "http" || u.GetAddress().GetIp()+":"+fmt.Sprint(u.GetAddress().GetPort()) != agentAddr || u.GetPath() != "/slave(1)" {
+				t.Errorf("offer url %v does not point at the agent %s", u, agentAddr)
+			}
+			var slaves struct {
+				Slaves []struct{ PID string } `json:"slaves"`
+			}
+			c.getJSON("/master/slaves", &slaves)
+			if len(slaves.Slaves) != 1 || slaves.Slaves[0].PID != "slave(1)@"+agentAddr {
+				t.Errorf("/master/slaves pid %+v, want slave(1)@%s", slaves.Slaves, agentAddr)
+			}
 			task := commandTask("hello", o, "cpus:0.1;mem:32", "echo hello from $MESOS_TASK_ID")
 			if err := fw.client.Launch(ctxT(t), ids(o), []*mesos.TaskInfo{task}, nil); err != nil {
 				t.Fatal(err)
