@@ -300,6 +300,7 @@ func (c *Core) agentMessage(in AgentMessage) Result {
 		}})
 	case agentproto.AgentMessage_UNREGISTER:
 		c.metrics.inc("master/messages_unregister_slave")
+		c.metrics.inc("master/slave_removals/reason_unregistered")
 		c.removeAgent(a, "unregistered", mesos.TaskStatus_REASON_AGENT_REMOVED)
 	default:
 		return fail(http.StatusBadRequest, "Unexpected agent message type %s", msg.GetType())

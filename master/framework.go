@@ -214,6 +214,9 @@ func (c *Core) subscribe(call *schedpb.Call, stream string) Result {
 			MasterInfo:               clone(c.info),
 		},
 	}})
+	// Mesos's heartbeater beats as soon as it starts, so a HEARTBEAT
+	// follows SUBSCRIBED at once (see mesos-samples/scheduler_subscribe_stream.txt).
+	c.emit(SendEvent{Stream: stream, Event: &schedpb.Event{Type: schedpb.Event_HEARTBEAT.Enum()}})
 	c.allocateSoon = true
 	return Result{Status: http.StatusOK}
 }

@@ -455,18 +455,18 @@ type TaskQuery struct {
 	Ascending           bool
 }
 
-// Tasks lists tasks for /master/tasks: live, unreachable and completed,
-// ordered by their latest status time.
+// Tasks lists tasks for /master/tasks: active and completed, ordered by
+// their first status's time.
 func (c *Core) Tasks(q TaskQuery) []TaskView {
 	var all []*task
 	add := func(fw *framework) {
 		if q.FrameworkID != "" && fw.id != q.FrameworkID {
 			return
 		}
+		// Like Mesos: active and completed tasks, not unreachable ones.
 		for _, t := range fw.tasks {
 			all = append(all, t)
 		}
-		all = append(all, fw.unreachable...)
 		all = append(all, fw.completed...)
 	}
 	for _, fw := range c.frameworks {
@@ -484,14 +484,16 @@ func (c *Core) Tasks(q TaskQuery) []TaskView {
 		}
 		all = kept
 	}
-	last := func(t *task) float64 {
-		if n := len(t.statuses); n > 0 {
-			return t.statuses[n-1].GetTimestamp()
+	// Mesos orders by the earliest status's time, i.e. by when the task
+	// started; tasks without statuses come first in ascending order.
+	first := func(t *task) float64 {
+		if len(t.statuses) > 0 {
+			return t.statuses[0].GetTimestamp()
 		}
 		return 0
 	}
 	sort.SliceStable(all, func(i, j int) bool {
-		li, lj := last(all[i]), last(all[j])
+		li, lj := first(all[i]), first(all[j])
 		if li == lj {
 			if q.Ascending {
 				return all[i].id < all[j].id

@@ -3,7 +3,9 @@ package master
 import (
 	"errors"
 	"fmt"
+	"math"
 	"strings"
+	"time"
 
 	mesos "github.com/gomesos/gomesos/api/v1/mesos"
 	schedpb "github.com/gomesos/gomesos/api/v1/scheduler"
@@ -136,7 +138,9 @@ func validateFrameworkInfo(info *mesos.FrameworkInfo, suppressed []string) error
 			return fmt.Errorf("Suppressed role '%s' is not contained in the list of roles", r)
 		}
 	}
-	if ft := info.GetFailoverTimeout(); ft < 0 || ft != ft {
+	// As in Mesos, it must be a valid duration: a longer one (> ~292 years)
+	// would overflow and read as "no timeout at all".
+	if ft := info.GetFailoverTimeout(); ft < 0 || ft != ft || ft*float64(time.Second) >= math.MaxInt64 {
 		return fmt.Errorf("Invalid 'FrameworkInfo.failover_timeout' %v", ft)
 	}
 	return nil

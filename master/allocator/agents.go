@@ -1,0 +1,217 @@
+package allocator
+
+import (
+	"slices"
+	"strings"
+
+	"github.com/gomesos/gomesos/resources"
+)
+
+type agent struct {
+	id     string
+	info   Agent
+	total  resources.Resources // unallocated
+	totalQ qty
+	// available is total minus everything allocated or held for frameworks
+	// not yet added.
+	available resources.Resources
+	availQ    qty
+	// gen changes whenever available changes; refusals memoize their
+	// decision against it.
+	gen uint64
+	// special is set when the agent has reserved, revocable or shared
+	// resources: what may be offered then depends on the role and on the
+	// framework's capabilities, which the cycle's fast path skips.
+	special bool
+	hasGPU  bool
+	active  bool
+
+	// blocked records that the last cycle visiting the agent found no
+	// framework that would take anything, at agent generation blockedGen
+	// and eligibility epoch blockedEpoch (see Allocate).
+	blocked      bool
+	blockedGen   uint64
+	blockedEpoch uint64
+	// lastRefused is the resources of the agent's newest filter: the
+	// frameworks that decline an agent in turn usually decline the same
+	// resources, and their filters share one copy (see canonical).
+	lastRefused resources.Resources
+
+	refusals map[*client]refusal // filters by client
+
+	alloc map[*client]resources.Resources // unallocated, by holder
+	// pending holds usage of frameworks not yet added, with allocation
+	// roles, by framework ID.
+	pending map[string]resources.Resources
+	pos     int // index in HierarchicalDRF.agentList
+}
+
+func (ag *agent) take(res resources.Resources, q qty) {
+	ag.available = ag.available.Subtract(res)
+	ag.availQ.sub(q)
+	ag.gen++
+}
+
+// takeAll empties the available resources.
+func (ag *agent) takeAll() {
+	ag.available = nil
+	clear(ag.availQ)
+	ag.gen++
+}
+
+// canonical returns the agent's copy of the last refused resources if res
+// equals them, and otherwise makes res that copy.
+func (ag *agent) canonical(res resources.Resources) resources.Resources {
+	if sameSlice(ag.lastRefused, res) || ag.lastRefused != nil && ag.lastRefused.Equal(res) {
+		return ag.lastRefused
+	}
+	ag.lastRefused = res
+	return res
+}
+
+func (ag *agent) give(res resources.Resources, q qty) {
+	if len(ag.available) == 0 {
+		// Resources values are never modified in place, so the agent can
+		// hold res itself; a filter holding the same slice then recognizes
+		// it without comparing (see refused).
+		ag.available = res
+	} else {
+		ag.available = ag.available.Add(res)
+	}
+	ag.availQ.add(q)
+	ag.gen++
+}
+
+func sortedAgents(set map[*agent]struct{}) []*agent {
+	out := make([]*agent, 0, len(set))
+	for ag := range set {
+		out = append(out, ag)
+	}
+	slices.SortFunc(out, func(x, y *agent) int { return strings.Compare(x.id, y.id) })
+	return out
+}
+
+// AddAgent implements Allocator.
+func (a *HierarchicalDRF) AddAgent(id string, info Agent, total resources.Resources, used map[string]resources.Resources) {
+	if _, ok := a.agents[id]; ok {
+		return
+	}
+	total = resources.New(total...).Unallocated()
+	ag := &agent{
+		id:        id,
+		info:      info,
+		total:     total,
+		totalQ:    a.toQty(total),
+		available: total,
+		active:    true,
+		alloc:     map[*client]resources.Resources{},
+		pending:   map[string]resources.Resources{},
+		refusals:  map[*client]refusal{},
+		pos:       len(a.agentList),
+	}
+	ag.availQ = slices.Clone(ag.totalQ)
+	for i := range total {
+		r := &total[i]
+		if r.IsReserved() || r.Revocable || r.Shared {
+			ag.special = true
+		}
+	}
+	ag.hasGPU = total.GPUs() > 0
+	a.agents[id] = ag
+	a.agentList = append(a.agentList, ag)
+	a.totalQ.add(ag.totalQ)
+	a.sharesStale = true
+
+	for _, fwID := range sortedKeys(used) {
+		res := resources.New(used[fwID]...)
+		if res.IsEmpty() {
+			continue
+		}
+		if fw := a.frameworks[fwID]; fw != nil {
+			a.chargeUsed(fw, ag, res)
+			continue
+		}
+		un := res.Unallocated()
+		if !ag.available.Contains(un) {
+			a.rejected++
+			continue
+		}
+		ag.take(un, a.toQty(un))
+		ag.pending[fwID] = ag.pending[fwID].Add(res)
+		if a.pending[fwID] == nil {
+			a.pending[fwID] = map[*agent]struct{}{}
+		}
+		a.pending[fwID][ag] = struct{}{}
+	}
+}
+
+// RemoveAgent implements Allocator.
+func (a *HierarchicalDRF) RemoveAgent(id string) {
+	ag := a.agents[id]
+	if ag == nil {
+		return
+	}
+	holders := make([]*client, 0, len(ag.alloc))
+	for c := range ag.alloc {
+		holders = append(holders, c)
+	}
+	slices.SortFunc(holders, func(x, y *client) int {
+		if c := strings.Compare(x.fw.id, y.fw.id); c != 0 {
+			return c
+		}
+		return strings.Compare(x.role.path, y.role.path)
+	})
+	for _, c := range holders {
+		a.uncharge(c, ag, ag.alloc[c], a.toQty(ag.alloc[c]), false)
+	}
+	for _, fwID := range sortedKeys(ag.pending) {
+		delete(a.pending[fwID], ag)
+		if len(a.pending[fwID]) == 0 {
+			delete(a.pending, fwID)
+		}
+	}
+	for c := range ag.refusals {
+		a.clearAgentFilters(c, ag)
+	}
+	for _, c := range holders {
+		a.maybeDropClient(c)
+	}
+
+	a.totalQ.sub(ag.totalQ)
+	a.sharesStale = true
+	last := a.agentList[len(a.agentList)-1]
+	a.agentList[ag.pos] = last
+	last.pos = ag.pos
+	a.agentList[len(a.agentList)-1] = nil
+	a.agentList = a.agentList[:len(a.agentList)-1]
+	delete(a.agents, id)
+}
+
+// ActivateAgent implements Allocator.
+func (a *HierarchicalDRF) ActivateAgent(id string) {
+	if ag := a.agents[id]; ag != nil {
+		ag.active = true
+	}
+}
+
+// DeactivateAgent implements Allocator.
+func (a *HierarchicalDRF) DeactivateAgent(id string) {
+	if ag := a.agents[id]; ag != nil {
+		ag.active = false
+	}
+}
+
+// stripIncapable removes the resources a framework may not be offered.
+func stripIncapable(res resources.Resources, caps Capabilities) resources.Resources {
+	return res.Filter(func(r *resources.Resource) bool {
+		switch {
+		case r.Revocable && !caps.RevocableResources:
+			return false
+		case r.Shared && !caps.SharedResources:
+			return false
+		case len(r.Reservations) > 1 && !caps.ReservationRefinement:
+			return false
+		}
+		return true
+	})
+}

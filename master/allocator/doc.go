@@ -1,0 +1,35 @@
+// Package allocator owns who gets offered what: Mesos's hierarchical DRF
+// allocator (src/master/allocator/mesos/hierarchical.cpp). Roles form a tree
+// ("a/b/c"); at each level the role with the lowest weighted dominant share
+// goes first, and inside a role the framework with the lowest dominant share
+// goes first. Declined resources are kept from a framework by refuse filters,
+// suppressed roles get nothing until revived, frameworks without
+// GPU_RESOURCES get nothing from GPU agents, and an offer is made only when
+// it reaches the minimum allocatable size. Resources reserved to a role are
+// offered only to that role and its sub-roles.
+//
+// The allocator is pure: it knows agents, frameworks, roles and resources,
+// and returns allocations. It must not send offers, touch HTTP, protobuf or
+// the registry, start goroutines, read a clock (calls that need the time are
+// given it) or draw random numbers other than from the seed in [Options].
+// The master's single goroutine drives it, so it has no locks and is not safe
+// for concurrent use. The master turns each [Allocation] into an offer and
+// gives resources back with [Allocator.RecoverResources] when an offer is
+// declined or rescinded, or a task ends.
+//
+// Weights, quota, reservation and volume operations, agent updates and
+// inverse offers come later as new methods; the role tree already carries a
+// weight per role.
+//
+// # Cost of a cycle
+//
+// A cycle examines each active agent with available resources, and for
+// each the offerable frameworks of each role in DRF order until one takes
+// the agent. Two things keep this cheap at 10,000 agents and hundreds of
+// frameworks. Each agent keeps its refuse filters by framework, with the
+// last answer remembered until the agent's available resources change. And
+// an agent on which no framework took anything is marked blocked: later
+// cycles skip it until its resources change, one of its filters goes, or a
+// framework becomes newly able to take resources (then only that framework
+// is asked).
+package allocator

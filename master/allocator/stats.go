@@ -1,0 +1,64 @@
+package allocator
+
+import "github.com/gomesos/gomesos/resources"
+
+// Stats is a snapshot for metrics and state endpoints (Mesos's
+// allocator/mesos/* metrics).
+type Stats struct {
+	Agents           int
+	ActiveAgents     int
+	Frameworks       int
+	ActiveFrameworks int
+
+	// Total is the cluster's scalar resources by name
+	// (allocator/mesos/resources/<name>/total).
+	Total map[string]resources.Scalar
+	// Allocated is what is offered or in use, by name
+	// (allocator/mesos/resources/<name>/offered_or_allocated).
+	Allocated map[string]resources.Scalar
+	// DominantShares is each role's dominant share of the cluster, counting
+	// its sub-roles (allocator/mesos/roles/<role>/shares/dominant).
+	DominantShares map[string]float64
+	// AllocationRuns counts Allocate calls (allocator/mesos/allocation_runs).
+	AllocationRuns uint64
+	// ActiveFilters counts refuse filters by role
+	// (allocator/mesos/offer_filters/roles/<role>/active). Filters that
+	// expired since the last Allocate are still counted.
+	ActiveFilters map[string]int
+	// RejectedRecoveries counts recovered or used resources that were not
+	// allocated (or available) and so were ignored; non-zero means the
+	// caller's bookkeeping disagrees with the allocator's.
+	RejectedRecoveries uint64
+}
+
+// Stats implements Allocator.
+func (a *HierarchicalDRF) Stats() Stats {
+	s := Stats{
+		Agents:             len(a.agents),
+		Frameworks:         len(a.frameworks),
+		AllocationRuns:     a.runs,
+		RejectedRecoveries: a.rejected,
+		DominantShares:     make(map[string]float64, len(a.roles)),
+		ActiveFilters:      make(map[string]int, len(a.roles)),
+	}
+	allocated := make(qty, len(a.totalQ))
+	copy(allocated, a.totalQ)
+	for _, ag := range a.agentList {
+		if ag.active {
+			s.ActiveAgents++
+		}
+		allocated.sub(ag.availQ)
+	}
+	for _, fw := range a.frameworks {
+		if fw.active {
+			s.ActiveFrameworks++
+		}
+	}
+	s.Total = a.toMap(a.totalQ)
+	s.Allocated = a.toMap(allocated)
+	for path, r := range a.roles {
+		s.DominantShares[path] = a.dominantShare(r.subtree)
+		s.ActiveFilters[path] = r.filters
+	}
+	return s
+}
