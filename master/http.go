@@ -2,6 +2,7 @@ package master
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -95,13 +96,12 @@ func decodeCall(w http.ResponseWriter, r *http.Request, msg proto.Message) bool 
 		}
 		return true
 	}
-	var raw any
-	if err := json.Unmarshal(body, &raw); err != nil {
-		textError(w, http.StatusBadRequest, "Failed to parse body into JSON: "+err.Error())
-		return false
-	}
 	if err := codec.UnmarshalJSON(body, msg); err != nil {
-		textError(w, http.StatusBadRequest, "Failed to convert JSON into Call protobuf: "+err.Error())
+		if errors.Is(err, codec.ErrInvalidJSON) {
+			textError(w, http.StatusBadRequest, "Failed to parse body into JSON: "+err.Error())
+		} else {
+			textError(w, http.StatusBadRequest, "Failed to convert JSON into Call protobuf: "+err.Error())
+		}
 		return false
 	}
 	return true
