@@ -1,0 +1,78 @@
+package main
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+)
+
+func runCLI(args ...string) (code int, stdout, stderr string) {
+	var out, errb bytes.Buffer
+	code = run(args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+// Bad command lines get an error that names the flag, and exit 2 before
+// anything starts.
+func TestBadFlagsNameTheFlag(t *testing.T) {
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"master", "--port=abc"}, "-port"},
+		{[]string{"master", "--allocation_interval=fast"}, "-allocation_interval"},
+		{[]string{"master", "--logging_level=LOUD"}, "--logging_level"},
+		{[]string{"agent", "--work_dir=/tmp/x"}, "--master"},
+		{[]string{"agent", "--master=127.0.0.1:5050"}, "--work_dir"},
+		{[]string{"local", "--num_agents=-1"}, "--num_agents"},
+		{[]string{"execute", "--command=true"}, "--name"},
+		{[]string{"execute", "--name=x", "--command=true", "--count=0"}, "--count"},
+		{[]string{"execute", "--name=x", "--command=true", "--env=NOEQUALS"}, "-env"},
+		{[]string{"bench", "allocator", "--agents=0"}, "--agents"},
+		{[]string{"nonsense"}, `unknown command "nonsense"`},
+	}
+	for _, c := range cases {
+		code, _, stderr := runCLI(c.args...)
+		if code != 2 || !strings.Contains(stderr, c.want) {
+			t.Errorf("gomesos %s: exit %d, stderr %q; want exit 2 and a message naming %s", strings.Join(c.args, " "), code, stderr, c.want)
+		}
+	}
+}
+
+// Every subcommand's --help lists its flags with their defaults.
+func TestHelpListsFlagsWithDefaults(t *testing.T) {
+	want := map[string][]string{
+		"master":     {"--port=VALUE", "(default: 5050)", "--allocation_interval", "(default: 1secs)", "--agent_ping_timeout", "(default: 15secs)", "--max_agent_ping_timeouts", "MESOS_<FLAG>"},
+		"agent":      {"--master=VALUE", "--work_dir", "--resources", "--attributes", "(default: 5051)"},
+		"local":      {"--num_agents", "(default: 1)", "--work_dir", "--ip"},
+		"execute":    {"--master", "--name", "--command", "--resources", "--count"},
+		"agents":     {"--master"},
+		"frameworks": {"--master"},
+		"tasks":      {"--master"},
+	}
+	for cmd, words := range want {
+		code, _, stderr := runCLI(cmd, "--help")
+		if code != 0 {
+			t.Errorf("gomesos %s --help exited %d", cmd, code)
+		}
+		for _, w := range words {
+			if !strings.Contains(stderr, w) {
+				t.Errorf("gomesos %s --help lacks %q:\n%s", cmd, w, stderr)
+			}
+		}
+	}
+	code, stdout, _ := runCLI("help")
+	if code != 0 || !strings.Contains(stdout, "local") || !strings.Contains(stdout, "execute") {
+		t.Errorf("gomesos help: exit %d, %q", code, stdout)
+	}
+}
+
+// MESOS_<FLAG> environment variables set flags; bad values name the
+// variable.
+func TestEnvironmentVariablesSetFlags(t *testing.T) {
+	t.Setenv("MESOS_PORT", "not-a-port")
+	code, _, stderr := runCLI("master")
+	if code != 2 || !strings.Contains(stderr, "MESOS_PORT") {
+		t.Errorf("MESOS_PORT=not-a-port: exit %d, stderr %q; want 2 naming MESOS_PORT", code, stderr)
+	}
+}
