@@ -97,6 +97,7 @@ func testLogger(t testing.TB) *slog.Logger {
 type cluster struct {
 	t      *testing.T
 	master *master.Master
+	proxy  *tcpProxy
 	agents []*agent.Agent
 	cancel []context.CancelFunc
 	wg     sync.WaitGroup
@@ -106,6 +107,9 @@ type clusterOptions struct {
 	agents         int
 	agentResources string
 	masterOptions  master.Options
+	// viaProxy makes the agents reach the master through a TCP proxy the
+	// test can cut.
+	viaProxy bool
 }
 
 func startCluster(t *testing.T, opts clusterOptions) *cluster {
@@ -120,6 +124,9 @@ func startCluster(t *testing.T, opts clusterOptions) *cluster {
 		t.Fatal(err)
 	}
 	c := &cluster{t: t, master: m}
+	if opts.viaProxy {
+		c.proxy = startProxy(t, m.Addr())
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	c.cancel = append(c.cancel, cancel)
 	c.wg.Add(1)
@@ -150,8 +157,12 @@ func (c *cluster) addAgent(res string) *agent.Agent {
 	if err != nil {
 		c.t.Fatal(err)
 	}
+	masterAddr := c.master.Addr()
+	if c.proxy != nil {
+		masterAddr = c.proxy.addr()
+	}
 	a, err := agent.New(agent.Config{
-		Master:                    c.master.Addr(),
+		Master:                    masterAddr,
 		IP:                        "127.0.0.1",
 		WorkDir:                   c.t.TempDir(),
 		Resources:                 res,
@@ -220,6 +231,7 @@ type framework struct {
 
 type frameworkOptions struct {
 	enc          codec.Encoding
+	checkpoint   bool
 	capabilities []mesos.FrameworkInfo_Capability_Type
 	noAutoAck    bool
 }
@@ -232,7 +244,7 @@ func startFramework(t *testing.T, c *cluster, opts frameworkOptions) *framework 
 // startFrameworkAt subscribes a framework to the master at addr.
 func startFrameworkAt(t *testing.T, addr string, opts frameworkOptions) *framework {
 	t.Helper()
-	info := &mesos.FrameworkInfo{User: ptr("root"), Name: ptr("e2e-" + t.Name())}
+	info := &mesos.FrameworkInfo{User: ptr("root"), Name: ptr("e2e-" + t.Name()), Checkpoint: ptr(opts.checkpoint)}
 	for _, cp := range opts.capabilities {
 		info.Capabilities = append(info.Capabilities, &mesos.FrameworkInfo_Capability{Type: cp.Enum()})
 	}
@@ -426,4 +438,11 @@ func readFile(t *testing.T, agentAddr, path string) string {
 	}
 	getJSON(t, fmt.Sprintf("http://%s/files/read?path=%s&offset=0", agentAddr, path), &out)
 	return out.Data
+}
+
+func touch(t *testing.T, path string) {
+	t.Helper()
+	if err := os.WriteFile(path, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
 }

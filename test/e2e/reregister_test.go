@@ -1,0 +1,93 @@
+package e2e
+
+import (
+	"testing"
+
+	mesos "github.com/gomesos/gomesos/api/v1/mesos"
+)
+
+// When the connection between an agent and the master breaks, the agent
+// re-registers with what it runs. A checkpointing framework's task carries
+// on and its later updates still arrive; a task of a framework that does
+// not checkpoint is reported lost when its agent disconnects, as in Mesos.
+func TestAgentReregistersAfterConnectionLoss(t *testing.T) {
+	c := startCluster(t, clusterOptions{agents: 1, viaProxy: true})
+	keeper := startFramework(t, c, frameworkOptions{checkpoint: true})
+	o := keeper.nextOffer()
+	task := commandTask("survivor", o, "cpus:0.1;mem:32", `while [ ! -e done ]; do sleep 0.05; done; echo finished`)
+	if err := keeper.client.Launch(ctxT(t), ids(o), []*mesos.TaskInfo{task}, nil); err != nil {
+		t.Fatal(err)
+	}
+	for s := keeper.nextUpdate(); s.GetState() != mesos.TaskState_TASK_RUNNING; s = keeper.nextUpdate() {
+	}
+	registrations := func() float64 {
+		var m map[string]float64
+		c.getJSON("/metrics/snapshot", &m)
+		return m["master/slave_reregistrations"]
+	}
+	before := registrations()
+	c.proxy.cut()
+	waitFor(t, "the agent to re-register", func() bool { return registrations() > before })
+	var slaves struct {
+		Slaves []struct {
+			ID     string `json:"id"`
+			Active bool   `json:"active"`
+		} `json:"slaves"`
+	}
+	c.getJSON("/master/slaves", &slaves)
+	if len(slaves.Slaves) != 1 || slaves.Slaves[0].ID != o.GetAgentId().GetValue() || !slaves.Slaves[0].Active {
+		t.Fatalf("after re-registration /master/slaves = %+v, want the same agent, active", slaves.Slaves)
+	}
+	var st struct {
+		Frameworks []struct {
+			Tasks []struct {
+				ID    string `json:"id"`
+				State string `json:"state"`
+			} `json:"tasks"`
+		} `json:"frameworks"`
+	}
+	c.getJSON("/master/state", &st)
+	if len(st.Frameworks) != 1 || len(st.Frameworks[0].Tasks) != 1 || st.Frameworks[0].Tasks[0].State != "TASK_RUNNING" {
+		t.Fatalf("after re-registration the master lists %+v, want survivor TASK_RUNNING", st.Frameworks)
+	}
+	// The task is still the same process: let it finish.
+	dir := sandboxOf(t, c.agents[0].Addr(), "survivor")
+	touch(t, dir+"/done")
+	states, last := keeper.waitTerminal("survivor")
+	if last.GetState() != mesos.TaskState_TASK_FINISHED {
+		t.Fatalf("survivor ended %v, want TASK_FINISHED", states)
+	}
+}
+
+func TestNonCheckpointingTasksAreLostWhenTheirAgentDisconnects(t *testing.T) {
+	c := startCluster(t, clusterOptions{agents: 1, viaProxy: true})
+	fw := startFramework(t, c, frameworkOptions{})
+	o := fw.nextOffer()
+	if err := fw.client.Launch(ctxT(t), ids(o), []*mesos.TaskInfo{commandTask("fragile", o, "cpus:0.1;mem:32", "sleep 1000")}, nil); err != nil {
+		t.Fatal(err)
+	}
+	for s := fw.nextUpdate(); s.GetState() != mesos.TaskState_TASK_RUNNING; s = fw.nextUpdate() {
+	}
+	c.proxy.cut()
+	s := fw.nextUpdate()
+	if s.GetState() != mesos.TaskState_TASK_LOST || s.GetReason() != mesos.TaskStatus_REASON_AGENT_DISCONNECTED {
+		t.Fatalf("after the disconnect: %s %s, want TASK_LOST REASON_AGENT_DISCONNECTED", s.GetState(), s.GetReason())
+	}
+	// Once the agent is back, the master has it kill the task it gave up on.
+	waitFor(t, "the agent to stop running the lost task", func() bool {
+		var st struct {
+			Frameworks []struct {
+				Executors []struct {
+					ID string `json:"id"`
+				} `json:"executors"`
+			} `json:"frameworks"`
+		}
+		getJSON(t, "http://"+c.agents[0].Addr()+"/state", &st)
+		for _, f := range st.Frameworks {
+			if len(f.Executors) > 0 {
+				return false
+			}
+		}
+		return true
+	})
+}
