@@ -392,7 +392,7 @@ func (c *Core) checkAgentPings() {
 // frameworks learn TASK_UNREACHABLE for its tasks, others TASK_LOST; offers
 // on it are rescinded and every framework gets FAILURE{agent_id}.
 func (c *Core) removeAgent(a *agent, why string, reason mesos.TaskStatus_Reason) {
-	c.log.Warn("removing agent", "agent", a.id, "reason", why)
+	c.log.Info("removing agent", "agent", a.id, "reason", why)
 	c.rescindAgentOffers(a)
 	for _, key := range sortedKeys(a.tasks) {
 		t := a.tasks[key]

@@ -54,14 +54,18 @@ func runLocal(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintln(stderr, "gomesos local:", err)
 		return 1
 	}
+	// The agents stop first (killing their tasks and saying goodbye to the
+	// master), then the master.
+	masterCtx, stopMaster := context.WithCancel(context.Background())
+	defer stopMaster()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	var wg sync.WaitGroup
+	var wg, masterWG sync.WaitGroup
 	errs := make(chan error, *numAgents+1)
-	wg.Add(1)
+	masterWG.Add(1)
 	go func() {
-		defer wg.Done()
-		errs <- m.Run(ctx)
+		defer masterWG.Done()
+		errs <- m.Run(masterCtx)
 	}()
 	for i := 0; i < *numAgents; i++ {
 		cfg := acfg
@@ -75,6 +79,8 @@ func runLocal(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			fmt.Fprintln(stderr, "gomesos local:", err)
 			cancel()
 			wg.Wait()
+			stopMaster()
+			masterWG.Wait()
 			return 1
 		}
 		wg.Add(1)
@@ -96,6 +102,8 @@ func runLocal(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	cancel()
 	wg.Wait()
+	stopMaster()
+	masterWG.Wait()
 	fmt.Fprintln(stdout, "Gomesos local cluster stopped")
 	return code
 }
