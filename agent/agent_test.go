@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -18,6 +17,7 @@ import (
 	"github.com/gomesos/gomesos/agent/containerizer"
 	"github.com/gomesos/gomesos/api/agentproto"
 	mesos "github.com/gomesos/gomesos/api/v1/mesos"
+	"github.com/gomesos/gomesos/internal/testutil"
 )
 
 // getJSON fetches an agent endpoint and decodes it.
@@ -223,7 +223,7 @@ func TestKillTaskWithGracePeriod(t *testing.T) {
 		`trap "" TERM; echo $$ > "$MESOS_SANDBOX/task.pid"; exec sleep 1000`)))
 	running := waitRunning(t, fm, "stubborn")
 	dir := sandboxOf(t, a, "stubborn")
-	pid := readPid(t, filepath.Join(dir, "task.pid"))
+	pid := testutil.WaitPIDFile(t, filepath.Join(dir, "task.pid"), patience)
 
 	start := time.Now()
 	fm.send(killTask("stubborn", 500*time.Millisecond))
@@ -310,7 +310,7 @@ func (fm *fakeMaster) ackUntilTerminalQuiet(task string) []mesos.TaskState {
 		seen[string(next.GetStatus().GetUuid())] = true
 		states = append(states, next.GetStatus().GetState())
 		fm.ack(next)
-		if isTerminal(next.GetStatus().GetState()) {
+		if next.GetStatus().GetState().IsTerminal() {
 			return states
 		}
 	}
@@ -401,7 +401,7 @@ func TestMasterShutdownMakesANewAgent(t *testing.T) {
 	agentID := a.registered(t)
 	fm.send(runTask(commandTask("doomed", agentID, `echo $$ > "$MESOS_SANDBOX/task.pid"; exec sleep 1000`)))
 	waitRunning(t, fm, "doomed")
-	pid := readPid(t, filepath.Join(sandboxOf(t, a, "doomed"), "task.pid"))
+	pid := testutil.WaitPIDFile(t, filepath.Join(sandboxOf(t, a, "doomed"), "task.pid"), patience)
 
 	fm.send(&agentproto.MasterMessage{Type: agentproto.MasterMessage_SHUTDOWN.Enum(), Message: proto.String("removed")})
 	fm.waitFor("a new registration", func() bool { return len(fm.subs) >= 2 })
@@ -427,8 +427,8 @@ func TestRunCancelKillsProcessTrees(t *testing.T) {
 		`sleep 1000 & echo $! > "$MESOS_SANDBOX/bg.pid"; echo $$ > "$MESOS_SANDBOX/task.pid"; wait`)))
 	running := waitRunning(t, fm, "tree")
 	dir := sandboxOf(t, a, "tree")
-	taskPid := readPid(t, filepath.Join(dir, "task.pid"))
-	bgPid := readPid(t, filepath.Join(dir, "bg.pid"))
+	taskPid := testutil.WaitPIDFile(t, filepath.Join(dir, "task.pid"), patience)
+	bgPid := testutil.WaitPIDFile(t, filepath.Join(dir, "bg.pid"), patience)
 	execPid := int(running.GetStatus().GetContainerStatus().GetExecutorPid())
 	if execPid == 0 {
 		t.Fatal("no executor pid in container_status")
@@ -656,20 +656,6 @@ func sandboxOf(t *testing.T, a *testAgent, execID string) string {
 		return false
 	})
 	return dir
-}
-
-func readPid(t *testing.T, path string) int {
-	t.Helper()
-	var pid int
-	eventually(t, path, func() bool {
-		b, err := os.ReadFile(path)
-		if err != nil || !strings.HasSuffix(string(b), "\n") {
-			return false
-		}
-		pid, err = strconv.Atoi(strings.TrimSpace(string(b)))
-		return err == nil
-	})
-	return pid
 }
 
 func customTask(id, agentID, execID, shell string) *mesos.TaskInfo {

@@ -279,7 +279,7 @@ func (fm *fakeMaster) ackUntilTerminal(task string) []mesos.TaskState {
 		seen[string(next.GetStatus().GetUuid())] = true
 		states = append(states, next.GetStatus().GetState())
 		fm.ack(next)
-		if isTerminal(next.GetStatus().GetState()) {
+		if next.GetStatus().GetState().IsTerminal() {
 			return states
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"mime"
 	"net/http"
+	"net/url"
 	"os"
 	"os/user"
 	"path"
@@ -101,6 +102,53 @@ func (f *files) fail(w http.ResponseWriter, err error, what string) {
 	}
 }
 
+// pathParam is the query's path parameter; when there is none it answers
+// 400 and returns false.
+func pathParam(w http.ResponseWriter, q url.Values) (string, bool) {
+	virtual := q.Get("path")
+	if virtual == "" {
+		httpError(w, http.StatusBadRequest, "Expecting 'path=value' in query.\n")
+		return "", false
+	}
+	return virtual, true
+}
+
+// sizeParam is the query's offset or length parameter (name): -1 when it is
+// absent, else a number no less than -1; otherwise it answers 400 and
+// returns false.
+func sizeParam(w http.ResponseWriter, q url.Values, name string) (int64, bool) {
+	s := q.Get(name)
+	if s == "" {
+		return -1, true
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		httpError(w, http.StatusBadRequest, "Failed to parse "+name+": "+err.Error()+".\n")
+		return 0, false
+	}
+	if n < -1 {
+		httpError(w, http.StatusBadRequest, "Negative "+name+" provided: "+s+".\n")
+		return 0, false
+	}
+	return n, true
+}
+
+// open resolves a virtual path and opens the file there, returning its real
+// path too; when it cannot, it answers as fail does and returns false.
+func (f *files) open(w http.ResponseWriter, virtual string) (*os.File, string, bool) {
+	real, err := f.resolve(virtual)
+	if err != nil {
+		f.fail(w, err, virtual)
+		return nil, "", false
+	}
+	fh, err := os.Open(real)
+	if err != nil {
+		f.fail(w, errFileNotFound, virtual)
+		return nil, "", false
+	}
+	return fh, real, true
+}
+
 // fileInfoJSON is one entry of /files/browse.
 type fileInfoJSON struct {
 	Path  string    `json:"path"`
@@ -114,9 +162,8 @@ type fileInfoJSON struct {
 
 // browse is GET /files/browse?path=: the entries of a directory.
 func (f *files) browse(w http.ResponseWriter, r *http.Request) {
-	virtual := r.URL.Query().Get("path")
-	if virtual == "" {
-		httpError(w, http.StatusBadRequest, "Expecting 'path=value' in query.\n")
+	virtual, ok := pathParam(w, r.URL.Query())
+	if !ok {
 		return
 	}
 	real, err := f.resolve(virtual)
@@ -156,45 +203,20 @@ func (f *files) browse(w http.ResponseWriter, r *http.Request) {
 // offset of -1 asks for the file's size.
 func (f *files) read(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	virtual := q.Get("path")
-	if virtual == "" {
-		httpError(w, http.StatusBadRequest, "Expecting 'path=value' in query.\n")
+	virtual, ok := pathParam(w, q)
+	if !ok {
 		return
 	}
-	offset := int64(-1)
-	if s := q.Get("offset"); s != "" {
-		n, err := strconv.ParseInt(s, 10, 64)
-		if err != nil {
-			httpError(w, http.StatusBadRequest, "Failed to parse offset: "+err.Error()+".\n")
-			return
-		}
-		if n < -1 {
-			httpError(w, http.StatusBadRequest, "Negative offset provided: "+s+".\n")
-			return
-		}
-		offset = n
-	}
-	length := int64(-1)
-	if s := q.Get("length"); s != "" {
-		n, err := strconv.ParseInt(s, 10, 64)
-		if err != nil {
-			httpError(w, http.StatusBadRequest, "Failed to parse length: "+err.Error()+".\n")
-			return
-		}
-		if n < -1 {
-			httpError(w, http.StatusBadRequest, "Negative length provided: "+s+".\n")
-			return
-		}
-		length = n
-	}
-	real, err := f.resolve(virtual)
-	if err != nil {
-		f.fail(w, err, virtual)
+	offset, ok := sizeParam(w, q, "offset")
+	if !ok {
 		return
 	}
-	fh, err := os.Open(real)
-	if err != nil {
-		f.fail(w, errFileNotFound, virtual)
+	length, ok := sizeParam(w, q, "length")
+	if !ok {
+		return
+	}
+	fh, _, ok := f.open(w, virtual)
+	if !ok {
 		return
 	}
 	defer fh.Close()
@@ -234,19 +256,12 @@ func (f *files) read(w http.ResponseWriter, r *http.Request) {
 
 // download is GET /files/download?path=: the file itself.
 func (f *files) download(w http.ResponseWriter, r *http.Request) {
-	virtual := r.URL.Query().Get("path")
-	if virtual == "" {
-		httpError(w, http.StatusBadRequest, "Expecting 'path=value' in query.\n")
+	virtual, ok := pathParam(w, r.URL.Query())
+	if !ok {
 		return
 	}
-	real, err := f.resolve(virtual)
-	if err != nil {
-		f.fail(w, err, virtual)
-		return
-	}
-	fh, err := os.Open(real)
-	if err != nil {
-		f.fail(w, errFileNotFound, virtual)
+	fh, real, ok := f.open(w, virtual)
+	if !ok {
 		return
 	}
 	defer fh.Close()

@@ -206,7 +206,7 @@ func (c *core) ackExecutor(ex *executor, fromExecutor bool, status *mesos.TaskSt
 // takes no more updates.
 func (c *core) updateTaskState(ex *executor, status *mesos.TaskStatus) error {
 	taskID := status.GetTaskId().GetValue()
-	terminal := isTerminal(status.GetState())
+	terminal := status.GetState().IsTerminal()
 	var task *mesos.Task
 	switch {
 	case ex.launched[taskID] != nil:

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/gomesos/gomesos/api/agentproto"
-	mesos "github.com/gomesos/gomesos/api/v1/mesos"
 )
 
 // updateKey names one task's status update stream.
@@ -68,7 +67,7 @@ func (m *updateManager) add(now time.Time, u *agentproto.StatusUpdate) (*agentpr
 	}
 	s.received[string(u.GetStatus().GetUuid())] = true
 	s.pending = append(s.pending, u)
-	if isTerminal(u.GetStatus().GetState()) {
+	if u.GetStatus().GetState().IsTerminal() {
 		s.terminal = true
 	}
 	if len(s.pending) == 1 && !m.paused {
@@ -208,15 +207,4 @@ func (m *updateManager) sorted() []*updateStream {
 		return cmp.Or(cmp.Compare(a.key.framework, b.key.framework), cmp.Compare(a.key.task, b.key.task))
 	})
 	return out
-}
-
-// isTerminal reports whether a task state is final.
-func isTerminal(s mesos.TaskState) bool {
-	switch s {
-	case mesos.TaskState_TASK_FINISHED, mesos.TaskState_TASK_FAILED, mesos.TaskState_TASK_KILLED,
-		mesos.TaskState_TASK_ERROR, mesos.TaskState_TASK_LOST, mesos.TaskState_TASK_DROPPED,
-		mesos.TaskState_TASK_GONE, mesos.TaskState_TASK_GONE_BY_OPERATOR:
-		return true
-	}
-	return false
 }

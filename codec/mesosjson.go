@@ -26,6 +26,7 @@ package codec
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -246,25 +247,9 @@ func appendMap(b []byte, f *fieldPlan, mp protoreflect.Map) []byte {
 			return 1
 		})
 	case protoreflect.Uint32Kind, protoreflect.Fixed32Kind, protoreflect.Uint64Kind, protoreflect.Fixed64Kind:
-		slices.SortFunc(keys, func(x, y protoreflect.MapKey) int {
-			switch a, c := x.Uint(), y.Uint(); {
-			case a < c:
-				return -1
-			case a > c:
-				return 1
-			}
-			return 0
-		})
+		slices.SortFunc(keys, func(x, y protoreflect.MapKey) int { return cmp.Compare(x.Uint(), y.Uint()) })
 	default: // signed integers
-		slices.SortFunc(keys, func(x, y protoreflect.MapKey) int {
-			switch a, c := x.Int(), y.Int(); {
-			case a < c:
-				return -1
-			case a > c:
-				return 1
-			}
-			return 0
-		})
+		slices.SortFunc(keys, func(x, y protoreflect.MapKey) int { return cmp.Compare(x.Int(), y.Int()) })
 	}
 	vfd := fd.MapValue()
 	b = append(b, '{')

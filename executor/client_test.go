@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -19,43 +18,12 @@ import (
 	"github.com/gomesos/gomesos/codec"
 	"github.com/gomesos/gomesos/executor"
 	"github.com/gomesos/gomesos/executor/internal/fakeagent"
+	"github.com/gomesos/gomesos/internal/testutil"
 )
 
 const wait = 10 * time.Second
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
-
-// checkLeaks fails the test if goroutines of this module's executor package
-// or HTTP client connections outlive it. Call it first, so that it runs
-// after every other cleanup.
-func checkLeaks(t *testing.T) {
-	t.Cleanup(func() {
-		deadline := time.Now().Add(wait)
-		for {
-			leaked := leakedGoroutines()
-			if len(leaked) == 0 {
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Errorf("%d goroutines leaked:\n%s", len(leaked), strings.Join(leaked, "\n\n"))
-				return
-			}
-			time.Sleep(10 * time.Millisecond) // polling a condition, with a deadline
-		}
-	})
-}
-
-func leakedGoroutines() []string {
-	buf := make([]byte, 1<<20)
-	buf = buf[:runtime.Stack(buf, true)]
-	var out []string
-	for _, g := range strings.Split(string(buf), "\n\n") {
-		if strings.Contains(g, "gomesos/gomesos/executor.") || strings.Contains(g, "net/http.(*persistConn)") {
-			out = append(out, g)
-		}
-	}
-	return out
-}
 
 func status(id string, state mesos.TaskState) *mesos.TaskStatus {
 	return &mesos.TaskStatus{TaskId: &mesos.TaskID{Value: proto.String(id)}, State: state.Enum()}
@@ -116,7 +84,7 @@ func closed(t *testing.T, events <-chan *execpb.Event) {
 func TestClientUpdatesAndAcknowledgements(t *testing.T) {
 	for _, enc := range []codec.Encoding{codec.JSON, codec.Protobuf} {
 		t.Run(enc.ContentType(), func(t *testing.T) {
-			checkLeaks(t)
+			testutil.CheckGoroutines(t)
 			a := fakeagent.New(t)
 			a.SetAutoAck(false)
 			ctx, cancel := context.WithCancel(context.Background())
@@ -201,7 +169,7 @@ func TestClientUpdatesAndAcknowledgements(t *testing.T) {
 // and sends its unacknowledged tasks and updates in the SUBSCRIBE call; an
 // update made while disconnected is delivered too, in order.
 func TestClientResubscribesWithUnacknowledged(t *testing.T) {
-	checkLeaks(t)
+	testutil.CheckGoroutines(t)
 	a := fakeagent.New(t)
 	a.SetAutoAck(false)
 	cfg := a.Config(t.TempDir())
@@ -267,7 +235,7 @@ func TestClientResubscribesWithUnacknowledged(t *testing.T) {
 // A non-checkpointing executor gives up as soon as the stream breaks: the
 // handler gets a SHUTDOWN and Run reports ErrAgentLost.
 func TestClientWithoutCheckpointGivesUp(t *testing.T) {
-	checkLeaks(t)
+	testutil.CheckGoroutines(t)
 	a := fakeagent.New(t)
 	c := executor.New(a.Config(t.TempDir()), executor.WithLogger(quiet))
 	events := c.Subscribe(context.Background())
@@ -288,7 +256,7 @@ func TestClientWithoutCheckpointGivesUp(t *testing.T) {
 // A checkpointing executor whose agent stays away gives up after the
 // recovery timeout.
 func TestClientRecoveryTimeout(t *testing.T) {
-	checkLeaks(t)
+	testutil.CheckGoroutines(t)
 	a := fakeagent.New(t)
 	cfg := a.Config(t.TempDir())
 	cfg.Checkpoint = true
@@ -313,7 +281,7 @@ func TestClientRecoveryTimeout(t *testing.T) {
 // An agent that refuses the subscription for good (not 503/404) is given up
 // on at once, with its answer in the error.
 func TestClientSubscriptionRefused(t *testing.T) {
-	checkLeaks(t)
+	testutil.CheckGoroutines(t)
 	a := fakeagent.New(t)
 	a.Reject(execpb.Call_SUBSCRIBE, http.StatusBadRequest, "Executor cannot be found")
 	c := executor.New(a.Config(t.TempDir()), executor.WithLogger(quiet))
@@ -334,7 +302,7 @@ func TestClientSubscriptionRefused(t *testing.T) {
 
 // Before the first subscription a recovering agent (503) is retried.
 func TestClientRetriesRecoveringAgent(t *testing.T) {
-	checkLeaks(t)
+	testutil.CheckGoroutines(t)
 	a := fakeagent.New(t)
 	a.Reject(execpb.Call_SUBSCRIBE, http.StatusServiceUnavailable, "Agent has not finished recovery")
 	ctx, cancel := context.WithCancel(context.Background())
@@ -352,7 +320,7 @@ func TestClientRetriesRecoveringAgent(t *testing.T) {
 // A handler's error ends Run with that error; HEARTBEAT calls go out while
 // subscribed; Run does not run twice at once.
 func TestClientHandlerErrorAndHeartbeats(t *testing.T) {
-	checkLeaks(t)
+	testutil.CheckGoroutines(t)
 	a := fakeagent.New(t)
 	c := executor.New(a.Config(t.TempDir()), executor.WithLogger(quiet), executor.WithHeartbeatInterval(5*time.Millisecond))
 	stop := errors.New("stop")

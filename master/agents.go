@@ -117,13 +117,7 @@ func (c *Core) registerAgent(conn string, info *mesos.AgentInfo, total resources
 	id := fmt.Sprintf("%s-S%d", c.info.GetId(), c.nextAgent)
 	c.nextAgent++
 	info.Id = &mesos.AgentID{Value: &id}
-	a := &agent{
-		id: id, info: info, total: total, version: reg.GetVersion(), endpoint: reg.GetEndpoint(),
-		registeredTime: c.now,
-		tasks:          map[string]*task{},
-		offers:         map[string]*offer{},
-		executors:      map[string]*mesos.ExecutorInfo{},
-	}
+	a := c.newAgent(id, info, total, reg)
 	c.agents[id] = a
 	c.connectAgent(a, conn)
 	c.alloc.AddAgent(id, allocatorAgent(info), total, nil)
@@ -131,6 +125,17 @@ func (c *Core) registerAgent(conn string, info *mesos.AgentInfo, total resources
 	c.log.Info("agent registered", "agent", id, "hostname", info.GetHostname(), "resources", total.String())
 	c.allocateSoon = true
 	return Result{Status: http.StatusOK, AgentID: id}
+}
+
+// newAgent is an agent admitted now, with no tasks, offers or executors.
+func (c *Core) newAgent(id string, info *mesos.AgentInfo, total resources.Resources, reg *agentproto.AgentMessage_Register) *agent {
+	return &agent{
+		id: id, info: info, total: total, version: reg.GetVersion(), endpoint: reg.GetEndpoint(),
+		registeredTime: c.now,
+		tasks:          map[string]*task{},
+		offers:         map[string]*offer{},
+		executors:      map[string]*mesos.ExecutorInfo{},
+	}
 }
 
 func allocatorAgent(info *mesos.AgentInfo) allocator.Agent {
@@ -154,13 +159,7 @@ func (c *Core) reregisterAgent(conn string, info *mesos.AgentInfo, total resourc
 			return Result{Status: http.StatusOK, AgentID: id}
 		}
 		delete(c.unreachable, id)
-		a = &agent{
-			id: id, info: info, total: total, version: reg.GetVersion(), endpoint: reg.GetEndpoint(),
-			registeredTime: c.now,
-			tasks:          map[string]*task{},
-			offers:         map[string]*offer{},
-			executors:      map[string]*mesos.ExecutorInfo{},
-		}
+		a = c.newAgent(id, info, total, reg)
 		c.agents[id] = a
 		c.alloc.AddAgent(id, allocatorAgent(info), total, nil)
 	} else {
@@ -203,7 +202,7 @@ func (c *Core) reconcileAgentTasks(a *agent, reg *agentproto.AgentMessage_Regist
 	}
 	for _, key := range sortedKeys(a.tasks) {
 		t := a.tasks[key]
-		if _, ok := reported[key]; ok || isTerminal(t.state) {
+		if _, ok := reported[key]; ok || t.state.IsTerminal() {
 			continue
 		}
 		fw := c.frameworks[t.frameworkID]
@@ -222,7 +221,7 @@ func (c *Core) reconcileAgentTasks(a *agent, reg *agentproto.AgentMessage_Regist
 			continue
 		}
 		if t := a.tasks[key]; t != nil {
-			if !isTerminal(t.state) {
+			if !t.state.IsTerminal() {
 				t.state = rt.GetState()
 			}
 			continue
@@ -357,7 +356,7 @@ func (c *Core) agentClosed(conn string) {
 	for _, key := range sortedKeys(a.tasks) {
 		t := a.tasks[key]
 		fw := c.frameworks[t.frameworkID]
-		if fw != nil && !fw.info.GetCheckpoint() && !isTerminal(t.state) {
+		if fw != nil && !fw.info.GetCheckpoint() && !t.state.IsTerminal() {
 			c.masterTaskUpdate(fw, t, mesos.TaskState_TASK_LOST, mesos.TaskStatus_REASON_AGENT_DISCONNECTED, "Agent disconnected")
 		}
 	}
@@ -397,7 +396,7 @@ func (c *Core) removeAgent(a *agent, why string, reason mesos.TaskStatus_Reason)
 	for _, key := range sortedKeys(a.tasks) {
 		t := a.tasks[key]
 		fw := c.frameworks[t.frameworkID]
-		if isTerminal(t.state) {
+		if t.state.IsTerminal() {
 			if fw != nil {
 				c.removeTask(fw, t)
 			}

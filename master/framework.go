@@ -278,7 +278,7 @@ func (c *Core) removeFramework(fw *framework) {
 	for _, id := range sortedKeys(fw.tasks) {
 		t := fw.tasks[id]
 		c.recoverTaskResources(fw, t)
-		if !isTerminal(t.state) {
+		if !t.state.IsTerminal() {
 			t.setState(mesos.TaskState_TASK_KILLED, c.now)
 			c.metrics.taskTerminal(t.state, mesos.TaskStatus_SOURCE_MASTER, mesos.TaskStatus_REASON_FRAMEWORK_REMOVED)
 		}

@@ -2,8 +2,9 @@ package master_test
 
 // Test helpers: a real master on a loopback port, a raw scheduler client
 // speaking the v1 scheduler API (JSON or protobuf), a fake agent speaking
-// the internal agent protocol, waits with deadlines, a goroutine leak check
-// and a key-set comparison for the legacy JSON endpoints.
+// the internal agent protocol, waits with deadlines and a key-set comparison
+// for the legacy JSON endpoints. The goroutine leak check is
+// internal/testutil's.
 
 import (
 	"bytes"
@@ -16,7 +17,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"sort"
 	"strings"
@@ -33,6 +33,7 @@ import (
 	mesos "github.com/gomesos/gomesos/api/v1/mesos"
 	schedpb "github.com/gomesos/gomesos/api/v1/scheduler"
 	"github.com/gomesos/gomesos/codec"
+	"github.com/gomesos/gomesos/internal/testutil"
 	"github.com/gomesos/gomesos/master"
 	"github.com/gomesos/gomesos/resources"
 )
@@ -40,84 +41,13 @@ import (
 // waitTimeout bounds every wait for something the master should do soon.
 const waitTimeout = 10 * time.Second
 
-// pollInterval is how often waitFor re-checks its condition.
-const pollInterval = 5 * time.Millisecond
-
-// ---------------------------------------------------------------------------
-// Goroutine leak check.
-
-// checkGoroutines fails t if goroutines started during the test are still
-// running after its cleanups. Call it before anything else so that its
-// cleanup runs last.
-func checkGoroutines(t testing.TB) {
-	t.Helper()
-	before := goroutines()
-	t.Cleanup(func() {
-		deadline := time.Now().Add(5 * time.Second)
-		for {
-			var leaked []string
-			for id, stack := range goroutines() {
-				if _, ok := before[id]; !ok && !ignorableGoroutine(stack) {
-					leaked = append(leaked, stack)
-				}
-			}
-			if len(leaked) == 0 {
-				return
-			}
-			if time.Now().After(deadline) {
-				sort.Strings(leaked)
-				t.Errorf("%d goroutines leaked:\n\n%s", len(leaked), strings.Join(leaked, "\n\n"))
-				return
-			}
-			time.Sleep(pollInterval) // polling a condition, bounded by the deadline
-		}
-	})
-}
-
-// ignorableGoroutine reports goroutines the runtime or the testing package
-// start lazily and keep for the life of the process.
-func ignorableGoroutine(stack string) bool {
-	for _, s := range []string{"os/signal.signal_recv", "runtime.ensureSigM", "testing.(*F).Fuzz", "testing.runFuzzTests", "testing.tRunner"} {
-		if strings.Contains(stack, s) {
-			return true
-		}
-	}
-	return false
-}
-
-func goroutines() map[string]string {
-	buf := make([]byte, 1<<20)
-	for {
-		n := runtime.Stack(buf, true)
-		if n < len(buf) {
-			buf = buf[:n]
-			break
-		}
-		buf = make([]byte, 2*len(buf))
-	}
-	out := map[string]string{}
-	for _, g := range strings.Split(string(buf), "\n\n") {
-		head, _, _ := strings.Cut(g, " [")
-		if strings.HasPrefix(head, "goroutine ") {
-			out[head] = g
-		}
-	}
-	return out
-}
-
 // ---------------------------------------------------------------------------
 // Waiting.
 
 // waitFor waits until cond holds, failing the test after waitTimeout.
 func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(waitTimeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", waitTimeout, what)
-		}
-		time.Sleep(pollInterval) // polling a condition, bounded by the deadline
-	}
+	testutil.WaitFor(t, what, waitTimeout, cond)
 }
 
 // queue is a log of received messages that waiters can consume by kind,
@@ -221,7 +151,7 @@ func testOptions() master.Options {
 // ends, then stops it and checks that nothing it started is left running.
 func startMaster(t testing.TB, opts ...func(*master.Config)) *testMaster {
 	t.Helper()
-	checkGoroutines(t)
+	testutil.CheckGoroutines(t)
 	cfg := master.Config{Port: 0, Options: testOptions(), TickInterval: 10 * time.Millisecond}
 	cfg.Logger = testLogger(t)
 	for _, o := range opts {

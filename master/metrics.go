@@ -56,41 +56,16 @@ func (c *Core) Metrics() map[string]float64 {
 	}
 	out["master/uptime_secs"] = c.now.Sub(c.startTime).Seconds()
 	out["master/elected"] = 1
-	var active, inactive, connected, disconnected float64
+	var agents, frameworks activity
 	for _, a := range c.agents {
-		if a.active {
-			active++
-		} else {
-			inactive++
-		}
-		if a.conn != "" {
-			connected++
-		} else {
-			disconnected++
-		}
+		agents.count(a.active, a.conn != "")
 	}
-	out["master/slaves_active"] = active
-	out["master/slaves_inactive"] = inactive
-	out["master/slaves_connected"] = connected
-	out["master/slaves_disconnected"] = disconnected
+	agents.put(out, "master/slaves_")
 	out["master/slaves_unreachable"] = float64(len(c.unreachable))
-	var fwActive, fwInactive, fwConnected, fwDisconnected float64
 	for _, fw := range c.frameworks {
-		if fw.active {
-			fwActive++
-		} else {
-			fwInactive++
-		}
-		if fw.stream != "" {
-			fwConnected++
-		} else {
-			fwDisconnected++
-		}
+		frameworks.count(fw.active, fw.stream != "")
 	}
-	out["master/frameworks_active"] = fwActive
-	out["master/frameworks_inactive"] = fwInactive
-	out["master/frameworks_connected"] = fwConnected
-	out["master/frameworks_disconnected"] = fwDisconnected
+	frameworks.put(out, "master/frameworks_")
 	out["master/outstanding_offers"] = float64(len(c.offers))
 	for _, s := range []string{"staging", "starting", "running", "killing", "unreachable"} {
 		out["master/tasks_"+s] = 0
@@ -186,4 +161,29 @@ var counterNames = []string{
 	"master/tasks_error", "master/tasks_dropped", "master/tasks_gone", "master/tasks_gone_by_operator",
 	"master/dropped_messages", "master/invalid_operations",
 	"master/event_queue_messages", "master/event_queue_dispatches", "master/event_queue_http_requests",
+}
+
+// activity counts agents or frameworks by whether they are active and
+// whether they are connected.
+type activity struct{ active, inactive, connected, disconnected float64 }
+
+func (n *activity) count(active, connected bool) {
+	if active {
+		n.active++
+	} else {
+		n.inactive++
+	}
+	if connected {
+		n.connected++
+	} else {
+		n.disconnected++
+	}
+}
+
+// put sets the four gauges named prefix + "active" and so on.
+func (n *activity) put(out map[string]float64, prefix string) {
+	out[prefix+"active"] = n.active
+	out[prefix+"inactive"] = n.inactive
+	out[prefix+"connected"] = n.connected
+	out[prefix+"disconnected"] = n.disconnected
 }

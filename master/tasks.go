@@ -54,17 +54,6 @@ func newTaskFromAgent(rt *mesos.Task, agentID string) *task {
 	}
 }
 
-// isTerminal reports whether a task state is final.
-func isTerminal(s mesos.TaskState) bool {
-	switch s {
-	case mesos.TaskState_TASK_FINISHED, mesos.TaskState_TASK_FAILED, mesos.TaskState_TASK_KILLED,
-		mesos.TaskState_TASK_ERROR, mesos.TaskState_TASK_LOST, mesos.TaskState_TASK_DROPPED,
-		mesos.TaskState_TASK_GONE, mesos.TaskState_TASK_GONE_BY_OPERATOR:
-		return true
-	}
-	return false
-}
-
 func killTaskMsg(fwID, taskID string, policy *mesos.KillPolicy) *agentproto.MasterMessage {
 	return &agentproto.MasterMessage{
 		Type: agentproto.MasterMessage_KILL_TASK.Enum(),
@@ -93,8 +82,8 @@ func (c *Core) statusUpdate(a *agent, up *agentproto.StatusUpdate) {
 		if up.LatestState != nil {
 			latest = up.GetLatestState()
 		}
-		wasTerminal := isTerminal(t.state)
-		if !wasTerminal || isTerminal(latest) {
+		wasTerminal := t.state.IsTerminal()
+		if !wasTerminal || latest.IsTerminal() {
 			t.state = latest
 		}
 		t.statusUpdateState = status.State
@@ -102,7 +91,7 @@ func (c *Core) statusUpdate(a *agent, up *agentproto.StatusUpdate) {
 		if !containsStatus(t.statuses, status) {
 			t.statuses = append(t.statuses, statusForState(status))
 		}
-		if isTerminal(latest) && !wasTerminal {
+		if latest.IsTerminal() && !wasTerminal {
 			// Resources are free as soon as the agent reports the task done.
 			c.recoverTaskResources(fw, t)
 			c.metrics.taskTerminal(latest, status.GetSource(), status.GetReason())
@@ -169,9 +158,9 @@ func (c *Core) masterTaskUpdate(fw *framework, t *task, state mesos.TaskState, r
 		}
 		return
 	}
-	if isTerminal(state) || state == mesos.TaskState_TASK_UNREACHABLE {
+	if state.IsTerminal() || state == mesos.TaskState_TASK_UNREACHABLE {
 		c.recoverTaskResources(fw, t)
-		if isTerminal(state) {
+		if state.IsTerminal() {
 			c.metrics.taskTerminal(state, mesos.TaskStatus_SOURCE_MASTER, reason)
 		}
 		c.removeTask(fw, t)
@@ -232,7 +221,7 @@ func (c *Core) acknowledge(fw *framework, ack *schedpb.Call_Acknowledge) {
 	if t == nil || t.agentID != agentID || !bytes.Equal(t.statusUpdateUUID, ack.GetUuid()) {
 		return
 	}
-	if t.statusUpdateState != nil && isTerminal(*t.statusUpdateState) {
+	if t.statusUpdateState != nil && t.statusUpdateState.IsTerminal() {
 		c.removeTask(fw, t)
 	}
 	t.statusUpdateState = nil

@@ -94,14 +94,7 @@ func appendLegacy(out LegacyObject, rs Resources, revocable, defaults bool) Lega
 	if defaults {
 		start = 0
 	}
-	var names []string
-	for i := range rs {
-		if rs[i].Revocable == revocable && rs[i].Type == TypeScalar {
-			names = append(names, rs[i].Name)
-		}
-	}
-	slices.Sort(names)
-	names = slices.Compact(names)
+	names := sortedNames(nil, rs, TypeScalar, revocable)
 	for _, name := range names {
 		// Sum in fixed point, then convert once.
 		v := sumScalars(rs, name, revocable).Float64()
@@ -113,14 +106,7 @@ func appendLegacy(out LegacyObject, rs Resources, revocable, defaults bool) Lega
 		out = append(out, LegacyField{Key: key, Number: v})
 	}
 	for _, t := range [...]ValueType{TypeRanges, TypeSet} {
-		names = names[:0]
-		for i := range rs {
-			if rs[i].Revocable == revocable && rs[i].Type == t {
-				names = append(names, rs[i].Name)
-			}
-		}
-		slices.Sort(names)
-		names = slices.Compact(names)
+		names = sortedNames(names, rs, t, revocable)
 		for _, name := range names {
 			var text []byte
 			if t == TypeRanges {
@@ -144,6 +130,19 @@ func appendLegacy(out LegacyObject, rs Resources, revocable, defaults bool) Lega
 		}
 	}
 	return out
+}
+
+// sortedNames returns, sorted and each once, the names of rs's resources of
+// type t whose Revocable equals revocable. It reuses buf's array.
+func sortedNames(buf []string, rs Resources, t ValueType, revocable bool) []string {
+	names := buf[:0]
+	for i := range rs {
+		if rs[i].Revocable == revocable && rs[i].Type == t {
+			names = append(names, rs[i].Name)
+		}
+	}
+	slices.Sort(names)
+	return slices.Compact(names)
 }
 
 func sumScalars(rs Resources, name string, revocable bool) Scalar {

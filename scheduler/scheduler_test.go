@@ -15,6 +15,7 @@ import (
 	"github.com/gomesos/gomesos/api/v1/mesos"
 	schedpb "github.com/gomesos/gomesos/api/v1/scheduler"
 	"github.com/gomesos/gomesos/codec"
+	"github.com/gomesos/gomesos/internal/testutil"
 	"github.com/gomesos/gomesos/scheduler/schedulertest"
 )
 
@@ -178,7 +179,7 @@ func offersEvent(ids ...string) *schedpb.Event {
 func TestSubscribeStreamAndCalls(t *testing.T) {
 	for _, enc := range []codec.Encoding{codec.JSON, codec.Protobuf} {
 		t.Run(enc.ContentType(), func(t *testing.T) {
-			checkGoroutines(t)
+			testutil.CheckGoroutines(t)
 			m := newMaster(t)
 			cfg := testConfig(t, m.Addr())
 			cfg.Encoding = enc
@@ -263,7 +264,7 @@ func TestSubscribeStreamAndCalls(t *testing.T) {
 // Each helper sends the call Mesos defines for it, with framework_id filled
 // in and the caller's message left untouched.
 func TestCallHelpers(t *testing.T) {
-	checkGoroutines(t)
+	testutil.CheckGoroutines(t)
 	m := newMaster(t)
 	r := start(t, testConfig(t, m.Addr()))
 	r.next(schedpb.Event_SUBSCRIBED)
@@ -369,7 +370,7 @@ func TestCallHelpers(t *testing.T) {
 // Location "//leader:port/api/v1/scheduler"; the client subscribes there and
 // sends its calls to the leader.
 func TestFollowsRedirectToLeader(t *testing.T) {
-	checkGoroutines(t)
+	testutil.CheckGoroutines(t)
 	leader := newMaster(t)
 	follower := newMaster(t)
 	follower.RedirectTo(leader.Addr())
@@ -397,7 +398,7 @@ func TestFollowsRedirectToLeader(t *testing.T) {
 
 // A call redirected by a non-leader is re-sent to the Location.
 func TestCallFollowsRedirect(t *testing.T) {
-	checkGoroutines(t)
+	testutil.CheckGoroutines(t)
 	m := newMaster(t)
 	r := start(t, testConfig(t, m.Addr()))
 	r.next(schedpb.Event_SUBSCRIBED)
@@ -418,7 +419,7 @@ func TestCallFollowsRedirect(t *testing.T) {
 
 // The client tries the configured masters in turn while one is unreachable.
 func TestTriesNextMaster(t *testing.T) {
-	checkGoroutines(t)
+	testutil.CheckGoroutines(t)
 	dead := deadAddr(t)
 	m := newMaster(t)
 	r := start(t, testConfig(t, dead, m.Addr()))
@@ -440,7 +441,7 @@ func deadAddr(t *testing.T) string {
 // framework (framework_id in the call and in framework_info) and uses the new
 // stream id for its calls.
 func TestResubscribesAfterStreamDrop(t *testing.T) {
-	checkGoroutines(t)
+	testutil.CheckGoroutines(t)
 	m := newMaster(t)
 	r := start(t, testConfig(t, m.Addr()))
 	s1 := nextStream(t, m)
@@ -477,7 +478,7 @@ func TestResubscribesAfterStreamDrop(t *testing.T) {
 // a 20ms interval and a silent master the client abandons the stream and
 // re-subscribes.
 func TestHeartbeatTimeoutReconnects(t *testing.T) {
-	checkGoroutines(t)
+	testutil.CheckGoroutines(t)
 	m := newMaster(t)
 	m.SetHeartbeat(20*time.Millisecond, false)
 	r := start(t, testConfig(t, m.Addr()))
@@ -503,7 +504,7 @@ func TestHeartbeatTimeoutReconnects(t *testing.T) {
 // Heartbeats keep a quiet stream alive: many heartbeat intervals pass and
 // the client stays on its first subscription.
 func TestHeartbeatsKeepStreamAlive(t *testing.T) {
-	checkGoroutines(t)
+	testutil.CheckGoroutines(t)
 	m := newMaster(t)
 	m.SetHeartbeat(40*time.Millisecond, true)
 	r := start(t, testConfig(t, m.Addr()))
@@ -519,7 +520,7 @@ func TestHeartbeatsKeepStreamAlive(t *testing.T) {
 // Mesos answers SUBSCRIBE of a removed framework with an ERROR event; the
 // client hands it to the handler and Run ends with it instead of retrying.
 func TestErrorEventEndsRun(t *testing.T) {
-	checkGoroutines(t)
+	testutil.CheckGoroutines(t)
 	m := newMaster(t)
 	m.OnSubscribe(func(*schedpb.Call) *schedpb.Event {
 		return &schedpb.Event{Type: schedpb.Event_ERROR.Enum(), Error: &schedpb.Event_Error{Message: proto.String("Framework has been removed")}}
@@ -542,7 +543,7 @@ func TestErrorEventEndsRun(t *testing.T) {
 // Mesos: a second SUBSCRIBE with the same framework id takes the framework
 // over; the old stream gets ERROR "Framework failed over" and is closed.
 func TestFailedOverEndsOldRun(t *testing.T) {
-	checkGoroutines(t)
+	testutil.CheckGoroutines(t)
 	m := newMaster(t)
 	first := start(t, testConfig(t, m.Addr()))
 	first.next(schedpb.Event_SUBSCRIBED)
@@ -565,7 +566,7 @@ func TestFailedOverEndsOldRun(t *testing.T) {
 // Rejected calls come back as *HTTPError with the status and the master's
 // text.
 func TestCallErrorsCarryStatusAndBody(t *testing.T) {
-	checkGoroutines(t)
+	testutil.CheckGoroutines(t)
 	m := newMaster(t)
 	r := start(t, testConfig(t, m.Addr()))
 	r.next(schedpb.Event_SUBSCRIBED)
@@ -613,7 +614,7 @@ func TestCallErrorsCarryStatusAndBody(t *testing.T) {
 
 // A 4xx answer to SUBSCRIBE is final: Run returns it without retrying.
 func TestSubscribeRejectedEndsRun(t *testing.T) {
-	checkGoroutines(t)
+	testutil.CheckGoroutines(t)
 	m := newMaster(t)
 	m.RejectSubscribe(http.StatusBadRequest, "Failed to validate scheduler::Call: Expecting 'subscribe' to be present")
 	r := start(t, testConfig(t, m.Addr()))
@@ -631,7 +632,7 @@ func TestSubscribeRejectedEndsRun(t *testing.T) {
 // A 503 ("Master has not finished recovery") is retried with backoff until
 // the master accepts.
 func TestSubscribeRetriesUnavailable(t *testing.T) {
-	checkGoroutines(t)
+	testutil.CheckGoroutines(t)
 	m := newMaster(t)
 	m.RejectSubscribe(http.StatusServiceUnavailable, "Master has not finished recovery")
 	r := start(t, testConfig(t, m.Addr()))
@@ -646,7 +647,7 @@ func TestSubscribeRetriesUnavailable(t *testing.T) {
 // After TEARDOWN the master closes the stream and Run returns nil; the
 // client does not subscribe again.
 func TestTeardownEndsRun(t *testing.T) {
-	checkGoroutines(t)
+	testutil.CheckGoroutines(t)
 	m := newMaster(t)
 	r := start(t, testConfig(t, m.Addr()))
 	r.next(schedpb.Event_SUBSCRIBED)
@@ -672,7 +673,7 @@ func TestTeardownEndsRun(t *testing.T) {
 
 // Teardown from inside the handler ends Run too.
 func TestTeardownFromHandler(t *testing.T) {
-	checkGoroutines(t)
+	testutil.CheckGoroutines(t)
 	m := newMaster(t)
 	c, err := New(testConfig(t, m.Addr()))
 	if err != nil {
@@ -691,7 +692,7 @@ func TestTeardownFromHandler(t *testing.T) {
 
 // A handler's error ends Run with that error.
 func TestHandlerErrorEndsRun(t *testing.T) {
-	checkGoroutines(t)
+	testutil.CheckGoroutines(t)
 	m := newMaster(t)
 	c, err := New(testConfig(t, m.Addr()))
 	if err != nil {

@@ -6,7 +6,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	mesos "github.com/gomesos/gomesos/api/v1/mesos"
+	"github.com/gomesos/gomesos/internal/testutil"
 )
 
 const patience = 20 * time.Second
@@ -52,31 +52,6 @@ func (h *harness) exit() Termination {
 	return Termination{}
 }
 
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(patience)
-	for delay := time.Millisecond; !cond(); delay = min(2*delay, 50*time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(delay)
-	}
-}
-
-func readPid(t *testing.T, path string) int {
-	t.Helper()
-	var pid int
-	eventually(t, path, func() bool {
-		b, err := os.ReadFile(path)
-		if err != nil || !strings.HasSuffix(string(b), "\n") {
-			return false
-		}
-		pid, err = strconv.Atoi(strings.TrimSpace(string(b)))
-		return err == nil
-	})
-	return pid
-}
-
 // The executor runs in its sandbox with its output in stdout and stderr, and
 // its exit status is reported.
 func TestLaunchReportsExit(t *testing.T) {
@@ -106,8 +81,8 @@ func TestDestroyKillsTheTree(t *testing.T) {
 	dir, pid := h.launch("c2", `sleep 1000 & echo $! > bg.pid
 setsid sleep 1000 & echo $! > ss.pid
 exec sleep 1000`)
-	bg := readPid(t, filepath.Join(dir, "bg.pid"))
-	ss := readPid(t, filepath.Join(dir, "ss.pid"))
+	bg := testutil.WaitPIDFile(t, filepath.Join(dir, "bg.pid"), patience)
+	ss := testutil.WaitPIDFile(t, filepath.Join(dir, "ss.pid"), patience)
 	for _, p := range []int{pid, bg, ss} {
 		if !ProcessAlive(p) {
 			t.Fatalf("%d not running", p)
@@ -136,7 +111,7 @@ func TestExitSweepsLeftovers(t *testing.T) {
 	if tm.ExitCode() != 0 {
 		t.Fatalf("termination = %s", tm)
 	}
-	orphan := readPid(t, filepath.Join(dir, "orphan.pid"))
+	orphan := testutil.WaitPIDFile(t, filepath.Join(dir, "orphan.pid"), patience)
 	if ProcessAlive(orphan) {
 		t.Errorf("orphan %d survived its container", orphan)
 	}
@@ -182,7 +157,7 @@ func TestIsolatorHooks(t *testing.T) {
 	if err := h.p.Update("c4", nil); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "output", func() bool {
+	testutil.WaitFor(t, "output", patience, func() bool {
 		out, _ := os.ReadFile(filepath.Join(dir, "stdout"))
 		return string(out) == "11\n"
 	})

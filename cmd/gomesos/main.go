@@ -38,12 +38,7 @@ func commands() []command {
 func main() {
 	// An agent starts the built-in executors by running this binary with
 	// GOMESOS_EXECUTOR set.
-	if kind := os.Getenv(builtin.EnvKind); kind != "" {
-		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
-		code := builtin.Run(ctx, kind)
-		stop()
-		os.Exit(code)
-	}
+	builtin.MainIfExecutor()
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 

@@ -3,10 +3,12 @@
 // mesos-executor: exactly one task from a LAUNCH) and the default executor
 // (kind "default", Mesos's mesos-default-executor: task groups from one or
 // more LAUNCH_GROUPs). The agent starts the binary with EnvKind set to the
-// kind and the usual MESOS_* environment; main (and agent tests' TestMain)
-// then calls
+// kind and the usual MESOS_* environment; main (and the TestMain of tests
+// that start executors) first calls
 //
-//	os.Exit(builtin.Run(ctx, os.Getenv(builtin.EnvKind)))
+//	builtin.MainIfExecutor()
+//
+// which then runs the executor and exits.
 //
 // Both speak the v1 executor API through package executor, run every task as
 // a child process in its own process group, and log to stderr with log/slog.
@@ -64,6 +66,8 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"os/signal"
+	"syscall"
 
 	"github.com/gomesos/gomesos/codec"
 	"github.com/gomesos/gomesos/executor"
@@ -82,6 +86,21 @@ const (
 	KindCommand = "command"
 	KindDefault = "default"
 )
+
+// MainIfExecutor makes the process a built-in executor when it was started
+// as one, with EnvKind set: it runs Run until the executor is done, or
+// until SIGTERM or an interrupt cancels it, and exits the process with its
+// status. Otherwise it returns at once. A main (or TestMain) calls it first.
+func MainIfExecutor() {
+	kind := os.Getenv(EnvKind)
+	if kind == "" {
+		return
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	code := Run(ctx, kind)
+	stop()
+	os.Exit(code)
+}
 
 // Run runs the built-in executor of the given kind until it is done and
 // returns the process exit status. Cancelling ctx kills every task at once.

@@ -12,6 +12,7 @@ import (
 	execpb "github.com/gomesos/gomesos/api/v1/executor"
 	"github.com/gomesos/gomesos/api/v1/mesos"
 	"github.com/gomesos/gomesos/executor/internal/fakeagent"
+	"github.com/gomesos/gomesos/internal/testutil"
 )
 
 const (
@@ -103,7 +104,7 @@ func TestCommandKillWithinGracePeriod(t *testing.T) {
 	p := startExecutor(t, "command", a)
 	launch(t, a, withGrace(shellTask("t1", `trap 'echo got TERM; exit 0' TERM; echo > ready; sleep 1000 & wait`), grace))
 	a.WaitState(t, wait, "t1", running)
-	waitFor(t, "the task to install its trap", func() bool { return p.file("ready") != "" })
+	testutil.WaitFor(t, "the task to install its trap", wait, func() bool { return p.file("ready") != "" })
 
 	start := time.Now()
 	kill(t, a, "t1", nil)
@@ -133,7 +134,7 @@ func TestCommandKillEscalatesToSIGKILL(t *testing.T) {
 	p := startExecutor(t, "command", a)
 	launch(t, a, withGrace(shellTask("t1", `trap '' TERM; sleep 1000 & echo $! > child.pid; wait`), time.Hour))
 	a.WaitState(t, wait, "t1", running)
-	child := waitPIDFile(t, filepath.Join(p.sandbox, "child.pid"))
+	child := testutil.WaitPIDFile(t, filepath.Join(p.sandbox, "child.pid"), wait)
 
 	start := time.Now()
 	kill(t, a, "t1", nil)
@@ -145,7 +146,7 @@ func TestCommandKillEscalatesToSIGKILL(t *testing.T) {
 	if got, want := st.GetMessage(), "Command terminated with signal Killed"; got != want {
 		t.Errorf("message %q, want %q", got, want)
 	}
-	waitFor(t, "the task's grandchild to be killed", func() bool { return gone(child) })
+	testutil.WaitFor(t, "the task's grandchild to be killed", wait, func() bool { return testutil.ProcessGone(child) })
 	if code := p.exitCode(); code != 0 {
 		t.Errorf("executor exited %d, want 0", code)
 	}
@@ -330,12 +331,12 @@ func TestCommandExitsWhenAgentLost(t *testing.T) {
 	p := startExecutor(t, "command", a)
 	launch(t, a, shellTask("t1", "sleep 1000 & echo $! > child.pid; wait"))
 	a.WaitState(t, wait, "t1", running)
-	child := waitPIDFile(t, filepath.Join(p.sandbox, "child.pid"))
+	child := testutil.WaitPIDFile(t, filepath.Join(p.sandbox, "child.pid"), wait)
 	a.Drop()
 	if code := p.exitCode(); code != 1 {
 		t.Errorf("executor exited %d, want 1", code)
 	}
-	waitFor(t, "the task to be killed", func() bool { return gone(child) })
+	testutil.WaitFor(t, "the task to be killed", wait, func() bool { return testutil.ProcessGone(child) })
 }
 
 // A task that outlives its max_completion_time is killed and reported as

@@ -1,14 +1,9 @@
 package builtin_test
 
 import (
-	"context"
-	"errors"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -25,12 +20,7 @@ import (
 // (here the tests themselves) starts it with builtin.EnvKind set, as the
 // gomesos binary's main does.
 func TestMain(m *testing.M) {
-	if kind := os.Getenv(builtin.EnvKind); kind != "" {
-		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
-		code := builtin.Run(ctx, kind)
-		stop()
-		os.Exit(code)
-	}
+	builtin.MainIfExecutor()
 	os.Exit(m.Run())
 }
 
@@ -133,51 +123,6 @@ func (p *execProc) exited() bool {
 func (p *execProc) file(name string) string {
 	b, _ := os.ReadFile(filepath.Join(p.sandbox, name))
 	return string(b)
-}
-
-// waitFor polls cond until it holds, failing the test after the deadline.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(wait)
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", wait, what)
-		}
-		<-tick.C
-	}
-}
-
-// waitPIDFile waits for a file holding a pid followed by a newline.
-func waitPIDFile(t *testing.T, path string) int {
-	t.Helper()
-	var pid int
-	waitFor(t, path, func() bool {
-		b, err := os.ReadFile(path)
-		if err != nil || !strings.HasSuffix(string(b), "\n") {
-			return false
-		}
-		pid, err = strconv.Atoi(strings.TrimSpace(string(b)))
-		return err == nil
-	})
-	return pid
-}
-
-// gone reports whether pid no longer names a live process (absent, or a
-// zombie waiting for its new parent to reap it).
-func gone(pid int) bool {
-	if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
-		return true
-	}
-	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return os.IsNotExist(err)
-	}
-	// The state follows the parenthesised command name.
-	s := string(stat)
-	i := strings.LastIndexByte(s, ')')
-	return i >= 0 && i+2 < len(s) && s[i+2] == 'Z'
 }
 
 func shellTask(id, command string) *mesos.TaskInfo {

@@ -477,7 +477,7 @@ func (e *execution) update(ctx context.Context, st *mesos.TaskStatus) error {
 	t := e.byID[st.GetTaskId().GetValue()]
 	if t != nil && !t.terminal {
 		t.status = st
-		t.terminal = isTerminal(st.GetState())
+		t.terminal = st.GetState().IsTerminal()
 		if t.agent == nil {
 			t.agent = st.GetAgentId()
 		}
@@ -593,18 +593,6 @@ func (e *execution) exitCode() int {
 		return 1
 	}
 	return 0
-}
-
-// isTerminal is Mesos's protobuf::isTerminalState: UNREACHABLE and UNKNOWN
-// may still change.
-func isTerminal(s mesos.TaskState) bool {
-	switch s {
-	case mesos.TaskState_TASK_FINISHED, mesos.TaskState_TASK_FAILED, mesos.TaskState_TASK_KILLED,
-		mesos.TaskState_TASK_ERROR, mesos.TaskState_TASK_LOST, mesos.TaskState_TASK_DROPPED,
-		mesos.TaskState_TASK_GONE, mesos.TaskState_TASK_GONE_BY_OPERATOR:
-		return true
-	}
-	return false
 }
 
 // lockedWriter serializes writes from the handler, the interrupt, the

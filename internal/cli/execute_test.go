@@ -18,6 +18,7 @@ import (
 	"github.com/gomesos/gomesos/api/v1/mesos"
 	schedpb "github.com/gomesos/gomesos/api/v1/scheduler"
 	"github.com/gomesos/gomesos/codec"
+	"github.com/gomesos/gomesos/internal/testutil"
 	"github.com/gomesos/gomesos/resources"
 	"github.com/gomesos/gomesos/scheduler"
 	"github.com/gomesos/gomesos/scheduler/schedulertest"
@@ -246,7 +247,7 @@ var (
 func TestExecuteFinished(t *testing.T) {
 	for _, enc := range []codec.Encoding{codec.JSON, codec.Protobuf} {
 		t.Run(enc.ContentType(), func(t *testing.T) {
-			checkGoroutines(t)
+			testutil.CheckGoroutines(t)
 			c := newCluster(t, starting, running, finished)
 			opts := options(c)
 			opts.Encoding = enc
@@ -323,7 +324,7 @@ func TestExecuteFinished(t *testing.T) {
 
 // A command that exits 3 makes Execute exit 3; the reason is printed.
 func TestExecuteFailedExitStatus(t *testing.T) {
-	checkGoroutines(t)
+	testutil.CheckGoroutines(t)
 	failed := update{state: mesos.TaskState_TASK_FAILED, message: "Command exited with status 3",
 		reason: mesos.TaskStatus_REASON_COMMAND_EXECUTOR_FAILED.Enum()}
 	c := newCluster(t, starting, running, failed)
@@ -351,7 +352,7 @@ func TestExecuteFailedExitStatus(t *testing.T) {
 // An update from the master (no uuid) is not acknowledged; a task that is
 // dropped makes the exit code 1.
 func TestExecuteDroppedByMaster(t *testing.T) {
-	checkGoroutines(t)
+	testutil.CheckGoroutines(t)
 	dropped := update{state: mesos.TaskState_TASK_DROPPED, message: "Task launched with invalid offers",
 		reason: mesos.TaskStatus_REASON_INVALID_OFFERS.Enum(), master: true}
 	c := newCluster(t, dropped)
@@ -374,7 +375,7 @@ func TestExecuteDroppedByMaster(t *testing.T) {
 // while tasks wait are declined briefly, offers after all are launched for
 // an hour.
 func TestExecuteCountAcrossOffers(t *testing.T) {
-	checkGoroutines(t)
+	testutil.CheckGoroutines(t)
 	c := newCluster(t, running, finished)
 	opts := options(c)
 	opts.Name = "hello"
@@ -439,7 +440,7 @@ func TestExecuteCountAcrossOffers(t *testing.T) {
 // Cancelling ctx (Ctrl-C) kills the running task, tears the framework down
 // and exits 130.
 func TestExecuteInterrupted(t *testing.T) {
-	checkGoroutines(t)
+	testutil.CheckGoroutines(t)
 	c := newCluster(t, starting, running)
 	r := startExecute(t, options(c))
 	c.nextStream()
@@ -463,7 +464,7 @@ func TestExecuteInterrupted(t *testing.T) {
 // Interrupted before any task was launched: nothing to kill, the framework
 // is still torn down.
 func TestExecuteInterruptedBeforeLaunch(t *testing.T) {
-	checkGoroutines(t)
+	testutil.CheckGoroutines(t)
 	c := newCluster(t)
 	r := startExecute(t, options(c))
 	c.nextStream()
@@ -484,7 +485,7 @@ func TestExecuteInterruptedBeforeLaunch(t *testing.T) {
 
 // KillAfter kills the task once it has run that long; killed means exit 1.
 func TestExecuteKillAfter(t *testing.T) {
-	checkGoroutines(t)
+	testutil.CheckGoroutines(t)
 	c := newCluster(t, starting, running)
 	opts := options(c)
 	opts.KillAfter = time.Millisecond
@@ -504,7 +505,7 @@ func TestExecuteKillAfter(t *testing.T) {
 // Non-shell commands are split into argv; environment variables are passed
 // sorted.
 func TestExecuteCommandInfo(t *testing.T) {
-	checkGoroutines(t)
+	testutil.CheckGoroutines(t)
 	c := newCluster(t, finished)
 	opts := options(c)
 	opts.Shell = false
@@ -534,7 +535,7 @@ func TestExecuteCommandInfo(t *testing.T) {
 
 // A master ERROR (e.g. the framework was removed) ends Execute with it.
 func TestExecuteMasterError(t *testing.T) {
-	checkGoroutines(t)
+	testutil.CheckGoroutines(t)
 	c := newCluster(t)
 	c.m.OnSubscribe(func(*schedpb.Call) *schedpb.Event {
 		return &schedpb.Event{Type: schedpb.Event_ERROR.Enum(), Error: &schedpb.Event_Error{Message: proto.String("Framework has been removed")}}

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/gomesos/gomesos/internal/testutil"
 )
 
 // fakeStateServer serves the legacy endpoints from testdata files.
@@ -34,7 +36,7 @@ func fakeStateServer(t *testing.T, files map[string]string) *httptest.Server {
 }
 
 func TestTables(t *testing.T) {
-	checkGoroutines(t)
+	testutil.CheckGoroutines(t)
 	srv := fakeStateServer(t, map[string]string{
 		"/master/slaves":     "master_slaves.json",
 		"/master/frameworks": "master_frameworks_running.json",

@@ -4,13 +4,13 @@ import (
 	"fmt"
 	"os"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	mesos "github.com/gomesos/gomesos/api/v1/mesos"
 	schedpb "github.com/gomesos/gomesos/api/v1/scheduler"
 	"github.com/gomesos/gomesos/codec"
+	"github.com/gomesos/gomesos/internal/testutil"
 	"github.com/gomesos/gomesos/resources"
 	"github.com/gomesos/gomesos/scheduler"
 )
@@ -126,7 +126,7 @@ func TestKillHonoursGracePeriod(t *testing.T) {
 		switch {
 		case s.GetState() == mesos.TaskState_TASK_KILLING:
 			sawKilling[s.GetTaskId().GetValue()] = true
-		case terminal(s.GetState()):
+		case s.GetState().IsTerminal():
 			final[s.GetTaskId().GetValue()] = s
 		}
 	}
@@ -147,18 +147,7 @@ func TestKillHonoursGracePeriod(t *testing.T) {
 	}
 	var pid int
 	fmt.Sscan(string(pidText), &pid)
-	waitFor(t, "the stubborn task's child to be gone", func() bool {
-		return syscall.Kill(pid, 0) == syscall.ESRCH || isZombie(pid)
-	})
-}
-
-func isZombie(pid int) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return true
-	}
-	fields := strings.Fields(string(b))
-	return len(fields) > 2 && fields[2] == "Z"
+	waitFor(t, "the stubborn task's child to be gone", func() bool { return testutil.ProcessGone(pid) })
 }
 
 // 200 short tasks over two agents: every one reaches a terminal state the
@@ -199,7 +188,7 @@ func TestTwoHundredShortTasksOverTwoAgents(t *testing.T) {
 				t.Fatal(err)
 			}
 		case s := <-fw.updates:
-			if terminal(s.GetState()) {
+			if s.GetState().IsTerminal() {
 				final[s.GetTaskId().GetValue()] = s.GetState()
 				if s.GetState() == mesos.TaskState_TASK_ERROR {
 					t.Logf("%s: %s", s.GetTaskId().GetValue(), s.GetMessage())
@@ -254,7 +243,7 @@ func TestTaskGroupRunsInDefaultExecutor(t *testing.T) {
 	}
 	final := map[string]mesos.TaskState{}
 	for len(final) < 2 {
-		if s := fw.nextUpdate(); terminal(s.GetState()) {
+		if s := fw.nextUpdate(); s.GetState().IsTerminal() {
 			final[s.GetTaskId().GetValue()] = s.GetState()
 		}
 	}

@@ -13,11 +13,9 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -26,6 +24,7 @@ import (
 	schedpb "github.com/gomesos/gomesos/api/v1/scheduler"
 	"github.com/gomesos/gomesos/codec"
 	"github.com/gomesos/gomesos/executor/builtin"
+	"github.com/gomesos/gomesos/internal/testutil"
 	"github.com/gomesos/gomesos/master"
 	"github.com/gomesos/gomesos/resources"
 	"github.com/gomesos/gomesos/scheduler"
@@ -38,12 +37,7 @@ var gomesosBin string
 // TestMain lets the test binary serve as the built-in executors and as the
 // custom executor of the tests, and builds the gomesos binary once.
 func TestMain(m *testing.M) {
-	if kind := os.Getenv(builtin.EnvKind); kind != "" {
-		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
-		code := builtin.Run(ctx, kind)
-		stop()
-		os.Exit(code)
-	}
+	builtin.MainIfExecutor()
 	if os.Getenv(customExecutorEnv) != "" {
 		os.Exit(runCustomExecutor())
 	}
@@ -67,16 +61,10 @@ func TestMain(m *testing.M) {
 // patience bounds every wait.
 const patience = 60 * time.Second
 
-// waitFor polls cond until it holds or the deadline passes.
+// waitFor waits until cond holds, failing the test after patience.
 func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(patience)
-	for delay := time.Millisecond; !cond(); delay = min(2*delay, 50*time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(delay)
-	}
+	testutil.WaitFor(t, what, patience, cond)
 }
 
 type testLogWriter struct{ t testing.TB }
@@ -356,20 +344,10 @@ func (fw *framework) waitTerminal(id string) ([]mesos.TaskState, *mesos.TaskStat
 			fw.t.Fatalf("update for unexpected task %s (%s)", s.GetTaskId().GetValue(), s.GetState())
 		}
 		states = append(states, s.GetState())
-		if terminal(s.GetState()) {
+		if s.GetState().IsTerminal() {
 			return states, s
 		}
 	}
-}
-
-func terminal(s mesos.TaskState) bool {
-	switch s {
-	case mesos.TaskState_TASK_FINISHED, mesos.TaskState_TASK_FAILED, mesos.TaskState_TASK_KILLED,
-		mesos.TaskState_TASK_ERROR, mesos.TaskState_TASK_LOST, mesos.TaskState_TASK_DROPPED,
-		mesos.TaskState_TASK_GONE, mesos.TaskState_TASK_GONE_BY_OPERATOR:
-		return true
-	}
-	return false
 }
 
 // commandTask is a TaskInfo running a shell command on the offer's agent.

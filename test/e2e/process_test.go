@@ -16,6 +16,7 @@ import (
 
 	mesos "github.com/gomesos/gomesos/api/v1/mesos"
 	schedpb "github.com/gomesos/gomesos/api/v1/scheduler"
+	"github.com/gomesos/gomesos/internal/testutil"
 )
 
 // proc is a gomesos process started by a test.
@@ -193,7 +194,7 @@ func TestLocalClusterExecuteAndInterrupt(t *testing.T) {
 	if code := local.wait(t); code != 0 {
 		t.Errorf("gomesos local exited %d after SIGINT, want 0; stderr:\n%s", code, local.stderr.String())
 	}
-	waitFor(t, "the task process to be gone", func() bool { return syscall.Kill(pid, 0) == syscall.ESRCH || isZombie(pid) })
+	waitFor(t, "the task process to be gone", func() bool { return testutil.ProcessGone(pid) })
 }
 
 // An agent that dies (SIGKILL, no goodbye) stops answering pings; after
