@@ -506,7 +506,7 @@ func TestHeartbeatTimeoutReconnects(t *testing.T) {
 func TestHeartbeatsKeepStreamAlive(t *testing.T) {
 	testutil.CheckGoroutines(t)
 	m := newMaster(t)
-	m.SetHeartbeat(40*time.Millisecond, true)
+	m.SetHeartbeat(100*time.Millisecond, true)
 	r := start(t, testConfig(t, m.Addr()))
 	r.next(schedpb.Event_SUBSCRIBED)
 	for range 15 { // 15 intervals, three times the watchdog's limit
