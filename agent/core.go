@@ -466,6 +466,12 @@ func (c *core) masterMessage(now time.Time, in inMasterMessage) {
 	}
 	m := in.msg
 	if c.link == linkConnecting {
+		if m.GetType() == agentproto.MasterMessage_SHUTDOWN {
+			// The master refuses this agent's id (it removed the agent,
+			// or a restarted master never knew it): start over.
+			c.shutdownByMaster(now, m.GetMessage())
+			return
+		}
 		if m.GetType() != agentproto.MasterMessage_REGISTERED || m.GetRegistered() == nil {
 			c.log.Warn("expected REGISTERED first from the master", "type", m.GetType(), "message", m.GetMessage())
 			c.disconnected(now)
@@ -505,16 +511,22 @@ func (c *core) masterMessage(now time.Time, in inMasterMessage) {
 	case agentproto.MasterMessage_FRAMEWORK_TO_EXECUTOR:
 		c.frameworkMessage(m.GetFrameworkToExecutor())
 	case agentproto.MasterMessage_SHUTDOWN:
-		c.log.Warn("the master removed this agent; starting over as a new agent", "agent", c.agentID, "message", m.GetMessage())
-		c.forget()
-		c.emit(outDisconnect{gen: c.gen})
-		c.backoff = c.cfg.backoffFactor
-		c.connect(now)
+		c.shutdownByMaster(now, m.GetMessage())
 	case agentproto.MasterMessage_REGISTERED:
 		// Already registered on this stream; nothing new.
 	default:
 		c.log.Warn("unknown message from the master", "type", m.GetType())
 	}
+}
+
+// shutdownByMaster drops everything of this agent's identity, as the
+// master asked, and registers as a new agent.
+func (c *core) shutdownByMaster(now time.Time, why string) {
+	c.log.Warn("the master removed this agent; starting over as a new agent", "agent", c.agentID, "message", why)
+	c.forget()
+	c.emit(outDisconnect{gen: c.gen})
+	c.backoff = c.cfg.backoffFactor
+	c.connect(now)
 }
 
 func (c *core) registered(now time.Time, r *agentproto.MasterMessage_Registered) {

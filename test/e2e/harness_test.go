@@ -10,10 +10,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -86,6 +88,8 @@ type cluster struct {
 	t      *testing.T
 	master *master.Master
 	proxy  *tcpProxy
+	// stopMaster stops the master alone and waits for it.
+	stopMaster func()
 	agents []*agent.Agent
 	cancel []context.CancelFunc
 	wg     sync.WaitGroup
@@ -115,15 +119,7 @@ func startCluster(t *testing.T, opts clusterOptions) *cluster {
 	if opts.viaProxy {
 		c.proxy = startProxy(t, m.Addr())
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	c.cancel = append(c.cancel, cancel)
-	c.wg.Add(1)
-	go func() {
-		defer c.wg.Done()
-		if err := m.Run(ctx); err != nil {
-			t.Errorf("master: %v", err)
-		}
-	}()
+	c.runMaster()
 	for i := 0; i < opts.agents; i++ {
 		c.addAgent(opts.agentResources)
 	}
@@ -134,6 +130,45 @@ func startCluster(t *testing.T, opts clusterOptions) *cluster {
 		return len(slaves.Slaves) == opts.agents
 	})
 	return c
+}
+
+// runMaster runs c.master until the cluster stops or stopMaster is called.
+func (c *cluster) runMaster() {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	c.stopMaster = func() {
+		cancel()
+		<-done
+	}
+	c.cancel = append(c.cancel, cancel)
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		defer close(done)
+		if err := c.master.Run(ctx); err != nil {
+			c.t.Errorf("master: %v", err)
+		}
+	}()
+}
+
+// restartMaster stops the master and starts a new one (a new master id, no
+// memory of the old one's agents or frameworks) on the same address.
+func (c *cluster) restartMaster(opts master.Options) {
+	c.t.Helper()
+	addr := c.master.Addr()
+	c.stopMaster()
+	host, port, _ := net.SplitHostPort(addr)
+	p, _ := strconv.Atoi(port)
+	if opts.AllocationInterval == 0 {
+		opts.AllocationInterval = 100 * time.Millisecond
+	}
+	opts.Logger = testLogger(c.t).With("component", "master")
+	m, err := master.New(master.Config{IP: host, Port: p, Options: opts, TickInterval: 10 * time.Millisecond})
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	c.master = m
+	c.runMaster()
 }
 
 func (c *cluster) addAgent(res string) *agent.Agent {

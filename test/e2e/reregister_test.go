@@ -4,6 +4,8 @@ import (
 	"testing"
 
 	mesos "github.com/gomesos/gomesos/api/v1/mesos"
+	"github.com/gomesos/gomesos/internal/testutil"
+	"github.com/gomesos/gomesos/master"
 )
 
 // When the connection between an agent and the master breaks, the agent
@@ -90,4 +92,39 @@ func TestNonCheckpointingTasksAreLostWhenTheirAgentDisconnects(t *testing.T) {
 		}
 		return true
 	})
+}
+
+// A restarted master (no durable registry yet) knows none of the old
+// agents: an agent that re-registers with its old id is told to shut down,
+// kills what it ran, and registers as a new agent, which frameworks are
+// offered again.
+func TestAgentRegistersAnewWithARestartedMaster(t *testing.T) {
+	c := startCluster(t, clusterOptions{agents: 1})
+	fw := startFramework(t, c, frameworkOptions{})
+	o := fw.nextOffer()
+	if err := fw.client.Launch(ctxT(t), ids(o), []*mesos.TaskInfo{commandTask("orphan", o, "cpus:0.1;mem:32", `echo $$ > pid; exec sleep 1000`)}, nil); err != nil {
+		t.Fatal(err)
+	}
+	for s := fw.nextUpdate(); s.GetState() != mesos.TaskState_TASK_RUNNING; s = fw.nextUpdate() {
+	}
+	pid := testutil.WaitPIDFile(t, sandboxOf(t, c.agents[0].Addr(), "orphan")+"/pid", patience)
+	oldID := c.agents[0].ID()
+
+	c.restartMaster(master.Options{})
+	waitFor(t, "the agent to register anew", func() bool {
+		var s struct {
+			Slaves []struct {
+				ID string `json:"id"`
+			} `json:"slaves"`
+		}
+		c.getJSON("/master/slaves", &s)
+		return len(s.Slaves) == 1 && s.Slaves[0].ID != oldID && c.agents[0].ID() == s.Slaves[0].ID
+	})
+	waitFor(t, "the old task to be killed", func() bool { return testutil.ProcessGone(pid) })
+	// The framework reconnects to the new master and is offered the new agent.
+	for {
+		if o2 := fw.nextOffer(); o2.GetAgentId().GetValue() == c.agents[0].ID() {
+			break
+		}
+	}
 }
