@@ -90,9 +90,9 @@ type cluster struct {
 	proxy  *tcpProxy
 	// stopMaster stops the master alone and waits for it.
 	stopMaster func()
-	agents []*agent.Agent
-	cancel []context.CancelFunc
-	wg     sync.WaitGroup
+	agents     []*agent.Agent
+	cancel     []context.CancelFunc
+	wg         sync.WaitGroup
 }
 
 type clusterOptions struct {
