@@ -149,6 +149,7 @@ func allocatorAgent(info *mesos.AgentInfo) allocator.Agent {
 func (c *Core) reregisterAgent(conn string, info *mesos.AgentInfo, total resources.Resources, reg *agentproto.AgentMessage_Register) Result {
 	id := info.GetId().GetValue()
 	a := c.agents[id]
+	returning := false // an agent the master had marked unreachable
 	if a == nil {
 		if _, wasUnreachable := c.unreachable[id]; !wasUnreachable {
 			c.emit(SendAgent{Conn: conn, Msg: &agentproto.MasterMessage{
@@ -161,7 +162,7 @@ func (c *Core) reregisterAgent(conn string, info *mesos.AgentInfo, total resourc
 		delete(c.unreachable, id)
 		a = c.newAgent(id, info, total, reg)
 		c.agents[id] = a
-		c.alloc.AddAgent(id, allocatorAgent(info), total, nil)
+		returning = true
 	} else {
 		if a.conn != "" && a.conn != conn {
 			delete(c.agentConns, a.conn)
@@ -183,7 +184,11 @@ func (c *Core) reregisterAgent(conn string, info *mesos.AgentInfo, total resourc
 	wasActive := a.active
 	c.connectAgent(a, conn)
 	c.metrics.inc("master/slave_reregistrations")
-	c.reconcileAgentTasks(a, reg)
+	c.reconcileAgentTasks(a, reg, returning)
+	if returning {
+		// Its tasks that came back from unreachable are charged again.
+		c.alloc.AddAgent(id, allocatorAgent(info), total, c.agentUsedByFramework(a))
+	}
 	if !wasActive {
 		c.alloc.ActivateAgent(id)
 	}
@@ -194,8 +199,11 @@ func (c *Core) reregisterAgent(conn string, info *mesos.AgentInfo, total resourc
 
 // reconcileAgentTasks compares what the agent reports with what the master
 // knows. Tasks the master knows and the agent does not were lost in flight;
-// tasks the agent runs for frameworks the master removed are killed.
-func (c *Core) reconcileAgentTasks(a *agent, reg *agentproto.AgentMessage_Register) {
+// tasks the agent runs for frameworks the master removed are killed. When
+// an unreachable agent returns, the tasks its partition-aware frameworks
+// hold as unreachable are adopted again; any other task the master does not
+// know is killed.
+func (c *Core) reconcileAgentTasks(a *agent, reg *agentproto.AgentMessage_Register, returning bool) {
 	reported := map[string]*mesos.Task{}
 	for _, t := range reg.GetTasks() {
 		reported[taskKey(t.GetFrameworkId().GetValue(), t.GetTaskId().GetValue())] = t
@@ -220,24 +228,23 @@ func (c *Core) reconcileAgentTasks(a *agent, reg *agentproto.AgentMessage_Regist
 			c.sendToAgent(a, shutdownFrameworkMsg(fwID))
 			continue
 		}
-		if t := a.tasks[key]; t != nil {
-			if !t.state.IsTerminal() {
-				t.state = rt.GetState()
-			}
+		if a.tasks[key] != nil {
+			// A task both know: what happened to it while the agent was
+			// away arrives as the status updates the agent resends after
+			// REGISTERED, which carry its latest state.
 			continue
 		}
-		// A task the master forgot (for example one reported lost while its
-		// agent was away): adopt it again if its framework can expect that,
-		// else kill it.
-		if fw.partitionAware() {
+		taskID := rt.GetTaskId().GetValue()
+		if returning && fw.partitionAware() && fw.tasks[taskID] == nil && hasTask(fw.unreachable, taskID, a.id) {
 			t := newTaskFromAgent(rt, a.id)
 			fw.tasks[t.id] = t
 			a.tasks[key] = t
 			fw.unreachable = removeTaskFrom(fw.unreachable, t.id)
-			c.alloc.RecoverResources(fw.id, a.id, resources.Resources{}, 0, c.now)
-		} else {
-			c.sendToAgent(a, killTaskMsg(fwID, rt.GetTaskId().GetValue(), nil))
+			continue
 		}
+		// A task the master reported lost, or whose id is now another
+		// task's: the framework has written it off.
+		c.sendToAgent(a, killTaskMsg(fwID, taskID, nil))
 	}
 }
 
@@ -397,9 +404,9 @@ func (c *Core) removeAgent(a *agent, why string, reason mesos.TaskStatus_Reason)
 		t := a.tasks[key]
 		fw := c.frameworks[t.frameworkID]
 		if t.state.IsTerminal() {
-			if fw != nil {
-				c.removeTask(fw, t)
-			}
+			// The task ended but its framework has not acknowledged how:
+			// the agent can no longer retry, so the master tells it.
+			c.masterTaskUpdate(fw, t, t.state, reason, "Agent "+why+" after the task ended")
 			continue
 		}
 		if fw != nil && fw.partitionAware() {

@@ -280,8 +280,8 @@ func (c *Core) removeFramework(fw *framework) {
 		c.recoverTaskResources(fw, t)
 		if !t.state.IsTerminal() {
 			t.setState(mesos.TaskState_TASK_KILLED, c.now)
-			c.metrics.taskTerminal(t.state, mesos.TaskStatus_SOURCE_MASTER, mesos.TaskStatus_REASON_FRAMEWORK_REMOVED)
 		}
+		c.countTerminal(t, t.state, mesos.TaskStatus_SOURCE_MASTER, mesos.TaskStatus_REASON_FRAMEWORK_REMOVED)
 		c.removeTask(fw, t)
 	}
 	for agentID := range fw.executors {

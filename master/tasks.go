@@ -26,7 +26,9 @@ type task struct {
 	statusUpdateUUID   []byte
 	statuses           []*mesos.TaskStatus
 	resourcesRecovered bool
-	unreachableTime    time.Time
+	// counted is set once the task's end is counted in the metrics.
+	counted         bool
+	unreachableTime time.Time
 }
 
 func (t *task) setState(s mesos.TaskState, now time.Time) {
@@ -82,8 +84,7 @@ func (c *Core) statusUpdate(a *agent, up *agentproto.StatusUpdate) {
 		if up.LatestState != nil {
 			latest = up.GetLatestState()
 		}
-		wasTerminal := t.state.IsTerminal()
-		if !wasTerminal || latest.IsTerminal() {
+		if !t.state.IsTerminal() || latest.IsTerminal() {
 			t.state = latest
 		}
 		t.statusUpdateState = status.State
@@ -91,10 +92,11 @@ func (c *Core) statusUpdate(a *agent, up *agentproto.StatusUpdate) {
 		if !containsStatus(t.statuses, status) {
 			t.statuses = append(t.statuses, statusForState(status))
 		}
-		if latest.IsTerminal() && !wasTerminal {
-			// Resources are free as soon as the agent reports the task done.
+		if latest.IsTerminal() {
+			// Resources are free, and the task counted as ended, as soon as
+			// the agent reports it done, even while earlier updates wait.
 			c.recoverTaskResources(fw, t)
-			c.metrics.taskTerminal(latest, status.GetSource(), status.GetReason())
+			c.countTerminal(t, latest, status.GetSource(), status.GetReason())
 		}
 	}
 	s := clone(status)
@@ -119,6 +121,15 @@ func statusForState(s *mesos.TaskStatus) *mesos.TaskStatus {
 		TaskId: s.TaskId, State: s.State, Timestamp: s.Timestamp, Healthy: s.Healthy,
 		Labels: s.Labels, ContainerStatus: s.ContainerStatus,
 	}
+}
+
+// countTerminal counts a task's end in the metrics, once.
+func (c *Core) countTerminal(t *task, state mesos.TaskState, source mesos.TaskStatus_Source, reason mesos.TaskStatus_Reason) {
+	if t.counted {
+		return
+	}
+	t.counted = true
+	c.metrics.taskTerminal(state, source, reason)
 }
 
 func (c *Core) recoverTaskResources(fw *framework, t *task) {
@@ -161,7 +172,7 @@ func (c *Core) masterTaskUpdate(fw *framework, t *task, state mesos.TaskState, r
 	if state.IsTerminal() || state == mesos.TaskState_TASK_UNREACHABLE {
 		c.recoverTaskResources(fw, t)
 		if state.IsTerminal() {
-			c.metrics.taskTerminal(state, mesos.TaskStatus_SOURCE_MASTER, reason)
+			c.countTerminal(t, state, mesos.TaskStatus_SOURCE_MASTER, reason)
 		}
 		c.removeTask(fw, t)
 	}
@@ -171,7 +182,9 @@ func (c *Core) masterTaskUpdate(fw *framework, t *task, state mesos.TaskState, r
 // removeTask moves a task out of the active set: into the framework's
 // unreachable tasks when it is unreachable, else its completed tasks.
 func (c *Core) removeTask(fw *framework, t *task) {
-	delete(fw.tasks, t.id)
+	if fw.tasks[t.id] == t {
+		delete(fw.tasks, t.id)
+	}
 	if a := c.agents[t.agentID]; a != nil {
 		delete(a.tasks, taskKey(fw.id, t.id))
 	}
@@ -186,6 +199,16 @@ func (c *Core) removeTask(fw *framework, t *task) {
 	if n := len(fw.completed) - c.opts.MaxCompletedTasksPerFramework; n > 0 {
 		fw.completed = append([]*task(nil), fw.completed[n:]...)
 	}
+}
+
+// hasTask reports whether list holds task id of the given agent.
+func hasTask(list []*task, id, agentID string) bool {
+	for _, t := range list {
+		if t.id == id && t.agentID == agentID {
+			return true
+		}
+	}
+	return false
 }
 
 func removeTaskFrom(list []*task, id string) []*task {
@@ -221,11 +244,11 @@ func (c *Core) acknowledge(fw *framework, ack *schedpb.Call_Acknowledge) {
 	if t == nil || t.agentID != agentID || !bytes.Equal(t.statusUpdateUUID, ack.GetUuid()) {
 		return
 	}
+	// The acknowledged update stays the task's status_update_state (what
+	// reconciliation answers) until the agent forwards the next one.
 	if t.statusUpdateState != nil && t.statusUpdateState.IsTerminal() {
 		c.removeTask(fw, t)
 	}
-	t.statusUpdateState = nil
-	t.statusUpdateUUID = nil
 }
 
 // kill asks the task's agent to kill it. A task the master does not know
@@ -292,7 +315,7 @@ func (c *Core) reconcile(fw *framework, r *schedpb.Call_Reconcile) {
 
 func (c *Core) sendReconciled(fw *framework, t *task) {
 	state := t.state
-	if t.statusUpdateState != nil {
+	if t.statusUpdateState != nil && fw.tasks[t.id] == t {
 		state = *t.statusUpdateState
 	}
 	status := &mesos.TaskStatus{
@@ -321,6 +344,15 @@ func (c *Core) reconcileTask(fw *framework, taskID, agentID string) {
 	}
 	for _, t := range fw.unreachable {
 		if t.id == taskID {
+			c.sendReconciled(fw, t)
+			return
+		}
+	}
+	// A task that ended (its end maybe never delivered, when the framework
+	// was away as its agent went): Mesos would answer as for an unknown
+	// task; we answer how it ended.
+	for i := len(fw.completed) - 1; i >= 0; i-- {
+		if t := fw.completed[i]; t.id == taskID && (agentID == "" || agentID == t.agentID) {
 			c.sendReconciled(fw, t)
 			return
 		}

@@ -1,0 +1,73 @@
+package sim
+
+import (
+	"errors"
+	"flag"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/gomesos/gomesos/master"
+)
+
+var (
+	soak     = flag.Int("sim.soak", 0, "run this many random cluster configurations with random faults (TestSoak)")
+	soakFrom = flag.Int64("sim.soak.from", 1, "the first seed of TestSoak")
+)
+
+// TestSoak runs random configurations: cluster sizes, resources, task
+// lengths, latencies, master timeouts and every kind of fault, all drawn
+// from the seed. It is off unless -sim.soak=N is given, e.g.
+//
+//	go test ./internal/sim/ -run TestSoak -sim.soak=500
+//
+// A failure names its seed; soakConfig(seed) replays it.
+func TestSoak(t *testing.T) {
+	if *soak == 0 {
+		t.Skip("off; -sim.soak=N runs N random configurations")
+	}
+	for seed := *soakFrom; seed < *soakFrom+int64(*soak); seed++ {
+		cfg := soakConfig(seed)
+		if _, err := Run(cfg); err != nil {
+			var f *Failure
+			if errors.As(err, &f) {
+				t.Errorf("soakConfig(%d) = %+v\n%v", seed, cfg, err)
+				continue
+			}
+			t.Fatalf("soakConfig(%d): %v", seed, err)
+		}
+	}
+}
+
+// soakConfig draws a configuration from seed.
+func soakConfig(seed int64) Config {
+	r := rand.New(rand.NewPCG(uint64(seed), 0x50_41_4b))
+	pick := func(xs ...float64) float64 { return xs[r.IntN(len(xs))] }
+	c := Config{
+		Seed: seed, Agents: 1 + r.IntN(20), Frameworks: 1 + r.IntN(5), TasksPerFramework: 1 + r.IntN(80),
+		AgentResources:    []string{"cpus:8;mem:16384", "cpus:2;mem:2048", "cpus:1;mem:512", "cpus:16;mem:65536;disk:1000"}[r.IntN(4)],
+		TaskResources:     []string{"cpus:1;mem:512", "cpus:0.5;mem:128", "cpus:2;mem:1024", "cpus:0.1;mem:32"}[r.IntN(4)],
+		FailRatio:         pick(0, 0.1, 0.5),
+		KillRatio:         pick(0, 0.1, 0.5),
+		MaxVirtualTime:    time.Duration(1+r.IntN(10)) * time.Minute,
+		TaskDurationMin:   time.Duration(r.IntN(3000)) * time.Millisecond,
+		LatencyMax:        time.Duration(1+r.IntN(200)) * time.Millisecond,
+		ReconcileInterval: time.Duration(1+r.IntN(120)) * time.Second,
+		DeclineRefuse:     time.Duration(r.IntN(20)) * time.Second,
+		TraceLimit:        -1,
+		Faults: FaultConfig{
+			Drop: pick(0, 0.01, 0.05), Delay: pick(0, 0.05, 0.2), MaxDelay: time.Duration(1+r.IntN(10)) * time.Second,
+			AgentCrash: pick(0, 0.02, 0.1), AgentDisconnect: pick(0, 0.05, 0.2), FrameworkDisconnect: pick(0, 0.02, 0.1),
+			AgentPartition: pick(0, 0.01, 0.05),
+		},
+	}
+	c.TaskDurationMax = c.TaskDurationMin + time.Duration(r.IntN(60000))*time.Millisecond
+	if r.IntN(3) == 0 {
+		c.Master = master.Options{OfferTimeout: time.Duration(1+r.IntN(30)) * time.Second}
+	}
+	if r.IntN(3) == 0 {
+		c.Master.AgentPingTimeout = time.Duration(1+r.IntN(15)) * time.Second
+		c.Master.MaxAgentPingTimeouts = 1 + r.IntN(5)
+	}
+	return c
+}
