@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
@@ -118,7 +119,7 @@ func (c *Core) registerAgent(conn string, info *mesos.AgentInfo, total resources
 	c.nextAgent++
 	info.Id = &mesos.AgentID{Value: &id}
 	a := c.newAgent(id, info, total, reg)
-	c.agents[id] = a
+	c.admitAgent(a)
 	c.connectAgent(a, conn)
 	c.alloc.AddAgent(id, allocatorAgent(info), total, nil)
 	c.metrics.inc("master/slave_registrations")
@@ -161,7 +162,7 @@ func (c *Core) reregisterAgent(conn string, info *mesos.AgentInfo, total resourc
 		}
 		delete(c.unreachable, id)
 		a = c.newAgent(id, info, total, reg)
-		c.agents[id] = a
+		c.admitAgent(a)
 		returning = true
 	} else {
 		if a.conn != "" && a.conn != conn {
@@ -372,7 +373,8 @@ func (c *Core) agentClosed(conn string) {
 // checkAgentPings pings every agent each agent_ping_timeout; an agent that
 // misses max_agent_ping_timeouts pongs in a row is removed.
 func (c *Core) checkAgentPings() {
-	for _, id := range sortedKeys(c.agents) {
+	var unhealthy []*agent
+	for _, id := range c.agentOrder {
 		a := c.agents[id]
 		if c.now.Sub(a.lastPing) < c.opts.AgentPingTimeout {
 			continue
@@ -381,16 +383,35 @@ func (c *Core) checkAgentPings() {
 			a.pingTimeouts++
 		}
 		if a.pingTimeouts >= c.opts.MaxAgentPingTimeouts {
-			c.log.Warn("agent failed health checks", "agent", a.id, "timeouts", a.pingTimeouts)
-			c.metrics.inc("master/slave_unreachable_scheduled")
-			c.metrics.inc("master/slave_unreachable_completed")
-			c.metrics.inc("master/slave_removals/reason_unhealthy")
-			c.removeAgent(a, "health check timed out", mesos.TaskStatus_REASON_AGENT_REMOVED)
+			unhealthy = append(unhealthy, a)
 			continue
 		}
 		a.lastPing = c.now
 		a.pongSincePing = false
 		c.sendToAgent(a, &agentproto.MasterMessage{Type: agentproto.MasterMessage_PING.Enum()})
+	}
+	for _, a := range unhealthy {
+		c.log.Warn("agent failed health checks", "agent", a.id, "timeouts", a.pingTimeouts)
+		c.metrics.inc("master/slave_unreachable_scheduled")
+		c.metrics.inc("master/slave_unreachable_completed")
+		c.metrics.inc("master/slave_removals/reason_unhealthy")
+		c.removeAgent(a, "health check timed out", mesos.TaskStatus_REASON_AGENT_REMOVED)
+	}
+}
+
+// admitAgent adds an agent to the master's books.
+func (c *Core) admitAgent(a *agent) {
+	c.agents[a.id] = a
+	if i, found := slices.BinarySearch(c.agentOrder, a.id); !found {
+		c.agentOrder = slices.Insert(c.agentOrder, i, a.id)
+	}
+}
+
+// forgetAgent removes an agent from the master's books.
+func (c *Core) forgetAgent(id string) {
+	delete(c.agents, id)
+	if i, found := slices.BinarySearch(c.agentOrder, id); found {
+		c.agentOrder = slices.Delete(c.agentOrder, i, i+1)
 	}
 }
 
@@ -429,7 +450,7 @@ func (c *Core) removeAgent(a *agent, why string, reason mesos.TaskStatus_Reason)
 		a.conn = ""
 	}
 	c.alloc.RemoveAgent(a.id)
-	delete(c.agents, a.id)
+	c.forgetAgent(a.id)
 	c.unreachable[a.id] = c.now
 	c.metrics.inc("master/slave_removals")
 	c.allocateSoon = true

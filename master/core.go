@@ -155,6 +155,7 @@ type Core struct {
 	streams    map[string]*framework // stream id -> framework
 
 	agents      map[string]*agent
+	agentOrder  []string          // the agents' ids, sorted: the order timers visit them in
 	agentConns  map[string]*agent // connection id -> agent
 	unreachable map[string]time.Time
 	offers      map[string]*offer
@@ -260,8 +261,8 @@ func (c *Core) tick() {
 	// Scheduler heartbeats.
 	if now.Sub(c.lastHeartbeat) >= c.opts.HeartbeatInterval {
 		c.lastHeartbeat = now
-		for _, fw := range c.frameworks {
-			c.sendToFramework(fw, &schedpb.Event{Type: schedpb.Event_HEARTBEAT.Enum()})
+		for _, id := range sortedKeys(c.frameworks) {
+			c.sendToFramework(c.frameworks[id], &schedpb.Event{Type: schedpb.Event_HEARTBEAT.Enum()})
 		}
 	}
 	c.checkAgentPings()
