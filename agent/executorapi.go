@@ -100,9 +100,15 @@ func (a *Agent) serveExecutorAPI(w http.ResponseWriter, r *http.Request) {
 			"Expecting 'Content-Type' of "+codec.MediaJSON+" or "+codec.MediaProtobuf)
 		return
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxCallBody))
+	// One byte more than allowed tells a body at the limit from a longer
+	// one, which is refused rather than cut short.
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxCallBody+1))
 	if err != nil {
 		httpError(w, http.StatusBadRequest, "Failed to read body: "+err.Error())
+		return
+	}
+	if len(body) > maxCallBody {
+		httpError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("Request body exceeds %d bytes", maxCallBody))
 		return
 	}
 	call := &execpb.Call{}

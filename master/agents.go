@@ -187,6 +187,7 @@ func (c *Core) reregisterAgent(conn string, info *mesos.AgentInfo, total resourc
 	c.metrics.inc("master/slave_reregistrations")
 	c.reconcileAgentTasks(a, reg, returning)
 	if returning {
+		c.restoreExecutors(a, reg)
 		// Its tasks that came back from unreachable are charged again.
 		c.alloc.AddAgent(id, allocatorAgent(info), total, c.agentUsedByFramework(a))
 	}
@@ -245,15 +246,53 @@ func (c *Core) reconcileAgentTasks(a *agent, reg *agentproto.AgentMessage_Regist
 		}
 		// A task the master reported lost, or whose id is now another
 		// task's: the framework has written it off.
+		if returning {
+			fw.unreachable = removeAgentTask(fw.unreachable, taskID, a.id)
+		}
 		c.sendToAgent(a, killTaskMsg(fwID, taskID, nil))
 	}
 }
 
+// restoreExecutors takes back the custom and default executors a returning
+// agent reports for the tasks it was allowed to keep, so that they are
+// charged and their exits reach their frameworks.
+func (c *Core) restoreExecutors(a *agent, reg *agentproto.AgentMessage_Register) {
+	kept := map[string]bool{}
+	for _, t := range a.tasks {
+		if t.executorID != "" {
+			kept[executorKey(t.frameworkID, t.executorID)] = true
+		}
+	}
+	for _, rec := range reg.GetExecutors() {
+		info := rec.GetInfo()
+		fwID := info.GetFrameworkId().GetValue()
+		exID := info.GetExecutorId().GetValue()
+		fw := c.frameworks[fwID]
+		if fw == nil || !kept[executorKey(fwID, exID)] {
+			continue
+		}
+		info = clone(info)
+		a.executors[executorKey(fwID, exID)] = info
+		if fw.executors[a.id] == nil {
+			fw.executors[a.id] = map[string]*mesos.ExecutorInfo{}
+		}
+		fw.executors[a.id][exID] = info
+	}
+}
+
+// agentUsedByFramework is what each framework uses on an agent: its live
+// tasks and its executors.
 func (c *Core) agentUsedByFramework(a *agent) map[string]resources.Resources {
 	used := map[string]resources.Resources{}
 	for _, t := range a.tasks {
 		if !t.resourcesRecovered {
 			used[t.frameworkID] = used[t.frameworkID].Add(t.res)
+		}
+	}
+	for _, ex := range a.executors {
+		if r, err := resources.FromProto(ex.GetResources()); err == nil {
+			fwID := ex.GetFrameworkId().GetValue()
+			used[fwID] = used[fwID].Add(r)
 		}
 	}
 	return used

@@ -211,6 +211,17 @@ func hasTask(list []*task, id, agentID string) bool {
 	return false
 }
 
+// removeAgentTask drops task id of the given agent from list.
+func removeAgentTask(list []*task, id, agentID string) []*task {
+	out := list[:0]
+	for _, t := range list {
+		if t.id != id || t.agentID != agentID {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
 func removeTaskFrom(list []*task, id string) []*task {
 	out := list[:0]
 	for _, t := range list {

@@ -158,6 +158,12 @@ func validateTask(ti *mesos.TaskInfo, a *agent, fw *framework, inGroup bool) err
 	if _, dup := fw.tasks[id]; dup {
 		return fmt.Errorf("Task has duplicate ID: %s", id)
 	}
+	for _, u := range fw.unreachable {
+		if u.id == id {
+			// As Mesos (MESOS-6785): the task may yet come back.
+			return fmt.Errorf("Task reuses the ID of an unreachable task: %s", id)
+		}
+	}
 	if ti.GetAgentId().GetValue() != a.id {
 		return fmt.Errorf("Task uses invalid agent: %s", ti.GetAgentId().GetValue())
 	}
