@@ -251,6 +251,20 @@ func (c *Core) reconcileAgentTasks(a *agent, reg *agentproto.AgentMessage_Regist
 		}
 		c.sendToAgent(a, killTaskMsg(fwID, taskID, nil))
 	}
+	if !returning {
+		return
+	}
+	// Unreachable tasks the returning agent no longer has are gone.
+	for _, fwID := range sortedKeys(c.frameworks) {
+		fw := c.frameworks[fwID]
+		for _, t := range slices.Clone(fw.unreachable) {
+			if _, ok := reported[taskKey(fwID, t.id)]; ok || t.agentID != a.id {
+				continue
+			}
+			fw.unreachable = removeAgentTask(fw.unreachable, t.id, a.id)
+			c.masterTaskUpdate(fw, t, mesos.TaskState_TASK_GONE, mesos.TaskStatus_REASON_AGENT_REREGISTERED, "Task is unknown to the agent")
+		}
+	}
 }
 
 // restoreExecutors takes back the custom and default executors a returning

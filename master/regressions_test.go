@@ -546,3 +546,29 @@ func TestReregistrationWithNewResourcesKeepsExecutorsCharged(t *testing.T) {
 		t.Errorf("offered cpus:%v mem:%v after the re-registration, want cpus:2.4 mem:928 (X and ex1 hold the rest)", cpus, mem)
 	}
 }
+
+// An unreachable agent that comes back without one of its unreachable
+// tasks has lost it: a partition-aware framework learns TASK_GONE for it,
+// from the master, and it is no longer listed as unreachable.
+func TestReturningAgentWithoutAnUnreachableTaskReportsItGone(t *testing.T) {
+	m := startMaster(t, fastPings)
+	s0 := startAgent(t, m, "s0", agentResources)
+	s := subscribe(t, m, frameworkInfo("partition-aware", mesos.FrameworkInfo_Capability_PARTITION_AWARE), codec.JSON)
+	runTask(t, s, s0, "X", "cpus:1;mem:128")
+	removeByPings(t, s, s0)
+	if st := s.nextUpdate(); st.GetTaskId().GetValue() != "X" || st.GetState() != mesos.TaskState_TASK_UNREACHABLE {
+		t.Fatalf("UPDATE = %v, want TASK_UNREACHABLE of X", st)
+	}
+	s0.reregister()
+	st := s.nextUpdate()
+	if st.GetTaskId().GetValue() != "X" || st.GetState() != mesos.TaskState_TASK_GONE || st.GetSource() != mesos.TaskStatus_SOURCE_MASTER {
+		t.Fatalf("after s0 came back without X: %v, want TASK_GONE from the master", st)
+	}
+	fw := frameworkState(t, m, s.FrameworkID)
+	if left := tasksWithID(fw["unreachable_tasks"], "X"); len(left) != 0 {
+		t.Errorf("X is still among the unreachable tasks: %v", left)
+	}
+	if got := m.metrics()["master/tasks_gone"]; got != 1 {
+		t.Errorf("master/tasks_gone = %v, want 1", got)
+	}
+}
