@@ -16,12 +16,12 @@ import (
 	"time"
 
 	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/gomesos/gomesos/api/agentproto"
 	execpb "github.com/gomesos/gomesos/api/v1/executor"
 	mesos "github.com/gomesos/gomesos/api/v1/mesos"
 	"github.com/gomesos/gomesos/codec"
+	"github.com/gomesos/gomesos/internal/testutil"
 )
 
 // The executor the fuzzed calls speak for, and the placeholder task id that
@@ -364,7 +364,7 @@ func mustMarshal(tb testing.TB, enc codec.Encoding, m proto.Message) []byte {
 // withTaskID replaces the placeholder task id in a body, decoded as call,
 // with the input's task; a body without the placeholder goes as it is.
 func withTaskID(body []byte, enc codec.Encoding, call *execpb.Call, id string) []byte {
-	if !replaceTaskIDs(call.ProtoReflect(), id) {
+	if !testutil.ReplaceIDs(call.ProtoReflect(), "mesos.v1.TaskID", fuzzTaskID, id) {
 		return body
 	}
 	out, err := codec.Marshal(enc, call)
@@ -372,39 +372,6 @@ func withTaskID(body []byte, enc codec.Encoding, call *execpb.Call, id string) [
 		return body
 	}
 	return out
-}
-
-func replaceTaskIDs(m protoreflect.Message, id string) bool {
-	if m.Descriptor().FullName() == "mesos.v1.TaskID" {
-		fd := m.Descriptor().Fields().ByName("value")
-		if m.Get(fd).String() != fuzzTaskID {
-			return false
-		}
-		m.Set(fd, protoreflect.ValueOfString(id))
-		return true
-	}
-	changed := false
-	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
-		switch {
-		case fd.IsMap():
-			if fd.MapValue().Message() != nil {
-				v.Map().Range(func(_ protoreflect.MapKey, mv protoreflect.Value) bool {
-					changed = replaceTaskIDs(mv.Message(), id) || changed
-					return true
-				})
-			}
-		case fd.IsList():
-			if fd.Message() != nil {
-				for i := 0; i < v.List().Len(); i++ {
-					changed = replaceTaskIDs(v.List().Get(i).Message(), id) || changed
-				}
-			}
-		case fd.Message() != nil:
-			changed = replaceTaskIDs(v.Message(), id) || changed
-		}
-		return true
-	})
-	return changed
 }
 
 // fuzzMaster is as much of a master as the fuzzed agent needs: it registers

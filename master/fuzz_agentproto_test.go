@@ -13,12 +13,12 @@ import (
 
 	"github.com/google/uuid"
 	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/gomesos/gomesos/api/agentproto"
 	mesos "github.com/gomesos/gomesos/api/v1/mesos"
 	schedpb "github.com/gomesos/gomesos/api/v1/scheduler"
 	"github.com/gomesos/gomesos/codec"
+	"github.com/gomesos/gomesos/internal/testutil"
 	"github.com/gomesos/gomesos/master"
 )
 
@@ -381,7 +381,7 @@ func fuzzRetireAgent(t *testing.T, a *fakeAgent) {
 // the live agent's id; other bodies go as they are.
 func withAgentIDs(body []byte, enc codec.Encoding, id string) []byte {
 	msg := &agentproto.AgentMessage{}
-	if codec.Unmarshal(enc, body, msg) != nil || !replaceAgentIDs(msg.ProtoReflect(), id) {
+	if codec.Unmarshal(enc, body, msg) != nil || !testutil.ReplaceIDs(msg.ProtoReflect(), "mesos.v1.AgentID", fuzzAgentHolder, id) {
 		return body
 	}
 	out, err := codec.Marshal(enc, msg)
@@ -389,39 +389,6 @@ func withAgentIDs(body []byte, enc codec.Encoding, id string) []byte {
 		return body
 	}
 	return out
-}
-
-func replaceAgentIDs(m protoreflect.Message, id string) bool {
-	if m.Descriptor().FullName() == "mesos.v1.AgentID" {
-		fd := m.Descriptor().Fields().ByName("value")
-		if m.Get(fd).String() != fuzzAgentHolder {
-			return false
-		}
-		m.Set(fd, protoreflect.ValueOfString(id))
-		return true
-	}
-	changed := false
-	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
-		switch {
-		case fd.IsMap():
-			if fd.MapValue().Message() != nil {
-				v.Map().Range(func(_ protoreflect.MapKey, mv protoreflect.Value) bool {
-					changed = replaceAgentIDs(mv.Message(), id) || changed
-					return true
-				})
-			}
-		case fd.IsList():
-			if fd.Message() != nil {
-				for i := 0; i < v.List().Len(); i++ {
-					changed = replaceAgentIDs(v.List().Get(i).Message(), id) || changed
-				}
-			}
-		case fd.Message() != nil:
-			changed = replaceAgentIDs(v.Message(), id) || changed
-		}
-		return true
-	})
-	return changed
 }
 
 // checkFuzzSubscription checks an accepted subscription: it names an agent
