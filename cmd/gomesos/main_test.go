@@ -76,3 +76,12 @@ func TestEnvironmentVariablesSetFlags(t *testing.T) {
 		t.Errorf("MESOS_PORT=not-a-port: exit %d, stderr %q; want 2 naming MESOS_PORT", code, stderr)
 	}
 }
+
+// `gomesos bench allocator` runs Mesos's DeclineOffers allocator benchmark
+// and prints its cycle times.
+func TestBenchAllocatorPrintsCycleTimes(t *testing.T) {
+	code, stdout, stderr := runCLI("bench", "allocator", "--agents=50", "--frameworks=2")
+	if code != 0 || !strings.Contains(stdout, "allocator: 50 agents, 2 frameworks") || !strings.Contains(stdout, "p99") {
+		t.Errorf("exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+}
