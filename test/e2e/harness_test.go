@@ -106,6 +106,9 @@ type clusterOptions struct {
 
 func startCluster(t *testing.T, opts clusterOptions) *cluster {
 	t.Helper()
+	// Registered first, so checked last: after the cluster stopped, no
+	// executor it started may be left.
+	testutil.CheckChildren(t)
 	mo := opts.masterOptions
 	if mo.AllocationInterval == 0 {
 		mo.AllocationInterval = 100 * time.Millisecond
