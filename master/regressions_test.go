@@ -351,11 +351,11 @@ func TestReconciliationAnswersEndedTasks(t *testing.T) {
 	}
 }
 
-// As in Mesos (MESOS-6785), a framework may not reuse the id of a task
-// that is unreachable: it may yet come back. The launch gets TASK_ERROR
-// (REASON_TASK_INVALID) saying so, and when the agent returns its task is
-// the framework's again, no longer unreachable.
-func TestUnreachableTaskIDsCannotBeReused(t *testing.T) {
+// unreachableTaskX runs a partition-aware framework's task X (cpus:1,
+// mem:128) on agent s0 until s0 stops answering pings and X is
+// TASK_UNREACHABLE.
+func unreachableTaskX(t *testing.T) (*testMaster, *scheduler, *fakeAgent) {
+	t.Helper()
 	m := startMaster(t, fastPings)
 	s0 := startAgent(t, m, "s0", agentResources)
 	s := subscribe(t, m, frameworkInfo("partition-aware", mesos.FrameworkInfo_Capability_PARTITION_AWARE), codec.JSON)
@@ -365,6 +365,15 @@ func TestUnreachableTaskIDsCannotBeReused(t *testing.T) {
 	if st := s.nextUpdate(); st.GetTaskId().GetValue() != "X" || st.GetState() != mesos.TaskState_TASK_UNREACHABLE {
 		t.Fatalf("UPDATE = %v, want TASK_UNREACHABLE of X", st)
 	}
+	return m, s, s0
+}
+
+// As in Mesos (MESOS-6785), a framework may not reuse the id of a task
+// that is unreachable: it may yet come back. The launch gets TASK_ERROR
+// (REASON_TASK_INVALID) saying so, and when the agent returns its task is
+// the framework's again, no longer unreachable.
+func TestUnreachableTaskIDsCannotBeReused(t *testing.T) {
+	m, s, s0 := unreachableTaskX(t)
 	drainOffers(s) // every offer of s0 came before its FAILURE
 
 	s1 := startAgent(t, m, "s1", agentResources)
@@ -397,15 +406,7 @@ func TestUnreachableTaskIDsCannotBeReused(t *testing.T) {
 // agent is adopted and charged to the agent again: /master/slaves shows it
 // in the agent's used_resources, and the agent's offers leave it out.
 func TestReturningAgentIsChargedForAdoptedTasks(t *testing.T) {
-	m := startMaster(t, fastPings)
-	s0 := startAgent(t, m, "s0", agentResources)
-	s := subscribe(t, m, frameworkInfo("partition-aware", mesos.FrameworkInfo_Capability_PARTITION_AWARE), codec.JSON)
-	runTask(t, s, s0, "X", "cpus:1;mem:128")
-
-	removeByPings(t, s, s0)
-	if st := s.nextUpdate(); st.GetTaskId().GetValue() != "X" || st.GetState() != mesos.TaskState_TASK_UNREACHABLE {
-		t.Fatalf("UPDATE = %v, want TASK_UNREACHABLE of X", st)
-	}
+	m, s, s0 := unreachableTaskX(t)
 	drainOffers(s) // every offer of s0 came before its FAILURE
 
 	back := s0.reregister(agentTask(s.FrameworkID, "X", s0.ID, mesos.TaskState_TASK_RUNNING, "cpus:1;mem:128"))
@@ -551,14 +552,7 @@ func TestReregistrationWithNewResourcesKeepsExecutorsCharged(t *testing.T) {
 // tasks has lost it: a partition-aware framework learns TASK_GONE for it,
 // from the master, and it is no longer listed as unreachable.
 func TestReturningAgentWithoutAnUnreachableTaskReportsItGone(t *testing.T) {
-	m := startMaster(t, fastPings)
-	s0 := startAgent(t, m, "s0", agentResources)
-	s := subscribe(t, m, frameworkInfo("partition-aware", mesos.FrameworkInfo_Capability_PARTITION_AWARE), codec.JSON)
-	runTask(t, s, s0, "X", "cpus:1;mem:128")
-	removeByPings(t, s, s0)
-	if st := s.nextUpdate(); st.GetTaskId().GetValue() != "X" || st.GetState() != mesos.TaskState_TASK_UNREACHABLE {
-		t.Fatalf("UPDATE = %v, want TASK_UNREACHABLE of X", st)
-	}
+	m, s, s0 := unreachableTaskX(t)
 	s0.reregister()
 	st := s.nextUpdate()
 	if st.GetTaskId().GetValue() != "X" || st.GetState() != mesos.TaskState_TASK_GONE || st.GetSource() != mesos.TaskStatus_SOURCE_MASTER {
