@@ -11,6 +11,7 @@ import (
 	"github.com/gomesos/gomesos/codec"
 	"github.com/gomesos/gomesos/internal/cli"
 	"github.com/gomesos/gomesos/internal/flagx"
+	"github.com/gomesos/gomesos/master"
 	"github.com/gomesos/gomesos/master/allocator"
 )
 
@@ -102,15 +103,24 @@ var (
 )
 
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] != "allocator" {
-		fmt.Fprintln(stderr, "Usage: gomesos bench allocator [--agents=N] [--frameworks=N]")
-		return 2
+	if len(args) > 0 {
+		switch args[0] {
+		case "allocator":
+			return runBenchAllocator(args[1:], stdout, stderr)
+		case "state":
+			return runBenchState(ctx, args[1:], stdout, stderr)
+		}
 	}
+	fmt.Fprintln(stderr, "Usage: gomesos bench allocator [--agents=N] [--frameworks=N]\n       gomesos bench state [--agents=N] [--tasks=N] [--readers=N] [--duration=D] [--update_rate=N]")
+	return 2
+}
+
+func runBenchAllocator(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("bench allocator", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	agents := fs.Int("agents", 10000, "number of agents")
 	frameworks := fs.Int("frameworks", 100, "number of frameworks")
-	if err := fs.Parse(args[1:]); err != nil {
+	if err := fs.Parse(args); err != nil {
 		if err == flag.ErrHelp {
 			return 0
 		}
@@ -122,6 +132,35 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	if _, err := allocator.Bench(*agents, *frameworks, time.Now, stdout); err != nil {
 		fmt.Fprintln(stderr, "gomesos bench allocator:", err)
+		return 1
+	}
+	return 0
+}
+
+// runBenchState measures /master/state of a large simulated cluster over
+// HTTP while status updates and offers keep flowing (master.BenchState).
+func runBenchState(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("bench state", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var opts master.BenchStateOptions
+	fs.IntVar(&opts.Agents, "agents", 10000, "number of simulated agents")
+	fs.IntVar(&opts.Tasks, "tasks", 100000, "number of running tasks")
+	fs.IntVar(&opts.Readers, "readers", 4, "concurrent readers of /master/state")
+	opts.Duration = 10 * time.Second
+	fs.Var(flagx.Duration{D: &opts.Duration}, "duration", "how long the readers read (and the load runs alone before)")
+	fs.Float64Var(&opts.UpdateRate, "update_rate", 1000, "tasks finishing (and replaced) per second")
+	if err := fs.Parse(args); err != nil {
+		if err == flag.ErrHelp {
+			return 0
+		}
+		return 2
+	}
+	if opts.Agents < 1 || opts.Tasks < 1 || opts.Readers < 1 || opts.Duration <= 0 || opts.UpdateRate <= 0 {
+		fmt.Fprintln(stderr, "gomesos bench state: --agents, --tasks, --readers, --duration and --update_rate must be positive")
+		return 2
+	}
+	if _, err := master.BenchState(ctx, opts, stdout); err != nil {
+		fmt.Fprintln(stderr, "gomesos bench state:", err)
 		return 1
 	}
 	return 0

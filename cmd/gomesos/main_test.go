@@ -29,6 +29,7 @@ func TestBadFlagsNameTheFlag(t *testing.T) {
 		{[]string{"execute", "--name=x", "--command=true", "--count=0"}, "--count"},
 		{[]string{"execute", "--name=x", "--command=true", "--env=NOEQUALS"}, "-env"},
 		{[]string{"bench", "allocator", "--agents=0"}, "--agents"},
+		{[]string{"bench", "state", "--tasks=0"}, "--tasks"},
 		{[]string{"nonsense"}, `unknown command "nonsense"`},
 	}
 	for _, c := range cases {
@@ -82,6 +83,16 @@ func TestEnvironmentVariablesSetFlags(t *testing.T) {
 func TestBenchAllocatorPrintsCycleTimes(t *testing.T) {
 	code, stdout, stderr := runCLI("bench", "allocator", "--agents=50", "--frameworks=2")
 	if code != 0 || !strings.Contains(stdout, "allocator: 50 agents, 2 frameworks") || !strings.Contains(stdout, "p99") {
+		t.Errorf("exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+}
+
+// `gomesos bench state` reads /master/state of a simulated cluster under
+// load and prints the readers' latencies and what the loop sustained.
+func TestBenchStatePrintsLatencies(t *testing.T) {
+	code, stdout, stderr := runCLI("bench", "state", "--agents=20", "--tasks=100", "--readers=2", "--duration=300ms", "--update_rate=100")
+	if code != 0 || !strings.Contains(stdout, "state: 20 agents, 100 tasks, 2 readers") || !strings.Contains(stdout, "p99") ||
+		!strings.Contains(stdout, "loop with readers") {
 		t.Errorf("exit %d, stdout %q, stderr %q", code, stdout, stderr)
 	}
 }
