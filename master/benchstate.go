@@ -67,6 +67,8 @@ type BenchStateResult struct {
 	Agents, Tasks, Readers int
 	// Setup is how long registering the agents and starting the tasks took.
 	Setup time.Duration
+	// ColdRead is the first read of /master/state, before the load.
+	ColdRead time.Duration
 	// Reads of /master/state over HTTP while the load ran, and their
 	// latencies from request to last byte.
 	Reads         int
@@ -130,24 +132,34 @@ func BenchState(ctx context.Context, opts BenchStateOptions, w io.Writer) (Bench
 	}
 	res.Setup = time.Since(start)
 
+	transport := &http.Transport{MaxIdleConnsPerHost: opts.Readers}
+	defer transport.CloseIdleConnections()
+	client := &http.Client{Transport: transport}
+	// The first read encodes every record; later ones, only those that
+	// changed since.
+	t0 := time.Now()
+	if _, err := getCount(ctx, client, m.URL()+"/master/state"); err != nil {
+		return res, err
+	}
+	res.ColdRead = time.Since(t0)
+
 	if res.Alone, err = h.phase(ctx, opts.Duration, nil); err != nil {
 		return res, err
 	}
 	var lat latencies
 	var bytes atomic.Int64
-	transport := &http.Transport{MaxIdleConnsPerHost: opts.Readers}
-	defer transport.CloseIdleConnections()
-	readers := func(ctx context.Context, wg *sync.WaitGroup) {
-		client := &http.Client{Transport: transport}
+	// Readers start reads until the phase's time is up, and finish the
+	// read they are in (cutting it short would leave out the slowest).
+	readers := func(phase context.Context, wg *sync.WaitGroup) {
 		for range opts.Readers {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				for ctx.Err() == nil {
+				for phase.Err() == nil {
 					t0 := time.Now()
 					n, err := getCount(ctx, client, m.URL()+"/master/state")
 					if err != nil {
-						continue // the phase ended mid-read
+						return
 					}
 					lat.add(time.Since(t0))
 					bytes.Store(n)
@@ -162,12 +174,12 @@ func BenchState(ctx context.Context, opts BenchStateOptions, w io.Writer) (Bench
 	res.P50, res.P99, res.Max = lat.quantiles()
 	res.Bytes = int(bytes.Load())
 	if res.Reads == 0 {
-		return res, errors.New("bench state: no read of /master/state finished in time")
+		return res, errors.New("bench state: no read of /master/state finished")
 	}
-	_, err = fmt.Fprintf(w, "state: %d agents, %d tasks, %d readers: /master/state p50 %v p99 %v max %v over %d reads, %.1f MB (setup %v)\n"+
+	_, err = fmt.Fprintf(w, "state: %d agents, %d tasks, %d readers: /master/state p50 %v p99 %v max %v over %d reads, %.1f MB (first read %v, setup %v)\n"+
 		"  loop alone:        %s\n  loop with readers: %s\n",
 		opts.Agents, opts.Tasks, opts.Readers, ms(res.P50), ms(res.P99), ms(res.Max), res.Reads, float64(res.Bytes)/1e6,
-		res.Setup.Round(time.Millisecond), res.Alone, res.Loaded)
+		ms(res.ColdRead), res.Setup.Round(time.Millisecond), res.Alone, res.Loaded)
 	return res, err
 }
 
@@ -484,19 +496,27 @@ func (h *benchHarness) phase(ctx context.Context, d time.Duration, readers func(
 	if readers != nil {
 		readers(pctx, &wg)
 	}
+	// The load goes on until the time is up and the readers are done.
+	done := make(chan struct{})
+	go func() {
+		<-pctx.Done()
+		wg.Wait()
+		close(done)
+	}()
 	steps0, updates0 := h.steps.Load(), h.updates.Load()
 	start := time.Now()
-	const pace = 10 * time.Millisecond
+	// Tasks finish on a schedule: by time t, UpdateRate*t of them.
+	const pace = 5 * time.Millisecond
 	ticker := time.NewTicker(pace)
-	owed := 0.0
+	finished := 0
 loop:
 	for {
 		select {
 		case <-ticker.C:
-		case <-pctx.Done():
+		case <-done:
 			break loop
 		}
-		for owed += h.opts.UpdateRate * pace.Seconds(); owed >= 1 && pctx.Err() == nil; owed-- {
+		for due := int(h.opts.UpdateRate * time.Since(start).Seconds()); finished < due && ctx.Err() == nil; finished++ {
 			h.mu.Lock()
 			if len(h.running) == 0 {
 				h.mu.Unlock()
@@ -519,7 +539,6 @@ loop:
 	s.Duration = time.Since(start)
 	s.Steps = int(h.steps.Load() - steps0)
 	s.Updates = int(h.updates.Load() - updates0)
-	wg.Wait()
 	s.UpdatesPerSec = float64(s.Updates) / s.Duration.Seconds()
 	s.StepsPerSec = float64(s.Steps) / s.Duration.Seconds()
 	s.UpdateP50, s.UpdateP99, s.UpdateMax = lat.quantiles()
@@ -531,6 +550,7 @@ loop:
 // allocationRuns reads the allocation passes the master counted.
 func (h *benchHarness) allocationRuns() (int, error) {
 	var runs float64
-	err := h.m.do(func() { runs = h.m.core.Metrics()["allocator/mesos/allocation_runs"] })
+	err := h.m.do(func() {}) // the snapshot after what came before
+	runs = h.m.snap.Load().Metrics()["allocator/mesos/allocation_runs"]
 	return int(runs), err
 }

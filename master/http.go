@@ -1,6 +1,7 @@
 package master
 
 import (
+	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -267,19 +268,32 @@ func httpStatus(c core.Code) int {
 	return http.StatusInternalServerError
 }
 
-// view runs build on the loop and writes its result as JSON (with jsonp).
-func (m *Master) view(w http.ResponseWriter, r *http.Request, build func() any) {
+// view answers a legacy endpoint from the latest snapshot: write encodes
+// it, on the handler's goroutine, while the loop goes on stepping.
+func (m *Master) view(w http.ResponseWriter, r *http.Request, write func(*core.Snapshot, io.Writer) error) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET")
 		textError(w, http.StatusMethodNotAllowed, fmt.Sprintf("Expecting a 'GET' request, received '%s'", r.Method))
 		return
 	}
-	var v any
-	if err := m.do(func() { v = build() }); err != nil {
-		textError(w, http.StatusServiceUnavailable, err.Error())
+	snap := m.snap.Load()
+	cb := r.URL.Query().Get("jsonp")
+	if cb != "" && !jsonpName.MatchString(cb) {
+		textError(w, http.StatusBadRequest, "Invalid 'jsonp' callback name")
 		return
 	}
-	writeJSON(w, r, v)
+	bw := bufio.NewWriterSize(w, 64<<10)
+	if cb != "" {
+		w.Header().Set("Content-Type", "text/javascript")
+		_, _ = bw.WriteString(cb + "(")
+	} else {
+		w.Header().Set("Content-Type", "application/json")
+	}
+	// An error here is the client's going away: the status is sent.
+	if write(snap, bw) == nil && cb != "" {
+		_, _ = bw.WriteString(");")
+	}
+	_ = bw.Flush()
 }
 
 var jsonpName = regexp.MustCompile(`^[A-Za-z_$][A-Za-z0-9_$.]*$`)
@@ -312,30 +326,23 @@ func (m *Master) flags() map[string]string {
 }
 
 func (m *Master) handleState(w http.ResponseWriter, r *http.Request) {
-	m.view(w, r, func() any {
-		st := m.core.State(m.cfg.Build, m.flags())
-		st.Cluster = m.cfg.Cluster
-		return st
+	m.view(w, r, func(s *core.Snapshot, w io.Writer) error {
+		return s.WriteState(w, m.cfg.Build, m.flags(), m.cfg.Cluster)
 	})
 }
 
 func (m *Master) handleSummary(w http.ResponseWriter, r *http.Request) {
-	m.view(w, r, func() any { return m.core.Summary(m.cfg.Cluster) })
+	m.view(w, r, func(s *core.Snapshot, w io.Writer) error { return s.WriteSummary(w, m.cfg.Cluster) })
 }
 
 func (m *Master) handleFrameworks(w http.ResponseWriter, r *http.Request) {
 	id := r.URL.Query().Get("framework_id")
-	m.view(w, r, func() any {
-		active, completed := m.core.FrameworkViews(id)
-		return map[string]any{"frameworks": active, "completed_frameworks": completed, "unregistered_frameworks": []any{}}
-	})
+	m.view(w, r, func(s *core.Snapshot, w io.Writer) error { return s.WriteFrameworks(w, id) })
 }
 
 func (m *Master) handleSlaves(w http.ResponseWriter, r *http.Request) {
 	id := r.URL.Query().Get("slave_id")
-	m.view(w, r, func() any {
-		return map[string]any{"slaves": m.core.SlaveFullViews(id), "recovered_slaves": []any{}}
-	})
+	m.view(w, r, func(s *core.Snapshot, w io.Writer) error { return s.WriteSlaves(w, id) })
 }
 
 func (m *Master) handleTasks(w http.ResponseWriter, r *http.Request) {
@@ -364,7 +371,7 @@ func (m *Master) handleTasks(w http.ResponseWriter, r *http.Request) {
 	}
 	q.FrameworkID = params.Get("framework_id")
 	q.TaskID = params.Get("task_id")
-	m.view(w, r, func() any { return map[string]any{"tasks": m.core.Tasks(q)} })
+	m.view(w, r, func(s *core.Snapshot, w io.Writer) error { return s.WriteTasks(w, q) })
 }
 
 func (m *Master) handleFlags(w http.ResponseWriter, r *http.Request) {
@@ -381,11 +388,7 @@ func (m *Master) handleVersion(w http.ResponseWriter, r *http.Request) {
 }
 
 func (m *Master) handleMetrics(w http.ResponseWriter, r *http.Request) {
-	var snap map[string]float64
-	if err := m.do(func() { snap = m.core.Metrics() }); err != nil {
-		textError(w, http.StatusServiceUnavailable, err.Error())
-		return
-	}
+	snap := m.snap.Load().Metrics()
 	m.allocRuns.put(snap)
 	out := make(map[string]jsonx.Float, len(snap))
 	for k, v := range snap {

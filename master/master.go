@@ -11,6 +11,7 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -49,7 +50,13 @@ type Master struct {
 	// allocRuns times allocation passes (the core may not read the clock).
 	allocRuns *runWindow
 
-	reqs    chan func()
+	// snap is the core's latest snapshot, which the loop publishes after
+	// every batch of steps: the legacy endpoints and the metrics read it,
+	// never the core itself.
+	snap atomic.Pointer[core.Snapshot]
+
+	reqs    chan request
+	batch   []request // owned by the loop
 	stopped chan struct{}
 
 	// Owned by the loop goroutine.
@@ -116,11 +123,12 @@ func New(cfg Config) (*Master, error) {
 		core:           core.NewCore(info, cfg.Options, alloc, time.Now()),
 		allocRuns:      runs,
 		ln:             ln,
-		reqs:           make(chan func()),
+		reqs:           make(chan request),
 		stopped:        make(chan struct{}),
 		frameworkSinks: map[string]*sink{},
 		agentSinks:     map[string]*sink{},
 	}
+	m.snap.Store(m.core.Snapshot())
 	m.srv = &http.Server{Handler: m.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	return m, nil
 }
@@ -155,10 +163,11 @@ func (m *Master) Run(ctx context.Context) error {
 loop:
 	for {
 		select {
-		case fn := <-m.reqs:
-			fn()
+		case r := <-m.reqs:
+			m.serve(r)
 		case <-ticker.C:
 			m.step(core.Tick{})
+			m.commit()
 		case err = <-serveErr:
 			break loop
 		case <-ctx.Done():
@@ -187,24 +196,68 @@ loop:
 // errStopped is returned by do once the master has stopped.
 var errStopped = errors.New("master is stopping")
 
-// do runs fn on the loop goroutine and waits for it.
+// request is a function to run on the loop; done is closed once it ran
+// and a snapshot showing its effects is published.
+type request struct {
+	fn   func()
+	done chan struct{}
+}
+
+// maxBatch bounds the requests served between two snapshots.
+const maxBatch = 64
+
+// do runs fn on the loop goroutine and waits for it, and for the snapshot
+// that shows what it did: a client that reads the state after its call
+// was answered sees the call's effects.
 func (m *Master) do(fn func()) error {
-	done := make(chan struct{})
+	r := request{fn: fn, done: make(chan struct{})}
 	select {
-	case m.reqs <- func() { fn(); close(done) }:
+	case m.reqs <- r:
 	case <-m.stopped:
 		return errStopped
 	}
-	<-done
+	<-r.done
 	return nil
 }
 
-// step feeds the core one input and carries out its outputs. It runs on
-// the loop goroutine.
-func (m *Master) step(in core.Input) core.Result {
-	r := m.core.Step(time.Now(), in)
+// serve runs a request and those already waiting behind it (up to
+// maxBatch), commits them together, then answers them. Under load a
+// snapshot is published per batch rather than per step.
+func (m *Master) serve(first request) {
+	m.batch = append(m.batch[:0], first)
+	first.fn()
+	for len(m.batch) < maxBatch {
+		var r request
+		select {
+		case r = <-m.reqs:
+		default:
+		}
+		if r.fn == nil {
+			break
+		}
+		r.fn()
+		m.batch = append(m.batch, r)
+	}
+	m.commit()
+	for i, r := range m.batch {
+		close(r.done)
+		m.batch[i] = request{}
+	}
+}
+
+// commit publishes the core's state after the latest steps, then carries
+// out the outputs of those steps: whoever hears of a change (an event, a
+// message, an answer) finds it in the state readers see. Publishing costs
+// what changed since the last commit.
+func (m *Master) commit() {
+	m.snap.Store(m.core.Snapshot())
 	m.dispatch()
-	return r
+}
+
+// step feeds the core one input. It runs on the loop goroutine; the
+// input's outputs are carried out at the next commit.
+func (m *Master) step(in core.Input) core.Result {
+	return m.core.Step(time.Now(), in)
 }
 
 func (m *Master) dispatch() {

@@ -30,6 +30,10 @@ import (
 //   - master-agrees: when a framework has seen all its tasks end, the
 //     master holds none of them live, and those it still holds end as the
 //     framework saw (checkFrameworkDone).
+//   - snapshot-agrees: what the master publishes for readers (the legacy
+//     endpoints and metrics, from core.Snapshot) equals what it builds
+//     from its whole state (core.FullSnapshot) (every hundredth allocator
+//     check, when a framework is done and at the end: checkSnapshot).
 //   - every-task-ends: after the time limit, every launched task reaches a
 //     terminal state within Config.DrainTimeout (world.drainTimedOut).
 //   - metrics-agree: at the end, the master's task counters equal the
@@ -71,21 +75,31 @@ func (w *world) checkFrameworkDone(f *simFramework) {
 		return
 	}
 	w.checkAccounting()
-	active, _ := w.core.FrameworkViews(f.id)
-	for _, fv := range active {
-		for _, tv := range fv.Tasks {
-			st := mesos.TaskState(mesos.TaskState_value[tv.State])
-			t := f.byID[tv.ID]
-			switch {
-			case !isTerminal(st):
-				w.fail("master-agrees", "framework %s saw every task end, but the master still has %s in %s (the framework saw %s)",
-					f.id, tv.ID, tv.State, compactStates(taskStates(t)))
-				return
-			case t != nil && t.terminal && st != t.final:
-				w.fail("master-agrees", "framework %s saw task %s end %v, the master has it %s", f.id, tv.ID, t.final, tv.State)
-				return
-			}
+	w.checkSnapshot()
+	for _, tv := range w.core.Snapshot().FrameworkTasks(f.id) {
+		st := mesos.TaskState(mesos.TaskState_value[tv.State])
+		t := f.byID[tv.ID]
+		switch {
+		case !isTerminal(st):
+			w.fail("master-agrees", "framework %s saw every task end, but the master still has %s in %s (the framework saw %s)",
+				f.id, tv.ID, tv.State, compactStates(taskStates(t)))
+			return
+		case t != nil && t.terminal && st != t.final:
+			w.fail("master-agrees", "framework %s saw task %s end %v, the master has it %s", f.id, tv.ID, t.final, tv.State)
+			return
 		}
+	}
+}
+
+// checkSnapshot compares the snapshot the master publishes for readers
+// with one it builds from scratch: a difference is a change the master
+// made without publishing it.
+func (w *world) checkSnapshot() {
+	if w.failure != nil {
+		return
+	}
+	if d := w.core.Snapshot().Diff(w.core.FullSnapshot()); d != "" {
+		w.fail("snapshot-agrees", "what the master publishes differs from its state: %s", d)
 	}
 }
 
@@ -110,6 +124,7 @@ func metricName(s mesos.TaskState) string {
 // checkEnd runs once when the run ends.
 func (w *world) checkEnd() {
 	w.checkAccounting()
+	w.checkSnapshot()
 	if w.failure != nil || len(w.frameworks) == 0 {
 		return
 	}

@@ -111,7 +111,8 @@ const (
 	agentConnectTimeout = 75 * time.Second
 	faultPeriod         = time.Second
 	frameworkBackoffMax = 2 * time.Second
-	accountingEvery     = 10 // checkAccounting runs every tenth check
+	accountingEvery     = 10  // checkAccounting runs every tenth check
+	snapshotEvery       = 100 // checkSnapshot runs every hundredth check
 	failoverTimeout     = 7 * 24 * time.Hour
 )
 
@@ -330,6 +331,9 @@ func (w *world) step(in core.Input, desc string) core.Result {
 		// to catch a leak (leaks stay).
 		if w.steps%(accountingEvery*w.cfg.CheckEvery) == 0 {
 			w.checkAccounting()
+		}
+		if w.steps%(snapshotEvery*w.cfg.CheckEvery) == 0 {
+			w.checkSnapshot()
 		}
 	}
 	return r

@@ -36,6 +36,8 @@ type agent struct {
 	tasks     map[string]*task // by framework id + "/" + task id
 	offers    map[string]*offer
 	executors map[string]*mesos.ExecutorInfo // by framework id + "/" + executor id
+
+	pub publishedAgent
 }
 
 func taskKey(fwID, taskID string) string   { return fwID + "/" + taskID }
@@ -68,16 +70,18 @@ func shutdownFrameworkMsg(fwID string) *agentproto.MasterMessage {
 	}
 }
 
+// sumTasks sums what the agent's live tasks and its executors use, in key
+// order, so that the views list the sum's parts in a stable order.
 func (a *agent) sumTasks() resources.Resources {
 	var sum resources.Resources
-	for _, t := range a.tasks {
-		if !t.resourcesRecovered {
-			sum = sum.Add(t.res)
+	for _, key := range sortedKeys(a.tasks) {
+		if t := a.tasks[key]; !t.resourcesRecovered {
+			sum.AddInPlace(t.res)
 		}
 	}
-	for _, ex := range a.executors {
-		if r, err := resources.FromProto(ex.GetResources()); err == nil {
-			sum = sum.Add(r)
+	for _, key := range sortedKeys(a.executors) {
+		if r, err := resources.FromProto(a.executors[key].GetResources()); err == nil {
+			sum.AddInPlace(r)
 		}
 	}
 	return sum
@@ -85,8 +89,8 @@ func (a *agent) sumTasks() resources.Resources {
 
 func (a *agent) offered() resources.Resources {
 	var sum resources.Resources
-	for _, o := range a.offers {
-		sum = sum.Add(o.res)
+	for _, id := range sortedKeys(a.offers) {
+		sum.AddInPlace(a.offers[id].res)
 	}
 	return sum
 }
@@ -241,12 +245,15 @@ func (c *Core) reconcileAgentTasks(a *agent, reg *agentproto.AgentMessage_Regist
 			fw.tasks[t.id] = t
 			a.tasks[key] = t
 			fw.unreachable = removeTaskFrom(fw.unreachable, t.id)
+			c.taskChanged(fw, t)
+			c.taskListsChanged(fw)
 			continue
 		}
 		// A task the master reported lost, or whose id is now another
 		// task's: the framework has written it off.
 		if returning {
 			fw.unreachable = removeAgentTask(fw.unreachable, taskID, a.id)
+			c.taskListsChanged(fw)
 		}
 		c.sendToAgent(a, killTaskMsg(fwID, taskID, nil))
 	}
@@ -261,6 +268,7 @@ func (c *Core) reconcileAgentTasks(a *agent, reg *agentproto.AgentMessage_Regist
 				continue
 			}
 			fw.unreachable = removeAgentTask(fw.unreachable, t.id, a.id)
+			c.taskListsChanged(fw)
 			c.masterTaskUpdate(fw, t, mesos.TaskState_TASK_GONE, mesos.TaskStatus_REASON_AGENT_REREGISTERED, "Task is unknown to the agent")
 		}
 	}
@@ -290,6 +298,7 @@ func (c *Core) restoreExecutors(a *agent, reg *agentproto.AgentMessage_Register)
 			fw.executors[a.id] = map[string]*mesos.ExecutorInfo{}
 		}
 		fw.executors[a.id][exID] = info
+		c.executorsChanged(fw, a.id)
 	}
 }
 
@@ -312,6 +321,7 @@ func (c *Core) agentUsedByFramework(a *agent) map[string]resources.Resources {
 }
 
 func (c *Core) connectAgent(a *agent, conn string) {
+	c.agentChanged(a)
 	a.conn = conn
 	a.active = true
 	a.lastPing = c.now
@@ -375,6 +385,7 @@ func (c *Core) executorExited(a *agent, m *agentproto.AgentMessage_ExecutorExite
 		return // the built-in command executor, which the master does not track
 	}
 	delete(a.executors, key)
+	c.agentChanged(a)
 	fw := c.frameworks[fwID]
 	if fw == nil {
 		return
@@ -385,6 +396,7 @@ func (c *Core) executorExited(a *agent, m *agentproto.AgentMessage_ExecutorExite
 				c.alloc.RecoverResources(fwID, a.id, r, 0, c.now)
 			}
 			delete(exs, exID)
+			c.executorsChanged(fw, a.id)
 		}
 	}
 	c.sendToFramework(fw, &schedpb.Event{Type: schedpb.Event_FAILURE.Enum(), Failure: &schedpb.Event_Failure{
@@ -407,6 +419,7 @@ func (c *Core) agentClosed(conn string) {
 		return
 	}
 	c.log.Info("agent disconnected", "agent", a.id)
+	c.agentChanged(a)
 	a.conn = ""
 	if a.active {
 		a.active = false
@@ -454,6 +467,7 @@ func (c *Core) checkAgentPings() {
 // admitAgent adds an agent to the master's books.
 func (c *Core) admitAgent(a *agent) {
 	c.agents[a.id] = a
+	c.agentChanged(a)
 	if i, found := slices.BinarySearch(c.agentOrder, a.id); !found {
 		c.agentOrder = slices.Insert(c.agentOrder, i, a.id)
 	}
@@ -461,6 +475,7 @@ func (c *Core) admitAgent(a *agent) {
 
 // forgetAgent removes an agent from the master's books.
 func (c *Core) forgetAgent(id string) {
+	c.agentChanged(c.agents[id])
 	delete(c.agents, id)
 	if i, found := slices.BinarySearch(c.agentOrder, id); found {
 		c.agentOrder = slices.Delete(c.agentOrder, i, i+1)
@@ -490,7 +505,10 @@ func (c *Core) removeAgent(a *agent, why string, reason mesos.TaskStatus_Reason)
 	}
 	for _, fwID := range sortedKeys(c.frameworks) {
 		fw := c.frameworks[fwID]
-		delete(fw.executors, a.id)
+		if _, ok := fw.executors[a.id]; ok {
+			delete(fw.executors, a.id)
+			c.executorsChanged(fw, a.id)
+		}
 		c.sendToFramework(fw, &schedpb.Event{Type: schedpb.Event_FAILURE.Enum(), Failure: &schedpb.Event_Failure{
 			AgentId: &mesos.AgentID{Value: &a.id},
 		}})

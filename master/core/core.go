@@ -217,6 +217,11 @@ type Core struct {
 	pendingOutputs  []Output
 	allocationRuns  int64
 	allocationNanos []int64
+
+	// changes is what the views show that changed since snap, the last
+	// snapshot published (snapshot.go).
+	changes changes
+	snap    *Snapshot
 }
 
 // NewCore returns a master core with the given identity. newUUID supplies

@@ -30,6 +30,8 @@ type framework struct {
 	// executors launched for it (custom and default executors), by agent id
 	// then executor id.
 	executors map[string]map[string]*mesos.ExecutorInfo
+
+	pub publishedFramework
 }
 
 func (f *framework) roles() []string { return frameworkRoles(f.info) }
@@ -198,6 +200,7 @@ func (c *Core) subscribe(call *schedpb.Call, stream string) Result {
 		c.log.Info("framework resubscribed", "framework", id)
 	}
 	fw.stream = stream
+	c.frameworkChanged(fw)
 	fw.failoverDeadline = time.Time{}
 	fw.unregisteredTime = time.Time{}
 	c.streams[stream] = fw
@@ -232,6 +235,7 @@ func (c *Core) streamClosed(stream string) {
 	}
 	c.log.Info("framework disconnected", "framework", fw.id)
 	fw.stream = ""
+	c.frameworkChanged(fw)
 	fw.unregisteredTime = c.now
 	if fw.active {
 		fw.active = false
@@ -288,6 +292,7 @@ func (c *Core) removeFramework(fw *framework) {
 			for exID := range fw.executors[agentID] {
 				delete(a.executors, executorKey(fw.id, exID))
 			}
+			c.agentChanged(a)
 		}
 	}
 	if fw.stream != "" {
@@ -301,6 +306,8 @@ func (c *Core) removeFramework(fw *framework) {
 	delete(c.frameworks, fw.id)
 	c.removedFWs[fw.id] = true
 	c.completed = append(c.completed, fw)
+	c.frameworkChanged(fw)
+	c.changes.completed = true
 	if n := len(c.completed) - c.opts.MaxCompletedFrameworks; n > 0 {
 		c.completed = append([]*framework(nil), c.completed[n:]...)
 	}

@@ -6,17 +6,29 @@ import (
 	mesos "github.com/gomesos/gomesos/api/v1/mesos"
 )
 
-// metrics holds the master's counters; gauges are computed from state when
-// a snapshot is taken.
+// metrics holds the master's counters; gauges are computed from a
+// snapshot when read. Counters are kept in the order they first counted,
+// so that a snapshot can copy their values cheaply.
 type metrics struct {
-	counters map[string]float64
+	index   map[string]int
+	names   []string // append-only: snapshots share it
+	values  []float64
+	changed bool // since the last snapshot
 }
 
 func (m *metrics) inc(name string) {
-	if m.counters == nil {
-		m.counters = map[string]float64{}
+	i, ok := m.index[name]
+	if !ok {
+		if m.index == nil {
+			m.index = map[string]int{}
+		}
+		i = len(m.names)
+		m.index[name] = i
+		m.names = append(m.names, name)
+		m.values = append(m.values, 0)
 	}
-	m.counters[name]++
+	m.values[i]++
+	m.changed = true
 }
 
 // taskTerminal counts a task reaching a terminal state, under the state and
@@ -33,50 +45,61 @@ func (m *metrics) taskTerminal(state mesos.TaskState, source mesos.TaskStatus_So
 	m.inc("master/task_" + s + "/source_" + strings.ToLower(strings.TrimPrefix(source.String(), "SOURCE_")) + "/reason_" + r)
 }
 
-// Metrics is the flat name → value map of /metrics/snapshot.
-func (c *Core) Metrics() map[string]float64 {
+// Metrics is the flat name → value map of /metrics/snapshot, from a fresh
+// snapshot.
+func (c *Core) Metrics() map[string]float64 { return c.Snapshot().Metrics() }
+
+// Metrics is the flat name → value map of /metrics/snapshot: the counters,
+// and the gauges computed from the snapshot's records.
+func (s *Snapshot) Metrics() map[string]float64 {
 	out := map[string]float64{}
 	for _, name := range counterNames {
 		out[name] = 0
 	}
-	for k, v := range c.metrics.counters {
-		out[k] = v
+	for i, name := range s.counterNames {
+		out[name] = s.counterValues[i]
 	}
-	out["master/uptime_secs"] = c.now.Sub(c.startTime).Seconds()
+	out["master/uptime_secs"] = s.now.Sub(s.startTime).Seconds()
 	out["master/elected"] = 1
 	var agents, frameworks activity
-	for _, a := range c.agents {
-		agents.count(a.active, a.conn != "")
-	}
+	total := map[string]float64{}
+	used := map[string]float64{}
+	s.agents.Root().Walk(func(_ []byte, a *agentRec) bool {
+		agents.count(a.active, a.connected)
+		for name, q := range a.total.ToScalarQuantities() {
+			total[name] += q.Float64()
+		}
+		for name, q := range a.used.ToScalarQuantities() {
+			used[name] += q.Float64()
+		}
+		return false
+	})
 	agents.put(out, "master/slaves_")
-	out["master/slaves_unreachable"] = float64(len(c.unreachable))
-	for _, fw := range c.frameworks {
-		frameworks.count(fw.active, fw.stream != "")
+	out["master/slaves_unreachable"] = float64(s.unreachableAgents)
+	out["master/outstanding_offers"] = float64(s.outstandingOffers)
+	for _, st := range []string{"staging", "starting", "running", "killing", "unreachable"} {
+		out["master/tasks_"+st] = 0
 	}
-	frameworks.put(out, "master/frameworks_")
-	out["master/outstanding_offers"] = float64(len(c.offers))
-	for _, s := range []string{"staging", "starting", "running", "killing", "unreachable"} {
-		out["master/tasks_"+s] = 0
-	}
-	for _, fw := range c.frameworks {
-		for _, t := range fw.tasks {
+	offered := map[string]float64{}
+	s.frameworks.Root().Walk(func(_ []byte, fw *frameworkRec) bool {
+		frameworks.count(fw.active, fw.connected)
+		fw.tasks.Root().Walk(func(_ []byte, t *taskRec) bool {
 			switch t.state {
 			case mesos.TaskState_TASK_STAGING, mesos.TaskState_TASK_STARTING, mesos.TaskState_TASK_RUNNING, mesos.TaskState_TASK_KILLING:
 				out["master/tasks_"+strings.ToLower(strings.TrimPrefix(t.state.String(), "TASK_"))]++
 			}
-		}
+			return false
+		})
 		out["master/tasks_unreachable"] += float64(len(fw.unreachable))
-	}
-	total := map[string]float64{}
-	used := map[string]float64{}
-	for _, a := range c.agents {
-		for name, q := range a.total.ToScalarQuantities() {
-			total[name] += q.Float64()
-		}
-		for name, q := range a.used().ToScalarQuantities() {
-			used[name] += q.Float64()
-		}
-	}
+		fw.offers.Root().Walk(func(_ []byte, o *offerRec) bool {
+			for name, q := range o.res.ToScalarQuantities() {
+				offered[name] += q.Float64()
+			}
+			return false
+		})
+		return false
+	})
+	frameworks.put(out, "master/frameworks_")
 	for _, name := range []string{"cpus", "gpus", "mem", "disk"} {
 		out["master/"+name+"_total"] = total[name]
 		out["master/"+name+"_used"] = used[name]
@@ -90,13 +113,9 @@ func (c *Core) Metrics() map[string]float64 {
 		out["allocator/mesos/resources/"+name+"/total"] = total[name]
 		out["allocator/mesos/resources/"+name+"/offered_or_allocated"] = 0
 	}
-	out["allocator/mesos/allocation_runs"] = float64(c.allocationRuns)
-	for _, fw := range c.frameworks {
-		for _, o := range fw.offers {
-			for name, q := range o.res.ToScalarQuantities() {
-				out["allocator/mesos/resources/"+name+"/offered_or_allocated"] += q.Float64()
-			}
-		}
+	out["allocator/mesos/allocation_runs"] = float64(s.allocationRuns)
+	for name, v := range offered {
+		out["allocator/mesos/resources/"+name+"/offered_or_allocated"] += v
 	}
 	for name, v := range used {
 		out["allocator/mesos/resources/"+name+"/offered_or_allocated"] += v

@@ -60,6 +60,7 @@ func (c *Core) allocate() {
 		c.offers[id] = o
 		fw.offers[id] = o
 		a.offers[id] = o
+		c.offerChanged(fw, o)
 		byFramework[fw.id] = append(byFramework[fw.id], c.offerProto(o, a, fw))
 	}
 	for _, fwID := range sortedKeys(byFramework) {
@@ -96,9 +97,11 @@ func (c *Core) removeOffer(o *offer) {
 	delete(c.offers, o.id)
 	if fw := c.frameworks[o.frameworkID]; fw != nil {
 		delete(fw.offers, o.id)
+		c.offerChanged(fw, o)
 	}
 	if a := c.agents[o.agentID]; a != nil {
 		delete(a.offers, o.id)
+		c.agentChanged(a)
 	}
 }
 
@@ -325,6 +328,7 @@ func (c *Core) launch(fw *framework, a *agent, role string, available resources.
 			fw.executors[a.id] = map[string]*mesos.ExecutorInfo{}
 		}
 		fw.executors[a.id][executor.GetExecutorId().GetValue()] = executor
+		c.executorsChanged(fw, a.id)
 	}
 	launched := make([]*mesos.TaskInfo, len(tasks))
 	for i, ti := range tasks {
@@ -345,6 +349,7 @@ func (c *Core) launch(fw *framework, a *agent, role string, available resources.
 		t.statuses = nil // Mesos lists statuses from the agent only
 		fw.tasks[t.id] = t
 		a.tasks[taskKey(fw.id, t.id)] = t
+		c.taskChanged(fw, t)
 		c.metrics.inc("master/tasks_launched")
 	}
 	info := clone(fw.info)

@@ -29,6 +29,8 @@ type task struct {
 	// counted is set once the task's end is counted in the metrics.
 	counted         bool
 	unreachableTime time.Time
+
+	pub publishedTask
 }
 
 func (t *task) setState(s mesos.TaskState, now time.Time) {
@@ -80,6 +82,7 @@ func (c *Core) statusUpdate(a *agent, up *agentproto.StatusUpdate) {
 	c.metrics.inc("master/valid_status_updates")
 	t := fw.tasks[status.GetTaskId().GetValue()]
 	if t != nil && t.agentID == a.id {
+		c.taskChanged(fw, t)
 		latest := status.GetState()
 		if up.LatestState != nil {
 			latest = up.GetLatestState()
@@ -137,6 +140,7 @@ func (c *Core) recoverTaskResources(fw *framework, t *task) {
 		return
 	}
 	t.resourcesRecovered = true
+	c.taskChanged(fw, t)
 	c.alloc.RecoverResources(fw.id, t.agentID, t.res, 0, c.now)
 	c.allocateSoon = true
 }
@@ -166,9 +170,11 @@ func (c *Core) masterTaskUpdate(fw *framework, t *task, state mesos.TaskState, r
 	if fw == nil {
 		if a := c.agents[t.agentID]; a != nil {
 			delete(a.tasks, taskKey(t.frameworkID, t.id))
+			c.agentChanged(a)
 		}
 		return
 	}
+	c.taskChanged(fw, t)
 	if state.IsTerminal() || state == mesos.TaskState_TASK_UNREACHABLE {
 		c.recoverTaskResources(fw, t)
 		if state.IsTerminal() {
@@ -182,6 +188,7 @@ func (c *Core) masterTaskUpdate(fw *framework, t *task, state mesos.TaskState, r
 // removeTask moves a task out of the active set: into the framework's
 // unreachable tasks when it is unreachable, else its completed tasks.
 func (c *Core) removeTask(fw *framework, t *task) {
+	c.taskChanged(fw, t)
 	if fw.tasks[t.id] == t {
 		delete(fw.tasks, t.id)
 	}

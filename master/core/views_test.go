@@ -15,6 +15,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -40,6 +41,9 @@ type rig struct {
 	now    time.Time
 	events map[string][]*schedpb.Event // by stream
 	uuids  int
+	// check compares, after every step, the snapshot the core publishes
+	// with one built from scratch.
+	check bool
 }
 
 func newRig(t testing.TB) *rig {
@@ -66,6 +70,17 @@ func (r *rig) step(in Input) Result {
 	}
 	if res.Code.Failed() {
 		r.t.Fatalf("step %T: %s %s", in, res.Code, res.Message)
+	}
+	if r.check {
+		if d := r.c.Snapshot().Diff(r.c.FullSnapshot()); d != "" {
+			r.t.Fatalf("after %T: the published snapshot differs from a full one: %s", in, d)
+		}
+		got, want := render(r.t, r.c.Snapshot()), render(r.t, r.c.FullSnapshot())
+		for name := range want {
+			if !bytes.Equal(got[name], want[name]) {
+				r.t.Fatalf("after %T: the published snapshot's %s differs from a full one:\n%s", in, name, firstDiff(got[name], want[name]))
+			}
+		}
 	}
 	return res
 }
@@ -189,8 +204,9 @@ func textAttr(name, v string) *mesos.Attribute {
 }
 
 // buildViewsCluster builds the cluster the golden views show.
-func buildViewsCluster(t testing.TB) *rig {
+func buildViewsCluster(t testing.TB, check bool) *rig {
 	r := newRig(t)
+	r.check = check
 	healthy, unhealthy := proto.Bool(true), proto.Bool(false)
 
 	a0 := r.agent("conn-a0", &mesos.AgentInfo{
@@ -302,30 +318,27 @@ func buildViewsCluster(t testing.TB) *rig {
 var viewsBuild = BuildInfo{Version: Version, BuildDate: "2030-01-01", BuildTime: 1893456000, BuildUser: "gomesos", GitSHA: "abc123"}
 
 // render answers every legacy endpoint the core serves for the cluster, by
-// file name.
-func render(t testing.TB, c *Core) map[string][]byte {
+// file name, from the snapshot s.
+func render(t testing.TB, s *Snapshot) map[string][]byte {
 	t.Helper()
 	out := map[string][]byte{}
-	put := func(name string, v any) {
-		b, err := json.Marshal(v)
-		if err != nil {
+	put := func(name string, write func(w io.Writer) error) {
+		var b bytes.Buffer
+		if err := write(&b); err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
-		out[name] = b
+		out[name] = b.Bytes()
 	}
 	flags := map[string]string{"port": "5050", "allocation_interval": "1secs"}
-	st := c.State(viewsBuild, flags)
-	st.Cluster = "c1"
-	put("state.json", st)
-	put("state-summary.json", c.Summary("c1"))
-	fwID := c.info.GetId() + "-0000"
+	put("state.json", func(w io.Writer) error { return s.WriteState(w, viewsBuild, flags, "c1") })
+	put("state-summary.json", func(w io.Writer) error { return s.WriteSummary(w, "c1") })
+	fwID := s.info.GetId() + "-0000"
 	for name, id := range map[string]string{"frameworks.json": "", "frameworks-web.json": fwID, "frameworks-none.json": "nope"} {
-		active, completed := c.FrameworkViews(id)
-		put(name, map[string]any{"frameworks": active, "completed_frameworks": completed, "unregistered_frameworks": []any{}})
+		put(name, func(w io.Writer) error { return s.WriteFrameworks(w, id) })
 	}
-	agentID := c.info.GetId() + "-S0"
+	agentID := s.info.GetId() + "-S0"
 	for name, id := range map[string]string{"slaves.json": "", "slaves-a0.json": agentID} {
-		put(name, map[string]any{"slaves": c.SlaveFullViews(id), "recovered_slaves": []any{}})
+		put(name, func(w io.Writer) error { return s.WriteSlaves(w, id) })
 	}
 	for name, q := range map[string]TaskQuery{
 		"tasks.json":           {Limit: 100},
@@ -334,20 +347,21 @@ func render(t testing.TB, c *Core) map[string][]byte {
 		"tasks-task.json":      {Limit: 100, TaskID: "web-1"},
 		"tasks-framework.json": {Limit: 100, FrameworkID: fwID, Ascending: true},
 	} {
-		put(name, map[string]any{"tasks": c.Tasks(q)})
+		put(name, func(w io.Writer) error { return s.WriteTasks(w, q) })
 	}
 	metrics := map[string]jsonx.Float{}
-	for k, v := range c.Metrics() {
+	for k, v := range s.Metrics() {
 		metrics[k] = jsonx.Float(v)
 	}
-	put("metrics.json", metrics)
+	put("metrics.json", func(w io.Writer) error { return json.NewEncoder(w).Encode(metrics) })
+	out["metrics.json"] = bytes.TrimSuffix(out["metrics.json"], []byte("\n"))
 	return out
 }
 
 func TestViewsGolden(t *testing.T) {
-	r := buildViewsCluster(t)
+	r := buildViewsCluster(t, false)
 	dir := filepath.Join("testdata", "views")
-	for name, got := range render(t, r.c) {
+	for name, got := range render(t, r.c.Snapshot()) {
 		path := filepath.Join(dir, name)
 		if *update {
 			if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -376,4 +390,46 @@ func firstDiff(got, want []byte) string {
 	}
 	lo := max(0, i-80)
 	return fmt.Sprintf("at byte %d:\n got  ...%s\n want ...%s", i, got[lo:min(len(got), i+80)], want[lo:min(len(want), i+80)])
+}
+
+// Every step says what it changed: the snapshot published after each step
+// of the golden cluster's story equals one built from scratch.
+func TestSnapshotAfterEveryStepEqualsFullSnapshot(t *testing.T) {
+	buildViewsCluster(t, true)
+}
+
+// A published snapshot does not change when the core moves on: readers
+// holding one see the state of when it was published.
+func TestSnapshotIsImmutable(t *testing.T) {
+	r := newRig(t)
+	a := r.agent("conn-a", &mesos.AgentInfo{
+		Hostname: proto.String("a.example"), Port: proto.Int32(5051),
+		Resources: resources.ToProto(resources.MustParse("cpus:4;mem:4096")),
+	}, "10.0.0.10:5051")
+	fw := r.subscribe("stream", &mesos.FrameworkInfo{Name: proto.String("f"), User: proto.String("u")})
+	r.tick()
+	r.accept(fw, r.offer(fw, a, ""), launch(cmdTask("t1", a, "cpus:1;mem:128")))
+	r.update(a, fw, "t1", mesos.TaskState_TASK_RUNNING, nil)
+	before := r.c.Snapshot()
+	want := render(t, before)
+
+	r.ack(a, fw, "t1", r.update(a, fw, "t1", mesos.TaskState_TASK_FINISHED, nil))
+	r.tick()
+	r.accept(fw, r.offer(fw, a, ""), launch(cmdTask("t2", a, "cpus:1;mem:128")))
+	r.step(AgentClosed{Conn: a.conn})
+	r.call(fw, &schedpb.Call{Type: schedpb.Call_TEARDOWN.Enum()})
+	after := r.c.Snapshot()
+
+	got := render(t, before)
+	for name := range want {
+		if !bytes.Equal(got[name], want[name]) {
+			t.Errorf("%s of an old snapshot changed:\n%s", name, firstDiff(got[name], want[name]))
+		}
+	}
+	if tasks := after.FrameworkTasks(fw.id); len(tasks) != 0 {
+		t.Errorf("the new snapshot has active tasks %v of a removed framework", tasks)
+	}
+	if tasks := before.FrameworkTasks(fw.id); len(tasks) != 1 || tasks[0].State != "TASK_RUNNING" {
+		t.Errorf("the old snapshot has tasks %v, want t1 running", tasks)
+	}
 }

@@ -1,0 +1,569 @@
+package core
+
+import (
+	"slices"
+	"sync"
+	"time"
+
+	iradix "github.com/hashicorp/go-immutable-radix/v2"
+
+	mesos "github.com/gomesos/gomesos/api/v1/mesos"
+	"github.com/gomesos/gomesos/resources"
+)
+
+// Snapshots: what readers (the legacy endpoints, metrics) see of the master.
+//
+// A Snapshot is immutable and safe for any number of goroutines. It is made
+// of records, one per framework, agent, task, offer and executor, that are
+// never changed once published: when an entity changes, the Core publishes
+// a new record for it. Records are held in persistent (path-copying) radix
+// trees, so the next snapshot shares everything that did not change with
+// the previous one, and publishing costs O(what changed), not O(cluster).
+//
+// The Core learns what changed because its handlers say so (taskChanged,
+// agentChanged, frameworkChanged, offerChanged, executorsChanged) wherever
+// they change what a view shows; Snapshot applies those changes.
+// FullSnapshot builds the same thing from scratch, so that tests and the
+// simulator can check that no change went unsaid.
+//
+// Records point at the Core's protobuf messages (TaskInfo, FrameworkInfo,
+// AgentInfo, ExecutorInfo, TaskStatus) and Resources values: the Core never
+// changes one of these after storing it, it replaces it. A record encodes
+// itself as JSON once, when first read, on the reader's goroutine.
+
+// Snapshot is the master's state as readers see it. Its methods encode the
+// legacy endpoints (snapshot_json.go) and the metrics.
+type Snapshot struct {
+	info      *mesos.MasterInfo
+	startTime time.Time
+	now       time.Time
+
+	agents     *iradix.Tree[*agentRec]     // admitted agents by id
+	frameworks *iradix.Tree[*frameworkRec] // active frameworks by id
+	completed  []*frameworkRec             // completed frameworks, oldest first
+
+	unreachableAgents int
+	outstandingOffers int
+	allocationRuns    int64
+	counterNames      []string
+	counterValues     []float64
+}
+
+// taskRec is a published task.
+type taskRec struct {
+	id, frameworkID, agentID, executorID, role, user string
+
+	info      *mesos.TaskInfo
+	res       resources.Resources
+	state     mesos.TaskState
+	statuses  []*mesos.TaskStatus
+	recovered bool // its resources went back to the allocator
+	onAgent   bool // its agent counts it (in what the agent uses)
+
+	json cachedJSON
+}
+
+func (c *Core) newTaskRec(t *task) *taskRec {
+	a := c.agents[t.agentID]
+	return &taskRec{
+		id: t.id, frameworkID: t.frameworkID, agentID: t.agentID, executorID: t.executorID, role: t.role, user: t.user,
+		info: t.info, res: t.res, state: t.state, statuses: t.statuses[:len(t.statuses):len(t.statuses)],
+		recovered: t.resourcesRecovered, onAgent: a != nil && a.tasks[taskKey(t.frameworkID, t.id)] == t,
+	}
+}
+
+// changesAgent reports whether the agent's view differs between a task's
+// records old and r.
+func (r *taskRec) changesAgent(old *taskRec) bool {
+	return old == nil || old.recovered != r.recovered || old.onAgent != r.onAgent
+}
+
+// agentRec is a published agent.
+type agentRec struct {
+	id                     string
+	info                   *mesos.AgentInfo
+	total, used, offered   resources.Resources
+	pid, version           string
+	registered, reregister time.Time
+	active, connected      bool
+
+	json, fullJSON cachedJSON
+	summary        sync.Once
+	summaryMap     map[string]any
+}
+
+func newAgentRec(a *agent) *agentRec {
+	return &agentRec{
+		id: a.id, info: a.info, total: a.total, used: a.used(), offered: a.offered(), pid: a.pid(), version: a.version,
+		registered: a.registeredTime, reregister: a.reregisteredTime, active: a.active, connected: a.conn != "",
+	}
+}
+
+// offerRec is a published offer.
+type offerRec struct {
+	id, frameworkID, agentID, role string
+	res                            resources.Resources
+
+	json cachedJSON
+}
+
+// executorRec is a published custom or default executor.
+type executorRec struct {
+	id, frameworkID, agentID string
+	info                     *mesos.ExecutorInfo
+
+	json cachedJSON
+}
+
+// frameworkRec is a published framework, active or completed.
+type frameworkRec struct {
+	id                                 string
+	info                               *mesos.FrameworkInfo
+	active, connected                  bool
+	registered, unregistered, reregist time.Time
+
+	tasks       *iradix.Tree[*taskRec]     // by task id
+	offers      *iradix.Tree[*offerRec]    // by offer id
+	executors   *iradix.Tree[*executorRec] // by executorKeyOf(agent id, executor id)
+	completed   []*taskRec                 // oldest first
+	unreachable []*taskRec
+	// usage is what its live tasks and executors use, by agent id: the
+	// parts of its used resources, so that a change on one agent does not
+	// cost a sum over all its tasks.
+	usage *iradix.Tree[resources.Resources]
+
+	sums          sync.Once
+	used, offered resources.Resources
+	head, tail    cachedJSON
+}
+
+// executorKeyOf orders a framework's executors by agent id, then executor
+// id: no agent id holds a NUL byte.
+func executorKeyOf(agentID, exID string) []byte {
+	return []byte(agentID + "\x00" + exID)
+}
+
+// cachedJSON is a record's JSON encoding, made once by the first reader
+// that needs it (others wait for it rather than encode it again).
+type cachedJSON struct {
+	once sync.Once
+	b    []byte
+}
+
+func (c *cachedJSON) get(encode func() []byte) []byte {
+	c.once.Do(func() { c.b = encode() })
+	return c.b
+}
+
+// published is what an entity's last published record was built on.
+type publishedTask struct {
+	rec   *taskRec
+	dirty bool
+}
+
+type publishedAgent struct {
+	rec   *agentRec
+	dirty bool
+}
+
+type publishedFramework struct {
+	rec       *frameworkRec
+	tasks     *iradix.Tree[*taskRec]
+	offers    *iradix.Tree[*offerRec]
+	executors *iradix.Tree[*executorRec]
+	usage     *iradix.Tree[resources.Resources]
+	dirty     bool
+	// lists is set when its completed or unreachable tasks changed.
+	lists bool
+}
+
+// changes is what the handlers changed since the last snapshot.
+type changes struct {
+	tasks      []taskChange
+	frameworks []*framework
+	agents     []*agent
+	offers     []offerChange
+	executors  []executorChange
+	completed  bool // the completed frameworks changed
+}
+
+type taskChange struct {
+	fw *framework // nil for a task whose framework is gone
+	t  *task
+}
+
+type offerChange struct {
+	fw *framework
+	o  *offer
+}
+
+type executorChange struct {
+	fw      *framework
+	agentID string
+}
+
+// taskChanged says that what the views show of t changed: its state, its
+// statuses, its resources' recovery, or which list of fw holds it.
+func (c *Core) taskChanged(fw *framework, t *task) {
+	if !t.pub.dirty {
+		t.pub.dirty = true
+		c.changes.tasks = append(c.changes.tasks, taskChange{fw: fw, t: t})
+	}
+}
+
+// taskListsChanged says that tasks left fw's completed or unreachable
+// tasks. (A task that enters them is said to change.)
+func (c *Core) taskListsChanged(fw *framework) {
+	fw.pub.lists = true
+	c.frameworkChanged(fw)
+}
+
+// agentChanged says that what the views show of a changed.
+func (c *Core) agentChanged(a *agent) {
+	if a != nil && !a.pub.dirty {
+		a.pub.dirty = true
+		c.changes.agents = append(c.changes.agents, a)
+	}
+}
+
+// frameworkChanged says that what the views show of fw changed.
+func (c *Core) frameworkChanged(fw *framework) {
+	if fw != nil && !fw.pub.dirty {
+		fw.pub.dirty = true
+		c.changes.frameworks = append(c.changes.frameworks, fw)
+	}
+}
+
+// offerChanged says that o was made or went away.
+func (c *Core) offerChanged(fw *framework, o *offer) {
+	c.changes.offers = append(c.changes.offers, offerChange{fw: fw, o: o})
+	c.frameworkChanged(fw)
+	c.agentChanged(c.agents[o.agentID])
+}
+
+// executorsChanged says that fw's executors on an agent changed.
+func (c *Core) executorsChanged(fw *framework, agentID string) {
+	c.changes.executors = append(c.changes.executors, executorChange{fw: fw, agentID: agentID})
+	c.frameworkChanged(fw)
+	c.agentChanged(c.agents[agentID])
+}
+
+// Snapshot publishes what changed since the last call and returns the
+// master's state as readers see it. It costs O(changes).
+func (c *Core) Snapshot() *Snapshot {
+	ch := &c.changes
+	if prev := c.snap; prev != nil && !c.metrics.changed && !ch.completed && prev.now.Equal(c.now) &&
+		len(ch.tasks)+len(ch.frameworks)+len(ch.agents)+len(ch.offers)+len(ch.executors) == 0 &&
+		prev.unreachableAgents == len(c.unreachable) && prev.outstandingOffers == len(c.offers) &&
+		prev.allocationRuns == c.allocationRuns {
+		return prev // nothing happened since
+	}
+	// usage is what frameworks use on which agents, to sum again.
+	usage := map[*framework]map[string]bool{}
+	usedOn := func(fw *framework, agentID string) {
+		if usage[fw] == nil {
+			usage[fw] = map[string]bool{}
+		}
+		usage[fw][agentID] = true
+	}
+	taskTxns := map[*framework]*iradix.Txn[*taskRec]{}
+	for _, tc := range ch.tasks {
+		t := tc.t
+		t.pub.dirty = false
+		old := t.pub.rec
+		t.pub.rec = c.newTaskRec(t)
+		fw := tc.fw
+		if t.pub.rec.changesAgent(old) {
+			c.agentChanged(c.agents[t.agentID])
+			if fw != nil {
+				usedOn(fw, t.agentID)
+			}
+		}
+		if fw == nil {
+			continue
+		}
+		c.frameworkChanged(fw)
+		if fw.tasks[t.id] != t {
+			fw.pub.lists = true // it may have entered a list
+		}
+		txn := taskTxns[fw]
+		if txn == nil {
+			txn = treeOf(fw.pub.tasks).Txn()
+			taskTxns[fw] = txn
+		}
+		key := []byte(t.id)
+		if fw.tasks[t.id] == t {
+			txn.Insert(key, t.pub.rec)
+		} else if cur, ok := txn.Get(key); ok && cur == old {
+			txn.Delete(key)
+		}
+	}
+	offerTxns := map[*framework]*iradix.Txn[*offerRec]{}
+	for _, oc := range ch.offers {
+		fw, o := oc.fw, oc.o
+		txn := offerTxns[fw]
+		if txn == nil {
+			txn = treeOf(fw.pub.offers).Txn()
+			offerTxns[fw] = txn
+		}
+		if fw.offers[o.id] == o {
+			txn.Insert([]byte(o.id), newOfferRec(o))
+		} else {
+			txn.Delete([]byte(o.id))
+		}
+	}
+	execTxns := map[*framework]*iradix.Txn[*executorRec]{}
+	for _, ec := range ch.executors {
+		fw := ec.fw
+		usedOn(fw, ec.agentID)
+		txn := execTxns[fw]
+		if txn == nil {
+			txn = treeOf(fw.pub.executors).Txn()
+			execTxns[fw] = txn
+		}
+		txn.DeletePrefix([]byte(ec.agentID + "\x00"))
+		for exID, ex := range fw.executors[ec.agentID] {
+			txn.Insert(executorKeyOf(ec.agentID, exID), &executorRec{id: exID, frameworkID: fw.id, agentID: ec.agentID, info: ex})
+		}
+	}
+
+	prev := c.snap
+	s := &Snapshot{info: c.info, startTime: c.startTime}
+	if prev != nil {
+		*s = Snapshot{info: prev.info, startTime: prev.startTime, agents: prev.agents, frameworks: prev.frameworks,
+			completed: prev.completed, counterNames: prev.counterNames, counterValues: prev.counterValues}
+	}
+	if len(ch.frameworks) > 0 {
+		fwTxn := treeOf(s.frameworks).Txn()
+		for _, fw := range ch.frameworks {
+			fw.pub.dirty = false
+			if txn := taskTxns[fw]; txn != nil {
+				fw.pub.tasks = txn.Commit()
+			}
+			if txn := offerTxns[fw]; txn != nil {
+				fw.pub.offers = txn.Commit()
+			}
+			if txn := execTxns[fw]; txn != nil {
+				fw.pub.executors = txn.Commit()
+			}
+			if agents := usage[fw]; agents != nil {
+				txn := treeOf(fw.pub.usage).Txn()
+				for agentID := range agents {
+					if used := c.usedOn(fw, agentID); used.IsEmpty() {
+						txn.Delete([]byte(agentID))
+					} else {
+						txn.Insert([]byte(agentID), used)
+					}
+				}
+				fw.pub.usage = txn.Commit()
+			}
+			old := fw.pub.rec
+			fw.pub.rec = c.newFrameworkRec(fw)
+			key := []byte(fw.id)
+			if c.frameworks[fw.id] == fw {
+				fwTxn.Insert(key, fw.pub.rec)
+			} else {
+				ch.completed = true
+				if cur, ok := fwTxn.Get(key); ok && cur == old {
+					fwTxn.Delete(key)
+				}
+			}
+		}
+		s.frameworks = fwTxn.Commit()
+	}
+	if ch.completed {
+		s.completed = make([]*frameworkRec, len(c.completed))
+		for i, fw := range c.completed {
+			s.completed[i] = fw.pub.rec
+		}
+	}
+	if len(ch.agents) > 0 {
+		agentTxn := treeOf(s.agents).Txn()
+		for _, a := range ch.agents {
+			a.pub.dirty = false
+			old := a.pub.rec
+			a.pub.rec = newAgentRec(a)
+			key := []byte(a.id)
+			if c.agents[a.id] == a {
+				agentTxn.Insert(key, a.pub.rec)
+			} else if cur, ok := agentTxn.Get(key); ok && cur == old {
+				agentTxn.Delete(key)
+			}
+		}
+		s.agents = agentTxn.Commit()
+	}
+	if c.metrics.changed || s.counterValues == nil {
+		c.metrics.changed = false
+		s.counterNames = c.metrics.names[:len(c.metrics.names):len(c.metrics.names)]
+		s.counterValues = slices.Clone(c.metrics.values)
+	}
+	s.now = c.now
+	s.unreachableAgents = len(c.unreachable)
+	s.outstandingOffers = len(c.offers)
+	s.allocationRuns = c.allocationRuns
+	if s.agents == nil {
+		s.agents = iradix.New[*agentRec]()
+	}
+	if s.frameworks == nil {
+		s.frameworks = iradix.New[*frameworkRec]()
+	}
+	clear(ch.tasks)
+	clear(ch.frameworks)
+	clear(ch.agents)
+	clear(ch.offers)
+	clear(ch.executors)
+	*ch = changes{tasks: ch.tasks[:0], frameworks: ch.frameworks[:0], agents: ch.agents[:0], offers: ch.offers[:0], executors: ch.executors[:0]}
+	c.snap = s
+	return s
+}
+
+// FullSnapshot builds the snapshot Snapshot would publish from scratch, in
+// O(cluster), without publishing anything: for checks that every change
+// was said.
+func (c *Core) FullSnapshot() *Snapshot {
+	s := &Snapshot{
+		info: c.info, startTime: c.startTime, now: c.now,
+		unreachableAgents: len(c.unreachable), outstandingOffers: len(c.offers), allocationRuns: c.allocationRuns,
+		counterNames: slices.Clone(c.metrics.names), counterValues: slices.Clone(c.metrics.values),
+	}
+	recs := map[*task]*taskRec{}
+	recOf := func(t *task) *taskRec {
+		if recs[t] == nil {
+			recs[t] = c.newTaskRec(t)
+		}
+		return recs[t]
+	}
+	build := func(fw *framework) *frameworkRec {
+		tasks := iradix.New[*taskRec]().Txn()
+		for id, t := range fw.tasks {
+			tasks.Insert([]byte(id), recOf(t))
+		}
+		offers := iradix.New[*offerRec]().Txn()
+		for id, o := range fw.offers {
+			offers.Insert([]byte(id), newOfferRec(o))
+		}
+		execs := iradix.New[*executorRec]().Txn()
+		for agentID, exs := range fw.executors {
+			for exID, ex := range exs {
+				execs.Insert(executorKeyOf(agentID, exID), &executorRec{id: exID, frameworkID: fw.id, agentID: agentID, info: ex})
+			}
+		}
+		r := newFrameworkRecOn(fw, tasks.Commit(), offers.Commit(), execs.Commit())
+		r.completed, r.unreachable = recsOf(fw.completed, recOf), recsOf(fw.unreachable, recOf)
+		// From the framework's own books, which the agents' must match.
+		byAgent := map[string]resources.Resources{}
+		for _, t := range fw.tasks {
+			if !t.resourcesRecovered {
+				byAgent[t.agentID] = byAgent[t.agentID].Add(t.res)
+			}
+		}
+		for agentID, exs := range fw.executors {
+			for _, ex := range exs {
+				if res, err := resources.FromProto(ex.GetResources()); err == nil {
+					byAgent[agentID] = byAgent[agentID].Add(res)
+				}
+			}
+		}
+		usage := iradix.New[resources.Resources]().Txn()
+		for agentID, used := range byAgent {
+			if !used.IsEmpty() {
+				usage.Insert([]byte(agentID), used)
+			}
+		}
+		r.usage = usage.Commit()
+		return r
+	}
+	fws := iradix.New[*frameworkRec]().Txn()
+	for id, fw := range c.frameworks {
+		fws.Insert([]byte(id), build(fw))
+	}
+	s.frameworks = fws.Commit()
+	for _, fw := range c.completed {
+		s.completed = append(s.completed, build(fw))
+	}
+	agents := iradix.New[*agentRec]().Txn()
+	for id, a := range c.agents {
+		agents.Insert([]byte(id), newAgentRec(a))
+	}
+	s.agents = agents.Commit()
+	return s
+}
+
+func treeOf[T any](t *iradix.Tree[T]) *iradix.Tree[T] {
+	if t == nil {
+		return iradix.New[T]()
+	}
+	return t
+}
+
+func newOfferRec(o *offer) *offerRec {
+	return &offerRec{id: o.id, frameworkID: o.frameworkID, agentID: o.agentID, role: o.role, res: o.res}
+}
+
+// newFrameworkRec is fw's record on its published trees. Its completed and
+// unreachable tasks are the last record's unless they changed.
+func (c *Core) newFrameworkRec(fw *framework) *frameworkRec {
+	r := newFrameworkRecOn(fw, treeOf(fw.pub.tasks), treeOf(fw.pub.offers), treeOf(fw.pub.executors))
+	r.usage = treeOf(fw.pub.usage)
+	if prev := fw.pub.rec; prev != nil && !fw.pub.lists {
+		r.completed, r.unreachable = prev.completed, prev.unreachable
+		return r
+	}
+	fw.pub.lists = false
+	r.completed = recsOf(fw.completed, func(t *task) *taskRec { return t.pub.rec })
+	r.unreachable = recsOf(fw.unreachable, func(t *task) *taskRec { return t.pub.rec })
+	return r
+}
+
+func newFrameworkRecOn(fw *framework, tasks *iradix.Tree[*taskRec], offers *iradix.Tree[*offerRec], execs *iradix.Tree[*executorRec]) *frameworkRec {
+	return &frameworkRec{
+		id: fw.id, info: fw.info, active: fw.active, connected: fw.stream != "",
+		registered: fw.registeredTime, unregistered: fw.unregisteredTime, reregist: fw.reregisteredTime,
+		tasks: tasks, offers: offers, executors: execs,
+	}
+}
+
+func recsOf(tasks []*task, recOf func(*task) *taskRec) []*taskRec {
+	out := make([]*taskRec, len(tasks))
+	for i, t := range tasks {
+		out[i] = recOf(t)
+	}
+	return out
+}
+
+// usedOn is what fw's live tasks and its executors use on an agent, from
+// the agent's books (which hold the same tasks as the framework's).
+func (c *Core) usedOn(fw *framework, agentID string) resources.Resources {
+	var used resources.Resources
+	if a := c.agents[agentID]; a != nil {
+		for _, t := range a.tasks {
+			if t.frameworkID == fw.id && !t.resourcesRecovered {
+				used.AddInPlace(t.res)
+			}
+		}
+	}
+	for _, ex := range fw.executors[agentID] {
+		if res, err := resources.FromProto(ex.GetResources()); err == nil {
+			used.AddInPlace(res)
+		}
+	}
+	return used
+}
+
+// sumResources computes, once, what the framework uses and what it is
+// offered. The views show these sums by resource name only, so the order
+// of the parts does not matter.
+func (r *frameworkRec) sumResources() {
+	r.sums.Do(func() {
+		var used, offered resources.Resources
+		r.usage.Root().Walk(func(_ []byte, res resources.Resources) bool {
+			used.AddInPlace(res)
+			return false
+		})
+		r.offers.Root().Walk(func(_ []byte, o *offerRec) bool {
+			offered.AddInPlace(o.res)
+			return false
+		})
+		r.used, r.offered = used, offered
+	})
+}

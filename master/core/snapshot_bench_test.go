@@ -1,0 +1,98 @@
+package core
+
+import (
+	"fmt"
+	"io"
+	"testing"
+
+	"google.golang.org/protobuf/proto"
+
+	mesos "github.com/gomesos/gomesos/api/v1/mesos"
+	"github.com/gomesos/gomesos/resources"
+)
+
+// bigCluster is agents agents running perAgent tasks each for one
+// framework, every task reported running.
+func bigCluster(tb testing.TB, agents, perAgent int) (*rig, rigFramework, []rigAgent) {
+	r := newRig(tb)
+	res := resources.ToProto(resources.MustParse(fmt.Sprintf("cpus:%d;mem:%d;ports:[31000-32000]", perAgent+2, (perAgent+2)*128)))
+	var as []rigAgent
+	for i := range agents {
+		as = append(as, r.agent(fmt.Sprintf("conn-%d", i), &mesos.AgentInfo{
+			Hostname: proto.String(fmt.Sprintf("agent%05d.example", i)), Port: proto.Int32(5051), Resources: res,
+		}, fmt.Sprintf("10.0.%d.%d:5051", i/256, i%256)))
+	}
+	fw := r.subscribe("stream", &mesos.FrameworkInfo{Name: proto.String("big"), User: proto.String("u")})
+	r.tick()
+	offers := map[string]*mesos.Offer{}
+	for _, ev := range r.events[fw.stream] {
+		for _, o := range ev.GetOffers().GetOffers() {
+			offers[o.GetAgentId().GetValue()] = o
+		}
+	}
+	n := 0
+	for _, a := range as {
+		var tasks []*mesos.TaskInfo
+		for range perAgent {
+			tasks = append(tasks, cmdTask(fmt.Sprintf("task-%07d", n), a, "cpus:1;mem:128"))
+			n++
+		}
+		r.accept(fw, offers[a.id], launch(tasks...))
+		for _, t := range tasks {
+			r.update(a, fw, t.GetTaskId().GetValue(), mesos.TaskState_TASK_RUNNING, nil)
+		}
+		r.events[fw.stream] = nil
+	}
+	r.c.Outputs()
+	return r, fw, as
+}
+
+// What publishing a snapshot costs after one status update.
+func BenchmarkSnapshotAfterUpdate(b *testing.B) {
+	r, fw, as := bigCluster(b, 1000, 10)
+	r.c.Snapshot()
+	b.ResetTimer()
+	i := 0
+	for b.Loop() {
+		a := as[i%len(as)]
+		r.update(a, fw, fmt.Sprintf("task-%07d", (i%len(as))*10), mesos.TaskState_TASK_RUNNING, nil)
+		r.c.Snapshot()
+		i++
+	}
+}
+
+// What writing /master/state of 10,000 tasks costs once every record is
+// encoded, and when none is.
+func BenchmarkWriteState(b *testing.B) {
+	r, _, _ := bigCluster(b, 1000, 10)
+	s := r.c.Snapshot()
+	b.Run("cached", func(b *testing.B) {
+		_ = s.WriteState(io.Discard, viewsBuild, nil, "")
+		for b.Loop() {
+			_ = s.WriteState(io.Discard, viewsBuild, nil, "")
+		}
+	})
+	b.Run("fresh", func(b *testing.B) {
+		for b.Loop() {
+			_ = r.c.FullSnapshot().WriteState(io.Discard, viewsBuild, nil, "")
+		}
+	})
+}
+
+// The same updates without publishing: what the step itself costs.
+func BenchmarkUpdateWithoutSnapshot(b *testing.B) {
+	r, fw, as := bigCluster(b, 1000, 10)
+	r.c.Snapshot()
+	b.ResetTimer()
+	i := 0
+	for b.Loop() {
+		a := as[i%len(as)]
+		r.update(a, fw, fmt.Sprintf("task-%07d", (i%len(as))*10), mesos.TaskState_TASK_RUNNING, nil)
+		i++
+		if i%1000 == 0 {
+			b.StopTimer()
+			r.c.Snapshot()
+			b.StartTimer()
+		}
+	}
+}

@@ -1,0 +1,129 @@
+package core
+
+import (
+	"fmt"
+	"reflect"
+	"slices"
+
+	iradix "github.com/hashicorp/go-immutable-radix/v2"
+
+	"github.com/gomesos/gomesos/resources"
+)
+
+// Diff describes the first difference between two snapshots' records, or
+// returns "" when they show the same state. It compares what the views are
+// made of without encoding them, so that the simulator can afford to check
+// often that the published snapshot equals FullSnapshot.
+func (s *Snapshot) Diff(o *Snapshot) string {
+	switch {
+	case s.info != o.info || !s.startTime.Equal(o.startTime) || !s.now.Equal(o.now):
+		return "master info or times differ"
+	case s.unreachableAgents != o.unreachableAgents:
+		return fmt.Sprintf("unreachable agents %d, want %d", s.unreachableAgents, o.unreachableAgents)
+	case s.outstandingOffers != o.outstandingOffers:
+		return fmt.Sprintf("outstanding offers %d, want %d", s.outstandingOffers, o.outstandingOffers)
+	case s.allocationRuns != o.allocationRuns:
+		return fmt.Sprintf("allocation runs %d, want %d", s.allocationRuns, o.allocationRuns)
+	case !slices.Equal(s.counterNames, o.counterNames) || !slices.Equal(s.counterValues, o.counterValues):
+		return "counters differ"
+	}
+	if d := diffTrees("agent", s.agents, o.agents, diffAgents); d != "" {
+		return d
+	}
+	if d := diffTrees("framework", s.frameworks, o.frameworks, diffFrameworks); d != "" {
+		return d
+	}
+	if d := diffLists("completed framework", s.completed, o.completed, diffFrameworks); d != "" {
+		return d
+	}
+	return ""
+}
+
+func diffTrees[T any](what string, a, b *iradix.Tree[T], diff func(x, y T) string) string {
+	ia, ib := a.Root().Iterator(), b.Root().Iterator()
+	for {
+		ka, va, oka := ia.Next()
+		kb, vb, okb := ib.Next()
+		switch {
+		case !oka && !okb:
+			return ""
+		case !oka || !okb || string(ka) != string(kb):
+			return fmt.Sprintf("%s %q, want %q", what, ka, kb)
+		}
+		if d := diff(va, vb); d != "" {
+			return fmt.Sprintf("%s %s: %s", what, ka, d)
+		}
+	}
+}
+
+func diffLists[T any](what string, a, b []T, diff func(x, y T) string) string {
+	if len(a) != len(b) {
+		return fmt.Sprintf("%d %ss, want %d", len(a), what, len(b))
+	}
+	for i := range a {
+		if d := diff(a[i], b[i]); d != "" {
+			return fmt.Sprintf("%s %d: %s", what, i, d)
+		}
+	}
+	return ""
+}
+
+func diffAgents(a, b *agentRec) string {
+	if a.id != b.id || a.info != b.info || a.pid != b.pid || a.version != b.version || !a.registered.Equal(b.registered) ||
+		!a.reregister.Equal(b.reregister) || a.active != b.active || a.connected != b.connected {
+		return fmt.Sprintf("active/connected %v/%v, want %v/%v (or other fields differ)", a.active, a.connected, b.active, b.connected)
+	}
+	if !reflect.DeepEqual(a.total, b.total) || !reflect.DeepEqual(a.used, b.used) || !reflect.DeepEqual(a.offered, b.offered) {
+		return fmt.Sprintf("total/used/offered %v/%v/%v, want %v/%v/%v", a.total, a.used, a.offered, b.total, b.used, b.offered)
+	}
+	return ""
+}
+
+func diffFrameworks(a, b *frameworkRec) string {
+	if a.id != b.id || a.info != b.info || a.active != b.active || a.connected != b.connected ||
+		!a.registered.Equal(b.registered) || !a.unregistered.Equal(b.unregistered) || !a.reregist.Equal(b.reregist) {
+		return "fields differ"
+	}
+	if d := diffTrees("task", a.tasks, b.tasks, diffTasks); d != "" {
+		return d
+	}
+	if d := diffLists("completed task", a.completed, b.completed, diffTasks); d != "" {
+		return d
+	}
+	if d := diffLists("unreachable task", a.unreachable, b.unreachable, diffTasks); d != "" {
+		return d
+	}
+	if d := diffTrees("offer", a.offers, b.offers, func(x, y *offerRec) string {
+		if x.id != y.id || x.frameworkID != y.frameworkID || x.agentID != y.agentID || x.role != y.role || !x.res.Equal(y.res) {
+			return fmt.Sprintf("%s of %s on %s: %v, want %v", x.id, x.frameworkID, x.agentID, x.res, y.res)
+		}
+		return ""
+	}); d != "" {
+		return d
+	}
+	if d := diffTrees("executor", a.executors, b.executors, func(x, y *executorRec) string {
+		if x.id != y.id || x.frameworkID != y.frameworkID || x.agentID != y.agentID || x.info != y.info {
+			return "fields differ"
+		}
+		return ""
+	}); d != "" {
+		return d
+	}
+	// The parts of what it uses are kept by agent, and their order does
+	// not show.
+	return diffTrees("usage on agent", a.usage, b.usage, func(x, y resources.Resources) string {
+		if !x.Equal(y) {
+			return fmt.Sprintf("%v, want %v", x, y)
+		}
+		return ""
+	})
+}
+
+func diffTasks(a, b *taskRec) string {
+	if a.id != b.id || a.frameworkID != b.frameworkID || a.agentID != b.agentID || a.executorID != b.executorID ||
+		a.role != b.role || a.user != b.user || a.info != b.info || a.state != b.state || a.recovered != b.recovered ||
+		a.onAgent != b.onAgent || !slices.Equal(a.statuses, b.statuses) || !reflect.DeepEqual(a.res, b.res) {
+		return fmt.Sprintf("%s in %s (%d statuses), want %s (%d statuses)", a.id, a.state, len(a.statuses), b.state, len(b.statuses))
+	}
+	return ""
+}

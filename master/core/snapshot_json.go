@@ -1,0 +1,306 @@
+package core
+
+import (
+	"io"
+	"maps"
+	"sort"
+
+	mesos "github.com/gomesos/gomesos/api/v1/mesos"
+)
+
+// The legacy endpoints, written from a snapshot. Every record brings its
+// own JSON (encoded once, by the first reader that needs it), so writing a
+// large state is mostly copying bytes. The output is byte for byte what
+// encoding/json makes of the view types in state.go (testdata/views holds
+// the proof).
+
+// jsonWriter writes pieces of JSON and keeps the first error.
+type jsonWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (j *jsonWriter) raw(b []byte) {
+	if j.err == nil {
+		_, j.err = j.w.Write(b)
+	}
+}
+
+func (j *jsonWriter) str(s string) {
+	if j.err == nil {
+		_, j.err = io.WriteString(j.w, s)
+	}
+}
+
+// item writes the separator before a list's i-th item, then the item.
+func (j *jsonWriter) item(i int, b []byte) {
+	if i > 0 {
+		j.str(",")
+	}
+	j.raw(b)
+}
+
+// WriteState writes /master/state.
+func (s *Snapshot) WriteState(w io.Writer, build BuildInfo, flags map[string]string, cluster string) error {
+	j := &jsonWriter{w: w}
+	head := stateHead{
+		Version: build.Version, GitSHA: build.GitSHA, BuildDate: build.BuildDate, BuildTime: f(build.BuildTime),
+		BuildUser: build.BuildUser, StartTime: f(secs(s.startTime)), ElectedTime: f(secs(s.startTime)),
+		ID: s.info.GetId(), PID: s.info.GetPid(), Hostname: s.info.GetHostname(),
+		Capabilities: []string{"AGENT_UPDATE", "AGENT_DRAINING", "QUOTA_V2"},
+		Cluster:      cluster, Leader: s.info.GetPid(), LeaderInfo: protoJSON(s.info), Flags: flags,
+		UnreachableSlaves: f(s.unreachableAgents),
+	}
+	s.agents.Root().Walk(func(_ []byte, a *agentRec) bool {
+		if a.active {
+			head.ActivatedSlaves++
+		} else {
+			head.DeactivatedSlaves++
+		}
+		return false
+	})
+	b := marshal(head)
+	j.raw(b[:len(b)-1])
+	j.str(`,"slaves":[`)
+	i := 0
+	s.agents.Root().Walk(func(_ []byte, a *agentRec) bool {
+		j.item(i, a.encode())
+		i++
+		return j.err != nil
+	})
+	j.str(`],"recovered_slaves":[],"frameworks":[`)
+	s.writeFrameworks(j, "")
+	j.str(`],"completed_frameworks":[`)
+	s.writeCompletedFrameworks(j, "")
+	j.str(`],"orphan_tasks":[],"unregistered_frameworks":[]}`)
+	return j.err
+}
+
+// WriteFrameworks writes /master/frameworks: every framework, or the one
+// named.
+func (s *Snapshot) WriteFrameworks(w io.Writer, id string) error {
+	j := &jsonWriter{w: w}
+	j.str(`{"completed_frameworks":[`)
+	s.writeCompletedFrameworks(j, id)
+	j.str(`],"frameworks":[`)
+	s.writeFrameworks(j, id)
+	j.str(`],"unregistered_frameworks":[]}`)
+	return j.err
+}
+
+// writeFrameworks lists the active frameworks (only id's, if set).
+func (s *Snapshot) writeFrameworks(j *jsonWriter, id string) {
+	i := 0
+	s.frameworks.Root().Walk(func(_ []byte, fw *frameworkRec) bool {
+		if id == "" || id == fw.id {
+			if i > 0 {
+				j.str(",")
+			}
+			writeFramework(j, fw)
+			i++
+		}
+		return j.err != nil
+	})
+}
+
+// writeCompletedFrameworks lists the completed frameworks, the most
+// recent first (only id's, if set).
+func (s *Snapshot) writeCompletedFrameworks(j *jsonWriter, id string) {
+	n := 0
+	for i := len(s.completed) - 1; i >= 0; i-- {
+		if fw := s.completed[i]; id == "" || id == fw.id {
+			if n > 0 {
+				j.str(",")
+			}
+			writeFramework(j, fw)
+			n++
+		}
+	}
+}
+
+func writeFramework(j *jsonWriter, fw *frameworkRec) {
+	j.raw(fw.encodeHead())
+	j.str(`,"tasks":[`)
+	i := 0
+	fw.tasks.Root().Walk(func(_ []byte, t *taskRec) bool {
+		j.item(i, t.encode())
+		i++
+		return j.err != nil
+	})
+	j.str(`],"unreachable_tasks":[`)
+	for i, t := range fw.unreachable {
+		j.item(i, t.encode())
+	}
+	j.str(`],"completed_tasks":[`)
+	for i, t := range fw.completed {
+		j.item(i, t.encode())
+	}
+	j.str(`],"offers":[`)
+	i = 0
+	fw.offers.Root().Walk(func(_ []byte, o *offerRec) bool {
+		j.item(i, o.encode())
+		i++
+		return j.err != nil
+	})
+	j.str(`],"executors":[`)
+	i = 0
+	fw.executors.Root().Walk(func(_ []byte, ex *executorRec) bool {
+		j.item(i, ex.encode())
+		i++
+		return j.err != nil
+	})
+	j.str(`],`)
+	j.raw(fw.encodeTail())
+}
+
+// WriteSlaves writes /master/slaves: every agent, or the one named.
+func (s *Snapshot) WriteSlaves(w io.Writer, id string) error {
+	j := &jsonWriter{w: w}
+	j.str(`{"recovered_slaves":[],"slaves":[`)
+	i := 0
+	s.agents.Root().Walk(func(_ []byte, a *agentRec) bool {
+		if id == "" || id == a.id {
+			j.item(i, a.encodeFull())
+			i++
+		}
+		return j.err != nil
+	})
+	j.str(`]}`)
+	return j.err
+}
+
+// WriteTasks writes /master/tasks: active and completed tasks (not
+// unreachable ones, as in Mesos), ordered by when they started.
+func (s *Snapshot) WriteTasks(w io.Writer, q TaskQuery) error {
+	var all []*taskRec
+	add := func(fw *frameworkRec) {
+		if q.FrameworkID != "" && fw.id != q.FrameworkID {
+			return
+		}
+		fw.tasks.Root().Walk(func(_ []byte, t *taskRec) bool {
+			if q.TaskID == "" || t.id == q.TaskID {
+				all = append(all, t)
+			}
+			return false
+		})
+		for _, t := range fw.completed {
+			if q.TaskID == "" || t.id == q.TaskID {
+				all = append(all, t)
+			}
+		}
+	}
+	s.frameworks.Root().Walk(func(_ []byte, fw *frameworkRec) bool {
+		add(fw)
+		return false
+	})
+	for _, fw := range s.completed {
+		add(fw)
+	}
+	// Mesos orders by the earliest status's time, i.e. by when the task
+	// started; tasks without statuses come first in ascending order.
+	sort.SliceStable(all, func(i, j int) bool {
+		li, lj := all[i].startTime(), all[j].startTime()
+		if li == lj {
+			if q.Ascending {
+				return all[i].id < all[j].id
+			}
+			return all[i].id > all[j].id
+		}
+		if q.Ascending {
+			return li < lj
+		}
+		return li > lj
+	})
+	j := &jsonWriter{w: w}
+	j.str(`{"tasks":[`)
+	for i, n := q.Offset, 0; i < len(all) && n < q.Limit; i, n = i+1, n+1 {
+		j.item(n, all[i].encode())
+	}
+	j.str(`]}`)
+	return j.err
+}
+
+// WriteSummary writes /master/state-summary: the agents and the active
+// frameworks with their resources and task counts by state.
+func (s *Snapshot) WriteSummary(w io.Writer, cluster string) error {
+	agentCounts := map[string]map[mesos.TaskState]int{}
+	agentFWs := map[string]map[string]bool{}
+	fwCounts := map[string]map[mesos.TaskState]int{}
+	fwAgents := map[string]map[string]bool{}
+	count := func(fwID string, t *taskRec) {
+		if agentCounts[t.agentID] == nil {
+			agentCounts[t.agentID] = map[mesos.TaskState]int{}
+			agentFWs[t.agentID] = map[string]bool{}
+		}
+		if fwCounts[fwID] == nil {
+			fwCounts[fwID] = map[mesos.TaskState]int{}
+			fwAgents[fwID] = map[string]bool{}
+		}
+		agentCounts[t.agentID][t.state]++
+		fwCounts[fwID][t.state]++
+		agentFWs[t.agentID][fwID] = true
+		fwAgents[fwID][t.agentID] = true
+	}
+	s.frameworks.Root().Walk(func(_ []byte, fw *frameworkRec) bool {
+		fw.tasks.Root().Walk(func(_ []byte, t *taskRec) bool {
+			count(fw.id, t)
+			return false
+		})
+		for _, t := range fw.unreachable {
+			count(fw.id, t)
+		}
+		for _, t := range fw.completed {
+			count(fw.id, t)
+		}
+		return false
+	})
+	j := &jsonWriter{w: w}
+	b := marshal(summaryHead{Hostname: s.info.GetHostname(), Cluster: cluster})
+	j.raw(b[:len(b)-1])
+	j.str(`,"slaves":[`)
+	i := 0
+	s.agents.Root().Walk(func(_ []byte, a *agentRec) bool {
+		m := maps.Clone(a.summaryBase())
+		for _, st := range summaryStates {
+			m[st.String()] = agentCounts[a.id][st]
+		}
+		m["framework_ids"] = sortedKeysOrEmpty(agentFWs[a.id])
+		j.item(i, marshal(m))
+		i++
+		return j.err != nil
+	})
+	j.str(`],"frameworks":[`)
+	i = 0
+	s.frameworks.Root().Walk(func(_ []byte, fw *frameworkRec) bool {
+		fw.sumResources()
+		m := map[string]any{
+			"id": fw.id, "name": fw.info.GetName(), "hostname": fw.info.GetHostname(),
+			"webui_url": fw.info.GetWebuiUrl(), "active": fw.active, "connected": fw.connected,
+			"recovered": false, "user": fw.info.GetUser(),
+			"used_resources": legacy(fw.used), "offered_resources": legacy(fw.offered), "capabilities": fw.capabilities(),
+		}
+		for _, st := range summaryStates {
+			m[st.String()] = fwCounts[fw.id][st]
+		}
+		m["slave_ids"] = sortedKeysOrEmpty(fwAgents[fw.id])
+		j.item(i, marshal(m))
+		i++
+		return j.err != nil
+	})
+	j.str(`]}`)
+	return j.err
+}
+
+// FrameworkTasks returns the active tasks of a framework, by id.
+func (s *Snapshot) FrameworkTasks(id string) []TaskView {
+	fw, ok := s.frameworks.Get([]byte(id))
+	if !ok {
+		return nil
+	}
+	var out []TaskView
+	fw.tasks.Root().Walk(func(_ []byte, t *taskRec) bool {
+		out = append(out, t.view())
+		return false
+	})
+	return out
+}
