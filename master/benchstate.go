@@ -92,6 +92,9 @@ type LoadStats struct {
 	UpdateP50, UpdateP99, UpdateMax time.Duration
 	// AllocationRuns is how many allocation passes ran.
 	AllocationRuns int
+	// CPU is the CPU time the whole process (master, simulated agents and
+	// framework, readers) used: on a busy machine, what it was given.
+	CPU time.Duration
 }
 
 // BenchState measures the legacy state endpoint of a large cluster under
@@ -184,8 +187,9 @@ func BenchState(ctx context.Context, opts BenchStateOptions, w io.Writer) (Bench
 }
 
 func (s LoadStats) String() string {
-	return fmt.Sprintf("%.0f status updates/s, %.0f inputs/s; update round trip p50 %v p99 %v max %v; %d allocation runs in %v",
-		s.UpdatesPerSec, s.StepsPerSec, ms(s.UpdateP50), ms(s.UpdateP99), ms(s.UpdateMax), s.AllocationRuns, s.Duration.Round(time.Millisecond))
+	return fmt.Sprintf("%.0f status updates/s, %.0f inputs/s; update round trip p50 %v p99 %v max %v; %d allocation runs in %v, %.1f CPUs busy",
+		s.UpdatesPerSec, s.StepsPerSec, ms(s.UpdateP50), ms(s.UpdateP99), ms(s.UpdateMax), s.AllocationRuns, s.Duration.Round(time.Millisecond),
+		s.CPU.Seconds()/s.Duration.Seconds())
 }
 
 // ms rounds a duration for printing.
@@ -503,7 +507,7 @@ func (h *benchHarness) phase(ctx context.Context, d time.Duration, readers func(
 		wg.Wait()
 		close(done)
 	}()
-	steps0, updates0 := h.steps.Load(), h.updates.Load()
+	steps0, updates0, cpu0 := h.steps.Load(), h.updates.Load(), processCPU()
 	start := time.Now()
 	// Tasks finish on a schedule: by time t, UpdateRate*t of them.
 	const pace = 5 * time.Millisecond
@@ -537,6 +541,7 @@ loop:
 	}
 	ticker.Stop()
 	s.Duration = time.Since(start)
+	s.CPU = processCPU() - cpu0
 	s.Steps = int(h.steps.Load() - steps0)
 	s.Updates = int(h.updates.Load() - updates0)
 	s.UpdatesPerSec = float64(s.Updates) / s.Duration.Seconds()

@@ -64,7 +64,7 @@ func (s *Snapshot) Metrics() map[string]float64 {
 	var agents, frameworks activity
 	total := map[string]float64{}
 	used := map[string]float64{}
-	s.agents.Root().Walk(func(_ []byte, a *agentRec) bool {
+	s.agents.Walk(func(_ string, a *agentRec) bool {
 		agents.count(a.active, a.connected)
 		for name, q := range a.total.ToScalarQuantities() {
 			total[name] += q.Float64()
@@ -72,7 +72,7 @@ func (s *Snapshot) Metrics() map[string]float64 {
 		for name, q := range a.used.ToScalarQuantities() {
 			used[name] += q.Float64()
 		}
-		return false
+		return true
 	})
 	agents.put(out, "master/slaves_")
 	out["master/slaves_unreachable"] = float64(s.unreachableAgents)
@@ -81,23 +81,23 @@ func (s *Snapshot) Metrics() map[string]float64 {
 		out["master/tasks_"+st] = 0
 	}
 	offered := map[string]float64{}
-	s.frameworks.Root().Walk(func(_ []byte, fw *frameworkRec) bool {
+	s.frameworks.Walk(func(_ string, fw *frameworkRec) bool {
 		frameworks.count(fw.active, fw.connected)
-		fw.tasks.Root().Walk(func(_ []byte, t *taskRec) bool {
+		fw.tasks.Walk(func(_ string, t *taskRec) bool {
 			switch t.state {
 			case mesos.TaskState_TASK_STAGING, mesos.TaskState_TASK_STARTING, mesos.TaskState_TASK_RUNNING, mesos.TaskState_TASK_KILLING:
 				out["master/tasks_"+strings.ToLower(strings.TrimPrefix(t.state.String(), "TASK_"))]++
 			}
-			return false
+			return true
 		})
 		out["master/tasks_unreachable"] += float64(len(fw.unreachable))
-		fw.offers.Root().Walk(func(_ []byte, o *offerRec) bool {
+		fw.offers.Walk(func(_ string, o *offerRec) bool {
 			for name, q := range o.res.ToScalarQuantities() {
 				offered[name] += q.Float64()
 			}
-			return false
+			return true
 		})
-		return false
+		return true
 	})
 	frameworks.put(out, "master/frameworks_")
 	for _, name := range []string{"cpus", "gpus", "mem", "disk"} {

@@ -5,9 +5,8 @@ import (
 	"sync"
 	"time"
 
-	iradix "github.com/hashicorp/go-immutable-radix/v2"
-
 	mesos "github.com/gomesos/gomesos/api/v1/mesos"
+	"github.com/gomesos/gomesos/internal/ptree"
 	"github.com/gomesos/gomesos/resources"
 )
 
@@ -38,9 +37,9 @@ type Snapshot struct {
 	startTime time.Time
 	now       time.Time
 
-	agents     *iradix.Tree[*agentRec]     // admitted agents by id
-	frameworks *iradix.Tree[*frameworkRec] // active frameworks by id
-	completed  []*frameworkRec             // completed frameworks, oldest first
+	agents     *ptree.Map[*agentRec]     // admitted agents by id
+	frameworks *ptree.Map[*frameworkRec] // active frameworks by id
+	completed  []*frameworkRec           // completed frameworks, oldest first
 
 	unreachableAgents int
 	outstandingOffers int
@@ -122,15 +121,15 @@ type frameworkRec struct {
 	active, connected                  bool
 	registered, unregistered, reregist time.Time
 
-	tasks       *iradix.Tree[*taskRec]     // by task id
-	offers      *iradix.Tree[*offerRec]    // by offer id
-	executors   *iradix.Tree[*executorRec] // by executorKeyOf(agent id, executor id)
-	completed   []*taskRec                 // oldest first
+	tasks       *ptree.Map[*taskRec]     // by task id
+	offers      *ptree.Map[*offerRec]    // by offer id
+	executors   *ptree.Map[*executorRec] // by executorKeyOf(agent id, executor id)
+	completed   []*taskRec               // oldest first
 	unreachable []*taskRec
 	// usage is what its live tasks and executors use, by agent id: the
 	// parts of its used resources, so that a change on one agent does not
 	// cost a sum over all its tasks.
-	usage *iradix.Tree[resources.Resources]
+	usage *ptree.Map[resources.Resources]
 
 	sums          sync.Once
 	used, offered resources.Resources
@@ -139,8 +138,8 @@ type frameworkRec struct {
 
 // executorKeyOf orders a framework's executors by agent id, then executor
 // id: no agent id holds a NUL byte.
-func executorKeyOf(agentID, exID string) []byte {
-	return []byte(agentID + "\x00" + exID)
+func executorKeyOf(agentID, exID string) string {
+	return agentID + "\x00" + exID
 }
 
 // cachedJSON is a record's JSON encoding, made once by the first reader
@@ -168,10 +167,10 @@ type publishedAgent struct {
 
 type publishedFramework struct {
 	rec       *frameworkRec
-	tasks     *iradix.Tree[*taskRec]
-	offers    *iradix.Tree[*offerRec]
-	executors *iradix.Tree[*executorRec]
-	usage     *iradix.Tree[resources.Resources]
+	tasks     *ptree.Map[*taskRec]
+	offers    *ptree.Map[*offerRec]
+	executors *ptree.Map[*executorRec]
+	usage     *ptree.Map[resources.Resources]
 	dirty     bool
 	// lists is set when its completed or unreachable tasks changed.
 	lists bool
@@ -266,7 +265,7 @@ func (c *Core) Snapshot() *Snapshot {
 		}
 		usage[fw][agentID] = true
 	}
-	taskTxns := map[*framework]*iradix.Txn[*taskRec]{}
+	taskTxns := map[*framework]*ptree.Txn[*taskRec]{}
 	for _, tc := range ch.tasks {
 		t := tc.t
 		t.pub.dirty = false
@@ -288,42 +287,42 @@ func (c *Core) Snapshot() *Snapshot {
 		}
 		txn := taskTxns[fw]
 		if txn == nil {
-			txn = treeOf(fw.pub.tasks).Txn()
+			txn = fw.pub.tasks.Txn()
 			taskTxns[fw] = txn
 		}
-		key := []byte(t.id)
+		key := t.id
 		if fw.tasks[t.id] == t {
-			txn.Insert(key, t.pub.rec)
+			txn.Set(key, t.pub.rec)
 		} else if cur, ok := txn.Get(key); ok && cur == old {
 			txn.Delete(key)
 		}
 	}
-	offerTxns := map[*framework]*iradix.Txn[*offerRec]{}
+	offerTxns := map[*framework]*ptree.Txn[*offerRec]{}
 	for _, oc := range ch.offers {
 		fw, o := oc.fw, oc.o
 		txn := offerTxns[fw]
 		if txn == nil {
-			txn = treeOf(fw.pub.offers).Txn()
+			txn = fw.pub.offers.Txn()
 			offerTxns[fw] = txn
 		}
 		if fw.offers[o.id] == o {
-			txn.Insert([]byte(o.id), newOfferRec(o))
+			txn.Set(o.id, newOfferRec(o))
 		} else {
-			txn.Delete([]byte(o.id))
+			txn.Delete(o.id)
 		}
 	}
-	execTxns := map[*framework]*iradix.Txn[*executorRec]{}
+	execTxns := map[*framework]*ptree.Txn[*executorRec]{}
 	for _, ec := range ch.executors {
 		fw := ec.fw
 		usedOn(fw, ec.agentID)
 		txn := execTxns[fw]
 		if txn == nil {
-			txn = treeOf(fw.pub.executors).Txn()
+			txn = fw.pub.executors.Txn()
 			execTxns[fw] = txn
 		}
-		txn.DeletePrefix([]byte(ec.agentID + "\x00"))
+		txn.DeletePrefix(ec.agentID + "\x00")
 		for exID, ex := range fw.executors[ec.agentID] {
-			txn.Insert(executorKeyOf(ec.agentID, exID), &executorRec{id: exID, frameworkID: fw.id, agentID: ec.agentID, info: ex})
+			txn.Set(executorKeyOf(ec.agentID, exID), &executorRec{id: exID, frameworkID: fw.id, agentID: ec.agentID, info: ex})
 		}
 	}
 
@@ -334,7 +333,7 @@ func (c *Core) Snapshot() *Snapshot {
 			completed: prev.completed, counterNames: prev.counterNames, counterValues: prev.counterValues}
 	}
 	if len(ch.frameworks) > 0 {
-		fwTxn := treeOf(s.frameworks).Txn()
+		fwTxn := s.frameworks.Txn()
 		for _, fw := range ch.frameworks {
 			fw.pub.dirty = false
 			if txn := taskTxns[fw]; txn != nil {
@@ -347,21 +346,21 @@ func (c *Core) Snapshot() *Snapshot {
 				fw.pub.executors = txn.Commit()
 			}
 			if agents := usage[fw]; agents != nil {
-				txn := treeOf(fw.pub.usage).Txn()
+				txn := fw.pub.usage.Txn()
 				for agentID := range agents {
 					if used := c.usedOn(fw, agentID); used.IsEmpty() {
-						txn.Delete([]byte(agentID))
+						txn.Delete(agentID)
 					} else {
-						txn.Insert([]byte(agentID), used)
+						txn.Set(agentID, used)
 					}
 				}
 				fw.pub.usage = txn.Commit()
 			}
 			old := fw.pub.rec
 			fw.pub.rec = c.newFrameworkRec(fw)
-			key := []byte(fw.id)
+			key := fw.id
 			if c.frameworks[fw.id] == fw {
-				fwTxn.Insert(key, fw.pub.rec)
+				fwTxn.Set(key, fw.pub.rec)
 			} else {
 				ch.completed = true
 				if cur, ok := fwTxn.Get(key); ok && cur == old {
@@ -378,14 +377,14 @@ func (c *Core) Snapshot() *Snapshot {
 		}
 	}
 	if len(ch.agents) > 0 {
-		agentTxn := treeOf(s.agents).Txn()
+		agentTxn := s.agents.Txn()
 		for _, a := range ch.agents {
 			a.pub.dirty = false
 			old := a.pub.rec
 			a.pub.rec = newAgentRec(a)
-			key := []byte(a.id)
+			key := a.id
 			if c.agents[a.id] == a {
-				agentTxn.Insert(key, a.pub.rec)
+				agentTxn.Set(key, a.pub.rec)
 			} else if cur, ok := agentTxn.Get(key); ok && cur == old {
 				agentTxn.Delete(key)
 			}
@@ -401,12 +400,6 @@ func (c *Core) Snapshot() *Snapshot {
 	s.unreachableAgents = len(c.unreachable)
 	s.outstandingOffers = len(c.offers)
 	s.allocationRuns = c.allocationRuns
-	if s.agents == nil {
-		s.agents = iradix.New[*agentRec]()
-	}
-	if s.frameworks == nil {
-		s.frameworks = iradix.New[*frameworkRec]()
-	}
 	clear(ch.tasks)
 	clear(ch.frameworks)
 	clear(ch.agents)
@@ -434,18 +427,18 @@ func (c *Core) FullSnapshot() *Snapshot {
 		return recs[t]
 	}
 	build := func(fw *framework) *frameworkRec {
-		tasks := iradix.New[*taskRec]().Txn()
+		tasks := new(ptree.Map[*taskRec]).Txn()
 		for id, t := range fw.tasks {
-			tasks.Insert([]byte(id), recOf(t))
+			tasks.Set(id, recOf(t))
 		}
-		offers := iradix.New[*offerRec]().Txn()
+		offers := new(ptree.Map[*offerRec]).Txn()
 		for id, o := range fw.offers {
-			offers.Insert([]byte(id), newOfferRec(o))
+			offers.Set(id, newOfferRec(o))
 		}
-		execs := iradix.New[*executorRec]().Txn()
+		execs := new(ptree.Map[*executorRec]).Txn()
 		for agentID, exs := range fw.executors {
 			for exID, ex := range exs {
-				execs.Insert(executorKeyOf(agentID, exID), &executorRec{id: exID, frameworkID: fw.id, agentID: agentID, info: ex})
+				execs.Set(executorKeyOf(agentID, exID), &executorRec{id: exID, frameworkID: fw.id, agentID: agentID, info: ex})
 			}
 		}
 		r := newFrameworkRecOn(fw, tasks.Commit(), offers.Commit(), execs.Commit())
@@ -464,36 +457,29 @@ func (c *Core) FullSnapshot() *Snapshot {
 				}
 			}
 		}
-		usage := iradix.New[resources.Resources]().Txn()
+		usage := new(ptree.Map[resources.Resources]).Txn()
 		for agentID, used := range byAgent {
 			if !used.IsEmpty() {
-				usage.Insert([]byte(agentID), used)
+				usage.Set(agentID, used)
 			}
 		}
 		r.usage = usage.Commit()
 		return r
 	}
-	fws := iradix.New[*frameworkRec]().Txn()
+	fws := new(ptree.Map[*frameworkRec]).Txn()
 	for id, fw := range c.frameworks {
-		fws.Insert([]byte(id), build(fw))
+		fws.Set(id, build(fw))
 	}
 	s.frameworks = fws.Commit()
 	for _, fw := range c.completed {
 		s.completed = append(s.completed, build(fw))
 	}
-	agents := iradix.New[*agentRec]().Txn()
+	agents := new(ptree.Map[*agentRec]).Txn()
 	for id, a := range c.agents {
-		agents.Insert([]byte(id), newAgentRec(a))
+		agents.Set(id, newAgentRec(a))
 	}
 	s.agents = agents.Commit()
 	return s
-}
-
-func treeOf[T any](t *iradix.Tree[T]) *iradix.Tree[T] {
-	if t == nil {
-		return iradix.New[T]()
-	}
-	return t
 }
 
 func newOfferRec(o *offer) *offerRec {
@@ -503,8 +489,8 @@ func newOfferRec(o *offer) *offerRec {
 // newFrameworkRec is fw's record on its published trees. Its completed and
 // unreachable tasks are the last record's unless they changed.
 func (c *Core) newFrameworkRec(fw *framework) *frameworkRec {
-	r := newFrameworkRecOn(fw, treeOf(fw.pub.tasks), treeOf(fw.pub.offers), treeOf(fw.pub.executors))
-	r.usage = treeOf(fw.pub.usage)
+	r := newFrameworkRecOn(fw, fw.pub.tasks, fw.pub.offers, fw.pub.executors)
+	r.usage = fw.pub.usage
 	if prev := fw.pub.rec; prev != nil && !fw.pub.lists {
 		r.completed, r.unreachable = prev.completed, prev.unreachable
 		return r
@@ -515,7 +501,7 @@ func (c *Core) newFrameworkRec(fw *framework) *frameworkRec {
 	return r
 }
 
-func newFrameworkRecOn(fw *framework, tasks *iradix.Tree[*taskRec], offers *iradix.Tree[*offerRec], execs *iradix.Tree[*executorRec]) *frameworkRec {
+func newFrameworkRecOn(fw *framework, tasks *ptree.Map[*taskRec], offers *ptree.Map[*offerRec], execs *ptree.Map[*executorRec]) *frameworkRec {
 	return &frameworkRec{
 		id: fw.id, info: fw.info, active: fw.active, connected: fw.stream != "",
 		registered: fw.registeredTime, unregistered: fw.unregisteredTime, reregist: fw.reregisteredTime,
@@ -556,13 +542,13 @@ func (c *Core) usedOn(fw *framework, agentID string) resources.Resources {
 func (r *frameworkRec) sumResources() {
 	r.sums.Do(func() {
 		var used, offered resources.Resources
-		r.usage.Root().Walk(func(_ []byte, res resources.Resources) bool {
+		r.usage.Walk(func(_ string, res resources.Resources) bool {
 			used.AddInPlace(res)
-			return false
+			return true
 		})
-		r.offers.Root().Walk(func(_ []byte, o *offerRec) bool {
+		r.offers.Walk(func(_ string, o *offerRec) bool {
 			offered.AddInPlace(o.res)
-			return false
+			return true
 		})
 		r.used, r.offered = used, offered
 	})

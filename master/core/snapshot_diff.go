@@ -5,8 +5,7 @@ import (
 	"reflect"
 	"slices"
 
-	iradix "github.com/hashicorp/go-immutable-radix/v2"
-
+	"github.com/gomesos/gomesos/internal/ptree"
 	"github.com/gomesos/gomesos/resources"
 )
 
@@ -39,21 +38,29 @@ func (s *Snapshot) Diff(o *Snapshot) string {
 	return ""
 }
 
-func diffTrees[T any](what string, a, b *iradix.Tree[T], diff func(x, y T) string) string {
-	ia, ib := a.Root().Iterator(), b.Root().Iterator()
-	for {
-		ka, va, oka := ia.Next()
-		kb, vb, okb := ib.Next()
-		switch {
-		case !oka && !okb:
-			return ""
-		case !oka || !okb || string(ka) != string(kb):
-			return fmt.Sprintf("%s %q, want %q", what, ka, kb)
+func diffTrees[T any](what string, a, b *ptree.Map[T], diff func(x, y T) string) string {
+	type entry struct {
+		k string
+		v T
+	}
+	entries := func(m *ptree.Map[T]) []entry {
+		var out []entry
+		m.Walk(func(k string, v T) bool {
+			out = append(out, entry{k, v})
+			return true
+		})
+		return out
+	}
+	ea, eb := entries(a), entries(b)
+	for i := range max(len(ea), len(eb)) {
+		if i >= len(ea) || i >= len(eb) || ea[i].k != eb[i].k {
+			return fmt.Sprintf("%ss differ at the %d-th of %d and %d", what, i, len(ea), len(eb))
 		}
-		if d := diff(va, vb); d != "" {
-			return fmt.Sprintf("%s %s: %s", what, ka, d)
+		if d := diff(ea[i].v, eb[i].v); d != "" {
+			return fmt.Sprintf("%s %s: %s", what, ea[i].k, d)
 		}
 	}
+	return ""
 }
 
 func diffLists[T any](what string, a, b []T, diff func(x, y T) string) string {

@@ -6,6 +6,7 @@ import (
 	"sort"
 
 	mesos "github.com/gomesos/gomesos/api/v1/mesos"
+	"github.com/gomesos/gomesos/internal/ptree"
 )
 
 // The legacy endpoints, written from a snapshot. Every record brings its
@@ -40,6 +41,43 @@ func (j *jsonWriter) item(i int, b []byte) {
 	j.raw(b)
 }
 
+// writeItems writes the records of m as the items of a JSON array, a leaf
+// of the map at a time: a leaf read before has its items joined and kept
+// (leaves never change), so a large map that changed in a few places is
+// mostly copied in large pieces.
+func writeItems[R any](j *jsonWriter, m *ptree.Map[R], encode func(R) []byte) {
+	first := true
+	m.Leaves(func(l ptree.Leaf[R]) bool {
+		if !first {
+			j.str(",")
+		}
+		first = false
+		if b, ok := l.Cached(func(l ptree.Leaf[R]) []byte { return joinItems(l, encode) }); ok {
+			j.raw(b)
+			return j.err == nil
+		}
+		for i := range l.Len() {
+			j.item(i, encode(l.Value(i)))
+		}
+		return j.err == nil
+	})
+}
+
+func joinItems[R any](l ptree.Leaf[R], encode func(R) []byte) []byte {
+	n := l.Len() - 1
+	for i := range l.Len() {
+		n += len(encode(l.Value(i)))
+	}
+	b := make([]byte, 0, n)
+	for i := range l.Len() {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, encode(l.Value(i))...)
+	}
+	return b
+}
+
 // WriteState writes /master/state.
 func (s *Snapshot) WriteState(w io.Writer, build BuildInfo, flags map[string]string, cluster string) error {
 	j := &jsonWriter{w: w}
@@ -51,23 +89,18 @@ func (s *Snapshot) WriteState(w io.Writer, build BuildInfo, flags map[string]str
 		Cluster:      cluster, Leader: s.info.GetPid(), LeaderInfo: protoJSON(s.info), Flags: flags,
 		UnreachableSlaves: f(s.unreachableAgents),
 	}
-	s.agents.Root().Walk(func(_ []byte, a *agentRec) bool {
+	s.agents.Walk(func(_ string, a *agentRec) bool {
 		if a.active {
 			head.ActivatedSlaves++
 		} else {
 			head.DeactivatedSlaves++
 		}
-		return false
+		return true
 	})
 	b := marshal(head)
 	j.raw(b[:len(b)-1])
 	j.str(`,"slaves":[`)
-	i := 0
-	s.agents.Root().Walk(func(_ []byte, a *agentRec) bool {
-		j.item(i, a.encode())
-		i++
-		return j.err != nil
-	})
+	writeItems(j, s.agents, (*agentRec).encode)
 	j.str(`],"recovered_slaves":[],"frameworks":[`)
 	s.writeFrameworks(j, "")
 	j.str(`],"completed_frameworks":[`)
@@ -91,7 +124,7 @@ func (s *Snapshot) WriteFrameworks(w io.Writer, id string) error {
 // writeFrameworks lists the active frameworks (only id's, if set).
 func (s *Snapshot) writeFrameworks(j *jsonWriter, id string) {
 	i := 0
-	s.frameworks.Root().Walk(func(_ []byte, fw *frameworkRec) bool {
+	s.frameworks.Walk(func(_ string, fw *frameworkRec) bool {
 		if id == "" || id == fw.id {
 			if i > 0 {
 				j.str(",")
@@ -99,7 +132,7 @@ func (s *Snapshot) writeFrameworks(j *jsonWriter, id string) {
 			writeFramework(j, fw)
 			i++
 		}
-		return j.err != nil
+		return j.err == nil
 	})
 }
 
@@ -121,12 +154,7 @@ func (s *Snapshot) writeCompletedFrameworks(j *jsonWriter, id string) {
 func writeFramework(j *jsonWriter, fw *frameworkRec) {
 	j.raw(fw.encodeHead())
 	j.str(`,"tasks":[`)
-	i := 0
-	fw.tasks.Root().Walk(func(_ []byte, t *taskRec) bool {
-		j.item(i, t.encode())
-		i++
-		return j.err != nil
-	})
+	writeItems(j, fw.tasks, (*taskRec).encode)
 	j.str(`],"unreachable_tasks":[`)
 	for i, t := range fw.unreachable {
 		j.item(i, t.encode())
@@ -136,19 +164,9 @@ func writeFramework(j *jsonWriter, fw *frameworkRec) {
 		j.item(i, t.encode())
 	}
 	j.str(`],"offers":[`)
-	i = 0
-	fw.offers.Root().Walk(func(_ []byte, o *offerRec) bool {
-		j.item(i, o.encode())
-		i++
-		return j.err != nil
-	})
+	writeItems(j, fw.offers, (*offerRec).encode)
 	j.str(`],"executors":[`)
-	i = 0
-	fw.executors.Root().Walk(func(_ []byte, ex *executorRec) bool {
-		j.item(i, ex.encode())
-		i++
-		return j.err != nil
-	})
+	writeItems(j, fw.executors, (*executorRec).encode)
 	j.str(`],`)
 	j.raw(fw.encodeTail())
 }
@@ -158,12 +176,12 @@ func (s *Snapshot) WriteSlaves(w io.Writer, id string) error {
 	j := &jsonWriter{w: w}
 	j.str(`{"recovered_slaves":[],"slaves":[`)
 	i := 0
-	s.agents.Root().Walk(func(_ []byte, a *agentRec) bool {
+	s.agents.Walk(func(_ string, a *agentRec) bool {
 		if id == "" || id == a.id {
 			j.item(i, a.encodeFull())
 			i++
 		}
-		return j.err != nil
+		return j.err == nil
 	})
 	j.str(`]}`)
 	return j.err
@@ -177,11 +195,11 @@ func (s *Snapshot) WriteTasks(w io.Writer, q TaskQuery) error {
 		if q.FrameworkID != "" && fw.id != q.FrameworkID {
 			return
 		}
-		fw.tasks.Root().Walk(func(_ []byte, t *taskRec) bool {
+		fw.tasks.Walk(func(_ string, t *taskRec) bool {
 			if q.TaskID == "" || t.id == q.TaskID {
 				all = append(all, t)
 			}
-			return false
+			return true
 		})
 		for _, t := range fw.completed {
 			if q.TaskID == "" || t.id == q.TaskID {
@@ -189,9 +207,9 @@ func (s *Snapshot) WriteTasks(w io.Writer, q TaskQuery) error {
 			}
 		}
 	}
-	s.frameworks.Root().Walk(func(_ []byte, fw *frameworkRec) bool {
+	s.frameworks.Walk(func(_ string, fw *frameworkRec) bool {
 		add(fw)
-		return false
+		return true
 	})
 	for _, fw := range s.completed {
 		add(fw)
@@ -241,10 +259,10 @@ func (s *Snapshot) WriteSummary(w io.Writer, cluster string) error {
 		agentFWs[t.agentID][fwID] = true
 		fwAgents[fwID][t.agentID] = true
 	}
-	s.frameworks.Root().Walk(func(_ []byte, fw *frameworkRec) bool {
-		fw.tasks.Root().Walk(func(_ []byte, t *taskRec) bool {
+	s.frameworks.Walk(func(_ string, fw *frameworkRec) bool {
+		fw.tasks.Walk(func(_ string, t *taskRec) bool {
 			count(fw.id, t)
-			return false
+			return true
 		})
 		for _, t := range fw.unreachable {
 			count(fw.id, t)
@@ -252,14 +270,14 @@ func (s *Snapshot) WriteSummary(w io.Writer, cluster string) error {
 		for _, t := range fw.completed {
 			count(fw.id, t)
 		}
-		return false
+		return true
 	})
 	j := &jsonWriter{w: w}
 	b := marshal(summaryHead{Hostname: s.info.GetHostname(), Cluster: cluster})
 	j.raw(b[:len(b)-1])
 	j.str(`,"slaves":[`)
 	i := 0
-	s.agents.Root().Walk(func(_ []byte, a *agentRec) bool {
+	s.agents.Walk(func(_ string, a *agentRec) bool {
 		m := maps.Clone(a.summaryBase())
 		for _, st := range summaryStates {
 			m[st.String()] = agentCounts[a.id][st]
@@ -267,11 +285,11 @@ func (s *Snapshot) WriteSummary(w io.Writer, cluster string) error {
 		m["framework_ids"] = sortedKeysOrEmpty(agentFWs[a.id])
 		j.item(i, marshal(m))
 		i++
-		return j.err != nil
+		return j.err == nil
 	})
 	j.str(`],"frameworks":[`)
 	i = 0
-	s.frameworks.Root().Walk(func(_ []byte, fw *frameworkRec) bool {
+	s.frameworks.Walk(func(_ string, fw *frameworkRec) bool {
 		fw.sumResources()
 		m := map[string]any{
 			"id": fw.id, "name": fw.info.GetName(), "hostname": fw.info.GetHostname(),
@@ -285,7 +303,7 @@ func (s *Snapshot) WriteSummary(w io.Writer, cluster string) error {
 		m["slave_ids"] = sortedKeysOrEmpty(fwAgents[fw.id])
 		j.item(i, marshal(m))
 		i++
-		return j.err != nil
+		return j.err == nil
 	})
 	j.str(`]}`)
 	return j.err
@@ -293,14 +311,14 @@ func (s *Snapshot) WriteSummary(w io.Writer, cluster string) error {
 
 // FrameworkTasks returns the active tasks of a framework, by id.
 func (s *Snapshot) FrameworkTasks(id string) []TaskView {
-	fw, ok := s.frameworks.Get([]byte(id))
+	fw, ok := s.frameworks.Get(id)
 	if !ok {
 		return nil
 	}
 	var out []TaskView
-	fw.tasks.Root().Walk(func(_ []byte, t *taskRec) bool {
+	fw.tasks.Walk(func(_ string, t *taskRec) bool {
 		out = append(out, t.view())
-		return false
+		return true
 	})
 	return out
 }
