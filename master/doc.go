@@ -8,4 +8,15 @@
 // It decides nothing itself: every decision about frameworks, agents,
 // offers and tasks is the core's, and every answer the core gives (a
 // core.Code) is mapped here to an HTTP status.
+//
+// The loop runs requests in batches (those waiting when it gets to them)
+// and commits each batch: it publishes the core's snapshot (core.Snapshot)
+// to an atomic pointer, then carries out the outputs, then answers. So
+// whoever hears of a change, by an event, a message or an answer, finds it
+// in the state. The legacy endpoints and /metrics/snapshot read the latest
+// snapshot and encode it on their own goroutines; they never wait for the
+// loop, and the loop never waits for them.
+//
+// BenchState (`gomesos bench state`) measures /master/state of a large
+// simulated cluster under load.
 package master

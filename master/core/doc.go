@@ -12,4 +12,9 @@
 // (internal/sim) drives it on a virtual clock. The allocator
 // (master/allocator) decides who is offered what and is called only from
 // here.
+//
+// Readers never see the Core's own maps: Snapshot publishes an immutable
+// view of them (snapshot.go) in O(what changed since the last one), which
+// the legacy endpoints and the metrics are encoded from, on any goroutine
+// (state.go, snapshot_json.go, metrics.go).
 package core

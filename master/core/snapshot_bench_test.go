@@ -96,3 +96,22 @@ func BenchmarkUpdateWithoutSnapshot(b *testing.B) {
 		}
 	}
 }
+
+// What encoding one record costs (done once per record version).
+func BenchmarkEncodeRecord(b *testing.B) {
+	r, _, _ := bigCluster(b, 10, 10)
+	s := r.c.Snapshot()
+	fw, _ := s.frameworks.Get(r.c.info.GetId() + "-0000")
+	t, _ := fw.tasks.Get("task-0000000")
+	a, _ := s.agents.Get(t.agentID)
+	b.Run("task", func(b *testing.B) {
+		for b.Loop() {
+			_ = marshal(t.view())
+		}
+	})
+	b.Run("agent", func(b *testing.B) {
+		for b.Loop() {
+			_ = marshal(a.view())
+		}
+	})
+}

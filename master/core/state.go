@@ -163,12 +163,10 @@ type ExecutorView struct {
 	SlaveID     string          `json:"slave_id"`
 }
 
+// legacy is r in the legacy endpoints' form. It is valid JSON, which the
+// view that holds it compacts and escapes as encoding/json does.
 func legacy(r resources.Resources) json.RawMessage {
-	b, err := json.Marshal(resources.LegacyJSON(r))
-	if err != nil {
-		return json.RawMessage(`{}`)
-	}
-	return b
+	return resources.LegacyJSON(r).AppendJSON(nil)
 }
 
 func protoJSON(m proto.Message) json.RawMessage {
