@@ -15,7 +15,6 @@ import (
 	"github.com/gomesos/gomesos/api/agentproto"
 	schedpb "github.com/gomesos/gomesos/api/v1/scheduler"
 	"github.com/gomesos/gomesos/codec"
-	"github.com/gomesos/gomesos/internal/jsonx"
 	"github.com/gomesos/gomesos/master/core"
 )
 
@@ -373,7 +372,7 @@ func (m *Master) handleFlags(w http.ResponseWriter, r *http.Request) {
 
 func (m *Master) handleVersion(w http.ResponseWriter, r *http.Request) {
 	b := m.cfg.Build
-	v := map[string]any{"version": b.Version, "build_date": b.BuildDate, "build_time": jsonx.Float(b.BuildTime), "build_user": b.BuildUser}
+	v := map[string]any{"version": b.Version, "build_date": b.BuildDate, "build_time": codec.Double(b.BuildTime), "build_user": b.BuildUser}
 	if b.GitSHA != "" {
 		v["git_sha"] = b.GitSHA
 	}
@@ -387,9 +386,9 @@ func (m *Master) handleMetrics(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	m.allocRuns.put(snap)
-	out := make(map[string]jsonx.Float, len(snap))
+	out := make(map[string]codec.Double, len(snap))
 	for k, v := range snap {
-		out[k] = jsonx.Float(v)
+		out[k] = codec.Double(v)
 	}
 	writeJSON(w, r, out)
 }

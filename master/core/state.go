@@ -8,7 +8,6 @@ import (
 
 	mesos "github.com/gomesos/gomesos/api/v1/mesos"
 	"github.com/gomesos/gomesos/codec"
-	"github.com/gomesos/gomesos/internal/jsonx"
 	"github.com/gomesos/gomesos/resources"
 	"google.golang.org/protobuf/proto"
 )
@@ -17,7 +16,7 @@ import (
 // the Core's goroutine into plain values that share nothing with the Core,
 // so the HTTP layer can encode them without holding the master up.
 
-type f = jsonx.Float
+type f = codec.Double
 
 // BuildInfo describes the binary, for /version and /master/state.
 type BuildInfo struct {
