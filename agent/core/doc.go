@@ -13,9 +13,9 @@
 // call, a container's launch or exit, a Tick, a request for a snapshot) and
 // the current time, and returns Outputs (connect to or send to the master,
 // launch or destroy a container, send an event to an executor, answer a
-// call). NextDeadline says when it next needs a Tick. The same Config, seed
-// and inputs at the same times give the same outputs, which is what lets a
-// simulator drive it on a fake clock.
+// call). NextDeadline says when it next needs a Tick. Its time comes only
+// from Step and its randomness only from the seed given to New, which is
+// what lets a simulator drive it on a fake clock and replay a run.
 //
 // It must not touch the outside world: no network (net, net/http), no files
 // or processes (os, os/exec, io/fs, syscall), no clock (time.Now, timers,
