@@ -17,6 +17,7 @@ import (
 	"github.com/gomesos/gomesos/agent/containerizer"
 	"github.com/gomesos/gomesos/api/agentproto"
 	mesos "github.com/gomesos/gomesos/api/v1/mesos"
+	"github.com/gomesos/gomesos/executor/builtin"
 	"github.com/gomesos/gomesos/internal/testutil"
 )
 
@@ -46,6 +47,18 @@ func getBody(t *testing.T, a *testAgent, path string) (int, string) {
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(body)
+}
+
+// scalarSum adds up the scalar resources called name (revocable ones or
+// the others).
+func scalarSum(pbs []*mesos.Resource, name string, revocable bool) float64 {
+	var sum float64
+	for _, r := range pbs {
+		if r.GetName() == name && r.GetType() == mesos.Value_SCALAR && (r.Revocable != nil) == revocable {
+			sum += r.GetScalar().GetValue()
+		}
+	}
+	return sum
 }
 
 func states(us []*agentproto.StatusUpdate) []mesos.TaskState {
@@ -692,7 +705,7 @@ func TestCustomExecutor(t *testing.T) {
 			Value: proto.String(self),
 			Shell: proto.Bool(false),
 			Environment: &mesos.Environment{Variables: []*mesos.Environment_Variable{
-				{Name: proto.String(executorKindEnv), Value: proto.String("command")},
+				{Name: proto.String(builtin.EnvKind), Value: proto.String("command")},
 				{Name: proto.String("CUSTOM_VAR"), Value: proto.String("from-command-info")},
 			}},
 		},

@@ -1,10 +1,9 @@
-package agent
+package core
 
 import (
 	"bytes"
 	"io"
 	"log/slog"
-	"net/http"
 	"slices"
 	"strings"
 	"testing"
@@ -12,7 +11,6 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
-	"github.com/gomesos/gomesos/agent/containerizer"
 	"github.com/gomesos/gomesos/api/agentproto"
 	execpb "github.com/gomesos/gomesos/api/v1/executor"
 	mesos "github.com/gomesos/gomesos/api/v1/mesos"
@@ -29,32 +27,32 @@ type coreHarness struct {
 
 func newCoreHarness(t *testing.T) *coreHarness {
 	start := time.Unix(1_700_000_000, 0)
-	cfg := coreConfig{
-		workDir:             "/work",
-		executorBinary:      "/bin/gomesos",
-		endpoint:            "10.0.0.1:5051",
-		pid:                 "slave(1)@10.0.0.1:5051",
-		baseEnv:             []string{"PATH=/bin", "GOMESOS_EXECUTOR=leaked"},
-		registrationTimeout: time.Minute,
-		shutdownGrace:       5 * time.Second,
-		backoffFactor:       time.Second,
-		retryMin:            10 * time.Second,
-		retryMax:            10 * time.Minute,
-		agentInfo:           &mesos.AgentInfo{Hostname: proto.String("h"), Port: proto.Int32(5051)},
-		flags:               map[string]string{},
+	cfg := Config{
+		WorkDir:             "/work",
+		ExecutorBinary:      "/bin/gomesos",
+		Endpoint:            "10.0.0.1:5051",
+		PID:                 "slave(1)@10.0.0.1:5051",
+		BaseEnv:             []string{"PATH=/bin", "GOMESOS_EXECUTOR=leaked"},
+		RegistrationTimeout: time.Minute,
+		ShutdownGrace:       5 * time.Second,
+		BackoffFactor:       time.Second,
+		RetryMin:            10 * time.Second,
+		RetryMax:            10 * time.Minute,
+		AgentInfo:           &mesos.AgentInfo{Hostname: proto.String("h"), Port: proto.Int32(5051)},
+		Flags:               map[string]string{},
 	}
 	return &coreHarness{t: t, c: newCore(cfg, start, 42, slog.New(slog.NewTextHandler(io.Discard, nil))), now: start}
 }
 
-func (h *coreHarness) step(in input) []output { return h.c.step(h.now, in) }
+func (h *coreHarness) step(in Input) []Output { return h.c.step(h.now, in) }
 
 // advance moves the clock to the next deadline (at most to limit) and ticks.
-func (h *coreHarness) advanceTo(t time.Time) []output {
+func (h *coreHarness) advanceTo(t time.Time) []Output {
 	h.now = t
-	return h.step(inTick{})
+	return h.step(Tick{})
 }
 
-func only[T output](outs []output) []T {
+func only[T Output](outs []Output) []T {
 	var r []T
 	for _, o := range outs {
 		if x, ok := o.(T); ok {
@@ -66,12 +64,12 @@ func only[T output](outs []output) []T {
 
 func (h *coreHarness) register() {
 	h.t.Helper()
-	conn := only[outConnect](h.step(inStart{}))
-	if len(conn) != 1 || conn[0].msg.GetType() != agentproto.AgentMessage_REGISTER {
+	conn := only[Connect](h.step(Start{}))
+	if len(conn) != 1 || conn[0].Msg.GetType() != agentproto.AgentMessage_REGISTER {
 		h.t.Fatalf("start: %v", conn)
 	}
-	h.step(inMasterStream{gen: conn[0].gen, streamID: "s1"})
-	h.step(inMasterMessage{gen: conn[0].gen, msg: registered("A-S1", 3600)})
+	h.step(MasterStream{Gen: conn[0].Gen, StreamID: "s1"})
+	h.step(MasterMessage{Gen: conn[0].Gen, Msg: registered("A-S1", 3600)})
 	if h.c.link != linkRegistered || h.c.agentID != "A-S1" {
 		h.t.Fatalf("not registered: %s %q", h.c.link, h.c.agentID)
 	}
@@ -88,27 +86,27 @@ func registered(id string, pingTimeout float64) *agentproto.MasterMessage {
 	}
 }
 
-func (h *coreHarness) master(m *agentproto.MasterMessage) []output {
-	return h.step(inMasterMessage{gen: h.c.gen, msg: m})
+func (h *coreHarness) master(m *agentproto.MasterMessage) []Output {
+	return h.step(MasterMessage{Gen: h.c.gen, Msg: m})
 }
 
-func (h *coreHarness) call(c *execpb.Call, conn int64) callResult {
+func (h *coreHarness) call(c *execpb.Call, conn int64) CallResult {
 	h.t.Helper()
-	reply := make(chan callResult, 1)
-	for _, o := range h.step(inExecutorCall{call: c, conn: conn, reply: reply}) {
-		if r, ok := o.(outCallResult); ok {
-			return r.res
+	reply := make(chan CallResult, 1)
+	for _, o := range h.step(ExecutorCall{Call: c, Conn: conn, Reply: reply}) {
+		if r, ok := o.(Answer); ok {
+			return r.Result
 		}
 	}
 	h.t.Fatal("no answer to the call")
-	return callResult{}
+	return CallResult{}
 }
 
-func sentUpdates(outs []output) []mesos.TaskState {
+func sentUpdates(outs []Output) []mesos.TaskState {
 	var r []mesos.TaskState
-	for _, s := range only[outSend](outs) {
-		if s.msg.GetType() == agentproto.AgentMessage_STATUS_UPDATE {
-			r = append(r, s.msg.GetStatusUpdate().GetStatus().GetState())
+	for _, s := range only[Send](outs) {
+		if s.Msg.GetType() == agentproto.AgentMessage_STATUS_UPDATE {
+			r = append(r, s.Msg.GetStatusUpdate().GetStatus().GetState())
 		}
 	}
 	return r
@@ -121,11 +119,11 @@ func TestCoreTaskLifeOnSimulatedTime(t *testing.T) {
 	h.register()
 
 	outs := h.master(runTask(commandTask("t", "A-S1", "true")))
-	launches := only[outLaunch](outs)
+	launches := only[Launch](outs)
 	if len(launches) != 1 {
 		t.Fatalf("outputs %v", outs)
 	}
-	spec := launches[0].spec
+	spec := launches[0].Spec
 	if spec.Path != "/bin/gomesos" || !strings.HasPrefix(spec.Directory, "/work/slaves/A-S1/frameworks/fw-1/executors/t/runs/") {
 		t.Errorf("spec = %+v", spec)
 	}
@@ -140,18 +138,18 @@ func TestCoreTaskLifeOnSimulatedTime(t *testing.T) {
 	if slices.Contains(spec.Env, "GOMESOS_EXECUTOR=leaked") {
 		t.Error("the agent's own GOMESOS_EXECUTOR leaked into the executor")
 	}
-	h.step(inContainerLaunched{containerID: spec.ID, pid: 1234})
+	h.step(ContainerLaunched{ContainerID: spec.ID, Pid: 1234})
 
 	sub := execCall("fw-1", "t", execpb.Call_SUBSCRIBE)
 	sub.Subscribe = &execpb.Call_Subscribe{}
-	if r := h.call(sub, 7); r.status != http.StatusOK {
+	if r := h.call(sub, 7); r.Status != CallOK {
 		t.Fatalf("subscribe: %+v", r)
 	}
 
 	uuids := [][]byte{bytes.Repeat([]byte{1}, 16), bytes.Repeat([]byte{2}, 16), bytes.Repeat([]byte{3}, 16)}
-	send := func(state mesos.TaskState, uuid []byte) []output {
-		reply := make(chan callResult, 1)
-		return h.step(inExecutorCall{call: update("fw-1", "t", "t", state, uuid), reply: reply})
+	send := func(state mesos.TaskState, uuid []byte) []Output {
+		reply := make(chan CallResult, 1)
+		return h.step(ExecutorCall{Call: update("fw-1", "t", "t", state, uuid), Reply: reply})
 	}
 	if got := sentUpdates(send(mesos.TaskState_TASK_STARTING, uuids[0])); !slices.Equal(got, []mesos.TaskState{mesos.TaskState_TASK_STARTING}) {
 		t.Fatalf("STARTING forwarded as %v", got)
@@ -171,7 +169,7 @@ func TestCoreTaskLifeOnSimulatedTime(t *testing.T) {
 		}
 	}
 
-	ack := func(uuid []byte) []output {
+	ack := func(uuid []byte) []Output {
 		return h.master(&agentproto.MasterMessage{
 			Type: agentproto.MasterMessage_ACKNOWLEDGE.Enum(),
 			Acknowledge: &agentproto.MasterMessage_Acknowledge{
@@ -184,20 +182,20 @@ func TestCoreTaskLifeOnSimulatedTime(t *testing.T) {
 		t.Fatalf("wrong ack released %v", got)
 	}
 	outs = ack(uuids[0])
-	sends := only[outSend](outs)
-	if len(sends) != 1 || sends[0].msg.GetStatusUpdate().GetStatus().GetState() != mesos.TaskState_TASK_RUNNING ||
-		sends[0].streamID != "s1" || sends[0].agentID != "A-S1" {
+	sends := only[Send](outs)
+	if len(sends) != 1 || sends[0].Msg.GetStatusUpdate().GetStatus().GetState() != mesos.TaskState_TASK_RUNNING ||
+		sends[0].StreamID != "s1" || sends[0].AgentID != "A-S1" {
 		t.Fatalf("after ack: %v", outs)
 	}
 
 	send(mesos.TaskState_TASK_FINISHED, uuids[2])
 	ack(uuids[1])
 	// The executor exits; the task is terminal, so only EXECUTOR_EXITED.
-	outs = h.step(inContainerExited{t: containerizer.Termination{ID: spec.ID, Pid: 1234, Status: 0}})
+	outs = h.step(ContainerExited{Termination: Termination{ContainerID: spec.ID, Status: 0}})
 	if got := sentUpdates(outs); len(got) != 0 {
 		t.Errorf("exit of a finished executor sent %v", got)
 	}
-	if ex := only[outSend](outs); len(ex) != 1 || ex[0].msg.GetType() != agentproto.AgentMessage_EXECUTOR_EXITED {
+	if ex := only[Send](outs); len(ex) != 1 || ex[0].Msg.GetType() != agentproto.AgentMessage_EXECUTOR_EXITED {
 		t.Errorf("exit outputs %v", outs)
 	}
 	ack(uuids[2])
@@ -219,33 +217,33 @@ func TestCoreReregistrationBackoff(t *testing.T) {
 
 	bound := time.Second
 	for i := range 10 {
-		outs := h.step(inMasterStreamEnded{gen: h.c.gen})
-		if len(only[outDisconnect](outs)) != 1 || h.c.link != linkIdle {
+		outs := h.step(MasterStreamEnded{Gen: h.c.gen})
+		if len(only[Disconnect](outs)) != 1 || h.c.link != linkIdle {
 			t.Fatalf("attempt %d: %v", i, outs)
 		}
 		delay := h.c.reconnectAt.Sub(h.now)
 		if delay < 0 || delay > bound {
 			t.Fatalf("attempt %d: delay %v outside [0, %v]", i, delay, bound)
 		}
-		conn := only[outConnect](h.advanceTo(h.c.reconnectAt))
-		if len(conn) != 1 || conn[0].msg.GetType() != agentproto.AgentMessage_REREGISTER {
+		conn := only[Connect](h.advanceTo(h.c.reconnectAt))
+		if len(conn) != 1 || conn[0].Msg.GetType() != agentproto.AgentMessage_REREGISTER {
 			t.Fatalf("attempt %d: %v", i, conn)
 		}
-		tasks := conn[0].msg.GetRegister().GetTasks()
+		tasks := conn[0].Msg.GetRegister().GetTasks()
 		if len(tasks) != 1 || tasks[0].GetState() != mesos.TaskState_TASK_STAGING || tasks[0].ExecutorId != nil {
 			t.Fatalf("REREGISTER tasks = %v", tasks)
 		}
 		bound = min(2*bound, time.Minute)
 	}
-	h.step(inMasterStream{gen: h.c.gen, streamID: "s2"})
-	h.step(inMasterMessage{gen: h.c.gen, msg: registered("A-S1", 15)})
+	h.step(MasterStream{Gen: h.c.gen, StreamID: "s2"})
+	h.step(MasterMessage{Gen: h.c.gen, Msg: registered("A-S1", 15)})
 	if h.c.link != linkRegistered || h.c.backoff != time.Second {
 		t.Fatalf("after REGISTERED: %s, backoff %v", h.c.link, h.c.backoff)
 	}
 
 	// No ping for the ping timeout: disconnect and retry.
 	outs := h.advanceTo(h.c.pingDeadline)
-	if len(only[outDisconnect](outs)) != 1 || h.c.link != linkIdle {
+	if len(only[Disconnect](outs)) != 1 || h.c.link != linkIdle {
 		t.Fatalf("ping timeout: %v", outs)
 	}
 }
@@ -255,12 +253,12 @@ func TestCoreIgnoresStaleStreams(t *testing.T) {
 	h := newCoreHarness(t)
 	h.register()
 	old := h.c.gen
-	h.step(inMasterStreamEnded{gen: old})
+	h.step(MasterStreamEnded{Gen: old})
 	h.advanceTo(h.c.reconnectAt)
-	if outs := h.step(inMasterMessage{gen: old, msg: runTask(commandTask("t", "A-S1", "true"))}); len(outs) != 0 {
+	if outs := h.step(MasterMessage{Gen: old, Msg: runTask(commandTask("t", "A-S1", "true"))}); len(outs) != 0 {
 		t.Fatalf("stale stream's RUN_TASK acted on: %v", outs)
 	}
-	if outs := h.step(inMasterRejected{streamID: "s1", status: 400}); len(outs) != 0 {
+	if outs := h.step(MasterRejected{StreamID: "s1", Status: 400}); len(outs) != 0 {
 		t.Fatalf("stale rejection acted on: %v", outs)
 	}
 }

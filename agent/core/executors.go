@@ -1,4 +1,4 @@
-package agent
+package core
 
 import (
 	"cmp"
@@ -10,7 +10,6 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
-	"github.com/gomesos/gomesos/agent/containerizer"
 	"github.com/gomesos/gomesos/api/agentproto"
 	execpb "github.com/gomesos/gomesos/api/v1/executor"
 	mesos "github.com/gomesos/gomesos/api/v1/mesos"
@@ -290,10 +289,10 @@ func (c *core) launch(now time.Time, fw *framework, info *mesos.ExecutorInfo, ki
 	switch ex.state {
 	case execRegistering:
 		ex.queue = append(ex.queue, q)
-		c.emit(outUpdateContainer{containerID: ex.containerID, resources: ex.resources()})
+		c.emit(UpdateContainer{ContainerID: ex.containerID, Resources: ex.resources()})
 	case execRunning:
 		c.deliver(ex, q)
-		c.emit(outUpdateContainer{containerID: ex.containerID, resources: ex.resources()})
+		c.emit(UpdateContainer{ContainerID: ex.containerID, Resources: ex.resources()})
 	default:
 		st := mesos.TaskState_TASK_LOST
 		if partitionAware(fw.info) {
@@ -313,13 +312,13 @@ func (c *core) deliver(ex *executor, q *queued) {
 		ex.launched[t.GetTaskId().GetValue()] = newTask(t, ex, c.agentID)
 	}
 	if q.group != nil {
-		c.emit(outExecEvent{conn: ex.conn, event: &execpb.Event{
+		c.emit(ExecutorEvent{Conn: ex.conn, Event: &execpb.Event{
 			Type:        execpb.Event_LAUNCH_GROUP.Enum(),
 			LaunchGroup: &execpb.Event_LaunchGroup{TaskGroup: q.group},
 		}})
 		return
 	}
-	c.emit(outExecEvent{conn: ex.conn, event: &execpb.Event{
+	c.emit(ExecutorEvent{Conn: ex.conn, Event: &execpb.Event{
 		Type:   execpb.Event_LAUNCH.Enum(),
 		Launch: &execpb.Event_Launch{Task: q.task},
 	}})
@@ -361,7 +360,7 @@ func (c *core) commandExecutorInfo(fwID string, task *mesos.TaskInfo) *mesos.Exe
 		Name:        proto.String(fmt.Sprintf("Command Executor (Task: %s) (Command: %s)", task.GetTaskId().GetValue(), what)),
 		Source:      proto.String(task.GetTaskId().GetValue()),
 		Command: &mesos.CommandInfo{
-			Value: proto.String(c.cfg.executorBinary),
+			Value: proto.String(c.cfg.ExecutorBinary),
 			Shell: proto.Bool(false),
 		},
 		Container: task.GetContainer(),
@@ -374,7 +373,7 @@ func (c *core) commandExecutorInfo(fwID string, task *mesos.TaskInfo) *mesos.Exe
 func (c *core) newExecutor(now time.Time, fw *framework, info *mesos.ExecutorInfo, kind execKind) *executor {
 	containerID := formatUUID(c.newUUID())
 	execID := info.GetExecutorId().GetValue()
-	dir := filepath.Join(c.cfg.workDir, "slaves", c.agentID, "frameworks", fw.id, "executors", execID, "runs", containerID)
+	dir := filepath.Join(c.cfg.WorkDir, "slaves", c.agentID, "frameworks", fw.id, "executors", execID, "runs", containerID)
 	ex := &executor{
 		id:          execID,
 		frameworkID: fw.id,
@@ -386,12 +385,12 @@ func (c *core) newExecutor(now time.Time, fw *framework, info *mesos.ExecutorInf
 		launched:    make(map[string]*mesos.Task),
 		terminated:  make(map[string]*mesos.Task),
 		killed:      make(map[string]bool),
-		registerBy:  now.Add(c.cfg.registrationTimeout),
+		registerBy:  now.Add(c.cfg.RegistrationTimeout),
 	}
 	fw.executors[execID] = ex
 	c.byContainer[containerID] = ex
 
-	spec := containerizer.Spec{
+	spec := LaunchSpec{
 		ID:        containerID,
 		Directory: dir,
 		Env:       c.executorEnv(fw, ex),
@@ -399,8 +398,8 @@ func (c *core) newExecutor(now time.Time, fw *framework, info *mesos.ExecutorInf
 	}
 	switch kind {
 	case kindCommand, kindDefault:
-		spec.Path = c.cfg.executorBinary
-		spec.Args = []string{c.cfg.executorBinary}
+		spec.Path = c.cfg.ExecutorBinary
+		spec.Args = []string{c.cfg.ExecutorBinary}
 	default:
 		cmd := info.GetCommand()
 		switch {
@@ -419,16 +418,16 @@ func (c *core) newExecutor(now time.Time, fw *framework, info *mesos.ExecutorInf
 		}
 	}
 	c.log.Info("launching executor", "executor", execID, "framework", fw.id, "container", containerID, "dir", dir)
-	c.emit(outLaunch{spec: spec})
-	c.emit(outAttach{dir: dir, paths: ex.filePaths()})
+	c.emit(Launch{Spec: spec})
+	c.emit(Attach{Dir: dir, Paths: ex.filePaths()})
 	return ex
 }
 
 // executorEnv is the executor's environment (Mesos's executorEnvironment):
 // the agent's own, then the executor command's variables, then MESOS_*.
 func (c *core) executorEnv(fw *framework, ex *executor) []string {
-	env := make([]string, 0, len(c.cfg.baseEnv)+20)
-	for _, kv := range c.cfg.baseEnv {
+	env := make([]string, 0, len(c.cfg.BaseEnv)+20)
+	for _, kv := range c.cfg.BaseEnv {
 		if !strings.HasPrefix(kv, executorKindEnv+"=") {
 			env = append(env, kv)
 		}
@@ -440,7 +439,7 @@ func (c *core) executorEnv(fw *framework, ex *executor) []string {
 			}
 		}
 	}
-	grace := c.cfg.shutdownGrace
+	grace := c.cfg.ShutdownGrace
 	if d := ex.info.GetShutdownGracePeriod(); d != nil {
 		grace = time.Duration(d.GetNanoseconds())
 	}
@@ -453,18 +452,18 @@ func (c *core) executorEnv(fw *framework, ex *executor) []string {
 		"MESOS_EXECUTOR_ID="+ex.id,
 		"MESOS_DIRECTORY="+ex.directory,
 		"MESOS_SANDBOX="+ex.directory,
-		"MESOS_AGENT_ENDPOINT="+c.cfg.endpoint,
+		"MESOS_AGENT_ENDPOINT="+c.cfg.Endpoint,
 		"MESOS_SLAVE_ID="+c.agentID,
-		"MESOS_SLAVE_PID="+c.cfg.pid,
+		"MESOS_SLAVE_PID="+c.cfg.PID,
 		"MESOS_CHECKPOINT="+checkpoint,
 		"MESOS_HTTP_COMMAND_EXECUTOR=1",
-		"MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD="+formatDuration(grace),
+		"MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD="+FormatDuration(grace),
 		"LIBPROCESS_PORT=0",
 	)
 	if fw.info.GetCheckpoint() {
 		env = append(env,
-			"MESOS_RECOVERY_TIMEOUT="+formatDuration(15*time.Minute),
-			"MESOS_SUBSCRIPTION_BACKOFF_MAX="+formatDuration(2*time.Second))
+			"MESOS_RECOVERY_TIMEOUT="+FormatDuration(15*time.Minute),
+			"MESOS_SUBSCRIPTION_BACKOFF_MAX="+FormatDuration(2*time.Second))
 	}
 	switch ex.kind {
 	case kindCommand:
@@ -475,23 +474,23 @@ func (c *core) executorEnv(fw *framework, ex *executor) []string {
 	return env
 }
 
-func (c *core) containerLaunched(now time.Time, in inContainerLaunched) {
-	ex := c.byContainer[in.containerID]
+func (c *core) containerLaunched(now time.Time, in ContainerLaunched) {
+	ex := c.byContainer[in.ContainerID]
 	if ex == nil {
 		return
 	}
-	if in.err != nil {
-		c.log.Error("failed to launch executor", "executor", ex.id, "framework", ex.frameworkID, "err", in.err)
+	if in.Err != nil {
+		c.log.Error("failed to launch executor", "executor", ex.id, "framework", ex.frameworkID, "err", in.Err)
 		c.metrics.containerLaunchErrors++
 		ex.pendingTermination = &termination{
 			state:   mesos.TaskState_TASK_FAILED,
 			reason:  mesos.TaskStatus_REASON_CONTAINER_LAUNCH_FAILED,
-			message: "Failed to launch container: " + in.err.Error(),
+			message: "Failed to launch container: " + in.Err.Error(),
 		}
-		c.containerExited(now, containerizer.Termination{ID: in.containerID, Status: -1, LaunchErr: in.err})
+		c.containerExited(now, Termination{ContainerID: in.ContainerID, Status: -1, How: "failed to launch: " + in.Err.Error()})
 		return
 	}
-	ex.pid = in.pid
+	ex.pid = in.Pid
 }
 
 // ---- Killing and shutting down ----
@@ -532,7 +531,7 @@ func (c *core) killTask(now time.Time, fwID, taskID string, policy *mesos.KillPo
 			return
 		}
 		ex.killed[taskID] = true
-		c.emit(outExecEvent{conn: ex.conn, event: &execpb.Event{
+		c.emit(ExecutorEvent{Conn: ex.conn, Event: &execpb.Event{
 			Type: execpb.Event_KILL.Enum(),
 			Kill: &execpb.Event_Kill{TaskId: &mesos.TaskID{Value: proto.String(taskID)}, KillPolicy: policy},
 		}})
@@ -585,8 +584,8 @@ func (c *core) shutdownExecutor(now time.Time, ex *executor) {
 		c.destroy(ex)
 		return
 	}
-	c.emit(outExecEvent{conn: ex.conn, event: &execpb.Event{Type: execpb.Event_SHUTDOWN.Enum()}})
-	grace := c.cfg.shutdownGrace
+	c.emit(ExecutorEvent{Conn: ex.conn, Event: &execpb.Event{Type: execpb.Event_SHUTDOWN.Enum()}})
+	grace := c.cfg.ShutdownGrace
 	if d := ex.info.GetShutdownGracePeriod(); d != nil {
 		grace = time.Duration(d.GetNanoseconds())
 	}
@@ -598,26 +597,26 @@ func (c *core) destroy(ex *executor) {
 		return
 	}
 	ex.destroyed = true
-	c.emit(outDestroy{containerID: ex.containerID})
+	c.emit(Destroy{ContainerID: ex.containerID})
 }
 
 // containerExited is Mesos's executorTerminated: every unfinished task of
 // the executor ends (TASK_FAILED, or TASK_KILLED if it was being killed),
 // and the master hears EXECUTOR_EXITED.
-func (c *core) containerExited(now time.Time, t containerizer.Termination) {
-	ex := c.byContainer[t.ID]
+func (c *core) containerExited(now time.Time, t Termination) {
+	ex := c.byContainer[t.ContainerID]
 	if ex == nil || ex.state == execTerminated {
 		return
 	}
 	fw := c.frameworks[ex.frameworkID]
-	c.log.Info("executor exited", "executor", ex.id, "framework", ex.frameworkID, "how", t.String())
+	c.log.Info("executor exited", "executor", ex.id, "framework", ex.frameworkID, "how", t.How)
 	wasTerminating := ex.state == execTerminating
 	ex.state = execTerminated
 	status := t.Status
 	ex.exitStatus = &status
 	c.metrics.executorsTerminated++
 	if ex.conn != 0 {
-		c.emit(outExecClose{conn: ex.conn})
+		c.emit(ExecutorClose{Conn: ex.conn})
 		delete(c.byConn, ex.conn)
 		ex.conn = 0
 	}
@@ -673,7 +672,7 @@ func (c *core) removeExecutor(fw *framework, ex *executor) {
 	fw.completedExecutors = append(fw.completedExecutors, ex)
 	if n := len(fw.completedExecutors) - MaxCompletedExecutorsPerFramework; n > 0 {
 		for _, old := range fw.completedExecutors[:n] {
-			c.emit(outDetach{dirs: []string{old.directory}})
+			c.emit(Detach{Dirs: []string{old.directory}})
 		}
 		fw.completedExecutors = slices.Delete(fw.completedExecutors, 0, n)
 	}
@@ -690,7 +689,7 @@ func (c *core) maybeRemoveFramework(fw *framework) {
 	if n := len(c.completedFrameworks) - MaxCompletedFrameworks; n > 0 {
 		for _, old := range c.completedFrameworks[:n] {
 			for _, ex := range old.completedExecutors {
-				c.emit(outDetach{dirs: []string{ex.directory}})
+				c.emit(Detach{Dirs: []string{ex.directory}})
 			}
 		}
 		c.completedFrameworks = slices.Delete(c.completedFrameworks, 0, n)
@@ -727,7 +726,7 @@ func (c *core) frameworkMessage(m *agentproto.MasterMessage_FrameworkToExecutor)
 		return
 	}
 	c.metrics.validFrameworkMessages++
-	c.emit(outExecEvent{conn: ex.conn, event: &execpb.Event{
+	c.emit(ExecutorEvent{Conn: ex.conn, Event: &execpb.Event{
 		Type:    execpb.Event_MESSAGE.Enum(),
 		Message: &execpb.Event_Message{Data: m.GetData()},
 	}})
