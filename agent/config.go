@@ -3,6 +3,7 @@ package agent
 import (
 	"errors"
 	"fmt"
+	"github.com/gomesos/gomesos/codec"
 	"log/slog"
 	"os"
 	"strconv"
@@ -152,9 +153,9 @@ func (c Config) flagsMap(ip string, port int) map[string]string {
 		"default_role":                          "*",
 		"switch_user":                           "false",
 		"http_command_executor":                 "true",
-		"executor_registration_timeout":         core.FormatDuration(c.ExecutorRegistrationTimeout),
-		"executor_shutdown_grace_period":        core.FormatDuration(c.ExecutorShutdownGracePeriod),
-		"registration_backoff_factor":           core.FormatDuration(c.RegistrationBackoffFactor),
+		"executor_registration_timeout":         codec.FormatDuration(c.ExecutorRegistrationTimeout),
+		"executor_shutdown_grace_period":        codec.FormatDuration(c.ExecutorShutdownGracePeriod),
+		"registration_backoff_factor":           codec.FormatDuration(c.RegistrationBackoffFactor),
 		"max_completed_executors_per_framework": strconv.Itoa(MaxCompletedExecutorsPerFramework),
 		"executor_binary":                       c.ExecutorBinary,
 		"recover":                               "cleanup",

@@ -1,13 +1,13 @@
 package agent
 
 import (
+	"github.com/gomesos/gomesos/codec"
 	"maps"
 	"net/http"
 	"runtime"
 	"slices"
 	"strings"
 
-	"github.com/gomesos/gomesos/agent/core"
 	"github.com/gomesos/gomesos/resources"
 )
 
@@ -64,13 +64,13 @@ func (a *Agent) serveState(w http.ResponseWriter, r *http.Request) {
 func (a *Agent) serveVersion(w http.ResponseWriter, r *http.Request) {
 	b := a.build
 	type version struct {
-		BuildDate string         `json:"build_date"`
-		BuildTime core.JSONFloat `json:"build_time"`
-		BuildUser string         `json:"build_user"`
-		GitSHA    string         `json:"git_sha,omitempty"`
-		Version   string         `json:"version"`
+		BuildDate string       `json:"build_date"`
+		BuildTime codec.Double `json:"build_time"`
+		BuildUser string       `json:"build_user"`
+		GitSHA    string       `json:"git_sha,omitempty"`
+		Version   string       `json:"version"`
 	}
-	writeJSON(w, r, version{BuildDate: b.Date, BuildTime: core.JSONFloat(b.Time), BuildUser: b.User, GitSHA: b.GitSHA, Version: MesosVersion})
+	writeJSON(w, r, version{BuildDate: b.Date, BuildTime: codec.Double(b.Time), BuildUser: b.User, GitSHA: b.GitSHA, Version: MesosVersion})
 }
 
 // serveMetrics is /metrics/snapshot: the agent's slave/* metrics and the

@@ -131,4 +131,3 @@ func ConfigFromLookup(lookup func(string) (string, bool)) (Config, error) {
 	}
 	return c, nil
 }
-

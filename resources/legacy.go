@@ -168,4 +168,3 @@ func LegacyAttributesJSON(attrs []Attribute) LegacyObject {
 	}
 	return out
 }
-

@@ -1,7 +1,6 @@
 package core
 
 import (
-	"strconv"
 	"time"
 
 	mesos "github.com/gomesos/gomesos/api/v1/mesos"
@@ -56,28 +55,4 @@ type BuildInfo struct {
 	Time   float64 // seconds since the epoch
 	User   string
 	GitSHA string
-}
-
-// FormatDuration writes d as stout's stringify(Duration) does: in the
-// largest unit (ns, us, ms, secs, mins, hrs, days, weeks) that it reaches,
-// with up to six significant digits.
-func FormatDuration(d time.Duration) string {
-	units := []struct {
-		size time.Duration
-		name string
-	}{
-		{7 * 24 * time.Hour, "weeks"},
-		{24 * time.Hour, "days"},
-		{time.Hour, "hrs"},
-		{time.Minute, "mins"},
-		{time.Second, "secs"},
-		{time.Millisecond, "ms"},
-		{time.Microsecond, "us"},
-	}
-	for _, u := range units {
-		if d >= u.size || -d >= u.size {
-			return strconv.FormatFloat(float64(d)/float64(u.size), 'g', 6, 64) + u.name
-		}
-	}
-	return strconv.FormatInt(int64(d), 10) + "ns"
 }

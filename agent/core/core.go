@@ -3,6 +3,7 @@ package core
 import (
 	"cmp"
 	"fmt"
+	"github.com/gomesos/gomesos/codec"
 	"log/slog"
 	"math/rand/v2"
 	"slices"
@@ -436,7 +437,7 @@ func (c *core) tick(now time.Time) {
 			ex.pendingTermination = &termination{
 				state:   mesos.TaskState_TASK_FAILED,
 				reason:  mesos.TaskStatus_REASON_EXECUTOR_REGISTRATION_TIMEOUT,
-				message: "Executor did not register within " + FormatDuration(c.cfg.RegistrationTimeout),
+				message: "Executor did not register within " + codec.FormatDuration(c.cfg.RegistrationTimeout),
 			}
 			ex.state = execTerminating
 			c.destroy(ex)

@@ -3,6 +3,7 @@ package core
 import (
 	"cmp"
 	"fmt"
+	"github.com/gomesos/gomesos/codec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -457,13 +458,13 @@ func (c *core) executorEnv(fw *framework, ex *executor) []string {
 		"MESOS_SLAVE_PID="+c.cfg.PID,
 		"MESOS_CHECKPOINT="+checkpoint,
 		"MESOS_HTTP_COMMAND_EXECUTOR=1",
-		"MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD="+FormatDuration(grace),
+		"MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD="+codec.FormatDuration(grace),
 		"LIBPROCESS_PORT=0",
 	)
 	if fw.info.GetCheckpoint() {
 		env = append(env,
-			"MESOS_RECOVERY_TIMEOUT="+FormatDuration(15*time.Minute),
-			"MESOS_SUBSCRIPTION_BACKOFF_MAX="+FormatDuration(2*time.Second))
+			"MESOS_RECOVERY_TIMEOUT="+codec.FormatDuration(15*time.Minute),
+			"MESOS_SUBSCRIPTION_BACKOFF_MAX="+codec.FormatDuration(2*time.Second))
 	}
 	switch ex.kind {
 	case kindCommand:

@@ -3,8 +3,6 @@ package core
 import (
 	"encoding/json"
 	"math"
-	"slices"
-	"strconv"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -22,36 +20,14 @@ type Snapshot struct {
 	Metrics map[string]float64 // the slave/* values of /metrics/snapshot
 }
 
-// JSONFloat is a double written as Mesos writes one: shortest form, with
-// ".0" on whole numbers.
-type JSONFloat float64
-
-// MarshalJSON writes f in Mesos's form; NaN and infinities become null.
-func (f JSONFloat) MarshalJSON() ([]byte, error) { return appendDouble(nil, float64(f)), nil }
-
-func appendDouble(b []byte, f float64) []byte {
-	if math.IsNaN(f) || math.IsInf(f, 0) {
-		return append(b, "null"...)
-	}
-	if a := math.Abs(f); a == 0 || (a >= 1e-6 && a < 1e21) {
-		start := len(b)
-		b = strconv.AppendFloat(b, f, 'f', -1, 64)
-		if !slices.Contains(b[start:], '.') {
-			b = append(b, ".0"...)
-		}
-		return b
-	}
-	return strconv.AppendFloat(b, f, 'e', -1, 64)
-}
-
 // StateJSON is the /state document; field order follows Mesos's.
 type StateJSON struct {
 	Version                      string                            `json:"version"`
 	GitSHA                       string                            `json:"git_sha,omitempty"`
 	BuildDate                    string                            `json:"build_date"`
-	BuildTime                    JSONFloat                         `json:"build_time"`
+	BuildTime                    codec.Double                      `json:"build_time"`
 	BuildUser                    string                            `json:"build_user"`
-	StartTime                    JSONFloat                         `json:"start_time"`
+	StartTime                    codec.Double                      `json:"start_time"`
 	ID                           string                            `json:"id,omitempty"`
 	PID                          string                            `json:"pid"`
 	Hostname                     string                            `json:"hostname"`
@@ -76,7 +52,7 @@ type FrameworkJSON struct {
 	ID                 string         `json:"id"`
 	Name               string         `json:"name"`
 	User               string         `json:"user"`
-	FailoverTimeout    JSONFloat      `json:"failover_timeout"`
+	FailoverTimeout    codec.Double   `json:"failover_timeout"`
 	Checkpoint         bool           `json:"checkpoint"`
 	Hostname           string         `json:"hostname"`
 	Role               string         `json:"role,omitempty"`
@@ -119,7 +95,7 @@ type TaskJSON struct {
 // StatusJSON is a task status in /state.
 type StatusJSON struct {
 	State           string          `json:"state"`
-	Timestamp       JSONFloat       `json:"timestamp"`
+	Timestamp       codec.Double    `json:"timestamp"`
 	Labels          json.RawMessage `json:"labels,omitempty"`
 	ContainerStatus json.RawMessage `json:"container_status,omitempty"`
 	Healthy         *bool           `json:"healthy,omitempty"`
@@ -136,9 +112,9 @@ func (c *core) snapshot(now time.Time) *Snapshot {
 		Version:                    MesosVersion,
 		GitSHA:                     b.GitSHA,
 		BuildDate:                  b.Date,
-		BuildTime:                  JSONFloat(b.Time),
+		BuildTime:                  codec.Double(b.Time),
 		BuildUser:                  b.User,
-		StartTime:                  JSONFloat(seconds(c.startTime)),
+		StartTime:                  codec.Double(seconds(c.startTime)),
 		ID:                         c.agentID,
 		PID:                        c.cfg.PID,
 		Hostname:                   c.cfg.AgentInfo.GetHostname(),
@@ -192,7 +168,7 @@ func (c *core) frameworkJSON(fw *framework) FrameworkJSON {
 		ID:                 fw.id,
 		Name:               info.GetName(),
 		User:               info.GetUser(),
-		FailoverTimeout:    JSONFloat(info.GetFailoverTimeout()),
+		FailoverTimeout:    codec.Double(info.GetFailoverTimeout()),
 		Checkpoint:         info.GetCheckpoint(),
 		Hostname:           info.GetHostname(),
 		Executors:          []ExecutorJSON{},
@@ -269,7 +245,7 @@ func (c *core) taskJSON(fw *framework, t *mesos.Task) TaskJSON {
 		out.Container = protoJSON(ci)
 	}
 	for _, s := range t.GetStatuses() {
-		sj := StatusJSON{State: s.GetState().String(), Timestamp: JSONFloat(s.GetTimestamp())}
+		sj := StatusJSON{State: s.GetState().String(), Timestamp: codec.Double(s.GetTimestamp())}
 		if l := s.GetLabels(); l != nil {
 			sj.Labels = protoJSON(l)
 		}

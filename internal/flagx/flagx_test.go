@@ -7,7 +7,6 @@ import (
 	"testing"
 )
 
-
 func TestEnvironmentDefaultsAndCommandLineWins(t *testing.T) {
 	fs := flag.NewFlagSet("x", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
