@@ -1,13 +1,11 @@
-// Package master owns the Mesos master: admitting agents and frameworks,
-// turning allocations into offers, validating and forwarding operations,
-// tracking every task and relaying status updates.
+// Package master is the driver of the Mesos master: it owns the one
+// goroutine that steps the master's state machine (package master/core),
+// serves the scheduler API (POST /api/v1/scheduler), the agent protocol
+// (/internal/agent/*) and the legacy endpoints over HTTP, carries the
+// core's outputs to framework event streams and agent connections, feeds
+// it clock ticks, and times allocation passes.
 //
-// The decisions live in Core, a single-threaded state machine that does no
-// I/O: it is fed inputs (a scheduler call, an agent message, a stream that
-// closed, a clock tick) with the current time and answers with a Result plus
-// a list of Outputs (events for framework streams, messages for agents,
-// streams to close). Master is the driver that owns one goroutine around the
-// Core and connects it to HTTP. The allocator (package master/allocator)
-// decides who is offered what; the master never talks to it from anywhere
-// but the Core.
+// It decides nothing itself: every decision about frameworks, agents,
+// offers and tasks is the core's, and every answer the core gives (a
+// core.Code) is mapped here to an HTTP status.
 package master

@@ -18,6 +18,7 @@ import (
 	schedpb "github.com/gomesos/gomesos/api/v1/scheduler"
 	"github.com/gomesos/gomesos/codec"
 	"github.com/gomesos/gomesos/master"
+	"github.com/gomesos/gomesos/master/core"
 )
 
 // Mesos: /health answers 200 with an empty body; /version names the
@@ -34,8 +35,8 @@ func TestHealthVersionRedirect(t *testing.T) {
 	}
 
 	v := m.getJSON("/version")
-	if v["version"] != master.Version {
-		t.Errorf("/version version = %v, want %s", v["version"], master.Version)
+	if v["version"] != core.Version {
+		t.Errorf("/version version = %v, want %s", v["version"], core.Version)
 	}
 	if missing := missingKeys(loadSample(t, "master_version.json"), v, "", nil); len(missing) > 0 {
 		t.Errorf("/version lacks Mesos's keys %v", missing)

@@ -20,6 +20,7 @@ import (
 	"github.com/gomesos/gomesos/codec"
 	"github.com/gomesos/gomesos/internal/testutil"
 	"github.com/gomesos/gomesos/master"
+	"github.com/gomesos/gomesos/master/core"
 )
 
 // The fixed names the agent protocol fuzzer's world is built from. Agent ids
@@ -102,7 +103,7 @@ func FuzzAgentProtocolHandlers(f *testing.F) {
 	small := &mesos.AgentInfo{Hostname: proto.String("h"), Resources: resourcesProto("cpus:1")}
 	register := func(typ agentproto.AgentMessage_Type, info *mesos.AgentInfo, tasks ...*mesos.Task) *agentproto.AgentMessage {
 		return &agentproto.AgentMessage{Type: typ.Enum(), Register: &agentproto.AgentMessage_Register{
-			AgentInfo: info, Version: proto.String(master.Version), Endpoint: proto.String("127.0.0.1:5051"), Tasks: tasks,
+			AgentInfo: info, Version: proto.String(core.Version), Endpoint: proto.String("127.0.0.1:5051"), Tasks: tasks,
 		}}
 	}
 	withAgentID := func(info *mesos.AgentInfo, id string) *mesos.AgentInfo {
@@ -433,7 +434,7 @@ func checkFuzzState(t *testing.T, h http.Handler, masterID string) {
 	if rec.Code != http.StatusOK {
 		t.Fatalf("GET /master/state: %d %q", rec.Code, rec.Body.String())
 	}
-	var st master.StateView
+	var st core.StateView
 	if err := json.Unmarshal(rec.Body.Bytes(), &st); err != nil {
 		t.Fatalf("GET /master/state: %v in %q", err, rec.Body.String())
 	}
@@ -468,7 +469,7 @@ func checkFuzzState(t *testing.T, h http.Handler, masterID string) {
 	}
 }
 
-func agentIDs(st master.StateView) []string {
+func agentIDs(st core.StateView) []string {
 	var out []string
 	for _, s := range st.Slaves {
 		out = append(out, s.ID)

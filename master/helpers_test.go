@@ -35,6 +35,7 @@ import (
 	"github.com/gomesos/gomesos/codec"
 	"github.com/gomesos/gomesos/internal/testutil"
 	"github.com/gomesos/gomesos/master"
+	"github.com/gomesos/gomesos/master/core"
 	"github.com/gomesos/gomesos/resources"
 )
 
@@ -138,8 +139,8 @@ type testMaster struct {
 
 // testOptions are the master options of most tests: fast allocation and
 // heartbeats, and agent health checks lenient enough for the race detector.
-func testOptions() master.Options {
-	return master.Options{
+func testOptions() core.Options {
+	return core.Options{
 		AllocationInterval:   50 * time.Millisecond,
 		HeartbeatInterval:    100 * time.Millisecond,
 		AgentPingTimeout:     time.Second,
@@ -668,7 +669,7 @@ func startAgent(t testing.TB, m *testMaster, hostname, res string) *fakeAgent {
 	}
 	return connectAgent(t, m, &agentproto.AgentMessage{
 		Type:     agentproto.AgentMessage_REGISTER.Enum(),
-		Register: &agentproto.AgentMessage_Register{AgentInfo: info, Version: proto.String(master.Version)},
+		Register: &agentproto.AgentMessage_Register{AgentInfo: info, Version: proto.String(core.Version)},
 	})
 }
 
@@ -681,7 +682,7 @@ func (a *fakeAgent) reregister(tasks ...*mesos.Task) *fakeAgent {
 	return connectAgent(a.t, a.m, &agentproto.AgentMessage{
 		Type: agentproto.AgentMessage_REREGISTER.Enum(),
 		Register: &agentproto.AgentMessage_Register{
-			AgentInfo: info, Version: proto.String(master.Version), Tasks: tasks,
+			AgentInfo: info, Version: proto.String(core.Version), Tasks: tasks,
 		},
 	})
 }

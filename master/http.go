@@ -16,6 +16,7 @@ import (
 	schedpb "github.com/gomesos/gomesos/api/v1/scheduler"
 	"github.com/gomesos/gomesos/codec"
 	"github.com/gomesos/gomesos/internal/jsonx"
+	"github.com/gomesos/gomesos/master/core"
 )
 
 // Header names of the agent protocol.
@@ -112,24 +113,24 @@ func (m *Master) handleScheduler(w http.ResponseWriter, r *http.Request) {
 	if !decodeCall(w, r, call) {
 		return
 	}
-	if err := ValidateSchedulerCall(call); err != nil {
+	if err := core.ValidateSchedulerCall(call); err != nil {
 		textError(w, http.StatusBadRequest, "Failed to validate scheduler::Call: "+err.Error())
 		return
 	}
 	if call.GetType() != schedpb.Call_SUBSCRIBE {
-		var res Result
+		var res core.Result
 		err := m.do(func() {
-			res = m.step(SchedulerCall{Call: call, Stream: r.Header.Get("Mesos-Stream-Id")})
+			res = m.step(core.SchedulerCall{Call: call, Stream: r.Header.Get("Mesos-Stream-Id")})
 		})
 		if err != nil {
 			textError(w, http.StatusServiceUnavailable, err.Error())
 			return
 		}
-		if res.Status >= 300 {
-			textError(w, res.Status, res.Message)
+		if res.Code.Failed() {
+			textError(w, httpStatus(res.Code), res.Message)
 			return
 		}
-		w.WriteHeader(res.Status)
+		w.WriteHeader(httpStatus(res.Code))
 		return
 	}
 	enc, _, ok := codec.Negotiate(r.Header.Get("Accept"), r.Header.Get("Message-Accept"))
@@ -143,17 +144,17 @@ func (m *Master) handleScheduler(w http.ResponseWriter, r *http.Request) {
 	}
 	stream := uuid.NewString()
 	s := newSink(enc)
-	var res Result
+	var res core.Result
 	if err := m.do(func() {
 		m.frameworkSinks[stream] = s
-		res = m.step(SchedulerCall{Call: call, Stream: stream})
+		res = m.step(core.SchedulerCall{Call: call, Stream: stream})
 	}); err != nil {
 		textError(w, http.StatusServiceUnavailable, err.Error())
 		return
 	}
-	if res.Status >= 300 {
+	if res.Code.Failed() {
 		_ = m.do(func() { delete(m.frameworkSinks, stream) })
-		textError(w, res.Status, res.Message)
+		textError(w, httpStatus(res.Code), res.Message)
 		return
 	}
 	w.Header().Set("Content-Type", enc.ContentType())
@@ -163,7 +164,7 @@ func (m *Master) handleScheduler(w http.ResponseWriter, r *http.Request) {
 	if m.pump(w, r, s) {
 		_ = m.do(func() {
 			delete(m.frameworkSinks, stream)
-			m.step(StreamClosed{Stream: stream})
+			m.step(core.StreamClosed{Stream: stream})
 		})
 	}
 }
@@ -200,17 +201,17 @@ func (m *Master) handleAgentSubscribe(w http.ResponseWriter, r *http.Request) {
 	}
 	conn := uuid.NewString()
 	s := newSink(codec.Protobuf)
-	var res Result
+	var res core.Result
 	if err := m.do(func() {
 		m.agentSinks[conn] = s
-		res = m.step(AgentSubscribe{Conn: conn, Msg: msg})
+		res = m.step(core.AgentSubscribe{Conn: conn, Msg: msg})
 	}); err != nil {
 		textError(w, http.StatusServiceUnavailable, err.Error())
 		return
 	}
-	if res.Status >= 300 {
+	if res.Code.Failed() {
 		_ = m.do(func() { delete(m.agentSinks, conn) })
-		textError(w, res.Status, res.Message)
+		textError(w, httpStatus(res.Code), res.Message)
 		return
 	}
 	w.Header().Set("Content-Type", codec.MediaProtobuf)
@@ -220,7 +221,7 @@ func (m *Master) handleAgentSubscribe(w http.ResponseWriter, r *http.Request) {
 	if m.pump(w, r, s) {
 		_ = m.do(func() {
 			delete(m.agentSinks, conn)
-			m.step(AgentClosed{Conn: conn})
+			m.step(core.AgentClosed{Conn: conn})
 		})
 	}
 }
@@ -235,16 +236,35 @@ func (m *Master) handleAgentMessage(w http.ResponseWriter, r *http.Request) {
 		textError(w, http.StatusBadRequest, fmt.Sprintf("Expecting the '%s' and '%s' headers", HeaderAgentID, HeaderStreamID))
 		return
 	}
-	var res Result
-	if err := m.do(func() { res = m.step(AgentMessage{AgentID: agentID, Conn: conn, Msg: msg}) }); err != nil {
+	var res core.Result
+	if err := m.do(func() { res = m.step(core.AgentMessage{AgentID: agentID, Conn: conn, Msg: msg}) }); err != nil {
 		textError(w, http.StatusServiceUnavailable, err.Error())
 		return
 	}
-	if res.Status >= 300 {
-		textError(w, res.Status, res.Message)
+	if res.Code.Failed() {
+		textError(w, httpStatus(res.Code), res.Message)
 		return
 	}
 	w.WriteHeader(http.StatusAccepted)
+}
+
+// httpStatus is the HTTP status that answers a core result code.
+func httpStatus(c core.Code) int {
+	switch c {
+	case core.Accepted:
+		return http.StatusAccepted
+	case core.OK:
+		return http.StatusOK
+	case core.Invalid:
+		return http.StatusBadRequest
+	case core.NotSubscribed:
+		return http.StatusForbidden
+	case core.Conflict:
+		return http.StatusConflict
+	case core.Unsupported:
+		return http.StatusNotImplemented
+	}
+	return http.StatusInternalServerError
 }
 
 // view runs build on the loop and writes its result as JSON (with jsonp).
@@ -319,7 +339,7 @@ func (m *Master) handleSlaves(w http.ResponseWriter, r *http.Request) {
 }
 
 func (m *Master) handleTasks(w http.ResponseWriter, r *http.Request) {
-	q := TaskQuery{Limit: 100}
+	q := core.TaskQuery{Limit: 100}
 	params := r.URL.Query()
 	var err error
 	if s := params.Get("limit"); s != "" {
@@ -366,6 +386,7 @@ func (m *Master) handleMetrics(w http.ResponseWriter, r *http.Request) {
 		textError(w, http.StatusServiceUnavailable, err.Error())
 		return
 	}
+	m.allocRuns.put(snap)
 	out := make(map[string]jsonx.Float, len(snap))
 	for k, v := range snap {
 		out[k] = jsonx.Float(v)

@@ -18,6 +18,7 @@ import (
 	mesos "github.com/gomesos/gomesos/api/v1/mesos"
 	"github.com/gomesos/gomesos/codec"
 	"github.com/gomesos/gomesos/master/allocator"
+	"github.com/gomesos/gomesos/master/core"
 )
 
 // Config configures a Master. Zero values take Mesos's defaults.
@@ -26,24 +27,27 @@ type Config struct {
 	Port     int    // --port (5050; 0 picks a free port)
 	Hostname string // --hostname (default: the IP)
 	Cluster  string // --cluster
-	Options
+	core.Options
 	// Flags are shown by /master/flags and /master/state, name → value.
 	Flags map[string]string
-	Build BuildInfo
+	Build core.BuildInfo
 	// Allocator replaces the default hierarchical DRF allocator.
 	Allocator allocator.Allocator
 	// TickInterval is how often timers are checked (default 100ms).
 	TickInterval time.Duration
 }
 
-// Master drives a Core: one goroutine owns it, HTTP handlers feed it, and
+// Master drives a core.Core: one goroutine owns it, HTTP handlers feed it, and
 // the outputs go to framework event streams and agent connections.
 type Master struct {
 	cfg  Config
 	log  *slog.Logger
-	core *Core
+	core *core.Core
 	ln   net.Listener
 	srv  *http.Server
+
+	// allocRuns times allocation passes (the core may not read the clock).
+	allocRuns *runWindow
 
 	reqs    chan func()
 	stopped chan struct{}
@@ -56,7 +60,7 @@ type Master struct {
 // New creates a master listening on the configured address. Call Run to
 // start serving.
 func New(cfg Config) (*Master, error) {
-	cfg.Options.setDefaults()
+	cfg.Options.SetDefaults()
 	if cfg.IP == "" {
 		cfg.IP = "127.0.0.1"
 	}
@@ -64,7 +68,7 @@ func New(cfg Config) (*Master, error) {
 		cfg.TickInterval = 100 * time.Millisecond
 	}
 	if cfg.Build.Version == "" {
-		cfg.Build.Version = Version
+		cfg.Build.Version = core.Version
 	}
 	ln, err := net.Listen("tcp", net.JoinHostPort(cfg.IP, strconv.Itoa(cfg.Port)))
 	if err != nil {
@@ -88,12 +92,12 @@ func New(cfg Config) (*Master, error) {
 	pid := "master@" + net.JoinHostPort(advertiseIP, strconv.Itoa(port))
 	info := &mesos.MasterInfo{
 		Id:       &id,
-		Ip:       ptr(ipToUint32(advertiseIP)),
-		Port:     ptr(uint32(port)),
+		Ip:       new(ipToUint32(advertiseIP)),
+		Port:     new(uint32(port)),
 		Pid:      &pid,
 		Hostname: &hostname,
-		Version:  ptr(cfg.Build.Version),
-		Address:  &mesos.Address{Hostname: &hostname, Ip: &advertiseIP, Port: ptr(int32(port))},
+		Version:  new(cfg.Build.Version),
+		Address:  &mesos.Address{Hostname: &hostname, Ip: &advertiseIP, Port: new(int32(port))},
 		Capabilities: []*mesos.MasterInfo_Capability{
 			{Type: mesos.MasterInfo_Capability_AGENT_UPDATE.Enum()},
 			{Type: mesos.MasterInfo_Capability_AGENT_DRAINING.Enum()},
@@ -104,10 +108,13 @@ func New(cfg Config) (*Master, error) {
 	if alloc == nil {
 		alloc = allocator.New(allocator.Options{AllocationInterval: cfg.AllocationInterval, Seed: time.Now().UnixNano()})
 	}
+	runs := &runWindow{max: 1000}
+	alloc = timedAllocator{Allocator: alloc, runs: runs}
 	m := &Master{
 		cfg:            cfg,
 		log:            cfg.Logger.With("component", "master"),
-		core:           NewCore(info, cfg.Options, alloc, time.Now()),
+		core:           core.NewCore(info, cfg.Options, alloc, time.Now()),
+		allocRuns:      runs,
 		ln:             ln,
 		reqs:           make(chan func()),
 		stopped:        make(chan struct{}),
@@ -141,7 +148,7 @@ func (m *Master) Info() *mesos.MasterInfo { return m.core.Info() }
 func (m *Master) Run(ctx context.Context) error {
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- m.srv.Serve(m.ln) }()
-	m.log.Info("master started", "id", m.core.info.GetId(), "address", m.Addr())
+	m.log.Info("master started", "id", m.core.Info().GetId(), "address", m.Addr())
 	ticker := time.NewTicker(m.cfg.TickInterval)
 	defer ticker.Stop()
 	var err error
@@ -151,7 +158,7 @@ loop:
 		case fn := <-m.reqs:
 			fn()
 		case <-ticker.C:
-			m.step(Tick{})
+			m.step(core.Tick{})
 		case err = <-serveErr:
 			break loop
 		case <-ctx.Done():
@@ -194,7 +201,7 @@ func (m *Master) do(fn func()) error {
 
 // step feeds the core one input and carries out its outputs. It runs on
 // the loop goroutine.
-func (m *Master) step(in Input) Result {
+func (m *Master) step(in core.Input) core.Result {
 	r := m.core.Step(time.Now(), in)
 	m.dispatch()
 	return r
@@ -203,7 +210,7 @@ func (m *Master) step(in Input) Result {
 func (m *Master) dispatch() {
 	for _, o := range m.core.Outputs() {
 		switch o := o.(type) {
-		case SendEvent:
+		case core.SendEvent:
 			if s := m.frameworkSinks[o.Stream]; s != nil {
 				b, err := codec.Marshal(s.enc, o.Event)
 				if err != nil {
@@ -212,12 +219,12 @@ func (m *Master) dispatch() {
 				}
 				s.push(b)
 			}
-		case CloseStream:
+		case core.CloseStream:
 			if s := m.frameworkSinks[o.Stream]; s != nil {
 				s.close()
 				delete(m.frameworkSinks, o.Stream)
 			}
-		case SendAgent:
+		case core.SendAgent:
 			if s := m.agentSinks[o.Conn]; s != nil {
 				b, err := codec.Marshal(codec.Protobuf, o.Msg)
 				if err != nil {
@@ -226,7 +233,7 @@ func (m *Master) dispatch() {
 				}
 				s.push(b)
 			}
-		case CloseAgent:
+		case core.CloseAgent:
 			if s := m.agentSinks[o.Conn]; s != nil {
 				s.close()
 				delete(m.agentSinks, o.Conn)

@@ -17,6 +17,7 @@ import (
 	schedpb "github.com/gomesos/gomesos/api/v1/scheduler"
 	"github.com/gomesos/gomesos/codec"
 	"github.com/gomesos/gomesos/master"
+	"github.com/gomesos/gomesos/master/core"
 )
 
 // fastPings makes an agent that stops answering pings be removed within
@@ -480,7 +481,7 @@ func TestReturningAgentIsChargedForAdoptedExecutors(t *testing.T) {
 	back := connectAgent(t, m, &agentproto.AgentMessage{
 		Type: agentproto.AgentMessage_REREGISTER.Enum(),
 		Register: &agentproto.AgentMessage_Register{
-			AgentInfo: info, Version: proto.String(master.Version), Tasks: []*mesos.Task{reported},
+			AgentInfo: info, Version: proto.String(core.Version), Tasks: []*mesos.Task{reported},
 			Executors: []*agentproto.ExecutorRecord{{Info: executor, ContainerId: &mesos.ContainerID{Value: proto.String("c-ex1")}}},
 		},
 	})

@@ -120,7 +120,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintln(stderr, "gomesos bench allocator: --agents and --frameworks must be at least 1")
 		return 2
 	}
-	if _, err := allocator.Bench(*agents, *frameworks, stdout); err != nil {
+	if _, err := allocator.Bench(*agents, *frameworks, time.Now, stdout); err != nil {
 		fmt.Fprintln(stderr, "gomesos bench allocator:", err)
 		return 1
 	}

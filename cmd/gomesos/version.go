@@ -8,12 +8,12 @@ import (
 	"runtime/debug"
 	"time"
 
-	"github.com/gomesos/gomesos/master"
+	"github.com/gomesos/gomesos/master/core"
 )
 
 // buildInfo describes this binary for /version and the state endpoints.
-func buildInfo() master.BuildInfo {
-	b := master.BuildInfo{Version: master.Version, BuildUser: os.Getenv("USER")}
+func buildInfo() core.BuildInfo {
+	b := core.BuildInfo{Version: core.Version, BuildUser: os.Getenv("USER")}
 	if exe, err := os.Executable(); err == nil {
 		if st, err := os.Stat(exe); err == nil {
 			b.BuildTime = float64(st.ModTime().Unix())

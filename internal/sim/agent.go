@@ -10,6 +10,7 @@ import (
 
 	"github.com/gomesos/gomesos/api/agentproto"
 	mesos "github.com/gomesos/gomesos/api/v1/mesos"
+	"github.com/gomesos/gomesos/master/core"
 	"github.com/gomesos/gomesos/resources"
 	"google.golang.org/protobuf/proto"
 )
@@ -143,11 +144,11 @@ func (a *simAgent) streamEnded(c *agentConn, why string) {
 }
 
 // rejected: the master refused a message (409): re-register.
-func (a *simAgent) rejected(c *agentConn, status int) {
+func (a *simAgent) rejected(c *agentConn, code core.Code) {
 	if a.conn != c || a.state != agentRegistered {
 		return
 	}
-	a.tracef("message refused (%d) on %s; re-registering", status, c.id)
+	a.tracef("message refused (%s) on %s; re-registering", code, c.id)
 	a.disconnected()
 }
 

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/gomesos/gomesos/master"
+	"github.com/gomesos/gomesos/master/core"
 	"github.com/gomesos/gomesos/resources"
 )
 
@@ -65,7 +65,7 @@ type Config struct {
 	TickInterval time.Duration
 	// Master are the master's options (Mesos's defaults when zero). Logger
 	// is ignored: the simulated master logs nothing.
-	Master master.Options
+	Master core.Options
 	// CheckEvery runs the allocator's CheckInvariants after every
 	// CheckEvery-th master step (default 1: every step). It walks all of
 	// the allocator's state, so very large runs may check less often. The

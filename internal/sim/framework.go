@@ -2,13 +2,12 @@ package sim
 
 import (
 	"fmt"
-	"net/http"
 	"strconv"
 	"strings"
 
 	mesos "github.com/gomesos/gomesos/api/v1/mesos"
 	schedpb "github.com/gomesos/gomesos/api/v1/scheduler"
-	"github.com/gomesos/gomesos/master"
+	"github.com/gomesos/gomesos/master/core"
 	"github.com/gomesos/gomesos/resources"
 	"google.golang.org/protobuf/proto"
 )
@@ -78,7 +77,7 @@ func (f *simFramework) tracef(format string, args ...any) {
 	f.w.tracef("f"+strconv.Itoa(f.idx)+" "+format, args...)
 }
 
-func (f *simFramework) call(call *schedpb.Call, desc string, done func(master.Result)) {
+func (f *simFramework) call(call *schedpb.Call, desc string, done func(core.Result)) {
 	if call.GetType() != schedpb.Call_SUBSCRIBE {
 		call.FrameworkId = &mesos.FrameworkID{Value: proto.String(f.id)}
 	}
@@ -255,8 +254,8 @@ func (f *simFramework) accept(o *mesos.Offer, batch []*fwTask) {
 			Filters: &mesos.Filters{RefuseSeconds: proto.Float64(0)},
 		},
 	}
-	f.call(call, fmt.Sprintf("ACCEPT %s: %d tasks from %s", o.GetId().GetValue(), len(batch), batch[0].id), func(r master.Result) {
-		if r.Status < http.StatusMultipleChoices {
+	f.call(call, fmt.Sprintf("ACCEPT %s: %d tasks from %s", o.GetId().GetValue(), len(batch), batch[0].id), func(r core.Result) {
+		if !r.Code.Failed() {
 			for _, t := range batch {
 				t.confirmed = true
 			}
@@ -264,7 +263,7 @@ func (f *simFramework) accept(o *mesos.Offer, batch []*fwTask) {
 		}
 		// The master refused the call (the stream was gone): nothing was
 		// launched, the tasks wait for other offers.
-		f.tracef("ACCEPT refused (%d): %s", r.Status, r.Message)
+		f.tracef("ACCEPT refused (%s): %s", r.Code, r.Message)
 		for _, t := range batch {
 			t.launched = false
 			t.agentID = ""
@@ -418,14 +417,14 @@ func (f *simFramework) checkDone() {
 
 func (f *simFramework) teardown() {
 	f.teardownSent = true
-	f.call(&schedpb.Call{Type: schedpb.Call_TEARDOWN.Enum()}, "TEARDOWN", func(r master.Result) {
+	f.call(&schedpb.Call{Type: schedpb.Call_TEARDOWN.Enum()}, "TEARDOWN", func(r core.Result) {
 		f.teardownSent = false
-		if r.Status < http.StatusMultipleChoices {
+		if !r.Code.Failed() {
 			f.state = fwDone
 			f.w.frameworkDone()
 			return
 		}
-		f.tracef("TEARDOWN refused (%d): %s", r.Status, r.Message)
+		f.tracef("TEARDOWN refused (%s): %s", r.Code, r.Message)
 		if f.state == fwDisconnected {
 			f.subscribe()
 		}

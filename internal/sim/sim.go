@@ -5,7 +5,6 @@ import (
 	"hash/fnv"
 	"log/slog"
 	"math/rand/v2"
-	"net/http"
 	"slices"
 	"strconv"
 	"strings"
@@ -14,8 +13,8 @@ import (
 	"github.com/gomesos/gomesos/api/agentproto"
 	mesos "github.com/gomesos/gomesos/api/v1/mesos"
 	schedpb "github.com/gomesos/gomesos/api/v1/scheduler"
-	"github.com/gomesos/gomesos/master"
 	"github.com/gomesos/gomesos/master/allocator"
+	"github.com/gomesos/gomesos/master/core"
 	"github.com/gomesos/gomesos/resources"
 	"google.golang.org/protobuf/proto"
 )
@@ -126,7 +125,7 @@ type world struct {
 	queue eventQueue
 	phase phase
 
-	core  *master.Core
+	core  *core.Core
 	alloc *allocator.HierarchicalDRF
 
 	agents     []*simAgent
@@ -218,10 +217,10 @@ func newWorld(cfg Config, agentRes, taskRes resources.Resources) *world {
 	id, ip, host := "sim", "10.0.0.1", "master.sim"
 	info := &mesos.MasterInfo{
 		Id: &id, Ip: proto.Uint32(0x0100000a), Port: proto.Uint32(5050), Pid: proto.String("master@10.0.0.1:5050"),
-		Hostname: &host, Version: proto.String(master.Version),
+		Hostname: &host, Version: proto.String(core.Version),
 		Address: &mesos.Address{Hostname: &host, Ip: &ip, Port: proto.Int32(5050)},
 	}
-	w.core = master.NewCore(info, opts, w.alloc, w.epoch)
+	w.core = core.NewCore(info, opts, w.alloc, w.epoch)
 
 	agentProto := resources.ToProto(agentRes)
 	for i := range cfg.Agents {
@@ -314,12 +313,12 @@ func (w *world) linkFault(a *simAgent) (drop bool, extra time.Duration) {
 // ---- The master ----
 
 // step feeds the master one input and carries out its outputs.
-func (w *world) step(in master.Input, desc string) master.Result {
+func (w *world) step(in core.Input, desc string) core.Result {
 	w.steps++
 	r := w.core.Step(w.clock(), in)
 	outs := w.core.Outputs()
-	if _, tick := in.(master.Tick); !tick || len(outs) > 0 {
-		w.tracef("m<%s = %d (%d out)", desc, r.Status, len(outs))
+	if _, tick := in.(core.Tick); !tick || len(outs) > 0 {
+		w.tracef("m<%s = %s (%d out)", desc, r.Code, len(outs))
 	}
 	w.dispatch(outs)
 	if w.steps%w.cfg.CheckEvery == 0 && w.failure == nil {
@@ -337,26 +336,26 @@ func (w *world) step(in master.Input, desc string) master.Result {
 }
 
 func (w *world) tick() {
-	w.step(master.Tick{}, "tick")
+	w.step(core.Tick{}, "tick")
 	w.after(w.cfg.TickInterval, w.tick)
 }
 
 // dispatch carries out the master's outputs. Outputs for different
 // connections are independent, so they are taken connection by connection
 // (keeping their order on each): the Core may emit them in map order.
-func (w *world) dispatch(outs []master.Output) {
+func (w *world) dispatch(outs []core.Output) {
 	if len(outs) > 1 {
-		slices.SortStableFunc(outs, func(a, b master.Output) int { return strings.Compare(outputKey(a), outputKey(b)) })
+		slices.SortStableFunc(outs, func(a, b core.Output) int { return strings.Compare(outputKey(a), outputKey(b)) })
 	}
 	for _, o := range outs {
 		switch o := o.(type) {
-		case master.SendEvent:
+		case core.SendEvent:
 			w.sendEvent(o.Stream, o.Event)
-		case master.CloseStream:
+		case core.CloseStream:
 			w.closeStream(o.Stream)
-		case master.SendAgent:
+		case core.SendAgent:
 			w.sendAgent(o.Conn, o.Msg)
-		case master.CloseAgent:
+		case core.CloseAgent:
 			w.closeAgent(o.Conn)
 		default:
 			w.fail("known-outputs", "unknown output %T", o)
@@ -364,15 +363,15 @@ func (w *world) dispatch(outs []master.Output) {
 	}
 }
 
-func outputKey(o master.Output) string {
+func outputKey(o core.Output) string {
 	switch o := o.(type) {
-	case master.SendEvent:
+	case core.SendEvent:
 		return "s" + o.Stream
-	case master.CloseStream:
+	case core.CloseStream:
 		return "s" + o.Stream
-	case master.SendAgent:
+	case core.SendAgent:
 		return "c" + o.Conn
-	case master.CloseAgent:
+	case core.CloseAgent:
 		return "c" + o.Conn
 	}
 	return ""
@@ -457,7 +456,7 @@ func (w *world) masterLoses(c *agentConn, d time.Duration) {
 			return
 		}
 		c.masterOpen = false
-		w.step(master.AgentClosed{Conn: c.id}, "AgentClosed "+c.id)
+		w.step(core.AgentClosed{Conn: c.id}, "AgentClosed "+c.id)
 	})
 }
 
@@ -492,7 +491,7 @@ func (w *world) agentSubscribe(a *simAgent, c *agentConn, msg *agentproto.AgentM
 			return // the agent gave up on the request
 		}
 		c.masterOpen = true
-		if r := w.step(master.AgentSubscribe{Conn: c.id, Msg: msg}, desc); r.Status >= http.StatusMultipleChoices {
+		if r := w.step(core.AgentSubscribe{Conn: c.id, Msg: msg}, desc); r.Code.Failed() {
 			c.masterOpen = false
 			w.after(w.latency(), func() { a.streamEnded(c, "subscribe refused: "+r.Message) })
 		}
@@ -516,9 +515,9 @@ func (w *world) agentPost(a *simAgent, c *agentConn, msg *agentproto.AgentMessag
 	}
 	agentID := a.id
 	w.at(a.a2m.arrival(w.now, w.latency()+extra), func() {
-		r := w.step(master.AgentMessage{AgentID: agentID, Conn: c.id, Msg: msg}, desc)
-		if r.Status >= http.StatusMultipleChoices {
-			w.after(w.latency(), func() { a.rejected(c, r.Status) })
+		r := w.step(core.AgentMessage{AgentID: agentID, Conn: c.id, Msg: msg}, desc)
+		if r.Code.Failed() {
+			w.after(w.latency(), func() { a.rejected(c, r.Code) })
 		}
 	})
 }
@@ -569,7 +568,7 @@ func (w *world) breakStream(s *fwStream) {
 				return
 			}
 			s.masterOpen = false
-			w.step(master.StreamClosed{Stream: s.id}, "StreamClosed "+s.id)
+			w.step(core.StreamClosed{Stream: s.id}, "StreamClosed "+s.id)
 		})
 	}
 	w.after(w.detectDelay(), func() { s.fw.streamEnded(s, "stream broken") })
@@ -578,22 +577,22 @@ func (w *world) breakStream(s *fwStream) {
 // schedulerCall is a framework's POST /api/v1/scheduler. For SUBSCRIBE,
 // stream is the stream it opens; otherwise the Mesos-Stream-Id it sends.
 // done, if set, gets the call's result back.
-func (w *world) schedulerCall(f *simFramework, stream *fwStream, call *schedpb.Call, desc string, done func(master.Result)) {
-	if err := master.ValidateSchedulerCall(call); err != nil {
+func (w *world) schedulerCall(f *simFramework, stream *fwStream, call *schedpb.Call, desc string, done func(core.Result)) {
+	if err := core.ValidateSchedulerCall(call); err != nil {
 		w.fail("valid-calls", "framework %d made an invalid %s call: %v", f.idx, call.GetType(), err)
 		return
 	}
 	w.report.Messages.FrameworkToMaster++
 	desc = fmt.Sprintf("f%d %s", f.idx, desc)
 	w.at(f.f2m.arrival(w.now, w.latency()), func() {
-		var r master.Result
+		var r core.Result
 		if call.GetType() == schedpb.Call_SUBSCRIBE {
 			if stream.broken {
 				return
 			}
 			stream.masterOpen = true
-			r = w.step(master.SchedulerCall{Call: call, Stream: stream.id}, desc+" on "+stream.id)
-			if r.Status >= http.StatusMultipleChoices {
+			r = w.step(core.SchedulerCall{Call: call, Stream: stream.id}, desc+" on "+stream.id)
+			if r.Code.Failed() {
 				stream.masterOpen = false
 			}
 		} else {
@@ -601,7 +600,7 @@ func (w *world) schedulerCall(f *simFramework, stream *fwStream, call *schedpb.C
 			if stream != nil {
 				id = stream.id
 			}
-			r = w.step(master.SchedulerCall{Call: call, Stream: id}, desc)
+			r = w.step(core.SchedulerCall{Call: call, Stream: id}, desc)
 		}
 		if done != nil {
 			w.after(w.latency(), func() { done(r) })

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gomesos/gomesos/master"
+	"github.com/gomesos/gomesos/master/core"
 )
 
 var (
@@ -63,7 +63,7 @@ func soakConfig(seed int64) Config {
 	}
 	c.TaskDurationMax = c.TaskDurationMin + time.Duration(r.IntN(60000))*time.Millisecond
 	if r.IntN(3) == 0 {
-		c.Master = master.Options{OfferTimeout: time.Duration(1+r.IntN(30)) * time.Second}
+		c.Master = core.Options{OfferTimeout: time.Duration(1+r.IntN(30)) * time.Second}
 	}
 	if r.IntN(3) == 0 {
 		c.Master.AgentPingTimeout = time.Duration(1+r.IntN(15)) * time.Second

@@ -35,20 +35,21 @@ func BenchRounds(frameworks int) int {
 // frameworks subscribe to "*" and decline every offer with a 365-day filter.
 // It times BenchRounds(frameworks) allocation cycles.
 //
-// Bench reads the wall clock to time the cycles; the allocator itself does
-// not.
-func Bench(agents, frameworks int, w io.Writer) (BenchResult, error) {
+// The caller's clock (time.Now in the binary) times the cycles; the
+// allocator itself never reads a clock.
+func Bench(agents, frameworks int, clock func() time.Time, w io.Writer) (BenchResult, error) {
 	if agents <= 0 || frameworks <= 0 {
 		return BenchResult{}, fmt.Errorf("bench: need agents and frameworks, got %d and %d", agents, frameworks)
 	}
 	h := NewBenchHarness(agents, frameworks)
+	h.Clock = clock
 	res := BenchResult{Agents: agents, Frameworks: frameworks, Rounds: BenchRounds(frameworks)}
 	times := make([]time.Duration, 0, res.Rounds)
 	var sum time.Duration
 	for i := range res.Rounds {
-		start := time.Now()
+		start := clock()
 		n := h.Round()
-		d := time.Since(start) - h.LastDecline
+		d := clock().Sub(start) - h.LastDecline
 		times = append(times, d)
 		sum += d
 		res.Allocations += n
@@ -65,9 +66,9 @@ func Bench(agents, frameworks int, w io.Writer) (BenchResult, error) {
 	scans := make([]time.Duration, 5)
 	for i := range scans {
 		h.Allocator.forceFullScan()
-		start := time.Now()
+		start := clock()
 		h.Allocator.Allocate(h.Now)
-		scans[i] = time.Since(start)
+		scans[i] = clock().Sub(start)
 	}
 	slices.Sort(scans)
 	res.FullScan = scans[len(scans)/2]
@@ -93,6 +94,9 @@ func (a *HierarchicalDRF) forceFullScan() {
 type BenchHarness struct {
 	Allocator *HierarchicalDRF
 	Now       time.Time
+	// Clock times the declines of each Round (LastDecline); nil leaves
+	// LastDecline zero.
+	Clock func() time.Time
 	// LastDecline is how long the declines of the last Round took.
 	LastDecline time.Duration
 	offers      []Allocation
@@ -138,11 +142,16 @@ func NewBenchHarness(agents, frameworks int) *BenchHarness {
 // the clock by the allocation interval and runs one cycle. It returns the
 // number of allocations made.
 func (h *BenchHarness) Round() int {
-	start := time.Now()
+	var start time.Time
+	if h.Clock != nil {
+		start = h.Clock()
+	}
 	for _, o := range h.offers {
 		h.Allocator.RecoverResources(o.FrameworkID, o.AgentID, o.Resources, MaxRefuse, h.Now)
 	}
-	h.LastDecline = time.Since(start)
+	if h.Clock != nil {
+		h.LastDecline = h.Clock().Sub(start)
+	}
 	h.Now = h.Now.Add(h.Allocator.interval)
 	h.offers = h.Allocator.Allocate(h.Now)
 	return len(h.offers)

@@ -5,6 +5,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 )
 
 // BenchmarkAllocate is Mesos's DeclineOffers benchmark: every framework
@@ -63,7 +64,7 @@ func BenchmarkAllocateAllDeclined(b *testing.B) {
 
 func TestBenchReportsCycleTimes(t *testing.T) {
 	var out strings.Builder
-	res, err := Bench(100, 5, &out)
+	res, err := Bench(100, 5, time.Now, &out)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,7 +91,7 @@ func TestBenchTable(t *testing.T) {
 	}
 	for _, agents := range []int{1000, 10000} {
 		for _, frameworks := range []int{1, 50, 100} {
-			if _, err := Bench(agents, frameworks, os.Stdout); err != nil {
+			if _, err := Bench(agents, frameworks, time.Now, os.Stdout); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -28,6 +28,7 @@ import (
 	"github.com/gomesos/gomesos/executor/builtin"
 	"github.com/gomesos/gomesos/internal/testutil"
 	"github.com/gomesos/gomesos/master"
+	"github.com/gomesos/gomesos/master/core"
 	"github.com/gomesos/gomesos/resources"
 	"github.com/gomesos/gomesos/scheduler"
 )
@@ -98,7 +99,7 @@ type cluster struct {
 type clusterOptions struct {
 	agents         int
 	agentResources string
-	masterOptions  master.Options
+	masterOptions  core.Options
 	// viaProxy makes the agents reach the master through a TCP proxy the
 	// test can cut.
 	viaProxy bool
@@ -156,7 +157,7 @@ func (c *cluster) runMaster() {
 
 // restartMaster stops the master and starts a new one (a new master id, no
 // memory of the old one's agents or frameworks) on the same address.
-func (c *cluster) restartMaster(opts master.Options) {
+func (c *cluster) restartMaster(opts core.Options) {
 	c.t.Helper()
 	addr := c.master.Addr()
 	c.stopMaster()

@@ -5,7 +5,7 @@ import (
 
 	mesos "github.com/gomesos/gomesos/api/v1/mesos"
 	"github.com/gomesos/gomesos/internal/testutil"
-	"github.com/gomesos/gomesos/master"
+	"github.com/gomesos/gomesos/master/core"
 )
 
 // When the connection between an agent and the master breaks, the agent
@@ -110,7 +110,7 @@ func TestAgentRegistersAnewWithARestartedMaster(t *testing.T) {
 	pid := testutil.WaitPIDFile(t, sandboxOf(t, c.agents[0].Addr(), "orphan")+"/pid", patience)
 	oldID := c.agents[0].ID()
 
-	c.restartMaster(master.Options{})
+	c.restartMaster(core.Options{})
 	waitFor(t, "the agent to register anew", func() bool {
 		var s struct {
 			Slaves []struct {

@@ -1,11 +1,10 @@
-package master
+package core
 
 import (
 	"fmt"
-	"net"
-	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gomesos/gomesos/api/agentproto"
@@ -49,13 +48,13 @@ func (a *agent) endpointOrHost() string {
 	if a.endpoint != "" {
 		return a.endpoint
 	}
-	return net.JoinHostPort(a.info.GetHostname(), strconv.Itoa(int(a.info.GetPort())))
+	return joinHostPort(a.info.GetHostname(), strconv.Itoa(int(a.info.GetPort())))
 }
 
 // ip is the agent's IP address (its hostname when it is not known).
 func (a *agent) ip() string {
-	host, _, err := net.SplitHostPort(a.endpointOrHost())
-	if err != nil {
+	host, ok := hostOf(a.endpointOrHost())
+	if !ok {
 		return a.info.GetHostname()
 	}
 	return host
@@ -96,12 +95,12 @@ func (c *Core) agentSubscribe(in AgentSubscribe) Result {
 	msg := in.Msg
 	reg := msg.GetRegister()
 	if reg == nil || reg.GetAgentInfo() == nil {
-		return fail(http.StatusBadRequest, "Expecting 'register' to be present")
+		return fail(Invalid, "Expecting 'register' to be present")
 	}
 	info := clone(reg.GetAgentInfo())
 	total, err := resources.FromProto(info.GetResources())
 	if err != nil {
-		return fail(http.StatusBadRequest, "Invalid agent resources: %v", err)
+		return fail(Invalid, "Invalid agent resources: %v", err)
 	}
 	switch msg.GetType() {
 	case agentproto.AgentMessage_REGISTER:
@@ -111,7 +110,7 @@ func (c *Core) agentSubscribe(in AgentSubscribe) Result {
 		c.metrics.inc("master/messages_reregister_slave")
 		return c.reregisterAgent(in.Conn, info, total, reg)
 	}
-	return fail(http.StatusBadRequest, "Expecting a REGISTER or REREGISTER message, got %s", msg.GetType())
+	return fail(Invalid, "Expecting a REGISTER or REREGISTER message, got %s", msg.GetType())
 }
 
 func (c *Core) registerAgent(conn string, info *mesos.AgentInfo, total resources.Resources, reg *agentproto.AgentMessage_Register) Result {
@@ -125,7 +124,7 @@ func (c *Core) registerAgent(conn string, info *mesos.AgentInfo, total resources
 	c.metrics.inc("master/slave_registrations")
 	c.log.Info("agent registered", "agent", id, "hostname", info.GetHostname(), "resources", total.String())
 	c.allocateSoon = true
-	return Result{Status: http.StatusOK, AgentID: id}
+	return Result{Code: OK, AgentID: id}
 }
 
 // newAgent is an agent admitted now, with no tasks, offers or executors.
@@ -158,7 +157,7 @@ func (c *Core) reregisterAgent(conn string, info *mesos.AgentInfo, total resourc
 				Message: ptr("Agent " + id + " is not known to this master; register as a new agent"),
 			}})
 			c.emit(CloseAgent{Conn: conn})
-			return Result{Status: http.StatusOK, AgentID: id}
+			return Result{Code: OK, AgentID: id}
 		}
 		delete(c.unreachable, id)
 		a = c.newAgent(id, info, total, reg)
@@ -196,7 +195,7 @@ func (c *Core) reregisterAgent(conn string, info *mesos.AgentInfo, total resourc
 	}
 	c.log.Info("agent reregistered", "agent", id, "hostname", info.GetHostname())
 	c.allocateSoon = true
-	return Result{Status: http.StatusOK, AgentID: id}
+	return Result{Code: OK, AgentID: id}
 }
 
 // reconcileAgentTasks compares what the agent reports with what the master
@@ -333,7 +332,7 @@ func (c *Core) connectAgent(a *agent, conn string) {
 func (c *Core) agentMessage(in AgentMessage) Result {
 	a := c.agents[in.AgentID]
 	if a == nil || a.conn == "" || a.conn != in.Conn {
-		return fail(http.StatusConflict, "Agent %s is not registered on stream %s", in.AgentID, in.Conn)
+		return fail(Conflict, "Agent %s is not registered on stream %s", in.AgentID, in.Conn)
 	}
 	msg := in.Msg
 	switch msg.GetType() {
@@ -363,7 +362,7 @@ func (c *Core) agentMessage(in AgentMessage) Result {
 		c.metrics.inc("master/slave_removals/reason_unregistered")
 		c.removeAgent(a, "unregistered", mesos.TaskStatus_REASON_AGENT_REMOVED)
 	default:
-		return fail(http.StatusBadRequest, "Unexpected agent message type %s", msg.GetType())
+		return fail(Invalid, "Unexpected agent message type %s", msg.GetType())
 	}
 	return ok()
 }
@@ -507,4 +506,31 @@ func (c *Core) removeAgent(a *agent, why string, reason mesos.TaskStatus_Reason)
 	c.unreachable[a.id] = c.now
 	c.metrics.inc("master/slave_removals")
 	c.allocateSoon = true
+}
+
+// joinHostPort makes "host:port", bracketing IPv6 literals, as the address
+// parts of Mesos's pids are written.
+func joinHostPort(host, port string) string {
+	if strings.Contains(host, ":") {
+		return "[" + host + "]:" + port
+	}
+	return host + ":" + port
+}
+
+// hostOf is the host part of "host:port" or "[v6]:port".
+func hostOf(hostport string) (string, bool) {
+	i := strings.LastIndexByte(hostport, ':')
+	if i < 0 {
+		return "", false
+	}
+	host := hostport[:i]
+	if strings.HasPrefix(host, "[") {
+		if !strings.HasSuffix(host, "]") {
+			return "", false
+		}
+		host = host[1 : len(host)-1]
+	} else if strings.Contains(host, ":") {
+		return "", false
+	}
+	return host, true
 }

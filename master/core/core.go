@@ -1,9 +1,8 @@
-package master
+package core
 
 import (
 	"fmt"
 	"log/slog"
-	"net/http"
 	"time"
 
 	"github.com/gomesos/gomesos/api/agentproto"
@@ -29,7 +28,8 @@ type Options struct {
 	Logger                        *slog.Logger
 }
 
-func (o *Options) setDefaults() {
+// SetDefaults fills unset options with Mesos's defaults.
+func (o *Options) SetDefaults() {
 	if o.AllocationInterval <= 0 {
 		o.AllocationInterval = time.Second
 	}
@@ -97,19 +97,65 @@ func (AgentMessage) isInput()   {}
 func (AgentClosed) isInput()    {}
 func (Tick) isInput()           {}
 
-// Result is the synchronous answer to an input: an HTTP status and, for
-// errors, the message that says what is wrong. Extra carries response
-// headers or ids the driver needs (e.g. the agent id assigned).
+// Code says how the core answered an input. The driver maps it to the
+// transport's status (HTTP for the scheduler API and the agent protocol).
+type Code int
+
+const (
+	// Accepted: the call was taken; its effects follow as outputs (202).
+	Accepted Code = iota
+	// OK: the call was taken and answered synchronously (200), e.g. an
+	// agent admitted or a stream subscribed.
+	OK
+	// Invalid: the input is malformed or refers to nothing (400).
+	Invalid
+	// NotSubscribed: the framework is known but not subscribed (403).
+	NotSubscribed
+	// Conflict: the sender's connection is stale (409).
+	Conflict
+	// Unsupported: a call the master does not implement (501).
+	Unsupported
+	// Internal: the core cannot handle the input at all (500).
+	Internal
+)
+
+// Failed reports whether the code refuses the input.
+func (c Code) Failed() bool { return c >= Invalid }
+
+// String names the code, for logs and traces.
+func (c Code) String() string {
+	switch c {
+	case Accepted:
+		return "accepted"
+	case OK:
+		return "ok"
+	case Invalid:
+		return "invalid"
+	case NotSubscribed:
+		return "not subscribed"
+	case Conflict:
+		return "conflict"
+	case Unsupported:
+		return "unsupported"
+	case Internal:
+		return "internal"
+	}
+	return fmt.Sprintf("code(%d)", int(c))
+}
+
+// Result is the synchronous answer to an input: a code and, for refusals,
+// the message that says what is wrong. AgentID is the id assigned to an
+// agent that registered.
 type Result struct {
-	Status  int
+	Code    Code
 	Message string
 	AgentID string
 }
 
-func ok() Result { return Result{Status: http.StatusAccepted} }
+func ok() Result { return Result{Code: Accepted} }
 
-func fail(status int, format string, args ...any) Result {
-	return Result{Status: status, Message: fmt.Sprintf(format, args...)}
+func fail(code Code, format string, args ...any) Result {
+	return Result{Code: code, Message: fmt.Sprintf(format, args...)}
 }
 
 // Output is an effect the driver must carry out, in order.
@@ -177,7 +223,7 @@ type Core struct {
 // the random bytes of stream ids and nothing else, so that tests and the
 // simulator can make the core fully deterministic.
 func NewCore(info *mesos.MasterInfo, opts Options, alloc allocator.Allocator, now time.Time) *Core {
-	opts.setDefaults()
+	opts.SetDefaults()
 	c := &Core{
 		opts:        opts,
 		info:        info,
@@ -225,7 +271,7 @@ func (c *Core) Step(now time.Time, in Input) Result {
 		c.tick()
 		r = ok()
 	default:
-		r = fail(http.StatusInternalServerError, "unknown input %T", in)
+		r = fail(Internal, "unknown input %T", in)
 	}
 	return r
 }

@@ -1,4 +1,4 @@
-package master
+package core
 
 import (
 	"fmt"
@@ -43,10 +43,8 @@ func refuseDuration(f *mesos.Filters) time.Duration {
 func (c *Core) allocate() {
 	c.allocateSoon = false
 	c.nextAllocation = c.now.Add(c.opts.AllocationInterval)
-	start := time.Now()
 	allocs := c.alloc.Allocate(c.now)
 	c.allocationRuns++
-	c.recordAllocationRun(time.Since(start))
 	byFramework := map[string][]*mesos.Offer{}
 	for _, al := range allocs {
 		fw := c.frameworks[al.FrameworkID]

@@ -1,9 +1,7 @@
-package master
+package core
 
 import (
-	"sort"
 	"strings"
-	"time"
 
 	mesos "github.com/gomesos/gomesos/api/v1/mesos"
 )
@@ -12,7 +10,6 @@ import (
 // a snapshot is taken.
 type metrics struct {
 	counters map[string]float64
-	runMs    []float64 // recent allocation run durations, newest last
 }
 
 func (m *metrics) inc(name string) {
@@ -34,15 +31,6 @@ func (m *metrics) taskTerminal(state mesos.TaskState, source mesos.TaskStatus_So
 		r = "slave_" + rest
 	}
 	m.inc("master/task_" + s + "/source_" + strings.ToLower(strings.TrimPrefix(source.String(), "SOURCE_")) + "/reason_" + r)
-}
-
-const maxRunSamples = 1000
-
-func (c *Core) recordAllocationRun(d time.Duration) {
-	c.metrics.runMs = append(c.metrics.runMs, float64(d.Nanoseconds())/1e6)
-	if n := len(c.metrics.runMs) - maxRunSamples; n > 0 {
-		c.metrics.runMs = append([]float64(nil), c.metrics.runMs[n:]...)
-	}
 }
 
 // Metrics is the flat name → value map of /metrics/snapshot.
@@ -103,21 +91,6 @@ func (c *Core) Metrics() map[string]float64 {
 		out["allocator/mesos/resources/"+name+"/offered_or_allocated"] = 0
 	}
 	out["allocator/mesos/allocation_runs"] = float64(c.allocationRuns)
-	runs := append([]float64(nil), c.metrics.runMs...)
-	sort.Float64s(runs)
-	out["allocator/mesos/allocation_run_ms/count"] = float64(len(runs))
-	if len(runs) > 0 {
-		q := func(p float64) float64 { return runs[min(len(runs)-1, int(p*float64(len(runs))))] }
-		out["allocator/mesos/allocation_run_ms"] = runs[len(runs)-1]
-		out["allocator/mesos/allocation_run_ms/min"] = runs[0]
-		out["allocator/mesos/allocation_run_ms/max"] = runs[len(runs)-1]
-		out["allocator/mesos/allocation_run_ms/p50"] = q(0.5)
-		out["allocator/mesos/allocation_run_ms/p90"] = q(0.9)
-		out["allocator/mesos/allocation_run_ms/p95"] = q(0.95)
-		out["allocator/mesos/allocation_run_ms/p99"] = q(0.99)
-		out["allocator/mesos/allocation_run_ms/p999"] = q(0.999)
-		out["allocator/mesos/allocation_run_ms/p9999"] = q(0.9999)
-	}
 	for _, fw := range c.frameworks {
 		for _, o := range fw.offers {
 			for name, q := range o.res.ToScalarQuantities() {

@@ -1,8 +1,7 @@
-package master
+package core
 
 import (
 	"fmt"
-	"net/http"
 	"sort"
 	"time"
 
@@ -123,16 +122,16 @@ func (c *Core) schedulerCall(in SchedulerCall) Result {
 	}
 	fw := c.frameworks[call.GetFrameworkId().GetValue()]
 	if fw == nil {
-		return fail(http.StatusBadRequest, "Framework cannot be found")
+		return fail(Invalid, "Framework cannot be found")
 	}
 	if fw.stream == "" {
-		return fail(http.StatusForbidden, "Framework is not subscribed")
+		return fail(NotSubscribed, "Framework is not subscribed")
 	}
 	if in.Stream == "" {
-		return fail(http.StatusBadRequest, "All non-subscribe calls should include the 'Mesos-Stream-Id' header")
+		return fail(Invalid, "All non-subscribe calls should include the 'Mesos-Stream-Id' header")
 	}
 	if in.Stream != fw.stream {
-		return fail(http.StatusBadRequest, "The stream ID '%s' included in this request didn't match the stream ID currently associated with framework ID %s", in.Stream, fw.id)
+		return fail(Invalid, "The stream ID '%s' included in this request didn't match the stream ID currently associated with framework ID %s", in.Stream, fw.id)
 	}
 	switch call.GetType() {
 	case schedpb.Call_TEARDOWN:
@@ -169,9 +168,9 @@ func (c *Core) schedulerCall(in SchedulerCall) Result {
 		// The built-in allocator ignores resource requests, as Mesos's does.
 		c.metrics.inc("master/messages_resource_request")
 	case schedpb.Call_UNKNOWN:
-		return fail(http.StatusNotImplemented, "Received an unknown call type")
+		return fail(Unsupported, "Received an unknown call type")
 	default:
-		return fail(http.StatusNotImplemented, "Unsupported call type %s", call.GetType())
+		return fail(Unsupported, "Unsupported call type %s", call.GetType())
 	}
 	return ok()
 }
@@ -183,13 +182,13 @@ func (c *Core) subscribe(call *schedpb.Call, stream string) Result {
 		// Mesos answers an invalid subscription on the stream with ERROR.
 		c.emit(SendEvent{Stream: stream, Event: errorEvent(err.Error())})
 		c.emit(CloseStream{Stream: stream})
-		return Result{Status: http.StatusOK}
+		return Result{Code: OK}
 	}
 	id := info.GetId().GetValue()
 	if id != "" && c.removedFWs[id] {
 		c.emit(SendEvent{Stream: stream, Event: errorEvent("Framework has been removed")})
 		c.emit(CloseStream{Stream: stream})
-		return Result{Status: http.StatusOK}
+		return Result{Code: OK}
 	}
 	c.metrics.inc("master/messages_register_framework")
 	fw := c.frameworks[id]
@@ -248,7 +247,7 @@ func (c *Core) subscribe(call *schedpb.Call, stream string) Result {
 	// follows SUBSCRIBED at once (see mesos-samples/scheduler_subscribe_stream.txt).
 	c.emit(SendEvent{Stream: stream, Event: &schedpb.Event{Type: schedpb.Event_HEARTBEAT.Enum()}})
 	c.allocateSoon = true
-	return Result{Status: http.StatusOK}
+	return Result{Code: OK}
 }
 
 func errorEvent(msg string) *schedpb.Event {
