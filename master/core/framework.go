@@ -47,6 +47,34 @@ func (f *framework) partitionAware() bool {
 	return f.hasCapability(mesos.FrameworkInfo_Capability_PARTITION_AWARE)
 }
 
+// multiRole reports the MULTI_ROLE capability. Only such a framework is told
+// the role an offer and its resources are allocated to (allocation_info):
+// Mesos strips it for the others (MESOS-8237), whose client libraries
+// compare resources field by field and would not recognise their own.
+func (f *framework) multiRole() bool {
+	return f.hasCapability(mesos.FrameworkInfo_Capability_MULTI_ROLE)
+}
+
+// resourceFormat is how the resources the master sends the framework write
+// their reservations: the reservations stack for a framework with the
+// RESERVATION_REFINEMENT capability, the older role and reservation fields
+// for the others.
+func (f *framework) resourceFormat() resources.Format {
+	if f.hasCapability(mesos.FrameworkInfo_Capability_RESERVATION_REFINEMENT) {
+		return resources.PostRefinementFormat
+	}
+	return resources.PreRefinementFormat
+}
+
+// resourcesProto writes resources for the framework in the form it asked
+// for with its capabilities (see multiRole and resourceFormat).
+func (f *framework) resourcesProto(rs resources.Resources) ([]*mesos.Resource, error) {
+	if !f.multiRole() {
+		rs = rs.Unallocated()
+	}
+	return resources.ToProtoFormat(rs, f.resourceFormat())
+}
+
 // frameworkRoles is the roles a framework subscribes with: `roles` for
 // MULTI_ROLE frameworks, else the deprecated `role` (default "*").
 func frameworkRoles(info *mesos.FrameworkInfo) []string {
@@ -68,6 +96,8 @@ func allocatorFramework(info *mesos.FrameworkInfo, suppressed []string) allocato
 			fw.Capabilities.RevocableResources = true
 		case mesos.FrameworkInfo_Capability_SHARED_RESOURCES:
 			fw.Capabilities.SharedResources = true
+		case mesos.FrameworkInfo_Capability_RESERVATION_REFINEMENT:
+			fw.Capabilities.ReservationRefinement = true
 		}
 	}
 	return fw

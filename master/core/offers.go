@@ -54,13 +54,21 @@ func (c *Core) allocate() {
 			c.alloc.RecoverResources(al.FrameworkID, al.AgentID, al.Resources, 0, c.now)
 			continue
 		}
+		res, err := fw.resourcesProto(al.Resources)
+		if err != nil {
+			// Refined reservations are not allocated to a framework that
+			// cannot read them; should any come, they go back unsent.
+			c.log.Error("cannot offer resources in the framework's format", "framework", fw.id, "agent", a.id, "error", err)
+			c.alloc.RecoverResources(al.FrameworkID, al.AgentID, al.Resources, 0, c.now)
+			continue
+		}
 		id := fmt.Sprintf("%s-O%d", c.info.GetId(), c.nextOffer)
 		c.nextOffer++
 		o := &offer{id: id, frameworkID: fw.id, agentID: a.id, role: al.Role, res: al.Resources, created: c.now}
 		c.offers[id] = o
 		fw.offers[id] = o
 		a.offers[id] = o
-		byFramework[fw.id] = append(byFramework[fw.id], c.offerProto(o, a, fw))
+		byFramework[fw.id] = append(byFramework[fw.id], c.offerProto(o, a, fw, res))
 	}
 	for _, fwID := range sortedKeys(byFramework) {
 		fw := c.frameworks[fwID]
@@ -68,12 +76,15 @@ func (c *Core) allocate() {
 	}
 }
 
-func (c *Core) offerProto(o *offer, a *agent, fw *framework) *mesos.Offer {
+// offerProto is the Offer message for fw, with res, the offered resources
+// already in fw's format. Only a MULTI_ROLE framework gets the offer's
+// allocation_info.
+func (c *Core) offerProto(o *offer, a *agent, fw *framework, res []*mesos.Resource) *mesos.Offer {
 	var exIDs []*mesos.ExecutorID
 	for _, exID := range sortedKeys(fw.executors[a.id]) {
 		exIDs = append(exIDs, &mesos.ExecutorID{Value: ptr(exID)})
 	}
-	return &mesos.Offer{
+	pb := &mesos.Offer{
 		Id:          &mesos.OfferID{Value: &o.id},
 		FrameworkId: &mesos.FrameworkID{Value: &fw.id},
 		AgentId:     &mesos.AgentID{Value: &a.id},
@@ -83,11 +94,14 @@ func (c *Core) offerProto(o *offer, a *agent, fw *framework) *mesos.Offer {
 			Address: &mesos.Address{Hostname: a.info.Hostname, Ip: ptr(a.ip()), Port: ptr(a.info.GetPort())},
 			Path:    ptr("/slave(1)"),
 		},
-		Resources:      resources.ToProto(o.res),
-		Attributes:     a.info.GetAttributes(),
-		ExecutorIds:    exIDs,
-		AllocationInfo: &mesos.Resource_AllocationInfo{Role: ptr(o.role)},
+		Resources:   res,
+		Attributes:  a.info.GetAttributes(),
+		ExecutorIds: exIDs,
 	}
+	if fw.multiRole() {
+		pb.AllocationInfo = &mesos.Resource_AllocationInfo{Role: ptr(o.role)}
+	}
+	return pb
 }
 
 // removeOffer forgets an offer; the caller decides what happens to its
