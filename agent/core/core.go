@@ -660,8 +660,8 @@ func (c *core) forget() {
 		}
 	}
 	var dirs []string
-	for _, fw := range c.frameworks {
-		for _, ex := range fw.executors {
+	for _, fw := range c.sortedFrameworks() {
+		for _, ex := range fw.sortedExecutors() {
 			dirs = append(dirs, ex.directory)
 		}
 		for _, ex := range fw.completedExecutors {

@@ -262,3 +262,44 @@ func TestCoreIgnoresStaleStreams(t *testing.T) {
 		t.Fatalf("stale rejection acted on: %v", outs)
 	}
 }
+
+// When the master shuts the agent down, every sandbox is detached in one
+// Detach whose order is the same from run to run (by framework, then
+// executor), so that a simulator replaying a seed sees the same outputs.
+func TestCoreForgetDetachesInOrder(t *testing.T) {
+	var first []string
+	for run := range 5 {
+		h := newCoreHarness(t)
+		h.register()
+		for _, fwID := range []string{"fw-b", "fw-a", "fw-c"} {
+			fw := proto.Clone(testFramework).(*mesos.FrameworkInfo)
+			fw.Id = &mesos.FrameworkID{Value: proto.String(fwID)}
+			for _, id := range []string{"t3", "t1", "t4", "t2"} {
+				h.master(&agentproto.MasterMessage{
+					Type:    agentproto.MasterMessage_RUN_TASK.Enum(),
+					RunTask: &agentproto.MasterMessage_RunTask{FrameworkInfo: fw, Task: commandTask(id, "A-S1", "true")},
+				})
+			}
+		}
+		outs := h.master(&agentproto.MasterMessage{Type: agentproto.MasterMessage_SHUTDOWN.Enum(), Message: proto.String("removed")})
+		detach := only[Detach](outs)
+		if len(detach) != 1 || len(detach[0].Dirs) != 12 {
+			t.Fatalf("SHUTDOWN detached %v", detach)
+		}
+		var order []string
+		for _, d := range detach[0].Dirs {
+			rel := strings.TrimPrefix(d, "/work/slaves/A-S1/frameworks/")
+			fw, rest, _ := strings.Cut(rel, "/executors/")
+			ex, _, _ := strings.Cut(rest, "/")
+			order = append(order, fw+"/"+ex)
+		}
+		if !slices.IsSorted(order) {
+			t.Fatalf("run %d: sandboxes detached out of order: %v", run, order)
+		}
+		if run == 0 {
+			first = order
+		} else if !slices.Equal(order, first) {
+			t.Fatalf("run %d detached %v, run 0 %v", run, order, first)
+		}
+	}
+}
