@@ -77,6 +77,13 @@ type Config struct {
 	// FailureTrace is how many of the last trace lines a Failure carries
 	// (default 60).
 	FailureTrace int
+	// AgentCheckInterval is how often the agents are compared with the
+	// master while the workload runs (default 10s; negative: only when it
+	// ended). See checkAgent.
+	AgentCheckInterval time.Duration
+	// SettleTimeout bounds how long the agents may take to settle once
+	// the workload ended (default 10 minutes). See checkSettled.
+	SettleTimeout time.Duration
 }
 
 // FaultConfig sets the probability of each kind of fault. All are drawn
@@ -159,6 +166,10 @@ func (c *Config) setDefaults() {
 	def(&c.ReconcileInterval, time.Minute)
 	def(&c.DrainTimeout, 20*time.Minute)
 	def(&c.TickInterval, 100*time.Millisecond)
+	def(&c.SettleTimeout, 10*time.Minute)
+	if c.AgentCheckInterval == 0 {
+		c.AgentCheckInterval = 10 * time.Second
+	}
 	def(&c.Faults.MaxDelay, 5*time.Second)
 	def(&c.Faults.RestartMin, 5*time.Second)
 	def(&c.Faults.RestartMax, 150*time.Second)
