@@ -567,3 +567,46 @@ func TestReturningAgentWithoutAnUnreachableTaskReportsItGone(t *testing.T) {
 		t.Errorf("master/tasks_gone = %v, want 1", got)
 	}
 }
+
+// Mesos: TEARDOWN tells every agent to shut the framework down, also an
+// agent on which the master knows no task of the framework any more. The
+// simulator found an agent whose acknowledgement of a task's end was lost
+// while the framework's was taken: the master forgot the task, and when
+// the framework then tore itself down the agent was not told, so it kept
+// the framework and resent the task's end forever.
+func TestTeardownTellsEveryAgent(t *testing.T) {
+	m := startMaster(t)
+	a := startAgent(t, m, "agent1", agentResources)
+	b := startAgent(t, m, "agent2", agentResources)
+	fi := frameworkInfo("leaves")
+	fi.FailoverTimeout = proto.Float64(3600)
+	s := subscribe(t, m, fi, codec.JSON)
+	o := s.nextOffers()
+	var offer *mesos.Offer
+	for _, x := range o {
+		if x.GetAgentId().GetValue() == a.ID {
+			offer = x
+		}
+	}
+	if offer == nil {
+		t.Fatalf("no offer for agent1 among %v", o)
+	}
+	s.accept(offerIDs(offer), 0, launchOp(commandTask("t1", "cpus:1;mem:128", offer)))
+	a.next(agentproto.MasterMessage_RUN_TASK)
+	a.update(s.FrameworkID, "t1", mesos.TaskState_TASK_FINISHED)
+	st := s.nextUpdate()
+	s.acknowledge(st)
+	// The master forwards the acknowledgement (which the agent may never
+	// get) and forgets the task.
+	a.next(agentproto.MasterMessage_ACKNOWLEDGE)
+	waitFor(t, "the master to forget the ended task", func() bool {
+		return len(tasksWithID(frameworkState(t, m, s.FrameworkID)["completed_tasks"], "t1")) == 1
+	})
+
+	s.call(&schedpb.Call{Type: schedpb.Call_TEARDOWN.Enum()})
+	for _, ag := range []*fakeAgent{a, b} {
+		if got := ag.next(agentproto.MasterMessage_SHUTDOWN_FRAMEWORK).GetShutdownFramework().GetFrameworkId().GetValue(); got != s.FrameworkID {
+			t.Errorf("SHUTDOWN_FRAMEWORK for %s, want %s", got, s.FrameworkID)
+		}
+	}
+}
