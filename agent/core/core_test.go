@@ -303,3 +303,75 @@ func TestCoreForgetDetachesInOrder(t *testing.T) {
 		}
 	}
 }
+
+// Mesos: an executor whose event stream broke subscribes again with the
+// updates it has not seen acknowledged. The agent handles them as if sent
+// again: one it never received (made while the stream was down) goes into
+// the task's stream, one it already has is only acknowledged again, and
+// both acknowledgements go out on the new stream. The simulator found the
+// agent ignoring them: the executor waited for acknowledgements that never
+// came, and its task's end was lost (the task failed when it exited).
+func TestCoreResubscribeHandlesUnacknowledgedUpdates(t *testing.T) {
+	h := newCoreHarness(t)
+	h.register()
+	spec := only[Launch](h.master(runTask(commandTask("t", "A-S1", "true"))))[0].Spec
+	h.step(ContainerLaunched{ContainerID: spec.ID, Pid: 1234})
+	sub := execCall("fw-1", "t", execpb.Call_SUBSCRIBE)
+	sub.Subscribe = &execpb.Call_Subscribe{}
+	if r := h.call(sub, 7); r.Status != CallOK {
+		t.Fatalf("subscribe: %+v", r)
+	}
+	running, finished := bytes.Repeat([]byte{1}, 16), bytes.Repeat([]byte{2}, 16)
+	outs := h.step(ExecutorCall{Call: update("fw-1", "t", "t", mesos.TaskState_TASK_RUNNING, running), Reply: make(chan CallResult, 1)})
+	if got := sentUpdates(outs); !slices.Equal(got, []mesos.TaskState{mesos.TaskState_TASK_RUNNING}) {
+		t.Fatalf("RUNNING forwarded as %v", got)
+	}
+
+	// The stream breaks before RUNNING's acknowledgement reaches the
+	// executor; the task finishes meanwhile.
+	h.step(ExecutorDisconnected{Conn: 7})
+	resub := execCall("fw-1", "t", execpb.Call_SUBSCRIBE)
+	resub.Subscribe = &execpb.Call_Subscribe{UnacknowledgedUpdates: []*execpb.Call_Update{
+		update("fw-1", "t", "t", mesos.TaskState_TASK_RUNNING, running).GetUpdate(),
+		update("fw-1", "t", "t", mesos.TaskState_TASK_FINISHED, finished).GetUpdate(),
+	}}
+	reply := make(chan CallResult, 1)
+	outs = h.step(ExecutorCall{Call: resub, Conn: 8, Reply: reply})
+	var acked [][]byte
+	var types []execpb.Event_Type
+	for _, e := range only[ExecutorEvent](outs) {
+		if e.Conn != 8 {
+			t.Errorf("%s on stream %d, want the new stream 8", e.Event.GetType(), e.Conn)
+		}
+		types = append(types, e.Event.GetType())
+		if e.Event.GetType() == execpb.Event_ACKNOWLEDGED {
+			acked = append(acked, e.Event.GetAcknowledged().GetUuid())
+		}
+	}
+	if len(types) == 0 || types[0] != execpb.Event_SUBSCRIBED {
+		t.Errorf("events after re-subscribing: %v, want SUBSCRIBED first", types)
+	}
+	if len(acked) != 2 || !bytes.Equal(acked[0], running) || !bytes.Equal(acked[1], finished) {
+		t.Errorf("acknowledged %x, want RUNNING's and FINISHED's uuids", acked)
+	}
+	// RUNNING is still in flight to the master: FINISHED waits behind it,
+	// and the task's record is terminal.
+	if got := sentUpdates(outs); len(got) != 0 {
+		t.Errorf("sent %v while RUNNING is unacknowledged", got)
+	}
+	if n := h.c.updates.pendingCount(updateKey{"fw-1", "t"}); n != 2 {
+		t.Errorf("%d updates pending in the task's stream, want RUNNING and FINISHED", n)
+	}
+	if st, _ := h.c.latestState("fw-1", "t"); st != mesos.TaskState_TASK_FINISHED {
+		t.Errorf("the agent knows the task as %s, want TASK_FINISHED", st)
+	}
+	outs = h.master(&agentproto.MasterMessage{
+		Type: agentproto.MasterMessage_ACKNOWLEDGE.Enum(),
+		Acknowledge: &agentproto.MasterMessage_Acknowledge{
+			FrameworkId: testFramework.GetId(), TaskId: &mesos.TaskID{Value: proto.String("t")}, Uuid: running,
+		},
+	})
+	if got := sentUpdates(outs); !slices.Equal(got, []mesos.TaskState{mesos.TaskState_TASK_FINISHED}) {
+		t.Errorf("after RUNNING's acknowledgement sent %v, want TASK_FINISHED", got)
+	}
+}
