@@ -531,6 +531,7 @@ func (e *simExecutor) subscribe() {
 	}
 	call := e.newCall(execpb.Call_SUBSCRIBE)
 	call.Subscribe = sub
+	e.tracef("SUBSCRIBE on %d with %d unacknowledged updates", conn, len(sub.UnacknowledgedUpdates))
 	a.byConn[conn] = e
 	e.conn = conn
 	r := a.call(call, conn)
@@ -679,17 +680,18 @@ func (e *simExecutor) update(id *mesos.TaskID, st mesos.TaskState, message strin
 	}
 }
 
-// send posts UPDATE to the agent.
+// send posts UPDATE to the agent (a request of its own, which does not
+// depend on the event stream).
 func (e *simExecutor) send(u *pendingUpdate) {
 	a := e.a
-	conn := e.conn
-	u.sentOn = conn
+	u.sentOn = e.conn
 	s := u.status
 	a.at(e.toAgent.arrival(a.w.now, e.local()), func() {
-		if e.gone || e.conn != conn {
-			return // lost with the connection; re-sent on re-subscription
+		if e.gone {
+			return
 		}
 		a.touched = true
+		e.tracef("UPDATE %s %x", s.GetState(), shortUUID(s.GetUuid()))
 		call := e.newCall(execpb.Call_UPDATE)
 		call.Update = &execpb.Call_Update{Status: s}
 		r := a.call(call, 0)
@@ -737,9 +739,19 @@ func (e *simExecutor) maybeExit() {
 	e.a.later(executorAckTimeout, func() {
 		if e.ackWaitGen == gen && e.alive() {
 			e.tracef("no acknowledgement for %d updates; exiting", len(e.unacked))
+			e.a.w.fail("executor-acknowledged", "a%d (%s): executor %s/%s waited %v for the agent to acknowledge %s",
+				e.a.idx, e.a.id(), e.fwID, e.id, executorAckTimeout, describeUnacked(e.unacked))
 			e.exit(1)
 		}
 	})
+}
+
+func describeUnacked(us []*pendingUpdate) string {
+	var parts []string
+	for _, u := range us {
+		parts = append(parts, fmt.Sprintf("%s %x", u.status.GetState(), shortUUID(u.status.GetUuid())))
+	}
+	return "[" + strings.Join(parts, ", ") + "]"
 }
 
 // exit ends the executor's process with status code.
@@ -748,6 +760,10 @@ func (e *simExecutor) exit(code int) {
 		return
 	}
 	e.exiting = true
+	if code == 0 && e.task != nil && e.task.terminal {
+		// Every update acknowledged: the agent took the task's end.
+		e.a.w.executorEnded(e.fwID, e.task.info.GetTaskId().GetValue(), e.task.state)
+	}
 	e.a.later(e.local(), func() { e.ended(code<<8, fmt.Sprintf("exited with status %d", code)) })
 }
 
@@ -780,8 +796,22 @@ func (e *simExecutor) ended(status int, how string) {
 	a.step(agentcore.ContainerExited{Termination: agentcore.Termination{ContainerID: e.containerID, Status: status, How: how}})
 }
 
-// streamClosed: the agent closed the executor's event stream. A live
-// executor subscribes again, as the executor library does.
+// breakStream: the executor's event stream breaks. Both ends notice.
+func (e *simExecutor) breakStream() {
+	a := e.a
+	conn := e.conn
+	a.later(e.local(), func() { a.step(agentcore.ExecutorDisconnected{Conn: conn}) })
+	e.streamClosed(conn)
+}
+
+// crash: the executor's process dies of a signal, with its task.
+func (e *simExecutor) crash() {
+	e.exiting = true
+	e.a.later(e.local(), func() { e.ended(9, "killed by signal 9") })
+}
+
+// streamClosed: the agent closed the executor's event stream, or it broke.
+// A live executor subscribes again, as the executor library does.
 func (e *simExecutor) streamClosed(conn int64) {
 	a := e.a
 	delete(a.byConn, conn)

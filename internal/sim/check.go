@@ -41,6 +41,17 @@ import (
 //     frameworks' counts of the terminal states they saw, every task the
 //     master launched ended once as its framework saw it, and the master
 //     counts nothing staging, starting, running or killing (checkEnd).
+//   - containers-known, agent-master-agree, resources-balance: the agent
+//     cores hold what their containers and the master say (checkAgent,
+//     every Config.AgentCheckInterval and while settling).
+//   - executor-acknowledged: no executor waits in vain for the agent to
+//     acknowledge its updates; executor-truth: a task ends for its
+//     framework as its executor reported, when the agent acknowledged the
+//     report (simExecutor.maybeExit, checkExecutorTruth).
+//   - agents-settle: after the workload, every agent settles within
+//     Config.SettleTimeout: registered, in agreement with the master,
+//     holding no framework, executor, task or container, and the master
+//     counts nothing used (settleCheck, checkSettled).
 //   - valid-calls, known-outputs: the simulator's own sanity.
 
 // checkAccounting compares the allocator's total allocation with the
@@ -460,6 +471,39 @@ func (w *world) checkAgent(a *simAgent, master func() *masterAgents) (bool, *age
 			a.idx, id, m.used[id], h.used, name)
 	}
 	return true, h
+}
+
+// ---- Executors ----
+
+// executorEnded notes that a task's executor reported the task's end and
+// exited cleanly, once the agent had acknowledged every one of its
+// updates.
+func (w *world) executorEnded(fwID, taskID string, st mesos.TaskState) {
+	w.execEnds[fwID+"/"+taskID] = st
+	w.checkExecutorTruth(fwID, taskID)
+}
+
+// checkExecutorTruth: executor-truth: a task whose executor reported its
+// end, and had every update acknowledged by the agent, ends for its
+// framework as the executor said, unless the master ended it on its own
+// authority (an agent removed, reconciliation). The agent took the update
+// from the executor, so it must deliver it: it may not lose it and report
+// the task failed when the executor exits, say. (The executor that waits
+// in vain for an acknowledgement fails executor-acknowledged.)
+func (w *world) checkExecutorTruth(fwID, taskID string) {
+	st, ok := w.execEnds[fwID+"/"+taskID]
+	if !ok || w.failure != nil {
+		return
+	}
+	for _, f := range w.frameworks {
+		if f.id != fwID {
+			continue
+		}
+		if t := f.byID[taskID]; t != nil && t.terminal && !t.finalFromMaster && t.final != st {
+			w.fail("executor-truth", "task %s/%s: its executor reported %v and the agent acknowledged it, but the framework saw it end %v (states seen: %s)",
+				fwID, taskID, st, t.final, compactStates(t.states))
+		}
+	}
 }
 
 // ---- Settling ----

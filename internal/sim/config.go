@@ -124,12 +124,19 @@ type FaultConfig struct {
 	// run on; it re-registers when the partition heals.
 	AgentPartition             float64
 	PartitionMin, PartitionMax time.Duration
+	// ExecutorDisconnect is, for each virtual second, the probability that
+	// one executor's event stream from its agent breaks; the executor
+	// subscribes again, carrying the updates not yet acknowledged.
+	ExecutorDisconnect float64
+	// ExecutorCrash is, for each virtual second, the probability that one
+	// executor's process dies (killed by a signal) with its task.
+	ExecutorCrash float64
 }
 
 // any reports whether any fault is configured.
 func (f FaultConfig) any() bool {
 	return f.Drop > 0 || f.Delay > 0 || f.AgentCrash > 0 || f.AgentDisconnect > 0 || f.FrameworkDisconnect > 0 ||
-		f.AgentPartition > 0
+		f.AgentPartition > 0 || f.ExecutorDisconnect > 0 || f.ExecutorCrash > 0
 }
 
 // DefaultFaults is a moderate mix of every fault, for tests.
@@ -141,6 +148,8 @@ func DefaultFaults() FaultConfig {
 		AgentCrash:          0.02,
 		AgentDisconnect:     0.05,
 		FrameworkDisconnect: 0.02,
+		ExecutorDisconnect:  0.05,
+		ExecutorCrash:       0.01,
 	}
 }
 
@@ -191,7 +200,8 @@ func (c *Config) validate() (agentRes, taskRes resources.Resources, err error) {
 		return nil, nil, errors.New("sim: Frameworks and TasksPerFramework must not be negative")
 	}
 	for _, p := range []float64{c.FailRatio, c.KillRatio, c.Faults.Drop, c.Faults.Delay,
-		c.Faults.AgentCrash, c.Faults.AgentDisconnect, c.Faults.FrameworkDisconnect, c.Faults.AgentPartition} {
+		c.Faults.AgentCrash, c.Faults.AgentDisconnect, c.Faults.FrameworkDisconnect, c.Faults.AgentPartition,
+		c.Faults.ExecutorDisconnect, c.Faults.ExecutorCrash} {
 		if p < 0 || p > 1 || p != p {
 			return nil, nil, fmt.Errorf("sim: probability %v out of [0, 1]", p)
 		}

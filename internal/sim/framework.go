@@ -339,6 +339,7 @@ func (f *simFramework) update(s *mesos.TaskStatus) {
 		t.terminal = true
 		t.final = st
 		t.finalFromMaster = s.GetSource() == mesos.TaskStatus_SOURCE_MASTER && len(s.GetUuid()) == 0
+		w.checkExecutorTruth(f.id, t.id)
 		f.checkDone()
 		return
 	}

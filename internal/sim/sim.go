@@ -75,6 +75,7 @@ type Faults struct {
 	Crashes, Restarts                      int
 	AgentDisconnects, FrameworkDisconnects int
 	Partitions                             int
+	ExecutorDisconnects, ExecutorCrashes   int
 }
 
 // Failure is an invariant that failed. Running the same Config again
@@ -139,6 +140,8 @@ type world struct {
 	taskQty   map[string]resources.Scalar
 	taskProto []*mesos.Resource
 	launched  map[string]bool // "framework/task" of every RUN_TASK sent
+	// execEnds are the ends executors reported and the agents took.
+	execEnds map[string]mesos.TaskState
 
 	frameworksDone int
 	ended          bool          // the workload ended (every framework is done, or time is up)
@@ -207,6 +210,7 @@ func newWorld(cfg Config, agentRes, taskRes resources.Resources) *world {
 		conns:    map[string]*agentConn{},
 		streams:  map[string]*fwStream{},
 		launched: map[string]bool{},
+		execEnds: map[string]mesos.TaskState{},
 		taskQty:  taskRes.ToScalarQuantities(),
 	}
 	w.taskProto = resources.ToProto(taskRes)
@@ -673,6 +677,20 @@ func (w *world) injectFaults() {
 			a.partition(w.uniform(fc.PartitionMin, fc.PartitionMax))
 		}
 	}
+	if w.chance(fc.ExecutorDisconnect) {
+		if e := w.pickExecutor(func(e *simExecutor) bool { return e.alive() && e.subscribed && e.conn != 0 }); e != nil {
+			w.report.Faults.ExecutorDisconnects++
+			e.tracef("FAULT its event stream breaks")
+			e.breakStream()
+		}
+	}
+	if w.chance(fc.ExecutorCrash) {
+		if e := w.pickExecutor(func(e *simExecutor) bool { return e.alive() && e.launched }); e != nil {
+			w.report.Faults.ExecutorCrashes++
+			e.tracef("FAULT its process dies")
+			e.crash()
+		}
+	}
 	if w.chance(fc.FrameworkDisconnect) {
 		var live []*simFramework
 		for _, f := range w.frameworks {
@@ -706,6 +724,29 @@ func (w *world) pickAgent(ok func(*simAgent) bool) *simAgent {
 	}
 	if len(cands) == 0 {
 		return nil
+	}
+	return cands[w.rng.IntN(len(cands))]
+}
+
+// pickExecutor picks, by the seed, one executor that passes ok on an agent
+// that has one.
+func (w *world) pickExecutor(ok func(*simExecutor) bool) *simExecutor {
+	a := w.pickAgent(func(a *simAgent) bool {
+		for _, e := range a.containers {
+			if ok(e) {
+				return true
+			}
+		}
+		return false
+	})
+	if a == nil {
+		return nil
+	}
+	var cands []*simExecutor
+	for _, id := range sortedKeys(a.containers) {
+		if e := a.containers[id]; ok(e) {
+			cands = append(cands, e)
+		}
 	}
 	return cands[w.rng.IntN(len(cands))]
 }
