@@ -59,6 +59,7 @@ type fwTask struct {
 	terminal            bool
 	final               mesos.TaskState
 	finalFromMaster     bool // the terminal state came from the master (no uuid)
+	finalAgentRemoved   bool // ... because it removed the task's agent
 	killDecided         bool
 }
 
@@ -319,11 +320,16 @@ func (f *simFramework) update(s *mesos.TaskStatus) {
 		return
 	}
 	st := s.GetState()
-	if t.terminal && st != t.final && t.finalFromMaster && t.final == mesos.TaskState_TASK_LOST && s.GetSource() != mesos.TaskStatus_SOURCE_MASTER {
+	if t.terminal && st != t.final && t.finalFromMaster && (t.final == mesos.TaskState_TASK_LOST || t.finalAgentRemoved) &&
+		s.GetSource() != mesos.TaskStatus_SOURCE_MASTER {
 		// Mesos forwards an agent's updates even for tasks the master
 		// has already reported lost to a framework that is not partition
 		// aware (and no longer tracks); the framework keeps TASK_LOST as
 		// the task's end but still acknowledges what the agent sends.
+		// The same holds when the master, removing the agent, reported
+		// the end it knew of a task whose end was not acknowledged
+		// (REASON_AGENT_REMOVED): the agent, back, replays its stream of
+		// updates from the one the master last saw acknowledged.
 		t.states = append(t.states, st)
 		f.acknowledge(s)
 		return
@@ -339,6 +345,7 @@ func (f *simFramework) update(s *mesos.TaskStatus) {
 		t.terminal = true
 		t.final = st
 		t.finalFromMaster = s.GetSource() == mesos.TaskStatus_SOURCE_MASTER && len(s.GetUuid()) == 0
+		t.finalAgentRemoved = t.finalFromMaster && s.GetReason() == mesos.TaskStatus_REASON_AGENT_REMOVED
 		w.checkExecutorTruth(f.id, t.id)
 		f.checkDone()
 		return
