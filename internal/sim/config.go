@@ -101,10 +101,12 @@ type FaultConfig struct {
 	Delay    float64
 	MaxDelay time.Duration
 	// AgentCrash is, for each virtual second, the probability that one
-	// agent (chosen by the seed) crashes: it stops answering (no PONGs,
-	// its tasks and unacknowledged updates are gone), half the time with
-	// its connection left open, half the time closed. It restarts after
-	// RestartMin..RestartMax (defaults 5s and 150s) and registers anew.
+	// agent's machine (chosen by the seed) crashes: its agent core and
+	// its containers are gone (no PONGs, its tasks and unacknowledged
+	// updates are lost), half the time with its connection left open, half
+	// the time closed. It restarts after RestartMin..RestartMax (defaults
+	// 5s and 150s) with a new core, which, without a checkpoint to recover
+	// from, registers as a new agent.
 	AgentCrash             float64
 	RestartMin, RestartMax time.Duration
 	// AgentDisconnect is, for each virtual second, the probability that
