@@ -459,19 +459,35 @@ func (a *simAgent) launch(spec agentcore.LaunchSpec) {
 	a.touched, a.launchedAny = true, true
 	w.report.Executors++
 	a.tracef("launches container %s: executor %s of %s", shortID(spec.ID), e.id, e.fwID)
+	faults := w.phase == phaseRun
+	fail := faults && w.chance(w.cfg.Faults.LaunchFail)
+	hang := faults && !fail && w.chance(w.cfg.Faults.ExecutorHang)
 	a.later(w.uniform(time.Millisecond, 20*time.Millisecond), func() {
 		if e.gone || e.destroyed {
 			return
 		}
-		if spec.Path == "" {
+		if spec.Path == "" || fail {
+			why := "nothing to run"
+			if fail {
+				w.report.Faults.LaunchFailures++
+				why = "simulated launch failure"
+				e.tracef("FAULT the container fails to launch")
+			}
 			e.gone = true
 			delete(a.containers, e.containerID)
-			a.step(agentcore.ContainerLaunched{ContainerID: spec.ID, Err: errors.New("nothing to run")})
+			a.step(agentcore.ContainerLaunched{ContainerID: spec.ID, Err: errors.New(why)})
 			return
 		}
 		a.nextPid++
 		e.launched = true
 		a.step(agentcore.ContainerLaunched{ContainerID: spec.ID, Pid: 1000 + a.nextPid})
+		if hang {
+			// The executor process hangs before it subscribes: the agent's
+			// registration timeout has to end it.
+			w.report.Faults.ExecutorHangs++
+			e.tracef("FAULT the executor hangs before subscribing")
+			return
+		}
 		// The executor process starts and subscribes.
 		a.later(w.uniform(10*time.Millisecond, 300*time.Millisecond), e.subscribe)
 	})

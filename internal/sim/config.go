@@ -133,12 +133,16 @@ type FaultConfig struct {
 	// ExecutorCrash is, for each virtual second, the probability that one
 	// executor's process dies (killed by a signal) with its task.
 	ExecutorCrash float64
+	// LaunchFail is the probability that a container fails to launch;
+	// ExecutorHang that the executor in a container that launched never
+	// subscribes (the agent's registration timeout ends it).
+	LaunchFail, ExecutorHang float64
 }
 
 // any reports whether any fault is configured.
 func (f FaultConfig) any() bool {
 	return f.Drop > 0 || f.Delay > 0 || f.AgentCrash > 0 || f.AgentDisconnect > 0 || f.FrameworkDisconnect > 0 ||
-		f.AgentPartition > 0 || f.ExecutorDisconnect > 0 || f.ExecutorCrash > 0
+		f.AgentPartition > 0 || f.ExecutorDisconnect > 0 || f.ExecutorCrash > 0 || f.LaunchFail > 0 || f.ExecutorHang > 0
 }
 
 // DefaultFaults is a moderate mix of every fault, for tests.
@@ -152,6 +156,8 @@ func DefaultFaults() FaultConfig {
 		FrameworkDisconnect: 0.02,
 		ExecutorDisconnect:  0.05,
 		ExecutorCrash:       0.01,
+		LaunchFail:          0.01,
+		ExecutorHang:        0.01,
 	}
 }
 
@@ -203,7 +209,7 @@ func (c *Config) validate() (agentRes, taskRes resources.Resources, err error) {
 	}
 	for _, p := range []float64{c.FailRatio, c.KillRatio, c.Faults.Drop, c.Faults.Delay,
 		c.Faults.AgentCrash, c.Faults.AgentDisconnect, c.Faults.FrameworkDisconnect, c.Faults.AgentPartition,
-		c.Faults.ExecutorDisconnect, c.Faults.ExecutorCrash} {
+		c.Faults.ExecutorDisconnect, c.Faults.ExecutorCrash, c.Faults.LaunchFail, c.Faults.ExecutorHang} {
 		if p < 0 || p > 1 || p != p {
 			return nil, nil, fmt.Errorf("sim: probability %v out of [0, 1]", p)
 		}

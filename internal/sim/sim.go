@@ -76,6 +76,7 @@ type Faults struct {
 	AgentDisconnects, FrameworkDisconnects int
 	Partitions                             int
 	ExecutorDisconnects, ExecutorCrashes   int
+	LaunchFailures, ExecutorHangs          int
 }
 
 // Failure is an invariant that failed. Running the same Config again

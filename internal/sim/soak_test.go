@@ -73,5 +73,7 @@ func soakConfig(seed int64) Config {
 	// stay what they were before these faults existed.
 	c.Faults.ExecutorDisconnect = pick(0, 0.05, 0.2)
 	c.Faults.ExecutorCrash = pick(0, 0.01, 0.05)
+	c.Faults.LaunchFail = pick(0, 0.01, 0.05)
+	c.Faults.ExecutorHang = pick(0, 0.01, 0.05)
 	return c
 }
