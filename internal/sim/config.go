@@ -42,7 +42,8 @@ type Config struct {
 	// TASK_FINISHED.
 	FailRatio float64
 	// KillRatio is the fraction of tasks a framework kills once it sees
-	// them running.
+	// them running; a quarter as many more are killed as soon as their
+	// launch is accepted, while their executors may still be starting.
 	KillRatio float64
 	// LatencyMin and LatencyMax bound the one-way latency of a message
 	// (defaults 500µs and 5ms).

@@ -259,6 +259,15 @@ func (f *simFramework) accept(o *mesos.Offer, batch []*fwTask) {
 		if !r.Code.Failed() {
 			for _, t := range batch {
 				t.confirmed = true
+				// A few tasks are killed at once, before they run: the
+				// agent may still be starting their executors.
+				if w := f.w; !t.killDecided && w.cfg.KillRatio > 0 && w.chance(w.cfg.KillRatio/4) {
+					t.killDecided = true
+					f.call(&schedpb.Call{
+						Type: schedpb.Call_KILL.Enum(),
+						Kill: &schedpb.Call_Kill{TaskId: &mesos.TaskID{Value: proto.String(t.id)}, AgentId: &mesos.AgentID{Value: proto.String(t.agentID)}},
+					}, "KILL "+t.id+" (early)", nil)
+				}
 			}
 			return
 		}
