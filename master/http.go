@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"regexp"
 	"strconv"
+	"time"
 
 	"github.com/google/uuid"
 	"google.golang.org/protobuf/proto"
@@ -142,11 +143,13 @@ func (m *Master) handleScheduler(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	stream := uuid.NewString()
-	s := newSink(enc)
+	s := m.newSink(enc)
+	s.kind = "framework"
 	var res core.Result
 	if err := m.do(func() {
 		m.frameworkSinks[stream] = s
 		res = m.step(core.SchedulerCall{Call: call, Stream: stream})
+		s.id = res.FrameworkID
 	}); err != nil {
 		textError(w, http.StatusServiceUnavailable, err.Error())
 		return
@@ -170,26 +173,34 @@ func (m *Master) handleScheduler(w http.ResponseWriter, r *http.Request) {
 
 // pump copies a sink's records to a streaming response as RecordIO. It
 // reports whether the client went away (rather than the master closing the
-// stream).
+// stream, or dropping it because the client fell behind).
 func (m *Master) pump(w http.ResponseWriter, r *http.Request, s *sink) (clientGone bool) {
-	flusher, _ := w.(http.Flusher)
-	if flusher != nil {
-		flusher.Flush()
-	}
+	rc := http.NewResponseController(w)
+	// A write blocked on a client that does not read fails once the
+	// master drops the stream, or soon after it closes it. The deadline
+	// goes when the stream ends, lest it outlive it on a connection the
+	// client reuses.
+	s.setAbort(func(deadline time.Time) { _ = rc.SetWriteDeadline(deadline) })
+	defer func() {
+		s.setAbort(nil)
+		_ = rc.SetWriteDeadline(time.Time{})
+	}()
+	_ = rc.Flush()
 	rw := codec.NewRecordWriter(w)
 	for {
 		records, ok := s.next(r.Context())
 		if !ok {
-			return r.Context().Err() != nil
+			return !s.closedByMaster() && r.Context().Err() != nil
 		}
 		for _, rec := range records {
 			if err := rw.WriteRecord(rec); err != nil {
-				return true
+				return !s.closedByMaster()
 			}
 		}
-		if flusher != nil {
-			flusher.Flush()
+		if err := rc.Flush(); err != nil {
+			return !s.closedByMaster()
 		}
+		s.written()
 	}
 }
 
@@ -199,11 +210,13 @@ func (m *Master) handleAgentSubscribe(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	conn := uuid.NewString()
-	s := newSink(codec.Protobuf)
+	s := m.newSink(codec.Protobuf)
+	s.kind = "agent"
 	var res core.Result
 	if err := m.do(func() {
 		m.agentSinks[conn] = s
 		res = m.step(core.AgentSubscribe{Conn: conn, Msg: msg})
+		s.id = res.AgentID
 	}); err != nil {
 		textError(w, http.StatusServiceUnavailable, err.Error())
 		return

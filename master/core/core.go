@@ -145,11 +145,13 @@ func (c Code) String() string {
 
 // Result is the synchronous answer to an input: a code and, for refusals,
 // the message that says what is wrong. AgentID is the id assigned to an
-// agent that registered.
+// agent that registered; FrameworkID is the id of a framework that
+// subscribed.
 type Result struct {
-	Code    Code
-	Message string
-	AgentID string
+	Code        Code
+	Message     string
+	AgentID     string
+	FrameworkID string
 }
 
 func ok() Result { return Result{Code: Accepted} }

@@ -247,7 +247,7 @@ func (c *Core) subscribe(call *schedpb.Call, stream string) Result {
 	// follows SUBSCRIBED at once (see mesos-samples/scheduler_subscribe_stream.txt).
 	c.emit(SendEvent{Stream: stream, Event: &schedpb.Event{Type: schedpb.Event_HEARTBEAT.Enum()}})
 	c.allocateSoon = true
-	return Result{Code: OK}
+	return Result{Code: OK, FrameworkID: fw.id}
 }
 
 func errorEvent(msg string) *schedpb.Event {
