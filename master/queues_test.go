@@ -276,7 +276,9 @@ func TestFrameworkThatFallsBehindIsDisconnected(t *testing.T) {
 // connection refused (409) reaches the framework once it is resent.
 func TestAgentThatFallsBehindIsDisconnected(t *testing.T) {
 	log := &logBuffer{}
-	m := startMaster(t, boundedQueues(log))
+	// The stalled agent does not answer pings; health checks must not
+	// remove it first.
+	m := startMaster(t, boundedQueues(log), func(c *master.Config) { c.AgentPingTimeout = time.Minute })
 	a := startAgent(t, m, "agent1", agentResources)
 	fi := frameworkInfo("checkpointing")
 	fi.Checkpoint = proto.Bool(true)
