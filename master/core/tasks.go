@@ -40,6 +40,13 @@ func (t *task) setState(s mesos.TaskState, now time.Time) {
 
 func newTaskFromAgent(rt *mesos.Task, agentID string) *task {
 	res, _ := resources.FromProto(rt.GetResources())
+	role := ""
+	for _, r := range rt.GetResources() {
+		if ai := r.GetAllocationInfo(); ai != nil && ai.Role != nil {
+			role = ai.GetRole()
+			break
+		}
+	}
 	return &task{
 		id:          rt.GetTaskId().GetValue(),
 		frameworkID: rt.GetFrameworkId().GetValue(),
@@ -50,6 +57,7 @@ func newTaskFromAgent(rt *mesos.Task, agentID string) *task {
 		},
 		executorID: rt.GetExecutorId().GetValue(),
 		res:        res,
+		role:       role,
 		state:      rt.GetState(),
 		statuses:   rt.GetStatuses(),
 		user:       rt.GetUser(),
@@ -185,8 +193,9 @@ func (c *Core) removeTask(fw *framework, t *task) {
 	if fw.tasks[t.id] == t {
 		delete(fw.tasks, t.id)
 	}
-	if a := c.agents[t.agentID]; a != nil {
+	if a := c.agents[t.agentID]; a != nil && a.tasks[taskKey(fw.id, t.id)] == t {
 		delete(a.tasks, taskKey(fw.id, t.id))
+		delete(a.killed, taskKey(fw.id, t.id))
 	}
 	if t.state == mesos.TaskState_TASK_UNREACHABLE {
 		fw.unreachable = append(fw.unreachable, t)
@@ -274,6 +283,13 @@ func (c *Core) kill(fw *framework, k *schedpb.Call_Kill) {
 	a := c.agents[t.agentID]
 	if a == nil {
 		c.reconcileTask(fw, taskID, t.agentID)
+		return
+	}
+	if a.conn == "" {
+		// Sent when the agent re-registers, if it still runs the task.
+		c.log.Info("cannot kill a task on a disconnected agent yet; the kill goes when it re-registers",
+			"framework", fw.id, "task", taskID, "agent", a.id)
+		a.killed[taskKey(fw.id, taskID)] = k.GetKillPolicy()
 		return
 	}
 	c.sendToAgent(a, killTaskMsg(fw.id, taskID, k.GetKillPolicy()))
