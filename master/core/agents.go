@@ -148,15 +148,17 @@ func allocatorAgent(info *mesos.AgentInfo) allocator.Agent {
 }
 
 // reregisterAgent admits an agent that lost its connection (or that the
-// master marked unreachable) back with what it is running. An agent id this
-// master never admitted is told to shut down, so that it registers afresh:
+// master marked unreachable) back with what it is running. So is an agent
+// this master admitted whose entry left the unreachable list (garbage
+// collected, see registryGC), as Mesos admits it anyway. An agent id this
+// master never issued is told to shut down, so that it registers afresh:
 // without a durable registry yet, a restarted master knows no agents.
 func (c *Core) reregisterAgent(conn string, info *mesos.AgentInfo, total resources.Resources, reg *agentproto.AgentMessage_Register) Result {
 	id := info.GetId().GetValue()
 	a := c.agents[id]
 	returning := false // an agent the master had removed
 	if a == nil {
-		if _, wasUnreachable := c.unreachable[id]; !wasUnreachable {
+		if _, wasUnreachable := c.unreachable[id]; !wasUnreachable && !c.issuedAgentID(id) {
 			c.emit(SendAgent{Conn: conn, Msg: &agentproto.MasterMessage{
 				Type:    agentproto.MasterMessage_SHUTDOWN.Enum(),
 				Message: ptr("Agent " + id + " is not known to this master; register as a new agent"),
@@ -164,7 +166,7 @@ func (c *Core) reregisterAgent(conn string, info *mesos.AgentInfo, total resourc
 			c.emit(CloseAgent{Conn: conn})
 			return Result{Code: OK, AgentID: id}
 		}
-		delete(c.unreachable, id)
+		c.forgetUnreachable(id)
 		a = c.newAgent(id, info, total, reg)
 		c.admitAgent(a)
 		returning = true
@@ -611,7 +613,7 @@ func (c *Core) removeAgent(a *agent, why string, reason mesos.TaskStatus_Reason)
 	}
 	c.alloc.RemoveAgent(a.id)
 	c.forgetAgent(a.id)
-	c.unreachable[a.id] = c.now
+	c.markUnreachable(a.id)
 	c.metrics.inc("master/slave_removals")
 	c.allocateSoon = true
 }
@@ -641,4 +643,65 @@ func hostOf(hostport string) (string, bool) {
 		return "", false
 	}
 	return host, true
+}
+
+// issuedAgentID reports whether id is one this master gave an agent.
+func (c *Core) issuedAgentID(id string) bool {
+	n, ok := strings.CutPrefix(id, c.info.GetId()+"-S")
+	if !ok {
+		return false
+	}
+	i, err := strconv.Atoi(n)
+	return err == nil && i >= 0 && i < c.nextAgent && strconv.Itoa(i) == n
+}
+
+// markUnreachable adds an agent to the unreachable list.
+func (c *Core) markUnreachable(id string) {
+	if _, ok := c.unreachable[id]; !ok {
+		c.unreachableOrder = append(c.unreachableOrder, id)
+	}
+	c.unreachable[id] = c.now
+}
+
+// forgetUnreachable takes an agent off the unreachable list.
+func (c *Core) forgetUnreachable(id string) {
+	if _, ok := c.unreachable[id]; !ok {
+		return
+	}
+	delete(c.unreachable, id)
+	if i := slices.Index(c.unreachableOrder, id); i >= 0 {
+		c.unreachableOrder = slices.Delete(c.unreachableOrder, i, i+1)
+	}
+}
+
+// registryGC garbage-collects the unreachable list as Mesos's master does
+// every --registry_gc_interval (Master::doRegistryGc): walking it oldest
+// first, an entry goes while more than --registry_max_agent_count would
+// remain, and any entry older than --registry_max_agent_age goes. The
+// frameworks forget the unreachable tasks of the agents that go, without
+// an update: reconciling them answers TASK_UNKNOWN (TASK_LOST for a
+// framework that is not partition-aware). Such an agent may still come
+// back (reregisterAgent).
+func (c *Core) registryGC() {
+	var gone []string
+	for _, id := range c.unreachableOrder {
+		if len(c.unreachableOrder)-len(gone) > c.opts.RegistryMaxAgentCount ||
+			c.now.Sub(c.unreachable[id]) > c.opts.RegistryMaxAgentAge {
+			gone = append(gone, id)
+		}
+	}
+	if len(gone) == 0 {
+		return
+	}
+	collected := map[string]bool{}
+	for _, id := range gone {
+		collected[id] = true
+		delete(c.unreachable, id)
+	}
+	c.unreachableOrder = slices.DeleteFunc(c.unreachableOrder, func(id string) bool { return collected[id] })
+	for _, fwID := range sortedKeys(c.frameworks) {
+		fw := c.frameworks[fwID]
+		fw.unreachable = slices.DeleteFunc(fw.unreachable, func(t *task) bool { return collected[t.agentID] })
+	}
+	c.log.Info("garbage collected unreachable agents", "agents", len(gone), "left", len(c.unreachableOrder))
 }

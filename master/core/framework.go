@@ -332,6 +332,9 @@ func (c *Core) removeFramework(fw *framework) {
 	c.removedFWs[fw.id] = true
 	c.completed = append(c.completed, fw)
 	if n := len(c.completed) - c.opts.MaxCompletedFrameworks; n > 0 {
+		for _, old := range c.completed[:n] {
+			delete(c.removedFWs, old.id)
+		}
 		c.completed = append([]*framework(nil), c.completed[n:]...)
 	}
 	c.allocateSoon = true

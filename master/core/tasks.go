@@ -33,9 +33,21 @@ type task struct {
 
 func (t *task) setState(s mesos.TaskState, now time.Time) {
 	t.state = s
-	t.statuses = append(t.statuses, &mesos.TaskStatus{
+	t.addStatus(&mesos.TaskStatus{
 		TaskId: &mesos.TaskID{Value: &t.id}, State: s.Enum(), Timestamp: ptr(secs(now)),
 	})
+}
+
+// addStatus records a status in the task's history. As in Mesos's
+// Master::updateTask, a status in the same state as the last one replaces
+// it, so that a task sending health or check updates does not grow its
+// history without bound: it holds one status per change of state.
+func (t *task) addStatus(st *mesos.TaskStatus) {
+	if n := len(t.statuses); n > 0 && t.statuses[n-1].GetState() == st.GetState() {
+		t.statuses[n-1] = st
+		return
+	}
+	t.statuses = append(t.statuses, st)
 }
 
 func newTaskFromAgent(rt *mesos.Task, agentID string) *task {
@@ -98,7 +110,7 @@ func (c *Core) statusUpdate(a *agent, up *agentproto.StatusUpdate) {
 		t.statusUpdateState = status.State
 		t.statusUpdateUUID = status.GetUuid()
 		if !containsStatus(t.statuses, status) {
-			t.statuses = append(t.statuses, statusForState(status))
+			t.addStatus(statusForState(status))
 		}
 		if latest.IsTerminal() {
 			// Resources are free, and the task counted as ended, as soon as
@@ -170,7 +182,7 @@ func (c *Core) masterTaskUpdate(fw *framework, t *task, state mesos.TaskState, r
 		t.unreachableTime = c.now
 	}
 	t.state = state
-	t.statuses = append(t.statuses, statusForState(status))
+	t.addStatus(statusForState(status))
 	if fw == nil {
 		if a := c.agents[t.agentID]; a != nil {
 			delete(a.tasks, taskKey(t.frameworkID, t.id))
