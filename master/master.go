@@ -98,11 +98,9 @@ func New(cfg Config) (*Master, error) {
 		Hostname: &hostname,
 		Version:  new(cfg.Build.Version),
 		Address:  &mesos.Address{Hostname: &hostname, Ip: &advertiseIP, Port: new(int32(port))},
-		Capabilities: []*mesos.MasterInfo_Capability{
-			{Type: mesos.MasterInfo_Capability_AGENT_UPDATE.Enum()},
-			{Type: mesos.MasterInfo_Capability_AGENT_DRAINING.Enum()},
-			{Type: mesos.MasterInfo_Capability_QUOTA_V2.Enum()},
-		},
+		// No MasterInfo capability is advertised until its feature exists:
+		// AGENT_UPDATE (agents changing their resources), AGENT_DRAINING
+		// and QUOTA_V2 come with the issues that build them.
 	}
 	alloc := cfg.Allocator
 	if alloc == nil {
