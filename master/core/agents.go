@@ -101,6 +101,10 @@ func (c *Core) agentSubscribe(in AgentSubscribe) Result {
 	if reg == nil || reg.GetAgentInfo() == nil {
 		return fail(Invalid, "Expecting 'register' to be present")
 	}
+	if err := validateAgentRegistration(reg); err != nil {
+		c.log.Warn("refusing an agent's registration with an invalid id", "type", msg.GetType().String(), "err", err)
+		return fail(Invalid, "%s", err.Error())
+	}
 	info := clone(reg.GetAgentInfo())
 	total, err := resources.FromProto(info.GetResources())
 	if err != nil {

@@ -327,6 +327,10 @@ func (c *Core) launch(fw *framework, a *agent, role string, available resources.
 			break
 		}
 		if err = validateTask(ti, a, fw, group); err != nil {
+			if group {
+				// Mesos names the task of a group that failed.
+				err = fmt.Errorf("Task '%s' is invalid: %w", ti.GetTaskId().GetValue(), err)
+			}
 			break
 		}
 		if ids[ti.GetTaskId().GetValue()] {
