@@ -235,13 +235,12 @@ type Core struct {
 	nextAgent     int
 	nextOffer     int
 
-	nextAllocation  time.Time
-	allocateSoon    bool
-	lastHeartbeat   time.Time
-	metrics         metrics
-	pendingOutputs  []Output
-	allocationRuns  int64
-	allocationNanos []int64
+	nextAllocation time.Time
+	allocateSoon   bool
+	lastHeartbeat  time.Time
+	metrics        metrics
+	pendingOutputs []Output
+	allocationRuns int64
 }
 
 // NewCore returns a master core with the given identity. newUUID supplies
