@@ -243,9 +243,9 @@ type Core struct {
 	allocationRuns int64
 }
 
-// NewCore returns a master core with the given identity. newUUID supplies
-// the random bytes of stream ids and nothing else, so that tests and the
-// simulator can make the core fully deterministic.
+// NewCore returns a master core with the given identity, its clock starting
+// at now. Everything it does follows from its inputs (stream and connection
+// ids come from the driver), so the same inputs replay the same run.
 func NewCore(info *mesos.MasterInfo, opts Options, alloc allocator.Allocator, now time.Time) *Core {
 	opts.SetDefaults()
 	c := &Core{
