@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path"
 	"path/filepath"
 	"strconv"
 	"sync"
@@ -92,6 +93,7 @@ func New(cfg Config) (*Agent, error) {
 		stopped: make(chan struct{}),
 	}
 	a.cont = containerizer.NewPosix(containerizer.Options{
+		WorkDir:   cfg.WorkDir,
 		OnExit:    func(t containerizer.Termination) { a.deliver(core.ContainerExited{Termination: termination(t)}) },
 		Isolators: cfg.Isolators,
 		Logger:    log,
@@ -209,7 +211,9 @@ func (a *Agent) apply(outs []core.Output) {
 		case core.Launch:
 			pid, err := a.cont.Launch(containerSpec(o.Spec))
 			if err == nil {
-				linkLatest(o.Spec.Directory)
+				if err := linkLatest(a.cfg.WorkDir, o.Spec.Directory); err != nil {
+					a.log.Warn("linking the latest run", "dir", o.Spec.Directory, "err", err)
+				}
 			}
 			a.pending = append(a.pending, core.ContainerLaunched{ContainerID: o.Spec.ID, Pid: pid, Err: err})
 		case core.Destroy:
@@ -233,6 +237,13 @@ func (a *Agent) apply(outs []core.Output) {
 		case core.SnapshotReply:
 			o.Reply <- o.Snapshot
 		case core.Attach:
+			// Only a sandbox inside the work directory is served, under
+			// virtual paths that are already clean (no id in them moved
+			// them elsewhere).
+			if _, err := containerizer.RelativeToWorkDir(a.cfg.WorkDir, o.Dir); err != nil || !cleanPaths(o.Paths) {
+				a.log.Warn("not serving a sandbox outside the work directory", "dir", o.Dir, "paths", o.Paths, "err", err)
+				break
+			}
 			a.files.attach(o.Dir, o.Paths)
 		case core.Detach:
 			a.files.detach(o.Dirs)
@@ -319,12 +330,33 @@ func advertisedIP(configured string) string {
 }
 
 // linkLatest points the "latest" link beside a sandbox (runs/latest) at it,
-// as Mesos does for operators' convenience.
-func linkLatest(dir string) {
-	latest := filepath.Join(filepath.Dir(dir), "latest")
-	tmp := latest + ".tmp"
-	_ = os.Remove(tmp)
-	if err := os.Symlink(filepath.Base(dir), tmp); err == nil {
-		_ = os.Rename(tmp, latest)
+// as Mesos does for operators' convenience. The link is made through an
+// os.Root on the work directory, and only for a sandbox inside it.
+func linkLatest(workDir, dir string) error {
+	rel, err := containerizer.RelativeToWorkDir(workDir, dir)
+	if err != nil {
+		return err
 	}
+	root, err := os.OpenRoot(workDir)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	latest := filepath.Join(filepath.Dir(rel), "latest")
+	tmp := latest + ".tmp"
+	_ = root.Remove(tmp)
+	if err := root.Symlink(filepath.Base(rel), tmp); err != nil {
+		return err
+	}
+	return root.Rename(tmp, latest)
+}
+
+// cleanPaths reports whether every virtual path is absolute and clean.
+func cleanPaths(paths []string) bool {
+	for _, p := range paths {
+		if p != path.Clean("/"+p) {
+			return false
+		}
+	}
+	return true
 }

@@ -487,6 +487,11 @@ func TestReturningAgentIsChargedForAdoptedExecutors(t *testing.T) {
 	})
 	back.syncAgent(s)
 	back.none(agentproto.MasterMessage_KILL_TASK, 0) // adopted
+	// As in Mesos, the framework hears that its task is back.
+	if st := s.nextUpdate(); st.GetTaskId().GetValue() != "X" || st.GetState() != mesos.TaskState_TASK_RUNNING ||
+		st.GetReason() != mesos.TaskStatus_REASON_AGENT_REREGISTERED {
+		t.Errorf("UPDATE = %v, want X TASK_RUNNING with REASON_AGENT_REREGISTERED", st)
+	}
 
 	checkCharged("after s0 came back")
 	offers := s.offersOf(s0.ID, 1)
@@ -527,7 +532,7 @@ func TestReregistrationWithNewResourcesKeepsExecutorsCharged(t *testing.T) {
 		Resources:  resourcesProto("cpus:0.1;mem:32"),
 	}
 	s.accept(offerIDs(o), 0, launchOp(task))
-	a.next(agentproto.MasterMessage_RUN_TASK)
+	executor := a.next(agentproto.MasterMessage_RUN_TASK).GetRunTask().GetTask().GetExecutor()
 	s.acknowledge(s.nextUpdateAfter(a, "X", mesos.TaskState_TASK_RUNNING))
 	a.next(agentproto.MasterMessage_ACKNOWLEDGE)
 
@@ -538,7 +543,9 @@ func TestReregistrationWithNewResourcesKeepsExecutorsCharged(t *testing.T) {
 	})
 	drainOffers(s)
 	a.Info.Resources = resourcesProto("cpus:3;mem:1024;ports:[31000-32000]")
-	a.reregister(agentTask(s.FrameworkID, "X", a.ID, mesos.TaskState_TASK_RUNNING, "cpus:0.5;mem:64"))
+	reported := agentTask(s.FrameworkID, "X", a.ID, mesos.TaskState_TASK_RUNNING, "cpus:0.5;mem:64")
+	reported.ExecutorId = executor.GetExecutorId()
+	a.reregisterWith([]*mesos.Task{reported}, []*mesos.ExecutorInfo{executor}, fi)
 
 	if cpus, mem := usedResources(t, m, a.ID); cpus != 0.6 || mem != 96.0 {
 		t.Errorf("used_resources are cpus:%v mem:%v, want X's and ex1's, cpus:0.6 mem:96", cpus, mem)

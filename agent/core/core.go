@@ -14,6 +14,7 @@ import (
 	"github.com/gomesos/gomesos/api/agentproto"
 	execpb "github.com/gomesos/gomesos/api/v1/executor"
 	mesos "github.com/gomesos/gomesos/api/v1/mesos"
+	"github.com/gomesos/gomesos/internal/ids"
 )
 
 // ---- Inputs ----
@@ -540,6 +541,12 @@ func (c *core) masterMessage(now time.Time, in MasterMessage) {
 		}
 		if m.GetType() != agentproto.MasterMessage_REGISTERED || m.GetRegistered() == nil {
 			c.log.Warn("expected REGISTERED first from the master", "type", m.GetType(), "message", m.GetMessage())
+			c.disconnected(now)
+			return
+		}
+		if err := ids.Validate(m.GetRegistered().GetAgentId().GetValue()); err != nil {
+			// The agent id names the directory every sandbox is under.
+			c.log.Warn("the master gave this agent an invalid id; not taking it", "err", err)
 			c.disconnected(now)
 			return
 		}

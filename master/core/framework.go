@@ -247,7 +247,7 @@ func (c *Core) subscribe(call *schedpb.Call, stream string) Result {
 	// follows SUBSCRIBED at once (see mesos-samples/scheduler_subscribe_stream.txt).
 	c.emit(SendEvent{Stream: stream, Event: &schedpb.Event{Type: schedpb.Event_HEARTBEAT.Enum()}})
 	c.allocateSoon = true
-	return Result{Code: OK}
+	return Result{Code: OK, FrameworkID: fw.id}
 }
 
 func errorEvent(msg string) *schedpb.Event {
@@ -329,6 +329,9 @@ func (c *Core) removeFramework(fw *framework) {
 	c.removedFWs[fw.id] = true
 	c.completed = append(c.completed, fw)
 	if n := len(c.completed) - c.opts.MaxCompletedFrameworks; n > 0 {
+		for _, old := range c.completed[:n] {
+			delete(c.removedFWs, old.id)
+		}
 		c.completed = append([]*framework(nil), c.completed[n:]...)
 	}
 	c.allocateSoon = true
