@@ -78,6 +78,10 @@ type simAgent struct {
 	touched, settled bool
 	// launchedAny is set once the running core launched a container.
 	launchedAny bool
+	// killing are the tasks the master asked the agent to kill, until
+	// they are seen gone from it (checkAgent): the agent is not quiet
+	// while it kills one.
+	killing map[taskKey]bool
 
 	wakeGen uint64 // stales scheduled ticks
 	wakeAt  time.Duration
@@ -154,6 +158,7 @@ func (a *simAgent) start() {
 	a.core = agentcore.New(a.cfg, a.w.clock(), a.w.rng.Uint64(), nil)
 	a.containers = map[string]*simExecutor{}
 	a.byConn = map[int64]*simExecutor{}
+	a.killing = map[taskKey]bool{}
 	a.touched, a.launchedAny = true, false
 	a.step(agentcore.Start{})
 }
@@ -301,6 +306,9 @@ func (a *simAgent) receive(c *agentConn, m *agentproto.MasterMessage) {
 	a.tracef("<m %s", describeMaster(m))
 	if m.GetType() != agentproto.MasterMessage_PING {
 		a.touched = true
+	}
+	if k := m.GetKillTask(); k != nil {
+		a.killing[taskKey{k.GetFrameworkId().GetValue(), k.GetTaskId().GetValue()}] = true
 	}
 	a.step(agentcore.MasterMessage{Gen: c.gen, Msg: m})
 	if m.GetType() == agentproto.MasterMessage_REGISTERED && c == a.conn && !a.registered && a.core.AgentID() != "" {

@@ -387,7 +387,8 @@ func (w *world) periodicAgentCheck() {
 //     not being destroyed) belongs to an executor the agent core holds:
 //     the agent never loses track of a process it started.
 //   - agent-master-agree: when quiet (nothing on its way between them,
-//     every task's end acknowledged, no executor being shut down), the
+//     every task's end acknowledged, no executor being shut down and no
+//     task being killed), the
 //     tasks the agent runs (queued or launched, not terminal) are exactly
 //     the live tasks the master has on that agent, so that no executor
 //     runs work the master does not know of (of a framework it removed,
@@ -416,6 +417,7 @@ func (w *world) checkAgent(a *simAgent, master func() *masterAgents) (bool, *age
 		}
 	}
 	if m != nil && m.empty(id) {
+		clear(a.killing) // it runs nothing
 		w.report.AgentChecks++
 		if name, bad := m.used[id].differs(scalars{}); bad {
 			w.fail("resources-balance", "a%d (%s): the master counts %s used there, the agent runs nothing (%s differs)",
@@ -435,7 +437,12 @@ func (w *world) checkAgent(a *simAgent, master func() *masterAgents) (bool, *age
 			return false, h
 		}
 	}
-	if !a.linkQuiet() || len(h.unacked) > 0 || s.Metrics["slave/executors_terminating"] > 0 {
+	for k := range a.killing {
+		if _, live := h.tasks[k]; !live {
+			delete(a.killing, k)
+		}
+	}
+	if !a.linkQuiet() || len(h.unacked) > 0 || s.Metrics["slave/executors_terminating"] > 0 || len(a.killing) > 0 {
 		return false, h
 	}
 	if m = master(); m == nil {
