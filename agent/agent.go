@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path"
 	"path/filepath"
 	"strconv"
 	"sync"
@@ -20,6 +21,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/gomesos/gomesos/agent/containerizer"
+	"github.com/gomesos/gomesos/agent/core"
 	mesos "github.com/gomesos/gomesos/api/v1/mesos"
 )
 
@@ -31,10 +33,12 @@ type Agent struct {
 	ip   string
 	port int
 
-	core    *core
-	inputs  chan input
+	core    *core.Core
+	inputs  chan core.Input
 	stopped chan struct{}
-	pending []input // inputs produced by the loop itself
+	pending []core.Input // inputs produced by the loop itself
+	flags   map[string]string
+	build   core.BuildInfo
 
 	streams streams
 	files   files
@@ -83,35 +87,38 @@ func New(cfg Config) (*Agent, error) {
 		ln:      ln,
 		ip:      ip,
 		port:    port,
-		inputs:  make(chan input, 256),
+		inputs:  make(chan core.Input, 256),
+		flags:   cfg.flagsMap(ip, port),
+		build:   buildInformation(),
 		stopped: make(chan struct{}),
 	}
 	a.cont = containerizer.NewPosix(containerizer.Options{
-		OnExit:    func(t containerizer.Termination) { a.deliver(inContainerExited{t: t}) },
+		WorkDir:   cfg.WorkDir,
+		OnExit:    func(t containerizer.Termination) { a.deliver(core.ContainerExited{Termination: termination(t)}) },
 		Isolators: cfg.Isolators,
 		Logger:    log,
 	})
 	var seed [8]byte
 	_, _ = rand.Read(seed[:])
-	a.core = newCore(coreConfig{
-		workDir:             cfg.WorkDir,
-		executorBinary:      cfg.ExecutorBinary,
-		endpoint:            endpoint,
-		pid:                 "slave(1)@" + endpoint,
-		baseEnv:             os.Environ(),
-		registrationTimeout: cfg.ExecutorRegistrationTimeout,
-		shutdownGrace:       cfg.ExecutorShutdownGracePeriod,
-		backoffFactor:       cfg.RegistrationBackoffFactor,
-		retryMin:            cfg.StatusUpdateRetryMin,
-		retryMax:            cfg.StatusUpdateRetryMax,
-		agentInfo: &mesos.AgentInfo{
+	a.core = core.New(core.Config{
+		WorkDir:             cfg.WorkDir,
+		ExecutorBinary:      cfg.ExecutorBinary,
+		Endpoint:            endpoint,
+		PID:                 "slave(1)@" + endpoint,
+		BaseEnv:             os.Environ(),
+		RegistrationTimeout: cfg.ExecutorRegistrationTimeout,
+		ShutdownGrace:       cfg.ExecutorShutdownGracePeriod,
+		BackoffFactor:       cfg.RegistrationBackoffFactor,
+		RetryMin:            cfg.StatusUpdateRetryMin,
+		RetryMax:            cfg.StatusUpdateRetryMax,
+		AgentInfo: &mesos.AgentInfo{
 			Hostname:   proto.String(cfg.Hostname),
 			Port:       proto.Int32(int32(port)),
 			Resources:  res,
 			Attributes: attrs,
 		},
-		flags: cfg.flagsMap(ip, port),
-		build: buildInformation(),
+		Flags: a.flags,
+		Build: a.build,
 	}, time.Now(), binary.LittleEndian.Uint64(seed[:]), log)
 	return a, nil
 }
@@ -151,7 +158,7 @@ func (a *Agent) Run(ctx context.Context) error {
 }
 
 // deliver hands an input to the loop; false once the agent has stopped.
-func (a *Agent) deliver(in input) bool {
+func (a *Agent) deliver(in core.Input) bool {
 	select {
 	case a.inputs <- in:
 		return true
@@ -163,17 +170,17 @@ func (a *Agent) deliver(in input) bool {
 func (a *Agent) loop(ctx context.Context, serveErr <-chan error) error {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
-	a.pending = append(a.pending, inStart{})
+	a.pending = append(a.pending, core.Start{})
 	for {
 		for len(a.pending) > 0 {
 			in := a.pending[0]
 			a.pending = a.pending[1:]
-			a.apply(a.core.step(time.Now(), in))
+			a.apply(a.core.Step(time.Now(), in))
 		}
 		a.idMu.Lock()
-		a.id = a.core.agentID
+		a.id = a.core.AgentID()
 		a.idMu.Unlock()
-		if d := a.core.nextDeadline(); d.IsZero() {
+		if d := a.core.NextDeadline(); d.IsZero() {
 			timer.Stop()
 		} else {
 			timer.Reset(max(time.Until(d), 0))
@@ -186,67 +193,93 @@ func (a *Agent) loop(ctx context.Context, serveErr <-chan error) error {
 		case in := <-a.inputs:
 			a.pending = append(a.pending, in)
 		case <-timer.C:
-			a.pending = append(a.pending, inTick{})
+			a.pending = append(a.pending, core.Tick{})
 		}
 	}
 }
 
 // apply carries out the core's outputs.
-func (a *Agent) apply(outs []output) {
+func (a *Agent) apply(outs []core.Output) {
 	for _, o := range outs {
 		switch o := o.(type) {
-		case outConnect:
-			a.link.connect(o.gen, o.msg)
-		case outDisconnect:
-			a.link.disconnect(o.gen)
-		case outSend:
+		case core.Connect:
+			a.link.connect(o.Gen, o.Msg)
+		case core.Disconnect:
+			a.link.disconnect(o.Gen)
+		case core.Send:
 			a.link.send(o)
-		case outLaunch:
-			pid, err := a.cont.Launch(o.spec)
+		case core.Launch:
+			pid, err := a.cont.Launch(containerSpec(o.Spec))
 			if err == nil {
-				linkLatest(o.spec.Directory)
+				if err := linkLatest(a.cfg.WorkDir, o.Spec.Directory); err != nil {
+					a.log.Warn("linking the latest run", "dir", o.Spec.Directory, "err", err)
+				}
 			}
-			a.pending = append(a.pending, inContainerLaunched{containerID: o.spec.ID, pid: pid, err: err})
-		case outDestroy:
-			if err := a.cont.Destroy(o.containerID); err != nil && !errors.Is(err, containerizer.ErrUnknownContainer) {
-				a.log.Warn("destroying a container", "container", o.containerID, "err", err)
+			a.pending = append(a.pending, core.ContainerLaunched{ContainerID: o.Spec.ID, Pid: pid, Err: err})
+		case core.Destroy:
+			if err := a.cont.Destroy(o.ContainerID); err != nil && !errors.Is(err, containerizer.ErrUnknownContainer) {
+				a.log.Warn("destroying a container", "container", o.ContainerID, "err", err)
 			}
-		case outUpdateContainer:
-			if err := a.cont.Update(o.containerID, o.resources); err != nil && !errors.Is(err, containerizer.ErrUnknownContainer) {
-				a.log.Warn("updating a container", "container", o.containerID, "err", err)
+		case core.UpdateContainer:
+			if err := a.cont.Update(o.ContainerID, o.Resources); err != nil && !errors.Is(err, containerizer.ErrUnknownContainer) {
+				a.log.Warn("updating a container", "container", o.ContainerID, "err", err)
 			}
-		case outExecEvent:
-			if s := a.streams.get(o.conn); s != nil {
-				s.send(o.event)
+		case core.ExecutorEvent:
+			if s := a.streams.get(o.Conn); s != nil {
+				s.send(o.Event)
 			}
-		case outExecClose:
-			if s := a.streams.get(o.conn); s != nil {
+		case core.ExecutorClose:
+			if s := a.streams.get(o.Conn); s != nil {
 				s.close()
 			}
-		case outCallResult:
-			o.reply <- o.res
-		case outSnapshot:
-			o.reply <- o.snap
-		case outAttach:
-			a.files.attach(o.dir, o.paths)
-		case outDetach:
-			a.files.detach(o.dirs)
+		case core.Answer:
+			o.Reply <- o.Result
+		case core.SnapshotReply:
+			o.Reply <- o.Snapshot
+		case core.Attach:
+			// Only a sandbox inside the work directory is served, under
+			// virtual paths that are already clean (no id in them moved
+			// them elsewhere).
+			if _, err := containerizer.RelativeToWorkDir(a.cfg.WorkDir, o.Dir); err != nil || !cleanPaths(o.Paths) {
+				a.log.Warn("not serving a sandbox outside the work directory", "dir", o.Dir, "paths", o.Paths, "err", err)
+				break
+			}
+			a.files.attach(o.Dir, o.Paths)
+		case core.Detach:
+			a.files.detach(o.Dirs)
 		default:
 			panic(fmt.Sprintf("agent: unknown output %T", o))
 		}
 	}
 }
 
+// containerSpec is the containerizer's form of a launch.
+func containerSpec(s core.LaunchSpec) containerizer.Spec {
+	return containerizer.Spec{
+		ID:        s.ID,
+		Directory: s.Directory,
+		Path:      s.Path,
+		Args:      s.Args,
+		Env:       s.Env,
+		Resources: s.Resources,
+	}
+}
+
+// termination is the core's form of a container's end.
+func termination(t containerizer.Termination) core.Termination {
+	return core.Termination{ContainerID: t.ID, Status: t.Status, How: t.String()}
+}
+
 // stop tears everything down: the core destroys every container and says
 // goodbye to the master; then the edges are closed and every process
 // reaped.
 func (a *Agent) stop(srv *http.Server) {
-	for _, o := range a.core.step(time.Now(), inStop{}) {
+	for _, o := range a.core.Step(time.Now(), core.Stop{}) {
 		switch o := o.(type) {
-		case outSend:
+		case core.Send:
 			a.link.postWithin(o, 2*time.Second)
 		default:
-			a.apply([]output{o})
+			a.apply([]core.Output{o})
 		}
 	}
 	a.pending = nil
@@ -263,9 +296,9 @@ func (a *Agent) stop(srv *http.Server) {
 }
 
 // snapshot asks the loop for a copy of the state.
-func (a *Agent) snapshot() (*snapshot, bool) {
-	reply := make(chan *snapshot, 1)
-	if !a.deliver(inSnapshot{now: time.Now(), reply: reply}) {
+func (a *Agent) snapshot() (*core.Snapshot, bool) {
+	reply := make(chan *core.Snapshot, 1)
+	if !a.deliver(core.SnapshotRequest{Reply: reply}) {
 		return nil, false
 	}
 	select {
@@ -297,12 +330,33 @@ func advertisedIP(configured string) string {
 }
 
 // linkLatest points the "latest" link beside a sandbox (runs/latest) at it,
-// as Mesos does for operators' convenience.
-func linkLatest(dir string) {
-	latest := filepath.Join(filepath.Dir(dir), "latest")
-	tmp := latest + ".tmp"
-	_ = os.Remove(tmp)
-	if err := os.Symlink(filepath.Base(dir), tmp); err == nil {
-		_ = os.Rename(tmp, latest)
+// as Mesos does for operators' convenience. The link is made through an
+// os.Root on the work directory, and only for a sandbox inside it.
+func linkLatest(workDir, dir string) error {
+	rel, err := containerizer.RelativeToWorkDir(workDir, dir)
+	if err != nil {
+		return err
 	}
+	root, err := os.OpenRoot(workDir)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	latest := filepath.Join(filepath.Dir(rel), "latest")
+	tmp := latest + ".tmp"
+	_ = root.Remove(tmp)
+	if err := root.Symlink(filepath.Base(rel), tmp); err != nil {
+		return err
+	}
+	return root.Rename(tmp, latest)
+}
+
+// cleanPaths reports whether every virtual path is absolute and clean.
+func cleanPaths(paths []string) bool {
+	for _, p := range paths {
+		if p != path.Clean("/"+p) {
+			return false
+		}
+	}
+	return true
 }

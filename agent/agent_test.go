@@ -17,6 +17,7 @@ import (
 	"github.com/gomesos/gomesos/agent/containerizer"
 	"github.com/gomesos/gomesos/api/agentproto"
 	mesos "github.com/gomesos/gomesos/api/v1/mesos"
+	"github.com/gomesos/gomesos/executor/builtin"
 	"github.com/gomesos/gomesos/internal/testutil"
 )
 
@@ -46,6 +47,18 @@ func getBody(t *testing.T, a *testAgent, path string) (int, string) {
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(body)
+}
+
+// scalarSum adds up the scalar resources called name (revocable ones or
+// the others).
+func scalarSum(pbs []*mesos.Resource, name string, revocable bool) float64 {
+	var sum float64
+	for _, r := range pbs {
+		if r.GetName() == name && r.GetType() == mesos.Value_SCALAR && (r.Revocable != nil) == revocable {
+			sum += r.GetScalar().GetValue()
+		}
+	}
+	return sum
 }
 
 func states(us []*agentproto.StatusUpdate) []mesos.TaskState {
@@ -550,6 +563,15 @@ func TestStateKeysMatchMesos(t *testing.T) {
 	if getJSON(t, a, "/flags", &flags) != 200 || flags.Flags["work_dir"] != a.cfg.WorkDir || flags.Flags["executor_registration_timeout"] != "1mins" {
 		t.Errorf("/flags = %v", flags)
 	}
+	// /flags shows the flags in force, nothing this agent does not have.
+	for _, absent := range []string{"recover", "strict", "launcher", "containerizers", "switch_user"} {
+		if v, ok := flags.Flags[absent]; ok {
+			t.Errorf("/flags shows %s=%q, a flag this agent does not have", absent, v)
+		}
+	}
+	if iso := flags.Flags["isolation"]; iso != "" {
+		t.Errorf("/flags isolation = %q with no isolator configured, want empty", iso)
+	}
 	if code, body := getBody(t, a, "/slave(1)/health"); code != 200 || body != "" {
 		t.Errorf("/health = %d %q", code, body)
 	}
@@ -692,7 +714,7 @@ func TestCustomExecutor(t *testing.T) {
 			Value: proto.String(self),
 			Shell: proto.Bool(false),
 			Environment: &mesos.Environment{Variables: []*mesos.Environment_Variable{
-				{Name: proto.String(executorKindEnv), Value: proto.String("command")},
+				{Name: proto.String(builtin.EnvKind), Value: proto.String("command")},
 				{Name: proto.String("CUSTOM_VAR"), Value: proto.String("from-command-info")},
 			}},
 		},

@@ -6,9 +6,13 @@ import (
 	"log/slog"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
+	"github.com/gomesos/gomesos/codec"
+
 	"github.com/gomesos/gomesos/agent/containerizer"
+	"github.com/gomesos/gomesos/agent/core"
 )
 
 // Defaults of the Mesos agent flags that Config carries.
@@ -23,10 +27,10 @@ const (
 	DefaultStatusUpdateRetryMax = 10 * time.Minute
 	// DefaultMasterPingTimeout is how long the agent waits for a ping when
 	// the master does not say (agent_ping_timeout × max_agent_ping_timeouts).
-	DefaultMasterPingTimeout = 75 * time.Second
+	DefaultMasterPingTimeout = core.DefaultMasterPingTimeout
 	// RegistrationRetryIntervalMax caps the registration backoff
 	// (REGISTER_RETRY_INTERVAL_MAX).
-	RegistrationRetryIntervalMax = time.Minute
+	RegistrationRetryIntervalMax = core.RegistrationRetryIntervalMax
 	// ExecutorHeartbeatInterval is how often the agent sends HEARTBEAT on
 	// each executor's event stream (DEFAULT_EXECUTOR_HEARTBEAT_INTERVAL).
 	ExecutorHeartbeatInterval = 30 * time.Minute
@@ -34,16 +38,14 @@ const (
 
 // Bounds on what the agent remembers of finished work, as in Mesos.
 const (
-	MaxCompletedFrameworks                    = 50  // MAX_COMPLETED_FRAMEWORKS
-	MaxCompletedExecutorsPerFramework         = 150 // --max_completed_executors_per_framework
-	MaxCompletedTasksPerExecutor              = 200 // MAX_COMPLETED_TASKS_PER_EXECUTOR
-	commandExecutorCPUs               float64 = 0.1 // DEFAULT_EXECUTOR_CPUS
-	commandExecutorMem                float64 = 32  // DEFAULT_EXECUTOR_MEM, in MB
+	MaxCompletedFrameworks            = core.MaxCompletedFrameworks
+	MaxCompletedExecutorsPerFramework = core.MaxCompletedExecutorsPerFramework
+	MaxCompletedTasksPerExecutor      = core.MaxCompletedTasksPerExecutor
 )
 
 // MesosVersion is the Mesos release whose APIs the agent speaks. It is the
 // "version" of /version and /state and of REGISTER and REREGISTER.
-const MesosVersion = "1.12.0"
+const MesosVersion = core.MesosVersion
 
 // Config configures an agent. Field comments name the Mesos agent flag.
 type Config struct {
@@ -136,53 +138,26 @@ func (c Config) withDefaults() (Config, error) {
 	return c, nil
 }
 
-// flagsMap renders the configuration as Mesos's /flags does: every value a
-// string, durations in stout's form ("1mins", "5secs").
+// flagsMap renders the configuration in force as Mesos's /flags does:
+// every value a string, durations in stout's form ("1mins", "5secs"). Only
+// flags this agent has are listed; "isolation" names the isolators that
+// run around every container (empty when none does).
 func (c Config) flagsMap(ip string, port int) map[string]string {
+	var isolation []string
+	for _, iso := range c.Isolators {
+		isolation = append(isolation, iso.Name())
+	}
 	return map[string]string{
-		"master":                                c.Master,
-		"ip":                                    ip,
-		"port":                                  strconv.Itoa(port),
-		"hostname":                              c.Hostname,
-		"work_dir":                              c.WorkDir,
-		"resources":                             c.Resources,
-		"attributes":                            c.Attributes,
-		"launcher":                              "posix",
-		"isolation":                             "posix/cpu,posix/mem",
-		"containerizers":                        "mesos",
-		"default_role":                          "*",
-		"switch_user":                           "false",
-		"http_command_executor":                 "true",
-		"executor_registration_timeout":         formatDuration(c.ExecutorRegistrationTimeout),
-		"executor_shutdown_grace_period":        formatDuration(c.ExecutorShutdownGracePeriod),
-		"registration_backoff_factor":           formatDuration(c.RegistrationBackoffFactor),
-		"max_completed_executors_per_framework": strconv.Itoa(MaxCompletedExecutorsPerFramework),
-		"executor_binary":                       c.ExecutorBinary,
-		"recover":                               "cleanup",
-		"strict":                                "true",
+		"master":                         c.Master,
+		"ip":                             ip,
+		"port":                           strconv.Itoa(port),
+		"hostname":                       c.Hostname,
+		"work_dir":                       c.WorkDir,
+		"resources":                      c.Resources,
+		"attributes":                     c.Attributes,
+		"isolation":                      strings.Join(isolation, ","),
+		"executor_registration_timeout":  codec.FormatDuration(c.ExecutorRegistrationTimeout),
+		"executor_shutdown_grace_period": codec.FormatDuration(c.ExecutorShutdownGracePeriod),
+		"registration_backoff_factor":    codec.FormatDuration(c.RegistrationBackoffFactor),
 	}
-}
-
-// formatDuration writes d as stout's stringify(Duration) does: in the
-// largest unit (ns, us, ms, secs, mins, hrs, days, weeks) that it reaches,
-// with up to six significant digits.
-func formatDuration(d time.Duration) string {
-	units := []struct {
-		size time.Duration
-		name string
-	}{
-		{7 * 24 * time.Hour, "weeks"},
-		{24 * time.Hour, "days"},
-		{time.Hour, "hrs"},
-		{time.Minute, "mins"},
-		{time.Second, "secs"},
-		{time.Millisecond, "ms"},
-		{time.Microsecond, "us"},
-	}
-	for _, u := range units {
-		if d >= u.size || -d >= u.size {
-			return strconv.FormatFloat(float64(d)/float64(u.size), 'g', 6, 64) + u.name
-		}
-	}
-	return strconv.FormatInt(int64(d), 10) + "ns"
 }

@@ -10,9 +10,11 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/gomesos/gomesos/agent/core"
 	execpb "github.com/gomesos/gomesos/api/v1/executor"
 	mesos "github.com/gomesos/gomesos/api/v1/mesos"
 	"github.com/gomesos/gomesos/codec"
+	"github.com/gomesos/gomesos/internal/ids"
 )
 
 // maxCallBody bounds an executor call's body.
@@ -154,37 +156,55 @@ func (a *Agent) serveExecutorAPI(w http.ResponseWriter, r *http.Request) {
 		stream = a.streams.add(respEnc)
 		defer a.streams.remove(stream.id)
 	}
-	reply := make(chan callResult, 1)
-	in := inExecutorCall{call: call, reply: reply}
+	reply := make(chan core.CallResult, 1)
+	in := core.ExecutorCall{Call: call, Reply: reply}
 	if stream != nil {
-		in.conn = stream.id
+		in.Conn = stream.id
 	}
 	if !a.deliver(in) {
 		httpError(w, http.StatusServiceUnavailable, "Agent is shutting down")
 		return
 	}
-	var res callResult
+	var res core.CallResult
 	select {
 	case res = <-reply:
 	case <-a.stopped:
 		httpError(w, http.StatusServiceUnavailable, "Agent is shutting down")
 		return
 	}
-	if res.status != http.StatusOK {
-		if res.msg != "" {
-			httpError(w, res.status, res.msg)
+	if res.Status != core.CallOK {
+		if res.Msg != "" {
+			httpError(w, callHTTPStatus(res.Status), res.Msg)
 		} else {
-			w.WriteHeader(res.status)
+			w.WriteHeader(callHTTPStatus(res.Status))
 		}
 		return
 	}
 	a.streamEvents(w, r, stream, recordio)
 }
 
+// callHTTPStatus is the executor API's answer for the core's verdict on a
+// call, as Mesos answers.
+func callHTTPStatus(s core.CallStatus) int {
+	switch s {
+	case core.CallOK:
+		return http.StatusOK
+	case core.CallAccepted:
+		return http.StatusAccepted
+	case core.CallBadRequest:
+		return http.StatusBadRequest
+	case core.CallForbidden:
+		return http.StatusForbidden
+	case core.CallNotImplemented:
+		return http.StatusNotImplemented
+	}
+	return http.StatusInternalServerError
+}
+
 // streamEvents writes an executor's events as RecordIO until the stream is
 // closed by the agent or the executor goes away.
 func (a *Agent) streamEvents(w http.ResponseWriter, r *http.Request, s *execStream, recordio bool) {
-	defer a.deliver(inExecutorDisconnected{conn: s.id})
+	defer a.deliver(core.ExecutorDisconnected{Conn: s.id})
 	if recordio {
 		w.Header().Set("Content-Type", codec.MediaRecordIO)
 		w.Header().Set("Message-Content-Type", s.enc.ContentType())
@@ -243,11 +263,20 @@ func (a *Agent) streamEvents(w http.ResponseWriter, r *http.Request, s *execStre
 	}
 }
 
-// validateExecutorCall is Mesos's validation of executor calls; it returns
-// the reason a call is invalid, or "".
+// validateExecutorCall is Mesos's validation of executor calls, plus Mesos's
+// id rule for the ids a call names; it returns the reason a call is invalid,
+// or "".
 func validateExecutorCall(call *execpb.Call) string {
 	if call.Type == nil {
 		return "Expecting 'type' to be present"
+	}
+	// The ids name the executor's sandbox: one that could leave the work
+	// directory is refused before the call reaches the core.
+	if err := ids.Validate(call.GetExecutorId().GetValue()); err != nil {
+		return "'executor_id' is invalid: " + err.Error()
+	}
+	if err := ids.Validate(call.GetFrameworkId().GetValue()); err != nil {
+		return "'framework_id' is invalid: " + err.Error()
 	}
 	switch call.GetType() {
 	case execpb.Call_SUBSCRIBE:
@@ -277,6 +306,9 @@ func validateExecutorCall(call *execpb.Call) string {
 		if st.GetState() == mesos.TaskState_TASK_STAGING {
 			return "Received TASK_STAGING from executor " + call.GetExecutorId().GetValue() +
 				" of framework " + call.GetFrameworkId().GetValue() + " which is not allowed"
+		}
+		if err := ids.Validate(st.GetTaskId().GetValue()); err != nil {
+			return "'update.status.task_id' is invalid: " + err.Error()
 		}
 	case execpb.Call_MESSAGE:
 		if call.Message == nil {

@@ -3,6 +3,7 @@ package agent
 import (
 	"encoding/json"
 	"errors"
+	"github.com/gomesos/gomesos/codec"
 	"io"
 	"io/fs"
 	"mime"
@@ -151,13 +152,13 @@ func (f *files) open(w http.ResponseWriter, virtual string) (*os.File, string, b
 
 // fileInfoJSON is one entry of /files/browse.
 type fileInfoJSON struct {
-	Path  string    `json:"path"`
-	Nlink int64     `json:"nlink"`
-	Size  int64     `json:"size"`
-	Mtime jsonFloat `json:"mtime"`
-	Mode  string    `json:"mode"`
-	UID   string    `json:"uid"`
-	GID   string    `json:"gid"`
+	Path  string       `json:"path"`
+	Nlink int64        `json:"nlink"`
+	Size  int64        `json:"size"`
+	Mtime codec.Double `json:"mtime"`
+	Mode  string       `json:"mode"`
+	UID   string       `json:"uid"`
+	GID   string       `json:"gid"`
 }
 
 // browse is GET /files/browse?path=: the entries of a directory.
@@ -284,7 +285,7 @@ func fileInfo(virtual string, fi fs.FileInfo) fileInfoJSON {
 		Path:  virtual,
 		Nlink: 1,
 		Size:  fi.Size(),
-		Mtime: jsonFloat(float64(fi.ModTime().UnixNano()) / 1e9),
+		Mtime: codec.Double(float64(fi.ModTime().UnixNano()) / 1e9),
 		Mode:  modeString(fi.Mode()),
 	}
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok {

@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"github.com/gomesos/gomesos/codec"
 	"maps"
 	"net/http"
 	"runtime"
@@ -33,7 +34,7 @@ func (a *Agent) route(w http.ResponseWriter, r *http.Request) {
 	case "/state", "/state.json":
 		a.serveState(w, r)
 	case "/flags":
-		writeJSON(w, r, map[string]any{"flags": a.core.cfg.flags})
+		writeJSON(w, r, map[string]any{"flags": a.flags})
 	case "/health":
 		w.WriteHeader(http.StatusOK)
 	case "/version":
@@ -57,19 +58,19 @@ func (a *Agent) serveState(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusServiceUnavailable, "Agent is shutting down")
 		return
 	}
-	writeJSON(w, r, s.state)
+	writeJSON(w, r, s.State)
 }
 
 func (a *Agent) serveVersion(w http.ResponseWriter, r *http.Request) {
-	b := a.core.cfg.build
+	b := a.build
 	type version struct {
-		BuildDate string    `json:"build_date"`
-		BuildTime jsonFloat `json:"build_time"`
-		BuildUser string    `json:"build_user"`
-		GitSHA    string    `json:"git_sha,omitempty"`
-		Version   string    `json:"version"`
+		BuildDate string       `json:"build_date"`
+		BuildTime codec.Double `json:"build_time"`
+		BuildUser string       `json:"build_user"`
+		GitSHA    string       `json:"git_sha,omitempty"`
+		Version   string       `json:"version"`
 	}
-	writeJSON(w, r, version{BuildDate: b.date, BuildTime: jsonFloat(b.time), BuildUser: b.user, GitSHA: b.gitSHA, Version: MesosVersion})
+	writeJSON(w, r, version{BuildDate: b.Date, BuildTime: codec.Double(b.Time), BuildUser: b.User, GitSHA: b.GitSHA, Version: MesosVersion})
 }
 
 // serveMetrics is /metrics/snapshot: the agent's slave/* metrics and the
@@ -80,7 +81,7 @@ func (a *Agent) serveMetrics(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusServiceUnavailable, "Agent is shutting down")
 		return
 	}
-	m := maps.Clone(s.metrics)
+	m := maps.Clone(s.Metrics)
 	m["system/cpus_total"] = float64(runtime.NumCPU())
 	for k, v := range systemMetrics() {
 		m[k] = v

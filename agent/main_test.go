@@ -16,12 +16,6 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-func TestExecutorKindEnvMatchesBuiltin(t *testing.T) {
-	if executorKindEnv != builtin.EnvKind {
-		t.Fatalf("executorKindEnv = %q, builtin.EnvKind = %q", executorKindEnv, builtin.EnvKind)
-	}
-}
-
 // patience bounds every wait for a condition.
 const patience = 30 * time.Second
 

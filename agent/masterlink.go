@@ -15,6 +15,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/gomesos/gomesos/agent/core"
 	"github.com/gomesos/gomesos/api/agentproto"
 	"github.com/gomesos/gomesos/codec"
 )
@@ -31,20 +32,20 @@ const (
 	sendQueueCapacity = 4096
 )
 
-// masterLink carries the core's outConnect, outDisconnect and outSend to
+// masterLink carries the core's Connect, Disconnect and Send outputs to
 // the master over HTTP and feeds what comes back in as inputs. It holds no
 // protocol state of its own except where the master is (which a redirect
 // changes).
 type masterLink struct {
 	log       *slog.Logger
-	deliver   func(input) bool
+	deliver   func(core.Input) bool
 	transport *http.Transport
 	client    *http.Client
 
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
-	sendq  chan outSend
+	sendq  chan core.Send
 
 	mu           sync.Mutex
 	master       string // host:port
@@ -52,7 +53,7 @@ type masterLink struct {
 	streamCancel context.CancelFunc
 }
 
-func newMasterLink(master string, log *slog.Logger, deliver func(input) bool) *masterLink {
+func newMasterLink(master string, log *slog.Logger, deliver func(core.Input) bool) *masterLink {
 	tr := &http.Transport{
 		Proxy:                 nil,
 		DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
@@ -73,7 +74,7 @@ func newMasterLink(master string, log *slog.Logger, deliver func(input) bool) *m
 		},
 		ctx:    ctx,
 		cancel: cancel,
-		sendq:  make(chan outSend, sendQueueCapacity),
+		sendq:  make(chan core.Send, sendQueueCapacity),
 		master: master,
 	}
 	l.wg.Add(1)
@@ -113,7 +114,7 @@ func (l *masterLink) followRedirect(resp *http.Response) bool {
 func (l *masterLink) connect(gen uint64, msg *agentproto.AgentMessage) {
 	body, err := proto.Marshal(msg)
 	if err != nil {
-		l.deliver(inMasterStreamEnded{gen: gen, err: err})
+		l.deliver(core.MasterStreamEnded{Gen: gen, Err: err})
 		return
 	}
 	ctx, cancel := context.WithCancel(l.ctx)
@@ -131,7 +132,7 @@ func (l *masterLink) connect(gen uint64, msg *agentproto.AgentMessage) {
 		if ctx.Err() != nil && l.ctx.Err() != nil {
 			return // the agent is stopping
 		}
-		l.deliver(inMasterStreamEnded{gen: gen, err: err, redirected: redirected})
+		l.deliver(core.MasterStreamEnded{Gen: gen, Err: err, Redirected: redirected})
 	}()
 }
 
@@ -167,7 +168,7 @@ func (l *masterLink) stream(ctx context.Context, gen uint64, body []byte) (err e
 		text, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 		return fmt.Errorf("master answered %s: %s", resp.Status, bytes.TrimSpace(text)), false
 	}
-	if !l.deliver(inMasterStream{gen: gen, streamID: resp.Header.Get(headerStreamID)}) {
+	if !l.deliver(core.MasterStream{Gen: gen, StreamID: resp.Header.Get(headerStreamID)}) {
 		return nil, false
 	}
 	rr := codec.NewRecordReader(resp.Body, maxMasterRecord)
@@ -183,7 +184,7 @@ func (l *masterLink) stream(ctx context.Context, gen uint64, body []byte) (err e
 		if err := proto.Unmarshal(rec, msg); err != nil {
 			return fmt.Errorf("bad message from the master: %w", err), false
 		}
-		if !l.deliver(inMasterMessage{gen: gen, msg: msg}) {
+		if !l.deliver(core.MasterMessage{Gen: gen, Msg: msg}) {
 			return nil, false
 		}
 	}
@@ -191,11 +192,11 @@ func (l *masterLink) stream(ctx context.Context, gen uint64, body []byte) (err e
 
 // send queues a message; the queue is sent in order by one goroutine. When
 // it is full the message is dropped (status updates are retried anyway).
-func (l *masterLink) send(s outSend) {
+func (l *masterLink) send(s core.Send) {
 	select {
 	case l.sendq <- s:
 	default:
-		l.log.Warn("dropping a message for the master: queue full", "type", s.msg.GetType())
+		l.log.Warn("dropping a message for the master: queue full", "type", s.Msg.GetType())
 	}
 }
 
@@ -213,7 +214,7 @@ func (l *masterLink) sender() {
 
 // postWithin sends one message now, giving up after d; the agent uses it
 // for its last words.
-func (l *masterLink) postWithin(s outSend, d time.Duration) {
+func (l *masterLink) postWithin(s core.Send, d time.Duration) {
 	ctx, cancel := context.WithTimeout(l.ctx, d)
 	defer cancel()
 	l.post(ctx, s)
@@ -221,8 +222,8 @@ func (l *masterLink) postWithin(s outSend, d time.Duration) {
 
 // post sends one message. A 4xx (or a redirect) means the stream it names
 // is no longer the master's: the core then re-registers.
-func (l *masterLink) post(ctx context.Context, s outSend) {
-	body, err := proto.Marshal(s.msg)
+func (l *masterLink) post(ctx context.Context, s core.Send) {
+	body, err := proto.Marshal(s.Msg)
 	if err != nil {
 		l.log.Error("encoding a message for the master", "err", err)
 		return
@@ -234,12 +235,12 @@ func (l *masterLink) post(ctx context.Context, s outSend) {
 		return
 	}
 	req.Header.Set("Content-Type", codec.MediaProtobuf)
-	req.Header.Set(headerAgentID, s.agentID)
-	req.Header.Set(headerStreamID, s.streamID)
+	req.Header.Set(headerAgentID, s.AgentID)
+	req.Header.Set(headerStreamID, s.StreamID)
 	resp, err := l.client.Do(req)
 	if err != nil {
 		if ctx.Err() == nil {
-			l.log.Warn("sending to the master failed", "type", s.msg.GetType(), "err", err)
+			l.log.Warn("sending to the master failed", "type", s.Msg.GetType(), "err", err)
 		}
 		return
 	}
@@ -249,12 +250,12 @@ func (l *masterLink) post(ctx context.Context, s outSend) {
 	case resp.StatusCode == http.StatusAccepted || resp.StatusCode == http.StatusOK:
 	case isRedirect(resp.StatusCode):
 		l.followRedirect(resp)
-		l.deliver(inMasterRejected{streamID: s.streamID, status: resp.StatusCode})
+		l.deliver(core.MasterRejected{StreamID: s.StreamID, Status: resp.StatusCode})
 	case resp.StatusCode >= 400 && resp.StatusCode < 500:
-		l.log.Warn("the master refused a message", "type", s.msg.GetType(), "status", resp.Status, "body", string(bytes.TrimSpace(text)))
-		l.deliver(inMasterRejected{streamID: s.streamID, status: resp.StatusCode})
+		l.log.Warn("the master refused a message", "type", s.Msg.GetType(), "status", resp.Status, "body", string(bytes.TrimSpace(text)))
+		l.deliver(core.MasterRejected{StreamID: s.StreamID, Status: resp.StatusCode})
 	default:
-		l.log.Warn("the master failed a message", "type", s.msg.GetType(), "status", resp.Status)
+		l.log.Warn("the master failed a message", "type", s.Msg.GetType(), "status", resp.Status)
 	}
 }
 

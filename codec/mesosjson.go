@@ -91,7 +91,7 @@ func planFor(md protoreflect.MessageDescriptor) *messagePlan {
 	p := &messagePlan{fields: make([]fieldPlan, fds.Len())}
 	for i := range fds.Len() {
 		fd := fds.Get(i)
-		key := appendJSONString(nil, string(fd.Name()))
+		key := AppendString(nil, string(fd.Name()))
 		key = append(key, ':')
 		f := &p.fields[i]
 		f.fd = fd
@@ -206,9 +206,9 @@ func appendSingular(b []byte, fd protoreflect.FieldDescriptor, v protoreflect.Va
 		return strconv.AppendUint(b, v.Uint(), 10)
 	case protoreflect.FloatKind, protoreflect.DoubleKind:
 		// Floats are widened to double before printing, as stout does.
-		return appendDouble(b, v.Float())
+		return AppendDouble(b, v.Float())
 	case protoreflect.StringKind:
-		return appendJSONString(b, v.String())
+		return AppendString(b, v.String())
 	case protoreflect.BytesKind:
 		b = append(b, '"')
 		b = base64.StdEncoding.AppendEncode(b, v.Bytes())
@@ -216,7 +216,7 @@ func appendSingular(b []byte, fd protoreflect.FieldDescriptor, v protoreflect.Va
 	case protoreflect.EnumKind:
 		n := v.Enum()
 		if ev := fd.Enum().Values().ByNumber(n); ev != nil {
-			return appendJSONString(b, string(ev.Name()))
+			return AppendString(b, string(ev.Name()))
 		}
 		return strconv.AppendInt(b, int64(n), 10)
 	case protoreflect.MessageKind, protoreflect.GroupKind:
@@ -259,17 +259,22 @@ func appendMap(b []byte, f *fieldPlan, mp protoreflect.Map) []byte {
 		}
 		// MapKey.String gives the decimal form of integers and
 		// "true"/"false" for booleans: the string form stout uses.
-		b = appendJSONString(b, k.String())
+		b = AppendString(b, k.String())
 		b = append(b, ':')
 		b = appendSingular(b, vfd, mp.Get(k), f)
 	}
 	return append(b, '}')
 }
 
-// appendDouble writes f the way rapidjson's Writer::Double does: the
-// shortest digits that read back as f, laid out so that integral values keep
-// a ".0" and exponents are used only for very large or very small values.
-func appendDouble(b []byte, f float64) []byte {
+// AppendDouble writes f the way rapidjson's Writer::Double (and so Mesos)
+// does: the shortest digits that read back as f, laid out so that integral
+// values keep a ".0" and exponents ("1e21", "1.25e-7") are used only below
+// 1e-6 and from 1e21 up. This is the one rule for doubles on every Gomesos
+// JSON surface: protobuf JSON, the legacy state endpoints and metrics.
+// JSON has no literal for NaN and the infinities (Mesos writes broken
+// JSON for them); they are written as the protobuf JSON mapping's strings
+// "NaN", "Infinity" and "-Infinity".
+func AppendDouble(b []byte, f float64) []byte {
 	switch {
 	case math.IsNaN(f):
 		return append(b, `"NaN"`...)
@@ -336,12 +341,12 @@ func appendDouble(b []byte, f float64) []byte {
 
 const hexDigits = "0123456789ABCDEF"
 
-// appendJSONString writes s as a JSON string, escaping as rapidjson does:
+// AppendString writes s as a JSON string, escaping as rapidjson does:
 // '"', '\\' and control characters (with \b \f \n \r \t where they exist,
 // else \u00XX). Everything else, '/' and non-ASCII included, is written as
 // is; bytes that are not valid UTF-8 become U+FFFD so the output is always
 // valid JSON.
-func appendJSONString(b []byte, s string) []byte {
+func AppendString(b []byte, s string) []byte {
 	b = append(b, '"')
 	start := 0
 	for i := 0; i < len(s); {

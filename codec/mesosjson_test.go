@@ -242,14 +242,14 @@ func TestAppendDouble(t *testing.T) {
 		{math.Inf(-1), `"-Infinity"`},
 	}
 	for _, tt := range tests {
-		got := string(appendDouble(nil, tt.f))
+		got := string(AppendDouble(nil, tt.f))
 		if got != tt.want {
-			t.Errorf("appendDouble(%v) = %s, want %s", tt.f, got, tt.want)
+			t.Errorf("AppendDouble(%v) = %s, want %s", tt.f, got, tt.want)
 		}
 		if !strings.HasPrefix(got, `"`) {
 			back, err := strconv.ParseFloat(got, 64)
 			if err != nil || back != tt.f {
-				t.Errorf("appendDouble(%v) = %s reads back as %v, %v", tt.f, got, back, err)
+				t.Errorf("AppendDouble(%v) = %s reads back as %v, %v", tt.f, got, back, err)
 			}
 		}
 	}
@@ -269,13 +269,13 @@ func TestAppendJSONString(t *testing.T) {
 		{"a\xffb", "\"a\uFFFDb\""}, // invalid UTF-8 is replaced
 	}
 	for _, tt := range tests {
-		got := string(appendJSONString(nil, tt.in))
+		got := string(AppendString(nil, tt.in))
 		if got != tt.want {
-			t.Errorf("appendJSONString(%q) = %s, want %s", tt.in, got, tt.want)
+			t.Errorf("AppendString(%q) = %s, want %s", tt.in, got, tt.want)
 		}
 		var back string
 		if err := json.Unmarshal([]byte(got), &back); err != nil {
-			t.Errorf("appendJSONString(%q) = %s is not valid JSON: %v", tt.in, got, err)
+			t.Errorf("AppendString(%q) = %s is not valid JSON: %v", tt.in, got, err)
 		}
 	}
 }

@@ -5,9 +5,9 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"strconv"
-	"strings"
 	"time"
+
+	"github.com/gomesos/gomesos/codec"
 )
 
 // Defaults used when the agent leaves a variable out. Mesos's own executor
@@ -90,7 +90,7 @@ func ConfigFromLookup(lookup func(string) (string, bool)) (Config, error) {
 		if v == "" {
 			return def
 		}
-		d, err := ParseDuration(v)
+		d, err := codec.ParseDuration(v)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("failed to parse %s %q: %w", name, v, err))
 			return def
@@ -130,62 +130,4 @@ func ConfigFromLookup(lookup func(string) (string, bool)) (Config, error) {
 		return Config{}, err
 	}
 	return c, nil
-}
-
-var durationUnits = []struct {
-	name string
-	unit time.Duration
-}{
-	{"ns", time.Nanosecond},
-	{"us", time.Microsecond},
-	{"ms", time.Millisecond},
-	{"secs", time.Second},
-	{"mins", time.Minute},
-	{"hrs", time.Hour},
-	{"days", 24 * time.Hour},
-	{"weeks", 7 * 24 * time.Hour},
-}
-
-// ParseDuration parses a Mesos (stout) duration: a decimal number followed by
-// one of the units ns, us, ms, secs, mins, hrs, days or weeks, such as
-// "5secs", "1.5mins" or "100ms". As a convenience it also accepts Go duration
-// strings ("5s", "1m30s"), which Mesos does not.
-func ParseDuration(s string) (time.Duration, error) {
-	i := 0
-	for i < len(s) && (s[i] >= '0' && s[i] <= '9' || s[i] == '.') {
-		i++
-	}
-	if i > 0 && i < len(s) {
-		unit := s[i:]
-		for _, u := range durationUnits {
-			if u.name == unit {
-				v, err := strconv.ParseFloat(s[:i], 64)
-				if err != nil {
-					return 0, fmt.Errorf("invalid duration %q: %w", s, err)
-				}
-				return time.Duration(v * float64(u.unit)), nil
-			}
-		}
-	}
-	if d, err := time.ParseDuration(s); err == nil && d >= 0 {
-		return d, nil
-	}
-	return 0, fmt.Errorf("invalid duration %q; supported units are 'ns', 'us', 'ms', 'secs', 'mins', 'hrs', 'days', and 'weeks'", s)
-}
-
-// FormatDuration renders d the way Mesos (stout) does: in the largest unit
-// that keeps the number at least 1, e.g. "5secs", "15mins", "1.5hrs", "100ms".
-func FormatDuration(d time.Duration) string {
-	sign := ""
-	if d < 0 {
-		sign, d = "-", -d
-	}
-	for i := len(durationUnits) - 1; i >= 0; i-- {
-		u := durationUnits[i]
-		if d >= u.unit || i == 0 {
-			v := float64(d) / float64(u.unit)
-			return sign + strings.TrimSuffix(strconv.FormatFloat(v, 'g', 15, 64), ".") + u.name
-		}
-	}
-	return "0ns" // unreachable
 }

@@ -312,7 +312,8 @@ func (h *benchHarness) setup(ctx context.Context) error {
 	}
 
 	h.stream = "bench-framework"
-	events := newSink(codec.Protobuf)
+	// The harness's own stream: deep enough that it never falls behind.
+	events := newSink(codec.Protobuf, 1<<24, 1<<36)
 	if err := h.m.do(func() { h.m.frameworkSinks[h.stream] = events }); err != nil {
 		return err
 	}
@@ -358,11 +359,15 @@ func (h *benchHarness) framework(ctx context.Context, events *sink, subscribed c
 		if !ok {
 			return
 		}
+		evs := make([]*schedpb.Event, 0, len(records))
 		for _, rec := range records {
 			ev := &schedpb.Event{}
-			if proto.Unmarshal(rec, ev) != nil {
-				continue
+			if proto.Unmarshal(rec, ev) == nil {
+				evs = append(evs, ev)
 			}
+		}
+		events.written()
+		for _, ev := range evs {
 			switch ev.GetType() {
 			case schedpb.Event_SUBSCRIBED:
 				h.fwID = ev.GetSubscribed().GetFrameworkId().GetValue()

@@ -149,12 +149,13 @@ func TestOfferTimeoutRescindsOffers(t *testing.T) {
 }
 
 // Mesos: a framework that subscribes with its role in suppressed_roles
-// gets no offers until it revives.
+// gets no offers until it revives. (MULTI_ROLE, so that the offer says its
+// role in allocation_info.)
 func TestSubscribeSuppressed(t *testing.T) {
 	m := startMaster(t)
 	startAgent(t, m, "agent1", agentResources)
-	fi := frameworkInfo("quiet")
-	fi.Role = proto.String("quiet-role")
+	fi := frameworkInfo("quiet", mesos.FrameworkInfo_Capability_MULTI_ROLE)
+	fi.Roles = []string{"quiet-role"}
 	call := subscribeCall(fi)
 	call.Subscribe.SuppressedRoles = []string{"quiet-role"}
 	s := openStreamCall(t, m, call, codec.JSON)

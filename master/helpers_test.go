@@ -382,6 +382,7 @@ type scheduler struct {
 
 	resp   *http.Response
 	events *queue[*schedpb.Event]
+	raw    *queue[[]byte] // each event's record as it came, by event type
 	spare  []*mesos.Offer // offers received but not yet used by offersOf
 	done   chan struct{}
 	once   sync.Once
@@ -450,7 +451,7 @@ func openStreamBody(t testing.TB, m *testMaster, call *schedpb.Call, enc codec.E
 	s := &scheduler{
 		t: t, m: m, enc: enc, resp: resp, Header: resp.Header,
 		StreamID: resp.Header.Get("Mesos-Stream-Id"),
-		events:   newQueue[*schedpb.Event](), done: make(chan struct{}),
+		events:   newQueue[*schedpb.Event](), raw: newQueue[[]byte](), done: make(chan struct{}),
 	}
 	go s.read()
 	t.Cleanup(s.disconnect)
@@ -460,6 +461,7 @@ func openStreamBody(t testing.TB, m *testMaster, call *schedpb.Call, enc codec.E
 func (s *scheduler) read() {
 	defer close(s.done)
 	defer s.events.close()
+	defer s.raw.close()
 	rr := codec.NewRecordReader(s.resp.Body, 0)
 	for {
 		rec, err := rr.ReadRecord()
@@ -471,8 +473,20 @@ func (s *scheduler) read() {
 			s.events.push("DECODE_ERROR", &schedpb.Event{Error: &schedpb.Event_Error{Message: proto.String(err.Error() + ": " + string(rec))}})
 			continue
 		}
+		s.raw.push(ev.GetType().String(), rec)
 		s.events.push(ev.GetType().String(), ev)
 	}
+}
+
+// nextRaw returns the record of the next event of the given type exactly as
+// the master sent it (the raw queue is consumed apart from next's).
+func (s *scheduler) nextRaw(typ schedpb.Event_Type) []byte {
+	s.t.Helper()
+	rec, ok := s.raw.take(typ.String(), waitTimeout)
+	if !ok {
+		s.t.Fatalf("framework %s: no %s record within %v (stream closed: %v)", s.FrameworkID, typ, waitTimeout, s.raw.isClosed())
+	}
+	return rec
 }
 
 // disconnect closes the event stream from the scheduler's side and waits

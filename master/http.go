@@ -3,12 +3,12 @@ package master
 import (
 	"bufio"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"regexp"
 	"strconv"
+	"time"
 
 	"github.com/google/uuid"
 	"google.golang.org/protobuf/proto"
@@ -16,7 +16,6 @@ import (
 	"github.com/gomesos/gomesos/api/agentproto"
 	schedpb "github.com/gomesos/gomesos/api/v1/scheduler"
 	"github.com/gomesos/gomesos/codec"
-	"github.com/gomesos/gomesos/internal/jsonx"
 	"github.com/gomesos/gomesos/master/core"
 )
 
@@ -63,50 +62,22 @@ func textError(w http.ResponseWriter, status int, msg string) {
 	_, _ = io.WriteString(w, msg)
 }
 
-// decodeCall reads a v1 call body by its Content-Type, answering the
-// errors of Mesos's status-code ladder. name is the message's Mesos name
-// ("Call") for error texts.
+// decodeCall reads a v1 call body through Mesos's request ladder
+// (codec.DecodeCall), answering its refusals.
 func decodeCall(w http.ResponseWriter, r *http.Request, msg proto.Message) bool {
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", http.MethodPost)
-		textError(w, http.StatusMethodNotAllowed, fmt.Sprintf("Expecting a 'POST' request, received '%s'", r.Method))
-		return false
-	}
-	ct := r.Header.Get("Content-Type")
-	if ct == "" {
-		textError(w, http.StatusBadRequest, "Expecting 'Content-Type' to be present")
-		return false
-	}
-	enc, err := codec.FromContentType(ct)
-	if err != nil {
-		textError(w, http.StatusUnsupportedMediaType, fmt.Sprintf("Expecting 'Content-Type' of %s or %s", codec.MediaJSON, codec.MediaProtobuf))
-		return false
-	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
-	if err != nil {
-		textError(w, http.StatusBadRequest, "Failed to read body: "+err.Error())
-		return false
-	}
-	if len(body) > maxBody {
-		textError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("Request body exceeds %d bytes", maxBody))
-		return false
-	}
-	if enc == codec.Protobuf {
-		if err := proto.Unmarshal(body, msg); err != nil {
-			textError(w, http.StatusBadRequest, "Failed to parse body into Call protobuf: "+err.Error())
-			return false
-		}
-		return true
-	}
-	if err := codec.UnmarshalJSON(body, msg); err != nil {
-		if errors.Is(err, codec.ErrInvalidJSON) {
-			textError(w, http.StatusBadRequest, "Failed to parse body into JSON: "+err.Error())
-		} else {
-			textError(w, http.StatusBadRequest, "Failed to convert JSON into Call protobuf: "+err.Error())
-		}
+	if _, rerr := codec.DecodeCall(r.Method, r.Header.Get("Content-Type"), r.Body, maxBody, msg); rerr != nil {
+		requestError(w, rerr)
 		return false
 	}
 	return true
+}
+
+// requestError answers a refusal of the request ladder.
+func requestError(w http.ResponseWriter, rerr *codec.RequestError) {
+	if rerr.Allow != "" {
+		w.Header().Set("Allow", rerr.Allow)
+	}
+	textError(w, rerr.Status, rerr.Message)
 }
 
 func (m *Master) handleScheduler(w http.ResponseWriter, r *http.Request) {
@@ -134,9 +105,9 @@ func (m *Master) handleScheduler(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(httpStatus(res.Code))
 		return
 	}
-	enc, _, ok := codec.Negotiate(r.Header.Get("Accept"), r.Header.Get("Message-Accept"))
-	if !ok {
-		textError(w, http.StatusNotAcceptable, fmt.Sprintf("Expecting 'Accept' to allow '%s' or '%s'", codec.MediaJSON, codec.MediaProtobuf))
+	enc, _, rerr := codec.AcceptStream(r.Header.Get("Accept"), r.Header.Get("Message-Accept"))
+	if rerr != nil {
+		requestError(w, rerr)
 		return
 	}
 	if r.Header.Get("Mesos-Stream-Id") != "" {
@@ -144,11 +115,13 @@ func (m *Master) handleScheduler(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	stream := uuid.NewString()
-	s := newSink(enc)
+	s := m.newSink(enc)
+	s.kind = "framework"
 	var res core.Result
 	if err := m.do(func() {
 		m.frameworkSinks[stream] = s
 		res = m.step(core.SchedulerCall{Call: call, Stream: stream})
+		s.id = res.FrameworkID
 	}); err != nil {
 		textError(w, http.StatusServiceUnavailable, err.Error())
 		return
@@ -172,26 +145,34 @@ func (m *Master) handleScheduler(w http.ResponseWriter, r *http.Request) {
 
 // pump copies a sink's records to a streaming response as RecordIO. It
 // reports whether the client went away (rather than the master closing the
-// stream).
+// stream, or dropping it because the client fell behind).
 func (m *Master) pump(w http.ResponseWriter, r *http.Request, s *sink) (clientGone bool) {
-	flusher, _ := w.(http.Flusher)
-	if flusher != nil {
-		flusher.Flush()
-	}
+	rc := http.NewResponseController(w)
+	// A write blocked on a client that does not read fails once the
+	// master drops the stream, or soon after it closes it. The deadline
+	// goes when the stream ends, lest it outlive it on a connection the
+	// client reuses.
+	s.setAbort(func(deadline time.Time) { _ = rc.SetWriteDeadline(deadline) })
+	defer func() {
+		s.setAbort(nil)
+		_ = rc.SetWriteDeadline(time.Time{})
+	}()
+	_ = rc.Flush()
 	rw := codec.NewRecordWriter(w)
 	for {
 		records, ok := s.next(r.Context())
 		if !ok {
-			return r.Context().Err() != nil
+			return !s.closedByMaster() && r.Context().Err() != nil
 		}
 		for _, rec := range records {
 			if err := rw.WriteRecord(rec); err != nil {
-				return true
+				return !s.closedByMaster()
 			}
 		}
-		if flusher != nil {
-			flusher.Flush()
+		if err := rc.Flush(); err != nil {
+			return !s.closedByMaster()
 		}
+		s.written()
 	}
 }
 
@@ -201,11 +182,13 @@ func (m *Master) handleAgentSubscribe(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	conn := uuid.NewString()
-	s := newSink(codec.Protobuf)
+	s := m.newSink(codec.Protobuf)
+	s.kind = "agent"
 	var res core.Result
 	if err := m.do(func() {
 		m.agentSinks[conn] = s
 		res = m.step(core.AgentSubscribe{Conn: conn, Msg: msg})
+		s.id = res.AgentID
 	}); err != nil {
 		textError(w, http.StatusServiceUnavailable, err.Error())
 		return
@@ -272,8 +255,7 @@ func httpStatus(c core.Code) int {
 // it, on the handler's goroutine, while the loop goes on stepping.
 func (m *Master) view(w http.ResponseWriter, r *http.Request, write func(*core.Snapshot, io.Writer) error) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		w.Header().Set("Allow", "GET")
-		textError(w, http.StatusMethodNotAllowed, fmt.Sprintf("Expecting a 'GET' request, received '%s'", r.Method))
+		requestError(w, codec.MethodNotAllowed(r.Method, "GET"))
 		return
 	}
 	snap := m.snap.Load()
@@ -380,7 +362,7 @@ func (m *Master) handleFlags(w http.ResponseWriter, r *http.Request) {
 
 func (m *Master) handleVersion(w http.ResponseWriter, r *http.Request) {
 	b := m.cfg.Build
-	v := map[string]any{"version": b.Version, "build_date": b.BuildDate, "build_time": jsonx.Float(b.BuildTime), "build_user": b.BuildUser}
+	v := map[string]any{"version": b.Version, "build_date": b.BuildDate, "build_time": codec.Double(b.BuildTime), "build_user": b.BuildUser}
 	if b.GitSHA != "" {
 		v["git_sha"] = b.GitSHA
 	}
@@ -390,9 +372,9 @@ func (m *Master) handleVersion(w http.ResponseWriter, r *http.Request) {
 func (m *Master) handleMetrics(w http.ResponseWriter, r *http.Request) {
 	snap := m.snap.Load().Metrics()
 	m.allocRuns.put(snap)
-	out := make(map[string]jsonx.Float, len(snap))
+	out := make(map[string]codec.Double, len(snap))
 	for k, v := range snap {
-		out[k] = jsonx.Float(v)
+		out[k] = codec.Double(v)
 	}
 	writeJSON(w, r, out)
 }

@@ -19,8 +19,9 @@ import (
 const agentResources = "cpus:2;mem:1024;ports:[31000-32000]"
 
 // Mesos: an agent's resources are offered to a framework (offer id
-// <masterID>-O<n>, one agent and one role, allocation_info on the offer and
-// on every resource). ACCEPT with a LAUNCH sends the task to the agent with
+// <masterID>-O<n>, one agent and one role; this framework is not MULTI_ROLE,
+// so neither the offer nor its resources carry allocation_info, while the
+// task the agent gets is allocated to the offer's role). ACCEPT with a LAUNCH sends the task to the agent with
 // the FrameworkInfo; the agent's status updates reach the framework in
 // order, each acknowledgement is relayed to the agent, and once the
 // terminal update is acknowledged the task is a completed task of the
@@ -47,12 +48,12 @@ func TestOfferLaunchAndStatusUpdates(t *testing.T) {
 			if o.GetHostname() != "agent1.example.com" {
 				t.Errorf("offer hostname = %q", o.GetHostname())
 			}
-			if o.GetAllocationInfo().GetRole() != "*" {
-				t.Errorf("offer allocation_info = %v, want role *", o.GetAllocationInfo())
+			if o.AllocationInfo != nil {
+				t.Errorf("offer to a framework without MULTI_ROLE has allocation_info %v", o.GetAllocationInfo())
 			}
 			for _, r := range o.GetResources() {
-				if r.GetAllocationInfo().GetRole() != "*" {
-					t.Errorf("offered resource %s has allocation_info %v, want role *", r.GetName(), r.GetAllocationInfo())
+				if r.AllocationInfo != nil || r.GetRole() != "*" {
+					t.Errorf("offered resource %s has allocation_info %v and role %q, want none and role *", r.GetName(), r.GetAllocationInfo(), r.GetRole())
 				}
 			}
 			if cpus, mem := offeredScalar("cpus", o), offeredScalar("mem", o); cpus != 2 || mem != 1024 {

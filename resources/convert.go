@@ -12,8 +12,10 @@ import (
 )
 
 // FromProto validates pbs as Mesos validates Resource messages, converts them
-// (including the pre-reservation-refinement role and reservation fields) and
-// adds them up into normalized Resources. Empty resources are dropped. An
+// to the post-refinement form of Resource (the reservations stack) and adds
+// them up into normalized Resources. It reads every Format: reservations
+// written with the pre-refinement role and reservation fields are upgraded,
+// as Mesos's master upgrades what frameworks and agents send. Empty resources are dropped. An
 // invalid resource fails the whole list with a *ParseError naming its index
 // and name.
 func FromProto(pbs []*mesos.Resource) (Resources, error) {
@@ -255,11 +257,46 @@ func DiskToProto(d *DiskInfo) *mesos.Resource_DiskInfo {
 	return pb
 }
 
-// ToProto converts rs to Resource messages in the form Mesos's endpoints use:
-// the reservations stack, plus the deprecated role field ("*" when
-// unreserved, the role of a single reservation) and, for a single DYNAMIC
-// reservation, the deprecated reservation field; allocation_info when
-// AllocationRole is set. The result passes FromProto's validation.
+// Format is how a Resource message writes its reservations. Mesos 1.4
+// (reservation refinement) replaced the role and reservation fields with the
+// reservations stack; frameworks say with the RESERVATION_REFINEMENT
+// capability which form they understand, and the endpoints show both.
+type Format uint8
+
+const (
+	// EndpointFormat writes the reservations stack and, where they can say
+	// the same, the deprecated fields as well: role ("*" when unreserved,
+	// the role of a single reservation) and, for a single DYNAMIC
+	// reservation, reservation. It is the form of Mesos's endpoints.
+	EndpointFormat Format = iota
+	// PostRefinementFormat writes the reservations stack only; role and
+	// reservation stay unset. It is the form for frameworks with the
+	// RESERVATION_REFINEMENT capability.
+	PostRefinementFormat
+	// PreRefinementFormat writes role ("*" when unreserved) and, for a
+	// DYNAMIC reservation, reservation (principal and labels); never the
+	// reservations stack. It is the form for frameworks without
+	// RESERVATION_REFINEMENT. A refined stack (more than one reservation)
+	// cannot be written in it.
+	PreRefinementFormat
+)
+
+// String names the format as Mesos's ResourceFormat enum does.
+func (f Format) String() string {
+	switch f {
+	case EndpointFormat:
+		return "ENDPOINT"
+	case PostRefinementFormat:
+		return "POST_RESERVATION_REFINEMENT"
+	case PreRefinementFormat:
+		return "PRE_RESERVATION_REFINEMENT"
+	}
+	return "Format(" + strconv.Itoa(int(f)) + ")"
+}
+
+// ToProto converts rs to Resource messages in EndpointFormat, with
+// allocation_info when AllocationRole is set. The result passes FromProto's
+// validation.
 func ToProto(rs Resources) []*mesos.Resource {
 	out := make([]*mesos.Resource, len(rs))
 	for i := range rs {
@@ -270,6 +307,29 @@ func ToProto(rs Resources) []*mesos.Resource {
 
 // ResourceToProto converts one resource as ToProto does.
 func ResourceToProto(r *Resource) *mesos.Resource {
+	pb, _ := ResourceToProtoFormat(r, EndpointFormat) // cannot fail
+	return pb
+}
+
+// ToProtoFormat converts rs to Resource messages whose reservations are
+// written in format f, with allocation_info when AllocationRole is set (use
+// Unallocated first to leave it out). FromProto reads every format back to
+// the same Resources. It fails only when f is PreRefinementFormat and a
+// resource has a refined reservation.
+func ToProtoFormat(rs Resources, f Format) ([]*mesos.Resource, error) {
+	out := make([]*mesos.Resource, len(rs))
+	for i := range rs {
+		pb, err := ResourceToProtoFormat(&rs[i], f)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = pb
+	}
+	return out, nil
+}
+
+// ResourceToProtoFormat converts one resource as ToProtoFormat does.
+func ResourceToProtoFormat(r *Resource, f Format) (*mesos.Resource, error) {
 	pb := &mesos.Resource{
 		Name: proto.String(r.Name),
 		Type: mesos.Value_Type(r.Type).Enum(),
@@ -282,32 +342,19 @@ func ResourceToProto(r *Resource) *mesos.Resource {
 	case TypeSet:
 		pb.Set = &mesos.Value_Set{Item: append([]string(nil), r.Set...)}
 	}
-	switch len(r.Reservations) {
-	case 0:
-		pb.Role = proto.String("*")
-	case 1:
-		rv := r.Reservations[0]
-		pb.Role = proto.String(rv.Role)
-		if rv.Type == ReservationDynamic {
-			pb.Reservation = &mesos.Resource_ReservationInfo{Labels: labelsToProto(rv.Labels)}
-			if rv.Principal != "" {
-				pb.Reservation.Principal = proto.String(rv.Principal)
-			}
+	switch f {
+	case EndpointFormat:
+		setDeprecatedReservation(pb, r.Reservations)
+		pb.Reservations = reservationsToProto(r.Reservations)
+	case PostRefinementFormat:
+		pb.Reservations = reservationsToProto(r.Reservations)
+	case PreRefinementFormat:
+		if len(r.Reservations) > 1 {
+			return nil, fmt.Errorf("resource %s has a refined reservation %v, which the pre-refinement format cannot express", r.Name, r.Reservations)
 		}
-	}
-	if len(r.Reservations) > 0 {
-		pb.Reservations = make([]*mesos.Resource_ReservationInfo, len(r.Reservations))
-		for i, rv := range r.Reservations {
-			x := &mesos.Resource_ReservationInfo{
-				Type:   mesos.Resource_ReservationInfo_Type(rv.Type).Enum(),
-				Role:   proto.String(rv.Role),
-				Labels: labelsToProto(rv.Labels),
-			}
-			if rv.Principal != "" {
-				x.Principal = proto.String(rv.Principal)
-			}
-			pb.Reservations[i] = x
-		}
+		setDeprecatedReservation(pb, r.Reservations)
+	default:
+		return nil, fmt.Errorf("unknown resource format %s", f)
 	}
 	if r.AllocationRole != "" {
 		pb.AllocationInfo = &mesos.Resource_AllocationInfo{Role: proto.String(r.AllocationRole)}
@@ -322,7 +369,46 @@ func ResourceToProto(r *Resource) *mesos.Resource {
 	if r.ProviderID != "" {
 		pb.ProviderId = &mesos.ResourceProviderID{Value: proto.String(r.ProviderID)}
 	}
-	return pb
+	return pb, nil
+}
+
+// setDeprecatedReservation fills role and reservation, the pre-refinement
+// fields, when the stack can be said with them (no more than one entry).
+// A DYNAMIC reservation always gets a reservation message, empty when it
+// has neither principal nor labels.
+func setDeprecatedReservation(pb *mesos.Resource, stack []Reservation) {
+	switch len(stack) {
+	case 0:
+		pb.Role = proto.String("*")
+	case 1:
+		rv := stack[0]
+		pb.Role = proto.String(rv.Role)
+		if rv.Type == ReservationDynamic {
+			pb.Reservation = &mesos.Resource_ReservationInfo{Labels: labelsToProto(rv.Labels)}
+			if rv.Principal != "" {
+				pb.Reservation.Principal = proto.String(rv.Principal)
+			}
+		}
+	}
+}
+
+func reservationsToProto(stack []Reservation) []*mesos.Resource_ReservationInfo {
+	if len(stack) == 0 {
+		return nil
+	}
+	out := make([]*mesos.Resource_ReservationInfo, len(stack))
+	for i, rv := range stack {
+		x := &mesos.Resource_ReservationInfo{
+			Type:   mesos.Resource_ReservationInfo_Type(rv.Type).Enum(),
+			Role:   proto.String(rv.Role),
+			Labels: labelsToProto(rv.Labels),
+		}
+		if rv.Principal != "" {
+			x.Principal = proto.String(rv.Principal)
+		}
+		out[i] = x
+	}
+	return out
 }
 
 func rangesToProto(rs Ranges) *mesos.Value_Ranges {

@@ -47,6 +47,87 @@ func TestToProtoForm(t *testing.T) {
 	mustEqual(t, back, rs, "round trip")
 }
 
+// The three formats of Mesos's convertResourceFormat, for one resource of
+// each kind of reservation: unreserved, static, dynamic (without and with
+// principal and labels) and refined.
+func TestToProtoFormat(t *testing.T) {
+	labels := EncodeLabels([]Label{{"k", "v"}})
+	unreserved := MustParse("cpus:2")
+	static := MustParse("mem(prod):512")
+	bare := MustParse("gpus:1").PushReservation(Reservation{Type: ReservationDynamic, Role: "prod"})
+	dynamic := MustParse("disk:10").PushReservation(Reservation{Type: ReservationDynamic, Role: "prod", Principal: "ops", Labels: labels})
+	refined := MustParse("cpus(prod):1").PushReservation(Reservation{Type: ReservationDynamic, Role: "prod/web", Principal: "ops"})
+	const (
+		cpus    = `"name":"cpus","type":"SCALAR","scalar":{"value":2}`
+		mem     = `"name":"mem","type":"SCALAR","scalar":{"value":512}`
+		gpus    = `"name":"gpus","type":"SCALAR","scalar":{"value":1}`
+		disk    = `"name":"disk","type":"SCALAR","scalar":{"value":10}`
+		stStack = `"reservations":[{"type":"STATIC","role":"prod"}]`
+		bStack  = `"reservations":[{"type":"DYNAMIC","role":"prod"}]`
+		dStack  = `"reservations":[{"type":"DYNAMIC","role":"prod","principal":"ops","labels":{"labels":[{"key":"k","value":"v"}]}}]`
+		dOld    = `"reservation":{"principal":"ops","labels":{"labels":[{"key":"k","value":"v"}]}}`
+		alloc   = `"allocation_info":{"role":"prod"}`
+	)
+	for _, tc := range []struct {
+		f    Format
+		want []string
+	}{
+		{EndpointFormat, []string{
+			`{` + cpus + `,"role":"*"}`,
+			`{` + mem + `,"role":"prod",` + stStack + `}`,
+			`{` + gpus + `,"role":"prod","reservation":{},` + bStack + `}`,
+			`{` + disk + `,"role":"prod",` + alloc + `,` + dOld + `,` + dStack + `}`,
+		}},
+		{PostRefinementFormat, []string{
+			`{` + cpus + `}`,
+			`{` + mem + `,` + stStack + `}`,
+			`{` + gpus + `,` + bStack + `}`,
+			`{` + disk + `,` + alloc + `,` + dStack + `}`,
+		}},
+		{PreRefinementFormat, []string{
+			`{` + cpus + `,"role":"*"}`,
+			`{` + mem + `,"role":"prod"}`,
+			`{` + gpus + `,"role":"prod","reservation":{}}`,
+			`{` + disk + `,"role":"prod",` + alloc + `,` + dOld + `}`,
+		}},
+	} {
+		rs := Resources{unreserved[0], static[0], bare[0], dynamic.AllocatedTo("prod")[0]}
+		pbs, err := ToProtoFormat(rs, tc.f)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.f, err)
+		}
+		for i, pb := range pbs {
+			b, err := protojson.MarshalOptions{UseProtoNames: true}.Marshal(pb)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// protojson adds random spaces; compare without them.
+			if got := strings.ReplaceAll(string(b), " ", ""); got != tc.want[i] {
+				t.Errorf("%s:\n got %s\nwant %s", tc.f, got, tc.want[i])
+			}
+		}
+		back, err := FromProto(pbs)
+		if err != nil {
+			t.Fatalf("%s: FromProto: %v", tc.f, err)
+		}
+		mustEqual(t, back, rs, "%s round trip", tc.f)
+	}
+
+	// A refined stack has no pre-refinement form; the others write it.
+	if _, err := ToProtoFormat(refined, PreRefinementFormat); err == nil || !strings.Contains(err.Error(), "refined") {
+		t.Errorf("pre-refinement format of a refined reservation: error %v", err)
+	}
+	for _, f := range []Format{EndpointFormat, PostRefinementFormat} {
+		pbs, err := ToProtoFormat(refined, f)
+		if err != nil || len(pbs[0].Reservations) != 2 || pbs[0].Role != nil || pbs[0].Reservation != nil {
+			t.Errorf("%s of a refined reservation: %v, %v", f, pbs, err)
+		}
+	}
+	if _, err := ToProtoFormat(unreserved, Format(9)); err == nil {
+		t.Error("an unknown format was accepted")
+	}
+}
+
 func TestFromProtoFormats(t *testing.T) {
 	// Pre-refinement: role only (static) and role + reservation (dynamic).
 	static := scalarPB("cpus", 1)

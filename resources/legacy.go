@@ -1,12 +1,9 @@
 package resources
 
 import (
-	"encoding/json"
-	"math"
 	"slices"
-	"strconv"
-	"strings"
-	"unicode/utf8"
+
+	"github.com/gomesos/gomesos/codec"
 )
 
 // LegacyField is one member of a legacy JSON object: a number or a string.
@@ -44,12 +41,12 @@ func (o LegacyObject) AppendJSON(b []byte) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendJSONString(b, f.Key)
+		b = codec.AppendString(b, f.Key)
 		b = append(b, ':')
 		if f.IsText {
-			b = appendJSONString(b, f.Text)
+			b = codec.AppendString(b, f.Text)
 		} else {
-			b = appendJSONDouble(b, f.Number)
+			b = codec.AppendDouble(b, f.Number)
 		}
 	}
 	return append(b, '}')
@@ -170,65 +167,4 @@ func LegacyAttributesJSON(attrs []Attribute) LegacyObject {
 		out = append(out, f)
 	}
 	return out
-}
-
-// appendJSONDouble writes f as RapidJSON (used by Mesos) writes a double:
-// the shortest round-tripping digits, fixed notation with ".0" for whole
-// numbers from 1e-6 up to 1e21, exponent notation outside. NaN and
-// infinities, which JSON cannot hold, are written as null.
-func appendJSONDouble(b []byte, f float64) []byte {
-	if math.IsNaN(f) || math.IsInf(f, 0) {
-		return append(b, "null"...)
-	}
-	if f == 0 {
-		if math.Signbit(f) {
-			return append(b, "-0.0"...)
-		}
-		return append(b, "0.0"...)
-	}
-	if a := math.Abs(f); a >= 1e-6 && a < 1e21 {
-		start := len(b)
-		b = strconv.AppendFloat(b, f, 'f', -1, 64)
-		for _, c := range b[start:] {
-			if c == '.' {
-				return b
-			}
-		}
-		return append(b, ".0"...)
-	}
-	s := strconv.FormatFloat(f, 'e', -1, 64) // e.g. 1e+21, 1.5e-08
-	mant, exp, _ := strings.Cut(s, "e")
-	b = append(b, mant...)
-	b = append(b, 'e')
-	if exp[0] == '-' {
-		b = append(b, '-')
-	}
-	return append(b, strings.TrimLeft(exp[1:], "0")...)
-}
-
-func appendJSONString(b []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	if !utf8.ValidString(s) {
-		q, _ := json.Marshal(s) // replaces invalid bytes with U+FFFD
-		return append(b, q...)
-	}
-	b = append(b, '"')
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == '"' || c == '\\':
-			b = append(b, '\\', c)
-		case c == '\n':
-			b = append(b, '\\', 'n')
-		case c == '\r':
-			b = append(b, '\\', 'r')
-		case c == '\t':
-			b = append(b, '\\', 't')
-		case c < 0x20:
-			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-		default:
-			b = append(b, c)
-		}
-	}
-	return append(b, '"')
 }

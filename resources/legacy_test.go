@@ -53,7 +53,8 @@ func TestLegacyAttributesJSON(t *testing.T) {
 	}
 }
 
-func TestAppendJSONDouble(t *testing.T) {
+// Legacy objects write numbers by the codec's one rule for doubles.
+func TestLegacyObjectRendering(t *testing.T) {
 	tests := []struct {
 		f    float64
 		want string
@@ -63,8 +64,9 @@ func TestAppendJSONDouble(t *testing.T) {
 		{1e-6, "0.000001"}, {1e-7, "1e-7"}, {2.5e-8, "2.5e-8"}, {0.3, "0.3"},
 	}
 	for _, tt := range tests {
-		if got := string(appendJSONDouble(nil, tt.f)); got != tt.want {
-			t.Errorf("appendJSONDouble(%v) = %s, want %s", tt.f, got, tt.want)
+		got, err := json.Marshal(LegacyObject{{Key: "x", Number: tt.f}})
+		if want := `{"x":` + tt.want + `}`; err != nil || string(got) != want {
+			t.Errorf("%v renders as %s (%v), want %s", tt.f, got, err, want)
 		}
 	}
 	var o LegacyObject = []LegacyField{{Key: "a\"\n\x01é", IsText: true, Text: "\xff"}}

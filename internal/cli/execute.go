@@ -353,13 +353,20 @@ func (e *execution) fit(offer *mesos.Offer) []*mesos.TaskInfo {
 		if !ok {
 			break
 		}
+		// Written as the framework asked to be offered them
+		// (RESERVATION_REFINEMENT); that format holds any reservation.
+		res, err := resources.ToProtoFormat(picked, resources.PostRefinementFormat)
+		if err != nil {
+			fmt.Fprintf(e.stderr, "Ignoring offer %s: %v\n", offer.GetId().GetValue(), err)
+			break
+		}
 		offered = offered.Subtract(picked)
 		t.agent = offer.GetAgentId()
 		out = append(out, &mesos.TaskInfo{
 			Name:      proto.String(t.id),
 			TaskId:    &mesos.TaskID{Value: proto.String(t.id)},
 			AgentId:   offer.GetAgentId(),
-			Resources: resources.ToProto(picked),
+			Resources: res,
 			Command:   e.command,
 		})
 	}

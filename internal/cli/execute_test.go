@@ -133,20 +133,24 @@ func (c *cluster) sendNext(id string) {
 }
 
 // offer builds an offer from agent n with resources in --resources syntax,
-// allocated to role.
-func (c *cluster) offer(n int, res, role string) *mesos.Offer {
+// as a master sends it to the execute framework: without allocation_info
+// (it is not MULTI_ROLE) and in the post-refinement format (it has
+// RESERVATION_REFINEMENT).
+func (c *cluster) offer(n int, res string) *mesos.Offer {
 	c.mu.Lock()
 	c.offerNo++
 	no := c.offerNo
 	c.mu.Unlock()
-	rs := resources.MustParse(res).AllocatedTo(role)
+	pbs, err := resources.ToProtoFormat(resources.MustParse(res), resources.PostRefinementFormat)
+	if err != nil {
+		c.t.Fatal(err)
+	}
 	return &mesos.Offer{
-		Id:             &mesos.OfferID{Value: proto.String(c.m.ID() + "-O" + string(rune('0'+no)))},
-		FrameworkId:    &mesos.FrameworkID{Value: proto.String(c.m.ID() + "-0000")},
-		AgentId:        &mesos.AgentID{Value: proto.String(c.agentID(n))},
-		Hostname:       proto.String("localhost"),
-		Resources:      resources.ToProto(rs),
-		AllocationInfo: &mesos.Resource_AllocationInfo{Role: proto.String(role)},
+		Id:          &mesos.OfferID{Value: proto.String(c.m.ID() + "-O" + string(rune('0'+no)))},
+		FrameworkId: &mesos.FrameworkID{Value: proto.String(c.m.ID() + "-0000")},
+		AgentId:     &mesos.AgentID{Value: proto.String(c.agentID(n))},
+		Hostname:    proto.String("localhost"),
+		Resources:   pbs,
 	}
 }
 
@@ -261,7 +265,7 @@ func TestExecuteFinished(t *testing.T) {
 			if s.Encoding != enc {
 				t.Errorf("subscribed with %v, want %v", s.Encoding, enc)
 			}
-			c.sendOffers(c.offer(0, "cpus:2;mem:23081;disk:252899;ports:[31000-32000]", "*"))
+			c.sendOffers(c.offer(0, "cpus:2;mem:23081;disk:252899;ports:[31000-32000]"))
 			r.wait()
 			if r.err != nil || r.code != 0 {
 				t.Fatalf("Execute = %d, %v; stderr:\n%s", r.code, r.err, r.stderr.String())
@@ -303,8 +307,14 @@ func TestExecuteFinished(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if want := resources.MustParse("cpus:0.1;mem:32").AllocatedTo("*"); !got.Equal(want) {
+			if want := resources.MustParse("cpus:0.1;mem:32"); !got.Equal(want) {
 				t.Errorf("task resources %v, want %v", got, want)
+			}
+			// As offered: post-refinement format, no allocation_info.
+			for _, r := range task.GetResources() {
+				if r.Role != nil || r.Reservation != nil || r.AllocationInfo != nil {
+					t.Errorf("task resource not in the format offered: %v", r)
+				}
 			}
 
 			if n := len(c.calls(schedpb.Call_ACKNOWLEDGE)); n != 3 {
@@ -332,7 +342,7 @@ func TestExecuteFailedExitStatus(t *testing.T) {
 	opts.Command = "exit 3"
 	r := startExecute(t, opts)
 	c.nextStream()
-	c.sendOffers(c.offer(0, "cpus:1;mem:128", "*"))
+	c.sendOffers(c.offer(0, "cpus:1;mem:128"))
 	r.wait()
 	if r.err != nil || r.code != 3 {
 		t.Fatalf("Execute = %d, %v; want 3, nil", r.code, r.err)
@@ -358,7 +368,7 @@ func TestExecuteDroppedByMaster(t *testing.T) {
 	c := newCluster(t, dropped)
 	r := startExecute(t, options(c))
 	c.nextStream()
-	c.sendOffers(c.offer(0, "cpus:1;mem:128", "*"))
+	c.sendOffers(c.offer(0, "cpus:1;mem:128"))
 	r.wait()
 	if r.err != nil || r.code != 1 {
 		t.Fatalf("Execute = %d, %v; want 1, nil", r.code, r.err)
@@ -382,10 +392,10 @@ func TestExecuteCountAcrossOffers(t *testing.T) {
 	opts.Count = 3
 	r := startExecute(t, opts)
 	c.nextStream()
-	small := c.offer(0, "cpus:0.05;mem:1024", "*")
-	two := c.offer(1, "cpus:0.25;mem:100", "*")
-	one := c.offer(2, "cpus:1;mem:64", "*")
-	late := c.offer(3, "cpus:8;mem:8192", "*") // comes after every task is launched
+	small := c.offer(0, "cpus:0.05;mem:1024")
+	two := c.offer(1, "cpus:0.25;mem:100")
+	one := c.offer(2, "cpus:1;mem:64")
+	late := c.offer(3, "cpus:8;mem:8192") // comes after every task is launched
 	c.sendOffers(small, two, one, late)
 	r.wait()
 	if r.err != nil || r.code != 0 {
@@ -444,7 +454,7 @@ func TestExecuteInterrupted(t *testing.T) {
 	c := newCluster(t, starting, running)
 	r := startExecute(t, options(c))
 	c.nextStream()
-	c.sendOffers(c.offer(0, "cpus:1;mem:128", "*"))
+	c.sendOffers(c.offer(0, "cpus:1;mem:128"))
 	c.nextCall(schedpb.Call_ACKNOWLEDGE)
 	c.nextCall(schedpb.Call_ACKNOWLEDGE) // TASK_RUNNING is acknowledged
 	r.cancel()
@@ -470,7 +480,7 @@ func TestExecuteInterruptedBeforeLaunch(t *testing.T) {
 	c.nextStream()
 	// Wait until the client is subscribed: its DECLINE of a useless offer
 	// proves it.
-	c.sendOffers(c.offer(0, "cpus:0.01;mem:1", "*"))
+	c.sendOffers(c.offer(0, "cpus:0.01;mem:1"))
 	c.nextCall(schedpb.Call_DECLINE)
 	r.cancel()
 	r.wait()
@@ -491,7 +501,7 @@ func TestExecuteKillAfter(t *testing.T) {
 	opts.KillAfter = time.Millisecond
 	r := startExecute(t, opts)
 	c.nextStream()
-	c.sendOffers(c.offer(0, "cpus:1;mem:128", "*"))
+	c.sendOffers(c.offer(0, "cpus:1;mem:128"))
 	r.wait()
 	if r.err != nil || r.code != 1 {
 		t.Fatalf("Execute = %d, %v; want 1, nil", r.code, r.err)
@@ -513,7 +523,7 @@ func TestExecuteCommandInfo(t *testing.T) {
 	opts.Env = map[string]string{"B": "2", "A": "1"}
 	r := startExecute(t, opts)
 	c.nextStream()
-	c.sendOffers(c.offer(0, "cpus:1;mem:128", "*"))
+	c.sendOffers(c.offer(0, "cpus:1;mem:128"))
 	r.wait()
 	if r.code != 0 {
 		t.Fatalf("Execute = %d, %v", r.code, r.err)

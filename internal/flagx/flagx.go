@@ -1,6 +1,7 @@
 // Package flagx owns gomesos's command-line conventions: Mesos-style flag
-// names, MESOS_<FLAG> environment variables as defaults, and Mesos duration
-// strings such as "5secs", "15mins" and "100ms".
+// names, MESOS_<FLAG> environment variables as defaults, and flags holding
+// Mesos duration strings such as "5secs", "15mins" and "100ms" (whose
+// format lives in package codec).
 package flagx
 
 import (
@@ -9,9 +10,10 @@ import (
 	"io"
 	"os"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
+
+	"github.com/gomesos/gomesos/codec"
 )
 
 // Duration is a flag.Value holding a Mesos duration.
@@ -21,60 +23,17 @@ func (d Duration) String() string {
 	if d.D == nil {
 		return ""
 	}
-	return FormatDuration(*d.D)
+	return codec.FormatDuration(*d.D)
 }
 
 // Set parses a Mesos duration.
 func (d Duration) Set(s string) error {
-	v, err := ParseDuration(s)
+	v, err := codec.ParseDuration(s)
 	if err != nil {
 		return err
 	}
 	*d.D = v
 	return nil
-}
-
-var units = []struct {
-	suffix string
-	unit   time.Duration
-}{
-	{"weeks", 7 * 24 * time.Hour}, {"days", 24 * time.Hour}, {"hrs", time.Hour},
-	{"mins", time.Minute}, {"secs", time.Second}, {"ms", time.Millisecond},
-	{"us", time.Microsecond}, {"ns", time.Nanosecond},
-}
-
-// ParseDuration reads a Mesos duration ("2secs", "1.5mins", "100ms",
-// "2weeks") or a Go duration ("1m30s").
-func ParseDuration(s string) (time.Duration, error) {
-	t := strings.TrimSpace(s)
-	for _, u := range units {
-		if num, ok := strings.CutSuffix(t, u.suffix); ok {
-			f, err := strconv.ParseFloat(num, 64)
-			if err != nil || f < 0 {
-				return 0, fmt.Errorf("invalid duration %q: expecting a non-negative number before %q", s, u.suffix)
-			}
-			return time.Duration(f * float64(u.unit)), nil
-		}
-	}
-	d, err := time.ParseDuration(t)
-	if err != nil {
-		return 0, fmt.Errorf("invalid duration %q: expecting a number and a unit such as 5secs, 100ms or 15mins", s)
-	}
-	if d < 0 {
-		return 0, fmt.Errorf("invalid duration %q: must not be negative", s)
-	}
-	return d, nil
-}
-
-// FormatDuration renders d as Mesos does (e.g. "5secs", "15mins", "100ms").
-func FormatDuration(d time.Duration) string {
-	for _, u := range units {
-		if d >= u.unit || u.unit == time.Nanosecond {
-			v := float64(d) / float64(u.unit)
-			return strconv.FormatFloat(v, 'f', -1, 64) + u.suffix
-		}
-	}
-	return "0ns"
 }
 
 // Parse parses args into fs after taking defaults from MESOS_<FLAG>

@@ -5,39 +5,7 @@ import (
 	"io"
 	"strings"
 	"testing"
-	"time"
 )
-
-func TestParseDurationMesosForms(t *testing.T) {
-	cases := map[string]time.Duration{
-		"5secs": 5 * time.Second, "15mins": 15 * time.Minute, "100ms": 100 * time.Millisecond,
-		"1.5mins": 90 * time.Second, "2weeks": 14 * 24 * time.Hour, "1m30s": 90 * time.Second, "3days": 72 * time.Hour,
-	}
-	for in, want := range cases {
-		got, err := ParseDuration(in)
-		if err != nil || got != want {
-			t.Errorf("ParseDuration(%q) = %v, %v; want %v", in, got, err, want)
-		}
-	}
-	for _, bad := range []string{"", "5", "secs", "-1secs", "fivesecs", "-3s"} {
-		if _, err := ParseDuration(bad); err == nil {
-			t.Errorf("ParseDuration(%q) succeeded, want error", bad)
-		}
-	}
-}
-
-func TestFormatDurationRoundTrips(t *testing.T) {
-	for _, d := range []time.Duration{5 * time.Second, 15 * time.Minute, 100 * time.Millisecond, 1500 * time.Millisecond} {
-		s := FormatDuration(d)
-		back, err := ParseDuration(s)
-		if err != nil || back != d {
-			t.Errorf("%v -> %q -> %v, %v", d, s, back, err)
-		}
-	}
-	if got := FormatDuration(5 * time.Second); got != "5secs" {
-		t.Errorf("FormatDuration(5s) = %q, want 5secs", got)
-	}
-}
 
 func TestEnvironmentDefaultsAndCommandLineWins(t *testing.T) {
 	fs := flag.NewFlagSet("x", flag.ContinueOnError)

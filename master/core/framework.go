@@ -49,6 +49,34 @@ func (f *framework) partitionAware() bool {
 	return f.hasCapability(mesos.FrameworkInfo_Capability_PARTITION_AWARE)
 }
 
+// multiRole reports the MULTI_ROLE capability. Only such a framework is told
+// the role an offer and its resources are allocated to (allocation_info):
+// Mesos strips it for the others (MESOS-8237), whose client libraries
+// compare resources field by field and would not recognise their own.
+func (f *framework) multiRole() bool {
+	return f.hasCapability(mesos.FrameworkInfo_Capability_MULTI_ROLE)
+}
+
+// resourceFormat is how the resources the master sends the framework write
+// their reservations: the reservations stack for a framework with the
+// RESERVATION_REFINEMENT capability, the older role and reservation fields
+// for the others.
+func (f *framework) resourceFormat() resources.Format {
+	if f.hasCapability(mesos.FrameworkInfo_Capability_RESERVATION_REFINEMENT) {
+		return resources.PostRefinementFormat
+	}
+	return resources.PreRefinementFormat
+}
+
+// resourcesProto writes resources for the framework in the form it asked
+// for with its capabilities (see multiRole and resourceFormat).
+func (f *framework) resourcesProto(rs resources.Resources) ([]*mesos.Resource, error) {
+	if !f.multiRole() {
+		rs = rs.Unallocated()
+	}
+	return resources.ToProtoFormat(rs, f.resourceFormat())
+}
+
 // frameworkRoles is the roles a framework subscribes with: `roles` for
 // MULTI_ROLE frameworks, else the deprecated `role` (default "*").
 func frameworkRoles(info *mesos.FrameworkInfo) []string {
@@ -70,6 +98,8 @@ func allocatorFramework(info *mesos.FrameworkInfo, suppressed []string) allocato
 			fw.Capabilities.RevocableResources = true
 		case mesos.FrameworkInfo_Capability_SHARED_RESOURCES:
 			fw.Capabilities.SharedResources = true
+		case mesos.FrameworkInfo_Capability_RESERVATION_REFINEMENT:
+			fw.Capabilities.ReservationRefinement = true
 		}
 	}
 	return fw
@@ -220,7 +250,7 @@ func (c *Core) subscribe(call *schedpb.Call, stream string) Result {
 	// follows SUBSCRIBED at once (see mesos-samples/scheduler_subscribe_stream.txt).
 	c.emit(SendEvent{Stream: stream, Event: &schedpb.Event{Type: schedpb.Event_HEARTBEAT.Enum()}})
 	c.allocateSoon = true
-	return Result{Code: OK}
+	return Result{Code: OK, FrameworkID: fw.id}
 }
 
 func errorEvent(msg string) *schedpb.Event {
@@ -266,17 +296,14 @@ func (c *Core) checkFailoverTimeouts() {
 func (c *Core) removeFramework(fw *framework) {
 	c.log.Info("removing framework", "framework", fw.id)
 	c.rescindFrameworkOffers(fw, false)
-	agentsTouched := map[string]bool{}
-	for _, t := range fw.tasks {
-		agentsTouched[t.agentID] = true
-	}
-	for agentID := range fw.executors {
-		agentsTouched[agentID] = true
-	}
-	for _, agentID := range sortedKeys(agentsTouched) {
-		if a := c.agents[agentID]; a != nil {
-			c.sendToAgent(a, shutdownFrameworkMsg(fw.id))
-		}
+	// Like Mesos, every agent is told, not only those the master knows to
+	// run the framework's tasks or executors: an agent may still hold
+	// ended tasks whose end the master has already seen acknowledged (the
+	// acknowledgement was lost on the way to the agent), and it resends
+	// their updates, which nobody will acknowledge now, until it hears
+	// that the framework is gone.
+	for _, agentID := range sortedKeys(c.agents) {
+		c.sendToAgent(c.agents[agentID], shutdownFrameworkMsg(fw.id))
 	}
 	for _, id := range sortedKeys(fw.tasks) {
 		t := fw.tasks[id]
@@ -309,6 +336,9 @@ func (c *Core) removeFramework(fw *framework) {
 	c.frameworkChanged(fw)
 	c.changes.completed = true
 	if n := len(c.completed) - c.opts.MaxCompletedFrameworks; n > 0 {
+		for _, old := range c.completed[:n] {
+			delete(c.removedFWs, old.id)
+		}
 		c.completed = append([]*framework(nil), c.completed[n:]...)
 	}
 	c.allocateSoon = true

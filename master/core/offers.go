@@ -54,6 +54,14 @@ func (c *Core) allocate() {
 			c.alloc.RecoverResources(al.FrameworkID, al.AgentID, al.Resources, 0, c.now)
 			continue
 		}
+		res, err := fw.resourcesProto(al.Resources)
+		if err != nil {
+			// Refined reservations are not allocated to a framework that
+			// cannot read them; should any come, they go back unsent.
+			c.log.Error("cannot offer resources in the framework's format", "framework", fw.id, "agent", a.id, "error", err)
+			c.alloc.RecoverResources(al.FrameworkID, al.AgentID, al.Resources, 0, c.now)
+			continue
+		}
 		id := fmt.Sprintf("%s-O%d", c.info.GetId(), c.nextOffer)
 		c.nextOffer++
 		o := &offer{id: id, frameworkID: fw.id, agentID: a.id, role: al.Role, res: al.Resources, created: c.now}
@@ -61,7 +69,7 @@ func (c *Core) allocate() {
 		fw.offers[id] = o
 		a.offers[id] = o
 		c.offerChanged(fw, o)
-		byFramework[fw.id] = append(byFramework[fw.id], c.offerProto(o, a, fw))
+		byFramework[fw.id] = append(byFramework[fw.id], c.offerProto(o, a, fw, res))
 	}
 	for _, fwID := range sortedKeys(byFramework) {
 		fw := c.frameworks[fwID]
@@ -69,12 +77,15 @@ func (c *Core) allocate() {
 	}
 }
 
-func (c *Core) offerProto(o *offer, a *agent, fw *framework) *mesos.Offer {
+// offerProto is the Offer message for fw, with res, the offered resources
+// already in fw's format. Only a MULTI_ROLE framework gets the offer's
+// allocation_info.
+func (c *Core) offerProto(o *offer, a *agent, fw *framework, res []*mesos.Resource) *mesos.Offer {
 	var exIDs []*mesos.ExecutorID
 	for _, exID := range sortedKeys(fw.executors[a.id]) {
 		exIDs = append(exIDs, &mesos.ExecutorID{Value: ptr(exID)})
 	}
-	return &mesos.Offer{
+	pb := &mesos.Offer{
 		Id:          &mesos.OfferID{Value: &o.id},
 		FrameworkId: &mesos.FrameworkID{Value: &fw.id},
 		AgentId:     &mesos.AgentID{Value: &a.id},
@@ -84,11 +95,14 @@ func (c *Core) offerProto(o *offer, a *agent, fw *framework) *mesos.Offer {
 			Address: &mesos.Address{Hostname: a.info.Hostname, Ip: ptr(a.ip()), Port: ptr(a.info.GetPort())},
 			Path:    ptr("/slave(1)"),
 		},
-		Resources:      resources.ToProto(o.res),
-		Attributes:     a.info.GetAttributes(),
-		ExecutorIds:    exIDs,
-		AllocationInfo: &mesos.Resource_AllocationInfo{Role: ptr(o.role)},
+		Resources:   res,
+		Attributes:  a.info.GetAttributes(),
+		ExecutorIds: exIDs,
 	}
+	if fw.multiRole() {
+		pb.AllocationInfo = &mesos.Resource_AllocationInfo{Role: ptr(o.role)}
+	}
+	return pb
 }
 
 // removeOffer forgets an offer; the caller decides what happens to its
@@ -219,14 +233,37 @@ func (c *Core) accept(fw *framework, acc *schedpb.Call_Accept) {
 			lg := op.GetLaunchGroup()
 			available = c.launch(fw, a, role, available, lg.GetExecutor(), lg.GetTaskGroup().GetTasks())
 		default:
-			c.log.Warn("unsupported offer operation", "framework", fw.id, "type", op.GetType().String())
-			c.metrics.inc("master/invalid_operations")
+			c.dropOperation(fw, op, fmt.Sprintf("Offer operation %s is not supported by this master", op.GetType()))
 		}
 	}
 	if !available.IsEmpty() {
 		c.alloc.RecoverResources(fw.id, a.id, available, refuse, c.now)
 	}
 	c.allocateSoon = true
+}
+
+// dropOperation refuses an offer operation the master will not carry out;
+// its resources stay with the rest of the offer and go back to the
+// allocator. As Mesos's master drops an operation, a framework that asked
+// for feedback (the operation has an id) is told with an OPERATION_ERROR
+// status (not reliably delivered, so it carries no uuid). A framework that
+// did not ask gets an ERROR event saying what was dropped, so that it does
+// not wait for resources the operation would have made.
+func (c *Core) dropOperation(fw *framework, op *mesos.Offer_Operation, why string) {
+	c.log.Warn("dropping an offer operation", "framework", fw.id, "type", op.GetType().String(), "reason", why)
+	c.metrics.inc("master/invalid_operations")
+	if op.GetId() == nil {
+		c.sendToFramework(fw, errorEvent(why))
+		return
+	}
+	c.sendToFramework(fw, &schedpb.Event{
+		Type: schedpb.Event_UPDATE_OPERATION_STATUS.Enum(),
+		UpdateOperationStatus: &schedpb.Event_UpdateOperationStatus{Status: &mesos.OperationStatus{
+			OperationId: clone(op.GetId()),
+			State:       mesos.OperationState_OPERATION_ERROR.Enum(),
+			Message:     &why,
+		}},
+	})
 }
 
 func operationTasks(op *mesos.Offer_Operation) []*mesos.TaskInfo {
@@ -293,6 +330,10 @@ func (c *Core) launch(fw *framework, a *agent, role string, available resources.
 			break
 		}
 		if err = validateTask(ti, a, fw, group); err != nil {
+			if group {
+				// Mesos names the task of a group that failed.
+				err = fmt.Errorf("Task '%s' is invalid: %w", ti.GetTaskId().GetValue(), err)
+			}
 			break
 		}
 		if ids[ti.GetTaskId().GetValue()] {

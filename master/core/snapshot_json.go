@@ -85,7 +85,7 @@ func (s *Snapshot) WriteState(w io.Writer, build BuildInfo, flags map[string]str
 		Version: build.Version, GitSHA: build.GitSHA, BuildDate: build.BuildDate, BuildTime: f(build.BuildTime),
 		BuildUser: build.BuildUser, StartTime: f(secs(s.startTime)), ElectedTime: f(secs(s.startTime)),
 		ID: s.info.GetId(), PID: s.info.GetPid(), Hostname: s.info.GetHostname(),
-		Capabilities: []string{"AGENT_UPDATE", "AGENT_DRAINING", "QUOTA_V2"},
+		Capabilities: masterCapabilities(s.info),
 		Cluster:      cluster, Leader: s.info.GetPid(), LeaderInfo: protoJSON(s.info), Flags: flags,
 		UnreachableSlaves: f(s.unreachableAgents),
 	}
@@ -309,16 +309,25 @@ func (s *Snapshot) WriteSummary(w io.Writer, cluster string) error {
 	return j.err
 }
 
-// FrameworkTasks returns the active tasks of a framework, by id.
-func (s *Snapshot) FrameworkTasks(id string) []TaskView {
-	fw, ok := s.frameworks.Get(id)
-	if !ok {
-		return nil
-	}
-	var out []TaskView
-	fw.tasks.Walk(func(_ string, t *taskRec) bool {
-		out = append(out, t.view())
+// FrameworkViews returns the frameworks and completed frameworks (only the
+// one named, if id is set) as values, what /master/frameworks shows.
+func (s *Snapshot) FrameworkViews(id string) (active, completed []FrameworkView) {
+	active, completed = []FrameworkView{}, []FrameworkView{}
+	s.frameworks.Walk(func(_ string, fw *frameworkRec) bool {
+		if id == "" || id == fw.id {
+			active = append(active, fw.view())
+		}
 		return true
 	})
-	return out
+	for i := len(s.completed) - 1; i >= 0; i-- {
+		if fw := s.completed[i]; id == "" || id == fw.id {
+			completed = append(completed, fw.view())
+		}
+	}
+	return active, completed
+}
+
+// FrameworkViews is Snapshot().FrameworkViews(id).
+func (c *Core) FrameworkViews(id string) (active, completed []FrameworkView) {
+	return c.Snapshot().FrameworkViews(id)
 }

@@ -8,7 +8,6 @@ import (
 
 	mesos "github.com/gomesos/gomesos/api/v1/mesos"
 	"github.com/gomesos/gomesos/codec"
-	"github.com/gomesos/gomesos/internal/jsonx"
 	"github.com/gomesos/gomesos/resources"
 	"google.golang.org/protobuf/proto"
 )
@@ -17,7 +16,7 @@ import (
 // how each published record (snapshot.go) encodes itself. The encoding of
 // whole endpoints from records is in snapshot_json.go.
 
-type f = jsonx.Float
+type f = codec.Double
 
 // BuildInfo describes the binary, for /version and /master/state.
 type BuildInfo struct {
@@ -330,28 +329,32 @@ func (t *taskRec) startTime() float64 {
 	return 0
 }
 
+func (o *offerRec) view() OfferView {
+	return OfferView{
+		ID: o.id, FrameworkID: o.frameworkID, SlaveID: o.agentID, Resources: legacy(o.res),
+		AllocationInfo: protoJSON(&mesos.Resource_AllocationInfo{Role: ptr(o.role)}),
+	}
+}
+
 func (o *offerRec) encode() []byte {
-	return o.json.get(func() []byte {
-		return marshal(OfferView{
-			ID: o.id, FrameworkID: o.frameworkID, SlaveID: o.agentID, Resources: legacy(o.res),
-			AllocationInfo: protoJSON(&mesos.Resource_AllocationInfo{Role: ptr(o.role)}),
-		})
-	})
+	return o.json.get(func() []byte { return marshal(o.view()) })
+}
+
+func (e *executorRec) view() ExecutorView {
+	ex := e.info
+	res, _ := resources.FromProto(ex.GetResources())
+	v := ExecutorView{
+		ExecutorID: e.id, Name: ex.GetName(), FrameworkID: e.frameworkID,
+		Command: protoJSON(ex.GetCommand()), Resources: legacy(res), SlaveID: e.agentID,
+	}
+	if ex.Type != nil {
+		v.Type = ex.GetType().String()
+	}
+	return v
 }
 
 func (e *executorRec) encode() []byte {
-	return e.json.get(func() []byte {
-		ex := e.info
-		res, _ := resources.FromProto(ex.GetResources())
-		v := ExecutorView{
-			ExecutorID: e.id, Name: ex.GetName(), FrameworkID: e.frameworkID,
-			Command: protoJSON(ex.GetCommand()), Resources: legacy(res), SlaveID: e.agentID,
-		}
-		if ex.Type != nil {
-			v.Type = ex.GetType().String()
-		}
-		return marshal(v)
-	})
+	return e.json.get(func() []byte { return marshal(e.view()) })
 }
 
 func (fw *frameworkRec) capabilities() []string {
@@ -366,48 +369,79 @@ func (fw *frameworkRec) capabilities() []string {
 // brace.
 func (fw *frameworkRec) encodeHead() []byte {
 	return fw.head.get(func() []byte {
-		fw.sumResources()
-		v := frameworkHead{
-			ID: fw.id, Name: fw.info.GetName(),
-			UsedResources: legacy(fw.used), OfferedResources: legacy(fw.offered), Capabilities: fw.capabilities(),
-			Hostname: fw.info.GetHostname(), WebUIURL: fw.info.GetWebuiUrl(),
-			Active: fw.active, Connected: fw.connected, User: fw.info.GetUser(),
-			FailoverTimeout: f(fw.info.GetFailoverTimeout()), Checkpoint: fw.info.GetCheckpoint(),
-			RegisteredTime:   f(secs(fw.registered)),
-			UnregisteredTime: f(secs(fw.unregistered)),
-			ReregisteredTime: optTime(f(secs(fw.reregist))),
-			Principal:        fw.info.GetPrincipal(),
-			Resources:        legacy(fw.used.Add(fw.offered)),
-		}
-		multi := false
-		for _, cp := range fw.info.GetCapabilities() {
-			if cp.GetType() == mesos.FrameworkInfo_Capability_MULTI_ROLE {
-				multi = true
-			}
-		}
-		if multi {
-			v.Roles = fw.info.GetRoles()
-			if v.Roles == nil {
-				v.Roles = []string{}
-			}
-		} else {
-			v.Role = fw.info.GetRole()
-		}
-		b := marshal(v)
+		b := marshal(fw.headView())
 		return b[:len(b)-1]
 	})
+}
+
+func (fw *frameworkRec) headView() frameworkHead {
+	fw.sumResources()
+	v := frameworkHead{
+		ID: fw.id, Name: fw.info.GetName(),
+		UsedResources: legacy(fw.used), OfferedResources: legacy(fw.offered), Capabilities: fw.capabilities(),
+		Hostname: fw.info.GetHostname(), WebUIURL: fw.info.GetWebuiUrl(),
+		Active: fw.active, Connected: fw.connected, User: fw.info.GetUser(),
+		FailoverTimeout: f(fw.info.GetFailoverTimeout()), Checkpoint: fw.info.GetCheckpoint(),
+		RegisteredTime:   f(secs(fw.registered)),
+		UnregisteredTime: f(secs(fw.unregistered)),
+		ReregisteredTime: optTime(f(secs(fw.reregist))),
+		Principal:        fw.info.GetPrincipal(),
+		Resources:        legacy(fw.used.Add(fw.offered)),
+	}
+	multi := false
+	for _, cp := range fw.info.GetCapabilities() {
+		if cp.GetType() == mesos.FrameworkInfo_Capability_MULTI_ROLE {
+			multi = true
+		}
+	}
+	if multi {
+		v.Roles = fw.info.GetRoles()
+		if v.Roles == nil {
+			v.Roles = []string{}
+		}
+	} else {
+		v.Role = fw.info.GetRole()
+	}
+	return v
+}
+
+func (fw *frameworkRec) tailView() frameworkTail {
+	v := frameworkTail{OfferConstraints: map[string]any{}}
+	if l := fw.info.GetLabels(); l != nil {
+		v.Labels = marshal(labelsArray(l))
+	}
+	return v
 }
 
 // encodeTail is the framework's view after its lists, without the opening
 // brace.
 func (fw *frameworkRec) encodeTail() []byte {
-	return fw.tail.get(func() []byte {
-		v := frameworkTail{OfferConstraints: map[string]any{}}
-		if l := fw.info.GetLabels(); l != nil {
-			v.Labels = marshal(labelsArray(l))
-		}
-		return marshal(v)[1:]
+	return fw.tail.get(func() []byte { return marshal(fw.tailView())[1:] })
+}
+
+// view is the framework's whole view, as a value.
+func (fw *frameworkRec) view() FrameworkView {
+	v := FrameworkView{frameworkHead: fw.headView(), frameworkTail: fw.tailView(),
+		Tasks: []TaskView{}, UnreachableTasks: []TaskView{}, CompletedTasks: []TaskView{}, Offers: []OfferView{}, Executors: []ExecutorView{}}
+	fw.tasks.Walk(func(_ string, t *taskRec) bool {
+		v.Tasks = append(v.Tasks, t.view())
+		return true
 	})
+	for _, t := range fw.unreachable {
+		v.UnreachableTasks = append(v.UnreachableTasks, t.view())
+	}
+	for _, t := range fw.completed {
+		v.CompletedTasks = append(v.CompletedTasks, t.view())
+	}
+	fw.offers.Walk(func(_ string, o *offerRec) bool {
+		v.Offers = append(v.Offers, o.view())
+		return true
+	})
+	fw.executors.Walk(func(_ string, e *executorRec) bool {
+		v.Executors = append(v.Executors, e.view())
+		return true
+	})
+	return v
 }
 
 func labelsArray(l *mesos.Labels) []map[string]string {
@@ -420,6 +454,16 @@ func labelsArray(l *mesos.Labels) []map[string]string {
 		out = append(out, m)
 	}
 	return out
+}
+
+// masterCapabilities names the capabilities the master advertises in its
+// MasterInfo, for /master/state.
+func masterCapabilities(info *mesos.MasterInfo) []string {
+	names := []string{}
+	for _, cp := range info.GetCapabilities() {
+		names = append(names, cp.GetType().String())
+	}
+	return names
 }
 
 // TaskQuery selects tasks for /master/tasks.

@@ -27,7 +27,7 @@ import (
 	"github.com/gomesos/gomesos/api/agentproto"
 	mesos "github.com/gomesos/gomesos/api/v1/mesos"
 	schedpb "github.com/gomesos/gomesos/api/v1/scheduler"
-	"github.com/gomesos/gomesos/internal/jsonx"
+	"github.com/gomesos/gomesos/codec"
 	"github.com/gomesos/gomesos/master/allocator"
 	"github.com/gomesos/gomesos/resources"
 )
@@ -349,9 +349,9 @@ func render(t testing.TB, s *Snapshot) map[string][]byte {
 	} {
 		put(name, func(w io.Writer) error { return s.WriteTasks(w, q) })
 	}
-	metrics := map[string]jsonx.Float{}
+	metrics := map[string]codec.Double{}
 	for k, v := range s.Metrics() {
-		metrics[k] = jsonx.Float(v)
+		metrics[k] = codec.Double(v)
 	}
 	put("metrics.json", func(w io.Writer) error { return json.NewEncoder(w).Encode(metrics) })
 	out["metrics.json"] = bytes.TrimSuffix(out["metrics.json"], []byte("\n"))
@@ -426,10 +426,10 @@ func TestSnapshotIsImmutable(t *testing.T) {
 			t.Errorf("%s of an old snapshot changed:\n%s", name, firstDiff(got[name], want[name]))
 		}
 	}
-	if tasks := after.FrameworkTasks(fw.id); len(tasks) != 0 {
-		t.Errorf("the new snapshot has active tasks %v of a removed framework", tasks)
+	if active, _ := after.FrameworkViews(fw.id); len(active) != 0 {
+		t.Errorf("the new snapshot has the removed framework active: %v", active)
 	}
-	if tasks := before.FrameworkTasks(fw.id); len(tasks) != 1 || tasks[0].State != "TASK_RUNNING" {
-		t.Errorf("the old snapshot has tasks %v, want t1 running", tasks)
+	if active, _ := before.FrameworkViews(fw.id); len(active) != 1 || len(active[0].Tasks) != 1 || active[0].Tasks[0].State != "TASK_RUNNING" {
+		t.Errorf("the old snapshot has frameworks %v, want one with t1 running", active)
 	}
 }

@@ -1,8 +1,9 @@
-package agent
+package core
 
 import (
 	"cmp"
 	"fmt"
+	"github.com/gomesos/gomesos/codec"
 	"log/slog"
 	"math/rand/v2"
 	"slices"
@@ -10,174 +11,233 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
-	"github.com/gomesos/gomesos/agent/containerizer"
 	"github.com/gomesos/gomesos/api/agentproto"
 	execpb "github.com/gomesos/gomesos/api/v1/executor"
 	mesos "github.com/gomesos/gomesos/api/v1/mesos"
+	"github.com/gomesos/gomesos/internal/ids"
 )
 
 // ---- Inputs ----
 
-// input is something that happened, fed to core.step.
-type input interface{ isInput() }
+// Input is something that happened, fed to Core.Step.
+type Input interface{ isInput() }
 
-// inStart begins registration with the master.
-type inStart struct{}
+// Start begins registration with the master.
+type Start struct{}
 
-// inTick says time has passed; due timers fire.
-type inTick struct{}
+// Tick says time has passed; due timers fire.
+type Tick struct{}
 
-// inStop says the agent is stopping: everything is destroyed.
-type inStop struct{}
+// Stop says the agent is stopping: everything is destroyed.
+type Stop struct{}
 
-// inMasterStream says the subscribe request of attempt gen was accepted.
-type inMasterStream struct {
-	gen      uint64
-	streamID string
+// MasterStream says the subscribe request of attempt Gen was accepted.
+type MasterStream struct {
+	Gen      uint64
+	StreamID string
 }
 
-// inMasterMessage is a message read from the stream of attempt gen.
-type inMasterMessage struct {
-	gen uint64
-	msg *agentproto.MasterMessage
+// MasterMessage is a message read from the stream of attempt Gen.
+type MasterMessage struct {
+	Gen uint64
+	Msg *agentproto.MasterMessage
 }
 
-// inMasterStreamEnded says attempt gen failed or its stream ended.
-type inMasterStreamEnded struct {
-	gen        uint64
-	err        error
-	redirected bool // the master redirected to another; retry at once
+// MasterStreamEnded says attempt Gen failed or its stream ended.
+type MasterStreamEnded struct {
+	Gen        uint64
+	Err        error
+	Redirected bool // the master redirected to another; retry at once
 }
 
-// inMasterRejected says the master refused a message sent on streamID
-// (4xx): the stream is stale.
-type inMasterRejected struct {
-	streamID string
-	status   int
+// MasterRejected says the master refused a message sent on StreamID: the
+// stream is stale. Status is the master's answer (an HTTP status), for the
+// log.
+type MasterRejected struct {
+	StreamID string
+	Status   int
 }
 
-// inExecutorCall is a validated executor API call. For SUBSCRIBE, conn is
-// the new event stream's ID. The answer goes to reply.
-type inExecutorCall struct {
-	call  *execpb.Call
-	conn  int64
-	reply chan<- callResult
+// ExecutorCall is an executor API call that passed the driver's checks
+// (decoding, content types). For SUBSCRIBE, Conn is the new event stream's
+// ID. The core answers with an Answer output carrying Reply, which it never
+// uses itself.
+type ExecutorCall struct {
+	Call  *execpb.Call
+	Conn  int64
+	Reply chan<- CallResult
 }
 
-// inExecutorDisconnected says an executor's event stream closed.
-type inExecutorDisconnected struct{ conn int64 }
+// ExecutorDisconnected says an executor's event stream closed.
+type ExecutorDisconnected struct{ Conn int64 }
 
-// inContainerLaunched reports the outcome of an outLaunch.
-type inContainerLaunched struct {
-	containerID string
-	pid         int
-	err         error
+// ContainerLaunched reports the outcome of a Launch.
+type ContainerLaunched struct {
+	ContainerID string
+	Pid         int
+	Err         error
 }
 
-// inContainerExited reports a container's end.
-type inContainerExited struct{ t containerizer.Termination }
+// ContainerExited reports a container's end.
+type ContainerExited struct{ Termination Termination }
 
-// inSnapshot asks for a copy of the state, for the endpoints.
-type inSnapshot struct {
-	now   time.Time
-	reply chan<- *snapshot
+// SnapshotRequest asks for a copy of the state, for the endpoints; the
+// core answers with a SnapshotReply carrying Reply.
+type SnapshotRequest struct {
+	Reply chan<- *Snapshot
 }
 
-func (inStart) isInput()                {}
-func (inTick) isInput()                 {}
-func (inStop) isInput()                 {}
-func (inMasterStream) isInput()         {}
-func (inMasterMessage) isInput()        {}
-func (inMasterStreamEnded) isInput()    {}
-func (inMasterRejected) isInput()       {}
-func (inExecutorCall) isInput()         {}
-func (inExecutorDisconnected) isInput() {}
-func (inContainerLaunched) isInput()    {}
-func (inContainerExited) isInput()      {}
-func (inSnapshot) isInput()             {}
+func (Start) isInput()                {}
+func (Tick) isInput()                 {}
+func (Stop) isInput()                 {}
+func (MasterStream) isInput()         {}
+func (MasterMessage) isInput()        {}
+func (MasterStreamEnded) isInput()    {}
+func (MasterRejected) isInput()       {}
+func (ExecutorCall) isInput()         {}
+func (ExecutorDisconnected) isInput() {}
+func (ContainerLaunched) isInput()    {}
+func (ContainerExited) isInput()      {}
+func (SnapshotRequest) isInput()      {}
 
-// callResult answers an executor call: an HTTP status and, for errors, the
-// body text.
-type callResult struct {
-	status int
-	msg    string
+// Termination says how a container ended, as the driver observed it.
+type Termination struct {
+	ContainerID string
+	// Status is the raw wait status of the executor process, as Mesos
+	// reports it to the master; -1 when the process never started.
+	Status int
+	// How describes the end for the log ("exited with status 0").
+	How string
+}
+
+// CallStatus is the core's verdict on an executor call. The driver renders
+// it in its protocol (the executor API answers with HTTP statuses).
+type CallStatus int
+
+const (
+	CallOK             CallStatus = iota // SUBSCRIBE accepted: the event stream opens
+	CallAccepted                         // the call was taken
+	CallBadRequest                       // unknown framework or executor
+	CallForbidden                        // the executor is not subscribed
+	CallNotImplemented                   // a call type the agent does not handle
+)
+
+func (s CallStatus) String() string {
+	switch s {
+	case CallOK:
+		return "OK"
+	case CallAccepted:
+		return "Accepted"
+	case CallBadRequest:
+		return "BadRequest"
+	case CallForbidden:
+		return "Forbidden"
+	case CallNotImplemented:
+		return "NotImplemented"
+	}
+	return fmt.Sprintf("CallStatus(%d)", int(s))
+}
+
+// CallResult answers an executor call: a verdict and, for errors, the
+// text to show.
+type CallResult struct {
+	Status CallStatus
+	Msg    string
 }
 
 // ---- Outputs ----
 
-// output is something core wants done.
-type output interface{ isOutput() }
+// Output is something the core wants done.
+type Output interface{ isOutput() }
 
-// outConnect opens a subscribe stream to the master (closing any other).
-type outConnect struct {
-	gen uint64
-	msg *agentproto.AgentMessage
+// Connect opens a subscribe stream to the master (closing any other); the
+// driver answers with MasterStream, MasterMessage and MasterStreamEnded
+// carrying Gen.
+type Connect struct {
+	Gen uint64
+	Msg *agentproto.AgentMessage
 }
 
-// outDisconnect closes the stream of attempt gen.
-type outDisconnect struct{ gen uint64 }
+// Disconnect closes the stream of attempt Gen.
+type Disconnect struct{ Gen uint64 }
 
-// outSend posts a message to the master on the given stream.
-type outSend struct {
-	msg      *agentproto.AgentMessage
-	agentID  string
-	streamID string
+// Send posts a message to the master on the given stream.
+type Send struct {
+	Msg      *agentproto.AgentMessage
+	AgentID  string
+	StreamID string
 }
 
-// outLaunch starts a container; the driver answers with inContainerLaunched.
-type outLaunch struct{ spec containerizer.Spec }
+// Launch starts a container; the driver answers with ContainerLaunched.
+type Launch struct{ Spec LaunchSpec }
 
-// outDestroy kills a container.
-type outDestroy struct{ containerID string }
-
-// outUpdateContainer tells the containerizer a container's new resources.
-type outUpdateContainer struct {
-	containerID string
-	resources   []*mesos.Resource
+// LaunchSpec describes an executor's container.
+type LaunchSpec struct {
+	// ID is the ContainerID value.
+	ID string
+	// Directory is the sandbox, also the executor's working directory.
+	Directory string
+	// Path is the program to run and Args its argv. An empty Path means
+	// there is nothing to run: the launch fails.
+	Path string
+	Args []string
+	// Env is the executor's whole environment, in "KEY=value" form.
+	Env []string
+	// Resources are what the container may use.
+	Resources []*mesos.Resource
 }
 
-// outExecEvent sends an event on an executor's stream.
-type outExecEvent struct {
-	conn  int64
-	event *execpb.Event
+// Destroy kills a container.
+type Destroy struct{ ContainerID string }
+
+// UpdateContainer tells the containerizer a container's new resources.
+type UpdateContainer struct {
+	ContainerID string
+	Resources   []*mesos.Resource
 }
 
-// outExecClose closes an executor's stream.
-type outExecClose struct{ conn int64 }
-
-// outCallResult answers an executor call.
-type outCallResult struct {
-	reply chan<- callResult
-	res   callResult
+// ExecutorEvent sends an event on an executor's stream.
+type ExecutorEvent struct {
+	Conn  int64
+	Event *execpb.Event
 }
 
-// outSnapshot answers an inSnapshot.
-type outSnapshot struct {
-	reply chan<- *snapshot
-	snap  *snapshot
+// ExecutorClose closes an executor's stream.
+type ExecutorClose struct{ Conn int64 }
+
+// Answer answers an ExecutorCall.
+type Answer struct {
+	Reply  chan<- CallResult
+	Result CallResult
 }
 
-// outAttach makes a sandbox readable through /files under each of paths.
-type outAttach struct {
-	dir   string
-	paths []string
+// SnapshotReply answers a SnapshotRequest.
+type SnapshotReply struct {
+	Reply    chan<- *Snapshot
+	Snapshot *Snapshot
 }
 
-// outDetach removes every /files path of the given sandboxes.
-type outDetach struct{ dirs []string }
+// Attach makes a sandbox readable through /files under each of Paths.
+type Attach struct {
+	Dir   string
+	Paths []string
+}
 
-func (outConnect) isOutput()         {}
-func (outDisconnect) isOutput()      {}
-func (outSend) isOutput()            {}
-func (outLaunch) isOutput()          {}
-func (outDestroy) isOutput()         {}
-func (outUpdateContainer) isOutput() {}
-func (outExecEvent) isOutput()       {}
-func (outExecClose) isOutput()       {}
-func (outCallResult) isOutput()      {}
-func (outSnapshot) isOutput()        {}
-func (outAttach) isOutput()          {}
-func (outDetach) isOutput()          {}
+// Detach removes every /files path of the given sandboxes.
+type Detach struct{ Dirs []string }
+
+func (Connect) isOutput()         {}
+func (Disconnect) isOutput()      {}
+func (Send) isOutput()            {}
+func (Launch) isOutput()          {}
+func (Destroy) isOutput()         {}
+func (UpdateContainer) isOutput() {}
+func (ExecutorEvent) isOutput()   {}
+func (ExecutorClose) isOutput()   {}
+func (Answer) isOutput()          {}
+func (SnapshotReply) isOutput()   {}
+func (Attach) isOutput()          {}
+func (Detach) isOutput()          {}
 
 // ---- State ----
 
@@ -191,24 +251,6 @@ const (
 
 func (s linkState) String() string {
 	return [...]string{"disconnected", "connecting", "registered"}[s]
-}
-
-// coreConfig is what core needs to know about its surroundings.
-type coreConfig struct {
-	workDir        string
-	executorBinary string
-	endpoint       string // "ip:port" of the executor API
-	pid            string // "slave(1)@ip:port"
-	baseEnv        []string
-
-	registrationTimeout time.Duration
-	shutdownGrace       time.Duration
-	backoffFactor       time.Duration
-	retryMin, retryMax  time.Duration
-
-	agentInfo *mesos.AgentInfo // hostname, port, resources, attributes
-	flags     map[string]string
-	build     buildInfoT
 }
 
 // metrics are the agent's counters (gauges are computed from the state).
@@ -226,9 +268,9 @@ type metrics struct {
 	tasksGone                uint64
 }
 
-// core is the agent's state machine. See the package comment.
+// core is the state machine behind Core. See the package comment.
 type core struct {
-	cfg  coreConfig
+	cfg  Config
 	rand *rand.Rand
 	log  *slog.Logger
 
@@ -254,62 +296,87 @@ type core struct {
 	updates *updateManager
 	metrics metrics
 
-	out []output
+	out []Output
 }
 
-func newCore(cfg coreConfig, now time.Time, seed uint64, log *slog.Logger) *core {
+// Core is the agent's state machine (see the package comment). One
+// goroutine owns it.
+type Core struct{ c *core }
+
+// New makes the state machine of an agent started at time now. seed feeds
+// its randomness (container IDs, status update UUIDs, registration backoff):
+// the same seed and inputs give the same outputs. A nil log discards.
+func New(cfg Config, now time.Time, seed uint64, log *slog.Logger) *Core {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Core{c: newCore(cfg, now, seed, log)}
+}
+
+// Step feeds one input to the state machine at time now and returns what
+// must be done, in order. now must not go backwards between calls.
+func (k *Core) Step(now time.Time, in Input) []Output { return k.c.step(now, in) }
+
+// NextDeadline is when the core next needs a Tick, or zero for never (until
+// another input arrives).
+func (k *Core) NextDeadline() time.Time { return k.c.nextDeadline() }
+
+// AgentID is the ID the master gave this agent, or "" while it has none.
+func (k *Core) AgentID() string { return k.c.agentID }
+
+func newCore(cfg Config, now time.Time, seed uint64, log *slog.Logger) *core {
 	return &core{
 		cfg:         cfg,
 		rand:        rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
 		log:         log,
 		startTime:   now,
-		backoff:     cfg.backoffFactor,
+		backoff:     cfg.BackoffFactor,
 		pingTimeout: DefaultMasterPingTimeout,
 		frameworks:  make(map[string]*framework),
 		byContainer: make(map[string]*executor),
 		byConn:      make(map[int64]*executor),
-		updates:     newUpdateManager(cfg.retryMin, cfg.retryMax),
+		updates:     newUpdateManager(cfg.RetryMin, cfg.RetryMax),
 	}
 }
 
-func (c *core) emit(o output) { c.out = append(c.out, o) }
+func (c *core) emit(o Output) { c.out = append(c.out, o) }
 
 // step feeds one input to the state machine at time now and returns what
 // must be done, in order.
-func (c *core) step(now time.Time, in input) []output {
+func (c *core) step(now time.Time, in Input) []Output {
 	c.out = nil
 	switch in := in.(type) {
-	case inStart:
+	case Start:
 		c.connect(now)
-	case inTick:
+	case Tick:
 		c.tick(now)
-	case inStop:
+	case Stop:
 		c.stop()
-	case inMasterStream:
-		if in.gen == c.gen && c.link == linkConnecting {
-			c.streamID = in.streamID
+	case MasterStream:
+		if in.Gen == c.gen && c.link == linkConnecting {
+			c.streamID = in.StreamID
 		}
-	case inMasterMessage:
+	case MasterMessage:
 		c.masterMessage(now, in)
-	case inMasterStreamEnded:
+	case MasterStreamEnded:
 		c.masterStreamEnded(now, in)
-	case inMasterRejected:
-		if c.link == linkRegistered && in.streamID == c.streamID {
-			c.log.Warn("master refused a message; re-registering", "status", in.status)
+	case MasterRejected:
+		if c.link == linkRegistered && in.StreamID == c.streamID {
+			c.log.Warn("master refused a message; re-registering", "status", in.Status)
 			c.disconnected(now)
 		}
-	case inExecutorCall:
+	case ExecutorCall:
 		c.executorCall(now, in)
-	case inExecutorDisconnected:
-		c.executorDisconnected(now, in.conn)
-	case inContainerLaunched:
+	case ExecutorDisconnected:
+		c.executorDisconnected(now, in.Conn)
+	case ContainerLaunched:
 		c.containerLaunched(now, in)
-	case inContainerExited:
-		c.containerExited(now, in.t)
-	case inSnapshot:
-		c.emit(outSnapshot{reply: in.reply, snap: c.snapshot(in.now)})
+	case ContainerExited:
+		c.containerExited(now, in.Termination)
+	case SnapshotRequest:
+		c.emit(SnapshotReply{Reply: in.Reply, Snapshot: c.snapshot(now)})
 	default:
-		panic(fmt.Sprintf("agent: unknown input %T", in))
+		panic(fmt.Sprintf("agent/core: unknown input %T", in))
 	}
 	return c.out
 }
@@ -371,7 +438,7 @@ func (c *core) tick(now time.Time) {
 			ex.pendingTermination = &termination{
 				state:   mesos.TaskState_TASK_FAILED,
 				reason:  mesos.TaskStatus_REASON_EXECUTOR_REGISTRATION_TIMEOUT,
-				message: "Executor did not register within " + formatDuration(c.cfg.registrationTimeout),
+				message: "Executor did not register within " + codec.FormatDuration(c.cfg.RegistrationTimeout),
 			}
 			ex.state = execTerminating
 			c.destroy(ex)
@@ -391,7 +458,7 @@ func (c *core) connect(now time.Time) {
 	c.streamID = ""
 	c.reconnectAt = time.Time{}
 	c.connectDeadline = now.Add(DefaultMasterPingTimeout)
-	c.emit(outConnect{gen: c.gen, msg: c.registerMessage()})
+	c.emit(Connect{Gen: c.gen, Msg: c.registerMessage()})
 }
 
 // disconnected drops the current stream and schedules the next attempt
@@ -401,7 +468,7 @@ func (c *core) disconnected(now time.Time) {
 	if c.link == linkRegistered {
 		c.updates.pause()
 	}
-	c.emit(outDisconnect{gen: c.gen})
+	c.emit(Disconnect{Gen: c.gen})
 	c.link = linkIdle
 	c.streamID = ""
 	delay := time.Duration(c.rand.Int64N(int64(c.backoff) + 1))
@@ -409,20 +476,20 @@ func (c *core) disconnected(now time.Time) {
 	c.reconnectAt = now.Add(delay)
 }
 
-func (c *core) masterStreamEnded(now time.Time, in inMasterStreamEnded) {
-	if in.gen != c.gen || c.link == linkIdle {
+func (c *core) masterStreamEnded(now time.Time, in MasterStreamEnded) {
+	if in.Gen != c.gen || c.link == linkIdle {
 		return
 	}
-	if in.redirected && c.redirects < 3 {
+	if in.Redirected && c.redirects < 3 {
 		c.redirects++
 		c.log.Info("master redirected the agent; following")
 		c.connect(now)
 		return
 	}
 	if c.link == linkRegistered {
-		c.log.Warn("lost the master's stream; re-registering", "err", in.err)
+		c.log.Warn("lost the master's stream; re-registering", "err", in.Err)
 	} else {
-		c.log.Info("registration attempt failed", "err", in.err)
+		c.log.Info("registration attempt failed", "err", in.Err)
 	}
 	c.disconnected(now)
 }
@@ -430,8 +497,8 @@ func (c *core) masterStreamEnded(now time.Time, in inMasterStreamEnded) {
 // registerMessage is REGISTER for a new agent, REREGISTER (with what runs
 // here) for a known one.
 func (c *core) registerMessage() *agentproto.AgentMessage {
-	info := proto.Clone(c.cfg.agentInfo).(*mesos.AgentInfo)
-	reg := &agentproto.AgentMessage_Register{AgentInfo: info, Version: proto.String(MesosVersion), Endpoint: proto.String(c.cfg.endpoint)}
+	info := proto.Clone(c.cfg.AgentInfo).(*mesos.AgentInfo)
+	reg := &agentproto.AgentMessage_Register{AgentInfo: info, Version: proto.String(MesosVersion), Endpoint: proto.String(c.cfg.Endpoint)}
 	if c.agentID == "" {
 		return &agentproto.AgentMessage{Type: agentproto.AgentMessage_REGISTER.Enum(), Register: reg}
 	}
@@ -460,11 +527,11 @@ func (c *core) registerMessage() *agentproto.AgentMessage {
 	return &agentproto.AgentMessage{Type: agentproto.AgentMessage_REREGISTER.Enum(), Register: reg}
 }
 
-func (c *core) masterMessage(now time.Time, in inMasterMessage) {
-	if in.gen != c.gen {
+func (c *core) masterMessage(now time.Time, in MasterMessage) {
+	if in.Gen != c.gen {
 		return
 	}
-	m := in.msg
+	m := in.Msg
 	if c.link == linkConnecting {
 		if m.GetType() == agentproto.MasterMessage_SHUTDOWN {
 			// The master refuses this agent's id (it removed the agent,
@@ -474,6 +541,12 @@ func (c *core) masterMessage(now time.Time, in inMasterMessage) {
 		}
 		if m.GetType() != agentproto.MasterMessage_REGISTERED || m.GetRegistered() == nil {
 			c.log.Warn("expected REGISTERED first from the master", "type", m.GetType(), "message", m.GetMessage())
+			c.disconnected(now)
+			return
+		}
+		if err := ids.Validate(m.GetRegistered().GetAgentId().GetValue()); err != nil {
+			// The agent id names the directory every sandbox is under.
+			c.log.Warn("the master gave this agent an invalid id; not taking it", "err", err)
 			c.disconnected(now)
 			return
 		}
@@ -524,8 +597,8 @@ func (c *core) masterMessage(now time.Time, in inMasterMessage) {
 func (c *core) shutdownByMaster(now time.Time, why string) {
 	c.log.Warn("the master removed this agent; starting over as a new agent", "agent", c.agentID, "message", why)
 	c.forget()
-	c.emit(outDisconnect{gen: c.gen})
-	c.backoff = c.cfg.backoffFactor
+	c.emit(Disconnect{Gen: c.gen})
+	c.backoff = c.cfg.BackoffFactor
 	c.connect(now)
 }
 
@@ -544,7 +617,7 @@ func (c *core) registered(now time.Time, r *agentproto.MasterMessage_Registered)
 		c.pingTimeout = time.Duration(s * float64(time.Second))
 	}
 	c.pingDeadline = now.Add(c.pingTimeout)
-	c.backoff = c.cfg.backoffFactor
+	c.backoff = c.cfg.BackoffFactor
 	c.redirects = 0
 	if first {
 		c.log.Info("registered with the master", "agent", id, "master", c.masterInfo.GetHostname())
@@ -563,7 +636,7 @@ func (c *core) sendToMaster(m *agentproto.AgentMessage) {
 	if c.link != linkRegistered {
 		return
 	}
-	c.emit(outSend{msg: m, agentID: c.agentID, streamID: c.streamID})
+	c.emit(Send{Msg: m, AgentID: c.agentID, StreamID: c.streamID})
 }
 
 // forward sends a status update, with the task's latest state.
@@ -585,17 +658,17 @@ func (c *core) forward(u *agentproto.StatusUpdate) {
 func (c *core) forget() {
 	for _, ex := range c.sortedExecutors() {
 		if ex.conn != 0 {
-			c.emit(outExecClose{conn: ex.conn})
+			c.emit(ExecutorClose{Conn: ex.conn})
 			delete(c.byConn, ex.conn)
 			ex.conn = 0
 		}
 		if !ex.destroyed && ex.state != execTerminated {
-			c.emit(outDestroy{containerID: ex.containerID})
+			c.emit(Destroy{ContainerID: ex.containerID})
 		}
 	}
 	var dirs []string
-	for _, fw := range c.frameworks {
-		for _, ex := range fw.executors {
+	for _, fw := range c.sortedFrameworks() {
+		for _, ex := range fw.sortedExecutors() {
 			dirs = append(dirs, ex.directory)
 		}
 		for _, ex := range fw.completedExecutors {
@@ -608,7 +681,7 @@ func (c *core) forget() {
 		}
 	}
 	if len(dirs) > 0 {
-		c.emit(outDetach{dirs: dirs})
+		c.emit(Detach{Dirs: dirs})
 	}
 	c.frameworks = make(map[string]*framework)
 	c.completedFrameworks = nil
@@ -625,15 +698,15 @@ func (c *core) stop() {
 	}
 	for _, ex := range c.sortedExecutors() {
 		if ex.conn != 0 {
-			c.emit(outExecClose{conn: ex.conn})
+			c.emit(ExecutorClose{Conn: ex.conn})
 		}
 		if !ex.destroyed && ex.state != execTerminated {
 			ex.destroyed = true
-			c.emit(outDestroy{containerID: ex.containerID})
+			c.emit(Destroy{ContainerID: ex.containerID})
 		}
 	}
 	if c.link != linkIdle {
-		c.emit(outDisconnect{gen: c.gen})
+		c.emit(Disconnect{Gen: c.gen})
 	}
 	c.link = linkIdle
 	c.reconnectAt = time.Time{}

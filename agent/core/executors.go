@@ -1,19 +1,19 @@
-package agent
+package core
 
 import (
 	"cmp"
 	"fmt"
-	"path/filepath"
+	"github.com/gomesos/gomesos/codec"
 	"slices"
 	"strings"
 	"time"
 
 	"google.golang.org/protobuf/proto"
 
-	"github.com/gomesos/gomesos/agent/containerizer"
 	"github.com/gomesos/gomesos/api/agentproto"
 	execpb "github.com/gomesos/gomesos/api/v1/executor"
 	mesos "github.com/gomesos/gomesos/api/v1/mesos"
+	"github.com/gomesos/gomesos/internal/ids"
 )
 
 // executorKindEnv is the variable that makes the gomesos binary run a
@@ -223,6 +223,9 @@ func (c *core) framework(info *mesos.FrameworkInfo) *framework {
 func (c *core) runTask(now time.Time, fwInfo *mesos.FrameworkInfo, task *mesos.TaskInfo) {
 	fwID := fwInfo.GetId().GetValue()
 	taskID := task.GetTaskId().GetValue()
+	if !c.idsFromMaster(fwID, taskID) {
+		return
+	}
 	if fw := c.frameworks[fwID]; fw != nil && fw.terminating {
 		c.log.Warn("ignoring a task of a framework being shut down", "task", taskID, "framework", fwID)
 		return
@@ -236,6 +239,10 @@ func (c *core) runTask(now time.Time, fwInfo *mesos.FrameworkInfo, task *mesos.T
 	kind := kindCustom
 	switch {
 	case task.GetExecutor() != nil:
+		if err := ids.Validate(task.GetExecutor().GetExecutorId().GetValue()); err != nil {
+			c.agentUpdate(now, fw, nil, taskID, mesos.TaskState_TASK_ERROR, mesos.TaskStatus_REASON_TASK_INVALID, err.Error())
+			return
+		}
 		info = proto.Clone(task.GetExecutor()).(*mesos.ExecutorInfo)
 		if info.GetType() == mesos.ExecutorInfo_DEFAULT {
 			kind = kindDefault
@@ -258,6 +265,13 @@ func (c *core) runTask(now time.Time, fwInfo *mesos.FrameworkInfo, task *mesos.T
 // executor.
 func (c *core) runTaskGroup(now time.Time, fwInfo *mesos.FrameworkInfo, info *mesos.ExecutorInfo, group *mesos.TaskGroupInfo) {
 	fwID := fwInfo.GetId().GetValue()
+	taskIDs := make([]string, len(group.GetTasks()))
+	for i, t := range group.GetTasks() {
+		taskIDs[i] = t.GetTaskId().GetValue()
+	}
+	if !c.idsFromMaster(fwID, taskIDs...) {
+		return
+	}
 	if fw := c.frameworks[fwID]; fw != nil && fw.terminating {
 		c.log.Warn("ignoring a task group of a framework being shut down", "framework", fwID)
 		return
@@ -268,6 +282,12 @@ func (c *core) runTaskGroup(now time.Time, fwInfo *mesos.FrameworkInfo, info *me
 			c.log.Warn("ignoring a task group with a task ID already in use", "task", t.GetTaskId().GetValue(), "framework", fwID)
 			return
 		}
+	}
+	if err := ids.Validate(info.GetExecutorId().GetValue()); err != nil {
+		for _, id := range taskIDs {
+			c.agentUpdate(now, fw, nil, id, mesos.TaskState_TASK_ERROR, mesos.TaskStatus_REASON_TASK_GROUP_INVALID, err.Error())
+		}
+		return
 	}
 	info = proto.Clone(info).(*mesos.ExecutorInfo)
 	if info.FrameworkId == nil {
@@ -280,6 +300,25 @@ func (c *core) runTaskGroup(now time.Time, fwInfo *mesos.FrameworkInfo, info *me
 	c.launch(now, fw, info, kind, &queued{group: proto.Clone(group).(*mesos.TaskGroupInfo)})
 }
 
+// idsFromMaster checks the framework and task ids of a RUN_TASK or
+// RUN_TASK_GROUP. The master checks them too, but the agent does not take
+// its word: they name directories here. A launch with a bad one is dropped
+// (and logged) before it becomes state; no status update can name it
+// safely. The master learns the tasks are gone when the agent reregisters.
+func (c *core) idsFromMaster(fwID string, taskIDs ...string) bool {
+	if err := ids.Validate(fwID); err != nil {
+		c.log.Warn("dropping a launch with an invalid framework id from the master", "framework", fwID, "err", err)
+		return false
+	}
+	for _, id := range taskIDs {
+		if err := ids.Validate(id); err != nil {
+			c.log.Warn("dropping a launch with an invalid task id from the master", "task", id, "framework", fwID, "err", err)
+			return false
+		}
+	}
+	return true
+}
+
 // launch gives work to an executor, starting the executor when needed.
 func (c *core) launch(now time.Time, fw *framework, info *mesos.ExecutorInfo, kind execKind, q *queued) {
 	execID := info.GetExecutorId().GetValue()
@@ -290,10 +329,10 @@ func (c *core) launch(now time.Time, fw *framework, info *mesos.ExecutorInfo, ki
 	switch ex.state {
 	case execRegistering:
 		ex.queue = append(ex.queue, q)
-		c.emit(outUpdateContainer{containerID: ex.containerID, resources: ex.resources()})
+		c.emit(UpdateContainer{ContainerID: ex.containerID, Resources: ex.resources()})
 	case execRunning:
 		c.deliver(ex, q)
-		c.emit(outUpdateContainer{containerID: ex.containerID, resources: ex.resources()})
+		c.emit(UpdateContainer{ContainerID: ex.containerID, Resources: ex.resources()})
 	default:
 		st := mesos.TaskState_TASK_LOST
 		if partitionAware(fw.info) {
@@ -313,13 +352,13 @@ func (c *core) deliver(ex *executor, q *queued) {
 		ex.launched[t.GetTaskId().GetValue()] = newTask(t, ex, c.agentID)
 	}
 	if q.group != nil {
-		c.emit(outExecEvent{conn: ex.conn, event: &execpb.Event{
+		c.emit(ExecutorEvent{Conn: ex.conn, Event: &execpb.Event{
 			Type:        execpb.Event_LAUNCH_GROUP.Enum(),
 			LaunchGroup: &execpb.Event_LaunchGroup{TaskGroup: q.group},
 		}})
 		return
 	}
-	c.emit(outExecEvent{conn: ex.conn, event: &execpb.Event{
+	c.emit(ExecutorEvent{Conn: ex.conn, Event: &execpb.Event{
 		Type:   execpb.Event_LAUNCH.Enum(),
 		Launch: &execpb.Event_Launch{Task: q.task},
 	}})
@@ -361,7 +400,7 @@ func (c *core) commandExecutorInfo(fwID string, task *mesos.TaskInfo) *mesos.Exe
 		Name:        proto.String(fmt.Sprintf("Command Executor (Task: %s) (Command: %s)", task.GetTaskId().GetValue(), what)),
 		Source:      proto.String(task.GetTaskId().GetValue()),
 		Command: &mesos.CommandInfo{
-			Value: proto.String(c.cfg.executorBinary),
+			Value: proto.String(c.cfg.ExecutorBinary),
 			Shell: proto.Bool(false),
 		},
 		Container: task.GetContainer(),
@@ -374,7 +413,14 @@ func (c *core) commandExecutorInfo(fwID string, task *mesos.TaskInfo) *mesos.Exe
 func (c *core) newExecutor(now time.Time, fw *framework, info *mesos.ExecutorInfo, kind execKind) *executor {
 	containerID := formatUUID(c.newUUID())
 	execID := info.GetExecutorId().GetValue()
-	dir := filepath.Join(c.cfg.workDir, "slaves", c.agentID, "frameworks", fw.id, "executors", execID, "runs", containerID)
+	dir, err := ids.Sandbox(c.cfg.WorkDir, c.agentID, fw.id, execID, containerID)
+	if err != nil {
+		// The ids were checked on the way in, so this does not happen; if
+		// it did, the launch goes out without a sandbox and fails, and no
+		// directory outside the work directory is named.
+		c.log.Error("refusing a sandbox outside the work directory", "executor", execID, "framework", fw.id, "err", err)
+		dir = ""
+	}
 	ex := &executor{
 		id:          execID,
 		frameworkID: fw.id,
@@ -386,12 +432,12 @@ func (c *core) newExecutor(now time.Time, fw *framework, info *mesos.ExecutorInf
 		launched:    make(map[string]*mesos.Task),
 		terminated:  make(map[string]*mesos.Task),
 		killed:      make(map[string]bool),
-		registerBy:  now.Add(c.cfg.registrationTimeout),
+		registerBy:  now.Add(c.cfg.RegistrationTimeout),
 	}
 	fw.executors[execID] = ex
 	c.byContainer[containerID] = ex
 
-	spec := containerizer.Spec{
+	spec := LaunchSpec{
 		ID:        containerID,
 		Directory: dir,
 		Env:       c.executorEnv(fw, ex),
@@ -399,8 +445,8 @@ func (c *core) newExecutor(now time.Time, fw *framework, info *mesos.ExecutorInf
 	}
 	switch kind {
 	case kindCommand, kindDefault:
-		spec.Path = c.cfg.executorBinary
-		spec.Args = []string{c.cfg.executorBinary}
+		spec.Path = c.cfg.ExecutorBinary
+		spec.Args = []string{c.cfg.ExecutorBinary}
 	default:
 		cmd := info.GetCommand()
 		switch {
@@ -419,16 +465,18 @@ func (c *core) newExecutor(now time.Time, fw *framework, info *mesos.ExecutorInf
 		}
 	}
 	c.log.Info("launching executor", "executor", execID, "framework", fw.id, "container", containerID, "dir", dir)
-	c.emit(outLaunch{spec: spec})
-	c.emit(outAttach{dir: dir, paths: ex.filePaths()})
+	c.emit(Launch{Spec: spec})
+	if dir != "" {
+		c.emit(Attach{Dir: dir, Paths: ex.filePaths()})
+	}
 	return ex
 }
 
 // executorEnv is the executor's environment (Mesos's executorEnvironment):
 // the agent's own, then the executor command's variables, then MESOS_*.
 func (c *core) executorEnv(fw *framework, ex *executor) []string {
-	env := make([]string, 0, len(c.cfg.baseEnv)+20)
-	for _, kv := range c.cfg.baseEnv {
+	env := make([]string, 0, len(c.cfg.BaseEnv)+20)
+	for _, kv := range c.cfg.BaseEnv {
 		if !strings.HasPrefix(kv, executorKindEnv+"=") {
 			env = append(env, kv)
 		}
@@ -440,7 +488,7 @@ func (c *core) executorEnv(fw *framework, ex *executor) []string {
 			}
 		}
 	}
-	grace := c.cfg.shutdownGrace
+	grace := c.cfg.ShutdownGrace
 	if d := ex.info.GetShutdownGracePeriod(); d != nil {
 		grace = time.Duration(d.GetNanoseconds())
 	}
@@ -453,18 +501,18 @@ func (c *core) executorEnv(fw *framework, ex *executor) []string {
 		"MESOS_EXECUTOR_ID="+ex.id,
 		"MESOS_DIRECTORY="+ex.directory,
 		"MESOS_SANDBOX="+ex.directory,
-		"MESOS_AGENT_ENDPOINT="+c.cfg.endpoint,
+		"MESOS_AGENT_ENDPOINT="+c.cfg.Endpoint,
 		"MESOS_SLAVE_ID="+c.agentID,
-		"MESOS_SLAVE_PID="+c.cfg.pid,
+		"MESOS_SLAVE_PID="+c.cfg.PID,
 		"MESOS_CHECKPOINT="+checkpoint,
 		"MESOS_HTTP_COMMAND_EXECUTOR=1",
-		"MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD="+formatDuration(grace),
+		"MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD="+codec.FormatDuration(grace),
 		"LIBPROCESS_PORT=0",
 	)
 	if fw.info.GetCheckpoint() {
 		env = append(env,
-			"MESOS_RECOVERY_TIMEOUT="+formatDuration(15*time.Minute),
-			"MESOS_SUBSCRIPTION_BACKOFF_MAX="+formatDuration(2*time.Second))
+			"MESOS_RECOVERY_TIMEOUT="+codec.FormatDuration(15*time.Minute),
+			"MESOS_SUBSCRIPTION_BACKOFF_MAX="+codec.FormatDuration(2*time.Second))
 	}
 	switch ex.kind {
 	case kindCommand:
@@ -475,23 +523,23 @@ func (c *core) executorEnv(fw *framework, ex *executor) []string {
 	return env
 }
 
-func (c *core) containerLaunched(now time.Time, in inContainerLaunched) {
-	ex := c.byContainer[in.containerID]
+func (c *core) containerLaunched(now time.Time, in ContainerLaunched) {
+	ex := c.byContainer[in.ContainerID]
 	if ex == nil {
 		return
 	}
-	if in.err != nil {
-		c.log.Error("failed to launch executor", "executor", ex.id, "framework", ex.frameworkID, "err", in.err)
+	if in.Err != nil {
+		c.log.Error("failed to launch executor", "executor", ex.id, "framework", ex.frameworkID, "err", in.Err)
 		c.metrics.containerLaunchErrors++
 		ex.pendingTermination = &termination{
 			state:   mesos.TaskState_TASK_FAILED,
 			reason:  mesos.TaskStatus_REASON_CONTAINER_LAUNCH_FAILED,
-			message: "Failed to launch container: " + in.err.Error(),
+			message: "Failed to launch container: " + in.Err.Error(),
 		}
-		c.containerExited(now, containerizer.Termination{ID: in.containerID, Status: -1, LaunchErr: in.err})
+		c.containerExited(now, Termination{ContainerID: in.ContainerID, Status: -1, How: "failed to launch: " + in.Err.Error()})
 		return
 	}
-	ex.pid = in.pid
+	ex.pid = in.Pid
 }
 
 // ---- Killing and shutting down ----
@@ -532,7 +580,7 @@ func (c *core) killTask(now time.Time, fwID, taskID string, policy *mesos.KillPo
 			return
 		}
 		ex.killed[taskID] = true
-		c.emit(outExecEvent{conn: ex.conn, event: &execpb.Event{
+		c.emit(ExecutorEvent{Conn: ex.conn, Event: &execpb.Event{
 			Type: execpb.Event_KILL.Enum(),
 			Kill: &execpb.Event_Kill{TaskId: &mesos.TaskID{Value: proto.String(taskID)}, KillPolicy: policy},
 		}})
@@ -585,8 +633,8 @@ func (c *core) shutdownExecutor(now time.Time, ex *executor) {
 		c.destroy(ex)
 		return
 	}
-	c.emit(outExecEvent{conn: ex.conn, event: &execpb.Event{Type: execpb.Event_SHUTDOWN.Enum()}})
-	grace := c.cfg.shutdownGrace
+	c.emit(ExecutorEvent{Conn: ex.conn, Event: &execpb.Event{Type: execpb.Event_SHUTDOWN.Enum()}})
+	grace := c.cfg.ShutdownGrace
 	if d := ex.info.GetShutdownGracePeriod(); d != nil {
 		grace = time.Duration(d.GetNanoseconds())
 	}
@@ -598,26 +646,26 @@ func (c *core) destroy(ex *executor) {
 		return
 	}
 	ex.destroyed = true
-	c.emit(outDestroy{containerID: ex.containerID})
+	c.emit(Destroy{ContainerID: ex.containerID})
 }
 
 // containerExited is Mesos's executorTerminated: every unfinished task of
 // the executor ends (TASK_FAILED, or TASK_KILLED if it was being killed),
 // and the master hears EXECUTOR_EXITED.
-func (c *core) containerExited(now time.Time, t containerizer.Termination) {
-	ex := c.byContainer[t.ID]
+func (c *core) containerExited(now time.Time, t Termination) {
+	ex := c.byContainer[t.ContainerID]
 	if ex == nil || ex.state == execTerminated {
 		return
 	}
 	fw := c.frameworks[ex.frameworkID]
-	c.log.Info("executor exited", "executor", ex.id, "framework", ex.frameworkID, "how", t.String())
+	c.log.Info("executor exited", "executor", ex.id, "framework", ex.frameworkID, "how", t.How)
 	wasTerminating := ex.state == execTerminating
 	ex.state = execTerminated
 	status := t.Status
 	ex.exitStatus = &status
 	c.metrics.executorsTerminated++
 	if ex.conn != 0 {
-		c.emit(outExecClose{conn: ex.conn})
+		c.emit(ExecutorClose{Conn: ex.conn})
 		delete(c.byConn, ex.conn)
 		ex.conn = 0
 	}
@@ -673,7 +721,7 @@ func (c *core) removeExecutor(fw *framework, ex *executor) {
 	fw.completedExecutors = append(fw.completedExecutors, ex)
 	if n := len(fw.completedExecutors) - MaxCompletedExecutorsPerFramework; n > 0 {
 		for _, old := range fw.completedExecutors[:n] {
-			c.emit(outDetach{dirs: []string{old.directory}})
+			c.emit(Detach{Dirs: []string{old.directory}})
 		}
 		fw.completedExecutors = slices.Delete(fw.completedExecutors, 0, n)
 	}
@@ -690,7 +738,7 @@ func (c *core) maybeRemoveFramework(fw *framework) {
 	if n := len(c.completedFrameworks) - MaxCompletedFrameworks; n > 0 {
 		for _, old := range c.completedFrameworks[:n] {
 			for _, ex := range old.completedExecutors {
-				c.emit(outDetach{dirs: []string{ex.directory}})
+				c.emit(Detach{Dirs: []string{ex.directory}})
 			}
 		}
 		c.completedFrameworks = slices.Delete(c.completedFrameworks, 0, n)
@@ -727,7 +775,7 @@ func (c *core) frameworkMessage(m *agentproto.MasterMessage_FrameworkToExecutor)
 		return
 	}
 	c.metrics.validFrameworkMessages++
-	c.emit(outExecEvent{conn: ex.conn, event: &execpb.Event{
+	c.emit(ExecutorEvent{Conn: ex.conn, Event: &execpb.Event{
 		Type:    execpb.Event_MESSAGE.Enum(),
 		Message: &execpb.Event_Message{Data: m.GetData()},
 	}})

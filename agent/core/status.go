@@ -1,9 +1,8 @@
-package agent
+package core
 
 import (
 	"errors"
 	"fmt"
-	"net/http"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -18,38 +17,38 @@ import (
 // executorCall handles a call that passed the HTTP checks: the framework and
 // executor must exist, and every call but SUBSCRIBE needs a subscribed
 // executor.
-func (c *core) executorCall(now time.Time, in inExecutorCall) {
-	answer := func(status int, msg string) {
-		c.emit(outCallResult{reply: in.reply, res: callResult{status: status, msg: msg}})
+func (c *core) executorCall(now time.Time, in ExecutorCall) {
+	answer := func(status CallStatus, msg string) {
+		c.emit(Answer{Reply: in.Reply, Result: CallResult{Status: status, Msg: msg}})
 	}
-	call := in.call
+	call := in.Call
 	fw := c.frameworks[call.GetFrameworkId().GetValue()]
 	if fw == nil {
-		answer(http.StatusBadRequest, "Framework cannot be found")
+		answer(CallBadRequest, "Framework cannot be found")
 		return
 	}
 	ex := fw.executors[call.GetExecutorId().GetValue()]
 	if ex == nil || ex.state == execTerminated {
-		answer(http.StatusBadRequest, "Executor cannot be found")
+		answer(CallBadRequest, "Executor cannot be found")
 		return
 	}
 	if ex.state == execRegistering && call.GetType() != execpb.Call_SUBSCRIBE {
-		answer(http.StatusForbidden, "Executor is not subscribed")
+		answer(CallForbidden, "Executor is not subscribed")
 		return
 	}
 	switch call.GetType() {
 	case execpb.Call_SUBSCRIBE:
-		answer(http.StatusOK, "")
-		c.subscribe(now, fw, ex, in.conn)
+		answer(CallOK, "")
+		c.subscribe(now, fw, ex, in.Conn, call.GetSubscribe())
 	case execpb.Call_UPDATE:
-		answer(http.StatusAccepted, "")
+		answer(CallAccepted, "")
 		status := proto.Clone(call.GetUpdate().GetStatus()).(*mesos.TaskStatus)
 		if err := c.statusUpdate(now, fw, ex, status, true); err != nil {
 			c.log.Warn("dropping an invalid status update from an executor", "executor", ex.id,
 				"task", status.GetTaskId().GetValue(), "state", status.GetState(), "err", err)
 		}
 	case execpb.Call_MESSAGE:
-		answer(http.StatusAccepted, "")
+		answer(CallAccepted, "")
 		if c.link != linkRegistered {
 			c.metrics.invalidFrameworkMessages++
 			return
@@ -64,29 +63,33 @@ func (c *core) executorCall(now time.Time, in inExecutorCall) {
 			},
 		})
 	case execpb.Call_HEARTBEAT:
-		answer(http.StatusAccepted, "")
+		answer(CallAccepted, "")
 	default:
-		answer(http.StatusNotImplemented, "")
+		answer(CallNotImplemented, "")
 	}
 }
 
 // subscribe attaches an executor's event stream. A first subscription gets
 // SUBSCRIBED and then every queued launch; a re-subscription replaces the
-// old stream; an executor being shut down is told SHUTDOWN again.
-func (c *core) subscribe(now time.Time, fw *framework, ex *executor, conn int64) {
+// old stream; an executor being shut down is told SHUTDOWN again. As in
+// Mesos, the updates the executor lists as unacknowledged are handled as if
+// sent again: an executor whose stream broke sends its updates made in the
+// meantime only with SUBSCRIBE, and waits for their acknowledgements on the
+// new stream (duplicates are acknowledged again and change nothing).
+func (c *core) subscribe(now time.Time, fw *framework, ex *executor, conn int64, sub *execpb.Call_Subscribe) {
 	if ex.conn != 0 {
-		c.emit(outExecClose{conn: ex.conn})
+		c.emit(ExecutorClose{Conn: ex.conn})
 		delete(c.byConn, ex.conn)
 	}
 	ex.conn = conn
 	c.byConn[conn] = ex
 	if ex.state == execTerminating {
-		c.emit(outExecEvent{conn: conn, event: &execpb.Event{Type: execpb.Event_SHUTDOWN.Enum()}})
+		c.emit(ExecutorEvent{Conn: conn, Event: &execpb.Event{Type: execpb.Event_SHUTDOWN.Enum()}})
 		return
 	}
-	info := proto.Clone(c.cfg.agentInfo).(*mesos.AgentInfo)
+	info := proto.Clone(c.cfg.AgentInfo).(*mesos.AgentInfo)
 	info.Id = &mesos.AgentID{Value: proto.String(c.agentID)}
-	c.emit(outExecEvent{conn: conn, event: &execpb.Event{
+	c.emit(ExecutorEvent{Conn: conn, Event: &execpb.Event{
 		Type: execpb.Event_SUBSCRIBED.Enum(),
 		Subscribed: &execpb.Event_Subscribed{
 			ExecutorInfo:  ex.info,
@@ -95,6 +98,13 @@ func (c *core) subscribe(now time.Time, fw *framework, ex *executor, conn int64)
 			ContainerId:   &mesos.ContainerID{Value: proto.String(ex.containerID)},
 		},
 	}})
+	for _, u := range sub.GetUnacknowledgedUpdates() {
+		status := proto.Clone(u.GetStatus()).(*mesos.TaskStatus)
+		if err := c.statusUpdate(now, fw, ex, status, true); err != nil {
+			c.log.Warn("dropping an invalid unacknowledged update of a subscribing executor", "executor", ex.id,
+				"task", status.GetTaskId().GetValue(), "state", status.GetState(), "err", err)
+		}
+	}
 	if ex.state == execRegistering {
 		c.log.Info("executor subscribed", "executor", ex.id, "framework", fw.id)
 		ex.state = execRunning
@@ -192,7 +202,7 @@ func (c *core) ackExecutor(ex *executor, fromExecutor bool, status *mesos.TaskSt
 	if !fromExecutor || ex == nil || ex.conn == 0 {
 		return
 	}
-	c.emit(outExecEvent{conn: ex.conn, event: &execpb.Event{
+	c.emit(ExecutorEvent{Conn: ex.conn, Event: &execpb.Event{
 		Type: execpb.Event_ACKNOWLEDGED.Enum(),
 		Acknowledged: &execpb.Event_Acknowledged{
 			TaskId: status.GetTaskId(),
@@ -253,7 +263,7 @@ func (c *core) updateTaskState(ex *executor, status *mesos.TaskStatus) error {
 			c.metrics.tasksGone++
 		}
 		if ex.containerID != "" && ex.state != execTerminated {
-			c.emit(outUpdateContainer{containerID: ex.containerID, resources: ex.resources()})
+			c.emit(UpdateContainer{ContainerID: ex.containerID, Resources: ex.resources()})
 		}
 	}
 	return nil

@@ -1,13 +1,8 @@
-package agent
+package core
 
 import (
 	"encoding/json"
 	"math"
-	"os"
-	"runtime/debug"
-	"slices"
-	"strconv"
-	"sync"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -17,42 +12,22 @@ import (
 	"github.com/gomesos/gomesos/resources"
 )
 
-// snapshot is a copy of what the read-only endpoints show, built by the
-// core on request so that rendering never holds up the agent.
-type snapshot struct {
-	state   *stateJSON
-	metrics map[string]float64
+// Snapshot is a copy of what the read-only endpoints show, built by the
+// core on request so that rendering never holds up the agent. It shares
+// nothing that the core changes afterwards.
+type Snapshot struct {
+	State   *StateJSON         // the /state document
+	Metrics map[string]float64 // the slave/* values of /metrics/snapshot
 }
 
-// jsonFloat is a double written as Mesos writes one: shortest form, with
-// ".0" on whole numbers.
-type jsonFloat float64
-
-func (f jsonFloat) MarshalJSON() ([]byte, error) { return appendDouble(nil, float64(f)), nil }
-
-func appendDouble(b []byte, f float64) []byte {
-	if math.IsNaN(f) || math.IsInf(f, 0) {
-		return append(b, "null"...)
-	}
-	if a := math.Abs(f); a == 0 || (a >= 1e-6 && a < 1e21) {
-		start := len(b)
-		b = strconv.AppendFloat(b, f, 'f', -1, 64)
-		if !slices.Contains(b[start:], '.') {
-			b = append(b, ".0"...)
-		}
-		return b
-	}
-	return strconv.AppendFloat(b, f, 'e', -1, 64)
-}
-
-// The /state document; field order follows Mesos's.
-type stateJSON struct {
+// StateJSON is the /state document; field order follows Mesos's.
+type StateJSON struct {
 	Version                      string                            `json:"version"`
 	GitSHA                       string                            `json:"git_sha,omitempty"`
 	BuildDate                    string                            `json:"build_date"`
-	BuildTime                    jsonFloat                         `json:"build_time"`
+	BuildTime                    codec.Double                      `json:"build_time"`
 	BuildUser                    string                            `json:"build_user"`
-	StartTime                    jsonFloat                         `json:"start_time"`
+	StartTime                    codec.Double                      `json:"start_time"`
 	ID                           string                            `json:"id,omitempty"`
 	PID                          string                            `json:"pid"`
 	Hostname                     string                            `json:"hostname"`
@@ -68,24 +43,26 @@ type stateJSON struct {
 	Attributes                   resources.LegacyObject            `json:"attributes"`
 	MasterHostname               string                            `json:"master_hostname,omitempty"`
 	Flags                        map[string]string                 `json:"flags"`
-	Frameworks                   []frameworkJSON                   `json:"frameworks"`
-	CompletedFrameworks          []frameworkJSON                   `json:"completed_frameworks"`
+	Frameworks                   []FrameworkJSON                   `json:"frameworks"`
+	CompletedFrameworks          []FrameworkJSON                   `json:"completed_frameworks"`
 }
 
-type frameworkJSON struct {
+// FrameworkJSON is a framework in /state.
+type FrameworkJSON struct {
 	ID                 string         `json:"id"`
 	Name               string         `json:"name"`
 	User               string         `json:"user"`
-	FailoverTimeout    jsonFloat      `json:"failover_timeout"`
+	FailoverTimeout    codec.Double   `json:"failover_timeout"`
 	Checkpoint         bool           `json:"checkpoint"`
 	Hostname           string         `json:"hostname"`
 	Role               string         `json:"role,omitempty"`
 	Roles              []string       `json:"roles,omitempty"`
-	Executors          []executorJSON `json:"executors"`
-	CompletedExecutors []executorJSON `json:"completed_executors"`
+	Executors          []ExecutorJSON `json:"executors"`
+	CompletedExecutors []ExecutorJSON `json:"completed_executors"`
 }
 
-type executorJSON struct {
+// ExecutorJSON is an executor in /state.
+type ExecutorJSON struct {
 	ID             string                 `json:"id"`
 	Name           string                 `json:"name"`
 	Source         string                 `json:"source"`
@@ -95,12 +72,13 @@ type executorJSON struct {
 	Role           string                 `json:"role,omitempty"`
 	Type           string                 `json:"type,omitempty"`
 	Labels         json.RawMessage        `json:"labels,omitempty"`
-	Tasks          []taskJSON             `json:"tasks"`
-	QueuedTasks    []taskJSON             `json:"queued_tasks"`
-	CompletedTasks []taskJSON             `json:"completed_tasks"`
+	Tasks          []TaskJSON             `json:"tasks"`
+	QueuedTasks    []TaskJSON             `json:"queued_tasks"`
+	CompletedTasks []TaskJSON             `json:"completed_tasks"`
 }
 
-type taskJSON struct {
+// TaskJSON is a task in /state.
+type TaskJSON struct {
 	ID          string                 `json:"id"`
 	Name        string                 `json:"name"`
 	FrameworkID string                 `json:"framework_id"`
@@ -109,14 +87,15 @@ type taskJSON struct {
 	State       string                 `json:"state"`
 	Resources   resources.LegacyObject `json:"resources"`
 	Role        string                 `json:"role,omitempty"`
-	Statuses    []statusJSON           `json:"statuses"`
+	Statuses    []StatusJSON           `json:"statuses"`
 	Labels      json.RawMessage        `json:"labels,omitempty"`
 	Container   json.RawMessage        `json:"container,omitempty"`
 }
 
-type statusJSON struct {
+// StatusJSON is a task status in /state.
+type StatusJSON struct {
 	State           string          `json:"state"`
-	Timestamp       jsonFloat       `json:"timestamp"`
+	Timestamp       codec.Double    `json:"timestamp"`
 	Labels          json.RawMessage `json:"labels,omitempty"`
 	ContainerStatus json.RawMessage `json:"container_status,omitempty"`
 	Healthy         *bool           `json:"healthy,omitempty"`
@@ -126,19 +105,19 @@ type statusJSON struct {
 var agentCapabilities = []string{"MULTI_ROLE", "HIERARCHICAL_ROLE", "RESERVATION_REFINEMENT"}
 
 // snapshot builds the endpoints' view of the state at time now.
-func (c *core) snapshot(now time.Time) *snapshot {
-	b := c.cfg.build
-	total := c.cfg.agentInfo.GetResources()
-	st := &stateJSON{
+func (c *core) snapshot(now time.Time) *Snapshot {
+	b := c.cfg.Build
+	total := c.cfg.AgentInfo.GetResources()
+	st := &StateJSON{
 		Version:                    MesosVersion,
-		GitSHA:                     b.gitSHA,
-		BuildDate:                  b.date,
-		BuildTime:                  jsonFloat(b.time),
-		BuildUser:                  b.user,
-		StartTime:                  jsonFloat(seconds(c.startTime)),
+		GitSHA:                     b.GitSHA,
+		BuildDate:                  b.Date,
+		BuildTime:                  codec.Double(b.Time),
+		BuildUser:                  b.User,
+		StartTime:                  codec.Double(seconds(c.startTime)),
 		ID:                         c.agentID,
-		PID:                        c.cfg.pid,
-		Hostname:                   c.cfg.agentInfo.GetHostname(),
+		PID:                        c.cfg.PID,
+		Hostname:                   c.cfg.AgentInfo.GetHostname(),
 		Capabilities:               agentCapabilities,
 		Resources:                  legacyJSON(total),
 		ReservedResources:          map[string]resources.LegacyObject{},
@@ -146,10 +125,10 @@ func (c *core) snapshot(now time.Time) *snapshot {
 		ReservedResourcesAllocated: map[string]resources.LegacyObject{},
 		UnreservedResourcesFull:    []json.RawMessage{},
 		ResourceProviders:          []json.RawMessage{},
-		Attributes:                 legacyAttributes(c.cfg.agentInfo.GetAttributes()),
-		Flags:                      c.cfg.flags,
-		Frameworks:                 []frameworkJSON{},
-		CompletedFrameworks:        []frameworkJSON{},
+		Attributes:                 legacyAttributes(c.cfg.AgentInfo.GetAttributes()),
+		Flags:                      c.cfg.Flags,
+		Frameworks:                 []FrameworkJSON{},
+		CompletedFrameworks:        []FrameworkJSON{},
 	}
 	if c.masterInfo != nil {
 		st.MasterHostname = c.masterInfo.GetHostname()
@@ -165,7 +144,7 @@ func (c *core) snapshot(now time.Time) *snapshot {
 	var used []*mesos.Resource
 	for _, fw := range c.sortedFrameworks() {
 		st.Frameworks = append(st.Frameworks, c.frameworkJSON(fw))
-		for _, ex := range fw.executors {
+		for _, ex := range fw.sortedExecutors() {
 			if ex.state != execTerminated {
 				used = append(used, ex.resources()...)
 			}
@@ -180,20 +159,20 @@ func (c *core) snapshot(now time.Time) *snapshot {
 	}
 	st.UnreservedResourcesAllocated = legacyScalars(usedUnreserved)
 
-	return &snapshot{state: st, metrics: c.metricsAt(now, total, used)}
+	return &Snapshot{State: st, Metrics: c.metricsAt(now, total, used)}
 }
 
-func (c *core) frameworkJSON(fw *framework) frameworkJSON {
+func (c *core) frameworkJSON(fw *framework) FrameworkJSON {
 	info := fw.info
-	out := frameworkJSON{
+	out := FrameworkJSON{
 		ID:                 fw.id,
 		Name:               info.GetName(),
 		User:               info.GetUser(),
-		FailoverTimeout:    jsonFloat(info.GetFailoverTimeout()),
+		FailoverTimeout:    codec.Double(info.GetFailoverTimeout()),
 		Checkpoint:         info.GetCheckpoint(),
 		Hostname:           info.GetHostname(),
-		Executors:          []executorJSON{},
-		CompletedExecutors: []executorJSON{},
+		Executors:          []ExecutorJSON{},
+		CompletedExecutors: []ExecutorJSON{},
 	}
 	if multiRole(info) {
 		out.Roles = info.GetRoles()
@@ -212,8 +191,8 @@ func (c *core) frameworkJSON(fw *framework) frameworkJSON {
 	return out
 }
 
-func (c *core) executorJSON(fw *framework, ex *executor) executorJSON {
-	out := executorJSON{
+func (c *core) executorJSON(fw *framework, ex *executor) ExecutorJSON {
+	out := ExecutorJSON{
 		ID:             ex.id,
 		Name:           ex.info.GetName(),
 		Source:         ex.info.GetSource(),
@@ -221,9 +200,9 @@ func (c *core) executorJSON(fw *framework, ex *executor) executorJSON {
 		Directory:      ex.directory,
 		Resources:      legacyJSON(ex.resources()),
 		Role:           roleOf(ex.info.GetResources(), fw.info),
-		Tasks:          []taskJSON{},
-		QueuedTasks:    []taskJSON{},
-		CompletedTasks: []taskJSON{},
+		Tasks:          []TaskJSON{},
+		QueuedTasks:    []TaskJSON{},
+		CompletedTasks: []TaskJSON{},
 	}
 	if ex.info.Type != nil {
 		out.Type = ex.info.GetType().String()
@@ -247,8 +226,8 @@ func (c *core) executorJSON(fw *framework, ex *executor) executorJSON {
 	return out
 }
 
-func (c *core) taskJSON(fw *framework, t *mesos.Task) taskJSON {
-	out := taskJSON{
+func (c *core) taskJSON(fw *framework, t *mesos.Task) TaskJSON {
+	out := TaskJSON{
 		ID:          t.GetTaskId().GetValue(),
 		Name:        t.GetName(),
 		FrameworkID: t.GetFrameworkId().GetValue(),
@@ -257,7 +236,7 @@ func (c *core) taskJSON(fw *framework, t *mesos.Task) taskJSON {
 		State:       t.GetState().String(),
 		Resources:   legacyJSON(t.GetResources()),
 		Role:        roleOf(t.GetResources(), fw.info),
-		Statuses:    []statusJSON{},
+		Statuses:    []StatusJSON{},
 	}
 	if l := t.GetLabels(); l != nil {
 		out.Labels = protoJSON(l)
@@ -266,7 +245,7 @@ func (c *core) taskJSON(fw *framework, t *mesos.Task) taskJSON {
 		out.Container = protoJSON(ci)
 	}
 	for _, s := range t.GetStatuses() {
-		sj := statusJSON{State: s.GetState().String(), Timestamp: jsonFloat(s.GetTimestamp())}
+		sj := StatusJSON{State: s.GetState().String(), Timestamp: codec.Double(s.GetTimestamp())}
 		if l := s.GetLabels(); l != nil {
 			sj.Labels = protoJSON(l)
 		}
@@ -474,39 +453,3 @@ func protoJSONList(pbs []*mesos.Resource) []json.RawMessage {
 	}
 	return out
 }
-
-// ---- Build information ----
-
-type buildInfoT struct {
-	date   string
-	time   float64
-	user   string
-	gitSHA string
-}
-
-var buildInformation = sync.OnceValue(func() buildInfoT {
-	var b buildInfoT
-	var t time.Time
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		for _, s := range bi.Settings {
-			switch s.Key {
-			case "vcs.revision":
-				b.gitSHA = s.Value
-			case "vcs.time":
-				t, _ = time.Parse(time.RFC3339, s.Value)
-			}
-		}
-	}
-	if t.IsZero() {
-		if exe, err := os.Executable(); err == nil {
-			if fi, err := os.Stat(exe); err == nil {
-				t = fi.ModTime()
-			}
-		}
-	}
-	if !t.IsZero() {
-		b.date = t.UTC().Format("2006-01-02 15:04:05")
-		b.time = float64(t.Unix())
-	}
-	return b
-})
