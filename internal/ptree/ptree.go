@@ -37,7 +37,7 @@ type Map[V any] struct {
 // node is a leaf (children nil) or an inner node. An inner node's keys[i]
 // is the smallest key under children[i].
 type node[V any] struct {
-	owner    *token // the Txn that may still change it, or nil
+	owner    uint64 // the generation of the Txn that may still change it
 	keys     []string
 	vals     []V        // leaves
 	children []*node[V] // inner nodes
@@ -48,27 +48,18 @@ type node[V any] struct {
 	bytes []byte
 }
 
-// token identifies a Txn's generation of nodes.
-type token struct{ _ byte }
+// generations numbers the Txns' generations of nodes: a Txn changes in
+// place the nodes of its current generation, and starts a new one when it
+// commits. 0 is no generation.
+var generations atomic.Uint64
 
 func (n *node[V]) leaf() bool { return n.children == nil }
 
 // Len is the number of entries.
-func (m *Map[V]) Len() int {
-	if m == nil {
-		return 0
-	}
-	return m.size
-}
+func (m Map[V]) Len() int { return m.size }
 
 // Get returns the value of key.
-func (m *Map[V]) Get(key string) (V, bool) {
-	if m == nil {
-		var zero V
-		return zero, false
-	}
-	return get(m.root, key)
-}
+func (m Map[V]) Get(key string) (V, bool) { return get(m.root, key) }
 
 func get[V any](n *node[V], key string) (V, bool) {
 	var zero V
@@ -92,7 +83,7 @@ func childIndex[V any](n *node[V], key string) int {
 }
 
 // Walk calls fn for each entry in key order until fn returns false.
-func (m *Map[V]) Walk(fn func(key string, v V) bool) {
+func (m Map[V]) Walk(fn func(key string, v V) bool) {
 	m.Leaves(func(l Leaf[V]) bool {
 		for i, k := range l.n.keys {
 			if !fn(k, l.n.vals[i]) {
@@ -127,8 +118,8 @@ func (l Leaf[V]) Cached(encode func(Leaf[V]) []byte) (b []byte, ok bool) {
 }
 
 // Leaves calls fn for each leaf in key order until fn returns false.
-func (m *Map[V]) Leaves(fn func(Leaf[V]) bool) {
-	if m == nil || m.root == nil {
+func (m Map[V]) Leaves(fn func(Leaf[V]) bool) {
+	if m.root == nil {
 		return
 	}
 	leaves(m.root, fn)
@@ -151,23 +142,19 @@ func leaves[V any](n *node[V], fn func(Leaf[V]) bool) bool {
 type Txn[V any] struct {
 	root  *node[V]
 	size  int
-	owner *token
+	owner uint64
 }
 
 // Txn starts changing a copy of m.
-func (m *Map[V]) Txn() *Txn[V] {
-	t := &Txn[V]{owner: &token{}}
-	if m != nil {
-		t.root, t.size = m.root, m.size
-	}
-	return t
+func (m Map[V]) Txn() *Txn[V] {
+	return &Txn[V]{root: m.root, size: m.size, owner: generations.Add(1)}
 }
 
 // Commit returns the map as changed so far. The Txn may go on changing it;
 // the committed Map does not change.
-func (t *Txn[V]) Commit() *Map[V] {
-	t.owner = &token{} // nodes made so far now belong to the Map
-	return &Map[V]{root: t.root, size: t.size}
+func (t *Txn[V]) Commit() Map[V] {
+	t.owner = generations.Add(1) // nodes made so far now belong to the Map
+	return Map[V]{root: t.root, size: t.size}
 }
 
 // Len is the number of entries.
@@ -337,7 +324,7 @@ func (t *Txn[V]) mend(n *node[V], i int) {
 // DeletePrefix removes every key that starts with prefix.
 func (t *Txn[V]) DeletePrefix(prefix string) {
 	var doomed []string
-	(&Map[V]{root: t.root}).Walk(func(k string, _ V) bool {
+	Map[V]{root: t.root}.Walk(func(k string, _ V) bool {
 		if strings.HasPrefix(k, prefix) {
 			doomed = append(doomed, k)
 		}

@@ -14,7 +14,7 @@ import (
 // check compares m with the reference and checks the tree's shape: sorted
 // keys, inner keys that are their children's smallest, no node over
 // maxEntries, no empty node, every leaf at the same depth.
-func check(t interface{ Fatalf(string, ...any) }, m *Map[int], want map[string]int) {
+func check(t interface{ Fatalf(string, ...any) }, m Map[int], want map[string]int) {
 	if m.Len() != len(want) {
 		t.Fatalf("Len = %d, want %d", m.Len(), len(want))
 	}
@@ -77,9 +77,9 @@ func TestMapAgainstReference(t *testing.T) {
 		key := rapid.Custom(func(t *rapid.T) string {
 			return fmt.Sprintf("%s-%d", rapid.SampledFrom([]string{"a", "b", "ab", "c"}).Draw(t, "p"), rapid.IntRange(0, 400).Draw(t, "n"))
 		})
-		var committed []*Map[int]
+		var committed []Map[int]
 		var states []map[string]int
-		m := &Map[int]{}
+		m := Map[int]{}
 		want := map[string]int{}
 		txn := m.Txn()
 		for range rapid.IntRange(1, 25).Draw(t, "batches") {
@@ -122,7 +122,7 @@ func TestMapAgainstReference(t *testing.T) {
 
 // Large maps: many keys in and out, in batches, through splits and merges.
 func TestMapGrowsAndShrinks(t *testing.T) {
-	m := &Map[int]{}
+	m := Map[int]{}
 	want := map[string]int{}
 	for round := range 4 {
 		txn := m.Txn()
@@ -145,7 +145,7 @@ func TestMapGrowsAndShrinks(t *testing.T) {
 
 // Readers walk committed Maps while a Txn derives new ones.
 func TestConcurrentReaders(t *testing.T) {
-	txn := (&Map[int]{}).Txn()
+	txn := (Map[int]{}).Txn()
 	for i := range 5000 {
 		txn.Set(fmt.Sprintf("k%05d", i), i)
 	}
@@ -185,7 +185,7 @@ func TestConcurrentReaders(t *testing.T) {
 }
 
 func BenchmarkSetOne(b *testing.B) {
-	txn := (&Map[int]{}).Txn()
+	txn := (Map[int]{}).Txn()
 	for i := range 100000 {
 		txn.Set(fmt.Sprintf("task-%07d", i), i)
 	}

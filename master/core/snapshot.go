@@ -15,9 +15,10 @@ import (
 // A Snapshot is immutable and safe for any number of goroutines. It is made
 // of records, one per framework, agent, task, offer and executor, that are
 // never changed once published: when an entity changes, the Core publishes
-// a new record for it. Records are held in persistent (path-copying) radix
-// trees, so the next snapshot shares everything that did not change with
-// the previous one, and publishing costs O(what changed), not O(cluster).
+// a new record for it. Records are held in copy-on-write B+trees
+// (internal/ptree), so the next snapshot shares everything that did not
+// change with the previous one, and publishing costs O(what changed), not
+// O(cluster).
 //
 // The Core learns what changed because its handlers say so (taskChanged,
 // agentChanged, frameworkChanged, offerChanged, executorsChanged) wherever
@@ -37,9 +38,9 @@ type Snapshot struct {
 	startTime time.Time
 	now       time.Time
 
-	agents     *ptree.Map[*agentRec]     // admitted agents by id
-	frameworks *ptree.Map[*frameworkRec] // active frameworks by id
-	completed  []*frameworkRec           // completed frameworks, oldest first
+	agents     ptree.Map[*agentRec]     // admitted agents by id
+	frameworks ptree.Map[*frameworkRec] // active frameworks by id
+	completed  []*frameworkRec          // completed frameworks, oldest first
 
 	unreachableAgents int
 	outstandingOffers int
@@ -81,12 +82,12 @@ func (r *taskRec) changesAgent(old *taskRec) bool {
 
 // agentRec is a published agent.
 type agentRec struct {
-	id                     string
-	info                   *mesos.AgentInfo
-	total, used, offered   resources.Resources
-	pid, version           string
-	registered, reregister time.Time
-	active, connected      bool
+	id                       string
+	info                     *mesos.AgentInfo
+	total, used, offered     resources.Resources
+	pid, version             string
+	registered, reregistered time.Time
+	active, connected        bool
 
 	json, fullJSON cachedJSON
 	summary        sync.Once
@@ -96,7 +97,7 @@ type agentRec struct {
 func newAgentRec(a *agent) *agentRec {
 	return &agentRec{
 		id: a.id, info: a.info, total: a.total, used: a.used(), offered: a.offered(), pid: a.pid(), version: a.version,
-		registered: a.registeredTime, reregister: a.reregisteredTime, active: a.active, connected: a.conn != "",
+		registered: a.registeredTime, reregistered: a.reregisteredTime, active: a.active, connected: a.conn != "",
 	}
 }
 
@@ -118,20 +119,20 @@ type executorRec struct {
 
 // frameworkRec is a published framework, active or completed.
 type frameworkRec struct {
-	id                                 string
-	info                               *mesos.FrameworkInfo
-	active, connected                  bool
-	registered, unregistered, reregist time.Time
+	id                                     string
+	info                                   *mesos.FrameworkInfo
+	active, connected                      bool
+	registered, unregistered, reregistered time.Time
 
-	tasks       *ptree.Map[*taskRec]     // by task id
-	offers      *ptree.Map[*offerRec]    // by offer id
-	executors   *ptree.Map[*executorRec] // by executorKeyOf(agent id, executor id)
-	completed   []*taskRec               // oldest first
+	tasks       ptree.Map[*taskRec]     // by task id
+	offers      ptree.Map[*offerRec]    // by offer id
+	executors   ptree.Map[*executorRec] // by executorKeyOf(agent id, executor id)
+	completed   []*taskRec              // oldest first
 	unreachable []*taskRec
 	// usage is what its live tasks and executors use, by agent id: the
 	// parts of its used resources, so that a change on one agent does not
 	// cost a sum over all its tasks.
-	usage *ptree.Map[resources.Resources]
+	usage ptree.Map[resources.Resources]
 
 	sums          sync.Once
 	used, offered resources.Resources
@@ -156,7 +157,8 @@ func (c *cachedJSON) get(encode func() []byte) []byte {
 	return c.b
 }
 
-// published is what an entity's last published record was built on.
+// publishedTask, publishedAgent and publishedFramework are what an
+// entity's snapshots were made of, and whether it changed since.
 type publishedTask struct {
 	rec   *taskRec
 	dirty bool
@@ -169,10 +171,10 @@ type publishedAgent struct {
 
 type publishedFramework struct {
 	rec       *frameworkRec
-	tasks     *ptree.Map[*taskRec]
-	offers    *ptree.Map[*offerRec]
-	executors *ptree.Map[*executorRec]
-	usage     *ptree.Map[resources.Resources]
+	tasks     ptree.Map[*taskRec]
+	offers    ptree.Map[*offerRec]
+	executors ptree.Map[*executorRec]
+	usage     ptree.Map[resources.Resources]
 	dirty     bool
 	// lists is set when its completed or unreachable tasks changed.
 	lists bool
@@ -253,101 +255,150 @@ func (c *Core) executorsChanged(fw *framework, agentID string) {
 // master's state as readers see it. It costs O(changes).
 func (c *Core) Snapshot() *Snapshot {
 	ch := &c.changes
-	if prev := c.snap; prev != nil && !c.metrics.changed && !ch.completed && prev.now.Equal(c.now) &&
+	prev := c.snap
+	if prev != nil && !c.metrics.changed && !ch.completed && prev.now.Equal(c.now) &&
 		len(ch.tasks)+len(ch.frameworks)+len(ch.agents)+len(ch.offers)+len(ch.executors) == 0 &&
 		prev.unreachableAgents == len(c.unreachable) && prev.outstandingOffers == len(c.offers) &&
 		prev.allocationRuns == c.allocationRuns {
 		return prev // nothing happened since
 	}
-	// usage is what frameworks use on which agents, to sum again.
-	usage := map[*framework]map[string]bool{}
-	usedOn := func(fw *framework, agentID string) {
-		if usage[fw] == nil {
-			usage[fw] = map[string]bool{}
-		}
-		usage[fw][agentID] = true
+	s := &Snapshot{info: c.info, startTime: c.startTime}
+	if prev != nil {
+		*s = Snapshot{info: prev.info, startTime: prev.startTime, agents: prev.agents, frameworks: prev.frameworks,
+			completed: prev.completed, counterNames: prev.counterNames, counterValues: prev.counterValues}
 	}
-	taskTxns := map[*framework]*ptree.Txn[*taskRec]{}
-	for _, tc := range ch.tasks {
-		t := tc.t
+	var p publication
+	// Tasks first: they say which frameworks and agents changed with them.
+	c.publishTasks(&p)
+	c.publishOffers(&p)
+	c.publishExecutors(&p)
+	c.publishFrameworks(&p, s)
+	c.publishAgents(s)
+	if c.metrics.changed || s.counterValues == nil {
+		c.metrics.changed = false
+		s.counterNames = c.metrics.names[:len(c.metrics.names):len(c.metrics.names)]
+		s.counterValues = slices.Clone(c.metrics.values)
+	}
+	s.now = c.now
+	s.unreachableAgents = len(c.unreachable)
+	s.outstandingOffers = len(c.offers)
+	s.allocationRuns = c.allocationRuns
+
+	clear(ch.tasks)
+	clear(ch.frameworks)
+	clear(ch.agents)
+	clear(ch.offers)
+	clear(ch.executors)
+	*ch = changes{tasks: ch.tasks[:0], frameworks: ch.frameworks[:0], agents: ch.agents[:0], offers: ch.offers[:0], executors: ch.executors[:0]}
+	c.snap = s
+	return s
+}
+
+// publication is one Snapshot call's changes to the frameworks' trees.
+type publication struct {
+	tasks     map[*framework]*ptree.Txn[*taskRec]
+	offers    map[*framework]*ptree.Txn[*offerRec]
+	executors map[*framework]*ptree.Txn[*executorRec]
+	// usage holds, by framework, the agents on which what it uses is to
+	// be summed again.
+	usage map[*framework]map[string]bool
+}
+
+// txnOf is fw's transaction in txns, started on base if there is none.
+func txnOf[V any](txns *map[*framework]*ptree.Txn[V], fw *framework, base ptree.Map[V]) *ptree.Txn[V] {
+	txn := (*txns)[fw]
+	if txn == nil {
+		if *txns == nil {
+			*txns = map[*framework]*ptree.Txn[V]{}
+		}
+		txn = base.Txn()
+		(*txns)[fw] = txn
+	}
+	return txn
+}
+
+func (p *publication) usedOn(fw *framework, agentID string) {
+	if p.usage == nil {
+		p.usage = map[*framework]map[string]bool{}
+	}
+	if p.usage[fw] == nil {
+		p.usage[fw] = map[string]bool{}
+	}
+	p.usage[fw][agentID] = true
+}
+
+// publishTasks makes the changed tasks' records and puts them in (or takes
+// them out of) their frameworks' task trees.
+func (c *Core) publishTasks(p *publication) {
+	for _, tc := range c.changes.tasks {
+		t, fw := tc.t, tc.fw
 		t.pub.dirty = false
 		old := t.pub.rec
 		t.pub.rec = c.newTaskRec(t)
-		fw := tc.fw
 		if t.pub.rec.changesAgent(old) {
 			c.agentChanged(c.agents[t.agentID])
 			if fw != nil {
-				usedOn(fw, t.agentID)
+				p.usedOn(fw, t.agentID)
 			}
 		}
 		if fw == nil {
 			continue
 		}
 		c.frameworkChanged(fw)
-		if fw.tasks[t.id] != t {
-			fw.pub.lists = true // it may have entered a list
-		}
-		txn := taskTxns[fw]
-		if txn == nil {
-			txn = fw.pub.tasks.Txn()
-			taskTxns[fw] = txn
-		}
-		key := t.id
+		txn := txnOf(&p.tasks, fw, fw.pub.tasks)
 		if fw.tasks[t.id] == t {
-			txn.Set(key, t.pub.rec)
-		} else if cur, ok := txn.Get(key); ok && cur == old {
-			txn.Delete(key)
+			txn.Set(t.id, t.pub.rec)
+			continue
+		}
+		fw.pub.lists = true // it may have entered one
+		if cur, ok := txn.Get(t.id); ok && cur == old {
+			txn.Delete(t.id)
 		}
 	}
-	offerTxns := map[*framework]*ptree.Txn[*offerRec]{}
-	for _, oc := range ch.offers {
+}
+
+func (c *Core) publishOffers(p *publication) {
+	for _, oc := range c.changes.offers {
 		fw, o := oc.fw, oc.o
-		txn := offerTxns[fw]
-		if txn == nil {
-			txn = fw.pub.offers.Txn()
-			offerTxns[fw] = txn
-		}
+		txn := txnOf(&p.offers, fw, fw.pub.offers)
 		if fw.offers[o.id] == o {
 			txn.Set(o.id, newOfferRec(o))
 		} else {
 			txn.Delete(o.id)
 		}
 	}
-	execTxns := map[*framework]*ptree.Txn[*executorRec]{}
-	for _, ec := range ch.executors {
+}
+
+func (c *Core) publishExecutors(p *publication) {
+	for _, ec := range c.changes.executors {
 		fw := ec.fw
-		usedOn(fw, ec.agentID)
-		txn := execTxns[fw]
-		if txn == nil {
-			txn = fw.pub.executors.Txn()
-			execTxns[fw] = txn
-		}
+		p.usedOn(fw, ec.agentID)
+		txn := txnOf(&p.executors, fw, fw.pub.executors)
 		txn.DeletePrefix(ec.agentID + "\x00")
 		for exID, ex := range fw.executors[ec.agentID] {
 			txn.Set(executorKeyOf(ec.agentID, exID), &executorRec{id: exID, frameworkID: fw.id, agentID: ec.agentID, info: ex})
 		}
 	}
+}
 
-	prev := c.snap
-	s := &Snapshot{info: c.info, startTime: c.startTime}
-	if prev != nil {
-		*s = Snapshot{info: prev.info, startTime: prev.startTime, agents: prev.agents, frameworks: prev.frameworks,
-			completed: prev.completed, counterNames: prev.counterNames, counterValues: prev.counterValues}
-	}
+// publishFrameworks commits the changed frameworks' trees, makes their
+// records and puts them in s.
+func (c *Core) publishFrameworks(p *publication, s *Snapshot) {
+	ch := &c.changes
 	if len(ch.frameworks) > 0 {
 		fwTxn := s.frameworks.Txn()
 		for _, fw := range ch.frameworks {
 			fw.pub.dirty = false
-			if txn := taskTxns[fw]; txn != nil {
+			if txn := p.tasks[fw]; txn != nil {
 				fw.pub.tasks = txn.Commit()
 			}
-			if txn := offerTxns[fw]; txn != nil {
+			if txn := p.offers[fw]; txn != nil {
 				fw.pub.offers = txn.Commit()
 			}
-			if txn := execTxns[fw]; txn != nil {
+			if txn := p.executors[fw]; txn != nil {
 				fw.pub.executors = txn.Commit()
 			}
-			if agents := usage[fw]; agents != nil {
+			if agents := p.usage[fw]; agents != nil {
 				txn := fw.pub.usage.Txn()
 				for agentID := range agents {
 					if used := c.usedOn(fw, agentID); used.IsEmpty() {
@@ -360,14 +411,13 @@ func (c *Core) Snapshot() *Snapshot {
 			}
 			old := fw.pub.rec
 			fw.pub.rec = c.newFrameworkRec(fw)
-			key := fw.id
 			if c.frameworks[fw.id] == fw {
-				fwTxn.Set(key, fw.pub.rec)
-			} else {
-				ch.completed = true
-				if cur, ok := fwTxn.Get(key); ok && cur == old {
-					fwTxn.Delete(key)
-				}
+				fwTxn.Set(fw.id, fw.pub.rec)
+				continue
+			}
+			ch.completed = true
+			if cur, ok := fwTxn.Get(fw.id); ok && cur == old {
+				fwTxn.Delete(fw.id)
 			}
 		}
 		s.frameworks = fwTxn.Commit()
@@ -378,38 +428,24 @@ func (c *Core) Snapshot() *Snapshot {
 			s.completed[i] = fw.pub.rec
 		}
 	}
-	if len(ch.agents) > 0 {
-		agentTxn := s.agents.Txn()
-		for _, a := range ch.agents {
-			a.pub.dirty = false
-			old := a.pub.rec
-			a.pub.rec = newAgentRec(a)
-			key := a.id
-			if c.agents[a.id] == a {
-				agentTxn.Set(key, a.pub.rec)
-			} else if cur, ok := agentTxn.Get(key); ok && cur == old {
-				agentTxn.Delete(key)
-			}
+}
+
+func (c *Core) publishAgents(s *Snapshot) {
+	if len(c.changes.agents) == 0 {
+		return
+	}
+	txn := s.agents.Txn()
+	for _, a := range c.changes.agents {
+		a.pub.dirty = false
+		old := a.pub.rec
+		a.pub.rec = newAgentRec(a)
+		if c.agents[a.id] == a {
+			txn.Set(a.id, a.pub.rec)
+		} else if cur, ok := txn.Get(a.id); ok && cur == old {
+			txn.Delete(a.id)
 		}
-		s.agents = agentTxn.Commit()
 	}
-	if c.metrics.changed || s.counterValues == nil {
-		c.metrics.changed = false
-		s.counterNames = c.metrics.names[:len(c.metrics.names):len(c.metrics.names)]
-		s.counterValues = slices.Clone(c.metrics.values)
-	}
-	s.now = c.now
-	s.unreachableAgents = len(c.unreachable)
-	s.outstandingOffers = len(c.offers)
-	s.allocationRuns = c.allocationRuns
-	clear(ch.tasks)
-	clear(ch.frameworks)
-	clear(ch.agents)
-	clear(ch.offers)
-	clear(ch.executors)
-	*ch = changes{tasks: ch.tasks[:0], frameworks: ch.frameworks[:0], agents: ch.agents[:0], offers: ch.offers[:0], executors: ch.executors[:0]}
-	c.snap = s
-	return s
+	s.agents = txn.Commit()
 }
 
 // FullSnapshot builds the snapshot Snapshot would publish from scratch, in
@@ -429,15 +465,15 @@ func (c *Core) FullSnapshot() *Snapshot {
 		return recs[t]
 	}
 	build := func(fw *framework) *frameworkRec {
-		tasks := new(ptree.Map[*taskRec]).Txn()
+		tasks := ptree.Map[*taskRec]{}.Txn()
 		for id, t := range fw.tasks {
 			tasks.Set(id, recOf(t))
 		}
-		offers := new(ptree.Map[*offerRec]).Txn()
+		offers := ptree.Map[*offerRec]{}.Txn()
 		for id, o := range fw.offers {
 			offers.Set(id, newOfferRec(o))
 		}
-		execs := new(ptree.Map[*executorRec]).Txn()
+		execs := ptree.Map[*executorRec]{}.Txn()
 		for agentID, exs := range fw.executors {
 			for exID, ex := range exs {
 				execs.Set(executorKeyOf(agentID, exID), &executorRec{id: exID, frameworkID: fw.id, agentID: agentID, info: ex})
@@ -459,7 +495,7 @@ func (c *Core) FullSnapshot() *Snapshot {
 				}
 			}
 		}
-		usage := new(ptree.Map[resources.Resources]).Txn()
+		usage := ptree.Map[resources.Resources]{}.Txn()
 		for agentID, used := range byAgent {
 			if !used.IsEmpty() {
 				usage.Set(agentID, used)
@@ -468,7 +504,7 @@ func (c *Core) FullSnapshot() *Snapshot {
 		r.usage = usage.Commit()
 		return r
 	}
-	fws := new(ptree.Map[*frameworkRec]).Txn()
+	fws := ptree.Map[*frameworkRec]{}.Txn()
 	for id, fw := range c.frameworks {
 		fws.Set(id, build(fw))
 	}
@@ -476,7 +512,7 @@ func (c *Core) FullSnapshot() *Snapshot {
 	for _, fw := range c.completed {
 		s.completed = append(s.completed, build(fw))
 	}
-	agents := new(ptree.Map[*agentRec]).Txn()
+	agents := ptree.Map[*agentRec]{}.Txn()
 	for id, a := range c.agents {
 		agents.Set(id, newAgentRec(a))
 	}
@@ -503,10 +539,10 @@ func (c *Core) newFrameworkRec(fw *framework) *frameworkRec {
 	return r
 }
 
-func newFrameworkRecOn(fw *framework, tasks *ptree.Map[*taskRec], offers *ptree.Map[*offerRec], execs *ptree.Map[*executorRec]) *frameworkRec {
+func newFrameworkRecOn(fw *framework, tasks ptree.Map[*taskRec], offers ptree.Map[*offerRec], execs ptree.Map[*executorRec]) *frameworkRec {
 	return &frameworkRec{
 		id: fw.id, info: fw.info, active: fw.active, connected: fw.stream != "",
-		registered: fw.registeredTime, unregistered: fw.unregisteredTime, reregist: fw.reregisteredTime,
+		registered: fw.registeredTime, unregistered: fw.unregisteredTime, reregistered: fw.reregisteredTime,
 		tasks: tasks, offers: offers, executors: execs,
 	}
 }

@@ -38,12 +38,12 @@ func (s *Snapshot) Diff(o *Snapshot) string {
 	return ""
 }
 
-func diffTrees[T any](what string, a, b *ptree.Map[T], diff func(x, y T) string) string {
+func diffTrees[T any](what string, a, b ptree.Map[T], diff func(x, y T) string) string {
 	type entry struct {
 		k string
 		v T
 	}
-	entries := func(m *ptree.Map[T]) []entry {
+	entries := func(m ptree.Map[T]) []entry {
 		var out []entry
 		m.Walk(func(k string, v T) bool {
 			out = append(out, entry{k, v})
@@ -77,7 +77,7 @@ func diffLists[T any](what string, a, b []T, diff func(x, y T) string) string {
 
 func diffAgents(a, b *agentRec) string {
 	if a.id != b.id || a.info != b.info || a.pid != b.pid || a.version != b.version || !a.registered.Equal(b.registered) ||
-		!a.reregister.Equal(b.reregister) || a.active != b.active || a.connected != b.connected {
+		!a.reregistered.Equal(b.reregistered) || a.active != b.active || a.connected != b.connected {
 		return fmt.Sprintf("active/connected %v/%v, want %v/%v (or other fields differ)", a.active, a.connected, b.active, b.connected)
 	}
 	if !reflect.DeepEqual(a.total, b.total) || !reflect.DeepEqual(a.used, b.used) || !reflect.DeepEqual(a.offered, b.offered) {
@@ -88,7 +88,7 @@ func diffAgents(a, b *agentRec) string {
 
 func diffFrameworks(a, b *frameworkRec) string {
 	if a.id != b.id || a.info != b.info || a.active != b.active || a.connected != b.connected ||
-		!a.registered.Equal(b.registered) || !a.unregistered.Equal(b.unregistered) || !a.reregist.Equal(b.reregist) {
+		!a.registered.Equal(b.registered) || !a.unregistered.Equal(b.unregistered) || !a.reregistered.Equal(b.reregistered) {
 		return "fields differ"
 	}
 	if d := diffTrees("task", a.tasks, b.tasks, diffTasks); d != "" {

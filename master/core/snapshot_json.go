@@ -45,7 +45,7 @@ func (j *jsonWriter) item(i int, b []byte) {
 // of the map at a time: a leaf read before has its items joined and kept
 // (leaves never change), so a large map that changed in a few places is
 // mostly copied in large pieces.
-func writeItems[R any](j *jsonWriter, m *ptree.Map[R], encode func(R) []byte) {
+func writeItems[R any](j *jsonWriter, m ptree.Map[R], encode func(R) []byte) {
 	first := true
 	m.Leaves(func(l ptree.Leaf[R]) bool {
 		if !first {

@@ -226,7 +226,7 @@ func (a *agentRec) view() SlaveView {
 	return SlaveView{
 		ID: a.id, Hostname: a.info.GetHostname(), Port: a.info.GetPort(), Attributes: attrs,
 		PID: a.pid, RegisteredTime: f(secs(a.registered)),
-		ReregisteredTime:    optTime(f(secs(a.reregister))),
+		ReregisteredTime:    optTime(f(secs(a.reregistered))),
 		Resources:           legacy(a.total),
 		UsedResources:       legacy(a.used),
 		OfferedResources:    legacy(a.offered),
@@ -384,7 +384,7 @@ func (fw *frameworkRec) headView() frameworkHead {
 		FailoverTimeout: f(fw.info.GetFailoverTimeout()), Checkpoint: fw.info.GetCheckpoint(),
 		RegisteredTime:   f(secs(fw.registered)),
 		UnregisteredTime: f(secs(fw.unregistered)),
-		ReregisteredTime: optTime(f(secs(fw.reregist))),
+		ReregisteredTime: optTime(f(secs(fw.reregistered))),
 		Principal:        fw.info.GetPrincipal(),
 		Resources:        legacy(fw.used.Add(fw.offered)),
 	}
