@@ -264,7 +264,9 @@ func (m *Master) view(w http.ResponseWriter, r *http.Request, write func(*core.S
 		textError(w, http.StatusBadRequest, "Invalid 'jsonp' callback name")
 		return
 	}
-	bw := bufio.NewWriterSize(w, 64<<10)
+	m.encoders.acquire()
+	defer m.encoders.release()
+	bw := bufio.NewWriterSize(m.encoders.writer(w), 64<<10)
 	if cb != "" {
 		w.Header().Set("Content-Type", "text/javascript")
 		_, _ = bw.WriteString(cb + "(")
@@ -370,7 +372,9 @@ func (m *Master) handleVersion(w http.ResponseWriter, r *http.Request) {
 }
 
 func (m *Master) handleMetrics(w http.ResponseWriter, r *http.Request) {
+	m.encoders.acquire()
 	snap := m.snap.Load().Metrics()
+	m.encoders.release()
 	m.allocRuns.put(snap)
 	out := make(map[string]codec.Double, len(snap))
 	for k, v := range snap {

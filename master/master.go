@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -59,6 +60,8 @@ type Master struct {
 	// every batch of steps: the legacy endpoints and the metrics read it,
 	// never the core itself.
 	snap atomic.Pointer[core.Snapshot]
+	// encoders leaves the loop a processor however many read.
+	encoders gate
 
 	reqs    chan request
 	batch   []request // owned by the loop
@@ -138,6 +141,7 @@ func New(cfg Config) (*Master, error) {
 		agentSinks:     map[string]*sink{},
 	}
 	m.snap.Store(m.core.Snapshot())
+	m.encoders = newGate(max(1, runtime.GOMAXPROCS(0)-1))
 	m.srv = &http.Server{Handler: m.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	return m, nil
 }

@@ -47,9 +47,10 @@ func (w *stalledWriter) Write(b []byte) (int, error) {
 }
 
 // Readers stuck in the middle of /master/state and /metrics/snapshot
-// responses hold nothing the loop needs: meanwhile agents' updates and
-// schedulers' calls are answered, and new readers see the new state. When
-// the stuck readers go on, they finish the state they started with.
+// responses hold nothing the loop needs, nor other readers: meanwhile
+// agents' updates and schedulers' calls are answered, and new readers see
+// the new state. When the stuck readers go on, they finish the state they
+// started with.
 func TestStalledReadersDoNotStallTheLoop(t *testing.T) {
 	m := startMaster(t)
 	a := startAgent(t, m, "agent1", "cpus:400;mem:40000")
