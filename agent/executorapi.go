@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -30,54 +32,79 @@ type execStream struct {
 
 func (s *execStream) close() { s.once.Do(func() { close(s.closed) }) }
 
-// send queues an event; a stream too slow to keep up is closed, and the
-// executor has to subscribe again.
-func (s *execStream) send(ev *execpb.Event) {
+// eventQueueCapacity bounds the events waiting to be written on one
+// executor's stream.
+const eventQueueCapacity = 1024
+
+// send queues an event without blocking. An executor that does not read
+// its events as fast as they come is cut off: when its queue is full its
+// stream is closed, and the executor has to subscribe again (a
+// checkpointing one does, as with Mesos; one that does not checkpoint gives
+// up).
+// send returns false only when it closed the stream for that reason; events
+// for a stream already closed are dropped.
+func (s *execStream) send(ev *execpb.Event) bool {
+	select {
+	case <-s.closed:
+		return true
+	default:
+	}
 	select {
 	case s.events <- ev:
+		return true
 	default:
 		s.close()
+		return false
 	}
 }
 
 // streams is the registry of open executor streams, shared by the HTTP
 // handlers (which add and remove them) and the agent loop (which writes to
-// them).
+// them). The loop's lookups take no lock: the map is replaced, never
+// changed, so that the loop never waits behind a thousand handlers.
 type streams struct {
-	mu   sync.Mutex
+	mu   sync.Mutex // for writers
 	next int64
-	m    map[int64]*execStream
+	m    atomic.Pointer[map[int64]*execStream]
+}
+
+// update replaces the map with a copy that change has modified.
+func (ss *streams) update(change func(map[int64]*execStream)) {
+	m := make(map[int64]*execStream)
+	if old := ss.m.Load(); old != nil {
+		m = maps.Clone(*old)
+	}
+	change(m)
+	ss.m.Store(&m)
 }
 
 func (ss *streams) add(enc codec.Encoding) *execStream {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
 	ss.next++
-	s := &execStream{id: ss.next, enc: enc, events: make(chan *execpb.Event, 1024), closed: make(chan struct{})}
-	if ss.m == nil {
-		ss.m = make(map[int64]*execStream)
-	}
-	ss.m[s.id] = s
+	s := &execStream{id: ss.next, enc: enc, events: make(chan *execpb.Event, eventQueueCapacity), closed: make(chan struct{})}
+	ss.update(func(m map[int64]*execStream) { m[s.id] = s })
 	return s
 }
 
 func (ss *streams) get(id int64) *execStream {
-	ss.mu.Lock()
-	defer ss.mu.Unlock()
-	return ss.m[id]
+	if m := ss.m.Load(); m != nil {
+		return (*m)[id]
+	}
+	return nil
 }
 
 func (ss *streams) remove(id int64) {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
-	delete(ss.m, id)
+	ss.update(func(m map[int64]*execStream) { delete(m, id) })
 }
 
 func (ss *streams) closeAll() {
-	ss.mu.Lock()
-	defer ss.mu.Unlock()
-	for _, s := range ss.m {
-		s.close()
+	if m := ss.m.Load(); m != nil {
+		for _, s := range *m {
+			s.close()
+		}
 	}
 }
 
