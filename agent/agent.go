@@ -46,6 +46,7 @@ type Agent struct {
 	ops     *containerOps
 	link    *masterLink
 	pub     publisher
+	logq    *asyncLog
 
 	ran  atomic.Bool
 	idMu sync.Mutex
@@ -64,6 +65,8 @@ func New(cfg Config) (*Agent, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	logq := &asyncLog{}
+	log = slog.New(logq.handler(log.Handler()))
 	if err := os.MkdirAll(cfg.WorkDir, 0o755); err != nil {
 		return nil, fmt.Errorf("agent: creating the work directory: %w", err)
 	}
@@ -86,6 +89,7 @@ func New(cfg Config) (*Agent, error) {
 	a := &Agent{
 		cfg:     cfg,
 		log:     log,
+		logq:    logq,
 		ln:      ln,
 		ip:      ip,
 		port:    port,
@@ -152,6 +156,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		ReadHeaderTimeout: 30 * time.Second,
 		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelDebug),
 	}
+	a.logq.start()
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(a.ln) }()
 	a.link = newMasterLink(a.cfg.Master, a.log, a.deliver, a.deliverUrgent)
@@ -358,6 +363,7 @@ func (a *Agent) stop(srv *http.Server) {
 		_ = srv.Close()
 	}
 	a.log.Info("agent stopped")
+	a.logq.stop()
 }
 
 // advertisedIP is the address executors and the master are told: the

@@ -1,12 +1,15 @@
 package agent
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"os/exec"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -307,3 +310,66 @@ func TestContainerOps(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// The agent's log: records keep their order through the queue; a full
+// queue drops records and says how many once the writer catches up;
+// before start and after stop, records are written at once.
+func TestAsyncLog(t *testing.T) {
+	var mu sync.Mutex
+	var lines []string
+	block := make(chan struct{})
+	h := recordHandler(func(r slog.Record) {
+		if r.Message == "block" {
+			<-block
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		lines = append(lines, r.Message)
+	})
+	var q asyncLog
+	log := slog.New(q.handler(h)).With("k", "v")
+	log.Info("before")
+	q.start()
+	log.Info("block")
+	for i := range logQueueCapacity + 10 {
+		log.Info(fmt.Sprint(i))
+	}
+	close(block)
+	log.Info("after the writer caught up")
+	q.stop()
+	log.Info("after stop")
+	mu.Lock()
+	defer mu.Unlock()
+	if len(lines) < 3 || lines[0] != "before" || lines[1] != "block" || lines[len(lines)-1] != "after stop" {
+		t.Fatalf("lines %v...%v", lines[:min(4, len(lines))], lines[max(0, len(lines)-3):])
+	}
+	// Every record after "block" was written in order, or counted.
+	written, dropped, last := 0, 0, -1
+	for _, l := range lines[2 : len(lines)-1] {
+		var n int
+		switch {
+		case l == "after the writer caught up":
+			written++
+		case strings.HasPrefix(l, "dropped "):
+			fmt.Sscanf(l, "dropped %d log records", &n)
+			dropped += n
+		default:
+			n, _ = strconv.Atoi(l)
+			if n <= last {
+				t.Fatalf("%d after %d", n, last)
+			}
+			last = n
+			written++
+		}
+	}
+	if dropped < 10 || written+dropped != logQueueCapacity+11 {
+		t.Errorf("%d written and %d dropped of %d", written, dropped, logQueueCapacity+11)
+	}
+}
+
+type recordHandler func(slog.Record)
+
+func (h recordHandler) Enabled(context.Context, slog.Level) bool      { return true }
+func (h recordHandler) Handle(_ context.Context, r slog.Record) error { h(r); return nil }
+func (h recordHandler) WithAttrs([]slog.Attr) slog.Handler            { return h }
+func (h recordHandler) WithGroup(string) slog.Handler                 { return h }
