@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path"
 	"path/filepath"
 	"strconv"
 	"sync"
@@ -100,11 +101,12 @@ func New(cfg Config) (*Agent, error) {
 		stopped: make(chan struct{}),
 	}
 	a.cont = containerizer.NewPosix(containerizer.Options{
+		WorkDir:   cfg.WorkDir,
 		OnExit:    func(t containerizer.Termination) { a.deliver(core.ContainerExited{Termination: termination(t)}) },
 		Isolators: cfg.Isolators,
 		Logger:    log,
 	})
-	a.ops = newContainerOps(a.cont, log, a.deliver)
+	a.ops = newContainerOps(a.cont, cfg.WorkDir, log, a.deliver)
 	a.pub.init()
 	a.startTime = time.Now()
 	var seed [8]byte
@@ -313,6 +315,13 @@ func (a *Agent) apply(outs []core.Output) {
 		case core.SnapshotReply:
 			o.Reply <- o.Snapshot
 		case core.Attach:
+			// Only a sandbox inside the work directory is served, under
+			// virtual paths that are already clean (no id in them moved
+			// them elsewhere).
+			if _, err := containerizer.RelativeToWorkDir(a.cfg.WorkDir, o.Dir); err != nil || !cleanPaths(o.Paths) {
+				a.log.Warn("not serving a sandbox outside the work directory", "dir", o.Dir, "paths", o.Paths, "err", err)
+				break
+			}
 			a.files.attach(o.Dir, o.Paths)
 		case core.Detach:
 			a.files.detach(o.Dirs)
@@ -387,12 +396,33 @@ func advertisedIP(configured string) string {
 }
 
 // linkLatest points the "latest" link beside a sandbox (runs/latest) at it,
-// as Mesos does for operators' convenience.
-func linkLatest(dir string) {
-	latest := filepath.Join(filepath.Dir(dir), "latest")
-	tmp := latest + ".tmp"
-	_ = os.Remove(tmp)
-	if err := os.Symlink(filepath.Base(dir), tmp); err == nil {
-		_ = os.Rename(tmp, latest)
+// as Mesos does for operators' convenience. The link is made through an
+// os.Root on the work directory, and only for a sandbox inside it.
+func linkLatest(workDir, dir string) error {
+	rel, err := containerizer.RelativeToWorkDir(workDir, dir)
+	if err != nil {
+		return err
 	}
+	root, err := os.OpenRoot(workDir)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	latest := filepath.Join(filepath.Dir(rel), "latest")
+	tmp := latest + ".tmp"
+	_ = root.Remove(tmp)
+	if err := root.Symlink(filepath.Base(rel), tmp); err != nil {
+		return err
+	}
+	return root.Rename(tmp, latest)
+}
+
+// cleanPaths reports whether every virtual path is absolute and clean.
+func cleanPaths(paths []string) bool {
+	for _, p := range paths {
+		if p != path.Clean("/"+p) {
+			return false
+		}
+	}
+	return true
 }

@@ -563,6 +563,15 @@ func TestStateKeysMatchMesos(t *testing.T) {
 	if getJSON(t, a, "/flags", &flags) != 200 || flags.Flags["work_dir"] != a.cfg.WorkDir || flags.Flags["executor_registration_timeout"] != "1mins" {
 		t.Errorf("/flags = %v", flags)
 	}
+	// /flags shows the flags in force, nothing this agent does not have.
+	for _, absent := range []string{"recover", "strict", "launcher", "containerizers", "switch_user"} {
+		if v, ok := flags.Flags[absent]; ok {
+			t.Errorf("/flags shows %s=%q, a flag this agent does not have", absent, v)
+		}
+	}
+	if iso := flags.Flags["isolation"]; iso != "" {
+		t.Errorf("/flags isolation = %q with no isolator configured, want empty", iso)
+	}
 	if code, body := getBody(t, a, "/slave(1)/health"); code != 200 || body != "" {
 		t.Errorf("/health = %d %q", code, body)
 	}

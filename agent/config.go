@@ -3,11 +3,13 @@ package agent
 import (
 	"errors"
 	"fmt"
-	"github.com/gomesos/gomesos/codec"
 	"log/slog"
 	"os"
 	"strconv"
+	"strings"
 	"time"
+
+	"github.com/gomesos/gomesos/codec"
 
 	"github.com/gomesos/gomesos/agent/containerizer"
 	"github.com/gomesos/gomesos/agent/core"
@@ -136,29 +138,26 @@ func (c Config) withDefaults() (Config, error) {
 	return c, nil
 }
 
-// flagsMap renders the configuration as Mesos's /flags does: every value a
-// string, durations in stout's form ("1mins", "5secs").
+// flagsMap renders the configuration in force as Mesos's /flags does:
+// every value a string, durations in stout's form ("1mins", "5secs"). Only
+// flags this agent has are listed; "isolation" names the isolators that
+// run around every container (empty when none does).
 func (c Config) flagsMap(ip string, port int) map[string]string {
+	var isolation []string
+	for _, iso := range c.Isolators {
+		isolation = append(isolation, iso.Name())
+	}
 	return map[string]string{
-		"master":                                c.Master,
-		"ip":                                    ip,
-		"port":                                  strconv.Itoa(port),
-		"hostname":                              c.Hostname,
-		"work_dir":                              c.WorkDir,
-		"resources":                             c.Resources,
-		"attributes":                            c.Attributes,
-		"launcher":                              "posix",
-		"isolation":                             "posix/cpu,posix/mem",
-		"containerizers":                        "mesos",
-		"default_role":                          "*",
-		"switch_user":                           "false",
-		"http_command_executor":                 "true",
-		"executor_registration_timeout":         codec.FormatDuration(c.ExecutorRegistrationTimeout),
-		"executor_shutdown_grace_period":        codec.FormatDuration(c.ExecutorShutdownGracePeriod),
-		"registration_backoff_factor":           codec.FormatDuration(c.RegistrationBackoffFactor),
-		"max_completed_executors_per_framework": strconv.Itoa(MaxCompletedExecutorsPerFramework),
-		"executor_binary":                       c.ExecutorBinary,
-		"recover":                               "cleanup",
-		"strict":                                "true",
+		"master":                         c.Master,
+		"ip":                             ip,
+		"port":                           strconv.Itoa(port),
+		"hostname":                       c.Hostname,
+		"work_dir":                       c.WorkDir,
+		"resources":                      c.Resources,
+		"attributes":                     c.Attributes,
+		"isolation":                      strings.Join(isolation, ","),
+		"executor_registration_timeout":  codec.FormatDuration(c.ExecutorRegistrationTimeout),
+		"executor_shutdown_grace_period": codec.FormatDuration(c.ExecutorShutdownGracePeriod),
+		"registration_backoff_factor":    codec.FormatDuration(c.RegistrationBackoffFactor),
 	}
 }

@@ -35,6 +35,7 @@ const containerWorkers = 8
 // pace of the scheduler, and the loop must not wait in that line.
 type containerOps struct {
 	cont    containerizer.Containerizer
+	workDir string
 	log     *slog.Logger
 	deliver func(core.Input) bool
 
@@ -61,9 +62,10 @@ type containerOp struct {
 	resources []*mesos.Resource // opUpdate
 }
 
-func newContainerOps(cont containerizer.Containerizer, log *slog.Logger, deliver func(core.Input) bool) *containerOps {
+func newContainerOps(cont containerizer.Containerizer, workDir string, log *slog.Logger, deliver func(core.Input) bool) *containerOps {
 	w := &containerOps{
 		cont:    cont,
+		workDir: workDir,
 		log:     log,
 		deliver: deliver,
 		pending: make(map[string][]*containerOp),
@@ -148,7 +150,9 @@ func (w *containerOps) do(id string, op *containerOp) {
 	case opLaunch:
 		pid, err := w.cont.Launch(containerSpec(op.spec))
 		if err == nil {
-			linkLatest(op.spec.Directory)
+			if err := linkLatest(w.workDir, op.spec.Directory); err != nil {
+				w.log.Warn("linking the latest run", "dir", op.spec.Directory, "err", err)
+			}
 		}
 		w.deliver(core.ContainerLaunched{ContainerID: id, Pid: pid, Err: err})
 	case opUpdate:

@@ -16,6 +16,7 @@ import (
 	execpb "github.com/gomesos/gomesos/api/v1/executor"
 	mesos "github.com/gomesos/gomesos/api/v1/mesos"
 	"github.com/gomesos/gomesos/codec"
+	"github.com/gomesos/gomesos/internal/ids"
 )
 
 // maxCallBody bounds an executor call's body.
@@ -289,11 +290,20 @@ func (a *Agent) streamEvents(w http.ResponseWriter, r *http.Request, s *execStre
 	}
 }
 
-// validateExecutorCall is Mesos's validation of executor calls; it returns
-// the reason a call is invalid, or "".
+// validateExecutorCall is Mesos's validation of executor calls, plus Mesos's
+// id rule for the ids a call names; it returns the reason a call is invalid,
+// or "".
 func validateExecutorCall(call *execpb.Call) string {
 	if call.Type == nil {
 		return "Expecting 'type' to be present"
+	}
+	// The ids name the executor's sandbox: one that could leave the work
+	// directory is refused before the call reaches the core.
+	if err := ids.Validate(call.GetExecutorId().GetValue()); err != nil {
+		return "'executor_id' is invalid: " + err.Error()
+	}
+	if err := ids.Validate(call.GetFrameworkId().GetValue()); err != nil {
+		return "'framework_id' is invalid: " + err.Error()
 	}
 	switch call.GetType() {
 	case execpb.Call_SUBSCRIBE:
@@ -323,6 +333,9 @@ func validateExecutorCall(call *execpb.Call) string {
 		if st.GetState() == mesos.TaskState_TASK_STAGING {
 			return "Received TASK_STAGING from executor " + call.GetExecutorId().GetValue() +
 				" of framework " + call.GetFrameworkId().GetValue() + " which is not allowed"
+		}
+		if err := ids.Validate(st.GetTaskId().GetValue()); err != nil {
+			return "'update.status.task_id' is invalid: " + err.Error()
 		}
 	case execpb.Call_MESSAGE:
 		if call.Message == nil {

@@ -39,6 +39,7 @@ type fakeMaster struct {
 	// Knobs, set before the agent connects.
 	pingTimeout float64 // REGISTERED.ping_timeout_seconds
 	rejectAll   bool    // answer every /message with 400
+	badAgentID  string  // if set, the id the next REGISTER is given
 	// failing answers 503 to that many more messages of failType.
 	failing  int
 	failType agentproto.AgentMessage_Type
@@ -100,6 +101,9 @@ func (fm *fakeMaster) subscribe(w http.ResponseWriter, r *http.Request) {
 	out := make(chan *agentproto.MasterMessage, 64)
 	drop := make(chan struct{})
 	fm.mu.Lock()
+	if fm.badAgentID != "" && msg.GetType() == agentproto.AgentMessage_REGISTER {
+		id, fm.badAgentID = fm.badAgentID, ""
+	}
 	pingTimeout := fm.pingTimeout
 	fm.subs = append(fm.subs, msg)
 	fm.streams++

@@ -5,6 +5,10 @@
 // core's outputs to framework event streams and agent connections, feeds
 // it clock ticks, and times allocation passes.
 //
+// Every stream it writes is a bounded queue (sink.go), with one policy for
+// a consumer that falls behind: it is disconnected, with a log line saying
+// why, and the core hears that its stream or connection closed.
+//
 // It decides nothing itself: every decision about frameworks, agents,
 // offers and tasks is the core's, and every answer the core gives (a
 // core.Code) is mapped here to an HTTP status.

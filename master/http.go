@@ -2,12 +2,12 @@ package master
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"regexp"
 	"strconv"
+	"time"
 
 	"github.com/google/uuid"
 	"google.golang.org/protobuf/proto"
@@ -61,50 +61,22 @@ func textError(w http.ResponseWriter, status int, msg string) {
 	_, _ = io.WriteString(w, msg)
 }
 
-// decodeCall reads a v1 call body by its Content-Type, answering the
-// errors of Mesos's status-code ladder. name is the message's Mesos name
-// ("Call") for error texts.
+// decodeCall reads a v1 call body through Mesos's request ladder
+// (codec.DecodeCall), answering its refusals.
 func decodeCall(w http.ResponseWriter, r *http.Request, msg proto.Message) bool {
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", http.MethodPost)
-		textError(w, http.StatusMethodNotAllowed, fmt.Sprintf("Expecting a 'POST' request, received '%s'", r.Method))
-		return false
-	}
-	ct := r.Header.Get("Content-Type")
-	if ct == "" {
-		textError(w, http.StatusBadRequest, "Expecting 'Content-Type' to be present")
-		return false
-	}
-	enc, err := codec.FromContentType(ct)
-	if err != nil {
-		textError(w, http.StatusUnsupportedMediaType, fmt.Sprintf("Expecting 'Content-Type' of %s or %s", codec.MediaJSON, codec.MediaProtobuf))
-		return false
-	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
-	if err != nil {
-		textError(w, http.StatusBadRequest, "Failed to read body: "+err.Error())
-		return false
-	}
-	if len(body) > maxBody {
-		textError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("Request body exceeds %d bytes", maxBody))
-		return false
-	}
-	if enc == codec.Protobuf {
-		if err := proto.Unmarshal(body, msg); err != nil {
-			textError(w, http.StatusBadRequest, "Failed to parse body into Call protobuf: "+err.Error())
-			return false
-		}
-		return true
-	}
-	if err := codec.UnmarshalJSON(body, msg); err != nil {
-		if errors.Is(err, codec.ErrInvalidJSON) {
-			textError(w, http.StatusBadRequest, "Failed to parse body into JSON: "+err.Error())
-		} else {
-			textError(w, http.StatusBadRequest, "Failed to convert JSON into Call protobuf: "+err.Error())
-		}
+	if _, rerr := codec.DecodeCall(r.Method, r.Header.Get("Content-Type"), r.Body, maxBody, msg); rerr != nil {
+		requestError(w, rerr)
 		return false
 	}
 	return true
+}
+
+// requestError answers a refusal of the request ladder.
+func requestError(w http.ResponseWriter, rerr *codec.RequestError) {
+	if rerr.Allow != "" {
+		w.Header().Set("Allow", rerr.Allow)
+	}
+	textError(w, rerr.Status, rerr.Message)
 }
 
 func (m *Master) handleScheduler(w http.ResponseWriter, r *http.Request) {
@@ -132,9 +104,9 @@ func (m *Master) handleScheduler(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(httpStatus(res.Code))
 		return
 	}
-	enc, _, ok := codec.Negotiate(r.Header.Get("Accept"), r.Header.Get("Message-Accept"))
-	if !ok {
-		textError(w, http.StatusNotAcceptable, fmt.Sprintf("Expecting 'Accept' to allow '%s' or '%s'", codec.MediaJSON, codec.MediaProtobuf))
+	enc, _, rerr := codec.AcceptStream(r.Header.Get("Accept"), r.Header.Get("Message-Accept"))
+	if rerr != nil {
+		requestError(w, rerr)
 		return
 	}
 	if r.Header.Get("Mesos-Stream-Id") != "" {
@@ -142,11 +114,13 @@ func (m *Master) handleScheduler(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	stream := uuid.NewString()
-	s := newSink(enc)
+	s := m.newSink(enc)
+	s.kind = "framework"
 	var res core.Result
 	if err := m.do(func() {
 		m.frameworkSinks[stream] = s
 		res = m.step(core.SchedulerCall{Call: call, Stream: stream})
+		s.id = res.FrameworkID
 	}); err != nil {
 		textError(w, http.StatusServiceUnavailable, err.Error())
 		return
@@ -170,26 +144,34 @@ func (m *Master) handleScheduler(w http.ResponseWriter, r *http.Request) {
 
 // pump copies a sink's records to a streaming response as RecordIO. It
 // reports whether the client went away (rather than the master closing the
-// stream).
+// stream, or dropping it because the client fell behind).
 func (m *Master) pump(w http.ResponseWriter, r *http.Request, s *sink) (clientGone bool) {
-	flusher, _ := w.(http.Flusher)
-	if flusher != nil {
-		flusher.Flush()
-	}
+	rc := http.NewResponseController(w)
+	// A write blocked on a client that does not read fails once the
+	// master drops the stream, or soon after it closes it. The deadline
+	// goes when the stream ends, lest it outlive it on a connection the
+	// client reuses.
+	s.setAbort(func(deadline time.Time) { _ = rc.SetWriteDeadline(deadline) })
+	defer func() {
+		s.setAbort(nil)
+		_ = rc.SetWriteDeadline(time.Time{})
+	}()
+	_ = rc.Flush()
 	rw := codec.NewRecordWriter(w)
 	for {
 		records, ok := s.next(r.Context())
 		if !ok {
-			return r.Context().Err() != nil
+			return !s.closedByMaster() && r.Context().Err() != nil
 		}
 		for _, rec := range records {
 			if err := rw.WriteRecord(rec); err != nil {
-				return true
+				return !s.closedByMaster()
 			}
 		}
-		if flusher != nil {
-			flusher.Flush()
+		if err := rc.Flush(); err != nil {
+			return !s.closedByMaster()
 		}
+		s.written()
 	}
 }
 
@@ -199,11 +181,13 @@ func (m *Master) handleAgentSubscribe(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	conn := uuid.NewString()
-	s := newSink(codec.Protobuf)
+	s := m.newSink(codec.Protobuf)
+	s.kind = "agent"
 	var res core.Result
 	if err := m.do(func() {
 		m.agentSinks[conn] = s
 		res = m.step(core.AgentSubscribe{Conn: conn, Msg: msg})
+		s.id = res.AgentID
 	}); err != nil {
 		textError(w, http.StatusServiceUnavailable, err.Error())
 		return
@@ -269,8 +253,7 @@ func httpStatus(c core.Code) int {
 // view runs build on the loop and writes its result as JSON (with jsonp).
 func (m *Master) view(w http.ResponseWriter, r *http.Request, build func() any) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		w.Header().Set("Allow", "GET")
-		textError(w, http.StatusMethodNotAllowed, fmt.Sprintf("Expecting a 'GET' request, received '%s'", r.Method))
+		requestError(w, codec.MethodNotAllowed(r.Method, "GET"))
 		return
 	}
 	var v any

@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"os"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -35,6 +34,12 @@ type Config struct {
 	Allocator allocator.Allocator
 	// TickInterval is how often timers are checked (default 100ms).
 	TickInterval time.Duration
+	// StreamQueueRecords and StreamQueueBytes bound the records waiting to
+	// be written to each framework event stream and each agent connection
+	// (defaults DefaultStreamQueueRecords and DefaultStreamQueueBytes). A
+	// consumer that falls further behind is disconnected (see sink.go).
+	StreamQueueRecords int
+	StreamQueueBytes   int
 }
 
 // Master drives a core.Core: one goroutine owns it, HTTP handlers feed it, and
@@ -67,6 +72,12 @@ func New(cfg Config) (*Master, error) {
 	if cfg.TickInterval <= 0 {
 		cfg.TickInterval = 100 * time.Millisecond
 	}
+	if cfg.StreamQueueRecords <= 0 {
+		cfg.StreamQueueRecords = DefaultStreamQueueRecords
+	}
+	if cfg.StreamQueueBytes <= 0 {
+		cfg.StreamQueueBytes = DefaultStreamQueueBytes
+	}
 	if cfg.Build.Version == "" {
 		cfg.Build.Version = core.Version
 	}
@@ -98,11 +109,9 @@ func New(cfg Config) (*Master, error) {
 		Hostname: &hostname,
 		Version:  new(cfg.Build.Version),
 		Address:  &mesos.Address{Hostname: &hostname, Ip: &advertiseIP, Port: new(int32(port))},
-		Capabilities: []*mesos.MasterInfo_Capability{
-			{Type: mesos.MasterInfo_Capability_AGENT_UPDATE.Enum()},
-			{Type: mesos.MasterInfo_Capability_AGENT_DRAINING.Enum()},
-			{Type: mesos.MasterInfo_Capability_QUOTA_V2.Enum()},
-		},
+		// No MasterInfo capability is advertised until its feature exists:
+		// AGENT_UPDATE (agents changing their resources), AGENT_DRAINING
+		// and QUOTA_V2 come with the issues that build them.
 	}
 	alloc := cfg.Allocator
 	if alloc == nil {
@@ -208,6 +217,9 @@ func (m *Master) step(in core.Input) core.Result {
 }
 
 func (m *Master) dispatch() {
+	// Consumers found behind are told to the core after this batch, each
+	// as the stream or connection closing.
+	var behind []core.Input
 	for _, o := range m.core.Outputs() {
 		switch o := o.(type) {
 		case core.SendEvent:
@@ -217,7 +229,11 @@ func (m *Master) dispatch() {
 					m.log.Error("encoding event", "error", err)
 					continue
 				}
-				s.push(b)
+				if !s.push(b) {
+					m.fellBehind(s, o.Stream)
+					delete(m.frameworkSinks, o.Stream)
+					behind = append(behind, core.StreamClosed{Stream: o.Stream})
+				}
 			}
 		case core.CloseStream:
 			if s := m.frameworkSinks[o.Stream]; s != nil {
@@ -231,7 +247,11 @@ func (m *Master) dispatch() {
 					m.log.Error("encoding agent message", "error", err)
 					continue
 				}
-				s.push(b)
+				if !s.push(b) {
+					m.fellBehind(s, o.Conn)
+					delete(m.agentSinks, o.Conn)
+					behind = append(behind, core.AgentClosed{Conn: o.Conn})
+				}
 			}
 		case core.CloseAgent:
 			if s := m.agentSinks[o.Conn]; s != nil {
@@ -240,63 +260,23 @@ func (m *Master) dispatch() {
 			}
 		}
 	}
-}
-
-// sink is an unbounded queue of encoded records for one streaming
-// response. The loop pushes; the HTTP handler drains.
-type sink struct {
-	enc    codec.Encoding
-	mu     sync.Mutex
-	queue  [][]byte
-	closed bool
-	notify chan struct{}
-}
-
-func newSink(enc codec.Encoding) *sink {
-	return &sink{enc: enc, notify: make(chan struct{}, 1)}
-}
-
-func (s *sink) push(b []byte) {
-	s.mu.Lock()
-	if !s.closed {
-		s.queue = append(s.queue, b)
-	}
-	s.mu.Unlock()
-	s.wake()
-}
-
-func (s *sink) close() {
-	s.mu.Lock()
-	s.closed = true
-	s.mu.Unlock()
-	s.wake()
-}
-
-func (s *sink) wake() {
-	select {
-	case s.notify <- struct{}{}:
-	default:
+	for _, in := range behind {
+		m.step(in)
 	}
 }
 
-// next returns the queued records, waiting for some. ok is false once the
-// sink is closed and drained, or ctx is done.
-func (s *sink) next(ctx context.Context) (records [][]byte, ok bool) {
-	for {
-		s.mu.Lock()
-		records, s.queue = s.queue, nil
-		closed := s.closed
-		s.mu.Unlock()
-		if len(records) > 0 {
-			return records, true
-		}
-		if closed {
-			return nil, false
-		}
-		select {
-		case <-s.notify:
-		case <-ctx.Done():
-			return nil, false
-		}
-	}
+// newSink is a sink bounded as configured.
+func (m *Master) newSink(enc codec.Encoding) *sink {
+	return newSink(enc, m.cfg.StreamQueueRecords, m.cfg.StreamQueueBytes)
+}
+
+// fellBehind drops the sink of a consumer that is not keeping up, saying
+// who it is and which bound it hit.
+func (m *Master) fellBehind(s *sink, stream string) {
+	st := s.stats()
+	m.log.Warn("stream consumer fell behind; disconnecting it",
+		s.kind, s.id, "stream", stream,
+		"queued_records", st.Records, "queued_bytes", st.Bytes,
+		"max_records", s.maxRecords, "max_bytes", s.maxBytes)
+	s.drop()
 }

@@ -487,6 +487,11 @@ func TestReturningAgentIsChargedForAdoptedExecutors(t *testing.T) {
 	})
 	back.syncAgent(s)
 	back.none(agentproto.MasterMessage_KILL_TASK, 0) // adopted
+	// As in Mesos, the framework hears that its task is back.
+	if st := s.nextUpdate(); st.GetTaskId().GetValue() != "X" || st.GetState() != mesos.TaskState_TASK_RUNNING ||
+		st.GetReason() != mesos.TaskStatus_REASON_AGENT_REREGISTERED {
+		t.Errorf("UPDATE = %v, want X TASK_RUNNING with REASON_AGENT_REREGISTERED", st)
+	}
 
 	checkCharged("after s0 came back")
 	offers := s.offersOf(s0.ID, 1)
@@ -527,7 +532,7 @@ func TestReregistrationWithNewResourcesKeepsExecutorsCharged(t *testing.T) {
 		Resources:  resourcesProto("cpus:0.1;mem:32"),
 	}
 	s.accept(offerIDs(o), 0, launchOp(task))
-	a.next(agentproto.MasterMessage_RUN_TASK)
+	executor := a.next(agentproto.MasterMessage_RUN_TASK).GetRunTask().GetTask().GetExecutor()
 	s.acknowledge(s.nextUpdateAfter(a, "X", mesos.TaskState_TASK_RUNNING))
 	a.next(agentproto.MasterMessage_ACKNOWLEDGE)
 
@@ -538,7 +543,9 @@ func TestReregistrationWithNewResourcesKeepsExecutorsCharged(t *testing.T) {
 	})
 	drainOffers(s)
 	a.Info.Resources = resourcesProto("cpus:3;mem:1024;ports:[31000-32000]")
-	a.reregister(agentTask(s.FrameworkID, "X", a.ID, mesos.TaskState_TASK_RUNNING, "cpus:0.5;mem:64"))
+	reported := agentTask(s.FrameworkID, "X", a.ID, mesos.TaskState_TASK_RUNNING, "cpus:0.5;mem:64")
+	reported.ExecutorId = executor.GetExecutorId()
+	a.reregisterWith([]*mesos.Task{reported}, []*mesos.ExecutorInfo{executor}, fi)
 
 	if cpus, mem := usedResources(t, m, a.ID); cpus != 0.6 || mem != 96.0 {
 		t.Errorf("used_resources are cpus:%v mem:%v, want X's and ex1's, cpus:0.6 mem:96", cpus, mem)
@@ -565,5 +572,48 @@ func TestReturningAgentWithoutAnUnreachableTaskReportsItGone(t *testing.T) {
 	}
 	if got := m.metrics()["master/tasks_gone"]; got != 1 {
 		t.Errorf("master/tasks_gone = %v, want 1", got)
+	}
+}
+
+// Mesos: TEARDOWN tells every agent to shut the framework down, also an
+// agent on which the master knows no task of the framework any more. The
+// simulator found an agent whose acknowledgement of a task's end was lost
+// while the framework's was taken: the master forgot the task, and when
+// the framework then tore itself down the agent was not told, so it kept
+// the framework and resent the task's end forever.
+func TestTeardownTellsEveryAgent(t *testing.T) {
+	m := startMaster(t)
+	a := startAgent(t, m, "agent1", agentResources)
+	b := startAgent(t, m, "agent2", agentResources)
+	fi := frameworkInfo("leaves")
+	fi.FailoverTimeout = proto.Float64(3600)
+	s := subscribe(t, m, fi, codec.JSON)
+	o := s.nextOffers()
+	var offer *mesos.Offer
+	for _, x := range o {
+		if x.GetAgentId().GetValue() == a.ID {
+			offer = x
+		}
+	}
+	if offer == nil {
+		t.Fatalf("no offer for agent1 among %v", o)
+	}
+	s.accept(offerIDs(offer), 0, launchOp(commandTask("t1", "cpus:1;mem:128", offer)))
+	a.next(agentproto.MasterMessage_RUN_TASK)
+	a.update(s.FrameworkID, "t1", mesos.TaskState_TASK_FINISHED)
+	st := s.nextUpdate()
+	s.acknowledge(st)
+	// The master forwards the acknowledgement (which the agent may never
+	// get) and forgets the task.
+	a.next(agentproto.MasterMessage_ACKNOWLEDGE)
+	waitFor(t, "the master to forget the ended task", func() bool {
+		return len(tasksWithID(frameworkState(t, m, s.FrameworkID)["completed_tasks"], "t1")) == 1
+	})
+
+	s.call(&schedpb.Call{Type: schedpb.Call_TEARDOWN.Enum()})
+	for _, ag := range []*fakeAgent{a, b} {
+		if got := ag.next(agentproto.MasterMessage_SHUTDOWN_FRAMEWORK).GetShutdownFramework().GetFrameworkId().GetValue(); got != s.FrameworkID {
+			t.Errorf("SHUTDOWN_FRAMEWORK for %s, want %s", got, s.FrameworkID)
+		}
 	}
 }

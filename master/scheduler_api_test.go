@@ -147,7 +147,7 @@ func TestSchedulerRejectsBadRequests(t *testing.T) {
 		status  int
 		message string // a substring of the answer
 	}{
-		{"GET is not allowed", http.MethodGet, nil, nil, 405, "Expecting a 'POST' request"},
+		{"GET is not allowed", http.MethodGet, nil, nil, 405, "405 Method Not Allowed. Expecting one of { 'POST' }, but received 'GET'."},
 		{"Content-Type missing", "POST", nil, validSubscribe, 400, "Expecting 'Content-Type' to be present"},
 		{"Content-Type text/plain", "POST", hdr("Content-Type", "text/plain"), validSubscribe, 415,
 			"Expecting 'Content-Type' of application/json or application/x-protobuf"},

@@ -1,5 +1,6 @@
 // Package containerizer owns the agent's containers: it creates an executor's
-// sandbox, starts the executor as a process in its own session and process
+// sandbox (always inside the agent's work directory, which no sandbox path
+// may leave, by ".." or by symbolic link), starts the executor as a process in its own session and process
 // group with its output in the sandbox's stdout and stderr files, watches it
 // exit, and kills its whole process tree when asked. Isolation (cgroups v1 and
 // v2, namespaces) plugs in as Isolator hooks around each launch; the posix
@@ -22,6 +23,7 @@ import (
 	"syscall"
 
 	mesos "github.com/gomesos/gomesos/api/v1/mesos"
+	"github.com/gomesos/gomesos/internal/ids"
 )
 
 // Spec is what to run in one container.
@@ -140,6 +142,11 @@ type Isolator interface {
 
 // Options configure a Posix containerizer.
 type Options struct {
+	// WorkDir is the agent's work directory (--work_dir). Every sandbox
+	// must lie below it: Launch refuses a Directory outside it, and creates
+	// the sandbox without following a symbolic link out of it. Without a
+	// WorkDir every launch is refused.
+	WorkDir string
 	// OnExit receives each container's termination, on a goroutine of the
 	// containerizer's own. It must not block for long.
 	OnExit func(Termination)
@@ -211,18 +218,11 @@ func (p *Posix) Launch(spec Spec) (int, error) {
 		p.mu.Unlock()
 	}()
 
-	if err := os.MkdirAll(spec.Directory, 0o755); err != nil {
-		return 0, fmt.Errorf("create sandbox: %w", err)
-	}
-	stdout, err := os.OpenFile(filepath.Join(spec.Directory, "stdout"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	stdout, stderr, err := p.makeSandbox(spec.Directory)
 	if err != nil {
-		return 0, fmt.Errorf("open stdout: %w", err)
+		return 0, err
 	}
 	defer stdout.Close()
-	stderr, err := os.OpenFile(filepath.Join(spec.Directory, "stderr"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
-	if err != nil {
-		return 0, fmt.Errorf("open stderr: %w", err)
-	}
 	defer stderr.Close()
 
 	path := spec.Path
@@ -288,6 +288,49 @@ func (p *Posix) Launch(spec Spec) (int, error) {
 	go p.wait(c)
 	p.log.Info("launched container", "container", spec.ID, "pid", c.pid, "dir", spec.Directory)
 	return c.pid, nil
+}
+
+// RelativeToWorkDir returns dir relative to workDir when dir, cleaned, lies
+// strictly below workDir; otherwise it refuses it. It is how the agent checks
+// a path made of ids before it creates or links anything there.
+func RelativeToWorkDir(workDir, dir string) (string, error) {
+	if workDir == "" {
+		return "", errors.New("no work directory to keep sandboxes in")
+	}
+	rel, err := filepath.Rel(filepath.Clean(workDir), filepath.Clean(dir))
+	if err != nil || rel == "." || !filepath.IsLocal(rel) || !ids.Within(workDir, dir) {
+		return "", fmt.Errorf("'%s' is not inside the work directory '%s'", dir, workDir)
+	}
+	return rel, nil
+}
+
+// makeSandbox creates the sandbox and opens its stdout and stderr files,
+// all through an os.Root on the work directory, so that neither ".." nor a
+// symbolic link (one planted by an earlier executor, say) leads out of it.
+func (p *Posix) makeSandbox(dir string) (stdout, stderr *os.File, err error) {
+	rel, err := RelativeToWorkDir(p.opts.WorkDir, dir)
+	if err != nil {
+		return nil, nil, fmt.Errorf("create sandbox: %w", err)
+	}
+	root, err := os.OpenRoot(p.opts.WorkDir)
+	if err != nil {
+		return nil, nil, fmt.Errorf("create sandbox: %w", err)
+	}
+	defer root.Close()
+	if err := root.MkdirAll(rel, 0o755); err != nil {
+		return nil, nil, fmt.Errorf("create sandbox: %w", err)
+	}
+	const flags = os.O_WRONLY | os.O_CREATE | os.O_APPEND
+	stdout, err = root.OpenFile(filepath.Join(rel, "stdout"), flags, 0o644)
+	if err != nil {
+		return nil, nil, fmt.Errorf("open stdout: %w", err)
+	}
+	stderr, err = root.OpenFile(filepath.Join(rel, "stderr"), flags, 0o644)
+	if err != nil {
+		stdout.Close()
+		return nil, nil, fmt.Errorf("open stderr: %w", err)
+	}
+	return stdout, stderr, nil
 }
 
 // wait reaps the executor, sweeps up whatever it left in its session, runs

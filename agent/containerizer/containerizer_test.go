@@ -20,21 +20,28 @@ import (
 const patience = 20 * time.Second
 
 type harness struct {
-	t     *testing.T
-	p     *Posix
-	exits chan Termination
+	t       *testing.T
+	p       *Posix
+	workDir string
+	exits   chan Termination
 }
 
 func newHarness(t *testing.T, isolators ...Isolator) *harness {
-	h := &harness{t: t, exits: make(chan Termination, 16)}
-	h.p = NewPosix(Options{OnExit: func(tm Termination) { h.exits <- tm }, Isolators: isolators})
+	h := &harness{t: t, workDir: t.TempDir(), exits: make(chan Termination, 16)}
+	h.p = NewPosix(Options{WorkDir: h.workDir, OnExit: func(tm Termination) { h.exits <- tm }, Isolators: isolators})
 	t.Cleanup(h.p.DestroyAll)
 	return h
 }
 
+// sandbox is a sandbox directory for container id, inside the work
+// directory.
+func (h *harness) sandbox(id string) string {
+	return filepath.Join(h.workDir, "runs", id)
+}
+
 func (h *harness) launch(id, script string) (string, int) {
 	h.t.Helper()
-	dir := filepath.Join(h.t.TempDir(), "sandbox")
+	dir := h.sandbox(id)
 	pid, err := h.p.Launch(Spec{ID: id, Directory: dir, Path: "/bin/sh", Args: []string{"sh", "-c", script}, Env: []string{"PATH=" + os.Getenv("PATH")}})
 	if err != nil {
 		h.t.Fatal(err)
@@ -173,7 +180,7 @@ func TestIsolatorHooks(t *testing.T) {
 
 	calls = nil
 	b.failOn = "prepare"
-	_, err := h.p.Launch(Spec{ID: "c5", Directory: t.TempDir(), Path: "/bin/true"})
+	_, err := h.p.Launch(Spec{ID: "c5", Directory: h.sandbox("c5"), Path: "/bin/true"})
 	if err == nil {
 		t.Fatal("launch succeeded despite a failing isolator")
 	}
@@ -185,7 +192,7 @@ func TestIsolatorHooks(t *testing.T) {
 // A program that cannot start fails Launch and reports nothing.
 func TestLaunchFailure(t *testing.T) {
 	h := newHarness(t)
-	_, err := h.p.Launch(Spec{ID: "c6", Directory: t.TempDir(), Path: "/nonexistent/executor"})
+	_, err := h.p.Launch(Spec{ID: "c6", Directory: h.sandbox("c6"), Path: "/nonexistent/executor"})
 	if err == nil {
 		t.Fatal("launch of a missing program succeeded")
 	}
@@ -223,8 +230,8 @@ func TestDestroyAll(t *testing.T) {
 // destroyed.
 func TestConcurrentDestroys(t *testing.T) {
 	const n = 40
-	h := &harness{t: t, exits: make(chan Termination, n)}
-	h.p = NewPosix(Options{OnExit: func(tm Termination) { h.exits <- tm }})
+	h := &harness{t: t, workDir: t.TempDir(), exits: make(chan Termination, n)}
+	h.p = NewPosix(Options{WorkDir: h.workDir, OnExit: func(tm Termination) { h.exits <- tm }})
 	t.Cleanup(h.p.DestroyAll)
 	pids := map[string]int{}
 	for i := range n {

@@ -14,6 +14,7 @@ import (
 	"github.com/gomesos/gomesos/api/agentproto"
 	execpb "github.com/gomesos/gomesos/api/v1/executor"
 	mesos "github.com/gomesos/gomesos/api/v1/mesos"
+	"github.com/gomesos/gomesos/internal/ids"
 )
 
 // ---- Inputs ----
@@ -552,6 +553,12 @@ func (c *core) masterMessage(now time.Time, in MasterMessage) {
 			c.disconnected(now)
 			return
 		}
+		if err := ids.Validate(m.GetRegistered().GetAgentId().GetValue()); err != nil {
+			// The agent id names the directory every sandbox is under.
+			c.log.Warn("the master gave this agent an invalid id; not taking it", "err", err)
+			c.disconnected(now)
+			return
+		}
 		c.registered(now, m.GetRegistered())
 		return
 	}
@@ -673,8 +680,8 @@ func (c *core) forget() {
 		}
 	}
 	var dirs []string
-	for _, fw := range c.frameworks {
-		for _, ex := range fw.executors {
+	for _, fw := range c.sortedFrameworks() {
+		for _, ex := range fw.sortedExecutors() {
 			dirs = append(dirs, ex.directory)
 		}
 		for _, ex := range fw.completedExecutors {

@@ -294,3 +294,116 @@ func TestCorePingBeforeRegistered(t *testing.T) {
 		t.Errorf("REGISTERED without an early ping sent %v", sends)
 	}
 }
+
+// When the master shuts the agent down, every sandbox is detached in one
+// Detach whose order is the same from run to run (by framework, then
+// executor), so that a simulator replaying a seed sees the same outputs.
+func TestCoreForgetDetachesInOrder(t *testing.T) {
+	var first []string
+	for run := range 5 {
+		h := newCoreHarness(t)
+		h.register()
+		for _, fwID := range []string{"fw-b", "fw-a", "fw-c"} {
+			fw := proto.Clone(testFramework).(*mesos.FrameworkInfo)
+			fw.Id = &mesos.FrameworkID{Value: proto.String(fwID)}
+			for _, id := range []string{"t3", "t1", "t4", "t2"} {
+				h.master(&agentproto.MasterMessage{
+					Type:    agentproto.MasterMessage_RUN_TASK.Enum(),
+					RunTask: &agentproto.MasterMessage_RunTask{FrameworkInfo: fw, Task: commandTask(id, "A-S1", "true")},
+				})
+			}
+		}
+		outs := h.master(&agentproto.MasterMessage{Type: agentproto.MasterMessage_SHUTDOWN.Enum(), Message: proto.String("removed")})
+		detach := only[Detach](outs)
+		if len(detach) != 1 || len(detach[0].Dirs) != 12 {
+			t.Fatalf("SHUTDOWN detached %v", detach)
+		}
+		var order []string
+		for _, d := range detach[0].Dirs {
+			rel := strings.TrimPrefix(d, "/work/slaves/A-S1/frameworks/")
+			fw, rest, _ := strings.Cut(rel, "/executors/")
+			ex, _, _ := strings.Cut(rest, "/")
+			order = append(order, fw+"/"+ex)
+		}
+		if !slices.IsSorted(order) {
+			t.Fatalf("run %d: sandboxes detached out of order: %v", run, order)
+		}
+		if run == 0 {
+			first = order
+		} else if !slices.Equal(order, first) {
+			t.Fatalf("run %d detached %v, run 0 %v", run, order, first)
+		}
+	}
+}
+
+// Mesos: an executor whose event stream broke subscribes again with the
+// updates it has not seen acknowledged. The agent handles them as if sent
+// again: one it never received (made while the stream was down) goes into
+// the task's stream, one it already has is only acknowledged again, and
+// both acknowledgements go out on the new stream. The simulator found the
+// agent ignoring them: the executor waited for acknowledgements that never
+// came, and its task's end was lost (the task failed when it exited).
+func TestCoreResubscribeHandlesUnacknowledgedUpdates(t *testing.T) {
+	h := newCoreHarness(t)
+	h.register()
+	spec := only[Launch](h.master(runTask(commandTask("t", "A-S1", "true"))))[0].Spec
+	h.step(ContainerLaunched{ContainerID: spec.ID, Pid: 1234})
+	sub := execCall("fw-1", "t", execpb.Call_SUBSCRIBE)
+	sub.Subscribe = &execpb.Call_Subscribe{}
+	if r := h.call(sub, 7); r.Status != CallOK {
+		t.Fatalf("subscribe: %+v", r)
+	}
+	running, finished := bytes.Repeat([]byte{1}, 16), bytes.Repeat([]byte{2}, 16)
+	outs := h.step(ExecutorCall{Call: update("fw-1", "t", "t", mesos.TaskState_TASK_RUNNING, running), Reply: make(chan CallResult, 1)})
+	if got := sentUpdates(outs); !slices.Equal(got, []mesos.TaskState{mesos.TaskState_TASK_RUNNING}) {
+		t.Fatalf("RUNNING forwarded as %v", got)
+	}
+
+	// The stream breaks before RUNNING's acknowledgement reaches the
+	// executor; the task finishes meanwhile.
+	h.step(ExecutorDisconnected{Conn: 7})
+	resub := execCall("fw-1", "t", execpb.Call_SUBSCRIBE)
+	resub.Subscribe = &execpb.Call_Subscribe{UnacknowledgedUpdates: []*execpb.Call_Update{
+		update("fw-1", "t", "t", mesos.TaskState_TASK_RUNNING, running).GetUpdate(),
+		update("fw-1", "t", "t", mesos.TaskState_TASK_FINISHED, finished).GetUpdate(),
+	}}
+	reply := make(chan CallResult, 1)
+	outs = h.step(ExecutorCall{Call: resub, Conn: 8, Reply: reply})
+	var acked [][]byte
+	var types []execpb.Event_Type
+	for _, e := range only[ExecutorEvent](outs) {
+		if e.Conn != 8 {
+			t.Errorf("%s on stream %d, want the new stream 8", e.Event.GetType(), e.Conn)
+		}
+		types = append(types, e.Event.GetType())
+		if e.Event.GetType() == execpb.Event_ACKNOWLEDGED {
+			acked = append(acked, e.Event.GetAcknowledged().GetUuid())
+		}
+	}
+	if len(types) == 0 || types[0] != execpb.Event_SUBSCRIBED {
+		t.Errorf("events after re-subscribing: %v, want SUBSCRIBED first", types)
+	}
+	if len(acked) != 2 || !bytes.Equal(acked[0], running) || !bytes.Equal(acked[1], finished) {
+		t.Errorf("acknowledged %x, want RUNNING's and FINISHED's uuids", acked)
+	}
+	// RUNNING is still in flight to the master: FINISHED waits behind it,
+	// and the task's record is terminal.
+	if got := sentUpdates(outs); len(got) != 0 {
+		t.Errorf("sent %v while RUNNING is unacknowledged", got)
+	}
+	if n := h.c.updates.pendingCount(updateKey{"fw-1", "t"}); n != 2 {
+		t.Errorf("%d updates pending in the task's stream, want RUNNING and FINISHED", n)
+	}
+	if st, _ := h.c.latestState("fw-1", "t"); st != mesos.TaskState_TASK_FINISHED {
+		t.Errorf("the agent knows the task as %s, want TASK_FINISHED", st)
+	}
+	outs = h.master(&agentproto.MasterMessage{
+		Type: agentproto.MasterMessage_ACKNOWLEDGE.Enum(),
+		Acknowledge: &agentproto.MasterMessage_Acknowledge{
+			FrameworkId: testFramework.GetId(), TaskId: &mesos.TaskID{Value: proto.String("t")}, Uuid: running,
+		},
+	})
+	if got := sentUpdates(outs); !slices.Equal(got, []mesos.TaskState{mesos.TaskState_TASK_FINISHED}) {
+		t.Errorf("after RUNNING's acknowledgement sent %v, want TASK_FINISHED", got)
+	}
+}

@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"fmt"
 	"github.com/gomesos/gomesos/codec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -14,6 +13,7 @@ import (
 	"github.com/gomesos/gomesos/api/agentproto"
 	execpb "github.com/gomesos/gomesos/api/v1/executor"
 	mesos "github.com/gomesos/gomesos/api/v1/mesos"
+	"github.com/gomesos/gomesos/internal/ids"
 )
 
 // executorKindEnv is the variable that makes the gomesos binary run a
@@ -228,6 +228,9 @@ func (c *core) framework(info *mesos.FrameworkInfo) *framework {
 func (c *core) runTask(now time.Time, fwInfo *mesos.FrameworkInfo, task *mesos.TaskInfo) {
 	fwID := fwInfo.GetId().GetValue()
 	taskID := task.GetTaskId().GetValue()
+	if !c.idsFromMaster(fwID, taskID) {
+		return
+	}
 	if fw := c.frameworks[fwID]; fw != nil && fw.terminating {
 		c.log.Warn("ignoring a task of a framework being shut down", "task", taskID, "framework", fwID)
 		return
@@ -241,6 +244,10 @@ func (c *core) runTask(now time.Time, fwInfo *mesos.FrameworkInfo, task *mesos.T
 	kind := kindCustom
 	switch {
 	case task.GetExecutor() != nil:
+		if err := ids.Validate(task.GetExecutor().GetExecutorId().GetValue()); err != nil {
+			c.agentUpdate(now, fw, nil, taskID, mesos.TaskState_TASK_ERROR, mesos.TaskStatus_REASON_TASK_INVALID, err.Error())
+			return
+		}
 		info = proto.Clone(task.GetExecutor()).(*mesos.ExecutorInfo)
 		if info.GetType() == mesos.ExecutorInfo_DEFAULT {
 			kind = kindDefault
@@ -263,6 +270,13 @@ func (c *core) runTask(now time.Time, fwInfo *mesos.FrameworkInfo, task *mesos.T
 // executor.
 func (c *core) runTaskGroup(now time.Time, fwInfo *mesos.FrameworkInfo, info *mesos.ExecutorInfo, group *mesos.TaskGroupInfo) {
 	fwID := fwInfo.GetId().GetValue()
+	taskIDs := make([]string, len(group.GetTasks()))
+	for i, t := range group.GetTasks() {
+		taskIDs[i] = t.GetTaskId().GetValue()
+	}
+	if !c.idsFromMaster(fwID, taskIDs...) {
+		return
+	}
 	if fw := c.frameworks[fwID]; fw != nil && fw.terminating {
 		c.log.Warn("ignoring a task group of a framework being shut down", "framework", fwID)
 		return
@@ -274,6 +288,12 @@ func (c *core) runTaskGroup(now time.Time, fwInfo *mesos.FrameworkInfo, info *me
 			return
 		}
 	}
+	if err := ids.Validate(info.GetExecutorId().GetValue()); err != nil {
+		for _, id := range taskIDs {
+			c.agentUpdate(now, fw, nil, id, mesos.TaskState_TASK_ERROR, mesos.TaskStatus_REASON_TASK_GROUP_INVALID, err.Error())
+		}
+		return
+	}
 	info = proto.Clone(info).(*mesos.ExecutorInfo)
 	if info.FrameworkId == nil {
 		info.FrameworkId = &mesos.FrameworkID{Value: proto.String(fwID)}
@@ -283,6 +303,25 @@ func (c *core) runTaskGroup(now time.Time, fwInfo *mesos.FrameworkInfo, info *me
 		kind = kindCustom
 	}
 	c.launch(now, fw, info, kind, &queued{group: proto.Clone(group).(*mesos.TaskGroupInfo)})
+}
+
+// idsFromMaster checks the framework and task ids of a RUN_TASK or
+// RUN_TASK_GROUP. The master checks them too, but the agent does not take
+// its word: they name directories here. A launch with a bad one is dropped
+// (and logged) before it becomes state; no status update can name it
+// safely. The master learns the tasks are gone when the agent reregisters.
+func (c *core) idsFromMaster(fwID string, taskIDs ...string) bool {
+	if err := ids.Validate(fwID); err != nil {
+		c.log.Warn("dropping a launch with an invalid framework id from the master", "framework", fwID, "err", err)
+		return false
+	}
+	for _, id := range taskIDs {
+		if err := ids.Validate(id); err != nil {
+			c.log.Warn("dropping a launch with an invalid task id from the master", "task", id, "framework", fwID, "err", err)
+			return false
+		}
+	}
+	return true
 }
 
 // launch gives work to an executor, starting the executor when needed.
@@ -379,7 +418,14 @@ func (c *core) commandExecutorInfo(fwID string, task *mesos.TaskInfo) *mesos.Exe
 func (c *core) newExecutor(now time.Time, fw *framework, info *mesos.ExecutorInfo, kind execKind) *executor {
 	containerID := formatUUID(c.newUUID())
 	execID := info.GetExecutorId().GetValue()
-	dir := filepath.Join(c.cfg.WorkDir, "slaves", c.agentID, "frameworks", fw.id, "executors", execID, "runs", containerID)
+	dir, err := ids.Sandbox(c.cfg.WorkDir, c.agentID, fw.id, execID, containerID)
+	if err != nil {
+		// The ids were checked on the way in, so this does not happen; if
+		// it did, the launch goes out without a sandbox and fails, and no
+		// directory outside the work directory is named.
+		c.log.Error("refusing a sandbox outside the work directory", "executor", execID, "framework", fw.id, "err", err)
+		dir = ""
+	}
 	ex := &executor{
 		id:          execID,
 		frameworkID: fw.id,
@@ -425,7 +471,9 @@ func (c *core) newExecutor(now time.Time, fw *framework, info *mesos.ExecutorInf
 	}
 	c.log.Info("launching executor", "executor", execID, "framework", fw.id, "container", containerID, "dir", dir)
 	c.emit(Launch{Spec: spec})
-	c.emit(Attach{Dir: dir, Paths: ex.filePaths()})
+	if dir != "" {
+		c.emit(Attach{Dir: dir, Paths: ex.filePaths()})
+	}
 	return ex
 }
 

@@ -149,7 +149,7 @@ func (c *core) snapshot(now time.Time) *Snapshot {
 	var used []*mesos.Resource
 	for _, fw := range c.sortedFrameworks() {
 		st.Frameworks = append(st.Frameworks, c.frameworkJSON(fw))
-		for _, ex := range fw.executors {
+		for _, ex := range fw.sortedExecutors() {
 			if ex.state != execTerminated {
 				used = append(used, ex.resources()...)
 			}

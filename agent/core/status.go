@@ -39,7 +39,7 @@ func (c *core) executorCall(now time.Time, in ExecutorCall) {
 	switch call.GetType() {
 	case execpb.Call_SUBSCRIBE:
 		answer(CallOK, "")
-		c.subscribe(now, fw, ex, in.Conn)
+		c.subscribe(now, fw, ex, in.Conn, call.GetSubscribe())
 	case execpb.Call_UPDATE:
 		answer(CallAccepted, "")
 		status := proto.Clone(call.GetUpdate().GetStatus()).(*mesos.TaskStatus)
@@ -71,8 +71,12 @@ func (c *core) executorCall(now time.Time, in ExecutorCall) {
 
 // subscribe attaches an executor's event stream. A first subscription gets
 // SUBSCRIBED and then every queued launch; a re-subscription replaces the
-// old stream; an executor being shut down is told SHUTDOWN again.
-func (c *core) subscribe(now time.Time, fw *framework, ex *executor, conn int64) {
+// old stream; an executor being shut down is told SHUTDOWN again. As in
+// Mesos, the updates the executor lists as unacknowledged are handled as if
+// sent again: an executor whose stream broke sends its updates made in the
+// meantime only with SUBSCRIBE, and waits for their acknowledgements on the
+// new stream (duplicates are acknowledged again and change nothing).
+func (c *core) subscribe(now time.Time, fw *framework, ex *executor, conn int64, sub *execpb.Call_Subscribe) {
 	if ex.conn != 0 {
 		c.emit(ExecutorClose{Conn: ex.conn})
 		delete(c.byConn, ex.conn)
@@ -94,6 +98,13 @@ func (c *core) subscribe(now time.Time, fw *framework, ex *executor, conn int64)
 			ContainerId:   &mesos.ContainerID{Value: proto.String(ex.containerID)},
 		},
 	}})
+	for _, u := range sub.GetUnacknowledgedUpdates() {
+		status := proto.Clone(u.GetStatus()).(*mesos.TaskStatus)
+		if err := c.statusUpdate(now, fw, ex, status, true); err != nil {
+			c.log.Warn("dropping an invalid unacknowledged update of a subscribing executor", "executor", ex.id,
+				"task", status.GetTaskId().GetValue(), "state", status.GetState(), "err", err)
+		}
+	}
 	if ex.state == execRegistering {
 		c.log.Info("executor subscribed", "executor", ex.id, "framework", fw.id)
 		ex.state = execRunning

@@ -16,6 +16,8 @@ import (
 func masterFlags(fs *flag.FlagSet, cfg *master.Config, prefix string) {
 	cfg.AllocationInterval = time.Second
 	cfg.AgentPingTimeout = 15 * time.Second
+	cfg.RegistryGCInterval = 15 * time.Minute
+	cfg.RegistryMaxAgentAge = 14 * 24 * time.Hour
 	fs.StringVar(&cfg.IP, prefix+"ip", "127.0.0.1", "IP address to listen on")
 	fs.IntVar(&cfg.Port, prefix+"port", 5050, "port to listen on")
 	fs.StringVar(&cfg.Hostname, prefix+"hostname", "", "hostname the master advertises (default: its IP)")
@@ -26,6 +28,10 @@ func masterFlags(fs *flag.FlagSet, cfg *master.Config, prefix string) {
 	fs.Var(flagx.Duration{D: &cfg.OfferTimeout}, "offer_timeout", "rescind offers not answered within this time (default: never)")
 	fs.IntVar(&cfg.MaxCompletedFrameworks, "max_completed_frameworks", 50, "completed frameworks to remember")
 	fs.IntVar(&cfg.MaxCompletedTasksPerFramework, "max_completed_tasks_per_framework", 1000, "completed tasks to remember per framework")
+	fs.IntVar(&cfg.MaxUnreachableTasksPerFW, "max_unreachable_tasks_per_framework", 1000, "unreachable tasks to remember per framework")
+	fs.Var(flagx.Duration{D: &cfg.RegistryGCInterval}, "registry_gc_interval", "how often to garbage-collect the unreachable agents the master remembers")
+	fs.Var(flagx.Duration{D: &cfg.RegistryMaxAgentAge}, "registry_max_agent_age", "how long to remember an unreachable agent")
+	fs.IntVar(&cfg.RegistryMaxAgentCount, "registry_max_agent_count", 100*1024, "how many unreachable agents to remember at most")
 }
 
 func flagValues(fs *flag.FlagSet) map[string]string {

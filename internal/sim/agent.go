@@ -1,82 +1,115 @@
 package sim
 
 import (
-	"bytes"
-	"cmp"
+	"errors"
 	"fmt"
-	"slices"
 	"strconv"
+	"strings"
 	"time"
 
+	agentcore "github.com/gomesos/gomesos/agent/core"
 	"github.com/gomesos/gomesos/api/agentproto"
+	execpb "github.com/gomesos/gomesos/api/v1/executor"
 	mesos "github.com/gomesos/gomesos/api/v1/mesos"
 	"github.com/gomesos/gomesos/master/core"
-	"github.com/gomesos/gomesos/resources"
 	"google.golang.org/protobuf/proto"
 )
 
-type agentState int
-
+// The agents' settings, the real agent's defaults (package agent).
 const (
-	agentDown       agentState = iota // crashed
-	agentIdle                         // waiting to (re)connect
-	agentConnecting                   // subscribe sent, waiting for REGISTERED
-	agentRegistered
+	agentRegistrationTimeout = time.Minute      // --executor_registration_timeout
+	agentShutdownGrace       = 5 * time.Second  // --executor_shutdown_grace_period
+	agentBackoffFactor       = time.Second      // --registration_backoff_factor
+	agentRetryMin            = 10 * time.Second // status update retries
+	agentRetryMax            = 10 * time.Minute
+	executorAckTimeout       = time.Minute // the built-in executors' wait for acknowledgements
+	executorResubscribeMax   = 2 * time.Second
 )
 
-// taskKey names a task on an agent.
-type taskKey struct{ fw, task string }
-
-// simAgent plays a Gomesos agent: it registers, answers pings, runs tasks
-// (each goes STARTING, RUNNING, then FINISHED or FAILED after a while) and
-// delivers their status updates reliably, one at a time per task, resending
-// the head with backoff until the master relays the acknowledgement, as the
-// real agent's status update manager does.
+// simAgent is one agent of the simulated cluster: the real agent state
+// machine (agent/core.Core, the one the gomesos binary runs) and the
+// simulated edge around it, which does what the binary's driver (package
+// agent) does with real sockets and processes:
+//
+//   - the master link: Connect becomes a subscribe request to the master
+//     Core over a simulated stream (agentConn), Send a POST of an
+//     AgentMessage; what the master sends on the stream comes back as
+//     MasterMessage inputs, and the end of the stream (closed, broken, or
+//     the request failed) as MasterStreamEnded. Every message can be lost,
+//     delayed or cut off by a partition (world.linkFault).
+//   - the containerizer: Launch starts a simulated container; after a
+//     short while it is reported launched (ContainerLaunched) and its
+//     executor starts. Destroy kills it, and its end is reported
+//     (ContainerExited).
+//   - the executor API: the simulated executor (simExecutor) subscribes
+//     and sends status updates with ExecutorCall inputs; the core's
+//     ExecutorEvent outputs are delivered to it.
+//   - the clock: the core is stepped at virtual times only, and ticked
+//     at the deadlines it asks for (NextDeadline).
+//
+// A crash drops the Core and its containers; the agent restarts with a new
+// Core of the same Config, which has no checkpoint to recover from and so
+// registers as a new agent.
 type simAgent struct {
-	w     *world
-	idx   int
-	info  *mesos.AgentInfo // without an id
-	total resources.Resources
+	w   *world
+	idx int
+	cfg agentcore.Config
 
-	id             string
-	state          agentState
-	inc            int // incarnation: bumped by crashes, stales old timers
-	conn           *agentConn
-	hung           *agentConn // the stream a crash left open
-	backoff        time.Duration
-	pingTimeout    time.Duration
-	pingDeadline   time.Duration
-	everRegistered bool
-	a2m            link
+	core *agentcore.Core // nil while crashed
+	// inc is the incarnation, bumped by crashes and restarts: events of an
+	// older incarnation find a different one and do nothing.
+	inc  int
+	conn *agentConn // the stream of the core's current attempt
+	hung *agentConn // the stream a hung crash left open
+	a2m  link
 	// partitionedUntil: until then nothing passes between the agent and
 	// the master.
 	partitionedUntil time.Duration
 
-	tasks      map[taskKey]*agentTask
-	frameworks map[string]*mesos.FrameworkInfo
+	// registered is set while the core is registered on conn (REGISTERED
+	// arrived on it); everRegistered once it ever was.
+	registered, everRegistered bool
+	// inflight counts messages on their way between this agent and the
+	// master, either way.
+	inflight int
+	// touched is set by anything but pings since the agent was last found
+	// in agreement with the master (checkAgent); settled once it settled
+	// after the workload (settleCheck).
+	touched, settled bool
+	// launchedAny is set once the running core launched a container.
+	launchedAny bool
+	// killing are the tasks the master asked the agent to kill, until
+	// they are seen gone from it (checkAgent): the agent is not quiet
+	// while it kills one.
+	killing map[taskKey]bool
+
+	wakeGen uint64 // stales scheduled ticks
+	wakeAt  time.Duration
+	waking  bool
+
+	containers map[string]*simExecutor // by container ID, until it ends
+	byConn     map[int64]*simExecutor  // executor event streams
+	nextConn   int64
+	nextPid    int
 }
 
-type agentTask struct {
-	key     taskKey
-	info    *mesos.TaskInfo
-	state   mesos.TaskState // latest
-	ended   bool            // a terminal update was made
-	pending []*agentproto.StatusUpdate
-	backoff time.Duration
-	// retryGen and lifeGen stale the retry and lifecycle timers.
-	retryGen, lifeGen int
-}
-
-func newAgent(w *world, idx int, total resources.Resources, res []*mesos.Resource) *simAgent {
+func newAgent(w *world, idx int, res []*mesos.Resource) *simAgent {
 	host := fmt.Sprintf("agent-%05d.sim", idx)
-	return &simAgent{
-		w: w, idx: idx, total: total,
-		info:       &mesos.AgentInfo{Hostname: &host, Port: proto.Int32(5051), Resources: res},
-		state:      agentIdle,
-		backoff:    agentBackoffFactor,
-		tasks:      map[taskKey]*agentTask{},
-		frameworks: map[string]*mesos.FrameworkInfo{},
+	a := &simAgent{w: w, idx: idx}
+	endpoint := a.endpoint()
+	a.cfg = agentcore.Config{
+		WorkDir:             "/var/lib/gomesos/" + host,
+		ExecutorBinary:      "/usr/bin/gomesos",
+		Endpoint:            endpoint,
+		PID:                 "slave(1)@" + endpoint,
+		RegistrationTimeout: agentRegistrationTimeout,
+		ShutdownGrace:       agentShutdownGrace,
+		BackoffFactor:       agentBackoffFactor,
+		RetryMin:            agentRetryMin,
+		RetryMax:            agentRetryMax,
+		AgentInfo:           &mesos.AgentInfo{Hostname: &host, Port: proto.Int32(5051), Resources: res},
 	}
+	return a
 }
 
 func (a *simAgent) endpoint() string {
@@ -88,204 +121,240 @@ func (a *simAgent) tracef(format string, args ...any) {
 }
 
 // later runs fn after d unless the agent crashed or restarted meanwhile.
-func (a *simAgent) later(d time.Duration, fn func()) {
+func (a *simAgent) later(d time.Duration, fn func()) { a.at(a.w.now+d, fn) }
+
+// at runs fn at virtual time t unless the agent crashed or restarted
+// meanwhile.
+func (a *simAgent) at(t time.Duration, fn func()) {
 	inc := a.inc
-	a.w.after(d, func() {
-		if a.inc == inc && a.state != agentDown {
+	a.w.at(t, func() {
+		if a.inc == inc && a.core != nil {
 			fn()
 		}
 	})
 }
 
+// id is the ID the master gave the running core, if any.
+func (a *simAgent) id() string {
+	if a.core == nil {
+		return "down"
+	}
+	return a.core.AgentID()
+}
+
+// up reports whether the agent runs (has not crashed).
+func (a *simAgent) up() bool { return a.core != nil }
+
+// boot starts the agent's first incarnation.
 func (a *simAgent) boot() {
-	if a.state == agentIdle {
-		a.connect()
+	if a.core == nil && a.inc == 0 {
+		a.start()
 	}
 }
 
-// ---- The link to the master ----
+// start makes a new Core, seeded from the run's seed, and starts it.
+func (a *simAgent) start() {
+	a.inc++
+	a.core = agentcore.New(a.cfg, a.w.clock(), a.w.rng.Uint64(), nil)
+	a.containers = map[string]*simExecutor{}
+	a.byConn = map[int64]*simExecutor{}
+	a.killing = map[taskKey]bool{}
+	a.touched, a.launchedAny = true, false
+	a.step(agentcore.Start{})
+}
 
-func (a *simAgent) connect() {
-	a.state = agentConnecting
-	c := a.w.newConn(a)
-	a.conn = c
-	a.w.agentSubscribe(a, c, a.registerMessage())
-	a.later(agentConnectTimeout, func() {
-		if a.conn == c && a.state == agentConnecting {
-			a.tracef("no REGISTERED on %s", c.id)
-			a.disconnected()
+// ---- Stepping the core ----
+
+// step feeds the core one input at the current virtual time and carries
+// out its outputs; the outputs are returned for the caller to read
+// answers from.
+func (a *simAgent) step(in agentcore.Input) []agentcore.Output {
+	if a.core == nil {
+		return nil
+	}
+	outs := a.core.Step(a.w.clock(), in)
+	a.apply(outs)
+	a.schedule()
+	return outs
+}
+
+// schedule arranges a Tick for the core's next deadline.
+func (a *simAgent) schedule() {
+	if a.core == nil {
+		return
+	}
+	d := a.core.NextDeadline()
+	if d.IsZero() {
+		return
+	}
+	at := max(d.Sub(a.w.epoch), a.w.now)
+	if a.waking && a.wakeAt <= at {
+		return // an earlier wake-up comes first and reschedules
+	}
+	a.wakeGen++
+	gen, inc := a.wakeGen, a.inc
+	a.waking, a.wakeAt = true, at
+	a.w.at(at, func() {
+		if a.inc != inc || a.wakeGen != gen || a.core == nil {
+			return
+		}
+		a.waking = false
+		if d := a.core.NextDeadline(); !d.IsZero() && !a.w.clock().Before(d) {
+			a.step(agentcore.Tick{})
+		} else {
+			a.schedule()
 		}
 	})
 }
 
-// disconnected drops the stream and retries after a random delay below the
-// backoff bound, which doubles up to a minute.
-func (a *simAgent) disconnected() {
-	a.w.agentLetGo(a.conn)
-	a.conn = nil
-	a.state = agentIdle
-	delay := a.w.uniform(0, a.backoff)
-	a.backoff = min(2*a.backoff, agentBackoffMax)
-	a.later(delay, func() {
-		if a.state == agentIdle {
-			a.connect()
+// apply carries out the core's outputs, as the driver's apply does.
+func (a *simAgent) apply(outs []agentcore.Output) {
+	for _, o := range outs {
+		switch o := o.(type) {
+		case agentcore.Connect:
+			a.connect(o.Gen, o.Msg)
+		case agentcore.Disconnect:
+			if a.conn != nil && a.conn.gen == o.Gen {
+				a.w.agentLetGo(a.conn)
+				a.conn, a.registered = nil, false
+			}
+		case agentcore.Send:
+			a.w.agentPost(a, o)
+		case agentcore.Launch:
+			a.launch(o.Spec)
+		case agentcore.Destroy:
+			if e := a.containers[o.ContainerID]; e != nil {
+				e.destroy()
+			}
+		case agentcore.ExecutorEvent:
+			if e := a.byConn[o.Conn]; e != nil {
+				e.event(o.Conn, o.Event)
+			}
+		case agentcore.ExecutorClose:
+			if e := a.byConn[o.Conn]; e != nil {
+				e.streamClosed(o.Conn)
+			}
+		case agentcore.UpdateContainer, agentcore.Attach, agentcore.Detach:
+			// No isolation and no sandboxes to serve.
+		case agentcore.Answer, agentcore.SnapshotReply:
+			// Read by the caller of step from the outputs.
+		default:
+			a.w.fail("known-outputs", "agent %d: unknown output %T", a.idx, o)
 		}
-	})
+	}
+}
+
+// snapshot is the core's /state and /metrics view.
+func (a *simAgent) snapshot() *agentcore.Snapshot {
+	for _, o := range a.step(agentcore.SnapshotRequest{}) {
+		if r, ok := o.(agentcore.SnapshotReply); ok {
+			return r.Snapshot
+		}
+	}
+	return nil
+}
+
+// call makes an executor API call and returns the core's answer.
+func (a *simAgent) call(c *execpb.Call, conn int64) agentcore.CallResult {
+	for _, o := range a.step(agentcore.ExecutorCall{Call: c, Conn: conn}) {
+		if r, ok := o.(agentcore.Answer); ok {
+			return r.Result
+		}
+	}
+	return agentcore.CallResult{Status: agentcore.CallBadRequest, Msg: "no answer"}
+}
+
+// ---- The master link ----
+
+// connect opens a subscribe stream for attempt gen, dropping any other,
+// as the driver's masterLink does.
+func (a *simAgent) connect(gen uint64, msg *agentproto.AgentMessage) {
+	if a.conn != nil {
+		a.w.agentLetGo(a.conn)
+	}
+	c := a.w.newConn(a)
+	c.gen, c.inc = gen, a.inc
+	a.conn, a.registered = c, false
+	a.touched = true
+	a.w.agentSubscribe(a, c, msg)
+}
+
+// mine reports whether stream c belongs to the running incarnation and
+// the agent still holds it.
+func (a *simAgent) mine(c *agentConn) bool {
+	return a.core != nil && c.inc == a.inc && !c.agentDone
+}
+
+// subscribeAnswered is the answer to the subscribe request of stream c:
+// the stream opens (MasterStream), or the request failed.
+func (a *simAgent) subscribeAnswered(c *agentConn, refused string) {
+	if !a.mine(c) || c.broken {
+		return
+	}
+	if refused != "" {
+		a.streamEnded(c, "subscribe refused: "+refused)
+		return
+	}
+	a.step(agentcore.MasterStream{Gen: c.gen, StreamID: c.id})
+}
+
+// receive is a message from the master arriving on stream c.
+func (a *simAgent) receive(c *agentConn, m *agentproto.MasterMessage) {
+	if !a.mine(c) || c.broken {
+		return // lost with its stream
+	}
+	a.tracef("<m %s", describeMaster(m))
+	if m.GetType() != agentproto.MasterMessage_PING {
+		a.touched = true
+	}
+	if k := m.GetKillTask(); k != nil {
+		a.killing[taskKey{k.GetFrameworkId().GetValue(), k.GetTaskId().GetValue()}] = true
+	}
+	a.step(agentcore.MasterMessage{Gen: c.gen, Msg: m})
+	if m.GetType() == agentproto.MasterMessage_REGISTERED && c == a.conn && !a.registered && a.core.AgentID() != "" {
+		a.registered, a.everRegistered = true, true
+		a.w.report.Registrations++
+	}
 }
 
 // streamEnded: the master closed the stream, the network cut it, or the
 // subscribe request failed.
 func (a *simAgent) streamEnded(c *agentConn, why string) {
-	if a.conn != c || (a.state != agentConnecting && a.state != agentRegistered) {
+	if !a.mine(c) {
 		return
 	}
 	a.tracef("stream %s ended: %s", c.id, why)
-	a.disconnected()
+	a.touched = true
+	if c == a.conn {
+		a.registered = false
+	}
+	a.step(agentcore.MasterStreamEnded{Gen: c.gen, Err: errors.New(why)})
 }
 
-// rejected: the master refused a message (409): re-register.
-func (a *simAgent) rejected(c *agentConn, code core.Code) {
-	if a.conn != c || a.state != agentRegistered {
-		return
+// rejected: the master refused a message posted on stream streamID.
+func (a *simAgent) rejected(streamID string, code core.Code) {
+	status := httpStatus(code)
+	if status >= 500 {
+		return // the driver only logs a server error
 	}
-	a.tracef("message refused (%s) on %s; re-registering", code, c.id)
-	a.disconnected()
+	a.tracef("message on %s refused (%s)", streamID, code)
+	a.touched = true
+	a.step(agentcore.MasterRejected{StreamID: streamID, Status: status})
 }
 
-// registerMessage is REGISTER for a new agent, REREGISTER (with what runs
-// here) for a known one.
-func (a *simAgent) registerMessage() *agentproto.AgentMessage {
-	info := proto.Clone(a.info).(*mesos.AgentInfo)
-	reg := &agentproto.AgentMessage_Register{AgentInfo: info, Version: proto.String("1.12.0"), Endpoint: proto.String(a.endpoint())}
-	if a.id == "" {
-		return &agentproto.AgentMessage{Type: agentproto.AgentMessage_REGISTER.Enum(), Register: reg}
+// httpStatus is the master driver's status for a refusal.
+func httpStatus(c core.Code) int {
+	switch c {
+	case core.Invalid:
+		return 400
+	case core.NotSubscribed:
+		return 403
+	case core.Conflict:
+		return 409
+	case core.Unsupported:
+		return 501
 	}
-	info.Id = &mesos.AgentID{Value: proto.String(a.id)}
-	fws := map[string]bool{}
-	for _, t := range a.sortedTasks() {
-		mt := &mesos.Task{
-			Name:        t.info.Name,
-			TaskId:      t.info.TaskId,
-			FrameworkId: &mesos.FrameworkID{Value: proto.String(t.key.fw)},
-			AgentId:     &mesos.AgentID{Value: proto.String(a.id)},
-			State:       t.state.Enum(),
-			Resources:   t.info.Resources,
-		}
-		if len(t.pending) > 0 {
-			mt.StatusUpdateState = t.pending[0].GetStatus().State
-			mt.StatusUpdateUuid = t.pending[0].GetStatus().GetUuid()
-		}
-		reg.Tasks = append(reg.Tasks, mt)
-		fws[t.key.fw] = true
-	}
-	for _, id := range sortedKeys(fws) {
-		if fi := a.frameworks[id]; fi != nil {
-			reg.Frameworks = append(reg.Frameworks, fi)
-		}
-	}
-	return &agentproto.AgentMessage{Type: agentproto.AgentMessage_REREGISTER.Enum(), Register: reg}
-}
-
-// receive is a message from the master arriving on stream c.
-func (a *simAgent) receive(c *agentConn, m *agentproto.MasterMessage) {
-	if a.state == agentDown || a.conn != c || c.broken || c.agentDone {
-		return // lost with its stream
-	}
-	a.tracef("<m %s", describeMaster(m))
-	if a.state == agentConnecting {
-		switch m.GetType() {
-		case agentproto.MasterMessage_REGISTERED:
-			a.registered(m.GetRegistered())
-		case agentproto.MasterMessage_SHUTDOWN:
-			a.shutdown()
-		default:
-			a.disconnected()
-		}
-		return
-	}
-	if a.state != agentRegistered {
-		return
-	}
-	switch m.GetType() {
-	case agentproto.MasterMessage_PING:
-		a.armPingDeadline()
-		a.post(&agentproto.AgentMessage{Type: agentproto.AgentMessage_PONG.Enum()}, "PONG")
-	case agentproto.MasterMessage_RUN_TASK:
-		a.runTask(m.GetRunTask())
-	case agentproto.MasterMessage_KILL_TASK:
-		k := m.GetKillTask()
-		a.killTask(taskKey{k.GetFrameworkId().GetValue(), k.GetTaskId().GetValue()})
-	case agentproto.MasterMessage_ACKNOWLEDGE:
-		ack := m.GetAcknowledge()
-		a.acknowledge(taskKey{ack.GetFrameworkId().GetValue(), ack.GetTaskId().GetValue()}, ack.GetUuid())
-	case agentproto.MasterMessage_SHUTDOWN_FRAMEWORK:
-		a.shutdownFramework(m.GetShutdownFramework().GetFrameworkId().GetValue())
-	case agentproto.MasterMessage_SHUTDOWN:
-		a.shutdown()
-	}
-}
-
-func (a *simAgent) registered(r *agentproto.MasterMessage_Registered) {
-	id := r.GetAgentId().GetValue()
-	if a.id != "" && id != a.id {
-		a.tracef("the master gave a new id %s; dropping everything of %s", id, a.id)
-		a.forget()
-	}
-	a.id = id
-	a.state = agentRegistered
-	a.everRegistered = true
-	a.w.report.Registrations++
-	a.backoff = agentBackoffFactor
-	a.pingTimeout = agentConnectTimeout
-	if s := r.GetPingTimeoutSeconds(); s > 0 {
-		a.pingTimeout = time.Duration(s * float64(time.Second))
-	}
-	a.armPingDeadline()
-	// Resume the status update streams: every head goes out again.
-	for _, t := range a.sortedTasks() {
-		if len(t.pending) > 0 {
-			a.forward(t)
-			a.arm(t, false)
-		}
-	}
-}
-
-// armPingDeadline: without a PING for pingTimeout, the master is gone.
-func (a *simAgent) armPingDeadline() {
-	a.pingDeadline = a.w.now + a.pingTimeout
-	c := a.conn
-	a.later(a.pingTimeout, func() {
-		if a.conn == c && a.state == agentRegistered && a.w.now >= a.pingDeadline {
-			a.tracef("no PING for %v; re-registering", a.pingTimeout)
-			a.disconnected()
-		}
-	})
-}
-
-// post sends a message to the master on the current stream; without one it
-// is dropped (status updates stay queued and are resent on registration).
-func (a *simAgent) post(m *agentproto.AgentMessage, desc string) {
-	if a.state != agentRegistered {
-		return
-	}
-	a.w.agentPost(a, a.conn, m, desc)
-}
-
-// shutdown: the master removed this agent. It forgets everything and
-// registers anew.
-func (a *simAgent) shutdown() {
-	a.forget()
-	a.w.agentLetGo(a.conn)
-	a.conn = nil
-	a.state = agentIdle
-	a.backoff = agentBackoffFactor
-	a.connect()
-}
-
-func (a *simAgent) forget() {
-	a.tasks = map[taskKey]*agentTask{}
-	a.frameworks = map[string]*mesos.FrameworkInfo{}
-	a.id = ""
+	return 500
 }
 
 // ---- Faults ----
@@ -303,8 +372,8 @@ func (a *simAgent) partition(d time.Duration) {
 	}
 }
 
-// crash stops the agent: its tasks and updates are gone. With closeConn
-// its process died and the stream closes; otherwise it hangs and the
+// crash stops the agent's machine: the Core and every container are gone.
+// With closeConn the stream closes; otherwise the agent hangs and the
 // stream stays open until it restarts.
 func (a *simAgent) crash(closeConn bool) {
 	w := a.w
@@ -319,19 +388,22 @@ func (a *simAgent) crash(closeConn bool) {
 	} else if a.conn != nil {
 		a.hung = a.conn
 	}
-	a.conn = nil
-	a.state = agentDown
+	for _, e := range a.containers {
+		e.gone = true
+	}
+	a.conn, a.registered, a.core = nil, false, nil
+	a.containers, a.byConn = nil, nil
 	a.inc++
-	a.forget()
+	a.waking = false
 	inc := a.inc
 	w.after(w.uniform(w.cfg.Faults.RestartMin, w.cfg.Faults.RestartMax), func() {
-		if a.inc == inc && a.state == agentDown {
+		if a.inc == inc && a.core == nil {
 			a.restart()
 		}
 	})
 }
 
-// restart brings a crashed agent back as a new agent.
+// restart brings a crashed agent back: a new Core with the same Config.
 func (a *simAgent) restart() {
 	a.w.report.Faults.Restarts++
 	a.tracef("restarts")
@@ -339,156 +411,444 @@ func (a *simAgent) restart() {
 		a.w.agentLetGo(a.hung) // the old process's connection resets
 		a.hung = nil
 	}
-	a.inc++
-	a.state = agentIdle
-	a.backoff = agentBackoffFactor
-	a.connect()
+	a.start()
 }
 
-// ---- Tasks ----
+// ---- Containers and executors ----
 
-func (a *simAgent) runTask(r *agentproto.MasterMessage_RunTask) {
-	fi := r.GetFrameworkInfo()
-	ti := r.GetTask()
-	k := taskKey{fi.GetId().GetValue(), ti.GetTaskId().GetValue()}
-	if a.tasks[k] != nil {
-		a.tracef("ignores RUN_TASK of a task it has: %s/%s", k.fw, k.task)
+// simExecutor is a container and the executor in it. It speaks the
+// executor API as the built-in command executor does (package
+// executor/builtin): it subscribes, runs the one task it is given
+// (TASK_STARTING, TASK_RUNNING, then TASK_FINISHED or TASK_FAILED after
+// the task's run time), sends every update with a fresh uuid and keeps it
+// until the agent acknowledges it, kills its task on KILL and SHUTDOWN,
+// and exits once its task is terminal and every update acknowledged (or
+// after a minute without the acknowledgements).
+type simExecutor struct {
+	a           *simAgent
+	containerID string
+	fwID, id    string
+
+	launched   bool // ContainerLaunched was sent
+	destroyed  bool // the agent killed it
+	exiting    bool // it decided to exit
+	gone       bool // its end was reported (or its machine crashed)
+	conn       int64
+	subscribed bool
+	toExec     link // agent -> executor events
+	toAgent    link // executor -> agent calls
+
+	task         *simTask
+	shuttingDown bool
+	unacked      []*pendingUpdate
+	ackWaitGen   int
+}
+
+// pendingUpdate is an update the executor keeps until acknowledged; sentOn
+// is the stream it was last sent on (or carried by the SUBSCRIBE of).
+type pendingUpdate struct {
+	status *mesos.TaskStatus
+	sentOn int64
+}
+
+type simTask struct {
+	info     *mesos.TaskInfo
+	state    mesos.TaskState
+	terminal bool
+	killing  bool
+	gen      int // stales the task's timers
+}
+
+// launch starts a container for spec.
+func (a *simAgent) launch(spec agentcore.LaunchSpec) {
+	w := a.w
+	e := &simExecutor{a: a, containerID: spec.ID, fwID: envValue(spec.Env, "MESOS_FRAMEWORK_ID"), id: envValue(spec.Env, "MESOS_EXECUTOR_ID")}
+	a.containers[spec.ID] = e
+	a.touched, a.launchedAny = true, true
+	w.report.Executors++
+	a.tracef("launches container %s: executor %s of %s", shortID(spec.ID), e.id, e.fwID)
+	faults := w.phase == phaseRun
+	fail := faults && w.chance(w.cfg.Faults.LaunchFail)
+	hang := faults && !fail && w.chance(w.cfg.Faults.ExecutorHang)
+	a.later(w.uniform(time.Millisecond, 20*time.Millisecond), func() {
+		if e.gone || e.destroyed {
+			return
+		}
+		if spec.Path == "" || fail {
+			why := "nothing to run"
+			if fail {
+				w.report.Faults.LaunchFailures++
+				why = "simulated launch failure"
+				e.tracef("FAULT the container fails to launch")
+			}
+			e.gone = true
+			delete(a.containers, e.containerID)
+			a.step(agentcore.ContainerLaunched{ContainerID: spec.ID, Err: errors.New(why)})
+			return
+		}
+		a.nextPid++
+		e.launched = true
+		a.step(agentcore.ContainerLaunched{ContainerID: spec.ID, Pid: 1000 + a.nextPid})
+		if hang {
+			// The executor process hangs before it subscribes: the agent's
+			// registration timeout has to end it.
+			w.report.Faults.ExecutorHangs++
+			e.tracef("FAULT the executor hangs before subscribing")
+			return
+		}
+		// The executor process starts and subscribes.
+		a.later(w.uniform(10*time.Millisecond, 300*time.Millisecond), e.subscribe)
+	})
+}
+
+func envValue(env []string, key string) string {
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, key+"="); ok {
+			return v
+		}
+	}
+	return ""
+}
+
+func shortID(id string) string {
+	if len(id) > 8 {
+		return id[:8]
+	}
+	return id
+}
+
+func (e *simExecutor) tracef(format string, args ...any) {
+	e.a.tracef("e:"+e.fwID+"/"+e.id+" "+format, args...)
+}
+
+// alive reports whether the executor's process still runs.
+func (e *simExecutor) alive() bool { return !e.gone && !e.exiting && !e.destroyed }
+
+// local is the latency of the executor API (the agent's own host).
+func (e *simExecutor) local() time.Duration {
+	return e.a.w.uniform(50*time.Microsecond, time.Millisecond)
+}
+
+func (e *simExecutor) newCall(t execpb.Call_Type) *execpb.Call {
+	return &execpb.Call{
+		FrameworkId: &mesos.FrameworkID{Value: proto.String(e.fwID)},
+		ExecutorId:  &mesos.ExecutorID{Value: proto.String(e.id)},
+		Type:        t.Enum(),
+	}
+}
+
+// subscribe is SUBSCRIBE, carrying what the executor holds unacknowledged.
+func (e *simExecutor) subscribe() {
+	if !e.alive() {
 		return
 	}
-	a.frameworks[k.fw] = fi
-	t := &agentTask{key: k, info: ti, state: mesos.TaskState_TASK_STAGING}
-	a.tasks[k] = t
-	w := a.w
-	a.step(t, w.uniform(10*time.Millisecond, 300*time.Millisecond), func() {
-		a.update(t, mesos.TaskState_TASK_STARTING)
-		a.step(t, w.uniform(10*time.Millisecond, time.Second), func() {
-			a.update(t, mesos.TaskState_TASK_RUNNING)
-			a.step(t, w.uniform(w.cfg.TaskDurationMin, w.cfg.TaskDurationMax), func() {
-				if w.chance(w.cfg.FailRatio) {
-					a.update(t, mesos.TaskState_TASK_FAILED)
-				} else {
-					a.update(t, mesos.TaskState_TASK_FINISHED)
-				}
-			})
+	a := e.a
+	sub := &execpb.Call_Subscribe{}
+	if e.task != nil && (!e.task.terminal || len(e.unacked) > 0) {
+		sub.UnacknowledgedTasks = []*mesos.TaskInfo{e.task.info}
+	}
+	a.nextConn++
+	conn := a.nextConn
+	for _, u := range e.unacked {
+		sub.UnacknowledgedUpdates = append(sub.UnacknowledgedUpdates, &execpb.Call_Update{Status: u.status})
+		u.sentOn = conn
+	}
+	call := e.newCall(execpb.Call_SUBSCRIBE)
+	call.Subscribe = sub
+	e.tracef("SUBSCRIBE on %d with %d unacknowledged updates", conn, len(sub.UnacknowledgedUpdates))
+	a.byConn[conn] = e
+	e.conn = conn
+	r := a.call(call, conn)
+	if r.Status != agentcore.CallOK {
+		// The executor cannot work without the agent: it exits.
+		delete(a.byConn, conn)
+		e.conn = 0
+		e.tracef("SUBSCRIBE refused (%s: %s)", r.Status, r.Msg)
+		e.exit(1)
+		return
+	}
+	// The events the core sent with its answer (SUBSCRIBED and any queued
+	// LAUNCH) are on their way on the stream.
+}
+
+// event is an executor event arriving on stream conn.
+func (e *simExecutor) event(conn int64, ev *execpb.Event) {
+	a := e.a
+	a.at(e.toExec.arrival(a.w.now, e.local()), func() {
+		if e.conn != conn || e.gone || e.destroyed {
+			return
+		}
+		e.handle(ev)
+	})
+}
+
+func (e *simExecutor) handle(ev *execpb.Event) {
+	switch ev.GetType() {
+	case execpb.Event_SUBSCRIBED:
+		// Like the executor library: the updates not yet acknowledged went
+		// with SUBSCRIBE; those made since go out now.
+		e.subscribed = true
+		for _, u := range e.unacked {
+			if u.sentOn != e.conn {
+				e.send(u)
+			}
+		}
+	case execpb.Event_LAUNCH:
+		e.launch(ev.GetLaunch().GetTask())
+	case execpb.Event_LAUNCH_GROUP:
+		e.tracef("LAUNCH_GROUP is not for a command executor; shutting down")
+		e.shutdown()
+	case execpb.Event_KILL:
+		if t := e.task; t != nil && t.info.GetTaskId().GetValue() == ev.GetKill().GetTaskId().GetValue() {
+			e.kill(t)
+		}
+	case execpb.Event_SHUTDOWN:
+		e.shutdown()
+	case execpb.Event_ACKNOWLEDGED:
+		e.acknowledged(ev.GetAcknowledged().GetUuid())
+	case execpb.Event_MESSAGE, execpb.Event_HEARTBEAT, execpb.Event_ERROR:
+	}
+}
+
+// launch runs the executor's one task.
+func (e *simExecutor) launch(info *mesos.TaskInfo) {
+	w := e.a.w
+	if e.task != nil {
+		e.update(info.GetTaskId(), mesos.TaskState_TASK_FAILED, `Attempted to run multiple tasks using a "command" executor`)
+		return
+	}
+	if e.shuttingDown {
+		e.update(info.GetTaskId(), mesos.TaskState_TASK_KILLED, "Executor is shutting down")
+		return
+	}
+	t := &simTask{info: info}
+	e.task = t
+	e.setState(t, mesos.TaskState_TASK_STARTING)
+	e.taskLater(t, w.uniform(time.Millisecond, 200*time.Millisecond), func() {
+		e.setState(t, mesos.TaskState_TASK_RUNNING)
+		e.taskLater(t, w.uniform(w.cfg.TaskDurationMin, w.cfg.TaskDurationMax), func() {
+			if w.chance(w.cfg.FailRatio) {
+				e.finish(t, mesos.TaskState_TASK_FAILED)
+			} else {
+				e.finish(t, mesos.TaskState_TASK_FINISHED)
+			}
 		})
 	})
 }
 
-// step runs fn after d if the task is still running as it was.
-func (a *simAgent) step(t *agentTask, d time.Duration, fn func()) {
-	gen := t.lifeGen
-	a.later(d, func() {
-		if a.tasks[t.key] == t && t.lifeGen == gen && !t.ended {
+// taskLater runs fn after d if the task still runs as it was.
+func (e *simExecutor) taskLater(t *simTask, d time.Duration, fn func()) {
+	gen := t.gen
+	e.a.later(d, func() {
+		if t.gen == gen && !t.terminal && !e.gone && !e.destroyed {
 			fn()
 		}
 	})
 }
 
-func (a *simAgent) killTask(k taskKey) {
-	t := a.tasks[k]
-	if t == nil || t.ended {
-		return
-	}
-	a.update(t, mesos.TaskState_TASK_KILLED)
+func (e *simExecutor) setState(t *simTask, st mesos.TaskState) {
+	t.state = st
+	e.update(t.info.GetTaskId(), st, "")
 }
 
-func (a *simAgent) shutdownFramework(fwID string) {
-	for k := range a.tasks {
-		if k.fw == fwID {
-			delete(a.tasks, k)
+// kill is SIGTERM to the task's process, which ends it shortly.
+func (e *simExecutor) kill(t *simTask) {
+	if t.terminal || t.killing {
+		return
+	}
+	t.killing = true
+	t.gen++
+	e.taskLater(t, e.a.w.uniform(time.Millisecond, 100*time.Millisecond), func() {
+		e.finish(t, mesos.TaskState_TASK_KILLED)
+	})
+}
+
+func (e *simExecutor) finish(t *simTask, st mesos.TaskState) {
+	t.terminal = true
+	t.gen++
+	e.setState(t, st)
+	e.maybeExit()
+}
+
+// shutdown kills the task and exits once it is reported.
+func (e *simExecutor) shutdown() {
+	if e.shuttingDown {
+		return
+	}
+	e.shuttingDown = true
+	if e.task != nil {
+		e.kill(e.task)
+	}
+	e.maybeExit()
+}
+
+// update makes a status update and sends it when subscribed; it is kept
+// until acknowledged.
+func (e *simExecutor) update(id *mesos.TaskID, st mesos.TaskState, message string) {
+	w := e.a.w
+	s := &mesos.TaskStatus{
+		TaskId:     id,
+		State:      st.Enum(),
+		Source:     mesos.TaskStatus_SOURCE_EXECUTOR.Enum(),
+		ExecutorId: &mesos.ExecutorID{Value: proto.String(e.id)},
+		Timestamp:  proto.Float64(float64(w.clock().UnixNano()) / 1e9),
+		Uuid:       w.newUUID(),
+	}
+	if message != "" {
+		s.Message = proto.String(message)
+	}
+	u := &pendingUpdate{status: s}
+	e.unacked = append(e.unacked, u)
+	if e.subscribed && e.conn != 0 {
+		e.send(u)
+	}
+}
+
+// send posts UPDATE to the agent (a request of its own, which does not
+// depend on the event stream).
+func (e *simExecutor) send(u *pendingUpdate) {
+	a := e.a
+	u.sentOn = e.conn
+	s := u.status
+	a.at(e.toAgent.arrival(a.w.now, e.local()), func() {
+		if e.gone {
+			return
+		}
+		a.touched = true
+		e.tracef("UPDATE %s %x", s.GetState(), shortUUID(s.GetUuid()))
+		call := e.newCall(execpb.Call_UPDATE)
+		call.Update = &execpb.Call_Update{Status: s}
+		r := a.call(call, 0)
+		switch r.Status {
+		case agentcore.CallAccepted:
+		case agentcore.CallForbidden:
+			// Kept for re-delivery after the next subscription.
+		default:
+			// Refused for good: the built-in executor's client drops it.
+			e.tracef("UPDATE %s refused (%s: %s)", s.GetState(), r.Status, r.Msg)
+			e.forget(s.GetUuid())
+			e.maybeExit()
+		}
+	})
+}
+
+func (e *simExecutor) acknowledged(uuid []byte) {
+	if e.forget(uuid) {
+		e.maybeExit()
+	}
+}
+
+func (e *simExecutor) forget(uuid []byte) bool {
+	for i, u := range e.unacked {
+		if string(u.status.GetUuid()) == string(uuid) {
+			e.unacked = append(e.unacked[:i:i], e.unacked[i+1:]...)
+			return true
 		}
 	}
-	delete(a.frameworks, fwID)
+	return false
 }
 
-// update makes a status update from the task's executor and queues it in
-// the task's stream; the head of the stream goes to the master.
-func (a *simAgent) update(t *agentTask, state mesos.TaskState) {
-	status := &mesos.TaskStatus{
-		TaskId:    t.info.TaskId,
-		State:     state.Enum(),
-		Source:    mesos.TaskStatus_SOURCE_EXECUTOR.Enum(),
-		AgentId:   &mesos.AgentID{Value: proto.String(a.id)},
-		Timestamp: proto.Float64(float64(a.w.clock().UnixNano()) / 1e9),
-		Uuid:      a.w.newUUID(),
+// maybeExit exits once the task is done and every update acknowledged; a
+// minute without the acknowledgements, it gives up and exits with 1.
+func (e *simExecutor) maybeExit() {
+	if !e.alive() || (e.task == nil && !e.shuttingDown) || (e.task != nil && !e.task.terminal) {
+		return
 	}
-	t.state = state
-	if isTerminal(state) {
-		t.ended = true
-		t.lifeGen++
+	if len(e.unacked) == 0 {
+		e.exit(0)
+		return
 	}
-	t.pending = append(t.pending, &agentproto.StatusUpdate{
-		FrameworkId: &mesos.FrameworkID{Value: proto.String(t.key.fw)},
-		Status:      status,
-	})
-	if len(t.pending) == 1 && a.state == agentRegistered {
-		a.forward(t)
-		a.arm(t, false)
-	}
-}
-
-// forward sends the head of the task's stream with the latest state.
-func (a *simAgent) forward(t *agentTask) {
-	head := t.pending[0]
-	u := &agentproto.StatusUpdate{FrameworkId: head.FrameworkId, Status: head.Status, LatestState: t.state.Enum()}
-	a.post(&agentproto.AgentMessage{Type: agentproto.AgentMessage_STATUS_UPDATE.Enum(), StatusUpdate: u},
-		"STATUS_UPDATE "+describeStatus(t.key.fw, head.Status)+" latest "+t.state.String())
-}
-
-// arm schedules the head's next resend: retryMin after a first send, twice
-// the last interval (up to retryMax) after a resend.
-func (a *simAgent) arm(t *agentTask, retry bool) {
-	if retry {
-		t.backoff = min(2*t.backoff, agentRetryMax)
-	} else {
-		t.backoff = agentRetryMin
-	}
-	t.retryGen++
-	gen := t.retryGen
-	a.later(t.backoff, func() {
-		if a.tasks[t.key] == t && t.retryGen == gen && a.state == agentRegistered && len(t.pending) > 0 {
-			a.forward(t)
-			a.arm(t, true)
+	e.ackWaitGen++
+	gen := e.ackWaitGen
+	e.a.later(executorAckTimeout, func() {
+		if e.ackWaitGen == gen && e.alive() {
+			e.tracef("no acknowledgement for %d updates; exiting", len(e.unacked))
+			e.a.w.fail("executor-acknowledged", "a%d (%s): executor %s/%s waited %v for the agent to acknowledge %s",
+				e.a.idx, e.a.id(), e.fwID, e.id, executorAckTimeout, describeUnacked(e.unacked))
+			e.exit(1)
 		}
 	})
 }
 
-// acknowledge pops the head of the task's stream if uuid names it; the
-// next update goes out, or the task is done after its terminal update.
-func (a *simAgent) acknowledge(k taskKey, uuid []byte) {
-	t := a.tasks[k]
-	if t == nil || len(t.pending) == 0 || !bytes.Equal(t.pending[0].GetStatus().GetUuid(), uuid) {
-		return
+func describeUnacked(us []*pendingUpdate) string {
+	var parts []string
+	for _, u := range us {
+		parts = append(parts, fmt.Sprintf("%s %x", u.status.GetState(), shortUUID(u.status.GetUuid())))
 	}
-	t.pending[0] = nil
-	t.pending = t.pending[1:]
-	t.retryGen++
-	if len(t.pending) > 0 {
-		a.forward(t)
-		a.arm(t, false)
-		return
-	}
-	if t.ended {
-		delete(a.tasks, k)
-	}
+	return "[" + strings.Join(parts, ", ") + "]"
 }
 
-func (a *simAgent) sortedTasks() []*agentTask {
-	out := make([]*agentTask, 0, len(a.tasks))
-	for _, t := range a.tasks {
-		out = append(out, t)
+// exit ends the executor's process with status code.
+func (e *simExecutor) exit(code int) {
+	if e.exiting || e.gone {
+		return
 	}
-	slices.SortFunc(out, func(x, y *agentTask) int {
-		return cmp.Or(cmp.Compare(x.key.fw, y.key.fw), cmp.Compare(x.key.task, y.key.task))
-	})
-	return out
+	e.exiting = true
+	if code == 0 && e.task != nil && e.task.terminal {
+		// Every update acknowledged: the agent took the task's end.
+		e.a.w.executorEnded(e.fwID, e.task.info.GetTaskId().GetValue(), e.task.state)
+	}
+	e.a.later(e.local(), func() { e.ended(code<<8, fmt.Sprintf("exited with status %d", code)) })
 }
 
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
+// destroy is the containerizer killing the container.
+func (e *simExecutor) destroy() {
+	if e.destroyed || e.gone {
+		return
 	}
-	slices.Sort(keys)
-	return keys
+	e.destroyed = true
+	e.a.later(e.a.w.uniform(time.Millisecond, 100*time.Millisecond), func() { e.ended(9, "killed by signal 9") })
+}
+
+// ended reports the container's end to the agent: its stream closes and
+// the containerizer reaps it.
+func (e *simExecutor) ended(status int, how string) {
+	if e.gone {
+		return
+	}
+	a := e.a
+	e.gone = true
+	delete(a.containers, e.containerID)
+	a.touched = true
+	e.tracef("container %s ended: %s", shortID(e.containerID), how)
+	if e.conn != 0 {
+		conn := e.conn
+		e.conn = 0
+		delete(a.byConn, conn)
+		a.step(agentcore.ExecutorDisconnected{Conn: conn})
+	}
+	a.step(agentcore.ContainerExited{Termination: agentcore.Termination{ContainerID: e.containerID, Status: status, How: how}})
+}
+
+// breakStream: the executor's event stream breaks. Both ends notice.
+func (e *simExecutor) breakStream() {
+	a := e.a
+	conn := e.conn
+	a.later(e.local(), func() { a.step(agentcore.ExecutorDisconnected{Conn: conn}) })
+	e.streamClosed(conn)
+}
+
+// crash: the executor's process dies of a signal, with its task.
+func (e *simExecutor) crash() {
+	e.exiting = true
+	e.a.later(e.local(), func() { e.ended(9, "killed by signal 9") })
+}
+
+// streamClosed: the agent closed the executor's event stream, or it broke.
+// A live executor subscribes again, as the executor library does.
+func (e *simExecutor) streamClosed(conn int64) {
+	a := e.a
+	delete(a.byConn, conn)
+	if e.conn != conn {
+		return
+	}
+	e.conn = 0
+	e.subscribed = false
+	if e.alive() {
+		a.later(a.w.uniform(0, executorResubscribeMax), func() {
+			if e.conn == 0 {
+				e.subscribe()
+			}
+		})
+	}
 }

@@ -1,12 +1,17 @@
 package sim
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
 	"slices"
 	"strings"
+	"time"
 
+	agentcore "github.com/gomesos/gomesos/agent/core"
 	mesos "github.com/gomesos/gomesos/api/v1/mesos"
+	"github.com/gomesos/gomesos/master/core"
+	"github.com/gomesos/gomesos/resources"
 )
 
 // The invariants. Each failure names one of these (the first argument of
@@ -36,6 +41,17 @@ import (
 //     frameworks' counts of the terminal states they saw, every task the
 //     master launched ended once as its framework saw it, and the master
 //     counts nothing staging, starting, running or killing (checkEnd).
+//   - containers-known, agent-master-agree, resources-balance: the agent
+//     cores hold what their containers and the master say (checkAgent,
+//     every Config.AgentCheckInterval and while settling).
+//   - executor-acknowledged: no executor waits in vain for the agent to
+//     acknowledge its updates; executor-truth: a task ends for its
+//     framework as its executor reported, when the agent acknowledged the
+//     report (simExecutor.maybeExit, checkExecutorTruth).
+//   - agents-settle: after the workload, every agent settles within
+//     Config.SettleTimeout: registered, in agreement with the master,
+//     holding no framework, executor, task or container, and the master
+//     counts nothing used (settleCheck, checkSettled).
 //   - valid-calls, known-outputs: the simulator's own sanity.
 
 // checkAccounting compares the allocator's total allocation with the
@@ -151,4 +167,444 @@ func (w *world) checkEnd() {
 	if len(diffs) > 0 {
 		w.fail("metrics-agree", "%s", strings.Join(diffs, "; "))
 	}
+}
+
+// ---- The agents against the master ----
+
+// scalars are the scalar resources of something, by name.
+type scalars map[string]float64
+
+var scalarNames = []string{"cpus", "mem", "disk", "gpus"}
+
+func (s scalars) add(o scalars) {
+	for k, v := range o {
+		s[k] += v
+	}
+}
+
+// differs names the first resource on which s and o disagree.
+func (s scalars) differs(o scalars) (string, bool) {
+	for _, name := range scalarNames {
+		if math.Abs(s[name]-o[name]) > 1e-6 {
+			return name, true
+		}
+	}
+	return "", false
+}
+
+func (s scalars) String() string {
+	var parts []string
+	for _, name := range scalarNames {
+		if s[name] != 0 {
+			parts = append(parts, fmt.Sprintf("%s:%g", name, s[name]))
+		}
+	}
+	return "{" + strings.Join(parts, " ") + "}"
+}
+
+func legacyScalars(o resources.LegacyObject) scalars {
+	s := scalars{}
+	for _, f := range o {
+		if !f.IsText {
+			s[f.Key] = f.Number
+		}
+	}
+	return s
+}
+
+func jsonScalars(raw json.RawMessage) scalars {
+	var m map[string]any
+	_ = json.Unmarshal(raw, &m)
+	s := scalars{}
+	for k, v := range m {
+		if n, ok := v.(float64); ok {
+			s[k] = n
+		}
+	}
+	return s
+}
+
+// taskKey names a task of a framework.
+type taskKey struct{ fw, task string }
+
+func (k taskKey) String() string { return k.fw + "/" + k.task }
+
+// masterAgents is what the master holds on each agent, read through its
+// framework views: the live tasks and the executors it knows there, and
+// what they use.
+type masterAgents struct {
+	used      map[string]scalars             // what its tasks and executors use on each
+	tasks     map[string]map[taskKey]scalars // the live tasks on each
+	executors map[string]map[string]bool     // "framework/executor" it knows on each
+}
+
+// masterAgents reads the master's views. What they say is used must add up
+// to the master's own count of used resources (resources-balance).
+func (w *world) masterAgents() *masterAgents {
+	m := &masterAgents{used: map[string]scalars{}, tasks: map[string]map[taskKey]scalars{}, executors: map[string]map[string]bool{}}
+	use := func(agentID string, r scalars) {
+		if m.used[agentID] == nil {
+			m.used[agentID] = scalars{}
+		}
+		m.used[agentID].add(r)
+	}
+	// Only the frameworks that are still up: FrameworkViews renders every
+	// task, also the completed ones, which a torn-down framework has the most of.
+	var active []core.FrameworkView
+	for _, f := range w.frameworks {
+		if f.id != "" && f.state != fwDone {
+			fvs, _ := w.core.FrameworkViews(f.id)
+			active = append(active, fvs...)
+		}
+	}
+	for _, fv := range active {
+		for _, tv := range fv.Tasks {
+			if isTerminal(mesos.TaskState(mesos.TaskState_value[tv.State])) {
+				continue
+			}
+			if m.tasks[tv.SlaveID] == nil {
+				m.tasks[tv.SlaveID] = map[taskKey]scalars{}
+			}
+			r := jsonScalars(tv.Resources)
+			m.tasks[tv.SlaveID][taskKey{fv.ID, tv.ID}] = r
+			use(tv.SlaveID, r)
+		}
+		for _, ev := range fv.Executors {
+			if m.executors[ev.SlaveID] == nil {
+				m.executors[ev.SlaveID] = map[string]bool{}
+			}
+			m.executors[ev.SlaveID][fv.ID+"/"+ev.ExecutorID] = true
+			use(ev.SlaveID, jsonScalars(ev.Resources))
+		}
+	}
+	total := scalars{}
+	for _, r := range m.used {
+		total.add(r)
+	}
+	metrics := w.core.Metrics()
+	counted := scalars{}
+	for _, name := range scalarNames {
+		counted[name] = metrics["master/"+name+"_used"]
+	}
+	if name, bad := counted.differs(total); bad {
+		w.fail("resources-balance", "the master counts %s used, its live tasks and executors add up to %s (%s differs)", counted, total, name)
+	}
+	return m
+}
+
+// lazyMasterAgents reads the master's views when first asked, and nil
+// once an invariant failed.
+func (w *world) lazyMasterAgents() func() *masterAgents {
+	var m *masterAgents
+	return func() *masterAgents {
+		if m == nil && w.failure == nil {
+			m = w.masterAgents()
+		}
+		if w.failure != nil {
+			return nil
+		}
+		return m
+	}
+}
+
+// empty reports whether the master has nothing on the agent.
+func (m *masterAgents) empty(agentID string) bool {
+	return len(m.tasks[agentID]) == 0 && len(m.executors[agentID]) == 0
+}
+
+// agentHolds is what an agent core holds, read from its snapshot.
+type agentHolds struct {
+	tasks      map[taskKey]scalars // live: queued or launched, not terminal
+	used       scalars             // the live tasks' resources
+	unacked    []string            // terminal tasks whose end is not acknowledged
+	executors  map[string]bool     // "framework/executor" of every executor it holds
+	containers map[string]bool     // the containers of those executors
+	frameworks int
+}
+
+func holdsOf(s *agentcore.Snapshot) *agentHolds {
+	h := &agentHolds{tasks: map[taskKey]scalars{}, used: scalars{}, executors: map[string]bool{}, containers: map[string]bool{},
+		frameworks: len(s.State.Frameworks)}
+	for _, fw := range s.State.Frameworks {
+		for _, ex := range fw.Executors {
+			h.executors[fw.ID+"/"+ex.ID] = true
+			h.containers[ex.Container] = true
+			for _, t := range ex.QueuedTasks {
+				h.tasks[taskKey{fw.ID, t.ID}] = legacyScalars(t.Resources)
+			}
+			for _, t := range ex.Tasks {
+				if isTerminal(mesos.TaskState(mesos.TaskState_value[t.State])) {
+					h.unacked = append(h.unacked, fw.ID+"/"+t.ID)
+					continue
+				}
+				h.tasks[taskKey{fw.ID, t.ID}] = legacyScalars(t.Resources)
+			}
+		}
+	}
+	for _, r := range h.tasks {
+		h.used.add(r)
+	}
+	return h
+}
+
+// linkQuiet reports whether nothing is pending between agent a and the
+// master: the agent is registered on a stream the master holds open and no
+// message is on its way either way.
+func (a *simAgent) linkQuiet() bool {
+	c := a.conn
+	return a.core != nil && a.registered && c != nil && c.masterOpen && !c.broken && !c.closing && !c.agentDone &&
+		!a.partitioned() && a.inflight == 0
+}
+
+// periodicAgentCheck compares the agents with the master (checkAgent)
+// every Config.AgentCheckInterval while the workload runs. Only agents
+// that something happened to since they last agreed are compared.
+func (w *world) periodicAgentCheck() {
+	if w.ended || w.failure != nil {
+		return
+	}
+	m := w.lazyMasterAgents()
+	for _, a := range w.agents {
+		if a.core == nil || (!a.touched && len(a.containers) == 0) {
+			continue
+		}
+		if quiet, _ := w.checkAgent(a, m); quiet && len(a.containers) == 0 {
+			a.touched = false
+		}
+		if w.failure != nil {
+			return
+		}
+	}
+	w.after(w.cfg.AgentCheckInterval, w.periodicAgentCheck)
+}
+
+// checkAgent holds agent a's core against the simulated containers and,
+// when a is quiet, against the master. It returns whether a was quiet (and
+// so compared with the master) and, if it had to read it, what the agent
+// holds.
+//
+//   - containers-known: every container that runs on the agent (and is
+//     not being destroyed) belongs to an executor the agent core holds:
+//     the agent never loses track of a process it started.
+//   - agent-master-agree: when quiet (nothing on its way between them,
+//     every task's end acknowledged, no executor being shut down and no
+//     task being killed), the
+//     tasks the agent runs (queued or launched, not terminal) are exactly
+//     the live tasks the master has on that agent, so that no executor
+//     runs work the master does not know of (of a framework it removed,
+//     say) and the master waits for no task the agent lacks; and every
+//     executor the master knows on the agent, the agent holds.
+//   - resources-balance: when quiet, what the master counts as used on
+//     the agent equals the resources of the tasks the agent core reports
+//     running there (and the master's views add up to its used-resource
+//     counters: masterAgents).
+//
+// An agent without containers runs no task (an executor's tasks end when
+// its container does), so when the master has nothing on it either, the
+// two agree without reading the agent's snapshot.
+func (w *world) checkAgent(a *simAgent, master func() *masterAgents) (bool, *agentHolds) {
+	if a.core == nil {
+		return false, nil
+	}
+	id := a.core.AgentID()
+	var m *masterAgents
+	if len(a.containers) == 0 {
+		if !a.linkQuiet() {
+			return false, nil
+		}
+		if m = master(); m == nil {
+			return false, nil
+		}
+	}
+	if m != nil && m.empty(id) {
+		clear(a.killing) // it runs nothing
+		w.report.AgentChecks++
+		if name, bad := m.used[id].differs(scalars{}); bad {
+			w.fail("resources-balance", "a%d (%s): the master counts %s used there, the agent runs nothing (%s differs)",
+				a.idx, id, m.used[id], name)
+		}
+		return true, nil
+	}
+	s := a.snapshot()
+	if s == nil {
+		return false, nil
+	}
+	h := holdsOf(s)
+	for _, cid := range sortedKeys(a.containers) {
+		if e := a.containers[cid]; !e.destroyed && !h.containers[cid] {
+			w.fail("containers-known", "a%d (%s): container %s of executor %s/%s runs, but the agent core holds no executor for it",
+				a.idx, id, cid, e.fwID, e.id)
+			return false, h
+		}
+	}
+	for k := range a.killing {
+		if _, live := h.tasks[k]; !live {
+			delete(a.killing, k)
+		}
+	}
+	if !a.linkQuiet() || len(h.unacked) > 0 || s.Metrics["slave/executors_terminating"] > 0 || len(a.killing) > 0 {
+		return false, h
+	}
+	if m = master(); m == nil {
+		return false, h
+	}
+	w.report.AgentChecks++
+	mt := m.tasks[id]
+	var extra, missing []string
+	for k := range h.tasks {
+		if _, ok := mt[k]; !ok {
+			extra = append(extra, k.String())
+		}
+	}
+	for k := range mt {
+		if _, ok := h.tasks[k]; !ok {
+			missing = append(missing, k.String())
+		}
+	}
+	for ex := range m.executors[id] {
+		if !h.executors[ex] {
+			missing = append(missing, "executor "+ex)
+		}
+	}
+	if len(extra) > 0 || len(missing) > 0 {
+		slices.Sort(extra)
+		slices.Sort(missing)
+		w.fail("agent-master-agree", "a%d (%s) is quiet, but it runs %v, which the master does not have there, and lacks %v, which the master has there",
+			a.idx, id, extra, missing)
+		return true, h
+	}
+	if name, bad := m.used[id].differs(h.used); bad {
+		w.fail("resources-balance", "a%d (%s): the master counts %s used there, the agent runs tasks of %s (%s differs)",
+			a.idx, id, m.used[id], h.used, name)
+	}
+	return true, h
+}
+
+// ---- Executors ----
+
+// executorEnded notes that a task's executor reported the task's end and
+// exited cleanly, once the agent had acknowledged every one of its
+// updates.
+func (w *world) executorEnded(fwID, taskID string, st mesos.TaskState) {
+	w.execEnds[fwID+"/"+taskID] = st
+	w.checkExecutorTruth(fwID, taskID)
+}
+
+// checkExecutorTruth: executor-truth: a task whose executor reported its
+// end, and had every update acknowledged by the agent, ends for its
+// framework as the executor said, unless the master ended it on its own
+// authority (an agent removed, reconciliation). The agent took the update
+// from the executor, so it must deliver it: it may not lose it and report
+// the task failed when the executor exits, say. (The executor that waits
+// in vain for an acknowledgement fails executor-acknowledged.)
+func (w *world) checkExecutorTruth(fwID, taskID string) {
+	st, ok := w.execEnds[fwID+"/"+taskID]
+	if !ok || w.failure != nil {
+		return
+	}
+	for _, f := range w.frameworks {
+		if f.id != fwID {
+			continue
+		}
+		if t := f.byID[taskID]; t != nil && t.terminal && !t.finalFromMaster && t.final != st {
+			w.fail("executor-truth", "task %s/%s: its executor reported %v and the agent acknowledged it, but the framework saw it end %v (states seen: %s)",
+				fwID, taskID, st, t.final, compactStates(t.states))
+		}
+	}
+}
+
+// ---- Settling ----
+
+// settle waits, after the workload ended (every framework tore itself
+// down, or time ran out), for the agents to settle, then checks them
+// (checkSettled). Faults have stopped.
+func (w *world) settle() {
+	w.phase = phaseSettle
+	w.tracef("SETTLE: the workload ended; waiting for the agents")
+	w.settleCheck()
+}
+
+func (w *world) settleCheck() {
+	if w.failure != nil {
+		w.finished = true
+		return
+	}
+	m := w.lazyMasterAgents()
+	var unsettled []string
+	for _, a := range w.agents {
+		if a.settled {
+			continue
+		}
+		if why := w.agentSettled(a, m); why != "" {
+			unsettled = append(unsettled, fmt.Sprintf("a%d (%s): %s", a.idx, a.id(), why))
+		} else {
+			a.settled = true
+		}
+		if w.failure != nil {
+			w.finished = true
+			return
+		}
+	}
+	if len(unsettled) == 0 {
+		w.checkSettled()
+		w.finished = true
+		return
+	}
+	if w.now-w.endedAt >= w.cfg.SettleTimeout {
+		if len(unsettled) > 5 {
+			unsettled = append(unsettled[:5], fmt.Sprintf("and %d more", len(unsettled)-5))
+		}
+		w.fail("agents-settle", "%v after the workload ended, agents still hold work: %s", w.cfg.SettleTimeout, strings.Join(unsettled, "; "))
+		w.finished = true
+		return
+	}
+	w.after(time.Second, w.settleCheck)
+}
+
+// agentSettled says why agent a has not settled, or "" once it has: it is
+// down (its machine holds nothing), or it is quiet, agrees with the master
+// and holds no framework, executor or container.
+func (w *world) agentSettled(a *simAgent, m func() *masterAgents) string {
+	if a.core == nil {
+		return ""
+	}
+	quiet, h := w.checkAgent(a, m)
+	if !quiet {
+		if !a.registered {
+			return "not registered"
+		}
+		return "not quiet"
+	}
+	if h == nil && a.launchedAny {
+		h = holdsOf(a.snapshot())
+	}
+	if h != nil && h.frameworks > 0 {
+		return fmt.Sprintf("holds %d frameworks: executors %v", h.frameworks, sortedKeys(h.executors))
+	}
+	if n := len(a.containers); n > 0 {
+		return fmt.Sprintf("%d containers run", n)
+	}
+	return ""
+}
+
+// checkSettled runs once every agent settled:
+//
+//   - agents-settle: within Config.SettleTimeout of the end of the
+//     workload, every agent that runs is registered, agrees with the
+//     master and holds no executor, task or container (every framework is
+//     gone, so no executor may outlive it), and the master counts nothing
+//     used anywhere (settleCheck, checkSettled).
+func (w *world) checkSettled() {
+	w.checkAccounting()
+	if w.failure != nil {
+		return
+	}
+	m := w.core.Metrics()
+	for _, name := range scalarNames {
+		if v := m["master/"+name+"_used"]; math.Abs(v) > 1e-6 {
+			w.fail("agents-settle", "every agent settled, but the master counts %v %s used", v, name)
+			return
+		}
+	}
+	w.tracef("SETTLED: every agent agrees with the master and holds nothing")
 }

@@ -42,7 +42,8 @@ type Config struct {
 	// TASK_FINISHED.
 	FailRatio float64
 	// KillRatio is the fraction of tasks a framework kills once it sees
-	// them running.
+	// them running; a quarter as many more are killed as soon as their
+	// launch is accepted, while their executors may still be starting.
 	KillRatio float64
 	// LatencyMin and LatencyMax bound the one-way latency of a message
 	// (defaults 500µs and 5ms).
@@ -77,6 +78,13 @@ type Config struct {
 	// FailureTrace is how many of the last trace lines a Failure carries
 	// (default 60).
 	FailureTrace int
+	// AgentCheckInterval is how often the agents are compared with the
+	// master while the workload runs (default 10s; negative: only when it
+	// ended). See checkAgent.
+	AgentCheckInterval time.Duration
+	// SettleTimeout bounds how long the agents may take to settle once
+	// the workload ended (default 10 minutes). See checkSettled.
+	SettleTimeout time.Duration
 }
 
 // FaultConfig sets the probability of each kind of fault. All are drawn
@@ -94,10 +102,12 @@ type FaultConfig struct {
 	Delay    float64
 	MaxDelay time.Duration
 	// AgentCrash is, for each virtual second, the probability that one
-	// agent (chosen by the seed) crashes: it stops answering (no PONGs,
-	// its tasks and unacknowledged updates are gone), half the time with
-	// its connection left open, half the time closed. It restarts after
-	// RestartMin..RestartMax (defaults 5s and 150s) and registers anew.
+	// agent's machine (chosen by the seed) crashes: its agent core and
+	// its containers are gone (no PONGs, its tasks and unacknowledged
+	// updates are lost), half the time with its connection left open, half
+	// the time closed. It restarts after RestartMin..RestartMax (defaults
+	// 5s and 150s) with a new core, which, without a checkpoint to recover
+	// from, registers as a new agent.
 	AgentCrash             float64
 	RestartMin, RestartMax time.Duration
 	// AgentDisconnect is, for each virtual second, the probability that
@@ -117,12 +127,23 @@ type FaultConfig struct {
 	// run on; it re-registers when the partition heals.
 	AgentPartition             float64
 	PartitionMin, PartitionMax time.Duration
+	// ExecutorDisconnect is, for each virtual second, the probability that
+	// one executor's event stream from its agent breaks; the executor
+	// subscribes again, carrying the updates not yet acknowledged.
+	ExecutorDisconnect float64
+	// ExecutorCrash is, for each virtual second, the probability that one
+	// executor's process dies (killed by a signal) with its task.
+	ExecutorCrash float64
+	// LaunchFail is the probability that a container fails to launch;
+	// ExecutorHang that the executor in a container that launched never
+	// subscribes (the agent's registration timeout ends it).
+	LaunchFail, ExecutorHang float64
 }
 
 // any reports whether any fault is configured.
 func (f FaultConfig) any() bool {
 	return f.Drop > 0 || f.Delay > 0 || f.AgentCrash > 0 || f.AgentDisconnect > 0 || f.FrameworkDisconnect > 0 ||
-		f.AgentPartition > 0
+		f.AgentPartition > 0 || f.ExecutorDisconnect > 0 || f.ExecutorCrash > 0 || f.LaunchFail > 0 || f.ExecutorHang > 0
 }
 
 // DefaultFaults is a moderate mix of every fault, for tests.
@@ -134,6 +155,10 @@ func DefaultFaults() FaultConfig {
 		AgentCrash:          0.02,
 		AgentDisconnect:     0.05,
 		FrameworkDisconnect: 0.02,
+		ExecutorDisconnect:  0.05,
+		ExecutorCrash:       0.01,
+		LaunchFail:          0.01,
+		ExecutorHang:        0.01,
 	}
 }
 
@@ -159,6 +184,10 @@ func (c *Config) setDefaults() {
 	def(&c.ReconcileInterval, time.Minute)
 	def(&c.DrainTimeout, 20*time.Minute)
 	def(&c.TickInterval, 100*time.Millisecond)
+	def(&c.SettleTimeout, 10*time.Minute)
+	if c.AgentCheckInterval == 0 {
+		c.AgentCheckInterval = 10 * time.Second
+	}
 	def(&c.Faults.MaxDelay, 5*time.Second)
 	def(&c.Faults.RestartMin, 5*time.Second)
 	def(&c.Faults.RestartMax, 150*time.Second)
@@ -180,7 +209,8 @@ func (c *Config) validate() (agentRes, taskRes resources.Resources, err error) {
 		return nil, nil, errors.New("sim: Frameworks and TasksPerFramework must not be negative")
 	}
 	for _, p := range []float64{c.FailRatio, c.KillRatio, c.Faults.Drop, c.Faults.Delay,
-		c.Faults.AgentCrash, c.Faults.AgentDisconnect, c.Faults.FrameworkDisconnect, c.Faults.AgentPartition} {
+		c.Faults.AgentCrash, c.Faults.AgentDisconnect, c.Faults.FrameworkDisconnect, c.Faults.AgentPartition,
+		c.Faults.ExecutorDisconnect, c.Faults.ExecutorCrash, c.Faults.LaunchFail, c.Faults.ExecutorHang} {
 		if p < 0 || p > 1 || p != p {
 			return nil, nil, fmt.Errorf("sim: probability %v out of [0, 1]", p)
 		}

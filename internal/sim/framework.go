@@ -59,6 +59,7 @@ type fwTask struct {
 	terminal            bool
 	final               mesos.TaskState
 	finalFromMaster     bool // the terminal state came from the master (no uuid)
+	finalAgentRemoved   bool // ... because it removed the task's agent
 	killDecided         bool
 }
 
@@ -258,6 +259,15 @@ func (f *simFramework) accept(o *mesos.Offer, batch []*fwTask) {
 		if !r.Code.Failed() {
 			for _, t := range batch {
 				t.confirmed = true
+				// A few tasks are killed at once, before they run: the
+				// agent may still be starting their executors.
+				if w := f.w; !t.killDecided && w.cfg.KillRatio > 0 && w.chance(w.cfg.KillRatio/4) {
+					t.killDecided = true
+					f.call(&schedpb.Call{
+						Type: schedpb.Call_KILL.Enum(),
+						Kill: &schedpb.Call_Kill{TaskId: &mesos.TaskID{Value: proto.String(t.id)}, AgentId: &mesos.AgentID{Value: proto.String(t.agentID)}},
+					}, "KILL "+t.id+" (early)", nil)
+				}
 			}
 			return
 		}
@@ -319,11 +329,16 @@ func (f *simFramework) update(s *mesos.TaskStatus) {
 		return
 	}
 	st := s.GetState()
-	if t.terminal && st != t.final && t.finalFromMaster && t.final == mesos.TaskState_TASK_LOST && s.GetSource() != mesos.TaskStatus_SOURCE_MASTER {
+	if t.terminal && st != t.final && t.finalFromMaster && (t.final == mesos.TaskState_TASK_LOST || t.finalAgentRemoved) &&
+		s.GetSource() != mesos.TaskStatus_SOURCE_MASTER {
 		// Mesos forwards an agent's updates even for tasks the master
 		// has already reported lost to a framework that is not partition
 		// aware (and no longer tracks); the framework keeps TASK_LOST as
 		// the task's end but still acknowledges what the agent sends.
+		// The same holds when the master, removing the agent, reported
+		// the end it knew of a task whose end was not acknowledged
+		// (REASON_AGENT_REMOVED): the agent, back, replays its stream of
+		// updates from the one the master last saw acknowledged.
 		t.states = append(t.states, st)
 		f.acknowledge(s)
 		return
@@ -339,6 +354,8 @@ func (f *simFramework) update(s *mesos.TaskStatus) {
 		t.terminal = true
 		t.final = st
 		t.finalFromMaster = s.GetSource() == mesos.TaskStatus_SOURCE_MASTER && len(s.GetUuid()) == 0
+		t.finalAgentRemoved = t.finalFromMaster && s.GetReason() == mesos.TaskStatus_REASON_AGENT_REMOVED
+		w.checkExecutorTruth(f.id, t.id)
 		f.checkDone()
 		return
 	}

@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"cmp"
 	"fmt"
 	"hash/fnv"
 	"log/slog"
@@ -10,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	agentcore "github.com/gomesos/gomesos/agent/core"
 	"github.com/gomesos/gomesos/api/agentproto"
 	mesos "github.com/gomesos/gomesos/api/v1/mesos"
 	schedpb "github.com/gomesos/gomesos/api/v1/scheduler"
@@ -28,8 +30,9 @@ type Report struct {
 	// Steps counts the inputs stepped into the master Core; Events counts
 	// the simulator's events (deliveries, timers, faults).
 	Steps, Events int
-	// VirtualTime is how long the run lasted on the virtual clock.
-	VirtualTime time.Duration
+	// VirtualTime is how long the workload lasted on the virtual clock;
+	// SettleTime how long the agents then took to settle (see checkSettled).
+	VirtualTime, SettleTime time.Duration
 	// Launched counts the tasks the master sent to agents (RUN_TASK).
 	Launched int
 	// TaskStates counts workload tasks by the terminal state their
@@ -42,8 +45,11 @@ type Report struct {
 	// Offers counts the offers frameworks received; Subscriptions the
 	// SUBSCRIBED events.
 	Offers, Subscriptions int
-	Messages              Messages
-	Faults                Faults
+	// Executors counts the containers the agents launched; AgentChecks
+	// the times an agent was compared with the master (checkAgent).
+	Executors, AgentChecks int
+	Messages               Messages
+	Faults                 Faults
 	// Metrics are the master's task and agent counters at the end.
 	Metrics map[string]float64
 	// AllocatorRejectedRecoveries is the allocator's count of recoveries
@@ -69,6 +75,8 @@ type Faults struct {
 	Crashes, Restarts                      int
 	AgentDisconnects, FrameworkDisconnects int
 	Partitions                             int
+	ExecutorDisconnects, ExecutorCrashes   int
+	LaunchFailures, ExecutorHangs          int
 }
 
 // Failure is an invariant that failed. Running the same Config again
@@ -98,17 +106,12 @@ func (f *Failure) Error() string {
 type phase int
 
 const (
-	phaseRun   phase = iota // the workload runs, faults are injected
-	phaseDrain              // past MaxVirtualTime: no faults, no launches
+	phaseRun    phase = iota // the workload runs, faults are injected
+	phaseDrain               // past MaxVirtualTime: no faults, no launches
+	phaseSettle              // the workload ended: the agents settle
 )
 
-// Protocol constants of the simulated agents, the real agent's defaults.
 const (
-	agentRetryMin       = 10 * time.Second // status update retries
-	agentRetryMax       = 10 * time.Minute
-	agentBackoffFactor  = time.Second // registration backoff
-	agentBackoffMax     = time.Minute
-	agentConnectTimeout = 75 * time.Second
 	faultPeriod         = time.Second
 	frameworkBackoffMax = 2 * time.Second
 	accountingEvery     = 10 // checkAccounting runs every tenth check
@@ -138,9 +141,13 @@ type world struct {
 	taskQty   map[string]resources.Scalar
 	taskProto []*mesos.Resource
 	launched  map[string]bool // "framework/task" of every RUN_TASK sent
+	// execEnds are the ends executors reported and the agents took.
+	execEnds map[string]mesos.TaskState
 
 	frameworksDone int
-	finished       bool
+	ended          bool          // the workload ended (every framework is done, or time is up)
+	endedAt        time.Duration // when
+	finished       bool          // the run is over: the agents settled, or an invariant failed
 	failure        *Failure
 
 	steps, events int
@@ -153,10 +160,12 @@ type world struct {
 type agentConn struct {
 	id         string
 	agent      *simAgent
-	masterOpen bool // the master's driver holds it open
-	closing    bool // the master will be told it closed
-	broken     bool // the network cut it: nothing more gets through
-	agentDone  bool // the agent let go of it
+	gen        uint64 // the agent core's attempt
+	inc        int    // the agent's incarnation
+	masterOpen bool   // the master's driver holds it open
+	closing    bool   // the master will be told it closed
+	broken     bool   // the network cut it: nothing more gets through
+	agentDone  bool   // the agent let go of it
 	m2a        link
 }
 
@@ -202,6 +211,7 @@ func newWorld(cfg Config, agentRes, taskRes resources.Resources) *world {
 		conns:    map[string]*agentConn{},
 		streams:  map[string]*fwStream{},
 		launched: map[string]bool{},
+		execEnds: map[string]mesos.TaskState{},
 		taskQty:  taskRes.ToScalarQuantities(),
 	}
 	w.taskProto = resources.ToProto(taskRes)
@@ -224,7 +234,7 @@ func newWorld(cfg Config, agentRes, taskRes resources.Resources) *world {
 
 	agentProto := resources.ToProto(agentRes)
 	for i := range cfg.Agents {
-		w.agents = append(w.agents, newAgent(w, i, agentRes, agentProto))
+		w.agents = append(w.agents, newAgent(w, i, agentProto))
 	}
 	for i := range cfg.Frameworks {
 		w.frameworks = append(w.frameworks, newFramework(w, i))
@@ -243,6 +253,9 @@ func (w *world) start() {
 	if w.cfg.Faults.any() {
 		w.after(faultPeriod, w.injectFaults)
 	}
+	if w.cfg.AgentCheckInterval > 0 {
+		w.after(w.cfg.AgentCheckInterval, w.periodicAgentCheck)
+	}
 	w.after(w.cfg.MaxVirtualTime, w.drain)
 	w.after(w.cfg.MaxVirtualTime+w.cfg.DrainTimeout, w.drainTimedOut)
 	if len(w.frameworks) == 0 {
@@ -259,6 +272,27 @@ func (w *world) at(t time.Duration, fn func()) {
 }
 
 func (w *world) after(d time.Duration, fn func()) { w.at(w.now+d, fn) }
+
+// carry schedules fn at t as a message between agent a and the master:
+// until then it counts as in flight (simAgent.inflight).
+func (w *world) carry(a *simAgent, t time.Duration, fn func()) {
+	a.inflight++
+	w.at(t, func() {
+		a.inflight--
+		fn()
+	})
+}
+
+// carryMsg is carry, except that pings and pongs (heartbeat) are not
+// counted: they change nothing the agent-side checks compare, and with
+// short ping intervals one is nearly always on its way.
+func (w *world) carryMsg(a *simAgent, t time.Duration, heartbeat bool, fn func()) {
+	if heartbeat {
+		w.at(t, fn)
+		return
+	}
+	w.carry(a, t, fn)
+}
 
 func (w *world) clock() time.Time { return w.epoch.Add(w.now) }
 
@@ -395,7 +429,7 @@ func (w *world) sendAgent(connID string, msg *agentproto.MasterMessage) {
 	if rt := msg.GetRunTask(); rt != nil {
 		key := rt.GetFrameworkInfo().GetId().GetValue() + "/" + rt.GetTask().GetTaskId().GetValue()
 		if w.launched[key] {
-			w.fail("launch-once", "task %s launched a second time (RUN_TASK on %s for agent %s)", key, connID, c.agent.id)
+			w.fail("launch-once", "task %s launched a second time (RUN_TASK on %s for agent %s)", key, connID, c.agent.id())
 			return
 		}
 		w.launched[key] = true
@@ -417,7 +451,8 @@ func (w *world) sendAgent(connID string, msg *agentproto.MasterMessage) {
 	if extra > 0 {
 		w.tracef("FAULT delay m>a%d %s by %v", c.agent.idx, describeMaster(msg), extra)
 	}
-	w.at(c.m2a.arrival(w.now, w.latency()+extra), func() { c.agent.receive(c, msg) })
+	w.carryMsg(c.agent, c.m2a.arrival(w.now, w.latency()+extra), msg.GetType() == agentproto.MasterMessage_PING,
+		func() { c.agent.receive(c, msg) })
 }
 
 func (w *world) closeAgent(connID string) {
@@ -429,7 +464,7 @@ func (w *world) closeAgent(connID string) {
 	if c.broken {
 		return
 	}
-	w.at(c.m2a.arrival(w.now, w.latency()), func() { c.agent.streamEnded(c, "closed by the master") })
+	w.carry(c.agent, c.m2a.arrival(w.now, w.latency()), func() { c.agent.streamEnded(c, "closed by the master") })
 }
 
 // breakConn cuts an agent's stream: each end notices after a while.
@@ -439,7 +474,7 @@ func (w *world) breakConn(c *agentConn) {
 	}
 	c.broken = true
 	w.masterLoses(c, w.detectDelay())
-	w.after(w.detectDelay(), func() { c.agent.streamEnded(c, "connection broken") })
+	w.carry(c.agent, w.now+w.detectDelay(), func() { c.agent.streamEnded(c, "connection broken") })
 }
 
 // masterLoses tells the master, after d, that the agent's stream closed.
@@ -451,7 +486,7 @@ func (w *world) masterLoses(c *agentConn, d time.Duration) {
 	if until := c.agent.partitionedUntil; until > w.now+d {
 		d = until - w.now // nothing gets through before the partition heals
 	}
-	w.after(d, func() {
+	w.carry(c.agent, w.now+d, func() {
 		if !c.masterOpen {
 			return
 		}
@@ -469,40 +504,45 @@ func (w *world) agentLetGo(c *agentConn) {
 	w.masterLoses(c, w.latency())
 }
 
-// agentSubscribe is an agent's POST /internal/agent/subscribe.
+// agentSubscribe is an agent's POST /internal/agent/subscribe, opening
+// stream c.
 func (w *world) agentSubscribe(a *simAgent, c *agentConn, msg *agentproto.AgentMessage) {
 	w.report.Messages.AgentToMaster++
 	drop, extra := w.linkFault(a)
 	desc := fmt.Sprintf("a%d %s on %s", a.idx, msg.GetType(), c.id)
 	if drop && a.partitioned() {
-		w.after(10*time.Second, func() { a.streamEnded(c, "subscribe request timed out") })
+		w.carry(a, w.now+10*time.Second, func() { a.streamEnded(c, "subscribe request timed out") })
 		return
 	}
 	if drop {
 		w.tracef("FAULT lost %s", desc)
-		w.after(2*w.latency(), func() { a.streamEnded(c, "subscribe request failed") })
+		w.carry(a, w.now+2*w.latency(), func() { a.streamEnded(c, "subscribe request failed") })
 		return
 	}
 	if extra > 0 {
 		w.tracef("FAULT delay %s by %v", desc, extra)
 	}
-	w.at(a.a2m.arrival(w.now, w.latency()+extra), func() {
+	w.carry(a, a.a2m.arrival(w.now, w.latency()+extra), func() {
 		if c.agentDone {
 			return // the agent gave up on the request
 		}
 		c.masterOpen = true
+		// The answer goes back on the stream ahead of what the master
+		// sends on it.
+		refused := ""
+		w.carry(a, c.m2a.arrival(w.now, w.latency()), func() { a.subscribeAnswered(c, refused) })
 		if r := w.step(core.AgentSubscribe{Conn: c.id, Msg: msg}, desc); r.Code.Failed() {
 			c.masterOpen = false
-			w.after(w.latency(), func() { a.streamEnded(c, "subscribe refused: "+r.Message) })
+			refused = cmp.Or(r.Message, r.Code.String())
 		}
 	})
 }
 
 // agentPost is an agent's POST /internal/agent/message.
-func (w *world) agentPost(a *simAgent, c *agentConn, msg *agentproto.AgentMessage, desc string) {
+func (w *world) agentPost(a *simAgent, s agentcore.Send) {
 	w.report.Messages.AgentToMaster++
 	drop, extra := w.linkFault(a)
-	desc = fmt.Sprintf("a%d %s", a.idx, desc)
+	desc := fmt.Sprintf("a%d %s", a.idx, describeAgent(s.Msg))
 	if drop && a.partitioned() {
 		return
 	}
@@ -513,11 +553,15 @@ func (w *world) agentPost(a *simAgent, c *agentConn, msg *agentproto.AgentMessag
 	if extra > 0 {
 		w.tracef("FAULT delay %s by %v", desc, extra)
 	}
-	agentID := a.id
-	w.at(a.a2m.arrival(w.now, w.latency()+extra), func() {
-		r := w.step(core.AgentMessage{AgentID: agentID, Conn: c.id, Msg: msg}, desc)
+	inc := a.inc
+	w.carryMsg(a, a.a2m.arrival(w.now, w.latency()+extra), s.Msg.GetType() == agentproto.AgentMessage_PONG, func() {
+		r := w.step(core.AgentMessage{AgentID: s.AgentID, Conn: s.StreamID, Msg: s.Msg}, desc)
 		if r.Code.Failed() {
-			w.after(w.latency(), func() { a.rejected(c, r.Code) })
+			w.carry(a, w.now+w.latency(), func() {
+				if a.inc == inc {
+					a.rejected(s.StreamID, r.Code)
+				}
+			})
 		}
 	})
 }
@@ -611,18 +655,18 @@ func (w *world) schedulerCall(f *simFramework, stream *fwStream, call *schedpb.C
 // ---- Faults ----
 
 func (w *world) injectFaults() {
-	if w.phase != phaseRun || w.finished {
+	if w.phase != phaseRun || w.ended {
 		return
 	}
 	fc := w.cfg.Faults
 	if w.chance(fc.AgentCrash) {
-		if a := w.pickAgent(func(a *simAgent) bool { return a.state != agentDown }); a != nil {
+		if a := w.pickAgent(func(a *simAgent) bool { return a.up() }); a != nil {
 			a.crash(w.rng.IntN(2) == 0)
 		}
 	}
 	if w.chance(fc.AgentDisconnect) {
 		if a := w.pickAgent(func(a *simAgent) bool {
-			return a.state == agentRegistered && a.conn != nil && a.conn.masterOpen && !a.conn.broken
+			return a.registered && a.conn != nil && a.conn.masterOpen && !a.conn.broken
 		}); a != nil {
 			w.report.Faults.AgentDisconnects++
 			w.tracef("FAULT stream %s of a%d breaks", a.conn.id, a.idx)
@@ -630,8 +674,22 @@ func (w *world) injectFaults() {
 		}
 	}
 	if w.chance(fc.AgentPartition) {
-		if a := w.pickAgent(func(a *simAgent) bool { return a.state != agentDown && !a.partitioned() }); a != nil {
+		if a := w.pickAgent(func(a *simAgent) bool { return a.up() && !a.partitioned() }); a != nil {
 			a.partition(w.uniform(fc.PartitionMin, fc.PartitionMax))
+		}
+	}
+	if w.chance(fc.ExecutorDisconnect) {
+		if e := w.pickExecutor(func(e *simExecutor) bool { return e.alive() && e.subscribed && e.conn != 0 }); e != nil {
+			w.report.Faults.ExecutorDisconnects++
+			e.tracef("FAULT its event stream breaks")
+			e.breakStream()
+		}
+	}
+	if w.chance(fc.ExecutorCrash) {
+		if e := w.pickExecutor(func(e *simExecutor) bool { return e.alive() && e.launched }); e != nil {
+			w.report.Faults.ExecutorCrashes++
+			e.tracef("FAULT its process dies")
+			e.crash()
 		}
 	}
 	if w.chance(fc.FrameworkDisconnect) {
@@ -671,11 +729,34 @@ func (w *world) pickAgent(ok func(*simAgent) bool) *simAgent {
 	return cands[w.rng.IntN(len(cands))]
 }
 
+// pickExecutor picks, by the seed, one executor that passes ok on an agent
+// that has one.
+func (w *world) pickExecutor(ok func(*simExecutor) bool) *simExecutor {
+	a := w.pickAgent(func(a *simAgent) bool {
+		for _, e := range a.containers {
+			if ok(e) {
+				return true
+			}
+		}
+		return false
+	})
+	if a == nil {
+		return nil
+	}
+	var cands []*simExecutor
+	for _, id := range sortedKeys(a.containers) {
+		if e := a.containers[id]; ok(e) {
+			cands = append(cands, e)
+		}
+	}
+	return cands[w.rng.IntN(len(cands))]
+}
+
 // ---- Phases ----
 
 // drain starts the end of a run that hit MaxVirtualTime.
 func (w *world) drain() {
-	if w.finished {
+	if w.ended {
 		return
 	}
 	w.phase = phaseDrain
@@ -686,7 +767,7 @@ func (w *world) drain() {
 }
 
 func (w *world) drainTimedOut() {
-	if w.finished || w.failure != nil {
+	if w.ended || w.failure != nil {
 		return
 	}
 	var stuck []string
@@ -715,19 +796,28 @@ func (w *world) frameworkDone() {
 	}
 }
 
-// end finishes the run with the end-of-run checks.
+// end ends the workload with the end-of-run checks, then lets the agents
+// settle (settle).
 func (w *world) end() {
-	if w.finished {
+	if w.ended {
 		return
 	}
-	w.finished = true
+	w.ended, w.endedAt = true, w.now
 	w.report.Completed = w.phase == phaseRun
 	w.checkEnd()
+	if w.failure != nil {
+		w.finished = true
+		return
+	}
+	w.settle()
 }
 
 func (w *world) fillReport() {
 	r := &w.report
 	r.Steps, r.Events, r.VirtualTime = w.steps, w.events, w.now
+	if w.ended {
+		r.VirtualTime, r.SettleTime = w.endedAt, w.now-w.endedAt
+	}
 	r.TaskStates = map[string]int{}
 	for _, f := range w.frameworks {
 		r.Subscriptions += f.subscriptions
@@ -843,6 +933,18 @@ func describeMaster(m *agentproto.MasterMessage) string {
 	return m.GetType().String()
 }
 
+func describeAgent(m *agentproto.AgentMessage) string {
+	switch m.GetType() {
+	case agentproto.AgentMessage_STATUS_UPDATE:
+		u := m.GetStatusUpdate()
+		return "STATUS_UPDATE " + describeStatus(u.GetFrameworkId().GetValue(), u.GetStatus()) + " latest " + u.GetLatestState().String()
+	case agentproto.AgentMessage_EXECUTOR_EXITED:
+		e := m.GetExecutorExited()
+		return fmt.Sprintf("EXECUTOR_EXITED %s/%s status %d", e.GetFrameworkId().GetValue(), e.GetExecutorId().GetValue(), e.GetStatus())
+	}
+	return m.GetType().String()
+}
+
 func describeStatus(fwID string, s *mesos.TaskStatus) string {
 	out := fmt.Sprintf("%s/%s %s", fwID, s.GetTaskId().GetValue(), s.GetState())
 	if len(s.GetUuid()) > 0 {
@@ -889,4 +991,13 @@ func compactStates(states []mesos.TaskState) string {
 		i = j
 	}
 	return "[" + strings.Join(parts, " ") + "]"
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
 }

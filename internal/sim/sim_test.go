@@ -135,18 +135,28 @@ func TestFailureReplays(t *testing.T) {
 }
 
 // TestFaultFreeRunFinishesEveryTask: 50 agents, 5 frameworks of 200 tasks
-// each, no faults: every task is launched once and finishes.
+// each (100 under the race detector), no faults: every task is launched
+// once and finishes.
 func TestFaultFreeRunFinishesEveryTask(t *testing.T) {
 	testutil.CheckGoroutines(t)
+	perFramework := 200
+	if raceEnabled {
+		perFramework = 100
+	}
+	n := 5 * perFramework
 	start := time.Now()
-	r, err := Run(Config{Seed: 1, Agents: 50, Frameworks: 5, TasksPerFramework: 200, TraceLimit: -1})
+	r, err := Run(Config{Seed: 1, Agents: 50, Frameworks: 5, TasksPerFramework: perFramework, TraceLimit: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("%d steps, %d events in %v (virtual %v)", r.Steps, r.Events, time.Since(start), r.VirtualTime)
-	want := map[string]int{mesos.TaskState_TASK_FINISHED.String(): 1000}
-	if !r.Completed || !reflect.DeepEqual(r.TaskStates, want) || r.Launched != 1000 {
-		t.Fatalf("completed %v, launched %d, final states %v; want every one of 1000 tasks finished", r.Completed, r.Launched, r.TaskStates)
+	t.Logf("%d steps, %d events, %d agent checks in %v (virtual %v, settled in %v)", r.Steps, r.Events, r.AgentChecks,
+		time.Since(start), r.VirtualTime, r.SettleTime)
+	want := map[string]int{mesos.TaskState_TASK_FINISHED.String(): n}
+	if !r.Completed || !reflect.DeepEqual(r.TaskStates, want) || r.Launched != n {
+		t.Fatalf("completed %v, launched %d, final states %v; want every one of %d tasks finished", r.Completed, r.Launched, r.TaskStates, n)
+	}
+	if r.Executors != n || r.AgentChecks == 0 {
+		t.Errorf("%d executors launched for %d tasks, %d agent checks", r.Executors, n, r.AgentChecks)
 	}
 	if r.AgentsRegistered != 50 || r.Registrations != 50 || r.Subscriptions != 5 {
 		t.Errorf("%d agents registered (%d registrations), %d subscriptions; want 50, 50, 5", r.AgentsRegistered, r.Registrations, r.Subscriptions)
@@ -155,8 +165,9 @@ func TestFaultFreeRunFinishesEveryTask(t *testing.T) {
 		t.Errorf("faults in a fault-free run: %+v", r.Faults)
 	}
 	for name, want := range map[string]float64{
-		"master/tasks_finished": 1000, "master/tasks_lost": 0, "master/slave_registrations": 50,
-		"master/slave_reregistrations": 0, "master/messages_status_update": 3000, "master/invalid_status_updates": 0,
+		"master/tasks_finished": float64(n), "master/tasks_lost": 0, "master/slave_registrations": 50,
+		"master/slave_reregistrations": 0, "master/messages_status_update": float64(3 * n), "master/invalid_status_updates": 0,
+		"master/messages_exited_executor": float64(n),
 	} {
 		if got := r.Metrics[name]; got != want {
 			t.Errorf("%s = %v, want %v", name, got, want)
@@ -171,8 +182,11 @@ func TestFaultFreeRunFinishesEveryTask(t *testing.T) {
 // invariant at every step.
 func TestFaultSeeds(t *testing.T) {
 	seeds := int64(20)
-	if testing.Short() {
+	switch {
+	case testing.Short():
 		seeds = 5
+	case raceEnabled:
+		seeds = 10
 	}
 	for _, mix := range []struct {
 		name   string

@@ -69,5 +69,11 @@ func soakConfig(seed int64) Config {
 		c.Master.AgentPingTimeout = time.Duration(1+r.IntN(15)) * time.Second
 		c.Master.MaxAgentPingTimeouts = 1 + r.IntN(5)
 	}
+	// Drawn last, so that the earlier fields of a seed's configuration
+	// stay what they were before these faults existed.
+	c.Faults.ExecutorDisconnect = pick(0, 0.05, 0.2)
+	c.Faults.ExecutorCrash = pick(0, 0.01, 0.05)
+	c.Faults.LaunchFail = pick(0, 0.01, 0.05)
+	c.Faults.ExecutorHang = pick(0, 0.01, 0.05)
 	return c
 }

@@ -36,6 +36,10 @@ type agent struct {
 	tasks     map[string]*task // by framework id + "/" + task id
 	offers    map[string]*offer
 	executors map[string]*mesos.ExecutorInfo // by framework id + "/" + executor id
+	// killed holds the kills of its tasks the master could not send while
+	// the agent was disconnected, by task key: they go out when it
+	// re-registers (Mesos's Slave::killedTasks). An entry goes with its task.
+	killed map[string]*mesos.KillPolicy
 }
 
 func taskKey(fwID, taskID string) string   { return fwID + "/" + taskID }
@@ -97,6 +101,10 @@ func (c *Core) agentSubscribe(in AgentSubscribe) Result {
 	if reg == nil || reg.GetAgentInfo() == nil {
 		return fail(Invalid, "Expecting 'register' to be present")
 	}
+	if err := validateAgentRegistration(reg); err != nil {
+		c.log.Warn("refusing an agent's registration with an invalid id", "type", msg.GetType().String(), "err", err)
+		return fail(Invalid, "%s", err.Error())
+	}
 	info := clone(reg.GetAgentInfo())
 	total, err := resources.FromProto(info.GetResources())
 	if err != nil {
@@ -135,6 +143,7 @@ func (c *Core) newAgent(id string, info *mesos.AgentInfo, total resources.Resour
 		tasks:          map[string]*task{},
 		offers:         map[string]*offer{},
 		executors:      map[string]*mesos.ExecutorInfo{},
+		killed:         map[string]*mesos.KillPolicy{},
 	}
 }
 
@@ -143,15 +152,17 @@ func allocatorAgent(info *mesos.AgentInfo) allocator.Agent {
 }
 
 // reregisterAgent admits an agent that lost its connection (or that the
-// master marked unreachable) back with what it is running. An agent id this
-// master never admitted is told to shut down, so that it registers afresh:
+// master marked unreachable) back with what it is running. So is an agent
+// this master admitted whose entry left the unreachable list (garbage
+// collected, see registryGC), as Mesos admits it anyway. An agent id this
+// master never issued is told to shut down, so that it registers afresh:
 // without a durable registry yet, a restarted master knows no agents.
 func (c *Core) reregisterAgent(conn string, info *mesos.AgentInfo, total resources.Resources, reg *agentproto.AgentMessage_Register) Result {
 	id := info.GetId().GetValue()
 	a := c.agents[id]
-	returning := false // an agent the master had marked unreachable
+	returning := false // an agent the master had removed
 	if a == nil {
-		if _, wasUnreachable := c.unreachable[id]; !wasUnreachable {
+		if _, wasUnreachable := c.unreachable[id]; !wasUnreachable && !c.issuedAgentID(id) {
 			c.emit(SendAgent{Conn: conn, Msg: &agentproto.MasterMessage{
 				Type:    agentproto.MasterMessage_SHUTDOWN.Enum(),
 				Message: ptr("Agent " + id + " is not known to this master; register as a new agent"),
@@ -159,35 +170,33 @@ func (c *Core) reregisterAgent(conn string, info *mesos.AgentInfo, total resourc
 			c.emit(CloseAgent{Conn: conn})
 			return Result{Code: OK, AgentID: id}
 		}
-		delete(c.unreachable, id)
+		c.forgetUnreachable(id)
 		a = c.newAgent(id, info, total, reg)
 		c.admitAgent(a)
 		returning = true
-	} else {
-		if a.conn != "" && a.conn != conn {
-			delete(c.agentConns, a.conn)
-			c.emit(CloseAgent{Conn: a.conn})
-		}
-		a.info = info
-		a.endpoint = reg.GetEndpoint()
-		if !a.total.Equal(total) {
-			// The agent's resources changed: start its accounting afresh.
-			c.rescindAgentOffers(a)
-			c.alloc.RemoveAgent(id)
-			a.total = total
-			c.alloc.AddAgent(id, allocatorAgent(info), total, c.agentUsedByFramework(a))
-		}
+	} else if a.conn != "" && a.conn != conn {
+		delete(c.agentConns, a.conn)
+		c.emit(CloseAgent{Conn: a.conn})
 	}
+	a.info = info
+	a.endpoint = reg.GetEndpoint()
 	a.reregisteredTime = c.now
 	// connectAgent marks the agent active; the allocator must hear of it
 	// too, or a reconnected agent is never offered again.
 	wasActive := a.active
 	c.connectAgent(a, conn)
 	c.metrics.inc("master/slave_reregistrations")
-	c.reconcileAgentTasks(a, reg, returning)
-	if returning {
-		c.restoreExecutors(a, reg)
-		// Its tasks that came back from unreachable are charged again.
+	adopted := c.reconcileAgent(a, reg, returning)
+	switch {
+	case returning:
+		// What came back with it is charged again.
+		c.alloc.AddAgent(id, allocatorAgent(info), total, c.agentUsedByFramework(a))
+	case adopted || !a.total.Equal(total):
+		// The agent's resources changed, or it runs executors the master
+		// did not know of: start its accounting afresh.
+		c.rescindAgentOffers(a)
+		c.alloc.RemoveAgent(id)
+		a.total = total
 		c.alloc.AddAgent(id, allocatorAgent(info), total, c.agentUsedByFramework(a))
 	}
 	if !wasActive {
@@ -198,60 +207,137 @@ func (c *Core) reregisterAgent(conn string, info *mesos.AgentInfo, total resourc
 	return Result{Code: OK, AgentID: id}
 }
 
-// reconcileAgentTasks compares what the agent reports with what the master
-// knows. Tasks the master knows and the agent does not were lost in flight;
-// tasks the agent runs for frameworks the master removed are killed. When
-// an unreachable agent returns, the tasks its partition-aware frameworks
-// hold as unreachable are adopted again; any other task the master does not
-// know is killed.
-func (c *Core) reconcileAgentTasks(a *agent, reg *agentproto.AgentMessage_Register, returning bool) {
+// reconcileAgent brings the master's view of a re-registering agent in line
+// with what the agent reports, both ways. Mesos does this in
+// Master::reconcileKnownSlave for an agent it still has and in
+// Master::__reregisterSlave for one it had removed (marked unreachable):
+//
+//   - Frameworks the agent runs that the master does not have (completed
+//     ones, or ones it no longer remembers) are shut down on the agent,
+//     once each.
+//   - A task the master holds on the agent that the agent does not report
+//     is gone. Mesos asks the agent, which answers TASK_DROPPED for a
+//     partition-aware framework and TASK_LOST for others, reason
+//     REASON_RECONCILIATION ("Reconciliation: task unknown to the
+//     agent"); here the master gives that answer itself. A task that had
+//     ended, its end not yet acknowledged, ends for good. Either way its
+//     resources are recovered.
+//   - An executor the master holds on the agent that the agent does not
+//     report is removed and its resources recovered (removeExecutor).
+//   - A task both know is left to the status updates the agent resends,
+//     which carry what happened while it was away; a kill the master
+//     could not deliver while the agent was disconnected goes to it now,
+//     if the agent reports it still live (Mesos's killedTasks).
+//   - A task the agent reports and the master does not hold: on an agent
+//     the master had removed, a partition-aware framework's task is
+//     adopted again (no longer unreachable, nor completed, MESOS-9940) and
+//     the framework hears its state with REASON_AGENT_REREGISTERED. Any
+//     other live one is killed: that of a framework that is not partition
+//     aware, which was told TASK_LOST (Mesos before 1.5 did the same;
+//     later versions re-add it, which would show the framework a task
+//     come back from a terminal state), or one the master cannot place.
+//   - An executor the agent reports for a framework the master has and
+//     that the master does not hold is adopted and charged, as Mesos adds
+//     a returning agent's executors.
+//   - The unreachable tasks a removed agent comes back without are
+//     TASK_GONE (Mesos drops them silently; explicit reconciliation would
+//     answer TASK_GONE).
+//
+// It reports whether it charged anything to an agent the master still had,
+// which the allocator must then be told of.
+func (c *Core) reconcileAgent(a *agent, reg *agentproto.AgentMessage_Register, returning bool) (adopted bool) {
 	reported := map[string]*mesos.Task{}
 	for _, t := range reg.GetTasks() {
 		reported[taskKey(t.GetFrameworkId().GetValue(), t.GetTaskId().GetValue())] = t
 	}
+	reportedExecutors := map[string]*mesos.ExecutorInfo{}
+	for _, rec := range reg.GetExecutors() {
+		info := rec.GetInfo()
+		reportedExecutors[executorKey(info.GetFrameworkId().GetValue(), info.GetExecutorId().GetValue())] = info
+	}
+
+	// Frameworks the master does not have.
+	unknown := map[string]bool{}
+	for _, fi := range reg.GetFrameworks() {
+		unknown[fi.GetId().GetValue()] = true
+	}
+	for _, t := range reg.GetTasks() {
+		unknown[t.GetFrameworkId().GetValue()] = true
+	}
+	for _, info := range reportedExecutors {
+		unknown[info.GetFrameworkId().GetValue()] = true
+	}
+	for _, fwID := range sortedKeys(unknown) {
+		if fwID != "" && c.frameworks[fwID] == nil {
+			c.log.Info("shutting down a framework the master does not have on a re-registered agent", "agent", a.id, "framework", fwID)
+			c.sendToAgent(a, shutdownFrameworkMsg(fwID))
+		}
+	}
+
+	// What the master holds and the agent does not.
 	for _, key := range sortedKeys(a.tasks) {
 		t := a.tasks[key]
-		if _, ok := reported[key]; ok || t.state.IsTerminal() {
+		if _, ok := reported[key]; ok {
 			continue
 		}
 		fw := c.frameworks[t.frameworkID]
-		state := mesos.TaskState_TASK_LOST
-		if fw != nil && fw.partitionAware() {
-			state = mesos.TaskState_TASK_DROPPED
+		state := t.state
+		if !state.IsTerminal() {
+			state = mesos.TaskState_TASK_LOST
+			if fw != nil && fw.partitionAware() {
+				state = mesos.TaskState_TASK_DROPPED
+			}
 		}
-		c.masterTaskUpdate(fw, t, state, mesos.TaskStatus_REASON_AGENT_REREGISTERED, "Task is unknown to the agent")
+		c.log.Warn("task unknown to the re-registered agent", "agent", a.id, "framework", t.frameworkID, "task", t.id, "state", state.String())
+		c.masterTaskUpdate(fw, t, state, mesos.TaskStatus_REASON_RECONCILIATION, "Reconciliation: task unknown to the agent")
 	}
+	for _, key := range sortedKeys(a.executors) {
+		if _, ok := reportedExecutors[key]; !ok {
+			ex := a.executors[key]
+			c.log.Warn("executor unknown to the re-registered agent", "agent", a.id,
+				"framework", ex.GetFrameworkId().GetValue(), "executor", ex.GetExecutorId().GetValue())
+			c.removeExecutor(a, ex.GetFrameworkId().GetValue(), ex.GetExecutorId().GetValue())
+		}
+	}
+
+	// What the agent reports.
 	for _, key := range sortedKeys(reported) {
 		rt := reported[key]
-		fwID := rt.GetFrameworkId().GetValue()
-		fw := c.frameworks[fwID]
+		fw := c.frameworks[rt.GetFrameworkId().GetValue()]
 		if fw == nil {
-			c.sendToAgent(a, shutdownFrameworkMsg(fwID))
-			continue
-		}
-		if a.tasks[key] != nil {
-			// A task both know: what happened to it while the agent was
-			// away arrives as the status updates the agent resends after
-			// REGISTERED, which carry its latest state.
-			continue
+			continue // shut down above
 		}
 		taskID := rt.GetTaskId().GetValue()
-		if returning && fw.partitionAware() && fw.tasks[taskID] == nil && hasTask(fw.unreachable, taskID, a.id) {
-			t := newTaskFromAgent(rt, a.id)
-			fw.tasks[t.id] = t
-			a.tasks[key] = t
-			fw.unreachable = removeTaskFrom(fw.unreachable, t.id)
+		live := !rt.GetState().IsTerminal()
+		if t := a.tasks[key]; t != nil {
+			if _, killed := a.killed[key]; killed && live {
+				c.sendToAgent(a, killTaskMsg(fw.id, taskID, a.killed[key]))
+			}
 			continue
 		}
-		// A task the master reported lost, or whose id is now another
-		// task's: the framework has written it off.
+		if returning && fw.partitionAware() && fw.tasks[taskID] == nil {
+			c.adoptTask(fw, a, rt)
+			continue
+		}
 		if returning {
 			fw.unreachable = removeAgentTask(fw.unreachable, taskID, a.id)
 		}
-		c.sendToAgent(a, killTaskMsg(fwID, taskID, nil))
+		if live {
+			c.sendToAgent(a, killTaskMsg(fw.id, taskID, nil))
+		}
 	}
+	for _, key := range sortedKeys(reportedExecutors) {
+		info := reportedExecutors[key]
+		fw := c.frameworks[info.GetFrameworkId().GetValue()]
+		if fw == nil || a.executors[key] != nil {
+			continue
+		}
+		c.addExecutor(fw, a, clone(info))
+		adopted = !returning
+	}
+
 	if !returning {
-		return
+		return adopted
 	}
 	// Unreachable tasks the returning agent no longer has are gone.
 	for _, fwID := range sortedKeys(c.frameworks) {
@@ -264,32 +350,69 @@ func (c *Core) reconcileAgentTasks(a *agent, reg *agentproto.AgentMessage_Regist
 			c.masterTaskUpdate(fw, t, mesos.TaskState_TASK_GONE, mesos.TaskStatus_REASON_AGENT_REREGISTERED, "Task is unknown to the agent")
 		}
 	}
+	return false
 }
 
-// restoreExecutors takes back the custom and default executors a returning
-// agent reports for the tasks it was allowed to keep, so that they are
-// charged and their exits reach their frameworks.
-func (c *Core) restoreExecutors(a *agent, reg *agentproto.AgentMessage_Register) {
-	kept := map[string]bool{}
-	for _, t := range a.tasks {
-		if t.executorID != "" {
-			kept[executorKey(t.frameworkID, t.executorID)] = true
-		}
+// adoptTask takes back a task a removed agent returns with, for a
+// partition-aware framework: it is the framework's live task again (or,
+// if it ended while away, one whose end is yet to be delivered), and the
+// framework hears its state.
+func (c *Core) adoptTask(fw *framework, a *agent, rt *mesos.Task) {
+	t := newTaskFromAgent(rt, a.id)
+	if t.state.IsTerminal() {
+		// Its end was not counted against the agent while away; its
+		// resources are free, and the update the agent resends ends it.
+		t.resourcesRecovered = true
 	}
-	for _, rec := range reg.GetExecutors() {
-		info := rec.GetInfo()
-		fwID := info.GetFrameworkId().GetValue()
-		exID := info.GetExecutorId().GetValue()
-		fw := c.frameworks[fwID]
-		if fw == nil || !kept[executorKey(fwID, exID)] {
-			continue
+	fw.tasks[t.id] = t
+	a.tasks[taskKey(fw.id, t.id)] = t
+	fw.unreachable = removeAgentTask(fw.unreachable, t.id, a.id)
+	fw.completed = removeAgentTask(fw.completed, t.id, a.id)
+	c.log.Info("task of a re-registered agent adopted", "agent", a.id, "framework", fw.id, "task", t.id, "state", t.state.String())
+	status := &mesos.TaskStatus{
+		TaskId:    &mesos.TaskID{Value: &t.id},
+		State:     t.state.Enum(),
+		Source:    mesos.TaskStatus_SOURCE_MASTER.Enum(),
+		Reason:    mesos.TaskStatus_REASON_AGENT_REREGISTERED.Enum(),
+		Message:   ptr("Unreachable agent re-registered"),
+		AgentId:   &mesos.AgentID{Value: &a.id},
+		Timestamp: ptr(secs(c.now)),
+	}
+	if t.executorID != "" {
+		status.ExecutorId = &mesos.ExecutorID{Value: &t.executorID}
+	}
+	c.sendToFramework(fw, &schedpb.Event{Type: schedpb.Event_UPDATE.Enum(), Update: &schedpb.Event_Update{Status: status}})
+}
+
+// addExecutor records a custom or default executor of fw on agent a.
+func (c *Core) addExecutor(fw *framework, a *agent, info *mesos.ExecutorInfo) {
+	exID := info.GetExecutorId().GetValue()
+	a.executors[executorKey(fw.id, exID)] = info
+	if fw.executors[a.id] == nil {
+		fw.executors[a.id] = map[string]*mesos.ExecutorInfo{}
+	}
+	fw.executors[a.id][exID] = info
+}
+
+// removeExecutor forgets an executor on agent a and recovers its
+// resources (Mesos's Master::removeExecutor).
+func (c *Core) removeExecutor(a *agent, fwID, exID string) {
+	ex := a.executors[executorKey(fwID, exID)]
+	if ex == nil {
+		return
+	}
+	delete(a.executors, executorKey(fwID, exID))
+	if r, err := resources.FromProto(ex.GetResources()); err == nil {
+		c.alloc.RecoverResources(fwID, a.id, r, 0, c.now)
+		c.allocateSoon = true
+	}
+	if fw := c.frameworks[fwID]; fw != nil {
+		if exs := fw.executors[a.id]; exs != nil {
+			delete(exs, exID)
+			if len(exs) == 0 {
+				delete(fw.executors, a.id)
+			}
 		}
-		info = clone(info)
-		a.executors[executorKey(fwID, exID)] = info
-		if fw.executors[a.id] == nil {
-			fw.executors[a.id] = map[string]*mesos.ExecutorInfo{}
-		}
-		fw.executors[a.id][exID] = info
 	}
 }
 
@@ -370,22 +493,13 @@ func (c *Core) agentMessage(in AgentMessage) Result {
 func (c *Core) executorExited(a *agent, m *agentproto.AgentMessage_ExecutorExited) {
 	fwID := m.GetFrameworkId().GetValue()
 	exID := m.GetExecutorId().GetValue()
-	key := executorKey(fwID, exID)
-	if _, ok := a.executors[key]; !ok {
+	if _, ok := a.executors[executorKey(fwID, exID)]; !ok {
 		return // the built-in command executor, which the master does not track
 	}
-	delete(a.executors, key)
+	c.removeExecutor(a, fwID, exID)
 	fw := c.frameworks[fwID]
 	if fw == nil {
 		return
-	}
-	if exs := fw.executors[a.id]; exs != nil {
-		if ex := exs[exID]; ex != nil {
-			if r, err := resources.FromProto(ex.GetResources()); err == nil {
-				c.alloc.RecoverResources(fwID, a.id, r, 0, c.now)
-			}
-			delete(exs, exID)
-		}
 	}
 	c.sendToFramework(fw, &schedpb.Event{Type: schedpb.Event_FAILURE.Enum(), Failure: &schedpb.Event_Failure{
 		AgentId: &mesos.AgentID{Value: &a.id}, ExecutorId: m.GetExecutorId(), Status: ptr(m.GetStatus()),
@@ -503,7 +617,7 @@ func (c *Core) removeAgent(a *agent, why string, reason mesos.TaskStatus_Reason)
 	}
 	c.alloc.RemoveAgent(a.id)
 	c.forgetAgent(a.id)
-	c.unreachable[a.id] = c.now
+	c.markUnreachable(a.id)
 	c.metrics.inc("master/slave_removals")
 	c.allocateSoon = true
 }
@@ -533,4 +647,65 @@ func hostOf(hostport string) (string, bool) {
 		return "", false
 	}
 	return host, true
+}
+
+// issuedAgentID reports whether id is one this master gave an agent.
+func (c *Core) issuedAgentID(id string) bool {
+	n, ok := strings.CutPrefix(id, c.info.GetId()+"-S")
+	if !ok {
+		return false
+	}
+	i, err := strconv.Atoi(n)
+	return err == nil && i >= 0 && i < c.nextAgent && strconv.Itoa(i) == n
+}
+
+// markUnreachable adds an agent to the unreachable list.
+func (c *Core) markUnreachable(id string) {
+	if _, ok := c.unreachable[id]; !ok {
+		c.unreachableOrder = append(c.unreachableOrder, id)
+	}
+	c.unreachable[id] = c.now
+}
+
+// forgetUnreachable takes an agent off the unreachable list.
+func (c *Core) forgetUnreachable(id string) {
+	if _, ok := c.unreachable[id]; !ok {
+		return
+	}
+	delete(c.unreachable, id)
+	if i := slices.Index(c.unreachableOrder, id); i >= 0 {
+		c.unreachableOrder = slices.Delete(c.unreachableOrder, i, i+1)
+	}
+}
+
+// registryGC garbage-collects the unreachable list as Mesos's master does
+// every --registry_gc_interval (Master::doRegistryGc): walking it oldest
+// first, an entry goes while more than --registry_max_agent_count would
+// remain, and any entry older than --registry_max_agent_age goes. The
+// frameworks forget the unreachable tasks of the agents that go, without
+// an update: reconciling them answers TASK_UNKNOWN (TASK_LOST for a
+// framework that is not partition-aware). Such an agent may still come
+// back (reregisterAgent).
+func (c *Core) registryGC() {
+	var gone []string
+	for _, id := range c.unreachableOrder {
+		if len(c.unreachableOrder)-len(gone) > c.opts.RegistryMaxAgentCount ||
+			c.now.Sub(c.unreachable[id]) > c.opts.RegistryMaxAgentAge {
+			gone = append(gone, id)
+		}
+	}
+	if len(gone) == 0 {
+		return
+	}
+	collected := map[string]bool{}
+	for _, id := range gone {
+		collected[id] = true
+		delete(c.unreachable, id)
+	}
+	c.unreachableOrder = slices.DeleteFunc(c.unreachableOrder, func(id string) bool { return collected[id] })
+	for _, fwID := range sortedKeys(c.frameworks) {
+		fw := c.frameworks[fwID]
+		fw.unreachable = slices.DeleteFunc(fw.unreachable, func(t *task) bool { return collected[t.agentID] })
+	}
+	c.log.Info("garbage collected unreachable agents", "agents", len(gone), "left", len(c.unreachableOrder))
 }

@@ -25,7 +25,13 @@ type Options struct {
 	MaxCompletedFrameworks        int           // --max_completed_frameworks (50)
 	MaxCompletedTasksPerFramework int           // --max_completed_tasks_per_framework (1000)
 	MaxUnreachableTasksPerFW      int           // --max_unreachable_tasks_per_framework (1000)
-	Logger                        *slog.Logger
+	// The unreachable agents the master remembers are garbage-collected
+	// every RegistryGCInterval: those marked unreachable longer than
+	// RegistryMaxAgentAge ago, and the oldest beyond RegistryMaxAgentCount.
+	RegistryGCInterval    time.Duration // --registry_gc_interval (15mins)
+	RegistryMaxAgentAge   time.Duration // --registry_max_agent_age (2weeks)
+	RegistryMaxAgentCount int           // --registry_max_agent_count (102400)
+	Logger                *slog.Logger
 }
 
 // SetDefaults fills unset options with Mesos's defaults.
@@ -50,6 +56,15 @@ func (o *Options) SetDefaults() {
 	}
 	if o.MaxUnreachableTasksPerFW <= 0 {
 		o.MaxUnreachableTasksPerFW = 1000
+	}
+	if o.RegistryGCInterval <= 0 {
+		o.RegistryGCInterval = 15 * time.Minute
+	}
+	if o.RegistryMaxAgentAge <= 0 {
+		o.RegistryMaxAgentAge = 14 * 24 * time.Hour
+	}
+	if o.RegistryMaxAgentCount <= 0 {
+		o.RegistryMaxAgentCount = 100 * 1024
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
@@ -145,11 +160,13 @@ func (c Code) String() string {
 
 // Result is the synchronous answer to an input: a code and, for refusals,
 // the message that says what is wrong. AgentID is the id assigned to an
-// agent that registered.
+// agent that registered; FrameworkID is the id of a framework that
+// subscribed.
 type Result struct {
-	Code    Code
-	Message string
-	AgentID string
+	Code        Code
+	Message     string
+	AgentID     string
+	FrameworkID string
 }
 
 func ok() Result { return Result{Code: Accepted} }
@@ -196,32 +213,39 @@ type Core struct {
 	startTime time.Time
 
 	frameworks map[string]*framework
-	completed  []*framework // oldest first, bounded
+	completed  []*framework // oldest first, at most MaxCompletedFrameworks
+	// removedFWs are the ids of the completed frameworks, which may not
+	// subscribe again. Like Mesos, the master remembers only those: an id
+	// that has left the completed frameworks is no longer refused.
 	removedFWs map[string]bool
 	streams    map[string]*framework // stream id -> framework
 
-	agents      map[string]*agent
-	agentOrder  []string          // the agents' ids, sorted: the order timers visit them in
-	agentConns  map[string]*agent // connection id -> agent
-	unreachable map[string]time.Time
-	offers      map[string]*offer
+	agents     map[string]*agent
+	agentOrder []string          // the agents' ids, sorted: the order timers visit them in
+	agentConns map[string]*agent // connection id -> agent
+	// unreachable holds when each agent was marked unreachable, and
+	// unreachableOrder the same ids in the order they were: the registry's
+	// unreachable list, garbage-collected by age and count.
+	unreachable      map[string]time.Time
+	unreachableOrder []string
+	lastRegistryGC   time.Time
+	offers           map[string]*offer
 
 	nextFramework int
 	nextAgent     int
 	nextOffer     int
 
-	nextAllocation  time.Time
-	allocateSoon    bool
-	lastHeartbeat   time.Time
-	metrics         metrics
-	pendingOutputs  []Output
-	allocationRuns  int64
-	allocationNanos []int64
+	nextAllocation time.Time
+	allocateSoon   bool
+	lastHeartbeat  time.Time
+	metrics        metrics
+	pendingOutputs []Output
+	allocationRuns int64
 }
 
-// NewCore returns a master core with the given identity. newUUID supplies
-// the random bytes of stream ids and nothing else, so that tests and the
-// simulator can make the core fully deterministic.
+// NewCore returns a master core with the given identity, its clock starting
+// at now. Everything it does follows from its inputs (stream and connection
+// ids come from the driver), so the same inputs replay the same run.
 func NewCore(info *mesos.MasterInfo, opts Options, alloc allocator.Allocator, now time.Time) *Core {
 	opts.SetDefaults()
 	c := &Core{
@@ -241,6 +265,7 @@ func NewCore(info *mesos.MasterInfo, opts Options, alloc allocator.Allocator, no
 	}
 	c.nextAllocation = now.Add(opts.AllocationInterval)
 	c.lastHeartbeat = now
+	c.lastRegistryGC = now
 	return c
 }
 
@@ -314,6 +339,10 @@ func (c *Core) tick() {
 	c.checkAgentPings()
 	c.checkFailoverTimeouts()
 	c.checkOfferTimeouts()
+	if now.Sub(c.lastRegistryGC) >= c.opts.RegistryGCInterval {
+		c.lastRegistryGC = now
+		c.registryGC()
+	}
 	if c.allocateSoon || !now.Before(c.nextAllocation) {
 		c.allocate()
 	}

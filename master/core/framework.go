@@ -247,7 +247,7 @@ func (c *Core) subscribe(call *schedpb.Call, stream string) Result {
 	// follows SUBSCRIBED at once (see mesos-samples/scheduler_subscribe_stream.txt).
 	c.emit(SendEvent{Stream: stream, Event: &schedpb.Event{Type: schedpb.Event_HEARTBEAT.Enum()}})
 	c.allocateSoon = true
-	return Result{Code: OK}
+	return Result{Code: OK, FrameworkID: fw.id}
 }
 
 func errorEvent(msg string) *schedpb.Event {
@@ -292,17 +292,14 @@ func (c *Core) checkFailoverTimeouts() {
 func (c *Core) removeFramework(fw *framework) {
 	c.log.Info("removing framework", "framework", fw.id)
 	c.rescindFrameworkOffers(fw, false)
-	agentsTouched := map[string]bool{}
-	for _, t := range fw.tasks {
-		agentsTouched[t.agentID] = true
-	}
-	for agentID := range fw.executors {
-		agentsTouched[agentID] = true
-	}
-	for _, agentID := range sortedKeys(agentsTouched) {
-		if a := c.agents[agentID]; a != nil {
-			c.sendToAgent(a, shutdownFrameworkMsg(fw.id))
-		}
+	// Like Mesos, every agent is told, not only those the master knows to
+	// run the framework's tasks or executors: an agent may still hold
+	// ended tasks whose end the master has already seen acknowledged (the
+	// acknowledgement was lost on the way to the agent), and it resends
+	// their updates, which nobody will acknowledge now, until it hears
+	// that the framework is gone.
+	for _, agentID := range sortedKeys(c.agents) {
+		c.sendToAgent(c.agents[agentID], shutdownFrameworkMsg(fw.id))
 	}
 	for _, id := range sortedKeys(fw.tasks) {
 		t := fw.tasks[id]
@@ -332,6 +329,9 @@ func (c *Core) removeFramework(fw *framework) {
 	c.removedFWs[fw.id] = true
 	c.completed = append(c.completed, fw)
 	if n := len(c.completed) - c.opts.MaxCompletedFrameworks; n > 0 {
+		for _, old := range c.completed[:n] {
+			delete(c.removedFWs, old.id)
+		}
 		c.completed = append([]*framework(nil), c.completed[n:]...)
 	}
 	c.allocateSoon = true

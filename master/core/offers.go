@@ -230,14 +230,37 @@ func (c *Core) accept(fw *framework, acc *schedpb.Call_Accept) {
 			lg := op.GetLaunchGroup()
 			available = c.launch(fw, a, role, available, lg.GetExecutor(), lg.GetTaskGroup().GetTasks())
 		default:
-			c.log.Warn("unsupported offer operation", "framework", fw.id, "type", op.GetType().String())
-			c.metrics.inc("master/invalid_operations")
+			c.dropOperation(fw, op, fmt.Sprintf("Offer operation %s is not supported by this master", op.GetType()))
 		}
 	}
 	if !available.IsEmpty() {
 		c.alloc.RecoverResources(fw.id, a.id, available, refuse, c.now)
 	}
 	c.allocateSoon = true
+}
+
+// dropOperation refuses an offer operation the master will not carry out;
+// its resources stay with the rest of the offer and go back to the
+// allocator. As Mesos's master drops an operation, a framework that asked
+// for feedback (the operation has an id) is told with an OPERATION_ERROR
+// status (not reliably delivered, so it carries no uuid). A framework that
+// did not ask gets an ERROR event saying what was dropped, so that it does
+// not wait for resources the operation would have made.
+func (c *Core) dropOperation(fw *framework, op *mesos.Offer_Operation, why string) {
+	c.log.Warn("dropping an offer operation", "framework", fw.id, "type", op.GetType().String(), "reason", why)
+	c.metrics.inc("master/invalid_operations")
+	if op.GetId() == nil {
+		c.sendToFramework(fw, errorEvent(why))
+		return
+	}
+	c.sendToFramework(fw, &schedpb.Event{
+		Type: schedpb.Event_UPDATE_OPERATION_STATUS.Enum(),
+		UpdateOperationStatus: &schedpb.Event_UpdateOperationStatus{Status: &mesos.OperationStatus{
+			OperationId: clone(op.GetId()),
+			State:       mesos.OperationState_OPERATION_ERROR.Enum(),
+			Message:     &why,
+		}},
+	})
 }
 
 func operationTasks(op *mesos.Offer_Operation) []*mesos.TaskInfo {
@@ -304,6 +327,10 @@ func (c *Core) launch(fw *framework, a *agent, role string, available resources.
 			break
 		}
 		if err = validateTask(ti, a, fw, group); err != nil {
+			if group {
+				// Mesos names the task of a group that failed.
+				err = fmt.Errorf("Task '%s' is invalid: %w", ti.GetTaskId().GetValue(), err)
+			}
 			break
 		}
 		if ids[ti.GetTaskId().GetValue()] {

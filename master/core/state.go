@@ -352,13 +352,23 @@ func labelsArray(l *mesos.Labels) []map[string]string {
 	return out
 }
 
+// masterCapabilities names the capabilities the master advertises in its
+// MasterInfo, for /master/state.
+func masterCapabilities(info *mesos.MasterInfo) []string {
+	names := []string{}
+	for _, cp := range info.GetCapabilities() {
+		names = append(names, cp.GetType().String())
+	}
+	return names
+}
+
 // State builds /master/state.
 func (c *Core) State(build BuildInfo, flags map[string]string) StateView {
 	v := StateView{
 		Version: build.Version, GitSHA: build.GitSHA, BuildDate: build.BuildDate, BuildTime: f(build.BuildTime),
 		BuildUser: build.BuildUser, StartTime: f(secs(c.startTime)), ElectedTime: f(secs(c.startTime)),
 		ID: c.info.GetId(), PID: c.info.GetPid(), Hostname: c.info.GetHostname(),
-		Capabilities: []string{"AGENT_UPDATE", "AGENT_DRAINING", "QUOTA_V2"},
+		Capabilities: masterCapabilities(c.info),
 		Leader:       c.info.GetPid(), LeaderInfo: protoJSON(c.info), Flags: flags,
 		Slaves: c.SlaveViews(""), RecoveredSlaves: []any{},
 		OrphanTasks: []any{}, UnregisteredFWs: []any{},

@@ -33,13 +33,32 @@ type task struct {
 
 func (t *task) setState(s mesos.TaskState, now time.Time) {
 	t.state = s
-	t.statuses = append(t.statuses, &mesos.TaskStatus{
+	t.addStatus(&mesos.TaskStatus{
 		TaskId: &mesos.TaskID{Value: &t.id}, State: s.Enum(), Timestamp: ptr(secs(now)),
 	})
 }
 
+// addStatus records a status in the task's history. As in Mesos's
+// Master::updateTask, a status in the same state as the last one replaces
+// it, so that a task sending health or check updates does not grow its
+// history without bound: it holds one status per change of state.
+func (t *task) addStatus(st *mesos.TaskStatus) {
+	if n := len(t.statuses); n > 0 && t.statuses[n-1].GetState() == st.GetState() {
+		t.statuses[n-1] = st
+		return
+	}
+	t.statuses = append(t.statuses, st)
+}
+
 func newTaskFromAgent(rt *mesos.Task, agentID string) *task {
 	res, _ := resources.FromProto(rt.GetResources())
+	role := ""
+	for _, r := range rt.GetResources() {
+		if ai := r.GetAllocationInfo(); ai != nil && ai.Role != nil {
+			role = ai.GetRole()
+			break
+		}
+	}
 	return &task{
 		id:          rt.GetTaskId().GetValue(),
 		frameworkID: rt.GetFrameworkId().GetValue(),
@@ -50,6 +69,7 @@ func newTaskFromAgent(rt *mesos.Task, agentID string) *task {
 		},
 		executorID: rt.GetExecutorId().GetValue(),
 		res:        res,
+		role:       role,
 		state:      rt.GetState(),
 		statuses:   rt.GetStatuses(),
 		user:       rt.GetUser(),
@@ -90,7 +110,7 @@ func (c *Core) statusUpdate(a *agent, up *agentproto.StatusUpdate) {
 		t.statusUpdateState = status.State
 		t.statusUpdateUUID = status.GetUuid()
 		if !containsStatus(t.statuses, status) {
-			t.statuses = append(t.statuses, statusForState(status))
+			t.addStatus(statusForState(status))
 		}
 		if latest.IsTerminal() {
 			// Resources are free, and the task counted as ended, as soon as
@@ -162,7 +182,7 @@ func (c *Core) masterTaskUpdate(fw *framework, t *task, state mesos.TaskState, r
 		t.unreachableTime = c.now
 	}
 	t.state = state
-	t.statuses = append(t.statuses, statusForState(status))
+	t.addStatus(statusForState(status))
 	if fw == nil {
 		if a := c.agents[t.agentID]; a != nil {
 			delete(a.tasks, taskKey(t.frameworkID, t.id))
@@ -185,8 +205,9 @@ func (c *Core) removeTask(fw *framework, t *task) {
 	if fw.tasks[t.id] == t {
 		delete(fw.tasks, t.id)
 	}
-	if a := c.agents[t.agentID]; a != nil {
+	if a := c.agents[t.agentID]; a != nil && a.tasks[taskKey(fw.id, t.id)] == t {
 		delete(a.tasks, taskKey(fw.id, t.id))
+		delete(a.killed, taskKey(fw.id, t.id))
 	}
 	if t.state == mesos.TaskState_TASK_UNREACHABLE {
 		fw.unreachable = append(fw.unreachable, t)
@@ -274,6 +295,13 @@ func (c *Core) kill(fw *framework, k *schedpb.Call_Kill) {
 	a := c.agents[t.agentID]
 	if a == nil {
 		c.reconcileTask(fw, taskID, t.agentID)
+		return
+	}
+	if a.conn == "" {
+		// Sent when the agent re-registers, if it still runs the task.
+		c.log.Info("cannot kill a task on a disconnected agent yet; the kill goes when it re-registers",
+			"framework", fw.id, "task", taskID, "agent", a.id)
+		a.killed[taskKey(fw.id, taskID)] = k.GetKillPolicy()
 		return
 	}
 	c.sendToAgent(a, killTaskMsg(fw.id, taskID, k.GetKillPolicy()))

@@ -7,8 +7,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gomesos/gomesos/api/agentproto"
 	mesos "github.com/gomesos/gomesos/api/v1/mesos"
 	schedpb "github.com/gomesos/gomesos/api/v1/scheduler"
+	"github.com/gomesos/gomesos/internal/ids"
 )
 
 // ValidateSchedulerCall checks a call's shape the way Mesos's
@@ -133,6 +135,13 @@ func validateFrameworkInfo(info *mesos.FrameworkInfo, suppressed []string) error
 		}
 		set[r] = true
 	}
+	// As Mesos's validateFrameworkId: an id is checked only when there is
+	// one (a new framework has none).
+	if id := info.GetId().GetValue(); id != "" {
+		if err := ids.Validate(id); err != nil {
+			return err
+		}
+	}
 	for _, r := range suppressed {
 		if !set[r] {
 			return fmt.Errorf("Suppressed role '%s' is not contained in the list of roles", r)
@@ -149,11 +158,9 @@ func validateFrameworkInfo(info *mesos.FrameworkInfo, suppressed []string) error
 // validateTask checks one TaskInfo of a LAUNCH or LAUNCH_GROUP.
 func validateTask(ti *mesos.TaskInfo, a *agent, fw *framework, inGroup bool) error {
 	id := ti.GetTaskId().GetValue()
-	if id == "" {
-		return errors.New("Task ID must not be empty")
-	}
-	if strings.ContainsAny(id, "/\x00") || id == "." || id == ".." {
-		return fmt.Errorf("Task ID '%s' contains invalid characters", id)
+	// Mesos reports a bad task id with validateID's message alone.
+	if err := ids.Validate(id); err != nil {
+		return err
 	}
 	if _, dup := fw.tasks[id]; dup {
 		return fmt.Errorf("Task has duplicate ID: %s", id)
@@ -190,8 +197,8 @@ func validateTask(ti *mesos.TaskInfo, a *agent, fw *framework, inGroup bool) err
 }
 
 func validateExecutor(ex *mesos.ExecutorInfo, fw *framework) error {
-	if ex.GetExecutorId().GetValue() == "" {
-		return errors.New("Executor ID must not be empty")
+	if err := ids.Validate(ex.GetExecutorId().GetValue()); err != nil {
+		return err
 	}
 	if ex.FrameworkId != nil && ex.GetFrameworkId().GetValue() != fw.id {
 		return fmt.Errorf("ExecutorInfo has an invalid FrameworkID (Actual: %s vs Expected: %s)", ex.GetFrameworkId().GetValue(), fw.id)
@@ -209,14 +216,66 @@ func validateGroupExecutor(ex *mesos.ExecutorInfo, fw *framework, tasks []*mesos
 	if ex.GetType() != mesos.ExecutorInfo_DEFAULT {
 		return errors.New("'ExecutorInfo.type' must be DEFAULT for LAUNCH_GROUP")
 	}
-	if ex.GetExecutorId().GetValue() == "" {
-		return errors.New("Executor ID must not be empty")
+	if err := ids.Validate(ex.GetExecutorId().GetValue()); err != nil {
+		return err
 	}
 	if ex.FrameworkId != nil && ex.GetFrameworkId().GetValue() != fw.id {
 		return fmt.Errorf("ExecutorInfo has an invalid FrameworkID (Actual: %s vs Expected: %s)", ex.GetFrameworkId().GetValue(), fw.id)
 	}
 	if len(tasks) == 0 {
 		return errors.New("Task group must contain at least one task")
+	}
+	return nil
+}
+
+// validateAgentRegistration checks the ids a REGISTER or REREGISTER carries,
+// as Mesos's validation of RegisterSlaveMessage and ReregisterSlaveMessage
+// does, with its messages: the agent's own id, the ids of the frameworks,
+// executors and tasks it reports. An agent is trusted no more than a
+// framework: one bad id refuses the whole message, before any of it becomes
+// the master's state.
+func validateAgentRegistration(reg *agentproto.AgentMessage_Register) error {
+	agentID := reg.GetAgentInfo().GetId()
+	if agentID != nil {
+		if err := ids.Validate(agentID.GetValue()); err != nil {
+			return err
+		}
+	}
+	for _, fw := range reg.GetFrameworks() {
+		if id := fw.GetId().GetValue(); id != "" {
+			if err := ids.Validate(id); err != nil {
+				return err
+			}
+		}
+	}
+	for _, rec := range reg.GetExecutors() {
+		info := rec.GetInfo()
+		exID := info.GetExecutorId().GetValue()
+		if err := ids.Validate(exID); err != nil {
+			return err
+		}
+		if fwID := info.GetFrameworkId().GetValue(); ids.Validate(fwID) != nil {
+			return fmt.Errorf("Executor has an invalid FrameworkID '%s'", fwID)
+		}
+		if rec.ContainerId != nil {
+			if err := ids.ValidateContainerID(rec.GetContainerId().GetValue()); err != nil {
+				return fmt.Errorf("Executor '%s' has an invalid ContainerID: %v", exID, err)
+			}
+		}
+	}
+	for _, t := range reg.GetTasks() {
+		if err := ids.Validate(t.GetTaskId().GetValue()); err != nil {
+			return fmt.Errorf("Task has an invalid TaskID: %v", err)
+		}
+		if t.AgentId != nil && agentID != nil && t.GetAgentId().GetValue() != agentID.GetValue() {
+			return fmt.Errorf("Task has an invalid SlaveID '%s'", t.GetAgentId().GetValue())
+		}
+		if fwID := t.GetFrameworkId().GetValue(); ids.Validate(fwID) != nil {
+			return fmt.Errorf("Task has an invalid FrameworkID '%s'", fwID)
+		}
+		if t.ExecutorId != nil && ids.Validate(t.GetExecutorId().GetValue()) != nil {
+			return fmt.Errorf("Task has an invalid ExecutorID '%s'", t.GetExecutorId().GetValue())
+		}
 	}
 	return nil
 }

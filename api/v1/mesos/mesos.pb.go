@@ -25,6 +25,87 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// The states an offer operation passes through (operation feedback).
+type OperationState int32
+
+const (
+	OperationState_OPERATION_UNSUPPORTED      OperationState = 0
+	OperationState_OPERATION_PENDING          OperationState = 1
+	OperationState_OPERATION_FINISHED         OperationState = 2
+	OperationState_OPERATION_FAILED           OperationState = 3
+	OperationState_OPERATION_ERROR            OperationState = 4
+	OperationState_OPERATION_DROPPED          OperationState = 5
+	OperationState_OPERATION_UNREACHABLE      OperationState = 6
+	OperationState_OPERATION_GONE_BY_OPERATOR OperationState = 7
+	OperationState_OPERATION_RECOVERING       OperationState = 8
+	OperationState_OPERATION_UNKNOWN          OperationState = 9
+)
+
+// Enum value maps for OperationState.
+var (
+	OperationState_name = map[int32]string{
+		0: "OPERATION_UNSUPPORTED",
+		1: "OPERATION_PENDING",
+		2: "OPERATION_FINISHED",
+		3: "OPERATION_FAILED",
+		4: "OPERATION_ERROR",
+		5: "OPERATION_DROPPED",
+		6: "OPERATION_UNREACHABLE",
+		7: "OPERATION_GONE_BY_OPERATOR",
+		8: "OPERATION_RECOVERING",
+		9: "OPERATION_UNKNOWN",
+	}
+	OperationState_value = map[string]int32{
+		"OPERATION_UNSUPPORTED":      0,
+		"OPERATION_PENDING":          1,
+		"OPERATION_FINISHED":         2,
+		"OPERATION_FAILED":           3,
+		"OPERATION_ERROR":            4,
+		"OPERATION_DROPPED":          5,
+		"OPERATION_UNREACHABLE":      6,
+		"OPERATION_GONE_BY_OPERATOR": 7,
+		"OPERATION_RECOVERING":       8,
+		"OPERATION_UNKNOWN":          9,
+	}
+)
+
+func (x OperationState) Enum() *OperationState {
+	p := new(OperationState)
+	*p = x
+	return p
+}
+
+func (x OperationState) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (OperationState) Descriptor() protoreflect.EnumDescriptor {
+	return file_api_v1_mesos_mesos_proto_enumTypes[0].Descriptor()
+}
+
+func (OperationState) Type() protoreflect.EnumType {
+	return &file_api_v1_mesos_mesos_proto_enumTypes[0]
+}
+
+func (x OperationState) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Do not use.
+func (x *OperationState) UnmarshalJSON(b []byte) error {
+	num, err := protoimpl.X.UnmarshalJSONEnum(x.Descriptor(), b)
+	if err != nil {
+		return err
+	}
+	*x = OperationState(num)
+	return nil
+}
+
+// Deprecated: Use OperationState.Descriptor instead.
+func (OperationState) EnumDescriptor() ([]byte, []int) {
+	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{0}
+}
+
 type TaskState int32
 
 const (
@@ -91,11 +172,11 @@ func (x TaskState) String() string {
 }
 
 func (TaskState) Descriptor() protoreflect.EnumDescriptor {
-	return file_api_v1_mesos_mesos_proto_enumTypes[0].Descriptor()
+	return file_api_v1_mesos_mesos_proto_enumTypes[1].Descriptor()
 }
 
 func (TaskState) Type() protoreflect.EnumType {
-	return &file_api_v1_mesos_mesos_proto_enumTypes[0]
+	return &file_api_v1_mesos_mesos_proto_enumTypes[1]
 }
 
 func (x TaskState) Number() protoreflect.EnumNumber {
@@ -114,7 +195,7 @@ func (x *TaskState) UnmarshalJSON(b []byte) error {
 
 // Deprecated: Use TaskState.Descriptor instead.
 func (TaskState) EnumDescriptor() ([]byte, []int) {
-	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{0}
+	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{1}
 }
 
 type MasterInfo_Capability_Type int32
@@ -153,11 +234,11 @@ func (x MasterInfo_Capability_Type) String() string {
 }
 
 func (MasterInfo_Capability_Type) Descriptor() protoreflect.EnumDescriptor {
-	return file_api_v1_mesos_mesos_proto_enumTypes[1].Descriptor()
+	return file_api_v1_mesos_mesos_proto_enumTypes[2].Descriptor()
 }
 
 func (MasterInfo_Capability_Type) Type() protoreflect.EnumType {
-	return &file_api_v1_mesos_mesos_proto_enumTypes[1]
+	return &file_api_v1_mesos_mesos_proto_enumTypes[2]
 }
 
 func (x MasterInfo_Capability_Type) Number() protoreflect.EnumNumber {
@@ -230,11 +311,11 @@ func (x AgentInfo_Capability_Type) String() string {
 }
 
 func (AgentInfo_Capability_Type) Descriptor() protoreflect.EnumDescriptor {
-	return file_api_v1_mesos_mesos_proto_enumTypes[2].Descriptor()
+	return file_api_v1_mesos_mesos_proto_enumTypes[3].Descriptor()
 }
 
 func (AgentInfo_Capability_Type) Type() protoreflect.EnumType {
-	return &file_api_v1_mesos_mesos_proto_enumTypes[2]
+	return &file_api_v1_mesos_mesos_proto_enumTypes[3]
 }
 
 func (x AgentInfo_Capability_Type) Number() protoreflect.EnumNumber {
@@ -307,11 +388,11 @@ func (x FrameworkInfo_Capability_Type) String() string {
 }
 
 func (FrameworkInfo_Capability_Type) Descriptor() protoreflect.EnumDescriptor {
-	return file_api_v1_mesos_mesos_proto_enumTypes[3].Descriptor()
+	return file_api_v1_mesos_mesos_proto_enumTypes[4].Descriptor()
 }
 
 func (FrameworkInfo_Capability_Type) Type() protoreflect.EnumType {
-	return &file_api_v1_mesos_mesos_proto_enumTypes[3]
+	return &file_api_v1_mesos_mesos_proto_enumTypes[4]
 }
 
 func (x FrameworkInfo_Capability_Type) Number() protoreflect.EnumNumber {
@@ -369,11 +450,11 @@ func (x Value_Type) String() string {
 }
 
 func (Value_Type) Descriptor() protoreflect.EnumDescriptor {
-	return file_api_v1_mesos_mesos_proto_enumTypes[4].Descriptor()
+	return file_api_v1_mesos_mesos_proto_enumTypes[5].Descriptor()
 }
 
 func (Value_Type) Type() protoreflect.EnumType {
-	return &file_api_v1_mesos_mesos_proto_enumTypes[4]
+	return &file_api_v1_mesos_mesos_proto_enumTypes[5]
 }
 
 func (x Value_Type) Number() protoreflect.EnumNumber {
@@ -428,11 +509,11 @@ func (x Resource_ReservationInfo_Type) String() string {
 }
 
 func (Resource_ReservationInfo_Type) Descriptor() protoreflect.EnumDescriptor {
-	return file_api_v1_mesos_mesos_proto_enumTypes[5].Descriptor()
+	return file_api_v1_mesos_mesos_proto_enumTypes[6].Descriptor()
 }
 
 func (Resource_ReservationInfo_Type) Type() protoreflect.EnumType {
-	return &file_api_v1_mesos_mesos_proto_enumTypes[5]
+	return &file_api_v1_mesos_mesos_proto_enumTypes[6]
 }
 
 func (x Resource_ReservationInfo_Type) Number() protoreflect.EnumNumber {
@@ -493,11 +574,11 @@ func (x Resource_DiskInfo_Source_Type) String() string {
 }
 
 func (Resource_DiskInfo_Source_Type) Descriptor() protoreflect.EnumDescriptor {
-	return file_api_v1_mesos_mesos_proto_enumTypes[6].Descriptor()
+	return file_api_v1_mesos_mesos_proto_enumTypes[7].Descriptor()
 }
 
 func (Resource_DiskInfo_Source_Type) Type() protoreflect.EnumType {
-	return &file_api_v1_mesos_mesos_proto_enumTypes[6]
+	return &file_api_v1_mesos_mesos_proto_enumTypes[7]
 }
 
 func (x Resource_DiskInfo_Source_Type) Number() protoreflect.EnumNumber {
@@ -576,11 +657,11 @@ func (x Offer_Operation_Type) String() string {
 }
 
 func (Offer_Operation_Type) Descriptor() protoreflect.EnumDescriptor {
-	return file_api_v1_mesos_mesos_proto_enumTypes[7].Descriptor()
+	return file_api_v1_mesos_mesos_proto_enumTypes[8].Descriptor()
 }
 
 func (Offer_Operation_Type) Type() protoreflect.EnumType {
-	return &file_api_v1_mesos_mesos_proto_enumTypes[7]
+	return &file_api_v1_mesos_mesos_proto_enumTypes[8]
 }
 
 func (x Offer_Operation_Type) Number() protoreflect.EnumNumber {
@@ -635,11 +716,11 @@ func (x Environment_Variable_Type) String() string {
 }
 
 func (Environment_Variable_Type) Descriptor() protoreflect.EnumDescriptor {
-	return file_api_v1_mesos_mesos_proto_enumTypes[8].Descriptor()
+	return file_api_v1_mesos_mesos_proto_enumTypes[9].Descriptor()
 }
 
 func (Environment_Variable_Type) Type() protoreflect.EnumType {
-	return &file_api_v1_mesos_mesos_proto_enumTypes[8]
+	return &file_api_v1_mesos_mesos_proto_enumTypes[9]
 }
 
 func (x Environment_Variable_Type) Number() protoreflect.EnumNumber {
@@ -658,7 +739,7 @@ func (x *Environment_Variable_Type) UnmarshalJSON(b []byte) error {
 
 // Deprecated: Use Environment_Variable_Type.Descriptor instead.
 func (Environment_Variable_Type) EnumDescriptor() ([]byte, []int) {
-	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{31, 0, 0}
+	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{32, 0, 0}
 }
 
 type ExecutorInfo_Type int32
@@ -694,11 +775,11 @@ func (x ExecutorInfo_Type) String() string {
 }
 
 func (ExecutorInfo_Type) Descriptor() protoreflect.EnumDescriptor {
-	return file_api_v1_mesos_mesos_proto_enumTypes[9].Descriptor()
+	return file_api_v1_mesos_mesos_proto_enumTypes[10].Descriptor()
 }
 
 func (ExecutorInfo_Type) Type() protoreflect.EnumType {
-	return &file_api_v1_mesos_mesos_proto_enumTypes[9]
+	return &file_api_v1_mesos_mesos_proto_enumTypes[10]
 }
 
 func (x ExecutorInfo_Type) Number() protoreflect.EnumNumber {
@@ -717,7 +798,7 @@ func (x *ExecutorInfo_Type) UnmarshalJSON(b []byte) error {
 
 // Deprecated: Use ExecutorInfo_Type.Descriptor instead.
 func (ExecutorInfo_Type) EnumDescriptor() ([]byte, []int) {
-	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{33, 0}
+	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{34, 0}
 }
 
 type HealthCheck_Type int32
@@ -756,11 +837,11 @@ func (x HealthCheck_Type) String() string {
 }
 
 func (HealthCheck_Type) Descriptor() protoreflect.EnumDescriptor {
-	return file_api_v1_mesos_mesos_proto_enumTypes[10].Descriptor()
+	return file_api_v1_mesos_mesos_proto_enumTypes[11].Descriptor()
 }
 
 func (HealthCheck_Type) Type() protoreflect.EnumType {
-	return &file_api_v1_mesos_mesos_proto_enumTypes[10]
+	return &file_api_v1_mesos_mesos_proto_enumTypes[11]
 }
 
 func (x HealthCheck_Type) Number() protoreflect.EnumNumber {
@@ -779,7 +860,7 @@ func (x *HealthCheck_Type) UnmarshalJSON(b []byte) error {
 
 // Deprecated: Use HealthCheck_Type.Descriptor instead.
 func (HealthCheck_Type) EnumDescriptor() ([]byte, []int) {
-	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{34, 0}
+	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{35, 0}
 }
 
 type Image_Type int32
@@ -812,11 +893,11 @@ func (x Image_Type) String() string {
 }
 
 func (Image_Type) Descriptor() protoreflect.EnumDescriptor {
-	return file_api_v1_mesos_mesos_proto_enumTypes[11].Descriptor()
+	return file_api_v1_mesos_mesos_proto_enumTypes[12].Descriptor()
 }
 
 func (Image_Type) Type() protoreflect.EnumType {
-	return &file_api_v1_mesos_mesos_proto_enumTypes[11]
+	return &file_api_v1_mesos_mesos_proto_enumTypes[12]
 }
 
 func (x Image_Type) Number() protoreflect.EnumNumber {
@@ -835,7 +916,7 @@ func (x *Image_Type) UnmarshalJSON(b []byte) error {
 
 // Deprecated: Use Image_Type.Descriptor instead.
 func (Image_Type) EnumDescriptor() ([]byte, []int) {
-	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{35, 0}
+	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{36, 0}
 }
 
 type Volume_Mode int32
@@ -868,11 +949,11 @@ func (x Volume_Mode) String() string {
 }
 
 func (Volume_Mode) Descriptor() protoreflect.EnumDescriptor {
-	return file_api_v1_mesos_mesos_proto_enumTypes[12].Descriptor()
+	return file_api_v1_mesos_mesos_proto_enumTypes[13].Descriptor()
 }
 
 func (Volume_Mode) Type() protoreflect.EnumType {
-	return &file_api_v1_mesos_mesos_proto_enumTypes[12]
+	return &file_api_v1_mesos_mesos_proto_enumTypes[13]
 }
 
 func (x Volume_Mode) Number() protoreflect.EnumNumber {
@@ -891,7 +972,7 @@ func (x *Volume_Mode) UnmarshalJSON(b []byte) error {
 
 // Deprecated: Use Volume_Mode.Descriptor instead.
 func (Volume_Mode) EnumDescriptor() ([]byte, []int) {
-	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{36, 0}
+	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{37, 0}
 }
 
 type ContainerInfo_Type int32
@@ -924,11 +1005,11 @@ func (x ContainerInfo_Type) String() string {
 }
 
 func (ContainerInfo_Type) Descriptor() protoreflect.EnumDescriptor {
-	return file_api_v1_mesos_mesos_proto_enumTypes[13].Descriptor()
+	return file_api_v1_mesos_mesos_proto_enumTypes[14].Descriptor()
 }
 
 func (ContainerInfo_Type) Type() protoreflect.EnumType {
-	return &file_api_v1_mesos_mesos_proto_enumTypes[13]
+	return &file_api_v1_mesos_mesos_proto_enumTypes[14]
 }
 
 func (x ContainerInfo_Type) Number() protoreflect.EnumNumber {
@@ -947,7 +1028,7 @@ func (x *ContainerInfo_Type) UnmarshalJSON(b []byte) error {
 
 // Deprecated: Use ContainerInfo_Type.Descriptor instead.
 func (ContainerInfo_Type) EnumDescriptor() ([]byte, []int) {
-	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{37, 0}
+	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{38, 0}
 }
 
 type ContainerInfo_DockerInfo_Network int32
@@ -986,11 +1067,11 @@ func (x ContainerInfo_DockerInfo_Network) String() string {
 }
 
 func (ContainerInfo_DockerInfo_Network) Descriptor() protoreflect.EnumDescriptor {
-	return file_api_v1_mesos_mesos_proto_enumTypes[14].Descriptor()
+	return file_api_v1_mesos_mesos_proto_enumTypes[15].Descriptor()
 }
 
 func (ContainerInfo_DockerInfo_Network) Type() protoreflect.EnumType {
-	return &file_api_v1_mesos_mesos_proto_enumTypes[14]
+	return &file_api_v1_mesos_mesos_proto_enumTypes[15]
 }
 
 func (x ContainerInfo_DockerInfo_Network) Number() protoreflect.EnumNumber {
@@ -1009,7 +1090,7 @@ func (x *ContainerInfo_DockerInfo_Network) UnmarshalJSON(b []byte) error {
 
 // Deprecated: Use ContainerInfo_DockerInfo_Network.Descriptor instead.
 func (ContainerInfo_DockerInfo_Network) EnumDescriptor() ([]byte, []int) {
-	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{37, 0, 0}
+	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{38, 0, 0}
 }
 
 type TaskStatus_Source int32
@@ -1045,11 +1126,11 @@ func (x TaskStatus_Source) String() string {
 }
 
 func (TaskStatus_Source) Descriptor() protoreflect.EnumDescriptor {
-	return file_api_v1_mesos_mesos_proto_enumTypes[15].Descriptor()
+	return file_api_v1_mesos_mesos_proto_enumTypes[16].Descriptor()
 }
 
 func (TaskStatus_Source) Type() protoreflect.EnumType {
-	return &file_api_v1_mesos_mesos_proto_enumTypes[15]
+	return &file_api_v1_mesos_mesos_proto_enumTypes[16]
 }
 
 func (x TaskStatus_Source) Number() protoreflect.EnumNumber {
@@ -1068,7 +1149,7 @@ func (x *TaskStatus_Source) UnmarshalJSON(b []byte) error {
 
 // Deprecated: Use TaskStatus_Source.Descriptor instead.
 func (TaskStatus_Source) EnumDescriptor() ([]byte, []int) {
-	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{42, 0}
+	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{43, 0}
 }
 
 type TaskStatus_Reason int32
@@ -1200,11 +1281,11 @@ func (x TaskStatus_Reason) String() string {
 }
 
 func (TaskStatus_Reason) Descriptor() protoreflect.EnumDescriptor {
-	return file_api_v1_mesos_mesos_proto_enumTypes[16].Descriptor()
+	return file_api_v1_mesos_mesos_proto_enumTypes[17].Descriptor()
 }
 
 func (TaskStatus_Reason) Type() protoreflect.EnumType {
-	return &file_api_v1_mesos_mesos_proto_enumTypes[16]
+	return &file_api_v1_mesos_mesos_proto_enumTypes[17]
 }
 
 func (x TaskStatus_Reason) Number() protoreflect.EnumNumber {
@@ -1223,7 +1304,7 @@ func (x *TaskStatus_Reason) UnmarshalJSON(b []byte) error {
 
 // Deprecated: Use TaskStatus_Reason.Descriptor instead.
 func (TaskStatus_Reason) EnumDescriptor() ([]byte, []int) {
-	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{42, 1}
+	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{43, 1}
 }
 
 type FrameworkID struct {
@@ -3113,6 +3194,83 @@ func (x *Filters) GetRefuseSeconds() float64 {
 	return Default_Filters_RefuseSeconds
 }
 
+// What became of an offer operation that asked for feedback (had an id).
+type OperationStatus struct {
+	state              protoimpl.MessageState `protogen:"open.v1"`
+	OperationId        *OperationID           `protobuf:"bytes,1,opt,name=operation_id,json=operationId" json:"operation_id,omitempty"`
+	State              *OperationState        `protobuf:"varint,2,req,name=state,enum=mesos.v1.OperationState" json:"state,omitempty"`
+	Message            *string                `protobuf:"bytes,3,opt,name=message" json:"message,omitempty"`
+	ConvertedResources []*Resource            `protobuf:"bytes,4,rep,name=converted_resources,json=convertedResources" json:"converted_resources,omitempty"`
+	Uuid               *UUID                  `protobuf:"bytes,5,opt,name=uuid" json:"uuid,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
+}
+
+func (x *OperationStatus) Reset() {
+	*x = OperationStatus{}
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OperationStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OperationStatus) ProtoMessage() {}
+
+func (x *OperationStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OperationStatus.ProtoReflect.Descriptor instead.
+func (*OperationStatus) Descriptor() ([]byte, []int) {
+	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *OperationStatus) GetOperationId() *OperationID {
+	if x != nil {
+		return x.OperationId
+	}
+	return nil
+}
+
+func (x *OperationStatus) GetState() OperationState {
+	if x != nil && x.State != nil {
+		return *x.State
+	}
+	return OperationState_OPERATION_UNSUPPORTED
+}
+
+func (x *OperationStatus) GetMessage() string {
+	if x != nil && x.Message != nil {
+		return *x.Message
+	}
+	return ""
+}
+
+func (x *OperationStatus) GetConvertedResources() []*Resource {
+	if x != nil {
+		return x.ConvertedResources
+	}
+	return nil
+}
+
+func (x *OperationStatus) GetUuid() *UUID {
+	if x != nil {
+		return x.Uuid
+	}
+	return nil
+}
+
 type CommandInfo struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Uris          []*CommandInfo_URI     `protobuf:"bytes,1,rep,name=uris" json:"uris,omitempty"`
@@ -3132,7 +3290,7 @@ const (
 
 func (x *CommandInfo) Reset() {
 	*x = CommandInfo{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[30]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3144,7 +3302,7 @@ func (x *CommandInfo) String() string {
 func (*CommandInfo) ProtoMessage() {}
 
 func (x *CommandInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[30]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3157,7 +3315,7 @@ func (x *CommandInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommandInfo.ProtoReflect.Descriptor instead.
 func (*CommandInfo) Descriptor() ([]byte, []int) {
-	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{30}
+	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *CommandInfo) GetUris() []*CommandInfo_URI {
@@ -3211,7 +3369,7 @@ type Environment struct {
 
 func (x *Environment) Reset() {
 	*x = Environment{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[31]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3223,7 +3381,7 @@ func (x *Environment) String() string {
 func (*Environment) ProtoMessage() {}
 
 func (x *Environment) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[31]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3236,7 +3394,7 @@ func (x *Environment) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Environment.ProtoReflect.Descriptor instead.
 func (*Environment) Descriptor() ([]byte, []int) {
-	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{31}
+	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *Environment) GetVariables() []*Environment_Variable {
@@ -3255,7 +3413,7 @@ type KillPolicy struct {
 
 func (x *KillPolicy) Reset() {
 	*x = KillPolicy{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[32]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3267,7 +3425,7 @@ func (x *KillPolicy) String() string {
 func (*KillPolicy) ProtoMessage() {}
 
 func (x *KillPolicy) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[32]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3280,7 +3438,7 @@ func (x *KillPolicy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KillPolicy.ProtoReflect.Descriptor instead.
 func (*KillPolicy) Descriptor() ([]byte, []int) {
-	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{32}
+	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *KillPolicy) GetGracePeriod() *DurationInfo {
@@ -3310,7 +3468,7 @@ type ExecutorInfo struct {
 
 func (x *ExecutorInfo) Reset() {
 	*x = ExecutorInfo{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[33]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3322,7 +3480,7 @@ func (x *ExecutorInfo) String() string {
 func (*ExecutorInfo) ProtoMessage() {}
 
 func (x *ExecutorInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[33]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3335,7 +3493,7 @@ func (x *ExecutorInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExecutorInfo.ProtoReflect.Descriptor instead.
 func (*ExecutorInfo) Descriptor() ([]byte, []int) {
-	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{33}
+	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *ExecutorInfo) GetType() ExecutorInfo_Type {
@@ -3442,7 +3600,7 @@ const (
 
 func (x *HealthCheck) Reset() {
 	*x = HealthCheck{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[34]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3454,7 +3612,7 @@ func (x *HealthCheck) String() string {
 func (*HealthCheck) ProtoMessage() {}
 
 func (x *HealthCheck) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[34]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3467,7 +3625,7 @@ func (x *HealthCheck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HealthCheck.ProtoReflect.Descriptor instead.
 func (*HealthCheck) Descriptor() ([]byte, []int) {
-	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{34}
+	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *HealthCheck) GetDelaySeconds() float64 {
@@ -3549,7 +3707,7 @@ const (
 
 func (x *Image) Reset() {
 	*x = Image{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[35]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3561,7 +3719,7 @@ func (x *Image) String() string {
 func (*Image) ProtoMessage() {}
 
 func (x *Image) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[35]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3574,7 +3732,7 @@ func (x *Image) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Image.ProtoReflect.Descriptor instead.
 func (*Image) Descriptor() ([]byte, []int) {
-	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{35}
+	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *Image) GetType() Image_Type {
@@ -3610,7 +3768,7 @@ type Volume struct {
 
 func (x *Volume) Reset() {
 	*x = Volume{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[36]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3622,7 +3780,7 @@ func (x *Volume) String() string {
 func (*Volume) ProtoMessage() {}
 
 func (x *Volume) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[36]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3635,7 +3793,7 @@ func (x *Volume) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Volume.ProtoReflect.Descriptor instead.
 func (*Volume) Descriptor() ([]byte, []int) {
-	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{36}
+	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *Volume) GetMode() Volume_Mode {
@@ -3679,7 +3837,7 @@ type ContainerInfo struct {
 
 func (x *ContainerInfo) Reset() {
 	*x = ContainerInfo{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[37]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3691,7 +3849,7 @@ func (x *ContainerInfo) String() string {
 func (*ContainerInfo) ProtoMessage() {}
 
 func (x *ContainerInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[37]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3704,7 +3862,7 @@ func (x *ContainerInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContainerInfo.ProtoReflect.Descriptor instead.
 func (*ContainerInfo) Descriptor() ([]byte, []int) {
-	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{37}
+	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *ContainerInfo) GetType() ContainerInfo_Type {
@@ -3752,7 +3910,7 @@ type ContainerStatus struct {
 
 func (x *ContainerStatus) Reset() {
 	*x = ContainerStatus{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[38]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3764,7 +3922,7 @@ func (x *ContainerStatus) String() string {
 func (*ContainerStatus) ProtoMessage() {}
 
 func (x *ContainerStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[38]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3777,7 +3935,7 @@ func (x *ContainerStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContainerStatus.ProtoReflect.Descriptor instead.
 func (*ContainerStatus) Descriptor() ([]byte, []int) {
-	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{38}
+	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *ContainerStatus) GetContainerId() *ContainerID {
@@ -3815,7 +3973,7 @@ type TaskInfo struct {
 
 func (x *TaskInfo) Reset() {
 	*x = TaskInfo{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[39]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3827,7 +3985,7 @@ func (x *TaskInfo) String() string {
 func (*TaskInfo) ProtoMessage() {}
 
 func (x *TaskInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[39]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3840,7 +3998,7 @@ func (x *TaskInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskInfo.ProtoReflect.Descriptor instead.
 func (*TaskInfo) Descriptor() ([]byte, []int) {
-	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{39}
+	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *TaskInfo) GetName() string {
@@ -3943,7 +4101,7 @@ type TaskGroupInfo struct {
 
 func (x *TaskGroupInfo) Reset() {
 	*x = TaskGroupInfo{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[40]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3955,7 +4113,7 @@ func (x *TaskGroupInfo) String() string {
 func (*TaskGroupInfo) ProtoMessage() {}
 
 func (x *TaskGroupInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[40]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3968,7 +4126,7 @@ func (x *TaskGroupInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskGroupInfo.ProtoReflect.Descriptor instead.
 func (*TaskGroupInfo) Descriptor() ([]byte, []int) {
-	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{40}
+	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *TaskGroupInfo) GetTasks() []*TaskInfo {
@@ -4003,7 +4161,7 @@ type Task struct {
 
 func (x *Task) Reset() {
 	*x = Task{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[41]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4015,7 +4173,7 @@ func (x *Task) String() string {
 func (*Task) ProtoMessage() {}
 
 func (x *Task) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[41]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4028,7 +4186,7 @@ func (x *Task) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Task.ProtoReflect.Descriptor instead.
 func (*Task) Descriptor() ([]byte, []int) {
-	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{41}
+	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *Task) GetName() string {
@@ -4165,7 +4323,7 @@ type TaskStatus struct {
 
 func (x *TaskStatus) Reset() {
 	*x = TaskStatus{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[42]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4177,7 +4335,7 @@ func (x *TaskStatus) String() string {
 func (*TaskStatus) ProtoMessage() {}
 
 func (x *TaskStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[42]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4190,7 +4348,7 @@ func (x *TaskStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskStatus.ProtoReflect.Descriptor instead.
 func (*TaskStatus) Descriptor() ([]byte, []int) {
-	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{42}
+	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *TaskStatus) GetTaskId() *TaskID {
@@ -4301,7 +4459,7 @@ type DomainInfo_FaultDomain struct {
 
 func (x *DomainInfo_FaultDomain) Reset() {
 	*x = DomainInfo_FaultDomain{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[43]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4313,7 +4471,7 @@ func (x *DomainInfo_FaultDomain) String() string {
 func (*DomainInfo_FaultDomain) ProtoMessage() {}
 
 func (x *DomainInfo_FaultDomain) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[43]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4352,7 +4510,7 @@ type DomainInfo_FaultDomain_RegionInfo struct {
 
 func (x *DomainInfo_FaultDomain_RegionInfo) Reset() {
 	*x = DomainInfo_FaultDomain_RegionInfo{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[44]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4364,7 +4522,7 @@ func (x *DomainInfo_FaultDomain_RegionInfo) String() string {
 func (*DomainInfo_FaultDomain_RegionInfo) ProtoMessage() {}
 
 func (x *DomainInfo_FaultDomain_RegionInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[44]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4396,7 +4554,7 @@ type DomainInfo_FaultDomain_ZoneInfo struct {
 
 func (x *DomainInfo_FaultDomain_ZoneInfo) Reset() {
 	*x = DomainInfo_FaultDomain_ZoneInfo{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[45]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4408,7 +4566,7 @@ func (x *DomainInfo_FaultDomain_ZoneInfo) String() string {
 func (*DomainInfo_FaultDomain_ZoneInfo) ProtoMessage() {}
 
 func (x *DomainInfo_FaultDomain_ZoneInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[45]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4440,7 +4598,7 @@ type MasterInfo_Capability struct {
 
 func (x *MasterInfo_Capability) Reset() {
 	*x = MasterInfo_Capability{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[46]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4452,7 +4610,7 @@ func (x *MasterInfo_Capability) String() string {
 func (*MasterInfo_Capability) ProtoMessage() {}
 
 func (x *MasterInfo_Capability) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[46]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4484,7 +4642,7 @@ type AgentInfo_Capability struct {
 
 func (x *AgentInfo_Capability) Reset() {
 	*x = AgentInfo_Capability{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[47]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4496,7 +4654,7 @@ func (x *AgentInfo_Capability) String() string {
 func (*AgentInfo_Capability) ProtoMessage() {}
 
 func (x *AgentInfo_Capability) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[47]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4528,7 +4686,7 @@ type FrameworkInfo_Capability struct {
 
 func (x *FrameworkInfo_Capability) Reset() {
 	*x = FrameworkInfo_Capability{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[48]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4540,7 +4698,7 @@ func (x *FrameworkInfo_Capability) String() string {
 func (*FrameworkInfo_Capability) ProtoMessage() {}
 
 func (x *FrameworkInfo_Capability) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[48]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4572,7 +4730,7 @@ type OfferFilters_MinAllocatableResources struct {
 
 func (x *OfferFilters_MinAllocatableResources) Reset() {
 	*x = OfferFilters_MinAllocatableResources{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[51]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4584,7 +4742,7 @@ func (x *OfferFilters_MinAllocatableResources) String() string {
 func (*OfferFilters_MinAllocatableResources) ProtoMessage() {}
 
 func (x *OfferFilters_MinAllocatableResources) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[51]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4616,7 +4774,7 @@ type Value_Scalar struct {
 
 func (x *Value_Scalar) Reset() {
 	*x = Value_Scalar{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[52]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4628,7 +4786,7 @@ func (x *Value_Scalar) String() string {
 func (*Value_Scalar) ProtoMessage() {}
 
 func (x *Value_Scalar) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[52]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4661,7 +4819,7 @@ type Value_Range struct {
 
 func (x *Value_Range) Reset() {
 	*x = Value_Range{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[53]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4673,7 +4831,7 @@ func (x *Value_Range) String() string {
 func (*Value_Range) ProtoMessage() {}
 
 func (x *Value_Range) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[53]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4712,7 +4870,7 @@ type Value_Ranges struct {
 
 func (x *Value_Ranges) Reset() {
 	*x = Value_Ranges{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[54]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4724,7 +4882,7 @@ func (x *Value_Ranges) String() string {
 func (*Value_Ranges) ProtoMessage() {}
 
 func (x *Value_Ranges) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[54]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4756,7 +4914,7 @@ type Value_Set struct {
 
 func (x *Value_Set) Reset() {
 	*x = Value_Set{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[55]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4768,7 +4926,7 @@ func (x *Value_Set) String() string {
 func (*Value_Set) ProtoMessage() {}
 
 func (x *Value_Set) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[55]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4800,7 +4958,7 @@ type Value_Text struct {
 
 func (x *Value_Text) Reset() {
 	*x = Value_Text{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[56]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4812,7 +4970,7 @@ func (x *Value_Text) String() string {
 func (*Value_Text) ProtoMessage() {}
 
 func (x *Value_Text) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[56]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4844,7 +5002,7 @@ type Resource_AllocationInfo struct {
 
 func (x *Resource_AllocationInfo) Reset() {
 	*x = Resource_AllocationInfo{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[57]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4856,7 +5014,7 @@ func (x *Resource_AllocationInfo) String() string {
 func (*Resource_AllocationInfo) ProtoMessage() {}
 
 func (x *Resource_AllocationInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[57]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4891,7 +5049,7 @@ type Resource_ReservationInfo struct {
 
 func (x *Resource_ReservationInfo) Reset() {
 	*x = Resource_ReservationInfo{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[58]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4903,7 +5061,7 @@ func (x *Resource_ReservationInfo) String() string {
 func (*Resource_ReservationInfo) ProtoMessage() {}
 
 func (x *Resource_ReservationInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[58]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4958,7 +5116,7 @@ type Resource_DiskInfo struct {
 
 func (x *Resource_DiskInfo) Reset() {
 	*x = Resource_DiskInfo{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[59]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4970,7 +5128,7 @@ func (x *Resource_DiskInfo) String() string {
 func (*Resource_DiskInfo) ProtoMessage() {}
 
 func (x *Resource_DiskInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[59]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5015,7 +5173,7 @@ type Resource_RevocableInfo struct {
 
 func (x *Resource_RevocableInfo) Reset() {
 	*x = Resource_RevocableInfo{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[60]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5027,7 +5185,7 @@ func (x *Resource_RevocableInfo) String() string {
 func (*Resource_RevocableInfo) ProtoMessage() {}
 
 func (x *Resource_RevocableInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[60]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5051,7 +5209,7 @@ type Resource_SharedInfo struct {
 
 func (x *Resource_SharedInfo) Reset() {
 	*x = Resource_SharedInfo{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[61]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5063,7 +5221,7 @@ func (x *Resource_SharedInfo) String() string {
 func (*Resource_SharedInfo) ProtoMessage() {}
 
 func (x *Resource_SharedInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[61]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5089,7 +5247,7 @@ type Resource_DiskInfo_Persistence struct {
 
 func (x *Resource_DiskInfo_Persistence) Reset() {
 	*x = Resource_DiskInfo_Persistence{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[62]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5101,7 +5259,7 @@ func (x *Resource_DiskInfo_Persistence) String() string {
 func (*Resource_DiskInfo_Persistence) ProtoMessage() {}
 
 func (x *Resource_DiskInfo_Persistence) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[62]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5146,7 +5304,7 @@ type Resource_DiskInfo_Source struct {
 
 func (x *Resource_DiskInfo_Source) Reset() {
 	*x = Resource_DiskInfo_Source{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[63]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5158,7 +5316,7 @@ func (x *Resource_DiskInfo_Source) String() string {
 func (*Resource_DiskInfo_Source) ProtoMessage() {}
 
 func (x *Resource_DiskInfo_Source) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[63]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5232,7 +5390,7 @@ type Resource_DiskInfo_Source_Path struct {
 
 func (x *Resource_DiskInfo_Source_Path) Reset() {
 	*x = Resource_DiskInfo_Source_Path{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[64]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5244,7 +5402,7 @@ func (x *Resource_DiskInfo_Source_Path) String() string {
 func (*Resource_DiskInfo_Source_Path) ProtoMessage() {}
 
 func (x *Resource_DiskInfo_Source_Path) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[64]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5276,7 +5434,7 @@ type Resource_DiskInfo_Source_Mount struct {
 
 func (x *Resource_DiskInfo_Source_Mount) Reset() {
 	*x = Resource_DiskInfo_Source_Mount{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[65]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5288,7 +5446,7 @@ func (x *Resource_DiskInfo_Source_Mount) String() string {
 func (*Resource_DiskInfo_Source_Mount) ProtoMessage() {}
 
 func (x *Resource_DiskInfo_Source_Mount) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[65]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5327,7 +5485,7 @@ type Offer_Operation struct {
 
 func (x *Offer_Operation) Reset() {
 	*x = Offer_Operation{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[66]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[67]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5339,7 +5497,7 @@ func (x *Offer_Operation) String() string {
 func (*Offer_Operation) ProtoMessage() {}
 
 func (x *Offer_Operation) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[66]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[67]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5420,7 +5578,7 @@ type Offer_Operation_Launch struct {
 
 func (x *Offer_Operation_Launch) Reset() {
 	*x = Offer_Operation_Launch{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[67]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[68]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5432,7 +5590,7 @@ func (x *Offer_Operation_Launch) String() string {
 func (*Offer_Operation_Launch) ProtoMessage() {}
 
 func (x *Offer_Operation_Launch) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[67]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[68]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5465,7 +5623,7 @@ type Offer_Operation_LaunchGroup struct {
 
 func (x *Offer_Operation_LaunchGroup) Reset() {
 	*x = Offer_Operation_LaunchGroup{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[68]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[69]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5477,7 +5635,7 @@ func (x *Offer_Operation_LaunchGroup) String() string {
 func (*Offer_Operation_LaunchGroup) ProtoMessage() {}
 
 func (x *Offer_Operation_LaunchGroup) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[68]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[69]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5517,7 +5675,7 @@ type Offer_Operation_Reserve struct {
 
 func (x *Offer_Operation_Reserve) Reset() {
 	*x = Offer_Operation_Reserve{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[69]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[70]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5529,7 +5687,7 @@ func (x *Offer_Operation_Reserve) String() string {
 func (*Offer_Operation_Reserve) ProtoMessage() {}
 
 func (x *Offer_Operation_Reserve) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[69]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[70]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5568,7 +5726,7 @@ type Offer_Operation_Unreserve struct {
 
 func (x *Offer_Operation_Unreserve) Reset() {
 	*x = Offer_Operation_Unreserve{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[70]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[71]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5580,7 +5738,7 @@ func (x *Offer_Operation_Unreserve) String() string {
 func (*Offer_Operation_Unreserve) ProtoMessage() {}
 
 func (x *Offer_Operation_Unreserve) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[70]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[71]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5612,7 +5770,7 @@ type Offer_Operation_Create struct {
 
 func (x *Offer_Operation_Create) Reset() {
 	*x = Offer_Operation_Create{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[71]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[72]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5624,7 +5782,7 @@ func (x *Offer_Operation_Create) String() string {
 func (*Offer_Operation_Create) ProtoMessage() {}
 
 func (x *Offer_Operation_Create) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[71]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[72]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5656,7 +5814,7 @@ type Offer_Operation_Destroy struct {
 
 func (x *Offer_Operation_Destroy) Reset() {
 	*x = Offer_Operation_Destroy{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[72]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[73]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5668,7 +5826,7 @@ func (x *Offer_Operation_Destroy) String() string {
 func (*Offer_Operation_Destroy) ProtoMessage() {}
 
 func (x *Offer_Operation_Destroy) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[72]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[73]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5709,7 +5867,7 @@ const (
 
 func (x *CommandInfo_URI) Reset() {
 	*x = CommandInfo_URI{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[73]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[74]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5721,7 +5879,7 @@ func (x *CommandInfo_URI) String() string {
 func (*CommandInfo_URI) ProtoMessage() {}
 
 func (x *CommandInfo_URI) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[73]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[74]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5734,7 +5892,7 @@ func (x *CommandInfo_URI) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommandInfo_URI.ProtoReflect.Descriptor instead.
 func (*CommandInfo_URI) Descriptor() ([]byte, []int) {
-	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{30, 0}
+	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{31, 0}
 }
 
 func (x *CommandInfo_URI) GetValue() string {
@@ -5788,7 +5946,7 @@ const (
 
 func (x *Environment_Variable) Reset() {
 	*x = Environment_Variable{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[74]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[75]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5800,7 +5958,7 @@ func (x *Environment_Variable) String() string {
 func (*Environment_Variable) ProtoMessage() {}
 
 func (x *Environment_Variable) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[74]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[75]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5813,7 +5971,7 @@ func (x *Environment_Variable) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Environment_Variable.ProtoReflect.Descriptor instead.
 func (*Environment_Variable) Descriptor() ([]byte, []int) {
-	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{31, 0}
+	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{32, 0}
 }
 
 func (x *Environment_Variable) GetName() string {
@@ -5850,7 +6008,7 @@ type HealthCheck_HTTPCheckInfo struct {
 
 func (x *HealthCheck_HTTPCheckInfo) Reset() {
 	*x = HealthCheck_HTTPCheckInfo{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[75]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[76]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5862,7 +6020,7 @@ func (x *HealthCheck_HTTPCheckInfo) String() string {
 func (*HealthCheck_HTTPCheckInfo) ProtoMessage() {}
 
 func (x *HealthCheck_HTTPCheckInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[75]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[76]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5875,7 +6033,7 @@ func (x *HealthCheck_HTTPCheckInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HealthCheck_HTTPCheckInfo.ProtoReflect.Descriptor instead.
 func (*HealthCheck_HTTPCheckInfo) Descriptor() ([]byte, []int) {
-	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{34, 0}
+	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{35, 0}
 }
 
 func (x *HealthCheck_HTTPCheckInfo) GetProtocol() uint32 {
@@ -5923,7 +6081,7 @@ type HealthCheck_TCPCheckInfo struct {
 
 func (x *HealthCheck_TCPCheckInfo) Reset() {
 	*x = HealthCheck_TCPCheckInfo{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[76]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[77]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5935,7 +6093,7 @@ func (x *HealthCheck_TCPCheckInfo) String() string {
 func (*HealthCheck_TCPCheckInfo) ProtoMessage() {}
 
 func (x *HealthCheck_TCPCheckInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[76]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[77]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5948,7 +6106,7 @@ func (x *HealthCheck_TCPCheckInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HealthCheck_TCPCheckInfo.ProtoReflect.Descriptor instead.
 func (*HealthCheck_TCPCheckInfo) Descriptor() ([]byte, []int) {
-	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{34, 1}
+	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{35, 1}
 }
 
 func (x *HealthCheck_TCPCheckInfo) GetProtocol() uint32 {
@@ -5974,7 +6132,7 @@ type Image_Docker struct {
 
 func (x *Image_Docker) Reset() {
 	*x = Image_Docker{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[77]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[78]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5986,7 +6144,7 @@ func (x *Image_Docker) String() string {
 func (*Image_Docker) ProtoMessage() {}
 
 func (x *Image_Docker) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[77]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[78]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5999,7 +6157,7 @@ func (x *Image_Docker) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Image_Docker.ProtoReflect.Descriptor instead.
 func (*Image_Docker) Descriptor() ([]byte, []int) {
-	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{35, 0}
+	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{36, 0}
 }
 
 func (x *Image_Docker) GetName() string {
@@ -6029,7 +6187,7 @@ const (
 
 func (x *ContainerInfo_DockerInfo) Reset() {
 	*x = ContainerInfo_DockerInfo{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[78]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[79]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6041,7 +6199,7 @@ func (x *ContainerInfo_DockerInfo) String() string {
 func (*ContainerInfo_DockerInfo) ProtoMessage() {}
 
 func (x *ContainerInfo_DockerInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[78]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[79]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6054,7 +6212,7 @@ func (x *ContainerInfo_DockerInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContainerInfo_DockerInfo.ProtoReflect.Descriptor instead.
 func (*ContainerInfo_DockerInfo) Descriptor() ([]byte, []int) {
-	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{37, 0}
+	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{38, 0}
 }
 
 func (x *ContainerInfo_DockerInfo) GetImage() string {
@@ -6108,7 +6266,7 @@ type ContainerInfo_MesosInfo struct {
 
 func (x *ContainerInfo_MesosInfo) Reset() {
 	*x = ContainerInfo_MesosInfo{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[79]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[80]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6120,7 +6278,7 @@ func (x *ContainerInfo_MesosInfo) String() string {
 func (*ContainerInfo_MesosInfo) ProtoMessage() {}
 
 func (x *ContainerInfo_MesosInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[79]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[80]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6133,7 +6291,7 @@ func (x *ContainerInfo_MesosInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContainerInfo_MesosInfo.ProtoReflect.Descriptor instead.
 func (*ContainerInfo_MesosInfo) Descriptor() ([]byte, []int) {
-	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{37, 1}
+	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{38, 1}
 }
 
 func (x *ContainerInfo_MesosInfo) GetImage() *Image {
@@ -6154,7 +6312,7 @@ type ContainerInfo_DockerInfo_PortMapping struct {
 
 func (x *ContainerInfo_DockerInfo_PortMapping) Reset() {
 	*x = ContainerInfo_DockerInfo_PortMapping{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[80]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[81]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6166,7 +6324,7 @@ func (x *ContainerInfo_DockerInfo_PortMapping) String() string {
 func (*ContainerInfo_DockerInfo_PortMapping) ProtoMessage() {}
 
 func (x *ContainerInfo_DockerInfo_PortMapping) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[80]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[81]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6179,7 +6337,7 @@ func (x *ContainerInfo_DockerInfo_PortMapping) ProtoReflect() protoreflect.Messa
 
 // Deprecated: Use ContainerInfo_DockerInfo_PortMapping.ProtoReflect.Descriptor instead.
 func (*ContainerInfo_DockerInfo_PortMapping) Descriptor() ([]byte, []int) {
-	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{37, 0, 0}
+	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{38, 0, 0}
 }
 
 func (x *ContainerInfo_DockerInfo_PortMapping) GetHostPort() uint32 {
@@ -6502,7 +6660,13 @@ const file_api_v1_mesos_mesos_proto_rawDesc = "" +
 	"\x05start\x18\x01 \x02(\v2\x12.mesos.v1.TimeInfoR\x05start\x122\n" +
 	"\bduration\x18\x02 \x01(\v2\x16.mesos.v1.DurationInfoR\bduration\"3\n" +
 	"\aFilters\x12(\n" +
-	"\x0erefuse_seconds\x18\x01 \x01(\x01:\x015R\rrefuseSeconds\"\xee\x02\n" +
+	"\x0erefuse_seconds\x18\x01 \x01(\x01:\x015R\rrefuseSeconds\"\xfe\x01\n" +
+	"\x0fOperationStatus\x128\n" +
+	"\foperation_id\x18\x01 \x01(\v2\x15.mesos.v1.OperationIDR\voperationId\x12.\n" +
+	"\x05state\x18\x02 \x02(\x0e2\x18.mesos.v1.OperationStateR\x05state\x12\x18\n" +
+	"\amessage\x18\x03 \x01(\tR\amessage\x12C\n" +
+	"\x13converted_resources\x18\x04 \x03(\v2\x12.mesos.v1.ResourceR\x12convertedResources\x12\"\n" +
+	"\x04uuid\x18\x05 \x01(\v2\x0e.mesos.v1.UUIDR\x04uuid\"\xee\x02\n" +
 	"\vCommandInfo\x12-\n" +
 	"\x04uris\x18\x01 \x03(\v2\x19.mesos.v1.CommandInfo.URIR\x04uris\x127\n" +
 	"\venvironment\x18\x02 \x01(\v2\x15.mesos.v1.EnvironmentR\venvironment\x12\x1a\n" +
@@ -6733,7 +6897,18 @@ const file_api_v1_mesos_mesos_proto_rawDesc = "" +
 	"\x1eREASON_TASK_GROUP_UNAUTHORIZED\x10\x1a\x12\x17\n" +
 	"\x13REASON_TASK_INVALID\x10\x0e\x12\x1c\n" +
 	"\x18REASON_TASK_UNAUTHORIZED\x10\x0f\x12\x17\n" +
-	"\x13REASON_TASK_UNKNOWN\x10\x10*\x8c\x02\n" +
+	"\x13REASON_TASK_UNKNOWN\x10\x10*\x88\x02\n" +
+	"\x0eOperationState\x12\x19\n" +
+	"\x15OPERATION_UNSUPPORTED\x10\x00\x12\x15\n" +
+	"\x11OPERATION_PENDING\x10\x01\x12\x16\n" +
+	"\x12OPERATION_FINISHED\x10\x02\x12\x14\n" +
+	"\x10OPERATION_FAILED\x10\x03\x12\x13\n" +
+	"\x0fOPERATION_ERROR\x10\x04\x12\x15\n" +
+	"\x11OPERATION_DROPPED\x10\x05\x12\x19\n" +
+	"\x15OPERATION_UNREACHABLE\x10\x06\x12\x1e\n" +
+	"\x1aOPERATION_GONE_BY_OPERATOR\x10\a\x12\x18\n" +
+	"\x14OPERATION_RECOVERING\x10\b\x12\x15\n" +
+	"\x11OPERATION_UNKNOWN\x10\t*\x8c\x02\n" +
 	"\tTaskState\x12\x10\n" +
 	"\fTASK_STAGING\x10\x06\x12\x11\n" +
 	"\rTASK_STARTING\x10\x00\x12\x10\n" +
@@ -6764,270 +6939,276 @@ func file_api_v1_mesos_mesos_proto_rawDescGZIP() []byte {
 	return file_api_v1_mesos_mesos_proto_rawDescData
 }
 
-var file_api_v1_mesos_mesos_proto_enumTypes = make([]protoimpl.EnumInfo, 17)
-var file_api_v1_mesos_mesos_proto_msgTypes = make([]protoimpl.MessageInfo, 83)
+var file_api_v1_mesos_mesos_proto_enumTypes = make([]protoimpl.EnumInfo, 18)
+var file_api_v1_mesos_mesos_proto_msgTypes = make([]protoimpl.MessageInfo, 84)
 var file_api_v1_mesos_mesos_proto_goTypes = []any{
-	(TaskState)(0),                               // 0: mesos.v1.TaskState
-	(MasterInfo_Capability_Type)(0),              // 1: mesos.v1.MasterInfo.Capability.Type
-	(AgentInfo_Capability_Type)(0),               // 2: mesos.v1.AgentInfo.Capability.Type
-	(FrameworkInfo_Capability_Type)(0),           // 3: mesos.v1.FrameworkInfo.Capability.Type
-	(Value_Type)(0),                              // 4: mesos.v1.Value.Type
-	(Resource_ReservationInfo_Type)(0),           // 5: mesos.v1.Resource.ReservationInfo.Type
-	(Resource_DiskInfo_Source_Type)(0),           // 6: mesos.v1.Resource.DiskInfo.Source.Type
-	(Offer_Operation_Type)(0),                    // 7: mesos.v1.Offer.Operation.Type
-	(Environment_Variable_Type)(0),               // 8: mesos.v1.Environment.Variable.Type
-	(ExecutorInfo_Type)(0),                       // 9: mesos.v1.ExecutorInfo.Type
-	(HealthCheck_Type)(0),                        // 10: mesos.v1.HealthCheck.Type
-	(Image_Type)(0),                              // 11: mesos.v1.Image.Type
-	(Volume_Mode)(0),                             // 12: mesos.v1.Volume.Mode
-	(ContainerInfo_Type)(0),                      // 13: mesos.v1.ContainerInfo.Type
-	(ContainerInfo_DockerInfo_Network)(0),        // 14: mesos.v1.ContainerInfo.DockerInfo.Network
-	(TaskStatus_Source)(0),                       // 15: mesos.v1.TaskStatus.Source
-	(TaskStatus_Reason)(0),                       // 16: mesos.v1.TaskStatus.Reason
-	(*FrameworkID)(nil),                          // 17: mesos.v1.FrameworkID
-	(*OfferID)(nil),                              // 18: mesos.v1.OfferID
-	(*AgentID)(nil),                              // 19: mesos.v1.AgentID
-	(*TaskID)(nil),                               // 20: mesos.v1.TaskID
-	(*ExecutorID)(nil),                           // 21: mesos.v1.ExecutorID
-	(*OperationID)(nil),                          // 22: mesos.v1.OperationID
-	(*ResourceProviderID)(nil),                   // 23: mesos.v1.ResourceProviderID
-	(*ContainerID)(nil),                          // 24: mesos.v1.ContainerID
-	(*UUID)(nil),                                 // 25: mesos.v1.UUID
-	(*TimeInfo)(nil),                             // 26: mesos.v1.TimeInfo
-	(*DurationInfo)(nil),                         // 27: mesos.v1.DurationInfo
-	(*Address)(nil),                              // 28: mesos.v1.Address
-	(*URL)(nil),                                  // 29: mesos.v1.URL
-	(*Parameter)(nil),                            // 30: mesos.v1.Parameter
-	(*Parameters)(nil),                           // 31: mesos.v1.Parameters
-	(*Label)(nil),                                // 32: mesos.v1.Label
-	(*Labels)(nil),                               // 33: mesos.v1.Labels
-	(*DomainInfo)(nil),                           // 34: mesos.v1.DomainInfo
-	(*MasterInfo)(nil),                           // 35: mesos.v1.MasterInfo
-	(*AgentInfo)(nil),                            // 36: mesos.v1.AgentInfo
-	(*FrameworkInfo)(nil),                        // 37: mesos.v1.FrameworkInfo
-	(*ResourceQuantities)(nil),                   // 38: mesos.v1.ResourceQuantities
-	(*OfferFilters)(nil),                         // 39: mesos.v1.OfferFilters
-	(*Value)(nil),                                // 40: mesos.v1.Value
-	(*Attribute)(nil),                            // 41: mesos.v1.Attribute
-	(*Resource)(nil),                             // 42: mesos.v1.Resource
-	(*Request)(nil),                              // 43: mesos.v1.Request
-	(*Offer)(nil),                                // 44: mesos.v1.Offer
-	(*Unavailability)(nil),                       // 45: mesos.v1.Unavailability
-	(*Filters)(nil),                              // 46: mesos.v1.Filters
-	(*CommandInfo)(nil),                          // 47: mesos.v1.CommandInfo
-	(*Environment)(nil),                          // 48: mesos.v1.Environment
-	(*KillPolicy)(nil),                           // 49: mesos.v1.KillPolicy
-	(*ExecutorInfo)(nil),                         // 50: mesos.v1.ExecutorInfo
-	(*HealthCheck)(nil),                          // 51: mesos.v1.HealthCheck
-	(*Image)(nil),                                // 52: mesos.v1.Image
-	(*Volume)(nil),                               // 53: mesos.v1.Volume
-	(*ContainerInfo)(nil),                        // 54: mesos.v1.ContainerInfo
-	(*ContainerStatus)(nil),                      // 55: mesos.v1.ContainerStatus
-	(*TaskInfo)(nil),                             // 56: mesos.v1.TaskInfo
-	(*TaskGroupInfo)(nil),                        // 57: mesos.v1.TaskGroupInfo
-	(*Task)(nil),                                 // 58: mesos.v1.Task
-	(*TaskStatus)(nil),                           // 59: mesos.v1.TaskStatus
-	(*DomainInfo_FaultDomain)(nil),               // 60: mesos.v1.DomainInfo.FaultDomain
-	(*DomainInfo_FaultDomain_RegionInfo)(nil),    // 61: mesos.v1.DomainInfo.FaultDomain.RegionInfo
-	(*DomainInfo_FaultDomain_ZoneInfo)(nil),      // 62: mesos.v1.DomainInfo.FaultDomain.ZoneInfo
-	(*MasterInfo_Capability)(nil),                // 63: mesos.v1.MasterInfo.Capability
-	(*AgentInfo_Capability)(nil),                 // 64: mesos.v1.AgentInfo.Capability
-	(*FrameworkInfo_Capability)(nil),             // 65: mesos.v1.FrameworkInfo.Capability
-	nil,                                          // 66: mesos.v1.FrameworkInfo.OfferFiltersEntry
-	nil,                                          // 67: mesos.v1.ResourceQuantities.QuantitiesEntry
-	(*OfferFilters_MinAllocatableResources)(nil), // 68: mesos.v1.OfferFilters.MinAllocatableResources
-	(*Value_Scalar)(nil),                         // 69: mesos.v1.Value.Scalar
-	(*Value_Range)(nil),                          // 70: mesos.v1.Value.Range
-	(*Value_Ranges)(nil),                         // 71: mesos.v1.Value.Ranges
-	(*Value_Set)(nil),                            // 72: mesos.v1.Value.Set
-	(*Value_Text)(nil),                           // 73: mesos.v1.Value.Text
-	(*Resource_AllocationInfo)(nil),              // 74: mesos.v1.Resource.AllocationInfo
-	(*Resource_ReservationInfo)(nil),             // 75: mesos.v1.Resource.ReservationInfo
-	(*Resource_DiskInfo)(nil),                    // 76: mesos.v1.Resource.DiskInfo
-	(*Resource_RevocableInfo)(nil),               // 77: mesos.v1.Resource.RevocableInfo
-	(*Resource_SharedInfo)(nil),                  // 78: mesos.v1.Resource.SharedInfo
-	(*Resource_DiskInfo_Persistence)(nil),        // 79: mesos.v1.Resource.DiskInfo.Persistence
-	(*Resource_DiskInfo_Source)(nil),             // 80: mesos.v1.Resource.DiskInfo.Source
-	(*Resource_DiskInfo_Source_Path)(nil),        // 81: mesos.v1.Resource.DiskInfo.Source.Path
-	(*Resource_DiskInfo_Source_Mount)(nil),       // 82: mesos.v1.Resource.DiskInfo.Source.Mount
-	(*Offer_Operation)(nil),                      // 83: mesos.v1.Offer.Operation
-	(*Offer_Operation_Launch)(nil),               // 84: mesos.v1.Offer.Operation.Launch
-	(*Offer_Operation_LaunchGroup)(nil),          // 85: mesos.v1.Offer.Operation.LaunchGroup
-	(*Offer_Operation_Reserve)(nil),              // 86: mesos.v1.Offer.Operation.Reserve
-	(*Offer_Operation_Unreserve)(nil),            // 87: mesos.v1.Offer.Operation.Unreserve
-	(*Offer_Operation_Create)(nil),               // 88: mesos.v1.Offer.Operation.Create
-	(*Offer_Operation_Destroy)(nil),              // 89: mesos.v1.Offer.Operation.Destroy
-	(*CommandInfo_URI)(nil),                      // 90: mesos.v1.CommandInfo.URI
-	(*Environment_Variable)(nil),                 // 91: mesos.v1.Environment.Variable
-	(*HealthCheck_HTTPCheckInfo)(nil),            // 92: mesos.v1.HealthCheck.HTTPCheckInfo
-	(*HealthCheck_TCPCheckInfo)(nil),             // 93: mesos.v1.HealthCheck.TCPCheckInfo
-	(*Image_Docker)(nil),                         // 94: mesos.v1.Image.Docker
-	(*ContainerInfo_DockerInfo)(nil),             // 95: mesos.v1.ContainerInfo.DockerInfo
-	(*ContainerInfo_MesosInfo)(nil),              // 96: mesos.v1.ContainerInfo.MesosInfo
-	(*ContainerInfo_DockerInfo_PortMapping)(nil), // 97: mesos.v1.ContainerInfo.DockerInfo.PortMapping
-	nil, // 98: mesos.v1.TaskInfo.LimitsEntry
-	nil, // 99: mesos.v1.Task.LimitsEntry
+	(OperationState)(0),                          // 0: mesos.v1.OperationState
+	(TaskState)(0),                               // 1: mesos.v1.TaskState
+	(MasterInfo_Capability_Type)(0),              // 2: mesos.v1.MasterInfo.Capability.Type
+	(AgentInfo_Capability_Type)(0),               // 3: mesos.v1.AgentInfo.Capability.Type
+	(FrameworkInfo_Capability_Type)(0),           // 4: mesos.v1.FrameworkInfo.Capability.Type
+	(Value_Type)(0),                              // 5: mesos.v1.Value.Type
+	(Resource_ReservationInfo_Type)(0),           // 6: mesos.v1.Resource.ReservationInfo.Type
+	(Resource_DiskInfo_Source_Type)(0),           // 7: mesos.v1.Resource.DiskInfo.Source.Type
+	(Offer_Operation_Type)(0),                    // 8: mesos.v1.Offer.Operation.Type
+	(Environment_Variable_Type)(0),               // 9: mesos.v1.Environment.Variable.Type
+	(ExecutorInfo_Type)(0),                       // 10: mesos.v1.ExecutorInfo.Type
+	(HealthCheck_Type)(0),                        // 11: mesos.v1.HealthCheck.Type
+	(Image_Type)(0),                              // 12: mesos.v1.Image.Type
+	(Volume_Mode)(0),                             // 13: mesos.v1.Volume.Mode
+	(ContainerInfo_Type)(0),                      // 14: mesos.v1.ContainerInfo.Type
+	(ContainerInfo_DockerInfo_Network)(0),        // 15: mesos.v1.ContainerInfo.DockerInfo.Network
+	(TaskStatus_Source)(0),                       // 16: mesos.v1.TaskStatus.Source
+	(TaskStatus_Reason)(0),                       // 17: mesos.v1.TaskStatus.Reason
+	(*FrameworkID)(nil),                          // 18: mesos.v1.FrameworkID
+	(*OfferID)(nil),                              // 19: mesos.v1.OfferID
+	(*AgentID)(nil),                              // 20: mesos.v1.AgentID
+	(*TaskID)(nil),                               // 21: mesos.v1.TaskID
+	(*ExecutorID)(nil),                           // 22: mesos.v1.ExecutorID
+	(*OperationID)(nil),                          // 23: mesos.v1.OperationID
+	(*ResourceProviderID)(nil),                   // 24: mesos.v1.ResourceProviderID
+	(*ContainerID)(nil),                          // 25: mesos.v1.ContainerID
+	(*UUID)(nil),                                 // 26: mesos.v1.UUID
+	(*TimeInfo)(nil),                             // 27: mesos.v1.TimeInfo
+	(*DurationInfo)(nil),                         // 28: mesos.v1.DurationInfo
+	(*Address)(nil),                              // 29: mesos.v1.Address
+	(*URL)(nil),                                  // 30: mesos.v1.URL
+	(*Parameter)(nil),                            // 31: mesos.v1.Parameter
+	(*Parameters)(nil),                           // 32: mesos.v1.Parameters
+	(*Label)(nil),                                // 33: mesos.v1.Label
+	(*Labels)(nil),                               // 34: mesos.v1.Labels
+	(*DomainInfo)(nil),                           // 35: mesos.v1.DomainInfo
+	(*MasterInfo)(nil),                           // 36: mesos.v1.MasterInfo
+	(*AgentInfo)(nil),                            // 37: mesos.v1.AgentInfo
+	(*FrameworkInfo)(nil),                        // 38: mesos.v1.FrameworkInfo
+	(*ResourceQuantities)(nil),                   // 39: mesos.v1.ResourceQuantities
+	(*OfferFilters)(nil),                         // 40: mesos.v1.OfferFilters
+	(*Value)(nil),                                // 41: mesos.v1.Value
+	(*Attribute)(nil),                            // 42: mesos.v1.Attribute
+	(*Resource)(nil),                             // 43: mesos.v1.Resource
+	(*Request)(nil),                              // 44: mesos.v1.Request
+	(*Offer)(nil),                                // 45: mesos.v1.Offer
+	(*Unavailability)(nil),                       // 46: mesos.v1.Unavailability
+	(*Filters)(nil),                              // 47: mesos.v1.Filters
+	(*OperationStatus)(nil),                      // 48: mesos.v1.OperationStatus
+	(*CommandInfo)(nil),                          // 49: mesos.v1.CommandInfo
+	(*Environment)(nil),                          // 50: mesos.v1.Environment
+	(*KillPolicy)(nil),                           // 51: mesos.v1.KillPolicy
+	(*ExecutorInfo)(nil),                         // 52: mesos.v1.ExecutorInfo
+	(*HealthCheck)(nil),                          // 53: mesos.v1.HealthCheck
+	(*Image)(nil),                                // 54: mesos.v1.Image
+	(*Volume)(nil),                               // 55: mesos.v1.Volume
+	(*ContainerInfo)(nil),                        // 56: mesos.v1.ContainerInfo
+	(*ContainerStatus)(nil),                      // 57: mesos.v1.ContainerStatus
+	(*TaskInfo)(nil),                             // 58: mesos.v1.TaskInfo
+	(*TaskGroupInfo)(nil),                        // 59: mesos.v1.TaskGroupInfo
+	(*Task)(nil),                                 // 60: mesos.v1.Task
+	(*TaskStatus)(nil),                           // 61: mesos.v1.TaskStatus
+	(*DomainInfo_FaultDomain)(nil),               // 62: mesos.v1.DomainInfo.FaultDomain
+	(*DomainInfo_FaultDomain_RegionInfo)(nil),    // 63: mesos.v1.DomainInfo.FaultDomain.RegionInfo
+	(*DomainInfo_FaultDomain_ZoneInfo)(nil),      // 64: mesos.v1.DomainInfo.FaultDomain.ZoneInfo
+	(*MasterInfo_Capability)(nil),                // 65: mesos.v1.MasterInfo.Capability
+	(*AgentInfo_Capability)(nil),                 // 66: mesos.v1.AgentInfo.Capability
+	(*FrameworkInfo_Capability)(nil),             // 67: mesos.v1.FrameworkInfo.Capability
+	nil,                                          // 68: mesos.v1.FrameworkInfo.OfferFiltersEntry
+	nil,                                          // 69: mesos.v1.ResourceQuantities.QuantitiesEntry
+	(*OfferFilters_MinAllocatableResources)(nil), // 70: mesos.v1.OfferFilters.MinAllocatableResources
+	(*Value_Scalar)(nil),                         // 71: mesos.v1.Value.Scalar
+	(*Value_Range)(nil),                          // 72: mesos.v1.Value.Range
+	(*Value_Ranges)(nil),                         // 73: mesos.v1.Value.Ranges
+	(*Value_Set)(nil),                            // 74: mesos.v1.Value.Set
+	(*Value_Text)(nil),                           // 75: mesos.v1.Value.Text
+	(*Resource_AllocationInfo)(nil),              // 76: mesos.v1.Resource.AllocationInfo
+	(*Resource_ReservationInfo)(nil),             // 77: mesos.v1.Resource.ReservationInfo
+	(*Resource_DiskInfo)(nil),                    // 78: mesos.v1.Resource.DiskInfo
+	(*Resource_RevocableInfo)(nil),               // 79: mesos.v1.Resource.RevocableInfo
+	(*Resource_SharedInfo)(nil),                  // 80: mesos.v1.Resource.SharedInfo
+	(*Resource_DiskInfo_Persistence)(nil),        // 81: mesos.v1.Resource.DiskInfo.Persistence
+	(*Resource_DiskInfo_Source)(nil),             // 82: mesos.v1.Resource.DiskInfo.Source
+	(*Resource_DiskInfo_Source_Path)(nil),        // 83: mesos.v1.Resource.DiskInfo.Source.Path
+	(*Resource_DiskInfo_Source_Mount)(nil),       // 84: mesos.v1.Resource.DiskInfo.Source.Mount
+	(*Offer_Operation)(nil),                      // 85: mesos.v1.Offer.Operation
+	(*Offer_Operation_Launch)(nil),               // 86: mesos.v1.Offer.Operation.Launch
+	(*Offer_Operation_LaunchGroup)(nil),          // 87: mesos.v1.Offer.Operation.LaunchGroup
+	(*Offer_Operation_Reserve)(nil),              // 88: mesos.v1.Offer.Operation.Reserve
+	(*Offer_Operation_Unreserve)(nil),            // 89: mesos.v1.Offer.Operation.Unreserve
+	(*Offer_Operation_Create)(nil),               // 90: mesos.v1.Offer.Operation.Create
+	(*Offer_Operation_Destroy)(nil),              // 91: mesos.v1.Offer.Operation.Destroy
+	(*CommandInfo_URI)(nil),                      // 92: mesos.v1.CommandInfo.URI
+	(*Environment_Variable)(nil),                 // 93: mesos.v1.Environment.Variable
+	(*HealthCheck_HTTPCheckInfo)(nil),            // 94: mesos.v1.HealthCheck.HTTPCheckInfo
+	(*HealthCheck_TCPCheckInfo)(nil),             // 95: mesos.v1.HealthCheck.TCPCheckInfo
+	(*Image_Docker)(nil),                         // 96: mesos.v1.Image.Docker
+	(*ContainerInfo_DockerInfo)(nil),             // 97: mesos.v1.ContainerInfo.DockerInfo
+	(*ContainerInfo_MesosInfo)(nil),              // 98: mesos.v1.ContainerInfo.MesosInfo
+	(*ContainerInfo_DockerInfo_PortMapping)(nil), // 99: mesos.v1.ContainerInfo.DockerInfo.PortMapping
+	nil, // 100: mesos.v1.TaskInfo.LimitsEntry
+	nil, // 101: mesos.v1.Task.LimitsEntry
 }
 var file_api_v1_mesos_mesos_proto_depIdxs = []int32{
-	24,  // 0: mesos.v1.ContainerID.parent:type_name -> mesos.v1.ContainerID
-	28,  // 1: mesos.v1.URL.address:type_name -> mesos.v1.Address
-	30,  // 2: mesos.v1.URL.query:type_name -> mesos.v1.Parameter
-	30,  // 3: mesos.v1.Parameters.parameter:type_name -> mesos.v1.Parameter
-	32,  // 4: mesos.v1.Labels.labels:type_name -> mesos.v1.Label
-	60,  // 5: mesos.v1.DomainInfo.fault_domain:type_name -> mesos.v1.DomainInfo.FaultDomain
-	28,  // 6: mesos.v1.MasterInfo.address:type_name -> mesos.v1.Address
-	34,  // 7: mesos.v1.MasterInfo.domain:type_name -> mesos.v1.DomainInfo
-	63,  // 8: mesos.v1.MasterInfo.capabilities:type_name -> mesos.v1.MasterInfo.Capability
-	42,  // 9: mesos.v1.AgentInfo.resources:type_name -> mesos.v1.Resource
-	41,  // 10: mesos.v1.AgentInfo.attributes:type_name -> mesos.v1.Attribute
-	19,  // 11: mesos.v1.AgentInfo.id:type_name -> mesos.v1.AgentID
-	34,  // 12: mesos.v1.AgentInfo.domain:type_name -> mesos.v1.DomainInfo
-	17,  // 13: mesos.v1.FrameworkInfo.id:type_name -> mesos.v1.FrameworkID
-	65,  // 14: mesos.v1.FrameworkInfo.capabilities:type_name -> mesos.v1.FrameworkInfo.Capability
-	33,  // 15: mesos.v1.FrameworkInfo.labels:type_name -> mesos.v1.Labels
-	66,  // 16: mesos.v1.FrameworkInfo.offer_filters:type_name -> mesos.v1.FrameworkInfo.OfferFiltersEntry
-	67,  // 17: mesos.v1.ResourceQuantities.quantities:type_name -> mesos.v1.ResourceQuantities.QuantitiesEntry
-	68,  // 18: mesos.v1.OfferFilters.min_allocatable_resources:type_name -> mesos.v1.OfferFilters.MinAllocatableResources
-	4,   // 19: mesos.v1.Value.type:type_name -> mesos.v1.Value.Type
-	69,  // 20: mesos.v1.Value.scalar:type_name -> mesos.v1.Value.Scalar
-	71,  // 21: mesos.v1.Value.ranges:type_name -> mesos.v1.Value.Ranges
-	72,  // 22: mesos.v1.Value.set:type_name -> mesos.v1.Value.Set
-	73,  // 23: mesos.v1.Value.text:type_name -> mesos.v1.Value.Text
-	4,   // 24: mesos.v1.Attribute.type:type_name -> mesos.v1.Value.Type
-	69,  // 25: mesos.v1.Attribute.scalar:type_name -> mesos.v1.Value.Scalar
-	71,  // 26: mesos.v1.Attribute.ranges:type_name -> mesos.v1.Value.Ranges
-	72,  // 27: mesos.v1.Attribute.set:type_name -> mesos.v1.Value.Set
-	73,  // 28: mesos.v1.Attribute.text:type_name -> mesos.v1.Value.Text
-	23,  // 29: mesos.v1.Resource.provider_id:type_name -> mesos.v1.ResourceProviderID
-	4,   // 30: mesos.v1.Resource.type:type_name -> mesos.v1.Value.Type
-	69,  // 31: mesos.v1.Resource.scalar:type_name -> mesos.v1.Value.Scalar
-	71,  // 32: mesos.v1.Resource.ranges:type_name -> mesos.v1.Value.Ranges
-	72,  // 33: mesos.v1.Resource.set:type_name -> mesos.v1.Value.Set
-	74,  // 34: mesos.v1.Resource.allocation_info:type_name -> mesos.v1.Resource.AllocationInfo
-	75,  // 35: mesos.v1.Resource.reservation:type_name -> mesos.v1.Resource.ReservationInfo
-	75,  // 36: mesos.v1.Resource.reservations:type_name -> mesos.v1.Resource.ReservationInfo
-	76,  // 37: mesos.v1.Resource.disk:type_name -> mesos.v1.Resource.DiskInfo
-	77,  // 38: mesos.v1.Resource.revocable:type_name -> mesos.v1.Resource.RevocableInfo
-	78,  // 39: mesos.v1.Resource.shared:type_name -> mesos.v1.Resource.SharedInfo
-	19,  // 40: mesos.v1.Request.agent_id:type_name -> mesos.v1.AgentID
-	42,  // 41: mesos.v1.Request.resources:type_name -> mesos.v1.Resource
-	18,  // 42: mesos.v1.Offer.id:type_name -> mesos.v1.OfferID
-	17,  // 43: mesos.v1.Offer.framework_id:type_name -> mesos.v1.FrameworkID
-	19,  // 44: mesos.v1.Offer.agent_id:type_name -> mesos.v1.AgentID
-	29,  // 45: mesos.v1.Offer.url:type_name -> mesos.v1.URL
-	34,  // 46: mesos.v1.Offer.domain:type_name -> mesos.v1.DomainInfo
-	42,  // 47: mesos.v1.Offer.resources:type_name -> mesos.v1.Resource
-	41,  // 48: mesos.v1.Offer.attributes:type_name -> mesos.v1.Attribute
-	21,  // 49: mesos.v1.Offer.executor_ids:type_name -> mesos.v1.ExecutorID
-	45,  // 50: mesos.v1.Offer.unavailability:type_name -> mesos.v1.Unavailability
-	74,  // 51: mesos.v1.Offer.allocation_info:type_name -> mesos.v1.Resource.AllocationInfo
-	26,  // 52: mesos.v1.Unavailability.start:type_name -> mesos.v1.TimeInfo
-	27,  // 53: mesos.v1.Unavailability.duration:type_name -> mesos.v1.DurationInfo
-	90,  // 54: mesos.v1.CommandInfo.uris:type_name -> mesos.v1.CommandInfo.URI
-	48,  // 55: mesos.v1.CommandInfo.environment:type_name -> mesos.v1.Environment
-	91,  // 56: mesos.v1.Environment.variables:type_name -> mesos.v1.Environment.Variable
-	27,  // 57: mesos.v1.KillPolicy.grace_period:type_name -> mesos.v1.DurationInfo
-	9,   // 58: mesos.v1.ExecutorInfo.type:type_name -> mesos.v1.ExecutorInfo.Type
-	21,  // 59: mesos.v1.ExecutorInfo.executor_id:type_name -> mesos.v1.ExecutorID
-	17,  // 60: mesos.v1.ExecutorInfo.framework_id:type_name -> mesos.v1.FrameworkID
-	47,  // 61: mesos.v1.ExecutorInfo.command:type_name -> mesos.v1.CommandInfo
-	54,  // 62: mesos.v1.ExecutorInfo.container:type_name -> mesos.v1.ContainerInfo
-	42,  // 63: mesos.v1.ExecutorInfo.resources:type_name -> mesos.v1.Resource
-	27,  // 64: mesos.v1.ExecutorInfo.shutdown_grace_period:type_name -> mesos.v1.DurationInfo
-	33,  // 65: mesos.v1.ExecutorInfo.labels:type_name -> mesos.v1.Labels
-	10,  // 66: mesos.v1.HealthCheck.type:type_name -> mesos.v1.HealthCheck.Type
-	47,  // 67: mesos.v1.HealthCheck.command:type_name -> mesos.v1.CommandInfo
-	92,  // 68: mesos.v1.HealthCheck.http:type_name -> mesos.v1.HealthCheck.HTTPCheckInfo
-	93,  // 69: mesos.v1.HealthCheck.tcp:type_name -> mesos.v1.HealthCheck.TCPCheckInfo
-	11,  // 70: mesos.v1.Image.type:type_name -> mesos.v1.Image.Type
-	94,  // 71: mesos.v1.Image.docker:type_name -> mesos.v1.Image.Docker
-	12,  // 72: mesos.v1.Volume.mode:type_name -> mesos.v1.Volume.Mode
-	52,  // 73: mesos.v1.Volume.image:type_name -> mesos.v1.Image
-	13,  // 74: mesos.v1.ContainerInfo.type:type_name -> mesos.v1.ContainerInfo.Type
-	53,  // 75: mesos.v1.ContainerInfo.volumes:type_name -> mesos.v1.Volume
-	95,  // 76: mesos.v1.ContainerInfo.docker:type_name -> mesos.v1.ContainerInfo.DockerInfo
-	96,  // 77: mesos.v1.ContainerInfo.mesos:type_name -> mesos.v1.ContainerInfo.MesosInfo
-	24,  // 78: mesos.v1.ContainerStatus.container_id:type_name -> mesos.v1.ContainerID
-	20,  // 79: mesos.v1.TaskInfo.task_id:type_name -> mesos.v1.TaskID
-	19,  // 80: mesos.v1.TaskInfo.agent_id:type_name -> mesos.v1.AgentID
-	42,  // 81: mesos.v1.TaskInfo.resources:type_name -> mesos.v1.Resource
-	50,  // 82: mesos.v1.TaskInfo.executor:type_name -> mesos.v1.ExecutorInfo
-	47,  // 83: mesos.v1.TaskInfo.command:type_name -> mesos.v1.CommandInfo
-	54,  // 84: mesos.v1.TaskInfo.container:type_name -> mesos.v1.ContainerInfo
-	51,  // 85: mesos.v1.TaskInfo.health_check:type_name -> mesos.v1.HealthCheck
-	49,  // 86: mesos.v1.TaskInfo.kill_policy:type_name -> mesos.v1.KillPolicy
-	33,  // 87: mesos.v1.TaskInfo.labels:type_name -> mesos.v1.Labels
-	27,  // 88: mesos.v1.TaskInfo.max_completion_time:type_name -> mesos.v1.DurationInfo
-	98,  // 89: mesos.v1.TaskInfo.limits:type_name -> mesos.v1.TaskInfo.LimitsEntry
-	56,  // 90: mesos.v1.TaskGroupInfo.tasks:type_name -> mesos.v1.TaskInfo
-	20,  // 91: mesos.v1.Task.task_id:type_name -> mesos.v1.TaskID
-	17,  // 92: mesos.v1.Task.framework_id:type_name -> mesos.v1.FrameworkID
-	21,  // 93: mesos.v1.Task.executor_id:type_name -> mesos.v1.ExecutorID
-	19,  // 94: mesos.v1.Task.agent_id:type_name -> mesos.v1.AgentID
-	0,   // 95: mesos.v1.Task.state:type_name -> mesos.v1.TaskState
-	42,  // 96: mesos.v1.Task.resources:type_name -> mesos.v1.Resource
-	59,  // 97: mesos.v1.Task.statuses:type_name -> mesos.v1.TaskStatus
-	0,   // 98: mesos.v1.Task.status_update_state:type_name -> mesos.v1.TaskState
-	33,  // 99: mesos.v1.Task.labels:type_name -> mesos.v1.Labels
-	54,  // 100: mesos.v1.Task.container:type_name -> mesos.v1.ContainerInfo
-	51,  // 101: mesos.v1.Task.health_check:type_name -> mesos.v1.HealthCheck
-	49,  // 102: mesos.v1.Task.kill_policy:type_name -> mesos.v1.KillPolicy
-	99,  // 103: mesos.v1.Task.limits:type_name -> mesos.v1.Task.LimitsEntry
-	20,  // 104: mesos.v1.TaskStatus.task_id:type_name -> mesos.v1.TaskID
-	0,   // 105: mesos.v1.TaskStatus.state:type_name -> mesos.v1.TaskState
-	15,  // 106: mesos.v1.TaskStatus.source:type_name -> mesos.v1.TaskStatus.Source
-	16,  // 107: mesos.v1.TaskStatus.reason:type_name -> mesos.v1.TaskStatus.Reason
-	19,  // 108: mesos.v1.TaskStatus.agent_id:type_name -> mesos.v1.AgentID
-	21,  // 109: mesos.v1.TaskStatus.executor_id:type_name -> mesos.v1.ExecutorID
-	33,  // 110: mesos.v1.TaskStatus.labels:type_name -> mesos.v1.Labels
-	55,  // 111: mesos.v1.TaskStatus.container_status:type_name -> mesos.v1.ContainerStatus
-	26,  // 112: mesos.v1.TaskStatus.unreachable_time:type_name -> mesos.v1.TimeInfo
-	61,  // 113: mesos.v1.DomainInfo.FaultDomain.region:type_name -> mesos.v1.DomainInfo.FaultDomain.RegionInfo
-	62,  // 114: mesos.v1.DomainInfo.FaultDomain.zone:type_name -> mesos.v1.DomainInfo.FaultDomain.ZoneInfo
-	1,   // 115: mesos.v1.MasterInfo.Capability.type:type_name -> mesos.v1.MasterInfo.Capability.Type
-	2,   // 116: mesos.v1.AgentInfo.Capability.type:type_name -> mesos.v1.AgentInfo.Capability.Type
-	3,   // 117: mesos.v1.FrameworkInfo.Capability.type:type_name -> mesos.v1.FrameworkInfo.Capability.Type
-	39,  // 118: mesos.v1.FrameworkInfo.OfferFiltersEntry.value:type_name -> mesos.v1.OfferFilters
-	69,  // 119: mesos.v1.ResourceQuantities.QuantitiesEntry.value:type_name -> mesos.v1.Value.Scalar
-	38,  // 120: mesos.v1.OfferFilters.MinAllocatableResources.quantities:type_name -> mesos.v1.ResourceQuantities
-	70,  // 121: mesos.v1.Value.Ranges.range:type_name -> mesos.v1.Value.Range
-	5,   // 122: mesos.v1.Resource.ReservationInfo.type:type_name -> mesos.v1.Resource.ReservationInfo.Type
-	33,  // 123: mesos.v1.Resource.ReservationInfo.labels:type_name -> mesos.v1.Labels
-	79,  // 124: mesos.v1.Resource.DiskInfo.persistence:type_name -> mesos.v1.Resource.DiskInfo.Persistence
-	53,  // 125: mesos.v1.Resource.DiskInfo.volume:type_name -> mesos.v1.Volume
-	80,  // 126: mesos.v1.Resource.DiskInfo.source:type_name -> mesos.v1.Resource.DiskInfo.Source
-	6,   // 127: mesos.v1.Resource.DiskInfo.Source.type:type_name -> mesos.v1.Resource.DiskInfo.Source.Type
-	81,  // 128: mesos.v1.Resource.DiskInfo.Source.path:type_name -> mesos.v1.Resource.DiskInfo.Source.Path
-	82,  // 129: mesos.v1.Resource.DiskInfo.Source.mount:type_name -> mesos.v1.Resource.DiskInfo.Source.Mount
-	33,  // 130: mesos.v1.Resource.DiskInfo.Source.metadata:type_name -> mesos.v1.Labels
-	7,   // 131: mesos.v1.Offer.Operation.type:type_name -> mesos.v1.Offer.Operation.Type
-	22,  // 132: mesos.v1.Offer.Operation.id:type_name -> mesos.v1.OperationID
-	84,  // 133: mesos.v1.Offer.Operation.launch:type_name -> mesos.v1.Offer.Operation.Launch
-	85,  // 134: mesos.v1.Offer.Operation.launch_group:type_name -> mesos.v1.Offer.Operation.LaunchGroup
-	86,  // 135: mesos.v1.Offer.Operation.reserve:type_name -> mesos.v1.Offer.Operation.Reserve
-	87,  // 136: mesos.v1.Offer.Operation.unreserve:type_name -> mesos.v1.Offer.Operation.Unreserve
-	88,  // 137: mesos.v1.Offer.Operation.create:type_name -> mesos.v1.Offer.Operation.Create
-	89,  // 138: mesos.v1.Offer.Operation.destroy:type_name -> mesos.v1.Offer.Operation.Destroy
-	56,  // 139: mesos.v1.Offer.Operation.Launch.task_infos:type_name -> mesos.v1.TaskInfo
-	50,  // 140: mesos.v1.Offer.Operation.LaunchGroup.executor:type_name -> mesos.v1.ExecutorInfo
-	57,  // 141: mesos.v1.Offer.Operation.LaunchGroup.task_group:type_name -> mesos.v1.TaskGroupInfo
-	42,  // 142: mesos.v1.Offer.Operation.Reserve.source:type_name -> mesos.v1.Resource
-	42,  // 143: mesos.v1.Offer.Operation.Reserve.resources:type_name -> mesos.v1.Resource
-	42,  // 144: mesos.v1.Offer.Operation.Unreserve.resources:type_name -> mesos.v1.Resource
-	42,  // 145: mesos.v1.Offer.Operation.Create.volumes:type_name -> mesos.v1.Resource
-	42,  // 146: mesos.v1.Offer.Operation.Destroy.volumes:type_name -> mesos.v1.Resource
-	8,   // 147: mesos.v1.Environment.Variable.type:type_name -> mesos.v1.Environment.Variable.Type
-	14,  // 148: mesos.v1.ContainerInfo.DockerInfo.network:type_name -> mesos.v1.ContainerInfo.DockerInfo.Network
-	97,  // 149: mesos.v1.ContainerInfo.DockerInfo.port_mappings:type_name -> mesos.v1.ContainerInfo.DockerInfo.PortMapping
-	30,  // 150: mesos.v1.ContainerInfo.DockerInfo.parameters:type_name -> mesos.v1.Parameter
-	52,  // 151: mesos.v1.ContainerInfo.MesosInfo.image:type_name -> mesos.v1.Image
-	69,  // 152: mesos.v1.TaskInfo.LimitsEntry.value:type_name -> mesos.v1.Value.Scalar
-	69,  // 153: mesos.v1.Task.LimitsEntry.value:type_name -> mesos.v1.Value.Scalar
-	154, // [154:154] is the sub-list for method output_type
-	154, // [154:154] is the sub-list for method input_type
-	154, // [154:154] is the sub-list for extension type_name
-	154, // [154:154] is the sub-list for extension extendee
-	0,   // [0:154] is the sub-list for field type_name
+	25,  // 0: mesos.v1.ContainerID.parent:type_name -> mesos.v1.ContainerID
+	29,  // 1: mesos.v1.URL.address:type_name -> mesos.v1.Address
+	31,  // 2: mesos.v1.URL.query:type_name -> mesos.v1.Parameter
+	31,  // 3: mesos.v1.Parameters.parameter:type_name -> mesos.v1.Parameter
+	33,  // 4: mesos.v1.Labels.labels:type_name -> mesos.v1.Label
+	62,  // 5: mesos.v1.DomainInfo.fault_domain:type_name -> mesos.v1.DomainInfo.FaultDomain
+	29,  // 6: mesos.v1.MasterInfo.address:type_name -> mesos.v1.Address
+	35,  // 7: mesos.v1.MasterInfo.domain:type_name -> mesos.v1.DomainInfo
+	65,  // 8: mesos.v1.MasterInfo.capabilities:type_name -> mesos.v1.MasterInfo.Capability
+	43,  // 9: mesos.v1.AgentInfo.resources:type_name -> mesos.v1.Resource
+	42,  // 10: mesos.v1.AgentInfo.attributes:type_name -> mesos.v1.Attribute
+	20,  // 11: mesos.v1.AgentInfo.id:type_name -> mesos.v1.AgentID
+	35,  // 12: mesos.v1.AgentInfo.domain:type_name -> mesos.v1.DomainInfo
+	18,  // 13: mesos.v1.FrameworkInfo.id:type_name -> mesos.v1.FrameworkID
+	67,  // 14: mesos.v1.FrameworkInfo.capabilities:type_name -> mesos.v1.FrameworkInfo.Capability
+	34,  // 15: mesos.v1.FrameworkInfo.labels:type_name -> mesos.v1.Labels
+	68,  // 16: mesos.v1.FrameworkInfo.offer_filters:type_name -> mesos.v1.FrameworkInfo.OfferFiltersEntry
+	69,  // 17: mesos.v1.ResourceQuantities.quantities:type_name -> mesos.v1.ResourceQuantities.QuantitiesEntry
+	70,  // 18: mesos.v1.OfferFilters.min_allocatable_resources:type_name -> mesos.v1.OfferFilters.MinAllocatableResources
+	5,   // 19: mesos.v1.Value.type:type_name -> mesos.v1.Value.Type
+	71,  // 20: mesos.v1.Value.scalar:type_name -> mesos.v1.Value.Scalar
+	73,  // 21: mesos.v1.Value.ranges:type_name -> mesos.v1.Value.Ranges
+	74,  // 22: mesos.v1.Value.set:type_name -> mesos.v1.Value.Set
+	75,  // 23: mesos.v1.Value.text:type_name -> mesos.v1.Value.Text
+	5,   // 24: mesos.v1.Attribute.type:type_name -> mesos.v1.Value.Type
+	71,  // 25: mesos.v1.Attribute.scalar:type_name -> mesos.v1.Value.Scalar
+	73,  // 26: mesos.v1.Attribute.ranges:type_name -> mesos.v1.Value.Ranges
+	74,  // 27: mesos.v1.Attribute.set:type_name -> mesos.v1.Value.Set
+	75,  // 28: mesos.v1.Attribute.text:type_name -> mesos.v1.Value.Text
+	24,  // 29: mesos.v1.Resource.provider_id:type_name -> mesos.v1.ResourceProviderID
+	5,   // 30: mesos.v1.Resource.type:type_name -> mesos.v1.Value.Type
+	71,  // 31: mesos.v1.Resource.scalar:type_name -> mesos.v1.Value.Scalar
+	73,  // 32: mesos.v1.Resource.ranges:type_name -> mesos.v1.Value.Ranges
+	74,  // 33: mesos.v1.Resource.set:type_name -> mesos.v1.Value.Set
+	76,  // 34: mesos.v1.Resource.allocation_info:type_name -> mesos.v1.Resource.AllocationInfo
+	77,  // 35: mesos.v1.Resource.reservation:type_name -> mesos.v1.Resource.ReservationInfo
+	77,  // 36: mesos.v1.Resource.reservations:type_name -> mesos.v1.Resource.ReservationInfo
+	78,  // 37: mesos.v1.Resource.disk:type_name -> mesos.v1.Resource.DiskInfo
+	79,  // 38: mesos.v1.Resource.revocable:type_name -> mesos.v1.Resource.RevocableInfo
+	80,  // 39: mesos.v1.Resource.shared:type_name -> mesos.v1.Resource.SharedInfo
+	20,  // 40: mesos.v1.Request.agent_id:type_name -> mesos.v1.AgentID
+	43,  // 41: mesos.v1.Request.resources:type_name -> mesos.v1.Resource
+	19,  // 42: mesos.v1.Offer.id:type_name -> mesos.v1.OfferID
+	18,  // 43: mesos.v1.Offer.framework_id:type_name -> mesos.v1.FrameworkID
+	20,  // 44: mesos.v1.Offer.agent_id:type_name -> mesos.v1.AgentID
+	30,  // 45: mesos.v1.Offer.url:type_name -> mesos.v1.URL
+	35,  // 46: mesos.v1.Offer.domain:type_name -> mesos.v1.DomainInfo
+	43,  // 47: mesos.v1.Offer.resources:type_name -> mesos.v1.Resource
+	42,  // 48: mesos.v1.Offer.attributes:type_name -> mesos.v1.Attribute
+	22,  // 49: mesos.v1.Offer.executor_ids:type_name -> mesos.v1.ExecutorID
+	46,  // 50: mesos.v1.Offer.unavailability:type_name -> mesos.v1.Unavailability
+	76,  // 51: mesos.v1.Offer.allocation_info:type_name -> mesos.v1.Resource.AllocationInfo
+	27,  // 52: mesos.v1.Unavailability.start:type_name -> mesos.v1.TimeInfo
+	28,  // 53: mesos.v1.Unavailability.duration:type_name -> mesos.v1.DurationInfo
+	23,  // 54: mesos.v1.OperationStatus.operation_id:type_name -> mesos.v1.OperationID
+	0,   // 55: mesos.v1.OperationStatus.state:type_name -> mesos.v1.OperationState
+	43,  // 56: mesos.v1.OperationStatus.converted_resources:type_name -> mesos.v1.Resource
+	26,  // 57: mesos.v1.OperationStatus.uuid:type_name -> mesos.v1.UUID
+	92,  // 58: mesos.v1.CommandInfo.uris:type_name -> mesos.v1.CommandInfo.URI
+	50,  // 59: mesos.v1.CommandInfo.environment:type_name -> mesos.v1.Environment
+	93,  // 60: mesos.v1.Environment.variables:type_name -> mesos.v1.Environment.Variable
+	28,  // 61: mesos.v1.KillPolicy.grace_period:type_name -> mesos.v1.DurationInfo
+	10,  // 62: mesos.v1.ExecutorInfo.type:type_name -> mesos.v1.ExecutorInfo.Type
+	22,  // 63: mesos.v1.ExecutorInfo.executor_id:type_name -> mesos.v1.ExecutorID
+	18,  // 64: mesos.v1.ExecutorInfo.framework_id:type_name -> mesos.v1.FrameworkID
+	49,  // 65: mesos.v1.ExecutorInfo.command:type_name -> mesos.v1.CommandInfo
+	56,  // 66: mesos.v1.ExecutorInfo.container:type_name -> mesos.v1.ContainerInfo
+	43,  // 67: mesos.v1.ExecutorInfo.resources:type_name -> mesos.v1.Resource
+	28,  // 68: mesos.v1.ExecutorInfo.shutdown_grace_period:type_name -> mesos.v1.DurationInfo
+	34,  // 69: mesos.v1.ExecutorInfo.labels:type_name -> mesos.v1.Labels
+	11,  // 70: mesos.v1.HealthCheck.type:type_name -> mesos.v1.HealthCheck.Type
+	49,  // 71: mesos.v1.HealthCheck.command:type_name -> mesos.v1.CommandInfo
+	94,  // 72: mesos.v1.HealthCheck.http:type_name -> mesos.v1.HealthCheck.HTTPCheckInfo
+	95,  // 73: mesos.v1.HealthCheck.tcp:type_name -> mesos.v1.HealthCheck.TCPCheckInfo
+	12,  // 74: mesos.v1.Image.type:type_name -> mesos.v1.Image.Type
+	96,  // 75: mesos.v1.Image.docker:type_name -> mesos.v1.Image.Docker
+	13,  // 76: mesos.v1.Volume.mode:type_name -> mesos.v1.Volume.Mode
+	54,  // 77: mesos.v1.Volume.image:type_name -> mesos.v1.Image
+	14,  // 78: mesos.v1.ContainerInfo.type:type_name -> mesos.v1.ContainerInfo.Type
+	55,  // 79: mesos.v1.ContainerInfo.volumes:type_name -> mesos.v1.Volume
+	97,  // 80: mesos.v1.ContainerInfo.docker:type_name -> mesos.v1.ContainerInfo.DockerInfo
+	98,  // 81: mesos.v1.ContainerInfo.mesos:type_name -> mesos.v1.ContainerInfo.MesosInfo
+	25,  // 82: mesos.v1.ContainerStatus.container_id:type_name -> mesos.v1.ContainerID
+	21,  // 83: mesos.v1.TaskInfo.task_id:type_name -> mesos.v1.TaskID
+	20,  // 84: mesos.v1.TaskInfo.agent_id:type_name -> mesos.v1.AgentID
+	43,  // 85: mesos.v1.TaskInfo.resources:type_name -> mesos.v1.Resource
+	52,  // 86: mesos.v1.TaskInfo.executor:type_name -> mesos.v1.ExecutorInfo
+	49,  // 87: mesos.v1.TaskInfo.command:type_name -> mesos.v1.CommandInfo
+	56,  // 88: mesos.v1.TaskInfo.container:type_name -> mesos.v1.ContainerInfo
+	53,  // 89: mesos.v1.TaskInfo.health_check:type_name -> mesos.v1.HealthCheck
+	51,  // 90: mesos.v1.TaskInfo.kill_policy:type_name -> mesos.v1.KillPolicy
+	34,  // 91: mesos.v1.TaskInfo.labels:type_name -> mesos.v1.Labels
+	28,  // 92: mesos.v1.TaskInfo.max_completion_time:type_name -> mesos.v1.DurationInfo
+	100, // 93: mesos.v1.TaskInfo.limits:type_name -> mesos.v1.TaskInfo.LimitsEntry
+	58,  // 94: mesos.v1.TaskGroupInfo.tasks:type_name -> mesos.v1.TaskInfo
+	21,  // 95: mesos.v1.Task.task_id:type_name -> mesos.v1.TaskID
+	18,  // 96: mesos.v1.Task.framework_id:type_name -> mesos.v1.FrameworkID
+	22,  // 97: mesos.v1.Task.executor_id:type_name -> mesos.v1.ExecutorID
+	20,  // 98: mesos.v1.Task.agent_id:type_name -> mesos.v1.AgentID
+	1,   // 99: mesos.v1.Task.state:type_name -> mesos.v1.TaskState
+	43,  // 100: mesos.v1.Task.resources:type_name -> mesos.v1.Resource
+	61,  // 101: mesos.v1.Task.statuses:type_name -> mesos.v1.TaskStatus
+	1,   // 102: mesos.v1.Task.status_update_state:type_name -> mesos.v1.TaskState
+	34,  // 103: mesos.v1.Task.labels:type_name -> mesos.v1.Labels
+	56,  // 104: mesos.v1.Task.container:type_name -> mesos.v1.ContainerInfo
+	53,  // 105: mesos.v1.Task.health_check:type_name -> mesos.v1.HealthCheck
+	51,  // 106: mesos.v1.Task.kill_policy:type_name -> mesos.v1.KillPolicy
+	101, // 107: mesos.v1.Task.limits:type_name -> mesos.v1.Task.LimitsEntry
+	21,  // 108: mesos.v1.TaskStatus.task_id:type_name -> mesos.v1.TaskID
+	1,   // 109: mesos.v1.TaskStatus.state:type_name -> mesos.v1.TaskState
+	16,  // 110: mesos.v1.TaskStatus.source:type_name -> mesos.v1.TaskStatus.Source
+	17,  // 111: mesos.v1.TaskStatus.reason:type_name -> mesos.v1.TaskStatus.Reason
+	20,  // 112: mesos.v1.TaskStatus.agent_id:type_name -> mesos.v1.AgentID
+	22,  // 113: mesos.v1.TaskStatus.executor_id:type_name -> mesos.v1.ExecutorID
+	34,  // 114: mesos.v1.TaskStatus.labels:type_name -> mesos.v1.Labels
+	57,  // 115: mesos.v1.TaskStatus.container_status:type_name -> mesos.v1.ContainerStatus
+	27,  // 116: mesos.v1.TaskStatus.unreachable_time:type_name -> mesos.v1.TimeInfo
+	63,  // 117: mesos.v1.DomainInfo.FaultDomain.region:type_name -> mesos.v1.DomainInfo.FaultDomain.RegionInfo
+	64,  // 118: mesos.v1.DomainInfo.FaultDomain.zone:type_name -> mesos.v1.DomainInfo.FaultDomain.ZoneInfo
+	2,   // 119: mesos.v1.MasterInfo.Capability.type:type_name -> mesos.v1.MasterInfo.Capability.Type
+	3,   // 120: mesos.v1.AgentInfo.Capability.type:type_name -> mesos.v1.AgentInfo.Capability.Type
+	4,   // 121: mesos.v1.FrameworkInfo.Capability.type:type_name -> mesos.v1.FrameworkInfo.Capability.Type
+	40,  // 122: mesos.v1.FrameworkInfo.OfferFiltersEntry.value:type_name -> mesos.v1.OfferFilters
+	71,  // 123: mesos.v1.ResourceQuantities.QuantitiesEntry.value:type_name -> mesos.v1.Value.Scalar
+	39,  // 124: mesos.v1.OfferFilters.MinAllocatableResources.quantities:type_name -> mesos.v1.ResourceQuantities
+	72,  // 125: mesos.v1.Value.Ranges.range:type_name -> mesos.v1.Value.Range
+	6,   // 126: mesos.v1.Resource.ReservationInfo.type:type_name -> mesos.v1.Resource.ReservationInfo.Type
+	34,  // 127: mesos.v1.Resource.ReservationInfo.labels:type_name -> mesos.v1.Labels
+	81,  // 128: mesos.v1.Resource.DiskInfo.persistence:type_name -> mesos.v1.Resource.DiskInfo.Persistence
+	55,  // 129: mesos.v1.Resource.DiskInfo.volume:type_name -> mesos.v1.Volume
+	82,  // 130: mesos.v1.Resource.DiskInfo.source:type_name -> mesos.v1.Resource.DiskInfo.Source
+	7,   // 131: mesos.v1.Resource.DiskInfo.Source.type:type_name -> mesos.v1.Resource.DiskInfo.Source.Type
+	83,  // 132: mesos.v1.Resource.DiskInfo.Source.path:type_name -> mesos.v1.Resource.DiskInfo.Source.Path
+	84,  // 133: mesos.v1.Resource.DiskInfo.Source.mount:type_name -> mesos.v1.Resource.DiskInfo.Source.Mount
+	34,  // 134: mesos.v1.Resource.DiskInfo.Source.metadata:type_name -> mesos.v1.Labels
+	8,   // 135: mesos.v1.Offer.Operation.type:type_name -> mesos.v1.Offer.Operation.Type
+	23,  // 136: mesos.v1.Offer.Operation.id:type_name -> mesos.v1.OperationID
+	86,  // 137: mesos.v1.Offer.Operation.launch:type_name -> mesos.v1.Offer.Operation.Launch
+	87,  // 138: mesos.v1.Offer.Operation.launch_group:type_name -> mesos.v1.Offer.Operation.LaunchGroup
+	88,  // 139: mesos.v1.Offer.Operation.reserve:type_name -> mesos.v1.Offer.Operation.Reserve
+	89,  // 140: mesos.v1.Offer.Operation.unreserve:type_name -> mesos.v1.Offer.Operation.Unreserve
+	90,  // 141: mesos.v1.Offer.Operation.create:type_name -> mesos.v1.Offer.Operation.Create
+	91,  // 142: mesos.v1.Offer.Operation.destroy:type_name -> mesos.v1.Offer.Operation.Destroy
+	58,  // 143: mesos.v1.Offer.Operation.Launch.task_infos:type_name -> mesos.v1.TaskInfo
+	52,  // 144: mesos.v1.Offer.Operation.LaunchGroup.executor:type_name -> mesos.v1.ExecutorInfo
+	59,  // 145: mesos.v1.Offer.Operation.LaunchGroup.task_group:type_name -> mesos.v1.TaskGroupInfo
+	43,  // 146: mesos.v1.Offer.Operation.Reserve.source:type_name -> mesos.v1.Resource
+	43,  // 147: mesos.v1.Offer.Operation.Reserve.resources:type_name -> mesos.v1.Resource
+	43,  // 148: mesos.v1.Offer.Operation.Unreserve.resources:type_name -> mesos.v1.Resource
+	43,  // 149: mesos.v1.Offer.Operation.Create.volumes:type_name -> mesos.v1.Resource
+	43,  // 150: mesos.v1.Offer.Operation.Destroy.volumes:type_name -> mesos.v1.Resource
+	9,   // 151: mesos.v1.Environment.Variable.type:type_name -> mesos.v1.Environment.Variable.Type
+	15,  // 152: mesos.v1.ContainerInfo.DockerInfo.network:type_name -> mesos.v1.ContainerInfo.DockerInfo.Network
+	99,  // 153: mesos.v1.ContainerInfo.DockerInfo.port_mappings:type_name -> mesos.v1.ContainerInfo.DockerInfo.PortMapping
+	31,  // 154: mesos.v1.ContainerInfo.DockerInfo.parameters:type_name -> mesos.v1.Parameter
+	54,  // 155: mesos.v1.ContainerInfo.MesosInfo.image:type_name -> mesos.v1.Image
+	71,  // 156: mesos.v1.TaskInfo.LimitsEntry.value:type_name -> mesos.v1.Value.Scalar
+	71,  // 157: mesos.v1.Task.LimitsEntry.value:type_name -> mesos.v1.Value.Scalar
+	158, // [158:158] is the sub-list for method output_type
+	158, // [158:158] is the sub-list for method input_type
+	158, // [158:158] is the sub-list for extension type_name
+	158, // [158:158] is the sub-list for extension extendee
+	0,   // [0:158] is the sub-list for field type_name
 }
 
 func init() { file_api_v1_mesos_mesos_proto_init() }
@@ -7040,8 +7221,8 @@ func file_api_v1_mesos_mesos_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_api_v1_mesos_mesos_proto_rawDesc), len(file_api_v1_mesos_mesos_proto_rawDesc)),
-			NumEnums:      17,
-			NumMessages:   83,
+			NumEnums:      18,
+			NumMessages:   84,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -216,17 +216,18 @@ func (Call_Type) EnumDescriptor() ([]byte, []int) {
 }
 
 type Event struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Type          *Event_Type            `protobuf:"varint,1,opt,name=type,enum=mesos.v1.scheduler.Event_Type" json:"type,omitempty"`
-	Subscribed    *Event_Subscribed      `protobuf:"bytes,2,opt,name=subscribed" json:"subscribed,omitempty"`
-	Offers        *Event_Offers          `protobuf:"bytes,3,opt,name=offers" json:"offers,omitempty"`
-	Rescind       *Event_Rescind         `protobuf:"bytes,4,opt,name=rescind" json:"rescind,omitempty"`
-	Update        *Event_Update          `protobuf:"bytes,5,opt,name=update" json:"update,omitempty"`
-	Message       *Event_Message         `protobuf:"bytes,6,opt,name=message" json:"message,omitempty"`
-	Failure       *Event_Failure         `protobuf:"bytes,7,opt,name=failure" json:"failure,omitempty"`
-	Error         *Event_Error           `protobuf:"bytes,8,opt,name=error" json:"error,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state                 protoimpl.MessageState       `protogen:"open.v1"`
+	Type                  *Event_Type                  `protobuf:"varint,1,opt,name=type,enum=mesos.v1.scheduler.Event_Type" json:"type,omitempty"`
+	Subscribed            *Event_Subscribed            `protobuf:"bytes,2,opt,name=subscribed" json:"subscribed,omitempty"`
+	Offers                *Event_Offers                `protobuf:"bytes,3,opt,name=offers" json:"offers,omitempty"`
+	Rescind               *Event_Rescind               `protobuf:"bytes,4,opt,name=rescind" json:"rescind,omitempty"`
+	Update                *Event_Update                `protobuf:"bytes,5,opt,name=update" json:"update,omitempty"`
+	UpdateOperationStatus *Event_UpdateOperationStatus `protobuf:"bytes,11,opt,name=update_operation_status,json=updateOperationStatus" json:"update_operation_status,omitempty"`
+	Message               *Event_Message               `protobuf:"bytes,6,opt,name=message" json:"message,omitempty"`
+	Failure               *Event_Failure               `protobuf:"bytes,7,opt,name=failure" json:"failure,omitempty"`
+	Error                 *Event_Error                 `protobuf:"bytes,8,opt,name=error" json:"error,omitempty"`
+	unknownFields         protoimpl.UnknownFields
+	sizeCache             protoimpl.SizeCache
 }
 
 func (x *Event) Reset() {
@@ -290,6 +291,13 @@ func (x *Event) GetRescind() *Event_Rescind {
 func (x *Event) GetUpdate() *Event_Update {
 	if x != nil {
 		return x.Update
+	}
+	return nil
+}
+
+func (x *Event) GetUpdateOperationStatus() *Event_UpdateOperationStatus {
+	if x != nil {
+		return x.UpdateOperationStatus
 	}
 	return nil
 }
@@ -647,6 +655,50 @@ func (x *Event_Update) GetStatus() *mesos.TaskStatus {
 	return nil
 }
 
+type Event_UpdateOperationStatus struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Status        *mesos.OperationStatus `protobuf:"bytes,1,req,name=status" json:"status,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Event_UpdateOperationStatus) Reset() {
+	*x = Event_UpdateOperationStatus{}
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Event_UpdateOperationStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Event_UpdateOperationStatus) ProtoMessage() {}
+
+func (x *Event_UpdateOperationStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Event_UpdateOperationStatus.ProtoReflect.Descriptor instead.
+func (*Event_UpdateOperationStatus) Descriptor() ([]byte, []int) {
+	return file_api_v1_scheduler_scheduler_proto_rawDescGZIP(), []int{0, 4}
+}
+
+func (x *Event_UpdateOperationStatus) GetStatus() *mesos.OperationStatus {
+	if x != nil {
+		return x.Status
+	}
+	return nil
+}
+
 type Event_Message struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	AgentId       *mesos.AgentID         `protobuf:"bytes,1,req,name=agent_id,json=agentId" json:"agent_id,omitempty"`
@@ -658,7 +710,7 @@ type Event_Message struct {
 
 func (x *Event_Message) Reset() {
 	*x = Event_Message{}
-	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[6]
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -670,7 +722,7 @@ func (x *Event_Message) String() string {
 func (*Event_Message) ProtoMessage() {}
 
 func (x *Event_Message) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[6]
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -683,7 +735,7 @@ func (x *Event_Message) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event_Message.ProtoReflect.Descriptor instead.
 func (*Event_Message) Descriptor() ([]byte, []int) {
-	return file_api_v1_scheduler_scheduler_proto_rawDescGZIP(), []int{0, 4}
+	return file_api_v1_scheduler_scheduler_proto_rawDescGZIP(), []int{0, 5}
 }
 
 func (x *Event_Message) GetAgentId() *mesos.AgentID {
@@ -718,7 +770,7 @@ type Event_Failure struct {
 
 func (x *Event_Failure) Reset() {
 	*x = Event_Failure{}
-	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[7]
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -730,7 +782,7 @@ func (x *Event_Failure) String() string {
 func (*Event_Failure) ProtoMessage() {}
 
 func (x *Event_Failure) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[7]
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -743,7 +795,7 @@ func (x *Event_Failure) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event_Failure.ProtoReflect.Descriptor instead.
 func (*Event_Failure) Descriptor() ([]byte, []int) {
-	return file_api_v1_scheduler_scheduler_proto_rawDescGZIP(), []int{0, 5}
+	return file_api_v1_scheduler_scheduler_proto_rawDescGZIP(), []int{0, 6}
 }
 
 func (x *Event_Failure) GetAgentId() *mesos.AgentID {
@@ -776,7 +828,7 @@ type Event_Error struct {
 
 func (x *Event_Error) Reset() {
 	*x = Event_Error{}
-	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[8]
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -788,7 +840,7 @@ func (x *Event_Error) String() string {
 func (*Event_Error) ProtoMessage() {}
 
 func (x *Event_Error) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[8]
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -801,7 +853,7 @@ func (x *Event_Error) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event_Error.ProtoReflect.Descriptor instead.
 func (*Event_Error) Descriptor() ([]byte, []int) {
-	return file_api_v1_scheduler_scheduler_proto_rawDescGZIP(), []int{0, 6}
+	return file_api_v1_scheduler_scheduler_proto_rawDescGZIP(), []int{0, 7}
 }
 
 func (x *Event_Error) GetMessage() string {
@@ -821,7 +873,7 @@ type Call_Subscribe struct {
 
 func (x *Call_Subscribe) Reset() {
 	*x = Call_Subscribe{}
-	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[9]
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -833,7 +885,7 @@ func (x *Call_Subscribe) String() string {
 func (*Call_Subscribe) ProtoMessage() {}
 
 func (x *Call_Subscribe) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[9]
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -874,7 +926,7 @@ type Call_Accept struct {
 
 func (x *Call_Accept) Reset() {
 	*x = Call_Accept{}
-	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[10]
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -886,7 +938,7 @@ func (x *Call_Accept) String() string {
 func (*Call_Accept) ProtoMessage() {}
 
 func (x *Call_Accept) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[10]
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -933,7 +985,7 @@ type Call_Decline struct {
 
 func (x *Call_Decline) Reset() {
 	*x = Call_Decline{}
-	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[11]
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -945,7 +997,7 @@ func (x *Call_Decline) String() string {
 func (*Call_Decline) ProtoMessage() {}
 
 func (x *Call_Decline) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[11]
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -984,7 +1036,7 @@ type Call_Revive struct {
 
 func (x *Call_Revive) Reset() {
 	*x = Call_Revive{}
-	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[12]
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -996,7 +1048,7 @@ func (x *Call_Revive) String() string {
 func (*Call_Revive) ProtoMessage() {}
 
 func (x *Call_Revive) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[12]
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1028,7 +1080,7 @@ type Call_Suppress struct {
 
 func (x *Call_Suppress) Reset() {
 	*x = Call_Suppress{}
-	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[13]
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1040,7 +1092,7 @@ func (x *Call_Suppress) String() string {
 func (*Call_Suppress) ProtoMessage() {}
 
 func (x *Call_Suppress) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[13]
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1074,7 +1126,7 @@ type Call_Kill struct {
 
 func (x *Call_Kill) Reset() {
 	*x = Call_Kill{}
-	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[14]
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1086,7 +1138,7 @@ func (x *Call_Kill) String() string {
 func (*Call_Kill) ProtoMessage() {}
 
 func (x *Call_Kill) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[14]
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1133,7 +1185,7 @@ type Call_Shutdown struct {
 
 func (x *Call_Shutdown) Reset() {
 	*x = Call_Shutdown{}
-	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[15]
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1145,7 +1197,7 @@ func (x *Call_Shutdown) String() string {
 func (*Call_Shutdown) ProtoMessage() {}
 
 func (x *Call_Shutdown) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[15]
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1186,7 +1238,7 @@ type Call_Acknowledge struct {
 
 func (x *Call_Acknowledge) Reset() {
 	*x = Call_Acknowledge{}
-	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[16]
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1198,7 +1250,7 @@ func (x *Call_Acknowledge) String() string {
 func (*Call_Acknowledge) ProtoMessage() {}
 
 func (x *Call_Acknowledge) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[16]
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1244,7 +1296,7 @@ type Call_Reconcile struct {
 
 func (x *Call_Reconcile) Reset() {
 	*x = Call_Reconcile{}
-	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[17]
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1256,7 +1308,7 @@ func (x *Call_Reconcile) String() string {
 func (*Call_Reconcile) ProtoMessage() {}
 
 func (x *Call_Reconcile) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[17]
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1290,7 +1342,7 @@ type Call_Message struct {
 
 func (x *Call_Message) Reset() {
 	*x = Call_Message{}
-	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[18]
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1302,7 +1354,7 @@ func (x *Call_Message) String() string {
 func (*Call_Message) ProtoMessage() {}
 
 func (x *Call_Message) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[18]
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1348,7 +1400,7 @@ type Call_Request struct {
 
 func (x *Call_Request) Reset() {
 	*x = Call_Request{}
-	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[19]
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1360,7 +1412,7 @@ func (x *Call_Request) String() string {
 func (*Call_Request) ProtoMessage() {}
 
 func (x *Call_Request) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[19]
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1393,7 +1445,7 @@ type Call_Reconcile_Task struct {
 
 func (x *Call_Reconcile_Task) Reset() {
 	*x = Call_Reconcile_Task{}
-	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[20]
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1405,7 +1457,7 @@ func (x *Call_Reconcile_Task) String() string {
 func (*Call_Reconcile_Task) ProtoMessage() {}
 
 func (x *Call_Reconcile_Task) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[20]
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1439,8 +1491,7 @@ var File_api_v1_scheduler_scheduler_proto protoreflect.FileDescriptor
 
 const file_api_v1_scheduler_scheduler_proto_rawDesc = "" +
 	"\n" +
-	" api/v1/scheduler/scheduler.proto\x12\x12mesos.v1.scheduler\x1a\x18api/v1/mesos/mesos.proto\"\xc1\n" +
-	"\n" +
+	" api/v1/scheduler/scheduler.proto\x12\x12mesos.v1.scheduler\x1a\x18api/v1/mesos/mesos.proto\"\xf6\v\n" +
 	"\x05Event\x122\n" +
 	"\x04type\x18\x01 \x01(\x0e2\x1e.mesos.v1.scheduler.Event.TypeR\x04type\x12D\n" +
 	"\n" +
@@ -1448,7 +1499,8 @@ const file_api_v1_scheduler_scheduler_proto_rawDesc = "" +
 	"subscribed\x128\n" +
 	"\x06offers\x18\x03 \x01(\v2 .mesos.v1.scheduler.Event.OffersR\x06offers\x12;\n" +
 	"\arescind\x18\x04 \x01(\v2!.mesos.v1.scheduler.Event.RescindR\arescind\x128\n" +
-	"\x06update\x18\x05 \x01(\v2 .mesos.v1.scheduler.Event.UpdateR\x06update\x12;\n" +
+	"\x06update\x18\x05 \x01(\v2 .mesos.v1.scheduler.Event.UpdateR\x06update\x12g\n" +
+	"\x17update_operation_status\x18\v \x01(\v2/.mesos.v1.scheduler.Event.UpdateOperationStatusR\x15updateOperationStatus\x12;\n" +
 	"\amessage\x18\x06 \x01(\v2!.mesos.v1.scheduler.Event.MessageR\amessage\x12;\n" +
 	"\afailure\x18\a \x01(\v2!.mesos.v1.scheduler.Event.FailureR\afailure\x125\n" +
 	"\x05error\x18\b \x01(\v2\x1f.mesos.v1.scheduler.Event.ErrorR\x05error\x1a\xbb\x01\n" +
@@ -1463,7 +1515,9 @@ const file_api_v1_scheduler_scheduler_proto_rawDesc = "" +
 	"\aRescind\x12,\n" +
 	"\boffer_id\x18\x01 \x02(\v2\x11.mesos.v1.OfferIDR\aofferId\x1a6\n" +
 	"\x06Update\x12,\n" +
-	"\x06status\x18\x01 \x02(\v2\x14.mesos.v1.TaskStatusR\x06status\x1a\x82\x01\n" +
+	"\x06status\x18\x01 \x02(\v2\x14.mesos.v1.TaskStatusR\x06status\x1aJ\n" +
+	"\x15UpdateOperationStatus\x121\n" +
+	"\x06status\x18\x01 \x02(\v2\x19.mesos.v1.OperationStatusR\x06status\x1a\x82\x01\n" +
 	"\aMessage\x12,\n" +
 	"\bagent_id\x18\x01 \x02(\v2\x11.mesos.v1.AgentIDR\aagentId\x125\n" +
 	"\vexecutor_id\x18\x02 \x02(\v2\x14.mesos.v1.ExecutorIDR\n" +
@@ -1585,44 +1639,46 @@ func file_api_v1_scheduler_scheduler_proto_rawDescGZIP() []byte {
 }
 
 var file_api_v1_scheduler_scheduler_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_api_v1_scheduler_scheduler_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
+var file_api_v1_scheduler_scheduler_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
 var file_api_v1_scheduler_scheduler_proto_goTypes = []any{
-	(Event_Type)(0),               // 0: mesos.v1.scheduler.Event.Type
-	(Call_Type)(0),                // 1: mesos.v1.scheduler.Call.Type
-	(*Event)(nil),                 // 2: mesos.v1.scheduler.Event
-	(*Call)(nil),                  // 3: mesos.v1.scheduler.Call
-	(*Event_Subscribed)(nil),      // 4: mesos.v1.scheduler.Event.Subscribed
-	(*Event_Offers)(nil),          // 5: mesos.v1.scheduler.Event.Offers
-	(*Event_Rescind)(nil),         // 6: mesos.v1.scheduler.Event.Rescind
-	(*Event_Update)(nil),          // 7: mesos.v1.scheduler.Event.Update
-	(*Event_Message)(nil),         // 8: mesos.v1.scheduler.Event.Message
-	(*Event_Failure)(nil),         // 9: mesos.v1.scheduler.Event.Failure
-	(*Event_Error)(nil),           // 10: mesos.v1.scheduler.Event.Error
-	(*Call_Subscribe)(nil),        // 11: mesos.v1.scheduler.Call.Subscribe
-	(*Call_Accept)(nil),           // 12: mesos.v1.scheduler.Call.Accept
-	(*Call_Decline)(nil),          // 13: mesos.v1.scheduler.Call.Decline
-	(*Call_Revive)(nil),           // 14: mesos.v1.scheduler.Call.Revive
-	(*Call_Suppress)(nil),         // 15: mesos.v1.scheduler.Call.Suppress
-	(*Call_Kill)(nil),             // 16: mesos.v1.scheduler.Call.Kill
-	(*Call_Shutdown)(nil),         // 17: mesos.v1.scheduler.Call.Shutdown
-	(*Call_Acknowledge)(nil),      // 18: mesos.v1.scheduler.Call.Acknowledge
-	(*Call_Reconcile)(nil),        // 19: mesos.v1.scheduler.Call.Reconcile
-	(*Call_Message)(nil),          // 20: mesos.v1.scheduler.Call.Message
-	(*Call_Request)(nil),          // 21: mesos.v1.scheduler.Call.Request
-	(*Call_Reconcile_Task)(nil),   // 22: mesos.v1.scheduler.Call.Reconcile.Task
-	(*mesos.FrameworkID)(nil),     // 23: mesos.v1.FrameworkID
-	(*mesos.MasterInfo)(nil),      // 24: mesos.v1.MasterInfo
-	(*mesos.Offer)(nil),           // 25: mesos.v1.Offer
-	(*mesos.OfferID)(nil),         // 26: mesos.v1.OfferID
-	(*mesos.TaskStatus)(nil),      // 27: mesos.v1.TaskStatus
-	(*mesos.AgentID)(nil),         // 28: mesos.v1.AgentID
-	(*mesos.ExecutorID)(nil),      // 29: mesos.v1.ExecutorID
-	(*mesos.FrameworkInfo)(nil),   // 30: mesos.v1.FrameworkInfo
-	(*mesos.Offer_Operation)(nil), // 31: mesos.v1.Offer.Operation
-	(*mesos.Filters)(nil),         // 32: mesos.v1.Filters
-	(*mesos.TaskID)(nil),          // 33: mesos.v1.TaskID
-	(*mesos.KillPolicy)(nil),      // 34: mesos.v1.KillPolicy
-	(*mesos.Request)(nil),         // 35: mesos.v1.Request
+	(Event_Type)(0),                     // 0: mesos.v1.scheduler.Event.Type
+	(Call_Type)(0),                      // 1: mesos.v1.scheduler.Call.Type
+	(*Event)(nil),                       // 2: mesos.v1.scheduler.Event
+	(*Call)(nil),                        // 3: mesos.v1.scheduler.Call
+	(*Event_Subscribed)(nil),            // 4: mesos.v1.scheduler.Event.Subscribed
+	(*Event_Offers)(nil),                // 5: mesos.v1.scheduler.Event.Offers
+	(*Event_Rescind)(nil),               // 6: mesos.v1.scheduler.Event.Rescind
+	(*Event_Update)(nil),                // 7: mesos.v1.scheduler.Event.Update
+	(*Event_UpdateOperationStatus)(nil), // 8: mesos.v1.scheduler.Event.UpdateOperationStatus
+	(*Event_Message)(nil),               // 9: mesos.v1.scheduler.Event.Message
+	(*Event_Failure)(nil),               // 10: mesos.v1.scheduler.Event.Failure
+	(*Event_Error)(nil),                 // 11: mesos.v1.scheduler.Event.Error
+	(*Call_Subscribe)(nil),              // 12: mesos.v1.scheduler.Call.Subscribe
+	(*Call_Accept)(nil),                 // 13: mesos.v1.scheduler.Call.Accept
+	(*Call_Decline)(nil),                // 14: mesos.v1.scheduler.Call.Decline
+	(*Call_Revive)(nil),                 // 15: mesos.v1.scheduler.Call.Revive
+	(*Call_Suppress)(nil),               // 16: mesos.v1.scheduler.Call.Suppress
+	(*Call_Kill)(nil),                   // 17: mesos.v1.scheduler.Call.Kill
+	(*Call_Shutdown)(nil),               // 18: mesos.v1.scheduler.Call.Shutdown
+	(*Call_Acknowledge)(nil),            // 19: mesos.v1.scheduler.Call.Acknowledge
+	(*Call_Reconcile)(nil),              // 20: mesos.v1.scheduler.Call.Reconcile
+	(*Call_Message)(nil),                // 21: mesos.v1.scheduler.Call.Message
+	(*Call_Request)(nil),                // 22: mesos.v1.scheduler.Call.Request
+	(*Call_Reconcile_Task)(nil),         // 23: mesos.v1.scheduler.Call.Reconcile.Task
+	(*mesos.FrameworkID)(nil),           // 24: mesos.v1.FrameworkID
+	(*mesos.MasterInfo)(nil),            // 25: mesos.v1.MasterInfo
+	(*mesos.Offer)(nil),                 // 26: mesos.v1.Offer
+	(*mesos.OfferID)(nil),               // 27: mesos.v1.OfferID
+	(*mesos.TaskStatus)(nil),            // 28: mesos.v1.TaskStatus
+	(*mesos.OperationStatus)(nil),       // 29: mesos.v1.OperationStatus
+	(*mesos.AgentID)(nil),               // 30: mesos.v1.AgentID
+	(*mesos.ExecutorID)(nil),            // 31: mesos.v1.ExecutorID
+	(*mesos.FrameworkInfo)(nil),         // 32: mesos.v1.FrameworkInfo
+	(*mesos.Offer_Operation)(nil),       // 33: mesos.v1.Offer.Operation
+	(*mesos.Filters)(nil),               // 34: mesos.v1.Filters
+	(*mesos.TaskID)(nil),                // 35: mesos.v1.TaskID
+	(*mesos.KillPolicy)(nil),            // 36: mesos.v1.KillPolicy
+	(*mesos.Request)(nil),               // 37: mesos.v1.Request
 }
 var file_api_v1_scheduler_scheduler_proto_depIdxs = []int32{
 	0,  // 0: mesos.v1.scheduler.Event.type:type_name -> mesos.v1.scheduler.Event.Type
@@ -1630,55 +1686,57 @@ var file_api_v1_scheduler_scheduler_proto_depIdxs = []int32{
 	5,  // 2: mesos.v1.scheduler.Event.offers:type_name -> mesos.v1.scheduler.Event.Offers
 	6,  // 3: mesos.v1.scheduler.Event.rescind:type_name -> mesos.v1.scheduler.Event.Rescind
 	7,  // 4: mesos.v1.scheduler.Event.update:type_name -> mesos.v1.scheduler.Event.Update
-	8,  // 5: mesos.v1.scheduler.Event.message:type_name -> mesos.v1.scheduler.Event.Message
-	9,  // 6: mesos.v1.scheduler.Event.failure:type_name -> mesos.v1.scheduler.Event.Failure
-	10, // 7: mesos.v1.scheduler.Event.error:type_name -> mesos.v1.scheduler.Event.Error
-	23, // 8: mesos.v1.scheduler.Call.framework_id:type_name -> mesos.v1.FrameworkID
-	1,  // 9: mesos.v1.scheduler.Call.type:type_name -> mesos.v1.scheduler.Call.Type
-	11, // 10: mesos.v1.scheduler.Call.subscribe:type_name -> mesos.v1.scheduler.Call.Subscribe
-	12, // 11: mesos.v1.scheduler.Call.accept:type_name -> mesos.v1.scheduler.Call.Accept
-	13, // 12: mesos.v1.scheduler.Call.decline:type_name -> mesos.v1.scheduler.Call.Decline
-	14, // 13: mesos.v1.scheduler.Call.revive:type_name -> mesos.v1.scheduler.Call.Revive
-	15, // 14: mesos.v1.scheduler.Call.suppress:type_name -> mesos.v1.scheduler.Call.Suppress
-	16, // 15: mesos.v1.scheduler.Call.kill:type_name -> mesos.v1.scheduler.Call.Kill
-	17, // 16: mesos.v1.scheduler.Call.shutdown:type_name -> mesos.v1.scheduler.Call.Shutdown
-	18, // 17: mesos.v1.scheduler.Call.acknowledge:type_name -> mesos.v1.scheduler.Call.Acknowledge
-	19, // 18: mesos.v1.scheduler.Call.reconcile:type_name -> mesos.v1.scheduler.Call.Reconcile
-	20, // 19: mesos.v1.scheduler.Call.message:type_name -> mesos.v1.scheduler.Call.Message
-	21, // 20: mesos.v1.scheduler.Call.request:type_name -> mesos.v1.scheduler.Call.Request
-	23, // 21: mesos.v1.scheduler.Event.Subscribed.framework_id:type_name -> mesos.v1.FrameworkID
-	24, // 22: mesos.v1.scheduler.Event.Subscribed.master_info:type_name -> mesos.v1.MasterInfo
-	25, // 23: mesos.v1.scheduler.Event.Offers.offers:type_name -> mesos.v1.Offer
-	26, // 24: mesos.v1.scheduler.Event.Rescind.offer_id:type_name -> mesos.v1.OfferID
-	27, // 25: mesos.v1.scheduler.Event.Update.status:type_name -> mesos.v1.TaskStatus
-	28, // 26: mesos.v1.scheduler.Event.Message.agent_id:type_name -> mesos.v1.AgentID
-	29, // 27: mesos.v1.scheduler.Event.Message.executor_id:type_name -> mesos.v1.ExecutorID
-	28, // 28: mesos.v1.scheduler.Event.Failure.agent_id:type_name -> mesos.v1.AgentID
-	29, // 29: mesos.v1.scheduler.Event.Failure.executor_id:type_name -> mesos.v1.ExecutorID
-	30, // 30: mesos.v1.scheduler.Call.Subscribe.framework_info:type_name -> mesos.v1.FrameworkInfo
-	26, // 31: mesos.v1.scheduler.Call.Accept.offer_ids:type_name -> mesos.v1.OfferID
-	31, // 32: mesos.v1.scheduler.Call.Accept.operations:type_name -> mesos.v1.Offer.Operation
-	32, // 33: mesos.v1.scheduler.Call.Accept.filters:type_name -> mesos.v1.Filters
-	26, // 34: mesos.v1.scheduler.Call.Decline.offer_ids:type_name -> mesos.v1.OfferID
-	32, // 35: mesos.v1.scheduler.Call.Decline.filters:type_name -> mesos.v1.Filters
-	33, // 36: mesos.v1.scheduler.Call.Kill.task_id:type_name -> mesos.v1.TaskID
-	28, // 37: mesos.v1.scheduler.Call.Kill.agent_id:type_name -> mesos.v1.AgentID
-	34, // 38: mesos.v1.scheduler.Call.Kill.kill_policy:type_name -> mesos.v1.KillPolicy
-	29, // 39: mesos.v1.scheduler.Call.Shutdown.executor_id:type_name -> mesos.v1.ExecutorID
-	28, // 40: mesos.v1.scheduler.Call.Shutdown.agent_id:type_name -> mesos.v1.AgentID
-	28, // 41: mesos.v1.scheduler.Call.Acknowledge.agent_id:type_name -> mesos.v1.AgentID
-	33, // 42: mesos.v1.scheduler.Call.Acknowledge.task_id:type_name -> mesos.v1.TaskID
-	22, // 43: mesos.v1.scheduler.Call.Reconcile.tasks:type_name -> mesos.v1.scheduler.Call.Reconcile.Task
-	28, // 44: mesos.v1.scheduler.Call.Message.agent_id:type_name -> mesos.v1.AgentID
-	29, // 45: mesos.v1.scheduler.Call.Message.executor_id:type_name -> mesos.v1.ExecutorID
-	35, // 46: mesos.v1.scheduler.Call.Request.requests:type_name -> mesos.v1.Request
-	33, // 47: mesos.v1.scheduler.Call.Reconcile.Task.task_id:type_name -> mesos.v1.TaskID
-	28, // 48: mesos.v1.scheduler.Call.Reconcile.Task.agent_id:type_name -> mesos.v1.AgentID
-	49, // [49:49] is the sub-list for method output_type
-	49, // [49:49] is the sub-list for method input_type
-	49, // [49:49] is the sub-list for extension type_name
-	49, // [49:49] is the sub-list for extension extendee
-	0,  // [0:49] is the sub-list for field type_name
+	8,  // 5: mesos.v1.scheduler.Event.update_operation_status:type_name -> mesos.v1.scheduler.Event.UpdateOperationStatus
+	9,  // 6: mesos.v1.scheduler.Event.message:type_name -> mesos.v1.scheduler.Event.Message
+	10, // 7: mesos.v1.scheduler.Event.failure:type_name -> mesos.v1.scheduler.Event.Failure
+	11, // 8: mesos.v1.scheduler.Event.error:type_name -> mesos.v1.scheduler.Event.Error
+	24, // 9: mesos.v1.scheduler.Call.framework_id:type_name -> mesos.v1.FrameworkID
+	1,  // 10: mesos.v1.scheduler.Call.type:type_name -> mesos.v1.scheduler.Call.Type
+	12, // 11: mesos.v1.scheduler.Call.subscribe:type_name -> mesos.v1.scheduler.Call.Subscribe
+	13, // 12: mesos.v1.scheduler.Call.accept:type_name -> mesos.v1.scheduler.Call.Accept
+	14, // 13: mesos.v1.scheduler.Call.decline:type_name -> mesos.v1.scheduler.Call.Decline
+	15, // 14: mesos.v1.scheduler.Call.revive:type_name -> mesos.v1.scheduler.Call.Revive
+	16, // 15: mesos.v1.scheduler.Call.suppress:type_name -> mesos.v1.scheduler.Call.Suppress
+	17, // 16: mesos.v1.scheduler.Call.kill:type_name -> mesos.v1.scheduler.Call.Kill
+	18, // 17: mesos.v1.scheduler.Call.shutdown:type_name -> mesos.v1.scheduler.Call.Shutdown
+	19, // 18: mesos.v1.scheduler.Call.acknowledge:type_name -> mesos.v1.scheduler.Call.Acknowledge
+	20, // 19: mesos.v1.scheduler.Call.reconcile:type_name -> mesos.v1.scheduler.Call.Reconcile
+	21, // 20: mesos.v1.scheduler.Call.message:type_name -> mesos.v1.scheduler.Call.Message
+	22, // 21: mesos.v1.scheduler.Call.request:type_name -> mesos.v1.scheduler.Call.Request
+	24, // 22: mesos.v1.scheduler.Event.Subscribed.framework_id:type_name -> mesos.v1.FrameworkID
+	25, // 23: mesos.v1.scheduler.Event.Subscribed.master_info:type_name -> mesos.v1.MasterInfo
+	26, // 24: mesos.v1.scheduler.Event.Offers.offers:type_name -> mesos.v1.Offer
+	27, // 25: mesos.v1.scheduler.Event.Rescind.offer_id:type_name -> mesos.v1.OfferID
+	28, // 26: mesos.v1.scheduler.Event.Update.status:type_name -> mesos.v1.TaskStatus
+	29, // 27: mesos.v1.scheduler.Event.UpdateOperationStatus.status:type_name -> mesos.v1.OperationStatus
+	30, // 28: mesos.v1.scheduler.Event.Message.agent_id:type_name -> mesos.v1.AgentID
+	31, // 29: mesos.v1.scheduler.Event.Message.executor_id:type_name -> mesos.v1.ExecutorID
+	30, // 30: mesos.v1.scheduler.Event.Failure.agent_id:type_name -> mesos.v1.AgentID
+	31, // 31: mesos.v1.scheduler.Event.Failure.executor_id:type_name -> mesos.v1.ExecutorID
+	32, // 32: mesos.v1.scheduler.Call.Subscribe.framework_info:type_name -> mesos.v1.FrameworkInfo
+	27, // 33: mesos.v1.scheduler.Call.Accept.offer_ids:type_name -> mesos.v1.OfferID
+	33, // 34: mesos.v1.scheduler.Call.Accept.operations:type_name -> mesos.v1.Offer.Operation
+	34, // 35: mesos.v1.scheduler.Call.Accept.filters:type_name -> mesos.v1.Filters
+	27, // 36: mesos.v1.scheduler.Call.Decline.offer_ids:type_name -> mesos.v1.OfferID
+	34, // 37: mesos.v1.scheduler.Call.Decline.filters:type_name -> mesos.v1.Filters
+	35, // 38: mesos.v1.scheduler.Call.Kill.task_id:type_name -> mesos.v1.TaskID
+	30, // 39: mesos.v1.scheduler.Call.Kill.agent_id:type_name -> mesos.v1.AgentID
+	36, // 40: mesos.v1.scheduler.Call.Kill.kill_policy:type_name -> mesos.v1.KillPolicy
+	31, // 41: mesos.v1.scheduler.Call.Shutdown.executor_id:type_name -> mesos.v1.ExecutorID
+	30, // 42: mesos.v1.scheduler.Call.Shutdown.agent_id:type_name -> mesos.v1.AgentID
+	30, // 43: mesos.v1.scheduler.Call.Acknowledge.agent_id:type_name -> mesos.v1.AgentID
+	35, // 44: mesos.v1.scheduler.Call.Acknowledge.task_id:type_name -> mesos.v1.TaskID
+	23, // 45: mesos.v1.scheduler.Call.Reconcile.tasks:type_name -> mesos.v1.scheduler.Call.Reconcile.Task
+	30, // 46: mesos.v1.scheduler.Call.Message.agent_id:type_name -> mesos.v1.AgentID
+	31, // 47: mesos.v1.scheduler.Call.Message.executor_id:type_name -> mesos.v1.ExecutorID
+	37, // 48: mesos.v1.scheduler.Call.Request.requests:type_name -> mesos.v1.Request
+	35, // 49: mesos.v1.scheduler.Call.Reconcile.Task.task_id:type_name -> mesos.v1.TaskID
+	30, // 50: mesos.v1.scheduler.Call.Reconcile.Task.agent_id:type_name -> mesos.v1.AgentID
+	51, // [51:51] is the sub-list for method output_type
+	51, // [51:51] is the sub-list for method input_type
+	51, // [51:51] is the sub-list for extension type_name
+	51, // [51:51] is the sub-list for extension extendee
+	0,  // [0:51] is the sub-list for field type_name
 }
 
 func init() { file_api_v1_scheduler_scheduler_proto_init() }
@@ -1692,7 +1750,7 @@ func file_api_v1_scheduler_scheduler_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_api_v1_scheduler_scheduler_proto_rawDesc), len(file_api_v1_scheduler_scheduler_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   21,
+			NumMessages:   22,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -1,0 +1,97 @@
+package codec
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"google.golang.org/protobuf/proto"
+)
+
+// HTTP statuses of the v1 request ladder. They are spelled out here so
+// that the codec, which the state machines import, need not import
+// net/http.
+const (
+	StatusBadRequest           = 400
+	StatusMethodNotAllowed     = 405
+	StatusNotAcceptable        = 406
+	StatusRequestEntityTooBig  = 413
+	StatusUnsupportedMediaType = 415
+)
+
+// RequestError is a refusal by the v1 request ladder: the HTTP status Mesos
+// answers with, the text of its body, and for 405 the Allow header.
+type RequestError struct {
+	Status  int
+	Allow   string
+	Message string
+}
+
+func (e *RequestError) Error() string { return fmt.Sprintf("%d: %s", e.Status, e.Message) }
+
+// MethodNotAllowed is libprocess's 405 for a request whose method is not
+// one of allowed.
+func MethodNotAllowed(method string, allowed ...string) *RequestError {
+	return &RequestError{
+		Status: StatusMethodNotAllowed,
+		Allow:  strings.Join(allowed, ", "),
+		Message: "405 Method Not Allowed. Expecting one of { '" + strings.Join(allowed, "', '") +
+			"' }, but received '" + method + "'.",
+	}
+}
+
+// DecodeCall runs the request ladder that Mesos's v1 APIs (scheduler,
+// executor and operator) share, up to a decoded message: the method must
+// be POST (405), Content-Type present (400) and JSON or protobuf (415), the
+// body at most limit bytes (413, rather than cut short) and decodable into
+// msg (400, telling unparsable JSON from JSON that is not a call). It
+// returns the body's encoding. What follows (validation, Accept for
+// streaming calls, stream ids) is each API's own.
+func DecodeCall(method, contentType string, body io.Reader, limit int64, msg proto.Message) (Encoding, *RequestError) {
+	if method != "POST" {
+		return 0, MethodNotAllowed(method, "POST")
+	}
+	if contentType == "" {
+		return 0, &RequestError{Status: StatusBadRequest, Message: "Expecting 'Content-Type' to be present"}
+	}
+	enc, err := FromContentType(contentType)
+	if err != nil {
+		return 0, &RequestError{Status: StatusUnsupportedMediaType,
+			Message: "Expecting 'Content-Type' of " + MediaJSON + " or " + MediaProtobuf}
+	}
+	// One byte past the limit tells a body at the limit from a longer one.
+	data, err := io.ReadAll(io.LimitReader(body, limit+1))
+	if err != nil {
+		return 0, &RequestError{Status: StatusBadRequest, Message: "Failed to read body: " + err.Error()}
+	}
+	if int64(len(data)) > limit {
+		return 0, &RequestError{Status: StatusRequestEntityTooBig, Message: fmt.Sprintf("Request body exceeds %d bytes", limit)}
+	}
+	name := string(msg.ProtoReflect().Descriptor().Name())
+	if enc == Protobuf {
+		if err := proto.Unmarshal(data, msg); err != nil {
+			return 0, &RequestError{Status: StatusBadRequest, Message: "Failed to parse body into " + name + " protobuf: " + err.Error()}
+		}
+		return enc, nil
+	}
+	if err := UnmarshalJSON(data, msg); err != nil {
+		if errors.Is(err, ErrInvalidJSON) {
+			return 0, &RequestError{Status: StatusBadRequest, Message: "Failed to parse body into JSON: " + err.Error()}
+		}
+		return 0, &RequestError{Status: StatusBadRequest, Message: "Failed to convert JSON into " + name + " protobuf: " + err.Error()}
+	}
+	return enc, nil
+}
+
+// AcceptStream chooses the encoding of a streaming response (SUBSCRIBE)
+// from the Accept and Message-Accept headers, or answers 406. recordio
+// reports whether Accept asked for RecordIO framing explicitly.
+func AcceptStream(accept, messageAccept string) (enc Encoding, recordio bool, rerr *RequestError) {
+	enc, recordio, ok := Negotiate(accept, messageAccept)
+	if !ok {
+		return 0, false, &RequestError{Status: StatusNotAcceptable,
+			Message: "Expecting 'Accept' to allow '" + MediaProtobuf + "' or '" + MediaJSON + "'"}
+	}
+	return enc, recordio, nil
+}
