@@ -159,6 +159,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelDebug),
 	}
 	a.logq.start()
+	a.ops.start()
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(a.ln) }()
 	a.link = newMasterLink(a.cfg.Master, a.log, a.deliver, a.deliverUrgent)

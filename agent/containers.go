@@ -72,11 +72,15 @@ func newContainerOps(cont containerizer.Containerizer, workDir string, log *slog
 		busy:    make(map[string]bool),
 	}
 	w.work.L = &w.mu
+	return w
+}
+
+// start runs the workers.
+func (w *containerOps) start() {
 	w.wg.Add(containerWorkers)
 	for range containerWorkers {
 		go w.worker()
 	}
-	return w
 }
 
 func (w *containerOps) launch(spec core.LaunchSpec) {

@@ -279,6 +279,7 @@ func TestContainerOps(t *testing.T) {
 		launched <- in.(core.ContainerLaunched)
 		return true
 	})
+	w.start()
 	defer w.close()
 	w.launch(core.LaunchSpec{ID: "slow"})
 	w.update("slow", make([]*mesos.Resource, 1))
