@@ -1,7 +1,6 @@
 package agent
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"maps"
@@ -9,8 +8,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"google.golang.org/protobuf/proto"
 
 	"github.com/gomesos/gomesos/agent/core"
 	execpb "github.com/gomesos/gomesos/api/v1/executor"
@@ -112,50 +109,10 @@ func (ss *streams) closeAll() {
 // serveExecutorAPI is POST /api/v1/executor, with Mesos's ladder of checks
 // (slave/http.cpp, Http::executor).
 func (a *Agent) serveExecutorAPI(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", http.MethodPost)
-		httpError(w, http.StatusMethodNotAllowed,
-			fmt.Sprintf("Expecting one of { 'POST' }, but received '%s'", r.Method))
-		return
-	}
-	ct := r.Header.Get("Content-Type")
-	if ct == "" {
-		httpError(w, http.StatusBadRequest, "Expecting 'Content-Type' to be present")
-		return
-	}
-	enc, err := codec.FromContentType(ct)
-	if err != nil {
-		httpError(w, http.StatusUnsupportedMediaType,
-			"Expecting 'Content-Type' of "+codec.MediaJSON+" or "+codec.MediaProtobuf)
-		return
-	}
-	// One byte more than allowed tells a body at the limit from a longer
-	// one, which is refused rather than cut short.
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxCallBody+1))
-	if err != nil {
-		httpError(w, http.StatusBadRequest, "Failed to read body: "+err.Error())
-		return
-	}
-	if len(body) > maxCallBody {
-		httpError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("Request body exceeds %d bytes", maxCallBody))
-		return
-	}
 	call := &execpb.Call{}
-	if enc == codec.Protobuf {
-		if err := proto.Unmarshal(body, call); err != nil {
-			httpError(w, http.StatusBadRequest, "Failed to parse body into Call protobuf")
-			return
-		}
-	} else {
-		var v any
-		if err := json.Unmarshal(body, &v); err != nil {
-			httpError(w, http.StatusBadRequest, "Failed to parse body into JSON: "+err.Error())
-			return
-		}
-		if err := codec.Unmarshal(codec.JSON, body, call); err != nil {
-			httpError(w, http.StatusBadRequest, "Failed to convert JSON into Call protobuf: "+err.Error())
-			return
-		}
+	if _, rerr := codec.DecodeCall(r.Method, r.Header.Get("Content-Type"), r.Body, maxCallBody, call); rerr != nil {
+		requestError(w, rerr)
+		return
 	}
 	if msg := validateExecutorCall(call); msg != "" {
 		httpError(w, http.StatusBadRequest, "Failed to validate Executor::Call: "+msg)
@@ -166,11 +123,10 @@ func (a *Agent) serveExecutorAPI(w http.ResponseWriter, r *http.Request) {
 	var recordio bool
 	switch call.GetType() {
 	case execpb.Call_SUBSCRIBE:
-		var ok bool
-		respEnc, recordio, ok = codec.Negotiate(r.Header.Get("Accept"), r.Header.Get("Message-Accept"))
-		if !ok {
-			httpError(w, http.StatusNotAcceptable,
-				"Expecting 'Accept' to allow '"+codec.MediaProtobuf+"' or '"+codec.MediaJSON+"'")
+		var rerr *codec.RequestError
+		respEnc, recordio, rerr = codec.AcceptStream(r.Header.Get("Accept"), r.Header.Get("Message-Accept"))
+		if rerr != nil {
+			requestError(w, rerr)
 			return
 		}
 	case execpb.Call_HEARTBEAT:
@@ -346,6 +302,14 @@ func validateExecutorCall(call *execpb.Call) string {
 }
 
 // httpError writes a plain-text error, as libprocess does.
+// requestError answers a refusal of the v1 request ladder.
+func requestError(w http.ResponseWriter, rerr *codec.RequestError) {
+	if rerr.Allow != "" {
+		w.Header().Set("Allow", rerr.Allow)
+	}
+	httpError(w, rerr.Status, rerr.Message)
+}
+
 func httpError(w http.ResponseWriter, status int, msg string) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.WriteHeader(status)
