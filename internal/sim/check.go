@@ -40,7 +40,9 @@ import (
 //   - metrics-agree: at the end, the master's task counters equal the
 //     frameworks' counts of the terminal states they saw, every task the
 //     master launched ended once as its framework saw it, and the master
-//     counts nothing staging, starting, running or killing (checkEnd).
+//     counts nothing staging, starting, running or killing (checkEnd). A
+//     task a framework learned was TASK_LOST by reconciling it after the
+//     master stopped tracking it counts as the master recorded its end.
 //   - containers-known, agent-master-agree, resources-balance: the agent
 //     cores hold what their containers and the master say (checkAgent,
 //     every Config.AgentCheckInterval and while settling).
@@ -131,12 +133,32 @@ func (w *world) checkEnd() {
 	}
 	byID := map[string]*simFramework{}
 	seen := map[mesos.TaskState]int{}
+	recorded := w.masterTaskEnds()
 	for _, f := range w.frameworks {
 		byID[f.id] = f
 		for _, t := range f.tasks {
-			if t.terminal {
-				seen[t.final]++
+			if !t.terminal {
+				continue
 			}
+			end := t.final
+			if t.final == mesos.TaskState_TASK_LOST && t.finalReconciled {
+				// The framework learned the task's end by reconciling a
+				// task the master no longer tracks, which Mesos answers
+				// TASK_LOST (Master::reconcile, cases 3-6) whatever end the
+				// master recorded, e.g. an end the agent reported while the
+				// framework was away and the agent was then removed. The
+				// master counted the end it recorded: that must be
+				// TASK_LOST or the end the executor reported.
+				if rec, ok := recorded[f.id+"/"+t.id+"@"+t.agentID]; ok {
+					if ex, ok := w.execEnds[f.id+"/"+t.id]; ok && rec != ex && rec != mesos.TaskState_TASK_LOST {
+						w.fail("metrics-agree", "task %s/%s: its executor reported %v and the agent acknowledged it, the master recorded its end as %v",
+							f.id, t.id, ex, rec)
+						return
+					}
+					end = rec
+				}
+			}
+			seen[end]++
 		}
 	}
 	keys := make([]string, 0, len(w.launched))
@@ -167,6 +189,19 @@ func (w *world) checkEnd() {
 	if len(diffs) > 0 {
 		w.fail("metrics-agree", "%s", strings.Join(diffs, "; "))
 	}
+}
+
+// masterTaskEnds are the ends the master recorded for the tasks it no
+// longer tracks (completed tasks of every framework), by "framework/task@agent".
+func (w *world) masterTaskEnds() map[string]mesos.TaskState {
+	ends := map[string]mesos.TaskState{}
+	active, completed := w.core.FrameworkViews("")
+	for _, fv := range append(active, completed...) {
+		for _, tv := range fv.CompletedTasks {
+			ends[fv.ID+"/"+tv.ID+"@"+tv.SlaveID] = mesos.TaskState(mesos.TaskState_value[tv.State])
+		}
+	}
+	return ends
 }
 
 // ---- The agents against the master ----

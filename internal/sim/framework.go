@@ -60,6 +60,7 @@ type fwTask struct {
 	final               mesos.TaskState
 	finalFromMaster     bool // the terminal state came from the master (no uuid)
 	finalAgentRemoved   bool // ... because it removed the task's agent
+	finalReconciled     bool // ... answering reconciliation
 	killDecided         bool
 }
 
@@ -355,6 +356,7 @@ func (f *simFramework) update(s *mesos.TaskStatus) {
 		t.final = st
 		t.finalFromMaster = s.GetSource() == mesos.TaskStatus_SOURCE_MASTER && len(s.GetUuid()) == 0
 		t.finalAgentRemoved = t.finalFromMaster && s.GetReason() == mesos.TaskStatus_REASON_AGENT_REMOVED
+		t.finalReconciled = t.finalFromMaster && s.GetReason() == mesos.TaskStatus_REASON_RECONCILIATION
 		w.checkExecutorTruth(f.id, t.id)
 		f.checkDone()
 		return

@@ -55,6 +55,9 @@ const (
 		"acknowledged were dropped silently (now the master reports their end)"
 	bugAckClearsState = "acknowledge cleared status_update_state, so reconciliation answered a terminal " +
 		"state while earlier updates were still on their way"
+	bugReconcileEnded = "reconciliation answered a task the master no longer had with the end it recorded " +
+		"(never delivered: the agent was removed while the framework was away), where Mesos answers by the " +
+		"agent (TASK_LOST); the returning agent then resent the task's older TASK_RUNNING"
 )
 
 // knownFailures lists seeds of TestFaultSeeds/all that fail because of a
@@ -243,6 +246,10 @@ var regressions = []struct {
 		c.TaskDurationMin, c.TaskDurationMax = 10*time.Millisecond, 2*time.Second
 		c.ReconcileInterval, c.KillRatio = 3*time.Second, 0
 		return c
+	}()},
+	{bugReconcileEnded, "terminal-is-final", func() Config {
+		// The random configuration that found it.
+		return soakConfig(471)
 	}()},
 }
 

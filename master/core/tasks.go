@@ -375,7 +375,14 @@ func (c *Core) sendReconciled(fw *framework, t *task) {
 	c.sendToFramework(fw, &schedpb.Event{Type: schedpb.Event_UPDATE.Enum(), Update: &schedpb.Event_Update{Status: status}})
 }
 
-// reconcileTask answers explicit reconciliation for one task.
+// reconcileTask answers explicit reconciliation for one task, as Mesos's
+// Master::reconcile does: the task's state while the framework has it
+// (live, or unreachable), otherwise by where its agent is. A task that
+// ended is answered so too, even when the master recorded how it ended:
+// its end may never have reached the framework (removeAgent's update is
+// dropped while the framework is away), and the agent, should it return,
+// replays its stream of updates from the oldest one not acknowledged,
+// which would show the framework a live state after a terminal one.
 func (c *Core) reconcileTask(fw *framework, taskID, agentID string) {
 	if t := fw.tasks[taskID]; t != nil {
 		c.sendReconciled(fw, t)
@@ -387,22 +394,15 @@ func (c *Core) reconcileTask(fw *framework, taskID, agentID string) {
 			return
 		}
 	}
-	// A task that ended (its end maybe never delivered, when the framework
-	// was away as its agent went): Mesos would answer as for an unknown
-	// task; we answer how it ended.
-	for i := len(fw.completed) - 1; i >= 0; i-- {
-		if t := fw.completed[i]; t.id == taskID && (agentID == "" || agentID == t.agentID) {
-			c.sendReconciled(fw, t)
-			return
-		}
-	}
 	var state mesos.TaskState
 	var msg string
+	var unreachableTime *mesos.TimeInfo
 	switch {
 	case agentID != "" && c.agents[agentID] != nil:
 		state, msg = mesos.TaskState_TASK_GONE, "Reconciliation: Task is unknown to the agent"
 	case agentID != "" && !c.unreachable[agentID].IsZero():
 		state, msg = mesos.TaskState_TASK_UNREACHABLE, "Reconciliation: Task is unreachable"
+		unreachableTime = &mesos.TimeInfo{Nanoseconds: ptr(c.unreachable[agentID].UnixNano())}
 	default:
 		state, msg = mesos.TaskState_TASK_UNKNOWN, "Reconciliation: Task is unknown"
 	}
@@ -410,12 +410,13 @@ func (c *Core) reconcileTask(fw *framework, taskID, agentID string) {
 		state = mesos.TaskState_TASK_LOST
 	}
 	status := &mesos.TaskStatus{
-		TaskId:    &mesos.TaskID{Value: &taskID},
-		State:     state.Enum(),
-		Source:    mesos.TaskStatus_SOURCE_MASTER.Enum(),
-		Reason:    mesos.TaskStatus_REASON_RECONCILIATION.Enum(),
-		Message:   &msg,
-		Timestamp: ptr(secs(c.now)),
+		TaskId:          &mesos.TaskID{Value: &taskID},
+		State:           state.Enum(),
+		Source:          mesos.TaskStatus_SOURCE_MASTER.Enum(),
+		Reason:          mesos.TaskStatus_REASON_RECONCILIATION.Enum(),
+		Message:         &msg,
+		Timestamp:       ptr(secs(c.now)),
+		UnreachableTime: unreachableTime,
 	}
 	if agentID != "" {
 		status.AgentId = &mesos.AgentID{Value: &agentID}
