@@ -253,18 +253,25 @@ func TestAcknowledgementKeepsStatusUpdateState(t *testing.T) {
 	}
 }
 
-// When an agent is removed while a task's end waits for the framework's
-// acknowledgement, the agent can no longer retry it, so the master tells
-// the framework how the task ended: an UPDATE in the task's terminal state
-// (here TASK_FINISHED), from the master and without a uuid, not TASK_LOST
-// or TASK_UNREACHABLE; the task is counted finished once and not lost.
+// Mesos (Master::__removeSlave, Master::updateTask): when an agent is
+// removed while a task's end waits for the framework's acknowledgement, the
+// task is reported as every task on the agent is, TASK_LOST (TASK_UNREACHABLE
+// to a partition-aware framework), from the master and without a uuid; its
+// end is not dropped silently, and the master keeps it as the task's state:
+// among the completed tasks (among the unreachable ones, for a
+// partition-aware framework) in TASK_FINISHED, counted finished once and not
+// lost. The agent, should it return, still has the end to deliver.
 func TestRemovedAgentReportsUnacknowledgedEnds(t *testing.T) {
 	for _, tc := range []struct {
-		name string
-		caps []mesos.FrameworkInfo_Capability_Type
+		name        string
+		caps        []mesos.FrameworkInfo_Capability_Type
+		want        mesos.TaskState
+		listedAs    string
+		unreachable float64
 	}{
-		{"not partition-aware", nil},
-		{"PARTITION_AWARE", []mesos.FrameworkInfo_Capability_Type{mesos.FrameworkInfo_Capability_PARTITION_AWARE}},
+		{"not partition-aware", nil, mesos.TaskState_TASK_LOST, "completed_tasks", 0},
+		{"PARTITION_AWARE", []mesos.FrameworkInfo_Capability_Type{mesos.FrameworkInfo_Capability_PARTITION_AWARE},
+			mesos.TaskState_TASK_UNREACHABLE, "unreachable_tasks", 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			m := startMaster(t, fastPings)
@@ -279,8 +286,8 @@ func TestRemovedAgentReportsUnacknowledgedEnds(t *testing.T) {
 			a.next(agentproto.MasterMessage_PING)
 			a.pong.Store(false)
 			st := s.nextUpdate()
-			if st.GetTaskId().GetValue() != "t1" || st.GetState() != mesos.TaskState_TASK_FINISHED {
-				t.Fatalf("UPDATE on the agent's removal = %v, want TASK_FINISHED of t1", st)
+			if st.GetTaskId().GetValue() != "t1" || st.GetState() != tc.want || st.GetReason() != mesos.TaskStatus_REASON_AGENT_REMOVED {
+				t.Fatalf("UPDATE on the agent's removal = %v, want %s of t1, REASON_AGENT_REMOVED", st, tc.want)
 			}
 			checkMasterUpdate(t, st)
 			if st.GetAgentId().GetValue() != a.ID {
@@ -292,15 +299,15 @@ func TestRemovedAgentReportsUnacknowledgedEnds(t *testing.T) {
 			s.syncUpdates() // and no other update
 
 			fw := frameworkState(t, m, s.FrameworkID)
-			if len(activeTasks(fw)) != 0 || len(objects(fw["unreachable_tasks"])) != 0 {
-				t.Errorf("after the removal: tasks %v, unreachable_tasks %v; want none", ids(activeTasks(fw)), ids(objects(fw["unreachable_tasks"])))
+			if len(activeTasks(fw)) != 0 {
+				t.Errorf("after the removal: tasks %v, want none", ids(activeTasks(fw)))
 			}
-			if done := tasksWithID(fw["completed_tasks"], "t1"); len(done) != 1 || done[0]["state"] != "TASK_FINISHED" {
-				t.Errorf("completed t1 = %v, want it once, TASK_FINISHED", done)
+			if done := tasksWithID(fw[tc.listedAs], "t1"); len(done) != 1 || done[0]["state"] != "TASK_FINISHED" {
+				t.Errorf("%s t1 = %v, want it once, TASK_FINISHED", tc.listedAs, done)
 			}
 			metrics := m.metrics()
 			for name, want := range map[string]float64{
-				"master/tasks_finished": 1, "master/tasks_lost": 0, "master/tasks_unreachable": 0,
+				"master/tasks_finished": 1, "master/tasks_lost": 0, "master/tasks_unreachable": tc.unreachable,
 				"master/slave_removals": 1, "master/cpus_used": 0,
 			} {
 				if metrics[name] != want {
@@ -360,8 +367,8 @@ func TestReconciliationOfEndedTasksAnswersAsForUnknownTasks(t *testing.T) {
 // Found by the simulator (soak seed 471). A task ends on an agent while its
 // framework is away: the master knows the end (the agent's update carries
 // it as latest_state) but the framework acknowledged none of it. The agent
-// is removed; the master's update saying so is dropped, the framework being
-// disconnected. The framework comes back and reconciles the task: as in
+// is removed; the master's TASK_LOST (TASK_UNREACHABLE) for the task is
+// dropped, the framework being disconnected. The framework comes back and reconciles the task: as in
 // Mesos (Master::reconcile), the master no longer has it, so the answer is
 // by where its agent is: unreachable, TASK_LOST (TASK_UNREACHABLE to a
 // partition-aware framework) with the time the agent was marked
@@ -371,13 +378,14 @@ func TestReconciliationOfEndedTasksAnswersAsForUnknownTasks(t *testing.T) {
 // a terminal state. The task is counted once, as it ended.
 func TestReconciliationAfterAgentRemovedWhileFrameworkAway(t *testing.T) {
 	for _, tc := range []struct {
-		name string
-		caps []mesos.FrameworkInfo_Capability_Type
-		want mesos.TaskState
+		name        string
+		caps        []mesos.FrameworkInfo_Capability_Type
+		want        mesos.TaskState
+		unreachable float64 // the ended task is kept among the unreachable ones
 	}{
-		{"not partition-aware", nil, mesos.TaskState_TASK_LOST},
+		{"not partition-aware", nil, mesos.TaskState_TASK_LOST, 0},
 		{"PARTITION_AWARE", []mesos.FrameworkInfo_Capability_Type{mesos.FrameworkInfo_Capability_PARTITION_AWARE},
-			mesos.TaskState_TASK_UNREACHABLE},
+			mesos.TaskState_TASK_UNREACHABLE, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			m := startMaster(t, fastPings)
@@ -416,7 +424,7 @@ func TestReconciliationAfterAgentRemovedWhileFrameworkAway(t *testing.T) {
 			}
 			metrics := m.metrics()
 			for name, want := range map[string]float64{
-				"master/tasks_failed": 1, "master/tasks_lost": 0, "master/tasks_unreachable": 0,
+				"master/tasks_failed": 1, "master/tasks_lost": 0, "master/tasks_unreachable": tc.unreachable,
 			} {
 				if metrics[name] != want {
 					t.Errorf("%s = %v, want %v", name, metrics[name], want)

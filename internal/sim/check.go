@@ -28,8 +28,10 @@ import (
 //     of a framework (world.sendAgent).
 //   - updates-for-launched-tasks: a framework only hears of tasks it
 //     launched; terminal-is-final: once a framework saw a terminal state
-//     for a task, every later update for it repeats that state
-//     (simFramework.update).
+//     for a task, every later update for it repeats that state, save what
+//     Mesos does too: the agent's own updates after the master reported
+//     the task TASK_LOST, and the master's TASK_LOST (agent removed,
+//     reconciliation) after the agent's end of it (simFramework.update).
 //   - frameworks-survive: no framework is removed behind its back (it
 //     checkpoints and has a long failover timeout).
 //   - master-agrees: when a framework has seen all its tasks end, the
@@ -41,8 +43,9 @@ import (
 //     frameworks' counts of the terminal states they saw, every task the
 //     master launched ended once as its framework saw it, and the master
 //     counts nothing staging, starting, running or killing (checkEnd). A
-//     task a framework learned was TASK_LOST by reconciling it after the
-//     master stopped tracking it counts as the master recorded its end.
+//     task the master told its framework was TASK_LOST counts as the
+//     master recorded its end (Mesos's TASK_LOST for a removed agent's
+//     tasks does not change an end the agent had already reported).
 //   - containers-known, agent-master-agree, resources-balance: the agent
 //     cores hold what their containers and the master say (checkAgent,
 //     every Config.AgentCheckInterval and while settling).
@@ -141,14 +144,14 @@ func (w *world) checkEnd() {
 				continue
 			}
 			end := t.final
-			if t.final == mesos.TaskState_TASK_LOST && t.finalReconciled {
-				// The framework learned the task's end by reconciling a
-				// task the master no longer tracks, which Mesos answers
-				// TASK_LOST (Master::reconcile, cases 3-6) whatever end the
-				// master recorded, e.g. an end the agent reported while the
-				// framework was away and the agent was then removed. The
-				// master counted the end it recorded: that must be
-				// TASK_LOST or the end the executor reported.
+			if t.final == mesos.TaskState_TASK_LOST && t.finalFromMaster {
+				// The master reports TASK_LOST for every task of an agent
+				// it removes (Master::__removeSlave) and answers the
+				// reconciliation of a task it no longer has by its agent
+				// (Master::reconcile), whatever end it recorded: the agent
+				// may have reported the task's end, unacknowledged, before
+				// it went. The master counted the end it recorded: that
+				// must be TASK_LOST or the end the executor reported.
 				if rec, ok := recorded[f.id+"/"+t.id+"@"+t.agentID]; ok {
 					if ex, ok := w.execEnds[f.id+"/"+t.id]; ok && rec != ex && rec != mesos.TaskState_TASK_LOST {
 						w.fail("metrics-agree", "task %s/%s: its executor reported %v and the agent acknowledged it, the master recorded its end as %v",

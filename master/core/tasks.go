@@ -163,7 +163,9 @@ func (c *Core) recoverTaskResources(fw *framework, t *task) {
 
 // masterTaskUpdate is an update the master generates itself (agent lost,
 // invalid offer, reconciliation of a task it tracks): it carries no uuid and
-// is not acknowledged, so a terminal one removes the task at once.
+// is not acknowledged, so a terminal or unreachable one removes the task at
+// once. As in Mesos's Master::updateTask, a task that already ended (its end
+// not yet acknowledged) keeps its terminal state whatever the update says.
 func (c *Core) masterTaskUpdate(fw *framework, t *task, state mesos.TaskState, reason mesos.TaskStatus_Reason, message string) {
 	status := &mesos.TaskStatus{
 		TaskId:    &mesos.TaskID{Value: &t.id},
@@ -181,7 +183,9 @@ func (c *Core) masterTaskUpdate(fw *framework, t *task, state mesos.TaskState, r
 		status.UnreachableTime = &mesos.TimeInfo{Nanoseconds: ptr(c.now.UnixNano())}
 		t.unreachableTime = c.now
 	}
-	t.state = state
+	if !t.state.IsTerminal() {
+		t.state = state
+	}
 	t.addStatus(statusForState(status))
 	if fw == nil {
 		if a := c.agents[t.agentID]; a != nil {
@@ -194,7 +198,7 @@ func (c *Core) masterTaskUpdate(fw *framework, t *task, state mesos.TaskState, r
 		if state.IsTerminal() {
 			c.countTerminal(t, state, mesos.TaskStatus_SOURCE_MASTER, reason)
 		}
-		c.removeTask(fw, t)
+		c.removeTaskAs(fw, t, state == mesos.TaskState_TASK_UNREACHABLE)
 	}
 	c.sendToFramework(fw, &schedpb.Event{Type: schedpb.Event_UPDATE.Enum(), Update: &schedpb.Event_Update{Status: status}})
 }
@@ -202,6 +206,14 @@ func (c *Core) masterTaskUpdate(fw *framework, t *task, state mesos.TaskState, r
 // removeTask moves a task out of the active set: into the framework's
 // unreachable tasks when it is unreachable, else its completed tasks.
 func (c *Core) removeTask(fw *framework, t *task) {
+	c.removeTaskAs(fw, t, t.state == mesos.TaskState_TASK_UNREACHABLE)
+}
+
+// removeTaskAs is removeTask, told whether the task is unreachable: one
+// that ended on an agent marked unreachable before its end was
+// acknowledged is kept among the unreachable tasks in its terminal state,
+// as Mesos's Master::removeTask(task, unreachable) keeps it.
+func (c *Core) removeTaskAs(fw *framework, t *task, unreachable bool) {
 	if fw.tasks[t.id] == t {
 		delete(fw.tasks, t.id)
 	}
@@ -209,7 +221,7 @@ func (c *Core) removeTask(fw *framework, t *task) {
 		delete(a.tasks, taskKey(fw.id, t.id))
 		delete(a.killed, taskKey(fw.id, t.id))
 	}
-	if t.state == mesos.TaskState_TASK_UNREACHABLE {
+	if unreachable {
 		fw.unreachable = append(fw.unreachable, t)
 		if n := len(fw.unreachable) - c.opts.MaxUnreachableTasksPerFW; n > 0 {
 			fw.unreachable = append([]*task(nil), fw.unreachable[n:]...)
@@ -352,9 +364,17 @@ func (c *Core) reconcile(fw *framework, r *schedpb.Call_Reconcile) {
 	}
 }
 
+// sendReconciled answers reconciliation of a task the framework has: live,
+// its status_update_state (the update on its way) or else its state; an
+// unreachable one TASK_UNREACHABLE, even if it ended before its agent was
+// marked unreachable (Mesos's Master::reconcile answers those by their
+// agent).
 func (c *Core) sendReconciled(fw *framework, t *task) {
 	state := t.state
-	if t.statusUpdateState != nil && fw.tasks[t.id] == t {
+	switch {
+	case fw.tasks[t.id] != t:
+		state = mesos.TaskState_TASK_UNREACHABLE
+	case t.statusUpdateState != nil:
 		state = *t.statusUpdateState
 	}
 	status := &mesos.TaskStatus{
