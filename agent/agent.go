@@ -6,7 +6,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -33,17 +32,22 @@ type Agent struct {
 	ip   string
 	port int
 
-	core    *core.Core
-	inputs  chan core.Input
-	stopped chan struct{}
-	pending []core.Input // inputs produced by the loop itself
-	flags   map[string]string
-	build   core.BuildInfo
+	core      *core.Core
+	startTime time.Time // the core's
+	inputs    chan core.Input
+	urgent    chan core.Input // pings, taken ahead of inputs
+	stopped   chan struct{}
+	pending   []core.Input // inputs produced by the loop itself
+	flags     map[string]string
+	build     core.BuildInfo
 
 	streams streams
 	files   files
 	cont    containerizer.Containerizer
+	ops     *containerOps
 	link    *masterLink
+	pub     publisher
+	logq    *asyncLog
 
 	ran  atomic.Bool
 	idMu sync.Mutex
@@ -60,8 +64,10 @@ func New(cfg Config) (*Agent, error) {
 	}
 	log := cfg.Logger
 	if log == nil {
-		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+		log = slog.New(slog.DiscardHandler)
 	}
+	logq := &asyncLog{}
+	log = slog.New(logq.handler(log.Handler()))
 	if err := os.MkdirAll(cfg.WorkDir, 0o755); err != nil {
 		return nil, fmt.Errorf("agent: creating the work directory: %w", err)
 	}
@@ -84,10 +90,12 @@ func New(cfg Config) (*Agent, error) {
 	a := &Agent{
 		cfg:     cfg,
 		log:     log,
+		logq:    logq,
 		ln:      ln,
 		ip:      ip,
 		port:    port,
 		inputs:  make(chan core.Input, 256),
+		urgent:  make(chan core.Input, 4),
 		flags:   cfg.flagsMap(ip, port),
 		build:   buildInformation(),
 		stopped: make(chan struct{}),
@@ -98,6 +106,9 @@ func New(cfg Config) (*Agent, error) {
 		Isolators: cfg.Isolators,
 		Logger:    log,
 	})
+	a.ops = newContainerOps(a.cont, cfg.WorkDir, log, a.deliver)
+	a.pub.init()
+	a.startTime = time.Now()
 	var seed [8]byte
 	_, _ = rand.Read(seed[:])
 	a.core = core.New(core.Config{
@@ -119,7 +130,7 @@ func New(cfg Config) (*Agent, error) {
 		},
 		Flags: a.flags,
 		Build: a.build,
-	}, time.Now(), binary.LittleEndian.Uint64(seed[:]), log)
+	}, a.startTime, binary.LittleEndian.Uint64(seed[:]), log)
 	return a, nil
 }
 
@@ -147,9 +158,11 @@ func (a *Agent) Run(ctx context.Context) error {
 		ReadHeaderTimeout: 30 * time.Second,
 		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelDebug),
 	}
+	a.logq.start()
+	a.ops.start()
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(a.ln) }()
-	a.link = newMasterLink(a.cfg.Master, a.log, a.deliver)
+	a.link = newMasterLink(a.cfg.Master, a.log, a.deliver, a.deliverUrgent)
 	a.log.Info("agent started", "endpoint", a.Addr(), "master", a.cfg.Master, "work_dir", a.cfg.WorkDir)
 
 	err := a.loop(ctx, serveErr)
@@ -167,38 +180,109 @@ func (a *Agent) deliver(in core.Input) bool {
 	}
 }
 
+// maxBatch bounds how many waiting inputs the loop takes before it next
+// publishes a snapshot and looks at its timers.
+const maxBatch = 256
+
+// deadlineRecheck is how often a busy loop looks for its next deadline.
+const deadlineRecheck = 10 * time.Millisecond
+
+// deliverUrgent hands an input to the loop ahead of the others, without
+// blocking; false when it could not (a few are already waiting, which for
+// pings is as good: one pong answers them all).
+func (a *Agent) deliverUrgent(in core.Input) bool {
+	select {
+	case a.urgent <- in:
+		return true
+	default:
+		return false
+	}
+}
+
+// loop owns the core. It never waits on anything but its next input or
+// timer: everything slow (processes, sandboxes, the master, executors,
+// readers of the endpoints) happens on other goroutines, which hear from
+// it through non-blocking queues and answer with inputs. Pings from the
+// master (urgent) are taken ahead of everything else.
 func (a *Agent) loop(ctx context.Context, serveErr <-chan error) error {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
+	var deadline, deadlineAt time.Time
 	a.pending = append(a.pending, core.Start{})
 	for {
 		for len(a.pending) > 0 {
 			in := a.pending[0]
-			a.pending = a.pending[1:]
-			a.apply(a.core.Step(time.Now(), in))
+			select {
+			case in = <-a.urgent:
+			default:
+				a.pending = a.pending[1:]
+			}
+			a.step(in)
 		}
 		a.idMu.Lock()
 		a.id = a.core.AgentID()
 		a.idMu.Unlock()
-		if d := a.core.NextDeadline(); d.IsZero() {
+		wake := a.pub.publish(a.core)
+		// Finding the core's next deadline looks at every executor and
+		// task: while inputs keep coming it is done every
+		// deadlineRecheck, and always before the loop would wait.
+		if now := time.Now(); len(a.inputs) == 0 || now.Sub(deadlineAt) >= deadlineRecheck {
+			deadline, deadlineAt = a.core.NextDeadline(), now
+		}
+		if !deadline.IsZero() && (wake.IsZero() || deadline.Before(wake)) {
+			wake = deadline
+		}
+		if wake.IsZero() {
 			timer.Stop()
 		} else {
-			timer.Reset(max(time.Until(d), 0))
+			timer.Reset(max(time.Until(wake), 0))
 		}
 		select {
 		case <-ctx.Done():
 			return nil
 		case err := <-serveErr:
 			return fmt.Errorf("agent: serving HTTP: %w", err)
+		case in := <-a.urgent:
+			a.pending = append(a.pending, in)
+		case <-a.pub.poke:
+			// a reader waits for a snapshot
 		case in := <-a.inputs:
 			a.pending = append(a.pending, in)
+		batch:
+			for len(a.pending) < maxBatch {
+				select {
+				case in := <-a.inputs:
+					a.pending = append(a.pending, in)
+				default:
+					break batch
+				}
+			}
 		case <-timer.C:
-			a.pending = append(a.pending, core.Tick{})
+			if d := a.core.NextDeadline(); !d.IsZero() && !time.Now().Before(d) {
+				a.pending = append(a.pending, core.Tick{})
+			}
 		}
 	}
 }
 
-// apply carries out the core's outputs.
+// step feeds one input to the core and carries out what it asks.
+func (a *Agent) step(in core.Input) {
+	outs := a.core.Step(time.Now(), in)
+	switch in.(type) {
+	case core.Tick, core.SnapshotRequest:
+		if len(outs) > 0 {
+			a.pub.changed()
+		}
+	default:
+		a.pub.changed()
+	}
+	a.apply(outs)
+}
+
+// apply carries out the core's outputs. Nothing here may block: container
+// work is queued for containerOps, messages for the master on the link's
+// queue, events on each executor's stream, and every reply channel has
+// room for its answer.
 func (a *Agent) apply(outs []core.Output) {
 	for _, o := range outs {
 		switch o := o.(type) {
@@ -207,26 +291,21 @@ func (a *Agent) apply(outs []core.Output) {
 		case core.Disconnect:
 			a.link.disconnect(o.Gen)
 		case core.Send:
-			a.link.send(o)
+			if gen, ok := a.link.send(o); !ok {
+				// The master does not keep up: drop the link and
+				// re-register, which tells the master everything anew.
+				a.pending = append(a.pending, core.MasterStreamEnded{Gen: gen, Err: errMasterBehind})
+			}
 		case core.Launch:
-			pid, err := a.cont.Launch(containerSpec(o.Spec))
-			if err == nil {
-				if err := linkLatest(a.cfg.WorkDir, o.Spec.Directory); err != nil {
-					a.log.Warn("linking the latest run", "dir", o.Spec.Directory, "err", err)
-				}
-			}
-			a.pending = append(a.pending, core.ContainerLaunched{ContainerID: o.Spec.ID, Pid: pid, Err: err})
+			a.ops.launch(o.Spec)
 		case core.Destroy:
-			if err := a.cont.Destroy(o.ContainerID); err != nil && !errors.Is(err, containerizer.ErrUnknownContainer) {
-				a.log.Warn("destroying a container", "container", o.ContainerID, "err", err)
-			}
+			a.ops.destroy(o.ContainerID)
 		case core.UpdateContainer:
-			if err := a.cont.Update(o.ContainerID, o.Resources); err != nil && !errors.Is(err, containerizer.ErrUnknownContainer) {
-				a.log.Warn("updating a container", "container", o.ContainerID, "err", err)
-			}
+			a.ops.update(o.ContainerID, o.Resources)
 		case core.ExecutorEvent:
-			if s := a.streams.get(o.Conn); s != nil {
-				s.send(o.Event)
+			if s := a.streams.get(o.Conn); s != nil && !s.send(o.Event) {
+				a.log.Warn("an executor is not reading its events; closing its stream (it must subscribe again)",
+					"conn", o.Conn, "queued", cap(s.events))
 			}
 		case core.ExecutorClose:
 			if s := a.streams.get(o.Conn); s != nil {
@@ -286,6 +365,7 @@ func (a *Agent) stop(srv *http.Server) {
 	close(a.stopped)
 	a.streams.closeAll()
 	a.link.close()
+	a.ops.close()
 	a.cont.DestroyAll()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -293,20 +373,7 @@ func (a *Agent) stop(srv *http.Server) {
 		_ = srv.Close()
 	}
 	a.log.Info("agent stopped")
-}
-
-// snapshot asks the loop for a copy of the state.
-func (a *Agent) snapshot() (*core.Snapshot, bool) {
-	reply := make(chan *core.Snapshot, 1)
-	if !a.deliver(core.SnapshotRequest{Reply: reply}) {
-		return nil, false
-	}
-	select {
-	case s := <-reply:
-		return s, true
-	case <-a.stopped:
-		return nil, false
-	}
+	a.logq.stop()
 }
 
 // advertisedIP is the address executors and the master are told: the

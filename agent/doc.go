@@ -13,20 +13,34 @@
 // an executor call, a container exit, a timer tick) and the current time,
 // and returns outputs (a message for the master, a container to launch or
 // destroy, an event for an executor, an answer to a caller). This package is
-// its driver. One goroutine (Agent.Run's loop) owns the core, reads the
-// clock, arms the timer for the core's next deadline, and carries outputs
-// out and inputs in through the edges:
+// its driver. One goroutine (Agent.Run's loop, agent.go) owns the core,
+// reads the clock, arms the timer for the core's next deadline, and carries
+// outputs out and inputs in through the edges. The loop never waits on an
+// edge: it hands each output to a queue that cannot block it, and the
+// edges answer with inputs.
 //
+//   - containers.go: a fixed pool of workers launches, updates and destroys
+//     containers through the containerizer package (sandboxes, fork and
+//     exec, kills), in order per container;
 //   - masterlink.go: the HTTP client of the master's /internal/agent/* API;
+//     pings from the master go to the loop ahead of its queue;
 //   - executorapi.go: the executor API handler and its event streams (the
 //     core's call verdicts become HTTP statuses here);
-//   - the containerizer package: sandboxes and processes (agent.go converts
-//     the core's launch specs and terminations to and from its types);
-//   - http.go and files.go: the read-only endpoints, answered from
-//     snapshots the core builds on request;
+//   - snapshot.go, http.go and files.go: the read-only endpoints, answered
+//     from an immutable snapshot the loop publishes when a reader wants a
+//     newer one;
 //   - config.go, detect*.go and build.go: flags, the machine's resources
 //     and the binary's build information, worked out once before the core
 //     starts.
+//
+// Every queue is bounded, and a consumer that falls behind is cut off with
+// a logged reason rather than allowed to stall the loop or lose a fact: an
+// executor that does not read its events has its stream closed (it must
+// subscribe again); a master that does not take the agent's messages has
+// its link dropped, and the agent registers again with its whole state.
+// Until then every message to the master is retried until the master
+// confirms it; status updates are also resent by the core until they are
+// acknowledged.
 //
 // A simulator can drive agent/core directly with a fake clock and fake edges.
 //

@@ -1,14 +1,13 @@
 package agent
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
-
-	"google.golang.org/protobuf/proto"
 
 	"github.com/gomesos/gomesos/agent/core"
 	execpb "github.com/gomesos/gomesos/api/v1/executor"
@@ -31,104 +30,89 @@ type execStream struct {
 
 func (s *execStream) close() { s.once.Do(func() { close(s.closed) }) }
 
-// send queues an event; a stream too slow to keep up is closed, and the
-// executor has to subscribe again.
-func (s *execStream) send(ev *execpb.Event) {
+// eventQueueCapacity bounds the events waiting to be written on one
+// executor's stream.
+const eventQueueCapacity = 1024
+
+// send queues an event without blocking. An executor that does not read
+// its events as fast as they come is cut off: when its queue is full its
+// stream is closed, and the executor has to subscribe again (a
+// checkpointing one does, as with Mesos; one that does not checkpoint gives
+// up).
+// send returns false only when it closed the stream for that reason; events
+// for a stream already closed are dropped.
+func (s *execStream) send(ev *execpb.Event) bool {
+	select {
+	case <-s.closed:
+		return true
+	default:
+	}
 	select {
 	case s.events <- ev:
+		return true
 	default:
 		s.close()
+		return false
 	}
 }
 
 // streams is the registry of open executor streams, shared by the HTTP
 // handlers (which add and remove them) and the agent loop (which writes to
-// them).
+// them). The loop's lookups take no lock: the map is replaced, never
+// changed, so that the loop never waits behind a thousand handlers.
 type streams struct {
-	mu   sync.Mutex
+	mu   sync.Mutex // for writers
 	next int64
-	m    map[int64]*execStream
+	m    atomic.Pointer[map[int64]*execStream]
+}
+
+// update replaces the map with a copy that change has modified.
+func (ss *streams) update(change func(map[int64]*execStream)) {
+	m := make(map[int64]*execStream)
+	if old := ss.m.Load(); old != nil {
+		m = maps.Clone(*old)
+	}
+	change(m)
+	ss.m.Store(&m)
 }
 
 func (ss *streams) add(enc codec.Encoding) *execStream {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
 	ss.next++
-	s := &execStream{id: ss.next, enc: enc, events: make(chan *execpb.Event, 1024), closed: make(chan struct{})}
-	if ss.m == nil {
-		ss.m = make(map[int64]*execStream)
-	}
-	ss.m[s.id] = s
+	s := &execStream{id: ss.next, enc: enc, events: make(chan *execpb.Event, eventQueueCapacity), closed: make(chan struct{})}
+	ss.update(func(m map[int64]*execStream) { m[s.id] = s })
 	return s
 }
 
 func (ss *streams) get(id int64) *execStream {
-	ss.mu.Lock()
-	defer ss.mu.Unlock()
-	return ss.m[id]
+	if m := ss.m.Load(); m != nil {
+		return (*m)[id]
+	}
+	return nil
 }
 
 func (ss *streams) remove(id int64) {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
-	delete(ss.m, id)
+	ss.update(func(m map[int64]*execStream) { delete(m, id) })
 }
 
 func (ss *streams) closeAll() {
-	ss.mu.Lock()
-	defer ss.mu.Unlock()
-	for _, s := range ss.m {
-		s.close()
+	if m := ss.m.Load(); m != nil {
+		for _, s := range *m {
+			s.close()
+		}
 	}
 }
 
 // serveExecutorAPI is POST /api/v1/executor, with Mesos's ladder of checks
 // (slave/http.cpp, Http::executor).
 func (a *Agent) serveExecutorAPI(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", http.MethodPost)
-		httpError(w, http.StatusMethodNotAllowed,
-			fmt.Sprintf("Expecting one of { 'POST' }, but received '%s'", r.Method))
-		return
-	}
-	ct := r.Header.Get("Content-Type")
-	if ct == "" {
-		httpError(w, http.StatusBadRequest, "Expecting 'Content-Type' to be present")
-		return
-	}
-	enc, err := codec.FromContentType(ct)
-	if err != nil {
-		httpError(w, http.StatusUnsupportedMediaType,
-			"Expecting 'Content-Type' of "+codec.MediaJSON+" or "+codec.MediaProtobuf)
-		return
-	}
-	// One byte more than allowed tells a body at the limit from a longer
-	// one, which is refused rather than cut short.
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxCallBody+1))
-	if err != nil {
-		httpError(w, http.StatusBadRequest, "Failed to read body: "+err.Error())
-		return
-	}
-	if len(body) > maxCallBody {
-		httpError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("Request body exceeds %d bytes", maxCallBody))
-		return
-	}
 	call := &execpb.Call{}
-	if enc == codec.Protobuf {
-		if err := proto.Unmarshal(body, call); err != nil {
-			httpError(w, http.StatusBadRequest, "Failed to parse body into Call protobuf")
-			return
-		}
-	} else {
-		var v any
-		if err := json.Unmarshal(body, &v); err != nil {
-			httpError(w, http.StatusBadRequest, "Failed to parse body into JSON: "+err.Error())
-			return
-		}
-		if err := codec.Unmarshal(codec.JSON, body, call); err != nil {
-			httpError(w, http.StatusBadRequest, "Failed to convert JSON into Call protobuf: "+err.Error())
-			return
-		}
+	if _, rerr := codec.DecodeCall(r.Method, r.Header.Get("Content-Type"), r.Body, maxCallBody, call); rerr != nil {
+		requestError(w, rerr)
+		return
 	}
 	if msg := validateExecutorCall(call); msg != "" {
 		httpError(w, http.StatusBadRequest, "Failed to validate Executor::Call: "+msg)
@@ -139,11 +123,10 @@ func (a *Agent) serveExecutorAPI(w http.ResponseWriter, r *http.Request) {
 	var recordio bool
 	switch call.GetType() {
 	case execpb.Call_SUBSCRIBE:
-		var ok bool
-		respEnc, recordio, ok = codec.Negotiate(r.Header.Get("Accept"), r.Header.Get("Message-Accept"))
-		if !ok {
-			httpError(w, http.StatusNotAcceptable,
-				"Expecting 'Accept' to allow '"+codec.MediaProtobuf+"' or '"+codec.MediaJSON+"'")
+		var rerr *codec.RequestError
+		respEnc, recordio, rerr = codec.AcceptStream(r.Header.Get("Accept"), r.Header.Get("Message-Accept"))
+		if rerr != nil {
+			requestError(w, rerr)
 			return
 		}
 	case execpb.Call_HEARTBEAT:
@@ -319,6 +302,14 @@ func validateExecutorCall(call *execpb.Call) string {
 }
 
 // httpError writes a plain-text error, as libprocess does.
+// requestError answers a refusal of the v1 request ladder.
+func requestError(w http.ResponseWriter, rerr *codec.RequestError) {
+	if rerr.Allow != "" {
+		w.Header().Set("Allow", rerr.Allow)
+	}
+	httpError(w, rerr.Status, rerr.Message)
+}
+
 func httpError(w http.ResponseWriter, status int, msg string) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.WriteHeader(status)

@@ -40,7 +40,10 @@ type fakeMaster struct {
 	pingTimeout float64 // REGISTERED.ping_timeout_seconds
 	rejectAll   bool    // answer every /message with 400
 	badAgentID  string  // if set, the id the next REGISTER is given
-	closed      chan struct{}
+	// failing answers 503 to that many more messages of failType.
+	failing  int
+	failType agentproto.AgentMessage_Type
+	closed   chan struct{}
 }
 
 func newFakeMaster(t *testing.T) *fakeMaster {
@@ -164,6 +167,11 @@ func (fm *fakeMaster) message(w http.ResponseWriter, r *http.Request) {
 	defer fm.mu.Unlock()
 	if fm.rejectAll || r.Header.Get("Gomesos-Stream-Id") != fm.streamID || r.Header.Get("Gomesos-Agent-Id") == "" {
 		http.Error(w, "unknown stream", http.StatusBadRequest)
+		return
+	}
+	if fm.failing > 0 && msg.GetType() == fm.failType {
+		fm.failing--
+		http.Error(w, "try again", http.StatusServiceUnavailable)
 		return
 	}
 	fm.msgs = append(fm.msgs, msg)

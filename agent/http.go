@@ -1,13 +1,15 @@
 package agent
 
 import (
-	"github.com/gomesos/gomesos/codec"
 	"maps"
 	"net/http"
 	"runtime"
 	"slices"
 	"strings"
+	"time"
 
+	"github.com/gomesos/gomesos/agent/core"
+	"github.com/gomesos/gomesos/codec"
 	"github.com/gomesos/gomesos/resources"
 )
 
@@ -52,8 +54,14 @@ func (a *Agent) route(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// snapshot is the latest state the loop published that covers every
+// change made before the request (see publisher).
+func (a *Agent) snapshot(r *http.Request) (*core.Snapshot, bool) {
+	return a.pub.latest(r.Context(), a.stopped)
+}
+
 func (a *Agent) serveState(w http.ResponseWriter, r *http.Request) {
-	s, ok := a.snapshot()
+	s, ok := a.snapshot(r)
 	if !ok {
 		httpError(w, http.StatusServiceUnavailable, "Agent is shutting down")
 		return
@@ -76,12 +84,13 @@ func (a *Agent) serveVersion(w http.ResponseWriter, r *http.Request) {
 // serveMetrics is /metrics/snapshot: the agent's slave/* metrics and the
 // machine's system/* ones, as one flat object in key order.
 func (a *Agent) serveMetrics(w http.ResponseWriter, r *http.Request) {
-	s, ok := a.snapshot()
+	s, ok := a.snapshot(r)
 	if !ok {
 		httpError(w, http.StatusServiceUnavailable, "Agent is shutting down")
 		return
 	}
 	m := maps.Clone(s.Metrics)
+	m["slave/uptime_secs"] = time.Since(a.startTime).Seconds()
 	m["system/cpus_total"] = float64(runtime.NumCPU())
 	for k, v := range systemMetrics() {
 		m[k] = v

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"log/slog"
 	"net"
@@ -22,49 +23,100 @@ import (
 
 // The master's side of the agent protocol (see api/agentproto).
 const (
-	subscribePath     = "/internal/agent/subscribe"
-	messagePath       = "/internal/agent/message"
-	headerStreamID    = "Gomesos-Stream-Id"
-	headerAgentID     = "Gomesos-Agent-Id"
-	sendTimeout       = 10 * time.Second
-	subscribeTimeout  = 30 * time.Second // for the response headers
-	maxMasterRecord   = 64 << 20
-	sendQueueCapacity = 4096
+	subscribePath    = "/internal/agent/subscribe"
+	messagePath      = "/internal/agent/message"
+	headerStreamID   = "Gomesos-Stream-Id"
+	headerAgentID    = "Gomesos-Agent-Id"
+	sendTimeout      = 10 * time.Second
+	subscribeTimeout = 30 * time.Second // for the response headers
+	maxMasterRecord  = 64 << 20
+	// sendQueueCapacity bounds the messages waiting for the master's
+	// confirmation. Retransmitted status updates replace their waiting
+	// copy, so the queue holds about one message per task and executor in
+	// flight; more than this means the master is not keeping up.
+	sendQueueCapacity = 16384
+	// A message the master did not take (no answer, or a 5xx) is tried
+	// again after a backoff from sendRetryMin doubling up to sendRetryMax.
+	sendRetryMin = 50 * time.Millisecond
+	sendRetryMax = 2 * time.Second
+	// streamReadAhead bounds the master's messages read from the stream
+	// and not yet handed to the loop.
+	streamReadAhead = 4096
+	// sendLanes is how many messages may be on their way to the master at
+	// once.
+	sendLanes = 8
 )
+
+// errMasterBehind ends the master link when its send queue is full.
+var errMasterBehind = errors.New("the master is not taking this agent's messages as fast as they come: the send queue is full")
 
 // masterLink carries the core's Connect, Disconnect and Send outputs to
 // the master over HTTP and feeds what comes back in as inputs. It holds no
 // protocol state of its own except where the master is (which a redirect
-// changes).
+// changes) and which stream is open.
+//
+// Messages wait in one bounded queue, split into sendLanes lanes that post
+// concurrently (one request at a time each, so that a thousand tasks'
+// updates are not sent one round trip after another). The messages about
+// one task or executor share a lane and go out in order. Each message is
+// tried until the master confirms it (a 2xx answer), refuses it (the stream
+// is stale: the core re-registers) or the stream it was sent on ends.
+// Whatever is still queued for an ended stream is dropped: the registration
+// that follows carries the agent's whole state, and the status update
+// manager resends every unacknowledged update on the new stream. When the
+// queue is full the master is not keeping up, and the link is dropped (the
+// agent re-registers) instead of losing a message. PONGs take a lane of
+// their own, so that a long queue never delays the answer to a ping; one
+// waiting pong answers every ping.
 type masterLink struct {
 	log       *slog.Logger
 	deliver   func(core.Input) bool
+	urgent    func(core.Input) bool // for pings: ahead of the loop's queue, never blocking
 	transport *http.Transport
 	client    *http.Client
 
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
-	sendq  chan core.Send
+	pongs  chan core.Send
 
 	mu           sync.Mutex
 	master       string // host:port
 	streamGen    uint64
 	streamCancel context.CancelFunc
+	live         string // the open stream's ID, "" when none
+
+	qmu    sync.Mutex
+	lanes  [sendLanes]sendLane
+	queued int                  // in every lane
+	byKey  map[string]*outgoing // waiting status updates, by task and uuid
 }
 
-func newMasterLink(master string, log *slog.Logger, deliver func(core.Input) bool) *masterLink {
+// sendLane is one lane of the send queue.
+type sendLane struct {
+	queue []*outgoing   // oldest first; the first may be in flight
+	wake  chan struct{} // something was queued
+}
+
+// outgoing is a message in the send queue.
+type outgoing struct {
+	send core.Send
+	key  string // for a status update, what a retransmission replaces
+}
+
+func newMasterLink(master string, log *slog.Logger, deliver, urgent func(core.Input) bool) *masterLink {
 	tr := &http.Transport{
 		Proxy:                 nil,
 		DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
 		ResponseHeaderTimeout: subscribeTimeout,
-		MaxIdleConnsPerHost:   4,
+		MaxIdleConnsPerHost:   sendLanes + 2, // the lanes, pongs and the stream
 		IdleConnTimeout:       90 * time.Second,
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	l := &masterLink{
 		log:       log,
 		deliver:   deliver,
+		urgent:    urgent,
 		transport: tr,
 		client: &http.Client{
 			Transport: tr,
@@ -74,11 +126,16 @@ func newMasterLink(master string, log *slog.Logger, deliver func(core.Input) boo
 		},
 		ctx:    ctx,
 		cancel: cancel,
-		sendq:  make(chan core.Send, sendQueueCapacity),
+		pongs:  make(chan core.Send, 1),
 		master: master,
+		byKey:  make(map[string]*outgoing),
 	}
-	l.wg.Add(1)
-	go l.sender()
+	l.wg.Add(1 + sendLanes)
+	go l.ponger()
+	for i := range l.lanes {
+		l.lanes[i].wake = make(chan struct{}, 1)
+		go l.sender(&l.lanes[i])
+	}
 	return l
 }
 
@@ -122,13 +179,19 @@ func (l *masterLink) connect(gen uint64, msg *agentproto.AgentMessage) {
 	if l.streamCancel != nil {
 		l.streamCancel()
 	}
-	l.streamGen, l.streamCancel = gen, cancel
+	l.streamGen, l.streamCancel, l.live = gen, cancel, ""
 	l.mu.Unlock()
+	l.dropQueue()
 	l.wg.Add(1)
 	go func() {
 		defer l.wg.Done()
 		defer cancel()
 		err, redirected := l.stream(ctx, gen, body)
+		l.mu.Lock()
+		if l.streamGen == gen {
+			l.live = ""
+		}
+		l.mu.Unlock()
 		if ctx.Err() != nil && l.ctx.Err() != nil {
 			return // the agent is stopping
 		}
@@ -139,11 +202,25 @@ func (l *masterLink) connect(gen uint64, msg *agentproto.AgentMessage) {
 // disconnect closes the stream of attempt gen.
 func (l *masterLink) disconnect(gen uint64) {
 	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.streamGen == gen && l.streamCancel != nil {
-		l.streamCancel()
-		l.streamCancel = nil
+	current := l.streamGen == gen
+	if current {
+		if l.streamCancel != nil {
+			l.streamCancel()
+			l.streamCancel = nil
+		}
+		l.live = ""
 	}
+	l.mu.Unlock()
+	if current {
+		l.dropQueue()
+	}
+}
+
+// isLive reports whether streamID names the open stream.
+func (l *masterLink) isLive(streamID string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return streamID != "" && streamID == l.live
 }
 
 func (l *masterLink) stream(ctx context.Context, gen uint64, body []byte) (err error, redirected bool) {
@@ -168,9 +245,33 @@ func (l *masterLink) stream(ctx context.Context, gen uint64, body []byte) (err e
 		text, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 		return fmt.Errorf("master answered %s: %s", resp.Status, bytes.TrimSpace(text)), false
 	}
-	if !l.deliver(core.MasterStream{Gen: gen, StreamID: resp.Header.Get(headerStreamID)}) {
+	streamID := resp.Header.Get(headerStreamID)
+	l.mu.Lock()
+	if l.streamGen == gen {
+		l.live = streamID
+	}
+	l.mu.Unlock()
+	if !l.deliver(core.MasterStream{Gen: gen, StreamID: streamID}) {
 		return nil, false
 	}
+	// The reader keeps reading while a forwarder hands the messages to the
+	// loop in order, so that a PING can go to the loop at once, ahead of
+	// whatever the master sent before it: however long the loop's queue,
+	// the master's pings are answered.
+	msgs := make(chan *agentproto.MasterMessage, streamReadAhead)
+	forwarded := make(chan struct{})
+	go func() {
+		defer close(forwarded)
+		for msg := range msgs {
+			if !l.deliver(core.MasterMessage{Gen: gen, Msg: msg}) {
+				return
+			}
+		}
+	}()
+	defer func() {
+		close(msgs)
+		<-forwarded // everything read reaches the loop before the stream's end
+	}()
 	rr := codec.NewRecordReader(resp.Body, maxMasterRecord)
 	for {
 		rec, err := rr.ReadRecord()
@@ -184,30 +285,178 @@ func (l *masterLink) stream(ctx context.Context, gen uint64, body []byte) (err e
 		if err := proto.Unmarshal(rec, msg); err != nil {
 			return fmt.Errorf("bad message from the master: %w", err), false
 		}
-		if !l.deliver(core.MasterMessage{Gen: gen, Msg: msg}) {
-			return nil, false
+		if msg.GetType() == agentproto.MasterMessage_PING {
+			l.urgent(core.MasterMessage{Gen: gen, Msg: msg})
+			continue
+		}
+		select {
+		case msgs <- msg:
+		case <-forwarded:
+			return nil, false // the agent is stopping
+		case <-ctx.Done():
+			return ctx.Err(), false
 		}
 	}
 }
 
-// send queues a message; the queue is sent in order by one goroutine. When
-// it is full the message is dropped (status updates are retried anyway).
-func (l *masterLink) send(s core.Send) {
+// send queues a message for the master without blocking. It returns false
+// when the queue is full, with the attempt whose stream should then be
+// dropped.
+func (l *masterLink) send(s core.Send) (gen uint64, ok bool) {
+	if s.Msg.GetType() == agentproto.AgentMessage_PONG {
+		select {
+		case l.pongs <- s:
+		default: // a pong is already on its way
+		}
+		return 0, true
+	}
+	key := retransmissionKey(s)
+	l.qmu.Lock()
+	if o := l.byKey[key]; key != "" && o != nil {
+		o.send = s // the newer copy carries the task's latest state
+		l.qmu.Unlock()
+		return 0, true
+	}
+	if l.queued >= sendQueueCapacity {
+		n := l.queued
+		l.qmu.Unlock()
+		l.mu.Lock()
+		gen = l.streamGen
+		l.mu.Unlock()
+		l.log.Warn("the master is not keeping up with this agent's messages; dropping the link to re-register",
+			"queued", n, "type", s.Msg.GetType())
+		return gen, false
+	}
+	o := &outgoing{send: s, key: key}
+	lane := &l.lanes[laneOf(s.Msg)]
+	lane.queue = append(lane.queue, o)
+	l.queued++
+	if key != "" {
+		l.byKey[key] = o
+	}
+	l.qmu.Unlock()
 	select {
-	case l.sendq <- s:
+	case lane.wake <- struct{}{}:
 	default:
-		l.log.Warn("dropping a message for the master: queue full", "type", s.Msg.GetType())
+	}
+	return 0, true
+}
+
+// laneOf picks a message's lane by the task or executor it is about, so
+// that the messages about one go out in order. A command executor has its
+// task's ID, so its task's updates and its exit share a lane too.
+func laneOf(m *agentproto.AgentMessage) int {
+	var fw, id string
+	switch {
+	case m.StatusUpdate != nil:
+		fw, id = m.GetStatusUpdate().GetFrameworkId().GetValue(), m.GetStatusUpdate().GetStatus().GetTaskId().GetValue()
+	case m.ExecutorExited != nil:
+		fw, id = m.GetExecutorExited().GetFrameworkId().GetValue(), m.GetExecutorExited().GetExecutorId().GetValue()
+	case m.ExecutorToFramework != nil:
+		fw, id = m.GetExecutorToFramework().GetFrameworkId().GetValue(), m.GetExecutorToFramework().GetExecutorId().GetValue()
+	}
+	h := fnv.New32a()
+	h.Write([]byte(fw))
+	h.Write([]byte{0})
+	h.Write([]byte(id))
+	return int(h.Sum32() % sendLanes)
+}
+
+// retransmissionKey names a status update by stream, framework, task and
+// uuid: the status update manager resends it until it is acknowledged, and
+// a copy still waiting in the queue need not be sent twice.
+func retransmissionKey(s core.Send) string {
+	if s.Msg.GetType() != agentproto.AgentMessage_STATUS_UPDATE {
+		return ""
+	}
+	u := s.Msg.GetStatusUpdate()
+	return s.StreamID + "\x00" + u.GetFrameworkId().GetValue() + "\x00" + u.GetStatus().GetTaskId().GetValue() + "\x00" + string(u.GetStatus().GetUuid())
+}
+
+// dropQueue forgets every waiting message: its stream is over.
+func (l *masterLink) dropQueue() {
+	l.qmu.Lock()
+	defer l.qmu.Unlock()
+	if l.queued > 0 {
+		l.log.Debug("dropping messages for a stream that ended", "count", l.queued)
+	}
+	for i := range l.lanes {
+		l.lanes[i].queue = nil
+	}
+	l.queued = 0
+	clear(l.byKey)
+}
+
+// head returns a lane's oldest message, which from now on no
+// retransmission replaces; nil when the lane is empty.
+func (l *masterLink) head(lane *sendLane) *outgoing {
+	l.qmu.Lock()
+	defer l.qmu.Unlock()
+	if len(lane.queue) == 0 {
+		return nil
+	}
+	o := lane.queue[0]
+	if o.key != "" && l.byKey[o.key] == o {
+		delete(l.byKey, o.key)
+	}
+	return o
+}
+
+// pop removes o from the front of its lane, unless the queue was dropped
+// meanwhile.
+func (l *masterLink) pop(lane *sendLane, o *outgoing) {
+	l.qmu.Lock()
+	defer l.qmu.Unlock()
+	if len(lane.queue) > 0 && lane.queue[0] == o {
+		lane.queue[0] = nil
+		lane.queue = lane.queue[1:]
+		l.queued--
 	}
 }
 
-func (l *masterLink) sender() {
+// sender posts a lane's messages in order, each until it is done with.
+func (l *masterLink) sender(lane *sendLane) {
+	defer l.wg.Done()
+	retry := sendRetryMin
+	for {
+		o := l.head(lane)
+		if o == nil {
+			select {
+			case <-l.ctx.Done():
+				return
+			case <-lane.wake:
+			}
+			continue
+		}
+		if !l.isLive(o.send.StreamID) {
+			l.pop(lane, o) // its stream ended: superseded by the next registration
+			continue
+		}
+		if l.post(l.ctx, o.send) != postFailed {
+			l.pop(lane, o)
+			retry = sendRetryMin
+			continue
+		}
+		select {
+		case <-l.ctx.Done():
+			return
+		case <-time.After(retry):
+		}
+		retry = min(2*retry, sendRetryMax)
+	}
+}
+
+// ponger answers pings, apart from the queue.
+func (l *masterLink) ponger() {
 	defer l.wg.Done()
 	for {
 		select {
 		case <-l.ctx.Done():
 			return
-		case s := <-l.sendq:
-			l.post(l.ctx, s)
+		case s := <-l.pongs:
+			if l.isLive(s.StreamID) {
+				l.post(l.ctx, s)
+			}
 		}
 	}
 }
@@ -220,42 +469,56 @@ func (l *masterLink) postWithin(s core.Send, d time.Duration) {
 	l.post(ctx, s)
 }
 
+// postResult is how a message fared.
+type postResult int
+
+const (
+	postDelivered postResult = iota // the master took it (2xx)
+	postRefused                     // the master refused it, or it cannot be sent at all
+	postFailed                      // no answer, or a 5xx: worth trying again
+)
+
 // post sends one message. A 4xx (or a redirect) means the stream it names
 // is no longer the master's: the core then re-registers.
-func (l *masterLink) post(ctx context.Context, s core.Send) {
+func (l *masterLink) post(ctx context.Context, s core.Send) postResult {
 	body, err := proto.Marshal(s.Msg)
 	if err != nil {
 		l.log.Error("encoding a message for the master", "err", err)
-		return
+		return postRefused
 	}
 	ctx, cancel := context.WithTimeout(ctx, sendTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+l.masterAddr()+messagePath, bytes.NewReader(body))
 	if err != nil {
-		return
+		l.log.Error("making a request for the master", "err", err)
+		return postRefused
 	}
 	req.Header.Set("Content-Type", codec.MediaProtobuf)
 	req.Header.Set(headerAgentID, s.AgentID)
 	req.Header.Set(headerStreamID, s.StreamID)
 	resp, err := l.client.Do(req)
 	if err != nil {
-		if ctx.Err() == nil {
+		if l.ctx.Err() == nil {
 			l.log.Warn("sending to the master failed", "type", s.Msg.GetType(), "err", err)
 		}
-		return
+		return postFailed
 	}
 	text, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 	resp.Body.Close()
 	switch {
-	case resp.StatusCode == http.StatusAccepted || resp.StatusCode == http.StatusOK:
+	case resp.StatusCode >= 200 && resp.StatusCode < 300:
+		return postDelivered
 	case isRedirect(resp.StatusCode):
 		l.followRedirect(resp)
 		l.deliver(core.MasterRejected{StreamID: s.StreamID, Status: resp.StatusCode})
+		return postRefused
 	case resp.StatusCode >= 400 && resp.StatusCode < 500:
 		l.log.Warn("the master refused a message", "type", s.Msg.GetType(), "status", resp.Status, "body", string(bytes.TrimSpace(text)))
 		l.deliver(core.MasterRejected{StreamID: s.StreamID, Status: resp.StatusCode})
+		return postRefused
 	default:
 		l.log.Warn("the master failed a message", "type", s.Msg.GetType(), "status", resp.Status)
+		return postFailed
 	}
 }
 

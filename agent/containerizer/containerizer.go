@@ -98,11 +98,14 @@ func (t Termination) String() string {
 	}
 }
 
-// Containerizer is what the agent needs to run executors.
+// Containerizer is what the agent needs to run executors. Every method may
+// block (on fork and exec, on the disk, on scanning processes) and may be
+// called from many goroutines at once, for different containers.
 type Containerizer interface {
 	// Launch starts the container. Its end is reported once through the
 	// OnExit hook the containerizer was built with, unless Launch itself
-	// fails, in which case nothing is reported.
+	// fails, in which case nothing is reported. The end may be reported
+	// before Launch returns.
 	Launch(spec Spec) (pid int, err error)
 	// Signal sends sig to the container's process group.
 	Signal(id string, sig syscall.Signal) error
@@ -120,7 +123,8 @@ var _ Containerizer = (*Posix)(nil)
 
 // Isolator is a hook around each container's life: cgroups, namespaces,
 // volumes and the like are isolators. Every method runs on the caller's
-// goroutine and must return promptly.
+// goroutine, possibly for several containers at once, and must return
+// promptly.
 type Isolator interface {
 	Name() string
 	// Prepare runs before the executor starts. It may adjust cmd, for
@@ -159,9 +163,15 @@ type Posix struct {
 	log  *slog.Logger
 
 	mu         sync.Mutex
+	unpinned   sync.Cond // on mu: a container's pins dropped to zero
 	containers map[string]*container
+	starting   map[string]bool // IDs being launched
 	wg         sync.WaitGroup
 }
+
+// target names a container's processes for killing: its executor (root)
+// and the session the executor leads (sid).
+type target struct{ root, sid int }
 
 type container struct {
 	spec      Spec
@@ -169,6 +179,11 @@ type container struct {
 	pid       int
 	destroyed bool
 	done      chan struct{}
+	// reaping is set once the executor has exited and is about to be
+	// reaped, after which its pid may name another process. Signals go
+	// only to a pinned container, which is not reaped until unpinned.
+	reaping bool
+	pins    int
 }
 
 // NewPosix returns a posix containerizer.
@@ -177,7 +192,9 @@ func NewPosix(opts Options) *Posix {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	return &Posix{opts: opts, log: log, containers: make(map[string]*container)}
+	p := &Posix{opts: opts, log: log, containers: make(map[string]*container), starting: make(map[string]bool)}
+	p.unpinned.L = &p.mu
+	return p
 }
 
 // ErrUnknownContainer is returned for an ID that is not running.
@@ -189,11 +206,17 @@ func (p *Posix) Launch(spec Spec) (int, error) {
 		return 0, errors.New("containerizer: spec needs ID, Directory and Path")
 	}
 	p.mu.Lock()
-	if _, ok := p.containers[spec.ID]; ok {
+	if _, ok := p.containers[spec.ID]; ok || p.starting[spec.ID] {
 		p.mu.Unlock()
 		return 0, fmt.Errorf("containerizer: container %s already exists", spec.ID)
 	}
+	p.starting[spec.ID] = true
 	p.mu.Unlock()
+	defer func() {
+		p.mu.Lock()
+		delete(p.starting, spec.ID)
+		p.mu.Unlock()
+	}()
 
 	stdout, stderr, err := p.makeSandbox(spec.Directory)
 	if err != nil {
@@ -253,7 +276,7 @@ func (p *Posix) Launch(spec Spec) (int, error) {
 		if err := iso.Isolate(spec.ID, c.pid); err != nil {
 			p.log.Error("isolator failed; destroying container", "isolator", iso.Name(), "container", spec.ID, "err", err)
 			c.destroyed = true
-			killTree(c.pid, c.pid, false)
+			killNow([]target{{c.pid, c.pid}})
 			break
 		}
 	}
@@ -318,7 +341,13 @@ func (p *Posix) wait(c *container) {
 	// session and group ID of the container) cannot be reused before the
 	// sweep below.
 	waitExitNoReap(c.pid)
-	killTree(c.pid, c.pid, true)
+	left := killTrees([]target{{c.pid, c.pid}}, true)
+	p.mu.Lock()
+	c.reaping = true
+	for c.pins > 0 {
+		p.unpinned.Wait()
+	}
+	p.mu.Unlock()
 	err := c.cmd.Wait()
 	status := -1
 	if c.cmd.ProcessState != nil {
@@ -328,8 +357,12 @@ func (p *Posix) wait(c *container) {
 	} else if err != nil {
 		p.log.Warn("wait for executor failed", "container", c.spec.ID, "err", err)
 	}
-	// Anything that escaped into the session after the reap.
-	killTree(0, c.pid, true)
+	// Anything that escaped into the session after the reap. When the
+	// sweep above found the session empty, with its leader gone, nothing
+	// can have joined it since.
+	if left > 0 {
+		killTrees([]target{{0, c.pid}}, true)
+	}
 	for i := len(p.opts.Isolators) - 1; i >= 0; i-- {
 		if err := p.opts.Isolators[i].Cleanup(c.spec.ID); err != nil {
 			p.log.Warn("isolator cleanup failed", "isolator", p.opts.Isolators[i].Name(), "container", c.spec.ID, "err", err)
@@ -349,37 +382,61 @@ func (p *Posix) wait(c *container) {
 	}
 }
 
+// pin finds a running container and keeps its executor from being reaped
+// (so that its pid stays its own) until unpin. It returns nil and no error
+// for a container whose executor has exited and is being reaped, and
+// ErrUnknownContainer for one that is not running at all. With destroy, the
+// container is marked destroyed.
+func (p *Posix) pin(id string, destroy bool) (*container, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	c, ok := p.containers[id]
+	if !ok {
+		return nil, ErrUnknownContainer
+	}
+	if destroy {
+		c.destroyed = true
+	}
+	if c.reaping {
+		return nil, nil
+	}
+	c.pins++
+	return c, nil
+}
+
+func (p *Posix) unpin(c *container) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if c.pins--; c.pins == 0 {
+		p.unpinned.Broadcast()
+	}
+}
+
 // Signal implements Containerizer.
 func (p *Posix) Signal(id string, sig syscall.Signal) error {
-	p.mu.Lock()
-	c, ok := p.containers[id]
-	p.mu.Unlock()
-	if !ok {
+	c, err := p.pin(id, false)
+	if err != nil {
+		return err
+	}
+	if c == nil {
 		return ErrUnknownContainer
 	}
-	select {
-	case <-c.done:
-		return ErrUnknownContainer
-	default:
-	}
+	defer p.unpin(c)
 	if err := syscall.Kill(-c.pid, sig); err != nil && !errors.Is(err, syscall.ESRCH) {
 		return err
 	}
 	return nil
 }
 
-// Destroy implements Containerizer.
+// Destroy implements Containerizer. Destroys that come together share their
+// scans of the process table.
 func (p *Posix) Destroy(id string) error {
-	p.mu.Lock()
-	c, ok := p.containers[id]
-	if ok {
-		c.destroyed = true
+	c, err := p.pin(id, true)
+	if err != nil || c == nil {
+		return err // nil: the executor has exited, and the end is being reported
 	}
-	p.mu.Unlock()
-	if !ok {
-		return ErrUnknownContainer
-	}
-	killTree(c.pid, c.pid, false)
+	defer p.unpin(c)
+	killNow([]target{{c.pid, c.pid}})
 	return nil
 }
 
@@ -414,13 +471,22 @@ func (p *Posix) Pids() map[string]int {
 // reported. The agent calls it when it stops.
 func (p *Posix) DestroyAll() {
 	p.mu.Lock()
-	ids := make([]string, 0, len(p.containers))
-	for id := range p.containers {
-		ids = append(ids, id)
+	var pinned []*container
+	targets := make([]target, 0, len(p.containers))
+	for _, c := range p.containers {
+		c.destroyed = true
+		if !c.reaping {
+			c.pins++
+			pinned = append(pinned, c)
+			targets = append(targets, target{c.pid, c.pid})
+		}
 	}
 	p.mu.Unlock()
-	for _, id := range ids {
-		_ = p.Destroy(id)
+	if len(targets) > 0 {
+		killNow(targets)
+	}
+	for _, c := range pinned {
+		p.unpin(c)
 	}
 	p.wg.Wait()
 }

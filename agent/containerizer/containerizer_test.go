@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -221,5 +222,47 @@ func TestDestroyAll(t *testing.T) {
 		if ProcessAlive(p) {
 			t.Errorf("pid %d survived DestroyAll", p)
 		}
+	}
+}
+
+// Destroys that come at once, from many goroutines, kill every container
+// (their kill passes are shared) and each end is reported once, as
+// destroyed.
+func TestConcurrentDestroys(t *testing.T) {
+	const n = 40
+	h := &harness{t: t, workDir: t.TempDir(), exits: make(chan Termination, n)}
+	h.p = NewPosix(Options{WorkDir: h.workDir, OnExit: func(tm Termination) { h.exits <- tm }})
+	t.Cleanup(h.p.DestroyAll)
+	pids := map[string]int{}
+	for i := range n {
+		id := "many-" + strconv.Itoa(i)
+		_, pids[id] = h.launch(id, "sleep 1000 & exec sleep 1000")
+	}
+	var wg sync.WaitGroup
+	for id := range pids {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := h.p.Destroy(id); err != nil {
+				t.Errorf("Destroy %s: %v", id, err)
+			}
+		}()
+	}
+	wg.Wait()
+	seen := map[string]bool{}
+	for range n {
+		tm := h.exit()
+		if seen[tm.ID] || !tm.Destroyed {
+			t.Errorf("termination %+v (seen before: %v)", tm, seen[tm.ID])
+		}
+		seen[tm.ID] = true
+	}
+	for id, pid := range pids {
+		if ProcessAlive(pid) {
+			t.Errorf("%s: pid %d survived Destroy", id, pid)
+		}
+	}
+	if left := h.p.Pids(); len(left) != 0 {
+		t.Errorf("containers left: %v", left)
 	}
 }

@@ -4,7 +4,7 @@ import (
 	"errors"
 	"os"
 	"strconv"
-	"strings"
+	"sync"
 	"syscall"
 	"time"
 	"unsafe"
@@ -25,12 +25,13 @@ func listProcs() []procInfo {
 	defer d.Close()
 	names, _ := d.Readdirnames(-1)
 	out := make([]procInfo, 0, len(names))
+	buf := make([]byte, 512)
 	for _, n := range names {
 		pid, err := strconv.Atoi(n)
 		if err != nil {
 			continue
 		}
-		if pi, ok := readStat(pid); ok {
+		if pi, ok := readStatInto(pid, buf); ok {
 			out = append(out, pi)
 		}
 	}
@@ -45,59 +46,140 @@ func ProcessAlive(pid int) bool {
 }
 
 func readStat(pid int) (procInfo, bool) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	return readStatInto(pid, make([]byte, 512))
+}
+
+// readStatInto reads /proc/<pid>/stat into buf, which must hold the line
+// up to the session ID (512 bytes do: the command name is short).
+func readStatInto(pid int, buf []byte) (procInfo, bool) {
+	fd, err := syscall.Open("/proc/"+strconv.Itoa(pid)+"/stat", syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
 	if err != nil {
 		return procInfo{}, false
 	}
-	s := string(b)
-	// The command name is in parentheses and may itself hold any bytes.
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 || i+2 >= len(s) {
+	n, err := syscall.Read(fd, buf)
+	_ = syscall.Close(fd)
+	if err != nil || n <= 0 {
 		return procInfo{}, false
 	}
-	f := strings.Fields(s[i+2:])
-	if len(f) < 4 {
-		return procInfo{}, false
-	}
-	ppid, _ := strconv.Atoi(f[1])
-	pgid, _ := strconv.Atoi(f[2])
-	sid, _ := strconv.Atoi(f[3])
-	return procInfo{pid: pid, ppid: ppid, pgid: pgid, sid: sid, zombie: f[0] == "Z" || f[0] == "X"}, true
+	return parseStat(pid, buf[:n])
 }
 
-// members returns the live processes of a container: those in session or
-// group sid, and every descendant of root or of another member.
-func members(root, sid int) []int {
-	procs := listProcs()
-	self := os.Getpid()
-	in := make(map[int]bool)
-	children := make(map[int][]int)
-	for _, p := range procs {
-		children[p.ppid] = append(children[p.ppid], p.pid)
-		if p.zombie || p.pid == self || p.pid <= 1 {
+// parseStat takes the state, parent, group and session from a stat line:
+// "pid (comm) state ppid pgrp session ...". The command name is in
+// parentheses and may itself hold any bytes.
+func parseStat(pid int, b []byte) (procInfo, bool) {
+	i := len(b) - 1
+	for i >= 0 && b[i] != ')' {
+		i--
+	}
+	if i < 0 || i+2 >= len(b) {
+		return procInfo{}, false
+	}
+	var f [4][]byte
+	rest := b[i+2:]
+	for k := 0; k < 4; k++ {
+		for len(rest) > 0 && rest[0] == ' ' {
+			rest = rest[1:]
+		}
+		j := 0
+		for j < len(rest) && rest[j] != ' ' && rest[j] != '\n' {
+			j++
+		}
+		if j == 0 {
+			return procInfo{}, false
+		}
+		f[k], rest = rest[:j], rest[j:]
+	}
+	ppid, _ := strconv.Atoi(string(f[1]))
+	pgid, _ := strconv.Atoi(string(f[2]))
+	sid, _ := strconv.Atoi(string(f[3]))
+	state := string(f[0])
+	return procInfo{pid: pid, ppid: ppid, pgid: pgid, sid: sid, zombie: state == "Z" || state == "X"}, true
+}
+
+// procTable shares scans of /proc. Reading every process's stat line costs
+// a few milliseconds per thousand processes, and when a thousand containers
+// end together each wants its own look at the process table; instead,
+// every caller that asks while a scan runs waits for the next one, and all
+// of them share it.
+type procTable struct {
+	mu       sync.Mutex
+	cond     sync.Cond
+	started  uint64 // scans begun
+	finished uint64 // the number of the last scan done
+	scanning bool
+	procs    []procInfo // what the last scan found; never modified
+}
+
+var table = func() *procTable {
+	t := &procTable{}
+	t.cond.L = &t.mu
+	return t
+}()
+
+// fresh returns the process table as read by a scan that began after the
+// call. The result is shared: callers must not modify it.
+func (t *procTable) fresh() []procInfo {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	need := t.started + 1
+	for t.finished < need {
+		if t.scanning {
+			t.cond.Wait()
 			continue
 		}
-		if sid > 1 && (p.sid == sid || p.pgid == sid) {
+		t.started++
+		t.scanning = true
+		t.mu.Unlock()
+		procs := listProcs()
+		t.mu.Lock()
+		t.procs, t.finished, t.scanning = procs, t.started, false
+		t.cond.Broadcast()
+	}
+	return t.procs
+}
+
+// members returns the live processes of the targets: those in each
+// target's session or group, and every descendant of a target's root or of
+// another member.
+func members(procs []procInfo, targets []target) []int {
+	self := os.Getpid()
+	sids := make(map[int]bool, len(targets))
+	for _, t := range targets {
+		if t.sid > 1 {
+			sids[t.sid] = true
+		}
+	}
+	in := make(map[int]bool)
+	children := make(map[int][]int)
+	zombie := make(map[int]bool)
+	for _, p := range procs {
+		children[p.ppid] = append(children[p.ppid], p.pid)
+		if p.zombie {
+			zombie[p.pid] = true
+			continue
+		}
+		if p.pid == self || p.pid <= 1 {
+			continue
+		}
+		if sids[p.sid] || sids[p.pgid] {
 			in[p.pid] = true
 		}
 	}
-	zombie := make(map[int]bool)
-	for _, p := range procs {
-		if p.zombie {
-			zombie[p.pid] = true
-		}
-	}
-	stack := make([]int, 0, len(in)+1)
+	stack := make([]int, 0, len(in)+len(targets))
 	for pid := range in {
 		stack = append(stack, pid)
 	}
-	if root > 1 && root != self {
-		if !zombie[root] && !in[root] {
-			if _, ok := readStat(root); ok {
-				in[root] = true
+	for _, t := range targets {
+		if t.root <= 1 || t.root == self {
+			continue
+		}
+		if !zombie[t.root] && !in[t.root] {
+			if pi, ok := readStat(t.root); ok && !pi.zombie {
+				in[t.root] = true
 			}
 		}
-		stack = append(stack, root)
+		stack = append(stack, t.root)
 	}
 	for len(stack) > 0 {
 		pid := stack[len(stack)-1]
@@ -117,15 +199,15 @@ func members(root, sid int) []int {
 	return out
 }
 
-// killTree kills the processes of a container (see members). It first stops
-// them all, rescanning until no new process appears, so that none can fork
-// out of reach, then sends SIGKILL; with wait, it then waits (a bounded
-// time) for them to be gone.
-func killTree(root, sid int, wait bool) {
+// killTrees kills the processes of the targets (see members) and returns
+// how many it found. It first stops them all, rescanning until no new
+// process appears, so that none can fork out of reach, then sends SIGKILL;
+// with wait, it then waits (a bounded time) for them to be gone.
+func killTrees(targets []target, wait bool) int {
 	stopped := make(map[int]bool)
 	for round := 0; round < 100; round++ {
 		fresh := 0
-		for _, pid := range members(root, sid) {
+		for _, pid := range members(table.fresh(), targets) {
 			if stopped[pid] {
 				continue
 			}
@@ -141,7 +223,7 @@ func killTree(root, sid int, wait bool) {
 		_ = syscall.Kill(pid, syscall.SIGKILL)
 	}
 	if !wait {
-		return
+		return len(stopped)
 	}
 	// SIGKILL is delivered asynchronously; give the kernel a moment so that
 	// callers see the processes gone. Bounded: a process in uninterruptible
@@ -156,11 +238,57 @@ func killTree(root, sid int, wait bool) {
 			}
 		}
 		if !alive || time.Now().After(deadline) {
-			return
+			return len(stopped)
 		}
 		time.Sleep(min(delay, 50*time.Millisecond))
 	}
 }
+
+// killer batches destroys: a kill pass covers every container asked for
+// while the previous pass ran, so a thousand destroys at once cost a few
+// passes over /proc, not a thousand.
+type killer struct {
+	mu       sync.Mutex
+	cond     sync.Cond
+	pending  []target
+	started  uint64
+	finished uint64
+	running  bool
+}
+
+var kills = func() *killer {
+	k := &killer{}
+	k.cond.L = &k.mu
+	return k
+}()
+
+// kill returns once a pass that began after the call has sent SIGKILL to
+// every process of the targets.
+func (k *killer) kill(targets []target) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.pending = append(k.pending, targets...)
+	need := k.started + 1
+	for k.finished < need {
+		if k.running {
+			k.cond.Wait()
+			continue
+		}
+		batch := k.pending
+		k.pending = nil
+		k.started++
+		k.running = true
+		k.mu.Unlock()
+		killTrees(batch, false)
+		k.mu.Lock()
+		k.finished, k.running = k.started, false
+		k.cond.Broadcast()
+	}
+}
+
+// killNow kills the targets' processes without waiting for them to die,
+// in a pass shared with concurrent callers.
+func killNow(targets []target) { kills.kill(targets) }
 
 // waitExitNoReap blocks until pid has exited, leaving it a zombie so that
 // its pid stays reserved until the caller reaps it.

@@ -7,15 +7,21 @@ import "syscall"
 // ProcessAlive reports whether pid names a live process.
 func ProcessAlive(pid int) bool { return syscall.Kill(pid, 0) == nil }
 
-// killTree kills the container's process group; without /proc the posix
-// launcher cannot follow processes that left it.
-func killTree(root, sid int, _ bool) {
-	if sid > 1 {
-		_ = syscall.Kill(-sid, syscall.SIGKILL)
+// killTrees kills each target's process group and root; without /proc the
+// posix launcher cannot follow processes that left it. It cannot tell how
+// many there were, and says one per target.
+func killTrees(targets []target, _ bool) int {
+	for _, t := range targets {
+		if t.sid > 1 {
+			_ = syscall.Kill(-t.sid, syscall.SIGKILL)
+		}
+		if t.root > 1 {
+			_ = syscall.Kill(t.root, syscall.SIGKILL)
+		}
 	}
-	if root > 1 {
-		_ = syscall.Kill(root, syscall.SIGKILL)
-	}
+	return len(targets)
 }
+
+func killNow(targets []target) { killTrees(targets, false) }
 
 func waitExitNoReap(pid int) {}

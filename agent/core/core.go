@@ -287,6 +287,7 @@ type core struct {
 	reconnectAt     time.Time // idle: when to try again
 	backoff         time.Duration
 	redirects       int
+	pingEarly       bool // connecting: a PING came before REGISTERED
 
 	frameworks          map[string]*framework
 	completedFrameworks []*framework
@@ -431,7 +432,7 @@ func (c *core) tick(now time.Time) {
 		c.log.Debug("resending status update", "task", u.GetStatus().GetTaskId().GetValue(), "state", u.GetStatus().GetState())
 		c.forward(u)
 	}
-	for _, ex := range c.sortedExecutors() {
+	for _, ex := range c.dueExecutors(now) {
 		switch {
 		case ex.state == execRegistering && !now.Before(ex.registerBy):
 			c.log.Warn("executor did not subscribe in time; destroying it", "executor", ex.id, "framework", ex.frameworkID)
@@ -456,6 +457,7 @@ func (c *core) connect(now time.Time) {
 	c.gen++
 	c.link = linkConnecting
 	c.streamID = ""
+	c.pingEarly = false
 	c.reconnectAt = time.Time{}
 	c.connectDeadline = now.Add(DefaultMasterPingTimeout)
 	c.emit(Connect{Gen: c.gen, Msg: c.registerMessage()})
@@ -537,6 +539,13 @@ func (c *core) masterMessage(now time.Time, in MasterMessage) {
 			// The master refuses this agent's id (it removed the agent,
 			// or a restarted master never knew it): start over.
 			c.shutdownByMaster(now, m.GetMessage())
+			return
+		}
+		if m.GetType() == agentproto.MasterMessage_PING {
+			// A driver may hand pings over ahead of the rest of the
+			// stream, so one can overtake REGISTERED: it is answered
+			// once REGISTERED is in.
+			c.pingEarly = true
 			return
 		}
 		if m.GetType() != agentproto.MasterMessage_REGISTERED || m.GetRegistered() == nil {
@@ -623,6 +632,10 @@ func (c *core) registered(now time.Time, r *agentproto.MasterMessage_Registered)
 		c.log.Info("registered with the master", "agent", id, "master", c.masterInfo.GetHostname())
 	} else {
 		c.log.Info("re-registered with the master", "agent", id, "master", c.masterInfo.GetHostname())
+	}
+	if c.pingEarly {
+		c.pingEarly = false
+		c.sendToMaster(&agentproto.AgentMessage{Type: agentproto.AgentMessage_PONG.Enum()})
 	}
 	for _, u := range c.updates.resume(now) {
 		c.forward(u)
@@ -720,6 +733,20 @@ func (c *core) sortedFrameworks() []*framework {
 		out = append(out, fw)
 	}
 	slices.SortFunc(out, func(a, b *framework) int { return cmp.Compare(a.id, b.id) })
+	return out
+}
+
+// dueExecutors are the executors whose registration or kill timer has
+// come, in container order.
+func (c *core) dueExecutors(now time.Time) []*executor {
+	var out []*executor
+	for _, ex := range c.byContainer {
+		if (ex.state == execRegistering && !now.Before(ex.registerBy)) ||
+			(ex.state == execTerminating && !ex.destroyed && !now.Before(ex.killAt)) {
+			out = append(out, ex)
+		}
+	}
+	slices.SortFunc(out, func(a, b *executor) int { return cmp.Compare(a.containerID, b.containerID) })
 	return out
 }
 

@@ -263,6 +263,38 @@ func TestCoreIgnoresStaleStreams(t *testing.T) {
 	}
 }
 
+// A ping that overtakes REGISTERED (the driver hands pings over ahead of
+// the rest of the stream) is answered once REGISTERED is in, and not
+// before. Once registered, a ping is answered and moves the ping deadline.
+func TestCorePingBeforeRegistered(t *testing.T) {
+	h := newCoreHarness(t)
+	conn := only[Connect](h.step(Start{}))
+	h.step(MasterStream{Gen: conn[0].Gen, StreamID: "s1"})
+	ping := &agentproto.MasterMessage{Type: agentproto.MasterMessage_PING.Enum()}
+	if outs := h.step(MasterMessage{Gen: conn[0].Gen, Msg: ping}); len(outs) != 0 || h.c.link != linkConnecting {
+		t.Fatalf("ping before REGISTERED: %v, link %s", outs, h.c.link)
+	}
+	sends := only[Send](h.step(MasterMessage{Gen: conn[0].Gen, Msg: registered("A-S1", 15)}))
+	if len(sends) != 1 || sends[0].Msg.GetType() != agentproto.AgentMessage_PONG || sends[0].StreamID != "s1" {
+		t.Fatalf("REGISTERED after an early ping: %v", sends)
+	}
+	h.now = h.now.Add(10 * time.Second)
+	sends = only[Send](h.master(ping))
+	if len(sends) != 1 || sends[0].Msg.GetType() != agentproto.AgentMessage_PONG {
+		t.Fatalf("ping once registered: %v", sends)
+	}
+	if want := h.now.Add(15 * time.Second); !h.c.pingDeadline.Equal(want) {
+		t.Errorf("ping deadline %v, want %v", h.c.pingDeadline, want)
+	}
+	// A new attempt forgets an early ping of the old one.
+	h.step(MasterStreamEnded{Gen: h.c.gen})
+	conn = only[Connect](h.advanceTo(h.c.reconnectAt))
+	h.step(MasterStream{Gen: conn[0].Gen, StreamID: "s2"})
+	if sends := only[Send](h.step(MasterMessage{Gen: conn[0].Gen, Msg: registered("A-S1", 15)})); len(sends) != 0 {
+		t.Errorf("REGISTERED without an early ping sent %v", sends)
+	}
+}
+
 // When the master shuts the agent down, every sandbox is detached in one
 // Detach whose order is the same from run to run (by framework, then
 // executor), so that a simulator replaying a seed sees the same outputs.

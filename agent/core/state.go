@@ -104,6 +104,11 @@ type StatusJSON struct {
 // agentCapabilities are reported in /state.
 var agentCapabilities = []string{"MULTI_ROLE", "HIERARCHICAL_ROLE", "RESERVATION_REFINEMENT"}
 
+// Snapshot builds the endpoints' view of the state at time now, as a
+// SnapshotRequest does. It changes nothing; the driver calls it between
+// steps to publish what readers see.
+func (k *Core) Snapshot(now time.Time) *Snapshot { return k.c.snapshot(now) }
+
 // snapshot builds the endpoints' view of the state at time now.
 func (c *core) snapshot(now time.Time) *Snapshot {
 	b := c.cfg.Build

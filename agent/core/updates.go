@@ -125,12 +125,19 @@ func (m *updateManager) due(now time.Time) []*agentproto.StatusUpdate {
 	if m.paused {
 		return nil
 	}
-	var out []*agentproto.StatusUpdate
-	for _, s := range m.sorted() {
+	// Only the due ones are sorted: with thousands of tasks, a tick
+	// usually finds one or two.
+	var due []*updateStream
+	for _, s := range m.streams {
 		if len(s.pending) > 0 && !s.nextRetry.IsZero() && !now.Before(s.nextRetry) {
-			m.arm(now, s, true)
-			out = append(out, s.pending[0])
+			due = append(due, s)
 		}
+	}
+	sortStreams(due)
+	var out []*agentproto.StatusUpdate
+	for _, s := range due {
+		m.arm(now, s, true)
+		out = append(out, s.pending[0])
 	}
 	return out
 }
@@ -203,8 +210,13 @@ func (m *updateManager) sorted() []*updateStream {
 	for _, s := range m.streams {
 		out = append(out, s)
 	}
-	slices.SortFunc(out, func(a, b *updateStream) int {
+	sortStreams(out)
+	return out
+}
+
+// sortStreams orders streams by framework and task.
+func sortStreams(ss []*updateStream) {
+	slices.SortFunc(ss, func(a, b *updateStream) int {
 		return cmp.Or(cmp.Compare(a.key.framework, b.key.framework), cmp.Compare(a.key.task, b.key.task))
 	})
-	return out
 }

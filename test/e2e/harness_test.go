@@ -79,7 +79,7 @@ func (w testLogWriter) Write(p []byte) (int, error) {
 
 func testLogger(t testing.TB) *slog.Logger {
 	if os.Getenv("E2E_VERBOSE") == "" {
-		return slog.New(slog.NewTextHandler(io.Discard, nil))
+		return slog.New(slog.DiscardHandler)
 	}
 	return slog.New(slog.NewTextHandler(testLogWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
@@ -92,8 +92,11 @@ type cluster struct {
 	// stopMaster stops the master alone and waits for it.
 	stopMaster func()
 	agents     []*agent.Agent
-	cancel     []context.CancelFunc
-	wg         sync.WaitGroup
+	// executorBinary is what addAgent gives agents to run executors with;
+	// "" for the test binary.
+	executorBinary string
+	cancel         []context.CancelFunc
+	wg             sync.WaitGroup
 }
 
 type clusterOptions struct {
@@ -103,6 +106,9 @@ type clusterOptions struct {
 	// viaProxy makes the agents reach the master through a TCP proxy the
 	// test can cut.
 	viaProxy bool
+	// executorBinary runs the built-in executors; by default the test
+	// binary itself.
+	executorBinary string
 }
 
 func startCluster(t *testing.T, opts clusterOptions) *cluster {
@@ -124,6 +130,7 @@ func startCluster(t *testing.T, opts clusterOptions) *cluster {
 		c.proxy = startProxy(t, m.Addr())
 	}
 	c.runMaster()
+	c.executorBinary = opts.executorBinary
 	for i := 0; i < opts.agents; i++ {
 		c.addAgent(opts.agentResources)
 	}
@@ -183,6 +190,9 @@ func (c *cluster) addAgent(res string) *agent.Agent {
 	self, err := os.Executable()
 	if err != nil {
 		c.t.Fatal(err)
+	}
+	if c.executorBinary != "" {
+		self = c.executorBinary
 	}
 	masterAddr := c.master.Addr()
 	if c.proxy != nil {

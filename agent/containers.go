@@ -1,0 +1,182 @@
+package agent
+
+import (
+	"errors"
+	"log/slog"
+	"sync"
+
+	"github.com/gomesos/gomesos/agent/containerizer"
+	"github.com/gomesos/gomesos/agent/core"
+	mesos "github.com/gomesos/gomesos/api/v1/mesos"
+)
+
+// containerWorkers is how many container operations run at once: each
+// launch creates a sandbox and forks and execs, and a thousand at once
+// would only queue up in the kernel.
+const containerWorkers = 8
+
+// containerOps carries the core's Launch, Destroy and UpdateContainer
+// outputs out off the loop, which only queues them: creating sandboxes,
+// fork and exec, isolator hooks and kills (which scan every process) all
+// run on a small pool of workers. The results come back to the loop as
+// inputs: ContainerLaunched from here, ContainerExited through the
+// containerizer's OnExit.
+//
+// One container's operations run one at a time, in the order the core
+// asked for them, so that a Destroy never overtakes its Launch; different
+// containers' run concurrently. Each container has at most three operations
+// waiting (its launch, its latest resources, its destroy: a newer update
+// replaces a waiting one), so the work waiting is bounded by the containers
+// the core knows.
+//
+// The pool is fixed (no goroutine per container) and its one lock is
+// shared by the loop and the workers only: when thousands of goroutines
+// are runnable, a lock they all want is handed from one to the next at the
+// pace of the scheduler, and the loop must not wait in that line.
+type containerOps struct {
+	cont    containerizer.Containerizer
+	workDir string
+	log     *slog.Logger
+	deliver func(core.Input) bool
+
+	mu      sync.Mutex
+	work    sync.Cond                 // on mu: a container became ready, or closed
+	pending map[string][]*containerOp // waiting operations, by container
+	busy    map[string]bool           // containers a worker is on
+	ready   []string                  // containers with operations waiting and no worker, oldest first
+	closed  bool
+	wg      sync.WaitGroup
+}
+
+type opKind int
+
+const (
+	opLaunch opKind = iota
+	opUpdate
+	opDestroy
+)
+
+type containerOp struct {
+	kind      opKind
+	spec      core.LaunchSpec   // opLaunch
+	resources []*mesos.Resource // opUpdate
+}
+
+func newContainerOps(cont containerizer.Containerizer, workDir string, log *slog.Logger, deliver func(core.Input) bool) *containerOps {
+	w := &containerOps{
+		cont:    cont,
+		workDir: workDir,
+		log:     log,
+		deliver: deliver,
+		pending: make(map[string][]*containerOp),
+		busy:    make(map[string]bool),
+	}
+	w.work.L = &w.mu
+	return w
+}
+
+// start runs the workers.
+func (w *containerOps) start() {
+	w.wg.Add(containerWorkers)
+	for range containerWorkers {
+		go w.worker()
+	}
+}
+
+func (w *containerOps) launch(spec core.LaunchSpec) {
+	w.add(spec.ID, &containerOp{kind: opLaunch, spec: spec})
+}
+
+func (w *containerOps) update(id string, resources []*mesos.Resource) {
+	w.add(id, &containerOp{kind: opUpdate, resources: resources})
+}
+
+func (w *containerOps) destroy(id string) {
+	w.add(id, &containerOp{kind: opDestroy})
+}
+
+// add queues an operation for a container; it never blocks for longer than
+// the workers hold the lock to take or finish an operation.
+func (w *containerOps) add(id string, op *containerOp) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		return
+	}
+	q := w.pending[id]
+	if n := len(q); op.kind == opUpdate && n > 0 && q[n-1].kind == opUpdate {
+		q[n-1] = op // only the latest resources matter
+		return
+	}
+	w.pending[id] = append(q, op)
+	if len(q) == 0 && !w.busy[id] {
+		w.ready = append(w.ready, id)
+		w.work.Signal()
+	}
+}
+
+// worker carries out operations until close.
+func (w *containerOps) worker() {
+	defer w.wg.Done()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for {
+		for len(w.ready) == 0 && !w.closed {
+			w.work.Wait()
+		}
+		if w.closed {
+			return
+		}
+		id := w.ready[0]
+		w.ready[0] = ""
+		w.ready = w.ready[1:]
+		q := w.pending[id]
+		op := q[0]
+		if len(q) == 1 {
+			delete(w.pending, id)
+		} else {
+			w.pending[id] = q[1:]
+		}
+		w.busy[id] = true
+		w.mu.Unlock()
+		w.do(id, op)
+		w.mu.Lock()
+		delete(w.busy, id)
+		if len(w.pending[id]) > 0 {
+			w.ready = append(w.ready, id)
+			w.work.Signal()
+		}
+	}
+}
+
+func (w *containerOps) do(id string, op *containerOp) {
+	switch op.kind {
+	case opLaunch:
+		pid, err := w.cont.Launch(containerSpec(op.spec))
+		if err == nil {
+			if err := linkLatest(w.workDir, op.spec.Directory); err != nil {
+				w.log.Warn("linking the latest run", "dir", op.spec.Directory, "err", err)
+			}
+		}
+		w.deliver(core.ContainerLaunched{ContainerID: id, Pid: pid, Err: err})
+	case opUpdate:
+		if err := w.cont.Update(id, op.resources); err != nil && !errors.Is(err, containerizer.ErrUnknownContainer) {
+			w.log.Warn("updating a container", "container", id, "err", err)
+		}
+	case opDestroy:
+		if err := w.cont.Destroy(id); err != nil && !errors.Is(err, containerizer.ErrUnknownContainer) {
+			w.log.Warn("destroying a container", "container", id, "err", err)
+		}
+	}
+}
+
+// close drops every operation not yet begun and waits for those under way.
+// The agent then destroys whatever is left in one go.
+func (w *containerOps) close() {
+	w.mu.Lock()
+	w.closed = true
+	w.pending, w.ready = nil, nil
+	w.work.Broadcast()
+	w.mu.Unlock()
+	w.wg.Wait()
+}
