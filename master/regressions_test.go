@@ -2,8 +2,9 @@ package master_test
 
 // Regressions the cluster simulator and the agent protocol fuzzer found:
 // what a re-registering agent reports, acknowledgements, agents removed
-// while task ends wait for acknowledgement, reconciliation of ended tasks,
-// and task ids that come back from unreachable agents.
+// while task ends wait for acknowledgement, reconciliation of ended tasks
+// (answered as for unknown ones) and task ids that come back from
+// unreachable agents.
 
 import (
 	"strings"
@@ -252,18 +253,25 @@ func TestAcknowledgementKeepsStatusUpdateState(t *testing.T) {
 	}
 }
 
-// When an agent is removed while a task's end waits for the framework's
-// acknowledgement, the agent can no longer retry it, so the master tells
-// the framework how the task ended: an UPDATE in the task's terminal state
-// (here TASK_FINISHED), from the master and without a uuid, not TASK_LOST
-// or TASK_UNREACHABLE; the task is counted finished once and not lost.
+// Mesos (Master::__removeSlave, Master::updateTask): when an agent is
+// removed while a task's end waits for the framework's acknowledgement, the
+// task is reported as every task on the agent is, TASK_LOST (TASK_UNREACHABLE
+// to a partition-aware framework), from the master and without a uuid; its
+// end is not dropped silently, and the master keeps it as the task's state:
+// among the completed tasks (among the unreachable ones, for a
+// partition-aware framework) in TASK_FINISHED, counted finished once and not
+// lost. The agent, should it return, still has the end to deliver.
 func TestRemovedAgentReportsUnacknowledgedEnds(t *testing.T) {
 	for _, tc := range []struct {
-		name string
-		caps []mesos.FrameworkInfo_Capability_Type
+		name        string
+		caps        []mesos.FrameworkInfo_Capability_Type
+		want        mesos.TaskState
+		listedAs    string
+		unreachable float64
 	}{
-		{"not partition-aware", nil},
-		{"PARTITION_AWARE", []mesos.FrameworkInfo_Capability_Type{mesos.FrameworkInfo_Capability_PARTITION_AWARE}},
+		{"not partition-aware", nil, mesos.TaskState_TASK_LOST, "completed_tasks", 0},
+		{"PARTITION_AWARE", []mesos.FrameworkInfo_Capability_Type{mesos.FrameworkInfo_Capability_PARTITION_AWARE},
+			mesos.TaskState_TASK_UNREACHABLE, "unreachable_tasks", 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			m := startMaster(t, fastPings)
@@ -278,8 +286,8 @@ func TestRemovedAgentReportsUnacknowledgedEnds(t *testing.T) {
 			a.next(agentproto.MasterMessage_PING)
 			a.pong.Store(false)
 			st := s.nextUpdate()
-			if st.GetTaskId().GetValue() != "t1" || st.GetState() != mesos.TaskState_TASK_FINISHED {
-				t.Fatalf("UPDATE on the agent's removal = %v, want TASK_FINISHED of t1", st)
+			if st.GetTaskId().GetValue() != "t1" || st.GetState() != tc.want || st.GetReason() != mesos.TaskStatus_REASON_AGENT_REMOVED {
+				t.Fatalf("UPDATE on the agent's removal = %v, want %s of t1, REASON_AGENT_REMOVED", st, tc.want)
 			}
 			checkMasterUpdate(t, st)
 			if st.GetAgentId().GetValue() != a.ID {
@@ -291,15 +299,15 @@ func TestRemovedAgentReportsUnacknowledgedEnds(t *testing.T) {
 			s.syncUpdates() // and no other update
 
 			fw := frameworkState(t, m, s.FrameworkID)
-			if len(activeTasks(fw)) != 0 || len(objects(fw["unreachable_tasks"])) != 0 {
-				t.Errorf("after the removal: tasks %v, unreachable_tasks %v; want none", ids(activeTasks(fw)), ids(objects(fw["unreachable_tasks"])))
+			if len(activeTasks(fw)) != 0 {
+				t.Errorf("after the removal: tasks %v, want none", ids(activeTasks(fw)))
 			}
-			if done := tasksWithID(fw["completed_tasks"], "t1"); len(done) != 1 || done[0]["state"] != "TASK_FINISHED" {
-				t.Errorf("completed t1 = %v, want it once, TASK_FINISHED", done)
+			if done := tasksWithID(fw[tc.listedAs], "t1"); len(done) != 1 || done[0]["state"] != "TASK_FINISHED" {
+				t.Errorf("%s t1 = %v, want it once, TASK_FINISHED", tc.listedAs, done)
 			}
 			metrics := m.metrics()
 			for name, want := range map[string]float64{
-				"master/tasks_finished": 1, "master/tasks_lost": 0, "master/tasks_unreachable": 0,
+				"master/tasks_finished": 1, "master/tasks_lost": 0, "master/tasks_unreachable": tc.unreachable,
 				"master/slave_removals": 1, "master/cpus_used": 0,
 			} {
 				if metrics[name] != want {
@@ -310,18 +318,22 @@ func TestRemovedAgentReportsUnacknowledgedEnds(t *testing.T) {
 	}
 }
 
-// Reconciliation of a task that ended, whose end the framework
-// acknowledged (it is among the completed tasks), answers how it ended:
-// TASK_FINISHED, from the master, with REASON_RECONCILIATION, whether the
-// agent is named or not. Implicit reconciliation covers only the tasks
-// that have not ended.
-func TestReconciliationAnswersEndedTasks(t *testing.T) {
+// Mesos (Master::reconcile): explicit reconciliation answers a task's state
+// only while the framework still has the task (Framework::getTask, its live
+// tasks); a task that ended and is among the completed tasks is answered as
+// an unknown task is, by where its agent is. Its agent registered: TASK_GONE
+// to a partition-aware framework, TASK_LOST to others, "Reconciliation: Task
+// is unknown to the agent". No agent named: TASK_UNKNOWN, or TASK_LOST.
+// Implicit reconciliation covers only the tasks that have not ended.
+func TestReconciliationOfEndedTasksAnswersAsForUnknownTasks(t *testing.T) {
 	for _, tc := range []struct {
-		name string
-		caps []mesos.FrameworkInfo_Capability_Type
+		name               string
+		caps               []mesos.FrameworkInfo_Capability_Type
+		onAgent, noAgentID mesos.TaskState
 	}{
-		{"not partition-aware", nil},
-		{"PARTITION_AWARE", []mesos.FrameworkInfo_Capability_Type{mesos.FrameworkInfo_Capability_PARTITION_AWARE}},
+		{"not partition-aware", nil, mesos.TaskState_TASK_LOST, mesos.TaskState_TASK_LOST},
+		{"PARTITION_AWARE", []mesos.FrameworkInfo_Capability_Type{mesos.FrameworkInfo_Capability_PARTITION_AWARE},
+			mesos.TaskState_TASK_GONE, mesos.TaskState_TASK_UNKNOWN},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			m := startMaster(t)
@@ -335,19 +347,89 @@ func TestReconciliationAnswersEndedTasks(t *testing.T) {
 			}
 
 			s.call(reconcileCall(reconcileTask("t1", a.ID), reconcileTask("t1", "")))
-			for _, agent := range []string{"with the agent", "without the agent"} {
+			for _, want := range []struct {
+				agentID string
+				state   mesos.TaskState
+			}{{a.ID, tc.onAgent}, {"", tc.noAgentID}} {
 				st := s.nextUpdate()
-				if st.GetTaskId().GetValue() != "t1" || st.GetState() != mesos.TaskState_TASK_FINISHED ||
-					st.GetReason() != mesos.TaskStatus_REASON_RECONCILIATION {
-					t.Errorf("reconciling the ended t1 %s: %v, want TASK_FINISHED REASON_RECONCILIATION", agent, st)
+				if st.GetTaskId().GetValue() != "t1" || st.GetState() != want.state ||
+					st.GetReason() != mesos.TaskStatus_REASON_RECONCILIATION || st.GetAgentId().GetValue() != want.agentID {
+					t.Errorf("reconciling the ended t1 on agent %q: %v, want %s REASON_RECONCILIATION", want.agentID, st, want.state)
 				}
 				checkMasterUpdate(t, st)
-				if st.GetAgentId().GetValue() != a.ID {
-					t.Errorf("reconciling the ended t1 %s: agent_id %q, want %q", agent, st.GetAgentId().GetValue(), a.ID)
-				}
 			}
 			s.call(reconcileCall())
 			s.syncUpdates() // implicit reconciliation: nothing about t1
+		})
+	}
+}
+
+// Found by the simulator (soak seed 471). A task ends on an agent while its
+// framework is away: the master knows the end (the agent's update carries
+// it as latest_state) but the framework acknowledged none of it. The agent
+// is removed; the master's TASK_LOST (TASK_UNREACHABLE) for the task is
+// dropped, the framework being disconnected. The framework comes back and reconciles the task: as in
+// Mesos (Master::reconcile), the master no longer has it, so the answer is
+// by where its agent is: unreachable, TASK_LOST (TASK_UNREACHABLE to a
+// partition-aware framework) with the time the agent was marked
+// unreachable, and not the end the master recorded. That end is still to
+// come from the agent, behind its older updates, should it return: had
+// the master answered it, the framework would have seen TASK_RUNNING after
+// a terminal state. The task is counted once, as it ended.
+func TestReconciliationAfterAgentRemovedWhileFrameworkAway(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		caps        []mesos.FrameworkInfo_Capability_Type
+		want        mesos.TaskState
+		unreachable float64 // the ended task is kept among the unreachable ones
+	}{
+		{"not partition-aware", nil, mesos.TaskState_TASK_LOST, 0},
+		{"PARTITION_AWARE", []mesos.FrameworkInfo_Capability_Type{mesos.FrameworkInfo_Capability_PARTITION_AWARE},
+			mesos.TaskState_TASK_UNREACHABLE, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := startMaster(t, fastPings)
+			a := startAgent(t, m, "doomed", agentResources)
+			fi := frameworkInfo("away", tc.caps...)
+			fi.FailoverTimeout = proto.Float64(3600)
+			s := subscribe(t, m, fi, codec.JSON)
+			runTask(t, s, a, "t1", "cpus:1;mem:128")
+
+			s.disconnect()
+			waitFor(t, "the framework to be marked disconnected", func() bool {
+				return frameworkState(t, m, s.FrameworkID)["connected"] == false
+			})
+			// The task fails; the framework hears nothing of it.
+			a.update(s.FrameworkID, "t1", mesos.TaskState_TASK_FAILED)
+			waitFor(t, "the master to count the task failed", func() bool {
+				return m.metrics()["master/tasks_failed"] == 1
+			})
+			a.next(agentproto.MasterMessage_PING)
+			a.pong.Store(false)
+			a.next(agentproto.MasterMessage_SHUTDOWN)
+			waitFor(t, "the master to close the removed agent's stream", a.msgs.isClosed)
+
+			fi2 := withID(frameworkInfo("away", tc.caps...), s.FrameworkID)
+			fi2.FailoverTimeout = proto.Float64(3600)
+			s2 := subscribe(t, m, fi2, codec.JSON)
+			s2.call(reconcileCall(reconcileTask("t1", a.ID)))
+			st := s2.nextUpdate()
+			if st.GetTaskId().GetValue() != "t1" || st.GetState() != tc.want ||
+				st.GetReason() != mesos.TaskStatus_REASON_RECONCILIATION || st.GetAgentId().GetValue() != a.ID {
+				t.Errorf("reconciling t1 of the removed agent: %v, want %s REASON_RECONCILIATION", st, tc.want)
+			}
+			checkMasterUpdate(t, st)
+			if st.GetUnreachableTime().GetNanoseconds() == 0 {
+				t.Errorf("reconciling t1 of the unreachable agent: no unreachable_time in %v", st)
+			}
+			metrics := m.metrics()
+			for name, want := range map[string]float64{
+				"master/tasks_failed": 1, "master/tasks_lost": 0, "master/tasks_unreachable": tc.unreachable,
+			} {
+				if metrics[name] != want {
+					t.Errorf("%s = %v, want %v", name, metrics[name], want)
+				}
+			}
 		})
 	}
 }

@@ -28,8 +28,10 @@ import (
 //     of a framework (world.sendAgent).
 //   - updates-for-launched-tasks: a framework only hears of tasks it
 //     launched; terminal-is-final: once a framework saw a terminal state
-//     for a task, every later update for it repeats that state
-//     (simFramework.update).
+//     for a task, every later update for it repeats that state, save what
+//     Mesos does too: the agent's own updates after the master reported
+//     the task TASK_LOST, and the master's TASK_LOST (agent removed,
+//     reconciliation) after the agent's end of it (simFramework.update).
 //   - frameworks-survive: no framework is removed behind its back (it
 //     checkpoints and has a long failover timeout).
 //   - master-agrees: when a framework has seen all its tasks end, the
@@ -44,7 +46,10 @@ import (
 //   - metrics-agree: at the end, the master's task counters equal the
 //     frameworks' counts of the terminal states they saw, every task the
 //     master launched ended once as its framework saw it, and the master
-//     counts nothing staging, starting, running or killing (checkEnd).
+//     counts nothing staging, starting, running or killing (checkEnd). A
+//     task the master told its framework was TASK_LOST counts as the
+//     master recorded its end (Mesos's TASK_LOST for a removed agent's
+//     tasks does not change an end the agent had already reported).
 //   - containers-known, agent-master-agree, resources-balance: the agent
 //     cores hold what their containers and the master say (checkAgent,
 //     every Config.AgentCheckInterval and while settling).
@@ -151,12 +156,32 @@ func (w *world) checkEnd() {
 	}
 	byID := map[string]*simFramework{}
 	seen := map[mesos.TaskState]int{}
+	recorded := w.masterTaskEnds()
 	for _, f := range w.frameworks {
 		byID[f.id] = f
 		for _, t := range f.tasks {
-			if t.terminal {
-				seen[t.final]++
+			if !t.terminal {
+				continue
 			}
+			end := t.final
+			if t.final == mesos.TaskState_TASK_LOST && t.finalFromMaster {
+				// The master reports TASK_LOST for every task of an agent
+				// it removes (Master::__removeSlave) and answers the
+				// reconciliation of a task it no longer has by its agent
+				// (Master::reconcile), whatever end it recorded: the agent
+				// may have reported the task's end, unacknowledged, before
+				// it went. The master counted the end it recorded: that
+				// must be TASK_LOST or the end the executor reported.
+				if rec, ok := recorded[f.id+"/"+t.id+"@"+t.agentID]; ok {
+					if ex, ok := w.execEnds[f.id+"/"+t.id]; ok && rec != ex && rec != mesos.TaskState_TASK_LOST {
+						w.fail("metrics-agree", "task %s/%s: its executor reported %v and the agent acknowledged it, the master recorded its end as %v",
+							f.id, t.id, ex, rec)
+						return
+					}
+					end = rec
+				}
+			}
+			seen[end]++
 		}
 	}
 	keys := make([]string, 0, len(w.launched))
@@ -187,6 +212,19 @@ func (w *world) checkEnd() {
 	if len(diffs) > 0 {
 		w.fail("metrics-agree", "%s", strings.Join(diffs, "; "))
 	}
+}
+
+// masterTaskEnds are the ends the master recorded for the tasks it no
+// longer tracks (completed tasks of every framework), by "framework/task@agent".
+func (w *world) masterTaskEnds() map[string]mesos.TaskState {
+	ends := map[string]mesos.TaskState{}
+	active, completed := w.core.FrameworkViews("")
+	for _, fv := range append(active, completed...) {
+		for _, tv := range fv.CompletedTasks {
+			ends[fv.ID+"/"+tv.ID+"@"+tv.SlaveID] = mesos.TaskState(mesos.TaskState_value[tv.State])
+		}
+	}
+	return ends
 }
 
 // ---- The agents against the master ----

@@ -59,7 +59,6 @@ type fwTask struct {
 	terminal            bool
 	final               mesos.TaskState
 	finalFromMaster     bool // the terminal state came from the master (no uuid)
-	finalAgentRemoved   bool // ... because it removed the task's agent
 	killDecided         bool
 }
 
@@ -329,18 +328,31 @@ func (f *simFramework) update(s *mesos.TaskStatus) {
 		return
 	}
 	st := s.GetState()
-	if t.terminal && st != t.final && t.finalFromMaster && (t.final == mesos.TaskState_TASK_LOST || t.finalAgentRemoved) &&
+	if t.terminal && st != t.final && t.finalFromMaster && t.final == mesos.TaskState_TASK_LOST &&
 		s.GetSource() != mesos.TaskStatus_SOURCE_MASTER {
 		// Mesos forwards an agent's updates even for tasks the master
 		// has already reported lost to a framework that is not partition
-		// aware (and no longer tracks); the framework keeps TASK_LOST as
-		// the task's end but still acknowledges what the agent sends.
-		// The same holds when the master, removing the agent, reported
-		// the end it knew of a task whose end was not acknowledged
-		// (REASON_AGENT_REMOVED): the agent, back, replays its stream of
-		// updates from the one the master last saw acknowledged.
+		// aware (and no longer tracks): on removing their agent, or
+		// answering their reconciliation after that. The framework keeps
+		// TASK_LOST as the task's end but still acknowledges what the
+		// agent sends: back, it replays its stream of updates from the
+		// oldest one not acknowledged, which may come before an end the
+		// master had already heard of.
 		t.states = append(t.states, st)
 		f.acknowledge(s)
+		return
+	}
+	if t.terminal && st != t.final && st == mesos.TaskState_TASK_LOST && s.GetSource() == mesos.TaskStatus_SOURCE_MASTER &&
+		len(s.GetUuid()) == 0 && (s.GetReason() == mesos.TaskStatus_REASON_AGENT_REMOVED || s.GetReason() == mesos.TaskStatus_REASON_RECONCILIATION) {
+		// The other way round: the framework saw the agent's own end of
+		// the task, but the master had not yet had its acknowledgement
+		// when it removed the agent, which Mesos reports TASK_LOST for
+		// every task it holds (Master::__removeSlave), or when it answered
+		// a reconciliation sent before the end arrived, which Mesos
+		// answers TASK_LOST for a task no longer live (Master::reconcile).
+		// The master keeps the end the agent reported (checkEnd counts
+		// it), and so does the framework.
+		t.states = append(t.states, st)
 		return
 	}
 	if t.terminal && st != t.final {
@@ -354,7 +366,6 @@ func (f *simFramework) update(s *mesos.TaskStatus) {
 		t.terminal = true
 		t.final = st
 		t.finalFromMaster = s.GetSource() == mesos.TaskStatus_SOURCE_MASTER && len(s.GetUuid()) == 0
-		t.finalAgentRemoved = t.finalFromMaster && s.GetReason() == mesos.TaskStatus_REASON_AGENT_REMOVED
 		w.checkExecutorTruth(f.id, t.id)
 		f.checkDone()
 		return

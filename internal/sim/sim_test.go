@@ -52,9 +52,13 @@ const (
 		"the agent's own end of the task when a removed agent comes back (Mesos behaviour, allowed by the " +
 		"terminal-is-final check)"
 	bugTerminalUnacked = "when an agent was removed, tasks known to have ended but whose end was never " +
-		"acknowledged were dropped silently (now the master reports their end)"
+		"acknowledged were dropped silently (now the master reports them lost, as Mesos does, keeping their end)"
 	bugAckClearsState = "acknowledge cleared status_update_state, so reconciliation answered a terminal " +
 		"state while earlier updates were still on their way"
+	bugReconcileEnded = "reconciliation answered a task the master no longer had with the end it recorded " +
+		"(never delivered: the agent was removed while the framework was away), where Mesos answers by the " +
+		"agent (TASK_LOST); the returning agent then resent the task's older TASK_RUNNING. Removing an agent " +
+		"likewise reported such ends where Mesos reports TASK_LOST (soak seed 346 once reconciliation was fixed)"
 )
 
 // knownFailures lists seeds of TestFaultSeeds/all that fail because of a
@@ -243,6 +247,16 @@ var regressions = []struct {
 		c.TaskDurationMin, c.TaskDurationMax = 10*time.Millisecond, 2*time.Second
 		c.ReconcileInterval, c.KillRatio = 3*time.Second, 0
 		return c
+	}()},
+	{bugReconcileEnded, "terminal-is-final", func() Config {
+		// The random configuration that found it.
+		return soakConfig(471)
+	}()},
+	{bugReconcileEnded, "terminal-is-final", func() Config {
+		// The agent goes as the framework reconciles a task whose end
+		// waits for acknowledgement: the removal's update and the
+		// reconciliation's answer must agree.
+		return soakConfig(346)
 	}()},
 }
 

@@ -597,7 +597,8 @@ func (c *Core) forgetAgent(id string) {
 }
 
 // removeAgent marks an agent unreachable and removes it: partition-aware
-// frameworks learn TASK_UNREACHABLE for its tasks, others TASK_LOST; offers
+// frameworks learn TASK_UNREACHABLE for its tasks (those that ended too),
+// others TASK_LOST; offers
 // on it are rescinded and every framework gets FAILURE{agent_id}.
 func (c *Core) removeAgent(a *agent, why string, reason mesos.TaskStatus_Reason) {
 	c.log.Info("removing agent", "agent", a.id, "reason", why)
@@ -605,12 +606,11 @@ func (c *Core) removeAgent(a *agent, why string, reason mesos.TaskStatus_Reason)
 	for _, key := range sortedKeys(a.tasks) {
 		t := a.tasks[key]
 		fw := c.frameworks[t.frameworkID]
-		if t.state.IsTerminal() {
-			// The task ended but its framework has not acknowledged how:
-			// the agent can no longer retry, so the master tells it.
-			c.masterTaskUpdate(fw, t, t.state, reason, "Agent "+why+" after the task ended")
-			continue
-		}
+		// As in Mesos's Master::__removeSlave, every task the agent holds
+		// is reported lost (unreachable), also one that ended without its
+		// end acknowledged: that end, which the master keeps and counted,
+		// is still to come from the agent should it return, behind the
+		// older updates the agent will resend first.
 		if fw != nil && fw.partitionAware() {
 			c.masterTaskUpdate(fw, t, mesos.TaskState_TASK_UNREACHABLE, reason, "Agent "+why)
 		} else {

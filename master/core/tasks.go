@@ -167,7 +167,9 @@ func (c *Core) recoverTaskResources(fw *framework, t *task) {
 
 // masterTaskUpdate is an update the master generates itself (agent lost,
 // invalid offer, reconciliation of a task it tracks): it carries no uuid and
-// is not acknowledged, so a terminal one removes the task at once.
+// is not acknowledged, so a terminal or unreachable one removes the task at
+// once. As in Mesos's Master::updateTask, a task that already ended (its end
+// not yet acknowledged) keeps its terminal state whatever the update says.
 func (c *Core) masterTaskUpdate(fw *framework, t *task, state mesos.TaskState, reason mesos.TaskStatus_Reason, message string) {
 	status := &mesos.TaskStatus{
 		TaskId:    &mesos.TaskID{Value: &t.id},
@@ -185,7 +187,9 @@ func (c *Core) masterTaskUpdate(fw *framework, t *task, state mesos.TaskState, r
 		status.UnreachableTime = &mesos.TimeInfo{Nanoseconds: ptr(c.now.UnixNano())}
 		t.unreachableTime = c.now
 	}
-	t.state = state
+	if !t.state.IsTerminal() {
+		t.state = state
+	}
 	t.addStatus(statusForState(status))
 	if fw == nil {
 		if a := c.agents[t.agentID]; a != nil {
@@ -200,7 +204,7 @@ func (c *Core) masterTaskUpdate(fw *framework, t *task, state mesos.TaskState, r
 		if state.IsTerminal() {
 			c.countTerminal(t, state, mesos.TaskStatus_SOURCE_MASTER, reason)
 		}
-		c.removeTask(fw, t)
+		c.removeTaskAs(fw, t, state == mesos.TaskState_TASK_UNREACHABLE)
 	}
 	c.sendToFramework(fw, &schedpb.Event{Type: schedpb.Event_UPDATE.Enum(), Update: &schedpb.Event_Update{Status: status}})
 }
@@ -208,6 +212,14 @@ func (c *Core) masterTaskUpdate(fw *framework, t *task, state mesos.TaskState, r
 // removeTask moves a task out of the active set: into the framework's
 // unreachable tasks when it is unreachable, else its completed tasks.
 func (c *Core) removeTask(fw *framework, t *task) {
+	c.removeTaskAs(fw, t, t.state == mesos.TaskState_TASK_UNREACHABLE)
+}
+
+// removeTaskAs is removeTask, told whether the task is unreachable: one
+// that ended on an agent marked unreachable before its end was
+// acknowledged is kept among the unreachable tasks in its terminal state,
+// as Mesos's Master::removeTask(task, unreachable) keeps it.
+func (c *Core) removeTaskAs(fw *framework, t *task, unreachable bool) {
 	c.taskChanged(fw, t)
 	if fw.tasks[t.id] == t {
 		delete(fw.tasks, t.id)
@@ -216,7 +228,7 @@ func (c *Core) removeTask(fw *framework, t *task) {
 		delete(a.tasks, taskKey(fw.id, t.id))
 		delete(a.killed, taskKey(fw.id, t.id))
 	}
-	if t.state == mesos.TaskState_TASK_UNREACHABLE {
+	if unreachable {
 		fw.unreachable = append(fw.unreachable, t)
 		if n := len(fw.unreachable) - c.opts.MaxUnreachableTasksPerFW; n > 0 {
 			fw.unreachable = append([]*task(nil), fw.unreachable[n:]...)
@@ -359,9 +371,17 @@ func (c *Core) reconcile(fw *framework, r *schedpb.Call_Reconcile) {
 	}
 }
 
+// sendReconciled answers reconciliation of a task the framework has: live,
+// its status_update_state (the update on its way) or else its state; an
+// unreachable one TASK_UNREACHABLE, even if it ended before its agent was
+// marked unreachable (Mesos's Master::reconcile answers those by their
+// agent).
 func (c *Core) sendReconciled(fw *framework, t *task) {
 	state := t.state
-	if t.statusUpdateState != nil && fw.tasks[t.id] == t {
+	switch {
+	case fw.tasks[t.id] != t:
+		state = mesos.TaskState_TASK_UNREACHABLE
+	case t.statusUpdateState != nil:
 		state = *t.statusUpdateState
 	}
 	status := &mesos.TaskStatus{
@@ -382,7 +402,14 @@ func (c *Core) sendReconciled(fw *framework, t *task) {
 	c.sendToFramework(fw, &schedpb.Event{Type: schedpb.Event_UPDATE.Enum(), Update: &schedpb.Event_Update{Status: status}})
 }
 
-// reconcileTask answers explicit reconciliation for one task.
+// reconcileTask answers explicit reconciliation for one task, as Mesos's
+// Master::reconcile does: the task's state while the framework has it
+// (live, or unreachable), otherwise by where its agent is. A task that
+// ended is answered so too, even when the master recorded how it ended:
+// its end may never have reached the framework (removeAgent's update is
+// dropped while the framework is away), and the agent, should it return,
+// replays its stream of updates from the oldest one not acknowledged,
+// which would show the framework a live state after a terminal one.
 func (c *Core) reconcileTask(fw *framework, taskID, agentID string) {
 	if t := fw.tasks[taskID]; t != nil {
 		c.sendReconciled(fw, t)
@@ -394,22 +421,15 @@ func (c *Core) reconcileTask(fw *framework, taskID, agentID string) {
 			return
 		}
 	}
-	// A task that ended (its end maybe never delivered, when the framework
-	// was away as its agent went): Mesos would answer as for an unknown
-	// task; we answer how it ended.
-	for i := len(fw.completed) - 1; i >= 0; i-- {
-		if t := fw.completed[i]; t.id == taskID && (agentID == "" || agentID == t.agentID) {
-			c.sendReconciled(fw, t)
-			return
-		}
-	}
 	var state mesos.TaskState
 	var msg string
+	var unreachableTime *mesos.TimeInfo
 	switch {
 	case agentID != "" && c.agents[agentID] != nil:
 		state, msg = mesos.TaskState_TASK_GONE, "Reconciliation: Task is unknown to the agent"
 	case agentID != "" && !c.unreachable[agentID].IsZero():
 		state, msg = mesos.TaskState_TASK_UNREACHABLE, "Reconciliation: Task is unreachable"
+		unreachableTime = &mesos.TimeInfo{Nanoseconds: ptr(c.unreachable[agentID].UnixNano())}
 	default:
 		state, msg = mesos.TaskState_TASK_UNKNOWN, "Reconciliation: Task is unknown"
 	}
@@ -417,12 +437,13 @@ func (c *Core) reconcileTask(fw *framework, taskID, agentID string) {
 		state = mesos.TaskState_TASK_LOST
 	}
 	status := &mesos.TaskStatus{
-		TaskId:    &mesos.TaskID{Value: &taskID},
-		State:     state.Enum(),
-		Source:    mesos.TaskStatus_SOURCE_MASTER.Enum(),
-		Reason:    mesos.TaskStatus_REASON_RECONCILIATION.Enum(),
-		Message:   &msg,
-		Timestamp: ptr(secs(c.now)),
+		TaskId:          &mesos.TaskID{Value: &taskID},
+		State:           state.Enum(),
+		Source:          mesos.TaskStatus_SOURCE_MASTER.Enum(),
+		Reason:          mesos.TaskStatus_REASON_RECONCILIATION.Enum(),
+		Message:         &msg,
+		Timestamp:       ptr(secs(c.now)),
+		UnreachableTime: unreachableTime,
 	}
 	if agentID != "" {
 		status.AgentId = &mesos.AgentID{Value: &agentID}
