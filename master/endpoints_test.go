@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/gomesos/gomesos/api/agentproto"
 	mesos "github.com/gomesos/gomesos/api/v1/mesos"
 	schedpb "github.com/gomesos/gomesos/api/v1/scheduler"
@@ -370,4 +372,32 @@ func (s *scheduler) nextUpdateAfter(a *fakeAgent, taskID string, state mesos.Tas
 		s.t.Fatalf("UPDATE = %v, want %s of %s", st, state, taskID)
 	}
 	return st
+}
+
+// /metrics/snapshot counts revocable resources apart, as Mesos does:
+// master/cpus_total is the non-revocable cpus, master/cpus_revocable_total
+// the revocable ones; and a master that leads says master/elected 1.
+func TestMetricsCountRevocableResourcesApart(t *testing.T) {
+	m := startMaster(t)
+	res := resourcesProto("cpus:2;mem:1024")
+	res = append(res, &mesos.Resource{
+		Name: proto.String("cpus"), Type: mesos.Value_SCALAR.Enum(),
+		Scalar: &mesos.Value_Scalar{Value: proto.Float64(3)}, Revocable: &mesos.Resource_RevocableInfo{},
+	})
+	connectAgent(t, m, &agentproto.AgentMessage{
+		Type: agentproto.AgentMessage_REGISTER.Enum(),
+		Register: &agentproto.AgentMessage_Register{
+			AgentInfo: &mesos.AgentInfo{Hostname: proto.String("rev.example.com"), Port: proto.Int32(5051), Resources: res},
+			Version:   proto.String(core.Version),
+		},
+	})
+	got := m.metrics()
+	for name, want := range map[string]float64{
+		"master/cpus_total": 2, "master/cpus_revocable_total": 3, "master/cpus_revocable_used": 0,
+		"master/mem_total": 1024, "master/mem_revocable_total": 0, "master/elected": 1,
+	} {
+		if got[name] != want {
+			t.Errorf("%s = %v, want %v", name, got[name], want)
+		}
+	}
 }

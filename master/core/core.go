@@ -211,6 +211,9 @@ type Core struct {
 
 	now       time.Time
 	startTime time.Time
+	// electedTime is when this master became the leader (zero while it is
+	// not): a master without peers leads from its start.
+	electedTime time.Time
 
 	frameworks map[string]*framework
 	completed  []*framework // oldest first, at most MaxCompletedFrameworks
@@ -260,6 +263,7 @@ func NewCore(info *mesos.MasterInfo, opts Options, alloc allocator.Allocator, no
 		alloc:       alloc,
 		now:         now,
 		startTime:   now,
+		electedTime: now,
 		frameworks:  map[string]*framework{},
 		removedFWs:  map[string]bool{},
 		streams:     map[string]*framework{},

@@ -4,6 +4,7 @@ import (
 	"strings"
 
 	mesos "github.com/gomesos/gomesos/api/v1/mesos"
+	"github.com/gomesos/gomesos/resources"
 )
 
 // metrics holds the master's counters; gauges are computed from a
@@ -60,18 +61,26 @@ func (s *Snapshot) Metrics() map[string]float64 {
 		out[name] = s.counterValues[i]
 	}
 	out["master/uptime_secs"] = s.now.Sub(s.startTime).Seconds()
-	out["master/elected"] = 1
+	out["master/elected"] = 0
+	if !s.electedTime.IsZero() {
+		out["master/elected"] = 1
+	}
 	var agents, frameworks activity
-	total := map[string]float64{}
-	used := map[string]float64{}
+	// Mesos counts revocable resources apart: master/<name>_total and
+	// _used are the non-revocable ones.
+	total, used := map[string]float64{}, map[string]float64{}
+	revTotal, revUsed := map[string]float64{}, map[string]float64{}
+	add := func(sum map[string]float64, rs resources.Resources) {
+		for name, q := range rs.ToScalarQuantities() {
+			sum[name] += q.Float64()
+		}
+	}
 	s.agents.Walk(func(_ string, a *agentRec) bool {
 		agents.count(a.active, a.connected)
-		for name, q := range a.total.ToScalarQuantities() {
-			total[name] += q.Float64()
-		}
-		for name, q := range a.used.ToScalarQuantities() {
-			used[name] += q.Float64()
-		}
+		add(total, a.total.NonRevocable())
+		add(used, a.used.NonRevocable())
+		add(revTotal, a.total.Revocable())
+		add(revUsed, a.used.Revocable())
 		return true
 	})
 	agents.put(out, "master/slaves_")
@@ -107,9 +116,12 @@ func (s *Snapshot) Metrics() map[string]float64 {
 		if total[name] > 0 {
 			out["master/"+name+"_percent"] = used[name] / total[name]
 		}
-		out["master/"+name+"_revocable_total"] = 0
-		out["master/"+name+"_revocable_used"] = 0
+		out["master/"+name+"_revocable_total"] = revTotal[name]
+		out["master/"+name+"_revocable_used"] = revUsed[name]
 		out["master/"+name+"_revocable_percent"] = 0
+		if revTotal[name] > 0 {
+			out["master/"+name+"_revocable_percent"] = revUsed[name] / revTotal[name]
+		}
 		out["allocator/mesos/resources/"+name+"/total"] = total[name]
 		out["allocator/mesos/resources/"+name+"/offered_or_allocated"] = 0
 	}

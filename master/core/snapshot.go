@@ -34,9 +34,10 @@ import (
 // Snapshot is the master's state as readers see it. Its methods encode the
 // legacy endpoints (snapshot_json.go) and the metrics.
 type Snapshot struct {
-	info      *mesos.MasterInfo
-	startTime time.Time
-	now       time.Time
+	info        *mesos.MasterInfo
+	startTime   time.Time
+	electedTime time.Time // zero while the master does not lead
+	now         time.Time
 
 	agents     ptree.Map[*agentRec]     // admitted agents by id
 	frameworks ptree.Map[*frameworkRec] // active frameworks by id
@@ -256,15 +257,15 @@ func (c *Core) executorsChanged(fw *framework, agentID string) {
 func (c *Core) Snapshot() *Snapshot {
 	ch := &c.changes
 	prev := c.snap
-	if prev != nil && !c.metrics.changed && !ch.completed && prev.now.Equal(c.now) &&
+	if prev != nil && !c.metrics.changed && !ch.completed && prev.now.Equal(c.now) && prev.electedTime.Equal(c.electedTime) &&
 		len(ch.tasks)+len(ch.frameworks)+len(ch.agents)+len(ch.offers)+len(ch.executors) == 0 &&
 		prev.unreachableAgents == len(c.unreachable) && prev.outstandingOffers == len(c.offers) &&
 		prev.allocationRuns == c.allocationRuns {
 		return prev // nothing happened since
 	}
-	s := &Snapshot{info: c.info, startTime: c.startTime}
+	s := &Snapshot{info: c.info, startTime: c.startTime, electedTime: c.electedTime}
 	if prev != nil {
-		*s = Snapshot{info: prev.info, startTime: prev.startTime, agents: prev.agents, frameworks: prev.frameworks,
+		*s = Snapshot{info: prev.info, startTime: prev.startTime, electedTime: c.electedTime, agents: prev.agents, frameworks: prev.frameworks,
 			completed: prev.completed, counterNames: prev.counterNames, counterValues: prev.counterValues}
 	}
 	var p publication
@@ -453,7 +454,7 @@ func (c *Core) publishAgents(s *Snapshot) {
 // was said.
 func (c *Core) FullSnapshot() *Snapshot {
 	s := &Snapshot{
-		info: c.info, startTime: c.startTime, now: c.now,
+		info: c.info, startTime: c.startTime, electedTime: c.electedTime, now: c.now,
 		unreachableAgents: len(c.unreachable), outstandingOffers: len(c.offers), allocationRuns: c.allocationRuns,
 		counterNames: slices.Clone(c.metrics.names), counterValues: slices.Clone(c.metrics.values),
 	}

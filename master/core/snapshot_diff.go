@@ -15,7 +15,7 @@ import (
 // often that the published snapshot equals FullSnapshot.
 func (s *Snapshot) Diff(o *Snapshot) string {
 	switch {
-	case s.info != o.info || !s.startTime.Equal(o.startTime) || !s.now.Equal(o.now):
+	case s.info != o.info || !s.startTime.Equal(o.startTime) || !s.electedTime.Equal(o.electedTime) || !s.now.Equal(o.now):
 		return "master info or times differ"
 	case s.unreachableAgents != o.unreachableAgents:
 		return fmt.Sprintf("unreachable agents %d, want %d", s.unreachableAgents, o.unreachableAgents)

@@ -83,7 +83,7 @@ func (s *Snapshot) WriteState(w io.Writer, build BuildInfo, flags map[string]str
 	j := &jsonWriter{w: w}
 	head := stateHead{
 		Version: build.Version, GitSHA: build.GitSHA, BuildDate: build.BuildDate, BuildTime: f(build.BuildTime),
-		BuildUser: build.BuildUser, StartTime: f(secs(s.startTime)), ElectedTime: f(secs(s.startTime)),
+		BuildUser: build.BuildUser, StartTime: f(secs(s.startTime)), ElectedTime: f(secs(s.electedTime)),
 		ID: s.info.GetId(), PID: s.info.GetPid(), Hostname: s.info.GetHostname(),
 		Capabilities: masterCapabilities(s.info),
 		Cluster:      cluster, Leader: s.info.GetPid(), LeaderInfo: protoJSON(s.info), Flags: flags,
