@@ -6,6 +6,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/gomesos/gomesos/codec"
+	"github.com/gomesos/gomesos/internal/buildinfo"
 	"log/slog"
 	"net"
 	"net/http"
@@ -39,7 +41,7 @@ type Agent struct {
 	stopped   chan struct{}
 	pending   []core.Input // inputs produced by the loop itself
 	flags     map[string]string
-	build     core.BuildInfo
+	build     codec.BuildInfo
 
 	streams streams
 	files   files
@@ -97,7 +99,7 @@ func New(cfg Config) (*Agent, error) {
 		inputs:  make(chan core.Input, 256),
 		urgent:  make(chan core.Input, 4),
 		flags:   cfg.flagsMap(ip, port),
-		build:   buildInformation(),
+		build:   buildinfo.Read(),
 		stopped: make(chan struct{}),
 	}
 	a.cont = containerizer.NewPosix(containerizer.Options{

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/gomesos/gomesos/agent/core"
-	"github.com/gomesos/gomesos/codec"
 	"github.com/gomesos/gomesos/resources"
 )
 
@@ -70,15 +69,7 @@ func (a *Agent) serveState(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *Agent) serveVersion(w http.ResponseWriter, r *http.Request) {
-	b := a.build
-	type version struct {
-		BuildDate string       `json:"build_date"`
-		BuildTime codec.Double `json:"build_time"`
-		BuildUser string       `json:"build_user"`
-		GitSHA    string       `json:"git_sha,omitempty"`
-		Version   string       `json:"version"`
-	}
-	writeJSON(w, r, version{BuildDate: b.Date, BuildTime: codec.Double(b.Time), BuildUser: b.User, GitSHA: b.GitSHA, Version: MesosVersion})
+	writeJSON(w, r, a.build.VersionDocument())
 }
 
 // serveMetrics is /metrics/snapshot: the agent's slave/* metrics and the

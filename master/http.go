@@ -363,12 +363,7 @@ func (m *Master) handleFlags(w http.ResponseWriter, r *http.Request) {
 }
 
 func (m *Master) handleVersion(w http.ResponseWriter, r *http.Request) {
-	b := m.cfg.Build
-	v := map[string]any{"version": b.Version, "build_date": b.BuildDate, "build_time": codec.Double(b.BuildTime), "build_user": b.BuildUser}
-	if b.GitSHA != "" {
-		v["git_sha"] = b.GitSHA
-	}
-	writeJSON(w, r, v)
+	writeJSON(w, r, m.cfg.Build.VersionDocument())
 }
 
 func (m *Master) handleMetrics(w http.ResponseWriter, r *http.Request) {

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/gomesos/gomesos/internal/buildinfo"
 	"log/slog"
 	"net"
 	"net/http"
@@ -31,7 +32,7 @@ type Config struct {
 	core.Options
 	// Flags are shown by /master/flags and /master/state, name → value.
 	Flags map[string]string
-	Build core.BuildInfo
+	Build codec.BuildInfo
 	// Allocator replaces the default hierarchical DRF allocator.
 	Allocator allocator.Allocator
 	// TickInterval is how often timers are checked (default 100ms).
@@ -89,7 +90,7 @@ func New(cfg Config) (*Master, error) {
 		cfg.StreamQueueBytes = DefaultStreamQueueBytes
 	}
 	if cfg.Build.Version == "" {
-		cfg.Build.Version = core.Version
+		cfg.Build = buildinfo.Read()
 	}
 	ln, err := net.Listen("tcp", net.JoinHostPort(cfg.IP, strconv.Itoa(cfg.Port)))
 	if err != nil {

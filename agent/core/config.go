@@ -1,6 +1,7 @@
 package core
 
 import (
+	"github.com/gomesos/gomesos/codec"
 	"time"
 
 	mesos "github.com/gomesos/gomesos/api/v1/mesos"
@@ -27,7 +28,7 @@ const (
 
 // MesosVersion is the Mesos release whose APIs the agent speaks. It is the
 // "version" of /version and /state and of REGISTER and REREGISTER.
-const MesosVersion = "1.12.0"
+const MesosVersion = codec.MesosVersion
 
 // Config is what the core needs to know about its surroundings. The driver
 // works it out (flags, the bound socket, the machine) before the core
@@ -46,13 +47,5 @@ type Config struct {
 
 	AgentInfo *mesos.AgentInfo  // hostname, port, resources, attributes
 	Flags     map[string]string // shown in /state
-	Build     BuildInfo         // shown in /state
-}
-
-// BuildInfo describes the binary, for /state and /version.
-type BuildInfo struct {
-	Date   string  // "2006-01-02 15:04:05", UTC
-	Time   float64 // seconds since the epoch
-	User   string
-	GitSHA string
+	Build     codec.BuildInfo   // shown in /state
 }

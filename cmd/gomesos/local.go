@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/gomesos/gomesos/internal/buildinfo"
 	"io"
 	"os"
 	"path/filepath"
@@ -48,7 +49,7 @@ func runLocal(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	mcfg.Logger = log
 	mcfg.Flags = flagValues(fs)
-	mcfg.Build = buildInfo()
+	mcfg.Build = buildinfo.Read()
 	m, err := master.New(mcfg)
 	if err != nil {
 		fmt.Fprintln(stderr, "gomesos local:", err)

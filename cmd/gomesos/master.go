@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"github.com/gomesos/gomesos/internal/buildinfo"
 	"io"
 	"log/slog"
 	"time"
@@ -78,7 +79,7 @@ func runMaster(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	}
 	cfg.Logger = log
 	cfg.Flags = flagValues(fs)
-	cfg.Build = buildInfo()
+	cfg.Build = buildinfo.Read()
 	m, err := master.New(cfg)
 	if err != nil {
 		fmt.Fprintln(stderr, "gomesos master:", err)

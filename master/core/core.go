@@ -2,6 +2,7 @@ package core
 
 import (
 	"fmt"
+	"github.com/gomesos/gomesos/codec"
 	"log/slog"
 	"time"
 
@@ -12,8 +13,8 @@ import (
 	"google.golang.org/protobuf/proto"
 )
 
-// Version is the Mesos version Gomesos reports; clients gate features on it.
-const Version = "1.11.0"
+// Version is the Mesos version Gomesos reports (codec.MesosVersion).
+const Version = codec.MesosVersion
 
 // Options are the master's tunables, named after Mesos's flags.
 type Options struct {

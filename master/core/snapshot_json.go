@@ -1,6 +1,7 @@
 package core
 
 import (
+	"github.com/gomesos/gomesos/codec"
 	"io"
 	"maps"
 	"sort"
@@ -79,11 +80,11 @@ func joinItems[R any](l ptree.Leaf[R], encode func(R) []byte) []byte {
 }
 
 // WriteState writes /master/state.
-func (s *Snapshot) WriteState(w io.Writer, build BuildInfo, flags map[string]string, cluster string) error {
+func (s *Snapshot) WriteState(w io.Writer, build codec.BuildInfo, flags map[string]string, cluster string) error {
 	j := &jsonWriter{w: w}
 	head := stateHead{
-		Version: build.Version, GitSHA: build.GitSHA, BuildDate: build.BuildDate, BuildTime: f(build.BuildTime),
-		BuildUser: build.BuildUser, StartTime: f(secs(s.startTime)), ElectedTime: f(secs(s.electedTime)),
+		Version: build.Version, GitSHA: build.GitSHA, BuildDate: build.Date, BuildTime: f(build.Time),
+		BuildUser: build.User, StartTime: f(secs(s.startTime)), ElectedTime: f(secs(s.electedTime)),
 		ID: s.info.GetId(), PID: s.info.GetPid(), Hostname: s.info.GetHostname(),
 		Capabilities: masterCapabilities(s.info),
 		Cluster:      cluster, Leader: s.info.GetPid(), LeaderInfo: protoJSON(s.info), Flags: flags,

@@ -18,15 +18,6 @@ import (
 
 type f = codec.Double
 
-// BuildInfo describes the binary, for /version and /master/state.
-type BuildInfo struct {
-	Version   string
-	BuildDate string
-	BuildTime float64
-	BuildUser string
-	GitSHA    string
-}
-
 // StateView is /master/state. Snapshot.WriteState writes it; the type
 // documents its shape and decodes it.
 type StateView struct {

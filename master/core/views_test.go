@@ -315,7 +315,7 @@ func buildViewsCluster(t testing.TB, check bool) *rig {
 	return r
 }
 
-var viewsBuild = BuildInfo{Version: Version, BuildDate: "2030-01-01", BuildTime: 1893456000, BuildUser: "gomesos", GitSHA: "abc123"}
+var viewsBuild = codec.BuildInfo{Version: Version, Date: "2030-01-01", Time: 1893456000, User: "gomesos", GitSHA: "abc123"}
 
 // render answers every legacy endpoint the core serves for the cluster, by
 // file name, from the snapshot s.
