@@ -51,25 +51,6 @@ func callBytes(t *testing.T, enc codec.Encoding, c *execpb.Call) []byte {
 	return b
 }
 
-func execCall(fw, ex string, typ execpb.Call_Type) *execpb.Call {
-	return &execpb.Call{
-		FrameworkId: &mesos.FrameworkID{Value: proto.String(fw)},
-		ExecutorId:  &mesos.ExecutorID{Value: proto.String(ex)},
-		Type:        typ.Enum(),
-	}
-}
-
-func update(fw, ex, task string, state mesos.TaskState, uuid []byte) *execpb.Call {
-	c := execCall(fw, ex, execpb.Call_UPDATE)
-	c.Update = &execpb.Call_Update{Status: &mesos.TaskStatus{
-		TaskId: &mesos.TaskID{Value: proto.String(task)},
-		State:  state.Enum(),
-		Source: mesos.TaskStatus_SOURCE_EXECUTOR.Enum(),
-		Uuid:   uuid,
-	}}
-	return c
-}
-
 // The executor API answers with Mesos's status codes and messages, in
 // Mesos's order of checks, and a refused call changes nothing. Then a
 // hand-driven executor subscribes, gets its task, sends updates and

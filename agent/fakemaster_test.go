@@ -14,6 +14,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/gomesos/gomesos/agent/internal/agenttest"
 	"github.com/gomesos/gomesos/api/agentproto"
 	mesos "github.com/gomesos/gomesos/api/v1/mesos"
 	"github.com/gomesos/gomesos/codec"
@@ -383,37 +384,16 @@ func (w testWriter) Write(p []byte) (int, error) {
 
 // ---- Messages ----
 
-var testFramework = &mesos.FrameworkInfo{
-	User:     proto.String("tester"),
-	Name:     proto.String("test framework"),
-	Id:       &mesos.FrameworkID{Value: proto.String("fw-1")},
-	Hostname: proto.String("scheduler-host"),
-}
-
-func scalar(name string, v float64) *mesos.Resource {
-	return &mesos.Resource{
-		Name: proto.String(name), Type: mesos.Value_SCALAR.Enum(),
-		Scalar:         &mesos.Value_Scalar{Value: proto.Float64(v)},
-		AllocationInfo: &mesos.Resource_AllocationInfo{Role: proto.String("*")},
-	}
-}
-
-func commandTask(id, agentID, shell string) *mesos.TaskInfo {
-	return &mesos.TaskInfo{
-		Name:      proto.String(id),
-		TaskId:    &mesos.TaskID{Value: proto.String(id)},
-		AgentId:   &mesos.AgentID{Value: proto.String(agentID)},
-		Resources: []*mesos.Resource{scalar("cpus", 0.1), scalar("mem", 32)},
-		Command:   &mesos.CommandInfo{Value: proto.String(shell)},
-	}
-}
-
-func runTask(task *mesos.TaskInfo) *agentproto.MasterMessage {
-	return &agentproto.MasterMessage{
-		Type:    agentproto.MasterMessage_RUN_TASK.Enum(),
-		RunTask: &agentproto.MasterMessage_RunTask{FrameworkInfo: testFramework, Task: task},
-	}
-}
+// The messages and calls the tests feed in come from agenttest, shared by
+// the core's tests and the driver's.
+var (
+	testFramework = agenttest.Framework
+	scalar        = agenttest.Scalar
+	commandTask   = agenttest.CommandTask
+	runTask       = agenttest.RunTask
+	execCall      = agenttest.ExecCall
+	update        = agenttest.Update
+)
 
 func killTask(task string, grace time.Duration) *agentproto.MasterMessage {
 	m := &agentproto.MasterMessage{
