@@ -16,19 +16,8 @@ import (
 	execpb "github.com/gomesos/gomesos/api/v1/executor"
 	mesos "github.com/gomesos/gomesos/api/v1/mesos"
 	"github.com/gomesos/gomesos/codec"
+	"github.com/gomesos/gomesos/internal/ids/idstest"
 )
-
-// badIDs are ids Mesos refuses, each with validateID's message.
-var badIDs = []struct{ id, msg string }{
-	{"../../x", "'../../x' contains invalid characters"},
-	{"..", "'..' is disallowed"},
-	{".", "'.' is disallowed"},
-	{"a/b", "'a/b' contains invalid characters"},
-	{`a\b`, `'a\b' contains invalid characters`},
-	{"a\x01b", "'a\x01b' contains invalid characters"},
-	{"", "ID must not be empty"},
-	{strings.Repeat("x", 256), "ID must not be greater than 255 characters"},
-}
 
 // An executor call naming a bad executor or framework id, or an UPDATE of a
 // bad task id, is refused with 400 and the id rule's message before it
@@ -39,7 +28,7 @@ func TestExecutorAPIRefusesBadIDs(t *testing.T) {
 	a := startAgent(t, fm, nil)
 	a.registered(t)
 	uuid := make([]byte, 16)
-	for _, bad := range badIDs {
+	for _, bad := range idstest.Bad {
 		subscribeAs := func(fw, ex string) *execpb.Call {
 			c := execCall(fw, ex, execpb.Call_SUBSCRIBE)
 			c.Subscribe = &execpb.Call_Subscribe{}
@@ -50,15 +39,15 @@ func TestExecutorAPIRefusesBadIDs(t *testing.T) {
 			call *execpb.Call
 			want string
 		}{
-			{"SUBSCRIBE as executor", subscribeAs("fw-1", bad.id), "'executor_id' is invalid: " + bad.msg},
-			{"SUBSCRIBE of framework", subscribeAs(bad.id, "ex"), "'framework_id' is invalid: " + bad.msg},
-			{"UPDATE of task", update("fw-1", "ex", bad.id, mesos.TaskState_TASK_RUNNING, uuid), "'update.status.task_id' is invalid: " + bad.msg},
-			{"HEARTBEAT as executor", execCall("fw-1", bad.id, execpb.Call_HEARTBEAT), "'executor_id' is invalid: " + bad.msg},
+			{"SUBSCRIBE as executor", subscribeAs("fw-1", bad.ID), "'executor_id' is invalid: " + bad.Msg},
+			{"SUBSCRIBE of framework", subscribeAs(bad.ID, "ex"), "'framework_id' is invalid: " + bad.Msg},
+			{"UPDATE of task", update("fw-1", "ex", bad.ID, mesos.TaskState_TASK_RUNNING, uuid), "'update.status.task_id' is invalid: " + bad.Msg},
+			{"HEARTBEAT as executor", execCall("fw-1", bad.ID, execpb.Call_HEARTBEAT), "'executor_id' is invalid: " + bad.Msg},
 		} {
 			for _, enc := range []codec.Encoding{codec.JSON, codec.Protobuf} {
 				r := postCall(t, a, "/api/v1/executor", enc.ContentType(), "", callBytes(t, enc, tc.call))
 				if want := "Failed to validate Executor::Call: " + tc.want; r.code != 400 || r.body != want {
-					t.Errorf("%s %q (%s): %d %q, want 400 %q", tc.name, bad.id, enc.ContentType(), r.code, r.body, want)
+					t.Errorf("%s %q (%s): %d %q, want 400 %q", tc.name, bad.ID, enc.ContentType(), r.code, r.body, want)
 				}
 			}
 		}
@@ -109,25 +98,25 @@ func TestRunTaskRefusesBadIDs(t *testing.T) {
 		fm.ack(u)
 	}
 	var dropped []string
-	for i, bad := range badIDs {
+	for i, bad := range idstest.Bad {
 		n := string(rune('a' + i))
-		fm.send(runTask(customTask("custom-"+n, agentID, bad.id, "exec sleep 1000")))
-		expectError("custom-"+n, mesos.TaskStatus_REASON_TASK_INVALID, bad.msg)
+		fm.send(runTask(customTask("custom-"+n, agentID, bad.ID, "exec sleep 1000")))
+		expectError("custom-"+n, mesos.TaskStatus_REASON_TASK_INVALID, bad.Msg)
 
-		fm.send(groupOf(testFramework, bad.id, commandTask("group-"+n, agentID, "true")))
-		expectError("group-"+n, mesos.TaskStatus_REASON_TASK_GROUP_INVALID, bad.msg)
+		fm.send(groupOf(testFramework, bad.ID, commandTask("group-"+n, agentID, "true")))
+		expectError("group-"+n, mesos.TaskStatus_REASON_TASK_GROUP_INVALID, bad.Msg)
 
-		fm.send(runTask(commandTask(bad.id, agentID, "true")))
-		fm.send(runTask(customTask(bad.id, agentID, "ex-"+n, "exec sleep 1000")))
-		fm.send(groupOf(testFramework, "group-ex-"+n, commandTask("member-"+n, agentID, "true"), commandTask(bad.id, agentID, "true")))
+		fm.send(runTask(commandTask(bad.ID, agentID, "true")))
+		fm.send(runTask(customTask(bad.ID, agentID, "ex-"+n, "exec sleep 1000")))
+		fm.send(groupOf(testFramework, "group-ex-"+n, commandTask("member-"+n, agentID, "true"), commandTask(bad.ID, agentID, "true")))
 		otherFw := proto.Clone(testFramework).(*mesos.FrameworkInfo)
-		otherFw.Id = &mesos.FrameworkID{Value: proto.String(bad.id)}
+		otherFw.Id = &mesos.FrameworkID{Value: proto.String(bad.ID)}
 		fm.send(&agentproto.MasterMessage{
 			Type:    agentproto.MasterMessage_RUN_TASK.Enum(),
 			RunTask: &agentproto.MasterMessage_RunTask{FrameworkInfo: otherFw, Task: commandTask("fw-"+n, agentID, "true")},
 		})
 		fm.send(groupOf(otherFw, "group-ex-"+n, commandTask("fw-group-"+n, agentID, "true")))
-		dropped = append(dropped, bad.id, "member-"+n, "fw-"+n, "fw-group-"+n)
+		dropped = append(dropped, bad.ID, "member-"+n, "fw-"+n, "fw-group-"+n)
 	}
 
 	// A good task after them: once it runs, every message before it was

@@ -19,20 +19,9 @@ import (
 	mesos "github.com/gomesos/gomesos/api/v1/mesos"
 	schedpb "github.com/gomesos/gomesos/api/v1/scheduler"
 	"github.com/gomesos/gomesos/codec"
+	"github.com/gomesos/gomesos/internal/ids/idstest"
 	"github.com/gomesos/gomesos/master/core"
 )
-
-// badIDs are ids Mesos refuses, each with validateID's message.
-var badIDs = []struct{ id, msg string }{
-	{"../../x", "'../../x' contains invalid characters"},
-	{"..", "'..' is disallowed"},
-	{".", "'.' is disallowed"},
-	{"a/b", "'a/b' contains invalid characters"},
-	{`a\b`, `'a\b' contains invalid characters`},
-	{"a\x01b", "'a\x01b' contains invalid characters"},
-	{"", "ID must not be empty"},
-	{strings.Repeat("x", 256), "ID must not be greater than 255 characters"},
-}
 
 // Mesos: LAUNCH validates the task id, then the executor's, with
 // validateID; a bad one makes the task TASK_ERROR (REASON_TASK_INVALID,
@@ -54,21 +43,21 @@ func TestLaunchRefusesBadTaskAndExecutorIDs(t *testing.T) {
 			t.Errorf("TASK_ERROR message %q, want Mesos's %q", st.GetMessage(), msg)
 		}
 	}
-	for _, bad := range badIDs {
+	for _, bad := range idstest.Bad {
 		o := s.nextOffers()[0]
-		s.accept(offerIDs(o), 0, launchOp(commandTask(bad.id, "cpus:0.5;mem:64", o)))
-		expectError(bad.id, bad.msg)
+		s.accept(offerIDs(o), 0, launchOp(commandTask(bad.ID, "cpus:0.5;mem:64", o)))
+		expectError(bad.ID, bad.Msg)
 
 		o = s.nextOffers()[0]
-		task := commandTask("t-"+strings.Repeat("x", len(bad.id)%7), "cpus:0.5;mem:64", o)
+		task := commandTask("t-"+strings.Repeat("x", len(bad.ID)%7), "cpus:0.5;mem:64", o)
 		task.Command = nil
 		task.Executor = &mesos.ExecutorInfo{
-			ExecutorId: &mesos.ExecutorID{Value: proto.String(bad.id)},
+			ExecutorId: &mesos.ExecutorID{Value: proto.String(bad.ID)},
 			Command:    &mesos.CommandInfo{Value: proto.String("./my-executor")},
 			Resources:  resourcesProto("cpus:0.1;mem:32"),
 		}
 		s.accept(offerIDs(o), 0, launchOp(task))
-		expectError(task.GetTaskId().GetValue(), bad.msg)
+		expectError(task.GetTaskId().GetValue(), bad.Msg)
 	}
 	a.none(agentproto.MasterMessage_RUN_TASK, 100*time.Millisecond)
 	fw := findByID(objects(m.getJSON("/master/state")["frameworks"]), s.FrameworkID)
@@ -106,15 +95,15 @@ func TestLaunchGroupRefusesBadTaskAndExecutorIDs(t *testing.T) {
 			}
 		}
 	}
-	for _, bad := range badIDs {
+	for _, bad := range idstest.Bad {
 		o := s.nextOffers()[0]
 		s.accept(offerIDs(o), 0, launchGroupOp(defaultExecutor("group-ex"),
-			commandTask("g-ok", "cpus:0.1;mem:32", o), commandTask(bad.id, "cpus:0.1;mem:32", o)))
-		expectErrors("Task '"+bad.id+"' is invalid: "+bad.msg, "g-ok", bad.id)
+			commandTask("g-ok", "cpus:0.1;mem:32", o), commandTask(bad.ID, "cpus:0.1;mem:32", o)))
+		expectErrors("Task '"+bad.ID+"' is invalid: "+bad.Msg, "g-ok", bad.ID)
 
 		o = s.nextOffers()[0]
-		s.accept(offerIDs(o), 0, launchGroupOp(defaultExecutor(bad.id), commandTask("g1", "cpus:0.1;mem:32", o)))
-		expectErrors(bad.msg, "g1")
+		s.accept(offerIDs(o), 0, launchGroupOp(defaultExecutor(bad.ID), commandTask("g1", "cpus:0.1;mem:32", o)))
+		expectErrors(bad.Msg, "g1")
 	}
 	a.none(agentproto.MasterMessage_RUN_TASK_GROUP, 100*time.Millisecond)
 	fw := findByID(objects(m.getJSON("/master/state")["frameworks"]), s.FrameworkID)
@@ -130,20 +119,20 @@ func TestLaunchGroupRefusesBadTaskAndExecutorIDs(t *testing.T) {
 // framework by id, and an id no framework has answers 400.
 func TestSubscribeRefusesBadFrameworkID(t *testing.T) {
 	m := startMaster(t)
-	for _, bad := range badIDs {
-		if bad.id == "" {
+	for _, bad := range idstest.Bad {
+		if bad.ID == "" {
 			continue // no id: a new framework
 		}
 		fi := frameworkInfo("bad-framework-id")
-		fi.Id = &mesos.FrameworkID{Value: proto.String(bad.id)}
+		fi.Id = &mesos.FrameworkID{Value: proto.String(bad.ID)}
 		s := openStream(t, m, fi, codec.JSON)
-		if got := s.next(schedpb.Event_ERROR).GetError().GetMessage(); got != bad.msg {
-			t.Errorf("SUBSCRIBE as %q: ERROR %q, want Mesos's %q", bad.id, got, bad.msg)
+		if got := s.next(schedpb.Event_ERROR).GetError().GetMessage(); got != bad.Msg {
+			t.Errorf("SUBSCRIBE as %q: ERROR %q, want Mesos's %q", bad.ID, got, bad.Msg)
 		}
 		s.waitClosed()
 
 		body, err := codec.Marshal(codec.JSON, &schedpb.Call{
-			Type: schedpb.Call_TEARDOWN.Enum(), FrameworkId: &mesos.FrameworkID{Value: proto.String(bad.id)},
+			Type: schedpb.Call_TEARDOWN.Enum(), FrameworkId: &mesos.FrameworkID{Value: proto.String(bad.ID)},
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -152,7 +141,7 @@ func TestSubscribeRefusesBadFrameworkID(t *testing.T) {
 		h.Set("Content-Type", codec.MediaJSON)
 		h.Set("Mesos-Stream-Id", s.StreamID)
 		if status, _, resp := m.do(http.MethodPost, "/api/v1/scheduler", h, body); status != http.StatusBadRequest || !strings.Contains(resp, "Framework cannot be found") {
-			t.Errorf("TEARDOWN as %q: %d %q, want 400 Framework cannot be found", bad.id, status, resp)
+			t.Errorf("TEARDOWN as %q: %d %q, want 400 Framework cannot be found", bad.ID, status, resp)
 		}
 	}
 	if fws := objects(m.getJSON("/master/state")["frameworks"]); len(fws) != 0 {
@@ -185,37 +174,37 @@ func TestAgentRegistrationRefusesBadIDs(t *testing.T) {
 		return &agentproto.AgentMessage{Type: typ.Enum(), Register: reg}
 	}
 	const rereg = agentproto.AgentMessage_REREGISTER
-	for _, bad := range badIDs {
+	for _, bad := range idstest.Bad {
 		withExecutor := task(s.FrameworkID, "t1")
-		withExecutor.ExecutorId = &mesos.ExecutorID{Value: proto.String(bad.id)}
+		withExecutor.ExecutorId = &mesos.ExecutorID{Value: proto.String(bad.ID)}
 		for _, tc := range []struct {
 			name string
 			msg  *agentproto.AgentMessage
 			want string
 		}{
-			{"REGISTER with an agent id", msg(agentproto.AgentMessage_REGISTER, &agentproto.AgentMessage_Register{AgentInfo: info(bad.id)}), bad.msg},
-			{"REREGISTER as the agent", msg(rereg, &agentproto.AgentMessage_Register{AgentInfo: info(bad.id)}), bad.msg},
+			{"REGISTER with an agent id", msg(agentproto.AgentMessage_REGISTER, &agentproto.AgentMessage_Register{AgentInfo: info(bad.ID)}), bad.Msg},
+			{"REREGISTER as the agent", msg(rereg, &agentproto.AgentMessage_Register{AgentInfo: info(bad.ID)}), bad.Msg},
 			{"a task", msg(rereg, &agentproto.AgentMessage_Register{AgentInfo: info(a.ID),
-				Tasks: []*mesos.Task{task(s.FrameworkID, bad.id)}}), "Task has an invalid TaskID: " + bad.msg},
+				Tasks: []*mesos.Task{task(s.FrameworkID, bad.ID)}}), "Task has an invalid TaskID: " + bad.Msg},
 			{"a task's framework", msg(rereg, &agentproto.AgentMessage_Register{AgentInfo: info(a.ID),
-				Tasks: []*mesos.Task{task(bad.id, "t1")}}), "Task has an invalid FrameworkID '" + bad.id + "'"},
+				Tasks: []*mesos.Task{task(bad.ID, "t1")}}), "Task has an invalid FrameworkID '" + bad.ID + "'"},
 			{"a task's executor", msg(rereg, &agentproto.AgentMessage_Register{AgentInfo: info(a.ID),
-				Tasks: []*mesos.Task{withExecutor}}), "Task has an invalid ExecutorID '" + bad.id + "'"},
+				Tasks: []*mesos.Task{withExecutor}}), "Task has an invalid ExecutorID '" + bad.ID + "'"},
 			{"an executor", msg(rereg, &agentproto.AgentMessage_Register{AgentInfo: info(a.ID),
 				Executors: []*agentproto.ExecutorRecord{{Info: &mesos.ExecutorInfo{
-					ExecutorId:  &mesos.ExecutorID{Value: proto.String(bad.id)},
+					ExecutorId:  &mesos.ExecutorID{Value: proto.String(bad.ID)},
 					FrameworkId: &mesos.FrameworkID{Value: proto.String(s.FrameworkID)},
-				}}}}), bad.msg},
+				}}}}), bad.Msg},
 			{"a framework", msg(rereg, &agentproto.AgentMessage_Register{AgentInfo: info(a.ID),
 				Frameworks: []*mesos.FrameworkInfo{{User: proto.String("u"), Name: proto.String("n"),
-					Id: &mesos.FrameworkID{Value: proto.String(bad.id)}}}}), bad.msg},
+					Id: &mesos.FrameworkID{Value: proto.String(bad.ID)}}}}), bad.Msg},
 		} {
-			if bad.id == "" && tc.name == "a framework" {
+			if bad.ID == "" && tc.name == "a framework" {
 				continue // Mesos checks a framework's id only when it has one
 			}
 			status, body := postAgentSubscribe(t, m, tc.msg)
 			if status != http.StatusBadRequest || body != tc.want {
-				t.Errorf("%s %q: %d %q, want 400 %q", tc.name, bad.id, status, body, tc.want)
+				t.Errorf("%s %q: %d %q, want 400 %q", tc.name, bad.ID, status, body, tc.want)
 			}
 		}
 	}
