@@ -1,10 +1,21 @@
 // Package containerizer owns the agent's containers: it creates an executor's
 // sandbox (always inside the agent's work directory, which no sandbox path
-// may leave, by ".." or by symbolic link), starts the executor as a process in its own session and process
-// group with its output in the sandbox's stdout and stderr files, watches it
-// exit, and kills its whole process tree when asked. Isolation (cgroups v1 and
-// v2, namespaces) plugs in as Isolator hooks around each launch; the posix
-// launcher here isolates nothing by itself.
+// may leave, by ".." or by symbolic link), starts the executor in a session
+// and process group of its own with its output in the sandbox's stdout and
+// stderr files, watches it exit, and kills its whole process tree when asked.
+// Isolation (cgroups v1 and v2, namespaces) plugs in as Isolator hooks around
+// each launch; the posix launcher here isolates nothing by itself.
+//
+// Containers outlive the agent. Each runs under a small supervisor (this
+// same binary run with SuperviseArg, see MainIfSupervisor) that is the
+// executor's parent and records the executor's wait status in the runtime
+// directory, beside a record of the container's processes (pid, start time,
+// boot). Nothing ties a container to the agent process: no parent-death
+// signal, no pipe the executor writes to. A restarted agent hands Recover the
+// containers its own checkpoint knows: those still running are adopted
+// (watched through a pidfd, signalled and destroyed as if launched), those
+// that ended meanwhile are reported with the status the supervisor recorded,
+// and every other container found in the runtime directory is killed.
 //
 // It must not know about frameworks, tasks, status updates or the master: the
 // agent tells it what to run and hears back when a container has ended.
@@ -18,9 +29,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	mesos "github.com/gomesos/gomesos/api/v1/mesos"
 	"github.com/gomesos/gomesos/internal/ids"
@@ -51,7 +64,9 @@ type Termination struct {
 	// Pid of the executor process; 0 when it never started.
 	Pid int
 	// Status is the raw wait(2) status of the executor process, as Mesos
-	// reports it in ExitedExecutorMessage; -1 when the process never started.
+	// reports it in ExitedExecutorMessage; -1 when it is unknown: the
+	// process never started, or it ended while no containerizer watched it
+	// and left no status behind.
 	Status int
 	// Destroyed is true when the container was ended by Destroy.
 	Destroyed bool
@@ -90,6 +105,8 @@ func (t Termination) String() string {
 		return "failed to launch: " + t.LaunchErr.Error()
 	case t.ExitCode() >= 0:
 		return fmt.Sprintf("exited with status %d", t.ExitCode())
+	case t.Status < 0:
+		return "ended with an unknown status"
 	default:
 		if sig, ok := t.Signaled(); ok {
 			return "terminated by signal " + sig.String()
@@ -117,6 +134,17 @@ type Containerizer interface {
 	// DestroyAll kills every container and returns once each end has been
 	// reported.
 	DestroyAll()
+	// Recover is called once by a restarted agent, before any Launch, with
+	// the IDs of the containers its checkpoint knows. It adopts those still
+	// running, returning them; those that ended while no agent watched are
+	// reported through OnExit (possibly before Recover returns), as is each
+	// one the runtime directory does not know at all (with an unknown
+	// status). Every other container the runtime directory holds is an
+	// orphan: its processes are killed and its records removed before
+	// Recover returns, and nothing is reported for it. Recover(nil) thus
+	// kills every container a previous agent left, which is what
+	// --recover=cleanup asks for.
+	Recover(known []string) ([]Recovered, error)
 }
 
 var _ Containerizer = (*Posix)(nil)
@@ -131,7 +159,10 @@ type Isolator interface {
 	// example set cmd.SysProcAttr.UseCgroupFD so the child starts inside a
 	// cgroup. An error fails the launch.
 	Prepare(spec *Spec, cmd *exec.Cmd) error
-	// Isolate runs right after the process started.
+	// Isolate runs right after the process started, with the pid of the
+	// container's first process (its supervisor, the executor's parent, or
+	// the executor when there is no supervisor); every later process of
+	// the container descends from it.
 	Isolate(id string, pid int) error
 	// Update applies new resource limits.
 	Update(id string, resources []*mesos.Resource) error
@@ -147,6 +178,19 @@ type Options struct {
 	// the sandbox without following a symbolic link out of it. Without a
 	// WorkDir every launch is refused.
 	WorkDir string
+	// RuntimeDir holds the records of running containers that Recover
+	// reads (Mesos's --runtime_dir, whose default is /var/run/mesos); empty
+	// means "runtime" in WorkDir. It must survive the agent's restarts; a
+	// reboot it may or may not survive (records of an earlier boot never
+	// name running processes).
+	RuntimeDir string
+	// SupervisorPath is the binary that supervises each container: one
+	// whose main calls MainIfSupervisor first, as gomesos's does (the agent
+	// passes its executor binary). Empty starts executors directly, as
+	// their own session leaders; their exit status is then known only to
+	// the containerizer that launched them, and a recovered container that
+	// ends is reported with an unknown status.
+	SupervisorPath string
 	// OnExit receives each container's termination, on a goroutine of the
 	// containerizer's own. It must not block for long.
 	OnExit func(Termination)
@@ -155,9 +199,10 @@ type Options struct {
 	Logger    *slog.Logger
 }
 
-// Posix launches executors as plain processes, each the leader of its own
-// session, and kills a container by stopping and killing every process in
-// that session and below the executor. It is Mesos's posix launcher.
+// Posix launches executors as plain processes, each under a supervisor that
+// leads its own session, and kills a container by stopping and killing
+// every process in that session and below the supervisor. It is Mesos's
+// posix launcher.
 type Posix struct {
 	opts Options
 	log  *slog.Logger
@@ -174,14 +219,23 @@ type Posix struct {
 type target struct{ root, sid int }
 
 type container struct {
-	spec      Spec
-	cmd       *exec.Cmd
-	pid       int
-	destroyed bool
+	spec Spec
+	// cmd is the started root process; nil for a recovered container,
+	// which watch follows instead.
+	cmd   *exec.Cmd
+	watch *procWatch
+	// pid is the executor's; root is the container's first process (the
+	// supervisor, else the executor), whose pid is also the container's
+	// session and process group ID.
+	pid, root  int
+	supervised bool
+	runDir     string
+	destroyed  bool
 	done      chan struct{}
-	// reaping is set once the executor has exited and is about to be
-	// reaped, after which its pid may name another process. Signals go
-	// only to a pinned container, which is not reaped until unpinned.
+	// reaping is set once the root process has exited and is about to be
+	// reaped (or, recovered, its watch closed), after which its pid may
+	// name another process. Signals go only to a pinned container, which
+	// is not reaped until unpinned.
 	reaping bool
 	pins    int
 }
@@ -237,9 +291,18 @@ func (p *Posix) Launch(spec Spec) (int, error) {
 	if !hasEnv(env, "MESOS_SANDBOX") {
 		env = append(env[:len(env):len(env)], "MESOS_SANDBOX="+spec.Directory)
 	}
+	argv := spec.Args
+	if len(argv) == 0 {
+		argv = []string{spec.Path}
+	}
+	runDir, err := p.makeRunDir(spec)
+	if err != nil {
+		return 0, err
+	}
+	supervised := p.opts.SupervisorPath != ""
 	cmd := &exec.Cmd{
 		Path:        path,
-		Args:        spec.Args,
+		Args:        argv,
 		Env:         env,
 		Dir:         spec.Directory,
 		Stdin:       nil,
@@ -247,8 +310,19 @@ func (p *Posix) Launch(spec Spec) (int, error) {
 		Stderr:      stderr,
 		SysProcAttr: &syscall.SysProcAttr{Setsid: true},
 	}
-	if len(cmd.Args) == 0 {
-		cmd.Args = []string{spec.Path}
+	var report *os.File
+	if supervised {
+		r, w, err := os.Pipe()
+		if err != nil {
+			_ = os.RemoveAll(runDir)
+			return 0, fmt.Errorf("start supervisor: %w", err)
+		}
+		defer r.Close()
+		defer w.Close()
+		report = r
+		cmd.Path = p.opts.SupervisorPath
+		cmd.Args = superviseArgs(p.opts.SupervisorPath, runDir, path, argv)
+		cmd.ExtraFiles = []*os.File{w} // the supervisor's reportFD
 	}
 
 	prepared := 0
@@ -258,6 +332,7 @@ func (p *Posix) Launch(spec Spec) (int, error) {
 				p.log.Warn("isolator cleanup failed", "isolator", p.opts.Isolators[i].Name(), "container", spec.ID, "err", err)
 			}
 		}
+		_ = os.RemoveAll(runDir)
 	}
 	for _, iso := range p.opts.Isolators {
 		if err := iso.Prepare(&spec, cmd); err != nil {
@@ -269,14 +344,34 @@ func (p *Posix) Launch(spec Spec) (int, error) {
 
 	if err := cmd.Start(); err != nil {
 		cleanup()
+		if supervised {
+			return 0, fmt.Errorf("start supervisor: %w", err)
+		}
 		return 0, fmt.Errorf("start executor: %w", err)
 	}
-	c := &container{spec: spec, cmd: cmd, pid: cmd.Process.Pid, done: make(chan struct{})}
+	root := cmd.Process.Pid
+	pid := root
+	if supervised {
+		_ = cmd.ExtraFiles[0].Close()
+		pid, err = p.supervisorReport(report, root)
+		if err != nil {
+			killTrees([]target{{root, root}}, true)
+			_ = cmd.Wait()
+			cleanup()
+			return 0, err
+		}
+	} else {
+		rec := pidsRecord{BootID: bootID(), Root: recordProc(pid), Executor: recordProc(pid)}
+		if err := writeJSON(filepath.Join(runDir, pidsFile), rec); err != nil {
+			p.log.Warn("recording the container's processes failed; it cannot be recovered", "container", spec.ID, "err", err)
+		}
+	}
+	c := &container{spec: spec, cmd: cmd, pid: pid, root: root, supervised: supervised, runDir: runDir, done: make(chan struct{})}
 	for _, iso := range p.opts.Isolators {
-		if err := iso.Isolate(spec.ID, c.pid); err != nil {
+		if err := iso.Isolate(spec.ID, c.root); err != nil {
 			p.log.Error("isolator failed; destroying container", "isolator", iso.Name(), "container", spec.ID, "err", err)
 			c.destroyed = true
-			killNow([]target{{c.pid, c.pid}})
+			killNow([]target{{c.root, c.root}})
 			break
 		}
 	}
@@ -286,8 +381,72 @@ func (p *Posix) Launch(spec Spec) (int, error) {
 	p.wg.Add(1)
 	p.mu.Unlock()
 	go p.wait(c)
-	p.log.Info("launched container", "container", spec.ID, "pid", c.pid, "dir", spec.Directory)
+	p.log.Info("launched container", "container", spec.ID, "pid", c.pid, "supervisor", supervisorPid(c), "dir", spec.Directory)
 	return c.pid, nil
+}
+
+// supervisorTimeout bounds the wait for a supervisor to report the
+// executor's pid: it only starts a process and writes a small file.
+const supervisorTimeout = 30 * time.Second
+
+// supervisorReport reads what the supervisor (pid sup) says on its report
+// descriptor: the executor's pid, or why the executor did not start.
+func (p *Posix) supervisorReport(r *os.File, sup int) (int, error) {
+	_ = r.SetReadDeadline(time.Now().Add(supervisorTimeout))
+	b, err := io.ReadAll(io.LimitReader(r, 4096))
+	if err != nil {
+		return 0, fmt.Errorf("supervisor %s (pid %d) did not report the executor's pid (does its main call containerizer.MainIfSupervisor?): %w",
+			p.opts.SupervisorPath, sup, err)
+	}
+	msg := strings.TrimSpace(string(b))
+	if rest, ok := strings.CutPrefix(msg, "error: "); ok {
+		return 0, fmt.Errorf("start executor: %s", rest)
+	}
+	pid, err := strconv.Atoi(msg)
+	if err != nil || pid <= 0 {
+		return 0, fmt.Errorf("supervisor %s (pid %d) ended without starting the executor (said %q)", p.opts.SupervisorPath, sup, msg)
+	}
+	return pid, nil
+}
+
+func supervisorPid(c *container) int {
+	if c.supervised {
+		return c.root
+	}
+	return 0
+}
+
+// runtimeDir is where containers' records live.
+func (p *Posix) runtimeDir() string {
+	if p.opts.RuntimeDir != "" {
+		return p.opts.RuntimeDir
+	}
+	return filepath.Join(p.opts.WorkDir, "runtime")
+}
+
+// makeRunDir creates the container's runtime directory, anew, and records
+// the launch in it.
+func (p *Posix) makeRunDir(spec Spec) (string, error) {
+	if err := ids.Validate(spec.ID); err != nil {
+		return "", fmt.Errorf("containerizer: container ID %q: %w", spec.ID, err)
+	}
+	dir := filepath.Join(p.runtimeDir(), containersDir, spec.ID)
+	if err := os.RemoveAll(dir); err != nil {
+		return "", fmt.Errorf("create runtime directory: %w", err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", fmt.Errorf("create runtime directory: %w", err)
+	}
+	rec := launchRecord{ID: spec.ID, Directory: spec.Directory, Supervised: p.opts.SupervisorPath != ""}
+	if err := writeJSON(filepath.Join(dir, launchFile), rec); err != nil {
+		_ = os.RemoveAll(dir)
+		return "", err
+	}
+	if err := syncDir(filepath.Dir(dir)); err != nil {
+		_ = os.RemoveAll(dir)
+		return "", fmt.Errorf("create runtime directory: %w", err)
+	}
+	return dir, nil
 }
 
 // RelativeToWorkDir returns dir relative to workDir when dir, cleaned, lies
@@ -333,15 +492,15 @@ func (p *Posix) makeSandbox(dir string) (stdout, stderr *os.File, err error) {
 	return stdout, stderr, nil
 }
 
-// wait reaps the executor, sweeps up whatever it left in its session, runs
-// the isolators' cleanup and reports the termination.
+// wait reaps the container's root process, sweeps up whatever was left in
+// its session, and reports the end.
 func (p *Posix) wait(c *container) {
 	defer p.wg.Done()
 	// Wait for the exit without reaping, so that the pid (which is the
 	// session and group ID of the container) cannot be reused before the
 	// sweep below.
-	waitExitNoReap(c.pid)
-	left := killTrees([]target{{c.pid, c.pid}}, true)
+	waitExitNoReap(c.root)
+	left := killTrees([]target{{c.root, c.root}}, true)
 	p.mu.Lock()
 	c.reaping = true
 	for c.pins > 0 {
@@ -357,18 +516,26 @@ func (p *Posix) wait(c *container) {
 	} else if err != nil {
 		p.log.Warn("wait for executor failed", "container", c.spec.ID, "err", err)
 	}
+	if c.supervised {
+		// The executor's own status, unless the supervisor died first
+		// (killed with the container, say): then the supervisor's.
+		if st, ok := readStatus(c.runDir); ok {
+			status = st
+		}
+	}
 	// Anything that escaped into the session after the reap. When the
 	// sweep above found the session empty, with its leader gone, nothing
 	// can have joined it since.
 	if left > 0 {
-		killTrees([]target{{0, c.pid}}, true)
+		killTrees([]target{{0, c.root}}, true)
 	}
-	for i := len(p.opts.Isolators) - 1; i >= 0; i-- {
-		if err := p.opts.Isolators[i].Cleanup(c.spec.ID); err != nil {
-			p.log.Warn("isolator cleanup failed", "isolator", p.opts.Isolators[i].Name(), "container", c.spec.ID, "err", err)
-		}
-	}
+	p.finish(c, status)
+}
 
+// finish runs the isolators' cleanup, forgets the container, reports its
+// end and removes its records.
+func (p *Posix) finish(c *container, status int) {
+	p.cleanupIsolators(c.spec.ID)
 	p.mu.Lock()
 	destroyed := c.destroyed
 	delete(p.containers, c.spec.ID)
@@ -376,9 +543,32 @@ func (p *Posix) wait(c *container) {
 	close(c.done)
 
 	t := Termination{ID: c.spec.ID, Pid: c.pid, Status: status, Destroyed: destroyed}
-	p.log.Info("container ended", "container", c.spec.ID, "pid", c.pid, "how", t.String())
+	p.report(t)
+	p.removeRunDir(c.runDir)
+}
+
+func (p *Posix) cleanupIsolators(id string) {
+	for i := len(p.opts.Isolators) - 1; i >= 0; i-- {
+		if err := p.opts.Isolators[i].Cleanup(id); err != nil {
+			p.log.Warn("isolator cleanup failed", "isolator", p.opts.Isolators[i].Name(), "container", id, "err", err)
+		}
+	}
+}
+
+func (p *Posix) report(t Termination) {
+	p.log.Info("container ended", "container", t.ID, "pid", t.Pid, "how", t.String())
 	if p.opts.OnExit != nil {
 		p.opts.OnExit(t)
+	}
+}
+
+// removeRunDir drops a container's records once its end is reported.
+func (p *Posix) removeRunDir(dir string) {
+	if dir == "" {
+		return
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		p.log.Warn("removing a container's runtime directory", "dir", dir, "err", err)
 	}
 }
 
@@ -412,7 +602,9 @@ func (p *Posix) unpin(c *container) {
 	}
 }
 
-// Signal implements Containerizer.
+// Signal implements Containerizer. The signal goes to the container's
+// process group, which the executor shares with its supervisor; the
+// supervisor lets it pass.
 func (p *Posix) Signal(id string, sig syscall.Signal) error {
 	c, err := p.pin(id, false)
 	if err != nil {
@@ -422,7 +614,7 @@ func (p *Posix) Signal(id string, sig syscall.Signal) error {
 		return ErrUnknownContainer
 	}
 	defer p.unpin(c)
-	if err := syscall.Kill(-c.pid, sig); err != nil && !errors.Is(err, syscall.ESRCH) {
+	if err := syscall.Kill(-c.root, sig); err != nil && !errors.Is(err, syscall.ESRCH) {
 		return err
 	}
 	return nil
@@ -436,7 +628,7 @@ func (p *Posix) Destroy(id string) error {
 		return err // nil: the executor has exited, and the end is being reported
 	}
 	defer p.unpin(c)
-	killNow([]target{{c.pid, c.pid}})
+	killNow([]target{{c.root, c.root}})
 	return nil
 }
 
@@ -478,7 +670,7 @@ func (p *Posix) DestroyAll() {
 		if !c.reaping {
 			c.pins++
 			pinned = append(pinned, c)
-			targets = append(targets, target{c.pid, c.pid})
+			targets = append(targets, target{c.root, c.root})
 		}
 	}
 	p.mu.Unlock()

@@ -28,7 +28,7 @@ type harness struct {
 
 func newHarness(t *testing.T, isolators ...Isolator) *harness {
 	h := &harness{t: t, workDir: t.TempDir(), exits: make(chan Termination, 16)}
-	h.p = NewPosix(Options{WorkDir: h.workDir, OnExit: func(tm Termination) { h.exits <- tm }, Isolators: isolators})
+	h.p = NewPosix(Options{WorkDir: h.workDir, SupervisorPath: supervisor(t), OnExit: func(tm Termination) { h.exits <- tm }, Isolators: isolators})
 	t.Cleanup(h.p.DestroyAll)
 	return h
 }
@@ -169,13 +169,23 @@ func TestIsolatorHooks(t *testing.T) {
 		out, _ := os.ReadFile(filepath.Join(dir, "stdout"))
 		return string(out) == "11\n"
 	})
+	pi, ok := readStat(pid)
+	if !ok {
+		t.Fatalf("no process %d", pid)
+	}
+	supervisorOf := pi.ppid
 	if err := h.p.Destroy("c4"); err != nil {
 		t.Fatal(err)
 	}
 	h.exit()
 	want := []string{"a.prepare", "b.prepare", "a.isolate", "b.isolate", "a.update", "b.update", "b.cleanup", "a.cleanup"}
-	if !slices.Equal(calls, want) || a.pidSeen != pid {
-		t.Errorf("calls = %v (pid %d vs %d), want %v", calls, a.pidSeen, pid, want)
+	if !slices.Equal(calls, want) {
+		t.Errorf("calls = %v, want %v", calls, want)
+	}
+	// Isolate is given the container's first process: the executor's
+	// supervisor.
+	if a.pidSeen != supervisorOf {
+		t.Errorf("Isolate saw pid %d, want the executor's (%d) parent %d", a.pidSeen, pid, supervisorOf)
 	}
 
 	calls = nil
@@ -231,7 +241,7 @@ func TestDestroyAll(t *testing.T) {
 func TestConcurrentDestroys(t *testing.T) {
 	const n = 40
 	h := &harness{t: t, workDir: t.TempDir(), exits: make(chan Termination, n)}
-	h.p = NewPosix(Options{WorkDir: h.workDir, OnExit: func(tm Termination) { h.exits <- tm }})
+	h.p = NewPosix(Options{WorkDir: h.workDir, SupervisorPath: supervisor(t), OnExit: func(tm Termination) { h.exits <- tm }})
 	t.Cleanup(h.p.DestroyAll)
 	pids := map[string]int{}
 	for i := range n {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -306,4 +307,55 @@ func waitExitNoReap(pid int) {
 			return
 		}
 	}
+}
+
+// procIdentity is what tells one process from a later one that was given
+// the same pid: its start time, in clock ticks since boot (field 22 of
+// /proc/<pid>/stat), and whether it has already exited (a zombie).
+func procIdentity(pid int) (start uint64, zombie, ok bool) {
+	if pid <= 0 {
+		return 0, false, false
+	}
+	buf := make([]byte, 1024)
+	fd, err := syscall.Open("/proc/"+strconv.Itoa(pid)+"/stat", syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		return 0, false, false
+	}
+	n, err := syscall.Read(fd, buf)
+	_ = syscall.Close(fd)
+	if err != nil || n <= 0 {
+		return 0, false, false
+	}
+	return parseStartTime(buf[:n])
+}
+
+// parseStartTime takes the state and the start time from a stat line. The
+// start time is the 20th field after the parenthesized command name.
+func parseStartTime(b []byte) (start uint64, zombie, ok bool) {
+	i := len(b) - 1
+	for i >= 0 && b[i] != ')' {
+		i--
+	}
+	if i < 0 {
+		return 0, false, false
+	}
+	fields := strings.Fields(string(b[i+1:]))
+	if len(fields) < 20 {
+		return 0, false, false
+	}
+	start, err := strconv.ParseUint(fields[19], 10, 64)
+	if err != nil {
+		return 0, false, false
+	}
+	return start, fields[0] == "Z" || fields[0] == "X", true
+}
+
+// bootID names the running boot of the machine, so that pids recorded
+// before a reboot are never taken for processes after it.
+func bootID() string {
+	b, err := os.ReadFile("/proc/sys/kernel/random/boot_id")
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(b))
 }

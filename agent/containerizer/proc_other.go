@@ -25,3 +25,15 @@ func killTrees(targets []target, _ bool) int {
 func killNow(targets []target) { killTrees(targets, false) }
 
 func waitExitNoReap(pid int) {}
+
+// Without /proc a process's start time is unknown, so no recorded process
+// is taken to be still running: recovered containers are reported ended.
+func procIdentity(pid int) (start uint64, zombie, ok bool) { return 0, false, false }
+
+func bootID() string { return "" }
+
+type procWatch struct{}
+
+func watchProc(pid int, start uint64) (*procWatch, bool) { return nil, false }
+func (w *procWatch) wait()                               {}
+func (w *procWatch) close()                              {}

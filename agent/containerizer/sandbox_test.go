@@ -20,7 +20,7 @@ func escapeHarness(t *testing.T) (*harness, string) {
 		t.Fatal(err)
 	}
 	h := &harness{t: t, workDir: work, exits: make(chan Termination, 16)}
-	h.p = NewPosix(Options{WorkDir: work, OnExit: func(tm Termination) { h.exits <- tm }})
+	h.p = NewPosix(Options{WorkDir: work, SupervisorPath: supervisor(t), OnExit: func(tm Termination) { h.exits <- tm }})
 	t.Cleanup(h.p.DestroyAll)
 	return h, parent
 }

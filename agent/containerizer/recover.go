@@ -1,0 +1,200 @@
+package containerizer
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+)
+
+// Recovered is a container that Recover found running and adopted.
+type Recovered struct {
+	ID string
+	// Pid is the executor's.
+	Pid int
+	// Directory is the sandbox, as recorded at launch.
+	Directory string
+}
+
+// recovery is what the runtime directory says of one container.
+type recovery struct {
+	id       string
+	dir      string
+	launch   launchRecord
+	pids     pidsRecord
+	havePids bool
+}
+
+// Recover implements Containerizer. An adopted container is signalled,
+// updated and destroyed like a launched one, and its end is reported
+// through OnExit with the wait status its supervisor recorded (when it was
+// destroyed without one: SIGKILL's; when there is none otherwise, an
+// unknown status, -1). A recorded process counts as running only if a
+// process with its pid is alive, started at the recorded time, in the
+// recorded boot; a pid since given to another process is not mistaken for
+// it.
+func (p *Posix) Recover(known []string) ([]Recovered, error) {
+	base := filepath.Join(p.runtimeDir(), containersDir)
+	entries, err := os.ReadDir(base)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("containerizer: recover: %w", err)
+	}
+	want := make(map[string]bool, len(known))
+	for _, id := range known {
+		want[id] = true
+	}
+	boot := bootID()
+	found := make(map[string]bool, len(entries))
+	var adopted []Recovered
+	for _, e := range entries {
+		if !e.IsDir() || strings.HasPrefix(e.Name(), ".") {
+			continue
+		}
+		r := readRecovery(base, e.Name())
+		found[r.id] = true
+		if !want[r.id] {
+			p.destroyOrphan(r, boot)
+			continue
+		}
+		p.mu.Lock()
+		taken := p.containers[r.id] != nil || p.starting[r.id]
+		p.mu.Unlock()
+		if taken {
+			p.log.Warn("not recovering a container that is already running", "container", r.id)
+			continue
+		}
+		if r.havePids && r.pids.BootID != "" && r.pids.BootID == boot {
+			if w, ok := watchProc(r.pids.Root.Pid, r.pids.Root.StartTime); ok {
+				c := &container{
+					spec:       Spec{ID: r.id, Directory: r.launch.Directory},
+					watch:      w,
+					pid:        r.pids.Executor.Pid,
+					root:       r.pids.Root.Pid,
+					supervised: r.launch.Supervised,
+					runDir:     r.dir,
+					done:       make(chan struct{}),
+				}
+				p.mu.Lock()
+				p.containers[r.id] = c
+				p.wg.Add(1)
+				p.mu.Unlock()
+				go p.waitRecovered(c)
+				p.log.Info("recovered container", "container", r.id, "pid", c.pid, "supervisor", supervisorPid(c), "dir", c.spec.Directory)
+				adopted = append(adopted, Recovered{ID: r.id, Pid: c.pid, Directory: c.spec.Directory})
+				continue
+			}
+		}
+		p.log.Info("container ended while the agent was away", "container", r.id)
+		p.mu.Lock()
+		p.wg.Add(1)
+		p.mu.Unlock()
+		go func() {
+			defer p.wg.Done()
+			p.sweepEnded(r, boot)
+			p.cleanupIsolators(r.id)
+			status, ok := readStatus(r.dir)
+			if !ok {
+				status = -1
+			}
+			p.report(Termination{ID: r.id, Pid: r.pids.Executor.Pid, Status: status})
+			p.removeRunDir(r.dir)
+		}()
+	}
+	for _, id := range known {
+		if found[id] {
+			continue
+		}
+		p.log.Warn("the runtime directory has no record of a container; taking it as ended", "container", id)
+		p.mu.Lock()
+		p.wg.Add(1)
+		p.mu.Unlock()
+		go func() {
+			defer p.wg.Done()
+			p.report(Termination{ID: id, Status: -1})
+		}()
+	}
+	return adopted, nil
+}
+
+// readRecovery reads a container's records; what is missing or unreadable
+// stays zero.
+func readRecovery(base, name string) recovery {
+	r := recovery{id: name, dir: filepath.Join(base, name)}
+	_ = readJSON(filepath.Join(r.dir, launchFile), &r.launch)
+	r.havePids = readJSON(filepath.Join(r.dir, pidsFile), &r.pids) == nil
+	return r
+}
+
+// waitRecovered follows an adopted container until its root process has
+// exited, sweeps up what is left in its session, and reports the end.
+func (p *Posix) waitRecovered(c *container) {
+	defer p.wg.Done()
+	c.watch.wait()
+	// The watch keeps the root's pid, the session's and group's ID, from
+	// being reused until it is closed.
+	killTrees([]target{{0, c.root}}, true)
+	p.mu.Lock()
+	c.reaping = true
+	for c.pins > 0 {
+		p.unpinned.Wait()
+	}
+	destroyed := c.destroyed
+	p.mu.Unlock()
+	c.watch.close()
+	status, ok := readStatus(c.runDir)
+	switch {
+	case ok:
+	case destroyed:
+		status = int(syscall.SIGKILL) // the wait status of a process SIGKILL ended
+	default:
+		status = -1
+	}
+	p.finish(c, status)
+}
+
+// sweepEnded kills what a container that ended unwatched may have left:
+// its executor, if that still runs (its supervisor was killed, say), and
+// every process in its session. The session's ID is its first process's
+// pid, which the kernel does not give to a new process while the session
+// has members; but once the session is empty it may have been, and a live
+// process with that pid and another start time may lead a session of its
+// own, which is then left alone.
+func (p *Posix) sweepEnded(r recovery, boot string) {
+	if !r.havePids || r.pids.BootID == "" || r.pids.BootID != boot {
+		return
+	}
+	var targets []target
+	ex := r.pids.Executor
+	if ex.Pid != r.pids.Root.Pid && sameProcess(ex.Pid, ex.StartTime) {
+		targets = append(targets, target{root: ex.Pid})
+	}
+	start, zombie, alive := procIdentity(r.pids.Root.Pid)
+	if !alive || (zombie && start == r.pids.Root.StartTime) {
+		targets = append(targets, target{sid: r.pids.Root.Pid})
+	}
+	if len(targets) > 0 {
+		if n := killTrees(targets, true); n > 0 {
+			p.log.Info("killed what an ended container left running", "container", r.id, "processes", n)
+		}
+	}
+}
+
+// destroyOrphan kills a container the agent does not know and removes its
+// records.
+func (p *Posix) destroyOrphan(r recovery, boot string) {
+	p.log.Info("destroying an orphaned container", "container", r.id, "dir", r.launch.Directory)
+	if r.havePids && r.pids.BootID != "" && r.pids.BootID == boot {
+		if w, ok := watchProc(r.pids.Root.Pid, r.pids.Root.StartTime); ok {
+			// Held open, the watch keeps the pid from reuse while killing.
+			killTrees([]target{{r.pids.Root.Pid, r.pids.Root.Pid}}, true)
+			w.close()
+		} else {
+			p.sweepEnded(r, boot)
+		}
+	}
+	p.cleanupIsolators(r.id)
+	p.removeRunDir(r.dir)
+}

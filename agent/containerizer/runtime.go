@@ -1,0 +1,148 @@
+package containerizer
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// The runtime directory holds, per container, what a restarted agent needs
+// to find the container's processes again (Mesos keeps the same under
+// /var/run/mesos/containers/<id>):
+//
+//	<RuntimeDir>/containers/<id>/launch.json  the container's ID and sandbox,
+//	                                          written before it starts
+//	                             pids.json    its processes: the session leader
+//	                                          (the supervisor) and the executor,
+//	                                          each with its start time, and the
+//	                                          boot they belong to
+//	                             status       the executor's wait status, in
+//	                                          decimal, written by the
+//	                                          supervisor when the executor ends
+//
+// Every file is written whole or not at all (a temporary file, fsync,
+// rename, fsync of the directory), so a crash at any moment leaves each
+// either absent or complete. A container's directory is removed once its
+// end has been reported.
+const (
+	containersDir = "containers"
+	launchFile    = "launch.json"
+	pidsFile      = "pids.json"
+	statusFile    = "status"
+)
+
+// launchRecord is launch.json.
+type launchRecord struct {
+	ID        string `json:"container_id"`
+	Directory string `json:"directory"`
+	// Supervised is true when the executor runs under a supervisor.
+	Supervised bool `json:"supervised"`
+}
+
+// procRecord names one process for as long as it lives: a pid is reused
+// once its process is gone, its start time (clock ticks since boot) tells
+// the newcomer apart.
+type procRecord struct {
+	Pid       int    `json:"pid"`
+	StartTime uint64 `json:"start_time"`
+}
+
+// pidsRecord is pids.json.
+type pidsRecord struct {
+	// BootID is the boot the processes ran in; after a reboot none of them
+	// is running, whatever the pids say.
+	BootID string `json:"boot_id"`
+	// Root leads the container's session and process group: the
+	// supervisor, or the executor itself when unsupervised.
+	Root     procRecord `json:"root"`
+	Executor procRecord `json:"executor"`
+}
+
+// recordProc describes the running process pid.
+func recordProc(pid int) procRecord {
+	start, _, _ := procIdentity(pid)
+	return procRecord{Pid: pid, StartTime: start}
+}
+
+// writeFileAtomic replaces path with data so that a crash leaves either
+// the old file or the new one, never a part.
+func writeFileAtomic(path string, data []byte) error {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	tmp := f.Name()
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		_ = os.Remove(tmp)
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := syncDir(dir); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+// syncDir makes a directory's entries durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+func writeJSON(path string, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return writeFileAtomic(path, append(b, '\n'))
+}
+
+func readJSON(path string, v any) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("read %s: %w", path, err)
+	}
+	return nil
+}
+
+// writeStatus records the executor's wait status in the container's
+// runtime directory.
+func writeStatus(dir string, status int) error {
+	return writeFileAtomic(filepath.Join(dir, statusFile), []byte(strconv.Itoa(status)+"\n"))
+}
+
+// readStatus returns the wait status the supervisor recorded, if any.
+func readStatus(dir string) (int, bool) {
+	b, err := os.ReadFile(filepath.Join(dir, statusFile))
+	if err != nil {
+		return 0, false
+	}
+	status, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || status < 0 {
+		return 0, false
+	}
+	return status, true
+}
