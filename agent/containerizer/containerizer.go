@@ -231,7 +231,7 @@ type container struct {
 	supervised bool
 	runDir     string
 	destroyed  bool
-	done      chan struct{}
+	done       chan struct{}
 	// reaping is set once the root process has exited and is about to be
 	// reaped (or, recovered, its watch closed), after which its pid may
 	// name another process. Signals go only to a pinned container, which
