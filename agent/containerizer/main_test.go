@@ -10,6 +10,7 @@ import (
 // SuperviseArg.
 func TestMain(m *testing.M) {
 	MainIfSupervisor()
+	mainIfDoomedAgent()
 	os.Exit(m.Run())
 }
 
