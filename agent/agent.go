@@ -103,10 +103,15 @@ func New(cfg Config) (*Agent, error) {
 		stopped: make(chan struct{}),
 	}
 	a.cont = containerizer.NewPosix(containerizer.Options{
-		WorkDir:   cfg.WorkDir,
-		OnExit:    func(t containerizer.Termination) { a.deliver(core.ContainerExited{Termination: termination(t)}) },
-		Isolators: cfg.Isolators,
-		Logger:    log,
+		WorkDir: cfg.WorkDir,
+		// TODO(--runtime_dir): Mesos's flag; until it exists, the records
+		// of running containers live in <work_dir>/runtime.
+		RuntimeDir: filepath.Join(cfg.WorkDir, "runtime"),
+		// The executor binary (gomesos) also supervises every container.
+		SupervisorPath: cfg.ExecutorBinary,
+		OnExit:         func(t containerizer.Termination) { a.deliver(core.ContainerExited{Termination: termination(t)}) },
+		Isolators:      cfg.Isolators,
+		Logger:         log,
 	})
 	a.ops = newContainerOps(a.cont, cfg.WorkDir, log, a.deliver)
 	a.pub.init()

@@ -263,7 +263,8 @@ func (f *fakeContainers) Update(id string, rs []*mesos.Resource) error {
 	f.record(fmt.Sprintf("update %s %d", id, len(rs)))
 	return nil
 }
-func (f *fakeContainers) DestroyAll() {}
+func (f *fakeContainers) DestroyAll()                                         {}
+func (f *fakeContainers) Recover([]string) ([]containerizer.Recovered, error) { return nil, nil }
 func (f *fakeContainers) log() []string {
 	f.mu.Lock()
 	defer f.mu.Unlock()

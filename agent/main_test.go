@@ -5,13 +5,17 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gomesos/gomesos/agent/containerizer"
 	"github.com/gomesos/gomesos/executor/builtin"
 	"github.com/gomesos/gomesos/internal/testutil"
 )
 
-// TestMain makes the test binary serve as the built-in executors: the agent
-// under test starts it with builtin.EnvKind set, as it starts gomesos.
+// TestMain makes the test binary serve as the containers' supervisor and
+// the built-in executors: the agent under test starts it with
+// containerizer.SuperviseArg, or with builtin.EnvKind set, as it starts
+// gomesos.
 func TestMain(m *testing.M) {
+	containerizer.MainIfSupervisor()
 	builtin.MainIfExecutor()
 	os.Exit(m.Run())
 }

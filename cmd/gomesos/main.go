@@ -12,6 +12,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/gomesos/gomesos/agent/containerizer"
 	"github.com/gomesos/gomesos/executor/builtin"
 )
 
@@ -36,8 +37,11 @@ func commands() []command {
 }
 
 func main() {
-	// An agent starts the built-in executors by running this binary with
+	// An agent runs this binary as each container's supervisor (with
+	// containerizer.SuperviseArg first, and the executor's environment, so
+	// this comes first), and as the built-in executors, with
 	// GOMESOS_EXECUTOR set.
+	containerizer.MainIfSupervisor()
 	builtin.MainIfExecutor()
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/gomesos/gomesos/agent"
+	"github.com/gomesos/gomesos/agent/containerizer"
 	mesos "github.com/gomesos/gomesos/api/v1/mesos"
 	schedpb "github.com/gomesos/gomesos/api/v1/scheduler"
 	"github.com/gomesos/gomesos/codec"
@@ -37,9 +38,11 @@ import (
 // process.
 var gomesosBin string
 
-// TestMain lets the test binary serve as the built-in executors and as the
-// custom executor of the tests, and builds the gomesos binary once.
+// TestMain lets the test binary serve as the containers' supervisor, the
+// built-in executors and the custom executor of the tests, and builds the
+// gomesos binary once.
 func TestMain(m *testing.M) {
+	containerizer.MainIfSupervisor()
 	builtin.MainIfExecutor()
 	if os.Getenv(customExecutorEnv) != "" {
 		os.Exit(runCustomExecutor())
