@@ -11,14 +11,16 @@
 //
 // Connection policy, as in Mesos's executor library:
 //   - Before the first SUBSCRIBED, failed attempts (connection errors, 503,
-//     404, 5xx) are retried with a random backoff of at most
+//     404, 5xx) are retried after a random backoff of at most
 //     Config.SubscriptionBackoffMax, for up to the registration timeout
 //     (WithRegistrationTimeout, default 1 minute, the agent's own
 //     --executor_registration_timeout).
 //   - When an established subscription breaks, a non-checkpointing executor
 //     gives up at once; a checkpointing one (MESOS_CHECKPOINT=1) re-subscribes
-//     with backoff until Config.RecoveryTimeout has passed since the break,
-//     sending its unacknowledged tasks and updates in the SUBSCRIBE call.
+//     with the same backoff until Config.RecoveryTimeout has passed since the
+//     break, sending its unacknowledged tasks and updates in the SUBSCRIBE
+//     call. Updates made meanwhile are queued, and go in that call too. This
+//     is how an executor outlives an agent restart.
 //   - Giving up delivers a locally made SHUTDOWN event to the handler, then
 //     Run returns an error wrapping ErrAgentLost.
 package executor
@@ -196,6 +198,14 @@ func (c *Client) Subscribed() *execpb.Event_Subscribed {
 	return proto.Clone(c.info).(*execpb.Event_Subscribed)
 }
 
+// Connected reports whether the client holds a subscription now: SUBSCRIBED
+// arrived on the current event stream and the stream has not broken.
+func (c *Client) Connected() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.subscribed
+}
+
 // Unacknowledged returns copies of the tasks no update of which has been
 // acknowledged yet and of the updates not acknowledged yet, in the order they
 // were received and made. They are what a re-subscription sends.
@@ -293,12 +303,18 @@ func (c *Client) Run(ctx context.Context, h Handler) error {
 	}
 }
 
+// backoff is the wait before the next subscription attempt: random, as in
+// Mesos's executor library, and never longer than SubscriptionBackoffMax
+// (nor shorter than minBackoff, which keeps a zero maximum from spinning).
 func (c *Client) backoff() time.Duration {
-	d := minBackoff
-	if m := c.cfg.SubscriptionBackoffMax; m > 0 {
-		d += mrand.N(m)
+	return backoffWithin(c.cfg.SubscriptionBackoffMax)
+}
+
+func backoffWithin(limit time.Duration) time.Duration {
+	if limit <= minBackoff {
+		return minBackoff
 	}
-	return d
+	return minBackoff + mrand.N(limit-minBackoff+1)
 }
 
 func sleep(ctx context.Context, d time.Duration) error {

@@ -41,6 +41,15 @@
 //     exits 1 when acknowledgements never came or the agent was lost. Any
 //     process still left in a task's process group is killed on exit, as
 //     destroying the container would.
+//   - With MESOS_CHECKPOINT=1 the executor outlives its agent: when the
+//     agent goes away (restarts, or is killed) the tasks keep running and
+//     their updates are queued, and the executor re-subscribes (package
+//     executor's connection policy: a random backoff of at most
+//     MESOS_SUBSCRIPTION_BACKOFF_MAX between attempts) with every
+//     unacknowledged task and update. When MESOS_RECOVERY_TIMEOUT passes
+//     without a subscription it shuts down as on SHUTDOWN: kills its tasks
+//     and exits 1. Without checkpointing, losing the agent does the same at
+//     once.
 //
 // The command executor runs its task in the sandbox with the executor's own
 // stdout and stderr (the sandbox's stdout and stderr files). A second LAUNCH
@@ -52,13 +61,17 @@
 // of its group is killed. It exits once every task is terminal. LAUNCH shuts
 // it down.
 //
-// Differences from Mesos: the default executor runs tasks as plain child
-// processes instead of nested containers launched through the agent's
-// operator API (so no per-task isolation, images or volumes); the task
-// sandbox is a directory, not a symlink to containers/<id>; a LAUNCH_GROUP
-// that arrives while shutting down is answered with TASK_KILLED
-// (REASON_TASK_KILLED_DURING_LAUNCH) instead of being ignored; health checks,
-// checks, CommandInfo.user and container images are not supported.
+// Differences from Mesos: the 60 s fail-safe wait for acknowledgements runs
+// only while subscribed (re-armed on each re-subscription), so a task that
+// ends while its agent restarts is still reported once the agent is back,
+// however long that takes within the recovery timeout; the default executor
+// runs tasks as plain child processes instead of nested containers launched
+// through the agent's operator API (so no per-task isolation, images or
+// volumes); the task sandbox is a directory, not a symlink to
+// containers/<id>; a LAUNCH_GROUP that arrives while shutting down is
+// answered with TASK_KILLED (REASON_TASK_KILLED_DURING_LAUNCH) instead of
+// being ignored; health checks, checks, CommandInfo.user and container
+// images are not supported.
 package builtin
 
 import (

@@ -168,6 +168,12 @@ func (e *engine) loop(ctx, cctx context.Context, events <-chan *execpb.Event, cl
 			e.log.Error("shutdown grace period elapsed; killing everything", "grace_period", e.cfg.ShutdownGracePeriod)
 			return 1
 		case <-ackC:
+			if !e.client.Connected() {
+				// The agent is away (restarting, say): the wait for it
+				// is bounded by the recovery timeout, not this one.
+				e.ackTimer.Reset(ackTimeout)
+				continue
+			}
 			e.log.Error("did not receive acknowledgements for all status updates", "waited", ackTimeout)
 			return 1
 		case <-ctx.Done():
@@ -207,6 +213,11 @@ func (e *engine) handle(ctx context.Context, ev *execpb.Event) {
 	switch ev.GetType() {
 	case execpb.Event_SUBSCRIBED:
 		e.framework = ev.GetSubscribed().GetFrameworkInfo()
+		if e.ackTimer != nil {
+			// A re-subscription re-sends every unacknowledged update; the
+			// agent gets the whole fail-safe period to acknowledge them.
+			e.ackTimer.Reset(ackTimeout)
+		}
 	case execpb.Event_LAUNCH:
 		if e.kind != KindCommand {
 			e.log.Error("LAUNCH is not supported by the default executor")

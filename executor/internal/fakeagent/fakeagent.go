@@ -51,6 +51,7 @@ type Agent struct {
 	caps       []mesos.FrameworkInfo_Capability_Type
 	autoAck    bool
 	down       bool
+	refused    int // connections dropped while down
 	reject     map[execpb.Call_Type]rejection
 	stream     *stream
 	streams    int
@@ -226,6 +227,13 @@ func (a *Agent) Subscribed() bool {
 	return a.stream != nil
 }
 
+// Refused returns how many requests the agent dropped while down.
+func (a *Agent) Refused() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.refused
+}
+
 // Subscribes returns every SUBSCRIBE call received.
 func (a *Agent) Subscribes() []*execpb.Call {
 	a.mu.Lock()
@@ -331,6 +339,10 @@ func (a *Agent) problem(format string, args ...any) {
 func (a *Agent) serve(w http.ResponseWriter, r *http.Request) {
 	a.mu.Lock()
 	down := a.down
+	if down {
+		a.refused++
+		a.notify()
+	}
 	a.mu.Unlock()
 	if down {
 		if hj, ok := w.(http.Hijacker); ok {
