@@ -246,6 +246,21 @@ func NewPosix(opts Options) *Posix {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
+	// The supervisor starts in the sandbox: a relative path would be
+	// looked for there.
+	if sp := opts.SupervisorPath; sp != "" && !filepath.IsAbs(sp) {
+		var err error
+		if strings.Contains(sp, "/") {
+			sp, err = filepath.Abs(sp)
+		} else {
+			sp, err = exec.LookPath(sp)
+		}
+		if err == nil {
+			opts.SupervisorPath = sp
+		} else {
+			log.Warn("cannot make the supervisor's path absolute", "path", opts.SupervisorPath, "err", err)
+		}
+	}
 	p := &Posix{opts: opts, log: log, containers: make(map[string]*container), starting: make(map[string]bool)}
 	p.unpinned.L = &p.mu
 	return p
