@@ -276,3 +276,22 @@ func TestConcurrentDestroys(t *testing.T) {
 		t.Errorf("containers left: %v", left)
 	}
 }
+
+// A supervisor binary that does not supervise (its main lacks
+// MainIfSupervisor) fails the launch, which reports nothing and leaves no
+// records.
+func TestLaunchFailsWithABinaryThatDoesNotSupervise(t *testing.T) {
+	h := &harness{t: t, workDir: t.TempDir(), exits: make(chan Termination, 1)}
+	h.p = NewPosix(Options{WorkDir: h.workDir, SupervisorPath: "/bin/true", OnExit: func(tm Termination) { h.exits <- tm }})
+	t.Cleanup(h.p.DestroyAll)
+	_, err := h.p.Launch(Spec{ID: "c7", Directory: h.sandbox("c7"), Path: "/bin/sleep", Args: []string{"sleep", "1000"}})
+	if err == nil || !strings.Contains(err.Error(), "without starting the executor") {
+		t.Fatalf("Launch = %v, want a failure naming the supervisor", err)
+	}
+	if len(h.p.Pids()) != 0 || len(h.exits) != 0 {
+		t.Errorf("a failed launch left containers %v or reported %d ends", h.p.Pids(), len(h.exits))
+	}
+	if _, err := os.Stat(filepath.Join(h.workDir, "runtime", containersDir, "c7")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a failed launch left its runtime directory: %v", err)
+	}
+}
