@@ -183,11 +183,17 @@ func TestRecoverReportsExitWhileAgentAway(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(h.sandbox("gone"), "go"), nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	testutil.WaitFor(t, "the executor to exit", patience, func() bool { return !ProcessAlive(pid) })
-	testutil.WaitFor(t, "its status to be recorded", patience, func() bool {
-		_, ok := readStatus(h.runDir("gone"))
-		return ok
+	var rec pidsRecord
+	if err := readJSON(filepath.Join(h.runDir("gone"), pidsFile), &rec); err != nil {
+		t.Fatal(err)
+	}
+	// The supervisor records the status, then exits.
+	testutil.WaitFor(t, "the executor and its supervisor to exit", patience, func() bool {
+		return !ProcessAlive(pid) && !ProcessAlive(rec.Root.Pid)
 	})
+	if _, ok := readStatus(h.runDir("gone")); !ok {
+		t.Fatal("the supervisor exited without recording the executor's status")
+	}
 
 	got, err := h.p.Recover([]string{"gone"})
 	if err != nil || len(got) != 0 {
