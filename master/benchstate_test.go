@@ -11,7 +11,7 @@ import (
 )
 
 // BenchmarkStateUnderLoad reads /master/state of 10,000 agents running
-// 100,000 tasks over HTTP with four readers, while tasks keep finishing and
+// 100,000 tasks over HTTP with one reader reading back to back, while tasks keep finishing and
 // being replaced at 1,000 a second (status updates, acknowledgements,
 // offers and accepts flowing through the loop). It reports the readers'
 // latencies and what the loop sustained meanwhile:

@@ -258,7 +258,8 @@ func (m *Master) view(w http.ResponseWriter, r *http.Request, write func(*core.S
 		requestError(w, codec.MethodNotAllowed(r.Method, "GET"))
 		return
 	}
-	snap := m.snap.Load()
+	m.warm.read(time.Now())
+	snap := m.latest()
 	cb := r.URL.Query().Get("jsonp")
 	if cb != "" && !jsonpName.MatchString(cb) {
 		textError(w, http.StatusBadRequest, "Invalid 'jsonp' callback name")
@@ -367,8 +368,9 @@ func (m *Master) handleVersion(w http.ResponseWriter, r *http.Request) {
 }
 
 func (m *Master) handleMetrics(w http.ResponseWriter, r *http.Request) {
+	latest := m.latest()
 	m.encoders.acquire()
-	snap := m.snap.Load().Metrics()
+	snap := latest.Metrics()
 	m.encoders.release()
 	m.allocRuns.put(snap)
 	out := make(map[string]codec.Double, len(snap))

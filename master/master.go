@@ -57,12 +57,16 @@ type Master struct {
 	// allocRuns times allocation passes (the core may not read the clock).
 	allocRuns *runWindow
 
-	// snap is the core's latest snapshot, which the loop publishes after
-	// every batch of steps: the legacy endpoints and the metrics read it,
-	// never the core itself.
+	// snap is the core's latest published snapshot: the legacy endpoints
+	// and the metrics read it, never the core itself. The loop publishes
+	// when a reader asks (latest) and on every tick, not after every step:
+	// a snapshot then covers many steps, and publishing costs what changed
+	// since the last one, so under load it costs far less per step.
 	snap atomic.Pointer[core.Snapshot]
 	// encoders leaves the loop a processor however many read.
 	encoders gate
+	// warm keeps the latest snapshot encoded while someone reads views.
+	warm *warmer
 
 	reqs    chan request
 	batch   []request // owned by the loop
@@ -143,6 +147,7 @@ func New(cfg Config) (*Master, error) {
 	}
 	m.snap.Store(m.core.Snapshot())
 	m.encoders = newGate(max(1, runtime.GOMAXPROCS(0)-1))
+	m.warm = newWarmer()
 	m.srv = &http.Server{Handler: m.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	return m, nil
 }
@@ -170,6 +175,12 @@ func (m *Master) Info() *mesos.MasterInfo { return m.core.Info() }
 func (m *Master) Run(ctx context.Context) error {
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- m.srv.Serve(m.ln) }()
+	warmerDone := make(chan struct{})
+	go func() {
+		defer close(warmerDone)
+		m.runWarmer(m.stopped)
+	}()
+	defer func() { <-warmerDone }()
 	m.log.Info("master started", "id", m.core.Info().GetId(), "address", m.Addr())
 	ticker := time.NewTicker(m.cfg.TickInterval)
 	defer ticker.Stop()
@@ -179,9 +190,10 @@ loop:
 		select {
 		case r := <-m.reqs:
 			m.serve(r)
-		case <-ticker.C:
+		case now := <-ticker.C:
 			m.step(core.Tick{})
-			m.commit()
+			m.commit(true)
+			m.warm.published(now)
 		case err = <-serveErr:
 			break loop
 		case <-ctx.Done():
@@ -210,21 +222,46 @@ loop:
 // errStopped is returned by do once the master has stopped.
 var errStopped = errors.New("master is stopping")
 
-// request is a function to run on the loop; done is closed once it ran
-// and a snapshot showing its effects is published.
+// request is a function to run on the loop; done is closed once it ran and
+// its outputs were carried out, and, when publish is set, once a snapshot
+// showing its effects (and those of every request before it) is published.
 type request struct {
-	fn   func()
-	done chan struct{}
+	fn      func()
+	done    chan struct{}
+	publish bool
 }
 
 // maxBatch bounds the requests served between two snapshots.
 const maxBatch = 64
 
-// do runs fn on the loop goroutine and waits for it, and for the snapshot
-// that shows what it did: a client that reads the state after its call
-// was answered sees the call's effects.
-func (m *Master) do(fn func()) error {
-	r := request{fn: fn, done: make(chan struct{})}
+// do runs fn on the loop goroutine and waits for it and its outputs.
+func (m *Master) do(fn func()) error { return m.send(request{fn: fn, done: make(chan struct{})}) }
+
+// freshWait bounds how long a reader waits for the loop to publish.
+const freshWait = 250 * time.Millisecond
+
+// latest returns a snapshot that shows every call answered before it was
+// asked for: a client that reads the state after its call was answered
+// sees the call's effects. The loop publishes it between two batches, in
+// microseconds; should the loop be busy longer than freshWait, or stopped,
+// the reader gets the last published snapshot instead of waiting.
+func (m *Master) latest() *core.Snapshot {
+	r := request{fn: func() {}, done: make(chan struct{}), publish: true}
+	t := time.NewTimer(freshWait)
+	defer t.Stop()
+	select {
+	case m.reqs <- r:
+		select {
+		case <-r.done:
+		case <-t.C:
+		}
+	case <-t.C:
+	case <-m.stopped:
+	}
+	return m.snap.Load()
+}
+
+func (m *Master) send(r request) error {
 	select {
 	case m.reqs <- r:
 	case <-m.stopped:
@@ -235,11 +272,12 @@ func (m *Master) do(fn func()) error {
 }
 
 // serve runs a request and those already waiting behind it (up to
-// maxBatch), commits them together, then answers them. Under load a
-// snapshot is published per batch rather than per step.
+// maxBatch), commits them together, then answers them. A snapshot is
+// published when one of them asks for it.
 func (m *Master) serve(first request) {
 	m.batch = append(m.batch[:0], first)
 	first.fn()
+	publish := first.publish
 	for len(m.batch) < maxBatch {
 		var r request
 		select {
@@ -250,25 +288,25 @@ func (m *Master) serve(first request) {
 			break
 		}
 		r.fn()
+		publish = publish || r.publish
 		m.batch = append(m.batch, r)
 	}
-	m.commit()
+	m.commit(publish)
 	for i, r := range m.batch {
 		close(r.done)
 		m.batch[i] = request{}
 	}
 }
 
-// commit publishes the core's state after the latest steps, then carries
-// out the outputs of those steps: whoever hears of a change (an event, a
-// message, an answer) finds it in the state readers see. Publishing costs
-// what changed since the last commit.
-func (m *Master) commit() {
-	for {
+// commit carries out the outputs of the latest steps (and of the steps
+// those feed back), then publishes the core's state when asked to.
+// Whoever hears of a change (an event, a message, an answer) and then reads
+// the state goes through latest, so finds the change there.
+func (m *Master) commit(publish bool) {
+	for m.dispatch() {
+	}
+	if publish {
 		m.snap.Store(m.core.Snapshot())
-		if !m.dispatch() {
-			return
-		}
 	}
 }
 

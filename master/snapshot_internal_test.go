@@ -12,9 +12,10 @@ import (
 	"github.com/gomesos/gomesos/master/core"
 )
 
-// The legacy endpoints and the metrics cost the loop nothing: they answer
-// while the loop is busy with something else entirely (here, a step that
-// does not end until the reads are done).
+// The legacy endpoints and the metrics never hang on the loop: while it is
+// busy with something else entirely (here, a step that does not end until
+// the reads are done), they answer from the last published snapshot once
+// freshWait has passed.
 func TestReadersAnswerWhileTheLoopIsBusy(t *testing.T) {
 	testutil.CheckGoroutines(t)
 	m, err := New(Config{Options: core.Options{Logger: slog.New(slog.DiscardHandler)}, TickInterval: 10 * time.Millisecond})

@@ -145,7 +145,7 @@ func runBenchState(ctx context.Context, args []string, stdout, stderr io.Writer)
 	var opts master.BenchStateOptions
 	fs.IntVar(&opts.Agents, "agents", 10000, "number of simulated agents")
 	fs.IntVar(&opts.Tasks, "tasks", 100000, "number of running tasks")
-	fs.IntVar(&opts.Readers, "readers", 4, "concurrent readers of /master/state")
+	fs.IntVar(&opts.Readers, "readers", 1, "concurrent readers of /master/state, each reading back to back")
 	opts.Duration = 10 * time.Second
 	fs.Var(flagx.Duration{D: &opts.Duration}, "duration", "how long the readers read (and the load runs alone before)")
 	fs.Float64Var(&opts.UpdateRate, "update_rate", 1000, "tasks finishing (and replaced) per second")
