@@ -55,15 +55,17 @@ func (p *Posix) Recover(known []string) ([]Recovered, error) {
 		}
 		r := readRecovery(base, e.Name())
 		found[r.id] = true
-		if !want[r.id] {
-			p.destroyOrphan(r, boot)
-			continue
-		}
 		p.mu.Lock()
 		taken := p.containers[r.id] != nil || p.starting[r.id]
 		p.mu.Unlock()
 		if taken {
-			p.log.Warn("not recovering a container that is already running", "container", r.id)
+			// Launched or adopted by this containerizer already: neither
+			// an orphan nor one to adopt again.
+			p.log.Warn("not recovering a container that this containerizer runs", "container", r.id)
+			continue
+		}
+		if !want[r.id] {
+			p.destroyOrphan(r, boot)
 			continue
 		}
 		if r.havePids && r.pids.BootID != "" && r.pids.BootID == boot {

@@ -274,3 +274,20 @@ func TestRecoverIsNotFooledByPidReuse(t *testing.T) {
 		t.Errorf("the processes that now have the recorded pids (%d, %d) were killed", pid, rec.Root.Pid)
 	}
 }
+
+// A container the containerizer runs itself is never taken for an orphan,
+// nor adopted a second time, by a later Recover.
+func TestRecoverLeavesItsOwnContainersAlone(t *testing.T) {
+	h := newHarness(t)
+	_, pid := h.launch("mine", "exec sleep 1000")
+	for _, known := range [][]string{nil, {"mine"}} {
+		got, err := h.p.Recover(known)
+		if err != nil || len(got) != 0 {
+			t.Fatalf("Recover(%v) = %+v, %v; want nothing adopted", known, got, err)
+		}
+		if !ProcessAlive(pid) || h.p.Pids()["mine"] != pid {
+			t.Fatalf("Recover(%v) disturbed a running container (alive: %v, pids %v)", known, ProcessAlive(pid), h.p.Pids())
+		}
+	}
+	h.noExit()
+}
