@@ -169,11 +169,14 @@ func TestIsolatorHooks(t *testing.T) {
 		out, _ := os.ReadFile(filepath.Join(dir, "stdout"))
 		return string(out) == "11\n"
 	})
-	pi, ok := readStat(pid)
-	if !ok {
-		t.Fatalf("no process %d", pid)
+	var rec pidsRecord
+	if err := readJSON(filepath.Join(h.workDir, "runtime", containersDir, "c4", pidsFile), &rec); err != nil {
+		t.Fatal(err)
 	}
-	supervisorOf := pi.ppid
+	if rec.Executor.Pid != pid {
+		t.Errorf("the records name executor %d, Launch said %d", rec.Executor.Pid, pid)
+	}
+	supervisorOf := rec.Root.Pid
 	if err := h.p.Destroy("c4"); err != nil {
 		t.Fatal(err)
 	}

@@ -10,9 +10,15 @@ import (
 // SuperviseArg.
 func TestMain(m *testing.M) {
 	MainIfSupervisor()
-	mainIfDoomedAgent()
+	for _, hook := range mainHooks {
+		hook()
+	}
 	os.Exit(m.Run())
 }
+
+// mainHooks run before the tests and may make the process something else
+// (and exit): the helper processes some tests start.
+var mainHooks []func()
 
 // supervisor is the binary the tests' containerizers run as supervisor:
 // this test binary.

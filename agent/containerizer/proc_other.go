@@ -37,3 +37,11 @@ type procWatch struct{}
 func watchProc(pid int, start uint64) (*procWatch, bool) { return nil, false }
 func (w *procWatch) wait()                               {}
 func (w *procWatch) close()                              {}
+
+// closeOnExecFrom marks descriptors from fd up (the first thousand)
+// close-on-exec.
+func closeOnExecFrom(fd int) {
+	for n := fd; n < 1024; n++ {
+		syscall.CloseOnExec(n)
+	}
+}

@@ -67,6 +67,12 @@ func recordProc(pid int) procRecord {
 	return procRecord{Pid: pid, StartTime: start}
 }
 
+// sameProcess reports whether pid is the live process that started at start.
+func sameProcess(pid int, start uint64) bool {
+	s, zombie, ok := procIdentity(pid)
+	return ok && !zombie && s == start
+}
+
 // writeFileAtomic replaces path with data so that a crash leaves either
 // the old file or the new one, never a part.
 func writeFileAtomic(path string, data []byte) error {

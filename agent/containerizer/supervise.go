@@ -52,9 +52,11 @@ func MainIfSupervisor() {
 func supervise(args []string) int {
 	runtime.GOMAXPROCS(1)
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil)).With("component", "container supervisor")
-	// Nothing but this descriptor is inherited from the containerizer; the
-	// executor must not inherit it, or the containerizer would wait on it.
-	syscall.CloseOnExec(reportFD)
+	// Only the standard descriptors reach the executor: not the report
+	// descriptor, on which the containerizer waits for the end, nor
+	// anything the agent itself inherited and left open (a pipe from
+	// whoever started it, say), which would tie the executor to it.
+	closeOnExecFrom(reportFD)
 	report := os.NewFile(reportFD, "report")
 	tell := func(msg string) {
 		if report != nil {

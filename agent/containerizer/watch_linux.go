@@ -3,6 +3,7 @@ package containerizer
 import (
 	"errors"
 	"os"
+	"strconv"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -51,12 +52,6 @@ func watchProc(pid int, start uint64) (w *procWatch, ok bool) {
 	return &procWatch{pid: pid, start: start, f: os.NewFile(uintptr(fd), "pidfd")}, true
 }
 
-// sameProcess reports whether pid is the live process that started at start.
-func sameProcess(pid int, start uint64) bool {
-	s, zombie, ok := procIdentity(pid)
-	return ok && !zombie && s == start
-}
-
 // wait blocks until the process has exited (it may not be reaped yet).
 func (w *procWatch) wait() {
 	if w.f != nil {
@@ -82,5 +77,23 @@ func (w *procWatch) wait() {
 func (w *procWatch) close() {
 	if w.f != nil {
 		_ = w.f.Close()
+	}
+}
+
+// closeOnExecFrom marks every descriptor from fd up close-on-exec, so that
+// a program this process executes inherits none of them.
+func closeOnExecFrom(fd int) {
+	if err := unix.CloseRange(uint(fd), ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err == nil {
+		return
+	}
+	// Kernels before 5.11: each open descriptor in turn.
+	entries, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if n, err := strconv.Atoi(e.Name()); err == nil && n >= fd {
+			unix.CloseOnExec(n)
+		}
 	}
 }

@@ -22,6 +22,8 @@ const (
 	envDoomedScript  = "CONTAINERIZER_TEST_DOOMED_SCRIPT"
 )
 
+func init() { mainHooks = append(mainHooks, mainIfDoomedAgent) }
+
 func mainIfDoomedAgent() {
 	workDir := os.Getenv(envDoomedWorkDir)
 	if workDir == "" {
@@ -111,6 +113,21 @@ func TestRecoverAdoptsRunningContainer(t *testing.T) {
 	bg := testutil.WaitPIDFile(t, filepath.Join(h.sandbox("alive"), "bg.pid"), patience)
 	if !ProcessAlive(pid) || !ProcessAlive(bg) {
 		t.Fatalf("the executor (%d) or its child (%d) died with the agent", pid, bg)
+	}
+	// Nothing ties the executor to the agent: it holds no descriptor but
+	// its standard input (/dev/null), output and error (sandbox files).
+	fds, err := os.ReadDir("/proc/" + strconv.Itoa(pid) + "/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, fd := range fds {
+		target, _ := os.Readlink(filepath.Join("/proc", strconv.Itoa(pid), "fd", fd.Name()))
+		switch {
+		case fd.Name() == "0" && target == os.DevNull:
+		case (fd.Name() == "1" || fd.Name() == "2") && strings.HasPrefix(target, h.sandbox("alive")+"/"):
+		default:
+			t.Errorf("the executor holds descriptor %s -> %s", fd.Name(), target)
+		}
 	}
 
 	got, err := h.p.Recover([]string{"alive"})
