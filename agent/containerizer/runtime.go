@@ -26,7 +26,9 @@ import (
 // Every file is written whole or not at all (a temporary file, fsync,
 // rename, fsync of the directory), so a crash at any moment leaves each
 // either absent or complete. A container's directory is removed once its
-// end has been reported.
+// end has been handed to OnExit: an agent that crashes before it has
+// checkpointed that end finds the container, after its restart, ended
+// with an unknown status.
 const (
 	containersDir = "containers"
 	launchFile    = "launch.json"
