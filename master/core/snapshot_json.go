@@ -296,7 +296,7 @@ func (s *Snapshot) WriteSummary(w io.Writer, cluster string) error {
 			"id": fw.id, "name": fw.info.GetName(), "hostname": fw.info.GetHostname(),
 			"webui_url": fw.info.GetWebuiUrl(), "active": fw.active, "connected": fw.connected,
 			"recovered": false, "user": fw.info.GetUser(),
-			"used_resources": legacy(fw.used), "offered_resources": legacy(fw.offered), "capabilities": fw.capabilities(),
+			"used_resources": legacyRes(fw.used), "offered_resources": legacyRes(fw.offered), "capabilities": fw.capabilities(),
 		}
 		for _, st := range summaryStates {
 			m[st.String()] = fwCounts[fw.id][st]

@@ -3,18 +3,20 @@ package core
 import (
 	"encoding/json"
 	"fmt"
-	"strconv"
-	"strings"
 
 	mesos "github.com/gomesos/gomesos/api/v1/mesos"
 	"github.com/gomesos/gomesos/codec"
+	"github.com/gomesos/gomesos/codec/legacy"
 	"github.com/gomesos/gomesos/resources"
 	"google.golang.org/protobuf/proto"
 )
 
 // The legacy JSON views (/master/state and friends): their shapes, and
-// how each published record (snapshot.go) encodes itself. The encoding of
-// whole endpoints from records is in snapshot_json.go.
+// how each published record (snapshot.go) encodes itself. Tasks, statuses,
+// labels, resources, attributes and executors are written by codec/legacy,
+// the model the agent's /state shares; the encoding of whole endpoints from
+// records is in snapshot_json.go. The view types document the shapes and
+// decode them; a view value is its record's JSON, decoded.
 
 type f = codec.Double
 
@@ -57,7 +59,7 @@ type SlaveView struct {
 	ID                  string                     `json:"id"`
 	Hostname            string                     `json:"hostname"`
 	Port                int32                      `json:"port"`
-	Attributes          map[string]any             `json:"attributes"`
+	Attributes          json.RawMessage            `json:"attributes"`
 	PID                 string                     `json:"pid"`
 	RegisteredTime      f                          `json:"registered_time"`
 	ReregisteredTime    *f                         `json:"reregistered_time,omitempty"`
@@ -128,7 +130,6 @@ type TaskView struct {
 	User        string            `json:"user,omitempty"`
 	Labels      json.RawMessage   `json:"labels,omitempty"`
 	Container   json.RawMessage   `json:"container,omitempty"`
-	HealthCheck json.RawMessage   `json:"health_check,omitempty"`
 }
 
 // OfferView is an offer in the legacy endpoints.
@@ -145,7 +146,7 @@ type ExecutorView struct {
 	ExecutorID  string          `json:"executor_id"`
 	Name        string          `json:"name"`
 	FrameworkID string          `json:"framework_id"`
-	Command     json.RawMessage `json:"command,omitempty"`
+	Command     json.RawMessage `json:"command"`
 	Resources   json.RawMessage `json:"resources"`
 	Role        string          `json:"role,omitempty"`
 	Labels      json.RawMessage `json:"labels,omitempty"`
@@ -153,10 +154,20 @@ type ExecutorView struct {
 	SlaveID     string          `json:"slave_id"`
 }
 
-// legacy is r in the legacy endpoints' form. It is valid JSON, which the
-// view that holds it compacts and escapes as encoding/json does.
-func legacy(r resources.Resources) json.RawMessage {
-	return resources.LegacyJSON(r).AppendJSON(nil)
+// legacyRes is r in the legacy endpoints' form. It is valid JSON, which
+// the view that holds it compacts and escapes as encoding/json does.
+func legacyRes(r resources.Resources) json.RawMessage {
+	return legacy.AppendResources(nil, r)
+}
+
+// decode is the inverse of a record's encoding, for the view values; a
+// record's JSON always decodes into its view.
+func decode[V any](b []byte) V {
+	var v V
+	if err := json.Unmarshal(b, &v); err != nil {
+		panic(fmt.Sprintf("core: decoding %T: %v", v, err))
+	}
+	return v
 }
 
 func protoJSON(m proto.Message) json.RawMessage {
@@ -187,23 +198,6 @@ func marshal(v any) []byte {
 }
 
 func (a *agentRec) view() SlaveView {
-	attrs := map[string]any{}
-	for _, at := range a.info.GetAttributes() {
-		switch at.GetType() {
-		case mesos.Value_SCALAR:
-			attrs[at.GetName()] = f(at.GetScalar().GetValue())
-		case mesos.Value_TEXT:
-			attrs[at.GetName()] = at.GetText().GetValue()
-		case mesos.Value_RANGES:
-			var parts []string
-			for _, r := range at.GetRanges().GetRange() {
-				parts = append(parts, formatRange(r.GetBegin(), r.GetEnd()))
-			}
-			attrs[at.GetName()] = "[" + strings.Join(parts, ", ") + "]"
-		case mesos.Value_SET:
-			attrs[at.GetName()] = "{" + strings.Join(at.GetSet().GetItem(), ", ") + "}"
-		}
-	}
 	reserved := map[string]json.RawMessage{}
 	byRole := map[string]resources.Resources{}
 	for _, r := range a.total {
@@ -212,17 +206,18 @@ func (a *agentRec) view() SlaveView {
 		}
 	}
 	for role, r := range byRole {
-		reserved[role] = legacy(r)
+		reserved[role] = legacyRes(r)
 	}
 	return SlaveView{
-		ID: a.id, Hostname: a.info.GetHostname(), Port: a.info.GetPort(), Attributes: attrs,
-		PID: a.pid, RegisteredTime: f(secs(a.registered)),
+		ID: a.id, Hostname: a.info.GetHostname(), Port: a.info.GetPort(),
+		Attributes: legacy.AppendAttributes(nil, a.info.GetAttributes()),
+		PID:        a.pid, RegisteredTime: f(secs(a.registered)),
 		ReregisteredTime:    optTime(f(secs(a.reregistered))),
-		Resources:           legacy(a.total),
-		UsedResources:       legacy(a.used),
-		OfferedResources:    legacy(a.offered),
+		Resources:           legacyRes(a.total),
+		UsedResources:       legacyRes(a.used),
+		OfferedResources:    legacyRes(a.offered),
 		ReservedResources:   reserved,
-		UnreservedResources: legacy(a.total.Unreserved()),
+		UnreservedResources: legacyRes(a.total.Unreserved()),
 		Active:              a.active,
 		Deactivated:         false,
 		Version:             a.version,
@@ -239,77 +234,50 @@ func (a *agentRec) encode() []byte {
 // as arrays of Resource protobuf JSON, as Mesos does.
 type SlaveFullView struct {
 	SlaveView
-	ReservedResourcesFull   map[string][]json.RawMessage `json:"reserved_resources_full"`
-	UnreservedResourcesFull []json.RawMessage            `json:"unreserved_resources_full"`
-	UsedResourcesFull       []json.RawMessage            `json:"used_resources_full"`
-	OfferedResourcesFull    []json.RawMessage            `json:"offered_resources_full"`
+	ReservedResourcesFull   map[string]json.RawMessage `json:"reserved_resources_full"`
+	UnreservedResourcesFull json.RawMessage            `json:"unreserved_resources_full"`
+	UsedResourcesFull       json.RawMessage            `json:"used_resources_full"`
+	OfferedResourcesFull    json.RawMessage            `json:"offered_resources_full"`
 }
 
 // encodeFull is the agent in /master/slaves.
 func (a *agentRec) encodeFull() []byte {
 	return a.fullJSON.get(func() []byte {
-		reserved := map[string][]json.RawMessage{}
+		byRole := map[string][]*mesos.Resource{}
 		for _, r := range a.total {
 			if role := r.ReservationRole(); role != "*" {
-				reserved[role] = append(reserved[role], protoJSON(resources.ResourceToProto(&r)))
+				byRole[role] = append(byRole[role], resources.ResourceToProto(&r))
 			}
+		}
+		reserved := make(map[string]json.RawMessage, len(byRole))
+		for role, pbs := range byRole {
+			reserved[role] = legacy.AppendResourcesFull(nil, pbs)
 		}
 		return marshal(SlaveFullView{
 			SlaveView:               a.view(),
 			ReservedResourcesFull:   reserved,
-			UnreservedResourcesFull: resourcesFull(a.total.Unreserved()),
-			UsedResourcesFull:       resourcesFull(a.used),
-			OfferedResourcesFull:    resourcesFull(a.offered),
+			UnreservedResourcesFull: legacy.AppendResourcesFull(nil, resources.ToProto(a.total.Unreserved())),
+			UsedResourcesFull:       legacy.AppendResourcesFull(nil, resources.ToProto(a.used)),
+			OfferedResourcesFull:    legacy.AppendResourcesFull(nil, resources.ToProto(a.offered)),
 		})
 	})
 }
 
-func resourcesFull(rs resources.Resources) []json.RawMessage {
-	out := []json.RawMessage{}
-	for _, pb := range resources.ToProto(rs) {
-		out = append(out, protoJSON(pb))
-	}
-	return out
-}
-
-func formatRange(b, e uint64) string {
-	return strconv.FormatUint(b, 10) + "-" + strconv.FormatUint(e, 10)
-}
-
-func (t *taskRec) view() TaskView {
-	v := TaskView{
-		ID: t.id, Name: t.info.GetName(), FrameworkID: t.frameworkID, ExecutorID: t.executorID,
-		SlaveID: t.agentID, State: t.state.String(), Resources: legacy(t.res), Role: t.role,
-		Statuses: []json.RawMessage{}, User: t.user,
-		Labels: protoJSON(t.info.GetLabels()), Container: protoJSON(t.info.GetContainer()),
-		HealthCheck: protoJSON(t.info.GetHealthCheck()),
-	}
-	if v.Labels != nil {
-		// The legacy endpoints render labels as the bare array.
-		var l struct {
-			Labels json.RawMessage `json:"labels"`
-		}
-		if json.Unmarshal(v.Labels, &l) == nil && l.Labels != nil {
-			v.Labels = l.Labels
-		}
-	}
-	for _, s := range t.statuses {
-		entry := map[string]any{"state": s.GetState().String(), "timestamp": f(s.GetTimestamp())}
-		if s.Healthy != nil {
-			entry["healthy"] = s.GetHealthy()
-		}
-		if s.ContainerStatus != nil {
-			entry["container_status"] = protoJSON(s.GetContainerStatus())
-		}
-		v.Statuses = append(v.Statuses, marshal(entry))
-	}
-	return v
+// appendJSON writes the task as every endpoint that lists tasks shows it.
+func (t *taskRec) appendJSON(b []byte) []byte {
+	return legacy.AppendTask(b, &legacy.Task{
+		ID: t.id, Name: t.info.GetName(), FrameworkID: t.frameworkID, ExecutorID: t.executorID, AgentID: t.agentID,
+		State: t.state, Resources: legacy.Resources(t.res), Role: t.role, Statuses: t.statuses,
+		User: t.user, HasUser: t.user != "", Labels: t.info.GetLabels(), Container: t.info.GetContainer(),
+	})
 }
 
 // encode is the task in every endpoint that lists tasks.
 func (t *taskRec) encode() []byte {
-	return t.json.get(func() []byte { return marshal(t.view()) })
+	return t.json.get(func() []byte { return t.appendJSON(nil) })
 }
+
+func (t *taskRec) view() TaskView { return decode[TaskView](t.encode()) }
 
 // startTime is when the task started, by its first status: what
 // /master/tasks orders by.
@@ -322,7 +290,7 @@ func (t *taskRec) startTime() float64 {
 
 func (o *offerRec) view() OfferView {
 	return OfferView{
-		ID: o.id, FrameworkID: o.frameworkID, SlaveID: o.agentID, Resources: legacy(o.res),
+		ID: o.id, FrameworkID: o.frameworkID, SlaveID: o.agentID, Resources: legacyRes(o.res),
 		AllocationInfo: protoJSON(&mesos.Resource_AllocationInfo{Role: ptr(o.role)}),
 	}
 }
@@ -331,22 +299,12 @@ func (o *offerRec) encode() []byte {
 	return o.json.get(func() []byte { return marshal(o.view()) })
 }
 
-func (e *executorRec) view() ExecutorView {
-	ex := e.info
-	res, _ := resources.FromProto(ex.GetResources())
-	v := ExecutorView{
-		ExecutorID: e.id, Name: ex.GetName(), FrameworkID: e.frameworkID,
-		Command: protoJSON(ex.GetCommand()), Resources: legacy(res), SlaveID: e.agentID,
-	}
-	if ex.Type != nil {
-		v.Type = ex.GetType().String()
-	}
-	return v
+// encode is the executor in the framework's executors.
+func (e *executorRec) encode() []byte {
+	return e.json.get(func() []byte { return legacy.AppendExecutorInfo(nil, e.info, e.frameworkID, e.agentID) })
 }
 
-func (e *executorRec) encode() []byte {
-	return e.json.get(func() []byte { return marshal(e.view()) })
-}
+func (e *executorRec) view() ExecutorView { return decode[ExecutorView](e.encode()) }
 
 func (fw *frameworkRec) capabilities() []string {
 	caps := []string{}
@@ -369,7 +327,7 @@ func (fw *frameworkRec) headView() frameworkHead {
 	fw.sumResources()
 	v := frameworkHead{
 		ID: fw.id, Name: fw.info.GetName(),
-		UsedResources: legacy(fw.used), OfferedResources: legacy(fw.offered), Capabilities: fw.capabilities(),
+		UsedResources: legacyRes(fw.used), OfferedResources: legacyRes(fw.offered), Capabilities: fw.capabilities(),
 		Hostname: fw.info.GetHostname(), WebUIURL: fw.info.GetWebuiUrl(),
 		Active: fw.active, Connected: fw.connected, User: fw.info.GetUser(),
 		FailoverTimeout: f(fw.info.GetFailoverTimeout()), Checkpoint: fw.info.GetCheckpoint(),
@@ -377,7 +335,7 @@ func (fw *frameworkRec) headView() frameworkHead {
 		UnregisteredTime: f(secs(fw.unregistered)),
 		ReregisteredTime: optTime(f(secs(fw.reregistered))),
 		Principal:        fw.info.GetPrincipal(),
-		Resources:        legacy(fw.used.Add(fw.offered)),
+		Resources:        legacyRes(fw.used.Add(fw.offered)),
 	}
 	multi := false
 	for _, cp := range fw.info.GetCapabilities() {
@@ -399,7 +357,7 @@ func (fw *frameworkRec) headView() frameworkHead {
 func (fw *frameworkRec) tailView() frameworkTail {
 	v := frameworkTail{OfferConstraints: map[string]any{}}
 	if l := fw.info.GetLabels(); l != nil {
-		v.Labels = marshal(labelsArray(l))
+		v.Labels = legacy.AppendLabels(nil, l)
 	}
 	return v
 }
@@ -433,18 +391,6 @@ func (fw *frameworkRec) view() FrameworkView {
 		return true
 	})
 	return v
-}
-
-func labelsArray(l *mesos.Labels) []map[string]string {
-	out := []map[string]string{}
-	for _, x := range l.GetLabels() {
-		m := map[string]string{"key": x.GetKey()}
-		if x.Value != nil {
-			m["value"] = x.GetValue()
-		}
-		out = append(out, m)
-	}
-	return out
 }
 
 // masterCapabilities names the capabilities the master advertises in its
