@@ -2,13 +2,11 @@ package core
 
 import (
 	"encoding/json"
-	"math"
 	"time"
-
-	"google.golang.org/protobuf/proto"
 
 	mesos "github.com/gomesos/gomesos/api/v1/mesos"
 	"github.com/gomesos/gomesos/codec"
+	"github.com/gomesos/gomesos/codec/legacy"
 	"github.com/gomesos/gomesos/resources"
 )
 
@@ -35,12 +33,12 @@ type StateJSON struct {
 	Resources                    resources.LegacyObject            `json:"resources"`
 	ReservedResources            map[string]resources.LegacyObject `json:"reserved_resources"`
 	UnreservedResources          resources.LegacyObject            `json:"unreserved_resources"`
-	ReservedResourcesFull        map[string][]json.RawMessage      `json:"reserved_resources_full"`
-	UnreservedResourcesFull      []json.RawMessage                 `json:"unreserved_resources_full"`
+	ReservedResourcesFull        map[string]json.RawMessage        `json:"reserved_resources_full"`
+	UnreservedResourcesFull      json.RawMessage                   `json:"unreserved_resources_full"`
 	ReservedResourcesAllocated   map[string]resources.LegacyObject `json:"reserved_resources_allocated"`
 	UnreservedResourcesAllocated resources.LegacyObject            `json:"unreserved_resources_allocated"`
 	ResourceProviders            []json.RawMessage                 `json:"resource_providers"`
-	Attributes                   resources.LegacyObject            `json:"attributes"`
+	Attributes                   json.RawMessage                   `json:"attributes"`
 	MasterHostname               string                            `json:"master_hostname,omitempty"`
 	Flags                        map[string]string                 `json:"flags"`
 	Frameworks                   []FrameworkJSON                   `json:"frameworks"`
@@ -77,29 +75,18 @@ type ExecutorJSON struct {
 	CompletedTasks []TaskJSON             `json:"completed_tasks"`
 }
 
-// TaskJSON is a task in /state.
+// TaskJSON is a task in /state: its JSON, written by codec/legacy as the
+// master writes its tasks, and the few fields readers of a snapshot look
+// at.
 type TaskJSON struct {
-	ID          string                 `json:"id"`
-	Name        string                 `json:"name"`
-	FrameworkID string                 `json:"framework_id"`
-	ExecutorID  string                 `json:"executor_id"`
-	SlaveID     string                 `json:"slave_id"`
-	State       string                 `json:"state"`
-	Resources   resources.LegacyObject `json:"resources"`
-	Role        string                 `json:"role,omitempty"`
-	Statuses    []StatusJSON           `json:"statuses"`
-	Labels      json.RawMessage        `json:"labels,omitempty"`
-	Container   json.RawMessage        `json:"container,omitempty"`
+	ID        string
+	State     string
+	Resources resources.LegacyObject
+	JSON      json.RawMessage
 }
 
-// StatusJSON is a task status in /state.
-type StatusJSON struct {
-	State           string          `json:"state"`
-	Timestamp       codec.Double    `json:"timestamp"`
-	Labels          json.RawMessage `json:"labels,omitempty"`
-	ContainerStatus json.RawMessage `json:"container_status,omitempty"`
-	Healthy         *bool           `json:"healthy,omitempty"`
-}
+// MarshalJSON implements json.Marshaler: the task's JSON.
+func (t TaskJSON) MarshalJSON() ([]byte, error) { return t.JSON, nil }
 
 // agentCapabilities are reported in /state.
 var agentCapabilities = []string{"MULTI_ROLE", "HIERARCHICAL_ROLE", "RESERVATION_REFINEMENT"}
@@ -124,13 +111,12 @@ func (c *core) snapshot(now time.Time) *Snapshot {
 		PID:                        c.cfg.PID,
 		Hostname:                   c.cfg.AgentInfo.GetHostname(),
 		Capabilities:               agentCapabilities,
-		Resources:                  legacyJSON(total),
+		Resources:                  legacy.ResourcesOf(total),
 		ReservedResources:          map[string]resources.LegacyObject{},
-		ReservedResourcesFull:      map[string][]json.RawMessage{},
+		ReservedResourcesFull:      map[string]json.RawMessage{},
 		ReservedResourcesAllocated: map[string]resources.LegacyObject{},
-		UnreservedResourcesFull:    []json.RawMessage{},
 		ResourceProviders:          []json.RawMessage{},
-		Attributes:                 legacyAttributes(c.cfg.AgentInfo.GetAttributes()),
+		Attributes:                 legacy.AppendAttributes(nil, c.cfg.AgentInfo.GetAttributes()),
 		Flags:                      c.cfg.Flags,
 		Frameworks:                 []FrameworkJSON{},
 		CompletedFrameworks:        []FrameworkJSON{},
@@ -140,11 +126,11 @@ func (c *core) snapshot(now time.Time) *Snapshot {
 	}
 	reserved, unreserved := splitReserved(total)
 	for role, rs := range reserved {
-		st.ReservedResources[role] = legacyJSON(rs)
-		st.ReservedResourcesFull[role] = protoJSONList(rs)
+		st.ReservedResources[role] = legacy.ResourcesOf(rs)
+		st.ReservedResourcesFull[role] = legacy.AppendResourcesFull(nil, rs)
 	}
-	st.UnreservedResources = legacyJSON(unreserved)
-	st.UnreservedResourcesFull = protoJSONList(unreserved)
+	st.UnreservedResources = legacy.ResourcesOf(unreserved)
+	st.UnreservedResourcesFull = legacy.AppendResourcesFull(nil, unreserved)
 
 	var used []*mesos.Resource
 	for _, fw := range c.sortedFrameworks() {
@@ -160,9 +146,9 @@ func (c *core) snapshot(now time.Time) *Snapshot {
 	}
 	usedReserved, usedUnreserved := splitReserved(used)
 	for role, rs := range usedReserved {
-		st.ReservedResourcesAllocated[role] = legacyJSON(rs)
+		st.ReservedResourcesAllocated[role] = legacy.ResourcesOf(rs)
 	}
-	st.UnreservedResourcesAllocated = legacyScalars(usedUnreserved)
+	st.UnreservedResourcesAllocated = legacy.ScalarsOnly(legacy.ResourcesOf(usedUnreserved))
 
 	return &Snapshot{State: st, Metrics: c.metricsAt(now, total, used)}
 }
@@ -179,14 +165,7 @@ func (c *core) frameworkJSON(fw *framework) FrameworkJSON {
 		Executors:          []ExecutorJSON{},
 		CompletedExecutors: []ExecutorJSON{},
 	}
-	if multiRole(info) {
-		out.Roles = info.GetRoles()
-		if out.Roles == nil {
-			out.Roles = []string{}
-		}
-	} else {
-		out.Role = info.GetRole()
-	}
+	out.Role, out.Roles = legacy.Roles(info)
 	for _, ex := range fw.sortedExecutors() {
 		out.Executors = append(out.Executors, c.executorJSON(fw, ex))
 	}
@@ -203,7 +182,7 @@ func (c *core) executorJSON(fw *framework, ex *executor) ExecutorJSON {
 		Source:         ex.info.GetSource(),
 		Container:      ex.containerID,
 		Directory:      ex.directory,
-		Resources:      legacyJSON(ex.resources()),
+		Resources:      legacy.ResourcesOf(ex.resources()),
 		Role:           roleOf(ex.info.GetResources(), fw.info),
 		Tasks:          []TaskJSON{},
 		QueuedTasks:    []TaskJSON{},
@@ -213,7 +192,7 @@ func (c *core) executorJSON(fw *framework, ex *executor) ExecutorJSON {
 		out.Type = ex.info.GetType().String()
 	}
 	if l := ex.info.GetLabels(); l != nil {
-		out.Labels = protoJSON(l)
+		out.Labels = legacy.AppendLabels(nil, l)
 	}
 	for _, q := range ex.queue {
 		for _, t := range q.tasks() {
@@ -232,38 +211,17 @@ func (c *core) executorJSON(fw *framework, ex *executor) ExecutorJSON {
 }
 
 func (c *core) taskJSON(fw *framework, t *mesos.Task) TaskJSON {
-	out := TaskJSON{
-		ID:          t.GetTaskId().GetValue(),
-		Name:        t.GetName(),
-		FrameworkID: t.GetFrameworkId().GetValue(),
-		ExecutorID:  t.GetExecutorId().GetValue(),
-		SlaveID:     t.GetAgentId().GetValue(),
-		State:       t.GetState().String(),
-		Resources:   legacyJSON(t.GetResources()),
-		Role:        roleOf(t.GetResources(), fw.info),
-		Statuses:    []StatusJSON{},
+	res := legacy.ResourcesOf(t.GetResources())
+	return TaskJSON{
+		ID: t.GetTaskId().GetValue(), State: t.GetState().String(), Resources: res,
+		JSON: legacy.AppendTask(nil, &legacy.Task{
+			ID: t.GetTaskId().GetValue(), Name: t.GetName(), FrameworkID: t.GetFrameworkId().GetValue(),
+			ExecutorID: t.GetExecutorId().GetValue(), AgentID: t.GetAgentId().GetValue(),
+			State: t.GetState(), Resources: res, Role: roleOf(t.GetResources(), fw.info),
+			Statuses: t.GetStatuses(), User: t.GetUser(), HasUser: t.User != nil,
+			Labels: t.GetLabels(), Container: t.GetContainer(),
+		}),
 	}
-	if l := t.GetLabels(); l != nil {
-		out.Labels = protoJSON(l)
-	}
-	if ci := t.GetContainer(); ci != nil {
-		out.Container = protoJSON(ci)
-	}
-	for _, s := range t.GetStatuses() {
-		sj := StatusJSON{State: s.GetState().String(), Timestamp: codec.Double(s.GetTimestamp())}
-		if l := s.GetLabels(); l != nil {
-			sj.Labels = protoJSON(l)
-		}
-		if cs := s.GetContainerStatus(); cs != nil {
-			sj.ContainerStatus = protoJSON(cs)
-		}
-		if s.Healthy != nil {
-			h := s.GetHealthy()
-			sj.Healthy = &h
-		}
-		out.Statuses = append(out.Statuses, sj)
-	}
-	return out
 }
 
 // metricsAt computes /metrics/snapshot's slave/* values.
@@ -321,11 +279,11 @@ func (c *core) metricsAt(now time.Time, total, used []*mesos.Resource) map[strin
 	m["slave/tasks_running"] = taskRunning
 	m["slave/tasks_killing"] = killing
 	for _, name := range []string{"cpus", "mem", "disk", "gpus"} {
-		t, u := scalarSum(total, name, false), scalarSum(used, name, false)
+		t, u := legacy.ScalarSum(total, name, false), legacy.ScalarSum(used, name, false)
 		m["slave/"+name+"_total"] = t
 		m["slave/"+name+"_used"] = u
 		m["slave/"+name+"_percent"] = percent(u, t)
-		rt, ru := scalarSum(total, name, true), scalarSum(used, name, true)
+		rt, ru := legacy.ScalarSum(total, name, true), legacy.ScalarSum(used, name, true)
 		m["slave/"+name+"_revocable_total"] = rt
 		m["slave/"+name+"_revocable_used"] = ru
 		m["slave/"+name+"_revocable_percent"] = percent(ru, rt)
@@ -347,15 +305,6 @@ func percent(used, total float64) float64 {
 	return used / total
 }
 
-func multiRole(info *mesos.FrameworkInfo) bool {
-	for _, cp := range info.GetCapabilities() {
-		if cp.GetType() == mesos.FrameworkInfo_Capability_MULTI_ROLE {
-			return true
-		}
-	}
-	return false
-}
-
 // roleOf is the role resources are allocated to, else the framework's.
 func roleOf(rs []*mesos.Resource, info *mesos.FrameworkInfo) string {
 	for _, r := range rs {
@@ -363,62 +312,11 @@ func roleOf(rs []*mesos.Resource, info *mesos.FrameworkInfo) string {
 			return r.GetAllocationInfo().GetRole()
 		}
 	}
-	if multiRole(info) {
-		if roles := info.GetRoles(); len(roles) > 0 {
-			return roles[0]
-		}
+	role, roles := legacy.Roles(info)
+	if len(roles) > 0 {
+		return roles[0]
 	}
-	return info.GetRole()
-}
-
-// ---- Resource rendering ----
-
-// legacyJSON renders resources in the legacy object form.
-func legacyJSON(pbs []*mesos.Resource) resources.LegacyObject {
-	rs, err := resources.FromProto(pbs)
-	if err != nil {
-		return legacyScalarsOf(pbs)
-	}
-	return resources.LegacyJSON(rs)
-}
-
-// legacyScalars is the legacy form with scalars only (as Mesos's
-// *_allocated fields, which leave out ports).
-func legacyScalars(pbs []*mesos.Resource) resources.LegacyObject {
-	full := legacyJSON(pbs)
-	out := full[:0:0]
-	for _, f := range full {
-		if !f.IsText {
-			out = append(out, f)
-		}
-	}
-	return out
-}
-
-func legacyScalarsOf(pbs []*mesos.Resource) resources.LegacyObject {
-	out := resources.LegacyObject{}
-	for _, name := range []string{"disk", "mem", "gpus", "cpus"} {
-		out = append(out, resources.LegacyField{Key: name, Number: scalarSum(pbs, name, false)})
-	}
-	return out
-}
-
-func legacyAttributes(pbs []*mesos.Attribute) resources.LegacyObject {
-	attrs, err := resources.AttributesFromProto(pbs)
-	if err != nil {
-		return resources.LegacyObject{}
-	}
-	return resources.LegacyAttributesJSON(attrs)
-}
-
-func scalarSum(pbs []*mesos.Resource, name string, revocable bool) float64 {
-	var sum float64
-	for _, r := range pbs {
-		if r.GetName() == name && r.GetType() == mesos.Value_SCALAR && (r.Revocable != nil) == revocable {
-			sum += r.GetScalar().GetValue()
-		}
-	}
-	return math.Round(sum*1000) / 1000
+	return role
 }
 
 // splitReserved separates reserved resources, by role, from unreserved.
@@ -439,22 +337,4 @@ func splitReserved(pbs []*mesos.Resource) (map[string][]*mesos.Resource, []*meso
 		}
 	}
 	return reserved, unreserved
-}
-
-func protoJSON(m proto.Message) json.RawMessage {
-	b, err := codec.Marshal(codec.JSON, m)
-	if err != nil {
-		return nil
-	}
-	return b
-}
-
-func protoJSONList(pbs []*mesos.Resource) []json.RawMessage {
-	out := make([]json.RawMessage, 0, len(pbs))
-	for _, r := range pbs {
-		if b := protoJSON(r); b != nil {
-			out = append(out, b)
-		}
-	}
-	return out
 }

@@ -307,3 +307,17 @@ func appendProto(b []byte, m proto.Message) []byte {
 	j, _ := codec.MarshalJSON(m)
 	return append(b, j...)
 }
+
+// Roles is how the state endpoints show a framework's roles: a MULTI_ROLE
+// framework has "roles" (never null), any other "role".
+func Roles(info *mesos.FrameworkInfo) (role string, roles []string) {
+	for _, cp := range info.GetCapabilities() {
+		if cp.GetType() == mesos.FrameworkInfo_Capability_MULTI_ROLE {
+			if roles = info.GetRoles(); roles == nil {
+				roles = []string{}
+			}
+			return "", roles
+		}
+	}
+	return info.GetRole(), nil
+}

@@ -337,20 +337,7 @@ func (fw *frameworkRec) headView() frameworkHead {
 		Principal:        fw.info.GetPrincipal(),
 		Resources:        legacyRes(fw.used.Add(fw.offered)),
 	}
-	multi := false
-	for _, cp := range fw.info.GetCapabilities() {
-		if cp.GetType() == mesos.FrameworkInfo_Capability_MULTI_ROLE {
-			multi = true
-		}
-	}
-	if multi {
-		v.Roles = fw.info.GetRoles()
-		if v.Roles == nil {
-			v.Roles = []string{}
-		}
-	} else {
-		v.Role = fw.info.GetRole()
-	}
+	v.Role, v.Roles = legacy.Roles(fw.info)
 	return v
 }
 
