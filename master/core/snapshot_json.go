@@ -12,9 +12,10 @@ import (
 
 // The legacy endpoints, written from a snapshot. Every record brings its
 // own JSON (encoded once, by the first reader that needs it), so writing a
-// large state is mostly copying bytes. The output is byte for byte what
-// encoding/json makes of the view types in state.go (testdata/views holds
-// the proof).
+// large state is mostly copying bytes. Tasks, statuses, labels and
+// executors are written by codec/legacy, the model the agent's /state
+// shares; the rest is encoding/json of the view types in state.go.
+// testdata/views holds the whole output of every endpoint.
 
 // jsonWriter writes pieces of JSON and keeps the first error.
 type jsonWriter struct {
