@@ -3,6 +3,7 @@ package core
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
 
 	mesos "github.com/gomesos/gomesos/api/v1/mesos"
 	"github.com/gomesos/gomesos/codec"
@@ -197,38 +198,79 @@ func marshal(v any) []byte {
 	return b
 }
 
-func (a *agentRec) view() SlaveView {
-	reserved := map[string]json.RawMessage{}
+// agentCapabilities are the capabilities the legacy views show for every
+// agent.
+var agentCapabilities = []string{"MULTI_ROLE", "HIERARCHICAL_ROLE", "RESERVATION_REFINEMENT"}
+
+// reservedByRole is the agent's reserved resources by role, and the roles
+// in order.
+func (a *agentRec) reservedByRole() (map[string]resources.Resources, []string) {
 	byRole := map[string]resources.Resources{}
 	for _, r := range a.total {
 		if role := r.ReservationRole(); role != "*" {
 			byRole[role] = byRole[role].Add(resources.Resources{r})
 		}
 	}
-	for role, r := range byRole {
-		reserved[role] = legacyRes(r)
+	return byRole, sortedKeys(byRole)
+}
+
+// appendFields writes the agent as /master/state shows it (SlaveView),
+// without the closing brace.
+func (a *agentRec) appendFields(b []byte) []byte {
+	b = append(b, `{"id":`...)
+	b = codec.AppendString(b, a.id)
+	b = append(b, `,"hostname":`...)
+	b = codec.AppendString(b, a.info.GetHostname())
+	b = append(b, `,"port":`...)
+	b = strconv.AppendInt(b, int64(a.info.GetPort()), 10)
+	b = append(b, `,"attributes":`...)
+	b = legacy.AppendAttributes(b, a.info.GetAttributes())
+	b = append(b, `,"pid":`...)
+	b = codec.AppendString(b, a.pid)
+	b = append(b, `,"registered_time":`...)
+	b = codec.AppendDouble(b, secs(a.registered))
+	if !a.reregistered.IsZero() {
+		b = append(b, `,"reregistered_time":`...)
+		b = codec.AppendDouble(b, secs(a.reregistered))
 	}
-	return SlaveView{
-		ID: a.id, Hostname: a.info.GetHostname(), Port: a.info.GetPort(),
-		Attributes: legacy.AppendAttributes(nil, a.info.GetAttributes()),
-		PID:        a.pid, RegisteredTime: f(secs(a.registered)),
-		ReregisteredTime:    optTime(f(secs(a.reregistered))),
-		Resources:           legacyRes(a.total),
-		UsedResources:       legacyRes(a.used),
-		OfferedResources:    legacyRes(a.offered),
-		ReservedResources:   reserved,
-		UnreservedResources: legacyRes(a.total.Unreserved()),
-		Active:              a.active,
-		Deactivated:         false,
-		Version:             a.version,
-		Capabilities:        []string{"MULTI_ROLE", "HIERARCHICAL_ROLE", "RESERVATION_REFINEMENT"},
+	b = append(b, `,"resources":`...)
+	b = legacy.AppendResources(b, a.total)
+	b = append(b, `,"used_resources":`...)
+	b = legacy.AppendResources(b, a.used)
+	b = append(b, `,"offered_resources":`...)
+	b = legacy.AppendResources(b, a.offered)
+	b = append(b, `,"reserved_resources":{`...)
+	byRole, roles := a.reservedByRole()
+	for i, role := range roles {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = codec.AppendString(b, role)
+		b = append(b, ':')
+		b = legacy.AppendResources(b, byRole[role])
 	}
+	b = append(b, `},"unreserved_resources":`...)
+	b = legacy.AppendResources(b, a.total.Unreserved())
+	b = append(b, `,"active":`...)
+	b = strconv.AppendBool(b, a.active)
+	b = append(b, `,"deactivated":false,"version":`...)
+	b = codec.AppendString(b, a.version)
+	b = append(b, `,"capabilities":[`...)
+	for i, c := range agentCapabilities {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = codec.AppendString(b, c)
+	}
+	return append(b, ']')
 }
 
 // encode is the agent in /master/state.
 func (a *agentRec) encode() []byte {
-	return a.json.get(func() []byte { return marshal(a.view()) })
+	return a.json.get(func() []byte { return append(a.appendFields(nil), '}') })
 }
+
+func (a *agentRec) view() SlaveView { return decode[SlaveView](a.encode()) }
 
 // SlaveFullView is an agent in /master/slaves, which adds its resources
 // as arrays of Resource protobuf JSON, as Mesos does.
@@ -243,23 +285,24 @@ type SlaveFullView struct {
 // encodeFull is the agent in /master/slaves.
 func (a *agentRec) encodeFull() []byte {
 	return a.fullJSON.get(func() []byte {
-		byRole := map[string][]*mesos.Resource{}
-		for _, r := range a.total {
-			if role := r.ReservationRole(); role != "*" {
-				byRole[role] = append(byRole[role], resources.ResourceToProto(&r))
+		b := a.appendFields(nil)
+		b = append(b, `,"reserved_resources_full":{`...)
+		byRole, roles := a.reservedByRole()
+		for i, role := range roles {
+			if i > 0 {
+				b = append(b, ',')
 			}
+			b = codec.AppendString(b, role)
+			b = append(b, ':')
+			b = legacy.AppendResourcesFull(b, resources.ToProto(byRole[role]))
 		}
-		reserved := make(map[string]json.RawMessage, len(byRole))
-		for role, pbs := range byRole {
-			reserved[role] = legacy.AppendResourcesFull(nil, pbs)
-		}
-		return marshal(SlaveFullView{
-			SlaveView:               a.view(),
-			ReservedResourcesFull:   reserved,
-			UnreservedResourcesFull: legacy.AppendResourcesFull(nil, resources.ToProto(a.total.Unreserved())),
-			UsedResourcesFull:       legacy.AppendResourcesFull(nil, resources.ToProto(a.used)),
-			OfferedResourcesFull:    legacy.AppendResourcesFull(nil, resources.ToProto(a.offered)),
-		})
+		b = append(b, `},"unreserved_resources_full":`...)
+		b = legacy.AppendResourcesFull(b, resources.ToProto(a.total.Unreserved()))
+		b = append(b, `,"used_resources_full":`...)
+		b = legacy.AppendResourcesFull(b, resources.ToProto(a.used))
+		b = append(b, `,"offered_resources_full":`...)
+		b = legacy.AppendResourcesFull(b, resources.ToProto(a.offered))
+		return append(b, '}')
 	})
 }
 
