@@ -1,6 +1,7 @@
 package core_test
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -77,6 +78,7 @@ func TestDrivenFromOutside(t *testing.T) {
 			TaskId:  &mesos.TaskID{Value: proto.String("t")},
 			AgentId: &mesos.AgentID{Value: proto.String("A1")},
 			Command: &mesos.CommandInfo{Value: proto.String("sleep 1")},
+			Labels:  &mesos.Labels{Labels: []*mesos.Label{{Key: proto.String("k"), Value: proto.String("v")}}},
 		}},
 	}})
 	launches := outputsOf[core.Launch](outs)
@@ -126,6 +128,13 @@ func TestDrivenFromOutside(t *testing.T) {
 	if s.State.ID != "A1" || len(s.State.Frameworks) != 1 || s.Metrics["slave/uptime_secs"] != 10 || s.Metrics["slave/executors_running"] != 1 {
 		t.Errorf("snapshot: id %q, %d frameworks, metrics %v", s.State.ID, len(s.State.Frameworks), s.Metrics)
 	}
+	// The task as /state shows it: codec/legacy's model, labels as the
+	// bare array.
+	if exs := s.State.Frameworks[0].Executors; len(exs) != 1 || len(exs[0].Tasks) != 1 {
+		t.Errorf("snapshot: executors %+v", exs)
+	} else if b, err := json.Marshal(exs[0].Tasks[0]); err != nil || string(b) != wantTaskJSON {
+		t.Errorf("the task in /state:\n got %s (%v)\nwant %s", b, err, wantTaskJSON)
+	}
 
 	// No ping by the deadline: the core drops the stream.
 	if now = c.NextDeadline(); !now.Equal(pingDeadline) {
@@ -135,3 +144,9 @@ func TestDrivenFromOutside(t *testing.T) {
 		t.Errorf("no Disconnect at the ping deadline: %v", d)
 	}
 }
+
+// wantTaskJSON is the launched task in /state, keys in Mesos's order
+// (json(const Task&)): the command executor's tasks have an empty
+// executor_id, and its role is the framework's.
+const wantTaskJSON = `{"id":"t","name":"t","framework_id":"F","executor_id":"","slave_id":"A1","state":"TASK_STAGING",` +
+	`"resources":{"disk":0.0,"mem":0.0,"gpus":0.0,"cpus":0.0},"role":"*","statuses":[],"labels":[{"key":"k","value":"v"}]}`
