@@ -202,16 +202,25 @@ func marshal(v any) []byte {
 // agent.
 var agentCapabilities = []string{"MULTI_ROLE", "HIERARCHICAL_ROLE", "RESERVATION_REFINEMENT"}
 
-// reservedByRole is the agent's reserved resources by role, and the roles
-// in order.
-func (a *agentRec) reservedByRole() (map[string]resources.Resources, []string) {
+// appendReserved writes the agent's reserved resources as an object by
+// role, in the order of the roles, each written by write.
+func (a *agentRec) appendReserved(b []byte, write func([]byte, resources.Resources) []byte) []byte {
 	byRole := map[string]resources.Resources{}
 	for _, r := range a.total {
 		if role := r.ReservationRole(); role != "*" {
 			byRole[role] = byRole[role].Add(resources.Resources{r})
 		}
 	}
-	return byRole, sortedKeys(byRole)
+	b = append(b, '{')
+	for i, role := range sortedKeys(byRole) {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = codec.AppendString(b, role)
+		b = append(b, ':')
+		b = write(b, byRole[role])
+	}
+	return append(b, '}')
 }
 
 // appendFields writes the agent as /master/state shows it (SlaveView),
@@ -239,17 +248,9 @@ func (a *agentRec) appendFields(b []byte) []byte {
 	b = legacy.AppendResources(b, a.used)
 	b = append(b, `,"offered_resources":`...)
 	b = legacy.AppendResources(b, a.offered)
-	b = append(b, `,"reserved_resources":{`...)
-	byRole, roles := a.reservedByRole()
-	for i, role := range roles {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = codec.AppendString(b, role)
-		b = append(b, ':')
-		b = legacy.AppendResources(b, byRole[role])
-	}
-	b = append(b, `},"unreserved_resources":`...)
+	b = append(b, `,"reserved_resources":`...)
+	b = a.appendReserved(b, legacy.AppendResources)
+	b = append(b, `,"unreserved_resources":`...)
 	b = legacy.AppendResources(b, a.total.Unreserved())
 	b = append(b, `,"active":`...)
 	b = strconv.AppendBool(b, a.active)
@@ -286,17 +287,11 @@ type SlaveFullView struct {
 func (a *agentRec) encodeFull() []byte {
 	return a.fullJSON.get(func() []byte {
 		b := a.appendFields(nil)
-		b = append(b, `,"reserved_resources_full":{`...)
-		byRole, roles := a.reservedByRole()
-		for i, role := range roles {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = codec.AppendString(b, role)
-			b = append(b, ':')
-			b = legacy.AppendResourcesFull(b, resources.ToProto(byRole[role]))
-		}
-		b = append(b, `},"unreserved_resources_full":`...)
+		b = append(b, `,"reserved_resources_full":`...)
+		b = a.appendReserved(b, func(b []byte, rs resources.Resources) []byte {
+			return legacy.AppendResourcesFull(b, resources.ToProto(rs))
+		})
+		b = append(b, `,"unreserved_resources_full":`...)
 		b = legacy.AppendResourcesFull(b, resources.ToProto(a.total.Unreserved()))
 		b = append(b, `,"used_resources_full":`...)
 		b = legacy.AppendResourcesFull(b, resources.ToProto(a.used))
