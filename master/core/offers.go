@@ -381,7 +381,7 @@ func (c *Core) launch(fw *framework, a *agent, role string, available resources.
 		launched[i] = ti
 		t := &task{
 			id: ti.GetTaskId().GetValue(), frameworkID: fw.id, agentID: a.id, info: ti,
-			res: taskRes[i], role: role, user: fw.info.GetUser(),
+			res: taskRes[i], role: role, user: taskUser(ti),
 		}
 		if executor != nil {
 			t.executorID = executor.GetExecutorId().GetValue()
@@ -430,4 +430,14 @@ func allocatedResources(rs []*mesos.Resource, role string) (resources.Resources,
 // masterPID is the libprocess-style pid Mesos shows for a master.
 func masterPID(info *mesos.MasterInfo) string {
 	return "master@" + info.GetAddress().GetIp() + ":" + strconv.Itoa(int(info.GetPort()))
+}
+
+// taskUser is the user a task names, as Mesos's createTask takes it: its
+// command's, else its executor's command's, else none (the framework's
+// user is not the task's).
+func taskUser(ti *mesos.TaskInfo) string {
+	if u := ti.GetCommand().GetUser(); u != "" {
+		return u
+	}
+	return ti.GetExecutor().GetCommand().GetUser()
 }

@@ -246,6 +246,7 @@ func buildViewsCluster(t testing.TB, check bool) *rig {
 	web1.HealthCheck = &mesos.HealthCheck{Type: mesos.HealthCheck_TCP.Enum(), Tcp: &mesos.HealthCheck_TCPCheckInfo{Port: proto.Uint32(80)}}
 	web1.Container = &mesos.ContainerInfo{Type: mesos.ContainerInfo_MESOS.Enum(), Hostname: proto.String("web-1")}
 	web2 := cmdTask("web-2", a0, "cpus:0.25;mem:64;ports:[31000-31001]")
+	web2.Command.User = proto.String("www") // the task's user, not its framework's
 	webExec := cmdTask("web-exec", a0, "cpus:0.25;mem:32")
 	webExec.Command = nil
 	webExec.Executor = &mesos.ExecutorInfo{
