@@ -223,12 +223,24 @@ func TestRecoverRestoresAndReregisters(t *testing.T) {
 	if len(reg.GetFrameworks()) != 1 || !reg.GetFrameworks()[0].GetCheckpoint() {
 		t.Fatalf("frameworks %v", reg.GetFrameworks())
 	}
+	if !reg.GetRestarted() {
+		t.Fatal("the first REREGISTER after a restart does not say so")
+	}
 	// The unacknowledged RUNNING goes out again once registered.
 	n.step(MasterStream{Gen: conns[0].Gen, StreamID: "s2"})
 	outs = n.step(MasterMessage{Gen: conns[0].Gen, Msg: registered("A-S1", 3600)})
 	if got := sentUpdates(outs); !slices.Equal(got, []mesos.TaskState{mesos.TaskState_TASK_RUNNING}) {
 		t.Fatalf("resent %v", got)
 	}
+	// A later re-registration is a reconnection.
+	n.step(MasterStreamEnded{Gen: conns[0].Gen})
+	n.now = n.c.nextDeadline()
+	again := only[Connect](n.step(Tick{}))
+	if len(again) != 1 || again[0].Msg.GetRegister().GetRestarted() {
+		t.Fatalf("reconnection: %v", again)
+	}
+	n.step(MasterStream{Gen: again[0].Gen, StreamID: "s3"})
+	n.step(MasterMessage{Gen: again[0].Gen, Msg: registered("A-S1", 3600)})
 	// Its acknowledgement lands; a duplicate does nothing.
 	n.ack("t1", 1)
 	if outs := n.ack("t1", 1); len(only[Checkpoint](outs)) != 0 {

@@ -50,6 +50,7 @@ func (c *core) recover(now time.Time, in Recover) {
 		return
 	}
 	c.agentID = st.AgentID
+	c.restarted = c.agentID != ""
 	// What the checkpoint holds is what the tracker has written.
 	for k, v := range c.encodedRecovered(st) {
 		c.ckpt.written[k] = v
