@@ -509,3 +509,35 @@ func TestCheckpointFlagChange(t *testing.T) {
 		t.Errorf("executors %v", slices.Collect(maps.Keys(h.disk[BucketExecutors])))
 	}
 }
+
+// A task the agent ends on its own (here TASK_ERROR: neither a command nor
+// an executor) keeps its framework until the update is acknowledged; then
+// the framework goes, from the agent and from the checkpoint.
+func TestExecutorlessUpdateKeepsThenFreesFramework(t *testing.T) {
+	h := newCkptHarness(t)
+	h.register()
+	bad := checkpointingTask("bad")
+	bad.RunTask.Task.Command = nil
+	outs := h.master(bad)
+	sent := only[Send](outs)
+	if len(sent) != 1 || sent[0].Msg.GetStatusUpdate().GetStatus().GetState() != mesos.TaskState_TASK_ERROR {
+		t.Fatalf("outputs %v", outs)
+	}
+	if len(h.disk[BucketFrameworks]) != 1 || len(h.disk[BucketStreams]) != 1 {
+		t.Fatalf("disk %v", h.disk)
+	}
+	h.ack("bad", 0) // a wrong uuid: nothing changes
+	if h.c.frameworks["fw-1"] == nil {
+		t.Fatal("the framework went before the update was acknowledged")
+	}
+	h.master(&agentproto.MasterMessage{
+		Type: agentproto.MasterMessage_ACKNOWLEDGE.Enum(),
+		Acknowledge: &agentproto.MasterMessage_Acknowledge{
+			FrameworkId: testFramework.GetId(), TaskId: &mesos.TaskID{Value: proto.String("bad")},
+			Uuid: sent[0].Msg.GetStatusUpdate().GetStatus().GetUuid(),
+		},
+	})
+	if h.c.frameworks["fw-1"] != nil || len(h.disk[BucketFrameworks])+len(h.disk[BucketStreams]) != 0 {
+		t.Fatalf("left: %v, disk %v", h.c.frameworks, h.disk)
+	}
+}

@@ -750,6 +750,11 @@ func (c *core) maybeRemoveFramework(fw *framework) {
 	if len(fw.executors) > 0 || c.frameworks[fw.id] != fw {
 		return
 	}
+	if !fw.terminating && c.updates.hasFramework(fw.id) {
+		// Updates of tasks without an executor wait for their
+		// acknowledgements; the framework goes with the last.
+		return
+	}
 	c.touchFw(fw.id)
 	delete(c.frameworks, fw.id)
 	c.updates.removeFramework(fw.id)
