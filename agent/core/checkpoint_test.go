@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"google.golang.org/protobuf/proto"
 
@@ -539,5 +540,25 @@ func TestExecutorlessUpdateKeepsThenFreesFramework(t *testing.T) {
 	})
 	if h.c.frameworks["fw-1"] != nil || len(h.disk[BucketFrameworks])+len(h.disk[BucketStreams]) != 0 {
 		t.Fatalf("left: %v, disk %v", h.c.frameworks, h.disk)
+	}
+}
+
+// The executors of checkpointing frameworks get --recovery_timeout and a
+// subscription backoff of half the reregistration timeout.
+func TestRecoveryTimeoutsReachExecutors(t *testing.T) {
+	h := newCkptHarness(t)
+	h.c.cfg.RecoveryTimeout = 3 * time.Second
+	h.c.cfg.ExecutorReregistrationTimeout = 10 * time.Second
+	h.register()
+	spec := only[Launch](h.master(checkpointingTask("t1")))[0].Spec
+	for _, want := range []string{"MESOS_CHECKPOINT=1", "MESOS_RECOVERY_TIMEOUT=3secs", "MESOS_SUBSCRIPTION_BACKOFF_MAX=2secs"} {
+		if !slices.Contains(spec.Env, want) {
+			t.Errorf("env lacks %s: %v", want, spec.Env)
+		}
+	}
+	h.c.cfg.ExecutorReregistrationTimeout = 0
+	spec = only[Launch](h.master(checkpointingTask("t2")))[0].Spec
+	if !slices.Contains(spec.Env, "MESOS_SUBSCRIPTION_BACKOFF_MAX=1secs") {
+		t.Errorf("env %v", spec.Env)
 	}
 }

@@ -525,7 +525,7 @@ func (c *core) executorEnv(fw *framework, ex *executor) []string {
 	)
 	if fw.info.GetCheckpoint() {
 		env = append(env,
-			"MESOS_RECOVERY_TIMEOUT="+codec.FormatDuration(15*time.Minute),
+			"MESOS_RECOVERY_TIMEOUT="+codec.FormatDuration(c.recoveryTimeout()),
 			"MESOS_SUBSCRIPTION_BACKOFF_MAX="+codec.FormatDuration(c.subscriptionBackoffMax()))
 	}
 	switch ex.kind {
