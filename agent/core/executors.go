@@ -112,6 +112,7 @@ type executor struct {
 	completed  []*mesos.Task          // terminal and acknowledged (bounded)
 	killed     map[string]bool        // tasks a KILL was sent for
 
+	recovered          bool // restored from the checkpoint
 	shutdown           bool // a shutdown was asked for
 	destroyed          bool // the container was told to die
 	pendingTermination *termination
@@ -218,7 +219,12 @@ func (c *core) framework(info *mesos.FrameworkInfo) *framework {
 		fw = &framework{id: id, executors: make(map[string]*executor)}
 		c.frameworks[id] = fw
 	}
+	if fw.info != nil && fw.info.GetCheckpoint() != info.GetCheckpoint() {
+		// What is durable of the framework changes wholesale.
+		c.ckpt.all = true
+	}
 	fw.info = proto.Clone(info).(*mesos.FrameworkInfo)
+	c.touchFw(id)
 	return fw
 }
 
@@ -331,6 +337,7 @@ func (c *core) launch(now time.Time, fw *framework, info *mesos.ExecutorInfo, ki
 	if ex == nil {
 		ex = c.newExecutor(now, fw, info, kind)
 	}
+	c.touchEx(ex)
 	switch ex.state {
 	case execRegistering:
 		ex.queue = append(ex.queue, q)
@@ -353,6 +360,7 @@ func (c *core) launch(now time.Time, fw *framework, info *mesos.ExecutorInfo, ki
 // deliver sends a launch to a subscribed executor and records its tasks as
 // launched, in TASK_STAGING.
 func (c *core) deliver(ex *executor, q *queued) {
+	c.touchEx(ex)
 	for _, t := range q.tasks() {
 		ex.launched[t.GetTaskId().GetValue()] = newTask(t, ex, c.agentID)
 	}
@@ -441,6 +449,7 @@ func (c *core) newExecutor(now time.Time, fw *framework, info *mesos.ExecutorInf
 	}
 	fw.executors[execID] = ex
 	c.byContainer[containerID] = ex
+	c.touchEx(ex)
 
 	spec := LaunchSpec{
 		ID:        containerID,
@@ -516,8 +525,8 @@ func (c *core) executorEnv(fw *framework, ex *executor) []string {
 	)
 	if fw.info.GetCheckpoint() {
 		env = append(env,
-			"MESOS_RECOVERY_TIMEOUT="+codec.FormatDuration(15*time.Minute),
-			"MESOS_SUBSCRIPTION_BACKOFF_MAX="+codec.FormatDuration(2*time.Second))
+			"MESOS_RECOVERY_TIMEOUT="+codec.FormatDuration(c.recoveryTimeout()),
+			"MESOS_SUBSCRIPTION_BACKOFF_MAX="+codec.FormatDuration(c.subscriptionBackoffMax()))
 	}
 	switch ex.kind {
 	case kindCommand:
@@ -545,6 +554,7 @@ func (c *core) containerLaunched(now time.Time, in ContainerLaunched) {
 		return
 	}
 	ex.pid = in.Pid
+	c.touchEx(ex)
 }
 
 // ---- Killing and shutting down ----
@@ -585,6 +595,7 @@ func (c *core) killTask(now time.Time, fwID, taskID string, policy *mesos.KillPo
 			return
 		}
 		ex.killed[taskID] = true
+		c.touchEx(ex)
 		c.emit(ExecutorEvent{Conn: ex.conn, Event: &execpb.Event{
 			Type: execpb.Event_KILL.Enum(),
 			Kill: &execpb.Event_Kill{TaskId: &mesos.TaskID{Value: proto.String(taskID)}, KillPolicy: policy},
@@ -665,6 +676,7 @@ func (c *core) containerExited(now time.Time, t Termination) {
 	fw := c.frameworks[ex.frameworkID]
 	c.log.Info("executor exited", "executor", ex.id, "framework", ex.frameworkID, "how", t.How)
 	wasTerminating := ex.state == execTerminating
+	c.touchEx(ex)
 	ex.state = execTerminated
 	status := t.Status
 	ex.exitStatus = &status
@@ -716,6 +728,7 @@ func (c *core) removeExecutor(fw *framework, ex *executor) {
 	if fw.executors[ex.id] != ex {
 		return
 	}
+	c.touchEx(ex)
 	delete(fw.executors, ex.id)
 	delete(c.byContainer, ex.containerID)
 	// Unacknowledged tasks of a removed executor count as completed.
@@ -737,6 +750,12 @@ func (c *core) maybeRemoveFramework(fw *framework) {
 	if len(fw.executors) > 0 || c.frameworks[fw.id] != fw {
 		return
 	}
+	if !fw.terminating && c.updates.hasFramework(fw.id) {
+		// Updates of tasks without an executor wait for their
+		// acknowledgements; the framework goes with the last.
+		return
+	}
+	c.touchFw(fw.id)
 	delete(c.frameworks, fw.id)
 	c.updates.removeFramework(fw.id)
 	c.completedFrameworks = append(c.completedFrameworks, fw)

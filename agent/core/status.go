@@ -105,6 +105,9 @@ func (c *core) subscribe(now time.Time, fw *framework, ex *executor, conn int64,
 				"task", status.GetTaskId().GetValue(), "state", status.GetState(), "err", err)
 		}
 	}
+	if ex.state == execRegistering && ex.recovered {
+		c.droppedDuringRestart(now, fw, ex, sub)
+	}
 	if ex.state == execRegistering {
 		c.log.Info("executor subscribed", "executor", ex.id, "framework", fw.id)
 		ex.state = execRunning
@@ -176,6 +179,7 @@ func (c *core) statusUpdate(now time.Time, fw *framework, ex *executor, status *
 		return nil
 	}
 	if ex != nil {
+		c.touchEx(ex)
 		if err := c.updateTaskState(ex, status); err != nil {
 			c.metrics.invalidStatusUpdates++
 			return err
@@ -307,6 +311,10 @@ func trimStatus(s *mesos.TaskStatus) *mesos.TaskStatus {
 // task is complete.
 func (c *core) acknowledge(now time.Time, fwID, taskID string, uuid []byte) {
 	next, done, err := c.updates.ack(now, updateKey{fwID, taskID}, uuid)
+	if errors.Is(err, errDuplicateAck) {
+		c.log.Debug("ignoring a duplicate status update acknowledgement", "task", taskID, "framework", fwID)
+		return
+	}
 	if err != nil {
 		c.log.Warn("ignoring status update acknowledgement", "task", taskID, "framework", fwID, "err", err)
 		return
@@ -323,8 +331,12 @@ func (c *core) acknowledge(now time.Time, fwID, taskID string, uuid []byte) {
 	}
 	ex := fw.executorOf(taskID)
 	if ex == nil {
+		// A task the agent ended on its own (TASK_ERROR, TASK_LOST of
+		// an unknown task): its framework may now have nothing left.
+		c.maybeRemoveFramework(fw)
 		return
 	}
+	c.touchEx(ex)
 	ex.complete(taskID)
 	if ex.state == execTerminated && !ex.incomplete() {
 		c.removeExecutor(fw, ex)
