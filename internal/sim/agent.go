@@ -11,6 +11,7 @@ import (
 	"github.com/gomesos/gomesos/api/agentproto"
 	execpb "github.com/gomesos/gomesos/api/v1/executor"
 	mesos "github.com/gomesos/gomesos/api/v1/mesos"
+	"github.com/gomesos/gomesos/codec"
 	"github.com/gomesos/gomesos/master/core"
 	"google.golang.org/protobuf/proto"
 )
@@ -47,15 +48,28 @@ const (
 //   - the clock: the core is stepped at virtual times only, and ticked
 //     at the deadlines it asks for (NextDeadline).
 //
-// A crash drops the Core and its containers; the agent restarts with a new
-// Core of the same Config, which has no checkpoint to recover from and so
-// registers as a new agent.
+// A machine crash drops the Core, its containers and its durable store;
+// the agent restarts with a new Core of the same Config, which has no
+// checkpoint to recover from and so registers as a new agent. A process
+// crash drops only the Core: the containers run on and the store (the
+// checkpoint the core wrote through its Checkpoint outputs) stays; the new
+// Core recovers from it (recover.go).
 type simAgent struct {
 	w   *world
 	idx int
 	cfg agentcore.Config
 
 	core *agentcore.Core // nil while crashed
+	// machine is the machine's incarnation, bumped by machine crashes
+	// only: the containers' own timers belong to it, and outlive the
+	// agent's process.
+	machine int
+	// store is the agent's durable store under --work_dir: every
+	// Checkpoint output applied, in order. A machine crash wipes it.
+	store map[string]map[string][]byte
+	// exited are the containers whose executor ended while the agent's
+	// process was down, with their wait status, for its recovery.
+	exited map[string]int
 	// inc is the incarnation, bumped by crashes and restarts: events of an
 	// older incarnation find a different one and do nothing.
 	inc  int
@@ -95,7 +109,7 @@ type simAgent struct {
 
 func newAgent(w *world, idx int, res []*mesos.Resource) *simAgent {
 	host := fmt.Sprintf("agent-%05d.sim", idx)
-	a := &simAgent{w: w, idx: idx}
+	a := &simAgent{w: w, idx: idx, store: map[string]map[string][]byte{}, exited: map[string]int{}}
 	endpoint := a.endpoint()
 	a.cfg = agentcore.Config{
 		WorkDir:             "/var/lib/gomesos/" + host,
@@ -148,18 +162,29 @@ func (a *simAgent) up() bool { return a.core != nil }
 // boot starts the agent's first incarnation.
 func (a *simAgent) boot() {
 	if a.core == nil && a.inc == 0 {
-		a.start()
+		a.start(false)
 	}
 }
 
-// start makes a new Core, seeded from the run's seed, and starts it.
-func (a *simAgent) start() {
+// start makes a new Core, seeded from the run's seed, and starts it. With
+// recovering, the machine ran on while the agent's process was down: the
+// core recovers from the store and the containers found (recover).
+func (a *simAgent) start(recovering bool) {
 	a.inc++
 	a.core = agentcore.New(a.cfg, a.w.clock(), a.w.rng.Uint64(), nil)
-	a.containers = map[string]*simExecutor{}
+	if !recovering {
+		a.containers = map[string]*simExecutor{}
+		a.exited = map[string]int{}
+	}
 	a.byConn = map[int64]*simExecutor{}
 	a.killing = map[taskKey]bool{}
-	a.touched, a.launchedAny = true, false
+	a.touched, a.launchedAny = true, len(a.containers) > 0
+	if recovering {
+		a.recover()
+		if a.core == nil || a.w.failure != nil {
+			return
+		}
+	}
 	a.step(agentcore.Start{})
 }
 
@@ -228,6 +253,9 @@ func (a *simAgent) apply(outs []agentcore.Output) {
 			}
 		case agentcore.ExecutorEvent:
 			if e := a.byConn[o.Conn]; e != nil {
+				if ack := o.Event.GetAcknowledged(); ack != nil {
+					a.w.agentAcknowledged(e, ack.GetTaskId().GetValue(), ack.GetUuid())
+				}
 				e.event(o.Conn, o.Event)
 			}
 		case agentcore.ExecutorClose:
@@ -391,8 +419,10 @@ func (a *simAgent) crash(closeConn bool) {
 	for _, e := range a.containers {
 		e.gone = true
 	}
+	a.machine++
+	a.store = map[string]map[string][]byte{} // the disk is lost with the machine
 	a.conn, a.registered, a.core = nil, false, nil
-	a.containers, a.byConn = nil, nil
+	a.containers, a.byConn, a.exited = nil, nil, map[string]int{}
 	a.inc++
 	a.waking = false
 	inc := a.inc
@@ -411,7 +441,43 @@ func (a *simAgent) restart() {
 		a.w.agentLetGo(a.hung) // the old process's connection resets
 		a.hung = nil
 	}
-	a.start()
+	a.start(false)
+}
+
+// crashProcess kills the agent's process, as kill -9 or the OOM killer
+// does: the Core is gone and the kernel closes its connections (to the
+// master and the executors' streams), but its containers run on and its
+// durable store stays. It restarts after RestartMin..RestartMax and
+// recovers.
+func (a *simAgent) crashProcess() {
+	w := a.w
+	w.report.Faults.ProcessCrashes++
+	a.tracef("FAULT the agent's process dies; %d containers run on", len(a.containers))
+	w.agentLetGo(a.conn)
+	a.conn, a.registered, a.core = nil, false, nil
+	a.inc++
+	a.waking = false
+	clear(a.byConn)
+	for _, cid := range sortedKeys(a.containers) {
+		e := a.containers[cid]
+		if !e.launched {
+			// The launch was under way: no executor runs in it. Had the
+			// core recorded the container, it finds it ended.
+			e.gone = true
+			delete(a.containers, cid)
+			a.exited[cid] = 9
+			continue
+		}
+		e.agentLost()
+	}
+	inc := a.inc
+	w.after(w.uniform(w.cfg.Faults.RestartMin, w.cfg.Faults.RestartMax), func() {
+		if a.inc == inc && a.core == nil {
+			w.report.Faults.Restarts++
+			a.tracef("the agent's process restarts and recovers")
+			a.start(true)
+		}
+	})
 }
 
 // ---- Containers and executors ----
@@ -423,11 +489,29 @@ func (a *simAgent) restart() {
 // the task's run time), sends every update with a fresh uuid and keeps it
 // until the agent acknowledges it, kills its task on KILL and SHUTDOWN,
 // and exits once its task is terminal and every update acknowledged (or
-// after a minute without the acknowledgements).
+// after a minute subscribed without the acknowledgements). When it loses
+// the agent (its stream breaks, the agent's process dies), a checkpointing
+// executor (MESOS_CHECKPOINT=1) subscribes again after a random backoff of
+// at most MESOS_SUBSCRIPTION_BACKOFF_MAX, until MESOS_RECOVERY_TIMEOUT has
+// passed; then, and at once without checkpointing, it shuts down as on
+// SHUTDOWN and exits 1 (package executor's connection policy).
+//
+// The process runs on the machine, not in the agent: its timers are the
+// machine's (later) and outlive a crash of the agent's process.
 type simExecutor struct {
 	a           *simAgent
 	containerID string
 	fwID, id    string
+	pid         int
+
+	checkpoint      bool
+	backoffMax      time.Duration // MESOS_SUBSCRIPTION_BACKOFF_MAX
+	recoveryTimeout time.Duration // MESOS_RECOVERY_TIMEOUT
+	everSubscribed  bool          // SUBSCRIBED ever arrived
+	lost            bool          // it has no subscription and tries for one
+	lostAt          time.Duration // since when
+	givingUp        bool          // it gave up on the agent: it ends its task and exits 1
+	orphan          bool          // killed at recovery as unknown to the checkpoint
 
 	launched   bool // ContainerLaunched was sent
 	destroyed  bool // the agent killed it
@@ -462,7 +546,17 @@ type simTask struct {
 // launch starts a container for spec.
 func (a *simAgent) launch(spec agentcore.LaunchSpec) {
 	w := a.w
-	e := &simExecutor{a: a, containerID: spec.ID, fwID: envValue(spec.Env, "MESOS_FRAMEWORK_ID"), id: envValue(spec.Env, "MESOS_EXECUTOR_ID")}
+	e := &simExecutor{a: a, containerID: spec.ID, fwID: envValue(spec.Env, "MESOS_FRAMEWORK_ID"), id: envValue(spec.Env, "MESOS_EXECUTOR_ID"),
+		checkpoint: envValue(spec.Env, "MESOS_CHECKPOINT") == "1", backoffMax: executorResubscribeMax, recoveryTimeout: 15 * time.Minute}
+	if d, err := codec.ParseDuration(envValue(spec.Env, "MESOS_SUBSCRIPTION_BACKOFF_MAX")); err == nil && d > 0 {
+		e.backoffMax = d
+	}
+	if d, err := codec.ParseDuration(envValue(spec.Env, "MESOS_RECOVERY_TIMEOUT")); err == nil && d > 0 {
+		e.recoveryTimeout = d
+	}
+	if d := w.cfg.Faults.ExecutorRecoveryTimeout; d > 0 {
+		e.recoveryTimeout = d
+	}
 	a.containers[spec.ID] = e
 	a.touched, a.launchedAny = true, true
 	w.report.Executors++
@@ -488,7 +582,8 @@ func (a *simAgent) launch(spec agentcore.LaunchSpec) {
 		}
 		a.nextPid++
 		e.launched = true
-		a.step(agentcore.ContainerLaunched{ContainerID: spec.ID, Pid: 1000 + a.nextPid})
+		e.pid = 1000 + a.nextPid
+		a.step(agentcore.ContainerLaunched{ContainerID: spec.ID, Pid: e.pid})
 		if hang {
 			// The executor process hangs before it subscribes: the agent's
 			// registration timeout has to end it.
@@ -497,7 +592,7 @@ func (a *simAgent) launch(spec agentcore.LaunchSpec) {
 			return
 		}
 		// The executor process starts and subscribes.
-		a.later(w.uniform(10*time.Millisecond, 300*time.Millisecond), e.subscribe)
+		e.later(w.uniform(10*time.Millisecond, 300*time.Millisecond), e.subscribe)
 	})
 }
 
@@ -524,6 +619,17 @@ func (e *simExecutor) tracef(format string, args ...any) {
 // alive reports whether the executor's process still runs.
 func (e *simExecutor) alive() bool { return !e.gone && !e.exiting && !e.destroyed }
 
+// later runs fn after d unless the container ended or its machine crashed
+// meanwhile: the executor's process does not depend on the agent's.
+func (e *simExecutor) later(d time.Duration, fn func()) {
+	a, m := e.a, e.a.machine
+	a.w.after(d, func() {
+		if a.machine == m && !e.gone {
+			fn()
+		}
+	})
+}
+
 // local is the latency of the executor API (the agent's own host).
 func (e *simExecutor) local() time.Duration {
 	return e.a.w.uniform(50*time.Microsecond, time.Millisecond)
@@ -543,6 +649,12 @@ func (e *simExecutor) subscribe() {
 		return
 	}
 	a := e.a
+	if a.core == nil {
+		// The agent's process is down: the connection is refused.
+		e.tracef("SUBSCRIBE: the agent is down")
+		e.disconnected()
+		return
+	}
 	sub := &execpb.Call_Subscribe{}
 	if e.task != nil && (!e.task.terminal || len(e.unacked) > 0) {
 		sub.UnacknowledgedTasks = []*mesos.TaskInfo{e.task.info}
@@ -560,10 +672,14 @@ func (e *simExecutor) subscribe() {
 	e.conn = conn
 	r := a.call(call, conn)
 	if r.Status != agentcore.CallOK {
-		// The executor cannot work without the agent: it exits.
 		delete(a.byConn, conn)
 		e.conn = 0
 		e.tracef("SUBSCRIBE refused (%s: %s)", r.Status, r.Msg)
+		if retryable(r.Status) {
+			e.disconnected()
+			return
+		}
+		// The executor cannot work without the agent: it exits.
 		e.exit(1)
 		return
 	}
@@ -587,12 +703,15 @@ func (e *simExecutor) handle(ev *execpb.Event) {
 	case execpb.Event_SUBSCRIBED:
 		// Like the executor library: the updates not yet acknowledged went
 		// with SUBSCRIBE; those made since go out now.
-		e.subscribed = true
+		e.subscribed, e.everSubscribed, e.lost = true, true, false
 		for _, u := range e.unacked {
 			if u.sentOn != e.conn {
 				e.send(u)
 			}
 		}
+		// The wait for acknowledgements runs while subscribed: it starts
+		// again.
+		e.maybeExit()
 	case execpb.Event_LAUNCH:
 		e.launch(ev.GetLaunch().GetTask())
 	case execpb.Event_LAUNCH_GROUP:
@@ -623,6 +742,7 @@ func (e *simExecutor) launch(info *mesos.TaskInfo) {
 	}
 	t := &simTask{info: info}
 	e.task = t
+	w.taskStarts(e)
 	e.setState(t, mesos.TaskState_TASK_STARTING)
 	e.taskLater(t, w.uniform(time.Millisecond, 200*time.Millisecond), func() {
 		e.setState(t, mesos.TaskState_TASK_RUNNING)
@@ -639,8 +759,8 @@ func (e *simExecutor) launch(info *mesos.TaskInfo) {
 // taskLater runs fn after d if the task still runs as it was.
 func (e *simExecutor) taskLater(t *simTask, d time.Duration, fn func()) {
 	gen := t.gen
-	e.a.later(d, func() {
-		if t.gen == gen && !t.terminal && !e.gone && !e.destroyed {
+	e.later(d, func() {
+		if t.gen == gen && !t.terminal && !e.destroyed {
 			fn()
 		}
 	})
@@ -749,9 +869,15 @@ func (e *simExecutor) forget(uuid []byte) bool {
 }
 
 // maybeExit exits once the task is done and every update acknowledged; a
-// minute without the acknowledgements, it gives up and exits with 1.
+// minute subscribed without the acknowledgements, it gives up and exits
+// with 1. An executor that gave up on the agent exits 1 once its task
+// ended.
 func (e *simExecutor) maybeExit() {
 	if !e.alive() || (e.task == nil && !e.shuttingDown) || (e.task != nil && !e.task.terminal) {
+		return
+	}
+	if e.givingUp {
+		e.exit(1)
 		return
 	}
 	if len(e.unacked) == 0 {
@@ -759,9 +885,12 @@ func (e *simExecutor) maybeExit() {
 		return
 	}
 	e.ackWaitGen++
+	if !e.subscribed {
+		return // it waits for a subscription first
+	}
 	gen := e.ackWaitGen
-	e.a.later(executorAckTimeout, func() {
-		if e.ackWaitGen == gen && e.alive() {
+	e.later(executorAckTimeout, func() {
+		if e.ackWaitGen == gen && e.alive() && e.subscribed {
 			e.tracef("no acknowledgement for %d updates; exiting", len(e.unacked))
 			e.a.w.fail("executor-acknowledged", "a%d (%s): executor %s/%s waited %v for the agent to acknowledge %s",
 				e.a.idx, e.a.id(), e.fwID, e.id, executorAckTimeout, describeUnacked(e.unacked))
@@ -788,7 +917,7 @@ func (e *simExecutor) exit(code int) {
 		// Every update acknowledged: the agent took the task's end.
 		e.a.w.executorEnded(e.fwID, e.task.info.GetTaskId().GetValue(), e.task.state)
 	}
-	e.a.later(e.local(), func() { e.ended(code<<8, fmt.Sprintf("exited with status %d", code)) })
+	e.later(e.local(), func() { e.ended(code<<8, fmt.Sprintf("exited with status %d", code)) })
 }
 
 // destroy is the containerizer killing the container.
@@ -797,7 +926,7 @@ func (e *simExecutor) destroy() {
 		return
 	}
 	e.destroyed = true
-	e.a.later(e.a.w.uniform(time.Millisecond, 100*time.Millisecond), func() { e.ended(9, "killed by signal 9") })
+	e.later(e.a.w.uniform(time.Millisecond, 100*time.Millisecond), func() { e.ended(9, "killed by signal 9") })
 }
 
 // ended reports the container's end to the agent: its stream closes and
@@ -817,7 +946,16 @@ func (e *simExecutor) ended(status int, how string) {
 		delete(a.byConn, conn)
 		a.step(agentcore.ExecutorDisconnected{Conn: conn})
 	}
-	a.step(agentcore.ContainerExited{Termination: agentcore.Termination{ContainerID: e.containerID, Status: status, How: how}})
+	switch {
+	case e.orphan:
+		// Killed at recovery: the core never knew it.
+	case a.core == nil:
+		// The agent's process is down: the containerizer's records keep
+		// the end for its recovery.
+		a.exited[e.containerID] = status
+	default:
+		a.step(agentcore.ContainerExited{Termination: agentcore.Termination{ContainerID: e.containerID, Status: status, How: how}})
+	}
 }
 
 // breakStream: the executor's event stream breaks. Both ends notice.
@@ -831,7 +969,69 @@ func (e *simExecutor) breakStream() {
 // crash: the executor's process dies of a signal, with its task.
 func (e *simExecutor) crash() {
 	e.exiting = true
-	e.a.later(e.local(), func() { e.ended(9, "killed by signal 9") })
+	e.later(e.local(), func() { e.ended(9, "killed by signal 9") })
+}
+
+// agentLost: the agent's process died, and with it the executor's stream.
+func (e *simExecutor) agentLost() {
+	e.conn, e.subscribed = 0, false
+	e.ackWaitGen++ // the wait for acknowledgements runs only while subscribed
+	if e.alive() {
+		e.disconnected()
+	}
+}
+
+// disconnected: the executor has no subscription (its stream ended, or an
+// attempt failed). A checkpointing executor, or one that never subscribed
+// yet, tries again after a random backoff, until MESOS_RECOVERY_TIMEOUT
+// (before the first subscription: the registration timeout) has passed
+// since it lost the agent; then, and at once for an executor that does
+// not checkpoint, it gives up: it shuts down as on SHUTDOWN and exits 1.
+func (e *simExecutor) disconnected() {
+	if !e.alive() {
+		return
+	}
+	w := e.a.w
+	if !e.checkpoint && e.everSubscribed {
+		e.tracef("lost the agent; not checkpointing, so it shuts down")
+		e.giveUp()
+		return
+	}
+	if !e.lost {
+		e.lost, e.lostAt = true, w.now
+	}
+	limit := e.recoveryTimeout
+	if !e.everSubscribed {
+		limit = agentRegistrationTimeout
+	}
+	if w.now-e.lostAt >= limit {
+		e.tracef("no subscription for %v; giving up on the agent", w.now-e.lostAt)
+		e.giveUp()
+		return
+	}
+	e.later(w.uniform(0, e.backoffMax), func() {
+		if e.conn == 0 && e.alive() {
+			e.subscribe()
+		}
+	})
+}
+
+// giveUp: the executor gave up on the agent: it kills its task (whose end
+// no agent hears of) and exits 1.
+func (e *simExecutor) giveUp() {
+	if e.givingUp {
+		return
+	}
+	e.givingUp = true
+	e.a.w.report.Faults.ExecutorGiveUps++
+	e.shutdown()
+	e.maybeExit()
+}
+
+// retryable reports whether a refused SUBSCRIBE is worth trying again
+// (the executor library retries server errors and an agent not ready).
+func retryable(s agentcore.CallStatus) bool {
+	return s > agentcore.CallNotImplemented
 }
 
 // streamClosed: the agent closed the executor's event stream, or it broke.
@@ -844,11 +1044,6 @@ func (e *simExecutor) streamClosed(conn int64) {
 	}
 	e.conn = 0
 	e.subscribed = false
-	if e.alive() {
-		a.later(a.w.uniform(0, executorResubscribeMax), func() {
-			if e.conn == 0 {
-				e.subscribe()
-			}
-		})
-	}
+	e.ackWaitGen++ // the wait for acknowledgements runs only while subscribed
+	e.disconnected()
 }

@@ -212,6 +212,7 @@ func (w *world) checkEnd() {
 	if len(diffs) > 0 {
 		w.fail("metrics-agree", "%s", strings.Join(diffs, "; "))
 	}
+	w.checkAcknowledgements()
 }
 
 // masterTaskEnds are the ends the master recorded for the tasks it no
@@ -624,6 +625,9 @@ func (w *world) settleCheck() {
 // and holds no framework, executor or container.
 func (w *world) agentSettled(a *simAgent, m func() *masterAgents) string {
 	if a.core == nil {
+		if n := len(a.containers); n > 0 {
+			return fmt.Sprintf("its process is down, %d containers run", n)
+		}
 		return ""
 	}
 	quiet, h := w.checkAgent(a, m)
@@ -665,4 +669,91 @@ func (w *world) checkSettled() {
 		}
 	}
 	w.tracef("SETTLED: every agent agrees with the master and holds nothing")
+}
+
+// ---- Agent restarts ----
+
+// taskStarts: task-runs-once: an executor starts a task (its LAUNCH
+// arrived) while no other live container runs a task of that framework and
+// id, on any agent. Mesos's promise is at most one run of a task id; a
+// recovering agent that relaunched a task its surviving executor still
+// runs, or a master that sent it again elsewhere, would break it.
+func (w *world) taskStarts(e *simExecutor) {
+	k := taskKey{e.fwID, e.task.info.GetTaskId().GetValue()}
+	if o := w.running[k]; o != nil && o != e && !o.gone && o.task != nil && !o.task.terminal {
+		w.fail("task-runs-once", "task %s starts in container %s on a%d (%s) while container %s on a%d still runs it",
+			k, e.containerID, e.a.idx, e.a.id(), o.containerID, o.a.idx)
+		return
+	}
+	w.running[k] = e
+}
+
+// agentAck is an update an agent acknowledged to an executor.
+type agentAck struct {
+	uuid  string
+	agent int
+}
+
+// agentAcknowledged records that agent e.a acknowledged update uuid of a
+// task to its executor e: for a checkpointing framework, the agent has
+// made the update durable and owes it to the framework, across restarts
+// of its process (checkAckedDelivered).
+func (w *world) agentAcknowledged(e *simExecutor, taskID string, uuid []byte) {
+	if !e.checkpoint {
+		return
+	}
+	k := taskKey{e.fwID, taskID}
+	w.agentAcks[k] = append(w.agentAcks[k], agentAck{uuid: string(uuid), agent: e.a.idx})
+}
+
+// checkAcknowledgements runs at the end of the workload:
+//
+//   - acked-delivered: every update an agent acknowledged to an executor
+//     of a checkpointing framework reached the framework, crashes of the
+//     agent's process included, unless the master ended the task on its
+//     own authority (the agent was removed or its machine lost: the
+//     framework saw TASK_LOST or TASK_GONE from the master).
+//   - framework-acknowledges: every update carrying a uuid that a
+//     framework received, it acknowledged, and the master took the
+//     acknowledgement. (After the agents settle, none holds a framework,
+//     so no update is pending in any agent's stream: agents-settle.)
+func (w *world) checkAcknowledgements() {
+	if w.failure != nil {
+		return
+	}
+	byID := map[string]*simFramework{}
+	for _, f := range w.frameworks {
+		byID[f.id] = f
+	}
+	keys := make([]taskKey, 0, len(w.agentAcks))
+	for k := range w.agentAcks {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b taskKey) int { return strings.Compare(a.String(), b.String()) })
+	for _, k := range keys {
+		f := byID[k.fw]
+		if f == nil {
+			continue
+		}
+		t := f.byID[k.task]
+		if t != nil && t.terminal && t.finalFromMaster {
+			continue
+		}
+		for _, ack := range w.agentAcks[k] {
+			if _, ok := f.received[ack.uuid]; !ok {
+				w.fail("acked-delivered", "task %s: a%d acknowledged update %x to its executor, but framework %s never received it (states seen: %s)",
+					k, ack.agent, shortUUID([]byte(ack.uuid)), f.id, compactStates(taskStates(t)))
+				return
+			}
+		}
+	}
+	for _, f := range w.frameworks {
+		for _, u := range sortedKeys(f.received) {
+			if !f.acked[u] {
+				w.fail("framework-acknowledges", "framework %s received update %x (%s) but never had an acknowledgement of it taken",
+					f.id, shortUUID([]byte(u)), f.received[u])
+				return
+			}
+		}
+	}
 }

@@ -24,6 +24,11 @@ type Config struct {
 	Frameworks int
 	// TasksPerFramework is each framework's workload.
 	TasksPerFramework int
+	// NoCheckpointShare is the fraction of frameworks (drawn from the seed)
+	// that do not checkpoint (FrameworkInfo.checkpoint=false): their tasks
+	// do not survive a restart of their agent's process. The others
+	// checkpoint.
+	NoCheckpointShare float64
 	// TaskResources is what each task asks for (default "cpus:1;mem:512").
 	// Scalars only.
 	TaskResources string
@@ -110,6 +115,22 @@ type FaultConfig struct {
 	// from, registers as a new agent.
 	AgentCrash             float64
 	RestartMin, RestartMax time.Duration
+	// AgentProcessCrash is, for each virtual second, the probability that
+	// one agent's process (chosen by the seed) dies, as on kill -9 or an
+	// OOM kill, while its machine runs on: the agent core is gone and its
+	// connections to the master and to its executors break, but its
+	// containers keep running and its durable store (the checkpoint)
+	// stays. Executors of checkpointing frameworks retry subscribing
+	// every MESOS_SUBSCRIPTION_BACKOFF_MAX, for MESOS_RECOVERY_TIMEOUT;
+	// the others shut their tasks down at once. The agent restarts after
+	// RestartMin..RestartMax with a new core fed Recover from the store and
+	// the containers it finds; the containerizer kills the containers the
+	// checkpoint does not know (orphans).
+	AgentProcessCrash float64
+	// ExecutorRecoveryTimeout, when set, replaces the MESOS_RECOVERY_TIMEOUT
+	// the agent gives checkpointing executors (15 minutes), so that short
+	// runs see executors give up on an agent that stays down.
+	ExecutorRecoveryTimeout time.Duration
 	// AgentDisconnect is, for each virtual second, the probability that
 	// one agent's connection breaks; the agent re-registers with
 	// REREGISTER, reporting its tasks.
@@ -142,7 +163,7 @@ type FaultConfig struct {
 
 // any reports whether any fault is configured.
 func (f FaultConfig) any() bool {
-	return f.Drop > 0 || f.Delay > 0 || f.AgentCrash > 0 || f.AgentDisconnect > 0 || f.FrameworkDisconnect > 0 ||
+	return f.Drop > 0 || f.Delay > 0 || f.AgentCrash > 0 || f.AgentProcessCrash > 0 || f.AgentDisconnect > 0 || f.FrameworkDisconnect > 0 ||
 		f.AgentPartition > 0 || f.ExecutorDisconnect > 0 || f.ExecutorCrash > 0 || f.LaunchFail > 0 || f.ExecutorHang > 0
 }
 
@@ -209,7 +230,7 @@ func (c *Config) validate() (agentRes, taskRes resources.Resources, err error) {
 		return nil, nil, errors.New("sim: Frameworks and TasksPerFramework must not be negative")
 	}
 	for _, p := range []float64{c.FailRatio, c.KillRatio, c.Faults.Drop, c.Faults.Delay,
-		c.Faults.AgentCrash, c.Faults.AgentDisconnect, c.Faults.FrameworkDisconnect, c.Faults.AgentPartition,
+		c.Faults.AgentCrash, c.Faults.AgentProcessCrash, c.NoCheckpointShare, c.Faults.AgentDisconnect, c.Faults.FrameworkDisconnect, c.Faults.AgentPartition,
 		c.Faults.ExecutorDisconnect, c.Faults.ExecutorCrash, c.Faults.LaunchFail, c.Faults.ExecutorHang} {
 		if p < 0 || p > 1 || p != p {
 			return nil, nil, fmt.Errorf("sim: probability %v out of [0, 1]", p)

@@ -46,6 +46,14 @@ type simFramework struct {
 	tasks   []*fwTask
 	byID    map[string]*fwTask
 	pending []*fwTask // not launched, in workload order
+
+	// checkpoint is FrameworkInfo.checkpoint: its tasks survive a restart
+	// of their agent's process.
+	checkpoint bool
+	// received are the uuids of the updates it received (with their
+	// task and state); acked those whose acknowledgement the master took.
+	received map[string]string
+	acked    map[string]bool
 }
 
 type fwTask struct {
@@ -63,7 +71,11 @@ type fwTask struct {
 }
 
 func newFramework(w *world, idx int) *simFramework {
-	f := &simFramework{w: w, idx: idx, name: "sim-framework-" + strconv.Itoa(idx), byID: map[string]*fwTask{}}
+	f := &simFramework{w: w, idx: idx, name: "sim-framework-" + strconv.Itoa(idx), byID: map[string]*fwTask{},
+		checkpoint: true, received: map[string]string{}, acked: map[string]bool{}}
+	if p := w.cfg.NoCheckpointShare; p > 0 {
+		f.checkpoint = !w.chance(p)
+	}
 	for i := range w.cfg.TasksPerFramework {
 		t := &fwTask{idx: i, id: fmt.Sprintf("task-%05d", i)}
 		f.tasks = append(f.tasks, t)
@@ -95,7 +107,7 @@ func (f *simFramework) subscribe() {
 		Name:            proto.String(f.name),
 		Role:            proto.String("*"),
 		FailoverTimeout: proto.Float64(failoverTimeout.Seconds()),
-		Checkpoint:      proto.Bool(true),
+		Checkpoint:      proto.Bool(f.checkpoint),
 	}
 	call := &schedpb.Call{Type: schedpb.Call_SUBSCRIBE.Enum(), Subscribe: &schedpb.Call_Subscribe{FrameworkInfo: info}}
 	if f.id != "" {
@@ -311,12 +323,20 @@ func (f *simFramework) acknowledge(s *mesos.TaskStatus) {
 	if len(s.GetUuid()) == 0 {
 		return
 	}
-	f.call(&schedpb.Call{
-		Type: schedpb.Call_ACKNOWLEDGE.Enum(),
+	uuid := string(s.GetUuid())
+	f.received[uuid] = s.GetTaskId().GetValue() + " " + s.GetState().String()
+	call := &schedpb.Call{
+		Type:        schedpb.Call_ACKNOWLEDGE.Enum(),
+		FrameworkId: &mesos.FrameworkID{Value: proto.String(f.id)},
 		Acknowledge: &schedpb.Call_Acknowledge{
 			AgentId: s.GetAgentId(), TaskId: s.GetTaskId(), Uuid: s.GetUuid(),
 		},
-	}, "ACKNOWLEDGE "+describeStatus(f.id, s), nil)
+	}
+	f.w.schedulerCallTaken(f, f.stream, call, "ACKNOWLEDGE "+describeStatus(f.id, s), nil, func(r core.Result) {
+		if !r.Code.Failed() {
+			f.acked[uuid] = true
+		}
+	})
 }
 
 func (f *simFramework) update(s *mesos.TaskStatus) {
