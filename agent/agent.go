@@ -21,6 +21,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/gomesos/gomesos/agent/checkpoint"
 	"github.com/gomesos/gomesos/agent/containerizer"
 	"github.com/gomesos/gomesos/agent/core"
 	mesos "github.com/gomesos/gomesos/api/v1/mesos"
@@ -50,6 +51,8 @@ type Agent struct {
 	link    *masterLink
 	pub     publisher
 	logq    *asyncLog
+
+	store *checkpoint.Store // nil: nothing is checkpointed
 
 	ran  atomic.Bool
 	idMu sync.Mutex
@@ -293,6 +296,8 @@ func (a *Agent) step(in core.Input) {
 func (a *Agent) apply(outs []core.Output) {
 	for _, o := range outs {
 		switch o := o.(type) {
+		case core.Checkpoint:
+			a.persist(o)
 		case core.Connect:
 			a.link.connect(o.Gen, o.Msg)
 		case core.Disconnect:
@@ -433,4 +438,18 @@ func cleanPaths(paths []string) bool {
 		}
 	}
 	return true
+}
+
+// persist writes a checkpoint before anything else of its step is done.
+// An agent that cannot keep its record cannot keep its promises: it exits.
+func (a *Agent) persist(c core.Checkpoint) {
+	if a.store == nil {
+		return
+	}
+	if err := a.store.Apply(c.Ops); err != nil {
+		a.log.Error("cannot write the checkpoint; exiting", "err", err)
+		a.logq.stop()
+		fmt.Fprintf(os.Stderr, "gomesos agent: cannot write the checkpoint: %v\n", err)
+		os.Exit(1)
+	}
 }
