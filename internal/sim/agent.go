@@ -121,6 +121,7 @@ func newAgent(w *world, idx int, res []*mesos.Resource) *simAgent {
 		BackoffFactor:       agentBackoffFactor,
 		RetryMin:            agentRetryMin,
 		RetryMax:            agentRetryMax,
+		RecoveryTimeout:     w.cfg.Faults.ExecutorRecoveryTimeout,
 		AgentInfo:           &mesos.AgentInfo{Hostname: &host, Port: proto.Int32(5051), Resources: res},
 	}
 	return a
@@ -232,10 +233,19 @@ func (a *simAgent) schedule() {
 	})
 }
 
-// apply carries out the core's outputs, as the driver's apply does.
+// apply carries out the core's outputs, as the driver's apply does. A
+// Checkpoint goes to the durable store before anything else of the step is
+// done: checkpoint-first holds that the core emits it first, and once.
 func (a *simAgent) apply(outs []agentcore.Output) {
-	for _, o := range outs {
+	for i, o := range outs {
 		switch o := o.(type) {
+		case agentcore.Checkpoint:
+			if i != 0 {
+				a.w.fail("checkpoint-first", "a%d (%s): a Checkpoint of %d ops is output %d of a step, after %s; the driver must persist it before anything else of the step",
+					a.idx, a.id(), len(o.Ops), i, describeOutputs(outs[:i]))
+				return
+			}
+			agentcore.ApplyCheckpoint(a.store, o.Ops)
 		case agentcore.Connect:
 			a.connect(o.Gen, o.Msg)
 		case agentcore.Disconnect:
@@ -475,6 +485,11 @@ func (a *simAgent) crashProcess() {
 		if a.inc == inc && a.core == nil {
 			w.report.Faults.Restarts++
 			a.tracef("the agent's process restarts and recovers")
+			if w.chance(w.cfg.Faults.LostCheckpoint) {
+				w.report.Faults.LostCheckpoints++
+				a.tracef("FAULT the agent's checkpoint is gone")
+				a.store = map[string]map[string][]byte{}
+			}
 			a.start(true)
 		}
 	})
@@ -1046,4 +1061,13 @@ func (e *simExecutor) streamClosed(conn int64) {
 	e.subscribed = false
 	e.ackWaitGen++ // the wait for acknowledgements runs only while subscribed
 	e.disconnected()
+}
+
+// describeOutputs names the types of outputs, for a failure.
+func describeOutputs(outs []agentcore.Output) string {
+	var parts []string
+	for _, o := range outs {
+		parts = append(parts, fmt.Sprintf("%T", o))
+	}
+	return "[" + strings.Join(parts, " ") + "]"
 }

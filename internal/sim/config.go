@@ -107,8 +107,8 @@ type FaultConfig struct {
 	Delay    float64
 	MaxDelay time.Duration
 	// AgentCrash is, for each virtual second, the probability that one
-	// agent's machine (chosen by the seed) crashes: its agent core and
-	// its containers are gone (no PONGs, its tasks and unacknowledged
+	// agent's machine (chosen by the seed) crashes: its agent core, its
+	// containers and its durable store (the checkpoint) are gone (no PONGs, its tasks and unacknowledged
 	// updates are lost), half the time with its connection left open, half
 	// the time closed. It restarts after RestartMin..RestartMax (defaults
 	// 5s and 150s) with a new core, which, without a checkpoint to recover
@@ -127,6 +127,11 @@ type FaultConfig struct {
 	// the containers it finds; the containerizer kills the containers the
 	// checkpoint does not know (orphans).
 	AgentProcessCrash float64
+	// LostCheckpoint is the probability that an agent whose process
+	// crashed finds its durable store wiped when it restarts (an operator
+	// removed it, a disk was replaced): it registers as a new agent and
+	// every container it finds is an orphan, killed.
+	LostCheckpoint float64
 	// ExecutorRecoveryTimeout, when set, replaces the MESOS_RECOVERY_TIMEOUT
 	// the agent gives checkpointing executors (15 minutes), so that short
 	// runs see executors give up on an agent that stays down.
@@ -230,7 +235,7 @@ func (c *Config) validate() (agentRes, taskRes resources.Resources, err error) {
 		return nil, nil, errors.New("sim: Frameworks and TasksPerFramework must not be negative")
 	}
 	for _, p := range []float64{c.FailRatio, c.KillRatio, c.Faults.Drop, c.Faults.Delay,
-		c.Faults.AgentCrash, c.Faults.AgentProcessCrash, c.NoCheckpointShare, c.Faults.AgentDisconnect, c.Faults.FrameworkDisconnect, c.Faults.AgentPartition,
+		c.Faults.AgentCrash, c.Faults.AgentProcessCrash, c.Faults.LostCheckpoint, c.NoCheckpointShare, c.Faults.AgentDisconnect, c.Faults.FrameworkDisconnect, c.Faults.AgentPartition,
 		c.Faults.ExecutorDisconnect, c.Faults.ExecutorCrash, c.Faults.LaunchFail, c.Faults.ExecutorHang} {
 		if p < 0 || p > 1 || p != p {
 			return nil, nil, fmt.Errorf("sim: probability %v out of [0, 1]", p)

@@ -13,9 +13,12 @@ import (
 func restarts(seed int64) Config {
 	c := small(seed, FaultConfig{
 		AgentProcessCrash: 0.08, Drop: 0.01, Delay: 0.05, MaxDelay: 3 * time.Second,
-		ExecutorDisconnect: 0.05, ExecutorCrash: 0.01, FrameworkDisconnect: 0.02,
+		ExecutorDisconnect: 0.05, ExecutorCrash: 0.01, FrameworkDisconnect: 0.02, LostCheckpoint: 0.1,
 	})
 	c.NoCheckpointShare = 0.34
+	// Tasks that run long enough for restarts to find them running.
+	c.TaskDurationMin, c.TaskDurationMax = 5*time.Second, 90*time.Second
+	c.Faults.RestartMin, c.Faults.RestartMax = time.Second, 60*time.Second
 	return c
 }
 

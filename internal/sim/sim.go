@@ -76,12 +76,13 @@ type Faults struct {
 	// ProcessCrashes counts the agent process crashes (Crashes the
 	// machine crashes; Restarts the restarts after either); ExecutorGiveUps
 	// the executors that gave up on their agent; Orphans the containers
-	// killed at recovery as unknown to the checkpoint.
-	ProcessCrashes, ExecutorGiveUps, Orphans int
-	AgentDisconnects, FrameworkDisconnects   int
-	Partitions                               int
-	ExecutorDisconnects, ExecutorCrashes     int
-	LaunchFailures, ExecutorHangs            int
+	// killed at recovery as unknown to the checkpoint; LostCheckpoints the
+	// restarts that found the checkpoint gone.
+	ProcessCrashes, ExecutorGiveUps, Orphans, LostCheckpoints int
+	AgentDisconnects, FrameworkDisconnects                    int
+	Partitions                                                int
+	ExecutorDisconnects, ExecutorCrashes                      int
+	LaunchFailures, ExecutorHangs                             int
 }
 
 // Failure is an invariant that failed. Running the same Config again
