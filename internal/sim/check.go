@@ -61,6 +61,17 @@ import (
 //     Config.SettleTimeout: registered, in agreement with the master,
 //     holding no framework, executor, task or container, and the master
 //     counts nothing used (settleCheck, checkSettled).
+//   - checkpoint-first: a Checkpoint is the first output of its step, so
+//     the store has it before anything else of the step is done
+//     (simAgent.apply); checkpoint-decodes: what the core wrote reads back
+//     (recover).
+//   - task-runs-once: never do two live containers, on any agents, run
+//     a task of one framework and id (taskStarts).
+//   - acked-delivered: every update an agent acknowledged to an executor
+//     of a checkpointing framework reaches the framework, across crashes
+//     of the agent's process; framework-acknowledges: every update a
+//     framework received before it tore itself down it acknowledged, and
+//     the master took it (checkAcknowledgements).
 //   - valid-calls, known-outputs: the simulator's own sanity.
 
 // checkAccounting compares the allocator's total allocation with the
@@ -178,6 +189,16 @@ func (w *world) checkEnd() {
 							f.id, t.id, ex, rec)
 						return
 					}
+					end = rec
+				}
+			}
+			if !t.finalFromMaster && t.lostAfter {
+				// The master ended the task TASK_LOST on its own (its
+				// agent disconnected, for a framework that does not
+				// checkpoint), and the framework missed it (its stream
+				// was down) before the agent's own end came: the master
+				// counted TASK_LOST, and its reconciliation says so.
+				if rec, ok := recorded[f.id+"/"+t.id+"@"+t.agentID]; ok && rec == mesos.TaskState_TASK_LOST {
 					end = rec
 				}
 			}
@@ -714,8 +735,8 @@ func (w *world) agentAcknowledged(e *simExecutor, taskID string, uuid []byte) {
 //     own authority (the agent was removed or its machine lost: the
 //     framework saw TASK_LOST or TASK_GONE from the master).
 //   - framework-acknowledges: every update carrying a uuid that a
-//     framework received, it acknowledged, and the master took the
-//     acknowledgement. (After the agents settle, none holds a framework,
+//     framework received before it decided to tear itself down, it
+//     acknowledged, and the master took the acknowledgement. (After the agents settle, none holds a framework,
 //     so no update is pending in any agent's stream: agents-settle.)
 func (w *world) checkAcknowledgements() {
 	if w.failure != nil {
@@ -748,7 +769,7 @@ func (w *world) checkAcknowledgements() {
 		}
 	}
 	for _, f := range w.frameworks {
-		for _, u := range sortedKeys(f.received) {
+		for _, u := range sortedKeys(f.owed) {
 			if !f.acked[u] {
 				w.fail("framework-acknowledges", "framework %s received update %x (%s) but never had an acknowledgement of it taken",
 					f.id, shortUUID([]byte(u)), f.received[u])

@@ -51,8 +51,12 @@ type simFramework struct {
 	// of their agent's process.
 	checkpoint bool
 	// received are the uuids of the updates it received (with their
-	// task and state); acked those whose acknowledgement the master took.
+	// task and state); owed those of them it received before it decided
+	// to tear itself down (after that, the master may refuse its
+	// acknowledgements: the framework is gone); acked those whose
+	// acknowledgement the master took.
 	received map[string]string
+	owed     map[string]bool
 	acked    map[string]bool
 }
 
@@ -67,12 +71,15 @@ type fwTask struct {
 	terminal            bool
 	final               mesos.TaskState
 	finalFromMaster     bool // the terminal state came from the master (no uuid)
+	// lostAfter: after the agent's end, the master said TASK_LOST (an
+	// agent removed, a reconciliation): it may have recorded that end.
+	lostAfter bool
 	killDecided         bool
 }
 
 func newFramework(w *world, idx int) *simFramework {
 	f := &simFramework{w: w, idx: idx, name: "sim-framework-" + strconv.Itoa(idx), byID: map[string]*fwTask{},
-		checkpoint: true, received: map[string]string{}, acked: map[string]bool{}}
+		checkpoint: true, received: map[string]string{}, owed: map[string]bool{}, acked: map[string]bool{}}
 	if p := w.cfg.NoCheckpointShare; p > 0 {
 		f.checkpoint = !w.chance(p)
 	}
@@ -325,6 +332,9 @@ func (f *simFramework) acknowledge(s *mesos.TaskStatus) {
 	}
 	uuid := string(s.GetUuid())
 	f.received[uuid] = s.GetTaskId().GetValue() + " " + s.GetState().String()
+	if !f.tearingDown {
+		f.owed[uuid] = true
+	}
 	call := &schedpb.Call{
 		Type:        schedpb.Call_ACKNOWLEDGE.Enum(),
 		FrameworkId: &mesos.FrameworkID{Value: proto.String(f.id)},
@@ -373,6 +383,7 @@ func (f *simFramework) update(s *mesos.TaskStatus) {
 		// The master keeps the end the agent reported (checkEnd counts
 		// it), and so does the framework.
 		t.states = append(t.states, st)
+		t.lostAfter = true
 		return
 	}
 	if t.terminal && st != t.final {
