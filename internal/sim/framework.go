@@ -73,8 +73,8 @@ type fwTask struct {
 	finalFromMaster     bool // the terminal state came from the master (no uuid)
 	// lostAfter: after the agent's end, the master said TASK_LOST (an
 	// agent removed, a reconciliation): it may have recorded that end.
-	lostAfter bool
-	killDecided         bool
+	lostAfter   bool
+	killDecided bool
 }
 
 func newFramework(w *world, idx int) *simFramework {
