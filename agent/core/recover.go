@@ -50,6 +50,7 @@ func (c *core) recover(now time.Time, in Recover) {
 		return
 	}
 	c.agentID = st.AgentID
+	c.restarted = c.agentID != ""
 	// What the checkpoint holds is what the tracker has written.
 	for k, v := range c.encodedRecovered(st) {
 		c.ckpt.written[k] = v
@@ -258,4 +259,12 @@ func (c *core) recoveryTimeout() time.Duration {
 		return c.cfg.RecoveryTimeout
 	}
 	return DefaultRecoveryTimeout
+}
+
+// subscriptionBackoffMax bounds the wait between a disconnected
+// executor's subscription attempts. Mesos gives 2 seconds, its default
+// reregistration timeout, which leaves a recovered executor's last attempt
+// racing the timeout; half the timeout (at most 2 seconds) gives it two.
+func (c *core) subscriptionBackoffMax() time.Duration {
+	return min(c.reregistrationTimeout()/2, 2*time.Second)
 }
