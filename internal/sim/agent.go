@@ -458,10 +458,15 @@ func (a *simAgent) restart() {
 // does: the Core is gone and the kernel closes its connections (to the
 // master and the executors' streams), but its containers run on and its
 // durable store stays. It restarts after RestartMin..RestartMax and
-// recovers.
-func (a *simAgent) crashProcess() {
+// recovers. With exit, the process is told to exit first (SIGTERM: Exit),
+// and does what the core asks before it goes.
+func (a *simAgent) crashProcess(exit bool) {
 	w := a.w
 	w.report.Faults.ProcessCrashes++
+	if exit {
+		a.tracef("FAULT the agent's process is restarted (SIGTERM)")
+		a.step(agentcore.Exit{})
+	}
 	a.tracef("FAULT the agent's process dies; %d containers run on", len(a.containers))
 	w.agentLetGo(a.conn)
 	a.conn, a.registered, a.core = nil, false, nil
@@ -526,6 +531,7 @@ type simExecutor struct {
 	lost            bool          // it has no subscription and tries for one
 	lostAt          time.Duration // since when
 	givingUp        bool          // it gave up on the agent: it ends its task and exits 1
+	retrying        bool          // an attempt to subscribe is due
 	orphan          bool          // killed at recovery as unknown to the checkpoint
 
 	launched   bool // ContainerLaunched was sent
@@ -1024,7 +1030,12 @@ func (e *simExecutor) disconnected() {
 		e.giveUp()
 		return
 	}
+	if e.retrying {
+		return
+	}
+	e.retrying = true
 	e.later(w.uniform(0, e.backoffMax), func() {
+		e.retrying = false
 		if e.conn == 0 && e.alive() {
 			e.subscribe()
 		}

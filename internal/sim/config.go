@@ -127,6 +127,12 @@ type FaultConfig struct {
 	// the containers it finds; the containerizer kills the containers the
 	// checkpoint does not know (orphans).
 	AgentProcessCrash float64
+	// AgentProcessRestart is, for each virtual second, the probability
+	// that one agent's process is restarted on purpose (SIGTERM, as for
+	// an upgrade): the core is told Exit, which leaves the executors of
+	// checkpointing frameworks running and destroys the others, and the
+	// process ends; then it goes as after AgentProcessCrash.
+	AgentProcessRestart float64
 	// LostCheckpoint is the probability that an agent whose process
 	// crashed finds its durable store wiped when it restarts (an operator
 	// removed it, a disk was replaced): it registers as a new agent and
@@ -168,7 +174,7 @@ type FaultConfig struct {
 
 // any reports whether any fault is configured.
 func (f FaultConfig) any() bool {
-	return f.Drop > 0 || f.Delay > 0 || f.AgentCrash > 0 || f.AgentProcessCrash > 0 || f.AgentDisconnect > 0 || f.FrameworkDisconnect > 0 ||
+	return f.Drop > 0 || f.Delay > 0 || f.AgentCrash > 0 || f.AgentProcessCrash > 0 || f.AgentProcessRestart > 0 || f.AgentDisconnect > 0 || f.FrameworkDisconnect > 0 ||
 		f.AgentPartition > 0 || f.ExecutorDisconnect > 0 || f.ExecutorCrash > 0 || f.LaunchFail > 0 || f.ExecutorHang > 0
 }
 
@@ -235,7 +241,7 @@ func (c *Config) validate() (agentRes, taskRes resources.Resources, err error) {
 		return nil, nil, errors.New("sim: Frameworks and TasksPerFramework must not be negative")
 	}
 	for _, p := range []float64{c.FailRatio, c.KillRatio, c.Faults.Drop, c.Faults.Delay,
-		c.Faults.AgentCrash, c.Faults.AgentProcessCrash, c.Faults.LostCheckpoint, c.NoCheckpointShare, c.Faults.AgentDisconnect, c.Faults.FrameworkDisconnect, c.Faults.AgentPartition,
+		c.Faults.AgentCrash, c.Faults.AgentProcessCrash, c.Faults.AgentProcessRestart, c.Faults.LostCheckpoint, c.NoCheckpointShare, c.Faults.AgentDisconnect, c.Faults.FrameworkDisconnect, c.Faults.AgentPartition,
 		c.Faults.ExecutorDisconnect, c.Faults.ExecutorCrash, c.Faults.LaunchFail, c.Faults.ExecutorHang} {
 		if p < 0 || p > 1 || p != p {
 			return nil, nil, fmt.Errorf("sim: probability %v out of [0, 1]", p)

@@ -73,8 +73,9 @@ type Messages struct {
 type Faults struct {
 	Drops, Delays     int
 	Crashes, Restarts int
-	// ProcessCrashes counts the agent process crashes (Crashes the
-	// machine crashes; Restarts the restarts after either); ExecutorGiveUps
+	// ProcessCrashes counts the agent process crashes and deliberate
+	// restarts (Crashes the machine crashes; Restarts the restarts after
+	// either); ExecutorGiveUps
 	// the executors that gave up on their agent; Orphans the containers
 	// killed at recovery as unknown to the checkpoint; LostCheckpoints the
 	// restarts that found the checkpoint gone.
@@ -693,7 +694,12 @@ func (w *world) injectFaults() {
 	}
 	if w.chance(fc.AgentProcessCrash) {
 		if a := w.pickAgent(func(a *simAgent) bool { return a.up() }); a != nil {
-			a.crashProcess()
+			a.crashProcess(false)
+		}
+	}
+	if w.chance(fc.AgentProcessRestart) {
+		if a := w.pickAgent(func(a *simAgent) bool { return a.up() }); a != nil {
+			a.crashProcess(true)
 		}
 	}
 	if w.chance(fc.AgentDisconnect) {
