@@ -561,7 +561,8 @@ type simTask struct {
 	state    mesos.TaskState
 	terminal bool
 	killing  bool
-	gen      int // stales the task's timers
+	gen      int    // stales the task's timers
+	endUUID  string // the uuid of the update that reported its end
 }
 
 // launch starts a container for spec.
@@ -807,7 +808,8 @@ func (e *simExecutor) kill(t *simTask) {
 func (e *simExecutor) finish(t *simTask, st mesos.TaskState) {
 	t.terminal = true
 	t.gen++
-	e.setState(t, st)
+	t.state = st
+	t.endUUID = string(e.update(t.info.GetTaskId(), st, ""))
 	e.maybeExit()
 }
 
@@ -824,8 +826,8 @@ func (e *simExecutor) shutdown() {
 }
 
 // update makes a status update and sends it when subscribed; it is kept
-// until acknowledged.
-func (e *simExecutor) update(id *mesos.TaskID, st mesos.TaskState, message string) {
+// until acknowledged. It returns the update's uuid.
+func (e *simExecutor) update(id *mesos.TaskID, st mesos.TaskState, message string) []byte {
 	w := e.a.w
 	s := &mesos.TaskStatus{
 		TaskId:     id,
@@ -843,6 +845,7 @@ func (e *simExecutor) update(id *mesos.TaskID, st mesos.TaskState, message strin
 	if e.subscribed && e.conn != 0 {
 		e.send(u)
 	}
+	return s.Uuid
 }
 
 // send posts UPDATE to the agent (a request of its own, which does not

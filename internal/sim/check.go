@@ -720,6 +720,13 @@ type agentAck struct {
 // made the update durable and owes it to the framework, across restarts
 // of its process (checkAckedDelivered).
 func (w *world) agentAcknowledged(e *simExecutor, taskID string, uuid []byte) {
+	if t := e.task; t != nil && t.terminal && t.endUUID == string(uuid) && t.info.GetTaskId().GetValue() == taskID {
+		// The agent took the task's end from its executor: it owes the
+		// framework that end (executor-truth), whatever becomes of the
+		// executor.
+		w.execEnds[e.fwID+"/"+taskID] = t.state
+		w.checkExecutorTruth(e.fwID, taskID)
+	}
 	if !e.checkpoint {
 		return
 	}
