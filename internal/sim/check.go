@@ -64,7 +64,8 @@ import (
 //   - checkpoint-first: a Checkpoint is the first output of its step, so
 //     the store has it before anything else of the step is done
 //     (simAgent.apply); checkpoint-decodes: what the core wrote reads back
-//     (recover).
+//     (recover); checkpoint-settles: a settled agent's checkpoint holds
+//     no framework, executor or status update stream (agentSettled).
 //   - task-runs-once: never do two live containers, on any agents, run
 //     a task of one framework and id (taskStarts).
 //   - acked-delivered: every update an agent acknowledged to an executor
@@ -666,6 +667,14 @@ func (w *world) agentSettled(a *simAgent, m func() *masterAgents) string {
 	}
 	if n := len(a.containers); n > 0 {
 		return fmt.Sprintf("%d containers run", n)
+	}
+	// checkpoint-settles: what the agent holds durably matches what it
+	// holds: nothing but its identity.
+	for _, b := range []string{agentcore.BucketFrameworks, agentcore.BucketExecutors, agentcore.BucketStreams} {
+		if keys := sortedKeys(a.store[b]); len(keys) > 0 {
+			w.fail("checkpoint-settles", "a%d (%s) holds nothing, but its checkpoint still holds %s %v", a.idx, a.id(), b, keys)
+			return "checkpoint not clean"
+		}
 	}
 	return ""
 }
