@@ -752,7 +752,9 @@ func (w *world) agentAcknowledged(e *simExecutor, taskID string, uuid []byte) {
 //     framework saw TASK_LOST or TASK_GONE from the master).
 //   - framework-acknowledges: every update carrying a uuid that a
 //     framework received before it decided to tear itself down, it
-//     acknowledged, and the master took the acknowledgement. (After the agents settle, none holds a framework,
+//     acknowledged, and the master took the acknowledgement, unless the
+//     master ended the task on its own authority (TASK_LOST: its agent
+//     may be gone, and with it the retries of the update). (After the agents settle, none holds a framework,
 //     so no update is pending in any agent's stream: agents-settle.)
 func (w *world) checkAcknowledgements() {
 	if w.failure != nil {
@@ -786,6 +788,11 @@ func (w *world) checkAcknowledgements() {
 	}
 	for _, f := range w.frameworks {
 		for _, u := range sortedKeys(f.owed) {
+			if t := f.owed[u]; t != nil && (t.finalFromMaster || t.lostAfter) {
+				// The master ended the task on its own: its agent may be
+				// gone, with the update it would have retried.
+				continue
+			}
 			if !f.acked[u] {
 				w.fail("framework-acknowledges", "framework %s received update %x (%s) but never had an acknowledgement of it taken",
 					f.id, shortUUID([]byte(u)), f.received[u])

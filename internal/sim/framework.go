@@ -56,7 +56,7 @@ type simFramework struct {
 	// acknowledgements: the framework is gone); acked those whose
 	// acknowledgement the master took.
 	received map[string]string
-	owed     map[string]bool
+	owed     map[string]*fwTask
 	acked    map[string]bool
 }
 
@@ -79,7 +79,7 @@ type fwTask struct {
 
 func newFramework(w *world, idx int) *simFramework {
 	f := &simFramework{w: w, idx: idx, name: "sim-framework-" + strconv.Itoa(idx), byID: map[string]*fwTask{},
-		checkpoint: true, received: map[string]string{}, owed: map[string]bool{}, acked: map[string]bool{}}
+		checkpoint: true, received: map[string]string{}, owed: map[string]*fwTask{}, acked: map[string]bool{}}
 	if p := w.cfg.NoCheckpointShare; p > 0 {
 		f.checkpoint = !w.chance(p)
 	}
@@ -333,7 +333,7 @@ func (f *simFramework) acknowledge(s *mesos.TaskStatus) {
 	uuid := string(s.GetUuid())
 	f.received[uuid] = s.GetTaskId().GetValue() + " " + s.GetState().String()
 	if !f.tearingDown {
-		f.owed[uuid] = true
+		f.owed[uuid] = f.byID[s.GetTaskId().GetValue()]
 	}
 	call := &schedpb.Call{
 		Type:        schedpb.Call_ACKNOWLEDGE.Enum(),
