@@ -459,8 +459,9 @@ func (a *simAgent) restart() {
 // master and the executors' streams), but its containers run on and its
 // durable store stays. It restarts after RestartMin..RestartMax and
 // recovers. With exit, the process is told to exit first (SIGTERM: Exit),
-// and does what the core asks before it goes.
-func (a *simAgent) crashProcess(exit bool) {
+// and does what the core asks before it goes. It restarts after down, or,
+// when zero, after RestartMin..RestartMax.
+func (a *simAgent) crashProcess(exit bool, down time.Duration) {
 	w := a.w
 	w.report.Faults.ProcessCrashes++
 	if exit {
@@ -486,7 +487,10 @@ func (a *simAgent) crashProcess(exit bool) {
 		e.agentLost()
 	}
 	inc := a.inc
-	w.after(w.uniform(w.cfg.Faults.RestartMin, w.cfg.Faults.RestartMax), func() {
+	if down == 0 {
+		down = w.uniform(w.cfg.Faults.RestartMin, w.cfg.Faults.RestartMax)
+	}
+	w.after(down, func() {
 		if a.inc == inc && a.core == nil {
 			w.report.Faults.Restarts++
 			a.tracef("the agent's process restarts and recovers")

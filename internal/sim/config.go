@@ -34,6 +34,9 @@ type Config struct {
 	TaskResources string
 	// Faults are the faults to inject; the zero value injects none.
 	Faults FaultConfig
+	// ProcessCrashes are agent process crashes at set times, on top of
+	// the random faults (for tests of one scenario).
+	ProcessCrashes []ProcessCrash
 	// MaxVirtualTime is the time limit (default 30 minutes). When it
 	// passes, faults stop, frameworks launch nothing more and the run drains:
 	// every task launched must still reach a terminal state within
@@ -90,6 +93,15 @@ type Config struct {
 	// SettleTimeout bounds how long the agents may take to settle once
 	// the workload ended (default 10 minutes). See checkSettled.
 	SettleTimeout time.Duration
+}
+
+// ProcessCrash is an agent process crash at a set virtual time: agent
+// Agent's process dies (or, with Exit, is restarted as on SIGTERM) At, and
+// restarts Down later.
+type ProcessCrash struct {
+	At, Down time.Duration
+	Agent    int
+	Exit     bool
 }
 
 // FaultConfig sets the probability of each kind of fault. All are drawn
@@ -250,6 +262,11 @@ func (c *Config) validate() (agentRes, taskRes resources.Resources, err error) {
 	if c.TaskDurationMax < c.TaskDurationMin || c.LatencyMax < c.LatencyMin || c.Faults.RestartMax < c.Faults.RestartMin ||
 		c.Faults.PartitionMax < c.Faults.PartitionMin {
 		return nil, nil, errors.New("sim: a maximum is below its minimum")
+	}
+	for _, pc := range c.ProcessCrashes {
+		if pc.Agent < 0 || pc.Agent >= c.Agents || pc.At < 0 || pc.Down < 0 {
+			return nil, nil, fmt.Errorf("sim: ProcessCrashes: %+v names no agent or a negative time", pc)
+		}
 	}
 	if agentRes, err = parseScalars(c.AgentResources); err != nil {
 		return nil, nil, fmt.Errorf("sim: AgentResources: %w", err)

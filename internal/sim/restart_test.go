@@ -2,6 +2,7 @@ package sim
 
 import (
 	"fmt"
+	"reflect"
 	"testing"
 	"time"
 )
@@ -66,4 +67,78 @@ func TestAgentRestartSeeds(t *testing.T) {
 			}
 		})
 	}
+}
+
+// oneAgentRestart is one agent running 8 tasks of 60 to 90 seconds for one
+// framework, whose process dies at 20s and restarts 30s later (exit: it is
+// restarted as on SIGTERM instead).
+func oneAgentRestart(checkpoint, exit bool) Config {
+	c := Config{
+		Seed: 7, Agents: 1, Frameworks: 1, TasksPerFramework: 8, MaxVirtualTime: 10 * time.Minute,
+		TaskDurationMin: 60 * time.Second, TaskDurationMax: 90 * time.Second,
+		ProcessCrashes: []ProcessCrash{{At: 20 * time.Second, Down: 30 * time.Second, Exit: exit}},
+	}
+	if !checkpoint {
+		c.NoCheckpointShare = 1
+	}
+	return c
+}
+
+// TestProcessCrashKeepsCheckpointedTasks: the agent's process dies under
+// 8 running tasks of a checkpointing framework and comes back 30s later:
+// it keeps its AgentID (it re-registers, never registers anew), its
+// executors subscribe again, no task is launched twice, lost or ended
+// early, and every task finishes. Also when the agent is restarted on
+// purpose (SIGTERM).
+func TestProcessCrashKeepsCheckpointedTasks(t *testing.T) {
+	for _, exit := range []bool{false, true} {
+		t.Run(fmt.Sprint("exit=", exit), func(t *testing.T) {
+			r := runSeed(t, oneAgentRestart(true, exit), nil)
+			if r.Faults.ProcessCrashes != 1 || r.Faults.Restarts != 1 || r.Faults.Orphans != 0 || r.Faults.ExecutorGiveUps != 0 {
+				t.Errorf("faults %+v; want one crash and restart, no orphan, no executor giving up", r.Faults)
+			}
+			want := map[string]int{"TASK_FINISHED": 8}
+			if !reflect.DeepEqual(r.TaskStates, want) || r.Executors != 8 || r.Launched != 8 {
+				t.Errorf("final states %v, %d executors for %d launches; want %v, 8 and 8", r.TaskStates, r.Executors, r.Launched, want)
+			}
+			for name, want := range map[string]float64{
+				"master/slave_registrations": 1, "master/slave_reregistrations": 1, "master/tasks_lost": 0, "master/tasks_finished": 8,
+			} {
+				if got := r.Metrics[name]; got != want {
+					t.Errorf("%s = %v, want %v", name, got, want)
+				}
+			}
+		})
+	}
+}
+
+// TestProcessCrashLosesOtherTasks: the same crash under a framework that
+// does not checkpoint: its executors shut their tasks down when the agent
+// goes, and the master tells the framework TASK_LOST for each.
+func TestProcessCrashLosesOtherTasks(t *testing.T) {
+	r := runSeed(t, oneAgentRestart(false, false), nil)
+	want := map[string]int{"TASK_LOST": 8}
+	if !reflect.DeepEqual(r.TaskStates, want) || r.Metrics["master/tasks_lost"] != 8 {
+		t.Errorf("final states %v, master/tasks_lost %v; want %v", r.TaskStates, r.Metrics["master/tasks_lost"], want)
+	}
+	if r.Faults.ExecutorGiveUps != 8 {
+		t.Errorf("%d executors gave up on the agent, want 8", r.Faults.ExecutorGiveUps)
+	}
+}
+
+// TestExecutorsGiveUpOnAnAgentDownTooLong: checkpointing executors whose
+// agent stays down longer than their recovery timeout kill their tasks
+// and exit; the restarted agent finds their containers ended and reports
+// every task failed, and nothing is left running.
+func TestExecutorsGiveUpOnAnAgentDownTooLong(t *testing.T) {
+	cfg := oneAgentRestart(true, false)
+	cfg.Faults.ExecutorRecoveryTimeout = 10 * time.Second
+	r := runSeed(t, cfg, nil)
+	if r.Faults.ExecutorGiveUps != 8 {
+		t.Errorf("%d executors gave up on the agent, want 8", r.Faults.ExecutorGiveUps)
+	}
+	if r.TaskStates["TASK_FINISHED"] != 0 || r.TaskStates["unfinished"] != 0 || r.Launched != 8 {
+		t.Errorf("final states %v for %d launches; want every task ended, none finished", r.TaskStates, r.Launched)
+	}
+	t.Logf("final states %v", r.TaskStates)
 }

@@ -271,6 +271,13 @@ func (w *world) start() {
 	if w.cfg.AgentCheckInterval > 0 {
 		w.after(w.cfg.AgentCheckInterval, w.periodicAgentCheck)
 	}
+	for _, pc := range w.cfg.ProcessCrashes {
+		w.at(pc.At, func() {
+			if a := w.agents[pc.Agent]; a.up() {
+				a.crashProcess(pc.Exit, max(pc.Down, time.Nanosecond))
+			}
+		})
+	}
 	w.after(w.cfg.MaxVirtualTime, w.drain)
 	w.after(w.cfg.MaxVirtualTime+w.cfg.DrainTimeout, w.drainTimedOut)
 	if len(w.frameworks) == 0 {
@@ -694,12 +701,12 @@ func (w *world) injectFaults() {
 	}
 	if w.chance(fc.AgentProcessCrash) {
 		if a := w.pickAgent(func(a *simAgent) bool { return a.up() }); a != nil {
-			a.crashProcess(false)
+			a.crashProcess(false, 0)
 		}
 	}
 	if w.chance(fc.AgentProcessRestart) {
 		if a := w.pickAgent(func(a *simAgent) bool { return a.up() }); a != nil {
-			a.crashProcess(true)
+			a.crashProcess(true, 0)
 		}
 	}
 	if w.chance(fc.AgentDisconnect) {
