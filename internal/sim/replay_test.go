@@ -37,3 +37,20 @@ func replayCommand(t *testing.T, seed int64) string {
 	}
 	return fmt.Sprintf("go test ./internal/sim -count=1%s -v -run '%s' -sim.seed=%d", race, strings.Join(parts, "/"), seed)
 }
+
+// TestReplayCommand: the command a failing seed prints runs that seed's
+// test alone.
+func TestReplayCommand(t *testing.T) {
+	t.Run("mix", func(t *testing.T) {
+		t.Run("seed=17", func(t *testing.T) {
+			got := replayCommand(t, 17)
+			want := "-run '^TestReplayCommand$/^mix$' -sim.seed=17"
+			if !strings.HasPrefix(got, "go test ./internal/sim -count=1") || !strings.HasSuffix(got, want) {
+				t.Errorf("replayCommand = %q, want go test ./internal/sim -count=1 ... %s", got, want)
+			}
+		})
+	})
+	if got := seedList(3); *onlySeed == 0 && len(got) != 3 {
+		t.Errorf("seedList(3) = %v", got)
+	}
+}
