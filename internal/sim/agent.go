@@ -536,6 +536,7 @@ type simExecutor struct {
 	lostAt          time.Duration // since when
 	givingUp        bool          // it gave up on the agent: it ends its task and exits 1
 	retrying        bool          // an attempt to subscribe is due
+	stalledUntil    time.Duration // it makes no attempt before then
 	orphan          bool          // killed at recovery as unknown to the checkpoint
 
 	launched   bool // ContainerLaunched was sent
@@ -1041,12 +1042,19 @@ func (e *simExecutor) disconnected() {
 		return
 	}
 	e.retrying = true
-	e.later(w.uniform(0, e.backoffMax), func() {
-		e.retrying = false
-		if e.conn == 0 && e.alive() {
-			e.subscribe()
-		}
-	})
+	e.later(w.uniform(0, e.backoffMax), e.attempt)
+}
+
+// attempt is a due attempt to subscribe, unless the process is stalled.
+func (e *simExecutor) attempt() {
+	if w := e.a.w; w.now < e.stalledUntil {
+		e.later(e.stalledUntil-w.now, e.attempt)
+		return
+	}
+	e.retrying = false
+	if e.conn == 0 && e.alive() {
+		e.subscribe()
+	}
 }
 
 // giveUp: the executor gave up on the agent: it kills its task (whose end

@@ -150,6 +150,11 @@ type FaultConfig struct {
 	// removed it, a disk was replaced): it registers as a new agent and
 	// every container it finds is an orphan, killed.
 	LostCheckpoint float64
+	// ExecutorStall is the probability that an executor whose agent's
+	// process restarts is stalled (stopped, swapped out) for 2 to 10
+	// seconds before it tries to subscribe again: longer than the agent's
+	// --executor_reregistration_timeout, which then gives up on it.
+	ExecutorStall float64
 	// ExecutorRecoveryTimeout, when set, replaces the MESOS_RECOVERY_TIMEOUT
 	// the agent gives checkpointing executors (15 minutes), so that short
 	// runs see executors give up on an agent that stays down.
@@ -253,7 +258,7 @@ func (c *Config) validate() (agentRes, taskRes resources.Resources, err error) {
 		return nil, nil, errors.New("sim: Frameworks and TasksPerFramework must not be negative")
 	}
 	for _, p := range []float64{c.FailRatio, c.KillRatio, c.Faults.Drop, c.Faults.Delay,
-		c.Faults.AgentCrash, c.Faults.AgentProcessCrash, c.Faults.AgentProcessRestart, c.Faults.LostCheckpoint, c.NoCheckpointShare, c.Faults.AgentDisconnect, c.Faults.FrameworkDisconnect, c.Faults.AgentPartition,
+		c.Faults.AgentCrash, c.Faults.AgentProcessCrash, c.Faults.AgentProcessRestart, c.Faults.LostCheckpoint, c.Faults.ExecutorStall, c.NoCheckpointShare, c.Faults.AgentDisconnect, c.Faults.FrameworkDisconnect, c.Faults.AgentPartition,
 		c.Faults.ExecutorDisconnect, c.Faults.ExecutorCrash, c.Faults.LaunchFail, c.Faults.ExecutorHang} {
 		if p < 0 || p > 1 || p != p {
 			return nil, nil, fmt.Errorf("sim: probability %v out of [0, 1]", p)

@@ -2,6 +2,7 @@ package sim
 
 import (
 	"slices"
+	"time"
 
 	agentcore "github.com/gomesos/gomesos/agent/core"
 )
@@ -25,6 +26,11 @@ func (a *simAgent) recover() {
 		switch e, status := a.containers[cid], -1; {
 		case e != nil:
 			found = append(found, agentcore.RecoveredContainer{ContainerID: cid, Pid: e.pid, Alive: true})
+			if w.chance(w.cfg.Faults.ExecutorStall) {
+				w.report.Faults.ExecutorStalls++
+				e.stalledUntil = w.now + w.uniform(2*time.Second, 10*time.Second)
+				e.tracef("FAULT stalled for %v", e.stalledUntil-w.now)
+			}
 		default:
 			if s, ok := a.exited[cid]; ok {
 				status = s

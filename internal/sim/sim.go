@@ -79,7 +79,8 @@ type Faults struct {
 	// the executors that gave up on their agent; Orphans the containers
 	// killed at recovery as unknown to the checkpoint; LostCheckpoints the
 	// restarts that found the checkpoint gone.
-	ProcessCrashes, ExecutorGiveUps, Orphans, LostCheckpoints int
+	// ExecutorStalls the executors stalled past a restart of their agent.
+	ProcessCrashes, ExecutorGiveUps, Orphans, LostCheckpoints, ExecutorStalls int
 	AgentDisconnects, FrameworkDisconnects                    int
 	Partitions                                                int
 	ExecutorDisconnects, ExecutorCrashes                      int
