@@ -457,10 +457,9 @@ func (a *simAgent) restart() {
 // crashProcess kills the agent's process, as kill -9 or the OOM killer
 // does: the Core is gone and the kernel closes its connections (to the
 // master and the executors' streams), but its containers run on and its
-// durable store stays. It restarts after RestartMin..RestartMax and
-// recovers. With exit, the process is told to exit first (SIGTERM: Exit),
-// and does what the core asks before it goes. It restarts after down, or,
-// when zero, after RestartMin..RestartMax.
+// durable store stays. With exit, the process is told to exit first
+// (SIGTERM: Exit) and does what the core asks before it goes. It restarts
+// and recovers after down or, when zero, after RestartMin..RestartMax.
 func (a *simAgent) crashProcess(exit bool, down time.Duration) {
 	w := a.w
 	w.report.Faults.ProcessCrashes++
