@@ -143,3 +143,17 @@ func TestExecutorsGiveUpOnAnAgentDownTooLong(t *testing.T) {
 	}
 	t.Logf("final states %v", r.TaskStates)
 }
+
+// TestRestartsReplay: a run with agent process restarts replays exactly.
+func TestRestartsReplay(t *testing.T) {
+	cfg := restarts(5)
+	cfg.Faults.ExecutorStall = 0.3
+	r1, err1 := Run(cfg)
+	r2, err2 := Run(cfg)
+	if fmt.Sprint(err1) != fmt.Sprint(err2) || !reflect.DeepEqual(r1, r2) {
+		t.Fatalf("same seed, different runs: %v / %v, trace hashes %x / %x", err1, err2, r1.TraceHash, r2.TraceHash)
+	}
+	if f := r1.Faults; f.ProcessCrashes == 0 || f.Restarts == 0 {
+		t.Errorf("no agent process restarted: %+v", f)
+	}
+}
