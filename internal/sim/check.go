@@ -43,6 +43,8 @@ import (
 //     check, when a framework is done and at the end: checkSnapshot).
 //   - every-task-ends: after the time limit, every launched task reaches a
 //     terminal state within Config.DrainTimeout (world.drainTimedOut).
+//   - views-agree: at the end, every task whose end its framework heard
+//     from its agent ended so in the master's records too (checkEnd).
 //   - metrics-agree: at the end, the master's task counters equal the
 //     frameworks' counts of the terminal states they saw, every task the
 //     master launched ended once as its framework saw it, and the master
@@ -192,6 +194,11 @@ func (w *world) checkEnd() {
 					}
 					end = rec
 				}
+			}
+			if rec, ok := recorded[f.id+"/"+t.id+"@"+t.agentID]; ok && !t.finalFromMaster && !t.lostAfter && rec != t.final {
+				w.fail("views-agree", "task %s/%s ended %v for its framework, as its agent reported, but the master recorded %v (states seen: %s)",
+					f.id, t.id, t.final, rec, compactStates(t.states))
+				return
 			}
 			if !t.finalFromMaster && t.lostAfter {
 				// The master ended the task TASK_LOST on its own (its
