@@ -199,9 +199,38 @@ func (a *simAgent) step(in agentcore.Input) []agentcore.Output {
 		return nil
 	}
 	outs := a.core.Step(a.w.clock(), in)
+	if a.crashMidStep(in, outs) {
+		return nil
+	}
 	a.apply(outs)
 	a.schedule()
 	return outs
+}
+
+// crashMidStep decides whether the agent's process dies in the middle of
+// carrying out a step (FaultConfig.CrashMidStep): right after it has
+// persisted the step's Checkpoint, before anything else of the step is
+// done. Then it does so, and reports true.
+func (a *simAgent) crashMidStep(in agentcore.Input, outs []agentcore.Output) bool {
+	w := a.w
+	if w.phase != phaseRun || len(outs) < 2 {
+		return false
+	}
+	if _, ok := outs[0].(agentcore.Checkpoint); !ok {
+		return false
+	}
+	switch in.(type) {
+	case agentcore.Exit, agentcore.SnapshotRequest:
+		return false
+	}
+	if !w.chance(w.cfg.Faults.CrashMidStep) {
+		return false
+	}
+	a.apply(outs[:1])
+	w.report.Faults.MidStepCrashes++
+	a.tracef("FAULT the agent's process dies having persisted the checkpoint of a step (%T), before %s", in, describeOutputs(outs[1:]))
+	a.crashProcess(false, 0)
+	return true
 }
 
 // schedule arranges a Tick for the core's next deadline.
@@ -349,7 +378,7 @@ func (a *simAgent) receive(c *agentConn, m *agentproto.MasterMessage) {
 		a.killing[taskKey{k.GetFrameworkId().GetValue(), k.GetTaskId().GetValue()}] = true
 	}
 	a.step(agentcore.MasterMessage{Gen: c.gen, Msg: m})
-	if m.GetType() == agentproto.MasterMessage_REGISTERED && c == a.conn && !a.registered && a.core.AgentID() != "" {
+	if m.GetType() == agentproto.MasterMessage_REGISTERED && c == a.conn && !a.registered && a.core != nil && a.core.AgentID() != "" {
 		a.registered, a.everRegistered = true, true
 		a.w.report.Registrations++
 	}
@@ -697,6 +726,9 @@ func (e *simExecutor) subscribe() {
 	a.byConn[conn] = e
 	e.conn = conn
 	r := a.call(call, conn)
+	if a.core == nil {
+		return // the agent's process died answering: the connection broke (agentLost)
+	}
 	if r.Status != agentcore.CallOK {
 		delete(a.byConn, conn)
 		e.conn = 0
@@ -867,6 +899,9 @@ func (e *simExecutor) send(u *pendingUpdate) {
 		call := e.newCall(execpb.Call_UPDATE)
 		call.Update = &execpb.Call_Update{Status: s}
 		r := a.call(call, 0)
+		if a.core == nil {
+			return // the agent's process died answering: kept for re-delivery
+		}
 		switch r.Status {
 		case agentcore.CallAccepted:
 		case agentcore.CallForbidden:

@@ -150,6 +150,12 @@ type FaultConfig struct {
 	// removed it, a disk was replaced): it registers as a new agent and
 	// every container it finds is an orphan, killed.
 	LostCheckpoint float64
+	// CrashMidStep is the probability that an agent's process dies in the
+	// middle of a step that changed its checkpoint: right after persisting
+	// it, before carrying out anything else of the step (the window the
+	// checkpoint-first rule is about). It restarts as after
+	// AgentProcessCrash.
+	CrashMidStep float64
 	// ExecutorStall is the probability that an executor whose agent's
 	// process restarts is stalled (stopped, swapped out) for 2 to 10
 	// seconds before it tries to subscribe again: longer than the agent's
@@ -191,7 +197,7 @@ type FaultConfig struct {
 
 // any reports whether any fault is configured.
 func (f FaultConfig) any() bool {
-	return f.Drop > 0 || f.Delay > 0 || f.AgentCrash > 0 || f.AgentProcessCrash > 0 || f.AgentProcessRestart > 0 || f.AgentDisconnect > 0 || f.FrameworkDisconnect > 0 ||
+	return f.Drop > 0 || f.Delay > 0 || f.AgentCrash > 0 || f.AgentProcessCrash > 0 || f.AgentProcessRestart > 0 || f.CrashMidStep > 0 || f.AgentDisconnect > 0 || f.FrameworkDisconnect > 0 ||
 		f.AgentPartition > 0 || f.ExecutorDisconnect > 0 || f.ExecutorCrash > 0 || f.LaunchFail > 0 || f.ExecutorHang > 0
 }
 
@@ -258,7 +264,7 @@ func (c *Config) validate() (agentRes, taskRes resources.Resources, err error) {
 		return nil, nil, errors.New("sim: Frameworks and TasksPerFramework must not be negative")
 	}
 	for _, p := range []float64{c.FailRatio, c.KillRatio, c.Faults.Drop, c.Faults.Delay,
-		c.Faults.AgentCrash, c.Faults.AgentProcessCrash, c.Faults.AgentProcessRestart, c.Faults.LostCheckpoint, c.Faults.ExecutorStall, c.NoCheckpointShare, c.Faults.AgentDisconnect, c.Faults.FrameworkDisconnect, c.Faults.AgentPartition,
+		c.Faults.AgentCrash, c.Faults.AgentProcessCrash, c.Faults.AgentProcessRestart, c.Faults.LostCheckpoint, c.Faults.ExecutorStall, c.Faults.CrashMidStep, c.NoCheckpointShare, c.Faults.AgentDisconnect, c.Faults.FrameworkDisconnect, c.Faults.AgentPartition,
 		c.Faults.ExecutorDisconnect, c.Faults.ExecutorCrash, c.Faults.LaunchFail, c.Faults.ExecutorHang} {
 		if p < 0 || p > 1 || p != p {
 			return nil, nil, fmt.Errorf("sim: probability %v out of [0, 1]", p)

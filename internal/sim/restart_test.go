@@ -15,7 +15,7 @@ func restarts(seed int64) Config {
 	c := small(seed, FaultConfig{
 		AgentProcessCrash: 0.06, AgentProcessRestart: 0.02, Drop: 0.01, Delay: 0.05, MaxDelay: 3 * time.Second,
 		ExecutorDisconnect: 0.05, ExecutorCrash: 0.01, FrameworkDisconnect: 0.02, LostCheckpoint: 0.1,
-		ExecutorStall: 0.1,
+		ExecutorStall: 0.1, CrashMidStep: 0.005,
 	})
 	c.NoCheckpointShare = 0.34
 	// Tasks that run long enough for restarts to find them running.

@@ -79,12 +79,14 @@ type Faults struct {
 	// the executors that gave up on their agent; Orphans the containers
 	// killed at recovery as unknown to the checkpoint; LostCheckpoints the
 	// restarts that found the checkpoint gone; ExecutorStalls the
-	// executors stalled past a restart of their agent.
-	ProcessCrashes, ExecutorGiveUps, Orphans, LostCheckpoints, ExecutorStalls int
-	AgentDisconnects, FrameworkDisconnects                                    int
-	Partitions                                                                int
-	ExecutorDisconnects, ExecutorCrashes                                      int
-	LaunchFailures, ExecutorHangs                                             int
+	// executors stalled past a restart of their agent; MidStepCrashes the
+	// process crashes (among ProcessCrashes) between a step's checkpoint
+	// and its other outputs.
+	ProcessCrashes, ExecutorGiveUps, Orphans, LostCheckpoints, ExecutorStalls, MidStepCrashes int
+	AgentDisconnects, FrameworkDisconnects                                                    int
+	Partitions                                                                                int
+	ExecutorDisconnects, ExecutorCrashes                                                      int
+	LaunchFailures, ExecutorHangs                                                             int
 }
 
 // Failure is an invariant that failed. Running the same Config again

@@ -90,6 +90,7 @@ func soakConfig(seed int64) Config {
 	c.Faults.LostCheckpoint = pick(0, 0, 0.2)
 	c.Faults.AgentProcessRestart = pick(0, 0.02, 0.05)
 	c.Faults.ExecutorStall = pick(0, 0.1, 0.3)
+	c.Faults.CrashMidStep = pick(0, 0.002, 0.01)
 	if r.IntN(4) == 0 {
 		// Executors give up on an agent that stays down for long.
 		c.Faults.ExecutorRecoveryTimeout = time.Duration(10+r.IntN(120)) * time.Second
