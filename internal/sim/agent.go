@@ -70,6 +70,9 @@ type simAgent struct {
 	// exited are the containers whose executor ended while the agent's
 	// process was down, with their wait status, for its recovery.
 	exited map[string]int
+	// acked are the uuids of the updates whose acknowledgement the agent
+	// took from the master (no-resend-after-ack); they go with the store.
+	acked map[string]bool
 	// inc is the incarnation, bumped by crashes and restarts: events of an
 	// older incarnation find a different one and do nothing.
 	inc  int
@@ -109,7 +112,7 @@ type simAgent struct {
 
 func newAgent(w *world, idx int, res []*mesos.Resource) *simAgent {
 	host := fmt.Sprintf("agent-%05d.sim", idx)
-	a := &simAgent{w: w, idx: idx, store: map[string]map[string][]byte{}, exited: map[string]int{}}
+	a := &simAgent{w: w, idx: idx, store: map[string]map[string][]byte{}, exited: map[string]int{}, acked: map[string]bool{}}
 	endpoint := a.endpoint()
 	a.cfg = agentcore.Config{
 		WorkDir:             "/var/lib/gomesos/" + host,
@@ -283,6 +286,11 @@ func (a *simAgent) apply(outs []agentcore.Output) {
 				a.conn, a.registered = nil, false
 			}
 		case agentcore.Send:
+			if u := o.Msg.GetStatusUpdate(); u != nil && a.acked[string(u.GetStatus().GetUuid())] {
+				a.w.fail("no-resend-after-ack", "a%d (%s) sends update %s again after it took its acknowledgement",
+					a.idx, a.id(), describeStatus(u.GetFrameworkId().GetValue(), u.GetStatus()))
+				return
+			}
 			a.w.agentPost(a, o)
 		case agentcore.Launch:
 			a.launch(o.Spec)
@@ -378,6 +386,11 @@ func (a *simAgent) receive(c *agentConn, m *agentproto.MasterMessage) {
 		a.killing[taskKey{k.GetFrameworkId().GetValue(), k.GetTaskId().GetValue()}] = true
 	}
 	a.step(agentcore.MasterMessage{Gen: c.gen, Msg: m})
+	if ack := m.GetAcknowledge(); ack != nil {
+		// Taken, and checkpointed with the step (even if the process
+		// died right after).
+		a.acked[string(ack.GetUuid())] = true
+	}
 	if m.GetType() == agentproto.MasterMessage_REGISTERED && c == a.conn && !a.registered && a.core != nil && a.core.AgentID() != "" {
 		a.registered, a.everRegistered = true, true
 		a.w.report.Registrations++
@@ -460,6 +473,7 @@ func (a *simAgent) crash(closeConn bool) {
 	}
 	a.machine++
 	a.store = map[string]map[string][]byte{} // the disk is lost with the machine
+	a.acked = map[string]bool{}
 	a.conn, a.registered, a.core = nil, false, nil
 	a.containers, a.byConn, a.exited = nil, nil, map[string]int{}
 	a.inc++
@@ -526,6 +540,7 @@ func (a *simAgent) crashProcess(exit bool, down time.Duration) {
 				w.report.Faults.LostCheckpoints++
 				a.tracef("FAULT the agent's checkpoint is gone")
 				a.store = map[string]map[string][]byte{}
+				a.acked = map[string]bool{}
 			}
 			a.start(true)
 		}

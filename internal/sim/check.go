@@ -70,6 +70,9 @@ import (
 //     no framework, executor or status update stream (agentSettled).
 //   - task-runs-once: never do two live containers, on any agents, run
 //     a task of one framework and id (taskStarts).
+//   - no-resend-after-ack: an agent never sends an update again once it
+//     took the framework's acknowledgement of it, across restarts of its
+//     process (simAgent.apply).
 //   - acked-delivered: every update an agent acknowledged to an executor
 //     of a checkpointing framework reaches the framework, across crashes
 //     of the agent's process; framework-acknowledges: every update a
