@@ -11,6 +11,7 @@ import (
 	"github.com/gomesos/gomesos/api/agentproto"
 	execpb "github.com/gomesos/gomesos/api/v1/executor"
 	mesos "github.com/gomesos/gomesos/api/v1/mesos"
+	"github.com/gomesos/gomesos/codec"
 	"github.com/gomesos/gomesos/master/core"
 	"google.golang.org/protobuf/proto"
 )
@@ -47,15 +48,31 @@ const (
 //   - the clock: the core is stepped at virtual times only, and ticked
 //     at the deadlines it asks for (NextDeadline).
 //
-// A crash drops the Core and its containers; the agent restarts with a new
-// Core of the same Config, which has no checkpoint to recover from and so
-// registers as a new agent.
+// A machine crash drops the Core, its containers and its durable store;
+// the agent restarts with a new Core of the same Config, which has no
+// checkpoint to recover from and so registers as a new agent. A process
+// crash drops only the Core: the containers run on and the store (the
+// checkpoint the core wrote through its Checkpoint outputs) stays; the new
+// Core recovers from it (recover.go).
 type simAgent struct {
 	w   *world
 	idx int
 	cfg agentcore.Config
 
 	core *agentcore.Core // nil while crashed
+	// machine is the machine's incarnation, bumped by machine crashes
+	// only: the containers' own timers belong to it, and outlive the
+	// agent's process.
+	machine int
+	// store is the agent's durable store under --work_dir: every
+	// Checkpoint output applied, in order. A machine crash wipes it.
+	store map[string]map[string][]byte
+	// exited are the containers whose executor ended while the agent's
+	// process was down, with their wait status, for its recovery.
+	exited map[string]int
+	// acked are the uuids of the updates whose acknowledgement the agent
+	// took from the master (no-resend-after-ack); they go with the store.
+	acked map[string]bool
 	// inc is the incarnation, bumped by crashes and restarts: events of an
 	// older incarnation find a different one and do nothing.
 	inc  int
@@ -95,7 +112,7 @@ type simAgent struct {
 
 func newAgent(w *world, idx int, res []*mesos.Resource) *simAgent {
 	host := fmt.Sprintf("agent-%05d.sim", idx)
-	a := &simAgent{w: w, idx: idx}
+	a := &simAgent{w: w, idx: idx, store: map[string]map[string][]byte{}, exited: map[string]int{}, acked: map[string]bool{}}
 	endpoint := a.endpoint()
 	a.cfg = agentcore.Config{
 		WorkDir:             "/var/lib/gomesos/" + host,
@@ -107,6 +124,7 @@ func newAgent(w *world, idx int, res []*mesos.Resource) *simAgent {
 		BackoffFactor:       agentBackoffFactor,
 		RetryMin:            agentRetryMin,
 		RetryMax:            agentRetryMax,
+		RecoveryTimeout:     w.cfg.Faults.ExecutorRecoveryTimeout,
 		AgentInfo:           &mesos.AgentInfo{Hostname: &host, Port: proto.Int32(5051), Resources: res},
 	}
 	return a
@@ -148,18 +166,29 @@ func (a *simAgent) up() bool { return a.core != nil }
 // boot starts the agent's first incarnation.
 func (a *simAgent) boot() {
 	if a.core == nil && a.inc == 0 {
-		a.start()
+		a.start(false)
 	}
 }
 
-// start makes a new Core, seeded from the run's seed, and starts it.
-func (a *simAgent) start() {
+// start makes a new Core, seeded from the run's seed, and starts it. With
+// recovering, the machine ran on while the agent's process was down: the
+// core recovers from the store and the containers found (recover).
+func (a *simAgent) start(recovering bool) {
 	a.inc++
 	a.core = agentcore.New(a.cfg, a.w.clock(), a.w.rng.Uint64(), nil)
-	a.containers = map[string]*simExecutor{}
+	if !recovering {
+		a.containers = map[string]*simExecutor{}
+		a.exited = map[string]int{}
+	}
 	a.byConn = map[int64]*simExecutor{}
 	a.killing = map[taskKey]bool{}
-	a.touched, a.launchedAny = true, false
+	a.touched, a.launchedAny = true, len(a.containers) > 0
+	if recovering {
+		a.recover()
+		if a.core == nil || a.w.failure != nil {
+			return
+		}
+	}
 	a.step(agentcore.Start{})
 }
 
@@ -173,9 +202,38 @@ func (a *simAgent) step(in agentcore.Input) []agentcore.Output {
 		return nil
 	}
 	outs := a.core.Step(a.w.clock(), in)
+	if a.crashMidStep(in, outs) {
+		return nil
+	}
 	a.apply(outs)
 	a.schedule()
 	return outs
+}
+
+// crashMidStep decides whether the agent's process dies in the middle of
+// carrying out a step (FaultConfig.CrashMidStep): right after it has
+// persisted the step's Checkpoint, before anything else of the step is
+// done. Then it does so, and reports true.
+func (a *simAgent) crashMidStep(in agentcore.Input, outs []agentcore.Output) bool {
+	w := a.w
+	if w.phase != phaseRun || len(outs) < 2 {
+		return false
+	}
+	if _, ok := outs[0].(agentcore.Checkpoint); !ok {
+		return false
+	}
+	switch in.(type) {
+	case agentcore.Exit, agentcore.SnapshotRequest:
+		return false
+	}
+	if !w.chance(w.cfg.Faults.CrashMidStep) {
+		return false
+	}
+	a.apply(outs[:1])
+	w.report.Faults.MidStepCrashes++
+	a.tracef("FAULT the agent's process dies having persisted the checkpoint of a step (%T), before %s", in, describeOutputs(outs[1:]))
+	a.crashProcess(false, 0)
+	return true
 }
 
 // schedule arranges a Tick for the core's next deadline.
@@ -207,10 +265,19 @@ func (a *simAgent) schedule() {
 	})
 }
 
-// apply carries out the core's outputs, as the driver's apply does.
+// apply carries out the core's outputs, as the driver's apply does. A
+// Checkpoint goes to the durable store before anything else of the step is
+// done: checkpoint-first holds that the core emits it first, and once.
 func (a *simAgent) apply(outs []agentcore.Output) {
-	for _, o := range outs {
+	for i, o := range outs {
 		switch o := o.(type) {
+		case agentcore.Checkpoint:
+			if i != 0 {
+				a.w.fail("checkpoint-first", "a%d (%s): a Checkpoint of %d ops is output %d of a step, after %s; the driver must persist it before anything else of the step",
+					a.idx, a.id(), len(o.Ops), i, describeOutputs(outs[:i]))
+				return
+			}
+			agentcore.ApplyCheckpoint(a.store, o.Ops)
 		case agentcore.Connect:
 			a.connect(o.Gen, o.Msg)
 		case agentcore.Disconnect:
@@ -219,6 +286,11 @@ func (a *simAgent) apply(outs []agentcore.Output) {
 				a.conn, a.registered = nil, false
 			}
 		case agentcore.Send:
+			if u := o.Msg.GetStatusUpdate(); u != nil && a.acked[string(u.GetStatus().GetUuid())] {
+				a.w.fail("no-resend-after-ack", "a%d (%s) sends update %s again after it took its acknowledgement",
+					a.idx, a.id(), describeStatus(u.GetFrameworkId().GetValue(), u.GetStatus()))
+				return
+			}
 			a.w.agentPost(a, o)
 		case agentcore.Launch:
 			a.launch(o.Spec)
@@ -228,6 +300,9 @@ func (a *simAgent) apply(outs []agentcore.Output) {
 			}
 		case agentcore.ExecutorEvent:
 			if e := a.byConn[o.Conn]; e != nil {
+				if ack := o.Event.GetAcknowledged(); ack != nil {
+					a.w.agentAcknowledged(e, ack.GetTaskId().GetValue(), ack.GetUuid())
+				}
 				e.event(o.Conn, o.Event)
 			}
 		case agentcore.ExecutorClose:
@@ -311,7 +386,12 @@ func (a *simAgent) receive(c *agentConn, m *agentproto.MasterMessage) {
 		a.killing[taskKey{k.GetFrameworkId().GetValue(), k.GetTaskId().GetValue()}] = true
 	}
 	a.step(agentcore.MasterMessage{Gen: c.gen, Msg: m})
-	if m.GetType() == agentproto.MasterMessage_REGISTERED && c == a.conn && !a.registered && a.core.AgentID() != "" {
+	if ack := m.GetAcknowledge(); ack != nil {
+		// Taken, and checkpointed with the step (even if the process
+		// died right after).
+		a.acked[string(ack.GetUuid())] = true
+	}
+	if m.GetType() == agentproto.MasterMessage_REGISTERED && c == a.conn && !a.registered && a.core != nil && a.core.AgentID() != "" {
 		a.registered, a.everRegistered = true, true
 		a.w.report.Registrations++
 	}
@@ -391,8 +471,11 @@ func (a *simAgent) crash(closeConn bool) {
 	for _, e := range a.containers {
 		e.gone = true
 	}
+	a.machine++
+	a.store = map[string]map[string][]byte{} // the disk is lost with the machine
+	a.acked = map[string]bool{}
 	a.conn, a.registered, a.core = nil, false, nil
-	a.containers, a.byConn = nil, nil
+	a.containers, a.byConn, a.exited = nil, nil, map[string]int{}
 	a.inc++
 	a.waking = false
 	inc := a.inc
@@ -411,7 +494,57 @@ func (a *simAgent) restart() {
 		a.w.agentLetGo(a.hung) // the old process's connection resets
 		a.hung = nil
 	}
-	a.start()
+	a.start(false)
+}
+
+// crashProcess kills the agent's process, as kill -9 or the OOM killer
+// does: the Core is gone and the kernel closes its connections (to the
+// master and the executors' streams), but its containers run on and its
+// durable store stays. With exit, the process is told to exit first
+// (SIGTERM: Exit) and does what the core asks before it goes. It restarts
+// and recovers after down or, when zero, after RestartMin..RestartMax.
+func (a *simAgent) crashProcess(exit bool, down time.Duration) {
+	w := a.w
+	w.report.Faults.ProcessCrashes++
+	if exit {
+		a.tracef("FAULT the agent's process is restarted (SIGTERM)")
+		a.step(agentcore.Exit{})
+	}
+	a.tracef("FAULT the agent's process dies; %d containers run on", len(a.containers))
+	w.agentLetGo(a.conn)
+	a.conn, a.registered, a.core = nil, false, nil
+	a.inc++
+	a.waking = false
+	clear(a.byConn)
+	for _, cid := range sortedKeys(a.containers) {
+		e := a.containers[cid]
+		if !e.launched {
+			// The launch was under way: no executor runs in it. Had the
+			// core recorded the container, it finds it ended.
+			e.gone = true
+			delete(a.containers, cid)
+			a.exited[cid] = 9
+			continue
+		}
+		e.agentLost()
+	}
+	inc := a.inc
+	if down == 0 {
+		down = w.uniform(w.cfg.Faults.RestartMin, w.cfg.Faults.RestartMax)
+	}
+	w.after(down, func() {
+		if a.inc == inc && a.core == nil {
+			w.report.Faults.Restarts++
+			a.tracef("the agent's process restarts and recovers")
+			if w.chance(w.cfg.Faults.LostCheckpoint) {
+				w.report.Faults.LostCheckpoints++
+				a.tracef("FAULT the agent's checkpoint is gone")
+				a.store = map[string]map[string][]byte{}
+				a.acked = map[string]bool{}
+			}
+			a.start(true)
+		}
+	})
 }
 
 // ---- Containers and executors ----
@@ -423,11 +556,31 @@ func (a *simAgent) restart() {
 // the task's run time), sends every update with a fresh uuid and keeps it
 // until the agent acknowledges it, kills its task on KILL and SHUTDOWN,
 // and exits once its task is terminal and every update acknowledged (or
-// after a minute without the acknowledgements).
+// after a minute subscribed without the acknowledgements). When it loses
+// the agent (its stream breaks, the agent's process dies), a checkpointing
+// executor (MESOS_CHECKPOINT=1) subscribes again after a random backoff of
+// at most MESOS_SUBSCRIPTION_BACKOFF_MAX, until MESOS_RECOVERY_TIMEOUT has
+// passed; then, and at once without checkpointing, it shuts down as on
+// SHUTDOWN and exits 1 (package executor's connection policy).
+//
+// The process runs on the machine, not in the agent: its timers are the
+// machine's (later) and outlive a crash of the agent's process.
 type simExecutor struct {
 	a           *simAgent
 	containerID string
 	fwID, id    string
+	pid         int
+
+	checkpoint      bool
+	backoffMax      time.Duration // MESOS_SUBSCRIPTION_BACKOFF_MAX
+	recoveryTimeout time.Duration // MESOS_RECOVERY_TIMEOUT
+	everSubscribed  bool          // SUBSCRIBED ever arrived
+	lost            bool          // it has no subscription and tries for one
+	lostAt          time.Duration // since when
+	givingUp        bool          // it gave up on the agent: it ends its task and exits 1
+	retrying        bool          // an attempt to subscribe is due
+	stalledUntil    time.Duration // it makes no attempt before then
+	orphan          bool          // killed at recovery as unknown to the checkpoint
 
 	launched   bool // ContainerLaunched was sent
 	destroyed  bool // the agent killed it
@@ -456,13 +609,24 @@ type simTask struct {
 	state    mesos.TaskState
 	terminal bool
 	killing  bool
-	gen      int // stales the task's timers
+	gen      int    // stales the task's timers
+	endUUID  string // the uuid of the update that reported its end
 }
 
 // launch starts a container for spec.
 func (a *simAgent) launch(spec agentcore.LaunchSpec) {
 	w := a.w
-	e := &simExecutor{a: a, containerID: spec.ID, fwID: envValue(spec.Env, "MESOS_FRAMEWORK_ID"), id: envValue(spec.Env, "MESOS_EXECUTOR_ID")}
+	e := &simExecutor{a: a, containerID: spec.ID, fwID: envValue(spec.Env, "MESOS_FRAMEWORK_ID"), id: envValue(spec.Env, "MESOS_EXECUTOR_ID"),
+		checkpoint: envValue(spec.Env, "MESOS_CHECKPOINT") == "1", backoffMax: executorResubscribeMax, recoveryTimeout: 15 * time.Minute}
+	if d, err := codec.ParseDuration(envValue(spec.Env, "MESOS_SUBSCRIPTION_BACKOFF_MAX")); err == nil && d > 0 {
+		e.backoffMax = d
+	}
+	if d, err := codec.ParseDuration(envValue(spec.Env, "MESOS_RECOVERY_TIMEOUT")); err == nil && d > 0 {
+		e.recoveryTimeout = d
+	}
+	if d := w.cfg.Faults.ExecutorRecoveryTimeout; d > 0 {
+		e.recoveryTimeout = d
+	}
 	a.containers[spec.ID] = e
 	a.touched, a.launchedAny = true, true
 	w.report.Executors++
@@ -488,7 +652,8 @@ func (a *simAgent) launch(spec agentcore.LaunchSpec) {
 		}
 		a.nextPid++
 		e.launched = true
-		a.step(agentcore.ContainerLaunched{ContainerID: spec.ID, Pid: 1000 + a.nextPid})
+		e.pid = 1000 + a.nextPid
+		a.step(agentcore.ContainerLaunched{ContainerID: spec.ID, Pid: e.pid})
 		if hang {
 			// The executor process hangs before it subscribes: the agent's
 			// registration timeout has to end it.
@@ -497,7 +662,7 @@ func (a *simAgent) launch(spec agentcore.LaunchSpec) {
 			return
 		}
 		// The executor process starts and subscribes.
-		a.later(w.uniform(10*time.Millisecond, 300*time.Millisecond), e.subscribe)
+		e.later(w.uniform(10*time.Millisecond, 300*time.Millisecond), e.subscribe)
 	})
 }
 
@@ -524,6 +689,17 @@ func (e *simExecutor) tracef(format string, args ...any) {
 // alive reports whether the executor's process still runs.
 func (e *simExecutor) alive() bool { return !e.gone && !e.exiting && !e.destroyed }
 
+// later runs fn after d unless the container ended or its machine crashed
+// meanwhile: the executor's process does not depend on the agent's.
+func (e *simExecutor) later(d time.Duration, fn func()) {
+	a, m := e.a, e.a.machine
+	a.w.after(d, func() {
+		if a.machine == m && !e.gone {
+			fn()
+		}
+	})
+}
+
 // local is the latency of the executor API (the agent's own host).
 func (e *simExecutor) local() time.Duration {
 	return e.a.w.uniform(50*time.Microsecond, time.Millisecond)
@@ -543,6 +719,12 @@ func (e *simExecutor) subscribe() {
 		return
 	}
 	a := e.a
+	if a.core == nil {
+		// The agent's process is down: the connection is refused.
+		e.tracef("SUBSCRIBE: the agent is down")
+		e.disconnected()
+		return
+	}
 	sub := &execpb.Call_Subscribe{}
 	if e.task != nil && (!e.task.terminal || len(e.unacked) > 0) {
 		sub.UnacknowledgedTasks = []*mesos.TaskInfo{e.task.info}
@@ -559,11 +741,18 @@ func (e *simExecutor) subscribe() {
 	a.byConn[conn] = e
 	e.conn = conn
 	r := a.call(call, conn)
+	if a.core == nil {
+		return // the agent's process died answering: the connection broke (agentLost)
+	}
 	if r.Status != agentcore.CallOK {
-		// The executor cannot work without the agent: it exits.
 		delete(a.byConn, conn)
 		e.conn = 0
 		e.tracef("SUBSCRIBE refused (%s: %s)", r.Status, r.Msg)
+		if retryable(r.Status) {
+			e.disconnected()
+			return
+		}
+		// The executor cannot work without the agent: it exits.
 		e.exit(1)
 		return
 	}
@@ -587,12 +776,15 @@ func (e *simExecutor) handle(ev *execpb.Event) {
 	case execpb.Event_SUBSCRIBED:
 		// Like the executor library: the updates not yet acknowledged went
 		// with SUBSCRIBE; those made since go out now.
-		e.subscribed = true
+		e.subscribed, e.everSubscribed, e.lost = true, true, false
 		for _, u := range e.unacked {
 			if u.sentOn != e.conn {
 				e.send(u)
 			}
 		}
+		// The wait for acknowledgements runs while subscribed: it starts
+		// again.
+		e.maybeExit()
 	case execpb.Event_LAUNCH:
 		e.launch(ev.GetLaunch().GetTask())
 	case execpb.Event_LAUNCH_GROUP:
@@ -623,6 +815,7 @@ func (e *simExecutor) launch(info *mesos.TaskInfo) {
 	}
 	t := &simTask{info: info}
 	e.task = t
+	w.taskStarts(e)
 	e.setState(t, mesos.TaskState_TASK_STARTING)
 	e.taskLater(t, w.uniform(time.Millisecond, 200*time.Millisecond), func() {
 		e.setState(t, mesos.TaskState_TASK_RUNNING)
@@ -639,8 +832,8 @@ func (e *simExecutor) launch(info *mesos.TaskInfo) {
 // taskLater runs fn after d if the task still runs as it was.
 func (e *simExecutor) taskLater(t *simTask, d time.Duration, fn func()) {
 	gen := t.gen
-	e.a.later(d, func() {
-		if t.gen == gen && !t.terminal && !e.gone && !e.destroyed {
+	e.later(d, func() {
+		if t.gen == gen && !t.terminal && !e.destroyed {
 			fn()
 		}
 	})
@@ -666,7 +859,8 @@ func (e *simExecutor) kill(t *simTask) {
 func (e *simExecutor) finish(t *simTask, st mesos.TaskState) {
 	t.terminal = true
 	t.gen++
-	e.setState(t, st)
+	t.state = st
+	t.endUUID = string(e.update(t.info.GetTaskId(), st, ""))
 	e.maybeExit()
 }
 
@@ -683,8 +877,8 @@ func (e *simExecutor) shutdown() {
 }
 
 // update makes a status update and sends it when subscribed; it is kept
-// until acknowledged.
-func (e *simExecutor) update(id *mesos.TaskID, st mesos.TaskState, message string) {
+// until acknowledged. It returns the update's uuid.
+func (e *simExecutor) update(id *mesos.TaskID, st mesos.TaskState, message string) []byte {
 	w := e.a.w
 	s := &mesos.TaskStatus{
 		TaskId:     id,
@@ -702,6 +896,7 @@ func (e *simExecutor) update(id *mesos.TaskID, st mesos.TaskState, message strin
 	if e.subscribed && e.conn != 0 {
 		e.send(u)
 	}
+	return s.Uuid
 }
 
 // send posts UPDATE to the agent (a request of its own, which does not
@@ -719,6 +914,9 @@ func (e *simExecutor) send(u *pendingUpdate) {
 		call := e.newCall(execpb.Call_UPDATE)
 		call.Update = &execpb.Call_Update{Status: s}
 		r := a.call(call, 0)
+		if a.core == nil {
+			return // the agent's process died answering: kept for re-delivery
+		}
 		switch r.Status {
 		case agentcore.CallAccepted:
 		case agentcore.CallForbidden:
@@ -749,9 +947,15 @@ func (e *simExecutor) forget(uuid []byte) bool {
 }
 
 // maybeExit exits once the task is done and every update acknowledged; a
-// minute without the acknowledgements, it gives up and exits with 1.
+// minute subscribed without the acknowledgements, it gives up and exits
+// with 1. An executor that gave up on the agent exits 1 once its task
+// ended.
 func (e *simExecutor) maybeExit() {
 	if !e.alive() || (e.task == nil && !e.shuttingDown) || (e.task != nil && !e.task.terminal) {
+		return
+	}
+	if e.givingUp {
+		e.exit(1)
 		return
 	}
 	if len(e.unacked) == 0 {
@@ -759,9 +963,12 @@ func (e *simExecutor) maybeExit() {
 		return
 	}
 	e.ackWaitGen++
+	if !e.subscribed {
+		return // it waits for a subscription first
+	}
 	gen := e.ackWaitGen
-	e.a.later(executorAckTimeout, func() {
-		if e.ackWaitGen == gen && e.alive() {
+	e.later(executorAckTimeout, func() {
+		if e.ackWaitGen == gen && e.alive() && e.subscribed {
 			e.tracef("no acknowledgement for %d updates; exiting", len(e.unacked))
 			e.a.w.fail("executor-acknowledged", "a%d (%s): executor %s/%s waited %v for the agent to acknowledge %s",
 				e.a.idx, e.a.id(), e.fwID, e.id, executorAckTimeout, describeUnacked(e.unacked))
@@ -788,7 +995,7 @@ func (e *simExecutor) exit(code int) {
 		// Every update acknowledged: the agent took the task's end.
 		e.a.w.executorEnded(e.fwID, e.task.info.GetTaskId().GetValue(), e.task.state)
 	}
-	e.a.later(e.local(), func() { e.ended(code<<8, fmt.Sprintf("exited with status %d", code)) })
+	e.later(e.local(), func() { e.ended(code<<8, fmt.Sprintf("exited with status %d", code)) })
 }
 
 // destroy is the containerizer killing the container.
@@ -797,7 +1004,7 @@ func (e *simExecutor) destroy() {
 		return
 	}
 	e.destroyed = true
-	e.a.later(e.a.w.uniform(time.Millisecond, 100*time.Millisecond), func() { e.ended(9, "killed by signal 9") })
+	e.later(e.a.w.uniform(time.Millisecond, 100*time.Millisecond), func() { e.ended(9, "killed by signal 9") })
 }
 
 // ended reports the container's end to the agent: its stream closes and
@@ -817,7 +1024,16 @@ func (e *simExecutor) ended(status int, how string) {
 		delete(a.byConn, conn)
 		a.step(agentcore.ExecutorDisconnected{Conn: conn})
 	}
-	a.step(agentcore.ContainerExited{Termination: agentcore.Termination{ContainerID: e.containerID, Status: status, How: how}})
+	switch {
+	case e.orphan:
+		// Killed at recovery: the core never knew it.
+	case a.core == nil:
+		// The agent's process is down: the containerizer's records keep
+		// the end for its recovery.
+		a.exited[e.containerID] = status
+	default:
+		a.step(agentcore.ContainerExited{Termination: agentcore.Termination{ContainerID: e.containerID, Status: status, How: how}})
+	}
 }
 
 // breakStream: the executor's event stream breaks. Both ends notice.
@@ -831,7 +1047,81 @@ func (e *simExecutor) breakStream() {
 // crash: the executor's process dies of a signal, with its task.
 func (e *simExecutor) crash() {
 	e.exiting = true
-	e.a.later(e.local(), func() { e.ended(9, "killed by signal 9") })
+	e.later(e.local(), func() { e.ended(9, "killed by signal 9") })
+}
+
+// agentLost: the agent's process died, and with it the executor's stream.
+func (e *simExecutor) agentLost() {
+	e.conn, e.subscribed = 0, false
+	e.ackWaitGen++ // the wait for acknowledgements runs only while subscribed
+	if e.alive() {
+		e.disconnected()
+	}
+}
+
+// disconnected: the executor has no subscription (its stream ended, or an
+// attempt failed). A checkpointing executor, or one that never subscribed
+// yet, tries again after a random backoff, until MESOS_RECOVERY_TIMEOUT
+// (before the first subscription: the registration timeout) has passed
+// since it lost the agent; then, and at once for an executor that does
+// not checkpoint, it gives up: it shuts down as on SHUTDOWN and exits 1.
+func (e *simExecutor) disconnected() {
+	if !e.alive() {
+		return
+	}
+	w := e.a.w
+	if !e.checkpoint && e.everSubscribed {
+		e.tracef("lost the agent; not checkpointing, so it shuts down")
+		e.giveUp()
+		return
+	}
+	if !e.lost {
+		e.lost, e.lostAt = true, w.now
+	}
+	limit := e.recoveryTimeout
+	if !e.everSubscribed {
+		limit = agentRegistrationTimeout
+	}
+	if w.now-e.lostAt >= limit {
+		e.tracef("no subscription for %v; giving up on the agent", w.now-e.lostAt)
+		e.giveUp()
+		return
+	}
+	if e.retrying {
+		return
+	}
+	e.retrying = true
+	e.later(w.uniform(0, e.backoffMax), e.attempt)
+}
+
+// attempt is a due attempt to subscribe, unless the process is stalled.
+func (e *simExecutor) attempt() {
+	if w := e.a.w; w.now < e.stalledUntil {
+		e.later(e.stalledUntil-w.now, e.attempt)
+		return
+	}
+	e.retrying = false
+	if e.conn == 0 && e.alive() {
+		e.subscribe()
+	}
+}
+
+// giveUp: the executor gave up on the agent: it kills its task (whose end
+// no agent hears of) and exits 1.
+func (e *simExecutor) giveUp() {
+	if e.givingUp {
+		return
+	}
+	e.givingUp = true
+	e.a.w.report.Faults.ExecutorGiveUps++
+	e.shutdown()
+	e.maybeExit()
+}
+
+// retryable reports whether a refused SUBSCRIBE is worth trying again
+// (the executor library retries server errors and an agent not ready).
+func retryable(s agentcore.CallStatus) bool {
+	return s > agentcore.CallNotImplemented
 }
 
 // streamClosed: the agent closed the executor's event stream, or it broke.
@@ -844,11 +1134,15 @@ func (e *simExecutor) streamClosed(conn int64) {
 	}
 	e.conn = 0
 	e.subscribed = false
-	if e.alive() {
-		a.later(a.w.uniform(0, executorResubscribeMax), func() {
-			if e.conn == 0 {
-				e.subscribe()
-			}
-		})
+	e.ackWaitGen++ // the wait for acknowledgements runs only while subscribed
+	e.disconnected()
+}
+
+// describeOutputs names the types of outputs, for a failure.
+func describeOutputs(outs []agentcore.Output) string {
+	var parts []string
+	for _, o := range outs {
+		parts = append(parts, fmt.Sprintf("%T", o))
 	}
+	return "[" + strings.Join(parts, " ") + "]"
 }

@@ -43,6 +43,8 @@ import (
 //     check, when a framework is done and at the end: checkSnapshot).
 //   - every-task-ends: after the time limit, every launched task reaches a
 //     terminal state within Config.DrainTimeout (world.drainTimedOut).
+//   - views-agree: at the end, every task whose end its framework heard
+//     from its agent ended so in the master's records too (checkEnd).
 //   - metrics-agree: at the end, the master's task counters equal the
 //     frameworks' counts of the terminal states they saw, every task the
 //     master launched ended once as its framework saw it, and the master
@@ -61,6 +63,21 @@ import (
 //     Config.SettleTimeout: registered, in agreement with the master,
 //     holding no framework, executor, task or container, and the master
 //     counts nothing used (settleCheck, checkSettled).
+//   - checkpoint-first: a Checkpoint is the first output of its step, so
+//     the store has it before anything else of the step is done
+//     (simAgent.apply); checkpoint-decodes: what the core wrote reads back
+//     (recover); checkpoint-settles: a settled agent's checkpoint holds
+//     no framework, executor or status update stream (agentSettled).
+//   - task-runs-once: never do two live containers, on any agents, run
+//     a task of one framework and id (taskStarts).
+//   - no-resend-after-ack: an agent never sends an update again once it
+//     took the framework's acknowledgement of it, across restarts of its
+//     process (simAgent.apply).
+//   - acked-delivered: every update an agent acknowledged to an executor
+//     of a checkpointing framework reaches the framework, across crashes
+//     of the agent's process; framework-acknowledges: every update a
+//     framework received before it tore itself down it acknowledged, and
+//     the master took it (checkAcknowledgements).
 //   - valid-calls, known-outputs: the simulator's own sanity.
 
 // checkAccounting compares the allocator's total allocation with the
@@ -181,6 +198,21 @@ func (w *world) checkEnd() {
 					end = rec
 				}
 			}
+			if rec, ok := recorded[f.id+"/"+t.id+"@"+t.agentID]; ok && !t.finalFromMaster && !t.lostAfter && rec != t.final {
+				w.fail("views-agree", "task %s/%s ended %v for its framework, as its agent reported, but the master recorded %v (states seen: %s)",
+					f.id, t.id, t.final, rec, compactStates(t.states))
+				return
+			}
+			if !t.finalFromMaster && t.lostAfter {
+				// The master ended the task TASK_LOST on its own (its
+				// agent disconnected, for a framework that does not
+				// checkpoint), and the framework missed it (its stream
+				// was down) before the agent's own end came: the master
+				// counted TASK_LOST, and its reconciliation says so.
+				if rec, ok := recorded[f.id+"/"+t.id+"@"+t.agentID]; ok && rec == mesos.TaskState_TASK_LOST {
+					end = rec
+				}
+			}
 			seen[end]++
 		}
 	}
@@ -212,6 +244,7 @@ func (w *world) checkEnd() {
 	if len(diffs) > 0 {
 		w.fail("metrics-agree", "%s", strings.Join(diffs, "; "))
 	}
+	w.checkAcknowledgements()
 }
 
 // masterTaskEnds are the ends the master recorded for the tasks it no
@@ -624,6 +657,9 @@ func (w *world) settleCheck() {
 // and holds no framework, executor or container.
 func (w *world) agentSettled(a *simAgent, m func() *masterAgents) string {
 	if a.core == nil {
+		if n := len(a.containers); n > 0 {
+			return fmt.Sprintf("its process is down, %d containers run", n)
+		}
 		return ""
 	}
 	quiet, h := w.checkAgent(a, m)
@@ -641,6 +677,14 @@ func (w *world) agentSettled(a *simAgent, m func() *masterAgents) string {
 	}
 	if n := len(a.containers); n > 0 {
 		return fmt.Sprintf("%d containers run", n)
+	}
+	// checkpoint-settles: what the agent holds durably matches what it
+	// holds: nothing but its identity.
+	for _, b := range []string{agentcore.BucketFrameworks, agentcore.BucketExecutors, agentcore.BucketStreams} {
+		if keys := sortedKeys(a.store[b]); len(keys) > 0 {
+			w.fail("checkpoint-settles", "a%d (%s) holds nothing, but its checkpoint still holds %s %v", a.idx, a.id(), b, keys)
+			return "checkpoint not clean"
+		}
 	}
 	return ""
 }
@@ -665,4 +709,105 @@ func (w *world) checkSettled() {
 		}
 	}
 	w.tracef("SETTLED: every agent agrees with the master and holds nothing")
+}
+
+// ---- Agent restarts ----
+
+// taskStarts: task-runs-once: an executor starts a task (its LAUNCH
+// arrived) while no other live container runs a task of that framework and
+// id, on any agent. Mesos's promise is at most one run of a task id; a
+// recovering agent that relaunched a task its surviving executor still
+// runs, or a master that sent it again elsewhere, would break it.
+func (w *world) taskStarts(e *simExecutor) {
+	k := taskKey{e.fwID, e.task.info.GetTaskId().GetValue()}
+	if o := w.running[k]; o != nil && o != e && !o.gone && o.task != nil && !o.task.terminal {
+		w.fail("task-runs-once", "task %s starts in container %s on a%d (%s) while container %s on a%d still runs it",
+			k, e.containerID, e.a.idx, e.a.id(), o.containerID, o.a.idx)
+		return
+	}
+	w.running[k] = e
+}
+
+// agentAck is an update an agent acknowledged to an executor.
+type agentAck struct {
+	uuid  string
+	agent int
+}
+
+// agentAcknowledged records that agent e.a acknowledged update uuid of a
+// task to its executor e: for a checkpointing framework, the agent has
+// made the update durable and owes it to the framework, across restarts
+// of its process (checkAckedDelivered).
+func (w *world) agentAcknowledged(e *simExecutor, taskID string, uuid []byte) {
+	if t := e.task; t != nil && t.terminal && t.endUUID == string(uuid) && t.info.GetTaskId().GetValue() == taskID {
+		// The agent took the task's end from its executor: it owes the
+		// framework that end (executor-truth), whatever becomes of the
+		// executor.
+		w.execEnds[e.fwID+"/"+taskID] = t.state
+		w.checkExecutorTruth(e.fwID, taskID)
+	}
+	if !e.checkpoint {
+		return
+	}
+	k := taskKey{e.fwID, taskID}
+	w.agentAcks[k] = append(w.agentAcks[k], agentAck{uuid: string(uuid), agent: e.a.idx})
+}
+
+// checkAcknowledgements runs at the end of the workload:
+//
+//   - acked-delivered: every update an agent acknowledged to an executor
+//     of a checkpointing framework reached the framework, crashes of the
+//     agent's process included, unless the master ended the task on its
+//     own authority (the agent was removed or its machine lost: the
+//     framework saw TASK_LOST or TASK_GONE from the master).
+//   - framework-acknowledges: every update carrying a uuid that a
+//     framework received before it decided to tear itself down, it
+//     acknowledged, and the master took the acknowledgement, unless the
+//     master ended the task on its own authority (TASK_LOST: its agent
+//     may be gone, and with it the retries of the update). (After the agents settle, none holds a framework,
+//     so no update is pending in any agent's stream: agents-settle.)
+func (w *world) checkAcknowledgements() {
+	if w.failure != nil {
+		return
+	}
+	byID := map[string]*simFramework{}
+	for _, f := range w.frameworks {
+		byID[f.id] = f
+	}
+	keys := make([]taskKey, 0, len(w.agentAcks))
+	for k := range w.agentAcks {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b taskKey) int { return strings.Compare(a.String(), b.String()) })
+	for _, k := range keys {
+		f := byID[k.fw]
+		if f == nil {
+			continue
+		}
+		t := f.byID[k.task]
+		if t != nil && t.terminal && t.finalFromMaster {
+			continue
+		}
+		for _, ack := range w.agentAcks[k] {
+			if _, ok := f.received[ack.uuid]; !ok {
+				w.fail("acked-delivered", "task %s: a%d acknowledged update %x to its executor, but framework %s never received it (states seen: %s)",
+					k, ack.agent, shortUUID([]byte(ack.uuid)), f.id, compactStates(taskStates(t)))
+				return
+			}
+		}
+	}
+	for _, f := range w.frameworks {
+		for _, u := range sortedKeys(f.owed) {
+			if t := f.owed[u]; t != nil && (t.finalFromMaster || t.lostAfter) {
+				// The master ended the task on its own: its agent may be
+				// gone, with the update it would have retried.
+				continue
+			}
+			if !f.acked[u] {
+				w.fail("framework-acknowledges", "framework %s received update %x (%s) but never had an acknowledgement of it taken",
+					f.id, shortUUID([]byte(u)), f.received[u])
+				return
+			}
+		}
+	}
 }

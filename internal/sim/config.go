@@ -24,11 +24,19 @@ type Config struct {
 	Frameworks int
 	// TasksPerFramework is each framework's workload.
 	TasksPerFramework int
+	// NoCheckpointShare is the fraction of frameworks (drawn from the seed)
+	// that do not checkpoint (FrameworkInfo.checkpoint=false): their tasks
+	// do not survive a restart of their agent's process. The others
+	// checkpoint.
+	NoCheckpointShare float64
 	// TaskResources is what each task asks for (default "cpus:1;mem:512").
 	// Scalars only.
 	TaskResources string
 	// Faults are the faults to inject; the zero value injects none.
 	Faults FaultConfig
+	// ProcessCrashes are agent process crashes at set times, on top of
+	// the random faults (for tests of one scenario).
+	ProcessCrashes []ProcessCrash
 	// MaxVirtualTime is the time limit (default 30 minutes). When it
 	// passes, faults stop, frameworks launch nothing more and the run drains:
 	// every task launched must still reach a terminal state within
@@ -87,6 +95,15 @@ type Config struct {
 	SettleTimeout time.Duration
 }
 
+// ProcessCrash is an agent process crash at a set virtual time: agent
+// Agent's process dies (or, with Exit, is restarted as on SIGTERM) At, and
+// restarts Down later.
+type ProcessCrash struct {
+	At, Down time.Duration
+	Agent    int
+	Exit     bool
+}
+
 // FaultConfig sets the probability of each kind of fault. All are drawn
 // from the run's seed.
 type FaultConfig struct {
@@ -102,14 +119,52 @@ type FaultConfig struct {
 	Delay    float64
 	MaxDelay time.Duration
 	// AgentCrash is, for each virtual second, the probability that one
-	// agent's machine (chosen by the seed) crashes: its agent core and
-	// its containers are gone (no PONGs, its tasks and unacknowledged
+	// agent's machine (chosen by the seed) crashes: its agent core, its
+	// containers and its durable store (the checkpoint) are gone (no PONGs, its tasks and unacknowledged
 	// updates are lost), half the time with its connection left open, half
 	// the time closed. It restarts after RestartMin..RestartMax (defaults
 	// 5s and 150s) with a new core, which, without a checkpoint to recover
 	// from, registers as a new agent.
 	AgentCrash             float64
 	RestartMin, RestartMax time.Duration
+	// AgentProcessCrash is, for each virtual second, the probability that
+	// one agent's process (chosen by the seed) dies, as on kill -9 or an
+	// OOM kill, while its machine runs on: the agent core is gone and its
+	// connections to the master and to its executors break, but its
+	// containers keep running and its durable store (the checkpoint)
+	// stays. Executors of checkpointing frameworks retry subscribing
+	// every MESOS_SUBSCRIPTION_BACKOFF_MAX, for MESOS_RECOVERY_TIMEOUT;
+	// the others shut their tasks down at once. The agent restarts after
+	// RestartMin..RestartMax with a new core fed Recover from the store and
+	// the containers it finds; the containerizer kills the containers the
+	// checkpoint does not know (orphans).
+	AgentProcessCrash float64
+	// AgentProcessRestart is, for each virtual second, the probability
+	// that one agent's process is restarted on purpose (SIGTERM, as for
+	// an upgrade): the core is told Exit, which leaves the executors of
+	// checkpointing frameworks running and destroys the others, and the
+	// process ends; then it goes as after AgentProcessCrash.
+	AgentProcessRestart float64
+	// LostCheckpoint is the probability that an agent whose process
+	// crashed finds its durable store wiped when it restarts (an operator
+	// removed it, a disk was replaced): it registers as a new agent and
+	// every container it finds is an orphan, killed.
+	LostCheckpoint float64
+	// CrashMidStep is the probability that an agent's process dies in the
+	// middle of a step that changed its checkpoint: right after persisting
+	// it, before carrying out anything else of the step (the window the
+	// checkpoint-first rule is about). It restarts as after
+	// AgentProcessCrash.
+	CrashMidStep float64
+	// ExecutorStall is the probability that an executor whose agent's
+	// process restarts is stalled (stopped, swapped out) for 2 to 10
+	// seconds before it tries to subscribe again: longer than the agent's
+	// --executor_reregistration_timeout, which then gives up on it.
+	ExecutorStall float64
+	// ExecutorRecoveryTimeout, when set, replaces the MESOS_RECOVERY_TIMEOUT
+	// the agent gives checkpointing executors (15 minutes), so that short
+	// runs see executors give up on an agent that stays down.
+	ExecutorRecoveryTimeout time.Duration
 	// AgentDisconnect is, for each virtual second, the probability that
 	// one agent's connection breaks; the agent re-registers with
 	// REREGISTER, reporting its tasks.
@@ -142,7 +197,7 @@ type FaultConfig struct {
 
 // any reports whether any fault is configured.
 func (f FaultConfig) any() bool {
-	return f.Drop > 0 || f.Delay > 0 || f.AgentCrash > 0 || f.AgentDisconnect > 0 || f.FrameworkDisconnect > 0 ||
+	return f.Drop > 0 || f.Delay > 0 || f.AgentCrash > 0 || f.AgentProcessCrash > 0 || f.AgentProcessRestart > 0 || f.CrashMidStep > 0 || f.AgentDisconnect > 0 || f.FrameworkDisconnect > 0 ||
 		f.AgentPartition > 0 || f.ExecutorDisconnect > 0 || f.ExecutorCrash > 0 || f.LaunchFail > 0 || f.ExecutorHang > 0
 }
 
@@ -209,7 +264,7 @@ func (c *Config) validate() (agentRes, taskRes resources.Resources, err error) {
 		return nil, nil, errors.New("sim: Frameworks and TasksPerFramework must not be negative")
 	}
 	for _, p := range []float64{c.FailRatio, c.KillRatio, c.Faults.Drop, c.Faults.Delay,
-		c.Faults.AgentCrash, c.Faults.AgentDisconnect, c.Faults.FrameworkDisconnect, c.Faults.AgentPartition,
+		c.Faults.AgentCrash, c.Faults.AgentProcessCrash, c.Faults.AgentProcessRestart, c.Faults.LostCheckpoint, c.Faults.ExecutorStall, c.Faults.CrashMidStep, c.NoCheckpointShare, c.Faults.AgentDisconnect, c.Faults.FrameworkDisconnect, c.Faults.AgentPartition,
 		c.Faults.ExecutorDisconnect, c.Faults.ExecutorCrash, c.Faults.LaunchFail, c.Faults.ExecutorHang} {
 		if p < 0 || p > 1 || p != p {
 			return nil, nil, fmt.Errorf("sim: probability %v out of [0, 1]", p)
@@ -218,6 +273,11 @@ func (c *Config) validate() (agentRes, taskRes resources.Resources, err error) {
 	if c.TaskDurationMax < c.TaskDurationMin || c.LatencyMax < c.LatencyMin || c.Faults.RestartMax < c.Faults.RestartMin ||
 		c.Faults.PartitionMax < c.Faults.PartitionMin {
 		return nil, nil, errors.New("sim: a maximum is below its minimum")
+	}
+	for _, pc := range c.ProcessCrashes {
+		if pc.Agent < 0 || pc.Agent >= c.Agents || pc.At < 0 || pc.Down < 0 {
+			return nil, nil, fmt.Errorf("sim: ProcessCrashes: %+v names no agent or a negative time", pc)
+		}
 	}
 	if agentRes, err = parseScalars(c.AgentResources); err != nil {
 		return nil, nil, fmt.Errorf("sim: AgentResources: %w", err)

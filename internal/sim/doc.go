@@ -14,10 +14,13 @@
 // the simulator plays what the agent's driver (package agent) does with
 // sockets and processes (agent.go): the master link, the containerizer and
 // the executors, which speak the executor API as the built-in command
-// executor does. Faults (lost and delayed agent messages, agent crashes and
-// restarts, broken agent connections, network partitions, broken framework
-// streams, broken executor streams, dying executors) are drawn from one
-// seeded math/rand/v2 source. After every step the simulator checks
+// executor does. Faults (lost and delayed agent messages, agent machine
+// crashes, agent process crashes after which the agent recovers from its
+// checkpoint while its containers ran on, broken agent connections, network
+// partitions, broken framework streams, broken executor streams, dying
+// executors) are drawn from one seeded math/rand/v2 source. Each simulated
+// agent keeps a durable store to which it applies the core's Checkpoint
+// outputs, and hands it back to a restarted core (recover.go). After every step the simulator checks
 // invariants (see check.go) and stops at the first one that fails with a
 // *Failure naming the seed, the step and the last events of the trace, so
 // that the failure can be replayed with the same Config.

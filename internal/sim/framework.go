@@ -46,6 +46,18 @@ type simFramework struct {
 	tasks   []*fwTask
 	byID    map[string]*fwTask
 	pending []*fwTask // not launched, in workload order
+
+	// checkpoint is FrameworkInfo.checkpoint: its tasks survive a restart
+	// of their agent's process.
+	checkpoint bool
+	// received are the uuids of the updates it received (with their
+	// task and state); owed those of them it received before it decided
+	// to tear itself down (after that, the master may refuse its
+	// acknowledgements: the framework is gone); acked those whose
+	// acknowledgement the master took.
+	received map[string]string
+	owed     map[string]*fwTask
+	acked    map[string]bool
 }
 
 type fwTask struct {
@@ -59,11 +71,18 @@ type fwTask struct {
 	terminal            bool
 	final               mesos.TaskState
 	finalFromMaster     bool // the terminal state came from the master (no uuid)
-	killDecided         bool
+	// lostAfter: after the agent's end, the master said TASK_LOST (an
+	// agent removed, a reconciliation): it may have recorded that end.
+	lostAfter   bool
+	killDecided bool
 }
 
 func newFramework(w *world, idx int) *simFramework {
-	f := &simFramework{w: w, idx: idx, name: "sim-framework-" + strconv.Itoa(idx), byID: map[string]*fwTask{}}
+	f := &simFramework{w: w, idx: idx, name: "sim-framework-" + strconv.Itoa(idx), byID: map[string]*fwTask{},
+		checkpoint: true, received: map[string]string{}, owed: map[string]*fwTask{}, acked: map[string]bool{}}
+	if p := w.cfg.NoCheckpointShare; p > 0 {
+		f.checkpoint = !w.chance(p)
+	}
 	for i := range w.cfg.TasksPerFramework {
 		t := &fwTask{idx: i, id: fmt.Sprintf("task-%05d", i)}
 		f.tasks = append(f.tasks, t)
@@ -95,7 +114,7 @@ func (f *simFramework) subscribe() {
 		Name:            proto.String(f.name),
 		Role:            proto.String("*"),
 		FailoverTimeout: proto.Float64(failoverTimeout.Seconds()),
-		Checkpoint:      proto.Bool(true),
+		Checkpoint:      proto.Bool(f.checkpoint),
 	}
 	call := &schedpb.Call{Type: schedpb.Call_SUBSCRIBE.Enum(), Subscribe: &schedpb.Call_Subscribe{FrameworkInfo: info}}
 	if f.id != "" {
@@ -311,12 +330,23 @@ func (f *simFramework) acknowledge(s *mesos.TaskStatus) {
 	if len(s.GetUuid()) == 0 {
 		return
 	}
-	f.call(&schedpb.Call{
-		Type: schedpb.Call_ACKNOWLEDGE.Enum(),
+	uuid := string(s.GetUuid())
+	f.received[uuid] = s.GetTaskId().GetValue() + " " + s.GetState().String()
+	if !f.tearingDown {
+		f.owed[uuid] = f.byID[s.GetTaskId().GetValue()]
+	}
+	call := &schedpb.Call{
+		Type:        schedpb.Call_ACKNOWLEDGE.Enum(),
+		FrameworkId: &mesos.FrameworkID{Value: proto.String(f.id)},
 		Acknowledge: &schedpb.Call_Acknowledge{
 			AgentId: s.GetAgentId(), TaskId: s.GetTaskId(), Uuid: s.GetUuid(),
 		},
-	}, "ACKNOWLEDGE "+describeStatus(f.id, s), nil)
+	}
+	f.w.schedulerCallTaken(f, f.stream, call, "ACKNOWLEDGE "+describeStatus(f.id, s), nil, func(r core.Result) {
+		if !r.Code.Failed() {
+			f.acked[uuid] = true
+		}
+	})
 }
 
 func (f *simFramework) update(s *mesos.TaskStatus) {
@@ -353,6 +383,7 @@ func (f *simFramework) update(s *mesos.TaskStatus) {
 		// The master keeps the end the agent reported (checkEnd counts
 		// it), and so does the framework.
 		t.states = append(t.states, st)
+		t.lostAfter = true
 		return
 	}
 	if t.terminal && st != t.final {

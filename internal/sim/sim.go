@@ -71,12 +71,22 @@ type Messages struct {
 
 // Faults counts the faults injected.
 type Faults struct {
-	Drops, Delays                          int
-	Crashes, Restarts                      int
-	AgentDisconnects, FrameworkDisconnects int
-	Partitions                             int
-	ExecutorDisconnects, ExecutorCrashes   int
-	LaunchFailures, ExecutorHangs          int
+	Drops, Delays     int
+	Crashes, Restarts int
+	// ProcessCrashes counts the agent process crashes and deliberate
+	// restarts (Crashes the machine crashes; Restarts the restarts after
+	// either); ExecutorGiveUps
+	// the executors that gave up on their agent; Orphans the containers
+	// killed at recovery as unknown to the checkpoint; LostCheckpoints the
+	// restarts that found the checkpoint gone; ExecutorStalls the
+	// executors stalled past a restart of their agent; MidStepCrashes the
+	// process crashes (among ProcessCrashes) between a step's checkpoint
+	// and its other outputs.
+	ProcessCrashes, ExecutorGiveUps, Orphans, LostCheckpoints, ExecutorStalls, MidStepCrashes int
+	AgentDisconnects, FrameworkDisconnects                                                    int
+	Partitions                                                                                int
+	ExecutorDisconnects, ExecutorCrashes                                                      int
+	LaunchFailures, ExecutorHangs                                                             int
 }
 
 // Failure is an invariant that failed. Running the same Config again
@@ -144,6 +154,11 @@ type world struct {
 	launched  map[string]bool // "framework/task" of every RUN_TASK sent
 	// execEnds are the ends executors reported and the agents took.
 	execEnds map[string]mesos.TaskState
+	// running is the executor that last started each task (taskStarts);
+	// agentAcks the updates agents acknowledged to executors of
+	// checkpointing frameworks, by task (agentAcknowledged).
+	running   map[taskKey]*simExecutor
+	agentAcks map[taskKey][]agentAck
 
 	frameworksDone int
 	ended          bool          // the workload ended (every framework is done, or time is up)
@@ -206,14 +221,16 @@ func Run(cfg Config) (Report, error) {
 
 func newWorld(cfg Config, agentRes, taskRes resources.Resources) *world {
 	w := &world{
-		cfg:      cfg,
-		rng:      rand.New(rand.NewPCG(uint64(cfg.Seed), 0x51_6d_75_6c_61_74_65)),
-		epoch:    time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC),
-		conns:    map[string]*agentConn{},
-		streams:  map[string]*fwStream{},
-		launched: map[string]bool{},
-		execEnds: map[string]mesos.TaskState{},
-		taskQty:  taskRes.ToScalarQuantities(),
+		cfg:       cfg,
+		rng:       rand.New(rand.NewPCG(uint64(cfg.Seed), 0x51_6d_75_6c_61_74_65)),
+		epoch:     time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC),
+		conns:     map[string]*agentConn{},
+		streams:   map[string]*fwStream{},
+		launched:  map[string]bool{},
+		execEnds:  map[string]mesos.TaskState{},
+		running:   map[taskKey]*simExecutor{},
+		agentAcks: map[taskKey][]agentAck{},
+		taskQty:   taskRes.ToScalarQuantities(),
 	}
 	w.taskProto = resources.ToProto(taskRes)
 	w.trace.init(cfg.TraceLimit, cfg.FailureTrace)
@@ -256,6 +273,13 @@ func (w *world) start() {
 	}
 	if w.cfg.AgentCheckInterval > 0 {
 		w.after(w.cfg.AgentCheckInterval, w.periodicAgentCheck)
+	}
+	for _, pc := range w.cfg.ProcessCrashes {
+		w.at(pc.At, func() {
+			if a := w.agents[pc.Agent]; a.up() {
+				a.crashProcess(pc.Exit, max(pc.Down, time.Nanosecond))
+			}
+		})
 	}
 	w.after(w.cfg.MaxVirtualTime, w.drain)
 	w.after(w.cfg.MaxVirtualTime+w.cfg.DrainTimeout, w.drainTimedOut)
@@ -626,6 +650,13 @@ func (w *world) breakStream(s *fwStream) {
 // stream is the stream it opens; otherwise the Mesos-Stream-Id it sends.
 // done, if set, gets the call's result back.
 func (w *world) schedulerCall(f *simFramework, stream *fwStream, call *schedpb.Call, desc string, done func(core.Result)) {
+	w.schedulerCallTaken(f, stream, call, desc, done, nil)
+}
+
+// schedulerCallTaken is schedulerCall; taken, if set, learns the call's
+// result as the master answers it (the simulator's bookkeeping, not the
+// framework's).
+func (w *world) schedulerCallTaken(f *simFramework, stream *fwStream, call *schedpb.Call, desc string, done, taken func(core.Result)) {
 	if err := core.ValidateSchedulerCall(call); err != nil {
 		w.fail("valid-calls", "framework %d made an invalid %s call: %v", f.idx, call.GetType(), err)
 		return
@@ -650,6 +681,9 @@ func (w *world) schedulerCall(f *simFramework, stream *fwStream, call *schedpb.C
 			}
 			r = w.step(core.SchedulerCall{Call: call, Stream: id}, desc)
 		}
+		if taken != nil {
+			taken(r)
+		}
 		if done != nil {
 			w.after(w.latency(), func() { done(r) })
 		}
@@ -666,6 +700,16 @@ func (w *world) injectFaults() {
 	if w.chance(fc.AgentCrash) {
 		if a := w.pickAgent(func(a *simAgent) bool { return a.up() }); a != nil {
 			a.crash(w.rng.IntN(2) == 0)
+		}
+	}
+	if w.chance(fc.AgentProcessCrash) {
+		if a := w.pickAgent(func(a *simAgent) bool { return a.up() }); a != nil {
+			a.crashProcess(false, 0)
+		}
+	}
+	if w.chance(fc.AgentProcessRestart) {
+		if a := w.pickAgent(func(a *simAgent) bool { return a.up() }); a != nil {
+			a.crashProcess(true, 0)
 		}
 	}
 	if w.chance(fc.AgentDisconnect) {

@@ -74,7 +74,7 @@ func runSeed(t *testing.T, cfg Config, known map[int64]knownBug) Report {
 		if kb, ok := known[cfg.Seed]; ok && kb.invariant == f.Invariant {
 			t.Skipf("%s\n%s: %s", kb.bug, f.Invariant, f.Detail)
 		}
-		t.Fatal(err)
+		t.Fatalf("%v\nreplay: %s", err, replayCommand(t, cfg.Seed))
 	case err != nil:
 		t.Fatal(err)
 	}
@@ -201,7 +201,7 @@ func TestFaultSeeds(t *testing.T) {
 		{"all", allFaults, knownFailures},
 	} {
 		t.Run(mix.name, func(t *testing.T) {
-			for seed := int64(1); seed <= seeds; seed++ {
+			for _, seed := range seedList(seeds) {
 				t.Run(fmt.Sprint("seed=", seed), func(t *testing.T) {
 					r := runSeed(t, small(seed, mix.faults), mix.known)
 					if r.TaskStates["unfinished"] > 0 {

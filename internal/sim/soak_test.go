@@ -21,22 +21,30 @@ var (
 //
 //	go test ./internal/sim/ -run TestSoak -sim.soak=500
 //
-// A failure names its seed; soakConfig(seed) replays it.
+// A failure names its seed and prints the command that replays it alone
+// (-sim.seed=N).
 func TestSoak(t *testing.T) {
-	if *soak == 0 {
+	from, n := *soakFrom, int64(*soak)
+	if *onlySeed != 0 {
+		from, n = *onlySeed, 1
+	}
+	if n == 0 {
 		t.Skip("off; -sim.soak=N runs N random configurations")
 	}
-	for seed := *soakFrom; seed < *soakFrom+int64(*soak); seed++ {
+	failed := 0
+	for seed := from; seed < from+n; seed++ {
 		cfg := soakConfig(seed)
 		if _, err := Run(cfg); err != nil {
 			var f *Failure
 			if errors.As(err, &f) {
-				t.Errorf("soakConfig(%d) = %+v\n%v", seed, cfg, err)
+				failed++
+				t.Errorf("soakConfig(%d) = %+v\n%v\nreplay: %s", seed, cfg, err, replayCommand(t, seed))
 				continue
 			}
 			t.Fatalf("soakConfig(%d): %v", seed, err)
 		}
 	}
+	t.Logf("%d configurations from seed %d: %d failed", n, from, failed)
 }
 
 // soakConfig draws a configuration from seed.
@@ -75,5 +83,17 @@ func soakConfig(seed int64) Config {
 	c.Faults.ExecutorCrash = pick(0, 0.01, 0.05)
 	c.Faults.LaunchFail = pick(0, 0.01, 0.05)
 	c.Faults.ExecutorHang = pick(0, 0.01, 0.05)
+	// Agent process crashes (with recovery from the checkpoint) and
+	// frameworks that do not checkpoint, drawn last as well.
+	c.Faults.AgentProcessCrash = pick(0, 0.02, 0.1)
+	c.NoCheckpointShare = pick(0, 0.3, 1)
+	c.Faults.LostCheckpoint = pick(0, 0, 0.2)
+	c.Faults.AgentProcessRestart = pick(0, 0.02, 0.05)
+	c.Faults.ExecutorStall = pick(0, 0.1, 0.3)
+	c.Faults.CrashMidStep = pick(0, 0.002, 0.01)
+	if r.IntN(4) == 0 {
+		// Executors give up on an agent that stays down for long.
+		c.Faults.ExecutorRecoveryTimeout = time.Duration(10+r.IntN(120)) * time.Second
+	}
 	return c
 }
