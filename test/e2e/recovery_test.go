@@ -1,0 +1,451 @@
+package e2e
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	mesos "github.com/gomesos/gomesos/api/v1/mesos"
+	schedpb "github.com/gomesos/gomesos/api/v1/scheduler"
+	"github.com/gomesos/gomesos/internal/testutil"
+)
+
+// killAndRecover kills the agent (SIGKILL) under running sleeper tasks of a
+// checkpointing framework, checks the tasks outlive it, restarts it with
+// the same flags and checks what Mesos promises: the same AgentID, every
+// task RUNNING in the master's and the agent's state and in reconciliation,
+// the same task processes, no terminal update and no FAILURE. It returns
+// the agent's id.
+func killAndRecover(t *testing.T, r *recoveryRig, fw *framework, taskIDs []string, pids map[string]int) string {
+	t.Helper()
+	before := r.waitRegistered()
+	r.killAgent()
+	checkAlive(t, pids)
+	after := r.startAgent()
+	if after != before {
+		t.Fatalf("the restarted agent registered as %s, want its old id %s", after, before)
+	}
+	r.waitMasterRunning(after, taskIDs)
+	r.waitAgentRunning(taskIDs)
+	checkAlive(t, pids)
+	// The recovered agent knows the tasks' sandboxes, and they hold the
+	// same processes.
+	if again := r.commandTaskPIDs(taskIDs); !mapsEqual(again, pids) {
+		t.Errorf("task pids after recovery %v, before %v", again, pids)
+	}
+	reconcileRunning(t, fw, taskIDs)
+	noTerminalUpdates(t, fw)
+	noFailureEvents(t, fw)
+	return after
+}
+
+func mapsEqual[K comparable, V comparable](a, b map[K]V) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if w, ok := b[k]; !ok || w != v {
+			return false
+		}
+	}
+	return true
+}
+
+// The outside check of agent recovery: SIGKILL the agent under 20 running
+// tasks of a checkpointing framework and restart it with the same flags.
+// The agent keeps its AgentID, every task stays RUNNING (master, agent,
+// reconciliation) in the same process, and the framework sees no terminal
+// update. Then the scheduler drops its stream, fails over to a new
+// subscription with its FrameworkID within failover_timeout, reconciles,
+// kills every task, and nothing is left behind: no task, executor or
+// supervisor process of those containers.
+func TestAgentSIGKILLUnder20TasksThenFailoverAndKillAll(t *testing.T) {
+	r := startRig(t, rigOptions{})
+	fw := startFrameworkAt(t, r.masterAddr, frameworkOptions{checkpoint: true, failoverTimeout: 3600})
+	agentID, taskIDs := launchSleepers(t, fw, "task", 20)
+	pids := r.commandTaskPIDs(taskIDs)
+	if id := killAndRecover(t, r, fw, taskIDs, pids); id != agentID.GetValue() {
+		t.Fatalf("agent id %s, want %s (the offer's)", id, agentID.GetValue())
+	}
+
+	frameworkID := fw.client.FrameworkID()
+	fw.stop()
+	fw2 := startFrameworkAt(t, r.masterAddr, frameworkOptions{checkpoint: true, failoverTimeout: 3600, frameworkID: frameworkID})
+	if got := fw2.client.FrameworkID(); got != frameworkID {
+		t.Fatalf("resubscribed as framework %s, want %s", got, frameworkID)
+	}
+	reconcileRunning(t, fw2, taskIDs)
+	for _, id := range taskIDs {
+		if err := fw2.client.Kill(ctxT(t), &mesos.TaskID{Value: ptr(id)}, agentID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	awaitStates(t, fw2, taskIDs, mesos.TaskState_TASK_KILLED)
+	waitGone(t, "every task process to end", pids)
+	r.waitNoContainerProcesses("after every task was killed")
+	for id, st := range r.masterTasks() {
+		if st[0] != "TASK_KILLED" {
+			t.Errorf("the master lists task %s as %s after it was killed", id, st[0])
+		}
+	}
+}
+
+// kill -9 of an agent under 50 running command tasks: all 50 are RUNNING
+// after its restart, in the same processes, and the framework saw no
+// terminal update.
+func TestAgentSIGKILLUnder50Tasks(t *testing.T) {
+	r := startRig(t, rigOptions{})
+	fw := startFrameworkAt(t, r.masterAddr, frameworkOptions{checkpoint: true, failoverTimeout: 3600})
+	_, taskIDs := launchSleepers(t, fw, "task", 50)
+	pids := r.commandTaskPIDs(taskIDs)
+	killAndRecover(t, r, fw, taskIDs, pids)
+}
+
+// A framework's own executor (the executor SDK) outlives a SIGKILLed agent,
+// resubscribes to the restarted one, and keeps serving its framework:
+// messages reach it and its task can be killed.
+func TestAgentSIGKILLCustomExecutorReconnects(t *testing.T) {
+	r := startRig(t, rigOptions{})
+	fw := startFrameworkAt(t, r.masterAddr, frameworkOptions{checkpoint: true, failoverTimeout: 3600})
+	o := fw.nextOffer()
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ex := &mesos.ExecutorInfo{
+		ExecutorId: &mesos.ExecutorID{Value: ptr("custom-ckpt")},
+		Command: &mesos.CommandInfo{
+			Value: ptr(self), Shell: ptr(false), Arguments: []string{self},
+			Environment: &mesos.Environment{Variables: []*mesos.Environment_Variable{{Name: ptr(customExecutorEnv), Value: ptr("1")}}},
+		},
+		Resources: commandTask("x", o, "cpus:0.1;mem:32", "").GetResources(),
+	}
+	task := commandTask("custom-task", o, "cpus:0.1;mem:32", "")
+	task.Command = nil
+	task.Executor = ex
+	if err := fw.client.Launch(ctxT(t), ids(o), []*mesos.TaskInfo{task}, nil); err != nil {
+		t.Fatal(err)
+	}
+	taskIDs := []string{"custom-task"}
+	awaitStates(t, fw, taskIDs, mesos.TaskState_TASK_RUNNING)
+	var dir string
+	waitFor(t, "the executor's sandbox in the agent's /state", func() bool {
+		dir = r.sandboxes()["custom-ckpt"]
+		return dir != ""
+	})
+	pid := testutil.WaitPIDFile(t, filepath.Join(dir, "executor.pid"), patience)
+
+	before := r.waitRegistered()
+	r.killAgent()
+	if testutil.ProcessGone(pid) {
+		t.Fatalf("the executor (pid %d) died with the agent", pid)
+	}
+	if after := r.startAgent(); after != before {
+		t.Fatalf("the restarted agent registered as %s, want its old id %s", after, before)
+	}
+	r.waitMasterRunning(before, taskIDs)
+	r.waitAgentRunning(taskIDs)
+	reconcileRunning(t, fw, taskIDs)
+	if testutil.ProcessGone(pid) {
+		t.Fatalf("the executor (pid %d) is gone after the agent's recovery", pid)
+	}
+	// The executor resubscribed: the framework still reaches it.
+	if err := fw.client.Message(ctxT(t), o.GetAgentId(), ex.GetExecutorId(), []byte("echo after-recovery")); err != nil {
+		t.Fatal(err)
+	}
+	if msg := fw.nextEvent(schedpb.Event_MESSAGE); string(msg.GetMessage().GetData()) != "after-recovery" {
+		t.Errorf("MESSAGE %v, want after-recovery from the executor", msg.GetMessage())
+	}
+	if err := fw.client.Kill(ctxT(t), task.GetTaskId(), o.GetAgentId()); err != nil {
+		t.Fatal(err)
+	}
+	awaitStates(t, fw, taskIDs, mesos.TaskState_TASK_KILLED)
+	if got := readPIDFile(t, filepath.Join(dir, "executor.pid")); got != pid {
+		t.Errorf("executor.pid is %d, was %d: the executor was relaunched", got, pid)
+	}
+	noTerminalUpdates(t, fw)
+}
+
+func readPIDFile(t *testing.T, path string) int {
+	t.Helper()
+	return testutil.WaitPIDFile(t, path, patience)
+}
+
+// A task group on the default executor (LAUNCH_GROUP) outlives a SIGKILLed
+// agent: after the restart both tasks are RUNNING in the same processes and
+// the reconnected default executor kills them on request, then exits.
+func TestAgentSIGKILLTaskGroupOnDefaultExecutor(t *testing.T) {
+	r := startRig(t, rigOptions{})
+	fw := startFrameworkAt(t, r.masterAddr, frameworkOptions{checkpoint: true, failoverTimeout: 3600})
+	o := fw.nextOffer()
+	ex := &mesos.ExecutorInfo{
+		Type:       mesos.ExecutorInfo_DEFAULT.Enum(),
+		ExecutorId: &mesos.ExecutorID{Value: ptr("group-ckpt")},
+		Resources:  commandTask("x", o, "cpus:0.1;mem:32", "").GetResources(),
+	}
+	taskIDs := []string{"group-0", "group-1"}
+	group := &mesos.TaskGroupInfo{}
+	for _, id := range taskIDs {
+		group.Tasks = append(group.Tasks, commandTask(id, o, sleeperResources, sleeperCmd))
+	}
+	if err := fw.client.LaunchGroup(ctxT(t), ids(o), ex, group, nil); err != nil {
+		t.Fatal(err)
+	}
+	awaitStates(t, fw, taskIDs, mesos.TaskState_TASK_RUNNING)
+	var dir string
+	waitFor(t, "the default executor's sandbox in the agent's /state", func() bool {
+		dir = r.sandboxes()["group-ckpt"]
+		return dir != ""
+	})
+	pids := map[string]int{}
+	for _, id := range taskIDs {
+		pids[id] = testutil.WaitPIDFile(t, filepath.Join(dir, "tasks", id, "pid"), patience)
+	}
+
+	before := r.waitRegistered()
+	r.killAgent()
+	checkAlive(t, pids)
+	if after := r.startAgent(); after != before {
+		t.Fatalf("the restarted agent registered as %s, want its old id %s", after, before)
+	}
+	r.waitMasterRunning(before, taskIDs)
+	r.waitAgentRunning(taskIDs)
+	checkAlive(t, pids)
+	reconcileRunning(t, fw, taskIDs)
+	noTerminalUpdates(t, fw)
+	noFailureEvents(t, fw)
+
+	for _, id := range taskIDs {
+		if err := fw.client.Kill(ctxT(t), &mesos.TaskID{Value: ptr(id)}, o.GetAgentId()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	awaitStates(t, fw, taskIDs, mesos.TaskState_TASK_KILLED)
+	waitGone(t, "the group's task processes to end", pids)
+	r.waitNoContainerProcesses("after the group's tasks were killed")
+}
+
+// An update the framework has not acknowledged when the agent dies is sent
+// again by the restarted agent, exactly once more; once acknowledged it is
+// never sent again (not even after another restart), and the update the
+// framework acknowledged before the crash is not resent.
+func TestAgentSIGKILLWithUnacknowledgedUpdate(t *testing.T) {
+	r := startRig(t, rigOptions{})
+	fw := startFrameworkAt(t, r.masterAddr, frameworkOptions{checkpoint: true, failoverTimeout: 3600, noAutoAck: true})
+	o := fw.nextOffer()
+	if err := fw.client.Launch(ctxT(t), ids(o), []*mesos.TaskInfo{commandTask("quick", o, sleeperResources, "exit 0")}, nil); err != nil {
+		t.Fatal(err)
+	}
+	running := fw.nextUpdate()
+	if running.GetState() != mesos.TaskState_TASK_RUNNING || len(running.GetUuid()) == 0 {
+		t.Fatalf("first update %s (uuid %x), want TASK_RUNNING with a uuid", running.GetState(), running.GetUuid())
+	}
+	if err := fw.client.Acknowledge(ctxT(t), running); err != nil {
+		t.Fatal(err)
+	}
+	finished := fw.nextUpdate()
+	if finished.GetState() != mesos.TaskState_TASK_FINISHED || len(finished.GetUuid()) == 0 {
+		t.Fatalf("second update %s (uuid %x), want TASK_FINISHED with a uuid", finished.GetState(), finished.GetUuid())
+	}
+	// TASK_FINISHED stays unacknowledged while the agent dies.
+	before := r.waitRegistered()
+	r.killAgent()
+	if after := r.startAgent(); after != before {
+		t.Fatalf("the restarted agent registered as %s, want its old id %s", after, before)
+	}
+	again := fw.nextUpdate()
+	if again.GetTaskId().GetValue() != "quick" || again.GetState() != mesos.TaskState_TASK_FINISHED ||
+		string(again.GetUuid()) != string(finished.GetUuid()) {
+		t.Fatalf("after the restart: %s for %s (uuid %x), want TASK_FINISHED for quick with uuid %x (RUNNING was acknowledged)",
+			again.GetState(), again.GetTaskId().GetValue(), again.GetUuid(), finished.GetUuid())
+	}
+	if err := fw.client.Acknowledge(ctxT(t), again); err != nil {
+		t.Fatal(err)
+	}
+	// The agent has applied the acknowledgement once it lists the task as
+	// completed (Mesos completes a task when its terminal update is
+	// acknowledged).
+	waitFor(t, "the agent to list quick as a completed task", func() bool {
+		for _, f := range r.agentState().Frameworks {
+			for _, ex := range slices.Concat(f.Executors, f.CompletedExecutors) {
+				for _, tk := range ex.CompletedTasks {
+					if tk.ID == "quick" {
+						return true
+					}
+				}
+			}
+		}
+		return false
+	})
+	// The acknowledgement was checkpointed: another crash and restart does
+	// not bring the update back. A restarted agent resends what is
+	// unacknowledged as soon as it has re-registered, so a short window
+	// after that shows whether anything is resent.
+	r.killAgent()
+	if after := r.startAgent(); after != before {
+		t.Fatalf("the agent restarted a second time registered as %s, want %s", after, before)
+	}
+	select {
+	case s := <-fw.updates:
+		t.Errorf("after the acknowledgement and a second restart: %s for %s (uuid %x), want nothing", s.GetState(), s.GetTaskId().GetValue(), s.GetUuid())
+	case <-time.After(2 * time.Second): // an observation window: nothing may arrive
+	}
+	if st := r.masterTasks()["quick"]; st[0] != "TASK_FINISHED" {
+		t.Errorf("the master lists quick as %q, want TASK_FINISHED", st[0])
+	}
+}
+
+// --recover=cleanup: the restarted agent kills every executor and task the
+// old one left, and then exits (as Mesos's does: "kill any old live
+// executors and exit").
+func TestAgentRecoverCleanupKillsEverything(t *testing.T) {
+	r := startRig(t, rigOptions{})
+	fw := startFrameworkAt(t, r.masterAddr, frameworkOptions{checkpoint: true, failoverTimeout: 3600})
+	_, taskIDs := launchSleepers(t, fw, "task", 3)
+	pids := r.commandTaskPIDs(taskIDs)
+	r.killAgent()
+	checkAlive(t, pids)
+	p := r.spawnAgent("--recover=cleanup")
+	waitGone(t, "every task process to be killed by the cleanup", pids)
+	r.waitNoContainerProcesses("after --recover=cleanup")
+	if code := p.wait(t); code != 0 {
+		t.Errorf("the agent exited %d after --recover=cleanup, want 0; stderr:\n%s", code, p.stderr.String())
+	}
+}
+
+// An agent that stays down longer than the executors' recovery timeout
+// (--recovery_timeout, MESOS_RECOVERY_TIMEOUT for the executors): the
+// executors kill their tasks and exit on their own; the restarted agent
+// finds them gone and reports the tasks terminal. Mesos sends TASK_FAILED
+// from the agent for the tasks of an executor that terminated (reason
+// REASON_EXECUTOR_TERMINATED, or REASON_EXECUTOR_REREGISTRATION_TIMEOUT when
+// it is counted as not having re-registered).
+func TestAgentDownLongerThanRecoveryTimeout(t *testing.T) {
+	r := startRig(t, rigOptions{agentFlags: []string{"--recovery_timeout=3secs"}})
+	fw := startFrameworkAt(t, r.masterAddr, frameworkOptions{checkpoint: true, failoverTimeout: 3600})
+	_, taskIDs := launchSleepers(t, fw, "task", 2)
+	pids := r.commandTaskPIDs(taskIDs)
+	before := r.waitRegistered()
+	r.killAgent()
+	waitGone(t, "the executors to kill their tasks after the recovery timeout", pids)
+	r.waitNoContainerProcesses("while the agent is down past the recovery timeout")
+	if after := r.startAgent(); after != before {
+		t.Fatalf("the restarted agent registered as %s, want its old id %s", after, before)
+	}
+	for id, s := range awaitStates(t, fw, taskIDs, mesos.TaskState_TASK_FAILED) {
+		if s.GetSource() != mesos.TaskStatus_SOURCE_AGENT {
+			t.Errorf("task %s: TASK_FAILED from %s, want SOURCE_AGENT", id, s.GetSource())
+		}
+		if r := s.GetReason(); r != mesos.TaskStatus_REASON_EXECUTOR_TERMINATED && r != mesos.TaskStatus_REASON_EXECUTOR_REREGISTRATION_TIMEOUT {
+			t.Errorf("task %s: reason %s, want REASON_EXECUTOR_TERMINATED or REASON_EXECUTOR_REREGISTRATION_TIMEOUT", id, r)
+		}
+	}
+	waitFor(t, "the master to list the tasks failed", func() bool {
+		tasks := r.masterTasks()
+		for _, id := range taskIDs {
+			if tasks[id][0] != "TASK_FAILED" {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// A checkpoint file truncated as by a torn write: in strict mode (the
+// default) the agent refuses to start and names the file; with
+// --strict=false it starts and registers.
+func TestAgentRefusesTruncatedCheckpoint(t *testing.T) {
+	r := startRig(t, rigOptions{})
+	fw := startFrameworkAt(t, r.masterAddr, frameworkOptions{checkpoint: true, failoverTimeout: 3600})
+	_, taskIDs := launchSleepers(t, fw, "task", 1)
+	before := r.waitRegistered()
+	r.killAgent()
+	files := r.checkpointFiles()
+	if len(files) == 0 {
+		t.Fatalf("no checkpoint file under %s", filepath.Join(r.workDir, "meta"))
+	}
+	// The store (meta/agent.db) if there is one, else the largest file.
+	target := files[0]
+	for _, f := range files {
+		if filepath.Base(f) == "agent.db" {
+			target = f
+			break
+		}
+		if size(t, f) > size(t, target) {
+			target = f
+		}
+	}
+	if err := os.Truncate(target, size(t, target)/2); err != nil {
+		t.Fatal(err)
+	}
+	rel, _ := filepath.Rel(r.workDir, target)
+	p := r.spawnAgent()
+	if code := p.wait(t); code == 0 {
+		t.Errorf("the agent exited 0 with %s truncated, want a refusal", rel)
+	}
+	if msg := p.stderr.String(); !strings.Contains(msg, rel) {
+		t.Errorf("the agent's error does not name %s:\n%s", rel, msg)
+	}
+
+	lenient := r.startAgent("--strict=false")
+	t.Logf("with --strict=false and %s truncated the agent registered as %s (before: %s); the master's tasks: %v",
+		rel, lenient, before, r.masterTasks())
+	_ = taskIDs
+}
+
+func size(t *testing.T, path string) int64 {
+	t.Helper()
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fi.Size()
+}
+
+// A framework that does not checkpoint loses its tasks when the agent is
+// killed and restarted: the framework learns they are TASK_LOST and their
+// processes are gone. Mesos's master sends TASK_LOST with
+// REASON_AGENT_DISCONNECTED when the agent's connection breaks; the issue
+// names REASON_AGENT_RESTARTED; either is accepted.
+func TestAgentSIGKILLNonCheckpointingFrameworkLosesTasks(t *testing.T) {
+	r := startRig(t, rigOptions{})
+	fw := startFrameworkAt(t, r.masterAddr, frameworkOptions{checkpoint: false})
+	_, taskIDs := launchSleepers(t, fw, "task", 2)
+	pids := r.commandTaskPIDs(taskIDs)
+	r.killAgent()
+	r.startAgent()
+	for id, s := range awaitStates(t, fw, taskIDs, mesos.TaskState_TASK_LOST) {
+		if r := s.GetReason(); r != mesos.TaskStatus_REASON_AGENT_RESTARTED && r != mesos.TaskStatus_REASON_AGENT_DISCONNECTED {
+			t.Errorf("task %s: TASK_LOST with reason %s, want REASON_AGENT_RESTARTED or REASON_AGENT_DISCONNECTED", id, r)
+		}
+	}
+	waitGone(t, "the non-checkpointing framework's task processes to end", pids)
+	r.waitNoContainerProcesses("after the restart, for a framework that does not checkpoint")
+	for _, id := range taskIDs {
+		if st, ok := r.masterTasks()[id]; ok && st[0] == "TASK_RUNNING" {
+			t.Errorf("the master still lists %s RUNNING", id)
+		}
+	}
+}
+
+// An agent restarted with different --resources refuses to recover and
+// names the flag; its checkpoint is untouched, so a restart with the old
+// flags recovers under the same AgentID.
+func TestAgentRefusesChangedResources(t *testing.T) {
+	r := startRig(t, rigOptions{})
+	before := r.waitRegistered()
+	r.killAgent()
+	p := r.spawnAgent("--resources=cpus:8;mem:16384;disk:4096;ports:[31000-31100]")
+	if code := p.wait(t); code == 0 {
+		t.Errorf("the agent exited 0 with changed --resources, want a refusal")
+	}
+	if msg := p.stderr.String(); !strings.Contains(msg, "--resources") {
+		t.Errorf("the agent's error does not name --resources:\n%s", msg)
+	}
+	if after := r.startAgent(); after != before {
+		t.Errorf("restarted with the old flags the agent registered as %s, want %s", after, before)
+	}
+}
