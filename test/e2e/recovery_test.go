@@ -28,6 +28,9 @@ func killAndRecover(t *testing.T, r *recoveryRig, fw *framework, taskIDs []strin
 	if after != before {
 		t.Fatalf("the restarted agent registered as %s, want its old id %s", after, before)
 	}
+	if slaves := r.masterSlaves(); len(slaves) != 1 {
+		t.Errorf("the master lists %d agents after the restart, want the one: %s", len(slaves), jsonString(slaves))
+	}
 	r.waitMasterRunning(after, taskIDs)
 	r.waitAgentRunning(taskIDs)
 	checkAlive(t, pids)
@@ -230,8 +233,8 @@ func TestAgentSIGKILLTaskGroupOnDefaultExecutor(t *testing.T) {
 
 // An update the framework has not acknowledged when the agent dies is sent
 // again by the restarted agent, exactly once more; once acknowledged it is
-// never sent again (not even after another restart), and the update the
-// framework acknowledged before the crash is not resent.
+// never sent again (not even after another restart), and the updates the
+// framework acknowledged before the crash are not resent.
 func TestAgentSIGKILLWithUnacknowledgedUpdate(t *testing.T) {
 	r := startRig(t, rigOptions{})
 	fw := startFrameworkAt(t, r.masterAddr, frameworkOptions{checkpoint: true, failoverTimeout: 3600, noAutoAck: true})
@@ -239,16 +242,24 @@ func TestAgentSIGKILLWithUnacknowledgedUpdate(t *testing.T) {
 	if err := fw.client.Launch(ctxT(t), ids(o), []*mesos.TaskInfo{commandTask("quick", o, sleeperResources, "exit 0")}, nil); err != nil {
 		t.Fatal(err)
 	}
-	running := fw.nextUpdate()
-	if running.GetState() != mesos.TaskState_TASK_RUNNING || len(running.GetUuid()) == 0 {
-		t.Fatalf("first update %s (uuid %x), want TASK_RUNNING with a uuid", running.GetState(), running.GetUuid())
-	}
-	if err := fw.client.Acknowledge(ctxT(t), running); err != nil {
-		t.Fatal(err)
-	}
-	finished := fw.nextUpdate()
-	if finished.GetState() != mesos.TaskState_TASK_FINISHED || len(finished.GetUuid()) == 0 {
-		t.Fatalf("second update %s (uuid %x), want TASK_FINISHED with a uuid", finished.GetState(), finished.GetUuid())
+	// Every update before TASK_FINISHED (TASK_STARTING, TASK_RUNNING) is
+	// acknowledged; TASK_FINISHED is not.
+	var finished *mesos.TaskStatus
+	for finished == nil {
+		s := fw.nextUpdate()
+		if len(s.GetUuid()) == 0 {
+			t.Fatalf("update %s without a uuid", s.GetState())
+		}
+		switch s.GetState() {
+		case mesos.TaskState_TASK_FINISHED:
+			finished = s
+		case mesos.TaskState_TASK_STARTING, mesos.TaskState_TASK_RUNNING:
+			if err := fw.client.Acknowledge(ctxT(t), s); err != nil {
+				t.Fatal(err)
+			}
+		default:
+			t.Fatalf("update %s (reason %s), want TASK_STARTING, TASK_RUNNING or TASK_FINISHED", s.GetState(), s.GetReason())
+		}
 	}
 	// TASK_FINISHED stays unacknowledged while the agent dies.
 	before := r.waitRegistered()
@@ -259,7 +270,7 @@ func TestAgentSIGKILLWithUnacknowledgedUpdate(t *testing.T) {
 	again := fw.nextUpdate()
 	if again.GetTaskId().GetValue() != "quick" || again.GetState() != mesos.TaskState_TASK_FINISHED ||
 		string(again.GetUuid()) != string(finished.GetUuid()) {
-		t.Fatalf("after the restart: %s for %s (uuid %x), want TASK_FINISHED for quick with uuid %x (RUNNING was acknowledged)",
+		t.Fatalf("after the restart: %s for %s (uuid %x), want TASK_FINISHED for quick with uuid %x (the earlier updates were acknowledged)",
 			again.GetState(), again.GetTaskId().GetValue(), again.GetUuid(), finished.GetUuid())
 	}
 	if err := fw.client.Acknowledge(ctxT(t), again); err != nil {
