@@ -21,6 +21,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/gomesos/gomesos/agent/checkpoint"
 	"github.com/gomesos/gomesos/agent/containerizer"
 	"github.com/gomesos/gomesos/agent/core"
 	mesos "github.com/gomesos/gomesos/api/v1/mesos"
@@ -50,6 +51,11 @@ type Agent struct {
 	link    *masterLink
 	pub     publisher
 	logq    *asyncLog
+
+	store     *checkpoint.Store // nil: nothing is checkpointed
+	recovered *core.Recovered   // what the checkpoint held at start
+	exitReq   chan struct{}     // closed by Exit
+	exitOnce  sync.Once
 
 	ran  atomic.Bool
 	idMu sync.Mutex
@@ -101,12 +107,11 @@ func New(cfg Config) (*Agent, error) {
 		flags:   cfg.flagsMap(ip, port),
 		build:   buildinfo.Read(),
 		stopped: make(chan struct{}),
+		exitReq: make(chan struct{}),
 	}
 	a.cont = containerizer.NewPosix(containerizer.Options{
-		WorkDir: cfg.WorkDir,
-		// TODO(--runtime_dir): Mesos's flag; until it exists, the records
-		// of running containers live in <work_dir>/runtime.
-		RuntimeDir: filepath.Join(cfg.WorkDir, "runtime"),
+		WorkDir:    cfg.WorkDir,
+		RuntimeDir: cfg.RuntimeDir,
 		// The executor binary (gomesos) also supervises every container.
 		SupervisorPath: cfg.ExecutorBinary,
 		OnExit:         func(t containerizer.Termination) { a.deliver(core.ContainerExited{Termination: termination(t)}) },
@@ -118,25 +123,32 @@ func New(cfg Config) (*Agent, error) {
 	a.startTime = time.Now()
 	var seed [8]byte
 	_, _ = rand.Read(seed[:])
+	info := &mesos.AgentInfo{
+		Hostname:   proto.String(cfg.Hostname),
+		Port:       proto.Int32(int32(port)),
+		Resources:  res,
+		Attributes: attrs,
+	}
+	if err := a.openCheckpoint(info); err != nil {
+		ln.Close()
+		return nil, err
+	}
 	a.core = core.New(core.Config{
-		WorkDir:             cfg.WorkDir,
-		ExecutorBinary:      cfg.ExecutorBinary,
-		Endpoint:            endpoint,
-		PID:                 "slave(1)@" + endpoint,
-		BaseEnv:             os.Environ(),
-		RegistrationTimeout: cfg.ExecutorRegistrationTimeout,
-		ShutdownGrace:       cfg.ExecutorShutdownGracePeriod,
-		BackoffFactor:       cfg.RegistrationBackoffFactor,
-		RetryMin:            cfg.StatusUpdateRetryMin,
-		RetryMax:            cfg.StatusUpdateRetryMax,
-		AgentInfo: &mesos.AgentInfo{
-			Hostname:   proto.String(cfg.Hostname),
-			Port:       proto.Int32(int32(port)),
-			Resources:  res,
-			Attributes: attrs,
-		},
-		Flags: a.flags,
-		Build: a.build,
+		WorkDir:                       cfg.WorkDir,
+		ExecutorBinary:                cfg.ExecutorBinary,
+		Endpoint:                      endpoint,
+		PID:                           "slave(1)@" + endpoint,
+		BaseEnv:                       os.Environ(),
+		RegistrationTimeout:           cfg.ExecutorRegistrationTimeout,
+		ShutdownGrace:                 cfg.ExecutorShutdownGracePeriod,
+		BackoffFactor:                 cfg.RegistrationBackoffFactor,
+		RetryMin:                      cfg.StatusUpdateRetryMin,
+		RetryMax:                      cfg.StatusUpdateRetryMax,
+		ExecutorReregistrationTimeout: cfg.ExecutorReregistrationTimeout,
+		RecoveryTimeout:               cfg.RecoveryTimeout,
+		AgentInfo:                     info,
+		Flags:                         a.flags,
+		Build:                         a.build,
 	}, a.startTime, binary.LittleEndian.Uint64(seed[:]), log)
 	return a, nil
 }
@@ -166,16 +178,40 @@ func (a *Agent) Run(ctx context.Context) error {
 		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelDebug),
 	}
 	a.logq.start()
+	if a.cfg.Recover == RecoverCleanup {
+		return a.cleanup()
+	}
+	recovery, err := a.recoverContainers()
+	if err != nil {
+		a.ln.Close()
+		a.store.Close()
+		a.logq.stop()
+		return err
+	}
+	a.pending = append(a.pending, recovery)
 	a.ops.start()
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(a.ln) }()
 	a.link = newMasterLink(a.cfg.Master, a.log, a.deliver, a.deliverUrgent)
 	a.log.Info("agent started", "endpoint", a.Addr(), "master", a.cfg.Master, "work_dir", a.cfg.WorkDir)
 
-	err := a.loop(ctx, serveErr)
+	err = a.loop(ctx, serveErr)
+	if errors.Is(err, errExit) {
+		a.exit(srv)
+		return nil
+	}
 	a.stop(srv)
 	return err
 }
+
+// Exit makes Run return as the agent does on SIGTERM: the executors of
+// checkpointing frameworks keep running, and the checkpoint stays, for the
+// next agent on this work directory to recover; the other executors are
+// destroyed. The master is not told. (Ending Run's context instead is
+// Mesos's shutdown: every executor is killed and the checkpoint removed.)
+func (a *Agent) Exit() { a.exitOnce.Do(func() { close(a.exitReq) }) }
+
+var errExit = errors.New("agent: exiting for a restart")
 
 // deliver hands an input to the loop; false once the agent has stopped.
 func (a *Agent) deliver(in core.Input) bool {
@@ -217,6 +253,11 @@ func (a *Agent) loop(ctx context.Context, serveErr <-chan error) error {
 	var deadline, deadlineAt time.Time
 	a.pending = append(a.pending, core.Start{})
 	for {
+		select {
+		case <-a.exitReq:
+			return errExit
+		default:
+		}
 		for len(a.pending) > 0 {
 			in := a.pending[0]
 			select {
@@ -247,6 +288,8 @@ func (a *Agent) loop(ctx context.Context, serveErr <-chan error) error {
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-a.exitReq:
+			return errExit
 		case err := <-serveErr:
 			return fmt.Errorf("agent: serving HTTP: %w", err)
 		case in := <-a.urgent:
@@ -293,6 +336,8 @@ func (a *Agent) step(in core.Input) {
 func (a *Agent) apply(outs []core.Output) {
 	for _, o := range outs {
 		switch o := o.(type) {
+		case core.Checkpoint:
+			a.persist(o)
 		case core.Connect:
 			a.link.connect(o.Gen, o.Msg)
 		case core.Disconnect:
@@ -374,12 +419,45 @@ func (a *Agent) stop(srv *http.Server) {
 	a.link.close()
 	a.ops.close()
 	a.cont.DestroyAll()
+	a.closeStore()
+	a.shutdownHTTP(srv)
+	a.log.Info("agent stopped")
+	a.logq.stop()
+}
+
+func (a *Agent) shutdownHTTP(srv *http.Server) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := srv.Shutdown(ctx); err != nil {
 		_ = srv.Close()
 	}
-	a.log.Info("agent stopped")
+}
+
+// exit leaves the executors of checkpointing frameworks running, destroys
+// the others, and closes everything else (see Exit).
+func (a *Agent) exit(srv *http.Server) {
+	var destroy []string
+	for _, o := range a.core.Step(time.Now(), core.Exit{}) {
+		switch o := o.(type) {
+		case core.Destroy:
+			destroy = append(destroy, o.ContainerID)
+		default:
+			a.apply([]core.Output{o})
+		}
+	}
+	a.pending = nil
+	close(a.stopped)
+	a.streams.closeAll()
+	a.link.close()
+	a.ops.close()
+	for _, id := range destroy {
+		if err := a.cont.Destroy(id); err != nil && !errors.Is(err, containerizer.ErrUnknownContainer) {
+			a.log.Warn("destroying a container", "container", id, "err", err)
+		}
+	}
+	a.closeStore()
+	a.shutdownHTTP(srv)
+	a.log.Info("agent exited; the executors of checkpointing frameworks keep running", "destroyed", len(destroy))
 	a.logq.stop()
 }
 
@@ -433,4 +511,18 @@ func cleanPaths(paths []string) bool {
 		}
 	}
 	return true
+}
+
+// persist writes a checkpoint before anything else of its step is done.
+// An agent that cannot keep its record cannot keep its promises: it exits.
+func (a *Agent) persist(c core.Checkpoint) {
+	if a.store == nil {
+		return
+	}
+	if err := a.store.Apply(c.Ops); err != nil {
+		a.log.Error("cannot write the checkpoint; exiting", "err", err)
+		a.logq.stop()
+		fmt.Fprintf(os.Stderr, "gomesos agent: cannot write the checkpoint: %v\n", err)
+		os.Exit(1)
+	}
 }

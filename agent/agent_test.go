@@ -564,9 +564,15 @@ func TestStateKeysMatchMesos(t *testing.T) {
 		t.Errorf("/flags = %v", flags)
 	}
 	// /flags shows the flags in force, nothing this agent does not have.
-	for _, absent := range []string{"recover", "strict", "launcher", "containerizers", "switch_user"} {
+	for _, absent := range []string{"launcher", "containerizers", "switch_user"} {
 		if v, ok := flags.Flags[absent]; ok {
 			t.Errorf("/flags shows %s=%q, a flag this agent does not have", absent, v)
+		}
+	}
+	for flag, want := range map[string]string{"recover": "reconnect", "strict": "true", "recovery_timeout": "15mins",
+		"executor_reregistration_timeout": "2secs", "runtime_dir": filepath.Join(a.cfg.WorkDir, "runtime")} {
+		if got := flags.Flags[flag]; got != want {
+			t.Errorf("/flags %s = %q, want %q", flag, got, want)
 		}
 	}
 	if iso := flags.Flags["isolation"]; iso != "" {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -34,6 +35,12 @@ const (
 	// ExecutorHeartbeatInterval is how often the agent sends HEARTBEAT on
 	// each executor's event stream (DEFAULT_EXECUTOR_HEARTBEAT_INTERVAL).
 	ExecutorHeartbeatInterval = 30 * time.Minute
+)
+
+// The values of --recover.
+const (
+	RecoverReconnect = "reconnect"
+	RecoverCleanup   = "cleanup"
 )
 
 // Bounds on what the agent remembers of finished work, as in Mesos.
@@ -85,6 +92,32 @@ type Config struct {
 	// an unacknowledged status update is resent to the master.
 	StatusUpdateRetryMin time.Duration
 	StatusUpdateRetryMax time.Duration
+	// RuntimeDir holds the records of running containers (--runtime_dir);
+	// default <work_dir>/runtime (Mesos's default is /var/run/mesos). It
+	// must survive the agent's restarts for executors to be recovered.
+	RuntimeDir string
+	// Recover is what a restarted agent does with what it checkpointed
+	// (--recover): "reconnect" (the default) recovers the executors of
+	// checkpointing frameworks; "cleanup" kills every executor left
+	// running, removes the checkpoint and returns from Run.
+	Recover string
+	// NotStrict is --strict=false: a checkpoint that cannot be read is set
+	// aside (renamed agent.db.corrupt-<time>) and the agent starts afresh,
+	// instead of refusing to start.
+	NotStrict bool
+	// RecoveryTimeout (--recovery_timeout, default 15mins) is how long the
+	// executors of checkpointing frameworks wait for a lost agent before
+	// they kill their tasks; they get it as MESOS_RECOVERY_TIMEOUT.
+	RecoveryTimeout time.Duration
+	// ExecutorReregistrationTimeout (--executor_reregistration_timeout,
+	// default 2secs) is how long recovered executors have to subscribe
+	// again before they are destroyed.
+	ExecutorReregistrationTimeout time.Duration
+	// ExecutorReregistrationRetries (--executor_reregistration_retries) is
+	// accepted for Mesos's sake: Mesos retries reconnect messages to
+	// PID-based executors, and Gomesos's executors are all HTTP ones,
+	// which reconnect on their own.
+	ExecutorReregistrationRetries int
 	// Isolators run around every container (--isolation); none by
 	// default, which is Mesos's posix isolation.
 	Isolators []containerizer.Isolator
@@ -132,6 +165,31 @@ func (c Config) withDefaults() (Config, error) {
 	if c.StatusUpdateRetryMax <= 0 {
 		c.StatusUpdateRetryMax = DefaultStatusUpdateRetryMax
 	}
+	switch c.Recover {
+	case "":
+		c.Recover = RecoverReconnect
+	case RecoverReconnect, RecoverCleanup:
+	default:
+		return c, fmt.Errorf("agent: --recover must be %q or %q, not %q", RecoverReconnect, RecoverCleanup, c.Recover)
+	}
+	if c.RecoveryTimeout < 0 {
+		return c, fmt.Errorf("agent: --recovery_timeout must not be negative")
+	}
+	if c.RecoveryTimeout == 0 {
+		c.RecoveryTimeout = core.DefaultRecoveryTimeout
+	}
+	if c.ExecutorReregistrationTimeout < 0 {
+		return c, fmt.Errorf("agent: --executor_reregistration_timeout must not be negative")
+	}
+	if c.ExecutorReregistrationTimeout == 0 {
+		c.ExecutorReregistrationTimeout = core.DefaultExecutorReregistrationTimeout
+	}
+	if c.ExecutorReregistrationRetries < 0 {
+		return c, fmt.Errorf("agent: --executor_reregistration_retries must not be negative")
+	}
+	if c.RuntimeDir == "" {
+		c.RuntimeDir = filepath.Join(c.WorkDir, "runtime")
+	}
 	if c.StatusUpdateRetryMax < c.StatusUpdateRetryMin {
 		c.StatusUpdateRetryMax = c.StatusUpdateRetryMin
 	}
@@ -148,16 +206,22 @@ func (c Config) flagsMap(ip string, port int) map[string]string {
 		isolation = append(isolation, iso.Name())
 	}
 	return map[string]string{
-		"master":                         c.Master,
-		"ip":                             ip,
-		"port":                           strconv.Itoa(port),
-		"hostname":                       c.Hostname,
-		"work_dir":                       c.WorkDir,
-		"resources":                      c.Resources,
-		"attributes":                     c.Attributes,
-		"isolation":                      strings.Join(isolation, ","),
-		"executor_registration_timeout":  codec.FormatDuration(c.ExecutorRegistrationTimeout),
-		"executor_shutdown_grace_period": codec.FormatDuration(c.ExecutorShutdownGracePeriod),
-		"registration_backoff_factor":    codec.FormatDuration(c.RegistrationBackoffFactor),
+		"master":                          c.Master,
+		"ip":                              ip,
+		"port":                            strconv.Itoa(port),
+		"hostname":                        c.Hostname,
+		"work_dir":                        c.WorkDir,
+		"resources":                       c.Resources,
+		"attributes":                      c.Attributes,
+		"isolation":                       strings.Join(isolation, ","),
+		"executor_registration_timeout":   codec.FormatDuration(c.ExecutorRegistrationTimeout),
+		"executor_shutdown_grace_period":  codec.FormatDuration(c.ExecutorShutdownGracePeriod),
+		"registration_backoff_factor":     codec.FormatDuration(c.RegistrationBackoffFactor),
+		"runtime_dir":                     c.RuntimeDir,
+		"recover":                         c.Recover,
+		"strict":                          strconv.FormatBool(!c.NotStrict),
+		"recovery_timeout":                codec.FormatDuration(c.RecoveryTimeout),
+		"executor_reregistration_timeout": codec.FormatDuration(c.ExecutorReregistrationTimeout),
+		"executor_reregistration_retries": strconv.Itoa(c.ExecutorReregistrationRetries),
 	}
 }

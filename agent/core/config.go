@@ -45,6 +45,14 @@ type Config struct {
 	BackoffFactor       time.Duration // --registration_backoff_factor
 	RetryMin, RetryMax  time.Duration // status update retry interval bounds
 
+	// ExecutorReregistrationTimeout is how long recovered executors have
+	// to subscribe again (--executor_reregistration_timeout; zero: 2s).
+	ExecutorReregistrationTimeout time.Duration
+	// RecoveryTimeout is how long checkpointing executors wait for a lost
+	// agent (--recovery_timeout, passed as MESOS_RECOVERY_TIMEOUT; zero:
+	// 15 minutes).
+	RecoveryTimeout time.Duration
+
 	AgentInfo *mesos.AgentInfo  // hostname, port, resources, attributes
 	Flags     map[string]string // shown in /state
 	Build     codec.BuildInfo   // shown in /state

@@ -297,6 +297,12 @@ type core struct {
 	updates *updateManager
 	metrics metrics
 
+	ckpt            *tracker
+	started         bool // Start came
+	recoveryPending bool // recovered executors may yet subscribe again
+	exited          bool // Exit came: nothing changes any more
+	wiped           bool // Stop came: the checkpoint is removed
+
 	out []Output
 }
 
@@ -326,7 +332,7 @@ func (k *Core) NextDeadline() time.Time { return k.c.nextDeadline() }
 func (k *Core) AgentID() string { return k.c.agentID }
 
 func newCore(cfg Config, now time.Time, seed uint64, log *slog.Logger) *core {
-	return &core{
+	c := &core{
 		cfg:         cfg,
 		rand:        rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
 		log:         log,
@@ -337,7 +343,10 @@ func newCore(cfg Config, now time.Time, seed uint64, log *slog.Logger) *core {
 		byContainer: make(map[string]*executor),
 		byConn:      make(map[int64]*executor),
 		updates:     newUpdateManager(cfg.RetryMin, cfg.RetryMax),
+		ckpt:        newTracker(),
 	}
+	c.updates.touch = func(k updateKey) { c.ckpt.streams[k] = true }
+	return c
 }
 
 func (c *core) emit(o Output) { c.out = append(c.out, o) }
@@ -347,12 +356,19 @@ func (c *core) emit(o Output) { c.out = append(c.out, o) }
 func (c *core) step(now time.Time, in Input) []Output {
 	c.out = nil
 	switch in := in.(type) {
+	case Recover:
+		c.recover(now, in)
 	case Start:
-		c.connect(now)
+		c.started = true
+		if !c.recoveryPending {
+			c.connect(now)
+		}
 	case Tick:
 		c.tick(now)
 	case Stop:
 		c.stop()
+	case Exit:
+		c.exit()
 	case MasterStream:
 		if in.Gen == c.gen && c.link == linkConnecting {
 			c.streamID = in.StreamID
@@ -378,6 +394,13 @@ func (c *core) step(now time.Time, in Input) []Output {
 		c.emit(SnapshotReply{Reply: in.Reply, Snapshot: c.snapshot(now)})
 	default:
 		panic(fmt.Sprintf("agent/core: unknown input %T", in))
+	}
+	c.settleRecovery(now)
+	if c.exited {
+		return c.out
+	}
+	if ops := c.flushCheckpoint(); len(ops) > 0 {
+		c.out = append([]Output{Checkpoint{Ops: ops}}, c.out...)
 	}
 	return c.out
 }
@@ -434,6 +457,8 @@ func (c *core) tick(now time.Time) {
 	}
 	for _, ex := range c.dueExecutors(now) {
 		switch {
+		case ex.state == execRegistering && ex.recovered && !now.Before(ex.registerBy):
+			c.reregistrationTimedOut(ex)
 		case ex.state == execRegistering && !now.Before(ex.registerBy):
 			c.log.Warn("executor did not subscribe in time; destroying it", "executor", ex.id, "framework", ex.frameworkID)
 			ex.pendingTermination = &termination{
@@ -619,6 +644,7 @@ func (c *core) registered(now time.Time, r *agentproto.MasterMessage_Registered)
 	}
 	first := c.agentID == ""
 	c.agentID = id
+	c.ckpt.meta = true
 	c.link = linkRegistered
 	c.masterInfo = r.GetMasterInfo()
 	c.pingTimeout = DefaultMasterPingTimeout
@@ -702,6 +728,7 @@ func (c *core) forget() {
 	c.byConn = make(map[int64]*executor)
 	c.updates.reset()
 	c.agentID = ""
+	c.ckpt.all = true
 }
 
 // stop destroys everything as the agent exits, telling the master first.
@@ -723,6 +750,10 @@ func (c *core) stop() {
 	}
 	c.link = linkIdle
 	c.reconnectAt = time.Time{}
+	// As Mesos's agent when it shuts down, the checkpoint goes: the next
+	// agent starts afresh.
+	c.wiped = true
+	c.ckpt.all = true
 }
 
 // ---- Helpers ----

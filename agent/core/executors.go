@@ -112,6 +112,7 @@ type executor struct {
 	completed  []*mesos.Task          // terminal and acknowledged (bounded)
 	killed     map[string]bool        // tasks a KILL was sent for
 
+	recovered          bool // restored from the checkpoint
 	shutdown           bool // a shutdown was asked for
 	destroyed          bool // the container was told to die
 	pendingTermination *termination
@@ -219,6 +220,7 @@ func (c *core) framework(info *mesos.FrameworkInfo) *framework {
 		c.frameworks[id] = fw
 	}
 	fw.info = proto.Clone(info).(*mesos.FrameworkInfo)
+	c.touchFw(id)
 	return fw
 }
 
@@ -331,6 +333,7 @@ func (c *core) launch(now time.Time, fw *framework, info *mesos.ExecutorInfo, ki
 	if ex == nil {
 		ex = c.newExecutor(now, fw, info, kind)
 	}
+	c.touchEx(ex)
 	switch ex.state {
 	case execRegistering:
 		ex.queue = append(ex.queue, q)
@@ -353,6 +356,7 @@ func (c *core) launch(now time.Time, fw *framework, info *mesos.ExecutorInfo, ki
 // deliver sends a launch to a subscribed executor and records its tasks as
 // launched, in TASK_STAGING.
 func (c *core) deliver(ex *executor, q *queued) {
+	c.touchEx(ex)
 	for _, t := range q.tasks() {
 		ex.launched[t.GetTaskId().GetValue()] = newTask(t, ex, c.agentID)
 	}
@@ -441,6 +445,7 @@ func (c *core) newExecutor(now time.Time, fw *framework, info *mesos.ExecutorInf
 	}
 	fw.executors[execID] = ex
 	c.byContainer[containerID] = ex
+	c.touchEx(ex)
 
 	spec := LaunchSpec{
 		ID:        containerID,
@@ -545,6 +550,7 @@ func (c *core) containerLaunched(now time.Time, in ContainerLaunched) {
 		return
 	}
 	ex.pid = in.Pid
+	c.touchEx(ex)
 }
 
 // ---- Killing and shutting down ----
@@ -585,6 +591,7 @@ func (c *core) killTask(now time.Time, fwID, taskID string, policy *mesos.KillPo
 			return
 		}
 		ex.killed[taskID] = true
+		c.touchEx(ex)
 		c.emit(ExecutorEvent{Conn: ex.conn, Event: &execpb.Event{
 			Type: execpb.Event_KILL.Enum(),
 			Kill: &execpb.Event_Kill{TaskId: &mesos.TaskID{Value: proto.String(taskID)}, KillPolicy: policy},
@@ -665,6 +672,7 @@ func (c *core) containerExited(now time.Time, t Termination) {
 	fw := c.frameworks[ex.frameworkID]
 	c.log.Info("executor exited", "executor", ex.id, "framework", ex.frameworkID, "how", t.How)
 	wasTerminating := ex.state == execTerminating
+	c.touchEx(ex)
 	ex.state = execTerminated
 	status := t.Status
 	ex.exitStatus = &status
@@ -716,6 +724,7 @@ func (c *core) removeExecutor(fw *framework, ex *executor) {
 	if fw.executors[ex.id] != ex {
 		return
 	}
+	c.touchEx(ex)
 	delete(fw.executors, ex.id)
 	delete(c.byContainer, ex.containerID)
 	// Unacknowledged tasks of a removed executor count as completed.
@@ -737,6 +746,7 @@ func (c *core) maybeRemoveFramework(fw *framework) {
 	if len(fw.executors) > 0 || c.frameworks[fw.id] != fw {
 		return
 	}
+	c.touchFw(fw.id)
 	delete(c.frameworks, fw.id)
 	c.updates.removeFramework(fw.id)
 	c.completedFrameworks = append(c.completedFrameworks, fw)

@@ -105,6 +105,9 @@ func (c *core) subscribe(now time.Time, fw *framework, ex *executor, conn int64,
 				"task", status.GetTaskId().GetValue(), "state", status.GetState(), "err", err)
 		}
 	}
+	if ex.state == execRegistering && ex.recovered {
+		c.droppedDuringRestart(now, fw, ex, sub)
+	}
 	if ex.state == execRegistering {
 		c.log.Info("executor subscribed", "executor", ex.id, "framework", fw.id)
 		ex.state = execRunning
@@ -176,6 +179,7 @@ func (c *core) statusUpdate(now time.Time, fw *framework, ex *executor, status *
 		return nil
 	}
 	if ex != nil {
+		c.touchEx(ex)
 		if err := c.updateTaskState(ex, status); err != nil {
 			c.metrics.invalidStatusUpdates++
 			return err
@@ -325,6 +329,7 @@ func (c *core) acknowledge(now time.Time, fwID, taskID string, uuid []byte) {
 	if ex == nil {
 		return
 	}
+	c.touchEx(ex)
 	ex.complete(taskID)
 	if ex.state == execTerminated && !ex.incomplete() {
 		c.removeExecutor(fw, ex)

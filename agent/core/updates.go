@@ -19,6 +19,7 @@ type updateKey struct{ framework, task string }
 // acknowledgements applied, which is what a checkpoint will record.
 type updateStream struct {
 	key     updateKey
+	acked   []*agentproto.StatusUpdate // acknowledged, in order
 	pending []*agentproto.StatusUpdate // pending[0] is the one in flight
 	// received holds the UUID of every update accepted into the stream, to
 	// recognise an executor's retransmissions.
@@ -40,10 +41,12 @@ type updateManager struct {
 	min, max time.Duration
 	streams  map[updateKey]*updateStream
 	paused   bool
+	// touch is told of every stream that changed (for the checkpoint).
+	touch func(updateKey)
 }
 
 func newUpdateManager(min, max time.Duration) *updateManager {
-	return &updateManager{min: min, max: max, streams: make(map[updateKey]*updateStream), paused: true}
+	return &updateManager{min: min, max: max, streams: make(map[updateKey]*updateStream), paused: true, touch: func(updateKey) {}}
 }
 
 // isDuplicate reports whether the update with this uuid was already
@@ -65,6 +68,7 @@ func (m *updateManager) add(now time.Time, u *agentproto.StatusUpdate) (*agentpr
 	if s.terminal {
 		return nil, fmt.Errorf("task %s already has a terminal status update", k.task)
 	}
+	m.touch(k)
 	s.received[string(u.GetStatus().GetUuid())] = true
 	s.pending = append(s.pending, u)
 	if u.GetStatus().GetState().IsTerminal() {
@@ -92,6 +96,8 @@ func (m *updateManager) ack(now time.Time, k updateKey, uuid []byte) (next *agen
 	if !bytes.Equal(s.pending[0].GetStatus().GetUuid(), uuid) {
 		return nil, false, fmt.Errorf("%w: in flight is %s", errUnexpectedAck, s.pending[0].GetStatus().GetState())
 	}
+	m.touch(k)
+	s.acked = append(s.acked, s.pending[0])
 	s.pending[0] = nil
 	s.pending = s.pending[1:]
 	if len(s.pending) == 0 {
@@ -184,6 +190,7 @@ func (m *updateManager) pendingCount(k updateKey) int {
 func (m *updateManager) removeFramework(fw string) {
 	for k := range m.streams {
 		if k.framework == fw {
+			m.touch(k)
 			delete(m.streams, k)
 		}
 	}
@@ -191,6 +198,9 @@ func (m *updateManager) removeFramework(fw string) {
 
 // reset drops everything (the agent forgot its identity).
 func (m *updateManager) reset() {
+	for k := range m.streams {
+		m.touch(k)
+	}
 	m.streams = make(map[updateKey]*updateStream)
 }
 

@@ -5,8 +5,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"os/signal"
+	"syscall"
 
 	"github.com/gomesos/gomesos/agent"
+	"github.com/gomesos/gomesos/agent/checkpoint"
+	"github.com/gomesos/gomesos/agent/core"
 	"github.com/gomesos/gomesos/internal/flagx"
 )
 
@@ -34,6 +39,14 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.IntVar(&cfg.Port, "port", agent.DefaultPort, "port to listen on")
 	fs.StringVar(&cfg.Hostname, "hostname", "", "hostname the agent advertises (default: the system hostname)")
 	agentFlags(fs, &cfg)
+	cfg.RecoveryTimeout = core.DefaultRecoveryTimeout
+	cfg.ExecutorReregistrationTimeout = core.DefaultExecutorReregistrationTimeout
+	fs.StringVar(&cfg.RuntimeDir, "runtime_dir", "", "directory for the records of running containers, which must survive agent restarts (empty: <work_dir>/runtime; Mesos defaults to /var/run/mesos)")
+	fs.StringVar(&cfg.Recover, "recover", agent.RecoverReconnect, "on start, 'reconnect' to the executors of checkpointing frameworks left running, or 'cleanup': kill them, remove the checkpoint and exit")
+	strict := fs.Bool("strict", true, "refuse to start when the checkpoint ("+checkpoint.File+" in the work directory) cannot be read; with false, set it aside and start afresh")
+	fs.Var(flagx.Duration{D: &cfg.RecoveryTimeout}, "recovery_timeout", "time the executors of checkpointing frameworks wait for a lost agent before killing their tasks")
+	fs.Var(flagx.Duration{D: &cfg.ExecutorReregistrationTimeout}, "executor_reregistration_timeout", "time recovered executors have to subscribe again before they are destroyed")
+	fs.IntVar(&cfg.ExecutorReregistrationRetries, "executor_reregistration_retries", 0, "accepted for Mesos's sake: Mesos retries reconnecting PID-based executors; Gomesos's HTTP executors reconnect on their own")
 	level := fs.String("logging_level", "INFO", "log level: INFO, WARNING, ERROR or DEBUG")
 	if err := flagx.Parse(fs, args, flagx.Environ()); err != nil {
 		if err == flag.ErrHelp {
@@ -56,11 +69,33 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return 2
 	}
 	cfg.Logger = log
+	cfg.NotStrict = !*strict
 	a, err := agent.New(cfg)
 	if err != nil {
 		fmt.Fprintln(stderr, "gomesos agent:", err)
 		return 1
 	}
+	// As Mesos's agent: SIGTERM and SIGINT make the agent exit leaving the
+	// executors of checkpointing frameworks running, to be recovered by
+	// the next agent; SIGUSR1 shuts it down (it leaves the master and
+	// kills every executor).
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGUSR1)
+	defer signal.Stop(sigs)
+	go func() {
+		for sig := range sigs {
+			if sig == syscall.SIGUSR1 {
+				log.Info("SIGUSR1: shutting down: leaving the master and killing every executor")
+				cancel()
+				return
+			}
+			log.Info("exiting; the executors of checkpointing frameworks keep running", "signal", sig.String())
+			a.Exit()
+			return
+		}
+	}()
 	fmt.Fprintf(stdout, "Agent listening on http://%s\n", a.Addr())
 	if err := a.Run(ctx); err != nil {
 		fmt.Fprintln(stderr, "gomesos agent:", err)

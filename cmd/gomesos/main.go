@@ -55,6 +55,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 	for _, c := range commands() {
+		if c.name == "agent" && args[0] == "agent" {
+			// The agent tells its signals apart (see runAgent).
+			return c.run(context.Background(), args[1:], stdout, stderr)
+		}
 		if c.name == args[0] {
 			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 			defer stop()

@@ -1,0 +1,302 @@
+package core
+
+import (
+	"bytes"
+	"maps"
+	"slices"
+	"strings"
+	"testing"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/gomesos/gomesos/api/agentproto"
+	execpb "github.com/gomesos/gomesos/api/v1/executor"
+	mesos "github.com/gomesos/gomesos/api/v1/mesos"
+)
+
+// ckptHarness is a core whose checkpoint outputs are applied to an
+// in-memory store, checked after every step: a Checkpoint comes first or
+// not at all, and what was written equals the state computed afresh.
+type ckptHarness struct {
+	*coreHarness
+	disk map[string]map[string][]byte
+}
+
+func newCkptHarness(t *testing.T) *ckptHarness {
+	return &ckptHarness{coreHarness: newCoreHarness(t), disk: map[string]map[string][]byte{}}
+}
+
+func (h *ckptHarness) step(in Input) []Output {
+	h.t.Helper()
+	outs := h.coreHarness.step(in)
+	for i, o := range outs {
+		if c, ok := o.(Checkpoint); ok {
+			if i != 0 {
+				h.t.Fatalf("%T: Checkpoint is output %d, not the first: %v", in, i, outs)
+			}
+			if len(c.Ops) == 0 {
+				h.t.Fatalf("%T: an empty Checkpoint", in)
+			}
+			ApplyCheckpoint(h.disk, c.Ops)
+		}
+	}
+	h.verify()
+	return outs
+}
+
+// verify checks the store against the state computed from scratch.
+func (h *ckptHarness) verify() {
+	h.t.Helper()
+	want := h.c.durableState()
+	got := map[ckptKey][]byte{}
+	for b, kv := range h.disk {
+		for k, v := range kv {
+			got[ckptKey{b, k}] = v
+		}
+	}
+	if !maps.EqualFunc(got, want, bytes.Equal) {
+		var diff []string
+		for k := range want {
+			if !bytes.Equal(got[k], want[k]) {
+				diff = append(diff, "want "+k.bucket+"/"+k.key)
+			}
+		}
+		for k := range got {
+			if _, ok := want[k]; !ok {
+				diff = append(diff, "extra "+k.bucket+"/"+k.key)
+			}
+		}
+		h.t.Fatalf("checkpoint differs from the state: %v", diff)
+	}
+}
+
+func (h *ckptHarness) master(m *agentproto.MasterMessage) []Output {
+	return h.step(MasterMessage{Gen: h.c.gen, Msg: m})
+}
+
+func (h *ckptHarness) register() {
+	h.t.Helper()
+	conn := only[Connect](h.step(Start{}))
+	h.step(MasterStream{Gen: conn[0].Gen, StreamID: "s1"})
+	outs := h.step(MasterMessage{Gen: conn[0].Gen, Msg: registered("A-S1", 3600)})
+	if c, ok := outs[0].(Checkpoint); !ok || c.Ops[0].Bucket != BucketMeta {
+		h.t.Fatalf("registration did not checkpoint the agent first: %v", outs)
+	}
+}
+
+func checkpointingTask(id string) *agentproto.MasterMessage {
+	m := runTask(commandTask(id, "A-S1", "sleep 100"))
+	m.RunTask.FrameworkInfo = proto.Clone(m.RunTask.FrameworkInfo).(*mesos.FrameworkInfo)
+	m.RunTask.FrameworkInfo.Checkpoint = proto.Bool(true)
+	return m
+}
+
+func (h *ckptHarness) execUpdate(task string, state mesos.TaskState, uuid byte) []Output {
+	reply := make(chan CallResult, 1)
+	return h.step(ExecutorCall{Call: update("fw-1", task, task, state, bytes.Repeat([]byte{uuid}, 16)), Reply: reply})
+}
+
+func (h *ckptHarness) ack(task string, uuid byte) []Output {
+	return h.master(&agentproto.MasterMessage{
+		Type: agentproto.MasterMessage_ACKNOWLEDGE.Enum(),
+		Acknowledge: &agentproto.MasterMessage_Acknowledge{
+			FrameworkId: testFramework.GetId(), TaskId: &mesos.TaskID{Value: proto.String(task)}, Uuid: bytes.Repeat([]byte{uuid}, 16),
+		},
+	})
+}
+
+// launchRunning runs a checkpointing command task up to an unacknowledged
+// TASK_RUNNING and returns its container.
+func (h *ckptHarness) launchRunning(task string, pid int, conn int64) string {
+	h.t.Helper()
+	spec := only[Launch](h.master(checkpointingTask(task)))[0].Spec
+	if !slices.Contains(spec.Env, "MESOS_CHECKPOINT=1") || !slices.Contains(spec.Env, "MESOS_RECOVERY_TIMEOUT=15mins") {
+		h.t.Errorf("env %v", spec.Env)
+	}
+	h.step(ContainerLaunched{ContainerID: spec.ID, Pid: pid})
+	sub := execCall("fw-1", task, execpb.Call_SUBSCRIBE)
+	sub.Subscribe = &execpb.Call_Subscribe{}
+	reply := make(chan CallResult, 1)
+	h.step(ExecutorCall{Call: sub, Conn: conn, Reply: reply})
+	outs := h.execUpdate(task, mesos.TaskState_TASK_RUNNING, 1)
+	// On disk before it is forwarded and acknowledged.
+	if _, ok := outs[0].(Checkpoint); !ok || len(sentUpdates(outs)) != 1 || len(only[ExecutorEvent](outs)) != 1 {
+		h.t.Fatalf("update outputs %v", outs)
+	}
+	return spec.ID
+}
+
+func TestCheckpointOnlyWhenStateChanges(t *testing.T) {
+	h := newCkptHarness(t)
+	h.register()
+	h.launchRunning("t1", 100, 7)
+	// A snapshot, a tick with nothing due, a retransmitted update: no
+	// checkpoint.
+	for _, in := range []Input{SnapshotRequest{Reply: make(chan *Snapshot, 1)}, Tick{}} {
+		if outs := h.step(in); len(only[Checkpoint](outs)) != 0 {
+			t.Errorf("%T wrote %v", in, outs)
+		}
+	}
+	if outs := h.execUpdate("t1", mesos.TaskState_TASK_RUNNING, 1); len(only[Checkpoint](outs)) != 0 {
+		t.Errorf("a duplicate update wrote %v", outs)
+	}
+	if outs := h.ack("t1", 9); len(only[Checkpoint](outs)) != 0 {
+		t.Errorf("a stale ack wrote %v", outs)
+	}
+	// The ack of RUNNING changes the stream.
+	if outs := h.ack("t1", 1); len(only[Checkpoint](outs)) != 1 {
+		t.Errorf("the ack wrote nothing: %v", outs)
+	}
+	// Finished and acknowledged, the executor ends: its records go.
+	h.execUpdate("t1", mesos.TaskState_TASK_FINISHED, 2)
+	h.ack("t1", 2)
+	cid := h.c.frameworks["fw-1"].executors["t1"].containerID
+	h.step(ContainerExited{Termination: Termination{ContainerID: cid, Status: 0}})
+	for _, b := range []string{BucketExecutors, BucketStreams, BucketFrameworks} {
+		if len(h.disk[b]) != 0 {
+			t.Errorf("bucket %s still holds %v", b, slices.Collect(maps.Keys(h.disk[b])))
+		}
+	}
+	if len(h.disk[BucketMeta]) != 1 {
+		t.Errorf("meta = %v", h.disk[BucketMeta])
+	}
+}
+
+func TestCheckpointNothingForNonCheckpointingFrameworks(t *testing.T) {
+	h := newCkptHarness(t)
+	h.register()
+	outs := h.master(runTask(commandTask("t1", "A-S1", "sleep 100")))
+	if len(only[Checkpoint](outs)) != 0 {
+		t.Fatalf("wrote %v", outs)
+	}
+	if len(h.disk[BucketFrameworks])+len(h.disk[BucketExecutors]) != 0 {
+		t.Fatalf("disk %v", h.disk)
+	}
+}
+
+// recoverFrom builds a new core from the disk, as a restarted agent.
+func (h *ckptHarness) restart(containers []RecoveredContainer) (*ckptHarness, []Output) {
+	h.t.Helper()
+	st, err := DecodeCheckpoint(h.disk)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	n := &ckptHarness{coreHarness: newCoreHarness(h.t), disk: h.disk}
+	n.now = h.now
+	outs := n.step(Recover{State: st, Containers: containers})
+	return n, outs
+}
+
+func TestRecoverRestoresAndReregisters(t *testing.T) {
+	h := newCkptHarness(t)
+	h.register()
+	cid := h.launchRunning("t1", 100, 7)
+	st, err := DecodeCheckpoint(h.disk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.AgentID != "A-S1" || !slices.Equal(st.ContainerIDs, []string{cid}) {
+		t.Fatalf("recovered %+v", st)
+	}
+
+	n, _ := h.restart([]RecoveredContainer{{ContainerID: cid, Pid: 100, Alive: true}})
+	// Not registering before the executor comes back.
+	if outs := n.step(Start{}); len(only[Connect](outs)) != 0 {
+		t.Fatalf("registered before executors settled: %v", outs)
+	}
+	sub := execCall("fw-1", "t1", execpb.Call_SUBSCRIBE)
+	sub.Subscribe = &execpb.Call_Subscribe{UnacknowledgedTasks: []*mesos.TaskInfo{commandTask("t1", "A-S1", "sleep 100")}}
+	reply := make(chan CallResult, 1)
+	outs := n.step(ExecutorCall{Call: sub, Conn: 3, Reply: reply})
+	conns := only[Connect](outs)
+	if len(conns) != 1 || conns[0].Msg.GetType() != agentproto.AgentMessage_REREGISTER {
+		t.Fatalf("after resubscribe: %v", outs)
+	}
+	reg := conns[0].Msg.GetRegister()
+	if reg.GetAgentInfo().GetId().GetValue() != "A-S1" || len(reg.GetTasks()) != 1 ||
+		reg.GetTasks()[0].GetState() != mesos.TaskState_TASK_RUNNING ||
+		reg.GetTasks()[0].GetStatusUpdateState() != mesos.TaskState_TASK_RUNNING {
+		t.Fatalf("REREGISTER %v", reg)
+	}
+	if len(reg.GetFrameworks()) != 1 || !reg.GetFrameworks()[0].GetCheckpoint() {
+		t.Fatalf("frameworks %v", reg.GetFrameworks())
+	}
+	// The unacknowledged RUNNING goes out again once registered.
+	n.step(MasterStream{Gen: conns[0].Gen, StreamID: "s2"})
+	outs = n.step(MasterMessage{Gen: conns[0].Gen, Msg: registered("A-S1", 3600)})
+	if got := sentUpdates(outs); !slices.Equal(got, []mesos.TaskState{mesos.TaskState_TASK_RUNNING}) {
+		t.Fatalf("resent %v", got)
+	}
+	// Its acknowledgement lands; a duplicate does nothing.
+	n.ack("t1", 1)
+	if outs := n.ack("t1", 1); len(only[Checkpoint](outs)) != 0 {
+		t.Fatalf("duplicate ack wrote %v", outs)
+	}
+}
+
+func TestRecoverEndedContainerFailsTasks(t *testing.T) {
+	h := newCkptHarness(t)
+	h.register()
+	cid := h.launchRunning("t1", 100, 7)
+	n, _ := h.restart([]RecoveredContainer{{ContainerID: cid, Alive: false, Status: 9}})
+	outs := n.step(Start{})
+	if len(only[Connect](outs)) != 1 {
+		t.Fatalf("no registration: %v", outs)
+	}
+	ex := n.c.frameworks["fw-1"].executors["t1"]
+	if ex == nil || ex.terminated["t1"].GetState() != mesos.TaskState_TASK_FAILED {
+		t.Fatalf("executor %+v", ex)
+	}
+	s := ex.terminated["t1"].GetStatuses()
+	if r := s[len(s)-1].GetReason(); r != mesos.TaskStatus_REASON_EXECUTOR_TERMINATED {
+		t.Fatalf("reason %v", r)
+	}
+}
+
+func TestRecoverReregistrationTimeout(t *testing.T) {
+	h := newCkptHarness(t)
+	h.register()
+	cid := h.launchRunning("t1", 100, 7)
+	n, _ := h.restart([]RecoveredContainer{{ContainerID: cid, Pid: 100, Alive: true}})
+	n.step(Start{})
+	d := n.c.nextDeadline()
+	if d.Sub(n.now) != DefaultExecutorReregistrationTimeout {
+		t.Fatalf("deadline in %v", d.Sub(n.now))
+	}
+	n.now = d
+	outs := n.step(Tick{})
+	if ds := only[Destroy](outs); len(ds) != 1 || ds[0].ContainerID != cid {
+		t.Fatalf("tick: %v", outs)
+	}
+	if len(only[Connect](outs)) != 1 {
+		t.Fatalf("no registration once settled: %v", outs)
+	}
+	n.step(ContainerExited{Termination: Termination{ContainerID: cid, Status: 9}})
+	task := n.c.frameworks["fw-1"].executors["t1"].terminated["t1"]
+	last := task.GetStatuses()[len(task.GetStatuses())-1]
+	if task.GetState() != mesos.TaskState_TASK_FAILED || last.GetReason() != mesos.TaskStatus_REASON_EXECUTOR_REREGISTRATION_TIMEOUT ||
+		last.GetMessage() != "Executor did not reregister within 2secs" {
+		t.Fatalf("task %v", task)
+	}
+}
+
+func TestDecodeCheckpointNamesBadValue(t *testing.T) {
+	h := newCkptHarness(t)
+	h.register()
+	h.launchRunning("t1", 100, 7)
+	for _, b := range []string{BucketMeta, BucketFrameworks, BucketExecutors, BucketStreams} {
+		disk := map[string]map[string][]byte{}
+		for bb, kv := range h.disk {
+			disk[bb] = maps.Clone(kv)
+		}
+		var key string
+		for k := range disk[b] {
+			key = k
+		}
+		disk[b][key] = []byte{0xff, 0xff, 0xff}
+		_, err := DecodeCheckpoint(disk)
+		if err == nil || !strings.Contains(err.Error(), `bucket "`+b+`"`) || !strings.Contains(err.Error(), `key "`+key+`"`) {
+			t.Errorf("bucket %s: err %v", b, err)
+		}
+	}
+}
