@@ -297,13 +297,17 @@ func awaitStates(t *testing.T, fw *framework, taskIDs []string, want mesos.TaskS
 
 // agentState is the part of an agent's /state the recovery tests read.
 type agentState struct {
-	ID         string `json:"id"`
-	Frameworks []struct {
-		ID        string          `json:"id"`
-		Executors []agentExecutor `json:"executors"`
-		// CompletedExecutors have terminated.
-		CompletedExecutors []agentExecutor `json:"completed_executors"`
-	} `json:"frameworks"`
+	ID         string           `json:"id"`
+	Frameworks []agentFramework `json:"frameworks"`
+	// CompletedFrameworks have no executor left.
+	CompletedFrameworks []agentFramework `json:"completed_frameworks"`
+}
+
+type agentFramework struct {
+	ID        string          `json:"id"`
+	Executors []agentExecutor `json:"executors"`
+	// CompletedExecutors have terminated.
+	CompletedExecutors []agentExecutor `json:"completed_executors"`
 }
 
 type agentExecutor struct {
@@ -353,9 +357,21 @@ func (r *recoveryRig) commandTaskPIDs(taskIDs []string) map[string]int {
 	})
 	pids := map[string]int{}
 	for _, id := range taskIDs {
-		pids[id] = testutil.WaitPIDFile(r.t, filepath.Join(dirs[id], "pid"), patience)
+		pids[id] = sleeperPID(r.t, filepath.Join(dirs[id], "pid"))
 	}
 	return pids
+}
+
+// sleeperPID reads a sleeper task's pid file and waits until the shell
+// that wrote it has become the sleep.
+func sleeperPID(t *testing.T, path string) int {
+	t.Helper()
+	pid := testutil.WaitPIDFile(t, path, patience)
+	waitFor(t, fmt.Sprintf("process %d (%s) to exec sleep", pid, path), func() bool {
+		b, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
+		return strings.HasPrefix(string(b), "sleep\x00") || testutil.ProcessGone(pid)
+	})
+	return pid
 }
 
 // checkAlive fails the test for each task whose process is gone or is no

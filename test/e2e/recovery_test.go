@@ -205,7 +205,7 @@ func TestAgentSIGKILLTaskGroupOnDefaultExecutor(t *testing.T) {
 	})
 	pids := map[string]int{}
 	for _, id := range taskIDs {
-		pids[id] = testutil.WaitPIDFile(t, filepath.Join(dir, "tasks", id, "pid"), patience)
+		pids[id] = sleeperPID(t, filepath.Join(dir, "tasks", id, "pid"))
 	}
 
 	before := r.waitRegistered()
@@ -279,8 +279,10 @@ func TestAgentSIGKILLWithUnacknowledgedUpdate(t *testing.T) {
 	// The agent has applied the acknowledgement once it lists the task as
 	// completed (Mesos completes a task when its terminal update is
 	// acknowledged).
-	waitFor(t, "the agent to list quick as a completed task", func() bool {
-		for _, f := range r.agentState().Frameworks {
+	var st agentState
+	completed := pollUntil(patience, func() bool {
+		st = r.agentState()
+		for _, f := range slices.Concat(st.Frameworks, st.CompletedFrameworks) {
 			for _, ex := range slices.Concat(f.Executors, f.CompletedExecutors) {
 				for _, tk := range ex.CompletedTasks {
 					if tk.ID == "quick" {
@@ -291,6 +293,9 @@ func TestAgentSIGKILLWithUnacknowledgedUpdate(t *testing.T) {
 		}
 		return false
 	})
+	if !completed {
+		t.Fatalf("the agent does not list quick as a completed task after its terminal update was acknowledged: %s", jsonString(st))
+	}
 	// The acknowledgement was checkpointed: another crash and restart does
 	// not bring the update back. A restarted agent resends what is
 	// unacknowledged as soon as it has re-registered, so a short window
