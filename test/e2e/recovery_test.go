@@ -394,7 +394,8 @@ func TestAgentRefusesTruncatedCheckpoint(t *testing.T) {
 			target = f
 		}
 	}
-	if err := os.Truncate(target, size(t, target)/2); err != nil {
+	truncated := size(t, target) / 2
+	if err := os.Truncate(target, truncated); err != nil {
 		t.Fatal(err)
 	}
 	rel, _ := filepath.Rel(r.workDir, target)
@@ -404,6 +405,9 @@ func TestAgentRefusesTruncatedCheckpoint(t *testing.T) {
 	}
 	if msg := p.stderr.String(); !strings.Contains(msg, rel) {
 		t.Errorf("the agent's error does not name %s:\n%s", rel, msg)
+	}
+	if got := size(t, target); got != truncated {
+		t.Errorf("the refusing agent changed %s: %d bytes, was %d", rel, got, truncated)
 	}
 
 	lenient := r.startAgent("--strict=false")
