@@ -13,6 +13,7 @@ import (
 	"hash/crc32"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -36,10 +37,19 @@ type Store struct {
 
 // Open opens (creating if needed) the checkpoint at path. A file that is
 // not a sound bbolt database is an error naming it.
-func Open(path string) (*Store, error) {
+func Open(path string) (s *Store, err error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, fmt.Errorf("checkpoint: creating the directory of %s: %w", path, err)
 	}
+	// bbolt panics on some damaged files, and a file shorter than its
+	// pages say faults when read through the mapping: both are a
+	// corrupt file.
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			s, err = nil, fmt.Errorf("checkpoint: %s is corrupt: %v", path, r)
+		}
+	}()
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
 	if err != nil {
 		return nil, fmt.Errorf("checkpoint: opening %s: %w", path, err)
@@ -92,6 +102,7 @@ func (s *Store) Apply(ops []core.CheckpointOp) error {
 // does not match, or a file bbolt finds damaged, is an error naming the
 // file and, for a value, its bucket and key.
 func (s *Store) Load() (out map[string]map[string][]byte, err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer func() {
 		// bbolt panics on some damaged pages: that is a corrupt file too.
 		if r := recover(); r != nil {
@@ -123,7 +134,8 @@ func (s *Store) Load() (out map[string]map[string][]byte, err error) {
 }
 
 // Check walks the whole file, as bbolt's consistency check does; an error
-// names the file.
+// names the file. (bbolt checks on a goroutine of its own, where a panic
+// on a badly damaged file cannot be caught: Load does not call it.)
 func (s *Store) Check() error {
 	return s.db.View(func(tx *bolt.Tx) error {
 		var first error

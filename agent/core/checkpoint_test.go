@@ -2,6 +2,8 @@ package core
 
 import (
 	"bytes"
+	"context"
+	"log/slog"
 	"maps"
 	"slices"
 	"strings"
@@ -298,5 +300,48 @@ func TestDecodeCheckpointNamesBadValue(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), `bucket "`+b+`"`) || !strings.Contains(err.Error(), `key "`+key+`"`) {
 			t.Errorf("bucket %s: err %v", b, err)
 		}
+	}
+}
+
+// levelRecorder keeps the level and message of every log record.
+type levelRecorder struct{ records *[]string }
+
+func (r levelRecorder) Enabled(context.Context, slog.Level) bool { return true }
+func (r levelRecorder) Handle(_ context.Context, rec slog.Record) error {
+	*r.records = append(*r.records, rec.Level.String()+" "+rec.Message)
+	return nil
+}
+func (r levelRecorder) WithAttrs([]slog.Attr) slog.Handler { return r }
+func (r levelRecorder) WithGroup(string) slog.Handler      { return r }
+
+// A duplicate acknowledgement (of an update already acknowledged, or of a
+// stream already ended) is logged at debug level, not as a warning; an
+// acknowledgement of an update never sent still warns.
+func TestDuplicateAcknowledgementsAreQuiet(t *testing.T) {
+	h := newCkptHarness(t)
+	var logs []string
+	h.c.log = slog.New(levelRecorder{&logs})
+	h.register()
+	h.launchRunning("t1", 100, 7)
+	h.ack("t1", 1)
+	logs = nil
+	h.ack("t1", 1)
+	h.execUpdate("t1", mesos.TaskState_TASK_FINISHED, 2)
+	h.ack("t1", 2)
+	h.ack("t1", 2)
+	for _, l := range logs {
+		if strings.HasPrefix(l, "WARN") {
+			t.Errorf("logged %q", l)
+		}
+	}
+	if !slices.Contains(logs, "DEBUG ignoring a duplicate status update acknowledgement") {
+		t.Errorf("logs %v", logs)
+	}
+	h.execUpdate("t1", mesos.TaskState_TASK_RUNNING, 3) // refused: t1 is terminal
+	logs = nil
+	h.launchRunning("t2", 101, 8)
+	h.ack("t2", 7)
+	if !slices.ContainsFunc(logs, func(l string) bool { return strings.HasPrefix(l, "WARN ignoring status update acknowledgement") }) {
+		t.Errorf("an unknown acknowledgement did not warn: %v", logs)
 	}
 }

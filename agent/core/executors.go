@@ -522,7 +522,7 @@ func (c *core) executorEnv(fw *framework, ex *executor) []string {
 	if fw.info.GetCheckpoint() {
 		env = append(env,
 			"MESOS_RECOVERY_TIMEOUT="+codec.FormatDuration(15*time.Minute),
-			"MESOS_SUBSCRIPTION_BACKOFF_MAX="+codec.FormatDuration(2*time.Second))
+			"MESOS_SUBSCRIPTION_BACKOFF_MAX="+codec.FormatDuration(c.subscriptionBackoffMax()))
 	}
 	switch ex.kind {
 	case kindCommand:

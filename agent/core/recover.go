@@ -259,3 +259,11 @@ func (c *core) recoveryTimeout() time.Duration {
 	}
 	return DefaultRecoveryTimeout
 }
+
+// subscriptionBackoffMax bounds the wait between a disconnected
+// executor's subscription attempts. Mesos gives 2 seconds, its default
+// reregistration timeout, which leaves a recovered executor's last attempt
+// racing the timeout; half the timeout (at most 2 seconds) gives it two.
+func (c *core) subscriptionBackoffMax() time.Duration {
+	return min(c.reregistrationTimeout()/2, 2*time.Second)
+}

@@ -311,6 +311,10 @@ func trimStatus(s *mesos.TaskStatus) *mesos.TaskStatus {
 // task is complete.
 func (c *core) acknowledge(now time.Time, fwID, taskID string, uuid []byte) {
 	next, done, err := c.updates.ack(now, updateKey{fwID, taskID}, uuid)
+	if errors.Is(err, errDuplicateAck) {
+		c.log.Debug("ignoring a duplicate status update acknowledgement", "task", taskID, "framework", fwID)
+		return
+	}
 	if err != nil {
 		c.log.Warn("ignoring status update acknowledgement", "task", taskID, "framework", fwID, "err", err)
 		return

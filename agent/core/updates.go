@@ -85,12 +85,25 @@ func (m *updateManager) add(now time.Time, u *agentproto.StatusUpdate) (*agentpr
 // update in flight.
 var errUnexpectedAck = errors.New("unexpected status update acknowledgement")
 
+// errDuplicateAck is returned for an acknowledgement of an update already
+// acknowledged: the framework (or the master, retrying) sent it twice.
+var errDuplicateAck = errors.New("duplicate status update acknowledgement")
+
 // ack applies the framework's acknowledgement of the head update. It
 // returns the next update to send, if any, and whether the stream ended
 // because its terminal update was acknowledged.
 func (m *updateManager) ack(now time.Time, k updateKey, uuid []byte) (next *agentproto.StatusUpdate, done bool, err error) {
 	s := m.streams[k]
-	if s == nil || len(s.pending) == 0 {
+	if s == nil {
+		// The stream ended: its terminal update was acknowledged, and
+		// this is most likely that acknowledgement again.
+		return nil, false, errDuplicateAck
+	}
+	if s.received[string(uuid)] && (len(s.pending) == 0 || !bytes.Equal(s.pending[0].GetStatus().GetUuid(), uuid)) &&
+		slices.ContainsFunc(s.acked, func(u *agentproto.StatusUpdate) bool { return bytes.Equal(u.GetStatus().GetUuid(), uuid) }) {
+		return nil, false, errDuplicateAck
+	}
+	if len(s.pending) == 0 {
 		return nil, false, errUnexpectedAck
 	}
 	if !bytes.Equal(s.pending[0].GetStatus().GetUuid(), uuid) {
