@@ -371,12 +371,14 @@ func TestAgentDownLongerThanRecoveryTimeout(t *testing.T) {
 }
 
 // A checkpoint file truncated as by a torn write: in strict mode (the
-// default) the agent refuses to start and names the file; with
-// --strict=false it starts and registers.
+// default) the agent refuses to start, names the file and leaves it as it
+// is; with --strict=false it starts, registers, and kills the containers
+// it can no longer account for.
 func TestAgentRefusesTruncatedCheckpoint(t *testing.T) {
 	r := startRig(t, rigOptions{})
 	fw := startFrameworkAt(t, r.masterAddr, frameworkOptions{checkpoint: true, failoverTimeout: 3600})
 	_, taskIDs := launchSleepers(t, fw, "task", 1)
+	pids := r.commandTaskPIDs(taskIDs)
 	before := r.waitRegistered()
 	r.killAgent()
 	files := r.checkpointFiles()
@@ -410,10 +412,14 @@ func TestAgentRefusesTruncatedCheckpoint(t *testing.T) {
 		t.Errorf("the refusing agent changed %s: %d bytes, was %d", rel, got, truncated)
 	}
 
+	// Not strict, the agent sets what it cannot read aside and starts
+	// afresh; the containers it can no longer account for are orphans,
+	// which it kills (as Mesos's containerizer destroys orphans).
 	lenient := r.startAgent("--strict=false")
 	t.Logf("with --strict=false and %s truncated the agent registered as %s (before: %s); the master's tasks: %v",
 		rel, lenient, before, r.masterTasks())
-	_ = taskIDs
+	waitGone(t, "the orphaned task to be killed", pids)
+	r.waitNoContainerProcesses("after a start afresh with --strict=false")
 }
 
 func size(t *testing.T, path string) int64 {
