@@ -314,6 +314,79 @@ func TestAgentSIGKILLWithUnacknowledgedUpdate(t *testing.T) {
 	}
 }
 
+// A task that ends while its agent is down: the command executor keeps the
+// terminal update (it cannot reach the agent), sends it as unacknowledged
+// when it resubscribes to the restarted agent, and the framework receives
+// TASK_FINISHED exactly once.
+func TestAgentSIGKILLTaskEndsWhileAgentDown(t *testing.T) {
+	r := startRig(t, rigOptions{})
+	fw := startFrameworkAt(t, r.masterAddr, frameworkOptions{checkpoint: true, failoverTimeout: 3600})
+	o := fw.nextOffer()
+	// The task ends when the test writes a line into its fifo.
+	task := commandTask("gated", o, sleeperResources, "mkfifo gate && echo $$ > pid && read line < gate")
+	if err := fw.client.Launch(ctxT(t), ids(o), []*mesos.TaskInfo{task}, nil); err != nil {
+		t.Fatal(err)
+	}
+	awaitStates(t, fw, []string{"gated"}, mesos.TaskState_TASK_RUNNING)
+	var dir string
+	waitFor(t, "the task's sandbox in the agent's /state", func() bool {
+		dir = r.sandboxes()["gated"]
+		return dir != ""
+	})
+	pid := testutil.WaitPIDFile(t, filepath.Join(dir, "pid"), patience)
+	before := r.waitRegistered()
+	r.killAgent()
+
+	gate, err := os.OpenFile(filepath.Join(dir, "gate"), os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := gate.WriteString("go\n"); err != nil {
+		t.Fatal(err)
+	}
+	gate.Close()
+	waitGone(t, "the task to end while the agent is down", map[string]int{"gated": pid})
+
+	if after := r.startAgent(); after != before {
+		t.Fatalf("the restarted agent registered as %s, want its old id %s", after, before)
+	}
+	finished := awaitStates(t, fw, []string{"gated"}, mesos.TaskState_TASK_FINISHED)["gated"]
+	if finished.GetSource() != mesos.TaskStatus_SOURCE_EXECUTOR || len(finished.GetUuid()) == 0 {
+		t.Errorf("TASK_FINISHED from %s (uuid %x), want the executor's, with a uuid", finished.GetSource(), finished.GetUuid())
+	}
+	waitFor(t, "the agent to list gated as a completed task", func() bool {
+		st := r.agentState()
+		for _, f := range slices.Concat(st.Frameworks, st.CompletedFrameworks) {
+			for _, ex := range slices.Concat(f.Executors, f.CompletedExecutors) {
+				for _, tk := range ex.CompletedTasks {
+					if tk.ID == "gated" {
+						return true
+					}
+				}
+			}
+		}
+		return false
+	})
+	// Acknowledged (the framework acknowledges every update), it is not
+	// sent again: the head of a stream is retried after 10 s at the
+	// earliest, a duplicate from the executor's resubscription would come
+	// at once.
+	deadline := time.After(2 * time.Second) // an observation window: no second TASK_FINISHED may arrive
+	for {
+		select {
+		case s := <-fw.updates:
+			if s.GetState().IsTerminal() {
+				t.Errorf("a second terminal update: %s for %s (uuid %x; first %x)", s.GetState(), s.GetTaskId().GetValue(), s.GetUuid(), finished.GetUuid())
+			}
+			continue
+		case <-deadline:
+		}
+		break
+	}
+	waitFor(t, "the master to list gated as finished", func() bool { return r.masterTasks()["gated"][0] == "TASK_FINISHED" })
+	r.waitNoContainerProcesses("after the task ended and its update was acknowledged")
+}
+
 // --recover=cleanup: the restarted agent kills every executor and task the
 // old one left, and then exits (as Mesos's does: "kill any old live
 // executors and exit").
@@ -352,6 +425,7 @@ func TestAgentDownLongerThanRecoveryTimeout(t *testing.T) {
 		t.Fatalf("the restarted agent registered as %s, want its old id %s", after, before)
 	}
 	for id, s := range awaitStates(t, fw, taskIDs, mesos.TaskState_TASK_FAILED) {
+		t.Logf("task %s: %s from %s, reason %s: %s", id, s.GetState(), s.GetSource(), s.GetReason(), s.GetMessage())
 		if s.GetSource() != mesos.TaskStatus_SOURCE_AGENT {
 			t.Errorf("task %s: TASK_FAILED from %s, want SOURCE_AGENT", id, s.GetSource())
 		}
@@ -444,6 +518,7 @@ func TestAgentSIGKILLNonCheckpointingFrameworkLosesTasks(t *testing.T) {
 	r.killAgent()
 	r.startAgent()
 	for id, s := range awaitStates(t, fw, taskIDs, mesos.TaskState_TASK_LOST) {
+		t.Logf("task %s: %s from %s, reason %s: %s", id, s.GetState(), s.GetSource(), s.GetReason(), s.GetMessage())
 		if r := s.GetReason(); r != mesos.TaskStatus_REASON_AGENT_RESTARTED && r != mesos.TaskStatus_REASON_AGENT_DISCONNECTED {
 			t.Errorf("task %s: TASK_LOST with reason %s, want REASON_AGENT_RESTARTED or REASON_AGENT_DISCONNECTED", id, r)
 		}
