@@ -238,6 +238,40 @@ func names(list []byte, dir string) bool {
 	return strings.Contains(s, dir+"/") || strings.Contains(s, dir+"\x00") || strings.HasSuffix(s, dir)
 }
 
+// executorEnv maps the id of each executor running in the agent's
+// containers to the value of the environment variable name in its
+// processes (those with its MESOS_EXECUTOR_ID in their environment: the
+// executor, and the tasks that inherit it), "" when unset; processes of
+// one executor that disagree are all reported, joined by "|".
+func (r *recoveryRig) executorEnv(name string) map[string]string {
+	r.t.Helper()
+	out := map[string]string{}
+	for _, pid := range containerProcesses(r.workDir, r.agentPID()) {
+		b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/environ")
+		if err != nil {
+			continue
+		}
+		var id, val string
+		hasID := false
+		for _, v := range strings.Split(string(b), "\x00") {
+			if x, ok := strings.CutPrefix(v, "MESOS_EXECUTOR_ID="); ok {
+				id, hasID = x, true
+			}
+			if x, ok := strings.CutPrefix(v, name+"="); ok {
+				val = x
+			}
+		}
+		if !hasID {
+			continue
+		}
+		if old, seen := out[id]; seen && old != val {
+			val = old + "|" + val
+		}
+		out[id] = val
+	}
+	return out
+}
+
 // describe names processes for messages.
 func describe(pids []int) string {
 	var parts []string

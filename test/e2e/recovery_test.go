@@ -10,6 +10,7 @@ import (
 
 	mesos "github.com/gomesos/gomesos/api/v1/mesos"
 	schedpb "github.com/gomesos/gomesos/api/v1/scheduler"
+	"github.com/gomesos/gomesos/codec"
 	"github.com/gomesos/gomesos/internal/testutil"
 )
 
@@ -417,6 +418,19 @@ func TestAgentDownLongerThanRecoveryTimeout(t *testing.T) {
 	fw := startFrameworkAt(t, r.masterAddr, frameworkOptions{checkpoint: true, failoverTimeout: 3600})
 	_, taskIDs := launchSleepers(t, fw, "task", 2)
 	pids := r.commandTaskPIDs(taskIDs)
+	// The executors learn the timeout from their environment.
+	envs := r.executorEnv("MESOS_RECOVERY_TIMEOUT")
+	if len(envs) != len(taskIDs) {
+		t.Fatalf("MESOS_RECOVERY_TIMEOUT of the executors: %v, want one per task", envs)
+	}
+	for id, v := range envs {
+		if d, err := codec.ParseDuration(v); err != nil || d != 3*time.Second {
+			t.Errorf("executor %s has MESOS_RECOVERY_TIMEOUT=%q, want 3secs (--recovery_timeout)", id, v)
+		}
+	}
+	if t.Failed() {
+		t.FailNow() // they would wait for the agent far longer than the test
+	}
 	before := r.waitRegistered()
 	r.killAgent()
 	waitGone(t, "the executors to kill their tasks after the recovery timeout", pids)
