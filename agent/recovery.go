@@ -21,6 +21,7 @@ func (a *Agent) openCheckpoint(info *mesos.AgentInfo) error {
 	st, err := loadCheckpoint(path, a)
 	if err != nil {
 		if !a.cfg.NotStrict {
+			a.closeStore()
 			return fmt.Errorf("agent: %w (with --strict=false the agent sets the file aside and starts afresh)", err)
 		}
 		aside := fmt.Sprintf("%s.corrupt-%s", path, time.Now().UTC().Format("20060102T150405Z"))

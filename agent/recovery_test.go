@@ -125,3 +125,111 @@ func TestRestartedAgentRecoversRunningTask(t *testing.T) {
 	fm.ack(killed)
 	eventually(t, "the task to die", func() bool { return !containerizer.ProcessAlive(keptPid) })
 }
+
+// --recover=cleanup kills the executors a previous agent left running,
+// removes the checkpoint, and returns from Run without serving.
+func TestRecoverCleanupKillsAndForgets(t *testing.T) {
+	checkLeaks(t)
+	fm := newFakeMaster(t)
+	dir := t.TempDir()
+	a := startAgent(t, fm, func(c *Config) { c.WorkDir = dir })
+	agentID := a.registered(t)
+	fm.send(runTaskOf("fw-1", true, commandTask("kept", agentID, `echo $$ > "$MESOS_SANDBOX/task.pid"; exec sleep 1000`)))
+	waitRunning(t, fm, "kept")
+	pid := testutil.WaitPIDFile(t, filepath.Join(sandboxOf(t, a, "kept"), "task.pid"), patience)
+	a.exit(t)
+	if !containerizer.ProcessAlive(pid) {
+		t.Fatal("the task died with the agent")
+	}
+
+	subs := len(fm.subscriptions())
+	b := startAgent(t, fm, func(c *Config) { c.WorkDir = dir; c.Recover = RecoverCleanup })
+	select {
+	case err := <-b.done:
+		b.stopped = true
+		if err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+	case <-time.After(patience):
+		t.Fatal("Run did not return in cleanup mode")
+	}
+	if containerizer.ProcessAlive(pid) {
+		t.Error("the task survived --recover=cleanup")
+	}
+	if _, err := os.Stat(checkpoint.Path(dir)); !os.IsNotExist(err) {
+		t.Errorf("the checkpoint is still there: %v", err)
+	}
+	if len(fm.subscriptions()) != subs {
+		t.Error("an agent in cleanup mode contacted the master")
+	}
+	// The next agent starts afresh.
+	c := startAgent(t, fm, func(c *Config) { c.WorkDir = dir })
+	if id := c.registered(t); id == agentID {
+		t.Errorf("the agent kept its id %s after cleanup", id)
+	}
+}
+
+// A checkpoint that cannot be read fails the start, naming the file;
+// with --strict=false it is set aside and the agent starts afresh.
+func TestUnreadableCheckpoint(t *testing.T) {
+	checkLeaks(t)
+	fm := newFakeMaster(t)
+	dir := t.TempDir()
+	path := checkpoint.Path(dir)
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(strings.Repeat("not a checkpoint ", 1000)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := Config{Master: fm.addr(), IP: "127.0.0.1", WorkDir: dir, Resources: "cpus:1;mem:128;disk:128"}
+	_, err := New(cfg)
+	if err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "--strict=false") {
+		t.Fatalf("New = %v, want an error naming %s", err, path)
+	}
+
+	a := startAgent(t, fm, func(c *Config) { c.WorkDir = dir; c.NotStrict = true })
+	a.registered(t)
+	if subs := fm.subscriptions(); subs[0].GetType() != agentproto.AgentMessage_REGISTER {
+		t.Errorf("registered with %v", subs[0].GetType())
+	}
+	aside, _ := filepath.Glob(path + ".corrupt-*")
+	if len(aside) != 1 {
+		t.Fatalf("set aside: %v", aside)
+	}
+	if b, _ := os.ReadFile(aside[0]); !strings.HasPrefix(string(b), "not a checkpoint") {
+		t.Error("the file set aside is not the unreadable one")
+	}
+}
+
+// An agent whose resources or attributes changed refuses to recover,
+// naming the flag and the checkpoint to remove.
+func TestIncompatibleAgentInfoRefused(t *testing.T) {
+	checkLeaks(t)
+	fm := newFakeMaster(t)
+	dir := t.TempDir()
+	a := startAgent(t, fm, func(c *Config) { c.WorkDir = dir })
+	a.registered(t)
+	a.exit(t)
+	for flag, tweak := range map[string]func(*Config){
+		"--resources":  func(c *Config) { c.Resources = "cpus:3;mem:1024;disk:2048;ports:[31000-31099]" },
+		"--attributes": func(c *Config) { c.Attributes = "rack:r2;zone:z9" },
+	} {
+		cfg := Config{Master: fm.addr(), IP: "127.0.0.1", WorkDir: dir,
+			Resources: "cpus:2;mem:1024;disk:2048;ports:[31000-31099]", Attributes: "rack:r1;zone:z9"}
+		tweak(&cfg)
+		_, err := New(cfg)
+		if err == nil || !strings.Contains(err.Error(), flag) || !strings.Contains(err.Error(), checkpoint.Path(dir)) {
+			t.Errorf("%s changed: New = %v", flag, err)
+		}
+	}
+	// In another order, the same resources are compatible.
+	b := startAgent(t, fm, func(c *Config) {
+		c.WorkDir = dir
+		c.Resources = "mem:1024;cpus:2;ports:[31000-31099];disk:2048"
+		c.Attributes = "zone:z9;rack:r1"
+	})
+	if id := b.registered(t); id != a.ID() {
+		t.Errorf("id %s after a compatible restart, want %s", id, a.ID())
+	}
+}

@@ -301,3 +301,45 @@ func TestReturningAgentKillsTasksOfFrameworksNotPartitionAware(t *testing.T) {
 		t.Errorf("X among the active tasks: %v, want it not adopted", active)
 	}
 }
+
+// An agent that restarted and recovered its id re-registers saying so
+// (Register.restarted): a task it no longer has died in the restart, and
+// the framework hears TASK_LOST, or TASK_GONE if partition-aware, with
+// REASON_AGENT_RESTARTED. (The tasks of frameworks that do not checkpoint
+// are lost as soon as the agent disconnects, as Mesos's Master::exited
+// does; a checkpointing framework's task missing after a restart is the
+// case here.)
+func TestRestartedAgentWithoutATaskLostIt(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		caps []mesos.FrameworkInfo_Capability_Type
+		want mesos.TaskState
+	}{
+		{"not partition-aware", nil, mesos.TaskState_TASK_LOST},
+		{"PARTITION_AWARE", []mesos.FrameworkInfo_Capability_Type{mesos.FrameworkInfo_Capability_PARTITION_AWARE}, mesos.TaskState_TASK_GONE},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := startMaster(t)
+			a := startAgent(t, m, "agent1", agentResources)
+			fi := checkpointingInfo("fw", tc.caps...)
+			s := subscribe(t, m, fi, codec.JSON)
+			runTaskOn(t, s, a, "gone", "cpus:1;mem:128")
+			disconnectAgent(t, m, a)
+			drainOffers(s)
+			s.spare = nil
+
+			info := proto.Clone(a.Info).(*mesos.AgentInfo)
+			info.Id = &mesos.AgentID{Value: proto.String(a.ID)}
+			reg := &agentproto.AgentMessage_Register{AgentInfo: info, Version: proto.String(core.Version), Restarted: proto.Bool(true)}
+			back := connectAgent(t, m, &agentproto.AgentMessage{Type: agentproto.AgentMessage_REREGISTER.Enum(), Register: reg})
+			st := s.nextUpdate()
+			if st.GetTaskId().GetValue() != "gone" || st.GetState() != tc.want || st.GetReason() != mesos.TaskStatus_REASON_AGENT_RESTARTED ||
+				st.GetSource() != mesos.TaskStatus_SOURCE_MASTER {
+				t.Errorf("UPDATE = %v, want gone %v, REASON_AGENT_RESTARTED, from the master", st, tc.want)
+			}
+			if cpus, _ := usedResources(t, m, back.ID); cpus != 0.0 {
+				t.Errorf("used cpus = %v after the task was lost", cpus)
+			}
+		})
+	}
+}

@@ -302,6 +302,9 @@ func (c *core) checkpointing(fwID string) *framework {
 // ops that bring the checkpoint up to date, sorted.
 func (c *core) flushCheckpoint() []CheckpointOp {
 	t := c.ckpt
+	if !t.all && !c.wiped && !t.meta && len(t.frameworks) == 0 && len(t.executors) == 0 && len(t.streams) == 0 {
+		return nil
+	}
 	want := make(map[ckptKey][]byte) // nil value: delete
 	if t.all || c.wiped {
 		for k := range t.written {

@@ -46,9 +46,13 @@ func (h *ckptHarness) step(in Input) []Output {
 	return outs
 }
 
-// verify checks the store against the state computed from scratch.
+// verify checks the store against the state computed from scratch, and
+// that it decodes.
 func (h *ckptHarness) verify() {
 	h.t.Helper()
+	if _, err := DecodeCheckpoint(h.disk); err != nil {
+		h.t.Fatalf("the checkpoint does not decode: %v", err)
+	}
 	want := h.c.durableState()
 	got := map[ckptKey][]byte{}
 	for b, kv := range h.disk {
@@ -223,12 +227,24 @@ func TestRecoverRestoresAndReregisters(t *testing.T) {
 	if len(reg.GetFrameworks()) != 1 || !reg.GetFrameworks()[0].GetCheckpoint() {
 		t.Fatalf("frameworks %v", reg.GetFrameworks())
 	}
+	if !reg.GetRestarted() {
+		t.Fatal("the first REREGISTER after a restart does not say so")
+	}
 	// The unacknowledged RUNNING goes out again once registered.
 	n.step(MasterStream{Gen: conns[0].Gen, StreamID: "s2"})
 	outs = n.step(MasterMessage{Gen: conns[0].Gen, Msg: registered("A-S1", 3600)})
 	if got := sentUpdates(outs); !slices.Equal(got, []mesos.TaskState{mesos.TaskState_TASK_RUNNING}) {
 		t.Fatalf("resent %v", got)
 	}
+	// A later re-registration is a reconnection.
+	n.step(MasterStreamEnded{Gen: conns[0].Gen})
+	n.now = n.c.nextDeadline()
+	again := only[Connect](n.step(Tick{}))
+	if len(again) != 1 || again[0].Msg.GetRegister().GetRestarted() {
+		t.Fatalf("reconnection: %v", again)
+	}
+	n.step(MasterStream{Gen: again[0].Gen, StreamID: "s3"})
+	n.step(MasterMessage{Gen: again[0].Gen, Msg: registered("A-S1", 3600)})
 	// Its acknowledgement lands; a duplicate does nothing.
 	n.ack("t1", 1)
 	if outs := n.ack("t1", 1); len(only[Checkpoint](outs)) != 0 {
@@ -276,7 +292,7 @@ func TestRecoverReregistrationTimeout(t *testing.T) {
 	n.step(ContainerExited{Termination: Termination{ContainerID: cid, Status: 9}})
 	task := n.c.frameworks["fw-1"].executors["t1"].terminated["t1"]
 	last := task.GetStatuses()[len(task.GetStatuses())-1]
-	if task.GetState() != mesos.TaskState_TASK_FAILED || last.GetReason() != mesos.TaskStatus_REASON_EXECUTOR_REREGISTRATION_TIMEOUT ||
+	if task.GetState() != mesos.TaskState_TASK_LOST || last.GetReason() != mesos.TaskStatus_REASON_EXECUTOR_REREGISTRATION_TIMEOUT ||
 		last.GetMessage() != "Executor did not reregister within 2secs" {
 		t.Fatalf("task %v", task)
 	}
@@ -343,5 +359,153 @@ func TestDuplicateAcknowledgementsAreQuiet(t *testing.T) {
 	h.ack("t2", 7)
 	if !slices.ContainsFunc(logs, func(l string) bool { return strings.HasPrefix(l, "WARN ignoring status update acknowledgement") }) {
 		t.Errorf("an unknown acknowledgement did not warn: %v", logs)
+	}
+}
+
+// Through a task group, a kill, an executor ending with an update not yet
+// acknowledged, a framework shutdown, the master's SHUTDOWN and the
+// agent's Stop, the incremental writes always equal the state (the
+// harness checks after every step), and what ends is deleted.
+func TestCheckpointFollowsEveryChange(t *testing.T) {
+	h := newCkptHarness(t)
+	h.register()
+	h.launchRunning("t1", 100, 7)
+
+	fw := proto.Clone(testFramework).(*mesos.FrameworkInfo)
+	fw.Checkpoint = proto.Bool(true)
+	group := &agentproto.MasterMessage{
+		Type: agentproto.MasterMessage_RUN_TASK_GROUP.Enum(),
+		RunTaskGroup: &agentproto.MasterMessage_RunTaskGroup{
+			FrameworkInfo: fw,
+			Executor: &mesos.ExecutorInfo{
+				ExecutorId: &mesos.ExecutorID{Value: proto.String("dflt")},
+				Type:       mesos.ExecutorInfo_DEFAULT.Enum(),
+				Resources:  []*mesos.Resource{scalar("cpus", 0.1)},
+			},
+			TaskGroup: &mesos.TaskGroupInfo{Tasks: []*mesos.TaskInfo{commandTask("g1", "A-S1", "sleep 9"), commandTask("g2", "A-S1", "sleep 9")}},
+		},
+	}
+	spec := only[Launch](h.master(group))[0].Spec
+	if len(h.disk[BucketExecutors]) != 2 {
+		t.Fatalf("executors %v", slices.Collect(maps.Keys(h.disk[BucketExecutors])))
+	}
+	h.step(ContainerLaunched{ContainerID: spec.ID, Pid: 200})
+
+	// A kill, the executor's TASK_KILLED, and the executor's end before
+	// the acknowledgement: the run stays until the update is acknowledged.
+	h.master(killTask("t1"))
+	h.execUpdate("t1", mesos.TaskState_TASK_KILLED, 2)
+	cid := h.c.frameworks["fw-1"].executors["t1"].containerID
+	h.step(ContainerExited{Termination: Termination{ContainerID: cid, Status: 9}})
+	if _, ok := h.disk[BucketExecutors]["fw-1/t1"]; !ok {
+		t.Fatal("an ended executor with an unacknowledged update was deleted")
+	}
+	st, err := DecodeCheckpoint(h.disk)
+	if err != nil || slices.Contains(st.ContainerIDs, cid) {
+		t.Fatalf("an ended container is still to be recovered: %v %v", st.ContainerIDs, err)
+	}
+	h.ack("t1", 1)
+	h.ack("t1", 2)
+	if _, ok := h.disk[BucketExecutors]["fw-1/t1"]; ok {
+		t.Fatal("a finished executor was kept")
+	}
+	if _, ok := h.disk[BucketStreams]["fw-1/t1"]; ok {
+		t.Fatal("a finished stream was kept")
+	}
+
+	// A framework that does not checkpoint writes nothing, beside one that does.
+	before := len(h.disk[BucketExecutors])
+	other := runTask(commandTask("t3", "A-S1", "sleep 9"))
+	other.RunTask.FrameworkInfo = knownAs("fw-2", false)
+	h.master(other)
+	if len(h.disk[BucketExecutors]) != before {
+		t.Fatal("a non-checkpointing executor was written")
+	}
+
+	// The framework shuts down: its executor is killed, then it is gone.
+	h.master(&agentproto.MasterMessage{
+		Type:              agentproto.MasterMessage_SHUTDOWN_FRAMEWORK.Enum(),
+		ShutdownFramework: &agentproto.MasterMessage_ShutdownFramework{FrameworkId: testFramework.GetId()},
+	})
+	h.step(ContainerExited{Termination: Termination{ContainerID: spec.ID, Status: 9}})
+
+	// The master refuses the agent: everything of the old id goes.
+	h.master(&agentproto.MasterMessage{Type: agentproto.MasterMessage_SHUTDOWN.Enum(), Message: proto.String("gone")})
+	if len(h.disk[BucketMeta])+len(h.disk[BucketFrameworks])+len(h.disk[BucketExecutors])+len(h.disk[BucketStreams]) != 0 {
+		t.Fatalf("left after SHUTDOWN: %v", h.disk)
+	}
+	h.step(MasterStream{Gen: h.c.gen, StreamID: "s9"})
+	h.step(MasterMessage{Gen: h.c.gen, Msg: registered("A-S2", 3600)})
+	h.launchRunning("t4", 300, 9)
+
+	// Stop (SIGUSR1, Mesos's shutdown) removes the checkpoint.
+	h.step(Stop{})
+	for b, kv := range h.disk {
+		if len(kv) != 0 {
+			t.Errorf("bucket %s left after Stop: %v", b, slices.Collect(maps.Keys(kv)))
+		}
+	}
+}
+
+// Exit (SIGTERM) leaves the checkpoint as it is, destroys only the
+// executors of frameworks that do not checkpoint, and tells the master
+// nothing.
+func TestExitKeepsCheckpointedExecutors(t *testing.T) {
+	h := newCkptHarness(t)
+	h.register()
+	kept := h.launchRunning("t1", 100, 7)
+	other := runTask(commandTask("t2", "A-S1", "sleep 9"))
+	other.RunTask.FrameworkInfo = knownAs("fw-2", false)
+	lost := only[Launch](h.master(other))[0].Spec.ID
+	disk := map[string]map[string][]byte{}
+	for b, kv := range h.disk {
+		disk[b] = maps.Clone(kv)
+	}
+	outs := h.step(Exit{})
+	if len(only[Checkpoint](outs)) != 0 || len(only[Send](outs)) != 0 {
+		t.Fatalf("exit outputs %v", outs)
+	}
+	ds := only[Destroy](outs)
+	if len(ds) != 1 || ds[0].ContainerID != lost {
+		t.Fatalf("destroyed %v, want only %s (not %s)", ds, lost, kept)
+	}
+	if !maps.EqualFunc(disk, h.disk, func(a, b map[string][]byte) bool { return maps.EqualFunc(a, b, bytes.Equal) }) {
+		t.Fatal("Exit changed the checkpoint")
+	}
+}
+
+func killTask(task string) *agentproto.MasterMessage {
+	return &agentproto.MasterMessage{
+		Type: agentproto.MasterMessage_KILL_TASK.Enum(),
+		KillTask: &agentproto.MasterMessage_KillTask{
+			FrameworkId: testFramework.GetId(),
+			TaskId:      &mesos.TaskID{Value: proto.String(task)},
+		},
+	}
+}
+
+// knownAs is the test framework under another id.
+func knownAs(id string, checkpointing bool) *mesos.FrameworkInfo {
+	fw := proto.Clone(testFramework).(*mesos.FrameworkInfo)
+	fw.Id = &mesos.FrameworkID{Value: proto.String(id)}
+	fw.Checkpoint = proto.Bool(checkpointing)
+	return fw
+}
+
+// A framework whose checkpoint flag changes has its records written or
+// removed whole.
+func TestCheckpointFlagChange(t *testing.T) {
+	h := newCkptHarness(t)
+	h.register()
+	h.launchRunning("t1", 100, 7)
+	h.master(runTask(commandTask("t2", "A-S1", "sleep 9"))) // fw-1, checkpoint unset
+	for _, b := range []string{BucketFrameworks, BucketExecutors, BucketStreams} {
+		if len(h.disk[b]) != 0 {
+			t.Errorf("bucket %s kept %v", b, slices.Collect(maps.Keys(h.disk[b])))
+		}
+	}
+	h.master(checkpointingTask("t3"))
+	if len(h.disk[BucketExecutors]) != 3 {
+		t.Errorf("executors %v", slices.Collect(maps.Keys(h.disk[BucketExecutors])))
 	}
 }

@@ -302,6 +302,7 @@ type core struct {
 	recoveryPending bool // recovered executors may yet subscribe again
 	exited          bool // Exit came: nothing changes any more
 	wiped           bool // Stop came: the checkpoint is removed
+	restarted       bool // recovered an id, not yet registered with it
 
 	out []Output
 }
@@ -530,6 +531,9 @@ func (c *core) registerMessage() *agentproto.AgentMessage {
 		return &agentproto.AgentMessage{Type: agentproto.AgentMessage_REGISTER.Enum(), Register: reg}
 	}
 	info.Id = &mesos.AgentID{Value: proto.String(c.agentID)}
+	if c.restarted {
+		reg.Restarted = proto.Bool(true)
+	}
 	for _, fw := range c.sortedFrameworks() {
 		reg.Frameworks = append(reg.Frameworks, proto.Clone(fw.info).(*mesos.FrameworkInfo))
 		for _, ex := range fw.sortedExecutors() {
@@ -645,6 +649,7 @@ func (c *core) registered(now time.Time, r *agentproto.MasterMessage_Registered)
 	first := c.agentID == ""
 	c.agentID = id
 	c.ckpt.meta = true
+	c.restarted = false
 	c.link = linkRegistered
 	c.masterInfo = r.GetMasterInfo()
 	c.pingTimeout = DefaultMasterPingTimeout

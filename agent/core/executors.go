@@ -219,6 +219,10 @@ func (c *core) framework(info *mesos.FrameworkInfo) *framework {
 		fw = &framework{id: id, executors: make(map[string]*executor)}
 		c.frameworks[id] = fw
 	}
+	if fw.info != nil && fw.info.GetCheckpoint() != info.GetCheckpoint() {
+		// What is durable of the framework changes wholesale.
+		c.ckpt.all = true
+	}
 	fw.info = proto.Clone(info).(*mesos.FrameworkInfo)
 	c.touchFw(id)
 	return fw

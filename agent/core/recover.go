@@ -50,6 +50,7 @@ func (c *core) recover(now time.Time, in Recover) {
 		return
 	}
 	c.agentID = st.AgentID
+	c.restarted = c.agentID != ""
 	// What the checkpoint holds is what the tracker has written.
 	for k, v := range c.encodedRecovered(st) {
 		c.ckpt.written[k] = v
@@ -173,8 +174,15 @@ func (c *core) settleRecovery(now time.Time) {
 // subscribe again (Mesos's Slave::reregisterExecutorTimeout).
 func (c *core) reregistrationTimedOut(ex *executor) {
 	c.log.Warn("recovered executor did not subscribe again in time; destroying it", "executor", ex.id, "framework", ex.frameworkID)
+	// What a framework of Mesos sees then (SlaveRecoveryTest's
+	// RecoverUnregisteredExecutor and friends): TASK_LOST, or TASK_GONE
+	// for a partition-aware framework, not TASK_FAILED.
+	st := mesos.TaskState_TASK_LOST
+	if fw := c.frameworks[ex.frameworkID]; fw != nil && partitionAware(fw.info) {
+		st = mesos.TaskState_TASK_GONE
+	}
 	ex.pendingTermination = &termination{
-		state:   mesos.TaskState_TASK_FAILED,
+		state:   st,
 		reason:  mesos.TaskStatus_REASON_EXECUTOR_REREGISTRATION_TIMEOUT,
 		message: "Executor did not reregister within " + codec.FormatDuration(c.reregistrationTimeout()),
 	}

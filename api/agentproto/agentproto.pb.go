@@ -507,7 +507,13 @@ type AgentMessage_Register struct {
 	Frameworks []*mesos.FrameworkInfo `protobuf:"bytes,5,rep,name=frameworks" json:"frameworks,omitempty"`
 	// Where the agent serves HTTP, "ip:port": the master shows it as the
 	// agent's pid and puts it in offers' urls.
-	Endpoint      *string `protobuf:"bytes,6,opt,name=endpoint" json:"endpoint,omitempty"`
+	Endpoint *string `protobuf:"bytes,6,opt,name=endpoint" json:"endpoint,omitempty"`
+	// Set on REREGISTER by an agent process that took its id from its
+	// checkpoint (it restarted, rather than reconnected): a task the
+	// master holds on it and it does not report was lost in the restart
+	// (its framework did not checkpoint), TASK_LOST with
+	// REASON_AGENT_RESTARTED.
+	Restarted     *bool `protobuf:"varint,7,opt,name=restarted" json:"restarted,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -582,6 +588,13 @@ func (x *AgentMessage_Register) GetEndpoint() string {
 		return *x.Endpoint
 	}
 	return ""
+}
+
+func (x *AgentMessage_Register) GetRestarted() bool {
+	if x != nil && x.Restarted != nil {
+		return *x.Restarted
+	}
+	return false
 }
 
 type AgentMessage_ExecutorExited struct {
@@ -1173,13 +1186,13 @@ const file_api_agentproto_agentproto_proto_rawDesc = "" +
 	"\flatest_state\x18\x03 \x01(\x0e2\x13.mesos.v1.TaskStateR\vlatestState\"v\n" +
 	"\x0eExecutorRecord\x12*\n" +
 	"\x04info\x18\x01 \x02(\v2\x16.mesos.v1.ExecutorInfoR\x04info\x128\n" +
-	"\fcontainer_id\x18\x02 \x01(\v2\x15.mesos.v1.ContainerIDR\vcontainerId\"\xf1\b\n" +
+	"\fcontainer_id\x18\x02 \x01(\v2\x15.mesos.v1.ContainerIDR\vcontainerId\"\x8f\t\n" +
 	"\fAgentMessage\x127\n" +
 	"\x04type\x18\x01 \x01(\x0e2#.gomesos.agent.v1.AgentMessage.TypeR\x04type\x12C\n" +
 	"\bregister\x18\x02 \x01(\v2'.gomesos.agent.v1.AgentMessage.RegisterR\bregister\x12C\n" +
 	"\rstatus_update\x18\x03 \x01(\v2\x1e.gomesos.agent.v1.StatusUpdateR\fstatusUpdate\x12V\n" +
 	"\x0fexecutor_exited\x18\x04 \x01(\v2-.gomesos.agent.v1.AgentMessage.ExecutorExitedR\x0eexecutorExited\x12f\n" +
-	"\x15executor_to_framework\x18\x05 \x01(\v22.gomesos.agent.v1.AgentMessage.ExecutorToFrameworkR\x13executorToFramework\x1a\x93\x02\n" +
+	"\x15executor_to_framework\x18\x05 \x01(\v22.gomesos.agent.v1.AgentMessage.ExecutorToFrameworkR\x13executorToFramework\x1a\xb1\x02\n" +
 	"\bRegister\x122\n" +
 	"\n" +
 	"agent_info\x18\x01 \x02(\v2\x13.mesos.v1.AgentInfoR\tagentInfo\x12\x18\n" +
@@ -1189,7 +1202,8 @@ const file_api_agentproto_agentproto_proto_rawDesc = "" +
 	"\n" +
 	"frameworks\x18\x05 \x03(\v2\x17.mesos.v1.FrameworkInfoR\n" +
 	"frameworks\x12\x1a\n" +
-	"\bendpoint\x18\x06 \x01(\tR\bendpoint\x1a\x99\x01\n" +
+	"\bendpoint\x18\x06 \x01(\tR\bendpoint\x12\x1c\n" +
+	"\trestarted\x18\a \x01(\bR\trestarted\x1a\x99\x01\n" +
 	"\x0eExecutorExited\x128\n" +
 	"\fframework_id\x18\x01 \x02(\v2\x15.mesos.v1.FrameworkIDR\vframeworkId\x125\n" +
 	"\vexecutor_id\x18\x02 \x02(\v2\x14.mesos.v1.ExecutorIDR\n" +

@@ -226,6 +226,10 @@ func (c *Core) reregisterAgent(conn string, info *mesos.AgentInfo, total resourc
 //     agent"); here the master gives that answer itself. A task that had
 //     ended, its end not yet acknowledged, ends for good. Either way its
 //     resources are recovered.
+//   - If the agent says it restarted (it recovered its id from its
+//     checkpoint), such a task died with it (its framework did not
+//     checkpoint): TASK_LOST, or TASK_GONE to a partition-aware
+//     framework, with REASON_AGENT_RESTARTED.
 //   - An executor the master holds on the agent that the agent does not
 //     report is removed and its resources recovered (removeExecutor).
 //   - A task both know is left to the status updates the agent resends,
@@ -286,6 +290,19 @@ func (c *Core) reconcileAgent(a *agent, reg *agentproto.AgentMessage_Register, r
 		}
 		fw := c.frameworks[t.frameworkID]
 		state := t.state
+		if reg.GetRestarted() {
+			// The agent restarted and recovered only what its
+			// checkpointing frameworks run: the task died with it.
+			if !state.IsTerminal() {
+				state = mesos.TaskState_TASK_LOST
+				if fw != nil && fw.partitionAware() {
+					state = mesos.TaskState_TASK_GONE
+				}
+			}
+			c.log.Warn("task lost in the restart of its agent", "agent", a.id, "framework", t.frameworkID, "task", t.id, "state", state.String())
+			c.masterTaskUpdate(fw, t, state, mesos.TaskStatus_REASON_AGENT_RESTARTED, "Task lost: the agent restarted")
+			continue
+		}
 		if !state.IsTerminal() {
 			state = mesos.TaskState_TASK_LOST
 			if fw != nil && fw.partitionAware() {

@@ -98,8 +98,11 @@ type cluster struct {
 	// executorBinary is what addAgent gives agents to run executors with;
 	// "" for the test binary.
 	executorBinary string
-	cancel         []context.CancelFunc
-	wg             sync.WaitGroup
+	// executorRegistrationTimeout is the agents' --executor_registration_timeout
+	// (Mesos's 1mins when zero).
+	executorRegistrationTimeout time.Duration
+	cancel                      []context.CancelFunc
+	wg                          sync.WaitGroup
 }
 
 type clusterOptions struct {
@@ -112,6 +115,9 @@ type clusterOptions struct {
 	// executorBinary runs the built-in executors; by default the test
 	// binary itself.
 	executorBinary string
+	// executorRegistrationTimeout is the agents'
+	// --executor_registration_timeout; zero keeps Mesos's default.
+	executorRegistrationTimeout time.Duration
 }
 
 func startCluster(t *testing.T, opts clusterOptions) *cluster {
@@ -134,6 +140,7 @@ func startCluster(t *testing.T, opts clusterOptions) *cluster {
 	}
 	c.runMaster()
 	c.executorBinary = opts.executorBinary
+	c.executorRegistrationTimeout = opts.executorRegistrationTimeout
 	for i := 0; i < opts.agents; i++ {
 		c.addAgent(opts.agentResources)
 	}
@@ -202,15 +209,16 @@ func (c *cluster) addAgent(res string) *agent.Agent {
 		masterAddr = c.proxy.addr()
 	}
 	a, err := agent.New(agent.Config{
-		Master:                    masterAddr,
-		IP:                        "127.0.0.1",
-		WorkDir:                   c.t.TempDir(),
-		Resources:                 res,
-		ExecutorBinary:            self,
-		RegistrationBackoffFactor: 10 * time.Millisecond,
-		StatusUpdateRetryMin:      200 * time.Millisecond,
-		StatusUpdateRetryMax:      time.Second,
-		Logger:                    testLogger(c.t).With("component", "agent", "n", len(c.agents)),
+		Master:                      masterAddr,
+		IP:                          "127.0.0.1",
+		WorkDir:                     c.t.TempDir(),
+		Resources:                   res,
+		ExecutorBinary:              self,
+		ExecutorRegistrationTimeout: c.executorRegistrationTimeout,
+		RegistrationBackoffFactor:   10 * time.Millisecond,
+		StatusUpdateRetryMin:        200 * time.Millisecond,
+		StatusUpdateRetryMax:        time.Second,
+		Logger:                      testLogger(c.t).With("component", "agent", "n", len(c.agents)),
 	})
 	if err != nil {
 		c.t.Fatal(err)

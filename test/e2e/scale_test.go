@@ -55,6 +55,11 @@ func TestThousandCommandTasksLaunchAndKillOnOneAgent(t *testing.T) {
 		agentResources: "cpus:64;mem:65536;disk:1024",
 		masterOptions:  core.Options{AgentPingTimeout: time.Second, MaxAgentPingTimeouts: 5},
 		executorBinary: gomesosBin,
+		// What is under test is the agent's loop, not how fast a loaded
+		// machine starts 1,000 executors (each a supervisor, an executor
+		// and its sleep): with the race detector and other builds, the
+		// last ones can take longer than Mesos's one minute.
+		executorRegistrationTimeout: 10 * time.Minute,
 	})
 	agentAddr := c.agents[0].Addr()
 	var flags struct {
