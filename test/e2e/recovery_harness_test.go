@@ -151,8 +151,19 @@ func (r *recoveryRig) waitRegistered() string {
 }
 
 type masterSlave struct {
-	ID     string `json:"id"`
-	Active bool   `json:"active"`
+	ID            string             `json:"id"`
+	Active        bool               `json:"active"`
+	UsedResources map[string]float64 `json:"used_resources"`
+}
+
+// scalarsOf keeps the scalar resources (cpus, mem, disk) of a legacy
+// resources object.
+func scalarsOf(m map[string]float64) map[string]float64 {
+	out := map[string]float64{}
+	for _, k := range []string{"cpus", "mem", "disk"} {
+		out[k] = m[k]
+	}
+	return out
 }
 
 // masterSlaves is the master's /master/slaves list.

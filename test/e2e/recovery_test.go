@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -23,16 +24,20 @@ import (
 func killAndRecover(t *testing.T, r *recoveryRig, fw *framework, taskIDs []string, pids map[string]int) string {
 	t.Helper()
 	before := r.waitRegistered()
+	usedBefore := scalarsOf(r.masterSlaves()[0].UsedResources)
 	r.killAgent()
 	checkAlive(t, pids)
 	after := r.startAgent()
 	if after != before {
 		t.Fatalf("the restarted agent registered as %s, want its old id %s", after, before)
 	}
+	r.waitMasterRunning(after, taskIDs)
+	// The master accounts the recovered tasks' resources as it did before.
 	if slaves := r.masterSlaves(); len(slaves) != 1 {
 		t.Errorf("the master lists %d agents after the restart, want the one: %s", len(slaves), jsonString(slaves))
+	} else if used := scalarsOf(slaves[0].UsedResources); !mapsEqual(used, usedBefore) {
+		t.Errorf("the agent's used resources in the master: %v after the restart, %v before", used, usedBefore)
 	}
-	r.waitMasterRunning(after, taskIDs)
 	r.waitAgentRunning(taskIDs)
 	checkAlive(t, pids)
 	// The recovered agent knows the tasks' sandboxes, and they hold the
@@ -386,6 +391,46 @@ func TestAgentSIGKILLTaskEndsWhileAgentDown(t *testing.T) {
 	}
 	waitFor(t, "the master to list gated as finished", func() bool { return r.masterTasks()["gated"][0] == "TASK_FINISHED" })
 	r.waitNoContainerProcesses("after the task ended and its update was acknowledged")
+}
+
+// SIGTERM makes the agent exit and leave the executors of checkpointing
+// frameworks running for the next agent to recover (as Mesos's agent does
+// on SIGTERM); the restarted agent finds the tasks RUNNING in the same
+// processes.
+func TestAgentSIGTERMLeavesTasksForTheNextAgent(t *testing.T) {
+	r := startRig(t, rigOptions{})
+	fw := startFrameworkAt(t, r.masterAddr, frameworkOptions{checkpoint: true, failoverTimeout: 3600})
+	_, taskIDs := launchSleepers(t, fw, "task", 3)
+	pids := r.commandTaskPIDs(taskIDs)
+	before := r.waitRegistered()
+	if err := r.agent.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	r.agent.wait(t)
+	checkAlive(t, pids)
+	if after := r.startAgent(); after != before {
+		t.Fatalf("the restarted agent registered as %s, want its old id %s", after, before)
+	}
+	r.waitMasterRunning(before, taskIDs)
+	r.waitAgentRunning(taskIDs)
+	checkAlive(t, pids)
+	reconcileRunning(t, fw, taskIDs)
+	noTerminalUpdates(t, fw)
+}
+
+// SIGUSR1 shuts the agent down for good: it kills every executor and task,
+// whatever the framework's checkpointing, and exits.
+func TestAgentSIGUSR1KillsEverything(t *testing.T) {
+	r := startRig(t, rigOptions{})
+	fw := startFrameworkAt(t, r.masterAddr, frameworkOptions{checkpoint: true, failoverTimeout: 3600})
+	_, taskIDs := launchSleepers(t, fw, "task", 3)
+	pids := r.commandTaskPIDs(taskIDs)
+	if err := r.agent.cmd.Process.Signal(syscall.SIGUSR1); err != nil {
+		t.Fatal(err)
+	}
+	waitGone(t, "every task process to be killed on SIGUSR1", pids)
+	r.agent.wait(t)
+	r.waitNoContainerProcesses("after SIGUSR1")
 }
 
 // --recover=cleanup: the restarted agent kills every executor and task the
