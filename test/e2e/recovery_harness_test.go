@@ -283,6 +283,28 @@ func (r *recoveryRig) executorEnv(name string) map[string]string {
 	return out
 }
 
+// executorPID is the pid of the executor process of the command task
+// whose executor is id: the process with MESOS_EXECUTOR_ID=id in its
+// environment that is neither the container's supervisor nor the task.
+func (r *recoveryRig) executorPID(id string) int {
+	r.t.Helper()
+	var found []int
+	for _, pid := range containerProcesses(r.workDir, r.agentPID()) {
+		env, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/environ")
+		cmd, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
+		if !slices.Contains(strings.Split(string(env), "\x00"), "MESOS_EXECUTOR_ID="+id) ||
+			strings.Contains(string(cmd), "\x00_supervise\x00") ||
+			strings.HasPrefix(string(cmd), "sleep\x00") || strings.HasPrefix(string(cmd), "sh\x00") {
+			continue
+		}
+		found = append(found, pid)
+	}
+	if len(found) != 1 {
+		r.t.Fatalf("executor %s: want one process, found %s", id, describe(found))
+	}
+	return found[0]
+}
+
 // describe names processes for messages.
 func describe(pids []int) string {
 	var parts []string
