@@ -259,13 +259,32 @@ func (a *Agent) loop(ctx context.Context, serveErr <-chan error) error {
 		default:
 		}
 		for len(a.pending) > 0 {
-			in := a.pending[0]
-			select {
-			case in = <-a.urgent:
-			default:
-				a.pending = a.pending[1:]
+			// The inputs waiting are stepped together and their
+			// checkpoints written in one transaction (one fsync)
+			// before any of their outputs is carried out: each
+			// step's checkpoint is still on disk before its outputs,
+			// and a busy agent does not pay a sync per update.
+			var ops []core.CheckpointOp
+			var outs []core.Output
+			for n := 0; len(a.pending) > 0 && n < maxBatch; n++ {
+				in := a.pending[0]
+				select {
+				case in = <-a.urgent:
+				default:
+					a.pending = a.pending[1:]
+				}
+				for _, o := range a.step(in) {
+					if c, ok := o.(core.Checkpoint); ok {
+						ops = append(ops, c.Ops...)
+					} else {
+						outs = append(outs, o)
+					}
+				}
 			}
-			a.step(in)
+			if len(ops) > 0 {
+				a.persist(core.Checkpoint{Ops: ops})
+			}
+			a.apply(outs)
 		}
 		a.idMu.Lock()
 		a.id = a.core.AgentID()
@@ -315,8 +334,9 @@ func (a *Agent) loop(ctx context.Context, serveErr <-chan error) error {
 	}
 }
 
-// step feeds one input to the core and carries out what it asks.
-func (a *Agent) step(in core.Input) {
+// step feeds one input to the core and returns what it asks, for the
+// loop to carry out.
+func (a *Agent) step(in core.Input) []core.Output {
 	outs := a.core.Step(time.Now(), in)
 	switch in.(type) {
 	case core.Tick, core.SnapshotRequest:
@@ -326,7 +346,7 @@ func (a *Agent) step(in core.Input) {
 	default:
 		a.pub.changed()
 	}
-	a.apply(outs)
+	return outs
 }
 
 // apply carries out the core's outputs. Nothing here may block: container

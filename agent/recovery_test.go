@@ -233,3 +233,30 @@ func TestIncompatibleAgentInfoRefused(t *testing.T) {
 		t.Errorf("id %s after a compatible restart, want %s", id, a.ID())
 	}
 }
+
+// Ending Run's context is Mesos's shutdown (SIGUSR1): every executor is
+// killed and the checkpoint emptied, so the next agent starts afresh.
+func TestShutdownRemovesTheCheckpoint(t *testing.T) {
+	checkLeaks(t)
+	fm := newFakeMaster(t)
+	dir := t.TempDir()
+	a := startAgent(t, fm, func(c *Config) { c.WorkDir = dir })
+	agentID := a.registered(t)
+	fm.send(runTaskOf("fw-1", true, commandTask("t", agentID, "sleep 1000")))
+	waitRunning(t, fm, "t")
+	a.stop(t)
+	s, err := checkpoint.Open(checkpoint.Path(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	b, err := s.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for bucket, kv := range b {
+		if len(kv) != 0 {
+			t.Errorf("bucket %s holds %d values after a shutdown", bucket, len(kv))
+		}
+	}
+}

@@ -142,3 +142,21 @@ func TestGarbageFileNamed(t *testing.T) {
 		t.Errorf("error %q does not name the file", err)
 	}
 }
+
+// BenchmarkApply is one fsynced transaction of a status update's size.
+func BenchmarkApply(b *testing.B) {
+	s, err := Open(filepath.Join(b.TempDir(), File))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	value := bytes.Repeat([]byte{7}, 600)
+	for i := 0; b.Loop(); i++ {
+		if err := s.Apply([]core.CheckpointOp{
+			{Bucket: "streams", Key: "fw/t" + string(rune('a'+i%26)), Value: value},
+			{Bucket: "executors", Key: "fw/t" + string(rune('a'+i%26)), Value: value},
+		}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"google.golang.org/protobuf/proto"
 
@@ -507,5 +508,57 @@ func TestCheckpointFlagChange(t *testing.T) {
 	h.master(checkpointingTask("t3"))
 	if len(h.disk[BucketExecutors]) != 3 {
 		t.Errorf("executors %v", slices.Collect(maps.Keys(h.disk[BucketExecutors])))
+	}
+}
+
+// A task the agent ends on its own (here TASK_ERROR: neither a command nor
+// an executor) keeps its framework until the update is acknowledged; then
+// the framework goes, from the agent and from the checkpoint.
+func TestExecutorlessUpdateKeepsThenFreesFramework(t *testing.T) {
+	h := newCkptHarness(t)
+	h.register()
+	bad := checkpointingTask("bad")
+	bad.RunTask.Task.Command = nil
+	outs := h.master(bad)
+	sent := only[Send](outs)
+	if len(sent) != 1 || sent[0].Msg.GetStatusUpdate().GetStatus().GetState() != mesos.TaskState_TASK_ERROR {
+		t.Fatalf("outputs %v", outs)
+	}
+	if len(h.disk[BucketFrameworks]) != 1 || len(h.disk[BucketStreams]) != 1 {
+		t.Fatalf("disk %v", h.disk)
+	}
+	h.ack("bad", 0) // a wrong uuid: nothing changes
+	if h.c.frameworks["fw-1"] == nil {
+		t.Fatal("the framework went before the update was acknowledged")
+	}
+	h.master(&agentproto.MasterMessage{
+		Type: agentproto.MasterMessage_ACKNOWLEDGE.Enum(),
+		Acknowledge: &agentproto.MasterMessage_Acknowledge{
+			FrameworkId: testFramework.GetId(), TaskId: &mesos.TaskID{Value: proto.String("bad")},
+			Uuid: sent[0].Msg.GetStatusUpdate().GetStatus().GetUuid(),
+		},
+	})
+	if h.c.frameworks["fw-1"] != nil || len(h.disk[BucketFrameworks])+len(h.disk[BucketStreams]) != 0 {
+		t.Fatalf("left: %v, disk %v", h.c.frameworks, h.disk)
+	}
+}
+
+// The executors of checkpointing frameworks get --recovery_timeout and a
+// subscription backoff of half the reregistration timeout.
+func TestRecoveryTimeoutsReachExecutors(t *testing.T) {
+	h := newCkptHarness(t)
+	h.c.cfg.RecoveryTimeout = 3 * time.Second
+	h.c.cfg.ExecutorReregistrationTimeout = 10 * time.Second
+	h.register()
+	spec := only[Launch](h.master(checkpointingTask("t1")))[0].Spec
+	for _, want := range []string{"MESOS_CHECKPOINT=1", "MESOS_RECOVERY_TIMEOUT=3secs", "MESOS_SUBSCRIPTION_BACKOFF_MAX=2secs"} {
+		if !slices.Contains(spec.Env, want) {
+			t.Errorf("env lacks %s: %v", want, spec.Env)
+		}
+	}
+	h.c.cfg.ExecutorReregistrationTimeout = 0
+	spec = only[Launch](h.master(checkpointingTask("t2")))[0].Spec
+	if !slices.Contains(spec.Env, "MESOS_SUBSCRIPTION_BACKOFF_MAX=1secs") {
+		t.Errorf("env %v", spec.Env)
 	}
 }

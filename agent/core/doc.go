@@ -17,6 +17,17 @@
 // from Step and its randomness only from the seed given to New, which is
 // what lets a simulator drive it on a fake clock and replay a run.
 //
+// What must survive the agent process (its identity, and the frameworks,
+// executors, tasks and status update streams of frameworks that
+// checkpoint) the core hands out as a Checkpoint output, first among a
+// step's outputs, for the driver to make durable before it does anything
+// else of the step. A restarted agent reads the records back with
+// DecodeCheckpoint and feeds them, with the containers the containerizer
+// found, as a Recover input before Start: the core waits for the
+// recovered executors to subscribe again (or gives up on them), then
+// re-registers with the same id and resends what was never acknowledged.
+// Exit leaves all that behind for the next agent; Stop removes it.
+//
 // It must not touch the outside world: no network (net, net/http), no files
 // or processes (os, os/exec, io/fs, syscall), no clock (time.Now, timers,
 // sleeps) and no randomness but the seeded generator it is built with. It

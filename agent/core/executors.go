@@ -525,7 +525,7 @@ func (c *core) executorEnv(fw *framework, ex *executor) []string {
 	)
 	if fw.info.GetCheckpoint() {
 		env = append(env,
-			"MESOS_RECOVERY_TIMEOUT="+codec.FormatDuration(15*time.Minute),
+			"MESOS_RECOVERY_TIMEOUT="+codec.FormatDuration(c.recoveryTimeout()),
 			"MESOS_SUBSCRIPTION_BACKOFF_MAX="+codec.FormatDuration(c.subscriptionBackoffMax()))
 	}
 	switch ex.kind {
@@ -748,6 +748,11 @@ func (c *core) removeExecutor(fw *framework, ex *executor) {
 // maybeRemoveFramework forgets a framework with no executors left.
 func (c *core) maybeRemoveFramework(fw *framework) {
 	if len(fw.executors) > 0 || c.frameworks[fw.id] != fw {
+		return
+	}
+	if !fw.terminating && c.updates.hasFramework(fw.id) {
+		// Updates of tasks without an executor wait for their
+		// acknowledgements; the framework goes with the last.
 		return
 	}
 	c.touchFw(fw.id)

@@ -331,6 +331,9 @@ func (c *core) acknowledge(now time.Time, fwID, taskID string, uuid []byte) {
 	}
 	ex := fw.executorOf(taskID)
 	if ex == nil {
+		// A task the agent ended on its own (TASK_ERROR, TASK_LOST of
+		// an unknown task): its framework may now have nothing left.
+		c.maybeRemoveFramework(fw)
 		return
 	}
 	c.touchEx(ex)

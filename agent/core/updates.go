@@ -209,6 +209,16 @@ func (m *updateManager) removeFramework(fw string) {
 	}
 }
 
+// hasFramework reports whether a stream of the framework is left.
+func (m *updateManager) hasFramework(fw string) bool {
+	for k := range m.streams {
+		if k.framework == fw {
+			return true
+		}
+	}
+	return false
+}
+
 // reset drops everything (the agent forgot its identity).
 func (m *updateManager) reset() {
 	for k := range m.streams {
