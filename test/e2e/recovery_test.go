@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"slices"
@@ -27,11 +28,13 @@ func killAndRecover(t *testing.T, r *recoveryRig, fw *framework, taskIDs []strin
 	usedBefore := scalarsOf(r.masterSlaves()[0].UsedResources)
 	r.killAgent()
 	checkAlive(t, pids)
+	restart := time.Now()
 	after := r.startAgent()
 	if after != before {
 		t.Fatalf("the restarted agent registered as %s, want its old id %s", after, before)
 	}
 	r.waitMasterRunning(after, taskIDs)
+	t.Logf("%d tasks: %v from the agent's restart to the master listing every task RUNNING on it again", len(taskIDs), time.Since(restart).Round(time.Millisecond))
 	// The master accounts the recovered tasks' resources as it did before.
 	if slaves := r.masterSlaves(); len(slaves) != 1 {
 		t.Errorf("the master lists %d agents after the restart, want the one: %s", len(slaves), jsonString(slaves))
@@ -583,6 +586,8 @@ func TestAgentRefusesTruncatedCheckpoint(t *testing.T) {
 	}
 	if msg := p.stderr.String(); !strings.Contains(msg, rel) {
 		t.Errorf("the agent's error does not name %s:\n%s", rel, msg)
+	} else {
+		t.Logf("the agent refused with: %s", lastLine(msg))
 	}
 	if got := size(t, target); got != truncated {
 		t.Errorf("the refusing agent changed %s: %d bytes, was %d", rel, got, truncated)
@@ -596,6 +601,56 @@ func TestAgentRefusesTruncatedCheckpoint(t *testing.T) {
 		rel, lenient, before, r.masterTasks())
 	waitGone(t, "the orphaned task to be killed", pids)
 	r.waitNoContainerProcesses("after a start afresh with --strict=false")
+}
+
+// A record of the checkpoint altered on disk (bytes of a stored value
+// changed, as by a bad sector or a stray write): the agent detects it and
+// refuses to start in strict mode, naming the file, rather than recover
+// something else than what it wrote.
+func TestAgentRefusesCorruptCheckpointRecord(t *testing.T) {
+	r := startRig(t, rigOptions{})
+	fw := startFrameworkAt(t, r.masterAddr, frameworkOptions{checkpoint: true, failoverTimeout: 3600})
+	launchSleepers(t, fw, "task", 1)
+	r.killAgent()
+	db := filepath.Join(r.workDir, "meta", "agent.db")
+	b, err := os.ReadFile(db)
+	if err != nil {
+		t.Fatalf("the checkpoint store: %v", err)
+	}
+	// The framework's name is in its checkpointed FrameworkInfo; every copy
+	// of it in the file (the live record and any stale page) is altered.
+	name := []byte("e2e-" + t.Name())
+	n := 0
+	for i := 0; ; {
+		j := bytes.Index(b[i:], name)
+		if j < 0 {
+			break
+		}
+		b[i+j] ^= 0x20 // 'e' becomes 'E'
+		i += j + len(name)
+		n++
+	}
+	if n == 0 {
+		t.Fatalf("the framework's name %q is nowhere in %s", name, db)
+	}
+	if err := os.WriteFile(db, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p := r.spawnAgent()
+	if code := p.wait(t); code == 0 {
+		t.Errorf("the agent exited 0 with a corrupt record in meta/agent.db, want a refusal")
+	}
+	msg := p.stderr.String()
+	if !strings.Contains(msg, filepath.Join("meta", "agent.db")) {
+		t.Errorf("the agent's error does not name meta/agent.db:\n%s", msg)
+	}
+	t.Logf("the agent refused with: %s", lastLine(msg))
+}
+
+// lastLine is the last non-empty line of s.
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return lines[len(lines)-1]
 }
 
 func size(t *testing.T, path string) int64 {
@@ -647,6 +702,8 @@ func TestAgentRefusesChangedResources(t *testing.T) {
 	}
 	if msg := p.stderr.String(); !strings.Contains(msg, "--resources") {
 		t.Errorf("the agent's error does not name --resources:\n%s", msg)
+	} else {
+		t.Logf("the agent refused with: %s", lastLine(msg))
 	}
 	if after := r.startAgent(); after != before {
 		t.Errorf("restarted with the old flags the agent registered as %s, want %s", after, before)
