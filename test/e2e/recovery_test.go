@@ -346,10 +346,14 @@ func TestAgentSIGKILLTaskEndsWhileAgentDown(t *testing.T) {
 	before := r.waitRegistered()
 	r.killAgent()
 
-	gate, err := os.OpenFile(filepath.Join(dir, "gate"), os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	// Non-blocking, the open fails until the task has the fifo open for
+	// reading, and never hangs the test if the task is gone.
+	var gate *os.File
+	waitFor(t, "the task to open its fifo", func() bool {
+		f, err := os.OpenFile(filepath.Join(dir, "gate"), os.O_WRONLY|syscall.O_NONBLOCK, 0)
+		gate = f
+		return err == nil
+	})
 	if _, err := gate.WriteString("go\n"); err != nil {
 		t.Fatal(err)
 	}
