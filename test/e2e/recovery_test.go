@@ -27,6 +27,14 @@ func killAndRecover(t *testing.T, r *recoveryRig, fw *framework, taskIDs []strin
 	before := r.waitRegistered()
 	usedBefore := scalarsOf(r.masterSlaves()[0].UsedResources)
 	r.killAgent()
+	return restartAndCheck(t, r, fw, before, usedBefore, taskIDs, pids)
+}
+
+// restartAndCheck starts the killed agent again and checks what
+// killAndRecover promises; before and usedBefore are the agent's id and
+// used resources in the master before it was killed.
+func restartAndCheck(t *testing.T, r *recoveryRig, fw *framework, before string, usedBefore map[string]float64, taskIDs []string, pids map[string]int) string {
+	t.Helper()
 	checkAlive(t, pids)
 	restart := time.Now()
 	after := r.startAgent()
@@ -114,6 +122,24 @@ func TestAgentSIGKILLUnder50Tasks(t *testing.T) {
 	_, taskIDs := launchSleepers(t, fw, "task", 50)
 	pids := r.commandTaskPIDs(taskIDs)
 	killAndRecover(t, r, fw, taskIDs, pids)
+}
+
+// An agent killed again while it recovers (right after it is up, before or
+// while it re-registers and its executors resubscribe) recovers on the
+// next start all the same: recovery writes nothing that a crash in the
+// middle could leave half done.
+func TestAgentSIGKILLDuringRecovery(t *testing.T) {
+	r := startRig(t, rigOptions{})
+	fw := startFrameworkAt(t, r.masterAddr, frameworkOptions{checkpoint: true, failoverTimeout: 3600})
+	_, taskIDs := launchSleepers(t, fw, "task", 10)
+	pids := r.commandTaskPIDs(taskIDs)
+	before := r.waitRegistered()
+	usedBefore := scalarsOf(r.masterSlaves()[0].UsedResources)
+	r.killAgent()
+	p := r.spawnAgent()
+	p.expect(t, `Agent listening on`)
+	r.killAgent()
+	restartAndCheck(t, r, fw, before, usedBefore, taskIDs, pids)
 }
 
 // A framework's own executor (the executor SDK) outlives a SIGKILLed agent,
