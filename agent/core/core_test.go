@@ -20,12 +20,12 @@ import (
 // processes, no goroutines.
 
 type coreHarness struct {
-	t   *testing.T
+	t   testing.TB
 	c   *core
 	now time.Time
 }
 
-func newCoreHarness(t *testing.T) *coreHarness {
+func newCoreHarness(t testing.TB) *coreHarness {
 	start := time.Unix(1_700_000_000, 0)
 	cfg := Config{
 		WorkDir:             "/work",
