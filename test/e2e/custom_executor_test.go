@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -18,8 +20,8 @@ import (
 // executor, built on the public executor SDK.
 const customExecutorEnv = "GOMESOS_E2E_CUSTOM_EXECUTOR"
 
-// runCustomExecutor is a framework's own executor: it reports each launched
-// task RUNNING with the executor's environment in the status data, answers
+// runCustomExecutor is a framework's own executor: it writes its pid to
+// executor.pid in its sandbox and reports each launched task RUNNING with the executor's environment in the status data, answers
 // a framework message "echo X" with the message "X", finishes the task named
 // by "finish ID", kills on KILL and exits on SHUTDOWN.
 func runCustomExecutor() int {
@@ -39,6 +41,11 @@ func runCustomExecutor() int {
 	err = c.Run(ctx, executor.HandlerFunc(func(ctx context.Context, ev *execpb.Event) error {
 		switch ev.GetType() {
 		case execpb.Event_LAUNCH:
+			// The recovery tests tell the executor's process by this file.
+			pidFile := filepath.Join(os.Getenv("MESOS_SANDBOX"), "executor.pid")
+			if err := os.WriteFile(pidFile, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
+				return fmt.Errorf("writing %s: %w", pidFile, err)
+			}
 			env := fmt.Sprintf("MESOS_FRAMEWORK_ID=%s MESOS_EXECUTOR_ID=%s MESOS_AGENT_ENDPOINT=%s MESOS_SANDBOX=%s",
 				os.Getenv("MESOS_FRAMEWORK_ID"), os.Getenv("MESOS_EXECUTOR_ID"), os.Getenv("MESOS_AGENT_ENDPOINT"), os.Getenv("MESOS_SANDBOX"))
 			return update(ev.GetLaunch().GetTask().GetTaskId(), mesos.TaskState_TASK_RUNNING, env)

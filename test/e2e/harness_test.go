@@ -275,6 +275,17 @@ type framework struct {
 	done    chan error
 	cancel  context.CancelFunc
 	autoAck bool
+	// stopOnce makes stop safe to call from the test and from cleanup.
+	stopOnce sync.Once
+}
+
+// stop drops the framework's subscription stream (without TEARDOWN) and
+// waits for its Run to end.
+func (fw *framework) stop() {
+	fw.stopOnce.Do(func() {
+		fw.cancel()
+		<-fw.done
+	})
 }
 
 type frameworkOptions struct {
@@ -282,6 +293,10 @@ type frameworkOptions struct {
 	checkpoint   bool
 	capabilities []mesos.FrameworkInfo_Capability_Type
 	noAutoAck    bool
+	// failoverTimeout is FrameworkInfo.failover_timeout, in seconds.
+	failoverTimeout float64
+	// frameworkID subscribes as this existing framework (a failover).
+	frameworkID string
 }
 
 func startFramework(t *testing.T, c *cluster, opts frameworkOptions) *framework {
@@ -293,6 +308,12 @@ func startFramework(t *testing.T, c *cluster, opts frameworkOptions) *framework 
 func startFrameworkAt(t *testing.T, addr string, opts frameworkOptions) *framework {
 	t.Helper()
 	info := &mesos.FrameworkInfo{User: ptr("root"), Name: ptr("e2e-" + t.Name()), Checkpoint: ptr(opts.checkpoint)}
+	if opts.failoverTimeout > 0 {
+		info.FailoverTimeout = ptr(opts.failoverTimeout)
+	}
+	if opts.frameworkID != "" {
+		info.Id = &mesos.FrameworkID{Value: ptr(opts.frameworkID)}
+	}
 	for _, cp := range opts.capabilities {
 		info.Capabilities = append(info.Capabilities, &mesos.FrameworkInfo_Capability{Type: cp.Enum()})
 	}
@@ -341,10 +362,7 @@ func startFrameworkAt(t *testing.T, addr string, opts frameworkOptions) *framewo
 			return nil
 		})
 	}()
-	t.Cleanup(func() {
-		cancel()
-		<-fw.done
-	})
+	t.Cleanup(fw.stop)
 	select {
 	case <-subscribed:
 	case err := <-fw.done:

@@ -74,6 +74,7 @@ func (p *proc) expect(t *testing.T, re string) []string {
 		select {
 		case line, ok := <-p.stdout.lines:
 			if !ok {
+				<-p.done // stderr is complete (and no longer written) once the process has been waited for
 				t.Fatalf("process ended before printing /%s/; stderr:\n%s", re, p.stderr.String())
 			}
 			if m := rx.FindStringSubmatch(line); m != nil {
