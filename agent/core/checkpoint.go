@@ -11,6 +11,7 @@ import (
 
 	"github.com/gomesos/gomesos/api/agentproto"
 	mesos "github.com/gomesos/gomesos/api/v1/mesos"
+	"github.com/gomesos/gomesos/codec/legacy"
 )
 
 // The buckets of the checkpoint, and their keys.
@@ -229,7 +230,7 @@ func sameSet[M proto.Message](a, b []M) bool {
 
 func renderResources(rs []*mesos.Resource) string {
 	var parts []string
-	for _, f := range legacyJSON(rs) {
+	for _, f := range legacy.ResourcesOf(rs) {
 		if f.IsText {
 			parts = append(parts, f.Key+":"+f.Text)
 		} else {
