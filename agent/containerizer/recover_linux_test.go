@@ -10,6 +10,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/gomesos/gomesos/internal/testutil"
 )
@@ -116,18 +117,19 @@ func TestRecoverAdoptsRunningContainer(t *testing.T) {
 	}
 	// Nothing ties the executor to the agent: it holds no descriptor but
 	// its standard input (/dev/null), output and error (sandbox files).
-	fds, err := os.ReadDir("/proc/" + strconv.Itoa(pid) + "/fd")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, fd := range fds {
-		target, _ := os.Readlink(filepath.Join("/proc", strconv.Itoa(pid), "fd", fd.Name()))
-		switch {
-		case fd.Name() == "0" && target == os.DevNull:
-		case (fd.Name() == "1" || fd.Name() == "2") && strings.HasPrefix(target, h.sandbox("alive")+"/"):
-		default:
-			t.Errorf("the executor holds descriptor %s -> %s", fd.Name(), target)
+	// The shell may still be turning into sleep (the loader holds libc
+	// open for a moment), so the check is repeated until it holds or the
+	// patience runs out.
+	var stray []string
+	for deadline := time.Now().Add(patience); ; {
+		stray = strayDescriptors(t, pid, h.sandbox("alive"))
+		if len(stray) == 0 || time.Now().After(deadline) {
+			break
 		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	for _, d := range stray {
+		t.Errorf("the executor holds descriptor %s", d)
 	}
 
 	got, err := h.p.Recover([]string{"alive"})
@@ -307,4 +309,29 @@ func TestRecoverLeavesItsOwnContainersAlone(t *testing.T) {
 		}
 	}
 	h.noExit()
+}
+
+// strayDescriptors lists the descriptors pid holds beyond standard input
+// on /dev/null and standard output and error in sandbox.
+func strayDescriptors(t *testing.T, pid int, sandbox string) []string {
+	t.Helper()
+	dir := filepath.Join("/proc", strconv.Itoa(pid), "fd")
+	fds, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stray []string
+	for _, fd := range fds {
+		target, err := os.Readlink(filepath.Join(dir, fd.Name()))
+		if err != nil {
+			continue // closed since the listing
+		}
+		switch {
+		case fd.Name() == "0" && target == os.DevNull:
+		case (fd.Name() == "1" || fd.Name() == "2") && strings.HasPrefix(target, sandbox+"/"):
+		default:
+			stray = append(stray, fd.Name()+" -> "+target)
+		}
+	}
+	return stray
 }
