@@ -741,20 +741,7 @@ func (c *core) stop() {
 	if c.link == linkRegistered {
 		c.sendToMaster(&agentproto.AgentMessage{Type: agentproto.AgentMessage_UNREGISTER.Enum()})
 	}
-	for _, ex := range c.sortedExecutors() {
-		if ex.conn != 0 {
-			c.emit(ExecutorClose{Conn: ex.conn})
-		}
-		if !ex.destroyed && ex.state != execTerminated {
-			ex.destroyed = true
-			c.emit(Destroy{ContainerID: ex.containerID})
-		}
-	}
-	if c.link != linkIdle {
-		c.emit(Disconnect{Gen: c.gen})
-	}
-	c.link = linkIdle
-	c.reconnectAt = time.Time{}
+	c.leave(func(*executor) bool { return false })
 	// As Mesos's agent when it shuts down, the checkpoint goes: the next
 	// agent starts afresh.
 	c.wiped = true

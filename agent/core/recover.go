@@ -214,14 +214,23 @@ func (c *core) droppedDuringRestart(now time.Time, fw *framework, ex *executor, 
 // exit leaves the executors of checkpointing frameworks running and
 // destroys the others, as the agent process exits to be restarted.
 func (c *core) exit() {
+	c.leave(func(ex *executor) bool {
+		fw := c.frameworks[ex.frameworkID]
+		return fw != nil && fw.info.GetCheckpoint()
+	})
+	c.exited = true
+}
+
+// leave closes every executor stream and the master link, and destroys
+// every live container but those keep says to leave running.
+func (c *core) leave(keep func(*executor) bool) {
 	for _, ex := range c.sortedExecutors() {
 		if ex.conn != 0 {
 			c.emit(ExecutorClose{Conn: ex.conn})
 			delete(c.byConn, ex.conn)
 			ex.conn = 0
 		}
-		fw := c.frameworks[ex.frameworkID]
-		if fw != nil && fw.info.GetCheckpoint() {
+		if keep(ex) {
 			continue
 		}
 		if !ex.destroyed && ex.state != execTerminated {
@@ -234,7 +243,6 @@ func (c *core) exit() {
 	}
 	c.link = linkIdle
 	c.reconnectAt = time.Time{}
-	c.exited = true
 }
 
 // restore puts back a checkpointed stream: acknowledged updates, then the
