@@ -72,6 +72,9 @@ type Termination struct {
 	Destroyed bool
 	// LaunchErr is set when the container could not be started.
 	LaunchErr error
+	// Limitation is set when an isolator ended the container for going
+	// over a limit (memory, say).
+	Limitation *Limitation
 }
 
 // ExitCode is the process's exit code, or -1 when it did not exit normally.
@@ -263,6 +266,11 @@ func NewPosix(opts Options) *Posix {
 	}
 	p := &Posix{opts: opts, log: log, containers: make(map[string]*container), starting: make(map[string]bool)}
 	p.unpinned.L = &p.mu
+	for _, iso := range opts.Isolators {
+		if l, ok := iso.(Limiter); ok {
+			l.WatchLimits(p.limited)
+		}
+	}
 	return p
 }
 
@@ -396,6 +404,9 @@ func (p *Posix) Launch(spec Spec) (int, error) {
 	p.wg.Add(1)
 	p.mu.Unlock()
 	go p.wait(c)
+	if p.limitation(spec.ID) != nil {
+		p.limited(spec.ID) // an isolator ended it before it was known
+	}
 	p.log.Info("launched container", "container", spec.ID, "pid", c.pid, "supervisor", supervisorPid(c), "dir", spec.Directory)
 	return c.pid, nil
 }
@@ -550,6 +561,7 @@ func (p *Posix) wait(c *container) {
 // finish runs the isolators' cleanup, forgets the container, reports its
 // end and removes its records.
 func (p *Posix) finish(c *container, status int) {
+	lim := p.limitation(c.spec.ID)
 	p.cleanupIsolators(c.spec.ID)
 	p.mu.Lock()
 	destroyed := c.destroyed
@@ -557,7 +569,7 @@ func (p *Posix) finish(c *container, status int) {
 	p.mu.Unlock()
 	close(c.done)
 
-	t := Termination{ID: c.spec.ID, Pid: c.pid, Status: status, Destroyed: destroyed}
+	t := Termination{ID: c.spec.ID, Pid: c.pid, Status: status, Destroyed: destroyed, Limitation: lim}
 	p.report(t)
 	p.removeRunDir(c.runDir)
 }
@@ -643,8 +655,41 @@ func (p *Posix) Destroy(id string) error {
 		return err // nil: the executor has exited, and the end is being reported
 	}
 	defer p.unpin(c)
+	p.killIsolated(id)
 	killNow([]target{{c.root, c.root}})
 	return nil
+}
+
+// killIsolated has the isolators that can kill a container whole (its
+// cgroup) do so.
+func (p *Posix) killIsolated(id string) {
+	for _, iso := range p.opts.Isolators {
+		if k, ok := iso.(Killer); ok {
+			if err := k.KillAll(id); err != nil {
+				p.log.Warn("isolator failed to kill the container", "isolator", iso.Name(), "container", id, "err", err)
+			}
+		}
+	}
+}
+
+// limitation is the limitation an isolator ended the container for, if any.
+func (p *Posix) limitation(id string) *Limitation {
+	for _, iso := range p.opts.Isolators {
+		if l, ok := iso.(Limiter); ok {
+			if lim := l.Limitation(id); lim != nil {
+				return lim
+			}
+		}
+	}
+	return nil
+}
+
+// limited is called by an isolator that has found the container over a
+// limit: the container is destroyed.
+func (p *Posix) limited(id string) {
+	if err := p.Destroy(id); err != nil && !errors.Is(err, ErrUnknownContainer) {
+		p.log.Warn("destroying a container over its limit", "container", id, "err", err)
+	}
 }
 
 // Update implements Containerizer.
@@ -683,6 +728,7 @@ func (p *Posix) DestroyAll() {
 	for _, c := range p.containers {
 		c.destroyed = true
 		if !c.reaping {
+			p.killIsolated(c.spec.ID)
 			c.pins++
 			pinned = append(pinned, c)
 			targets = append(targets, target{c.root, c.root})

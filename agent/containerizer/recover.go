@@ -118,6 +118,17 @@ func (p *Posix) Recover(known []string) ([]Recovered, error) {
 			p.report(Termination{ID: id, Status: -1})
 		}()
 	}
+	var adoptedIDs []string
+	for _, r := range adopted {
+		adoptedIDs = append(adoptedIDs, r.ID)
+	}
+	for _, iso := range p.opts.Isolators {
+		if r, ok := iso.(Recoverer); ok {
+			if err := r.RecoverIsolation(adoptedIDs); err != nil {
+				p.log.Warn("isolator recovery", "isolator", iso.Name(), "err", err)
+			}
+		}
+	}
 	return adopted, nil
 }
 

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 	"syscall"
 )
 
@@ -85,6 +86,17 @@ func supervise(args []string) int {
 		}
 	}()
 
+	// Join the container's cgroups first: the executor and everything it
+	// starts inherit them.
+	if procs, ok := os.LookupEnv(cgroupProcsEnv); ok {
+		_ = os.Unsetenv(cgroupProcsEnv)
+		for _, f := range strings.Split(procs, ":") {
+			if err := os.WriteFile(f, []byte(strconv.Itoa(os.Getpid())), 0); err != nil {
+				tell("error: joining the container's cgroup: " + err.Error())
+				return 127
+			}
+		}
+	}
 	cmd := &exec.Cmd{Path: path, Args: argv, Env: os.Environ(), Stdout: os.Stdout, Stderr: os.Stderr}
 	if err := cmd.Start(); err != nil {
 		tell("error: " + err.Error())
