@@ -418,7 +418,12 @@ func containerSpec(s core.LaunchSpec) containerizer.Spec {
 
 // termination is the core's form of a container's end.
 func termination(t containerizer.Termination) core.Termination {
-	return core.Termination{ContainerID: t.ID, Status: t.Status, How: t.String()}
+	ct := core.Termination{ContainerID: t.ID, Status: t.Status, How: t.String()}
+	if l := t.Limitation; l != nil {
+		ct.Limitation = &core.Limitation{Reason: l.Reason, Message: l.Message}
+		ct.How += " (" + l.Reason.String() + ")"
+	}
+	return ct
 }
 
 // stop tears everything down: the core destroys every container and says

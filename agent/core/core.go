@@ -108,6 +108,16 @@ type Termination struct {
 	Status int
 	// How describes the end for the log ("exited with status 0").
 	How string
+	// Limitation is set when an isolator ended the container for going
+	// over a limit: its tasks end TASK_FAILED with this reason and message
+	// (Mesos's ContainerLimitation).
+	Limitation *Limitation
+}
+
+// Limitation is why an isolator ended a container.
+type Limitation struct {
+	Reason  mesos.TaskStatus_Reason
+	Message string
 }
 
 // CallStatus is the core's verdict on an executor call. The driver renders

@@ -699,6 +699,8 @@ func (c *core) containerExited(now time.Time, t Termination) {
 			st, reason, msg := mesos.TaskState_TASK_FAILED, mesos.TaskStatus_REASON_EXECUTOR_TERMINATED, "Executor terminated"
 			if p := ex.pendingTermination; p != nil {
 				st, reason, msg = p.state, p.reason, p.message
+			} else if l := t.Limitation; l != nil {
+				reason, msg = l.Reason, l.Message
 			} else if ex.killed[id] || ex.shutdown || (wasTerminating && ex.destroyed) {
 				st = mesos.TaskState_TASK_KILLED
 			}
