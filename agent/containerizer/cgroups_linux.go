@@ -597,9 +597,12 @@ func removeCgroupDir(dir string) error {
 	return nil
 }
 
-// RecoverIsolation implements Recoverer: the cgroup of every container
-// below Root that is not among the adopted ones is an orphan's, and is
-// killed and removed.
+// RecoverIsolation implements Recoverer. The cgroups of the orphans the
+// runtime directory knows are removed by their Cleanup; what is left below
+// Root and not adopted is a cgroup whose container no record names. An
+// empty one is removed. One that still holds processes is left alone, with
+// a warning: it may be another agent's on the same host (Mesos, which
+// expects one agent per host, kills it).
 func (g *Cgroups) RecoverIsolation(adopted []string) error {
 	seen := map[string]bool{}
 	var errs []error
@@ -614,11 +617,20 @@ func (g *Cgroups) RecoverIsolation(adopted []string) error {
 		}
 		for _, e := range entries {
 			id := e.Name()
-			if !e.IsDir() || seen[id] || slices.Contains(adopted, id) {
+			if !e.IsDir() || seen[id] || slices.Contains(adopted, id) || ids.Validate(id) != nil {
 				continue
 			}
 			seen[id] = true
-			g.log.Info("removing the cgroup of an orphan container", "container", id)
+			pids, err := g.pids(id)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			if len(pids) > 0 {
+				g.log.Warn("leaving a cgroup no container record names, which holds processes (another agent's?)", "cgroup", g.rel(id), "pids", len(pids))
+				continue
+			}
+			g.log.Info("removing an empty cgroup left by an earlier agent", "cgroup", g.rel(id))
 			if err := g.remove(id); err != nil {
 				errs = append(errs, err)
 			}

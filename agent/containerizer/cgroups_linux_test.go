@@ -267,26 +267,54 @@ func TestCgroupsPidsLimitStopsForkBomb(t *testing.T) {
 	}
 }
 
-// Recovery removes the cgroup of a container no one adopted, killing its
-// processes.
+// Recovery removes the cgroup of an orphan the runtime directory knows,
+// killing its processes, and an empty cgroup no record names; a cgroup no
+// record names that holds processes (another agent's) stays.
 func TestCgroupsRecoverRemovesOrphans(t *testing.T) {
 	g := newCgroupsTest(t, CgroupsOptions{Mem: true, Pids: true})
-	if err := g.Prepare(&Spec{ID: "orphan", Resources: scalars("mem", 32.0)}, &execCmdNoop); err != nil {
+	workDir := t.TempDir()
+	// An earlier containerizer's container, left running.
+	earlier := NewPosix(Options{WorkDir: workDir, SupervisorPath: supervisor(t), Isolators: []Isolator{g}})
+	pid, err := earlier.Launch(Spec{ID: "orphan", Directory: filepath.Join(workDir, "runs", "orphan"), Path: "/bin/sleep", Args: []string{"sleep", "300"}, Resources: scalars("mem", 32.0)})
+	if err != nil {
 		t.Fatal(err)
 	}
-	h := newHarness(t, g)
+	// A cgroup no record names, empty; and another, with a process.
+	if err := g.Prepare(&Spec{ID: "empty"}, &exec.Cmd{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := g.Prepare(&Spec{ID: "foreign"}, &exec.Cmd{}); err != nil {
+		t.Fatal(err)
+	}
+	foreign := exec.Command("sleep", "300")
+	if err := foreign.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = foreign.Process.Kill(); _ = foreign.Wait(); _ = g.Cleanup("foreign") }()
+	if err := g.Isolate("foreign", foreign.Process.Pid); err != nil {
+		t.Fatal(err)
+	}
+
+	h := &harness{t: t, workDir: workDir, exits: make(chan Termination, 16)}
+	h.p = NewPosix(Options{WorkDir: workDir, SupervisorPath: supervisor(t), OnExit: func(tm Termination) { h.exits <- tm }, Isolators: []Isolator{g}})
+	t.Cleanup(h.p.DestroyAll)
 	if _, err := h.p.Recover(nil); err != nil {
 		t.Fatal(err)
 	}
-	for _, p := range g.Paths("orphan") {
-		if _, err := os.Stat(p); !os.IsNotExist(err) {
-			t.Errorf("orphan cgroup %s survived recovery (%v)", p, err)
+	for _, id := range []string{"orphan", "empty"} {
+		for _, p := range g.Paths(id) {
+			if _, err := os.Stat(p); !os.IsNotExist(err) {
+				t.Errorf("cgroup %s survived recovery (%v)", p, err)
+			}
 		}
 	}
-	_ = g.Cleanup("orphan")
+	if ProcessAlive(pid) {
+		t.Errorf("orphan's executor %d survived recovery", pid)
+	}
+	if pids, _ := g.Pids("foreign"); !slices.Contains(pids, foreign.Process.Pid) {
+		t.Errorf("the foreign cgroup lost its process: %v", pids)
+	}
 }
-
-var execCmdNoop = exec.Cmd{Args: []string{"none"}}
 
 func syscallKill(pid int) error { return syscall.Kill(pid, syscall.SIGKILL) }
 
