@@ -121,6 +121,13 @@ type Config struct {
 	// Isolators run around every container (--isolation); none by
 	// default, which is Mesos's posix isolation.
 	Isolators []containerizer.Isolator
+	// Isolation is --isolation as resolved (say "posix/cpu,posix/mem"), for
+	// /flags; empty shows the isolators' names. CgroupsRoot and
+	// CgroupsEnableCFS are --cgroups_root and --cgroups_enable_cfs, for
+	// /flags only: the isolators were built with them.
+	Isolation        string
+	CgroupsRoot      string
+	CgroupsEnableCFS bool
 	// Logger receives the agent's logs; default discards them.
 	Logger *slog.Logger
 }
@@ -205,6 +212,9 @@ func (c Config) flagsMap(ip string, port int) map[string]string {
 	for _, iso := range c.Isolators {
 		isolation = append(isolation, iso.Name())
 	}
+	if c.Isolation != "" {
+		isolation = []string{c.Isolation}
+	}
 	return map[string]string{
 		"master":                          c.Master,
 		"ip":                              ip,
@@ -214,6 +224,8 @@ func (c Config) flagsMap(ip string, port int) map[string]string {
 		"resources":                       c.Resources,
 		"attributes":                      c.Attributes,
 		"isolation":                       strings.Join(isolation, ","),
+		"cgroups_root":                    c.CgroupsRoot,
+		"cgroups_enable_cfs":              strconv.FormatBool(c.CgroupsEnableCFS),
 		"executor_registration_timeout":   codec.FormatDuration(c.ExecutorRegistrationTimeout),
 		"executor_shutdown_grace_period":  codec.FormatDuration(c.ExecutorShutdownGracePeriod),
 		"registration_backoff_factor":     codec.FormatDuration(c.RegistrationBackoffFactor),

@@ -41,10 +41,6 @@ const (
 // is Gomesos's own.
 const DefaultPidsMax = 4096
 
-// cgroupProcsEnv carries, to the supervisor, the cgroup.procs files it
-// writes its own pid into before it starts the executor (separated by
-// ':'); the supervisor drops it from the executor's environment.
-const cgroupProcsEnv = "GOMESOS_SUPERVISOR_CGROUP_PROCS"
 
 // CgroupsOptions configure the cgroups isolator.
 type CgroupsOptions struct {

@@ -1,6 +1,17 @@
 package containerizer
 
-import mesos "github.com/gomesos/gomesos/api/v1/mesos"
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	mesos "github.com/gomesos/gomesos/api/v1/mesos"
+)
+
+// cgroupProcsEnv carries, to the supervisor, the cgroup.procs files it
+// writes its own pid into before it starts the executor (separated by
+// ':'); the supervisor drops it from the executor's environment.
+const cgroupProcsEnv = "GOMESOS_SUPERVISOR_CGROUP_PROCS"
 
 // Limitation is why an isolator ended a container: a resource limit it
 // enforced (Mesos's ContainerLimitation).
@@ -29,4 +40,77 @@ type Limiter interface {
 // any other.
 type Recoverer interface {
 	RecoverIsolation(adopted []string) error
+}
+
+// Isolation names, as --isolation takes them.
+const (
+	IsolatorPosixCPU    = "posix/cpu"
+	IsolatorPosixMem    = "posix/mem"
+	IsolatorCgroupsCPU  = "cgroups/cpu"
+	IsolatorCgroupsMem  = "cgroups/mem"
+	IsolatorCgroupsPids = "cgroups/pids"
+
+	// DefaultCgroupsIsolation is --isolation's default where the agent
+	// can write cgroups; DefaultPosixIsolation is it elsewhere.
+	DefaultCgroupsIsolation = IsolatorCgroupsCPU + "," + IsolatorCgroupsMem + "," + IsolatorCgroupsPids
+	DefaultPosixIsolation   = IsolatorPosixCPU + "," + IsolatorPosixMem
+)
+
+// IsolatorsFor builds the isolators --isolation names (a comma-separated
+// list; empty picks the default: cgroups where the agent can write them,
+// else posix). It returns them with the list in force. opts carries
+// --cgroups_root and --cgroups_enable_cfs; the selection of controllers
+// comes from the list. An unknown isolator, or a cgroups isolator where
+// cgroups cannot be written, is an error naming the flag.
+func IsolatorsFor(isolation string, opts CgroupsOptions) ([]Isolator, string, error) {
+	if strings.TrimSpace(isolation) == "" {
+		host, err := DetectCgroups()
+		if err == nil {
+			err = CgroupsWritable(host, opts.Root)
+		}
+		if err != nil {
+			if opts.Logger != nil {
+				opts.Logger.Info("cgroups isolation is off: the agent cannot write cgroups; using posix isolation", "why", err.Error())
+			}
+			isolation = DefaultPosixIsolation
+		} else {
+			isolation = DefaultCgroupsIsolation
+		}
+	}
+	var names []string
+	for _, n := range strings.Split(isolation, ",") {
+		n = strings.TrimSpace(n)
+		if n == "" || slices.Contains(names, n) {
+			continue
+		}
+		switch n {
+		case IsolatorPosixCPU, IsolatorPosixMem:
+		case IsolatorCgroupsCPU:
+			opts.CPU = true
+		case IsolatorCgroupsMem:
+			opts.Mem = true
+		case IsolatorCgroupsPids:
+			opts.Pids = true
+		default:
+			return nil, "", fmt.Errorf("--isolation: unknown isolator %q (this agent has %s, %s, %s, %s and %s)", n,
+				IsolatorPosixCPU, IsolatorPosixMem, IsolatorCgroupsCPU, IsolatorCgroupsMem, IsolatorCgroupsPids)
+		}
+		names = append(names, n)
+	}
+	resolved := strings.Join(names, ",")
+	if !opts.CPU && !opts.Mem && !opts.Pids {
+		return nil, resolved, nil
+	}
+	host, err := DetectCgroups()
+	if err == nil {
+		err = CgroupsWritable(host, opts.Root)
+	}
+	if err != nil {
+		return nil, "", fmt.Errorf("--isolation=%s: cgroups cannot be used: %w", resolved, err)
+	}
+	g, err := NewCgroups(host, opts)
+	if err != nil {
+		return nil, "", err
+	}
+	return []Isolator{g}, resolved, nil
 }

@@ -75,6 +75,18 @@ func runLocal(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		cfg.Port = 0
 		cfg.Logger = log.With("agent", i)
 		cfg.WorkDir = filepath.Join(*workDir, "agent-"+strconv.Itoa(i))
+		// Each agent has cgroups of its own, below its own root, so that
+		// no agent's recovery touches another's.
+		cfg.CgroupsRoot = filepath.Join(acfg.CgroupsRoot, "agent-"+strconv.Itoa(i))
+		err := resolveIsolation(&cfg)
+		if err != nil {
+			fmt.Fprintln(stderr, "gomesos local:", err)
+			cancel()
+			wg.Wait()
+			stopMaster()
+			masterWG.Wait()
+			return 2
+		}
 		a, err := agent.New(cfg)
 		if err != nil {
 			fmt.Fprintln(stderr, "gomesos local:", err)
