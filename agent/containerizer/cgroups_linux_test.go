@@ -349,3 +349,41 @@ func TestCgroupsOOMEndsWithMemoryLimitation(t *testing.T) {
 		t.Errorf("neighbour's termination = %+v", tm)
 	}
 }
+
+// With CFS on, a cpu-bound container with cpus:0.5 gets a quota of 50ms per
+// 100ms period and uses about half a core, measured from its cgroup.
+func TestCgroupsCFSQuota(t *testing.T) {
+	g := newCgroupsTest(t, CgroupsOptions{CPU: true, EnableCFS: true})
+	if g.Version() != 1 {
+		t.Skip("skipping: the CFS checks read cgroups v1 files")
+	}
+	h := newHarness(t, g)
+	h.launchRes("spin", `while :; do :; done`, scalars("cpus", 0.5))
+	dir := filepath.Join(g.host.Mounts["cpu"], g.rel("spin"))
+	if got := readTrim(t, filepath.Join(dir, "cpu.cfs_quota_us")); got != "50000" {
+		t.Errorf("cpu.cfs_quota_us = %s, want 50000", got)
+	}
+	if got := readTrim(t, filepath.Join(dir, "cpu.cfs_period_us")); got != "100000" {
+		t.Errorf("cpu.cfs_period_us = %s, want 100000", got)
+	}
+	usage := filepath.Join(g.host.Mounts["cpuacct"], g.rel("spin"), "cpuacct.usage")
+	before, _ := strconv.ParseInt(readTrim(t, usage), 10, 64)
+	start := time.Now()
+	time.Sleep(2 * time.Second) // the measurement window
+	after, _ := strconv.ParseInt(readTrim(t, usage), 10, 64)
+	cores := float64(after-before) / float64(time.Since(start).Nanoseconds())
+	t.Logf("a spinning container with cpus:0.5 and CFS used %.2f cores", cores)
+	if cores > 0.6 || cores < 0.05 {
+		t.Errorf("used %.2f cores, want about 0.5", cores)
+	}
+	if err := h.p.Update("spin", scalars("cpus", 0.0001)); err != nil {
+		t.Fatal(err)
+	}
+	if got := readTrim(t, filepath.Join(dir, "cpu.cfs_quota_us")); got != "1000" {
+		t.Errorf("cpu.cfs_quota_us for 0.0001 cpus = %s, want Mesos's minimum 1000 (1ms)", got)
+	}
+	if err := h.p.Destroy("spin"); err != nil {
+		t.Fatal(err)
+	}
+	h.exit()
+}
