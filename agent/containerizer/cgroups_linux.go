@@ -41,7 +41,6 @@ const (
 // is Gomesos's own.
 const DefaultPidsMax = 4096
 
-
 // CgroupsOptions configure the cgroups isolator.
 type CgroupsOptions struct {
 	// Root is the cgroup below which every container's cgroup lies
