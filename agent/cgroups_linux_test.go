@@ -9,9 +9,9 @@ import (
 	"strings"
 	"testing"
 
-	mesos "github.com/gomesos/gomesos/api/v1/mesos"
 	"github.com/gomesos/gomesos/agent/containerizer"
 	"github.com/gomesos/gomesos/agent/internal/agenttest"
+	mesos "github.com/gomesos/gomesos/api/v1/mesos"
 )
 
 // Under cgroups isolation, a task that allocates 256 MiB with mem:64 ends
