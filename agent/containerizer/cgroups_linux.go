@@ -597,7 +597,8 @@ func removeCgroupDir(dir string) error {
 // Root and not adopted is a cgroup whose container no record names. An
 // empty one is removed. One that still holds processes is left alone, with
 // a warning: it may be another agent's on the same host (Mesos, which
-// expects one agent per host, kills it).
+// expects one agent per host, kills it); so is an empty one made in the
+// last 30 seconds.
 func (g *Cgroups) RecoverIsolation(adopted []string) error {
 	seen := map[string]bool{}
 	var errs []error
@@ -625,6 +626,11 @@ func (g *Cgroups) RecoverIsolation(adopted []string) error {
 				g.log.Warn("leaving a cgroup no container record names, which holds processes (another agent's?)", "cgroup", g.rel(id), "pids", len(pids))
 				continue
 			}
+			// Another agent's container may be between its cgroup's
+			// creation and its supervisor's joining it.
+			if info, err := e.Info(); err == nil && time.Since(info.ModTime()) < freshCgroup {
+				continue
+			}
 			g.log.Info("removing an empty cgroup left by an earlier agent", "cgroup", g.rel(id))
 			if err := g.remove(id); err != nil {
 				errs = append(errs, err)
@@ -640,6 +646,10 @@ func (g *Cgroups) RecoverIsolation(adopted []string) error {
 	}
 	return errors.Join(errs...)
 }
+
+// freshCgroup is how long an empty cgroup no record names is taken as
+// another agent's container about to start, rather than a leftover.
+const freshCgroup = 30 * time.Second
 
 // memoryLimit reads the container's memory limit; 0 when there is none.
 func (g *Cgroups) memoryLimit(id string) int64 {

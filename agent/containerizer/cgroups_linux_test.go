@@ -283,6 +283,17 @@ func TestCgroupsRecoverRemovesOrphans(t *testing.T) {
 	if err := g.Prepare(&Spec{ID: "empty"}, &exec.Cmd{}); err != nil {
 		t.Fatal(err)
 	}
+	// ...made long ago: a fresh one may be another agent's, about to start.
+	old := time.Now().Add(-time.Hour)
+	for _, p := range g.Paths("empty") {
+		if err := os.Chtimes(p, old, old); err != nil {
+			t.Skipf("skipping: cannot age cgroup %s: %v", p, err)
+		}
+	}
+	if err := g.Prepare(&Spec{ID: "fresh"}, &exec.Cmd{}); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = g.Cleanup("fresh") }()
 	if err := g.Prepare(&Spec{ID: "foreign"}, &exec.Cmd{}); err != nil {
 		t.Fatal(err)
 	}
@@ -310,6 +321,11 @@ func TestCgroupsRecoverRemovesOrphans(t *testing.T) {
 	}
 	if ProcessAlive(pid) {
 		t.Errorf("orphan's executor %d survived recovery", pid)
+	}
+	for _, p := range g.Paths("fresh") {
+		if _, err := os.Stat(p); err != nil {
+			t.Errorf("a fresh empty cgroup %s was removed (%v)", p, err)
+		}
 	}
 	if pids, _ := g.Pids("foreign"); !slices.Contains(pids, foreign.Process.Pid) {
 		t.Errorf("the foreign cgroup lost its process: %v", pids)
