@@ -25,6 +25,8 @@ func TestBadFlagsNameTheFlag(t *testing.T) {
 		{[]string{"agent", "--work_dir=/tmp/x"}, "--master"},
 		{[]string{"agent", "--master=127.0.0.1:5050"}, "--work_dir"},
 		{[]string{"local", "--num_agents=-1"}, "--num_agents"},
+		{[]string{"agent", "--master=127.0.0.1:5050", "--work_dir=/tmp/x", "--isolation=cgroups/cpu,filesystem/bogus"}, `--isolation: unknown isolator "filesystem/bogus"`},
+		{[]string{"local", "--num_agents=1", "--isolation=bogus"}, `--isolation: unknown isolator "bogus"`},
 		{[]string{"execute", "--command=true"}, "--name"},
 		{[]string{"execute", "--name=x", "--command=true", "--count=0"}, "--count"},
 		{[]string{"execute", "--name=x", "--command=true", "--env=NOEQUALS"}, "-env"},
@@ -44,7 +46,7 @@ func TestBadFlagsNameTheFlag(t *testing.T) {
 func TestHelpListsFlagsWithDefaults(t *testing.T) {
 	want := map[string][]string{
 		"master":     {"--port=VALUE", "(default: 5050)", "--allocation_interval", "(default: 1secs)", "--agent_ping_timeout", "(default: 15secs)", "--max_agent_ping_timeouts", "MESOS_<FLAG>"},
-		"agent":      {"--master=VALUE", "--work_dir", "--resources", "--attributes", "(default: 5051)"},
+		"agent":      {"--master=VALUE", "--work_dir", "--resources", "--attributes", "(default: 5051)", "--isolation", "--cgroups_root=VALUE", "(default: mesos)", "--cgroups_enable_cfs"},
 		"local":      {"--num_agents", "(default: 1)", "--work_dir", "--ip"},
 		"execute":    {"--master", "--name", "--command", "--resources", "--count"},
 		"agents":     {"--master"},
