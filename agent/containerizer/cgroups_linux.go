@@ -537,7 +537,13 @@ func (g *Cgroups) Cleanup(id string) error {
 	delete(g.limits, id)
 	g.mu.Unlock()
 	if w != nil {
-		<-w // the watch ends once the cgroup is gone
+		// The watch ends once the cgroup is gone (its removal signals the
+		// OOM eventfd, or empties memory.events' watch).
+		select {
+		case <-w:
+		case <-time.After(5 * time.Second):
+			g.log.Warn("the OOM watch of a removed cgroup did not end", "container", id)
+		}
 	}
 	return err
 }
