@@ -1,12 +1,14 @@
 package agent
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"sync"
 
 	"github.com/gomesos/gomesos/agent/containerizer"
 	"github.com/gomesos/gomesos/agent/core"
+	"github.com/gomesos/gomesos/agent/fetcher"
 	mesos "github.com/gomesos/gomesos/api/v1/mesos"
 )
 
@@ -35,6 +37,9 @@ const containerWorkers = 8
 // pace of the scheduler, and the loop must not wait in that line.
 type containerOps struct {
 	cont    containerizer.Containerizer
+	fetch   *fetcher.Fetcher // puts the executor's URIs into its sandbox
+	ctx     context.Context  // cancelled by close: fetches under way stop
+	cancel  context.CancelFunc
 	workDir string
 	log     *slog.Logger
 	deliver func(core.Input) bool
@@ -62,9 +67,13 @@ type containerOp struct {
 	resources []*mesos.Resource // opUpdate
 }
 
-func newContainerOps(cont containerizer.Containerizer, workDir string, log *slog.Logger, deliver func(core.Input) bool) *containerOps {
+func newContainerOps(cont containerizer.Containerizer, fetch *fetcher.Fetcher, workDir string, log *slog.Logger, deliver func(core.Input) bool) *containerOps {
+	ctx, cancel := context.WithCancel(context.Background())
 	w := &containerOps{
 		cont:    cont,
+		fetch:   fetch,
+		ctx:     ctx,
+		cancel:  cancel,
 		workDir: workDir,
 		log:     log,
 		deliver: deliver,
@@ -152,6 +161,16 @@ func (w *containerOps) worker() {
 func (w *containerOps) do(id string, op *containerOp) {
 	switch op.kind {
 	case opLaunch:
+		// The fetch comes first, in the sandbox the executor will run in
+		// (Mesos fetches between preparing and launching the container).
+		// A failed fetch is a failed launch, naming the URI.
+		if s := op.spec; len(s.URIs) > 0 && s.Directory != "" {
+			if err := w.fetch.Fetch(w.ctx, s.AgentID, s.URIs, s.Directory); err != nil {
+				w.log.Warn("fetching the executor's URIs", "container", id, "err", err)
+				w.deliver(core.ContainerLaunched{ContainerID: id, Err: err})
+				return
+			}
+		}
 		pid, err := w.cont.Launch(containerSpec(op.spec))
 		if err == nil {
 			if err := linkLatest(w.workDir, op.spec.Directory); err != nil {
@@ -173,6 +192,7 @@ func (w *containerOps) do(id string, op *containerOp) {
 // close drops every operation not yet begun and waits for those under way.
 // The agent then destroys whatever is left in one go.
 func (w *containerOps) close() {
+	w.cancel()
 	w.mu.Lock()
 	w.closed = true
 	w.pending, w.ready = nil, nil
