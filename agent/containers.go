@@ -45,10 +45,11 @@ type containerOps struct {
 	deliver func(core.Input) bool
 
 	mu      sync.Mutex
-	work    sync.Cond                 // on mu: a container became ready, or closed
-	pending map[string][]*containerOp // waiting operations, by container
-	busy    map[string]bool           // containers a worker is on
-	ready   []string                  // containers with operations waiting and no worker, oldest first
+	work    sync.Cond                     // on mu: a container became ready, or closed
+	pending map[string][]*containerOp     // waiting operations, by container
+	fetches map[string]context.CancelFunc // fetches under way, by container
+	busy    map[string]bool               // containers a worker is on
+	ready   []string                      // containers with operations waiting and no worker, oldest first
 	closed  bool
 	wg      sync.WaitGroup
 }
@@ -78,6 +79,7 @@ func newContainerOps(cont containerizer.Containerizer, fetch *fetcher.Fetcher, w
 		log:     log,
 		deliver: deliver,
 		pending: make(map[string][]*containerOp),
+		fetches: make(map[string]context.CancelFunc),
 		busy:    make(map[string]bool),
 	}
 	w.work.L = &w.mu
@@ -111,6 +113,9 @@ func (w *containerOps) add(id string, op *containerOp) {
 	defer w.mu.Unlock()
 	if w.closed {
 		return
+	}
+	if cancel := w.fetches[id]; cancel != nil && op.kind == opDestroy {
+		cancel() // as Mesos kills its fetcher: a destroyed container's launch fails now
 	}
 	q := w.pending[id]
 	if n := len(q); op.kind == opUpdate && n > 0 && q[n-1].kind == opUpdate {
@@ -165,7 +170,16 @@ func (w *containerOps) do(id string, op *containerOp) {
 		// (Mesos fetches between preparing and launching the container).
 		// A failed fetch is a failed launch, naming the URI.
 		if s := op.spec; len(s.URIs) > 0 && s.Directory != "" {
-			if err := w.fetch.Fetch(w.ctx, s.AgentID, s.URIs, s.Directory); err != nil {
+			ctx, cancel := context.WithCancel(w.ctx)
+			w.mu.Lock()
+			w.fetches[id] = cancel
+			w.mu.Unlock()
+			err := w.fetch.Fetch(ctx, s.AgentID, s.URIs, s.Directory)
+			w.mu.Lock()
+			delete(w.fetches, id)
+			w.mu.Unlock()
+			cancel()
+			if err != nil {
 				w.log.Warn("fetching the executor's URIs", "container", id, "err", err)
 				w.deliver(core.ContainerLaunched{ContainerID: id, Err: err})
 				return
