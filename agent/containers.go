@@ -3,7 +3,10 @@ package agent
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"log/slog"
+	"os"
 	"sync"
 
 	"github.com/gomesos/gomesos/agent/containerizer"
@@ -174,7 +177,7 @@ func (w *containerOps) do(id string, op *containerOp) {
 			w.mu.Lock()
 			w.fetches[id] = cancel
 			w.mu.Unlock()
-			err := w.fetch.Fetch(ctx, s.AgentID, s.URIs, s.Directory)
+			err := w.fetchInto(ctx, s)
 			w.mu.Lock()
 			delete(w.fetches, id)
 			w.mu.Unlock()
@@ -201,6 +204,36 @@ func (w *containerOps) do(id string, op *containerOp) {
 			w.log.Warn("destroying a container", "container", id, "err", err)
 		}
 	}
+}
+
+// fetchInto fetches a launch's URIs into its sandbox, which it creates
+// through the work directory (as the containerizer does: no ".." or
+// symbolic link leads out of it), and logs the fetch to the sandbox's
+// stderr.
+func (w *containerOps) fetchInto(ctx context.Context, s core.LaunchSpec) error {
+	rel, err := containerizer.RelativeToWorkDir(w.workDir, s.Directory)
+	if err != nil {
+		return fmt.Errorf("creating the sandbox: %w", err)
+	}
+	work, err := os.OpenRoot(w.workDir)
+	if err != nil {
+		return fmt.Errorf("creating the sandbox: %w", err)
+	}
+	defer work.Close()
+	if err := work.MkdirAll(rel, 0o755); err != nil {
+		return fmt.Errorf("creating the sandbox: %w", err)
+	}
+	sandbox, err := work.OpenRoot(rel)
+	if err != nil {
+		return fmt.Errorf("opening the sandbox: %w", err)
+	}
+	defer sandbox.Close()
+	var progress io.Writer
+	if stderr, err := sandbox.OpenFile("stderr", os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644); err == nil {
+		defer stderr.Close()
+		progress = stderr
+	}
+	return w.fetch.FetchInto(ctx, s.AgentID, s.URIs, sandbox, progress)
 }
 
 // close drops every operation not yet begun and waits for those under way.

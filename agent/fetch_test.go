@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -38,14 +39,15 @@ func TestContainerOpsFetchThenLaunchAndDestroyStopsAFetch(t *testing.T) {
 	}
 	f := &fakeContainers{}
 	launched := make(chan core.ContainerLaunched, 4)
-	w := newContainerOps(f, fetch, t.TempDir(), slog.New(slog.DiscardHandler), func(in core.Input) bool {
+	work := t.TempDir()
+	w := newContainerOps(f, fetch, work, slog.New(slog.DiscardHandler), func(in core.Input) bool {
 		launched <- in.(core.ContainerLaunched)
 		return true
 	})
 	w.start()
 	defer w.close()
 
-	dir := filepath.Join(t.TempDir(), "sandbox")
+	dir := filepath.Join(work, "sandbox")
 	w.launch(core.LaunchSpec{ID: "good", Directory: dir, URIs: []*mesos.CommandInfo_URI{{Value: proto.String(srv.URL + "/ok")}}})
 	if l := <-launched; l.ContainerID != "good" || l.Err != nil {
 		t.Fatalf("launch with a good URI: %+v", l)
@@ -53,8 +55,21 @@ func TestContainerOpsFetchThenLaunchAndDestroyStopsAFetch(t *testing.T) {
 	if got := f.log(); !slices.Equal(got, []string{"launch good"}) {
 		t.Fatalf("calls: %v", got)
 	}
+	if b, err := os.ReadFile(filepath.Join(dir, "ok")); err != nil || string(b) != "ok" {
+		t.Fatalf("the sandbox's ok: %q, %v", b, err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "stderr")); !strings.Contains(string(b), "Fetching URI '"+srv.URL+"/ok'") {
+		t.Fatalf("the sandbox's stderr does not log the fetch: %q", b)
+	}
 
-	w.launch(core.LaunchSpec{ID: "hung", Directory: t.TempDir(), URIs: []*mesos.CommandInfo_URI{{Value: proto.String(srv.URL + "/hang")}}})
+	// A sandbox outside the work directory is refused before anything is
+	// fetched.
+	w.launch(core.LaunchSpec{ID: "outside", Directory: t.TempDir(), URIs: []*mesos.CommandInfo_URI{{Value: proto.String(srv.URL + "/ok")}}})
+	if l := <-launched; l.ContainerID != "outside" || l.Err == nil {
+		t.Fatalf("launch into a sandbox outside the work directory: %+v", l)
+	}
+
+	w.launch(core.LaunchSpec{ID: "hung", Directory: filepath.Join(work, "hung"), URIs: []*mesos.CommandInfo_URI{{Value: proto.String(srv.URL + "/hang")}}})
 	select {
 	case <-asked:
 	case <-time.After(patience):

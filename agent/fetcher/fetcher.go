@@ -96,9 +96,9 @@ func New(cfg Config) (*Fetcher, error) {
 	return &Fetcher{cfg: cfg, log: log, caches: make(map[string]*cache)}, nil
 }
 
-// Fetch puts every URI into sandbox, in order, and stops at the first that
-// fails. The error names the URI and what went wrong. agentID picks the
-// cache directory; ctx cancels the fetch.
+// Fetch puts every URI into the directory sandbox, creating it, in order,
+// and stops at the first that fails. The error names the URI and what went
+// wrong. agentID picks the cache directory; ctx cancels the fetch.
 func (f *Fetcher) Fetch(ctx context.Context, agentID string, uris []*mesos.CommandInfo_URI, sandbox string) error {
 	if len(uris) == 0 {
 		return nil
@@ -111,12 +111,30 @@ func (f *Fetcher) Fetch(ctx context.Context, agentID string, uris []*mesos.Comma
 		return fmt.Errorf("opening the sandbox: %w", err)
 	}
 	defer root.Close()
+	return f.FetchInto(ctx, agentID, uris, root, nil)
+}
+
+// FetchInto is Fetch into a sandbox the caller opened (the agent opens it
+// through its work directory, so no symbolic link leads elsewhere). When
+// progress is not nil, a line for each URI fetched, and the error that
+// stopped the fetch, are written to it, as Mesos's fetcher writes to the
+// sandbox's stderr.
+func (f *Fetcher) FetchInto(ctx context.Context, agentID string, uris []*mesos.CommandInfo_URI, sandbox *os.Root, progress io.Writer) error {
+	say := func(format string, args ...any) {
+		if progress != nil {
+			fmt.Fprintf(progress, format+"\n", args...)
+		}
+	}
 	for _, u := range uris {
 		start := time.Now()
-		if err := f.fetchOne(ctx, agentID, u, root); err != nil {
-			return fmt.Errorf("Failed to fetch '%s': %w", u.GetValue(), err)
+		say("Fetching URI '%s'", u.GetValue())
+		if err := f.fetchOne(ctx, agentID, u, sandbox); err != nil {
+			err = fmt.Errorf("Failed to fetch '%s': %w", u.GetValue(), err)
+			say("%v", err)
+			return err
 		}
-		f.log.Info("fetched", "uri", u.GetValue(), "sandbox", sandbox, "took", time.Since(start))
+		say("Fetched '%s' in %s", u.GetValue(), time.Since(start).Round(time.Millisecond))
+		f.log.Info("fetched", "uri", u.GetValue(), "sandbox", sandbox.Name(), "took", time.Since(start))
 	}
 	return nil
 }

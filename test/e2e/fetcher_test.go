@@ -142,4 +142,9 @@ func TestFailedFetchFailsTheTask(t *testing.T) {
 	if !strings.Contains(last.GetMessage(), want) {
 		t.Fatalf("message %q lacks %q", last.GetMessage(), want)
 	}
+	// The sandbox's stderr tells the same story.
+	dir := sandboxOf(t, c.agents[0].Addr(), "nofile")
+	if got := readFile(t, c.agents[0].Addr(), dir+"/stderr"); !strings.Contains(got, want) {
+		t.Fatalf("the sandbox's stderr %q lacks %q", got, want)
+	}
 }
