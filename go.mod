@@ -22,3 +22,5 @@ require (
 	github.com/sirupsen/logrus v1.9.3 // indirect
 	golang.org/x/exp v0.0.0-20241108190413-2d47ceb2692f // indirect
 )
+
+require github.com/ulikunitz/xz v0.5.17

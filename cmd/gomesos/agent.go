@@ -13,6 +13,7 @@ import (
 	"github.com/gomesos/gomesos/agent/checkpoint"
 	"github.com/gomesos/gomesos/agent/containerizer"
 	"github.com/gomesos/gomesos/agent/core"
+	"github.com/gomesos/gomesos/agent/fetcher"
 	"github.com/gomesos/gomesos/internal/flagx"
 )
 
@@ -31,6 +32,11 @@ func agentFlags(fs *flag.FlagSet, cfg *agent.Config) {
 		containerizer.DefaultCgroupsIsolation+" when the agent can write cgroups, else "+containerizer.DefaultPosixIsolation+")")
 	fs.StringVar(&cfg.CgroupsRoot, "cgroups_root", "mesos", "name of the root cgroup below which each container's cgroup is made")
 	fs.BoolVar(&cfg.CgroupsEnableCFS, "cgroups_enable_cfs", false, "cap each container's CPU time with a CFS quota from its cpus (cpus x 100ms per 100ms period), not only weigh it with cpu shares")
+	cfg.FetcherCacheSize = fetcher.DefaultCacheSize
+	cfg.FetcherStallTimeout = fetcher.DefaultStallTimeout
+	fs.StringVar(&cfg.FetcherCacheDir, "fetcher_cache_dir", fetcher.DefaultCacheDir, "directory of the fetcher's cache of URIs fetched with cache: true (one directory per agent ID under it; emptied when the agent starts)")
+	fs.Var(flagx.Bytes{B: &cfg.FetcherCacheSize}, "fetcher_cache_size", "bytes the fetcher's cache may hold, e.g. 2GB; least recently used entries are evicted")
+	fs.Var(flagx.Duration{D: &cfg.FetcherStallTimeout}, "fetcher_stall_timeout", "time a download may receive nothing before the fetch fails")
 }
 
 // resolveIsolation builds the isolators --isolation names into cfg, and
