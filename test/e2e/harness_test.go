@@ -59,7 +59,9 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "building gomesos:", err)
 		os.Exit(1)
 	}
+	cgroupsRoot := useOwnCgroupsRoot()
 	code := m.Run()
+	removeCgroupsRoot(cgroupsRoot)
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
