@@ -142,7 +142,7 @@ func containsStatus(list []*mesos.TaskStatus, s *mesos.TaskStatus) bool {
 func statusForState(s *mesos.TaskStatus) *mesos.TaskStatus {
 	return &mesos.TaskStatus{
 		TaskId: s.TaskId, State: s.State, Timestamp: s.Timestamp, Healthy: s.Healthy,
-		Labels: s.Labels, ContainerStatus: s.ContainerStatus,
+		Labels: s.Labels, ContainerStatus: s.ContainerStatus, CheckStatus: s.CheckStatus,
 	}
 }
 
