@@ -50,7 +50,6 @@
 //     without a subscription it shuts down as on SHUTDOWN: kills its tasks
 //     and exits 1. Without checkpointing, losing the agent does the same at
 //     once.
-//
 //   - A task's health check and check (package checks) start once it is
 //     TASK_RUNNING and stop when it is being killed or ends. Each health
 //     result checks reports is sent as an update in the task's latest state
