@@ -53,14 +53,16 @@
 //   - A task's health check and check (package checks) start once it is
 //     TASK_RUNNING and stop when it is being killed or ends. Each health
 //     result checks reports is sent as an update in the task's latest state
-//     with healthy set and REASON_TASK_HEALTH_CHECK_STATUS_UPDATED; when
+//     with healthy set and REASON_TASK_HEALTH_CHECK_STATUS_UPDATED (a copy
+//     of the task's latest update, so it keeps its check_status); when
 //     the checker says to kill the task (consecutive_failures failures
 //     after the grace period) it is killed as by KILL (TASK_KILLING when
 //     understood, the task's kill policy) and its TASK_KILLED carries
-//     healthy=false. A task with a check carries its latest check_status
-//     in every update (an empty result of the check's type before the
-//     first), and each change is sent in its latest state with
-//     REASON_TASK_CHECK_STATUS_UPDATED. COMMAND checks run as child
+//     healthy=false. A task with a check carries in its state updates an
+//     empty check_status of the check's type; each change of the check's
+//     result is sent as a copy of its latest update (keeping its healthy)
+//     with the new check_status and REASON_TASK_CHECK_STATUS_UPDATED.
+//     COMMAND checks run as child
 //     processes in the task's sandbox with the task's environment.
 //
 // The command executor runs its task in the sandbox with the executor's own

@@ -48,12 +48,11 @@ type task struct {
 	maxCompletion bool // killed for exceeding max_completion_time
 	terminal      bool
 
-	env         []string // the task's environment, for COMMAND checks
-	lastState   mesos.TaskState
-	health      *checks.HealthChecker
-	checker     *checks.Checker
-	checkStatus *mesos.CheckStatusInfo // latest check result; nil without a check
-	unhealthy   bool                   // killed for failing its health check
+	env       []string          // the task's environment, for COMMAND checks
+	last      *mesos.TaskStatus // the latest update sent
+	health    *checks.HealthChecker
+	checker   *checks.Checker
+	unhealthy bool // killed for failing its health check
 }
 
 func (t *task) id() string { return t.info.GetTaskId().GetValue() }
@@ -296,9 +295,6 @@ func (e *engine) launch(ctx context.Context, infos []*mesos.TaskInfo) {
 			continue
 		}
 		t := &task{info: ti, group: g}
-		if ti.GetCheck() != nil {
-			t.checkStatus = checks.EmptyStatus(ti.GetCheck())
-		}
 		g.tasks = append(g.tasks, t)
 		e.tasks[id] = t
 		e.order = append(e.order, t)
@@ -577,9 +573,9 @@ func (e *engine) update(ctx context.Context, id *mesos.TaskID, state mesos.TaskS
 	e.send(ctx, e.status(id, state, reason, message))
 }
 
-// status builds a task's status update. A task with a check carries its
-// latest check status in every update (empty before the first result), as
-// Mesos's executors do.
+// status builds a task's status update afresh. A task with a check gets
+// an empty check status of its type, as Mesos's executors give every such
+// update; only health and check updates carry results.
 func (e *engine) status(id *mesos.TaskID, state mesos.TaskState, reason *mesos.TaskStatus_Reason, message string) *mesos.TaskStatus {
 	st := &mesos.TaskStatus{
 		TaskId: proto.Clone(id).(*mesos.TaskID),
@@ -589,8 +585,8 @@ func (e *engine) status(id *mesos.TaskID, state mesos.TaskState, reason *mesos.T
 	if message != "" {
 		st.Message = proto.String(message)
 	}
-	if t := e.tasks[id.GetValue()]; t != nil && t.checkStatus != nil {
-		st.CheckStatus = proto.Clone(t.checkStatus).(*mesos.CheckStatusInfo)
+	if t := e.tasks[id.GetValue()]; t != nil && t.info.GetCheck() != nil {
+		st.CheckStatus = checks.EmptyStatus(t.info.GetCheck())
 	}
 	return st
 }
@@ -598,7 +594,7 @@ func (e *engine) status(id *mesos.TaskID, state mesos.TaskState, reason *mesos.T
 func (e *engine) send(ctx context.Context, st *mesos.TaskStatus) {
 	id, state := st.GetTaskId().GetValue(), st.GetState()
 	if t := e.tasks[id]; t != nil {
-		t.lastState = state
+		t.last = st
 	}
 	args := []any{"task_id", id, "state", state.String(), "message", st.GetMessage()}
 	if st.Healthy != nil {
@@ -713,6 +709,17 @@ func (t *task) stopChecks() {
 	}
 }
 
+// following is a copy of the task's latest update, as a new update with
+// the given reason: Mesos's executors build health and check updates so,
+// keeping the state and whatever else the latest one carried (its healthy
+// and check_status among them).
+func (t *task) following(reason mesos.TaskStatus_Reason) *mesos.TaskStatus {
+	st := proto.Clone(t.last).(*mesos.TaskStatus)
+	st.Uuid, st.Timestamp = nil, nil
+	st.Reason = reason.Enum()
+	return st
+}
+
 // healthUpdated reports a health check result: an update in the task's
 // current state with healthy set and REASON_TASK_HEALTH_CHECK_STATUS_UPDATED,
 // and a kill when the task failed too many checks.
@@ -725,7 +732,7 @@ func (e *engine) healthUpdated(ctx context.Context, n healthNote) {
 		e.log.Warn("health check failed", "task_id", t.id(), "consecutive_failures", n.status.ConsecutiveFailures,
 			"err", n.status.Message)
 	}
-	st := e.status(t.info.GetTaskId(), t.lastState, mesos.TaskStatus_REASON_TASK_HEALTH_CHECK_STATUS_UPDATED.Enum(), "")
+	st := t.following(mesos.TaskStatus_REASON_TASK_HEALTH_CHECK_STATUS_UPDATED)
 	st.Healthy = proto.Bool(n.status.Healthy)
 	e.send(ctx, st)
 	if n.status.KillTask {
@@ -743,6 +750,7 @@ func (e *engine) checkUpdated(ctx context.Context, n checkNote) {
 	if t.terminal || t.killing {
 		return
 	}
-	t.checkStatus = n.status
-	e.send(ctx, e.status(t.info.GetTaskId(), t.lastState, mesos.TaskStatus_REASON_TASK_CHECK_STATUS_UPDATED.Enum(), ""))
+	st := t.following(mesos.TaskStatus_REASON_TASK_CHECK_STATUS_UPDATED)
+	st.CheckStatus = n.status
+	e.send(ctx, st)
 }

@@ -120,9 +120,9 @@ func TestCommandUnhealthyTaskIsKilled(t *testing.T) {
 	noProblems(t, a)
 }
 
-// A task's check result is carried by every update (empty before the
-// first result) and reported with REASON_TASK_CHECK_STATUS_UPDATED only
-// when it changes.
+// A task's check result is reported with REASON_TASK_CHECK_STATUS_UPDATED
+// only when it changes; its state updates carry an empty check status of
+// the check's type, as Mesos's do.
 func TestCommandCheckStatus(t *testing.T) {
 	a := fakeagent.New(t)
 	p := startExecutor(t, "command", a)
@@ -160,8 +160,8 @@ func TestCommandCheckStatus(t *testing.T) {
 			}
 		}
 	}
-	if k.GetCheckStatus().GetCommand().GetExitCode() != 7 {
-		t.Errorf("TASK_KILLED check_status = %v; want the last result", k.GetCheckStatus())
+	if cs := k.GetCheckStatus(); cs.GetType() != mesos.CheckInfo_COMMAND || cs.GetCommand() == nil || cs.GetCommand().ExitCode != nil {
+		t.Errorf("TASK_KILLED check_status = %v; want an empty COMMAND result, as Mesos builds state updates afresh", cs)
 	}
 	noProblems(t, a)
 }
@@ -206,6 +206,40 @@ func TestCommandInvalidHealthCheckFailsTask(t *testing.T) {
 	if f.GetMessage() != want {
 		t.Errorf("message %q, want %q", f.GetMessage(), want)
 	}
+	if code := p.exitCode(); code != 0 {
+		t.Errorf("executor exited %d, want 0", code)
+	}
+}
+
+// Health and check updates are copies of the task's latest update: a check
+// result that comes after the task was found healthy says healthy=true too.
+func TestCommandCheckUpdateKeepsHealth(t *testing.T) {
+	a := fakeagent.New(t)
+	p := startExecutor(t, "command", a)
+	task := shellTask("both", "sleep 1000")
+	task.HealthCheck = commandHealthCheck("true", 3)
+	task.Check = &mesos.CheckInfo{
+		Type:            mesos.CheckInfo_COMMAND.Enum(),
+		Command:         &mesos.CheckInfo_Command{Command: &mesos.CommandInfo{Value: proto.String("exit 4")}},
+		DelaySeconds:    proto.Float64(1), // well after the first health check
+		IntervalSeconds: proto.Float64(0.05),
+	}
+	launch(t, a, task)
+	var check *mesos.TaskStatus
+	a.Wait(t, wait, "a check update", func() bool {
+		for _, st := range a.Updates() {
+			if st.GetReason() == mesos.TaskStatus_REASON_TASK_CHECK_STATUS_UPDATED {
+				check = st
+				return true
+			}
+		}
+		return false
+	})
+	if check.Healthy == nil || !check.GetHealthy() || check.GetCheckStatus().GetCommand().GetExitCode() != 4 || check.GetState() != running {
+		t.Errorf("check update %v; want TASK_RUNNING, healthy=true, exit_code 4", check)
+	}
+	kill(t, a, "both", nil)
+	a.WaitState(t, wait, "both", killed)
 	if code := p.exitCode(); code != 0 {
 		t.Errorf("executor exited %d, want 0", code)
 	}
