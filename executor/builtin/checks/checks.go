@@ -18,7 +18,8 @@
 //     within grace_period_seconds of Start is ignored as long as no check
 //     has succeeded yet; any other failure gives healthy=false with the
 //     count of consecutive failures, and KillTask once that count reaches
-//     consecutive_failures.
+//     consecutive_failures. Failure messages are Mesos's ("COMMAND health
+//     check failed: Command returned exited with status 1").
 //   - A general check reports CheckStatusInfo (exit_code, status_code or
 //     succeeded; the type's message left empty when the check could not be
 //     performed) and calls back only when the result differs from the
@@ -255,7 +256,11 @@ func (p probe) run(ctx context.Context, t Target, timeout time.Duration) outcome
 		}
 	}
 	if o.err != nil && ctx.Err() == context.DeadlineExceeded {
-		o.err = fmt.Errorf("%s check has not returned after %v; aborting", p.kind, timeout)
+		what := "Command"
+		if p.kind != mesos.CheckInfo_COMMAND {
+			what = p.kind.String() + " check"
+		}
+		o.err = fmt.Errorf("%s has not returned after %v; aborting", what, timeout)
 	}
 	return o
 }
@@ -400,9 +405,10 @@ func StartHealthChecker(ctx context.Context, hc *mesos.HealthCheck, t Target, cl
 			initializing, failures = false, 0
 			return
 		}
-		if initializing && clock.Now().Sub(started) <= grace {
+		if initializing && grace > 0 && clock.Now().Sub(started) <= grace {
 			return
 		}
+		msg = fmt.Sprintf("%s health check failed: %s", p.kind, msg)
 		failures++
 		callback(HealthStatus{
 			Healthy:             false,

@@ -194,7 +194,7 @@ func TestHealthCommandGracePeriodAndEnvironment(t *testing.T) {
 	clock.advance(61 * time.Second)
 	waitFor(t, "a failure", func() bool { return len(log.get()) >= 1 })
 	if l := log.get()[0]; l.Healthy || l.ConsecutiveFailures != 1 || l.KillTask || // default consecutive_failures: 3
-		l.Message != "Command returned exited with status 3" {
+		l.Message != "COMMAND health check failed: Command returned exited with status 3" {
 		t.Fatalf("update = %+v", l)
 	}
 }
