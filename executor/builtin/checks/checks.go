@@ -21,9 +21,9 @@
 //     consecutive_failures. Failure messages are Mesos's ("COMMAND health
 //     check failed: Command returned exited with status 1").
 //   - A general check reports CheckStatusInfo (exit_code, status_code or
-//     succeeded; the type's message left empty when the check could not be
-//     performed) and calls back only when the result differs from the
-//     previous one.
+//     succeeded, false when the connection fails; the type's message left
+//     empty when the check could not be performed or timed out) and calls
+//     back only when the result differs from the previous one.
 //
 // Differences from Mesos: checks are plain child processes of the executor
 // and Go network calls, not nested containers, curl or mesos-tcp-connect;
@@ -230,6 +230,7 @@ type outcome struct {
 	exitCode   int
 	statusCode int
 	connected  bool
+	timedOut   bool
 	err        error
 }
 
@@ -256,6 +257,7 @@ func (p probe) run(ctx context.Context, t Target, timeout time.Duration) outcome
 		}
 	}
 	if o.err != nil && ctx.Err() == context.DeadlineExceeded {
+		o.timedOut = true
 		what := "Command"
 		if p.kind != mesos.CheckInfo_COMMAND {
 			what = p.kind.String() + " check"
@@ -464,7 +466,10 @@ func StartChecker(ctx context.Context, ci *mesos.CheckInfo, t Target, callback f
 				st.Http.StatusCode = proto.Uint32(uint32(o.statusCode))
 			}
 		case mesos.CheckInfo_TCP:
-			st.Tcp.Succeeded = proto.Bool(o.err == nil)
+			if !o.timedOut {
+				// Refused or unreachable is a result; a timeout is not.
+				st.Tcp.Succeeded = proto.Bool(o.err == nil)
+			}
 		}
 		if o.err != nil {
 			fmt.Fprintf(stderrOf(t), "%s check failed: %v\n", p.kind, o.err)
