@@ -9,3 +9,5 @@ require (
 	google.golang.org/protobuf v1.36.12
 	pgregory.net/rapid v1.3.0
 )
+
+require github.com/ulikunitz/xz v0.5.17 // indirect

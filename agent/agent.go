@@ -24,6 +24,7 @@ import (
 	"github.com/gomesos/gomesos/agent/checkpoint"
 	"github.com/gomesos/gomesos/agent/containerizer"
 	"github.com/gomesos/gomesos/agent/core"
+	"github.com/gomesos/gomesos/agent/fetcher"
 	mesos "github.com/gomesos/gomesos/api/v1/mesos"
 )
 
@@ -118,7 +119,16 @@ func New(cfg Config) (*Agent, error) {
 		Isolators:      cfg.Isolators,
 		Logger:         log,
 	})
-	a.ops = newContainerOps(a.cont, cfg.WorkDir, log, a.deliver)
+	fetch, err := fetcher.New(fetcher.Config{
+		CacheDir:     cfg.FetcherCacheDir,
+		CacheSize:    cfg.FetcherCacheSize,
+		StallTimeout: cfg.FetcherStallTimeout,
+		Logger:       log.With("component", "fetcher"),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("agent: %w", err)
+	}
+	a.ops = newContainerOps(a.cont, fetch, cfg.WorkDir, log, a.deliver)
 	a.pub.init()
 	a.startTime = time.Now()
 	var seed [8]byte

@@ -570,7 +570,8 @@ func TestStateKeysMatchMesos(t *testing.T) {
 		}
 	}
 	for flag, want := range map[string]string{"recover": "reconnect", "strict": "true", "recovery_timeout": "15mins",
-		"executor_reregistration_timeout": "2secs", "runtime_dir": filepath.Join(a.cfg.WorkDir, "runtime")} {
+		"executor_reregistration_timeout": "2secs", "runtime_dir": filepath.Join(a.cfg.WorkDir, "runtime"),
+		"fetcher_cache_size": "2GB", "fetcher_cache_dir": "/tmp/mesos/fetch", "fetcher_stall_timeout": "1mins"} {
 		if got := flags.Flags[flag]; got != want {
 			t.Errorf("/flags %s = %q, want %q", flag, got, want)
 		}

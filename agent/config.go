@@ -14,6 +14,7 @@ import (
 
 	"github.com/gomesos/gomesos/agent/containerizer"
 	"github.com/gomesos/gomesos/agent/core"
+	"github.com/gomesos/gomesos/agent/fetcher"
 )
 
 // Defaults of the Mesos agent flags that Config carries.
@@ -121,6 +122,15 @@ type Config struct {
 	// Isolators run around every container (--isolation); none by
 	// default, which is Mesos's posix isolation.
 	Isolators []containerizer.Isolator
+	// FetcherCacheDir (--fetcher_cache_dir, default /tmp/mesos/fetch)
+	// holds the fetcher's cache, under slaves/<agent id>.
+	FetcherCacheDir string
+	// FetcherCacheSize (--fetcher_cache_size, default 2GB) bounds the
+	// bytes the fetcher's cache keeps.
+	FetcherCacheSize int64
+	// FetcherStallTimeout (--fetcher_stall_timeout, default 1mins): a
+	// download that receives nothing for this long fails.
+	FetcherStallTimeout time.Duration
 	// Logger receives the agent's logs; default discards them.
 	Logger *slog.Logger
 }
@@ -190,6 +200,24 @@ func (c Config) withDefaults() (Config, error) {
 	if c.RuntimeDir == "" {
 		c.RuntimeDir = filepath.Join(c.WorkDir, "runtime")
 	}
+	if c.FetcherCacheDir == "" {
+		c.FetcherCacheDir = fetcher.DefaultCacheDir
+	}
+	if !filepath.IsAbs(c.FetcherCacheDir) {
+		return c, fmt.Errorf("agent: --fetcher_cache_dir must be an absolute path, not %q", c.FetcherCacheDir)
+	}
+	if c.FetcherCacheSize < 0 {
+		return c, fmt.Errorf("agent: --fetcher_cache_size must not be negative")
+	}
+	if c.FetcherCacheSize == 0 {
+		c.FetcherCacheSize = fetcher.DefaultCacheSize
+	}
+	if c.FetcherStallTimeout < 0 {
+		return c, fmt.Errorf("agent: --fetcher_stall_timeout must not be negative")
+	}
+	if c.FetcherStallTimeout == 0 {
+		c.FetcherStallTimeout = fetcher.DefaultStallTimeout
+	}
 	if c.StatusUpdateRetryMax < c.StatusUpdateRetryMin {
 		c.StatusUpdateRetryMax = c.StatusUpdateRetryMin
 	}
@@ -223,5 +251,8 @@ func (c Config) flagsMap(ip string, port int) map[string]string {
 		"recovery_timeout":                codec.FormatDuration(c.RecoveryTimeout),
 		"executor_reregistration_timeout": codec.FormatDuration(c.ExecutorReregistrationTimeout),
 		"executor_reregistration_retries": strconv.Itoa(c.ExecutorReregistrationRetries),
+		"fetcher_cache_dir":               c.FetcherCacheDir,
+		"fetcher_cache_size":              codec.FormatBytes(c.FetcherCacheSize),
+		"fetcher_stall_timeout":           codec.FormatDuration(c.FetcherStallTimeout),
 	}
 }

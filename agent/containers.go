@@ -1,12 +1,17 @@
 package agent
 
 import (
+	"context"
 	"errors"
+	"fmt"
+	"io"
 	"log/slog"
+	"os"
 	"sync"
 
 	"github.com/gomesos/gomesos/agent/containerizer"
 	"github.com/gomesos/gomesos/agent/core"
+	"github.com/gomesos/gomesos/agent/fetcher"
 	mesos "github.com/gomesos/gomesos/api/v1/mesos"
 )
 
@@ -35,15 +40,19 @@ const containerWorkers = 8
 // pace of the scheduler, and the loop must not wait in that line.
 type containerOps struct {
 	cont    containerizer.Containerizer
+	fetch   *fetcher.Fetcher // puts the executor's URIs into its sandbox
+	ctx     context.Context  // cancelled by close: fetches under way stop
+	cancel  context.CancelFunc
 	workDir string
 	log     *slog.Logger
 	deliver func(core.Input) bool
 
 	mu      sync.Mutex
-	work    sync.Cond                 // on mu: a container became ready, or closed
-	pending map[string][]*containerOp // waiting operations, by container
-	busy    map[string]bool           // containers a worker is on
-	ready   []string                  // containers with operations waiting and no worker, oldest first
+	work    sync.Cond                     // on mu: a container became ready, or closed
+	pending map[string][]*containerOp     // waiting operations, by container
+	fetches map[string]context.CancelFunc // fetches under way, by container
+	busy    map[string]bool               // containers a worker is on
+	ready   []string                      // containers with operations waiting and no worker, oldest first
 	closed  bool
 	wg      sync.WaitGroup
 }
@@ -62,13 +71,18 @@ type containerOp struct {
 	resources []*mesos.Resource // opUpdate
 }
 
-func newContainerOps(cont containerizer.Containerizer, workDir string, log *slog.Logger, deliver func(core.Input) bool) *containerOps {
+func newContainerOps(cont containerizer.Containerizer, fetch *fetcher.Fetcher, workDir string, log *slog.Logger, deliver func(core.Input) bool) *containerOps {
+	ctx, cancel := context.WithCancel(context.Background())
 	w := &containerOps{
 		cont:    cont,
+		fetch:   fetch,
+		ctx:     ctx,
+		cancel:  cancel,
 		workDir: workDir,
 		log:     log,
 		deliver: deliver,
 		pending: make(map[string][]*containerOp),
+		fetches: make(map[string]context.CancelFunc),
 		busy:    make(map[string]bool),
 	}
 	w.work.L = &w.mu
@@ -102,6 +116,9 @@ func (w *containerOps) add(id string, op *containerOp) {
 	defer w.mu.Unlock()
 	if w.closed {
 		return
+	}
+	if cancel := w.fetches[id]; cancel != nil && op.kind == opDestroy {
+		cancel() // as Mesos kills its fetcher: a destroyed container's launch fails now
 	}
 	q := w.pending[id]
 	if n := len(q); op.kind == opUpdate && n > 0 && q[n-1].kind == opUpdate {
@@ -152,6 +169,25 @@ func (w *containerOps) worker() {
 func (w *containerOps) do(id string, op *containerOp) {
 	switch op.kind {
 	case opLaunch:
+		// The fetch comes first, in the sandbox the executor will run in
+		// (Mesos fetches between preparing and launching the container).
+		// A failed fetch is a failed launch, naming the URI.
+		if s := op.spec; len(s.URIs) > 0 && s.Directory != "" {
+			ctx, cancel := context.WithCancel(w.ctx)
+			w.mu.Lock()
+			w.fetches[id] = cancel
+			w.mu.Unlock()
+			err := w.fetchInto(ctx, s)
+			w.mu.Lock()
+			delete(w.fetches, id)
+			w.mu.Unlock()
+			cancel()
+			if err != nil {
+				w.log.Warn("fetching the executor's URIs", "container", id, "err", err)
+				w.deliver(core.ContainerLaunched{ContainerID: id, Err: err})
+				return
+			}
+		}
 		pid, err := w.cont.Launch(containerSpec(op.spec))
 		if err == nil {
 			if err := linkLatest(w.workDir, op.spec.Directory); err != nil {
@@ -170,9 +206,40 @@ func (w *containerOps) do(id string, op *containerOp) {
 	}
 }
 
+// fetchInto fetches a launch's URIs into its sandbox, which it creates
+// through the work directory (as the containerizer does: no ".." or
+// symbolic link leads out of it), and logs the fetch to the sandbox's
+// stderr.
+func (w *containerOps) fetchInto(ctx context.Context, s core.LaunchSpec) error {
+	rel, err := containerizer.RelativeToWorkDir(w.workDir, s.Directory)
+	if err != nil {
+		return fmt.Errorf("creating the sandbox: %w", err)
+	}
+	work, err := os.OpenRoot(w.workDir)
+	if err != nil {
+		return fmt.Errorf("creating the sandbox: %w", err)
+	}
+	defer work.Close()
+	if err := work.MkdirAll(rel, 0o755); err != nil {
+		return fmt.Errorf("creating the sandbox: %w", err)
+	}
+	sandbox, err := work.OpenRoot(rel)
+	if err != nil {
+		return fmt.Errorf("opening the sandbox: %w", err)
+	}
+	defer sandbox.Close()
+	var progress io.Writer
+	if stderr, err := sandbox.OpenFile("stderr", os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644); err == nil {
+		defer stderr.Close()
+		progress = stderr
+	}
+	return w.fetch.FetchInto(ctx, s.AgentID, s.URIs, sandbox, progress)
+}
+
 // close drops every operation not yet begun and waits for those under way.
 // The agent then destroys whatever is left in one go.
 func (w *containerOps) close() {
+	w.cancel()
 	w.mu.Lock()
 	w.closed = true
 	w.pending, w.ready = nil, nil

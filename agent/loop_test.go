@@ -276,7 +276,7 @@ func (f *fakeContainers) log() []string {
 func TestContainerOps(t *testing.T) {
 	f := &fakeContainers{hold: map[string]chan struct{}{"slow": make(chan struct{})}}
 	launched := make(chan core.ContainerLaunched, 8)
-	w := newContainerOps(f, t.TempDir(), slog.New(slog.DiscardHandler), func(in core.Input) bool {
+	w := newContainerOps(f, nil, t.TempDir(), slog.New(slog.DiscardHandler), func(in core.Input) bool {
 		launched <- in.(core.ContainerLaunched)
 		return true
 	})

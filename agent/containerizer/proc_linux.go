@@ -15,6 +15,7 @@ import (
 type procInfo struct {
 	pid, ppid, pgid, sid int
 	zombie               bool
+	stopped              bool // state T or t: it runs no more until continued
 }
 
 // listProcs reads every process's parent, group and session from /proc.
@@ -95,7 +96,8 @@ func parseStat(pid int, b []byte) (procInfo, bool) {
 	pgid, _ := strconv.Atoi(string(f[2]))
 	sid, _ := strconv.Atoi(string(f[3]))
 	state := string(f[0])
-	return procInfo{pid: pid, ppid: ppid, pgid: pgid, sid: sid, zombie: state == "Z" || state == "X"}, true
+	return procInfo{pid: pid, ppid: ppid, pgid: pgid, sid: sid, zombie: state == "Z" || state == "X",
+		stopped: state == "T" || state == "t"}, true
 }
 
 // procTable shares scans of /proc. Reading every process's stat line costs
@@ -206,7 +208,8 @@ func members(procs []procInfo, targets []target) []int {
 // with wait, it then waits (a bounded time) for them to be gone.
 func killTrees(targets []target, wait bool) int {
 	stopped := make(map[int]bool)
-	for round := 0; round < 100; round++ {
+	var round []int
+	for pass := 0; pass < 100; pass++ {
 		fresh := 0
 		for _, pid := range members(table.fresh(), targets) {
 			if stopped[pid] {
@@ -214,11 +217,18 @@ func killTrees(targets []target, wait bool) int {
 			}
 			fresh++
 			stopped[pid] = true
+			round = append(round, pid)
 			_ = syscall.Kill(pid, syscall.SIGSTOP)
 		}
 		if fresh == 0 {
 			break
 		}
+		// SIGSTOP is delivered asynchronously: until a process has
+		// stopped it may still fork, and a child born after the next scan
+		// would escape it. So the next scan waits for this round's
+		// processes to be stopped (or dead).
+		awaitStopped(round)
+		round = round[:0]
 	}
 	for pid := range stopped {
 		_ = syscall.Kill(pid, syscall.SIGKILL)
@@ -242,6 +252,26 @@ func killTrees(targets []target, wait bool) int {
 			return len(stopped)
 		}
 		time.Sleep(min(delay, 50*time.Millisecond))
+	}
+}
+
+// awaitStopped waits, briefly, until each of pids is stopped, a zombie or
+// gone. Bounded: a process in uninterruptible sleep stops only when it
+// wakes, and the scans that follow still catch what it forks.
+func awaitStopped(pids []int) {
+	deadline := time.Now().Add(time.Second)
+	for delay := 20 * time.Microsecond; ; delay *= 2 {
+		pending := pids[:0]
+		for _, pid := range pids {
+			if pi, ok := readStat(pid); ok && !pi.zombie && !pi.stopped {
+				pending = append(pending, pid)
+			}
+		}
+		pids = pending
+		if len(pids) == 0 || time.Now().After(deadline) {
+			return
+		}
+		time.Sleep(min(delay, 10*time.Millisecond))
 	}
 }
 

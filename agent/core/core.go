@@ -185,6 +185,12 @@ type LaunchSpec struct {
 	Env []string
 	// Resources are what the container may use.
 	Resources []*mesos.Resource
+	// URIs are the executor command's CommandInfo.uris, fetched into
+	// Directory before the executor starts (a command task's own URIs are
+	// its executor's, as in Mesos).
+	URIs []*mesos.CommandInfo_URI
+	// AgentID names the agent, whose fetcher cache the URIs use.
+	AgentID string
 }
 
 // Destroy kills a container.

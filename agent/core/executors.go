@@ -415,6 +415,9 @@ func (c *core) commandExecutorInfo(fwID string, task *mesos.TaskInfo) *mesos.Exe
 		Command: &mesos.CommandInfo{
 			Value: proto.String(c.cfg.ExecutorBinary),
 			Shell: proto.Bool(false),
+			// As Mesos: the task's URIs are fetched into the executor's
+			// sandbox, where the task runs.
+			Uris: task.GetCommand().GetUris(),
 		},
 		Container: task.GetContainer(),
 		Resources: []*mesos.Resource{scalar("cpus", commandExecutorCPUs), scalar("mem", commandExecutorMem)},
@@ -456,6 +459,8 @@ func (c *core) newExecutor(now time.Time, fw *framework, info *mesos.ExecutorInf
 		Directory: dir,
 		Env:       c.executorEnv(fw, ex),
 		Resources: ex.info.GetResources(),
+		URIs:      ex.info.GetCommand().GetUris(),
+		AgentID:   c.agentID,
 	}
 	switch kind {
 	case kindCommand, kindDefault:

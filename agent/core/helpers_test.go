@@ -3,7 +3,10 @@ package core
 import (
 	"testing"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/gomesos/gomesos/agent/internal/agenttest"
+	mesos "github.com/gomesos/gomesos/api/v1/mesos"
 	"github.com/gomesos/gomesos/executor/builtin"
 )
 
@@ -23,5 +26,37 @@ var (
 func TestExecutorKindEnvMatchesBuiltin(t *testing.T) {
 	if executorKindEnv != builtin.EnvKind {
 		t.Fatalf("executorKindEnv = %q, builtin.EnvKind = %q", executorKindEnv, builtin.EnvKind)
+	}
+}
+
+// As in Mesos, a command task's URIs become its executor's, which the
+// agent fetches into the sandbox before the executor starts; a custom
+// executor's URIs are its own.
+func TestLaunchCarriesTheURIsToFetch(t *testing.T) {
+	h := newCoreHarness(t)
+	h.register()
+	task := commandTask("t", "A-S1", "./run.sh")
+	task.Command.Uris = []*mesos.CommandInfo_URI{{Value: proto.String("http://example.com/run.sh"), Executable: proto.Bool(true)}}
+	spec := only[Launch](h.master(runTask(task)))[0].Spec
+	if len(spec.URIs) != 1 || spec.URIs[0].GetValue() != "http://example.com/run.sh" || !spec.URIs[0].GetExecutable() {
+		t.Fatalf("command task's launch fetches %v, want the task's URI", spec.URIs)
+	}
+	if spec.AgentID != "A-S1" {
+		t.Fatalf("launch names agent %q, want A-S1", spec.AgentID)
+	}
+
+	custom := commandTask("c", "A-S1", "")
+	custom.Command = nil
+	custom.Executor = &mesos.ExecutorInfo{
+		ExecutorId: &mesos.ExecutorID{Value: proto.String("e")},
+		Command: &mesos.CommandInfo{
+			Value: proto.String("./exec"),
+			Uris:  []*mesos.CommandInfo_URI{{Value: proto.String("/opt/exec")}},
+		},
+		Resources: custom.GetResources(),
+	}
+	spec = only[Launch](h.master(runTask(custom)))[0].Spec
+	if len(spec.URIs) != 1 || spec.URIs[0].GetValue() != "/opt/exec" {
+		t.Fatalf("custom executor's launch fetches %v, want /opt/exec", spec.URIs)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/gomesos/gomesos/agent"
 	"github.com/gomesos/gomesos/agent/checkpoint"
 	"github.com/gomesos/gomesos/agent/core"
+	"github.com/gomesos/gomesos/agent/fetcher"
 	"github.com/gomesos/gomesos/internal/flagx"
 )
 
@@ -26,6 +27,11 @@ func agentFlags(fs *flag.FlagSet, cfg *agent.Config) {
 	fs.Var(flagx.Duration{D: &cfg.ExecutorRegistrationTimeout}, "executor_registration_timeout", "time an executor has to subscribe")
 	fs.Var(flagx.Duration{D: &cfg.ExecutorShutdownGracePeriod}, "executor_shutdown_grace_period", "time a shut-down executor has before it is killed")
 	fs.Var(flagx.Duration{D: &cfg.RegistrationBackoffFactor}, "registration_backoff_factor", "initial bound of the registration retry backoff")
+	cfg.FetcherCacheSize = fetcher.DefaultCacheSize
+	cfg.FetcherStallTimeout = fetcher.DefaultStallTimeout
+	fs.StringVar(&cfg.FetcherCacheDir, "fetcher_cache_dir", fetcher.DefaultCacheDir, "directory of the fetcher's cache of URIs fetched with cache: true (one directory per agent ID under it; emptied when the agent starts)")
+	fs.Var(flagx.Bytes{B: &cfg.FetcherCacheSize}, "fetcher_cache_size", "bytes the fetcher's cache may hold, e.g. 2GB; least recently used entries are evicted")
+	fs.Var(flagx.Duration{D: &cfg.FetcherStallTimeout}, "fetcher_stall_timeout", "time a download may receive nothing before the fetch fails")
 }
 
 func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) int {

@@ -24,6 +24,7 @@ func TestBadFlagsNameTheFlag(t *testing.T) {
 		{[]string{"master", "--logging_level=LOUD"}, "--logging_level"},
 		{[]string{"agent", "--work_dir=/tmp/x"}, "--master"},
 		{[]string{"agent", "--master=127.0.0.1:5050"}, "--work_dir"},
+		{[]string{"agent", "--master=127.0.0.1:5050", "--work_dir=/tmp/x", "--fetcher_cache_size=lots"}, "-fetcher_cache_size"},
 		{[]string{"local", "--num_agents=-1"}, "--num_agents"},
 		{[]string{"execute", "--command=true"}, "--name"},
 		{[]string{"execute", "--name=x", "--command=true", "--count=0"}, "--count"},
@@ -43,8 +44,9 @@ func TestBadFlagsNameTheFlag(t *testing.T) {
 // Every subcommand's --help lists its flags with their defaults.
 func TestHelpListsFlagsWithDefaults(t *testing.T) {
 	want := map[string][]string{
-		"master":     {"--port=VALUE", "(default: 5050)", "--allocation_interval", "(default: 1secs)", "--agent_ping_timeout", "(default: 15secs)", "--max_agent_ping_timeouts", "MESOS_<FLAG>"},
-		"agent":      {"--master=VALUE", "--work_dir", "--resources", "--attributes", "(default: 5051)"},
+		"master": {"--port=VALUE", "(default: 5050)", "--allocation_interval", "(default: 1secs)", "--agent_ping_timeout", "(default: 15secs)", "--max_agent_ping_timeouts", "MESOS_<FLAG>"},
+		"agent": {"--master=VALUE", "--work_dir", "--resources", "--attributes", "(default: 5051)",
+			"--fetcher_cache_size", "(default: 2GB)", "--fetcher_cache_dir", "(default: /tmp/mesos/fetch)", "--fetcher_stall_timeout"},
 		"local":      {"--num_agents", "(default: 1)", "--work_dir", "--ip"},
 		"execute":    {"--master", "--name", "--command", "--resources", "--count"},
 		"agents":     {"--master"},

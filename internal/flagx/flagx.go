@@ -90,3 +90,23 @@ func PrintDefaults(w io.Writer, fs *flag.FlagSet) {
 
 // Environ is os.Environ, for callers that want the real environment.
 func Environ() []string { return os.Environ() }
+
+// Bytes is a flag.Value holding a Mesos byte size such as "2GB".
+type Bytes struct{ B *int64 }
+
+func (b Bytes) String() string {
+	if b.B == nil {
+		return ""
+	}
+	return codec.FormatBytes(*b.B)
+}
+
+// Set parses a Mesos byte size.
+func (b Bytes) Set(s string) error {
+	v, err := codec.ParseBytes(s)
+	if err != nil {
+		return err
+	}
+	*b.B = v
+	return nil
+}

@@ -215,6 +215,7 @@ func (c *cluster) addAgent(res string) *agent.Agent {
 		Resources:                   res,
 		ExecutorBinary:              self,
 		ExecutorRegistrationTimeout: c.executorRegistrationTimeout,
+		FetcherCacheDir:             c.t.TempDir(),
 		RegistrationBackoffFactor:   10 * time.Millisecond,
 		StatusUpdateRetryMin:        200 * time.Millisecond,
 		StatusUpdateRetryMax:        time.Second,
