@@ -219,7 +219,7 @@ func (c *core) taskJSON(fw *framework, t *mesos.Task) TaskJSON {
 			ExecutorID: t.GetExecutorId().GetValue(), AgentID: t.GetAgentId().GetValue(),
 			State: t.GetState(), Resources: res, Role: roleOf(t.GetResources(), fw.info),
 			Statuses: t.GetStatuses(), User: t.GetUser(), HasUser: t.User != nil,
-			Labels: t.GetLabels(), Container: t.GetContainer(),
+			Labels: t.GetLabels(), Container: t.GetContainer(), HealthCheck: t.GetHealthCheck(),
 		}),
 	}
 }

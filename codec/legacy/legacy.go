@@ -38,15 +38,16 @@ type Task struct {
 	Statuses []*mesos.TaskStatus
 	// User is written when HasUser is set, as Mesos writes it when the
 	// task has one.
-	User      string
-	HasUser   bool
-	Labels    *mesos.Labels
-	Container *mesos.ContainerInfo
+	User        string
+	HasUser     bool
+	Labels      *mesos.Labels
+	Container   *mesos.ContainerInfo
+	HealthCheck *mesos.HealthCheck
 }
 
 // AppendTask writes t as Mesos's json(const Task&) does: id, name,
 // framework_id, executor_id, slave_id, state, resources, role, statuses,
-// then user, labels and container when present.
+// then user, labels, container and health_check when present.
 func AppendTask(b []byte, t *Task) []byte {
 	b = append(b, `{"id":`...)
 	b = codec.AppendString(b, t.ID)
@@ -83,6 +84,10 @@ func AppendTask(b []byte, t *Task) []byte {
 	if t.Container != nil {
 		b = append(b, `,"container":`...)
 		b = appendProto(b, t.Container)
+	}
+	if t.HealthCheck != nil {
+		b = append(b, `,"health_check":`...)
+		b = appendProto(b, t.HealthCheck)
 	}
 	return append(b, '}')
 }

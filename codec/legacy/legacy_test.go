@@ -44,6 +44,8 @@ func TestAppendTask(t *testing.T) {
 		User: "alice", HasUser: true,
 		Labels:    &mesos.Labels{Labels: []*mesos.Label{{Key: proto.String("k"), Value: proto.String("v")}}},
 		Container: &mesos.ContainerInfo{Type: mesos.ContainerInfo_MESOS.Enum()},
+		HealthCheck: &mesos.HealthCheck{Type: mesos.HealthCheck_TCP.Enum(),
+			Tcp: &mesos.HealthCheck_TCPCheckInfo{Port: proto.Uint32(8080)}},
 	}
 	for _, tc := range []struct {
 		name string
@@ -56,7 +58,9 @@ func TestAppendTask(t *testing.T) {
 			`{"state":"TASK_KILLED","timestamp":1795480858.319361}]}`},
 		{"every optional key", full, `{"id":"t","name":"n","framework_id":"f","executor_id":"e","slave_id":"a","state":"TASK_RUNNING",` +
 			`"resources":{"disk":0.0,"mem":64.0,"gpus":0.0,"cpus":1.0,"ports":"[31000-31001]"},"role":"web","statuses":[],` +
-			`"user":"alice","labels":[{"key":"k","value":"v"}],"container":{"type":"MESOS"}}`},
+			`"user":"alice","labels":[{"key":"k","value":"v"}],"container":{"type":"MESOS"},` +
+			`"health_check":{"delay_seconds":15.0,"interval_seconds":10.0,"timeout_seconds":20.0,"consecutive_failures":3,` +
+			`"grace_period_seconds":10.0,"type":"TCP","tcp":{"port":8080}}}`},
 		{"empty", &Task{}, `{"id":"","name":"","framework_id":"","executor_id":"","slave_id":"","state":"TASK_STARTING",` +
 			`"resources":{},"role":"","statuses":[]}`},
 	} {

@@ -50,6 +50,20 @@
 //     without a subscription it shuts down as on SHUTDOWN: kills its tasks
 //     and exits 1. Without checkpointing, losing the agent does the same at
 //     once.
+//   - A task's health check and check (package checks) start once it is
+//     TASK_RUNNING and stop when it is being killed or ends. Each health
+//     result checks reports is sent as an update in the task's latest state
+//     with healthy set and REASON_TASK_HEALTH_CHECK_STATUS_UPDATED (a copy
+//     of the task's latest update, so it keeps its check_status); when
+//     the checker says to kill the task (consecutive_failures failures
+//     after the grace period) it is killed as by KILL (TASK_KILLING when
+//     understood, the task's kill policy) and its TASK_KILLED carries
+//     healthy=false. A task with a check carries in its state updates an
+//     empty check_status of the check's type; each change of the check's
+//     result is sent as a copy of its latest update (keeping its healthy)
+//     with the new check_status and REASON_TASK_CHECK_STATUS_UPDATED.
+//     COMMAND checks run as child
+//     processes in the task's sandbox with the task's environment.
 //
 // The command executor runs its task in the sandbox with the executor's own
 // stdout and stderr (the sandbox's stdout and stderr files). A second LAUNCH
@@ -70,8 +84,10 @@
 // volumes); the task sandbox is a directory, not a symlink to
 // containers/<id>; a LAUNCH_GROUP that arrives while shutting down is
 // answered with TASK_KILLED (REASON_TASK_KILLED_DURING_LAUNCH) instead of
-// being ignored; health checks, checks, CommandInfo.user and container
-// images are not supported.
+// being ignored; CommandInfo.user and container images are not supported;
+// an invalid health check or check fails its task at launch (TASK_FAILED,
+// REASON_CONTAINER_LAUNCH_FAILED, "Failed to launch task: Task's health
+// check is invalid: ...") where Mesos's master would refuse it.
 package builtin
 
 import (

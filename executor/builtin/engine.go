@@ -17,6 +17,7 @@ import (
 	execpb "github.com/gomesos/gomesos/api/v1/executor"
 	"github.com/gomesos/gomesos/api/v1/mesos"
 	"github.com/gomesos/gomesos/executor"
+	"github.com/gomesos/gomesos/executor/builtin/checks"
 )
 
 const (
@@ -46,6 +47,12 @@ type task struct {
 	maxTimer      *time.Timer
 	maxCompletion bool // killed for exceeding max_completion_time
 	terminal      bool
+
+	env       []string          // the task's environment, for COMMAND checks
+	last      *mesos.TaskStatus // the latest update sent
+	health    *checks.HealthChecker
+	checker   *checks.Checker
+	unhealthy bool // killed for failing its health check
 }
 
 func (t *task) id() string { return t.info.GetTaskId().GetValue() }
@@ -68,6 +75,16 @@ const (
 	timerEscalate timerKind = iota
 	timerMaxCompletion
 )
+
+type healthNote struct {
+	task   *task
+	status checks.HealthStatus
+}
+
+type checkNote struct {
+	task   *task
+	status *mesos.CheckStatusInfo
+}
 
 type timerNote struct {
 	task *task
@@ -96,6 +113,8 @@ type engine struct {
 
 	exits  chan exitNote
 	timers chan timerNote
+	health chan healthNote
+	checks chan checkNote
 	done   chan struct{}
 	wg     sync.WaitGroup
 }
@@ -109,6 +128,8 @@ func newEngine(kind string, cfg executor.Config, client *executor.Client, log *s
 		tasks:  map[string]*task{},
 		exits:  make(chan exitNote),
 		timers: make(chan timerNote),
+		health: make(chan healthNote),
+		checks: make(chan checkNote),
 		done:   make(chan struct{}),
 	}
 }
@@ -160,6 +181,10 @@ func (e *engine) loop(ctx, cctx context.Context, events <-chan *execpb.Event, cl
 			e.exited(cctx, n)
 		case n := <-e.timers:
 			e.fired(cctx, n)
+		case n := <-e.health:
+			e.healthUpdated(cctx, n)
+		case n := <-e.checks:
+			e.checkUpdated(cctx, n)
 		case err := <-clientDone:
 			e.clientGone, clientDone = true, nil
 			e.log.Warn("no longer connected to the agent", "err", err)
@@ -279,6 +304,11 @@ func (e *engine) launch(ctx context.Context, infos []*mesos.TaskInfo) {
 	}
 	failed := map[*task]error{}
 	for _, t := range g.tasks {
+		if err := validateChecks(t.info); err != nil {
+			e.log.Error("invalid task", "task_id", t.id(), "err", err)
+			failed[t] = err
+			continue
+		}
 		if err := e.start(t); err != nil {
 			e.log.Error("failed to launch task", "task_id", t.id(), "err", err)
 			failed[t] = err
@@ -287,6 +317,7 @@ func (e *engine) launch(ctx context.Context, infos []*mesos.TaskInfo) {
 	for _, t := range g.tasks {
 		if t.proc != nil {
 			e.update(ctx, t.info.GetTaskId(), mesos.TaskState_TASK_RUNNING, nil, "")
+			e.startChecks(ctx, t)
 		}
 	}
 	for _, t := range g.tasks {
@@ -331,6 +362,7 @@ func (e *engine) start(t *task) error {
 	}
 	spec.dir = t.sandbox
 	spec.env = taskEnv(os.Environ(), t.info.GetCommand(), extra...)
+	t.env = spec.env
 
 	p, err := startProcess(spec)
 	if err != nil {
@@ -406,7 +438,13 @@ func (e *engine) finish(ctx context.Context, t *task, state mesos.TaskState, rea
 	e.active--
 	stopTimer(t.escalation)
 	stopTimer(t.maxTimer)
-	e.update(ctx, t.info.GetTaskId(), state, reason, message)
+	t.stopChecks()
+	st := e.status(t.info.GetTaskId(), state, reason, message)
+	if t.unhealthy {
+		// As Mesos: the end of a task killed for its health says so.
+		st.Healthy = proto.Bool(false)
+	}
+	e.send(ctx, st)
 
 	if e.kind != KindDefault || e.shuttingDown || t.group.killing {
 		return
@@ -463,6 +501,7 @@ func (e *engine) kill(ctx context.Context, t *task, grace time.Duration, announc
 	}
 	t.killing = true
 	stopTimer(t.maxTimer)
+	t.stopChecks()
 	if announce && !t.maxCompletion && e.hasCapability(mesos.FrameworkInfo_Capability_TASK_KILLING_STATE) {
 		e.update(ctx, t.info.GetTaskId(), mesos.TaskState_TASK_KILLING, nil, "")
 	}
@@ -531,6 +570,13 @@ func (e *engine) hasCapability(c mesos.FrameworkInfo_Capability_Type) bool {
 }
 
 func (e *engine) update(ctx context.Context, id *mesos.TaskID, state mesos.TaskState, reason *mesos.TaskStatus_Reason, message string) {
+	e.send(ctx, e.status(id, state, reason, message))
+}
+
+// status builds a task's status update afresh. A task with a check gets
+// an empty check status of its type, as Mesos's executors give every such
+// update; only health and check updates carry results.
+func (e *engine) status(id *mesos.TaskID, state mesos.TaskState, reason *mesos.TaskStatus_Reason, message string) *mesos.TaskStatus {
 	st := &mesos.TaskStatus{
 		TaskId: proto.Clone(id).(*mesos.TaskID),
 		State:  state.Enum(),
@@ -539,9 +585,27 @@ func (e *engine) update(ctx context.Context, id *mesos.TaskID, state mesos.TaskS
 	if message != "" {
 		st.Message = proto.String(message)
 	}
-	e.log.Info("status update", "task_id", id.GetValue(), "state", state.String(), "message", message)
+	if t := e.tasks[id.GetValue()]; t != nil && t.info.GetCheck() != nil {
+		st.CheckStatus = checks.EmptyStatus(t.info.GetCheck())
+	}
+	return st
+}
+
+func (e *engine) send(ctx context.Context, st *mesos.TaskStatus) {
+	id, state := st.GetTaskId().GetValue(), st.GetState()
+	if t := e.tasks[id]; t != nil {
+		t.last = st
+	}
+	args := []any{"task_id", id, "state", state.String(), "message", st.GetMessage()}
+	if st.Healthy != nil {
+		args = append(args, "healthy", st.GetHealthy())
+	}
+	if st.Reason != nil {
+		args = append(args, "reason", st.GetReason().String())
+	}
+	e.log.Info("status update", args...)
 	if err := e.client.Update(ctx, st); err != nil {
-		e.log.Error("status update failed", "task_id", id.GetValue(), "state", state.String(), "err", err)
+		e.log.Error("status update failed", "task_id", id, "state", state.String(), "err", err)
 	}
 }
 
@@ -560,6 +624,7 @@ func (e *engine) cleanup() {
 	for _, t := range e.order {
 		stopTimer(t.escalation)
 		stopTimer(t.maxTimer)
+		t.stopChecks()
 		if t.proc != nil {
 			t.proc.destroy()
 		}
@@ -572,4 +637,120 @@ func stopTimer(t *time.Timer) {
 	if t != nil {
 		t.Stop()
 	}
+}
+
+// validateChecks checks a task's health check and check as Mesos's master
+// would have.
+func validateChecks(ti *mesos.TaskInfo) error {
+	if hc := ti.GetHealthCheck(); hc != nil {
+		if err := checks.ValidateHealthCheck(hc); err != nil {
+			return fmt.Errorf("Task's health check is invalid: %w", err)
+		}
+	}
+	if ci := ti.GetCheck(); ci != nil {
+		if err := checks.ValidateCheck(ci); err != nil {
+			return fmt.Errorf("Task's check is invalid: %w", err)
+		}
+	}
+	return nil
+}
+
+// startChecks starts a running task's health check and check. Their
+// results reach the loop as messages.
+func (e *engine) startChecks(ctx context.Context, t *task) {
+	target := checks.Target{Dir: t.sandbox, Env: t.env, Stderr: os.Stderr}
+	if hc := t.info.GetHealthCheck(); hc != nil {
+		h, err := checks.StartHealthChecker(ctx, hc, target, nil, func(s checks.HealthStatus) {
+			select {
+			case e.health <- healthNote{task: t, status: s}:
+			case <-e.done:
+			}
+		})
+		if err != nil {
+			e.log.Error("failed to start the health check", "task_id", t.id(), "err", err)
+		} else {
+			t.health = h
+			e.track(h.Done())
+			e.log.Info("health checking started", "task_id", t.id(), "type", hc.GetType().String())
+		}
+	}
+	if ci := t.info.GetCheck(); ci != nil {
+		c, err := checks.StartChecker(ctx, ci, target, func(s *mesos.CheckStatusInfo) {
+			select {
+			case e.checks <- checkNote{task: t, status: s}:
+			case <-e.done:
+			}
+		})
+		if err != nil {
+			e.log.Error("failed to start the check", "task_id", t.id(), "err", err)
+		} else {
+			t.checker = c
+			e.track(c.Done())
+			e.log.Info("checking started", "task_id", t.id(), "type", ci.GetType().String())
+		}
+	}
+}
+
+// track makes run wait for a checker's goroutine.
+func (e *engine) track(done <-chan struct{}) {
+	e.wg.Add(1)
+	go func() {
+		defer e.wg.Done()
+		<-done
+	}()
+}
+
+func (t *task) stopChecks() {
+	if t.health != nil {
+		t.health.Stop()
+	}
+	if t.checker != nil {
+		t.checker.Stop()
+	}
+}
+
+// following is a copy of the task's latest update, as a new update with
+// the given reason: Mesos's executors build health and check updates so,
+// keeping the state and whatever else the latest one carried (its healthy
+// and check_status among them).
+func (t *task) following(reason mesos.TaskStatus_Reason) *mesos.TaskStatus {
+	st := proto.Clone(t.last).(*mesos.TaskStatus)
+	st.Uuid, st.Timestamp = nil, nil
+	st.Reason = reason.Enum()
+	return st
+}
+
+// healthUpdated reports a health check result: an update in the task's
+// current state with healthy set and REASON_TASK_HEALTH_CHECK_STATUS_UPDATED,
+// and a kill when the task failed too many checks.
+func (e *engine) healthUpdated(ctx context.Context, n healthNote) {
+	t := n.task
+	if t.terminal || t.killing {
+		return
+	}
+	if !n.status.Healthy {
+		e.log.Warn("health check failed", "task_id", t.id(), "consecutive_failures", n.status.ConsecutiveFailures,
+			"err", n.status.Message)
+	}
+	st := t.following(mesos.TaskStatus_REASON_TASK_HEALTH_CHECK_STATUS_UPDATED)
+	st.Healthy = proto.Bool(n.status.Healthy)
+	e.send(ctx, st)
+	if n.status.KillTask {
+		e.log.Warn("killing the task: it failed its health check too often", "task_id", t.id(),
+			"consecutive_failures", n.status.ConsecutiveFailures)
+		t.unhealthy = true
+		e.kill(ctx, t, gracePeriod(t, nil), true)
+	}
+}
+
+// checkUpdated reports a changed check result: an update in the task's
+// current state with REASON_TASK_CHECK_STATUS_UPDATED.
+func (e *engine) checkUpdated(ctx context.Context, n checkNote) {
+	t := n.task
+	if t.terminal || t.killing {
+		return
+	}
+	st := t.following(mesos.TaskStatus_REASON_TASK_CHECK_STATUS_UPDATED)
+	st.CheckStatus = n.status
+	e.send(ctx, st)
 }

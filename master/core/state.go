@@ -307,6 +307,7 @@ func (t *taskRec) appendJSON(b []byte) []byte {
 		ID: t.id, Name: t.info.GetName(), FrameworkID: t.frameworkID, ExecutorID: t.executorID, AgentID: t.agentID,
 		State: t.state, Resources: legacy.Resources(t.res), Role: t.role, Statuses: t.statuses,
 		User: t.user, HasUser: t.user != "", Labels: t.info.GetLabels(), Container: t.info.GetContainer(),
+		HealthCheck: t.info.GetHealthCheck(),
 	})
 }
 

@@ -67,7 +67,7 @@ func newTaskFromAgent(rt *mesos.Task, agentID string) *task {
 		agentID:     agentID,
 		info: &mesos.TaskInfo{
 			Name: rt.Name, TaskId: rt.TaskId, AgentId: &mesos.AgentID{Value: &agentID},
-			Resources: rt.GetResources(), Labels: rt.Labels,
+			Resources: rt.GetResources(), Labels: rt.Labels, HealthCheck: rt.HealthCheck,
 		},
 		executorID: rt.GetExecutorId().GetValue(),
 		res:        res,
@@ -142,7 +142,7 @@ func containsStatus(list []*mesos.TaskStatus, s *mesos.TaskStatus) bool {
 func statusForState(s *mesos.TaskStatus) *mesos.TaskStatus {
 	return &mesos.TaskStatus{
 		TaskId: s.TaskId, State: s.State, Timestamp: s.Timestamp, Healthy: s.Healthy,
-		Labels: s.Labels, ContainerStatus: s.ContainerStatus,
+		Labels: s.Labels, ContainerStatus: s.ContainerStatus, CheckStatus: s.CheckStatus,
 	}
 }
 

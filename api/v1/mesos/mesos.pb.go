@@ -863,6 +863,68 @@ func (HealthCheck_Type) EnumDescriptor() ([]byte, []int) {
 	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{35, 0}
 }
 
+type CheckInfo_Type int32
+
+const (
+	CheckInfo_UNKNOWN CheckInfo_Type = 0
+	CheckInfo_COMMAND CheckInfo_Type = 1
+	CheckInfo_HTTP    CheckInfo_Type = 2
+	CheckInfo_TCP     CheckInfo_Type = 3
+)
+
+// Enum value maps for CheckInfo_Type.
+var (
+	CheckInfo_Type_name = map[int32]string{
+		0: "UNKNOWN",
+		1: "COMMAND",
+		2: "HTTP",
+		3: "TCP",
+	}
+	CheckInfo_Type_value = map[string]int32{
+		"UNKNOWN": 0,
+		"COMMAND": 1,
+		"HTTP":    2,
+		"TCP":     3,
+	}
+)
+
+func (x CheckInfo_Type) Enum() *CheckInfo_Type {
+	p := new(CheckInfo_Type)
+	*p = x
+	return p
+}
+
+func (x CheckInfo_Type) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (CheckInfo_Type) Descriptor() protoreflect.EnumDescriptor {
+	return file_api_v1_mesos_mesos_proto_enumTypes[12].Descriptor()
+}
+
+func (CheckInfo_Type) Type() protoreflect.EnumType {
+	return &file_api_v1_mesos_mesos_proto_enumTypes[12]
+}
+
+func (x CheckInfo_Type) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Do not use.
+func (x *CheckInfo_Type) UnmarshalJSON(b []byte) error {
+	num, err := protoimpl.X.UnmarshalJSONEnum(x.Descriptor(), b)
+	if err != nil {
+		return err
+	}
+	*x = CheckInfo_Type(num)
+	return nil
+}
+
+// Deprecated: Use CheckInfo_Type.Descriptor instead.
+func (CheckInfo_Type) EnumDescriptor() ([]byte, []int) {
+	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{36, 0}
+}
+
 type Image_Type int32
 
 const (
@@ -893,11 +955,11 @@ func (x Image_Type) String() string {
 }
 
 func (Image_Type) Descriptor() protoreflect.EnumDescriptor {
-	return file_api_v1_mesos_mesos_proto_enumTypes[12].Descriptor()
+	return file_api_v1_mesos_mesos_proto_enumTypes[13].Descriptor()
 }
 
 func (Image_Type) Type() protoreflect.EnumType {
-	return &file_api_v1_mesos_mesos_proto_enumTypes[12]
+	return &file_api_v1_mesos_mesos_proto_enumTypes[13]
 }
 
 func (x Image_Type) Number() protoreflect.EnumNumber {
@@ -916,7 +978,7 @@ func (x *Image_Type) UnmarshalJSON(b []byte) error {
 
 // Deprecated: Use Image_Type.Descriptor instead.
 func (Image_Type) EnumDescriptor() ([]byte, []int) {
-	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{36, 0}
+	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{38, 0}
 }
 
 type Volume_Mode int32
@@ -949,11 +1011,11 @@ func (x Volume_Mode) String() string {
 }
 
 func (Volume_Mode) Descriptor() protoreflect.EnumDescriptor {
-	return file_api_v1_mesos_mesos_proto_enumTypes[13].Descriptor()
+	return file_api_v1_mesos_mesos_proto_enumTypes[14].Descriptor()
 }
 
 func (Volume_Mode) Type() protoreflect.EnumType {
-	return &file_api_v1_mesos_mesos_proto_enumTypes[13]
+	return &file_api_v1_mesos_mesos_proto_enumTypes[14]
 }
 
 func (x Volume_Mode) Number() protoreflect.EnumNumber {
@@ -972,7 +1034,7 @@ func (x *Volume_Mode) UnmarshalJSON(b []byte) error {
 
 // Deprecated: Use Volume_Mode.Descriptor instead.
 func (Volume_Mode) EnumDescriptor() ([]byte, []int) {
-	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{37, 0}
+	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{39, 0}
 }
 
 type ContainerInfo_Type int32
@@ -1005,11 +1067,11 @@ func (x ContainerInfo_Type) String() string {
 }
 
 func (ContainerInfo_Type) Descriptor() protoreflect.EnumDescriptor {
-	return file_api_v1_mesos_mesos_proto_enumTypes[14].Descriptor()
+	return file_api_v1_mesos_mesos_proto_enumTypes[15].Descriptor()
 }
 
 func (ContainerInfo_Type) Type() protoreflect.EnumType {
-	return &file_api_v1_mesos_mesos_proto_enumTypes[14]
+	return &file_api_v1_mesos_mesos_proto_enumTypes[15]
 }
 
 func (x ContainerInfo_Type) Number() protoreflect.EnumNumber {
@@ -1028,7 +1090,7 @@ func (x *ContainerInfo_Type) UnmarshalJSON(b []byte) error {
 
 // Deprecated: Use ContainerInfo_Type.Descriptor instead.
 func (ContainerInfo_Type) EnumDescriptor() ([]byte, []int) {
-	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{38, 0}
+	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{40, 0}
 }
 
 type ContainerInfo_DockerInfo_Network int32
@@ -1067,11 +1129,11 @@ func (x ContainerInfo_DockerInfo_Network) String() string {
 }
 
 func (ContainerInfo_DockerInfo_Network) Descriptor() protoreflect.EnumDescriptor {
-	return file_api_v1_mesos_mesos_proto_enumTypes[15].Descriptor()
+	return file_api_v1_mesos_mesos_proto_enumTypes[16].Descriptor()
 }
 
 func (ContainerInfo_DockerInfo_Network) Type() protoreflect.EnumType {
-	return &file_api_v1_mesos_mesos_proto_enumTypes[15]
+	return &file_api_v1_mesos_mesos_proto_enumTypes[16]
 }
 
 func (x ContainerInfo_DockerInfo_Network) Number() protoreflect.EnumNumber {
@@ -1090,7 +1152,7 @@ func (x *ContainerInfo_DockerInfo_Network) UnmarshalJSON(b []byte) error {
 
 // Deprecated: Use ContainerInfo_DockerInfo_Network.Descriptor instead.
 func (ContainerInfo_DockerInfo_Network) EnumDescriptor() ([]byte, []int) {
-	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{38, 0, 0}
+	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{40, 0, 0}
 }
 
 type TaskStatus_Source int32
@@ -1126,11 +1188,11 @@ func (x TaskStatus_Source) String() string {
 }
 
 func (TaskStatus_Source) Descriptor() protoreflect.EnumDescriptor {
-	return file_api_v1_mesos_mesos_proto_enumTypes[16].Descriptor()
+	return file_api_v1_mesos_mesos_proto_enumTypes[17].Descriptor()
 }
 
 func (TaskStatus_Source) Type() protoreflect.EnumType {
-	return &file_api_v1_mesos_mesos_proto_enumTypes[16]
+	return &file_api_v1_mesos_mesos_proto_enumTypes[17]
 }
 
 func (x TaskStatus_Source) Number() protoreflect.EnumNumber {
@@ -1149,7 +1211,7 @@ func (x *TaskStatus_Source) UnmarshalJSON(b []byte) error {
 
 // Deprecated: Use TaskStatus_Source.Descriptor instead.
 func (TaskStatus_Source) EnumDescriptor() ([]byte, []int) {
-	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{43, 0}
+	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{45, 0}
 }
 
 type TaskStatus_Reason int32
@@ -1281,11 +1343,11 @@ func (x TaskStatus_Reason) String() string {
 }
 
 func (TaskStatus_Reason) Descriptor() protoreflect.EnumDescriptor {
-	return file_api_v1_mesos_mesos_proto_enumTypes[17].Descriptor()
+	return file_api_v1_mesos_mesos_proto_enumTypes[18].Descriptor()
 }
 
 func (TaskStatus_Reason) Type() protoreflect.EnumType {
-	return &file_api_v1_mesos_mesos_proto_enumTypes[17]
+	return &file_api_v1_mesos_mesos_proto_enumTypes[18]
 }
 
 func (x TaskStatus_Reason) Number() protoreflect.EnumNumber {
@@ -1304,7 +1366,7 @@ func (x *TaskStatus_Reason) UnmarshalJSON(b []byte) error {
 
 // Deprecated: Use TaskStatus_Reason.Descriptor instead.
 func (TaskStatus_Reason) EnumDescriptor() ([]byte, []int) {
-	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{43, 1}
+	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{45, 1}
 }
 
 type FrameworkID struct {
@@ -3691,6 +3753,176 @@ func (x *HealthCheck) GetTcp() *HealthCheck_TCPCheckInfo {
 	return nil
 }
 
+// CheckInfo describes a general check of a task (Mesos 1.2+): its result
+// is reported in TaskStatus.check_status and does not affect the task.
+type CheckInfo struct {
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	Type            *CheckInfo_Type        `protobuf:"varint,1,opt,name=type,enum=mesos.v1.CheckInfo_Type" json:"type,omitempty"`
+	Command         *CheckInfo_Command     `protobuf:"bytes,2,opt,name=command" json:"command,omitempty"`
+	Http            *CheckInfo_Http        `protobuf:"bytes,3,opt,name=http" json:"http,omitempty"`
+	Tcp             *CheckInfo_Tcp         `protobuf:"bytes,7,opt,name=tcp" json:"tcp,omitempty"`
+	DelaySeconds    *float64               `protobuf:"fixed64,4,opt,name=delay_seconds,json=delaySeconds,def=15" json:"delay_seconds,omitempty"`
+	IntervalSeconds *float64               `protobuf:"fixed64,5,opt,name=interval_seconds,json=intervalSeconds,def=10" json:"interval_seconds,omitempty"`
+	TimeoutSeconds  *float64               `protobuf:"fixed64,6,opt,name=timeout_seconds,json=timeoutSeconds,def=20" json:"timeout_seconds,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+// Default values for CheckInfo fields.
+const (
+	Default_CheckInfo_DelaySeconds    = float64(15)
+	Default_CheckInfo_IntervalSeconds = float64(10)
+	Default_CheckInfo_TimeoutSeconds  = float64(20)
+)
+
+func (x *CheckInfo) Reset() {
+	*x = CheckInfo{}
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CheckInfo) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CheckInfo) ProtoMessage() {}
+
+func (x *CheckInfo) ProtoReflect() protoreflect.Message {
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CheckInfo.ProtoReflect.Descriptor instead.
+func (*CheckInfo) Descriptor() ([]byte, []int) {
+	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *CheckInfo) GetType() CheckInfo_Type {
+	if x != nil && x.Type != nil {
+		return *x.Type
+	}
+	return CheckInfo_UNKNOWN
+}
+
+func (x *CheckInfo) GetCommand() *CheckInfo_Command {
+	if x != nil {
+		return x.Command
+	}
+	return nil
+}
+
+func (x *CheckInfo) GetHttp() *CheckInfo_Http {
+	if x != nil {
+		return x.Http
+	}
+	return nil
+}
+
+func (x *CheckInfo) GetTcp() *CheckInfo_Tcp {
+	if x != nil {
+		return x.Tcp
+	}
+	return nil
+}
+
+func (x *CheckInfo) GetDelaySeconds() float64 {
+	if x != nil && x.DelaySeconds != nil {
+		return *x.DelaySeconds
+	}
+	return Default_CheckInfo_DelaySeconds
+}
+
+func (x *CheckInfo) GetIntervalSeconds() float64 {
+	if x != nil && x.IntervalSeconds != nil {
+		return *x.IntervalSeconds
+	}
+	return Default_CheckInfo_IntervalSeconds
+}
+
+func (x *CheckInfo) GetTimeoutSeconds() float64 {
+	if x != nil && x.TimeoutSeconds != nil {
+		return *x.TimeoutSeconds
+	}
+	return Default_CheckInfo_TimeoutSeconds
+}
+
+// CheckStatusInfo is the latest result of a task's CheckInfo.
+type CheckStatusInfo struct {
+	state         protoimpl.MessageState   `protogen:"open.v1"`
+	Type          *CheckInfo_Type          `protobuf:"varint,1,opt,name=type,enum=mesos.v1.CheckInfo_Type" json:"type,omitempty"`
+	Command       *CheckStatusInfo_Command `protobuf:"bytes,2,opt,name=command" json:"command,omitempty"`
+	Http          *CheckStatusInfo_Http    `protobuf:"bytes,3,opt,name=http" json:"http,omitempty"`
+	Tcp           *CheckStatusInfo_Tcp     `protobuf:"bytes,4,opt,name=tcp" json:"tcp,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CheckStatusInfo) Reset() {
+	*x = CheckStatusInfo{}
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CheckStatusInfo) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CheckStatusInfo) ProtoMessage() {}
+
+func (x *CheckStatusInfo) ProtoReflect() protoreflect.Message {
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CheckStatusInfo.ProtoReflect.Descriptor instead.
+func (*CheckStatusInfo) Descriptor() ([]byte, []int) {
+	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *CheckStatusInfo) GetType() CheckInfo_Type {
+	if x != nil && x.Type != nil {
+		return *x.Type
+	}
+	return CheckInfo_UNKNOWN
+}
+
+func (x *CheckStatusInfo) GetCommand() *CheckStatusInfo_Command {
+	if x != nil {
+		return x.Command
+	}
+	return nil
+}
+
+func (x *CheckStatusInfo) GetHttp() *CheckStatusInfo_Http {
+	if x != nil {
+		return x.Http
+	}
+	return nil
+}
+
+func (x *CheckStatusInfo) GetTcp() *CheckStatusInfo_Tcp {
+	if x != nil {
+		return x.Tcp
+	}
+	return nil
+}
+
 type Image struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Type          *Image_Type            `protobuf:"varint,1,req,name=type,enum=mesos.v1.Image_Type" json:"type,omitempty"`
@@ -3707,7 +3939,7 @@ const (
 
 func (x *Image) Reset() {
 	*x = Image{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[36]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3719,7 +3951,7 @@ func (x *Image) String() string {
 func (*Image) ProtoMessage() {}
 
 func (x *Image) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[36]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3732,7 +3964,7 @@ func (x *Image) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Image.ProtoReflect.Descriptor instead.
 func (*Image) Descriptor() ([]byte, []int) {
-	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{36}
+	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *Image) GetType() Image_Type {
@@ -3768,7 +4000,7 @@ type Volume struct {
 
 func (x *Volume) Reset() {
 	*x = Volume{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[37]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3780,7 +4012,7 @@ func (x *Volume) String() string {
 func (*Volume) ProtoMessage() {}
 
 func (x *Volume) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[37]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3793,7 +4025,7 @@ func (x *Volume) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Volume.ProtoReflect.Descriptor instead.
 func (*Volume) Descriptor() ([]byte, []int) {
-	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{37}
+	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *Volume) GetMode() Volume_Mode {
@@ -3837,7 +4069,7 @@ type ContainerInfo struct {
 
 func (x *ContainerInfo) Reset() {
 	*x = ContainerInfo{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[38]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3849,7 +4081,7 @@ func (x *ContainerInfo) String() string {
 func (*ContainerInfo) ProtoMessage() {}
 
 func (x *ContainerInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[38]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3862,7 +4094,7 @@ func (x *ContainerInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContainerInfo.ProtoReflect.Descriptor instead.
 func (*ContainerInfo) Descriptor() ([]byte, []int) {
-	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{38}
+	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *ContainerInfo) GetType() ContainerInfo_Type {
@@ -3910,7 +4142,7 @@ type ContainerStatus struct {
 
 func (x *ContainerStatus) Reset() {
 	*x = ContainerStatus{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[39]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3922,7 +4154,7 @@ func (x *ContainerStatus) String() string {
 func (*ContainerStatus) ProtoMessage() {}
 
 func (x *ContainerStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[39]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3935,7 +4167,7 @@ func (x *ContainerStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContainerStatus.ProtoReflect.Descriptor instead.
 func (*ContainerStatus) Descriptor() ([]byte, []int) {
-	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{39}
+	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *ContainerStatus) GetContainerId() *ContainerID {
@@ -3962,6 +4194,7 @@ type TaskInfo struct {
 	Command           *CommandInfo             `protobuf:"bytes,7,opt,name=command" json:"command,omitempty"`
 	Container         *ContainerInfo           `protobuf:"bytes,9,opt,name=container" json:"container,omitempty"`
 	HealthCheck       *HealthCheck             `protobuf:"bytes,8,opt,name=health_check,json=healthCheck" json:"health_check,omitempty"`
+	Check             *CheckInfo               `protobuf:"bytes,13,opt,name=check" json:"check,omitempty"`
 	KillPolicy        *KillPolicy              `protobuf:"bytes,12,opt,name=kill_policy,json=killPolicy" json:"kill_policy,omitempty"`
 	Data              []byte                   `protobuf:"bytes,6,opt,name=data" json:"data,omitempty"`
 	Labels            *Labels                  `protobuf:"bytes,10,opt,name=labels" json:"labels,omitempty"`
@@ -3973,7 +4206,7 @@ type TaskInfo struct {
 
 func (x *TaskInfo) Reset() {
 	*x = TaskInfo{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[40]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3985,7 +4218,7 @@ func (x *TaskInfo) String() string {
 func (*TaskInfo) ProtoMessage() {}
 
 func (x *TaskInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[40]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3998,7 +4231,7 @@ func (x *TaskInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskInfo.ProtoReflect.Descriptor instead.
 func (*TaskInfo) Descriptor() ([]byte, []int) {
-	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{40}
+	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *TaskInfo) GetName() string {
@@ -4057,6 +4290,13 @@ func (x *TaskInfo) GetHealthCheck() *HealthCheck {
 	return nil
 }
 
+func (x *TaskInfo) GetCheck() *CheckInfo {
+	if x != nil {
+		return x.Check
+	}
+	return nil
+}
+
 func (x *TaskInfo) GetKillPolicy() *KillPolicy {
 	if x != nil {
 		return x.KillPolicy
@@ -4101,7 +4341,7 @@ type TaskGroupInfo struct {
 
 func (x *TaskGroupInfo) Reset() {
 	*x = TaskGroupInfo{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[41]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4113,7 +4353,7 @@ func (x *TaskGroupInfo) String() string {
 func (*TaskGroupInfo) ProtoMessage() {}
 
 func (x *TaskGroupInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[41]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4126,7 +4366,7 @@ func (x *TaskGroupInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskGroupInfo.ProtoReflect.Descriptor instead.
 func (*TaskGroupInfo) Descriptor() ([]byte, []int) {
-	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{41}
+	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *TaskGroupInfo) GetTasks() []*TaskInfo {
@@ -4161,7 +4401,7 @@ type Task struct {
 
 func (x *Task) Reset() {
 	*x = Task{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[42]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4173,7 +4413,7 @@ func (x *Task) String() string {
 func (*Task) ProtoMessage() {}
 
 func (x *Task) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[42]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4186,7 +4426,7 @@ func (x *Task) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Task.ProtoReflect.Descriptor instead.
 func (*Task) Descriptor() ([]byte, []int) {
-	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{42}
+	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *Task) GetName() string {
@@ -4314,6 +4554,7 @@ type TaskStatus struct {
 	Timestamp       *float64               `protobuf:"fixed64,6,opt,name=timestamp" json:"timestamp,omitempty"`
 	Uuid            []byte                 `protobuf:"bytes,11,opt,name=uuid" json:"uuid,omitempty"`
 	Healthy         *bool                  `protobuf:"varint,8,opt,name=healthy" json:"healthy,omitempty"`
+	CheckStatus     *CheckStatusInfo       `protobuf:"bytes,15,opt,name=check_status,json=checkStatus" json:"check_status,omitempty"`
 	Labels          *Labels                `protobuf:"bytes,12,opt,name=labels" json:"labels,omitempty"`
 	ContainerStatus *ContainerStatus       `protobuf:"bytes,13,opt,name=container_status,json=containerStatus" json:"container_status,omitempty"`
 	UnreachableTime *TimeInfo              `protobuf:"bytes,14,opt,name=unreachable_time,json=unreachableTime" json:"unreachable_time,omitempty"`
@@ -4323,7 +4564,7 @@ type TaskStatus struct {
 
 func (x *TaskStatus) Reset() {
 	*x = TaskStatus{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[43]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4335,7 +4576,7 @@ func (x *TaskStatus) String() string {
 func (*TaskStatus) ProtoMessage() {}
 
 func (x *TaskStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[43]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4348,7 +4589,7 @@ func (x *TaskStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskStatus.ProtoReflect.Descriptor instead.
 func (*TaskStatus) Descriptor() ([]byte, []int) {
-	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{43}
+	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *TaskStatus) GetTaskId() *TaskID {
@@ -4428,6 +4669,13 @@ func (x *TaskStatus) GetHealthy() bool {
 	return false
 }
 
+func (x *TaskStatus) GetCheckStatus() *CheckStatusInfo {
+	if x != nil {
+		return x.CheckStatus
+	}
+	return nil
+}
+
 func (x *TaskStatus) GetLabels() *Labels {
 	if x != nil {
 		return x.Labels
@@ -4459,7 +4707,7 @@ type DomainInfo_FaultDomain struct {
 
 func (x *DomainInfo_FaultDomain) Reset() {
 	*x = DomainInfo_FaultDomain{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[44]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4471,7 +4719,7 @@ func (x *DomainInfo_FaultDomain) String() string {
 func (*DomainInfo_FaultDomain) ProtoMessage() {}
 
 func (x *DomainInfo_FaultDomain) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[44]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4510,7 +4758,7 @@ type DomainInfo_FaultDomain_RegionInfo struct {
 
 func (x *DomainInfo_FaultDomain_RegionInfo) Reset() {
 	*x = DomainInfo_FaultDomain_RegionInfo{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[45]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4522,7 +4770,7 @@ func (x *DomainInfo_FaultDomain_RegionInfo) String() string {
 func (*DomainInfo_FaultDomain_RegionInfo) ProtoMessage() {}
 
 func (x *DomainInfo_FaultDomain_RegionInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[45]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4554,7 +4802,7 @@ type DomainInfo_FaultDomain_ZoneInfo struct {
 
 func (x *DomainInfo_FaultDomain_ZoneInfo) Reset() {
 	*x = DomainInfo_FaultDomain_ZoneInfo{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[46]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4566,7 +4814,7 @@ func (x *DomainInfo_FaultDomain_ZoneInfo) String() string {
 func (*DomainInfo_FaultDomain_ZoneInfo) ProtoMessage() {}
 
 func (x *DomainInfo_FaultDomain_ZoneInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[46]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4598,7 +4846,7 @@ type MasterInfo_Capability struct {
 
 func (x *MasterInfo_Capability) Reset() {
 	*x = MasterInfo_Capability{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[47]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4610,7 +4858,7 @@ func (x *MasterInfo_Capability) String() string {
 func (*MasterInfo_Capability) ProtoMessage() {}
 
 func (x *MasterInfo_Capability) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[47]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4642,7 +4890,7 @@ type AgentInfo_Capability struct {
 
 func (x *AgentInfo_Capability) Reset() {
 	*x = AgentInfo_Capability{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[48]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4654,7 +4902,7 @@ func (x *AgentInfo_Capability) String() string {
 func (*AgentInfo_Capability) ProtoMessage() {}
 
 func (x *AgentInfo_Capability) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[48]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4686,7 +4934,7 @@ type FrameworkInfo_Capability struct {
 
 func (x *FrameworkInfo_Capability) Reset() {
 	*x = FrameworkInfo_Capability{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[49]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4698,7 +4946,7 @@ func (x *FrameworkInfo_Capability) String() string {
 func (*FrameworkInfo_Capability) ProtoMessage() {}
 
 func (x *FrameworkInfo_Capability) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[49]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4730,7 +4978,7 @@ type OfferFilters_MinAllocatableResources struct {
 
 func (x *OfferFilters_MinAllocatableResources) Reset() {
 	*x = OfferFilters_MinAllocatableResources{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[52]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4742,7 +4990,7 @@ func (x *OfferFilters_MinAllocatableResources) String() string {
 func (*OfferFilters_MinAllocatableResources) ProtoMessage() {}
 
 func (x *OfferFilters_MinAllocatableResources) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[52]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4774,7 +5022,7 @@ type Value_Scalar struct {
 
 func (x *Value_Scalar) Reset() {
 	*x = Value_Scalar{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[53]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4786,7 +5034,7 @@ func (x *Value_Scalar) String() string {
 func (*Value_Scalar) ProtoMessage() {}
 
 func (x *Value_Scalar) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[53]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4819,7 +5067,7 @@ type Value_Range struct {
 
 func (x *Value_Range) Reset() {
 	*x = Value_Range{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[54]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4831,7 +5079,7 @@ func (x *Value_Range) String() string {
 func (*Value_Range) ProtoMessage() {}
 
 func (x *Value_Range) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[54]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4870,7 +5118,7 @@ type Value_Ranges struct {
 
 func (x *Value_Ranges) Reset() {
 	*x = Value_Ranges{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[55]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4882,7 +5130,7 @@ func (x *Value_Ranges) String() string {
 func (*Value_Ranges) ProtoMessage() {}
 
 func (x *Value_Ranges) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[55]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4914,7 +5162,7 @@ type Value_Set struct {
 
 func (x *Value_Set) Reset() {
 	*x = Value_Set{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[56]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4926,7 +5174,7 @@ func (x *Value_Set) String() string {
 func (*Value_Set) ProtoMessage() {}
 
 func (x *Value_Set) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[56]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4958,7 +5206,7 @@ type Value_Text struct {
 
 func (x *Value_Text) Reset() {
 	*x = Value_Text{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[57]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4970,7 +5218,7 @@ func (x *Value_Text) String() string {
 func (*Value_Text) ProtoMessage() {}
 
 func (x *Value_Text) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[57]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5002,7 +5250,7 @@ type Resource_AllocationInfo struct {
 
 func (x *Resource_AllocationInfo) Reset() {
 	*x = Resource_AllocationInfo{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[58]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5014,7 +5262,7 @@ func (x *Resource_AllocationInfo) String() string {
 func (*Resource_AllocationInfo) ProtoMessage() {}
 
 func (x *Resource_AllocationInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[58]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5049,7 +5297,7 @@ type Resource_ReservationInfo struct {
 
 func (x *Resource_ReservationInfo) Reset() {
 	*x = Resource_ReservationInfo{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[59]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5061,7 +5309,7 @@ func (x *Resource_ReservationInfo) String() string {
 func (*Resource_ReservationInfo) ProtoMessage() {}
 
 func (x *Resource_ReservationInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[59]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5116,7 +5364,7 @@ type Resource_DiskInfo struct {
 
 func (x *Resource_DiskInfo) Reset() {
 	*x = Resource_DiskInfo{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[60]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5128,7 +5376,7 @@ func (x *Resource_DiskInfo) String() string {
 func (*Resource_DiskInfo) ProtoMessage() {}
 
 func (x *Resource_DiskInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[60]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5173,7 +5421,7 @@ type Resource_RevocableInfo struct {
 
 func (x *Resource_RevocableInfo) Reset() {
 	*x = Resource_RevocableInfo{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[61]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5185,7 +5433,7 @@ func (x *Resource_RevocableInfo) String() string {
 func (*Resource_RevocableInfo) ProtoMessage() {}
 
 func (x *Resource_RevocableInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[61]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5209,7 +5457,7 @@ type Resource_SharedInfo struct {
 
 func (x *Resource_SharedInfo) Reset() {
 	*x = Resource_SharedInfo{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[62]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5221,7 +5469,7 @@ func (x *Resource_SharedInfo) String() string {
 func (*Resource_SharedInfo) ProtoMessage() {}
 
 func (x *Resource_SharedInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[62]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5247,7 +5495,7 @@ type Resource_DiskInfo_Persistence struct {
 
 func (x *Resource_DiskInfo_Persistence) Reset() {
 	*x = Resource_DiskInfo_Persistence{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[63]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5259,7 +5507,7 @@ func (x *Resource_DiskInfo_Persistence) String() string {
 func (*Resource_DiskInfo_Persistence) ProtoMessage() {}
 
 func (x *Resource_DiskInfo_Persistence) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[63]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5304,7 +5552,7 @@ type Resource_DiskInfo_Source struct {
 
 func (x *Resource_DiskInfo_Source) Reset() {
 	*x = Resource_DiskInfo_Source{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[64]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5316,7 +5564,7 @@ func (x *Resource_DiskInfo_Source) String() string {
 func (*Resource_DiskInfo_Source) ProtoMessage() {}
 
 func (x *Resource_DiskInfo_Source) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[64]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5390,7 +5638,7 @@ type Resource_DiskInfo_Source_Path struct {
 
 func (x *Resource_DiskInfo_Source_Path) Reset() {
 	*x = Resource_DiskInfo_Source_Path{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[65]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[67]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5402,7 +5650,7 @@ func (x *Resource_DiskInfo_Source_Path) String() string {
 func (*Resource_DiskInfo_Source_Path) ProtoMessage() {}
 
 func (x *Resource_DiskInfo_Source_Path) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[65]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[67]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5434,7 +5682,7 @@ type Resource_DiskInfo_Source_Mount struct {
 
 func (x *Resource_DiskInfo_Source_Mount) Reset() {
 	*x = Resource_DiskInfo_Source_Mount{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[66]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[68]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5446,7 +5694,7 @@ func (x *Resource_DiskInfo_Source_Mount) String() string {
 func (*Resource_DiskInfo_Source_Mount) ProtoMessage() {}
 
 func (x *Resource_DiskInfo_Source_Mount) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[66]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[68]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5485,7 +5733,7 @@ type Offer_Operation struct {
 
 func (x *Offer_Operation) Reset() {
 	*x = Offer_Operation{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[67]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[69]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5497,7 +5745,7 @@ func (x *Offer_Operation) String() string {
 func (*Offer_Operation) ProtoMessage() {}
 
 func (x *Offer_Operation) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[67]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[69]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5578,7 +5826,7 @@ type Offer_Operation_Launch struct {
 
 func (x *Offer_Operation_Launch) Reset() {
 	*x = Offer_Operation_Launch{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[68]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[70]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5590,7 +5838,7 @@ func (x *Offer_Operation_Launch) String() string {
 func (*Offer_Operation_Launch) ProtoMessage() {}
 
 func (x *Offer_Operation_Launch) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[68]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[70]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5623,7 +5871,7 @@ type Offer_Operation_LaunchGroup struct {
 
 func (x *Offer_Operation_LaunchGroup) Reset() {
 	*x = Offer_Operation_LaunchGroup{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[69]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[71]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5635,7 +5883,7 @@ func (x *Offer_Operation_LaunchGroup) String() string {
 func (*Offer_Operation_LaunchGroup) ProtoMessage() {}
 
 func (x *Offer_Operation_LaunchGroup) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[69]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[71]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5675,7 +5923,7 @@ type Offer_Operation_Reserve struct {
 
 func (x *Offer_Operation_Reserve) Reset() {
 	*x = Offer_Operation_Reserve{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[70]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[72]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5687,7 +5935,7 @@ func (x *Offer_Operation_Reserve) String() string {
 func (*Offer_Operation_Reserve) ProtoMessage() {}
 
 func (x *Offer_Operation_Reserve) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[70]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[72]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5726,7 +5974,7 @@ type Offer_Operation_Unreserve struct {
 
 func (x *Offer_Operation_Unreserve) Reset() {
 	*x = Offer_Operation_Unreserve{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[71]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[73]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5738,7 +5986,7 @@ func (x *Offer_Operation_Unreserve) String() string {
 func (*Offer_Operation_Unreserve) ProtoMessage() {}
 
 func (x *Offer_Operation_Unreserve) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[71]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[73]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5770,7 +6018,7 @@ type Offer_Operation_Create struct {
 
 func (x *Offer_Operation_Create) Reset() {
 	*x = Offer_Operation_Create{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[72]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[74]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5782,7 +6030,7 @@ func (x *Offer_Operation_Create) String() string {
 func (*Offer_Operation_Create) ProtoMessage() {}
 
 func (x *Offer_Operation_Create) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[72]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[74]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5814,7 +6062,7 @@ type Offer_Operation_Destroy struct {
 
 func (x *Offer_Operation_Destroy) Reset() {
 	*x = Offer_Operation_Destroy{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[73]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[75]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5826,7 +6074,7 @@ func (x *Offer_Operation_Destroy) String() string {
 func (*Offer_Operation_Destroy) ProtoMessage() {}
 
 func (x *Offer_Operation_Destroy) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[73]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[75]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5867,7 +6115,7 @@ const (
 
 func (x *CommandInfo_URI) Reset() {
 	*x = CommandInfo_URI{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[74]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[76]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5879,7 +6127,7 @@ func (x *CommandInfo_URI) String() string {
 func (*CommandInfo_URI) ProtoMessage() {}
 
 func (x *CommandInfo_URI) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[74]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[76]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5946,7 +6194,7 @@ const (
 
 func (x *Environment_Variable) Reset() {
 	*x = Environment_Variable{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[75]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[77]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5958,7 +6206,7 @@ func (x *Environment_Variable) String() string {
 func (*Environment_Variable) ProtoMessage() {}
 
 func (x *Environment_Variable) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[75]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[77]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6008,7 +6256,7 @@ type HealthCheck_HTTPCheckInfo struct {
 
 func (x *HealthCheck_HTTPCheckInfo) Reset() {
 	*x = HealthCheck_HTTPCheckInfo{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[76]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[78]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6020,7 +6268,7 @@ func (x *HealthCheck_HTTPCheckInfo) String() string {
 func (*HealthCheck_HTTPCheckInfo) ProtoMessage() {}
 
 func (x *HealthCheck_HTTPCheckInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[76]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[78]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6081,7 +6329,7 @@ type HealthCheck_TCPCheckInfo struct {
 
 func (x *HealthCheck_TCPCheckInfo) Reset() {
 	*x = HealthCheck_TCPCheckInfo{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[77]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[79]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6093,7 +6341,7 @@ func (x *HealthCheck_TCPCheckInfo) String() string {
 func (*HealthCheck_TCPCheckInfo) ProtoMessage() {}
 
 func (x *HealthCheck_TCPCheckInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[77]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[79]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6123,6 +6371,278 @@ func (x *HealthCheck_TCPCheckInfo) GetPort() uint32 {
 	return 0
 }
 
+type CheckInfo_Command struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Command       *CommandInfo           `protobuf:"bytes,1,req,name=command" json:"command,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CheckInfo_Command) Reset() {
+	*x = CheckInfo_Command{}
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[80]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CheckInfo_Command) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CheckInfo_Command) ProtoMessage() {}
+
+func (x *CheckInfo_Command) ProtoReflect() protoreflect.Message {
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[80]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CheckInfo_Command.ProtoReflect.Descriptor instead.
+func (*CheckInfo_Command) Descriptor() ([]byte, []int) {
+	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{36, 0}
+}
+
+func (x *CheckInfo_Command) GetCommand() *CommandInfo {
+	if x != nil {
+		return x.Command
+	}
+	return nil
+}
+
+type CheckInfo_Http struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Port          *uint32                `protobuf:"varint,1,req,name=port" json:"port,omitempty"`
+	Path          *string                `protobuf:"bytes,2,opt,name=path" json:"path,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CheckInfo_Http) Reset() {
+	*x = CheckInfo_Http{}
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[81]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CheckInfo_Http) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CheckInfo_Http) ProtoMessage() {}
+
+func (x *CheckInfo_Http) ProtoReflect() protoreflect.Message {
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[81]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CheckInfo_Http.ProtoReflect.Descriptor instead.
+func (*CheckInfo_Http) Descriptor() ([]byte, []int) {
+	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{36, 1}
+}
+
+func (x *CheckInfo_Http) GetPort() uint32 {
+	if x != nil && x.Port != nil {
+		return *x.Port
+	}
+	return 0
+}
+
+func (x *CheckInfo_Http) GetPath() string {
+	if x != nil && x.Path != nil {
+		return *x.Path
+	}
+	return ""
+}
+
+type CheckInfo_Tcp struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Port          *uint32                `protobuf:"varint,1,req,name=port" json:"port,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CheckInfo_Tcp) Reset() {
+	*x = CheckInfo_Tcp{}
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[82]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CheckInfo_Tcp) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CheckInfo_Tcp) ProtoMessage() {}
+
+func (x *CheckInfo_Tcp) ProtoReflect() protoreflect.Message {
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[82]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CheckInfo_Tcp.ProtoReflect.Descriptor instead.
+func (*CheckInfo_Tcp) Descriptor() ([]byte, []int) {
+	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{36, 2}
+}
+
+func (x *CheckInfo_Tcp) GetPort() uint32 {
+	if x != nil && x.Port != nil {
+		return *x.Port
+	}
+	return 0
+}
+
+type CheckStatusInfo_Command struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ExitCode      *int32                 `protobuf:"varint,1,opt,name=exit_code,json=exitCode" json:"exit_code,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CheckStatusInfo_Command) Reset() {
+	*x = CheckStatusInfo_Command{}
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[83]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CheckStatusInfo_Command) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CheckStatusInfo_Command) ProtoMessage() {}
+
+func (x *CheckStatusInfo_Command) ProtoReflect() protoreflect.Message {
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[83]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CheckStatusInfo_Command.ProtoReflect.Descriptor instead.
+func (*CheckStatusInfo_Command) Descriptor() ([]byte, []int) {
+	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{37, 0}
+}
+
+func (x *CheckStatusInfo_Command) GetExitCode() int32 {
+	if x != nil && x.ExitCode != nil {
+		return *x.ExitCode
+	}
+	return 0
+}
+
+type CheckStatusInfo_Http struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	StatusCode    *uint32                `protobuf:"varint,1,opt,name=status_code,json=statusCode" json:"status_code,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CheckStatusInfo_Http) Reset() {
+	*x = CheckStatusInfo_Http{}
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[84]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CheckStatusInfo_Http) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CheckStatusInfo_Http) ProtoMessage() {}
+
+func (x *CheckStatusInfo_Http) ProtoReflect() protoreflect.Message {
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[84]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CheckStatusInfo_Http.ProtoReflect.Descriptor instead.
+func (*CheckStatusInfo_Http) Descriptor() ([]byte, []int) {
+	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{37, 1}
+}
+
+func (x *CheckStatusInfo_Http) GetStatusCode() uint32 {
+	if x != nil && x.StatusCode != nil {
+		return *x.StatusCode
+	}
+	return 0
+}
+
+type CheckStatusInfo_Tcp struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Succeeded     *bool                  `protobuf:"varint,1,opt,name=succeeded" json:"succeeded,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CheckStatusInfo_Tcp) Reset() {
+	*x = CheckStatusInfo_Tcp{}
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[85]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CheckStatusInfo_Tcp) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CheckStatusInfo_Tcp) ProtoMessage() {}
+
+func (x *CheckStatusInfo_Tcp) ProtoReflect() protoreflect.Message {
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[85]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CheckStatusInfo_Tcp.ProtoReflect.Descriptor instead.
+func (*CheckStatusInfo_Tcp) Descriptor() ([]byte, []int) {
+	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{37, 2}
+}
+
+func (x *CheckStatusInfo_Tcp) GetSucceeded() bool {
+	if x != nil && x.Succeeded != nil {
+		return *x.Succeeded
+	}
+	return false
+}
+
 type Image_Docker struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Name          *string                `protobuf:"bytes,1,req,name=name" json:"name,omitempty"`
@@ -6132,7 +6652,7 @@ type Image_Docker struct {
 
 func (x *Image_Docker) Reset() {
 	*x = Image_Docker{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[78]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[86]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6144,7 +6664,7 @@ func (x *Image_Docker) String() string {
 func (*Image_Docker) ProtoMessage() {}
 
 func (x *Image_Docker) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[78]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[86]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6157,7 +6677,7 @@ func (x *Image_Docker) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Image_Docker.ProtoReflect.Descriptor instead.
 func (*Image_Docker) Descriptor() ([]byte, []int) {
-	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{36, 0}
+	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{38, 0}
 }
 
 func (x *Image_Docker) GetName() string {
@@ -6187,7 +6707,7 @@ const (
 
 func (x *ContainerInfo_DockerInfo) Reset() {
 	*x = ContainerInfo_DockerInfo{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[79]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[87]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6199,7 +6719,7 @@ func (x *ContainerInfo_DockerInfo) String() string {
 func (*ContainerInfo_DockerInfo) ProtoMessage() {}
 
 func (x *ContainerInfo_DockerInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[79]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[87]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6212,7 +6732,7 @@ func (x *ContainerInfo_DockerInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContainerInfo_DockerInfo.ProtoReflect.Descriptor instead.
 func (*ContainerInfo_DockerInfo) Descriptor() ([]byte, []int) {
-	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{38, 0}
+	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{40, 0}
 }
 
 func (x *ContainerInfo_DockerInfo) GetImage() string {
@@ -6266,7 +6786,7 @@ type ContainerInfo_MesosInfo struct {
 
 func (x *ContainerInfo_MesosInfo) Reset() {
 	*x = ContainerInfo_MesosInfo{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[80]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[88]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6278,7 +6798,7 @@ func (x *ContainerInfo_MesosInfo) String() string {
 func (*ContainerInfo_MesosInfo) ProtoMessage() {}
 
 func (x *ContainerInfo_MesosInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[80]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[88]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6291,7 +6811,7 @@ func (x *ContainerInfo_MesosInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContainerInfo_MesosInfo.ProtoReflect.Descriptor instead.
 func (*ContainerInfo_MesosInfo) Descriptor() ([]byte, []int) {
-	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{38, 1}
+	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{40, 1}
 }
 
 func (x *ContainerInfo_MesosInfo) GetImage() *Image {
@@ -6312,7 +6832,7 @@ type ContainerInfo_DockerInfo_PortMapping struct {
 
 func (x *ContainerInfo_DockerInfo_PortMapping) Reset() {
 	*x = ContainerInfo_DockerInfo_PortMapping{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[81]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[89]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6324,7 +6844,7 @@ func (x *ContainerInfo_DockerInfo_PortMapping) String() string {
 func (*ContainerInfo_DockerInfo_PortMapping) ProtoMessage() {}
 
 func (x *ContainerInfo_DockerInfo_PortMapping) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[81]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[89]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6337,7 +6857,7 @@ func (x *ContainerInfo_DockerInfo_PortMapping) ProtoReflect() protoreflect.Messa
 
 // Deprecated: Use ContainerInfo_DockerInfo_PortMapping.ProtoReflect.Descriptor instead.
 func (*ContainerInfo_DockerInfo_PortMapping) Descriptor() ([]byte, []int) {
-	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{38, 0, 0}
+	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{40, 0, 0}
 }
 
 func (x *ContainerInfo_DockerInfo_PortMapping) GetHostPort() uint32 {
@@ -6739,7 +7259,39 @@ const file_api_v1_mesos_mesos_proto_rawDesc = "" +
 	"\aUNKNOWN\x10\x00\x12\v\n" +
 	"\aCOMMAND\x10\x01\x12\b\n" +
 	"\x04HTTP\x10\x02\x12\a\n" +
-	"\x03TCP\x10\x03\"\xbb\x01\n" +
+	"\x03TCP\x10\x03\"\x8a\x04\n" +
+	"\tCheckInfo\x12,\n" +
+	"\x04type\x18\x01 \x01(\x0e2\x18.mesos.v1.CheckInfo.TypeR\x04type\x125\n" +
+	"\acommand\x18\x02 \x01(\v2\x1b.mesos.v1.CheckInfo.CommandR\acommand\x12,\n" +
+	"\x04http\x18\x03 \x01(\v2\x18.mesos.v1.CheckInfo.HttpR\x04http\x12)\n" +
+	"\x03tcp\x18\a \x01(\v2\x17.mesos.v1.CheckInfo.TcpR\x03tcp\x12'\n" +
+	"\rdelay_seconds\x18\x04 \x01(\x01:\x0215R\fdelaySeconds\x12-\n" +
+	"\x10interval_seconds\x18\x05 \x01(\x01:\x0210R\x0fintervalSeconds\x12+\n" +
+	"\x0ftimeout_seconds\x18\x06 \x01(\x01:\x0220R\x0etimeoutSeconds\x1a:\n" +
+	"\aCommand\x12/\n" +
+	"\acommand\x18\x01 \x02(\v2\x15.mesos.v1.CommandInfoR\acommand\x1a.\n" +
+	"\x04Http\x12\x12\n" +
+	"\x04port\x18\x01 \x02(\rR\x04port\x12\x12\n" +
+	"\x04path\x18\x02 \x01(\tR\x04path\x1a\x19\n" +
+	"\x03Tcp\x12\x12\n" +
+	"\x04port\x18\x01 \x02(\rR\x04port\"3\n" +
+	"\x04Type\x12\v\n" +
+	"\aUNKNOWN\x10\x00\x12\v\n" +
+	"\aCOMMAND\x10\x01\x12\b\n" +
+	"\x04HTTP\x10\x02\x12\a\n" +
+	"\x03TCP\x10\x03\"\xd7\x02\n" +
+	"\x0fCheckStatusInfo\x12,\n" +
+	"\x04type\x18\x01 \x01(\x0e2\x18.mesos.v1.CheckInfo.TypeR\x04type\x12;\n" +
+	"\acommand\x18\x02 \x01(\v2!.mesos.v1.CheckStatusInfo.CommandR\acommand\x122\n" +
+	"\x04http\x18\x03 \x01(\v2\x1e.mesos.v1.CheckStatusInfo.HttpR\x04http\x12/\n" +
+	"\x03tcp\x18\x04 \x01(\v2\x1d.mesos.v1.CheckStatusInfo.TcpR\x03tcp\x1a&\n" +
+	"\aCommand\x12\x1b\n" +
+	"\texit_code\x18\x01 \x01(\x05R\bexitCode\x1a'\n" +
+	"\x04Http\x12\x1f\n" +
+	"\vstatus_code\x18\x01 \x01(\rR\n" +
+	"statusCode\x1a#\n" +
+	"\x03Tcp\x12\x1c\n" +
+	"\tsucceeded\x18\x01 \x01(\bR\tsucceeded\"\xbb\x01\n" +
 	"\x05Image\x12(\n" +
 	"\x04type\x18\x01 \x02(\x0e2\x14.mesos.v1.Image.TypeR\x04type\x12.\n" +
 	"\x06docker\x18\x03 \x01(\v2\x16.mesos.v1.Image.DockerR\x06docker\x12\x1c\n" +
@@ -6794,7 +7346,7 @@ const file_api_v1_mesos_mesos_proto_rawDesc = "" +
 	"\x05MESOS\x10\x02\"n\n" +
 	"\x0fContainerStatus\x128\n" +
 	"\fcontainer_id\x18\x04 \x01(\v2\x15.mesos.v1.ContainerIDR\vcontainerId\x12!\n" +
-	"\fexecutor_pid\x18\x03 \x01(\rR\vexecutorPid\"\xc7\x05\n" +
+	"\fexecutor_pid\x18\x03 \x01(\rR\vexecutorPid\"\xf2\x05\n" +
 	"\bTaskInfo\x12\x12\n" +
 	"\x04name\x18\x01 \x02(\tR\x04name\x12)\n" +
 	"\atask_id\x18\x02 \x02(\v2\x10.mesos.v1.TaskIDR\x06taskId\x12,\n" +
@@ -6803,7 +7355,8 @@ const file_api_v1_mesos_mesos_proto_rawDesc = "" +
 	"\bexecutor\x18\x05 \x01(\v2\x16.mesos.v1.ExecutorInfoR\bexecutor\x12/\n" +
 	"\acommand\x18\a \x01(\v2\x15.mesos.v1.CommandInfoR\acommand\x125\n" +
 	"\tcontainer\x18\t \x01(\v2\x17.mesos.v1.ContainerInfoR\tcontainer\x128\n" +
-	"\fhealth_check\x18\b \x01(\v2\x15.mesos.v1.HealthCheckR\vhealthCheck\x125\n" +
+	"\fhealth_check\x18\b \x01(\v2\x15.mesos.v1.HealthCheckR\vhealthCheck\x12)\n" +
+	"\x05check\x18\r \x01(\v2\x13.mesos.v1.CheckInfoR\x05check\x125\n" +
 	"\vkill_policy\x18\f \x01(\v2\x14.mesos.v1.KillPolicyR\n" +
 	"killPolicy\x12\x12\n" +
 	"\x04data\x18\x06 \x01(\fR\x04data\x12(\n" +
@@ -6838,7 +7391,7 @@ const file_api_v1_mesos_mesos_proto_rawDesc = "" +
 	"\x06limits\x18\x11 \x03(\v2\x1a.mesos.v1.Task.LimitsEntryR\x06limits\x1aQ\n" +
 	"\vLimitsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12,\n" +
-	"\x05value\x18\x02 \x01(\v2\x16.mesos.v1.Value.ScalarR\x05value:\x028\x01\"\xa8\x0e\n" +
+	"\x05value\x18\x02 \x01(\v2\x16.mesos.v1.Value.ScalarR\x05value:\x028\x01\"\xe6\x0e\n" +
 	"\n" +
 	"TaskStatus\x12)\n" +
 	"\atask_id\x18\x01 \x02(\v2\x10.mesos.v1.TaskIDR\x06taskId\x12)\n" +
@@ -6853,7 +7406,8 @@ const file_api_v1_mesos_mesos_proto_rawDesc = "" +
 	"executorId\x12\x1c\n" +
 	"\ttimestamp\x18\x06 \x01(\x01R\ttimestamp\x12\x12\n" +
 	"\x04uuid\x18\v \x01(\fR\x04uuid\x12\x18\n" +
-	"\ahealthy\x18\b \x01(\bR\ahealthy\x12(\n" +
+	"\ahealthy\x18\b \x01(\bR\ahealthy\x12<\n" +
+	"\fcheck_status\x18\x0f \x01(\v2\x19.mesos.v1.CheckStatusInfoR\vcheckStatus\x12(\n" +
 	"\x06labels\x18\f \x01(\v2\x10.mesos.v1.LabelsR\x06labels\x12D\n" +
 	"\x10container_status\x18\r \x01(\v2\x19.mesos.v1.ContainerStatusR\x0fcontainerStatus\x12=\n" +
 	"\x10unreachable_time\x18\x0e \x01(\v2\x12.mesos.v1.TimeInfoR\x0funreachableTime\"B\n" +
@@ -6939,8 +7493,8 @@ func file_api_v1_mesos_mesos_proto_rawDescGZIP() []byte {
 	return file_api_v1_mesos_mesos_proto_rawDescData
 }
 
-var file_api_v1_mesos_mesos_proto_enumTypes = make([]protoimpl.EnumInfo, 18)
-var file_api_v1_mesos_mesos_proto_msgTypes = make([]protoimpl.MessageInfo, 84)
+var file_api_v1_mesos_mesos_proto_enumTypes = make([]protoimpl.EnumInfo, 19)
+var file_api_v1_mesos_mesos_proto_msgTypes = make([]protoimpl.MessageInfo, 92)
 var file_api_v1_mesos_mesos_proto_goTypes = []any{
 	(OperationState)(0),                          // 0: mesos.v1.OperationState
 	(TaskState)(0),                               // 1: mesos.v1.TaskState
@@ -6954,261 +7508,281 @@ var file_api_v1_mesos_mesos_proto_goTypes = []any{
 	(Environment_Variable_Type)(0),               // 9: mesos.v1.Environment.Variable.Type
 	(ExecutorInfo_Type)(0),                       // 10: mesos.v1.ExecutorInfo.Type
 	(HealthCheck_Type)(0),                        // 11: mesos.v1.HealthCheck.Type
-	(Image_Type)(0),                              // 12: mesos.v1.Image.Type
-	(Volume_Mode)(0),                             // 13: mesos.v1.Volume.Mode
-	(ContainerInfo_Type)(0),                      // 14: mesos.v1.ContainerInfo.Type
-	(ContainerInfo_DockerInfo_Network)(0),        // 15: mesos.v1.ContainerInfo.DockerInfo.Network
-	(TaskStatus_Source)(0),                       // 16: mesos.v1.TaskStatus.Source
-	(TaskStatus_Reason)(0),                       // 17: mesos.v1.TaskStatus.Reason
-	(*FrameworkID)(nil),                          // 18: mesos.v1.FrameworkID
-	(*OfferID)(nil),                              // 19: mesos.v1.OfferID
-	(*AgentID)(nil),                              // 20: mesos.v1.AgentID
-	(*TaskID)(nil),                               // 21: mesos.v1.TaskID
-	(*ExecutorID)(nil),                           // 22: mesos.v1.ExecutorID
-	(*OperationID)(nil),                          // 23: mesos.v1.OperationID
-	(*ResourceProviderID)(nil),                   // 24: mesos.v1.ResourceProviderID
-	(*ContainerID)(nil),                          // 25: mesos.v1.ContainerID
-	(*UUID)(nil),                                 // 26: mesos.v1.UUID
-	(*TimeInfo)(nil),                             // 27: mesos.v1.TimeInfo
-	(*DurationInfo)(nil),                         // 28: mesos.v1.DurationInfo
-	(*Address)(nil),                              // 29: mesos.v1.Address
-	(*URL)(nil),                                  // 30: mesos.v1.URL
-	(*Parameter)(nil),                            // 31: mesos.v1.Parameter
-	(*Parameters)(nil),                           // 32: mesos.v1.Parameters
-	(*Label)(nil),                                // 33: mesos.v1.Label
-	(*Labels)(nil),                               // 34: mesos.v1.Labels
-	(*DomainInfo)(nil),                           // 35: mesos.v1.DomainInfo
-	(*MasterInfo)(nil),                           // 36: mesos.v1.MasterInfo
-	(*AgentInfo)(nil),                            // 37: mesos.v1.AgentInfo
-	(*FrameworkInfo)(nil),                        // 38: mesos.v1.FrameworkInfo
-	(*ResourceQuantities)(nil),                   // 39: mesos.v1.ResourceQuantities
-	(*OfferFilters)(nil),                         // 40: mesos.v1.OfferFilters
-	(*Value)(nil),                                // 41: mesos.v1.Value
-	(*Attribute)(nil),                            // 42: mesos.v1.Attribute
-	(*Resource)(nil),                             // 43: mesos.v1.Resource
-	(*Request)(nil),                              // 44: mesos.v1.Request
-	(*Offer)(nil),                                // 45: mesos.v1.Offer
-	(*Unavailability)(nil),                       // 46: mesos.v1.Unavailability
-	(*Filters)(nil),                              // 47: mesos.v1.Filters
-	(*OperationStatus)(nil),                      // 48: mesos.v1.OperationStatus
-	(*CommandInfo)(nil),                          // 49: mesos.v1.CommandInfo
-	(*Environment)(nil),                          // 50: mesos.v1.Environment
-	(*KillPolicy)(nil),                           // 51: mesos.v1.KillPolicy
-	(*ExecutorInfo)(nil),                         // 52: mesos.v1.ExecutorInfo
-	(*HealthCheck)(nil),                          // 53: mesos.v1.HealthCheck
-	(*Image)(nil),                                // 54: mesos.v1.Image
-	(*Volume)(nil),                               // 55: mesos.v1.Volume
-	(*ContainerInfo)(nil),                        // 56: mesos.v1.ContainerInfo
-	(*ContainerStatus)(nil),                      // 57: mesos.v1.ContainerStatus
-	(*TaskInfo)(nil),                             // 58: mesos.v1.TaskInfo
-	(*TaskGroupInfo)(nil),                        // 59: mesos.v1.TaskGroupInfo
-	(*Task)(nil),                                 // 60: mesos.v1.Task
-	(*TaskStatus)(nil),                           // 61: mesos.v1.TaskStatus
-	(*DomainInfo_FaultDomain)(nil),               // 62: mesos.v1.DomainInfo.FaultDomain
-	(*DomainInfo_FaultDomain_RegionInfo)(nil),    // 63: mesos.v1.DomainInfo.FaultDomain.RegionInfo
-	(*DomainInfo_FaultDomain_ZoneInfo)(nil),      // 64: mesos.v1.DomainInfo.FaultDomain.ZoneInfo
-	(*MasterInfo_Capability)(nil),                // 65: mesos.v1.MasterInfo.Capability
-	(*AgentInfo_Capability)(nil),                 // 66: mesos.v1.AgentInfo.Capability
-	(*FrameworkInfo_Capability)(nil),             // 67: mesos.v1.FrameworkInfo.Capability
-	nil,                                          // 68: mesos.v1.FrameworkInfo.OfferFiltersEntry
-	nil,                                          // 69: mesos.v1.ResourceQuantities.QuantitiesEntry
-	(*OfferFilters_MinAllocatableResources)(nil), // 70: mesos.v1.OfferFilters.MinAllocatableResources
-	(*Value_Scalar)(nil),                         // 71: mesos.v1.Value.Scalar
-	(*Value_Range)(nil),                          // 72: mesos.v1.Value.Range
-	(*Value_Ranges)(nil),                         // 73: mesos.v1.Value.Ranges
-	(*Value_Set)(nil),                            // 74: mesos.v1.Value.Set
-	(*Value_Text)(nil),                           // 75: mesos.v1.Value.Text
-	(*Resource_AllocationInfo)(nil),              // 76: mesos.v1.Resource.AllocationInfo
-	(*Resource_ReservationInfo)(nil),             // 77: mesos.v1.Resource.ReservationInfo
-	(*Resource_DiskInfo)(nil),                    // 78: mesos.v1.Resource.DiskInfo
-	(*Resource_RevocableInfo)(nil),               // 79: mesos.v1.Resource.RevocableInfo
-	(*Resource_SharedInfo)(nil),                  // 80: mesos.v1.Resource.SharedInfo
-	(*Resource_DiskInfo_Persistence)(nil),        // 81: mesos.v1.Resource.DiskInfo.Persistence
-	(*Resource_DiskInfo_Source)(nil),             // 82: mesos.v1.Resource.DiskInfo.Source
-	(*Resource_DiskInfo_Source_Path)(nil),        // 83: mesos.v1.Resource.DiskInfo.Source.Path
-	(*Resource_DiskInfo_Source_Mount)(nil),       // 84: mesos.v1.Resource.DiskInfo.Source.Mount
-	(*Offer_Operation)(nil),                      // 85: mesos.v1.Offer.Operation
-	(*Offer_Operation_Launch)(nil),               // 86: mesos.v1.Offer.Operation.Launch
-	(*Offer_Operation_LaunchGroup)(nil),          // 87: mesos.v1.Offer.Operation.LaunchGroup
-	(*Offer_Operation_Reserve)(nil),              // 88: mesos.v1.Offer.Operation.Reserve
-	(*Offer_Operation_Unreserve)(nil),            // 89: mesos.v1.Offer.Operation.Unreserve
-	(*Offer_Operation_Create)(nil),               // 90: mesos.v1.Offer.Operation.Create
-	(*Offer_Operation_Destroy)(nil),              // 91: mesos.v1.Offer.Operation.Destroy
-	(*CommandInfo_URI)(nil),                      // 92: mesos.v1.CommandInfo.URI
-	(*Environment_Variable)(nil),                 // 93: mesos.v1.Environment.Variable
-	(*HealthCheck_HTTPCheckInfo)(nil),            // 94: mesos.v1.HealthCheck.HTTPCheckInfo
-	(*HealthCheck_TCPCheckInfo)(nil),             // 95: mesos.v1.HealthCheck.TCPCheckInfo
-	(*Image_Docker)(nil),                         // 96: mesos.v1.Image.Docker
-	(*ContainerInfo_DockerInfo)(nil),             // 97: mesos.v1.ContainerInfo.DockerInfo
-	(*ContainerInfo_MesosInfo)(nil),              // 98: mesos.v1.ContainerInfo.MesosInfo
-	(*ContainerInfo_DockerInfo_PortMapping)(nil), // 99: mesos.v1.ContainerInfo.DockerInfo.PortMapping
-	nil, // 100: mesos.v1.TaskInfo.LimitsEntry
-	nil, // 101: mesos.v1.Task.LimitsEntry
+	(CheckInfo_Type)(0),                          // 12: mesos.v1.CheckInfo.Type
+	(Image_Type)(0),                              // 13: mesos.v1.Image.Type
+	(Volume_Mode)(0),                             // 14: mesos.v1.Volume.Mode
+	(ContainerInfo_Type)(0),                      // 15: mesos.v1.ContainerInfo.Type
+	(ContainerInfo_DockerInfo_Network)(0),        // 16: mesos.v1.ContainerInfo.DockerInfo.Network
+	(TaskStatus_Source)(0),                       // 17: mesos.v1.TaskStatus.Source
+	(TaskStatus_Reason)(0),                       // 18: mesos.v1.TaskStatus.Reason
+	(*FrameworkID)(nil),                          // 19: mesos.v1.FrameworkID
+	(*OfferID)(nil),                              // 20: mesos.v1.OfferID
+	(*AgentID)(nil),                              // 21: mesos.v1.AgentID
+	(*TaskID)(nil),                               // 22: mesos.v1.TaskID
+	(*ExecutorID)(nil),                           // 23: mesos.v1.ExecutorID
+	(*OperationID)(nil),                          // 24: mesos.v1.OperationID
+	(*ResourceProviderID)(nil),                   // 25: mesos.v1.ResourceProviderID
+	(*ContainerID)(nil),                          // 26: mesos.v1.ContainerID
+	(*UUID)(nil),                                 // 27: mesos.v1.UUID
+	(*TimeInfo)(nil),                             // 28: mesos.v1.TimeInfo
+	(*DurationInfo)(nil),                         // 29: mesos.v1.DurationInfo
+	(*Address)(nil),                              // 30: mesos.v1.Address
+	(*URL)(nil),                                  // 31: mesos.v1.URL
+	(*Parameter)(nil),                            // 32: mesos.v1.Parameter
+	(*Parameters)(nil),                           // 33: mesos.v1.Parameters
+	(*Label)(nil),                                // 34: mesos.v1.Label
+	(*Labels)(nil),                               // 35: mesos.v1.Labels
+	(*DomainInfo)(nil),                           // 36: mesos.v1.DomainInfo
+	(*MasterInfo)(nil),                           // 37: mesos.v1.MasterInfo
+	(*AgentInfo)(nil),                            // 38: mesos.v1.AgentInfo
+	(*FrameworkInfo)(nil),                        // 39: mesos.v1.FrameworkInfo
+	(*ResourceQuantities)(nil),                   // 40: mesos.v1.ResourceQuantities
+	(*OfferFilters)(nil),                         // 41: mesos.v1.OfferFilters
+	(*Value)(nil),                                // 42: mesos.v1.Value
+	(*Attribute)(nil),                            // 43: mesos.v1.Attribute
+	(*Resource)(nil),                             // 44: mesos.v1.Resource
+	(*Request)(nil),                              // 45: mesos.v1.Request
+	(*Offer)(nil),                                // 46: mesos.v1.Offer
+	(*Unavailability)(nil),                       // 47: mesos.v1.Unavailability
+	(*Filters)(nil),                              // 48: mesos.v1.Filters
+	(*OperationStatus)(nil),                      // 49: mesos.v1.OperationStatus
+	(*CommandInfo)(nil),                          // 50: mesos.v1.CommandInfo
+	(*Environment)(nil),                          // 51: mesos.v1.Environment
+	(*KillPolicy)(nil),                           // 52: mesos.v1.KillPolicy
+	(*ExecutorInfo)(nil),                         // 53: mesos.v1.ExecutorInfo
+	(*HealthCheck)(nil),                          // 54: mesos.v1.HealthCheck
+	(*CheckInfo)(nil),                            // 55: mesos.v1.CheckInfo
+	(*CheckStatusInfo)(nil),                      // 56: mesos.v1.CheckStatusInfo
+	(*Image)(nil),                                // 57: mesos.v1.Image
+	(*Volume)(nil),                               // 58: mesos.v1.Volume
+	(*ContainerInfo)(nil),                        // 59: mesos.v1.ContainerInfo
+	(*ContainerStatus)(nil),                      // 60: mesos.v1.ContainerStatus
+	(*TaskInfo)(nil),                             // 61: mesos.v1.TaskInfo
+	(*TaskGroupInfo)(nil),                        // 62: mesos.v1.TaskGroupInfo
+	(*Task)(nil),                                 // 63: mesos.v1.Task
+	(*TaskStatus)(nil),                           // 64: mesos.v1.TaskStatus
+	(*DomainInfo_FaultDomain)(nil),               // 65: mesos.v1.DomainInfo.FaultDomain
+	(*DomainInfo_FaultDomain_RegionInfo)(nil),    // 66: mesos.v1.DomainInfo.FaultDomain.RegionInfo
+	(*DomainInfo_FaultDomain_ZoneInfo)(nil),      // 67: mesos.v1.DomainInfo.FaultDomain.ZoneInfo
+	(*MasterInfo_Capability)(nil),                // 68: mesos.v1.MasterInfo.Capability
+	(*AgentInfo_Capability)(nil),                 // 69: mesos.v1.AgentInfo.Capability
+	(*FrameworkInfo_Capability)(nil),             // 70: mesos.v1.FrameworkInfo.Capability
+	nil,                                          // 71: mesos.v1.FrameworkInfo.OfferFiltersEntry
+	nil,                                          // 72: mesos.v1.ResourceQuantities.QuantitiesEntry
+	(*OfferFilters_MinAllocatableResources)(nil), // 73: mesos.v1.OfferFilters.MinAllocatableResources
+	(*Value_Scalar)(nil),                         // 74: mesos.v1.Value.Scalar
+	(*Value_Range)(nil),                          // 75: mesos.v1.Value.Range
+	(*Value_Ranges)(nil),                         // 76: mesos.v1.Value.Ranges
+	(*Value_Set)(nil),                            // 77: mesos.v1.Value.Set
+	(*Value_Text)(nil),                           // 78: mesos.v1.Value.Text
+	(*Resource_AllocationInfo)(nil),              // 79: mesos.v1.Resource.AllocationInfo
+	(*Resource_ReservationInfo)(nil),             // 80: mesos.v1.Resource.ReservationInfo
+	(*Resource_DiskInfo)(nil),                    // 81: mesos.v1.Resource.DiskInfo
+	(*Resource_RevocableInfo)(nil),               // 82: mesos.v1.Resource.RevocableInfo
+	(*Resource_SharedInfo)(nil),                  // 83: mesos.v1.Resource.SharedInfo
+	(*Resource_DiskInfo_Persistence)(nil),        // 84: mesos.v1.Resource.DiskInfo.Persistence
+	(*Resource_DiskInfo_Source)(nil),             // 85: mesos.v1.Resource.DiskInfo.Source
+	(*Resource_DiskInfo_Source_Path)(nil),        // 86: mesos.v1.Resource.DiskInfo.Source.Path
+	(*Resource_DiskInfo_Source_Mount)(nil),       // 87: mesos.v1.Resource.DiskInfo.Source.Mount
+	(*Offer_Operation)(nil),                      // 88: mesos.v1.Offer.Operation
+	(*Offer_Operation_Launch)(nil),               // 89: mesos.v1.Offer.Operation.Launch
+	(*Offer_Operation_LaunchGroup)(nil),          // 90: mesos.v1.Offer.Operation.LaunchGroup
+	(*Offer_Operation_Reserve)(nil),              // 91: mesos.v1.Offer.Operation.Reserve
+	(*Offer_Operation_Unreserve)(nil),            // 92: mesos.v1.Offer.Operation.Unreserve
+	(*Offer_Operation_Create)(nil),               // 93: mesos.v1.Offer.Operation.Create
+	(*Offer_Operation_Destroy)(nil),              // 94: mesos.v1.Offer.Operation.Destroy
+	(*CommandInfo_URI)(nil),                      // 95: mesos.v1.CommandInfo.URI
+	(*Environment_Variable)(nil),                 // 96: mesos.v1.Environment.Variable
+	(*HealthCheck_HTTPCheckInfo)(nil),            // 97: mesos.v1.HealthCheck.HTTPCheckInfo
+	(*HealthCheck_TCPCheckInfo)(nil),             // 98: mesos.v1.HealthCheck.TCPCheckInfo
+	(*CheckInfo_Command)(nil),                    // 99: mesos.v1.CheckInfo.Command
+	(*CheckInfo_Http)(nil),                       // 100: mesos.v1.CheckInfo.Http
+	(*CheckInfo_Tcp)(nil),                        // 101: mesos.v1.CheckInfo.Tcp
+	(*CheckStatusInfo_Command)(nil),              // 102: mesos.v1.CheckStatusInfo.Command
+	(*CheckStatusInfo_Http)(nil),                 // 103: mesos.v1.CheckStatusInfo.Http
+	(*CheckStatusInfo_Tcp)(nil),                  // 104: mesos.v1.CheckStatusInfo.Tcp
+	(*Image_Docker)(nil),                         // 105: mesos.v1.Image.Docker
+	(*ContainerInfo_DockerInfo)(nil),             // 106: mesos.v1.ContainerInfo.DockerInfo
+	(*ContainerInfo_MesosInfo)(nil),              // 107: mesos.v1.ContainerInfo.MesosInfo
+	(*ContainerInfo_DockerInfo_PortMapping)(nil), // 108: mesos.v1.ContainerInfo.DockerInfo.PortMapping
+	nil, // 109: mesos.v1.TaskInfo.LimitsEntry
+	nil, // 110: mesos.v1.Task.LimitsEntry
 }
 var file_api_v1_mesos_mesos_proto_depIdxs = []int32{
-	25,  // 0: mesos.v1.ContainerID.parent:type_name -> mesos.v1.ContainerID
-	29,  // 1: mesos.v1.URL.address:type_name -> mesos.v1.Address
-	31,  // 2: mesos.v1.URL.query:type_name -> mesos.v1.Parameter
-	31,  // 3: mesos.v1.Parameters.parameter:type_name -> mesos.v1.Parameter
-	33,  // 4: mesos.v1.Labels.labels:type_name -> mesos.v1.Label
-	62,  // 5: mesos.v1.DomainInfo.fault_domain:type_name -> mesos.v1.DomainInfo.FaultDomain
-	29,  // 6: mesos.v1.MasterInfo.address:type_name -> mesos.v1.Address
-	35,  // 7: mesos.v1.MasterInfo.domain:type_name -> mesos.v1.DomainInfo
-	65,  // 8: mesos.v1.MasterInfo.capabilities:type_name -> mesos.v1.MasterInfo.Capability
-	43,  // 9: mesos.v1.AgentInfo.resources:type_name -> mesos.v1.Resource
-	42,  // 10: mesos.v1.AgentInfo.attributes:type_name -> mesos.v1.Attribute
-	20,  // 11: mesos.v1.AgentInfo.id:type_name -> mesos.v1.AgentID
-	35,  // 12: mesos.v1.AgentInfo.domain:type_name -> mesos.v1.DomainInfo
-	18,  // 13: mesos.v1.FrameworkInfo.id:type_name -> mesos.v1.FrameworkID
-	67,  // 14: mesos.v1.FrameworkInfo.capabilities:type_name -> mesos.v1.FrameworkInfo.Capability
-	34,  // 15: mesos.v1.FrameworkInfo.labels:type_name -> mesos.v1.Labels
-	68,  // 16: mesos.v1.FrameworkInfo.offer_filters:type_name -> mesos.v1.FrameworkInfo.OfferFiltersEntry
-	69,  // 17: mesos.v1.ResourceQuantities.quantities:type_name -> mesos.v1.ResourceQuantities.QuantitiesEntry
-	70,  // 18: mesos.v1.OfferFilters.min_allocatable_resources:type_name -> mesos.v1.OfferFilters.MinAllocatableResources
+	26,  // 0: mesos.v1.ContainerID.parent:type_name -> mesos.v1.ContainerID
+	30,  // 1: mesos.v1.URL.address:type_name -> mesos.v1.Address
+	32,  // 2: mesos.v1.URL.query:type_name -> mesos.v1.Parameter
+	32,  // 3: mesos.v1.Parameters.parameter:type_name -> mesos.v1.Parameter
+	34,  // 4: mesos.v1.Labels.labels:type_name -> mesos.v1.Label
+	65,  // 5: mesos.v1.DomainInfo.fault_domain:type_name -> mesos.v1.DomainInfo.FaultDomain
+	30,  // 6: mesos.v1.MasterInfo.address:type_name -> mesos.v1.Address
+	36,  // 7: mesos.v1.MasterInfo.domain:type_name -> mesos.v1.DomainInfo
+	68,  // 8: mesos.v1.MasterInfo.capabilities:type_name -> mesos.v1.MasterInfo.Capability
+	44,  // 9: mesos.v1.AgentInfo.resources:type_name -> mesos.v1.Resource
+	43,  // 10: mesos.v1.AgentInfo.attributes:type_name -> mesos.v1.Attribute
+	21,  // 11: mesos.v1.AgentInfo.id:type_name -> mesos.v1.AgentID
+	36,  // 12: mesos.v1.AgentInfo.domain:type_name -> mesos.v1.DomainInfo
+	19,  // 13: mesos.v1.FrameworkInfo.id:type_name -> mesos.v1.FrameworkID
+	70,  // 14: mesos.v1.FrameworkInfo.capabilities:type_name -> mesos.v1.FrameworkInfo.Capability
+	35,  // 15: mesos.v1.FrameworkInfo.labels:type_name -> mesos.v1.Labels
+	71,  // 16: mesos.v1.FrameworkInfo.offer_filters:type_name -> mesos.v1.FrameworkInfo.OfferFiltersEntry
+	72,  // 17: mesos.v1.ResourceQuantities.quantities:type_name -> mesos.v1.ResourceQuantities.QuantitiesEntry
+	73,  // 18: mesos.v1.OfferFilters.min_allocatable_resources:type_name -> mesos.v1.OfferFilters.MinAllocatableResources
 	5,   // 19: mesos.v1.Value.type:type_name -> mesos.v1.Value.Type
-	71,  // 20: mesos.v1.Value.scalar:type_name -> mesos.v1.Value.Scalar
-	73,  // 21: mesos.v1.Value.ranges:type_name -> mesos.v1.Value.Ranges
-	74,  // 22: mesos.v1.Value.set:type_name -> mesos.v1.Value.Set
-	75,  // 23: mesos.v1.Value.text:type_name -> mesos.v1.Value.Text
+	74,  // 20: mesos.v1.Value.scalar:type_name -> mesos.v1.Value.Scalar
+	76,  // 21: mesos.v1.Value.ranges:type_name -> mesos.v1.Value.Ranges
+	77,  // 22: mesos.v1.Value.set:type_name -> mesos.v1.Value.Set
+	78,  // 23: mesos.v1.Value.text:type_name -> mesos.v1.Value.Text
 	5,   // 24: mesos.v1.Attribute.type:type_name -> mesos.v1.Value.Type
-	71,  // 25: mesos.v1.Attribute.scalar:type_name -> mesos.v1.Value.Scalar
-	73,  // 26: mesos.v1.Attribute.ranges:type_name -> mesos.v1.Value.Ranges
-	74,  // 27: mesos.v1.Attribute.set:type_name -> mesos.v1.Value.Set
-	75,  // 28: mesos.v1.Attribute.text:type_name -> mesos.v1.Value.Text
-	24,  // 29: mesos.v1.Resource.provider_id:type_name -> mesos.v1.ResourceProviderID
+	74,  // 25: mesos.v1.Attribute.scalar:type_name -> mesos.v1.Value.Scalar
+	76,  // 26: mesos.v1.Attribute.ranges:type_name -> mesos.v1.Value.Ranges
+	77,  // 27: mesos.v1.Attribute.set:type_name -> mesos.v1.Value.Set
+	78,  // 28: mesos.v1.Attribute.text:type_name -> mesos.v1.Value.Text
+	25,  // 29: mesos.v1.Resource.provider_id:type_name -> mesos.v1.ResourceProviderID
 	5,   // 30: mesos.v1.Resource.type:type_name -> mesos.v1.Value.Type
-	71,  // 31: mesos.v1.Resource.scalar:type_name -> mesos.v1.Value.Scalar
-	73,  // 32: mesos.v1.Resource.ranges:type_name -> mesos.v1.Value.Ranges
-	74,  // 33: mesos.v1.Resource.set:type_name -> mesos.v1.Value.Set
-	76,  // 34: mesos.v1.Resource.allocation_info:type_name -> mesos.v1.Resource.AllocationInfo
-	77,  // 35: mesos.v1.Resource.reservation:type_name -> mesos.v1.Resource.ReservationInfo
-	77,  // 36: mesos.v1.Resource.reservations:type_name -> mesos.v1.Resource.ReservationInfo
-	78,  // 37: mesos.v1.Resource.disk:type_name -> mesos.v1.Resource.DiskInfo
-	79,  // 38: mesos.v1.Resource.revocable:type_name -> mesos.v1.Resource.RevocableInfo
-	80,  // 39: mesos.v1.Resource.shared:type_name -> mesos.v1.Resource.SharedInfo
-	20,  // 40: mesos.v1.Request.agent_id:type_name -> mesos.v1.AgentID
-	43,  // 41: mesos.v1.Request.resources:type_name -> mesos.v1.Resource
-	19,  // 42: mesos.v1.Offer.id:type_name -> mesos.v1.OfferID
-	18,  // 43: mesos.v1.Offer.framework_id:type_name -> mesos.v1.FrameworkID
-	20,  // 44: mesos.v1.Offer.agent_id:type_name -> mesos.v1.AgentID
-	30,  // 45: mesos.v1.Offer.url:type_name -> mesos.v1.URL
-	35,  // 46: mesos.v1.Offer.domain:type_name -> mesos.v1.DomainInfo
-	43,  // 47: mesos.v1.Offer.resources:type_name -> mesos.v1.Resource
-	42,  // 48: mesos.v1.Offer.attributes:type_name -> mesos.v1.Attribute
-	22,  // 49: mesos.v1.Offer.executor_ids:type_name -> mesos.v1.ExecutorID
-	46,  // 50: mesos.v1.Offer.unavailability:type_name -> mesos.v1.Unavailability
-	76,  // 51: mesos.v1.Offer.allocation_info:type_name -> mesos.v1.Resource.AllocationInfo
-	27,  // 52: mesos.v1.Unavailability.start:type_name -> mesos.v1.TimeInfo
-	28,  // 53: mesos.v1.Unavailability.duration:type_name -> mesos.v1.DurationInfo
-	23,  // 54: mesos.v1.OperationStatus.operation_id:type_name -> mesos.v1.OperationID
+	74,  // 31: mesos.v1.Resource.scalar:type_name -> mesos.v1.Value.Scalar
+	76,  // 32: mesos.v1.Resource.ranges:type_name -> mesos.v1.Value.Ranges
+	77,  // 33: mesos.v1.Resource.set:type_name -> mesos.v1.Value.Set
+	79,  // 34: mesos.v1.Resource.allocation_info:type_name -> mesos.v1.Resource.AllocationInfo
+	80,  // 35: mesos.v1.Resource.reservation:type_name -> mesos.v1.Resource.ReservationInfo
+	80,  // 36: mesos.v1.Resource.reservations:type_name -> mesos.v1.Resource.ReservationInfo
+	81,  // 37: mesos.v1.Resource.disk:type_name -> mesos.v1.Resource.DiskInfo
+	82,  // 38: mesos.v1.Resource.revocable:type_name -> mesos.v1.Resource.RevocableInfo
+	83,  // 39: mesos.v1.Resource.shared:type_name -> mesos.v1.Resource.SharedInfo
+	21,  // 40: mesos.v1.Request.agent_id:type_name -> mesos.v1.AgentID
+	44,  // 41: mesos.v1.Request.resources:type_name -> mesos.v1.Resource
+	20,  // 42: mesos.v1.Offer.id:type_name -> mesos.v1.OfferID
+	19,  // 43: mesos.v1.Offer.framework_id:type_name -> mesos.v1.FrameworkID
+	21,  // 44: mesos.v1.Offer.agent_id:type_name -> mesos.v1.AgentID
+	31,  // 45: mesos.v1.Offer.url:type_name -> mesos.v1.URL
+	36,  // 46: mesos.v1.Offer.domain:type_name -> mesos.v1.DomainInfo
+	44,  // 47: mesos.v1.Offer.resources:type_name -> mesos.v1.Resource
+	43,  // 48: mesos.v1.Offer.attributes:type_name -> mesos.v1.Attribute
+	23,  // 49: mesos.v1.Offer.executor_ids:type_name -> mesos.v1.ExecutorID
+	47,  // 50: mesos.v1.Offer.unavailability:type_name -> mesos.v1.Unavailability
+	79,  // 51: mesos.v1.Offer.allocation_info:type_name -> mesos.v1.Resource.AllocationInfo
+	28,  // 52: mesos.v1.Unavailability.start:type_name -> mesos.v1.TimeInfo
+	29,  // 53: mesos.v1.Unavailability.duration:type_name -> mesos.v1.DurationInfo
+	24,  // 54: mesos.v1.OperationStatus.operation_id:type_name -> mesos.v1.OperationID
 	0,   // 55: mesos.v1.OperationStatus.state:type_name -> mesos.v1.OperationState
-	43,  // 56: mesos.v1.OperationStatus.converted_resources:type_name -> mesos.v1.Resource
-	26,  // 57: mesos.v1.OperationStatus.uuid:type_name -> mesos.v1.UUID
-	92,  // 58: mesos.v1.CommandInfo.uris:type_name -> mesos.v1.CommandInfo.URI
-	50,  // 59: mesos.v1.CommandInfo.environment:type_name -> mesos.v1.Environment
-	93,  // 60: mesos.v1.Environment.variables:type_name -> mesos.v1.Environment.Variable
-	28,  // 61: mesos.v1.KillPolicy.grace_period:type_name -> mesos.v1.DurationInfo
+	44,  // 56: mesos.v1.OperationStatus.converted_resources:type_name -> mesos.v1.Resource
+	27,  // 57: mesos.v1.OperationStatus.uuid:type_name -> mesos.v1.UUID
+	95,  // 58: mesos.v1.CommandInfo.uris:type_name -> mesos.v1.CommandInfo.URI
+	51,  // 59: mesos.v1.CommandInfo.environment:type_name -> mesos.v1.Environment
+	96,  // 60: mesos.v1.Environment.variables:type_name -> mesos.v1.Environment.Variable
+	29,  // 61: mesos.v1.KillPolicy.grace_period:type_name -> mesos.v1.DurationInfo
 	10,  // 62: mesos.v1.ExecutorInfo.type:type_name -> mesos.v1.ExecutorInfo.Type
-	22,  // 63: mesos.v1.ExecutorInfo.executor_id:type_name -> mesos.v1.ExecutorID
-	18,  // 64: mesos.v1.ExecutorInfo.framework_id:type_name -> mesos.v1.FrameworkID
-	49,  // 65: mesos.v1.ExecutorInfo.command:type_name -> mesos.v1.CommandInfo
-	56,  // 66: mesos.v1.ExecutorInfo.container:type_name -> mesos.v1.ContainerInfo
-	43,  // 67: mesos.v1.ExecutorInfo.resources:type_name -> mesos.v1.Resource
-	28,  // 68: mesos.v1.ExecutorInfo.shutdown_grace_period:type_name -> mesos.v1.DurationInfo
-	34,  // 69: mesos.v1.ExecutorInfo.labels:type_name -> mesos.v1.Labels
+	23,  // 63: mesos.v1.ExecutorInfo.executor_id:type_name -> mesos.v1.ExecutorID
+	19,  // 64: mesos.v1.ExecutorInfo.framework_id:type_name -> mesos.v1.FrameworkID
+	50,  // 65: mesos.v1.ExecutorInfo.command:type_name -> mesos.v1.CommandInfo
+	59,  // 66: mesos.v1.ExecutorInfo.container:type_name -> mesos.v1.ContainerInfo
+	44,  // 67: mesos.v1.ExecutorInfo.resources:type_name -> mesos.v1.Resource
+	29,  // 68: mesos.v1.ExecutorInfo.shutdown_grace_period:type_name -> mesos.v1.DurationInfo
+	35,  // 69: mesos.v1.ExecutorInfo.labels:type_name -> mesos.v1.Labels
 	11,  // 70: mesos.v1.HealthCheck.type:type_name -> mesos.v1.HealthCheck.Type
-	49,  // 71: mesos.v1.HealthCheck.command:type_name -> mesos.v1.CommandInfo
-	94,  // 72: mesos.v1.HealthCheck.http:type_name -> mesos.v1.HealthCheck.HTTPCheckInfo
-	95,  // 73: mesos.v1.HealthCheck.tcp:type_name -> mesos.v1.HealthCheck.TCPCheckInfo
-	12,  // 74: mesos.v1.Image.type:type_name -> mesos.v1.Image.Type
-	96,  // 75: mesos.v1.Image.docker:type_name -> mesos.v1.Image.Docker
-	13,  // 76: mesos.v1.Volume.mode:type_name -> mesos.v1.Volume.Mode
-	54,  // 77: mesos.v1.Volume.image:type_name -> mesos.v1.Image
-	14,  // 78: mesos.v1.ContainerInfo.type:type_name -> mesos.v1.ContainerInfo.Type
-	55,  // 79: mesos.v1.ContainerInfo.volumes:type_name -> mesos.v1.Volume
-	97,  // 80: mesos.v1.ContainerInfo.docker:type_name -> mesos.v1.ContainerInfo.DockerInfo
-	98,  // 81: mesos.v1.ContainerInfo.mesos:type_name -> mesos.v1.ContainerInfo.MesosInfo
-	25,  // 82: mesos.v1.ContainerStatus.container_id:type_name -> mesos.v1.ContainerID
-	21,  // 83: mesos.v1.TaskInfo.task_id:type_name -> mesos.v1.TaskID
-	20,  // 84: mesos.v1.TaskInfo.agent_id:type_name -> mesos.v1.AgentID
-	43,  // 85: mesos.v1.TaskInfo.resources:type_name -> mesos.v1.Resource
-	52,  // 86: mesos.v1.TaskInfo.executor:type_name -> mesos.v1.ExecutorInfo
-	49,  // 87: mesos.v1.TaskInfo.command:type_name -> mesos.v1.CommandInfo
-	56,  // 88: mesos.v1.TaskInfo.container:type_name -> mesos.v1.ContainerInfo
-	53,  // 89: mesos.v1.TaskInfo.health_check:type_name -> mesos.v1.HealthCheck
-	51,  // 90: mesos.v1.TaskInfo.kill_policy:type_name -> mesos.v1.KillPolicy
-	34,  // 91: mesos.v1.TaskInfo.labels:type_name -> mesos.v1.Labels
-	28,  // 92: mesos.v1.TaskInfo.max_completion_time:type_name -> mesos.v1.DurationInfo
-	100, // 93: mesos.v1.TaskInfo.limits:type_name -> mesos.v1.TaskInfo.LimitsEntry
-	58,  // 94: mesos.v1.TaskGroupInfo.tasks:type_name -> mesos.v1.TaskInfo
-	21,  // 95: mesos.v1.Task.task_id:type_name -> mesos.v1.TaskID
-	18,  // 96: mesos.v1.Task.framework_id:type_name -> mesos.v1.FrameworkID
-	22,  // 97: mesos.v1.Task.executor_id:type_name -> mesos.v1.ExecutorID
-	20,  // 98: mesos.v1.Task.agent_id:type_name -> mesos.v1.AgentID
-	1,   // 99: mesos.v1.Task.state:type_name -> mesos.v1.TaskState
-	43,  // 100: mesos.v1.Task.resources:type_name -> mesos.v1.Resource
-	61,  // 101: mesos.v1.Task.statuses:type_name -> mesos.v1.TaskStatus
-	1,   // 102: mesos.v1.Task.status_update_state:type_name -> mesos.v1.TaskState
-	34,  // 103: mesos.v1.Task.labels:type_name -> mesos.v1.Labels
-	56,  // 104: mesos.v1.Task.container:type_name -> mesos.v1.ContainerInfo
-	53,  // 105: mesos.v1.Task.health_check:type_name -> mesos.v1.HealthCheck
-	51,  // 106: mesos.v1.Task.kill_policy:type_name -> mesos.v1.KillPolicy
-	101, // 107: mesos.v1.Task.limits:type_name -> mesos.v1.Task.LimitsEntry
-	21,  // 108: mesos.v1.TaskStatus.task_id:type_name -> mesos.v1.TaskID
-	1,   // 109: mesos.v1.TaskStatus.state:type_name -> mesos.v1.TaskState
-	16,  // 110: mesos.v1.TaskStatus.source:type_name -> mesos.v1.TaskStatus.Source
-	17,  // 111: mesos.v1.TaskStatus.reason:type_name -> mesos.v1.TaskStatus.Reason
-	20,  // 112: mesos.v1.TaskStatus.agent_id:type_name -> mesos.v1.AgentID
-	22,  // 113: mesos.v1.TaskStatus.executor_id:type_name -> mesos.v1.ExecutorID
-	34,  // 114: mesos.v1.TaskStatus.labels:type_name -> mesos.v1.Labels
-	57,  // 115: mesos.v1.TaskStatus.container_status:type_name -> mesos.v1.ContainerStatus
-	27,  // 116: mesos.v1.TaskStatus.unreachable_time:type_name -> mesos.v1.TimeInfo
-	63,  // 117: mesos.v1.DomainInfo.FaultDomain.region:type_name -> mesos.v1.DomainInfo.FaultDomain.RegionInfo
-	64,  // 118: mesos.v1.DomainInfo.FaultDomain.zone:type_name -> mesos.v1.DomainInfo.FaultDomain.ZoneInfo
-	2,   // 119: mesos.v1.MasterInfo.Capability.type:type_name -> mesos.v1.MasterInfo.Capability.Type
-	3,   // 120: mesos.v1.AgentInfo.Capability.type:type_name -> mesos.v1.AgentInfo.Capability.Type
-	4,   // 121: mesos.v1.FrameworkInfo.Capability.type:type_name -> mesos.v1.FrameworkInfo.Capability.Type
-	40,  // 122: mesos.v1.FrameworkInfo.OfferFiltersEntry.value:type_name -> mesos.v1.OfferFilters
-	71,  // 123: mesos.v1.ResourceQuantities.QuantitiesEntry.value:type_name -> mesos.v1.Value.Scalar
-	39,  // 124: mesos.v1.OfferFilters.MinAllocatableResources.quantities:type_name -> mesos.v1.ResourceQuantities
-	72,  // 125: mesos.v1.Value.Ranges.range:type_name -> mesos.v1.Value.Range
-	6,   // 126: mesos.v1.Resource.ReservationInfo.type:type_name -> mesos.v1.Resource.ReservationInfo.Type
-	34,  // 127: mesos.v1.Resource.ReservationInfo.labels:type_name -> mesos.v1.Labels
-	81,  // 128: mesos.v1.Resource.DiskInfo.persistence:type_name -> mesos.v1.Resource.DiskInfo.Persistence
-	55,  // 129: mesos.v1.Resource.DiskInfo.volume:type_name -> mesos.v1.Volume
-	82,  // 130: mesos.v1.Resource.DiskInfo.source:type_name -> mesos.v1.Resource.DiskInfo.Source
-	7,   // 131: mesos.v1.Resource.DiskInfo.Source.type:type_name -> mesos.v1.Resource.DiskInfo.Source.Type
-	83,  // 132: mesos.v1.Resource.DiskInfo.Source.path:type_name -> mesos.v1.Resource.DiskInfo.Source.Path
-	84,  // 133: mesos.v1.Resource.DiskInfo.Source.mount:type_name -> mesos.v1.Resource.DiskInfo.Source.Mount
-	34,  // 134: mesos.v1.Resource.DiskInfo.Source.metadata:type_name -> mesos.v1.Labels
-	8,   // 135: mesos.v1.Offer.Operation.type:type_name -> mesos.v1.Offer.Operation.Type
-	23,  // 136: mesos.v1.Offer.Operation.id:type_name -> mesos.v1.OperationID
-	86,  // 137: mesos.v1.Offer.Operation.launch:type_name -> mesos.v1.Offer.Operation.Launch
-	87,  // 138: mesos.v1.Offer.Operation.launch_group:type_name -> mesos.v1.Offer.Operation.LaunchGroup
-	88,  // 139: mesos.v1.Offer.Operation.reserve:type_name -> mesos.v1.Offer.Operation.Reserve
-	89,  // 140: mesos.v1.Offer.Operation.unreserve:type_name -> mesos.v1.Offer.Operation.Unreserve
-	90,  // 141: mesos.v1.Offer.Operation.create:type_name -> mesos.v1.Offer.Operation.Create
-	91,  // 142: mesos.v1.Offer.Operation.destroy:type_name -> mesos.v1.Offer.Operation.Destroy
-	58,  // 143: mesos.v1.Offer.Operation.Launch.task_infos:type_name -> mesos.v1.TaskInfo
-	52,  // 144: mesos.v1.Offer.Operation.LaunchGroup.executor:type_name -> mesos.v1.ExecutorInfo
-	59,  // 145: mesos.v1.Offer.Operation.LaunchGroup.task_group:type_name -> mesos.v1.TaskGroupInfo
-	43,  // 146: mesos.v1.Offer.Operation.Reserve.source:type_name -> mesos.v1.Resource
-	43,  // 147: mesos.v1.Offer.Operation.Reserve.resources:type_name -> mesos.v1.Resource
-	43,  // 148: mesos.v1.Offer.Operation.Unreserve.resources:type_name -> mesos.v1.Resource
-	43,  // 149: mesos.v1.Offer.Operation.Create.volumes:type_name -> mesos.v1.Resource
-	43,  // 150: mesos.v1.Offer.Operation.Destroy.volumes:type_name -> mesos.v1.Resource
-	9,   // 151: mesos.v1.Environment.Variable.type:type_name -> mesos.v1.Environment.Variable.Type
-	15,  // 152: mesos.v1.ContainerInfo.DockerInfo.network:type_name -> mesos.v1.ContainerInfo.DockerInfo.Network
-	99,  // 153: mesos.v1.ContainerInfo.DockerInfo.port_mappings:type_name -> mesos.v1.ContainerInfo.DockerInfo.PortMapping
-	31,  // 154: mesos.v1.ContainerInfo.DockerInfo.parameters:type_name -> mesos.v1.Parameter
-	54,  // 155: mesos.v1.ContainerInfo.MesosInfo.image:type_name -> mesos.v1.Image
-	71,  // 156: mesos.v1.TaskInfo.LimitsEntry.value:type_name -> mesos.v1.Value.Scalar
-	71,  // 157: mesos.v1.Task.LimitsEntry.value:type_name -> mesos.v1.Value.Scalar
-	158, // [158:158] is the sub-list for method output_type
-	158, // [158:158] is the sub-list for method input_type
-	158, // [158:158] is the sub-list for extension type_name
-	158, // [158:158] is the sub-list for extension extendee
-	0,   // [0:158] is the sub-list for field type_name
+	50,  // 71: mesos.v1.HealthCheck.command:type_name -> mesos.v1.CommandInfo
+	97,  // 72: mesos.v1.HealthCheck.http:type_name -> mesos.v1.HealthCheck.HTTPCheckInfo
+	98,  // 73: mesos.v1.HealthCheck.tcp:type_name -> mesos.v1.HealthCheck.TCPCheckInfo
+	12,  // 74: mesos.v1.CheckInfo.type:type_name -> mesos.v1.CheckInfo.Type
+	99,  // 75: mesos.v1.CheckInfo.command:type_name -> mesos.v1.CheckInfo.Command
+	100, // 76: mesos.v1.CheckInfo.http:type_name -> mesos.v1.CheckInfo.Http
+	101, // 77: mesos.v1.CheckInfo.tcp:type_name -> mesos.v1.CheckInfo.Tcp
+	12,  // 78: mesos.v1.CheckStatusInfo.type:type_name -> mesos.v1.CheckInfo.Type
+	102, // 79: mesos.v1.CheckStatusInfo.command:type_name -> mesos.v1.CheckStatusInfo.Command
+	103, // 80: mesos.v1.CheckStatusInfo.http:type_name -> mesos.v1.CheckStatusInfo.Http
+	104, // 81: mesos.v1.CheckStatusInfo.tcp:type_name -> mesos.v1.CheckStatusInfo.Tcp
+	13,  // 82: mesos.v1.Image.type:type_name -> mesos.v1.Image.Type
+	105, // 83: mesos.v1.Image.docker:type_name -> mesos.v1.Image.Docker
+	14,  // 84: mesos.v1.Volume.mode:type_name -> mesos.v1.Volume.Mode
+	57,  // 85: mesos.v1.Volume.image:type_name -> mesos.v1.Image
+	15,  // 86: mesos.v1.ContainerInfo.type:type_name -> mesos.v1.ContainerInfo.Type
+	58,  // 87: mesos.v1.ContainerInfo.volumes:type_name -> mesos.v1.Volume
+	106, // 88: mesos.v1.ContainerInfo.docker:type_name -> mesos.v1.ContainerInfo.DockerInfo
+	107, // 89: mesos.v1.ContainerInfo.mesos:type_name -> mesos.v1.ContainerInfo.MesosInfo
+	26,  // 90: mesos.v1.ContainerStatus.container_id:type_name -> mesos.v1.ContainerID
+	22,  // 91: mesos.v1.TaskInfo.task_id:type_name -> mesos.v1.TaskID
+	21,  // 92: mesos.v1.TaskInfo.agent_id:type_name -> mesos.v1.AgentID
+	44,  // 93: mesos.v1.TaskInfo.resources:type_name -> mesos.v1.Resource
+	53,  // 94: mesos.v1.TaskInfo.executor:type_name -> mesos.v1.ExecutorInfo
+	50,  // 95: mesos.v1.TaskInfo.command:type_name -> mesos.v1.CommandInfo
+	59,  // 96: mesos.v1.TaskInfo.container:type_name -> mesos.v1.ContainerInfo
+	54,  // 97: mesos.v1.TaskInfo.health_check:type_name -> mesos.v1.HealthCheck
+	55,  // 98: mesos.v1.TaskInfo.check:type_name -> mesos.v1.CheckInfo
+	52,  // 99: mesos.v1.TaskInfo.kill_policy:type_name -> mesos.v1.KillPolicy
+	35,  // 100: mesos.v1.TaskInfo.labels:type_name -> mesos.v1.Labels
+	29,  // 101: mesos.v1.TaskInfo.max_completion_time:type_name -> mesos.v1.DurationInfo
+	109, // 102: mesos.v1.TaskInfo.limits:type_name -> mesos.v1.TaskInfo.LimitsEntry
+	61,  // 103: mesos.v1.TaskGroupInfo.tasks:type_name -> mesos.v1.TaskInfo
+	22,  // 104: mesos.v1.Task.task_id:type_name -> mesos.v1.TaskID
+	19,  // 105: mesos.v1.Task.framework_id:type_name -> mesos.v1.FrameworkID
+	23,  // 106: mesos.v1.Task.executor_id:type_name -> mesos.v1.ExecutorID
+	21,  // 107: mesos.v1.Task.agent_id:type_name -> mesos.v1.AgentID
+	1,   // 108: mesos.v1.Task.state:type_name -> mesos.v1.TaskState
+	44,  // 109: mesos.v1.Task.resources:type_name -> mesos.v1.Resource
+	64,  // 110: mesos.v1.Task.statuses:type_name -> mesos.v1.TaskStatus
+	1,   // 111: mesos.v1.Task.status_update_state:type_name -> mesos.v1.TaskState
+	35,  // 112: mesos.v1.Task.labels:type_name -> mesos.v1.Labels
+	59,  // 113: mesos.v1.Task.container:type_name -> mesos.v1.ContainerInfo
+	54,  // 114: mesos.v1.Task.health_check:type_name -> mesos.v1.HealthCheck
+	52,  // 115: mesos.v1.Task.kill_policy:type_name -> mesos.v1.KillPolicy
+	110, // 116: mesos.v1.Task.limits:type_name -> mesos.v1.Task.LimitsEntry
+	22,  // 117: mesos.v1.TaskStatus.task_id:type_name -> mesos.v1.TaskID
+	1,   // 118: mesos.v1.TaskStatus.state:type_name -> mesos.v1.TaskState
+	17,  // 119: mesos.v1.TaskStatus.source:type_name -> mesos.v1.TaskStatus.Source
+	18,  // 120: mesos.v1.TaskStatus.reason:type_name -> mesos.v1.TaskStatus.Reason
+	21,  // 121: mesos.v1.TaskStatus.agent_id:type_name -> mesos.v1.AgentID
+	23,  // 122: mesos.v1.TaskStatus.executor_id:type_name -> mesos.v1.ExecutorID
+	56,  // 123: mesos.v1.TaskStatus.check_status:type_name -> mesos.v1.CheckStatusInfo
+	35,  // 124: mesos.v1.TaskStatus.labels:type_name -> mesos.v1.Labels
+	60,  // 125: mesos.v1.TaskStatus.container_status:type_name -> mesos.v1.ContainerStatus
+	28,  // 126: mesos.v1.TaskStatus.unreachable_time:type_name -> mesos.v1.TimeInfo
+	66,  // 127: mesos.v1.DomainInfo.FaultDomain.region:type_name -> mesos.v1.DomainInfo.FaultDomain.RegionInfo
+	67,  // 128: mesos.v1.DomainInfo.FaultDomain.zone:type_name -> mesos.v1.DomainInfo.FaultDomain.ZoneInfo
+	2,   // 129: mesos.v1.MasterInfo.Capability.type:type_name -> mesos.v1.MasterInfo.Capability.Type
+	3,   // 130: mesos.v1.AgentInfo.Capability.type:type_name -> mesos.v1.AgentInfo.Capability.Type
+	4,   // 131: mesos.v1.FrameworkInfo.Capability.type:type_name -> mesos.v1.FrameworkInfo.Capability.Type
+	41,  // 132: mesos.v1.FrameworkInfo.OfferFiltersEntry.value:type_name -> mesos.v1.OfferFilters
+	74,  // 133: mesos.v1.ResourceQuantities.QuantitiesEntry.value:type_name -> mesos.v1.Value.Scalar
+	40,  // 134: mesos.v1.OfferFilters.MinAllocatableResources.quantities:type_name -> mesos.v1.ResourceQuantities
+	75,  // 135: mesos.v1.Value.Ranges.range:type_name -> mesos.v1.Value.Range
+	6,   // 136: mesos.v1.Resource.ReservationInfo.type:type_name -> mesos.v1.Resource.ReservationInfo.Type
+	35,  // 137: mesos.v1.Resource.ReservationInfo.labels:type_name -> mesos.v1.Labels
+	84,  // 138: mesos.v1.Resource.DiskInfo.persistence:type_name -> mesos.v1.Resource.DiskInfo.Persistence
+	58,  // 139: mesos.v1.Resource.DiskInfo.volume:type_name -> mesos.v1.Volume
+	85,  // 140: mesos.v1.Resource.DiskInfo.source:type_name -> mesos.v1.Resource.DiskInfo.Source
+	7,   // 141: mesos.v1.Resource.DiskInfo.Source.type:type_name -> mesos.v1.Resource.DiskInfo.Source.Type
+	86,  // 142: mesos.v1.Resource.DiskInfo.Source.path:type_name -> mesos.v1.Resource.DiskInfo.Source.Path
+	87,  // 143: mesos.v1.Resource.DiskInfo.Source.mount:type_name -> mesos.v1.Resource.DiskInfo.Source.Mount
+	35,  // 144: mesos.v1.Resource.DiskInfo.Source.metadata:type_name -> mesos.v1.Labels
+	8,   // 145: mesos.v1.Offer.Operation.type:type_name -> mesos.v1.Offer.Operation.Type
+	24,  // 146: mesos.v1.Offer.Operation.id:type_name -> mesos.v1.OperationID
+	89,  // 147: mesos.v1.Offer.Operation.launch:type_name -> mesos.v1.Offer.Operation.Launch
+	90,  // 148: mesos.v1.Offer.Operation.launch_group:type_name -> mesos.v1.Offer.Operation.LaunchGroup
+	91,  // 149: mesos.v1.Offer.Operation.reserve:type_name -> mesos.v1.Offer.Operation.Reserve
+	92,  // 150: mesos.v1.Offer.Operation.unreserve:type_name -> mesos.v1.Offer.Operation.Unreserve
+	93,  // 151: mesos.v1.Offer.Operation.create:type_name -> mesos.v1.Offer.Operation.Create
+	94,  // 152: mesos.v1.Offer.Operation.destroy:type_name -> mesos.v1.Offer.Operation.Destroy
+	61,  // 153: mesos.v1.Offer.Operation.Launch.task_infos:type_name -> mesos.v1.TaskInfo
+	53,  // 154: mesos.v1.Offer.Operation.LaunchGroup.executor:type_name -> mesos.v1.ExecutorInfo
+	62,  // 155: mesos.v1.Offer.Operation.LaunchGroup.task_group:type_name -> mesos.v1.TaskGroupInfo
+	44,  // 156: mesos.v1.Offer.Operation.Reserve.source:type_name -> mesos.v1.Resource
+	44,  // 157: mesos.v1.Offer.Operation.Reserve.resources:type_name -> mesos.v1.Resource
+	44,  // 158: mesos.v1.Offer.Operation.Unreserve.resources:type_name -> mesos.v1.Resource
+	44,  // 159: mesos.v1.Offer.Operation.Create.volumes:type_name -> mesos.v1.Resource
+	44,  // 160: mesos.v1.Offer.Operation.Destroy.volumes:type_name -> mesos.v1.Resource
+	9,   // 161: mesos.v1.Environment.Variable.type:type_name -> mesos.v1.Environment.Variable.Type
+	50,  // 162: mesos.v1.CheckInfo.Command.command:type_name -> mesos.v1.CommandInfo
+	16,  // 163: mesos.v1.ContainerInfo.DockerInfo.network:type_name -> mesos.v1.ContainerInfo.DockerInfo.Network
+	108, // 164: mesos.v1.ContainerInfo.DockerInfo.port_mappings:type_name -> mesos.v1.ContainerInfo.DockerInfo.PortMapping
+	32,  // 165: mesos.v1.ContainerInfo.DockerInfo.parameters:type_name -> mesos.v1.Parameter
+	57,  // 166: mesos.v1.ContainerInfo.MesosInfo.image:type_name -> mesos.v1.Image
+	74,  // 167: mesos.v1.TaskInfo.LimitsEntry.value:type_name -> mesos.v1.Value.Scalar
+	74,  // 168: mesos.v1.Task.LimitsEntry.value:type_name -> mesos.v1.Value.Scalar
+	169, // [169:169] is the sub-list for method output_type
+	169, // [169:169] is the sub-list for method input_type
+	169, // [169:169] is the sub-list for extension type_name
+	169, // [169:169] is the sub-list for extension extendee
+	0,   // [0:169] is the sub-list for field type_name
 }
 
 func init() { file_api_v1_mesos_mesos_proto_init() }
@@ -7221,8 +7795,8 @@ func file_api_v1_mesos_mesos_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_api_v1_mesos_mesos_proto_rawDesc), len(file_api_v1_mesos_mesos_proto_rawDesc)),
-			NumEnums:      18,
-			NumMessages:   84,
+			NumEnums:      19,
+			NumMessages:   92,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
