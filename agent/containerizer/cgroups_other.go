@@ -2,28 +2,7 @@
 
 package containerizer
 
-import (
-	"errors"
-	"log/slog"
-)
-
-// DefaultPidsMax is the pids limit of every container under cgroups/pids.
-const DefaultPidsMax = 4096
-
-// CgroupsOptions configure the cgroups isolator.
-type CgroupsOptions struct {
-	Root           string
-	CPU, Mem, Pids bool
-	EnableCFS      bool
-	PidsMax        int64
-	Logger         *slog.Logger
-}
-
-// CgroupHost says what cgroups the host offers.
-type CgroupHost struct {
-	Version int
-	Mounts  map[string]string
-}
+import "errors"
 
 var errNoCgroups = errors.New("cgroups exist only on Linux")
 
