@@ -981,6 +981,65 @@ func (Image_Type) EnumDescriptor() ([]byte, []int) {
 	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{38, 0}
 }
 
+type MountPropagation_Mode int32
+
+const (
+	MountPropagation_UNKNOWN           MountPropagation_Mode = 0
+	MountPropagation_HOST_TO_CONTAINER MountPropagation_Mode = 1
+	MountPropagation_BIDIRECTIONAL     MountPropagation_Mode = 2
+)
+
+// Enum value maps for MountPropagation_Mode.
+var (
+	MountPropagation_Mode_name = map[int32]string{
+		0: "UNKNOWN",
+		1: "HOST_TO_CONTAINER",
+		2: "BIDIRECTIONAL",
+	}
+	MountPropagation_Mode_value = map[string]int32{
+		"UNKNOWN":           0,
+		"HOST_TO_CONTAINER": 1,
+		"BIDIRECTIONAL":     2,
+	}
+)
+
+func (x MountPropagation_Mode) Enum() *MountPropagation_Mode {
+	p := new(MountPropagation_Mode)
+	*p = x
+	return p
+}
+
+func (x MountPropagation_Mode) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (MountPropagation_Mode) Descriptor() protoreflect.EnumDescriptor {
+	return file_api_v1_mesos_mesos_proto_enumTypes[14].Descriptor()
+}
+
+func (MountPropagation_Mode) Type() protoreflect.EnumType {
+	return &file_api_v1_mesos_mesos_proto_enumTypes[14]
+}
+
+func (x MountPropagation_Mode) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Do not use.
+func (x *MountPropagation_Mode) UnmarshalJSON(b []byte) error {
+	num, err := protoimpl.X.UnmarshalJSONEnum(x.Descriptor(), b)
+	if err != nil {
+		return err
+	}
+	*x = MountPropagation_Mode(num)
+	return nil
+}
+
+// Deprecated: Use MountPropagation_Mode.Descriptor instead.
+func (MountPropagation_Mode) EnumDescriptor() ([]byte, []int) {
+	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{39, 0}
+}
+
 type Volume_Mode int32
 
 const (
@@ -1011,11 +1070,11 @@ func (x Volume_Mode) String() string {
 }
 
 func (Volume_Mode) Descriptor() protoreflect.EnumDescriptor {
-	return file_api_v1_mesos_mesos_proto_enumTypes[14].Descriptor()
+	return file_api_v1_mesos_mesos_proto_enumTypes[15].Descriptor()
 }
 
 func (Volume_Mode) Type() protoreflect.EnumType {
-	return &file_api_v1_mesos_mesos_proto_enumTypes[14]
+	return &file_api_v1_mesos_mesos_proto_enumTypes[15]
 }
 
 func (x Volume_Mode) Number() protoreflect.EnumNumber {
@@ -1034,7 +1093,455 @@ func (x *Volume_Mode) UnmarshalJSON(b []byte) error {
 
 // Deprecated: Use Volume_Mode.Descriptor instead.
 func (Volume_Mode) EnumDescriptor() ([]byte, []int) {
-	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{39, 0}
+	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{40, 0}
+}
+
+type Volume_Source_Type int32
+
+const (
+	Volume_Source_UNKNOWN       Volume_Source_Type = 0
+	Volume_Source_DOCKER_VOLUME Volume_Source_Type = 1
+	Volume_Source_HOST_PATH     Volume_Source_Type = 4
+	Volume_Source_SANDBOX_PATH  Volume_Source_Type = 2
+	Volume_Source_SECRET        Volume_Source_Type = 3
+)
+
+// Enum value maps for Volume_Source_Type.
+var (
+	Volume_Source_Type_name = map[int32]string{
+		0: "UNKNOWN",
+		1: "DOCKER_VOLUME",
+		4: "HOST_PATH",
+		2: "SANDBOX_PATH",
+		3: "SECRET",
+	}
+	Volume_Source_Type_value = map[string]int32{
+		"UNKNOWN":       0,
+		"DOCKER_VOLUME": 1,
+		"HOST_PATH":     4,
+		"SANDBOX_PATH":  2,
+		"SECRET":        3,
+	}
+)
+
+func (x Volume_Source_Type) Enum() *Volume_Source_Type {
+	p := new(Volume_Source_Type)
+	*p = x
+	return p
+}
+
+func (x Volume_Source_Type) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (Volume_Source_Type) Descriptor() protoreflect.EnumDescriptor {
+	return file_api_v1_mesos_mesos_proto_enumTypes[16].Descriptor()
+}
+
+func (Volume_Source_Type) Type() protoreflect.EnumType {
+	return &file_api_v1_mesos_mesos_proto_enumTypes[16]
+}
+
+func (x Volume_Source_Type) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Do not use.
+func (x *Volume_Source_Type) UnmarshalJSON(b []byte) error {
+	num, err := protoimpl.X.UnmarshalJSONEnum(x.Descriptor(), b)
+	if err != nil {
+		return err
+	}
+	*x = Volume_Source_Type(num)
+	return nil
+}
+
+// Deprecated: Use Volume_Source_Type.Descriptor instead.
+func (Volume_Source_Type) EnumDescriptor() ([]byte, []int) {
+	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{40, 0, 0}
+}
+
+type Volume_Source_SandboxPath_Type int32
+
+const (
+	Volume_Source_SandboxPath_UNKNOWN Volume_Source_SandboxPath_Type = 0
+	Volume_Source_SandboxPath_SELF    Volume_Source_SandboxPath_Type = 1
+	Volume_Source_SandboxPath_PARENT  Volume_Source_SandboxPath_Type = 2
+)
+
+// Enum value maps for Volume_Source_SandboxPath_Type.
+var (
+	Volume_Source_SandboxPath_Type_name = map[int32]string{
+		0: "UNKNOWN",
+		1: "SELF",
+		2: "PARENT",
+	}
+	Volume_Source_SandboxPath_Type_value = map[string]int32{
+		"UNKNOWN": 0,
+		"SELF":    1,
+		"PARENT":  2,
+	}
+)
+
+func (x Volume_Source_SandboxPath_Type) Enum() *Volume_Source_SandboxPath_Type {
+	p := new(Volume_Source_SandboxPath_Type)
+	*p = x
+	return p
+}
+
+func (x Volume_Source_SandboxPath_Type) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (Volume_Source_SandboxPath_Type) Descriptor() protoreflect.EnumDescriptor {
+	return file_api_v1_mesos_mesos_proto_enumTypes[17].Descriptor()
+}
+
+func (Volume_Source_SandboxPath_Type) Type() protoreflect.EnumType {
+	return &file_api_v1_mesos_mesos_proto_enumTypes[17]
+}
+
+func (x Volume_Source_SandboxPath_Type) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Do not use.
+func (x *Volume_Source_SandboxPath_Type) UnmarshalJSON(b []byte) error {
+	num, err := protoimpl.X.UnmarshalJSONEnum(x.Descriptor(), b)
+	if err != nil {
+		return err
+	}
+	*x = Volume_Source_SandboxPath_Type(num)
+	return nil
+}
+
+// Deprecated: Use Volume_Source_SandboxPath_Type.Descriptor instead.
+func (Volume_Source_SandboxPath_Type) EnumDescriptor() ([]byte, []int) {
+	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{40, 0, 2, 0}
+}
+
+type NetworkInfo_Protocol int32
+
+const (
+	NetworkInfo_IPv4 NetworkInfo_Protocol = 1
+	NetworkInfo_IPv6 NetworkInfo_Protocol = 2
+)
+
+// Enum value maps for NetworkInfo_Protocol.
+var (
+	NetworkInfo_Protocol_name = map[int32]string{
+		1: "IPv4",
+		2: "IPv6",
+	}
+	NetworkInfo_Protocol_value = map[string]int32{
+		"IPv4": 1,
+		"IPv6": 2,
+	}
+)
+
+func (x NetworkInfo_Protocol) Enum() *NetworkInfo_Protocol {
+	p := new(NetworkInfo_Protocol)
+	*p = x
+	return p
+}
+
+func (x NetworkInfo_Protocol) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (NetworkInfo_Protocol) Descriptor() protoreflect.EnumDescriptor {
+	return file_api_v1_mesos_mesos_proto_enumTypes[18].Descriptor()
+}
+
+func (NetworkInfo_Protocol) Type() protoreflect.EnumType {
+	return &file_api_v1_mesos_mesos_proto_enumTypes[18]
+}
+
+func (x NetworkInfo_Protocol) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Do not use.
+func (x *NetworkInfo_Protocol) UnmarshalJSON(b []byte) error {
+	num, err := protoimpl.X.UnmarshalJSONEnum(x.Descriptor(), b)
+	if err != nil {
+		return err
+	}
+	*x = NetworkInfo_Protocol(num)
+	return nil
+}
+
+// Deprecated: Use NetworkInfo_Protocol.Descriptor instead.
+func (NetworkInfo_Protocol) EnumDescriptor() ([]byte, []int) {
+	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{41, 0}
+}
+
+type CapabilityInfo_Capability int32
+
+const (
+	CapabilityInfo_UNKNOWN          CapabilityInfo_Capability = 0
+	CapabilityInfo_CHOWN            CapabilityInfo_Capability = 1000
+	CapabilityInfo_DAC_OVERRIDE     CapabilityInfo_Capability = 1001
+	CapabilityInfo_DAC_READ_SEARCH  CapabilityInfo_Capability = 1002
+	CapabilityInfo_FOWNER           CapabilityInfo_Capability = 1003
+	CapabilityInfo_FSETID           CapabilityInfo_Capability = 1004
+	CapabilityInfo_KILL             CapabilityInfo_Capability = 1005
+	CapabilityInfo_SETGID           CapabilityInfo_Capability = 1006
+	CapabilityInfo_SETUID           CapabilityInfo_Capability = 1007
+	CapabilityInfo_SETPCAP          CapabilityInfo_Capability = 1008
+	CapabilityInfo_LINUX_IMMUTABLE  CapabilityInfo_Capability = 1009
+	CapabilityInfo_NET_BIND_SERVICE CapabilityInfo_Capability = 1010
+	CapabilityInfo_NET_BROADCAST    CapabilityInfo_Capability = 1011
+	CapabilityInfo_NET_ADMIN        CapabilityInfo_Capability = 1012
+	CapabilityInfo_NET_RAW          CapabilityInfo_Capability = 1013
+	CapabilityInfo_IPC_LOCK         CapabilityInfo_Capability = 1014
+	CapabilityInfo_IPC_OWNER        CapabilityInfo_Capability = 1015
+	CapabilityInfo_SYS_MODULE       CapabilityInfo_Capability = 1016
+	CapabilityInfo_SYS_RAWIO        CapabilityInfo_Capability = 1017
+	CapabilityInfo_SYS_CHROOT       CapabilityInfo_Capability = 1018
+	CapabilityInfo_SYS_PTRACE       CapabilityInfo_Capability = 1019
+	CapabilityInfo_SYS_PACCT        CapabilityInfo_Capability = 1020
+	CapabilityInfo_SYS_ADMIN        CapabilityInfo_Capability = 1021
+	CapabilityInfo_SYS_BOOT         CapabilityInfo_Capability = 1022
+	CapabilityInfo_SYS_NICE         CapabilityInfo_Capability = 1023
+	CapabilityInfo_SYS_RESOURCE     CapabilityInfo_Capability = 1024
+	CapabilityInfo_SYS_TIME         CapabilityInfo_Capability = 1025
+	CapabilityInfo_SYS_TTY_CONFIG   CapabilityInfo_Capability = 1026
+	CapabilityInfo_MKNOD            CapabilityInfo_Capability = 1027
+	CapabilityInfo_LEASE            CapabilityInfo_Capability = 1028
+	CapabilityInfo_AUDIT_WRITE      CapabilityInfo_Capability = 1029
+	CapabilityInfo_AUDIT_CONTROL    CapabilityInfo_Capability = 1030
+	CapabilityInfo_SETFCAP          CapabilityInfo_Capability = 1031
+	CapabilityInfo_MAC_OVERRIDE     CapabilityInfo_Capability = 1032
+	CapabilityInfo_MAC_ADMIN        CapabilityInfo_Capability = 1033
+	CapabilityInfo_SYSLOG           CapabilityInfo_Capability = 1034
+	CapabilityInfo_WAKE_ALARM       CapabilityInfo_Capability = 1035
+	CapabilityInfo_BLOCK_SUSPEND    CapabilityInfo_Capability = 1036
+	CapabilityInfo_AUDIT_READ       CapabilityInfo_Capability = 1037
+)
+
+// Enum value maps for CapabilityInfo_Capability.
+var (
+	CapabilityInfo_Capability_name = map[int32]string{
+		0:    "UNKNOWN",
+		1000: "CHOWN",
+		1001: "DAC_OVERRIDE",
+		1002: "DAC_READ_SEARCH",
+		1003: "FOWNER",
+		1004: "FSETID",
+		1005: "KILL",
+		1006: "SETGID",
+		1007: "SETUID",
+		1008: "SETPCAP",
+		1009: "LINUX_IMMUTABLE",
+		1010: "NET_BIND_SERVICE",
+		1011: "NET_BROADCAST",
+		1012: "NET_ADMIN",
+		1013: "NET_RAW",
+		1014: "IPC_LOCK",
+		1015: "IPC_OWNER",
+		1016: "SYS_MODULE",
+		1017: "SYS_RAWIO",
+		1018: "SYS_CHROOT",
+		1019: "SYS_PTRACE",
+		1020: "SYS_PACCT",
+		1021: "SYS_ADMIN",
+		1022: "SYS_BOOT",
+		1023: "SYS_NICE",
+		1024: "SYS_RESOURCE",
+		1025: "SYS_TIME",
+		1026: "SYS_TTY_CONFIG",
+		1027: "MKNOD",
+		1028: "LEASE",
+		1029: "AUDIT_WRITE",
+		1030: "AUDIT_CONTROL",
+		1031: "SETFCAP",
+		1032: "MAC_OVERRIDE",
+		1033: "MAC_ADMIN",
+		1034: "SYSLOG",
+		1035: "WAKE_ALARM",
+		1036: "BLOCK_SUSPEND",
+		1037: "AUDIT_READ",
+	}
+	CapabilityInfo_Capability_value = map[string]int32{
+		"UNKNOWN":          0,
+		"CHOWN":            1000,
+		"DAC_OVERRIDE":     1001,
+		"DAC_READ_SEARCH":  1002,
+		"FOWNER":           1003,
+		"FSETID":           1004,
+		"KILL":             1005,
+		"SETGID":           1006,
+		"SETUID":           1007,
+		"SETPCAP":          1008,
+		"LINUX_IMMUTABLE":  1009,
+		"NET_BIND_SERVICE": 1010,
+		"NET_BROADCAST":    1011,
+		"NET_ADMIN":        1012,
+		"NET_RAW":          1013,
+		"IPC_LOCK":         1014,
+		"IPC_OWNER":        1015,
+		"SYS_MODULE":       1016,
+		"SYS_RAWIO":        1017,
+		"SYS_CHROOT":       1018,
+		"SYS_PTRACE":       1019,
+		"SYS_PACCT":        1020,
+		"SYS_ADMIN":        1021,
+		"SYS_BOOT":         1022,
+		"SYS_NICE":         1023,
+		"SYS_RESOURCE":     1024,
+		"SYS_TIME":         1025,
+		"SYS_TTY_CONFIG":   1026,
+		"MKNOD":            1027,
+		"LEASE":            1028,
+		"AUDIT_WRITE":      1029,
+		"AUDIT_CONTROL":    1030,
+		"SETFCAP":          1031,
+		"MAC_OVERRIDE":     1032,
+		"MAC_ADMIN":        1033,
+		"SYSLOG":           1034,
+		"WAKE_ALARM":       1035,
+		"BLOCK_SUSPEND":    1036,
+		"AUDIT_READ":       1037,
+	}
+)
+
+func (x CapabilityInfo_Capability) Enum() *CapabilityInfo_Capability {
+	p := new(CapabilityInfo_Capability)
+	*p = x
+	return p
+}
+
+func (x CapabilityInfo_Capability) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (CapabilityInfo_Capability) Descriptor() protoreflect.EnumDescriptor {
+	return file_api_v1_mesos_mesos_proto_enumTypes[19].Descriptor()
+}
+
+func (CapabilityInfo_Capability) Type() protoreflect.EnumType {
+	return &file_api_v1_mesos_mesos_proto_enumTypes[19]
+}
+
+func (x CapabilityInfo_Capability) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Do not use.
+func (x *CapabilityInfo_Capability) UnmarshalJSON(b []byte) error {
+	num, err := protoimpl.X.UnmarshalJSONEnum(x.Descriptor(), b)
+	if err != nil {
+		return err
+	}
+	*x = CapabilityInfo_Capability(num)
+	return nil
+}
+
+// Deprecated: Use CapabilityInfo_Capability.Descriptor instead.
+func (CapabilityInfo_Capability) EnumDescriptor() ([]byte, []int) {
+	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{42, 0}
+}
+
+type RLimitInfo_RLimit_Type int32
+
+const (
+	RLimitInfo_RLimit_UNKNOWN         RLimitInfo_RLimit_Type = 0
+	RLimitInfo_RLimit_RLMT_AS         RLimitInfo_RLimit_Type = 1
+	RLimitInfo_RLimit_RLMT_CORE       RLimitInfo_RLimit_Type = 2
+	RLimitInfo_RLimit_RLMT_CPU        RLimitInfo_RLimit_Type = 3
+	RLimitInfo_RLimit_RLMT_DATA       RLimitInfo_RLimit_Type = 4
+	RLimitInfo_RLimit_RLMT_FSIZE      RLimitInfo_RLimit_Type = 5
+	RLimitInfo_RLimit_RLMT_LOCKS      RLimitInfo_RLimit_Type = 6
+	RLimitInfo_RLimit_RLMT_MEMLOCK    RLimitInfo_RLimit_Type = 7
+	RLimitInfo_RLimit_RLMT_MSGQUEUE   RLimitInfo_RLimit_Type = 8
+	RLimitInfo_RLimit_RLMT_NICE       RLimitInfo_RLimit_Type = 9
+	RLimitInfo_RLimit_RLMT_NOFILE     RLimitInfo_RLimit_Type = 10
+	RLimitInfo_RLimit_RLMT_NPROC      RLimitInfo_RLimit_Type = 11
+	RLimitInfo_RLimit_RLMT_RSS        RLimitInfo_RLimit_Type = 12
+	RLimitInfo_RLimit_RLMT_RTPRIO     RLimitInfo_RLimit_Type = 13
+	RLimitInfo_RLimit_RLMT_RTTIME     RLimitInfo_RLimit_Type = 14
+	RLimitInfo_RLimit_RLMT_SIGPENDING RLimitInfo_RLimit_Type = 15
+	RLimitInfo_RLimit_RLMT_STACK      RLimitInfo_RLimit_Type = 16
+)
+
+// Enum value maps for RLimitInfo_RLimit_Type.
+var (
+	RLimitInfo_RLimit_Type_name = map[int32]string{
+		0:  "UNKNOWN",
+		1:  "RLMT_AS",
+		2:  "RLMT_CORE",
+		3:  "RLMT_CPU",
+		4:  "RLMT_DATA",
+		5:  "RLMT_FSIZE",
+		6:  "RLMT_LOCKS",
+		7:  "RLMT_MEMLOCK",
+		8:  "RLMT_MSGQUEUE",
+		9:  "RLMT_NICE",
+		10: "RLMT_NOFILE",
+		11: "RLMT_NPROC",
+		12: "RLMT_RSS",
+		13: "RLMT_RTPRIO",
+		14: "RLMT_RTTIME",
+		15: "RLMT_SIGPENDING",
+		16: "RLMT_STACK",
+	}
+	RLimitInfo_RLimit_Type_value = map[string]int32{
+		"UNKNOWN":         0,
+		"RLMT_AS":         1,
+		"RLMT_CORE":       2,
+		"RLMT_CPU":        3,
+		"RLMT_DATA":       4,
+		"RLMT_FSIZE":      5,
+		"RLMT_LOCKS":      6,
+		"RLMT_MEMLOCK":    7,
+		"RLMT_MSGQUEUE":   8,
+		"RLMT_NICE":       9,
+		"RLMT_NOFILE":     10,
+		"RLMT_NPROC":      11,
+		"RLMT_RSS":        12,
+		"RLMT_RTPRIO":     13,
+		"RLMT_RTTIME":     14,
+		"RLMT_SIGPENDING": 15,
+		"RLMT_STACK":      16,
+	}
+)
+
+func (x RLimitInfo_RLimit_Type) Enum() *RLimitInfo_RLimit_Type {
+	p := new(RLimitInfo_RLimit_Type)
+	*p = x
+	return p
+}
+
+func (x RLimitInfo_RLimit_Type) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (RLimitInfo_RLimit_Type) Descriptor() protoreflect.EnumDescriptor {
+	return file_api_v1_mesos_mesos_proto_enumTypes[20].Descriptor()
+}
+
+func (RLimitInfo_RLimit_Type) Type() protoreflect.EnumType {
+	return &file_api_v1_mesos_mesos_proto_enumTypes[20]
+}
+
+func (x RLimitInfo_RLimit_Type) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Do not use.
+func (x *RLimitInfo_RLimit_Type) UnmarshalJSON(b []byte) error {
+	num, err := protoimpl.X.UnmarshalJSONEnum(x.Descriptor(), b)
+	if err != nil {
+		return err
+	}
+	*x = RLimitInfo_RLimit_Type(num)
+	return nil
+}
+
+// Deprecated: Use RLimitInfo_RLimit_Type.Descriptor instead.
+func (RLimitInfo_RLimit_Type) EnumDescriptor() ([]byte, []int) {
+	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{44, 0, 0}
 }
 
 type ContainerInfo_Type int32
@@ -1067,11 +1574,11 @@ func (x ContainerInfo_Type) String() string {
 }
 
 func (ContainerInfo_Type) Descriptor() protoreflect.EnumDescriptor {
-	return file_api_v1_mesos_mesos_proto_enumTypes[15].Descriptor()
+	return file_api_v1_mesos_mesos_proto_enumTypes[21].Descriptor()
 }
 
 func (ContainerInfo_Type) Type() protoreflect.EnumType {
-	return &file_api_v1_mesos_mesos_proto_enumTypes[15]
+	return &file_api_v1_mesos_mesos_proto_enumTypes[21]
 }
 
 func (x ContainerInfo_Type) Number() protoreflect.EnumNumber {
@@ -1090,7 +1597,7 @@ func (x *ContainerInfo_Type) UnmarshalJSON(b []byte) error {
 
 // Deprecated: Use ContainerInfo_Type.Descriptor instead.
 func (ContainerInfo_Type) EnumDescriptor() ([]byte, []int) {
-	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{40, 0}
+	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{52, 0}
 }
 
 type ContainerInfo_DockerInfo_Network int32
@@ -1129,11 +1636,11 @@ func (x ContainerInfo_DockerInfo_Network) String() string {
 }
 
 func (ContainerInfo_DockerInfo_Network) Descriptor() protoreflect.EnumDescriptor {
-	return file_api_v1_mesos_mesos_proto_enumTypes[16].Descriptor()
+	return file_api_v1_mesos_mesos_proto_enumTypes[22].Descriptor()
 }
 
 func (ContainerInfo_DockerInfo_Network) Type() protoreflect.EnumType {
-	return &file_api_v1_mesos_mesos_proto_enumTypes[16]
+	return &file_api_v1_mesos_mesos_proto_enumTypes[22]
 }
 
 func (x ContainerInfo_DockerInfo_Network) Number() protoreflect.EnumNumber {
@@ -1152,7 +1659,7 @@ func (x *ContainerInfo_DockerInfo_Network) UnmarshalJSON(b []byte) error {
 
 // Deprecated: Use ContainerInfo_DockerInfo_Network.Descriptor instead.
 func (ContainerInfo_DockerInfo_Network) EnumDescriptor() ([]byte, []int) {
-	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{40, 0, 0}
+	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{52, 0, 0}
 }
 
 type TaskStatus_Source int32
@@ -1188,11 +1695,11 @@ func (x TaskStatus_Source) String() string {
 }
 
 func (TaskStatus_Source) Descriptor() protoreflect.EnumDescriptor {
-	return file_api_v1_mesos_mesos_proto_enumTypes[17].Descriptor()
+	return file_api_v1_mesos_mesos_proto_enumTypes[23].Descriptor()
 }
 
 func (TaskStatus_Source) Type() protoreflect.EnumType {
-	return &file_api_v1_mesos_mesos_proto_enumTypes[17]
+	return &file_api_v1_mesos_mesos_proto_enumTypes[23]
 }
 
 func (x TaskStatus_Source) Number() protoreflect.EnumNumber {
@@ -1211,7 +1718,7 @@ func (x *TaskStatus_Source) UnmarshalJSON(b []byte) error {
 
 // Deprecated: Use TaskStatus_Source.Descriptor instead.
 func (TaskStatus_Source) EnumDescriptor() ([]byte, []int) {
-	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{45, 0}
+	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{57, 0}
 }
 
 type TaskStatus_Reason int32
@@ -1343,11 +1850,11 @@ func (x TaskStatus_Reason) String() string {
 }
 
 func (TaskStatus_Reason) Descriptor() protoreflect.EnumDescriptor {
-	return file_api_v1_mesos_mesos_proto_enumTypes[18].Descriptor()
+	return file_api_v1_mesos_mesos_proto_enumTypes[24].Descriptor()
 }
 
 func (TaskStatus_Reason) Type() protoreflect.EnumType {
-	return &file_api_v1_mesos_mesos_proto_enumTypes[18]
+	return &file_api_v1_mesos_mesos_proto_enumTypes[24]
 }
 
 func (x TaskStatus_Reason) Number() protoreflect.EnumNumber {
@@ -1366,7 +1873,7 @@ func (x *TaskStatus_Reason) UnmarshalJSON(b []byte) error {
 
 // Deprecated: Use TaskStatus_Reason.Descriptor instead.
 func (TaskStatus_Reason) EnumDescriptor() ([]byte, []int) {
-	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{45, 1}
+	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{57, 1}
 }
 
 type FrameworkID struct {
@@ -3988,19 +4495,64 @@ func (x *Image) GetCached() bool {
 	return Default_Image_Cached
 }
 
+type MountPropagation struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Mode          *MountPropagation_Mode `protobuf:"varint,1,opt,name=mode,enum=mesos.v1.MountPropagation_Mode" json:"mode,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MountPropagation) Reset() {
+	*x = MountPropagation{}
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MountPropagation) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MountPropagation) ProtoMessage() {}
+
+func (x *MountPropagation) ProtoReflect() protoreflect.Message {
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MountPropagation.ProtoReflect.Descriptor instead.
+func (*MountPropagation) Descriptor() ([]byte, []int) {
+	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{39}
+}
+
+func (x *MountPropagation) GetMode() MountPropagation_Mode {
+	if x != nil && x.Mode != nil {
+		return *x.Mode
+	}
+	return MountPropagation_UNKNOWN
+}
+
 type Volume struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Mode          *Volume_Mode           `protobuf:"varint,3,req,name=mode,enum=mesos.v1.Volume_Mode" json:"mode,omitempty"`
 	ContainerPath *string                `protobuf:"bytes,1,req,name=container_path,json=containerPath" json:"container_path,omitempty"`
 	HostPath      *string                `protobuf:"bytes,2,opt,name=host_path,json=hostPath" json:"host_path,omitempty"`
 	Image         *Image                 `protobuf:"bytes,4,opt,name=image" json:"image,omitempty"`
+	Source        *Volume_Source         `protobuf:"bytes,5,opt,name=source" json:"source,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Volume) Reset() {
 	*x = Volume{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[39]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4012,7 +4564,7 @@ func (x *Volume) String() string {
 func (*Volume) ProtoMessage() {}
 
 func (x *Volume) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[39]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4025,7 +4577,7 @@ func (x *Volume) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Volume.ProtoReflect.Descriptor instead.
 func (*Volume) Descriptor() ([]byte, []int) {
-	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{39}
+	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *Volume) GetMode() Volume_Mode {
@@ -4056,6 +4608,894 @@ func (x *Volume) GetImage() *Image {
 	return nil
 }
 
+func (x *Volume) GetSource() *Volume_Source {
+	if x != nil {
+		return x.Source
+	}
+	return nil
+}
+
+// NetworkInfo is a container's network request, and in a TaskStatus the
+// addresses it got.
+type NetworkInfo struct {
+	state         protoimpl.MessageState     `protogen:"open.v1"`
+	IpAddresses   []*NetworkInfo_IPAddress   `protobuf:"bytes,5,rep,name=ip_addresses,json=ipAddresses" json:"ip_addresses,omitempty"`
+	Name          *string                    `protobuf:"bytes,6,opt,name=name" json:"name,omitempty"`
+	Groups        []string                   `protobuf:"bytes,3,rep,name=groups" json:"groups,omitempty"`
+	Labels        *Labels                    `protobuf:"bytes,4,opt,name=labels" json:"labels,omitempty"`
+	PortMappings  []*NetworkInfo_PortMapping `protobuf:"bytes,7,rep,name=port_mappings,json=portMappings" json:"port_mappings,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NetworkInfo) Reset() {
+	*x = NetworkInfo{}
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[41]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NetworkInfo) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NetworkInfo) ProtoMessage() {}
+
+func (x *NetworkInfo) ProtoReflect() protoreflect.Message {
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[41]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NetworkInfo.ProtoReflect.Descriptor instead.
+func (*NetworkInfo) Descriptor() ([]byte, []int) {
+	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{41}
+}
+
+func (x *NetworkInfo) GetIpAddresses() []*NetworkInfo_IPAddress {
+	if x != nil {
+		return x.IpAddresses
+	}
+	return nil
+}
+
+func (x *NetworkInfo) GetName() string {
+	if x != nil && x.Name != nil {
+		return *x.Name
+	}
+	return ""
+}
+
+func (x *NetworkInfo) GetGroups() []string {
+	if x != nil {
+		return x.Groups
+	}
+	return nil
+}
+
+func (x *NetworkInfo) GetLabels() *Labels {
+	if x != nil {
+		return x.Labels
+	}
+	return nil
+}
+
+func (x *NetworkInfo) GetPortMappings() []*NetworkInfo_PortMapping {
+	if x != nil {
+		return x.PortMappings
+	}
+	return nil
+}
+
+// CapabilityInfo lists Linux capabilities; values start at 1000 as in Mesos.
+type CapabilityInfo struct {
+	state         protoimpl.MessageState      `protogen:"open.v1"`
+	Capabilities  []CapabilityInfo_Capability `protobuf:"varint,1,rep,name=capabilities,enum=mesos.v1.CapabilityInfo_Capability" json:"capabilities,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CapabilityInfo) Reset() {
+	*x = CapabilityInfo{}
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[42]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CapabilityInfo) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CapabilityInfo) ProtoMessage() {}
+
+func (x *CapabilityInfo) ProtoReflect() protoreflect.Message {
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[42]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CapabilityInfo.ProtoReflect.Descriptor instead.
+func (*CapabilityInfo) Descriptor() ([]byte, []int) {
+	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{42}
+}
+
+func (x *CapabilityInfo) GetCapabilities() []CapabilityInfo_Capability {
+	if x != nil {
+		return x.Capabilities
+	}
+	return nil
+}
+
+type LinuxInfo struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Deprecated: Marked as deprecated in api/v1/mesos/mesos.proto.
+	CapabilityInfo        *CapabilityInfo `protobuf:"bytes,1,opt,name=capability_info,json=capabilityInfo" json:"capability_info,omitempty"`
+	BoundingCapabilities  *CapabilityInfo `protobuf:"bytes,2,opt,name=bounding_capabilities,json=boundingCapabilities" json:"bounding_capabilities,omitempty"`
+	EffectiveCapabilities *CapabilityInfo `protobuf:"bytes,3,opt,name=effective_capabilities,json=effectiveCapabilities" json:"effective_capabilities,omitempty"`
+	// With namespaces/pid, true keeps the container in the agent's pid
+	// namespace.
+	SharePidNamespace *bool `protobuf:"varint,4,opt,name=share_pid_namespace,json=sharePidNamespace" json:"share_pid_namespace,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
+}
+
+func (x *LinuxInfo) Reset() {
+	*x = LinuxInfo{}
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[43]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LinuxInfo) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LinuxInfo) ProtoMessage() {}
+
+func (x *LinuxInfo) ProtoReflect() protoreflect.Message {
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[43]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LinuxInfo.ProtoReflect.Descriptor instead.
+func (*LinuxInfo) Descriptor() ([]byte, []int) {
+	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{43}
+}
+
+// Deprecated: Marked as deprecated in api/v1/mesos/mesos.proto.
+func (x *LinuxInfo) GetCapabilityInfo() *CapabilityInfo {
+	if x != nil {
+		return x.CapabilityInfo
+	}
+	return nil
+}
+
+func (x *LinuxInfo) GetBoundingCapabilities() *CapabilityInfo {
+	if x != nil {
+		return x.BoundingCapabilities
+	}
+	return nil
+}
+
+func (x *LinuxInfo) GetEffectiveCapabilities() *CapabilityInfo {
+	if x != nil {
+		return x.EffectiveCapabilities
+	}
+	return nil
+}
+
+func (x *LinuxInfo) GetSharePidNamespace() bool {
+	if x != nil && x.SharePidNamespace != nil {
+		return *x.SharePidNamespace
+	}
+	return false
+}
+
+type RLimitInfo struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Rlimits       []*RLimitInfo_RLimit   `protobuf:"bytes,1,rep,name=rlimits" json:"rlimits,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RLimitInfo) Reset() {
+	*x = RLimitInfo{}
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[44]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RLimitInfo) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RLimitInfo) ProtoMessage() {}
+
+func (x *RLimitInfo) ProtoReflect() protoreflect.Message {
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[44]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RLimitInfo.ProtoReflect.Descriptor instead.
+func (*RLimitInfo) Descriptor() ([]byte, []int) {
+	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{44}
+}
+
+func (x *RLimitInfo) GetRlimits() []*RLimitInfo_RLimit {
+	if x != nil {
+		return x.Rlimits
+	}
+	return nil
+}
+
+type TTYInfo struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	WindowSize    *TTYInfo_WindowSize    `protobuf:"bytes,1,opt,name=window_size,json=windowSize" json:"window_size,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TTYInfo) Reset() {
+	*x = TTYInfo{}
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[45]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TTYInfo) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TTYInfo) ProtoMessage() {}
+
+func (x *TTYInfo) ProtoReflect() protoreflect.Message {
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[45]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TTYInfo.ProtoReflect.Descriptor instead.
+func (*TTYInfo) Descriptor() ([]byte, []int) {
+	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{45}
+}
+
+func (x *TTYInfo) GetWindowSize() *TTYInfo_WindowSize {
+	if x != nil {
+		return x.WindowSize
+	}
+	return nil
+}
+
+// CgroupInfo is a container's cgroup information (net_cls only here).
+type CgroupInfo struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	NetCls        *CgroupInfo_NetCls     `protobuf:"bytes,1,opt,name=net_cls,json=netCls" json:"net_cls,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CgroupInfo) Reset() {
+	*x = CgroupInfo{}
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[46]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CgroupInfo) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CgroupInfo) ProtoMessage() {}
+
+func (x *CgroupInfo) ProtoReflect() protoreflect.Message {
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[46]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CgroupInfo.ProtoReflect.Descriptor instead.
+func (*CgroupInfo) Descriptor() ([]byte, []int) {
+	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{46}
+}
+
+func (x *CgroupInfo) GetNetCls() *CgroupInfo_NetCls {
+	if x != nil {
+		return x.NetCls
+	}
+	return nil
+}
+
+type Device struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Path          *string                `protobuf:"bytes,1,opt,name=path" json:"path,omitempty"`
+	Number        *Device_Number         `protobuf:"bytes,2,opt,name=number" json:"number,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Device) Reset() {
+	*x = Device{}
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[47]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Device) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Device) ProtoMessage() {}
+
+func (x *Device) ProtoReflect() protoreflect.Message {
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[47]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Device.ProtoReflect.Descriptor instead.
+func (*Device) Descriptor() ([]byte, []int) {
+	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{47}
+}
+
+func (x *Device) GetPath() string {
+	if x != nil && x.Path != nil {
+		return *x.Path
+	}
+	return ""
+}
+
+func (x *Device) GetNumber() *Device_Number {
+	if x != nil {
+		return x.Number
+	}
+	return nil
+}
+
+type DeviceAccess struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Device        *Device                `protobuf:"bytes,1,req,name=device" json:"device,omitempty"`
+	Access        *DeviceAccess_Access   `protobuf:"bytes,2,req,name=access" json:"access,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeviceAccess) Reset() {
+	*x = DeviceAccess{}
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[48]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeviceAccess) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeviceAccess) ProtoMessage() {}
+
+func (x *DeviceAccess) ProtoReflect() protoreflect.Message {
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[48]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeviceAccess.ProtoReflect.Descriptor instead.
+func (*DeviceAccess) Descriptor() ([]byte, []int) {
+	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{48}
+}
+
+func (x *DeviceAccess) GetDevice() *Device {
+	if x != nil {
+		return x.Device
+	}
+	return nil
+}
+
+func (x *DeviceAccess) GetAccess() *DeviceAccess_Access {
+	if x != nil {
+		return x.Access
+	}
+	return nil
+}
+
+// DeviceWhitelist is the JSON --allowed_devices takes.
+type DeviceWhitelist struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	AllowedDevices []*DeviceAccess        `protobuf:"bytes,1,rep,name=allowed_devices,json=allowedDevices" json:"allowed_devices,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *DeviceWhitelist) Reset() {
+	*x = DeviceWhitelist{}
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[49]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeviceWhitelist) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeviceWhitelist) ProtoMessage() {}
+
+func (x *DeviceWhitelist) ProtoReflect() protoreflect.Message {
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[49]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeviceWhitelist.ProtoReflect.Descriptor instead.
+func (*DeviceWhitelist) Descriptor() ([]byte, []int) {
+	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{49}
+}
+
+func (x *DeviceWhitelist) GetAllowedDevices() []*DeviceAccess {
+	if x != nil {
+		return x.AllowedDevices
+	}
+	return nil
+}
+
+// ResourceStatistics is a snapshot of a container's use (the fields Mesos
+// has that a Linux agent can fill; perf, blkio, traffic control and SNMP
+// are left out).
+type ResourceStatistics struct {
+	state                      protoimpl.MessageState `protogen:"open.v1"`
+	Timestamp                  *float64               `protobuf:"fixed64,1,req,name=timestamp" json:"timestamp,omitempty"`
+	Processes                  *uint32                `protobuf:"varint,30,opt,name=processes" json:"processes,omitempty"`
+	Threads                    *uint32                `protobuf:"varint,31,opt,name=threads" json:"threads,omitempty"`
+	CpusUserTimeSecs           *float64               `protobuf:"fixed64,2,opt,name=cpus_user_time_secs,json=cpusUserTimeSecs" json:"cpus_user_time_secs,omitempty"`
+	CpusSystemTimeSecs         *float64               `protobuf:"fixed64,3,opt,name=cpus_system_time_secs,json=cpusSystemTimeSecs" json:"cpus_system_time_secs,omitempty"`
+	CpusLimit                  *float64               `protobuf:"fixed64,4,opt,name=cpus_limit,json=cpusLimit" json:"cpus_limit,omitempty"`
+	CpusNrPeriods              *uint32                `protobuf:"varint,7,opt,name=cpus_nr_periods,json=cpusNrPeriods" json:"cpus_nr_periods,omitempty"`
+	CpusNrThrottled            *uint32                `protobuf:"varint,8,opt,name=cpus_nr_throttled,json=cpusNrThrottled" json:"cpus_nr_throttled,omitempty"`
+	CpusThrottledTimeSecs      *float64               `protobuf:"fixed64,9,opt,name=cpus_throttled_time_secs,json=cpusThrottledTimeSecs" json:"cpus_throttled_time_secs,omitempty"`
+	MemTotalBytes              *uint64                `protobuf:"varint,36,opt,name=mem_total_bytes,json=memTotalBytes" json:"mem_total_bytes,omitempty"`
+	MemTotalMemswBytes         *uint64                `protobuf:"varint,37,opt,name=mem_total_memsw_bytes,json=memTotalMemswBytes" json:"mem_total_memsw_bytes,omitempty"`
+	MemLimitBytes              *uint64                `protobuf:"varint,6,opt,name=mem_limit_bytes,json=memLimitBytes" json:"mem_limit_bytes,omitempty"`
+	MemSoftLimitBytes          *uint64                `protobuf:"varint,38,opt,name=mem_soft_limit_bytes,json=memSoftLimitBytes" json:"mem_soft_limit_bytes,omitempty"`
+	MemFileBytes               *uint64                `protobuf:"varint,10,opt,name=mem_file_bytes,json=memFileBytes" json:"mem_file_bytes,omitempty"`
+	MemAnonBytes               *uint64                `protobuf:"varint,11,opt,name=mem_anon_bytes,json=memAnonBytes" json:"mem_anon_bytes,omitempty"`
+	MemCacheBytes              *uint64                `protobuf:"varint,39,opt,name=mem_cache_bytes,json=memCacheBytes" json:"mem_cache_bytes,omitempty"`
+	MemRssBytes                *uint64                `protobuf:"varint,5,opt,name=mem_rss_bytes,json=memRssBytes" json:"mem_rss_bytes,omitempty"`
+	MemMappedFileBytes         *uint64                `protobuf:"varint,12,opt,name=mem_mapped_file_bytes,json=memMappedFileBytes" json:"mem_mapped_file_bytes,omitempty"`
+	MemSwapBytes               *uint64                `protobuf:"varint,40,opt,name=mem_swap_bytes,json=memSwapBytes" json:"mem_swap_bytes,omitempty"`
+	MemUnevictableBytes        *uint64                `protobuf:"varint,41,opt,name=mem_unevictable_bytes,json=memUnevictableBytes" json:"mem_unevictable_bytes,omitempty"`
+	MemLowPressureCounter      *uint64                `protobuf:"varint,32,opt,name=mem_low_pressure_counter,json=memLowPressureCounter" json:"mem_low_pressure_counter,omitempty"`
+	MemMediumPressureCounter   *uint64                `protobuf:"varint,33,opt,name=mem_medium_pressure_counter,json=memMediumPressureCounter" json:"mem_medium_pressure_counter,omitempty"`
+	MemCriticalPressureCounter *uint64                `protobuf:"varint,34,opt,name=mem_critical_pressure_counter,json=memCriticalPressureCounter" json:"mem_critical_pressure_counter,omitempty"`
+	DiskLimitBytes             *uint64                `protobuf:"varint,26,opt,name=disk_limit_bytes,json=diskLimitBytes" json:"disk_limit_bytes,omitempty"`
+	DiskUsedBytes              *uint64                `protobuf:"varint,27,opt,name=disk_used_bytes,json=diskUsedBytes" json:"disk_used_bytes,omitempty"`
+	NetRxPackets               *uint64                `protobuf:"varint,14,opt,name=net_rx_packets,json=netRxPackets" json:"net_rx_packets,omitempty"`
+	NetRxBytes                 *uint64                `protobuf:"varint,15,opt,name=net_rx_bytes,json=netRxBytes" json:"net_rx_bytes,omitempty"`
+	NetRxErrors                *uint64                `protobuf:"varint,16,opt,name=net_rx_errors,json=netRxErrors" json:"net_rx_errors,omitempty"`
+	NetRxDropped               *uint64                `protobuf:"varint,17,opt,name=net_rx_dropped,json=netRxDropped" json:"net_rx_dropped,omitempty"`
+	NetTxPackets               *uint64                `protobuf:"varint,18,opt,name=net_tx_packets,json=netTxPackets" json:"net_tx_packets,omitempty"`
+	NetTxBytes                 *uint64                `protobuf:"varint,19,opt,name=net_tx_bytes,json=netTxBytes" json:"net_tx_bytes,omitempty"`
+	NetTxErrors                *uint64                `protobuf:"varint,20,opt,name=net_tx_errors,json=netTxErrors" json:"net_tx_errors,omitempty"`
+	NetTxDropped               *uint64                `protobuf:"varint,21,opt,name=net_tx_dropped,json=netTxDropped" json:"net_tx_dropped,omitempty"`
+	NetTcpRttMicrosecsP50      *float64               `protobuf:"fixed64,22,opt,name=net_tcp_rtt_microsecs_p50,json=netTcpRttMicrosecsP50" json:"net_tcp_rtt_microsecs_p50,omitempty"`
+	NetTcpRttMicrosecsP90      *float64               `protobuf:"fixed64,23,opt,name=net_tcp_rtt_microsecs_p90,json=netTcpRttMicrosecsP90" json:"net_tcp_rtt_microsecs_p90,omitempty"`
+	NetTcpRttMicrosecsP95      *float64               `protobuf:"fixed64,24,opt,name=net_tcp_rtt_microsecs_p95,json=netTcpRttMicrosecsP95" json:"net_tcp_rtt_microsecs_p95,omitempty"`
+	NetTcpRttMicrosecsP99      *float64               `protobuf:"fixed64,25,opt,name=net_tcp_rtt_microsecs_p99,json=netTcpRttMicrosecsP99" json:"net_tcp_rtt_microsecs_p99,omitempty"`
+	NetTcpActiveConnections    *float64               `protobuf:"fixed64,28,opt,name=net_tcp_active_connections,json=netTcpActiveConnections" json:"net_tcp_active_connections,omitempty"`
+	NetTcpTimeWaitConnections  *float64               `protobuf:"fixed64,29,opt,name=net_tcp_time_wait_connections,json=netTcpTimeWaitConnections" json:"net_tcp_time_wait_connections,omitempty"`
+	unknownFields              protoimpl.UnknownFields
+	sizeCache                  protoimpl.SizeCache
+}
+
+func (x *ResourceStatistics) Reset() {
+	*x = ResourceStatistics{}
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[50]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResourceStatistics) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResourceStatistics) ProtoMessage() {}
+
+func (x *ResourceStatistics) ProtoReflect() protoreflect.Message {
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[50]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResourceStatistics.ProtoReflect.Descriptor instead.
+func (*ResourceStatistics) Descriptor() ([]byte, []int) {
+	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{50}
+}
+
+func (x *ResourceStatistics) GetTimestamp() float64 {
+	if x != nil && x.Timestamp != nil {
+		return *x.Timestamp
+	}
+	return 0
+}
+
+func (x *ResourceStatistics) GetProcesses() uint32 {
+	if x != nil && x.Processes != nil {
+		return *x.Processes
+	}
+	return 0
+}
+
+func (x *ResourceStatistics) GetThreads() uint32 {
+	if x != nil && x.Threads != nil {
+		return *x.Threads
+	}
+	return 0
+}
+
+func (x *ResourceStatistics) GetCpusUserTimeSecs() float64 {
+	if x != nil && x.CpusUserTimeSecs != nil {
+		return *x.CpusUserTimeSecs
+	}
+	return 0
+}
+
+func (x *ResourceStatistics) GetCpusSystemTimeSecs() float64 {
+	if x != nil && x.CpusSystemTimeSecs != nil {
+		return *x.CpusSystemTimeSecs
+	}
+	return 0
+}
+
+func (x *ResourceStatistics) GetCpusLimit() float64 {
+	if x != nil && x.CpusLimit != nil {
+		return *x.CpusLimit
+	}
+	return 0
+}
+
+func (x *ResourceStatistics) GetCpusNrPeriods() uint32 {
+	if x != nil && x.CpusNrPeriods != nil {
+		return *x.CpusNrPeriods
+	}
+	return 0
+}
+
+func (x *ResourceStatistics) GetCpusNrThrottled() uint32 {
+	if x != nil && x.CpusNrThrottled != nil {
+		return *x.CpusNrThrottled
+	}
+	return 0
+}
+
+func (x *ResourceStatistics) GetCpusThrottledTimeSecs() float64 {
+	if x != nil && x.CpusThrottledTimeSecs != nil {
+		return *x.CpusThrottledTimeSecs
+	}
+	return 0
+}
+
+func (x *ResourceStatistics) GetMemTotalBytes() uint64 {
+	if x != nil && x.MemTotalBytes != nil {
+		return *x.MemTotalBytes
+	}
+	return 0
+}
+
+func (x *ResourceStatistics) GetMemTotalMemswBytes() uint64 {
+	if x != nil && x.MemTotalMemswBytes != nil {
+		return *x.MemTotalMemswBytes
+	}
+	return 0
+}
+
+func (x *ResourceStatistics) GetMemLimitBytes() uint64 {
+	if x != nil && x.MemLimitBytes != nil {
+		return *x.MemLimitBytes
+	}
+	return 0
+}
+
+func (x *ResourceStatistics) GetMemSoftLimitBytes() uint64 {
+	if x != nil && x.MemSoftLimitBytes != nil {
+		return *x.MemSoftLimitBytes
+	}
+	return 0
+}
+
+func (x *ResourceStatistics) GetMemFileBytes() uint64 {
+	if x != nil && x.MemFileBytes != nil {
+		return *x.MemFileBytes
+	}
+	return 0
+}
+
+func (x *ResourceStatistics) GetMemAnonBytes() uint64 {
+	if x != nil && x.MemAnonBytes != nil {
+		return *x.MemAnonBytes
+	}
+	return 0
+}
+
+func (x *ResourceStatistics) GetMemCacheBytes() uint64 {
+	if x != nil && x.MemCacheBytes != nil {
+		return *x.MemCacheBytes
+	}
+	return 0
+}
+
+func (x *ResourceStatistics) GetMemRssBytes() uint64 {
+	if x != nil && x.MemRssBytes != nil {
+		return *x.MemRssBytes
+	}
+	return 0
+}
+
+func (x *ResourceStatistics) GetMemMappedFileBytes() uint64 {
+	if x != nil && x.MemMappedFileBytes != nil {
+		return *x.MemMappedFileBytes
+	}
+	return 0
+}
+
+func (x *ResourceStatistics) GetMemSwapBytes() uint64 {
+	if x != nil && x.MemSwapBytes != nil {
+		return *x.MemSwapBytes
+	}
+	return 0
+}
+
+func (x *ResourceStatistics) GetMemUnevictableBytes() uint64 {
+	if x != nil && x.MemUnevictableBytes != nil {
+		return *x.MemUnevictableBytes
+	}
+	return 0
+}
+
+func (x *ResourceStatistics) GetMemLowPressureCounter() uint64 {
+	if x != nil && x.MemLowPressureCounter != nil {
+		return *x.MemLowPressureCounter
+	}
+	return 0
+}
+
+func (x *ResourceStatistics) GetMemMediumPressureCounter() uint64 {
+	if x != nil && x.MemMediumPressureCounter != nil {
+		return *x.MemMediumPressureCounter
+	}
+	return 0
+}
+
+func (x *ResourceStatistics) GetMemCriticalPressureCounter() uint64 {
+	if x != nil && x.MemCriticalPressureCounter != nil {
+		return *x.MemCriticalPressureCounter
+	}
+	return 0
+}
+
+func (x *ResourceStatistics) GetDiskLimitBytes() uint64 {
+	if x != nil && x.DiskLimitBytes != nil {
+		return *x.DiskLimitBytes
+	}
+	return 0
+}
+
+func (x *ResourceStatistics) GetDiskUsedBytes() uint64 {
+	if x != nil && x.DiskUsedBytes != nil {
+		return *x.DiskUsedBytes
+	}
+	return 0
+}
+
+func (x *ResourceStatistics) GetNetRxPackets() uint64 {
+	if x != nil && x.NetRxPackets != nil {
+		return *x.NetRxPackets
+	}
+	return 0
+}
+
+func (x *ResourceStatistics) GetNetRxBytes() uint64 {
+	if x != nil && x.NetRxBytes != nil {
+		return *x.NetRxBytes
+	}
+	return 0
+}
+
+func (x *ResourceStatistics) GetNetRxErrors() uint64 {
+	if x != nil && x.NetRxErrors != nil {
+		return *x.NetRxErrors
+	}
+	return 0
+}
+
+func (x *ResourceStatistics) GetNetRxDropped() uint64 {
+	if x != nil && x.NetRxDropped != nil {
+		return *x.NetRxDropped
+	}
+	return 0
+}
+
+func (x *ResourceStatistics) GetNetTxPackets() uint64 {
+	if x != nil && x.NetTxPackets != nil {
+		return *x.NetTxPackets
+	}
+	return 0
+}
+
+func (x *ResourceStatistics) GetNetTxBytes() uint64 {
+	if x != nil && x.NetTxBytes != nil {
+		return *x.NetTxBytes
+	}
+	return 0
+}
+
+func (x *ResourceStatistics) GetNetTxErrors() uint64 {
+	if x != nil && x.NetTxErrors != nil {
+		return *x.NetTxErrors
+	}
+	return 0
+}
+
+func (x *ResourceStatistics) GetNetTxDropped() uint64 {
+	if x != nil && x.NetTxDropped != nil {
+		return *x.NetTxDropped
+	}
+	return 0
+}
+
+func (x *ResourceStatistics) GetNetTcpRttMicrosecsP50() float64 {
+	if x != nil && x.NetTcpRttMicrosecsP50 != nil {
+		return *x.NetTcpRttMicrosecsP50
+	}
+	return 0
+}
+
+func (x *ResourceStatistics) GetNetTcpRttMicrosecsP90() float64 {
+	if x != nil && x.NetTcpRttMicrosecsP90 != nil {
+		return *x.NetTcpRttMicrosecsP90
+	}
+	return 0
+}
+
+func (x *ResourceStatistics) GetNetTcpRttMicrosecsP95() float64 {
+	if x != nil && x.NetTcpRttMicrosecsP95 != nil {
+		return *x.NetTcpRttMicrosecsP95
+	}
+	return 0
+}
+
+func (x *ResourceStatistics) GetNetTcpRttMicrosecsP99() float64 {
+	if x != nil && x.NetTcpRttMicrosecsP99 != nil {
+		return *x.NetTcpRttMicrosecsP99
+	}
+	return 0
+}
+
+func (x *ResourceStatistics) GetNetTcpActiveConnections() float64 {
+	if x != nil && x.NetTcpActiveConnections != nil {
+		return *x.NetTcpActiveConnections
+	}
+	return 0
+}
+
+func (x *ResourceStatistics) GetNetTcpTimeWaitConnections() float64 {
+	if x != nil && x.NetTcpTimeWaitConnections != nil {
+		return *x.NetTcpTimeWaitConnections
+	}
+	return 0
+}
+
+// ResourceUsage is a snapshot of every executor's use on an agent.
+type ResourceUsage struct {
+	state         protoimpl.MessageState    `protogen:"open.v1"`
+	Executors     []*ResourceUsage_Executor `protobuf:"bytes,1,rep,name=executors" json:"executors,omitempty"`
+	Total         []*Resource               `protobuf:"bytes,2,rep,name=total" json:"total,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResourceUsage) Reset() {
+	*x = ResourceUsage{}
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[51]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResourceUsage) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResourceUsage) ProtoMessage() {}
+
+func (x *ResourceUsage) ProtoReflect() protoreflect.Message {
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[51]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResourceUsage.ProtoReflect.Descriptor instead.
+func (*ResourceUsage) Descriptor() ([]byte, []int) {
+	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{51}
+}
+
+func (x *ResourceUsage) GetExecutors() []*ResourceUsage_Executor {
+	if x != nil {
+		return x.Executors
+	}
+	return nil
+}
+
+func (x *ResourceUsage) GetTotal() []*Resource {
+	if x != nil {
+		return x.Total
+	}
+	return nil
+}
+
 type ContainerInfo struct {
 	state         protoimpl.MessageState    `protogen:"open.v1"`
 	Type          *ContainerInfo_Type       `protobuf:"varint,1,req,name=type,enum=mesos.v1.ContainerInfo_Type" json:"type,omitempty"`
@@ -4063,13 +5503,17 @@ type ContainerInfo struct {
 	Hostname      *string                   `protobuf:"bytes,4,opt,name=hostname" json:"hostname,omitempty"`
 	Docker        *ContainerInfo_DockerInfo `protobuf:"bytes,3,opt,name=docker" json:"docker,omitempty"`
 	Mesos         *ContainerInfo_MesosInfo  `protobuf:"bytes,5,opt,name=mesos" json:"mesos,omitempty"`
+	NetworkInfos  []*NetworkInfo            `protobuf:"bytes,7,rep,name=network_infos,json=networkInfos" json:"network_infos,omitempty"`
+	LinuxInfo     *LinuxInfo                `protobuf:"bytes,8,opt,name=linux_info,json=linuxInfo" json:"linux_info,omitempty"`
+	RlimitInfo    *RLimitInfo               `protobuf:"bytes,9,opt,name=rlimit_info,json=rlimitInfo" json:"rlimit_info,omitempty"`
+	TtyInfo       *TTYInfo                  `protobuf:"bytes,10,opt,name=tty_info,json=ttyInfo" json:"tty_info,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ContainerInfo) Reset() {
 	*x = ContainerInfo{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[40]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4081,7 +5525,7 @@ func (x *ContainerInfo) String() string {
 func (*ContainerInfo) ProtoMessage() {}
 
 func (x *ContainerInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[40]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4094,7 +5538,7 @@ func (x *ContainerInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContainerInfo.ProtoReflect.Descriptor instead.
 func (*ContainerInfo) Descriptor() ([]byte, []int) {
-	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{40}
+	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *ContainerInfo) GetType() ContainerInfo_Type {
@@ -4132,9 +5576,39 @@ func (x *ContainerInfo) GetMesos() *ContainerInfo_MesosInfo {
 	return nil
 }
 
+func (x *ContainerInfo) GetNetworkInfos() []*NetworkInfo {
+	if x != nil {
+		return x.NetworkInfos
+	}
+	return nil
+}
+
+func (x *ContainerInfo) GetLinuxInfo() *LinuxInfo {
+	if x != nil {
+		return x.LinuxInfo
+	}
+	return nil
+}
+
+func (x *ContainerInfo) GetRlimitInfo() *RLimitInfo {
+	if x != nil {
+		return x.RlimitInfo
+	}
+	return nil
+}
+
+func (x *ContainerInfo) GetTtyInfo() *TTYInfo {
+	if x != nil {
+		return x.TtyInfo
+	}
+	return nil
+}
+
 type ContainerStatus struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	ContainerId   *ContainerID           `protobuf:"bytes,4,opt,name=container_id,json=containerId" json:"container_id,omitempty"`
+	NetworkInfos  []*NetworkInfo         `protobuf:"bytes,1,rep,name=network_infos,json=networkInfos" json:"network_infos,omitempty"`
+	CgroupInfo    *CgroupInfo            `protobuf:"bytes,2,opt,name=cgroup_info,json=cgroupInfo" json:"cgroup_info,omitempty"`
 	ExecutorPid   *uint32                `protobuf:"varint,3,opt,name=executor_pid,json=executorPid" json:"executor_pid,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -4142,7 +5616,7 @@ type ContainerStatus struct {
 
 func (x *ContainerStatus) Reset() {
 	*x = ContainerStatus{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[41]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4154,7 +5628,7 @@ func (x *ContainerStatus) String() string {
 func (*ContainerStatus) ProtoMessage() {}
 
 func (x *ContainerStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[41]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4167,12 +5641,26 @@ func (x *ContainerStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContainerStatus.ProtoReflect.Descriptor instead.
 func (*ContainerStatus) Descriptor() ([]byte, []int) {
-	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{41}
+	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *ContainerStatus) GetContainerId() *ContainerID {
 	if x != nil {
 		return x.ContainerId
+	}
+	return nil
+}
+
+func (x *ContainerStatus) GetNetworkInfos() []*NetworkInfo {
+	if x != nil {
+		return x.NetworkInfos
+	}
+	return nil
+}
+
+func (x *ContainerStatus) GetCgroupInfo() *CgroupInfo {
+	if x != nil {
+		return x.CgroupInfo
 	}
 	return nil
 }
@@ -4206,7 +5694,7 @@ type TaskInfo struct {
 
 func (x *TaskInfo) Reset() {
 	*x = TaskInfo{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[42]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4218,7 +5706,7 @@ func (x *TaskInfo) String() string {
 func (*TaskInfo) ProtoMessage() {}
 
 func (x *TaskInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[42]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4231,7 +5719,7 @@ func (x *TaskInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskInfo.ProtoReflect.Descriptor instead.
 func (*TaskInfo) Descriptor() ([]byte, []int) {
-	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{42}
+	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *TaskInfo) GetName() string {
@@ -4341,7 +5829,7 @@ type TaskGroupInfo struct {
 
 func (x *TaskGroupInfo) Reset() {
 	*x = TaskGroupInfo{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[43]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4353,7 +5841,7 @@ func (x *TaskGroupInfo) String() string {
 func (*TaskGroupInfo) ProtoMessage() {}
 
 func (x *TaskGroupInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[43]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4366,7 +5854,7 @@ func (x *TaskGroupInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskGroupInfo.ProtoReflect.Descriptor instead.
 func (*TaskGroupInfo) Descriptor() ([]byte, []int) {
-	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{43}
+	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *TaskGroupInfo) GetTasks() []*TaskInfo {
@@ -4401,7 +5889,7 @@ type Task struct {
 
 func (x *Task) Reset() {
 	*x = Task{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[44]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4413,7 +5901,7 @@ func (x *Task) String() string {
 func (*Task) ProtoMessage() {}
 
 func (x *Task) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[44]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4426,7 +5914,7 @@ func (x *Task) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Task.ProtoReflect.Descriptor instead.
 func (*Task) Descriptor() ([]byte, []int) {
-	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{44}
+	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *Task) GetName() string {
@@ -4564,7 +6052,7 @@ type TaskStatus struct {
 
 func (x *TaskStatus) Reset() {
 	*x = TaskStatus{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[45]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4576,7 +6064,7 @@ func (x *TaskStatus) String() string {
 func (*TaskStatus) ProtoMessage() {}
 
 func (x *TaskStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[45]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4589,7 +6077,7 @@ func (x *TaskStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskStatus.ProtoReflect.Descriptor instead.
 func (*TaskStatus) Descriptor() ([]byte, []int) {
-	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{45}
+	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *TaskStatus) GetTaskId() *TaskID {
@@ -4707,7 +6195,7 @@ type DomainInfo_FaultDomain struct {
 
 func (x *DomainInfo_FaultDomain) Reset() {
 	*x = DomainInfo_FaultDomain{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[46]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4719,7 +6207,7 @@ func (x *DomainInfo_FaultDomain) String() string {
 func (*DomainInfo_FaultDomain) ProtoMessage() {}
 
 func (x *DomainInfo_FaultDomain) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[46]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4758,7 +6246,7 @@ type DomainInfo_FaultDomain_RegionInfo struct {
 
 func (x *DomainInfo_FaultDomain_RegionInfo) Reset() {
 	*x = DomainInfo_FaultDomain_RegionInfo{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[47]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4770,7 +6258,7 @@ func (x *DomainInfo_FaultDomain_RegionInfo) String() string {
 func (*DomainInfo_FaultDomain_RegionInfo) ProtoMessage() {}
 
 func (x *DomainInfo_FaultDomain_RegionInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[47]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4802,7 +6290,7 @@ type DomainInfo_FaultDomain_ZoneInfo struct {
 
 func (x *DomainInfo_FaultDomain_ZoneInfo) Reset() {
 	*x = DomainInfo_FaultDomain_ZoneInfo{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[48]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4814,7 +6302,7 @@ func (x *DomainInfo_FaultDomain_ZoneInfo) String() string {
 func (*DomainInfo_FaultDomain_ZoneInfo) ProtoMessage() {}
 
 func (x *DomainInfo_FaultDomain_ZoneInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[48]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4846,7 +6334,7 @@ type MasterInfo_Capability struct {
 
 func (x *MasterInfo_Capability) Reset() {
 	*x = MasterInfo_Capability{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[49]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4858,7 +6346,7 @@ func (x *MasterInfo_Capability) String() string {
 func (*MasterInfo_Capability) ProtoMessage() {}
 
 func (x *MasterInfo_Capability) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[49]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4890,7 +6378,7 @@ type AgentInfo_Capability struct {
 
 func (x *AgentInfo_Capability) Reset() {
 	*x = AgentInfo_Capability{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[50]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4902,7 +6390,7 @@ func (x *AgentInfo_Capability) String() string {
 func (*AgentInfo_Capability) ProtoMessage() {}
 
 func (x *AgentInfo_Capability) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[50]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4934,7 +6422,7 @@ type FrameworkInfo_Capability struct {
 
 func (x *FrameworkInfo_Capability) Reset() {
 	*x = FrameworkInfo_Capability{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[51]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4946,7 +6434,7 @@ func (x *FrameworkInfo_Capability) String() string {
 func (*FrameworkInfo_Capability) ProtoMessage() {}
 
 func (x *FrameworkInfo_Capability) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[51]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4978,7 +6466,7 @@ type OfferFilters_MinAllocatableResources struct {
 
 func (x *OfferFilters_MinAllocatableResources) Reset() {
 	*x = OfferFilters_MinAllocatableResources{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[54]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4990,7 +6478,7 @@ func (x *OfferFilters_MinAllocatableResources) String() string {
 func (*OfferFilters_MinAllocatableResources) ProtoMessage() {}
 
 func (x *OfferFilters_MinAllocatableResources) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[54]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5022,7 +6510,7 @@ type Value_Scalar struct {
 
 func (x *Value_Scalar) Reset() {
 	*x = Value_Scalar{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[55]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[67]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5034,7 +6522,7 @@ func (x *Value_Scalar) String() string {
 func (*Value_Scalar) ProtoMessage() {}
 
 func (x *Value_Scalar) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[55]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[67]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5067,7 +6555,7 @@ type Value_Range struct {
 
 func (x *Value_Range) Reset() {
 	*x = Value_Range{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[56]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[68]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5079,7 +6567,7 @@ func (x *Value_Range) String() string {
 func (*Value_Range) ProtoMessage() {}
 
 func (x *Value_Range) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[56]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[68]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5118,7 +6606,7 @@ type Value_Ranges struct {
 
 func (x *Value_Ranges) Reset() {
 	*x = Value_Ranges{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[57]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[69]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5130,7 +6618,7 @@ func (x *Value_Ranges) String() string {
 func (*Value_Ranges) ProtoMessage() {}
 
 func (x *Value_Ranges) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[57]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[69]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5162,7 +6650,7 @@ type Value_Set struct {
 
 func (x *Value_Set) Reset() {
 	*x = Value_Set{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[58]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[70]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5174,7 +6662,7 @@ func (x *Value_Set) String() string {
 func (*Value_Set) ProtoMessage() {}
 
 func (x *Value_Set) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[58]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[70]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5206,7 +6694,7 @@ type Value_Text struct {
 
 func (x *Value_Text) Reset() {
 	*x = Value_Text{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[59]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[71]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5218,7 +6706,7 @@ func (x *Value_Text) String() string {
 func (*Value_Text) ProtoMessage() {}
 
 func (x *Value_Text) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[59]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[71]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5250,7 +6738,7 @@ type Resource_AllocationInfo struct {
 
 func (x *Resource_AllocationInfo) Reset() {
 	*x = Resource_AllocationInfo{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[60]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[72]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5262,7 +6750,7 @@ func (x *Resource_AllocationInfo) String() string {
 func (*Resource_AllocationInfo) ProtoMessage() {}
 
 func (x *Resource_AllocationInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[60]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[72]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5297,7 +6785,7 @@ type Resource_ReservationInfo struct {
 
 func (x *Resource_ReservationInfo) Reset() {
 	*x = Resource_ReservationInfo{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[61]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[73]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5309,7 +6797,7 @@ func (x *Resource_ReservationInfo) String() string {
 func (*Resource_ReservationInfo) ProtoMessage() {}
 
 func (x *Resource_ReservationInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[61]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[73]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5364,7 +6852,7 @@ type Resource_DiskInfo struct {
 
 func (x *Resource_DiskInfo) Reset() {
 	*x = Resource_DiskInfo{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[62]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[74]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5376,7 +6864,7 @@ func (x *Resource_DiskInfo) String() string {
 func (*Resource_DiskInfo) ProtoMessage() {}
 
 func (x *Resource_DiskInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[62]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[74]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5421,7 +6909,7 @@ type Resource_RevocableInfo struct {
 
 func (x *Resource_RevocableInfo) Reset() {
 	*x = Resource_RevocableInfo{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[63]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[75]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5433,7 +6921,7 @@ func (x *Resource_RevocableInfo) String() string {
 func (*Resource_RevocableInfo) ProtoMessage() {}
 
 func (x *Resource_RevocableInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[63]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[75]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5457,7 +6945,7 @@ type Resource_SharedInfo struct {
 
 func (x *Resource_SharedInfo) Reset() {
 	*x = Resource_SharedInfo{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[64]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[76]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5469,7 +6957,7 @@ func (x *Resource_SharedInfo) String() string {
 func (*Resource_SharedInfo) ProtoMessage() {}
 
 func (x *Resource_SharedInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[64]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[76]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5495,7 +6983,7 @@ type Resource_DiskInfo_Persistence struct {
 
 func (x *Resource_DiskInfo_Persistence) Reset() {
 	*x = Resource_DiskInfo_Persistence{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[65]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[77]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5507,7 +6995,7 @@ func (x *Resource_DiskInfo_Persistence) String() string {
 func (*Resource_DiskInfo_Persistence) ProtoMessage() {}
 
 func (x *Resource_DiskInfo_Persistence) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[65]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[77]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5552,7 +7040,7 @@ type Resource_DiskInfo_Source struct {
 
 func (x *Resource_DiskInfo_Source) Reset() {
 	*x = Resource_DiskInfo_Source{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[66]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[78]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5564,7 +7052,7 @@ func (x *Resource_DiskInfo_Source) String() string {
 func (*Resource_DiskInfo_Source) ProtoMessage() {}
 
 func (x *Resource_DiskInfo_Source) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[66]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[78]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5638,7 +7126,7 @@ type Resource_DiskInfo_Source_Path struct {
 
 func (x *Resource_DiskInfo_Source_Path) Reset() {
 	*x = Resource_DiskInfo_Source_Path{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[67]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[79]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5650,7 +7138,7 @@ func (x *Resource_DiskInfo_Source_Path) String() string {
 func (*Resource_DiskInfo_Source_Path) ProtoMessage() {}
 
 func (x *Resource_DiskInfo_Source_Path) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[67]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[79]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5682,7 +7170,7 @@ type Resource_DiskInfo_Source_Mount struct {
 
 func (x *Resource_DiskInfo_Source_Mount) Reset() {
 	*x = Resource_DiskInfo_Source_Mount{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[68]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[80]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5694,7 +7182,7 @@ func (x *Resource_DiskInfo_Source_Mount) String() string {
 func (*Resource_DiskInfo_Source_Mount) ProtoMessage() {}
 
 func (x *Resource_DiskInfo_Source_Mount) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[68]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[80]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5733,7 +7221,7 @@ type Offer_Operation struct {
 
 func (x *Offer_Operation) Reset() {
 	*x = Offer_Operation{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[69]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[81]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5745,7 +7233,7 @@ func (x *Offer_Operation) String() string {
 func (*Offer_Operation) ProtoMessage() {}
 
 func (x *Offer_Operation) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[69]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[81]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5826,7 +7314,7 @@ type Offer_Operation_Launch struct {
 
 func (x *Offer_Operation_Launch) Reset() {
 	*x = Offer_Operation_Launch{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[70]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[82]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5838,7 +7326,7 @@ func (x *Offer_Operation_Launch) String() string {
 func (*Offer_Operation_Launch) ProtoMessage() {}
 
 func (x *Offer_Operation_Launch) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[70]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[82]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5871,7 +7359,7 @@ type Offer_Operation_LaunchGroup struct {
 
 func (x *Offer_Operation_LaunchGroup) Reset() {
 	*x = Offer_Operation_LaunchGroup{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[71]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[83]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5883,7 +7371,7 @@ func (x *Offer_Operation_LaunchGroup) String() string {
 func (*Offer_Operation_LaunchGroup) ProtoMessage() {}
 
 func (x *Offer_Operation_LaunchGroup) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[71]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[83]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5923,7 +7411,7 @@ type Offer_Operation_Reserve struct {
 
 func (x *Offer_Operation_Reserve) Reset() {
 	*x = Offer_Operation_Reserve{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[72]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[84]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5935,7 +7423,7 @@ func (x *Offer_Operation_Reserve) String() string {
 func (*Offer_Operation_Reserve) ProtoMessage() {}
 
 func (x *Offer_Operation_Reserve) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[72]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[84]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5974,7 +7462,7 @@ type Offer_Operation_Unreserve struct {
 
 func (x *Offer_Operation_Unreserve) Reset() {
 	*x = Offer_Operation_Unreserve{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[73]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[85]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5986,7 +7474,7 @@ func (x *Offer_Operation_Unreserve) String() string {
 func (*Offer_Operation_Unreserve) ProtoMessage() {}
 
 func (x *Offer_Operation_Unreserve) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[73]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[85]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6018,7 +7506,7 @@ type Offer_Operation_Create struct {
 
 func (x *Offer_Operation_Create) Reset() {
 	*x = Offer_Operation_Create{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[74]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[86]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6030,7 +7518,7 @@ func (x *Offer_Operation_Create) String() string {
 func (*Offer_Operation_Create) ProtoMessage() {}
 
 func (x *Offer_Operation_Create) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[74]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[86]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6062,7 +7550,7 @@ type Offer_Operation_Destroy struct {
 
 func (x *Offer_Operation_Destroy) Reset() {
 	*x = Offer_Operation_Destroy{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[75]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[87]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6074,7 +7562,7 @@ func (x *Offer_Operation_Destroy) String() string {
 func (*Offer_Operation_Destroy) ProtoMessage() {}
 
 func (x *Offer_Operation_Destroy) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[75]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[87]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6115,7 +7603,7 @@ const (
 
 func (x *CommandInfo_URI) Reset() {
 	*x = CommandInfo_URI{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[76]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[88]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6127,7 +7615,7 @@ func (x *CommandInfo_URI) String() string {
 func (*CommandInfo_URI) ProtoMessage() {}
 
 func (x *CommandInfo_URI) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[76]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[88]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6194,7 +7682,7 @@ const (
 
 func (x *Environment_Variable) Reset() {
 	*x = Environment_Variable{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[77]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[89]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6206,7 +7694,7 @@ func (x *Environment_Variable) String() string {
 func (*Environment_Variable) ProtoMessage() {}
 
 func (x *Environment_Variable) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[77]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[89]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6256,7 +7744,7 @@ type HealthCheck_HTTPCheckInfo struct {
 
 func (x *HealthCheck_HTTPCheckInfo) Reset() {
 	*x = HealthCheck_HTTPCheckInfo{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[78]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[90]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6268,7 +7756,7 @@ func (x *HealthCheck_HTTPCheckInfo) String() string {
 func (*HealthCheck_HTTPCheckInfo) ProtoMessage() {}
 
 func (x *HealthCheck_HTTPCheckInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[78]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[90]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6329,7 +7817,7 @@ type HealthCheck_TCPCheckInfo struct {
 
 func (x *HealthCheck_TCPCheckInfo) Reset() {
 	*x = HealthCheck_TCPCheckInfo{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[79]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[91]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6341,7 +7829,7 @@ func (x *HealthCheck_TCPCheckInfo) String() string {
 func (*HealthCheck_TCPCheckInfo) ProtoMessage() {}
 
 func (x *HealthCheck_TCPCheckInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[79]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[91]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6380,7 +7868,7 @@ type CheckInfo_Command struct {
 
 func (x *CheckInfo_Command) Reset() {
 	*x = CheckInfo_Command{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[80]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[92]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6392,7 +7880,7 @@ func (x *CheckInfo_Command) String() string {
 func (*CheckInfo_Command) ProtoMessage() {}
 
 func (x *CheckInfo_Command) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[80]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[92]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6425,7 +7913,7 @@ type CheckInfo_Http struct {
 
 func (x *CheckInfo_Http) Reset() {
 	*x = CheckInfo_Http{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[81]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[93]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6437,7 +7925,7 @@ func (x *CheckInfo_Http) String() string {
 func (*CheckInfo_Http) ProtoMessage() {}
 
 func (x *CheckInfo_Http) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[81]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[93]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6476,7 +7964,7 @@ type CheckInfo_Tcp struct {
 
 func (x *CheckInfo_Tcp) Reset() {
 	*x = CheckInfo_Tcp{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[82]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[94]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6488,7 +7976,7 @@ func (x *CheckInfo_Tcp) String() string {
 func (*CheckInfo_Tcp) ProtoMessage() {}
 
 func (x *CheckInfo_Tcp) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[82]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[94]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6520,7 +8008,7 @@ type CheckStatusInfo_Command struct {
 
 func (x *CheckStatusInfo_Command) Reset() {
 	*x = CheckStatusInfo_Command{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[83]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[95]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6532,7 +8020,7 @@ func (x *CheckStatusInfo_Command) String() string {
 func (*CheckStatusInfo_Command) ProtoMessage() {}
 
 func (x *CheckStatusInfo_Command) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[83]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[95]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6564,7 +8052,7 @@ type CheckStatusInfo_Http struct {
 
 func (x *CheckStatusInfo_Http) Reset() {
 	*x = CheckStatusInfo_Http{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[84]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[96]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6576,7 +8064,7 @@ func (x *CheckStatusInfo_Http) String() string {
 func (*CheckStatusInfo_Http) ProtoMessage() {}
 
 func (x *CheckStatusInfo_Http) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[84]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[96]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6608,7 +8096,7 @@ type CheckStatusInfo_Tcp struct {
 
 func (x *CheckStatusInfo_Tcp) Reset() {
 	*x = CheckStatusInfo_Tcp{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[85]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[97]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6620,7 +8108,7 @@ func (x *CheckStatusInfo_Tcp) String() string {
 func (*CheckStatusInfo_Tcp) ProtoMessage() {}
 
 func (x *CheckStatusInfo_Tcp) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[85]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[97]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6652,7 +8140,7 @@ type Image_Docker struct {
 
 func (x *Image_Docker) Reset() {
 	*x = Image_Docker{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[86]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[98]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6664,7 +8152,7 @@ func (x *Image_Docker) String() string {
 func (*Image_Docker) ProtoMessage() {}
 
 func (x *Image_Docker) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[86]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[98]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6687,6 +8175,769 @@ func (x *Image_Docker) GetName() string {
 	return ""
 }
 
+// Source says where the volume comes from (Mesos 1.2+); at most one of
+// its members is set, matching type.
+type Volume_Source struct {
+	state         protoimpl.MessageState      `protogen:"open.v1"`
+	Type          *Volume_Source_Type         `protobuf:"varint,1,opt,name=type,enum=mesos.v1.Volume_Source_Type" json:"type,omitempty"`
+	DockerVolume  *Volume_Source_DockerVolume `protobuf:"bytes,2,opt,name=docker_volume,json=dockerVolume" json:"docker_volume,omitempty"`
+	HostPath      *Volume_Source_HostPath     `protobuf:"bytes,5,opt,name=host_path,json=hostPath" json:"host_path,omitempty"`
+	SandboxPath   *Volume_Source_SandboxPath  `protobuf:"bytes,3,opt,name=sandbox_path,json=sandboxPath" json:"sandbox_path,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Volume_Source) Reset() {
+	*x = Volume_Source{}
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[99]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Volume_Source) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Volume_Source) ProtoMessage() {}
+
+func (x *Volume_Source) ProtoReflect() protoreflect.Message {
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[99]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Volume_Source.ProtoReflect.Descriptor instead.
+func (*Volume_Source) Descriptor() ([]byte, []int) {
+	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{40, 0}
+}
+
+func (x *Volume_Source) GetType() Volume_Source_Type {
+	if x != nil && x.Type != nil {
+		return *x.Type
+	}
+	return Volume_Source_UNKNOWN
+}
+
+func (x *Volume_Source) GetDockerVolume() *Volume_Source_DockerVolume {
+	if x != nil {
+		return x.DockerVolume
+	}
+	return nil
+}
+
+func (x *Volume_Source) GetHostPath() *Volume_Source_HostPath {
+	if x != nil {
+		return x.HostPath
+	}
+	return nil
+}
+
+func (x *Volume_Source) GetSandboxPath() *Volume_Source_SandboxPath {
+	if x != nil {
+		return x.SandboxPath
+	}
+	return nil
+}
+
+type Volume_Source_DockerVolume struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Driver        *string                `protobuf:"bytes,1,opt,name=driver" json:"driver,omitempty"`
+	Name          *string                `protobuf:"bytes,2,req,name=name" json:"name,omitempty"`
+	DriverOptions *Parameters            `protobuf:"bytes,3,opt,name=driver_options,json=driverOptions" json:"driver_options,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Volume_Source_DockerVolume) Reset() {
+	*x = Volume_Source_DockerVolume{}
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[100]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Volume_Source_DockerVolume) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Volume_Source_DockerVolume) ProtoMessage() {}
+
+func (x *Volume_Source_DockerVolume) ProtoReflect() protoreflect.Message {
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[100]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Volume_Source_DockerVolume.ProtoReflect.Descriptor instead.
+func (*Volume_Source_DockerVolume) Descriptor() ([]byte, []int) {
+	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{40, 0, 0}
+}
+
+func (x *Volume_Source_DockerVolume) GetDriver() string {
+	if x != nil && x.Driver != nil {
+		return *x.Driver
+	}
+	return ""
+}
+
+func (x *Volume_Source_DockerVolume) GetName() string {
+	if x != nil && x.Name != nil {
+		return *x.Name
+	}
+	return ""
+}
+
+func (x *Volume_Source_DockerVolume) GetDriverOptions() *Parameters {
+	if x != nil {
+		return x.DriverOptions
+	}
+	return nil
+}
+
+type Volume_Source_HostPath struct {
+	state            protoimpl.MessageState `protogen:"open.v1"`
+	Path             *string                `protobuf:"bytes,1,req,name=path" json:"path,omitempty"`
+	MountPropagation *MountPropagation      `protobuf:"bytes,2,opt,name=mount_propagation,json=mountPropagation" json:"mount_propagation,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *Volume_Source_HostPath) Reset() {
+	*x = Volume_Source_HostPath{}
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[101]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Volume_Source_HostPath) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Volume_Source_HostPath) ProtoMessage() {}
+
+func (x *Volume_Source_HostPath) ProtoReflect() protoreflect.Message {
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[101]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Volume_Source_HostPath.ProtoReflect.Descriptor instead.
+func (*Volume_Source_HostPath) Descriptor() ([]byte, []int) {
+	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{40, 0, 1}
+}
+
+func (x *Volume_Source_HostPath) GetPath() string {
+	if x != nil && x.Path != nil {
+		return *x.Path
+	}
+	return ""
+}
+
+func (x *Volume_Source_HostPath) GetMountPropagation() *MountPropagation {
+	if x != nil {
+		return x.MountPropagation
+	}
+	return nil
+}
+
+type Volume_Source_SandboxPath struct {
+	state         protoimpl.MessageState          `protogen:"open.v1"`
+	Type          *Volume_Source_SandboxPath_Type `protobuf:"varint,1,opt,name=type,enum=mesos.v1.Volume_Source_SandboxPath_Type" json:"type,omitempty"`
+	Path          *string                         `protobuf:"bytes,2,req,name=path" json:"path,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Volume_Source_SandboxPath) Reset() {
+	*x = Volume_Source_SandboxPath{}
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[102]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Volume_Source_SandboxPath) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Volume_Source_SandboxPath) ProtoMessage() {}
+
+func (x *Volume_Source_SandboxPath) ProtoReflect() protoreflect.Message {
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[102]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Volume_Source_SandboxPath.ProtoReflect.Descriptor instead.
+func (*Volume_Source_SandboxPath) Descriptor() ([]byte, []int) {
+	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{40, 0, 2}
+}
+
+func (x *Volume_Source_SandboxPath) GetType() Volume_Source_SandboxPath_Type {
+	if x != nil && x.Type != nil {
+		return *x.Type
+	}
+	return Volume_Source_SandboxPath_UNKNOWN
+}
+
+func (x *Volume_Source_SandboxPath) GetPath() string {
+	if x != nil && x.Path != nil {
+		return *x.Path
+	}
+	return ""
+}
+
+type NetworkInfo_IPAddress struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Protocol      *NetworkInfo_Protocol  `protobuf:"varint,1,opt,name=protocol,enum=mesos.v1.NetworkInfo_Protocol,def=1" json:"protocol,omitempty"`
+	IpAddress     *string                `protobuf:"bytes,2,opt,name=ip_address,json=ipAddress" json:"ip_address,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+// Default values for NetworkInfo_IPAddress fields.
+const (
+	Default_NetworkInfo_IPAddress_Protocol = NetworkInfo_IPv4
+)
+
+func (x *NetworkInfo_IPAddress) Reset() {
+	*x = NetworkInfo_IPAddress{}
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[103]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NetworkInfo_IPAddress) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NetworkInfo_IPAddress) ProtoMessage() {}
+
+func (x *NetworkInfo_IPAddress) ProtoReflect() protoreflect.Message {
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[103]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NetworkInfo_IPAddress.ProtoReflect.Descriptor instead.
+func (*NetworkInfo_IPAddress) Descriptor() ([]byte, []int) {
+	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{41, 0}
+}
+
+func (x *NetworkInfo_IPAddress) GetProtocol() NetworkInfo_Protocol {
+	if x != nil && x.Protocol != nil {
+		return *x.Protocol
+	}
+	return Default_NetworkInfo_IPAddress_Protocol
+}
+
+func (x *NetworkInfo_IPAddress) GetIpAddress() string {
+	if x != nil && x.IpAddress != nil {
+		return *x.IpAddress
+	}
+	return ""
+}
+
+type NetworkInfo_PortMapping struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	HostPort      *uint32                `protobuf:"varint,1,req,name=host_port,json=hostPort" json:"host_port,omitempty"`
+	ContainerPort *uint32                `protobuf:"varint,2,req,name=container_port,json=containerPort" json:"container_port,omitempty"`
+	Protocol      *string                `protobuf:"bytes,3,opt,name=protocol" json:"protocol,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NetworkInfo_PortMapping) Reset() {
+	*x = NetworkInfo_PortMapping{}
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[104]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NetworkInfo_PortMapping) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NetworkInfo_PortMapping) ProtoMessage() {}
+
+func (x *NetworkInfo_PortMapping) ProtoReflect() protoreflect.Message {
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[104]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NetworkInfo_PortMapping.ProtoReflect.Descriptor instead.
+func (*NetworkInfo_PortMapping) Descriptor() ([]byte, []int) {
+	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{41, 1}
+}
+
+func (x *NetworkInfo_PortMapping) GetHostPort() uint32 {
+	if x != nil && x.HostPort != nil {
+		return *x.HostPort
+	}
+	return 0
+}
+
+func (x *NetworkInfo_PortMapping) GetContainerPort() uint32 {
+	if x != nil && x.ContainerPort != nil {
+		return *x.ContainerPort
+	}
+	return 0
+}
+
+func (x *NetworkInfo_PortMapping) GetProtocol() string {
+	if x != nil && x.Protocol != nil {
+		return *x.Protocol
+	}
+	return ""
+}
+
+type RLimitInfo_RLimit struct {
+	state         protoimpl.MessageState  `protogen:"open.v1"`
+	Type          *RLimitInfo_RLimit_Type `protobuf:"varint,1,opt,name=type,enum=mesos.v1.RLimitInfo_RLimit_Type" json:"type,omitempty"`
+	Hard          *uint64                 `protobuf:"varint,2,opt,name=hard" json:"hard,omitempty"`
+	Soft          *uint64                 `protobuf:"varint,3,opt,name=soft" json:"soft,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RLimitInfo_RLimit) Reset() {
+	*x = RLimitInfo_RLimit{}
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[105]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RLimitInfo_RLimit) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RLimitInfo_RLimit) ProtoMessage() {}
+
+func (x *RLimitInfo_RLimit) ProtoReflect() protoreflect.Message {
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[105]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RLimitInfo_RLimit.ProtoReflect.Descriptor instead.
+func (*RLimitInfo_RLimit) Descriptor() ([]byte, []int) {
+	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{44, 0}
+}
+
+func (x *RLimitInfo_RLimit) GetType() RLimitInfo_RLimit_Type {
+	if x != nil && x.Type != nil {
+		return *x.Type
+	}
+	return RLimitInfo_RLimit_UNKNOWN
+}
+
+func (x *RLimitInfo_RLimit) GetHard() uint64 {
+	if x != nil && x.Hard != nil {
+		return *x.Hard
+	}
+	return 0
+}
+
+func (x *RLimitInfo_RLimit) GetSoft() uint64 {
+	if x != nil && x.Soft != nil {
+		return *x.Soft
+	}
+	return 0
+}
+
+type TTYInfo_WindowSize struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Rows          *uint32                `protobuf:"varint,1,req,name=rows" json:"rows,omitempty"`
+	Columns       *uint32                `protobuf:"varint,2,req,name=columns" json:"columns,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TTYInfo_WindowSize) Reset() {
+	*x = TTYInfo_WindowSize{}
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[106]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TTYInfo_WindowSize) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TTYInfo_WindowSize) ProtoMessage() {}
+
+func (x *TTYInfo_WindowSize) ProtoReflect() protoreflect.Message {
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[106]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TTYInfo_WindowSize.ProtoReflect.Descriptor instead.
+func (*TTYInfo_WindowSize) Descriptor() ([]byte, []int) {
+	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{45, 0}
+}
+
+func (x *TTYInfo_WindowSize) GetRows() uint32 {
+	if x != nil && x.Rows != nil {
+		return *x.Rows
+	}
+	return 0
+}
+
+func (x *TTYInfo_WindowSize) GetColumns() uint32 {
+	if x != nil && x.Columns != nil {
+		return *x.Columns
+	}
+	return 0
+}
+
+type CgroupInfo_NetCls struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Classid       *uint32                `protobuf:"varint,1,opt,name=classid" json:"classid,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CgroupInfo_NetCls) Reset() {
+	*x = CgroupInfo_NetCls{}
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[107]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CgroupInfo_NetCls) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CgroupInfo_NetCls) ProtoMessage() {}
+
+func (x *CgroupInfo_NetCls) ProtoReflect() protoreflect.Message {
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[107]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CgroupInfo_NetCls.ProtoReflect.Descriptor instead.
+func (*CgroupInfo_NetCls) Descriptor() ([]byte, []int) {
+	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{46, 0}
+}
+
+func (x *CgroupInfo_NetCls) GetClassid() uint32 {
+	if x != nil && x.Classid != nil {
+		return *x.Classid
+	}
+	return 0
+}
+
+type Device_Number struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	MajorNumber   *uint64                `protobuf:"varint,1,req,name=major_number,json=majorNumber" json:"major_number,omitempty"`
+	MinorNumber   *uint64                `protobuf:"varint,2,req,name=minor_number,json=minorNumber" json:"minor_number,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Device_Number) Reset() {
+	*x = Device_Number{}
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[108]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Device_Number) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Device_Number) ProtoMessage() {}
+
+func (x *Device_Number) ProtoReflect() protoreflect.Message {
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[108]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Device_Number.ProtoReflect.Descriptor instead.
+func (*Device_Number) Descriptor() ([]byte, []int) {
+	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{47, 0}
+}
+
+func (x *Device_Number) GetMajorNumber() uint64 {
+	if x != nil && x.MajorNumber != nil {
+		return *x.MajorNumber
+	}
+	return 0
+}
+
+func (x *Device_Number) GetMinorNumber() uint64 {
+	if x != nil && x.MinorNumber != nil {
+		return *x.MinorNumber
+	}
+	return 0
+}
+
+type DeviceAccess_Access struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Read          *bool                  `protobuf:"varint,1,opt,name=read" json:"read,omitempty"`
+	Write         *bool                  `protobuf:"varint,2,opt,name=write" json:"write,omitempty"`
+	Mknod         *bool                  `protobuf:"varint,3,opt,name=mknod" json:"mknod,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeviceAccess_Access) Reset() {
+	*x = DeviceAccess_Access{}
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[109]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeviceAccess_Access) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeviceAccess_Access) ProtoMessage() {}
+
+func (x *DeviceAccess_Access) ProtoReflect() protoreflect.Message {
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[109]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeviceAccess_Access.ProtoReflect.Descriptor instead.
+func (*DeviceAccess_Access) Descriptor() ([]byte, []int) {
+	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{48, 0}
+}
+
+func (x *DeviceAccess_Access) GetRead() bool {
+	if x != nil && x.Read != nil {
+		return *x.Read
+	}
+	return false
+}
+
+func (x *DeviceAccess_Access) GetWrite() bool {
+	if x != nil && x.Write != nil {
+		return *x.Write
+	}
+	return false
+}
+
+func (x *DeviceAccess_Access) GetMknod() bool {
+	if x != nil && x.Mknod != nil {
+		return *x.Mknod
+	}
+	return false
+}
+
+type ResourceUsage_Executor struct {
+	state         protoimpl.MessageState         `protogen:"open.v1"`
+	ExecutorInfo  *ExecutorInfo                  `protobuf:"bytes,1,req,name=executor_info,json=executorInfo" json:"executor_info,omitempty"`
+	Allocated     []*Resource                    `protobuf:"bytes,2,rep,name=allocated" json:"allocated,omitempty"`
+	Statistics    *ResourceStatistics            `protobuf:"bytes,3,opt,name=statistics" json:"statistics,omitempty"`
+	ContainerId   *ContainerID                   `protobuf:"bytes,4,req,name=container_id,json=containerId" json:"container_id,omitempty"`
+	Tasks         []*ResourceUsage_Executor_Task `protobuf:"bytes,5,rep,name=tasks" json:"tasks,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResourceUsage_Executor) Reset() {
+	*x = ResourceUsage_Executor{}
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[110]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResourceUsage_Executor) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResourceUsage_Executor) ProtoMessage() {}
+
+func (x *ResourceUsage_Executor) ProtoReflect() protoreflect.Message {
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[110]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResourceUsage_Executor.ProtoReflect.Descriptor instead.
+func (*ResourceUsage_Executor) Descriptor() ([]byte, []int) {
+	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{51, 0}
+}
+
+func (x *ResourceUsage_Executor) GetExecutorInfo() *ExecutorInfo {
+	if x != nil {
+		return x.ExecutorInfo
+	}
+	return nil
+}
+
+func (x *ResourceUsage_Executor) GetAllocated() []*Resource {
+	if x != nil {
+		return x.Allocated
+	}
+	return nil
+}
+
+func (x *ResourceUsage_Executor) GetStatistics() *ResourceStatistics {
+	if x != nil {
+		return x.Statistics
+	}
+	return nil
+}
+
+func (x *ResourceUsage_Executor) GetContainerId() *ContainerID {
+	if x != nil {
+		return x.ContainerId
+	}
+	return nil
+}
+
+func (x *ResourceUsage_Executor) GetTasks() []*ResourceUsage_Executor_Task {
+	if x != nil {
+		return x.Tasks
+	}
+	return nil
+}
+
+type ResourceUsage_Executor_Task struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          *string                `protobuf:"bytes,1,req,name=name" json:"name,omitempty"`
+	Id            *TaskID                `protobuf:"bytes,2,req,name=id" json:"id,omitempty"`
+	Resources     []*Resource            `protobuf:"bytes,3,rep,name=resources" json:"resources,omitempty"`
+	Labels        *Labels                `protobuf:"bytes,4,opt,name=labels" json:"labels,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResourceUsage_Executor_Task) Reset() {
+	*x = ResourceUsage_Executor_Task{}
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[111]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResourceUsage_Executor_Task) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResourceUsage_Executor_Task) ProtoMessage() {}
+
+func (x *ResourceUsage_Executor_Task) ProtoReflect() protoreflect.Message {
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[111]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResourceUsage_Executor_Task.ProtoReflect.Descriptor instead.
+func (*ResourceUsage_Executor_Task) Descriptor() ([]byte, []int) {
+	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{51, 0, 0}
+}
+
+func (x *ResourceUsage_Executor_Task) GetName() string {
+	if x != nil && x.Name != nil {
+		return *x.Name
+	}
+	return ""
+}
+
+func (x *ResourceUsage_Executor_Task) GetId() *TaskID {
+	if x != nil {
+		return x.Id
+	}
+	return nil
+}
+
+func (x *ResourceUsage_Executor_Task) GetResources() []*Resource {
+	if x != nil {
+		return x.Resources
+	}
+	return nil
+}
+
+func (x *ResourceUsage_Executor_Task) GetLabels() *Labels {
+	if x != nil {
+		return x.Labels
+	}
+	return nil
+}
+
 type ContainerInfo_DockerInfo struct {
 	state          protoimpl.MessageState                  `protogen:"open.v1"`
 	Image          *string                                 `protobuf:"bytes,1,req,name=image" json:"image,omitempty"`
@@ -6695,8 +8946,10 @@ type ContainerInfo_DockerInfo struct {
 	Privileged     *bool                                   `protobuf:"varint,4,opt,name=privileged,def=0" json:"privileged,omitempty"`
 	Parameters     []*Parameter                            `protobuf:"bytes,5,rep,name=parameters" json:"parameters,omitempty"`
 	ForcePullImage *bool                                   `protobuf:"varint,6,opt,name=force_pull_image,json=forcePullImage" json:"force_pull_image,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// Deprecated: Marked as deprecated in api/v1/mesos/mesos.proto.
+	VolumeDriver  *string `protobuf:"bytes,7,opt,name=volume_driver,json=volumeDriver" json:"volume_driver,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 // Default values for ContainerInfo_DockerInfo fields.
@@ -6707,7 +8960,7 @@ const (
 
 func (x *ContainerInfo_DockerInfo) Reset() {
 	*x = ContainerInfo_DockerInfo{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[87]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[112]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6719,7 +8972,7 @@ func (x *ContainerInfo_DockerInfo) String() string {
 func (*ContainerInfo_DockerInfo) ProtoMessage() {}
 
 func (x *ContainerInfo_DockerInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[87]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[112]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6732,7 +8985,7 @@ func (x *ContainerInfo_DockerInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContainerInfo_DockerInfo.ProtoReflect.Descriptor instead.
 func (*ContainerInfo_DockerInfo) Descriptor() ([]byte, []int) {
-	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{40, 0}
+	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{52, 0}
 }
 
 func (x *ContainerInfo_DockerInfo) GetImage() string {
@@ -6777,6 +9030,14 @@ func (x *ContainerInfo_DockerInfo) GetForcePullImage() bool {
 	return false
 }
 
+// Deprecated: Marked as deprecated in api/v1/mesos/mesos.proto.
+func (x *ContainerInfo_DockerInfo) GetVolumeDriver() string {
+	if x != nil && x.VolumeDriver != nil {
+		return *x.VolumeDriver
+	}
+	return ""
+}
+
 type ContainerInfo_MesosInfo struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Image         *Image                 `protobuf:"bytes,1,opt,name=image" json:"image,omitempty"`
@@ -6786,7 +9047,7 @@ type ContainerInfo_MesosInfo struct {
 
 func (x *ContainerInfo_MesosInfo) Reset() {
 	*x = ContainerInfo_MesosInfo{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[88]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[113]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6798,7 +9059,7 @@ func (x *ContainerInfo_MesosInfo) String() string {
 func (*ContainerInfo_MesosInfo) ProtoMessage() {}
 
 func (x *ContainerInfo_MesosInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[88]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[113]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6811,7 +9072,7 @@ func (x *ContainerInfo_MesosInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContainerInfo_MesosInfo.ProtoReflect.Descriptor instead.
 func (*ContainerInfo_MesosInfo) Descriptor() ([]byte, []int) {
-	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{40, 1}
+	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{52, 1}
 }
 
 func (x *ContainerInfo_MesosInfo) GetImage() *Image {
@@ -6832,7 +9093,7 @@ type ContainerInfo_DockerInfo_PortMapping struct {
 
 func (x *ContainerInfo_DockerInfo_PortMapping) Reset() {
 	*x = ContainerInfo_DockerInfo_PortMapping{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[89]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[114]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6844,7 +9105,7 @@ func (x *ContainerInfo_DockerInfo_PortMapping) String() string {
 func (*ContainerInfo_DockerInfo_PortMapping) ProtoMessage() {}
 
 func (x *ContainerInfo_DockerInfo_PortMapping) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[89]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[114]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6857,7 +9118,7 @@ func (x *ContainerInfo_DockerInfo_PortMapping) ProtoReflect() protoreflect.Messa
 
 // Deprecated: Use ContainerInfo_DockerInfo_PortMapping.ProtoReflect.Descriptor instead.
 func (*ContainerInfo_DockerInfo_PortMapping) Descriptor() ([]byte, []int) {
-	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{40, 0, 0}
+	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{52, 0, 0}
 }
 
 func (x *ContainerInfo_DockerInfo_PortMapping) GetHostPort() uint32 {
@@ -7301,21 +9562,252 @@ const file_api_v1_mesos_mesos_proto_rawDesc = "" +
 	"\x04Type\x12\b\n" +
 	"\x04APPC\x10\x01\x12\n" +
 	"\n" +
-	"\x06DOCKER\x10\x02\"\xb6\x01\n" +
+	"\x06DOCKER\x10\x02\"\x86\x01\n" +
+	"\x10MountPropagation\x123\n" +
+	"\x04mode\x18\x01 \x01(\x0e2\x1f.mesos.v1.MountPropagation.ModeR\x04mode\"=\n" +
+	"\x04Mode\x12\v\n" +
+	"\aUNKNOWN\x10\x00\x12\x15\n" +
+	"\x11HOST_TO_CONTAINER\x10\x01\x12\x11\n" +
+	"\rBIDIRECTIONAL\x10\x02\"\xba\a\n" +
 	"\x06Volume\x12)\n" +
 	"\x04mode\x18\x03 \x02(\x0e2\x15.mesos.v1.Volume.ModeR\x04mode\x12%\n" +
 	"\x0econtainer_path\x18\x01 \x02(\tR\rcontainerPath\x12\x1b\n" +
 	"\thost_path\x18\x02 \x01(\tR\bhostPath\x12%\n" +
-	"\x05image\x18\x04 \x01(\v2\x0f.mesos.v1.ImageR\x05image\"\x16\n" +
+	"\x05image\x18\x04 \x01(\v2\x0f.mesos.v1.ImageR\x05image\x12/\n" +
+	"\x06source\x18\x05 \x01(\v2\x17.mesos.v1.Volume.SourceR\x06source\x1a\xd0\x05\n" +
+	"\x06Source\x120\n" +
+	"\x04type\x18\x01 \x01(\x0e2\x1c.mesos.v1.Volume.Source.TypeR\x04type\x12I\n" +
+	"\rdocker_volume\x18\x02 \x01(\v2$.mesos.v1.Volume.Source.DockerVolumeR\fdockerVolume\x12=\n" +
+	"\thost_path\x18\x05 \x01(\v2 .mesos.v1.Volume.Source.HostPathR\bhostPath\x12F\n" +
+	"\fsandbox_path\x18\x03 \x01(\v2#.mesos.v1.Volume.Source.SandboxPathR\vsandboxPath\x1aw\n" +
+	"\fDockerVolume\x12\x16\n" +
+	"\x06driver\x18\x01 \x01(\tR\x06driver\x12\x12\n" +
+	"\x04name\x18\x02 \x02(\tR\x04name\x12;\n" +
+	"\x0edriver_options\x18\x03 \x01(\v2\x14.mesos.v1.ParametersR\rdriverOptions\x1ag\n" +
+	"\bHostPath\x12\x12\n" +
+	"\x04path\x18\x01 \x02(\tR\x04path\x12G\n" +
+	"\x11mount_propagation\x18\x02 \x01(\v2\x1a.mesos.v1.MountPropagationR\x10mountPropagation\x1a\x8a\x01\n" +
+	"\vSandboxPath\x12<\n" +
+	"\x04type\x18\x01 \x01(\x0e2(.mesos.v1.Volume.Source.SandboxPath.TypeR\x04type\x12\x12\n" +
+	"\x04path\x18\x02 \x02(\tR\x04path\")\n" +
+	"\x04Type\x12\v\n" +
+	"\aUNKNOWN\x10\x00\x12\b\n" +
+	"\x04SELF\x10\x01\x12\n" +
+	"\n" +
+	"\x06PARENT\x10\x02\"S\n" +
+	"\x04Type\x12\v\n" +
+	"\aUNKNOWN\x10\x00\x12\x11\n" +
+	"\rDOCKER_VOLUME\x10\x01\x12\r\n" +
+	"\tHOST_PATH\x10\x04\x12\x10\n" +
+	"\fSANDBOX_PATH\x10\x02\x12\n" +
+	"\n" +
+	"\x06SECRET\x10\x03\"\x16\n" +
 	"\x04Mode\x12\x06\n" +
 	"\x02RW\x10\x01\x12\x06\n" +
-	"\x02RO\x10\x02\"\xc1\x06\n" +
+	"\x02RO\x10\x02\"\xec\x03\n" +
+	"\vNetworkInfo\x12B\n" +
+	"\fip_addresses\x18\x05 \x03(\v2\x1f.mesos.v1.NetworkInfo.IPAddressR\vipAddresses\x12\x12\n" +
+	"\x04name\x18\x06 \x01(\tR\x04name\x12\x16\n" +
+	"\x06groups\x18\x03 \x03(\tR\x06groups\x12(\n" +
+	"\x06labels\x18\x04 \x01(\v2\x10.mesos.v1.LabelsR\x06labels\x12F\n" +
+	"\rport_mappings\x18\a \x03(\v2!.mesos.v1.NetworkInfo.PortMappingR\fportMappings\x1al\n" +
+	"\tIPAddress\x12@\n" +
+	"\bprotocol\x18\x01 \x01(\x0e2\x1e.mesos.v1.NetworkInfo.Protocol:\x04IPv4R\bprotocol\x12\x1d\n" +
+	"\n" +
+	"ip_address\x18\x02 \x01(\tR\tipAddress\x1am\n" +
+	"\vPortMapping\x12\x1b\n" +
+	"\thost_port\x18\x01 \x02(\rR\bhostPort\x12%\n" +
+	"\x0econtainer_port\x18\x02 \x02(\rR\rcontainerPort\x12\x1a\n" +
+	"\bprotocol\x18\x03 \x01(\tR\bprotocol\"\x1e\n" +
+	"\bProtocol\x12\b\n" +
+	"\x04IPv4\x10\x01\x12\b\n" +
+	"\x04IPv6\x10\x02\"\xdf\x05\n" +
+	"\x0eCapabilityInfo\x12G\n" +
+	"\fcapabilities\x18\x01 \x03(\x0e2#.mesos.v1.CapabilityInfo.CapabilityR\fcapabilities\"\x83\x05\n" +
+	"\n" +
+	"Capability\x12\v\n" +
+	"\aUNKNOWN\x10\x00\x12\n" +
+	"\n" +
+	"\x05CHOWN\x10\xe8\a\x12\x11\n" +
+	"\fDAC_OVERRIDE\x10\xe9\a\x12\x14\n" +
+	"\x0fDAC_READ_SEARCH\x10\xea\a\x12\v\n" +
+	"\x06FOWNER\x10\xeb\a\x12\v\n" +
+	"\x06FSETID\x10\xec\a\x12\t\n" +
+	"\x04KILL\x10\xed\a\x12\v\n" +
+	"\x06SETGID\x10\xee\a\x12\v\n" +
+	"\x06SETUID\x10\xef\a\x12\f\n" +
+	"\aSETPCAP\x10\xf0\a\x12\x14\n" +
+	"\x0fLINUX_IMMUTABLE\x10\xf1\a\x12\x15\n" +
+	"\x10NET_BIND_SERVICE\x10\xf2\a\x12\x12\n" +
+	"\rNET_BROADCAST\x10\xf3\a\x12\x0e\n" +
+	"\tNET_ADMIN\x10\xf4\a\x12\f\n" +
+	"\aNET_RAW\x10\xf5\a\x12\r\n" +
+	"\bIPC_LOCK\x10\xf6\a\x12\x0e\n" +
+	"\tIPC_OWNER\x10\xf7\a\x12\x0f\n" +
+	"\n" +
+	"SYS_MODULE\x10\xf8\a\x12\x0e\n" +
+	"\tSYS_RAWIO\x10\xf9\a\x12\x0f\n" +
+	"\n" +
+	"SYS_CHROOT\x10\xfa\a\x12\x0f\n" +
+	"\n" +
+	"SYS_PTRACE\x10\xfb\a\x12\x0e\n" +
+	"\tSYS_PACCT\x10\xfc\a\x12\x0e\n" +
+	"\tSYS_ADMIN\x10\xfd\a\x12\r\n" +
+	"\bSYS_BOOT\x10\xfe\a\x12\r\n" +
+	"\bSYS_NICE\x10\xff\a\x12\x11\n" +
+	"\fSYS_RESOURCE\x10\x80\b\x12\r\n" +
+	"\bSYS_TIME\x10\x81\b\x12\x13\n" +
+	"\x0eSYS_TTY_CONFIG\x10\x82\b\x12\n" +
+	"\n" +
+	"\x05MKNOD\x10\x83\b\x12\n" +
+	"\n" +
+	"\x05LEASE\x10\x84\b\x12\x10\n" +
+	"\vAUDIT_WRITE\x10\x85\b\x12\x12\n" +
+	"\rAUDIT_CONTROL\x10\x86\b\x12\f\n" +
+	"\aSETFCAP\x10\x87\b\x12\x11\n" +
+	"\fMAC_OVERRIDE\x10\x88\b\x12\x0e\n" +
+	"\tMAC_ADMIN\x10\x89\b\x12\v\n" +
+	"\x06SYSLOG\x10\x8a\b\x12\x0f\n" +
+	"\n" +
+	"WAKE_ALARM\x10\x8b\b\x12\x12\n" +
+	"\rBLOCK_SUSPEND\x10\x8c\b\x12\x0f\n" +
+	"\n" +
+	"AUDIT_READ\x10\x8d\b\"\xa2\x02\n" +
+	"\tLinuxInfo\x12E\n" +
+	"\x0fcapability_info\x18\x01 \x01(\v2\x18.mesos.v1.CapabilityInfoB\x02\x18\x01R\x0ecapabilityInfo\x12M\n" +
+	"\x15bounding_capabilities\x18\x02 \x01(\v2\x18.mesos.v1.CapabilityInfoR\x14boundingCapabilities\x12O\n" +
+	"\x16effective_capabilities\x18\x03 \x01(\v2\x18.mesos.v1.CapabilityInfoR\x15effectiveCapabilities\x12.\n" +
+	"\x13share_pid_namespace\x18\x04 \x01(\bR\x11sharePidNamespace\"\xc5\x03\n" +
+	"\n" +
+	"RLimitInfo\x125\n" +
+	"\arlimits\x18\x01 \x03(\v2\x1b.mesos.v1.RLimitInfo.RLimitR\arlimits\x1a\xff\x02\n" +
+	"\x06RLimit\x124\n" +
+	"\x04type\x18\x01 \x01(\x0e2 .mesos.v1.RLimitInfo.RLimit.TypeR\x04type\x12\x12\n" +
+	"\x04hard\x18\x02 \x01(\x04R\x04hard\x12\x12\n" +
+	"\x04soft\x18\x03 \x01(\x04R\x04soft\"\x96\x02\n" +
+	"\x04Type\x12\v\n" +
+	"\aUNKNOWN\x10\x00\x12\v\n" +
+	"\aRLMT_AS\x10\x01\x12\r\n" +
+	"\tRLMT_CORE\x10\x02\x12\f\n" +
+	"\bRLMT_CPU\x10\x03\x12\r\n" +
+	"\tRLMT_DATA\x10\x04\x12\x0e\n" +
+	"\n" +
+	"RLMT_FSIZE\x10\x05\x12\x0e\n" +
+	"\n" +
+	"RLMT_LOCKS\x10\x06\x12\x10\n" +
+	"\fRLMT_MEMLOCK\x10\a\x12\x11\n" +
+	"\rRLMT_MSGQUEUE\x10\b\x12\r\n" +
+	"\tRLMT_NICE\x10\t\x12\x0f\n" +
+	"\vRLMT_NOFILE\x10\n" +
+	"\x12\x0e\n" +
+	"\n" +
+	"RLMT_NPROC\x10\v\x12\f\n" +
+	"\bRLMT_RSS\x10\f\x12\x0f\n" +
+	"\vRLMT_RTPRIO\x10\r\x12\x0f\n" +
+	"\vRLMT_RTTIME\x10\x0e\x12\x13\n" +
+	"\x0fRLMT_SIGPENDING\x10\x0f\x12\x0e\n" +
+	"\n" +
+	"RLMT_STACK\x10\x10\"\x84\x01\n" +
+	"\aTTYInfo\x12=\n" +
+	"\vwindow_size\x18\x01 \x01(\v2\x1c.mesos.v1.TTYInfo.WindowSizeR\n" +
+	"windowSize\x1a:\n" +
+	"\n" +
+	"WindowSize\x12\x12\n" +
+	"\x04rows\x18\x01 \x02(\rR\x04rows\x12\x18\n" +
+	"\acolumns\x18\x02 \x02(\rR\acolumns\"f\n" +
+	"\n" +
+	"CgroupInfo\x124\n" +
+	"\anet_cls\x18\x01 \x01(\v2\x1b.mesos.v1.CgroupInfo.NetClsR\x06netCls\x1a\"\n" +
+	"\x06NetCls\x12\x18\n" +
+	"\aclassid\x18\x01 \x01(\rR\aclassid\"\x9d\x01\n" +
+	"\x06Device\x12\x12\n" +
+	"\x04path\x18\x01 \x01(\tR\x04path\x12/\n" +
+	"\x06number\x18\x02 \x01(\v2\x17.mesos.v1.Device.NumberR\x06number\x1aN\n" +
+	"\x06Number\x12!\n" +
+	"\fmajor_number\x18\x01 \x02(\x04R\vmajorNumber\x12!\n" +
+	"\fminor_number\x18\x02 \x02(\x04R\vminorNumber\"\xb9\x01\n" +
+	"\fDeviceAccess\x12(\n" +
+	"\x06device\x18\x01 \x02(\v2\x10.mesos.v1.DeviceR\x06device\x125\n" +
+	"\x06access\x18\x02 \x02(\v2\x1d.mesos.v1.DeviceAccess.AccessR\x06access\x1aH\n" +
+	"\x06Access\x12\x12\n" +
+	"\x04read\x18\x01 \x01(\bR\x04read\x12\x14\n" +
+	"\x05write\x18\x02 \x01(\bR\x05write\x12\x14\n" +
+	"\x05mknod\x18\x03 \x01(\bR\x05mknod\"R\n" +
+	"\x0fDeviceWhitelist\x12?\n" +
+	"\x0fallowed_devices\x18\x01 \x03(\v2\x16.mesos.v1.DeviceAccessR\x0eallowedDevices\"\xe9\r\n" +
+	"\x12ResourceStatistics\x12\x1c\n" +
+	"\ttimestamp\x18\x01 \x02(\x01R\ttimestamp\x12\x1c\n" +
+	"\tprocesses\x18\x1e \x01(\rR\tprocesses\x12\x18\n" +
+	"\athreads\x18\x1f \x01(\rR\athreads\x12-\n" +
+	"\x13cpus_user_time_secs\x18\x02 \x01(\x01R\x10cpusUserTimeSecs\x121\n" +
+	"\x15cpus_system_time_secs\x18\x03 \x01(\x01R\x12cpusSystemTimeSecs\x12\x1d\n" +
+	"\n" +
+	"cpus_limit\x18\x04 \x01(\x01R\tcpusLimit\x12&\n" +
+	"\x0fcpus_nr_periods\x18\a \x01(\rR\rcpusNrPeriods\x12*\n" +
+	"\x11cpus_nr_throttled\x18\b \x01(\rR\x0fcpusNrThrottled\x127\n" +
+	"\x18cpus_throttled_time_secs\x18\t \x01(\x01R\x15cpusThrottledTimeSecs\x12&\n" +
+	"\x0fmem_total_bytes\x18$ \x01(\x04R\rmemTotalBytes\x121\n" +
+	"\x15mem_total_memsw_bytes\x18% \x01(\x04R\x12memTotalMemswBytes\x12&\n" +
+	"\x0fmem_limit_bytes\x18\x06 \x01(\x04R\rmemLimitBytes\x12/\n" +
+	"\x14mem_soft_limit_bytes\x18& \x01(\x04R\x11memSoftLimitBytes\x12$\n" +
+	"\x0emem_file_bytes\x18\n" +
+	" \x01(\x04R\fmemFileBytes\x12$\n" +
+	"\x0emem_anon_bytes\x18\v \x01(\x04R\fmemAnonBytes\x12&\n" +
+	"\x0fmem_cache_bytes\x18' \x01(\x04R\rmemCacheBytes\x12\"\n" +
+	"\rmem_rss_bytes\x18\x05 \x01(\x04R\vmemRssBytes\x121\n" +
+	"\x15mem_mapped_file_bytes\x18\f \x01(\x04R\x12memMappedFileBytes\x12$\n" +
+	"\x0emem_swap_bytes\x18( \x01(\x04R\fmemSwapBytes\x122\n" +
+	"\x15mem_unevictable_bytes\x18) \x01(\x04R\x13memUnevictableBytes\x127\n" +
+	"\x18mem_low_pressure_counter\x18  \x01(\x04R\x15memLowPressureCounter\x12=\n" +
+	"\x1bmem_medium_pressure_counter\x18! \x01(\x04R\x18memMediumPressureCounter\x12A\n" +
+	"\x1dmem_critical_pressure_counter\x18\" \x01(\x04R\x1amemCriticalPressureCounter\x12(\n" +
+	"\x10disk_limit_bytes\x18\x1a \x01(\x04R\x0ediskLimitBytes\x12&\n" +
+	"\x0fdisk_used_bytes\x18\x1b \x01(\x04R\rdiskUsedBytes\x12$\n" +
+	"\x0enet_rx_packets\x18\x0e \x01(\x04R\fnetRxPackets\x12 \n" +
+	"\fnet_rx_bytes\x18\x0f \x01(\x04R\n" +
+	"netRxBytes\x12\"\n" +
+	"\rnet_rx_errors\x18\x10 \x01(\x04R\vnetRxErrors\x12$\n" +
+	"\x0enet_rx_dropped\x18\x11 \x01(\x04R\fnetRxDropped\x12$\n" +
+	"\x0enet_tx_packets\x18\x12 \x01(\x04R\fnetTxPackets\x12 \n" +
+	"\fnet_tx_bytes\x18\x13 \x01(\x04R\n" +
+	"netTxBytes\x12\"\n" +
+	"\rnet_tx_errors\x18\x14 \x01(\x04R\vnetTxErrors\x12$\n" +
+	"\x0enet_tx_dropped\x18\x15 \x01(\x04R\fnetTxDropped\x128\n" +
+	"\x19net_tcp_rtt_microsecs_p50\x18\x16 \x01(\x01R\x15netTcpRttMicrosecsP50\x128\n" +
+	"\x19net_tcp_rtt_microsecs_p90\x18\x17 \x01(\x01R\x15netTcpRttMicrosecsP90\x128\n" +
+	"\x19net_tcp_rtt_microsecs_p95\x18\x18 \x01(\x01R\x15netTcpRttMicrosecsP95\x128\n" +
+	"\x19net_tcp_rtt_microsecs_p99\x18\x19 \x01(\x01R\x15netTcpRttMicrosecsP99\x12;\n" +
+	"\x1anet_tcp_active_connections\x18\x1c \x01(\x01R\x17netTcpActiveConnections\x12@\n" +
+	"\x1dnet_tcp_time_wait_connections\x18\x1d \x01(\x01R\x19netTcpTimeWaitConnections\"\xc5\x04\n" +
+	"\rResourceUsage\x12>\n" +
+	"\texecutors\x18\x01 \x03(\v2 .mesos.v1.ResourceUsage.ExecutorR\texecutors\x12(\n" +
+	"\x05total\x18\x02 \x03(\v2\x12.mesos.v1.ResourceR\x05total\x1a\xc9\x03\n" +
+	"\bExecutor\x12;\n" +
+	"\rexecutor_info\x18\x01 \x02(\v2\x16.mesos.v1.ExecutorInfoR\fexecutorInfo\x120\n" +
+	"\tallocated\x18\x02 \x03(\v2\x12.mesos.v1.ResourceR\tallocated\x12<\n" +
+	"\n" +
+	"statistics\x18\x03 \x01(\v2\x1c.mesos.v1.ResourceStatisticsR\n" +
+	"statistics\x128\n" +
+	"\fcontainer_id\x18\x04 \x02(\v2\x15.mesos.v1.ContainerIDR\vcontainerId\x12;\n" +
+	"\x05tasks\x18\x05 \x03(\v2%.mesos.v1.ResourceUsage.Executor.TaskR\x05tasks\x1a\x98\x01\n" +
+	"\x04Task\x12\x12\n" +
+	"\x04name\x18\x01 \x02(\tR\x04name\x12 \n" +
+	"\x02id\x18\x02 \x02(\v2\x10.mesos.v1.TaskIDR\x02id\x120\n" +
+	"\tresources\x18\x03 \x03(\v2\x12.mesos.v1.ResourceR\tresources\x12(\n" +
+	"\x06labels\x18\x04 \x01(\v2\x10.mesos.v1.LabelsR\x06labels\"\xbf\b\n" +
 	"\rContainerInfo\x120\n" +
 	"\x04type\x18\x01 \x02(\x0e2\x1c.mesos.v1.ContainerInfo.TypeR\x04type\x12*\n" +
 	"\avolumes\x18\x02 \x03(\v2\x10.mesos.v1.VolumeR\avolumes\x12\x1a\n" +
 	"\bhostname\x18\x04 \x01(\tR\bhostname\x12:\n" +
 	"\x06docker\x18\x03 \x01(\v2\".mesos.v1.ContainerInfo.DockerInfoR\x06docker\x127\n" +
-	"\x05mesos\x18\x05 \x01(\v2!.mesos.v1.ContainerInfo.MesosInfoR\x05mesos\x1a\xed\x03\n" +
+	"\x05mesos\x18\x05 \x01(\v2!.mesos.v1.ContainerInfo.MesosInfoR\x05mesos\x12:\n" +
+	"\rnetwork_infos\x18\a \x03(\v2\x15.mesos.v1.NetworkInfoR\fnetworkInfos\x122\n" +
+	"\n" +
+	"linux_info\x18\b \x01(\v2\x13.mesos.v1.LinuxInfoR\tlinuxInfo\x125\n" +
+	"\vrlimit_info\x18\t \x01(\v2\x14.mesos.v1.RLimitInfoR\n" +
+	"rlimitInfo\x12,\n" +
+	"\btty_info\x18\n" +
+	" \x01(\v2\x11.mesos.v1.TTYInfoR\attyInfo\x1a\x96\x04\n" +
 	"\n" +
 	"DockerInfo\x12\x14\n" +
 	"\x05image\x18\x01 \x02(\tR\x05image\x12J\n" +
@@ -7327,7 +9819,8 @@ const file_api_v1_mesos_mesos_proto_rawDesc = "" +
 	"\n" +
 	"parameters\x18\x05 \x03(\v2\x13.mesos.v1.ParameterR\n" +
 	"parameters\x12(\n" +
-	"\x10force_pull_image\x18\x06 \x01(\bR\x0eforcePullImage\x1am\n" +
+	"\x10force_pull_image\x18\x06 \x01(\bR\x0eforcePullImage\x12'\n" +
+	"\rvolume_driver\x18\a \x01(\tB\x02\x18\x01R\fvolumeDriver\x1am\n" +
 	"\vPortMapping\x12\x1b\n" +
 	"\thost_port\x18\x01 \x02(\rR\bhostPort\x12%\n" +
 	"\x0econtainer_port\x18\x02 \x02(\rR\rcontainerPort\x12\x1a\n" +
@@ -7343,9 +9836,12 @@ const file_api_v1_mesos_mesos_proto_rawDesc = "" +
 	"\x04Type\x12\n" +
 	"\n" +
 	"\x06DOCKER\x10\x01\x12\t\n" +
-	"\x05MESOS\x10\x02\"n\n" +
+	"\x05MESOS\x10\x02\"\xe1\x01\n" +
 	"\x0fContainerStatus\x128\n" +
-	"\fcontainer_id\x18\x04 \x01(\v2\x15.mesos.v1.ContainerIDR\vcontainerId\x12!\n" +
+	"\fcontainer_id\x18\x04 \x01(\v2\x15.mesos.v1.ContainerIDR\vcontainerId\x12:\n" +
+	"\rnetwork_infos\x18\x01 \x03(\v2\x15.mesos.v1.NetworkInfoR\fnetworkInfos\x125\n" +
+	"\vcgroup_info\x18\x02 \x01(\v2\x14.mesos.v1.CgroupInfoR\n" +
+	"cgroupInfo\x12!\n" +
 	"\fexecutor_pid\x18\x03 \x01(\rR\vexecutorPid\"\xf2\x05\n" +
 	"\bTaskInfo\x12\x12\n" +
 	"\x04name\x18\x01 \x02(\tR\x04name\x12)\n" +
@@ -7493,8 +9989,8 @@ func file_api_v1_mesos_mesos_proto_rawDescGZIP() []byte {
 	return file_api_v1_mesos_mesos_proto_rawDescData
 }
 
-var file_api_v1_mesos_mesos_proto_enumTypes = make([]protoimpl.EnumInfo, 19)
-var file_api_v1_mesos_mesos_proto_msgTypes = make([]protoimpl.MessageInfo, 92)
+var file_api_v1_mesos_mesos_proto_enumTypes = make([]protoimpl.EnumInfo, 25)
+var file_api_v1_mesos_mesos_proto_msgTypes = make([]protoimpl.MessageInfo, 117)
 var file_api_v1_mesos_mesos_proto_goTypes = []any{
 	(OperationState)(0),                          // 0: mesos.v1.OperationState
 	(TaskState)(0),                               // 1: mesos.v1.TaskState
@@ -7510,279 +10006,351 @@ var file_api_v1_mesos_mesos_proto_goTypes = []any{
 	(HealthCheck_Type)(0),                        // 11: mesos.v1.HealthCheck.Type
 	(CheckInfo_Type)(0),                          // 12: mesos.v1.CheckInfo.Type
 	(Image_Type)(0),                              // 13: mesos.v1.Image.Type
-	(Volume_Mode)(0),                             // 14: mesos.v1.Volume.Mode
-	(ContainerInfo_Type)(0),                      // 15: mesos.v1.ContainerInfo.Type
-	(ContainerInfo_DockerInfo_Network)(0),        // 16: mesos.v1.ContainerInfo.DockerInfo.Network
-	(TaskStatus_Source)(0),                       // 17: mesos.v1.TaskStatus.Source
-	(TaskStatus_Reason)(0),                       // 18: mesos.v1.TaskStatus.Reason
-	(*FrameworkID)(nil),                          // 19: mesos.v1.FrameworkID
-	(*OfferID)(nil),                              // 20: mesos.v1.OfferID
-	(*AgentID)(nil),                              // 21: mesos.v1.AgentID
-	(*TaskID)(nil),                               // 22: mesos.v1.TaskID
-	(*ExecutorID)(nil),                           // 23: mesos.v1.ExecutorID
-	(*OperationID)(nil),                          // 24: mesos.v1.OperationID
-	(*ResourceProviderID)(nil),                   // 25: mesos.v1.ResourceProviderID
-	(*ContainerID)(nil),                          // 26: mesos.v1.ContainerID
-	(*UUID)(nil),                                 // 27: mesos.v1.UUID
-	(*TimeInfo)(nil),                             // 28: mesos.v1.TimeInfo
-	(*DurationInfo)(nil),                         // 29: mesos.v1.DurationInfo
-	(*Address)(nil),                              // 30: mesos.v1.Address
-	(*URL)(nil),                                  // 31: mesos.v1.URL
-	(*Parameter)(nil),                            // 32: mesos.v1.Parameter
-	(*Parameters)(nil),                           // 33: mesos.v1.Parameters
-	(*Label)(nil),                                // 34: mesos.v1.Label
-	(*Labels)(nil),                               // 35: mesos.v1.Labels
-	(*DomainInfo)(nil),                           // 36: mesos.v1.DomainInfo
-	(*MasterInfo)(nil),                           // 37: mesos.v1.MasterInfo
-	(*AgentInfo)(nil),                            // 38: mesos.v1.AgentInfo
-	(*FrameworkInfo)(nil),                        // 39: mesos.v1.FrameworkInfo
-	(*ResourceQuantities)(nil),                   // 40: mesos.v1.ResourceQuantities
-	(*OfferFilters)(nil),                         // 41: mesos.v1.OfferFilters
-	(*Value)(nil),                                // 42: mesos.v1.Value
-	(*Attribute)(nil),                            // 43: mesos.v1.Attribute
-	(*Resource)(nil),                             // 44: mesos.v1.Resource
-	(*Request)(nil),                              // 45: mesos.v1.Request
-	(*Offer)(nil),                                // 46: mesos.v1.Offer
-	(*Unavailability)(nil),                       // 47: mesos.v1.Unavailability
-	(*Filters)(nil),                              // 48: mesos.v1.Filters
-	(*OperationStatus)(nil),                      // 49: mesos.v1.OperationStatus
-	(*CommandInfo)(nil),                          // 50: mesos.v1.CommandInfo
-	(*Environment)(nil),                          // 51: mesos.v1.Environment
-	(*KillPolicy)(nil),                           // 52: mesos.v1.KillPolicy
-	(*ExecutorInfo)(nil),                         // 53: mesos.v1.ExecutorInfo
-	(*HealthCheck)(nil),                          // 54: mesos.v1.HealthCheck
-	(*CheckInfo)(nil),                            // 55: mesos.v1.CheckInfo
-	(*CheckStatusInfo)(nil),                      // 56: mesos.v1.CheckStatusInfo
-	(*Image)(nil),                                // 57: mesos.v1.Image
-	(*Volume)(nil),                               // 58: mesos.v1.Volume
-	(*ContainerInfo)(nil),                        // 59: mesos.v1.ContainerInfo
-	(*ContainerStatus)(nil),                      // 60: mesos.v1.ContainerStatus
-	(*TaskInfo)(nil),                             // 61: mesos.v1.TaskInfo
-	(*TaskGroupInfo)(nil),                        // 62: mesos.v1.TaskGroupInfo
-	(*Task)(nil),                                 // 63: mesos.v1.Task
-	(*TaskStatus)(nil),                           // 64: mesos.v1.TaskStatus
-	(*DomainInfo_FaultDomain)(nil),               // 65: mesos.v1.DomainInfo.FaultDomain
-	(*DomainInfo_FaultDomain_RegionInfo)(nil),    // 66: mesos.v1.DomainInfo.FaultDomain.RegionInfo
-	(*DomainInfo_FaultDomain_ZoneInfo)(nil),      // 67: mesos.v1.DomainInfo.FaultDomain.ZoneInfo
-	(*MasterInfo_Capability)(nil),                // 68: mesos.v1.MasterInfo.Capability
-	(*AgentInfo_Capability)(nil),                 // 69: mesos.v1.AgentInfo.Capability
-	(*FrameworkInfo_Capability)(nil),             // 70: mesos.v1.FrameworkInfo.Capability
-	nil,                                          // 71: mesos.v1.FrameworkInfo.OfferFiltersEntry
-	nil,                                          // 72: mesos.v1.ResourceQuantities.QuantitiesEntry
-	(*OfferFilters_MinAllocatableResources)(nil), // 73: mesos.v1.OfferFilters.MinAllocatableResources
-	(*Value_Scalar)(nil),                         // 74: mesos.v1.Value.Scalar
-	(*Value_Range)(nil),                          // 75: mesos.v1.Value.Range
-	(*Value_Ranges)(nil),                         // 76: mesos.v1.Value.Ranges
-	(*Value_Set)(nil),                            // 77: mesos.v1.Value.Set
-	(*Value_Text)(nil),                           // 78: mesos.v1.Value.Text
-	(*Resource_AllocationInfo)(nil),              // 79: mesos.v1.Resource.AllocationInfo
-	(*Resource_ReservationInfo)(nil),             // 80: mesos.v1.Resource.ReservationInfo
-	(*Resource_DiskInfo)(nil),                    // 81: mesos.v1.Resource.DiskInfo
-	(*Resource_RevocableInfo)(nil),               // 82: mesos.v1.Resource.RevocableInfo
-	(*Resource_SharedInfo)(nil),                  // 83: mesos.v1.Resource.SharedInfo
-	(*Resource_DiskInfo_Persistence)(nil),        // 84: mesos.v1.Resource.DiskInfo.Persistence
-	(*Resource_DiskInfo_Source)(nil),             // 85: mesos.v1.Resource.DiskInfo.Source
-	(*Resource_DiskInfo_Source_Path)(nil),        // 86: mesos.v1.Resource.DiskInfo.Source.Path
-	(*Resource_DiskInfo_Source_Mount)(nil),       // 87: mesos.v1.Resource.DiskInfo.Source.Mount
-	(*Offer_Operation)(nil),                      // 88: mesos.v1.Offer.Operation
-	(*Offer_Operation_Launch)(nil),               // 89: mesos.v1.Offer.Operation.Launch
-	(*Offer_Operation_LaunchGroup)(nil),          // 90: mesos.v1.Offer.Operation.LaunchGroup
-	(*Offer_Operation_Reserve)(nil),              // 91: mesos.v1.Offer.Operation.Reserve
-	(*Offer_Operation_Unreserve)(nil),            // 92: mesos.v1.Offer.Operation.Unreserve
-	(*Offer_Operation_Create)(nil),               // 93: mesos.v1.Offer.Operation.Create
-	(*Offer_Operation_Destroy)(nil),              // 94: mesos.v1.Offer.Operation.Destroy
-	(*CommandInfo_URI)(nil),                      // 95: mesos.v1.CommandInfo.URI
-	(*Environment_Variable)(nil),                 // 96: mesos.v1.Environment.Variable
-	(*HealthCheck_HTTPCheckInfo)(nil),            // 97: mesos.v1.HealthCheck.HTTPCheckInfo
-	(*HealthCheck_TCPCheckInfo)(nil),             // 98: mesos.v1.HealthCheck.TCPCheckInfo
-	(*CheckInfo_Command)(nil),                    // 99: mesos.v1.CheckInfo.Command
-	(*CheckInfo_Http)(nil),                       // 100: mesos.v1.CheckInfo.Http
-	(*CheckInfo_Tcp)(nil),                        // 101: mesos.v1.CheckInfo.Tcp
-	(*CheckStatusInfo_Command)(nil),              // 102: mesos.v1.CheckStatusInfo.Command
-	(*CheckStatusInfo_Http)(nil),                 // 103: mesos.v1.CheckStatusInfo.Http
-	(*CheckStatusInfo_Tcp)(nil),                  // 104: mesos.v1.CheckStatusInfo.Tcp
-	(*Image_Docker)(nil),                         // 105: mesos.v1.Image.Docker
-	(*ContainerInfo_DockerInfo)(nil),             // 106: mesos.v1.ContainerInfo.DockerInfo
-	(*ContainerInfo_MesosInfo)(nil),              // 107: mesos.v1.ContainerInfo.MesosInfo
-	(*ContainerInfo_DockerInfo_PortMapping)(nil), // 108: mesos.v1.ContainerInfo.DockerInfo.PortMapping
-	nil, // 109: mesos.v1.TaskInfo.LimitsEntry
-	nil, // 110: mesos.v1.Task.LimitsEntry
+	(MountPropagation_Mode)(0),                   // 14: mesos.v1.MountPropagation.Mode
+	(Volume_Mode)(0),                             // 15: mesos.v1.Volume.Mode
+	(Volume_Source_Type)(0),                      // 16: mesos.v1.Volume.Source.Type
+	(Volume_Source_SandboxPath_Type)(0),          // 17: mesos.v1.Volume.Source.SandboxPath.Type
+	(NetworkInfo_Protocol)(0),                    // 18: mesos.v1.NetworkInfo.Protocol
+	(CapabilityInfo_Capability)(0),               // 19: mesos.v1.CapabilityInfo.Capability
+	(RLimitInfo_RLimit_Type)(0),                  // 20: mesos.v1.RLimitInfo.RLimit.Type
+	(ContainerInfo_Type)(0),                      // 21: mesos.v1.ContainerInfo.Type
+	(ContainerInfo_DockerInfo_Network)(0),        // 22: mesos.v1.ContainerInfo.DockerInfo.Network
+	(TaskStatus_Source)(0),                       // 23: mesos.v1.TaskStatus.Source
+	(TaskStatus_Reason)(0),                       // 24: mesos.v1.TaskStatus.Reason
+	(*FrameworkID)(nil),                          // 25: mesos.v1.FrameworkID
+	(*OfferID)(nil),                              // 26: mesos.v1.OfferID
+	(*AgentID)(nil),                              // 27: mesos.v1.AgentID
+	(*TaskID)(nil),                               // 28: mesos.v1.TaskID
+	(*ExecutorID)(nil),                           // 29: mesos.v1.ExecutorID
+	(*OperationID)(nil),                          // 30: mesos.v1.OperationID
+	(*ResourceProviderID)(nil),                   // 31: mesos.v1.ResourceProviderID
+	(*ContainerID)(nil),                          // 32: mesos.v1.ContainerID
+	(*UUID)(nil),                                 // 33: mesos.v1.UUID
+	(*TimeInfo)(nil),                             // 34: mesos.v1.TimeInfo
+	(*DurationInfo)(nil),                         // 35: mesos.v1.DurationInfo
+	(*Address)(nil),                              // 36: mesos.v1.Address
+	(*URL)(nil),                                  // 37: mesos.v1.URL
+	(*Parameter)(nil),                            // 38: mesos.v1.Parameter
+	(*Parameters)(nil),                           // 39: mesos.v1.Parameters
+	(*Label)(nil),                                // 40: mesos.v1.Label
+	(*Labels)(nil),                               // 41: mesos.v1.Labels
+	(*DomainInfo)(nil),                           // 42: mesos.v1.DomainInfo
+	(*MasterInfo)(nil),                           // 43: mesos.v1.MasterInfo
+	(*AgentInfo)(nil),                            // 44: mesos.v1.AgentInfo
+	(*FrameworkInfo)(nil),                        // 45: mesos.v1.FrameworkInfo
+	(*ResourceQuantities)(nil),                   // 46: mesos.v1.ResourceQuantities
+	(*OfferFilters)(nil),                         // 47: mesos.v1.OfferFilters
+	(*Value)(nil),                                // 48: mesos.v1.Value
+	(*Attribute)(nil),                            // 49: mesos.v1.Attribute
+	(*Resource)(nil),                             // 50: mesos.v1.Resource
+	(*Request)(nil),                              // 51: mesos.v1.Request
+	(*Offer)(nil),                                // 52: mesos.v1.Offer
+	(*Unavailability)(nil),                       // 53: mesos.v1.Unavailability
+	(*Filters)(nil),                              // 54: mesos.v1.Filters
+	(*OperationStatus)(nil),                      // 55: mesos.v1.OperationStatus
+	(*CommandInfo)(nil),                          // 56: mesos.v1.CommandInfo
+	(*Environment)(nil),                          // 57: mesos.v1.Environment
+	(*KillPolicy)(nil),                           // 58: mesos.v1.KillPolicy
+	(*ExecutorInfo)(nil),                         // 59: mesos.v1.ExecutorInfo
+	(*HealthCheck)(nil),                          // 60: mesos.v1.HealthCheck
+	(*CheckInfo)(nil),                            // 61: mesos.v1.CheckInfo
+	(*CheckStatusInfo)(nil),                      // 62: mesos.v1.CheckStatusInfo
+	(*Image)(nil),                                // 63: mesos.v1.Image
+	(*MountPropagation)(nil),                     // 64: mesos.v1.MountPropagation
+	(*Volume)(nil),                               // 65: mesos.v1.Volume
+	(*NetworkInfo)(nil),                          // 66: mesos.v1.NetworkInfo
+	(*CapabilityInfo)(nil),                       // 67: mesos.v1.CapabilityInfo
+	(*LinuxInfo)(nil),                            // 68: mesos.v1.LinuxInfo
+	(*RLimitInfo)(nil),                           // 69: mesos.v1.RLimitInfo
+	(*TTYInfo)(nil),                              // 70: mesos.v1.TTYInfo
+	(*CgroupInfo)(nil),                           // 71: mesos.v1.CgroupInfo
+	(*Device)(nil),                               // 72: mesos.v1.Device
+	(*DeviceAccess)(nil),                         // 73: mesos.v1.DeviceAccess
+	(*DeviceWhitelist)(nil),                      // 74: mesos.v1.DeviceWhitelist
+	(*ResourceStatistics)(nil),                   // 75: mesos.v1.ResourceStatistics
+	(*ResourceUsage)(nil),                        // 76: mesos.v1.ResourceUsage
+	(*ContainerInfo)(nil),                        // 77: mesos.v1.ContainerInfo
+	(*ContainerStatus)(nil),                      // 78: mesos.v1.ContainerStatus
+	(*TaskInfo)(nil),                             // 79: mesos.v1.TaskInfo
+	(*TaskGroupInfo)(nil),                        // 80: mesos.v1.TaskGroupInfo
+	(*Task)(nil),                                 // 81: mesos.v1.Task
+	(*TaskStatus)(nil),                           // 82: mesos.v1.TaskStatus
+	(*DomainInfo_FaultDomain)(nil),               // 83: mesos.v1.DomainInfo.FaultDomain
+	(*DomainInfo_FaultDomain_RegionInfo)(nil),    // 84: mesos.v1.DomainInfo.FaultDomain.RegionInfo
+	(*DomainInfo_FaultDomain_ZoneInfo)(nil),      // 85: mesos.v1.DomainInfo.FaultDomain.ZoneInfo
+	(*MasterInfo_Capability)(nil),                // 86: mesos.v1.MasterInfo.Capability
+	(*AgentInfo_Capability)(nil),                 // 87: mesos.v1.AgentInfo.Capability
+	(*FrameworkInfo_Capability)(nil),             // 88: mesos.v1.FrameworkInfo.Capability
+	nil,                                          // 89: mesos.v1.FrameworkInfo.OfferFiltersEntry
+	nil,                                          // 90: mesos.v1.ResourceQuantities.QuantitiesEntry
+	(*OfferFilters_MinAllocatableResources)(nil), // 91: mesos.v1.OfferFilters.MinAllocatableResources
+	(*Value_Scalar)(nil),                         // 92: mesos.v1.Value.Scalar
+	(*Value_Range)(nil),                          // 93: mesos.v1.Value.Range
+	(*Value_Ranges)(nil),                         // 94: mesos.v1.Value.Ranges
+	(*Value_Set)(nil),                            // 95: mesos.v1.Value.Set
+	(*Value_Text)(nil),                           // 96: mesos.v1.Value.Text
+	(*Resource_AllocationInfo)(nil),              // 97: mesos.v1.Resource.AllocationInfo
+	(*Resource_ReservationInfo)(nil),             // 98: mesos.v1.Resource.ReservationInfo
+	(*Resource_DiskInfo)(nil),                    // 99: mesos.v1.Resource.DiskInfo
+	(*Resource_RevocableInfo)(nil),               // 100: mesos.v1.Resource.RevocableInfo
+	(*Resource_SharedInfo)(nil),                  // 101: mesos.v1.Resource.SharedInfo
+	(*Resource_DiskInfo_Persistence)(nil),        // 102: mesos.v1.Resource.DiskInfo.Persistence
+	(*Resource_DiskInfo_Source)(nil),             // 103: mesos.v1.Resource.DiskInfo.Source
+	(*Resource_DiskInfo_Source_Path)(nil),        // 104: mesos.v1.Resource.DiskInfo.Source.Path
+	(*Resource_DiskInfo_Source_Mount)(nil),       // 105: mesos.v1.Resource.DiskInfo.Source.Mount
+	(*Offer_Operation)(nil),                      // 106: mesos.v1.Offer.Operation
+	(*Offer_Operation_Launch)(nil),               // 107: mesos.v1.Offer.Operation.Launch
+	(*Offer_Operation_LaunchGroup)(nil),          // 108: mesos.v1.Offer.Operation.LaunchGroup
+	(*Offer_Operation_Reserve)(nil),              // 109: mesos.v1.Offer.Operation.Reserve
+	(*Offer_Operation_Unreserve)(nil),            // 110: mesos.v1.Offer.Operation.Unreserve
+	(*Offer_Operation_Create)(nil),               // 111: mesos.v1.Offer.Operation.Create
+	(*Offer_Operation_Destroy)(nil),              // 112: mesos.v1.Offer.Operation.Destroy
+	(*CommandInfo_URI)(nil),                      // 113: mesos.v1.CommandInfo.URI
+	(*Environment_Variable)(nil),                 // 114: mesos.v1.Environment.Variable
+	(*HealthCheck_HTTPCheckInfo)(nil),            // 115: mesos.v1.HealthCheck.HTTPCheckInfo
+	(*HealthCheck_TCPCheckInfo)(nil),             // 116: mesos.v1.HealthCheck.TCPCheckInfo
+	(*CheckInfo_Command)(nil),                    // 117: mesos.v1.CheckInfo.Command
+	(*CheckInfo_Http)(nil),                       // 118: mesos.v1.CheckInfo.Http
+	(*CheckInfo_Tcp)(nil),                        // 119: mesos.v1.CheckInfo.Tcp
+	(*CheckStatusInfo_Command)(nil),              // 120: mesos.v1.CheckStatusInfo.Command
+	(*CheckStatusInfo_Http)(nil),                 // 121: mesos.v1.CheckStatusInfo.Http
+	(*CheckStatusInfo_Tcp)(nil),                  // 122: mesos.v1.CheckStatusInfo.Tcp
+	(*Image_Docker)(nil),                         // 123: mesos.v1.Image.Docker
+	(*Volume_Source)(nil),                        // 124: mesos.v1.Volume.Source
+	(*Volume_Source_DockerVolume)(nil),           // 125: mesos.v1.Volume.Source.DockerVolume
+	(*Volume_Source_HostPath)(nil),               // 126: mesos.v1.Volume.Source.HostPath
+	(*Volume_Source_SandboxPath)(nil),            // 127: mesos.v1.Volume.Source.SandboxPath
+	(*NetworkInfo_IPAddress)(nil),                // 128: mesos.v1.NetworkInfo.IPAddress
+	(*NetworkInfo_PortMapping)(nil),              // 129: mesos.v1.NetworkInfo.PortMapping
+	(*RLimitInfo_RLimit)(nil),                    // 130: mesos.v1.RLimitInfo.RLimit
+	(*TTYInfo_WindowSize)(nil),                   // 131: mesos.v1.TTYInfo.WindowSize
+	(*CgroupInfo_NetCls)(nil),                    // 132: mesos.v1.CgroupInfo.NetCls
+	(*Device_Number)(nil),                        // 133: mesos.v1.Device.Number
+	(*DeviceAccess_Access)(nil),                  // 134: mesos.v1.DeviceAccess.Access
+	(*ResourceUsage_Executor)(nil),               // 135: mesos.v1.ResourceUsage.Executor
+	(*ResourceUsage_Executor_Task)(nil),          // 136: mesos.v1.ResourceUsage.Executor.Task
+	(*ContainerInfo_DockerInfo)(nil),             // 137: mesos.v1.ContainerInfo.DockerInfo
+	(*ContainerInfo_MesosInfo)(nil),              // 138: mesos.v1.ContainerInfo.MesosInfo
+	(*ContainerInfo_DockerInfo_PortMapping)(nil), // 139: mesos.v1.ContainerInfo.DockerInfo.PortMapping
+	nil, // 140: mesos.v1.TaskInfo.LimitsEntry
+	nil, // 141: mesos.v1.Task.LimitsEntry
 }
 var file_api_v1_mesos_mesos_proto_depIdxs = []int32{
-	26,  // 0: mesos.v1.ContainerID.parent:type_name -> mesos.v1.ContainerID
-	30,  // 1: mesos.v1.URL.address:type_name -> mesos.v1.Address
-	32,  // 2: mesos.v1.URL.query:type_name -> mesos.v1.Parameter
-	32,  // 3: mesos.v1.Parameters.parameter:type_name -> mesos.v1.Parameter
-	34,  // 4: mesos.v1.Labels.labels:type_name -> mesos.v1.Label
-	65,  // 5: mesos.v1.DomainInfo.fault_domain:type_name -> mesos.v1.DomainInfo.FaultDomain
-	30,  // 6: mesos.v1.MasterInfo.address:type_name -> mesos.v1.Address
-	36,  // 7: mesos.v1.MasterInfo.domain:type_name -> mesos.v1.DomainInfo
-	68,  // 8: mesos.v1.MasterInfo.capabilities:type_name -> mesos.v1.MasterInfo.Capability
-	44,  // 9: mesos.v1.AgentInfo.resources:type_name -> mesos.v1.Resource
-	43,  // 10: mesos.v1.AgentInfo.attributes:type_name -> mesos.v1.Attribute
-	21,  // 11: mesos.v1.AgentInfo.id:type_name -> mesos.v1.AgentID
-	36,  // 12: mesos.v1.AgentInfo.domain:type_name -> mesos.v1.DomainInfo
-	19,  // 13: mesos.v1.FrameworkInfo.id:type_name -> mesos.v1.FrameworkID
-	70,  // 14: mesos.v1.FrameworkInfo.capabilities:type_name -> mesos.v1.FrameworkInfo.Capability
-	35,  // 15: mesos.v1.FrameworkInfo.labels:type_name -> mesos.v1.Labels
-	71,  // 16: mesos.v1.FrameworkInfo.offer_filters:type_name -> mesos.v1.FrameworkInfo.OfferFiltersEntry
-	72,  // 17: mesos.v1.ResourceQuantities.quantities:type_name -> mesos.v1.ResourceQuantities.QuantitiesEntry
-	73,  // 18: mesos.v1.OfferFilters.min_allocatable_resources:type_name -> mesos.v1.OfferFilters.MinAllocatableResources
+	32,  // 0: mesos.v1.ContainerID.parent:type_name -> mesos.v1.ContainerID
+	36,  // 1: mesos.v1.URL.address:type_name -> mesos.v1.Address
+	38,  // 2: mesos.v1.URL.query:type_name -> mesos.v1.Parameter
+	38,  // 3: mesos.v1.Parameters.parameter:type_name -> mesos.v1.Parameter
+	40,  // 4: mesos.v1.Labels.labels:type_name -> mesos.v1.Label
+	83,  // 5: mesos.v1.DomainInfo.fault_domain:type_name -> mesos.v1.DomainInfo.FaultDomain
+	36,  // 6: mesos.v1.MasterInfo.address:type_name -> mesos.v1.Address
+	42,  // 7: mesos.v1.MasterInfo.domain:type_name -> mesos.v1.DomainInfo
+	86,  // 8: mesos.v1.MasterInfo.capabilities:type_name -> mesos.v1.MasterInfo.Capability
+	50,  // 9: mesos.v1.AgentInfo.resources:type_name -> mesos.v1.Resource
+	49,  // 10: mesos.v1.AgentInfo.attributes:type_name -> mesos.v1.Attribute
+	27,  // 11: mesos.v1.AgentInfo.id:type_name -> mesos.v1.AgentID
+	42,  // 12: mesos.v1.AgentInfo.domain:type_name -> mesos.v1.DomainInfo
+	25,  // 13: mesos.v1.FrameworkInfo.id:type_name -> mesos.v1.FrameworkID
+	88,  // 14: mesos.v1.FrameworkInfo.capabilities:type_name -> mesos.v1.FrameworkInfo.Capability
+	41,  // 15: mesos.v1.FrameworkInfo.labels:type_name -> mesos.v1.Labels
+	89,  // 16: mesos.v1.FrameworkInfo.offer_filters:type_name -> mesos.v1.FrameworkInfo.OfferFiltersEntry
+	90,  // 17: mesos.v1.ResourceQuantities.quantities:type_name -> mesos.v1.ResourceQuantities.QuantitiesEntry
+	91,  // 18: mesos.v1.OfferFilters.min_allocatable_resources:type_name -> mesos.v1.OfferFilters.MinAllocatableResources
 	5,   // 19: mesos.v1.Value.type:type_name -> mesos.v1.Value.Type
-	74,  // 20: mesos.v1.Value.scalar:type_name -> mesos.v1.Value.Scalar
-	76,  // 21: mesos.v1.Value.ranges:type_name -> mesos.v1.Value.Ranges
-	77,  // 22: mesos.v1.Value.set:type_name -> mesos.v1.Value.Set
-	78,  // 23: mesos.v1.Value.text:type_name -> mesos.v1.Value.Text
+	92,  // 20: mesos.v1.Value.scalar:type_name -> mesos.v1.Value.Scalar
+	94,  // 21: mesos.v1.Value.ranges:type_name -> mesos.v1.Value.Ranges
+	95,  // 22: mesos.v1.Value.set:type_name -> mesos.v1.Value.Set
+	96,  // 23: mesos.v1.Value.text:type_name -> mesos.v1.Value.Text
 	5,   // 24: mesos.v1.Attribute.type:type_name -> mesos.v1.Value.Type
-	74,  // 25: mesos.v1.Attribute.scalar:type_name -> mesos.v1.Value.Scalar
-	76,  // 26: mesos.v1.Attribute.ranges:type_name -> mesos.v1.Value.Ranges
-	77,  // 27: mesos.v1.Attribute.set:type_name -> mesos.v1.Value.Set
-	78,  // 28: mesos.v1.Attribute.text:type_name -> mesos.v1.Value.Text
-	25,  // 29: mesos.v1.Resource.provider_id:type_name -> mesos.v1.ResourceProviderID
+	92,  // 25: mesos.v1.Attribute.scalar:type_name -> mesos.v1.Value.Scalar
+	94,  // 26: mesos.v1.Attribute.ranges:type_name -> mesos.v1.Value.Ranges
+	95,  // 27: mesos.v1.Attribute.set:type_name -> mesos.v1.Value.Set
+	96,  // 28: mesos.v1.Attribute.text:type_name -> mesos.v1.Value.Text
+	31,  // 29: mesos.v1.Resource.provider_id:type_name -> mesos.v1.ResourceProviderID
 	5,   // 30: mesos.v1.Resource.type:type_name -> mesos.v1.Value.Type
-	74,  // 31: mesos.v1.Resource.scalar:type_name -> mesos.v1.Value.Scalar
-	76,  // 32: mesos.v1.Resource.ranges:type_name -> mesos.v1.Value.Ranges
-	77,  // 33: mesos.v1.Resource.set:type_name -> mesos.v1.Value.Set
-	79,  // 34: mesos.v1.Resource.allocation_info:type_name -> mesos.v1.Resource.AllocationInfo
-	80,  // 35: mesos.v1.Resource.reservation:type_name -> mesos.v1.Resource.ReservationInfo
-	80,  // 36: mesos.v1.Resource.reservations:type_name -> mesos.v1.Resource.ReservationInfo
-	81,  // 37: mesos.v1.Resource.disk:type_name -> mesos.v1.Resource.DiskInfo
-	82,  // 38: mesos.v1.Resource.revocable:type_name -> mesos.v1.Resource.RevocableInfo
-	83,  // 39: mesos.v1.Resource.shared:type_name -> mesos.v1.Resource.SharedInfo
-	21,  // 40: mesos.v1.Request.agent_id:type_name -> mesos.v1.AgentID
-	44,  // 41: mesos.v1.Request.resources:type_name -> mesos.v1.Resource
-	20,  // 42: mesos.v1.Offer.id:type_name -> mesos.v1.OfferID
-	19,  // 43: mesos.v1.Offer.framework_id:type_name -> mesos.v1.FrameworkID
-	21,  // 44: mesos.v1.Offer.agent_id:type_name -> mesos.v1.AgentID
-	31,  // 45: mesos.v1.Offer.url:type_name -> mesos.v1.URL
-	36,  // 46: mesos.v1.Offer.domain:type_name -> mesos.v1.DomainInfo
-	44,  // 47: mesos.v1.Offer.resources:type_name -> mesos.v1.Resource
-	43,  // 48: mesos.v1.Offer.attributes:type_name -> mesos.v1.Attribute
-	23,  // 49: mesos.v1.Offer.executor_ids:type_name -> mesos.v1.ExecutorID
-	47,  // 50: mesos.v1.Offer.unavailability:type_name -> mesos.v1.Unavailability
-	79,  // 51: mesos.v1.Offer.allocation_info:type_name -> mesos.v1.Resource.AllocationInfo
-	28,  // 52: mesos.v1.Unavailability.start:type_name -> mesos.v1.TimeInfo
-	29,  // 53: mesos.v1.Unavailability.duration:type_name -> mesos.v1.DurationInfo
-	24,  // 54: mesos.v1.OperationStatus.operation_id:type_name -> mesos.v1.OperationID
+	92,  // 31: mesos.v1.Resource.scalar:type_name -> mesos.v1.Value.Scalar
+	94,  // 32: mesos.v1.Resource.ranges:type_name -> mesos.v1.Value.Ranges
+	95,  // 33: mesos.v1.Resource.set:type_name -> mesos.v1.Value.Set
+	97,  // 34: mesos.v1.Resource.allocation_info:type_name -> mesos.v1.Resource.AllocationInfo
+	98,  // 35: mesos.v1.Resource.reservation:type_name -> mesos.v1.Resource.ReservationInfo
+	98,  // 36: mesos.v1.Resource.reservations:type_name -> mesos.v1.Resource.ReservationInfo
+	99,  // 37: mesos.v1.Resource.disk:type_name -> mesos.v1.Resource.DiskInfo
+	100, // 38: mesos.v1.Resource.revocable:type_name -> mesos.v1.Resource.RevocableInfo
+	101, // 39: mesos.v1.Resource.shared:type_name -> mesos.v1.Resource.SharedInfo
+	27,  // 40: mesos.v1.Request.agent_id:type_name -> mesos.v1.AgentID
+	50,  // 41: mesos.v1.Request.resources:type_name -> mesos.v1.Resource
+	26,  // 42: mesos.v1.Offer.id:type_name -> mesos.v1.OfferID
+	25,  // 43: mesos.v1.Offer.framework_id:type_name -> mesos.v1.FrameworkID
+	27,  // 44: mesos.v1.Offer.agent_id:type_name -> mesos.v1.AgentID
+	37,  // 45: mesos.v1.Offer.url:type_name -> mesos.v1.URL
+	42,  // 46: mesos.v1.Offer.domain:type_name -> mesos.v1.DomainInfo
+	50,  // 47: mesos.v1.Offer.resources:type_name -> mesos.v1.Resource
+	49,  // 48: mesos.v1.Offer.attributes:type_name -> mesos.v1.Attribute
+	29,  // 49: mesos.v1.Offer.executor_ids:type_name -> mesos.v1.ExecutorID
+	53,  // 50: mesos.v1.Offer.unavailability:type_name -> mesos.v1.Unavailability
+	97,  // 51: mesos.v1.Offer.allocation_info:type_name -> mesos.v1.Resource.AllocationInfo
+	34,  // 52: mesos.v1.Unavailability.start:type_name -> mesos.v1.TimeInfo
+	35,  // 53: mesos.v1.Unavailability.duration:type_name -> mesos.v1.DurationInfo
+	30,  // 54: mesos.v1.OperationStatus.operation_id:type_name -> mesos.v1.OperationID
 	0,   // 55: mesos.v1.OperationStatus.state:type_name -> mesos.v1.OperationState
-	44,  // 56: mesos.v1.OperationStatus.converted_resources:type_name -> mesos.v1.Resource
-	27,  // 57: mesos.v1.OperationStatus.uuid:type_name -> mesos.v1.UUID
-	95,  // 58: mesos.v1.CommandInfo.uris:type_name -> mesos.v1.CommandInfo.URI
-	51,  // 59: mesos.v1.CommandInfo.environment:type_name -> mesos.v1.Environment
-	96,  // 60: mesos.v1.Environment.variables:type_name -> mesos.v1.Environment.Variable
-	29,  // 61: mesos.v1.KillPolicy.grace_period:type_name -> mesos.v1.DurationInfo
+	50,  // 56: mesos.v1.OperationStatus.converted_resources:type_name -> mesos.v1.Resource
+	33,  // 57: mesos.v1.OperationStatus.uuid:type_name -> mesos.v1.UUID
+	113, // 58: mesos.v1.CommandInfo.uris:type_name -> mesos.v1.CommandInfo.URI
+	57,  // 59: mesos.v1.CommandInfo.environment:type_name -> mesos.v1.Environment
+	114, // 60: mesos.v1.Environment.variables:type_name -> mesos.v1.Environment.Variable
+	35,  // 61: mesos.v1.KillPolicy.grace_period:type_name -> mesos.v1.DurationInfo
 	10,  // 62: mesos.v1.ExecutorInfo.type:type_name -> mesos.v1.ExecutorInfo.Type
-	23,  // 63: mesos.v1.ExecutorInfo.executor_id:type_name -> mesos.v1.ExecutorID
-	19,  // 64: mesos.v1.ExecutorInfo.framework_id:type_name -> mesos.v1.FrameworkID
-	50,  // 65: mesos.v1.ExecutorInfo.command:type_name -> mesos.v1.CommandInfo
-	59,  // 66: mesos.v1.ExecutorInfo.container:type_name -> mesos.v1.ContainerInfo
-	44,  // 67: mesos.v1.ExecutorInfo.resources:type_name -> mesos.v1.Resource
-	29,  // 68: mesos.v1.ExecutorInfo.shutdown_grace_period:type_name -> mesos.v1.DurationInfo
-	35,  // 69: mesos.v1.ExecutorInfo.labels:type_name -> mesos.v1.Labels
+	29,  // 63: mesos.v1.ExecutorInfo.executor_id:type_name -> mesos.v1.ExecutorID
+	25,  // 64: mesos.v1.ExecutorInfo.framework_id:type_name -> mesos.v1.FrameworkID
+	56,  // 65: mesos.v1.ExecutorInfo.command:type_name -> mesos.v1.CommandInfo
+	77,  // 66: mesos.v1.ExecutorInfo.container:type_name -> mesos.v1.ContainerInfo
+	50,  // 67: mesos.v1.ExecutorInfo.resources:type_name -> mesos.v1.Resource
+	35,  // 68: mesos.v1.ExecutorInfo.shutdown_grace_period:type_name -> mesos.v1.DurationInfo
+	41,  // 69: mesos.v1.ExecutorInfo.labels:type_name -> mesos.v1.Labels
 	11,  // 70: mesos.v1.HealthCheck.type:type_name -> mesos.v1.HealthCheck.Type
-	50,  // 71: mesos.v1.HealthCheck.command:type_name -> mesos.v1.CommandInfo
-	97,  // 72: mesos.v1.HealthCheck.http:type_name -> mesos.v1.HealthCheck.HTTPCheckInfo
-	98,  // 73: mesos.v1.HealthCheck.tcp:type_name -> mesos.v1.HealthCheck.TCPCheckInfo
+	56,  // 71: mesos.v1.HealthCheck.command:type_name -> mesos.v1.CommandInfo
+	115, // 72: mesos.v1.HealthCheck.http:type_name -> mesos.v1.HealthCheck.HTTPCheckInfo
+	116, // 73: mesos.v1.HealthCheck.tcp:type_name -> mesos.v1.HealthCheck.TCPCheckInfo
 	12,  // 74: mesos.v1.CheckInfo.type:type_name -> mesos.v1.CheckInfo.Type
-	99,  // 75: mesos.v1.CheckInfo.command:type_name -> mesos.v1.CheckInfo.Command
-	100, // 76: mesos.v1.CheckInfo.http:type_name -> mesos.v1.CheckInfo.Http
-	101, // 77: mesos.v1.CheckInfo.tcp:type_name -> mesos.v1.CheckInfo.Tcp
+	117, // 75: mesos.v1.CheckInfo.command:type_name -> mesos.v1.CheckInfo.Command
+	118, // 76: mesos.v1.CheckInfo.http:type_name -> mesos.v1.CheckInfo.Http
+	119, // 77: mesos.v1.CheckInfo.tcp:type_name -> mesos.v1.CheckInfo.Tcp
 	12,  // 78: mesos.v1.CheckStatusInfo.type:type_name -> mesos.v1.CheckInfo.Type
-	102, // 79: mesos.v1.CheckStatusInfo.command:type_name -> mesos.v1.CheckStatusInfo.Command
-	103, // 80: mesos.v1.CheckStatusInfo.http:type_name -> mesos.v1.CheckStatusInfo.Http
-	104, // 81: mesos.v1.CheckStatusInfo.tcp:type_name -> mesos.v1.CheckStatusInfo.Tcp
+	120, // 79: mesos.v1.CheckStatusInfo.command:type_name -> mesos.v1.CheckStatusInfo.Command
+	121, // 80: mesos.v1.CheckStatusInfo.http:type_name -> mesos.v1.CheckStatusInfo.Http
+	122, // 81: mesos.v1.CheckStatusInfo.tcp:type_name -> mesos.v1.CheckStatusInfo.Tcp
 	13,  // 82: mesos.v1.Image.type:type_name -> mesos.v1.Image.Type
-	105, // 83: mesos.v1.Image.docker:type_name -> mesos.v1.Image.Docker
-	14,  // 84: mesos.v1.Volume.mode:type_name -> mesos.v1.Volume.Mode
-	57,  // 85: mesos.v1.Volume.image:type_name -> mesos.v1.Image
-	15,  // 86: mesos.v1.ContainerInfo.type:type_name -> mesos.v1.ContainerInfo.Type
-	58,  // 87: mesos.v1.ContainerInfo.volumes:type_name -> mesos.v1.Volume
-	106, // 88: mesos.v1.ContainerInfo.docker:type_name -> mesos.v1.ContainerInfo.DockerInfo
-	107, // 89: mesos.v1.ContainerInfo.mesos:type_name -> mesos.v1.ContainerInfo.MesosInfo
-	26,  // 90: mesos.v1.ContainerStatus.container_id:type_name -> mesos.v1.ContainerID
-	22,  // 91: mesos.v1.TaskInfo.task_id:type_name -> mesos.v1.TaskID
-	21,  // 92: mesos.v1.TaskInfo.agent_id:type_name -> mesos.v1.AgentID
-	44,  // 93: mesos.v1.TaskInfo.resources:type_name -> mesos.v1.Resource
-	53,  // 94: mesos.v1.TaskInfo.executor:type_name -> mesos.v1.ExecutorInfo
-	50,  // 95: mesos.v1.TaskInfo.command:type_name -> mesos.v1.CommandInfo
-	59,  // 96: mesos.v1.TaskInfo.container:type_name -> mesos.v1.ContainerInfo
-	54,  // 97: mesos.v1.TaskInfo.health_check:type_name -> mesos.v1.HealthCheck
-	55,  // 98: mesos.v1.TaskInfo.check:type_name -> mesos.v1.CheckInfo
-	52,  // 99: mesos.v1.TaskInfo.kill_policy:type_name -> mesos.v1.KillPolicy
-	35,  // 100: mesos.v1.TaskInfo.labels:type_name -> mesos.v1.Labels
-	29,  // 101: mesos.v1.TaskInfo.max_completion_time:type_name -> mesos.v1.DurationInfo
-	109, // 102: mesos.v1.TaskInfo.limits:type_name -> mesos.v1.TaskInfo.LimitsEntry
-	61,  // 103: mesos.v1.TaskGroupInfo.tasks:type_name -> mesos.v1.TaskInfo
-	22,  // 104: mesos.v1.Task.task_id:type_name -> mesos.v1.TaskID
-	19,  // 105: mesos.v1.Task.framework_id:type_name -> mesos.v1.FrameworkID
-	23,  // 106: mesos.v1.Task.executor_id:type_name -> mesos.v1.ExecutorID
-	21,  // 107: mesos.v1.Task.agent_id:type_name -> mesos.v1.AgentID
-	1,   // 108: mesos.v1.Task.state:type_name -> mesos.v1.TaskState
-	44,  // 109: mesos.v1.Task.resources:type_name -> mesos.v1.Resource
-	64,  // 110: mesos.v1.Task.statuses:type_name -> mesos.v1.TaskStatus
-	1,   // 111: mesos.v1.Task.status_update_state:type_name -> mesos.v1.TaskState
-	35,  // 112: mesos.v1.Task.labels:type_name -> mesos.v1.Labels
-	59,  // 113: mesos.v1.Task.container:type_name -> mesos.v1.ContainerInfo
-	54,  // 114: mesos.v1.Task.health_check:type_name -> mesos.v1.HealthCheck
-	52,  // 115: mesos.v1.Task.kill_policy:type_name -> mesos.v1.KillPolicy
-	110, // 116: mesos.v1.Task.limits:type_name -> mesos.v1.Task.LimitsEntry
-	22,  // 117: mesos.v1.TaskStatus.task_id:type_name -> mesos.v1.TaskID
-	1,   // 118: mesos.v1.TaskStatus.state:type_name -> mesos.v1.TaskState
-	17,  // 119: mesos.v1.TaskStatus.source:type_name -> mesos.v1.TaskStatus.Source
-	18,  // 120: mesos.v1.TaskStatus.reason:type_name -> mesos.v1.TaskStatus.Reason
-	21,  // 121: mesos.v1.TaskStatus.agent_id:type_name -> mesos.v1.AgentID
-	23,  // 122: mesos.v1.TaskStatus.executor_id:type_name -> mesos.v1.ExecutorID
-	56,  // 123: mesos.v1.TaskStatus.check_status:type_name -> mesos.v1.CheckStatusInfo
-	35,  // 124: mesos.v1.TaskStatus.labels:type_name -> mesos.v1.Labels
-	60,  // 125: mesos.v1.TaskStatus.container_status:type_name -> mesos.v1.ContainerStatus
-	28,  // 126: mesos.v1.TaskStatus.unreachable_time:type_name -> mesos.v1.TimeInfo
-	66,  // 127: mesos.v1.DomainInfo.FaultDomain.region:type_name -> mesos.v1.DomainInfo.FaultDomain.RegionInfo
-	67,  // 128: mesos.v1.DomainInfo.FaultDomain.zone:type_name -> mesos.v1.DomainInfo.FaultDomain.ZoneInfo
-	2,   // 129: mesos.v1.MasterInfo.Capability.type:type_name -> mesos.v1.MasterInfo.Capability.Type
-	3,   // 130: mesos.v1.AgentInfo.Capability.type:type_name -> mesos.v1.AgentInfo.Capability.Type
-	4,   // 131: mesos.v1.FrameworkInfo.Capability.type:type_name -> mesos.v1.FrameworkInfo.Capability.Type
-	41,  // 132: mesos.v1.FrameworkInfo.OfferFiltersEntry.value:type_name -> mesos.v1.OfferFilters
-	74,  // 133: mesos.v1.ResourceQuantities.QuantitiesEntry.value:type_name -> mesos.v1.Value.Scalar
-	40,  // 134: mesos.v1.OfferFilters.MinAllocatableResources.quantities:type_name -> mesos.v1.ResourceQuantities
-	75,  // 135: mesos.v1.Value.Ranges.range:type_name -> mesos.v1.Value.Range
-	6,   // 136: mesos.v1.Resource.ReservationInfo.type:type_name -> mesos.v1.Resource.ReservationInfo.Type
-	35,  // 137: mesos.v1.Resource.ReservationInfo.labels:type_name -> mesos.v1.Labels
-	84,  // 138: mesos.v1.Resource.DiskInfo.persistence:type_name -> mesos.v1.Resource.DiskInfo.Persistence
-	58,  // 139: mesos.v1.Resource.DiskInfo.volume:type_name -> mesos.v1.Volume
-	85,  // 140: mesos.v1.Resource.DiskInfo.source:type_name -> mesos.v1.Resource.DiskInfo.Source
-	7,   // 141: mesos.v1.Resource.DiskInfo.Source.type:type_name -> mesos.v1.Resource.DiskInfo.Source.Type
-	86,  // 142: mesos.v1.Resource.DiskInfo.Source.path:type_name -> mesos.v1.Resource.DiskInfo.Source.Path
-	87,  // 143: mesos.v1.Resource.DiskInfo.Source.mount:type_name -> mesos.v1.Resource.DiskInfo.Source.Mount
-	35,  // 144: mesos.v1.Resource.DiskInfo.Source.metadata:type_name -> mesos.v1.Labels
-	8,   // 145: mesos.v1.Offer.Operation.type:type_name -> mesos.v1.Offer.Operation.Type
-	24,  // 146: mesos.v1.Offer.Operation.id:type_name -> mesos.v1.OperationID
-	89,  // 147: mesos.v1.Offer.Operation.launch:type_name -> mesos.v1.Offer.Operation.Launch
-	90,  // 148: mesos.v1.Offer.Operation.launch_group:type_name -> mesos.v1.Offer.Operation.LaunchGroup
-	91,  // 149: mesos.v1.Offer.Operation.reserve:type_name -> mesos.v1.Offer.Operation.Reserve
-	92,  // 150: mesos.v1.Offer.Operation.unreserve:type_name -> mesos.v1.Offer.Operation.Unreserve
-	93,  // 151: mesos.v1.Offer.Operation.create:type_name -> mesos.v1.Offer.Operation.Create
-	94,  // 152: mesos.v1.Offer.Operation.destroy:type_name -> mesos.v1.Offer.Operation.Destroy
-	61,  // 153: mesos.v1.Offer.Operation.Launch.task_infos:type_name -> mesos.v1.TaskInfo
-	53,  // 154: mesos.v1.Offer.Operation.LaunchGroup.executor:type_name -> mesos.v1.ExecutorInfo
-	62,  // 155: mesos.v1.Offer.Operation.LaunchGroup.task_group:type_name -> mesos.v1.TaskGroupInfo
-	44,  // 156: mesos.v1.Offer.Operation.Reserve.source:type_name -> mesos.v1.Resource
-	44,  // 157: mesos.v1.Offer.Operation.Reserve.resources:type_name -> mesos.v1.Resource
-	44,  // 158: mesos.v1.Offer.Operation.Unreserve.resources:type_name -> mesos.v1.Resource
-	44,  // 159: mesos.v1.Offer.Operation.Create.volumes:type_name -> mesos.v1.Resource
-	44,  // 160: mesos.v1.Offer.Operation.Destroy.volumes:type_name -> mesos.v1.Resource
-	9,   // 161: mesos.v1.Environment.Variable.type:type_name -> mesos.v1.Environment.Variable.Type
-	50,  // 162: mesos.v1.CheckInfo.Command.command:type_name -> mesos.v1.CommandInfo
-	16,  // 163: mesos.v1.ContainerInfo.DockerInfo.network:type_name -> mesos.v1.ContainerInfo.DockerInfo.Network
-	108, // 164: mesos.v1.ContainerInfo.DockerInfo.port_mappings:type_name -> mesos.v1.ContainerInfo.DockerInfo.PortMapping
-	32,  // 165: mesos.v1.ContainerInfo.DockerInfo.parameters:type_name -> mesos.v1.Parameter
-	57,  // 166: mesos.v1.ContainerInfo.MesosInfo.image:type_name -> mesos.v1.Image
-	74,  // 167: mesos.v1.TaskInfo.LimitsEntry.value:type_name -> mesos.v1.Value.Scalar
-	74,  // 168: mesos.v1.Task.LimitsEntry.value:type_name -> mesos.v1.Value.Scalar
-	169, // [169:169] is the sub-list for method output_type
-	169, // [169:169] is the sub-list for method input_type
-	169, // [169:169] is the sub-list for extension type_name
-	169, // [169:169] is the sub-list for extension extendee
-	0,   // [0:169] is the sub-list for field type_name
+	123, // 83: mesos.v1.Image.docker:type_name -> mesos.v1.Image.Docker
+	14,  // 84: mesos.v1.MountPropagation.mode:type_name -> mesos.v1.MountPropagation.Mode
+	15,  // 85: mesos.v1.Volume.mode:type_name -> mesos.v1.Volume.Mode
+	63,  // 86: mesos.v1.Volume.image:type_name -> mesos.v1.Image
+	124, // 87: mesos.v1.Volume.source:type_name -> mesos.v1.Volume.Source
+	128, // 88: mesos.v1.NetworkInfo.ip_addresses:type_name -> mesos.v1.NetworkInfo.IPAddress
+	41,  // 89: mesos.v1.NetworkInfo.labels:type_name -> mesos.v1.Labels
+	129, // 90: mesos.v1.NetworkInfo.port_mappings:type_name -> mesos.v1.NetworkInfo.PortMapping
+	19,  // 91: mesos.v1.CapabilityInfo.capabilities:type_name -> mesos.v1.CapabilityInfo.Capability
+	67,  // 92: mesos.v1.LinuxInfo.capability_info:type_name -> mesos.v1.CapabilityInfo
+	67,  // 93: mesos.v1.LinuxInfo.bounding_capabilities:type_name -> mesos.v1.CapabilityInfo
+	67,  // 94: mesos.v1.LinuxInfo.effective_capabilities:type_name -> mesos.v1.CapabilityInfo
+	130, // 95: mesos.v1.RLimitInfo.rlimits:type_name -> mesos.v1.RLimitInfo.RLimit
+	131, // 96: mesos.v1.TTYInfo.window_size:type_name -> mesos.v1.TTYInfo.WindowSize
+	132, // 97: mesos.v1.CgroupInfo.net_cls:type_name -> mesos.v1.CgroupInfo.NetCls
+	133, // 98: mesos.v1.Device.number:type_name -> mesos.v1.Device.Number
+	72,  // 99: mesos.v1.DeviceAccess.device:type_name -> mesos.v1.Device
+	134, // 100: mesos.v1.DeviceAccess.access:type_name -> mesos.v1.DeviceAccess.Access
+	73,  // 101: mesos.v1.DeviceWhitelist.allowed_devices:type_name -> mesos.v1.DeviceAccess
+	135, // 102: mesos.v1.ResourceUsage.executors:type_name -> mesos.v1.ResourceUsage.Executor
+	50,  // 103: mesos.v1.ResourceUsage.total:type_name -> mesos.v1.Resource
+	21,  // 104: mesos.v1.ContainerInfo.type:type_name -> mesos.v1.ContainerInfo.Type
+	65,  // 105: mesos.v1.ContainerInfo.volumes:type_name -> mesos.v1.Volume
+	137, // 106: mesos.v1.ContainerInfo.docker:type_name -> mesos.v1.ContainerInfo.DockerInfo
+	138, // 107: mesos.v1.ContainerInfo.mesos:type_name -> mesos.v1.ContainerInfo.MesosInfo
+	66,  // 108: mesos.v1.ContainerInfo.network_infos:type_name -> mesos.v1.NetworkInfo
+	68,  // 109: mesos.v1.ContainerInfo.linux_info:type_name -> mesos.v1.LinuxInfo
+	69,  // 110: mesos.v1.ContainerInfo.rlimit_info:type_name -> mesos.v1.RLimitInfo
+	70,  // 111: mesos.v1.ContainerInfo.tty_info:type_name -> mesos.v1.TTYInfo
+	32,  // 112: mesos.v1.ContainerStatus.container_id:type_name -> mesos.v1.ContainerID
+	66,  // 113: mesos.v1.ContainerStatus.network_infos:type_name -> mesos.v1.NetworkInfo
+	71,  // 114: mesos.v1.ContainerStatus.cgroup_info:type_name -> mesos.v1.CgroupInfo
+	28,  // 115: mesos.v1.TaskInfo.task_id:type_name -> mesos.v1.TaskID
+	27,  // 116: mesos.v1.TaskInfo.agent_id:type_name -> mesos.v1.AgentID
+	50,  // 117: mesos.v1.TaskInfo.resources:type_name -> mesos.v1.Resource
+	59,  // 118: mesos.v1.TaskInfo.executor:type_name -> mesos.v1.ExecutorInfo
+	56,  // 119: mesos.v1.TaskInfo.command:type_name -> mesos.v1.CommandInfo
+	77,  // 120: mesos.v1.TaskInfo.container:type_name -> mesos.v1.ContainerInfo
+	60,  // 121: mesos.v1.TaskInfo.health_check:type_name -> mesos.v1.HealthCheck
+	61,  // 122: mesos.v1.TaskInfo.check:type_name -> mesos.v1.CheckInfo
+	58,  // 123: mesos.v1.TaskInfo.kill_policy:type_name -> mesos.v1.KillPolicy
+	41,  // 124: mesos.v1.TaskInfo.labels:type_name -> mesos.v1.Labels
+	35,  // 125: mesos.v1.TaskInfo.max_completion_time:type_name -> mesos.v1.DurationInfo
+	140, // 126: mesos.v1.TaskInfo.limits:type_name -> mesos.v1.TaskInfo.LimitsEntry
+	79,  // 127: mesos.v1.TaskGroupInfo.tasks:type_name -> mesos.v1.TaskInfo
+	28,  // 128: mesos.v1.Task.task_id:type_name -> mesos.v1.TaskID
+	25,  // 129: mesos.v1.Task.framework_id:type_name -> mesos.v1.FrameworkID
+	29,  // 130: mesos.v1.Task.executor_id:type_name -> mesos.v1.ExecutorID
+	27,  // 131: mesos.v1.Task.agent_id:type_name -> mesos.v1.AgentID
+	1,   // 132: mesos.v1.Task.state:type_name -> mesos.v1.TaskState
+	50,  // 133: mesos.v1.Task.resources:type_name -> mesos.v1.Resource
+	82,  // 134: mesos.v1.Task.statuses:type_name -> mesos.v1.TaskStatus
+	1,   // 135: mesos.v1.Task.status_update_state:type_name -> mesos.v1.TaskState
+	41,  // 136: mesos.v1.Task.labels:type_name -> mesos.v1.Labels
+	77,  // 137: mesos.v1.Task.container:type_name -> mesos.v1.ContainerInfo
+	60,  // 138: mesos.v1.Task.health_check:type_name -> mesos.v1.HealthCheck
+	58,  // 139: mesos.v1.Task.kill_policy:type_name -> mesos.v1.KillPolicy
+	141, // 140: mesos.v1.Task.limits:type_name -> mesos.v1.Task.LimitsEntry
+	28,  // 141: mesos.v1.TaskStatus.task_id:type_name -> mesos.v1.TaskID
+	1,   // 142: mesos.v1.TaskStatus.state:type_name -> mesos.v1.TaskState
+	23,  // 143: mesos.v1.TaskStatus.source:type_name -> mesos.v1.TaskStatus.Source
+	24,  // 144: mesos.v1.TaskStatus.reason:type_name -> mesos.v1.TaskStatus.Reason
+	27,  // 145: mesos.v1.TaskStatus.agent_id:type_name -> mesos.v1.AgentID
+	29,  // 146: mesos.v1.TaskStatus.executor_id:type_name -> mesos.v1.ExecutorID
+	62,  // 147: mesos.v1.TaskStatus.check_status:type_name -> mesos.v1.CheckStatusInfo
+	41,  // 148: mesos.v1.TaskStatus.labels:type_name -> mesos.v1.Labels
+	78,  // 149: mesos.v1.TaskStatus.container_status:type_name -> mesos.v1.ContainerStatus
+	34,  // 150: mesos.v1.TaskStatus.unreachable_time:type_name -> mesos.v1.TimeInfo
+	84,  // 151: mesos.v1.DomainInfo.FaultDomain.region:type_name -> mesos.v1.DomainInfo.FaultDomain.RegionInfo
+	85,  // 152: mesos.v1.DomainInfo.FaultDomain.zone:type_name -> mesos.v1.DomainInfo.FaultDomain.ZoneInfo
+	2,   // 153: mesos.v1.MasterInfo.Capability.type:type_name -> mesos.v1.MasterInfo.Capability.Type
+	3,   // 154: mesos.v1.AgentInfo.Capability.type:type_name -> mesos.v1.AgentInfo.Capability.Type
+	4,   // 155: mesos.v1.FrameworkInfo.Capability.type:type_name -> mesos.v1.FrameworkInfo.Capability.Type
+	47,  // 156: mesos.v1.FrameworkInfo.OfferFiltersEntry.value:type_name -> mesos.v1.OfferFilters
+	92,  // 157: mesos.v1.ResourceQuantities.QuantitiesEntry.value:type_name -> mesos.v1.Value.Scalar
+	46,  // 158: mesos.v1.OfferFilters.MinAllocatableResources.quantities:type_name -> mesos.v1.ResourceQuantities
+	93,  // 159: mesos.v1.Value.Ranges.range:type_name -> mesos.v1.Value.Range
+	6,   // 160: mesos.v1.Resource.ReservationInfo.type:type_name -> mesos.v1.Resource.ReservationInfo.Type
+	41,  // 161: mesos.v1.Resource.ReservationInfo.labels:type_name -> mesos.v1.Labels
+	102, // 162: mesos.v1.Resource.DiskInfo.persistence:type_name -> mesos.v1.Resource.DiskInfo.Persistence
+	65,  // 163: mesos.v1.Resource.DiskInfo.volume:type_name -> mesos.v1.Volume
+	103, // 164: mesos.v1.Resource.DiskInfo.source:type_name -> mesos.v1.Resource.DiskInfo.Source
+	7,   // 165: mesos.v1.Resource.DiskInfo.Source.type:type_name -> mesos.v1.Resource.DiskInfo.Source.Type
+	104, // 166: mesos.v1.Resource.DiskInfo.Source.path:type_name -> mesos.v1.Resource.DiskInfo.Source.Path
+	105, // 167: mesos.v1.Resource.DiskInfo.Source.mount:type_name -> mesos.v1.Resource.DiskInfo.Source.Mount
+	41,  // 168: mesos.v1.Resource.DiskInfo.Source.metadata:type_name -> mesos.v1.Labels
+	8,   // 169: mesos.v1.Offer.Operation.type:type_name -> mesos.v1.Offer.Operation.Type
+	30,  // 170: mesos.v1.Offer.Operation.id:type_name -> mesos.v1.OperationID
+	107, // 171: mesos.v1.Offer.Operation.launch:type_name -> mesos.v1.Offer.Operation.Launch
+	108, // 172: mesos.v1.Offer.Operation.launch_group:type_name -> mesos.v1.Offer.Operation.LaunchGroup
+	109, // 173: mesos.v1.Offer.Operation.reserve:type_name -> mesos.v1.Offer.Operation.Reserve
+	110, // 174: mesos.v1.Offer.Operation.unreserve:type_name -> mesos.v1.Offer.Operation.Unreserve
+	111, // 175: mesos.v1.Offer.Operation.create:type_name -> mesos.v1.Offer.Operation.Create
+	112, // 176: mesos.v1.Offer.Operation.destroy:type_name -> mesos.v1.Offer.Operation.Destroy
+	79,  // 177: mesos.v1.Offer.Operation.Launch.task_infos:type_name -> mesos.v1.TaskInfo
+	59,  // 178: mesos.v1.Offer.Operation.LaunchGroup.executor:type_name -> mesos.v1.ExecutorInfo
+	80,  // 179: mesos.v1.Offer.Operation.LaunchGroup.task_group:type_name -> mesos.v1.TaskGroupInfo
+	50,  // 180: mesos.v1.Offer.Operation.Reserve.source:type_name -> mesos.v1.Resource
+	50,  // 181: mesos.v1.Offer.Operation.Reserve.resources:type_name -> mesos.v1.Resource
+	50,  // 182: mesos.v1.Offer.Operation.Unreserve.resources:type_name -> mesos.v1.Resource
+	50,  // 183: mesos.v1.Offer.Operation.Create.volumes:type_name -> mesos.v1.Resource
+	50,  // 184: mesos.v1.Offer.Operation.Destroy.volumes:type_name -> mesos.v1.Resource
+	9,   // 185: mesos.v1.Environment.Variable.type:type_name -> mesos.v1.Environment.Variable.Type
+	56,  // 186: mesos.v1.CheckInfo.Command.command:type_name -> mesos.v1.CommandInfo
+	16,  // 187: mesos.v1.Volume.Source.type:type_name -> mesos.v1.Volume.Source.Type
+	125, // 188: mesos.v1.Volume.Source.docker_volume:type_name -> mesos.v1.Volume.Source.DockerVolume
+	126, // 189: mesos.v1.Volume.Source.host_path:type_name -> mesos.v1.Volume.Source.HostPath
+	127, // 190: mesos.v1.Volume.Source.sandbox_path:type_name -> mesos.v1.Volume.Source.SandboxPath
+	39,  // 191: mesos.v1.Volume.Source.DockerVolume.driver_options:type_name -> mesos.v1.Parameters
+	64,  // 192: mesos.v1.Volume.Source.HostPath.mount_propagation:type_name -> mesos.v1.MountPropagation
+	17,  // 193: mesos.v1.Volume.Source.SandboxPath.type:type_name -> mesos.v1.Volume.Source.SandboxPath.Type
+	18,  // 194: mesos.v1.NetworkInfo.IPAddress.protocol:type_name -> mesos.v1.NetworkInfo.Protocol
+	20,  // 195: mesos.v1.RLimitInfo.RLimit.type:type_name -> mesos.v1.RLimitInfo.RLimit.Type
+	59,  // 196: mesos.v1.ResourceUsage.Executor.executor_info:type_name -> mesos.v1.ExecutorInfo
+	50,  // 197: mesos.v1.ResourceUsage.Executor.allocated:type_name -> mesos.v1.Resource
+	75,  // 198: mesos.v1.ResourceUsage.Executor.statistics:type_name -> mesos.v1.ResourceStatistics
+	32,  // 199: mesos.v1.ResourceUsage.Executor.container_id:type_name -> mesos.v1.ContainerID
+	136, // 200: mesos.v1.ResourceUsage.Executor.tasks:type_name -> mesos.v1.ResourceUsage.Executor.Task
+	28,  // 201: mesos.v1.ResourceUsage.Executor.Task.id:type_name -> mesos.v1.TaskID
+	50,  // 202: mesos.v1.ResourceUsage.Executor.Task.resources:type_name -> mesos.v1.Resource
+	41,  // 203: mesos.v1.ResourceUsage.Executor.Task.labels:type_name -> mesos.v1.Labels
+	22,  // 204: mesos.v1.ContainerInfo.DockerInfo.network:type_name -> mesos.v1.ContainerInfo.DockerInfo.Network
+	139, // 205: mesos.v1.ContainerInfo.DockerInfo.port_mappings:type_name -> mesos.v1.ContainerInfo.DockerInfo.PortMapping
+	38,  // 206: mesos.v1.ContainerInfo.DockerInfo.parameters:type_name -> mesos.v1.Parameter
+	63,  // 207: mesos.v1.ContainerInfo.MesosInfo.image:type_name -> mesos.v1.Image
+	92,  // 208: mesos.v1.TaskInfo.LimitsEntry.value:type_name -> mesos.v1.Value.Scalar
+	92,  // 209: mesos.v1.Task.LimitsEntry.value:type_name -> mesos.v1.Value.Scalar
+	210, // [210:210] is the sub-list for method output_type
+	210, // [210:210] is the sub-list for method input_type
+	210, // [210:210] is the sub-list for extension type_name
+	210, // [210:210] is the sub-list for extension extendee
+	0,   // [0:210] is the sub-list for field type_name
 }
 
 func init() { file_api_v1_mesos_mesos_proto_init() }
@@ -7795,8 +10363,8 @@ func file_api_v1_mesos_mesos_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_api_v1_mesos_mesos_proto_rawDesc), len(file_api_v1_mesos_mesos_proto_rawDesc)),
-			NumEnums:      19,
-			NumMessages:   92,
+			NumEnums:      25,
+			NumMessages:   117,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
