@@ -35,6 +35,14 @@ type Limiter interface {
 	Limitation(id string) *Limitation
 }
 
+// Measurer is an Isolator that can measure what a container uses (its
+// cgroup's counters, its sandbox's size, a Docker container's stats): it
+// fills the fields of st it knows and leaves the others alone. It must be
+// quick: /monitor/statistics asks every container in turn.
+type Measurer interface {
+	Usage(id string, st *mesos.ResourceStatistics) error
+}
+
 // Recoverer is an Isolator with state of its own to recover after an
 // agent restart: given the containers adopted, it removes what belongs to
 // any other.
