@@ -129,6 +129,7 @@ func New(cfg Config) (*Agent, error) {
 		return nil, fmt.Errorf("agent: %w", err)
 	}
 	a.ops = newContainerOps(a.cont, fetch, cfg.WorkDir, log, a.deliver)
+	a.ops.containerizers = cfg.Containerizers
 	a.pub.init()
 	a.startTime = time.Now()
 	var seed [8]byte

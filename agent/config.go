@@ -138,6 +138,21 @@ type Config struct {
 	// FetcherStallTimeout (--fetcher_stall_timeout, default 1mins): a
 	// download that receives nothing for this long fails.
 	FetcherStallTimeout time.Duration
+	// Containerizers is --containerizers as a list ("mesos", "docker");
+	// empty means mesos only. With docker, command tasks whose container
+	// is DOCKER run through the docker executor; the Docker isolator
+	// must then be among Isolators (the CLI puts it there).
+	Containerizers []string
+	// Docker, DockerSocket, DockerKillOrphans, DockerRemoveDelay and
+	// DockerStopTimeout are --docker, --docker_socket,
+	// --docker_kill_orphans, --docker_remove_delay and
+	// --docker_stop_timeout, for /flags only: the Docker isolator was
+	// built with them.
+	Docker            string
+	DockerSocket      string
+	DockerKillOrphans bool
+	DockerRemoveDelay time.Duration
+	DockerStopTimeout time.Duration
 	// Logger receives the agent's logs; default discards them.
 	Logger *slog.Logger
 }
@@ -225,6 +240,9 @@ func (c Config) withDefaults() (Config, error) {
 	if c.FetcherStallTimeout == 0 {
 		c.FetcherStallTimeout = fetcher.DefaultStallTimeout
 	}
+	if len(c.Containerizers) == 0 {
+		c.Containerizers = []string{containerizer.ContainerizerMesos}
+	}
 	if c.StatusUpdateRetryMax < c.StatusUpdateRetryMin {
 		c.StatusUpdateRetryMax = c.StatusUpdateRetryMin
 	}
@@ -266,5 +284,11 @@ func (c Config) flagsMap(ip string, port int) map[string]string {
 		"fetcher_cache_dir":               c.FetcherCacheDir,
 		"fetcher_cache_size":              codec.FormatBytes(c.FetcherCacheSize),
 		"fetcher_stall_timeout":           codec.FormatDuration(c.FetcherStallTimeout),
+		"containerizers":                  strings.Join(c.Containerizers, ","),
+		"docker":                          c.Docker,
+		"docker_socket":                   c.DockerSocket,
+		"docker_kill_orphans":             strconv.FormatBool(c.DockerKillOrphans),
+		"docker_remove_delay":             codec.FormatDuration(c.DockerRemoveDelay),
+		"docker_stop_timeout":             codec.FormatDuration(c.DockerStopTimeout),
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"slices"
+	"strings"
 	"sync"
 
 	"github.com/gomesos/gomesos/agent/containerizer"
@@ -40,6 +42,9 @@ const containerWorkers = 8
 // pace of the scheduler, and the loop must not wait in that line.
 type containerOps struct {
 	cont    containerizer.Containerizer
+	// containerizers is --containerizers: a docker executor's launch
+	// fails unless it names docker.
+	containerizers []string
 	fetch   *fetcher.Fetcher // puts the executor's URIs into its sandbox
 	ctx     context.Context  // cancelled by close: fetches under way stop
 	cancel  context.CancelFunc
@@ -169,6 +174,13 @@ func (w *containerOps) worker() {
 func (w *containerOps) do(id string, op *containerOp) {
 	switch op.kind {
 	case opLaunch:
+		if containerizer.IsDockerLaunch(op.spec.Env) && !slices.Contains(w.containerizers, containerizer.ContainerizerDocker) {
+			// As Mesos's agent says when no containerizer takes it.
+			w.deliver(core.ContainerLaunched{ContainerID: id, Err: fmt.Errorf(
+				"None of the enabled containerizers (%s) could create a container for the provided TaskInfo/ExecutorInfo message",
+				strings.Join(w.containerizers, ","))})
+			return
+		}
 		// The fetch comes first, in the sandbox the executor will run in
 		// (Mesos fetches between preparing and launching the container).
 		// A failed fetch is a failed launch, naming the URI.

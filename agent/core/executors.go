@@ -535,6 +535,12 @@ func (c *core) executorEnv(fw *framework, ex *executor) []string {
 	}
 	switch ex.kind {
 	case kindCommand:
+		if ex.info.GetContainer().GetType() == mesos.ContainerInfo_DOCKER {
+			// The docker executor: the command executor with its task
+			// in a Docker container (Mesos's mesos-docker-executor).
+			env = append(env, executorKindEnv+"=docker")
+			break
+		}
 		env = append(env, executorKindEnv+"=command")
 	case kindDefault:
 		env = append(env, executorKindEnv+"=default")

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"syscall"
 
 	"github.com/gomesos/gomesos/agent"
@@ -14,6 +15,7 @@ import (
 	"github.com/gomesos/gomesos/agent/containerizer"
 	"github.com/gomesos/gomesos/agent/core"
 	"github.com/gomesos/gomesos/agent/fetcher"
+	"github.com/gomesos/gomesos/internal/docker"
 	"github.com/gomesos/gomesos/internal/flagx"
 )
 
@@ -32,6 +34,15 @@ func agentFlags(fs *flag.FlagSet, cfg *agent.Config) {
 		containerizer.DefaultCgroupsIsolation+" when the agent can write cgroups, else "+containerizer.DefaultPosixIsolation+")")
 	fs.StringVar(&cfg.CgroupsRoot, "cgroups_root", "mesos", "name of the root cgroup below which each container's cgroup is made")
 	fs.BoolVar(&cfg.CgroupsEnableCFS, "cgroups_enable_cfs", false, "cap each container's CPU time with a CFS quota from its cpus (cpus x 100ms per 100ms period), not only weigh it with cpu shares")
+	fs.Func("containerizers", "containerizers, comma-separated: mesos, docker (docker runs command tasks whose container is DOCKER through the Docker Engine) (default mesos)",
+		func(v string) error { return setContainerizers(cfg, v) })
+	cfg.Containerizers = []string{containerizer.ContainerizerMesos}
+	fs.StringVar(&cfg.Docker, "docker", "docker", "accepted for Mesos's sake: the Docker CLI's path (Gomesos speaks the Docker Engine API itself, at --docker_socket)")
+	fs.StringVar(&cfg.DockerSocket, "docker_socket", docker.DefaultSocket, "the Docker Engine's Unix socket")
+	fs.BoolVar(&cfg.DockerKillOrphans, "docker_kill_orphans", true, "on recovery, remove every mesos-* Docker container the agent does not know")
+	cfg.DockerRemoveDelay = containerizer.DefaultDockerRemoveDelay
+	fs.Var(flagx.Duration{D: &cfg.DockerRemoveDelay}, "docker_remove_delay", "time an ended Docker container is kept before it is removed")
+	fs.Var(flagx.Duration{D: &cfg.DockerStopTimeout}, "docker_stop_timeout", "deprecated, accepted for Mesos's sake: the kill policy's grace period is docker stop's timeout")
 	cfg.FetcherCacheSize = fetcher.DefaultCacheSize
 	cfg.FetcherStallTimeout = fetcher.DefaultStallTimeout
 	fs.StringVar(&cfg.FetcherCacheDir, "fetcher_cache_dir", fetcher.DefaultCacheDir, "directory of the fetcher's cache of URIs fetched with cache: true (one directory per agent ID under it; emptied when the agent starts)")
@@ -49,6 +60,29 @@ func resolveIsolation(cfg *agent.Config) error {
 		return err
 	}
 	cfg.Isolators, cfg.Isolation = isolators, resolved
+	if slices.Contains(cfg.Containerizers, containerizer.ContainerizerDocker) {
+		if cfg.DockerRemoveDelay < 0 {
+			return fmt.Errorf("--docker_remove_delay must not be negative")
+		}
+		d, err := containerizer.NewDocker(context.Background(), containerizer.DockerOptions{
+			Socket: cfg.DockerSocket, KillOrphans: cfg.DockerKillOrphans, RemoveDelay: cfg.DockerRemoveDelay,
+			EnableCFS: cfg.CgroupsEnableCFS, Logger: cfg.Logger,
+		})
+		if err != nil {
+			return err
+		}
+		cfg.Isolators = append(cfg.Isolators, d)
+	}
+	return nil
+}
+
+// setContainerizers sets --containerizers.
+func setContainerizers(cfg *agent.Config, v string) error {
+	list, err := containerizer.ParseContainerizers(v)
+	if err != nil {
+		return err
+	}
+	cfg.Containerizers = list
 	return nil
 }
 

@@ -114,6 +114,9 @@ const EnvEncoding = "GOMESOS_EXECUTOR_ENCODING"
 const (
 	KindCommand = "command"
 	KindDefault = "default"
+	// KindDocker is the docker executor (Mesos's mesos-docker-executor):
+	// the command executor, with its one task run as a Docker container.
+	KindDocker = "docker"
 )
 
 // MainIfExecutor makes the process a built-in executor when it was started
@@ -135,8 +138,8 @@ func MainIfExecutor() {
 // returns the process exit status. Cancelling ctx kills every task at once.
 func Run(ctx context.Context, kind string) int {
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil)).With("executor", kind)
-	if kind != KindCommand && kind != KindDefault {
-		log.Error(fmt.Sprintf("unknown executor kind %q; want %q or %q", kind, KindCommand, KindDefault))
+	if kind != KindCommand && kind != KindDefault && kind != KindDocker {
+		log.Error(fmt.Sprintf("unknown executor kind %q; want %q, %q or %q", kind, KindCommand, KindDefault, KindDocker))
 		return 2
 	}
 	cfg, err := executor.ConfigFromEnv()

@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -37,7 +36,7 @@ type task struct {
 	info    *mesos.TaskInfo
 	group   *group
 	sandbox string
-	proc    *process // nil until started, and if it could not be
+	proc    runner // nil until started, and if it could not be
 
 	killing       bool
 	killStart     time.Time
@@ -64,9 +63,8 @@ type group struct {
 }
 
 type exitNote struct {
-	task  *task
-	state *os.ProcessState
-	err   error
+	task *task
+	exitResult
 }
 
 type timerKind int
@@ -244,7 +242,7 @@ func (e *engine) handle(ctx context.Context, ev *execpb.Event) {
 			e.ackTimer.Reset(ackTimeout)
 		}
 	case execpb.Event_LAUNCH:
-		if e.kind != KindCommand {
+		if e.kind == KindDefault {
 			e.log.Error("LAUNCH is not supported by the default executor")
 			e.shutdown(ctx)
 			return
@@ -257,7 +255,7 @@ func (e *engine) handle(ctx context.Context, ev *execpb.Event) {
 		e.launch(ctx, []*mesos.TaskInfo{ev.GetLaunch().GetTask()})
 	case execpb.Event_LAUNCH_GROUP:
 		if e.kind != KindDefault {
-			e.log.Error("LAUNCH_GROUP is not supported by the command executor")
+			e.log.Error("LAUNCH_GROUP is not supported by the " + e.kind + " executor")
 			e.shutdown(ctx)
 			return
 		}
@@ -309,7 +307,7 @@ func (e *engine) launch(ctx context.Context, infos []*mesos.TaskInfo) {
 			failed[t] = err
 			continue
 		}
-		if err := e.start(t); err != nil {
+		if err := e.start(ctx, t); err != nil {
 			e.log.Error("failed to launch task", "task_id", t.id(), "err", err)
 			failed[t] = err
 		}
@@ -328,9 +326,13 @@ func (e *engine) launch(ctx context.Context, infos []*mesos.TaskInfo) {
 	}
 }
 
-// start starts a task's process and the goroutine that waits for it.
-func (e *engine) start(t *task) error {
+// start starts a task's process (or container) and the goroutine that
+// waits for it.
+func (e *engine) start(ctx context.Context, t *task) error {
 	id := t.id()
+	if e.kind == KindDocker {
+		return e.startContainer(ctx, t)
+	}
 	spec := procSpec{command: t.info.GetCommand(), stdout: os.Stdout, stderr: os.Stderr}
 	var extra []string
 	if e.kind == KindCommand {
@@ -368,21 +370,36 @@ func (e *engine) start(t *task) error {
 	if err != nil {
 		return err
 	}
-	t.proc = p
-	e.log.Info("started task", "task_id", id, "pid", p.pid)
+	e.started(t, p)
+	return nil
+}
+
+// started records a task's runner, and starts the goroutine that waits for
+// it and the timer of its max_completion_time.
+func (e *engine) started(t *task, r runner) {
+	t.proc = r
+	e.log.Info("started task", "task_id", t.id(), "process", r.id())
 	e.wg.Add(1)
 	go func() {
 		defer e.wg.Done()
-		err := p.cmd.Wait()
+		res := r.wait()
 		select {
-		case e.exits <- exitNote{task: t, state: p.cmd.ProcessState, err: err}:
+		case e.exits <- exitNote{task: t, exitResult: res}:
 		case <-e.done:
 		}
 	}()
 	if d := time.Duration(t.info.GetMaxCompletionTime().GetNanoseconds()); d > 0 {
 		t.maxTimer = e.after(d, timerNote{task: t, kind: timerMaxCompletion})
 	}
-	return nil
+}
+
+// what names a task's process in its status messages, as Mesos's command
+// and docker executors do.
+func (e *engine) what() string {
+	if e.kind == KindDocker {
+		return "Container"
+	}
+	return "Command"
 }
 
 // containerIP is what the default executor gives tasks as
@@ -408,16 +425,12 @@ func (e *engine) exited(ctx context.Context, n exitNote) {
 	state := mesos.TaskState_TASK_FAILED
 	var reason *mesos.TaskStatus_Reason
 	var message string
-	var ws syscall.WaitStatus
-	ok := n.state != nil
-	if ok {
-		ws, ok = n.state.Sys().(syscall.WaitStatus)
-	}
+	ws := n.ws
 	switch {
-	case !ok:
-		message = fmt.Sprintf("Failed to get exit status for Command: %v", n.err)
+	case !n.ok:
+		message = fmt.Sprintf("Failed to get exit status for %s: %v", e.what(), n.err)
 	default:
-		message = describeExit(ws)
+		message = describeExit(e.what(), ws)
 		switch {
 		case t.maxCompletion:
 			reason = mesos.TaskStatus_REASON_MAX_COMPLETION_TIME_REACHED.Enum()
@@ -427,7 +440,7 @@ func (e *engine) exited(ctx context.Context, n exitNote) {
 			state = mesos.TaskState_TASK_FINISHED
 		}
 	}
-	e.log.Info("task process ended", "task_id", t.id(), "pid", t.proc.pid, "message", message)
+	e.log.Info("task process ended", "task_id", t.id(), "process", t.proc.id(), "message", message)
 	e.finish(ctx, t, state, reason, message)
 }
 
@@ -505,8 +518,8 @@ func (e *engine) kill(ctx context.Context, t *task, grace time.Duration, announc
 	if announce && !t.maxCompletion && e.hasCapability(mesos.FrameworkInfo_Capability_TASK_KILLING_STATE) {
 		e.update(ctx, t.info.GetTaskId(), mesos.TaskState_TASK_KILLING, nil, "")
 	}
-	e.log.Info("sending SIGTERM to the task's process group", "task_id", t.id(), "pgid", t.proc.pid, "grace_period", grace)
-	if err := t.proc.signal(syscall.SIGTERM); err != nil {
+	e.log.Info("terminating the task", "task_id", t.id(), "process", t.proc.id(), "grace_period", grace)
+	if err := t.proc.terminate(grace); err != nil {
 		e.log.Error("failed to send SIGTERM", "task_id", t.id(), "err", err)
 	}
 	t.killStart = time.Now()
@@ -530,9 +543,9 @@ func (e *engine) fired(ctx context.Context, n timerNote) {
 		if n.gen != t.timerGen {
 			return
 		}
-		e.log.Info("task did not terminate within its grace period; sending SIGKILL to its process group",
+		e.log.Info("task did not terminate within its grace period; killing it",
 			"task_id", t.id(), "grace_period", t.killDeadline.Sub(t.killStart))
-		if err := t.proc.signal(syscall.SIGKILL); err != nil {
+		if err := t.proc.kill(); err != nil {
 			e.log.Error("failed to send SIGKILL", "task_id", t.id(), "err", err)
 		}
 	case timerMaxCompletion:

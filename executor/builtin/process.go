@@ -7,8 +7,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -24,10 +26,52 @@ type procSpec struct {
 	stdout, stderr *os.File
 }
 
+// runner is a started task: a process of the executor's own, or a Docker
+// container.
+type runner interface {
+	// id names the task's process (or container) in logs.
+	id() string
+	// terminate asks the task to end within grace: SIGTERM to its process
+	// group, or `docker stop` with the grace period as its timeout.
+	terminate(grace time.Duration) error
+	// kill kills the task at once (SIGKILL).
+	kill() error
+	// wait blocks until the task has ended and tells how.
+	wait() exitResult
+	// destroy kills whatever is left of the task, when the executor exits.
+	destroy()
+}
+
+// exitResult is how a task ended: its wait status when known (a Docker
+// container's exit code n is reported as a process that exited with n).
+type exitResult struct {
+	ws  syscall.WaitStatus
+	ok  bool
+	err error
+}
+
 // process is a started task process, the leader of its own process group.
 type process struct {
 	cmd *exec.Cmd
 	pid int
+}
+
+var _ runner = (*process)(nil)
+
+func (p *process) id() string { return "pid " + strconv.Itoa(p.pid) }
+
+func (p *process) terminate(time.Duration) error { return p.signal(syscall.SIGTERM) }
+
+func (p *process) kill() error { return p.signal(syscall.SIGKILL) }
+
+func (p *process) wait() exitResult {
+	err := p.cmd.Wait()
+	if st := p.cmd.ProcessState; st != nil {
+		if ws, ok := st.Sys().(syscall.WaitStatus); ok {
+			return exitResult{ws: ws, ok: true, err: err}
+		}
+	}
+	return exitResult{err: err}
 }
 
 func startProcess(spec procSpec) (*process, error) {
@@ -155,15 +199,16 @@ func allocationRole(t *mesos.TaskInfo) string {
 }
 
 // describeExit words a wait status as Mesos does ("Command exited with
-// status 3", "Command terminated with signal Killed").
-func describeExit(ws syscall.WaitStatus) string {
+// status 3", "Command terminated with signal Killed"; the docker executor
+// says "Container" for "Command").
+func describeExit(what string, ws syscall.WaitStatus) string {
 	switch {
 	case ws.Exited():
-		return fmt.Sprintf("Command exited with status %d", ws.ExitStatus())
+		return fmt.Sprintf("%s exited with status %d", what, ws.ExitStatus())
 	case ws.Signaled():
-		return "Command terminated with signal " + strsignal(ws.Signal())
+		return what + " terminated with signal " + strsignal(ws.Signal())
 	}
-	return fmt.Sprintf("Command ended with wait status %#x", uint32(ws))
+	return fmt.Sprintf("%s ended with wait status %#x", what, uint32(ws))
 }
 
 // strsignal names a signal the way glibc's strsignal(3) does.

@@ -153,15 +153,16 @@ func (r *recoveryRig) waitRegistered() string {
 type masterSlave struct {
 	ID            string             `json:"id"`
 	Active        bool               `json:"active"`
-	UsedResources map[string]float64 `json:"used_resources"`
+	// UsedResources holds numbers and, for ports, a ranges string.
+	UsedResources map[string]any `json:"used_resources"`
 }
 
 // scalarsOf keeps the scalar resources (cpus, mem, disk) of a legacy
 // resources object.
-func scalarsOf(m map[string]float64) map[string]float64 {
+func scalarsOf(m map[string]any) map[string]float64 {
 	out := map[string]float64{}
 	for _, k := range []string{"cpus", "mem", "disk"} {
-		out[k] = m[k]
+		out[k], _ = m[k].(float64)
 	}
 	return out
 }
