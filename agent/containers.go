@@ -41,16 +41,16 @@ const containerWorkers = 8
 // are runnable, a lock they all want is handed from one to the next at the
 // pace of the scheduler, and the loop must not wait in that line.
 type containerOps struct {
-	cont    containerizer.Containerizer
+	cont containerizer.Containerizer
 	// containerizers is --containerizers: a docker executor's launch
 	// fails unless it names docker.
 	containerizers []string
-	fetch   *fetcher.Fetcher // puts the executor's URIs into its sandbox
-	ctx     context.Context  // cancelled by close: fetches under way stop
-	cancel  context.CancelFunc
-	workDir string
-	log     *slog.Logger
-	deliver func(core.Input) bool
+	fetch          *fetcher.Fetcher // puts the executor's URIs into its sandbox
+	ctx            context.Context  // cancelled by close: fetches under way stop
+	cancel         context.CancelFunc
+	workDir        string
+	log            *slog.Logger
+	deliver        func(core.Input) bool
 
 	mu      sync.Mutex
 	work    sync.Cond                     // on mu: a container became ready, or closed

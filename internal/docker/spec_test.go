@@ -168,7 +168,9 @@ func TestRunSpecVolumes(t *testing.T) {
 // Parameters (docker run's --key=value) map to their API fields; one the
 // Engine API translation does not know is an error naming it.
 func TestRunSpecParameters(t *testing.T) {
-	param := func(k, v string) *mesos.Parameter { return &mesos.Parameter{Key: proto.String(k), Value: proto.String(v)} }
+	param := func(k, v string) *mesos.Parameter {
+		return &mesos.Parameter{Key: proto.String(k), Value: proto.String(v)}
+	}
 	di := &mesos.ContainerInfo_DockerInfo{Image: proto.String("i"), Network: mesos.ContainerInfo_DockerInfo_BRIDGE.Enum(), Parameters: []*mesos.Parameter{
 		param("label", "team=infra"), param("env", "EXTRA=1"), param("user", "nobody"), param("workdir", "/tmp"),
 		param("cap-add", "NET_ADMIN"), param("dns", "10.0.0.2"), param("memory-swap", "128m"), param("pids-limit", "100"),

@@ -151,8 +151,8 @@ func (r *recoveryRig) waitRegistered() string {
 }
 
 type masterSlave struct {
-	ID            string             `json:"id"`
-	Active        bool               `json:"active"`
+	ID     string `json:"id"`
+	Active bool   `json:"active"`
 	// UsedResources holds numbers and, for ports, a ranges string.
 	UsedResources map[string]any `json:"used_resources"`
 }
