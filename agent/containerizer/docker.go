@@ -11,6 +11,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/moby/moby/client"
+
 	mesos "github.com/gomesos/gomesos/api/v1/mesos"
 	"github.com/gomesos/gomesos/internal/docker"
 )
@@ -156,12 +158,19 @@ func (d *Docker) Cleanup(id string) error {
 	delete(d.ours, id)
 	closed := d.closed
 	d.mu.Unlock()
-	if !ours || closed {
+	if closed {
 		return nil
 	}
 	name := docker.Name(id)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	if !ours {
+		// A recovered executor may end before RecoverIsolation has told
+		// its container from the others: ask the Engine.
+		if _, err := d.eng.ContainerInspect(ctx, name, client.ContainerInspectOptions{}); err != nil {
+			return nil
+		}
+	}
 	if d.opts.RemoveDelay == 0 {
 		return d.eng.Remove(ctx, name)
 	}
