@@ -535,7 +535,8 @@ func (c *core) executorEnv(fw *framework, ex *executor) []string {
 	}
 	switch ex.kind {
 	case kindCommand:
-		if ex.info.GetContainer().GetType() == mesos.ContainerInfo_DOCKER {
+		// (Type has no zero value: an unset one reads as DOCKER.)
+		if ci := ex.info.GetContainer(); ci != nil && ci.Type != nil && ci.GetType() == mesos.ContainerInfo_DOCKER {
 			// The docker executor: the command executor with its task
 			// in a Docker container (Mesos's mesos-docker-executor).
 			env = append(env, executorKindEnv+"=docker")

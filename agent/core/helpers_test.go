@@ -1,6 +1,7 @@
 package core
 
 import (
+	"strings"
 	"testing"
 
 	"google.golang.org/protobuf/proto"
@@ -58,5 +59,29 @@ func TestLaunchCarriesTheURIsToFetch(t *testing.T) {
 	spec = only[Launch](h.master(runTask(custom)))[0].Spec
 	if len(spec.URIs) != 1 || spec.URIs[0].GetValue() != "/opt/exec" {
 		t.Fatalf("custom executor's launch fetches %v, want /opt/exec", spec.URIs)
+	}
+}
+
+// A command task whose container is DOCKER runs in the docker executor
+// (Mesos's mesos-docker-executor); one with a MESOS container, or none,
+// in the command executor.
+func TestDockerTaskGetsTheDockerExecutor(t *testing.T) {
+	h := newCoreHarness(t)
+	h.register()
+	kinds := map[string]string{}
+	for id, typ := range map[string]*mesos.ContainerInfo_Type{"d": mesos.ContainerInfo_DOCKER.Enum(), "m": mesos.ContainerInfo_MESOS.Enum(), "n": nil} {
+		task := commandTask(id, "A-S1", "true")
+		if typ != nil {
+			task.Container = &mesos.ContainerInfo{Type: typ, Docker: &mesos.ContainerInfo_DockerInfo{Image: proto.String("busybox")}}
+		}
+		spec := only[Launch](h.master(runTask(task)))[0].Spec
+		for _, kv := range spec.Env {
+			if v, ok := strings.CutPrefix(kv, "GOMESOS_EXECUTOR="); ok {
+				kinds[id] += v
+			}
+		}
+	}
+	if kinds["d"] != "docker" || kinds["m"] != "command" || kinds["n"] != "command" {
+		t.Errorf("executor kinds %v, want docker for the DOCKER container and command for the others", kinds)
 	}
 }

@@ -90,7 +90,7 @@ type Input struct {
 // then arguments as its command.
 func BuildRunSpec(in Input) (RunSpec, error) {
 	ci := in.Task.GetContainer()
-	if ci.GetType() != mesos.ContainerInfo_DOCKER || ci.GetDocker() == nil {
+	if ci == nil || ci.Type == nil || ci.GetType() != mesos.ContainerInfo_DOCKER || ci.GetDocker() == nil {
 		return RunSpec{}, errors.New("no docker info found in container info")
 	}
 	di := ci.GetDocker()
