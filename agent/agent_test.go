@@ -564,14 +564,15 @@ func TestStateKeysMatchMesos(t *testing.T) {
 		t.Errorf("/flags = %v", flags)
 	}
 	// /flags shows the flags in force, nothing this agent does not have.
-	for _, absent := range []string{"launcher", "containerizers", "switch_user"} {
+	for _, absent := range []string{"launcher", "docker_mesos_image", "switch_user"} {
 		if v, ok := flags.Flags[absent]; ok {
 			t.Errorf("/flags shows %s=%q, a flag this agent does not have", absent, v)
 		}
 	}
 	for flag, want := range map[string]string{"recover": "reconnect", "strict": "true", "recovery_timeout": "15mins",
 		"executor_reregistration_timeout": "2secs", "runtime_dir": filepath.Join(a.cfg.WorkDir, "runtime"),
-		"fetcher_cache_size": "2GB", "fetcher_cache_dir": "/tmp/mesos/fetch", "fetcher_stall_timeout": "1mins"} {
+		"fetcher_cache_size": "2GB", "fetcher_cache_dir": "/tmp/mesos/fetch", "fetcher_stall_timeout": "1mins",
+		"containerizers": "mesos", "docker": "docker", "docker_socket": "/var/run/docker.sock"} {
 		if got := flags.Flags[flag]; got != want {
 			t.Errorf("/flags %s = %q, want %q", flag, got, want)
 		}

@@ -243,6 +243,12 @@ func (c Config) withDefaults() (Config, error) {
 	if len(c.Containerizers) == 0 {
 		c.Containerizers = []string{containerizer.ContainerizerMesos}
 	}
+	if c.Docker == "" {
+		c.Docker = "docker"
+	}
+	if c.DockerSocket == "" {
+		c.DockerSocket = containerizer.DefaultDockerSocket
+	}
 	if c.StatusUpdateRetryMax < c.StatusUpdateRetryMin {
 		c.StatusUpdateRetryMax = c.StatusUpdateRetryMin
 	}

@@ -35,6 +35,9 @@ const (
 // DefaultDockerRemoveDelay is --docker_remove_delay's default, as Mesos's.
 const DefaultDockerRemoveDelay = 6 * time.Hour
 
+// DefaultDockerSocket is --docker_socket's default, as Mesos's.
+const DefaultDockerSocket = docker.DefaultSocket
+
 // ParseContainerizers checks --containerizers (a comma-separated list of
 // "mesos" and "docker"; empty means "mesos") and returns it as a list.
 func ParseContainerizers(s string) ([]string, error) {
