@@ -1,10 +1,13 @@
-// Package builtin holds gomesos's two built-in executors, run inside the
+// Package builtin holds gomesos's built-in executors, run inside the
 // gomesos binary: the command executor (kind "command", Mesos's
-// mesos-executor: exactly one task from a LAUNCH) and the default executor
+// mesos-executor: exactly one task from a LAUNCH), the default executor
 // (kind "default", Mesos's mesos-default-executor: task groups from one or
-// more LAUNCH_GROUPs). The agent starts the binary with EnvKind set to the
-// kind and the usual MESOS_* environment; main (and the TestMain of tests
-// that start executors) first calls
+// more LAUNCH_GROUPs) and the docker executor (kind "docker", Mesos's
+// mesos-docker-executor: the command executor whose one task runs as the
+// Docker container the agent names in MESOS_CONTAINER_NAME, through the
+// Engine at GOMESOS_DOCKER_SOCKET; see docker.go). The agent starts the
+// binary with EnvKind set to the kind and the usual MESOS_* environment;
+// main (and the TestMain of tests that start executors) first calls
 //
 //	builtin.MainIfExecutor()
 //
