@@ -96,7 +96,7 @@ type schedule struct {
 
 func seconds(name string, v float64) (time.Duration, error) {
 	if math.IsNaN(v) || v < 0 || math.IsInf(v, 0) {
-		return 0, fmt.Errorf("expecting '%s' to be non-negative", name)
+		return 0, fmt.Errorf("Expecting '%s' to be non-negative", name)
 	}
 	return time.Duration(v * float64(time.Second)), nil
 }
@@ -217,7 +217,7 @@ func checkProbe(ci *mesos.CheckInfo) (probe, schedule, error) {
 		}
 		p = probe{kind: mesos.CheckInfo_TCP, port: ci.GetTcp().GetPort()}
 	default:
-		return p, schedule{}, fmt.Errorf("'%s' is not a valid check's type", ci.GetType())
+		return p, schedule{}, fmt.Errorf("'%s' is not a valid check type", ci.GetType())
 	}
 	s, err := newSchedule(ci.GetDelaySeconds(), ci.GetIntervalSeconds(), ci.GetTimeoutSeconds())
 	return p, s, err

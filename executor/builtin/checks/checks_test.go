@@ -329,7 +329,7 @@ func TestValidation(t *testing.T) {
 		{&mesos.HealthCheck{Type: mesos.HealthCheck_HTTP.Enum(), Http: &mesos.HealthCheck_HTTPCheckInfo{Port: proto.Uint32(1), Scheme: proto.String("ftp")}}, "Unsupported HTTP health check scheme: 'ftp'"},
 		{&mesos.HealthCheck{Type: mesos.HealthCheck_HTTP.Enum(), Http: &mesos.HealthCheck_HTTPCheckInfo{Port: proto.Uint32(1), Path: proto.String("x")}}, "The path 'x' of HTTP health check must start with '/'"},
 		{&mesos.HealthCheck{Type: mesos.HealthCheck_TCP.Enum()}, "Expecting 'tcp' to be set for TCP health check"},
-		{&mesos.HealthCheck{Type: mesos.HealthCheck_TCP.Enum(), Tcp: &mesos.HealthCheck_TCPCheckInfo{Port: proto.Uint32(1)}, IntervalSeconds: proto.Float64(-1)}, "expecting 'interval_seconds' to be non-negative"},
+		{&mesos.HealthCheck{Type: mesos.HealthCheck_TCP.Enum(), Tcp: &mesos.HealthCheck_TCPCheckInfo{Port: proto.Uint32(1)}, IntervalSeconds: proto.Float64(-1)}, "Expecting 'interval_seconds' to be non-negative"},
 		{&mesos.HealthCheck{Type: mesos.HealthCheck_UNKNOWN.Enum()}, "'UNKNOWN' is not a valid health check type"},
 	} {
 		err := ValidateHealthCheck(tc.hc)
