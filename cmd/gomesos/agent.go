@@ -32,6 +32,7 @@ func agentFlags(fs *flag.FlagSet, cfg *agent.Config) {
 		containerizer.DefaultCgroupsIsolation+" when the agent can write cgroups, else "+containerizer.DefaultPosixIsolation+")")
 	fs.StringVar(&cfg.CgroupsRoot, "cgroups_root", "mesos", "name of the root cgroup below which each container's cgroup is made")
 	fs.BoolVar(&cfg.CgroupsEnableCFS, "cgroups_enable_cfs", false, "cap each container's CPU time with a CFS quota from its cpus (cpus x 100ms per 100ms period), not only weigh it with cpu shares")
+	fs.Int64Var(&cfg.CgroupsPidsMax, "cgroups_pids_max", containerizer.DefaultPidsMax, "with cgroups/pids, the most processes and threads each container may have (Gomesos's own flag: Mesos's pids isolator only counts them)")
 	cfg.FetcherCacheSize = fetcher.DefaultCacheSize
 	cfg.FetcherStallTimeout = fetcher.DefaultStallTimeout
 	fs.StringVar(&cfg.FetcherCacheDir, "fetcher_cache_dir", fetcher.DefaultCacheDir, "directory of the fetcher's cache of URIs fetched with cache: true (one directory per agent ID under it; emptied when the agent starts)")
@@ -43,7 +44,7 @@ func agentFlags(fs *flag.FlagSet, cfg *agent.Config) {
 // sets cfg.Isolation to the list in force.
 func resolveIsolation(cfg *agent.Config) error {
 	isolators, resolved, err := containerizer.IsolatorsFor(cfg.Isolation, containerizer.CgroupsOptions{
-		Root: cfg.CgroupsRoot, EnableCFS: cfg.CgroupsEnableCFS, Logger: cfg.Logger,
+		Root: cfg.CgroupsRoot, EnableCFS: cfg.CgroupsEnableCFS, PidsMax: cfg.CgroupsPidsMax, Logger: cfg.Logger,
 	})
 	if err != nil {
 		return err
@@ -94,6 +95,10 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	cfg.Logger = log
 	cfg.NotStrict = !*strict
+	if cfg.CgroupsPidsMax < 1 {
+		fmt.Fprintln(stderr, "gomesos agent: --cgroups_pids_max must be at least 1")
+		return 2
+	}
 	if err := resolveIsolation(&cfg); err != nil {
 		fmt.Fprintln(stderr, "gomesos agent:", err)
 		return 2
