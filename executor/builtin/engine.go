@@ -20,6 +20,7 @@ import (
 	"github.com/gomesos/gomesos/api/v1/mesos"
 	"github.com/gomesos/gomesos/executor"
 	"github.com/gomesos/gomesos/executor/builtin/checks"
+	"github.com/gomesos/gomesos/internal/checkspec"
 )
 
 const (
@@ -651,12 +652,12 @@ func stopTimer(t *time.Timer) {
 // would have.
 func validateChecks(ti *mesos.TaskInfo) error {
 	if hc := ti.GetHealthCheck(); hc != nil {
-		if err := checks.ValidateHealthCheck(hc); err != nil {
+		if err := checkspec.ValidateHealthCheck(hc); err != nil {
 			return fmt.Errorf("Task's health check is invalid: %w", err)
 		}
 	}
 	if ci := ti.GetCheck(); ci != nil {
-		if err := checks.ValidateCheck(ci); err != nil {
+		if err := checkspec.ValidateCheck(ci); err != nil {
 			return fmt.Errorf("Task's check is invalid: %w", err)
 		}
 	}

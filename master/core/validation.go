@@ -10,7 +10,7 @@ import (
 	"github.com/gomesos/gomesos/api/agentproto"
 	mesos "github.com/gomesos/gomesos/api/v1/mesos"
 	schedpb "github.com/gomesos/gomesos/api/v1/scheduler"
-	"github.com/gomesos/gomesos/executor/builtin/checks"
+	"github.com/gomesos/gomesos/internal/checkspec"
 	"github.com/gomesos/gomesos/internal/ids"
 )
 
@@ -195,12 +195,12 @@ func validateTask(ti *mesos.TaskInfo, a *agent, fw *framework, inGroup bool) err
 		return errors.New("Task's 'kill_policy.grace_period' must be non-negative")
 	}
 	if ci := ti.GetCheck(); ci != nil {
-		if err := checks.ValidateCheck(ci); err != nil {
+		if err := checkspec.ValidateCheck(ci); err != nil {
 			return fmt.Errorf("Task uses invalid check: %w", err)
 		}
 	}
 	if hc := ti.GetHealthCheck(); hc != nil {
-		if err := checks.ValidateHealthCheck(hc); err != nil {
+		if err := checkspec.ValidateHealthCheck(hc); err != nil {
 			return fmt.Errorf("Task uses invalid health check: %w", err)
 		}
 	}
