@@ -124,11 +124,13 @@ type Config struct {
 	Isolators []containerizer.Isolator
 	// Isolation is --isolation as resolved (say "posix/cpu,posix/mem"), for
 	// /flags; empty shows the isolators' names. CgroupsRoot and
-	// CgroupsEnableCFS are --cgroups_root and --cgroups_enable_cfs, for
-	// /flags only: the isolators were built with them.
+	// CgroupsEnableCFS are --cgroups_root and --cgroups_enable_cfs, and
+	// CgroupsPidsMax Gomesos's --cgroups_pids_max, for /flags only: the
+	// isolators were built with them.
 	Isolation        string
 	CgroupsRoot      string
 	CgroupsEnableCFS bool
+	CgroupsPidsMax   int64
 	// FetcherCacheDir (--fetcher_cache_dir, default /tmp/mesos/fetch)
 	// holds the fetcher's cache, under slaves/<agent id>.
 	FetcherCacheDir string
@@ -278,6 +280,7 @@ func (c Config) flagsMap(ip string, port int) map[string]string {
 		"isolation":                       strings.Join(isolation, ","),
 		"cgroups_root":                    c.CgroupsRoot,
 		"cgroups_enable_cfs":              strconv.FormatBool(c.CgroupsEnableCFS),
+		"cgroups_pids_max":                strconv.FormatInt(c.CgroupsPidsMax, 10),
 		"executor_registration_timeout":   codec.FormatDuration(c.ExecutorRegistrationTimeout),
 		"executor_shutdown_grace_period":  codec.FormatDuration(c.ExecutorShutdownGracePeriod),
 		"registration_backoff_factor":     codec.FormatDuration(c.RegistrationBackoffFactor),

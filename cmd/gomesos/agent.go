@@ -43,6 +43,7 @@ func agentFlags(fs *flag.FlagSet, cfg *agent.Config) {
 	cfg.DockerRemoveDelay = containerizer.DefaultDockerRemoveDelay
 	fs.Var(flagx.Duration{D: &cfg.DockerRemoveDelay}, "docker_remove_delay", "time an ended Docker container is kept before it is removed")
 	fs.Var(flagx.Duration{D: &cfg.DockerStopTimeout}, "docker_stop_timeout", "deprecated, accepted for Mesos's sake: the kill policy's grace period is docker stop's timeout")
+	fs.Int64Var(&cfg.CgroupsPidsMax, "cgroups_pids_max", containerizer.DefaultPidsMax, "with cgroups/pids, the most processes and threads each container may have (Gomesos's own flag: Mesos's pids isolator only counts them)")
 	cfg.FetcherCacheSize = fetcher.DefaultCacheSize
 	cfg.FetcherStallTimeout = fetcher.DefaultStallTimeout
 	fs.StringVar(&cfg.FetcherCacheDir, "fetcher_cache_dir", fetcher.DefaultCacheDir, "directory of the fetcher's cache of URIs fetched with cache: true (one directory per agent ID under it; emptied when the agent starts)")
@@ -54,7 +55,7 @@ func agentFlags(fs *flag.FlagSet, cfg *agent.Config) {
 // sets cfg.Isolation to the list in force.
 func resolveIsolation(cfg *agent.Config) error {
 	isolators, resolved, err := containerizer.IsolatorsFor(cfg.Isolation, containerizer.CgroupsOptions{
-		Root: cfg.CgroupsRoot, EnableCFS: cfg.CgroupsEnableCFS, Logger: cfg.Logger,
+		Root: cfg.CgroupsRoot, EnableCFS: cfg.CgroupsEnableCFS, PidsMax: cfg.CgroupsPidsMax, Logger: cfg.Logger,
 	})
 	if err != nil {
 		return err
@@ -128,6 +129,10 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	cfg.Logger = log
 	cfg.NotStrict = !*strict
+	if cfg.CgroupsPidsMax < 1 {
+		fmt.Fprintln(stderr, "gomesos agent: --cgroups_pids_max must be at least 1")
+		return 2
+	}
 	if err := resolveIsolation(&cfg); err != nil {
 		fmt.Fprintln(stderr, "gomesos agent:", err)
 		return 2
