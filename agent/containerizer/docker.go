@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -72,6 +73,10 @@ type DockerOptions struct {
 	// RemoveDelay (--docker_remove_delay) is how long an ended
 	// container is kept before it is removed.
 	RemoveDelay time.Duration
+	// WorkDir (--work_dir), when set, limits the orphans recovery
+	// removes to the containers whose sandbox lies in it: another agent's
+	// on the same host are left alone.
+	WorkDir string
 	// EnableCFS (--cgroups_enable_cfs) gives containers a CFS quota.
 	EnableCFS bool
 	Logger    *slog.Logger
@@ -108,6 +113,13 @@ var (
 func NewDocker(ctx context.Context, opts DockerOptions) (*Docker, error) {
 	if opts.Socket == "" {
 		opts.Socket = docker.DefaultSocket
+	}
+	if opts.WorkDir != "" {
+		abs, err := filepath.Abs(opts.WorkDir)
+		if err != nil {
+			return nil, fmt.Errorf("--work_dir: %w", err)
+		}
+		opts.WorkDir = abs
 	}
 	if opts.RemoveDelay < 0 {
 		return nil, fmt.Errorf("--docker_remove_delay must not be negative")
@@ -205,8 +217,9 @@ func (d *Docker) scheduleRemoval(id string) {
 
 // RecoverIsolation implements Recoverer: the containers of adopted
 // executors are ours again; with --docker_kill_orphans every other
-// mesos-* container is removed (Mesos kills them too), else an ended
-// one is removed after the remove delay and a running one left alone.
+// mesos-* container whose sandbox lies in the work directory is removed
+// (Mesos kills its orphans too), else an ended one is removed after the
+// remove delay and a running one left alone.
 func (d *Docker) RecoverIsolation(adopted []string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -214,13 +227,17 @@ func (d *Docker) RecoverIsolation(adopted []string) error {
 	if err != nil {
 		return fmt.Errorf("docker: %w", err)
 	}
-	for id, running := range found {
+	for id, c := range found {
+		running := c.Running
 		if slices.Contains(adopted, id) {
 			d.mu.Lock()
 			d.ours[id] = true
 			d.mu.Unlock()
 			d.log.Info("recovered a Docker container", "container", docker.Name(id), "running", running)
 			continue
+		}
+		if w := d.opts.WorkDir; w != "" && !strings.HasPrefix(c.Sandbox, strings.TrimSuffix(w, "/")+"/") {
+			continue // another agent's
 		}
 		if !d.opts.KillOrphans {
 			if !running {

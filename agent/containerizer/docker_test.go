@@ -20,8 +20,9 @@ import (
 
 // runContainer creates (and, with start, starts) mesos-<id> running a
 // sleep in image, with 0.5 cpus and 64 MB as the docker executor would
-// ask, and removes it when the test ends.
-func runContainer(t *testing.T, eng *docker.Engine, image, id string, start bool) {
+// ask and sandbox mounted at the sandbox path, and removes it when the
+// test ends.
+func runContainer(t *testing.T, eng *docker.Engine, image, id, sandbox string, start bool) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -29,7 +30,8 @@ func runContainer(t *testing.T, eng *docker.Engine, image, id string, start bool
 	t.Cleanup(func() { _ = eng.Remove(context.Background(), name) })
 	_, err := eng.Create(ctx, docker.RunSpec{Name: name,
 		Config: &dockerapi.Config{Image: image, Cmd: []string{"sleep", "1000"}},
-		Host:   &dockerapi.HostConfig{NetworkMode: "none", Resources: dockerapi.Resources{CPUShares: 512, Memory: 64 << 20}}})
+		Host: &dockerapi.HostConfig{NetworkMode: "none", Binds: []string{sandbox + ":" + docker.SandboxPath},
+			Resources: dockerapi.Resources{CPUShares: 512, Memory: 64 << 20}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,22 +53,25 @@ func exists(t *testing.T, eng *docker.Engine, id string) bool {
 
 // The agent's docker isolator: a restarted agent keeps the container of
 // an adopted executor and, with --docker_kill_orphans, removes every other
-// mesos-* container, running or not; the Engine's stats of a docker
+// mesos-* container of its work directory, running or not (another
+// agent's it leaves alone); the Engine's stats of a docker
 // executor's container come out as Mesos's statistics; the container is
 // removed once its executor is cleaned up.
 func TestDockerIsolatorRecoversMeasuresAndRemoves(t *testing.T) {
 	eng := dockertest.Engine(t)
 	image := dockertest.BusyboxImage(t, eng)
-	d, err := NewDocker(context.Background(), DockerOptions{KillOrphans: true})
+	workDir, elsewhere := t.TempDir(), t.TempDir()
+	d, err := NewDocker(context.Background(), DockerOptions{KillOrphans: true, WorkDir: workDir})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = d.Close() })
 
-	adopted, orphan, ended := uuid.NewString(), uuid.NewString(), uuid.NewString()
-	runContainer(t, eng, image, adopted, true)
-	runContainer(t, eng, image, orphan, true)
-	runContainer(t, eng, image, ended, false)
+	adopted, orphan, ended, foreign := uuid.NewString(), uuid.NewString(), uuid.NewString(), uuid.NewString()
+	runContainer(t, eng, image, adopted, workDir+"/a", true)
+	runContainer(t, eng, image, orphan, workDir+"/b", true)
+	runContainer(t, eng, image, ended, workDir+"/c", false)
+	runContainer(t, eng, image, foreign, elsewhere, true)
 	if err := d.RecoverIsolation([]string{adopted}); err != nil {
 		t.Fatal(err)
 	}
@@ -75,6 +80,9 @@ func TestDockerIsolatorRecoversMeasuresAndRemoves(t *testing.T) {
 	}
 	if exists(t, eng, orphan) || exists(t, eng, ended) {
 		t.Error("an orphan mesos-* container survived recovery with --docker_kill_orphans")
+	}
+	if !exists(t, eng, foreign) {
+		t.Error("recovery removed a mesos-* container whose sandbox is outside the agent's work directory")
 	}
 
 	st := &mesos.ResourceStatistics{}

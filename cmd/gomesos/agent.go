@@ -66,7 +66,7 @@ func resolveIsolation(cfg *agent.Config) error {
 			return fmt.Errorf("--docker_remove_delay must not be negative")
 		}
 		d, err := containerizer.NewDocker(context.Background(), containerizer.DockerOptions{
-			Socket: cfg.DockerSocket, KillOrphans: cfg.DockerKillOrphans, RemoveDelay: cfg.DockerRemoveDelay,
+			Socket: cfg.DockerSocket, KillOrphans: cfg.DockerKillOrphans, RemoveDelay: cfg.DockerRemoveDelay, WorkDir: cfg.WorkDir,
 			EnableCFS: cfg.CgroupsEnableCFS, Logger: cfg.Logger,
 		})
 		if err != nil {

@@ -88,22 +88,37 @@ func (e *Engine) Remove(ctx context.Context, name string) error {
 	return nil
 }
 
+// Container is one of ours, as Ours lists it.
+type Container struct {
+	// Running is true while the container runs.
+	Running bool
+	// Sandbox is the host directory mounted at SandboxPath, if any.
+	Sandbox string
+}
+
 // Ours lists every container, running or not, whose name starts with
-// NamePrefix, by the Mesos container ID its name holds, with whether it
-// runs.
-func (e *Engine) Ours(ctx context.Context) (map[string]bool, error) {
+// NamePrefix, by the Mesos container ID its name holds.
+func (e *Engine) Ours(ctx context.Context) (map[string]Container, error) {
 	res, err := e.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: client.Filters{}.Add("name", NamePrefix)})
 	if err != nil {
 		return nil, fmt.Errorf("list containers: %w", err)
 	}
-	out := map[string]bool{}
+	out := map[string]Container{}
 	for _, c := range res.Items {
 		for _, n := range c.Names {
 			// The name filter matches anywhere in the name; keep those
 			// that start with the prefix.
-			if id, ok := ContainerID(n); ok && !strings.Contains(id, "/") {
-				out[id] = c.State == container.StateRunning
+			id, ok := ContainerID(n)
+			if !ok || strings.Contains(id, "/") {
+				continue
 			}
+			oc := Container{Running: c.State == container.StateRunning}
+			for _, m := range c.Mounts {
+				if m.Destination == SandboxPath {
+					oc.Sandbox = m.Source
+				}
+			}
+			out[id] = oc
 		}
 	}
 	return out, nil
