@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -76,7 +77,13 @@ func updatesUntil(t *testing.T, fw *framework, latest map[string]*mesos.TaskStat
 func TestDockerContainerizer(t *testing.T) {
 	eng := dockertest.Engine(t)
 	image := dockertest.BusyboxImage(t, eng)
-	r := startRig(t, rigOptions{agentFlags: []string{"--containerizers=mesos,docker", "--docker_remove_delay=0secs"}})
+	// The web task's host port is one free now, so that no other test's
+	// listener is in its way.
+	webPort := freePort(t)
+	r := startRig(t, rigOptions{
+		resources:  fmt.Sprintf("cpus:16;mem:16384;disk:4096;ports:[%d-%d]", webPort, webPort),
+		agentFlags: []string{"--containerizers=mesos,docker", "--docker_remove_delay=0secs"},
+	})
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), patience)
 		defer cancel()
@@ -87,7 +94,6 @@ func TestDockerContainerizer(t *testing.T) {
 	fw := startFrameworkAt(t, r.masterAddr, frameworkOptions{checkpoint: true,
 		capabilities: []mesos.FrameworkInfo_Capability_Type{mesos.FrameworkInfo_Capability_TASK_KILLING_STATE}})
 	o := fw.nextOffer()
-	const webPort = 31007
 
 	hello := dockerTask("hello", o, "cpus:0.1;mem:32", image, `echo "hello from $MESOS_CONTAINER_NAME in $MESOS_SANDBOX task $MESOS_TASK_ID"; echo "to stderr" >&2`)
 	fails := dockerTask("fails", o, "cpus:0.1;mem:32", image, `exit 3`)
@@ -97,7 +103,7 @@ func TestDockerContainerizer(t *testing.T) {
 	stubborn.KillPolicy = gracePeriod(2 * time.Second)
 	survivor := dockerTask("survivor", o, "cpus:0.1;mem:32", image, `echo up; exec sleep 1000`)
 	survivor.KillPolicy = gracePeriod(time.Second)
-	web := dockerTask("web", o, "cpus:0.1;mem:32;ports:[31007-31007]", image,
+	web := dockerTask("web", o, fmt.Sprintf("cpus:0.1;mem:32;ports:[%d-%d]", webPort, webPort), image,
 		`echo "served from the sandbox" > $MESOS_SANDBOX/index.html; exec httpd -f -p 8080 -h $MESOS_SANDBOX`)
 	web.Container.Docker.Network = mesos.ContainerInfo_DockerInfo_BRIDGE.Enum()
 	web.Container.Docker.PortMappings = []*mesos.ContainerInfo_DockerInfo_PortMapping{{HostPort: ptr(uint32(webPort)), ContainerPort: ptr(uint32(8080))}}
