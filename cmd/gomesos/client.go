@@ -45,6 +45,8 @@ func runExecute(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	fs.StringVar(&opts.User, "user", "", "user to run the tasks as (default: the current user)")
 	fs.BoolVar(&opts.Shell, "shell", true, "run the command with /bin/sh -c")
 	fs.Var(flagx.Duration{D: &opts.KillAfter}, "kill_after", "kill each task this long after it is running (default: never)")
+	fs.StringVar(&opts.DockerImage, "docker_image", "", "run the command in a Docker container of this image (needs --containerizer=docker and an agent with --containerizers=mesos,docker)")
+	containerizer := fs.String("containerizer", "mesos", "containerizer of the tasks: mesos, or docker with --docker_image")
 	fs.Var(env, "env", "environment variable NAME=VALUE for the command (repeatable)")
 	fs.BoolVar(&protobuf, "protobuf", false, "speak protobuf rather than JSON to the master")
 	if err := flagx.Parse(fs, args, flagx.Environ()); err != nil {
@@ -60,6 +62,17 @@ func runExecute(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	}
 	if opts.Count < 1 {
 		fmt.Fprintln(stderr, "gomesos execute: --count must be at least 1")
+		return 2
+	}
+	switch {
+	case *containerizer != "mesos" && *containerizer != "docker":
+		fmt.Fprintf(stderr, "gomesos execute: --containerizer must be mesos or docker, not %q\n", *containerizer)
+		return 2
+	case *containerizer == "docker" && opts.DockerImage == "":
+		fmt.Fprintln(stderr, "gomesos execute: --containerizer=docker needs --docker_image")
+		return 2
+	case *containerizer == "mesos" && opts.DockerImage != "":
+		fmt.Fprintln(stderr, "gomesos execute: --docker_image needs --containerizer=docker (the Mesos containerizer runs no images)")
 		return 2
 	}
 	opts.Env = env

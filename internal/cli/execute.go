@@ -57,6 +57,10 @@ type ExecuteOptions struct {
 	KillAfter time.Duration     // kill each task this long after it is TASK_RUNNING; 0 means never
 	Env       map[string]string // environment variables for the command
 	Encoding  codec.Encoding    // scheduler API encoding (JSON by default)
+	// DockerImage runs the command in a Docker container of this image,
+	// through the agent's Docker containerizer (mesos-execute's
+	// --docker_image with --containerizer=docker).
+	DockerImage string
 }
 
 // DefaultExecuteOptions returns the defaults: DefaultResources, one task,
@@ -75,7 +79,7 @@ func DefaultExecuteOptions() ExecuteOptions {
 //
 // The exit code is 0 when every task finished; otherwise, for the first task
 // that did not, the command's exit status taken from a TASK_FAILED message
-// "Command exited with status N", or 1 (killed, lost, error, a signal, ...).
+// "Command exited with status N" (or "Container ..." for a Docker task), or 1 (killed, lost, error, a signal, ...).
 // When ctx is cancelled Execute kills the tasks, tears the framework down and
 // returns ExitInterrupted with an error wrapping ctx's cause. Errors that stop
 // Execute early (bad options, the master refusing the framework) come back
@@ -197,12 +201,13 @@ var errFinished = errors.New("all tasks are terminal")
 // interrupt and the kill-after timers run on their own, so the task table is
 // guarded by mu.
 type execution struct {
-	opts    ExecuteOptions
-	need    resources.Resources
-	client  *scheduler.Client
-	stdout  io.Writer
-	stderr  io.Writer
-	command *mesos.CommandInfo
+	opts      ExecuteOptions
+	need      resources.Resources
+	client    *scheduler.Client
+	stdout    io.Writer
+	stderr    io.Writer
+	command   *mesos.CommandInfo
+	container *mesos.ContainerInfo // nil unless DockerImage is set
 
 	timers sync.WaitGroup
 
@@ -239,6 +244,16 @@ func newExecution(opts ExecuteOptions, need resources.Resources, client *schedul
 		argv := strings.Fields(opts.Command)
 		e.command.Value = proto.String(argv[0])
 		e.command.Arguments = argv
+		if opts.DockerImage != "" {
+			// Docker runs value then the arguments.
+			e.command.Arguments = argv[1:]
+		}
+	}
+	if opts.DockerImage != "" {
+		e.container = &mesos.ContainerInfo{
+			Type:   mesos.ContainerInfo_DOCKER.Enum(),
+			Docker: &mesos.ContainerInfo_DockerInfo{Image: proto.String(opts.DockerImage)},
+		}
 	}
 	if len(opts.Env) > 0 {
 		env := &mesos.Environment{}
@@ -368,6 +383,7 @@ func (e *execution) fit(offer *mesos.Offer) []*mesos.TaskInfo {
 			AgentId:   offer.GetAgentId(),
 			Resources: res,
 			Command:   e.command,
+			Container: e.container,
 		})
 	}
 	return out
@@ -579,7 +595,7 @@ func (e *execution) finished() bool {
 	return e.done
 }
 
-var exitStatusRE = regexp.MustCompile(`Command exited with status (\d+)`)
+var exitStatusRE = regexp.MustCompile(`(?:Command|Container) exited with status (\d+)`)
 
 // exitCode is 0 when every task finished, else the first other task's
 // command exit status, or 1.

@@ -288,3 +288,25 @@ func TestDockerTaskWithoutDockerContainerizer(t *testing.T) {
 		t.Errorf("%s %s %q, want TASK_FAILED REASON_CONTAINER_LAUNCH_FAILED with %q", s.GetState(), s.GetReason(), s.GetMessage(), want)
 	}
 }
+
+// `gomesos execute --containerizer=docker --docker_image=...` (as
+// mesos-execute) runs its command in a Docker container and exits with the
+// container's exit status.
+func TestDockerExecute(t *testing.T) {
+	eng := dockertest.Engine(t)
+	image := dockertest.BusyboxImage(t, eng)
+	r := startRig(t, rigOptions{agentFlags: []string{"--containerizers=mesos,docker", "--docker_remove_delay=0secs"}})
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), patience)
+		defer cancel()
+		for name := range ourContainers(t, eng, r.workDir) {
+			_ = eng.Remove(ctx, name)
+		}
+	})
+	p := startProc(t, "execute", "--master="+r.masterAddr, "--name=in-docker", "--resources=cpus:0.1;mem:32",
+		"--containerizer=docker", "--docker_image="+image, `--command=test -d "$MESOS_SANDBOX" && exit 4`)
+	p.expect(t, `Container exited with status 4`)
+	if code := p.wait(t); code != 4 {
+		t.Errorf("gomesos execute exited %d, want the container's 4", code)
+	}
+}
