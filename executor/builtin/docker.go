@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"os"
+	"slices"
 	"strconv"
 	"sync"
 	"syscall"
@@ -13,7 +15,9 @@ import (
 
 	"github.com/moby/moby/api/pkg/stdcopy"
 	"github.com/moby/moby/client"
+	"google.golang.org/protobuf/proto"
 
+	"github.com/gomesos/gomesos/api/v1/mesos"
 	"github.com/gomesos/gomesos/internal/docker"
 )
 
@@ -104,8 +108,24 @@ func (e *engine) startContainer(ctx context.Context, t *task) error {
 		c.logs = logs
 		go c.copyLogs(os.Stdout, os.Stderr)
 	}
-	if ins, err := eng.ContainerInspect(cctx, name, client.ContainerInspectOptions{}); err == nil && ins.Container.State != nil {
-		c.pid = ins.Container.State.Pid
+	if ins, err := eng.ContainerInspect(cctx, name, client.ContainerInspectOptions{}); err == nil {
+		if ins.Container.State != nil {
+			c.pid = ins.Container.State.Pid
+		}
+		// With its own network the container has its own address, which
+		// the task's updates carry (with host networking the agent fills
+		// in its own).
+		if ns := ins.Container.NetworkSettings; ns != nil && spec.Host.NetworkMode != "host" {
+			for _, netName := range slices.Sorted(maps.Keys(ns.Networks)) {
+				if ep := ns.Networks[netName]; ep != nil && ep.IPAddress.IsValid() {
+					ni := &mesos.NetworkInfo{IpAddresses: []*mesos.NetworkInfo_IPAddress{{IpAddress: proto.String(ep.IPAddress.String())}}}
+					if netName != "bridge" {
+						ni.Name = proto.String(netName) // a USER network's
+					}
+					t.networkInfos = append(t.networkInfos, ni)
+				}
+			}
+		}
 	}
 	e.log.Info("started container", "container", name, "image", image, "pid", c.pid,
 		"network", string(spec.Host.NetworkMode), "cpu_shares", spec.Host.CPUShares, "memory", spec.Host.Memory)

@@ -55,6 +55,10 @@ type task struct {
 	health    *checks.HealthChecker
 	checker   *checks.Checker
 	unhealthy bool // killed for failing its health check
+
+	// networkInfos are a Docker task's addresses (BRIDGE or USER
+	// networks), which its updates carry as Mesos's docker executor's do.
+	networkInfos []*mesos.NetworkInfo
 }
 
 func (t *task) id() string { return t.info.GetTaskId().GetValue() }
@@ -609,6 +613,12 @@ func (e *engine) status(id *mesos.TaskID, state mesos.TaskState, reason *mesos.T
 	}
 	if t := e.tasks[id.GetValue()]; t != nil && t.info.GetCheck() != nil {
 		st.CheckStatus = checks.EmptyStatus(t.info.GetCheck())
+	}
+	if t := e.tasks[id.GetValue()]; t != nil && len(t.networkInfos) > 0 {
+		st.ContainerStatus = &mesos.ContainerStatus{}
+		for _, ni := range t.networkInfos {
+			st.ContainerStatus.NetworkInfos = append(st.ContainerStatus.NetworkInfos, proto.Clone(ni).(*mesos.NetworkInfo))
+		}
 	}
 	return st
 }

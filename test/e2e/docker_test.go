@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"slices"
@@ -176,6 +177,19 @@ func TestDockerContainerizer(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(sandboxOf(t, r.agentAddr, "web") + "/index.html"); !strings.Contains(string(b), "served from the sandbox") {
 		t.Errorf("the file the task wrote at MESOS_SANDBOX is not in its sandbox: %q", b)
+	}
+	// Its TASK_RUNNING carries the container's own address on the bridge,
+	// where the container's port answers too.
+	nis := latest["web"].GetContainerStatus().GetNetworkInfos()
+	if len(nis) != 1 || len(nis[0].GetIpAddresses()) != 1 {
+		t.Fatalf("the web task's TASK_RUNNING has network_infos %v, want the container's address", nis)
+	}
+	ip := nis[0].GetIpAddresses()[0].GetIpAddress()
+	resp, err := http.Get("http://" + net.JoinHostPort(ip, "8080") + "/index.html")
+	if err != nil {
+		t.Errorf("the web task's container address %s: %v", ip, err)
+	} else {
+		resp.Body.Close()
 	}
 
 	// Kills: the polite task's TERM handler runs well within its minute of
