@@ -54,6 +54,22 @@ func ourContainers(t *testing.T, eng *docker.Engine, dir string) map[string]stri
 	return out
 }
 
+// waitExecutorsDone waits until the agent holds no live executor: every
+// container has ended and been cleaned up (its cgroup and Docker container
+// removed), so that the agent killed at the test's end leaves nothing
+// behind for the tests after it.
+func waitExecutorsDone(r *recoveryRig) {
+	r.t.Helper()
+	waitFor(r.t, "every executor of the agent to end", func() bool {
+		for _, fw := range r.agentState().Frameworks {
+			if len(fw.Executors) > 0 {
+				return false
+			}
+		}
+		return true
+	})
+}
+
 // updatesUntil reads the framework's updates, keeping each task's latest,
 // until done holds for them.
 func updatesUntil(t *testing.T, fw *framework, latest map[string]*mesos.TaskStatus, seen map[string][]mesos.TaskState, done func() bool) {
@@ -281,6 +297,7 @@ func TestDockerContainerizer(t *testing.T) {
 			t.Errorf("%s ended %s (%q), want TASK_KILLED", id, state(id), latest[id].GetMessage())
 		}
 	}
+	waitExecutorsDone(r)
 	waitFor(t, "every mesos-* container of the agent to be removed", func() bool {
 		return len(ourContainers(t, eng, r.workDir)) == 0
 	})
@@ -322,5 +339,9 @@ func TestDockerExecute(t *testing.T) {
 	p.expect(t, `Container exited with status 4`)
 	if code := p.wait(t); code != 4 {
 		t.Errorf("gomesos execute exited %d, want the container's 4", code)
+	}
+	waitExecutorsDone(r)
+	if left := ourContainers(t, eng, r.workDir); len(left) > 0 {
+		t.Errorf("containers left after the task ended: %v", left)
 	}
 }
