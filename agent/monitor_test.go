@@ -160,3 +160,43 @@ func sortedStrings(s []string) bool {
 	}
 	return true
 }
+
+// A restarted agent measures the containers it recovered again: the disk
+// isolator adopts their sandboxes, and their resources (disk, cpus, mem)
+// reach the containerizer again right after recovery.
+func TestMonitorStatisticsAfterRecovery(t *testing.T) {
+	checkLeaks(t)
+	isolation := func(c *Config) {
+		isolators, resolved, err := containerizer.IsolatorsFor("posix/cpu,posix/mem,disk/du", containerizer.CgroupsOptions{
+			Disk: containerizer.DiskOptions{WatchInterval: 50 * time.Millisecond},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Isolators, c.Isolation = isolators, resolved
+	}
+	fm := newFakeMaster(t)
+	dir := t.TempDir()
+	a := startAgent(t, fm, func(c *Config) { c.WorkDir = dir; isolation(c) })
+	agentID := a.registered(t)
+	task := commandTask("kept", agentID, `head -c 2097152 /dev/zero > blob; exec sleep 1000`)
+	task.Resources = append(task.Resources, scalar("disk", 16))
+	fm.send(runTaskOf("fw-1", true, task))
+	waitRunning(t, fm, "kept")
+	eventually(t, "the sandbox to be measured", func() bool { return statisticsOf(t, a)["kept"]["disk_used_bytes"] >= 2<<20 })
+	a.exit(t)
+
+	subs := len(fm.subscriptions())
+	b := startAgent(t, fm, func(c *Config) { c.WorkDir = dir; c.Port = a.port; isolation(c) })
+	fm.waitFor("re-registration", func() bool { return len(fm.subs) > subs })
+	var st map[string]float64
+	eventually(t, "the recovered sandbox to be measured", func() bool {
+		st = statisticsOf(t, b)["kept"]
+		return st["disk_used_bytes"] >= 2<<20
+	})
+	if st["disk_limit_bytes"] != 16<<20 || st["cpus_limit"] < 0.1 || st["mem_limit_bytes"] < 32<<20 || st["processes"] < 3 {
+		t.Errorf("recovered container's statistics: %v", st)
+	}
+	fm.send(killTask("kept", 0))
+	fm.ack(fm.waitUpdate("kept", mesos.TaskState_TASK_KILLED))
+}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	mesos "github.com/gomesos/gomesos/api/v1/mesos"
 )
@@ -54,9 +55,9 @@ type ProcessMeasurer interface {
 // ProcessUsage is what one process of a container has used.
 type ProcessUsage struct {
 	Pid int
-	// UserSecs and SystemSecs are the CPU time it has spent in user and
+	// UserTime and SystemTime are the CPU time it has spent in user and
 	// kernel mode.
-	UserSecs, SystemSecs float64
+	UserTime, SystemTime time.Duration
 	// RSSBytes is its resident set.
 	RSSBytes uint64
 	Threads  int

@@ -2,6 +2,7 @@ package containerizer
 
 import (
 	"os/exec"
+	"time"
 
 	mesos "github.com/gomesos/gomesos/api/v1/mesos"
 )
@@ -36,12 +37,12 @@ func (PosixMem) Cleanup(string) error                   { return nil }
 // UsageOfProcesses implements ProcessMeasurer: the CPU time of the
 // processes, summed.
 func (PosixCPU) UsageOfProcesses(procs []ProcessUsage, st *mesos.ResourceStatistics) {
-	var user, system float64
+	var user, system time.Duration
 	for _, p := range procs {
-		user += p.UserSecs
-		system += p.SystemSecs
+		user += p.UserTime
+		system += p.SystemTime
 	}
-	st.CpusUserTimeSecs, st.CpusSystemTimeSecs = ptr(user), ptr(system)
+	st.CpusUserTimeSecs, st.CpusSystemTimeSecs = ptr(user.Seconds()), ptr(system.Seconds())
 	countProcesses(procs, st)
 }
 

@@ -437,8 +437,8 @@ func parseProcUsage(pid int, b []byte, pageSize int) (ProcessUsage, bool) {
 	}
 	return ProcessUsage{
 		Pid:        pid,
-		UserSecs:   float64(num(14)) / userHZ,
-		SystemSecs: float64(num(15)) / userHZ,
+		UserTime:   time.Duration(num(14)) * (time.Second / userHZ),
+		SystemTime: time.Duration(num(15)) * (time.Second / userHZ),
 		Threads:    int(num(20)),
 		RSSBytes:   num(24) * uint64(pageSize),
 	}, true

@@ -282,3 +282,16 @@ func TestCgroupsUsageReadsV2Files(t *testing.T) {
 		t.Error("Usage of a container without a cgroup succeeded")
 	}
 }
+
+// The CPU times, threads and resident set come from fields 14, 15, 20 and
+// 24 of a stat line, whatever the command name holds.
+func TestParseProcUsage(t *testing.T) {
+	line := "4242 (a) b (c) S 1 4242 4242 0 -1 4194560 100 0 0 0 250 130 0 0 20 0 7 0 12345 104857600 2560 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0\n"
+	u, ok := parseProcUsage(4242, []byte(line), 4096)
+	if !ok || u.Pid != 4242 || u.UserTime != 2500*time.Millisecond || u.SystemTime != 1300*time.Millisecond || u.Threads != 7 || u.RSSBytes != 2560*4096 {
+		t.Errorf("parseProcUsage = %+v, %v", u, ok)
+	}
+	if _, ok := parseProcUsage(1, []byte("1 (x) Z 0 0 0"), 4096); ok {
+		t.Error("a short or zombie line was taken")
+	}
+}
