@@ -125,11 +125,13 @@ type Config struct {
 	Isolators []containerizer.Isolator
 	// Isolation is --isolation as resolved (say "posix/cpu,posix/mem"), for
 	// /flags; empty shows the isolators' names. CgroupsRoot and
-	// CgroupsEnableCFS are --cgroups_root and --cgroups_enable_cfs, for
-	// /flags only: the isolators were built with them.
+	// CgroupsEnableCFS are --cgroups_root and --cgroups_enable_cfs, and
+	// CgroupsPidsMax Gomesos's --cgroups_pids_max, for /flags only: the
+	// isolators were built with them.
 	Isolation        string
 	CgroupsRoot      string
 	CgroupsEnableCFS bool
+	CgroupsPidsMax   int64
 	// ContainerDiskWatchInterval and EnforceContainerDiskQuota are
 	// --container_disk_watch_interval and --enforce_container_disk_quota,
 	// for /flags only: disk/du was built with them.
@@ -260,6 +262,7 @@ func (c Config) flagsMap(ip string, port int) map[string]string {
 		"isolation":                       strings.Join(isolation, ","),
 		"cgroups_root":                    c.CgroupsRoot,
 		"cgroups_enable_cfs":              strconv.FormatBool(c.CgroupsEnableCFS),
+		"cgroups_pids_max":                strconv.FormatInt(c.CgroupsPidsMax, 10),
 		"container_disk_watch_interval":   codec.FormatDuration(cmp.Or(c.ContainerDiskWatchInterval, containerizer.DefaultDiskWatchInterval)),
 		"enforce_container_disk_quota":    strconv.FormatBool(c.EnforceContainerDiskQuota),
 		"executor_registration_timeout":   codec.FormatDuration(c.ExecutorRegistrationTimeout),

@@ -35,6 +35,7 @@ func agentFlags(fs *flag.FlagSet, cfg *agent.Config) {
 	fs.Var(flagx.Duration{D: &cfg.ContainerDiskWatchInterval}, "container_disk_watch_interval", "time between two measurements of a sandbox's disk usage by the disk/du isolator")
 	fs.BoolVar(&cfg.EnforceContainerDiskQuota, "enforce_container_disk_quota", false, "with disk/du isolation, destroy a container whose sandbox holds more than its disk resource (REASON_CONTAINER_LIMITATION_DISK)")
 	fs.BoolVar(&cfg.CgroupsEnableCFS, "cgroups_enable_cfs", false, "cap each container's CPU time with a CFS quota from its cpus (cpus x 100ms per 100ms period), not only weigh it with cpu shares")
+	fs.Int64Var(&cfg.CgroupsPidsMax, "cgroups_pids_max", containerizer.DefaultPidsMax, "with cgroups/pids, the most processes and threads each container may have (Gomesos's own flag: Mesos's pids isolator only counts them)")
 	cfg.FetcherCacheSize = fetcher.DefaultCacheSize
 	cfg.FetcherStallTimeout = fetcher.DefaultStallTimeout
 	fs.StringVar(&cfg.FetcherCacheDir, "fetcher_cache_dir", fetcher.DefaultCacheDir, "directory of the fetcher's cache of URIs fetched with cache: true (one directory per agent ID under it; emptied when the agent starts)")
@@ -46,7 +47,7 @@ func agentFlags(fs *flag.FlagSet, cfg *agent.Config) {
 // sets cfg.Isolation to the list in force.
 func resolveIsolation(cfg *agent.Config) error {
 	isolators, resolved, err := containerizer.IsolatorsFor(cfg.Isolation, containerizer.CgroupsOptions{
-		Root: cfg.CgroupsRoot, EnableCFS: cfg.CgroupsEnableCFS, Logger: cfg.Logger,
+		Root: cfg.CgroupsRoot, EnableCFS: cfg.CgroupsEnableCFS, PidsMax: cfg.CgroupsPidsMax, Logger: cfg.Logger,
 		Disk: containerizer.DiskOptions{WatchInterval: cfg.ContainerDiskWatchInterval, EnforceQuota: cfg.EnforceContainerDiskQuota},
 	})
 	if err != nil {
@@ -98,6 +99,10 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	cfg.Logger = log
 	cfg.NotStrict = !*strict
+	if cfg.CgroupsPidsMax < 1 {
+		fmt.Fprintln(stderr, "gomesos agent: --cgroups_pids_max must be at least 1")
+		return 2
+	}
 	if err := resolveIsolation(&cfg); err != nil {
 		fmt.Fprintln(stderr, "gomesos agent:", err)
 		return 2
