@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -131,6 +132,11 @@ type Config struct {
 	CgroupsRoot      string
 	CgroupsEnableCFS bool
 	CgroupsPidsMax   int64
+	// ContainerDiskWatchInterval and EnforceContainerDiskQuota are
+	// --container_disk_watch_interval and --enforce_container_disk_quota,
+	// for /flags only: disk/du was built with them.
+	ContainerDiskWatchInterval time.Duration
+	EnforceContainerDiskQuota  bool
 	// FetcherCacheDir (--fetcher_cache_dir, default /tmp/mesos/fetch)
 	// holds the fetcher's cache, under slaves/<agent id>.
 	FetcherCacheDir string
@@ -281,6 +287,8 @@ func (c Config) flagsMap(ip string, port int) map[string]string {
 		"cgroups_root":                    c.CgroupsRoot,
 		"cgroups_enable_cfs":              strconv.FormatBool(c.CgroupsEnableCFS),
 		"cgroups_pids_max":                strconv.FormatInt(c.CgroupsPidsMax, 10),
+		"container_disk_watch_interval":   codec.FormatDuration(cmp.Or(c.ContainerDiskWatchInterval, containerizer.DefaultDiskWatchInterval)),
+		"enforce_container_disk_quota":    strconv.FormatBool(c.EnforceContainerDiskQuota),
 		"executor_registration_timeout":   codec.FormatDuration(c.ExecutorRegistrationTimeout),
 		"executor_shutdown_grace_period":  codec.FormatDuration(c.ExecutorShutdownGracePeriod),
 		"registration_backoff_factor":     codec.FormatDuration(c.RegistrationBackoffFactor),

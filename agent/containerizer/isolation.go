@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	mesos "github.com/gomesos/gomesos/api/v1/mesos"
 )
@@ -43,6 +44,33 @@ type Measurer interface {
 	Usage(id string, st *mesos.ResourceStatistics) error
 }
 
+// ProcessMeasurer is an Isolator that measures a container from its
+// processes (posix/cpu, posix/mem, which have no cgroup to read): the
+// containerizer finds the container's processes and hands over what /proc
+// says of each.
+type ProcessMeasurer interface {
+	UsageOfProcesses(procs []ProcessUsage, st *mesos.ResourceStatistics)
+}
+
+// ProcessUsage is what one process of a container has used.
+type ProcessUsage struct {
+	Pid int
+	// UserTime and SystemTime are the CPU time it has spent in user and
+	// kernel mode.
+	UserTime, SystemTime time.Duration
+	// RSSBytes is its resident set.
+	RSSBytes uint64
+	Threads  int
+}
+
+// Adopter is an Isolator that keeps something per container and must hear
+// of each container a restarted agent adopts (Recover), as Prepare told it
+// of those launched. spec has the container's ID and sandbox, not its
+// resources, which an Update brings; pid is the container's first process.
+type Adopter interface {
+	Adopt(spec Spec, pid int) error
+}
+
 // Recoverer is an Isolator with state of its own to recover after an
 // agent restart: given the containers adopted, it removes what belongs to
 // any other.
@@ -57,6 +85,9 @@ const (
 	IsolatorCgroupsCPU  = "cgroups/cpu"
 	IsolatorCgroupsMem  = "cgroups/mem"
 	IsolatorCgroupsPids = "cgroups/pids"
+	IsolatorDiskDu      = "disk/du"
+	// IsolatorPosixDisk is disk/du's name before Mesos 1.0, still taken.
+	IsolatorPosixDisk = "posix/disk"
 
 	// DefaultCgroupsIsolation is --isolation's default where the agent
 	// can write cgroups; DefaultPosixIsolation is it elsewhere.
@@ -67,9 +98,10 @@ const (
 // IsolatorsFor builds the isolators --isolation names (a comma-separated
 // list; empty picks the default: cgroups where the agent can write them,
 // else posix). It returns them with the list in force. opts carries
-// --cgroups_root and --cgroups_enable_cfs; the selection of controllers
-// comes from the list. An unknown isolator, or a cgroups isolator where
-// cgroups cannot be written, is an error naming the flag.
+// --cgroups_root and --cgroups_enable_cfs (and, in Disk, disk/du's
+// options); the selection of controllers comes from the list. An unknown
+// isolator, or a cgroups isolator where cgroups cannot be written, is an
+// error naming the flag.
 func IsolatorsFor(isolation string, opts CgroupsOptions) ([]Isolator, string, error) {
 	if strings.TrimSpace(isolation) == "" {
 		host, err := DetectCgroups()
@@ -86,39 +118,68 @@ func IsolatorsFor(isolation string, opts CgroupsOptions) ([]Isolator, string, er
 		}
 	}
 	var names []string
+	var posix []Isolator
+	disk := false
 	for _, n := range strings.Split(isolation, ",") {
 		n = strings.TrimSpace(n)
+		if n == IsolatorPosixDisk {
+			if strings.Contains(isolation, IsolatorDiskDu) {
+				return nil, "", fmt.Errorf("--isolation: using %q and %q together is not allowed (%s is %s's old name)",
+					IsolatorPosixDisk, IsolatorDiskDu, IsolatorPosixDisk, IsolatorDiskDu)
+			}
+			if opts.Logger != nil {
+				opts.Logger.Warn("'posix/disk' has been renamed as 'disk/du', please update your --isolation flag to use 'disk/du'")
+			}
+			n = IsolatorDiskDu
+		}
 		if n == "" || slices.Contains(names, n) {
 			continue
 		}
 		switch n {
-		case IsolatorPosixCPU, IsolatorPosixMem:
+		case IsolatorPosixCPU:
+			posix = append(posix, PosixCPU{})
+		case IsolatorPosixMem:
+			posix = append(posix, PosixMem{})
 		case IsolatorCgroupsCPU:
 			opts.CPU = true
 		case IsolatorCgroupsMem:
 			opts.Mem = true
 		case IsolatorCgroupsPids:
 			opts.Pids = true
+		case IsolatorDiskDu:
+			disk = true
 		default:
-			return nil, "", fmt.Errorf("--isolation: unknown isolator %q (this agent has %s, %s, %s, %s and %s)", n,
-				IsolatorPosixCPU, IsolatorPosixMem, IsolatorCgroupsCPU, IsolatorCgroupsMem, IsolatorCgroupsPids)
+			return nil, "", fmt.Errorf("--isolation: unknown isolator %q (this agent has %s)", n, strings.Join([]string{
+				IsolatorPosixCPU, IsolatorPosixMem, IsolatorCgroupsCPU, IsolatorCgroupsMem, IsolatorCgroupsPids, IsolatorDiskDu}, ", "))
 		}
 		names = append(names, n)
 	}
 	resolved := strings.Join(names, ",")
-	if !opts.CPU && !opts.Mem && !opts.Pids {
-		return nil, resolved, nil
+	isolators := posix
+	if opts.CPU || opts.Mem || opts.Pids {
+		host, err := DetectCgroups()
+		if err == nil {
+			err = CgroupsWritable(host, opts.Root)
+		}
+		if err != nil {
+			return nil, "", fmt.Errorf("--isolation=%s: cgroups cannot be used: %w", resolved, err)
+		}
+		g, err := NewCgroups(host, opts)
+		if err != nil {
+			return nil, "", err
+		}
+		isolators = append(isolators, g)
 	}
-	host, err := DetectCgroups()
-	if err == nil {
-		err = CgroupsWritable(host, opts.Root)
+	if disk {
+		dopts := opts.Disk
+		if dopts.Logger == nil {
+			dopts.Logger = opts.Logger
+		}
+		d, err := NewDiskDu(dopts)
+		if err != nil {
+			return nil, "", err
+		}
+		isolators = append(isolators, d)
 	}
-	if err != nil {
-		return nil, "", fmt.Errorf("--isolation=%s: cgroups cannot be used: %w", resolved, err)
-	}
-	g, err := NewCgroups(host, opts)
-	if err != nil {
-		return nil, "", err
-	}
-	return []Isolator{g}, resolved, nil
+	return isolators, resolved, nil
 }
