@@ -129,6 +129,10 @@ type Config struct {
 	Isolation        string
 	CgroupsRoot      string
 	CgroupsEnableCFS bool
+	// AllowedDevices and NvidiaGPUDevices are --allowed_devices and
+	// --nvidia_gpu_devices, for /flags only, as above.
+	AllowedDevices   string
+	NvidiaGPUDevices string
 	// FetcherCacheDir (--fetcher_cache_dir, default /tmp/mesos/fetch)
 	// holds the fetcher's cache, under slaves/<agent id>.
 	FetcherCacheDir string
@@ -254,6 +258,8 @@ func (c Config) flagsMap(ip string, port int) map[string]string {
 		"isolation":                       strings.Join(isolation, ","),
 		"cgroups_root":                    c.CgroupsRoot,
 		"cgroups_enable_cfs":              strconv.FormatBool(c.CgroupsEnableCFS),
+		"allowed_devices":                 c.AllowedDevices,
+		"nvidia_gpu_devices":              c.NvidiaGPUDevices,
 		"executor_registration_timeout":   codec.FormatDuration(c.ExecutorRegistrationTimeout),
 		"executor_shutdown_grace_period":  codec.FormatDuration(c.ExecutorShutdownGracePeriod),
 		"registration_backoff_factor":     codec.FormatDuration(c.RegistrationBackoffFactor),

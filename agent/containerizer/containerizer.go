@@ -56,6 +56,9 @@ type Spec struct {
 	Env []string
 	// Resources are what the container may use, for isolators.
 	Resources []*mesos.Resource
+	// Limits are the container's cpus and mem limits above Resources
+	// (from TaskInfo.limits; +Inf means no limit); nil when it has none.
+	Limits map[string]float64
 }
 
 // Termination says how a container ended.
@@ -694,6 +697,12 @@ func (p *Posix) limited(id string) {
 
 // Update implements Containerizer.
 func (p *Posix) Update(id string, resources []*mesos.Resource) error {
+	return p.UpdateLimits(id, resources, nil)
+}
+
+// UpdateLimits implements LimitsUpdater: isolators that apply limits beyond
+// the requests (LimitsIsolator) get them, the others the resources alone.
+func (p *Posix) UpdateLimits(id string, resources []*mesos.Resource, limits map[string]float64) error {
 	p.mu.Lock()
 	_, ok := p.containers[id]
 	p.mu.Unlock()
@@ -701,7 +710,13 @@ func (p *Posix) Update(id string, resources []*mesos.Resource) error {
 		return ErrUnknownContainer
 	}
 	for _, iso := range p.opts.Isolators {
-		if err := iso.Update(id, resources); err != nil {
+		var err error
+		if li, ok := iso.(LimitsIsolator); ok {
+			err = li.UpdateLimits(id, resources, limits)
+		} else {
+			err = iso.Update(id, resources)
+		}
+		if err != nil {
 			return fmt.Errorf("isolator %s: %w", iso.Name(), err)
 		}
 	}
