@@ -46,16 +46,10 @@ func specDevices(rules []DeviceRule) []specs.LinuxDeviceCgroup {
 	if rules == nil {
 		return nil
 	}
-	out := []specs.LinuxDeviceCgroup{{Allow: false, Type: "a", Access: "rwm"}}
+	// -1 is "*" for both versions' writers.
+	out := []specs.LinuxDeviceCgroup{{Allow: false, Type: "a", Major: ptr[int64](-1), Minor: ptr[int64](-1), Access: "rwm"}}
 	for _, r := range rules {
-		d := specs.LinuxDeviceCgroup{Allow: true, Type: string(r.Type), Access: r.Access}
-		if r.Major >= 0 {
-			d.Major = ptr(r.Major)
-		}
-		if r.Minor >= 0 {
-			d.Minor = ptr(r.Minor)
-		}
-		out = append(out, d)
+		out = append(out, specs.LinuxDeviceCgroup{Allow: true, Type: string(r.Type), Major: ptr(r.Major), Minor: ptr(r.Minor), Access: r.Access})
 	}
 	return out
 }
