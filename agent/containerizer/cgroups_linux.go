@@ -160,6 +160,9 @@ func NewCgroups(host CgroupHost, opts CgroupsOptions) (*Cgroups, error) {
 	if clean := filepath.Clean("/" + opts.Root); clean == "/" || strings.Contains(opts.Root, "..") {
 		return nil, fmt.Errorf("cgroups isolator: --cgroups_root %q is not a cgroup name", opts.Root)
 	}
+	if opts.GPUs != nil && !opts.Devices {
+		return nil, fmt.Errorf("cgroups isolator: %s needs %s", IsolatorGPUNvidia, IsolatorCgroupsDevices)
+	}
 	if opts.PidsMax == 0 {
 		opts.PidsMax = DefaultPidsMax
 	}
