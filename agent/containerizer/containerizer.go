@@ -3,8 +3,9 @@
 // may leave, by ".." or by symbolic link), starts the executor in a session
 // and process group of its own with its output in the sandbox's stdout and
 // stderr files, watches it exit, and kills its whole process tree when asked.
-// Isolation (cgroups v1 and v2, namespaces) plugs in as Isolator hooks around
-// each launch; the posix launcher here isolates nothing by itself.
+// Isolation (cgroups v1 and v2 with their device lists, GPUs, namespaces)
+// plugs in as Isolator hooks around each launch; the posix launcher here
+// isolates nothing by itself.
 //
 // Containers outlive the agent. Each runs under a small supervisor (this
 // same binary run with SuperviseArg, see MainIfSupervisor) that is the
