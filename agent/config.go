@@ -124,11 +124,13 @@ type Config struct {
 	Isolators []containerizer.Isolator
 	// Isolation is --isolation as resolved (say "posix/cpu,posix/mem"), for
 	// /flags; empty shows the isolators' names. CgroupsRoot and
-	// CgroupsEnableCFS are --cgroups_root and --cgroups_enable_cfs, for
-	// /flags only: the isolators were built with them.
+	// CgroupsEnableCFS are --cgroups_root and --cgroups_enable_cfs, and
+	// CgroupsPidsMax Gomesos's --cgroups_pids_max, for /flags only: the
+	// isolators were built with them.
 	Isolation        string
 	CgroupsRoot      string
 	CgroupsEnableCFS bool
+	CgroupsPidsMax   int64
 	// AllowedDevices and NvidiaGPUDevices are --allowed_devices and
 	// --nvidia_gpu_devices, for /flags only, as above.
 	AllowedDevices   string
@@ -258,6 +260,7 @@ func (c Config) flagsMap(ip string, port int) map[string]string {
 		"isolation":                       strings.Join(isolation, ","),
 		"cgroups_root":                    c.CgroupsRoot,
 		"cgroups_enable_cfs":              strconv.FormatBool(c.CgroupsEnableCFS),
+		"cgroups_pids_max":                strconv.FormatInt(c.CgroupsPidsMax, 10),
 		"allowed_devices":                 c.AllowedDevices,
 		"nvidia_gpu_devices":              c.NvidiaGPUDevices,
 		"executor_registration_timeout":   codec.FormatDuration(c.ExecutorRegistrationTimeout),

@@ -34,6 +34,7 @@ func agentFlags(fs *flag.FlagSet, cfg *agent.Config) {
 	fs.StringVar(&cfg.AllowedDevices, "allowed_devices", "", "with cgroups/devices, a JSON DeviceWhitelist of devices every container may use besides the default ones, e.g. '{\"allowed_devices\":[{\"device\":{\"path\":\"/dev/fuse\"},\"access\":{\"read\":true,\"write\":true}}]}'")
 	fs.StringVar(&cfg.NvidiaGPUDevices, "nvidia_gpu_devices", "", "with gpu/nvidia, the GPUs to hand out, by NVML index, comma-separated (e.g. 0,1); --resources must then say as many gpus (default: every GPU)")
 	fs.BoolVar(&cfg.CgroupsEnableCFS, "cgroups_enable_cfs", false, "cap each container's CPU time with a CFS quota from its cpus (cpus x 100ms per 100ms period), not only weigh it with cpu shares")
+	fs.Int64Var(&cfg.CgroupsPidsMax, "cgroups_pids_max", containerizer.DefaultPidsMax, "with cgroups/pids, the most processes and threads each container may have (Gomesos's own flag: Mesos's pids isolator only counts them)")
 	cfg.FetcherCacheSize = fetcher.DefaultCacheSize
 	cfg.FetcherStallTimeout = fetcher.DefaultStallTimeout
 	fs.StringVar(&cfg.FetcherCacheDir, "fetcher_cache_dir", fetcher.DefaultCacheDir, "directory of the fetcher's cache of URIs fetched with cache: true (one directory per agent ID under it; emptied when the agent starts)")
@@ -53,7 +54,7 @@ func resolveIsolation(cfg *agent.Config) error {
 		return err
 	}
 	isolators, resolved, err := containerizer.IsolatorsFor(cfg.Isolation, containerizer.CgroupsOptions{
-		Root: cfg.CgroupsRoot, EnableCFS: cfg.CgroupsEnableCFS, Logger: cfg.Logger,
+		Root: cfg.CgroupsRoot, EnableCFS: cfg.CgroupsEnableCFS, PidsMax: cfg.CgroupsPidsMax, Logger: cfg.Logger,
 		AllowedDevices: allowed, GPU: containerizer.GPUOptions{Devices: gpus, Resources: cfg.Resources},
 	})
 	if err != nil {
@@ -105,6 +106,10 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	cfg.Logger = log
 	cfg.NotStrict = !*strict
+	if cfg.CgroupsPidsMax < 1 {
+		fmt.Fprintln(stderr, "gomesos agent: --cgroups_pids_max must be at least 1")
+		return 2
+	}
 	if err := resolveIsolation(&cfg); err != nil {
 		fmt.Fprintln(stderr, "gomesos agent:", err)
 		return 2
