@@ -196,6 +196,9 @@ type LaunchSpec struct {
 	Env []string
 	// Resources are what the container may use.
 	Resources []*mesos.Resource
+	// Limits are its cpus and mem limits beyond Resources (from the
+	// tasks' TaskInfo.limits; +Inf for no limit at all); nil when none.
+	Limits map[string]float64
 	// URIs are the executor command's CommandInfo.uris, fetched into
 	// Directory before the executor starts (a command task's own URIs are
 	// its executor's, as in Mesos).
@@ -211,6 +214,8 @@ type Destroy struct{ ContainerID string }
 type UpdateContainer struct {
 	ContainerID string
 	Resources   []*mesos.Resource
+	// Limits are as LaunchSpec's.
+	Limits map[string]float64
 }
 
 // ExecutorEvent sends an event on an executor's stream.
