@@ -156,6 +156,7 @@ func New(cfg Config) (*Agent, error) {
 		RetryMax:                      cfg.StatusUpdateRetryMax,
 		ExecutorReregistrationTimeout: cfg.ExecutorReregistrationTimeout,
 		RecoveryTimeout:               cfg.RecoveryTimeout,
+		DefaultContainerInfo:          cfg.DefaultContainerInfo,
 		AgentInfo:                     info,
 		Flags:                         a.flags,
 		Build:                         a.build,
@@ -423,6 +424,7 @@ func containerSpec(s core.LaunchSpec) containerizer.Spec {
 		Args:      s.Args,
 		Env:       s.Env,
 		Resources: s.Resources,
+		Container: s.Container,
 	}
 }
 

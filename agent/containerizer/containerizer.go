@@ -56,6 +56,10 @@ type Spec struct {
 	Env []string
 	// Resources are what the container may use, for isolators.
 	Resources []*mesos.Resource
+	// Container is the executor's ContainerInfo (or the agent's
+	// --default_container_info), if any: its volumes and linux_info are
+	// for the filesystem/linux and namespaces/pid isolators.
+	Container *mesos.ContainerInfo
 }
 
 // Termination says how a container ended.

@@ -195,6 +195,9 @@ type LaunchSpec struct {
 	Env []string
 	// Resources are what the container may use.
 	Resources []*mesos.Resource
+	// Container is the executor's ContainerInfo, else the agent's
+	// --default_container_info, if any.
+	Container *mesos.ContainerInfo
 	// URIs are the executor command's CommandInfo.uris, fetched into
 	// Directory before the executor starts (a command task's own URIs are
 	// its executor's, as in Mesos).

@@ -461,6 +461,10 @@ func (c *core) newExecutor(now time.Time, fw *framework, info *mesos.ExecutorInf
 		Resources: ex.info.GetResources(),
 		URIs:      ex.info.GetCommand().GetUris(),
 		AgentID:   c.agentID,
+		Container: ex.info.GetContainer(),
+	}
+	if spec.Container == nil {
+		spec.Container = c.cfg.DefaultContainerInfo
 	}
 	switch kind {
 	case kindCommand, kindDefault:
