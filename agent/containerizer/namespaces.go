@@ -35,10 +35,16 @@ const mountsEnv = "GOMESOS_SUPERVISOR_MOUNTS"
 type mountPlan struct {
 	// Binds are made in order.
 	Binds []bindMount `json:"binds,omitempty"`
-	// Sandbox is the sandbox's path. When a bind covers it (the sandbox
-	// lies below /tmp, say), the sandbox is bound again at its own path
-	// afterwards, so that MESOS_SANDBOX still names it inside.
-	Sandbox string `json:"sandbox,omitempty"`
+	// Keep are paths that must stay reachable inside: the sandbox, the
+	// container's runtime directory (where the supervisor records the
+	// executor's end) and the executor's program. One that a bind covers
+	// (it lies below /tmp, say) is bound again at its own path afterwards,
+	// so that MESOS_SANDBOX, say, still names the sandbox inside.
+	Keep []string `json:"keep,omitempty"`
+	// Dir is the sandbox, the supervisor's working directory, entered
+	// again once everything is mounted: the directory it started in may
+	// be the one now covered, without the volumes bound in the sandbox.
+	Dir string `json:"dir,omitempty"`
 	// Proc mounts a new /proc, showing the container's own pid namespace.
 	Proc bool `json:"proc,omitempty"`
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -49,7 +50,7 @@ func (FilesystemLinux) Prepare(spec *Spec, cmd *exec.Cmd) error {
 	if !supervised(cmd) {
 		return errNeedsSupervisor
 	}
-	if spec.Container.GetType() == mesos.ContainerInfo_DOCKER {
+	if spec.Container != nil && spec.Container.GetType() == mesos.ContainerInfo_DOCKER {
 		return errors.New("a DOCKER container is not for the Mesos containerizer")
 	}
 	binds, err := volumeBinds(spec.Directory, spec.Container)
@@ -75,7 +76,12 @@ func (FilesystemLinux) Prepare(spec *Spec, cmd *exec.Cmd) error {
 	setCloneflags(cmd, syscall.CLONE_NEWNS)
 	return editPlan(cmd, func(p *mountPlan) {
 		p.Binds = append(p.Binds, binds...)
-		p.Sandbox = spec.Directory
+		// superviseArgs: <binary> _supervise <runtime dir> <path> ...
+		p.Keep = append(p.Keep, spec.Directory)
+		p.Dir = spec.Directory
+		if len(cmd.Args) > 3 {
+			p.Keep = append(p.Keep, cmd.Args[2], cmd.Args[3])
+		}
 	})
 }
 
@@ -229,26 +235,7 @@ func setupMounts() (*hostProc, error) {
 	}
 	// Every source is opened before anything is mounted, so that a bind
 	// over /tmp does not hide a source below it.
-	binds := plan.Binds
-	covered := false
-	for _, b := range binds {
-		if plan.Sandbox != "" && b.Target != plan.Sandbox && within(b.Target, plan.Sandbox) {
-			covered = true
-		}
-	}
-	if covered {
-		binds = append(binds[:len(binds):len(binds)], bindMount{Source: plan.Sandbox, Target: plan.Sandbox})
-		// Volumes inside the sandbox go after it is bound again.
-		var first, later []bindMount
-		for _, b := range binds[:len(binds)-1] {
-			if within(plan.Sandbox, b.Target) {
-				later = append(later, b)
-			} else {
-				first = append(first, b)
-			}
-		}
-		binds = append(append(first, binds[len(binds)-1]), later...)
-	}
+	binds := orderBinds(plan)
 	fds := make([]int, len(binds))
 	for i, b := range binds {
 		fd, err := syscall.Open(b.Source, unix.O_PATH|syscall.O_CLOEXEC, 0)
@@ -298,12 +285,69 @@ func setupMounts() (*hostProc, error) {
 			}
 		}
 	}
+	if plan.Dir != "" {
+		if err := os.Chdir(plan.Dir); err != nil {
+			return fail(fmt.Errorf("enter the sandbox: %w", err))
+		}
+	}
 	if plan.Proc {
 		if err := syscall.Mount("proc", "/proc", "proc", syscall.MS_NOSUID|syscall.MS_NODEV|syscall.MS_NOEXEC, ""); err != nil {
 			return fail(fmt.Errorf("mount the container's /proc: %w", err))
 		}
 	}
 	return host, nil
+}
+
+// orderBinds lists the plan's binds in the order to make them: first
+// those that cover no kept path, with the kept paths they cover bound again
+// after them (parents first), then the binds into kept paths (volumes in
+// the sandbox), so that those land on the kept path's new mount.
+func orderBinds(plan mountPlan) []bindMount {
+	var keep []string
+	for _, k := range plan.Keep {
+		k = filepath.Clean(k)
+		if k == "" || k == "." || slices.Contains(keep, k) {
+			continue
+		}
+		for _, b := range plan.Binds {
+			if k != filepath.Clean(b.Target) && within(b.Target, k) {
+				keep = append(keep, k)
+				break
+			}
+		}
+	}
+	if len(keep) == 0 {
+		return plan.Binds
+	}
+	slices.SortFunc(keep, func(a, b string) int { return len(a) - len(b) })
+	var first, later []bindMount
+	for _, b := range plan.Binds {
+		inKept := false
+		for _, k := range keep {
+			if within(k, b.Target) {
+				inKept = true
+			}
+		}
+		if inKept {
+			later = append(later, b)
+		} else {
+			first = append(first, b)
+		}
+	}
+	out := first
+	for i, k := range keep {
+		// A kept path below another kept one comes along with it.
+		covered := false
+		for _, parent := range keep[:i] {
+			if within(parent, k) {
+				covered = true
+			}
+		}
+		if !covered {
+			out = append(out, bindMount{Source: k, Target: k})
+		}
+	}
+	return append(out, later...)
 }
 
 // within reports whether path is dir or lies below it.
