@@ -5,6 +5,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -189,4 +190,79 @@ func (h *harness) destroyed(id string) bool {
 	defer h.p.mu.Unlock()
 	c := h.p.containers[id]
 	return c == nil || c.destroyed
+}
+
+// All together, as an agent runs them: the container in its cgroup and
+// its own namespaces (the supervisor, its pid namespace's init, joined
+// the cgroup as pid 1 there); network/ports finds its processes through
+// the cgroup.
+func TestPortsWithCgroupsAndNamespaces(t *testing.T) {
+	needNamespaces(t)
+	g := newCgroupsTest(t, CgroupsOptions{Pids: true})
+	p, err := NewPorts(PortsOptions{WatchInterval: time.Hour, Enforce: true}, g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.pidsOf == nil {
+		t.Fatal("network/ports does not list processes through the cgroups isolator")
+	}
+	h := newHarness(t, g, FilesystemLinux{}, PidNamespace{}, p)
+	port := launchListener(t, h, "all", 0, portsResource(1, 2))
+	pid := h.p.Pids()["all"]
+	pids, err := g.Pids("all")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.p.mu.Lock()
+	sup := h.p.containers["all"].root
+	h.p.mu.Unlock()
+	if !slices.Contains(pids, pid) || !slices.Contains(pids, sup) {
+		t.Errorf("the cgroup holds %v, not the supervisor %d and the executor %d", pids, sup, pid)
+	}
+	if inside, ok := nsPidOf(pid); !ok || inside == pid {
+		t.Errorf("the executor %d is not in a pid namespace of its own (%d inside)", pid, inside)
+	}
+	p.Check()
+	tm := h.exit()
+	if tm.Limitation == nil || !strings.Contains(tm.Limitation.Message, fmt.Sprintf("[%d-%d]", port, port)) {
+		t.Fatalf("termination = %+v (%s)", tm, tm)
+	}
+}
+
+// A container recovered after an agent restart is checked once an update
+// tells its ports (as in Mesos: its launch resources are not known then).
+func TestPortsRecovered(t *testing.T) {
+	workDir := t.TempDir()
+	pid := launchThenDie(t, workDir, "survivor", envListen+"=0 exec "+supervisor(t))
+	p, err := NewPorts(PortsOptions{WatchInterval: time.Hour, Enforce: true}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &harness{t: t, workDir: workDir, exits: make(chan Termination, 16)}
+	h.p = NewPosix(Options{WorkDir: workDir, SupervisorPath: supervisor(t), OnExit: func(tm Termination) { h.exits <- tm }, Isolators: []Isolator{p}})
+	t.Cleanup(h.p.DestroyAll)
+	var port int
+	testutil.WaitFor(t, "the survivor to listen", patience, func() bool {
+		b, err := os.ReadFile(filepath.Join(h.sandbox("survivor"), "port"))
+		if err != nil {
+			return false
+		}
+		port, err = strconv.Atoi(strings.TrimSpace(string(b)))
+		return err == nil
+	})
+	if got, err := h.p.Recover([]string{"survivor"}); err != nil || len(got) != 1 || got[0].Pid != pid {
+		t.Fatalf("Recover = %+v, %v", got, err)
+	}
+	p.Check()
+	if h.destroyed("survivor") {
+		t.Fatal("a recovered container was checked before its ports were known")
+	}
+	if err := h.p.Update("survivor", portsResource(1, 2)); err != nil {
+		t.Fatal(err)
+	}
+	p.Check()
+	tm := h.exit()
+	if tm.Limitation == nil || !strings.Contains(tm.Limitation.Message, fmt.Sprintf("[%d-%d]", port, port)) {
+		t.Fatalf("termination = %+v (%s)", tm, tm)
+	}
 }
