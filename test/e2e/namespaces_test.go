@@ -16,8 +16,8 @@ import (
 // Through the real binary: `gomesos local` with filesystem/linux,
 // namespaces/pid and network/ports (enforced). A task sees a handful of
 // processes, has the sandbox's tmp as /tmp and its ports as PORT0/PORTS;
-// a task listening on a port it was not given is killed with Mesos's
-// message.
+// a task listening on its own port is left alone, one listening on a port
+// it was not given is killed with Mesos's message.
 func TestNamespacesFilesystemAndPortsThroughTheBinary(t *testing.T) {
 	if err := containerizer.NamespacesAvailable(); err != nil {
 		t.Skipf("skipping: namespaces/pid and filesystem/linux need pid and mount namespaces: %v", err)
@@ -62,6 +62,12 @@ func TestNamespacesFilesystemAndPortsThroughTheBinary(t *testing.T) {
 	busybox, err := exec.LookPath("busybox")
 	if err != nil {
 		t.Skip("skipping the ports enforcement part: no busybox to listen with nc")
+	}
+	// Listening on its own port for a while (ten scans), a task finishes.
+	code, out = execute("own-port", "cpus:0.1;mem:32;ports:[31002-31002]",
+		busybox+` nc -l -p "$PORT0" & sleep 1; kill $!; exit 0`)
+	if code != 0 {
+		t.Fatalf("the task listening on its own port failed (exit %d):\n%s", code, out)
 	}
 	code, out = execute("listener", "cpus:0.1;mem:32;ports:[31000-31000]", busybox+" nc -l -p 31999")
 	if code == 0 {
