@@ -125,11 +125,13 @@ type Config struct {
 	Isolators []containerizer.Isolator
 	// Isolation is --isolation as resolved (say "posix/cpu,posix/mem"), for
 	// /flags; empty shows the isolators' names. CgroupsRoot and
-	// CgroupsEnableCFS are --cgroups_root and --cgroups_enable_cfs, for
-	// /flags only: the isolators were built with them.
+	// CgroupsEnableCFS are --cgroups_root and --cgroups_enable_cfs, and
+	// CgroupsPidsMax Gomesos's --cgroups_pids_max, for /flags only: the
+	// isolators were built with them.
 	Isolation        string
 	CgroupsRoot      string
 	CgroupsEnableCFS bool
+	CgroupsPidsMax   int64
 	// DefaultContainerInfo (--default_container_info) is the container of
 	// every executor that has none; DefaultContainerInfoJSON is the flag
 	// as given, for /flags.
@@ -266,6 +268,7 @@ func (c Config) flagsMap(ip string, port int) map[string]string {
 		"isolation":                            strings.Join(isolation, ","),
 		"cgroups_root":                         c.CgroupsRoot,
 		"cgroups_enable_cfs":                   strconv.FormatBool(c.CgroupsEnableCFS),
+		"cgroups_pids_max":                     strconv.FormatInt(c.CgroupsPidsMax, 10),
 		"default_container_info":               c.DefaultContainerInfoJSON,
 		"disallow_sharing_agent_pid_namespace": strconv.FormatBool(c.DisallowSharingAgentPidNamespace),
 		"container_ports_watch_interval":       codec.FormatDuration(c.ContainerPortsWatchInterval),

@@ -219,6 +219,31 @@ func TestInvalidLaunches(t *testing.T) {
 		expectError("both", mesos.TaskStatus_REASON_TASK_INVALID, "at least one (but not both) of CommandInfo or ExecutorInfo")
 	})
 
+	t.Run("invalid health check", func(t *testing.T) {
+		o := nextOffer()
+		task := commandTask("bad-health", "cpus:0.5;mem:64", o)
+		task.HealthCheck = &mesos.HealthCheck{
+			Type: mesos.HealthCheck_HTTP.Enum(),
+			Http: &mesos.HealthCheck_HTTPCheckInfo{Port: proto.Uint32(8080), Path: proto.String("healthz")},
+		}
+		s.accept(offerIDs(o), 0, launchOp(task))
+		expectError("bad-health", mesos.TaskStatus_REASON_TASK_INVALID,
+			"Task uses invalid health check: The path 'healthz' of HTTP health check must start with '/'")
+	})
+
+	t.Run("invalid check", func(t *testing.T) {
+		o := nextOffer()
+		task := commandTask("bad-check", "cpus:0.5;mem:64", o)
+		task.Check = &mesos.CheckInfo{
+			Type:            mesos.CheckInfo_TCP.Enum(),
+			Tcp:             &mesos.CheckInfo_Tcp{Port: proto.Uint32(8080)},
+			IntervalSeconds: proto.Float64(-1),
+		}
+		s.accept(offerIDs(o), 0, launchOp(task))
+		expectError("bad-check", mesos.TaskStatus_REASON_TASK_INVALID,
+			"Task uses invalid check: Expecting 'interval_seconds' to be non-negative")
+	})
+
 	t.Run("agent_id not the offer's agent", func(t *testing.T) {
 		o := nextOffer()
 		task := commandTask("elsewhere", "cpus:0.5;mem:64", o)
@@ -295,8 +320,8 @@ func TestInvalidLaunches(t *testing.T) {
 	a.none(agentproto.MasterMessage_RUN_TASK, 0)
 	a.none(agentproto.MasterMessage_RUN_TASK_GROUP, 0)
 	metrics := m.metrics()
-	if metrics["master/tasks_error"] != 7 || metrics["master/tasks_lost"] != 2 {
-		t.Errorf("tasks_error = %v, tasks_lost = %v; want 7 and 2", metrics["master/tasks_error"], metrics["master/tasks_lost"])
+	if metrics["master/tasks_error"] != 9 || metrics["master/tasks_lost"] != 2 {
+		t.Errorf("tasks_error = %v, tasks_lost = %v; want 9 and 2", metrics["master/tasks_error"], metrics["master/tasks_lost"])
 	}
 
 	t.Run("unknown offer, PARTITION_AWARE framework", func(t *testing.T) {

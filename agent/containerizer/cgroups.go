@@ -1,6 +1,12 @@
 package containerizer
 
-import "log/slog"
+import (
+	"errors"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"syscall"
+)
 
 // DefaultPidsMax is the pids limit of every container when cgroups/pids
 // isolates it. Mesos's cgroups/pids isolator only counts processes; a limit
@@ -31,4 +37,51 @@ type CgroupHost struct {
 	// memory, pids, freezer) to its hierarchy's mount point; for v2, ""
 	// maps to the unified mount point.
 	Mounts map[string]string
+}
+
+// RemoveCgroupsRoot removes root (a cgroups root relative to each
+// hierarchy, as --cgroups_root) and every cgroup below it, in every
+// hierarchy the isolator uses, where they hold no process. It returns the
+// cgroups it could not remove (still busy, say). A local cluster calls it
+// once its agents have stopped; tests call it to sweep what killed agents
+// left. A host without cgroups has nothing to remove.
+func RemoveCgroupsRoot(root string) (left []string) {
+	host, err := DetectCgroups()
+	if err != nil || root == "" || !filepath.IsLocal(root) {
+		return nil
+	}
+	seen := map[string]bool{}
+	for _, m := range host.Mounts {
+		top := filepath.Join(m, root)
+		if seen[top] {
+			continue // cpu and cpuacct often share a hierarchy
+		}
+		seen[top] = true
+		var dirs []string
+		_ = filepath.WalkDir(top, func(path string, d os.DirEntry, err error) error {
+			if err == nil && d.IsDir() {
+				dirs = append(dirs, path)
+			}
+			return nil
+		})
+		for i := len(dirs) - 1; i >= 0; i-- {
+			if err := syscall.Rmdir(dirs[i]); err != nil && !errors.Is(err, syscall.ENOENT) {
+				left = append(left, dirs[i])
+			}
+		}
+	}
+	return left
+}
+
+// RemoveCgroupIfEmpty removes the cgroup rel (relative to each hierarchy)
+// where it has neither processes nor cgroups below it, and leaves it
+// alone otherwise.
+func RemoveCgroupIfEmpty(rel string) {
+	host, err := DetectCgroups()
+	if err != nil || rel == "" || !filepath.IsLocal(rel) {
+		return
+	}
+	for _, m := range host.Mounts {
+		_ = syscall.Rmdir(filepath.Join(m, rel))
+	}
 }

@@ -3,9 +3,9 @@ package core
 import (
 	"cmp"
 	"fmt"
-	"github.com/gomesos/gomesos/codec"
 	"log/slog"
 	"math/rand/v2"
+	"net/netip"
 	"slices"
 	"time"
 
@@ -14,6 +14,7 @@ import (
 	"github.com/gomesos/gomesos/api/agentproto"
 	execpb "github.com/gomesos/gomesos/api/v1/executor"
 	mesos "github.com/gomesos/gomesos/api/v1/mesos"
+	"github.com/gomesos/gomesos/codec"
 	"github.com/gomesos/gomesos/internal/ids"
 )
 
@@ -292,6 +293,10 @@ type core struct {
 	cfg  Config
 	rand *rand.Rand
 	log  *slog.Logger
+	// hostNetwork is the NetworkInfo of a container on the host's
+	// network: the agent's IP (nil when its endpoint has none). It is
+	// shared by every status that carries it and never changed.
+	hostNetwork *mesos.NetworkInfo
 
 	startTime time.Time
 	agentID   string
@@ -366,7 +371,23 @@ func newCore(cfg Config, now time.Time, seed uint64, log *slog.Logger) *core {
 		ckpt:        newTracker(),
 	}
 	c.updates.touch = func(k updateKey) { c.ckpt.streams[k] = true }
+	c.hostNetwork = hostNetwork(cfg.Endpoint)
 	return c
+}
+
+// hostNetwork is the NetworkInfo Mesos's agent gives a container on the
+// host's network: one address, the agent's own.
+func hostNetwork(endpoint string) *mesos.NetworkInfo {
+	ap, err := netip.ParseAddrPort(endpoint)
+	if err != nil {
+		return nil
+	}
+	ip := ap.Addr().Unmap()
+	family := mesos.NetworkInfo_IPv4
+	if !ip.Is4() {
+		family = mesos.NetworkInfo_IPv6
+	}
+	return &mesos.NetworkInfo{IpAddresses: []*mesos.NetworkInfo_IPAddress{{Protocol: family.Enum(), IpAddress: proto.String(ip.String())}}}
 }
 
 func (c *core) emit(o Output) { c.out = append(c.out, o) }

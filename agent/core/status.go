@@ -171,6 +171,11 @@ func (c *core) statusUpdate(now time.Time, fw *framework, ex *executor, status *
 		if ex.pid > 0 && status.ContainerStatus.ExecutorPid == nil {
 			status.ContainerStatus.ExecutorPid = proto.Uint32(uint32(ex.pid))
 		}
+		// As Mesos's agent for a container on the host's network: the
+		// container's address is the agent's.
+		if len(status.ContainerStatus.NetworkInfos) == 0 && c.hostNetwork != nil {
+			status.ContainerStatus.NetworkInfos = []*mesos.NetworkInfo{c.hostNetwork}
+		}
 	}
 	key := updateKey{fw.id, taskID}
 	if c.updates.isDuplicate(key, status.GetUuid()) {

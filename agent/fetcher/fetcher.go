@@ -55,6 +55,10 @@ type Config struct {
 	Client *http.Client
 	// Logger receives the fetcher's logs; default discards them.
 	Logger *slog.Logger
+	// NoCache fetches URIs marked cache: true directly, as if they were
+	// not: for a fetcher outside the agent (the default executor fetching
+	// its tasks' URIs), which has no cache of its own.
+	NoCache bool
 }
 
 // Fetcher fetches URIs into sandboxes. It is safe for concurrent use.
@@ -149,7 +153,7 @@ func (f *Fetcher) fetchOne(ctx context.Context, agentID string, u *mesos.Command
 			return fmt.Errorf("creating %q in the sandbox: %w", dir, err)
 		}
 	}
-	if u.GetCache() {
+	if u.GetCache() && !f.cfg.NoCache {
 		err = f.cacheFor(agentID).fetch(ctx, f, u.GetValue(), root, name)
 	} else {
 		err = f.fetchTo(ctx, u.GetValue(), root, name)

@@ -33,6 +33,7 @@ func agentFlags(fs *flag.FlagSet, cfg *agent.Config) {
 		containerizer.DefaultCgroupsIsolation+" when the agent can write cgroups, else "+containerizer.DefaultPosixIsolation+")")
 	fs.StringVar(&cfg.CgroupsRoot, "cgroups_root", "mesos", "name of the root cgroup below which each container's cgroup is made")
 	fs.BoolVar(&cfg.CgroupsEnableCFS, "cgroups_enable_cfs", false, "cap each container's CPU time with a CFS quota from its cpus (cpus x 100ms per 100ms period), not only weigh it with cpu shares")
+	fs.Int64Var(&cfg.CgroupsPidsMax, "cgroups_pids_max", containerizer.DefaultPidsMax, "with cgroups/pids, the most processes and threads each container may have (Gomesos's own flag: Mesos's pids isolator only counts them)")
 	fs.StringVar(&cfg.DefaultContainerInfoJSON, "default_container_info", "", "JSON ContainerInfo (type MESOS) given to every executor that has none; filesystem/linux binds its volumes, e.g. '{\"type\":\"MESOS\",\"volumes\":[{\"host_path\":\"tmp\",\"container_path\":\"/tmp\",\"mode\":\"RW\"}]}'")
 	fs.BoolVar(&cfg.DisallowSharingAgentPidNamespace, "disallow_sharing_agent_pid_namespace", false, "with namespaces/pid, refuse containers whose LinuxInfo asks to share the agent's pid namespace")
 	cfg.ContainerPortsWatchInterval = containerizer.DefaultContainerPortsWatchInterval
@@ -75,7 +76,7 @@ func resolveIsolation(cfg *agent.Config) error {
 		ns.Ports.Isolated = ports
 	}
 	isolators, resolved, err := containerizer.IsolatorsFor(cfg.Isolation, containerizer.CgroupsOptions{
-		Root: cfg.CgroupsRoot, EnableCFS: cfg.CgroupsEnableCFS, Logger: cfg.Logger,
+		Root: cfg.CgroupsRoot, EnableCFS: cfg.CgroupsEnableCFS, PidsMax: cfg.CgroupsPidsMax, Logger: cfg.Logger,
 	}, ns)
 	if err != nil {
 		return err
@@ -126,6 +127,10 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	cfg.Logger = log
 	cfg.NotStrict = !*strict
+	if cfg.CgroupsPidsMax < 1 {
+		fmt.Fprintln(stderr, "gomesos agent: --cgroups_pids_max must be at least 1")
+		return 2
+	}
 	if err := resolveIsolation(&cfg); err != nil {
 		fmt.Fprintln(stderr, "gomesos agent:", err)
 		return 2

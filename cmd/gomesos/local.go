@@ -5,7 +5,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/gomesos/gomesos/internal/buildinfo"
 	"io"
 	"os"
 	"path/filepath"
@@ -13,6 +12,8 @@ import (
 	"sync"
 
 	"github.com/gomesos/gomesos/agent"
+	"github.com/gomesos/gomesos/agent/containerizer"
+	"github.com/gomesos/gomesos/internal/buildinfo"
 	"github.com/gomesos/gomesos/internal/flagx"
 	"github.com/gomesos/gomesos/master"
 )
@@ -117,6 +118,14 @@ func runLocal(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	wg.Wait()
 	stopMaster()
 	masterWG.Wait()
+	// The agents' containers are gone; so go the cgroups they were made
+	// in, and the shared root when no other agent uses it.
+	for i := 0; i < *numAgents; i++ {
+		for _, dir := range containerizer.RemoveCgroupsRoot(filepath.Join(acfg.CgroupsRoot, "agent-"+strconv.Itoa(i))) {
+			log.Warn("a cgroup is left behind", "cgroup", dir)
+		}
+	}
+	containerizer.RemoveCgroupIfEmpty(acfg.CgroupsRoot)
 	fmt.Fprintln(stdout, "Gomesos local cluster stopped")
 	return code
 }

@@ -120,15 +120,35 @@ func AppendStatus(b []byte, s *mesos.TaskStatus) []byte {
 }
 
 // AppendContainerStatus writes a container status as Mesos's
-// json(const ContainerStatus&) does: its container_id (as protobuf JSON)
-// when set. Mesos leaves the executor's pid out; Gomesos's ContainerStatus
-// carries no network_infos or cgroup_info, the other two keys Mesos
-// writes.
+// json(const ContainerStatus&) does: its container_id, network_infos and
+// cgroup_info (each as protobuf JSON) when set. Mesos leaves the
+// executor's pid out.
 func AppendContainerStatus(b []byte, cs *mesos.ContainerStatus) []byte {
 	b = append(b, '{')
+	sep := func() {
+		if b[len(b)-1] != '{' {
+			b = append(b, ',')
+		}
+	}
 	if cs.ContainerId != nil {
 		b = append(b, `"container_id":`...)
 		b = appendProto(b, cs.ContainerId)
+	}
+	if len(cs.NetworkInfos) > 0 {
+		sep()
+		b = append(b, `"network_infos":[`...)
+		for i, n := range cs.NetworkInfos {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendProto(b, n)
+		}
+		b = append(b, ']')
+	}
+	if cs.CgroupInfo != nil {
+		sep()
+		b = append(b, `"cgroup_info":`...)
+		b = appendProto(b, cs.CgroupInfo)
 	}
 	return append(b, '}')
 }

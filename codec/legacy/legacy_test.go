@@ -15,9 +15,7 @@ import (
 // statuses and the agent's resources are taken from the captures of a
 // Mesos 1.12 master and agent (/work/shared/mesos-samples,
 // after-task/master_state_after_task.json and agent_state_after_task.json,
-// compacted; the captured container statuses also carry network_infos,
-// which Gomesos's ContainerStatus does not have, and are shown without
-// them), the rest follows src/common/http.cpp's json(...) key by key.
+// compacted), the rest follows src/common/http.cpp's json(...) key by key.
 
 const (
 	fwID    = "afea9262-9905-432c-9de6-9a8411f6abc8-0000"
@@ -26,7 +24,11 @@ const (
 )
 
 func ctrStatus() *mesos.ContainerStatus {
-	return &mesos.ContainerStatus{ContainerId: &mesos.ContainerID{Value: proto.String(ctrID)}}
+	return &mesos.ContainerStatus{
+		ContainerId:  &mesos.ContainerID{Value: proto.String(ctrID)},
+		NetworkInfos: []*mesos.NetworkInfo{{IpAddresses: []*mesos.NetworkInfo_IPAddress{{Protocol: mesos.NetworkInfo_IPv4.Enum(), IpAddress: proto.String("127.0.0.1")}}}},
+		ExecutorPid:  proto.Uint32(4242),
+	}
 }
 
 func TestAppendTask(t *testing.T) {
@@ -54,7 +56,7 @@ func TestAppendTask(t *testing.T) {
 	}{
 		{"mesos sample", sample, `{"id":"hello-task","name":"hello-task","framework_id":"` + fwID + `","executor_id":"","slave_id":"` + agentID + `",` +
 			`"state":"TASK_FINISHED","resources":{"disk":0.0,"mem":32.0,"gpus":0.0,"cpus":0.1},"role":"*","statuses":[` +
-			`{"state":"TASK_STARTING","timestamp":1795480856.820459,"container_status":{"container_id":{"value":"` + ctrID + `"}}},` +
+			`{"state":"TASK_STARTING","timestamp":1795480856.820459,"container_status":{"container_id":{"value":"` + ctrID + `"},"network_infos":[{"ip_addresses":[{"protocol":"IPv4","ip_address":"127.0.0.1"}]}]}},` +
 			`{"state":"TASK_KILLED","timestamp":1795480858.319361}]}`},
 		{"every optional key", full, `{"id":"t","name":"n","framework_id":"f","executor_id":"e","slave_id":"a","state":"TASK_RUNNING",` +
 			`"resources":{"disk":0.0,"mem":64.0,"gpus":0.0,"cpus":1.0,"ports":"[31000-31001]"},"role":"web","statuses":[],` +

@@ -71,7 +71,10 @@
 //
 // The default executor runs each task in tasks/<task_id> under the sandbox,
 // with stdout and stderr files there and MESOS_SANDBOX pointing at it (plus
-// MESOS_CONTAINER_IP). When a task of a group fails or is killed, the rest
+// MESOS_CONTAINER_IP), after fetching the task's CommandInfo.uris there
+// (with the agent's fetcher code, without its cache; a failed fetch fails
+// the task with REASON_CONTAINER_LAUNCH_FAILED, as a nested container that
+// cannot be launched does in Mesos). When a task of a group fails or is killed, the rest
 // of its group is killed. It exits once every task is terminal. LAUNCH shuts
 // it down.
 //

@@ -1,9 +1,12 @@
 package builtin_test
 
 import (
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"google.golang.org/protobuf/proto"
 
 	"github.com/gomesos/gomesos/api/v1/mesos"
 	"github.com/gomesos/gomesos/executor/internal/fakeagent"
@@ -85,4 +88,45 @@ func TestDefaultGroupsAreIndependent(t *testing.T) {
 	if code := p.exitCode(); code != 0 {
 		t.Errorf("executor exited %d, want 0", code)
 	}
+}
+
+// The default executor fetches each task's URIs into the task's own
+// sandbox, tasks/<id>, before it starts; a URI that cannot be fetched fails
+// its task with REASON_CONTAINER_LAUNCH_FAILED and a message naming it,
+// which ends the rest of the group as any failure does.
+func TestDefaultFetchesEachTasksURIs(t *testing.T) {
+	src := t.TempDir()
+	script := filepath.Join(src, "hello.sh")
+	if err := os.WriteFile(script, []byte("#!/bin/sh\necho fetched-and-run\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	a := fakeagent.New(t)
+	p := startExecutor(t, "default", a)
+	good := shellTask("good", "./hello.sh > ran.txt")
+	good.Command.Uris = []*mesos.CommandInfo_URI{{Value: proto.String("file://" + script), Executable: proto.Bool(true)}}
+	launchGroup(t, a, good)
+	a.WaitState(t, wait, "good", finished)
+	if got := strings.TrimSpace(p.file(filepath.Join("tasks", "good", "ran.txt"))); got != "fetched-and-run" {
+		t.Errorf("tasks/good/ran.txt holds %q, want the fetched script's output", got)
+	}
+	if !strings.Contains(p.file(filepath.Join("tasks", "good", "stderr")), "Fetching URI 'file://"+script+"'") {
+		t.Errorf("the task's stderr does not tell the fetch")
+	}
+
+	noProblems(t, a)
+
+	// A second executor: the first exited with its last task.
+	a = fakeagent.New(t)
+	startExecutor(t, "default", a)
+	missing := filepath.Join(src, "missing.tar.gz")
+	bad := shellTask("bad", "true")
+	bad.Command.Uris = []*mesos.CommandInfo_URI{{Value: proto.String(missing)}}
+	launchGroup(t, a, shellTask("neighbour", "sleep 1000"), bad)
+	st := a.WaitState(t, wait, "bad", failed)
+	if st.GetReason() != mesos.TaskStatus_REASON_CONTAINER_LAUNCH_FAILED || !strings.Contains(st.GetMessage(), "Failed to fetch '"+missing+"'") {
+		t.Errorf("bad: %s %q, want REASON_CONTAINER_LAUNCH_FAILED naming the URI", st.GetReason(), st.GetMessage())
+	}
+	a.WaitState(t, wait, "neighbour", killed)
+	wantStates(t, a, "bad", starting, failed)
+	noProblems(t, a)
 }

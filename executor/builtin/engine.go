@@ -3,6 +3,7 @@ package builtin
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -14,10 +15,12 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/gomesos/gomesos/agent/fetcher"
 	execpb "github.com/gomesos/gomesos/api/v1/executor"
 	"github.com/gomesos/gomesos/api/v1/mesos"
 	"github.com/gomesos/gomesos/executor"
 	"github.com/gomesos/gomesos/executor/builtin/checks"
+	"github.com/gomesos/gomesos/internal/checkspec"
 )
 
 const (
@@ -107,6 +110,9 @@ type engine struct {
 	launched     bool // a task was accepted
 	shuttingDown bool
 	clientGone   bool
+
+	// fetcher fetches the URIs of tasks of groups; made at the first.
+	fetcher *fetcher.Fetcher
 
 	shutdownTimer *time.Timer
 	ackTimer      *time.Timer
@@ -309,7 +315,7 @@ func (e *engine) launch(ctx context.Context, infos []*mesos.TaskInfo) {
 			failed[t] = err
 			continue
 		}
-		if err := e.start(t); err != nil {
+		if err := e.start(ctx, t); err != nil {
 			e.log.Error("failed to launch task", "task_id", t.id(), "err", err)
 			failed[t] = err
 		}
@@ -329,7 +335,7 @@ func (e *engine) launch(ctx context.Context, infos []*mesos.TaskInfo) {
 }
 
 // start starts a task's process and the goroutine that waits for it.
-func (e *engine) start(t *task) error {
+func (e *engine) start(ctx context.Context, t *task) error {
 	id := t.id()
 	spec := procSpec{command: t.info.GetCommand(), stdout: os.Stdout, stderr: os.Stderr}
 	var extra []string
@@ -354,6 +360,9 @@ func (e *engine) start(t *task) error {
 		}
 		defer stderr.Close()
 		spec.stdout, spec.stderr = stdout, stderr
+		if err := e.fetch(ctx, t, stderr); err != nil {
+			return err
+		}
 		extra = append(extra, "MESOS_CONTAINER_IP", e.containerIP())
 	}
 	extra = append(extra, "MESOS_TASK_ID", id, "MESOS_SANDBOX", t.sandbox)
@@ -646,12 +655,12 @@ func stopTimer(t *time.Timer) {
 // would have.
 func validateChecks(ti *mesos.TaskInfo) error {
 	if hc := ti.GetHealthCheck(); hc != nil {
-		if err := checks.ValidateHealthCheck(hc); err != nil {
+		if err := checkspec.ValidateHealthCheck(hc); err != nil {
 			return fmt.Errorf("Task's health check is invalid: %w", err)
 		}
 	}
 	if ci := ti.GetCheck(); ci != nil {
-		if err := checks.ValidateCheck(ci); err != nil {
+		if err := checkspec.ValidateCheck(ci); err != nil {
 			return fmt.Errorf("Task's check is invalid: %w", err)
 		}
 	}
@@ -756,4 +765,30 @@ func (e *engine) checkUpdated(ctx context.Context, n checkNote) {
 	st := t.following(mesos.TaskStatus_REASON_TASK_CHECK_STATUS_UPDATED)
 	st.CheckStatus = n.status
 	e.send(ctx, st)
+}
+
+// fetch puts the URIs of a task of a group into its sandbox, before it
+// starts, as Mesos's agent does for each task of a group (each is a nested
+// container with a sandbox of its own); the fetcher's progress goes to the
+// task's stderr. The built-in executor has no cache: URIs marked cache: true
+// are downloaded anew for each task. A fetch blocks the executor's loop
+// (events wait) for at most the fetcher's stall timeout per stalled URI.
+func (e *engine) fetch(ctx context.Context, t *task, progress io.Writer) error {
+	uris := t.info.GetCommand().GetUris()
+	if len(uris) == 0 {
+		return nil
+	}
+	if e.fetcher == nil {
+		f, err := fetcher.New(fetcher.Config{NoCache: true, Logger: e.log})
+		if err != nil {
+			return err
+		}
+		e.fetcher = f
+	}
+	root, err := os.OpenRoot(t.sandbox)
+	if err != nil {
+		return fmt.Errorf("opening the task's sandbox: %w", err)
+	}
+	defer root.Close()
+	return e.fetcher.FetchInto(ctx, "", uris, root, progress)
 }

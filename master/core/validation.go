@@ -10,6 +10,7 @@ import (
 	"github.com/gomesos/gomesos/api/agentproto"
 	mesos "github.com/gomesos/gomesos/api/v1/mesos"
 	schedpb "github.com/gomesos/gomesos/api/v1/scheduler"
+	"github.com/gomesos/gomesos/internal/checkspec"
 	"github.com/gomesos/gomesos/internal/ids"
 )
 
@@ -192,6 +193,16 @@ func validateTask(ti *mesos.TaskInfo, a *agent, fw *framework, inGroup bool) err
 	}
 	if kp := ti.GetKillPolicy(); kp != nil && kp.GetGracePeriod().GetNanoseconds() < 0 {
 		return errors.New("Task's 'kill_policy.grace_period' must be non-negative")
+	}
+	if ci := ti.GetCheck(); ci != nil {
+		if err := checkspec.ValidateCheck(ci); err != nil {
+			return fmt.Errorf("Task uses invalid check: %w", err)
+		}
+	}
+	if hc := ti.GetHealthCheck(); hc != nil {
+		if err := checkspec.ValidateHealthCheck(hc); err != nil {
+			return fmt.Errorf("Task uses invalid health check: %w", err)
+		}
 	}
 	return nil
 }

@@ -3,8 +3,6 @@ package e2e
 import (
 	"fmt"
 	"os"
-	"path/filepath"
-	"syscall"
 
 	"github.com/gomesos/gomesos/agent/containerizer"
 )
@@ -23,22 +21,7 @@ func useOwnCgroupsRoot() string {
 // removeCgroupsRoot removes the empty cgroups below root, and root, and
 // says which still hold processes.
 func removeCgroupsRoot(root string) {
-	host, err := containerizer.DetectCgroups()
-	if err != nil {
-		return
-	}
-	for _, m := range host.Mounts {
-		var dirs []string
-		_ = filepath.WalkDir(filepath.Join(m, root), func(path string, d os.DirEntry, err error) error {
-			if err == nil && d.IsDir() {
-				dirs = append(dirs, path)
-			}
-			return nil
-		})
-		for i := len(dirs) - 1; i >= 0; i-- {
-			if err := syscall.Rmdir(dirs[i]); err != nil && err != syscall.ENOENT {
-				fmt.Fprintf(os.Stderr, "e2e: cgroup %s is left: %v\n", dirs[i], err)
-			}
-		}
+	for _, dir := range containerizer.RemoveCgroupsRoot(root) {
+		fmt.Fprintf(os.Stderr, "e2e: cgroup %s is left\n", dir)
 	}
 }

@@ -37,13 +37,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -51,6 +49,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/gomesos/gomesos/api/v1/mesos"
+	"github.com/gomesos/gomesos/internal/checkspec"
 )
 
 // Target is where a COMMAND check runs: the task's directory and
@@ -82,146 +81,7 @@ type HealthStatus struct {
 }
 
 // probe is one kind of check: it returns the outcome of one attempt.
-type probe struct {
-	kind    mesos.CheckInfo_Type
-	command *mesos.CommandInfo
-	scheme  string
-	port    uint32
-	path    string
-}
-
-type schedule struct {
-	delay, interval, timeout time.Duration
-}
-
-func seconds(name string, v float64) (time.Duration, error) {
-	if math.IsNaN(v) || v < 0 || math.IsInf(v, 0) {
-		return 0, fmt.Errorf("expecting '%s' to be non-negative", name)
-	}
-	return time.Duration(v * float64(time.Second)), nil
-}
-
-func newSchedule(delay, interval, timeout float64) (schedule, error) {
-	var s schedule
-	var err error
-	if s.delay, err = seconds("delay_seconds", delay); err != nil {
-		return s, err
-	}
-	if s.interval, err = seconds("interval_seconds", interval); err != nil {
-		return s, err
-	}
-	if s.timeout, err = seconds("timeout_seconds", timeout); err != nil {
-		return s, err
-	}
-	return s, nil
-}
-
-// ValidateHealthCheck returns the error Mesos gives for an invalid health
-// check, or nil.
-func ValidateHealthCheck(hc *mesos.HealthCheck) error {
-	_, _, err := healthProbe(hc)
-	return err
-}
-
-// ValidateCheck returns the error Mesos gives for an invalid check, or nil.
-func ValidateCheck(ci *mesos.CheckInfo) error {
-	_, _, err := checkProbe(ci)
-	return err
-}
-
-func validateCommand(c *mesos.CommandInfo, what string) error {
-	if c.Value == nil {
-		kind := "'shell command'"
-		if !c.GetShell() {
-			kind = "'executable path'"
-		}
-		return fmt.Errorf("Command %s must contain %s", what, kind)
-	}
-	return nil
-}
-
-func healthProbe(hc *mesos.HealthCheck) (probe, schedule, error) {
-	var p probe
-	if hc.Type == nil {
-		return p, schedule{}, errors.New("HealthCheck must specify 'type'")
-	}
-	switch hc.GetType() {
-	case mesos.HealthCheck_COMMAND:
-		if hc.Command == nil {
-			return p, schedule{}, errors.New("Expecting 'command' to be set for command health check")
-		}
-		if err := validateCommand(hc.Command, "health check"); err != nil {
-			return p, schedule{}, err
-		}
-		p = probe{kind: mesos.CheckInfo_COMMAND, command: hc.Command}
-	case mesos.HealthCheck_HTTP:
-		h := hc.GetHttp()
-		if h == nil {
-			return p, schedule{}, errors.New("Expecting 'http' to be set for HTTP health check")
-		}
-		if h.Scheme != nil && h.GetScheme() != "http" && h.GetScheme() != "https" {
-			return p, schedule{}, fmt.Errorf("Unsupported HTTP health check scheme: '%s'", h.GetScheme())
-		}
-		if h.Path != nil && !strings.HasPrefix(h.GetPath(), "/") {
-			return p, schedule{}, fmt.Errorf("The path '%s' of HTTP health check must start with '/'", h.GetPath())
-		}
-		scheme := h.GetScheme()
-		if scheme == "" {
-			scheme = "http"
-		}
-		p = probe{kind: mesos.CheckInfo_HTTP, scheme: scheme, port: h.GetPort(), path: h.GetPath()}
-	case mesos.HealthCheck_TCP:
-		if hc.Tcp == nil {
-			return p, schedule{}, errors.New("Expecting 'tcp' to be set for TCP health check")
-		}
-		p = probe{kind: mesos.CheckInfo_TCP, port: hc.GetTcp().GetPort()}
-	default:
-		return p, schedule{}, fmt.Errorf("'%s' is not a valid health check type", hc.GetType())
-	}
-	s, err := newSchedule(hc.GetDelaySeconds(), hc.GetIntervalSeconds(), hc.GetTimeoutSeconds())
-	if err != nil {
-		return p, s, err
-	}
-	if _, err := seconds("grace_period_seconds", hc.GetGracePeriodSeconds()); err != nil {
-		return p, s, err
-	}
-	return p, s, nil
-}
-
-func checkProbe(ci *mesos.CheckInfo) (probe, schedule, error) {
-	var p probe
-	if ci.Type == nil {
-		return p, schedule{}, errors.New("CheckInfo must specify 'type'")
-	}
-	switch ci.GetType() {
-	case mesos.CheckInfo_COMMAND:
-		if ci.GetCommand().GetCommand() == nil {
-			return p, schedule{}, errors.New("Expecting 'command' to be set for COMMAND check")
-		}
-		if err := validateCommand(ci.GetCommand().GetCommand(), "check"); err != nil {
-			return p, schedule{}, err
-		}
-		p = probe{kind: mesos.CheckInfo_COMMAND, command: ci.GetCommand().GetCommand()}
-	case mesos.CheckInfo_HTTP:
-		h := ci.GetHttp()
-		if h == nil {
-			return p, schedule{}, errors.New("Expecting 'http' to be set for HTTP check")
-		}
-		if h.Path != nil && !strings.HasPrefix(h.GetPath(), "/") {
-			return p, schedule{}, fmt.Errorf("The path '%s' of HTTP check must start with '/'", h.GetPath())
-		}
-		p = probe{kind: mesos.CheckInfo_HTTP, scheme: "http", port: h.GetPort(), path: h.GetPath()}
-	case mesos.CheckInfo_TCP:
-		if ci.Tcp == nil {
-			return p, schedule{}, errors.New("Expecting 'tcp' to be set for TCP check")
-		}
-		p = probe{kind: mesos.CheckInfo_TCP, port: ci.GetTcp().GetPort()}
-	default:
-		return p, schedule{}, fmt.Errorf("'%s' is not a valid check's type", ci.GetType())
-	}
-	s, err := newSchedule(ci.GetDelaySeconds(), ci.GetIntervalSeconds(), ci.GetTimeoutSeconds())
-	return p, s, err
-}
+type probe struct{ checkspec.Probe }
 
 // outcome is the result of one attempt: err non-nil when the check could
 // not be performed (or timed out); otherwise the exit code, HTTP status or
@@ -241,14 +101,14 @@ func (p probe) run(ctx context.Context, t Target, timeout time.Duration) outcome
 		defer cancel()
 	}
 	var o outcome
-	switch p.kind {
+	switch p.Kind {
 	case mesos.CheckInfo_COMMAND:
-		o.exitCode, o.err = runCommand(ctx, p.command, t)
+		o.exitCode, o.err = runCommand(ctx, p.Command, t)
 	case mesos.CheckInfo_HTTP:
 		o.statusCode, o.err = p.get(ctx)
 	case mesos.CheckInfo_TCP:
 		var d net.Dialer
-		c, err := d.DialContext(ctx, "tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(int(p.port))))
+		c, err := d.DialContext(ctx, "tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(int(p.Port))))
 		if err == nil {
 			o.connected = true
 			c.Close()
@@ -259,8 +119,8 @@ func (p probe) run(ctx context.Context, t Target, timeout time.Duration) outcome
 	if o.err != nil && ctx.Err() == context.DeadlineExceeded {
 		o.timedOut = true
 		what := "Command"
-		if p.kind != mesos.CheckInfo_COMMAND {
-			what = p.kind.String() + " check"
+		if p.Kind != mesos.CheckInfo_COMMAND {
+			what = p.Kind.String() + " check"
 		}
 		o.err = fmt.Errorf("%s has not returned after %v; aborting", what, timeout)
 	}
@@ -273,7 +133,7 @@ var insecureTransport = &http.Transport{
 }
 
 func (p probe) get(ctx context.Context) (int, error) {
-	url := fmt.Sprintf("%s://127.0.0.1:%d%s", p.scheme, p.port, p.path)
+	url := fmt.Sprintf("%s://127.0.0.1:%d%s", p.Scheme, p.Port, p.Path)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return 0, err
@@ -336,12 +196,12 @@ type runner struct {
 	once   sync.Once
 }
 
-func start(ctx context.Context, s schedule, attempt func(context.Context)) *runner {
+func start(ctx context.Context, s checkspec.Schedule, attempt func(context.Context)) *runner {
 	ctx, cancel := context.WithCancel(ctx)
 	r := &runner{cancel: cancel, done: make(chan struct{})}
 	go func() {
 		defer close(r.done)
-		timer := time.NewTimer(s.delay)
+		timer := time.NewTimer(s.Delay)
 		defer timer.Stop()
 		for {
 			select {
@@ -353,7 +213,7 @@ func start(ctx context.Context, s schedule, attempt func(context.Context)) *runn
 			if ctx.Err() != nil {
 				return
 			}
-			timer.Reset(s.interval)
+			timer.Reset(s.Interval)
 		}
 	}()
 	return r
@@ -374,20 +234,21 @@ type HealthChecker struct {
 // StartHealthChecker validates hc and starts checking; callback is called
 // from the checker's goroutine. clock may be nil.
 func StartHealthChecker(ctx context.Context, hc *mesos.HealthCheck, t Target, clock Clock, callback func(HealthStatus)) (*HealthChecker, error) {
-	p, s, err := healthProbe(hc)
+	sp, s, err := checkspec.Health(hc)
+	p := probe{sp}
 	if err != nil {
 		return nil, err
 	}
 	if clock == nil {
 		clock = realClock{}
 	}
-	grace, _ := seconds("grace_period_seconds", hc.GetGracePeriodSeconds())
+	grace, _ := checkspec.Seconds("grace_period_seconds", hc.GetGracePeriodSeconds())
 	limit := int(hc.GetConsecutiveFailures())
 	started := clock.Now()
 	initializing := true
 	failures := 0
 	attempt := func(ctx context.Context) {
-		o := p.run(ctx, t, s.timeout)
+		o := p.run(ctx, t, s.Timeout)
 		if ctx.Err() != nil {
 			return // stopped
 		}
@@ -395,9 +256,9 @@ func StartHealthChecker(ctx context.Context, hc *mesos.HealthCheck, t Target, cl
 		switch {
 		case o.err != nil:
 			msg = o.err.Error()
-		case p.kind == mesos.CheckInfo_COMMAND && o.exitCode != 0:
+		case p.Kind == mesos.CheckInfo_COMMAND && o.exitCode != 0:
 			msg = fmt.Sprintf("Command returned exited with status %d", o.exitCode)
-		case p.kind == mesos.CheckInfo_HTTP && (o.statusCode < 200 || o.statusCode >= 400):
+		case p.Kind == mesos.CheckInfo_HTTP && (o.statusCode < 200 || o.statusCode >= 400):
 			msg = fmt.Sprintf("Unexpected HTTP response code: %d %s", o.statusCode, http.StatusText(o.statusCode))
 		}
 		if msg == "" {
@@ -410,7 +271,7 @@ func StartHealthChecker(ctx context.Context, hc *mesos.HealthCheck, t Target, cl
 		if initializing && grace > 0 && clock.Now().Sub(started) <= grace {
 			return
 		}
-		msg = fmt.Sprintf("%s health check failed: %s", p.kind, msg)
+		msg = fmt.Sprintf("%s health check failed: %s", p.Kind, msg)
 		failures++
 		callback(HealthStatus{
 			Healthy:             false,
@@ -445,18 +306,19 @@ func EmptyStatus(ci *mesos.CheckInfo) *mesos.CheckStatusInfo {
 // StartChecker validates ci and starts checking; callback gets each result
 // that differs from the previous one (the first compared with EmptyStatus).
 func StartChecker(ctx context.Context, ci *mesos.CheckInfo, t Target, callback func(*mesos.CheckStatusInfo)) (*Checker, error) {
-	p, s, err := checkProbe(ci)
+	sp, s, err := checkspec.Check(ci)
+	p := probe{sp}
 	if err != nil {
 		return nil, err
 	}
 	prev := EmptyStatus(ci)
 	attempt := func(ctx context.Context) {
-		o := p.run(ctx, t, s.timeout)
+		o := p.run(ctx, t, s.Timeout)
 		if ctx.Err() != nil {
 			return // stopped
 		}
 		st := EmptyStatus(ci)
-		switch p.kind {
+		switch p.Kind {
 		case mesos.CheckInfo_COMMAND:
 			if o.err == nil {
 				st.Command.ExitCode = proto.Int32(int32(o.exitCode))
@@ -472,7 +334,7 @@ func StartChecker(ctx context.Context, ci *mesos.CheckInfo, t Target, callback f
 			}
 		}
 		if o.err != nil {
-			fmt.Fprintf(stderrOf(t), "%s check failed: %v\n", p.kind, o.err)
+			fmt.Fprintf(stderrOf(t), "%s check failed: %v\n", p.Kind, o.err)
 		}
 		if !proto.Equal(st, prev) {
 			prev = st
