@@ -23,8 +23,15 @@ func TestNamespacesFilesystemAndPortsThroughTheBinary(t *testing.T) {
 		t.Skipf("skipping: namespaces/pid and filesystem/linux need pid and mount namespaces: %v", err)
 	}
 	work := t.TempDir()
+	// With cgroups where the agent can write them: the supervisor joins
+	// its cgroup as its pid namespace's init, and network/ports finds the
+	// container's processes in the cgroup.
+	isolation := "posix/cpu,posix/mem"
+	if host, err := containerizer.DetectCgroups(); err == nil && containerizer.CgroupsWritable(host, os.Getenv("MESOS_CGROUPS_ROOT")) == nil {
+		isolation = containerizer.DefaultCgroupsIsolation
+	}
 	local := startProc(t, "local", "--port=0", "--work_dir="+work, "--num_agents=1",
-		"--isolation=posix/cpu,posix/mem,filesystem/linux,namespaces/pid,network/ports",
+		"--isolation="+isolation+",filesystem/linux,namespaces/pid,network/ports",
 		"--enforce_container_ports", "--container_ports_watch_interval=100ms")
 	masterAddr := strings.TrimPrefix(local.expect(t, `master (http://\S+) with 1 agent`)[1], "http://")
 
