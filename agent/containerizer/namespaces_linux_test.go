@@ -229,6 +229,33 @@ func TestFilesystemLinuxVolumes(t *testing.T) {
 	}
 }
 
+// Mesos's way to a private /tmp, a volume with host_path "tmp" (relative:
+// a directory of the sandbox) at /tmp, as --default_container_info gives
+// it, replaces filesystem/linux's own.
+func TestFilesystemLinuxTmpVolume(t *testing.T) {
+	needNamespaces(t)
+	h := newHarness(t, FilesystemLinux{})
+	spec := shell("tmpvol", `echo mine > /tmp/x`)
+	spec.Container = &mesos.ContainerInfo{Type: mesos.ContainerInfo_MESOS.Enum(), Volumes: []*mesos.Volume{
+		{ContainerPath: proto.String("/tmp"), HostPath: proto.String("scratch"), Mode: mesos.Volume_RW.Enum()}}}
+	h.launchSpec(spec)
+	if tm := h.exit(); tm.ExitCode() != 0 {
+		out, _ := os.ReadFile(filepath.Join(h.sandbox("tmpvol"), "stderr"))
+		t.Fatalf("task ended %s: %s", tm, out)
+	}
+	if got := readTrim(t, filepath.Join(h.sandbox("tmpvol"), "scratch", "x")); got != "mine" {
+		t.Errorf("the volume holds %q", got)
+	}
+	if fi, err := os.Stat(filepath.Join(h.sandbox("tmpvol"), "scratch")); err != nil {
+		t.Error(err)
+	} else if fi.Mode()&os.ModeSticky == 0 {
+		t.Errorf("the volume's directory has mode %v, not /tmp's", fi.Mode())
+	}
+	if _, err := os.Stat(filepath.Join(h.sandbox("tmpvol"), sandboxTmp)); err == nil {
+		t.Error("filesystem/linux made its own tmp beside the volume at /tmp")
+	}
+}
+
 // LinuxInfo.share_pid_namespace keeps the container in the agent's pid
 // namespace, unless the agent disallows it.
 func TestPidNamespaceSharing(t *testing.T) {
