@@ -14,7 +14,9 @@ type tcpProxy struct {
 	target string
 	mu     sync.Mutex
 	conns  []net.Conn
-	wg     sync.WaitGroup
+	// held refuses new connections (each is closed at once).
+	held bool
+	wg   sync.WaitGroup
 }
 
 func startProxy(t *testing.T, target string) *tcpProxy {
@@ -42,6 +44,13 @@ func (p *tcpProxy) serve() {
 		in, err := p.ln.Accept()
 		if err != nil {
 			return
+		}
+		p.mu.Lock()
+		held := p.held
+		p.mu.Unlock()
+		if held {
+			in.Close()
+			continue
 		}
 		out, err := net.Dial("tcp", p.target)
 		if err != nil {
@@ -73,4 +82,20 @@ func (p *tcpProxy) cut() {
 	for _, c := range conns {
 		c.Close()
 	}
+}
+
+// hold cuts every connection and refuses new ones until release: a
+// partition that lasts until the test has seen its effects.
+func (p *tcpProxy) hold() {
+	p.mu.Lock()
+	p.held = true
+	p.mu.Unlock()
+	p.cut()
+}
+
+// release ends a hold: new connections go through again.
+func (p *tcpProxy) release() {
+	p.mu.Lock()
+	p.held = false
+	p.mu.Unlock()
 }

@@ -70,11 +70,16 @@ func TestNonCheckpointingTasksAreLostWhenTheirAgentDisconnects(t *testing.T) {
 	}
 	for s := fw.nextUpdate(); s.GetState() != mesos.TaskState_TASK_RUNNING; s = fw.nextUpdate() {
 	}
-	c.proxy.cut()
+	// The agent stays cut off until the master has seen it go: were it
+	// let back at once, its re-registration could reach the master before
+	// the broken stream's end does, and the master would rightly see no
+	// disconnection at all.
+	c.proxy.hold()
 	s := fw.nextUpdate()
 	if s.GetState() != mesos.TaskState_TASK_LOST || s.GetReason() != mesos.TaskStatus_REASON_AGENT_DISCONNECTED {
 		t.Fatalf("after the disconnect: %s %s, want TASK_LOST REASON_AGENT_DISCONNECTED", s.GetState(), s.GetReason())
 	}
+	c.proxy.release()
 	// Once the agent is back, the master has it kill the task it gave up on.
 	waitFor(t, "the agent to stop running the lost task", func() bool {
 		var st struct {
