@@ -52,6 +52,8 @@ type Agent struct {
 	link    *masterLink
 	pub     publisher
 	logq    *asyncLog
+	// statsPacer paces /monitor/statistics.
+	statsPacer pacer
 
 	store     *checkpoint.Store // nil: nothing is checkpointed
 	recovered *core.Recovered   // what the checkpoint held at start
@@ -110,6 +112,7 @@ func New(cfg Config) (*Agent, error) {
 		stopped: make(chan struct{}),
 		exitReq: make(chan struct{}),
 	}
+	a.statsPacer.interval = statisticsRate
 	a.cont = containerizer.NewPosix(containerizer.Options{
 		WorkDir:    cfg.WorkDir,
 		RuntimeDir: cfg.RuntimeDir,

@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -143,6 +144,11 @@ type Config struct {
 	ContainerPortsWatchInterval      time.Duration
 	EnforceContainerPorts            bool
 	CheckAgentPortRangeOnly          bool
+	// ContainerDiskWatchInterval and EnforceContainerDiskQuota are
+	// --container_disk_watch_interval and --enforce_container_disk_quota,
+	// for /flags only: disk/du was built with them.
+	ContainerDiskWatchInterval time.Duration
+	EnforceContainerDiskQuota  bool
 	// FetcherCacheDir (--fetcher_cache_dir, default /tmp/mesos/fetch)
 	// holds the fetcher's cache, under slaves/<agent id>.
 	FetcherCacheDir string
@@ -274,6 +280,8 @@ func (c Config) flagsMap(ip string, port int) map[string]string {
 		"container_ports_watch_interval":       codec.FormatDuration(c.ContainerPortsWatchInterval),
 		"enforce_container_ports":              strconv.FormatBool(c.EnforceContainerPorts),
 		"check_agent_port_range_only":          strconv.FormatBool(c.CheckAgentPortRangeOnly),
+		"container_disk_watch_interval":        codec.FormatDuration(cmp.Or(c.ContainerDiskWatchInterval, containerizer.DefaultDiskWatchInterval)),
+		"enforce_container_disk_quota":         strconv.FormatBool(c.EnforceContainerDiskQuota),
 		"executor_registration_timeout":        codec.FormatDuration(c.ExecutorRegistrationTimeout),
 		"executor_shutdown_grace_period":       codec.FormatDuration(c.ExecutorShutdownGracePeriod),
 		"registration_backoff_factor":          codec.FormatDuration(c.RegistrationBackoffFactor),

@@ -4,7 +4,7 @@
 // serves the v1 executor API (POST /api/v1/executor), delivers status
 // updates to the master reliably (the status update manager), and serves the
 // agent's operator endpoints (/state, /flags, /health, /version,
-// /metrics/snapshot, /files/*).
+// /metrics/snapshot, /monitor/statistics, /files/*).
 //
 // # Structure
 //
@@ -28,7 +28,9 @@
 //     core's call verdicts become HTTP statuses here);
 //   - snapshot.go, http.go and files.go: the read-only endpoints, answered
 //     from an immutable snapshot the loop publishes when a reader wants a
-//     newer one;
+//     newer one; monitor.go measures the snapshot's containers through the
+//     containerizer, on the reader's goroutines (/monitor/statistics and
+//     the Usage API);
 //   - config.go, detect*.go and build.go: flags, the machine's resources
 //     and the binary's build information, worked out once before the core
 //     starts.

@@ -23,7 +23,7 @@ func (a *Agent) route(w http.ResponseWriter, r *http.Request) {
 		p = rest
 	}
 	switch p {
-	case "/api/v1/executor", "/state", "/state.json", "/metrics/snapshot":
+	case "/api/v1/executor", "/state", "/state.json", "/metrics/snapshot", "/monitor/statistics", "/monitor/statistics.json":
 		if !a.ran.Load() {
 			httpError(w, http.StatusServiceUnavailable, "Agent is not running")
 			return
@@ -42,6 +42,8 @@ func (a *Agent) route(w http.ResponseWriter, r *http.Request) {
 		a.serveVersion(w, r)
 	case "/metrics/snapshot":
 		a.serveMetrics(w, r)
+	case "/monitor/statistics", "/monitor/statistics.json":
+		a.serveStatistics(w, r)
 	case "/files/browse", "/files/browse.json":
 		a.files.browse(w, r)
 	case "/files/read", "/files/read.json":

@@ -265,6 +265,9 @@ func (f *fakeContainers) Update(id string, rs []*mesos.Resource) error {
 }
 func (f *fakeContainers) DestroyAll()                                         {}
 func (f *fakeContainers) Recover([]string) ([]containerizer.Recovered, error) { return nil, nil }
+func (f *fakeContainers) Usage(string) (*mesos.ResourceStatistics, error) {
+	return nil, containerizer.ErrUnknownContainer
+}
 func (f *fakeContainers) log() []string {
 	f.mu.Lock()
 	defer f.mu.Unlock()

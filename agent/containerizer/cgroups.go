@@ -26,6 +26,8 @@ type CgroupsOptions struct {
 	// DefaultPidsMax.
 	PidsMax int64
 	Logger  *slog.Logger
+	// Disk configures disk/du, which IsolatorsFor builds beside.
+	Disk DiskOptions
 }
 
 // CgroupHost says what cgroups the host offers.

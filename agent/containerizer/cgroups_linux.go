@@ -314,8 +314,6 @@ func (l limitsOf) v2() *cgroup2.Resources {
 	return r
 }
 
-func ptr[T any](v T) *T { return &v }
-
 // Prepare implements Isolator: it creates the container's cgroup with its
 // limits and has the supervisor join it before the executor starts.
 func (g *Cgroups) Prepare(spec *Spec, cmd *exec.Cmd) error {

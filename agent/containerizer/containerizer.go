@@ -3,8 +3,11 @@
 // may leave, by ".." or by symbolic link), starts the executor in a session
 // and process group of its own with its output in the sandbox's stdout and
 // stderr files, watches it exit, and kills its whole process tree when asked.
-// Isolation (cgroups v1 and v2, namespaces) plugs in as Isolator hooks around
-// each launch; the posix launcher here isolates nothing by itself.
+// Isolation (cgroups v1 and v2, namespaces, disk/du) plugs in as Isolator hooks
+// around each launch; the posix launcher here isolates nothing by itself.
+// Usage measures a container through the isolators that can (Measurer,
+// ProcessMeasurer) and adds its cpus and mem limits, as Mesos's
+// ResourceStatistics has them.
 //
 // Containers outlive the agent. Each runs under a small supervisor (this
 // same binary run with SuperviseArg, see MainIfSupervisor) that is the
@@ -138,6 +141,10 @@ type Containerizer interface {
 	Destroy(id string) error
 	// Update tells the isolators the container's new resources.
 	Update(id string, resources []*mesos.Resource) error
+	// Usage measures what the container uses now (ResourceStatistics, as
+	// /monitor/statistics and the operator API's GET_CONTAINERS report
+	// it); ErrUnknownContainer for one that is not running.
+	Usage(id string) (*mesos.ResourceStatistics, error)
 	// DestroyAll kills every container and returns once each end has been
 	// reported.
 	DestroyAll()
@@ -236,9 +243,12 @@ type container struct {
 	// session and process group ID.
 	pid, root  int
 	supervised bool
-	runDir     string
-	destroyed  bool
-	done       chan struct{}
+	// resources are the container's latest, from its launch or Update
+	// (unknown, nil, for a recovered container until an Update); on mu.
+	resources []*mesos.Resource
+	runDir    string
+	destroyed bool
+	done      chan struct{}
 	// reaping is set once the root process has exited and is about to be
 	// reaped (or, recovered, its watch closed), after which its pid may
 	// name another process. Signals go only to a pinned container, which
@@ -393,7 +403,7 @@ func (p *Posix) Launch(spec Spec) (int, error) {
 			p.log.Warn("recording the container's processes failed; it cannot be recovered", "container", spec.ID, "err", err)
 		}
 	}
-	c := &container{spec: spec, cmd: cmd, pid: pid, root: root, supervised: supervised, runDir: runDir, done: make(chan struct{})}
+	c := &container{spec: spec, cmd: cmd, pid: pid, root: root, supervised: supervised, runDir: runDir, done: make(chan struct{}), resources: spec.Resources}
 	for _, iso := range p.opts.Isolators {
 		if err := iso.Isolate(spec.ID, c.root); err != nil {
 			p.log.Error("isolator failed; destroying container", "isolator", iso.Name(), "container", spec.ID, "err", err)
@@ -699,7 +709,10 @@ func (p *Posix) limited(id string) {
 // Update implements Containerizer.
 func (p *Posix) Update(id string, resources []*mesos.Resource) error {
 	p.mu.Lock()
-	_, ok := p.containers[id]
+	c, ok := p.containers[id]
+	if ok {
+		c.resources = resources
+	}
 	p.mu.Unlock()
 	if !ok {
 		return ErrUnknownContainer

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	mesos "github.com/gomesos/gomesos/api/v1/mesos"
 )
@@ -43,6 +44,33 @@ type Measurer interface {
 	Usage(id string, st *mesos.ResourceStatistics) error
 }
 
+// ProcessMeasurer is an Isolator that measures a container from its
+// processes (posix/cpu, posix/mem, which have no cgroup to read): the
+// containerizer finds the container's processes and hands over what /proc
+// says of each.
+type ProcessMeasurer interface {
+	UsageOfProcesses(procs []ProcessUsage, st *mesos.ResourceStatistics)
+}
+
+// ProcessUsage is what one process of a container has used.
+type ProcessUsage struct {
+	Pid int
+	// UserTime and SystemTime are the CPU time it has spent in user and
+	// kernel mode.
+	UserTime, SystemTime time.Duration
+	// RSSBytes is its resident set.
+	RSSBytes uint64
+	Threads  int
+}
+
+// Adopter is an Isolator that keeps something per container and must hear
+// of each container a restarted agent adopts (Recover), as Prepare told it
+// of those launched. spec has the container's ID and sandbox, not its
+// resources, which an Update brings; pid is the container's first process.
+type Adopter interface {
+	Adopt(spec Spec, pid int) error
+}
+
 // Recoverer is an Isolator with state of its own to recover after an
 // agent restart: given the containers adopted, it removes what belongs to
 // any other.
@@ -57,6 +85,9 @@ const (
 	IsolatorCgroupsCPU  = "cgroups/cpu"
 	IsolatorCgroupsMem  = "cgroups/mem"
 	IsolatorCgroupsPids = "cgroups/pids"
+	IsolatorDiskDu      = "disk/du"
+	// IsolatorPosixDisk is disk/du's name before Mesos 1.0, still taken.
+	IsolatorPosixDisk = "posix/disk"
 
 	IsolatorNamespacesPid   = "namespaces/pid"
 	IsolatorFilesystemLinux = "filesystem/linux"
@@ -81,10 +112,11 @@ type NamespaceOptions struct {
 // IsolatorsFor builds the isolators --isolation names (a comma-separated
 // list; empty picks the default: cgroups where the agent can write them,
 // else posix). It returns them with the list in force. opts carries
-// --cgroups_root and --cgroups_enable_cfs; the selection of controllers
-// comes from the list; ns, when given, configures the namespace and ports
-// isolators. An unknown isolator, or a cgroups isolator where cgroups
-// cannot be written, is an error naming the flag.
+// --cgroups_root and --cgroups_enable_cfs (and, in Disk, disk/du's
+// options); the selection of controllers comes from the list; ns, when
+// given, configures the namespace and ports isolators. An unknown
+// isolator, or a cgroups isolator where cgroups cannot be written, is an
+// error naming the flag.
 func IsolatorsFor(isolation string, opts CgroupsOptions, ns ...NamespaceOptions) ([]Isolator, string, error) {
 	if strings.TrimSpace(isolation) == "" {
 		host, err := DetectCgroups()
@@ -101,19 +133,36 @@ func IsolatorsFor(isolation string, opts CgroupsOptions, ns ...NamespaceOptions)
 		}
 	}
 	var names []string
+	var posix []Isolator
+	disk := false
 	for _, n := range strings.Split(isolation, ",") {
 		n = strings.TrimSpace(n)
+		if n == IsolatorPosixDisk {
+			if strings.Contains(isolation, IsolatorDiskDu) {
+				return nil, "", fmt.Errorf("--isolation: using %q and %q together is not allowed (%s is %s's old name)",
+					IsolatorPosixDisk, IsolatorDiskDu, IsolatorPosixDisk, IsolatorDiskDu)
+			}
+			if opts.Logger != nil {
+				opts.Logger.Warn("'posix/disk' has been renamed as 'disk/du', please update your --isolation flag to use 'disk/du'")
+			}
+			n = IsolatorDiskDu
+		}
 		if n == "" || slices.Contains(names, n) {
 			continue
 		}
 		switch n {
-		case IsolatorPosixCPU, IsolatorPosixMem:
+		case IsolatorPosixCPU:
+			posix = append(posix, PosixCPU{})
+		case IsolatorPosixMem:
+			posix = append(posix, PosixMem{})
 		case IsolatorCgroupsCPU:
 			opts.CPU = true
 		case IsolatorCgroupsMem:
 			opts.Mem = true
 		case IsolatorCgroupsPids:
 			opts.Pids = true
+		case IsolatorDiskDu:
+			disk = true
 		case IsolatorNamespacesPid, IsolatorFilesystemLinux, IsolatorNetworkPorts:
 		default:
 			return nil, "", fmt.Errorf("--isolation: unknown isolator %q (this agent has %s)", n, strings.Join(knownIsolators, ", "))
@@ -121,7 +170,7 @@ func IsolatorsFor(isolation string, opts CgroupsOptions, ns ...NamespaceOptions)
 		names = append(names, n)
 	}
 	resolved := strings.Join(names, ",")
-	var out []Isolator
+	isolators := posix
 	var g *Cgroups
 	if opts.CPU || opts.Mem || opts.Pids {
 		host, err := DetectCgroups()
@@ -135,18 +184,29 @@ func IsolatorsFor(isolation string, opts CgroupsOptions, ns ...NamespaceOptions)
 		if err != nil {
 			return nil, "", err
 		}
-		out = append(out, g)
+		isolators = append(isolators, g)
+	}
+	if disk {
+		dopts := opts.Disk
+		if dopts.Logger == nil {
+			dopts.Logger = opts.Logger
+		}
+		d, err := NewDiskDu(dopts)
+		if err != nil {
+			return nil, "", err
+		}
+		isolators = append(isolators, d)
 	}
 	nsOut, err := namespaceIsolators(names, g, ns...)
 	if err != nil {
 		return nil, "", err
 	}
-	return append(out, nsOut...), resolved, nil
+	return append(isolators, nsOut...), resolved, nil
 }
 
 // knownIsolators lists what --isolation takes, for its error message.
 var knownIsolators = []string{IsolatorPosixCPU, IsolatorPosixMem, IsolatorCgroupsCPU, IsolatorCgroupsMem, IsolatorCgroupsPids,
-	IsolatorFilesystemLinux, IsolatorNamespacesPid, IsolatorNetworkPorts}
+	IsolatorDiskDu, IsolatorFilesystemLinux, IsolatorNamespacesPid, IsolatorNetworkPorts}
 
 // namespaceIsolators builds filesystem/linux, namespaces/pid and
 // network/ports when names has them. As in Mesos, namespaces/pid needs

@@ -389,3 +389,57 @@ func bootID() string {
 	}
 	return strings.TrimSpace(string(b))
 }
+
+// userHZ is the unit of the CPU times in /proc/<pid>/stat and cpuacct.stat
+// (USER_HZ, which Linux fixes at 100 for user space on every architecture).
+const userHZ = 100
+
+// processesOf reads what each live process of the container whose first
+// process is root (its session, and every descendant) has used.
+func processesOf(root int) []ProcessUsage {
+	pids := members(table.fresh(), []target{{root, root}})
+	out := make([]ProcessUsage, 0, len(pids))
+	for _, pid := range pids {
+		if u, ok := readProcUsage(pid); ok {
+			out = append(out, u)
+		}
+	}
+	return out
+}
+
+// readProcUsage reads a process's CPU times, threads and resident set from
+// /proc/<pid>/stat.
+func readProcUsage(pid int) (ProcessUsage, bool) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return ProcessUsage{}, false
+	}
+	return parseProcUsage(pid, b, os.Getpagesize())
+}
+
+// parseProcUsage takes utime, stime, num_threads and rss (fields 14, 15,
+// 20 and 24 of proc(5)'s stat line) from a stat line.
+func parseProcUsage(pid int, b []byte, pageSize int) (ProcessUsage, bool) {
+	i := len(b) - 1
+	for i >= 0 && b[i] != ')' {
+		i--
+	}
+	if i < 0 {
+		return ProcessUsage{}, false
+	}
+	f := strings.Fields(string(b[i+1:])) // f[0] is field 3, the state
+	if len(f) < 22 || f[0] == "Z" || f[0] == "X" {
+		return ProcessUsage{}, false
+	}
+	num := func(k int) uint64 {
+		n, _ := strconv.ParseUint(f[k-3], 10, 64)
+		return n
+	}
+	return ProcessUsage{
+		Pid:        pid,
+		UserTime:   time.Duration(num(14)) * (time.Second / userHZ),
+		SystemTime: time.Duration(num(15)) * (time.Second / userHZ),
+		Threads:    int(num(20)),
+		RSSBytes:   num(24) * uint64(pageSize),
+	}, true
+}

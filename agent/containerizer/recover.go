@@ -85,6 +85,16 @@ func (p *Posix) Recover(known []string) ([]Recovered, error) {
 					runDir:     r.dir,
 					done:       make(chan struct{}),
 				}
+				// Before its end can be reported (and its isolators
+				// cleaned up), the isolators that keep something per
+				// container hear of it.
+				for _, iso := range p.opts.Isolators {
+					if a, ok := iso.(Adopter); ok {
+						if err := a.Adopt(c.spec, c.root); err != nil {
+							p.log.Warn("isolator cannot adopt a recovered container", "isolator", iso.Name(), "container", r.id, "err", err)
+						}
+					}
+				}
 				p.mu.Lock()
 				p.containers[r.id] = c
 				p.wg.Add(1)

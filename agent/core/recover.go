@@ -117,6 +117,11 @@ func (c *core) recover(now time.Time, in Recover) {
 				ex.pid = rc.Pid
 				c.touchEx(ex)
 			}
+			// The containerizer knows an adopted container's resources
+			// only from an update (Mesos updates a recovered executor's
+			// container when it re-registers): its isolators measure and
+			// limit by them.
+			c.emit(UpdateContainer{ContainerID: ex.containerID, Resources: ex.resources()})
 			continue
 		}
 		c.containerExited(now, Termination{ContainerID: rc.ContainerID, Status: rc.Status, How: "ended while the agent was away"})

@@ -29,9 +29,12 @@ func agentFlags(fs *flag.FlagSet, cfg *agent.Config) {
 	fs.Var(flagx.Duration{D: &cfg.ExecutorRegistrationTimeout}, "executor_registration_timeout", "time an executor has to subscribe")
 	fs.Var(flagx.Duration{D: &cfg.ExecutorShutdownGracePeriod}, "executor_shutdown_grace_period", "time a shut-down executor has before it is killed")
 	fs.Var(flagx.Duration{D: &cfg.RegistrationBackoffFactor}, "registration_backoff_factor", "initial bound of the registration retry backoff")
-	fs.StringVar(&cfg.Isolation, "isolation", "", "isolators, comma-separated: posix/cpu, posix/mem, cgroups/cpu, cgroups/mem, cgroups/pids, filesystem/linux, namespaces/pid, network/ports (default: "+
+	fs.StringVar(&cfg.Isolation, "isolation", "", "isolators, comma-separated: posix/cpu, posix/mem, cgroups/cpu, cgroups/mem, cgroups/pids, disk/du, filesystem/linux, namespaces/pid, network/ports (default: "+
 		containerizer.DefaultCgroupsIsolation+" when the agent can write cgroups, else "+containerizer.DefaultPosixIsolation+")")
 	fs.StringVar(&cfg.CgroupsRoot, "cgroups_root", "mesos", "name of the root cgroup below which each container's cgroup is made")
+	cfg.ContainerDiskWatchInterval = containerizer.DefaultDiskWatchInterval
+	fs.Var(flagx.Duration{D: &cfg.ContainerDiskWatchInterval}, "container_disk_watch_interval", "time between two measurements of a sandbox's disk usage by the disk/du isolator")
+	fs.BoolVar(&cfg.EnforceContainerDiskQuota, "enforce_container_disk_quota", false, "with disk/du isolation, destroy a container whose sandbox holds more than its disk resource (REASON_CONTAINER_LIMITATION_DISK)")
 	fs.BoolVar(&cfg.CgroupsEnableCFS, "cgroups_enable_cfs", false, "cap each container's CPU time with a CFS quota from its cpus (cpus x 100ms per 100ms period), not only weigh it with cpu shares")
 	fs.Int64Var(&cfg.CgroupsPidsMax, "cgroups_pids_max", containerizer.DefaultPidsMax, "with cgroups/pids, the most processes and threads each container may have (Gomesos's own flag: Mesos's pids isolator only counts them)")
 	fs.StringVar(&cfg.DefaultContainerInfoJSON, "default_container_info", "", "JSON ContainerInfo (type MESOS) given to every executor that has none; filesystem/linux binds its volumes, e.g. '{\"type\":\"MESOS\",\"volumes\":[{\"host_path\":\"tmp\",\"container_path\":\"/tmp\",\"mode\":\"RW\"}]}'")
@@ -77,6 +80,7 @@ func resolveIsolation(cfg *agent.Config) error {
 	}
 	isolators, resolved, err := containerizer.IsolatorsFor(cfg.Isolation, containerizer.CgroupsOptions{
 		Root: cfg.CgroupsRoot, EnableCFS: cfg.CgroupsEnableCFS, PidsMax: cfg.CgroupsPidsMax, Logger: cfg.Logger,
+		Disk: containerizer.DiskOptions{WatchInterval: cfg.ContainerDiskWatchInterval, EnforceQuota: cfg.EnforceContainerDiskQuota},
 	}, ns)
 	if err != nil {
 		return err

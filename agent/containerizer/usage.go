@@ -1,0 +1,72 @@
+package containerizer
+
+import (
+	"time"
+
+	mesos "github.com/gomesos/gomesos/api/v1/mesos"
+)
+
+// Usage implements Containerizer, as Mesos's containerizer does: the time
+// of measurement, what every isolator that measures (a Measurer, or a
+// ProcessMeasurer given the container's processes) counted, and the
+// container's cpus and mem resources as cpus_limit and mem_limit_bytes. An
+// isolator that fails to measure is left out, with a warning: the others'
+// counters are still worth having.
+func (p *Posix) Usage(id string) (*mesos.ResourceStatistics, error) {
+	c, err := p.pin(id, false)
+	if err != nil {
+		return nil, err
+	}
+	if c == nil {
+		return nil, ErrUnknownContainer // ending
+	}
+	defer p.unpin(c)
+	p.mu.Lock()
+	resources := c.resources
+	p.mu.Unlock()
+
+	st := &mesos.ResourceStatistics{Timestamp: ptr(float64(time.Now().UnixNano()) / 1e9)}
+	var procs []ProcessUsage
+	read := false
+	for _, iso := range p.opts.Isolators {
+		if m, ok := iso.(Measurer); ok {
+			if err := m.Usage(id, st); err != nil {
+				p.log.Warn("an isolator failed to measure a container", "isolator", iso.Name(), "container", id, "err", err)
+			}
+		}
+		if m, ok := iso.(ProcessMeasurer); ok {
+			if !read {
+				procs, read = processesOf(c.root), true
+			}
+			m.UsageOfProcesses(procs, st)
+		}
+	}
+	setLimits(resources, st)
+	return st, nil
+}
+
+// setLimits sets cpus_limit and mem_limit_bytes from the resources' cpus
+// and mem, where they have them.
+func setLimits(resources []*mesos.Resource, st *mesos.ResourceStatistics) {
+	var cpus, mem float64
+	var haveCPUs, haveMem bool
+	for _, r := range resources {
+		if r.GetType() != mesos.Value_SCALAR {
+			continue
+		}
+		switch r.GetName() {
+		case "cpus":
+			cpus += r.GetScalar().GetValue()
+			haveCPUs = true
+		case "mem":
+			mem += r.GetScalar().GetValue()
+			haveMem = true
+		}
+	}
+	if haveCPUs {
+		st.CpusLimit = ptr(cpus)
+	}
+	if haveMem {
+		st.MemLimitBytes = ptr(uint64(mem * (1 << 20)))
+	}
+}
