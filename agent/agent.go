@@ -86,6 +86,7 @@ func New(cfg Config) (*Agent, error) {
 	if err != nil {
 		return nil, err
 	}
+	res = isolatorResources(res, cfg.Isolators)
 	attrs, err := agentAttributes(cfg.Attributes)
 	if err != nil {
 		return nil, err
@@ -387,7 +388,7 @@ func (a *Agent) apply(outs []core.Output) {
 		case core.Destroy:
 			a.ops.destroy(o.ContainerID)
 		case core.UpdateContainer:
-			a.ops.update(o.ContainerID, o.Resources)
+			a.ops.update(o.ContainerID, o.Resources, o.Limits)
 		case core.ExecutorEvent:
 			if s := a.streams.get(o.Conn); s != nil && !s.send(o.Event) {
 				a.log.Warn("an executor is not reading its events; closing its stream (it must subscribe again)",
@@ -428,6 +429,7 @@ func containerSpec(s core.LaunchSpec) containerizer.Spec {
 		Env:       s.Env,
 		Resources: s.Resources,
 		Container: s.Container,
+		Limits:    s.Limits,
 	}
 }
 

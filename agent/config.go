@@ -149,6 +149,10 @@ type Config struct {
 	// for /flags only: disk/du was built with them.
 	ContainerDiskWatchInterval time.Duration
 	EnforceContainerDiskQuota  bool
+	// AllowedDevices and NvidiaGPUDevices are --allowed_devices and
+	// --nvidia_gpu_devices, for /flags only, as above.
+	AllowedDevices   string
+	NvidiaGPUDevices string
 	// FetcherCacheDir (--fetcher_cache_dir, default /tmp/mesos/fetch)
 	// holds the fetcher's cache, under slaves/<agent id>.
 	FetcherCacheDir string
@@ -282,6 +286,8 @@ func (c Config) flagsMap(ip string, port int) map[string]string {
 		"check_agent_port_range_only":          strconv.FormatBool(c.CheckAgentPortRangeOnly),
 		"container_disk_watch_interval":        codec.FormatDuration(cmp.Or(c.ContainerDiskWatchInterval, containerizer.DefaultDiskWatchInterval)),
 		"enforce_container_disk_quota":         strconv.FormatBool(c.EnforceContainerDiskQuota),
+		"allowed_devices":                      c.AllowedDevices,
+		"nvidia_gpu_devices":                   c.NvidiaGPUDevices,
 		"executor_registration_timeout":        codec.FormatDuration(c.ExecutorRegistrationTimeout),
 		"executor_shutdown_grace_period":       codec.FormatDuration(c.ExecutorShutdownGracePeriod),
 		"registration_backoff_factor":          codec.FormatDuration(c.RegistrationBackoffFactor),

@@ -67,8 +67,9 @@ const (
 
 type containerOp struct {
 	kind      opKind
-	spec      core.LaunchSpec   // opLaunch
-	resources []*mesos.Resource // opUpdate
+	spec      core.LaunchSpec    // opLaunch
+	resources []*mesos.Resource  // opUpdate
+	limits    map[string]float64 // opUpdate
 }
 
 func newContainerOps(cont containerizer.Containerizer, fetch *fetcher.Fetcher, workDir string, log *slog.Logger, deliver func(core.Input) bool) *containerOps {
@@ -101,8 +102,8 @@ func (w *containerOps) launch(spec core.LaunchSpec) {
 	w.add(spec.ID, &containerOp{kind: opLaunch, spec: spec})
 }
 
-func (w *containerOps) update(id string, resources []*mesos.Resource) {
-	w.add(id, &containerOp{kind: opUpdate, resources: resources})
+func (w *containerOps) update(id string, resources []*mesos.Resource, limits map[string]float64) {
+	w.add(id, &containerOp{kind: opUpdate, resources: resources, limits: limits})
 }
 
 func (w *containerOps) destroy(id string) {
@@ -196,7 +197,11 @@ func (w *containerOps) do(id string, op *containerOp) {
 		}
 		w.deliver(core.ContainerLaunched{ContainerID: id, Pid: pid, Err: err})
 	case opUpdate:
-		if err := w.cont.Update(id, op.resources); err != nil && !errors.Is(err, containerizer.ErrUnknownContainer) {
+		update := func() error { return w.cont.Update(id, op.resources) }
+		if lu, ok := w.cont.(containerizer.LimitsUpdater); ok {
+			update = func() error { return lu.UpdateLimits(id, op.resources, op.limits) }
+		}
+		if err := update(); err != nil && !errors.Is(err, containerizer.ErrUnknownContainer) {
 			w.log.Warn("updating a container", "container", id, "err", err)
 		}
 	case opDestroy:

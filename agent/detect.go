@@ -3,7 +3,9 @@ package agent
 import (
 	"fmt"
 	"runtime"
+	"slices"
 
+	"github.com/gomesos/gomesos/agent/containerizer"
 	mesos "github.com/gomesos/gomesos/api/v1/mesos"
 	"github.com/gomesos/gomesos/resources"
 )
@@ -60,6 +62,24 @@ func agentResources(text, workDir string) ([]*mesos.Resource, error) {
 		}
 	}
 	return resources.ToProto(out), nil
+}
+
+// isolatorResources adds what the isolators bring (gpu/nvidia's gpus) to
+// the agent's resources, for each name those do not have already
+// (--resources named it, and the isolator checked that it agrees).
+func isolatorResources(res []*mesos.Resource, isolators []containerizer.Isolator) []*mesos.Resource {
+	for _, iso := range isolators {
+		r, ok := iso.(interface{ AgentResources() []*mesos.Resource })
+		if !ok {
+			continue
+		}
+		for _, extra := range r.AgentResources() {
+			if !slices.ContainsFunc(res, func(have *mesos.Resource) bool { return have.GetName() == extra.GetName() }) {
+				res = append(res, extra)
+			}
+		}
+	}
+	return res
 }
 
 // agentAttributes parses --attributes.

@@ -286,8 +286,8 @@ func TestContainerOps(t *testing.T) {
 	w.start()
 	defer w.close()
 	w.launch(core.LaunchSpec{ID: "slow"})
-	w.update("slow", make([]*mesos.Resource, 1))
-	w.update("slow", make([]*mesos.Resource, 2))
+	w.update("slow", make([]*mesos.Resource, 1), nil)
+	w.update("slow", make([]*mesos.Resource, 2), nil)
 	w.destroy("slow")
 	w.launch(core.LaunchSpec{ID: "quick"})
 	if l := <-launched; l.ContainerID != "quick" {

@@ -22,6 +22,16 @@ type CgroupsOptions struct {
 	CPU, Mem, Pids bool
 	// EnableCFS sets a hard CFS quota from cpus (--cgroups_enable_cfs).
 	EnableCFS bool
+	// Devices selects cgroups/devices: every container may use only
+	// DefaultDeviceWhitelist, AllowedDevices (--allowed_devices) and, with
+	// GPUs, its GPUs and their control devices.
+	Devices        bool
+	AllowedDevices []DeviceRule
+	// GPUs, when set, is gpu/nvidia: each container holds as many GPUs as
+	// its "gpus" resource says (it needs Devices). IsolatorsFor makes it
+	// from GPU, the GPU flags.
+	GPUs *GPUAllocator
+	GPU  GPUOptions
 	// PidsMax is the most processes a container may have; 0 means
 	// DefaultPidsMax.
 	PidsMax int64
@@ -36,8 +46,8 @@ type CgroupHost struct {
 	// (the unified hierarchy, with the controllers enabled there).
 	Version int
 	// Mounts maps each v1 controller this isolator uses (cpu, cpuacct,
-	// memory, pids, freezer) to its hierarchy's mount point; for v2, ""
-	// maps to the unified mount point.
+	// memory, pids, freezer, and devices where it is mounted) to its
+	// hierarchy's mount point; for v2, "" maps to the unified mount point.
 	Mounts map[string]string
 }
 

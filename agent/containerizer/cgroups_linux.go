@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -37,8 +38,12 @@ const (
 )
 
 // v1Controllers are the v1 hierarchies a container's cgroup is made in;
-// freezer is always needed, to kill.
+// freezer is always needed, to kill. devices joins them with
+// cgroups/devices.
 var v1Controllers = []string{"cpu", "cpuacct", "memory", "pids", "freezer"}
+
+// v1Devices is the devices controller's name.
+const v1Devices = "devices"
 
 // DetectCgroups reads /proc/self/mountinfo and tells which cgroup version
 // the isolator would use, or why it cannot. It does not check that the
@@ -63,7 +68,7 @@ func DetectCgroups() (CgroupHost, error) {
 		switch fstype {
 		case "cgroup":
 			for _, opt := range strings.Split(super, ",") {
-				if slices.Contains(v1Controllers, opt) {
+				if slices.Contains(v1Controllers, opt) || opt == v1Devices {
 					if _, ok := v1[opt]; !ok {
 						v1[opt] = mount
 					}
@@ -155,6 +160,9 @@ func NewCgroups(host CgroupHost, opts CgroupsOptions) (*Cgroups, error) {
 	if clean := filepath.Clean("/" + opts.Root); clean == "/" || strings.Contains(opts.Root, "..") {
 		return nil, fmt.Errorf("cgroups isolator: --cgroups_root %q is not a cgroup name", opts.Root)
 	}
+	if opts.GPUs != nil && !opts.Devices {
+		return nil, fmt.Errorf("cgroups isolator: %s needs %s", IsolatorGPUNvidia, IsolatorCgroupsDevices)
+	}
 	if opts.PidsMax == 0 {
 		opts.PidsMax = DefaultPidsMax
 	}
@@ -170,15 +178,29 @@ func NewCgroups(host CgroupHost, opts CgroupsOptions) (*Cgroups, error) {
 func (g *Cgroups) Name() string {
 	var n []string
 	if g.opts.CPU {
-		n = append(n, "cgroups/cpu")
+		n = append(n, IsolatorCgroupsCPU)
 	}
 	if g.opts.Mem {
-		n = append(n, "cgroups/mem")
+		n = append(n, IsolatorCgroupsMem)
 	}
 	if g.opts.Pids {
-		n = append(n, "cgroups/pids")
+		n = append(n, IsolatorCgroupsPids)
+	}
+	if g.opts.Devices {
+		n = append(n, IsolatorCgroupsDevices)
+	}
+	if g.opts.GPUs != nil {
+		n = append(n, IsolatorGPUNvidia)
 	}
 	return strings.Join(n, ",")
+}
+
+// controllers are the v1 hierarchies the container's cgroup is made in.
+func (g *Cgroups) controllers() []string {
+	if g.opts.Devices {
+		return append(slices.Clip(v1Controllers), v1Devices)
+	}
+	return v1Controllers
 }
 
 // Version is the cgroup version in use.
@@ -196,7 +218,7 @@ func (g *Cgroups) Paths(id string) []string {
 		return []string{filepath.Join(g.host.Mounts[""], g.rel(id))}
 	}
 	seen := map[string]bool{}
-	for _, c := range v1Controllers {
+	for _, c := range g.controllers() {
 		p := filepath.Join(g.host.Mounts[c], g.rel(id))
 		if !seen[p] {
 			seen[p] = true
@@ -222,24 +244,30 @@ func (g *Cgroups) hierarchy() ([]cgroup1.Subsystem, error) {
 	}
 	var out []cgroup1.Subsystem
 	for _, s := range all {
-		if slices.Contains(v1Controllers, string(s.Name())) {
+		if slices.Contains(g.controllers(), string(s.Name())) {
 			out = append(out, s)
 		}
 	}
 	return out, nil
 }
 
-// limitsOf are the container's limits from its resources, as Mesos
-// computes them.
+// limitsOf are the container's limits from its resources and its limits
+// beyond them (TaskInfo.limits), as Mesos computes them: cpu shares from
+// the cpus request; a CFS quota at the cpus limit when there is one (none
+// at all for an infinite one), else at the request with
+// --cgroups_enable_cfs; the memory hard limit at the mem limit when there
+// is one (none for an infinite one), else at the request, and the soft
+// limit at the request.
 type limitsOf struct {
 	shares       uint64
-	quota        int64 // microseconds per period; 0 without CFS
-	memory       int64 // bytes; 0 without cgroups/mem or mem
+	quota        int64 // microseconds per period; 0 leaves it, -1 is none
+	memory       int64 // bytes; 0 without cgroups/mem or mem, -1 is none
+	soft         int64 // bytes; the memory request
 	pids         int64
 	haveCPU, mem bool
 }
 
-func (g *Cgroups) limitsFor(resources []*mesos.Resource) limitsOf {
+func (g *Cgroups) limitsFor(resources []*mesos.Resource, limits map[string]float64) limitsOf {
 	var cpus, mem float64
 	var haveCPU, haveMem bool
 	for _, r := range resources {
@@ -255,17 +283,35 @@ func (g *Cgroups) limitsFor(resources []*mesos.Resource) limitsOf {
 			haveMem = true
 		}
 	}
-	l := limitsOf{pids: g.opts.PidsMax}
+	var l limitsOf
+	if g.opts.Pids {
+		l.pids = g.opts.PidsMax
+	}
+	quota := func(cpus float64) int64 {
+		return max(int64(cpus*float64(cfsPeriod.Microseconds())), minCFSQuota.Microseconds())
+	}
 	if g.opts.CPU && haveCPU {
 		l.haveCPU = true
 		l.shares = max(uint64(cpuSharesPerCPU*cpus), minCPUShares)
-		if g.opts.EnableCFS {
-			l.quota = max(int64(cpus*float64(cfsPeriod.Microseconds())), minCFSQuota.Microseconds())
+		if limit, ok := limits["cpus"]; ok {
+			l.quota = -1
+			if !math.IsInf(limit, 1) {
+				l.quota = quota(limit)
+			}
+		} else if g.opts.EnableCFS {
+			l.quota = quota(cpus)
 		}
 	}
 	if g.opts.Mem && haveMem {
 		l.mem = true
 		l.memory = max(int64(mem*(1<<20)), minMemory)
+		l.soft = l.memory
+		if limit, ok := limits["mem"]; ok {
+			l.memory = -1
+			if !math.IsInf(limit, 1) {
+				l.memory = max(int64(limit*(1<<20)), minMemory)
+			}
+		}
 	}
 	return l
 }
@@ -275,19 +321,20 @@ func (l limitsOf) v1() *specs.LinuxResources {
 	if l.haveCPU {
 		shares := l.shares
 		r.CPU = &specs.LinuxCPU{Shares: &shares}
-		if l.quota > 0 {
+		if l.quota != 0 {
 			quota, period := l.quota, uint64(cfsPeriod.Microseconds())
 			r.CPU.Quota, r.CPU.Period = &quota, &period
 		}
 	}
 	if l.mem {
-		limit, disable := l.memory, true
 		// The kernel's OOM killer is disabled in the container's cgroup:
 		// a container over its limit stalls until the isolator, told by
 		// the OOM notification, destroys it, so that its end is always
 		// reported as the memory limitation (Mesos lets the kernel kill a
 		// process, after which an executor may report its task first).
-		r.Memory = &specs.LinuxMemory{Limit: &limit, DisableOOMKiller: &disable}
+		// Without a hard limit the kernel keeps it, for the host's sake.
+		limit, soft, disable := l.memory, l.soft, l.memory > 0
+		r.Memory = &specs.LinuxMemory{Limit: &limit, Reservation: &soft, DisableOOMKiller: &disable}
 	}
 	if l.pids > 0 {
 		r.Pids = &specs.LinuxPids{Limit: ptr(l.pids)}
@@ -301,12 +348,20 @@ func (l limitsOf) v2() *cgroup2.Resources {
 		// cpu.weight from shares, as runc converts them.
 		weight := 1 + ((l.shares-2)*9999)/262142
 		r.CPU = &cgroup2.CPU{Weight: &weight}
-		if l.quota > 0 {
+		switch {
+		case l.quota > 0:
 			r.CPU.Max = cgroup2.NewCPUMax(&l.quota, ptr(uint64(cfsPeriod.Microseconds())))
+		case l.quota < 0:
+			r.CPU.Max = cgroup2.NewCPUMax(nil, ptr(uint64(cfsPeriod.Microseconds())))
 		}
 	}
 	if l.mem {
-		r.Memory = &cgroup2.Memory{Max: ptr(l.memory)}
+		// memory.low protects the request, as v1's soft limit asks for it.
+		limit := l.memory
+		if limit < 0 {
+			limit = math.MaxInt64 // "max"
+		}
+		r.Memory = &cgroup2.Memory{Max: &limit, Low: ptr(l.soft)}
 	}
 	if l.pids > 0 {
 		r.Pids = &cgroup2.Pids{Max: l.pids}
@@ -315,7 +370,8 @@ func (l limitsOf) v2() *cgroup2.Resources {
 }
 
 // Prepare implements Isolator: it creates the container's cgroup with its
-// limits and has the supervisor join it before the executor starts.
+// limits (and device list, and GPUs) and has the supervisor join it before
+// the executor starts.
 func (g *Cgroups) Prepare(spec *Spec, cmd *exec.Cmd) error {
 	if err := ids.Validate(spec.ID); err != nil {
 		return fmt.Errorf("container ID %q: %w", spec.ID, err)
@@ -324,33 +380,64 @@ func (g *Cgroups) Prepare(spec *Spec, cmd *exec.Cmd) error {
 	if err := g.remove(spec.ID); err != nil {
 		return err
 	}
-	l := g.limitsFor(spec.Resources)
-	if g.host.Version == 2 {
-		if _, err := cgroup2.NewManager(g.host.Mounts[""], g.rel(spec.ID), l.v2()); err != nil {
-			_ = g.remove(spec.ID)
-			return fmt.Errorf("create cgroup %s: %w", g.rel(spec.ID), err)
+	var gpus []GPU
+	if g.opts.GPUs != nil {
+		n, err := gpusOf(spec.Resources)
+		if err != nil {
+			return fmt.Errorf("%s: %w", IsolatorGPUNvidia, err)
 		}
-	} else {
-		if _, err := cgroup1.New(cgroup1.StaticPath(g.rel(spec.ID)), l.v1(), cgroup1.WithHierarchy(g.hierarchy)); err != nil {
-			_ = g.remove(spec.ID)
-			return fmt.Errorf("create cgroup %s: %w", g.rel(spec.ID), err)
+		if gpus, err = g.opts.GPUs.Allocate(spec.ID, n); err != nil {
+			return fmt.Errorf("%s: %w", IsolatorGPUNvidia, err)
 		}
 	}
+	fail := func(err error) error {
+		_ = g.remove(spec.ID)
+		if g.opts.GPUs != nil {
+			g.opts.GPUs.Release(spec.ID)
+		}
+		return err
+	}
+	l := g.limitsFor(spec.Resources, spec.Limits)
+	devices := g.deviceRules(gpus)
+	if g.host.Version == 2 {
+		r := l.v2()
+		r.Devices = specDevices(devices)
+		if _, err := cgroup2.NewManager(g.host.Mounts[""], g.rel(spec.ID), r); err != nil {
+			return fail(fmt.Errorf("create cgroup %s: %w", g.rel(spec.ID), err))
+		}
+	} else {
+		r := l.v1()
+		r.Devices = specDevices(devices)
+		if _, err := cgroup1.New(cgroup1.StaticPath(g.rel(spec.ID)), r, cgroup1.WithHierarchy(g.hierarchy)); err != nil {
+			return fail(fmt.Errorf("create cgroup %s: %w", g.rel(spec.ID), err))
+		}
+	}
+	if g.opts.GPUs != nil {
+		if err := g.recordGPUs(spec.ID, gpus); err != nil {
+			return fail(err)
+		}
+	}
+	env := cmd.Env
+	if env == nil {
+		env = os.Environ()
+	}
+	env = env[:len(env):len(env)]
 	if len(cmd.Args) > 1 && cmd.Args[1] == SuperviseArg {
 		var procs []string
 		for _, p := range g.Paths(spec.ID) {
 			procs = append(procs, filepath.Join(p, "cgroup.procs"))
 		}
-		env := cmd.Env
-		if env == nil {
-			env = os.Environ()
-		}
-		cmd.Env = append(env[:len(env):len(env)], cgroupProcsEnv+"="+strings.Join(procs, ":"))
+		env = append(env, cgroupProcsEnv+"="+strings.Join(procs, ":"))
 	}
+	if len(gpus) > 0 {
+		// The GPUs held at launch: CUDA numbers the devices it may use
+		// by their NVML index.
+		env = append(env, "CUDA_VISIBLE_DEVICES="+visibleDevices(gpus))
+	}
+	cmd.Env = env
 	if l.mem {
 		if err := g.watchOOM(spec.ID, l.memory); err != nil {
-			_ = g.remove(spec.ID)
-			return err
+			return fail(err)
 		}
 	}
 	return nil
@@ -367,21 +454,63 @@ func (g *Cgroups) Isolate(id string, pid int) error {
 	return nil
 }
 
-// Update implements Isolator.
+// Update implements Isolator: the requests are the limits.
 func (g *Cgroups) Update(id string, resources []*mesos.Resource) error {
-	l := g.limitsFor(resources)
+	return g.UpdateLimits(id, resources, nil)
+}
+
+// UpdateLimits implements LimitsIsolator: new limits, and with gpu/nvidia
+// as many GPUs as the resources now ask for (the device list changes
+// with them).
+func (g *Cgroups) UpdateLimits(id string, resources []*mesos.Resource, limits map[string]float64) error {
+	l := g.limitsFor(resources, limits)
+	var devices []DeviceRule
+	if g.opts.GPUs != nil {
+		n, err := gpusOf(resources)
+		if err != nil {
+			return fmt.Errorf("%s: %w", IsolatorGPUNvidia, err)
+		}
+		before := g.opts.GPUs.Of(id)
+		if n != len(before) {
+			gpus, err := g.opts.GPUs.Allocate(id, n)
+			if err != nil {
+				return fmt.Errorf("%s: %w", IsolatorGPUNvidia, err)
+			}
+			if err := g.recordGPUs(id, gpus); err != nil {
+				return err
+			}
+			devices = g.deviceRules(gpus)
+			if g.host.Version == 1 {
+				if err := g.updateDevicesV1(id, before, gpus); err != nil {
+					return err
+				}
+				devices = nil
+			}
+		}
+	}
 	if g.host.Version == 2 {
 		m, err := cgroup2.Load(g.rel(id), cgroup2.WithMountpoint(g.host.Mounts[""]))
 		if err != nil {
 			return fmt.Errorf("load cgroup %s: %w", g.rel(id), err)
 		}
-		return m.Update(l.v2())
+		if err := m.Update(l.v2()); err != nil {
+			return fmt.Errorf("update cgroup %s: %w", g.rel(id), err)
+		}
+		if devices != nil {
+			return replaceDeviceProgram(filepath.Join(g.host.Mounts[""], g.rel(id)), specDevices(devices))
+		}
+		return nil
 	}
 	c, err := cgroup1.Load(cgroup1.StaticPath(g.rel(id)), cgroup1.WithHierarchy(g.hierarchy))
 	if err != nil {
 		return fmt.Errorf("load cgroup %s: %w", g.rel(id), err)
 	}
-	return c.Update(l.v1())
+	// The device list is left out: written again whole, it would deny
+	// every device for a moment.
+	if err := c.Update(l.v1()); err != nil {
+		return fmt.Errorf("update cgroup %s: %w", g.rel(id), err)
+	}
+	return nil
 }
 
 // KillAll implements Killer: it freezes the container's cgroup, kills every
@@ -498,6 +627,11 @@ func (g *Cgroups) Pids(id string) ([]int, error) { return g.pids(id) }
 // removes it.
 func (g *Cgroups) Cleanup(id string) error {
 	err := g.remove(id)
+	if g.opts.GPUs != nil && err == nil {
+		// A cgroup that could not be removed may still hold processes
+		// that use its GPUs: they are not handed out again.
+		g.opts.GPUs.Release(id)
+	}
 	g.mu.Lock()
 	w := g.watched[id]
 	delete(g.watched, id)
@@ -611,6 +745,11 @@ func (g *Cgroups) RecoverIsolation(adopted []string) error {
 		}
 	}
 	for _, id := range adopted {
+		if g.opts.GPUs != nil {
+			if err := g.recoverGPUs(id); err != nil {
+				errs = append(errs, err)
+			}
+		}
 		if mem := g.memoryLimit(id); mem > 0 {
 			if err := g.watchOOM(id, mem); err != nil {
 				g.log.Warn("cannot watch a recovered container's memory", "container", id, "err", err)
@@ -619,6 +758,34 @@ func (g *Cgroups) RecoverIsolation(adopted []string) error {
 	}
 	return errors.Join(errs...)
 }
+
+// recoverGPUs gives an adopted container back the GPUs its cgroup
+// records.
+func (g *Cgroups) recoverGPUs(id string) error {
+	if _, err := os.Stat(g.devicesPath(id)); errors.Is(err, fs.ErrNotExist) {
+		return nil // it ended meanwhile; its cleanup follows
+	}
+	minors, err := g.recordedGPUs(id)
+	if err != nil {
+		return err
+	}
+	if err := g.opts.GPUs.Claim(id, minors); err != nil {
+		return fmt.Errorf("%s: recover the GPUs of container %s: %w", IsolatorGPUNvidia, id, err)
+	}
+	return nil
+}
+
+// AgentResources are the resources the isolator adds to the agent's: its
+// GPUs, with gpu/nvidia.
+func (g *Cgroups) AgentResources() []*mesos.Resource {
+	if g.opts.GPUs == nil {
+		return nil
+	}
+	return g.opts.GPUs.Resources()
+}
+
+// GPUAllocator is the gpu/nvidia allocator (nil without it).
+func (g *Cgroups) GPUAllocator() *GPUAllocator { return g.opts.GPUs }
 
 // freshCgroup is how long an empty cgroup no record names is taken as
 // another agent's container about to start, rather than a leftover.

@@ -3,11 +3,11 @@
 // may leave, by ".." or by symbolic link), starts the executor in a session
 // and process group of its own with its output in the sandbox's stdout and
 // stderr files, watches it exit, and kills its whole process tree when asked.
-// Isolation (cgroups v1 and v2, namespaces, disk/du) plugs in as Isolator hooks
-// around each launch; the posix launcher here isolates nothing by itself.
-// Usage measures a container through the isolators that can (Measurer,
-// ProcessMeasurer) and adds its cpus and mem limits, as Mesos's
-// ResourceStatistics has them.
+// Isolation (cgroups v1 and v2 with their device lists, GPUs, namespaces,
+// disk/du) plugs in as Isolator hooks around each launch; the posix launcher
+// here isolates nothing by itself. Usage measures a container through the
+// isolators that can (Measurer, ProcessMeasurer) and adds its cpus and mem
+// limits, as Mesos's ResourceStatistics has them.
 //
 // Containers outlive the agent. Each runs under a small supervisor (this
 // same binary run with SuperviseArg, see MainIfSupervisor) that is the
@@ -63,6 +63,9 @@ type Spec struct {
 	// --default_container_info), if any: its volumes and linux_info are
 	// for the filesystem/linux and namespaces/pid isolators.
 	Container *mesos.ContainerInfo
+	// Limits are the container's cpus and mem limits above Resources
+	// (from TaskInfo.limits; +Inf means no limit); nil when it has none.
+	Limits map[string]float64
 }
 
 // Termination says how a container ended.
@@ -708,6 +711,12 @@ func (p *Posix) limited(id string) {
 
 // Update implements Containerizer.
 func (p *Posix) Update(id string, resources []*mesos.Resource) error {
+	return p.UpdateLimits(id, resources, nil)
+}
+
+// UpdateLimits implements LimitsUpdater: isolators that apply limits beyond
+// the requests (LimitsIsolator) get them, the others the resources alone.
+func (p *Posix) UpdateLimits(id string, resources []*mesos.Resource, limits map[string]float64) error {
 	p.mu.Lock()
 	c, ok := p.containers[id]
 	if ok {
@@ -718,7 +727,13 @@ func (p *Posix) Update(id string, resources []*mesos.Resource) error {
 		return ErrUnknownContainer
 	}
 	for _, iso := range p.opts.Isolators {
-		if err := iso.Update(id, resources); err != nil {
+		var err error
+		if li, ok := iso.(LimitsIsolator); ok {
+			err = li.UpdateLimits(id, resources, limits)
+		} else {
+			err = iso.Update(id, resources)
+		}
+		if err != nil {
 			return fmt.Errorf("isolator %s: %w", iso.Name(), err)
 		}
 	}

@@ -1,6 +1,7 @@
 package containerizer
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -71,6 +72,21 @@ type Adopter interface {
 	Adopt(spec Spec, pid int) error
 }
 
+// LimitsIsolator is an Isolator that applies resource limits beyond the
+// requests (TaskInfo.limits, Mesos's TASK_RESOURCE_LIMITS): at Prepare from
+// Spec.Limits, on updates through UpdateLimits, which the containerizer
+// calls instead of Update. limits maps "cpus" and "mem" to their limits
+// (+Inf for none); nil means the requests are the limits.
+type LimitsIsolator interface {
+	UpdateLimits(id string, resources []*mesos.Resource, limits map[string]float64) error
+}
+
+// LimitsUpdater is a Containerizer that applies resource limits beyond the
+// requests; the agent calls UpdateLimits instead of Update on it.
+type LimitsUpdater interface {
+	UpdateLimits(id string, resources []*mesos.Resource, limits map[string]float64) error
+}
+
 // Recoverer is an Isolator with state of its own to recover after an
 // agent restart: given the containers adopted, it removes what belongs to
 // any other.
@@ -88,6 +104,9 @@ const (
 	IsolatorDiskDu      = "disk/du"
 	// IsolatorPosixDisk is disk/du's name before Mesos 1.0, still taken.
 	IsolatorPosixDisk = "posix/disk"
+	// IsolatorCgroupsDevices is cgroups/devices (IsolatorGPUNvidia,
+	// gpu/nvidia, needs it).
+	IsolatorCgroupsDevices = "cgroups/devices"
 
 	IsolatorNamespacesPid   = "namespaces/pid"
 	IsolatorFilesystemLinux = "filesystem/linux"
@@ -112,11 +131,12 @@ type NamespaceOptions struct {
 // IsolatorsFor builds the isolators --isolation names (a comma-separated
 // list; empty picks the default: cgroups where the agent can write them,
 // else posix). It returns them with the list in force. opts carries
-// --cgroups_root and --cgroups_enable_cfs (and, in Disk, disk/du's
-// options); the selection of controllers comes from the list; ns, when
-// given, configures the namespace and ports isolators. An unknown
-// isolator, or a cgroups isolator where cgroups cannot be written, is an
-// error naming the flag.
+// --cgroups_root, --cgroups_enable_cfs, --allowed_devices, the GPU flags and,
+// in Disk, disk/du's options; the selection of controllers comes from the
+// list; ns, when given, configures the namespace and ports isolators.
+// gpu/nvidia finds the GPUs now (see NewGPUAllocatorFor), and fails
+// without any. An unknown isolator, or a cgroups isolator where cgroups
+// cannot be written, is an error naming the flag.
 func IsolatorsFor(isolation string, opts CgroupsOptions, ns ...NamespaceOptions) ([]Isolator, string, error) {
 	if strings.TrimSpace(isolation) == "" {
 		host, err := DetectCgroups()
@@ -134,7 +154,7 @@ func IsolatorsFor(isolation string, opts CgroupsOptions, ns ...NamespaceOptions)
 	}
 	var names []string
 	var posix []Isolator
-	disk := false
+	disk, gpu := false, false
 	for _, n := range strings.Split(isolation, ",") {
 		n = strings.TrimSpace(n)
 		if n == IsolatorPosixDisk {
@@ -161,6 +181,10 @@ func IsolatorsFor(isolation string, opts CgroupsOptions, ns ...NamespaceOptions)
 			opts.Mem = true
 		case IsolatorCgroupsPids:
 			opts.Pids = true
+		case IsolatorCgroupsDevices:
+			opts.Devices = true
+		case IsolatorGPUNvidia:
+			gpu = true
 		case IsolatorDiskDu:
 			disk = true
 		case IsolatorNamespacesPid, IsolatorFilesystemLinux, IsolatorNetworkPorts:
@@ -170,12 +194,31 @@ func IsolatorsFor(isolation string, opts CgroupsOptions, ns ...NamespaceOptions)
 		names = append(names, n)
 	}
 	resolved := strings.Join(names, ",")
+	if !opts.Devices && len(opts.AllowedDevices) > 0 {
+		return nil, "", fmt.Errorf("--allowed_devices needs --isolation to include %s", IsolatorCgroupsDevices)
+	}
+	if !gpu && opts.GPU.Devices != nil {
+		return nil, "", fmt.Errorf("--nvidia_gpu_devices needs --isolation to include %s", IsolatorGPUNvidia)
+	}
+	if gpu {
+		if !opts.Devices {
+			return nil, "", fmt.Errorf("--isolation=%s: the %s isolator needs %s, to give each container its GPUs", resolved, IsolatorGPUNvidia, IsolatorCgroupsDevices)
+		}
+		a, err := NewGPUAllocatorFor(opts.GPU)
+		if err != nil {
+			return nil, "", err
+		}
+		opts.GPUs = a
+	}
 	isolators := posix
 	var g *Cgroups
-	if opts.CPU || opts.Mem || opts.Pids {
+	if opts.CPU || opts.Mem || opts.Pids || opts.Devices {
 		host, err := DetectCgroups()
 		if err == nil {
 			err = CgroupsWritable(host, opts.Root)
+		}
+		if err == nil && opts.Devices && host.Version == 1 && host.Mounts[v1Devices] == "" {
+			err = errors.New("the cgroups v1 devices hierarchy is not mounted")
 		}
 		if err != nil {
 			return nil, "", fmt.Errorf("--isolation=%s: cgroups cannot be used: %w", resolved, err)
@@ -206,7 +249,7 @@ func IsolatorsFor(isolation string, opts CgroupsOptions, ns ...NamespaceOptions)
 
 // knownIsolators lists what --isolation takes, for its error message.
 var knownIsolators = []string{IsolatorPosixCPU, IsolatorPosixMem, IsolatorCgroupsCPU, IsolatorCgroupsMem, IsolatorCgroupsPids,
-	IsolatorDiskDu, IsolatorFilesystemLinux, IsolatorNamespacesPid, IsolatorNetworkPorts}
+	IsolatorCgroupsDevices, IsolatorGPUNvidia, IsolatorDiskDu, IsolatorFilesystemLinux, IsolatorNamespacesPid, IsolatorNetworkPorts}
 
 // namespaceIsolators builds filesystem/linux, namespaces/pid and
 // network/ports when names has them. As in Mesos, namespaces/pid needs

@@ -199,6 +199,9 @@ type LaunchSpec struct {
 	// Container is the executor's ContainerInfo, else the agent's
 	// --default_container_info, if any.
 	Container *mesos.ContainerInfo
+	// Limits are its cpus and mem limits beyond Resources (from the
+	// tasks' TaskInfo.limits; +Inf for no limit at all); nil when none.
+	Limits map[string]float64
 	// URIs are the executor command's CommandInfo.uris, fetched into
 	// Directory before the executor starts (a command task's own URIs are
 	// its executor's, as in Mesos).
@@ -214,6 +217,8 @@ type Destroy struct{ ContainerID string }
 type UpdateContainer struct {
 	ContainerID string
 	Resources   []*mesos.Resource
+	// Limits are as LaunchSpec's.
+	Limits map[string]float64
 }
 
 // ExecutorEvent sends an event on an executor's stream.

@@ -176,6 +176,59 @@ func (ex *executor) resources() []*mesos.Resource {
 	return out
 }
 
+// limits are the container's resource limits beyond its requests
+// (TaskInfo.limits), as Mesos's agent computes an executor's: for cpus and
+// for mem, when a task of the executor has a limit, the sum of the tasks'
+// limits (a task without one counts its request) and the executor's own
+// resources; infinite when a task's limit is. Nil when no task has one.
+func (ex *executor) limits() map[string]float64 {
+	type task struct {
+		resources []*mesos.Resource
+		limits    map[string]*mesos.Value_Scalar
+	}
+	var tasks []task
+	for _, q := range ex.queue {
+		for _, t := range q.tasks() {
+			tasks = append(tasks, task{t.GetResources(), t.GetLimits()})
+		}
+	}
+	for _, id := range sortedKeys(ex.launched) {
+		t := ex.launched[id]
+		tasks = append(tasks, task{t.GetResources(), t.GetLimits()})
+	}
+	var out map[string]float64
+	for _, name := range []string{"cpus", "mem"} {
+		limited := false
+		sum := scalarSum(ex.info.GetResources(), name)
+		for _, t := range tasks {
+			if l, ok := t.limits[name]; ok {
+				limited = true
+				sum += l.GetValue()
+			} else {
+				sum += scalarSum(t.resources, name)
+			}
+		}
+		if limited {
+			if out == nil {
+				out = map[string]float64{}
+			}
+			out[name] = sum
+		}
+	}
+	return out
+}
+
+// scalarSum adds up the scalar resources of the name.
+func scalarSum(rs []*mesos.Resource, name string) float64 {
+	var sum float64
+	for _, r := range rs {
+		if r.GetName() == name && r.GetType() == mesos.Value_SCALAR {
+			sum += r.GetScalar().GetValue()
+		}
+	}
+	return sum
+}
+
 // filePaths are the /files paths the sandbox is attached under.
 func (ex *executor) filePaths() []string {
 	return []string{ex.directory, latestRunPath(ex.frameworkID, ex.id)}
@@ -336,16 +389,20 @@ func (c *core) launch(now time.Time, fw *framework, info *mesos.ExecutorInfo, ki
 	execID := info.GetExecutorId().GetValue()
 	ex := fw.executors[execID]
 	if ex == nil {
-		ex = c.newExecutor(now, fw, info, kind)
+		// The container starts with the first tasks' resources and limits
+		// already (as Mesos's does), so that what is decided once, at
+		// launch (its GPUs' CUDA_VISIBLE_DEVICES, say), counts them.
+		c.newExecutor(now, fw, info, kind, q)
+		return
 	}
 	c.touchEx(ex)
 	switch ex.state {
 	case execRegistering:
 		ex.queue = append(ex.queue, q)
-		c.emit(UpdateContainer{ContainerID: ex.containerID, Resources: ex.resources()})
+		c.emit(UpdateContainer{ContainerID: ex.containerID, Resources: ex.resources(), Limits: ex.limits()})
 	case execRunning:
 		c.deliver(ex, q)
-		c.emit(UpdateContainer{ContainerID: ex.containerID, Resources: ex.resources()})
+		c.emit(UpdateContainer{ContainerID: ex.containerID, Resources: ex.resources(), Limits: ex.limits()})
 	default:
 		st := mesos.TaskState_TASK_LOST
 		if partitionAware(fw.info) {
@@ -426,8 +483,9 @@ func (c *core) commandExecutorInfo(fwID string, task *mesos.TaskInfo) *mesos.Exe
 	}
 }
 
-// newExecutor creates an executor record and launches its container.
-func (c *core) newExecutor(now time.Time, fw *framework, info *mesos.ExecutorInfo, kind execKind) *executor {
+// newExecutor creates an executor record, with first queued for it, and
+// launches its container.
+func (c *core) newExecutor(now time.Time, fw *framework, info *mesos.ExecutorInfo, kind execKind, first *queued) *executor {
 	containerID := formatUUID(c.newUUID())
 	execID := info.GetExecutorId().GetValue()
 	dir, err := ids.Sandbox(c.cfg.WorkDir, c.agentID, fw.id, execID, containerID)
@@ -450,6 +508,7 @@ func (c *core) newExecutor(now time.Time, fw *framework, info *mesos.ExecutorInf
 		terminated:  make(map[string]*mesos.Task),
 		killed:      make(map[string]bool),
 		registerBy:  now.Add(c.cfg.RegistrationTimeout),
+		queue:       []*queued{first},
 	}
 	fw.executors[execID] = ex
 	c.byContainer[containerID] = ex
@@ -459,7 +518,8 @@ func (c *core) newExecutor(now time.Time, fw *framework, info *mesos.ExecutorInf
 		ID:        containerID,
 		Directory: dir,
 		Env:       c.executorEnv(fw, ex),
-		Resources: ex.info.GetResources(),
+		Resources: ex.resources(),
+		Limits:    ex.limits(),
 		URIs:      ex.info.GetCommand().GetUris(),
 		AgentID:   c.agentID,
 		Container: ex.info.GetContainer(),

@@ -89,7 +89,7 @@ type TaskJSON struct {
 func (t TaskJSON) MarshalJSON() ([]byte, error) { return t.JSON, nil }
 
 // agentCapabilities are reported in /state.
-var agentCapabilities = []string{"MULTI_ROLE", "HIERARCHICAL_ROLE", "RESERVATION_REFINEMENT"}
+var agentCapabilities = []string{"MULTI_ROLE", "HIERARCHICAL_ROLE", "RESERVATION_REFINEMENT", "TASK_RESOURCE_LIMITS"}
 
 // Snapshot builds the endpoints' view of the state at time now, as a
 // SnapshotRequest does. It changes nothing; the driver calls it between
@@ -217,7 +217,7 @@ func (c *core) taskJSON(fw *framework, t *mesos.Task) TaskJSON {
 		JSON: legacy.AppendTask(nil, &legacy.Task{
 			ID: t.GetTaskId().GetValue(), Name: t.GetName(), FrameworkID: t.GetFrameworkId().GetValue(),
 			ExecutorID: t.GetExecutorId().GetValue(), AgentID: t.GetAgentId().GetValue(),
-			State: t.GetState(), Resources: res, Role: roleOf(t.GetResources(), fw.info),
+			State: t.GetState(), Resources: res, Limits: t.GetLimits(), Role: roleOf(t.GetResources(), fw.info),
 			Statuses: t.GetStatuses(), User: t.GetUser(), HasUser: t.User != nil,
 			Labels: t.GetLabels(), Container: t.GetContainer(), HealthCheck: t.GetHealthCheck(),
 		}),

@@ -272,7 +272,7 @@ func (c *core) updateTaskState(ex *executor, status *mesos.TaskStatus) error {
 			c.metrics.tasksGone++
 		}
 		if ex.containerID != "" && ex.state != execTerminated {
-			c.emit(UpdateContainer{ContainerID: ex.containerID, Resources: ex.resources()})
+			c.emit(UpdateContainer{ContainerID: ex.containerID, Resources: ex.resources(), Limits: ex.limits()})
 		}
 	}
 	return nil

@@ -29,12 +29,14 @@ func agentFlags(fs *flag.FlagSet, cfg *agent.Config) {
 	fs.Var(flagx.Duration{D: &cfg.ExecutorRegistrationTimeout}, "executor_registration_timeout", "time an executor has to subscribe")
 	fs.Var(flagx.Duration{D: &cfg.ExecutorShutdownGracePeriod}, "executor_shutdown_grace_period", "time a shut-down executor has before it is killed")
 	fs.Var(flagx.Duration{D: &cfg.RegistrationBackoffFactor}, "registration_backoff_factor", "initial bound of the registration retry backoff")
-	fs.StringVar(&cfg.Isolation, "isolation", "", "isolators, comma-separated: posix/cpu, posix/mem, cgroups/cpu, cgroups/mem, cgroups/pids, disk/du, filesystem/linux, namespaces/pid, network/ports (default: "+
+	fs.StringVar(&cfg.Isolation, "isolation", "", "isolators, comma-separated: posix/cpu, posix/mem, cgroups/cpu, cgroups/mem, cgroups/pids, cgroups/devices, gpu/nvidia, disk/du, filesystem/linux, namespaces/pid, network/ports (default: "+
 		containerizer.DefaultCgroupsIsolation+" when the agent can write cgroups, else "+containerizer.DefaultPosixIsolation+")")
 	fs.StringVar(&cfg.CgroupsRoot, "cgroups_root", "mesos", "name of the root cgroup below which each container's cgroup is made")
 	cfg.ContainerDiskWatchInterval = containerizer.DefaultDiskWatchInterval
 	fs.Var(flagx.Duration{D: &cfg.ContainerDiskWatchInterval}, "container_disk_watch_interval", "time between two measurements of a sandbox's disk usage by the disk/du isolator")
 	fs.BoolVar(&cfg.EnforceContainerDiskQuota, "enforce_container_disk_quota", false, "with disk/du isolation, destroy a container whose sandbox holds more than its disk resource (REASON_CONTAINER_LIMITATION_DISK)")
+	fs.StringVar(&cfg.AllowedDevices, "allowed_devices", "", "with cgroups/devices, a JSON DeviceWhitelist of devices every container may use besides the default ones, e.g. '{\"allowed_devices\":[{\"device\":{\"path\":\"/dev/fuse\"},\"access\":{\"read\":true,\"write\":true}}]}'")
+	fs.StringVar(&cfg.NvidiaGPUDevices, "nvidia_gpu_devices", "", "with gpu/nvidia, the GPUs to hand out, by NVML index, comma-separated (e.g. 0,1); --resources must then say as many gpus (default: every GPU)")
 	fs.BoolVar(&cfg.CgroupsEnableCFS, "cgroups_enable_cfs", false, "cap each container's CPU time with a CFS quota from its cpus (cpus x 100ms per 100ms period), not only weigh it with cpu shares")
 	fs.Int64Var(&cfg.CgroupsPidsMax, "cgroups_pids_max", containerizer.DefaultPidsMax, "with cgroups/pids, the most processes and threads each container may have (Gomesos's own flag: Mesos's pids isolator only counts them)")
 	fs.StringVar(&cfg.DefaultContainerInfoJSON, "default_container_info", "", "JSON ContainerInfo (type MESOS) given to every executor that has none; filesystem/linux binds its volumes, e.g. '{\"type\":\"MESOS\",\"volumes\":[{\"host_path\":\"tmp\",\"container_path\":\"/tmp\",\"mode\":\"RW\"}]}'")
@@ -78,9 +80,18 @@ func resolveIsolation(cfg *agent.Config) error {
 		}
 		ns.Ports.Isolated = ports
 	}
+	allowed, err := containerizer.ParseAllowedDevices(cfg.AllowedDevices)
+	if err != nil {
+		return err
+	}
+	gpus, err := containerizer.ParseGPUDevices(cfg.NvidiaGPUDevices)
+	if err != nil {
+		return err
+	}
 	isolators, resolved, err := containerizer.IsolatorsFor(cfg.Isolation, containerizer.CgroupsOptions{
 		Root: cfg.CgroupsRoot, EnableCFS: cfg.CgroupsEnableCFS, PidsMax: cfg.CgroupsPidsMax, Logger: cfg.Logger,
-		Disk: containerizer.DiskOptions{WatchInterval: cfg.ContainerDiskWatchInterval, EnforceQuota: cfg.EnforceContainerDiskQuota},
+		Disk:           containerizer.DiskOptions{WatchInterval: cfg.ContainerDiskWatchInterval, EnforceQuota: cfg.EnforceContainerDiskQuota},
+		AllowedDevices: allowed, GPU: containerizer.GPUOptions{Devices: gpus, Resources: cfg.Resources},
 	}, ns)
 	if err != nil {
 		return err

@@ -14,7 +14,9 @@
 package legacy
 
 import (
+	"maps"
 	"math"
+	"slices"
 	"strconv"
 
 	"google.golang.org/protobuf/proto"
@@ -32,6 +34,9 @@ type Task struct {
 	// Resources is the task's resources in the legacy object form
 	// (Resources or ResourcesOf make it).
 	Resources resources.LegacyObject
+	// Limits are the task's resource limits (TaskInfo.limits), written
+	// after its resources when there are any, by name.
+	Limits map[string]*mesos.Value_Scalar
 	// Role is the role the task's resources are allocated to; Mesos
 	// always writes it, empty if there is none.
 	Role     string
@@ -46,7 +51,8 @@ type Task struct {
 }
 
 // AppendTask writes t as Mesos's json(const Task&) does: id, name,
-// framework_id, executor_id, slave_id, state, resources, role, statuses,
+// framework_id, executor_id, slave_id, state, resources, limits when there
+// are any, role, statuses,
 // then user, labels, container and health_check when present.
 func AppendTask(b []byte, t *Task) []byte {
 	b = append(b, `{"id":`...)
@@ -63,6 +69,18 @@ func AppendTask(b []byte, t *Task) []byte {
 	b = codec.AppendString(b, t.State.String())
 	b = append(b, `,"resources":`...)
 	b = t.Resources.AppendJSON(b)
+	if len(t.Limits) > 0 {
+		b = append(b, `,"limits":{`...)
+		for i, name := range slices.Sorted(maps.Keys(t.Limits)) {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = codec.AppendString(b, name)
+			b = append(b, ':')
+			b = codec.AppendDouble(b, t.Limits[name].GetValue())
+		}
+		b = append(b, '}')
+	}
 	b = append(b, `,"role":`...)
 	b = codec.AppendString(b, t.Role)
 	b = append(b, `,"statuses":[`...)

@@ -200,7 +200,7 @@ func marshal(v any) []byte {
 
 // agentCapabilities are the capabilities the legacy views show for every
 // agent.
-var agentCapabilities = []string{"MULTI_ROLE", "HIERARCHICAL_ROLE", "RESERVATION_REFINEMENT"}
+var agentCapabilities = []string{"MULTI_ROLE", "HIERARCHICAL_ROLE", "RESERVATION_REFINEMENT", "TASK_RESOURCE_LIMITS"}
 
 // appendReserved writes the agent's reserved resources as an object by
 // role, in the order of the roles, each written by write.
@@ -305,7 +305,7 @@ func (a *agentRec) encodeFull() []byte {
 func (t *taskRec) appendJSON(b []byte) []byte {
 	return legacy.AppendTask(b, &legacy.Task{
 		ID: t.id, Name: t.info.GetName(), FrameworkID: t.frameworkID, ExecutorID: t.executorID, AgentID: t.agentID,
-		State: t.state, Resources: legacy.Resources(t.res), Role: t.role, Statuses: t.statuses,
+		State: t.state, Resources: legacy.Resources(t.res), Limits: t.info.GetLimits(), Role: t.role, Statuses: t.statuses,
 		User: t.user, HasUser: t.user != "", Labels: t.info.GetLabels(), Container: t.info.GetContainer(),
 		HealthCheck: t.info.GetHealthCheck(),
 	})

@@ -67,7 +67,7 @@ func newTaskFromAgent(rt *mesos.Task, agentID string) *task {
 		agentID:     agentID,
 		info: &mesos.TaskInfo{
 			Name: rt.Name, TaskId: rt.TaskId, AgentId: &mesos.AgentID{Value: &agentID},
-			Resources: rt.GetResources(), Labels: rt.Labels, HealthCheck: rt.HealthCheck,
+			Resources: rt.GetResources(), Limits: rt.GetLimits(), Labels: rt.Labels, HealthCheck: rt.HealthCheck,
 		},
 		executorID: rt.GetExecutorId().GetValue(),
 		res:        res,

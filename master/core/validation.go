@@ -204,6 +204,61 @@ func validateTask(ti *mesos.TaskInfo, a *agent, fw *framework, inGroup bool) err
 			return fmt.Errorf("Task uses invalid health check: %w", err)
 		}
 	}
+	if err := validateLimits(ti); err != nil {
+		return err
+	}
+	if inGroup && len(ti.GetLimits()) > 0 {
+		// Mesos allows them only with LinuxInfo.share_cgroups false, which
+		// gives each task of the group a cgroup of its own; Gomesos's
+		// tasks of a group share their executor's.
+		return errors.New("Resource limits may only be set for tasks within a task group when the 'share_cgroups' field is set to 'false'.")
+	}
+	return nil
+}
+
+// validateLimits checks TaskInfo.limits as Mesos's master does (every
+// Gomesos agent has the TASK_RESOURCE_LIMITS capability): only cpus and
+// mem, each with a request of its own and not below it; a limit may be
+// infinite ("no limit").
+func validateLimits(ti *mesos.TaskInfo) error {
+	limits := ti.GetLimits()
+	if len(limits) == 0 {
+		return nil
+	}
+	for name := range limits {
+		if name != "cpus" && name != "mem" {
+			return errors.New("Only cpus and mem may be included in a task's resource limits")
+		}
+	}
+	request := func(name string) (float64, bool) {
+		var sum float64
+		var found bool
+		for _, r := range ti.GetResources() {
+			if r.GetName() == name && r.GetType() == mesos.Value_SCALAR {
+				sum += r.GetScalar().GetValue()
+				found = true
+			}
+		}
+		return sum, found
+	}
+	if l, ok := limits["cpus"]; ok {
+		cpus, found := request("cpus")
+		if !found {
+			return errors.New("When a CPU limit is specified, a CPU request must also be specified")
+		}
+		if v := l.GetValue(); v != v || v < cpus {
+			return errors.New("The cpu limit must be greater than or equal to the cpu request")
+		}
+	}
+	if l, ok := limits["mem"]; ok {
+		mem, found := request("mem")
+		if !found {
+			return errors.New("When a memory limit is specified, a memory request must also be specified")
+		}
+		if v := l.GetValue(); v != v || v < mem {
+			return errors.New("The memory limit must be greater than or equal to the memory request")
+		}
+	}
 	return nil
 }
 
