@@ -398,6 +398,11 @@ func (p *Posix) Launch(spec Spec) (int, error) {
 			killTrees([]target{{root, root}}, true)
 			_ = cmd.Wait()
 			cleanup()
+			// How the supervisor ended tells a crash (its stderr is the
+			// sandbox's) from a kill by someone else.
+			if st := cmd.ProcessState; st != nil {
+				err = fmt.Errorf("%w (the supervisor %s)", err, st)
+			}
 			return 0, err
 		}
 	} else {
