@@ -161,6 +161,7 @@ func New(cfg Config) (*Agent, error) {
 		RetryMax:                      cfg.StatusUpdateRetryMax,
 		ExecutorReregistrationTimeout: cfg.ExecutorReregistrationTimeout,
 		RecoveryTimeout:               cfg.RecoveryTimeout,
+		DefaultContainerInfo:          cfg.DefaultContainerInfo,
 		AgentInfo:                     info,
 		Flags:                         a.flags,
 		Build:                         a.build,
@@ -428,6 +429,7 @@ func containerSpec(s core.LaunchSpec) containerizer.Spec {
 		Args:      s.Args,
 		Env:       s.Env,
 		Resources: s.Resources,
+		Container: s.Container,
 		Limits:    s.Limits,
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/gomesos/gomesos/agent/containerizer"
 	"github.com/gomesos/gomesos/agent/core"
 	"github.com/gomesos/gomesos/agent/fetcher"
+	mesos "github.com/gomesos/gomesos/api/v1/mesos"
 )
 
 // Defaults of the Mesos agent flags that Config carries.
@@ -132,6 +133,17 @@ type Config struct {
 	CgroupsRoot      string
 	CgroupsEnableCFS bool
 	CgroupsPidsMax   int64
+	// DefaultContainerInfo (--default_container_info) is the container of
+	// every executor that has none; DefaultContainerInfoJSON is the flag
+	// as given, for /flags.
+	DefaultContainerInfo     *mesos.ContainerInfo
+	DefaultContainerInfoJSON string
+	// The namespaces/pid and network/ports flags, for /flags only: the
+	// isolators were built with them.
+	DisallowSharingAgentPidNamespace bool
+	ContainerPortsWatchInterval      time.Duration
+	EnforceContainerPorts            bool
+	CheckAgentPortRangeOnly          bool
 	// ContainerDiskWatchInterval and EnforceContainerDiskQuota are
 	// --container_disk_watch_interval and --enforce_container_disk_quota,
 	// for /flags only: disk/du was built with them.
@@ -280,38 +292,43 @@ func (c Config) flagsMap(ip string, port int) map[string]string {
 		isolation = []string{c.Isolation}
 	}
 	return map[string]string{
-		"master":                          c.Master,
-		"ip":                              ip,
-		"port":                            strconv.Itoa(port),
-		"hostname":                        c.Hostname,
-		"work_dir":                        c.WorkDir,
-		"resources":                       c.Resources,
-		"attributes":                      c.Attributes,
-		"isolation":                       strings.Join(isolation, ","),
-		"cgroups_root":                    c.CgroupsRoot,
-		"cgroups_enable_cfs":              strconv.FormatBool(c.CgroupsEnableCFS),
-		"cgroups_pids_max":                strconv.FormatInt(c.CgroupsPidsMax, 10),
-		"container_disk_watch_interval":   codec.FormatDuration(cmp.Or(c.ContainerDiskWatchInterval, containerizer.DefaultDiskWatchInterval)),
-		"enforce_container_disk_quota":    strconv.FormatBool(c.EnforceContainerDiskQuota),
-		"allowed_devices":                 c.AllowedDevices,
-		"nvidia_gpu_devices":              c.NvidiaGPUDevices,
-		"executor_registration_timeout":   codec.FormatDuration(c.ExecutorRegistrationTimeout),
-		"executor_shutdown_grace_period":  codec.FormatDuration(c.ExecutorShutdownGracePeriod),
-		"registration_backoff_factor":     codec.FormatDuration(c.RegistrationBackoffFactor),
-		"runtime_dir":                     c.RuntimeDir,
-		"recover":                         c.Recover,
-		"strict":                          strconv.FormatBool(!c.NotStrict),
-		"recovery_timeout":                codec.FormatDuration(c.RecoveryTimeout),
-		"executor_reregistration_timeout": codec.FormatDuration(c.ExecutorReregistrationTimeout),
-		"executor_reregistration_retries": strconv.Itoa(c.ExecutorReregistrationRetries),
-		"fetcher_cache_dir":               c.FetcherCacheDir,
-		"fetcher_cache_size":              codec.FormatBytes(c.FetcherCacheSize),
-		"fetcher_stall_timeout":           codec.FormatDuration(c.FetcherStallTimeout),
-		"containerizers":                  strings.Join(c.Containerizers, ","),
-		"docker":                          c.Docker,
-		"docker_socket":                   c.DockerSocket,
-		"docker_kill_orphans":             strconv.FormatBool(c.DockerKillOrphans),
-		"docker_remove_delay":             codec.FormatDuration(c.DockerRemoveDelay),
-		"docker_stop_timeout":             codec.FormatDuration(c.DockerStopTimeout),
+		"master":                               c.Master,
+		"ip":                                   ip,
+		"port":                                 strconv.Itoa(port),
+		"hostname":                             c.Hostname,
+		"work_dir":                             c.WorkDir,
+		"resources":                            c.Resources,
+		"attributes":                           c.Attributes,
+		"isolation":                            strings.Join(isolation, ","),
+		"cgroups_root":                         c.CgroupsRoot,
+		"cgroups_enable_cfs":                   strconv.FormatBool(c.CgroupsEnableCFS),
+		"cgroups_pids_max":                     strconv.FormatInt(c.CgroupsPidsMax, 10),
+		"default_container_info":               c.DefaultContainerInfoJSON,
+		"disallow_sharing_agent_pid_namespace": strconv.FormatBool(c.DisallowSharingAgentPidNamespace),
+		"container_ports_watch_interval":       codec.FormatDuration(c.ContainerPortsWatchInterval),
+		"enforce_container_ports":              strconv.FormatBool(c.EnforceContainerPorts),
+		"check_agent_port_range_only":          strconv.FormatBool(c.CheckAgentPortRangeOnly),
+		"container_disk_watch_interval":        codec.FormatDuration(cmp.Or(c.ContainerDiskWatchInterval, containerizer.DefaultDiskWatchInterval)),
+		"enforce_container_disk_quota":         strconv.FormatBool(c.EnforceContainerDiskQuota),
+		"allowed_devices":                      c.AllowedDevices,
+		"nvidia_gpu_devices":                   c.NvidiaGPUDevices,
+		"executor_registration_timeout":        codec.FormatDuration(c.ExecutorRegistrationTimeout),
+		"executor_shutdown_grace_period":       codec.FormatDuration(c.ExecutorShutdownGracePeriod),
+		"registration_backoff_factor":          codec.FormatDuration(c.RegistrationBackoffFactor),
+		"runtime_dir":                          c.RuntimeDir,
+		"recover":                              c.Recover,
+		"strict":                               strconv.FormatBool(!c.NotStrict),
+		"recovery_timeout":                     codec.FormatDuration(c.RecoveryTimeout),
+		"executor_reregistration_timeout":      codec.FormatDuration(c.ExecutorReregistrationTimeout),
+		"executor_reregistration_retries":      strconv.Itoa(c.ExecutorReregistrationRetries),
+		"fetcher_cache_dir":                    c.FetcherCacheDir,
+		"fetcher_cache_size":                   codec.FormatBytes(c.FetcherCacheSize),
+		"fetcher_stall_timeout":                codec.FormatDuration(c.FetcherStallTimeout),
+		"containerizers":                       strings.Join(c.Containerizers, ","),
+		"docker":                               c.Docker,
+		"docker_socket":                        c.DockerSocket,
+		"docker_kill_orphans":                  strconv.FormatBool(c.DockerKillOrphans),
+		"docker_remove_delay":                  codec.FormatDuration(c.DockerRemoveDelay),
+		"docker_stop_timeout":                  codec.FormatDuration(c.DockerStopTimeout),
 	}
 }

@@ -13,6 +13,9 @@ import (
 // is Gomesos's own.
 const DefaultPidsMax = 4096
 
+// v1Devices is the devices controller's name.
+const v1Devices = "devices"
+
 // CgroupsOptions configure the cgroups isolator.
 type CgroupsOptions struct {
 	// Root is the cgroup below which every container's cgroup lies

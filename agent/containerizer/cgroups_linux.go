@@ -42,9 +42,6 @@ const (
 // cgroups/devices.
 var v1Controllers = []string{"cpu", "cpuacct", "memory", "pids", "freezer"}
 
-// v1Devices is the devices controller's name.
-const v1Devices = "devices"
-
 // DetectCgroups reads /proc/self/mountinfo and tells which cgroup version
 // the isolator would use, or why it cannot. It does not check that the
 // hierarchies are writable; CgroupsWritable does.

@@ -59,6 +59,10 @@ type Spec struct {
 	Env []string
 	// Resources are what the container may use, for isolators.
 	Resources []*mesos.Resource
+	// Container is the executor's ContainerInfo (or the agent's
+	// --default_container_info), if any: its volumes and linux_info are
+	// for the filesystem/linux and namespaces/pid isolators.
+	Container *mesos.ContainerInfo
 	// Limits are the container's cpus and mem limits above Resources
 	// (from TaskInfo.limits; +Inf means no limit); nil when it has none.
 	Limits map[string]float64

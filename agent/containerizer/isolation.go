@@ -108,21 +108,36 @@ const (
 	// gpu/nvidia, needs it).
 	IsolatorCgroupsDevices = "cgroups/devices"
 
+	IsolatorNamespacesPid   = "namespaces/pid"
+	IsolatorFilesystemLinux = "filesystem/linux"
+	IsolatorNetworkPorts    = "network/ports"
+
 	// DefaultCgroupsIsolation is --isolation's default where the agent
 	// can write cgroups; DefaultPosixIsolation is it elsewhere.
 	DefaultCgroupsIsolation = IsolatorCgroupsCPU + "," + IsolatorCgroupsMem + "," + IsolatorCgroupsPids
 	DefaultPosixIsolation   = IsolatorPosixCPU + "," + IsolatorPosixMem
 )
 
+// NamespaceOptions configure the namespaces/pid, filesystem/linux and
+// network/ports isolators.
+type NamespaceOptions struct {
+	// DisallowSharingPid refuses containers that ask to share the agent's
+	// pid namespace (--disallow_sharing_agent_pid_namespace).
+	DisallowSharingPid bool
+	// Ports configures network/ports.
+	Ports PortsOptions
+}
+
 // IsolatorsFor builds the isolators --isolation names (a comma-separated
 // list; empty picks the default: cgroups where the agent can write them,
 // else posix). It returns them with the list in force. opts carries
 // --cgroups_root, --cgroups_enable_cfs, --allowed_devices, the GPU flags and,
 // in Disk, disk/du's options; the selection of controllers comes from the
-// list. gpu/nvidia finds the GPUs now (see NewGPUAllocatorFor), and fails
+// list; ns, when given, configures the namespace and ports isolators.
+// gpu/nvidia finds the GPUs now (see NewGPUAllocatorFor), and fails
 // without any. An unknown isolator, or a cgroups isolator where cgroups
 // cannot be written, is an error naming the flag.
-func IsolatorsFor(isolation string, opts CgroupsOptions) ([]Isolator, string, error) {
+func IsolatorsFor(isolation string, opts CgroupsOptions, ns ...NamespaceOptions) ([]Isolator, string, error) {
 	if strings.TrimSpace(isolation) == "" {
 		host, err := DetectCgroups()
 		if err == nil {
@@ -172,10 +187,9 @@ func IsolatorsFor(isolation string, opts CgroupsOptions) ([]Isolator, string, er
 			gpu = true
 		case IsolatorDiskDu:
 			disk = true
+		case IsolatorNamespacesPid, IsolatorFilesystemLinux, IsolatorNetworkPorts:
 		default:
-			return nil, "", fmt.Errorf("--isolation: unknown isolator %q (this agent has %s)", n, strings.Join([]string{
-				IsolatorPosixCPU, IsolatorPosixMem, IsolatorCgroupsCPU, IsolatorCgroupsMem, IsolatorCgroupsPids,
-				IsolatorCgroupsDevices, IsolatorGPUNvidia, IsolatorDiskDu}, ", "))
+			return nil, "", fmt.Errorf("--isolation: unknown isolator %q (this agent has %s)", n, strings.Join(knownIsolators, ", "))
 		}
 		names = append(names, n)
 	}
@@ -197,6 +211,7 @@ func IsolatorsFor(isolation string, opts CgroupsOptions) ([]Isolator, string, er
 		opts.GPUs = a
 	}
 	isolators := posix
+	var g *Cgroups
 	if opts.CPU || opts.Mem || opts.Pids || opts.Devices {
 		host, err := DetectCgroups()
 		if err == nil {
@@ -208,7 +223,7 @@ func IsolatorsFor(isolation string, opts CgroupsOptions) ([]Isolator, string, er
 		if err != nil {
 			return nil, "", fmt.Errorf("--isolation=%s: cgroups cannot be used: %w", resolved, err)
 		}
-		g, err := NewCgroups(host, opts)
+		g, err = NewCgroups(host, opts)
 		if err != nil {
 			return nil, "", err
 		}
@@ -225,5 +240,47 @@ func IsolatorsFor(isolation string, opts CgroupsOptions) ([]Isolator, string, er
 		}
 		isolators = append(isolators, d)
 	}
-	return isolators, resolved, nil
+	nsOut, err := namespaceIsolators(names, g, ns...)
+	if err != nil {
+		return nil, "", err
+	}
+	return append(isolators, nsOut...), resolved, nil
+}
+
+// knownIsolators lists what --isolation takes, for its error message.
+var knownIsolators = []string{IsolatorPosixCPU, IsolatorPosixMem, IsolatorCgroupsCPU, IsolatorCgroupsMem, IsolatorCgroupsPids,
+	IsolatorCgroupsDevices, IsolatorGPUNvidia, IsolatorDiskDu, IsolatorFilesystemLinux, IsolatorNamespacesPid, IsolatorNetworkPorts}
+
+// namespaceIsolators builds filesystem/linux, namespaces/pid and
+// network/ports when names has them. As in Mesos, namespaces/pid needs
+// filesystem/linux (its /proc is mounted in the container's own mount
+// namespace).
+func namespaceIsolators(names []string, g *Cgroups, ns ...NamespaceOptions) ([]Isolator, error) {
+	var o NamespaceOptions
+	if len(ns) > 0 {
+		o = ns[0]
+	}
+	var out []Isolator
+	if slices.Contains(names, IsolatorFilesystemLinux) || slices.Contains(names, IsolatorNamespacesPid) {
+		if err := NamespacesAvailable(); err != nil {
+			return nil, fmt.Errorf("--isolation: %s and %s need namespaces: %w", IsolatorFilesystemLinux, IsolatorNamespacesPid, err)
+		}
+	}
+	if slices.Contains(names, IsolatorFilesystemLinux) {
+		out = append(out, FilesystemLinux{})
+	}
+	if slices.Contains(names, IsolatorNamespacesPid) {
+		if !slices.Contains(names, IsolatorFilesystemLinux) {
+			return nil, fmt.Errorf("--isolation: the '%s' isolator requires the '%s' isolator", IsolatorNamespacesPid, IsolatorFilesystemLinux)
+		}
+		out = append(out, PidNamespace{DisallowSharing: o.DisallowSharingPid})
+	}
+	if slices.Contains(names, IsolatorNetworkPorts) {
+		p, err := NewPorts(o.Ports, g)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, nil
 }

@@ -31,7 +31,7 @@ func TestIsolatorsForPosixAndDisk(t *testing.T) {
 	}
 	for isolation, want := range map[string]string{
 		"posix/disk,disk/du": `using "posix/disk" and "disk/du" together is not allowed`,
-		"disk/xfs":           `--isolation: unknown isolator "disk/xfs" (this agent has posix/cpu, posix/mem, cgroups/cpu, cgroups/mem, cgroups/pids, cgroups/devices, gpu/nvidia, disk/du)`,
+		"disk/xfs":           `--isolation: unknown isolator "disk/xfs" (this agent has posix/cpu, posix/mem, cgroups/cpu, cgroups/mem, cgroups/pids, cgroups/devices, gpu/nvidia, disk/du, filesystem/linux, namespaces/pid, network/ports)`,
 	} {
 		if _, _, err := IsolatorsFor(isolation, CgroupsOptions{}); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("IsolatorsFor(%q) = %v, want %q", isolation, err, want)

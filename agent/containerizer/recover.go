@@ -19,6 +19,12 @@ type Recovered struct {
 	Directory string
 }
 
+// rootAdopter is an isolator that follows a container's processes from
+// its first one: Recover tells it each container it adopts.
+type rootAdopter interface {
+	adopt(id string, root int)
+}
+
 // recovery is what the runtime directory says of one container.
 type recovery struct {
 	id       string
@@ -131,6 +137,17 @@ func (p *Posix) Recover(known []string) ([]Recovered, error) {
 	var adoptedIDs []string
 	for _, r := range adopted {
 		adoptedIDs = append(adoptedIDs, r.ID)
+		for _, iso := range p.opts.Isolators {
+			if a, ok := iso.(rootAdopter); ok {
+				p.mu.Lock()
+				root := 0
+				if c := p.containers[r.ID]; c != nil {
+					root = c.root
+				}
+				p.mu.Unlock()
+				a.adopt(r.ID, root)
+			}
+		}
 	}
 	for _, iso := range p.opts.Isolators {
 		if r, ok := iso.(Recoverer); ok {

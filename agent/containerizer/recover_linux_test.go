@@ -21,6 +21,9 @@ const (
 	envDoomedWorkDir = "CONTAINERIZER_TEST_DOOMED_WORK_DIR"
 	envDoomedID      = "CONTAINERIZER_TEST_DOOMED_ID"
 	envDoomedScript  = "CONTAINERIZER_TEST_DOOMED_SCRIPT"
+	// envDoomedNamespaces, set, runs the container with filesystem/linux
+	// and namespaces/pid.
+	envDoomedNamespaces = "CONTAINERIZER_TEST_DOOMED_NAMESPACES"
 )
 
 func init() { mainHooks = append(mainHooks, mainIfDoomedAgent) }
@@ -35,7 +38,11 @@ func mainIfDoomedAgent() {
 		os.Exit(3)
 	}
 	id := os.Getenv(envDoomedID)
-	p := NewPosix(Options{WorkDir: workDir, SupervisorPath: self})
+	var isolators []Isolator
+	if os.Getenv(envDoomedNamespaces) != "" {
+		isolators = []Isolator{FilesystemLinux{}, PidNamespace{}}
+	}
+	p := NewPosix(Options{WorkDir: workDir, SupervisorPath: self, Isolators: isolators})
 	pid, err := p.Launch(Spec{
 		ID:        id,
 		Directory: filepath.Join(workDir, "runs", id),

@@ -97,6 +97,19 @@ func supervise(args []string) int {
 			}
 		}
 	}
+	// In namespaces of its own (namespaces/pid, filesystem/linux), the
+	// supervisor mounts what the container is to see before the executor
+	// starts. With a pid namespace it is the namespace's init: it knows
+	// itself and the executor outside by the host's /proc, kept open
+	// under the container's own, and records and reports those pids.
+	host, err := setupMounts()
+	if err != nil {
+		tell("error: setting up the container's mounts: " + err.Error())
+		return 127
+	}
+	if host != nil {
+		defer host.close()
+	}
 	cmd := &exec.Cmd{Path: path, Args: argv, Env: os.Environ(), Stdout: os.Stdout, Stderr: os.Stderr}
 	if err := cmd.Start(); err != nil {
 		tell("error: " + err.Error())
@@ -104,23 +117,41 @@ func supervise(args []string) int {
 	}
 	pid := cmd.Process.Pid
 	rec := pidsRecord{BootID: bootID(), Root: recordProc(os.Getpid()), Executor: recordProc(pid)}
-	if err := writeJSON(filepath.Join(dir, pidsFile), rec); err != nil {
+	hostPid := pid
+	if host != nil {
+		hostPid, err = host.child()
+		if err == nil {
+			rec.Root, rec.Executor = host.record(host.self), host.record(hostPid)
+		}
+	}
+	if err == nil {
+		err = writeJSON(filepath.Join(dir, pidsFile), rec)
+	}
+	if err != nil {
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
 		tell("error: recording the container's processes: " + err.Error())
 		return 127
 	}
-	tell(strconv.Itoa(pid))
+	tell(strconv.Itoa(hostPid))
 
-	err := cmd.Wait()
 	var ws syscall.WaitStatus
-	ok := cmd.ProcessState != nil
-	if ok {
-		ws, ok = cmd.ProcessState.Sys().(syscall.WaitStatus)
-	}
-	if !ok {
-		log.Error("waiting for the executor failed", "pid", pid, "err", err)
-		return 127
+	if host != nil {
+		ws, err = reapAsInit(pid)
+		if err != nil {
+			log.Error("waiting for the executor failed", "pid", hostPid, "err", err)
+			return 127
+		}
+	} else {
+		err := cmd.Wait()
+		ok := cmd.ProcessState != nil
+		if ok {
+			ws, ok = cmd.ProcessState.Sys().(syscall.WaitStatus)
+		}
+		if !ok {
+			log.Error("waiting for the executor failed", "pid", pid, "err", err)
+			return 127
+		}
 	}
 	if err := writeStatus(dir, int(ws)); err != nil {
 		log.Error("recording the executor's exit status failed", "pid", pid, "err", err)

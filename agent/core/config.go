@@ -53,6 +53,10 @@ type Config struct {
 	// 15 minutes).
 	RecoveryTimeout time.Duration
 
+	// DefaultContainerInfo is the container of every executor that has
+	// none (--default_container_info).
+	DefaultContainerInfo *mesos.ContainerInfo
+
 	AgentInfo *mesos.AgentInfo  // hostname, port, resources, attributes
 	Flags     map[string]string // shown in /state
 	Build     codec.BuildInfo   // shown in /state

@@ -196,6 +196,9 @@ type LaunchSpec struct {
 	Env []string
 	// Resources are what the container may use.
 	Resources []*mesos.Resource
+	// Container is the executor's ContainerInfo, else the agent's
+	// --default_container_info, if any.
+	Container *mesos.ContainerInfo
 	// Limits are its cpus and mem limits beyond Resources (from the
 	// tasks' TaskInfo.limits; +Inf for no limit at all); nil when none.
 	Limits map[string]float64

@@ -13,6 +13,7 @@ import (
 	"github.com/gomesos/gomesos/api/agentproto"
 	execpb "github.com/gomesos/gomesos/api/v1/executor"
 	mesos "github.com/gomesos/gomesos/api/v1/mesos"
+	executorenv "github.com/gomesos/gomesos/executor"
 	"github.com/gomesos/gomesos/internal/ids"
 )
 
@@ -521,6 +522,10 @@ func (c *core) newExecutor(now time.Time, fw *framework, info *mesos.ExecutorInf
 		Limits:    ex.limits(),
 		URIs:      ex.info.GetCommand().GetUris(),
 		AgentID:   c.agentID,
+		Container: ex.info.GetContainer(),
+	}
+	if spec.Container == nil {
+		spec.Container = c.cfg.DefaultContainerInfo
 	}
 	switch kind {
 	case kindCommand, kindDefault:
@@ -561,11 +566,17 @@ func (c *core) executorEnv(fw *framework, ex *executor) []string {
 		}
 	}
 	if ex.kind == kindCustom {
-		for _, v := range ex.info.GetCommand().GetEnvironment().GetVariables() {
+		vars := ex.info.GetCommand().GetEnvironment().GetVariables()
+		for _, v := range vars {
 			if v.GetType() != mesos.Environment_Variable_SECRET {
 				env = append(env, v.GetName()+"="+v.GetValue())
 			}
 		}
+		// Gomesos's addition: the executor's own ports, unless its
+		// command sets the variables.
+		env = append(env, executorenv.PortsEnv(ex.info.GetResources(), func(name string) bool {
+			return slices.ContainsFunc(vars, func(v *mesos.Environment_Variable) bool { return v.GetName() == name })
+		})...)
 	}
 	grace := c.cfg.ShutdownGrace
 	if d := ex.info.GetShutdownGracePeriod(); d != nil {

@@ -1,6 +1,7 @@
 package core
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -83,5 +84,45 @@ func TestDockerTaskGetsTheDockerExecutor(t *testing.T) {
 	}
 	if kinds["d"] != "docker" || kinds["m"] != "command" || kinds["n"] != "command" {
 		t.Errorf("executor kinds %v, want docker for the DOCKER container and command for the others", kinds)
+	}
+}
+
+// A custom executor gets its own ports as PORT0..n, PORT and PORTS, unless
+// its command sets them; an executor without a ContainerInfo is launched
+// with the agent's --default_container_info.
+func TestCoreCustomExecutorPortsAndDefaultContainer(t *testing.T) {
+	h := newCoreHarness(t)
+	def := &mesos.ContainerInfo{Type: mesos.ContainerInfo_MESOS.Enum(), Volumes: []*mesos.Volume{
+		{ContainerPath: proto.String("/tmp"), HostPath: proto.String("tmp"), Mode: mesos.Volume_RW.Enum()}}}
+	h.c.cfg.DefaultContainerInfo = def
+	h.register()
+	custom := commandTask("c", "A-S1", "")
+	custom.Command = nil
+	custom.Executor = &mesos.ExecutorInfo{
+		ExecutorId: &mesos.ExecutorID{Value: proto.String("e")},
+		Command: &mesos.CommandInfo{Value: proto.String("./exec"), Environment: &mesos.Environment{
+			Variables: []*mesos.Environment_Variable{{Name: proto.String("PORT1"), Value: proto.String("mine")}}}},
+		Resources: []*mesos.Resource{{Name: proto.String("ports"), Type: mesos.Value_RANGES.Enum(),
+			Ranges: &mesos.Value_Ranges{Range: []*mesos.Value_Range{{Begin: proto.Uint64(31000), End: proto.Uint64(31001)}}}}},
+	}
+	spec := only[Launch](h.master(runTask(custom)))[0].Spec
+	for _, want := range []string{"PORT=31000", "PORT0=31000", "PORT1=mine", "PORTS=31000,31001"} {
+		if !slices.Contains(spec.Env, want) {
+			t.Errorf("env lacks %s: %v", want, spec.Env)
+		}
+	}
+	if slices.Contains(spec.Env, "PORT1=31001") {
+		t.Error("the agent's PORT1 overrides the executor's own")
+	}
+	if spec.Container != def {
+		t.Errorf("launch container = %v, want the default", spec.Container)
+	}
+
+	withOwn := commandTask("d", "A-S1", "true")
+	own := &mesos.ContainerInfo{Type: mesos.ContainerInfo_MESOS.Enum()}
+	withOwn.Container = own
+	spec = only[Launch](h.master(runTask(withOwn)))[0].Spec
+	if spec.Container != own {
+		t.Errorf("launch container = %v, want the task's own", spec.Container)
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/gomesos/gomesos/agent/fetcher"
 	"github.com/gomesos/gomesos/internal/docker"
 	"github.com/gomesos/gomesos/internal/flagx"
+	"github.com/gomesos/gomesos/resources"
 )
 
 // agentFlags binds the agent's flags (those a local cluster shares with a
@@ -30,7 +31,7 @@ func agentFlags(fs *flag.FlagSet, cfg *agent.Config) {
 	fs.Var(flagx.Duration{D: &cfg.ExecutorRegistrationTimeout}, "executor_registration_timeout", "time an executor has to subscribe")
 	fs.Var(flagx.Duration{D: &cfg.ExecutorShutdownGracePeriod}, "executor_shutdown_grace_period", "time a shut-down executor has before it is killed")
 	fs.Var(flagx.Duration{D: &cfg.RegistrationBackoffFactor}, "registration_backoff_factor", "initial bound of the registration retry backoff")
-	fs.StringVar(&cfg.Isolation, "isolation", "", "isolators, comma-separated: posix/cpu, posix/mem, cgroups/cpu, cgroups/mem, cgroups/pids, cgroups/devices, gpu/nvidia, disk/du (default: "+
+	fs.StringVar(&cfg.Isolation, "isolation", "", "isolators, comma-separated: posix/cpu, posix/mem, cgroups/cpu, cgroups/mem, cgroups/pids, cgroups/devices, gpu/nvidia, disk/du, filesystem/linux, namespaces/pid, network/ports (default: "+
 		containerizer.DefaultCgroupsIsolation+" when the agent can write cgroups, else "+containerizer.DefaultPosixIsolation+")")
 	fs.StringVar(&cfg.CgroupsRoot, "cgroups_root", "mesos", "name of the root cgroup below which each container's cgroup is made")
 	cfg.ContainerDiskWatchInterval = containerizer.DefaultDiskWatchInterval
@@ -49,6 +50,12 @@ func agentFlags(fs *flag.FlagSet, cfg *agent.Config) {
 	fs.Var(flagx.Duration{D: &cfg.DockerRemoveDelay}, "docker_remove_delay", "time an ended Docker container is kept before it is removed")
 	fs.Var(flagx.Duration{D: &cfg.DockerStopTimeout}, "docker_stop_timeout", "deprecated, accepted for Mesos's sake: the kill policy's grace period is docker stop's timeout")
 	fs.Int64Var(&cfg.CgroupsPidsMax, "cgroups_pids_max", containerizer.DefaultPidsMax, "with cgroups/pids, the most processes and threads each container may have (Gomesos's own flag: Mesos's pids isolator only counts them)")
+	fs.StringVar(&cfg.DefaultContainerInfoJSON, "default_container_info", "", "JSON ContainerInfo (type MESOS) given to every executor that has none; filesystem/linux binds its volumes, e.g. '{\"type\":\"MESOS\",\"volumes\":[{\"host_path\":\"tmp\",\"container_path\":\"/tmp\",\"mode\":\"RW\"}]}'")
+	fs.BoolVar(&cfg.DisallowSharingAgentPidNamespace, "disallow_sharing_agent_pid_namespace", false, "with namespaces/pid, refuse containers whose LinuxInfo asks to share the agent's pid namespace")
+	cfg.ContainerPortsWatchInterval = containerizer.DefaultContainerPortsWatchInterval
+	fs.Var(flagx.Duration{D: &cfg.ContainerPortsWatchInterval}, "container_ports_watch_interval", "with network/ports, how often each container's listening ports are checked")
+	fs.BoolVar(&cfg.EnforceContainerPorts, "enforce_container_ports", false, "with network/ports, kill a container that listens on a port it was not given (else only log it)")
+	fs.BoolVar(&cfg.CheckAgentPortRangeOnly, "check_agent_port_range_only", false, "with network/ports, check only the ports in the agent's ports resource")
 	cfg.FetcherCacheSize = fetcher.DefaultCacheSize
 	cfg.FetcherStallTimeout = fetcher.DefaultStallTimeout
 	fs.StringVar(&cfg.FetcherCacheDir, "fetcher_cache_dir", fetcher.DefaultCacheDir, "directory of the fetcher's cache of URIs fetched with cache: true (one directory per agent ID under it; emptied when the agent starts)")
@@ -59,6 +66,31 @@ func agentFlags(fs *flag.FlagSet, cfg *agent.Config) {
 // resolveIsolation builds the isolators --isolation names into cfg, and
 // sets cfg.Isolation to the list in force.
 func resolveIsolation(cfg *agent.Config) error {
+	if cfg.DefaultContainerInfoJSON != "" {
+		ci, err := containerizer.ParseContainerInfo(cfg.DefaultContainerInfoJSON)
+		if err != nil {
+			return fmt.Errorf("--default_container_info: %w", err)
+		}
+		cfg.DefaultContainerInfo = ci
+	}
+	ns := containerizer.NamespaceOptions{
+		DisallowSharingPid: cfg.DisallowSharingAgentPidNamespace,
+		Ports: containerizer.PortsOptions{
+			WatchInterval: cfg.ContainerPortsWatchInterval,
+			Enforce:       cfg.EnforceContainerPorts,
+			Logger:        cfg.Logger,
+		},
+	}
+	if cfg.ContainerPortsWatchInterval <= 0 {
+		return fmt.Errorf("--container_ports_watch_interval must be positive, not %s", cfg.ContainerPortsWatchInterval)
+	}
+	if cfg.CheckAgentPortRangeOnly {
+		ports, err := agentPorts(cfg.Resources)
+		if err != nil {
+			return err
+		}
+		ns.Ports.Isolated = ports
+	}
 	allowed, err := containerizer.ParseAllowedDevices(cfg.AllowedDevices)
 	if err != nil {
 		return err
@@ -71,7 +103,7 @@ func resolveIsolation(cfg *agent.Config) error {
 		Root: cfg.CgroupsRoot, EnableCFS: cfg.CgroupsEnableCFS, PidsMax: cfg.CgroupsPidsMax, Logger: cfg.Logger,
 		Disk:           containerizer.DiskOptions{WatchInterval: cfg.ContainerDiskWatchInterval, EnforceQuota: cfg.EnforceContainerDiskQuota},
 		AllowedDevices: allowed, GPU: containerizer.GPUOptions{Devices: gpus, Resources: cfg.Resources},
-	})
+	}, ns)
 	if err != nil {
 		return err
 	}
@@ -184,4 +216,22 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return 1
 	}
 	return 0
+}
+
+// defaultAgentPorts is the ports resource an agent offers when --resources
+// names none (Mesos's DEFAULT_PORTS).
+const defaultAgentPorts = "ports:[31000-32000]"
+
+// agentPorts is the agent's ports resource, for
+// --check_agent_port_range_only: the one --resources gives, else the
+// default.
+func agentPorts(text string) ([]containerizer.PortRange, error) {
+	given, err := resources.Parse(text)
+	if err != nil {
+		return nil, fmt.Errorf("--resources: %w", err)
+	}
+	if len(given.Get("ports")) == 0 {
+		given = resources.MustParse(defaultAgentPorts)
+	}
+	return containerizer.PortRangesOf(resources.ToProto(given)), nil
 }

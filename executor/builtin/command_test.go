@@ -227,6 +227,48 @@ func TestCommandEnvironment(t *testing.T) {
 	}
 }
 
+// The task gets its ports as Marathon gives them (Gomesos's addition):
+// PORT0..n in the order of its ranges, PORT, PORTS; a variable its command
+// sets itself wins.
+func TestCommandPortsEnvironment(t *testing.T) {
+	a := fakeagent.New(t)
+	p := startExecutor(t, "command", a)
+	task := shellTask("t1", `env > env.txt`)
+	task.Command.Environment = &mesos.Environment{Variables: []*mesos.Environment_Variable{
+		{Name: proto.String("PORT2"), Value: proto.String("mine")},
+	}}
+	task.Resources = []*mesos.Resource{{
+		Name: proto.String("ports"),
+		Type: mesos.Value_RANGES.Enum(),
+		Ranges: &mesos.Value_Ranges{Range: []*mesos.Value_Range{
+			{Begin: proto.Uint64(31005), End: proto.Uint64(31006)},
+			{Begin: proto.Uint64(31000), End: proto.Uint64(31000)},
+		}},
+	}}
+	launch(t, a, task)
+	a.WaitState(t, wait, "t1", finished)
+	env := map[string]string{}
+	for _, line := range strings.Split(p.file("env.txt"), "\n") {
+		if k, v, ok := strings.Cut(line, "="); ok {
+			env[k] = v
+		}
+	}
+	for k, want := range map[string]string{
+		"PORT":  "31005",
+		"PORT0": "31005",
+		"PORT1": "31006",
+		"PORT2": "mine",
+		"PORTS": "31005,31006,31000",
+	} {
+		if env[k] != want {
+			t.Errorf("task saw %s=%q, want %q", k, env[k], want)
+		}
+	}
+	if v, ok := env["PORT3"]; ok {
+		t.Errorf("task saw PORT3=%q", v)
+	}
+}
+
 // SHUTDOWN kills the task (TASK_KILLED) and the executor exits.
 func TestCommandShutdown(t *testing.T) {
 	a := fakeagent.New(t)

@@ -376,7 +376,10 @@ func (e *engine) start(ctx context.Context, t *task) error {
 		extra = append(extra, "MESOS_ALLOCATION_ROLE", role)
 	}
 	spec.dir = t.sandbox
-	spec.env = taskEnv(os.Environ(), t.info.GetCommand(), extra...)
+	// The task's ports come first, so that its own environment may set
+	// them otherwise.
+	base := append(os.Environ(), executor.PortsEnv(t.info.GetResources(), nil)...)
+	spec.env = taskEnv(base, t.info.GetCommand(), extra...)
 	t.env = spec.env
 
 	p, err := startProcess(spec)
