@@ -13,8 +13,8 @@ import (
 	"github.com/gomesos/gomesos/api/agentproto"
 	execpb "github.com/gomesos/gomesos/api/v1/executor"
 	mesos "github.com/gomesos/gomesos/api/v1/mesos"
-	executorenv "github.com/gomesos/gomesos/executor"
 	"github.com/gomesos/gomesos/internal/ids"
+	"github.com/gomesos/gomesos/internal/taskenv"
 )
 
 // executorKindEnv is the variable that makes the gomesos binary run a
@@ -574,7 +574,7 @@ func (c *core) executorEnv(fw *framework, ex *executor) []string {
 		}
 		// Gomesos's addition: the executor's own ports, unless its
 		// command sets the variables.
-		env = append(env, executorenv.PortsEnv(ex.info.GetResources(), func(name string) bool {
+		env = append(env, taskenv.PortsEnv(ex.info.GetResources(), func(name string) bool {
 			return slices.ContainsFunc(vars, func(v *mesos.Environment_Variable) bool { return v.GetName() == name })
 		})...)
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/gomesos/gomesos/executor"
 	"github.com/gomesos/gomesos/executor/builtin/checks"
 	"github.com/gomesos/gomesos/internal/checkspec"
+	"github.com/gomesos/gomesos/internal/taskenv"
 )
 
 const (
@@ -378,7 +379,7 @@ func (e *engine) start(ctx context.Context, t *task) error {
 	spec.dir = t.sandbox
 	// The task's ports come first, so that its own environment may set
 	// them otherwise.
-	base := append(os.Environ(), executor.PortsEnv(t.info.GetResources(), nil)...)
+	base := append(os.Environ(), taskenv.PortsEnv(t.info.GetResources(), nil)...)
 	spec.env = taskEnv(base, t.info.GetCommand(), extra...)
 	t.env = spec.env
 

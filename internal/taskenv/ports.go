@@ -1,4 +1,7 @@
-package executor
+// Package taskenv owns the environment variables Gomesos adds for a task or
+// executor from its resources. It does no I/O: the agent's core and the
+// built-in executors both use it.
+package taskenv
 
 import (
 	"strconv"
