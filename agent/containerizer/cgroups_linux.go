@@ -265,21 +265,7 @@ type limitsOf struct {
 }
 
 func (g *Cgroups) limitsFor(resources []*mesos.Resource, limits map[string]float64) limitsOf {
-	var cpus, mem float64
-	var haveCPU, haveMem bool
-	for _, r := range resources {
-		if r.GetType() != mesos.Value_SCALAR {
-			continue
-		}
-		switch r.GetName() {
-		case "cpus":
-			cpus += r.GetScalar().GetValue()
-			haveCPU = true
-		case "mem":
-			mem += r.GetScalar().GetValue()
-			haveMem = true
-		}
-	}
+	cpus, mem, haveCPU, haveMem := cpusAndMem(resources)
 	var l limitsOf
 	if g.opts.Pids {
 		l.pids = g.opts.PidsMax

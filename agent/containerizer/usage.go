@@ -48,8 +48,18 @@ func (p *Posix) Usage(id string) (*mesos.ResourceStatistics, error) {
 // setLimits sets cpus_limit and mem_limit_bytes from the resources' cpus
 // and mem, where they have them.
 func setLimits(resources []*mesos.Resource, st *mesos.ResourceStatistics) {
-	var cpus, mem float64
-	var haveCPUs, haveMem bool
+	cpus, mem, haveCPUs, haveMem := cpusAndMem(resources)
+	if haveCPUs {
+		st.CpusLimit = ptr(cpus)
+	}
+	if haveMem {
+		st.MemLimitBytes = ptr(uint64(mem * (1 << 20)))
+	}
+}
+
+// cpusAndMem sums the scalar cpus and mem (MB) of resources, saying which
+// of the two they have at all.
+func cpusAndMem(resources []*mesos.Resource) (cpus, mem float64, haveCPUs, haveMem bool) {
 	for _, r := range resources {
 		if r.GetType() != mesos.Value_SCALAR {
 			continue
@@ -63,10 +73,5 @@ func setLimits(resources []*mesos.Resource, st *mesos.ResourceStatistics) {
 			haveMem = true
 		}
 	}
-	if haveCPUs {
-		st.CpusLimit = ptr(cpus)
-	}
-	if haveMem {
-		st.MemLimitBytes = ptr(uint64(mem * (1 << 20)))
-	}
+	return cpus, mem, haveCPUs, haveMem
 }
