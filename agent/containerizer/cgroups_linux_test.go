@@ -71,19 +71,25 @@ func newCgroupsTest(t *testing.T, opts CgroupsOptions) *Cgroups {
 	}
 	t.Cleanup(func() {
 		for _, m := range host.Mounts {
-			dir := filepath.Join(m, opts.Root)
-			entries, _ := os.ReadDir(dir)
-			for _, e := range entries {
-				if e.IsDir() {
-					t.Errorf("cgroup %s left behind", filepath.Join(dir, e.Name()))
-				}
-			}
-			if err := removeCgroupDir(dir); err != nil {
-				t.Errorf("removing the test's cgroup root: %v", err)
-			}
+			removeTestRoot(t, filepath.Join(m, opts.Root))
 		}
 	})
 	return g
+}
+
+// removeTestRoot fails the test for each cgroup left below a test's
+// cgroups root, and removes the root.
+func removeTestRoot(t *testing.T, dir string) {
+	t.Helper()
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if e.IsDir() {
+			t.Errorf("cgroup %s left behind", filepath.Join(dir, e.Name()))
+		}
+	}
+	if err := removeCgroupDir(dir); err != nil {
+		t.Errorf("removing the test's cgroup root: %v", err)
+	}
 }
 
 func scalars(kv ...any) []*mesos.Resource {

@@ -70,18 +70,7 @@ func newCgroupsV2Test(t *testing.T, opts CgroupsOptions) *Cgroups {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		dir := filepath.Join(mount, opts.Root)
-		entries, _ := os.ReadDir(dir)
-		for _, e := range entries {
-			if e.IsDir() {
-				t.Errorf("cgroup %s left behind", filepath.Join(dir, e.Name()))
-			}
-		}
-		if err := removeCgroupDir(dir); err != nil {
-			t.Errorf("removing the test's cgroup root: %v", err)
-		}
-	})
+	t.Cleanup(func() { removeTestRoot(t, filepath.Join(mount, opts.Root)) })
 	return g
 }
 

@@ -67,17 +67,6 @@ func launchListener(t *testing.T, h *harness, id string, port int, res []*mesos.
 	return got
 }
 
-// freePort finds a port nothing listens on now.
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 // With --enforce_container_ports, a container listening on a port it was
 // not given is killed with REASON_CONTAINER_LIMITATION and Mesos's
 // message; one listening on its own port is left alone.
@@ -88,7 +77,7 @@ func TestPortsEnforced(t *testing.T) {
 	}
 	h := newHarness(t, p)
 
-	own := freePort(t)
+	own := testutil.FreePort(t)
 	got := launchListener(t, h, "good", own, portsResource(uint64(own), uint64(own)))
 	if got != own {
 		t.Fatalf("the helper listens on %d, not %d", got, own)

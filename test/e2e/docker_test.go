@@ -19,6 +19,7 @@ import (
 	mesos "github.com/gomesos/gomesos/api/v1/mesos"
 	"github.com/gomesos/gomesos/internal/docker"
 	"github.com/gomesos/gomesos/internal/docker/dockertest"
+	"github.com/gomesos/gomesos/internal/testutil"
 )
 
 // dockerTask is a command task run by the Docker containerizer in image.
@@ -96,7 +97,7 @@ func TestDockerContainerizer(t *testing.T) {
 	image := dockertest.BusyboxImage(t, eng)
 	// The web task's host port is one free now, so that no other test's
 	// listener is in its way.
-	webPort := freePort(t)
+	webPort := testutil.FreePort(t)
 	r := startRig(t, rigOptions{
 		resources:  fmt.Sprintf("cpus:16;mem:16384;disk:4096;ports:[%d-%d]", webPort, webPort),
 		agentFlags: []string{"--containerizers=mesos,docker", "--docker_remove_delay=0secs"},

@@ -3,7 +3,6 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -67,25 +66,13 @@ func startRig(t *testing.T, opts rigOptions) *recoveryRig {
 	r.agentArgs = append([]string{"agent",
 		"--master=" + r.masterAddr,
 		"--ip=127.0.0.1",
-		"--port=" + strconv.Itoa(freePort(t)),
+		"--port=" + strconv.Itoa(testutil.FreePort(t)),
 		"--work_dir=" + workDir,
 		"--resources=" + opts.resources,
 		"--logging_level=INFO",
 	}, opts.agentFlags...)
 	r.startAgent()
 	return r
-}
-
-// freePort is a TCP port free on loopback now, so that a restarted agent
-// can listen where the killed one did.
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 // withFlags returns args with each of flags ("--name=value") replacing the
