@@ -88,8 +88,11 @@ func (s *Snapshot) WriteState(w io.Writer, build codec.BuildInfo, flags map[stri
 		BuildUser: build.User, StartTime: f(secs(s.startTime)), ElectedTime: f(secs(s.electedTime)),
 		ID: s.info.GetId(), PID: s.info.GetPid(), Hostname: s.info.GetHostname(),
 		Capabilities: masterCapabilities(s.info),
-		Cluster:      cluster, Leader: s.info.GetPid(), LeaderInfo: protoJSON(s.info), Flags: flags,
+		Cluster:      cluster, Flags: flags,
 		UnreachableSlaves: f(s.unreachableAgents),
+	}
+	if s.leader != nil {
+		head.Leader, head.LeaderInfo = s.leader.GetPid(), protoJSON(s.leader)
 	}
 	s.agents.Walk(func(_ string, a *agentRec) bool {
 		if a.active {

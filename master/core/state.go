@@ -50,8 +50,8 @@ type stateHead struct {
 	DeactivatedSlaves f                 `json:"deactivated_slaves"`
 	UnreachableSlaves f                 `json:"unreachable_slaves"`
 	Cluster           string            `json:"cluster,omitempty"`
-	Leader            string            `json:"leader"`
-	LeaderInfo        json.RawMessage   `json:"leader_info"`
+	Leader            string            `json:"leader,omitempty"`
+	LeaderInfo        json.RawMessage   `json:"leader_info,omitempty"`
 	Flags             map[string]string `json:"flags"`
 }
 
