@@ -41,7 +41,7 @@ type stateHead struct {
 	BuildTime         f                 `json:"build_time"`
 	BuildUser         string            `json:"build_user"`
 	StartTime         f                 `json:"start_time"`
-	ElectedTime       f                 `json:"elected_time"`
+	ElectedTime       *f                `json:"elected_time,omitempty"`
 	ID                string            `json:"id"`
 	PID               string            `json:"pid"`
 	Hostname          string            `json:"hostname"`
