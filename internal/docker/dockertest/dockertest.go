@@ -72,12 +72,20 @@ func BusyboxImage(t testing.TB, eng *docker.Engine) string {
 	if err := tw.Close(); err != nil {
 		t.Fatal(err)
 	}
+	return Import(t, eng, "busybox", &buf)
+}
+
+// Import makes an image of the files in the tar stream layer (`docker
+// import`), named gomesos-test-<name>:<random>, and removes it when the
+// test ends.
+func Import(t testing.TB, eng *docker.Engine, name string, layer io.Reader) string {
+	t.Helper()
 	var rnd [6]byte
 	_, _ = rand.Read(rnd[:])
-	ref := ImagePrefix + "busybox:" + hex.EncodeToString(rnd[:])
+	ref := ImagePrefix + name + ":" + hex.EncodeToString(rnd[:])
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	res, err := eng.ImageImport(ctx, client.ImageImportSource{Source: &buf, SourceName: "-"}, ref, client.ImageImportOptions{})
+	res, err := eng.ImageImport(ctx, client.ImageImportSource{Source: layer, SourceName: "-"}, ref, client.ImageImportOptions{})
 	if err != nil {
 		t.Fatalf("docker import %s: %v", ref, err)
 	}
