@@ -72,7 +72,7 @@ const masterPort = 5050
 
 // partitionFlags are the flags given to every master besides its address
 // and the ensemble.
-var partitionFlags = []string{"--work_dir=/data", "--registry_election_timeout=300ms"}
+var partitionFlags = []string{"--work_dir=/data", "--registry_election_timeout=500ms"}
 
 // boxedMaster is one master container.
 type boxedMaster struct {
