@@ -291,6 +291,15 @@ func (s *Replicated) relayLeadership(notify <-chan bool, leading bool) {
 		case out <- want:
 			sent = want
 		case <-s.stopLead:
+			// A store that closes stops leading, whether or not Raft
+			// said so on its way down.
+			if sent {
+				select {
+				case <-s.lead: // the true was never received: take it back
+				default:
+					s.lead <- false // the buffer is empty: true was received
+				}
+			}
 			return
 		}
 	}
@@ -298,7 +307,8 @@ func (s *Replicated) relayLeadership(notify <-chan bool, leading bool) {
 
 // Leadership delivers this store's leadership changes, starting with
 // whether it leads when it starts (false, as a rule: an election takes a
-// heartbeat timeout).
+// heartbeat timeout). The last value before Close closes the channel is
+// false.
 func (s *Replicated) Leadership() <-chan bool { return s.lead }
 
 // Leader is the address of the leader this store knows of.
