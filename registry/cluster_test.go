@@ -63,10 +63,10 @@ type node struct {
 	peers []string
 	tune  func(*ReplicatedConfig)
 
-	srv   *http.Server
+	srv    *http.Server
 	served chan struct{}
-	store *Replicated
-	lead  *leadership
+	store  *Replicated
+	lead   *leadership
 }
 
 // startNode starts (or restarts) the node: its HTTP server on its address
