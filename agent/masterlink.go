@@ -90,6 +90,7 @@ type masterLink struct {
 	idx          int      // the entry of masters tried last
 	failures     int      // attempts failed in this round over masters
 	master       string   // host:port: masters[idx], or where it redirected
+	moved        bool     // a redirect changed master since the stream began
 	streamGen    uint64
 	streamCancel context.CancelFunc
 	live         string // the open stream's ID, "" when none
@@ -202,7 +203,7 @@ func (l *masterLink) followRedirect(resp *http.Response) bool {
 		return false
 	}
 	l.mu.Lock()
-	l.master = u.Host
+	l.master, l.moved = u.Host, true
 	if i := slices.Index(l.masters, u.Host); i >= 0 {
 		l.idx = i // when the leader fails, the round goes on after it
 	}
@@ -224,6 +225,7 @@ func (l *masterLink) connect(gen uint64, msg *agentproto.AgentMessage) {
 		l.streamCancel()
 	}
 	l.streamGen, l.streamCancel, l.live = gen, cancel, ""
+	l.moved = false
 	l.mu.Unlock()
 	l.dropQueue()
 	l.wg.Add(1)
@@ -235,10 +237,11 @@ func (l *masterLink) connect(gen uint64, msg *agentproto.AgentMessage) {
 		l.mu.Lock()
 		if l.streamGen == gen {
 			l.live = ""
-			// The core closing the stream (Disconnect, or a newer
-			// attempt) says nothing of this master; a redirect named
-			// the next one already.
-			if ctx.Err() == nil && !redirected {
+			// The stream failed, or the core closed it (no ping
+			// from the master, no REGISTERED in time, a message
+			// refused): on to the next master, unless a redirect
+			// (of the subscription or of a message) named it.
+			if !redirected && !l.moved && l.ctx.Err() == nil {
 				next = l.nextMaster()
 			}
 		}

@@ -198,3 +198,20 @@ func TestBadMasterRefused(t *testing.T) {
 		t.Errorf("New = %v, want an error naming --master", err)
 	}
 }
+
+// A master that stops pinging (a leader cut off from the agent) is left for
+// the next one: the agent does not wait on it again.
+func TestSilentMasterIsLeft(t *testing.T) {
+	checkLeaks(t)
+	silent, other := newFakeMaster(t), newFakeMaster(t)
+	silent.pingTimeout = 0.2 // and it never pings
+	a := startAgent(t, silent, func(c *Config) { c.Master = silent.addr() + "," + other.addr() })
+	id := a.registered(t)
+	other.waitFor("re-registration with the other master", func() bool { return len(other.subs) > 0 })
+	if sub := other.subscriptions()[0]; sub.GetType() != agentproto.AgentMessage_REREGISTER || sub.GetRegister().GetAgentInfo().GetId().GetValue() != id {
+		t.Errorf("subscription %s as %q, want REREGISTER as %q", sub.GetType(), sub.GetRegister().GetAgentInfo().GetId().GetValue(), id)
+	}
+	if n := len(silent.subscriptions()); n != 1 {
+		t.Errorf("the silent master saw %d subscriptions, want 1", n)
+	}
+}
