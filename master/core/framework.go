@@ -253,6 +253,31 @@ func (c *Core) subscribe(call *schedpb.Call, stream string) Result {
 	return Result{Code: OK, FrameworkID: fw.id}
 }
 
+// recoverFramework adds a framework the master learns of from a
+// re-registering agent (after a failover, before its scheduler
+// resubscribes): known, disconnected and inactive, with no offers, until
+// it subscribes with its id. See recoveredFrameworkDeadline for when it is
+// removed if it never does.
+func (c *Core) recoverFramework(info *mesos.FrameworkInfo) *framework {
+	id := info.GetId().GetValue()
+	fw := &framework{
+		id:               id,
+		info:             info,
+		registeredTime:   c.now,
+		unregisteredTime: c.now,
+		failoverDeadline: c.recoveredFrameworkDeadline(info),
+		tasks:            map[string]*task{},
+		offers:           map[string]*offer{},
+		executors:        map[string]map[string]*mesos.ExecutorInfo{},
+	}
+	c.frameworks[id] = fw
+	c.alloc.AddFramework(id, allocatorFramework(info, nil), nil)
+	c.alloc.DeactivateFramework(id)
+	c.frameworkChanged(fw)
+	c.log.Info("framework recovered from a re-registered agent", "framework", id, "name", info.GetName())
+	return fw
+}
+
 func errorEvent(msg string) *schedpb.Event {
 	return &schedpb.Event{Type: schedpb.Event_ERROR.Enum(), Error: &schedpb.Event_Error{Message: &msg}}
 }

@@ -38,6 +38,7 @@ type Snapshot struct {
 	startTime   time.Time
 	electedTime time.Time // zero while the master does not lead
 	now         time.Time
+	leader      *mesos.MasterInfo // nil while no leader is known
 
 	agents     ptree.Map[*agentRec]     // admitted agents by id
 	frameworks ptree.Map[*frameworkRec] // active frameworks by id
@@ -257,15 +258,15 @@ func (c *Core) executorsChanged(fw *framework, agentID string) {
 func (c *Core) Snapshot() *Snapshot {
 	ch := &c.changes
 	prev := c.snap
-	if prev != nil && !c.metrics.changed && !ch.completed && prev.now.Equal(c.now) && prev.electedTime.Equal(c.electedTime) &&
+	if prev != nil && !c.metrics.changed && !ch.completed && prev.now.Equal(c.now) && prev.electedTime.Equal(c.electedTime) && prev.leader == c.leader &&
 		len(ch.tasks)+len(ch.frameworks)+len(ch.agents)+len(ch.offers)+len(ch.executors) == 0 &&
 		prev.unreachableAgents == len(c.unreachable) && prev.outstandingOffers == len(c.offers) &&
 		prev.allocationRuns == c.allocationRuns {
 		return prev // nothing happened since
 	}
-	s := &Snapshot{info: c.info, startTime: c.startTime, electedTime: c.electedTime}
+	s := &Snapshot{info: c.info, startTime: c.startTime, electedTime: c.electedTime, leader: c.leader}
 	if prev != nil {
-		*s = Snapshot{info: prev.info, startTime: prev.startTime, electedTime: c.electedTime, agents: prev.agents, frameworks: prev.frameworks,
+		*s = Snapshot{info: prev.info, startTime: prev.startTime, electedTime: c.electedTime, leader: c.leader, agents: prev.agents, frameworks: prev.frameworks,
 			completed: prev.completed, counterNames: prev.counterNames, counterValues: prev.counterValues}
 	}
 	var p publication
@@ -454,7 +455,7 @@ func (c *Core) publishAgents(s *Snapshot) {
 // was said.
 func (c *Core) FullSnapshot() *Snapshot {
 	s := &Snapshot{
-		info: c.info, startTime: c.startTime, electedTime: c.electedTime, now: c.now,
+		info: c.info, startTime: c.startTime, electedTime: c.electedTime, now: c.now, leader: c.leader,
 		unreachableAgents: len(c.unreachable), outstandingOffers: len(c.offers), allocationRuns: c.allocationRuns,
 		counterNames: slices.Clone(c.metrics.names), counterValues: slices.Clone(c.metrics.values),
 	}

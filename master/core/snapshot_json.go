@@ -85,11 +85,17 @@ func (s *Snapshot) WriteState(w io.Writer, build codec.BuildInfo, flags map[stri
 	j := &jsonWriter{w: w}
 	head := stateHead{
 		Version: build.Version, GitSHA: build.GitSHA, BuildDate: build.Date, BuildTime: f(build.Time),
-		BuildUser: build.User, StartTime: f(secs(s.startTime)), ElectedTime: f(secs(s.electedTime)),
+		BuildUser: build.User, StartTime: f(secs(s.startTime)),
 		ID: s.info.GetId(), PID: s.info.GetPid(), Hostname: s.info.GetHostname(),
 		Capabilities: masterCapabilities(s.info),
-		Cluster:      cluster, Leader: s.info.GetPid(), LeaderInfo: protoJSON(s.info), Flags: flags,
+		Cluster:      cluster, Flags: flags,
 		UnreachableSlaves: f(s.unreachableAgents),
+	}
+	if s.leader != nil {
+		head.Leader, head.LeaderInfo = s.leader.GetPid(), protoJSON(s.leader)
+	}
+	if !s.electedTime.IsZero() {
+		head.ElectedTime = ptr(f(secs(s.electedTime)))
 	}
 	s.agents.Walk(func(_ string, a *agentRec) bool {
 		if a.active {

@@ -41,7 +41,7 @@ type stateHead struct {
 	BuildTime         f                 `json:"build_time"`
 	BuildUser         string            `json:"build_user"`
 	StartTime         f                 `json:"start_time"`
-	ElectedTime       f                 `json:"elected_time"`
+	ElectedTime       *f                `json:"elected_time,omitempty"`
 	ID                string            `json:"id"`
 	PID               string            `json:"pid"`
 	Hostname          string            `json:"hostname"`
@@ -50,8 +50,8 @@ type stateHead struct {
 	DeactivatedSlaves f                 `json:"deactivated_slaves"`
 	UnreachableSlaves f                 `json:"unreachable_slaves"`
 	Cluster           string            `json:"cluster,omitempty"`
-	Leader            string            `json:"leader"`
-	LeaderInfo        json.RawMessage   `json:"leader_info"`
+	Leader            string            `json:"leader,omitempty"`
+	LeaderInfo        json.RawMessage   `json:"leader_info,omitempty"`
 	Flags             map[string]string `json:"flags"`
 }
 
