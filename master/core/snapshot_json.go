@@ -109,7 +109,9 @@ func (s *Snapshot) WriteState(w io.Writer, build codec.BuildInfo, flags map[stri
 	j.raw(b[:len(b)-1])
 	j.str(`,"slaves":[`)
 	writeItems(j, s.agents, (*agentRec).encode)
-	j.str(`],"recovered_slaves":[],"frameworks":[`)
+	j.str(`],"recovered_slaves":[`)
+	s.writeRecovered(j)
+	j.str(`],"frameworks":[`)
 	s.writeFrameworks(j, "")
 	j.str(`],"completed_frameworks":[`)
 	s.writeCompletedFrameworks(j, "")
@@ -179,10 +181,22 @@ func writeFramework(j *jsonWriter, fw *frameworkRec) {
 	j.raw(fw.encodeTail())
 }
 
+// writeRecovered writes the agents recovered from the registry that have
+// not re-registered.
+func (s *Snapshot) writeRecovered(j *jsonWriter) {
+	for i, info := range s.recovered {
+		j.item(i, appendRecoveredAgent(nil, info))
+	}
+}
+
 // WriteSlaves writes /master/slaves: every agent, or the one named.
 func (s *Snapshot) WriteSlaves(w io.Writer, id string) error {
 	j := &jsonWriter{w: w}
-	j.str(`{"recovered_slaves":[],"slaves":[`)
+	j.str(`{"recovered_slaves":[`)
+	if id == "" {
+		s.writeRecovered(j)
+	}
+	j.str(`],"slaves":[`)
 	i := 0
 	s.agents.Walk(func(_ string, a *agentRec) bool {
 		if id == "" || id == a.id {
@@ -302,7 +316,7 @@ func (s *Snapshot) WriteSummary(w io.Writer, cluster string) error {
 		m := map[string]any{
 			"id": fw.id, "name": fw.info.GetName(), "hostname": fw.info.GetHostname(),
 			"webui_url": fw.info.GetWebuiUrl(), "active": fw.active, "connected": fw.connected,
-			"recovered": false, "user": fw.info.GetUser(),
+			"recovered": fw.recovered, "user": fw.info.GetUser(),
 			"used_resources": legacyRes(fw.used), "offered_resources": legacyRes(fw.offered), "capabilities": fw.capabilities(),
 		}
 		for _, st := range summaryStates {
