@@ -3,6 +3,7 @@ package master
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -17,6 +18,7 @@ import (
 	schedpb "github.com/gomesos/gomesos/api/v1/scheduler"
 	"github.com/gomesos/gomesos/codec"
 	"github.com/gomesos/gomesos/master/core"
+	"github.com/gomesos/gomesos/registry"
 )
 
 // Header names of the agent protocol.
@@ -50,6 +52,9 @@ func (m *Master) Handler() http.Handler {
 	both("/redirect/", func(w http.ResponseWriter, r *http.Request) { http.NotFound(w, r) })
 	mux.HandleFunc("/version", m.handleVersion)
 	mux.HandleFunc("/metrics/snapshot", m.handleMetrics)
+	if m.raft != nil {
+		mux.Handle(registry.RaftPath, m.raft)
+	}
 	return mux
 }
 
@@ -81,6 +86,9 @@ func requestError(w http.ResponseWriter, rerr *codec.RequestError) {
 }
 
 func (m *Master) handleScheduler(w http.ResponseWriter, r *http.Request) {
+	if !m.leadGate(w, r) {
+		return
+	}
 	call := &schedpb.Call{}
 	if !decodeCall(w, r, call) {
 		return
@@ -91,9 +99,13 @@ func (m *Master) handleScheduler(w http.ResponseWriter, r *http.Request) {
 	}
 	if call.GetType() != schedpb.Call_SUBSCRIBE {
 		var res core.Result
-		err := m.do(func() {
+		err := m.doLeading(func() {
 			res = m.step(core.SchedulerCall{Call: call, Stream: r.Header.Get("Mesos-Stream-Id")})
 		})
+		if errors.Is(err, errNotLeading) {
+			m.redirectToLeader(w, r, r.URL.RequestURI())
+			return
+		}
 		if err != nil {
 			textError(w, http.StatusServiceUnavailable, err.Error())
 			return
@@ -118,11 +130,14 @@ func (m *Master) handleScheduler(w http.ResponseWriter, r *http.Request) {
 	s := m.newSink(enc)
 	s.kind = "framework"
 	var res core.Result
-	if err := m.do(func() {
+	if err := m.doLeading(func() {
 		m.frameworkSinks[stream] = s
 		res = m.step(core.SchedulerCall{Call: call, Stream: stream})
 		s.id = res.FrameworkID
-	}); err != nil {
+	}); errors.Is(err, errNotLeading) {
+		m.redirectToLeader(w, r, r.URL.RequestURI())
+		return
+	} else if err != nil {
 		textError(w, http.StatusServiceUnavailable, err.Error())
 		return
 	}
@@ -177,6 +192,9 @@ func (m *Master) pump(w http.ResponseWriter, r *http.Request, s *sink) (clientGo
 }
 
 func (m *Master) handleAgentSubscribe(w http.ResponseWriter, r *http.Request) {
+	if !m.leadGate(w, r) {
+		return
+	}
 	msg := &agentproto.AgentMessage{}
 	if !decodeCall(w, r, msg) {
 		return
@@ -185,11 +203,14 @@ func (m *Master) handleAgentSubscribe(w http.ResponseWriter, r *http.Request) {
 	s := m.newSink(codec.Protobuf)
 	s.kind = "agent"
 	var res core.Result
-	if err := m.do(func() {
+	if err := m.doLeading(func() {
 		m.agentSinks[conn] = s
 		res = m.step(core.AgentSubscribe{Conn: conn, Msg: msg})
 		s.id = res.AgentID
-	}); err != nil {
+	}); errors.Is(err, errNotLeading) {
+		m.redirectToLeader(w, r, r.URL.RequestURI())
+		return
+	} else if err != nil {
 		textError(w, http.StatusServiceUnavailable, err.Error())
 		return
 	}
@@ -211,6 +232,9 @@ func (m *Master) handleAgentSubscribe(w http.ResponseWriter, r *http.Request) {
 }
 
 func (m *Master) handleAgentMessage(w http.ResponseWriter, r *http.Request) {
+	if !m.leadGate(w, r) {
+		return
+	}
 	msg := &agentproto.AgentMessage{}
 	if !decodeCall(w, r, msg) {
 		return
@@ -221,7 +245,10 @@ func (m *Master) handleAgentMessage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var res core.Result
-	if err := m.do(func() { res = m.step(core.AgentMessage{AgentID: agentID, Conn: conn, Msg: msg}) }); err != nil {
+	if err := m.doLeading(func() { res = m.step(core.AgentMessage{AgentID: agentID, Conn: conn, Msg: msg}) }); errors.Is(err, errNotLeading) {
+		m.redirectToLeader(w, r, r.URL.RequestURI())
+		return
+	} else if err != nil {
 		textError(w, http.StatusServiceUnavailable, err.Error())
 		return
 	}
@@ -372,7 +399,8 @@ func (m *Master) handleMetrics(w http.ResponseWriter, r *http.Request) {
 	m.encoders.acquire()
 	snap := latest.Metrics()
 	m.encoders.release()
-	m.allocRuns.put(snap)
+	m.allocRuns.put(snap, "allocator/mesos/allocation_run_ms")
+	m.registrarMetrics(snap)
 	out := make(map[string]codec.Double, len(snap))
 	for k, v := range snap {
 		out[k] = codec.Double(v)
@@ -381,9 +409,7 @@ func (m *Master) handleMetrics(w http.ResponseWriter, r *http.Request) {
 }
 
 // handleRedirect answers /master/redirect with the leading master's
-// address. A single master is always the leader.
+// address (this master's own while it leads), or 503 while none is known.
 func (m *Master) handleRedirect(w http.ResponseWriter, r *http.Request) {
-	info := m.core.Info()
-	w.Header().Set("Location", "//"+info.GetHostname()+":"+strconv.Itoa(int(info.GetPort())))
-	w.WriteHeader(http.StatusTemporaryRedirect)
+	m.redirectToLeader(w, r, "")
 }

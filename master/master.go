@@ -11,16 +11,17 @@ import (
 	"net/http"
 	"os"
 	"runtime"
+	"slices"
 	"strconv"
 	"sync/atomic"
 	"time"
 
-	"github.com/google/uuid"
-
+	registrypb "github.com/gomesos/gomesos/api/registry"
 	mesos "github.com/gomesos/gomesos/api/v1/mesos"
 	"github.com/gomesos/gomesos/codec"
 	"github.com/gomesos/gomesos/master/allocator"
 	"github.com/gomesos/gomesos/master/core"
+	"github.com/gomesos/gomesos/registry"
 )
 
 // Config configures a Master. Zero values take Mesos's defaults.
@@ -33,8 +34,20 @@ type Config struct {
 	// Flags are shown by /master/flags and /master/state, name → value.
 	Flags map[string]string
 	Build codec.BuildInfo
-	// Allocator replaces the default hierarchical DRF allocator.
-	Allocator allocator.Allocator
+	// NewAllocator makes the allocator of each term this master leads
+	// (default: the hierarchical DRF allocator).
+	NewAllocator func() allocator.Allocator
+	// OpenRegistry opens the registry once the master listens, given the
+	// address it advertises ("host:port"). It returns the store and the
+	// handler of the registry's traffic between masters, which the master
+	// serves at registry.RaftPath (nil: none). Nil OpenRegistry keeps the
+	// registry in memory (--registry=in_memory): a cluster of one.
+	OpenRegistry func(self string) (registry.Store, http.Handler, error)
+	// RegistryStoreTimeout bounds a registry commit (--registry_store_timeout,
+	// 20secs) and RegistryFetchTimeout the recovery of the registry on
+	// election (--registry_fetch_timeout, 1mins).
+	RegistryStoreTimeout time.Duration
+	RegistryFetchTimeout time.Duration
 	// TickInterval is how often timers are checked (default 100ms).
 	TickInterval time.Duration
 	// StreamQueueRecords and StreamQueueBytes bound the records waiting to
@@ -46,16 +59,39 @@ type Config struct {
 }
 
 // Master drives a core.Core: one goroutine owns it, HTTP handlers feed it, and
-// the outputs go to framework event streams and agent connections.
+// the outputs go to framework event streams and agent connections. While
+// the master does not lead, its Core is a follower's (leader.go).
 type Master struct {
 	cfg  Config
 	log  *slog.Logger
-	core *core.Core
+	core *core.Core // owned by the loop, replaced on every election
 	ln   net.Listener
 	srv  *http.Server
 
-	// allocRuns times allocation passes (the core may not read the clock).
+	store       registry.Store
+	raft        http.Handler // the registry's traffic between masters
+	advertise   string       // "host:port" this master is known by
+	advertiseIP string
+	hostname    string
+	port        int
+	startTime   time.Time
+
+	// leads is owned by the loop: whether the Core is a leader's. role is
+	// what handlers see (roleFollower, roleRecovering, roleLeading).
+	leads      bool
+	role       atomic.Int32
+	leaderAddr atomic.Pointer[string]
+	info       atomic.Pointer[mesos.MasterInfo]
+	// fatal is a registry failure that ends the master (owned by the loop).
+	fatal     error
+	elections atomic.Int64
+	recovered atomic.Bool
+	fetchMs   atomic.Value // float64: the last registry fetch, in ms
+
+	// allocRuns times allocation passes (the core may not read the clock),
+	// storeRuns registry commits.
 	allocRuns *runWindow
+	storeRuns *runWindow
 
 	// snap is the core's latest published snapshot: the legacy endpoints
 	// and the metrics read it, never the core itself. The loop publishes
@@ -77,8 +113,9 @@ type Master struct {
 	agentSinks     map[string]*sink
 }
 
-// New creates a master listening on the configured address. Call Run to
-// start serving.
+// New creates a master listening on the configured address, and opens its
+// registry. Call Run to start serving. A master whose registry leads at
+// once (in memory) leads from here; any other leads once elected.
 func New(cfg Config) (*Master, error) {
 	cfg.Options.SetDefaults()
 	if cfg.IP == "" {
@@ -92,6 +129,12 @@ func New(cfg Config) (*Master, error) {
 	}
 	if cfg.StreamQueueBytes <= 0 {
 		cfg.StreamQueueBytes = DefaultStreamQueueBytes
+	}
+	if cfg.RegistryStoreTimeout <= 0 {
+		cfg.RegistryStoreTimeout = 20 * time.Second
+	}
+	if cfg.RegistryFetchTimeout <= 0 {
+		cfg.RegistryFetchTimeout = time.Minute
 	}
 	if cfg.Build.Version == "" {
 		cfg.Build = buildinfo.Read()
@@ -114,40 +157,48 @@ func New(cfg Config) (*Master, error) {
 	if ip := net.ParseIP(cfg.IP); ip != nil && ip.IsUnspecified() {
 		advertiseIP = "127.0.0.1"
 	}
-	id := uuid.NewString()
-	pid := "master@" + net.JoinHostPort(advertiseIP, strconv.Itoa(port))
-	info := &mesos.MasterInfo{
-		Id:       &id,
-		Ip:       new(ipToUint32(advertiseIP)),
-		Port:     new(uint32(port)),
-		Pid:      &pid,
-		Hostname: &hostname,
-		Version:  new(cfg.Build.Version),
-		Address:  &mesos.Address{Hostname: &hostname, Ip: &advertiseIP, Port: new(int32(port))},
-		// No MasterInfo capability is advertised until its feature exists:
-		// AGENT_UPDATE (agents changing their resources), AGENT_DRAINING
-		// and QUOTA_V2 come with the issues that build them.
-	}
-	alloc := cfg.Allocator
-	if alloc == nil {
-		alloc = allocator.New(allocator.Options{AllocationInterval: cfg.AllocationInterval, Seed: time.Now().UnixNano()})
-	}
-	runs := &runWindow{max: 1000}
-	alloc = timedAllocator{Allocator: alloc, runs: runs}
 	m := &Master{
 		cfg:            cfg,
 		log:            cfg.Logger.With("component", "master"),
-		core:           core.NewCore(info, cfg.Options, alloc, time.Now()),
-		allocRuns:      runs,
 		ln:             ln,
+		advertise:      net.JoinHostPort(hostname, strconv.Itoa(port)),
+		advertiseIP:    advertiseIP,
+		hostname:       hostname,
+		port:           port,
+		startTime:      time.Now(),
+		allocRuns:      &runWindow{max: 1000},
+		storeRuns:      &runWindow{max: 1000},
 		reqs:           make(chan request),
 		stopped:        make(chan struct{}),
 		frameworkSinks: map[string]*sink{},
 		agentSinks:     map[string]*sink{},
 	}
-	m.snap.Store(m.core.Snapshot())
+	m.fetchMs.Store(0.0)
+	if cfg.OpenRegistry != nil {
+		m.store, m.raft, err = cfg.OpenRegistry(m.advertise)
+		if err != nil {
+			ln.Close()
+			return nil, fmt.Errorf("master: opening the registry: %w", err)
+		}
+	} else {
+		m.store = registry.NewInMemory(nil)
+	}
 	m.encoders = newGate(max(1, runtime.GOMAXPROCS(0)-1))
 	m.warm = newWarmer()
+	m.follow("starting")
+	// A store that leads at once (in memory, or a cluster of one that
+	// elected itself already) makes the master lead before New returns.
+	select {
+	case lead, ok := <-m.store.Leadership():
+		if ok && lead {
+			if err := m.elect(context.Background()); err != nil {
+				m.store.Close()
+				ln.Close()
+				return nil, fmt.Errorf("master: %w", err)
+			}
+		}
+	default:
+	}
 	m.srv = &http.Server{Handler: m.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	return m, nil
 }
@@ -168,8 +219,24 @@ func (m *Master) Addr() string { return m.ln.Addr().String() }
 // URL is the master's base URL.
 func (m *Master) URL() string { return "http://" + m.Addr() }
 
-// Info is the master's MasterInfo.
-func (m *Master) Info() *mesos.MasterInfo { return m.core.Info() }
+// Info is the master's MasterInfo: the current term's while it leads.
+func (m *Master) Info() *mesos.MasterInfo { return m.info.Load() }
+
+// Leading reports whether the master leads (and has recovered its
+// registry).
+func (m *Master) Leading() bool { return m.role.Load() == roleLeading }
+
+// Leader is the address of the leading master ("host:port"), "" while
+// none is known.
+func (m *Master) Leader() string {
+	if p := m.leaderAddr.Load(); p != nil {
+		return *p
+	}
+	return ""
+}
+
+// Advertise is the address ("host:port") this master is known by.
+func (m *Master) Advertise() string { return m.advertise }
 
 // Run serves until ctx is done, then closes every stream and returns.
 func (m *Master) Run(ctx context.Context) error {
@@ -181,9 +248,10 @@ func (m *Master) Run(ctx context.Context) error {
 		m.runWarmer(m.stopped)
 	}()
 	defer func() { <-warmerDone }()
-	m.log.Info("master started", "id", m.core.Info().GetId(), "address", m.Addr())
+	m.log.Info("master started", "address", m.Addr(), "leading", m.leads)
 	ticker := time.NewTicker(m.cfg.TickInterval)
 	defer ticker.Stop()
+	leadership := m.store.Leadership()
 	var err error
 loop:
 	for {
@@ -191,13 +259,35 @@ loop:
 		case r := <-m.reqs:
 			m.serve(r)
 		case now := <-ticker.C:
-			m.step(core.Tick{})
+			if m.leads {
+				m.step(core.Tick{})
+			} else if leader := m.store.Leader(); leader != m.Leader() {
+				m.followLeader(leader)
+			}
 			m.commit(true)
 			m.warm.published(now)
+		case lead, ok := <-leadership:
+			switch {
+			case !ok:
+				leadership = nil
+				if m.leads {
+					m.follow("the registry closed")
+				}
+			case lead && !m.leads:
+				err = m.elect(ctx)
+			case !lead && m.leads:
+				m.follow("the registry store lost the leadership")
+			}
 		case err = <-serveErr:
 			break loop
 		case <-ctx.Done():
 			break loop
+		}
+		if err == nil {
+			err = m.fatal
+		}
+		if err != nil {
+			break
 		}
 	}
 	close(m.stopped)
@@ -212,10 +302,13 @@ loop:
 	if e := m.srv.Shutdown(shutdownCtx); e != nil {
 		m.srv.Close()
 	}
+	if cerr := m.store.Close(); cerr != nil {
+		m.log.Warn("closing the registry", "error", cerr)
+	}
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}
-	m.log.Info("master stopped")
+	m.log.Info("master stopped", "error", err)
 	return err
 }
 
@@ -236,6 +329,24 @@ const maxBatch = 64
 
 // do runs fn on the loop goroutine and waits for it and its outputs.
 func (m *Master) do(fn func()) error { return m.send(request{fn: fn, done: make(chan struct{})}) }
+
+// doLeading is do for a request only the leader serves: fn runs only if
+// the master still leads when its turn comes, and errNotLeading says it
+// did not.
+func (m *Master) doLeading(fn func()) error {
+	lost := false
+	err := m.do(func() {
+		if !m.leads {
+			lost = true
+			return
+		}
+		fn()
+	})
+	if err == nil && lost {
+		err = errNotLeading
+	}
+	return err
+}
 
 // freshWait bounds how long a reader waits for the loop to publish.
 const freshWait = 250 * time.Millisecond
@@ -322,8 +433,32 @@ func (m *Master) dispatch() (stepped bool) {
 	// Consumers found behind are told to the core after this batch, each
 	// as the stream or connection closing.
 	var behind []core.Input
-	for _, o := range m.core.Outputs() {
+	outputs := m.core.Outputs()
+	// Every registry operation among the outputs is committed, in one
+	// batch, before anything that follows the first of them is carried
+	// out (core.Persist).
+	first := slices.IndexFunc(outputs, func(o core.Output) bool { _, ok := o.(core.Persist); return ok })
+	for i, o := range outputs {
+		if i == first {
+			var ops []*registrypb.Operation
+			for _, o := range outputs[i:] {
+				if p, ok := o.(core.Persist); ok {
+					ops = append(ops, p.Ops...)
+				}
+			}
+			if err := m.persist(ops); err != nil {
+				m.registryFailed(err)
+				return false
+			}
+		}
 		switch o := o.(type) {
+		case core.Abort:
+			m.log.Error("giving up the leadership", "reason", o.Message)
+			if m.fatal == nil {
+				m.fatal = errors.New(o.Message)
+			}
+			m.follow(o.Message)
+			return false
 		case core.SendEvent:
 			if s := m.frameworkSinks[o.Stream]; s != nil {
 				b, err := codec.Marshal(s.enc, o.Event)

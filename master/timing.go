@@ -40,9 +40,10 @@ func (w *runWindow) add(d time.Duration) {
 	}
 }
 
-// put adds the allocation_run_ms timer metrics: the last value, count, min,
-// max and percentiles, named as Mesos names them.
-func (w *runWindow) put(out map[string]float64) {
+// put adds the timer metrics called name (allocator/mesos/allocation_run_ms,
+// registrar/state_store_ms): the last value, count, min, max and
+// percentiles, named as Mesos names them.
+func (w *runWindow) put(out map[string]float64, name string) {
 	w.mu.Lock()
 	runs := slices.Clone(w.ms)
 	last := 0.0
@@ -50,7 +51,6 @@ func (w *runWindow) put(out map[string]float64) {
 		last = w.ms[len(w.ms)-1]
 	}
 	w.mu.Unlock()
-	const name = "allocator/mesos/allocation_run_ms"
 	out[name+"/count"] = float64(len(runs))
 	if len(runs) == 0 {
 		return

@@ -135,3 +135,7 @@ func (s *InMemory) Close() error {
 	}
 	return nil
 }
+
+// RaftPath is where a master serves the registry's traffic between masters
+// (Raft's RPCs, over HTTP connections upgraded to raw streams).
+const RaftPath = "/internal/raft"

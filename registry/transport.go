@@ -13,11 +13,6 @@ import (
 	"github.com/hashicorp/raft"
 )
 
-// RaftPath is where a master mounts its StreamLayer on its HTTP server:
-// Raft's connections between masters arrive there and are upgraded out of
-// HTTP, so the masters need no second port.
-const RaftPath = "/internal/raft"
-
 // raftProtocol is the protocol named by the Upgrade header.
 const raftProtocol = "gomesos-raft"
 

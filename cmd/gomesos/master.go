@@ -19,6 +19,10 @@ func masterFlags(fs *flag.FlagSet, cfg *master.Config, prefix string) {
 	cfg.AgentPingTimeout = 15 * time.Second
 	cfg.RegistryGCInterval = 15 * time.Minute
 	cfg.RegistryMaxAgentAge = 14 * 24 * time.Hour
+	cfg.AgentReregisterTimeout = 10 * time.Minute
+	cfg.RecoveryAgentRemovalLimit = 1
+	cfg.RegistryStoreTimeout = 20 * time.Second
+	cfg.RegistryFetchTimeout = time.Minute
 	fs.StringVar(&cfg.IP, prefix+"ip", "127.0.0.1", "IP address to listen on")
 	fs.IntVar(&cfg.Port, prefix+"port", 5050, "port to listen on")
 	fs.StringVar(&cfg.Hostname, prefix+"hostname", "", "hostname the master advertises (default: its IP)")
@@ -33,6 +37,14 @@ func masterFlags(fs *flag.FlagSet, cfg *master.Config, prefix string) {
 	fs.Var(flagx.Duration{D: &cfg.RegistryGCInterval}, "registry_gc_interval", "how often to garbage-collect the unreachable agents the master remembers")
 	fs.Var(flagx.Duration{D: &cfg.RegistryMaxAgentAge}, "registry_max_agent_age", "how long to remember an unreachable agent")
 	fs.IntVar(&cfg.RegistryMaxAgentCount, "registry_max_agent_count", 100*1024, "how many unreachable agents to remember at most")
+	fs.Var(flagx.Duration{D: &cfg.AgentReregisterTimeout}, "agent_reregister_timeout",
+		"how long a newly elected master waits for the agents in its registry to re-register before marking them unreachable")
+	fs.Var(flagx.Rate{Interval: &cfg.AgentRemovalInterval}, "agent_removal_rate_limit",
+		"the most agents marked unreachable per time, as 'N/duration' (e.g. '1/10mins'); default: no limit")
+	fs.Var(flagx.Percent{F: &cfg.RecoveryAgentRemovalLimit}, "recovery_agent_removal_limit",
+		"the largest share of the recovered agents a new leader may mark unreachable for not re-registering; beyond it the master exits")
+	fs.Var(flagx.Duration{D: &cfg.RegistryStoreTimeout}, "registry_store_timeout", "how long a registry commit may take before the master gives up the leadership")
+	fs.Var(flagx.Duration{D: &cfg.RegistryFetchTimeout}, "registry_fetch_timeout", "how long recovering the registry on election may take before the master exits")
 }
 
 func flagValues(fs *flag.FlagSet) map[string]string {

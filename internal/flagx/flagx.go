@@ -110,3 +110,61 @@ func (b Bytes) Set(s string) error {
 	*b.B = v
 	return nil
 }
+
+// Rate is a flag.Value holding a Mesos rate limit, "N/duration" (as
+// --agent_removal_rate_limit="1/10mins": one per ten minutes), stored as
+// the interval between two events (duration/N). Empty means no limit.
+type Rate struct{ Interval *time.Duration }
+
+func (r Rate) String() string {
+	if r.Interval == nil || *r.Interval == 0 {
+		return ""
+	}
+	return "1/" + codec.FormatDuration(*r.Interval)
+}
+
+// Set parses "N/duration".
+func (r Rate) Set(s string) error {
+	if s == "" {
+		*r.Interval = 0
+		return nil
+	}
+	n, d, ok := strings.Cut(s, "/")
+	if !ok {
+		return fmt.Errorf("invalid rate %q: expecting 'N/duration', e.g. '1/10mins'", s)
+	}
+	var count float64
+	if _, err := fmt.Sscanf(n, "%g", &count); err != nil || count <= 0 {
+		return fmt.Errorf("invalid rate %q: %q is not a positive number", s, n)
+	}
+	per, err := codec.ParseDuration(d)
+	if err != nil {
+		return fmt.Errorf("invalid rate %q: %w", s, err)
+	}
+	if per <= 0 {
+		return fmt.Errorf("invalid rate %q: the duration must be positive", s)
+	}
+	*r.Interval = time.Duration(float64(per) / count)
+	return nil
+}
+
+// Percent is a flag.Value holding a percentage, "N%" (or a bare number),
+// stored as a fraction (100% = 1).
+type Percent struct{ F *float64 }
+
+func (p Percent) String() string {
+	if p.F == nil {
+		return ""
+	}
+	return fmt.Sprintf("%g%%", *p.F*100)
+}
+
+// Set parses "N%" with N between 0 and 100.
+func (p Percent) Set(s string) error {
+	var v float64
+	if _, err := fmt.Sscanf(strings.TrimSuffix(strings.TrimSpace(s), "%"), "%g", &v); err != nil || v < 0 || v > 100 {
+		return fmt.Errorf("invalid percentage %q: expecting a number from 0 to 100, e.g. '100%%'", s)
+	}
+	*p.F = v / 100
+	return nil
+}

@@ -5,6 +5,7 @@ import (
 	"io"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestEnvironmentDefaultsAndCommandLineWins(t *testing.T) {
@@ -24,5 +25,31 @@ func TestEnvironmentDefaultsAndCommandLineWins(t *testing.T) {
 	err := Parse(fs2, nil, []string{"MESOS_PORT=abc"})
 	if err == nil || !strings.Contains(err.Error(), "MESOS_PORT") {
 		t.Fatalf("bad env value: err = %v, want one naming MESOS_PORT", err)
+	}
+}
+
+func TestRateAndPercent(t *testing.T) {
+	var interval time.Duration
+	r := Rate{Interval: &interval}
+	if err := r.Set("1/10mins"); err != nil || interval != 10*time.Minute {
+		t.Fatalf("1/10mins: %v, %v", interval, err)
+	}
+	if err := r.Set("4/1mins"); err != nil || interval != 15*time.Second {
+		t.Fatalf("4/1mins: %v, %v", interval, err)
+	}
+	for _, bad := range []string{"10mins", "0/1mins", "x/1mins", "1/forever", "1/0secs"} {
+		if err := r.Set(bad); err == nil {
+			t.Errorf("rate %q accepted", bad)
+		}
+	}
+	var f float64
+	p := Percent{F: &f}
+	if err := p.Set("50%"); err != nil || f != 0.5 {
+		t.Fatalf("50%%: %v, %v", f, err)
+	}
+	for _, bad := range []string{"150%", "-1%", "lots"} {
+		if err := p.Set(bad); err == nil {
+			t.Errorf("percentage %q accepted", bad)
+		}
 	}
 }

@@ -13,10 +13,12 @@ import (
 
 	agentcore "github.com/gomesos/gomesos/agent/core"
 	"github.com/gomesos/gomesos/api/agentproto"
+	registrypb "github.com/gomesos/gomesos/api/registry"
 	mesos "github.com/gomesos/gomesos/api/v1/mesos"
 	schedpb "github.com/gomesos/gomesos/api/v1/scheduler"
 	"github.com/gomesos/gomesos/master/allocator"
 	"github.com/gomesos/gomesos/master/core"
+	"github.com/gomesos/gomesos/registry"
 	"github.com/gomesos/gomesos/resources"
 	"google.golang.org/protobuf/proto"
 )
@@ -141,6 +143,9 @@ type world struct {
 
 	core  *core.Core
 	alloc *allocator.HierarchicalDRF
+	// registry is the master's durable registry, as its Persist outputs
+	// left it.
+	registry *registrypb.Registry
 
 	agents     []*simAgent
 	frameworks []*simFramework
@@ -231,6 +236,7 @@ func newWorld(cfg Config, agentRes, taskRes resources.Resources) *world {
 		running:   map[taskKey]*simExecutor{},
 		agentAcks: map[taskKey][]agentAck{},
 		taskQty:   taskRes.ToScalarQuantities(),
+		registry:  &registrypb.Registry{},
 	}
 	w.taskProto = resources.ToProto(taskRes)
 	w.trace.init(cfg.TraceLimit, cfg.FailureTrace)
@@ -419,6 +425,12 @@ func (w *world) dispatch(outs []core.Output) {
 			w.sendAgent(o.Conn, o.Msg)
 		case core.CloseAgent:
 			w.closeAgent(o.Conn)
+		case core.Persist:
+			// Committed at once: nothing of the master's is in flight
+			// between the Core and a simulated registry.
+			for _, op := range o.Ops {
+				registry.Apply(w.registry, op)
+			}
 		default:
 			w.fail("known-outputs", "unknown output %T", o)
 		}

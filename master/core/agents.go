@@ -7,7 +7,10 @@ import (
 	"strings"
 	"time"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/gomesos/gomesos/api/agentproto"
+	registrypb "github.com/gomesos/gomesos/api/registry"
 	mesos "github.com/gomesos/gomesos/api/v1/mesos"
 	schedpb "github.com/gomesos/gomesos/api/v1/scheduler"
 	"github.com/gomesos/gomesos/master/allocator"
@@ -129,6 +132,8 @@ func (c *Core) registerAgent(conn string, info *mesos.AgentInfo, total resources
 	id := fmt.Sprintf("%s-S%d", c.info.GetId(), c.nextAgent)
 	c.nextAgent++
 	info.Id = &mesos.AgentID{Value: &id}
+	// The admission is durable before the agent hears REGISTERED.
+	c.persist(&registrypb.Operation{Type: registrypb.Operation_ADMIT_AGENT.Enum(), AgentInfo: clone(info)})
 	a := c.newAgent(id, info, total, reg)
 	c.admitAgent(a)
 	c.connectAgent(a, conn)
@@ -155,32 +160,62 @@ func allocatorAgent(info *mesos.AgentInfo) allocator.Agent {
 	return allocator.Agent{Hostname: info.GetHostname()}
 }
 
-// reregisterAgent admits an agent that lost its connection (or that the
-// master marked unreachable) back with what it is running. So is an agent
-// this master admitted whose entry left the unreachable list (garbage
-// collected, see registryGC), as Mesos admits it anyway. An agent id this
-// master never issued is told to shut down, so that it registers afresh:
-// without a durable registry yet, a restarted master knows no agents.
+// reregisterAgent admits an agent back with what it is running. It may be
+// one the master has (it lost its connection), one recovered from the
+// registry after a failover (which the registry admitted already), or one
+// the master had marked unreachable: the registry takes that one back
+// (MARK_AGENT_REACHABLE) before it hears REGISTERED. So does an agent on
+// neither list (its unreachable entry was garbage collected, or the
+// registry was in memory and the master restarted), as Mesos's registrar
+// admits it anyway. An agent marked gone is told to shut down.
 func (c *Core) reregisterAgent(conn string, info *mesos.AgentInfo, total resources.Resources, reg *agentproto.AgentMessage_Register) Result {
 	id := info.GetId().GetValue()
+	if _, gone := c.gone[id]; gone {
+		c.log.Warn("refusing the re-registration of an agent marked gone", "agent", id)
+		c.emit(SendAgent{Conn: conn, Msg: &agentproto.MasterMessage{
+			Type:    agentproto.MasterMessage_SHUTDOWN.Enum(),
+			Message: ptr("Agent has been marked gone"),
+		}})
+		c.emit(CloseAgent{Conn: conn})
+		return Result{Code: OK, AgentID: id}
+	}
 	a := c.agents[id]
-	returning := false // an agent the master had removed
+	// How the agent comes back: one the master has (known), one it had
+	// marked unreachable (returning), one recovered from the registry
+	// (recovering), or one on neither list (forgotten).
+	back := known
 	if a == nil {
-		if _, wasUnreachable := c.unreachable[id]; !wasUnreachable && !c.issuedAgentID(id) {
-			c.emit(SendAgent{Conn: conn, Msg: &agentproto.MasterMessage{
-				Type:    agentproto.MasterMessage_SHUTDOWN.Enum(),
-				Message: ptr("Agent " + id + " is not known to this master; register as a new agent"),
-			}})
-			c.emit(CloseAgent{Conn: conn})
-			return Result{Code: OK, AgentID: id}
+		if known, ok := c.recovered[id]; ok {
+			back = recovering
+			c.forgetRecovered(id)
+			c.cancelRemoval(id)
+			if !proto.Equal(known, info) {
+				c.persist(&registrypb.Operation{Type: registrypb.Operation_UPDATE_AGENT.Enum(), AgentInfo: clone(info)})
+			}
+		} else {
+			c.persist(&registrypb.Operation{Type: registrypb.Operation_MARK_AGENT_REACHABLE.Enum(), AgentInfo: clone(info)})
+			if _, wasUnreachable := c.unreachable[id]; wasUnreachable {
+				back = returning
+				c.forgetUnreachable(id)
+			} else {
+				// Unknown to the registry: its entry was garbage
+				// collected, or the registry was in memory and the
+				// master restarted. Nobody was told anything of its
+				// tasks: they come back as a recovered agent's do.
+				back = forgotten
+			}
 		}
-		c.forgetUnreachable(id)
 		a = c.newAgent(id, info, total, reg)
 		c.admitAgent(a)
-		returning = true
-	} else if a.conn != "" && a.conn != conn {
-		delete(c.agentConns, a.conn)
-		c.emit(CloseAgent{Conn: a.conn})
+	} else {
+		c.cancelRemoval(id)
+		if !proto.Equal(a.info, info) {
+			c.persist(&registrypb.Operation{Type: registrypb.Operation_UPDATE_AGENT.Enum(), AgentInfo: clone(info)})
+		}
+		if a.conn != "" && a.conn != conn {
+			delete(c.agentConns, a.conn)
+			c.emit(CloseAgent{Conn: a.conn})
+		}
 	}
 	a.info = info
 	a.endpoint = reg.GetEndpoint()
@@ -190,9 +225,9 @@ func (c *Core) reregisterAgent(conn string, info *mesos.AgentInfo, total resourc
 	wasActive := a.active
 	c.connectAgent(a, conn)
 	c.metrics.inc("master/slave_reregistrations")
-	adopted := c.reconcileAgent(a, reg, returning)
+	adopted := c.reconcileAgent(a, reg, back)
 	switch {
-	case returning:
+	case back != known:
 		// What came back with it is charged again.
 		c.alloc.AddAgent(id, allocatorAgent(info), total, c.agentUsedByFramework(a))
 	case adopted || !a.total.Equal(total):
@@ -206,9 +241,23 @@ func (c *Core) reregisterAgent(conn string, info *mesos.AgentInfo, total resourc
 	if !wasActive {
 		c.alloc.ActivateAgent(id)
 	}
-	c.log.Info("agent reregistered", "agent", id, "hostname", info.GetHostname())
+	c.log.Info("agent reregistered", "agent", id, "hostname", info.GetHostname(), "as", back.String())
 	c.allocateSoon = true
 	return Result{Code: OK, AgentID: id}
+}
+
+// agentReturn is how an agent comes back (reregisterAgent).
+type agentReturn int
+
+const (
+	known agentReturn = iota
+	returning
+	recovering
+	forgotten
+)
+
+func (b agentReturn) String() string {
+	return [...]string{"known", "returning", "recovering", "forgotten"}[b]
 }
 
 // reconcileAgent brings the master's view of a re-registering agent in line
@@ -216,9 +265,12 @@ func (c *Core) reregisterAgent(conn string, info *mesos.AgentInfo, total resourc
 // Master::reconcileKnownSlave for an agent it still has and in
 // Master::__reregisterSlave for one it had removed (marked unreachable):
 //
-//   - Frameworks the agent runs that the master does not have (completed
-//     ones, or ones it no longer remembers) are shut down on the agent,
-//     once each.
+//   - Frameworks the agent runs that the master does not have are
+//     recovered from the FrameworkInfo the agent reports (Mesos's
+//     Master::recoverFramework): after a failover the new master learns
+//     of frameworks from their agents first, and keeps them, disconnected,
+//     for their schedulers to resubscribe. Completed frameworks, and any
+//     the agent reports no FrameworkInfo for, are shut down on the agent.
 //   - A task the master holds on the agent that the agent does not report
 //     is gone. Mesos asks the agent, which answers TASK_DROPPED for a
 //     partition-aware framework and TASK_LOST for others, reason
@@ -250,10 +302,20 @@ func (c *Core) reregisterAgent(conn string, info *mesos.AgentInfo, total resourc
 //   - The unreachable tasks a removed agent comes back without are
 //     TASK_GONE (Mesos drops them silently; explicit reconciliation would
 //     answer TASK_GONE).
+//   - An agent recovered from the registry (recovering) brings back
+//     everything it runs: the master knew none of it. Its tasks and
+//     executors are added without an update, as Mesos adds them; the
+//     agent resends the updates its frameworks have not acknowledged.
+//     So does an agent on neither list (forgotten: the master garbage
+//     collected its unreachable entry, or restarted with an in-memory
+//     registry), none of whose tasks is killed (Mesos 1.5+ re-adds them
+//     all); a partition-aware framework hears its tasks' state, since it
+//     may have heard them unreachable.
 //
 // It reports whether it charged anything to an agent the master still had,
 // which the allocator must then be told of.
-func (c *Core) reconcileAgent(a *agent, reg *agentproto.AgentMessage_Register, returning bool) (adopted bool) {
+func (c *Core) reconcileAgent(a *agent, reg *agentproto.AgentMessage_Register, back agentReturn) (adopted bool) {
+	removed := back == returning
 	reported := map[string]*mesos.Task{}
 	for _, t := range reg.GetTasks() {
 		reported[taskKey(t.GetFrameworkId().GetValue(), t.GetTaskId().GetValue())] = t
@@ -275,11 +337,20 @@ func (c *Core) reconcileAgent(a *agent, reg *agentproto.AgentMessage_Register, r
 	for _, info := range reportedExecutors {
 		unknown[info.GetFrameworkId().GetValue()] = true
 	}
+	infos := map[string]*mesos.FrameworkInfo{}
+	for _, fi := range reg.GetFrameworks() {
+		infos[fi.GetId().GetValue()] = fi
+	}
 	for _, fwID := range sortedKeys(unknown) {
-		if fwID != "" && c.frameworks[fwID] == nil {
-			c.log.Info("shutting down a framework the master does not have on a re-registered agent", "agent", a.id, "framework", fwID)
-			c.sendToAgent(a, shutdownFrameworkMsg(fwID))
+		if fwID == "" || c.frameworks[fwID] != nil {
+			continue
 		}
+		if info := infos[fwID]; info != nil && !c.removedFWs[fwID] && validateFrameworkInfo(info, nil) == nil {
+			c.recoverFramework(clone(info))
+			continue
+		}
+		c.log.Info("shutting down a framework the master does not have on a re-registered agent", "agent", a.id, "framework", fwID)
+		c.sendToAgent(a, shutdownFrameworkMsg(fwID))
 	}
 
 	// What the master holds and the agent does not.
@@ -336,11 +407,15 @@ func (c *Core) reconcileAgent(a *agent, reg *agentproto.AgentMessage_Register, r
 			}
 			continue
 		}
-		if returning && fw.partitionAware() && fw.tasks[taskID] == nil {
-			c.adoptTask(fw, a, rt)
+		if (back == recovering || back == forgotten) && fw.tasks[taskID] == nil {
+			c.adoptTask(fw, a, rt, back == forgotten && fw.partitionAware())
 			continue
 		}
-		if returning {
+		if removed && fw.partitionAware() && fw.tasks[taskID] == nil {
+			c.adoptTask(fw, a, rt, true)
+			continue
+		}
+		if removed {
 			fw.unreachable = removeAgentTask(fw.unreachable, taskID, a.id)
 			c.taskListsChanged(fw)
 		}
@@ -355,13 +430,13 @@ func (c *Core) reconcileAgent(a *agent, reg *agentproto.AgentMessage_Register, r
 			continue
 		}
 		c.addExecutor(fw, a, clone(info))
-		adopted = !returning
+		adopted = back == known
 	}
 
-	if !returning {
+	if !removed {
 		return adopted
 	}
-	// Unreachable tasks the returning agent no longer has are gone.
+	// Unreachable tasks the removed agent no longer has are gone.
 	for _, fwID := range sortedKeys(c.frameworks) {
 		fw := c.frameworks[fwID]
 		for _, t := range slices.Clone(fw.unreachable) {
@@ -377,10 +452,10 @@ func (c *Core) reconcileAgent(a *agent, reg *agentproto.AgentMessage_Register, r
 }
 
 // adoptTask takes back a task a removed agent returns with, for a
-// partition-aware framework: it is the framework's live task again (or,
-// if it ended while away, one whose end is yet to be delivered), and the
-// framework hears its state.
-func (c *Core) adoptTask(fw *framework, a *agent, rt *mesos.Task) {
+// partition-aware framework, or one a recovered agent runs: it is the
+// framework's live task again (or, if it ended while away, one whose end
+// is yet to be delivered). With notify, the framework hears its state.
+func (c *Core) adoptTask(fw *framework, a *agent, rt *mesos.Task, notify bool) {
 	t := newTaskFromAgent(rt, a.id)
 	if t.state.IsTerminal() {
 		// Its end was not counted against the agent while away; its
@@ -393,7 +468,10 @@ func (c *Core) adoptTask(fw *framework, a *agent, rt *mesos.Task) {
 	fw.completed = removeAgentTask(fw.completed, t.id, a.id)
 	c.taskChanged(fw, t)
 	c.taskListsChanged(fw)
-	c.log.Info("task of a re-registered agent adopted", "agent", a.id, "framework", fw.id, "task", t.id, "state", t.state.String())
+	c.log.Debug("task of a re-registered agent adopted", "agent", a.id, "framework", fw.id, "task", t.id, "state", t.state.String())
+	if !notify {
+		return
+	}
 	status := &mesos.TaskStatus{
 		TaskId:    &mesos.TaskID{Value: &t.id},
 		State:     t.state.Enum(),
@@ -491,6 +569,7 @@ func (c *Core) agentMessage(in AgentMessage) Result {
 	case agentproto.AgentMessage_PONG:
 		a.pongSincePing = true
 		a.pingTimeouts = 0
+		c.cancelRemoval(a.id)
 	case agentproto.AgentMessage_STATUS_UPDATE:
 		c.metrics.inc("master/messages_status_update")
 		c.statusUpdate(a, msg.GetStatusUpdate())
@@ -512,6 +591,7 @@ func (c *Core) agentMessage(in AgentMessage) Result {
 	case agentproto.AgentMessage_UNREGISTER:
 		c.metrics.inc("master/messages_unregister_slave")
 		c.metrics.inc("master/slave_removals/reason_unregistered")
+		c.cancelRemoval(a.id)
 		c.removeAgent(a, "unregistered", mesos.TaskStatus_REASON_AGENT_REMOVED)
 	default:
 		return fail(Invalid, "Unexpected agent message type %s", msg.GetType())
@@ -588,10 +668,7 @@ func (c *Core) checkAgentPings() {
 	}
 	for _, a := range unhealthy {
 		c.log.Warn("agent failed health checks", "agent", a.id, "timeouts", a.pingTimeouts)
-		c.metrics.inc("master/slave_unreachable_scheduled")
-		c.metrics.inc("master/slave_unreachable_completed")
-		c.metrics.inc("master/slave_removals/reason_unhealthy")
-		c.removeAgent(a, "health check timed out", mesos.TaskStatus_REASON_AGENT_REMOVED)
+		c.scheduleRemoval(a.id, "health check timed out")
 	}
 }
 
@@ -619,6 +696,10 @@ func (c *Core) forgetAgent(id string) {
 // on it are rescinded and every framework gets FAILURE{agent_id}.
 func (c *Core) removeAgent(a *agent, why string, reason mesos.TaskStatus_Reason) {
 	c.log.Info("removing agent", "agent", a.id, "reason", why)
+	// The registry knows the agent unreachable before anyone hears of it.
+	c.persist(&registrypb.Operation{
+		Type: registrypb.Operation_MARK_AGENT_UNREACHABLE.Enum(), AgentId: agentIDProto(a.id), Timestamp: timeInfo(c.now),
+	})
 	c.rescindAgentOffers(a)
 	for _, key := range sortedKeys(a.tasks) {
 		t := a.tasks[key]
@@ -684,16 +765,6 @@ func hostOf(hostport string) (string, bool) {
 	return host, true
 }
 
-// issuedAgentID reports whether id is one this master gave an agent.
-func (c *Core) issuedAgentID(id string) bool {
-	n, ok := strings.CutPrefix(id, c.info.GetId()+"-S")
-	if !ok {
-		return false
-	}
-	i, err := strconv.Atoi(n)
-	return err == nil && i >= 0 && i < c.nextAgent && strconv.Itoa(i) == n
-}
-
 // markUnreachable adds an agent to the unreachable list.
 func (c *Core) markUnreachable(id string) {
 	if _, ok := c.unreachable[id]; !ok {
@@ -732,6 +803,11 @@ func (c *Core) registryGC() {
 	if len(gone) == 0 {
 		return
 	}
+	op := &registrypb.Operation{Type: registrypb.Operation_PRUNE.Enum()}
+	for _, id := range gone {
+		op.PruneUnreachable = append(op.PruneUnreachable, agentIDProto(id))
+	}
+	c.persist(op)
 	collected := map[string]bool{}
 	for _, id := range gone {
 		collected[id] = true

@@ -32,7 +32,23 @@ type Options struct {
 	RegistryGCInterval    time.Duration // --registry_gc_interval (15mins)
 	RegistryMaxAgentAge   time.Duration // --registry_max_agent_age (2weeks)
 	RegistryMaxAgentCount int           // --registry_max_agent_count (102400)
-	Logger                *slog.Logger
+	// AgentReregisterTimeout is how long a newly elected master waits for
+	// the agents it recovered from the registry to re-register
+	// (--agent_reregister_timeout, 10mins).
+	AgentReregisterTimeout time.Duration
+	// AgentRemovalInterval spaces the removals of agents marked unreachable
+	// (--agent_removal_rate_limit: "1/10mins" is one per 10 minutes); zero
+	// does not limit them.
+	AgentRemovalInterval time.Duration
+	// RecoveryAgentRemovalLimit is the largest fraction of the recovered
+	// agents that may be marked unreachable for not re-registering; beyond
+	// it the master gives up leading (--recovery_agent_removal_limit,
+	// 100%). Zero means the default.
+	RecoveryAgentRemovalLimit float64
+	// StartTime is when the master process started, which uptime counts
+	// from; zero is the Core's start.
+	StartTime time.Time
+	Logger    *slog.Logger
 }
 
 // SetDefaults fills unset options with Mesos's defaults.
@@ -66,6 +82,12 @@ func (o *Options) SetDefaults() {
 	}
 	if o.RegistryMaxAgentCount <= 0 {
 		o.RegistryMaxAgentCount = 100 * 1024
+	}
+	if o.AgentReregisterTimeout <= 0 {
+		o.AgentReregisterTimeout = 10 * time.Minute
+	}
+	if o.RecoveryAgentRemovalLimit <= 0 {
+		o.RecoveryAgentRemovalLimit = 1
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
@@ -215,6 +237,9 @@ type Core struct {
 	// electedTime is when this master became the leader (zero while it is
 	// not): a master without peers leads from its start.
 	electedTime time.Time
+	// leader is the leading master's MasterInfo: this master's own while
+	// it leads, nil while no leader is known (Follow).
+	leader *mesos.MasterInfo
 
 	frameworks map[string]*framework
 	completed  []*framework // oldest first, at most MaxCompletedFrameworks
@@ -233,7 +258,26 @@ type Core struct {
 	unreachable      map[string]time.Time
 	unreachableOrder []string
 	lastRegistryGC   time.Time
-	offers           map[string]*offer
+	// recovered holds the agents recovered from the registry that have not
+	// re-registered (recoveredOrder: the same ids in the registry's order),
+	// until recoveryDeadline; recoveredTotal is how many were recovered.
+	recovered        map[string]*mesos.AgentInfo
+	recoveredOrder   []string
+	recoveredTotal   int
+	recoveryDeadline time.Time
+	// recoveredPub is the recovered agents as the last snapshot published
+	// them, rebuilt when recoveredChanged.
+	recoveredPub     []*mesos.AgentInfo
+	recoveredChanged bool
+	// gone holds when each agent was marked gone (goneOrder: in order);
+	// such an agent may never come back.
+	gone      map[string]time.Time
+	goneOrder []string
+	// removals are the agents waiting to be marked unreachable, oldest
+	// first; lastRemoval is when the last one was (registrar.go).
+	removals    []pendingRemoval
+	lastRemoval time.Time
+	offers      map[string]*offer
 
 	nextFramework int
 	nextAgent     int
@@ -263,15 +307,21 @@ func NewCore(info *mesos.MasterInfo, opts Options, alloc allocator.Allocator, no
 		log:         opts.Logger,
 		alloc:       alloc,
 		now:         now,
-		startTime:   now,
+		startTime:   opts.StartTime,
 		electedTime: now,
+		leader:      info,
 		frameworks:  map[string]*framework{},
 		removedFWs:  map[string]bool{},
 		streams:     map[string]*framework{},
 		agents:      map[string]*agent{},
 		agentConns:  map[string]*agent{},
 		unreachable: map[string]time.Time{},
+		recovered:   map[string]*mesos.AgentInfo{},
+		gone:        map[string]time.Time{},
 		offers:      map[string]*offer{},
+	}
+	if c.startTime.IsZero() {
+		c.startTime = now
 	}
 	c.nextAllocation = now.Add(opts.AllocationInterval)
 	c.lastHeartbeat = now
@@ -281,6 +331,15 @@ func NewCore(info *mesos.MasterInfo, opts Options, alloc allocator.Allocator, no
 
 // Info is the master's MasterInfo.
 func (c *Core) Info() *mesos.MasterInfo { return c.info }
+
+// Follow makes the Core that of a master that does not lead: it shows
+// leader as the leading master (nil: none is known) and itself as not
+// elected. Such a Core is fed no inputs; its snapshot serves the
+// non-leading master's views.
+func (c *Core) Follow(leader *mesos.MasterInfo) {
+	c.electedTime = time.Time{}
+	c.leader = leader
+}
 
 // Step feeds one input at time now and returns its synchronous result. The
 // outputs it produced are collected with Outputs.
@@ -347,6 +406,8 @@ func (c *Core) tick() {
 		}
 	}
 	c.checkAgentPings()
+	c.checkRecoveredAgents()
+	c.runRemovals()
 	c.checkFailoverTimeouts()
 	c.checkOfferTimeouts()
 	if now.Sub(c.lastRegistryGC) >= c.opts.RegistryGCInterval {

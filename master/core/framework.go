@@ -17,6 +17,9 @@ type framework struct {
 	info   *mesos.FrameworkInfo
 	stream string // current event stream; "" when disconnected
 	active bool
+	// recovered: learnt from a re-registering agent after a failover; its
+	// scheduler has not resubscribed to this master yet.
+	recovered bool
 
 	registeredTime   time.Time
 	reregisteredTime time.Time
@@ -230,6 +233,7 @@ func (c *Core) subscribe(call *schedpb.Call, stream string) Result {
 		c.log.Info("framework resubscribed", "framework", id)
 	}
 	fw.stream = stream
+	fw.recovered = false
 	c.frameworkChanged(fw)
 	fw.failoverDeadline = time.Time{}
 	fw.unregisteredTime = time.Time{}
@@ -251,6 +255,32 @@ func (c *Core) subscribe(call *schedpb.Call, stream string) Result {
 	c.emit(SendEvent{Stream: stream, Event: &schedpb.Event{Type: schedpb.Event_HEARTBEAT.Enum()}})
 	c.allocateSoon = true
 	return Result{Code: OK, FrameworkID: fw.id}
+}
+
+// recoverFramework adds a framework the master learns of from a
+// re-registering agent (after a failover, before its scheduler
+// resubscribes): known, disconnected and inactive, with no offers, until
+// it subscribes with its id. See recoveredFrameworkDeadline for when it is
+// removed if it never does.
+func (c *Core) recoverFramework(info *mesos.FrameworkInfo) *framework {
+	id := info.GetId().GetValue()
+	fw := &framework{
+		id:               id,
+		info:             info,
+		registeredTime:   c.now,
+		unregisteredTime: c.now,
+		failoverDeadline: c.recoveredFrameworkDeadline(info),
+		recovered:        true,
+		tasks:            map[string]*task{},
+		offers:           map[string]*offer{},
+		executors:        map[string]map[string]*mesos.ExecutorInfo{},
+	}
+	c.frameworks[id] = fw
+	c.alloc.AddFramework(id, allocatorFramework(info, nil), nil)
+	c.alloc.DeactivateFramework(id)
+	c.frameworkChanged(fw)
+	c.log.Info("framework recovered from a re-registered agent", "framework", id, "name", info.GetName())
+	return fw
 }
 
 func errorEvent(msg string) *schedpb.Event {

@@ -421,6 +421,12 @@ func (c *Core) reconcileTask(fw *framework, taskID, agentID string) {
 			return
 		}
 	}
+	if _, ok := c.recovered[agentID]; ok && agentID != "" {
+		// Its agent was recovered from the registry and has not
+		// re-registered yet: the task may well be running there. Mesos
+		// does not answer; the framework asks again later.
+		return
+	}
 	var state mesos.TaskState
 	var msg string
 	var unreachableTime *mesos.TimeInfo
@@ -430,6 +436,8 @@ func (c *Core) reconcileTask(fw *framework, taskID, agentID string) {
 	case agentID != "" && !c.unreachable[agentID].IsZero():
 		state, msg = mesos.TaskState_TASK_UNREACHABLE, "Reconciliation: Task is unreachable"
 		unreachableTime = &mesos.TimeInfo{Nanoseconds: ptr(c.unreachable[agentID].UnixNano())}
+	case agentID != "" && !c.gone[agentID].IsZero():
+		state, msg = mesos.TaskState_TASK_GONE_BY_OPERATOR, "Reconciliation: Task is gone"
 	default:
 		state, msg = mesos.TaskState_TASK_UNKNOWN, "Reconciliation: Task is unknown"
 	}

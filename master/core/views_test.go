@@ -25,10 +25,12 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/gomesos/gomesos/api/agentproto"
+	registrypb "github.com/gomesos/gomesos/api/registry"
 	mesos "github.com/gomesos/gomesos/api/v1/mesos"
 	schedpb "github.com/gomesos/gomesos/api/v1/scheduler"
 	"github.com/gomesos/gomesos/codec"
 	"github.com/gomesos/gomesos/master/allocator"
+	"github.com/gomesos/gomesos/registry"
 	"github.com/gomesos/gomesos/resources"
 )
 
@@ -44,6 +46,10 @@ type rig struct {
 	// check compares, after every step, the snapshot the core publishes
 	// with one built from scratch.
 	check bool
+	// outs is every output, in order; reg the registry the Persist
+	// outputs left.
+	outs []Output
+	reg  *registrypb.Registry
 }
 
 func newRig(t testing.TB) *rig {
@@ -56,7 +62,7 @@ func newRig(t testing.TB) *rig {
 	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
 	opts := Options{AllocationInterval: time.Second, Logger: slog.New(slog.DiscardHandler)}
 	alloc := allocator.New(allocator.Options{AllocationInterval: time.Second, Seed: 1})
-	return &rig{t: t, c: NewCore(info, opts, alloc, now), now: now, events: map[string][]*schedpb.Event{}}
+	return &rig{t: t, c: NewCore(info, opts, alloc, now), now: now, events: map[string][]*schedpb.Event{}, reg: &registrypb.Registry{}}
 }
 
 func (r *rig) step(in Input) Result {
@@ -64,8 +70,14 @@ func (r *rig) step(in Input) Result {
 	r.now = r.now.Add(250 * time.Millisecond)
 	res := r.c.Step(r.now, in)
 	for _, o := range r.c.Outputs() {
-		if ev, ok := o.(SendEvent); ok {
-			r.events[ev.Stream] = append(r.events[ev.Stream], ev.Event)
+		r.outs = append(r.outs, o)
+		switch o := o.(type) {
+		case SendEvent:
+			r.events[o.Stream] = append(r.events[o.Stream], o.Event)
+		case Persist:
+			for _, op := range o.Ops {
+				registry.Apply(r.reg, op)
+			}
 		}
 	}
 	if res.Code.Failed() {

@@ -2,8 +2,12 @@ package e2e
 
 import (
 	"testing"
+	"time"
+
+	"google.golang.org/protobuf/proto"
 
 	mesos "github.com/gomesos/gomesos/api/v1/mesos"
+	schedpb "github.com/gomesos/gomesos/api/v1/scheduler"
 	"github.com/gomesos/gomesos/internal/testutil"
 	"github.com/gomesos/gomesos/master/core"
 )
@@ -99,37 +103,52 @@ func TestNonCheckpointingTasksAreLostWhenTheirAgentDisconnects(t *testing.T) {
 	})
 }
 
-// A restarted master (no durable registry yet) knows none of the old
-// agents: an agent that re-registers with its old id is told to shut down,
-// kills what it ran, and registers as a new agent, which frameworks are
-// offered again.
-func TestAgentRegistersAnewWithARestartedMaster(t *testing.T) {
+// A master restarted with an in-memory registry knows none of the old
+// agents. As Mesos's registrar admits an agent it does not know that
+// re-registers (MarkSlaveReachable), the agent comes back under its id
+// with its task, which keeps running; the framework resubscribes with its
+// id and reconciliation finds the task running.
+func TestAgentAndItsTasksSurviveAMasterRestartWithAnInMemoryRegistry(t *testing.T) {
 	c := startCluster(t, clusterOptions{agents: 1})
 	fw := startFramework(t, c, frameworkOptions{})
 	o := fw.nextOffer()
-	if err := fw.client.Launch(ctxT(t), ids(o), []*mesos.TaskInfo{commandTask("orphan", o, "cpus:0.1;mem:32", `echo $$ > pid; exec sleep 1000`)}, nil); err != nil {
+	if err := fw.client.Launch(ctxT(t), ids(o), []*mesos.TaskInfo{commandTask("survivor", o, "cpus:0.1;mem:32", `echo $$ > pid; exec sleep 1000`)}, nil); err != nil {
 		t.Fatal(err)
 	}
 	for s := fw.nextUpdate(); s.GetState() != mesos.TaskState_TASK_RUNNING; s = fw.nextUpdate() {
 	}
-	pid := testutil.WaitPIDFile(t, sandboxOf(t, c.agents[0].Addr(), "orphan")+"/pid", patience)
+	pid := testutil.WaitPIDFile(t, sandboxOf(t, c.agents[0].Addr(), "survivor")+"/pid", patience)
 	oldID := c.agents[0].ID()
 
 	c.restartMaster(core.Options{})
-	waitFor(t, "the agent to register anew", func() bool {
+	waitFor(t, "the agent to re-register under its id", func() bool {
 		var s struct {
 			Slaves []struct {
 				ID string `json:"id"`
 			} `json:"slaves"`
 		}
 		c.getJSON("/master/slaves", &s)
-		return len(s.Slaves) == 1 && s.Slaves[0].ID != oldID && c.agents[0].ID() == s.Slaves[0].ID
+		return len(s.Slaves) == 1 && s.Slaves[0].ID == oldID
 	})
-	waitFor(t, "the old task to be killed", func() bool { return testutil.ProcessGone(pid) })
-	// The framework reconnects to the new master and is offered the new agent.
-	for {
-		if o2 := fw.nextOffer(); o2.GetAgentId().GetValue() == c.agents[0].ID() {
-			break
+	if testutil.ProcessGone(pid) {
+		t.Fatal("the task's process died in the master's restart")
+	}
+	// The framework's client resubscribes with its id; reconciling finds
+	// the task running on its agent.
+	waitFor(t, "reconciliation to answer TASK_RUNNING", func() bool {
+		if err := fw.client.Reconcile(ctxT(t), []*schedpb.Call_Reconcile_Task{{
+			TaskId: &mesos.TaskID{Value: proto.String("survivor")}, AgentId: &mesos.AgentID{Value: &oldID},
+		}}); err != nil {
+			return false
 		}
+		select {
+		case s := <-fw.updates:
+			return s.GetTaskId().GetValue() == "survivor" && s.GetState() == mesos.TaskState_TASK_RUNNING
+		case <-time.After(time.Second):
+			return false
+		}
+	})
+	if testutil.ProcessGone(pid) {
+		t.Fatal("the task's process died after the master's restart")
 	}
 }

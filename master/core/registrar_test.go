@@ -1,0 +1,382 @@
+package core
+
+// The registrar: what the Core commits to the registry before it acts, and
+// how a newly elected Core recovers from the registry (Mesos's registrar,
+// Master::recover, recoveredSlavesTimeout and the re-registration of
+// recovered agents and frameworks).
+
+import (
+	"bytes"
+	"encoding/json"
+	"log/slog"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/gomesos/gomesos/api/agentproto"
+	registrypb "github.com/gomesos/gomesos/api/registry"
+	mesos "github.com/gomesos/gomesos/api/v1/mesos"
+	schedpb "github.com/gomesos/gomesos/api/v1/scheduler"
+	"github.com/gomesos/gomesos/codec"
+	"github.com/gomesos/gomesos/master/allocator"
+	"github.com/gomesos/gomesos/registry"
+	"github.com/gomesos/gomesos/resources"
+)
+
+func plainAgent(host string) *mesos.AgentInfo {
+	return &mesos.AgentInfo{
+		Hostname: proto.String(host), Port: proto.Int32(5051),
+		Resources: resources.ToProto(resources.MustParse("cpus:4;mem:4096")),
+	}
+}
+
+func checkpointing(name string, partitionAware bool) *mesos.FrameworkInfo {
+	fi := &mesos.FrameworkInfo{User: proto.String("u"), Name: proto.String(name), Checkpoint: proto.Bool(true)}
+	if partitionAware {
+		fi.Capabilities = []*mesos.FrameworkInfo_Capability{{Type: mesos.FrameworkInfo_Capability_PARTITION_AWARE.Enum()}}
+	}
+	return fi
+}
+
+// failover is what a newly elected master does: a new Core, with a new id,
+// recovers the registry the old one left.
+func (r *rig) failover(opts Options) *rig {
+	r.t.Helper()
+	id := "views-" + r.now.Format("150405.000")
+	info := proto.Clone(r.c.Info()).(*mesos.MasterInfo)
+	info.Id = &id
+	if opts.AllocationInterval == 0 {
+		opts.AllocationInterval = time.Second
+	}
+	opts.Logger = slog.New(slog.DiscardHandler)
+	alloc := allocator.New(allocator.Options{AllocationInterval: time.Second, Seed: 2})
+	n := &rig{t: r.t, c: NewCore(info, opts, alloc, r.now), now: r.now, events: map[string][]*schedpb.Event{},
+		reg: proto.Clone(r.reg).(*registrypb.Registry)}
+	n.c.Recover(n.reg)
+	for _, o := range n.c.Outputs() {
+		n.outs = append(n.outs, o)
+		if p, ok := o.(Persist); ok {
+			for _, op := range p.Ops {
+				applyOp(n.reg, op)
+			}
+		}
+	}
+	return n
+}
+
+// reregister is an agent's REREGISTER on conn with what it runs.
+func (r *rig) reregister(conn string, info *mesos.AgentInfo, fws []*mesos.FrameworkInfo, tasks []*mesos.Task) rigAgent {
+	r.t.Helper()
+	res := r.step(AgentSubscribe{Conn: conn, Msg: &agentproto.AgentMessage{
+		Type: agentproto.AgentMessage_REREGISTER.Enum(),
+		Register: &agentproto.AgentMessage_Register{
+			AgentInfo: info, Version: proto.String(Version), Tasks: tasks, Frameworks: fws, Endpoint: proto.String("10.0.0.9:5051"),
+		},
+	}})
+	return rigAgent{id: res.AgentID, conn: conn}
+}
+
+// since is the outputs after the first n.
+func (r *rig) since(n int) []Output { return slices.Clone(r.outs[n:]) }
+
+func opsOf(outs []Output) []*registrypb.Operation {
+	var ops []*registrypb.Operation
+	for _, o := range outs {
+		if p, ok := o.(Persist); ok {
+			ops = append(ops, p.Ops...)
+		}
+	}
+	return ops
+}
+
+func agentMessages(outs []Output, conn string) []*agentproto.MasterMessage {
+	var msgs []*agentproto.MasterMessage
+	for _, o := range outs {
+		if m, ok := o.(SendAgent); ok && (conn == "" || m.Conn == conn) {
+			msgs = append(msgs, m.Msg)
+		}
+	}
+	return msgs
+}
+
+func updatesOf(evs []*schedpb.Event) []*mesos.TaskStatus {
+	var out []*mesos.TaskStatus
+	for _, ev := range evs {
+		if ev.GetType() == schedpb.Event_UPDATE {
+			out = append(out, ev.GetUpdate().GetStatus())
+		}
+	}
+	return out
+}
+
+// An agent hears REGISTERED only after its admission was said to the
+// registry, and frameworks hear TASK_UNREACHABLE only after the agent's
+// unreachability was.
+func TestRegistryChangesComeBeforeTheirEffects(t *testing.T) {
+	r := newRig(t)
+	a := r.agent("c1", plainAgent("h1"), "10.0.0.2:5051")
+	iPersist := slices.IndexFunc(r.outs, func(o Output) bool { _, ok := o.(Persist); return ok })
+	iRegistered := slices.IndexFunc(r.outs, func(o Output) bool {
+		m, ok := o.(SendAgent)
+		return ok && m.Msg.GetType() == agentproto.MasterMessage_REGISTERED
+	})
+	if iPersist < 0 || iRegistered < 0 || iPersist > iRegistered {
+		t.Fatalf("admission persisted at output %d, REGISTERED at %d: the admission must come first", iPersist, iRegistered)
+	}
+	if got := r.reg.GetAgents().GetAgents(); len(got) != 1 || got[0].GetInfo().GetId().GetValue() != a.id {
+		t.Fatalf("registry agents = %v, want the one admitted (%s)", got, a.id)
+	}
+
+	f := r.subscribe("s1", checkpointing("pa", true))
+	r.tick()
+	r.accept(f, r.offer(f, a, ""), launch(cmdTask("t1", a, "cpus:1;mem:128")))
+	r.update(a, f, "t1", mesos.TaskState_TASK_RUNNING, nil)
+
+	n := len(r.outs)
+	r.step(AgentMessage{AgentID: a.id, Conn: a.conn, Msg: &agentproto.AgentMessage{Type: agentproto.AgentMessage_UNREGISTER.Enum()}})
+	outs := r.since(n)
+	iMark := slices.IndexFunc(outs, func(o Output) bool {
+		p, ok := o.(Persist)
+		return ok && p.Ops[0].GetType() == registrypb.Operation_MARK_AGENT_UNREACHABLE
+	})
+	iUpdate := slices.IndexFunc(outs, func(o Output) bool {
+		e, ok := o.(SendEvent)
+		return ok && e.Event.GetUpdate().GetStatus().GetState() == mesos.TaskState_TASK_UNREACHABLE
+	})
+	if iMark < 0 || iUpdate < 0 || iMark > iUpdate {
+		t.Fatalf("unreachable persisted at output %d, TASK_UNREACHABLE sent at %d: the registry must come first", iMark, iUpdate)
+	}
+	if len(r.reg.GetAgents().GetAgents()) != 0 || len(r.reg.GetUnreachable().GetAgents()) != 1 {
+		t.Fatalf("registry after removal: %v", r.reg)
+	}
+}
+
+// After a failover the new master knows the agents from its registry and
+// the frameworks and tasks from the agents: a recovered agent re-registers
+// with its tasks without anything being killed or written, its framework
+// is recovered from it and resubscribes under its id, and reconciliation
+// answers the task's real state. Before the agent is back, reconciling a
+// task on it gets no answer.
+func TestFailoverRecoversAgentsFrameworksAndTasks(t *testing.T) {
+	for _, frameworkFirst := range []bool{true, false} {
+		name := "agent first"
+		if frameworkFirst {
+			name = "framework first"
+		}
+		t.Run(name, func(t *testing.T) {
+			r := newRig(t)
+			a := r.agent("c1", plainAgent("h1"), "10.0.0.2:5051")
+			fi := checkpointing("svc", false)
+			f := r.subscribe("s1", fi)
+			r.tick()
+			r.accept(f, r.offer(f, a, ""), launch(cmdTask("t1", a, "cpus:1;mem:128")))
+			r.update(a, f, "t1", mesos.TaskState_TASK_RUNNING, nil)
+			admitted := proto.Clone(r.reg.GetAgents().GetAgents()[0].GetInfo()).(*mesos.AgentInfo)
+			registered := proto.Clone(fi).(*mesos.FrameworkInfo)
+			registered.Id = &mesos.FrameworkID{Value: proto.String(f.id)}
+
+			n := r.failover(Options{AgentReregisterTimeout: time.Minute})
+			n.check = true
+			if n.c.Recovered() != 1 {
+				t.Fatalf("recovered %d agents, want 1", n.c.Recovered())
+			}
+			var slaves struct {
+				Recovered []struct {
+					ID       string `json:"id"`
+					Hostname string `json:"hostname"`
+				} `json:"recovered_slaves"`
+				Slaves []any `json:"slaves"`
+			}
+			decodeState(t, n.c.Snapshot(), &slaves)
+			if len(slaves.Recovered) != 1 || slaves.Recovered[0].ID != admitted.GetId().GetValue() || slaves.Recovered[0].Hostname != "h1" || len(slaves.Slaves) != 0 {
+				t.Fatalf("/master/state before the agent is back: recovered_slaves %+v, slaves %v", slaves.Recovered, slaves.Slaves)
+			}
+			if ops := opsOf(n.outs); len(ops) != 1 || ops[0].GetType() != registrypb.Operation_UPDATE_MASTER {
+				t.Fatalf("recovery persisted %v, want the new leader recorded", ops)
+			}
+			task := &mesos.Task{
+				Name: proto.String("task t1"), TaskId: &mesos.TaskID{Value: proto.String("t1")},
+				FrameworkId: registered.Id, AgentId: admitted.Id, State: mesos.TaskState_TASK_RUNNING.Enum(),
+				Resources: resources.ToProto(resources.MustParse("cpus:1;mem:128")),
+			}
+			reconcile := func(f rigFramework) {
+				n.call(f, &schedpb.Call{Type: schedpb.Call_RECONCILE.Enum(), Reconcile: &schedpb.Call_Reconcile{
+					Tasks: []*schedpb.Call_Reconcile_Task{{TaskId: task.TaskId, AgentId: task.AgentId}},
+				}})
+			}
+			var f2 rigFramework
+			if frameworkFirst {
+				f2 = n.subscribe("s2", registered)
+				reconcile(f2)
+				if ups := updatesOf(n.events["s2"]); len(ups) != 0 {
+					t.Fatalf("reconciling a task on a recovered agent answered %v; Mesos does not answer", ups)
+				}
+			}
+			before := len(n.outs)
+			n.reregister("c2", admitted, []*mesos.FrameworkInfo{registered}, []*mesos.Task{task})
+			outs := n.since(before)
+			if ops := opsOf(outs); len(ops) != 0 {
+				t.Errorf("re-registering a recovered agent persisted %v; it is admitted already", ops)
+			}
+			for _, m := range agentMessages(outs, "") {
+				switch m.GetType() {
+				case agentproto.MasterMessage_REGISTERED:
+				default:
+					t.Errorf("the re-registered agent was sent %s: a failover must not touch its tasks", m.GetType())
+				}
+			}
+			if n.c.Recovered() != 0 {
+				t.Errorf("%d agents still recovered after the re-registration", n.c.Recovered())
+			}
+			if !frameworkFirst {
+				var st struct {
+					Recovered  []any `json:"recovered_slaves"`
+					Frameworks []struct {
+						ID        string `json:"id"`
+						Active    bool   `json:"active"`
+						Recovered bool   `json:"recovered"`
+						Tasks  []struct {
+							ID    string `json:"id"`
+							State string `json:"state"`
+						} `json:"tasks"`
+					} `json:"frameworks"`
+				}
+				decodeState(t, n.c.Snapshot(), &st)
+				if len(st.Recovered) != 0 {
+					t.Errorf("recovered_slaves after the agent re-registered: %v", st.Recovered)
+				}
+				if len(st.Frameworks) != 1 || st.Frameworks[0].ID != f.id || st.Frameworks[0].Active || !st.Frameworks[0].Recovered ||
+					len(st.Frameworks[0].Tasks) != 1 || st.Frameworks[0].Tasks[0].State != "TASK_RUNNING" {
+					t.Fatalf("after the agent re-registered, /master/state frameworks = %+v; want %s recovered, inactive, with t1 running", st.Frameworks, f.id)
+				}
+				f2 = n.subscribe("s2", registered)
+			}
+			if f2.id != f.id {
+				t.Fatalf("the framework resubscribed as %s, want its id %s", f2.id, f.id)
+			}
+			reconcile(f2)
+			ups := updatesOf(n.events["s2"])
+			if len(ups) != 1 || ups[0].GetState() != mesos.TaskState_TASK_RUNNING {
+				t.Fatalf("reconciliation after the failover answered %v, want TASK_RUNNING", ups)
+			}
+		})
+	}
+}
+
+// Recovered agents that do not come back within --agent_reregister_timeout
+// are marked unreachable, in the registry first, at the pace of
+// --agent_removal_rate_limit; if more of them are missing than
+// --recovery_agent_removal_limit allows, the master gives up instead.
+func TestRecoveredAgentsThatDoNotReturnAreMarkedUnreachable(t *testing.T) {
+	r := newRig(t)
+	var infos []*mesos.AgentInfo
+	for i, h := range []string{"h1", "h2", "h3", "h4"} {
+		r.agent("c"+string(rune('1'+i)), plainAgent(h), "")
+		infos = append(infos, r.reg.GetAgents().GetAgents()[i].GetInfo())
+	}
+
+	t.Run("rate limited", func(t *testing.T) {
+		n := r.failover(Options{AgentReregisterTimeout: time.Minute, AgentRemovalInterval: 10 * time.Second})
+		n.reregister("c9", infos[0], nil, nil)
+		n.now = n.now.Add(59 * time.Second)
+		n.step(Tick{})
+		if len(n.reg.GetUnreachable().GetAgents()) != 0 {
+			t.Fatalf("agents marked unreachable before --agent_reregister_timeout")
+		}
+		n.now = n.now.Add(time.Second)
+		n.step(Tick{})
+		if got := len(n.reg.GetUnreachable().GetAgents()); got != 1 {
+			t.Fatalf("%d agents unreachable right after the timeout, want 1 (one per 10s)", got)
+		}
+		// A removal waiting its turn is cancelled when the agent returns.
+		n.reregister("c8", infos[3], nil, nil)
+		for range 25 {
+			n.now = n.now.Add(time.Second)
+			n.step(Tick{})
+		}
+		var gone []string
+		for _, u := range n.reg.GetUnreachable().GetAgents() {
+			gone = append(gone, u.GetId().GetValue())
+		}
+		want := []string{infos[1].GetId().GetValue(), infos[2].GetId().GetValue()}
+		if !slices.Equal(gone, want) {
+			t.Fatalf("unreachable agents = %v, want %v", gone, want)
+		}
+		if got := len(n.reg.GetAgents().GetAgents()); got != 2 {
+			t.Fatalf("%d agents admitted, want the 2 that came back", got)
+		}
+		m := n.c.Snapshot().Metrics()
+		if m["master/recovery_slave_removals"] != 2 || m["master/slave_unreachable_canceled"] != 1 || m["master/slaves_unreachable"] != 2 {
+			t.Fatalf("metrics: recovery_slave_removals=%v slave_unreachable_canceled=%v slaves_unreachable=%v, want 2, 1, 2",
+				m["master/recovery_slave_removals"], m["master/slave_unreachable_canceled"], m["master/slaves_unreachable"])
+		}
+	})
+
+	t.Run("over the removal limit", func(t *testing.T) {
+		n := r.failover(Options{AgentReregisterTimeout: time.Minute, RecoveryAgentRemovalLimit: 0.5})
+		n.reregister("c9", infos[0], nil, nil)
+		n.now = n.now.Add(time.Minute)
+		n.step(Tick{})
+		i := slices.IndexFunc(n.outs, func(o Output) bool { _, ok := o.(Abort); return ok })
+		if i < 0 {
+			t.Fatalf("3 of 4 agents missing with a 50%% limit: no Abort")
+		}
+		if msg := n.outs[i].(Abort).Message; !strings.Contains(msg, "Post-recovery agent removal limit exceeded") {
+			t.Errorf("Abort message %q", msg)
+		}
+		if len(n.reg.GetUnreachable().GetAgents()) != 0 {
+			t.Errorf("agents were marked unreachable although the master gave up")
+		}
+	})
+}
+
+// An agent the registry holds as gone may never come back; one the
+// registry does not know at all (its unreachable entry was garbage
+// collected) is admitted back, as Mesos's MarkSlaveReachable does.
+func TestGoneAndForgottenAgentsReregistering(t *testing.T) {
+	r := newRig(t)
+	gone := "S-gone"
+	r.reg.Gone = &registrypb.Registry_GoneAgents{Agents: []*registrypb.Registry_GoneAgent{{
+		Id: agentIDProto(gone), Timestamp: timeInfo(r.now),
+	}}}
+	n := r.failover(Options{})
+	info := plainAgent("h1")
+	info.Id = agentIDProto(gone)
+	before := len(n.outs)
+	n.reregister("c1", info, nil, nil)
+	msgs := agentMessages(n.since(before), "c1")
+	if len(msgs) != 1 || msgs[0].GetType() != agentproto.MasterMessage_SHUTDOWN || msgs[0].GetMessage() != "Agent has been marked gone" {
+		t.Fatalf("a gone agent re-registering was sent %v, want SHUTDOWN", msgs)
+	}
+	if len(n.reg.GetAgents().GetAgents()) != 0 {
+		t.Fatalf("a gone agent was admitted")
+	}
+
+	forgotten := plainAgent("h2")
+	forgotten.Id = agentIDProto("S-forgotten")
+	before = len(n.outs)
+	n.reregister("c2", forgotten, nil, nil)
+	ops := opsOf(n.since(before))
+	if len(ops) != 1 || ops[0].GetType() != registrypb.Operation_MARK_AGENT_REACHABLE {
+		t.Fatalf("an unknown agent re-registering persisted %v, want MARK_AGENT_REACHABLE", ops)
+	}
+	if got := n.reg.GetAgents().GetAgents(); len(got) != 1 || got[0].GetInfo().GetId().GetValue() != "S-forgotten" {
+		t.Fatalf("registry agents = %v", got)
+	}
+}
+
+func applyOp(reg *registrypb.Registry, op *registrypb.Operation) { registry.Apply(reg, op) }
+
+func decodeState(t *testing.T, s *Snapshot, v any) {
+	t.Helper()
+	var b bytes.Buffer
+	if err := s.WriteState(&b, codec.BuildInfo{}, nil, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b.Bytes(), v); err != nil {
+		t.Fatalf("decoding /master/state: %v", err)
+	}
+}

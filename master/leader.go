@@ -1,0 +1,248 @@
+package master
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/google/uuid"
+
+	registrypb "github.com/gomesos/gomesos/api/registry"
+	mesos "github.com/gomesos/gomesos/api/v1/mesos"
+	"github.com/gomesos/gomesos/master/allocator"
+	"github.com/gomesos/gomesos/master/core"
+	"github.com/gomesos/gomesos/registry"
+)
+
+// Leadership. A master leads while its registry store does (registry.Store
+// elects among the masters). On election the loop fetches the registry and
+// starts a new Core from it, with a new master id (agent and framework ids
+// stay unique however many times one process leads); on losing the
+// leadership it closes every stream and connection and keeps a follower
+// Core, which is fed nothing and only serves the views, naming the leader.
+//
+// Only the leading master serves the scheduler API and the agent protocol:
+// a follower answers 307 to the leader when it knows it and 503 "No leader
+// elected" when it does not, and the leader answers 503 "Master has not
+// finished recovery" until it has fetched the registry (Mesos's order).
+
+// Roles of a master, as handlers see them.
+const (
+	roleFollower int32 = iota
+	roleRecovering
+	roleLeading
+)
+
+// errNotLeading is what a request finds when the master stopped leading
+// between its check and its turn on the loop.
+var errNotLeading = errors.New("master is not the leader")
+
+// newCore makes a Core with a fresh identity: this master's address and a
+// new id.
+func (m *Master) newCore(now time.Time) *core.Core {
+	id := uuid.NewString()
+	pid := "master@" + net.JoinHostPort(m.advertiseIP, strconv.Itoa(m.port))
+	info := &mesos.MasterInfo{
+		Id:       &id,
+		Ip:       new(ipToUint32(m.advertiseIP)),
+		Port:     new(uint32(m.port)),
+		Pid:      &pid,
+		Hostname: &m.hostname,
+		Version:  new(m.cfg.Build.Version),
+		Address:  &mesos.Address{Hostname: &m.hostname, Ip: &m.advertiseIP, Port: new(int32(m.port))},
+		// No MasterInfo capability is advertised until its feature exists:
+		// AGENT_UPDATE (agents changing their resources), AGENT_DRAINING
+		// and QUOTA_V2 come with the issues that build them.
+	}
+	var alloc allocator.Allocator
+	if m.cfg.NewAllocator != nil {
+		alloc = m.cfg.NewAllocator()
+	} else {
+		alloc = allocator.New(allocator.Options{AllocationInterval: m.cfg.AllocationInterval, Seed: now.UnixNano()})
+	}
+	opts := m.cfg.Options
+	opts.StartTime = m.startTime
+	return core.NewCore(info, opts, timedAllocator{Allocator: alloc, runs: m.allocRuns}, now)
+}
+
+// follow makes the master a follower: every stream and agent connection
+// closes (their clients find the leader again), and a follower Core serves
+// the views. It runs on the loop.
+func (m *Master) follow(why string) {
+	if m.leads {
+		m.log.Warn("no longer leading", "reason", why)
+	}
+	m.leads = false
+	m.role.Store(roleFollower)
+	for id, s := range m.frameworkSinks {
+		s.close()
+		delete(m.frameworkSinks, id)
+	}
+	for id, s := range m.agentSinks {
+		s.close()
+		delete(m.agentSinks, id)
+	}
+	m.core = m.newCore(time.Now())
+	m.core.Outputs() // a new Core has none; nothing of it is carried out
+	m.followLeader(m.store.Leader())
+	m.info.Store(m.core.Info())
+	m.snap.Store(m.core.Snapshot())
+}
+
+// followLeader points the follower Core at the leader's address.
+func (m *Master) followLeader(addr string) {
+	m.leaderAddr.Store(&addr)
+	m.core.Follow(leaderInfo(addr))
+}
+
+// leaderInfo is what a follower knows of the leader: its address (the
+// --masters entry it was elected as).
+func leaderInfo(addr string) *mesos.MasterInfo {
+	host, portStr, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil
+	}
+	port, _ := strconv.Atoi(portStr)
+	id := ""
+	pid := "master@" + addr
+	info := &mesos.MasterInfo{
+		Id: &id, Ip: new(ipToUint32(host)), Port: new(uint32(port)), Pid: &pid, Hostname: &host,
+		Address: &mesos.Address{Hostname: &host, Port: new(int32(port))},
+	}
+	if net.ParseIP(host) != nil {
+		info.Address.Ip = &host
+	}
+	return info
+}
+
+// elect makes the master the leader: it fetches the registry (bounded by
+// --registry_fetch_timeout), starts a Core from it and records itself in
+// it. It runs on the loop. An error other than losing the leadership on
+// the way is fatal, as Mesos's master exits when its registrar cannot
+// recover.
+func (m *Master) elect(ctx context.Context) error {
+	m.role.Store(roleRecovering)
+	start := time.Now()
+	fctx, cancel := context.WithTimeout(ctx, m.cfg.RegistryFetchTimeout)
+	reg, err := m.store.Fetch(fctx)
+	cancel()
+	if err != nil {
+		m.role.Store(roleFollower)
+		if errors.Is(err, registry.ErrNotLeader) || ctx.Err() != nil {
+			m.log.Info("elected, but lost the leadership before recovering the registry", "error", err)
+			return nil
+		}
+		return fmt.Errorf("recovering the registry (--registry_fetch_timeout=%s): %w", m.cfg.RegistryFetchTimeout, err)
+	}
+	m.fetchMs.Store(float64(time.Since(start).Nanoseconds()) / 1e6)
+	m.recovered.Store(true)
+	for id, s := range m.frameworkSinks {
+		s.close()
+		delete(m.frameworkSinks, id)
+	}
+	for id, s := range m.agentSinks {
+		s.close()
+		delete(m.agentSinks, id)
+	}
+	m.core = m.newCore(time.Now())
+	m.core.Recover(reg)
+	m.leads = true
+	self := m.advertise
+	m.leaderAddr.Store(&self)
+	m.info.Store(m.core.Info())
+	m.elections.Add(1)
+	m.commit(true)
+	if !m.leads {
+		return m.fatal // the commit failed
+	}
+	m.role.Store(roleLeading)
+	m.log.Info("elected leading master", "id", m.core.Info().GetId(), "address", m.advertise,
+		"recovered_agents", len(reg.GetAgents().GetAgents()), "unreachable_agents", len(reg.GetUnreachable().GetAgents()),
+		"fetch", time.Since(start).String())
+	return nil
+}
+
+// persist commits registry operations, bounded by --registry_store_timeout.
+// It runs on the loop, which waits: whatever the core said after them is
+// carried out only once they are durable.
+func (m *Master) persist(ops []*registrypb.Operation) error {
+	ctx, cancel := context.WithTimeout(context.Background(), m.cfg.RegistryStoreTimeout)
+	defer cancel()
+	start := time.Now()
+	err := m.store.Apply(ctx, ops)
+	m.storeRuns.add(time.Since(start))
+	if err != nil {
+		return fmt.Errorf("committing %d registry operation(s) (--registry_store_timeout=%s): %w", len(ops), m.cfg.RegistryStoreTimeout, err)
+	}
+	return nil
+}
+
+// registryFailed handles a commit that failed: the outputs after it are
+// dropped, and the master stops leading. Losing the leadership is a
+// follower's life; any other failure ends the master, as in Mesos.
+func (m *Master) registryFailed(err error) {
+	m.log.Error("registry commit failed; stepping down", "error", err)
+	if !errors.Is(err, registry.ErrNotLeader) && m.fatal == nil {
+		m.fatal = err
+	}
+	m.follow(err.Error())
+}
+
+// leadGate lets a request to the scheduler API or the agent protocol
+// through only on the leading master that has recovered; it answers the
+// others as Mesos does.
+func (m *Master) leadGate(w http.ResponseWriter, r *http.Request) bool {
+	switch m.role.Load() {
+	case roleLeading:
+		return true
+	case roleRecovering:
+		textError(w, http.StatusServiceUnavailable, "Master has not finished recovery")
+		return false
+	}
+	m.redirectToLeader(w, r, r.URL.RequestURI())
+	return false
+}
+
+// redirectToLeader answers 307 with Location //leader/path, or 503 when no
+// leader is known.
+func (m *Master) redirectToLeader(w http.ResponseWriter, r *http.Request, path string) {
+	leader := ""
+	if p := m.leaderAddr.Load(); p != nil {
+		leader = *p
+	}
+	if leader == "" || (leader == m.advertise && m.role.Load() != roleLeading) {
+		textError(w, http.StatusServiceUnavailable, "No leader elected")
+		return
+	}
+	w.Header().Set("Location", "//"+leader+path)
+	w.WriteHeader(http.StatusTemporaryRedirect)
+}
+
+// registrarMetrics adds the registry's figures to /metrics/snapshot, under
+// Mesos's registrar/ names and, for Raft, registrar/raft/.
+func (m *Master) registrarMetrics(out map[string]float64) {
+	st := m.store.Stats()
+	m.storeRuns.put(out, "registrar/state_store_ms")
+	out["registrar/queued_operations"] = 0
+	out["registrar/registry_size_bytes"] = float64(st.RegistrySizeBytes)
+	out["registrar/state_fetch_ms"], _ = m.fetchMs.Load().(float64)
+	out["registrar/log/recovered"] = 0
+	if m.recovered.Load() {
+		out["registrar/log/recovered"] = 1
+	}
+	out["registrar/log/ensemble_size"] = float64(st.Peers)
+	raftState := map[string]float64{"Follower": 0, "Candidate": 1, "Leader": 2, "Shutdown": 3}
+	out["registrar/raft/state"] = raftState[st.State]
+	out["registrar/raft/leader_changes"] = float64(st.LeaderChanges)
+	out["registrar/raft/applied_index"] = float64(st.AppliedIndex)
+	out["registrar/raft/commit_index"] = float64(st.CommitIndex)
+	out["registrar/raft/snapshots"] = float64(st.Snapshots)
+	out["master/elections"] = float64(m.elections.Load())
+	if m.role.Load() != roleLeading {
+		out["master/elected"] = 0
+	}
+}
