@@ -190,6 +190,25 @@ func applyOnLeader(t testing.TB, nodes []*node, ops ...*registrypb.Operation) {
 	t.Fatal("no leader kept its leadership long enough to apply")
 }
 
+// fetchFromLeader fetches the registry from whichever node leads, again if
+// the leadership moved meanwhile.
+func fetchFromLeader(t testing.TB, nodes []*node) *registrypb.Registry {
+	t.Helper()
+	for range 10 {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		reg, err := waitLeader(t, nodes).store.Fetch(ctx)
+		cancel()
+		if err == nil {
+			return reg
+		}
+		if !errors.Is(err, ErrNotLeader) {
+			t.Fatal(err)
+		}
+	}
+	t.Fatal("no leader kept its leadership long enough to fetch")
+	return nil
+}
+
 // leadership records what a Leadership channel delivers.
 type leadership struct {
 	mu     sync.Mutex

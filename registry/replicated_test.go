@@ -157,7 +157,7 @@ func TestReplicatedThreeNodes(t *testing.T) {
 	survivors := slicesWithout(nodes, leader)
 	next := waitLeader(t, survivors)
 	testutil.WaitFor(t, "leadership delivered to the new leader", 10*time.Second, func() bool { v, ok := next.lead.last(); return ok && v })
-	if got := fetch(t, next.store); !proto.Equal(got, want) {
+	if got := fetchFromLeader(t, survivors); !proto.Equal(got, want) {
 		t.Fatalf("the new leader fetched %v, want %v", got, want)
 	}
 	more := []*registrypb.Operation{opAdmit("a3", "h3")}
@@ -188,8 +188,7 @@ func TestReplicatedThreeNodes(t *testing.T) {
 	for _, n := range nodes {
 		n.start()
 	}
-	leader = waitLeader(t, nodes)
-	if got := fetch(t, leader.store); !proto.Equal(got, want) {
+	if got := fetchFromLeader(t, nodes); !proto.Equal(got, want) {
 		t.Fatalf("after restarting all, the leader fetched %v, want %v", got, want)
 	}
 }
@@ -252,11 +251,12 @@ func TestReplicatedSnapshotsCompactTheLog(t *testing.T) {
 	for _, n := range nodes {
 		n.start()
 	}
-	leader = waitLeader(t, nodes)
-	if got := fetch(t, leader.store); !proto.Equal(got, want) {
+	if got := fetchFromLeader(t, nodes); !proto.Equal(got, want) {
 		t.Fatalf("after restarting, the leader fetched %d agents, want %d", len(got.GetAgents().GetAgents()), len(want.GetAgents().GetAgents()))
 	}
-	if _, err := os.Stat(filepath.Join(leader.dir, "raft.db")); err != nil {
-		t.Error(err)
+	for _, n := range nodes {
+		if _, err := os.Stat(filepath.Join(n.dir, "raft.db")); err != nil {
+			t.Error(err)
+		}
 	}
 }
