@@ -169,12 +169,15 @@ func checkHostPort(addr string) error {
 // Raft server. A store with no state yet bootstraps with every peer as a
 // voter; every master of a new ensemble does so with the same peers, and
 // they elect a leader among themselves.
-func NewReplicated(cfg ReplicatedConfig) (_ *Replicated, err error) {
-	defer func() {
-		if err != nil && cfg.StreamLayer != nil {
-			cfg.StreamLayer.Close()
-		}
-	}()
+func NewReplicated(cfg ReplicatedConfig) (*Replicated, error) {
+	s, err := newReplicated(cfg)
+	if err != nil && cfg.StreamLayer != nil {
+		cfg.StreamLayer.Close()
+	}
+	return s, err
+}
+
+func newReplicated(cfg ReplicatedConfig) (*Replicated, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
