@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -245,6 +246,11 @@ func newReplicated(cfg ReplicatedConfig) (*Replicated, error) {
 			cleanup()
 			return nil, fmt.Errorf("registry: bootstrapping the raft cluster %v: %w", cfg.Peers, err)
 		}
+	} else if len(cfg.Peers) <= 1 {
+		if err := moveLoneNode(rc, cached, logs, snaps, trans, cfg.Self); err != nil {
+			cleanup()
+			return nil, err
+		}
 	}
 
 	s := &Replicated{
@@ -272,6 +278,35 @@ func newReplicated(cfg ReplicatedConfig) (*Replicated, error) {
 	r.RegisterObserver(s.observer)
 	go s.relayLeadership(notify, r.State() == raft.Leader)
 	return s, nil
+}
+
+// moveLoneNode lets a cluster of one keep its registry when its address
+// changed (another --port or --hostname): its configuration, one server
+// under the old address, becomes one under self. A store that was one of
+// several is refused: started alone, it would make a second cluster.
+func moveLoneNode(rc *raft.Config, logs raft.LogStore, stable raft.StableStore, snaps raft.SnapshotStore, trans raft.Transport, self string) error {
+	// GetConfiguration marks the config it is given to start nothing: it
+	// gets a copy.
+	probe := *rc
+	conf, err := raft.GetConfiguration(&probe, newFSM(), logs, stable, snaps, trans)
+	if err != nil {
+		return fmt.Errorf("registry: reading the raft configuration: %w", err)
+	}
+	switch {
+	case len(conf.Servers) > 1:
+		var peers []string
+		for _, sv := range conf.Servers {
+			peers = append(peers, string(sv.Address))
+		}
+		return fmt.Errorf("registry: this registry belongs to the masters %s: start this master with --masters listing them", strings.Join(peers, ","))
+	case len(conf.Servers) == 1 && string(conf.Servers[0].ID) != self:
+		moved := raft.Configuration{Servers: []raft.Server{{Suffrage: raft.Voter, ID: raft.ServerID(self), Address: raft.ServerAddress(self)}}}
+		recover := *rc
+		if err := raft.RecoverCluster(&recover, newFSM(), logs, stable, snaps, trans, moved); err != nil {
+			return fmt.Errorf("registry: moving the registry of %s to %s: %w", conf.Servers[0].Address, self, err)
+		}
+	}
+	return nil
 }
 
 // relayLeadership passes Raft's leadership changes on to s.lead, never

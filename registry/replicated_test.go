@@ -260,3 +260,32 @@ func TestReplicatedSnapshotsCompactTheLog(t *testing.T) {
 		}
 	}
 }
+
+// A cluster of one keeps its registry when it comes back under another
+// address (a master restarted on another port or hostname); a store that
+// was one of several, started alone, is refused rather than made a second
+// cluster.
+func TestReplicatedLoneNodeMoves(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	nodes := newCluster(t, 1, nil)
+	n := nodes[0]
+	waitLeader(t, nodes)
+	applyOnLeader(t, nodes, opAdmit("a1", "h1"))
+	n.stop()
+	n.addr = fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))
+	n.peers = nil
+	n.start()
+	waitLeader(t, nodes)
+	if got := fetch(t, n.store); len(got.GetAgents().GetAgents()) != 1 {
+		t.Fatalf("after moving to %s the registry holds %v, want a1", n.addr, got)
+	}
+
+	three := newCluster(t, 3, nil)
+	waitLeader(t, three)
+	m := three[1]
+	m.stop()
+	_, err := NewReplicated(ReplicatedConfig{Dir: m.dir, Self: m.addr, StreamLayer: NewStreamLayer(m.addr)})
+	if err == nil || !strings.Contains(err.Error(), "start this master with --masters") {
+		t.Fatalf("a member of three started alone: %v, want a refusal naming --masters", err)
+	}
+}
