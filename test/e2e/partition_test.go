@@ -22,6 +22,7 @@ import (
 	"debug/elf"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -29,6 +30,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -95,6 +97,14 @@ type masterTrio struct {
 	net     string
 	masters []*boxedMaster
 	http    *http.Client
+	// start is when the masters were created.
+	start time.Time
+}
+
+// logf logs, with the time since the masters were created.
+func (tr *masterTrio) logf(format string, args ...any) {
+	tr.t.Helper()
+	tr.t.Logf("%6.2fs "+format, append([]any{time.Since(tr.start).Seconds()}, args...)...)
 }
 
 // TestPartitionedMinorityCannotLeadAndHealedMasterCatchesUp cuts the
@@ -107,9 +117,10 @@ type masterTrio struct {
 func TestPartitionedMinorityCannotLeadAndHealedMasterCatchesUp(t *testing.T) {
 	eng := dockertest.Engine(t)
 	trio := startMasterTrio(t, eng)
+	trio.logf("masters started")
 
 	old := trio.waitLeader(trio.masters, electWithin)
-	t.Logf("%s leads", old)
+	trio.logf("%s leads", old)
 	first := trio.register(old, "agent-before-cut")
 	firstID := first.waitRegistered(registeredWithin)
 
@@ -121,7 +132,7 @@ func TestPartitionedMinorityCannotLeadAndHealedMasterCatchesUp(t *testing.T) {
 	early := trio.register(old, "agent-at-cut")
 	earlyID := early.agentID
 	early.neverRegistered(stepDownWithin)
-	t.Logf("%s answered an agent at the cut with %d (agent id %q) and admitted it not", old, early.status, earlyID)
+	trio.logf("%s answered an agent at the cut with %d (agent id %q) and admitted it not", old, early.status, earlyID)
 
 	majority := others(trio.masters, old)
 	testutil.WaitFor(t, old.name+" to stop leading once cut off", stepDownWithin, func() bool {
@@ -131,7 +142,7 @@ func TestPartitionedMinorityCannotLeadAndHealedMasterCatchesUp(t *testing.T) {
 	// Stepping down, it closed the stream of the agent it had admitted.
 	first.waitClosed(stepDownWithin)
 	next := trio.waitLeader(majority, failoverWithin)
-	t.Logf("%s leads the majority", next)
+	trio.logf("%s leads the majority", next)
 
 	// The isolated master admits no agent and accepts no framework.
 	trio.refuses(old)
@@ -172,6 +183,7 @@ func TestPartitionedMinorityCannotLeadAndHealedMasterCatchesUp(t *testing.T) {
 			lm["registrar/raft/commit_index"] >= committed &&
 			om["registrar/raft/applied_index"] >= lm["registrar/raft/commit_index"]
 	})
+	trio.logf("%s follows %s and has applied its log", old, leader)
 	if leader != next {
 		t.Logf("the leadership moved from %s to %s after the heal", next, leader)
 	}
@@ -206,7 +218,7 @@ func startMasterTrio(t *testing.T, eng *docker.Engine) *masterTrio {
 		t.Fatalf("creating the private network: %v", err)
 	}
 	trio := &masterTrio{
-		t: t, eng: eng, net: netw.ID,
+		t: t, eng: eng, net: netw.ID, start: time.Now(),
 		http: &http.Client{
 			Timeout:       5 * time.Second,
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
@@ -224,6 +236,7 @@ func startMasterTrio(t *testing.T, eng *docker.Engine) *masterTrio {
 		ensemble = append(ensemble, fmt.Sprintf("c%d:%d", i, masterPort))
 	}
 	port := network.MustParsePort(fmt.Sprintf("%d/tcp", masterPort))
+	t.Cleanup(trio.remove)
 	for i := 1; i <= 3; i++ {
 		b := &boxedMaster{name: fmt.Sprintf("c%d", i)}
 		cmd := append([]string{
@@ -246,17 +259,27 @@ func startMasterTrio(t *testing.T, eng *docker.Engine) *masterTrio {
 		}
 		b.id = res.ID
 		trio.masters = append(trio.masters, b)
-		t.Cleanup(func() { trio.remove(b) })
 		// The default bridge carries the published port, so that cutting
 		// the private network leaves the master reachable by the test.
 		if _, err := eng.NetworkConnect(ctx, "bridge", client.NetworkConnectOptions{Container: b.id}); err != nil {
 			t.Fatalf("connecting %s to the default bridge: %v", b.name, err)
 		}
 	}
+	// The Engine takes a while to start each; together they take less.
+	errs := make([]error, len(trio.masters))
+	var wg sync.WaitGroup
+	for i, b := range trio.masters {
+		wg.Go(func() {
+			if _, err := eng.ContainerStart(ctx, b.id, client.ContainerStartOptions{}); err != nil {
+				errs[i] = fmt.Errorf("starting master %s: %w", b.name, err)
+			}
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
 	for _, b := range trio.masters {
-		if _, err := eng.ContainerStart(ctx, b.id, client.ContainerStartOptions{}); err != nil {
-			t.Fatalf("starting master %s: %v", b.name, err)
-		}
 		in, err := eng.ContainerInspect(ctx, b.id, client.ContainerInspectOptions{})
 		if err != nil {
 			t.Fatal(err)
@@ -308,22 +331,33 @@ func masterImage(t *testing.T, eng *docker.Engine) string {
 	return dockertest.Import(t, eng, "master", &buf)
 }
 
-// remove removes a master's container, logging its output first when the
-// test failed.
-func (tr *masterTrio) remove(b *boxedMaster) {
+// remove removes the masters' containers, logging their output first
+// when the test failed.
+func (tr *masterTrio) remove() {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	if tr.t.Failed() {
-		if logs, err := tr.eng.ContainerLogs(ctx, b.id, client.ContainerLogsOptions{ShowStdout: true, ShowStderr: true, Tail: "200"}); err == nil {
+		for _, b := range tr.masters {
+			logs, err := tr.eng.ContainerLogs(ctx, b.id, client.ContainerLogsOptions{ShowStdout: true, ShowStderr: true, Tail: "200"})
+			if err != nil {
+				tr.t.Logf("logs of master %s: %v", b, err)
+				continue
+			}
 			var out bytes.Buffer
 			_, _ = stdcopy.StdCopy(&out, &out, logs)
 			logs.Close()
-			tr.t.Logf("master %s (%s) logs:\n%s", b.name, b.addr, out.String())
+			tr.t.Logf("master %s (%s) logs:\n%s", b, b.addr, out.String())
 		}
 	}
-	if err := tr.eng.Remove(ctx, b.id); err != nil {
-		tr.t.Errorf("removing master %s: %v", b.name, err)
+	var wg sync.WaitGroup
+	for _, b := range tr.masters {
+		wg.Go(func() {
+			if err := tr.eng.Remove(ctx, b.id); err != nil {
+				tr.t.Errorf("removing master %s: %v", b, err)
+			}
+		})
 	}
+	wg.Wait()
 }
 
 // disconnect cuts b off from the private network.
@@ -332,7 +366,7 @@ func (tr *masterTrio) disconnect(b *boxedMaster) {
 	if _, err := tr.eng.NetworkDisconnect(ctxT(tr.t), tr.net, client.NetworkDisconnectOptions{Container: b.id}); err != nil {
 		tr.t.Fatalf("disconnecting %s: %v", b.name, err)
 	}
-	tr.t.Logf("%s cut off", b)
+	tr.logf("%s cut off", b)
 }
 
 // connect puts b back on the private network under its name.
@@ -343,7 +377,7 @@ func (tr *masterTrio) connect(b *boxedMaster) {
 	}); err != nil {
 		tr.t.Fatalf("reconnecting %s: %v", b.name, err)
 	}
-	tr.t.Logf("%s reconnected", b)
+	tr.logf("%s reconnected", b)
 }
 
 // checkRunning fails the test at once when a master's container has
@@ -533,7 +567,7 @@ func (tr *masterTrio) register(b *boxedMaster, hostname string) *fakeAgent {
 		text, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
 		resp.Body.Close()
 		close(a.msgs)
-		tr.t.Logf("REGISTER %s at %s: %d %s %s", hostname, b, resp.StatusCode, resp.Header.Get("Location"), text)
+		tr.logf("REGISTER %s at %s: %d %s %s", hostname, b, resp.StatusCode, resp.Header.Get("Location"), text)
 		return a
 	}
 	a.agentID = resp.Header.Get(master.HeaderAgentID)
