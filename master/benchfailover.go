@@ -126,8 +126,10 @@ func BenchFailover(ctx context.Context, opts BenchFailoverOptions, w io.Writer) 
 		return res, err
 	}
 	defer b.stopMasters()
-	fmt.Fprintf(w, "failover: 3 masters %s (raft heartbeat %v, election %v, leader lease %v); %d agents, %d tasks each; open files %d\n",
-		strings.Join(b.addrs, " "), opts.HeartbeatTimeout, opts.ElectionTimeout, opts.LeaderLeaseTimeout, opts.Agents, opts.TasksPerAgent, limit)
+	fmt.Fprintf(w, "failover: 3 masters %s (raft heartbeat %v, election %v, leader lease %v); %d agents, %d tasks each; "+
+		"agents and framework retry after %v doubling to %v, at most %d subscriptions in flight; open files %d\n",
+		strings.Join(b.addrs, " "), opts.HeartbeatTimeout, opts.ElectionTimeout, opts.LeaderLeaseTimeout, opts.Agents, opts.TasksPerAgent,
+		opts.RetryMin, opts.RetryMax, maxAttempts, limit)
 
 	simCtx, stopSim := context.WithCancel(ctx)
 	defer func() {
@@ -171,7 +173,7 @@ func BenchFailover(ctx context.Context, opts BenchFailoverOptions, w io.Writer) 
 		return res, fmt.Errorf("bench failover: before the kill the leader has %v active agents and %d running tasks; want %d and %d",
 			m["master/slaves_active"], got, opts.Agents, res.Tasks)
 	}
-	fmt.Fprintf(w, "failover: %d tasks running in %.3fs\n", res.Tasks, res.Launched.Seconds())
+	fmt.Fprintf(w, "failover: %d tasks running in %.3fs; %s\n", res.Tasks, res.Launched.Seconds(), b.masters[leader].loopTimes())
 
 	if err := b.failover(simCtx, leader, &res, w); err != nil {
 		return res, err
@@ -202,7 +204,9 @@ func (b *failoverBench) failover(ctx context.Context, leader int, res *BenchFail
 	}
 	b.cancels[leader]()
 
-	var newLeader *Master
+	// leading is the survivor leading now: should the leadership move
+	// again, the agents follow it there, and so does the count.
+	var leading *Master
 	tick := time.NewTicker(time.Millisecond)
 	defer tick.Stop()
 	nextReport := 500 * time.Millisecond
@@ -217,25 +221,30 @@ func (b *failoverBench) failover(ctx context.Context, leader int, res *BenchFail
 				time.Since(t0).Seconds(), res.Elected, res.Reregistered, res.Offers, ctx.Err())
 		}
 		now := time.Now()
-		if newLeader == nil {
+		if leading == nil || !leading.Leading() {
+			leading = nil
 			for _, m := range survivors {
 				if m.Leading() {
-					newLeader = m
-					res.Elected = now.Sub(t0)
-					res.NewLeader = m.Advertise()
-					fmt.Fprintf(w, "failover: %s elected and recovered after %.3fs\n", res.NewLeader, res.Elected.Seconds())
+					leading = m
 				}
+			}
+			if leading != nil && res.Elected == 0 {
+				res.Elected = now.Sub(t0)
+				res.NewLeader = leading.Advertise()
+				fmt.Fprintf(w, "failover: %s elected and recovered after %.3fs\n", res.NewLeader, res.Elected.Seconds())
+			} else if leading != nil {
+				fmt.Fprintf(w, "failover: the leadership moved again: %s leads after %.3fs\n", leading.Advertise(), now.Sub(t0).Seconds())
 			}
 		}
 		if at := b.fw.offersAt.Load(); res.Offers == 0 && at != 0 {
 			res.Offers = time.Duration(at - t0.UnixNano())
 			fmt.Fprintf(w, "failover: the framework receives offers after %.3fs\n", res.Offers.Seconds())
 		}
-		// The new leader's view is read every 10ms: a read has the loop
+		// The leader's view is read every 10ms: a read has the loop
 		// publish a snapshot.
-		if newLeader != nil && res.Reregistered == 0 && now.Sub(lastPoll) >= 10*time.Millisecond {
+		if leading != nil && res.Reregistered == 0 && now.Sub(lastPoll) >= 10*time.Millisecond {
 			lastPoll = now
-			if int(newLeader.latest().Metrics()["master/slaves_active"]) == b.opts.Agents {
+			if int(leading.latest().Metrics()["master/slaves_active"]) == b.opts.Agents {
 				res.Reregistered = time.Since(t0)
 				fmt.Fprintf(w, "failover: every agent re-registered after %.3fs\n", res.Reregistered.Seconds())
 			}
@@ -243,13 +252,15 @@ func (b *failoverBench) failover(ctx context.Context, leader int, res *BenchFail
 		if since := now.Sub(t0); since >= nextReport {
 			nextReport += 500 * time.Millisecond
 			leaderNow := "none"
-			if newLeader != nil {
-				leaderNow = newLeader.Advertise()
+			if leading != nil {
+				leaderNow = leading.Advertise()
 			}
-			fmt.Fprintf(w, "failover: +%.3fs: leader %s, %d/%d agents re-registered, framework subscribed %v\n",
+			fmt.Fprintf(w, "failover: +%.3fs: leader %s, %d agents re-registered (%d agents), framework resubscribed %v\n",
 				since.Seconds(), leaderNow, b.reregistered.Load(), b.opts.Agents, b.fw.resubscribed.Load())
 		}
 	}
+	newLeader := leading
+	fmt.Fprintf(w, "failover: leader %s: %s\n", newLeader.Advertise(), newLeader.loopTimes())
 	m := newLeader.latest().Metrics()
 	if got := int(m["master/tasks_running"]); got != res.Tasks {
 		return fmt.Errorf("bench failover: the new leader has %d running tasks; want %d", got, res.Tasks)
@@ -257,9 +268,28 @@ func (b *failoverBench) failover(ctx context.Context, leader int, res *BenchFail
 	return nil
 }
 
+// loopTimes says how long the master's registry commits and allocation
+// runs took.
+func (m *Master) loopTimes() string {
+	out := map[string]float64{}
+	m.storeRuns.put(out, "store")
+	m.allocRuns.put(out, "alloc")
+	return fmt.Sprintf("registry commits: %.0f, p50 %.1fms p99 %.1fms max %.1fms; allocation runs: %.0f, p50 %.1fms max %.1fms (last 1000 of each)",
+		out["store/count"], out["store/p50"], out["store/p99"], out["store/max"], out["alloc/count"], out["alloc/p50"], out["alloc/max"])
+}
+
 // postWorkers is how many messages and calls the simulated agents and
-// framework have on their way to the masters at once.
-const postWorkers = 32
+// framework have on their way to the masters at once, and maxAttempts how
+// many subscriptions. Everything runs in one process: thousands of
+// requests at once would delay every goroutine (Raft's heartbeats among
+// them) by as long as it takes to serve them all, which the masters, each
+// on its own machine, would not suffer.
+const (
+	postWorkers = 32
+	maxAttempts = 64
+	// postTimeout bounds a message or call, as the agent's own link does.
+	postTimeout = 10 * time.Second
+)
 
 // failoverBench runs BenchFailover: the masters, the simulated agents and
 // the framework.
@@ -277,7 +307,9 @@ type failoverBench struct {
 	agents []*simAgent
 	fw     *simFramework
 	posts  chan func(context.Context)
-	wg     sync.WaitGroup // the simulated agents and framework, the posters
+	// attempts holds a token for every subscription attempt in flight.
+	attempts chan struct{}
+	wg       sync.WaitGroup // the simulated agents and framework, the posters
 
 	// killedAt is when the leader was killed (unix ns), 0 before.
 	killedAt atomic.Int64
@@ -306,8 +338,9 @@ func newFailoverBench(opts BenchFailoverOptions) *failoverBench {
 		client: &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error {
 			return http.ErrUseLastResponse
 		}},
-		posts:  make(chan func(context.Context), 4096),
-		failed: make(chan struct{}),
+		posts:    make(chan func(context.Context), 4096),
+		failed:   make(chan struct{}),
+		attempts: make(chan struct{}, maxAttempts),
 	}
 	per := opts.TasksPerAgent + 2 // room for two more tasks: offers keep coming
 	total := resources.ToProto(resources.MustParse(fmt.Sprintf("cpus:%d;mem:%d;disk:10000;ports:[31000-32000]",
@@ -501,15 +534,22 @@ func (b *failoverBench) open(ctx context.Context, at *int, path string, body []b
 	bound := b.opts.RetryMin
 	for {
 		addr := b.addrs[*at]
+		select {
+		case b.attempts <- struct{}{}:
+		case <-ctx.Done():
+			return nil, "", ctx.Err()
+		}
 		for hop := 0; ; hop++ {
 			resp, err := b.request(ctx, addr, path, body)
 			if err != nil {
 				if ctx.Err() != nil {
+					<-b.attempts
 					return nil, "", ctx.Err()
 				}
 				break
 			}
 			if resp.StatusCode == http.StatusOK {
+				<-b.attempts
 				return resp, addr, nil
 			}
 			text, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
@@ -521,10 +561,12 @@ func (b *failoverBench) open(ctx context.Context, at *int, path string, body []b
 				}
 			}
 			if resp.StatusCode != http.StatusServiceUnavailable && resp.StatusCode != http.StatusTemporaryRedirect {
+				<-b.attempts
 				return nil, "", fmt.Errorf("POST %s%s: %s: %s", addr, path, resp.Status, bytes.TrimSpace(text))
 			}
 			break
 		}
+		<-b.attempts
 		*at = (*at + 1) % len(b.addrs)
 		pause(ctx, rand.N(bound+1))
 		if ctx.Err() != nil {
@@ -558,6 +600,8 @@ func (b *failoverBench) post(ctx context.Context, addr, path string, msg proto.M
 		return
 	}
 	job := func(ctx context.Context) {
+		ctx, cancel := context.WithTimeout(ctx, postTimeout)
+		defer cancel()
 		resp, err := b.request(ctx, addr, path, body, header...)
 		if err != nil {
 			if !b.killed() && ctx.Err() == nil {
@@ -644,7 +688,7 @@ func (a *simAgent) read(ctx context.Context, body io.Reader, addr, stream string
 		rec, err := rr.ReadRecord()
 		if err != nil {
 			if !b.killed() && ctx.Err() == nil {
-				b.fail(fmt.Errorf("agent %s: the stream ended before the kill: %w", a.info.GetHostname(), err))
+				b.fail(fmt.Errorf("agent %s: the stream ended before the kill (%w): did the leadership move? (Raft's timeouts may be short for this machine's load)", a.info.GetHostname(), err))
 			}
 			return
 		}
@@ -756,7 +800,7 @@ func (f *simFramework) read(ctx context.Context, body io.Reader, addr, stream st
 		rec, err := rr.ReadRecord()
 		if err != nil {
 			if !b.killed() && ctx.Err() == nil {
-				b.fail(fmt.Errorf("framework: the stream ended before the kill: %w", err))
+				b.fail(fmt.Errorf("framework: the stream ended before the kill (%w): did the leadership move? (Raft's timeouts may be short for this machine's load)", err))
 			}
 			return
 		}
