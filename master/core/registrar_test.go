@@ -238,7 +238,7 @@ func TestFailoverRecoversAgentsFrameworksAndTasks(t *testing.T) {
 						ID        string `json:"id"`
 						Active    bool   `json:"active"`
 						Recovered bool   `json:"recovered"`
-						Tasks  []struct {
+						Tasks     []struct {
 							ID    string `json:"id"`
 							State string `json:"state"`
 						} `json:"tasks"`
