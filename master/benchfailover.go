@@ -44,6 +44,11 @@ type BenchFailoverOptions struct {
 	RetryMin, RetryMax time.Duration
 	// Timeout bounds the setup, and the failover (2m each).
 	Timeout time.Duration
+	// InMemory has the agents and the framework connect to the masters'
+	// HTTP handlers over in-memory connections (net.Pipe) rather than
+	// TCP. It is chosen anyway when the process may not open two sockets
+	// per agent.
+	InMemory bool
 	// Dir is where the masters' registries go, in a temporary directory
 	// removed at the end (default: the system's temporary directory).
 	Dir string
@@ -110,22 +115,28 @@ type BenchFailoverResult struct {
 func BenchFailover(ctx context.Context, opts BenchFailoverOptions, w io.Writer) (BenchFailoverResult, error) {
 	opts.setDefaults()
 	res := BenchFailoverResult{Agents: opts.Agents, Tasks: opts.Agents * opts.TasksPerAgent}
-	limit, err := raiseOpenFiles(uint64(2*opts.Agents + 1024))
-	if err != nil {
-		return res, fmt.Errorf("bench failover: %d agents need about %d open files: %w", opts.Agents, 2*opts.Agents+1024, err)
-	}
+	// Over TCP, every agent's stream takes two sockets in this process.
+	need := uint64(2*opts.Agents + 1024)
+	limit, limitErr := raiseOpenFiles(need)
+	inMemory := opts.InMemory || limitErr != nil
 	dir, err := os.MkdirTemp(opts.Dir, "gomesos-bench-failover-")
 	if err != nil {
 		return res, fmt.Errorf("bench failover: %w", err)
 	}
 	defer os.RemoveAll(dir)
 
-	b := newFailoverBench(opts)
+	b := newFailoverBench(opts, inMemory)
 	defer b.transport.CloseIdleConnections()
 	if err := b.startMasters(ctx, dir); err != nil {
 		return res, err
 	}
 	defer b.stopMasters()
+	switch {
+	case limitErr != nil:
+		fmt.Fprintf(w, "failover: %v; the agents and the framework connect to the masters' HTTP handlers over in-memory connections instead of TCP\n", limitErr)
+	case inMemory:
+		fmt.Fprintln(w, "failover: the agents and the framework connect to the masters' HTTP handlers over in-memory connections")
+	}
 	fmt.Fprintf(w, "failover: 3 masters %s (raft heartbeat %v, election %v, leader lease %v); %d agents, %d tasks each; "+
 		"agents and framework retry after %v doubling to %v, at most %d subscriptions in flight; open files %d\n",
 		strings.Join(b.addrs, " "), opts.HeartbeatTimeout, opts.ElectionTimeout, opts.LeaderLeaseTimeout, opts.Agents, opts.TasksPerAgent,
@@ -199,6 +210,9 @@ func (b *failoverBench) failover(ctx context.Context, leader int, res *BenchFail
 	t0 := time.Now()
 	b.killedAt.Store(t0.UnixNano())
 	b.masters[leader].srv.Close()
+	if b.pipes != nil {
+		b.pipes[strconv.Itoa(leader)].srv.Close()
+	}
 	if err := b.stores[leader].Close(); err != nil {
 		b.opts.Logger.Warn("closing the killed master's registry", "error", err)
 	}
@@ -318,30 +332,40 @@ type failoverBench struct {
 	// was acknowledged to their agent.
 	registered, reregistered, acked atomic.Int64
 
+	// pipes, when set, are the masters' HTTP handlers served over
+	// in-memory connections, by master address (and by index: "0".."2").
+	pipes map[string]*pipeServer
+
 	stopSim context.CancelFunc
 	failed  chan struct{} // closed with err set
 	errOnce sync.Once
 	err     error
 }
 
-func newFailoverBench(opts BenchFailoverOptions) *failoverBench {
-	tr := &http.Transport{
+func newFailoverBench(opts BenchFailoverOptions, inMemory bool) *failoverBench {
+	b := &failoverBench{
+		opts: opts,
+		// Deep enough for every task's update and more: an agent never
+		// waits to queue a message, so never stops reading its stream.
+		posts:    make(chan func(context.Context), opts.Agents*(opts.TasksPerAgent+2)+4096),
+		failed:   make(chan struct{}),
+		attempts: make(chan struct{}, maxAttempts),
+	}
+	dial := (&net.Dialer{Timeout: 5 * time.Second}).DialContext
+	if inMemory {
+		b.pipes = map[string]*pipeServer{}
+		dial = b.dialPipe
+	}
+	b.transport = &http.Transport{
 		Proxy:               nil,
-		DialContext:         (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
+		DialContext:         dial,
 		MaxIdleConnsPerHost: 4 * postWorkers,
 		IdleConnTimeout:     90 * time.Second,
 		DisableCompression:  true,
 	}
-	b := &failoverBench{
-		opts:      opts,
-		transport: tr,
-		client: &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error {
-			return http.ErrUseLastResponse
-		}},
-		posts:    make(chan func(context.Context), 4096),
-		failed:   make(chan struct{}),
-		attempts: make(chan struct{}, maxAttempts),
-	}
+	b.client = &http.Client{Transport: b.transport, CheckRedirect: func(*http.Request, []*http.Request) error {
+		return http.ErrUseLastResponse
+	}}
 	per := opts.TasksPerAgent + 2 // room for two more tasks: offers keep coming
 	total := resources.ToProto(resources.MustParse(fmt.Sprintf("cpus:%d;mem:%d;disk:10000;ports:[31000-32000]",
 		per*failoverTaskCPUs, per*failoverTaskMem)))
@@ -451,7 +475,12 @@ func (b *failoverBench) startMasters(ctx context.Context, dir string) error {
 		b.masters = nil
 		return fmt.Errorf("bench failover: starting the masters: %w", err)
 	}
-	for _, m := range b.masters {
+	for i, m := range b.masters {
+		if b.pipes != nil {
+			p := newPipeServer(m)
+			b.pipes[m.Advertise()] = p
+			b.pipes[strconv.Itoa(i)] = p
+		}
 		mctx, cancel := context.WithCancel(ctx)
 		ran := make(chan error, 1)
 		go func() { ran <- m.Run(mctx) }()
@@ -464,9 +493,66 @@ func (b *failoverBench) startMasters(ctx context.Context, dir string) error {
 // stopMasters stops every master still running and waits for them.
 func (b *failoverBench) stopMasters() {
 	for i, cancel := range b.cancels {
+		if b.pipes != nil {
+			b.pipes[strconv.Itoa(i)].srv.Close()
+		}
 		cancel()
 		<-b.ran[i]
 	}
+}
+
+// pipeServer serves a master's HTTP handler over in-memory connections:
+// 10,000 agents over TCP take 20,000 sockets in this process, more than a
+// process may be allowed.
+type pipeServer struct {
+	srv    *http.Server
+	conns  chan net.Conn
+	closed chan struct{}
+	once   sync.Once
+	addr   net.Addr
+}
+
+func newPipeServer(m *Master) *pipeServer {
+	p := &pipeServer{conns: make(chan net.Conn), closed: make(chan struct{}), addr: m.ln.Addr()}
+	p.srv = &http.Server{Handler: m.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = p.srv.Serve(p) }()
+	return p
+}
+
+// Accept, Close and Addr make the pipeServer the listener of its server.
+func (p *pipeServer) Accept() (net.Conn, error) {
+	select {
+	case c := <-p.conns:
+		return c, nil
+	case <-p.closed:
+		return nil, net.ErrClosed
+	}
+}
+
+func (p *pipeServer) Close() error {
+	p.once.Do(func() { close(p.closed) })
+	return nil
+}
+
+func (p *pipeServer) Addr() net.Addr { return p.addr }
+
+// dialPipe connects to the master at addr in memory; a master killed or
+// stopped refuses the connection.
+func (b *failoverBench) dialPipe(ctx context.Context, network, addr string) (net.Conn, error) {
+	p := b.pipes[addr]
+	if p == nil {
+		return nil, fmt.Errorf("dial %s: no such master", addr)
+	}
+	client, server := net.Pipe()
+	select {
+	case p.conns <- server:
+		return client, nil
+	case <-p.closed:
+	case <-ctx.Done():
+	}
+	client.Close()
+	server.Close()
+	return nil, fmt.Errorf("dial %s: connection refused", addr)
 }
 
 // waitLeader waits until one of ms leads and returns its index.

@@ -40,10 +40,16 @@ func (w testWriter) Write(p []byte) (int, error) {
 // elected, every agent re-registers with its tasks and the framework is
 // offered again, in that order of the line it ends with.
 func TestBenchFailoverSmoke(t *testing.T) {
+	t.Run("tcp", func(t *testing.T) { testBenchFailover(t, false) })
+	// As when the process may not open two sockets per agent.
+	t.Run("in memory", func(t *testing.T) { testBenchFailover(t, true) })
+}
+
+func testBenchFailover(t *testing.T, inMemory bool) {
 	testutil.CheckGoroutines(t)
 	var out bytes.Buffer
 	res, err := master.BenchFailover(context.Background(), master.BenchFailoverOptions{
-		Agents: 30, TasksPerAgent: 3, Dir: t.TempDir(),
+		Agents: 30, TasksPerAgent: 3, Dir: t.TempDir(), InMemory: inMemory,
 		HeartbeatTimeout: 300 * time.Millisecond, ElectionTimeout: 300 * time.Millisecond, LeaderLeaseTimeout: 150 * time.Millisecond,
 		Timeout: 30 * time.Second,
 	}, &out)

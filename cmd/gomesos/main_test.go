@@ -51,6 +51,7 @@ func TestBadFlagsNameTheFlag(t *testing.T) {
 		{[]string{"bench", "failover", "--agents=0"}, "--agents"},
 		{[]string{"bench", "failover", "--tasks_per_agent=-1"}, "--tasks_per_agent"},
 		{[]string{"bench", "failover", "--agents=many"}, "-agents"},
+		{[]string{"bench", "failover", "--registry_election_timeout=0secs"}, "--registry_election_timeout"},
 		{[]string{"master", "--port=0"}, "--work_dir is required with --registry=replicated_log"},
 		{[]string{"master", "--registry=zookeeper"}, `--registry: unknown registry "zookeeper"`},
 		{[]string{"master", "--registry=in_memory", "--masters=127.0.0.1:5050,127.0.0.1:5051"}, "--masters: several masters need --registry=replicated_log"},
