@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -54,6 +55,9 @@ type BenchFailoverOptions struct {
 	Dir string
 	// Logger is the masters' logger (nothing is logged when nil).
 	Logger *slog.Logger
+	// FailoverProfile, when set, receives a CPU profile (pprof) of the
+	// process from the kill until the failover is measured.
+	FailoverProfile io.Writer
 }
 
 func (o *BenchFailoverOptions) setDefaults() {
@@ -159,7 +163,11 @@ func BenchFailover(ctx context.Context, opts BenchFailoverOptions, w io.Writer) 
 
 	for range postWorkers {
 		b.wg.Add(1)
-		go b.poster(simCtx)
+		go b.poster(simCtx, b.posts)
+	}
+	for range pongWorkers {
+		b.wg.Add(1)
+		go b.poster(simCtx, b.pongs)
 	}
 	start := time.Now()
 	for i := range b.agents {
@@ -207,6 +215,12 @@ func (b *failoverBench) failover(ctx context.Context, leader int, res *BenchFail
 	}
 	fmt.Fprintf(w, "failover: killing %s: its HTTP server closes with every connection, its Raft shuts down without a leadership transfer, its loop stops\n",
 		res.OldLeader)
+	if b.opts.FailoverProfile != nil {
+		if err := pprof.StartCPUProfile(b.opts.FailoverProfile); err != nil {
+			return fmt.Errorf("bench failover: %w", err)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	t0 := time.Now()
 	b.killedAt.Store(t0.UnixNano())
 	b.masters[leader].srv.Close()
@@ -293,13 +307,14 @@ func (m *Master) loopTimes() string {
 }
 
 // postWorkers is how many messages and calls the simulated agents and
-// framework have on their way to the masters at once, and maxAttempts how
-// many subscriptions. Everything runs in one process: thousands of
-// requests at once would delay every goroutine (Raft's heartbeats among
-// them) by as long as it takes to serve them all, which the masters, each
-// on its own machine, would not suffer.
+// framework have on their way to the masters at once (pongWorkers the
+// PONGs, apart), and maxAttempts how many subscriptions. Everything runs
+// in one process: thousands of requests at once would delay every
+// goroutine (Raft's heartbeats among them) by as long as it takes to serve
+// them all, which the masters, each on its own machine, would not suffer.
 const (
 	postWorkers = 32
+	pongWorkers = 4
 	maxAttempts = 64
 	// postTimeout bounds a message or call, as the agent's own link does.
 	postTimeout = 10 * time.Second
@@ -321,6 +336,7 @@ type failoverBench struct {
 	agents []*simAgent
 	fw     *simFramework
 	posts  chan func(context.Context)
+	pongs  chan func(context.Context)
 	// attempts holds a token for every subscription attempt in flight.
 	attempts chan struct{}
 	wg       sync.WaitGroup // the simulated agents and framework, the posters
@@ -349,6 +365,7 @@ func newFailoverBench(opts BenchFailoverOptions, inMemory bool) *failoverBench {
 		// waits to queue a message, so never stops reading its stream.
 		posts:    make(chan func(context.Context), opts.Agents*(opts.TasksPerAgent+2)+4096),
 		failed:   make(chan struct{}),
+		pongs:    make(chan func(context.Context), opts.Agents+1024),
 		attempts: make(chan struct{}, maxAttempts),
 	}
 	dial := (&net.Dialer{Timeout: 5 * time.Second}).DialContext
@@ -663,11 +680,11 @@ func (b *failoverBench) open(ctx context.Context, at *int, path string, body []b
 }
 
 // poster sends the agents' messages and the framework's calls.
-func (b *failoverBench) poster(ctx context.Context) {
+func (b *failoverBench) poster(ctx context.Context, queue chan func(context.Context)) {
 	defer b.wg.Done()
 	for {
 		select {
-		case post := <-b.posts:
+		case post := <-queue:
 			post(ctx)
 		case <-ctx.Done():
 			return
@@ -680,6 +697,16 @@ func (b *failoverBench) poster(ctx context.Context) {
 // message belongs to is gone, and the registration that follows carries
 // what the message said.
 func (b *failoverBench) post(ctx context.Context, addr, path string, msg proto.Message, want int, header ...string) {
+	b.enqueue(ctx, b.posts, addr, path, msg, want, header...)
+}
+
+// pong is post for PONGs, which go apart from the queue, as the agent's
+// own link sends them: however long the queue, pings are answered.
+func (b *failoverBench) pong(ctx context.Context, addr, path string, msg proto.Message, want int, header ...string) {
+	b.enqueue(ctx, b.pongs, addr, path, msg, want, header...)
+}
+
+func (b *failoverBench) enqueue(ctx context.Context, queue chan func(context.Context), addr, path string, msg proto.Message, want int, header ...string) {
 	body, err := proto.Marshal(msg)
 	if err != nil {
 		b.fail(err)
@@ -702,7 +729,7 @@ func (b *failoverBench) post(ctx context.Context, addr, path string, msg proto.M
 		}
 	}
 	select {
-	case b.posts <- job:
+	case queue <- job:
 	case <-ctx.Done():
 	}
 }
@@ -792,7 +819,7 @@ func (a *simAgent) read(ctx context.Context, body io.Reader, addr, stream string
 				b.reregistered.Add(1)
 			}
 		case agentproto.MasterMessage_PING:
-			b.post(ctx, addr, "/internal/agent/message", &agentproto.AgentMessage{Type: agentproto.AgentMessage_PONG.Enum()},
+			b.pong(ctx, addr, "/internal/agent/message", &agentproto.AgentMessage{Type: agentproto.AgentMessage_PONG.Enum()},
 				http.StatusAccepted, HeaderAgentID, a.id, HeaderStreamID, stream)
 		case agentproto.MasterMessage_RUN_TASK:
 			a.runTask(ctx, msg.GetRunTask(), addr, stream)
