@@ -50,7 +50,8 @@ func testBenchFailover(t *testing.T, inMemory bool) {
 	var out bytes.Buffer
 	res, err := master.BenchFailover(context.Background(), master.BenchFailoverOptions{
 		Agents: 30, TasksPerAgent: 3, Dir: t.TempDir(), InMemory: inMemory,
-		HeartbeatTimeout: 300 * time.Millisecond, ElectionTimeout: 300 * time.Millisecond, LeaderLeaseTimeout: 150 * time.Millisecond,
+		// Long enough for a stable leader under -race on a busy machine.
+		HeartbeatTimeout: time.Second, ElectionTimeout: time.Second, LeaderLeaseTimeout: 500 * time.Millisecond,
 		Timeout: 30 * time.Second,
 	}, &out)
 	t.Log(out.String())
@@ -61,7 +62,7 @@ func testBenchFailover(t *testing.T, inMemory bool) {
 		t.Errorf("BenchFailover = %+v; want 90 tasks and a new leader other than the old", res)
 	}
 	// The heartbeat timeout passes before a follower stands for election.
-	if res.Elected < 300*time.Millisecond || res.Reregistered < res.Elected || res.Offers < res.Elected {
+	if res.Elected < time.Second || res.Reregistered < res.Elected || res.Offers < res.Elected {
 		t.Errorf("BenchFailover = %+v; want elected after the heartbeat timeout, re-registrations and offers after it", res)
 	}
 	last := regexp.MustCompile(`(?m)^failover agents=30 elected=\d+\.\d{3}s reregistered=\d+\.\d{3}s offers=\d+\.\d{3}s\n\z`)
