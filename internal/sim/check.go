@@ -109,7 +109,7 @@ func (w *world) checkAccounting() {
 // checkFrameworkDone runs when a framework has seen every task it waits for
 // end, before it tears itself down.
 func (w *world) checkFrameworkDone(f *simFramework) {
-	if w.failure != nil {
+	if w.failure != nil || !w.leading {
 		return
 	}
 	w.checkAccounting()
@@ -454,6 +454,11 @@ func (w *world) periodicAgentCheck() {
 	if w.ended || w.failure != nil {
 		return
 	}
+	if !w.leading {
+		// No master to compare with: the next round.
+		w.after(w.cfg.AgentCheckInterval, w.periodicAgentCheck)
+		return
+	}
 	m := w.lazyMasterAgents()
 	for _, a := range w.agents {
 		if a.core == nil || (!a.touched && len(a.containers) == 0) {
@@ -620,6 +625,10 @@ func (w *world) settleCheck() {
 		w.finished = true
 		return
 	}
+	if !w.leading {
+		w.after(time.Second, w.settleCheck)
+		return
+	}
 	m := w.lazyMasterAgents()
 	var unsettled []string
 	for _, a := range w.agents {
@@ -707,6 +716,14 @@ func (w *world) checkSettled() {
 			w.fail("agents-settle", "every agent settled, but the master counts %v %s used", v, name)
 			return
 		}
+	}
+	w.checkMasterKnowsAgents()
+	w.checkRegistry()
+	if w.strictFailover() {
+		w.checkNoRemovals()
+	}
+	if w.failure != nil {
+		return
 	}
 	w.tracef("SETTLED: every agent agrees with the master and holds nothing")
 }

@@ -176,6 +176,10 @@ func (f *simFramework) receive(s *fwStream, ev *schedpb.Event) {
 
 func (f *simFramework) subscribed(sub *schedpb.Event_Subscribed) {
 	first := f.id == ""
+	if id := sub.GetFrameworkId().GetValue(); !first && id != f.id {
+		f.w.fail("frameworks-keep-ids", "framework %d subscribed again with its id %s, but was given %s", f.idx, f.id, id)
+		return
+	}
 	f.id = sub.GetFrameworkId().GetValue()
 	f.state = fwSubscribed
 	f.subscriptions++
@@ -355,6 +359,10 @@ func (f *simFramework) update(s *mesos.TaskStatus) {
 	t := f.byID[s.GetTaskId().GetValue()]
 	if t == nil || !t.launched {
 		w.fail("updates-for-launched-tasks", "framework %s got an update for task %s, which it never launched", f.id, s.GetTaskId().GetValue())
+		return
+	}
+	w.masterEndsTask(f, t, s)
+	if w.failure != nil {
 		return
 	}
 	st := s.GetState()
