@@ -71,6 +71,7 @@ type fwTask struct {
 	terminal            bool
 	final               mesos.TaskState
 	finalFromMaster     bool // the terminal state came from the master (no uuid)
+	finalReason         mesos.TaskStatus_Reason
 	// lostAfter: after the agent's end, the master said TASK_LOST (an
 	// agent removed, a reconciliation): it may have recorded that end.
 	lostAfter   bool
@@ -405,6 +406,7 @@ func (f *simFramework) update(s *mesos.TaskStatus) {
 		t.terminal = true
 		t.final = st
 		t.finalFromMaster = s.GetSource() == mesos.TaskStatus_SOURCE_MASTER && len(s.GetUuid()) == 0
+		t.finalReason = s.GetReason()
 		w.checkExecutorTruth(f.id, t.id)
 		f.checkDone()
 		return

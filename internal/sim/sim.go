@@ -162,6 +162,9 @@ type world struct {
 	// delivered are the tasks ("framework/task") whose RUN_TASK reached
 	// their agent.
 	delivered map[string]bool
+	// pastEnds are the task counters (master/tasks_finished, ...) of the
+	// masters that crashed, summed.
+	pastEnds map[string]float64
 	// registry is the master's durable registry, as its Persist outputs
 	// left it.
 	registry *registrypb.Registry
@@ -257,6 +260,7 @@ func newWorld(cfg Config, agentRes, taskRes resources.Resources) *world {
 		taskQty:   taskRes.ToScalarQuantities(),
 		registry:  &registrypb.Registry{},
 		delivered: map[string]bool{},
+		pastEnds:  map[string]float64{},
 	}
 	w.taskProto = resources.ToProto(taskRes)
 	w.trace.init(cfg.TraceLimit, cfg.FailureTrace)
