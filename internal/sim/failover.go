@@ -160,6 +160,7 @@ func (w *world) elect() {
 	w.core.Recover(w.registry)
 	w.tracef("ELECTED master %s: %d agents recovered from the registry", w.core.Info().GetId(), w.core.Recovered())
 	w.dispatch(w.core.Outputs())
+	w.checkRegistry()
 }
 
 // strictFailover reports whether the run's faults leave a failover as the
@@ -289,7 +290,8 @@ func (w *world) masterEndsTask(f *simFramework, t *fwTask, s *mesos.TaskStatus) 
 
 // checkAgentKept: failover-harmless: in a strict run, the master never
 // shuts an agent down, nor a framework's executors on it while the
-// framework has not torn itself down.
+// framework has not torn itself down, and kills no task its framework did
+// not kill.
 func (w *world) checkAgentKept(a *simAgent, m *agentproto.MasterMessage) {
 	if !w.strictFailover() {
 		return
@@ -297,6 +299,13 @@ func (w *world) checkAgentKept(a *simAgent, m *agentproto.MasterMessage) {
 	switch m.GetType() {
 	case agentproto.MasterMessage_SHUTDOWN:
 		w.fail("failover-harmless", "a%d (%s) was shut down: %s", a.idx, a.id(), m.GetMessage())
+	case agentproto.MasterMessage_KILL_TASK:
+		k := m.GetKillTask()
+		for _, f := range w.frameworks {
+			if t := f.byID[k.GetTaskId().GetValue()]; f.id == k.GetFrameworkId().GetValue() && t != nil && !t.killSent && !f.tearingDown {
+				w.fail("failover-harmless", "a%d (%s) was told to kill task %s/%s, which its framework did not kill", a.idx, a.id(), f.id, t.id)
+			}
+		}
 	case agentproto.MasterMessage_SHUTDOWN_FRAMEWORK:
 		id := m.GetShutdownFramework().GetFrameworkId().GetValue()
 		for _, f := range w.frameworks {

@@ -1,7 +1,10 @@
 package sim
 
 import (
+	"reflect"
+
 	"fmt"
+	"github.com/gomesos/gomesos/internal/testutil"
 	"testing"
 	"time"
 )
@@ -84,5 +87,69 @@ func TestMasterFailoverSeeds(t *testing.T) {
 				})
 			}
 		})
+	}
+}
+
+// TestFailoverKeepsRunningTasks: the leading master fails over while two
+// agents run the 8 long tasks of a checkpointing framework. The agents
+// re-register with the master elected next, with their ids and tasks, the
+// framework subscribes again with its id, nothing is launched again,
+// lost or killed, and every task finishes.
+func TestFailoverKeepsRunningTasks(t *testing.T) {
+	cfg := Config{
+		Seed: 5, Agents: 2, AgentResources: "cpus:4;mem:8192", Frameworks: 1, TasksPerFramework: 8,
+		MaxVirtualTime: 10 * time.Minute, TaskDurationMin: 60 * time.Second, TaskDurationMax: 90 * time.Second,
+		MasterFailovers: []time.Duration{20 * time.Second},
+	}
+	r := runSeed(t, cfg, nil)
+	if f := r.Faults; f.MasterFailovers != 1 || f.Elections != 1 {
+		t.Errorf("faults %+v; want one failover and one election", f)
+	}
+	want := map[string]int{"TASK_FINISHED": 8}
+	if !r.Completed || !reflect.DeepEqual(r.TaskStates, want) || r.Launched != 8 || r.Executors != 8 {
+		t.Errorf("completed %v, final states %v, %d launched, %d executors; want 8 tasks launched once and finished",
+			r.Completed, r.TaskStates, r.Launched, r.Executors)
+	}
+	if r.AgentsRegistered != 2 || r.Registrations != 4 || r.Subscriptions != 2 {
+		t.Errorf("%d agents registered, %d registrations, %d subscriptions; want 2, 4 (each agent twice), 2", r.AgentsRegistered, r.Registrations, r.Subscriptions)
+	}
+	// The metrics are the new master's: it admitted no agent, both came
+	// back to it.
+	for name, want := range map[string]float64{
+		"master/slave_registrations": 0, "master/slave_reregistrations": 2, "master/tasks_lost": 0, "master/tasks_finished": 8,
+		"master/slave_removals": 0,
+	} {
+		if got := r.Metrics[name]; got != want {
+			t.Errorf("%s = %v, want %v", name, got, want)
+		}
+	}
+}
+
+// TestFailoverSameSeedSameRun: a seed replays its run exactly, master
+// failovers and failed registry writes included.
+func TestFailoverSameSeedSameRun(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	cfg := failovers(3)
+	cfg.Faults.RegistryWriteFailure = 0.1
+	cfg.AgentStartSpread = 20 * time.Second
+	r1, err1 := Run(cfg)
+	r2, err2 := Run(cfg)
+	if err1 != nil || err2 != nil {
+		t.Fatalf("runs failed:\n%v\n%v", err1, err2)
+	}
+	if !reflect.DeepEqual(r1, r2) {
+		for i := range min(len(r1.Trace), len(r2.Trace)) {
+			if r1.Trace[i] != r2.Trace[i] {
+				t.Fatalf("same seed, traces differ at line %d:\n%s\n%s", i, r1.Trace[i], r2.Trace[i])
+			}
+		}
+		t.Fatalf("same seed, different reports:\n%+v\n%+v", r1, r2)
+	}
+	if f := r1.Faults; f.MasterFailovers <= f.RegistryWriteFailures || f.RegistryWriteFailures == 0 {
+		t.Errorf("faults %+v; want failovers and failed registry writes", f)
+	}
+	cfg.Seed = 4
+	if r3, _ := Run(cfg); r3.TraceHash == r1.TraceHash {
+		t.Errorf("seeds 3 and 4 gave the same trace")
 	}
 }

@@ -76,6 +76,7 @@ type fwTask struct {
 	// agent removed, a reconciliation): it may have recorded that end.
 	lostAfter   bool
 	killDecided bool
+	killSent    bool // the framework asked the master to kill it
 }
 
 func newFramework(w *world, idx int) *simFramework {
@@ -285,7 +286,7 @@ func (f *simFramework) accept(o *mesos.Offer, batch []*fwTask) {
 				// A few tasks are killed at once, before they run: the
 				// agent may still be starting their executors.
 				if w := f.w; !t.killDecided && w.cfg.KillRatio > 0 && w.chance(w.cfg.KillRatio/4) {
-					t.killDecided = true
+					t.killDecided, t.killSent = true, true
 					f.call(&schedpb.Call{
 						Type: schedpb.Call_KILL.Enum(),
 						Kill: &schedpb.Call_Kill{TaskId: &mesos.TaskID{Value: proto.String(t.id)}, AgentId: &mesos.AgentID{Value: proto.String(t.agentID)}},
@@ -414,6 +415,7 @@ func (f *simFramework) update(s *mesos.TaskStatus) {
 	if st == mesos.TaskState_TASK_RUNNING && !t.killDecided && w.cfg.KillRatio > 0 {
 		t.killDecided = true
 		if w.chance(w.cfg.KillRatio) {
+			t.killSent = true
 			f.call(&schedpb.Call{
 				Type: schedpb.Call_KILL.Enum(),
 				Kill: &schedpb.Call_Kill{TaskId: s.GetTaskId(), AgentId: s.GetAgentId()},

@@ -301,6 +301,7 @@ func (w *world) start() {
 	for _, at := range w.cfg.MasterFailovers {
 		w.at(at, func() {
 			if w.leading {
+				w.checkRegistry()
 				w.masterCrash("scheduled failover")
 			}
 		})
@@ -776,6 +777,7 @@ func (w *world) injectFaults() {
 	}
 	fc := w.cfg.Faults
 	if w.chance(fc.MasterFailover) && w.leading {
+		w.checkRegistry()
 		w.masterCrash("FAULT")
 	}
 	if w.chance(fc.AgentCrash) {
