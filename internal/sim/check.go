@@ -79,6 +79,19 @@ import (
 //     of the agent's process; framework-acknowledges: every update a
 //     framework received before it tore itself down it acknowledged, and
 //     the master took it (checkAcknowledgements).
+//   - registry-agrees: the agents the registry admits are the leading
+//     master's agents and those it recovered and still waits for (every
+//     hundredth allocator check, at every failover and election, and once
+//     settled: checkRegistry). masters-know-agents: once settled, the
+//     leading master has every agent that runs (checkMasterKnowsAgents).
+//     frameworks-keep-ids: a framework that subscribes again, to the same
+//     master or the next one, keeps its id (simFramework.subscribed).
+//   - failover-harmless: in runs where agents leave the master only with
+//     it or by lost messages and broken connections (strictFailover), no
+//     task an agent has is reported lost, unreachable or gone by the
+//     master, no agent that runs is marked unreachable or gone or shut
+//     down, and no task or framework is killed that its framework did not
+//     kill (failover.go).
 //   - valid-calls, known-outputs: the simulator's own sanity.
 
 // checkAccounting compares the allocator's total allocation with the

@@ -163,30 +163,38 @@ func (w *world) elect() {
 	w.checkRegistry()
 }
 
-// strictFailover reports whether the run's faults leave a failover as the
-// only reason for an agent to leave the master: no agent crashes,
-// restarts, partitions, lost messages or broken connections, and every
+// strictFailover reports whether the run's faults leave a failover, a
+// lost message or a broken connection as the only reasons for an agent to
+// leave the master: no agent crashes, restarts or partitions, and every
 // framework checkpoints. Then no task may be reported lost and no agent
 // removed (failover-harmless), given an AgentReregisterTimeout long enough
 // for the agents to come back.
 func (w *world) strictFailover() bool {
 	f := w.cfg.Faults
 	return (f.MasterFailover > 0 || f.RegistryWriteFailure > 0 || len(w.cfg.MasterFailovers) > 0) &&
-		f.Drop == 0 && f.AgentCrash == 0 && f.AgentProcessCrash == 0 && f.AgentProcessRestart == 0 &&
-		f.CrashMidStep == 0 && f.AgentDisconnect == 0 && f.AgentPartition == 0 && len(w.cfg.ProcessCrashes) == 0 &&
+		f.AgentCrash == 0 && f.AgentProcessCrash == 0 && f.AgentProcessRestart == 0 &&
+		f.CrashMidStep == 0 && f.AgentPartition == 0 && len(w.cfg.ProcessCrashes) == 0 &&
 		w.cfg.NoCheckpointShare == 0
 }
 
-// checkNoRemovals: failover-harmless: in a strict run (strictFailover) the
-// leading master removed no agent and marked none unreachable.
+// checkNoRemovals: failover-harmless: in a strict run (strictFailover)
+// no agent that runs is marked unreachable or gone in the registry. (An
+// agent id no agent holds any more may be: an agent whose REGISTERED was
+// lost registers anew, and the master removes the id it was given.)
 func (w *world) checkNoRemovals() {
 	if w.failure != nil {
 		return
 	}
-	m := w.core.Metrics()
-	for _, name := range []string{"master/slave_removals", "master/recovery_slave_removals", "master/slave_unreachable_scheduled", "master/slaves_unreachable"} {
-		if v := m[name]; v != 0 {
-			w.fail("failover-harmless", "master %s: %s = %v, though every agent stayed up and could re-register", w.core.Info().GetId(), name, v)
+	removed := map[string]bool{}
+	for _, u := range w.registry.GetUnreachable().GetAgents() {
+		removed[u.GetId().GetValue()] = true
+	}
+	for _, g := range w.registry.GetGone().GetAgents() {
+		removed[g.GetId().GetValue()] = true
+	}
+	for _, a := range w.agents {
+		if a.core != nil && removed[a.core.AgentID()] {
+			w.fail("failover-harmless", "a%d (%s) runs, but the registry has it unreachable or gone", a.idx, a.core.AgentID())
 			return
 		}
 	}
