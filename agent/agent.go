@@ -30,11 +30,12 @@ import (
 
 // Agent is a running Gomesos agent: the driver of the core state machine.
 type Agent struct {
-	cfg  Config
-	log  *slog.Logger
-	ln   net.Listener
-	ip   string
-	port int
+	cfg     Config
+	masters []string // resolved from cfg.Master at start
+	log     *slog.Logger
+	ln      net.Listener
+	ip      string
+	port    int
 
 	core      *core.Core
 	startTime time.Time // the core's
@@ -73,6 +74,10 @@ func New(cfg Config) (*Agent, error) {
 	if err != nil {
 		return nil, err
 	}
+	masters, err := ResolveMasters(cfg.Master)
+	if err != nil {
+		return nil, fmt.Errorf("agent: --master: %w", err)
+	}
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -101,6 +106,7 @@ func New(cfg Config) (*Agent, error) {
 
 	a := &Agent{
 		cfg:     cfg,
+		masters: masters,
 		log:     log,
 		logq:    logq,
 		ln:      ln,
@@ -208,7 +214,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	a.ops.start()
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(a.ln) }()
-	a.link = newMasterLink(a.cfg.Master, a.log, a.deliver, a.deliverUrgent)
+	a.link = newMasterLink(a.cfg.Master, a.masters, a.log, a.deliver, a.deliverUrgent)
 	a.log.Info("agent started", "endpoint", a.Addr(), "master", a.cfg.Master, "work_dir", a.cfg.WorkDir)
 
 	err = a.loop(ctx, serveErr)

@@ -59,7 +59,14 @@ const MesosVersion = core.MesosVersion
 
 // Config configures an agent. Field comments name the Mesos agent flag.
 type Config struct {
-	// Master is the master's "host:port" (--master).
+	// Master is the master's "host:port" (--master), or a comma-separated
+	// list of the masters of a highly available cluster
+	// ("h1:5050,h2:5050,h3:5050"; "http://" in front is allowed), or
+	// "file:///path" naming a file whose content is the address or list,
+	// read again whenever every master of the last list has failed. The
+	// agent talks to one master at a time, follows the redirects of the
+	// ones not leading, and moves round robin to the next one when the
+	// one it talks to fails or has no leader.
 	Master string
 	// IP is the address to listen on (--ip). Empty listens on every
 	// interface and advertises the first non-loopback IPv4 address, or
@@ -189,6 +196,7 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Master == "" {
 		return c, errors.New("agent: Master (--master) is required")
 	}
+
 	if c.Port < 0 || c.Port > 65535 {
 		return c, fmt.Errorf("agent: invalid port %d", c.Port)
 	}

@@ -23,7 +23,10 @@
 //     containers through the containerizer package (sandboxes, fork and
 //     exec, kills), in order per container;
 //   - masterlink.go: the HTTP client of the master's /internal/agent/* API;
-//     pings from the master go to the loop ahead of its queue;
+//     it keeps the list of masters (--master=h1:5050,h2:5050 or
+//     file:///path) and moves round robin to the next one when the one it
+//     talks to fails, and follows the leader's redirects; pings from the
+//     master go to the loop ahead of its queue;
 //   - executorapi.go: the executor API handler and its event streams (the
 //     core's call verdicts become HTTP statuses here);
 //   - snapshot.go, http.go and files.go: the read-only endpoints, answered

@@ -44,20 +44,64 @@ type fakeMaster struct {
 	// failing answers 503 to that many more messages of failType.
 	failing  int
 	failType agentproto.AgentMessage_Type
-	closed   chan struct{}
+	// hostname is REGISTERED.master_info.hostname.
+	hostname string
+	// A master that does not lead answers 307 to leader ("//leader/path"),
+	// or 503 "No leader elected" when leader is "-"; "" leads. SetLeader
+	// changes it at any time.
+	leader    string
+	redirects int // subscribe requests answered 307 or 503
+
+	closed    chan struct{}
+	closeOnce sync.Once
 }
 
 func newFakeMaster(t *testing.T) *fakeMaster {
-	fm := &fakeMaster{t: t, changed: make(chan struct{}), closed: make(chan struct{}), pingTimeout: 60}
+	fm := &fakeMaster{t: t, changed: make(chan struct{}), closed: make(chan struct{}), pingTimeout: 60, hostname: "fake-master-host"}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/internal/agent/subscribe", fm.subscribe)
 	mux.HandleFunc("/internal/agent/message", fm.message)
 	fm.srv = httptest.NewServer(mux)
-	t.Cleanup(func() {
+	t.Cleanup(fm.stop)
+	return fm
+}
+
+// stop kills the master: its streams end and its port refuses connections.
+func (fm *fakeMaster) stop() {
+	fm.closeOnce.Do(func() {
 		close(fm.closed)
+		fm.srv.CloseClientConnections()
 		fm.srv.Close()
 	})
-	return fm
+}
+
+// setLeader makes this master lead ("") or follow leader (see the field).
+func (fm *fakeMaster) setLeader(leader string) {
+	fm.mu.Lock()
+	defer fm.mu.Unlock()
+	fm.leader = leader
+}
+
+// notLeading answers a request as a master that does not lead would, and
+// reports whether it did.
+func (fm *fakeMaster) notLeading(w http.ResponseWriter, r *http.Request) bool {
+	fm.mu.Lock()
+	leader := fm.leader
+	if leader != "" && r.URL.Path == "/internal/agent/subscribe" {
+		fm.redirects++
+		fm.notify()
+	}
+	fm.mu.Unlock()
+	switch leader {
+	case "":
+		return false
+	case "-":
+		http.Error(w, "No leader elected", http.StatusServiceUnavailable)
+	default:
+		w.Header().Set("Location", "//"+leader+r.URL.Path)
+		w.WriteHeader(http.StatusTemporaryRedirect)
+	}
+	return true
 }
 
 func (fm *fakeMaster) addr() string { return strings.TrimPrefix(fm.srv.URL, "http://") }
@@ -88,6 +132,9 @@ func (fm *fakeMaster) waitFor(what string, cond func() bool) {
 }
 
 func (fm *fakeMaster) subscribe(w http.ResponseWriter, r *http.Request) {
+	if fm.notLeading(w, r) {
+		return
+	}
 	body, _ := io.ReadAll(r.Body)
 	msg := &agentproto.AgentMessage{}
 	if err := proto.Unmarshal(body, msg); err != nil || r.Header.Get("Content-Type") != codec.MediaProtobuf {
@@ -105,7 +152,7 @@ func (fm *fakeMaster) subscribe(w http.ResponseWriter, r *http.Request) {
 	if fm.badAgentID != "" && msg.GetType() == agentproto.AgentMessage_REGISTER {
 		id, fm.badAgentID = fm.badAgentID, ""
 	}
-	pingTimeout := fm.pingTimeout
+	pingTimeout, hostname := fm.pingTimeout, fm.hostname
 	fm.subs = append(fm.subs, msg)
 	fm.streams++
 	fm.streamID = fmt.Sprintf("stream-%d", fm.streams)
@@ -135,7 +182,7 @@ func (fm *fakeMaster) subscribe(w http.ResponseWriter, r *http.Request) {
 			AgentId: &mesos.AgentID{Value: proto.String(id)},
 			MasterInfo: &mesos.MasterInfo{
 				Id: proto.String("fake-master"), Ip: proto.Uint32(0x7f000001), Port: proto.Uint32(5050),
-				Hostname: proto.String("fake-master-host"),
+				Hostname: proto.String(hostname),
 			},
 			PingIntervalSeconds: proto.Float64(pingTimeout / 5),
 			PingTimeoutSeconds:  proto.Float64(pingTimeout),
@@ -158,6 +205,9 @@ func (fm *fakeMaster) subscribe(w http.ResponseWriter, r *http.Request) {
 }
 
 func (fm *fakeMaster) message(w http.ResponseWriter, r *http.Request) {
+	if fm.notLeading(w, r) {
+		return
+	}
 	body, _ := io.ReadAll(r.Body)
 	msg := &agentproto.AgentMessage{}
 	if err := proto.Unmarshal(body, msg); err != nil {

@@ -129,7 +129,7 @@ func TestMessagesAreRetriedUntilTheMasterTakesThem(t *testing.T) {
 // The send queue: bounded, a PONG never waits in it, a retransmitted status
 // update replaces its waiting copy, and the stream's end empties it.
 func TestSendQueue(t *testing.T) {
-	l := newMasterLink("127.0.0.1:1", slog.New(slog.DiscardHandler), func(core.Input) bool { return true }, func(core.Input) bool { return true })
+	l := newMasterLink("127.0.0.1:1", []string{"127.0.0.1:1"}, slog.New(slog.DiscardHandler), func(core.Input) bool { return true }, func(core.Input) bool { return true })
 	l.close() // no sender drains the queue
 	l.mu.Lock()
 	l.streamGen, l.live = 7, "s"

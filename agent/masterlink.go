@@ -11,6 +11,8 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -52,8 +54,10 @@ var errMasterBehind = errors.New("the master is not taking this agent's messages
 
 // masterLink carries the core's Connect, Disconnect and Send outputs to
 // the master over HTTP and feeds what comes back in as inputs. It holds no
-// protocol state of its own except where the master is (which a redirect
-// changes) and which stream is open.
+// protocol state of its own except where the master is and which stream is
+// open. With several masters (one leading, the others redirecting to it)
+// it keeps their list: a redirect changes the master it talks to, and a
+// failure moves it to the next one of the list (see nextMaster).
 //
 // Messages wait in one bounded queue, split into sendLanes lanes that post
 // concurrently (one request at a time each, so that a thousand tasks'
@@ -81,7 +85,12 @@ type masterLink struct {
 	pongs  chan core.Send
 
 	mu           sync.Mutex
-	master       string // host:port
+	spec         string   // --master as given, re-resolved on every round (file://)
+	masters      []string // the masters to try, round robin
+	idx          int      // the entry of masters tried last
+	failures     int      // attempts failed in this round over masters
+	master       string   // host:port: masters[idx], or where it redirected
+	moved        bool     // a redirect changed master since the stream began
 	streamGen    uint64
 	streamCancel context.CancelFunc
 	live         string // the open stream's ID, "" when none
@@ -104,7 +113,9 @@ type outgoing struct {
 	key  string // for a status update, what a retransmission replaces
 }
 
-func newMasterLink(master string, log *slog.Logger, deliver, urgent func(core.Input) bool) *masterLink {
+// newMasterLink makes the link to the masters resolved from spec (see
+// ResolveMasters), starting with the first.
+func newMasterLink(spec string, masters []string, log *slog.Logger, deliver, urgent func(core.Input) bool) *masterLink {
 	tr := &http.Transport{
 		Proxy:                 nil,
 		DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
@@ -124,11 +135,13 @@ func newMasterLink(master string, log *slog.Logger, deliver, urgent func(core.In
 				return http.ErrUseLastResponse
 			},
 		},
-		ctx:    ctx,
-		cancel: cancel,
-		pongs:  make(chan core.Send, 1),
-		master: master,
-		byKey:  make(map[string]*outgoing),
+		ctx:     ctx,
+		cancel:  cancel,
+		pongs:   make(chan core.Send, 1),
+		spec:    spec,
+		masters: masters,
+		master:  masters[0],
+		byKey:   make(map[string]*outgoing),
 	}
 	l.wg.Add(1 + sendLanes)
 	go l.ponger()
@@ -152,6 +165,35 @@ func (l *masterLink) masterAddr() string {
 	return l.master
 }
 
+// nextMaster moves on, round robin, to the entry of the list after the one
+// tried last, after an attempt at the current master failed (it refused
+// the connection, answered an error such as 503 "No leader elected", or its
+// stream ended without a redirect). It reports whether the round over the
+// list goes on (a master not yet tried since the last backoff), or whether
+// every master has now failed once and the next attempt should wait a
+// backoff step; that starts a new round, for which a --master=file:// is
+// read again. Callers hold l.mu.
+func (l *masterLink) nextMaster() (untried bool) {
+	l.failures++
+	if l.failures >= len(l.masters) {
+		l.failures = 0
+		if strings.HasPrefix(l.spec, masterFilePrefix) {
+			if list, err := ResolveMasters(l.spec); err != nil {
+				l.log.Warn("cannot read the masters' addresses again; keeping the last ones", "master", l.spec, "err", err)
+			} else if !slices.Equal(list, l.masters) {
+				l.log.Info("the masters' addresses changed", "masters", list)
+				l.masters, l.idx = list, len(list)-1
+			}
+		}
+	}
+	l.idx = (l.idx + 1) % len(l.masters)
+	if l.master != l.masters[l.idx] {
+		l.log.Info("trying the next master", "master", l.masters[l.idx], "after", l.master)
+	}
+	l.master = l.masters[l.idx]
+	return l.failures > 0
+}
+
 // followRedirect takes the new master from a Location header, which Mesos
 // writes protocol-relative: //host:port/path.
 func (l *masterLink) followRedirect(resp *http.Response) bool {
@@ -161,7 +203,10 @@ func (l *masterLink) followRedirect(resp *http.Response) bool {
 		return false
 	}
 	l.mu.Lock()
-	l.master = u.Host
+	l.master, l.moved = u.Host, true
+	if i := slices.Index(l.masters, u.Host); i >= 0 {
+		l.idx = i // when the leader fails, the round goes on after it
+	}
 	l.mu.Unlock()
 	l.log.Info("following the master's redirect", "master", u.Host)
 	return true
@@ -180,6 +225,7 @@ func (l *masterLink) connect(gen uint64, msg *agentproto.AgentMessage) {
 		l.streamCancel()
 	}
 	l.streamGen, l.streamCancel, l.live = gen, cancel, ""
+	l.moved = false
 	l.mu.Unlock()
 	l.dropQueue()
 	l.wg.Add(1)
@@ -187,15 +233,23 @@ func (l *masterLink) connect(gen uint64, msg *agentproto.AgentMessage) {
 		defer l.wg.Done()
 		defer cancel()
 		err, redirected := l.stream(ctx, gen, body)
+		next := false
 		l.mu.Lock()
 		if l.streamGen == gen {
 			l.live = ""
+			// The stream failed, or the core closed it (no ping
+			// from the master, no REGISTERED in time, a message
+			// refused): on to the next master, unless a redirect
+			// (of the subscription or of a message) named it.
+			if !redirected && !l.moved && l.ctx.Err() == nil {
+				next = l.nextMaster()
+			}
 		}
 		l.mu.Unlock()
 		if ctx.Err() != nil && l.ctx.Err() != nil {
 			return // the agent is stopping
 		}
-		l.deliver(core.MasterStreamEnded{Gen: gen, Err: err, Redirected: redirected})
+		l.deliver(core.MasterStreamEnded{Gen: gen, Err: err, Redirected: redirected, NextMaster: next})
 	}()
 }
 
@@ -249,6 +303,7 @@ func (l *masterLink) stream(ctx context.Context, gen uint64, body []byte) (err e
 	l.mu.Lock()
 	if l.streamGen == gen {
 		l.live = streamID
+		l.failures = 0 // a master took the agent: a new round begins
 	}
 	l.mu.Unlock()
 	if !l.deliver(core.MasterStream{Gen: gen, StreamID: streamID}) {

@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -48,7 +49,15 @@ type Handler func(ctx context.Context, event *schedpb.Event) error
 // Config configures a Client. Masters and Framework are required.
 type Config struct {
 	// Masters lists the masters to try in turn: "host:port" or a URL such
-	// as "http://host:5050". Non-leading masters redirect to the leader.
+	// as "http://host:5050". Non-leading masters redirect to the leader
+	// (307), which the client follows. A master that refuses or resets the
+	// connection, answers 503 (no leader elected, or not recovered yet) or
+	// closes the stream before SUBSCRIBED is left for the next one, round
+	// robin; the masters of a round are tried one after the other at once,
+	// and a round in which none subscribed the framework waits one backoff
+	// step. When the leader's stream breaks (say, it died) the client tries
+	// it once more, then the others, and re-subscribes with its framework
+	// id wherever the new leader is.
 	Masters []string
 
 	// Framework is sent in SUBSCRIBE; Mesos requires user and name. When
@@ -73,7 +82,8 @@ type Config struct {
 	Logger *slog.Logger
 
 	// MinBackoff and MaxBackoff bound the jittered exponential delay
-	// between subscription attempts (defaults 500ms and 15s).
+	// between rounds of subscription attempts over Masters (defaults 500ms
+	// and 15s).
 	MinBackoff, MaxBackoff time.Duration
 
 	// MissedHeartbeats is how many heartbeat intervals may pass without
@@ -223,6 +233,10 @@ func (c *Client) Run(ctx context.Context, h Handler) error {
 	}
 
 	bo := backoff{min: c.minBackoff, max: c.maxBackoff}
+	// failed counts the attempts that failed in this round over the
+	// masters: the masters of a round are tried one after the other at
+	// once, and only a round that found no leader waits a backoff step.
+	failed := 0
 	for {
 		subscribed, err := c.session(ctx, h)
 		if ctx.Err() != nil {
@@ -244,12 +258,17 @@ func (c *Client) Run(ctx context.Context, h Handler) error {
 		if done, terr := c.awaitTeardown(ctx); done {
 			return terr
 		}
-		if subscribed {
-			bo.reset()
-		}
 		c.mu.Lock()
 		master := c.target()
 		c.mu.Unlock()
+		if subscribed {
+			bo.reset()
+			failed = 0
+		} else if failed++; failed < len(c.masters) {
+			c.log.Info("scheduler: trying the next master", "master", master.String(), "err", err)
+			continue
+		}
+		failed = 0
 		delay := bo.next()
 		c.log.Warn("scheduler: disconnected; re-subscribing", "master", master.String(), "err", err, "after", delay)
 		t := time.NewTimer(delay)
@@ -285,6 +304,19 @@ func (e *handlerError) Error() string { return e.err.Error() }
 
 var errPermanent = errors.New("scheduler: cannot subscribe")
 
+// moveOn gives up on the master the last SUBSCRIBE went to: it refused the
+// connection, reset it, answered an error (503 "No leader elected") or
+// never subscribed the framework. The next SUBSCRIBE goes to the master
+// after it in Config.Masters (after the one that redirected to it, for a
+// leader outside the list), round robin; a leader that lost the stream
+// after SUBSCRIBED is tried once more first, since it may still lead.
+func (c *Client) moveOn() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.leader = nil
+	c.next = (c.next + 1) % len(c.masters)
+}
+
 // target is where the next SUBSCRIBE goes. Callers hold c.mu.
 func (c *Client) target() *url.URL {
 	if c.leader != nil {
@@ -305,13 +337,7 @@ func (c *Client) session(ctx context.Context, h Handler) (subscribed bool, err e
 
 	resp, endpoint, err := c.subscribe(sctx)
 	if err != nil {
-		c.mu.Lock()
-		if c.leader != nil {
-			c.leader = nil
-		} else {
-			c.next = (c.next + 1) % len(c.masters)
-		}
-		c.mu.Unlock()
+		c.moveOn()
 		if cause := context.Cause(sctx); cause != nil && ctx.Err() == nil {
 			err = fmt.Errorf("%w (%v)", cause, err)
 		}
@@ -328,6 +354,9 @@ func (c *Client) session(ctx context.Context, h Handler) (subscribed bool, err e
 	}
 	c.mu.Lock()
 	c.leader = endpoint
+	if i := slices.IndexFunc(c.masters, func(m *url.URL) bool { return m.Host == endpoint.Host }); i >= 0 {
+		c.next = i // should it fail, the masters after it are tried next
+	}
 	c.cancelSession = cancel
 	c.mu.Unlock()
 	defer func() {
@@ -336,6 +365,11 @@ func (c *Client) session(ctx context.Context, h Handler) (subscribed bool, err e
 		c.streamID = ""
 		c.cancelSession = nil
 		c.mu.Unlock()
+		if !subscribed {
+			// It took SUBSCRIBE but never said SUBSCRIBED: as good as
+			// refused (say, a master that just lost its leadership).
+			c.moveOn()
+		}
 	}()
 
 	rr := codec.NewRecordReader(resp.Body, 0)

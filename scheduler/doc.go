@@ -10,6 +10,12 @@
 // made by [Client.Call] or one of its typed helpers, which fill in the
 // framework id and the Mesos-Stream-Id header of the current subscription.
 //
+// With several masters ([Config.Masters]) the client finds the leader and,
+// after a failover, the new one (see Config.Masters). Every re-subscription
+// hands the handler a new SUBSCRIBED event; as Mesos asks of frameworks,
+// the handler should then reconcile its tasks ([Client.Reconcile]): a new
+// leader may not have forwarded what happened meanwhile.
+//
 // The package speaks only the wire protocol: it must not know about master,
 // agent or allocator internals, and it keeps no state beyond what one
 // subscription needs (framework id, stream id, current master). Decisions

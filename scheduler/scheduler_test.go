@@ -806,3 +806,95 @@ func TestBackoff(t *testing.T) {
 		t.Error("delays are not jittered")
 	}
 }
+
+// resetAddr is a master whose every connection is reset at once.
+func resetAddr(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			c.(*net.TCPConn).SetLinger(0)
+			c.Close()
+		}
+	}()
+	t.Cleanup(func() {
+		l.Close()
+		<-done
+	})
+	return l.Addr().String()
+}
+
+// A master that refuses the connection, resets it or answers 503 ("No
+// leader elected") is left for the next one at once: one round over the
+// masters costs at most one backoff step (here a minute, which the test
+// would not wait).
+func TestFailingMastersCostOneBackoffStep(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	noLeader := newMaster(t)
+	noLeader.RejectSubscribe(http.StatusServiceUnavailable, "No leader elected")
+	leader := newMaster(t)
+	cfg := testConfig(t, deadAddr(t), resetAddr(t), noLeader.Addr(), leader.Addr())
+	cfg.MinBackoff, cfg.MaxBackoff = time.Minute, time.Minute
+	r := start(t, cfg)
+	nextStream(t, leader)
+	r.next(schedpb.Event_SUBSCRIBED)
+	if n := noLeader.Subscribes(); n != 1 {
+		t.Errorf("the master without a leader saw %d SUBSCRIBEs, want 1", n)
+	}
+}
+
+// Mesos's high availability as a framework sees it: three masters, the
+// leader dies, another is elected. The client finds the new leader through
+// the list (and the followers' redirects) and re-subscribes there with the
+// same framework id; its calls go to the new leader.
+func TestFindsNewLeaderAfterFailover(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	m1, m2, m3 := newMaster(t), newMaster(t), newMaster(t)
+	m1.RedirectTo(m3.Addr())
+	m2.RedirectTo(m3.Addr())
+	r := start(t, testConfig(t, m1.Addr(), m2.Addr(), m3.Addr()))
+	s := nextStream(t, m3)
+	id := r.next(schedpb.Event_SUBSCRIBED).GetSubscribed().GetFrameworkId().GetValue()
+	if s.FrameworkID != id || id == "" {
+		t.Fatalf("framework id %q, stream's %q", id, s.FrameworkID)
+	}
+
+	// The leader dies; m2 is elected, and m1 learns it.
+	m3.Close()
+	m2.RedirectTo("")
+	m1.RedirectTo(m2.Addr())
+	s2 := nextStream(t, m2)
+	if got := s2.Subscribe.GetFrameworkId().GetValue(); got != id {
+		t.Errorf("SUBSCRIBE at the new leader as %q, want %q", got, id)
+	}
+	if got := s2.Subscribe.GetSubscribe().GetFrameworkInfo().GetId().GetValue(); got != id {
+		t.Errorf("framework_info.id at the new leader = %q, want %q", got, id)
+	}
+	if got := r.next(schedpb.Event_SUBSCRIBED).GetSubscribed().GetFrameworkId().GetValue(); got != id {
+		t.Errorf("SUBSCRIBED from the new leader with %q, want %q", got, id)
+	}
+	if got, want := r.c.Master(), m2.URL()+"/api/v1/scheduler"; got != want {
+		t.Errorf("Master() = %q, want %q", got, want)
+	}
+	if err := r.c.Revive(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	if got := nextCall(t, m2, schedpb.Call_REVIVE).Header.Get("Mesos-Stream-Id"); got != s2.ID {
+		t.Errorf("REVIVE at the new leader on stream %q, want %q", got, s2.ID)
+	}
+
+	// And again: m2 dies, m1 takes over.
+	m2.Close()
+	m1.RedirectTo("")
+	if got := nextStream(t, m1).Subscribe.GetFrameworkId().GetValue(); got != id {
+		t.Errorf("SUBSCRIBE at the third leader as %q, want %q", got, id)
+	}
+}

@@ -49,6 +49,11 @@ type MasterStreamEnded struct {
 	Gen        uint64
 	Err        error
 	Redirected bool // the master redirected to another; retry at once
+	// NextMaster says the driver has moved on to a master of its list not
+	// yet tried in this round (several masters, one of them leading): a
+	// registration attempt that failed is retried there at once, so that
+	// one round over the list costs one backoff step, not one per master.
+	NextMaster bool
 }
 
 // MasterRejected says the master refused a message sent on StreamID: the
@@ -544,6 +549,7 @@ func (c *core) disconnected(now time.Time) {
 	c.emit(Disconnect{Gen: c.gen})
 	c.link = linkIdle
 	c.streamID = ""
+	c.redirects = 0
 	delay := time.Duration(c.rand.Int64N(int64(c.backoff) + 1))
 	c.backoff = min(2*c.backoff, RegistrationRetryIntervalMax)
 	c.reconnectAt = now.Add(delay)
@@ -559,7 +565,15 @@ func (c *core) masterStreamEnded(now time.Time, in MasterStreamEnded) {
 		c.connect(now)
 		return
 	}
+	if in.NextMaster && c.link == linkConnecting {
+		c.log.Info("registration attempt failed; trying the next master", "err", in.Err)
+		c.connect(now)
+		return
+	}
 	if c.link == linkRegistered {
+		// Even with other masters to try, the first attempt after losing
+		// a registered stream waits its random delay: every agent lost
+		// the same master, and they should not all come back at once.
 		c.log.Warn("lost the master's stream; re-registering", "err", in.Err)
 	} else {
 		c.log.Info("registration attempt failed", "err", in.Err)

@@ -407,3 +407,41 @@ func TestCoreResubscribeHandlesUnacknowledgedUpdates(t *testing.T) {
 		t.Errorf("after RUNNING's acknowledgement sent %v, want TASK_FINISHED", got)
 	}
 }
+
+// With several masters, a registration attempt that failed goes on at once
+// to the next master the driver names (NextMaster), without a backoff step
+// and without growing the backoff; the failure that ends the round waits
+// one. Losing a registered stream waits its random delay even with other
+// masters to try.
+func TestCoreNextMasterWithinOneBackoffStep(t *testing.T) {
+	h := newCoreHarness(t)
+	first := only[Connect](h.step(Start{}))
+	outs := h.step(MasterStreamEnded{Gen: first[0].Gen, NextMaster: true})
+	conn := only[Connect](outs)
+	if len(conn) != 1 || conn[0].Gen != first[0].Gen+1 || h.c.link != linkConnecting || h.c.backoff != time.Second {
+		t.Fatalf("next master: %v, link %s, backoff %v", outs, h.c.link, h.c.backoff)
+	}
+	outs = h.step(MasterStreamEnded{Gen: conn[0].Gen, Redirected: true})
+	conn = only[Connect](outs)
+	if len(conn) != 1 {
+		t.Fatalf("redirect: %v", outs)
+	}
+	// The round is over: a backoff step, below the first bound.
+	outs = h.step(MasterStreamEnded{Gen: conn[0].Gen})
+	if len(only[Connect](outs)) != 0 || h.c.link != linkIdle || h.c.reconnectAt.Sub(h.now) > time.Second || h.c.backoff != 2*time.Second {
+		t.Fatalf("end of the round: %v, link %s, delay %v, backoff %v", outs, h.c.link, h.c.reconnectAt.Sub(h.now), h.c.backoff)
+	}
+	conn = only[Connect](h.advanceTo(h.c.reconnectAt))
+	h.step(MasterStream{Gen: conn[0].Gen, StreamID: "s1"})
+	h.step(MasterMessage{Gen: conn[0].Gen, Msg: registered("A-S1", 15)})
+	if h.c.link != linkRegistered {
+		t.Fatalf("not registered: %s", h.c.link)
+	}
+	outs = h.step(MasterStreamEnded{Gen: h.c.gen, NextMaster: true})
+	if len(only[Connect](outs)) != 0 || len(only[Disconnect](outs)) != 1 || h.c.link != linkIdle {
+		t.Fatalf("lost stream with another master to try: %v, link %s", outs, h.c.link)
+	}
+	if conn := only[Connect](h.advanceTo(h.c.reconnectAt)); len(conn) != 1 || conn[0].Msg.GetType() != agentproto.AgentMessage_REREGISTER {
+		t.Fatalf("after the delay: %v", conn)
+	}
+}

@@ -2,7 +2,8 @@
 // agent (mesos-agent), and none of its I/O.
 //
 // It owns registration with the master (REGISTER and REREGISTER, pings,
-// randomized backoff, following redirects, starting over when the master
+// randomized backoff, following redirects, trying the next of several
+// masters at once within one backoff round, starting over when the master
 // removes the agent), the records of frameworks, executors and tasks, the
 // executor API's semantics (SUBSCRIBE, UPDATE, MESSAGE), launching and
 // killing executors and their tasks, the status update manager (one update

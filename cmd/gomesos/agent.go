@@ -137,9 +137,9 @@ func setContainerizers(cfg *agent.Config, v string) error {
 func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("agent", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.Usage = flagx.Usage(fs, "gomesos agent --master=HOST:PORT --work_dir=DIR [--flag=value ...]")
+	fs.Usage = flagx.Usage(fs, "gomesos agent --master=HOST:PORT[,HOST:PORT...] --work_dir=DIR [--flag=value ...]")
 	var cfg agent.Config
-	fs.StringVar(&cfg.Master, "master", "", "the master's HOST:PORT (required)")
+	fs.StringVar(&cfg.Master, "master", "", "the master's HOST:PORT, or the masters' HOST:PORT,HOST:PORT,... (the agent finds the leader), or file:///path to a file holding either (required)")
 	fs.StringVar(&cfg.WorkDir, "work_dir", "", "directory for sandboxes and metadata (required)")
 	fs.StringVar(&cfg.IP, "ip", "", "IP address to listen on (default: all; advertises the first non-loopback IPv4)")
 	fs.IntVar(&cfg.Port, "port", agent.DefaultPort, "port to listen on")
@@ -163,6 +163,10 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	if cfg.Master == "" {
 		fmt.Fprintln(stderr, "gomesos agent: --master is required (e.g. --master=127.0.0.1:5050)")
+		return 2
+	}
+	if _, err := agent.ResolveMasters(cfg.Master); err != nil {
+		fmt.Fprintln(stderr, "gomesos agent: --master:", err)
 		return 2
 	}
 	if cfg.WorkDir == "" {

@@ -32,11 +32,11 @@ func (e envList) Set(s string) error {
 func runExecute(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("execute", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.Usage = flagx.Usage(fs, "gomesos execute --master=HOST:PORT --name=NAME --command=CMD [--resources=...] [--count=N]")
+	fs.Usage = flagx.Usage(fs, "gomesos execute --master=HOST:PORT[,HOST:PORT...] --name=NAME --command=CMD [--resources=...] [--count=N]")
 	opts := cli.DefaultExecuteOptions()
 	env := envList{}
 	protobuf := false
-	fs.StringVar(&opts.Master, "master", "127.0.0.1:5050", "the master's HOST:PORT")
+	fs.StringVar(&opts.Master, "master", "127.0.0.1:5050", "the master's HOST:PORT, or the masters' HOST:PORT,HOST:PORT,... (the leader is found, and found again after a failover)")
 	fs.StringVar(&opts.Name, "name", "", "name (and id) of the task (required)")
 	fs.StringVar(&opts.Command, "command", "", "command to run (required)")
 	fs.StringVar(&opts.Resources, "resources", opts.Resources, "resources of each task")
@@ -90,8 +90,8 @@ func tableCommand(name string, list func(context.Context, string, io.Writer) err
 	return func(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fs := flag.NewFlagSet(name, flag.ContinueOnError)
 		fs.SetOutput(stderr)
-		fs.Usage = flagx.Usage(fs, "gomesos "+name+" [--master=HOST:PORT]")
-		masterAddr := fs.String("master", "127.0.0.1:5050", "the master's HOST:PORT")
+		fs.Usage = flagx.Usage(fs, "gomesos "+name+" [--master=HOST:PORT[,HOST:PORT...]]")
+		masterAddr := fs.String("master", "127.0.0.1:5050", "the master's HOST:PORT, or the masters' HOST:PORT,HOST:PORT,... (asked in turn; the others redirect to the leader)")
 		if err := flagx.Parse(fs, args, flagx.Environ()); err != nil {
 			if err == flag.ErrHelp {
 				return 0

@@ -24,6 +24,8 @@ func TestBadFlagsNameTheFlag(t *testing.T) {
 		{[]string{"master", "--logging_level=LOUD"}, "--logging_level"},
 		{[]string{"agent", "--work_dir=/tmp/x"}, "--master"},
 		{[]string{"agent", "--master=127.0.0.1:5050"}, "--work_dir"},
+		{[]string{"agent", "--master=h1:5050,zk://h2:2181/mesos", "--work_dir=/tmp/x"}, "--master: master address \"zk://h2:2181/mesos\""},
+		{[]string{"agent", "--master=file:///nonexistent/masters", "--work_dir=/tmp/x"}, "--master: reading"},
 		{[]string{"agent", "--master=127.0.0.1:5050", "--work_dir=/tmp/x", "--fetcher_cache_size=lots"}, "-fetcher_cache_size"},
 		{[]string{"local", "--num_agents=-1"}, "--num_agents"},
 		{[]string{"agent", "--master=127.0.0.1:5050", "--work_dir=/tmp/x", "--isolation=cgroups/cpu,filesystem/bogus"}, `--isolation: unknown isolator "filesystem/bogus"`},

@@ -41,12 +41,20 @@ const (
 	refuseWhilePending = 5 * time.Second
 	refuseWhenDone     = time.Hour
 	callTimeout        = 30 * time.Second
+
+	// After a re-subscription (the leading master failed over, or the
+	// stream broke) the tasks launched and not terminal are reconciled,
+	// as Mesos asks of every framework, and reconciled again after
+	// reconcileRetryMin, doubling up to reconcileRetryMax, until each has
+	// had an update.
+	reconcileRetryMin = 2 * time.Second
+	reconcileRetryMax = time.Minute
 )
 
 // ExecuteOptions configures Execute. Start from DefaultExecuteOptions: the
 // zero value has Shell false.
 type ExecuteOptions struct {
-	Master    string            // master "host:port" or URL (required)
+	Master    string            // master "host:port" or URL, or several, comma-separated (required)
 	Name      string            // task name and id (required)
 	Command   string            // the command to run (required)
 	Resources string            // each task's resources, Mesos --resources syntax; "" means DefaultResources
@@ -115,7 +123,7 @@ func Execute(ctx context.Context, opts ExecuteOptions, stdout, stderr io.Writer)
 		},
 	}
 	client, err := scheduler.New(scheduler.Config{
-		Masters:   []string{opts.Master},
+		Masters:   splitMasters(opts.Master),
 		Framework: fw,
 		Encoding:  opts.Encoding,
 		Logger:    slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
@@ -158,7 +166,7 @@ func Execute(ctx context.Context, opts ExecuteOptions, stdout, stderr io.Writer)
 }
 
 func (o *ExecuteOptions) normalize() error {
-	if o.Master == "" {
+	if len(splitMasters(o.Master)) == 0 {
 		return errors.New("no master given")
 	}
 	if o.Name == "" {
@@ -194,6 +202,17 @@ func (o *ExecuteOptions) normalize() error {
 	return nil
 }
 
+// splitMasters splits a comma-separated list of masters.
+func splitMasters(s string) []string {
+	var out []string
+	for m := range strings.SplitSeq(s, ",") {
+		if m = strings.TrimSpace(m); m != "" {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
 // errFinished ends Run once every task is terminal, when TEARDOWN failed.
 var errFinished = errors.New("all tasks are terminal")
 
@@ -211,11 +230,17 @@ type execution struct {
 
 	timers sync.WaitGroup
 
-	mu       sync.Mutex
-	tasks    []*execTask // in id order
-	byID     map[string]*execTask
-	stopping bool // interrupted: launch nothing more
-	done     bool // every task is terminal
+	mu             sync.Mutex
+	tasks          []*execTask // in id order
+	byID           map[string]*execTask
+	stopping       bool            // interrupted: launch nothing more
+	done           bool            // every task is terminal
+	subscriptions  int             // SUBSCRIBED events so far
+	timersStopped  bool            // no timer may start any more
+	reconciling    map[string]bool // tasks without news since reconciliation began
+	reconcileTimer *time.Timer
+	reconcileGen   uint64 // of the timer armed last
+	reconcileDelay time.Duration
 }
 
 type execTask struct {
@@ -227,7 +252,8 @@ type execTask struct {
 }
 
 func newExecution(opts ExecuteOptions, need resources.Resources, client *scheduler.Client, stdout, stderr io.Writer) *execution {
-	e := &execution{opts: opts, need: need, client: client, stdout: stdout, stderr: stderr, byID: map[string]*execTask{}}
+	e := &execution{opts: opts, need: need, client: client, stdout: stdout, stderr: stderr,
+		byID: map[string]*execTask{}, reconciling: map[string]bool{}}
 	for i := range opts.Count {
 		id := opts.Name
 		if opts.Count > 1 {
@@ -273,6 +299,15 @@ func (e *execution) handle(ctx context.Context, ev *schedpb.Event) error {
 	switch ev.GetType() {
 	case schedpb.Event_SUBSCRIBED:
 		fmt.Fprintf(e.stdout, "Subscribed with ID %s\n", ev.GetSubscribed().GetFrameworkId().GetValue())
+		e.mu.Lock()
+		e.subscriptions++
+		again := e.subscriptions > 1
+		e.mu.Unlock()
+		if again {
+			// A new master (or the same one, after the stream broke)
+			// may know nothing of updates sent meanwhile: ask it.
+			e.reconcile(ctx, nil)
+		}
 	case schedpb.Event_OFFERS:
 		return e.offers(ctx, ev.GetOffers().GetOffers())
 	case schedpb.Event_UPDATE:
@@ -302,8 +337,17 @@ func (e *execution) offers(ctx context.Context, offers []*mesos.Offer) error {
 		cctx, cancel := context.WithTimeout(ctx, callTimeout)
 		err := e.client.Launch(cctx, []*mesos.OfferID{offer.GetId()}, launch, filters)
 		cancel()
-		if err != nil {
+		var herr *scheduler.HTTPError
+		if err != nil && errors.As(err, &herr) && herr.StatusCode >= 400 && herr.StatusCode < 500 {
 			return fmt.Errorf("launching tasks on agent %s: %w", offer.GetAgentId().GetValue(), err)
+		}
+		if err != nil {
+			// The master may have gone (a failover) after or before it
+			// took the launch: the tasks stay launched, and
+			// reconciliation tells what became of them.
+			fmt.Fprintf(e.stderr, "Launching tasks on agent %s may have failed: %v; reconciling them\n", offer.GetAgentId().GetValue(), err)
+			e.reconcile(ctx, launch)
+			continue
 		}
 		for _, task := range launch {
 			fmt.Fprintf(e.stdout, "Submitted task '%s' to agent '%s'\n", task.GetName(), offer.GetAgentId().GetValue())
@@ -497,6 +541,7 @@ func (e *execution) update(ctx context.Context, st *mesos.TaskStatus) error {
 	}
 
 	e.mu.Lock()
+	delete(e.reconciling, st.GetTaskId().GetValue())
 	t := e.byID[st.GetTaskId().GetValue()]
 	if t != nil && !t.terminal {
 		t.status = st
@@ -540,16 +585,97 @@ func (e *execution) startKillTimer(ctx context.Context, t *execTask) {
 	})
 }
 
-// stopTimers stops the kill-after timers and waits for any that fired.
+// stopTimers stops the kill-after and reconciliation timers and waits for
+// any that fired.
 func (e *execution) stopTimers() {
 	e.mu.Lock()
+	e.timersStopped = true
 	for _, t := range e.tasks {
 		if t.killTimer != nil && t.killTimer.Stop() {
 			e.timers.Done()
 		}
 	}
+	if e.reconcileTimer != nil && e.reconcileTimer.Stop() {
+		e.timers.Done()
+	}
 	e.mu.Unlock()
 	e.timers.Wait()
+}
+
+// reconcile starts explicit reconciliation of the given tasks (nil: every
+// task launched and not terminal): RECONCILE at once, then again with
+// backoff for those that have had no update since. The master answers
+// with each task's latest state, TASK_LOST, TASK_DROPPED or TASK_UNKNOWN
+// for tasks it does not know, or nothing yet for tasks of an agent that
+// has not re-registered with it.
+func (e *execution) reconcile(ctx context.Context, tasks []*mesos.TaskInfo) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if tasks == nil {
+		for _, t := range e.tasks {
+			if t.agent != nil && !t.terminal {
+				e.reconciling[t.id] = true
+			}
+		}
+	}
+	for _, t := range tasks {
+		e.reconciling[t.GetTaskId().GetValue()] = true
+	}
+	e.reconcileDelay = reconcileRetryMin
+	e.armReconcile(ctx, 0)
+}
+
+// armReconcile sends RECONCILE after d, replacing a pending one. Callers
+// hold e.mu.
+func (e *execution) armReconcile(ctx context.Context, d time.Duration) {
+	if len(e.reconciling) == 0 || e.timersStopped {
+		return
+	}
+	if e.reconcileTimer != nil && e.reconcileTimer.Stop() {
+		e.timers.Done()
+	}
+	e.timers.Add(1)
+	e.reconcileGen++
+	gen := e.reconcileGen
+	e.reconcileTimer = time.AfterFunc(d, func() {
+		defer e.timers.Done()
+		e.sendReconcile(ctx, gen)
+	})
+}
+
+// sendReconcile asks for the tasks still without news and arms the next
+// try, unless a newer reconciliation armed one meanwhile.
+func (e *execution) sendReconcile(ctx context.Context, gen uint64) {
+	e.mu.Lock()
+	var tasks []*schedpb.Call_Reconcile_Task
+	for _, t := range e.tasks {
+		if !e.reconciling[t.id] {
+			continue
+		}
+		if t.terminal {
+			delete(e.reconciling, t.id)
+			continue
+		}
+		tasks = append(tasks, &schedpb.Call_Reconcile_Task{TaskId: &mesos.TaskID{Value: proto.String(t.id)}, AgentId: t.agent})
+	}
+	e.mu.Unlock()
+	if len(tasks) == 0 {
+		return
+	}
+	cctx, cancel := context.WithTimeout(ctx, callTimeout)
+	err := e.client.Reconcile(cctx, tasks)
+	cancel()
+	if err != nil && !errors.Is(err, scheduler.ErrNotSubscribed) && ctx.Err() == nil {
+		fmt.Fprintf(e.stderr, "Failed to reconcile tasks: %v\n", err)
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.reconcileGen != gen {
+		return
+	}
+	d := e.reconcileDelay
+	e.reconcileDelay = min(2*d, reconcileRetryMax)
+	e.armReconcile(ctx, d)
 }
 
 // interrupt kills the live tasks and tears the framework down.

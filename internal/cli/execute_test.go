@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -600,5 +601,120 @@ func TestTakeResources(t *testing.T) {
 	}
 	if _, ok := take(offered, resources.MustParse("ports:[40000-40000]"), "dev"); ok {
 		t.Error("took ports that are not offered")
+	}
+}
+
+// --master lists several masters. The leader fails over while the task
+// runs: Execute re-subscribes with the new leader as the same framework
+// and reconciles its task (RECONCILE with the task and its agent, as Mesos
+// asks of frameworks after a failover); the answer, a terminal state,
+// ends the run as the task's own update would.
+func TestExecuteLeaderFailover(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	c1 := newCluster(t, starting, running)
+	m2 := schedulertest.NewMaster()
+	t.Cleanup(m2.Close)
+	m2.RedirectTo(c1.m.Addr())
+	var reconciled atomic.Pointer[schedpb.Call]
+	m2.OnCall(func(call *schedulertest.Call) (int, string) {
+		rc := call.Call.GetReconcile()
+		if call.Call.GetType() != schedpb.Call_RECONCILE || len(rc.GetTasks()) != 1 {
+			return 0, ""
+		}
+		reconciled.Store(call.Call)
+		// The new leader knows the task ended while it was being elected.
+		st := &mesos.TaskStatus{
+			TaskId:  rc.GetTasks()[0].GetTaskId(),
+			AgentId: rc.GetTasks()[0].GetAgentId(),
+			State:   mesos.TaskState_TASK_FINISHED.Enum(),
+			Source:  mesos.TaskStatus_SOURCE_MASTER.Enum(),
+			Reason:  mesos.TaskStatus_REASON_RECONCILIATION.Enum(),
+			Message: proto.String("Reconciliation: Latest task state"),
+		}
+		if err := m2.Send("", &schedpb.Event{Type: schedpb.Event_UPDATE.Enum(), Update: &schedpb.Event_Update{Status: st}}); err != nil {
+			t.Errorf("answering RECONCILE: %v", err)
+		}
+		return 0, ""
+	})
+	opts := options(c1)
+	opts.Master = c1.m.Addr() + ", " + m2.Addr()
+	r := startExecute(t, opts)
+
+	s1 := c1.nextStream()
+	c1.sendOffers(c1.offer(0, "cpus:1;mem:128"))
+	c1.nextCall(schedpb.Call_ACKNOWLEDGE)
+	c1.nextCall(schedpb.Call_ACKNOWLEDGE) // TASK_RUNNING
+
+	c1.m.Close()
+	m2.RedirectTo("")
+	s2, err := m2.NextStream(ctxT(t))
+	if err != nil {
+		t.Fatalf("no subscription with the new leader: %v", err)
+	}
+	if s2.FrameworkID != s1.FrameworkID || s2.Subscribe.GetFrameworkId().GetValue() != s1.FrameworkID {
+		t.Errorf("re-subscribed as %q (framework_id %q), want %q", s2.FrameworkID, s2.Subscribe.GetFrameworkId().GetValue(), s1.FrameworkID)
+	}
+	r.wait()
+	if r.err != nil || r.code != 0 {
+		t.Fatalf("Execute = %d, %v; stderr:\n%s", r.code, r.err, r.stderr.String())
+	}
+	rc := reconciled.Load()
+	if rc == nil {
+		t.Fatal("no RECONCILE after the failover")
+	}
+	if task := rc.GetReconcile().GetTasks()[0]; task.GetTaskId().GetValue() != "hello-task" || task.GetAgentId().GetValue() != c1.agentID(0) {
+		t.Errorf("RECONCILE %v", task)
+	}
+	out := r.stdout.String()
+	if n := strings.Count(out, "Subscribed with ID "+s1.FrameworkID); n != 2 {
+		t.Errorf("%d subscriptions printed, want 2:\n%s", n, out)
+	}
+	if !strings.Contains(out, "Received status update TASK_FINISHED for task 'hello-task'\n  message: 'Reconciliation: Latest task state'\n  source: SOURCE_MASTER\n  reason: REASON_RECONCILIATION\n") {
+		t.Errorf("output lacks the reconciled TASK_FINISHED:\n%s", out)
+	}
+	teardown, err := m2.NextCall(ctxT(t), schedpb.Call_TEARDOWN)
+	if err != nil || teardown.Status != http.StatusAccepted {
+		t.Errorf("TEARDOWN at the new leader: %v, %v", teardown, err)
+	}
+}
+
+// A task whose state the master does not answer at once is reconciled
+// again until an update for it comes.
+func TestExecuteReconcilesUntilAnswered(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	c := newCluster(t, starting, running)
+	var mu sync.Mutex
+	reconciles := 0
+	answer := make(chan struct{})
+	c.m.OnCall(func(call *schedulertest.Call) (int, string) {
+		if call.Call.GetType() != schedpb.Call_RECONCILE {
+			return c.onCall(call)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if reconciles++; reconciles == 2 {
+			close(answer)
+		}
+		return 0, ""
+	})
+	r := startExecute(t, options(c))
+	s1 := c.nextStream()
+	c.sendOffers(c.offer(0, "cpus:1;mem:128"))
+	c.nextCall(schedpb.Call_ACKNOWLEDGE)
+	c.nextCall(schedpb.Call_ACKNOWLEDGE)
+	s1.Drop()
+	c.nextStream()
+	select {
+	case <-answer:
+	case <-time.After(waitTimeout):
+		t.Fatal("RECONCILE was not sent again")
+	}
+	c.mu.Lock()
+	c.queues["hello-task"] = []update{finished}
+	c.sendNext("hello-task")
+	c.mu.Unlock()
+	r.wait()
+	if r.err != nil || r.code != 0 {
+		t.Fatalf("Execute = %d, %v; stderr:\n%s", r.code, r.err, r.stderr.String())
 	}
 }

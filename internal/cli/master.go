@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -30,8 +31,29 @@ func masterURL(master string) (*url.URL, error) {
 }
 
 // getJSON fetches path from the master and decodes the JSON answer into v.
-// Redirects from a non-leading master are followed.
+// master may list several masters, comma-separated: they are asked in turn
+// until one answers. Redirects from a non-leading master are followed.
 func getJSON(ctx context.Context, master, path string, v any) error {
+	masters := splitMasters(master)
+	if len(masters) == 0 {
+		return fmt.Errorf("no master address given")
+	}
+	var errs []error
+	for _, m := range masters {
+		err := getJSONFrom(ctx, m, path, v)
+		if err == nil {
+			return nil
+		}
+		errs = append(errs, err)
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// getJSONFrom is getJSON from one master.
+func getJSONFrom(ctx context.Context, master, path string, v any) error {
 	base, err := masterURL(master)
 	if err != nil {
 		return err

@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -43,6 +44,11 @@ func TestTables(t *testing.T) {
 		"/master/tasks":      "master_tasks.json",
 	})
 	master := strings.TrimPrefix(srv.URL, "http://")
+	dead := fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))
+	noLeader := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "No leader elected", http.StatusServiceUnavailable)
+	}))
+	t.Cleanup(noLeader.Close)
 	for _, tc := range []struct {
 		name string
 		run  func(context.Context, string, *bytes.Buffer) error
@@ -62,8 +68,9 @@ hello-task  hello-task  afea9262-9905-432c-9de6-9a8411f6abc8-0000  afea9262-9905
 `},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			// Both "host:port" and a URL name the master.
-			for _, m := range []string{master, srv.URL} {
+			// Both "host:port" and a URL name the master; in a list,
+			// masters that are down or have no leader are passed over.
+			for _, m := range []string{master, srv.URL, dead + ", " + noLeader.URL + "," + master} {
 				var out bytes.Buffer
 				if err := tc.run(context.Background(), m, &out); err != nil {
 					t.Fatal(err)

@@ -265,6 +265,10 @@ type Core struct {
 	recoveredOrder   []string
 	recoveredTotal   int
 	recoveryDeadline time.Time
+	// recoveredPub is the recovered agents as the last snapshot published
+	// them, rebuilt when recoveredChanged.
+	recoveredPub     []*mesos.AgentInfo
+	recoveredChanged bool
 	// gone holds when each agent was marked gone (goneOrder: in order);
 	// such an agent may never come back.
 	gone      map[string]time.Time

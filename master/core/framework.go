@@ -17,6 +17,9 @@ type framework struct {
 	info   *mesos.FrameworkInfo
 	stream string // current event stream; "" when disconnected
 	active bool
+	// recovered: learnt from a re-registering agent after a failover; its
+	// scheduler has not resubscribed to this master yet.
+	recovered bool
 
 	registeredTime   time.Time
 	reregisteredTime time.Time
@@ -230,6 +233,7 @@ func (c *Core) subscribe(call *schedpb.Call, stream string) Result {
 		c.log.Info("framework resubscribed", "framework", id)
 	}
 	fw.stream = stream
+	fw.recovered = false
 	c.frameworkChanged(fw)
 	fw.failoverDeadline = time.Time{}
 	fw.unregisteredTime = time.Time{}
@@ -266,6 +270,7 @@ func (c *Core) recoverFramework(info *mesos.FrameworkInfo) *framework {
 		registeredTime:   c.now,
 		unregisteredTime: c.now,
 		failoverDeadline: c.recoveredFrameworkDeadline(info),
+		recovered:        true,
 		tasks:            map[string]*task{},
 		offers:           map[string]*offer{},
 		executors:        map[string]map[string]*mesos.ExecutorInfo{},

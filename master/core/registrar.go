@@ -90,6 +90,7 @@ func (c *Core) Recover(reg *registrypb.Registry) {
 		c.gone[id] = time.Unix(0, g.GetTimestamp().GetNanoseconds())
 	}
 	c.recoveredTotal = len(c.recovered)
+	c.recoveredChanged = true
 	if len(c.recovered) > 0 {
 		c.recoveryDeadline = c.now.Add(c.opts.AgentReregisterTimeout)
 		c.log.Info("recovered the registry; waiting for its agents to re-register",
@@ -148,6 +149,16 @@ func (c *Core) checkRecoveredAgents() {
 	}
 }
 
+// recoveredList is the recovered agents' AgentInfos, in the registry's
+// order.
+func (c *Core) recoveredList() []*mesos.AgentInfo {
+	out := make([]*mesos.AgentInfo, 0, len(c.recoveredOrder))
+	for _, id := range c.recoveredOrder {
+		out = append(out, c.recovered[id])
+	}
+	return out
+}
+
 // forgetRecovered takes an agent off the recovered list (it came back, or
 // it is being removed).
 func (c *Core) forgetRecovered(id string) {
@@ -158,6 +169,7 @@ func (c *Core) forgetRecovered(id string) {
 	if i := slices.Index(c.recoveredOrder, id); i >= 0 {
 		c.recoveredOrder = slices.Delete(c.recoveredOrder, i, i+1)
 	}
+	c.recoveredChanged = true
 }
 
 // Agent removals (marking an agent unreachable after it failed its health

@@ -179,8 +179,20 @@ func TestFailoverRecoversAgentsFrameworksAndTasks(t *testing.T) {
 			registered.Id = &mesos.FrameworkID{Value: proto.String(f.id)}
 
 			n := r.failover(Options{AgentReregisterTimeout: time.Minute})
+			n.check = true
 			if n.c.Recovered() != 1 {
 				t.Fatalf("recovered %d agents, want 1", n.c.Recovered())
+			}
+			var slaves struct {
+				Recovered []struct {
+					ID       string `json:"id"`
+					Hostname string `json:"hostname"`
+				} `json:"recovered_slaves"`
+				Slaves []any `json:"slaves"`
+			}
+			decodeState(t, n.c.Snapshot(), &slaves)
+			if len(slaves.Recovered) != 1 || slaves.Recovered[0].ID != admitted.GetId().GetValue() || slaves.Recovered[0].Hostname != "h1" || len(slaves.Slaves) != 0 {
+				t.Fatalf("/master/state before the agent is back: recovered_slaves %+v, slaves %v", slaves.Recovered, slaves.Slaves)
 			}
 			if ops := opsOf(n.outs); len(ops) != 1 || ops[0].GetType() != registrypb.Operation_UPDATE_MASTER {
 				t.Fatalf("recovery persisted %v, want the new leader recorded", ops)
@@ -221,9 +233,11 @@ func TestFailoverRecoversAgentsFrameworksAndTasks(t *testing.T) {
 			}
 			if !frameworkFirst {
 				var st struct {
+					Recovered  []any `json:"recovered_slaves"`
 					Frameworks []struct {
-						ID     string `json:"id"`
-						Active bool   `json:"active"`
+						ID        string `json:"id"`
+						Active    bool   `json:"active"`
+						Recovered bool   `json:"recovered"`
 						Tasks  []struct {
 							ID    string `json:"id"`
 							State string `json:"state"`
@@ -231,7 +245,10 @@ func TestFailoverRecoversAgentsFrameworksAndTasks(t *testing.T) {
 					} `json:"frameworks"`
 				}
 				decodeState(t, n.c.Snapshot(), &st)
-				if len(st.Frameworks) != 1 || st.Frameworks[0].ID != f.id || st.Frameworks[0].Active ||
+				if len(st.Recovered) != 0 {
+					t.Errorf("recovered_slaves after the agent re-registered: %v", st.Recovered)
+				}
+				if len(st.Frameworks) != 1 || st.Frameworks[0].ID != f.id || st.Frameworks[0].Active || !st.Frameworks[0].Recovered ||
 					len(st.Frameworks[0].Tasks) != 1 || st.Frameworks[0].Tasks[0].State != "TASK_RUNNING" {
 					t.Fatalf("after the agent re-registered, /master/state frameworks = %+v; want %s recovered, inactive, with t1 running", st.Frameworks, f.id)
 				}

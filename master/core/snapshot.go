@@ -39,6 +39,9 @@ type Snapshot struct {
 	electedTime time.Time // zero while the master does not lead
 	now         time.Time
 	leader      *mesos.MasterInfo // nil while no leader is known
+	// recovered are the agents recovered from the registry that have not
+	// re-registered, in the registry's order.
+	recovered []*mesos.AgentInfo
 
 	agents     ptree.Map[*agentRec]     // admitted agents by id
 	frameworks ptree.Map[*frameworkRec] // active frameworks by id
@@ -123,7 +126,7 @@ type executorRec struct {
 type frameworkRec struct {
 	id                                     string
 	info                                   *mesos.FrameworkInfo
-	active, connected                      bool
+	active, connected, recovered           bool
 	registered, unregistered, reregistered time.Time
 
 	tasks       ptree.Map[*taskRec]     // by task id
@@ -258,7 +261,7 @@ func (c *Core) executorsChanged(fw *framework, agentID string) {
 func (c *Core) Snapshot() *Snapshot {
 	ch := &c.changes
 	prev := c.snap
-	if prev != nil && !c.metrics.changed && !ch.completed && prev.now.Equal(c.now) && prev.electedTime.Equal(c.electedTime) && prev.leader == c.leader &&
+	if prev != nil && !c.metrics.changed && !ch.completed && prev.now.Equal(c.now) && prev.electedTime.Equal(c.electedTime) && prev.leader == c.leader && !c.recoveredChanged &&
 		len(ch.tasks)+len(ch.frameworks)+len(ch.agents)+len(ch.offers)+len(ch.executors) == 0 &&
 		prev.unreachableAgents == len(c.unreachable) && prev.outstandingOffers == len(c.offers) &&
 		prev.allocationRuns == c.allocationRuns {
@@ -282,6 +285,11 @@ func (c *Core) Snapshot() *Snapshot {
 		s.counterValues = slices.Clone(c.metrics.values)
 	}
 	s.now = c.now
+	if c.recoveredChanged || prev == nil {
+		c.recoveredChanged = false
+		c.recoveredPub = c.recoveredList()
+	}
+	s.recovered = c.recoveredPub
 	s.unreachableAgents = len(c.unreachable)
 	s.outstandingOffers = len(c.offers)
 	s.allocationRuns = c.allocationRuns
@@ -455,7 +463,7 @@ func (c *Core) publishAgents(s *Snapshot) {
 // was said.
 func (c *Core) FullSnapshot() *Snapshot {
 	s := &Snapshot{
-		info: c.info, startTime: c.startTime, electedTime: c.electedTime, now: c.now, leader: c.leader,
+		info: c.info, startTime: c.startTime, electedTime: c.electedTime, now: c.now, leader: c.leader, recovered: c.recoveredList(),
 		unreachableAgents: len(c.unreachable), outstandingOffers: len(c.offers), allocationRuns: c.allocationRuns,
 		counterNames: slices.Clone(c.metrics.names), counterValues: slices.Clone(c.metrics.values),
 	}
@@ -543,7 +551,7 @@ func (c *Core) newFrameworkRec(fw *framework) *frameworkRec {
 
 func newFrameworkRecOn(fw *framework, tasks ptree.Map[*taskRec], offers ptree.Map[*offerRec], execs ptree.Map[*executorRec]) *frameworkRec {
 	return &frameworkRec{
-		id: fw.id, info: fw.info, active: fw.active, connected: fw.stream != "",
+		id: fw.id, info: fw.info, active: fw.active, connected: fw.stream != "", recovered: fw.recovered,
 		registered: fw.registeredTime, unregistered: fw.unregisteredTime, reregistered: fw.reregisteredTime,
 		tasks: tasks, offers: offers, executors: execs,
 	}

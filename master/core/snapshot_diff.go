@@ -25,6 +25,10 @@ func (s *Snapshot) Diff(o *Snapshot) string {
 		return fmt.Sprintf("allocation runs %d, want %d", s.allocationRuns, o.allocationRuns)
 	case !slices.Equal(s.counterNames, o.counterNames) || !slices.Equal(s.counterValues, o.counterValues):
 		return "counters differ"
+	case s.leader != o.leader:
+		return "leaders differ"
+	case !slices.Equal(s.recovered, o.recovered):
+		return fmt.Sprintf("recovered agents %d, want %d", len(s.recovered), len(o.recovered))
 	}
 	if d := diffTrees("agent", s.agents, o.agents, diffAgents); d != "" {
 		return d
@@ -87,7 +91,7 @@ func diffAgents(a, b *agentRec) string {
 }
 
 func diffFrameworks(a, b *frameworkRec) string {
-	if a.id != b.id || a.info != b.info || a.active != b.active || a.connected != b.connected ||
+	if a.id != b.id || a.info != b.info || a.active != b.active || a.connected != b.connected || a.recovered != b.recovered ||
 		!a.registered.Equal(b.registered) || !a.unregistered.Equal(b.unregistered) || !a.reregistered.Equal(b.reregistered) {
 		return "fields differ"
 	}

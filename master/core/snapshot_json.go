@@ -85,7 +85,7 @@ func (s *Snapshot) WriteState(w io.Writer, build codec.BuildInfo, flags map[stri
 	j := &jsonWriter{w: w}
 	head := stateHead{
 		Version: build.Version, GitSHA: build.GitSHA, BuildDate: build.Date, BuildTime: f(build.Time),
-		BuildUser: build.User, StartTime: f(secs(s.startTime)), ElectedTime: f(secs(s.electedTime)),
+		BuildUser: build.User, StartTime: f(secs(s.startTime)),
 		ID: s.info.GetId(), PID: s.info.GetPid(), Hostname: s.info.GetHostname(),
 		Capabilities: masterCapabilities(s.info),
 		Cluster:      cluster, Flags: flags,
@@ -93,6 +93,9 @@ func (s *Snapshot) WriteState(w io.Writer, build codec.BuildInfo, flags map[stri
 	}
 	if s.leader != nil {
 		head.Leader, head.LeaderInfo = s.leader.GetPid(), protoJSON(s.leader)
+	}
+	if !s.electedTime.IsZero() {
+		head.ElectedTime = ptr(f(secs(s.electedTime)))
 	}
 	s.agents.Walk(func(_ string, a *agentRec) bool {
 		if a.active {
@@ -106,7 +109,9 @@ func (s *Snapshot) WriteState(w io.Writer, build codec.BuildInfo, flags map[stri
 	j.raw(b[:len(b)-1])
 	j.str(`,"slaves":[`)
 	writeItems(j, s.agents, (*agentRec).encode)
-	j.str(`],"recovered_slaves":[],"frameworks":[`)
+	j.str(`],"recovered_slaves":[`)
+	s.writeRecovered(j)
+	j.str(`],"frameworks":[`)
 	s.writeFrameworks(j, "")
 	j.str(`],"completed_frameworks":[`)
 	s.writeCompletedFrameworks(j, "")
@@ -176,10 +181,22 @@ func writeFramework(j *jsonWriter, fw *frameworkRec) {
 	j.raw(fw.encodeTail())
 }
 
+// writeRecovered writes the agents recovered from the registry that have
+// not re-registered.
+func (s *Snapshot) writeRecovered(j *jsonWriter) {
+	for i, info := range s.recovered {
+		j.item(i, appendRecoveredAgent(nil, info))
+	}
+}
+
 // WriteSlaves writes /master/slaves: every agent, or the one named.
 func (s *Snapshot) WriteSlaves(w io.Writer, id string) error {
 	j := &jsonWriter{w: w}
-	j.str(`{"recovered_slaves":[],"slaves":[`)
+	j.str(`{"recovered_slaves":[`)
+	if id == "" {
+		s.writeRecovered(j)
+	}
+	j.str(`],"slaves":[`)
 	i := 0
 	s.agents.Walk(func(_ string, a *agentRec) bool {
 		if id == "" || id == a.id {
@@ -299,7 +316,7 @@ func (s *Snapshot) WriteSummary(w io.Writer, cluster string) error {
 		m := map[string]any{
 			"id": fw.id, "name": fw.info.GetName(), "hostname": fw.info.GetHostname(),
 			"webui_url": fw.info.GetWebuiUrl(), "active": fw.active, "connected": fw.connected,
-			"recovered": false, "user": fw.info.GetUser(),
+			"recovered": fw.recovered, "user": fw.info.GetUser(),
 			"used_resources": legacyRes(fw.used), "offered_resources": legacyRes(fw.offered), "capabilities": fw.capabilities(),
 		}
 		for _, st := range summaryStates {

@@ -41,7 +41,7 @@ type stateHead struct {
 	BuildTime         f                 `json:"build_time"`
 	BuildUser         string            `json:"build_user"`
 	StartTime         f                 `json:"start_time"`
-	ElectedTime       f                 `json:"elected_time"`
+	ElectedTime       *f                `json:"elected_time,omitempty"`
 	ID                string            `json:"id"`
 	PID               string            `json:"pid"`
 	Hostname          string            `json:"hostname"`
@@ -266,6 +266,24 @@ func (a *agentRec) appendFields(b []byte) []byte {
 	return append(b, ']')
 }
 
+// appendRecoveredAgent writes an agent recovered from the registry that has
+// not re-registered, as Mesos lists it in recovered_slaves: its AgentInfo.
+func appendRecoveredAgent(b []byte, info *mesos.AgentInfo) []byte {
+	b = append(b, `{"id":`...)
+	b = codec.AppendString(b, info.GetId().GetValue())
+	b = append(b, `,"hostname":`...)
+	b = codec.AppendString(b, info.GetHostname())
+	b = append(b, `,"port":`...)
+	b = strconv.AppendInt(b, int64(info.GetPort()), 10)
+	b = append(b, `,"attributes":`...)
+	b = legacy.AppendAttributes(b, info.GetAttributes())
+	if rs, err := resources.FromProto(info.GetResources()); err == nil {
+		b = append(b, `,"resources":`...)
+		b = legacy.AppendResources(b, rs)
+	}
+	return append(b, '}')
+}
+
 // encode is the agent in /master/state.
 func (a *agentRec) encode() []byte {
 	return a.json.get(func() []byte { return append(a.appendFields(nil), '}') })
@@ -368,7 +386,7 @@ func (fw *frameworkRec) headView() frameworkHead {
 		ID: fw.id, Name: fw.info.GetName(),
 		UsedResources: legacyRes(fw.used), OfferedResources: legacyRes(fw.offered), Capabilities: fw.capabilities(),
 		Hostname: fw.info.GetHostname(), WebUIURL: fw.info.GetWebuiUrl(),
-		Active: fw.active, Connected: fw.connected, User: fw.info.GetUser(),
+		Active: fw.active, Connected: fw.connected, Recovered: fw.recovered, User: fw.info.GetUser(),
 		FailoverTimeout: f(fw.info.GetFailoverTimeout()), Checkpoint: fw.info.GetCheckpoint(),
 		RegisteredTime:   f(secs(fw.registered)),
 		UnregisteredTime: f(secs(fw.unregistered)),
