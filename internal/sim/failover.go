@@ -201,55 +201,73 @@ func (w *world) checkNoRemovals() {
 }
 
 // masterAgentIDs are the ids of the agents the leading master has admitted
-// and heard from, read from what it publishes (/master/slaves).
-func (w *world) masterAgentIDs() map[string]bool {
+// and heard from, and of those it recovered from the registry and still
+// waits for, read from what it publishes (/master/slaves).
+func (w *world) masterAgentIDs() (agents, recovered map[string]bool) {
 	var b bytes.Buffer
 	if err := w.core.Snapshot().WriteSlaves(&b, ""); err != nil {
 		w.fail("registry-agrees", "writing /master/slaves: %v", err)
-		return nil
+		return nil, nil
+	}
+	type agent struct {
+		ID string `json:"id"`
 	}
 	var st struct {
-		Slaves []struct {
-			ID string `json:"id"`
-		} `json:"slaves"`
+		Slaves    []agent `json:"slaves"`
+		Recovered []agent `json:"recovered_slaves"`
 	}
 	if err := json.Unmarshal(b.Bytes(), &st); err != nil {
 		w.fail("registry-agrees", "decoding /master/slaves: %v", err)
-		return nil
+		return nil, nil
 	}
-	ids := map[string]bool{}
-	for _, s := range st.Slaves {
-		ids[s.ID] = true
+	agents, recovered = map[string]bool{}, map[string]bool{}
+	for _, a := range st.Slaves {
+		agents[a.ID] = true
 	}
-	return ids
+	for _, a := range st.Recovered {
+		recovered[a.ID] = true
+	}
+	return agents, recovered
 }
 
 // checkRegistry: registry-agrees: the agents the registry holds admitted
 // are the leading master's agents and the agents it recovered from the
-// registry that have not re-registered yet: the Core's copy of the
-// registry and the registry agree.
+// registry that have not re-registered yet (none both): the Core's copy of
+// the registry and the registry agree.
 func (w *world) checkRegistry() {
 	if w.failure != nil || !w.leading {
 		return
 	}
-	master := w.masterAgentIDs()
-	if master == nil {
+	agents, recovered := w.masterAgentIDs()
+	if agents == nil {
 		return
 	}
-	var extra []string
 	admitted := map[string]bool{}
 	for _, a := range w.registry.GetAgents().GetAgents() {
-		id := a.GetInfo().GetId().GetValue()
-		admitted[id] = true
+		admitted[a.GetInfo().GetId().GetValue()] = true
 	}
-	for _, id := range sortedKeys(master) {
+	var extra, both, missing []string
+	for _, id := range sortedKeys(agents) {
 		if !admitted[id] {
 			extra = append(extra, id)
 		}
+		if recovered[id] {
+			both = append(both, id)
+		}
 	}
-	if len(extra) > 0 || len(admitted) != len(master)+w.core.Recovered() {
-		w.fail("registry-agrees", "the registry admits %d agents; master %s has %d and waits for %d recovered ones; it has %v, which the registry does not admit",
-			len(admitted), w.core.Info().GetId(), len(master), w.core.Recovered(), extra)
+	for _, id := range sortedKeys(recovered) {
+		if !admitted[id] {
+			extra = append(extra, id+" (recovered)")
+		}
+	}
+	for _, id := range sortedKeys(admitted) {
+		if !agents[id] && !recovered[id] {
+			missing = append(missing, id)
+		}
+	}
+	if len(extra)+len(both)+len(missing) > 0 || len(recovered) != w.core.Recovered() {
+		w.fail("registry-agrees", "master %s (%d agents, %d recovered, Recovered() = %d) and the registry (%d admitted) disagree: the master has %v, which the registry does not admit; the registry admits %v, which the master lacks; %v are both admitted and recovered",
+			w.core.Info().GetId(), len(agents), len(recovered), w.core.Recovered(), len(admitted), extra, missing, both)
 	}
 }
 
@@ -262,16 +280,16 @@ func (w *world) checkMasterKnowsAgents() {
 	if w.failure != nil {
 		return
 	}
-	master := w.masterAgentIDs()
-	if master == nil {
+	agents, recovered := w.masterAgentIDs()
+	if agents == nil {
 		return
 	}
 	for _, a := range w.agents {
 		if a.core == nil {
 			continue
 		}
-		if id := a.core.AgentID(); !master[id] {
-			w.fail("masters-know-agents", "a%d (%s) runs and settled, but master %s does not have it", a.idx, id, w.core.Info().GetId())
+		if id := a.core.AgentID(); !agents[id] || recovered[id] {
+			w.fail("masters-know-agents", "a%d (%s) runs and settled, but master %s does not have it (recovered: %v)", a.idx, id, w.core.Info().GetId(), recovered[id])
 			return
 		}
 	}
