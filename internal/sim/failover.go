@@ -26,6 +26,9 @@ import (
 // frameworks send is refused (a follower answers 307 or 503), and so is
 // what they sent to a master that is gone by the time it arrives.
 
+// noLeader is the answer to what is sent while no master leads.
+const noLeader = "no leading master"
+
 // isBarrier reports whether an output must be handled in the Core's order,
 // before the outputs after it: Persist and Abort.
 func isBarrier(o core.Output) bool {
@@ -285,8 +288,8 @@ func (w *world) checkMasterKnowsAgents() {
 		return
 	}
 	for _, a := range w.agents {
-		if a.core == nil {
-			continue
+		if !a.linkQuiet() {
+			continue // down, or (a restart after it settled) on its way back
 		}
 		if id := a.core.AgentID(); !agents[id] || recovered[id] {
 			w.fail("masters-know-agents", "a%d (%s) runs and settled, but master %s does not have it (recovered: %v)", a.idx, id, w.core.Info().GetId(), recovered[id])

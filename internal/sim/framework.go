@@ -58,6 +58,9 @@ type simFramework struct {
 	received map[string]string
 	owed     map[string]*fwTask
 	acked    map[string]bool
+	// ackLost are the acknowledgements refused for want of a leading
+	// master.
+	ackLost map[string]bool
 }
 
 type fwTask struct {
@@ -81,7 +84,8 @@ type fwTask struct {
 
 func newFramework(w *world, idx int) *simFramework {
 	f := &simFramework{w: w, idx: idx, name: "sim-framework-" + strconv.Itoa(idx), byID: map[string]*fwTask{},
-		checkpoint: true, received: map[string]string{}, owed: map[string]*fwTask{}, acked: map[string]bool{}}
+		checkpoint: true, received: map[string]string{}, owed: map[string]*fwTask{}, acked: map[string]bool{},
+		ackLost: map[string]bool{}}
 	if p := w.cfg.NoCheckpointShare; p > 0 {
 		f.checkpoint = !w.chance(p)
 	}
@@ -351,6 +355,10 @@ func (f *simFramework) acknowledge(s *mesos.TaskStatus) {
 	f.w.schedulerCallTaken(f, f.stream, call, "ACKNOWLEDGE "+describeStatus(f.id, s), nil, func(r core.Result) {
 		if !r.Code.Failed() {
 			f.acked[uuid] = true
+		} else if r.Message == noLeader {
+			// It went down with a master; the agent sends the update
+			// again, unless the framework is gone by then.
+			f.ackLost[uuid] = true
 		}
 	})
 }

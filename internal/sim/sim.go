@@ -406,7 +406,7 @@ func (w *world) linkFault(a *simAgent) (drop bool, extra time.Duration) {
 // step feeds the master one input and carries out its outputs.
 func (w *world) step(in core.Input, desc string) core.Result {
 	if !w.leading {
-		return core.Result{Code: core.Internal, Message: "no leading master"}
+		return core.Result{Code: core.Internal, Message: noLeader}
 	}
 	w.steps++
 	r := w.core.Step(w.clock(), in)
@@ -730,7 +730,7 @@ func (w *world) schedulerCallTaken(f *simFramework, stream *fwStream, call *sche
 		if w.refused(term, desc) {
 			// The request failed: the connection was refused, or it
 			// went to a master that is not (or no longer) the leader.
-			r := core.Result{Code: core.Internal, Message: "no leading master"}
+			r := core.Result{Code: core.Internal, Message: noLeader}
 			if call.GetType() == schedpb.Call_SUBSCRIBE {
 				w.after(w.latency(), func() { f.streamEnded(stream, "subscribe failed: no leading master") })
 				return
