@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"time"
 
 	"google.golang.org/protobuf/proto"
 
@@ -56,6 +57,14 @@ type Stats struct {
 	AppliedIndex, CommitIndex uint64
 	// Snapshots counts the snapshots taken since the store started.
 	Snapshots int64
+	// Term is the Raft term (0 in memory).
+	Term uint64
+	// FirstLogIndex and LastLogIndex bound the Raft log on disk: the
+	// first moves up as snapshots compact the log (0 in memory).
+	FirstLogIndex, LastLogIndex uint64
+	// LastContact is when a follower last heard from a leader (zero in
+	// memory and before any contact; on a leader, it is stale).
+	LastContact time.Time
 }
 
 // InMemory is a Store that keeps the registry in memory (`--registry=

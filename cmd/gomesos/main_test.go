@@ -47,6 +47,15 @@ func TestBadFlagsNameTheFlag(t *testing.T) {
 		{[]string{"execute", "--name=x", "--command=true", "--env=NOEQUALS"}, "-env"},
 		{[]string{"bench", "allocator", "--agents=0"}, "--agents"},
 		{[]string{"bench", "state", "--tasks=0"}, "--tasks"},
+		{[]string{"master", "--port=0"}, "--work_dir is required with --registry=replicated_log"},
+		{[]string{"master", "--registry=zookeeper"}, `--registry: unknown registry "zookeeper"`},
+		{[]string{"master", "--registry=in_memory", "--masters=127.0.0.1:5050,127.0.0.1:5051"}, "--masters: several masters need --registry=replicated_log"},
+		{[]string{"master", "--work_dir=/tmp/x", "--masters=127.0.0.1:5050,nope"}, `--masters: "nope" is not host:port`},
+		{[]string{"master", "--work_dir=/tmp/x", "--masters=127.0.0.1:5050,127.0.0.1:5050"}, "--masters: 127.0.0.1:5050 is listed twice"},
+		{[]string{"master", "--work_dir=/tmp/x", "--masters=127.0.0.1:5050,127.0.0.1:5051,127.0.0.1:5052", "--quorum=1"}, "--quorum=1: with 3 master(s) the quorum is a majority, 2"},
+		{[]string{"master", "--work_dir=/tmp/x", "--port=5060", "--masters=127.0.0.1:5050,127.0.0.1:5051"}, "--masters: none of 127.0.0.1:5050,127.0.0.1:5051 is this master"},
+		{[]string{"master", "--registry=in_memory", "--agent_removal_rate_limit=often"}, "-agent_removal_rate_limit"},
+		{[]string{"master", "--registry=in_memory", "--recovery_agent_removal_limit=150%"}, "-recovery_agent_removal_limit"},
 		{[]string{"nonsense"}, `unknown command "nonsense"`},
 	}
 	for _, c := range cases {
@@ -60,7 +69,10 @@ func TestBadFlagsNameTheFlag(t *testing.T) {
 // Every subcommand's --help lists its flags with their defaults.
 func TestHelpListsFlagsWithDefaults(t *testing.T) {
 	want := map[string][]string{
-		"master": {"--port=VALUE", "(default: 5050)", "--allocation_interval", "(default: 1secs)", "--agent_ping_timeout", "(default: 15secs)", "--max_agent_ping_timeouts", "MESOS_<FLAG>"},
+		"master": {"--port=VALUE", "(default: 5050)", "--allocation_interval", "(default: 1secs)", "--agent_ping_timeout", "(default: 15secs)", "--max_agent_ping_timeouts", "MESOS_<FLAG>",
+			"--registry=VALUE", "(default: replicated_log)", "--work_dir", "--masters", "--quorum", "--registry_store_timeout", "(default: 20secs)",
+			"--registry_fetch_timeout", "(default: 1mins)", "--agent_reregister_timeout", "(default: 10mins)", "--agent_removal_rate_limit",
+			"--recovery_agent_removal_limit", "(default: 100%)", "--registry_election_timeout", "(default: 500ms)"},
 		"agent": {"--master=VALUE", "--work_dir", "--resources", "--attributes", "(default: 5051)",
 			"--fetcher_cache_size", "(default: 2GB)", "--fetcher_cache_dir", "(default: /tmp/mesos/fetch)", "--fetcher_stall_timeout",
 			"--isolation", "--cgroups_root=VALUE", "(default: mesos)", "--cgroups_enable_cfs",

@@ -76,6 +76,8 @@ func runMaster(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	fs.Usage = flagx.Usage(fs, "gomesos master [--flag=value ...]")
 	var cfg master.Config
 	masterFlags(fs, &cfg, "")
+	var reg registryFlags
+	reg.bind(fs)
 	level := fs.String("logging_level", "INFO", "log level: INFO, WARNING, ERROR or DEBUG")
 	if err := flagx.Parse(fs, args, flagx.Environ()); err != nil {
 		if err == flag.ErrHelp {
@@ -90,6 +92,10 @@ func runMaster(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return 2
 	}
 	cfg.Logger = log
+	if err := reg.apply(&cfg, log); err != nil {
+		fmt.Fprintln(stderr, "gomesos master:", err)
+		return 2
+	}
 	cfg.Flags = flagValues(fs)
 	cfg.Build = buildinfo.Read()
 	m, err := master.New(cfg)
@@ -97,7 +103,7 @@ func runMaster(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintln(stderr, "gomesos master:", err)
 		return 1
 	}
-	fmt.Fprintf(stdout, "Master %s listening on %s\n", m.Info().GetId(), m.URL())
+	fmt.Fprintf(stdout, "Master %s listening on %s\n", m.Advertise(), m.URL())
 	if err := m.Run(ctx); err != nil {
 		fmt.Fprintln(stderr, "gomesos master:", err)
 		return 1

@@ -321,7 +321,7 @@ func startFrameworkAt(t *testing.T, addr string, opts frameworkOptions) *framewo
 		info.Capabilities = append(info.Capabilities, &mesos.FrameworkInfo_Capability{Type: cp.Enum()})
 	}
 	client, err := scheduler.New(scheduler.Config{
-		Masters: []string{addr}, Framework: info, Encoding: opts.enc,
+		Masters: strings.Split(addr, ","), Framework: info, Encoding: opts.enc,
 		Logger: testLogger(t).With("component", "scheduler"),
 	})
 	if err != nil {

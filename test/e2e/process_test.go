@@ -202,7 +202,7 @@ func TestLocalClusterExecuteAndInterrupt(t *testing.T) {
 // the ping timeouts the master removes it and the framework learns its task
 // is lost, with the reason, and that the agent failed.
 func TestAgentLossReportsTasksLost(t *testing.T) {
-	mst := startProc(t, "master", "--port=0", "--agent_ping_timeout=200ms", "--max_agent_ping_timeouts=3", "--allocation_interval=100ms", "--logging_level=WARNING")
+	mst := startProc(t, "master", "--port=0", "--registry=in_memory", "--agent_ping_timeout=200ms", "--max_agent_ping_timeouts=3", "--allocation_interval=100ms", "--logging_level=WARNING")
 	masterURL := mst.expect(t, `listening on (http://\S+)`)[1]
 	masterAddr := strings.TrimPrefix(masterURL, "http://")
 	ag := startProc(t, "agent", "--master="+masterAddr, "--port=0", "--ip=127.0.0.1", "--work_dir="+t.TempDir(),

@@ -57,7 +57,7 @@ func startRig(t *testing.T, opts rigOptions) *recoveryRig {
 	// killed: whatever the agent left running (executors outlive it by
 	// design) is killed too, and the work directory can be removed.
 	t.Cleanup(r.sweep)
-	mst := startProc(t, "master", "--port=0", "--allocation_interval=50ms", "--logging_level=WARNING")
+	mst := startProc(t, "master", "--port=0", "--work_dir="+filepath.Join(t.TempDir(), "master"), "--allocation_interval=50ms", "--logging_level=WARNING")
 	r.masterURL = mst.expect(t, `listening on (http://\S+)`)[1]
 	r.masterAddr = strings.TrimPrefix(r.masterURL, "http://")
 	if opts.resources == "" {
