@@ -193,7 +193,7 @@ func runBenchFailover(ctx context.Context, args []string, stdout, stderr io.Writ
 	fs.IntVar(&opts.TasksPerAgent, "tasks_per_agent", 10, "number of running tasks on each agent")
 	electionTimeout := registry.DefaultHeartbeatTimeout
 	fs.Var(flagx.Duration{D: &electionTimeout}, "registry_election_timeout",
-		"the masters' Raft heartbeat and election timeouts, as gomesos master's flag (the leader lease is half)")
+		"the masters' Raft heartbeat and election timeouts, as gomesos master's flag (and the leader lease)")
 	if err := fs.Parse(args); err != nil {
 		if err == flag.ErrHelp {
 			return 0
@@ -212,7 +212,7 @@ func runBenchFailover(ctx context.Context, args []string, stdout, stderr io.Writ
 		fmt.Fprintln(stderr, "gomesos bench failover: --registry_election_timeout must be positive")
 		return 2
 	}
-	opts.HeartbeatTimeout, opts.ElectionTimeout, opts.LeaderLeaseTimeout = electionTimeout, electionTimeout, electionTimeout/2
+	opts.HeartbeatTimeout, opts.ElectionTimeout, opts.LeaderLeaseTimeout = electionTimeout, electionTimeout, electionTimeout
 	if _, err := master.BenchFailover(ctx, opts, stdout); err != nil {
 		fmt.Fprintln(stderr, "gomesos bench failover:", err)
 		return 1

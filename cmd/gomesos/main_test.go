@@ -143,7 +143,7 @@ func TestBenchFailoverPrintsFailoverLine(t *testing.T) {
 	code, stdout, stderr := runCLI("bench", "failover", "--agents=20", "--tasks_per_agent=2", "--registry_election_timeout=1secs")
 	last := regexp.MustCompile(`(?m)^failover agents=20 elected=\d+\.\d{3}s reregistered=\d+\.\d{3}s offers=\d+\.\d{3}s\n\z`)
 	if code != 0 || !last.MatchString(stdout) || !strings.Contains(stdout, "20 agents registered") || !strings.Contains(stdout, "40 tasks running") ||
-		!strings.Contains(stdout, "raft heartbeat 1s, election 1s, leader lease 500ms") {
+		!strings.Contains(stdout, "raft heartbeat 1s, election 1s, leader lease 1s") {
 		t.Errorf("exit %d, stdout %q, stderr %q", code, stdout, stderr)
 	}
 }
