@@ -13,6 +13,7 @@ import (
 	"github.com/gomesos/gomesos/internal/flagx"
 	"github.com/gomesos/gomesos/master"
 	"github.com/gomesos/gomesos/master/allocator"
+	"github.com/gomesos/gomesos/registry"
 )
 
 // envList collects repeated --env=NAME=VALUE flags.
@@ -122,9 +123,11 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			return runBenchAllocator(args[1:], stdout, stderr)
 		case "state":
 			return runBenchState(ctx, args[1:], stdout, stderr)
+		case "failover":
+			return runBenchFailover(ctx, args[1:], stdout, stderr)
 		}
 	}
-	fmt.Fprintln(stderr, "Usage: gomesos bench allocator [--agents=N] [--frameworks=N]\n       gomesos bench state [--agents=N] [--tasks=N] [--readers=N] [--duration=D] [--update_rate=N]")
+	fmt.Fprintln(stderr, "Usage: gomesos bench allocator [--agents=N] [--frameworks=N]\n       gomesos bench state [--agents=N] [--tasks=N] [--readers=N] [--duration=D] [--update_rate=N]\n       gomesos bench failover [--agents=N] [--tasks_per_agent=N] [--registry_election_timeout=D]")
 	return 2
 }
 
@@ -174,6 +177,44 @@ func runBenchState(ctx context.Context, args []string, stdout, stderr io.Writer)
 	}
 	if _, err := master.BenchState(ctx, opts, stdout); err != nil {
 		fmt.Fprintln(stderr, "gomesos bench state:", err)
+		return 1
+	}
+	return 0
+}
+
+// runBenchFailover kills the leader of three masters running a simulated
+// cluster and measures how long the new leader takes to be elected, to
+// have every agent back and to offer again (master.BenchFailover).
+func runBenchFailover(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("bench failover", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var opts master.BenchFailoverOptions
+	fs.IntVar(&opts.Agents, "agents", 1000, "number of simulated agents")
+	fs.IntVar(&opts.TasksPerAgent, "tasks_per_agent", 10, "number of running tasks on each agent")
+	electionTimeout := registry.DefaultHeartbeatTimeout
+	fs.Var(flagx.Duration{D: &electionTimeout}, "registry_election_timeout",
+		"the masters' Raft heartbeat and election timeouts, as gomesos master's flag (and the leader lease)")
+	if err := fs.Parse(args); err != nil {
+		if err == flag.ErrHelp {
+			return 0
+		}
+		return 2
+	}
+	if opts.Agents < 1 {
+		fmt.Fprintln(stderr, "gomesos bench failover: --agents must be at least 1")
+		return 2
+	}
+	if opts.TasksPerAgent < 1 {
+		fmt.Fprintln(stderr, "gomesos bench failover: --tasks_per_agent must be at least 1")
+		return 2
+	}
+	if electionTimeout <= 0 {
+		fmt.Fprintln(stderr, "gomesos bench failover: --registry_election_timeout must be positive")
+		return 2
+	}
+	opts.HeartbeatTimeout, opts.ElectionTimeout, opts.LeaderLeaseTimeout = electionTimeout, electionTimeout, electionTimeout
+	if _, err := master.BenchFailover(ctx, opts, stdout); err != nil {
+		fmt.Fprintln(stderr, "gomesos bench failover:", err)
 		return 1
 	}
 	return 0

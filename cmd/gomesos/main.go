@@ -31,7 +31,7 @@ func commands() []command {
 		{"agents", "list the agents of a cluster", runAgents},
 		{"frameworks", "list the frameworks of a cluster", runFrameworks},
 		{"tasks", "list the tasks of a cluster", runTasks},
-		{"bench", "run a benchmark (bench allocator, bench state)", runBench},
+		{"bench", "run a benchmark (bench allocator, bench state, bench failover)", runBench},
 		{"version", "print the version", runVersion},
 	}
 }

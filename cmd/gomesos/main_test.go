@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -47,6 +48,10 @@ func TestBadFlagsNameTheFlag(t *testing.T) {
 		{[]string{"execute", "--name=x", "--command=true", "--env=NOEQUALS"}, "-env"},
 		{[]string{"bench", "allocator", "--agents=0"}, "--agents"},
 		{[]string{"bench", "state", "--tasks=0"}, "--tasks"},
+		{[]string{"bench", "failover", "--agents=0"}, "--agents"},
+		{[]string{"bench", "failover", "--tasks_per_agent=-1"}, "--tasks_per_agent"},
+		{[]string{"bench", "failover", "--agents=many"}, "-agents"},
+		{[]string{"bench", "failover", "--registry_election_timeout=0secs"}, "--registry_election_timeout"},
 		{[]string{"master", "--port=0"}, "--work_dir is required with --registry=replicated_log"},
 		{[]string{"master", "--registry=zookeeper"}, `--registry: unknown registry "zookeeper"`},
 		{[]string{"master", "--registry=in_memory", "--masters=127.0.0.1:5050,127.0.0.1:5051"}, "--masters: several masters need --registry=replicated_log"},
@@ -127,6 +132,18 @@ func TestBenchStatePrintsLatencies(t *testing.T) {
 	code, stdout, stderr := runCLI("bench", "state", "--agents=20", "--tasks=100", "--readers=2", "--duration=300ms", "--update_rate=100")
 	if code != 0 || !strings.Contains(stdout, "state: 20 agents, 100 tasks, 2 readers") || !strings.Contains(stdout, "p99") ||
 		!strings.Contains(stdout, "loop with readers") {
+		t.Errorf("exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+}
+
+// `gomesos bench failover` kills the leader of three masters and ends with
+// the failover line: seconds to a new leader, to every agent back, to
+// offers flowing again.
+func TestBenchFailoverPrintsFailoverLine(t *testing.T) {
+	code, stdout, stderr := runCLI("bench", "failover", "--agents=20", "--tasks_per_agent=2", "--registry_election_timeout=1secs")
+	last := regexp.MustCompile(`(?m)^failover agents=20 elected=\d+\.\d{3}s reregistered=\d+\.\d{3}s offers=\d+\.\d{3}s\n\z`)
+	if code != 0 || !last.MatchString(stdout) || !strings.Contains(stdout, "20 agents registered") || !strings.Contains(stdout, "40 tasks running") ||
+		!strings.Contains(stdout, "raft heartbeat 1s, election 1s, leader lease 1s") {
 		t.Errorf("exit %d, stdout %q, stderr %q", code, stdout, stderr)
 	}
 }

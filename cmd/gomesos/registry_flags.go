@@ -37,7 +37,7 @@ func (r *registryFlags) bind(fs *flag.FlagSet) {
 	fs.IntVar(&r.quorum, "quorum", 0, "how many masters make a quorum; with Raft it is always a majority of --masters, which this may only confirm")
 	r.heartbeatTimeout = registry.DefaultHeartbeatTimeout
 	fs.Var(flagx.Duration{D: &r.heartbeatTimeout}, "registry_election_timeout",
-		"how long masters wait without hearing from the leader before they elect a new one (Raft's heartbeat and election timeouts)")
+		"how long masters wait without hearing from the leader before they elect a new one, and a leader without a quorum before it steps down (Raft's heartbeat, election and lease timeouts)")
 }
 
 // apply checks the flags and sets cfg.OpenRegistry. It returns an error
@@ -99,7 +99,7 @@ func (r *registryFlags) apply(cfg *master.Config, log *slog.Logger) error {
 		layer := registry.NewStreamLayer(me)
 		store, err := registry.NewReplicated(registry.ReplicatedConfig{
 			Dir: dir, Self: me, Peers: all, StreamLayer: layer,
-			HeartbeatTimeout: hb, ElectionTimeout: hb, LeaderLeaseTimeout: hb / 2,
+			HeartbeatTimeout: hb, ElectionTimeout: hb, LeaderLeaseTimeout: hb,
 			Logger: log.With("component", "registry"),
 		})
 		if err != nil {

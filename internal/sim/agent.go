@@ -382,6 +382,10 @@ func (a *simAgent) receive(c *agentConn, m *agentproto.MasterMessage) {
 	if m.GetType() != agentproto.MasterMessage_PING {
 		a.touched = true
 	}
+	if rt := m.GetRunTask(); rt != nil {
+		a.w.delivered[rt.GetFrameworkInfo().GetId().GetValue()+"/"+rt.GetTask().GetTaskId().GetValue()] = true
+	}
+	a.w.checkAgentKept(a, m)
 	if k := m.GetKillTask(); k != nil {
 		a.killing[taskKey{k.GetFrameworkId().GetValue(), k.GetTaskId().GetValue()}] = true
 	}

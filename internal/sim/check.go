@@ -46,7 +46,8 @@ import (
 //   - views-agree: at the end, every task whose end its framework heard
 //     from its agent ended so in the master's records too (checkEnd).
 //   - metrics-agree: at the end, the master's task counters equal the
-//     frameworks' counts of the terminal states they saw, every task the
+//     frameworks' counts of the terminal states they saw (after master
+//     failovers: the masters' counters summed are at least those counts), every task the
 //     master launched ended once as its framework saw it, and the master
 //     counts nothing staging, starting, running or killing (checkEnd). A
 //     task the master told its framework was TASK_LOST counts as the
@@ -78,6 +79,19 @@ import (
 //     of the agent's process; framework-acknowledges: every update a
 //     framework received before it tore itself down it acknowledged, and
 //     the master took it (checkAcknowledgements).
+//   - registry-agrees: the agents the registry admits are the leading
+//     master's agents and those it recovered and still waits for (every
+//     hundredth allocator check, at every failover and election, and once
+//     settled: checkRegistry). masters-know-agents: once settled, the
+//     leading master has every agent that runs (checkMasterKnowsAgents).
+//     frameworks-keep-ids: a framework that subscribes again, to the same
+//     master or the next one, keeps its id (simFramework.subscribed).
+//   - failover-harmless: in runs where agents leave the master only with
+//     it or by lost messages and broken connections (strictFailover), no
+//     task an agent has is reported lost, unreachable or gone by the
+//     master, no agent that runs is marked unreachable or gone or shut
+//     down, and no task or framework is killed that its framework did not
+//     kill (failover.go).
 //   - valid-calls, known-outputs: the simulator's own sanity.
 
 // checkAccounting compares the allocator's total allocation with the
@@ -109,7 +123,7 @@ func (w *world) checkAccounting() {
 // checkFrameworkDone runs when a framework has seen every task it waits for
 // end, before it tears itself down.
 func (w *world) checkFrameworkDone(f *simFramework) {
-	if w.failure != nil {
+	if w.failure != nil || !w.leading {
 		return
 	}
 	w.checkAccounting()
@@ -127,7 +141,11 @@ func (w *world) checkFrameworkDone(f *simFramework) {
 			w.fail("master-agrees", "framework %s saw every task end, but the master still has %s in %s (the framework saw %s)",
 				f.id, tv.ID, tv.State, compactStates(taskStates(t)))
 			return
-		case t != nil && t.terminal && st != t.final:
+		case t != nil && t.terminal && st != t.final && !(w.masters > 1 && t.finalFromMaster && t.final == mesos.TaskState_TASK_LOST):
+			// (After a failover, a task the framework heard lost from the
+			// master before its agent's own updates came (see
+			// simFramework.update) is learnt again from the agent by the
+			// next master, with the end the agent reports.)
 			w.fail("master-agrees", "framework %s saw task %s end %v, the master has it %s", f.id, tv.ID, t.final, tv.State)
 			return
 		}
@@ -196,6 +214,11 @@ func (w *world) checkEnd() {
 						return
 					}
 					end = rec
+				} else if w.masters > 1 && t.finalReason == mesos.TaskStatus_REASON_RECONCILIATION {
+					// A master that does not know the task (its RUN_TASK
+					// went down with the master that sent it) answers its
+					// reconciliation TASK_LOST without counting it.
+					continue
 				}
 			}
 			if rec, ok := recorded[f.id+"/"+t.id+"@"+t.agentID]; ok && !t.finalFromMaster && !t.lostAfter && rec != t.final {
@@ -232,8 +255,17 @@ func (w *world) checkEnd() {
 	m := w.core.Metrics()
 	var diffs []string
 	for _, s := range terminalStates {
-		if got := m[metricName(s)]; got != float64(seen[s]) {
+		got := m[metricName(s)]
+		if w.masters == 1 && got != float64(seen[s]) {
 			diffs = append(diffs, fmt.Sprintf("%s = %v, frameworks saw %d", metricName(s), got, seen[s]))
+		}
+		// After failovers every master counts the ends it took: an end
+		// the master that crashed had counted, but whose acknowledgement
+		// the agent never got, the next master takes (and counts) again
+		// when the agent re-registers. Each end must have been counted by
+		// one master at least.
+		if got += w.pastEnds[metricName(s)]; w.masters > 1 && got < float64(seen[s]) {
+			diffs = append(diffs, fmt.Sprintf("%s = %v over %d masters, frameworks saw %d", metricName(s), got, w.masters, seen[s]))
 		}
 	}
 	for _, s := range []string{"staging", "starting", "running", "killing"} {
@@ -454,6 +486,11 @@ func (w *world) periodicAgentCheck() {
 	if w.ended || w.failure != nil {
 		return
 	}
+	if !w.leading {
+		// No master to compare with: the next round.
+		w.after(w.cfg.AgentCheckInterval, w.periodicAgentCheck)
+		return
+	}
 	m := w.lazyMasterAgents()
 	for _, a := range w.agents {
 		if a.core == nil || (!a.touched && len(a.containers) == 0) {
@@ -620,6 +657,10 @@ func (w *world) settleCheck() {
 		w.finished = true
 		return
 	}
+	if !w.leading {
+		w.after(time.Second, w.settleCheck)
+		return
+	}
 	m := w.lazyMasterAgents()
 	var unsettled []string
 	for _, a := range w.agents {
@@ -707,6 +748,14 @@ func (w *world) checkSettled() {
 			w.fail("agents-settle", "every agent settled, but the master counts %v %s used", v, name)
 			return
 		}
+	}
+	w.checkMasterKnowsAgents()
+	w.checkRegistry()
+	if w.strictFailover() {
+		w.checkNoRemovals()
+	}
+	if w.failure != nil {
+		return
 	}
 	w.tracef("SETTLED: every agent agrees with the master and holds nothing")
 }
@@ -803,7 +852,10 @@ func (w *world) checkAcknowledgements() {
 				// gone, with the update it would have retried.
 				continue
 			}
-			if !f.acked[u] {
+			if !f.acked[u] && !(f.ackLost[u] && f.tearingDown) {
+				// (An acknowledgement lost with a master is owed no more
+				// once the framework tore itself down before the agent
+				// sent the update again.)
 				w.fail("framework-acknowledges", "framework %s received update %x (%s) but never had an acknowledgement of it taken",
 					f.id, shortUUID([]byte(u)), f.received[u])
 				return

@@ -37,6 +37,9 @@ type Config struct {
 	// ProcessCrashes are agent process crashes at set times, on top of
 	// the random faults (for tests of one scenario).
 	ProcessCrashes []ProcessCrash
+	// MasterFailovers are failovers of the leading master at set virtual
+	// times, on top of the random ones (FaultConfig.MasterFailover).
+	MasterFailovers []time.Duration
 	// MaxVirtualTime is the time limit (default 30 minutes). When it
 	// passes, faults stop, frameworks launch nothing more and the run drains:
 	// every task launched must still reach a terminal state within
@@ -193,12 +196,28 @@ type FaultConfig struct {
 	// ExecutorHang that the executor in a container that launched never
 	// subscribes (the agent's registration timeout ends it).
 	LaunchFail, ExecutorHang float64
+	// MasterFailover is, for each virtual second, the probability that
+	// the leading master crashes: whatever it had not committed to the
+	// registry is lost, every agent connection and framework stream
+	// breaks at once, and after ElectionMin..ElectionMax (defaults 300ms
+	// and 1s) another master is elected: a new Core (a new master id, a
+	// new allocator) recovers the registry, the agents re-register and
+	// the frameworks subscribe again with their ids. What agents and
+	// frameworks send meanwhile is refused, as a follower refuses it.
+	MasterFailover           float64
+	ElectionMin, ElectionMax time.Duration
+	// RegistryWriteFailure is the probability that committing a Persist
+	// of the master fails: its operations are not applied, what the Core
+	// said after it is not carried out, and the master fails over as on
+	// MasterFailover.
+	RegistryWriteFailure float64
 }
 
 // any reports whether any fault is configured.
 func (f FaultConfig) any() bool {
 	return f.Drop > 0 || f.Delay > 0 || f.AgentCrash > 0 || f.AgentProcessCrash > 0 || f.AgentProcessRestart > 0 || f.CrashMidStep > 0 || f.AgentDisconnect > 0 || f.FrameworkDisconnect > 0 ||
-		f.AgentPartition > 0 || f.ExecutorDisconnect > 0 || f.ExecutorCrash > 0 || f.LaunchFail > 0 || f.ExecutorHang > 0
+		f.AgentPartition > 0 || f.ExecutorDisconnect > 0 || f.ExecutorCrash > 0 || f.LaunchFail > 0 || f.ExecutorHang > 0 ||
+		f.MasterFailover > 0 || f.RegistryWriteFailure > 0
 }
 
 // DefaultFaults is a moderate mix of every fault, for tests.
@@ -248,6 +267,8 @@ func (c *Config) setDefaults() {
 	def(&c.Faults.RestartMax, 150*time.Second)
 	def(&c.Faults.PartitionMin, 30*time.Second)
 	def(&c.Faults.PartitionMax, 180*time.Second)
+	def(&c.Faults.ElectionMin, 300*time.Millisecond)
+	def(&c.Faults.ElectionMax, time.Second)
 	if c.CheckEvery <= 0 {
 		c.CheckEvery = 1
 	}
@@ -265,18 +286,24 @@ func (c *Config) validate() (agentRes, taskRes resources.Resources, err error) {
 	}
 	for _, p := range []float64{c.FailRatio, c.KillRatio, c.Faults.Drop, c.Faults.Delay,
 		c.Faults.AgentCrash, c.Faults.AgentProcessCrash, c.Faults.AgentProcessRestart, c.Faults.LostCheckpoint, c.Faults.ExecutorStall, c.Faults.CrashMidStep, c.NoCheckpointShare, c.Faults.AgentDisconnect, c.Faults.FrameworkDisconnect, c.Faults.AgentPartition,
-		c.Faults.ExecutorDisconnect, c.Faults.ExecutorCrash, c.Faults.LaunchFail, c.Faults.ExecutorHang} {
+		c.Faults.ExecutorDisconnect, c.Faults.ExecutorCrash, c.Faults.LaunchFail, c.Faults.ExecutorHang,
+		c.Faults.MasterFailover, c.Faults.RegistryWriteFailure} {
 		if p < 0 || p > 1 || p != p {
 			return nil, nil, fmt.Errorf("sim: probability %v out of [0, 1]", p)
 		}
 	}
 	if c.TaskDurationMax < c.TaskDurationMin || c.LatencyMax < c.LatencyMin || c.Faults.RestartMax < c.Faults.RestartMin ||
-		c.Faults.PartitionMax < c.Faults.PartitionMin {
+		c.Faults.PartitionMax < c.Faults.PartitionMin || c.Faults.ElectionMax < c.Faults.ElectionMin {
 		return nil, nil, errors.New("sim: a maximum is below its minimum")
 	}
 	for _, pc := range c.ProcessCrashes {
 		if pc.Agent < 0 || pc.Agent >= c.Agents || pc.At < 0 || pc.Down < 0 {
 			return nil, nil, fmt.Errorf("sim: ProcessCrashes: %+v names no agent or a negative time", pc)
+		}
+	}
+	for _, at := range c.MasterFailovers {
+		if at < 0 {
+			return nil, nil, fmt.Errorf("sim: MasterFailovers: negative time %v", at)
 		}
 	}
 	if agentRes, err = parseScalars(c.AgentResources); err != nil {

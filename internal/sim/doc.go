@@ -18,7 +18,9 @@
 // crashes, agent process crashes after which the agent recovers from its
 // checkpoint while its containers ran on, broken agent connections, network
 // partitions, broken framework streams, broken executor streams, dying
-// executors) are drawn from one seeded math/rand/v2 source. Each simulated
+// executors, failovers of the leading master and failed registry
+// commits, after which another master recovers from the registry:
+// failover.go) are drawn from one seeded math/rand/v2 source. Each simulated
 // agent keeps a durable store to which it applies the core's Checkpoint
 // outputs, and hands it back to a restarted core (recover.go). After every step the simulator checks
 // invariants (see check.go) and stops at the first one that fails with a

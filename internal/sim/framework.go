@@ -58,6 +58,9 @@ type simFramework struct {
 	received map[string]string
 	owed     map[string]*fwTask
 	acked    map[string]bool
+	// ackLost are the acknowledgements refused for want of a leading
+	// master.
+	ackLost map[string]bool
 }
 
 type fwTask struct {
@@ -71,15 +74,18 @@ type fwTask struct {
 	terminal            bool
 	final               mesos.TaskState
 	finalFromMaster     bool // the terminal state came from the master (no uuid)
+	finalReason         mesos.TaskStatus_Reason
 	// lostAfter: after the agent's end, the master said TASK_LOST (an
 	// agent removed, a reconciliation): it may have recorded that end.
 	lostAfter   bool
 	killDecided bool
+	killSent    bool // the framework asked the master to kill it
 }
 
 func newFramework(w *world, idx int) *simFramework {
 	f := &simFramework{w: w, idx: idx, name: "sim-framework-" + strconv.Itoa(idx), byID: map[string]*fwTask{},
-		checkpoint: true, received: map[string]string{}, owed: map[string]*fwTask{}, acked: map[string]bool{}}
+		checkpoint: true, received: map[string]string{}, owed: map[string]*fwTask{}, acked: map[string]bool{},
+		ackLost: map[string]bool{}}
 	if p := w.cfg.NoCheckpointShare; p > 0 {
 		f.checkpoint = !w.chance(p)
 	}
@@ -176,6 +182,10 @@ func (f *simFramework) receive(s *fwStream, ev *schedpb.Event) {
 
 func (f *simFramework) subscribed(sub *schedpb.Event_Subscribed) {
 	first := f.id == ""
+	if id := sub.GetFrameworkId().GetValue(); !first && id != f.id {
+		f.w.fail("frameworks-keep-ids", "framework %d subscribed again with its id %s, but was given %s", f.idx, f.id, id)
+		return
+	}
 	f.id = sub.GetFrameworkId().GetValue()
 	f.state = fwSubscribed
 	f.subscriptions++
@@ -280,7 +290,7 @@ func (f *simFramework) accept(o *mesos.Offer, batch []*fwTask) {
 				// A few tasks are killed at once, before they run: the
 				// agent may still be starting their executors.
 				if w := f.w; !t.killDecided && w.cfg.KillRatio > 0 && w.chance(w.cfg.KillRatio/4) {
-					t.killDecided = true
+					t.killDecided, t.killSent = true, true
 					f.call(&schedpb.Call{
 						Type: schedpb.Call_KILL.Enum(),
 						Kill: &schedpb.Call_Kill{TaskId: &mesos.TaskID{Value: proto.String(t.id)}, AgentId: &mesos.AgentID{Value: proto.String(t.agentID)}},
@@ -345,6 +355,10 @@ func (f *simFramework) acknowledge(s *mesos.TaskStatus) {
 	f.w.schedulerCallTaken(f, f.stream, call, "ACKNOWLEDGE "+describeStatus(f.id, s), nil, func(r core.Result) {
 		if !r.Code.Failed() {
 			f.acked[uuid] = true
+		} else if r.Message == noLeader {
+			// It went down with a master; the agent sends the update
+			// again, unless the framework is gone by then.
+			f.ackLost[uuid] = true
 		}
 	})
 }
@@ -355,6 +369,10 @@ func (f *simFramework) update(s *mesos.TaskStatus) {
 	t := f.byID[s.GetTaskId().GetValue()]
 	if t == nil || !t.launched {
 		w.fail("updates-for-launched-tasks", "framework %s got an update for task %s, which it never launched", f.id, s.GetTaskId().GetValue())
+		return
+	}
+	w.masterEndsTask(f, t, s)
+	if w.failure != nil {
 		return
 	}
 	st := s.GetState()
@@ -397,6 +415,7 @@ func (f *simFramework) update(s *mesos.TaskStatus) {
 		t.terminal = true
 		t.final = st
 		t.finalFromMaster = s.GetSource() == mesos.TaskStatus_SOURCE_MASTER && len(s.GetUuid()) == 0
+		t.finalReason = s.GetReason()
 		w.checkExecutorTruth(f.id, t.id)
 		f.checkDone()
 		return
@@ -404,6 +423,7 @@ func (f *simFramework) update(s *mesos.TaskStatus) {
 	if st == mesos.TaskState_TASK_RUNNING && !t.killDecided && w.cfg.KillRatio > 0 {
 		t.killDecided = true
 		if w.chance(w.cfg.KillRatio) {
+			t.killSent = true
 			f.call(&schedpb.Call{
 				Type: schedpb.Call_KILL.Enum(),
 				Kill: &schedpb.Call_Kill{TaskId: s.GetTaskId(), AgentId: s.GetAgentId()},

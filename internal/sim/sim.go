@@ -18,9 +18,7 @@ import (
 	schedpb "github.com/gomesos/gomesos/api/v1/scheduler"
 	"github.com/gomesos/gomesos/master/allocator"
 	"github.com/gomesos/gomesos/master/core"
-	"github.com/gomesos/gomesos/registry"
 	"github.com/gomesos/gomesos/resources"
-	"google.golang.org/protobuf/proto"
 )
 
 // Report sums up a run. Two runs of the same Config have equal Reports.
@@ -89,6 +87,12 @@ type Faults struct {
 	Partitions                                                                                int
 	ExecutorDisconnects, ExecutorCrashes                                                      int
 	LaunchFailures, ExecutorHangs                                                             int
+	// MasterFailovers counts the crashes of the leading master, whatever
+	// the cause: random (FaultConfig.MasterFailover) or scheduled ones,
+	// failed registry writes (RegistryWriteFailures counts those) and
+	// masters giving up leading (Aborts counts those); Elections the
+	// masters elected after them.
+	MasterFailovers, RegistryWriteFailures, Aborts, Elections int
 }
 
 // Failure is an invariant that failed. Running the same Config again
@@ -143,6 +147,24 @@ type world struct {
 
 	core  *core.Core
 	alloc *allocator.HierarchicalDRF
+	// opts are the master's options, the same for every master elected.
+	opts core.Options
+	// leading is set while a master leads: cleared when the leading
+	// master crashes, set again when the next one is elected
+	// (failover.go). term counts both changes: what was sent to one
+	// master finds another term when it arrives, and is refused.
+	leading bool
+	term    int
+	masters int // the masters elected so far
+	// rejectedRecoveries are the allocator's refused recoveries of the
+	// masters that crashed.
+	rejectedRecoveries uint64
+	// delivered are the tasks ("framework/task") whose RUN_TASK reached
+	// their agent.
+	delivered map[string]bool
+	// pastEnds are the task counters (master/tasks_finished, ...) of the
+	// masters that crashed, summed.
+	pastEnds map[string]float64
 	// registry is the master's durable registry, as its Persist outputs
 	// left it.
 	registry *registrypb.Registry
@@ -237,24 +259,20 @@ func newWorld(cfg Config, agentRes, taskRes resources.Resources) *world {
 		agentAcks: map[taskKey][]agentAck{},
 		taskQty:   taskRes.ToScalarQuantities(),
 		registry:  &registrypb.Registry{},
+		delivered: map[string]bool{},
+		pastEnds:  map[string]float64{},
 	}
 	w.taskProto = resources.ToProto(taskRes)
 	w.trace.init(cfg.TraceLimit, cfg.FailureTrace)
 	w.report.Seed = cfg.Seed
 
-	opts := cfg.Master
-	opts.Logger = slog.New(slog.DiscardHandler)
-	if opts.AllocationInterval <= 0 {
-		opts.AllocationInterval = allocator.DefaultAllocationInterval
+	w.opts = cfg.Master
+	w.opts.Logger = slog.New(slog.DiscardHandler)
+	if w.opts.AllocationInterval <= 0 {
+		w.opts.AllocationInterval = allocator.DefaultAllocationInterval
 	}
-	w.alloc = allocator.New(allocator.Options{AllocationInterval: opts.AllocationInterval, Seed: cfg.Seed})
-	id, ip, host := "sim", "10.0.0.1", "master.sim"
-	info := &mesos.MasterInfo{
-		Id: &id, Ip: proto.Uint32(0x0100000a), Port: proto.Uint32(5050), Pid: proto.String("master@10.0.0.1:5050"),
-		Hostname: &host, Version: proto.String(core.Version),
-		Address: &mesos.Address{Hostname: &host, Ip: &ip, Port: proto.Int32(5050)},
-	}
-	w.core = core.NewCore(info, opts, w.alloc, w.epoch)
+	w.newMaster()
+	w.leading = true
 
 	agentProto := resources.ToProto(agentRes)
 	for i := range cfg.Agents {
@@ -279,6 +297,14 @@ func (w *world) start() {
 	}
 	if w.cfg.AgentCheckInterval > 0 {
 		w.after(w.cfg.AgentCheckInterval, w.periodicAgentCheck)
+	}
+	for _, at := range w.cfg.MasterFailovers {
+		w.at(at, func() {
+			if w.leading {
+				w.checkRegistry()
+				w.masterCrash("scheduled failover")
+			}
+		})
 	}
 	for _, pc := range w.cfg.ProcessCrashes {
 		w.at(pc.At, func() {
@@ -379,6 +405,9 @@ func (w *world) linkFault(a *simAgent) (drop bool, extra time.Duration) {
 
 // step feeds the master one input and carries out its outputs.
 func (w *world) step(in core.Input, desc string) core.Result {
+	if !w.leading {
+		return core.Result{Code: core.Internal, Message: noLeader}
+	}
 	w.steps++
 	r := w.core.Step(w.clock(), in)
 	outs := w.core.Outputs()
@@ -386,7 +415,7 @@ func (w *world) step(in core.Input, desc string) core.Result {
 		w.tracef("m<%s = %s (%d out)", desc, r.Code, len(outs))
 	}
 	w.dispatch(outs)
-	if w.steps%w.cfg.CheckEvery == 0 && w.failure == nil {
+	if w.steps%w.cfg.CheckEvery == 0 && w.failure == nil && w.leading {
 		if err := w.alloc.CheckInvariants(); err != nil {
 			w.fail("allocator-invariants", "%v", err)
 		}
@@ -398,21 +427,40 @@ func (w *world) step(in core.Input, desc string) core.Result {
 		}
 		if w.steps%(snapshotEvery*w.cfg.CheckEvery) == 0 {
 			w.checkSnapshot()
+			w.checkRegistry()
 		}
 	}
 	return r
 }
 
 func (w *world) tick() {
-	w.step(core.Tick{}, "tick")
+	if w.leading {
+		w.step(core.Tick{}, "tick")
+	}
 	w.after(w.cfg.TickInterval, w.tick)
 }
 
-// dispatch carries out the master's outputs. Outputs for different
+// dispatch carries out the master's outputs, as the driver does: a
+// Persist is a barrier (the registry operations of every Persist of the
+// step are committed before anything after the first one is carried out,
+// and if the commit fails, nothing after it is: commitAndCarryOut), and an
+// Abort ends the master's leadership there.
+func (w *world) dispatch(outs []core.Output) {
+	first := slices.IndexFunc(outs, isBarrier)
+	if first < 0 {
+		w.carryOut(outs)
+		return
+	}
+	w.carryOut(outs[:first])
+	w.commitAndCarryOut(outs[first:])
+}
+
+// carryOut carries out outputs between barriers. Outputs for different
 // connections are independent, so they are taken connection by connection
 // (keeping their order on each): the Core may emit them in map order.
-func (w *world) dispatch(outs []core.Output) {
+func (w *world) carryOut(outs []core.Output) {
 	if len(outs) > 1 {
+		outs = slices.Clone(outs)
 		slices.SortStableFunc(outs, func(a, b core.Output) int { return strings.Compare(outputKey(a), outputKey(b)) })
 	}
 	for _, o := range outs {
@@ -425,12 +473,6 @@ func (w *world) dispatch(outs []core.Output) {
 			w.sendAgent(o.Conn, o.Msg)
 		case core.CloseAgent:
 			w.closeAgent(o.Conn)
-		case core.Persist:
-			// Committed at once: nothing of the master's is in flight
-			// between the Core and a simulated registry.
-			for _, op := range o.Ops {
-				registry.Apply(w.registry, op)
-			}
 		default:
 			w.fail("known-outputs", "unknown output %T", o)
 		}
@@ -548,6 +590,7 @@ func (w *world) agentLetGo(c *agentConn) {
 // stream c.
 func (w *world) agentSubscribe(a *simAgent, c *agentConn, msg *agentproto.AgentMessage) {
 	w.report.Messages.AgentToMaster++
+	term := w.term
 	drop, extra := w.linkFault(a)
 	desc := fmt.Sprintf("a%d %s on %s", a.idx, msg.GetType(), c.id)
 	if drop && a.partitioned() {
@@ -565,6 +608,10 @@ func (w *world) agentSubscribe(a *simAgent, c *agentConn, msg *agentproto.AgentM
 	w.carry(a, a.a2m.arrival(w.now, w.latency()+extra), func() {
 		if c.agentDone {
 			return // the agent gave up on the request
+		}
+		if w.refused(term, desc) {
+			w.carry(a, w.now+w.latency(), func() { a.streamEnded(c, "subscribe request failed: no leading master") })
+			return
 		}
 		c.masterOpen = true
 		// The answer goes back on the stream ahead of what the master
@@ -593,8 +640,11 @@ func (w *world) agentPost(a *simAgent, s agentcore.Send) {
 	if extra > 0 {
 		w.tracef("FAULT delay %s by %v", desc, extra)
 	}
-	inc := a.inc
+	inc, term := a.inc, w.term
 	w.carryMsg(a, a.a2m.arrival(w.now, w.latency()+extra), s.Msg.GetType() == agentproto.AgentMessage_PONG, func() {
+		if w.refused(term, desc) {
+			return // the POST failed; the driver only logs it
+		}
 		r := w.step(core.AgentMessage{AgentID: s.AgentID, Conn: s.StreamID, Msg: s.Msg}, desc)
 		if r.Code.Failed() {
 			w.carry(a, w.now+w.latency(), func() {
@@ -675,7 +725,24 @@ func (w *world) schedulerCallTaken(f *simFramework, stream *fwStream, call *sche
 	}
 	w.report.Messages.FrameworkToMaster++
 	desc = fmt.Sprintf("f%d %s", f.idx, desc)
+	term := w.term
 	w.at(f.f2m.arrival(w.now, w.latency()), func() {
+		if w.refused(term, desc) {
+			// The request failed: the connection was refused, or it
+			// went to a master that is not (or no longer) the leader.
+			r := core.Result{Code: core.Internal, Message: noLeader}
+			if call.GetType() == schedpb.Call_SUBSCRIBE {
+				w.after(w.latency(), func() { f.streamEnded(stream, "subscribe failed: no leading master") })
+				return
+			}
+			if taken != nil {
+				taken(r)
+			}
+			if done != nil {
+				w.after(w.latency(), func() { done(r) })
+			}
+			return
+		}
 		var r core.Result
 		if call.GetType() == schedpb.Call_SUBSCRIBE {
 			if stream.broken {
@@ -709,6 +776,10 @@ func (w *world) injectFaults() {
 		return
 	}
 	fc := w.cfg.Faults
+	if w.chance(fc.MasterFailover) && w.leading {
+		w.checkRegistry()
+		w.masterCrash("FAULT")
+	}
 	if w.chance(fc.AgentCrash) {
 		if a := w.pickAgent(func(a *simAgent) bool { return a.up() }); a != nil {
 			a.crash(w.rng.IntN(2) == 0)
@@ -862,6 +933,11 @@ func (w *world) end() {
 	if w.ended {
 		return
 	}
+	if !w.leading {
+		// The end-of-run checks read the leading master: wait for one.
+		w.after(100*time.Millisecond, w.end)
+		return
+	}
 	w.ended, w.endedAt = true, w.now
 	w.report.Completed = w.phase == phaseRun
 	w.checkEnd()
@@ -906,7 +982,7 @@ func (w *world) fillReport() {
 			r.Metrics[name] = v
 		}
 	}
-	r.AllocatorRejectedRecoveries = w.alloc.Stats().RejectedRecoveries
+	r.AllocatorRejectedRecoveries = w.rejectedRecoveries + w.alloc.Stats().RejectedRecoveries
 	r.Trace = w.trace.lines
 	r.TraceLines = w.trace.n
 	r.TraceHash = w.trace.hash.Sum64()

@@ -11,8 +11,9 @@ import (
 )
 
 var (
-	soak     = flag.Int("sim.soak", 0, "run this many random cluster configurations with random faults (TestSoak)")
-	soakFrom = flag.Int64("sim.soak.from", 1, "the first seed of TestSoak")
+	soak       = flag.Int("sim.soak", 0, "run this many random cluster configurations with random faults (TestSoak)")
+	soakFrom   = flag.Int64("sim.soak.from", 1, "the first seed of TestSoak")
+	soakMaster = flag.Bool("sim.soak.failover", false, "TestSoak: add master failovers and failed registry writes (soakFailoverConfig)")
 )
 
 // TestSoak runs random configurations: cluster sizes, resources, task
@@ -20,6 +21,8 @@ var (
 // from the seed. It is off unless -sim.soak=N is given, e.g.
 //
 //	go test ./internal/sim/ -run TestSoak -sim.soak=500
+//
+// and with -sim.soak.failover, master failovers too.
 //
 // A failure names its seed and prints the command that replays it alone
 // (-sim.seed=N).
@@ -34,6 +37,9 @@ func TestSoak(t *testing.T) {
 	failed := 0
 	for seed := from; seed < from+n; seed++ {
 		cfg := soakConfig(seed)
+		if *soakMaster {
+			cfg = soakFailoverConfig(seed)
+		}
 		if _, err := Run(cfg); err != nil {
 			var f *Failure
 			if errors.As(err, &f) {
@@ -94,6 +100,20 @@ func soakConfig(seed int64) Config {
 	if r.IntN(4) == 0 {
 		// Executors give up on an agent that stays down for long.
 		c.Faults.ExecutorRecoveryTimeout = time.Duration(10+r.IntN(120)) * time.Second
+	}
+	return c
+}
+
+// soakFailoverConfig is soakConfig with master failovers and failed
+// registry writes, and sometimes a short --agent_reregister_timeout, drawn
+// from a source of their own (soakConfig(seed) stays what it was).
+func soakFailoverConfig(seed int64) Config {
+	c := soakConfig(seed)
+	r := rand.New(rand.NewPCG(uint64(seed), 0x46_41_49_4c))
+	c.Faults.MasterFailover = []float64{0, 0.01, 0.05}[r.IntN(3)]
+	c.Faults.RegistryWriteFailure = []float64{0, 0.02, 0.1}[r.IntN(3)]
+	if r.IntN(3) == 0 {
+		c.Master.AgentReregisterTimeout = time.Duration(10+r.IntN(120)) * time.Second
 	}
 	return c
 }

@@ -152,22 +152,27 @@ func (c *Core) checkRecoveredAgents() {
 // recoveredList is the recovered agents' AgentInfos, in the registry's
 // order.
 func (c *Core) recoveredList() []*mesos.AgentInfo {
-	out := make([]*mesos.AgentInfo, 0, len(c.recoveredOrder))
+	out := make([]*mesos.AgentInfo, 0, len(c.recovered))
 	for _, id := range c.recoveredOrder {
-		out = append(out, c.recovered[id])
+		if info, ok := c.recovered[id]; ok {
+			out = append(out, info)
+		}
 	}
 	return out
 }
 
 // forgetRecovered takes an agent off the recovered list (it came back, or
-// it is being removed).
+// it is being removed). recoveredOrder may still name it: readers of
+// recoveredOrder skip the ids recovered no longer has.
 func (c *Core) forgetRecovered(id string) {
 	if _, ok := c.recovered[id]; !ok {
 		return
 	}
 	delete(c.recovered, id)
-	if i := slices.Index(c.recoveredOrder, id); i >= 0 {
-		c.recoveredOrder = slices.Delete(c.recoveredOrder, i, i+1)
+	// recoveredOrder keeps the id until it is mostly stale: removing it
+	// now would cost O(agents) for each of 10,000 agents coming back.
+	if len(c.recoveredOrder) > 2*len(c.recovered)+64 {
+		c.recoveredOrder = slices.DeleteFunc(c.recoveredOrder, func(id string) bool { _, ok := c.recovered[id]; return !ok })
 	}
 	c.recoveredChanged = true
 }

@@ -380,3 +380,38 @@ func decodeState(t *testing.T, s *Snapshot, v any) {
 		t.Fatalf("decoding /master/state: %v", err)
 	}
 }
+
+// A recovered agent re-registers with a task that ended while the
+// framework had not acknowledged its earlier updates: until it does,
+// reconciliation answers the update the agent is delivering (the task's
+// status_update_state), not the end the agent will send after it, as
+// Mesos does. (Found by the simulator: the framework saw TASK_FINISHED
+// answered, then the agent's resent TASK_RUNNING.)
+func TestFailoverReconciliationAnswersTheUpdateOnItsWay(t *testing.T) {
+	r := newRig(t)
+	a := r.agent("c1", plainAgent("h1"), "10.0.0.2:5051")
+	fi := checkpointing("svc", false)
+	f := r.subscribe("s1", fi)
+	r.tick()
+	r.accept(f, r.offer(f, a, ""), launch(cmdTask("t1", a, "cpus:1;mem:128")))
+	admitted := proto.Clone(r.reg.GetAgents().GetAgents()[0].GetInfo()).(*mesos.AgentInfo)
+	registered := proto.Clone(fi).(*mesos.FrameworkInfo)
+	registered.Id = &mesos.FrameworkID{Value: proto.String(f.id)}
+
+	n := r.failover(Options{AgentReregisterTimeout: time.Minute})
+	task := &mesos.Task{
+		Name: proto.String("task t1"), TaskId: &mesos.TaskID{Value: proto.String("t1")},
+		FrameworkId: registered.Id, AgentId: admitted.Id, State: mesos.TaskState_TASK_FINISHED.Enum(),
+		StatusUpdateState: mesos.TaskState_TASK_RUNNING.Enum(), StatusUpdateUuid: []byte("0123456789abcdef"),
+		Resources: resources.ToProto(resources.MustParse("cpus:1;mem:128")),
+	}
+	n.reregister("c2", admitted, []*mesos.FrameworkInfo{registered}, []*mesos.Task{task})
+	f2 := n.subscribe("s2", registered)
+	n.call(f2, &schedpb.Call{Type: schedpb.Call_RECONCILE.Enum(), Reconcile: &schedpb.Call_Reconcile{
+		Tasks: []*schedpb.Call_Reconcile_Task{{TaskId: task.TaskId, AgentId: task.AgentId}},
+	}})
+	ups := updatesOf(n.events["s2"])
+	if len(ups) != 1 || ups[0].GetState() != mesos.TaskState_TASK_RUNNING {
+		t.Fatalf("reconciliation answered %v, want TASK_RUNNING: the agent has yet to deliver TASK_RUNNING, then TASK_FINISHED", ups)
+	}
+}

@@ -73,8 +73,16 @@ func newTaskFromAgent(rt *mesos.Task, agentID string) *task {
 		res:        res,
 		role:       role,
 		state:      rt.GetState(),
-		statuses:   rt.GetStatuses(),
-		user:       rt.GetUser(),
+		// The update the agent is delivering (the oldest its framework
+		// has not acknowledged) is what reconciliation answers until the
+		// framework acknowledges it, as Mesos keeps the re-registered
+		// Task's status_update_state: answering the latest state instead
+		// would show the framework a task end, then the agent's earlier
+		// updates.
+		statusUpdateState: rt.StatusUpdateState,
+		statusUpdateUUID:  rt.GetStatusUpdateUuid(),
+		statuses:          rt.GetStatuses(),
+		user:              rt.GetUser(),
 	}
 }
 

@@ -1,0 +1,1015 @@
+package master
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime/pprof"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/gomesos/gomesos/api/agentproto"
+	mesos "github.com/gomesos/gomesos/api/v1/mesos"
+	schedpb "github.com/gomesos/gomesos/api/v1/scheduler"
+	"github.com/gomesos/gomesos/codec"
+	"github.com/gomesos/gomesos/master/core"
+	"github.com/gomesos/gomesos/registry"
+	"github.com/gomesos/gomesos/resources"
+)
+
+// BenchFailoverOptions shapes BenchFailover (`gomesos bench failover`).
+type BenchFailoverOptions struct {
+	Agents        int // simulated agents (1000)
+	TasksPerAgent int // tasks running on each agent (10)
+	// HeartbeatTimeout, ElectionTimeout and LeaderLeaseTimeout are the
+	// masters' Raft timeouts (the registry's defaults).
+	HeartbeatTimeout, ElectionTimeout, LeaderLeaseTimeout time.Duration
+	// RetryMin and RetryMax shape how an agent or the framework looks for
+	// the leader once its stream ended: it waits a random delay below a
+	// bound that starts at RetryMin and, after every round that found no
+	// leader, doubles up to RetryMax (50ms, 500ms).
+	RetryMin, RetryMax time.Duration
+	// Timeout bounds the setup, and the failover (2m each).
+	Timeout time.Duration
+	// InMemory has the agents and the framework connect to the masters'
+	// HTTP handlers over in-memory connections (net.Pipe) rather than
+	// TCP. It is chosen anyway when the process may not open two sockets
+	// per agent.
+	InMemory bool
+	// Dir is where the masters' registries go, in a temporary directory
+	// removed at the end (default: the system's temporary directory).
+	Dir string
+	// Logger is the masters' logger (nothing is logged when nil).
+	Logger *slog.Logger
+	// FailoverProfile, when set, receives a CPU profile (pprof) of the
+	// process from the kill until the failover is measured.
+	FailoverProfile io.Writer
+}
+
+func (o *BenchFailoverOptions) setDefaults() {
+	if o.Agents <= 0 {
+		o.Agents = 1000
+	}
+	if o.TasksPerAgent <= 0 {
+		o.TasksPerAgent = 10
+	}
+	if o.HeartbeatTimeout <= 0 {
+		o.HeartbeatTimeout = registry.DefaultHeartbeatTimeout
+	}
+	if o.ElectionTimeout <= 0 {
+		o.ElectionTimeout = registry.DefaultElectionTimeout
+	}
+	if o.LeaderLeaseTimeout <= 0 {
+		o.LeaderLeaseTimeout = registry.DefaultLeaderLeaseTimeout
+	}
+	if o.RetryMin <= 0 {
+		o.RetryMin = 50 * time.Millisecond
+	}
+	if o.RetryMax < o.RetryMin {
+		o.RetryMax = max(o.RetryMin, 500*time.Millisecond)
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = 2 * time.Minute
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+// BenchFailoverResult is what BenchFailover measured.
+type BenchFailoverResult struct {
+	Agents, Tasks int
+	// Registered is how long the agents took to register, Launched how
+	// long the tasks then took to run (their RUNNING acknowledged).
+	Registered, Launched time.Duration
+	// OldLeader is the master killed, NewLeader the one elected after.
+	OldLeader, NewLeader string
+	// From the kill: a new leader has recovered the registry (Elected),
+	// it has every agent re-registered (Reregistered), the framework
+	// receives offers from it (Offers).
+	Elected, Reregistered, Offers time.Duration
+}
+
+// BenchFailover measures a master failover (for `gomesos bench failover`)
+// and writes progress and a summary to w. Three masters run in process on
+// loopback ports, each with a Raft-replicated registry in a temporary
+// directory. opts.Agents simulated agents register over the real agent
+// protocol, and one framework, subscribed over the scheduler API, runs
+// opts.TasksPerAgent tasks on each. Then the leader is killed: its HTTP
+// server closes with every connection on it, its Raft shuts down without
+// handing the leadership over, and its loop stops. The agents and the
+// framework find the new leader through the list of masters, as their
+// streams ended, and BenchFailover measures from the kill until a new
+// leader has recovered, until it has every agent re-registered, and until
+// the framework receives offers from it.
+//
+// Should the leadership move before the kill (Raft's timeouts short for
+// how busy the machine is), the run starts over, up to three times.
+func BenchFailover(ctx context.Context, opts BenchFailoverOptions, w io.Writer) (BenchFailoverResult, error) {
+	opts.setDefaults()
+	for attempt := 1; ; attempt++ {
+		res, err := benchFailover(ctx, opts, w)
+		if !errors.Is(err, errStreamEnded) || attempt == 3 || ctx.Err() != nil {
+			return res, err
+		}
+		fmt.Fprintf(w, "failover: %v; starting over\n", err)
+	}
+}
+
+// errStreamEnded is a stream ending before the kill: the leadership moved.
+var errStreamEnded = errors.New("the stream ended before the kill: the leadership moved (Raft's timeouts may be short for how busy the machine is)")
+
+func benchFailover(ctx context.Context, opts BenchFailoverOptions, w io.Writer) (BenchFailoverResult, error) {
+	res := BenchFailoverResult{Agents: opts.Agents, Tasks: opts.Agents * opts.TasksPerAgent}
+	// Over TCP, every agent's stream takes two sockets in this process.
+	need := uint64(2*opts.Agents + 1024)
+	limit, limitErr := raiseOpenFiles(need)
+	inMemory := opts.InMemory || limitErr != nil
+	dir, err := os.MkdirTemp(opts.Dir, "gomesos-bench-failover-")
+	if err != nil {
+		return res, fmt.Errorf("bench failover: %w", err)
+	}
+	defer os.RemoveAll(dir)
+
+	b := newFailoverBench(opts, inMemory)
+	defer b.transport.CloseIdleConnections()
+	if err := b.startMasters(ctx, dir); err != nil {
+		return res, err
+	}
+	defer b.stopMasters()
+	switch {
+	case limitErr != nil:
+		fmt.Fprintf(w, "failover: %v; the agents and the framework connect to the masters' HTTP handlers over in-memory connections instead of TCP\n", limitErr)
+	case inMemory:
+		fmt.Fprintln(w, "failover: the agents and the framework connect to the masters' HTTP handlers over in-memory connections")
+	}
+	fmt.Fprintf(w, "failover: 3 masters %s (raft heartbeat %v, election %v, leader lease %v); %d agents, %d tasks each; "+
+		"agents and framework retry after %v doubling to %v, at most %d subscriptions in flight; open files %d\n",
+		strings.Join(b.addrs, " "), opts.HeartbeatTimeout, opts.ElectionTimeout, opts.LeaderLeaseTimeout, opts.Agents, opts.TasksPerAgent,
+		opts.RetryMin, opts.RetryMax, maxAttempts, limit)
+
+	simCtx, stopSim := context.WithCancel(ctx)
+	defer func() {
+		stopSim()
+		b.wg.Wait()
+	}()
+	b.stopSim = stopSim
+	setupCtx, cancel := context.WithTimeout(simCtx, opts.Timeout)
+	defer cancel()
+	leader, err := b.waitLeader(setupCtx, b.masters)
+	if err != nil {
+		return res, fmt.Errorf("bench failover: electing the first leader: %w", err)
+	}
+	res.OldLeader = b.masters[leader].Advertise()
+	fmt.Fprintf(w, "failover: %s leads\n", res.OldLeader)
+
+	for range postWorkers {
+		b.wg.Add(1)
+		go b.poster(simCtx, b.posts)
+	}
+	for range pongWorkers {
+		b.wg.Add(1)
+		go b.poster(simCtx, b.pongs)
+	}
+	start := time.Now()
+	for i := range b.agents {
+		b.wg.Add(1)
+		go b.agents[i].run(simCtx)
+	}
+	if err := b.waitUntil(setupCtx, func() bool { return b.registered.Load() == int64(opts.Agents) }); err != nil {
+		return res, fmt.Errorf("bench failover: %d of %d agents registered: %w", b.registered.Load(), opts.Agents, err)
+	}
+	res.Registered = time.Since(start)
+	fmt.Fprintf(w, "failover: %d agents registered in %.3fs\n", opts.Agents, res.Registered.Seconds())
+
+	start = time.Now()
+	b.wg.Add(1)
+	go b.fw.run(simCtx)
+	if err := b.waitUntil(setupCtx, func() bool { return b.acked.Load() == int64(res.Tasks) }); err != nil {
+		return res, fmt.Errorf("bench failover: %d of %d tasks running: %w", b.acked.Load(), res.Tasks, err)
+	}
+	res.Launched = time.Since(start)
+	m := b.masters[leader].latest().Metrics()
+	if got := int(m["master/tasks_running"]); got != res.Tasks || int(m["master/slaves_active"]) != opts.Agents {
+		return res, fmt.Errorf("bench failover: before the kill the leader has %v active agents and %d running tasks; want %d and %d",
+			m["master/slaves_active"], got, opts.Agents, res.Tasks)
+	}
+	fmt.Fprintf(w, "failover: %d tasks running in %.3fs; %s\n", res.Tasks, res.Launched.Seconds(), b.masters[leader].loopTimes())
+
+	if err := b.failover(simCtx, leader, &res, w); err != nil {
+		return res, err
+	}
+	_, err = fmt.Fprintf(w, "failover agents=%d elected=%.3fs reregistered=%.3fs offers=%.3fs\n",
+		opts.Agents, res.Elected.Seconds(), res.Reregistered.Seconds(), res.Offers.Seconds())
+	return res, err
+}
+
+// failover kills the leader and measures until the new one has every
+// agent back and offers flowing.
+func (b *failoverBench) failover(ctx context.Context, leader int, res *BenchFailoverResult, w io.Writer) error {
+	ctx, cancel := context.WithTimeout(ctx, b.opts.Timeout)
+	defer cancel()
+	var survivors []*Master
+	for i, m := range b.masters {
+		if i != leader {
+			survivors = append(survivors, m)
+		}
+	}
+	fmt.Fprintf(w, "failover: killing %s: its HTTP server closes with every connection, its Raft shuts down without a leadership transfer, its loop stops\n",
+		res.OldLeader)
+	if b.opts.FailoverProfile != nil {
+		if err := pprof.StartCPUProfile(b.opts.FailoverProfile); err != nil {
+			return fmt.Errorf("bench failover: %w", err)
+		}
+		defer pprof.StopCPUProfile()
+	}
+	t0 := time.Now()
+	b.killedAt.Store(t0.UnixNano())
+	b.masters[leader].srv.Close()
+	if b.pipes != nil {
+		b.pipes[strconv.Itoa(leader)].srv.Close()
+	}
+	if err := b.stores[leader].Close(); err != nil {
+		b.opts.Logger.Warn("closing the killed master's registry", "error", err)
+	}
+	b.cancels[leader]()
+
+	// leading is the survivor leading now: should the leadership move
+	// again, the agents follow it there, and so does the count.
+	var leading *Master
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	nextReport := 500 * time.Millisecond
+	lastPoll := time.Time{}
+	for res.Elected == 0 || res.Reregistered == 0 || res.Offers == 0 {
+		select {
+		case <-tick.C:
+		case <-b.failed:
+			return b.err
+		case <-ctx.Done():
+			return b.failure(fmt.Errorf("bench failover: %.3fs after the kill: elected=%v reregistered=%v offers=%v: %w",
+				time.Since(t0).Seconds(), res.Elected, res.Reregistered, res.Offers, ctx.Err()))
+		}
+		now := time.Now()
+		if leading == nil || !leading.Leading() {
+			leading = nil
+			for _, m := range survivors {
+				if m.Leading() {
+					leading = m
+				}
+			}
+			if leading != nil && res.Elected == 0 {
+				res.Elected = now.Sub(t0)
+				res.NewLeader = leading.Advertise()
+				fmt.Fprintf(w, "failover: %s elected and recovered after %.3fs\n", res.NewLeader, res.Elected.Seconds())
+			} else if leading != nil {
+				fmt.Fprintf(w, "failover: the leadership moved again: %s leads after %.3fs\n", leading.Advertise(), now.Sub(t0).Seconds())
+			}
+		}
+		if at := b.fw.offersAt.Load(); res.Offers == 0 && at != 0 {
+			res.Offers = time.Duration(at - t0.UnixNano())
+			fmt.Fprintf(w, "failover: the framework receives offers after %.3fs\n", res.Offers.Seconds())
+		}
+		// The leader's view is read every 10ms once every agent heard
+		// REGISTERED since the kill (reading it costs the leader a
+		// snapshot and a walk over every task: it is not read sooner).
+		if leading != nil && res.Reregistered == 0 && b.reregistered.Load() >= int64(b.opts.Agents) &&
+			now.Sub(lastPoll) >= 10*time.Millisecond {
+			lastPoll = now
+			if int(leading.latest().Metrics()["master/slaves_active"]) == b.opts.Agents {
+				res.Reregistered = time.Since(t0)
+				fmt.Fprintf(w, "failover: every agent re-registered after %.3fs\n", res.Reregistered.Seconds())
+			}
+		}
+		if since := now.Sub(t0); since >= nextReport {
+			nextReport += 500 * time.Millisecond
+			leaderNow := "none"
+			if leading != nil {
+				leaderNow = leading.Advertise()
+			}
+			fmt.Fprintf(w, "failover: +%.3fs: leader %s, %d agents re-registered (%d agents), framework resubscribed %v\n",
+				since.Seconds(), leaderNow, b.reregistered.Load(), b.opts.Agents, b.fw.resubscribed.Load())
+		}
+	}
+	newLeader := leading
+	fmt.Fprintf(w, "failover: leader %s: %s\n", newLeader.Advertise(), newLeader.loopTimes())
+	m := newLeader.latest().Metrics()
+	if got := int(m["master/tasks_running"]); got != res.Tasks {
+		return fmt.Errorf("bench failover: the new leader has %d running tasks; want %d", got, res.Tasks)
+	}
+	return nil
+}
+
+// loopTimes says how long the master's registry commits and allocation
+// runs took.
+func (m *Master) loopTimes() string {
+	out := map[string]float64{}
+	m.storeRuns.put(out, "store")
+	m.allocRuns.put(out, "alloc")
+	return fmt.Sprintf("registry commits: %.0f, p50 %.1fms p99 %.1fms max %.1fms; allocation runs: %.0f, p50 %.1fms max %.1fms (last 1000 of each)",
+		out["store/count"], out["store/p50"], out["store/p99"], out["store/max"], out["alloc/count"], out["alloc/p50"], out["alloc/max"])
+}
+
+// postWorkers is how many messages and calls the simulated agents and
+// framework have on their way to the masters at once (pongWorkers the
+// PONGs, apart), and maxAttempts how many subscriptions. Everything runs
+// in one process: thousands of requests at once would delay every
+// goroutine (Raft's heartbeats among them) by as long as it takes to serve
+// them all, which the masters, each on its own machine, would not suffer.
+const (
+	postWorkers = 32
+	pongWorkers = 4
+	maxAttempts = 64
+	// postTimeout bounds a message or call, as the agent's own link does.
+	postTimeout = 10 * time.Second
+)
+
+// failoverBench runs BenchFailover: the masters, the simulated agents and
+// the framework.
+type failoverBench struct {
+	opts      BenchFailoverOptions
+	transport *http.Transport
+	client    *http.Client
+
+	addrs   []string
+	masters []*Master
+	stores  []*registry.Replicated
+	cancels []context.CancelFunc
+	ran     []chan error
+
+	agents []*simAgent
+	fw     *simFramework
+	posts  chan func(context.Context)
+	pongs  chan func(context.Context)
+	// attempts holds a token for every subscription attempt in flight.
+	attempts chan struct{}
+	wg       sync.WaitGroup // the simulated agents and framework, the posters
+
+	// killedAt is when the leader was killed (unix ns), 0 before.
+	killedAt atomic.Int64
+	// registered counts the agents registered, reregistered those that
+	// heard REGISTERED again after the kill, acked the tasks whose RUNNING
+	// was acknowledged to their agent.
+	registered, reregistered, acked atomic.Int64
+
+	// pipes, when set, are the masters' HTTP handlers served over
+	// in-memory connections, by master address (and by index: "0".."2").
+	pipes map[string]*pipeServer
+
+	stopSim context.CancelFunc
+	failed  chan struct{} // closed with err set
+	errOnce sync.Once
+	err     error
+}
+
+func newFailoverBench(opts BenchFailoverOptions, inMemory bool) *failoverBench {
+	b := &failoverBench{
+		opts: opts,
+		// Deep enough for every task's update and more: an agent never
+		// waits to queue a message, so never stops reading its stream.
+		posts:    make(chan func(context.Context), opts.Agents*(opts.TasksPerAgent+2)+4096),
+		failed:   make(chan struct{}),
+		pongs:    make(chan func(context.Context), opts.Agents+1024),
+		attempts: make(chan struct{}, maxAttempts),
+	}
+	dial := (&net.Dialer{Timeout: 5 * time.Second}).DialContext
+	if inMemory {
+		b.pipes = map[string]*pipeServer{}
+		dial = b.dialPipe
+	}
+	b.transport = &http.Transport{
+		Proxy:               nil,
+		DialContext:         dial,
+		MaxIdleConnsPerHost: 4 * postWorkers,
+		IdleConnTimeout:     90 * time.Second,
+		DisableCompression:  true,
+	}
+	b.client = &http.Client{Transport: b.transport, CheckRedirect: func(*http.Request, []*http.Request) error {
+		return http.ErrUseLastResponse
+	}}
+	per := opts.TasksPerAgent + 2 // room for two more tasks: offers keep coming
+	total := resources.ToProto(resources.MustParse(fmt.Sprintf("cpus:%d;mem:%d;disk:10000;ports:[31000-32000]",
+		per*failoverTaskCPUs, per*failoverTaskMem)))
+	for i := range opts.Agents {
+		b.agents = append(b.agents, &simAgent{b: b, info: &mesos.AgentInfo{
+			Hostname: proto.String(fmt.Sprintf("agent%05d.bench", i)), Port: proto.Int32(5051), Resources: total,
+		}, endpoint: fmt.Sprintf("10.%d.%d.%d:5051", i>>16&255, i>>8&255, i&255)})
+	}
+	b.fw = &simFramework{b: b, launched: map[string]bool{}, info: &mesos.FrameworkInfo{
+		Name: proto.String("bench failover"), User: proto.String("bench"), Checkpoint: proto.Bool(true),
+		FailoverTimeout: proto.Float64(3600),
+	}}
+	return b
+}
+
+const (
+	failoverTaskCPUs = 1
+	failoverTaskMem  = 128
+)
+
+// fail records the first error of a simulated party and stops them all.
+func (b *failoverBench) fail(err error) {
+	b.errOnce.Do(func() {
+		b.err = fmt.Errorf("bench failover: %w", err)
+		close(b.failed)
+		b.stopSim()
+	})
+}
+
+func (b *failoverBench) killed() bool { return b.killedAt.Load() != 0 }
+
+// startMasters starts three masters, each with a replicated registry whose
+// peers are the three: each opens its registry once all three listen.
+func (b *failoverBench) startMasters(ctx context.Context, dir string) error {
+	const n = 3
+	b.addrs = make([]string, n)
+	b.stores = make([]*registry.Replicated, n)
+	var listening sync.WaitGroup
+	listening.Add(n)
+	allListen := make(chan struct{})
+	abort := make(chan struct{})
+	go func() {
+		listening.Wait()
+		close(allListen)
+	}()
+	type made struct {
+		m   *Master
+		err error
+	}
+	results := make([]chan made, n)
+	for i := range n {
+		results[i] = make(chan made, 1)
+		cfg := Config{
+			IP:      "127.0.0.1",
+			Options: core.Options{Logger: b.opts.Logger},
+			OpenRegistry: func(self string) (registry.Store, http.Handler, error) {
+				b.addrs[i] = self
+				listening.Done()
+				select {
+				case <-allListen:
+				case <-abort:
+					return nil, nil, errors.New("another master failed to start")
+				}
+				layer := registry.NewStreamLayer(self)
+				s, err := registry.NewReplicated(registry.ReplicatedConfig{
+					Dir: filepath.Join(dir, strconv.Itoa(i)), Self: self, Peers: b.addrs, StreamLayer: layer,
+					HeartbeatTimeout: b.opts.HeartbeatTimeout, ElectionTimeout: b.opts.ElectionTimeout,
+					LeaderLeaseTimeout: b.opts.LeaderLeaseTimeout, Logger: b.opts.Logger,
+				})
+				if err != nil {
+					return nil, nil, err
+				}
+				b.stores[i] = s
+				return s, layer, nil
+			},
+		}
+		go func() {
+			m, err := New(cfg)
+			if err != nil {
+				// A master that failed before it listened never reaches
+				// the barrier: it must not hold the others there.
+				listening.Done()
+			}
+			results[i] <- made{m, err}
+		}()
+	}
+	var errs []error
+	for i := range n {
+		r := <-results[i]
+		if r.err != nil {
+			errs = append(errs, r.err)
+			select {
+			case <-abort:
+			default:
+				close(abort)
+			}
+		}
+		b.masters = append(b.masters, r.m)
+	}
+	if err := errors.Join(errs...); err != nil {
+		for _, m := range b.masters {
+			if m != nil {
+				m.store.Close()
+				m.ln.Close()
+			}
+		}
+		b.masters = nil
+		return fmt.Errorf("bench failover: starting the masters: %w", err)
+	}
+	for i, m := range b.masters {
+		if b.pipes != nil {
+			p := newPipeServer(m)
+			b.pipes[m.Advertise()] = p
+			b.pipes[strconv.Itoa(i)] = p
+		}
+		mctx, cancel := context.WithCancel(ctx)
+		ran := make(chan error, 1)
+		go func() { ran <- m.Run(mctx) }()
+		b.cancels = append(b.cancels, cancel)
+		b.ran = append(b.ran, ran)
+	}
+	return nil
+}
+
+// stopMasters stops every master still running and waits for them.
+func (b *failoverBench) stopMasters() {
+	for i, cancel := range b.cancels {
+		if b.pipes != nil {
+			b.pipes[strconv.Itoa(i)].srv.Close()
+		}
+		cancel()
+		<-b.ran[i]
+	}
+}
+
+// pipeServer serves a master's HTTP handler over in-memory connections:
+// 10,000 agents over TCP take 20,000 sockets in this process, more than a
+// process may be allowed.
+type pipeServer struct {
+	srv    *http.Server
+	conns  chan net.Conn
+	closed chan struct{}
+	once   sync.Once
+	addr   net.Addr
+}
+
+func newPipeServer(m *Master) *pipeServer {
+	p := &pipeServer{conns: make(chan net.Conn), closed: make(chan struct{}), addr: m.ln.Addr()}
+	p.srv = &http.Server{Handler: m.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = p.srv.Serve(p) }()
+	return p
+}
+
+// Accept, Close and Addr make the pipeServer the listener of its server.
+func (p *pipeServer) Accept() (net.Conn, error) {
+	select {
+	case c := <-p.conns:
+		return c, nil
+	case <-p.closed:
+		return nil, net.ErrClosed
+	}
+}
+
+func (p *pipeServer) Close() error {
+	p.once.Do(func() { close(p.closed) })
+	return nil
+}
+
+func (p *pipeServer) Addr() net.Addr { return p.addr }
+
+// dialPipe connects to the master at addr in memory; a master killed or
+// stopped refuses the connection.
+func (b *failoverBench) dialPipe(ctx context.Context, network, addr string) (net.Conn, error) {
+	p := b.pipes[addr]
+	if p == nil {
+		return nil, fmt.Errorf("dial %s: no such master", addr)
+	}
+	client, server := net.Pipe()
+	select {
+	case p.conns <- server:
+		return client, nil
+	case <-p.closed:
+	case <-ctx.Done():
+	}
+	client.Close()
+	server.Close()
+	return nil, fmt.Errorf("dial %s: connection refused", addr)
+}
+
+// waitLeader waits until one of ms leads and returns its index.
+func (b *failoverBench) waitLeader(ctx context.Context, ms []*Master) (int, error) {
+	leader := -1
+	err := b.waitUntil(ctx, func() bool {
+		for i, m := range ms {
+			if m.Leading() {
+				leader = i
+				return true
+			}
+		}
+		return false
+	})
+	return leader, err
+}
+
+// waitUntil polls cond until it holds, a simulated party fails, or ctx
+// ends.
+func (b *failoverBench) waitUntil(ctx context.Context, cond func() bool) error {
+	t := time.NewTicker(5 * time.Millisecond)
+	defer t.Stop()
+	for !cond() {
+		select {
+		case <-t.C:
+		case <-b.failed:
+			return b.err
+		case <-ctx.Done():
+			return b.failure(ctx.Err())
+		}
+	}
+	return nil
+}
+
+// failure is the error of a simulated party that failed, which stopped
+// the others (and ended their context), or else err.
+func (b *failoverBench) failure(err error) error {
+	select {
+	case <-b.failed:
+		return b.err
+	default:
+		return err
+	}
+}
+
+// pause waits for d or ctx.
+func pause(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}
+
+// request POSTs body to path on the master at addr.
+func (b *failoverBench) request(ctx context.Context, addr, path string, body []byte, header ...string) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+addr+path, bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", codec.MediaProtobuf)
+	req.Header.Set("Accept", codec.MediaProtobuf)
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	return b.client.Do(req)
+}
+
+// open POSTs a subscription (body, to path) to the leading master. It
+// starts at the master at index *at of the list, follows a redirect to
+// the leader, and tries the next master of the list after a connection
+// error or a 503, waiting a random backoff between attempts. It returns
+// the open stream and the address of the master that took it.
+func (b *failoverBench) open(ctx context.Context, at *int, path string, body []byte) (*http.Response, string, error) {
+	bound := b.opts.RetryMin
+	for {
+		addr := b.addrs[*at]
+		select {
+		case b.attempts <- struct{}{}:
+		case <-ctx.Done():
+			return nil, "", ctx.Err()
+		}
+		for hop := 0; ; hop++ {
+			resp, err := b.request(ctx, addr, path, body)
+			if err != nil {
+				if ctx.Err() != nil {
+					<-b.attempts
+					return nil, "", ctx.Err()
+				}
+				break
+			}
+			if resp.StatusCode == http.StatusOK {
+				<-b.attempts
+				return resp, addr, nil
+			}
+			text, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusTemporaryRedirect && hop < 2 {
+				if u, err := url.Parse(resp.Header.Get("Location")); err == nil && u.Host != "" {
+					addr = u.Host
+					continue
+				}
+			}
+			if resp.StatusCode != http.StatusServiceUnavailable && resp.StatusCode != http.StatusTemporaryRedirect {
+				<-b.attempts
+				return nil, "", fmt.Errorf("POST %s%s: %s: %s", addr, path, resp.Status, bytes.TrimSpace(text))
+			}
+			break
+		}
+		<-b.attempts
+		*at = (*at + 1) % len(b.addrs)
+		pause(ctx, rand.N(bound+1))
+		if ctx.Err() != nil {
+			return nil, "", ctx.Err()
+		}
+		bound = min(2*bound, b.opts.RetryMax)
+	}
+}
+
+// poster sends the agents' messages and the framework's calls.
+func (b *failoverBench) poster(ctx context.Context, queue chan func(context.Context)) {
+	defer b.wg.Done()
+	for {
+		select {
+		case post := <-queue:
+			post(ctx)
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// post queues a POST of msg to path on addr, which must answer want. A
+// failure before the kill fails the bench; after it, the stream the
+// message belongs to is gone, and the registration that follows carries
+// what the message said.
+func (b *failoverBench) post(ctx context.Context, addr, path string, msg proto.Message, want int, header ...string) {
+	b.enqueue(ctx, b.posts, addr, path, msg, want, header...)
+}
+
+// pong is post for PONGs, which go apart from the queue, as the agent's
+// own link sends them: however long the queue, pings are answered.
+func (b *failoverBench) pong(ctx context.Context, addr, path string, msg proto.Message, want int, header ...string) {
+	b.enqueue(ctx, b.pongs, addr, path, msg, want, header...)
+}
+
+func (b *failoverBench) enqueue(ctx context.Context, queue chan func(context.Context), addr, path string, msg proto.Message, want int, header ...string) {
+	body, err := proto.Marshal(msg)
+	if err != nil {
+		b.fail(err)
+		return
+	}
+	job := func(ctx context.Context) {
+		ctx, cancel := context.WithTimeout(ctx, postTimeout)
+		defer cancel()
+		resp, err := b.request(ctx, addr, path, body, header...)
+		if err != nil {
+			if !b.killed() && ctx.Err() == nil {
+				b.fail(err)
+			}
+			return
+		}
+		text, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
+		resp.Body.Close()
+		if resp.StatusCode != want && !b.killed() {
+			b.fail(fmt.Errorf("POST %s%s: %s: %s", addr, path, resp.Status, bytes.TrimSpace(text)))
+		}
+	}
+	select {
+	case queue <- job:
+	case <-ctx.Done():
+	}
+}
+
+// maxBenchRecord bounds a record read from a master's stream.
+const maxBenchRecord = 16 << 20
+
+// simAgent is a simulated agent: it speaks the agent protocol, runs
+// nothing, and reports every task it is given running.
+type simAgent struct {
+	b        *failoverBench
+	info     *mesos.AgentInfo
+	endpoint string
+	// Owned by the agent's goroutine.
+	id    string
+	fw    *mesos.FrameworkInfo
+	tasks []*mesos.Task
+}
+
+// message is REGISTER for a new agent, REREGISTER with its framework and
+// tasks for a registered one.
+func (a *simAgent) message() *agentproto.AgentMessage {
+	reg := &agentproto.AgentMessage_Register{AgentInfo: a.info, Version: proto.String(core.Version), Endpoint: &a.endpoint}
+	if a.id == "" {
+		return &agentproto.AgentMessage{Type: agentproto.AgentMessage_REGISTER.Enum(), Register: reg}
+	}
+	info := proto.Clone(a.info).(*mesos.AgentInfo)
+	info.Id = &mesos.AgentID{Value: &a.id}
+	reg.AgentInfo = info
+	if a.fw != nil {
+		reg.Frameworks = []*mesos.FrameworkInfo{a.fw}
+	}
+	reg.Tasks = a.tasks
+	return &agentproto.AgentMessage{Type: agentproto.AgentMessage_REREGISTER.Enum(), Register: reg}
+}
+
+// run registers, reads the master's messages, and re-registers whenever
+// its stream ends, until ctx ends.
+func (a *simAgent) run(ctx context.Context) {
+	b := a.b
+	defer b.wg.Done()
+	at := rand.IntN(len(b.addrs))
+	for ctx.Err() == nil {
+		body, err := proto.Marshal(a.message())
+		if err != nil {
+			b.fail(err)
+			return
+		}
+		resp, addr, err := b.open(ctx, &at, "/internal/agent/subscribe", body)
+		if err != nil {
+			if ctx.Err() == nil {
+				b.fail(err)
+			}
+			return
+		}
+		a.read(ctx, resp.Body, addr, resp.Header.Get(HeaderStreamID))
+		resp.Body.Close()
+		// Not all at once: the first attempt after a stream ends waits a
+		// random delay below RetryMin.
+		pause(ctx, rand.N(b.opts.RetryMin+1))
+	}
+}
+
+// read takes the master's messages until the stream ends.
+func (a *simAgent) read(ctx context.Context, body io.Reader, addr, stream string) {
+	b := a.b
+	rr := codec.NewRecordReader(body, maxBenchRecord)
+	for {
+		rec, err := rr.ReadRecord()
+		if err != nil {
+			if !b.killed() && ctx.Err() == nil {
+				b.fail(fmt.Errorf("agent %s: %w (%w)", a.info.GetHostname(), errStreamEnded, err))
+			}
+			return
+		}
+		msg := &agentproto.MasterMessage{}
+		if err := proto.Unmarshal(rec, msg); err != nil {
+			b.fail(fmt.Errorf("agent %s: bad message: %w", a.info.GetHostname(), err))
+			return
+		}
+		switch msg.GetType() {
+		case agentproto.MasterMessage_REGISTERED:
+			if a.id == "" {
+				a.id = msg.GetRegistered().GetAgentId().GetValue()
+				b.registered.Add(1)
+			} else if b.killed() {
+				b.reregistered.Add(1)
+			}
+		case agentproto.MasterMessage_PING:
+			b.pong(ctx, addr, "/internal/agent/message", &agentproto.AgentMessage{Type: agentproto.AgentMessage_PONG.Enum()},
+				http.StatusAccepted, HeaderAgentID, a.id, HeaderStreamID, stream)
+		case agentproto.MasterMessage_RUN_TASK:
+			a.runTask(ctx, msg.GetRunTask(), addr, stream)
+		case agentproto.MasterMessage_ACKNOWLEDGE:
+			b.acked.Add(1)
+		case agentproto.MasterMessage_KILL_TASK, agentproto.MasterMessage_SHUTDOWN_FRAMEWORK, agentproto.MasterMessage_SHUTDOWN:
+			b.fail(fmt.Errorf("agent %s was sent %s: %s", a.id, msg.GetType(), prototextShort(msg)))
+			return
+		}
+	}
+}
+
+// prototextShort is a message for an error.
+func prototextShort(m proto.Message) string {
+	s := fmt.Sprint(m)
+	if len(s) > 300 {
+		s = s[:300] + "..."
+	}
+	return s
+}
+
+// runTask records the task running and reports it so.
+func (a *simAgent) runTask(ctx context.Context, rt *agentproto.MasterMessage_RunTask, addr, stream string) {
+	a.fw = rt.GetFrameworkInfo()
+	ti := rt.GetTask()
+	running := mesos.TaskState_TASK_RUNNING.Enum()
+	a.tasks = append(a.tasks, &mesos.Task{
+		Name: ti.Name, TaskId: ti.GetTaskId(), FrameworkId: a.fw.GetId(), AgentId: &mesos.AgentID{Value: &a.id},
+		State: running, Resources: ti.GetResources(),
+	})
+	uuid := make([]byte, 16)
+	for i := range uuid {
+		uuid[i] = byte(rand.Uint32())
+	}
+	a.b.post(ctx, addr, "/internal/agent/message", &agentproto.AgentMessage{
+		Type: agentproto.AgentMessage_STATUS_UPDATE.Enum(),
+		StatusUpdate: &agentproto.StatusUpdate{
+			FrameworkId: a.fw.GetId(), LatestState: running,
+			Status: &mesos.TaskStatus{
+				TaskId: ti.GetTaskId(), State: running, Source: mesos.TaskStatus_SOURCE_EXECUTOR.Enum(),
+				AgentId: &mesos.AgentID{Value: &a.id}, Uuid: uuid,
+				Timestamp: proto.Float64(float64(time.Now().UnixNano()) / 1e9),
+			},
+		},
+	}, http.StatusAccepted, HeaderAgentID, a.id, HeaderStreamID, stream)
+}
+
+// simFramework is the scheduler: it launches TasksPerAgent tasks on every
+// agent from its offers, acknowledges their updates, and after the kill
+// only notes when offers come again.
+type simFramework struct {
+	b        *failoverBench
+	info     *mesos.FrameworkInfo // with its id once subscribed
+	mu       sync.Mutex
+	launched map[string]bool // agents given their tasks
+	// offersAt is when the first offer after the kill arrived (unix ns).
+	offersAt     atomic.Int64
+	resubscribed atomic.Bool
+}
+
+func (f *simFramework) run(ctx context.Context) {
+	b := f.b
+	defer b.wg.Done()
+	at := rand.IntN(len(b.addrs))
+	for ctx.Err() == nil {
+		call := &schedpb.Call{Type: schedpb.Call_SUBSCRIBE.Enum(), Subscribe: &schedpb.Call_Subscribe{FrameworkInfo: f.info}}
+		call.FrameworkId = f.info.GetId()
+		body, err := proto.Marshal(call)
+		if err != nil {
+			b.fail(err)
+			return
+		}
+		resp, addr, err := b.open(ctx, &at, "/api/v1/scheduler", body)
+		if err != nil {
+			if ctx.Err() == nil {
+				b.fail(err)
+			}
+			return
+		}
+		f.read(ctx, resp.Body, addr, resp.Header.Get("Mesos-Stream-Id"))
+		resp.Body.Close()
+		pause(ctx, rand.N(b.opts.RetryMin+1))
+	}
+}
+
+// read takes the events of one subscription until it ends.
+func (f *simFramework) read(ctx context.Context, body io.Reader, addr, stream string) {
+	b := f.b
+	rr := codec.NewRecordReader(body, maxBenchRecord)
+	for {
+		rec, err := rr.ReadRecord()
+		if err != nil {
+			if !b.killed() && ctx.Err() == nil {
+				b.fail(fmt.Errorf("framework: %w (%w)", errStreamEnded, err))
+			}
+			return
+		}
+		ev := &schedpb.Event{}
+		if err := proto.Unmarshal(rec, ev); err != nil {
+			b.fail(fmt.Errorf("framework: bad event: %w", err))
+			return
+		}
+		switch ev.GetType() {
+		case schedpb.Event_SUBSCRIBED:
+			if f.info.Id == nil {
+				f.info.Id = ev.GetSubscribed().GetFrameworkId()
+			}
+			if b.killed() {
+				f.resubscribed.Store(true)
+			}
+		case schedpb.Event_OFFERS:
+			if b.killed() {
+				f.offersAt.CompareAndSwap(0, time.Now().UnixNano())
+				continue
+			}
+			for _, o := range ev.GetOffers().GetOffers() {
+				f.launch(ctx, o, addr, stream)
+			}
+		case schedpb.Event_UPDATE:
+			st := ev.GetUpdate().GetStatus()
+			if len(st.GetUuid()) > 0 {
+				b.post(ctx, addr, "/api/v1/scheduler", &schedpb.Call{
+					FrameworkId: f.info.GetId(), Type: schedpb.Call_ACKNOWLEDGE.Enum(),
+					Acknowledge: &schedpb.Call_Acknowledge{AgentId: st.GetAgentId(), TaskId: st.GetTaskId(), Uuid: st.GetUuid()},
+				}, http.StatusAccepted, "Mesos-Stream-Id", stream)
+			}
+		case schedpb.Event_ERROR:
+			if !b.killed() {
+				b.fail(fmt.Errorf("framework: ERROR event: %s", ev.GetError().GetMessage()))
+				return
+			}
+		}
+	}
+}
+
+// launch starts TasksPerAgent tasks on the offer's agent, once; the
+// framework keeps the offers it does not use.
+func (f *simFramework) launch(ctx context.Context, o *mesos.Offer, addr, stream string) {
+	agentID := o.GetAgentId().GetValue()
+	f.mu.Lock()
+	if f.launched[agentID] {
+		f.mu.Unlock()
+		return
+	}
+	f.launched[agentID] = true
+	f.mu.Unlock()
+	taskRes := resources.ToProto(resources.MustParse(fmt.Sprintf("cpus:%d;mem:%d", failoverTaskCPUs, failoverTaskMem)))
+	tasks := make([]*mesos.TaskInfo, 0, f.b.opts.TasksPerAgent)
+	for i := range f.b.opts.TasksPerAgent {
+		id := fmt.Sprintf("%s-task-%d", agentID, i)
+		tasks = append(tasks, &mesos.TaskInfo{
+			Name: proto.String("bench " + id), TaskId: &mesos.TaskID{Value: &id},
+			AgentId: o.GetAgentId(), Resources: taskRes,
+			Command: &mesos.CommandInfo{Value: proto.String("sleep 3600")},
+		})
+	}
+	f.b.post(ctx, addr, "/api/v1/scheduler", &schedpb.Call{
+		FrameworkId: f.info.GetId(), Type: schedpb.Call_ACCEPT.Enum(),
+		Accept: &schedpb.Call_Accept{
+			OfferIds:   []*mesos.OfferID{o.GetId()},
+			Operations: []*mesos.Offer_Operation{{Type: mesos.Offer_Operation_LAUNCH.Enum(), Launch: &mesos.Offer_Operation_Launch{TaskInfos: tasks}}},
+		},
+	}, http.StatusAccepted, "Mesos-Stream-Id", stream)
+}
