@@ -78,6 +78,17 @@ func (m *Master) follow(why string) {
 	}
 	m.leads = false
 	m.role.Store(roleFollower)
+	m.closeStreams()
+	m.core = m.newCore(time.Now())
+	m.core.Outputs() // a new Core has none; nothing of it is carried out
+	m.followLeader(m.store.Leader())
+	m.info.Store(m.core.Info())
+	m.snap.Store(m.core.Snapshot())
+}
+
+// closeStreams closes every framework stream and agent connection: their
+// clients find the leader again. It runs on the loop.
+func (m *Master) closeStreams() {
 	for id, s := range m.frameworkSinks {
 		s.close()
 		delete(m.frameworkSinks, id)
@@ -86,11 +97,6 @@ func (m *Master) follow(why string) {
 		s.close()
 		delete(m.agentSinks, id)
 	}
-	m.core = m.newCore(time.Now())
-	m.core.Outputs() // a new Core has none; nothing of it is carried out
-	m.followLeader(m.store.Leader())
-	m.info.Store(m.core.Info())
-	m.snap.Store(m.core.Snapshot())
 }
 
 // followLeader points the follower Core at the leader's address.
@@ -140,14 +146,7 @@ func (m *Master) elect(ctx context.Context) error {
 	}
 	m.fetchMs.Store(float64(time.Since(start).Nanoseconds()) / 1e6)
 	m.recovered.Store(true)
-	for id, s := range m.frameworkSinks {
-		s.close()
-		delete(m.frameworkSinks, id)
-	}
-	for id, s := range m.agentSinks {
-		s.close()
-		delete(m.agentSinks, id)
-	}
+	m.closeStreams()
 	m.core = m.newCore(time.Now())
 	m.core.Recover(reg)
 	m.leads = true
