@@ -139,6 +139,9 @@ func haRig(t *testing.T, h *haCluster, lead int) *recoveryRig {
 		"--port=" + strconv.Itoa(testutil.FreePort(t)),
 		"--work_dir=" + workDir,
 		"--resources=cpus:16;mem:16384;disk:4096;ports:[31000-31100]",
+		// These tests are about masters: no cgroups, which an agent
+		// killed at the end would leave below the tests' shared root.
+		"--isolation=posix/cpu,posix/mem",
 		"--logging_level=INFO",
 	}
 	r.startAgent()
