@@ -152,7 +152,10 @@ func TestPortsWatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	h := newHarness(t, p)
-	launchListener(t, h, "watched", 0, nil)
+	// Not launchListener: the watch may end the helper between its listen
+	// and its writing the port down, so nothing waits for that file.
+	self := supervisor(t)
+	h.launchSpec(Spec{ID: "watched", Path: self, Args: []string{self}, Env: []string{envListen + "=0"}})
 	if tm := h.exit(); tm.Limitation == nil {
 		t.Fatalf("termination = %+v (%s)", tm, tm)
 	}
