@@ -60,11 +60,29 @@ func (r *rig) failover(opts Options) *rig {
 		n.outs = append(n.outs, o)
 		if p, ok := o.(Persist); ok {
 			for _, op := range p.Ops {
-				applyOp(n.reg, op)
+				registry.Apply(n.reg, op)
 			}
 		}
 	}
 	return n
+}
+
+// launchedBeforeFailover is a master with one agent (on connection "c1")
+// and a checkpointing framework that launched task t1 there: it returns
+// the rig, the framework, and the AgentInfo and FrameworkInfo (with their
+// ids) the agent will re-register with after a failover.
+func launchedBeforeFailover(t *testing.T) (*rig, rigFramework, *mesos.AgentInfo, *mesos.FrameworkInfo) {
+	t.Helper()
+	r := newRig(t)
+	a := r.agent("c1", plainAgent("h1"), "10.0.0.2:5051")
+	fi := checkpointing("svc", false)
+	f := r.subscribe("s1", fi)
+	r.tick()
+	r.accept(f, r.offer(f, a, ""), launch(cmdTask("t1", a, "cpus:1;mem:128")))
+	admitted := proto.Clone(r.reg.GetAgents().GetAgents()[0].GetInfo()).(*mesos.AgentInfo)
+	registered := proto.Clone(fi).(*mesos.FrameworkInfo)
+	registered.Id = &mesos.FrameworkID{Value: proto.String(f.id)}
+	return r, f, admitted, registered
 }
 
 // reregister is an agent's REREGISTER on conn with what it runs.
@@ -167,16 +185,8 @@ func TestFailoverRecoversAgentsFrameworksAndTasks(t *testing.T) {
 			name = "framework first"
 		}
 		t.Run(name, func(t *testing.T) {
-			r := newRig(t)
-			a := r.agent("c1", plainAgent("h1"), "10.0.0.2:5051")
-			fi := checkpointing("svc", false)
-			f := r.subscribe("s1", fi)
-			r.tick()
-			r.accept(f, r.offer(f, a, ""), launch(cmdTask("t1", a, "cpus:1;mem:128")))
-			r.update(a, f, "t1", mesos.TaskState_TASK_RUNNING, nil)
-			admitted := proto.Clone(r.reg.GetAgents().GetAgents()[0].GetInfo()).(*mesos.AgentInfo)
-			registered := proto.Clone(fi).(*mesos.FrameworkInfo)
-			registered.Id = &mesos.FrameworkID{Value: proto.String(f.id)}
+			r, f, admitted, registered := launchedBeforeFailover(t)
+			r.update(rigAgent{id: admitted.GetId().GetValue(), conn: "c1"}, f, "t1", mesos.TaskState_TASK_RUNNING, nil)
 
 			n := r.failover(Options{AgentReregisterTimeout: time.Minute})
 			n.check = true
@@ -368,8 +378,6 @@ func TestGoneAndForgottenAgentsReregistering(t *testing.T) {
 	}
 }
 
-func applyOp(reg *registrypb.Registry, op *registrypb.Operation) { registry.Apply(reg, op) }
-
 func decodeState(t *testing.T, s *Snapshot, v any) {
 	t.Helper()
 	var b bytes.Buffer
@@ -388,15 +396,7 @@ func decodeState(t *testing.T, s *Snapshot, v any) {
 // Mesos does. (Found by the simulator: the framework saw TASK_FINISHED
 // answered, then the agent's resent TASK_RUNNING.)
 func TestFailoverReconciliationAnswersTheUpdateOnItsWay(t *testing.T) {
-	r := newRig(t)
-	a := r.agent("c1", plainAgent("h1"), "10.0.0.2:5051")
-	fi := checkpointing("svc", false)
-	f := r.subscribe("s1", fi)
-	r.tick()
-	r.accept(f, r.offer(f, a, ""), launch(cmdTask("t1", a, "cpus:1;mem:128")))
-	admitted := proto.Clone(r.reg.GetAgents().GetAgents()[0].GetInfo()).(*mesos.AgentInfo)
-	registered := proto.Clone(fi).(*mesos.FrameworkInfo)
-	registered.Id = &mesos.FrameworkID{Value: proto.String(f.id)}
+	r, _, admitted, registered := launchedBeforeFailover(t)
 
 	n := r.failover(Options{AgentReregisterTimeout: time.Minute})
 	task := &mesos.Task{

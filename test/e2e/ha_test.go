@@ -110,10 +110,16 @@ func (h *haCluster) leader() int {
 	return lead
 }
 
-// redirectOf is where /master/redirect of the master at addr points.
+// noRedirects shows a redirect instead of following it.
+var noRedirects = &http.Client{
+	Timeout:       10 * time.Second,
+	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+}
+
+// redirectOf is where /master/redirect of the master at addr points ("" when
+// it answers anything but 307).
 func redirectOf(addr string) string {
-	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	resp, err := c.Get("http://" + addr + "/master/redirect")
+	resp, err := noRedirects.Get("http://" + addr + "/master/redirect")
 	if err != nil {
 		return ""
 	}

@@ -417,17 +417,7 @@ func (tr *masterTrio) metrics(b *boxedMaster) (map[string]float64, error) {
 
 // redirect is the Location a master's /master/redirect answers ("" when
 // it answers anything but 307).
-func (tr *masterTrio) redirect(b *boxedMaster) string {
-	resp, err := tr.http.Get("http://" + b.addr + "/master/redirect")
-	if err != nil {
-		return ""
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusTemporaryRedirect {
-		return ""
-	}
-	return resp.Header.Get("Location")
-}
+func (tr *masterTrio) redirect(b *boxedMaster) string { return redirectOf(b.addr) }
 
 // leader reports the master of among that leads, when exactly one of them
 // says it is elected and each of the others redirects to it.
