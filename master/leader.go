@@ -144,7 +144,7 @@ func (m *Master) elect(ctx context.Context) error {
 		}
 		return fmt.Errorf("recovering the registry (--registry_fetch_timeout=%s): %w", m.cfg.RegistryFetchTimeout, err)
 	}
-	m.fetchMs.Store(float64(time.Since(start).Nanoseconds()) / 1e6)
+	m.fetchTime.Store(int64(time.Since(start)))
 	m.recovered.Store(true)
 	m.closeStreams()
 	m.core = m.newCore(time.Now())
@@ -228,7 +228,7 @@ func (m *Master) registrarMetrics(out map[string]float64) {
 	m.storeRuns.put(out, "registrar/state_store_ms")
 	out["registrar/queued_operations"] = 0
 	out["registrar/registry_size_bytes"] = float64(st.RegistrySizeBytes)
-	out["registrar/state_fetch_ms"], _ = m.fetchMs.Load().(float64)
+	out["registrar/state_fetch_ms"] = float64(m.fetchTime.Load()) / 1e6
 	out["registrar/log/recovered"] = 0
 	if m.recovered.Load() {
 		out["registrar/log/recovered"] = 1

@@ -86,7 +86,7 @@ type Master struct {
 	fatal     error
 	elections atomic.Int64
 	recovered atomic.Bool
-	fetchMs   atomic.Value // float64: the last registry fetch, in ms
+	fetchTime atomic.Int64 // how long the last registry fetch took, in ns
 
 	// allocRuns times allocation passes (the core may not read the clock),
 	// storeRuns registry commits.
@@ -173,7 +173,6 @@ func New(cfg Config) (*Master, error) {
 		frameworkSinks: map[string]*sink{},
 		agentSinks:     map[string]*sink{},
 	}
-	m.fetchMs.Store(0.0)
 	if cfg.OpenRegistry != nil {
 		m.store, m.raft, err = cfg.OpenRegistry(m.advertise)
 		if err != nil {
