@@ -110,7 +110,7 @@ func (ss *streams) closeAll() {
 // (slave/http.cpp, Http::executor).
 func (a *Agent) serveExecutorAPI(w http.ResponseWriter, r *http.Request) {
 	call := &execpb.Call{}
-	if _, rerr := codec.DecodeCall(r.Method, r.Header.Get("Content-Type"), r.Body, maxCallBody, call); rerr != nil {
+	if _, rerr := codec.DecodeCall(r.Method, r.Header.Get("Content-Type"), codec.SizedBody{Reader: r.Body, Size: r.ContentLength}, maxCallBody, call); rerr != nil {
 		requestError(w, rerr)
 		return
 	}

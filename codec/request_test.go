@@ -53,3 +53,31 @@ func TestAcceptStream(t *testing.T) {
 		t.Errorf("Accept: protobuf gave %v %v", enc, rerr)
 	}
 }
+
+// A body whose length is announced is read whole whatever the truth of the
+// announcement: shorter or longer than said, and past the limit refused as
+// any other body.
+func TestDecodeCallSizedBody(t *testing.T) {
+	const good = `{"type":"TEARDOWN"}`
+	for _, size := range []int64{-1, 0, 5, int64(len(good)), int64(len(good)) + 7, 32} {
+		call := &schedpb.Call{}
+		enc, rerr := DecodeCall("POST", MediaJSON, SizedBody{Reader: strings.NewReader(good), Size: size}, 32, call)
+		if rerr != nil || enc != JSON || call.GetType() != schedpb.Call_TEARDOWN {
+			t.Errorf("announced %d bytes of %d: %v %v %v", size, len(good), enc, rerr, call)
+		}
+	}
+	long := `{"type":"` + strings.Repeat("A", 64) + `"}`
+	for _, size := range []int64{-1, 10, 32, 33, int64(len(long))} {
+		_, rerr := DecodeCall("POST", MediaJSON, SizedBody{Reader: strings.NewReader(long), Size: size}, 32, &schedpb.Call{})
+		if rerr == nil || rerr.Status != 413 {
+			t.Errorf("announced %d bytes of %d over a limit of 32: %v, want 413", size, len(long), rerr)
+		}
+	}
+	exact := `{"type":"` + strings.Repeat("A", 32-11) + `"}`
+	if len(exact) != 32 {
+		t.Fatalf("the body at the limit is %d bytes", len(exact))
+	}
+	if _, rerr := DecodeCall("POST", MediaJSON, SizedBody{Reader: strings.NewReader(exact), Size: 32}, 32, &schedpb.Call{}); rerr != nil && rerr.Status == 413 {
+		t.Errorf("a body of exactly the limit was refused: %v", rerr)
+	}
+}

@@ -13,6 +13,8 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
+	"runtime/metrics"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -58,6 +60,11 @@ type BenchFailoverOptions struct {
 	// FailoverProfile, when set, receives a CPU profile (pprof) of the
 	// process from the kill until the failover is measured.
 	FailoverProfile io.Writer
+	// MemProfile, when set, names where the heap profile (pprof) is
+	// written at the end of the failover; it is written at the kill too,
+	// to MemProfile+".base", so that `go tool pprof -base` shows what the
+	// failover allocated.
+	MemProfile string
 }
 
 func (o *BenchFailoverOptions) setDefaults() {
@@ -237,6 +244,17 @@ func (b *failoverBench) failover(ctx context.Context, leader int, res *BenchFail
 		}
 		defer pprof.StopCPUProfile()
 	}
+	if b.opts.MemProfile != "" {
+		if err := writeHeapProfile(b.opts.MemProfile + ".base"); err != nil {
+			return fmt.Errorf("bench failover: %w", err)
+		}
+		defer func() {
+			if err := writeHeapProfile(b.opts.MemProfile); err != nil {
+				fmt.Fprintf(w, "failover: %v\n", err)
+			}
+		}()
+	}
+	cpu0, gc0 := processCPU(), gcCPU()
 	t0 := time.Now()
 	b.killedAt.Store(t0.UnixNano())
 	b.masters[leader].srv.Close()
@@ -306,12 +324,41 @@ func (b *failoverBench) failover(ctx context.Context, leader int, res *BenchFail
 		}
 	}
 	newLeader := leading
-	fmt.Fprintf(w, "failover: leader %s: %s\n", newLeader.Advertise(), newLeader.loopTimes())
+	fmt.Fprintf(w, "failover: the process used %.2fs of CPU from the kill to the end (%.2fs of it collecting garbage), the masters and the simulated agents together\n",
+		(processCPU() - cpu0).Seconds(), (gcCPU() - gc0).Seconds())
+	fmt.Fprintf(w, "failover: leader %s: registry fetched in %.1fms; %s\n", newLeader.Advertise(),
+		float64(newLeader.fetchTime.Load())/1e6, newLeader.loopTimes())
 	m := newLeader.latest().Metrics()
 	if got := int(m["master/tasks_running"]); got != res.Tasks {
 		return fmt.Errorf("bench failover: the new leader has %d running tasks; want %d", got, res.Tasks)
 	}
 	return nil
+}
+
+// gcCPU is the CPU time the process has spent collecting garbage.
+func gcCPU() time.Duration {
+	s := []metrics.Sample{{Name: "/cpu/classes/gc/total:cpu-seconds"}}
+	metrics.Read(s)
+	if s[0].Value.Kind() != metrics.KindFloat64 {
+		return 0
+	}
+	return time.Duration(s[0].Value.Float64() * float64(time.Second))
+}
+
+// writeHeapProfile writes the heap profile (every allocation since the
+// process started, and what is live) to path. It collects garbage first:
+// the profile is as of the last collection.
+func writeHeapProfile(path string) error {
+	runtime.GC()
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+		f.Close()
+		return fmt.Errorf("writing the heap profile: %w", err)
+	}
+	return f.Close()
 }
 
 // loopTimes says how long the master's registry commits and allocation

@@ -31,3 +31,6 @@ func (m *Master) AgentQueue(agentID string) (st QueueStats, ok bool) {
 	})
 	return st, ok
 }
+
+// WaitingAgents is how many agents' subscriptions wait for a leader.
+func (m *Master) WaitingAgents() int64 { return m.waitingAgents.Load() }

@@ -70,7 +70,7 @@ func textError(w http.ResponseWriter, status int, msg string) {
 // decodeCall reads a v1 call body through Mesos's request ladder
 // (codec.DecodeCall), answering its refusals.
 func decodeCall(w http.ResponseWriter, r *http.Request, msg proto.Message) bool {
-	if _, rerr := codec.DecodeCall(r.Method, r.Header.Get("Content-Type"), r.Body, maxBody, msg); rerr != nil {
+	if _, rerr := codec.DecodeCall(r.Method, r.Header.Get("Content-Type"), codec.SizedBody{Reader: r.Body, Size: r.ContentLength}, maxBody, msg); rerr != nil {
 		requestError(w, rerr)
 		return false
 	}
@@ -192,7 +192,7 @@ func (m *Master) pump(w http.ResponseWriter, r *http.Request, s *sink) (clientGo
 }
 
 func (m *Master) handleAgentSubscribe(w http.ResponseWriter, r *http.Request) {
-	if !m.leadGate(w, r) {
+	if !m.awaitLeader(w, r) {
 		return
 	}
 	msg := &agentproto.AgentMessage{}

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -206,12 +207,105 @@ func (m *Master) leadGate(w http.ResponseWriter, r *http.Request) bool {
 	return false
 }
 
+// agentLeaderWait bounds how long an agent's subscription waits on a
+// master for a leader to be elected, or to finish recovering, before it is
+// answered 503 as Mesos's masters answer (well within the 30s the agent
+// gives a master to answer).
+const agentLeaderWait = 15 * time.Second
+
+// awaitLeader is leadGate for an agent's subscription, which, rather than
+// be answered 503 while no leader is known or the leader recovers, waits
+// for the leader (up to agentLeaderWait): then the leader takes it, and a
+// follower redirects it there. After a failover every agent is back as
+// soon as the new leader can take it, where an agent answered 503 would
+// wait out its backoff, which grows with every master it tried (Mesos's
+// agents learn of a new leader from ZooKeeper at once; ours ask the
+// masters, and a master that does not know one yet answers when it does).
+func (m *Master) awaitLeader(w http.ResponseWriter, r *http.Request) bool {
+	timer := time.NewTimer(agentLeaderWait)
+	defer timer.Stop()
+	m.waitingAgents.Add(1)
+	defer m.waitingAgents.Add(-1)
+	for {
+		changed := m.leaderSeen.changed()
+		switch m.role.Load() {
+		case roleLeading:
+			return true
+		case roleFollower:
+			if leader := m.store.Leader(); leader != "" && leader != m.advertise {
+				m.redirectToLeader(w, r, r.URL.RequestURI())
+				return false
+			}
+		}
+		select {
+		case <-changed:
+		case <-timer.C:
+			return m.leadGate(w, r)
+		case <-r.Context().Done():
+			return false
+		case <-m.stopped:
+			textError(w, http.StatusServiceUnavailable, "Master is stopping")
+			return false
+		}
+	}
+}
+
+// leaderWatch wakes whoever waits for the leader to change (awaitLeader).
+type leaderWatch struct {
+	mu sync.Mutex
+	ch chan struct{}
+}
+
+// changed is closed at the next change.
+func (lw *leaderWatch) changed() <-chan struct{} {
+	lw.mu.Lock()
+	defer lw.mu.Unlock()
+	if lw.ch == nil {
+		lw.ch = make(chan struct{})
+	}
+	return lw.ch
+}
+
+func (lw *leaderWatch) wake() {
+	lw.mu.Lock()
+	defer lw.mu.Unlock()
+	if lw.ch != nil {
+		close(lw.ch)
+		lw.ch = nil
+	}
+}
+
+// leaderPoll is how often watchLeader looks at the role and the leader.
+const leaderPoll = 5 * time.Millisecond
+
+// watchLeader wakes the waiting subscriptions whenever this master's role
+// or the leader its registry names changes, until stop is closed. It
+// polls: the registry store's leader, which stops being named when it goes
+// quiet, changes without an event.
+func (m *Master) watchLeader(stop <-chan struct{}) {
+	t := time.NewTicker(leaderPoll)
+	defer t.Stop()
+	role, leader := m.role.Load(), m.store.Leader()
+	for {
+		select {
+		case <-t.C:
+		case <-stop:
+			m.leaderSeen.wake()
+			return
+		}
+		if r, l := m.role.Load(), m.store.Leader(); r != role || l != leader {
+			role, leader = r, l
+			m.leaderSeen.wake()
+		}
+	}
+}
+
 // redirectToLeader answers 307 with Location //leader/path, or 503 when no
 // leader is known.
 func (m *Master) redirectToLeader(w http.ResponseWriter, r *http.Request, path string) {
-	leader := ""
-	if p := m.leaderAddr.Load(); p != nil {
-		leader = *p
+	leader := m.store.Leader()
+	if m.role.Load() == roleLeading {
+		leader = m.advertise // an in-memory store names no one
 	}
 	if leader == "" || (leader == m.advertise && m.role.Load() != roleLeading) {
 		textError(w, http.StatusServiceUnavailable, "No leader elected")

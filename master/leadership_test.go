@@ -41,6 +41,8 @@ type switchStore struct {
 	applied  []*registrypb.Operation
 	lead     chan bool
 	closed   bool
+	// fetching, when set, holds Fetch until it is closed.
+	fetching chan struct{}
 }
 
 func newSwitchStore(reg *registrypb.Registry, leader string) *switchStore {
@@ -51,6 +53,16 @@ func newSwitchStore(reg *registrypb.Registry, leader string) *switchStore {
 }
 
 func (s *switchStore) Fetch(ctx context.Context) (*registrypb.Registry, error) {
+	s.mu.Lock()
+	hold := s.fetching
+	s.mu.Unlock()
+	if hold != nil {
+		select {
+		case <-hold:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.leading {
@@ -211,6 +223,73 @@ func TestFollowerRedirectsToTheLeader(t *testing.T) {
 	}
 	if st := m.getJSON("/master/state"); st["leader"] != nil || st["leader_info"] != nil {
 		t.Errorf("with no leader known, state names leader %v, %v", st["leader"], st["leader_info"])
+	}
+}
+
+// An agent's subscription that finds no leader known, or the leader still
+// recovering, waits for it rather than be answered 503: a follower then
+// redirects it to the leader, and the leader, once recovered, takes it.
+// (After a failover every agent is back as soon as the new leader can take
+// it, rather than after a backoff that grew while no master could.)
+func TestAgentSubscriptionWaitsForTheLeader(t *testing.T) {
+	store := newSwitchStore(nil, "")
+	m := startMaster(t, withStore(store))
+	type answer struct {
+		status   int
+		location string
+	}
+	subscribe := func() <-chan answer {
+		out := make(chan answer, 1)
+		go func() {
+			resp, err := noRedirects.Post(m.URL()+"/internal/agent/subscribe", codec.MediaProtobuf, bytes.NewReader(registerBody(t, "")))
+			if err != nil {
+				out <- answer{status: -1, location: err.Error()}
+				return
+			}
+			resp.Body.Close()
+			out <- answer{resp.StatusCode, resp.Header.Get("Location")}
+		}()
+		return out
+	}
+
+	// No leader known: the subscription waits, then follows the leader
+	// once one is elected.
+	got := subscribe()
+	waitFor(t, "the agent to wait for a leader", func() bool { return m.WaitingAgents() == 1 })
+	select {
+	case a := <-got:
+		t.Fatalf("with no leader known the subscription was answered %d %q", a.status, a.location)
+	default:
+	}
+	store.set(false, "127.0.0.1:5999")
+	if a := <-got; a.status != http.StatusTemporaryRedirect || a.location != "//127.0.0.1:5999/internal/agent/subscribe" {
+		t.Errorf("once a leader is known: %d %q, want 307 //127.0.0.1:5999/internal/agent/subscribe", a.status, a.location)
+	}
+
+	// This master elected, still recovering the registry: the
+	// subscription waits for the recovery, then registers here.
+	store.mu.Lock()
+	store.leader = ""
+	store.fetching = make(chan struct{})
+	store.mu.Unlock()
+	got = subscribe()
+	waitFor(t, "the agent to wait for a leader", func() bool { return m.WaitingAgents() == 1 })
+	store.set(true, m.Advertise())
+	resp := post(t, m.URL()+"/api/v1/scheduler", "application/json", subscribeBody(t))
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("a framework at a recovering leader: %d, want 503", resp.StatusCode)
+	}
+	select {
+	case a := <-got:
+		t.Fatalf("while the leader recovers the subscription was answered %d %q", a.status, a.location)
+	default:
+	}
+	close(store.fetching)
+	if a := <-got; a.status != http.StatusOK {
+		t.Errorf("once the leader recovered: %d %q, want 200", a.status, a.location)
+	}
+	if m.WaitingAgents() != 0 {
+		t.Errorf("%d subscriptions still wait", m.WaitingAgents())
 	}
 }
 

@@ -87,6 +87,10 @@ type Master struct {
 	elections atomic.Int64
 	recovered atomic.Bool
 	fetchTime atomic.Int64 // how long the last registry fetch took, in ns
+	// leaderSeen wakes the agents' subscriptions that wait for a leader.
+	leaderSeen leaderWatch
+	// waitingAgents counts the subscriptions waiting in awaitLeader.
+	waitingAgents atomic.Int64
 
 	// allocRuns times allocation passes (the core may not read the clock),
 	// storeRuns registry commits.
@@ -247,6 +251,12 @@ func (m *Master) Run(ctx context.Context) error {
 		m.runWarmer(m.stopped)
 	}()
 	defer func() { <-warmerDone }()
+	watchDone := make(chan struct{})
+	go func() {
+		defer close(watchDone)
+		m.watchLeader(m.stopped)
+	}()
+	defer func() { <-watchDone }()
 	m.log.Info("master started", "address", m.Addr(), "leading", m.leads)
 	ticker := time.NewTicker(m.cfg.TickInterval)
 	defer ticker.Stop()

@@ -23,9 +23,13 @@ import (
 
 // The defaults of ReplicatedConfig.
 const (
-	DefaultHeartbeatTimeout   = 500 * time.Millisecond
-	DefaultElectionTimeout    = 500 * time.Millisecond
-	DefaultLeaderLeaseTimeout = 500 * time.Millisecond
+	// A follower that hears nothing from the leader for a heartbeat
+	// timeout (a random time between one and two of them) holds an
+	// election: 300ms elects a new leader within a second of the old
+	// one's death on a LAN; busy or distant masters want more.
+	DefaultHeartbeatTimeout   = 300 * time.Millisecond
+	DefaultElectionTimeout    = 300 * time.Millisecond
+	DefaultLeaderLeaseTimeout = 300 * time.Millisecond
 	DefaultCommitTimeout      = 10 * time.Millisecond
 	DefaultSnapshotThreshold  = 8192
 	DefaultSnapshotInterval   = 30 * time.Second
@@ -88,6 +92,10 @@ type Replicated struct {
 	layer    *StreamLayer
 	observer *raft.Observer
 	log      *slog.Logger
+
+	// quiet is how long a follower goes without a word from the leader
+	// before Leader names none (half the heartbeat timeout).
+	quiet time.Duration
 
 	lead          chan bool
 	stopLead      chan struct{}
@@ -258,6 +266,7 @@ func newReplicated(cfg ReplicatedConfig) (*Replicated, error) {
 		logs:     logs,
 		layer:    cfg.StreamLayer,
 		log:      cfg.Logger,
+		quiet:    cfg.HeartbeatTimeout / 2,
 		lead:     make(chan bool, 1),
 		stopLead: make(chan struct{}),
 		leadDone: make(chan struct{}),
@@ -349,9 +358,20 @@ func (s *Replicated) relayLeadership(notify <-chan bool, leading bool) {
 // false.
 func (s *Replicated) Leadership() <-chan bool { return s.lead }
 
-// Leader is the address of the leader this store knows of.
+// Leader is the address of the leader this store knows of and has heard
+// from lately. A follower that has had no word from the leader for half a
+// heartbeat timeout (the leader sends one every tenth) names none, though
+// Raft waits the whole timeout before it holds an election: the leader is
+// likely gone, and whoever looks for it (an agent, a scheduler) had better
+// wait for the next one than be sent to a dead one.
 func (s *Replicated) Leader() string {
 	addr, _ := s.raft.LeaderWithID()
+	if addr == "" {
+		return ""
+	}
+	if s.raft.State() != raft.Leader && time.Since(s.raft.LastContact()) > s.quiet {
+		return ""
+	}
 	return string(addr)
 }
 

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"time"
 
@@ -194,6 +195,8 @@ func runBenchFailover(ctx context.Context, args []string, stdout, stderr io.Writ
 	electionTimeout := registry.DefaultHeartbeatTimeout
 	fs.Var(flagx.Duration{D: &electionTimeout}, "registry_election_timeout",
 		"the masters' Raft heartbeat and election timeouts, as gomesos master's flag (and the leader lease)")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile (pprof) of the failover, from the kill until it is measured, to this file")
+	fs.StringVar(&opts.MemProfile, "memprofile", "", "write heap profiles (pprof) to this file at the end of the failover and to FILE.base at the kill (compare with go tool pprof -base)")
 	if err := fs.Parse(args); err != nil {
 		if err == flag.ErrHelp {
 			return 0
@@ -213,6 +216,15 @@ func runBenchFailover(ctx context.Context, args []string, stdout, stderr io.Writ
 		return 2
 	}
 	opts.HeartbeatTimeout, opts.ElectionTimeout, opts.LeaderLeaseTimeout = electionTimeout, electionTimeout, electionTimeout
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			fmt.Fprintln(stderr, "gomesos bench failover: --cpuprofile:", err)
+			return 2
+		}
+		defer f.Close()
+		opts.FailoverProfile = f
+	}
 	if _, err := master.BenchFailover(ctx, opts, stdout); err != nil {
 		fmt.Fprintln(stderr, "gomesos bench failover:", err)
 		return 1

@@ -77,7 +77,7 @@ func TestHelpListsFlagsWithDefaults(t *testing.T) {
 		"master": {"--port=VALUE", "(default: 5050)", "--allocation_interval", "(default: 1secs)", "--agent_ping_timeout", "(default: 15secs)", "--max_agent_ping_timeouts", "MESOS_<FLAG>",
 			"--registry=VALUE", "(default: replicated_log)", "--work_dir", "--masters", "--quorum", "--registry_store_timeout", "(default: 20secs)",
 			"--registry_fetch_timeout", "(default: 1mins)", "--agent_reregister_timeout", "(default: 10mins)", "--agent_removal_rate_limit",
-			"--recovery_agent_removal_limit", "(default: 100%)", "--registry_election_timeout", "(default: 500ms)"},
+			"--recovery_agent_removal_limit", "(default: 100%)", "--registry_election_timeout", "(default: 300ms)"},
 		"agent": {"--master=VALUE", "--work_dir", "--resources", "--attributes", "(default: 5051)",
 			"--fetcher_cache_size", "(default: 2GB)", "--fetcher_cache_dir", "(default: /tmp/mesos/fetch)", "--fetcher_stall_timeout",
 			"--isolation", "--cgroups_root=VALUE", "(default: mesos)", "--cgroups_enable_cfs",

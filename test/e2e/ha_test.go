@@ -57,7 +57,11 @@ func (h *haCluster) start(i int) {
 	h.t.Helper()
 	_, port, _ := strings.Cut(h.addrs[i], ":")
 	args := append([]string{"master", "--ip=127.0.0.1", "--port=" + port, "--masters=" + h.list(),
-		"--work_dir=" + h.dirs[i], "--allocation_interval=50ms", "--logging_level=WARNING"}, h.extra...)
+		"--work_dir=" + h.dirs[i], "--allocation_interval=50ms", "--logging_level=WARNING",
+		// Longer than the default: the other test packages share the
+		// machine's processors, and a leader that misses its lease under
+		// that load would start an election the test did not ask for.
+		"--registry_election_timeout=1secs"}, h.extra...)
 	h.procs[i] = startProc(h.t, args...)
 	h.procs[i].expect(h.t, `listening on`)
 }
