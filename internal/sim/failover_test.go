@@ -126,6 +126,20 @@ func TestFailoverKeepsRunningTasks(t *testing.T) {
 	}
 }
 
+// TestTornDownFrameworkRecoveredAfterFailover: soak seed 1004. A framework
+// tears itself down and the master that took the TEARDOWN fails over
+// before its SHUTDOWN_FRAMEWORK reaches the agent that still holds the
+// framework's finished task, whose end the agent resends. The next master
+// recovers the framework from that agent and, as Mesos's master does,
+// keeps it (until its failover timeout, a week here): the agents settle
+// but for it, and the master's books agree with theirs.
+func TestTornDownFrameworkRecoveredAfterFailover(t *testing.T) {
+	r := runSeed(t, soakFailoverConfig(1004), nil)
+	if r.LeakedFrameworks != 1 {
+		t.Errorf("%d frameworks recovered after they tore themselves down, want 1 (sim-0001)", r.LeakedFrameworks)
+	}
+}
+
 // TestFailoverSameSeedSameRun: a seed replays its run exactly, master
 // failovers and failed registry writes included.
 func TestFailoverSameSeedSameRun(t *testing.T) {

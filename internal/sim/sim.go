@@ -48,8 +48,12 @@ type Report struct {
 	// Executors counts the containers the agents launched; AgentChecks
 	// the times an agent was compared with the master (checkAgent).
 	Executors, AgentChecks int
-	Messages               Messages
-	Faults                 Faults
+	// LeakedFrameworks counts the frameworks that tore themselves down
+	// but that the master held again, recovered from an agent after a
+	// failover, when the agents settled (leakedFrameworks).
+	LeakedFrameworks int
+	Messages         Messages
+	Faults           Faults
 	// Metrics are the master's task and agent counters at the end.
 	Metrics map[string]float64
 	// AllocatorRejectedRecoveries is the allocator's count of recoveries

@@ -276,6 +276,88 @@ func TestFailoverRecoversAgentsFrameworksAndTasks(t *testing.T) {
 	}
 }
 
+// A framework that tore itself down just before its master failed over
+// (its SHUTDOWN_FRAMEWORK went down with that master) comes back with the
+// agent that still runs it: the registry holds no frameworks, so the next
+// master recovers it. It never subscribes again. Mesos keeps such a
+// framework for good (Master::recoverFramework starts no failover
+// timeout); Gomesos's master removes it once its failover_timeout has
+// passed, counted from when the recovered agents stop being waited for
+// (recoveredFrameworkDeadline): its task is killed and the agent is told
+// to shut it down.
+func TestRecoveredFrameworkThatNeverResubscribesIsRemoved(t *testing.T) {
+	r := newRig(t)
+	a := r.agent("c1", plainAgent("h1"), "10.0.0.2:5051")
+	admitted := proto.Clone(r.reg.GetAgents().GetAgents()[0].GetInfo()).(*mesos.AgentInfo)
+	fi := checkpointing("svc", false)
+	fi.FailoverTimeout = proto.Float64(30)
+	f := r.subscribe("s1", fi)
+	r.tick()
+	r.accept(f, r.offer(f, a, ""), launch(cmdTask("t1", a, "cpus:1;mem:128")))
+	r.call(f, &schedpb.Call{Type: schedpb.Call_TEARDOWN.Enum()})
+	registered := proto.Clone(fi).(*mesos.FrameworkInfo)
+	registered.Id = &mesos.FrameworkID{Value: proto.String(f.id)}
+
+	n := r.failover(Options{AgentReregisterTimeout: time.Minute})
+	n.check = true
+	task := &mesos.Task{
+		Name: proto.String("task t1"), TaskId: &mesos.TaskID{Value: proto.String("t1")},
+		FrameworkId: registered.Id, AgentId: admitted.Id, State: mesos.TaskState_TASK_RUNNING.Enum(),
+		Resources: resources.ToProto(resources.MustParse("cpus:1;mem:128")),
+	}
+	n.reregister("c2", admitted, []*mesos.FrameworkInfo{registered}, []*mesos.Task{task})
+	reregistered := n.now
+
+	type frameworks struct {
+		Frameworks []struct {
+			ID        string `json:"id"`
+			Recovered bool   `json:"recovered"`
+		} `json:"frameworks"`
+		Completed []struct {
+			ID             string `json:"id"`
+			CompletedTasks []struct {
+				ID    string `json:"id"`
+				State string `json:"state"`
+			} `json:"completed_tasks"`
+		} `json:"completed_frameworks"`
+	}
+	var st frameworks
+	decodeState(t, n.c.Snapshot(), &st)
+	if len(st.Frameworks) != 1 || st.Frameworks[0].ID != f.id || !st.Frameworks[0].Recovered {
+		t.Fatalf("after the agent re-registered, frameworks = %+v; want %s recovered", st.Frameworks, f.id)
+	}
+
+	// Its failover timeout counts from the end of --agent_reregister_timeout.
+	n.now = reregistered.Add(time.Minute + 29*time.Second)
+	before := len(n.outs)
+	n.step(Tick{})
+	for _, m := range agentMessages(n.since(before), "") {
+		if m.GetType() == agentproto.MasterMessage_SHUTDOWN_FRAMEWORK || m.GetType() == agentproto.MasterMessage_KILL_TASK {
+			t.Fatalf("the recovered framework was shut down before its failover timeout: %s", m.GetType())
+		}
+	}
+	n.now = reregistered.Add(time.Minute + 30*time.Second)
+	n.step(Tick{})
+	shutdown := false
+	for _, m := range agentMessages(n.since(before), "c2") {
+		if m.GetType() == agentproto.MasterMessage_SHUTDOWN_FRAMEWORK && m.GetShutdownFramework().GetFrameworkId().GetValue() == f.id {
+			shutdown = true
+		}
+	}
+	if !shutdown {
+		t.Errorf("the agent was not told to shut down the recovered framework %s once its failover timeout passed", f.id)
+	}
+	st = frameworks{}
+	decodeState(t, n.c.Snapshot(), &st)
+	if len(st.Frameworks) != 0 || len(st.Completed) != 1 || st.Completed[0].ID != f.id ||
+		len(st.Completed[0].CompletedTasks) != 1 || st.Completed[0].CompletedTasks[0].State != "TASK_KILLED" {
+		t.Errorf("after its failover timeout: frameworks %+v, completed %+v; want %s completed, t1 killed", st.Frameworks, st.Completed, f.id)
+	}
+	if used := n.c.Metrics()["master/cpus_used"]; used != 0 {
+		t.Errorf("master/cpus_used = %v after the framework was removed, want 0", used)
+	}
+}
+
 // Recovered agents that do not come back within --agent_reregister_timeout
 // are marked unreachable, in the registry first, at the pace of
 // --agent_removal_rate_limit; if more of them are missing than
