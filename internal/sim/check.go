@@ -3,6 +3,7 @@ package sim
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"strings"
@@ -195,6 +196,11 @@ func (w *world) checkEnd() {
 	byID := map[string]*simFramework{}
 	seen := map[mesos.TaskState]int{}
 	recorded := w.masterTaskEnds()
+	// What a master that crashed recorded counts as well: it may be the
+	// master that told the framework TASK_LOST (and counted the end it
+	// recorded), while the master now leading never knew the task.
+	everRecorded := maps.Clone(w.pastRecorded)
+	maps.Copy(everRecorded, recorded)
 	for _, f := range w.frameworks {
 		byID[f.id] = f
 		for _, t := range f.tasks {
@@ -210,7 +216,7 @@ func (w *world) checkEnd() {
 				// may have reported the task's end, unacknowledged, before
 				// it went. The master counted the end it recorded: that
 				// must be TASK_LOST or the end the executor reported.
-				if rec, ok := recorded[f.id+"/"+t.id+"@"+t.agentID]; ok {
+				if rec, ok := everRecorded[f.id+"/"+t.id+"@"+t.agentID]; ok {
 					if ex, ok := w.execEnds[f.id+"/"+t.id]; ok && rec != ex && rec != mesos.TaskState_TASK_LOST {
 						w.fail("metrics-agree", "task %s/%s: its executor reported %v and the agent acknowledged it, the master recorded its end as %v",
 							f.id, t.id, ex, rec)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 
@@ -123,6 +124,7 @@ func (w *world) masterCrash(why string) {
 	for _, st := range terminalStates {
 		w.pastEnds[metricName(st)] += m[metricName(st)]
 	}
+	maps.Copy(w.pastRecorded, w.masterTaskEnds())
 	w.tracef("%s: the leading master %s crashes", why, w.core.Info().GetId())
 	w.leading = false
 	w.term++

@@ -140,6 +140,29 @@ func TestTornDownFrameworkRecoveredAfterFailover(t *testing.T) {
 	}
 }
 
+// TestTaskEndsCountedAcrossFailovers: soak seeds whose frameworks saw
+// more task ends than the masters, summed over their terms, counted.
+//
+//   - 1093: a master learnt a task's end from its agent's re-registration
+//     and answered the framework's reconciliation with it, but the update
+//     the agent resent never reached it: it counts such an end when it
+//     learns it.
+//   - 1303: a master marked a recovered agent unreachable when it did not
+//     come back in time; the agent then returned with finished tasks the
+//     master had never known, whose ends it relayed without counting: it
+//     books them.
+//   - 1551: the master that told a framework TASK_LOST for the tasks of an
+//     agent it removed (having counted the ends the agent had reported)
+//     crashed; the check counts such a task as the master that reported it
+//     recorded it, whichever term that was.
+func TestTaskEndsCountedAcrossFailovers(t *testing.T) {
+	for _, seed := range []int64{1093, 1303, 1551} {
+		t.Run(fmt.Sprint("seed=", seed), func(t *testing.T) {
+			runSeed(t, soakFailoverConfig(seed), nil)
+		})
+	}
+}
+
 // TestFailoverSameSeedSameRun: a seed replays its run exactly, master
 // failovers and failed registry writes included.
 func TestFailoverSameSeedSameRun(t *testing.T) {
