@@ -163,6 +163,21 @@ func TestTaskEndsCountedAcrossFailovers(t *testing.T) {
 	}
 }
 
+// TestLostTaskStaysLostAcrossFailovers: soak seeds 1142 and 1276. A master
+// reported a task of a framework that does not checkpoint TASK_LOST when
+// its agent disconnected; the next master learnt the task's end from the
+// agent's re-registration, and when the agent then came back restarted
+// without the task, told the framework that end (TASK_FINISHED, TASK_KILLED)
+// after the TASK_LOST it had heard. It reports what the agent would:
+// TASK_LOST.
+func TestLostTaskStaysLostAcrossFailovers(t *testing.T) {
+	for _, seed := range []int64{1142, 1276} {
+		t.Run(fmt.Sprint("seed=", seed), func(t *testing.T) {
+			runSeed(t, soakFailoverConfig(seed), nil)
+		})
+	}
+}
+
 // TestFailoverSameSeedSameRun: a seed replays its run exactly, master
 // failovers and failed registry writes included.
 func TestFailoverSameSeedSameRun(t *testing.T) {

@@ -276,8 +276,10 @@ func (b agentReturn) String() string {
 //     partition-aware framework and TASK_LOST for others, reason
 //     REASON_RECONCILIATION ("Reconciliation: task unknown to the
 //     agent"); here the master gives that answer itself. A task that had
-//     ended, its end not yet acknowledged, ends for good. Either way its
-//     resources are recovered.
+//     ended, its end not yet acknowledged, ends for good with the end the
+//     master recorded, but the framework hears the agent's answer all the
+//     same (as __removeSlave reports TASK_LOST whatever a task's end).
+//     Either way its resources are recovered.
 //   - If the agent says it restarted (it recovered its id from its
 //     checkpoint), such a task died with it (its framework did not
 //     checkpoint): TASK_LOST, or TASK_GONE to a partition-aware
@@ -365,25 +367,27 @@ func (c *Core) reconcileAgent(a *agent, reg *agentproto.AgentMessage_Register, b
 			continue
 		}
 		fw := c.frameworks[t.frameworkID]
-		state := t.state
+		var state mesos.TaskState
+		// What the framework hears is what the agent would answer for a
+		// task it does not know, also for a task whose end the master
+		// recorded (and keeps: masterTaskUpdate), as Mesos's
+		// __removeSlave reports TASK_LOST whatever end a task had: the
+		// framework may have heard the task lost from an earlier master,
+		// and must not hear it end otherwise now.
 		if reg.GetRestarted() {
 			// The agent restarted and recovered only what its
 			// checkpointing frameworks run: the task died with it.
-			if !state.IsTerminal() {
-				state = mesos.TaskState_TASK_LOST
-				if fw != nil && fw.partitionAware() {
-					state = mesos.TaskState_TASK_GONE
-				}
+			state = mesos.TaskState_TASK_LOST
+			if fw != nil && fw.partitionAware() {
+				state = mesos.TaskState_TASK_GONE
 			}
 			c.log.Warn("task lost in the restart of its agent", "agent", a.id, "framework", t.frameworkID, "task", t.id, "state", state.String())
 			c.masterTaskUpdate(fw, t, state, mesos.TaskStatus_REASON_AGENT_RESTARTED, "Task lost: the agent restarted")
 			continue
 		}
-		if !state.IsTerminal() {
-			state = mesos.TaskState_TASK_LOST
-			if fw != nil && fw.partitionAware() {
-				state = mesos.TaskState_TASK_DROPPED
-			}
+		state = mesos.TaskState_TASK_LOST
+		if fw != nil && fw.partitionAware() {
+			state = mesos.TaskState_TASK_DROPPED
 		}
 		c.log.Warn("task unknown to the re-registered agent", "agent", a.id, "framework", t.frameworkID, "task", t.id, "state", state.String())
 		c.masterTaskUpdate(fw, t, state, mesos.TaskStatus_REASON_RECONCILIATION, "Reconciliation: task unknown to the agent")

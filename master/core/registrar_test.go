@@ -596,3 +596,46 @@ func TestAReturningAgentsUnknownTasksAreBooked(t *testing.T) {
 		t.Errorf("frameworks %+v; want t1 completed", st.Frameworks)
 	}
 }
+
+// A task whose end the master recorded, unacknowledged, on an agent that
+// comes back restarted without it: the framework hears TASK_LOST (what the
+// agent would answer, and what Mesos's master reports for every task of an
+// agent it removes, whatever its end), not the end, which it may never
+// have heard while an earlier master told it the task was lost; the
+// master keeps the end it recorded and counted.
+func TestARestartedAgentsEndedTaskIsReportedLost(t *testing.T) {
+	r := newRig(t)
+	a := r.agent("c1", plainAgent("h1"), "10.0.0.2:5051")
+	f := r.subscribe("s1", &mesos.FrameworkInfo{User: proto.String("u"), Name: proto.String("svc")})
+	r.tick()
+	r.accept(f, r.offer(f, a, ""), launch(cmdTask("t1", a, "cpus:1;mem:128")))
+	r.update(a, f, "t1", mesos.TaskState_TASK_FINISHED, nil)
+	info := proto.Clone(r.reg.GetAgents().GetAgents()[0].GetInfo()).(*mesos.AgentInfo)
+	r.step(AgentClosed{Conn: "c1"})
+	before := len(r.events["s1"])
+	r.step(AgentSubscribe{Conn: "c2", Msg: &agentproto.AgentMessage{
+		Type: agentproto.AgentMessage_REREGISTER.Enum(),
+		Register: &agentproto.AgentMessage_Register{
+			AgentInfo: info, Version: proto.String(Version), Restarted: proto.Bool(true), Endpoint: proto.String("10.0.0.2:5051"),
+		},
+	}})
+	ups := updatesOf(r.events["s1"][before:])
+	if len(ups) != 1 || ups[0].GetState() != mesos.TaskState_TASK_LOST || ups[0].GetReason() != mesos.TaskStatus_REASON_AGENT_RESTARTED {
+		t.Fatalf("after the agent came back restarted without t1, the framework heard %v; want TASK_LOST (REASON_AGENT_RESTARTED)", ups)
+	}
+	var st struct {
+		Frameworks []struct {
+			CompletedTasks []struct {
+				ID    string `json:"id"`
+				State string `json:"state"`
+			} `json:"completed_tasks"`
+		} `json:"frameworks"`
+	}
+	decodeState(t, r.c.Snapshot(), &st)
+	if len(st.Frameworks) != 1 || len(st.Frameworks[0].CompletedTasks) != 1 || st.Frameworks[0].CompletedTasks[0].State != "TASK_FINISHED" {
+		t.Errorf("completed tasks %+v; want t1 TASK_FINISHED, the end the master recorded", st.Frameworks)
+	}
+	if m := r.c.Metrics(); m["master/tasks_finished"] != 1 || m["master/tasks_lost"] != 0 {
+		t.Errorf("tasks_finished %v, tasks_lost %v; want 1, 0", m["master/tasks_finished"], m["master/tasks_lost"])
+	}
+}
