@@ -3,6 +3,7 @@ package sim
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"strings"
@@ -63,7 +64,10 @@ import (
 //   - agents-settle: after the workload, every agent settles within
 //     Config.SettleTimeout: registered, in agreement with the master,
 //     holding no framework, executor, task or container, and the master
-//     counts nothing used (settleCheck, checkSettled).
+//     counts nothing used (settleCheck, checkSettled); save what belongs
+//     to a framework that tore itself down and that a master recovered
+//     again from an agent after a failover, which Mesos's master keeps as
+//     well (leakedFrameworks).
 //   - checkpoint-first: a Checkpoint is the first output of its step, so
 //     the store has it before anything else of the step is done
 //     (simAgent.apply); checkpoint-decodes: what the core wrote reads back
@@ -192,6 +196,11 @@ func (w *world) checkEnd() {
 	byID := map[string]*simFramework{}
 	seen := map[mesos.TaskState]int{}
 	recorded := w.masterTaskEnds()
+	// What a master that crashed recorded counts as well: it may be the
+	// master that told the framework TASK_LOST (and counted the end it
+	// recorded), while the master now leading never knew the task.
+	everRecorded := maps.Clone(w.pastRecorded)
+	maps.Copy(everRecorded, recorded)
 	for _, f := range w.frameworks {
 		byID[f.id] = f
 		for _, t := range f.tasks {
@@ -207,7 +216,7 @@ func (w *world) checkEnd() {
 				// may have reported the task's end, unacknowledged, before
 				// it went. The master counted the end it recorded: that
 				// must be TASK_LOST or the end the executor reported.
-				if rec, ok := recorded[f.id+"/"+t.id+"@"+t.agentID]; ok {
+				if rec, ok := everRecorded[f.id+"/"+t.id+"@"+t.agentID]; ok {
 					if ex, ok := w.execEnds[f.id+"/"+t.id]; ok && rec != ex && rec != mesos.TaskState_TASK_LOST {
 						w.fail("metrics-agree", "task %s/%s: its executor reported %v and the agent acknowledged it, the master recorded its end as %v",
 							f.id, t.id, ex, rec)
@@ -359,23 +368,37 @@ type masterAgents struct {
 	used      map[string]scalars             // what its tasks and executors use on each
 	tasks     map[string]map[taskKey]scalars // the live tasks on each
 	executors map[string]map[string]bool     // "framework/executor" it knows on each
+	leaked    map[string]scalars             // leakedFrameworks: torn down, recovered again
+	// leakedUsed is what the leaked frameworks' tasks and executors use
+	// on each agent (included in used).
+	leakedUsed map[string]scalars
 }
 
 // masterAgents reads the master's views. What they say is used must add up
 // to the master's own count of used resources (resources-balance).
 func (w *world) masterAgents() *masterAgents {
-	m := &masterAgents{used: map[string]scalars{}, tasks: map[string]map[taskKey]scalars{}, executors: map[string]map[string]bool{}}
-	use := func(agentID string, r scalars) {
+	m := &masterAgents{used: map[string]scalars{}, tasks: map[string]map[taskKey]scalars{}, executors: map[string]map[string]bool{},
+		leakedUsed: map[string]scalars{}}
+	use := func(fwID, agentID string, r scalars) {
 		if m.used[agentID] == nil {
 			m.used[agentID] = scalars{}
 		}
 		m.used[agentID].add(r)
+		if m.leaked[fwID] != nil {
+			if m.leakedUsed[agentID] == nil {
+				m.leakedUsed[agentID] = scalars{}
+			}
+			m.leakedUsed[agentID].add(r)
+		}
 	}
 	// Only the frameworks that are still up: FrameworkViews renders every
-	// task, also the completed ones, which a torn-down framework has the most of.
+	// task, also the completed ones, which a torn-down framework has the
+	// most of. A torn-down framework that a later master recovered from an
+	// agent (leakedFrameworks) is up again, as far as the master knows.
+	m.leaked = w.leakedFrameworks()
 	var active []core.FrameworkView
 	for _, f := range w.frameworks {
-		if f.id != "" && f.state != fwDone {
+		if f.id != "" && (f.state != fwDone || m.leaked[f.id] != nil) {
 			fvs, _ := w.core.FrameworkViews(f.id)
 			active = append(active, fvs...)
 		}
@@ -390,14 +413,14 @@ func (w *world) masterAgents() *masterAgents {
 			}
 			r := jsonScalars(tv.Resources)
 			m.tasks[tv.SlaveID][taskKey{fv.ID, tv.ID}] = r
-			use(tv.SlaveID, r)
+			use(fv.ID, tv.SlaveID, r)
 		}
 		for _, ev := range fv.Executors {
 			if m.executors[ev.SlaveID] == nil {
 				m.executors[ev.SlaveID] = map[string]bool{}
 			}
 			m.executors[ev.SlaveID][fv.ID+"/"+ev.ExecutorID] = true
-			use(ev.SlaveID, jsonScalars(ev.Resources))
+			use(fv.ID, ev.SlaveID, jsonScalars(ev.Resources))
 		}
 	}
 	total := scalars{}
@@ -442,13 +465,13 @@ type agentHolds struct {
 	unacked    []string            // terminal tasks whose end is not acknowledged
 	executors  map[string]bool     // "framework/executor" of every executor it holds
 	containers map[string]bool     // the containers of those executors
-	frameworks int
+	frameworks []string            // the ids of the frameworks it holds
 }
 
 func holdsOf(s *agentcore.Snapshot) *agentHolds {
-	h := &agentHolds{tasks: map[taskKey]scalars{}, used: scalars{}, executors: map[string]bool{}, containers: map[string]bool{},
-		frameworks: len(s.State.Frameworks)}
+	h := &agentHolds{tasks: map[taskKey]scalars{}, used: scalars{}, executors: map[string]bool{}, containers: map[string]bool{}}
 	for _, fw := range s.State.Frameworks {
+		h.frameworks = append(h.frameworks, fw.ID)
 		for _, ex := range fw.Executors {
 			h.executors[fw.ID+"/"+ex.ID] = true
 			h.containers[ex.Container] = true
@@ -570,27 +593,50 @@ func (w *world) checkAgent(a *simAgent, master func() *masterAgents) (bool, *age
 			delete(a.killing, k)
 		}
 	}
-	if !a.linkQuiet() || len(h.unacked) > 0 || s.Metrics["slave/executors_terminating"] > 0 || len(a.killing) > 0 {
+	if !a.linkQuiet() || s.Metrics["slave/executors_terminating"] > 0 || len(a.killing) > 0 {
 		return false, h
 	}
 	if m = master(); m == nil {
 		return false, h
 	}
+	// The ends of a leaked framework's tasks are never acknowledged: the
+	// agent resends them (and the master lags behind with their states)
+	// until the master removes the framework. An agent that waits only
+	// for those is compared with the master without them.
+	fwOf := func(k string) string { fw, _, _ := strings.Cut(k, "/"); return fw }
+	if slices.ContainsFunc(h.unacked, func(k string) bool { return m.leaked[fwOf(k)] == nil }) {
+		return false, h
+	}
+	skip := func(string) bool { return false }
+	masterUsed, agentUsed := m.used[id], h.used
+	if len(h.unacked) > 0 {
+		skip = func(fw string) bool { return m.leaked[fw] != nil }
+		masterUsed, agentUsed = scalars{}, scalars{}
+		masterUsed.add(m.used[id])
+		for _, name := range scalarNames {
+			masterUsed[name] -= m.leakedUsed[id][name]
+		}
+		for k, r := range h.tasks {
+			if !skip(k.fw) {
+				agentUsed.add(r)
+			}
+		}
+	}
 	w.report.AgentChecks++
 	mt := m.tasks[id]
 	var extra, missing []string
 	for k := range h.tasks {
-		if _, ok := mt[k]; !ok {
+		if _, ok := mt[k]; !ok && !skip(k.fw) {
 			extra = append(extra, k.String())
 		}
 	}
 	for k := range mt {
-		if _, ok := h.tasks[k]; !ok {
+		if _, ok := h.tasks[k]; !ok && !skip(k.fw) {
 			missing = append(missing, k.String())
 		}
 	}
 	for ex := range m.executors[id] {
-		if !h.executors[ex] {
+		if !h.executors[ex] && !skip(fwOf(ex)) {
 			missing = append(missing, "executor "+ex)
 		}
 	}
@@ -601,9 +647,9 @@ func (w *world) checkAgent(a *simAgent, master func() *masterAgents) (bool, *age
 			a.idx, id, extra, missing)
 		return true, h
 	}
-	if name, bad := m.used[id].differs(h.used); bad {
+	if name, bad := masterUsed.differs(agentUsed); bad {
 		w.fail("resources-balance", "a%d (%s): the master counts %s used there, the agent runs tasks of %s (%s differs)",
-			a.idx, id, m.used[id], h.used, name)
+			a.idx, id, masterUsed, agentUsed, name)
 	}
 	return true, h
 }
@@ -713,16 +759,32 @@ func (w *world) agentSettled(a *simAgent, m func() *masterAgents) string {
 	if h == nil && a.launchedAny {
 		h = holdsOf(a.snapshot())
 	}
-	if h != nil && h.frameworks > 0 {
-		return fmt.Sprintf("holds %d frameworks: executors %v", h.frameworks, sortedKeys(h.executors))
+	// What a framework the master recovered after it tore itself down
+	// holds stays until the master removes it (leakedFrameworks).
+	var leaked map[string]scalars
+	if mm := m(); mm != nil {
+		leaked = mm.leaked
 	}
-	if n := len(a.containers); n > 0 {
+	if h != nil {
+		if held := slices.DeleteFunc(slices.Clone(h.frameworks), func(id string) bool { return leaked[id] != nil }); len(held) > 0 {
+			return fmt.Sprintf("holds %d frameworks %v: executors %v", len(held), held, sortedKeys(h.executors))
+		}
+	}
+	n := 0
+	for _, e := range a.containers {
+		if leaked[e.fwID] == nil {
+			n++
+		}
+	}
+	if n > 0 {
 		return fmt.Sprintf("%d containers run", n)
 	}
 	// checkpoint-settles: what the agent holds durably matches what it
-	// holds: nothing but its identity.
+	// holds: nothing but its identity (and what its leaked frameworks
+	// hold).
 	for _, b := range []string{agentcore.BucketFrameworks, agentcore.BucketExecutors, agentcore.BucketStreams} {
-		if keys := sortedKeys(a.store[b]); len(keys) > 0 {
+		keys := slices.DeleteFunc(sortedKeys(a.store[b]), func(k string) bool { fw, _, _ := strings.Cut(k, "/"); return leaked[fw] != nil })
+		if len(keys) > 0 {
 			w.fail("checkpoint-settles", "a%d (%s) holds nothing, but its checkpoint still holds %s %v", a.idx, a.id(), b, keys)
 			return "checkpoint not clean"
 		}
@@ -743,9 +805,15 @@ func (w *world) checkSettled() {
 		return
 	}
 	m := w.core.Metrics()
+	leaked := w.leakedFrameworks()
+	w.report.LeakedFrameworks = len(leaked)
 	for _, name := range scalarNames {
-		if v := m["master/"+name+"_used"]; math.Abs(v) > 1e-6 {
-			w.fail("agents-settle", "every agent settled, but the master counts %v %s used", v, name)
+		v := m["master/"+name+"_used"]
+		for _, id := range sortedKeys(leaked) {
+			v -= leaked[id][name]
+		}
+		if math.Abs(v) > 1e-6 {
+			w.fail("agents-settle", "every agent settled, but the master counts %v %s used (not counting the frameworks it recovered after they tore themselves down: %v)", v, name, sortedKeys(leaked))
 			return
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 
@@ -123,6 +124,7 @@ func (w *world) masterCrash(why string) {
 	for _, st := range terminalStates {
 		w.pastEnds[metricName(st)] += m[metricName(st)]
 	}
+	maps.Copy(w.pastRecorded, w.masterTaskEnds())
 	w.tracef("%s: the leading master %s crashes", why, w.core.Info().GetId())
 	w.leading = false
 	w.term++
@@ -343,4 +345,63 @@ func (w *world) checkAgentKept(a *simAgent, m *agentproto.MasterMessage) {
 			}
 		}
 	}
+}
+
+// leakedFrameworks are the frameworks that tore themselves down but that
+// the leading master holds again, recovered from an agent that still ran
+// them when it re-registered after a failover (the master that took the
+// TEARDOWN crashed before its SHUTDOWN_FRAMEWORK reached the agent, and
+// the registry does not hold frameworks), with what each uses. Such a
+// framework never subscribes again, so nothing ends it soon: Mesos's
+// Master::recoverFramework starts no failover timeout (only a framework
+// that subscribed to this master and then disconnected gets one), and the
+// master keeps the framework, its tasks and executors until an operator
+// tears it down; Gomesos's master removes it once its failover_timeout has
+// passed (a week here: recoveredFrameworkDeadline in master/core). Until
+// then its agents keep its executors and resend its updates, and the
+// settling checks leave exactly these frameworks out (agentSettled,
+// checkSettled).
+func (w *world) leakedFrameworks() map[string]scalars {
+	done := map[string]bool{}
+	for _, f := range w.frameworks {
+		if f.id != "" && f.state == fwDone {
+			done[f.id] = true
+		}
+	}
+	if len(done) == 0 {
+		return nil
+	}
+	var b bytes.Buffer
+	if err := w.core.Snapshot().WriteSummary(&b, ""); err != nil {
+		w.fail("snapshot-agrees", "writing /master/state-summary: %v", err)
+		return nil
+	}
+	var st struct {
+		Frameworks []struct {
+			ID        string          `json:"id"`
+			Recovered bool            `json:"recovered"`
+			Used      json.RawMessage `json:"used_resources"`
+		} `json:"frameworks"`
+	}
+	if err := json.Unmarshal(b.Bytes(), &st); err != nil {
+		w.fail("snapshot-agrees", "decoding /master/state-summary: %v", err)
+		return nil
+	}
+	var leaked map[string]scalars
+	for _, fv := range st.Frameworks {
+		if !done[fv.ID] {
+			continue
+		}
+		if !fv.Recovered {
+			// It tore itself down; only a master that recovered it from
+			// an agent may have it, and it never subscribed again.
+			w.fail("master-agrees", "framework %s tore itself down, but master %s has it, not as recovered", fv.ID, w.core.Info().GetId())
+			return nil
+		}
+		if leaked == nil {
+			leaked = map[string]scalars{}
+		}
+		leaked[fv.ID] = jsonScalars(fv.Used)
+	}
+	return leaked
 }

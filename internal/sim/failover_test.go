@@ -126,6 +126,58 @@ func TestFailoverKeepsRunningTasks(t *testing.T) {
 	}
 }
 
+// TestTornDownFrameworkRecoveredAfterFailover: soak seed 1004. A framework
+// tears itself down and the master that took the TEARDOWN fails over
+// before its SHUTDOWN_FRAMEWORK reaches the agent that still holds the
+// framework's finished task, whose end the agent resends. The next master
+// recovers the framework from that agent and, as Mesos's master does,
+// keeps it (until its failover timeout, a week here): the agents settle
+// but for it, and the master's books agree with theirs.
+func TestTornDownFrameworkRecoveredAfterFailover(t *testing.T) {
+	r := runSeed(t, soakFailoverConfig(1004), nil)
+	if r.LeakedFrameworks != 1 {
+		t.Errorf("%d frameworks recovered after they tore themselves down, want 1 (sim-0001)", r.LeakedFrameworks)
+	}
+}
+
+// TestTaskEndsCountedAcrossFailovers: soak seeds whose frameworks saw
+// more task ends than the masters, summed over their terms, counted.
+//
+//   - 1093: a master learnt a task's end from its agent's re-registration
+//     and answered the framework's reconciliation with it, but the update
+//     the agent resent never reached it: it counts such an end when it
+//     learns it.
+//   - 1303: a master marked a recovered agent unreachable when it did not
+//     come back in time; the agent then returned with finished tasks the
+//     master had never known, whose ends it relayed without counting: it
+//     books them.
+//   - 1551: the master that told a framework TASK_LOST for the tasks of an
+//     agent it removed (having counted the ends the agent had reported)
+//     crashed; the check counts such a task as the master that reported it
+//     recorded it, whichever term that was.
+func TestTaskEndsCountedAcrossFailovers(t *testing.T) {
+	for _, seed := range []int64{1093, 1303, 1551} {
+		t.Run(fmt.Sprint("seed=", seed), func(t *testing.T) {
+			runSeed(t, soakFailoverConfig(seed), nil)
+		})
+	}
+}
+
+// TestLostTaskStaysLostAcrossFailovers: soak seeds 1142 and 1276. A master
+// reported a task of a framework that does not checkpoint TASK_LOST when
+// its agent disconnected; the next master learnt the task's end from the
+// agent's re-registration, and when the agent then came back restarted
+// without the task, told the framework that end (TASK_FINISHED, TASK_KILLED)
+// after the TASK_LOST it had heard. It reports what the agent would:
+// TASK_LOST.
+func TestLostTaskStaysLostAcrossFailovers(t *testing.T) {
+	for _, seed := range []int64{1142, 1276} {
+		t.Run(fmt.Sprint("seed=", seed), func(t *testing.T) {
+			runSeed(t, soakFailoverConfig(seed), nil)
+		})
+	}
+}
+
 // TestFailoverSameSeedSameRun: a seed replays its run exactly, master
 // failovers and failed registry writes included.
 func TestFailoverSameSeedSameRun(t *testing.T) {

@@ -390,14 +390,18 @@ func (f *simFramework) update(s *mesos.TaskStatus) {
 		f.acknowledge(s)
 		return
 	}
-	if t.terminal && st != t.final && st == mesos.TaskState_TASK_LOST && s.GetSource() == mesos.TaskStatus_SOURCE_MASTER &&
-		len(s.GetUuid()) == 0 && (s.GetReason() == mesos.TaskStatus_REASON_AGENT_REMOVED || s.GetReason() == mesos.TaskStatus_REASON_RECONCILIATION) {
+	if t.terminal && st != t.final && lostOnItsAgent(st) && s.GetSource() == mesos.TaskStatus_SOURCE_MASTER &&
+		len(s.GetUuid()) == 0 && (s.GetReason() == mesos.TaskStatus_REASON_AGENT_REMOVED || s.GetReason() == mesos.TaskStatus_REASON_RECONCILIATION ||
+		s.GetReason() == mesos.TaskStatus_REASON_AGENT_RESTARTED) {
 		// The other way round: the framework saw the agent's own end of
 		// the task, but the master had not yet had its acknowledgement
 		// when it removed the agent, which Mesos reports TASK_LOST for
 		// every task it holds (Master::__removeSlave), or when it answered
 		// a reconciliation sent before the end arrived, which Mesos
-		// answers TASK_LOST for a task no longer live (Master::reconcile).
+		// answers TASK_LOST for a task no longer live (Master::reconcile),
+		// or when the agent came back without the task (it restarted, or
+		// forgot it), which Mesos hears from the agent as TASK_LOST
+		// (TASK_GONE, TASK_DROPPED to a partition-aware framework).
 		// The master keeps the end the agent reported (checkEnd counts
 		// it), and so does the framework.
 		t.states = append(t.states, st)
@@ -508,4 +512,14 @@ func (f *simFramework) teardown() {
 			f.subscribe()
 		}
 	})
+}
+
+// lostOnItsAgent reports whether a master's update in state st says that
+// the task is gone with (or from) its agent.
+func lostOnItsAgent(st mesos.TaskState) bool {
+	switch st {
+	case mesos.TaskState_TASK_LOST, mesos.TaskState_TASK_GONE, mesos.TaskState_TASK_DROPPED:
+		return true
+	}
+	return false
 }

@@ -48,8 +48,12 @@ type Report struct {
 	// Executors counts the containers the agents launched; AgentChecks
 	// the times an agent was compared with the master (checkAgent).
 	Executors, AgentChecks int
-	Messages               Messages
-	Faults                 Faults
+	// LeakedFrameworks counts the frameworks that tore themselves down
+	// but that the master held again, recovered from an agent after a
+	// failover, when the agents settled (leakedFrameworks).
+	LeakedFrameworks int
+	Messages         Messages
+	Faults           Faults
 	// Metrics are the master's task and agent counters at the end.
 	Metrics map[string]float64
 	// AllocatorRejectedRecoveries is the allocator's count of recoveries
@@ -165,6 +169,10 @@ type world struct {
 	// pastEnds are the task counters (master/tasks_finished, ...) of the
 	// masters that crashed, summed.
 	pastEnds map[string]float64
+	// pastRecorded are the ends the masters that crashed had recorded for
+	// the tasks they no longer tracked (masterTaskEnds), the latest
+	// master's record of a task winning.
+	pastRecorded map[string]mesos.TaskState
 	// registry is the master's durable registry, as its Persist outputs
 	// left it.
 	registry *registrypb.Registry
@@ -248,19 +256,20 @@ func Run(cfg Config) (Report, error) {
 
 func newWorld(cfg Config, agentRes, taskRes resources.Resources) *world {
 	w := &world{
-		cfg:       cfg,
-		rng:       rand.New(rand.NewPCG(uint64(cfg.Seed), 0x51_6d_75_6c_61_74_65)),
-		epoch:     time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC),
-		conns:     map[string]*agentConn{},
-		streams:   map[string]*fwStream{},
-		launched:  map[string]bool{},
-		execEnds:  map[string]mesos.TaskState{},
-		running:   map[taskKey]*simExecutor{},
-		agentAcks: map[taskKey][]agentAck{},
-		taskQty:   taskRes.ToScalarQuantities(),
-		registry:  &registrypb.Registry{},
-		delivered: map[string]bool{},
-		pastEnds:  map[string]float64{},
+		cfg:          cfg,
+		rng:          rand.New(rand.NewPCG(uint64(cfg.Seed), 0x51_6d_75_6c_61_74_65)),
+		epoch:        time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC),
+		conns:        map[string]*agentConn{},
+		streams:      map[string]*fwStream{},
+		launched:     map[string]bool{},
+		execEnds:     map[string]mesos.TaskState{},
+		running:      map[taskKey]*simExecutor{},
+		agentAcks:    map[taskKey][]agentAck{},
+		taskQty:      taskRes.ToScalarQuantities(),
+		registry:     &registrypb.Registry{},
+		delivered:    map[string]bool{},
+		pastEnds:     map[string]float64{},
+		pastRecorded: map[string]mesos.TaskState{},
 	}
 	w.taskProto = resources.ToProto(taskRes)
 	w.trace.init(cfg.TraceLimit, cfg.FailureTrace)

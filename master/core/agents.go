@@ -276,8 +276,10 @@ func (b agentReturn) String() string {
 //     partition-aware framework and TASK_LOST for others, reason
 //     REASON_RECONCILIATION ("Reconciliation: task unknown to the
 //     agent"); here the master gives that answer itself. A task that had
-//     ended, its end not yet acknowledged, ends for good. Either way its
-//     resources are recovered.
+//     ended, its end not yet acknowledged, ends for good with the end the
+//     master recorded, but the framework hears the agent's answer all the
+//     same (as __removeSlave reports TASK_LOST whatever a task's end).
+//     Either way its resources are recovered.
 //   - If the agent says it restarted (it recovered its id from its
 //     checkpoint), such a task died with it (its framework did not
 //     checkpoint): TASK_LOST, or TASK_GONE to a partition-aware
@@ -296,6 +298,10 @@ func (b agentReturn) String() string {
 //     aware, which was told TASK_LOST (Mesos before 1.5 did the same;
 //     later versions re-add it, which would show the framework a task
 //     come back from a terminal state), or one the master cannot place.
+//     A task of a removed agent that the master has no record of at all
+//     (it marked the agent unreachable without knowing its tasks, when it
+//     did not come back after a failover) is booked first, live or ended,
+//     so that its end is counted and its acknowledgement ends it.
 //   - An executor the agent reports for a framework the master has and
 //     that the master does not hold is adopted and charged, as Mesos adds
 //     a returning agent's executors.
@@ -305,7 +311,8 @@ func (b agentReturn) String() string {
 //   - An agent recovered from the registry (recovering) brings back
 //     everything it runs: the master knew none of it. Its tasks and
 //     executors are added without an update, as Mesos adds them; the
-//     agent resends the updates its frameworks have not acknowledged.
+//     agent resends the updates its frameworks have not acknowledged;
+//     an ended one's end is counted then (adoptTask).
 //     So does an agent on neither list (forgotten: the master garbage
 //     collected its unreachable entry, or restarted with an in-memory
 //     registry), none of whose tasks is killed (Mesos 1.5+ re-adds them
@@ -360,25 +367,27 @@ func (c *Core) reconcileAgent(a *agent, reg *agentproto.AgentMessage_Register, b
 			continue
 		}
 		fw := c.frameworks[t.frameworkID]
-		state := t.state
+		var state mesos.TaskState
+		// What the framework hears is what the agent would answer for a
+		// task it does not know, also for a task whose end the master
+		// recorded (and keeps: masterTaskUpdate), as Mesos's
+		// __removeSlave reports TASK_LOST whatever end a task had: the
+		// framework may have heard the task lost from an earlier master,
+		// and must not hear it end otherwise now.
 		if reg.GetRestarted() {
 			// The agent restarted and recovered only what its
 			// checkpointing frameworks run: the task died with it.
-			if !state.IsTerminal() {
-				state = mesos.TaskState_TASK_LOST
-				if fw != nil && fw.partitionAware() {
-					state = mesos.TaskState_TASK_GONE
-				}
+			state = mesos.TaskState_TASK_LOST
+			if fw != nil && fw.partitionAware() {
+				state = mesos.TaskState_TASK_GONE
 			}
 			c.log.Warn("task lost in the restart of its agent", "agent", a.id, "framework", t.frameworkID, "task", t.id, "state", state.String())
 			c.masterTaskUpdate(fw, t, state, mesos.TaskStatus_REASON_AGENT_RESTARTED, "Task lost: the agent restarted")
 			continue
 		}
-		if !state.IsTerminal() {
-			state = mesos.TaskState_TASK_LOST
-			if fw != nil && fw.partitionAware() {
-				state = mesos.TaskState_TASK_DROPPED
-			}
+		state = mesos.TaskState_TASK_LOST
+		if fw != nil && fw.partitionAware() {
+			state = mesos.TaskState_TASK_DROPPED
 		}
 		c.log.Warn("task unknown to the re-registered agent", "agent", a.id, "framework", t.frameworkID, "task", t.id, "state", state.String())
 		c.masterTaskUpdate(fw, t, state, mesos.TaskStatus_REASON_RECONCILIATION, "Reconciliation: task unknown to the agent")
@@ -413,6 +422,20 @@ func (c *Core) reconcileAgent(a *agent, reg *agentproto.AgentMessage_Register, b
 		}
 		if removed && fw.partitionAware() && fw.tasks[taskID] == nil {
 			c.adoptTask(fw, a, rt, true)
+			continue
+		}
+		if removed && fw.tasks[taskID] == nil && !hasTask(fw.unreachable, taskID, a.id) && !hasTask(fw.completed, taskID, a.id) {
+			// A task this master never knew: it marked the agent
+			// unreachable when it did not come back after a failover,
+			// or the agent was unreachable in the registry it
+			// recovered. It books the task, so that its end, which
+			// the agent sends, is counted and its acknowledgement
+			// ends it; one that runs is killed all the same (an
+			// earlier master may have told the framework it was lost).
+			c.adoptTask(fw, a, rt, false)
+			if live {
+				c.sendToAgent(a, killTaskMsg(fw.id, taskID, nil))
+			}
 			continue
 		}
 		if removed {
@@ -461,6 +484,20 @@ func (c *Core) adoptTask(fw *framework, a *agent, rt *mesos.Task, notify bool) {
 		// Its end was not counted against the agent while away; its
 		// resources are free, and the update the agent resends ends it.
 		t.resourcesRecovered = true
+		// The master learns of the end now, and counts it now (unless it
+		// counted it before the agent went away): the update the agent
+		// resends may never reach this master, while the framework hears
+		// the end from reconciliation and tears itself down. (Mesos's
+		// master counts only the ends it sees happen, and so never this
+		// one; a master that took over from one that counted it counts
+		// it again.)
+		if old := agentTaskIn(fw.unreachable, t.id, a.id); old != nil && old.counted {
+			t.counted = true
+		} else if old := agentTaskIn(fw.completed, t.id, a.id); old != nil && old.counted {
+			t.counted = true
+		}
+		source, reason := endCause(rt)
+		c.countTerminal(t, t.state, source, reason)
 	}
 	fw.tasks[t.id] = t
 	a.tasks[taskKey(fw.id, t.id)] = t

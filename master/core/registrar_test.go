@@ -276,6 +276,88 @@ func TestFailoverRecoversAgentsFrameworksAndTasks(t *testing.T) {
 	}
 }
 
+// A framework that tore itself down just before its master failed over
+// (its SHUTDOWN_FRAMEWORK went down with that master) comes back with the
+// agent that still runs it: the registry holds no frameworks, so the next
+// master recovers it. It never subscribes again. Mesos keeps such a
+// framework for good (Master::recoverFramework starts no failover
+// timeout); Gomesos's master removes it once its failover_timeout has
+// passed, counted from when the recovered agents stop being waited for
+// (recoveredFrameworkDeadline): its task is killed and the agent is told
+// to shut it down.
+func TestRecoveredFrameworkThatNeverResubscribesIsRemoved(t *testing.T) {
+	r := newRig(t)
+	a := r.agent("c1", plainAgent("h1"), "10.0.0.2:5051")
+	admitted := proto.Clone(r.reg.GetAgents().GetAgents()[0].GetInfo()).(*mesos.AgentInfo)
+	fi := checkpointing("svc", false)
+	fi.FailoverTimeout = proto.Float64(30)
+	f := r.subscribe("s1", fi)
+	r.tick()
+	r.accept(f, r.offer(f, a, ""), launch(cmdTask("t1", a, "cpus:1;mem:128")))
+	r.call(f, &schedpb.Call{Type: schedpb.Call_TEARDOWN.Enum()})
+	registered := proto.Clone(fi).(*mesos.FrameworkInfo)
+	registered.Id = &mesos.FrameworkID{Value: proto.String(f.id)}
+
+	n := r.failover(Options{AgentReregisterTimeout: time.Minute})
+	n.check = true
+	task := &mesos.Task{
+		Name: proto.String("task t1"), TaskId: &mesos.TaskID{Value: proto.String("t1")},
+		FrameworkId: registered.Id, AgentId: admitted.Id, State: mesos.TaskState_TASK_RUNNING.Enum(),
+		Resources: resources.ToProto(resources.MustParse("cpus:1;mem:128")),
+	}
+	n.reregister("c2", admitted, []*mesos.FrameworkInfo{registered}, []*mesos.Task{task})
+	reregistered := n.now
+
+	type frameworks struct {
+		Frameworks []struct {
+			ID        string `json:"id"`
+			Recovered bool   `json:"recovered"`
+		} `json:"frameworks"`
+		Completed []struct {
+			ID             string `json:"id"`
+			CompletedTasks []struct {
+				ID    string `json:"id"`
+				State string `json:"state"`
+			} `json:"completed_tasks"`
+		} `json:"completed_frameworks"`
+	}
+	var st frameworks
+	decodeState(t, n.c.Snapshot(), &st)
+	if len(st.Frameworks) != 1 || st.Frameworks[0].ID != f.id || !st.Frameworks[0].Recovered {
+		t.Fatalf("after the agent re-registered, frameworks = %+v; want %s recovered", st.Frameworks, f.id)
+	}
+
+	// Its failover timeout counts from the end of --agent_reregister_timeout.
+	n.now = reregistered.Add(time.Minute + 29*time.Second)
+	before := len(n.outs)
+	n.step(Tick{})
+	for _, m := range agentMessages(n.since(before), "") {
+		if m.GetType() == agentproto.MasterMessage_SHUTDOWN_FRAMEWORK || m.GetType() == agentproto.MasterMessage_KILL_TASK {
+			t.Fatalf("the recovered framework was shut down before its failover timeout: %s", m.GetType())
+		}
+	}
+	n.now = reregistered.Add(time.Minute + 30*time.Second)
+	n.step(Tick{})
+	shutdown := false
+	for _, m := range agentMessages(n.since(before), "c2") {
+		if m.GetType() == agentproto.MasterMessage_SHUTDOWN_FRAMEWORK && m.GetShutdownFramework().GetFrameworkId().GetValue() == f.id {
+			shutdown = true
+		}
+	}
+	if !shutdown {
+		t.Errorf("the agent was not told to shut down the recovered framework %s once its failover timeout passed", f.id)
+	}
+	st = frameworks{}
+	decodeState(t, n.c.Snapshot(), &st)
+	if len(st.Frameworks) != 0 || len(st.Completed) != 1 || st.Completed[0].ID != f.id ||
+		len(st.Completed[0].CompletedTasks) != 1 || st.Completed[0].CompletedTasks[0].State != "TASK_KILLED" {
+		t.Errorf("after its failover timeout: frameworks %+v, completed %+v; want %s completed, t1 killed", st.Frameworks, st.Completed, f.id)
+	}
+	if used := n.c.Metrics()["master/cpus_used"]; used != 0 {
+		t.Errorf("master/cpus_used = %v after the framework was removed, want 0", used)
+	}
+}
+
 // Recovered agents that do not come back within --agent_reregister_timeout
 // are marked unreachable, in the registry first, at the pace of
 // --agent_removal_rate_limit; if more of them are missing than
@@ -413,5 +495,147 @@ func TestFailoverReconciliationAnswersTheUpdateOnItsWay(t *testing.T) {
 	ups := updatesOf(n.events["s2"])
 	if len(ups) != 1 || ups[0].GetState() != mesos.TaskState_TASK_RUNNING {
 		t.Fatalf("reconciliation answered %v, want TASK_RUNNING: the agent has yet to deliver TASK_RUNNING, then TASK_FINISHED", ups)
+	}
+}
+
+// agentTask is a task as a re-registering agent reports it, in state, the
+// update in flight (its oldest one not acknowledged) in that state too.
+func agentTask(fwID *mesos.FrameworkID, agentID *mesos.AgentID, id string, state mesos.TaskState, uuid byte) *mesos.Task {
+	return &mesos.Task{
+		Name: proto.String("task " + id), TaskId: &mesos.TaskID{Value: proto.String(id)},
+		FrameworkId: fwID, AgentId: agentID, State: state.Enum(),
+		Resources:         resources.ToProto(resources.MustParse("cpus:1;mem:128")),
+		StatusUpdateState: state.Enum(), StatusUpdateUuid: bytes.Repeat([]byte{uuid}, 16),
+		Statuses: []*mesos.TaskStatus{{
+			TaskId: &mesos.TaskID{Value: proto.String(id)}, State: state.Enum(),
+			Source: mesos.TaskStatus_SOURCE_EXECUTOR.Enum(), Reason: mesos.TaskStatus_REASON_COMMAND_EXECUTOR_FAILED.Enum(),
+		}},
+	}
+}
+
+// A master that learns a task's end from a re-registering agent (the task
+// ended while no master had the agent, or before the master that counted
+// it failed over) counts it then, once: the update the agent resends may
+// never reach it (it fails over again; the framework hears the end by
+// reconciliation and tears itself down), and the frameworks' counts of
+// ends must be the masters' counts summed.
+func TestEndsLearntFromAReregisteringAgentAreCountedOnce(t *testing.T) {
+	r, f, admitted, registered := launchedBeforeFailover(t)
+	n := r.failover(Options{AgentReregisterTimeout: time.Minute})
+	n.check = true
+	t1 := agentTask(registered.Id, admitted.Id, "t1", mesos.TaskState_TASK_FAILED, 7)
+	a := n.reregister("c2", admitted, []*mesos.FrameworkInfo{registered}, []*mesos.Task{t1})
+	m := n.c.Metrics()
+	if m["master/tasks_failed"] != 1 || m["master/task_failed/source_executor/reason_command_executor_failed"] != 1 {
+		t.Errorf("after the agent re-registered with t1 failed: tasks_failed = %v, by its source and reason %v; want 1, 1",
+			m["master/tasks_failed"], m["master/task_failed/source_executor/reason_command_executor_failed"])
+	}
+	f2 := n.subscribe("s2", registered)
+	n.call(f2, &schedpb.Call{Type: schedpb.Call_RECONCILE.Enum(), Reconcile: &schedpb.Call_Reconcile{}})
+	if ups := updatesOf(n.events["s2"]); len(ups) != 1 || ups[0].GetState() != mesos.TaskState_TASK_FAILED {
+		t.Errorf("reconciliation answered %v, want t1 TASK_FAILED", ups)
+	}
+	// The agent resends the update: the end is not counted again.
+	n.update(a, f, "t1", mesos.TaskState_TASK_FAILED, nil)
+	if got := n.c.Metrics()["master/tasks_failed"]; got != 1 {
+		t.Errorf("tasks_failed = %v after the agent resent t1's end, want 1", got)
+	}
+}
+
+// An agent the master recovered from the registry and marked unreachable
+// when it did not come back in time returns with tasks the master never
+// knew. It books them: an ended one is counted (and its acknowledgement
+// ends it), a live one of a framework that is not partition aware is
+// killed (an earlier master may have told the framework it was lost) and
+// its end counted when it comes.
+func TestAReturningAgentsUnknownTasksAreBooked(t *testing.T) {
+	r, _, admitted, registered := launchedBeforeFailover(t)
+	n := r.failover(Options{AgentReregisterTimeout: time.Minute})
+	n.check = true
+	f := n.subscribe("s2", registered)
+	n.now = n.now.Add(time.Minute)
+	n.step(Tick{})
+	if len(n.reg.GetUnreachable().GetAgents()) != 1 {
+		t.Fatalf("the recovered agent was not marked unreachable: registry %v", n.reg.GetUnreachable())
+	}
+	before := len(n.outs)
+	done := agentTask(registered.Id, admitted.Id, "t1", mesos.TaskState_TASK_FINISHED, 7)
+	live := agentTask(registered.Id, admitted.Id, "t2", mesos.TaskState_TASK_RUNNING, 8)
+	a := n.reregister("c2", admitted, []*mesos.FrameworkInfo{registered}, []*mesos.Task{done, live})
+	var kills []string
+	for _, m := range agentMessages(n.since(before), "c2") {
+		if m.GetType() == agentproto.MasterMessage_KILL_TASK {
+			kills = append(kills, m.GetKillTask().GetTaskId().GetValue())
+		}
+	}
+	if !slices.Equal(kills, []string{"t2"}) {
+		t.Errorf("the returning agent was told to kill %v, want [t2]", kills)
+	}
+	if got := n.c.Metrics()["master/tasks_finished"]; got != 1 {
+		t.Errorf("tasks_finished = %v after the agent came back with t1 finished, want 1", got)
+	}
+	if got := n.c.Metrics()["master/cpus_used"]; got != 1 {
+		t.Errorf("cpus_used = %v with t2 running, want 1", got)
+	}
+	uuid := n.update(a, f, "t1", mesos.TaskState_TASK_FINISHED, nil)
+	n.ack(a, f, "t1", uuid)
+	n.update(a, f, "t2", mesos.TaskState_TASK_KILLED, nil)
+	m := n.c.Metrics()
+	if m["master/tasks_finished"] != 1 || m["master/tasks_killed"] != 1 || m["master/tasks_running"] != 0 || m["master/cpus_used"] != 0 {
+		t.Errorf("after t1's end was acknowledged and t2 killed: finished %v, killed %v, running %v, cpus_used %v; want 1, 1, 0, 0",
+			m["master/tasks_finished"], m["master/tasks_killed"], m["master/tasks_running"], m["master/cpus_used"])
+	}
+	var st struct {
+		Frameworks []struct {
+			Tasks          []struct{ ID string } `json:"tasks"`
+			CompletedTasks []struct{ ID string } `json:"completed_tasks"`
+		} `json:"frameworks"`
+	}
+	decodeState(t, n.c.Snapshot(), &st)
+	if len(st.Frameworks) != 1 || len(st.Frameworks[0].CompletedTasks) != 1 || st.Frameworks[0].CompletedTasks[0].ID != "t1" {
+		t.Errorf("frameworks %+v; want t1 completed", st.Frameworks)
+	}
+}
+
+// A task whose end the master recorded, unacknowledged, on an agent that
+// comes back restarted without it: the framework hears TASK_LOST (what the
+// agent would answer, and what Mesos's master reports for every task of an
+// agent it removes, whatever its end), not the end, which it may never
+// have heard while an earlier master told it the task was lost; the
+// master keeps the end it recorded and counted.
+func TestARestartedAgentsEndedTaskIsReportedLost(t *testing.T) {
+	r := newRig(t)
+	a := r.agent("c1", plainAgent("h1"), "10.0.0.2:5051")
+	f := r.subscribe("s1", &mesos.FrameworkInfo{User: proto.String("u"), Name: proto.String("svc")})
+	r.tick()
+	r.accept(f, r.offer(f, a, ""), launch(cmdTask("t1", a, "cpus:1;mem:128")))
+	r.update(a, f, "t1", mesos.TaskState_TASK_FINISHED, nil)
+	info := proto.Clone(r.reg.GetAgents().GetAgents()[0].GetInfo()).(*mesos.AgentInfo)
+	r.step(AgentClosed{Conn: "c1"})
+	before := len(r.events["s1"])
+	r.step(AgentSubscribe{Conn: "c2", Msg: &agentproto.AgentMessage{
+		Type: agentproto.AgentMessage_REREGISTER.Enum(),
+		Register: &agentproto.AgentMessage_Register{
+			AgentInfo: info, Version: proto.String(Version), Restarted: proto.Bool(true), Endpoint: proto.String("10.0.0.2:5051"),
+		},
+	}})
+	ups := updatesOf(r.events["s1"][before:])
+	if len(ups) != 1 || ups[0].GetState() != mesos.TaskState_TASK_LOST || ups[0].GetReason() != mesos.TaskStatus_REASON_AGENT_RESTARTED {
+		t.Fatalf("after the agent came back restarted without t1, the framework heard %v; want TASK_LOST (REASON_AGENT_RESTARTED)", ups)
+	}
+	var st struct {
+		Frameworks []struct {
+			CompletedTasks []struct {
+				ID    string `json:"id"`
+				State string `json:"state"`
+			} `json:"completed_tasks"`
+		} `json:"frameworks"`
+	}
+	decodeState(t, r.c.Snapshot(), &st)
+	if len(st.Frameworks) != 1 || len(st.Frameworks[0].CompletedTasks) != 1 || st.Frameworks[0].CompletedTasks[0].State != "TASK_FINISHED" {
+		t.Errorf("completed tasks %+v; want t1 TASK_FINISHED, the end the master recorded", st.Frameworks)
+	}
+	if m := r.c.Metrics(); m["master/tasks_finished"] != 1 || m["master/tasks_lost"] != 0 {
+		t.Errorf("tasks_finished %v, tasks_lost %v; want 1, 0", m["master/tasks_finished"], m["master/tasks_lost"])
 	}
 }

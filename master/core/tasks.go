@@ -250,13 +250,29 @@ func (c *Core) removeTaskAs(fw *framework, t *task, unreachable bool) {
 }
 
 // hasTask reports whether list holds task id of the given agent.
-func hasTask(list []*task, id, agentID string) bool {
+func hasTask(list []*task, id, agentID string) bool { return agentTaskIn(list, id, agentID) != nil }
+
+// agentTaskIn is task id of the given agent in list, or nil.
+func agentTaskIn(list []*task, id, agentID string) *task {
 	for _, t := range list {
 		if t.id == id && t.agentID == agentID {
-			return true
+			return t
 		}
 	}
-	return false
+	return nil
+}
+
+// endCause is the source and reason of the status that ended a task an
+// agent reports: its last status in its terminal state (the agent keeps
+// one per state); failing that, the agent's, learnt from reconciliation.
+func endCause(rt *mesos.Task) (mesos.TaskStatus_Source, mesos.TaskStatus_Reason) {
+	sts := rt.GetStatuses()
+	for i := len(sts) - 1; i >= 0; i-- {
+		if s := sts[i]; s.GetState() == rt.GetState() && s.Source != nil {
+			return s.GetSource(), s.GetReason()
+		}
+	}
+	return mesos.TaskStatus_SOURCE_AGENT, mesos.TaskStatus_REASON_RECONCILIATION
 }
 
 // removeAgentTask drops task id of the given agent from list.
