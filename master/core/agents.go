@@ -687,7 +687,7 @@ func (c *Core) agentClosed(conn string) {
 // misses max_agent_ping_timeouts pongs in a row is removed.
 func (c *Core) checkAgentPings() {
 	var unhealthy []*agent
-	for _, id := range c.agentOrder {
+	for _, id := range c.sortedAgentOrder() {
 		a := c.agents[id]
 		if c.now.Sub(a.lastPing) < c.opts.AgentPingTimeout {
 			continue
@@ -711,20 +711,45 @@ func (c *Core) checkAgentPings() {
 
 // admitAgent adds an agent to the master's books.
 func (c *Core) admitAgent(a *agent) {
+	if _, known := c.agents[a.id]; !known {
+		c.agentOrder = append(c.agentOrder, a.id)
+	}
 	c.agents[a.id] = a
 	c.agentChanged(a)
-	if i, found := slices.BinarySearch(c.agentOrder, a.id); !found {
-		c.agentOrder = slices.Insert(c.agentOrder, i, a.id)
-	}
 }
 
 // forgetAgent removes an agent from the master's books.
 func (c *Core) forgetAgent(id string) {
+	if _, known := c.agents[id]; !known {
+		return
+	}
 	c.agentChanged(c.agents[id])
 	delete(c.agents, id)
-	if i, found := slices.BinarySearch(c.agentOrder, id); found {
+	if i, found := slices.BinarySearch(c.sortedAgentOrder(), id); found {
 		c.agentOrder = slices.Delete(c.agentOrder, i, i+1)
+		c.agentOrderSorted--
 	}
+}
+
+// sortedAgentOrder is every agent's id, sorted.
+func (c *Core) sortedAgentOrder() []string {
+	n := c.agentOrderSorted
+	if n == len(c.agentOrder) {
+		return c.agentOrder
+	}
+	head, tail := c.agentOrder[:n], slices.Clone(c.agentOrder[n:])
+	slices.Sort(tail)
+	merged := make([]string, 0, len(c.agentOrder))
+	for len(head) > 0 && len(tail) > 0 {
+		if head[0] < tail[0] {
+			merged, head = append(merged, head[0]), head[1:]
+		} else {
+			merged, tail = append(merged, tail[0]), tail[1:]
+		}
+	}
+	merged = append(append(merged, head...), tail...)
+	c.agentOrder, c.agentOrderSorted = merged, len(merged)
+	return merged
 }
 
 // removeAgent marks an agent unreachable and removes it: partition-aware

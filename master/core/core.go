@@ -250,8 +250,13 @@ type Core struct {
 	streams    map[string]*framework // stream id -> framework
 
 	agents     map[string]*agent
-	agentOrder []string          // the agents' ids, sorted: the order timers visit them in
-	agentConns map[string]*agent // connection id -> agent
+	agentOrder []string // the agents' ids: the order timers visit them in, sorted up to agentOrderSorted
+	// agentOrderSorted is how many of agentOrder's first ids are sorted:
+	// agents admitted since are appended, and merged in on the next visit
+	// (thousands of agents re-registering after a failover cost a merge
+	// per tick, not an insertion each).
+	agentOrderSorted int
+	agentConns       map[string]*agent // connection id -> agent
 	// unreachable holds when each agent was marked unreachable, and
 	// unreachableOrder the same ids in the order they were: the registry's
 	// unreachable list, garbage-collected by age and count.
