@@ -209,9 +209,11 @@ func (m *Master) leadGate(w http.ResponseWriter, r *http.Request) bool {
 
 // agentLeaderWait bounds how long an agent's subscription waits on a
 // master for a leader to be elected, or to finish recovering, before it is
-// answered 503 as Mesos's masters answer (well within the 30s the agent
-// gives a master to answer).
-const agentLeaderWait = 15 * time.Second
+// answered 503 as Mesos's masters answer: several elections' time (a
+// master cut off from the others answers after it, and the agent tries
+// the next master), well within the 30s the agent gives a master to
+// answer.
+const agentLeaderWait = 5 * time.Second
 
 // awaitLeader is leadGate for an agent's subscription, which, rather than
 // be answered 503 while no leader is known or the leader recovers, waits
