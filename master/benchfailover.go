@@ -835,6 +835,10 @@ type simAgent struct {
 	id    string
 	fw    *mesos.FrameworkInfo
 	tasks []*mesos.Task
+	// body is message() encoded, made again whenever it changes: a real
+	// agent encodes its re-registration on its own machine, so the
+	// simulated ones do not do it while the masters elect a leader.
+	body []byte
 }
 
 // message is REGISTER for a new agent, REREGISTER with its framework and
@@ -861,12 +865,10 @@ func (a *simAgent) run(ctx context.Context) {
 	defer b.wg.Done()
 	at := rand.IntN(len(b.addrs))
 	for ctx.Err() == nil {
-		body, err := proto.Marshal(a.message())
-		if err != nil {
-			b.fail(err)
+		if a.body == nil && !a.encode() {
 			return
 		}
-		resp, addr, err := b.open(ctx, &at, "/internal/agent/subscribe", body)
+		resp, addr, err := b.open(ctx, &at, "/internal/agent/subscribe", a.body)
 		if err != nil {
 			if ctx.Err() == nil {
 				b.fail(err)
@@ -879,6 +881,18 @@ func (a *simAgent) run(ctx context.Context) {
 		// random delay below RetryMin.
 		pause(ctx, rand.N(b.opts.RetryMin+1))
 	}
+}
+
+// encode makes a.body from message(); it reports false, and fails the
+// bench, if that cannot be done.
+func (a *simAgent) encode() bool {
+	body, err := proto.Marshal(a.message())
+	if err != nil {
+		a.b.fail(err)
+		return false
+	}
+	a.body = body
+	return true
 }
 
 // read takes the master's messages until the stream ends.
@@ -903,6 +917,9 @@ func (a *simAgent) read(ctx context.Context, body io.Reader, addr, stream string
 			if a.id == "" {
 				a.id = msg.GetRegistered().GetAgentId().GetValue()
 				b.registered.Add(1)
+				if !a.encode() {
+					return
+				}
 			} else if b.killed() {
 				b.reregistered.Add(1)
 			}
@@ -938,6 +955,9 @@ func (a *simAgent) runTask(ctx context.Context, rt *agentproto.MasterMessage_Run
 		Name: ti.Name, TaskId: ti.GetTaskId(), FrameworkId: a.fw.GetId(), AgentId: &mesos.AgentID{Value: &a.id},
 		State: running, Resources: ti.GetResources(),
 	})
+	if !a.encode() {
+		return
+	}
 	uuid := make([]byte, 16)
 	for i := range uuid {
 		uuid[i] = byte(rand.Uint32())

@@ -141,6 +141,13 @@ func (w *world) checkFrameworkDone(f *simFramework) {
 		st := mesos.TaskState(mesos.TaskState_value[tv.State])
 		t := f.byID[tv.ID]
 		switch {
+		case !isTerminal(st) && w.masters > 1 && t != nil && t.terminal && t.finalFromMaster && t.final == mesos.TaskState_TASK_LOST:
+			// A task the framework heard lost from a master (its agent
+			// disconnected, say) whose agent then re-registered, still
+			// running it, with the next master: Mesos's master kills the
+			// tasks of a framework that is not partition-aware on an agent
+			// that comes back "unless the master has failed over", and so
+			// does ours. The teardown that follows ends it.
 		case !isTerminal(st):
 			w.fail("master-agrees", "framework %s saw every task end, but the master still has %s in %s (the framework saw %s)",
 				f.id, tv.ID, tv.State, compactStates(taskStates(t)))

@@ -178,6 +178,16 @@ func TestLostTaskStaysLostAcrossFailovers(t *testing.T) {
 	}
 }
 
+// TestLostTaskBackAfterFailover: soak seed 1593. A master reported a task
+// of a framework that does not checkpoint TASK_LOST when its agent
+// disconnected, and crashed; the agent, still running the task, re-
+// registered with the next master, which keeps it running, as Mesos's
+// master kills such tasks on a returning agent "unless the master has
+// failed over". The framework's teardown then ends it.
+func TestLostTaskBackAfterFailover(t *testing.T) {
+	runSeed(t, soakFailoverConfig(1593), nil)
+}
+
 // TestFailoverSameSeedSameRun: a seed replays its run exactly, master
 // failovers and failed registry writes included.
 func TestFailoverSameSeedSameRun(t *testing.T) {
