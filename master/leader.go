@@ -336,6 +336,7 @@ func (m *Master) registrarMetrics(out map[string]float64) {
 	out["registrar/raft/applied_index"] = float64(st.AppliedIndex)
 	out["registrar/raft/commit_index"] = float64(st.CommitIndex)
 	out["registrar/raft/snapshots"] = float64(st.Snapshots)
+	out["registrar/raft/hurried_elections"] = float64(st.HurriedElections)
 	out["master/elections"] = float64(m.elections.Load())
 	if m.role.Load() != roleLeading {
 		out["master/elected"] = 0

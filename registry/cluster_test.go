@@ -256,3 +256,17 @@ func checkAlternates(t testing.TB, what string, values []bool) {
 }
 
 var _ io.Writer = (*testLog)(nil)
+
+// kill stops the node as a killed process stops: its port refuses
+// connections and every connection it had ends at once, before its Raft
+// has done anything about it.
+func (n *node) kill() {
+	n.srv.Close()
+	n.store.layer.Close()
+	<-n.served
+	if err := n.store.Close(); err != nil {
+		n.t.Logf("closing the killed %s: %v", n.addr, err)
+	}
+	<-n.lead.closed
+	n.store = nil
+}

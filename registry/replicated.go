@@ -96,6 +96,11 @@ type Replicated struct {
 	// quiet is how long a follower goes without a word from the leader
 	// before Leader names none (half the heartbeat timeout).
 	quiet time.Duration
+	self  string
+	// hurrying is set while connEnded looks into a leader's connection
+	// that ended; hurries counts the elections it hurried (hurry.go).
+	hurrying atomic.Bool
+	hurries  atomic.Int64
 
 	lead          chan bool
 	stopLead      chan struct{}
@@ -227,6 +232,11 @@ func newReplicated(cfg ReplicatedConfig) (*Replicated, error) {
 	rc.HeartbeatTimeout = cfg.HeartbeatTimeout
 	rc.ElectionTimeout = cfg.ElectionTimeout
 	rc.LeaderLeaseTimeout = cfg.LeaderLeaseTimeout
+	if hurried := cfg.HeartbeatTimeout - time.Millisecond; rc.LeaderLeaseTimeout > hurried && hurried >= 5*time.Millisecond {
+		// Raft wants the lease no longer than the heartbeat timeout, which
+		// a hurried election lowers by a millisecond (hurry.go).
+		rc.LeaderLeaseTimeout = hurried
+	}
 	rc.CommitTimeout = cfg.CommitTimeout
 	rc.SnapshotThreshold = cfg.SnapshotThreshold
 	rc.SnapshotInterval = cfg.SnapshotInterval
@@ -267,6 +277,7 @@ func newReplicated(cfg ReplicatedConfig) (*Replicated, error) {
 		layer:    cfg.StreamLayer,
 		log:      cfg.Logger,
 		quiet:    cfg.HeartbeatTimeout / 2,
+		self:     cfg.Self,
 		lead:     make(chan bool, 1),
 		stopLead: make(chan struct{}),
 		leadDone: make(chan struct{}),
@@ -285,6 +296,7 @@ func newReplicated(cfg ReplicatedConfig) (*Replicated, error) {
 		return false
 	})
 	r.RegisterObserver(s.observer)
+	cfg.StreamLayer.onPeerGone(s.connEnded)
 	go s.relayLeadership(notify, r.State() == raft.Leader)
 	return s, nil
 }
@@ -484,6 +496,7 @@ func (s *Replicated) Stats() Stats {
 		AppliedIndex:      s.raft.AppliedIndex(),
 		CommitIndex:       s.raft.CommitIndex(),
 		Snapshots:         s.fsm.snapshots.Load(),
+		HurriedElections:  s.hurries.Load(),
 		LastContact:       s.raft.LastContact(),
 	}
 	if f := s.raft.GetConfiguration(); f.Error() == nil {

@@ -289,3 +289,33 @@ func TestReplicatedLoneNodeMoves(t *testing.T) {
 		t.Fatalf("a member of three started alone: %v, want a refusal naming --masters", err)
 	}
 }
+
+// A leader whose process is gone (its connections ended, its port refuses
+// new ones) is replaced as soon as Raft allows: a follower holds the
+// election one heartbeat timeout after the leader's last word instead of
+// waiting for its timer, and the followers do so one after the other, so
+// that one of them wins at once.
+func TestReplicatedDeadLeaderHurriesTheElection(t *testing.T) {
+	nodes := newCluster(t, 3, nil)
+	first := waitLeader(t, nodes)
+	applyOnLeader(t, nodes, opAdmit("a1", "h1"))
+
+	first.kill()
+	var alive []*node
+	for _, n := range nodes {
+		if n != first {
+			alive = append(alive, n)
+		}
+	}
+	second := waitLeader(t, alive)
+	hurried := int64(0)
+	for _, n := range alive {
+		hurried += n.store.Stats().HurriedElections
+	}
+	if hurried == 0 {
+		t.Errorf("the leader's process went, and no follower hurried the election")
+	}
+	if reg := fetchFromLeader(t, alive); len(reg.GetAgents().GetAgents()) != 1 {
+		t.Errorf("the new leader %s has %d agents, want the 1 committed before", second.addr, len(reg.GetAgents().GetAgents()))
+	}
+}

@@ -62,6 +62,9 @@ type Stats struct {
 	// FirstLogIndex and LastLogIndex bound the Raft log on disk: the
 	// first moves up as snapshots compact the log (0 in memory).
 	FirstLogIndex, LastLogIndex uint64
+	// HurriedElections counts the elections this follower started at
+	// once because the leader's process was gone (0 in memory).
+	HurriedElections int64
 	// LastContact is when a follower last heard from a leader (zero in
 	// memory and before any contact; on a leader, it is stale).
 	LastContact time.Time

@@ -37,6 +37,9 @@ type StreamLayer struct {
 	mu     sync.Mutex
 	closed bool
 	conns  map[*layerConn]struct{}
+	// peerGone, when set, runs (on a goroutine of its own) when a
+	// connection a peer opened ends other than by this layer closing it.
+	peerGone func()
 }
 
 var _ raft.StreamLayer = (*StreamLayer)(nil)
@@ -92,6 +95,7 @@ func (l *StreamLayer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if c == nil {
 		return
 	}
+	c.inbound = true
 	select {
 	case l.accept <- c:
 	case <-l.done:
@@ -218,6 +222,9 @@ type layerConn struct {
 
 	mu sync.Mutex
 	br *bufio.Reader // nil once drained
+
+	inbound bool // a peer opened it
+	ended   sync.Once
 }
 
 func (c *layerConn) Read(p []byte) (int, error) {
@@ -230,7 +237,32 @@ func (c *layerConn) Read(p []byte) (int, error) {
 	if br != nil {
 		return br.Read(p)
 	}
-	return c.Conn.Read(p)
+	n, err := c.Conn.Read(p)
+	if err != nil && c.inbound {
+		c.ended.Do(c.layer.connEnded)
+	}
+	return n, err
+}
+
+// connEnded tells peerGone that a connection a peer opened ended, unless
+// the layer is closing.
+func (l *StreamLayer) connEnded() {
+	l.mu.Lock()
+	f := l.peerGone
+	if l.closed {
+		f = nil
+	}
+	l.mu.Unlock()
+	if f != nil {
+		go f()
+	}
+}
+
+// onPeerGone sets what runs when a connection a peer opened ends.
+func (l *StreamLayer) onPeerGone(f func()) {
+	l.mu.Lock()
+	l.peerGone = f
+	l.mu.Unlock()
 }
 
 func (c *layerConn) Close() error {

@@ -1,0 +1,99 @@
+package registry
+
+import (
+	"net"
+	"slices"
+	"time"
+
+	"github.com/hashicorp/raft"
+)
+
+// Hurrying the election when the leader's process is gone.
+//
+// Raft's followers find a dead leader only by its silence: a follower that
+// has heard nothing for a heartbeat timeout holds an election, and its
+// timer, which fires at random between one and two timeouts, makes that
+// up to three timeouts after the leader's last word; the other follower,
+// which still names the old leader until its own timer fires, refuses to
+// vote meanwhile. When the leader's process dies, though, its operating
+// system closes its connections at once, and its port refuses new ones: a
+// follower that sees a connection from the leader end, and then cannot
+// connect to the leader, knows it is gone. It then starts the election as
+// soon as Raft allows (one heartbeat timeout after the leader's last
+// word), by lowering Raft's heartbeat timeout a little, which Raft's
+// follower loop takes as its cue to look again at once, and putting it
+// back afterwards. The followers hurry one after the other, in the order
+// of their addresses, hurryStagger apart, so that they do not split their
+// votes: the first to stand finds the other still naming the old leader
+// and waits; the second to stand finds the first a candidate without a
+// leader, which votes for it. A leader that died with its machine, or is
+// cut off by the network, closes nothing: its followers find it by its
+// silence, as before.
+
+const (
+	// hurryProbe bounds the connection attempt that tells a dead leader
+	// from a connection that merely ended.
+	hurryProbe = 200 * time.Millisecond
+	// hurryStagger spaces the followers' elections.
+	hurryStagger = 40 * time.Millisecond
+)
+
+// connEnded runs when a connection a peer opened to this master ends: if
+// the peer was the leader and its process is gone, the election is
+// hurried. It runs on its own goroutine.
+func (s *Replicated) connEnded() {
+	if s.raft.State() != raft.Follower {
+		return
+	}
+	leader, _ := s.raft.LeaderWithID()
+	if leader == "" || string(leader) == s.self {
+		return
+	}
+	if !s.hurrying.CompareAndSwap(false, true) {
+		return // a hurry for this leader is on its way
+	}
+	defer s.hurrying.Store(false)
+	if conn, err := net.DialTimeout("tcp", string(leader), hurryProbe); err == nil {
+		conn.Close()
+		return // the leader's process is alive: the connection merely ended
+	}
+	if now, _ := s.raft.LeaderWithID(); now != leader {
+		return // another leader already
+	}
+	// This follower's place among the masters other than the old leader.
+	var others []string
+	if f := s.raft.GetConfiguration(); f.Error() == nil {
+		for _, sv := range f.Configuration().Servers {
+			if sv.Suffrage == raft.Voter && sv.Address != leader {
+				others = append(others, string(sv.Address))
+			}
+		}
+	}
+	slices.Sort(others)
+	rank := max(0, slices.Index(others, s.self))
+	hb := s.raft.ReloadableConfig().HeartbeatTimeout
+	at := s.raft.LastContact().Add(hb + time.Duration(rank)*hurryStagger + 5*time.Millisecond)
+	select {
+	case <-time.After(time.Until(at)):
+	case <-s.stopLead:
+		return
+	}
+	if now, _ := s.raft.LeaderWithID(); now != leader || s.raft.State() != raft.Follower {
+		return
+	}
+	s.log.Info("the leader's process is gone: holding the election now", "leader", string(leader))
+	s.hurries.Add(1)
+	// A shorter timeout (never below the leader lease, which Raft
+	// requires) makes the follower look at once; the election it starts
+	// then runs on Raft's own timeouts, the configured one restored.
+	rc := s.raft.ReloadableConfig()
+	rc.HeartbeatTimeout = hb - time.Millisecond
+	if err := s.raft.ReloadConfig(rc); err != nil {
+		s.log.Warn("cannot hurry the election", "error", err)
+		return
+	}
+	rc.HeartbeatTimeout = hb
+	if err := s.raft.ReloadConfig(rc); err != nil {
+		s.log.Warn("cannot restore the heartbeat timeout", "error", err)
+	}
+}
