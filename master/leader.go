@@ -282,8 +282,8 @@ const leaderPoll = 5 * time.Millisecond
 
 // watchLeader wakes the waiting subscriptions whenever this master's role
 // or the leader its registry names changes, until stop is closed. It
-// polls: the registry store's leader, which stops being named when it goes
-// quiet, changes without an event.
+// polls, while subscriptions wait: the registry store's leader, which
+// stops being named when it goes quiet, changes without an event.
 func (m *Master) watchLeader(stop <-chan struct{}) {
 	t := time.NewTicker(leaderPoll)
 	defer t.Stop()
@@ -294,6 +294,12 @@ func (m *Master) watchLeader(stop <-chan struct{}) {
 		case <-stop:
 			m.leaderSeen.wake()
 			return
+		}
+		if m.waitingAgents.Load() == 0 {
+			// No one to wake: the store is not asked, and what was seen
+			// last is forgotten, so that the next waiter gets a look.
+			role = -1
+			continue
 		}
 		if r, l := m.role.Load(), m.store.Leader(); r != role || l != leader {
 			role, leader = r, l
