@@ -319,3 +319,33 @@ func TestReplicatedDeadLeaderHurriesTheElection(t *testing.T) {
 		t.Errorf("the new leader %s has %d agents, want the 1 committed before", second.addr, len(reg.GetAgents().GetAgents()))
 	}
 }
+
+// A follower that has heard nothing from the leader for half a heartbeat
+// timeout names no leader, well before Raft itself gives up on it (a
+// heartbeat timeout after its last word, at the earliest): whoever asks it
+// for the leader waits for the next one rather than be sent to a dead one.
+func TestReplicatedQuietLeaderIsNotNamed(t *testing.T) {
+	const hb = 3 * time.Second
+	nodes := newCluster(t, 3, func(cfg *ReplicatedConfig) {
+		cfg.HeartbeatTimeout, cfg.ElectionTimeout, cfg.LeaderLeaseTimeout = hb, hb, hb/2
+	})
+	first := waitLeader(t, nodes)
+	var alive []*node
+	for _, n := range nodes {
+		if n != first {
+			alive = append(alive, n)
+		}
+	}
+	first.kill()
+	killed := time.Now()
+	// Raft forgets the leader no sooner than hb after its last word, which
+	// came at most a fifth of hb before the kill; the quiet rule, half hb
+	// after it.
+	testutil.WaitFor(t, "the followers to stop naming the dead leader", 10*time.Second, func() bool {
+		return alive[0].store.Leader() == "" && alive[1].store.Leader() == ""
+	})
+	if took := time.Since(killed); took > hb*7/10 {
+		t.Errorf("the followers named the dead leader for %v after the kill, want less than %v", took, hb*7/10)
+	}
+	waitLeader(t, alive)
+}
