@@ -129,6 +129,7 @@ func (c *Core) statusUpdate(a *agent, up *agentproto.StatusUpdate) {
 			c.recoverTaskResources(fw, t)
 			c.countTerminal(t, latest, status.GetSource(), status.GetReason())
 		}
+		c.opTaskUpdated(t, status)
 	}
 	s := clone(status)
 	if s.AgentId == nil {
@@ -199,6 +200,7 @@ func (c *Core) masterTaskUpdate(fw *framework, t *task, state mesos.TaskState, r
 		t.state = state
 	}
 	t.addStatus(statusForState(status))
+	c.opTaskUpdated(t, status)
 	if fw == nil {
 		if a := c.agents[t.agentID]; a != nil {
 			delete(a.tasks, taskKey(t.frameworkID, t.id))
