@@ -270,7 +270,10 @@ type Core struct {
 	// recovered holds the agents recovered from the registry that have not
 	// re-registered (recoveredOrder: the same ids in the registry's order),
 	// until recoveryDeadline; recoveredTotal is how many were recovered.
-	recovered        map[string]*mesos.AgentInfo
+	recovered map[string]*mesos.AgentInfo
+	// recoveredState is the deactivation and drain the registry kept of
+	// recovered agents, restored when they re-register (drain.go).
+	recoveredState   map[string]agentState
 	recoveredOrder   []string
 	recoveredTotal   int
 	recoveryDeadline time.Time
@@ -321,24 +324,25 @@ type Core struct {
 func NewCore(info *mesos.MasterInfo, opts Options, alloc allocator.Allocator, now time.Time) *Core {
 	opts.SetDefaults()
 	c := &Core{
-		opts:        opts,
-		info:        info,
-		log:         opts.Logger,
-		alloc:       alloc,
-		now:         now,
-		startTime:   opts.StartTime,
-		electedTime: now,
-		leader:      info,
-		frameworks:  map[string]*framework{},
-		removedFWs:  map[string]bool{},
-		streams:     map[string]*framework{},
-		agents:      map[string]*agent{},
-		agentConns:  map[string]*agent{},
-		unreachable: map[string]time.Time{},
-		recovered:   map[string]*mesos.AgentInfo{},
-		gone:        map[string]time.Time{},
-		offers:      map[string]*offer{},
-		weights:     map[string]float64{},
+		opts:           opts,
+		info:           info,
+		log:            opts.Logger,
+		alloc:          alloc,
+		now:            now,
+		startTime:      opts.StartTime,
+		electedTime:    now,
+		leader:         info,
+		frameworks:     map[string]*framework{},
+		removedFWs:     map[string]bool{},
+		streams:        map[string]*framework{},
+		agents:         map[string]*agent{},
+		agentConns:     map[string]*agent{},
+		unreachable:    map[string]time.Time{},
+		recovered:      map[string]*mesos.AgentInfo{},
+		recoveredState: map[string]agentState{},
+		gone:           map[string]time.Time{},
+		offers:         map[string]*offer{},
+		weights:        map[string]float64{},
 	}
 	if c.startTime.IsZero() {
 		c.startTime = now

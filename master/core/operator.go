@@ -32,6 +32,12 @@ func (c *Core) operatorCall(in OperatorCall) Result {
 		return c.operatorMarkAgentGone(call.GetMarkAgentGone())
 	case masterpb.Call_UPDATE_WEIGHTS:
 		return c.operatorUpdateWeights(call.GetUpdateWeights())
+	case masterpb.Call_DEACTIVATE_AGENT:
+		return c.operatorDeactivateAgent(call.GetDeactivateAgent())
+	case masterpb.Call_REACTIVATE_AGENT:
+		return c.operatorReactivateAgent(call.GetReactivateAgent())
+	case masterpb.Call_DRAIN_AGENT:
+		return c.operatorDrainAgent(call.GetDrainAgent())
 	}
 	return fail(Unsupported, "Operator call %s is not supported", call.GetType())
 }

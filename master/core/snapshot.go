@@ -95,6 +95,8 @@ type agentRec struct {
 	pid, version             string
 	registered, reregistered time.Time
 	active, connected        bool
+	deactivated              bool
+	drain                    *mesos.DrainInfo
 
 	json, fullJSON cachedJSON
 	summary        sync.Once
@@ -105,6 +107,7 @@ func newAgentRec(a *agent) *agentRec {
 	return &agentRec{
 		id: a.id, info: a.info, total: a.total, used: a.used(), offered: a.offered(), pid: a.pid(), version: a.version,
 		registered: a.registeredTime, reregistered: a.reregisteredTime, active: a.active, connected: a.conn != "",
+		deactivated: a.deactivated, drain: a.drain,
 	}
 }
 

@@ -64,7 +64,8 @@ func (a *agentRec) operatorAgent() *masterpb.Response_GetAgents_Agent {
 	out := &masterpb.Response_GetAgents_Agent{
 		AgentInfo:          a.info,
 		Active:             proto.Bool(a.active),
-		Deactivated:        proto.Bool(!a.active),
+		Deactivated:        proto.Bool(a.deactivated),
+		DrainInfo:          a.drain,
 		Version:            proto.String(a.version),
 		Pid:                proto.String(a.pid),
 		RegisteredTime:     timeProto(a.registered),

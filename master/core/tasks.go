@@ -136,6 +136,7 @@ func (c *Core) statusUpdate(a *agent, up *agentproto.StatusUpdate) {
 		s.AgentId = &mesos.AgentID{Value: &a.id}
 	}
 	c.sendToFramework(fw, &schedpb.Event{Type: schedpb.Event_UPDATE.Enum(), Update: &schedpb.Event_Update{Status: s}})
+	c.checkDrained(a)
 }
 
 func containsStatus(list []*mesos.TaskStatus, s *mesos.TaskStatus) bool {

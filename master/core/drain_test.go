@@ -1,0 +1,162 @@
+package core
+
+import (
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/durationpb"
+
+	"github.com/gomesos/gomesos/api/agentproto"
+	registrypb "github.com/gomesos/gomesos/api/registry"
+	masterpb "github.com/gomesos/gomesos/api/v1/master"
+	mesos "github.com/gomesos/gomesos/api/v1/mesos"
+	schedpb "github.com/gomesos/gomesos/api/v1/scheduler"
+	"github.com/gomesos/gomesos/resources"
+)
+
+func (r *rig) operator(call *masterpb.Call) Result {
+	r.t.Helper()
+	return r.step(OperatorCall{Call: call})
+}
+
+func offersTo(evs []*schedpb.Event, agentID string) int {
+	n := 0
+	for _, ev := range evs {
+		for _, o := range ev.GetOffers().GetOffers() {
+			if o.GetAgentId().GetValue() == agentID {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+func operatorAgentOf(t *testing.T, c *Core, id string) *masterpb.Response_GetAgents_Agent {
+	t.Helper()
+	for _, a := range c.Snapshot().OperatorAgents().GetAgents() {
+		if a.GetAgentInfo().GetId().GetValue() == id {
+			return a
+		}
+	}
+	t.Fatalf("agent %s not in GET_AGENTS", id)
+	return nil
+}
+
+// The registry keeps a deactivated agent deactivated and a draining agent
+// draining across a failover: the new leader restores both when the agent
+// re-registers, offers it to nobody, and kills the tasks it still runs.
+func TestDeactivationAndDrainSurviveFailover(t *testing.T) {
+	r, f, admitted, registered := launchedBeforeFailover(t)
+	drainID := admitted.GetId().GetValue()
+	r.update(rigAgent{id: drainID, conn: "c1"}, f, "t1", mesos.TaskState_TASK_RUNNING, nil)
+	idle := r.agent("c2", plainAgent("h2"), "10.0.0.3:5051")
+	r.check = true
+
+	r.operator(&masterpb.Call{Type: masterpb.Call_DEACTIVATE_AGENT.Enum(),
+		DeactivateAgent: &masterpb.Call_DeactivateAgent{AgentId: agentIDProto(idle.id)}})
+	r.operator(&masterpb.Call{Type: masterpb.Call_DRAIN_AGENT.Enum(), DrainAgent: &masterpb.Call_DrainAgent{
+		AgentId: agentIDProto(drainID), MaxGracePeriod: durationpb.New(5 * time.Second),
+	}})
+	for _, a := range r.reg.GetAgents().GetAgents() {
+		switch a.GetInfo().GetId().GetValue() {
+		case idle.id:
+			if !a.GetDeactivated() || a.DrainInfo != nil {
+				t.Fatalf("registry: deactivated agent %v", a)
+			}
+		case drainID:
+			if !a.GetDeactivated() || a.GetDrainInfo().GetState() != registrypb.DrainInfo_DRAINING ||
+				a.GetDrainInfo().GetMaxGracePeriod().GetNanoseconds() != int64(5*time.Second) {
+				t.Fatalf("registry: draining agent %v", a)
+			}
+		}
+	}
+
+	n := r.failover(Options{AgentReregisterTimeout: time.Minute})
+	n.check = true
+	f2 := n.subscribe("s2", registered)
+	idleInfo := proto.Clone(plainAgent("h2")).(*mesos.AgentInfo)
+	idleInfo.Id = agentIDProto(idle.id)
+	n.reregister("c3", idleInfo, nil, nil)
+	task := &mesos.Task{
+		Name: proto.String("task t1"), TaskId: &mesos.TaskID{Value: proto.String("t1")},
+		FrameworkId: registered.Id, AgentId: admitted.Id, State: mesos.TaskState_TASK_RUNNING.Enum(),
+		Resources: resources.ToProto(resources.MustParse("cpus:1;mem:128")),
+	}
+	before := len(n.outs)
+	back := n.reregister("c4", admitted, []*mesos.FrameworkInfo{registered}, []*mesos.Task{task})
+	kills := 0
+	for _, msg := range agentMessages(n.since(before), "c4") {
+		if msg.GetType() == agentproto.MasterMessage_KILL_TASK {
+			kills++
+			if g := msg.GetKillTask().GetKillPolicy().GetGracePeriod().GetNanoseconds(); g != int64(3*time.Second) {
+				t.Errorf("KILL_TASK grace period %v, want the default 3s (under the 5s cap)", time.Duration(g))
+			}
+		}
+	}
+	if kills != 1 {
+		t.Fatalf("the draining agent's return sent %d KILL_TASKs, want 1", kills)
+	}
+	n.tick()
+	n.tick()
+	if got := offersTo(n.events["s2"], idle.id) + offersTo(n.events["s2"], drainID); got != 0 {
+		t.Fatalf("%d offers of deactivated agents after the failover", got)
+	}
+	if v := operatorAgentOf(t, n.c, idle.id); !v.GetDeactivated() || v.GetActive() {
+		t.Fatalf("GET_AGENTS after failover, deactivated agent: %v", v)
+	}
+	if v := operatorAgentOf(t, n.c, drainID); v.GetDrainInfo().GetState() != mesos.DrainState_DRAINING || !v.GetDeactivated() {
+		t.Fatalf("GET_AGENTS after failover, draining agent: %v", v)
+	}
+	n.update(back, f2, "t1", mesos.TaskState_TASK_KILLED, nil)
+	if v := operatorAgentOf(t, n.c, drainID); v.GetDrainInfo().GetState() != mesos.DrainState_DRAINED {
+		t.Fatalf("GET_AGENTS once the last task ended: %v", v)
+	}
+
+	// Reactivated, both are offered again.
+	for _, id := range []string{idle.id, drainID} {
+		n.operator(&masterpb.Call{Type: masterpb.Call_REACTIVATE_AGENT.Enum(),
+			ReactivateAgent: &masterpb.Call_ReactivateAgent{AgentId: agentIDProto(id)}})
+	}
+	n.tick()
+	if offersTo(n.events["s2"], idle.id) == 0 || offersTo(n.events["s2"], drainID) == 0 {
+		t.Fatalf("reactivated agents were not offered")
+	}
+	for _, a := range n.reg.GetAgents().GetAgents() {
+		if a.GetDeactivated() || a.DrainInfo != nil {
+			t.Fatalf("registry after REACTIVATE_AGENT: %v", a)
+		}
+	}
+}
+
+// drainKillPolicy caps the grace period at max_grace_period and leaves
+// shorter ones (and every one, without a cap) alone.
+func TestDrainKillPolicy(t *testing.T) {
+	dur := func(d time.Duration) *mesos.DurationInfo { return &mesos.DurationInfo{Nanoseconds: proto.Int64(int64(d))} }
+	policy := func(d time.Duration) *mesos.KillPolicy { return &mesos.KillPolicy{GracePeriod: dur(d)} }
+	cases := []struct {
+		policy *mesos.KillPolicy
+		max    *mesos.DurationInfo
+		want   time.Duration // -1: no kill policy
+	}{
+		{nil, nil, -1},
+		{policy(time.Minute), nil, time.Minute},
+		{policy(time.Minute), dur(10 * time.Second), 10 * time.Second},
+		{policy(time.Second), dur(10 * time.Second), time.Second},
+		{nil, dur(time.Second), time.Second},
+		{nil, dur(time.Minute), 3 * time.Second},
+		{policy(time.Minute), dur(0), 0},
+	}
+	for i, c := range cases {
+		got := drainKillPolicy(c.policy, c.max)
+		if c.want < 0 {
+			if got != nil {
+				t.Errorf("%d: %v, want no kill policy", i, got)
+			}
+			continue
+		}
+		if g := time.Duration(got.GetGracePeriod().GetNanoseconds()); got.GetGracePeriod() == nil || g != c.want {
+			t.Errorf("%d: grace period %v, want %v", i, got.GetGracePeriod(), c.want)
+		}
+	}
+}
