@@ -132,7 +132,9 @@ func TestDeactivationAndDrainSurviveFailover(t *testing.T) {
 // drainKillPolicy caps the grace period at max_grace_period and leaves
 // shorter ones (and every one, without a cap) alone.
 func TestDrainKillPolicy(t *testing.T) {
-	dur := func(d time.Duration) *mesos.DurationInfo { return &mesos.DurationInfo{Nanoseconds: proto.Int64(int64(d))} }
+	dur := func(d time.Duration) *mesos.DurationInfo {
+		return &mesos.DurationInfo{Nanoseconds: proto.Int64(int64(d))}
+	}
 	policy := func(d time.Duration) *mesos.KillPolicy { return &mesos.KillPolicy{GracePeriod: dur(d)} }
 	cases := []struct {
 		policy *mesos.KillPolicy
