@@ -1,7 +1,6 @@
 package master
 
 import (
-	"errors"
 	"maps"
 	"net/http"
 	"slices"
@@ -114,21 +113,7 @@ func (m *Master) handleOperator(w http.ResponseWriter, r *http.Request) {
 		writeMessage(w, enc, resp)
 		return
 	}
-	var res core.Result
-	err := m.doLeading(func() { res = m.step(core.OperatorCall{Call: call}) })
-	if errors.Is(err, errNotLeading) {
-		m.redirectToLeader(w, r, r.URL.RequestURI())
-		return
-	}
-	if err != nil {
-		textError(w, http.StatusServiceUnavailable, err.Error())
-		return
-	}
-	if res.Code.Failed() {
-		textError(w, httpStatus(res.Code), res.Message)
-		return
-	}
-	w.WriteHeader(http.StatusOK)
+	m.operatorWrite(w, r, call)
 }
 
 // writeMessage answers 200 with a message in the encoding negotiated.
