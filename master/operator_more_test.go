@@ -1,9 +1,12 @@
 package master_test
 
 import (
+	"compress/gzip"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -127,4 +130,67 @@ func TestLegacyRolesWeightsAndTeardown(t *testing.T) {
 	if len(objects(fws["frameworks"])) != 0 || len(objects(fws["completed_frameworks"])) != 1 {
 		t.Fatalf("after teardown: %v", fws)
 	}
+}
+
+// A client that accepts gzip gets the large responses compressed; the
+// others get them plain.
+func TestOperatorResponsesAreGzippedForClientsThatAcceptIt(t *testing.T) {
+	m := startMaster(t)
+	for i := range 5 {
+		startAgent(t, m, "host"+strconv.Itoa(i), "cpus:2;mem:1024")
+	}
+	for _, accept := range []string{"gzip", "gzip;q=0", ""} {
+		req, _ := http.NewRequest(http.MethodPost, m.URL()+"/api/v1", strings.NewReader(`{"type":"GET_AGENTS"}`))
+		req.Header.Set("Content-Type", "application/json")
+		if accept != "" {
+			req.Header.Set("Accept-Encoding", accept)
+		}
+		resp, err := m.client.Transport.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var body io.Reader = resp.Body
+		gz := resp.Header.Get("Content-Encoding") == "gzip"
+		if gz != (accept == "gzip") {
+			t.Errorf("Accept-Encoding %q: Content-Encoding %q", accept, resp.Header.Get("Content-Encoding"))
+		}
+		if gz {
+			zr, err := gzip.NewReader(resp.Body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body = zr
+		}
+		b, _ := io.ReadAll(body)
+		resp.Body.Close()
+		got := &masterpb.Response{}
+		if err := codec.Unmarshal(codec.JSON, b, got); err != nil || len(got.GetGetAgents().GetAgents()) != 5 {
+			t.Errorf("Accept-Encoding %q: %v %s", accept, err, b)
+		}
+	}
+}
+
+// The stream beats every heartbeat interval, and the master counts its
+// subscribers.
+func TestOperatorStreamHeartbeatsAndIsCounted(t *testing.T) {
+	m := startMaster(t)
+	ops := subscribeOperator(t, m, codec.JSON)
+	ops.expect(masterpb.Event_SUBSCRIBED)
+	beats := 0
+	for beats < 3 {
+		ev, ok := ops.events.take("event", waitTimeout)
+		if !ok {
+			t.Fatal("no HEARTBEAT within the wait")
+		}
+		if ev.GetType() != masterpb.Event_HEARTBEAT {
+			t.Fatalf("unexpected %s on an idle cluster", ev.GetType())
+		}
+		beats++
+	}
+	if got := m.metrics()["master/operator_event_stream_subscribers"]; got != 1 {
+		t.Fatalf("master/operator_event_stream_subscribers = %v, want 1", got)
+	}
+	ops.resp.Body.Close()
+	<-ops.done
+	m.waitMetric("master/operator_event_stream_subscribers", 0)
 }
