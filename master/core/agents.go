@@ -135,6 +135,9 @@ func (c *Core) agentSubscribe(in AgentSubscribe) Result {
 }
 
 func (c *Core) registerAgent(conn string, info *mesos.AgentInfo, total resources.Resources, reg *agentproto.AgentMessage_Register) Result {
+	if c.refuseDownAgent(conn, info, reg.GetEndpoint()) {
+		return Result{Code: OK}
+	}
 	id := fmt.Sprintf("%s-S%d", c.info.GetId(), c.nextAgent)
 	c.nextAgent++
 	info.Id = &mesos.AgentID{Value: &id}
@@ -183,6 +186,9 @@ func (c *Core) reregisterAgent(conn string, info *mesos.AgentInfo, total resourc
 			Message: ptr("Agent has been marked gone"),
 		}})
 		c.emit(CloseAgent{Conn: conn})
+		return Result{Code: OK, AgentID: id}
+	}
+	if c.refuseDownAgent(conn, info, reg.GetEndpoint()) {
 		return Result{Code: OK, AgentID: id}
 	}
 	a := c.agents[id]
@@ -799,6 +805,7 @@ func (c *Core) removeAgent(a *agent, why string, reason mesos.TaskStatus_Reason)
 // operator, to the partition-aware frameworks), its connection shut down.
 func (c *Core) dropAgent(a *agent, why string, reason mesos.TaskStatus_Reason, gone bool) {
 	c.rescindAgentOffers(a)
+	c.rescindInverseOffers(func(io *inverseOffer) bool { return io.agentID == a.id }, false)
 	for _, key := range sortedKeys(a.tasks) {
 		t := a.tasks[key]
 		fw := c.frameworks[t.frameworkID]

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/gomesos/gomesos/api/agentproto"
+	"github.com/gomesos/gomesos/api/v1/maintenance"
 	mesos "github.com/gomesos/gomesos/api/v1/mesos"
 	schedpb "github.com/gomesos/gomesos/api/v1/scheduler"
 	"github.com/gomesos/gomesos/master/allocator"
@@ -297,6 +298,17 @@ type Core struct {
 	// weightsChanged.
 	weightsPub     map[string]float64
 	weightsChanged bool
+	// schedule is the maintenance schedule (nil: none), machines the
+	// machines in it and their modes, by machineKey, and inverseOffers the
+	// outstanding inverse offers (maintenance.go). maintChanged says the
+	// snapshots' copies are stale.
+	schedule         *maintenance.Schedule
+	machines         map[string]*machine
+	inverseOffers    map[string]*inverseOffer
+	nextInverseOffer int
+	maintChanged     bool
+	schedulePub      *maintenance.Schedule
+	maintStatusPub   *maintenance.ClusterStatus
 	// operatorEvents is set while the driver has operator subscribers
 	// (events.go).
 	operatorEvents bool
@@ -343,6 +355,8 @@ func NewCore(info *mesos.MasterInfo, opts Options, alloc allocator.Allocator, no
 		gone:           map[string]time.Time{},
 		offers:         map[string]*offer{},
 		weights:        map[string]float64{},
+		machines:       map[string]*machine{},
+		inverseOffers:  map[string]*inverseOffer{},
 	}
 	if c.startTime.IsZero() {
 		c.startTime = now

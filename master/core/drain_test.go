@@ -9,6 +9,7 @@ import (
 
 	"github.com/gomesos/gomesos/api/agentproto"
 	registrypb "github.com/gomesos/gomesos/api/registry"
+	"github.com/gomesos/gomesos/api/v1/maintenance"
 	masterpb "github.com/gomesos/gomesos/api/v1/master"
 	mesos "github.com/gomesos/gomesos/api/v1/mesos"
 	schedpb "github.com/gomesos/gomesos/api/v1/scheduler"
@@ -160,5 +161,51 @@ func TestDrainKillPolicy(t *testing.T) {
 		if g := time.Duration(got.GetGracePeriod().GetNanoseconds()); got.GetGracePeriod() == nil || g != c.want {
 			t.Errorf("%d: grace period %v, want %v", i, got.GetGracePeriod(), c.want)
 		}
+	}
+}
+
+// The schedule and the machines' modes survive a failover: the new leader
+// shows them, keeps refusing agents of DOWN machines and keeps tagging the
+// offers of DRAINING ones.
+func TestMaintenanceSurvivesFailover(t *testing.T) {
+	r := newRig(t)
+	r.check = true
+	r.agent("c1", plainAgent("h1"), "10.0.0.2:5051")
+	draining := r.agent("c2", plainAgent("h2"), "10.0.0.3:5051")
+	unavailability := &mesos.Unavailability{Start: &mesos.TimeInfo{Nanoseconds: proto.Int64(r.now.Add(time.Hour).UnixNano())}}
+	schedule := &maintenance.Schedule{Windows: []*maintenance.Window{{
+		MachineIds:     []*mesos.MachineID{{Ip: proto.String("10.0.0.2")}, {Hostname: proto.String("H2")}},
+		Unavailability: unavailability,
+	}}}
+	r.operator(&masterpb.Call{Type: masterpb.Call_UPDATE_MAINTENANCE_SCHEDULE.Enum(),
+		UpdateMaintenanceSchedule: &masterpb.Call_UpdateMaintenanceSchedule{Schedule: schedule}})
+	r.operator(&masterpb.Call{Type: masterpb.Call_START_MAINTENANCE.Enum(),
+		StartMaintenance: &masterpb.Call_StartMaintenance{Machines: []*mesos.MachineID{{Ip: proto.String("10.0.0.2")}}}})
+	if len(r.reg.GetSchedules()) != 1 || len(r.reg.GetMachines().GetMachines()) != 2 || len(r.reg.GetAgents().GetAgents()) != 1 {
+		t.Fatalf("registry after START_MAINTENANCE: %v", r.reg)
+	}
+
+	n := r.failover(Options{AgentReregisterTimeout: time.Minute})
+	n.check = true
+	if got := n.c.Snapshot().MaintenanceSchedule(); !proto.Equal(got, schedule) {
+		t.Fatalf("schedule after failover = %v, want %v", got, schedule)
+	}
+	st := n.c.Snapshot().MaintenanceStatus()
+	if len(st.GetDownMachines()) != 1 || st.GetDownMachines()[0].GetIp() != "10.0.0.2" || len(st.GetDrainingMachines()) != 1 {
+		t.Fatalf("status after failover = %v", st)
+	}
+	before := len(n.outs)
+	n.step(AgentSubscribe{Conn: "c3", Msg: &agentproto.AgentMessage{Type: agentproto.AgentMessage_REGISTER.Enum(),
+		Register: &agentproto.AgentMessage_Register{AgentInfo: plainAgent("other-name"), Version: proto.String(Version), Endpoint: proto.String("10.0.0.2:5051")}}})
+	if msgs := agentMessages(n.since(before), "c3"); len(msgs) != 1 || msgs[0].GetType() != agentproto.MasterMessage_SHUTDOWN {
+		t.Fatalf("an agent of a DOWN machine was sent %v, want SHUTDOWN", msgs)
+	}
+	info := plainAgent("h2")
+	info.Id = agentIDProto(draining.id)
+	n.reregister("c4", info, nil, nil)
+	f := n.subscribe("s1", checkpointing("fw", false))
+	n.tick()
+	if o := n.offer(f, rigAgent{id: draining.id}, ""); !proto.Equal(o.GetUnavailability(), unavailability) {
+		t.Fatalf("offer of a DRAINING machine's agent after failover: unavailability %v, want %v", o.GetUnavailability(), unavailability)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/gomesos/gomesos/api/v1/maintenance"
 	mesos "github.com/gomesos/gomesos/api/v1/mesos"
 	schedpb "github.com/gomesos/gomesos/api/v1/scheduler"
 	"github.com/gomesos/gomesos/master/allocator"
@@ -148,6 +149,10 @@ func (c *Core) schedulerCall(in SchedulerCall) Result {
 	case schedpb.Call_DECLINE:
 		c.metrics.inc("master/messages_decline_offers")
 		c.decline(fw, call.GetDecline().GetOfferIds(), call.GetDecline().GetFilters())
+	case schedpb.Call_ACCEPT_INVERSE_OFFERS:
+		c.answerInverseOffers(fw, call.GetAcceptInverseOffers().GetInverseOfferIds(), maintenance.InverseOfferStatus_ACCEPT)
+	case schedpb.Call_DECLINE_INVERSE_OFFERS:
+		c.answerInverseOffers(fw, call.GetDeclineInverseOffers().GetInverseOfferIds(), maintenance.InverseOfferStatus_DECLINE)
 	case schedpb.Call_REVIVE:
 		c.metrics.inc("master/messages_revive_offers")
 		c.alloc.ReviveOffers(fw.id, call.GetRevive().GetRoles())
@@ -330,6 +335,7 @@ func (c *Core) checkFailoverTimeouts() {
 func (c *Core) removeFramework(fw *framework) {
 	c.log.Info("removing framework", "framework", fw.id)
 	c.rescindFrameworkOffers(fw, false)
+	c.rescindInverseOffers(func(io *inverseOffer) bool { return io.frameworkID == fw.id }, false)
 	// Like Mesos, every agent is told, not only those the master knows to
 	// run the framework's tasks or executors: an agent may still hold
 	// ended tasks whose end the master has already seen acknowledged (the

@@ -38,6 +38,15 @@ func (c *Core) operatorCall(in OperatorCall) Result {
 		return c.operatorReactivateAgent(call.GetReactivateAgent())
 	case masterpb.Call_DRAIN_AGENT:
 		return c.operatorDrainAgent(call.GetDrainAgent())
+	case masterpb.Call_UPDATE_MAINTENANCE_SCHEDULE:
+		if call.UpdateMaintenanceSchedule == nil {
+			return fail(Invalid, "Expecting 'update_maintenance_schedule' to be present")
+		}
+		return c.operatorUpdateSchedule(call.GetUpdateMaintenanceSchedule())
+	case masterpb.Call_START_MAINTENANCE:
+		return c.operatorStartMaintenance(call.GetStartMaintenance())
+	case masterpb.Call_STOP_MAINTENANCE:
+		return c.operatorStopMaintenance(call.GetStopMaintenance())
 	}
 	return fail(Unsupported, "Operator call %s is not supported", call.GetType())
 }

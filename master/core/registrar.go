@@ -99,6 +99,7 @@ func (c *Core) Recover(reg *registrypb.Registry) {
 		c.alloc.UpdateWeights(c.weights)
 		c.weightsChanged = true
 	}
+	c.recoverMaintenance(reg)
 	c.recoveredTotal = len(c.recovered)
 	c.recoveredChanged = true
 	if len(c.recovered) > 0 {

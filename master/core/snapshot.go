@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gomesos/gomesos/api/v1/maintenance"
 	mesos "github.com/gomesos/gomesos/api/v1/mesos"
 	"github.com/gomesos/gomesos/internal/ptree"
 	"github.com/gomesos/gomesos/resources"
@@ -48,7 +49,11 @@ type Snapshot struct {
 	frameworks ptree.Map[*frameworkRec] // active frameworks by id
 	completed  []*frameworkRec          // completed frameworks, oldest first
 
-	weights           map[string]float64 // shared with no one: replaced on change
+	weights map[string]float64 // shared with no one: replaced on change
+	// schedule and maintStatus are the maintenance schedule and status,
+	// replaced on change.
+	schedule          *maintenance.Schedule
+	maintStatus       *maintenance.ClusterStatus
 	unreachableAgents int
 	outstandingOffers int
 	allocationRuns    int64
@@ -266,7 +271,7 @@ func (c *Core) executorsChanged(fw *framework, agentID string) {
 func (c *Core) Snapshot() *Snapshot {
 	ch := &c.changes
 	prev := c.snap
-	if prev != nil && !c.metrics.changed && !ch.completed && prev.now.Equal(c.now) && prev.electedTime.Equal(c.electedTime) && prev.leader == c.leader && !c.recoveredChanged && !c.weightsChanged &&
+	if prev != nil && !c.metrics.changed && !ch.completed && prev.now.Equal(c.now) && prev.electedTime.Equal(c.electedTime) && prev.leader == c.leader && !c.recoveredChanged && !c.weightsChanged && !c.maintChanged &&
 		len(ch.tasks)+len(ch.frameworks)+len(ch.agents)+len(ch.offers)+len(ch.executors) == 0 &&
 		prev.unreachableAgents == len(c.unreachable) && prev.outstandingOffers == len(c.offers) &&
 		prev.allocationRuns == c.allocationRuns {
@@ -300,6 +305,11 @@ func (c *Core) Snapshot() *Snapshot {
 		c.weightsPub = maps.Clone(c.weights)
 	}
 	s.weights = c.weightsPub
+	if c.maintChanged || prev == nil {
+		c.maintChanged = false
+		c.schedulePub, c.maintStatusPub = c.maintenanceSchedule(), c.maintenanceStatus()
+	}
+	s.schedule, s.maintStatus = c.schedulePub, c.maintStatusPub
 	s.unreachableAgents = len(c.unreachable)
 	s.outstandingOffers = len(c.offers)
 	s.allocationRuns = c.allocationRuns
@@ -474,6 +484,7 @@ func (c *Core) publishAgents(s *Snapshot) {
 func (c *Core) FullSnapshot() *Snapshot {
 	s := &Snapshot{
 		info: c.info, startTime: c.startTime, electedTime: c.electedTime, now: c.now, leader: c.leader, recovered: c.recoveredList(), weights: maps.Clone(c.weights),
+		schedule: c.maintenanceSchedule(), maintStatus: c.maintenanceStatus(),
 		unreachableAgents: len(c.unreachable), outstandingOffers: len(c.offers), allocationRuns: c.allocationRuns,
 		counterNames: slices.Clone(c.metrics.names), counterValues: slices.Clone(c.metrics.values),
 	}

@@ -5,6 +5,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/gomesos/gomesos/api/v1/maintenance"
 	masterpb "github.com/gomesos/gomesos/api/v1/master"
 	mesos "github.com/gomesos/gomesos/api/v1/mesos"
 	"github.com/gomesos/gomesos/resources"
@@ -284,4 +285,24 @@ func (s *Snapshot) OperatorRoles() *masterpb.Response_GetRoles {
 		out.Roles = append(out.Roles, pr)
 	}
 	return out
+}
+
+// MaintenanceSchedule is the maintenance schedule
+// (GET_MAINTENANCE_SCHEDULE, /master/maintenance/schedule). Callers must
+// not change it.
+func (s *Snapshot) MaintenanceSchedule() *maintenance.Schedule {
+	if s.schedule == nil {
+		return &maintenance.Schedule{}
+	}
+	return s.schedule
+}
+
+// MaintenanceStatus is the machines in maintenance and the frameworks'
+// answers to their inverse offers (GET_MAINTENANCE_STATUS,
+// /master/maintenance/status). Callers must not change it.
+func (s *Snapshot) MaintenanceStatus() *maintenance.ClusterStatus {
+	if s.maintStatus == nil {
+		return &maintenance.ClusterStatus{}
+	}
+	return s.maintStatus
 }
