@@ -223,3 +223,74 @@ func TestOperatorEmptyScheduleCancelsDraining(t *testing.T) {
 		s.decline(offerIDs(offers...), 0)
 	}
 }
+
+// The legacy endpoints serve the same maintenance as JSON: the schedule
+// POSTed and read back as Mesos's docs show it, machines taken down and up
+// with JSON arrays of machine ids, the status, and 400s for bad input that
+// change nothing.
+func TestLegacyMaintenanceEndpoints(t *testing.T) {
+	m := startMaster(t)
+	a := startAgent(t, m, "machine1", agentResources)
+	post := func(path, body string) (int, string) {
+		status, _, text := m.do(http.MethodPost, path, http.Header{"Content-Type": {"application/json"}}, []byte(body))
+		return status, text
+	}
+	if got := m.getJSON("/master/maintenance/schedule"); len(got) != 0 {
+		t.Fatalf("schedule before any: %v, want {}", got)
+	}
+	schedule := `{"windows":[{"machine_ids":[{"hostname":"machine1","ip":"10.0.0.1"},{"hostname":"machine2"}],` +
+		`"unavailability":{"start":{"nanoseconds":1443830400000000000},"duration":{"nanoseconds":3600000000000}}}]}`
+	if status, text := post("/master/maintenance/schedule", schedule); status != http.StatusOK {
+		t.Fatalf("POST /master/maintenance/schedule: %d %s", status, text)
+	}
+	got := m.getJSON("/maintenance/schedule")
+	windows := objects(got["windows"])
+	if len(windows) != 1 || len(objects(windows[0]["machine_ids"])) != 2 ||
+		windows[0]["unavailability"].(map[string]any)["start"].(map[string]any)["nanoseconds"] != 1443830400000000000.0 {
+		t.Fatalf("GET /maintenance/schedule = %v", got)
+	}
+	status := m.getJSON("/master/maintenance/status")
+	if draining := objects(status["draining_machines"]); len(draining) != 2 {
+		t.Fatalf("/master/maintenance/status = %v, want two draining machines", status)
+	}
+
+	for _, c := range []struct{ path, body, text string }{
+		{"/master/maintenance/schedule", `{"windows":`, "Failed to parse"},
+		{"/master/maintenance/schedule", `{"windows":[{"machine_ids":[{}],"unavailability":{"start":{"nanoseconds":1}}}]}`, "Both 'hostname' and 'ip'"},
+		{"/master/machine/down", `{"hostname":"machine1"}`, "JSON array"},
+		{"/master/machine/down", `[]`, "List of machines is empty"},
+		{"/master/machine/down", `[{"hostname":"elsewhere"}]`, "not part of a maintenance schedule"},
+		{"/master/machine/up", `[{"hostname":"machine2"}]`, "is DRAINING, not DOWN"},
+	} {
+		if st, text := post(c.path, c.body); st != http.StatusBadRequest || !strings.Contains(text, c.text) {
+			t.Errorf("POST %s %s: %d %q, want 400 with %q", c.path, c.body, st, text, c.text)
+		}
+	}
+	if again := m.getJSON("/maintenance/schedule"); len(objects(again["windows"])) != 1 {
+		t.Fatalf("bad input changed the schedule: %v", again)
+	}
+	if st, _, _ := m.do(http.MethodDelete, "/master/machine/down", nil, nil); st != http.StatusMethodNotAllowed {
+		t.Errorf("DELETE /master/machine/down: %d, want 405", st)
+	}
+
+	// The machine of the agent is known by hostname and IP: the agent
+	// serves at no IP here, so the machine with an IP does not match it,
+	// and machine2 has no agent.
+	if st, text := post("/master/machine/down", `[{"hostname":"MACHINE2"}]`); st != http.StatusOK {
+		t.Fatalf("POST /master/machine/down: %d %s", st, text)
+	}
+	status = m.getJSON("/master/maintenance/status")
+	if down := objects(status["down_machines"]); len(down) != 1 || down[0]["hostname"] != "machine2" {
+		t.Fatalf("status after machine/down: %v", status)
+	}
+	if m.agentView(a.ID) == nil {
+		t.Fatalf("an agent of another machine was removed")
+	}
+	if st, text := post("/machine/up", `[{"hostname":"machine2"}]`); st != http.StatusOK {
+		t.Fatalf("POST /machine/up: %d %s", st, text)
+	}
+	got = m.getJSON("/maintenance/schedule")
+	if ids := objects(objects(got["windows"])[0]["machine_ids"]); len(ids) != 1 || ids[0]["hostname"] != "machine1" {
+		t.Fatalf("schedule after machine/up: %v, want only machine1 left", got)
+	}
+}
