@@ -1,10 +1,11 @@
 package master
 
 import (
-	"errors"
+	"compress/gzip"
 	"maps"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/gomesos/gomesos/api/v1/maintenance"
@@ -111,35 +112,47 @@ func (m *Master) handleOperator(w http.ResponseWriter, r *http.Request) {
 			textError(w, status, msg)
 			return
 		}
-		writeMessage(w, enc, resp)
+		writeMessage(w, r, enc, resp)
 		return
 	}
-	var res core.Result
-	err := m.doLeading(func() { res = m.step(core.OperatorCall{Call: call}) })
-	if errors.Is(err, errNotLeading) {
-		m.redirectToLeader(w, r, r.URL.RequestURI())
-		return
-	}
-	if err != nil {
-		textError(w, http.StatusServiceUnavailable, err.Error())
-		return
-	}
-	if res.Code.Failed() {
-		textError(w, httpStatus(res.Code), res.Message)
-		return
-	}
-	w.WriteHeader(http.StatusOK)
+	m.operatorWrite(w, r, call)
 }
 
-// writeMessage answers 200 with a message in the encoding negotiated.
-func writeMessage(w http.ResponseWriter, enc codec.Encoding, msg proto.Message) {
+// writeMessage answers 200 with a message in the encoding negotiated,
+// gzip-compressed when the client accepts it and the body is large enough
+// to gain from it (as Mesos compresses its operator responses).
+func writeMessage(w http.ResponseWriter, r *http.Request, enc codec.Encoding, msg proto.Message) {
 	b, err := codec.Marshal(enc, msg)
 	if err != nil {
 		textError(w, http.StatusInternalServerError, "encoding the response: "+err.Error())
 		return
 	}
 	w.Header().Set("Content-Type", enc.ContentType())
+	if len(b) >= gzipMin && acceptsGzip(r.Header.Get("Accept-Encoding")) {
+		w.Header().Set("Content-Encoding", "gzip")
+		w.Header().Add("Vary", "Accept-Encoding")
+		zw := gzip.NewWriter(w)
+		_, _ = zw.Write(b)
+		_ = zw.Close()
+		return
+	}
 	_, _ = w.Write(b)
+}
+
+// gzipMin is the smallest response worth compressing.
+const gzipMin = 1024
+
+// acceptsGzip reports whether an Accept-Encoding header allows gzip.
+func acceptsGzip(h string) bool {
+	for part := range strings.SplitSeq(h, ",") {
+		name, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+		if !strings.EqualFold(strings.TrimSpace(name), "gzip") {
+			continue
+		}
+		q := strings.ReplaceAll(params, " ", "")
+		return q != "q=0" && q != "q=0.0" && q != "q=0.00" && q != "q=0.000"
+	}
+	return false
 }
 
 // operatorRead answers the calls that only read. A zero status means the

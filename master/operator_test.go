@@ -270,6 +270,13 @@ func TestOperatorSubscribeStreamsEvents(t *testing.T) {
 			if u := ev.GetTaskUpdated(); u.GetState() != mesos.TaskState_TASK_RUNNING || u.GetStatus().GetTaskId().GetValue() != "t1" || u.GetFrameworkId().GetValue() != s.FrameworkID {
 				t.Fatalf("TASK_UPDATED: %v", ev)
 			}
+			// An update that does not change the state (a health check's
+			// RUNNING) is not an event, as in Mesos: the next one is.
+			agent.update(s.FrameworkID, "t1", mesos.TaskState_TASK_RUNNING)
+			agent.update(s.FrameworkID, "t1", mesos.TaskState_TASK_FINISHED)
+			if u := ops.expect(masterpb.Event_TASK_UPDATED).GetTaskUpdated(); u.GetState() != mesos.TaskState_TASK_FINISHED {
+				t.Fatalf("TASK_UPDATED after RUNNING again and FINISHED: %v", u)
+			}
 			// TEARDOWN through the operator API removes the framework:
 			// its task is killed and the framework reported removed.
 			status, body := m.operatorCall(&masterpb.Call{Type: masterpb.Call_TEARDOWN.Enum(),

@@ -115,6 +115,13 @@ func (c *Core) statusUpdate(a *agent, up *agentproto.StatusUpdate) {
 		if up.LatestState != nil {
 			latest = up.GetLatestState()
 		}
+		// As Mesos, subscribers hear of an update that changes the task's
+		// state (not, say, a health check's RUNNING after RUNNING); also,
+		// unlike Mesos, of one that only brings a newer latest state (a
+		// resent RUNNING from an agent whose task has since finished), or
+		// they would never hear the task end.
+		before := t.state
+		changed := !before.IsTerminal() && (status.GetState() != before || latest != before)
 		if !t.state.IsTerminal() || latest.IsTerminal() {
 			t.state = latest
 		}
@@ -129,7 +136,9 @@ func (c *Core) statusUpdate(a *agent, up *agentproto.StatusUpdate) {
 			c.recoverTaskResources(fw, t)
 			c.countTerminal(t, latest, status.GetSource(), status.GetReason())
 		}
-		c.opTaskUpdated(t, status)
+		if changed {
+			c.opTaskUpdated(t, status)
+		}
 	}
 	s := clone(status)
 	if s.AgentId == nil {
@@ -196,11 +205,14 @@ func (c *Core) masterTaskUpdate(fw *framework, t *task, state mesos.TaskState, r
 		status.UnreachableTime = &mesos.TimeInfo{Nanoseconds: ptr(c.now.UnixNano())}
 		t.unreachableTime = c.now
 	}
+	changed := !t.state.IsTerminal() && state != t.state
 	if !t.state.IsTerminal() {
 		t.state = state
 	}
 	t.addStatus(statusForState(status))
-	c.opTaskUpdated(t, status)
+	if changed {
+		c.opTaskUpdated(t, status)
+	}
 	if fw == nil {
 		if a := c.agents[t.agentID]; a != nil {
 			delete(a.tasks, taskKey(t.frameworkID, t.id))
