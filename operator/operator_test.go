@@ -191,11 +191,10 @@ func TestSubscribeStreamsEvents(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%s: %v", enc, err)
 			}
+			// HEARTBEATs, and the previous round's framework going
+			// away, may come first.
 			if ev.GetType() == masterpb.Event_FRAMEWORK_ADDED {
 				break
-			}
-			if ev.GetType() != masterpb.Event_HEARTBEAT {
-				t.Fatalf("%s: unexpected event %v", enc, ev)
 			}
 		}
 		if got := ev.GetFrameworkAdded().GetFramework().GetFrameworkInfo().GetName(); got != "fw-"+enc.String() {
