@@ -111,6 +111,7 @@ func TestHelpListsFlagsWithDefaults(t *testing.T) {
 		"drain":      {"--master", "--max-grace-period", "--mark-gone"},
 		"teardown":   {"--master"},
 		"watch":      {"--master", "--json", "--reconnect"},
+		"task":       {"gomesos task log TASK_ID"},
 	}
 	for cmd, words := range want {
 		code, _, stderr := runCLI(cmd, "--help")

@@ -243,6 +243,9 @@ func runTeardown(ctx context.Context, args []string, stdout, stderr io.Writer) i
 func runTask(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 || args[0] != "log" {
 		fmt.Fprintln(stderr, "Usage: gomesos task log TASK_ID [--follow] [--stderr] [--framework=ID] [--master=HOST:PORT[,HOST:PORT...]]")
+		if len(args) > 0 && (args[0] == "--help" || args[0] == "-help" || args[0] == "-h") {
+			return 0
+		}
 		return 2
 	}
 	o := newOpCommand("task log", "TASK_ID [--follow] [--stderr] [--framework=ID]", stderr)
