@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gomesos/gomesos/internal/flagx"
+	"github.com/gomesos/gomesos/internal/verbosity"
 	"github.com/gomesos/gomesos/master"
 )
 
@@ -67,7 +68,8 @@ func newLogger(w io.Writer, level string) (*slog.Logger, error) {
 	default:
 		return nil, fmt.Errorf("--logging_level: unknown level %q (expecting INFO, WARNING, ERROR or DEBUG)", level)
 	}
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
+	verbosity.SetBase(l) // SET_LOGGING_LEVEL raises it to debug for a while
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: verbosity.Leveler()})), nil
 }
 
 func runMaster(ctx context.Context, args []string, stdout, stderr io.Writer) int {
