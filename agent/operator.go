@@ -91,9 +91,17 @@ func (a *Agent) serveOperatorAPI(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusBadRequest, "Failed to validate agent::Call: "+msg)
 		return
 	}
+	// No call the agent serves streams its response.
 	enc, recordio, ok := codec.Negotiate(r.Header.Get("Accept"), "")
-	if !ok || recordio {
-		httpError(w, http.StatusNotAcceptable, "Expecting 'Accept' to allow '"+codec.MediaProtobuf+"' or '"+codec.MediaJSON+"'")
+	switch {
+	case !ok:
+		httpError(w, http.StatusNotAcceptable, "Expecting 'Accept' to allow "+codec.MediaJSON+" or "+codec.MediaProtobuf+" or "+codec.MediaRecordIO)
+		return
+	case recordio:
+		httpError(w, http.StatusNotAcceptable, "Streaming response is not supported for "+call.GetType().String()+" call")
+		return
+	case r.Header.Get("Message-Accept") != "":
+		httpError(w, http.StatusNotAcceptable, "Expecting 'Message-Accept' to be not set for non-streaming responses")
 		return
 	}
 
@@ -162,7 +170,7 @@ func (a *Agent) serveOperatorAPI(w http.ResponseWriter, r *http.Request) {
 		// Gomesos's agent does not have.
 		resp = &agentpb.Response{Type: agentpb.Response_GET_OPERATIONS.Enum(), GetOperations: &agentpb.Response_GetOperations{}}
 	case agentpb.Call_UNKNOWN:
-		httpError(w, http.StatusNotImplemented, "Call type UNKNOWN is not implemented")
+		w.WriteHeader(http.StatusNotImplemented)
 		return
 	default:
 		httpError(w, http.StatusNotImplemented, call.GetType().String()+" is not supported by this agent")

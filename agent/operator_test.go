@@ -373,8 +373,9 @@ func TestOperatorAPIBadInput(t *testing.T) {
 		{"KILL_NESTED_CONTAINER without kill_nested_container", "POST", codec.MediaJSON, "", `{"type":"KILL_NESTED_CONTAINER"}`, 400, "Expecting 'kill_nested_container' to be present"},
 		{"KILL_NESTED_CONTAINER without parent", "POST", codec.MediaJSON, "", `{"type":"KILL_NESTED_CONTAINER","kill_nested_container":{"container_id":{"value":"c"}}}`, 400, "Expecting 'kill_nested_container.container_id.parent' to be present"},
 		{"WAIT_NESTED_CONTAINER without parent", "POST", codec.MediaJSON, "", `{"type":"WAIT_NESTED_CONTAINER","wait_nested_container":{"container_id":{"value":"c"}}}`, 400, "Expecting 'wait_nested_container.container_id.parent' to be present"},
-		{"not acceptable", "POST", codec.MediaJSON, "text/html", `{"type":"GET_HEALTH"}`, 406, "Expecting 'Accept' to allow"},
-		{"UNKNOWN", "POST", codec.MediaJSON, "", `{"type":"UNKNOWN"}`, 501, "UNKNOWN"},
+		{"not acceptable", "POST", codec.MediaJSON, "text/html", `{"type":"GET_HEALTH"}`, 406, "Expecting 'Accept' to allow application/json or application/x-protobuf or application/recordio"},
+		{"streaming not acceptable", "POST", codec.MediaJSON, "application/recordio", `{"type":"GET_STATE"}`, 406, "Streaming response is not supported for GET_STATE call"},
+		{"UNKNOWN", "POST", codec.MediaJSON, "", `{"type":"UNKNOWN"}`, 501, ""},
 		{"KILL_NESTED_CONTAINER", "POST", codec.MediaJSON, "", `{"type":"KILL_NESTED_CONTAINER","kill_nested_container":{"container_id":{"value":"c","parent":{"value":"p"}}}}`, 501, "KILL_NESTED_CONTAINER is not supported"},
 		{"WAIT_NESTED_CONTAINER", "POST", codec.MediaJSON, "", `{"type":"WAIT_NESTED_CONTAINER","wait_nested_container":{"container_id":{"value":"c","parent":{"value":"p"}}}}`, 501, "WAIT_NESTED_CONTAINER is not supported"},
 		{"LAUNCH_CONTAINER", "POST", codec.MediaJSON, "", `{"type":"LAUNCH_CONTAINER","launch_container":{"container_id":{"value":"c"}}}`, 501, "LAUNCH_CONTAINER is not supported"},
@@ -383,6 +384,23 @@ func TestOperatorAPIBadInput(t *testing.T) {
 		if code != tc.code || !strings.Contains(string(body), tc.says) {
 			t.Errorf("%s: %d %q, want %d saying %q", tc.name, code, body, tc.code, tc.says)
 		}
+	}
+
+	// Message-Accept is for streaming responses only.
+	req, err := http.NewRequest("POST", "http://"+a.Addr()+"/api/v1", strings.NewReader(`{"type":"GET_HEALTH"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", codec.MediaJSON)
+	req.Header.Set("Message-Accept", codec.MediaJSON)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 406 || string(body) != "Expecting 'Message-Accept' to be not set for non-streaming responses" {
+		t.Errorf("Message-Accept: %d %s", resp.StatusCode, body)
 	}
 
 	// Nothing changed: the verbosity, and the state.
