@@ -16,7 +16,6 @@ import (
 	agentpb "github.com/gomesos/gomesos/api/v1/agent"
 	mesos "github.com/gomesos/gomesos/api/v1/mesos"
 	"github.com/gomesos/gomesos/codec"
-	"github.com/gomesos/gomesos/internal/verbosity"
 )
 
 // The agent's v1 operator API, POST /api/v1 (Mesos's slave/http.cpp,
@@ -120,10 +119,10 @@ func (a *Agent) serveOperatorAPI(w http.ResponseWriter, r *http.Request) {
 			GetMetrics: a.v1Metrics(r.Context(), call.GetGetMetrics().GetTimeout())}
 	case agentpb.Call_GET_LOGGING_LEVEL:
 		resp = &agentpb.Response{Type: agentpb.Response_GET_LOGGING_LEVEL.Enum(),
-			GetLoggingLevel: &agentpb.Response_GetLoggingLevel{Level: proto.Uint32(verbosity.Get())}}
+			GetLoggingLevel: &agentpb.Response_GetLoggingLevel{Level: proto.Uint32(a.verbosity.Level())}}
 	case agentpb.Call_SET_LOGGING_LEVEL:
 		set := call.GetSetLoggingLevel()
-		verbosity.Set(set.GetLevel(), time.Duration(set.GetDuration().GetNanoseconds()))
+		a.verbosity.Set(set.GetLevel(), time.Duration(set.GetDuration().GetNanoseconds()))
 		a.log.Info("logging verbosity set", "level", set.GetLevel(), "duration", time.Duration(set.GetDuration().GetNanoseconds()))
 		w.WriteHeader(http.StatusOK)
 		return

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
@@ -305,9 +306,10 @@ func TestOperatorAPIReadCalls(t *testing.T) {
 func TestOperatorAPILoggingLevel(t *testing.T) {
 	checkLeaks(t)
 	fm := newFakeMaster(t)
-	a := startAgent(t, fm, nil)
+	lv := new(slog.LevelVar)
+	lv.Set(slog.LevelWarn)
+	a := startAgent(t, fm, func(c *Config) { c.Verbosity = verbosity.New(lv) })
 	a.registered(t)
-	defer verbosity.Set(0, 0)
 
 	level := func() uint32 {
 		t.Helper()
@@ -326,8 +328,8 @@ func TestOperatorAPILoggingLevel(t *testing.T) {
 	if l := level(); l != 2 {
 		t.Fatalf("level %d after SET 2", l)
 	}
-	if verbosity.Leveler().Level() != -4 { // slog.LevelDebug
-		t.Errorf("slog level %v with verbosity 2", verbosity.Leveler().Level())
+	if lv.Level() != slog.LevelDebug {
+		t.Errorf("slog level %v with verbosity 2", lv.Level())
 	}
 	// A new SET replaces the first; its short duration ends and the level
 	// reverts.
@@ -335,6 +337,9 @@ func TestOperatorAPILoggingLevel(t *testing.T) {
 		t.Fatalf("SET_LOGGING_LEVEL: %d %s", code, body)
 	}
 	eventually(t, "the level to revert", func() bool { return level() == 0 })
+	if lv.Level() != slog.LevelWarn {
+		t.Errorf("slog level %v after the revert, want WARN", lv.Level())
+	}
 }
 
 func TestOperatorAPIBadInput(t *testing.T) {
@@ -345,7 +350,6 @@ func TestOperatorAPIBadInput(t *testing.T) {
 	fm.send(runTask(commandTask("sleeper", agentID, "exec sleep 1000")))
 	waitRunning(t, fm, "sleeper")
 	before, _ := mustCall(t, a, codec.Protobuf, simpleCall(agentpb.Call_GET_STATE))
-	defer verbosity.Set(0, 0)
 
 	garbage := []byte{0xff, 0xff, 0xff}
 	for _, tc := range []struct {
@@ -404,8 +408,8 @@ func TestOperatorAPIBadInput(t *testing.T) {
 	}
 
 	// Nothing changed: the verbosity, and the state.
-	if verbosity.Get() != 0 {
-		t.Errorf("verbosity %d after refused calls", verbosity.Get())
+	if a.verbosity.Level() != 0 {
+		t.Errorf("verbosity %d after refused calls", a.verbosity.Level())
 	}
 	after, _ := mustCall(t, a, codec.Protobuf, simpleCall(agentpb.Call_GET_STATE))
 	if !proto.Equal(before, after) {

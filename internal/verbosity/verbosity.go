@@ -1,9 +1,9 @@
-// Package verbosity is the process's logging verbosity as Mesos's operator
-// API shows it (GET_LOGGING_LEVEL, SET_LOGGING_LEVEL): glog's verbose level,
-// 0 unless raised. Gomesos maps it onto log/slog: handlers built with
-// Leveler log at the configured level (SetBase) while the verbosity is 0,
-// and at debug level while it is above 0. A level set for a duration
-// reverts to 0 when the duration ends, unless set again meanwhile.
+// Package verbosity owns a process's log verbosity as the operator API
+// shows and sets it (GET_LOGGING_LEVEL, SET_LOGGING_LEVEL): Mesos's glog
+// verbosity level, 0 by default. While the level is above 0 the slog
+// handler logs at debug; after the duration the operator gave, the level
+// goes back to 0 and the handler to its configured level. It owns no
+// logger: it changes the slog.LevelVar the process's handler reads.
 package verbosity
 
 import (
@@ -12,68 +12,61 @@ import (
 	"time"
 )
 
-var (
-	level slog.LevelVar // what handlers built with Leveler log at
-
-	mu      sync.Mutex
-	base    = slog.LevelInfo
-	current uint32
-	revert  *time.Timer
-	gen     uint64 // counts Sets, so that a stale revert does nothing
-)
-
-// Leveler is the process-wide level, for slog.HandlerOptions.
-func Leveler() slog.Leveler { return &level }
-
-// SetBase sets the level logged at while the verbosity is 0 (the
-// --logging_level flag).
-func SetBase(l slog.Level) {
-	mu.Lock()
-	defer mu.Unlock()
-	base = l
-	apply()
+// Verbosity is a process's verbosity level. It is safe for concurrent use.
+type Verbosity struct {
+	mu    sync.Mutex
+	lv    *slog.LevelVar
+	base  slog.Level
+	level uint32
+	timer *time.Timer
 }
 
-// Get is the verbosity.
-func Get() uint32 {
-	mu.Lock()
-	defer mu.Unlock()
-	return current
-}
-
-// Set sets the verbosity to n for d; then it reverts to 0. A Set replaces
-// the revert of the one before. Setting 0 reverts at once.
-func Set(n uint32, d time.Duration) {
-	mu.Lock()
-	defer mu.Unlock()
-	gen++
-	if revert != nil {
-		revert.Stop()
-		revert = nil
+// New returns a verbosity of level 0 that drives lv (nil: a level of its
+// own, which changes no handler).
+func New(lv *slog.LevelVar) *Verbosity {
+	if lv == nil {
+		lv = new(slog.LevelVar)
 	}
-	current = n
-	apply()
-	if n == 0 {
+	return &Verbosity{lv: lv, base: lv.Level()}
+}
+
+// Level is the current verbosity level.
+func (v *Verbosity) Level() uint32 {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.level
+}
+
+// Set sets the level for d, after which it reverts to 0. A later Set
+// replaces an earlier one and its revert.
+func (v *Verbosity) Set(level uint32, d time.Duration) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.timer != nil {
+		v.timer.Stop()
+		v.timer = nil
+	}
+	v.apply(level)
+	if level == 0 {
 		return
 	}
-	mine := gen
-	revert = time.AfterFunc(d, func() {
-		mu.Lock()
-		defer mu.Unlock()
-		if gen != mine {
-			return
+	var t *time.Timer
+	t = time.AfterFunc(d, func() {
+		v.mu.Lock()
+		defer v.mu.Unlock()
+		if v.timer == t {
+			v.timer = nil
+			v.apply(0)
 		}
-		current = 0
-		revert = nil
-		apply()
 	})
+	v.timer = t
 }
 
-// apply sets the slog level from base and current; mu is held.
-func apply() {
-	if current > 0 {
-		level.Set(min(base, slog.LevelDebug))
+func (v *Verbosity) apply(level uint32) {
+	v.level = level
+	if level > 0 {
+		v.lv.Set(min(v.base, slog.LevelDebug))
 	} else {
-		level.Set(base)
+		v.lv.Set(v.base)
 	}
 }

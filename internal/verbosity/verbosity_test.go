@@ -6,43 +6,39 @@ import (
 	"time"
 )
 
-func TestSetRaisesAndReverts(t *testing.T) {
-	SetBase(slog.LevelWarn)
-	defer SetBase(slog.LevelInfo)
-	if Get() != 0 || Leveler().Level() != slog.LevelWarn {
-		t.Fatalf("start: verbosity %d level %v", Get(), Leveler().Level())
+func TestSetRaisesTheLevelAndRevertsAfterTheDuration(t *testing.T) {
+	lv := new(slog.LevelVar)
+	lv.Set(slog.LevelInfo)
+	v := New(lv)
+	if v.Level() != 0 {
+		t.Fatalf("level = %d, want 0", v.Level())
 	}
-	Set(2, time.Hour)
-	if Get() != 2 || Leveler().Level() != slog.LevelDebug {
-		t.Fatalf("after Set(2): verbosity %d level %v", Get(), Leveler().Level())
-	}
-	// A later Set replaces the first one's revert.
-	Set(1, 20*time.Millisecond)
-	if Get() != 1 {
-		t.Fatalf("after Set(1): verbosity %d", Get())
+	v.Set(2, 50*time.Millisecond)
+	if v.Level() != 2 || lv.Level() != slog.LevelDebug {
+		t.Fatalf("after Set(2): level %d, slog %v; want 2, DEBUG", v.Level(), lv.Level())
 	}
 	deadline := time.Now().Add(5 * time.Second)
-	for Get() != 0 {
+	for v.Level() != 0 {
 		if time.Now().After(deadline) {
-			t.Fatal("the verbosity did not revert")
+			t.Fatal("the level did not revert")
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	if Leveler().Level() != slog.LevelWarn {
-		t.Fatalf("after the revert: level %v, want WARN", Leveler().Level())
-	}
-	Set(0, time.Hour)
-	if Get() != 0 {
-		t.Fatalf("Set(0): verbosity %d", Get())
+	if lv.Level() != slog.LevelInfo {
+		t.Fatalf("slog level after revert = %v, want INFO", lv.Level())
 	}
 }
 
-func TestStaleRevertDoesNothing(t *testing.T) {
-	Set(3, time.Millisecond)
-	Set(4, time.Hour)
-	time.Sleep(20 * time.Millisecond) // past the first Set's duration: its revert must not undo the second
-	if Get() != 4 {
-		t.Fatalf("verbosity %d, want 4", Get())
+func TestALaterSetReplacesTheEarlierRevert(t *testing.T) {
+	v := New(nil)
+	v.Set(1, 20*time.Millisecond)
+	v.Set(3, time.Hour)
+	time.Sleep(60 * time.Millisecond) // past the first revert, which must not fire
+	if v.Level() != 3 {
+		t.Fatalf("level = %d, want 3 (the first Set's revert fired)", v.Level())
 	}
-	Set(0, 0)
+	v.Set(0, 0)
+	if v.Level() != 0 {
+		t.Fatalf("level = %d, want 0", v.Level())
+	}
 }
