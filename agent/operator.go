@@ -156,7 +156,7 @@ func (a *Agent) serveOperatorAPI(w http.ResponseWriter, r *http.Request) {
 			ReadFile: &agentpb.Response_ReadFile{Size: proto.Uint64(uint64(size)), Data: data}}
 	case agentpb.Call_GET_STATE, agentpb.Call_GET_FRAMEWORKS, agentpb.Call_GET_EXECUTORS,
 		agentpb.Call_GET_TASKS, agentpb.Call_GET_AGENT, agentpb.Call_GET_CONTAINERS:
-		s, ok := a.snapshot(r)
+		s, ok := a.pub.latestV1(r.Context(), a.stopped)
 		if !ok {
 			httpError(w, http.StatusServiceUnavailable, "Agent is shutting down")
 			return

@@ -16,7 +16,7 @@ import (
 type Snapshot struct {
 	State   *StateJSON         // the /state document
 	Metrics map[string]float64 // the slave/* values of /metrics/snapshot
-	V1      *V1State           // what the v1 operator API shows
+	V1      *V1State           // what the v1 operator API shows, when asked for (V1State)
 }
 
 // StateJSON is the /state document; field order follows Mesos's.
@@ -151,7 +151,7 @@ func (c *core) snapshot(now time.Time) *Snapshot {
 	}
 	st.UnreservedResourcesAllocated = legacy.ScalarsOnly(legacy.ResourcesOf(usedUnreserved))
 
-	return &Snapshot{State: st, Metrics: c.metricsAt(now, total, used), V1: c.v1State()}
+	return &Snapshot{State: st, Metrics: c.metricsAt(now, total, used)}
 }
 
 func (c *core) frameworkJSON(fw *framework) FrameworkJSON {

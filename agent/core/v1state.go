@@ -38,6 +38,11 @@ type V1Container struct {
 	Pid          int // the executor's process, 0 when not known
 }
 
+// V1State builds the operator API's view of the state. Like Snapshot it
+// changes nothing; it costs more than Snapshot (a copy of every task), so
+// the driver builds it only for the readers that want it.
+func (k *Core) V1State() *V1State { return k.c.v1State() }
+
 // v1State builds the V1State.
 func (c *core) v1State() *V1State {
 	s := &V1State{AgentInfo: proto.Clone(c.cfg.AgentInfo).(*mesos.AgentInfo)}

@@ -24,11 +24,7 @@ func TestV1StateSortsTasksAndIsACopy(t *testing.T) {
 	}, now, 7, nil)
 	snapshot := func() *core.V1State {
 		t.Helper()
-		got := outputsOf[core.SnapshotReply](c.Step(now, core.SnapshotRequest{Reply: make(chan *core.Snapshot, 1)}))
-		if len(got) != 1 {
-			t.Fatal("no snapshot")
-		}
-		return got[0].Snapshot.V1
+		return c.V1State()
 	}
 	if v := snapshot(); v.AgentInfo.GetHostname() != "sim-1" || v.AgentInfo.Id != nil || len(v.Frameworks) != 0 {
 		t.Errorf("before registering: %+v", v)
