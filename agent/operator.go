@@ -79,7 +79,8 @@ func validateAgentCall(call *agentpb.Call) string {
 }
 
 // serveOperatorAPI is POST /api/v1, with Mesos's ladder: the request (405,
-// 400, 415), the call's validation (400), Accept (406), then the call.
+// 400, 415), the call's validation (400), Accept (406), then the call. A
+// large answer is gzip-compressed for a client that accepts it.
 func (a *Agent) serveOperatorAPI(w http.ResponseWriter, r *http.Request) {
 	call := &agentpb.Call{}
 	if _, rerr := codec.DecodeCall(r.Method, r.Header.Get("Content-Type"), codec.SizedBody{Reader: r.Body, Size: r.ContentLength}, maxCallBody, call); rerr != nil {
@@ -181,6 +182,11 @@ func (a *Agent) serveOperatorAPI(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Content-Type", enc.ContentType())
+	if len(body) >= codec.GzipMin && codec.AcceptsGzip(r.Header.Get("Accept-Encoding")) {
+		w.Header().Set("Content-Encoding", "gzip")
+		w.Header().Add("Vary", "Accept-Encoding")
+		body = codec.Gzip(body)
+	}
 	_, _ = w.Write(body)
 }
 

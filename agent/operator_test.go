@@ -2,6 +2,7 @@ package agent
 
 import (
 	"bytes"
+	"compress/gzip"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -195,6 +196,28 @@ func TestOperatorAPIReadCalls(t *testing.T) {
 	fws := gs.GetGetFrameworks()
 	if len(fws.GetFrameworks()) != 1 || fws.GetFrameworks()[0].GetFrameworkInfo().GetId().GetValue() != "fw-1" || len(fws.GetCompletedFrameworks()) != 0 {
 		t.Errorf("frameworks %v", fws)
+	}
+
+	// Compressed for a client that asks (Go's client asks, and
+	// decompresses, unless told otherwise).
+	req, err := http.NewRequest("POST", "http://"+a.Addr()+"/api/v1", strings.NewReader(`{"type":"GET_STATE"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", codec.MediaJSON)
+	req.Header.Set("Accept-Encoding", "gzip")
+	zresp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zr, err := gzip.NewReader(zresp.Body)
+	if err != nil || zresp.Header.Get("Content-Encoding") != "gzip" {
+		t.Fatalf("GET_STATE with gzip: %v, headers %v", err, zresp.Header)
+	}
+	unzipped, err := io.ReadAll(zr)
+	zresp.Body.Close()
+	if _, plain := mustCall(t, a, codec.JSON, simpleCall(agentpb.Call_GET_STATE)); err != nil || !bytes.Equal(unzipped, plain) {
+		t.Errorf("GET_STATE gzipped (%v):\n%s\nplain:\n%s", err, unzipped, plain)
 	}
 
 	// GET_TASKS, GET_EXECUTORS, GET_FRAMEWORKS: GET_STATE's parts.
