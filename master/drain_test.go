@@ -125,7 +125,7 @@ func TestOperatorAgentStateCallsRefuseBadInput(t *testing.T) {
 		{`{"type":"REACTIVATE_AGENT","reactivate_agent":{"agent_id":{"value":"nope"}}}`, 404, "Agent 'nope' not found"},
 		{`{"type":"REACTIVATE_AGENT","reactivate_agent":{"agent_id":{"value":"` + a.ID + `"}}}`, 400, "is not deactivated"},
 		{`{"type":"DRAIN_AGENT","drain_agent":{"agent_id":{"value":"nope"}}}`, 404, "Agent 'nope' not found"},
-		{`{"type":"DRAIN_AGENT","drain_agent":{"agent_id":{"value":"` + a.ID + `"},"max_grace_period":"-1s"}}`, 400, "max_grace_period"},
+		{`{"type":"DRAIN_AGENT","drain_agent":{"agent_id":{"value":"` + a.ID + `"},"max_grace_period":{"seconds":-1}}}`, 400, "expecting a non-negative duration"},
 	}
 	for _, c := range cases {
 		status, body := m.operatorRaw([]byte(c.body), "application/json", "")
@@ -135,6 +135,17 @@ func TestOperatorAgentStateCallsRefuseBadInput(t *testing.T) {
 	}
 	if v := m.agentView(a.ID); !v.GetActive() || v.GetDeactivated() || v.DrainInfo != nil {
 		t.Fatalf("refused calls changed the agent: %v", v)
+	}
+	// In JSON, max_grace_period is a google.protobuf.Duration object. An
+	// agent without tasks is drained at once.
+	body := `{"type":"DRAIN_AGENT","drain_agent":{"agent_id":{"value":"` + a.ID + `"},"max_grace_period":{"seconds":1,"nanos":500000000}}}`
+	if status, text := m.operatorRaw([]byte(body), "application/json", ""); status != http.StatusOK {
+		t.Fatalf("DRAIN_AGENT in JSON: %d %s", status, text)
+	}
+	v := m.agentView(a.ID)
+	if v.GetDrainInfo().GetState() != mesos.DrainState_DRAINED ||
+		time.Duration(v.GetDrainInfo().GetConfig().GetMaxGracePeriod().GetNanoseconds()) != 1500*time.Millisecond {
+		t.Fatalf("GET_AGENTS after draining an idle agent: %v", v)
 	}
 }
 

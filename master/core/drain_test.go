@@ -1,6 +1,7 @@
 package core
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -207,5 +208,58 @@ func TestMaintenanceSurvivesFailover(t *testing.T) {
 	n.tick()
 	if o := n.offer(f, rigAgent{id: draining.id}, ""); !proto.Equal(o.GetUnavailability(), unavailability) {
 		t.Fatalf("offer of a DRAINING machine's agent after failover: unavailability %v, want %v", o.GetUnavailability(), unavailability)
+	}
+}
+
+// Each framework with tasks on a DRAINING machine's agent gets its own
+// inverse offer; its answer is recorded for it alone, and an answer to
+// another framework's inverse offer is ignored.
+func TestInverseOfferAnswersArePerFramework(t *testing.T) {
+	r := newRig(t)
+	r.check = true
+	a := r.agent("c1", plainAgent("h1"), "10.0.0.2:5051")
+	f1 := r.subscribe("s1", checkpointing("one", false))
+	f2 := r.subscribe("s2", checkpointing("two", false))
+	r.tick()
+	for i, f := range []rigFramework{f1, f2} {
+		r.tick()
+		r.accept(f, r.offer(f, a, ""), launch(cmdTask(fmt.Sprintf("t%d", i), a, "cpus:1;mem:128")))
+	}
+	r.operator(&masterpb.Call{Type: masterpb.Call_UPDATE_MAINTENANCE_SCHEDULE.Enum(),
+		UpdateMaintenanceSchedule: &masterpb.Call_UpdateMaintenanceSchedule{Schedule: &maintenance.Schedule{Windows: []*maintenance.Window{{
+			MachineIds: []*mesos.MachineID{{Hostname: proto.String("h1")}}, Unavailability: &mesos.Unavailability{Start: timeInfo(r.now)},
+		}}}}})
+	inverse := func(f rigFramework) *mesos.InverseOffer {
+		for _, ev := range r.events[f.stream] {
+			if ev.GetType() == schedpb.Event_INVERSE_OFFERS {
+				return ev.GetInverseOffers().GetInverseOffers()[0]
+			}
+		}
+		t.Fatalf("framework %s got no inverse offer", f.id)
+		return nil
+	}
+	io1, io2 := inverse(f1), inverse(f2)
+	if io1.GetId().GetValue() == io2.GetId().GetValue() || io1.GetAgentId().GetValue() != a.id {
+		t.Fatalf("inverse offers %v and %v", io1, io2)
+	}
+	r.call(f2, &schedpb.Call{Type: schedpb.Call_ACCEPT_INVERSE_OFFERS.Enum(),
+		AcceptInverseOffers: &schedpb.Call_AcceptInverseOffers{InverseOfferIds: []*mesos.OfferID{io1.GetId()}}})
+	r.call(f1, &schedpb.Call{Type: schedpb.Call_DECLINE_INVERSE_OFFERS.Enum(),
+		DeclineInverseOffers: &schedpb.Call_DeclineInverseOffers{InverseOfferIds: []*mesos.OfferID{io1.GetId()}}})
+	statuses := r.c.Snapshot().MaintenanceStatus().GetDrainingMachines()[0].GetStatuses()
+	got := map[string]maintenance.InverseOfferStatus_Status{}
+	for _, st := range statuses {
+		got[st.GetFrameworkId().GetValue()] = st.GetStatus()
+	}
+	if len(got) != 2 || got[f1.id] != maintenance.InverseOfferStatus_DECLINE || got[f2.id] != maintenance.InverseOfferStatus_UNKNOWN {
+		t.Fatalf("inverse offer statuses %v: want %s DECLINE and %s UNKNOWN", statuses, f1.id, f2.id)
+	}
+	// Answered, f1 is not asked again; f2 still holds its inverse offer.
+	n1 := len(r.events[f1.stream])
+	r.tick()
+	for _, ev := range r.events[f1.stream][n1:] {
+		if ev.GetType() == schedpb.Event_INVERSE_OFFERS {
+			t.Fatalf("an answered framework got another inverse offer: %v", ev)
+		}
 	}
 }
