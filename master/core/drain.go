@@ -39,12 +39,41 @@ func (c *Core) operatorAgent(call string, id *mesos.AgentID) (*agent, Result) {
 	return a, Result{Code: OK}
 }
 
+// setRecoveredState changes the deactivation or drain of an agent
+// recovered from the registry that has not re-registered yet: the registry
+// keeps the change, and it takes effect when the agent comes back (its
+// tasks are killed then). It reports false for any other agent.
+func (c *Core) setRecoveredState(id *mesos.AgentID, change func(*agentState) Result) (Result, bool) {
+	if _, ok := c.recovered[id.GetValue()]; !ok || c.agents[id.GetValue()] != nil {
+		return Result{}, false
+	}
+	st := c.recoveredState[id.GetValue()]
+	if res := change(&st); res.Code.Failed() {
+		return res, true
+	}
+	c.persistAgentState(id.GetValue(), st.deactivated, st.drain)
+	if st.deactivated || st.drain != nil {
+		c.recoveredState[id.GetValue()] = st
+	} else {
+		delete(c.recoveredState, id.GetValue())
+	}
+	c.log.Info("changed the state of a recovered agent; it applies when the agent re-registers",
+		"agent", id.GetValue(), "deactivated", st.deactivated, "drain", st.drain.GetState().String())
+	return Result{Code: OK}, true
+}
+
 // operatorDeactivateAgent stops the offers of an agent (DEACTIVATE_AGENT):
 // its outstanding offers are rescinded and it gets none until it is
 // reactivated. Its tasks keep running.
 func (c *Core) operatorDeactivateAgent(d *masterpb.Call_DeactivateAgent) Result {
 	if d == nil {
 		return fail(Invalid, "Expecting 'deactivate_agent' to be present")
+	}
+	if res, ok := c.setRecoveredState(d.GetAgentId(), func(st *agentState) Result {
+		st.deactivated = true
+		return Result{Code: OK}
+	}); ok {
+		return res
 	}
 	a, res := c.operatorAgent("deactivate_agent", d.GetAgentId())
 	if a == nil {
@@ -64,6 +93,15 @@ func (c *Core) operatorDeactivateAgent(d *masterpb.Call_DeactivateAgent) Result 
 func (c *Core) operatorReactivateAgent(r *masterpb.Call_ReactivateAgent) Result {
 	if r == nil {
 		return fail(Invalid, "Expecting 'reactivate_agent' to be present")
+	}
+	if res, ok := c.setRecoveredState(r.GetAgentId(), func(st *agentState) Result {
+		if !st.deactivated {
+			return fail(Invalid, "Agent '%s' is not deactivated", r.GetAgentId().GetValue())
+		}
+		*st = agentState{}
+		return Result{Code: OK}
+	}); ok {
+		return res
 	}
 	a, res := c.operatorAgent("reactivate_agent", r.GetAgentId())
 	if a == nil {
@@ -100,13 +138,19 @@ func (c *Core) operatorDrainAgent(d *masterpb.Call_DrainAgent) Result {
 		}
 		maxGrace = &mesos.DurationInfo{Nanoseconds: proto.Int64(g.GetSeconds()*int64(time.Second) + int64(g.GetNanos()))}
 	}
-	a, res := c.operatorAgent("drain_agent", d.GetAgentId())
-	if a == nil {
-		return res
-	}
 	drain := &mesos.DrainInfo{
 		State:  mesos.DrainState_DRAINING.Enum(),
 		Config: &mesos.DrainConfig{MaxGracePeriod: maxGrace, MarkGone: proto.Bool(d.GetMarkGone())},
+	}
+	if res, ok := c.setRecoveredState(d.GetAgentId(), func(st *agentState) Result {
+		*st = agentState{deactivated: true, drain: drain}
+		return Result{Code: OK}
+	}); ok {
+		return res
+	}
+	a, res := c.operatorAgent("drain_agent", d.GetAgentId())
+	if a == nil {
+		return res
 	}
 	c.persistAgentState(a.id, true, drain)
 	c.deactivateAgent(a)

@@ -2,6 +2,7 @@ package core
 
 import (
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -261,5 +262,40 @@ func TestInverseOfferAnswersArePerFramework(t *testing.T) {
 		if ev.GetType() == schedpb.Event_INVERSE_OFFERS {
 			t.Fatalf("an answered framework got another inverse offer: %v", ev)
 		}
+	}
+}
+
+// An agent recovered from the registry may be drained before it
+// re-registers: the registry keeps the drain, and the agent's tasks are
+// killed when it comes back.
+func TestDrainingARecoveredAgent(t *testing.T) {
+	r, f, admitted, registered := launchedBeforeFailover(t)
+	id := admitted.GetId().GetValue()
+	r.update(rigAgent{id: id, conn: "c1"}, f, "t1", mesos.TaskState_TASK_RUNNING, nil)
+	n := r.failover(Options{AgentReregisterTimeout: time.Minute})
+	n.check = true
+	n.operator(&masterpb.Call{Type: masterpb.Call_DRAIN_AGENT.Enum(), DrainAgent: &masterpb.Call_DrainAgent{AgentId: admitted.Id}})
+	if a := n.reg.GetAgents().GetAgents()[0]; a.GetDrainInfo().GetState() != registrypb.DrainInfo_DRAINING || !a.GetDeactivated() {
+		t.Fatalf("registry after draining a recovered agent: %v", a)
+	}
+	if res := n.c.Step(n.now, OperatorCall{Call: &masterpb.Call{Type: masterpb.Call_DRAIN_AGENT.Enum(),
+		DrainAgent: &masterpb.Call_DrainAgent{AgentId: agentIDProto("nobody")}}}); res.Code != NotFound {
+		t.Fatalf("draining an unknown agent: %v, want not found", res)
+	}
+	f2 := n.subscribe("s2", registered)
+	task := &mesos.Task{
+		Name: proto.String("task t1"), TaskId: &mesos.TaskID{Value: proto.String("t1")},
+		FrameworkId: registered.Id, AgentId: admitted.Id, State: mesos.TaskState_TASK_RUNNING.Enum(),
+		Resources: resources.ToProto(resources.MustParse("cpus:1;mem:128")),
+	}
+	before := len(n.outs)
+	back := n.reregister("c2", admitted, []*mesos.FrameworkInfo{registered}, []*mesos.Task{task})
+	msgs := agentMessages(n.since(before), "c2")
+	if i := slices.IndexFunc(msgs, func(m *agentproto.MasterMessage) bool { return m.GetType() == agentproto.MasterMessage_KILL_TASK }); i < 0 {
+		t.Fatalf("the drained agent's return sent %v, want a KILL_TASK", msgs)
+	}
+	n.update(back, f2, "t1", mesos.TaskState_TASK_KILLED, nil)
+	if v := operatorAgentOf(t, n.c, id); v.GetDrainInfo().GetState() != mesos.DrainState_DRAINED || !v.GetDeactivated() {
+		t.Fatalf("GET_AGENTS once drained: %v", v)
 	}
 }
