@@ -167,7 +167,7 @@ func TestOperatorDrainAgentKillsTasksThenDrains(t *testing.T) {
 		a.next(agentproto.MasterMessage_RUN_TASK)
 	}
 	for _, id := range []string{"short", "long", "plain"} {
-		a.update(s.FrameworkID, id, mesos.TaskState_TASK_RUNNING)
+		s.acknowledge(s.nextUpdateAfter(a, id, mesos.TaskState_TASK_RUNNING))
 	}
 
 	drain := agentCall(masterpb.Call_DRAIN_AGENT, a.ID)
@@ -188,12 +188,20 @@ func TestOperatorDrainAgentKillsTasksThenDrains(t *testing.T) {
 		t.Fatalf("GET_AGENTS while draining: %v", v)
 	}
 
-	a.update(s.FrameworkID, "short", mesos.TaskState_TASK_KILLED)
-	a.update(s.FrameworkID, "long", mesos.TaskState_TASK_KILLED)
+	for _, id := range []string{"short", "long"} {
+		s.acknowledge(s.nextUpdateAfter(a, id, mesos.TaskState_TASK_KILLED))
+	}
+	s.syncUpdates()
 	if st := m.agentView(a.ID).GetDrainInfo().GetState(); st != mesos.DrainState_DRAINING {
 		t.Fatalf("drain state with a task left: %v, want DRAINING", st)
 	}
-	a.update(s.FrameworkID, "plain", mesos.TaskState_TASK_FINISHED)
+	// Ended is not enough: its end must be acknowledged.
+	last := s.nextUpdateAfter(a, "plain", mesos.TaskState_TASK_FINISHED)
+	s.syncUpdates()
+	if st := m.agentView(a.ID).GetDrainInfo().GetState(); st != mesos.DrainState_DRAINING {
+		t.Fatalf("drain state before the last end is acknowledged: %v, want DRAINING", st)
+	}
+	s.acknowledge(last)
 	waitFor(t, "the agent to be DRAINED", func() bool {
 		return m.agentView(a.ID).GetDrainInfo().GetState() == mesos.DrainState_DRAINED
 	})
@@ -237,8 +245,11 @@ func TestOperatorDrainAgentMarkGone(t *testing.T) {
 	if v := m.agentView(busy.ID); v.GetDrainInfo().GetState() != mesos.DrainState_DRAINING || !v.GetDrainInfo().GetConfig().GetMarkGone() {
 		t.Fatalf("GET_AGENTS while draining: %v", v)
 	}
-	busy.update(s.FrameworkID, "t1", mesos.TaskState_TASK_KILLED)
+	s.acknowledge(s.nextUpdateAfter(busy, "t1", mesos.TaskState_TASK_KILLED))
 	busy.next(agentproto.MasterMessage_SHUTDOWN)
 	waitFor(t, "the drained agent to leave GET_AGENTS", func() bool { return m.agentView(busy.ID) == nil })
+	// Its task ended and was acknowledged: the framework hears nothing
+	// more of it (no TASK_LOST from the agent's removal).
+	s.syncUpdates()
 
 }

@@ -12,7 +12,8 @@ import (
 // Agent deactivation and draining (DEACTIVATE_AGENT, REACTIVATE_AGENT,
 // DRAIN_AGENT), as in Mesos 1.9+. A deactivated agent is offered to
 // nobody; a draining agent is deactivated and has every task killed, and
-// once none is left running it is DRAINED (and, when asked, marked gone).
+// once every task has ended and its end was acknowledged it is DRAINED
+// (and, when asked, marked gone).
 // Both are kept in the registry (UPDATE_AGENT_STATE) and survive a
 // failover. REACTIVATE_AGENT ends either.
 
@@ -223,16 +224,13 @@ func drainKillPolicy(policy *mesos.KillPolicy, maxGrace *mesos.DurationInfo) *me
 	return out
 }
 
-// checkDrained makes a draining agent that has no live task left DRAINED,
-// and marks it gone if the drain asked for that.
+// checkDrained makes a draining agent DRAINED once it holds no task: as
+// in Mesos, its tasks have ended and their ends have been acknowledged by
+// their frameworks. It then marks the agent gone if the drain asked for
+// that.
 func (c *Core) checkDrained(a *agent) {
-	if a.drain.GetState() != mesos.DrainState_DRAINING {
+	if a == nil || a.drain.GetState() != mesos.DrainState_DRAINING || len(a.tasks) > 0 {
 		return
-	}
-	for _, t := range a.tasks {
-		if !t.state.IsTerminal() {
-			return
-		}
 	}
 	drained := &mesos.DrainInfo{State: mesos.DrainState_DRAINED.Enum(), Config: a.drain.GetConfig()}
 	c.persistAgentState(a.id, true, drained)

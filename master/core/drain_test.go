@@ -111,7 +111,11 @@ func TestDeactivationAndDrainSurviveFailover(t *testing.T) {
 	if v := operatorAgentOf(t, n.c, drainID); v.GetDrainInfo().GetState() != mesos.DrainState_DRAINING || !v.GetDeactivated() {
 		t.Fatalf("GET_AGENTS after failover, draining agent: %v", v)
 	}
-	n.update(back, f2, "t1", mesos.TaskState_TASK_KILLED, nil)
+	uuid := n.update(back, f2, "t1", mesos.TaskState_TASK_KILLED, nil)
+	if v := operatorAgentOf(t, n.c, drainID); v.GetDrainInfo().GetState() != mesos.DrainState_DRAINING {
+		t.Fatalf("GET_AGENTS before the last end is acknowledged: %v", v)
+	}
+	n.ack(back, f2, "t1", uuid)
 	if v := operatorAgentOf(t, n.c, drainID); v.GetDrainInfo().GetState() != mesos.DrainState_DRAINED {
 		t.Fatalf("GET_AGENTS once the last task ended: %v", v)
 	}
@@ -294,8 +298,27 @@ func TestDrainingARecoveredAgent(t *testing.T) {
 	if i := slices.IndexFunc(msgs, func(m *agentproto.MasterMessage) bool { return m.GetType() == agentproto.MasterMessage_KILL_TASK }); i < 0 {
 		t.Fatalf("the drained agent's return sent %v, want a KILL_TASK", msgs)
 	}
-	n.update(back, f2, "t1", mesos.TaskState_TASK_KILLED, nil)
+	n.ack(back, f2, "t1", n.update(back, f2, "t1", mesos.TaskState_TASK_KILLED, nil))
 	if v := operatorAgentOf(t, n.c, id); v.GetDrainInfo().GetState() != mesos.DrainState_DRAINED || !v.GetDeactivated() {
 		t.Fatalf("GET_AGENTS once drained: %v", v)
+	}
+}
+
+// A draining agent whose last tasks belonged to a framework that is torn
+// down is drained.
+func TestTeardownDrainsADrainingAgent(t *testing.T) {
+	r, f, admitted, _ := launchedBeforeFailover(t)
+	r.check = true
+	id := admitted.GetId().GetValue()
+	r.operator(&masterpb.Call{Type: masterpb.Call_DRAIN_AGENT.Enum(), DrainAgent: &masterpb.Call_DrainAgent{AgentId: admitted.Id}})
+	if v := operatorAgentOf(t, r.c, id); v.GetDrainInfo().GetState() != mesos.DrainState_DRAINING {
+		t.Fatalf("GET_AGENTS with a task left: %v", v)
+	}
+	r.call(f, &schedpb.Call{Type: schedpb.Call_TEARDOWN.Enum()})
+	if v := operatorAgentOf(t, r.c, id); v.GetDrainInfo().GetState() != mesos.DrainState_DRAINED {
+		t.Fatalf("GET_AGENTS after the teardown: %v", v)
+	}
+	if a := r.reg.GetAgents().GetAgents()[0]; a.GetDrainInfo().GetState() != registrypb.DrainInfo_DRAINED {
+		t.Fatalf("registry after the teardown: %v", a)
 	}
 }

@@ -345,8 +345,12 @@ func (c *Core) removeFramework(fw *framework) {
 	for _, agentID := range sortedKeys(c.agents) {
 		c.sendToAgent(c.agents[agentID], shutdownFrameworkMsg(fw.id))
 	}
+	drainingOn := map[string]bool{}
 	for _, id := range sortedKeys(fw.tasks) {
 		t := fw.tasks[id]
+		if a := c.agents[t.agentID]; a != nil && a.drain != nil {
+			drainingOn[a.id] = true
+		}
 		c.recoverTaskResources(fw, t)
 		if !t.state.IsTerminal() {
 			t.setState(mesos.TaskState_TASK_KILLED, c.now)
@@ -381,6 +385,10 @@ func (c *Core) removeFramework(fw *framework) {
 			delete(c.removedFWs, old.id)
 		}
 		c.completed = append([]*framework(nil), c.completed[n:]...)
+	}
+	// A draining agent whose last tasks were the framework's is drained.
+	for _, id := range sortedKeys(drainingOn) {
+		c.checkDrained(c.agents[id])
 	}
 	c.allocateSoon = true
 }

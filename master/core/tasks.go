@@ -145,7 +145,6 @@ func (c *Core) statusUpdate(a *agent, up *agentproto.StatusUpdate) {
 		s.AgentId = &mesos.AgentID{Value: &a.id}
 	}
 	c.sendToFramework(fw, &schedpb.Event{Type: schedpb.Event_UPDATE.Enum(), Update: &schedpb.Event_Update{Status: s}})
-	c.checkDrained(a)
 }
 
 func containsStatus(list []*mesos.TaskStatus, s *mesos.TaskStatus) bool {
@@ -338,6 +337,7 @@ func (c *Core) acknowledge(fw *framework, ack *schedpb.Call_Acknowledge) {
 	// reconciliation answers) until the agent forwards the next one.
 	if t.statusUpdateState != nil && t.statusUpdateState.IsTerminal() {
 		c.removeTask(fw, t)
+		c.checkDrained(a)
 	}
 }
 
