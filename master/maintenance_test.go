@@ -112,6 +112,12 @@ func TestOperatorMaintenanceScheduleDrainDownUp(t *testing.T) {
 		!proto.Equal(io[0].GetUnavailability(), sched.Windows[0].Unavailability) {
 		t.Fatalf("INVERSE_OFFERS = %v, want one for agent %s with the window's unavailability", io, a1.ID)
 	}
+	heldInverse := func() []*mesos.InverseOffer {
+		return m.operator(callOf(masterpb.Call_GET_FRAMEWORKS), codec.Protobuf).GetGetFrameworks().GetFrameworks()[0].GetInverseOffers()
+	}
+	if held := heldInverse(); len(held) != 1 || held[0].GetId().GetValue() != io[0].GetId().GetValue() {
+		t.Fatalf("GET_FRAMEWORKS inverse_offers = %v, want %s", held, io[0].GetId().GetValue())
+	}
 	var tagged *mesos.Offer
 	for tagged == nil {
 		for _, o := range s.nextOffers() {
@@ -146,6 +152,9 @@ func TestOperatorMaintenanceScheduleDrainDownUp(t *testing.T) {
 		ss := m.maintenanceStatus().GetDrainingMachines()[0].GetStatuses()
 		return len(ss) == 1 && ss[0].GetStatus() == maintenance.InverseOfferStatus_ACCEPT && ss[0].GetFrameworkId().GetValue() == s.FrameworkID
 	})
+	if held := heldInverse(); len(held) != 0 {
+		t.Fatalf("GET_FRAMEWORKS inverse_offers after the answer = %v, want none", held)
+	}
 
 	// Bad machine lists and schedules change nothing.
 	for _, c := range []*masterpb.Call{

@@ -309,6 +309,7 @@ type Core struct {
 	maintChanged     bool
 	schedulePub      *maintenance.Schedule
 	maintStatusPub   *maintenance.ClusterStatus
+	inverseOffersPub map[string][]*mesos.InverseOffer
 	// operatorEvents is set while the driver has operator subscribers
 	// (events.go).
 	operatorEvents bool

@@ -43,6 +43,7 @@ type machine struct {
 type inverseOffer struct {
 	id, frameworkID, agentID string
 	machine                  string // its machine's key
+	pb                       *mesos.InverseOffer
 }
 
 // machineKey names a machine: its hostname in lower case and its IP.
@@ -381,18 +382,20 @@ func (c *Core) sendInverseOffers() {
 			}
 			id := fmt.Sprintf("%s-IO%d", c.info.GetId(), c.nextInverseOffer)
 			c.nextInverseOffer++
-			c.inverseOffers[id] = &inverseOffer{id: id, frameworkID: fwID, agentID: a.id, machine: key}
+			pb := &mesos.InverseOffer{
+				Id: &mesos.OfferID{Value: proto.String(id)}, FrameworkId: &mesos.FrameworkID{Value: proto.String(fwID)},
+				AgentId: agentIDProto(a.id), Unavailability: clone(m.unavailability),
+				Url: &mesos.URL{Scheme: ptr("http"), Address: &mesos.Address{Hostname: a.info.Hostname, Ip: ptr(a.ip()), Port: ptr(a.info.GetPort())}, Path: ptr("/slave(1)")},
+			}
+			c.inverseOffers[id] = &inverseOffer{id: id, frameworkID: fwID, agentID: a.id, machine: key, pb: pb}
+			c.maintChanged = true
 			if m.statuses[fwID] == nil {
 				m.statuses[fwID] = &maintenance.InverseOfferStatus{
 					Status: maintenance.InverseOfferStatus_UNKNOWN.Enum(), FrameworkId: &mesos.FrameworkID{Value: proto.String(fwID)}, Timestamp: timeInfo(c.now),
 				}
 				c.maintChanged = true
 			}
-			byFramework[fwID] = append(byFramework[fwID], &mesos.InverseOffer{
-				Id: &mesos.OfferID{Value: proto.String(id)}, FrameworkId: &mesos.FrameworkID{Value: proto.String(fwID)},
-				AgentId: agentIDProto(a.id), Unavailability: clone(m.unavailability),
-				Url: &mesos.URL{Scheme: ptr("http"), Address: &mesos.Address{Hostname: a.info.Hostname, Ip: ptr(a.ip()), Port: ptr(a.info.GetPort())}, Path: ptr("/slave(1)")},
-			})
+			byFramework[fwID] = append(byFramework[fwID], clone(pb))
 		}
 	}
 	for _, fwID := range sortedKeys(byFramework) {
@@ -421,6 +424,7 @@ func (c *Core) answerInverseOffers(fw *framework, ids []*mesos.OfferID, status m
 			continue
 		}
 		delete(c.inverseOffers, io.id)
+		c.maintChanged = true
 		if m := c.machines[io.machine]; m != nil && m.mode == mesos.MachineInfo_DRAINING {
 			m.statuses[fw.id] = &maintenance.InverseOfferStatus{
 				Status: status.Enum(), FrameworkId: &mesos.FrameworkID{Value: proto.String(fw.id)}, Timestamp: timeInfo(c.now),
@@ -448,11 +452,23 @@ func (c *Core) rescindInverseOffers(match func(*inverseOffer) bool, notify bool)
 			continue
 		}
 		delete(c.inverseOffers, id)
+		c.maintChanged = true
 		if notify {
 			c.sendToFramework(c.frameworks[io.frameworkID], &schedpb.Event{Type: schedpb.Event_RESCIND_INVERSE_OFFER.Enum(),
 				RescindInverseOffer: &schedpb.Event_RescindInverseOffer{InverseOfferId: &mesos.OfferID{Value: proto.String(id)}}})
 		}
 	}
+}
+
+// inverseOffersByFramework are the outstanding inverse offers, by
+// framework, as GET_FRAMEWORKS shows them.
+func (c *Core) inverseOffersByFramework() map[string][]*mesos.InverseOffer {
+	out := map[string][]*mesos.InverseOffer{}
+	for _, id := range sortedKeys(c.inverseOffers) {
+		io := c.inverseOffers[id]
+		out[io.frameworkID] = append(out[io.frameworkID], io.pb)
+	}
+	return out
 }
 
 // maintenanceSchedule is the schedule as GET_MAINTENANCE_SCHEDULE shows it.

@@ -52,8 +52,10 @@ type Snapshot struct {
 	weights map[string]float64 // shared with no one: replaced on change
 	// schedule and maintStatus are the maintenance schedule and status,
 	// replaced on change.
-	schedule          *maintenance.Schedule
-	maintStatus       *maintenance.ClusterStatus
+	schedule    *maintenance.Schedule
+	maintStatus *maintenance.ClusterStatus
+	// inverseOffers are the outstanding inverse offers by framework id.
+	inverseOffers     map[string][]*mesos.InverseOffer
 	unreachableAgents int
 	outstandingOffers int
 	allocationRuns    int64
@@ -307,9 +309,9 @@ func (c *Core) Snapshot() *Snapshot {
 	s.weights = c.weightsPub
 	if c.maintChanged || prev == nil {
 		c.maintChanged = false
-		c.schedulePub, c.maintStatusPub = c.maintenanceSchedule(), c.maintenanceStatus()
+		c.schedulePub, c.maintStatusPub, c.inverseOffersPub = c.maintenanceSchedule(), c.maintenanceStatus(), c.inverseOffersByFramework()
 	}
-	s.schedule, s.maintStatus = c.schedulePub, c.maintStatusPub
+	s.schedule, s.maintStatus, s.inverseOffers = c.schedulePub, c.maintStatusPub, c.inverseOffersPub
 	s.unreachableAgents = len(c.unreachable)
 	s.outstandingOffers = len(c.offers)
 	s.allocationRuns = c.allocationRuns
@@ -484,7 +486,7 @@ func (c *Core) publishAgents(s *Snapshot) {
 func (c *Core) FullSnapshot() *Snapshot {
 	s := &Snapshot{
 		info: c.info, startTime: c.startTime, electedTime: c.electedTime, now: c.now, leader: c.leader, recovered: c.recoveredList(), weights: maps.Clone(c.weights),
-		schedule: c.maintenanceSchedule(), maintStatus: c.maintenanceStatus(),
+		schedule: c.maintenanceSchedule(), maintStatus: c.maintenanceStatus(), inverseOffers: c.inverseOffersByFramework(),
 		unreachableAgents: len(c.unreachable), outstandingOffers: len(c.offers), allocationRuns: c.allocationRuns,
 		counterNames: slices.Clone(c.metrics.names), counterValues: slices.Clone(c.metrics.values),
 	}

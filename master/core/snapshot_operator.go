@@ -134,7 +134,9 @@ func (s *Snapshot) OperatorAgents() *masterpb.Response_GetAgents {
 func (s *Snapshot) OperatorFrameworks() *masterpb.Response_GetFrameworks {
 	out := &masterpb.Response_GetFrameworks{}
 	s.frameworks.Walk(func(_ string, fw *frameworkRec) bool {
-		out.Frameworks = append(out.Frameworks, fw.operatorFramework(s))
+		f := fw.operatorFramework(s)
+		f.InverseOffers = s.inverseOffers[fw.id]
+		out.Frameworks = append(out.Frameworks, f)
 		return true
 	})
 	for _, fw := range s.completed {
