@@ -302,9 +302,12 @@ type Core struct {
 	// machines in it and their modes, by machineKey, and inverseOffers the
 	// outstanding inverse offers (maintenance.go). maintChanged says the
 	// snapshots' copies are stale.
-	schedule         *maintenance.Schedule
-	machines         map[string]*machine
-	inverseOffers    map[string]*inverseOffer
+	schedule      *maintenance.Schedule
+	machines      map[string]*machine
+	inverseOffers map[string]*inverseOffer
+	// inverseFilters holds, by framework id + "/" + agent id, until when
+	// an answered inverse offer is not sent again.
+	inverseFilters   map[string]time.Time
 	nextInverseOffer int
 	maintChanged     bool
 	schedulePub      *maintenance.Schedule
@@ -358,6 +361,7 @@ func NewCore(info *mesos.MasterInfo, opts Options, alloc allocator.Allocator, no
 		weights:        map[string]float64{},
 		machines:       map[string]*machine{},
 		inverseOffers:  map[string]*inverseOffer{},
+		inverseFilters: map[string]time.Time{},
 	}
 	if c.startTime.IsZero() {
 		c.startTime = now

@@ -259,12 +259,34 @@ func TestInverseOfferAnswersArePerFramework(t *testing.T) {
 	if len(got) != 2 || got[f1.id] != maintenance.InverseOfferStatus_DECLINE || got[f2.id] != maintenance.InverseOfferStatus_UNKNOWN {
 		t.Fatalf("inverse offer statuses %v: want %s DECLINE and %s UNKNOWN", statuses, f1.id, f2.id)
 	}
-	// Answered, f1 is not asked again; f2 still holds its inverse offer.
-	n1 := len(r.events[f1.stream])
+	// Answered, f1 is not asked again until its filter (5 s by default)
+	// expires; f2 still holds its inverse offer and gets no other.
+	n1, n2 := len(r.events[f1.stream]), len(r.events[f2.stream])
+	inverseSince := func(f rigFramework, n int) int {
+		k := 0
+		for _, ev := range r.events[f.stream][n:] {
+			if ev.GetType() == schedpb.Event_INVERSE_OFFERS {
+				k++
+			}
+		}
+		return k
+	}
 	r.tick()
-	for _, ev := range r.events[f1.stream][n1:] {
-		if ev.GetType() == schedpb.Event_INVERSE_OFFERS {
-			t.Fatalf("an answered framework got another inverse offer: %v", ev)
+	if k := inverseSince(f1, n1); k != 0 {
+		t.Fatalf("an answered framework was asked again within its filter (%d inverse offers)", k)
+	}
+	for range 5 {
+		r.tick()
+	}
+	if k := inverseSince(f1, n1); k != 1 {
+		t.Fatalf("after the filter expired, %d inverse offers, want 1", k)
+	}
+	if k := inverseSince(f2, n2); k != 0 {
+		t.Fatalf("a framework holding an inverse offer got %d more", k)
+	}
+	for _, st := range r.c.Snapshot().MaintenanceStatus().GetDrainingMachines()[0].GetStatuses() {
+		if st.GetFrameworkId().GetValue() == f1.id && st.GetStatus() != maintenance.InverseOfferStatus_DECLINE {
+			t.Fatalf("asking again forgot the answer: %v", st)
 		}
 	}
 }

@@ -150,9 +150,9 @@ func (c *Core) schedulerCall(in SchedulerCall) Result {
 		c.metrics.inc("master/messages_decline_offers")
 		c.decline(fw, call.GetDecline().GetOfferIds(), call.GetDecline().GetFilters())
 	case schedpb.Call_ACCEPT_INVERSE_OFFERS:
-		c.answerInverseOffers(fw, call.GetAcceptInverseOffers().GetInverseOfferIds(), maintenance.InverseOfferStatus_ACCEPT)
+		c.answerInverseOffers(fw, call.GetAcceptInverseOffers().GetInverseOfferIds(), call.GetAcceptInverseOffers().GetFilters(), maintenance.InverseOfferStatus_ACCEPT)
 	case schedpb.Call_DECLINE_INVERSE_OFFERS:
-		c.answerInverseOffers(fw, call.GetDeclineInverseOffers().GetInverseOfferIds(), maintenance.InverseOfferStatus_DECLINE)
+		c.answerInverseOffers(fw, call.GetDeclineInverseOffers().GetInverseOfferIds(), call.GetDeclineInverseOffers().GetFilters(), maintenance.InverseOfferStatus_DECLINE)
 	case schedpb.Call_REVIVE:
 		c.metrics.inc("master/messages_revive_offers")
 		c.alloc.ReviveOffers(fw.id, call.GetRevive().GetRoles())

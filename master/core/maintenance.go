@@ -12,6 +12,7 @@ import (
 	masterpb "github.com/gomesos/gomesos/api/v1/master"
 	mesos "github.com/gomesos/gomesos/api/v1/mesos"
 	schedpb "github.com/gomesos/gomesos/api/v1/scheduler"
+	"github.com/gomesos/gomesos/master/allocator"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -359,7 +360,8 @@ func (c *Core) unavailabilityOf(a *agent) *mesos.Unavailability {
 
 // sendInverseOffers sends each framework that uses resources on an agent
 // of a DRAINING machine an inverse offer for that agent, unless it has one
-// outstanding or has answered.
+// outstanding or its answer's filter (refuse_seconds, 5 s by default) has
+// not expired: as Mesos's allocator, it asks again after that.
 func (c *Core) sendInverseOffers() {
 	if len(c.machines) == 0 {
 		return
@@ -377,8 +379,12 @@ func (c *Core) sendInverseOffers() {
 			if fw == nil || fw.stream == "" || used[fwID].IsEmpty() || c.hasInverseOffer(fwID, a.id) {
 				continue
 			}
-			if st := m.statuses[fwID]; st != nil && st.GetStatus() != maintenance.InverseOfferStatus_UNKNOWN {
-				continue
+			fkey := fwID + "/" + a.id
+			if until, ok := c.inverseFilters[fkey]; ok {
+				if c.now.Before(until) {
+					continue
+				}
+				delete(c.inverseFilters, fkey)
 			}
 			id := fmt.Sprintf("%s-IO%d", c.info.GetId(), c.nextInverseOffer)
 			c.nextInverseOffer++
@@ -416,7 +422,8 @@ func (c *Core) hasInverseOffer(fwID, agentID string) bool {
 // answerInverseOffers records a framework's answer to its inverse offers
 // (ACCEPT_INVERSE_OFFERS, DECLINE_INVERSE_OFFERS). Ids the framework does
 // not hold are ignored, as Mesos does.
-func (c *Core) answerInverseOffers(fw *framework, ids []*mesos.OfferID, status maintenance.InverseOfferStatus_Status) {
+func (c *Core) answerInverseOffers(fw *framework, ids []*mesos.OfferID, filters *mesos.Filters, status maintenance.InverseOfferStatus_Status) {
+	refuse := allocator.RefuseDuration(filters.GetRefuseSeconds())
 	for _, oid := range ids {
 		io := c.inverseOffers[oid.GetValue()]
 		if io == nil || io.frameworkID != fw.id {
@@ -425,6 +432,9 @@ func (c *Core) answerInverseOffers(fw *framework, ids []*mesos.OfferID, status m
 		}
 		delete(c.inverseOffers, io.id)
 		c.maintChanged = true
+		if refuse > 0 {
+			c.inverseFilters[io.frameworkID+"/"+io.agentID] = c.now.Add(refuse)
+		}
 		if m := c.machines[io.machine]; m != nil && m.mode == mesos.MachineInfo_DRAINING {
 			m.statuses[fw.id] = &maintenance.InverseOfferStatus{
 				Status: status.Enum(), FrameworkId: &mesos.FrameworkID{Value: proto.String(fw.id)}, Timestamp: timeInfo(c.now),
