@@ -30,6 +30,12 @@ func (a *Agent) route(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	switch p {
+	case "/state", "/state.json", "/files/browse", "/files/browse.json", "/files/read", "/files/read.json", "/files/download", "/files/download.json":
+		// The master serves the web UI; the UI reads sandboxes here,
+		// from another origin, as Mesos's UI reads its agents.
+		w.Header().Set("Access-Control-Allow-Origin", "*")
+	}
+	switch p {
 	case "/api/v1/executor":
 		a.serveExecutorAPI(w, r)
 	case "/state", "/state.json":
