@@ -8,8 +8,12 @@ const W = 560;
 const H = 170;
 const PAD = { l: 52, r: 12, t: 10, b: 22 };
 
-/** niceMax rounds a maximum up to 1, 2 or 5 times a power of ten. */
-function niceMax(v) {
+/**
+ * niceMax rounds a maximum up to 1, 2, 2.5 or 5 times a power of ten, in
+ * the unit the axis shows (GB for mem and disk past 1 GB).
+ */
+function niceMax(v, name) {
+  if ((name === 'mem' || name === 'disk') && v > 1024) return niceMax(v / 1024) * 1024;
   if (!(v > 0)) return 1;
   const p = 10 ** Math.floor(Math.log10(v));
   for (const m of [1, 2, 2.5, 5, 10]) if (v <= m * p) return m * p;
@@ -32,7 +36,7 @@ export function stacked(points, layers, name) {
   const now = points[points.length - 1].t;
   const t0 = Math.min(points[0].t, now - 60000);
   const tops = points.map((p) => layers.reduce((s, l) => s + (l.get(p) || 0), 0));
-  const max = niceMax(Math.max(...tops));
+  const max = niceMax(Math.max(...tops), name);
   const x = (t) => PAD.l + ((t - t0) / Math.max(1, now - t0)) * (W - PAD.l - PAD.r);
   const y = (v) => H - PAD.b - (v / max) * (H - PAD.t - PAD.b);
   let base = points.map(() => 0);
@@ -64,7 +68,7 @@ export function lines(points, series, name) {
   if (points.length === 0 || series.length === 0) return empty('No tasks running in any role yet.');
   const now = points[points.length - 1].t;
   const t0 = Math.min(points[0].t, now - 60000);
-  const max = niceMax(Math.max(...series.flatMap((s) => points.map((p) => s.get(p) || 0))));
+  const max = niceMax(Math.max(...series.flatMap((s) => points.map((p) => s.get(p) || 0))), name);
   const x = (t) => PAD.l + ((t - t0) / Math.max(1, now - t0)) * (W - PAD.l - PAD.r);
   const y = (v) => H - PAD.b - (v / max) * (H - PAD.t - PAD.b);
   const paths = series.map((s) => {

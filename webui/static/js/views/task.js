@@ -4,13 +4,16 @@
 
 import { store } from '../store.js';
 import { agentBase, agentGet } from '../api.js';
-import { html, id, scalars, badge, fmtRes, fmtTime, fmtBytes, otherResources, secs, TERMINAL } from '../util.js';
+import { html, raw, id, scalars, badge, fmtRes, fmtTime, fmtBytes, otherResources, secs, TERMINAL } from '../util.js';
 
 export const title = (segs) => `Task ${segs[1] || ''}`;
 
 const TAIL_MS = 500; // how often the tail reads the file, as Mesos's UI pager
 const CHUNK = 64 * 1024; // the most the agent returns per read
 const MAX_KEPT = 1 << 20; // characters kept in the viewer
+
+const ICON_DIR = '<svg class="icon" viewBox="0 0 16 16"><path d="M1.5 3.5h5l1.5 1.5h6.5v8h-13z" fill="#93c5fd" stroke="#3b82f6"/></svg>';
+const ICON_FILE = '<svg class="icon" viewBox="0 0 16 16"><path d="M3.5 1.5h6l3 3v10h-9z" fill="#f8fafc" stroke="#94a3b8"/><path d="M5.5 8h5M5.5 10.5h5" stroke="#94a3b8"/></svg>';
 
 /** sandboxOf finds a task's executor directory in the agent's /state. */
 async function sandboxOf(base, fid, tid, eid) {
@@ -91,7 +94,7 @@ export function mount(el, segs) {
       list.innerHTML = files.length ? files.map((f) => {
         const name = f.path.split('/').pop();
         const isDir = f.mode.startsWith('d');
-        return html`<li class="${f.path === viewing ? 'on' : ''}"><a href="" data-${isDir ? 'dir' : 'file'}="${f.path}" class="${isDir ? 'dir' : 'file'}">${isDir ? '📁' : '📄'} ${name}</a>
+        return html`<li class="${f.path === viewing ? 'on' : ''}"><a href="" data-${isDir ? 'dir' : 'file'}="${f.path}" class="${isDir ? 'dir' : 'file'}">${raw(isDir ? ICON_DIR : ICON_FILE)} ${name}</a>
           <span class="muted">${isDir ? '' : fmtBytes(f.size)}</span></li>`.toString();
       }).join('') : '<li class="muted">Empty directory.</li>';
     } catch (err) {
