@@ -117,3 +117,19 @@ func TestWebUIShowsACLITaskLiveAndItsStdout(t *testing.T) {
 		t.Log("set GOMESOS_SCREENSHOTS to keep them")
 	}
 }
+
+// Mesos's UI on a master that does not lead goes to the leader's: the
+// follower answers the UI's SUBSCRIBE with a redirect and names the leader
+// in /master/state.
+func TestWebUIOnAFollowerGoesToTheLeader(t *testing.T) {
+	ctx := browsertest.New(t)
+	h := startHA(t, 3)
+	lead := h.leader()
+	follower := (lead + 1) % 3
+	browsertest.Do(t, ctx, "opening the UI at a follower", patience, chromedp.Navigate("http://"+h.addrs[follower]+"/#/agents"))
+	browsertest.WaitTrue(t, ctx, "the UI at the leader, live", patience,
+		`location.host === '`+h.addrs[lead]+`' && document.querySelector('#conn-dot').className === 'dot live'`)
+	if loc, want := browsertest.Location(t, ctx), "http://"+h.addrs[lead]+"/#/agents"; loc != want {
+		t.Errorf("the UI is at %s, want %s", loc, want)
+	}
+}
