@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -100,14 +101,30 @@ func Do(t testing.TB, ctx context.Context, what string, d time.Duration, actions
 }
 
 // WaitTrue waits until a JavaScript expression is true on the page,
-// checking it every 20ms.
+// checking it every 20ms. A page that navigates meanwhile (the poll's
+// context goes with its document) is polled again.
 func WaitTrue(t testing.TB, ctx context.Context, what string, d time.Duration, expr string) {
 	t.Helper()
 	poll := chromedp.Poll[bool](expr, chromedp.WithPollingInterval(20*time.Millisecond))
 	Do(t, ctx, what, d, func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
-		_, err := poll(ctx, tg)
-		return chromedp.Void{}, err
+		for {
+			_, err := poll(ctx, tg)
+			if err == nil || ctx.Err() != nil || !navigated(err) {
+				return chromedp.Void{}, err
+			}
+		}
 	})
+}
+
+// navigated reports whether err is the browser's saying the document the
+// poll ran in is gone.
+func navigated(err error) bool {
+	for _, s := range []string{"navigated", "Cannot find context", "context was destroyed"} {
+		if strings.Contains(err.Error(), s) {
+			return true
+		}
+	}
+	return false
 }
 
 // ScreenshotDir is where screenshots go: $GOMESOS_SCREENSHOTS (created if
