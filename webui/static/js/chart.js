@@ -7,6 +7,9 @@ import { esc, fmtRes } from './util.js';
 const W = 560;
 const H = 170;
 const PAD = { l: 52, r: 12, t: 10, b: 22 };
+// The time axis spans the samples kept (the time since the page opened, up
+// to the store's limit), and at least this much.
+const MIN_SPAN = 10000;
 
 /**
  * niceMax rounds a maximum up to 1, 2, 2.5 or 5 times a power of ten, in
@@ -34,7 +37,7 @@ function fmtAge(ms) {
 export function stacked(points, layers, name) {
   if (points.length === 0) return empty();
   const now = points[points.length - 1].t;
-  const t0 = Math.min(points[0].t, now - 60000);
+  const t0 = Math.min(points[0].t, now - MIN_SPAN);
   const tops = points.map((p) => layers.reduce((s, l) => s + (l.get(p) || 0), 0));
   const max = niceMax(Math.max(...tops), name);
   const x = (t) => PAD.l + ((t - t0) / Math.max(1, now - t0)) * (W - PAD.l - PAD.r);
@@ -67,7 +70,7 @@ export function stacked(points, layers, name) {
 export function lines(points, series, name) {
   if (points.length === 0 || series.length === 0) return empty('No tasks running in any role yet.');
   const now = points[points.length - 1].t;
-  const t0 = Math.min(points[0].t, now - 60000);
+  const t0 = Math.min(points[0].t, now - MIN_SPAN);
   const max = niceMax(Math.max(...series.flatMap((s) => points.map((p) => s.get(p) || 0))), name);
   const x = (t) => PAD.l + ((t - t0) / Math.max(1, now - t0)) * (W - PAD.l - PAD.r);
   const y = (v) => H - PAD.b - (v / max) * (H - PAD.t - PAD.b);

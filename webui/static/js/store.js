@@ -25,6 +25,7 @@ class Store {
     this.pending = null;
     this.pendingReason = null;
     this.agentRefresh = null;
+    this.agentsRefreshed = 0;
   }
 
   onChange(fn) {
@@ -137,6 +138,7 @@ class Store {
 
   /** trim drops the oldest terminal tasks beyond MAX_COMPLETED. */
   trim() {
+    if (this.tasks.size <= MAX_COMPLETED) return;
     const done = [...this.tasks.entries()].filter(([, t]) => TERMINAL.has(t.state));
     if (done.length <= MAX_COMPLETED) return;
     done.sort((a, b) => lastTime(a[1]) - lastTime(b[1]));
@@ -149,11 +151,18 @@ class Store {
    * allocated since.
    */
   refreshAgentsSoon() {
-    clearTimeout(this.agentRefresh);
-    this.agentRefresh = setTimeout(() => this.refreshAgents(), 400);
+    if (this.agentRefresh) return;
+    // 400 ms after the first event of a burst, and at most every 2 s
+    // while events keep coming.
+    const since = Date.now() - this.agentsRefreshed;
+    this.agentRefresh = setTimeout(() => {
+      this.agentRefresh = null;
+      this.refreshAgents();
+    }, Math.max(400, 2000 - since));
   }
 
   async refreshAgents() {
+    this.agentsRefreshed = Date.now();
     try {
       const r = await call('GET_AGENTS');
       const agents = r?.get_agents?.agents || [];

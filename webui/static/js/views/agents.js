@@ -38,7 +38,7 @@ function mountList(el) {
     empty: 'No agents registered.',
     columns: [
       { key: 'host', label: 'Agent', value: (a) => a.agent_info?.hostname,
-        cell: (a) => html`<a href="#/agents/${encodeURIComponent(id(a.agent_info?.id))}"><b>${a.agent_info?.hostname}</b></a><div class="sub mono">${id(a.agent_info?.id)}</div>` },
+        cell: (a) => html`<a href="#/agents/${encodeURIComponent(id(a.agent_info?.id))}"><b>${a.agent_info?.hostname}</b></a><span class="sub mono"> ${(a.pid || '').replace(/^.*@/, '')}</span><div class="sub mono">${id(a.agent_info?.id)}</div>` },
       { key: 'state', label: 'State', value: agentState, cell: (a) => badge(agentState(a)) },
       ...['cpus', 'mem', 'disk'].map((k) => ({ key: k, label: { cpus: 'CPUs', mem: 'Memory', disk: 'Disk' }[k], value: (a) => used(a)[k] / (total(a)[k] || 1),
         cell: (a) => meter(k, used(a)[k], total(a)[k]) })),

@@ -3,6 +3,7 @@
 // while the page is open.
 
 import { call } from '../api.js';
+import { store } from '../store.js';
 import { html, esc, id, scalars, fmtRes, Table } from '../util.js';
 
 export const title = () => 'Roles';
@@ -32,7 +33,7 @@ export function mount(el) {
       { key: 'name', label: 'Role', value: (r) => r.name, cell: (r) => html`<b>${r.name}</b>` },
       { key: 'weight', label: 'Weight', num: true, value: (r) => r.weight ?? 1 },
       { key: 'fws', label: 'Frameworks', num: true, value: (r) => (r.frameworks || []).length,
-        cell: (r) => (r.frameworks || []).map((f) => html`<a class="chip" href="#/frameworks/${encodeURIComponent(id(f))}">${id(f).slice(-12)}</a>`) },
+        cell: (r) => (r.frameworks || []).map((f) => html`<a class="chip" href="#/frameworks/${encodeURIComponent(id(f))}" title="${id(f)}">${store.frameworkName(id(f))}</a>`) },
       ...['cpus', 'mem', 'disk', 'gpus'].map((k) => ({ key: k, label: k === 'mem' ? 'Memory' : k === 'cpus' ? 'CPUs' : k[0].toUpperCase() + k.slice(1),
         num: true, value: (r) => scalars(r.resources)[k], cell: (r) => fmtRes(k, scalars(r.resources)[k]) })),
       { key: 'guar', label: 'Quota guarantees', value: (r) => quotaText(quotas.get(r.name)?.guarantees) },
@@ -64,7 +65,7 @@ export function mount(el) {
       roles = r?.get_roles?.roles || [];
       weights = w?.get_weights?.weight_infos || [];
       quotas = new Map((q?.get_quota?.status?.configs || []).map((c) => [c.role, c]));
-      el.querySelector('#roles-note').textContent = `${roles.length} roles · updated ${new Date().toLocaleTimeString(undefined, { hour12: false })}`;
+      el.querySelector('#roles-note').textContent = `${roles.length} role${roles.length === 1 ? '' : 's'} · updated ${new Date().toLocaleTimeString(undefined, { hour12: false })}`;
       draw();
     } catch (err) {
       if (!stopped) box.innerHTML = html`<p class="error pad">Could not read the roles: ${err.message}</p>`.toString();

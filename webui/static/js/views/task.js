@@ -161,7 +161,9 @@ export function mount(el, segs) {
       return false;
     }
     if (!root) return false;
-    el.querySelector('#sandbox-dir').textContent = `${agent.agent_info?.hostname} : ${root}`;
+    const dirEl = el.querySelector('#sandbox-dir');
+    dirEl.textContent = `${agent.agent_info?.hostname}:${root}`;
+    dirEl.title = dirEl.textContent;
     browse(root);
     tail(`${root}/stdout`);
     return true;

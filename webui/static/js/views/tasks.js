@@ -12,7 +12,7 @@ const taskHref = (t) => `#/task/${encodeURIComponent(id(t.framework_id))}/${enco
 export function taskTable({ hide = [] } = {}) {
   const columns = [
     { key: 'id', label: 'Task', value: (t) => t.name || id(t.task_id),
-      cell: (t) => html`<a href="${taskHref(t)}"><b>${t.name || id(t.task_id)}</b></a><div class="sub mono">${id(t.task_id)}</div>` },
+      cell: (t) => html`<a href="${taskHref(t)}"><b>${t.name || id(t.task_id)}</b></a>${t.name && t.name !== id(t.task_id) ? html`<div class="sub mono">${id(t.task_id)}</div>` : ''}` },
     { key: 'state', label: 'State', value: (t) => t.state, cell: (t) => badge(t.state) },
     { key: 'framework', label: 'Framework', value: (t) => store.frameworkName(id(t.framework_id)),
       cell: (t) => html`<a href="#/frameworks/${encodeURIComponent(id(t.framework_id))}">${store.frameworkName(id(t.framework_id))}</a>` },
@@ -78,5 +78,6 @@ export function mount(el, _segs, query) {
   table.bind(box, draw);
   input.addEventListener('input', draw);
   draw();
-  return { update: (why) => why === 'change' && draw() };
+  // Redrawn on ticks too: the started and updated columns are relative.
+  return { update: draw };
 }
