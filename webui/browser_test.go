@@ -151,6 +151,8 @@ func startMaster(t *testing.T, agent *fakeAgent, fw string) *fakeMaster {
 			m.subscribe(w, r)
 		case "GET_AGENTS":
 			_ = json.NewEncoder(w).Encode(map[string]any{"type": "GET_AGENTS", "get_agents": m.state["get_agents"]})
+		case "GET_FRAMEWORKS":
+			_ = json.NewEncoder(w).Encode(map[string]any{"type": "GET_FRAMEWORKS", "get_frameworks": m.state["get_frameworks"]})
 		case "GET_MASTER":
 			_ = json.NewEncoder(w).Encode(map[string]any{"type": "GET_MASTER", "get_master": map[string]any{
 				"master_info": map[string]any{"id": "M1", "ip": 16777343, "port": 5050, "hostname": "master-1", "pid": "master@127.0.0.1:5050"}}})
@@ -254,6 +256,7 @@ func TestUIAgainstTheDocumentedOperatorAPI(t *testing.T) {
 	agent.write("line two\n")
 	poll("the tail", `document.querySelector('#log').textContent.endsWith('line one ünïcode\nline two\n')`)
 	poll("the file list", `[...document.querySelectorAll('#file-list a')].map(a => a.textContent.trim()).join() === 'stderr,stdout'`)
+	poll("the download link", `document.querySelector('#download').href === '`+agent.srv.URL+`/files/download?path=%2Fsb%2Ft-new%2Fstdout'`)
 	browsertest.Screenshot(t, ctx, shots, "fake-task")
 
 	// Overview, agents, roles and maintenance render what the calls said.
@@ -264,6 +267,8 @@ func TestUIAgainstTheDocumentedOperatorAPI(t *testing.T) {
 	browsertest.Do(t, ctx, "the agents", wait, chromedp.Navigate(m.srv.URL+"/#/agents"), chromedp.WaitVisible(`tr[data-agent-id="A1"]`))
 	poll("the agent's attribute", `document.querySelector('tr[data-agent-id="A1"]').textContent.includes('rack:r1')`)
 	browsertest.Screenshot(t, ctx, shots, "fake-agents")
+	browsertest.Do(t, ctx, "the frameworks", wait, chromedp.Navigate(m.srv.URL+"/#/frameworks"), chromedp.WaitVisible(`tr[data-framework-id="F1"]`))
+	poll("the framework's running task and what it uses", `[...document.querySelectorAll('tr[data-framework-id="F1"] td')].map(td => td.textContent.trim()).slice(4, 7).join() === '1,0.5,128 MB'`)
 	browsertest.Do(t, ctx, "the roles", wait, chromedp.Navigate(m.srv.URL+"/#/roles"), chromedp.WaitVisible(`tr[data-role="web"]`))
 	poll("the role's quota", `document.querySelector('tr[data-role="web"]').textContent.includes('cpus 3')`)
 	browsertest.Screenshot(t, ctx, shots, "fake-roles")

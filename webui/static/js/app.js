@@ -63,27 +63,29 @@ function header() {
   document.getElementById('leader').title = info?.pid ? `Leading master ${info.pid}, id ${info.id}` : 'The leading master';
 }
 
-/** followLeader takes the UI to the leading master, as Mesos's UI does on a follower. */
+let followWait = 500;
+
+/**
+ * followLeader takes the UI to the leading master's, as Mesos's UI does on
+ * a follower; while no leader is known it subscribes here again later.
+ */
 async function followLeader() {
   const banner = document.getElementById('banner');
   banner.hidden = false;
   banner.textContent = 'This master is not the leader; looking for the leading master…';
-  for (let wait = 500; ; wait = Math.min(wait * 2, 5000)) {
-    try {
-      const url = await leaderURL();
-      if (url) {
-        banner.textContent = `This master is not the leader; going to the leading master at ${new URL(url).host}…`;
-        location.replace(url);
-        return;
-      }
-      banner.textContent = 'This master is not the leader, and no leader is elected yet; retrying…';
-    } catch (err) {
-      banner.textContent = `This master is not the leader, and its state could not be read (${err.message}); retrying…`;
+  try {
+    const url = await leaderURL();
+    if (url) {
+      banner.textContent = `This master is not the leader; going to the leading master at ${new URL(url).host}…`;
+      location.replace(url);
+      return;
     }
-    await new Promise((r) => setTimeout(r, wait));
-    start();
-    return;
+    banner.textContent = 'This master is not the leader, and no leader is elected yet; retrying…';
+  } catch (err) {
+    banner.textContent = `This master is not the leader, and its state could not be read (${err.message}); retrying…`;
   }
+  setTimeout(start, followWait);
+  followWait = Math.min(followWait * 2, 5000);
 }
 
 let stop = null;

@@ -161,17 +161,32 @@ class Store {
     }, Math.max(400, 2000 - since));
   }
 
+  /**
+   * refreshAgents reads GET_AGENTS and GET_FRAMEWORKS: what each agent and
+   * framework has offered and allocated changes with no event of its own.
+   */
   async refreshAgents() {
     this.agentsRefreshed = Date.now();
     try {
-      const r = await call('GET_AGENTS');
-      const agents = r?.get_agents?.agents || [];
-      this.agents = new Map(agents.map((a) => [id(a.agent_info?.id), a]));
+      const [a, f] = await Promise.all([call('GET_AGENTS'), call('GET_FRAMEWORKS')]);
+      this.agents = new Map((a?.get_agents?.agents || []).map((x) => [id(x.agent_info?.id), x]));
+      const fws = f?.get_frameworks || {};
+      this.frameworks = new Map((fws.frameworks || []).map((x) => [id(x.framework_info?.id), x]));
+      for (const x of fws.completed_frameworks || []) this.completedFrameworks.set(id(x.framework_info?.id), x);
       this.sample();
       this.changed();
     } catch (err) {
       console.warn('GET_AGENTS', err);
     }
+  }
+
+  /** used sums the scalar resources of the tasks that match and still run. */
+  used(match) {
+    const out = { cpus: 0, mem: 0, disk: 0, gpus: 0 };
+    for (const t of this.tasks.values()) {
+      if (!TERMINAL.has(t.state) && match(t)) addInto(out, scalars(t.resources));
+    }
+    return out;
   }
 
   async loadMaster() {

@@ -28,7 +28,7 @@ function mountList(el) {
     <section class="card flush"><div class="card-head pad"><h3>Active</h3></div><div id="fw-active"></div></section>
     <section class="card flush"><div class="card-head pad"><h3>Completed</h3></div><div id="fw-done"></div></section>`.toString();
   const input = el.querySelector('#fw-filter');
-  const used = (f) => scalars(f.allocated_resources);
+  const used = (f) => store.used((t) => id(t.framework_id) === id(f.framework_info?.id));
   const mk = (done) => new Table({
     sortKey: 'name',
     empty: done ? 'No completed frameworks.' : 'No frameworks registered.',
@@ -75,7 +75,7 @@ function mountFramework(el, fid) {
       return;
     }
     const i = f.framework_info || {};
-    const u = scalars(f.allocated_resources);
+    const u = store.used((t) => id(t.framework_id) === fid);
     const o = scalars(f.offered_resources);
     el.innerHTML = html`
       <div class="page-head"><div><a href="#/frameworks" class="crumb">Frameworks</a><h1>${i.name} ${badge(fstate(f, doneF))}</h1></div></div>
@@ -93,7 +93,7 @@ function mountFramework(el, fid) {
           <dt>Capabilities</dt><dd>${(i.capabilities || []).map((c) => html`<span class="chip light">${c.type}</span>`)}</dd>
         </dl></section>
         <section class="card"><div class="card-head"><h3>Resources</h3></div><dl class="kv">
-          ${['cpus', 'mem', 'disk', 'gpus'].map((k) => html`<dt>${k}</dt><dd>${fmtRes(k, u[k])} allocated · ${fmtRes(k, o[k])} offered</dd>`)}
+          ${['cpus', 'mem', 'disk', 'gpus'].map((k) => html`<dt>${k}</dt><dd>${fmtRes(k, u[k])} used by tasks · ${fmtRes(k, o[k])} offered</dd>`)}
         </dl></section>
       </div>
       <section class="card flush"><div class="card-head pad"><h3>Tasks</h3><a href="#/tasks?framework=${encodeURIComponent(fid)}">search these tasks →</a></div><div id="fw-tasks"></div></section>`.toString();

@@ -40,6 +40,7 @@ export function mount(el, segs) {
         <div class="files"><div class="crumbs" id="crumbs"></div><ul id="file-list"><li class="muted">Locating the sandbox…</li></ul></div>
         <div class="viewer">
           <div class="viewer-head"><span class="tabs" id="tabs"></span><span class="muted" id="tail-state"></span>
+            <a id="download" class="download" hidden>download</a>
             <label class="follow"><input type="checkbox" id="follow" checked> follow</label></div>
           <pre id="log" class="log"></pre>
         </div>
@@ -110,6 +111,9 @@ export function mount(el, segs) {
       html`<a href="" data-file="${root}/${n}" class="${path === `${root}/${n}` ? 'on' : ''}">${n}</a>`.toString()).join('') +
       (path.endsWith('/stdout') || path.endsWith('/stderr') ? '' : html`<a class="on" href="" data-file="${path}">${path.split('/').pop()}</a>`.toString());
     for (const li of el.querySelectorAll('#file-list li')) li.classList.toggle('on', li.querySelector('a')?.dataset.file === path);
+    const dl = el.querySelector('#download');
+    dl.href = `${base}/files/download?path=${encodeURIComponent(path)}`;
+    dl.hidden = false;
     let offset = null;
     const step = async () => {
       if (stopped || viewing !== path) return;
@@ -182,7 +186,9 @@ export function mount(el, segs) {
     located = await locate();
     locating = false;
     clearTimeout(retryTimer);
-    if (!located && !stopped && retries++ < 60) retryTimer = setTimeout(tryLocate, 1000);
+    if (located || stopped) return;
+    if (retries++ < 60) retryTimer = setTimeout(tryLocate, 1000);
+    else el.querySelector('#file-list').innerHTML = '<li class="muted">The agent names no sandbox for this task.</li>';
   };
   let lastState = store.tasks.get(key)?.state;
 
