@@ -263,6 +263,7 @@ func TestUIAgainstTheDocumentedOperatorAPI(t *testing.T) {
 	browsertest.Do(t, ctx, "the overview", wait, chromedp.Navigate(m.srv.URL+"/#/"))
 	poll("one active task", `document.querySelector('#active-tasks')?.textContent === '1'`)
 	poll("the charts", `document.querySelectorAll('svg.chart').length === 6`)
+	poll("the web role's use and offers", `[...document.querySelectorAll('tr[data-role="web"] td')].map(td => td.textContent.trim()).slice(0, 5).join() === 'web,0.5,1,128 MB,0 MB'`)
 	browsertest.Screenshot(t, ctx, shots, "fake-overview")
 	browsertest.Do(t, ctx, "the agents", wait, chromedp.Navigate(m.srv.URL+"/#/agents"), chromedp.WaitVisible(`tr[data-agent-id="A1"]`))
 	poll("the agent's attribute", `document.querySelector('tr[data-agent-id="A1"]').textContent.includes('rack:r1')`)

@@ -214,9 +214,16 @@ class Store {
   totals() {
     const total = {};
     const offered = {};
+    const offeredRoles = {};
     for (const a of this.agents.values()) {
       addInto(total, scalars(a.total_resources || a.agent_info?.resources));
       addInto(offered, scalars(a.offered_resources));
+      for (const r of a.offered_resources || []) {
+        if (!r.scalar) continue;
+        const role = roleOf(r);
+        offeredRoles[role] ??= {};
+        offeredRoles[role][r.name] = (offeredRoles[role][r.name] || 0) + r.scalar.value;
+      }
     }
     const used = {};
     const roles = {};
@@ -241,7 +248,7 @@ class Store {
       offered[k] ||= 0;
       idle[k] = Math.max(0, total[k] - used[k] - offered[k]);
     }
-    return { total, used, offered, idle, roles };
+    return { total, used, offered, idle, roles, offeredRoles };
   }
 
   /** sample appends the totals now to the series. */

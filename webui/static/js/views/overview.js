@@ -17,6 +17,7 @@ export function mount(el) {
     const active = [...store.tasks.values()].filter((t) => !TERMINAL.has(t.state)).length;
     const pts = store.series;
     const roleNames = [...new Set(pts.flatMap((p) => Object.keys(p.roles)))].sort();
+    const nowRoles = [...new Set([...Object.keys(now.roles), ...Object.keys(now.offeredRoles)])].sort();
     const recent = [...store.tasks.values()].sort((a, b) => lastTime(b) - lastTime(a)).slice(0, 8);
     el.innerHTML = html`
       <div class="page-head"><h1>Cluster overview</h1><span class="muted">${store.subscribed ? 'live from the master’s event stream' : 'connecting…'}</span></div>
@@ -65,6 +66,13 @@ export function mount(el) {
           ${htmlRaw(lines(pts, roleNames.map((r, i) => ({ label: r, color: PALETTE[i % PALETTE.length], get: (p) => p.roles[r]?.mem })), 'mem'))}
         </section>
       </div>
+      <section class="card flush">
+        <div class="card-head pad"><h3>Per role now</h3><span class="muted">used by running tasks · offered</span></div>
+        <table class="grid"><thead><tr><th>Role</th>${SCALARS.map((k) => html`<th class="num">${LABEL[k]} used</th><th class="num">offered</th>`)}</tr></thead>
+        <tbody>${nowRoles.length ? nowRoles.map((r) => html`<tr data-role="${r}"><td><b>${r}</b></td>${SCALARS.map((k) => html`
+          <td class="num">${fmtRes(k, now.roles[r]?.[k] || 0)}</td><td class="num muted">${fmtRes(k, now.offeredRoles[r]?.[k] || 0)}</td>`)}</tr>`)
+          : html`<tr class="empty"><td colspan="9">No role uses or is offered anything.</td></tr>`}</tbody></table>
+      </section>
       <div class="grid2">
         <section class="card">
           <div class="card-head"><h3>Tasks by state</h3></div>
