@@ -7,6 +7,7 @@ package webui_test
 // leader. test/e2e runs the same UI against a real cluster.
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -131,7 +132,7 @@ func startMaster(t *testing.T, agent *fakeAgent, fw string) *fakeMaster {
 			"offered_resources":   []any{scalar("cpus", 1, "web")},
 		}}},
 		"get_frameworks": map[string]any{"frameworks": []any{map[string]any{
-			"framework_info": map[string]any{"user": "root", "name": "web-scheduler", "id": value(fw), "roles": []any{"web"}},
+			"framework_info": map[string]any{"user": "root", "name": "web-scheduler ✓", "id": value(fw), "roles": []any{"web"}},
 			"active":         true, "connected": true, "registered_time": map[string]any{"nanoseconds": time.Now().UnixNano()},
 		}}},
 		"get_tasks":     map[string]any{"tasks": []any{task(fw, "A1", "t-running", "TASK_RUNNING")}},
@@ -185,8 +186,10 @@ func startMaster(t *testing.T, agent *fakeAgent, fw string) *fakeMaster {
 
 func value2(v float64) map[string]any { return map[string]any{"value": v} }
 
-// subscribe writes SUBSCRIBED in two pieces (the parser must join them),
-// then each pushed event, two records in one write now and then.
+// subscribe writes SUBSCRIBED in three pieces, cut inside its length and
+// inside a character of several bytes (the parser must join them, and
+// count bytes, not characters), then each pushed event, two records in one
+// write now and then.
 func (m *fakeMaster) subscribe(w http.ResponseWriter, r *http.Request) {
 	rc := http.NewResponseController(w)
 	record := func(ev map[string]any) []byte {
@@ -194,10 +197,11 @@ func (m *fakeMaster) subscribe(w http.ResponseWriter, r *http.Request) {
 		return []byte(fmt.Sprintf("%d\n%s", len(b), b))
 	}
 	first := record(map[string]any{"type": "SUBSCRIBED", "subscribed": map[string]any{"get_state": m.state, "heartbeat_interval_seconds": 15}})
-	_, _ = w.Write(first[:7])
-	_ = rc.Flush()
-	_, _ = w.Write(first[7:])
-	_ = rc.Flush()
+	mid := bytes.Index(first, []byte("✓")) + 1
+	for _, piece := range [][]byte{first[:2], first[2:mid], first[mid:]} {
+		_, _ = w.Write(piece)
+		_ = rc.Flush()
+	}
 	for {
 		select {
 		case <-r.Context().Done():
@@ -228,6 +232,7 @@ func TestUIAgainstTheDocumentedOperatorAPI(t *testing.T) {
 
 	browsertest.Do(t, ctx, "opening the tasks page", wait, chromedp.Navigate(m.srv.URL+"/#/tasks"),
 		chromedp.WaitVisible(`tr[data-task-id="t-running"][data-state="TASK_RUNNING"]`))
+	poll("the framework's name", `document.querySelector('tr[data-task-id="t-running"]').textContent.includes('web-scheduler ✓')`)
 	poll("the header naming the leader", `document.querySelector('#leader-text').textContent.includes('master-1:5050')`)
 
 	// Live: a task added and updated by the stream shows without a reload.

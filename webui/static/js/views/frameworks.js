@@ -89,7 +89,7 @@ function mountFramework(el, fid) {
           <dt>Failover timeout</dt><dd>${i.failover_timeout ?? 0} s</dd>
           <dt>Checkpoint</dt><dd>${i.checkpoint ? 'yes' : 'no'}</dd>
           <dt>Registered</dt><dd>${fmtTime(secs(f.registered_time))}</dd>
-          ${i.webui_url ? html`<dt>Web UI</dt><dd><a href="${i.webui_url}">${i.webui_url}</a></dd>` : ''}
+          ${/^https?:\/\//i.test(i.webui_url || '') ? html`<dt>Web UI</dt><dd><a href="${i.webui_url}" rel="noopener noreferrer">${i.webui_url}</a></dd>` : ''}
           <dt>Capabilities</dt><dd>${(i.capabilities || []).map((c) => html`<span class="chip light">${c.type}</span>`)}</dd>
         </dl></section>
         <section class="card"><div class="card-head"><h3>Resources</h3></div><dl class="kv">
