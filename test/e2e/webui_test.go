@@ -8,6 +8,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"net/http"
 	"os"
 	"os/exec"
 	"strings"
@@ -100,12 +101,23 @@ func TestWebUIShowsACLITaskLiveAndItsStdout(t *testing.T) {
 	browsertest.WaitTrue(t, ctx, "the agent's tasks", wait, `!!document.querySelector('#agent-tasks tr[data-task-id="webui-test"]')`)
 	browsertest.Screenshot(t, ctx, shots, "agent")
 
+	// A weight set through the operator API shows on the roles page.
+	resp, err := http.Post(masterURL+"/api/v1", "application/json",
+		strings.NewReader(`{"type":"UPDATE_WEIGHTS","update_weights":{"weight_infos":[{"role":"analytics","weight":2.5}]}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("UPDATE_WEIGHTS: %s", resp.Status)
+	}
+
 	// Every other page, with what it must show.
 	for _, p := range []struct{ name, hash, ready string }{
 		{"overview", "#/", `document.querySelector('#active-tasks')?.textContent === '1' && document.querySelectorAll('svg.chart').length === 6`},
 		{"agents", "#/agents", `document.querySelectorAll('tr[data-agent-id]').length === 2`},
 		{"frameworks", "#/frameworks", `document.querySelectorAll('#fw-active tr[data-framework-id]').length === 1`},
-		{"roles", "#/roles", `!!document.querySelector('tr[data-role="*"]')`},
+		{"roles", "#/roles", `!!document.querySelector('tr[data-role="*"]') && document.querySelector('tr[data-weight-role="analytics"]')?.textContent === 'analytics2.5'`},
 		{"maintenance", "#/maintenance", `document.querySelector('#mnt-note').textContent.startsWith('updated')`},
 	} {
 		browsertest.Do(t, ctx, "opening "+p.name, wait, chromedp.Navigate(masterURL+"/"+p.hash))

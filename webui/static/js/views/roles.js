@@ -32,7 +32,7 @@ export function mount(el) {
     columns: [
       { key: 'name', label: 'Role', value: (r) => r.name, cell: (r) => html`<b>${r.name}</b>` },
       { key: 'weight', label: 'Weight', num: true, value: (r) => r.weight ?? 1 },
-      { key: 'fws', label: 'Frameworks', num: true, value: (r) => (r.frameworks || []).length,
+      { key: 'fws', label: 'Frameworks', value: (r) => (r.frameworks || []).length,
         cell: (r) => (r.frameworks || []).map((f) => html`<a class="chip" href="#/frameworks/${encodeURIComponent(id(f))}" title="${id(f)}">${store.frameworkName(id(f))}</a>`) },
       ...['cpus', 'mem', 'disk', 'gpus'].map((k) => ({ key: k, label: k === 'mem' ? 'Memory' : k === 'cpus' ? 'CPUs' : k[0].toUpperCase() + k.slice(1),
         num: true, value: (r) => scalars(r.resources)[k], cell: (r) => fmtRes(k, scalars(r.resources)[k]) })),
@@ -43,6 +43,7 @@ export function mount(el) {
   const wtable = new Table({
     sortKey: 'role',
     empty: 'No weights set: every role weighs 1.',
+    rowAttrs: (w) => `data-weight-role="${esc(w.role)}"`,
     columns: [
       { key: 'role', label: 'Role', value: (w) => w.role },
       { key: 'weight', label: 'Weight', num: true, value: (w) => w.weight },
