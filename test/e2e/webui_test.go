@@ -145,3 +145,20 @@ func TestWebUIOnAFollowerGoesToTheLeader(t *testing.T) {
 		t.Errorf("the UI is at %s, want %s", loc, want)
 	}
 }
+
+// The UI open at the leader when it dies goes, through another master,
+// to the new leader's, and is live again there.
+func TestWebUIFollowsTheLeaderThroughAFailover(t *testing.T) {
+	ctx := browsertest.New(t)
+	h := startHA(t, 3)
+	lead := h.leader()
+	browsertest.Do(t, ctx, "opening the UI at the leader", patience, chromedp.Navigate("http://"+h.addrs[lead]+"/#/frameworks"))
+	browsertest.WaitTrue(t, ctx, "the stream live", patience, `document.querySelector('#conn-dot').className === 'dot live'`)
+	h.kill(lead)
+	next := h.leader()
+	browsertest.WaitTrue(t, ctx, "the UI at the new leader, live", patience,
+		`location.host === '`+h.addrs[next]+`' && document.querySelector('#conn-dot')?.className === 'dot live'`)
+	if loc, want := browsertest.Location(t, ctx), "http://"+h.addrs[next]+"/#/frameworks"; loc != want {
+		t.Errorf("the UI is at %s, want %s", loc, want)
+	}
+}

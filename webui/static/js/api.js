@@ -57,13 +57,15 @@ export async function call(type, extra = {}) {
 /**
  * subscribe keeps a SUBSCRIBE stream open, reconnecting with a growing
  * backoff when it drops. onEvent gets every event; onStatus gets
- * 'connecting', 'live', 'retrying' or 'follower'. It returns a function
- * that stops it.
+ * 'connecting', 'live', 'retrying' or 'follower'; onError gets each
+ * failure and how many attempts in a row have failed to subscribe. It
+ * returns a function that stops it.
  */
 export function subscribe({ onEvent, onStatus, onError }) {
   let stopped = false;
   let controller = null;
   let backoff = 250;
+  let failures = 0;
   let heartbeatTimer = null;
 
   const run = async () => {
@@ -104,6 +106,7 @@ export function subscribe({ onEvent, onStatus, onError }) {
               heartbeat = ev.subscribed?.heartbeat_interval_seconds || 15;
               arm();
               backoff = 250;
+              failures = 0;
               onStatus('live');
             }
             onEvent(ev);
@@ -112,7 +115,8 @@ export function subscribe({ onEvent, onStatus, onError }) {
       } catch (err) {
         clearTimeout(heartbeatTimer);
         if (stopped) return;
-        onError?.(err);
+        failures++;
+        onError?.(err, failures);
         onStatus('retrying');
         await new Promise((r) => setTimeout(r, backoff));
         backoff = Math.min(backoff * 2, 10000);
@@ -139,6 +143,23 @@ export async function leaderURL() {
   const m = /@(.+)$/.exec(state.leader || '');
   if (!m || state.leader === state.pid) return null;
   return `${location.protocol}//${m[1]}/${location.hash}`;
+}
+
+/**
+ * reachable reports whether anything answers HTTP at a master's address,
+ * without reading the answer (another origin; no CORS needed).
+ */
+export async function reachable(addr, ms = 2000) {
+  const c = new AbortController();
+  const timer = setTimeout(() => c.abort(), ms);
+  try {
+    await fetch(`${location.protocol}//${addr}/health`, { mode: 'no-cors', cache: 'no-store', signal: c.signal });
+    return true;
+  } catch {
+    return false;
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** agentBase is an agent's HTTP base URL from its pid, slave(1)@ip:port. */

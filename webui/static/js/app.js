@@ -2,7 +2,7 @@
 // (leading master, stream state), and the operator event stream that
 // keeps the store current.
 
-import { subscribe, leaderURL } from './api.js';
+import { subscribe, leaderURL, call, reachable } from './api.js';
 import { store } from './store.js';
 import * as overview from './views/overview.js';
 import * as agents from './views/agents.js';
@@ -88,6 +88,43 @@ async function followLeader() {
   followWait = Math.min(followWait * 2, 5000);
 }
 
+// masters is every master of the cluster, from the leader's --masters
+// flag: when this one stops answering, the UI goes to another that does,
+// which hands it to the new leader.
+let masters = [];
+let hopping = false;
+
+async function loadMasters() {
+  try {
+    const r = await call('GET_FLAGS');
+    const f = (r?.get_flags?.flags || []).find((x) => x.name === 'masters');
+    masters = (f?.value || '').split(',').map((m) => m.trim().replace(/^https?:\/\//, '').replace(/\/.*$/, '')).filter(Boolean);
+  } catch (err) {
+    console.warn('GET_FLAGS', err);
+  }
+}
+
+async function tryOtherMasters() {
+  if (hopping) return;
+  const i = masters.indexOf(location.host);
+  const others = [...masters.slice(i + 1), ...masters.slice(0, Math.max(i, 0))].filter((m) => m !== location.host);
+  if (!others.length) return;
+  hopping = true;
+  try {
+    for (const m of others) {
+      if (await reachable(m)) {
+        const banner = document.getElementById('banner');
+        banner.hidden = false;
+        banner.textContent = `This master does not answer; going to ${m}…`;
+        location.replace(`${location.protocol}//${m}/${location.hash}`);
+        return;
+      }
+    }
+  } finally {
+    hopping = false;
+  }
+}
+
 let stop = null;
 function start() {
   stop?.();
@@ -97,6 +134,7 @@ function start() {
         document.getElementById('banner').hidden = true;
         store.loadMaster();
         store.refreshAgentsSoon();
+        loadMasters();
       }
       store.apply(ev);
     },
@@ -104,10 +142,12 @@ function start() {
       store.setStatus(s);
       if (s === 'follower') followLeader();
     },
-    onError: (err) => {
+    onError: (err, failures) => {
       const banner = document.getElementById('banner');
       banner.hidden = false;
       banner.textContent = `Lost the event stream (${err.message}); reconnecting…`;
+      // fetch rejects with a TypeError when nothing answers at all.
+      if (failures >= 3 && err instanceof TypeError) tryOtherMasters();
     },
   });
 }
