@@ -319,3 +319,21 @@ func TestUIOnAFollowerGoesToTheLeader(t *testing.T) {
 		t.Errorf("the UI is at %s, want the leader's %s", loc, want)
 	}
 }
+
+// A table shows at most 500 rows, says so, and the search reaches the rest.
+func TestUITaskTableShowsAtMost500Rows(t *testing.T) {
+	agent := startAgent(t, "F1", "t-new")
+	m := startMaster(t, agent, "F1")
+	tasks := []any{}
+	for i := range 600 {
+		tasks = append(tasks, task("F1", "A1", fmt.Sprintf("t-%04d", i), "TASK_FINISHED"))
+	}
+	m.state["get_tasks"] = map[string]any{"completed_tasks": tasks}
+	ctx := browsertest.New(t)
+	browsertest.Do(t, ctx, "opening the tasks page", 10*time.Second, chromedp.Navigate(m.srv.URL+"/#/tasks"))
+	browsertest.WaitTrue(t, ctx, "500 rows and a note", 10*time.Second,
+		`document.querySelectorAll('tr[data-task-id]').length === 500 && document.querySelector('tr.more').textContent.includes('Showing 500 of 600')`)
+	browsertest.Do(t, ctx, "searching", 10*time.Second, chromedp.SendKeys(`#task-search`, "t-0599"))
+	browsertest.WaitTrue(t, ctx, "the one task", 10*time.Second,
+		`document.querySelectorAll('tr[data-task-id]').length === 1 && !!document.querySelector('tr[data-task-id="t-0599"]') && !document.querySelector('tr.more')`)
+}

@@ -149,7 +149,8 @@ export function meter(name, used, total) {
  * state lives in the object, so it survives re-renders.
  */
 export class Table {
-  constructor({ columns, sortKey, desc = false, rowAttrs = () => '', empty = 'Nothing here yet.' }) {
+  constructor({ columns, sortKey, desc = false, rowAttrs = () => '', empty = 'Nothing here yet.', limit = 500 }) {
+    this.limit = limit;
     this.columns = columns;
     this.sortKey = sortKey || columns[0].key;
     this.desc = desc;
@@ -169,10 +170,14 @@ export class Table {
       const arrow = c.key === this.sortKey ? (this.desc ? ' ▾' : ' ▴') : '';
       return html`<th class="${c.num ? 'num' : ''} sortable" data-sort="${c.key}">${c.label}${arrow}</th>`;
     });
-    const body = sorted.length
-      ? sorted.map((r) => html`<tr ${raw(this.rowAttrs(r))}>${this.columns.map((c) => html`<td class="${c.num ? 'num' : ''}">${c.cell ? c.cell(r) : c.value(r)}</td>`)}</tr>`)
+    const shown = sorted.slice(0, this.limit);
+    const more = sorted.length > shown.length
+      ? html`<tr class="more"><td colspan="${this.columns.length}">Showing ${shown.length} of ${sorted.length}: filter or search to see the others.</td></tr>`
+      : '';
+    const body = shown.length
+      ? shown.map((r) => html`<tr ${raw(this.rowAttrs(r))}>${this.columns.map((c) => html`<td class="${c.num ? 'num' : ''}">${c.cell ? c.cell(r) : c.value(r)}</td>`)}</tr>`)
       : html`<tr class="empty"><td colspan="${this.columns.length}">${this.empty}</td></tr>`;
-    return html`<table class="grid"><thead><tr>${head}</tr></thead><tbody>${body}</tbody></table>`;
+    return html`<table class="grid"><thead><tr>${head}</tr></thead><tbody>${body}${more}</tbody></table>`;
   }
 
   /** bind makes header clicks in el re-sort and call rerender. */
