@@ -25,22 +25,44 @@ import (
 	"github.com/gomesos/gomesos/webui"
 )
 
-// fakeAgent serves one sandbox, /sb/<task>, with a stdout the test writes.
+// fakeAgent serves sandboxes under /sb/<executor>: the files the test
+// writes, their directories implied by their paths.
 type fakeAgent struct {
-	srv    *httptest.Server
-	mu     sync.Mutex
-	stdout strings.Builder
+	srv       *httptest.Server
+	fw        string
+	mu        sync.Mutex
+	files     map[string]string // path -> content
+	executors []any             // the framework's executors in /state
 }
 
-func (a *fakeAgent) write(s string) {
+func (a *fakeAgent) write(path, s string) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	a.stdout.WriteString(s)
+	a.files[path] += s
+}
+
+// addExecutor adds an executor running tasks, with a stdout and a stderr
+// in its sandbox and, for a task group, in each task's, tasks/<task>.
+func (a *fakeAgent) addExecutor(id string, group bool, tasks ...string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	dir := "/sb/" + id
+	var ts []any
+	for _, t := range tasks {
+		ts = append(ts, map[string]any{"id": t})
+		if group {
+			a.files[dir+"/tasks/"+t+"/stdout"] += ""
+			a.files[dir+"/tasks/"+t+"/stderr"] += ""
+		}
+	}
+	a.files[dir+"/stdout"] += ""
+	a.files[dir+"/stderr"] += ""
+	a.executors = append(a.executors, map[string]any{"id": id, "directory": dir, "tasks": ts})
 }
 
 func startAgent(t *testing.T, fw, task string) *fakeAgent {
-	a := &fakeAgent{}
-	dir := "/sb/" + task
+	a := &fakeAgent{fw: fw, files: map[string]string{}}
+	a.addExecutor(task, false, task)
 	mux := http.NewServeMux()
 	reply := func(w http.ResponseWriter, v any) {
 		w.Header().Set("Access-Control-Allow-Origin", "*")
@@ -48,31 +70,42 @@ func startAgent(t *testing.T, fw, task string) *fakeAgent {
 		_ = json.NewEncoder(w).Encode(v)
 	}
 	mux.HandleFunc("/state", func(w http.ResponseWriter, r *http.Request) {
-		reply(w, map[string]any{"frameworks": []any{map[string]any{"id": fw, "executors": []any{
-			map[string]any{"id": task, "directory": dir, "tasks": []any{map[string]any{"id": task}}},
-		}}}})
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		reply(w, map[string]any{"frameworks": []any{map[string]any{"id": a.fw, "executors": a.executors}}})
 	})
 	mux.HandleFunc("/files/browse", func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Query().Get("path") != dir {
+		dir := r.URL.Query().Get("path")
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		entries := map[string]map[string]any{}
+		for p, data := range a.files {
+			rest, ok := strings.CutPrefix(p, dir+"/")
+			if !ok {
+				continue
+			}
+			if sub, _, nested := strings.Cut(rest, "/"); nested {
+				entries[sub] = map[string]any{"path": dir + "/" + sub, "nlink": 2, "size": 4096, "mtime": 1.7e9, "mode": "drwxr-xr-x", "uid": "root", "gid": "root"}
+			} else {
+				entries[rest] = map[string]any{"path": p, "nlink": 1, "size": len(data), "mtime": 1.7e9, "mode": "-rw-r--r--", "uid": "root", "gid": "root"}
+			}
+		}
+		if len(entries) == 0 {
 			http.NotFound(w, r)
 			return
 		}
-		a.mu.Lock()
-		n := a.stdout.Len()
-		a.mu.Unlock()
-		reply(w, []any{
-			map[string]any{"path": dir + "/stderr", "nlink": 1, "size": 0, "mtime": 1.7e9, "mode": "-rw-r--r--", "uid": "root", "gid": "root"},
-			map[string]any{"path": dir + "/stdout", "nlink": 1, "size": n, "mtime": 1.7e9, "mode": "-rw-r--r--", "uid": "root", "gid": "root"},
-		})
+		var list []any
+		for _, e := range entries {
+			list = append(list, e)
+		}
+		reply(w, list)
 	})
 	mux.HandleFunc("/files/read", func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
 		a.mu.Lock()
-		data := a.stdout.String()
+		data, ok := a.files[q.Get("path")]
 		a.mu.Unlock()
-		if q.Get("path") == dir+"/stderr" {
-			data = ""
-		} else if q.Get("path") != dir+"/stdout" {
+		if !ok {
 			http.NotFound(w, r)
 			return
 		}
@@ -152,6 +185,8 @@ func startMaster(t *testing.T, agent *fakeAgent, fw string) *fakeMaster {
 			m.subscribe(w, r)
 		case "GET_AGENTS":
 			_ = json.NewEncoder(w).Encode(map[string]any{"type": "GET_AGENTS", "get_agents": m.state["get_agents"]})
+		case "GET_FLAGS":
+			_ = json.NewEncoder(w).Encode(map[string]any{"type": "GET_FLAGS", "get_flags": map[string]any{"flags": []any{map[string]any{"name": "port", "value": "5050"}}}})
 		case "GET_FRAMEWORKS":
 			_ = json.NewEncoder(w).Encode(map[string]any{"type": "GET_FRAMEWORKS", "get_frameworks": m.state["get_frameworks"]})
 		case "GET_MASTER":
@@ -220,7 +255,7 @@ func (m *fakeMaster) subscribe(w http.ResponseWriter, r *http.Request) {
 func TestUIAgainstTheDocumentedOperatorAPI(t *testing.T) {
 	const fw = "F1"
 	agent := startAgent(t, fw, "t-new")
-	agent.write("line one ünïcode\n")
+	agent.write("/sb/t-new/stdout", "line one ünïcode\n")
 	m := startMaster(t, agent, fw)
 	ctx := browsertest.New(t)
 	shots := browsertest.ScreenshotDir(t)
@@ -258,7 +293,7 @@ func TestUIAgainstTheDocumentedOperatorAPI(t *testing.T) {
 	// The sandbox: stdout is tailed, growing as the file grows.
 	browsertest.Do(t, ctx, "opening the task", wait, chromedp.Navigate(m.srv.URL+"/#/task/F1/t-new"))
 	poll("stdout", `document.querySelector('#log').textContent.includes('line one ünïcode')`)
-	agent.write("line two\n")
+	agent.write("/sb/t-new/stdout", "line two\n")
 	poll("the tail", `document.querySelector('#log').textContent.endsWith('line one ünïcode\nline two\n')`)
 	poll("the file list", `[...document.querySelectorAll('#file-list a')].map(a => a.textContent.trim()).join() === 'stderr,stdout'`)
 	poll("the download link", `document.querySelector('#download').href === '`+agent.srv.URL+`/files/download?path=%2Fsb%2Ft-new%2Fstdout'`)
@@ -336,4 +371,21 @@ func TestUITaskTableShowsAtMost500Rows(t *testing.T) {
 	browsertest.Do(t, ctx, "searching", 10*time.Second, chromedp.SendKeys(`#task-search`, "t-0599"))
 	browsertest.WaitTrue(t, ctx, "the one task", 10*time.Second,
 		`document.querySelectorAll('tr[data-task-id]').length === 1 && !!document.querySelector('tr[data-task-id="t-0599"]') && !document.querySelector('tr.more')`)
+}
+
+// A task of a task group is shown its own sandbox, tasks/<task> inside its
+// executor's, as Mesos's UI does.
+func TestUITaskOfAGroupShowsItsOwnSandbox(t *testing.T) {
+	agent := startAgent(t, "F1", "t-new")
+	agent.addExecutor("grp", true, "g-1", "g-2")
+	agent.write("/sb/grp/stdout", "the executor's\n")
+	agent.write("/sb/grp/tasks/g-1/stdout", "g-1's own\n")
+	m := startMaster(t, agent, "F1")
+	g1 := task("F1", "A1", "g-1", "TASK_RUNNING")
+	g1["executor_id"] = value("grp")
+	m.state["get_tasks"] = map[string]any{"tasks": []any{g1}}
+	ctx := browsertest.New(t)
+	browsertest.Do(t, ctx, "opening the task", 10*time.Second, chromedp.Navigate(m.srv.URL+"/#/task/F1/g-1"))
+	browsertest.WaitTrue(t, ctx, "the task's stdout", 10*time.Second,
+		`document.querySelector('#log').textContent === "g-1's own\n" && document.querySelector('#sandbox-dir').textContent.endsWith(':/sb/grp/tasks/g-1')`)
 }

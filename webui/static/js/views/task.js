@@ -165,6 +165,16 @@ export function mount(el, segs) {
       return false;
     }
     if (!root) return false;
+    // A task of a task group runs in its own sandbox inside its executor's,
+    // tasks/<task id>.
+    if (id(t.executor_id) && id(t.executor_id) !== tid) {
+      try {
+        await agentGet(base, `/files/browse?path=${encodeURIComponent(`${root}/tasks/${tid}`)}`);
+        root = `${root}/tasks/${tid}`;
+      } catch {
+        // Not there: the task runs in the executor's sandbox.
+      }
+    }
     const dirEl = el.querySelector('#sandbox-dir');
     dirEl.textContent = `${agent.agent_info?.hostname}:${root}`;
     dirEl.title = dirEl.textContent;
