@@ -318,6 +318,12 @@ func TestUIAgainstTheDocumentedOperatorAPI(t *testing.T) {
 	poll("the window", `document.querySelector('#mnt-schedule').textContent.includes('2.0 h')`)
 	browsertest.Screenshot(t, ctx, shots, "fake-maintenance")
 
+	// An unknown route, even a malformed one, says so.
+	browsertest.Do(t, ctx, "an unknown page", wait, chromedp.Navigate(m.srv.URL+"/#/nowhere/%E0%A4%A"))
+	poll("not found", `document.querySelector('#view h2')?.textContent === 'Not found'`)
+	browsertest.Do(t, ctx, "a malformed task", wait, chromedp.Navigate(m.srv.URL+"/#/task/F1/%E0%A4%A"))
+	poll("the task unknown", `document.querySelector('#task-summary').textContent.includes('does not know this task')`)
+
 	// A dropped stream is picked up again, from a new SUBSCRIBED.
 	m.srv.CloseClientConnections()
 	poll("reconnecting", `document.querySelector('#conn-dot').className !== 'dot live'`)

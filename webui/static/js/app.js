@@ -29,7 +29,13 @@ let current = null;
 export function parseHash(hash) {
   const h = hash.replace(/^#\/?/, '');
   const [path, query = ''] = h.split('?');
-  const segs = path.split('/').filter(Boolean).map(decodeURIComponent);
+  const segs = path.split('/').filter(Boolean).map((x) => {
+    try {
+      return decodeURIComponent(x);
+    } catch {
+      return x; // a malformed escape is taken as written
+    }
+  });
   return { segs, query: new URLSearchParams(query) };
 }
 
