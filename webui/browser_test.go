@@ -163,6 +163,11 @@ func startMaster(t *testing.T, agent *fakeAgent, fw string) *fakeMaster {
 			"total_resources":     []any{scalar("cpus", 4, ""), scalar("mem", 8192, ""), scalar("disk", 100000, "")},
 			"allocated_resources": []any{scalar("cpus", 0.5, "web"), scalar("mem", 128, "web")},
 			"offered_resources":   []any{scalar("cpus", 1, "web")},
+		}, map[string]any{
+			"agent_info": map[string]any{"hostname": "node-9", "port": 5051, "id": value("A2")},
+			"active":     true, "deactivated": true, "pid": "slave(1)@10.0.0.9:5051",
+			"drain_info":      map[string]any{"state": "DRAINING", "config": map[string]any{"mark_gone": true}},
+			"total_resources": []any{scalar("cpus", 2, "")},
 		}}},
 		"get_frameworks": map[string]any{"frameworks": []any{map[string]any{
 			"framework_info": map[string]any{"user": "root", "name": "web-scheduler ✓", "id": value(fw), "roles": []any{"web"}},
@@ -307,6 +312,7 @@ func TestUIAgainstTheDocumentedOperatorAPI(t *testing.T) {
 	browsertest.Screenshot(t, ctx, shots, "fake-overview")
 	browsertest.Do(t, ctx, "the agents", wait, chromedp.Navigate(m.srv.URL+"/#/agents"), chromedp.WaitVisible(`tr[data-agent-id="A1"]`))
 	poll("the agent's attribute", `document.querySelector('tr[data-agent-id="A1"]').textContent.includes('rack:r1')`)
+	poll("the draining agent's badge", `document.querySelector('tr[data-agent-id="A2"] .badge').textContent === 'draining'`)
 	browsertest.Screenshot(t, ctx, shots, "fake-agents")
 	browsertest.Do(t, ctx, "the frameworks", wait, chromedp.Navigate(m.srv.URL+"/#/frameworks"), chromedp.WaitVisible(`tr[data-framework-id="F1"]`))
 	poll("the framework's running task and what it uses", `[...document.querySelectorAll('tr[data-framework-id="F1"] td')].map(td => td.textContent.trim()).slice(4, 7).join() === '1,0.5,128 MB'`)
@@ -316,6 +322,7 @@ func TestUIAgainstTheDocumentedOperatorAPI(t *testing.T) {
 	browsertest.Do(t, ctx, "the maintenance", wait, chromedp.Navigate(m.srv.URL+"/#/maintenance"))
 	poll("the draining machine", `document.querySelector('#mnt-draining').textContent.includes('node-9 / 10.0.0.9')`)
 	poll("the window", `document.querySelector('#mnt-schedule').textContent.includes('2.0 h')`)
+	poll("the draining agent", `[...document.querySelectorAll('#mnt-agents tbody tr:not(.empty) td')].map(td => td.textContent.trim()).slice(0, 3).join() === 'node-9,draining,yes'`)
 	browsertest.Screenshot(t, ctx, shots, "fake-maintenance")
 
 	// An unknown route, even a malformed one, says so.
