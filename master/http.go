@@ -19,6 +19,7 @@ import (
 	"github.com/gomesos/gomesos/codec"
 	"github.com/gomesos/gomesos/master/core"
 	"github.com/gomesos/gomesos/registry"
+	"github.com/gomesos/gomesos/webui"
 )
 
 // Header names of the agent protocol.
@@ -64,6 +65,9 @@ func (m *Master) Handler() http.Handler {
 	if m.raft != nil {
 		mux.Handle(registry.RaftPath, m.raft)
 	}
+	// The web UI: index.html at "/" and its assets under /static/. "/" is
+	// the mux's catch-all; the UI's handler answers 404 for any other path.
+	mux.Handle("/", webui.Handler())
 	return mux
 }
 
