@@ -222,7 +222,7 @@ func (c *Core) operatorUpdateSchedule(u *masterpb.Call_UpdateMaintenanceSchedule
 	if len(s.GetWindows()) > 0 {
 		sched = clone(s)
 	}
-	old := c.machines
+	prev := c.machines
 	c.schedule, c.machines = sched, next
 	c.persistMaintenance()
 	slices.Sort(changed)
@@ -230,7 +230,7 @@ func (c *Core) operatorUpdateSchedule(u *masterpb.Call_UpdateMaintenanceSchedule
 		c.rescindMachineInverseOffers(key)
 		m := next[key]
 		if m == nil {
-			m = old[key]
+			m = prev[key]
 		}
 		for _, a := range c.agentsOn(m.id) {
 			c.rescindAgentOffers(a)
