@@ -4,7 +4,8 @@
 // serves the v1 executor API (POST /api/v1/executor), delivers status
 // updates to the master reliably (the status update manager), and serves the
 // agent's operator endpoints (/state, /flags, /health, /version,
-// /metrics/snapshot, /monitor/statistics, /files/*).
+// /metrics/snapshot, /monitor/statistics, /files/*), and GET /metrics for
+// Prometheus (prometheus.go).
 //
 // # Structure
 //
