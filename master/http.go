@@ -38,6 +38,7 @@ func (m *Master) Handler() http.Handler {
 		mux.HandleFunc("/master"+path, h)
 	}
 	both("/api/v1/scheduler", m.handleScheduler)
+	both("/api/v1", m.handleOperator)
 	mux.HandleFunc("/internal/agent/subscribe", m.handleAgentSubscribe)
 	mux.HandleFunc("/internal/agent/message", m.handleAgentMessage)
 	both("/state", m.handleState)
@@ -48,6 +49,10 @@ func (m *Master) Handler() http.Handler {
 	both("/tasks", m.handleTasks)
 	both("/tasks.json", m.handleTasks)
 	both("/flags", m.handleFlags)
+	both("/roles", m.handleRoles)
+	both("/roles.json", m.handleRoles)
+	both("/weights", m.handleWeights)
+	both("/teardown", m.handleTeardown)
 	both("/health", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) })
 	both("/redirect", m.handleRedirect)
 	both("/redirect/", func(w http.ResponseWriter, r *http.Request) { http.NotFound(w, r) })
@@ -276,6 +281,8 @@ func httpStatus(c core.Code) int {
 		return http.StatusConflict
 	case core.Unsupported:
 		return http.StatusNotImplemented
+	case core.NotFound:
+		return http.StatusNotFound
 	}
 	return http.StatusInternalServerError
 }
@@ -395,6 +402,9 @@ func (m *Master) handleFlags(w http.ResponseWriter, r *http.Request) {
 func (m *Master) handleVersion(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, r, m.cfg.Build.VersionDocument())
 }
+
+// metricsSnapshot is every metric /metrics/snapshot and GET_METRICS show.
+func (m *Master) metricsSnapshot() map[string]float64 { return m.figures(m.latest()) }
 
 func (m *Master) handleMetrics(w http.ResponseWriter, r *http.Request) {
 	timeout, msg, ok := prom.Timeout(r)

@@ -98,6 +98,7 @@ func (m *Master) closeStreams() {
 		s.close()
 		delete(m.agentSinks, id)
 	}
+	m.closeOperatorSinks()
 }
 
 // followLeader points the follower Core at the leader's address.

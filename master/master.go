@@ -19,6 +19,7 @@ import (
 	registrypb "github.com/gomesos/gomesos/api/registry"
 	mesos "github.com/gomesos/gomesos/api/v1/mesos"
 	"github.com/gomesos/gomesos/codec"
+	"github.com/gomesos/gomesos/internal/verbosity"
 	"github.com/gomesos/gomesos/master/allocator"
 	"github.com/gomesos/gomesos/master/core"
 	"github.com/gomesos/gomesos/registry"
@@ -56,6 +57,10 @@ type Config struct {
 	// consumer that falls further behind is disconnected (see sink.go).
 	StreamQueueRecords int
 	StreamQueueBytes   int
+	// Verbosity is the process's log verbosity, which the operator API's
+	// GET_LOGGING_LEVEL and SET_LOGGING_LEVEL read and set (nil: one of
+	// the master's own, which changes no logger).
+	Verbosity *verbosity.Verbosity
 }
 
 // Master drives a core.Core: one goroutine owns it, HTTP handlers feed it, and
@@ -119,6 +124,15 @@ type Master struct {
 	// Owned by the loop goroutine.
 	frameworkSinks map[string]*sink
 	agentSinks     map[string]*sink
+	// operatorSinks are the operator API's event streams, by id, and
+	// lastOperatorBeat when they were last sent a HEARTBEAT.
+	operatorSinks    map[string]*sink
+	lastOperatorBeat time.Time
+	// operatorSubscribers counts operatorSinks, for the metrics.
+	operatorSubscribers atomic.Int64
+
+	// verbosity is the log verbosity the operator API sets.
+	verbosity *verbosity.Verbosity
 }
 
 // New creates a master listening on the configured address, and opens its
@@ -180,6 +194,11 @@ func New(cfg Config) (*Master, error) {
 		stopped:        make(chan struct{}),
 		frameworkSinks: map[string]*sink{},
 		agentSinks:     map[string]*sink{},
+		operatorSinks:  map[string]*sink{},
+		verbosity:      cfg.Verbosity,
+	}
+	if m.verbosity == nil {
+		m.verbosity = verbosity.New(nil)
 	}
 	m.initProm()
 	if cfg.OpenRegistry != nil {
@@ -275,6 +294,7 @@ loop:
 		case now := <-ticker.C:
 			if m.leads {
 				m.step(core.Tick{})
+				m.operatorHeartbeat(now)
 			} else if leader := m.store.Leader(); leader != m.Leader() {
 				m.followLeader(leader)
 			}
@@ -514,6 +534,8 @@ func (m *Master) dispatch() (stepped bool) {
 					behind = append(behind, core.AgentClosed{Conn: o.Conn})
 				}
 			}
+		case core.OperatorEvent:
+			m.sendOperatorEvent(o.Event)
 		case core.CloseAgent:
 			if s := m.agentSinks[o.Conn]; s != nil {
 				s.close()

@@ -98,6 +98,7 @@ func (m *Master) figures(latest *core.Snapshot) map[string]float64 {
 	// Every input of the loop is an HTTP request (of schedulers, agents
 	// and readers).
 	out["master/event_queue_http_requests"] = float64(m.queued.Load())
+	out["master/operator_event_stream_subscribers"] = float64(m.operatorSubscribers.Load())
 	for k, v := range prom.System() {
 		out[k] = v
 	}

@@ -63,6 +63,11 @@ type Allocator interface {
 	// roles when roles is empty) and clears their filters.
 	ReviveOffers(frameworkID string, roles []string)
 
+	// UpdateWeights sets the weight of each role named (1 is the default;
+	// a role not named keeps its weight). A role's weight divides its
+	// dominant share when roles compete.
+	UpdateWeights(weights map[string]float64)
+
 	// Allocate runs one allocation cycle at time now and returns the new
 	// allocations; their resources are charged to the frameworks until
 	// recovered.

@@ -186,6 +186,22 @@ func (a *HierarchicalDRF) addActive(r *role, delta int) {
 	a.orderVersion++
 }
 
+// UpdateWeights sets roles' weights; the roles' orders are sorted again at
+// the next allocation.
+func (a *HierarchicalDRF) UpdateWeights(weights map[string]float64) {
+	for path, w := range weights {
+		if w == 1 {
+			delete(a.weights, path)
+		} else {
+			a.weights[path] = w
+		}
+		if r, ok := a.roles[path]; ok {
+			r.weight = a.weight(path)
+		}
+	}
+	a.sharesStale = true
+}
+
 // refreshShares recomputes every share after the cluster total changed.
 func (a *HierarchicalDRF) refreshShares() {
 	if !a.sharesStale {

@@ -505,6 +505,7 @@ func (c *Core) adoptTask(fw *framework, a *agent, rt *mesos.Task, notify bool) {
 	fw.completed = removeAgentTask(fw.completed, t.id, a.id)
 	c.taskChanged(fw, t)
 	c.taskListsChanged(fw)
+	c.opTaskAdded(t)
 	c.log.Debug("task of a re-registered agent adopted", "agent", a.id, "framework", fw.id, "task", t.id, "state", t.state.String())
 	if !notify {
 		return
@@ -711,11 +712,15 @@ func (c *Core) checkAgentPings() {
 
 // admitAgent adds an agent to the master's books.
 func (c *Core) admitAgent(a *agent) {
-	if _, known := c.agents[a.id]; !known {
+	_, known := c.agents[a.id]
+	if !known {
 		c.agentOrder = append(c.agentOrder, a.id)
 	}
 	c.agents[a.id] = a
 	c.agentChanged(a)
+	if !known {
+		c.opAgentAdded(a)
+	}
 }
 
 // forgetAgent removes an agent from the master's books.
@@ -725,6 +730,7 @@ func (c *Core) forgetAgent(id string) {
 	}
 	c.agentChanged(c.agents[id])
 	delete(c.agents, id)
+	c.opAgentRemoved(id)
 	if i, found := slices.BinarySearch(c.sortedAgentOrder(), id); found {
 		c.agentOrder = slices.Delete(c.agentOrder, i, i+1)
 		c.agentOrderSorted--
@@ -762,6 +768,14 @@ func (c *Core) removeAgent(a *agent, why string, reason mesos.TaskStatus_Reason)
 	c.persist(&registrypb.Operation{
 		Type: registrypb.Operation_MARK_AGENT_UNREACHABLE.Enum(), AgentId: agentIDProto(a.id), Timestamp: timeInfo(c.now),
 	})
+	c.dropAgent(a, why, reason, false)
+	c.markUnreachable(a.id)
+}
+
+// dropAgent takes an agent off the master's books: its offers rescinded,
+// its tasks reported lost (unreachable or, when it is gone, gone by
+// operator, to the partition-aware frameworks), its connection shut down.
+func (c *Core) dropAgent(a *agent, why string, reason mesos.TaskStatus_Reason, gone bool) {
 	c.rescindAgentOffers(a)
 	for _, key := range sortedKeys(a.tasks) {
 		t := a.tasks[key]
@@ -771,9 +785,12 @@ func (c *Core) removeAgent(a *agent, why string, reason mesos.TaskStatus_Reason)
 		// end acknowledged: that end, which the master keeps and counted,
 		// is still to come from the agent should it return, behind the
 		// older updates the agent will resend first.
-		if fw != nil && fw.partitionAware() {
+		switch {
+		case fw != nil && fw.partitionAware() && gone:
+			c.masterTaskUpdate(fw, t, mesos.TaskState_TASK_GONE_BY_OPERATOR, reason, "Agent "+why)
+		case fw != nil && fw.partitionAware():
 			c.masterTaskUpdate(fw, t, mesos.TaskState_TASK_UNREACHABLE, reason, "Agent "+why)
-		} else {
+		default:
 			c.masterTaskUpdate(fw, t, mesos.TaskState_TASK_LOST, reason, "Agent "+why)
 		}
 	}
@@ -795,9 +812,16 @@ func (c *Core) removeAgent(a *agent, why string, reason mesos.TaskStatus_Reason)
 	}
 	c.alloc.RemoveAgent(a.id)
 	c.forgetAgent(a.id)
-	c.markUnreachable(a.id)
 	c.metrics.inc("master/slave_removals")
 	c.allocateSoon = true
+}
+
+// markGone adds an agent to the gone list: it may never come back.
+func (c *Core) markGone(id string) {
+	if _, ok := c.gone[id]; !ok {
+		c.goneOrder = append(c.goneOrder, id)
+	}
+	c.gone[id] = c.now
 }
 
 // joinHostPort makes "host:port", bracketing IPv6 literals, as the address

@@ -155,6 +155,8 @@ const (
 	Unsupported
 	// Internal: the core cannot handle the input at all (500).
 	Internal
+	// NotFound: the call names something the master does not know (404).
+	NotFound
 )
 
 // Failed reports whether the code refuses the input.
@@ -177,6 +179,8 @@ func (c Code) String() string {
 		return "unsupported"
 	case Internal:
 		return "internal"
+	case NotFound:
+		return "not found"
 	}
 	return fmt.Sprintf("code(%d)", int(c))
 }
@@ -283,6 +287,16 @@ type Core struct {
 	removals    []pendingRemoval
 	lastRemoval time.Time
 	offers      map[string]*offer
+	// weights is each role's weight that is not the default 1 (the
+	// registry's weights; UPDATE_WEIGHTS).
+	weights map[string]float64
+	// weightsPub is weights as the snapshots show it, copied when
+	// weightsChanged.
+	weightsPub     map[string]float64
+	weightsChanged bool
+	// operatorEvents is set while the driver has operator subscribers
+	// (events.go).
+	operatorEvents bool
 
 	nextFramework int
 	nextAgent     int
@@ -324,6 +338,7 @@ func NewCore(info *mesos.MasterInfo, opts Options, alloc allocator.Allocator, no
 		recovered:   map[string]*mesos.AgentInfo{},
 		gone:        map[string]time.Time{},
 		offers:      map[string]*offer{},
+		weights:     map[string]float64{},
 	}
 	if c.startTime.IsZero() {
 		c.startTime = now
@@ -369,6 +384,8 @@ func (c *Core) Step(now time.Time, in Input) Result {
 	case Tick:
 		c.tick()
 		r = ok()
+	case OperatorCall:
+		r = c.operatorCall(in)
 	default:
 		r = fail(Internal, "unknown input %T", in)
 	}

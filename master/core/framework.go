@@ -197,6 +197,7 @@ func (c *Core) subscribe(call *schedpb.Call, stream string) Result {
 	}
 	c.metrics.inc("master/messages_register_framework")
 	fw := c.frameworks[id]
+	wasKnown := fw != nil
 	if fw == nil {
 		if id == "" {
 			id = fmt.Sprintf("%s-%04d", c.info.GetId(), c.nextFramework)
@@ -253,6 +254,7 @@ func (c *Core) subscribe(call *schedpb.Call, stream string) Result {
 	// Mesos's heartbeater beats as soon as it starts, so a HEARTBEAT
 	// follows SUBSCRIBED at once (see mesos-samples/scheduler_subscribe_stream.txt).
 	c.emit(SendEvent{Stream: stream, Event: &schedpb.Event{Type: schedpb.Event_HEARTBEAT.Enum()}})
+	c.opFramework(fw, !wasKnown)
 	c.allocateSoon = true
 	return Result{Code: OK, FrameworkID: fw.id}
 }
@@ -279,6 +281,7 @@ func (c *Core) recoverFramework(info *mesos.FrameworkInfo) *framework {
 	c.alloc.AddFramework(id, allocatorFramework(info, nil), nil)
 	c.alloc.DeactivateFramework(id)
 	c.frameworkChanged(fw)
+	c.opFramework(fw, true)
 	c.log.Info("framework recovered from a re-registered agent", "framework", id, "name", info.GetName())
 	return fw
 }
@@ -308,6 +311,7 @@ func (c *Core) streamClosed(stream string) {
 		return
 	}
 	fw.failoverDeadline = c.now.Add(timeout)
+	c.opFramework(fw, false)
 }
 
 func (c *Core) checkFailoverTimeouts() {
@@ -364,6 +368,7 @@ func (c *Core) removeFramework(fw *framework) {
 	c.removedFWs[fw.id] = true
 	c.completed = append(c.completed, fw)
 	c.frameworkChanged(fw)
+	c.opFrameworkRemoved(fw)
 	c.changes.completed = true
 	if n := len(c.completed) - c.opts.MaxCompletedFrameworks; n > 0 {
 		for _, old := range c.completed[:n] {

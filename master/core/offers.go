@@ -391,6 +391,7 @@ func (c *Core) launch(fw *framework, a *agent, role string, available resources.
 		fw.tasks[t.id] = t
 		a.tasks[taskKey(fw.id, t.id)] = t
 		c.taskChanged(fw, t)
+		c.opTaskAdded(t)
 		c.metrics.inc("master/tasks_launched")
 	}
 	info := clone(fw.info)

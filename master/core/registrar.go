@@ -89,6 +89,13 @@ func (c *Core) Recover(reg *registrypb.Registry) {
 		}
 		c.gone[id] = time.Unix(0, g.GetTimestamp().GetNanoseconds())
 	}
+	if len(reg.GetWeights()) > 0 {
+		for _, w := range reg.GetWeights() {
+			c.weights[w.GetRole()] = w.GetWeight()
+		}
+		c.alloc.UpdateWeights(c.weights)
+		c.weightsChanged = true
+	}
 	c.recoveredTotal = len(c.recovered)
 	c.recoveredChanged = true
 	if len(c.recovered) > 0 {

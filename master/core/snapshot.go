@@ -1,6 +1,7 @@
 package core
 
 import (
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -47,6 +48,7 @@ type Snapshot struct {
 	frameworks ptree.Map[*frameworkRec] // active frameworks by id
 	completed  []*frameworkRec          // completed frameworks, oldest first
 
+	weights           map[string]float64 // shared with no one: replaced on change
 	unreachableAgents int
 	outstandingOffers int
 	allocationRuns    int64
@@ -261,7 +263,7 @@ func (c *Core) executorsChanged(fw *framework, agentID string) {
 func (c *Core) Snapshot() *Snapshot {
 	ch := &c.changes
 	prev := c.snap
-	if prev != nil && !c.metrics.changed && !ch.completed && prev.now.Equal(c.now) && prev.electedTime.Equal(c.electedTime) && prev.leader == c.leader && !c.recoveredChanged &&
+	if prev != nil && !c.metrics.changed && !ch.completed && prev.now.Equal(c.now) && prev.electedTime.Equal(c.electedTime) && prev.leader == c.leader && !c.recoveredChanged && !c.weightsChanged &&
 		len(ch.tasks)+len(ch.frameworks)+len(ch.agents)+len(ch.offers)+len(ch.executors) == 0 &&
 		prev.unreachableAgents == len(c.unreachable) && prev.outstandingOffers == len(c.offers) &&
 		prev.allocationRuns == c.allocationRuns {
@@ -290,6 +292,11 @@ func (c *Core) Snapshot() *Snapshot {
 		c.recoveredPub = c.recoveredList()
 	}
 	s.recovered = c.recoveredPub
+	if c.weightsChanged || prev == nil {
+		c.weightsChanged = false
+		c.weightsPub = maps.Clone(c.weights)
+	}
+	s.weights = c.weightsPub
 	s.unreachableAgents = len(c.unreachable)
 	s.outstandingOffers = len(c.offers)
 	s.allocationRuns = c.allocationRuns
@@ -463,7 +470,7 @@ func (c *Core) publishAgents(s *Snapshot) {
 // was said.
 func (c *Core) FullSnapshot() *Snapshot {
 	s := &Snapshot{
-		info: c.info, startTime: c.startTime, electedTime: c.electedTime, now: c.now, leader: c.leader, recovered: c.recoveredList(),
+		info: c.info, startTime: c.startTime, electedTime: c.electedTime, now: c.now, leader: c.leader, recovered: c.recoveredList(), weights: maps.Clone(c.weights),
 		unreachableAgents: len(c.unreachable), outstandingOffers: len(c.offers), allocationRuns: c.allocationRuns,
 		counterNames: slices.Clone(c.metrics.names), counterValues: slices.Clone(c.metrics.values),
 	}

@@ -115,6 +115,9 @@ func (c *Core) statusUpdate(a *agent, up *agentproto.StatusUpdate) {
 		if up.LatestState != nil {
 			latest = up.GetLatestState()
 		}
+		// As Mesos, subscribers hear of an update that changes the task's
+		// state (not, say, a health check's RUNNING after RUNNING).
+		changed := !t.state.IsTerminal() && status.GetState() != t.state
 		if !t.state.IsTerminal() || latest.IsTerminal() {
 			t.state = latest
 		}
@@ -128,6 +131,9 @@ func (c *Core) statusUpdate(a *agent, up *agentproto.StatusUpdate) {
 			// the agent reports it done, even while earlier updates wait.
 			c.recoverTaskResources(fw, t)
 			c.countTerminal(t, latest, status.GetSource(), status.GetReason())
+		}
+		if changed {
+			c.opTaskUpdated(t, status)
 		}
 	}
 	s := clone(status)
@@ -195,10 +201,14 @@ func (c *Core) masterTaskUpdate(fw *framework, t *task, state mesos.TaskState, r
 		status.UnreachableTime = &mesos.TimeInfo{Nanoseconds: ptr(c.now.UnixNano())}
 		t.unreachableTime = c.now
 	}
+	changed := !t.state.IsTerminal() && state != t.state
 	if !t.state.IsTerminal() {
 		t.state = state
 	}
 	t.addStatus(statusForState(status))
+	if changed {
+		c.opTaskUpdated(t, status)
+	}
 	if fw == nil {
 		if a := c.agents[t.agentID]; a != nil {
 			delete(a.tasks, taskKey(t.frameworkID, t.id))

@@ -198,6 +198,66 @@ func (TaskState) EnumDescriptor() ([]byte, []int) {
 	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{1}
 }
 
+// The state of an agent's drain (DRAIN_AGENT).
+type DrainState int32
+
+const (
+	DrainState_UNKNOWN  DrainState = 0
+	DrainState_DRAINING DrainState = 1
+	DrainState_DRAINED  DrainState = 2
+)
+
+// Enum value maps for DrainState.
+var (
+	DrainState_name = map[int32]string{
+		0: "UNKNOWN",
+		1: "DRAINING",
+		2: "DRAINED",
+	}
+	DrainState_value = map[string]int32{
+		"UNKNOWN":  0,
+		"DRAINING": 1,
+		"DRAINED":  2,
+	}
+)
+
+func (x DrainState) Enum() *DrainState {
+	p := new(DrainState)
+	*p = x
+	return p
+}
+
+func (x DrainState) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (DrainState) Descriptor() protoreflect.EnumDescriptor {
+	return file_api_v1_mesos_mesos_proto_enumTypes[2].Descriptor()
+}
+
+func (DrainState) Type() protoreflect.EnumType {
+	return &file_api_v1_mesos_mesos_proto_enumTypes[2]
+}
+
+func (x DrainState) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Do not use.
+func (x *DrainState) UnmarshalJSON(b []byte) error {
+	num, err := protoimpl.X.UnmarshalJSONEnum(x.Descriptor(), b)
+	if err != nil {
+		return err
+	}
+	*x = DrainState(num)
+	return nil
+}
+
+// Deprecated: Use DrainState.Descriptor instead.
+func (DrainState) EnumDescriptor() ([]byte, []int) {
+	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{2}
+}
+
 type MasterInfo_Capability_Type int32
 
 const (
@@ -234,11 +294,11 @@ func (x MasterInfo_Capability_Type) String() string {
 }
 
 func (MasterInfo_Capability_Type) Descriptor() protoreflect.EnumDescriptor {
-	return file_api_v1_mesos_mesos_proto_enumTypes[2].Descriptor()
+	return file_api_v1_mesos_mesos_proto_enumTypes[3].Descriptor()
 }
 
 func (MasterInfo_Capability_Type) Type() protoreflect.EnumType {
-	return &file_api_v1_mesos_mesos_proto_enumTypes[2]
+	return &file_api_v1_mesos_mesos_proto_enumTypes[3]
 }
 
 func (x MasterInfo_Capability_Type) Number() protoreflect.EnumNumber {
@@ -311,11 +371,11 @@ func (x AgentInfo_Capability_Type) String() string {
 }
 
 func (AgentInfo_Capability_Type) Descriptor() protoreflect.EnumDescriptor {
-	return file_api_v1_mesos_mesos_proto_enumTypes[3].Descriptor()
+	return file_api_v1_mesos_mesos_proto_enumTypes[4].Descriptor()
 }
 
 func (AgentInfo_Capability_Type) Type() protoreflect.EnumType {
-	return &file_api_v1_mesos_mesos_proto_enumTypes[3]
+	return &file_api_v1_mesos_mesos_proto_enumTypes[4]
 }
 
 func (x AgentInfo_Capability_Type) Number() protoreflect.EnumNumber {
@@ -388,11 +448,11 @@ func (x FrameworkInfo_Capability_Type) String() string {
 }
 
 func (FrameworkInfo_Capability_Type) Descriptor() protoreflect.EnumDescriptor {
-	return file_api_v1_mesos_mesos_proto_enumTypes[4].Descriptor()
+	return file_api_v1_mesos_mesos_proto_enumTypes[5].Descriptor()
 }
 
 func (FrameworkInfo_Capability_Type) Type() protoreflect.EnumType {
-	return &file_api_v1_mesos_mesos_proto_enumTypes[4]
+	return &file_api_v1_mesos_mesos_proto_enumTypes[5]
 }
 
 func (x FrameworkInfo_Capability_Type) Number() protoreflect.EnumNumber {
@@ -450,11 +510,11 @@ func (x Value_Type) String() string {
 }
 
 func (Value_Type) Descriptor() protoreflect.EnumDescriptor {
-	return file_api_v1_mesos_mesos_proto_enumTypes[5].Descriptor()
+	return file_api_v1_mesos_mesos_proto_enumTypes[6].Descriptor()
 }
 
 func (Value_Type) Type() protoreflect.EnumType {
-	return &file_api_v1_mesos_mesos_proto_enumTypes[5]
+	return &file_api_v1_mesos_mesos_proto_enumTypes[6]
 }
 
 func (x Value_Type) Number() protoreflect.EnumNumber {
@@ -509,11 +569,11 @@ func (x Resource_ReservationInfo_Type) String() string {
 }
 
 func (Resource_ReservationInfo_Type) Descriptor() protoreflect.EnumDescriptor {
-	return file_api_v1_mesos_mesos_proto_enumTypes[6].Descriptor()
+	return file_api_v1_mesos_mesos_proto_enumTypes[7].Descriptor()
 }
 
 func (Resource_ReservationInfo_Type) Type() protoreflect.EnumType {
-	return &file_api_v1_mesos_mesos_proto_enumTypes[6]
+	return &file_api_v1_mesos_mesos_proto_enumTypes[7]
 }
 
 func (x Resource_ReservationInfo_Type) Number() protoreflect.EnumNumber {
@@ -574,11 +634,11 @@ func (x Resource_DiskInfo_Source_Type) String() string {
 }
 
 func (Resource_DiskInfo_Source_Type) Descriptor() protoreflect.EnumDescriptor {
-	return file_api_v1_mesos_mesos_proto_enumTypes[7].Descriptor()
+	return file_api_v1_mesos_mesos_proto_enumTypes[8].Descriptor()
 }
 
 func (Resource_DiskInfo_Source_Type) Type() protoreflect.EnumType {
-	return &file_api_v1_mesos_mesos_proto_enumTypes[7]
+	return &file_api_v1_mesos_mesos_proto_enumTypes[8]
 }
 
 func (x Resource_DiskInfo_Source_Type) Number() protoreflect.EnumNumber {
@@ -657,11 +717,11 @@ func (x Offer_Operation_Type) String() string {
 }
 
 func (Offer_Operation_Type) Descriptor() protoreflect.EnumDescriptor {
-	return file_api_v1_mesos_mesos_proto_enumTypes[8].Descriptor()
+	return file_api_v1_mesos_mesos_proto_enumTypes[9].Descriptor()
 }
 
 func (Offer_Operation_Type) Type() protoreflect.EnumType {
-	return &file_api_v1_mesos_mesos_proto_enumTypes[8]
+	return &file_api_v1_mesos_mesos_proto_enumTypes[9]
 }
 
 func (x Offer_Operation_Type) Number() protoreflect.EnumNumber {
@@ -716,11 +776,11 @@ func (x Environment_Variable_Type) String() string {
 }
 
 func (Environment_Variable_Type) Descriptor() protoreflect.EnumDescriptor {
-	return file_api_v1_mesos_mesos_proto_enumTypes[9].Descriptor()
+	return file_api_v1_mesos_mesos_proto_enumTypes[10].Descriptor()
 }
 
 func (Environment_Variable_Type) Type() protoreflect.EnumType {
-	return &file_api_v1_mesos_mesos_proto_enumTypes[9]
+	return &file_api_v1_mesos_mesos_proto_enumTypes[10]
 }
 
 func (x Environment_Variable_Type) Number() protoreflect.EnumNumber {
@@ -775,11 +835,11 @@ func (x ExecutorInfo_Type) String() string {
 }
 
 func (ExecutorInfo_Type) Descriptor() protoreflect.EnumDescriptor {
-	return file_api_v1_mesos_mesos_proto_enumTypes[10].Descriptor()
+	return file_api_v1_mesos_mesos_proto_enumTypes[11].Descriptor()
 }
 
 func (ExecutorInfo_Type) Type() protoreflect.EnumType {
-	return &file_api_v1_mesos_mesos_proto_enumTypes[10]
+	return &file_api_v1_mesos_mesos_proto_enumTypes[11]
 }
 
 func (x ExecutorInfo_Type) Number() protoreflect.EnumNumber {
@@ -837,11 +897,11 @@ func (x HealthCheck_Type) String() string {
 }
 
 func (HealthCheck_Type) Descriptor() protoreflect.EnumDescriptor {
-	return file_api_v1_mesos_mesos_proto_enumTypes[11].Descriptor()
+	return file_api_v1_mesos_mesos_proto_enumTypes[12].Descriptor()
 }
 
 func (HealthCheck_Type) Type() protoreflect.EnumType {
-	return &file_api_v1_mesos_mesos_proto_enumTypes[11]
+	return &file_api_v1_mesos_mesos_proto_enumTypes[12]
 }
 
 func (x HealthCheck_Type) Number() protoreflect.EnumNumber {
@@ -899,11 +959,11 @@ func (x CheckInfo_Type) String() string {
 }
 
 func (CheckInfo_Type) Descriptor() protoreflect.EnumDescriptor {
-	return file_api_v1_mesos_mesos_proto_enumTypes[12].Descriptor()
+	return file_api_v1_mesos_mesos_proto_enumTypes[13].Descriptor()
 }
 
 func (CheckInfo_Type) Type() protoreflect.EnumType {
-	return &file_api_v1_mesos_mesos_proto_enumTypes[12]
+	return &file_api_v1_mesos_mesos_proto_enumTypes[13]
 }
 
 func (x CheckInfo_Type) Number() protoreflect.EnumNumber {
@@ -955,11 +1015,11 @@ func (x Image_Type) String() string {
 }
 
 func (Image_Type) Descriptor() protoreflect.EnumDescriptor {
-	return file_api_v1_mesos_mesos_proto_enumTypes[13].Descriptor()
+	return file_api_v1_mesos_mesos_proto_enumTypes[14].Descriptor()
 }
 
 func (Image_Type) Type() protoreflect.EnumType {
-	return &file_api_v1_mesos_mesos_proto_enumTypes[13]
+	return &file_api_v1_mesos_mesos_proto_enumTypes[14]
 }
 
 func (x Image_Type) Number() protoreflect.EnumNumber {
@@ -1014,11 +1074,11 @@ func (x MountPropagation_Mode) String() string {
 }
 
 func (MountPropagation_Mode) Descriptor() protoreflect.EnumDescriptor {
-	return file_api_v1_mesos_mesos_proto_enumTypes[14].Descriptor()
+	return file_api_v1_mesos_mesos_proto_enumTypes[15].Descriptor()
 }
 
 func (MountPropagation_Mode) Type() protoreflect.EnumType {
-	return &file_api_v1_mesos_mesos_proto_enumTypes[14]
+	return &file_api_v1_mesos_mesos_proto_enumTypes[15]
 }
 
 func (x MountPropagation_Mode) Number() protoreflect.EnumNumber {
@@ -1070,11 +1130,11 @@ func (x Volume_Mode) String() string {
 }
 
 func (Volume_Mode) Descriptor() protoreflect.EnumDescriptor {
-	return file_api_v1_mesos_mesos_proto_enumTypes[15].Descriptor()
+	return file_api_v1_mesos_mesos_proto_enumTypes[16].Descriptor()
 }
 
 func (Volume_Mode) Type() protoreflect.EnumType {
-	return &file_api_v1_mesos_mesos_proto_enumTypes[15]
+	return &file_api_v1_mesos_mesos_proto_enumTypes[16]
 }
 
 func (x Volume_Mode) Number() protoreflect.EnumNumber {
@@ -1135,11 +1195,11 @@ func (x Volume_Source_Type) String() string {
 }
 
 func (Volume_Source_Type) Descriptor() protoreflect.EnumDescriptor {
-	return file_api_v1_mesos_mesos_proto_enumTypes[16].Descriptor()
+	return file_api_v1_mesos_mesos_proto_enumTypes[17].Descriptor()
 }
 
 func (Volume_Source_Type) Type() protoreflect.EnumType {
-	return &file_api_v1_mesos_mesos_proto_enumTypes[16]
+	return &file_api_v1_mesos_mesos_proto_enumTypes[17]
 }
 
 func (x Volume_Source_Type) Number() protoreflect.EnumNumber {
@@ -1194,11 +1254,11 @@ func (x Volume_Source_SandboxPath_Type) String() string {
 }
 
 func (Volume_Source_SandboxPath_Type) Descriptor() protoreflect.EnumDescriptor {
-	return file_api_v1_mesos_mesos_proto_enumTypes[17].Descriptor()
+	return file_api_v1_mesos_mesos_proto_enumTypes[18].Descriptor()
 }
 
 func (Volume_Source_SandboxPath_Type) Type() protoreflect.EnumType {
-	return &file_api_v1_mesos_mesos_proto_enumTypes[17]
+	return &file_api_v1_mesos_mesos_proto_enumTypes[18]
 }
 
 func (x Volume_Source_SandboxPath_Type) Number() protoreflect.EnumNumber {
@@ -1250,11 +1310,11 @@ func (x NetworkInfo_Protocol) String() string {
 }
 
 func (NetworkInfo_Protocol) Descriptor() protoreflect.EnumDescriptor {
-	return file_api_v1_mesos_mesos_proto_enumTypes[18].Descriptor()
+	return file_api_v1_mesos_mesos_proto_enumTypes[19].Descriptor()
 }
 
 func (NetworkInfo_Protocol) Type() protoreflect.EnumType {
-	return &file_api_v1_mesos_mesos_proto_enumTypes[18]
+	return &file_api_v1_mesos_mesos_proto_enumTypes[19]
 }
 
 func (x NetworkInfo_Protocol) Number() protoreflect.EnumNumber {
@@ -1417,11 +1477,11 @@ func (x CapabilityInfo_Capability) String() string {
 }
 
 func (CapabilityInfo_Capability) Descriptor() protoreflect.EnumDescriptor {
-	return file_api_v1_mesos_mesos_proto_enumTypes[19].Descriptor()
+	return file_api_v1_mesos_mesos_proto_enumTypes[20].Descriptor()
 }
 
 func (CapabilityInfo_Capability) Type() protoreflect.EnumType {
-	return &file_api_v1_mesos_mesos_proto_enumTypes[19]
+	return &file_api_v1_mesos_mesos_proto_enumTypes[20]
 }
 
 func (x CapabilityInfo_Capability) Number() protoreflect.EnumNumber {
@@ -1518,11 +1578,11 @@ func (x RLimitInfo_RLimit_Type) String() string {
 }
 
 func (RLimitInfo_RLimit_Type) Descriptor() protoreflect.EnumDescriptor {
-	return file_api_v1_mesos_mesos_proto_enumTypes[20].Descriptor()
+	return file_api_v1_mesos_mesos_proto_enumTypes[21].Descriptor()
 }
 
 func (RLimitInfo_RLimit_Type) Type() protoreflect.EnumType {
-	return &file_api_v1_mesos_mesos_proto_enumTypes[20]
+	return &file_api_v1_mesos_mesos_proto_enumTypes[21]
 }
 
 func (x RLimitInfo_RLimit_Type) Number() protoreflect.EnumNumber {
@@ -1574,11 +1634,11 @@ func (x ContainerInfo_Type) String() string {
 }
 
 func (ContainerInfo_Type) Descriptor() protoreflect.EnumDescriptor {
-	return file_api_v1_mesos_mesos_proto_enumTypes[21].Descriptor()
+	return file_api_v1_mesos_mesos_proto_enumTypes[22].Descriptor()
 }
 
 func (ContainerInfo_Type) Type() protoreflect.EnumType {
-	return &file_api_v1_mesos_mesos_proto_enumTypes[21]
+	return &file_api_v1_mesos_mesos_proto_enumTypes[22]
 }
 
 func (x ContainerInfo_Type) Number() protoreflect.EnumNumber {
@@ -1636,11 +1696,11 @@ func (x ContainerInfo_DockerInfo_Network) String() string {
 }
 
 func (ContainerInfo_DockerInfo_Network) Descriptor() protoreflect.EnumDescriptor {
-	return file_api_v1_mesos_mesos_proto_enumTypes[22].Descriptor()
+	return file_api_v1_mesos_mesos_proto_enumTypes[23].Descriptor()
 }
 
 func (ContainerInfo_DockerInfo_Network) Type() protoreflect.EnumType {
-	return &file_api_v1_mesos_mesos_proto_enumTypes[22]
+	return &file_api_v1_mesos_mesos_proto_enumTypes[23]
 }
 
 func (x ContainerInfo_DockerInfo_Network) Number() protoreflect.EnumNumber {
@@ -1695,11 +1755,11 @@ func (x TaskStatus_Source) String() string {
 }
 
 func (TaskStatus_Source) Descriptor() protoreflect.EnumDescriptor {
-	return file_api_v1_mesos_mesos_proto_enumTypes[23].Descriptor()
+	return file_api_v1_mesos_mesos_proto_enumTypes[24].Descriptor()
 }
 
 func (TaskStatus_Source) Type() protoreflect.EnumType {
-	return &file_api_v1_mesos_mesos_proto_enumTypes[23]
+	return &file_api_v1_mesos_mesos_proto_enumTypes[24]
 }
 
 func (x TaskStatus_Source) Number() protoreflect.EnumNumber {
@@ -1850,11 +1910,11 @@ func (x TaskStatus_Reason) String() string {
 }
 
 func (TaskStatus_Reason) Descriptor() protoreflect.EnumDescriptor {
-	return file_api_v1_mesos_mesos_proto_enumTypes[24].Descriptor()
+	return file_api_v1_mesos_mesos_proto_enumTypes[25].Descriptor()
 }
 
 func (TaskStatus_Reason) Type() protoreflect.EnumType {
-	return &file_api_v1_mesos_mesos_proto_enumTypes[24]
+	return &file_api_v1_mesos_mesos_proto_enumTypes[25]
 }
 
 func (x TaskStatus_Reason) Number() protoreflect.EnumNumber {
@@ -1874,6 +1934,65 @@ func (x *TaskStatus_Reason) UnmarshalJSON(b []byte) error {
 // Deprecated: Use TaskStatus_Reason.Descriptor instead.
 func (TaskStatus_Reason) EnumDescriptor() ([]byte, []int) {
 	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{57, 1}
+}
+
+type MachineInfo_Mode int32
+
+const (
+	MachineInfo_UP       MachineInfo_Mode = 1
+	MachineInfo_DRAINING MachineInfo_Mode = 2
+	MachineInfo_DOWN     MachineInfo_Mode = 3
+)
+
+// Enum value maps for MachineInfo_Mode.
+var (
+	MachineInfo_Mode_name = map[int32]string{
+		1: "UP",
+		2: "DRAINING",
+		3: "DOWN",
+	}
+	MachineInfo_Mode_value = map[string]int32{
+		"UP":       1,
+		"DRAINING": 2,
+		"DOWN":     3,
+	}
+)
+
+func (x MachineInfo_Mode) Enum() *MachineInfo_Mode {
+	p := new(MachineInfo_Mode)
+	*p = x
+	return p
+}
+
+func (x MachineInfo_Mode) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (MachineInfo_Mode) Descriptor() protoreflect.EnumDescriptor {
+	return file_api_v1_mesos_mesos_proto_enumTypes[26].Descriptor()
+}
+
+func (MachineInfo_Mode) Type() protoreflect.EnumType {
+	return &file_api_v1_mesos_mesos_proto_enumTypes[26]
+}
+
+func (x MachineInfo_Mode) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Do not use.
+func (x *MachineInfo_Mode) UnmarshalJSON(b []byte) error {
+	num, err := protoimpl.X.UnmarshalJSONEnum(x.Descriptor(), b)
+	if err != nil {
+		return err
+	}
+	*x = MachineInfo_Mode(num)
+	return nil
+}
+
+// Deprecated: Use MachineInfo_Mode.Descriptor instead.
+func (MachineInfo_Mode) EnumDescriptor() ([]byte, []int) {
+	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{59, 0}
 }
 
 type FrameworkID struct {
@@ -6185,6 +6304,809 @@ func (x *TaskStatus) GetUnreachableTime() *TimeInfo {
 	return nil
 }
 
+// MachineID names a machine by hostname, IP, or both (maintenance).
+type MachineID struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Hostname      *string                `protobuf:"bytes,1,opt,name=hostname" json:"hostname,omitempty"`
+	Ip            *string                `protobuf:"bytes,2,opt,name=ip" json:"ip,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MachineID) Reset() {
+	*x = MachineID{}
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[58]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MachineID) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MachineID) ProtoMessage() {}
+
+func (x *MachineID) ProtoReflect() protoreflect.Message {
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[58]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MachineID.ProtoReflect.Descriptor instead.
+func (*MachineID) Descriptor() ([]byte, []int) {
+	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{58}
+}
+
+func (x *MachineID) GetHostname() string {
+	if x != nil && x.Hostname != nil {
+		return *x.Hostname
+	}
+	return ""
+}
+
+func (x *MachineID) GetIp() string {
+	if x != nil && x.Ip != nil {
+		return *x.Ip
+	}
+	return ""
+}
+
+// MachineInfo is a machine and its maintenance mode.
+type MachineInfo struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	Id             *MachineID             `protobuf:"bytes,1,req,name=id" json:"id,omitempty"`
+	Mode           *MachineInfo_Mode      `protobuf:"varint,2,opt,name=mode,enum=mesos.v1.MachineInfo_Mode" json:"mode,omitempty"`
+	Unavailability *Unavailability        `protobuf:"bytes,3,opt,name=unavailability" json:"unavailability,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *MachineInfo) Reset() {
+	*x = MachineInfo{}
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[59]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MachineInfo) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MachineInfo) ProtoMessage() {}
+
+func (x *MachineInfo) ProtoReflect() protoreflect.Message {
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[59]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MachineInfo.ProtoReflect.Descriptor instead.
+func (*MachineInfo) Descriptor() ([]byte, []int) {
+	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{59}
+}
+
+func (x *MachineInfo) GetId() *MachineID {
+	if x != nil {
+		return x.Id
+	}
+	return nil
+}
+
+func (x *MachineInfo) GetMode() MachineInfo_Mode {
+	if x != nil && x.Mode != nil {
+		return *x.Mode
+	}
+	return MachineInfo_UP
+}
+
+func (x *MachineInfo) GetUnavailability() *Unavailability {
+	if x != nil {
+		return x.Unavailability
+	}
+	return nil
+}
+
+// InverseOffer asks a framework to give back resources on an agent that is
+// scheduled for maintenance.
+type InverseOffer struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	Id             *OfferID               `protobuf:"bytes,1,req,name=id" json:"id,omitempty"`
+	Url            *URL                   `protobuf:"bytes,2,opt,name=url" json:"url,omitempty"`
+	FrameworkId    *FrameworkID           `protobuf:"bytes,3,req,name=framework_id,json=frameworkId" json:"framework_id,omitempty"`
+	AgentId        *AgentID               `protobuf:"bytes,4,opt,name=agent_id,json=agentId" json:"agent_id,omitempty"`
+	Unavailability *Unavailability        `protobuf:"bytes,5,req,name=unavailability" json:"unavailability,omitempty"`
+	Resources      []*Resource            `protobuf:"bytes,6,rep,name=resources" json:"resources,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *InverseOffer) Reset() {
+	*x = InverseOffer{}
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[60]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InverseOffer) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InverseOffer) ProtoMessage() {}
+
+func (x *InverseOffer) ProtoReflect() protoreflect.Message {
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[60]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InverseOffer.ProtoReflect.Descriptor instead.
+func (*InverseOffer) Descriptor() ([]byte, []int) {
+	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{60}
+}
+
+func (x *InverseOffer) GetId() *OfferID {
+	if x != nil {
+		return x.Id
+	}
+	return nil
+}
+
+func (x *InverseOffer) GetUrl() *URL {
+	if x != nil {
+		return x.Url
+	}
+	return nil
+}
+
+func (x *InverseOffer) GetFrameworkId() *FrameworkID {
+	if x != nil {
+		return x.FrameworkId
+	}
+	return nil
+}
+
+func (x *InverseOffer) GetAgentId() *AgentID {
+	if x != nil {
+		return x.AgentId
+	}
+	return nil
+}
+
+func (x *InverseOffer) GetUnavailability() *Unavailability {
+	if x != nil {
+		return x.Unavailability
+	}
+	return nil
+}
+
+func (x *InverseOffer) GetResources() []*Resource {
+	if x != nil {
+		return x.Resources
+	}
+	return nil
+}
+
+type DrainConfig struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	MaxGracePeriod *DurationInfo          `protobuf:"bytes,1,opt,name=max_grace_period,json=maxGracePeriod" json:"max_grace_period,omitempty"`
+	MarkGone       *bool                  `protobuf:"varint,2,opt,name=mark_gone,json=markGone,def=0" json:"mark_gone,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+// Default values for DrainConfig fields.
+const (
+	Default_DrainConfig_MarkGone = bool(false)
+)
+
+func (x *DrainConfig) Reset() {
+	*x = DrainConfig{}
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[61]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DrainConfig) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DrainConfig) ProtoMessage() {}
+
+func (x *DrainConfig) ProtoReflect() protoreflect.Message {
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[61]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DrainConfig.ProtoReflect.Descriptor instead.
+func (*DrainConfig) Descriptor() ([]byte, []int) {
+	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{61}
+}
+
+func (x *DrainConfig) GetMaxGracePeriod() *DurationInfo {
+	if x != nil {
+		return x.MaxGracePeriod
+	}
+	return nil
+}
+
+func (x *DrainConfig) GetMarkGone() bool {
+	if x != nil && x.MarkGone != nil {
+		return *x.MarkGone
+	}
+	return Default_DrainConfig_MarkGone
+}
+
+type DrainInfo struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	State         *DrainState            `protobuf:"varint,1,req,name=state,enum=mesos.v1.DrainState" json:"state,omitempty"`
+	Config        *DrainConfig           `protobuf:"bytes,2,req,name=config" json:"config,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DrainInfo) Reset() {
+	*x = DrainInfo{}
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[62]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DrainInfo) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DrainInfo) ProtoMessage() {}
+
+func (x *DrainInfo) ProtoReflect() protoreflect.Message {
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[62]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DrainInfo.ProtoReflect.Descriptor instead.
+func (*DrainInfo) Descriptor() ([]byte, []int) {
+	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{62}
+}
+
+func (x *DrainInfo) GetState() DrainState {
+	if x != nil && x.State != nil {
+		return *x.State
+	}
+	return DrainState_UNKNOWN
+}
+
+func (x *DrainInfo) GetConfig() *DrainConfig {
+	if x != nil {
+		return x.Config
+	}
+	return nil
+}
+
+type WeightInfo struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Weight        *float64               `protobuf:"fixed64,1,req,name=weight" json:"weight,omitempty"`
+	Role          *string                `protobuf:"bytes,2,opt,name=role" json:"role,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WeightInfo) Reset() {
+	*x = WeightInfo{}
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[63]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WeightInfo) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WeightInfo) ProtoMessage() {}
+
+func (x *WeightInfo) ProtoReflect() protoreflect.Message {
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[63]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WeightInfo.ProtoReflect.Descriptor instead.
+func (*WeightInfo) Descriptor() ([]byte, []int) {
+	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{63}
+}
+
+func (x *WeightInfo) GetWeight() float64 {
+	if x != nil && x.Weight != nil {
+		return *x.Weight
+	}
+	return 0
+}
+
+func (x *WeightInfo) GetRole() string {
+	if x != nil && x.Role != nil {
+		return *x.Role
+	}
+	return ""
+}
+
+type Role struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          *string                `protobuf:"bytes,1,req,name=name" json:"name,omitempty"`
+	Weight        *float64               `protobuf:"fixed64,2,req,name=weight" json:"weight,omitempty"`
+	Frameworks    []*FrameworkID         `protobuf:"bytes,3,rep,name=frameworks" json:"frameworks,omitempty"`
+	Resources     []*Resource            `protobuf:"bytes,4,rep,name=resources" json:"resources,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Role) Reset() {
+	*x = Role{}
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[64]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Role) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Role) ProtoMessage() {}
+
+func (x *Role) ProtoReflect() protoreflect.Message {
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[64]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Role.ProtoReflect.Descriptor instead.
+func (*Role) Descriptor() ([]byte, []int) {
+	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{64}
+}
+
+func (x *Role) GetName() string {
+	if x != nil && x.Name != nil {
+		return *x.Name
+	}
+	return ""
+}
+
+func (x *Role) GetWeight() float64 {
+	if x != nil && x.Weight != nil {
+		return *x.Weight
+	}
+	return 0
+}
+
+func (x *Role) GetFrameworks() []*FrameworkID {
+	if x != nil {
+		return x.Frameworks
+	}
+	return nil
+}
+
+func (x *Role) GetResources() []*Resource {
+	if x != nil {
+		return x.Resources
+	}
+	return nil
+}
+
+type Flag struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          *string                `protobuf:"bytes,1,req,name=name" json:"name,omitempty"`
+	Value         *string                `protobuf:"bytes,2,opt,name=value" json:"value,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Flag) Reset() {
+	*x = Flag{}
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[65]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Flag) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Flag) ProtoMessage() {}
+
+func (x *Flag) ProtoReflect() protoreflect.Message {
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[65]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Flag.ProtoReflect.Descriptor instead.
+func (*Flag) Descriptor() ([]byte, []int) {
+	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{65}
+}
+
+func (x *Flag) GetName() string {
+	if x != nil && x.Name != nil {
+		return *x.Name
+	}
+	return ""
+}
+
+func (x *Flag) GetValue() string {
+	if x != nil && x.Value != nil {
+		return *x.Value
+	}
+	return ""
+}
+
+type Metric struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          *string                `protobuf:"bytes,1,req,name=name" json:"name,omitempty"`
+	Value         *float64               `protobuf:"fixed64,2,opt,name=value" json:"value,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Metric) Reset() {
+	*x = Metric{}
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[66]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Metric) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Metric) ProtoMessage() {}
+
+func (x *Metric) ProtoReflect() protoreflect.Message {
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[66]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Metric.ProtoReflect.Descriptor instead.
+func (*Metric) Descriptor() ([]byte, []int) {
+	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{66}
+}
+
+func (x *Metric) GetName() string {
+	if x != nil && x.Name != nil {
+		return *x.Name
+	}
+	return ""
+}
+
+func (x *Metric) GetValue() float64 {
+	if x != nil && x.Value != nil {
+		return *x.Value
+	}
+	return 0
+}
+
+type VersionInfo struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Version       *string                `protobuf:"bytes,1,req,name=version" json:"version,omitempty"`
+	BuildDate     *string                `protobuf:"bytes,2,opt,name=build_date,json=buildDate" json:"build_date,omitempty"`
+	BuildTime     *float64               `protobuf:"fixed64,3,opt,name=build_time,json=buildTime" json:"build_time,omitempty"`
+	BuildUser     *string                `protobuf:"bytes,4,opt,name=build_user,json=buildUser" json:"build_user,omitempty"`
+	GitSha        *string                `protobuf:"bytes,5,opt,name=git_sha,json=gitSha" json:"git_sha,omitempty"`
+	GitBranch     *string                `protobuf:"bytes,6,opt,name=git_branch,json=gitBranch" json:"git_branch,omitempty"`
+	GitTag        *string                `protobuf:"bytes,7,opt,name=git_tag,json=gitTag" json:"git_tag,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VersionInfo) Reset() {
+	*x = VersionInfo{}
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[67]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VersionInfo) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VersionInfo) ProtoMessage() {}
+
+func (x *VersionInfo) ProtoReflect() protoreflect.Message {
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[67]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VersionInfo.ProtoReflect.Descriptor instead.
+func (*VersionInfo) Descriptor() ([]byte, []int) {
+	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{67}
+}
+
+func (x *VersionInfo) GetVersion() string {
+	if x != nil && x.Version != nil {
+		return *x.Version
+	}
+	return ""
+}
+
+func (x *VersionInfo) GetBuildDate() string {
+	if x != nil && x.BuildDate != nil {
+		return *x.BuildDate
+	}
+	return ""
+}
+
+func (x *VersionInfo) GetBuildTime() float64 {
+	if x != nil && x.BuildTime != nil {
+		return *x.BuildTime
+	}
+	return 0
+}
+
+func (x *VersionInfo) GetBuildUser() string {
+	if x != nil && x.BuildUser != nil {
+		return *x.BuildUser
+	}
+	return ""
+}
+
+func (x *VersionInfo) GetGitSha() string {
+	if x != nil && x.GitSha != nil {
+		return *x.GitSha
+	}
+	return ""
+}
+
+func (x *VersionInfo) GetGitBranch() string {
+	if x != nil && x.GitBranch != nil {
+		return *x.GitBranch
+	}
+	return ""
+}
+
+func (x *VersionInfo) GetGitTag() string {
+	if x != nil && x.GitTag != nil {
+		return *x.GitTag
+	}
+	return ""
+}
+
+// FileInfo is one entry of a directory listing (LIST_FILES, /files/browse).
+type FileInfo struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Path          *string                `protobuf:"bytes,1,req,name=path" json:"path,omitempty"`
+	Nlink         *int32                 `protobuf:"varint,2,opt,name=nlink" json:"nlink,omitempty"`
+	Size          *uint64                `protobuf:"varint,3,opt,name=size" json:"size,omitempty"`
+	Mtime         *TimeInfo              `protobuf:"bytes,4,opt,name=mtime" json:"mtime,omitempty"`
+	Mode          *uint32                `protobuf:"varint,5,opt,name=mode" json:"mode,omitempty"`
+	Uid           *string                `protobuf:"bytes,6,opt,name=uid" json:"uid,omitempty"`
+	Gid           *string                `protobuf:"bytes,7,opt,name=gid" json:"gid,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FileInfo) Reset() {
+	*x = FileInfo{}
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[68]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FileInfo) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FileInfo) ProtoMessage() {}
+
+func (x *FileInfo) ProtoReflect() protoreflect.Message {
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[68]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FileInfo.ProtoReflect.Descriptor instead.
+func (*FileInfo) Descriptor() ([]byte, []int) {
+	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{68}
+}
+
+func (x *FileInfo) GetPath() string {
+	if x != nil && x.Path != nil {
+		return *x.Path
+	}
+	return ""
+}
+
+func (x *FileInfo) GetNlink() int32 {
+	if x != nil && x.Nlink != nil {
+		return *x.Nlink
+	}
+	return 0
+}
+
+func (x *FileInfo) GetSize() uint64 {
+	if x != nil && x.Size != nil {
+		return *x.Size
+	}
+	return 0
+}
+
+func (x *FileInfo) GetMtime() *TimeInfo {
+	if x != nil {
+		return x.Mtime
+	}
+	return nil
+}
+
+func (x *FileInfo) GetMode() uint32 {
+	if x != nil && x.Mode != nil {
+		return *x.Mode
+	}
+	return 0
+}
+
+func (x *FileInfo) GetUid() string {
+	if x != nil && x.Uid != nil {
+		return *x.Uid
+	}
+	return ""
+}
+
+func (x *FileInfo) GetGid() string {
+	if x != nil && x.Gid != nil {
+		return *x.Gid
+	}
+	return ""
+}
+
+// Operation is an offer operation the master tracks (GET_OPERATIONS).
+type Operation struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	FrameworkId   *FrameworkID           `protobuf:"bytes,1,opt,name=framework_id,json=frameworkId" json:"framework_id,omitempty"`
+	AgentId       *AgentID               `protobuf:"bytes,2,opt,name=agent_id,json=agentId" json:"agent_id,omitempty"`
+	Info          *Offer_Operation       `protobuf:"bytes,3,req,name=info" json:"info,omitempty"`
+	LatestStatus  *OperationStatus       `protobuf:"bytes,4,req,name=latest_status,json=latestStatus" json:"latest_status,omitempty"`
+	Statuses      []*OperationStatus     `protobuf:"bytes,5,rep,name=statuses" json:"statuses,omitempty"`
+	Uuid          *UUID                  `protobuf:"bytes,6,req,name=uuid" json:"uuid,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Operation) Reset() {
+	*x = Operation{}
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[69]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Operation) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Operation) ProtoMessage() {}
+
+func (x *Operation) ProtoReflect() protoreflect.Message {
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[69]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Operation.ProtoReflect.Descriptor instead.
+func (*Operation) Descriptor() ([]byte, []int) {
+	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{69}
+}
+
+func (x *Operation) GetFrameworkId() *FrameworkID {
+	if x != nil {
+		return x.FrameworkId
+	}
+	return nil
+}
+
+func (x *Operation) GetAgentId() *AgentID {
+	if x != nil {
+		return x.AgentId
+	}
+	return nil
+}
+
+func (x *Operation) GetInfo() *Offer_Operation {
+	if x != nil {
+		return x.Info
+	}
+	return nil
+}
+
+func (x *Operation) GetLatestStatus() *OperationStatus {
+	if x != nil {
+		return x.LatestStatus
+	}
+	return nil
+}
+
+func (x *Operation) GetStatuses() []*OperationStatus {
+	if x != nil {
+		return x.Statuses
+	}
+	return nil
+}
+
+func (x *Operation) GetUuid() *UUID {
+	if x != nil {
+		return x.Uuid
+	}
+	return nil
+}
+
 type DomainInfo_FaultDomain struct {
 	state         protoimpl.MessageState             `protogen:"open.v1"`
 	Region        *DomainInfo_FaultDomain_RegionInfo `protobuf:"bytes,1,req,name=region" json:"region,omitempty"`
@@ -6195,7 +7117,7 @@ type DomainInfo_FaultDomain struct {
 
 func (x *DomainInfo_FaultDomain) Reset() {
 	*x = DomainInfo_FaultDomain{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[58]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[70]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6207,7 +7129,7 @@ func (x *DomainInfo_FaultDomain) String() string {
 func (*DomainInfo_FaultDomain) ProtoMessage() {}
 
 func (x *DomainInfo_FaultDomain) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[58]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[70]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6246,7 +7168,7 @@ type DomainInfo_FaultDomain_RegionInfo struct {
 
 func (x *DomainInfo_FaultDomain_RegionInfo) Reset() {
 	*x = DomainInfo_FaultDomain_RegionInfo{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[59]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[71]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6258,7 +7180,7 @@ func (x *DomainInfo_FaultDomain_RegionInfo) String() string {
 func (*DomainInfo_FaultDomain_RegionInfo) ProtoMessage() {}
 
 func (x *DomainInfo_FaultDomain_RegionInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[59]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[71]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6290,7 +7212,7 @@ type DomainInfo_FaultDomain_ZoneInfo struct {
 
 func (x *DomainInfo_FaultDomain_ZoneInfo) Reset() {
 	*x = DomainInfo_FaultDomain_ZoneInfo{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[60]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[72]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6302,7 +7224,7 @@ func (x *DomainInfo_FaultDomain_ZoneInfo) String() string {
 func (*DomainInfo_FaultDomain_ZoneInfo) ProtoMessage() {}
 
 func (x *DomainInfo_FaultDomain_ZoneInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[60]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[72]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6334,7 +7256,7 @@ type MasterInfo_Capability struct {
 
 func (x *MasterInfo_Capability) Reset() {
 	*x = MasterInfo_Capability{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[61]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[73]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6346,7 +7268,7 @@ func (x *MasterInfo_Capability) String() string {
 func (*MasterInfo_Capability) ProtoMessage() {}
 
 func (x *MasterInfo_Capability) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[61]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[73]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6378,7 +7300,7 @@ type AgentInfo_Capability struct {
 
 func (x *AgentInfo_Capability) Reset() {
 	*x = AgentInfo_Capability{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[62]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[74]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6390,7 +7312,7 @@ func (x *AgentInfo_Capability) String() string {
 func (*AgentInfo_Capability) ProtoMessage() {}
 
 func (x *AgentInfo_Capability) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[62]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[74]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6422,7 +7344,7 @@ type FrameworkInfo_Capability struct {
 
 func (x *FrameworkInfo_Capability) Reset() {
 	*x = FrameworkInfo_Capability{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[63]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[75]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6434,7 +7356,7 @@ func (x *FrameworkInfo_Capability) String() string {
 func (*FrameworkInfo_Capability) ProtoMessage() {}
 
 func (x *FrameworkInfo_Capability) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[63]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[75]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6466,7 +7388,7 @@ type OfferFilters_MinAllocatableResources struct {
 
 func (x *OfferFilters_MinAllocatableResources) Reset() {
 	*x = OfferFilters_MinAllocatableResources{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[66]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[78]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6478,7 +7400,7 @@ func (x *OfferFilters_MinAllocatableResources) String() string {
 func (*OfferFilters_MinAllocatableResources) ProtoMessage() {}
 
 func (x *OfferFilters_MinAllocatableResources) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[66]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[78]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6510,7 +7432,7 @@ type Value_Scalar struct {
 
 func (x *Value_Scalar) Reset() {
 	*x = Value_Scalar{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[67]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[79]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6522,7 +7444,7 @@ func (x *Value_Scalar) String() string {
 func (*Value_Scalar) ProtoMessage() {}
 
 func (x *Value_Scalar) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[67]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[79]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6555,7 +7477,7 @@ type Value_Range struct {
 
 func (x *Value_Range) Reset() {
 	*x = Value_Range{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[68]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[80]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6567,7 +7489,7 @@ func (x *Value_Range) String() string {
 func (*Value_Range) ProtoMessage() {}
 
 func (x *Value_Range) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[68]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[80]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6606,7 +7528,7 @@ type Value_Ranges struct {
 
 func (x *Value_Ranges) Reset() {
 	*x = Value_Ranges{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[69]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[81]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6618,7 +7540,7 @@ func (x *Value_Ranges) String() string {
 func (*Value_Ranges) ProtoMessage() {}
 
 func (x *Value_Ranges) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[69]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[81]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6650,7 +7572,7 @@ type Value_Set struct {
 
 func (x *Value_Set) Reset() {
 	*x = Value_Set{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[70]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[82]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6662,7 +7584,7 @@ func (x *Value_Set) String() string {
 func (*Value_Set) ProtoMessage() {}
 
 func (x *Value_Set) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[70]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[82]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6694,7 +7616,7 @@ type Value_Text struct {
 
 func (x *Value_Text) Reset() {
 	*x = Value_Text{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[71]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[83]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6706,7 +7628,7 @@ func (x *Value_Text) String() string {
 func (*Value_Text) ProtoMessage() {}
 
 func (x *Value_Text) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[71]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[83]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6738,7 +7660,7 @@ type Resource_AllocationInfo struct {
 
 func (x *Resource_AllocationInfo) Reset() {
 	*x = Resource_AllocationInfo{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[72]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[84]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6750,7 +7672,7 @@ func (x *Resource_AllocationInfo) String() string {
 func (*Resource_AllocationInfo) ProtoMessage() {}
 
 func (x *Resource_AllocationInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[72]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[84]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6785,7 +7707,7 @@ type Resource_ReservationInfo struct {
 
 func (x *Resource_ReservationInfo) Reset() {
 	*x = Resource_ReservationInfo{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[73]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[85]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6797,7 +7719,7 @@ func (x *Resource_ReservationInfo) String() string {
 func (*Resource_ReservationInfo) ProtoMessage() {}
 
 func (x *Resource_ReservationInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[73]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[85]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6852,7 +7774,7 @@ type Resource_DiskInfo struct {
 
 func (x *Resource_DiskInfo) Reset() {
 	*x = Resource_DiskInfo{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[74]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[86]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6864,7 +7786,7 @@ func (x *Resource_DiskInfo) String() string {
 func (*Resource_DiskInfo) ProtoMessage() {}
 
 func (x *Resource_DiskInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[74]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[86]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6909,7 +7831,7 @@ type Resource_RevocableInfo struct {
 
 func (x *Resource_RevocableInfo) Reset() {
 	*x = Resource_RevocableInfo{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[75]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[87]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6921,7 +7843,7 @@ func (x *Resource_RevocableInfo) String() string {
 func (*Resource_RevocableInfo) ProtoMessage() {}
 
 func (x *Resource_RevocableInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[75]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[87]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6945,7 +7867,7 @@ type Resource_SharedInfo struct {
 
 func (x *Resource_SharedInfo) Reset() {
 	*x = Resource_SharedInfo{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[76]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[88]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6957,7 +7879,7 @@ func (x *Resource_SharedInfo) String() string {
 func (*Resource_SharedInfo) ProtoMessage() {}
 
 func (x *Resource_SharedInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[76]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[88]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6983,7 +7905,7 @@ type Resource_DiskInfo_Persistence struct {
 
 func (x *Resource_DiskInfo_Persistence) Reset() {
 	*x = Resource_DiskInfo_Persistence{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[77]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[89]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6995,7 +7917,7 @@ func (x *Resource_DiskInfo_Persistence) String() string {
 func (*Resource_DiskInfo_Persistence) ProtoMessage() {}
 
 func (x *Resource_DiskInfo_Persistence) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[77]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[89]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7040,7 +7962,7 @@ type Resource_DiskInfo_Source struct {
 
 func (x *Resource_DiskInfo_Source) Reset() {
 	*x = Resource_DiskInfo_Source{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[78]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[90]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7052,7 +7974,7 @@ func (x *Resource_DiskInfo_Source) String() string {
 func (*Resource_DiskInfo_Source) ProtoMessage() {}
 
 func (x *Resource_DiskInfo_Source) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[78]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[90]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7126,7 +8048,7 @@ type Resource_DiskInfo_Source_Path struct {
 
 func (x *Resource_DiskInfo_Source_Path) Reset() {
 	*x = Resource_DiskInfo_Source_Path{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[79]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[91]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7138,7 +8060,7 @@ func (x *Resource_DiskInfo_Source_Path) String() string {
 func (*Resource_DiskInfo_Source_Path) ProtoMessage() {}
 
 func (x *Resource_DiskInfo_Source_Path) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[79]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[91]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7170,7 +8092,7 @@ type Resource_DiskInfo_Source_Mount struct {
 
 func (x *Resource_DiskInfo_Source_Mount) Reset() {
 	*x = Resource_DiskInfo_Source_Mount{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[80]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[92]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7182,7 +8104,7 @@ func (x *Resource_DiskInfo_Source_Mount) String() string {
 func (*Resource_DiskInfo_Source_Mount) ProtoMessage() {}
 
 func (x *Resource_DiskInfo_Source_Mount) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[80]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[92]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7221,7 +8143,7 @@ type Offer_Operation struct {
 
 func (x *Offer_Operation) Reset() {
 	*x = Offer_Operation{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[81]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[93]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7233,7 +8155,7 @@ func (x *Offer_Operation) String() string {
 func (*Offer_Operation) ProtoMessage() {}
 
 func (x *Offer_Operation) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[81]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[93]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7314,7 +8236,7 @@ type Offer_Operation_Launch struct {
 
 func (x *Offer_Operation_Launch) Reset() {
 	*x = Offer_Operation_Launch{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[82]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[94]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7326,7 +8248,7 @@ func (x *Offer_Operation_Launch) String() string {
 func (*Offer_Operation_Launch) ProtoMessage() {}
 
 func (x *Offer_Operation_Launch) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[82]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[94]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7359,7 +8281,7 @@ type Offer_Operation_LaunchGroup struct {
 
 func (x *Offer_Operation_LaunchGroup) Reset() {
 	*x = Offer_Operation_LaunchGroup{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[83]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[95]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7371,7 +8293,7 @@ func (x *Offer_Operation_LaunchGroup) String() string {
 func (*Offer_Operation_LaunchGroup) ProtoMessage() {}
 
 func (x *Offer_Operation_LaunchGroup) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[83]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[95]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7411,7 +8333,7 @@ type Offer_Operation_Reserve struct {
 
 func (x *Offer_Operation_Reserve) Reset() {
 	*x = Offer_Operation_Reserve{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[84]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[96]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7423,7 +8345,7 @@ func (x *Offer_Operation_Reserve) String() string {
 func (*Offer_Operation_Reserve) ProtoMessage() {}
 
 func (x *Offer_Operation_Reserve) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[84]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[96]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7462,7 +8384,7 @@ type Offer_Operation_Unreserve struct {
 
 func (x *Offer_Operation_Unreserve) Reset() {
 	*x = Offer_Operation_Unreserve{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[85]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[97]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7474,7 +8396,7 @@ func (x *Offer_Operation_Unreserve) String() string {
 func (*Offer_Operation_Unreserve) ProtoMessage() {}
 
 func (x *Offer_Operation_Unreserve) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[85]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[97]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7506,7 +8428,7 @@ type Offer_Operation_Create struct {
 
 func (x *Offer_Operation_Create) Reset() {
 	*x = Offer_Operation_Create{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[86]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[98]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7518,7 +8440,7 @@ func (x *Offer_Operation_Create) String() string {
 func (*Offer_Operation_Create) ProtoMessage() {}
 
 func (x *Offer_Operation_Create) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[86]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[98]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7550,7 +8472,7 @@ type Offer_Operation_Destroy struct {
 
 func (x *Offer_Operation_Destroy) Reset() {
 	*x = Offer_Operation_Destroy{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[87]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[99]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7562,7 +8484,7 @@ func (x *Offer_Operation_Destroy) String() string {
 func (*Offer_Operation_Destroy) ProtoMessage() {}
 
 func (x *Offer_Operation_Destroy) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[87]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[99]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7603,7 +8525,7 @@ const (
 
 func (x *CommandInfo_URI) Reset() {
 	*x = CommandInfo_URI{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[88]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[100]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7615,7 +8537,7 @@ func (x *CommandInfo_URI) String() string {
 func (*CommandInfo_URI) ProtoMessage() {}
 
 func (x *CommandInfo_URI) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[88]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[100]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7682,7 +8604,7 @@ const (
 
 func (x *Environment_Variable) Reset() {
 	*x = Environment_Variable{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[89]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[101]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7694,7 +8616,7 @@ func (x *Environment_Variable) String() string {
 func (*Environment_Variable) ProtoMessage() {}
 
 func (x *Environment_Variable) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[89]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[101]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7744,7 +8666,7 @@ type HealthCheck_HTTPCheckInfo struct {
 
 func (x *HealthCheck_HTTPCheckInfo) Reset() {
 	*x = HealthCheck_HTTPCheckInfo{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[90]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[102]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7756,7 +8678,7 @@ func (x *HealthCheck_HTTPCheckInfo) String() string {
 func (*HealthCheck_HTTPCheckInfo) ProtoMessage() {}
 
 func (x *HealthCheck_HTTPCheckInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[90]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[102]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7817,7 +8739,7 @@ type HealthCheck_TCPCheckInfo struct {
 
 func (x *HealthCheck_TCPCheckInfo) Reset() {
 	*x = HealthCheck_TCPCheckInfo{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[91]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[103]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7829,7 +8751,7 @@ func (x *HealthCheck_TCPCheckInfo) String() string {
 func (*HealthCheck_TCPCheckInfo) ProtoMessage() {}
 
 func (x *HealthCheck_TCPCheckInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[91]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[103]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7868,7 +8790,7 @@ type CheckInfo_Command struct {
 
 func (x *CheckInfo_Command) Reset() {
 	*x = CheckInfo_Command{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[92]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[104]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7880,7 +8802,7 @@ func (x *CheckInfo_Command) String() string {
 func (*CheckInfo_Command) ProtoMessage() {}
 
 func (x *CheckInfo_Command) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[92]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[104]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7913,7 +8835,7 @@ type CheckInfo_Http struct {
 
 func (x *CheckInfo_Http) Reset() {
 	*x = CheckInfo_Http{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[93]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[105]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7925,7 +8847,7 @@ func (x *CheckInfo_Http) String() string {
 func (*CheckInfo_Http) ProtoMessage() {}
 
 func (x *CheckInfo_Http) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[93]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[105]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7964,7 +8886,7 @@ type CheckInfo_Tcp struct {
 
 func (x *CheckInfo_Tcp) Reset() {
 	*x = CheckInfo_Tcp{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[94]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[106]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7976,7 +8898,7 @@ func (x *CheckInfo_Tcp) String() string {
 func (*CheckInfo_Tcp) ProtoMessage() {}
 
 func (x *CheckInfo_Tcp) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[94]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[106]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8008,7 +8930,7 @@ type CheckStatusInfo_Command struct {
 
 func (x *CheckStatusInfo_Command) Reset() {
 	*x = CheckStatusInfo_Command{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[95]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[107]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8020,7 +8942,7 @@ func (x *CheckStatusInfo_Command) String() string {
 func (*CheckStatusInfo_Command) ProtoMessage() {}
 
 func (x *CheckStatusInfo_Command) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[95]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[107]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8052,7 +8974,7 @@ type CheckStatusInfo_Http struct {
 
 func (x *CheckStatusInfo_Http) Reset() {
 	*x = CheckStatusInfo_Http{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[96]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[108]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8064,7 +8986,7 @@ func (x *CheckStatusInfo_Http) String() string {
 func (*CheckStatusInfo_Http) ProtoMessage() {}
 
 func (x *CheckStatusInfo_Http) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[96]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[108]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8096,7 +9018,7 @@ type CheckStatusInfo_Tcp struct {
 
 func (x *CheckStatusInfo_Tcp) Reset() {
 	*x = CheckStatusInfo_Tcp{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[97]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[109]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8108,7 +9030,7 @@ func (x *CheckStatusInfo_Tcp) String() string {
 func (*CheckStatusInfo_Tcp) ProtoMessage() {}
 
 func (x *CheckStatusInfo_Tcp) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[97]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[109]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8140,7 +9062,7 @@ type Image_Docker struct {
 
 func (x *Image_Docker) Reset() {
 	*x = Image_Docker{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[98]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[110]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8152,7 +9074,7 @@ func (x *Image_Docker) String() string {
 func (*Image_Docker) ProtoMessage() {}
 
 func (x *Image_Docker) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[98]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[110]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8189,7 +9111,7 @@ type Volume_Source struct {
 
 func (x *Volume_Source) Reset() {
 	*x = Volume_Source{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[99]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[111]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8201,7 +9123,7 @@ func (x *Volume_Source) String() string {
 func (*Volume_Source) ProtoMessage() {}
 
 func (x *Volume_Source) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[99]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[111]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8256,7 +9178,7 @@ type Volume_Source_DockerVolume struct {
 
 func (x *Volume_Source_DockerVolume) Reset() {
 	*x = Volume_Source_DockerVolume{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[100]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[112]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8268,7 +9190,7 @@ func (x *Volume_Source_DockerVolume) String() string {
 func (*Volume_Source_DockerVolume) ProtoMessage() {}
 
 func (x *Volume_Source_DockerVolume) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[100]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[112]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8315,7 +9237,7 @@ type Volume_Source_HostPath struct {
 
 func (x *Volume_Source_HostPath) Reset() {
 	*x = Volume_Source_HostPath{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[101]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[113]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8327,7 +9249,7 @@ func (x *Volume_Source_HostPath) String() string {
 func (*Volume_Source_HostPath) ProtoMessage() {}
 
 func (x *Volume_Source_HostPath) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[101]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[113]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8367,7 +9289,7 @@ type Volume_Source_SandboxPath struct {
 
 func (x *Volume_Source_SandboxPath) Reset() {
 	*x = Volume_Source_SandboxPath{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[102]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[114]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8379,7 +9301,7 @@ func (x *Volume_Source_SandboxPath) String() string {
 func (*Volume_Source_SandboxPath) ProtoMessage() {}
 
 func (x *Volume_Source_SandboxPath) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[102]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[114]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8424,7 +9346,7 @@ const (
 
 func (x *NetworkInfo_IPAddress) Reset() {
 	*x = NetworkInfo_IPAddress{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[103]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[115]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8436,7 +9358,7 @@ func (x *NetworkInfo_IPAddress) String() string {
 func (*NetworkInfo_IPAddress) ProtoMessage() {}
 
 func (x *NetworkInfo_IPAddress) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[103]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[115]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8477,7 +9399,7 @@ type NetworkInfo_PortMapping struct {
 
 func (x *NetworkInfo_PortMapping) Reset() {
 	*x = NetworkInfo_PortMapping{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[104]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[116]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8489,7 +9411,7 @@ func (x *NetworkInfo_PortMapping) String() string {
 func (*NetworkInfo_PortMapping) ProtoMessage() {}
 
 func (x *NetworkInfo_PortMapping) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[104]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[116]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8537,7 +9459,7 @@ type RLimitInfo_RLimit struct {
 
 func (x *RLimitInfo_RLimit) Reset() {
 	*x = RLimitInfo_RLimit{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[105]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[117]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8549,7 +9471,7 @@ func (x *RLimitInfo_RLimit) String() string {
 func (*RLimitInfo_RLimit) ProtoMessage() {}
 
 func (x *RLimitInfo_RLimit) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[105]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[117]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8596,7 +9518,7 @@ type TTYInfo_WindowSize struct {
 
 func (x *TTYInfo_WindowSize) Reset() {
 	*x = TTYInfo_WindowSize{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[106]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[118]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8608,7 +9530,7 @@ func (x *TTYInfo_WindowSize) String() string {
 func (*TTYInfo_WindowSize) ProtoMessage() {}
 
 func (x *TTYInfo_WindowSize) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[106]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[118]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8647,7 +9569,7 @@ type CgroupInfo_NetCls struct {
 
 func (x *CgroupInfo_NetCls) Reset() {
 	*x = CgroupInfo_NetCls{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[107]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[119]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8659,7 +9581,7 @@ func (x *CgroupInfo_NetCls) String() string {
 func (*CgroupInfo_NetCls) ProtoMessage() {}
 
 func (x *CgroupInfo_NetCls) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[107]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[119]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8692,7 +9614,7 @@ type Device_Number struct {
 
 func (x *Device_Number) Reset() {
 	*x = Device_Number{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[108]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[120]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8704,7 +9626,7 @@ func (x *Device_Number) String() string {
 func (*Device_Number) ProtoMessage() {}
 
 func (x *Device_Number) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[108]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[120]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8745,7 +9667,7 @@ type DeviceAccess_Access struct {
 
 func (x *DeviceAccess_Access) Reset() {
 	*x = DeviceAccess_Access{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[109]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[121]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8757,7 +9679,7 @@ func (x *DeviceAccess_Access) String() string {
 func (*DeviceAccess_Access) ProtoMessage() {}
 
 func (x *DeviceAccess_Access) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[109]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[121]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8807,7 +9729,7 @@ type ResourceUsage_Executor struct {
 
 func (x *ResourceUsage_Executor) Reset() {
 	*x = ResourceUsage_Executor{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[110]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[122]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8819,7 +9741,7 @@ func (x *ResourceUsage_Executor) String() string {
 func (*ResourceUsage_Executor) ProtoMessage() {}
 
 func (x *ResourceUsage_Executor) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[110]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[122]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8882,7 +9804,7 @@ type ResourceUsage_Executor_Task struct {
 
 func (x *ResourceUsage_Executor_Task) Reset() {
 	*x = ResourceUsage_Executor_Task{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[111]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[123]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8894,7 +9816,7 @@ func (x *ResourceUsage_Executor_Task) String() string {
 func (*ResourceUsage_Executor_Task) ProtoMessage() {}
 
 func (x *ResourceUsage_Executor_Task) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[111]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[123]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8960,7 +9882,7 @@ const (
 
 func (x *ContainerInfo_DockerInfo) Reset() {
 	*x = ContainerInfo_DockerInfo{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[112]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[124]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8972,7 +9894,7 @@ func (x *ContainerInfo_DockerInfo) String() string {
 func (*ContainerInfo_DockerInfo) ProtoMessage() {}
 
 func (x *ContainerInfo_DockerInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[112]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[124]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9047,7 +9969,7 @@ type ContainerInfo_MesosInfo struct {
 
 func (x *ContainerInfo_MesosInfo) Reset() {
 	*x = ContainerInfo_MesosInfo{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[113]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[125]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9059,7 +9981,7 @@ func (x *ContainerInfo_MesosInfo) String() string {
 func (*ContainerInfo_MesosInfo) ProtoMessage() {}
 
 func (x *ContainerInfo_MesosInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[113]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[125]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9093,7 +10015,7 @@ type ContainerInfo_DockerInfo_PortMapping struct {
 
 func (x *ContainerInfo_DockerInfo_PortMapping) Reset() {
 	*x = ContainerInfo_DockerInfo_PortMapping{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[114]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[126]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9105,7 +10027,7 @@ func (x *ContainerInfo_DockerInfo_PortMapping) String() string {
 func (*ContainerInfo_DockerInfo_PortMapping) ProtoMessage() {}
 
 func (x *ContainerInfo_DockerInfo_PortMapping) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[114]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[126]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9947,7 +10869,75 @@ const file_api_v1_mesos_mesos_proto_rawDesc = "" +
 	"\x1eREASON_TASK_GROUP_UNAUTHORIZED\x10\x1a\x12\x17\n" +
 	"\x13REASON_TASK_INVALID\x10\x0e\x12\x1c\n" +
 	"\x18REASON_TASK_UNAUTHORIZED\x10\x0f\x12\x17\n" +
-	"\x13REASON_TASK_UNKNOWN\x10\x10*\x88\x02\n" +
+	"\x13REASON_TASK_UNKNOWN\x10\x10\"7\n" +
+	"\tMachineID\x12\x1a\n" +
+	"\bhostname\x18\x01 \x01(\tR\bhostname\x12\x0e\n" +
+	"\x02ip\x18\x02 \x01(\tR\x02ip\"\xcc\x01\n" +
+	"\vMachineInfo\x12#\n" +
+	"\x02id\x18\x01 \x02(\v2\x13.mesos.v1.MachineIDR\x02id\x12.\n" +
+	"\x04mode\x18\x02 \x01(\x0e2\x1a.mesos.v1.MachineInfo.ModeR\x04mode\x12@\n" +
+	"\x0eunavailability\x18\x03 \x01(\v2\x18.mesos.v1.UnavailabilityR\x0eunavailability\"&\n" +
+	"\x04Mode\x12\x06\n" +
+	"\x02UP\x10\x01\x12\f\n" +
+	"\bDRAINING\x10\x02\x12\b\n" +
+	"\x04DOWN\x10\x03\"\xae\x02\n" +
+	"\fInverseOffer\x12!\n" +
+	"\x02id\x18\x01 \x02(\v2\x11.mesos.v1.OfferIDR\x02id\x12\x1f\n" +
+	"\x03url\x18\x02 \x01(\v2\r.mesos.v1.URLR\x03url\x128\n" +
+	"\fframework_id\x18\x03 \x02(\v2\x15.mesos.v1.FrameworkIDR\vframeworkId\x12,\n" +
+	"\bagent_id\x18\x04 \x01(\v2\x11.mesos.v1.AgentIDR\aagentId\x12@\n" +
+	"\x0eunavailability\x18\x05 \x02(\v2\x18.mesos.v1.UnavailabilityR\x0eunavailability\x120\n" +
+	"\tresources\x18\x06 \x03(\v2\x12.mesos.v1.ResourceR\tresources\"s\n" +
+	"\vDrainConfig\x12@\n" +
+	"\x10max_grace_period\x18\x01 \x01(\v2\x16.mesos.v1.DurationInfoR\x0emaxGracePeriod\x12\"\n" +
+	"\tmark_gone\x18\x02 \x01(\b:\x05falseR\bmarkGone\"f\n" +
+	"\tDrainInfo\x12*\n" +
+	"\x05state\x18\x01 \x02(\x0e2\x14.mesos.v1.DrainStateR\x05state\x12-\n" +
+	"\x06config\x18\x02 \x02(\v2\x15.mesos.v1.DrainConfigR\x06config\"8\n" +
+	"\n" +
+	"WeightInfo\x12\x16\n" +
+	"\x06weight\x18\x01 \x02(\x01R\x06weight\x12\x12\n" +
+	"\x04role\x18\x02 \x01(\tR\x04role\"\x9b\x01\n" +
+	"\x04Role\x12\x12\n" +
+	"\x04name\x18\x01 \x02(\tR\x04name\x12\x16\n" +
+	"\x06weight\x18\x02 \x02(\x01R\x06weight\x125\n" +
+	"\n" +
+	"frameworks\x18\x03 \x03(\v2\x15.mesos.v1.FrameworkIDR\n" +
+	"frameworks\x120\n" +
+	"\tresources\x18\x04 \x03(\v2\x12.mesos.v1.ResourceR\tresources\"0\n" +
+	"\x04Flag\x12\x12\n" +
+	"\x04name\x18\x01 \x02(\tR\x04name\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value\"2\n" +
+	"\x06Metric\x12\x12\n" +
+	"\x04name\x18\x01 \x02(\tR\x04name\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x01R\x05value\"\xd5\x01\n" +
+	"\vVersionInfo\x12\x18\n" +
+	"\aversion\x18\x01 \x02(\tR\aversion\x12\x1d\n" +
+	"\n" +
+	"build_date\x18\x02 \x01(\tR\tbuildDate\x12\x1d\n" +
+	"\n" +
+	"build_time\x18\x03 \x01(\x01R\tbuildTime\x12\x1d\n" +
+	"\n" +
+	"build_user\x18\x04 \x01(\tR\tbuildUser\x12\x17\n" +
+	"\agit_sha\x18\x05 \x01(\tR\x06gitSha\x12\x1d\n" +
+	"\n" +
+	"git_branch\x18\x06 \x01(\tR\tgitBranch\x12\x17\n" +
+	"\agit_tag\x18\a \x01(\tR\x06gitTag\"\xaa\x01\n" +
+	"\bFileInfo\x12\x12\n" +
+	"\x04path\x18\x01 \x02(\tR\x04path\x12\x14\n" +
+	"\x05nlink\x18\x02 \x01(\x05R\x05nlink\x12\x12\n" +
+	"\x04size\x18\x03 \x01(\x04R\x04size\x12(\n" +
+	"\x05mtime\x18\x04 \x01(\v2\x12.mesos.v1.TimeInfoR\x05mtime\x12\x12\n" +
+	"\x04mode\x18\x05 \x01(\rR\x04mode\x12\x10\n" +
+	"\x03uid\x18\x06 \x01(\tR\x03uid\x12\x10\n" +
+	"\x03gid\x18\a \x01(\tR\x03gid\"\xbd\x02\n" +
+	"\tOperation\x128\n" +
+	"\fframework_id\x18\x01 \x01(\v2\x15.mesos.v1.FrameworkIDR\vframeworkId\x12,\n" +
+	"\bagent_id\x18\x02 \x01(\v2\x11.mesos.v1.AgentIDR\aagentId\x12-\n" +
+	"\x04info\x18\x03 \x02(\v2\x19.mesos.v1.Offer.OperationR\x04info\x12>\n" +
+	"\rlatest_status\x18\x04 \x02(\v2\x19.mesos.v1.OperationStatusR\flatestStatus\x125\n" +
+	"\bstatuses\x18\x05 \x03(\v2\x19.mesos.v1.OperationStatusR\bstatuses\x12\"\n" +
+	"\x04uuid\x18\x06 \x02(\v2\x0e.mesos.v1.UUIDR\x04uuid*\x88\x02\n" +
 	"\x0eOperationState\x12\x19\n" +
 	"\x15OPERATION_UNSUPPORTED\x10\x00\x12\x15\n" +
 	"\x11OPERATION_PENDING\x10\x01\x12\x16\n" +
@@ -9975,7 +10965,12 @@ const file_api_v1_mesos_mesos_proto_rawDesc = "" +
 	"\x12\r\n" +
 	"\tTASK_GONE\x10\v\x12\x19\n" +
 	"\x15TASK_GONE_BY_OPERATOR\x10\f\x12\x10\n" +
-	"\fTASK_UNKNOWN\x10\rB/Z-github.com/gomesos/gomesos/api/v1/mesos;mesos"
+	"\fTASK_UNKNOWN\x10\r*4\n" +
+	"\n" +
+	"DrainState\x12\v\n" +
+	"\aUNKNOWN\x10\x00\x12\f\n" +
+	"\bDRAINING\x10\x01\x12\v\n" +
+	"\aDRAINED\x10\x02B/Z-github.com/gomesos/gomesos/api/v1/mesos;mesos"
 
 var (
 	file_api_v1_mesos_mesos_proto_rawDescOnce sync.Once
@@ -9989,368 +10984,403 @@ func file_api_v1_mesos_mesos_proto_rawDescGZIP() []byte {
 	return file_api_v1_mesos_mesos_proto_rawDescData
 }
 
-var file_api_v1_mesos_mesos_proto_enumTypes = make([]protoimpl.EnumInfo, 25)
-var file_api_v1_mesos_mesos_proto_msgTypes = make([]protoimpl.MessageInfo, 117)
+var file_api_v1_mesos_mesos_proto_enumTypes = make([]protoimpl.EnumInfo, 27)
+var file_api_v1_mesos_mesos_proto_msgTypes = make([]protoimpl.MessageInfo, 129)
 var file_api_v1_mesos_mesos_proto_goTypes = []any{
 	(OperationState)(0),                          // 0: mesos.v1.OperationState
 	(TaskState)(0),                               // 1: mesos.v1.TaskState
-	(MasterInfo_Capability_Type)(0),              // 2: mesos.v1.MasterInfo.Capability.Type
-	(AgentInfo_Capability_Type)(0),               // 3: mesos.v1.AgentInfo.Capability.Type
-	(FrameworkInfo_Capability_Type)(0),           // 4: mesos.v1.FrameworkInfo.Capability.Type
-	(Value_Type)(0),                              // 5: mesos.v1.Value.Type
-	(Resource_ReservationInfo_Type)(0),           // 6: mesos.v1.Resource.ReservationInfo.Type
-	(Resource_DiskInfo_Source_Type)(0),           // 7: mesos.v1.Resource.DiskInfo.Source.Type
-	(Offer_Operation_Type)(0),                    // 8: mesos.v1.Offer.Operation.Type
-	(Environment_Variable_Type)(0),               // 9: mesos.v1.Environment.Variable.Type
-	(ExecutorInfo_Type)(0),                       // 10: mesos.v1.ExecutorInfo.Type
-	(HealthCheck_Type)(0),                        // 11: mesos.v1.HealthCheck.Type
-	(CheckInfo_Type)(0),                          // 12: mesos.v1.CheckInfo.Type
-	(Image_Type)(0),                              // 13: mesos.v1.Image.Type
-	(MountPropagation_Mode)(0),                   // 14: mesos.v1.MountPropagation.Mode
-	(Volume_Mode)(0),                             // 15: mesos.v1.Volume.Mode
-	(Volume_Source_Type)(0),                      // 16: mesos.v1.Volume.Source.Type
-	(Volume_Source_SandboxPath_Type)(0),          // 17: mesos.v1.Volume.Source.SandboxPath.Type
-	(NetworkInfo_Protocol)(0),                    // 18: mesos.v1.NetworkInfo.Protocol
-	(CapabilityInfo_Capability)(0),               // 19: mesos.v1.CapabilityInfo.Capability
-	(RLimitInfo_RLimit_Type)(0),                  // 20: mesos.v1.RLimitInfo.RLimit.Type
-	(ContainerInfo_Type)(0),                      // 21: mesos.v1.ContainerInfo.Type
-	(ContainerInfo_DockerInfo_Network)(0),        // 22: mesos.v1.ContainerInfo.DockerInfo.Network
-	(TaskStatus_Source)(0),                       // 23: mesos.v1.TaskStatus.Source
-	(TaskStatus_Reason)(0),                       // 24: mesos.v1.TaskStatus.Reason
-	(*FrameworkID)(nil),                          // 25: mesos.v1.FrameworkID
-	(*OfferID)(nil),                              // 26: mesos.v1.OfferID
-	(*AgentID)(nil),                              // 27: mesos.v1.AgentID
-	(*TaskID)(nil),                               // 28: mesos.v1.TaskID
-	(*ExecutorID)(nil),                           // 29: mesos.v1.ExecutorID
-	(*OperationID)(nil),                          // 30: mesos.v1.OperationID
-	(*ResourceProviderID)(nil),                   // 31: mesos.v1.ResourceProviderID
-	(*ContainerID)(nil),                          // 32: mesos.v1.ContainerID
-	(*UUID)(nil),                                 // 33: mesos.v1.UUID
-	(*TimeInfo)(nil),                             // 34: mesos.v1.TimeInfo
-	(*DurationInfo)(nil),                         // 35: mesos.v1.DurationInfo
-	(*Address)(nil),                              // 36: mesos.v1.Address
-	(*URL)(nil),                                  // 37: mesos.v1.URL
-	(*Parameter)(nil),                            // 38: mesos.v1.Parameter
-	(*Parameters)(nil),                           // 39: mesos.v1.Parameters
-	(*Label)(nil),                                // 40: mesos.v1.Label
-	(*Labels)(nil),                               // 41: mesos.v1.Labels
-	(*DomainInfo)(nil),                           // 42: mesos.v1.DomainInfo
-	(*MasterInfo)(nil),                           // 43: mesos.v1.MasterInfo
-	(*AgentInfo)(nil),                            // 44: mesos.v1.AgentInfo
-	(*FrameworkInfo)(nil),                        // 45: mesos.v1.FrameworkInfo
-	(*ResourceQuantities)(nil),                   // 46: mesos.v1.ResourceQuantities
-	(*OfferFilters)(nil),                         // 47: mesos.v1.OfferFilters
-	(*Value)(nil),                                // 48: mesos.v1.Value
-	(*Attribute)(nil),                            // 49: mesos.v1.Attribute
-	(*Resource)(nil),                             // 50: mesos.v1.Resource
-	(*Request)(nil),                              // 51: mesos.v1.Request
-	(*Offer)(nil),                                // 52: mesos.v1.Offer
-	(*Unavailability)(nil),                       // 53: mesos.v1.Unavailability
-	(*Filters)(nil),                              // 54: mesos.v1.Filters
-	(*OperationStatus)(nil),                      // 55: mesos.v1.OperationStatus
-	(*CommandInfo)(nil),                          // 56: mesos.v1.CommandInfo
-	(*Environment)(nil),                          // 57: mesos.v1.Environment
-	(*KillPolicy)(nil),                           // 58: mesos.v1.KillPolicy
-	(*ExecutorInfo)(nil),                         // 59: mesos.v1.ExecutorInfo
-	(*HealthCheck)(nil),                          // 60: mesos.v1.HealthCheck
-	(*CheckInfo)(nil),                            // 61: mesos.v1.CheckInfo
-	(*CheckStatusInfo)(nil),                      // 62: mesos.v1.CheckStatusInfo
-	(*Image)(nil),                                // 63: mesos.v1.Image
-	(*MountPropagation)(nil),                     // 64: mesos.v1.MountPropagation
-	(*Volume)(nil),                               // 65: mesos.v1.Volume
-	(*NetworkInfo)(nil),                          // 66: mesos.v1.NetworkInfo
-	(*CapabilityInfo)(nil),                       // 67: mesos.v1.CapabilityInfo
-	(*LinuxInfo)(nil),                            // 68: mesos.v1.LinuxInfo
-	(*RLimitInfo)(nil),                           // 69: mesos.v1.RLimitInfo
-	(*TTYInfo)(nil),                              // 70: mesos.v1.TTYInfo
-	(*CgroupInfo)(nil),                           // 71: mesos.v1.CgroupInfo
-	(*Device)(nil),                               // 72: mesos.v1.Device
-	(*DeviceAccess)(nil),                         // 73: mesos.v1.DeviceAccess
-	(*DeviceWhitelist)(nil),                      // 74: mesos.v1.DeviceWhitelist
-	(*ResourceStatistics)(nil),                   // 75: mesos.v1.ResourceStatistics
-	(*ResourceUsage)(nil),                        // 76: mesos.v1.ResourceUsage
-	(*ContainerInfo)(nil),                        // 77: mesos.v1.ContainerInfo
-	(*ContainerStatus)(nil),                      // 78: mesos.v1.ContainerStatus
-	(*TaskInfo)(nil),                             // 79: mesos.v1.TaskInfo
-	(*TaskGroupInfo)(nil),                        // 80: mesos.v1.TaskGroupInfo
-	(*Task)(nil),                                 // 81: mesos.v1.Task
-	(*TaskStatus)(nil),                           // 82: mesos.v1.TaskStatus
-	(*DomainInfo_FaultDomain)(nil),               // 83: mesos.v1.DomainInfo.FaultDomain
-	(*DomainInfo_FaultDomain_RegionInfo)(nil),    // 84: mesos.v1.DomainInfo.FaultDomain.RegionInfo
-	(*DomainInfo_FaultDomain_ZoneInfo)(nil),      // 85: mesos.v1.DomainInfo.FaultDomain.ZoneInfo
-	(*MasterInfo_Capability)(nil),                // 86: mesos.v1.MasterInfo.Capability
-	(*AgentInfo_Capability)(nil),                 // 87: mesos.v1.AgentInfo.Capability
-	(*FrameworkInfo_Capability)(nil),             // 88: mesos.v1.FrameworkInfo.Capability
-	nil,                                          // 89: mesos.v1.FrameworkInfo.OfferFiltersEntry
-	nil,                                          // 90: mesos.v1.ResourceQuantities.QuantitiesEntry
-	(*OfferFilters_MinAllocatableResources)(nil), // 91: mesos.v1.OfferFilters.MinAllocatableResources
-	(*Value_Scalar)(nil),                         // 92: mesos.v1.Value.Scalar
-	(*Value_Range)(nil),                          // 93: mesos.v1.Value.Range
-	(*Value_Ranges)(nil),                         // 94: mesos.v1.Value.Ranges
-	(*Value_Set)(nil),                            // 95: mesos.v1.Value.Set
-	(*Value_Text)(nil),                           // 96: mesos.v1.Value.Text
-	(*Resource_AllocationInfo)(nil),              // 97: mesos.v1.Resource.AllocationInfo
-	(*Resource_ReservationInfo)(nil),             // 98: mesos.v1.Resource.ReservationInfo
-	(*Resource_DiskInfo)(nil),                    // 99: mesos.v1.Resource.DiskInfo
-	(*Resource_RevocableInfo)(nil),               // 100: mesos.v1.Resource.RevocableInfo
-	(*Resource_SharedInfo)(nil),                  // 101: mesos.v1.Resource.SharedInfo
-	(*Resource_DiskInfo_Persistence)(nil),        // 102: mesos.v1.Resource.DiskInfo.Persistence
-	(*Resource_DiskInfo_Source)(nil),             // 103: mesos.v1.Resource.DiskInfo.Source
-	(*Resource_DiskInfo_Source_Path)(nil),        // 104: mesos.v1.Resource.DiskInfo.Source.Path
-	(*Resource_DiskInfo_Source_Mount)(nil),       // 105: mesos.v1.Resource.DiskInfo.Source.Mount
-	(*Offer_Operation)(nil),                      // 106: mesos.v1.Offer.Operation
-	(*Offer_Operation_Launch)(nil),               // 107: mesos.v1.Offer.Operation.Launch
-	(*Offer_Operation_LaunchGroup)(nil),          // 108: mesos.v1.Offer.Operation.LaunchGroup
-	(*Offer_Operation_Reserve)(nil),              // 109: mesos.v1.Offer.Operation.Reserve
-	(*Offer_Operation_Unreserve)(nil),            // 110: mesos.v1.Offer.Operation.Unreserve
-	(*Offer_Operation_Create)(nil),               // 111: mesos.v1.Offer.Operation.Create
-	(*Offer_Operation_Destroy)(nil),              // 112: mesos.v1.Offer.Operation.Destroy
-	(*CommandInfo_URI)(nil),                      // 113: mesos.v1.CommandInfo.URI
-	(*Environment_Variable)(nil),                 // 114: mesos.v1.Environment.Variable
-	(*HealthCheck_HTTPCheckInfo)(nil),            // 115: mesos.v1.HealthCheck.HTTPCheckInfo
-	(*HealthCheck_TCPCheckInfo)(nil),             // 116: mesos.v1.HealthCheck.TCPCheckInfo
-	(*CheckInfo_Command)(nil),                    // 117: mesos.v1.CheckInfo.Command
-	(*CheckInfo_Http)(nil),                       // 118: mesos.v1.CheckInfo.Http
-	(*CheckInfo_Tcp)(nil),                        // 119: mesos.v1.CheckInfo.Tcp
-	(*CheckStatusInfo_Command)(nil),              // 120: mesos.v1.CheckStatusInfo.Command
-	(*CheckStatusInfo_Http)(nil),                 // 121: mesos.v1.CheckStatusInfo.Http
-	(*CheckStatusInfo_Tcp)(nil),                  // 122: mesos.v1.CheckStatusInfo.Tcp
-	(*Image_Docker)(nil),                         // 123: mesos.v1.Image.Docker
-	(*Volume_Source)(nil),                        // 124: mesos.v1.Volume.Source
-	(*Volume_Source_DockerVolume)(nil),           // 125: mesos.v1.Volume.Source.DockerVolume
-	(*Volume_Source_HostPath)(nil),               // 126: mesos.v1.Volume.Source.HostPath
-	(*Volume_Source_SandboxPath)(nil),            // 127: mesos.v1.Volume.Source.SandboxPath
-	(*NetworkInfo_IPAddress)(nil),                // 128: mesos.v1.NetworkInfo.IPAddress
-	(*NetworkInfo_PortMapping)(nil),              // 129: mesos.v1.NetworkInfo.PortMapping
-	(*RLimitInfo_RLimit)(nil),                    // 130: mesos.v1.RLimitInfo.RLimit
-	(*TTYInfo_WindowSize)(nil),                   // 131: mesos.v1.TTYInfo.WindowSize
-	(*CgroupInfo_NetCls)(nil),                    // 132: mesos.v1.CgroupInfo.NetCls
-	(*Device_Number)(nil),                        // 133: mesos.v1.Device.Number
-	(*DeviceAccess_Access)(nil),                  // 134: mesos.v1.DeviceAccess.Access
-	(*ResourceUsage_Executor)(nil),               // 135: mesos.v1.ResourceUsage.Executor
-	(*ResourceUsage_Executor_Task)(nil),          // 136: mesos.v1.ResourceUsage.Executor.Task
-	(*ContainerInfo_DockerInfo)(nil),             // 137: mesos.v1.ContainerInfo.DockerInfo
-	(*ContainerInfo_MesosInfo)(nil),              // 138: mesos.v1.ContainerInfo.MesosInfo
-	(*ContainerInfo_DockerInfo_PortMapping)(nil), // 139: mesos.v1.ContainerInfo.DockerInfo.PortMapping
-	nil, // 140: mesos.v1.TaskInfo.LimitsEntry
-	nil, // 141: mesos.v1.Task.LimitsEntry
+	(DrainState)(0),                              // 2: mesos.v1.DrainState
+	(MasterInfo_Capability_Type)(0),              // 3: mesos.v1.MasterInfo.Capability.Type
+	(AgentInfo_Capability_Type)(0),               // 4: mesos.v1.AgentInfo.Capability.Type
+	(FrameworkInfo_Capability_Type)(0),           // 5: mesos.v1.FrameworkInfo.Capability.Type
+	(Value_Type)(0),                              // 6: mesos.v1.Value.Type
+	(Resource_ReservationInfo_Type)(0),           // 7: mesos.v1.Resource.ReservationInfo.Type
+	(Resource_DiskInfo_Source_Type)(0),           // 8: mesos.v1.Resource.DiskInfo.Source.Type
+	(Offer_Operation_Type)(0),                    // 9: mesos.v1.Offer.Operation.Type
+	(Environment_Variable_Type)(0),               // 10: mesos.v1.Environment.Variable.Type
+	(ExecutorInfo_Type)(0),                       // 11: mesos.v1.ExecutorInfo.Type
+	(HealthCheck_Type)(0),                        // 12: mesos.v1.HealthCheck.Type
+	(CheckInfo_Type)(0),                          // 13: mesos.v1.CheckInfo.Type
+	(Image_Type)(0),                              // 14: mesos.v1.Image.Type
+	(MountPropagation_Mode)(0),                   // 15: mesos.v1.MountPropagation.Mode
+	(Volume_Mode)(0),                             // 16: mesos.v1.Volume.Mode
+	(Volume_Source_Type)(0),                      // 17: mesos.v1.Volume.Source.Type
+	(Volume_Source_SandboxPath_Type)(0),          // 18: mesos.v1.Volume.Source.SandboxPath.Type
+	(NetworkInfo_Protocol)(0),                    // 19: mesos.v1.NetworkInfo.Protocol
+	(CapabilityInfo_Capability)(0),               // 20: mesos.v1.CapabilityInfo.Capability
+	(RLimitInfo_RLimit_Type)(0),                  // 21: mesos.v1.RLimitInfo.RLimit.Type
+	(ContainerInfo_Type)(0),                      // 22: mesos.v1.ContainerInfo.Type
+	(ContainerInfo_DockerInfo_Network)(0),        // 23: mesos.v1.ContainerInfo.DockerInfo.Network
+	(TaskStatus_Source)(0),                       // 24: mesos.v1.TaskStatus.Source
+	(TaskStatus_Reason)(0),                       // 25: mesos.v1.TaskStatus.Reason
+	(MachineInfo_Mode)(0),                        // 26: mesos.v1.MachineInfo.Mode
+	(*FrameworkID)(nil),                          // 27: mesos.v1.FrameworkID
+	(*OfferID)(nil),                              // 28: mesos.v1.OfferID
+	(*AgentID)(nil),                              // 29: mesos.v1.AgentID
+	(*TaskID)(nil),                               // 30: mesos.v1.TaskID
+	(*ExecutorID)(nil),                           // 31: mesos.v1.ExecutorID
+	(*OperationID)(nil),                          // 32: mesos.v1.OperationID
+	(*ResourceProviderID)(nil),                   // 33: mesos.v1.ResourceProviderID
+	(*ContainerID)(nil),                          // 34: mesos.v1.ContainerID
+	(*UUID)(nil),                                 // 35: mesos.v1.UUID
+	(*TimeInfo)(nil),                             // 36: mesos.v1.TimeInfo
+	(*DurationInfo)(nil),                         // 37: mesos.v1.DurationInfo
+	(*Address)(nil),                              // 38: mesos.v1.Address
+	(*URL)(nil),                                  // 39: mesos.v1.URL
+	(*Parameter)(nil),                            // 40: mesos.v1.Parameter
+	(*Parameters)(nil),                           // 41: mesos.v1.Parameters
+	(*Label)(nil),                                // 42: mesos.v1.Label
+	(*Labels)(nil),                               // 43: mesos.v1.Labels
+	(*DomainInfo)(nil),                           // 44: mesos.v1.DomainInfo
+	(*MasterInfo)(nil),                           // 45: mesos.v1.MasterInfo
+	(*AgentInfo)(nil),                            // 46: mesos.v1.AgentInfo
+	(*FrameworkInfo)(nil),                        // 47: mesos.v1.FrameworkInfo
+	(*ResourceQuantities)(nil),                   // 48: mesos.v1.ResourceQuantities
+	(*OfferFilters)(nil),                         // 49: mesos.v1.OfferFilters
+	(*Value)(nil),                                // 50: mesos.v1.Value
+	(*Attribute)(nil),                            // 51: mesos.v1.Attribute
+	(*Resource)(nil),                             // 52: mesos.v1.Resource
+	(*Request)(nil),                              // 53: mesos.v1.Request
+	(*Offer)(nil),                                // 54: mesos.v1.Offer
+	(*Unavailability)(nil),                       // 55: mesos.v1.Unavailability
+	(*Filters)(nil),                              // 56: mesos.v1.Filters
+	(*OperationStatus)(nil),                      // 57: mesos.v1.OperationStatus
+	(*CommandInfo)(nil),                          // 58: mesos.v1.CommandInfo
+	(*Environment)(nil),                          // 59: mesos.v1.Environment
+	(*KillPolicy)(nil),                           // 60: mesos.v1.KillPolicy
+	(*ExecutorInfo)(nil),                         // 61: mesos.v1.ExecutorInfo
+	(*HealthCheck)(nil),                          // 62: mesos.v1.HealthCheck
+	(*CheckInfo)(nil),                            // 63: mesos.v1.CheckInfo
+	(*CheckStatusInfo)(nil),                      // 64: mesos.v1.CheckStatusInfo
+	(*Image)(nil),                                // 65: mesos.v1.Image
+	(*MountPropagation)(nil),                     // 66: mesos.v1.MountPropagation
+	(*Volume)(nil),                               // 67: mesos.v1.Volume
+	(*NetworkInfo)(nil),                          // 68: mesos.v1.NetworkInfo
+	(*CapabilityInfo)(nil),                       // 69: mesos.v1.CapabilityInfo
+	(*LinuxInfo)(nil),                            // 70: mesos.v1.LinuxInfo
+	(*RLimitInfo)(nil),                           // 71: mesos.v1.RLimitInfo
+	(*TTYInfo)(nil),                              // 72: mesos.v1.TTYInfo
+	(*CgroupInfo)(nil),                           // 73: mesos.v1.CgroupInfo
+	(*Device)(nil),                               // 74: mesos.v1.Device
+	(*DeviceAccess)(nil),                         // 75: mesos.v1.DeviceAccess
+	(*DeviceWhitelist)(nil),                      // 76: mesos.v1.DeviceWhitelist
+	(*ResourceStatistics)(nil),                   // 77: mesos.v1.ResourceStatistics
+	(*ResourceUsage)(nil),                        // 78: mesos.v1.ResourceUsage
+	(*ContainerInfo)(nil),                        // 79: mesos.v1.ContainerInfo
+	(*ContainerStatus)(nil),                      // 80: mesos.v1.ContainerStatus
+	(*TaskInfo)(nil),                             // 81: mesos.v1.TaskInfo
+	(*TaskGroupInfo)(nil),                        // 82: mesos.v1.TaskGroupInfo
+	(*Task)(nil),                                 // 83: mesos.v1.Task
+	(*TaskStatus)(nil),                           // 84: mesos.v1.TaskStatus
+	(*MachineID)(nil),                            // 85: mesos.v1.MachineID
+	(*MachineInfo)(nil),                          // 86: mesos.v1.MachineInfo
+	(*InverseOffer)(nil),                         // 87: mesos.v1.InverseOffer
+	(*DrainConfig)(nil),                          // 88: mesos.v1.DrainConfig
+	(*DrainInfo)(nil),                            // 89: mesos.v1.DrainInfo
+	(*WeightInfo)(nil),                           // 90: mesos.v1.WeightInfo
+	(*Role)(nil),                                 // 91: mesos.v1.Role
+	(*Flag)(nil),                                 // 92: mesos.v1.Flag
+	(*Metric)(nil),                               // 93: mesos.v1.Metric
+	(*VersionInfo)(nil),                          // 94: mesos.v1.VersionInfo
+	(*FileInfo)(nil),                             // 95: mesos.v1.FileInfo
+	(*Operation)(nil),                            // 96: mesos.v1.Operation
+	(*DomainInfo_FaultDomain)(nil),               // 97: mesos.v1.DomainInfo.FaultDomain
+	(*DomainInfo_FaultDomain_RegionInfo)(nil),    // 98: mesos.v1.DomainInfo.FaultDomain.RegionInfo
+	(*DomainInfo_FaultDomain_ZoneInfo)(nil),      // 99: mesos.v1.DomainInfo.FaultDomain.ZoneInfo
+	(*MasterInfo_Capability)(nil),                // 100: mesos.v1.MasterInfo.Capability
+	(*AgentInfo_Capability)(nil),                 // 101: mesos.v1.AgentInfo.Capability
+	(*FrameworkInfo_Capability)(nil),             // 102: mesos.v1.FrameworkInfo.Capability
+	nil,                                          // 103: mesos.v1.FrameworkInfo.OfferFiltersEntry
+	nil,                                          // 104: mesos.v1.ResourceQuantities.QuantitiesEntry
+	(*OfferFilters_MinAllocatableResources)(nil), // 105: mesos.v1.OfferFilters.MinAllocatableResources
+	(*Value_Scalar)(nil),                         // 106: mesos.v1.Value.Scalar
+	(*Value_Range)(nil),                          // 107: mesos.v1.Value.Range
+	(*Value_Ranges)(nil),                         // 108: mesos.v1.Value.Ranges
+	(*Value_Set)(nil),                            // 109: mesos.v1.Value.Set
+	(*Value_Text)(nil),                           // 110: mesos.v1.Value.Text
+	(*Resource_AllocationInfo)(nil),              // 111: mesos.v1.Resource.AllocationInfo
+	(*Resource_ReservationInfo)(nil),             // 112: mesos.v1.Resource.ReservationInfo
+	(*Resource_DiskInfo)(nil),                    // 113: mesos.v1.Resource.DiskInfo
+	(*Resource_RevocableInfo)(nil),               // 114: mesos.v1.Resource.RevocableInfo
+	(*Resource_SharedInfo)(nil),                  // 115: mesos.v1.Resource.SharedInfo
+	(*Resource_DiskInfo_Persistence)(nil),        // 116: mesos.v1.Resource.DiskInfo.Persistence
+	(*Resource_DiskInfo_Source)(nil),             // 117: mesos.v1.Resource.DiskInfo.Source
+	(*Resource_DiskInfo_Source_Path)(nil),        // 118: mesos.v1.Resource.DiskInfo.Source.Path
+	(*Resource_DiskInfo_Source_Mount)(nil),       // 119: mesos.v1.Resource.DiskInfo.Source.Mount
+	(*Offer_Operation)(nil),                      // 120: mesos.v1.Offer.Operation
+	(*Offer_Operation_Launch)(nil),               // 121: mesos.v1.Offer.Operation.Launch
+	(*Offer_Operation_LaunchGroup)(nil),          // 122: mesos.v1.Offer.Operation.LaunchGroup
+	(*Offer_Operation_Reserve)(nil),              // 123: mesos.v1.Offer.Operation.Reserve
+	(*Offer_Operation_Unreserve)(nil),            // 124: mesos.v1.Offer.Operation.Unreserve
+	(*Offer_Operation_Create)(nil),               // 125: mesos.v1.Offer.Operation.Create
+	(*Offer_Operation_Destroy)(nil),              // 126: mesos.v1.Offer.Operation.Destroy
+	(*CommandInfo_URI)(nil),                      // 127: mesos.v1.CommandInfo.URI
+	(*Environment_Variable)(nil),                 // 128: mesos.v1.Environment.Variable
+	(*HealthCheck_HTTPCheckInfo)(nil),            // 129: mesos.v1.HealthCheck.HTTPCheckInfo
+	(*HealthCheck_TCPCheckInfo)(nil),             // 130: mesos.v1.HealthCheck.TCPCheckInfo
+	(*CheckInfo_Command)(nil),                    // 131: mesos.v1.CheckInfo.Command
+	(*CheckInfo_Http)(nil),                       // 132: mesos.v1.CheckInfo.Http
+	(*CheckInfo_Tcp)(nil),                        // 133: mesos.v1.CheckInfo.Tcp
+	(*CheckStatusInfo_Command)(nil),              // 134: mesos.v1.CheckStatusInfo.Command
+	(*CheckStatusInfo_Http)(nil),                 // 135: mesos.v1.CheckStatusInfo.Http
+	(*CheckStatusInfo_Tcp)(nil),                  // 136: mesos.v1.CheckStatusInfo.Tcp
+	(*Image_Docker)(nil),                         // 137: mesos.v1.Image.Docker
+	(*Volume_Source)(nil),                        // 138: mesos.v1.Volume.Source
+	(*Volume_Source_DockerVolume)(nil),           // 139: mesos.v1.Volume.Source.DockerVolume
+	(*Volume_Source_HostPath)(nil),               // 140: mesos.v1.Volume.Source.HostPath
+	(*Volume_Source_SandboxPath)(nil),            // 141: mesos.v1.Volume.Source.SandboxPath
+	(*NetworkInfo_IPAddress)(nil),                // 142: mesos.v1.NetworkInfo.IPAddress
+	(*NetworkInfo_PortMapping)(nil),              // 143: mesos.v1.NetworkInfo.PortMapping
+	(*RLimitInfo_RLimit)(nil),                    // 144: mesos.v1.RLimitInfo.RLimit
+	(*TTYInfo_WindowSize)(nil),                   // 145: mesos.v1.TTYInfo.WindowSize
+	(*CgroupInfo_NetCls)(nil),                    // 146: mesos.v1.CgroupInfo.NetCls
+	(*Device_Number)(nil),                        // 147: mesos.v1.Device.Number
+	(*DeviceAccess_Access)(nil),                  // 148: mesos.v1.DeviceAccess.Access
+	(*ResourceUsage_Executor)(nil),               // 149: mesos.v1.ResourceUsage.Executor
+	(*ResourceUsage_Executor_Task)(nil),          // 150: mesos.v1.ResourceUsage.Executor.Task
+	(*ContainerInfo_DockerInfo)(nil),             // 151: mesos.v1.ContainerInfo.DockerInfo
+	(*ContainerInfo_MesosInfo)(nil),              // 152: mesos.v1.ContainerInfo.MesosInfo
+	(*ContainerInfo_DockerInfo_PortMapping)(nil), // 153: mesos.v1.ContainerInfo.DockerInfo.PortMapping
+	nil, // 154: mesos.v1.TaskInfo.LimitsEntry
+	nil, // 155: mesos.v1.Task.LimitsEntry
 }
 var file_api_v1_mesos_mesos_proto_depIdxs = []int32{
-	32,  // 0: mesos.v1.ContainerID.parent:type_name -> mesos.v1.ContainerID
-	36,  // 1: mesos.v1.URL.address:type_name -> mesos.v1.Address
-	38,  // 2: mesos.v1.URL.query:type_name -> mesos.v1.Parameter
-	38,  // 3: mesos.v1.Parameters.parameter:type_name -> mesos.v1.Parameter
-	40,  // 4: mesos.v1.Labels.labels:type_name -> mesos.v1.Label
-	83,  // 5: mesos.v1.DomainInfo.fault_domain:type_name -> mesos.v1.DomainInfo.FaultDomain
-	36,  // 6: mesos.v1.MasterInfo.address:type_name -> mesos.v1.Address
-	42,  // 7: mesos.v1.MasterInfo.domain:type_name -> mesos.v1.DomainInfo
-	86,  // 8: mesos.v1.MasterInfo.capabilities:type_name -> mesos.v1.MasterInfo.Capability
-	50,  // 9: mesos.v1.AgentInfo.resources:type_name -> mesos.v1.Resource
-	49,  // 10: mesos.v1.AgentInfo.attributes:type_name -> mesos.v1.Attribute
-	27,  // 11: mesos.v1.AgentInfo.id:type_name -> mesos.v1.AgentID
-	42,  // 12: mesos.v1.AgentInfo.domain:type_name -> mesos.v1.DomainInfo
-	25,  // 13: mesos.v1.FrameworkInfo.id:type_name -> mesos.v1.FrameworkID
-	88,  // 14: mesos.v1.FrameworkInfo.capabilities:type_name -> mesos.v1.FrameworkInfo.Capability
-	41,  // 15: mesos.v1.FrameworkInfo.labels:type_name -> mesos.v1.Labels
-	89,  // 16: mesos.v1.FrameworkInfo.offer_filters:type_name -> mesos.v1.FrameworkInfo.OfferFiltersEntry
-	90,  // 17: mesos.v1.ResourceQuantities.quantities:type_name -> mesos.v1.ResourceQuantities.QuantitiesEntry
-	91,  // 18: mesos.v1.OfferFilters.min_allocatable_resources:type_name -> mesos.v1.OfferFilters.MinAllocatableResources
-	5,   // 19: mesos.v1.Value.type:type_name -> mesos.v1.Value.Type
-	92,  // 20: mesos.v1.Value.scalar:type_name -> mesos.v1.Value.Scalar
-	94,  // 21: mesos.v1.Value.ranges:type_name -> mesos.v1.Value.Ranges
-	95,  // 22: mesos.v1.Value.set:type_name -> mesos.v1.Value.Set
-	96,  // 23: mesos.v1.Value.text:type_name -> mesos.v1.Value.Text
-	5,   // 24: mesos.v1.Attribute.type:type_name -> mesos.v1.Value.Type
-	92,  // 25: mesos.v1.Attribute.scalar:type_name -> mesos.v1.Value.Scalar
-	94,  // 26: mesos.v1.Attribute.ranges:type_name -> mesos.v1.Value.Ranges
-	95,  // 27: mesos.v1.Attribute.set:type_name -> mesos.v1.Value.Set
-	96,  // 28: mesos.v1.Attribute.text:type_name -> mesos.v1.Value.Text
-	31,  // 29: mesos.v1.Resource.provider_id:type_name -> mesos.v1.ResourceProviderID
-	5,   // 30: mesos.v1.Resource.type:type_name -> mesos.v1.Value.Type
-	92,  // 31: mesos.v1.Resource.scalar:type_name -> mesos.v1.Value.Scalar
-	94,  // 32: mesos.v1.Resource.ranges:type_name -> mesos.v1.Value.Ranges
-	95,  // 33: mesos.v1.Resource.set:type_name -> mesos.v1.Value.Set
-	97,  // 34: mesos.v1.Resource.allocation_info:type_name -> mesos.v1.Resource.AllocationInfo
-	98,  // 35: mesos.v1.Resource.reservation:type_name -> mesos.v1.Resource.ReservationInfo
-	98,  // 36: mesos.v1.Resource.reservations:type_name -> mesos.v1.Resource.ReservationInfo
-	99,  // 37: mesos.v1.Resource.disk:type_name -> mesos.v1.Resource.DiskInfo
-	100, // 38: mesos.v1.Resource.revocable:type_name -> mesos.v1.Resource.RevocableInfo
-	101, // 39: mesos.v1.Resource.shared:type_name -> mesos.v1.Resource.SharedInfo
-	27,  // 40: mesos.v1.Request.agent_id:type_name -> mesos.v1.AgentID
-	50,  // 41: mesos.v1.Request.resources:type_name -> mesos.v1.Resource
-	26,  // 42: mesos.v1.Offer.id:type_name -> mesos.v1.OfferID
-	25,  // 43: mesos.v1.Offer.framework_id:type_name -> mesos.v1.FrameworkID
-	27,  // 44: mesos.v1.Offer.agent_id:type_name -> mesos.v1.AgentID
-	37,  // 45: mesos.v1.Offer.url:type_name -> mesos.v1.URL
-	42,  // 46: mesos.v1.Offer.domain:type_name -> mesos.v1.DomainInfo
-	50,  // 47: mesos.v1.Offer.resources:type_name -> mesos.v1.Resource
-	49,  // 48: mesos.v1.Offer.attributes:type_name -> mesos.v1.Attribute
-	29,  // 49: mesos.v1.Offer.executor_ids:type_name -> mesos.v1.ExecutorID
-	53,  // 50: mesos.v1.Offer.unavailability:type_name -> mesos.v1.Unavailability
-	97,  // 51: mesos.v1.Offer.allocation_info:type_name -> mesos.v1.Resource.AllocationInfo
-	34,  // 52: mesos.v1.Unavailability.start:type_name -> mesos.v1.TimeInfo
-	35,  // 53: mesos.v1.Unavailability.duration:type_name -> mesos.v1.DurationInfo
-	30,  // 54: mesos.v1.OperationStatus.operation_id:type_name -> mesos.v1.OperationID
+	34,  // 0: mesos.v1.ContainerID.parent:type_name -> mesos.v1.ContainerID
+	38,  // 1: mesos.v1.URL.address:type_name -> mesos.v1.Address
+	40,  // 2: mesos.v1.URL.query:type_name -> mesos.v1.Parameter
+	40,  // 3: mesos.v1.Parameters.parameter:type_name -> mesos.v1.Parameter
+	42,  // 4: mesos.v1.Labels.labels:type_name -> mesos.v1.Label
+	97,  // 5: mesos.v1.DomainInfo.fault_domain:type_name -> mesos.v1.DomainInfo.FaultDomain
+	38,  // 6: mesos.v1.MasterInfo.address:type_name -> mesos.v1.Address
+	44,  // 7: mesos.v1.MasterInfo.domain:type_name -> mesos.v1.DomainInfo
+	100, // 8: mesos.v1.MasterInfo.capabilities:type_name -> mesos.v1.MasterInfo.Capability
+	52,  // 9: mesos.v1.AgentInfo.resources:type_name -> mesos.v1.Resource
+	51,  // 10: mesos.v1.AgentInfo.attributes:type_name -> mesos.v1.Attribute
+	29,  // 11: mesos.v1.AgentInfo.id:type_name -> mesos.v1.AgentID
+	44,  // 12: mesos.v1.AgentInfo.domain:type_name -> mesos.v1.DomainInfo
+	27,  // 13: mesos.v1.FrameworkInfo.id:type_name -> mesos.v1.FrameworkID
+	102, // 14: mesos.v1.FrameworkInfo.capabilities:type_name -> mesos.v1.FrameworkInfo.Capability
+	43,  // 15: mesos.v1.FrameworkInfo.labels:type_name -> mesos.v1.Labels
+	103, // 16: mesos.v1.FrameworkInfo.offer_filters:type_name -> mesos.v1.FrameworkInfo.OfferFiltersEntry
+	104, // 17: mesos.v1.ResourceQuantities.quantities:type_name -> mesos.v1.ResourceQuantities.QuantitiesEntry
+	105, // 18: mesos.v1.OfferFilters.min_allocatable_resources:type_name -> mesos.v1.OfferFilters.MinAllocatableResources
+	6,   // 19: mesos.v1.Value.type:type_name -> mesos.v1.Value.Type
+	106, // 20: mesos.v1.Value.scalar:type_name -> mesos.v1.Value.Scalar
+	108, // 21: mesos.v1.Value.ranges:type_name -> mesos.v1.Value.Ranges
+	109, // 22: mesos.v1.Value.set:type_name -> mesos.v1.Value.Set
+	110, // 23: mesos.v1.Value.text:type_name -> mesos.v1.Value.Text
+	6,   // 24: mesos.v1.Attribute.type:type_name -> mesos.v1.Value.Type
+	106, // 25: mesos.v1.Attribute.scalar:type_name -> mesos.v1.Value.Scalar
+	108, // 26: mesos.v1.Attribute.ranges:type_name -> mesos.v1.Value.Ranges
+	109, // 27: mesos.v1.Attribute.set:type_name -> mesos.v1.Value.Set
+	110, // 28: mesos.v1.Attribute.text:type_name -> mesos.v1.Value.Text
+	33,  // 29: mesos.v1.Resource.provider_id:type_name -> mesos.v1.ResourceProviderID
+	6,   // 30: mesos.v1.Resource.type:type_name -> mesos.v1.Value.Type
+	106, // 31: mesos.v1.Resource.scalar:type_name -> mesos.v1.Value.Scalar
+	108, // 32: mesos.v1.Resource.ranges:type_name -> mesos.v1.Value.Ranges
+	109, // 33: mesos.v1.Resource.set:type_name -> mesos.v1.Value.Set
+	111, // 34: mesos.v1.Resource.allocation_info:type_name -> mesos.v1.Resource.AllocationInfo
+	112, // 35: mesos.v1.Resource.reservation:type_name -> mesos.v1.Resource.ReservationInfo
+	112, // 36: mesos.v1.Resource.reservations:type_name -> mesos.v1.Resource.ReservationInfo
+	113, // 37: mesos.v1.Resource.disk:type_name -> mesos.v1.Resource.DiskInfo
+	114, // 38: mesos.v1.Resource.revocable:type_name -> mesos.v1.Resource.RevocableInfo
+	115, // 39: mesos.v1.Resource.shared:type_name -> mesos.v1.Resource.SharedInfo
+	29,  // 40: mesos.v1.Request.agent_id:type_name -> mesos.v1.AgentID
+	52,  // 41: mesos.v1.Request.resources:type_name -> mesos.v1.Resource
+	28,  // 42: mesos.v1.Offer.id:type_name -> mesos.v1.OfferID
+	27,  // 43: mesos.v1.Offer.framework_id:type_name -> mesos.v1.FrameworkID
+	29,  // 44: mesos.v1.Offer.agent_id:type_name -> mesos.v1.AgentID
+	39,  // 45: mesos.v1.Offer.url:type_name -> mesos.v1.URL
+	44,  // 46: mesos.v1.Offer.domain:type_name -> mesos.v1.DomainInfo
+	52,  // 47: mesos.v1.Offer.resources:type_name -> mesos.v1.Resource
+	51,  // 48: mesos.v1.Offer.attributes:type_name -> mesos.v1.Attribute
+	31,  // 49: mesos.v1.Offer.executor_ids:type_name -> mesos.v1.ExecutorID
+	55,  // 50: mesos.v1.Offer.unavailability:type_name -> mesos.v1.Unavailability
+	111, // 51: mesos.v1.Offer.allocation_info:type_name -> mesos.v1.Resource.AllocationInfo
+	36,  // 52: mesos.v1.Unavailability.start:type_name -> mesos.v1.TimeInfo
+	37,  // 53: mesos.v1.Unavailability.duration:type_name -> mesos.v1.DurationInfo
+	32,  // 54: mesos.v1.OperationStatus.operation_id:type_name -> mesos.v1.OperationID
 	0,   // 55: mesos.v1.OperationStatus.state:type_name -> mesos.v1.OperationState
-	50,  // 56: mesos.v1.OperationStatus.converted_resources:type_name -> mesos.v1.Resource
-	33,  // 57: mesos.v1.OperationStatus.uuid:type_name -> mesos.v1.UUID
-	113, // 58: mesos.v1.CommandInfo.uris:type_name -> mesos.v1.CommandInfo.URI
-	57,  // 59: mesos.v1.CommandInfo.environment:type_name -> mesos.v1.Environment
-	114, // 60: mesos.v1.Environment.variables:type_name -> mesos.v1.Environment.Variable
-	35,  // 61: mesos.v1.KillPolicy.grace_period:type_name -> mesos.v1.DurationInfo
-	10,  // 62: mesos.v1.ExecutorInfo.type:type_name -> mesos.v1.ExecutorInfo.Type
-	29,  // 63: mesos.v1.ExecutorInfo.executor_id:type_name -> mesos.v1.ExecutorID
-	25,  // 64: mesos.v1.ExecutorInfo.framework_id:type_name -> mesos.v1.FrameworkID
-	56,  // 65: mesos.v1.ExecutorInfo.command:type_name -> mesos.v1.CommandInfo
-	77,  // 66: mesos.v1.ExecutorInfo.container:type_name -> mesos.v1.ContainerInfo
-	50,  // 67: mesos.v1.ExecutorInfo.resources:type_name -> mesos.v1.Resource
-	35,  // 68: mesos.v1.ExecutorInfo.shutdown_grace_period:type_name -> mesos.v1.DurationInfo
-	41,  // 69: mesos.v1.ExecutorInfo.labels:type_name -> mesos.v1.Labels
-	11,  // 70: mesos.v1.HealthCheck.type:type_name -> mesos.v1.HealthCheck.Type
-	56,  // 71: mesos.v1.HealthCheck.command:type_name -> mesos.v1.CommandInfo
-	115, // 72: mesos.v1.HealthCheck.http:type_name -> mesos.v1.HealthCheck.HTTPCheckInfo
-	116, // 73: mesos.v1.HealthCheck.tcp:type_name -> mesos.v1.HealthCheck.TCPCheckInfo
-	12,  // 74: mesos.v1.CheckInfo.type:type_name -> mesos.v1.CheckInfo.Type
-	117, // 75: mesos.v1.CheckInfo.command:type_name -> mesos.v1.CheckInfo.Command
-	118, // 76: mesos.v1.CheckInfo.http:type_name -> mesos.v1.CheckInfo.Http
-	119, // 77: mesos.v1.CheckInfo.tcp:type_name -> mesos.v1.CheckInfo.Tcp
-	12,  // 78: mesos.v1.CheckStatusInfo.type:type_name -> mesos.v1.CheckInfo.Type
-	120, // 79: mesos.v1.CheckStatusInfo.command:type_name -> mesos.v1.CheckStatusInfo.Command
-	121, // 80: mesos.v1.CheckStatusInfo.http:type_name -> mesos.v1.CheckStatusInfo.Http
-	122, // 81: mesos.v1.CheckStatusInfo.tcp:type_name -> mesos.v1.CheckStatusInfo.Tcp
-	13,  // 82: mesos.v1.Image.type:type_name -> mesos.v1.Image.Type
-	123, // 83: mesos.v1.Image.docker:type_name -> mesos.v1.Image.Docker
-	14,  // 84: mesos.v1.MountPropagation.mode:type_name -> mesos.v1.MountPropagation.Mode
-	15,  // 85: mesos.v1.Volume.mode:type_name -> mesos.v1.Volume.Mode
-	63,  // 86: mesos.v1.Volume.image:type_name -> mesos.v1.Image
-	124, // 87: mesos.v1.Volume.source:type_name -> mesos.v1.Volume.Source
-	128, // 88: mesos.v1.NetworkInfo.ip_addresses:type_name -> mesos.v1.NetworkInfo.IPAddress
-	41,  // 89: mesos.v1.NetworkInfo.labels:type_name -> mesos.v1.Labels
-	129, // 90: mesos.v1.NetworkInfo.port_mappings:type_name -> mesos.v1.NetworkInfo.PortMapping
-	19,  // 91: mesos.v1.CapabilityInfo.capabilities:type_name -> mesos.v1.CapabilityInfo.Capability
-	67,  // 92: mesos.v1.LinuxInfo.capability_info:type_name -> mesos.v1.CapabilityInfo
-	67,  // 93: mesos.v1.LinuxInfo.bounding_capabilities:type_name -> mesos.v1.CapabilityInfo
-	67,  // 94: mesos.v1.LinuxInfo.effective_capabilities:type_name -> mesos.v1.CapabilityInfo
-	130, // 95: mesos.v1.RLimitInfo.rlimits:type_name -> mesos.v1.RLimitInfo.RLimit
-	131, // 96: mesos.v1.TTYInfo.window_size:type_name -> mesos.v1.TTYInfo.WindowSize
-	132, // 97: mesos.v1.CgroupInfo.net_cls:type_name -> mesos.v1.CgroupInfo.NetCls
-	133, // 98: mesos.v1.Device.number:type_name -> mesos.v1.Device.Number
-	72,  // 99: mesos.v1.DeviceAccess.device:type_name -> mesos.v1.Device
-	134, // 100: mesos.v1.DeviceAccess.access:type_name -> mesos.v1.DeviceAccess.Access
-	73,  // 101: mesos.v1.DeviceWhitelist.allowed_devices:type_name -> mesos.v1.DeviceAccess
-	135, // 102: mesos.v1.ResourceUsage.executors:type_name -> mesos.v1.ResourceUsage.Executor
-	50,  // 103: mesos.v1.ResourceUsage.total:type_name -> mesos.v1.Resource
-	21,  // 104: mesos.v1.ContainerInfo.type:type_name -> mesos.v1.ContainerInfo.Type
-	65,  // 105: mesos.v1.ContainerInfo.volumes:type_name -> mesos.v1.Volume
-	137, // 106: mesos.v1.ContainerInfo.docker:type_name -> mesos.v1.ContainerInfo.DockerInfo
-	138, // 107: mesos.v1.ContainerInfo.mesos:type_name -> mesos.v1.ContainerInfo.MesosInfo
-	66,  // 108: mesos.v1.ContainerInfo.network_infos:type_name -> mesos.v1.NetworkInfo
-	68,  // 109: mesos.v1.ContainerInfo.linux_info:type_name -> mesos.v1.LinuxInfo
-	69,  // 110: mesos.v1.ContainerInfo.rlimit_info:type_name -> mesos.v1.RLimitInfo
-	70,  // 111: mesos.v1.ContainerInfo.tty_info:type_name -> mesos.v1.TTYInfo
-	32,  // 112: mesos.v1.ContainerStatus.container_id:type_name -> mesos.v1.ContainerID
-	66,  // 113: mesos.v1.ContainerStatus.network_infos:type_name -> mesos.v1.NetworkInfo
-	71,  // 114: mesos.v1.ContainerStatus.cgroup_info:type_name -> mesos.v1.CgroupInfo
-	28,  // 115: mesos.v1.TaskInfo.task_id:type_name -> mesos.v1.TaskID
-	27,  // 116: mesos.v1.TaskInfo.agent_id:type_name -> mesos.v1.AgentID
-	50,  // 117: mesos.v1.TaskInfo.resources:type_name -> mesos.v1.Resource
-	59,  // 118: mesos.v1.TaskInfo.executor:type_name -> mesos.v1.ExecutorInfo
-	56,  // 119: mesos.v1.TaskInfo.command:type_name -> mesos.v1.CommandInfo
-	77,  // 120: mesos.v1.TaskInfo.container:type_name -> mesos.v1.ContainerInfo
-	60,  // 121: mesos.v1.TaskInfo.health_check:type_name -> mesos.v1.HealthCheck
-	61,  // 122: mesos.v1.TaskInfo.check:type_name -> mesos.v1.CheckInfo
-	58,  // 123: mesos.v1.TaskInfo.kill_policy:type_name -> mesos.v1.KillPolicy
-	41,  // 124: mesos.v1.TaskInfo.labels:type_name -> mesos.v1.Labels
-	35,  // 125: mesos.v1.TaskInfo.max_completion_time:type_name -> mesos.v1.DurationInfo
-	140, // 126: mesos.v1.TaskInfo.limits:type_name -> mesos.v1.TaskInfo.LimitsEntry
-	79,  // 127: mesos.v1.TaskGroupInfo.tasks:type_name -> mesos.v1.TaskInfo
-	28,  // 128: mesos.v1.Task.task_id:type_name -> mesos.v1.TaskID
-	25,  // 129: mesos.v1.Task.framework_id:type_name -> mesos.v1.FrameworkID
-	29,  // 130: mesos.v1.Task.executor_id:type_name -> mesos.v1.ExecutorID
-	27,  // 131: mesos.v1.Task.agent_id:type_name -> mesos.v1.AgentID
+	52,  // 56: mesos.v1.OperationStatus.converted_resources:type_name -> mesos.v1.Resource
+	35,  // 57: mesos.v1.OperationStatus.uuid:type_name -> mesos.v1.UUID
+	127, // 58: mesos.v1.CommandInfo.uris:type_name -> mesos.v1.CommandInfo.URI
+	59,  // 59: mesos.v1.CommandInfo.environment:type_name -> mesos.v1.Environment
+	128, // 60: mesos.v1.Environment.variables:type_name -> mesos.v1.Environment.Variable
+	37,  // 61: mesos.v1.KillPolicy.grace_period:type_name -> mesos.v1.DurationInfo
+	11,  // 62: mesos.v1.ExecutorInfo.type:type_name -> mesos.v1.ExecutorInfo.Type
+	31,  // 63: mesos.v1.ExecutorInfo.executor_id:type_name -> mesos.v1.ExecutorID
+	27,  // 64: mesos.v1.ExecutorInfo.framework_id:type_name -> mesos.v1.FrameworkID
+	58,  // 65: mesos.v1.ExecutorInfo.command:type_name -> mesos.v1.CommandInfo
+	79,  // 66: mesos.v1.ExecutorInfo.container:type_name -> mesos.v1.ContainerInfo
+	52,  // 67: mesos.v1.ExecutorInfo.resources:type_name -> mesos.v1.Resource
+	37,  // 68: mesos.v1.ExecutorInfo.shutdown_grace_period:type_name -> mesos.v1.DurationInfo
+	43,  // 69: mesos.v1.ExecutorInfo.labels:type_name -> mesos.v1.Labels
+	12,  // 70: mesos.v1.HealthCheck.type:type_name -> mesos.v1.HealthCheck.Type
+	58,  // 71: mesos.v1.HealthCheck.command:type_name -> mesos.v1.CommandInfo
+	129, // 72: mesos.v1.HealthCheck.http:type_name -> mesos.v1.HealthCheck.HTTPCheckInfo
+	130, // 73: mesos.v1.HealthCheck.tcp:type_name -> mesos.v1.HealthCheck.TCPCheckInfo
+	13,  // 74: mesos.v1.CheckInfo.type:type_name -> mesos.v1.CheckInfo.Type
+	131, // 75: mesos.v1.CheckInfo.command:type_name -> mesos.v1.CheckInfo.Command
+	132, // 76: mesos.v1.CheckInfo.http:type_name -> mesos.v1.CheckInfo.Http
+	133, // 77: mesos.v1.CheckInfo.tcp:type_name -> mesos.v1.CheckInfo.Tcp
+	13,  // 78: mesos.v1.CheckStatusInfo.type:type_name -> mesos.v1.CheckInfo.Type
+	134, // 79: mesos.v1.CheckStatusInfo.command:type_name -> mesos.v1.CheckStatusInfo.Command
+	135, // 80: mesos.v1.CheckStatusInfo.http:type_name -> mesos.v1.CheckStatusInfo.Http
+	136, // 81: mesos.v1.CheckStatusInfo.tcp:type_name -> mesos.v1.CheckStatusInfo.Tcp
+	14,  // 82: mesos.v1.Image.type:type_name -> mesos.v1.Image.Type
+	137, // 83: mesos.v1.Image.docker:type_name -> mesos.v1.Image.Docker
+	15,  // 84: mesos.v1.MountPropagation.mode:type_name -> mesos.v1.MountPropagation.Mode
+	16,  // 85: mesos.v1.Volume.mode:type_name -> mesos.v1.Volume.Mode
+	65,  // 86: mesos.v1.Volume.image:type_name -> mesos.v1.Image
+	138, // 87: mesos.v1.Volume.source:type_name -> mesos.v1.Volume.Source
+	142, // 88: mesos.v1.NetworkInfo.ip_addresses:type_name -> mesos.v1.NetworkInfo.IPAddress
+	43,  // 89: mesos.v1.NetworkInfo.labels:type_name -> mesos.v1.Labels
+	143, // 90: mesos.v1.NetworkInfo.port_mappings:type_name -> mesos.v1.NetworkInfo.PortMapping
+	20,  // 91: mesos.v1.CapabilityInfo.capabilities:type_name -> mesos.v1.CapabilityInfo.Capability
+	69,  // 92: mesos.v1.LinuxInfo.capability_info:type_name -> mesos.v1.CapabilityInfo
+	69,  // 93: mesos.v1.LinuxInfo.bounding_capabilities:type_name -> mesos.v1.CapabilityInfo
+	69,  // 94: mesos.v1.LinuxInfo.effective_capabilities:type_name -> mesos.v1.CapabilityInfo
+	144, // 95: mesos.v1.RLimitInfo.rlimits:type_name -> mesos.v1.RLimitInfo.RLimit
+	145, // 96: mesos.v1.TTYInfo.window_size:type_name -> mesos.v1.TTYInfo.WindowSize
+	146, // 97: mesos.v1.CgroupInfo.net_cls:type_name -> mesos.v1.CgroupInfo.NetCls
+	147, // 98: mesos.v1.Device.number:type_name -> mesos.v1.Device.Number
+	74,  // 99: mesos.v1.DeviceAccess.device:type_name -> mesos.v1.Device
+	148, // 100: mesos.v1.DeviceAccess.access:type_name -> mesos.v1.DeviceAccess.Access
+	75,  // 101: mesos.v1.DeviceWhitelist.allowed_devices:type_name -> mesos.v1.DeviceAccess
+	149, // 102: mesos.v1.ResourceUsage.executors:type_name -> mesos.v1.ResourceUsage.Executor
+	52,  // 103: mesos.v1.ResourceUsage.total:type_name -> mesos.v1.Resource
+	22,  // 104: mesos.v1.ContainerInfo.type:type_name -> mesos.v1.ContainerInfo.Type
+	67,  // 105: mesos.v1.ContainerInfo.volumes:type_name -> mesos.v1.Volume
+	151, // 106: mesos.v1.ContainerInfo.docker:type_name -> mesos.v1.ContainerInfo.DockerInfo
+	152, // 107: mesos.v1.ContainerInfo.mesos:type_name -> mesos.v1.ContainerInfo.MesosInfo
+	68,  // 108: mesos.v1.ContainerInfo.network_infos:type_name -> mesos.v1.NetworkInfo
+	70,  // 109: mesos.v1.ContainerInfo.linux_info:type_name -> mesos.v1.LinuxInfo
+	71,  // 110: mesos.v1.ContainerInfo.rlimit_info:type_name -> mesos.v1.RLimitInfo
+	72,  // 111: mesos.v1.ContainerInfo.tty_info:type_name -> mesos.v1.TTYInfo
+	34,  // 112: mesos.v1.ContainerStatus.container_id:type_name -> mesos.v1.ContainerID
+	68,  // 113: mesos.v1.ContainerStatus.network_infos:type_name -> mesos.v1.NetworkInfo
+	73,  // 114: mesos.v1.ContainerStatus.cgroup_info:type_name -> mesos.v1.CgroupInfo
+	30,  // 115: mesos.v1.TaskInfo.task_id:type_name -> mesos.v1.TaskID
+	29,  // 116: mesos.v1.TaskInfo.agent_id:type_name -> mesos.v1.AgentID
+	52,  // 117: mesos.v1.TaskInfo.resources:type_name -> mesos.v1.Resource
+	61,  // 118: mesos.v1.TaskInfo.executor:type_name -> mesos.v1.ExecutorInfo
+	58,  // 119: mesos.v1.TaskInfo.command:type_name -> mesos.v1.CommandInfo
+	79,  // 120: mesos.v1.TaskInfo.container:type_name -> mesos.v1.ContainerInfo
+	62,  // 121: mesos.v1.TaskInfo.health_check:type_name -> mesos.v1.HealthCheck
+	63,  // 122: mesos.v1.TaskInfo.check:type_name -> mesos.v1.CheckInfo
+	60,  // 123: mesos.v1.TaskInfo.kill_policy:type_name -> mesos.v1.KillPolicy
+	43,  // 124: mesos.v1.TaskInfo.labels:type_name -> mesos.v1.Labels
+	37,  // 125: mesos.v1.TaskInfo.max_completion_time:type_name -> mesos.v1.DurationInfo
+	154, // 126: mesos.v1.TaskInfo.limits:type_name -> mesos.v1.TaskInfo.LimitsEntry
+	81,  // 127: mesos.v1.TaskGroupInfo.tasks:type_name -> mesos.v1.TaskInfo
+	30,  // 128: mesos.v1.Task.task_id:type_name -> mesos.v1.TaskID
+	27,  // 129: mesos.v1.Task.framework_id:type_name -> mesos.v1.FrameworkID
+	31,  // 130: mesos.v1.Task.executor_id:type_name -> mesos.v1.ExecutorID
+	29,  // 131: mesos.v1.Task.agent_id:type_name -> mesos.v1.AgentID
 	1,   // 132: mesos.v1.Task.state:type_name -> mesos.v1.TaskState
-	50,  // 133: mesos.v1.Task.resources:type_name -> mesos.v1.Resource
-	82,  // 134: mesos.v1.Task.statuses:type_name -> mesos.v1.TaskStatus
+	52,  // 133: mesos.v1.Task.resources:type_name -> mesos.v1.Resource
+	84,  // 134: mesos.v1.Task.statuses:type_name -> mesos.v1.TaskStatus
 	1,   // 135: mesos.v1.Task.status_update_state:type_name -> mesos.v1.TaskState
-	41,  // 136: mesos.v1.Task.labels:type_name -> mesos.v1.Labels
-	77,  // 137: mesos.v1.Task.container:type_name -> mesos.v1.ContainerInfo
-	60,  // 138: mesos.v1.Task.health_check:type_name -> mesos.v1.HealthCheck
-	58,  // 139: mesos.v1.Task.kill_policy:type_name -> mesos.v1.KillPolicy
-	141, // 140: mesos.v1.Task.limits:type_name -> mesos.v1.Task.LimitsEntry
-	28,  // 141: mesos.v1.TaskStatus.task_id:type_name -> mesos.v1.TaskID
+	43,  // 136: mesos.v1.Task.labels:type_name -> mesos.v1.Labels
+	79,  // 137: mesos.v1.Task.container:type_name -> mesos.v1.ContainerInfo
+	62,  // 138: mesos.v1.Task.health_check:type_name -> mesos.v1.HealthCheck
+	60,  // 139: mesos.v1.Task.kill_policy:type_name -> mesos.v1.KillPolicy
+	155, // 140: mesos.v1.Task.limits:type_name -> mesos.v1.Task.LimitsEntry
+	30,  // 141: mesos.v1.TaskStatus.task_id:type_name -> mesos.v1.TaskID
 	1,   // 142: mesos.v1.TaskStatus.state:type_name -> mesos.v1.TaskState
-	23,  // 143: mesos.v1.TaskStatus.source:type_name -> mesos.v1.TaskStatus.Source
-	24,  // 144: mesos.v1.TaskStatus.reason:type_name -> mesos.v1.TaskStatus.Reason
-	27,  // 145: mesos.v1.TaskStatus.agent_id:type_name -> mesos.v1.AgentID
-	29,  // 146: mesos.v1.TaskStatus.executor_id:type_name -> mesos.v1.ExecutorID
-	62,  // 147: mesos.v1.TaskStatus.check_status:type_name -> mesos.v1.CheckStatusInfo
-	41,  // 148: mesos.v1.TaskStatus.labels:type_name -> mesos.v1.Labels
-	78,  // 149: mesos.v1.TaskStatus.container_status:type_name -> mesos.v1.ContainerStatus
-	34,  // 150: mesos.v1.TaskStatus.unreachable_time:type_name -> mesos.v1.TimeInfo
-	84,  // 151: mesos.v1.DomainInfo.FaultDomain.region:type_name -> mesos.v1.DomainInfo.FaultDomain.RegionInfo
-	85,  // 152: mesos.v1.DomainInfo.FaultDomain.zone:type_name -> mesos.v1.DomainInfo.FaultDomain.ZoneInfo
-	2,   // 153: mesos.v1.MasterInfo.Capability.type:type_name -> mesos.v1.MasterInfo.Capability.Type
-	3,   // 154: mesos.v1.AgentInfo.Capability.type:type_name -> mesos.v1.AgentInfo.Capability.Type
-	4,   // 155: mesos.v1.FrameworkInfo.Capability.type:type_name -> mesos.v1.FrameworkInfo.Capability.Type
-	47,  // 156: mesos.v1.FrameworkInfo.OfferFiltersEntry.value:type_name -> mesos.v1.OfferFilters
-	92,  // 157: mesos.v1.ResourceQuantities.QuantitiesEntry.value:type_name -> mesos.v1.Value.Scalar
-	46,  // 158: mesos.v1.OfferFilters.MinAllocatableResources.quantities:type_name -> mesos.v1.ResourceQuantities
-	93,  // 159: mesos.v1.Value.Ranges.range:type_name -> mesos.v1.Value.Range
-	6,   // 160: mesos.v1.Resource.ReservationInfo.type:type_name -> mesos.v1.Resource.ReservationInfo.Type
-	41,  // 161: mesos.v1.Resource.ReservationInfo.labels:type_name -> mesos.v1.Labels
-	102, // 162: mesos.v1.Resource.DiskInfo.persistence:type_name -> mesos.v1.Resource.DiskInfo.Persistence
-	65,  // 163: mesos.v1.Resource.DiskInfo.volume:type_name -> mesos.v1.Volume
-	103, // 164: mesos.v1.Resource.DiskInfo.source:type_name -> mesos.v1.Resource.DiskInfo.Source
-	7,   // 165: mesos.v1.Resource.DiskInfo.Source.type:type_name -> mesos.v1.Resource.DiskInfo.Source.Type
-	104, // 166: mesos.v1.Resource.DiskInfo.Source.path:type_name -> mesos.v1.Resource.DiskInfo.Source.Path
-	105, // 167: mesos.v1.Resource.DiskInfo.Source.mount:type_name -> mesos.v1.Resource.DiskInfo.Source.Mount
-	41,  // 168: mesos.v1.Resource.DiskInfo.Source.metadata:type_name -> mesos.v1.Labels
-	8,   // 169: mesos.v1.Offer.Operation.type:type_name -> mesos.v1.Offer.Operation.Type
-	30,  // 170: mesos.v1.Offer.Operation.id:type_name -> mesos.v1.OperationID
-	107, // 171: mesos.v1.Offer.Operation.launch:type_name -> mesos.v1.Offer.Operation.Launch
-	108, // 172: mesos.v1.Offer.Operation.launch_group:type_name -> mesos.v1.Offer.Operation.LaunchGroup
-	109, // 173: mesos.v1.Offer.Operation.reserve:type_name -> mesos.v1.Offer.Operation.Reserve
-	110, // 174: mesos.v1.Offer.Operation.unreserve:type_name -> mesos.v1.Offer.Operation.Unreserve
-	111, // 175: mesos.v1.Offer.Operation.create:type_name -> mesos.v1.Offer.Operation.Create
-	112, // 176: mesos.v1.Offer.Operation.destroy:type_name -> mesos.v1.Offer.Operation.Destroy
-	79,  // 177: mesos.v1.Offer.Operation.Launch.task_infos:type_name -> mesos.v1.TaskInfo
-	59,  // 178: mesos.v1.Offer.Operation.LaunchGroup.executor:type_name -> mesos.v1.ExecutorInfo
-	80,  // 179: mesos.v1.Offer.Operation.LaunchGroup.task_group:type_name -> mesos.v1.TaskGroupInfo
-	50,  // 180: mesos.v1.Offer.Operation.Reserve.source:type_name -> mesos.v1.Resource
-	50,  // 181: mesos.v1.Offer.Operation.Reserve.resources:type_name -> mesos.v1.Resource
-	50,  // 182: mesos.v1.Offer.Operation.Unreserve.resources:type_name -> mesos.v1.Resource
-	50,  // 183: mesos.v1.Offer.Operation.Create.volumes:type_name -> mesos.v1.Resource
-	50,  // 184: mesos.v1.Offer.Operation.Destroy.volumes:type_name -> mesos.v1.Resource
-	9,   // 185: mesos.v1.Environment.Variable.type:type_name -> mesos.v1.Environment.Variable.Type
-	56,  // 186: mesos.v1.CheckInfo.Command.command:type_name -> mesos.v1.CommandInfo
-	16,  // 187: mesos.v1.Volume.Source.type:type_name -> mesos.v1.Volume.Source.Type
-	125, // 188: mesos.v1.Volume.Source.docker_volume:type_name -> mesos.v1.Volume.Source.DockerVolume
-	126, // 189: mesos.v1.Volume.Source.host_path:type_name -> mesos.v1.Volume.Source.HostPath
-	127, // 190: mesos.v1.Volume.Source.sandbox_path:type_name -> mesos.v1.Volume.Source.SandboxPath
-	39,  // 191: mesos.v1.Volume.Source.DockerVolume.driver_options:type_name -> mesos.v1.Parameters
-	64,  // 192: mesos.v1.Volume.Source.HostPath.mount_propagation:type_name -> mesos.v1.MountPropagation
-	17,  // 193: mesos.v1.Volume.Source.SandboxPath.type:type_name -> mesos.v1.Volume.Source.SandboxPath.Type
-	18,  // 194: mesos.v1.NetworkInfo.IPAddress.protocol:type_name -> mesos.v1.NetworkInfo.Protocol
-	20,  // 195: mesos.v1.RLimitInfo.RLimit.type:type_name -> mesos.v1.RLimitInfo.RLimit.Type
-	59,  // 196: mesos.v1.ResourceUsage.Executor.executor_info:type_name -> mesos.v1.ExecutorInfo
-	50,  // 197: mesos.v1.ResourceUsage.Executor.allocated:type_name -> mesos.v1.Resource
-	75,  // 198: mesos.v1.ResourceUsage.Executor.statistics:type_name -> mesos.v1.ResourceStatistics
-	32,  // 199: mesos.v1.ResourceUsage.Executor.container_id:type_name -> mesos.v1.ContainerID
-	136, // 200: mesos.v1.ResourceUsage.Executor.tasks:type_name -> mesos.v1.ResourceUsage.Executor.Task
-	28,  // 201: mesos.v1.ResourceUsage.Executor.Task.id:type_name -> mesos.v1.TaskID
-	50,  // 202: mesos.v1.ResourceUsage.Executor.Task.resources:type_name -> mesos.v1.Resource
-	41,  // 203: mesos.v1.ResourceUsage.Executor.Task.labels:type_name -> mesos.v1.Labels
-	22,  // 204: mesos.v1.ContainerInfo.DockerInfo.network:type_name -> mesos.v1.ContainerInfo.DockerInfo.Network
-	139, // 205: mesos.v1.ContainerInfo.DockerInfo.port_mappings:type_name -> mesos.v1.ContainerInfo.DockerInfo.PortMapping
-	38,  // 206: mesos.v1.ContainerInfo.DockerInfo.parameters:type_name -> mesos.v1.Parameter
-	63,  // 207: mesos.v1.ContainerInfo.MesosInfo.image:type_name -> mesos.v1.Image
-	92,  // 208: mesos.v1.TaskInfo.LimitsEntry.value:type_name -> mesos.v1.Value.Scalar
-	92,  // 209: mesos.v1.Task.LimitsEntry.value:type_name -> mesos.v1.Value.Scalar
-	210, // [210:210] is the sub-list for method output_type
-	210, // [210:210] is the sub-list for method input_type
-	210, // [210:210] is the sub-list for extension type_name
-	210, // [210:210] is the sub-list for extension extendee
-	0,   // [0:210] is the sub-list for field type_name
+	24,  // 143: mesos.v1.TaskStatus.source:type_name -> mesos.v1.TaskStatus.Source
+	25,  // 144: mesos.v1.TaskStatus.reason:type_name -> mesos.v1.TaskStatus.Reason
+	29,  // 145: mesos.v1.TaskStatus.agent_id:type_name -> mesos.v1.AgentID
+	31,  // 146: mesos.v1.TaskStatus.executor_id:type_name -> mesos.v1.ExecutorID
+	64,  // 147: mesos.v1.TaskStatus.check_status:type_name -> mesos.v1.CheckStatusInfo
+	43,  // 148: mesos.v1.TaskStatus.labels:type_name -> mesos.v1.Labels
+	80,  // 149: mesos.v1.TaskStatus.container_status:type_name -> mesos.v1.ContainerStatus
+	36,  // 150: mesos.v1.TaskStatus.unreachable_time:type_name -> mesos.v1.TimeInfo
+	85,  // 151: mesos.v1.MachineInfo.id:type_name -> mesos.v1.MachineID
+	26,  // 152: mesos.v1.MachineInfo.mode:type_name -> mesos.v1.MachineInfo.Mode
+	55,  // 153: mesos.v1.MachineInfo.unavailability:type_name -> mesos.v1.Unavailability
+	28,  // 154: mesos.v1.InverseOffer.id:type_name -> mesos.v1.OfferID
+	39,  // 155: mesos.v1.InverseOffer.url:type_name -> mesos.v1.URL
+	27,  // 156: mesos.v1.InverseOffer.framework_id:type_name -> mesos.v1.FrameworkID
+	29,  // 157: mesos.v1.InverseOffer.agent_id:type_name -> mesos.v1.AgentID
+	55,  // 158: mesos.v1.InverseOffer.unavailability:type_name -> mesos.v1.Unavailability
+	52,  // 159: mesos.v1.InverseOffer.resources:type_name -> mesos.v1.Resource
+	37,  // 160: mesos.v1.DrainConfig.max_grace_period:type_name -> mesos.v1.DurationInfo
+	2,   // 161: mesos.v1.DrainInfo.state:type_name -> mesos.v1.DrainState
+	88,  // 162: mesos.v1.DrainInfo.config:type_name -> mesos.v1.DrainConfig
+	27,  // 163: mesos.v1.Role.frameworks:type_name -> mesos.v1.FrameworkID
+	52,  // 164: mesos.v1.Role.resources:type_name -> mesos.v1.Resource
+	36,  // 165: mesos.v1.FileInfo.mtime:type_name -> mesos.v1.TimeInfo
+	27,  // 166: mesos.v1.Operation.framework_id:type_name -> mesos.v1.FrameworkID
+	29,  // 167: mesos.v1.Operation.agent_id:type_name -> mesos.v1.AgentID
+	120, // 168: mesos.v1.Operation.info:type_name -> mesos.v1.Offer.Operation
+	57,  // 169: mesos.v1.Operation.latest_status:type_name -> mesos.v1.OperationStatus
+	57,  // 170: mesos.v1.Operation.statuses:type_name -> mesos.v1.OperationStatus
+	35,  // 171: mesos.v1.Operation.uuid:type_name -> mesos.v1.UUID
+	98,  // 172: mesos.v1.DomainInfo.FaultDomain.region:type_name -> mesos.v1.DomainInfo.FaultDomain.RegionInfo
+	99,  // 173: mesos.v1.DomainInfo.FaultDomain.zone:type_name -> mesos.v1.DomainInfo.FaultDomain.ZoneInfo
+	3,   // 174: mesos.v1.MasterInfo.Capability.type:type_name -> mesos.v1.MasterInfo.Capability.Type
+	4,   // 175: mesos.v1.AgentInfo.Capability.type:type_name -> mesos.v1.AgentInfo.Capability.Type
+	5,   // 176: mesos.v1.FrameworkInfo.Capability.type:type_name -> mesos.v1.FrameworkInfo.Capability.Type
+	49,  // 177: mesos.v1.FrameworkInfo.OfferFiltersEntry.value:type_name -> mesos.v1.OfferFilters
+	106, // 178: mesos.v1.ResourceQuantities.QuantitiesEntry.value:type_name -> mesos.v1.Value.Scalar
+	48,  // 179: mesos.v1.OfferFilters.MinAllocatableResources.quantities:type_name -> mesos.v1.ResourceQuantities
+	107, // 180: mesos.v1.Value.Ranges.range:type_name -> mesos.v1.Value.Range
+	7,   // 181: mesos.v1.Resource.ReservationInfo.type:type_name -> mesos.v1.Resource.ReservationInfo.Type
+	43,  // 182: mesos.v1.Resource.ReservationInfo.labels:type_name -> mesos.v1.Labels
+	116, // 183: mesos.v1.Resource.DiskInfo.persistence:type_name -> mesos.v1.Resource.DiskInfo.Persistence
+	67,  // 184: mesos.v1.Resource.DiskInfo.volume:type_name -> mesos.v1.Volume
+	117, // 185: mesos.v1.Resource.DiskInfo.source:type_name -> mesos.v1.Resource.DiskInfo.Source
+	8,   // 186: mesos.v1.Resource.DiskInfo.Source.type:type_name -> mesos.v1.Resource.DiskInfo.Source.Type
+	118, // 187: mesos.v1.Resource.DiskInfo.Source.path:type_name -> mesos.v1.Resource.DiskInfo.Source.Path
+	119, // 188: mesos.v1.Resource.DiskInfo.Source.mount:type_name -> mesos.v1.Resource.DiskInfo.Source.Mount
+	43,  // 189: mesos.v1.Resource.DiskInfo.Source.metadata:type_name -> mesos.v1.Labels
+	9,   // 190: mesos.v1.Offer.Operation.type:type_name -> mesos.v1.Offer.Operation.Type
+	32,  // 191: mesos.v1.Offer.Operation.id:type_name -> mesos.v1.OperationID
+	121, // 192: mesos.v1.Offer.Operation.launch:type_name -> mesos.v1.Offer.Operation.Launch
+	122, // 193: mesos.v1.Offer.Operation.launch_group:type_name -> mesos.v1.Offer.Operation.LaunchGroup
+	123, // 194: mesos.v1.Offer.Operation.reserve:type_name -> mesos.v1.Offer.Operation.Reserve
+	124, // 195: mesos.v1.Offer.Operation.unreserve:type_name -> mesos.v1.Offer.Operation.Unreserve
+	125, // 196: mesos.v1.Offer.Operation.create:type_name -> mesos.v1.Offer.Operation.Create
+	126, // 197: mesos.v1.Offer.Operation.destroy:type_name -> mesos.v1.Offer.Operation.Destroy
+	81,  // 198: mesos.v1.Offer.Operation.Launch.task_infos:type_name -> mesos.v1.TaskInfo
+	61,  // 199: mesos.v1.Offer.Operation.LaunchGroup.executor:type_name -> mesos.v1.ExecutorInfo
+	82,  // 200: mesos.v1.Offer.Operation.LaunchGroup.task_group:type_name -> mesos.v1.TaskGroupInfo
+	52,  // 201: mesos.v1.Offer.Operation.Reserve.source:type_name -> mesos.v1.Resource
+	52,  // 202: mesos.v1.Offer.Operation.Reserve.resources:type_name -> mesos.v1.Resource
+	52,  // 203: mesos.v1.Offer.Operation.Unreserve.resources:type_name -> mesos.v1.Resource
+	52,  // 204: mesos.v1.Offer.Operation.Create.volumes:type_name -> mesos.v1.Resource
+	52,  // 205: mesos.v1.Offer.Operation.Destroy.volumes:type_name -> mesos.v1.Resource
+	10,  // 206: mesos.v1.Environment.Variable.type:type_name -> mesos.v1.Environment.Variable.Type
+	58,  // 207: mesos.v1.CheckInfo.Command.command:type_name -> mesos.v1.CommandInfo
+	17,  // 208: mesos.v1.Volume.Source.type:type_name -> mesos.v1.Volume.Source.Type
+	139, // 209: mesos.v1.Volume.Source.docker_volume:type_name -> mesos.v1.Volume.Source.DockerVolume
+	140, // 210: mesos.v1.Volume.Source.host_path:type_name -> mesos.v1.Volume.Source.HostPath
+	141, // 211: mesos.v1.Volume.Source.sandbox_path:type_name -> mesos.v1.Volume.Source.SandboxPath
+	41,  // 212: mesos.v1.Volume.Source.DockerVolume.driver_options:type_name -> mesos.v1.Parameters
+	66,  // 213: mesos.v1.Volume.Source.HostPath.mount_propagation:type_name -> mesos.v1.MountPropagation
+	18,  // 214: mesos.v1.Volume.Source.SandboxPath.type:type_name -> mesos.v1.Volume.Source.SandboxPath.Type
+	19,  // 215: mesos.v1.NetworkInfo.IPAddress.protocol:type_name -> mesos.v1.NetworkInfo.Protocol
+	21,  // 216: mesos.v1.RLimitInfo.RLimit.type:type_name -> mesos.v1.RLimitInfo.RLimit.Type
+	61,  // 217: mesos.v1.ResourceUsage.Executor.executor_info:type_name -> mesos.v1.ExecutorInfo
+	52,  // 218: mesos.v1.ResourceUsage.Executor.allocated:type_name -> mesos.v1.Resource
+	77,  // 219: mesos.v1.ResourceUsage.Executor.statistics:type_name -> mesos.v1.ResourceStatistics
+	34,  // 220: mesos.v1.ResourceUsage.Executor.container_id:type_name -> mesos.v1.ContainerID
+	150, // 221: mesos.v1.ResourceUsage.Executor.tasks:type_name -> mesos.v1.ResourceUsage.Executor.Task
+	30,  // 222: mesos.v1.ResourceUsage.Executor.Task.id:type_name -> mesos.v1.TaskID
+	52,  // 223: mesos.v1.ResourceUsage.Executor.Task.resources:type_name -> mesos.v1.Resource
+	43,  // 224: mesos.v1.ResourceUsage.Executor.Task.labels:type_name -> mesos.v1.Labels
+	23,  // 225: mesos.v1.ContainerInfo.DockerInfo.network:type_name -> mesos.v1.ContainerInfo.DockerInfo.Network
+	153, // 226: mesos.v1.ContainerInfo.DockerInfo.port_mappings:type_name -> mesos.v1.ContainerInfo.DockerInfo.PortMapping
+	40,  // 227: mesos.v1.ContainerInfo.DockerInfo.parameters:type_name -> mesos.v1.Parameter
+	65,  // 228: mesos.v1.ContainerInfo.MesosInfo.image:type_name -> mesos.v1.Image
+	106, // 229: mesos.v1.TaskInfo.LimitsEntry.value:type_name -> mesos.v1.Value.Scalar
+	106, // 230: mesos.v1.Task.LimitsEntry.value:type_name -> mesos.v1.Value.Scalar
+	231, // [231:231] is the sub-list for method output_type
+	231, // [231:231] is the sub-list for method input_type
+	231, // [231:231] is the sub-list for extension type_name
+	231, // [231:231] is the sub-list for extension extendee
+	0,   // [0:231] is the sub-list for field type_name
 }
 
 func init() { file_api_v1_mesos_mesos_proto_init() }
@@ -10363,8 +11393,8 @@ func file_api_v1_mesos_mesos_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_api_v1_mesos_mesos_proto_rawDesc), len(file_api_v1_mesos_mesos_proto_rawDesc)),
-			NumEnums:      25,
-			NumMessages:   117,
+			NumEnums:      27,
+			NumMessages:   129,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
