@@ -2,7 +2,9 @@ package master
 
 import (
 	"net/http"
+	"net/url"
 	"strings"
+	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -20,6 +22,9 @@ import (
 //     mesos_master_registrar_state_store_seconds of registry commits;
 //   - mesos_master_framework_tasks{framework_id,role,state} and
 //     mesos_master_framework_offers_outstanding{framework_id,role};
+//   - Mesos's per-framework master/frameworks/<name>/<id>/<metric> as
+//     mesos_master_frameworks_<metric>{framework_id,framework_name}
+//     (mesos_master_frameworks_calls_accept and so on);
 //   - mesos_master_stream_queue_records and _bytes{kind,id}: what waits in
 //     each framework event stream's and agent connection's queue (kind
 //     "framework" or "agent", id the framework's or agent's); the loop's
@@ -125,6 +130,11 @@ func (m *Master) promSource() (map[string]float64, func(chan<- prometheus.Metric
 		}
 	})
 	return figures, func(ch chan<- prometheus.Metric) {
+		for name, v := range figures {
+			if desc, fw, id, ok := perFramework(name); ok {
+				ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, v, id, fw)
+			}
+		}
 		for _, t := range tasks {
 			ch <- prometheus.MustNewConstMetric(frameworkTasksDesc, prometheus.GaugeValue, float64(t.Tasks),
 				t.FrameworkID, t.Role, t.State.String())
@@ -141,4 +151,35 @@ func (m *Master) promSource() (map[string]float64, func(chan<- prometheus.Metric
 
 // isPerFramework reports a per-framework Mesos name, shown with labels
 // instead.
-func isPerFramework(name string) bool { return strings.HasPrefix(name, "master/frameworks/") }
+func isPerFramework(name string) bool { return strings.HasPrefix(name, perFrameworkPrefix) }
+
+const perFrameworkPrefix = "master/frameworks/"
+
+// perFrameworkDescs are the descriptions of the per-framework families, by
+// the name below the framework's prefix.
+var perFrameworkDescs sync.Map
+
+// perFramework splits master/frameworks/<name>/<id>/<metric> into the
+// family mesos_master_frameworks_<metric> (prom.Name's rule) and its labels
+// framework_id and framework_name (decoded).
+func perFramework(name string) (desc *prometheus.Desc, framework, id string, ok bool) {
+	rest, ok := strings.CutPrefix(name, perFrameworkPrefix)
+	if !ok {
+		return nil, "", "", false
+	}
+	parts := strings.SplitN(rest, "/", 3)
+	if len(parts) != 3 {
+		return nil, "", "", false
+	}
+	framework, err := url.PathUnescape(parts[0])
+	if err != nil {
+		framework = parts[0]
+	}
+	d, ok := perFrameworkDescs.Load(parts[2])
+	if !ok {
+		d, _ = perFrameworkDescs.LoadOrStore(parts[2], prometheus.NewDesc(prom.Name("master/frameworks/"+parts[2]),
+			"Mesos metric master/frameworks/<name>/<id>/"+parts[2]+" (/metrics/snapshot), by framework.",
+			[]string{"framework_id", "framework_name"}, nil))
+	}
+	return d.(*prometheus.Desc), framework, parts[1], true
+}

@@ -139,6 +139,17 @@ func TestPrometheusMetrics(t *testing.T) {
 	if n := histogramCount(t, got, "mesos_http_request_duration_seconds", map[string]string{"endpoint": "/api/v1/scheduler", "code": "202"}); n < 2 {
 		t.Errorf("ACCEPT and ACKNOWLEDGE requests counted: %d, want at least 2", n)
 	}
+	if v := gauge(t, got, "mesos_master_frameworks_calls_subscribe", map[string]string{"framework_id": fw, "framework_name": "prom"}); v != 1 {
+		t.Errorf("mesos_master_frameworks_calls_subscribe = %v, want 1", v)
+	}
+	if v := gauge(t, got, "mesos_master_frameworks_tasks_active_task_running", map[string]string{"framework_id": fw, "framework_name": "prom"}); v != 1 {
+		t.Errorf("mesos_master_frameworks_tasks_active_task_running = %v, want 1", v)
+	}
+	for name := range got {
+		if strings.Contains(name, fw) || strings.Contains(name, "mesos_master_frameworks_prom") {
+			t.Errorf("family %s names a framework", name)
+		}
+	}
 	if got["go_goroutines"] == nil || got["process_cpu_seconds_total"] == nil && got["process_start_time_seconds"] == nil {
 		t.Error("/metrics lacks the Go runtime or process collectors")
 	}

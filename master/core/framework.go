@@ -33,6 +33,8 @@ type framework struct {
 	// executors launched for it (custom and default executors), by agent id
 	// then executor id.
 	executors map[string]map[string]*mesos.ExecutorInfo
+	// counters are its master/frameworks/* counters (framework_metrics.go).
+	counters []float64
 
 	pub publishedFramework
 }
@@ -138,6 +140,7 @@ func (c *Core) schedulerCall(in SchedulerCall) Result {
 	if in.Stream != fw.stream {
 		return fail(Invalid, "The stream ID '%s' included in this request didn't match the stream ID currently associated with framework ID %s", in.Stream, fw.id)
 	}
+	c.countCall(fw, call.GetType())
 	switch call.GetType() {
 	case schedpb.Call_TEARDOWN:
 		c.metrics.inc("master/messages_unregister_framework")
@@ -243,6 +246,8 @@ func (c *Core) subscribe(call *schedpb.Call, stream string) Result {
 		fw.active = true
 		c.alloc.ActivateFramework(id)
 	}
+	c.countCall(fw, schedpb.Call_SUBSCRIBE)
+	c.countEvent(fw, schedpb.Event_SUBSCRIBED)
 	c.emit(SendEvent{Stream: stream, Event: &schedpb.Event{
 		Type: schedpb.Event_SUBSCRIBED.Enum(),
 		Subscribed: &schedpb.Event_Subscribed{
@@ -253,6 +258,7 @@ func (c *Core) subscribe(call *schedpb.Call, stream string) Result {
 	}})
 	// Mesos's heartbeater beats as soon as it starts, so a HEARTBEAT
 	// follows SUBSCRIBED at once (see mesos-samples/scheduler_subscribe_stream.txt).
+	c.countEvent(fw, schedpb.Event_HEARTBEAT)
 	c.emit(SendEvent{Stream: stream, Event: &schedpb.Event{Type: schedpb.Event_HEARTBEAT.Enum()}})
 	c.opFramework(fw, !wasKnown)
 	c.allocateSoon = true

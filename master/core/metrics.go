@@ -111,6 +111,13 @@ func (s *Snapshot) Metrics() map[string]float64 {
 		return true
 	})
 	frameworks.put(out, "master/frameworks_")
+	s.frameworks.Walk(func(_ string, fw *frameworkRec) bool {
+		fw.frameworkMetrics(out)
+		return true
+	})
+	for _, fw := range s.completed {
+		fw.frameworkMetrics(out)
+	}
 	for _, name := range []string{"cpus", "gpus", "mem", "disk"} {
 		out["master/"+name+"_total"] = total[name]
 		out["master/"+name+"_used"] = used[name]

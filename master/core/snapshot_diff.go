@@ -95,6 +95,9 @@ func diffFrameworks(a, b *frameworkRec) string {
 		!a.registered.Equal(b.registered) || !a.unregistered.Equal(b.unregistered) || !a.reregistered.Equal(b.reregistered) {
 		return "fields differ"
 	}
+	if !slices.Equal(a.counters, b.counters) {
+		return fmt.Sprintf("counters %v, want %v", a.counters, b.counters)
+	}
 	if d := diffTrees("task", a.tasks, b.tasks, diffTasks); d != "" {
 		return d
 	}
