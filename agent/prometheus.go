@@ -135,6 +135,15 @@ func (a *Agent) figures(s *core.Snapshot) map[string]float64 {
 		m[k] = v
 	}
 	m["slave/uptime_secs"] = time.Since(a.startTime).Seconds()
+	m["containerizer/fetcher/task_fetches_succeeded"] = float64(a.ops.fetchesSucceeded.Load())
+	m["containerizer/fetcher/task_fetches_failed"] = float64(a.ops.fetchesFailed.Load())
+	m["containerizer/fetcher/cache_size_total_bytes"] = float64(a.cfg.FetcherCacheSize)
+	m["containerizer/fetcher/cache_size_used_bytes"] = 0
+	if id := a.ID(); id != "" {
+		_, used := a.ops.fetch.CacheUsage(id)
+		m["containerizer/fetcher/cache_size_used_bytes"] = float64(used)
+	}
+	m["containerizer/mesos/container_destroy_errors"] = float64(a.ops.destroyErrors.Load())
 	for k, v := range prom.System() {
 		m[k] = v
 	}
