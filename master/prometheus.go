@@ -26,9 +26,10 @@ import (
 //     mesos_master_frameworks_<metric>{framework_id,framework_name}
 //     (mesos_master_frameworks_calls_accept and so on);
 //   - mesos_master_stream_queue_records and _bytes{kind,id}: what waits in
-//     each framework event stream's and agent connection's queue (kind
-//     "framework" or "agent", id the framework's or agent's); the loop's
-//     own queue is mesos_master_event_queue_http_requests;
+//     each framework event stream's, agent connection's and operator event
+//     stream's queue (kind "framework", "agent" or "operator", id the
+//     framework's, the agent's or the operator stream's); the loop's own
+//     queue is mesos_master_event_queue_http_requests;
 //   - mesos_http_request_duration_seconds{endpoint,code} (prom.HTTP), by
 //     route pattern;
 //   - the Go runtime and process collectors.
@@ -50,10 +51,10 @@ var (
 	frameworkOffersDesc = prometheus.NewDesc("mesos_master_framework_offers_outstanding",
 		"Offers each active framework holds, by role.", []string{"framework_id", "role"}, nil)
 	streamRecordsDesc = prometheus.NewDesc("mesos_master_stream_queue_records",
-		"Records waiting to be written to a framework's event stream or an agent's connection (taken by the writer and not yet written too).",
+		"Records waiting to be written to a framework's or the operator API's event stream or an agent's connection (taken by the writer and not yet written too).",
 		[]string{"kind", "id"}, nil)
 	streamBytesDesc = prometheus.NewDesc("mesos_master_stream_queue_bytes",
-		"Bytes waiting to be written to a framework's event stream or an agent's connection.", []string{"kind", "id"}, nil)
+		"Bytes waiting to be written to a framework's or the operator API's event stream or an agent's connection.", []string{"kind", "id"}, nil)
 )
 
 // initProm makes the master's registry. It runs before anything is timed.
@@ -119,7 +120,7 @@ func (m *Master) promSource() (map[string]float64, func(chan<- prometheus.Metric
 	type queue struct{ kind, id string }
 	depths := map[queue]queueStats{}
 	_ = m.do(func() {
-		for kind, sinks := range map[string]map[string]*sink{"framework": m.frameworkSinks, "agent": m.agentSinks} {
+		for kind, sinks := range map[string]map[string]*sink{"framework": m.frameworkSinks, "agent": m.agentSinks, "operator": m.operatorSinks} {
 			for _, s := range sinks {
 				st := s.stats()
 				d := depths[queue{kind, s.id}]

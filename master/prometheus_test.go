@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	masterpb "github.com/gomesos/gomesos/api/v1/master"
 	mesos "github.com/gomesos/gomesos/api/v1/mesos"
 	"github.com/gomesos/gomesos/codec"
 )
@@ -202,4 +203,32 @@ func TestMetricsSnapshotTimeout(t *testing.T) {
 	if status != http.StatusOK || !strings.Contains(body, `"master/elected":1.0`) {
 		t.Errorf("?timeout=5secs: %d %q", status, body)
 	}
+}
+
+// An operator API subscriber shows on /metrics: the subscriber count, its
+// stream's queue and its request, counted while the stream is open.
+func TestPrometheusOperatorStream(t *testing.T) {
+	m := startMaster(t)
+	ops := subscribeOperator(t, m, codec.JSON)
+	ops.expect(masterpb.Event_SUBSCRIBED)
+	got := m.scrape()
+	if v := gauge(t, got, "mesos_master_operator_event_stream_subscribers", nil); v != 1 {
+		t.Errorf("mesos_master_operator_event_stream_subscribers = %v, want 1", v)
+	}
+	queues := 0
+	for _, s := range got["mesos_master_stream_queue_records"].GetMetric() {
+		for _, l := range s.GetLabel() {
+			if l.GetName() == "kind" && l.GetValue() == "operator" {
+				queues++
+			}
+		}
+	}
+	if queues != 1 {
+		t.Errorf("%d operator stream queues on /metrics, want 1", queues)
+	}
+	if n := histogramCount(t, got, "mesos_http_request_duration_seconds", map[string]string{"endpoint": "/api/v1", "code": "200"}); n != 1 {
+		t.Errorf("operator SUBSCRIBE requests counted: %d, want 1", n)
+	}
+	ops.resp.Body.Close()
+	<-ops.done
 }
