@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -119,7 +120,7 @@ func (m *Master) promSource() (map[string]float64, func(chan<- prometheus.Metric
 	tasks, offers := latest.FrameworkCounts()
 	type queue struct{ kind, id string }
 	depths := map[queue]queueStats{}
-	_ = m.do(func() {
+	m.tryDo(freshWait, func() {
 		for kind, sinks := range map[string]map[string]*sink{"framework": m.frameworkSinks, "agent": m.agentSinks, "operator": m.operatorSinks} {
 			for _, s := range sinks {
 				st := s.stats()
@@ -148,6 +149,28 @@ func (m *Master) promSource() (map[string]float64, func(chan<- prometheus.Metric
 			ch <- prometheus.MustNewConstMetric(streamBytesDesc, prometheus.GaugeValue, float64(d.Bytes), q.kind, q.id)
 		}
 	}
+}
+
+// tryDo runs fn on the loop unless the loop does not take it within wait
+// (or has stopped); it reports whether fn ran. A scrape does not wait on
+// a busy loop for what it can do without.
+func (m *Master) tryDo(wait time.Duration, fn func()) bool {
+	r := request{fn: fn, done: make(chan struct{})}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	m.queued.Add(1)
+	select {
+	case m.reqs <- r:
+		m.queued.Add(-1)
+	case <-t.C:
+		m.queued.Add(-1)
+		return false
+	case <-m.stopped:
+		m.queued.Add(-1)
+		return false
+	}
+	<-r.done
+	return true
 }
 
 // isPerFramework reports a per-framework Mesos name, shown with labels

@@ -232,3 +232,20 @@ func TestPrometheusOperatorStream(t *testing.T) {
 	ops.resp.Body.Close()
 	<-ops.done
 }
+
+// Each master has its own registry: two in one process count their own
+// requests only.
+func TestPrometheusRegistryPerMaster(t *testing.T) {
+	m1, m2 := startMaster(t), startMaster(t)
+	for range 3 {
+		m1.do(http.MethodGet, "/master/flags", nil, nil)
+	}
+	m2.do(http.MethodGet, "/master/flags", nil, nil)
+	labels := map[string]string{"endpoint": "/master/flags", "code": "200"}
+	if n := histogramCount(t, m1.scrape(), "mesos_http_request_duration_seconds", labels); n != 3 {
+		t.Errorf("the first master counted %d requests, want 3", n)
+	}
+	if n := histogramCount(t, m2.scrape(), "mesos_http_request_duration_seconds", labels); n != 1 {
+		t.Errorf("the second master counted %d requests, want 1", n)
+	}
+}
