@@ -26,6 +26,7 @@ import (
 	"github.com/gomesos/gomesos/agent/core"
 	"github.com/gomesos/gomesos/agent/fetcher"
 	mesos "github.com/gomesos/gomesos/api/v1/mesos"
+	"github.com/gomesos/gomesos/internal/verbosity"
 )
 
 // Agent is a running Gomesos agent: the driver of the core state machine.
@@ -45,6 +46,7 @@ type Agent struct {
 	pending   []core.Input // inputs produced by the loop itself
 	flags     map[string]string
 	build     codec.BuildInfo
+	verbosity *verbosity.Verbosity
 
 	streams streams
 	files   files
@@ -107,21 +109,25 @@ func New(cfg Config) (*Agent, error) {
 	endpoint := net.JoinHostPort(ip, strconv.Itoa(port))
 
 	a := &Agent{
-		cfg:     cfg,
-		masters: masters,
-		log:     log,
-		logq:    logq,
-		ln:      ln,
-		ip:      ip,
-		port:    port,
-		inputs:  make(chan core.Input, 256),
-		urgent:  make(chan core.Input, 4),
-		flags:   cfg.flagsMap(ip, port),
-		build:   buildinfo.Read(),
-		stopped: make(chan struct{}),
-		exitReq: make(chan struct{}),
+		cfg:       cfg,
+		masters:   masters,
+		log:       log,
+		logq:      logq,
+		ln:        ln,
+		ip:        ip,
+		port:      port,
+		inputs:    make(chan core.Input, 256),
+		urgent:    make(chan core.Input, 4),
+		flags:     cfg.flagsMap(ip, port),
+		build:     buildinfo.Read(),
+		verbosity: cfg.Verbosity,
+		stopped:   make(chan struct{}),
+		exitReq:   make(chan struct{}),
 	}
 	a.statsPacer.interval = statisticsRate
+	if a.verbosity == nil {
+		a.verbosity = verbosity.New(nil)
+	}
 	a.initProm()
 	a.cont = containerizer.NewPosix(containerizer.Options{
 		WorkDir:    cfg.WorkDir,

@@ -17,6 +17,7 @@ import (
 	"github.com/gomesos/gomesos/agent/core"
 	"github.com/gomesos/gomesos/agent/fetcher"
 	mesos "github.com/gomesos/gomesos/api/v1/mesos"
+	"github.com/gomesos/gomesos/internal/verbosity"
 )
 
 // Defaults of the Mesos agent flags that Config carries.
@@ -186,6 +187,10 @@ type Config struct {
 	DockerStopTimeout time.Duration
 	// Logger receives the agent's logs; default discards them.
 	Logger *slog.Logger
+	// Verbosity is the process's log verbosity, which the operator API's
+	// GET_LOGGING_LEVEL and SET_LOGGING_LEVEL read and set; nil: one of
+	// the agent's own, which changes no logger.
+	Verbosity *verbosity.Verbosity
 }
 
 // withDefaults fills in defaults and checks the configuration.

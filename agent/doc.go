@@ -3,9 +3,9 @@
 // the master sends inside executors it launches through the containerizer,
 // serves the v1 executor API (POST /api/v1/executor), delivers status
 // updates to the master reliably (the status update manager), and serves the
-// agent's operator endpoints (/state, /flags, /health, /version,
-// /metrics/snapshot, /monitor/statistics, /files/*), and GET /metrics for
-// Prometheus (prometheus.go).
+// agent's v1 operator API (POST /api/v1), its legacy endpoints (/state,
+// /flags, /health, /version, /metrics/snapshot, /monitor/statistics,
+// /files/*) and GET /metrics for Prometheus (prometheus.go).
 //
 // # Structure
 //
@@ -34,7 +34,9 @@
 //     from an immutable snapshot the loop publishes when a reader wants a
 //     newer one; monitor.go measures the snapshot's containers through the
 //     containerizer, on the reader's goroutines (/monitor/statistics and
-//     the Usage API);
+//     the Usage API); operator.go answers the v1 operator API from the
+//     same snapshot (with its protobuf view, core.V1State, built only when
+//     one of its readers asks) and the same files logic;
 //   - config.go, detect*.go and build.go: flags, the machine's resources
 //     and the binary's build information, worked out once before the core
 //     starts.

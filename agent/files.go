@@ -3,7 +3,7 @@ package agent
 import (
 	"encoding/json"
 	"errors"
-	"github.com/gomesos/gomesos/codec"
+	"fmt"
 	"io"
 	"io/fs"
 	"mime"
@@ -18,6 +18,8 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+
+	"github.com/gomesos/gomesos/codec"
 )
 
 // readCap is the most one /files/read returns: 16 pages of 4 KiB, as Mesos.
@@ -94,14 +96,36 @@ func (f *files) resolve(virtual string) (string, error) {
 	return real, nil
 }
 
-func (f *files) fail(w http.ResponseWriter, err error, what string) {
+// filesError is a refusal of the files logic: the HTTP status Mesos
+// answers with and the reason.
+type filesError struct {
+	status int
+	msg    string
+}
+
+func (e *filesError) Error() string { return e.msg }
+
+// refusal is the filesError for err, met looking for the virtual path what.
+func refusal(err error, what string) *filesError {
 	switch {
 	case errors.Is(err, errEscapes):
-		httpError(w, http.StatusForbidden, "Path '"+what+"' leaves the sandbox")
+		return &filesError{http.StatusForbidden, "Path '" + what + "' leaves the sandbox"}
 	default:
-		httpError(w, http.StatusNotFound, "Path '"+what+"' does not exist")
+		return &filesError{http.StatusNotFound, "Path '" + what + "' does not exist"}
 	}
 }
+
+// failFiles answers an error of list or readAt.
+func failFiles(w http.ResponseWriter, err error) {
+	var fe *filesError
+	if errors.As(err, &fe) {
+		httpError(w, fe.status, fe.msg)
+		return
+	}
+	httpError(w, http.StatusInternalServerError, err.Error())
+}
+
+func (f *files) fail(w http.ResponseWriter, err error, what string) { failFiles(w, refusal(err, what)) }
 
 // pathParam is the query's path parameter; when there is none it answers
 // 400 and returns false.
@@ -161,43 +185,98 @@ type fileInfoJSON struct {
 	GID   string       `json:"gid"`
 }
 
+// fileEntry is one entry of a listing: its virtual path and its stat.
+type fileEntry struct {
+	virtual string
+	info    fs.FileInfo
+}
+
+// list is the entries of the directory at a virtual path (the file itself
+// when it is not a directory), by path; the /files/browse endpoint and the
+// LIST_FILES call answer with it.
+func (f *files) list(virtual string) ([]fileEntry, error) {
+	real, err := f.resolve(virtual)
+	if err != nil {
+		return nil, refusal(err, virtual)
+	}
+	fi, err := os.Stat(real)
+	if err != nil {
+		return nil, refusal(errFileNotFound, virtual)
+	}
+	vbase := strings.TrimSuffix(path.Clean("/"+virtual), "/")
+	if !fi.IsDir() {
+		return []fileEntry{{vbase, fi}}, nil
+	}
+	entries, err := os.ReadDir(real)
+	if err != nil {
+		return nil, fmt.Errorf("listing %s: %w", virtual, err)
+	}
+	out := make([]fileEntry, 0, len(entries))
+	for _, e := range entries {
+		info, err := os.Lstat(filepath.Join(real, e.Name()))
+		if err != nil {
+			continue
+		}
+		out = append(out, fileEntry{vbase + "/" + e.Name(), info})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].virtual < out[j].virtual })
+	return out, nil
+}
+
 // browse is GET /files/browse?path=: the entries of a directory.
 func (f *files) browse(w http.ResponseWriter, r *http.Request) {
 	virtual, ok := pathParam(w, r.URL.Query())
 	if !ok {
 		return
 	}
-	real, err := f.resolve(virtual)
+	entries, err := f.list(virtual)
 	if err != nil {
-		f.fail(w, err, virtual)
+		failFiles(w, err)
 		return
 	}
-	fi, err := os.Stat(real)
-	if err != nil {
-		f.fail(w, errFileNotFound, virtual)
-		return
-	}
-	vbase := strings.TrimSuffix(path.Clean("/"+virtual), "/")
-	var out []fileInfoJSON
-	if !fi.IsDir() {
-		out = append(out, fileInfo(vbase, fi))
-	} else {
-		entries, err := os.ReadDir(real)
-		if err != nil {
-			httpError(w, http.StatusInternalServerError, err.Error())
-			return
-		}
-		out = make([]fileInfoJSON, 0, len(entries))
-		for _, e := range entries {
-			info, err := os.Lstat(filepath.Join(real, e.Name()))
-			if err != nil {
-				continue
-			}
-			out = append(out, fileInfo(vbase+"/"+e.Name(), info))
-		}
-		sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
+	out := make([]fileInfoJSON, 0, len(entries))
+	for _, e := range entries {
+		out = append(out, fileInfo(e.virtual, e.info))
 	}
 	writeJSON(w, r, out)
+}
+
+// readAt reads the file at a virtual path: its size, and at most length
+// bytes (at most readCap; -1 for readCap) from offset; an offset of -1 asks
+// for the size alone. /files/read and READ_FILE answer with it.
+func (f *files) readAt(virtual string, offset, length int64) (size int64, data []byte, err error) {
+	real, err := f.resolve(virtual)
+	if err != nil {
+		return 0, nil, refusal(err, virtual)
+	}
+	fh, err := os.Open(real)
+	if err != nil {
+		return 0, nil, refusal(errFileNotFound, virtual)
+	}
+	defer fh.Close()
+	fi, err := fh.Stat()
+	if err != nil {
+		return 0, nil, refusal(errFileNotFound, virtual)
+	}
+	if fi.IsDir() {
+		return 0, nil, &filesError{http.StatusBadRequest, "Cannot read a directory.\n"}
+	}
+	size = fi.Size()
+	if offset == -1 {
+		return size, nil, nil
+	}
+	if length == -1 || length > readCap {
+		length = readCap
+	}
+	if offset >= size || length == 0 {
+		return size, nil, nil
+	}
+	buf := make([]byte, min(length, size-offset))
+	n, err := fh.ReadAt(buf, offset)
+	if err != nil && err != io.EOF {
+		return 0, nil, &filesError{http.StatusInternalServerError, "Failed to read file: " + err.Error()}
+	}
+	return size, buf[:n], nil
 }
 
 // read is GET /files/read?path=&offset=&length=: {"offset","data"}; an
@@ -216,43 +295,19 @@ func (f *files) read(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	fh, _, ok := f.open(w, virtual)
-	if !ok {
-		return
-	}
-	defer fh.Close()
-	fi, err := fh.Stat()
+	size, data, err := f.readAt(virtual, offset, length)
 	if err != nil {
-		f.fail(w, errFileNotFound, virtual)
+		failFiles(w, err)
 		return
 	}
-	if fi.IsDir() {
-		httpError(w, http.StatusBadRequest, "Cannot read a directory.\n")
-		return
-	}
-	size := fi.Size()
 	type result struct {
 		Offset int64  `json:"offset"`
 		Data   string `json:"data"`
 	}
 	if offset == -1 {
-		writeJSON(w, r, result{Offset: size, Data: ""})
-		return
+		offset = size
 	}
-	if length == -1 || length > readCap {
-		length = readCap
-	}
-	if offset >= size || length == 0 {
-		writeJSON(w, r, result{Offset: offset, Data: ""})
-		return
-	}
-	buf := make([]byte, min(length, size-offset))
-	n, err := fh.ReadAt(buf, offset)
-	if err != nil && err != io.EOF {
-		httpError(w, http.StatusInternalServerError, "Failed to read file: "+err.Error())
-		return
-	}
-	writeJSON(w, r, result{Offset: offset, Data: string(buf[:n])})
+	writeJSON(w, r, result{Offset: offset, Data: string(data)})
 }
 
 // download is GET /files/download?path=: the file itself.

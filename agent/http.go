@@ -21,7 +21,7 @@ func (a *Agent) Handler() http.Handler {
 func (a *Agent) route(w http.ResponseWriter, r *http.Request) {
 	p := routePath(r)
 	switch p {
-	case "/api/v1/executor", "/state", "/state.json", "/metrics", "/metrics/snapshot", "/monitor/statistics", "/monitor/statistics.json":
+	case "/api/v1", "/api/v1/executor", "/state", "/state.json", "/metrics", "/metrics/snapshot", "/monitor/statistics", "/monitor/statistics.json":
 		if !a.ran.Load() {
 			httpError(w, http.StatusServiceUnavailable, "Agent is not running")
 			return
@@ -30,6 +30,8 @@ func (a *Agent) route(w http.ResponseWriter, r *http.Request) {
 	switch p {
 	case "/api/v1/executor":
 		a.serveExecutorAPI(w, r)
+	case "/api/v1":
+		a.serveOperatorAPI(w, r)
 	case "/state", "/state.json":
 		a.serveState(w, r)
 	case "/flags":

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gomesos/gomesos/agent/containerizer"
+	"github.com/gomesos/gomesos/agent/core"
 	mesos "github.com/gomesos/gomesos/api/v1/mesos"
 	"github.com/gomesos/gomesos/codec"
 	"github.com/gomesos/gomesos/resources"
@@ -47,6 +48,11 @@ func (a *Agent) Usage(ctx context.Context) ([]ContainerUsage, error) {
 		}
 		return nil, errors.New("agent: shutting down")
 	}
+	return a.usageIn(ctx, s)
+}
+
+// usageIn measures the containers of the executors of snapshot s.
+func (a *Agent) usageIn(ctx context.Context, s *core.Snapshot) ([]ContainerUsage, error) {
 	type job struct {
 		usage     ContainerUsage
 		resources resources.LegacyObject

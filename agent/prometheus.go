@@ -43,7 +43,7 @@ func (a *Agent) initProm() {
 var agentRoutes = map[string]bool{}
 
 func init() {
-	for _, p := range []string{"/api/v1/executor", "/state", "/state.json", "/flags", "/health", "/version",
+	for _, p := range []string{"/api/v1", "/api/v1/executor", "/state", "/state.json", "/flags", "/health", "/version",
 		"/metrics", "/metrics/snapshot", "/monitor/statistics", "/monitor/statistics.json",
 		"/files/browse", "/files/browse.json", "/files/read", "/files/read.json", "/files/download", "/files/download.json"} {
 		agentRoutes[p] = true

@@ -22,6 +22,10 @@ import (
 // loop's time however many readers poll. A reader sees every change made
 // before it asked: it waits for the publication that covers them, at most
 // one gap and one batch of inputs away.
+//
+// The operator API's view of the state (core.V1State, protobuf copies of
+// every task) costs the loop more than the rest of a snapshot; it is built
+// only into publications that a reader of it asked for.
 const (
 	snapshotGapFactor = 9
 	maxSnapshotGap    = 5 * time.Second
@@ -33,6 +37,7 @@ type publisher struct {
 	version atomic.Uint64 // changes the loop has made
 	current atomic.Pointer[publication]
 	wanted  atomic.Bool   // a reader waits for a newer snapshot
+	wantV1  atomic.Bool   // and one of them wants its V1 view
 	poke    chan struct{} // wakes the loop when a reader starts waiting
 
 	mu        sync.Mutex
@@ -69,10 +74,14 @@ func (p *publisher) publish(c *core.Core) time.Time {
 		return due
 	}
 	p.wanted.Store(false)
+	withV1 := p.wantV1.Swap(false)
 	v := p.version.Load()
-	if cur := p.current.Load(); cur == nil || cur.version != v {
+	if cur := p.current.Load(); cur == nil || cur.version != v || (withV1 && cur.snapshot.V1 == nil) {
 		start := time.Now()
 		s := c.Snapshot(start)
+		if withV1 {
+			s.V1 = c.V1State()
+		}
 		p.lastBuild = time.Now()
 		p.gap = min(snapshotGapFactor*p.lastBuild.Sub(start), maxSnapshotGap)
 		p.current.Store(&publication{version: v, snapshot: s})
@@ -88,13 +97,25 @@ func (p *publisher) publish(c *core.Core) time.Time {
 // had made when latest was called, waiting for its publication if need be;
 // false when stopped closes or ctx ends first.
 func (p *publisher) latest(ctx context.Context, stopped <-chan struct{}) (*core.Snapshot, bool) {
+	return p.await(ctx, stopped, false)
+}
+
+// latestV1 is latest for a reader of the snapshot's V1 view.
+func (p *publisher) latestV1(ctx context.Context, stopped <-chan struct{}) (*core.Snapshot, bool) {
+	return p.await(ctx, stopped, true)
+}
+
+func (p *publisher) await(ctx context.Context, stopped <-chan struct{}, v1 bool) (*core.Snapshot, bool) {
 	want := p.version.Load()
 	for {
 		p.mu.Lock()
 		next := p.published
 		p.mu.Unlock()
-		if cur := p.current.Load(); cur != nil && cur.version >= want {
+		if cur := p.current.Load(); cur != nil && cur.version >= want && (!v1 || cur.snapshot.V1 != nil) {
 			return cur.snapshot, true
+		}
+		if v1 {
+			p.wantV1.Store(true)
 		}
 		p.wanted.Store(true)
 		select {

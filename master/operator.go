@@ -1,11 +1,9 @@
 package master
 
 import (
-	"compress/gzip"
 	"maps"
 	"net/http"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/gomesos/gomesos/api/v1/maintenance"
@@ -128,31 +126,12 @@ func writeMessage(w http.ResponseWriter, r *http.Request, enc codec.Encoding, ms
 		return
 	}
 	w.Header().Set("Content-Type", enc.ContentType())
-	if len(b) >= gzipMin && acceptsGzip(r.Header.Get("Accept-Encoding")) {
+	if len(b) >= codec.GzipMin && codec.AcceptsGzip(r.Header.Get("Accept-Encoding")) {
 		w.Header().Set("Content-Encoding", "gzip")
 		w.Header().Add("Vary", "Accept-Encoding")
-		zw := gzip.NewWriter(w)
-		_, _ = zw.Write(b)
-		_ = zw.Close()
-		return
+		b = codec.Gzip(b)
 	}
 	_, _ = w.Write(b)
-}
-
-// gzipMin is the smallest response worth compressing.
-const gzipMin = 1024
-
-// acceptsGzip reports whether an Accept-Encoding header allows gzip.
-func acceptsGzip(h string) bool {
-	for part := range strings.SplitSeq(h, ",") {
-		name, params, _ := strings.Cut(strings.TrimSpace(part), ";")
-		if !strings.EqualFold(strings.TrimSpace(name), "gzip") {
-			continue
-		}
-		q := strings.ReplaceAll(params, " ", "")
-		return q != "q=0" && q != "q=0.0" && q != "q=0.00" && q != "q=0.000"
-	}
-	return false
 }
 
 // operatorRead answers the calls that only read. A zero status means the

@@ -16,6 +16,7 @@ import (
 type Snapshot struct {
 	State   *StateJSON         // the /state document
 	Metrics map[string]float64 // the slave/* values of /metrics/snapshot
+	V1      *V1State           // what the v1 operator API shows, when asked for (V1State)
 }
 
 // StateJSON is the /state document; field order follows Mesos's.

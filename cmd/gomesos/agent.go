@@ -173,12 +173,13 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintln(stderr, "gomesos agent: --work_dir is required (e.g. --work_dir=/var/lib/gomesos/agent)")
 		return 2
 	}
-	log, err := newLogger(stderr, *level)
+	log, verb, err := newLogger(stderr, *level)
 	if err != nil {
 		fmt.Fprintln(stderr, "gomesos agent:", err)
 		return 2
 	}
 	cfg.Logger = log
+	cfg.Verbosity = verb
 	cfg.NotStrict = !*strict
 	if cfg.CgroupsPidsMax < 1 {
 		fmt.Fprintln(stderr, "gomesos agent: --cgroups_pids_max must be at least 1")

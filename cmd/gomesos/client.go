@@ -78,6 +78,10 @@ func runExecute(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		return 2
 	}
 	opts.Env = env
+	// On a terminal, several tasks show as a progress bar.
+	if f, ok := stdout.(*os.File); ok && opts.Count > 1 && cli.IsTerminal(f) {
+		opts.Progress = stdout
+	}
 	if protobuf {
 		opts.Encoding = codec.Protobuf
 	}
@@ -87,35 +91,6 @@ func runExecute(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	}
 	return code
 }
-
-func tableCommand(name string, list func(context.Context, string, io.Writer) error) func(context.Context, []string, io.Writer, io.Writer) int {
-	return func(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-		fs := flag.NewFlagSet(name, flag.ContinueOnError)
-		fs.SetOutput(stderr)
-		fs.Usage = flagx.Usage(fs, "gomesos "+name+" [--master=HOST:PORT[,HOST:PORT...]]")
-		masterAddr := fs.String("master", "127.0.0.1:5050", "the master's HOST:PORT, or the masters' HOST:PORT,HOST:PORT,... (asked in turn; the others redirect to the leader)")
-		if err := flagx.Parse(fs, args, flagx.Environ()); err != nil {
-			if err == flag.ErrHelp {
-				return 0
-			}
-			fmt.Fprintf(stderr, "gomesos %s: %v\n", name, err)
-			return 2
-		}
-		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		defer cancel()
-		if err := list(ctx, *masterAddr, stdout); err != nil {
-			fmt.Fprintf(stderr, "gomesos %s: %v\n", name, err)
-			return 1
-		}
-		return 0
-	}
-}
-
-var (
-	runAgents     = tableCommand("agents", cli.Agents)
-	runFrameworks = tableCommand("frameworks", cli.Frameworks)
-	runTasks      = tableCommand("tasks", cli.Tasks)
-)
 
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 {

@@ -43,12 +43,16 @@ func runLocal(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintln(stderr, "gomesos local: --num_agents must not be negative")
 		return 2
 	}
-	log, err := newLogger(stderr, *level)
+	// One process, one verbosity: the master's and the agents' operator
+	// APIs set the same.
+	log, verb, err := newLogger(stderr, *level)
 	if err != nil {
 		fmt.Fprintln(stderr, "gomesos local:", err)
 		return 2
 	}
 	mcfg.Logger = log
+	mcfg.Verbosity = verb
+	acfg.Verbosity = verb
 	mcfg.Flags = flagValues(fs)
 	mcfg.Build = buildinfo.Read()
 	m, err := master.New(mcfg)

@@ -31,6 +31,16 @@ func commands() []command {
 		{"agents", "list the agents of a cluster", runAgents},
 		{"frameworks", "list the frameworks of a cluster", runFrameworks},
 		{"tasks", "list the tasks of a cluster", runTasks},
+		{"roles", "list the roles of a cluster", runRoles},
+		{"weights", "list the roles' weights; weights set ROLE=W ... sets them", runWeights},
+		{"maintenance", "show maintenance; maintenance schedule --file=F | down HOST... | up HOST...", runMaintenance},
+		{"drain", "drain an agent: drain AGENT_ID [--max-grace-period=D] [--mark-gone]", runDrain},
+		{"deactivate", "deactivate an agent: no more offers of it", runDeactivate},
+		{"reactivate", "reactivate a deactivated agent", runReactivate},
+		{"mark-gone", "mark an agent gone for good (its tasks are gone)", runMarkGone},
+		{"teardown", "tear a framework down, killing its tasks", runTeardown},
+		{"task", "task log TASK_ID [--follow] [--stderr]: print a task's output", runTask},
+		{"watch", "print the master's operator events as they happen", runWatch},
 		{"bench", "run a benchmark (bench allocator, bench state, bench failover)", runBench},
 		{"version", "print the version", runVersion},
 	}
@@ -74,7 +84,7 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w, "Usage: gomesos <command> [--flag=value ...]")
 	fmt.Fprintln(w, "\nCommands:")
 	for _, c := range commands() {
-		fmt.Fprintf(w, "  %-11s %s\n", c.name, c.summary)
+		fmt.Fprintf(w, "  %-12s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintln(w, "\nRun 'gomesos <command> --help' for the flags of a command.")
 }

@@ -62,6 +62,24 @@ func TestBadFlagsNameTheFlag(t *testing.T) {
 		{[]string{"master", "--registry=in_memory", "--agent_removal_rate_limit=often"}, "-agent_removal_rate_limit"},
 		{[]string{"master", "--registry=in_memory", "--recovery_agent_removal_limit=150%"}, "-recovery_agent_removal_limit"},
 		{[]string{"nonsense"}, `unknown command "nonsense"`},
+		{[]string{"agents", "--json=maybe"}, "-json"},
+		{[]string{"agents", "extra"}, `unexpected arguments ["extra"]`},
+		{[]string{"tasks", "--master=zk://h:2181/mesos"}, `--master: master address "zk://h:2181/mesos"`},
+		{[]string{"drain"}, "expecting AGENT_ID"},
+		{[]string{"drain", "a1", "a2"}, `unexpected arguments ["a2"]`},
+		{[]string{"drain", "a1", "--max-grace-period=soon"}, "-max-grace-period"},
+		{[]string{"deactivate"}, "expecting AGENT_ID"},
+		{[]string{"mark-gone"}, "expecting AGENT_ID"},
+		{[]string{"teardown"}, "expecting FRAMEWORK_ID"},
+		{[]string{"weights", "set"}, "expecting ROLE=WEIGHT"},
+		{[]string{"weights", "set", "dev=heavy"}, `"dev=heavy": the weight must be a positive number`},
+		{[]string{"maintenance", "schedule"}, "--file is required"},
+		{[]string{"maintenance", "schedule", "--file=/nonexistent/schedule.json"}, "--file: open /nonexistent/schedule.json"},
+		{[]string{"maintenance", "down"}, "expecting machines"},
+		{[]string{"task"}, "gomesos task log TASK_ID"},
+		{[]string{"task", "log"}, "expecting TASK_ID"},
+		{[]string{"task", "log", "t1", "--follow=often"}, "-follow"},
+		{[]string{"watch", "--reconnect=later"}, "-reconnect"},
 	}
 	for _, c := range cases {
 		code, _, stderr := runCLI(c.args...)
@@ -88,7 +106,12 @@ func TestHelpListsFlagsWithDefaults(t *testing.T) {
 		"execute":    {"--master", "--name", "--command", "--resources", "--count"},
 		"agents":     {"--master"},
 		"frameworks": {"--master"},
-		"tasks":      {"--master"},
+		"tasks":      {"--master", "--json"},
+		"roles":      {"--master", "--json"},
+		"drain":      {"--master", "--max-grace-period", "--mark-gone"},
+		"teardown":   {"--master"},
+		"watch":      {"--master", "--json", "--reconnect"},
+		"task":       {"gomesos task log TASK_ID"},
 	}
 	for cmd, words := range want {
 		code, _, stderr := runCLI(cmd, "--help")

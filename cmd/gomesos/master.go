@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gomesos/gomesos/internal/flagx"
+	"github.com/gomesos/gomesos/internal/verbosity"
 	"github.com/gomesos/gomesos/master"
 )
 
@@ -53,7 +54,9 @@ func flagValues(fs *flag.FlagSet) map[string]string {
 	return out
 }
 
-func newLogger(w io.Writer, level string) (*slog.Logger, error) {
+// newLogger is the process's logger at level, and the verbosity that
+// the operator API's SET_LOGGING_LEVEL raises it to debug with.
+func newLogger(w io.Writer, level string) (*slog.Logger, *verbosity.Verbosity, error) {
 	var l slog.Level
 	switch level {
 	case "INFO", "info", "":
@@ -65,9 +68,11 @@ func newLogger(w io.Writer, level string) (*slog.Logger, error) {
 	case "DEBUG", "debug":
 		l = slog.LevelDebug
 	default:
-		return nil, fmt.Errorf("--logging_level: unknown level %q (expecting INFO, WARNING, ERROR or DEBUG)", level)
+		return nil, nil, fmt.Errorf("--logging_level: unknown level %q (expecting INFO, WARNING, ERROR or DEBUG)", level)
 	}
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
+	lv := new(slog.LevelVar)
+	lv.Set(l)
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: lv})), verbosity.New(lv), nil
 }
 
 func runMaster(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -86,12 +91,13 @@ func runMaster(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintln(stderr, "gomesos master:", err)
 		return 2
 	}
-	log, err := newLogger(stderr, *level)
+	log, verb, err := newLogger(stderr, *level)
 	if err != nil {
 		fmt.Fprintln(stderr, "gomesos master:", err)
 		return 2
 	}
 	cfg.Logger = log
+	cfg.Verbosity = verb
 	if err := reg.apply(&cfg, log); err != nil {
 		fmt.Fprintln(stderr, "gomesos master:", err)
 		return 2

@@ -69,6 +69,9 @@ type ExecuteOptions struct {
 	// through the agent's Docker containerizer (mesos-execute's
 	// --docker_image with --containerizer=docker).
 	DockerImage string
+	// Progress, when set (a terminal), gets a progress bar of the tasks
+	// redrawn in place, instead of the per-task lines on stdout.
+	Progress io.Writer
 }
 
 // DefaultExecuteOptions returns the defaults: DefaultResources, one task,
@@ -131,7 +134,15 @@ func Execute(ctx context.Context, opts ExecuteOptions, stdout, stderr io.Writer)
 	if err != nil {
 		return 1, err
 	}
+	var bar *progressBar
+	if opts.Progress != nil {
+		bar = &progressBar{w: opts.Progress, total: opts.Count}
+		bar.draw(0, 0, 0)
+		defer bar.finish()
+		stdout = io.Discard
+	}
 	e := newExecution(opts, need, client, stdout, stderr)
+	e.bar = bar
 
 	// Run outlives ctx so that the interrupt can still kill and tear down
 	// over the live subscription; the interrupt ends it.
@@ -241,6 +252,7 @@ type execution struct {
 	reconcileTimer *time.Timer
 	reconcileGen   uint64 // of the timer armed last
 	reconcileDelay time.Duration
+	bar            *progressBar // nil: no progress bar
 }
 
 type execTask struct {
@@ -554,11 +566,23 @@ func (e *execution) update(ctx context.Context, st *mesos.TaskStatus) error {
 		}
 	}
 	all := true
+	running, finished, failed := 0, 0, 0
 	for _, t := range e.tasks {
 		all = all && t.terminal
+		switch {
+		case t.status.GetState() == mesos.TaskState_TASK_FINISHED:
+			finished++
+		case t.terminal:
+			failed++
+		case t.status.GetState() == mesos.TaskState_TASK_RUNNING:
+			running++
+		}
 	}
 	e.done = all
 	e.mu.Unlock()
+	if e.bar != nil {
+		e.bar.draw(running, finished, failed)
+	}
 	if !all {
 		return nil
 	}

@@ -718,3 +718,30 @@ func TestExecuteReconcilesUntilAnswered(t *testing.T) {
 		t.Fatalf("Execute = %d, %v; stderr:\n%s", r.code, r.err, r.stderr.String())
 	}
 }
+
+// With Progress set (a terminal), the tasks show as a bar redrawn in
+// place, ending at every task done, instead of the per-task lines.
+func TestExecuteProgressBar(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	c := newCluster(t, running, finished)
+	opts := options(c)
+	opts.Name = "bar"
+	opts.Count = 2
+	var bar bytes.Buffer
+	opts.Progress = &bar
+	r := startExecute(t, opts)
+	c.nextStream()
+	c.sendOffers(c.offer(0, "cpus:1;mem:1024"))
+	r.wait()
+	if r.err != nil || r.code != 0 {
+		t.Fatalf("Execute = %d, %v; stderr:\n%s", r.code, r.err, r.stderr.String())
+	}
+	if strings.Contains(r.stdout.String(), "Received status update") {
+		t.Errorf("per-task lines printed with a progress bar:\n%s", r.stdout.String())
+	}
+	got := bar.String()
+	if !strings.HasPrefix(got, "\r[") || !strings.Contains(got, "2 running") ||
+		!strings.HasSuffix(got, "\r[##############################] 2/2 done, 0 running\n") {
+		t.Errorf("progress bar %q", got)
+	}
+}

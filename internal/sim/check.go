@@ -42,6 +42,10 @@ import (
 //     endpoints and metrics, from core.Snapshot) equals what it builds
 //     from its whole state (core.FullSnapshot) (every hundredth allocator
 //     check, when a framework is done and at the end: checkSnapshot).
+//   - operator-events: a client of the operator event stream, starting
+//     from SUBSCRIBED and applying each event, holds the agents and
+//     frameworks the master publishes, and every task in the master's
+//     state for it (operator.go, with snapshot-agrees).
 //   - every-task-ends: after the time limit, every launched task reaches a
 //     terminal state within Config.DrainTimeout (world.drainTimedOut).
 //   - views-agree: at the end, every task whose end its framework heard
@@ -173,6 +177,7 @@ func (w *world) checkSnapshot() {
 	if d := w.core.Snapshot().Diff(w.core.FullSnapshot()); d != "" {
 		w.fail("snapshot-agrees", "what the master publishes differs from its state: %s", d)
 	}
+	w.checkOperatorEvents()
 }
 
 func taskStates(t *fwTask) []mesos.TaskState {

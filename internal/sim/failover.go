@@ -97,6 +97,7 @@ func (w *world) newMaster() {
 	}
 	w.alloc = allocator.New(allocator.Options{AllocationInterval: w.opts.AllocationInterval, Seed: w.cfg.Seed + int64(w.masters-1)})
 	w.core = core.NewCore(info, w.opts, w.alloc, w.clock())
+	w.watchOperator()
 }
 
 // refused reports whether something sent to the master in term, arriving

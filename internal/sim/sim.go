@@ -141,7 +141,9 @@ const (
 
 // world is the simulated cluster and its event loop.
 type world struct {
-	cfg   Config
+	cfg Config
+	// ops follows the master's operator event stream (operator.go).
+	ops   *operatorWatch
 	rng   *rand.Rand
 	epoch time.Time
 	now   time.Duration
@@ -482,6 +484,8 @@ func (w *world) carryOut(outs []core.Output) {
 			w.sendAgent(o.Conn, o.Msg)
 		case core.CloseAgent:
 			w.closeAgent(o.Conn)
+		case core.OperatorEvent:
+			w.operatorEvent(o.Event)
 		default:
 			w.fail("known-outputs", "unknown output %T", o)
 		}

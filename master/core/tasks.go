@@ -116,8 +116,12 @@ func (c *Core) statusUpdate(a *agent, up *agentproto.StatusUpdate) {
 			latest = up.GetLatestState()
 		}
 		// As Mesos, subscribers hear of an update that changes the task's
-		// state (not, say, a health check's RUNNING after RUNNING).
-		changed := !t.state.IsTerminal() && status.GetState() != t.state
+		// state (not, say, a health check's RUNNING after RUNNING); also,
+		// unlike Mesos, of one that only brings a newer latest state (a
+		// resent RUNNING from an agent whose task has since finished), or
+		// they would never hear the task end.
+		before := t.state
+		changed := !before.IsTerminal() && (status.GetState() != before || latest != before)
 		if !t.state.IsTerminal() || latest.IsTerminal() {
 			t.state = latest
 		}
