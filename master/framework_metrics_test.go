@@ -23,8 +23,8 @@ func frameworkMetrics(all map[string]float64, prefix string) map[string]float64 
 }
 
 // A framework's master/frameworks/<name>/<id>/* metrics have the names of
-// Mesos's (the sample's, but for roles/<role>/suppressed) and count its
-// calls, events, offers, operations and tasks; the name is
+// Mesos's (the sample's) and count its calls, events, offers, operations
+// and tasks, and say which of its roles are suppressed; the name is
 // percent-encoded; the figures stay once the framework is torn down, with
 // subscribed 0.
 func TestPerFrameworkMetrics(t *testing.T) {
@@ -37,10 +37,7 @@ func TestPerFrameworkMetrics(t *testing.T) {
 	for k := range loadSample(t, "master_metrics_snapshot_after_subscribe.json") {
 		if _, rest, ok := strings.Cut(k, "master/frameworks/"); ok {
 			// <name>/<id>/<metric>
-			parts := strings.SplitN(rest, "/", 3)
-			if !strings.HasPrefix(parts[2], "roles/") {
-				want = append(want, parts[2])
-			}
+			want = append(want, strings.SplitN(rest, "/", 3)[2])
 		}
 	}
 	if len(want) == 0 {
@@ -54,6 +51,11 @@ func TestPerFrameworkMetrics(t *testing.T) {
 	st := s.nextUpdateAfter(a, "t1", mesos.TaskState_TASK_FAILED)
 	s.acknowledge(st)
 	m.waitMetric("master/tasks_failed", 1)
+	if got := frameworkMetrics(m.metrics(), prefix)["roles/*/suppressed"]; got != 0 {
+		t.Errorf("roles/*/suppressed = %v before SUPPRESS", got)
+	}
+	s.call(&schedpb.Call{FrameworkId: &mesos.FrameworkID{Value: &s.FrameworkID}, Type: schedpb.Call_SUPPRESS.Enum()})
+	m.waitMetric(prefix+"roles/*/suppressed", 1)
 
 	got := frameworkMetrics(m.metrics(), prefix)
 	var names []string
@@ -70,7 +72,8 @@ func TestPerFrameworkMetrics(t *testing.T) {
 		"calls/accept":               1,
 		"calls/decline":              1,
 		"calls/acknowledge":          2,
-		"calls":                      5,
+		"calls/suppress":             1,
+		"calls":                      6,
 		"events/subscribed":          1,
 		"events/update":              2,
 		"offers/accepted":            1,
@@ -96,6 +99,9 @@ func TestPerFrameworkMetrics(t *testing.T) {
 	if sum != got["events"] {
 		t.Errorf("events = %v, the events by type add up to %v", got["events"], sum)
 	}
+
+	s.call(&schedpb.Call{FrameworkId: &mesos.FrameworkID{Value: &s.FrameworkID}, Type: schedpb.Call_REVIVE.Enum()})
+	m.waitMetric(prefix+"roles/*/suppressed", 0)
 
 	s.call(&schedpb.Call{FrameworkId: &mesos.FrameworkID{Value: &s.FrameworkID}, Type: schedpb.Call_TEARDOWN.Enum()})
 	m.waitMetric("master/frameworks_active", 0)

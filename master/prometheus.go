@@ -25,7 +25,8 @@ import (
 //     mesos_master_framework_offers_outstanding{framework_id,role};
 //   - Mesos's per-framework master/frameworks/<name>/<id>/<metric> as
 //     mesos_master_frameworks_<metric>{framework_id,framework_name}
-//     (mesos_master_frameworks_calls_accept and so on);
+//     (mesos_master_frameworks_calls_accept and so on), roles/<role>/suppressed
+//     as mesos_master_frameworks_roles_suppressed{framework_id,framework_name,role};
 //   - mesos_master_stream_queue_records and _bytes{kind,id}: what waits in
 //     each framework event stream's, agent connection's and operator event
 //     stream's queue (kind "framework", "agent" or "operator", id the
@@ -133,8 +134,8 @@ func (m *Master) promSource() (map[string]float64, func(chan<- prometheus.Metric
 	})
 	return figures, func(ch chan<- prometheus.Metric) {
 		for name, v := range figures {
-			if desc, fw, id, ok := perFramework(name); ok {
-				ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, v, id, fw)
+			if desc, labels, ok := perFramework(name); ok {
+				ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, v, labels...)
 			}
 		}
 		for _, t := range tasks {
@@ -185,25 +186,34 @@ var perFrameworkDescs sync.Map
 
 // perFramework splits master/frameworks/<name>/<id>/<metric> into the
 // family mesos_master_frameworks_<metric> (prom.Name's rule) and its labels
-// framework_id and framework_name (decoded).
-func perFramework(name string) (desc *prometheus.Desc, framework, id string, ok bool) {
+// framework_id and framework_name (decoded); roles/<role>/suppressed is
+// mesos_master_frameworks_roles_suppressed with the label role too.
+func perFramework(name string) (desc *prometheus.Desc, labels []string, ok bool) {
 	rest, ok := strings.CutPrefix(name, perFrameworkPrefix)
 	if !ok {
-		return nil, "", "", false
+		return nil, nil, false
 	}
 	parts := strings.SplitN(rest, "/", 3)
 	if len(parts) != 3 {
-		return nil, "", "", false
+		return nil, nil, false
 	}
 	framework, err := url.PathUnescape(parts[0])
 	if err != nil {
 		framework = parts[0]
 	}
-	d, ok := perFrameworkDescs.Load(parts[2])
-	if !ok {
-		d, _ = perFrameworkDescs.LoadOrStore(parts[2], prometheus.NewDesc(prom.Name("master/frameworks/"+parts[2]),
-			"Mesos metric master/frameworks/<name>/<id>/"+parts[2]+" (/metrics/snapshot), by framework.",
-			[]string{"framework_id", "framework_name"}, nil))
+	metric, labelNames, labels := parts[2], []string{"framework_id", "framework_name"}, []string{parts[1], framework}
+	if role, ok := strings.CutPrefix(metric, "roles/"); ok {
+		if role, ok := strings.CutSuffix(role, "/suppressed"); ok {
+			metric, labelNames, labels = "roles/suppressed", append(labelNames, "role"), append(labels, role)
+		}
 	}
-	return d.(*prometheus.Desc), framework, parts[1], true
+	d, ok := perFrameworkDescs.Load(metric)
+	if !ok {
+		help := "Mesos metric master/frameworks/<name>/<id>/" + metric + " (/metrics/snapshot), by framework."
+		if metric == "roles/suppressed" {
+			help = "Mesos metric master/frameworks/<name>/<id>/roles/<role>/suppressed (/metrics/snapshot), by framework and role."
+		}
+		d, _ = perFrameworkDescs.LoadOrStore(metric, prometheus.NewDesc(prom.Name("master/frameworks/"+metric), help, labelNames, nil))
+	}
+	return d.(*prometheus.Desc), labels, true
 }

@@ -146,6 +146,9 @@ func TestPrometheusMetrics(t *testing.T) {
 	if v := gauge(t, got, "mesos_master_frameworks_tasks_active_task_running", map[string]string{"framework_id": fw, "framework_name": "prom"}); v != 1 {
 		t.Errorf("mesos_master_frameworks_tasks_active_task_running = %v, want 1", v)
 	}
+	if v := gauge(t, got, "mesos_master_frameworks_roles_suppressed", map[string]string{"framework_id": fw, "framework_name": "prom", "role": "*"}); v != 0 {
+		t.Errorf("mesos_master_frameworks_roles_suppressed = %v, want 0", v)
+	}
 	for name := range got {
 		if strings.Contains(name, fw) || strings.Contains(name, "mesos_master_frameworks_prom") {
 			t.Errorf("family %s names a framework", name)

@@ -35,6 +35,9 @@ type framework struct {
 	executors map[string]map[string]*mesos.ExecutorInfo
 	// counters are its master/frameworks/* counters (framework_metrics.go).
 	counters []float64
+	// suppressed are its roles offers are suppressed for, as the
+	// allocator holds them (for master/frameworks/*/roles/*/suppressed).
+	suppressed map[string]bool
 
 	pub publishedFramework
 }
@@ -154,10 +157,12 @@ func (c *Core) schedulerCall(in SchedulerCall) Result {
 	case schedpb.Call_REVIVE:
 		c.metrics.inc("master/messages_revive_offers")
 		c.alloc.ReviveOffers(fw.id, call.GetRevive().GetRoles())
+		c.setSuppressed(fw, call.GetRevive().GetRoles(), false)
 		c.allocateSoon = true
 	case schedpb.Call_SUPPRESS:
 		c.metrics.inc("master/messages_suppress_offers")
 		c.alloc.SuppressOffers(fw.id, call.GetSuppress().GetRoles())
+		c.setSuppressed(fw, call.GetSuppress().GetRoles(), true)
 	case schedpb.Call_KILL:
 		c.metrics.inc("master/messages_kill_task")
 		c.kill(fw, call.GetKill())
@@ -238,6 +243,11 @@ func (c *Core) subscribe(call *schedpb.Call, stream string) Result {
 	}
 	fw.stream = stream
 	fw.recovered = false
+	// A subscription says which roles are suppressed, afresh.
+	fw.suppressed = nil
+	if roles := sub.GetSuppressedRoles(); len(roles) > 0 {
+		c.setSuppressed(fw, roles, true)
+	}
 	c.frameworkChanged(fw)
 	fw.failoverDeadline = time.Time{}
 	fw.unregisteredTime = time.Time{}

@@ -1,6 +1,7 @@
 package core
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 
@@ -14,7 +15,8 @@ import (
 // Mesos publishes by default, --publish_per_framework_metrics). The
 // counters (calls, events, offers, terminal tasks, offer operations) are
 // kept on the framework and published with its record; the gauges
-// (subscribed, tasks/active/*) are computed from the snapshot. The
+// (subscribed, tasks/active/*, roles/<role>/suppressed) are computed from
+// the snapshot. The
 // frameworks the master holds, active and completed, have them.
 
 // Indexes of the fixed per-framework counters; the others follow them.
@@ -124,6 +126,35 @@ func (c *Core) countOffers(fw *framework, i, n int) {
 	}
 }
 
+// setSuppressed marks roles of fw (all its roles when roles is empty) as
+// suppressed or revived, as the allocator does: roles it is not
+// subscribed to are ignored.
+func (c *Core) setSuppressed(fw *framework, roles []string, suppressed bool) {
+	subscribed := fw.roles()
+	if len(roles) == 0 {
+		if !suppressed {
+			fw.suppressed = nil
+			c.frameworkChanged(fw)
+			return
+		}
+		roles = subscribed
+	}
+	for _, r := range roles {
+		if !slices.Contains(subscribed, r) {
+			continue
+		}
+		if suppressed {
+			if fw.suppressed == nil {
+				fw.suppressed = map[string]bool{}
+			}
+			fw.suppressed[r] = true
+		} else {
+			delete(fw.suppressed, r)
+		}
+	}
+	c.frameworkChanged(fw)
+}
+
 // frameworkMetrics adds a framework's master/frameworks/* figures to out.
 func (r *frameworkRec) frameworkMetrics(out map[string]float64) {
 	prefix := "master/frameworks/" + encodeMetricName(r.info.GetName()) + "/" + r.id + "/"
@@ -137,6 +168,12 @@ func (r *frameworkRec) frameworkMetrics(out map[string]float64) {
 	out[prefix+"subscribed"] = 0
 	if r.connected {
 		out[prefix+"subscribed"] = 1
+	}
+	for _, role := range frameworkRoles(r.info) {
+		out[prefix+"roles/"+role+"/suppressed"] = 0
+		if slices.Contains(r.suppressed, role) {
+			out[prefix+"roles/"+role+"/suppressed"] = 1
+		}
 	}
 	active := map[mesos.TaskState]float64{}
 	r.tasks.Walk(func(_ string, t *taskRec) bool {

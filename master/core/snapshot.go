@@ -142,6 +142,7 @@ type frameworkRec struct {
 	usage ptree.Map[resources.Resources]
 
 	counters      []float64 // master/frameworks/* counters
+	suppressed    []string  // roles suppressed, sorted
 	sums          sync.Once
 	used, offered resources.Resources
 	head, tail    cachedJSON
@@ -562,6 +563,7 @@ func newFrameworkRecOn(fw *framework, tasks ptree.Map[*taskRec], offers ptree.Ma
 		id: fw.id, info: fw.info, active: fw.active, connected: fw.stream != "", recovered: fw.recovered,
 		registered: fw.registeredTime, unregistered: fw.unregisteredTime, reregistered: fw.reregisteredTime,
 		tasks: tasks, offers: offers, executors: execs, counters: slices.Clone(fw.counters),
+		suppressed: sortedKeys(fw.suppressed),
 	}
 }
 
