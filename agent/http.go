@@ -21,6 +21,12 @@ func (a *Agent) Handler() http.Handler {
 func (a *Agent) route(w http.ResponseWriter, r *http.Request) {
 	p := routePath(r)
 	switch p {
+	case "/state", "/state.json", "/files/browse", "/files/browse.json", "/files/read", "/files/read.json", "/files/download", "/files/download.json":
+		// The master serves the web UI; the UI reads sandboxes here,
+		// from another origin, as Mesos's UI reads its agents.
+		w.Header().Set("Access-Control-Allow-Origin", "*")
+	}
+	switch p {
 	case "/api/v1", "/api/v1/executor", "/state", "/state.json", "/metrics", "/metrics/snapshot", "/monitor/statistics", "/monitor/statistics.json":
 		if !a.ran.Load() {
 			httpError(w, http.StatusServiceUnavailable, "Agent is not running")

@@ -38,6 +38,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 	"unicode/utf8"
 
 	"google.golang.org/protobuf/proto"
@@ -586,6 +587,9 @@ func parseField(m protoreflect.Message, fd protoreflect.FieldDescriptor, v any) 
 		}
 		return parseMap(m.Mutable(fd).Map(), fd, obj)
 	case isMessageKind(fd.Kind()):
+		if str, isStr := v.(string); isStr && !fd.IsList() && fd.Message().FullName() == "google.protobuf.Duration" {
+			return parseDurationField(m, fd, str)
+		}
 		obj, ok := v.(map[string]any)
 		if !ok {
 			return fieldErrorf("expected a JSON object (%s), got %s", fd.Message().FullName(), describeJSON(v))
@@ -938,4 +942,25 @@ func describeKind(fd protoreflect.FieldDescriptor) string {
 	default:
 		return "a number (" + k.String() + ")"
 	}
+}
+
+// parseDurationField sets a google.protobuf.Duration field from a string:
+// protobuf's JSON form ("10s", "1.5s") or a Mesos duration ("10mins").
+// The object form {"seconds": N, "nanos": M} is parsed like any message.
+func parseDurationField(m protoreflect.Message, fd protoreflect.FieldDescriptor, s string) error {
+	d, err := ParseDuration(s)
+	if secs, ok := strings.CutSuffix(s, "s"); err != nil && ok {
+		f, ferr := strconv.ParseFloat(secs, 64)
+		if ferr == nil && !math.IsInf(f, 0) && !math.IsNaN(f) && math.Abs(f) < float64(math.MaxInt64/int64(time.Second)) {
+			d, err = time.Duration(f*float64(time.Second)), nil
+		}
+	}
+	if err != nil {
+		return fieldErrorf("expected a duration such as \"10s\" or \"10mins\", got %q", s)
+	}
+	dm := m.Mutable(fd).Message()
+	fields := dm.Descriptor().Fields()
+	dm.Set(fields.ByName("seconds"), protoreflect.ValueOfInt64(int64(d/time.Second)))
+	dm.Set(fields.ByName("nanos"), protoreflect.ValueOfInt32(int32(d%time.Second)))
+	return nil
 }

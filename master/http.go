@@ -20,6 +20,7 @@ import (
 	"github.com/gomesos/gomesos/internal/prom"
 	"github.com/gomesos/gomesos/master/core"
 	"github.com/gomesos/gomesos/registry"
+	"github.com/gomesos/gomesos/webui"
 )
 
 // Header names of the agent protocol.
@@ -53,6 +54,10 @@ func (m *Master) Handler() http.Handler {
 	both("/roles.json", m.handleRoles)
 	both("/weights", m.handleWeights)
 	both("/teardown", m.handleTeardown)
+	both("/maintenance/schedule", m.handleMaintenanceSchedule)
+	both("/maintenance/status", m.handleMaintenanceStatus)
+	both("/machine/down", m.handleMachines(true))
+	both("/machine/up", m.handleMachines(false))
 	both("/health", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) })
 	both("/redirect", m.handleRedirect)
 	both("/redirect/", func(w http.ResponseWriter, r *http.Request) { http.NotFound(w, r) })
@@ -62,6 +67,9 @@ func (m *Master) Handler() http.Handler {
 	if m.raft != nil {
 		mux.Handle(registry.RaftPath, m.raft)
 	}
+	// The web UI: index.html at "/" and its assets under /static/. "/" is
+	// the mux's catch-all; the UI's handler answers 404 for any other path.
+	mux.Handle("/", webui.Handler())
 	return m.instrument(mux)
 }
 

@@ -55,9 +55,11 @@ func (m *Master) newCore(now time.Time) *core.Core {
 		Hostname: &m.hostname,
 		Version:  new(m.cfg.Build.Version),
 		Address:  &mesos.Address{Hostname: &m.hostname, Ip: &m.advertiseIP, Port: new(int32(m.port))},
-		// No MasterInfo capability is advertised until its feature exists:
-		// AGENT_UPDATE (agents changing their resources), AGENT_DRAINING
-		// and QUOTA_V2 come with the issues that build them.
+		// A MasterInfo capability is advertised once its feature exists:
+		// AGENT_DRAINING (DRAIN_AGENT, DEACTIVATE_AGENT, REACTIVATE_AGENT)
+		// does; AGENT_UPDATE (agents changing their resources) and
+		// QUOTA_V2 come with the issues that build them.
+		Capabilities: []*mesos.MasterInfo_Capability{{Type: mesos.MasterInfo_Capability_AGENT_DRAINING.Enum()}},
 	}
 	var alloc allocator.Allocator
 	if m.cfg.NewAllocator != nil {

@@ -6,7 +6,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/gomesos/gomesos/api/v1/maintenance"
 	masterpb "github.com/gomesos/gomesos/api/v1/master"
 	mesos "github.com/gomesos/gomesos/api/v1/mesos"
 	"github.com/gomesos/gomesos/codec"
@@ -211,10 +210,10 @@ func (m *Master) operatorRead(r *http.Request, call *masterpb.Call) (resp *maste
 		resp.GetMaster = m.readSnapshot().OperatorMaster()
 	case masterpb.Call_GET_MAINTENANCE_SCHEDULE:
 		resp = typed(masterpb.Response_GET_MAINTENANCE_SCHEDULE)
-		resp.GetMaintenanceSchedule = &masterpb.Response_GetMaintenanceSchedule{Schedule: &maintenance.Schedule{}}
+		resp.GetMaintenanceSchedule = &masterpb.Response_GetMaintenanceSchedule{Schedule: m.readSnapshot().MaintenanceSchedule()}
 	case masterpb.Call_GET_MAINTENANCE_STATUS:
 		resp = typed(masterpb.Response_GET_MAINTENANCE_STATUS)
-		resp.GetMaintenanceStatus = &masterpb.Response_GetMaintenanceStatus{Status: &maintenance.ClusterStatus{}}
+		resp.GetMaintenanceStatus = &masterpb.Response_GetMaintenanceStatus{Status: m.readSnapshot().MaintenanceStatus()}
 	default:
 		return nil, 0, ""
 	}

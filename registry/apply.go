@@ -6,6 +6,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	registrypb "github.com/gomesos/gomesos/api/registry"
+	"github.com/gomesos/gomesos/api/v1/maintenance"
 	mesos "github.com/gomesos/gomesos/api/v1/mesos"
 )
 
@@ -87,6 +88,15 @@ func Apply(reg *registrypb.Registry, op *registrypb.Operation) {
 					a.Deactivated = proto.Bool(true)
 				}
 			}
+		}
+	case registrypb.Operation_UPDATE_MAINTENANCE:
+		reg.Schedules = nil
+		if len(op.GetSchedule().GetWindows()) > 0 {
+			reg.Schedules = []*maintenance.Schedule{proto.Clone(op.GetSchedule()).(*maintenance.Schedule)}
+		}
+		reg.Machines = nil
+		if len(op.GetMachines().GetMachines()) > 0 {
+			reg.Machines = proto.Clone(op.GetMachines()).(*registrypb.Registry_Machines)
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	registrypb "github.com/gomesos/gomesos/api/registry"
+	"github.com/gomesos/gomesos/api/v1/maintenance"
 	mesos "github.com/gomesos/gomesos/api/v1/mesos"
 )
 
@@ -221,6 +222,30 @@ func TestApplyWeightsMasterAndAgentState(t *testing.T) {
 	Apply(reg, &registrypb.Operation{}) // UNKNOWN
 	if !proto.Equal(before, reg) {
 		t.Errorf("the registry changed:\n%v\n%v", before, reg)
+	}
+}
+
+// UPDATE_MAINTENANCE replaces the schedule and the machines; an empty
+// schedule and no machines leave none.
+func TestApplyUpdateMaintenance(t *testing.T) {
+	reg := &registrypb.Registry{}
+	machine := &mesos.MachineID{Hostname: proto.String("h1")}
+	schedule := &maintenance.Schedule{Windows: []*maintenance.Window{{
+		MachineIds: []*mesos.MachineID{machine}, Unavailability: &mesos.Unavailability{Start: &mesos.TimeInfo{Nanoseconds: proto.Int64(1)}},
+	}}}
+	machines := &registrypb.Registry_Machines{Machines: []*registrypb.Registry_Machine{{Info: &mesos.MachineInfo{Id: machine, Mode: mesos.MachineInfo_DRAINING.Enum()}}}}
+	op := &registrypb.Operation{Type: registrypb.Operation_UPDATE_MAINTENANCE.Enum(), Schedule: schedule, Machines: machines}
+	applyTwice(t, reg, op)
+	if len(reg.Schedules) != 1 || !proto.Equal(reg.Schedules[0], schedule) || !proto.Equal(reg.Machines, machines) {
+		t.Fatalf("registry after UPDATE_MAINTENANCE: %v", reg)
+	}
+	schedule.Windows = nil // Apply kept its own copy
+	if len(reg.Schedules[0].Windows) != 1 {
+		t.Fatalf("Apply shares the operation's schedule")
+	}
+	applyTwice(t, reg, &registrypb.Operation{Type: registrypb.Operation_UPDATE_MAINTENANCE.Enum(), Schedule: &maintenance.Schedule{}})
+	if reg.Schedules != nil || reg.Machines != nil {
+		t.Fatalf("registry after an empty UPDATE_MAINTENANCE: %v", reg)
 	}
 }
 

@@ -126,8 +126,8 @@ func (t *table) apply(op *registrypb.Operation) {
 			}
 		}
 	default:
-		// The weights, the master, and operations unknown to this
-		// build: nothing indexed changes.
+		// The weights, the master, maintenance, and operations unknown
+		// to this build: nothing indexed changes.
 		Apply(t.rest, op)
 	}
 }

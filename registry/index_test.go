@@ -8,6 +8,7 @@ import (
 	"pgregory.net/rapid"
 
 	registrypb "github.com/gomesos/gomesos/api/registry"
+	"github.com/gomesos/gomesos/api/v1/maintenance"
 	mesos "github.com/gomesos/gomesos/api/v1/mesos"
 )
 
@@ -50,6 +51,24 @@ func genOperation(t *rapid.T) *registrypb.Operation {
 	}
 	if rapid.Bool().Draw(t, "has_deactivated") {
 		op.Deactivated = proto.Bool(rapid.Bool().Draw(t, "deactivated"))
+	}
+	if rapid.Bool().Draw(t, "has_schedule") {
+		op.Schedule = &maintenance.Schedule{}
+		for range rapid.IntRange(0, 2).Draw(t, "windows") {
+			op.Schedule.Windows = append(op.Schedule.Windows, &maintenance.Window{
+				MachineIds:     []*mesos.MachineID{{Hostname: proto.String(rapid.SampledFrom([]string{"h1", "h2"}).Draw(t, "machine"))}},
+				Unavailability: &mesos.Unavailability{Start: ts(rapid.Int64Range(0, 3).Draw(t, "start"))},
+			})
+		}
+	}
+	if rapid.Bool().Draw(t, "has_machines") {
+		op.Machines = &registrypb.Registry_Machines{}
+		for range rapid.IntRange(0, 2).Draw(t, "machines") {
+			op.Machines.Machines = append(op.Machines.Machines, &registrypb.Registry_Machine{Info: &mesos.MachineInfo{
+				Id:   &mesos.MachineID{Ip: proto.String(rapid.SampledFrom([]string{"10.0.0.1", "10.0.0.2"}).Draw(t, "ip"))},
+				Mode: mesos.MachineInfo_Mode(rapid.IntRange(1, 3).Draw(t, "mode")).Enum(),
+			}})
+		}
 	}
 	return op
 }

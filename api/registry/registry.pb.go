@@ -16,6 +16,7 @@
 package registrypb
 
 import (
+	maintenance "github.com/gomesos/gomesos/api/v1/maintenance"
 	mesos "github.com/gomesos/gomesos/api/v1/mesos"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
@@ -121,6 +122,9 @@ const (
 	// Sets or clears drain_info and deactivated of an admitted agent
 	// (agent_id): drain_info is cleared when absent.
 	Operation_UPDATE_AGENT_STATE Operation_Type = 10
+	// Replaces the maintenance schedule with schedule (none when it has
+	// no window) and the machines in maintenance with machines.
+	Operation_UPDATE_MAINTENANCE Operation_Type = 11
 )
 
 // Enum value maps for Operation_Type.
@@ -137,6 +141,7 @@ var (
 		8:  "UPDATE_WEIGHTS",
 		9:  "UPDATE_MASTER",
 		10: "UPDATE_AGENT_STATE",
+		11: "UPDATE_MAINTENANCE",
 	}
 	Operation_Type_value = map[string]int32{
 		"UNKNOWN":                0,
@@ -150,6 +155,7 @@ var (
 		"UPDATE_WEIGHTS":         8,
 		"UPDATE_MASTER":          9,
 		"UPDATE_AGENT_STATE":     10,
+		"UPDATE_MAINTENANCE":     11,
 	}
 )
 
@@ -195,7 +201,12 @@ type Registry struct {
 	// The most recent leading master.
 	Master *Registry_Master `protobuf:"bytes,1,opt,name=master" json:"master,omitempty"`
 	// Admitted agents, in the order they were admitted.
-	Agents        *Registry_Agents            `protobuf:"bytes,2,opt,name=agents" json:"agents,omitempty"`
+	Agents *Registry_Agents `protobuf:"bytes,2,opt,name=agents" json:"agents,omitempty"`
+	// The machines in maintenance and the maintenance schedule (at most
+	// one), under Mesos's numbers. 5 (quotas) is Mesos's number for the
+	// state the quota issue adds.
+	Machines      *Registry_Machines          `protobuf:"bytes,3,opt,name=machines" json:"machines,omitempty"`
+	Schedules     []*maintenance.Schedule     `protobuf:"bytes,4,rep,name=schedules" json:"schedules,omitempty"`
 	Weights       []*Registry_Weight          `protobuf:"bytes,6,rep,name=weights" json:"weights,omitempty"`
 	Unreachable   *Registry_UnreachableAgents `protobuf:"bytes,7,opt,name=unreachable" json:"unreachable,omitempty"`
 	Gone          *Registry_GoneAgents        `protobuf:"bytes,8,opt,name=gone" json:"gone,omitempty"`
@@ -243,6 +254,20 @@ func (x *Registry) GetMaster() *Registry_Master {
 func (x *Registry) GetAgents() *Registry_Agents {
 	if x != nil {
 		return x.Agents
+	}
+	return nil
+}
+
+func (x *Registry) GetMachines() *Registry_Machines {
+	if x != nil {
+		return x.Machines
+	}
+	return nil
+}
+
+func (x *Registry) GetSchedules() []*maintenance.Schedule {
+	if x != nil {
+		return x.Schedules
 	}
 	return nil
 }
@@ -346,6 +371,8 @@ type Operation struct {
 	MasterInfo       *mesos.MasterInfo      `protobuf:"bytes,8,opt,name=master_info,json=masterInfo" json:"master_info,omitempty"`
 	DrainInfo        *DrainInfo             `protobuf:"bytes,9,opt,name=drain_info,json=drainInfo" json:"drain_info,omitempty"`
 	Deactivated      *bool                  `protobuf:"varint,10,opt,name=deactivated" json:"deactivated,omitempty"`
+	Schedule         *maintenance.Schedule  `protobuf:"bytes,11,opt,name=schedule" json:"schedule,omitempty"`
+	Machines         *Registry_Machines     `protobuf:"bytes,12,opt,name=machines" json:"machines,omitempty"`
 	unknownFields    protoimpl.UnknownFields
 	sizeCache        protoimpl.SizeCache
 }
@@ -448,6 +475,20 @@ func (x *Operation) GetDeactivated() bool {
 		return *x.Deactivated
 	}
 	return false
+}
+
+func (x *Operation) GetSchedule() *maintenance.Schedule {
+	if x != nil {
+		return x.Schedule
+	}
+	return nil
+}
+
+func (x *Operation) GetMachines() *Registry_Machines {
+	if x != nil {
+		return x.Machines
+	}
+	return nil
 }
 
 // Batch is the operations committed together: one Raft log entry.
@@ -842,6 +883,96 @@ func (x *Registry_GoneAgents) GetAgents() []*Registry_GoneAgent {
 	return nil
 }
 
+// A machine in maintenance (DRAINING or DOWN), as Mesos's registry
+// keeps it.
+type Registry_Machine struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Info          *mesos.MachineInfo     `protobuf:"bytes,1,req,name=info" json:"info,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Registry_Machine) Reset() {
+	*x = Registry_Machine{}
+	mi := &file_api_registry_registry_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Registry_Machine) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Registry_Machine) ProtoMessage() {}
+
+func (x *Registry_Machine) ProtoReflect() protoreflect.Message {
+	mi := &file_api_registry_registry_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Registry_Machine.ProtoReflect.Descriptor instead.
+func (*Registry_Machine) Descriptor() ([]byte, []int) {
+	return file_api_registry_registry_proto_rawDescGZIP(), []int{0, 7}
+}
+
+func (x *Registry_Machine) GetInfo() *mesos.MachineInfo {
+	if x != nil {
+		return x.Info
+	}
+	return nil
+}
+
+type Registry_Machines struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Machines      []*Registry_Machine    `protobuf:"bytes,1,rep,name=machines" json:"machines,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Registry_Machines) Reset() {
+	*x = Registry_Machines{}
+	mi := &file_api_registry_registry_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Registry_Machines) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Registry_Machines) ProtoMessage() {}
+
+func (x *Registry_Machines) ProtoReflect() protoreflect.Message {
+	mi := &file_api_registry_registry_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Registry_Machines.ProtoReflect.Descriptor instead.
+func (*Registry_Machines) Descriptor() ([]byte, []int) {
+	return file_api_registry_registry_proto_rawDescGZIP(), []int{0, 8}
+}
+
+func (x *Registry_Machines) GetMachines() []*Registry_Machine {
+	if x != nil {
+		return x.Machines
+	}
+	return nil
+}
+
 type Registry_Weight struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Role          *string                `protobuf:"bytes,1,req,name=role" json:"role,omitempty"`
@@ -852,7 +983,7 @@ type Registry_Weight struct {
 
 func (x *Registry_Weight) Reset() {
 	*x = Registry_Weight{}
-	mi := &file_api_registry_registry_proto_msgTypes[11]
+	mi := &file_api_registry_registry_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -864,7 +995,7 @@ func (x *Registry_Weight) String() string {
 func (*Registry_Weight) ProtoMessage() {}
 
 func (x *Registry_Weight) ProtoReflect() protoreflect.Message {
-	mi := &file_api_registry_registry_proto_msgTypes[11]
+	mi := &file_api_registry_registry_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -877,7 +1008,7 @@ func (x *Registry_Weight) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Registry_Weight.ProtoReflect.Descriptor instead.
 func (*Registry_Weight) Descriptor() ([]byte, []int) {
-	return file_api_registry_registry_proto_rawDescGZIP(), []int{0, 7}
+	return file_api_registry_registry_proto_rawDescGZIP(), []int{0, 9}
 }
 
 func (x *Registry_Weight) GetRole() string {
@@ -898,10 +1029,13 @@ var File_api_registry_registry_proto protoreflect.FileDescriptor
 
 const file_api_registry_registry_proto_rawDesc = "" +
 	"\n" +
-	"\x1bapi/registry/registry.proto\x12\x13gomesos.registry.v1\x1a\x18api/v1/mesos/mesos.proto\"\x93\b\n" +
+	"\x1bapi/registry/registry.proto\x12\x13gomesos.registry.v1\x1a\x18api/v1/mesos/mesos.proto\x1a$api/v1/maintenance/maintenance.proto\"\x9a\n" +
+	"\n" +
 	"\bRegistry\x12<\n" +
 	"\x06master\x18\x01 \x01(\v2$.gomesos.registry.v1.Registry.MasterR\x06master\x12<\n" +
-	"\x06agents\x18\x02 \x01(\v2$.gomesos.registry.v1.Registry.AgentsR\x06agents\x12>\n" +
+	"\x06agents\x18\x02 \x01(\v2$.gomesos.registry.v1.Registry.AgentsR\x06agents\x12B\n" +
+	"\bmachines\x18\x03 \x01(\v2&.gomesos.registry.v1.Registry.MachinesR\bmachines\x12<\n" +
+	"\tschedules\x18\x04 \x03(\v2\x1e.mesos.v1.maintenance.ScheduleR\tschedules\x12>\n" +
 	"\aweights\x18\x06 \x03(\v2$.gomesos.registry.v1.Registry.WeightR\aweights\x12Q\n" +
 	"\vunreachable\x18\a \x01(\v2/.gomesos.registry.v1.Registry.UnreachableAgentsR\vunreachable\x12<\n" +
 	"\x04gone\x18\b \x01(\v2(.gomesos.registry.v1.Registry.GoneAgentsR\x04gone\x1a2\n" +
@@ -925,6 +1059,10 @@ const file_api_registry_registry_proto_rawDesc = "" +
 	"\n" +
 	"GoneAgents\x12?\n" +
 	"\x06agents\x18\x01 \x03(\v2'.gomesos.registry.v1.Registry.GoneAgentR\x06agents\x1a4\n" +
+	"\aMachine\x12)\n" +
+	"\x04info\x18\x01 \x02(\v2\x15.mesos.v1.MachineInfoR\x04info\x1aM\n" +
+	"\bMachines\x12A\n" +
+	"\bmachines\x18\x01 \x03(\v2%.gomesos.registry.v1.Registry.MachineR\bmachines\x1a4\n" +
 	"\x06Weight\x12\x12\n" +
 	"\x04role\x18\x01 \x02(\tR\x04role\x12\x16\n" +
 	"\x06weight\x18\x02 \x02(\x01R\x06weight\"\xd7\x01\n" +
@@ -935,7 +1073,7 @@ const file_api_registry_registry_proto_rawDesc = "" +
 	"\x05State\x12\v\n" +
 	"\aUNKNOWN\x10\x00\x12\f\n" +
 	"\bDRAINING\x10\x01\x12\v\n" +
-	"\aDRAINED\x10\x02\"\x82\x06\n" +
+	"\aDRAINED\x10\x02\"\x9a\a\n" +
 	"\tOperation\x127\n" +
 	"\x04type\x18\x01 \x01(\x0e2#.gomesos.registry.v1.Operation.TypeR\x04type\x122\n" +
 	"\n" +
@@ -951,7 +1089,9 @@ const file_api_registry_registry_proto_rawDesc = "" +
 	"\n" +
 	"drain_info\x18\t \x01(\v2\x1e.gomesos.registry.v1.DrainInfoR\tdrainInfo\x12 \n" +
 	"\vdeactivated\x18\n" +
-	" \x01(\bR\vdeactivated\"\xdd\x01\n" +
+	" \x01(\bR\vdeactivated\x12:\n" +
+	"\bschedule\x18\v \x01(\v2\x1e.mesos.v1.maintenance.ScheduleR\bschedule\x12B\n" +
+	"\bmachines\x18\f \x01(\v2&.gomesos.registry.v1.Registry.MachinesR\bmachines\"\xf5\x01\n" +
 	"\x04Type\x12\v\n" +
 	"\aUNKNOWN\x10\x00\x12\x0f\n" +
 	"\vADMIT_AGENT\x10\x01\x12\x10\n" +
@@ -964,7 +1104,8 @@ const file_api_registry_registry_proto_rawDesc = "" +
 	"\x0eUPDATE_WEIGHTS\x10\b\x12\x11\n" +
 	"\rUPDATE_MASTER\x10\t\x12\x16\n" +
 	"\x12UPDATE_AGENT_STATE\x10\n" +
-	"\"G\n" +
+	"\x12\x16\n" +
+	"\x12UPDATE_MAINTENANCE\x10\v\"G\n" +
 	"\x05Batch\x12>\n" +
 	"\n" +
 	"operations\x18\x01 \x03(\v2\x1e.gomesos.registry.v1.OperationR\n" +
@@ -983,7 +1124,7 @@ func file_api_registry_registry_proto_rawDescGZIP() []byte {
 }
 
 var file_api_registry_registry_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_api_registry_registry_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_api_registry_registry_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_api_registry_registry_proto_goTypes = []any{
 	(DrainInfo_State)(0),               // 0: gomesos.registry.v1.DrainInfo.State
 	(Operation_Type)(0),                // 1: gomesos.registry.v1.Operation.Type
@@ -998,46 +1139,56 @@ var file_api_registry_registry_proto_goTypes = []any{
 	(*Registry_UnreachableAgents)(nil), // 10: gomesos.registry.v1.Registry.UnreachableAgents
 	(*Registry_GoneAgent)(nil),         // 11: gomesos.registry.v1.Registry.GoneAgent
 	(*Registry_GoneAgents)(nil),        // 12: gomesos.registry.v1.Registry.GoneAgents
-	(*Registry_Weight)(nil),            // 13: gomesos.registry.v1.Registry.Weight
-	(*mesos.DurationInfo)(nil),         // 14: mesos.v1.DurationInfo
-	(*mesos.AgentInfo)(nil),            // 15: mesos.v1.AgentInfo
-	(*mesos.AgentID)(nil),              // 16: mesos.v1.AgentID
-	(*mesos.TimeInfo)(nil),             // 17: mesos.v1.TimeInfo
-	(*mesos.MasterInfo)(nil),           // 18: mesos.v1.MasterInfo
+	(*Registry_Machine)(nil),           // 13: gomesos.registry.v1.Registry.Machine
+	(*Registry_Machines)(nil),          // 14: gomesos.registry.v1.Registry.Machines
+	(*Registry_Weight)(nil),            // 15: gomesos.registry.v1.Registry.Weight
+	(*maintenance.Schedule)(nil),       // 16: mesos.v1.maintenance.Schedule
+	(*mesos.DurationInfo)(nil),         // 17: mesos.v1.DurationInfo
+	(*mesos.AgentInfo)(nil),            // 18: mesos.v1.AgentInfo
+	(*mesos.AgentID)(nil),              // 19: mesos.v1.AgentID
+	(*mesos.TimeInfo)(nil),             // 20: mesos.v1.TimeInfo
+	(*mesos.MasterInfo)(nil),           // 21: mesos.v1.MasterInfo
+	(*mesos.MachineInfo)(nil),          // 22: mesos.v1.MachineInfo
 }
 var file_api_registry_registry_proto_depIdxs = []int32{
 	6,  // 0: gomesos.registry.v1.Registry.master:type_name -> gomesos.registry.v1.Registry.Master
 	8,  // 1: gomesos.registry.v1.Registry.agents:type_name -> gomesos.registry.v1.Registry.Agents
-	13, // 2: gomesos.registry.v1.Registry.weights:type_name -> gomesos.registry.v1.Registry.Weight
-	10, // 3: gomesos.registry.v1.Registry.unreachable:type_name -> gomesos.registry.v1.Registry.UnreachableAgents
-	12, // 4: gomesos.registry.v1.Registry.gone:type_name -> gomesos.registry.v1.Registry.GoneAgents
-	0,  // 5: gomesos.registry.v1.DrainInfo.state:type_name -> gomesos.registry.v1.DrainInfo.State
-	14, // 6: gomesos.registry.v1.DrainInfo.max_grace_period:type_name -> mesos.v1.DurationInfo
-	1,  // 7: gomesos.registry.v1.Operation.type:type_name -> gomesos.registry.v1.Operation.Type
-	15, // 8: gomesos.registry.v1.Operation.agent_info:type_name -> mesos.v1.AgentInfo
-	16, // 9: gomesos.registry.v1.Operation.agent_id:type_name -> mesos.v1.AgentID
-	17, // 10: gomesos.registry.v1.Operation.timestamp:type_name -> mesos.v1.TimeInfo
-	16, // 11: gomesos.registry.v1.Operation.prune_unreachable:type_name -> mesos.v1.AgentID
-	16, // 12: gomesos.registry.v1.Operation.prune_gone:type_name -> mesos.v1.AgentID
-	13, // 13: gomesos.registry.v1.Operation.weights:type_name -> gomesos.registry.v1.Registry.Weight
-	18, // 14: gomesos.registry.v1.Operation.master_info:type_name -> mesos.v1.MasterInfo
-	3,  // 15: gomesos.registry.v1.Operation.drain_info:type_name -> gomesos.registry.v1.DrainInfo
-	4,  // 16: gomesos.registry.v1.Batch.operations:type_name -> gomesos.registry.v1.Operation
-	18, // 17: gomesos.registry.v1.Registry.Master.info:type_name -> mesos.v1.MasterInfo
-	15, // 18: gomesos.registry.v1.Registry.Agent.info:type_name -> mesos.v1.AgentInfo
-	3,  // 19: gomesos.registry.v1.Registry.Agent.drain_info:type_name -> gomesos.registry.v1.DrainInfo
-	7,  // 20: gomesos.registry.v1.Registry.Agents.agents:type_name -> gomesos.registry.v1.Registry.Agent
-	16, // 21: gomesos.registry.v1.Registry.UnreachableAgent.id:type_name -> mesos.v1.AgentID
-	17, // 22: gomesos.registry.v1.Registry.UnreachableAgent.timestamp:type_name -> mesos.v1.TimeInfo
-	9,  // 23: gomesos.registry.v1.Registry.UnreachableAgents.agents:type_name -> gomesos.registry.v1.Registry.UnreachableAgent
-	16, // 24: gomesos.registry.v1.Registry.GoneAgent.id:type_name -> mesos.v1.AgentID
-	17, // 25: gomesos.registry.v1.Registry.GoneAgent.timestamp:type_name -> mesos.v1.TimeInfo
-	11, // 26: gomesos.registry.v1.Registry.GoneAgents.agents:type_name -> gomesos.registry.v1.Registry.GoneAgent
-	27, // [27:27] is the sub-list for method output_type
-	27, // [27:27] is the sub-list for method input_type
-	27, // [27:27] is the sub-list for extension type_name
-	27, // [27:27] is the sub-list for extension extendee
-	0,  // [0:27] is the sub-list for field type_name
+	14, // 2: gomesos.registry.v1.Registry.machines:type_name -> gomesos.registry.v1.Registry.Machines
+	16, // 3: gomesos.registry.v1.Registry.schedules:type_name -> mesos.v1.maintenance.Schedule
+	15, // 4: gomesos.registry.v1.Registry.weights:type_name -> gomesos.registry.v1.Registry.Weight
+	10, // 5: gomesos.registry.v1.Registry.unreachable:type_name -> gomesos.registry.v1.Registry.UnreachableAgents
+	12, // 6: gomesos.registry.v1.Registry.gone:type_name -> gomesos.registry.v1.Registry.GoneAgents
+	0,  // 7: gomesos.registry.v1.DrainInfo.state:type_name -> gomesos.registry.v1.DrainInfo.State
+	17, // 8: gomesos.registry.v1.DrainInfo.max_grace_period:type_name -> mesos.v1.DurationInfo
+	1,  // 9: gomesos.registry.v1.Operation.type:type_name -> gomesos.registry.v1.Operation.Type
+	18, // 10: gomesos.registry.v1.Operation.agent_info:type_name -> mesos.v1.AgentInfo
+	19, // 11: gomesos.registry.v1.Operation.agent_id:type_name -> mesos.v1.AgentID
+	20, // 12: gomesos.registry.v1.Operation.timestamp:type_name -> mesos.v1.TimeInfo
+	19, // 13: gomesos.registry.v1.Operation.prune_unreachable:type_name -> mesos.v1.AgentID
+	19, // 14: gomesos.registry.v1.Operation.prune_gone:type_name -> mesos.v1.AgentID
+	15, // 15: gomesos.registry.v1.Operation.weights:type_name -> gomesos.registry.v1.Registry.Weight
+	21, // 16: gomesos.registry.v1.Operation.master_info:type_name -> mesos.v1.MasterInfo
+	3,  // 17: gomesos.registry.v1.Operation.drain_info:type_name -> gomesos.registry.v1.DrainInfo
+	16, // 18: gomesos.registry.v1.Operation.schedule:type_name -> mesos.v1.maintenance.Schedule
+	14, // 19: gomesos.registry.v1.Operation.machines:type_name -> gomesos.registry.v1.Registry.Machines
+	4,  // 20: gomesos.registry.v1.Batch.operations:type_name -> gomesos.registry.v1.Operation
+	21, // 21: gomesos.registry.v1.Registry.Master.info:type_name -> mesos.v1.MasterInfo
+	18, // 22: gomesos.registry.v1.Registry.Agent.info:type_name -> mesos.v1.AgentInfo
+	3,  // 23: gomesos.registry.v1.Registry.Agent.drain_info:type_name -> gomesos.registry.v1.DrainInfo
+	7,  // 24: gomesos.registry.v1.Registry.Agents.agents:type_name -> gomesos.registry.v1.Registry.Agent
+	19, // 25: gomesos.registry.v1.Registry.UnreachableAgent.id:type_name -> mesos.v1.AgentID
+	20, // 26: gomesos.registry.v1.Registry.UnreachableAgent.timestamp:type_name -> mesos.v1.TimeInfo
+	9,  // 27: gomesos.registry.v1.Registry.UnreachableAgents.agents:type_name -> gomesos.registry.v1.Registry.UnreachableAgent
+	19, // 28: gomesos.registry.v1.Registry.GoneAgent.id:type_name -> mesos.v1.AgentID
+	20, // 29: gomesos.registry.v1.Registry.GoneAgent.timestamp:type_name -> mesos.v1.TimeInfo
+	11, // 30: gomesos.registry.v1.Registry.GoneAgents.agents:type_name -> gomesos.registry.v1.Registry.GoneAgent
+	22, // 31: gomesos.registry.v1.Registry.Machine.info:type_name -> mesos.v1.MachineInfo
+	13, // 32: gomesos.registry.v1.Registry.Machines.machines:type_name -> gomesos.registry.v1.Registry.Machine
+	33, // [33:33] is the sub-list for method output_type
+	33, // [33:33] is the sub-list for method input_type
+	33, // [33:33] is the sub-list for extension type_name
+	33, // [33:33] is the sub-list for extension extendee
+	0,  // [0:33] is the sub-list for field type_name
 }
 
 func init() { file_api_registry_registry_proto_init() }
@@ -1051,7 +1202,7 @@ func file_api_registry_registry_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_api_registry_registry_proto_rawDesc), len(file_api_registry_registry_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   12,
+			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

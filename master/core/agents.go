@@ -27,7 +27,13 @@ type agent struct {
 	// address in Mesos terms).
 	endpoint string
 	conn     string // "" while disconnected
-	active   bool
+	// active is whether the agent is offered: connected and not
+	// deactivated by the operator.
+	active bool
+	// deactivated is set by DEACTIVATE_AGENT and DRAIN_AGENT, until
+	// REACTIVATE_AGENT; drain is the agent's drain, nil when not drained.
+	deactivated bool
+	drain       *mesos.DrainInfo
 
 	registeredTime   time.Time
 	reregisteredTime time.Time
@@ -129,6 +135,9 @@ func (c *Core) agentSubscribe(in AgentSubscribe) Result {
 }
 
 func (c *Core) registerAgent(conn string, info *mesos.AgentInfo, total resources.Resources, reg *agentproto.AgentMessage_Register) Result {
+	if c.refuseDownAgent(conn, info, reg.GetEndpoint()) {
+		return Result{Code: OK}
+	}
 	id := fmt.Sprintf("%s-S%d", c.info.GetId(), c.nextAgent)
 	c.nextAgent++
 	info.Id = &mesos.AgentID{Value: &id}
@@ -179,6 +188,9 @@ func (c *Core) reregisterAgent(conn string, info *mesos.AgentInfo, total resourc
 		c.emit(CloseAgent{Conn: conn})
 		return Result{Code: OK, AgentID: id}
 	}
+	if c.refuseDownAgent(conn, info, reg.GetEndpoint()) {
+		return Result{Code: OK, AgentID: id}
+	}
 	a := c.agents[id]
 	// How the agent comes back: one the master has (known), one it had
 	// marked unreachable (returning), one recovered from the registry
@@ -206,6 +218,9 @@ func (c *Core) reregisterAgent(conn string, info *mesos.AgentInfo, total resourc
 			}
 		}
 		a = c.newAgent(id, info, total, reg)
+		if back == recovering {
+			c.restoreAgentState(a)
+		}
 		c.admitAgent(a)
 	} else {
 		c.cancelRemoval(id)
@@ -238,8 +253,21 @@ func (c *Core) reregisterAgent(conn string, info *mesos.AgentInfo, total resourc
 		a.total = total
 		c.alloc.AddAgent(id, allocatorAgent(info), total, c.agentUsedByFramework(a))
 	}
-	if !wasActive {
+	switch {
+	case a.deactivated:
+		c.alloc.DeactivateAgent(id)
+	case !wasActive:
 		c.alloc.ActivateAgent(id)
+	}
+	if back == recovering {
+		// The kills a draining agent missed while the master failed
+		// over (those of a disconnected one wait in a.killed).
+		c.killDrainingTasks(a)
+	}
+	c.checkDrained(a)
+	if c.agents[id] == nil {
+		// Drained and marked gone on its return.
+		return Result{Code: OK, AgentID: id}
 	}
 	c.log.Info("agent reregistered", "agent", id, "hostname", info.GetHostname(), "as", back.String())
 	c.allocateSoon = true
@@ -581,7 +609,7 @@ func (c *Core) agentUsedByFramework(a *agent) map[string]resources.Resources {
 func (c *Core) connectAgent(a *agent, conn string) {
 	c.agentChanged(a)
 	a.conn = conn
-	a.active = true
+	a.active = !a.deactivated
 	a.lastPing = c.now
 	a.pongSincePing = true
 	a.pingTimeouts = 0
@@ -777,6 +805,7 @@ func (c *Core) removeAgent(a *agent, why string, reason mesos.TaskStatus_Reason)
 // operator, to the partition-aware frameworks), its connection shut down.
 func (c *Core) dropAgent(a *agent, why string, reason mesos.TaskStatus_Reason, gone bool) {
 	c.rescindAgentOffers(a)
+	c.rescindInverseOffers(func(io *inverseOffer) bool { return io.agentID == a.id }, false)
 	for _, key := range sortedKeys(a.tasks) {
 		t := a.tasks[key]
 		fw := c.frameworks[t.frameworkID]
@@ -853,6 +882,7 @@ func hostOf(hostport string) (string, bool) {
 
 // markUnreachable adds an agent to the unreachable list.
 func (c *Core) markUnreachable(id string) {
+	delete(c.recoveredState, id)
 	if _, ok := c.unreachable[id]; !ok {
 		c.unreachableOrder = append(c.unreachableOrder, id)
 	}

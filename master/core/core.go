@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/gomesos/gomesos/api/agentproto"
+	"github.com/gomesos/gomesos/api/v1/maintenance"
 	mesos "github.com/gomesos/gomesos/api/v1/mesos"
 	schedpb "github.com/gomesos/gomesos/api/v1/scheduler"
 	"github.com/gomesos/gomesos/master/allocator"
@@ -270,7 +271,10 @@ type Core struct {
 	// recovered holds the agents recovered from the registry that have not
 	// re-registered (recoveredOrder: the same ids in the registry's order),
 	// until recoveryDeadline; recoveredTotal is how many were recovered.
-	recovered        map[string]*mesos.AgentInfo
+	recovered map[string]*mesos.AgentInfo
+	// recoveredState is the deactivation and drain the registry kept of
+	// recovered agents, restored when they re-register (drain.go).
+	recoveredState   map[string]agentState
 	recoveredOrder   []string
 	recoveredTotal   int
 	recoveryDeadline time.Time
@@ -294,6 +298,21 @@ type Core struct {
 	// weightsChanged.
 	weightsPub     map[string]float64
 	weightsChanged bool
+	// schedule is the maintenance schedule (nil: none), machines the
+	// machines in it and their modes, by machineKey, and inverseOffers the
+	// outstanding inverse offers (maintenance.go). maintChanged says the
+	// snapshots' copies are stale.
+	schedule      *maintenance.Schedule
+	machines      map[string]*machine
+	inverseOffers map[string]*inverseOffer
+	// inverseFilters holds, by framework id + "/" + agent id, until when
+	// an answered inverse offer is not sent again.
+	inverseFilters   map[string]time.Time
+	nextInverseOffer int
+	maintChanged     bool
+	schedulePub      *maintenance.Schedule
+	maintStatusPub   *maintenance.ClusterStatus
+	inverseOffersPub map[string][]*mesos.InverseOffer
 	// operatorEvents is set while the driver has operator subscribers
 	// (events.go).
 	operatorEvents bool
@@ -321,24 +340,28 @@ type Core struct {
 func NewCore(info *mesos.MasterInfo, opts Options, alloc allocator.Allocator, now time.Time) *Core {
 	opts.SetDefaults()
 	c := &Core{
-		opts:        opts,
-		info:        info,
-		log:         opts.Logger,
-		alloc:       alloc,
-		now:         now,
-		startTime:   opts.StartTime,
-		electedTime: now,
-		leader:      info,
-		frameworks:  map[string]*framework{},
-		removedFWs:  map[string]bool{},
-		streams:     map[string]*framework{},
-		agents:      map[string]*agent{},
-		agentConns:  map[string]*agent{},
-		unreachable: map[string]time.Time{},
-		recovered:   map[string]*mesos.AgentInfo{},
-		gone:        map[string]time.Time{},
-		offers:      map[string]*offer{},
-		weights:     map[string]float64{},
+		opts:           opts,
+		info:           info,
+		log:            opts.Logger,
+		alloc:          alloc,
+		now:            now,
+		startTime:      opts.StartTime,
+		electedTime:    now,
+		leader:         info,
+		frameworks:     map[string]*framework{},
+		removedFWs:     map[string]bool{},
+		streams:        map[string]*framework{},
+		agents:         map[string]*agent{},
+		agentConns:     map[string]*agent{},
+		unreachable:    map[string]time.Time{},
+		recovered:      map[string]*mesos.AgentInfo{},
+		recoveredState: map[string]agentState{},
+		gone:           map[string]time.Time{},
+		offers:         map[string]*offer{},
+		weights:        map[string]float64{},
+		machines:       map[string]*machine{},
+		inverseOffers:  map[string]*inverseOffer{},
+		inverseFilters: map[string]time.Time{},
 	}
 	if c.startTime.IsZero() {
 		c.startTime = now

@@ -5,6 +5,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/gomesos/gomesos/api/v1/maintenance"
 	mesos "github.com/gomesos/gomesos/api/v1/mesos"
 	schedpb "github.com/gomesos/gomesos/api/v1/scheduler"
 	"github.com/gomesos/gomesos/master/allocator"
@@ -154,6 +155,10 @@ func (c *Core) schedulerCall(in SchedulerCall) Result {
 	case schedpb.Call_DECLINE:
 		c.metrics.inc("master/messages_decline_offers")
 		c.decline(fw, call.GetDecline().GetOfferIds(), call.GetDecline().GetFilters())
+	case schedpb.Call_ACCEPT_INVERSE_OFFERS:
+		c.answerInverseOffers(fw, call.GetAcceptInverseOffers().GetInverseOfferIds(), call.GetAcceptInverseOffers().GetFilters(), maintenance.InverseOfferStatus_ACCEPT)
+	case schedpb.Call_DECLINE_INVERSE_OFFERS:
+		c.answerInverseOffers(fw, call.GetDeclineInverseOffers().GetInverseOfferIds(), call.GetDeclineInverseOffers().GetFilters(), maintenance.InverseOfferStatus_DECLINE)
 	case schedpb.Call_REVIVE:
 		c.metrics.inc("master/messages_revive_offers")
 		c.alloc.ReviveOffers(fw.id, call.GetRevive().GetRoles())
@@ -346,6 +351,7 @@ func (c *Core) checkFailoverTimeouts() {
 func (c *Core) removeFramework(fw *framework) {
 	c.log.Info("removing framework", "framework", fw.id)
 	c.rescindFrameworkOffers(fw, false)
+	c.rescindInverseOffers(func(io *inverseOffer) bool { return io.frameworkID == fw.id }, false)
 	// Like Mesos, every agent is told, not only those the master knows to
 	// run the framework's tasks or executors: an agent may still hold
 	// ended tasks whose end the master has already seen acknowledged (the
@@ -355,8 +361,12 @@ func (c *Core) removeFramework(fw *framework) {
 	for _, agentID := range sortedKeys(c.agents) {
 		c.sendToAgent(c.agents[agentID], shutdownFrameworkMsg(fw.id))
 	}
+	drainingOn := map[string]bool{}
 	for _, id := range sortedKeys(fw.tasks) {
 		t := fw.tasks[id]
+		if a := c.agents[t.agentID]; a != nil && a.drain != nil {
+			drainingOn[a.id] = true
+		}
 		c.recoverTaskResources(fw, t)
 		if !t.state.IsTerminal() {
 			t.setState(mesos.TaskState_TASK_KILLED, c.now)
@@ -391,6 +401,10 @@ func (c *Core) removeFramework(fw *framework) {
 			delete(c.removedFWs, old.id)
 		}
 		c.completed = append([]*framework(nil), c.completed[n:]...)
+	}
+	// A draining agent whose last tasks were the framework's is drained.
+	for _, id := range sortedKeys(drainingOn) {
+		c.checkDrained(c.agents[id])
 	}
 	c.allocateSoon = true
 }

@@ -76,6 +76,7 @@ func (c *Core) allocate() {
 		c.countOffers(fw, fwOffersSent, len(byFramework[fwID]))
 		c.sendToFramework(fw, &schedpb.Event{Type: schedpb.Event_OFFERS.Enum(), Offers: &schedpb.Event_Offers{Offers: byFramework[fwID]}})
 	}
+	c.sendInverseOffers()
 }
 
 // offerProto is the Offer message for fw, with res, the offered resources
@@ -99,6 +100,9 @@ func (c *Core) offerProto(o *offer, a *agent, fw *framework, res []*mesos.Resour
 		Resources:   res,
 		Attributes:  a.info.GetAttributes(),
 		ExecutorIds: exIDs,
+	}
+	if u := c.unavailabilityOf(a); u != nil {
+		pb.Unavailability = clone(u)
 	}
 	if fw.multiRole() {
 		pb.AllocationInfo = &mesos.Resource_AllocationInfo{Role: ptr(o.role)}

@@ -32,6 +32,21 @@ func (c *Core) operatorCall(in OperatorCall) Result {
 		return c.operatorMarkAgentGone(call.GetMarkAgentGone())
 	case masterpb.Call_UPDATE_WEIGHTS:
 		return c.operatorUpdateWeights(call.GetUpdateWeights())
+	case masterpb.Call_DEACTIVATE_AGENT:
+		return c.operatorDeactivateAgent(call.GetDeactivateAgent())
+	case masterpb.Call_REACTIVATE_AGENT:
+		return c.operatorReactivateAgent(call.GetReactivateAgent())
+	case masterpb.Call_DRAIN_AGENT:
+		return c.operatorDrainAgent(call.GetDrainAgent())
+	case masterpb.Call_UPDATE_MAINTENANCE_SCHEDULE:
+		if call.UpdateMaintenanceSchedule == nil {
+			return fail(Invalid, "Expecting 'update_maintenance_schedule' to be present")
+		}
+		return c.operatorUpdateSchedule(call.GetUpdateMaintenanceSchedule())
+	case masterpb.Call_START_MAINTENANCE:
+		return c.operatorStartMaintenance(call.GetStartMaintenance())
+	case masterpb.Call_STOP_MAINTENANCE:
+		return c.operatorStopMaintenance(call.GetStopMaintenance())
 	}
 	return fail(Unsupported, "Operator call %s is not supported", call.GetType())
 }

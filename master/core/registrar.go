@@ -73,6 +73,9 @@ func (c *Core) Recover(reg *registrypb.Registry) {
 			continue
 		}
 		c.recovered[id] = a.GetInfo()
+		if a.GetDeactivated() || a.DrainInfo != nil {
+			c.recoveredState[id] = agentState{deactivated: a.GetDeactivated(), drain: drainInfo(a.GetDrainInfo())}
+		}
 		c.recoveredOrder = append(c.recoveredOrder, id)
 	}
 	for _, u := range reg.GetUnreachable().GetAgents() {
@@ -96,6 +99,7 @@ func (c *Core) Recover(reg *registrypb.Registry) {
 		c.alloc.UpdateWeights(c.weights)
 		c.weightsChanged = true
 	}
+	c.recoverMaintenance(reg)
 	c.recoveredTotal = len(c.recovered)
 	c.recoveredChanged = true
 	if len(c.recovered) > 0 {

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gomesos/gomesos/api/v1/maintenance"
 	mesos "github.com/gomesos/gomesos/api/v1/mesos"
 	"github.com/gomesos/gomesos/internal/ptree"
 	"github.com/gomesos/gomesos/resources"
@@ -48,7 +49,13 @@ type Snapshot struct {
 	frameworks ptree.Map[*frameworkRec] // active frameworks by id
 	completed  []*frameworkRec          // completed frameworks, oldest first
 
-	weights           map[string]float64 // shared with no one: replaced on change
+	weights map[string]float64 // shared with no one: replaced on change
+	// schedule and maintStatus are the maintenance schedule and status,
+	// replaced on change.
+	schedule    *maintenance.Schedule
+	maintStatus *maintenance.ClusterStatus
+	// inverseOffers are the outstanding inverse offers by framework id.
+	inverseOffers     map[string][]*mesos.InverseOffer
 	unreachableAgents int
 	outstandingOffers int
 	allocationRuns    int64
@@ -95,6 +102,8 @@ type agentRec struct {
 	pid, version             string
 	registered, reregistered time.Time
 	active, connected        bool
+	deactivated              bool
+	drain                    *mesos.DrainInfo
 
 	json, fullJSON cachedJSON
 	summary        sync.Once
@@ -105,6 +114,7 @@ func newAgentRec(a *agent) *agentRec {
 	return &agentRec{
 		id: a.id, info: a.info, total: a.total, used: a.used(), offered: a.offered(), pid: a.pid(), version: a.version,
 		registered: a.registeredTime, reregistered: a.reregisteredTime, active: a.active, connected: a.conn != "",
+		deactivated: a.deactivated, drain: a.drain,
 	}
 }
 
@@ -265,7 +275,7 @@ func (c *Core) executorsChanged(fw *framework, agentID string) {
 func (c *Core) Snapshot() *Snapshot {
 	ch := &c.changes
 	prev := c.snap
-	if prev != nil && !c.metrics.changed && !ch.completed && prev.now.Equal(c.now) && prev.electedTime.Equal(c.electedTime) && prev.leader == c.leader && !c.recoveredChanged && !c.weightsChanged &&
+	if prev != nil && !c.metrics.changed && !ch.completed && prev.now.Equal(c.now) && prev.electedTime.Equal(c.electedTime) && prev.leader == c.leader && !c.recoveredChanged && !c.weightsChanged && !c.maintChanged &&
 		len(ch.tasks)+len(ch.frameworks)+len(ch.agents)+len(ch.offers)+len(ch.executors) == 0 &&
 		prev.unreachableAgents == len(c.unreachable) && prev.outstandingOffers == len(c.offers) &&
 		prev.allocationRuns == c.allocationRuns {
@@ -299,6 +309,11 @@ func (c *Core) Snapshot() *Snapshot {
 		c.weightsPub = maps.Clone(c.weights)
 	}
 	s.weights = c.weightsPub
+	if c.maintChanged || prev == nil {
+		c.maintChanged = false
+		c.schedulePub, c.maintStatusPub, c.inverseOffersPub = c.maintenanceSchedule(), c.maintenanceStatus(), c.inverseOffersByFramework()
+	}
+	s.schedule, s.maintStatus, s.inverseOffers = c.schedulePub, c.maintStatusPub, c.inverseOffersPub
 	s.unreachableAgents = len(c.unreachable)
 	s.outstandingOffers = len(c.offers)
 	s.allocationRuns = c.allocationRuns
@@ -473,6 +488,7 @@ func (c *Core) publishAgents(s *Snapshot) {
 func (c *Core) FullSnapshot() *Snapshot {
 	s := &Snapshot{
 		info: c.info, startTime: c.startTime, electedTime: c.electedTime, now: c.now, leader: c.leader, recovered: c.recoveredList(), weights: maps.Clone(c.weights),
+		schedule: c.maintenanceSchedule(), maintStatus: c.maintenanceStatus(), inverseOffers: c.inverseOffersByFramework(),
 		unreachableAgents: len(c.unreachable), outstandingOffers: len(c.offers), allocationRuns: c.allocationRuns,
 		counterNames: slices.Clone(c.metrics.names), counterValues: slices.Clone(c.metrics.values),
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/gomesos/gomesos/internal/ptree"
 	"github.com/gomesos/gomesos/resources"
+	"google.golang.org/protobuf/proto"
 )
 
 // Diff describes the first difference between two snapshots' records, or
@@ -81,7 +82,8 @@ func diffLists[T any](what string, a, b []T, diff func(x, y T) string) string {
 
 func diffAgents(a, b *agentRec) string {
 	if a.id != b.id || a.info != b.info || a.pid != b.pid || a.version != b.version || !a.registered.Equal(b.registered) ||
-		!a.reregistered.Equal(b.reregistered) || a.active != b.active || a.connected != b.connected {
+		!a.reregistered.Equal(b.reregistered) || a.active != b.active || a.connected != b.connected ||
+		a.deactivated != b.deactivated || !proto.Equal(a.drain, b.drain) {
 		return fmt.Sprintf("active/connected %v/%v, want %v/%v (or other fields differ)", a.active, a.connected, b.active, b.connected)
 	}
 	if !reflect.DeepEqual(a.total, b.total) || !reflect.DeepEqual(a.used, b.used) || !reflect.DeepEqual(a.offered, b.offered) {

@@ -5,6 +5,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/gomesos/gomesos/api/v1/maintenance"
 	masterpb "github.com/gomesos/gomesos/api/v1/master"
 	mesos "github.com/gomesos/gomesos/api/v1/mesos"
 	"github.com/gomesos/gomesos/resources"
@@ -64,7 +65,8 @@ func (a *agentRec) operatorAgent() *masterpb.Response_GetAgents_Agent {
 	out := &masterpb.Response_GetAgents_Agent{
 		AgentInfo:          a.info,
 		Active:             proto.Bool(a.active),
-		Deactivated:        proto.Bool(!a.active),
+		Deactivated:        proto.Bool(a.deactivated),
+		DrainInfo:          a.drain,
 		Version:            proto.String(a.version),
 		Pid:                proto.String(a.pid),
 		RegisteredTime:     timeProto(a.registered),
@@ -132,7 +134,9 @@ func (s *Snapshot) OperatorAgents() *masterpb.Response_GetAgents {
 func (s *Snapshot) OperatorFrameworks() *masterpb.Response_GetFrameworks {
 	out := &masterpb.Response_GetFrameworks{}
 	s.frameworks.Walk(func(_ string, fw *frameworkRec) bool {
-		out.Frameworks = append(out.Frameworks, fw.operatorFramework(s))
+		f := fw.operatorFramework(s)
+		f.InverseOffers = s.inverseOffers[fw.id]
+		out.Frameworks = append(out.Frameworks, f)
 		return true
 	})
 	for _, fw := range s.completed {
@@ -283,4 +287,24 @@ func (s *Snapshot) OperatorRoles() *masterpb.Response_GetRoles {
 		out.Roles = append(out.Roles, pr)
 	}
 	return out
+}
+
+// MaintenanceSchedule is the maintenance schedule
+// (GET_MAINTENANCE_SCHEDULE, /master/maintenance/schedule). Callers must
+// not change it.
+func (s *Snapshot) MaintenanceSchedule() *maintenance.Schedule {
+	if s.schedule == nil {
+		return &maintenance.Schedule{}
+	}
+	return s.schedule
+}
+
+// MaintenanceStatus is the machines in maintenance and the frameworks'
+// answers to their inverse offers (GET_MAINTENANCE_STATUS,
+// /master/maintenance/status). Callers must not change it.
+func (s *Snapshot) MaintenanceStatus() *maintenance.ClusterStatus {
+	if s.maintStatus == nil {
+		return &maintenance.ClusterStatus{}
+	}
+	return s.maintStatus
 }

@@ -254,7 +254,13 @@ func (a *agentRec) appendFields(b []byte) []byte {
 	b = legacy.AppendResources(b, a.total.Unreserved())
 	b = append(b, `,"active":`...)
 	b = strconv.AppendBool(b, a.active)
-	b = append(b, `,"deactivated":false,"version":`...)
+	b = append(b, `,"deactivated":`...)
+	b = strconv.AppendBool(b, a.deactivated)
+	if a.drain != nil {
+		b = append(b, `,"drain_info":`...)
+		b = append(b, protoJSON(a.drain)...)
+	}
+	b = append(b, `,"version":`...)
 	b = codec.AppendString(b, a.version)
 	b = append(b, `,"capabilities":[`...)
 	for i, c := range agentCapabilities {

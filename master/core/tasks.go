@@ -338,6 +338,7 @@ func (c *Core) acknowledge(fw *framework, ack *schedpb.Call_Acknowledge) {
 	// reconciliation answers) until the agent forwards the next one.
 	if t.statusUpdateState != nil && t.statusUpdateState.IsTerminal() {
 		c.removeTask(fw, t)
+		c.checkDrained(a)
 	}
 }
 

@@ -77,6 +77,14 @@ func ValidateSchedulerCall(call *schedpb.Call) error {
 		if call.Request == nil {
 			return missing("request")
 		}
+	case schedpb.Call_ACCEPT_INVERSE_OFFERS:
+		if call.AcceptInverseOffers == nil {
+			return missing("accept_inverse_offers")
+		}
+	case schedpb.Call_DECLINE_INVERSE_OFFERS:
+		if call.DeclineInverseOffers == nil {
+			return missing("decline_inverse_offers")
+		}
 	case schedpb.Call_TEARDOWN, schedpb.Call_REVIVE, schedpb.Call_SUPPRESS, schedpb.Call_UNKNOWN:
 	default:
 		return fmt.Errorf("Unsupported call type %s", t)

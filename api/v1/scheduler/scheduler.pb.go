@@ -220,7 +220,9 @@ type Event struct {
 	Type                  *Event_Type                  `protobuf:"varint,1,opt,name=type,enum=mesos.v1.scheduler.Event_Type" json:"type,omitempty"`
 	Subscribed            *Event_Subscribed            `protobuf:"bytes,2,opt,name=subscribed" json:"subscribed,omitempty"`
 	Offers                *Event_Offers                `protobuf:"bytes,3,opt,name=offers" json:"offers,omitempty"`
+	InverseOffers         *Event_InverseOffers         `protobuf:"bytes,9,opt,name=inverse_offers,json=inverseOffers" json:"inverse_offers,omitempty"`
 	Rescind               *Event_Rescind               `protobuf:"bytes,4,opt,name=rescind" json:"rescind,omitempty"`
+	RescindInverseOffer   *Event_RescindInverseOffer   `protobuf:"bytes,10,opt,name=rescind_inverse_offer,json=rescindInverseOffer" json:"rescind_inverse_offer,omitempty"`
 	Update                *Event_Update                `protobuf:"bytes,5,opt,name=update" json:"update,omitempty"`
 	UpdateOperationStatus *Event_UpdateOperationStatus `protobuf:"bytes,11,opt,name=update_operation_status,json=updateOperationStatus" json:"update_operation_status,omitempty"`
 	Message               *Event_Message               `protobuf:"bytes,6,opt,name=message" json:"message,omitempty"`
@@ -281,9 +283,23 @@ func (x *Event) GetOffers() *Event_Offers {
 	return nil
 }
 
+func (x *Event) GetInverseOffers() *Event_InverseOffers {
+	if x != nil {
+		return x.InverseOffers
+	}
+	return nil
+}
+
 func (x *Event) GetRescind() *Event_Rescind {
 	if x != nil {
 		return x.Rescind
+	}
+	return nil
+}
+
+func (x *Event) GetRescindInverseOffer() *Event_RescindInverseOffer {
+	if x != nil {
+		return x.RescindInverseOffer
 	}
 	return nil
 }
@@ -324,22 +340,24 @@ func (x *Event) GetError() *Event_Error {
 }
 
 type Call struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	FrameworkId   *mesos.FrameworkID     `protobuf:"bytes,1,opt,name=framework_id,json=frameworkId" json:"framework_id,omitempty"`
-	Type          *Call_Type             `protobuf:"varint,2,opt,name=type,enum=mesos.v1.scheduler.Call_Type" json:"type,omitempty"`
-	Subscribe     *Call_Subscribe        `protobuf:"bytes,3,opt,name=subscribe" json:"subscribe,omitempty"`
-	Accept        *Call_Accept           `protobuf:"bytes,4,opt,name=accept" json:"accept,omitempty"`
-	Decline       *Call_Decline          `protobuf:"bytes,5,opt,name=decline" json:"decline,omitempty"`
-	Revive        *Call_Revive           `protobuf:"bytes,15,opt,name=revive" json:"revive,omitempty"`
-	Suppress      *Call_Suppress         `protobuf:"bytes,16,opt,name=suppress" json:"suppress,omitempty"`
-	Kill          *Call_Kill             `protobuf:"bytes,6,opt,name=kill" json:"kill,omitempty"`
-	Shutdown      *Call_Shutdown         `protobuf:"bytes,7,opt,name=shutdown" json:"shutdown,omitempty"`
-	Acknowledge   *Call_Acknowledge      `protobuf:"bytes,8,opt,name=acknowledge" json:"acknowledge,omitempty"`
-	Reconcile     *Call_Reconcile        `protobuf:"bytes,9,opt,name=reconcile" json:"reconcile,omitempty"`
-	Message       *Call_Message          `protobuf:"bytes,10,opt,name=message" json:"message,omitempty"`
-	Request       *Call_Request          `protobuf:"bytes,11,opt,name=request" json:"request,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state                protoimpl.MessageState     `protogen:"open.v1"`
+	FrameworkId          *mesos.FrameworkID         `protobuf:"bytes,1,opt,name=framework_id,json=frameworkId" json:"framework_id,omitempty"`
+	Type                 *Call_Type                 `protobuf:"varint,2,opt,name=type,enum=mesos.v1.scheduler.Call_Type" json:"type,omitempty"`
+	Subscribe            *Call_Subscribe            `protobuf:"bytes,3,opt,name=subscribe" json:"subscribe,omitempty"`
+	Accept               *Call_Accept               `protobuf:"bytes,4,opt,name=accept" json:"accept,omitempty"`
+	Decline              *Call_Decline              `protobuf:"bytes,5,opt,name=decline" json:"decline,omitempty"`
+	AcceptInverseOffers  *Call_AcceptInverseOffers  `protobuf:"bytes,13,opt,name=accept_inverse_offers,json=acceptInverseOffers" json:"accept_inverse_offers,omitempty"`
+	DeclineInverseOffers *Call_DeclineInverseOffers `protobuf:"bytes,14,opt,name=decline_inverse_offers,json=declineInverseOffers" json:"decline_inverse_offers,omitempty"`
+	Revive               *Call_Revive               `protobuf:"bytes,15,opt,name=revive" json:"revive,omitempty"`
+	Suppress             *Call_Suppress             `protobuf:"bytes,16,opt,name=suppress" json:"suppress,omitempty"`
+	Kill                 *Call_Kill                 `protobuf:"bytes,6,opt,name=kill" json:"kill,omitempty"`
+	Shutdown             *Call_Shutdown             `protobuf:"bytes,7,opt,name=shutdown" json:"shutdown,omitempty"`
+	Acknowledge          *Call_Acknowledge          `protobuf:"bytes,8,opt,name=acknowledge" json:"acknowledge,omitempty"`
+	Reconcile            *Call_Reconcile            `protobuf:"bytes,9,opt,name=reconcile" json:"reconcile,omitempty"`
+	Message              *Call_Message              `protobuf:"bytes,10,opt,name=message" json:"message,omitempty"`
+	Request              *Call_Request              `protobuf:"bytes,11,opt,name=request" json:"request,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
 }
 
 func (x *Call) Reset() {
@@ -403,6 +421,20 @@ func (x *Call) GetAccept() *Call_Accept {
 func (x *Call) GetDecline() *Call_Decline {
 	if x != nil {
 		return x.Decline
+	}
+	return nil
+}
+
+func (x *Call) GetAcceptInverseOffers() *Call_AcceptInverseOffers {
+	if x != nil {
+		return x.AcceptInverseOffers
+	}
+	return nil
+}
+
+func (x *Call) GetDeclineInverseOffers() *Call_DeclineInverseOffers {
+	if x != nil {
+		return x.DeclineInverseOffers
 	}
 	return nil
 }
@@ -567,6 +599,50 @@ func (x *Event_Offers) GetOffers() []*mesos.Offer {
 	return nil
 }
 
+type Event_InverseOffers struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	InverseOffers []*mesos.InverseOffer  `protobuf:"bytes,1,rep,name=inverse_offers,json=inverseOffers" json:"inverse_offers,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Event_InverseOffers) Reset() {
+	*x = Event_InverseOffers{}
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Event_InverseOffers) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Event_InverseOffers) ProtoMessage() {}
+
+func (x *Event_InverseOffers) ProtoReflect() protoreflect.Message {
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Event_InverseOffers.ProtoReflect.Descriptor instead.
+func (*Event_InverseOffers) Descriptor() ([]byte, []int) {
+	return file_api_v1_scheduler_scheduler_proto_rawDescGZIP(), []int{0, 2}
+}
+
+func (x *Event_InverseOffers) GetInverseOffers() []*mesos.InverseOffer {
+	if x != nil {
+		return x.InverseOffers
+	}
+	return nil
+}
+
 type Event_Rescind struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	OfferId       *mesos.OfferID         `protobuf:"bytes,1,req,name=offer_id,json=offerId" json:"offer_id,omitempty"`
@@ -576,7 +652,7 @@ type Event_Rescind struct {
 
 func (x *Event_Rescind) Reset() {
 	*x = Event_Rescind{}
-	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[4]
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -588,7 +664,7 @@ func (x *Event_Rescind) String() string {
 func (*Event_Rescind) ProtoMessage() {}
 
 func (x *Event_Rescind) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[4]
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -601,12 +677,56 @@ func (x *Event_Rescind) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event_Rescind.ProtoReflect.Descriptor instead.
 func (*Event_Rescind) Descriptor() ([]byte, []int) {
-	return file_api_v1_scheduler_scheduler_proto_rawDescGZIP(), []int{0, 2}
+	return file_api_v1_scheduler_scheduler_proto_rawDescGZIP(), []int{0, 3}
 }
 
 func (x *Event_Rescind) GetOfferId() *mesos.OfferID {
 	if x != nil {
 		return x.OfferId
+	}
+	return nil
+}
+
+type Event_RescindInverseOffer struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	InverseOfferId *mesos.OfferID         `protobuf:"bytes,1,req,name=inverse_offer_id,json=inverseOfferId" json:"inverse_offer_id,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *Event_RescindInverseOffer) Reset() {
+	*x = Event_RescindInverseOffer{}
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Event_RescindInverseOffer) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Event_RescindInverseOffer) ProtoMessage() {}
+
+func (x *Event_RescindInverseOffer) ProtoReflect() protoreflect.Message {
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Event_RescindInverseOffer.ProtoReflect.Descriptor instead.
+func (*Event_RescindInverseOffer) Descriptor() ([]byte, []int) {
+	return file_api_v1_scheduler_scheduler_proto_rawDescGZIP(), []int{0, 4}
+}
+
+func (x *Event_RescindInverseOffer) GetInverseOfferId() *mesos.OfferID {
+	if x != nil {
+		return x.InverseOfferId
 	}
 	return nil
 }
@@ -620,7 +740,7 @@ type Event_Update struct {
 
 func (x *Event_Update) Reset() {
 	*x = Event_Update{}
-	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[5]
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -632,7 +752,7 @@ func (x *Event_Update) String() string {
 func (*Event_Update) ProtoMessage() {}
 
 func (x *Event_Update) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[5]
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -645,7 +765,7 @@ func (x *Event_Update) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event_Update.ProtoReflect.Descriptor instead.
 func (*Event_Update) Descriptor() ([]byte, []int) {
-	return file_api_v1_scheduler_scheduler_proto_rawDescGZIP(), []int{0, 3}
+	return file_api_v1_scheduler_scheduler_proto_rawDescGZIP(), []int{0, 5}
 }
 
 func (x *Event_Update) GetStatus() *mesos.TaskStatus {
@@ -664,7 +784,7 @@ type Event_UpdateOperationStatus struct {
 
 func (x *Event_UpdateOperationStatus) Reset() {
 	*x = Event_UpdateOperationStatus{}
-	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[6]
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -676,7 +796,7 @@ func (x *Event_UpdateOperationStatus) String() string {
 func (*Event_UpdateOperationStatus) ProtoMessage() {}
 
 func (x *Event_UpdateOperationStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[6]
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -689,7 +809,7 @@ func (x *Event_UpdateOperationStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event_UpdateOperationStatus.ProtoReflect.Descriptor instead.
 func (*Event_UpdateOperationStatus) Descriptor() ([]byte, []int) {
-	return file_api_v1_scheduler_scheduler_proto_rawDescGZIP(), []int{0, 4}
+	return file_api_v1_scheduler_scheduler_proto_rawDescGZIP(), []int{0, 6}
 }
 
 func (x *Event_UpdateOperationStatus) GetStatus() *mesos.OperationStatus {
@@ -710,7 +830,7 @@ type Event_Message struct {
 
 func (x *Event_Message) Reset() {
 	*x = Event_Message{}
-	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[7]
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -722,7 +842,7 @@ func (x *Event_Message) String() string {
 func (*Event_Message) ProtoMessage() {}
 
 func (x *Event_Message) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[7]
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -735,7 +855,7 @@ func (x *Event_Message) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event_Message.ProtoReflect.Descriptor instead.
 func (*Event_Message) Descriptor() ([]byte, []int) {
-	return file_api_v1_scheduler_scheduler_proto_rawDescGZIP(), []int{0, 5}
+	return file_api_v1_scheduler_scheduler_proto_rawDescGZIP(), []int{0, 7}
 }
 
 func (x *Event_Message) GetAgentId() *mesos.AgentID {
@@ -770,7 +890,7 @@ type Event_Failure struct {
 
 func (x *Event_Failure) Reset() {
 	*x = Event_Failure{}
-	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[8]
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -782,7 +902,7 @@ func (x *Event_Failure) String() string {
 func (*Event_Failure) ProtoMessage() {}
 
 func (x *Event_Failure) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[8]
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -795,7 +915,7 @@ func (x *Event_Failure) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event_Failure.ProtoReflect.Descriptor instead.
 func (*Event_Failure) Descriptor() ([]byte, []int) {
-	return file_api_v1_scheduler_scheduler_proto_rawDescGZIP(), []int{0, 6}
+	return file_api_v1_scheduler_scheduler_proto_rawDescGZIP(), []int{0, 8}
 }
 
 func (x *Event_Failure) GetAgentId() *mesos.AgentID {
@@ -828,7 +948,7 @@ type Event_Error struct {
 
 func (x *Event_Error) Reset() {
 	*x = Event_Error{}
-	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[9]
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -840,7 +960,7 @@ func (x *Event_Error) String() string {
 func (*Event_Error) ProtoMessage() {}
 
 func (x *Event_Error) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[9]
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -853,7 +973,7 @@ func (x *Event_Error) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event_Error.ProtoReflect.Descriptor instead.
 func (*Event_Error) Descriptor() ([]byte, []int) {
-	return file_api_v1_scheduler_scheduler_proto_rawDescGZIP(), []int{0, 7}
+	return file_api_v1_scheduler_scheduler_proto_rawDescGZIP(), []int{0, 9}
 }
 
 func (x *Event_Error) GetMessage() string {
@@ -873,7 +993,7 @@ type Call_Subscribe struct {
 
 func (x *Call_Subscribe) Reset() {
 	*x = Call_Subscribe{}
-	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[10]
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -885,7 +1005,7 @@ func (x *Call_Subscribe) String() string {
 func (*Call_Subscribe) ProtoMessage() {}
 
 func (x *Call_Subscribe) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[10]
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -926,7 +1046,7 @@ type Call_Accept struct {
 
 func (x *Call_Accept) Reset() {
 	*x = Call_Accept{}
-	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[11]
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -938,7 +1058,7 @@ func (x *Call_Accept) String() string {
 func (*Call_Accept) ProtoMessage() {}
 
 func (x *Call_Accept) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[11]
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -985,7 +1105,7 @@ type Call_Decline struct {
 
 func (x *Call_Decline) Reset() {
 	*x = Call_Decline{}
-	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[12]
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -997,7 +1117,7 @@ func (x *Call_Decline) String() string {
 func (*Call_Decline) ProtoMessage() {}
 
 func (x *Call_Decline) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[12]
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1027,6 +1147,110 @@ func (x *Call_Decline) GetFilters() *mesos.Filters {
 	return nil
 }
 
+type Call_AcceptInverseOffers struct {
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	InverseOfferIds []*mesos.OfferID       `protobuf:"bytes,1,rep,name=inverse_offer_ids,json=inverseOfferIds" json:"inverse_offer_ids,omitempty"`
+	Filters         *mesos.Filters         `protobuf:"bytes,2,opt,name=filters" json:"filters,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *Call_AcceptInverseOffers) Reset() {
+	*x = Call_AcceptInverseOffers{}
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Call_AcceptInverseOffers) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Call_AcceptInverseOffers) ProtoMessage() {}
+
+func (x *Call_AcceptInverseOffers) ProtoReflect() protoreflect.Message {
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Call_AcceptInverseOffers.ProtoReflect.Descriptor instead.
+func (*Call_AcceptInverseOffers) Descriptor() ([]byte, []int) {
+	return file_api_v1_scheduler_scheduler_proto_rawDescGZIP(), []int{1, 3}
+}
+
+func (x *Call_AcceptInverseOffers) GetInverseOfferIds() []*mesos.OfferID {
+	if x != nil {
+		return x.InverseOfferIds
+	}
+	return nil
+}
+
+func (x *Call_AcceptInverseOffers) GetFilters() *mesos.Filters {
+	if x != nil {
+		return x.Filters
+	}
+	return nil
+}
+
+type Call_DeclineInverseOffers struct {
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	InverseOfferIds []*mesos.OfferID       `protobuf:"bytes,1,rep,name=inverse_offer_ids,json=inverseOfferIds" json:"inverse_offer_ids,omitempty"`
+	Filters         *mesos.Filters         `protobuf:"bytes,2,opt,name=filters" json:"filters,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *Call_DeclineInverseOffers) Reset() {
+	*x = Call_DeclineInverseOffers{}
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Call_DeclineInverseOffers) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Call_DeclineInverseOffers) ProtoMessage() {}
+
+func (x *Call_DeclineInverseOffers) ProtoReflect() protoreflect.Message {
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Call_DeclineInverseOffers.ProtoReflect.Descriptor instead.
+func (*Call_DeclineInverseOffers) Descriptor() ([]byte, []int) {
+	return file_api_v1_scheduler_scheduler_proto_rawDescGZIP(), []int{1, 4}
+}
+
+func (x *Call_DeclineInverseOffers) GetInverseOfferIds() []*mesos.OfferID {
+	if x != nil {
+		return x.InverseOfferIds
+	}
+	return nil
+}
+
+func (x *Call_DeclineInverseOffers) GetFilters() *mesos.Filters {
+	if x != nil {
+		return x.Filters
+	}
+	return nil
+}
+
 type Call_Revive struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Roles         []string               `protobuf:"bytes,1,rep,name=roles" json:"roles,omitempty"`
@@ -1036,7 +1260,7 @@ type Call_Revive struct {
 
 func (x *Call_Revive) Reset() {
 	*x = Call_Revive{}
-	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[13]
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1048,7 +1272,7 @@ func (x *Call_Revive) String() string {
 func (*Call_Revive) ProtoMessage() {}
 
 func (x *Call_Revive) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[13]
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1061,7 +1285,7 @@ func (x *Call_Revive) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Call_Revive.ProtoReflect.Descriptor instead.
 func (*Call_Revive) Descriptor() ([]byte, []int) {
-	return file_api_v1_scheduler_scheduler_proto_rawDescGZIP(), []int{1, 3}
+	return file_api_v1_scheduler_scheduler_proto_rawDescGZIP(), []int{1, 5}
 }
 
 func (x *Call_Revive) GetRoles() []string {
@@ -1080,7 +1304,7 @@ type Call_Suppress struct {
 
 func (x *Call_Suppress) Reset() {
 	*x = Call_Suppress{}
-	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[14]
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1092,7 +1316,7 @@ func (x *Call_Suppress) String() string {
 func (*Call_Suppress) ProtoMessage() {}
 
 func (x *Call_Suppress) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[14]
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1105,7 +1329,7 @@ func (x *Call_Suppress) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Call_Suppress.ProtoReflect.Descriptor instead.
 func (*Call_Suppress) Descriptor() ([]byte, []int) {
-	return file_api_v1_scheduler_scheduler_proto_rawDescGZIP(), []int{1, 4}
+	return file_api_v1_scheduler_scheduler_proto_rawDescGZIP(), []int{1, 6}
 }
 
 func (x *Call_Suppress) GetRoles() []string {
@@ -1126,7 +1350,7 @@ type Call_Kill struct {
 
 func (x *Call_Kill) Reset() {
 	*x = Call_Kill{}
-	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[15]
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1138,7 +1362,7 @@ func (x *Call_Kill) String() string {
 func (*Call_Kill) ProtoMessage() {}
 
 func (x *Call_Kill) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[15]
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1151,7 +1375,7 @@ func (x *Call_Kill) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Call_Kill.ProtoReflect.Descriptor instead.
 func (*Call_Kill) Descriptor() ([]byte, []int) {
-	return file_api_v1_scheduler_scheduler_proto_rawDescGZIP(), []int{1, 5}
+	return file_api_v1_scheduler_scheduler_proto_rawDescGZIP(), []int{1, 7}
 }
 
 func (x *Call_Kill) GetTaskId() *mesos.TaskID {
@@ -1185,7 +1409,7 @@ type Call_Shutdown struct {
 
 func (x *Call_Shutdown) Reset() {
 	*x = Call_Shutdown{}
-	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[16]
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1197,7 +1421,7 @@ func (x *Call_Shutdown) String() string {
 func (*Call_Shutdown) ProtoMessage() {}
 
 func (x *Call_Shutdown) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[16]
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1210,7 +1434,7 @@ func (x *Call_Shutdown) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Call_Shutdown.ProtoReflect.Descriptor instead.
 func (*Call_Shutdown) Descriptor() ([]byte, []int) {
-	return file_api_v1_scheduler_scheduler_proto_rawDescGZIP(), []int{1, 6}
+	return file_api_v1_scheduler_scheduler_proto_rawDescGZIP(), []int{1, 8}
 }
 
 func (x *Call_Shutdown) GetExecutorId() *mesos.ExecutorID {
@@ -1238,7 +1462,7 @@ type Call_Acknowledge struct {
 
 func (x *Call_Acknowledge) Reset() {
 	*x = Call_Acknowledge{}
-	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[17]
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1250,7 +1474,7 @@ func (x *Call_Acknowledge) String() string {
 func (*Call_Acknowledge) ProtoMessage() {}
 
 func (x *Call_Acknowledge) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[17]
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1263,7 +1487,7 @@ func (x *Call_Acknowledge) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Call_Acknowledge.ProtoReflect.Descriptor instead.
 func (*Call_Acknowledge) Descriptor() ([]byte, []int) {
-	return file_api_v1_scheduler_scheduler_proto_rawDescGZIP(), []int{1, 7}
+	return file_api_v1_scheduler_scheduler_proto_rawDescGZIP(), []int{1, 9}
 }
 
 func (x *Call_Acknowledge) GetAgentId() *mesos.AgentID {
@@ -1296,7 +1520,7 @@ type Call_Reconcile struct {
 
 func (x *Call_Reconcile) Reset() {
 	*x = Call_Reconcile{}
-	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[18]
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1308,7 +1532,7 @@ func (x *Call_Reconcile) String() string {
 func (*Call_Reconcile) ProtoMessage() {}
 
 func (x *Call_Reconcile) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[18]
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1321,7 +1545,7 @@ func (x *Call_Reconcile) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Call_Reconcile.ProtoReflect.Descriptor instead.
 func (*Call_Reconcile) Descriptor() ([]byte, []int) {
-	return file_api_v1_scheduler_scheduler_proto_rawDescGZIP(), []int{1, 8}
+	return file_api_v1_scheduler_scheduler_proto_rawDescGZIP(), []int{1, 10}
 }
 
 func (x *Call_Reconcile) GetTasks() []*Call_Reconcile_Task {
@@ -1342,7 +1566,7 @@ type Call_Message struct {
 
 func (x *Call_Message) Reset() {
 	*x = Call_Message{}
-	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[19]
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1354,7 +1578,7 @@ func (x *Call_Message) String() string {
 func (*Call_Message) ProtoMessage() {}
 
 func (x *Call_Message) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[19]
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1367,7 +1591,7 @@ func (x *Call_Message) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Call_Message.ProtoReflect.Descriptor instead.
 func (*Call_Message) Descriptor() ([]byte, []int) {
-	return file_api_v1_scheduler_scheduler_proto_rawDescGZIP(), []int{1, 9}
+	return file_api_v1_scheduler_scheduler_proto_rawDescGZIP(), []int{1, 11}
 }
 
 func (x *Call_Message) GetAgentId() *mesos.AgentID {
@@ -1400,7 +1624,7 @@ type Call_Request struct {
 
 func (x *Call_Request) Reset() {
 	*x = Call_Request{}
-	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[20]
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1412,7 +1636,7 @@ func (x *Call_Request) String() string {
 func (*Call_Request) ProtoMessage() {}
 
 func (x *Call_Request) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[20]
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1425,7 +1649,7 @@ func (x *Call_Request) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Call_Request.ProtoReflect.Descriptor instead.
 func (*Call_Request) Descriptor() ([]byte, []int) {
-	return file_api_v1_scheduler_scheduler_proto_rawDescGZIP(), []int{1, 10}
+	return file_api_v1_scheduler_scheduler_proto_rawDescGZIP(), []int{1, 12}
 }
 
 func (x *Call_Request) GetRequests() []*mesos.Request {
@@ -1445,7 +1669,7 @@ type Call_Reconcile_Task struct {
 
 func (x *Call_Reconcile_Task) Reset() {
 	*x = Call_Reconcile_Task{}
-	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[21]
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1457,7 +1681,7 @@ func (x *Call_Reconcile_Task) String() string {
 func (*Call_Reconcile_Task) ProtoMessage() {}
 
 func (x *Call_Reconcile_Task) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[21]
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1470,7 +1694,7 @@ func (x *Call_Reconcile_Task) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Call_Reconcile_Task.ProtoReflect.Descriptor instead.
 func (*Call_Reconcile_Task) Descriptor() ([]byte, []int) {
-	return file_api_v1_scheduler_scheduler_proto_rawDescGZIP(), []int{1, 8, 0}
+	return file_api_v1_scheduler_scheduler_proto_rawDescGZIP(), []int{1, 10, 0}
 }
 
 func (x *Call_Reconcile_Task) GetTaskId() *mesos.TaskID {
@@ -1491,14 +1715,17 @@ var File_api_v1_scheduler_scheduler_proto protoreflect.FileDescriptor
 
 const file_api_v1_scheduler_scheduler_proto_rawDesc = "" +
 	"\n" +
-	" api/v1/scheduler/scheduler.proto\x12\x12mesos.v1.scheduler\x1a\x18api/v1/mesos/mesos.proto\"\xf6\v\n" +
+	" api/v1/scheduler/scheduler.proto\x12\x12mesos.v1.scheduler\x1a\x18api/v1/mesos/mesos.proto\"\xcd\x0e\n" +
 	"\x05Event\x122\n" +
 	"\x04type\x18\x01 \x01(\x0e2\x1e.mesos.v1.scheduler.Event.TypeR\x04type\x12D\n" +
 	"\n" +
 	"subscribed\x18\x02 \x01(\v2$.mesos.v1.scheduler.Event.SubscribedR\n" +
 	"subscribed\x128\n" +
-	"\x06offers\x18\x03 \x01(\v2 .mesos.v1.scheduler.Event.OffersR\x06offers\x12;\n" +
-	"\arescind\x18\x04 \x01(\v2!.mesos.v1.scheduler.Event.RescindR\arescind\x128\n" +
+	"\x06offers\x18\x03 \x01(\v2 .mesos.v1.scheduler.Event.OffersR\x06offers\x12N\n" +
+	"\x0einverse_offers\x18\t \x01(\v2'.mesos.v1.scheduler.Event.InverseOffersR\rinverseOffers\x12;\n" +
+	"\arescind\x18\x04 \x01(\v2!.mesos.v1.scheduler.Event.RescindR\arescind\x12a\n" +
+	"\x15rescind_inverse_offer\x18\n" +
+	" \x01(\v2-.mesos.v1.scheduler.Event.RescindInverseOfferR\x13rescindInverseOffer\x128\n" +
 	"\x06update\x18\x05 \x01(\v2 .mesos.v1.scheduler.Event.UpdateR\x06update\x12g\n" +
 	"\x17update_operation_status\x18\v \x01(\v2/.mesos.v1.scheduler.Event.UpdateOperationStatusR\x15updateOperationStatus\x12;\n" +
 	"\amessage\x18\x06 \x01(\v2!.mesos.v1.scheduler.Event.MessageR\amessage\x12;\n" +
@@ -1511,9 +1738,13 @@ const file_api_v1_scheduler_scheduler_proto_rawDesc = "" +
 	"\vmaster_info\x18\x03 \x01(\v2\x14.mesos.v1.MasterInfoR\n" +
 	"masterInfo\x1a1\n" +
 	"\x06Offers\x12'\n" +
-	"\x06offers\x18\x01 \x03(\v2\x0f.mesos.v1.OfferR\x06offers\x1a7\n" +
+	"\x06offers\x18\x01 \x03(\v2\x0f.mesos.v1.OfferR\x06offers\x1aN\n" +
+	"\rInverseOffers\x12=\n" +
+	"\x0einverse_offers\x18\x01 \x03(\v2\x16.mesos.v1.InverseOfferR\rinverseOffers\x1a7\n" +
 	"\aRescind\x12,\n" +
-	"\boffer_id\x18\x01 \x02(\v2\x11.mesos.v1.OfferIDR\aofferId\x1a6\n" +
+	"\boffer_id\x18\x01 \x02(\v2\x11.mesos.v1.OfferIDR\aofferId\x1aR\n" +
+	"\x13RescindInverseOffer\x12;\n" +
+	"\x10inverse_offer_id\x18\x01 \x02(\v2\x11.mesos.v1.OfferIDR\x0einverseOfferId\x1a6\n" +
 	"\x06Update\x12,\n" +
 	"\x06status\x18\x01 \x02(\v2\x14.mesos.v1.TaskStatusR\x06status\x1aJ\n" +
 	"\x15UpdateOperationStatus\x121\n" +
@@ -1546,13 +1777,15 @@ const file_api_v1_scheduler_scheduler_proto_rawDesc = "" +
 	"\aMESSAGE\x10\x05\x12\v\n" +
 	"\aFAILURE\x10\x06\x12\t\n" +
 	"\x05ERROR\x10\a\x12\r\n" +
-	"\tHEARTBEAT\x10\b\"\x8f\x12\n" +
+	"\tHEARTBEAT\x10\b\"\xdf\x15\n" +
 	"\x04Call\x128\n" +
 	"\fframework_id\x18\x01 \x01(\v2\x15.mesos.v1.FrameworkIDR\vframeworkId\x121\n" +
 	"\x04type\x18\x02 \x01(\x0e2\x1d.mesos.v1.scheduler.Call.TypeR\x04type\x12@\n" +
 	"\tsubscribe\x18\x03 \x01(\v2\".mesos.v1.scheduler.Call.SubscribeR\tsubscribe\x127\n" +
 	"\x06accept\x18\x04 \x01(\v2\x1f.mesos.v1.scheduler.Call.AcceptR\x06accept\x12:\n" +
-	"\adecline\x18\x05 \x01(\v2 .mesos.v1.scheduler.Call.DeclineR\adecline\x127\n" +
+	"\adecline\x18\x05 \x01(\v2 .mesos.v1.scheduler.Call.DeclineR\adecline\x12`\n" +
+	"\x15accept_inverse_offers\x18\r \x01(\v2,.mesos.v1.scheduler.Call.AcceptInverseOffersR\x13acceptInverseOffers\x12c\n" +
+	"\x16decline_inverse_offers\x18\x0e \x01(\v2-.mesos.v1.scheduler.Call.DeclineInverseOffersR\x14declineInverseOffers\x127\n" +
 	"\x06revive\x18\x0f \x01(\v2\x1f.mesos.v1.scheduler.Call.ReviveR\x06revive\x12=\n" +
 	"\bsuppress\x18\x10 \x01(\v2!.mesos.v1.scheduler.Call.SuppressR\bsuppress\x121\n" +
 	"\x04kill\x18\x06 \x01(\v2\x1d.mesos.v1.scheduler.Call.KillR\x04kill\x12=\n" +
@@ -1573,6 +1806,12 @@ const file_api_v1_scheduler_scheduler_proto_rawDesc = "" +
 	"\afilters\x18\x03 \x01(\v2\x11.mesos.v1.FiltersR\afilters\x1af\n" +
 	"\aDecline\x12.\n" +
 	"\toffer_ids\x18\x01 \x03(\v2\x11.mesos.v1.OfferIDR\bofferIds\x12+\n" +
+	"\afilters\x18\x02 \x01(\v2\x11.mesos.v1.FiltersR\afilters\x1a\x81\x01\n" +
+	"\x13AcceptInverseOffers\x12=\n" +
+	"\x11inverse_offer_ids\x18\x01 \x03(\v2\x11.mesos.v1.OfferIDR\x0finverseOfferIds\x12+\n" +
+	"\afilters\x18\x02 \x01(\v2\x11.mesos.v1.FiltersR\afilters\x1a\x82\x01\n" +
+	"\x14DeclineInverseOffers\x12=\n" +
+	"\x11inverse_offer_ids\x18\x01 \x03(\v2\x11.mesos.v1.OfferIDR\x0finverseOfferIds\x12+\n" +
 	"\afilters\x18\x02 \x01(\v2\x11.mesos.v1.FiltersR\afilters\x1a\x1e\n" +
 	"\x06Revive\x12\x14\n" +
 	"\x05roles\x18\x01 \x03(\tR\x05roles\x1a \n" +
@@ -1639,7 +1878,7 @@ func file_api_v1_scheduler_scheduler_proto_rawDescGZIP() []byte {
 }
 
 var file_api_v1_scheduler_scheduler_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_api_v1_scheduler_scheduler_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
+var file_api_v1_scheduler_scheduler_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
 var file_api_v1_scheduler_scheduler_proto_goTypes = []any{
 	(Event_Type)(0),                     // 0: mesos.v1.scheduler.Event.Type
 	(Call_Type)(0),                      // 1: mesos.v1.scheduler.Call.Type
@@ -1647,96 +1886,111 @@ var file_api_v1_scheduler_scheduler_proto_goTypes = []any{
 	(*Call)(nil),                        // 3: mesos.v1.scheduler.Call
 	(*Event_Subscribed)(nil),            // 4: mesos.v1.scheduler.Event.Subscribed
 	(*Event_Offers)(nil),                // 5: mesos.v1.scheduler.Event.Offers
-	(*Event_Rescind)(nil),               // 6: mesos.v1.scheduler.Event.Rescind
-	(*Event_Update)(nil),                // 7: mesos.v1.scheduler.Event.Update
-	(*Event_UpdateOperationStatus)(nil), // 8: mesos.v1.scheduler.Event.UpdateOperationStatus
-	(*Event_Message)(nil),               // 9: mesos.v1.scheduler.Event.Message
-	(*Event_Failure)(nil),               // 10: mesos.v1.scheduler.Event.Failure
-	(*Event_Error)(nil),                 // 11: mesos.v1.scheduler.Event.Error
-	(*Call_Subscribe)(nil),              // 12: mesos.v1.scheduler.Call.Subscribe
-	(*Call_Accept)(nil),                 // 13: mesos.v1.scheduler.Call.Accept
-	(*Call_Decline)(nil),                // 14: mesos.v1.scheduler.Call.Decline
-	(*Call_Revive)(nil),                 // 15: mesos.v1.scheduler.Call.Revive
-	(*Call_Suppress)(nil),               // 16: mesos.v1.scheduler.Call.Suppress
-	(*Call_Kill)(nil),                   // 17: mesos.v1.scheduler.Call.Kill
-	(*Call_Shutdown)(nil),               // 18: mesos.v1.scheduler.Call.Shutdown
-	(*Call_Acknowledge)(nil),            // 19: mesos.v1.scheduler.Call.Acknowledge
-	(*Call_Reconcile)(nil),              // 20: mesos.v1.scheduler.Call.Reconcile
-	(*Call_Message)(nil),                // 21: mesos.v1.scheduler.Call.Message
-	(*Call_Request)(nil),                // 22: mesos.v1.scheduler.Call.Request
-	(*Call_Reconcile_Task)(nil),         // 23: mesos.v1.scheduler.Call.Reconcile.Task
-	(*mesos.FrameworkID)(nil),           // 24: mesos.v1.FrameworkID
-	(*mesos.MasterInfo)(nil),            // 25: mesos.v1.MasterInfo
-	(*mesos.Offer)(nil),                 // 26: mesos.v1.Offer
-	(*mesos.OfferID)(nil),               // 27: mesos.v1.OfferID
-	(*mesos.TaskStatus)(nil),            // 28: mesos.v1.TaskStatus
-	(*mesos.OperationStatus)(nil),       // 29: mesos.v1.OperationStatus
-	(*mesos.AgentID)(nil),               // 30: mesos.v1.AgentID
-	(*mesos.ExecutorID)(nil),            // 31: mesos.v1.ExecutorID
-	(*mesos.FrameworkInfo)(nil),         // 32: mesos.v1.FrameworkInfo
-	(*mesos.Offer_Operation)(nil),       // 33: mesos.v1.Offer.Operation
-	(*mesos.Filters)(nil),               // 34: mesos.v1.Filters
-	(*mesos.TaskID)(nil),                // 35: mesos.v1.TaskID
-	(*mesos.KillPolicy)(nil),            // 36: mesos.v1.KillPolicy
-	(*mesos.Request)(nil),               // 37: mesos.v1.Request
+	(*Event_InverseOffers)(nil),         // 6: mesos.v1.scheduler.Event.InverseOffers
+	(*Event_Rescind)(nil),               // 7: mesos.v1.scheduler.Event.Rescind
+	(*Event_RescindInverseOffer)(nil),   // 8: mesos.v1.scheduler.Event.RescindInverseOffer
+	(*Event_Update)(nil),                // 9: mesos.v1.scheduler.Event.Update
+	(*Event_UpdateOperationStatus)(nil), // 10: mesos.v1.scheduler.Event.UpdateOperationStatus
+	(*Event_Message)(nil),               // 11: mesos.v1.scheduler.Event.Message
+	(*Event_Failure)(nil),               // 12: mesos.v1.scheduler.Event.Failure
+	(*Event_Error)(nil),                 // 13: mesos.v1.scheduler.Event.Error
+	(*Call_Subscribe)(nil),              // 14: mesos.v1.scheduler.Call.Subscribe
+	(*Call_Accept)(nil),                 // 15: mesos.v1.scheduler.Call.Accept
+	(*Call_Decline)(nil),                // 16: mesos.v1.scheduler.Call.Decline
+	(*Call_AcceptInverseOffers)(nil),    // 17: mesos.v1.scheduler.Call.AcceptInverseOffers
+	(*Call_DeclineInverseOffers)(nil),   // 18: mesos.v1.scheduler.Call.DeclineInverseOffers
+	(*Call_Revive)(nil),                 // 19: mesos.v1.scheduler.Call.Revive
+	(*Call_Suppress)(nil),               // 20: mesos.v1.scheduler.Call.Suppress
+	(*Call_Kill)(nil),                   // 21: mesos.v1.scheduler.Call.Kill
+	(*Call_Shutdown)(nil),               // 22: mesos.v1.scheduler.Call.Shutdown
+	(*Call_Acknowledge)(nil),            // 23: mesos.v1.scheduler.Call.Acknowledge
+	(*Call_Reconcile)(nil),              // 24: mesos.v1.scheduler.Call.Reconcile
+	(*Call_Message)(nil),                // 25: mesos.v1.scheduler.Call.Message
+	(*Call_Request)(nil),                // 26: mesos.v1.scheduler.Call.Request
+	(*Call_Reconcile_Task)(nil),         // 27: mesos.v1.scheduler.Call.Reconcile.Task
+	(*mesos.FrameworkID)(nil),           // 28: mesos.v1.FrameworkID
+	(*mesos.MasterInfo)(nil),            // 29: mesos.v1.MasterInfo
+	(*mesos.Offer)(nil),                 // 30: mesos.v1.Offer
+	(*mesos.InverseOffer)(nil),          // 31: mesos.v1.InverseOffer
+	(*mesos.OfferID)(nil),               // 32: mesos.v1.OfferID
+	(*mesos.TaskStatus)(nil),            // 33: mesos.v1.TaskStatus
+	(*mesos.OperationStatus)(nil),       // 34: mesos.v1.OperationStatus
+	(*mesos.AgentID)(nil),               // 35: mesos.v1.AgentID
+	(*mesos.ExecutorID)(nil),            // 36: mesos.v1.ExecutorID
+	(*mesos.FrameworkInfo)(nil),         // 37: mesos.v1.FrameworkInfo
+	(*mesos.Offer_Operation)(nil),       // 38: mesos.v1.Offer.Operation
+	(*mesos.Filters)(nil),               // 39: mesos.v1.Filters
+	(*mesos.TaskID)(nil),                // 40: mesos.v1.TaskID
+	(*mesos.KillPolicy)(nil),            // 41: mesos.v1.KillPolicy
+	(*mesos.Request)(nil),               // 42: mesos.v1.Request
 }
 var file_api_v1_scheduler_scheduler_proto_depIdxs = []int32{
 	0,  // 0: mesos.v1.scheduler.Event.type:type_name -> mesos.v1.scheduler.Event.Type
 	4,  // 1: mesos.v1.scheduler.Event.subscribed:type_name -> mesos.v1.scheduler.Event.Subscribed
 	5,  // 2: mesos.v1.scheduler.Event.offers:type_name -> mesos.v1.scheduler.Event.Offers
-	6,  // 3: mesos.v1.scheduler.Event.rescind:type_name -> mesos.v1.scheduler.Event.Rescind
-	7,  // 4: mesos.v1.scheduler.Event.update:type_name -> mesos.v1.scheduler.Event.Update
-	8,  // 5: mesos.v1.scheduler.Event.update_operation_status:type_name -> mesos.v1.scheduler.Event.UpdateOperationStatus
-	9,  // 6: mesos.v1.scheduler.Event.message:type_name -> mesos.v1.scheduler.Event.Message
-	10, // 7: mesos.v1.scheduler.Event.failure:type_name -> mesos.v1.scheduler.Event.Failure
-	11, // 8: mesos.v1.scheduler.Event.error:type_name -> mesos.v1.scheduler.Event.Error
-	24, // 9: mesos.v1.scheduler.Call.framework_id:type_name -> mesos.v1.FrameworkID
-	1,  // 10: mesos.v1.scheduler.Call.type:type_name -> mesos.v1.scheduler.Call.Type
-	12, // 11: mesos.v1.scheduler.Call.subscribe:type_name -> mesos.v1.scheduler.Call.Subscribe
-	13, // 12: mesos.v1.scheduler.Call.accept:type_name -> mesos.v1.scheduler.Call.Accept
-	14, // 13: mesos.v1.scheduler.Call.decline:type_name -> mesos.v1.scheduler.Call.Decline
-	15, // 14: mesos.v1.scheduler.Call.revive:type_name -> mesos.v1.scheduler.Call.Revive
-	16, // 15: mesos.v1.scheduler.Call.suppress:type_name -> mesos.v1.scheduler.Call.Suppress
-	17, // 16: mesos.v1.scheduler.Call.kill:type_name -> mesos.v1.scheduler.Call.Kill
-	18, // 17: mesos.v1.scheduler.Call.shutdown:type_name -> mesos.v1.scheduler.Call.Shutdown
-	19, // 18: mesos.v1.scheduler.Call.acknowledge:type_name -> mesos.v1.scheduler.Call.Acknowledge
-	20, // 19: mesos.v1.scheduler.Call.reconcile:type_name -> mesos.v1.scheduler.Call.Reconcile
-	21, // 20: mesos.v1.scheduler.Call.message:type_name -> mesos.v1.scheduler.Call.Message
-	22, // 21: mesos.v1.scheduler.Call.request:type_name -> mesos.v1.scheduler.Call.Request
-	24, // 22: mesos.v1.scheduler.Event.Subscribed.framework_id:type_name -> mesos.v1.FrameworkID
-	25, // 23: mesos.v1.scheduler.Event.Subscribed.master_info:type_name -> mesos.v1.MasterInfo
-	26, // 24: mesos.v1.scheduler.Event.Offers.offers:type_name -> mesos.v1.Offer
-	27, // 25: mesos.v1.scheduler.Event.Rescind.offer_id:type_name -> mesos.v1.OfferID
-	28, // 26: mesos.v1.scheduler.Event.Update.status:type_name -> mesos.v1.TaskStatus
-	29, // 27: mesos.v1.scheduler.Event.UpdateOperationStatus.status:type_name -> mesos.v1.OperationStatus
-	30, // 28: mesos.v1.scheduler.Event.Message.agent_id:type_name -> mesos.v1.AgentID
-	31, // 29: mesos.v1.scheduler.Event.Message.executor_id:type_name -> mesos.v1.ExecutorID
-	30, // 30: mesos.v1.scheduler.Event.Failure.agent_id:type_name -> mesos.v1.AgentID
-	31, // 31: mesos.v1.scheduler.Event.Failure.executor_id:type_name -> mesos.v1.ExecutorID
-	32, // 32: mesos.v1.scheduler.Call.Subscribe.framework_info:type_name -> mesos.v1.FrameworkInfo
-	27, // 33: mesos.v1.scheduler.Call.Accept.offer_ids:type_name -> mesos.v1.OfferID
-	33, // 34: mesos.v1.scheduler.Call.Accept.operations:type_name -> mesos.v1.Offer.Operation
-	34, // 35: mesos.v1.scheduler.Call.Accept.filters:type_name -> mesos.v1.Filters
-	27, // 36: mesos.v1.scheduler.Call.Decline.offer_ids:type_name -> mesos.v1.OfferID
-	34, // 37: mesos.v1.scheduler.Call.Decline.filters:type_name -> mesos.v1.Filters
-	35, // 38: mesos.v1.scheduler.Call.Kill.task_id:type_name -> mesos.v1.TaskID
-	30, // 39: mesos.v1.scheduler.Call.Kill.agent_id:type_name -> mesos.v1.AgentID
-	36, // 40: mesos.v1.scheduler.Call.Kill.kill_policy:type_name -> mesos.v1.KillPolicy
-	31, // 41: mesos.v1.scheduler.Call.Shutdown.executor_id:type_name -> mesos.v1.ExecutorID
-	30, // 42: mesos.v1.scheduler.Call.Shutdown.agent_id:type_name -> mesos.v1.AgentID
-	30, // 43: mesos.v1.scheduler.Call.Acknowledge.agent_id:type_name -> mesos.v1.AgentID
-	35, // 44: mesos.v1.scheduler.Call.Acknowledge.task_id:type_name -> mesos.v1.TaskID
-	23, // 45: mesos.v1.scheduler.Call.Reconcile.tasks:type_name -> mesos.v1.scheduler.Call.Reconcile.Task
-	30, // 46: mesos.v1.scheduler.Call.Message.agent_id:type_name -> mesos.v1.AgentID
-	31, // 47: mesos.v1.scheduler.Call.Message.executor_id:type_name -> mesos.v1.ExecutorID
-	37, // 48: mesos.v1.scheduler.Call.Request.requests:type_name -> mesos.v1.Request
-	35, // 49: mesos.v1.scheduler.Call.Reconcile.Task.task_id:type_name -> mesos.v1.TaskID
-	30, // 50: mesos.v1.scheduler.Call.Reconcile.Task.agent_id:type_name -> mesos.v1.AgentID
-	51, // [51:51] is the sub-list for method output_type
-	51, // [51:51] is the sub-list for method input_type
-	51, // [51:51] is the sub-list for extension type_name
-	51, // [51:51] is the sub-list for extension extendee
-	0,  // [0:51] is the sub-list for field type_name
+	6,  // 3: mesos.v1.scheduler.Event.inverse_offers:type_name -> mesos.v1.scheduler.Event.InverseOffers
+	7,  // 4: mesos.v1.scheduler.Event.rescind:type_name -> mesos.v1.scheduler.Event.Rescind
+	8,  // 5: mesos.v1.scheduler.Event.rescind_inverse_offer:type_name -> mesos.v1.scheduler.Event.RescindInverseOffer
+	9,  // 6: mesos.v1.scheduler.Event.update:type_name -> mesos.v1.scheduler.Event.Update
+	10, // 7: mesos.v1.scheduler.Event.update_operation_status:type_name -> mesos.v1.scheduler.Event.UpdateOperationStatus
+	11, // 8: mesos.v1.scheduler.Event.message:type_name -> mesos.v1.scheduler.Event.Message
+	12, // 9: mesos.v1.scheduler.Event.failure:type_name -> mesos.v1.scheduler.Event.Failure
+	13, // 10: mesos.v1.scheduler.Event.error:type_name -> mesos.v1.scheduler.Event.Error
+	28, // 11: mesos.v1.scheduler.Call.framework_id:type_name -> mesos.v1.FrameworkID
+	1,  // 12: mesos.v1.scheduler.Call.type:type_name -> mesos.v1.scheduler.Call.Type
+	14, // 13: mesos.v1.scheduler.Call.subscribe:type_name -> mesos.v1.scheduler.Call.Subscribe
+	15, // 14: mesos.v1.scheduler.Call.accept:type_name -> mesos.v1.scheduler.Call.Accept
+	16, // 15: mesos.v1.scheduler.Call.decline:type_name -> mesos.v1.scheduler.Call.Decline
+	17, // 16: mesos.v1.scheduler.Call.accept_inverse_offers:type_name -> mesos.v1.scheduler.Call.AcceptInverseOffers
+	18, // 17: mesos.v1.scheduler.Call.decline_inverse_offers:type_name -> mesos.v1.scheduler.Call.DeclineInverseOffers
+	19, // 18: mesos.v1.scheduler.Call.revive:type_name -> mesos.v1.scheduler.Call.Revive
+	20, // 19: mesos.v1.scheduler.Call.suppress:type_name -> mesos.v1.scheduler.Call.Suppress
+	21, // 20: mesos.v1.scheduler.Call.kill:type_name -> mesos.v1.scheduler.Call.Kill
+	22, // 21: mesos.v1.scheduler.Call.shutdown:type_name -> mesos.v1.scheduler.Call.Shutdown
+	23, // 22: mesos.v1.scheduler.Call.acknowledge:type_name -> mesos.v1.scheduler.Call.Acknowledge
+	24, // 23: mesos.v1.scheduler.Call.reconcile:type_name -> mesos.v1.scheduler.Call.Reconcile
+	25, // 24: mesos.v1.scheduler.Call.message:type_name -> mesos.v1.scheduler.Call.Message
+	26, // 25: mesos.v1.scheduler.Call.request:type_name -> mesos.v1.scheduler.Call.Request
+	28, // 26: mesos.v1.scheduler.Event.Subscribed.framework_id:type_name -> mesos.v1.FrameworkID
+	29, // 27: mesos.v1.scheduler.Event.Subscribed.master_info:type_name -> mesos.v1.MasterInfo
+	30, // 28: mesos.v1.scheduler.Event.Offers.offers:type_name -> mesos.v1.Offer
+	31, // 29: mesos.v1.scheduler.Event.InverseOffers.inverse_offers:type_name -> mesos.v1.InverseOffer
+	32, // 30: mesos.v1.scheduler.Event.Rescind.offer_id:type_name -> mesos.v1.OfferID
+	32, // 31: mesos.v1.scheduler.Event.RescindInverseOffer.inverse_offer_id:type_name -> mesos.v1.OfferID
+	33, // 32: mesos.v1.scheduler.Event.Update.status:type_name -> mesos.v1.TaskStatus
+	34, // 33: mesos.v1.scheduler.Event.UpdateOperationStatus.status:type_name -> mesos.v1.OperationStatus
+	35, // 34: mesos.v1.scheduler.Event.Message.agent_id:type_name -> mesos.v1.AgentID
+	36, // 35: mesos.v1.scheduler.Event.Message.executor_id:type_name -> mesos.v1.ExecutorID
+	35, // 36: mesos.v1.scheduler.Event.Failure.agent_id:type_name -> mesos.v1.AgentID
+	36, // 37: mesos.v1.scheduler.Event.Failure.executor_id:type_name -> mesos.v1.ExecutorID
+	37, // 38: mesos.v1.scheduler.Call.Subscribe.framework_info:type_name -> mesos.v1.FrameworkInfo
+	32, // 39: mesos.v1.scheduler.Call.Accept.offer_ids:type_name -> mesos.v1.OfferID
+	38, // 40: mesos.v1.scheduler.Call.Accept.operations:type_name -> mesos.v1.Offer.Operation
+	39, // 41: mesos.v1.scheduler.Call.Accept.filters:type_name -> mesos.v1.Filters
+	32, // 42: mesos.v1.scheduler.Call.Decline.offer_ids:type_name -> mesos.v1.OfferID
+	39, // 43: mesos.v1.scheduler.Call.Decline.filters:type_name -> mesos.v1.Filters
+	32, // 44: mesos.v1.scheduler.Call.AcceptInverseOffers.inverse_offer_ids:type_name -> mesos.v1.OfferID
+	39, // 45: mesos.v1.scheduler.Call.AcceptInverseOffers.filters:type_name -> mesos.v1.Filters
+	32, // 46: mesos.v1.scheduler.Call.DeclineInverseOffers.inverse_offer_ids:type_name -> mesos.v1.OfferID
+	39, // 47: mesos.v1.scheduler.Call.DeclineInverseOffers.filters:type_name -> mesos.v1.Filters
+	40, // 48: mesos.v1.scheduler.Call.Kill.task_id:type_name -> mesos.v1.TaskID
+	35, // 49: mesos.v1.scheduler.Call.Kill.agent_id:type_name -> mesos.v1.AgentID
+	41, // 50: mesos.v1.scheduler.Call.Kill.kill_policy:type_name -> mesos.v1.KillPolicy
+	36, // 51: mesos.v1.scheduler.Call.Shutdown.executor_id:type_name -> mesos.v1.ExecutorID
+	35, // 52: mesos.v1.scheduler.Call.Shutdown.agent_id:type_name -> mesos.v1.AgentID
+	35, // 53: mesos.v1.scheduler.Call.Acknowledge.agent_id:type_name -> mesos.v1.AgentID
+	40, // 54: mesos.v1.scheduler.Call.Acknowledge.task_id:type_name -> mesos.v1.TaskID
+	27, // 55: mesos.v1.scheduler.Call.Reconcile.tasks:type_name -> mesos.v1.scheduler.Call.Reconcile.Task
+	35, // 56: mesos.v1.scheduler.Call.Message.agent_id:type_name -> mesos.v1.AgentID
+	36, // 57: mesos.v1.scheduler.Call.Message.executor_id:type_name -> mesos.v1.ExecutorID
+	42, // 58: mesos.v1.scheduler.Call.Request.requests:type_name -> mesos.v1.Request
+	40, // 59: mesos.v1.scheduler.Call.Reconcile.Task.task_id:type_name -> mesos.v1.TaskID
+	35, // 60: mesos.v1.scheduler.Call.Reconcile.Task.agent_id:type_name -> mesos.v1.AgentID
+	61, // [61:61] is the sub-list for method output_type
+	61, // [61:61] is the sub-list for method input_type
+	61, // [61:61] is the sub-list for extension type_name
+	61, // [61:61] is the sub-list for extension extendee
+	0,  // [0:61] is the sub-list for field type_name
 }
 
 func init() { file_api_v1_scheduler_scheduler_proto_init() }
@@ -1750,7 +2004,7 @@ func file_api_v1_scheduler_scheduler_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_api_v1_scheduler_scheduler_proto_rawDesc), len(file_api_v1_scheduler_scheduler_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   22,
+			NumMessages:   26,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
