@@ -15,6 +15,9 @@ import (
 // endpoints, each also under the /slave(1) prefix as on Mesos. It answers
 // only while Run runs.
 func (a *Agent) Handler() http.Handler {
+	if a.prom == nil { // an Agent not made by New
+		return http.HandlerFunc(a.route)
+	}
 	return a.prom.http.Wrap(http.HandlerFunc(a.route), endpointLabel)
 }
 
