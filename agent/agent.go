@@ -57,6 +57,8 @@ type Agent struct {
 	logq    *asyncLog
 	// statsPacer paces /monitor/statistics.
 	statsPacer pacer
+	// prom is the Prometheus registry of GET /metrics (prometheus.go).
+	prom *promMetrics
 
 	store     *checkpoint.Store // nil: nothing is checkpointed
 	recovered *core.Recovered   // what the checkpoint held at start
@@ -126,6 +128,7 @@ func New(cfg Config) (*Agent, error) {
 	if a.verbosity == nil {
 		a.verbosity = verbosity.New(nil)
 	}
+	a.initProm()
 	a.cont = containerizer.NewPosix(containerizer.Options{
 		WorkDir:    cfg.WorkDir,
 		RuntimeDir: cfg.RuntimeDir,

@@ -591,11 +591,18 @@ func TestStateKeysMatchMesos(t *testing.T) {
 	getJSON(t, a, "/metrics/snapshot", &metrics)
 	sampleMetrics := readSample(t, "agent_metrics_snapshot.json")
 	for k := range sampleMetrics {
-		if strings.HasPrefix(k, "slave/") && k != "slave/recovery_time_secs" {
+		if strings.HasPrefix(k, "slave/") || strings.HasPrefix(k, "system/") || strings.HasPrefix(k, "containerizer/fetcher/") ||
+			k == "containerizer/mesos/container_destroy_errors" {
 			if _, ok := metrics[k]; !ok {
 				t.Errorf("/metrics/snapshot lacks %s", k)
 			}
 		}
+	}
+	if rt, _ := metrics["slave/recovery_time_secs"].(float64); rt <= 0 || rt > metrics["slave/uptime_secs"].(float64) {
+		t.Errorf("slave/recovery_time_secs = %v, uptime %v", metrics["slave/recovery_time_secs"], metrics["slave/uptime_secs"])
+	}
+	if v := metrics["containerizer/fetcher/cache_size_total_bytes"]; v != float64(2<<30) {
+		t.Errorf("containerizer/fetcher/cache_size_total_bytes = %v, want 2GB", v)
 	}
 	_, rawMetrics := getBody(t, a, "/metrics/snapshot")
 	if !strings.Contains(rawMetrics, `"slave/cpus_total":2.0`) || !strings.Contains(rawMetrics, `"slave/tasks_finished":1.0`) {

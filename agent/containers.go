@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/gomesos/gomesos/agent/containerizer"
 	"github.com/gomesos/gomesos/agent/core"
@@ -60,6 +61,10 @@ type containerOps struct {
 	ready   []string                      // containers with operations waiting and no worker, oldest first
 	closed  bool
 	wg      sync.WaitGroup
+
+	// Counted for /metrics/snapshot: fetches of launches with URIs that
+	// succeeded and failed, and destroys that failed.
+	fetchesSucceeded, fetchesFailed, destroyErrors atomic.Int64
 }
 
 type opKind int
@@ -218,6 +223,7 @@ func (w *containerOps) do(id string, op *containerOp) {
 		}
 	case opDestroy:
 		if err := w.cont.Destroy(id); err != nil && !errors.Is(err, containerizer.ErrUnknownContainer) {
+			w.destroyErrors.Add(1)
 			w.log.Warn("destroying a container", "container", id, "err", err)
 		}
 	}
@@ -250,7 +256,15 @@ func (w *containerOps) fetchInto(ctx context.Context, s core.LaunchSpec) error {
 		defer stderr.Close()
 		progress = stderr
 	}
-	return w.fetch.FetchInto(ctx, s.AgentID, s.URIs, sandbox, progress)
+	err = w.fetch.FetchInto(ctx, s.AgentID, s.URIs, sandbox, progress)
+	if len(s.URIs) > 0 {
+		if err != nil {
+			w.fetchesFailed.Add(1)
+		} else {
+			w.fetchesSucceeded.Add(1)
+		}
+	}
+	return err
 }
 
 // close drops every operation not yet begun and waits for those under way.

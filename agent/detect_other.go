@@ -4,5 +4,3 @@ package agent
 
 func memoryBytes() uint64     { return 0 }
 func diskBytes(string) uint64 { return 0 }
-
-func systemMetrics() map[string]float64 { return map[string]float64{} }

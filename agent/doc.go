@@ -3,9 +3,9 @@
 // the master sends inside executors it launches through the containerizer,
 // serves the v1 executor API (POST /api/v1/executor), delivers status
 // updates to the master reliably (the status update manager), and serves the
-// agent's v1 operator API (POST /api/v1) and its legacy endpoints (/state,
+// agent's v1 operator API (POST /api/v1), its legacy endpoints (/state,
 // /flags, /health, /version, /metrics/snapshot, /monitor/statistics,
-// /files/*).
+// /files/*) and GET /metrics for Prometheus (prometheus.go).
 //
 // # Structure
 //

@@ -94,4 +94,9 @@ func TestContainerOpsFetchThenLaunchAndDestroyStopsAFetch(t *testing.T) {
 	if slices.Contains(f.log(), "launch hung") {
 		t.Fatal("a container whose fetch failed was launched")
 	}
+	// containerizer/fetcher/task_fetches_*: the good fetch and the hung
+	// one (the sandbox outside was refused before any fetch).
+	if ok, failed := w.fetchesSucceeded.Load(), w.fetchesFailed.Load(); ok != 1 || failed != 1 {
+		t.Errorf("fetches succeeded %d, failed %d; want 1 and 1", ok, failed)
+	}
 }

@@ -1,27 +1,28 @@
 package agent
 
 import (
+	"context"
 	"maps"
 	"net/http"
-	"runtime"
 	"slices"
-	"strings"
-	"time"
 
 	"github.com/gomesos/gomesos/agent/core"
+	"github.com/gomesos/gomesos/internal/prom"
 	"github.com/gomesos/gomesos/resources"
 )
 
 // Handler serves the agent's HTTP API: the executor API and the read-only
 // endpoints, each also under the /slave(1) prefix as on Mesos. It answers
 // only while Run runs.
-func (a *Agent) Handler() http.Handler { return http.HandlerFunc(a.route) }
+func (a *Agent) Handler() http.Handler {
+	if a.prom == nil { // an Agent not made by New
+		return http.HandlerFunc(a.route)
+	}
+	return a.prom.http.Wrap(http.HandlerFunc(a.route), endpointLabel)
+}
 
 func (a *Agent) route(w http.ResponseWriter, r *http.Request) {
-	p := r.URL.Path
-	if rest, ok := strings.CutPrefix(p, "/slave(1)"); ok && strings.HasPrefix(rest, "/") {
-		p = rest
-	}
+	p := routePath(r)
 	switch p {
 	case "/state", "/state.json", "/files/browse", "/files/browse.json", "/files/read", "/files/read.json", "/files/download", "/files/download.json":
 		// The master serves the web UI; the UI reads sandboxes here,
@@ -29,7 +30,7 @@ func (a *Agent) route(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Access-Control-Allow-Origin", "*")
 	}
 	switch p {
-	case "/api/v1", "/api/v1/executor", "/state", "/state.json", "/metrics/snapshot", "/monitor/statistics", "/monitor/statistics.json":
+	case "/api/v1", "/api/v1/executor", "/state", "/state.json", "/metrics", "/metrics/snapshot", "/monitor/statistics", "/monitor/statistics.json":
 		if !a.ran.Load() {
 			httpError(w, http.StatusServiceUnavailable, "Agent is not running")
 			return
@@ -50,6 +51,8 @@ func (a *Agent) route(w http.ResponseWriter, r *http.Request) {
 		a.serveVersion(w, r)
 	case "/metrics/snapshot":
 		a.serveMetrics(w, r)
+	case "/metrics":
+		a.servePrometheus(w, r)
 	case "/monitor/statistics", "/monitor/statistics.json":
 		a.serveStatistics(w, r)
 	case "/files/browse", "/files/browse.json":
@@ -83,19 +86,33 @@ func (a *Agent) serveVersion(w http.ResponseWriter, r *http.Request) {
 }
 
 // serveMetrics is /metrics/snapshot: the agent's slave/* metrics and the
-// machine's system/* ones, as one flat object in key order.
+// machine's system/* ones, as one flat object in key order. ?timeout=
+// bounds the wait for a snapshot covering every change made before the
+// request; after it the last published one answers, so no figure is left
+// out.
 func (a *Agent) serveMetrics(w http.ResponseWriter, r *http.Request) {
-	s, ok := a.snapshot(r)
+	timeout, msg, ok := prom.Timeout(r)
+	if !ok {
+		httpError(w, http.StatusBadRequest, msg)
+		return
+	}
+	ctx := r.Context()
+	if timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
+	s, ok := a.pub.latest(ctx, a.stopped)
+	if !ok && r.Context().Err() == nil {
+		if cur := a.pub.current.Load(); cur != nil && ctx.Err() != nil {
+			s, ok = cur.snapshot, true
+		}
+	}
 	if !ok {
 		httpError(w, http.StatusServiceUnavailable, "Agent is shutting down")
 		return
 	}
-	m := maps.Clone(s.Metrics)
-	m["slave/uptime_secs"] = time.Since(a.startTime).Seconds()
-	m["system/cpus_total"] = float64(runtime.NumCPU())
-	for k, v := range systemMetrics() {
-		m[k] = v
-	}
+	m := a.figures(s)
 	obj := make(resources.LegacyObject, 0, len(m))
 	for _, k := range slices.Sorted(maps.Keys(m)) {
 		obj = append(obj, resources.LegacyField{Key: k, Number: m[k]})

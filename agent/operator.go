@@ -5,7 +5,6 @@ import (
 	"maps"
 	"math"
 	"net/http"
-	"runtime"
 	"slices"
 	"syscall"
 	"time"
@@ -16,6 +15,7 @@ import (
 	agentpb "github.com/gomesos/gomesos/api/v1/agent"
 	mesos "github.com/gomesos/gomesos/api/v1/mesos"
 	"github.com/gomesos/gomesos/codec"
+	"github.com/gomesos/gomesos/internal/prom"
 )
 
 // The agent's v1 operator API, POST /api/v1 (Mesos's slave/http.cpp,
@@ -308,11 +308,9 @@ func (a *Agent) v1Metrics(ctx context.Context, timeout *mesos.DurationInfo) *age
 		ctx, cancel = context.WithTimeout(ctx, time.Duration(max(timeout.GetNanoseconds(), 0)))
 		defer cancel()
 	}
-	m := systemMetrics()
-	m["system/cpus_total"] = float64(runtime.NumCPU())
+	m := prom.System()
 	if s, ok := a.pub.latest(ctx, a.stopped); ok {
-		maps.Copy(m, s.Metrics)
-		m["slave/uptime_secs"] = time.Since(a.startTime).Seconds()
+		m = a.figures(s)
 	}
 	out := &agentpb.Response_GetMetrics{}
 	for _, k := range slices.Sorted(maps.Keys(m)) {

@@ -21,6 +21,13 @@
 // snapshot and encode it on their own goroutines; they never wait for the
 // loop, and the loop never waits for them.
 //
+// GET /metrics is the same figures and more in the Prometheus text format
+// (prometheus.go): each /metrics/snapshot name becomes "mesos_" plus the
+// name with every character outside [a-zA-Z0-9_] made "_"
+// (master/tasks_running is mesos_master_tasks_running), beside allocation
+// run and HTTP request latency histograms, tasks and offers by framework
+// and role, and queue depths (see internal/prom).
+//
 // BenchState (`gomesos bench state`) measures /master/state of a large
 // simulated cluster under load.
 package master

@@ -299,14 +299,11 @@ func TestLegacyEndpointsHaveMesosKeys(t *testing.T) {
 		t.Errorf("/master/frameworks lacks keys of Mesos's: %v", missing)
 	}
 
-	// Metrics: Gomesos has no registrar, no operation feedback, no
-	// per-framework metrics yet, no system metrics and no libprocess event
+	// Metrics: Gomesos has no operation feedback and no libprocess event
 	// queues of the allocator; everything else Mesos reports is there.
 	omitted := []string{
-		"registrar/",                                // no replicated registry yet
-		"system/",                                   // host metrics belong to a metrics process we do not have
 		"master/operations/",                        // offer operations other than LAUNCH/LAUNCH_GROUP are not implemented
-		"master/frameworks/",                        // per-framework metrics (--publish_per_framework_metrics) not implemented
+		"master/frameworks/",                        // the sample's framework; TestPerFrameworkMetrics compares the names
 		"allocator/event_queue_dispatches",          // libprocess actor queues: the allocator is called
 		"allocator/mesos/event_queue_dispatches",    //   synchronously from the master's loop
 		"allocator/mesos/allocation_run_latency_ms", // the run is synchronous: latency == run time

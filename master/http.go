@@ -17,6 +17,7 @@ import (
 	"github.com/gomesos/gomesos/api/agentproto"
 	schedpb "github.com/gomesos/gomesos/api/v1/scheduler"
 	"github.com/gomesos/gomesos/codec"
+	"github.com/gomesos/gomesos/internal/prom"
 	"github.com/gomesos/gomesos/master/core"
 	"github.com/gomesos/gomesos/registry"
 	"github.com/gomesos/gomesos/webui"
@@ -62,13 +63,14 @@ func (m *Master) Handler() http.Handler {
 	both("/redirect/", func(w http.ResponseWriter, r *http.Request) { http.NotFound(w, r) })
 	mux.HandleFunc("/version", m.handleVersion)
 	mux.HandleFunc("/metrics/snapshot", m.handleMetrics)
+	mux.HandleFunc("/metrics", m.handlePrometheus)
 	if m.raft != nil {
 		mux.Handle(registry.RaftPath, m.raft)
 	}
 	// The web UI: index.html at "/" and its assets under /static/. "/" is
 	// the mux's catch-all; the UI's handler answers 404 for any other path.
 	mux.Handle("/", webui.Handler())
-	return mux
+	return m.instrument(mux)
 }
 
 // textError writes an error the way Mesos does: a status and a plain-text
@@ -410,19 +412,22 @@ func (m *Master) handleVersion(w http.ResponseWriter, r *http.Request) {
 }
 
 // metricsSnapshot is every metric /metrics/snapshot and GET_METRICS show.
-func (m *Master) metricsSnapshot() map[string]float64 {
-	latest := m.latest()
-	m.encoders.acquire()
-	snap := latest.Metrics()
-	m.encoders.release()
-	m.allocRuns.put(snap, "allocator/mesos/allocation_run_ms")
-	m.registrarMetrics(snap)
-	snap["master/operator_event_stream_subscribers"] = float64(m.operatorSubscribers.Load())
-	return snap
-}
+func (m *Master) metricsSnapshot() map[string]float64 { return m.figures(m.latest()) }
 
 func (m *Master) handleMetrics(w http.ResponseWriter, r *http.Request) {
-	snap := m.metricsSnapshot()
+	timeout, msg, ok := prom.Timeout(r)
+	if !ok {
+		textError(w, http.StatusBadRequest, msg)
+		return
+	}
+	// Every figure comes from one snapshot: ?timeout= bounds the wait for
+	// a fresh one (the last published one answers after it), so no figure
+	// is ever left out.
+	wait := freshWait
+	if timeout > 0 {
+		wait = min(wait, timeout)
+	}
+	snap := m.figures(m.latestWithin(wait))
 	out := make(map[string]codec.Double, len(snap))
 	for k, v := range snap {
 		out[k] = codec.Double(v)

@@ -101,6 +101,10 @@ type Master struct {
 	// storeRuns registry commits.
 	allocRuns *runWindow
 	storeRuns *runWindow
+	// prom is the Prometheus registry of GET /metrics (prometheus.go);
+	// queued counts the requests waiting for the loop to take them.
+	prom   *promMetrics
+	queued atomic.Int64
 
 	// snap is the core's latest published snapshot: the legacy endpoints
 	// and the metrics read it, never the core itself. The loop publishes
@@ -196,6 +200,7 @@ func New(cfg Config) (*Master, error) {
 	if m.verbosity == nil {
 		m.verbosity = verbosity.New(nil)
 	}
+	m.initProm()
 	if cfg.OpenRegistry != nil {
 		m.store, m.raft, err = cfg.OpenRegistry(m.advertise)
 		if err != nil {
@@ -385,28 +390,38 @@ const freshWait = 250 * time.Millisecond
 // sees the call's effects. The loop publishes it between two batches, in
 // microseconds; should the loop be busy longer than freshWait, or stopped,
 // the reader gets the last published snapshot instead of waiting.
-func (m *Master) latest() *core.Snapshot {
+func (m *Master) latest() *core.Snapshot { return m.latestWithin(freshWait) }
+
+// latestWithin is latest waiting no longer than wait for the loop.
+func (m *Master) latestWithin(wait time.Duration) *core.Snapshot {
 	r := request{fn: func() {}, done: make(chan struct{}), publish: true}
-	t := time.NewTimer(freshWait)
+	t := time.NewTimer(wait)
 	defer t.Stop()
+	m.queued.Add(1)
 	select {
 	case m.reqs <- r:
+		m.queued.Add(-1)
 		select {
 		case <-r.done:
 		case <-t.C:
 		}
 	case <-t.C:
+		m.queued.Add(-1)
 	case <-m.stopped:
+		m.queued.Add(-1)
 	}
 	return m.snap.Load()
 }
 
 func (m *Master) send(r request) error {
+	m.queued.Add(1)
 	select {
 	case m.reqs <- r:
 	case <-m.stopped:
+		m.queued.Add(-1)
 		return errStopped
 	}
+	m.queued.Add(-1)
 	<-r.done
 	return nil
 }

@@ -29,9 +29,15 @@ type runWindow struct {
 	mu  sync.Mutex
 	ms  []float64 // newest last
 	max int
+	// observe, when set, is also given every duration, in seconds (the
+	// Prometheus histograms).
+	observe func(seconds float64)
 }
 
 func (w *runWindow) add(d time.Duration) {
+	if w.observe != nil {
+		w.observe(d.Seconds())
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.ms = append(w.ms, float64(d.Nanoseconds())/1e6)

@@ -331,8 +331,11 @@ type core struct {
 	updates *updateManager
 	metrics metrics
 
-	ckpt            *tracker
-	started         bool // Start came
+	ckpt    *tracker
+	started bool // Start came
+	// recoveredAt is when recovery finished: at Start, or once the
+	// recovered executors subscribed again or were given up on.
+	recoveredAt     time.Time
 	recoveryPending bool // recovered executors may yet subscribe again
 	exited          bool // Exit came: nothing changes any more
 	wiped           bool // Stop came: the checkpoint is removed
@@ -412,6 +415,7 @@ func (c *core) step(now time.Time, in Input) []Output {
 	case Start:
 		c.started = true
 		if !c.recoveryPending {
+			c.recoveredAt = now
 			c.connect(now)
 		}
 	case Tick:

@@ -171,6 +171,7 @@ func (c *core) settleRecovery(now time.Time) {
 		return
 	}
 	c.recoveryPending = false
+	c.recoveredAt = now
 	c.log.Info("executor reregistration settled; registering with the master", "agent", c.agentID)
 	c.connect(now)
 }

@@ -231,6 +231,7 @@ func (c *core) metricsAt(now time.Time, total, used []*mesos.Resource) map[strin
 		"slave/uptime_secs":                             now.Sub(c.startTime).Seconds(),
 		"slave/registered":                              b2f(c.link == linkRegistered),
 		"slave/recovery_errors":                         0,
+		"slave/recovery_time_secs":                      0,
 		"slave/frameworks_active":                       float64(len(c.frameworks)),
 		"slave/executors_preempted":                     0,
 		"slave/executors_terminated":                    float64(c.metrics.executorsTerminated),
@@ -271,6 +272,9 @@ func (c *core) metricsAt(now time.Time, total, used []*mesos.Resource) map[strin
 				killing++
 			}
 		}
+	}
+	if !c.recoveredAt.IsZero() {
+		m["slave/recovery_time_secs"] = c.recoveredAt.Sub(c.startTime).Seconds()
 	}
 	m["slave/executors_registering"] = registering
 	m["slave/executors_running"] = running

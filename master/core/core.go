@@ -431,6 +431,7 @@ func (c *Core) sendToFramework(fw *framework, ev *schedpb.Event) {
 	if fw == nil || fw.stream == "" {
 		return
 	}
+	c.countEvent(fw, ev.GetType())
 	c.emit(SendEvent{Stream: fw.stream, Event: ev})
 }
 

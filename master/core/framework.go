@@ -34,6 +34,11 @@ type framework struct {
 	// executors launched for it (custom and default executors), by agent id
 	// then executor id.
 	executors map[string]map[string]*mesos.ExecutorInfo
+	// counters are its master/frameworks/* counters (framework_metrics.go).
+	counters []float64
+	// suppressed are its roles offers are suppressed for, as the
+	// allocator holds them (for master/frameworks/*/roles/*/suppressed).
+	suppressed map[string]bool
 
 	pub publishedFramework
 }
@@ -139,6 +144,7 @@ func (c *Core) schedulerCall(in SchedulerCall) Result {
 	if in.Stream != fw.stream {
 		return fail(Invalid, "The stream ID '%s' included in this request didn't match the stream ID currently associated with framework ID %s", in.Stream, fw.id)
 	}
+	c.countCall(fw, call.GetType())
 	switch call.GetType() {
 	case schedpb.Call_TEARDOWN:
 		c.metrics.inc("master/messages_unregister_framework")
@@ -156,10 +162,12 @@ func (c *Core) schedulerCall(in SchedulerCall) Result {
 	case schedpb.Call_REVIVE:
 		c.metrics.inc("master/messages_revive_offers")
 		c.alloc.ReviveOffers(fw.id, call.GetRevive().GetRoles())
+		c.setSuppressed(fw, call.GetRevive().GetRoles(), false)
 		c.allocateSoon = true
 	case schedpb.Call_SUPPRESS:
 		c.metrics.inc("master/messages_suppress_offers")
 		c.alloc.SuppressOffers(fw.id, call.GetSuppress().GetRoles())
+		c.setSuppressed(fw, call.GetSuppress().GetRoles(), true)
 	case schedpb.Call_KILL:
 		c.metrics.inc("master/messages_kill_task")
 		c.kill(fw, call.GetKill())
@@ -240,6 +248,11 @@ func (c *Core) subscribe(call *schedpb.Call, stream string) Result {
 	}
 	fw.stream = stream
 	fw.recovered = false
+	// A subscription says which roles are suppressed, afresh.
+	fw.suppressed = nil
+	if roles := sub.GetSuppressedRoles(); len(roles) > 0 {
+		c.setSuppressed(fw, roles, true)
+	}
 	c.frameworkChanged(fw)
 	fw.failoverDeadline = time.Time{}
 	fw.unregisteredTime = time.Time{}
@@ -248,6 +261,8 @@ func (c *Core) subscribe(call *schedpb.Call, stream string) Result {
 		fw.active = true
 		c.alloc.ActivateFramework(id)
 	}
+	c.countCall(fw, schedpb.Call_SUBSCRIBE)
+	c.countEvent(fw, schedpb.Event_SUBSCRIBED)
 	c.emit(SendEvent{Stream: stream, Event: &schedpb.Event{
 		Type: schedpb.Event_SUBSCRIBED.Enum(),
 		Subscribed: &schedpb.Event_Subscribed{
@@ -258,6 +273,7 @@ func (c *Core) subscribe(call *schedpb.Call, stream string) Result {
 	}})
 	// Mesos's heartbeater beats as soon as it starts, so a HEARTBEAT
 	// follows SUBSCRIBED at once (see mesos-samples/scheduler_subscribe_stream.txt).
+	c.countEvent(fw, schedpb.Event_HEARTBEAT)
 	c.emit(SendEvent{Stream: stream, Event: &schedpb.Event{Type: schedpb.Event_HEARTBEAT.Enum()}})
 	c.opFramework(fw, !wasKnown)
 	c.allocateSoon = true

@@ -1,6 +1,8 @@
 package core
 
 import (
+	"maps"
+	"slices"
 	"strings"
 
 	mesos "github.com/gomesos/gomesos/api/v1/mesos"
@@ -109,6 +111,13 @@ func (s *Snapshot) Metrics() map[string]float64 {
 		return true
 	})
 	frameworks.put(out, "master/frameworks_")
+	s.frameworks.Walk(func(_ string, fw *frameworkRec) bool {
+		fw.frameworkMetrics(out)
+		return true
+	})
+	for _, fw := range s.completed {
+		fw.frameworkMetrics(out)
+	}
 	for _, name := range []string{"cpus", "gpus", "mem", "disk"} {
 		out["master/"+name+"_total"] = total[name]
 		out["master/"+name+"_used"] = used[name]
@@ -190,4 +199,64 @@ func (n *activity) put(out map[string]float64, prefix string) {
 	out[prefix+"inactive"] = n.inactive
 	out[prefix+"connected"] = n.connected
 	out[prefix+"disconnected"] = n.disconnected
+}
+
+// TaskCount is how many of a framework's tasks are in one state under one
+// role.
+type TaskCount struct {
+	FrameworkID, Role string
+	State             mesos.TaskState
+	Tasks             int
+}
+
+// OfferCount is how many offers a framework holds for one role.
+type OfferCount struct {
+	FrameworkID, Role string
+	Offers            int
+}
+
+// FrameworkCounts counts the tasks and offers of the active frameworks by
+// framework, role and (for tasks) state: the tasks the master tracks
+// (terminal ones whose update is not yet acknowledged too) and the
+// unreachable ones, in framework, role and state order.
+func (s *Snapshot) FrameworkCounts() ([]TaskCount, []OfferCount) {
+	type taskKey struct {
+		role  string
+		state mesos.TaskState
+	}
+	var tasks []TaskCount
+	var offers []OfferCount
+	s.frameworks.Walk(func(_ string, fw *frameworkRec) bool {
+		byState := map[taskKey]int{}
+		fw.tasks.Walk(func(_ string, t *taskRec) bool {
+			byState[taskKey{t.role, t.state}]++
+			return true
+		})
+		for _, t := range fw.unreachable {
+			byState[taskKey{t.role, mesos.TaskState_TASK_UNREACHABLE}]++
+		}
+		keys := make([]taskKey, 0, len(byState))
+		for k := range byState {
+			keys = append(keys, k)
+		}
+		slices.SortFunc(keys, func(a, b taskKey) int {
+			if c := strings.Compare(a.role, b.role); c != 0 {
+				return c
+			}
+			return int(a.state) - int(b.state)
+		})
+		for _, k := range keys {
+			tasks = append(tasks, TaskCount{FrameworkID: fw.id, Role: k.role, State: k.state, Tasks: byState[k]})
+		}
+		byRole := map[string]int{}
+		fw.offers.Walk(func(_ string, o *offerRec) bool {
+			byRole[o.role]++
+			return true
+		})
+		for _, role := range slices.Sorted(maps.Keys(byRole)) {
+			offers = append(offers, OfferCount{FrameworkID: fw.id, Role: role, Offers: byRole[role]})
+		}
+		return true
+	})
+	return tasks, offers
 }

@@ -73,6 +73,7 @@ func (c *Core) allocate() {
 	}
 	for _, fwID := range sortedKeys(byFramework) {
 		fw := c.frameworks[fwID]
+		c.countOffers(fw, fwOffersSent, len(byFramework[fwID]))
 		c.sendToFramework(fw, &schedpb.Event{Type: schedpb.Event_OFFERS.Enum(), Offers: &schedpb.Event_Offers{Offers: byFramework[fwID]}})
 	}
 	c.sendInverseOffers()
@@ -131,6 +132,7 @@ func (c *Core) rescindOffer(o *offer, notify bool) {
 	c.allocateSoon = true
 	if notify {
 		c.metrics.inc("master/offers_rescinded")
+		c.countOffers(c.frameworks[o.frameworkID], fwOffersRescinded, 1)
 		c.sendToFramework(c.frameworks[o.frameworkID], &schedpb.Event{
 			Type: schedpb.Event_RESCIND.Enum(), Rescind: &schedpb.Event_Rescind{OfferId: &mesos.OfferID{Value: &o.id}},
 		})
@@ -169,6 +171,7 @@ func (c *Core) decline(fw *framework, ids []*mesos.OfferID, filters *mesos.Filte
 		}
 		c.removeOffer(o)
 		c.alloc.RecoverResources(fw.id, o.agentID, o.res, refuse, c.now)
+		c.countOffers(fw, fwOffersDeclined, 1)
 	}
 }
 
@@ -227,7 +230,9 @@ func (c *Core) accept(fw *framework, acc *schedpb.Call_Accept) {
 	}
 	a := c.agents[offers[0].agentID]
 	role := offers[0].role
+	c.countOffers(fw, fwOffersAccepted, len(offers))
 	for _, op := range acc.GetOperations() {
+		c.countOperation(fw, op.GetType())
 		switch op.GetType() {
 		case mesos.Offer_Operation_LAUNCH:
 			for _, ti := range op.GetLaunch().GetTaskInfos() {
@@ -291,6 +296,7 @@ func (c *Core) rejectTask(fw *framework, ti *mesos.TaskInfo, state mesos.TaskSta
 		Timestamp: ptr(secs(c.now)),
 	}
 	c.metrics.taskTerminal(state, mesos.TaskStatus_SOURCE_MASTER, reason)
+	c.countFrameworkTerminal(fw, state)
 	c.sendToFramework(fw, &schedpb.Event{Type: schedpb.Event_UPDATE.Enum(), Update: &schedpb.Event_Update{Status: status}})
 }
 

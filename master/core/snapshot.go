@@ -151,6 +151,8 @@ type frameworkRec struct {
 	// cost a sum over all its tasks.
 	usage ptree.Map[resources.Resources]
 
+	counters      []float64 // master/frameworks/* counters
+	suppressed    []string  // roles suppressed, sorted
 	sums          sync.Once
 	used, offered resources.Resources
 	head, tail    cachedJSON
@@ -576,7 +578,8 @@ func newFrameworkRecOn(fw *framework, tasks ptree.Map[*taskRec], offers ptree.Ma
 	return &frameworkRec{
 		id: fw.id, info: fw.info, active: fw.active, connected: fw.stream != "", recovered: fw.recovered,
 		registered: fw.registeredTime, unregistered: fw.unregisteredTime, reregistered: fw.reregisteredTime,
-		tasks: tasks, offers: offers, executors: execs,
+		tasks: tasks, offers: offers, executors: execs, counters: slices.Clone(fw.counters),
+		suppressed: sortedKeys(fw.suppressed),
 	}
 }
 

@@ -97,6 +97,9 @@ func diffFrameworks(a, b *frameworkRec) string {
 		!a.registered.Equal(b.registered) || !a.unregistered.Equal(b.unregistered) || !a.reregistered.Equal(b.reregistered) {
 		return "fields differ"
 	}
+	if !slices.Equal(a.counters, b.counters) || !slices.Equal(a.suppressed, b.suppressed) {
+		return fmt.Sprintf("counters %v and suppressed roles %v, want %v and %v", a.counters, a.suppressed, b.counters, b.suppressed)
+	}
 	if d := diffTrees("task", a.tasks, b.tasks, diffTasks); d != "" {
 		return d
 	}

@@ -171,6 +171,7 @@ func (c *Core) countTerminal(t *task, state mesos.TaskState, source mesos.TaskSt
 	}
 	t.counted = true
 	c.metrics.taskTerminal(state, source, reason)
+	c.countFrameworkTerminal(c.frameworks[t.frameworkID], state)
 }
 
 func (c *Core) recoverTaskResources(fw *framework, t *task) {
