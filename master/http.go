@@ -411,9 +411,6 @@ func (m *Master) handleVersion(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, r, m.cfg.Build.VersionDocument())
 }
 
-// metricsSnapshot is every metric /metrics/snapshot and GET_METRICS show.
-func (m *Master) metricsSnapshot() map[string]float64 { return m.figures(m.latest()) }
-
 func (m *Master) handleMetrics(w http.ResponseWriter, r *http.Request) {
 	timeout, msg, ok := prom.Timeout(r)
 	if !ok {

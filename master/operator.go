@@ -154,7 +154,16 @@ func (m *Master) operatorRead(r *http.Request, call *masterpb.Call) (resp *maste
 		resp.GetVersion = &masterpb.Response_GetVersion{VersionInfo: versionInfo(m.cfg.Build)}
 	case masterpb.Call_GET_METRICS:
 		resp = typed(masterpb.Response_GET_METRICS)
-		metrics := m.metricsSnapshot()
+		// As /metrics/snapshot's ?timeout=: the timeout bounds the wait
+		// for a fresh snapshot; the last published one answers after it.
+		wait := freshWait
+		if t := call.GetGetMetrics().GetTimeout(); t != nil {
+			if t.GetNanoseconds() < 0 {
+				return nil, http.StatusBadRequest, "Failed to validate master::Call: Expecting 'get_metrics.timeout' to be non-negative"
+			}
+			wait = min(wait, time.Duration(t.GetNanoseconds()))
+		}
+		metrics := m.figures(m.latestWithin(wait))
 		out := &masterpb.Response_GetMetrics{}
 		for _, k := range slices.Sorted(maps.Keys(metrics)) {
 			out.Metrics = append(out.Metrics, &mesos.Metric{Name: proto.String(k), Value: proto.Float64(metrics[k])})

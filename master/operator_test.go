@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"google.golang.org/protobuf/proto"
 
@@ -170,7 +171,12 @@ func TestOperatorReadCallsAnswerTheirOwnType(t *testing.T) {
 	if mi.GetMasterInfo().GetId() != m.masterID() || mi.GetElectedTime() == 0 {
 		t.Fatalf("GET_MASTER: %v", mi)
 	}
-	metrics := m.operator(callOf(masterpb.Call_GET_METRICS), codec.JSON).GetGetMetrics().GetMetrics()
+	status, body := m.operatorRaw([]byte(`{"type":"GET_METRICS","get_metrics":{"timeout":{"nanoseconds":-1}}}`), "application/json", "")
+	if status != http.StatusBadRequest || !strings.Contains(string(body), "timeout") {
+		t.Fatalf("GET_METRICS with a negative timeout: %d %s", status, body)
+	}
+	timed := &masterpb.Call{Type: masterpb.Call_GET_METRICS.Enum(), GetMetrics: &masterpb.Call_GetMetrics{Timeout: &mesos.DurationInfo{Nanoseconds: proto.Int64(int64(time.Second))}}}
+	metrics := m.operator(timed, codec.JSON).GetGetMetrics().GetMetrics()
 	found := false
 	for _, mt := range metrics {
 		if mt.GetName() == "master/slaves_active" {
