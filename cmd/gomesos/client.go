@@ -103,7 +103,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			return runBenchFailover(ctx, args[1:], stdout, stderr)
 		}
 	}
-	fmt.Fprintln(stderr, "Usage: gomesos bench allocator [--agents=N] [--frameworks=N]\n       gomesos bench state [--agents=N] [--tasks=N] [--readers=N] [--duration=D] [--update_rate=N]\n       gomesos bench failover [--agents=N] [--tasks_per_agent=N] [--registry_election_timeout=D]")
+	fmt.Fprintln(stderr, "Usage: gomesos bench allocator [--agents=N] [--frameworks=N] [--roles=N]\n       gomesos bench state [--agents=N] [--tasks=N] [--readers=N] [--duration=D] [--update_rate=N]\n       gomesos bench failover [--agents=N] [--tasks_per_agent=N] [--registry_election_timeout=D]")
 	return 2
 }
 
@@ -112,17 +112,18 @@ func runBenchAllocator(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	agents := fs.Int("agents", 10000, "number of agents")
 	frameworks := fs.Int("frameworks", 100, "number of frameworks")
+	roles := fs.Int("roles", 1, "number of roles the frameworks are spread over (1: all in \"*\")")
 	if err := fs.Parse(args); err != nil {
 		if err == flag.ErrHelp {
 			return 0
 		}
 		return 2
 	}
-	if *agents < 1 || *frameworks < 1 {
-		fmt.Fprintln(stderr, "gomesos bench allocator: --agents and --frameworks must be at least 1")
+	if *agents < 1 || *frameworks < 1 || *roles < 1 {
+		fmt.Fprintln(stderr, "gomesos bench allocator: --agents, --frameworks and --roles must be at least 1")
 		return 2
 	}
-	if _, err := allocator.Bench(*agents, *frameworks, time.Now, stdout); err != nil {
+	if _, err := allocator.Bench(*agents, *frameworks, *roles, time.Now, stdout); err != nil {
 		fmt.Fprintln(stderr, "gomesos bench allocator:", err)
 		return 1
 	}

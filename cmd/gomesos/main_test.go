@@ -47,6 +47,7 @@ func TestBadFlagsNameTheFlag(t *testing.T) {
 		{[]string{"execute", "--name=x", "--command=true", "--count=0"}, "--count"},
 		{[]string{"execute", "--name=x", "--command=true", "--env=NOEQUALS"}, "-env"},
 		{[]string{"bench", "allocator", "--agents=0"}, "--agents"},
+		{[]string{"bench", "allocator", "--roles=0"}, "--roles"},
 		{[]string{"bench", "state", "--tasks=0"}, "--tasks"},
 		{[]string{"bench", "failover", "--agents=0"}, "--agents"},
 		{[]string{"bench", "failover", "--tasks_per_agent=-1"}, "--tasks_per_agent"},
@@ -141,11 +142,20 @@ func TestEnvironmentVariablesSetFlags(t *testing.T) {
 }
 
 // `gomesos bench allocator` runs Mesos's DeclineOffers allocator benchmark
-// and prints its cycle times.
+// and prints its cycle times, then times full passes and ends with the
+// allocation pass line.
 func TestBenchAllocatorPrintsCycleTimes(t *testing.T) {
-	code, stdout, stderr := runCLI("bench", "allocator", "--agents=50", "--frameworks=2")
-	if code != 0 || !strings.Contains(stdout, "allocator: 50 agents, 2 frameworks") || !strings.Contains(stdout, "p99") {
-		t.Errorf("exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	passLine := regexp.MustCompile(`^allocation pass p50=[0-9]+\.[0-9]+ms p99=[0-9]+\.[0-9]+ms agents=50 frameworks=2$`)
+	for _, args := range [][]string{
+		{"--agents=50", "--frameworks=2"},
+		{"--agents=50", "--frameworks=2", "--roles=3"},
+	} {
+		code, stdout, stderr := runCLI(append([]string{"bench", "allocator"}, args...)...)
+		lines := strings.Split(strings.TrimSpace(stdout), "\n")
+		if code != 0 || !strings.Contains(stdout, "allocator: 50 agents, 2 frameworks") || !strings.Contains(stdout, "p99") ||
+			!passLine.MatchString(lines[len(lines)-1]) {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q", args, code, stdout, stderr)
+		}
 	}
 }
 

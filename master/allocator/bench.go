@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/gomesos/gomesos/resources"
@@ -20,6 +21,121 @@ type BenchResult struct {
 	// and every framework's filters after all have declined everything:
 	// what a cycle costs when everything changed since the last one.
 	FullScan time.Duration
+	// Roles is how many roles the frameworks are spread over.
+	Roles int
+	// Pass is the full pass (see FullPass).
+	Pass PassResult
+}
+
+// PassResult is what FullPass measured.
+type PassResult struct {
+	Agents, Frameworks, Roles, Passes int
+	// Times of one allocation cycle over the whole cluster: median and
+	// 99th percentile.
+	P50, P99 time.Duration
+	// Allocations made by each pass (one per agent).
+	Allocations int
+}
+
+// FullPasses is how many full passes FullPass times.
+const FullPasses = 25
+
+// FullPass times allocation cycles in which every agent is free and every
+// framework wants resources: agents of cpus:24;mem:4096;disk:4096;
+// ports:[31000-32000] with nothing in use, frameworks spread round robin
+// over roles ("*" when roles is 1, else role-0 .. role-R-1) and none of
+// them filtering anything. Each pass offers every agent to a framework;
+// between passes (untimed) every offer is declined without a filter, so
+// each pass starts from the same state.
+func FullPass(agents, frameworks, roles int, clock func() time.Time) (PassResult, error) {
+	if agents <= 0 || frameworks <= 0 || roles <= 0 {
+		return PassResult{}, fmt.Errorf("full pass: need agents, frameworks and roles, got %d, %d and %d", agents, frameworks, roles)
+	}
+	h := NewPassHarness(agents, frameworks, roles)
+	res := PassResult{Agents: agents, Frameworks: frameworks, Roles: roles, Passes: FullPasses}
+	times := make([]time.Duration, 0, res.Passes)
+	for range res.Passes {
+		start := clock()
+		n := h.Pass()
+		times = append(times, clock().Sub(start))
+		if n != agents {
+			return res, fmt.Errorf("full pass: %d allocations, want one per agent (%d)", n, agents)
+		}
+		res.Allocations = n
+		h.Recover()
+	}
+	if err := h.Allocator.CheckInvariants(); err != nil {
+		return res, fmt.Errorf("full pass: %w", err)
+	}
+	slices.Sort(times)
+	res.P50 = times[len(times)/2]
+	res.P99 = times[(len(times)*99-1)/100]
+	return res, nil
+}
+
+// PassLine is the last line of `gomesos bench allocator`.
+func (r PassResult) PassLine() string {
+	return fmt.Sprintf("allocation pass p50=%sms p99=%sms agents=%d frameworks=%d",
+		millis(r.P50), millis(r.P99), r.Agents, r.Frameworks)
+}
+
+func millis(d time.Duration) string {
+	return strconv.FormatFloat(float64(d)/float64(time.Millisecond), 'f', 2, 64)
+}
+
+// benchRole is the role of the i-th of frameworks spread over roles.
+func benchRole(i, roles int) string {
+	if roles <= 1 {
+		return "*"
+	}
+	return fmt.Sprintf("role-%d", i%roles)
+}
+
+// benchTotal is every bench agent's total resources.
+func benchTotal() resources.Resources {
+	return resources.New(
+		resources.ScalarResource("cpus", resources.ScalarFromInt(24)),
+		resources.ScalarResource("mem", resources.ScalarFromInt(4096)),
+		resources.ScalarResource("disk", resources.ScalarFromInt(4096)),
+		resources.PortsResource(resources.Range{Begin: 31000, End: 32000}),
+	)
+}
+
+// PassHarness drives an allocator through full passes (see FullPass).
+type PassHarness struct {
+	Allocator *HierarchicalDRF
+	Now       time.Time
+	offers    []Allocation
+}
+
+// NewPassHarness builds the full-pass cluster (see FullPass).
+func NewPassHarness(agents, frameworks, roles int) *PassHarness {
+	a := New(Options{Seed: 1})
+	h := &PassHarness{Allocator: a, Now: time.Unix(1_700_000_000, 0)}
+	for i := range frameworks {
+		a.AddFramework(fmt.Sprintf("framework-%d", i), Framework{Roles: []string{benchRole(i, roles)}}, nil)
+	}
+	total := benchTotal()
+	for i := range agents {
+		a.AddAgent(fmt.Sprintf("agent-%d", i), Agent{Hostname: fmt.Sprintf("host-%d", i)}, total, nil)
+	}
+	return h
+}
+
+// Pass advances the clock by the allocation interval and runs one cycle.
+// It returns the number of allocations made.
+func (h *PassHarness) Pass() int {
+	h.Now = h.Now.Add(h.Allocator.interval)
+	h.offers = h.Allocator.Allocate(h.Now)
+	return len(h.offers)
+}
+
+// Recover declines the last pass's offers without a filter.
+func (h *PassHarness) Recover() {
+	for _, o := range h.offers {
+		h.Allocator.RecoverResources(o.FrameworkID, o.AgentID, o.Resources, 0, h.Now)
+	}
+	h.offers = nil
 }
 
 // BenchRounds is how many allocation cycles Bench times: twice the
@@ -37,13 +153,15 @@ func BenchRounds(frameworks int) int {
 //
 // The caller's clock (time.Now in the binary) times the cycles; the
 // allocator itself never reads a clock.
-func Bench(agents, frameworks int, clock func() time.Time, w io.Writer) (BenchResult, error) {
-	if agents <= 0 || frameworks <= 0 {
-		return BenchResult{}, fmt.Errorf("bench: need agents and frameworks, got %d and %d", agents, frameworks)
+//
+// It then times FullPass and ends with its PassLine.
+func Bench(agents, frameworks, roles int, clock func() time.Time, w io.Writer) (BenchResult, error) {
+	if agents <= 0 || frameworks <= 0 || roles <= 0 {
+		return BenchResult{}, fmt.Errorf("bench: need agents, frameworks and roles, got %d, %d and %d", agents, frameworks, roles)
 	}
-	h := NewBenchHarness(agents, frameworks)
+	h := NewBenchHarness(agents, frameworks, roles)
 	h.Clock = clock
-	res := BenchResult{Agents: agents, Frameworks: frameworks, Rounds: BenchRounds(frameworks)}
+	res := BenchResult{Agents: agents, Frameworks: frameworks, Roles: roles, Rounds: BenchRounds(frameworks)}
 	times := make([]time.Duration, 0, res.Rounds)
 	var sum time.Duration
 	for i := range res.Rounds {
@@ -76,8 +194,20 @@ func Bench(agents, frameworks int, clock func() time.Time, w io.Writer) (BenchRe
 	if err := h.Allocator.CheckInvariants(); err != nil {
 		return res, fmt.Errorf("bench: %w", err)
 	}
-	_, err := fmt.Fprintf(w, "allocator: %d agents, %d frameworks, %d rounds: cycle p50 %v p99 %v max %v mean %v; %d allocations (%d in the first round); full scan %v\n",
-		agents, frameworks, res.Rounds, res.P50, res.P99, res.Max, res.Mean, res.Allocations, res.FirstRound, res.FullScan)
+	inRoles := ""
+	if roles > 1 {
+		inRoles = fmt.Sprintf(" in %d roles", roles)
+	}
+	if _, err := fmt.Fprintf(w, "allocator: %d agents, %d frameworks%s, %d rounds: cycle p50 %v p99 %v max %v mean %v; %d allocations (%d in the first round); full scan %v\n",
+		agents, frameworks, inRoles, res.Rounds, res.P50, res.P99, res.Max, res.Mean, res.Allocations, res.FirstRound, res.FullScan); err != nil {
+		return res, err
+	}
+	pass, err := FullPass(agents, frameworks, roles, clock)
+	res.Pass = pass
+	if err != nil {
+		return res, fmt.Errorf("bench: %w", err)
+	}
+	_, err = fmt.Fprintln(w, pass.PassLine())
 	return res, err
 }
 
@@ -102,23 +232,19 @@ type BenchHarness struct {
 	offers      []Allocation
 }
 
-// NewBenchHarness builds the DeclineOffers cluster (see Bench).
-func NewBenchHarness(agents, frameworks int) *BenchHarness {
+// NewBenchHarness builds the DeclineOffers cluster (see Bench), with the
+// frameworks spread round robin over roles (see FullPass).
+func NewBenchHarness(agents, frameworks, roles int) *BenchHarness {
 	a := New(Options{Seed: 1})
 	h := &BenchHarness{Allocator: a, Now: time.Unix(1_700_000_000, 0)}
 
 	ids := make([]string, frameworks)
 	for i := range ids {
 		ids[i] = fmt.Sprintf("framework-%d", i)
-		a.AddFramework(ids[i], Framework{Roles: []string{"*"}}, nil)
+		a.AddFramework(ids[i], Framework{Roles: []string{benchRole(i, roles)}}, nil)
 	}
 
-	total := resources.New(
-		resources.ScalarResource("cpus", resources.ScalarFromInt(24)),
-		resources.ScalarResource("mem", resources.ScalarFromInt(4096)),
-		resources.ScalarResource("disk", resources.ScalarFromInt(4096)),
-		resources.PortsResource(resources.Range{Begin: 31000, End: 32000}),
-	)
+	total := benchTotal()
 	ports := make([]resources.Range, 16)
 	for i := range ports {
 		p := uint64(31000 + i*62)
@@ -129,11 +255,16 @@ func NewBenchHarness(agents, frameworks int) *BenchHarness {
 		resources.ScalarResource("mem", resources.ScalarFromInt(2014)),
 		resources.ScalarResource("disk", resources.ScalarFromInt(1024)),
 		resources.PortsResource(ports...),
-	).AllocatedTo("*")
+	)
+	usedIn := map[string]resources.Resources{}
+	for i := range min(roles, frameworks) {
+		usedIn[benchRole(i, roles)] = used.AllocatedTo(benchRole(i, roles))
+	}
 
 	for i := range agents {
+		fw := i % frameworks
 		a.AddAgent(fmt.Sprintf("agent-%d", i), Agent{Hostname: fmt.Sprintf("host-%d", i)}, total,
-			map[string]resources.Resources{ids[i%frameworks]: used})
+			map[string]resources.Resources{ids[fw]: usedIn[benchRole(fw, roles)]})
 	}
 	return h
 }

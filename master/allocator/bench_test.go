@@ -3,6 +3,7 @@ package allocator
 import (
 	"fmt"
 	"os"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -16,7 +17,7 @@ func BenchmarkAllocate(b *testing.B) {
 	for _, agents := range []int{1000, 10000} {
 		for _, frameworks := range []int{1, 50, 100} {
 			b.Run(fmt.Sprintf("agents=%d/frameworks=%d", agents, frameworks), func(b *testing.B) {
-				h := NewBenchHarness(agents, frameworks)
+				h := NewBenchHarness(agents, frameworks, 1)
 				allocations := 0
 				b.ReportAllocs()
 				b.ResetTimer()
@@ -46,7 +47,7 @@ func BenchmarkAllocateAllDeclined(b *testing.B) {
 	for _, agents := range []int{1000, 10000} {
 		for _, frameworks := range []int{1, 50, 100} {
 			b.Run(fmt.Sprintf("agents=%d/frameworks=%d", agents, frameworks), func(b *testing.B) {
-				h := NewBenchHarness(agents, frameworks)
+				h := NewBenchHarness(agents, frameworks, 1)
 				for h.Round() > 0 {
 				}
 				b.ReportAllocs()
@@ -64,7 +65,7 @@ func BenchmarkAllocateAllDeclined(b *testing.B) {
 
 func TestBenchReportsCycleTimes(t *testing.T) {
 	var out strings.Builder
-	res, err := Bench(100, 5, time.Now, &out)
+	res, err := Bench(100, 5, 1, time.Now, &out)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,6 +80,83 @@ func TestBenchReportsCycleTimes(t *testing.T) {
 	if !strings.Contains(out.String(), "100 agents, 5 frameworks") {
 		t.Fatalf("output %q", out.String())
 	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if last := lines[len(lines)-1]; !passLine.MatchString(last) || !strings.HasSuffix(last, " agents=100 frameworks=5") {
+		t.Fatalf("last line %q, want the allocation pass line", last)
+	}
+	if res.Pass.Allocations != 100 || res.Pass.P50 <= 0 || res.Pass.P99 < res.Pass.P50 {
+		t.Fatalf("full pass %+v", res.Pass)
+	}
+}
+
+var passLine = regexp.MustCompile(`^allocation pass p50=[0-9]+\.[0-9]{2}ms p99=[0-9]+\.[0-9]{2}ms agents=[0-9]+ frameworks=[0-9]+$`)
+
+// In a full pass every agent goes to some framework, the frameworks
+// spread evenly (each took nothing yet, so DRF hands agents round robin),
+// and every role gets its share.
+func TestPassHarnessOffersEveryAgentFairly(t *testing.T) {
+	h := NewPassHarness(60, 6, 3)
+	for pass := range 3 {
+		if n := h.Pass(); n != 60 {
+			t.Fatalf("pass %d: %d allocations, want 60", pass, n)
+		}
+		perFramework := map[string]int{}
+		perRole := map[string]int{}
+		agents := map[string]bool{}
+		for _, o := range h.offers {
+			perFramework[o.FrameworkID]++
+			perRole[o.Role]++
+			if agents[o.AgentID] {
+				t.Fatalf("pass %d: agent %s offered twice", pass, o.AgentID)
+			}
+			agents[o.AgentID] = true
+		}
+		for i := range 6 {
+			if n := perFramework[fmt.Sprintf("framework-%d", i)]; n != 10 {
+				t.Fatalf("pass %d: framework-%d got %d agents, want 10 (%v)", pass, i, n, perFramework)
+			}
+		}
+		for i := range 3 {
+			if n := perRole[fmt.Sprintf("role-%d", i)]; n != 20 {
+				t.Fatalf("pass %d: role-%d got %d agents, want 20 (%v)", pass, i, n, perRole)
+			}
+		}
+		if err := h.Allocator.CheckInvariants(); err != nil {
+			t.Fatal(err)
+		}
+		h.Recover()
+		if s := h.Allocator.Stats(); len(s.Allocated) != 0 {
+			t.Fatalf("pass %d: after the declines %v is still allocated", pass, s.Allocated)
+		}
+	}
+}
+
+// BenchmarkFullPass times one allocation cycle in which every agent is
+// free and every framework wants resources (see FullPass). The declines
+// between passes are not timed. 50,000 agents are skipped with -short.
+//
+//	go test ./master/allocator/ -run '^$' -bench BenchmarkFullPass
+func BenchmarkFullPass(b *testing.B) {
+	for _, agents := range []int{1000, 10000, 50000} {
+		for _, frameworks := range []int{10, 100, 1000} {
+			b.Run(fmt.Sprintf("agents=%d/frameworks=%d", agents, frameworks), func(b *testing.B) {
+				if agents > 10000 && testing.Short() {
+					b.Skip("50,000 agents skipped with -short")
+				}
+				h := NewPassHarness(agents, frameworks, 1)
+				b.ReportAllocs()
+				b.ResetTimer()
+				for range b.N {
+					if n := h.Pass(); n != agents {
+						b.Fatalf("%d allocations, want %d", n, agents)
+					}
+					b.StopTimer()
+					h.Recover()
+					b.StartTimer()
+				}
+			})
+		}
+	}
 }
 
 // TestBenchTable prints Bench's report for the benchmark grid when
@@ -91,7 +169,7 @@ func TestBenchTable(t *testing.T) {
 	}
 	for _, agents := range []int{1000, 10000} {
 		for _, frameworks := range []int{1, 50, 100} {
-			if _, err := Bench(agents, frameworks, time.Now, os.Stdout); err != nil {
+			if _, err := Bench(agents, frameworks, 1, time.Now, os.Stdout); err != nil {
 				t.Fatal(err)
 			}
 		}
