@@ -2,7 +2,6 @@ package allocator
 
 import (
 	"iter"
-	"slices"
 	"time"
 
 	"github.com/gomesos/gomesos/resources"
@@ -157,10 +156,10 @@ func (a *HierarchicalDRF) allocateRole(ag *agent, r *role, out []Allocation) []A
 			Resources:   offer.AllocatedTo(r.path),
 		})
 		if !ag.special {
-			// The framework takes everything the agent has.
-			q := slices.Clone(ag.availQ)
+			// The framework takes everything the agent has: charge it
+			// with the agent's quantities before they are cleared.
+			a.charge(c, ag, offer, ag.availQ, false)
 			ag.takeAll()
-			a.charge(c, ag, offer, q, false)
 			return out
 		}
 		a.charge(c, ag, offer, a.toQty(offer), true)

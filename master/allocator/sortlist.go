@@ -56,6 +56,11 @@ func (l *lazySorted[T]) sorted(cmp func(x, y T) int) []T {
 	switch {
 	case l.full:
 		slices.SortFunc(l.items, cmp)
+	case len(l.moved) == 1:
+		// The common case in the cycle: the framework that just took an
+		// agent moved. Slide it to its place, shifting only the items in
+		// between; the others are in order around it.
+		l.reposition(l.moved[0], cmp)
 	case len(l.moved) > 0:
 		kept := l.items[:0]
 		for _, x := range l.items {
@@ -73,4 +78,26 @@ func (l *lazySorted[T]) sorted(cmp func(x, y T) int) []T {
 	clear(l.moved)
 	l.moved = l.moved[:0]
 	return l.items
+}
+
+// reposition moves x, the only item whose key changed, back into place.
+func (l *lazySorted[T]) reposition(x T, cmp func(x, y T) int) {
+	items := l.items
+	i := slices.Index(items, x)
+	if i < 0 {
+		return
+	}
+	switch {
+	case i+1 < len(items) && cmp(x, items[i+1]) > 0:
+		// It goes after its right neighbour: find the first item after i
+		// that sorts after x.
+		j, _ := slices.BinarySearchFunc(items[i+1:], x, cmp)
+		j += i // x's new index
+		copy(items[i:j], items[i+1:j+1])
+		items[j] = x
+	case i > 0 && cmp(x, items[i-1]) < 0:
+		j, _ := slices.BinarySearchFunc(items[:i], x, cmp)
+		copy(items[j+1:i+1], items[j:i])
+		items[j] = x
+	}
 }
