@@ -38,6 +38,12 @@ type agent struct {
 	lastRefused resources.Resources
 
 	refusals map[*client]refusal // filters by client
+	// refusedBits has bit client.idx set when the client has filters on
+	// the agent, and newestBits when, in addition, its newest filter holds
+	// the very slice lastRefused. They answer the cycle's "is this framework
+	// refused here?" without a map lookup in the two common cases: no
+	// filter, and a filter on exactly what the agent has again.
+	refusedBits, newestBits bitset
 
 	alloc map[*client]resources.Resources // unallocated, by holder
 	// pending holds usage of frameworks not yet added, with allocation
@@ -66,7 +72,39 @@ func (ag *agent) canonical(res resources.Resources) resources.Resources {
 		return ag.lastRefused
 	}
 	ag.lastRefused = res
+	clear(ag.newestBits) // no filter holds the new slice yet
 	return res
+}
+
+// noteRefusal brings c's bits on ag up to date after its filters there
+// changed.
+func (ag *agent) noteRefusal(c *client) {
+	rf, ok := ag.refusals[c]
+	ag.refusedBits.set(c.idx, ok)
+	ag.newestBits.set(c.idx, ok && sameSlice(rf.res, ag.lastRefused) && len(rf.res) > 0)
+}
+
+// bitset is a set of small integers.
+type bitset []uint64
+
+func (b bitset) has(i int) bool {
+	w := i >> 6
+	return w < len(b) && b[w]&(1<<(uint(i)&63)) != 0
+}
+
+func (b *bitset) set(i int, on bool) {
+	w := i >> 6
+	if w >= len(*b) {
+		if !on {
+			return
+		}
+		*b = append(*b, make(bitset, w+1-len(*b))...)
+	}
+	if on {
+		(*b)[w] |= 1 << (uint(i) & 63)
+	} else {
+		(*b)[w] &^= 1 << (uint(i) & 63)
+	}
 }
 
 func (ag *agent) give(res resources.Resources, q qty) {

@@ -214,6 +214,10 @@ type HierarchicalDRF struct {
 	eligibility uint64
 	eligible    [eligibilityLog]*client
 
+	// nextIdx and freeIdx number the clients (see client.idx).
+	nextIdx int
+	freeIdx []int
+
 	runs     uint64
 	rejected uint64
 

@@ -174,8 +174,10 @@ func (a *HierarchicalDRF) allocateRole(ag *agent, r *role, out []Allocation) []A
 // minimum allocatable size for fw in role (q is of non-empty resources).
 func (a *HierarchicalDRF) allocatable(q qty, role string, fw *framework) bool {
 	mins := a.minAlloc
-	if m, ok := fw.minAlloc[role]; ok {
-		mins = m
+	if len(fw.minAlloc) > 0 {
+		if m, ok := fw.minAlloc[role]; ok {
+			mins = m
+		}
 	}
 	if len(mins) == 0 {
 		return true

@@ -82,6 +82,7 @@ func (a *HierarchicalDRF) addFilter(c *client, ag *agent, res resources.Resource
 	}
 	heap.Push(&a.filters, f)
 	ag.refusals[c] = refusalOf(f)
+	ag.noteRefusal(c)
 	c.refusedOn[ag] = struct{}{}
 	c.role.filters++
 }
@@ -108,6 +109,7 @@ func (a *HierarchicalDRF) removeFilter(f *filter) {
 	} else {
 		ag.refusals[c] = refusalOf(rf.newest)
 	}
+	ag.noteRefusal(c)
 	c.role.filters--
 	ag.blocked = false
 }
@@ -134,6 +136,7 @@ func (a *HierarchicalDRF) clearAgentFilters(c *client, ag *agent) {
 	}
 	delete(ag.refusals, c)
 	delete(c.refusedOn, ag)
+	ag.noteRefusal(c)
 	ag.blocked = false
 }
 
@@ -148,8 +151,11 @@ func (a *HierarchicalDRF) expireFilters(now time.Time) {
 // refused reports whether a filter of c keeps offer, which would be
 // offered on ag, away from c.
 func (a *HierarchicalDRF) refused(c *client, ag *agent, offer resources.Resources) bool {
-	if len(c.refusedOn) == 0 {
+	if !ag.refusedBits.has(c.idx) {
 		return false
+	}
+	if ag.newestBits.has(c.idx) && sameSlice(ag.lastRefused, offer) {
+		return true // its newest filter holds exactly the offer
 	}
 	rf, ok := ag.refusals[c]
 	switch {

@@ -34,6 +34,9 @@ type client struct {
 	offerable bool
 	agents    map[*agent]struct{} // agents where it holds resources
 	refusedOn map[*agent]struct{} // agents where it has filters
+	// idx numbers the client among the live ones (freed numbers are
+	// reused), for the agents' refusal bitsets (see agent.refusedBits).
+	idx int
 }
 
 func roleList(info Framework) []string {
@@ -283,6 +286,7 @@ func (a *HierarchicalDRF) ensureClient(fw *framework, path string) *client {
 		role:      r,
 		agents:    map[*agent]struct{}{},
 		refusedOn: map[*agent]struct{}{},
+		idx:       a.newClientIdx(),
 	}
 	c.share = a.dominantShare(c.alloc)
 	r.clients[fw.id] = c
@@ -311,6 +315,20 @@ func (a *HierarchicalDRF) dropClient(c *client) {
 	delete(c.role.clients, c.fw.id)
 	delete(c.fw.clients, c.role.path)
 	a.maybeRemoveRole(c.role)
+	// Its filters are gone, and with them its bits on every agent.
+	a.freeIdx = append(a.freeIdx, c.idx)
+}
+
+// newClientIdx returns the lowest free client number.
+func (a *HierarchicalDRF) newClientIdx() int {
+	if n := len(a.freeIdx); n > 0 {
+		i := slices.Index(a.freeIdx, slices.Min(a.freeIdx))
+		idx := a.freeIdx[i]
+		a.freeIdx = slices.Delete(a.freeIdx, i, i+1)
+		return idx
+	}
+	a.nextIdx++
+	return a.nextIdx - 1
 }
 
 // updateOfferable recomputes whether c may be offered resources.

@@ -2,6 +2,7 @@ package allocator
 
 import (
 	"fmt"
+	"math/bits"
 	"slices"
 )
 
@@ -32,10 +33,23 @@ func (a *HierarchicalDRF) CheckInvariants() error {
 			}
 			sum = sum.Add(res.Unallocated())
 		}
-		for c := range ag.refusals {
+		set := 0
+		for c, rf := range ag.refusals {
 			if _, ok := c.refusedOn[ag]; !ok || c.fw.clients[c.role.path] != c || a.frameworks[c.fw.id] != c.fw {
 				return fmt.Errorf("agent %s: filters of %s in %s not indexed", ag.id, c.fw.id, c.role.path)
 			}
+			if !ag.refusedBits.has(c.idx) {
+				return fmt.Errorf("agent %s: filters of %s in %s missing from its bitset", ag.id, c.fw.id, c.role.path)
+			}
+			if ag.newestBits.has(c.idx) && !sameSlice(rf.res, ag.lastRefused) {
+				return fmt.Errorf("agent %s: newest filter of %s in %s marked as holding the last refused resources, which it does not", ag.id, c.fw.id, c.role.path)
+			}
+		}
+		for _, w := range ag.refusedBits {
+			set += bits.OnesCount64(w)
+		}
+		if set != len(ag.refusals) {
+			return fmt.Errorf("agent %s: %d clients in its refusal bitset, %d with filters", ag.id, set, len(ag.refusals))
 		}
 		if !sum.Equal(ag.total) {
 			return fmt.Errorf("agent %s: available %v + allocated = %v, want total %v", ag.id, ag.available, sum, ag.total)
@@ -66,11 +80,16 @@ func (a *HierarchicalDRF) CheckInvariants() error {
 	}
 
 	filters := 0
+	idxs := map[int]bool{}
 	for fwID, fw := range a.frameworks {
 		for path, c := range fw.clients {
 			if c.fw != fw || c.role.path != path || c.role.clients[fwID] != c || a.roles[path] != c.role {
 				return fmt.Errorf("framework %s role %s: badly linked", fwID, path)
 			}
+			if idxs[c.idx] || c.idx >= a.nextIdx || slices.Contains(a.freeIdx, c.idx) {
+				return fmt.Errorf("framework %s role %s: number %d taken twice or free", fwID, path, c.idx)
+			}
+			idxs[c.idx] = true
 			var sum qty
 			for ag := range c.agents {
 				res, ok := ag.alloc[c]
