@@ -96,7 +96,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if len(args) > 0 {
 		switch args[0] {
 		case "allocator":
-			return runBenchAllocator(args[1:], stdout, stderr)
+			return runBenchAllocator(ctx, args[1:], stdout, stderr)
 		case "state":
 			return runBenchState(ctx, args[1:], stdout, stderr)
 		case "failover":
@@ -107,7 +107,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	return 2
 }
 
-func runBenchAllocator(args []string, stdout, stderr io.Writer) int {
+func runBenchAllocator(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("bench allocator", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	agents := fs.Int("agents", 10000, "number of agents")
@@ -123,7 +123,7 @@ func runBenchAllocator(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "gomesos bench allocator: --agents, --frameworks and --roles must be at least 1")
 		return 2
 	}
-	if _, err := allocator.Bench(*agents, *frameworks, *roles, time.Now, stdout); err != nil {
+	if _, err := allocator.Bench(ctx, *agents, *frameworks, *roles, time.Now, stdout); err != nil {
 		fmt.Fprintln(stderr, "gomesos bench allocator:", err)
 		return 1
 	}

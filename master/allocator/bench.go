@@ -1,6 +1,7 @@
 package allocator
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"slices"
@@ -46,15 +47,19 @@ const FullPasses = 25
 // over roles ("*" when roles is 1, else role-0 .. role-R-1) and none of
 // them filtering anything. Each pass offers every agent to a framework;
 // between passes (untimed) every offer is declined without a filter, so
-// each pass starts from the same state.
-func FullPass(agents, frameworks, roles int, clock func() time.Time) (PassResult, error) {
+// each pass starts from the same state. It stops with ctx's error between
+// two passes once ctx is done.
+func FullPass(ctx context.Context, agents, frameworks, roles int, clock func() time.Time) (PassResult, error) {
 	if agents <= 0 || frameworks <= 0 || roles <= 0 {
 		return PassResult{}, fmt.Errorf("full pass: need agents, frameworks and roles, got %d, %d and %d", agents, frameworks, roles)
 	}
 	h := NewPassHarness(agents, frameworks, roles)
 	res := PassResult{Agents: agents, Frameworks: frameworks, Roles: roles, Passes: FullPasses}
 	times := make([]time.Duration, 0, res.Passes)
-	for range res.Passes {
+	for i := range res.Passes {
+		if err := ctx.Err(); err != nil {
+			return res, fmt.Errorf("full pass: stopped after %d passes: %w", i, err)
+		}
 		start := clock()
 		n := h.Pass()
 		times = append(times, clock().Sub(start))
@@ -155,7 +160,9 @@ func BenchRounds(frameworks int) int {
 // allocator itself never reads a clock.
 //
 // It then times FullPass and ends with its PassLine.
-func Bench(agents, frameworks, roles int, clock func() time.Time, w io.Writer) (BenchResult, error) {
+//
+// It stops with ctx's error between two cycles once ctx is done.
+func Bench(ctx context.Context, agents, frameworks, roles int, clock func() time.Time, w io.Writer) (BenchResult, error) {
 	if agents <= 0 || frameworks <= 0 || roles <= 0 {
 		return BenchResult{}, fmt.Errorf("bench: need agents, frameworks and roles, got %d, %d and %d", agents, frameworks, roles)
 	}
@@ -165,6 +172,9 @@ func Bench(agents, frameworks, roles int, clock func() time.Time, w io.Writer) (
 	times := make([]time.Duration, 0, res.Rounds)
 	var sum time.Duration
 	for i := range res.Rounds {
+		if err := ctx.Err(); err != nil {
+			return res, fmt.Errorf("bench: stopped after %d rounds: %w", i, err)
+		}
 		start := clock()
 		n := h.Round()
 		d := clock().Sub(start) - h.LastDecline
@@ -202,7 +212,7 @@ func Bench(agents, frameworks, roles int, clock func() time.Time, w io.Writer) (
 		agents, frameworks, inRoles, res.Rounds, res.P50, res.P99, res.Max, res.Mean, res.Allocations, res.FirstRound, res.FullScan); err != nil {
 		return res, err
 	}
-	pass, err := FullPass(agents, frameworks, roles, clock)
+	pass, err := FullPass(ctx, agents, frameworks, roles, clock)
 	res.Pass = pass
 	if err != nil {
 		return res, fmt.Errorf("bench: %w", err)

@@ -1,6 +1,8 @@
 package allocator
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"os"
 	"regexp"
@@ -66,7 +68,7 @@ func BenchmarkAllocateAllDeclined(b *testing.B) {
 
 func TestBenchReportsCycleTimes(t *testing.T) {
 	var out strings.Builder
-	res, err := Bench(100, 5, 1, time.Now, &out)
+	res, err := Bench(context.Background(), 100, 5, 1, time.Now, &out)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -177,7 +179,7 @@ func TestBenchTable(t *testing.T) {
 	}
 	for _, agents := range []int{1000, 10000} {
 		for _, frameworks := range []int{1, 50, 100} {
-			if _, err := Bench(agents, frameworks, 1, time.Now, os.Stdout); err != nil {
+			if _, err := Bench(context.Background(), agents, frameworks, 1, time.Now, os.Stdout); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -191,4 +193,21 @@ func processCPU(tb testing.TB) time.Duration {
 		tb.Fatalf("getrusage: %v", err)
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// A cancelled context stops the benchmark before its next cycle, as
+// Ctrl-C stops `gomesos bench allocator`.
+func TestBenchStopsWhenCancelled(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	var out strings.Builder
+	if _, err := Bench(ctx, 10, 2, 1, time.Now, &out); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Bench with a cancelled context: %v, want context.Canceled", err)
+	}
+	if _, err := FullPass(ctx, 10, 2, 1, time.Now); !errors.Is(err, context.Canceled) {
+		t.Fatalf("FullPass with a cancelled context: %v, want context.Canceled", err)
+	}
+	if out.Len() != 0 {
+		t.Fatalf("output %q, want none", out.String())
+	}
 }
