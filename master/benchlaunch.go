@@ -45,6 +45,9 @@ type BenchLaunchOptions struct {
 	// CPUProfile, when set, receives a CPU profile (pprof) of the launch,
 	// from the first framework's subscription to the last task finished.
 	CPUProfile io.Writer
+	// MemProfile, when set, names where a heap profile (pprof) is
+	// written once half the tasks finished.
+	MemProfile string
 }
 
 func (o *BenchLaunchOptions) setDefaults() {
@@ -181,7 +184,18 @@ func BenchLaunch(ctx context.Context, opts BenchLaunchOptions, w io.Writer) (Ben
 	tick := time.NewTicker(5 * time.Millisecond)
 	defer tick.Stop()
 	next := time.Second
+	memProfile := opts.MemProfile
 	for h.finished.Load() < int64(opts.Tasks) {
+		if memProfile != "" && h.finished.Load() >= int64(opts.Tasks/2) {
+			var ms runtime.MemStats
+			runtime.ReadMemStats(&ms)
+			if err := writeHeapProfile(memProfile); err != nil {
+				return res, fmt.Errorf("bench launch: %w", err)
+			}
+			memProfile = ""
+			fmt.Fprintf(w, "launch: heap profile written to %s: %d tasks live; before it collected, the heap held %.1f MiB in use, %.1f MiB in all\n",
+				opts.MemProfile, h.launched.Load()-h.finished.Load(), float64(ms.HeapAlloc)/(1<<20), float64(ms.HeapSys)/(1<<20))
+		}
 		select {
 		case <-tick.C:
 		case <-h.failed:

@@ -105,7 +105,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			return runBenchLaunch(ctx, args[1:], stdout, stderr)
 		}
 	}
-	fmt.Fprintln(stderr, "Usage: gomesos bench allocator [--agents=N] [--frameworks=N]\n       gomesos bench state [--agents=N] [--tasks=N] [--readers=N] [--duration=D] [--update_rate=N]\n       gomesos bench failover [--agents=N] [--tasks_per_agent=N] [--registry_election_timeout=D]\n       gomesos bench launch [--agents=N] [--tasks=N] [--frameworks=N] [--slots=N] [--cpuprofile=FILE]")
+	fmt.Fprintln(stderr, "Usage: gomesos bench allocator [--agents=N] [--frameworks=N]\n       gomesos bench state [--agents=N] [--tasks=N] [--readers=N] [--duration=D] [--update_rate=N]\n       gomesos bench failover [--agents=N] [--tasks_per_agent=N] [--registry_election_timeout=D]\n       gomesos bench launch [--agents=N] [--tasks=N] [--frameworks=N] [--slots=N] [--cpuprofile=FILE] [--memprofile=FILE]")
 	return 2
 }
 
@@ -221,6 +221,7 @@ func runBenchLaunch(ctx context.Context, args []string, stdout, stderr io.Writer
 	fs.IntVar(&opts.Frameworks, "frameworks", 10, "number of frameworks sharing the tasks")
 	fs.IntVar(&opts.Slots, "slots", 10, "tasks each agent runs at once")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile (pprof) of the launch to this file")
+	fs.StringVar(&opts.MemProfile, "memprofile", "", "write a heap profile (pprof) to this file once half the tasks finished")
 	if err := fs.Parse(args); err != nil {
 		if err == flag.ErrHelp {
 			return 0

@@ -140,8 +140,11 @@ func (c *Core) statusUpdate(a *agent, up *agentproto.StatusUpdate) {
 			c.opTaskUpdated(t, status)
 		}
 	}
-	s := clone(status)
+	// The status goes out as the agent sent it (the core keeps its parts
+	// and changes none), with the agent's id added to a copy when missing.
+	s := status
 	if s.AgentId == nil {
+		s = clone(status)
 		s.AgentId = &mesos.AgentID{Value: &a.id}
 	}
 	c.sendToFramework(fw, &schedpb.Event{Type: schedpb.Event_UPDATE.Enum(), Update: &schedpb.Event_Update{Status: s}})
@@ -252,16 +255,23 @@ func (c *Core) removeTaskAs(fw *framework, t *task, unreachable bool) {
 		delete(a.killed, taskKey(fw.id, t.id))
 	}
 	if unreachable {
-		fw.unreachable = append(fw.unreachable, t)
-		if n := len(fw.unreachable) - c.opts.MaxUnreachableTasksPerFW; n > 0 {
-			fw.unreachable = append([]*task(nil), fw.unreachable[n:]...)
-		}
+		fw.unreachable = trimOldest(append(fw.unreachable, t), c.opts.MaxUnreachableTasksPerFW)
 		return
 	}
-	fw.completed = append(fw.completed, t)
-	if n := len(fw.completed) - c.opts.MaxCompletedTasksPerFramework; n > 0 {
-		fw.completed = append([]*task(nil), fw.completed[n:]...)
+	fw.completed = trimOldest(append(fw.completed, t), c.opts.MaxCompletedTasksPerFramework)
+}
+
+// trimOldest keeps the last limit tasks of list. It drops the oldest by
+// moving the slice's start, clearing what it drops for the collector: once
+// list is full, a task ending costs no copy and no allocation, but the one
+// append in every limit or so that finds no room at the end of the array
+// (which then copies the limit tasks kept into a new one).
+func trimOldest(list []*task, limit int) []*task {
+	if n := len(list) - limit; n > 0 {
+		clear(list[:n])
+		list = list[n:]
 	}
+	return list
 }
 
 // hasTask reports whether list holds task id of the given agent.
