@@ -31,6 +31,19 @@ type task struct {
 	unreachableTime time.Time
 
 	pub publishedTask
+	// key is taskKey(frameworkID, id), its key among its agent's tasks,
+	// made once (see agentKey).
+	key string
+}
+
+// agentKey is the task's key among its agent's tasks. It is made on first
+// use and kept: looking a task up on its agent, which the loop does several
+// times for every task, then allocates nothing.
+func (t *task) agentKey() string {
+	if t.key == "" {
+		t.key = taskKey(t.frameworkID, t.id)
+	}
+	return t.key
 }
 
 func (t *task) setState(s mesos.TaskState, now time.Time) {
@@ -219,7 +232,7 @@ func (c *Core) masterTaskUpdate(fw *framework, t *task, state mesos.TaskState, r
 	}
 	if fw == nil {
 		if a := c.agents[t.agentID]; a != nil {
-			delete(a.tasks, taskKey(t.frameworkID, t.id))
+			delete(a.tasks, t.agentKey())
 			c.agentChanged(a)
 		}
 		return
@@ -250,9 +263,9 @@ func (c *Core) removeTaskAs(fw *framework, t *task, unreachable bool) {
 	if fw.tasks[t.id] == t {
 		delete(fw.tasks, t.id)
 	}
-	if a := c.agents[t.agentID]; a != nil && a.tasks[taskKey(fw.id, t.id)] == t {
-		delete(a.tasks, taskKey(fw.id, t.id))
-		delete(a.killed, taskKey(fw.id, t.id))
+	if a := c.agents[t.agentID]; a != nil && a.tasks[t.agentKey()] == t {
+		delete(a.tasks, t.agentKey())
+		delete(a.killed, t.agentKey())
 	}
 	if unreachable {
 		fw.unreachable = trimOldest(append(fw.unreachable, t), c.opts.MaxUnreachableTasksPerFW)
