@@ -101,9 +101,11 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			return runBenchState(ctx, args[1:], stdout, stderr)
 		case "failover":
 			return runBenchFailover(ctx, args[1:], stdout, stderr)
+		case "launch":
+			return runBenchLaunch(ctx, args[1:], stdout, stderr)
 		}
 	}
-	fmt.Fprintln(stderr, "Usage: gomesos bench allocator [--agents=N] [--frameworks=N] [--roles=N]\n       gomesos bench state [--agents=N] [--tasks=N] [--readers=N] [--duration=D] [--update_rate=N]\n       gomesos bench failover [--agents=N] [--tasks_per_agent=N] [--registry_election_timeout=D]")
+	fmt.Fprintln(stderr, "Usage: gomesos bench allocator [--agents=N] [--frameworks=N] [--roles=N]\n       gomesos bench state [--agents=N] [--tasks=N] [--readers=N] [--duration=D] [--update_rate=N]\n       gomesos bench failover [--agents=N] [--tasks_per_agent=N] [--registry_election_timeout=D]\n       gomesos bench launch [--agents=N] [--tasks=N] [--frameworks=N] [--slots=N] [--cpuprofile=FILE] [--memprofile=FILE]")
 	return 2
 }
 
@@ -203,6 +205,45 @@ func runBenchFailover(ctx context.Context, args []string, stdout, stderr io.Writ
 	}
 	if _, err := master.BenchFailover(ctx, opts, stdout); err != nil {
 		fmt.Fprintln(stderr, "gomesos bench failover:", err)
+		return 1
+	}
+	return 0
+}
+
+// runBenchLaunch runs short tasks through a real master with simulated
+// agents and frameworks and measures the throughput and the memory
+// (master.BenchLaunch).
+func runBenchLaunch(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("bench launch", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var opts master.BenchLaunchOptions
+	fs.IntVar(&opts.Agents, "agents", 10000, "number of simulated agents")
+	fs.IntVar(&opts.Tasks, "tasks", 1000000, "number of short tasks to run")
+	fs.IntVar(&opts.Frameworks, "frameworks", 10, "number of frameworks sharing the tasks")
+	fs.IntVar(&opts.Slots, "slots", 10, "tasks each agent runs at once")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile (pprof) of the launch to this file")
+	fs.StringVar(&opts.MemProfile, "memprofile", "", "write a heap profile (pprof) to this file once half the tasks finished")
+	if err := fs.Parse(args); err != nil {
+		if err == flag.ErrHelp {
+			return 0
+		}
+		return 2
+	}
+	if opts.Agents < 1 || opts.Tasks < 1 || opts.Frameworks < 1 || opts.Slots < 1 {
+		fmt.Fprintln(stderr, "gomesos bench launch: --agents, --tasks, --frameworks and --slots must be at least 1")
+		return 2
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			fmt.Fprintln(stderr, "gomesos bench launch: --cpuprofile:", err)
+			return 2
+		}
+		defer f.Close()
+		opts.CPUProfile = f
+	}
+	if _, err := master.BenchLaunch(ctx, opts, stdout); err != nil {
+		fmt.Fprintln(stderr, "gomesos bench launch:", err)
 		return 1
 	}
 	return 0

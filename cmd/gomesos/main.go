@@ -41,7 +41,7 @@ func commands() []command {
 		{"teardown", "tear a framework down, killing its tasks", runTeardown},
 		{"task", "task log TASK_ID [--follow] [--stderr]: print a task's output", runTask},
 		{"watch", "print the master's operator events as they happen", runWatch},
-		{"bench", "run a benchmark (bench allocator, bench state, bench failover)", runBench},
+		{"bench", "run a benchmark (bench allocator, bench state, bench failover, bench launch)", runBench},
 		{"version", "print the version", runVersion},
 	}
 }

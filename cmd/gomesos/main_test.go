@@ -53,6 +53,9 @@ func TestBadFlagsNameTheFlag(t *testing.T) {
 		{[]string{"bench", "failover", "--tasks_per_agent=-1"}, "--tasks_per_agent"},
 		{[]string{"bench", "failover", "--agents=many"}, "-agents"},
 		{[]string{"bench", "failover", "--registry_election_timeout=0secs"}, "--registry_election_timeout"},
+		{[]string{"bench", "launch", "--tasks=0"}, "--tasks"},
+		{[]string{"bench", "launch", "--agents=-1"}, "--agents"},
+		{[]string{"bench", "launch", "--frameworks=x"}, "-frameworks"},
 		{[]string{"master", "--port=0"}, "--work_dir is required with --registry=replicated_log"},
 		{[]string{"master", "--registry=zookeeper"}, `--registry: unknown registry "zookeeper"`},
 		{[]string{"master", "--registry=in_memory", "--masters=127.0.0.1:5050,127.0.0.1:5051"}, "--masters: several masters need --registry=replicated_log"},
@@ -166,6 +169,20 @@ func TestBenchStatePrintsLatencies(t *testing.T) {
 	if code != 0 || !strings.Contains(stdout, "state: 20 agents, 100 tasks, 2 readers") || !strings.Contains(stdout, "p99") ||
 		!strings.Contains(stdout, "loop with readers") {
 		t.Errorf("exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+}
+
+// `gomesos bench launch` runs short tasks through a real master and ends
+// with the launch line: tasks, agents, seconds, rate and the master's RSS.
+func TestBenchLaunchPrintsLaunchLine(t *testing.T) {
+	code, stdout, stderr := runCLI("bench", "launch", "--agents=5", "--tasks=50")
+	last := regexp.MustCompile(`(?m)^launched 50 tasks on 5 agents in \d+\.\d{3}s \((\d+) tasks/s\), master rss (\d+\.\d) MiB\n\z`)
+	got := last.FindStringSubmatch(stdout)
+	if code != 0 || got == nil || !strings.Contains(stdout, "5 agents registered") {
+		t.Fatalf("exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	if got[1] == "0" || got[2] == "0.0" {
+		t.Errorf("rate %s tasks/s, rss %s MiB; want both above zero", got[1], got[2])
 	}
 }
 

@@ -303,6 +303,18 @@ func (c *Core) rejectTask(fw *framework, ti *mesos.TaskInfo, state mesos.TaskSta
 // launch validates one LAUNCH task (executor nil) or one task group and, if
 // valid, records the tasks and sends them to the agent. It returns what is
 // left of the offered resources. A group is all or nothing.
+// cloneWithout is a copy of ti with res (in its proto form) for its
+// resources: ti's own resources, about to be replaced, are not copied.
+// ti is left as it was.
+func cloneWithout(ti *mesos.TaskInfo, res resources.Resources) *mesos.TaskInfo {
+	own := ti.Resources
+	ti.Resources = nil
+	out := clone(ti)
+	ti.Resources = own
+	out.Resources = resources.ToProto(res)
+	return out
+}
+
 func (c *Core) launch(fw *framework, a *agent, role string, available resources.Resources, groupExecutor *mesos.ExecutorInfo, tasks []*mesos.TaskInfo) resources.Resources {
 	group := groupExecutor != nil
 	var err error
@@ -383,8 +395,7 @@ func (c *Core) launch(fw *framework, a *agent, role string, available resources.
 	}
 	launched := make([]*mesos.TaskInfo, len(tasks))
 	for i, ti := range tasks {
-		ti = clone(ti)
-		ti.Resources = resources.ToProto(taskRes[i])
+		ti = cloneWithout(ti, taskRes[i])
 		if executor != nil && !group {
 			ti.Executor = executor
 		}
@@ -396,10 +407,10 @@ func (c *Core) launch(fw *framework, a *agent, role string, available resources.
 		if executor != nil {
 			t.executorID = executor.GetExecutorId().GetValue()
 		}
-		t.setState(mesos.TaskState_TASK_STAGING, c.now)
-		t.statuses = nil // Mesos lists statuses from the agent only
+		// Mesos lists statuses from the agent only: none yet.
+		t.state = mesos.TaskState_TASK_STAGING
 		fw.tasks[t.id] = t
-		a.tasks[taskKey(fw.id, t.id)] = t
+		a.tasks[t.agentKey()] = t
 		c.taskChanged(fw, t)
 		c.opTaskAdded(t)
 		c.metrics.inc("master/tasks_launched")

@@ -84,7 +84,7 @@ func (c *Core) newTaskRec(t *task) *taskRec {
 		// The statuses are copied: the core replaces the last one in place
 		// when a task repeats its state (task.addStatus).
 		info: t.info, res: t.res, state: t.state, statuses: slices.Clone(t.statuses),
-		recovered: t.resourcesRecovered, onAgent: a != nil && a.tasks[taskKey(t.frameworkID, t.id)] == t,
+		recovered: t.resourcesRecovered, onAgent: a != nil && a.tasks[t.agentKey()] == t,
 	}
 }
 

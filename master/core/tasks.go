@@ -31,6 +31,19 @@ type task struct {
 	unreachableTime time.Time
 
 	pub publishedTask
+	// key is taskKey(frameworkID, id), its key among its agent's tasks,
+	// made once (see agentKey).
+	key string
+}
+
+// agentKey is the task's key among its agent's tasks. It is made on first
+// use and kept: looking a task up on its agent, which the loop does several
+// times for every task, then allocates nothing.
+func (t *task) agentKey() string {
+	if t.key == "" {
+		t.key = taskKey(t.frameworkID, t.id)
+	}
+	return t.key
 }
 
 func (t *task) setState(s mesos.TaskState, now time.Time) {
@@ -140,8 +153,11 @@ func (c *Core) statusUpdate(a *agent, up *agentproto.StatusUpdate) {
 			c.opTaskUpdated(t, status)
 		}
 	}
-	s := clone(status)
+	// The status goes out as the agent sent it (the core keeps its parts
+	// and changes none), with the agent's id added to a copy when missing.
+	s := status
 	if s.AgentId == nil {
+		s = clone(status)
 		s.AgentId = &mesos.AgentID{Value: &a.id}
 	}
 	c.sendToFramework(fw, &schedpb.Event{Type: schedpb.Event_UPDATE.Enum(), Update: &schedpb.Event_Update{Status: s}})
@@ -216,7 +232,7 @@ func (c *Core) masterTaskUpdate(fw *framework, t *task, state mesos.TaskState, r
 	}
 	if fw == nil {
 		if a := c.agents[t.agentID]; a != nil {
-			delete(a.tasks, taskKey(t.frameworkID, t.id))
+			delete(a.tasks, t.agentKey())
 			c.agentChanged(a)
 		}
 		return
@@ -247,21 +263,28 @@ func (c *Core) removeTaskAs(fw *framework, t *task, unreachable bool) {
 	if fw.tasks[t.id] == t {
 		delete(fw.tasks, t.id)
 	}
-	if a := c.agents[t.agentID]; a != nil && a.tasks[taskKey(fw.id, t.id)] == t {
-		delete(a.tasks, taskKey(fw.id, t.id))
-		delete(a.killed, taskKey(fw.id, t.id))
+	if a := c.agents[t.agentID]; a != nil && a.tasks[t.agentKey()] == t {
+		delete(a.tasks, t.agentKey())
+		delete(a.killed, t.agentKey())
 	}
 	if unreachable {
-		fw.unreachable = append(fw.unreachable, t)
-		if n := len(fw.unreachable) - c.opts.MaxUnreachableTasksPerFW; n > 0 {
-			fw.unreachable = append([]*task(nil), fw.unreachable[n:]...)
-		}
+		fw.unreachable = trimOldest(append(fw.unreachable, t), c.opts.MaxUnreachableTasksPerFW)
 		return
 	}
-	fw.completed = append(fw.completed, t)
-	if n := len(fw.completed) - c.opts.MaxCompletedTasksPerFramework; n > 0 {
-		fw.completed = append([]*task(nil), fw.completed[n:]...)
+	fw.completed = trimOldest(append(fw.completed, t), c.opts.MaxCompletedTasksPerFramework)
+}
+
+// trimOldest keeps the last limit tasks of list. It drops the oldest by
+// moving the slice's start, clearing what it drops for the collector: once
+// list is full, a task ending costs no copy and no allocation, but the one
+// append in every limit or so that finds no room at the end of the array
+// (which then copies the limit tasks kept into a new one).
+func trimOldest(list []*task, limit int) []*task {
+	if n := len(list) - limit; n > 0 {
+		clear(list[:n])
+		list = list[n:]
 	}
+	return list
 }
 
 // hasTask reports whether list holds task id of the given agent.

@@ -1,0 +1,56 @@
+package master_test
+
+import (
+	"context"
+	"io"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/gomesos/gomesos/internal/testutil"
+	"github.com/gomesos/gomesos/master"
+)
+
+// BenchmarkLaunch runs 100,000 short tasks on 1,000 simulated agents
+// through the master (10 frameworks), and reports the throughput and the
+// process's peak RSS per live task:
+//
+//	go test ./master/ -run '^$' -bench BenchmarkLaunch -benchtime 1x
+func BenchmarkLaunch(b *testing.B) {
+	for b.Loop() {
+		res, err := master.BenchLaunch(context.Background(), master.BenchLaunchOptions{Agents: 1000, Tasks: 100000}, io.Discard)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Log(res.Line())
+		b.ReportMetric(res.TasksPerSec(), "tasks/s")
+		b.ReportMetric(float64(res.RSS)/(1<<20), "rss-MiB")
+		b.ReportMetric(float64(res.RSS)/float64(max(res.PeakLive, 1)), "rss-B/live-task")
+		b.ReportMetric(float64(res.Steps)/res.Launched.Seconds(), "inputs/s")
+	}
+}
+
+// A small BenchLaunch runs every task to its end through the master,
+// sharing them among the frameworks, and ends with the launch line.
+func TestBenchLaunchSmoke(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	var out strings.Builder
+	res, err := master.BenchLaunch(context.Background(), master.BenchLaunchOptions{
+		Agents: 7, Tasks: 301, Frameworks: 3, Slots: 4, Workers: 2,
+	}, &out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Tasks != 301 || res.PeakLive < 1 || res.PeakLive > 301 || res.RSS == 0 || res.Offers == 0 {
+		t.Errorf("BenchLaunch = %+v", res)
+	}
+	// Every task took at least a launch, two updates and two
+	// acknowledgements through the loop.
+	if res.Steps < 4*301 {
+		t.Errorf("%d inputs to the loop for 301 tasks; want at least 4 each", res.Steps)
+	}
+	last := regexp.MustCompile(`\nlaunched 301 tasks on 7 agents in \d+\.\d{3}s \(\d+ tasks/s\), master rss \d+\.\d MiB\n\z`)
+	if !last.MatchString(out.String()) {
+		t.Errorf("output does not end with the launch line:\n%s", out.String())
+	}
+}
