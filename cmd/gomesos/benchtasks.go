@@ -1,0 +1,48 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+
+	"github.com/gomesos/gomesos/internal/benchtasks"
+	"github.com/gomesos/gomesos/internal/flagx"
+)
+
+// runBenchTasks launches --tasks long-running command tasks on a local
+// cluster through one offer and compares with a bare fork/exec of as many
+// processes (benchtasks.Run).
+func runBenchTasks(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("bench tasks", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var opts benchtasks.Options
+	fs.IntVar(&opts.Tasks, "tasks", 1000, "number of long-running command tasks (and of bare `sh -c 'sleep'` processes)")
+	fs.StringVar(&opts.WorkDir, "work_dir", "", "the agent's work directory (default: a temporary one, removed at the end)")
+	fs.BoolVar(&opts.Pprof, "pprof", false, pprofUsage+" (the master's and the agent's, whose addresses are printed)")
+	fs.Var(flagx.Duration{D: &opts.Timeout}, "timeout", "bound of the launch and of the stop (default 10mins)")
+	level := fs.String("logging_level", "ERROR", "the cluster's log level: INFO, WARNING, ERROR or DEBUG")
+	if err := fs.Parse(args); err != nil {
+		if err == flag.ErrHelp {
+			return 0
+		}
+		return 2
+	}
+	if opts.Tasks < 1 {
+		fmt.Fprintln(stderr, "gomesos bench tasks: --tasks must be at least 1")
+		return 2
+	}
+	var log *slog.Logger
+	log, _, err := newLogger(stderr, *level)
+	if err != nil {
+		fmt.Fprintln(stderr, "gomesos bench tasks:", err)
+		return 2
+	}
+	opts.Logger = log
+	if _, err := benchtasks.Run(ctx, opts, stdout); err != nil {
+		fmt.Fprintln(stderr, "gomesos bench tasks:", err)
+		return 1
+	}
+	return 0
+}
