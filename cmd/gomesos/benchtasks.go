@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 
 	"github.com/gomesos/gomesos/internal/benchtasks"
 	"github.com/gomesos/gomesos/internal/flagx"
@@ -22,6 +23,7 @@ func runBenchTasks(ctx context.Context, args []string, stdout, stderr io.Writer)
 	fs.StringVar(&opts.WorkDir, "work_dir", "", "the agent's work directory (default: a temporary one, removed at the end)")
 	fs.BoolVar(&opts.Pprof, "pprof", false, pprofUsage+" (the master's and the agent's, whose addresses are printed)")
 	fs.Var(flagx.Duration{D: &opts.Timeout}, "timeout", "bound of the launch and of the stop (default 10mins)")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile (pprof) of this process (master, agent, framework) from the launch until every task runs to this file")
 	level := fs.String("logging_level", "ERROR", "the cluster's log level: INFO, WARNING, ERROR or DEBUG")
 	if err := fs.Parse(args); err != nil {
 		if err == flag.ErrHelp {
@@ -40,6 +42,15 @@ func runBenchTasks(ctx context.Context, args []string, stdout, stderr io.Writer)
 		return 2
 	}
 	opts.Logger = log
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			fmt.Fprintln(stderr, "gomesos bench tasks: --cpuprofile:", err)
+			return 2
+		}
+		defer f.Close()
+		opts.LaunchProfile = f
+	}
 	if _, err := benchtasks.Run(ctx, opts, stdout); err != nil {
 		fmt.Fprintln(stderr, "gomesos bench tasks:", err)
 		return 1

@@ -21,6 +21,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -58,6 +59,10 @@ type Options struct {
 	// Pprof serves /debug/pprof on the master and the agent, whose
 	// addresses are printed, to profile the run.
 	Pprof bool
+	// LaunchProfile, when set, receives a CPU profile (pprof) of this
+	// process (master, agent and framework) from the launch until every
+	// task runs.
+	LaunchProfile io.Writer
 	// Timeout bounds each phase (launch, stop); default 10 minutes.
 	Timeout time.Duration
 	// Logger receives the cluster's logs; nil discards them.
@@ -174,6 +179,11 @@ func Run(ctx context.Context, opts Options, out io.Writer) (res Result, err erro
 	}
 	launchCtx, cancel := context.WithTimeout(ctx, opts.Timeout)
 	defer cancel()
+	if opts.LaunchProfile != nil {
+		if err := pprof.StartCPUProfile(opts.LaunchProfile); err != nil {
+			return res, fmt.Errorf("benchtasks: CPU profile: %w", err)
+		}
+	}
 	start := time.Now()
 	fw.expect(opts.Tasks, start)
 	if err := fw.client.Launch(launchCtx, []*mesos.OfferID{offer.GetId()}, tasks, nil); err != nil {
@@ -181,9 +191,15 @@ func Run(ctx context.Context, opts Options, out io.Writer) (res Result, err erro
 	}
 	lat, err := fw.awaitRunning(launchCtx)
 	if err != nil {
+		if opts.LaunchProfile != nil {
+			pprof.StopCPUProfile()
+		}
 		return res, err
 	}
 	res.Launch = time.Since(start)
+	if opts.LaunchProfile != nil {
+		pprof.StopCPUProfile()
+	}
 	memAfter, err := memAvailable()
 	if err != nil {
 		return res, err
