@@ -136,7 +136,7 @@ func (m *Master) handleScheduler(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(httpStatus(res.Code))
 		return
 	}
-	enc, _, rerr := codec.AcceptStream(r.Header.Get("Accept"), r.Header.Get("Message-Accept"))
+	enc, recordio, rerr := codec.AcceptStream(r.Header.Get("Accept"), r.Header.Get("Message-Accept"))
 	if rerr != nil {
 		requestError(w, rerr)
 		return
@@ -165,7 +165,7 @@ func (m *Master) handleScheduler(w http.ResponseWriter, r *http.Request) {
 		textError(w, httpStatus(res.Code), res.Message)
 		return
 	}
-	w.Header().Set("Content-Type", enc.ContentType())
+	setStreamContentType(w, enc, recordio)
 	w.Header().Set("Mesos-Stream-Id", stream)
 	w.Header().Set("Cache-Control", "no-cache")
 	w.WriteHeader(http.StatusOK)
@@ -175,6 +175,18 @@ func (m *Master) handleScheduler(w http.ResponseWriter, r *http.Request) {
 			m.step(core.StreamClosed{Stream: stream})
 		})
 	}
+}
+
+// setStreamContentType names a stream's encoding: the inner type, or
+// application/recordio with Message-Content-Type when the client asked
+// for RecordIO by name (Mesos's docs/recordio.md).
+func setStreamContentType(w http.ResponseWriter, enc codec.Encoding, recordio bool) {
+	if recordio {
+		w.Header().Set("Content-Type", codec.MediaRecordIO)
+		w.Header().Set("Message-Content-Type", enc.ContentType())
+		return
+	}
+	w.Header().Set("Content-Type", enc.ContentType())
 }
 
 // pump copies a sink's records to a streaming response as RecordIO. It

@@ -194,3 +194,31 @@ func TestOperatorStreamHeartbeatsAndIsCounted(t *testing.T) {
 	<-ops.done
 	m.waitMetric("master/operator_event_stream_subscribers", 0)
 }
+
+// A client that asks for RecordIO by name gets application/recordio with
+// the inner type in Message-Content-Type (docs/recordio.md); one that asks
+// for JSON gets JSON.
+func TestOperatorStreamContentTypes(t *testing.T) {
+	m := startMaster(t)
+	for _, c := range []struct{ accept, messageAccept, ct, mct string }{
+		{"application/recordio", "application/x-protobuf", "application/recordio", "application/x-protobuf"},
+		{"application/recordio", "", "application/recordio", "application/json"},
+		{"application/json", "", "application/json", ""},
+	} {
+		req, _ := http.NewRequest(http.MethodPost, m.URL()+"/api/v1", strings.NewReader(`{"type":"SUBSCRIBE"}`))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Accept", c.accept)
+		if c.messageAccept != "" {
+			req.Header.Set("Message-Accept", c.messageAccept)
+		}
+		resp, err := m.client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != c.ct || resp.Header.Get("Message-Content-Type") != c.mct {
+			t.Errorf("Accept %q, Message-Accept %q: %d, Content-Type %q, Message-Content-Type %q; want %q, %q",
+				c.accept, c.messageAccept, resp.StatusCode, resp.Header.Get("Content-Type"), resp.Header.Get("Message-Content-Type"), c.ct, c.mct)
+		}
+	}
+}

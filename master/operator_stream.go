@@ -16,7 +16,7 @@ import (
 // events in the order it applied them, and a HEARTBEAT every heartbeat
 // interval.
 func (m *Master) operatorSubscribe(w http.ResponseWriter, r *http.Request) {
-	enc, _, rerr := codec.AcceptStream(r.Header.Get("Accept"), r.Header.Get("Message-Accept"))
+	enc, recordio, rerr := codec.AcceptStream(r.Header.Get("Accept"), r.Header.Get("Message-Accept"))
 	if rerr != nil {
 		requestError(w, rerr)
 		return
@@ -64,7 +64,7 @@ func (m *Master) operatorSubscribe(w http.ResponseWriter, r *http.Request) {
 		textError(w, http.StatusServiceUnavailable, "Operator event stream subscriber limit of "+strconv.Itoa(maxOperatorSubscribers)+" reached")
 		return
 	}
-	w.Header().Set("Content-Type", enc.ContentType())
+	setStreamContentType(w, enc, recordio)
 	w.Header().Set("Cache-Control", "no-cache")
 	w.WriteHeader(http.StatusOK)
 	m.pump(w, r, s)
