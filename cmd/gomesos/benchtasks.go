@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -21,6 +22,7 @@ func runBenchTasks(ctx context.Context, args []string, stdout, stderr io.Writer)
 	var opts benchtasks.Options
 	fs.IntVar(&opts.Tasks, "tasks", 1000, "number of long-running command tasks (and of bare `sh -c 'sleep'` processes)")
 	fs.StringVar(&opts.WorkDir, "work_dir", "", "the agent's work directory (default: a temporary one, removed at the end)")
+	fs.StringVar(&opts.Isolation, "isolation", "", "the agent's isolators, as gomesos agent's --isolation (default posix/cpu,posix/mem; cgroups ones get cgroups below a root of the run's own)")
 	fs.BoolVar(&opts.Pprof, "pprof", false, pprofUsage+" (the master's and the agent's, whose addresses are printed)")
 	fs.Var(flagx.Duration{D: &opts.Timeout}, "timeout", "bound of the launch and of the stop (default 10mins)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile (pprof) of this process (master, agent, framework) from the launch until every task runs to this file")
@@ -53,6 +55,9 @@ func runBenchTasks(ctx context.Context, args []string, stdout, stderr io.Writer)
 	}
 	if _, err := benchtasks.Run(ctx, opts, stdout); err != nil {
 		fmt.Fprintln(stderr, "gomesos bench tasks:", err)
+		if errors.Is(err, benchtasks.ErrBadOptions) {
+			return 2
+		}
 		return 1
 	}
 	return 0

@@ -51,6 +51,7 @@ func TestBadFlagsNameTheFlag(t *testing.T) {
 		{[]string{"bench", "failover", "--agents=0"}, "--agents"},
 		{[]string{"bench", "tasks", "--tasks=0"}, "--tasks"},
 		{[]string{"bench", "tasks", "--tasks=few"}, "-tasks"},
+		{[]string{"bench", "tasks", "--tasks=1", "--isolation=bogus"}, `unknown isolator "bogus"`},
 		{[]string{"bench", "failover", "--tasks_per_agent=-1"}, "--tasks_per_agent"},
 		{[]string{"bench", "failover", "--agents=many"}, "-agents"},
 		{[]string{"bench", "failover", "--registry_election_timeout=0secs"}, "--registry_election_timeout"},
@@ -180,7 +181,7 @@ func TestBenchFailoverPrintsFailoverLine(t *testing.T) {
 func TestBenchTasksPrintsTasksLine(t *testing.T) {
 	code, stdout, stderr := runCLI("bench", "tasks", "--tasks=3")
 	last := regexp.MustCompile(`(?m)^tasks 3 running in \d+\.\d+s \(\d+\.\d+/s\); bare fork/exec \d+\.\d+s; ratio \d+\.\d+; -?\d+\.\d+ MiB per task; stop \d+\.\d+s\n\z`)
-	if code != 0 || !last.MatchString(stdout) || !strings.Contains(stdout, "bare fork/exec of 3") {
+	if code != 0 || !last.MatchString(stdout) || !strings.Contains(stdout, "isolation posix/cpu,posix/mem; bare fork/exec of 3") {
 		t.Errorf("exit %d, stdout %q, stderr %q", code, stdout, stderr)
 	}
 }

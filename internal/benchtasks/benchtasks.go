@@ -32,6 +32,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/gomesos/gomesos/agent"
+	"github.com/gomesos/gomesos/agent/containerizer"
 	"github.com/gomesos/gomesos/api/v1/mesos"
 	schedpb "github.com/gomesos/gomesos/api/v1/scheduler"
 	"github.com/gomesos/gomesos/master"
@@ -46,6 +47,10 @@ const (
 	taskMem  = 1 // MB
 )
 
+// ErrBadOptions is wrapped by the errors of options that cannot run;
+// nothing was started.
+var ErrBadOptions = errors.New("benchtasks: bad options")
+
 // Options configure a run.
 type Options struct {
 	// Tasks is how many tasks to launch (and processes to fork). Required.
@@ -56,6 +61,10 @@ type Options struct {
 	// ExecutorBinary runs the containers' supervisors and the built-in
 	// command executor; "" is this process's binary (agent.Config).
 	ExecutorBinary string
+	// Isolation is the agent's --isolation; "" is posix/cpu,posix/mem.
+	// With cgroups isolators, the containers' cgroups are made below a
+	// root of the run's own, removed at the end.
+	Isolation string
 	// Pprof serves /debug/pprof on the master and the agent, whose
 	// addresses are printed, to profile the run.
 	Pprof bool
@@ -112,7 +121,7 @@ func (r Result) Line() string {
 // and reaped before it returns.
 func Run(ctx context.Context, opts Options, out io.Writer) (res Result, err error) {
 	if opts.Tasks < 1 {
-		return res, errors.New("benchtasks: --tasks must be at least 1")
+		return res, fmt.Errorf("%w: --tasks must be at least 1", ErrBadOptions)
 	}
 	if opts.Timeout <= 0 {
 		opts.Timeout = 10 * time.Minute
@@ -122,13 +131,17 @@ func Run(ctx context.Context, opts Options, out io.Writer) (res Result, err erro
 		log = slog.New(slog.DiscardHandler)
 	}
 	res.Tasks = opts.Tasks
+	iso, err := resolveIsolation(opts, log)
+	if err != nil {
+		return res, err
+	}
 
 	bare, err := bareForkExec(opts.Tasks)
 	if err != nil {
 		return res, err
 	}
 	res.Bare = bare
-	fmt.Fprintf(out, "bare fork/exec of %d `sh -c 'sleep'`: %.3fs\n", opts.Tasks, bare.Seconds())
+	fmt.Fprintf(out, "isolation %s; bare fork/exec of %d `sh -c 'sleep'`: %.3fs\n", isolationOr(opts.Isolation), opts.Tasks, bare.Seconds())
 
 	workDir := opts.WorkDir
 	if workDir == "" {
@@ -144,7 +157,7 @@ func Run(ctx context.Context, opts Options, out io.Writer) (res Result, err erro
 		return res, fmt.Errorf("benchtasks: %w", err)
 	}
 
-	c, err := startCluster(ctx, opts, workDir, log)
+	c, err := startCluster(ctx, opts, iso, workDir, log)
 	if err != nil {
 		return res, err
 	}
@@ -229,6 +242,13 @@ func Run(ctx context.Context, opts Options, out io.Writer) (res Result, err erro
 	fmt.Fprintf(out, "stop: every task process gone %.3fs after the teardown; the cluster stopped in %.3fs\n", res.Stop.Seconds(), res.ClusterStop.Seconds())
 	fmt.Fprintln(out, res.Line())
 	return res, nil
+}
+
+func isolationOr(s string) string {
+	if s == "" {
+		return containerizer.DefaultPosixIsolation
+	}
+	return s
 }
 
 func percentile(sorted []time.Duration, q float64) time.Duration {
@@ -323,9 +343,29 @@ type cluster struct {
 	stopM  context.CancelFunc
 	agentD chan error
 	mastD  chan error
+	// cgroupsRoot is where cgroups isolators made the containers'
+	// cgroups.
+	cgroupsRoot string
 }
 
-func startCluster(ctx context.Context, opts Options, workDir string, log *slog.Logger) (*cluster, error) {
+// isolation is the agent's isolators, and the cgroups root they use.
+type isolation struct {
+	isolators []containerizer.Isolator
+	root      string
+}
+
+func resolveIsolation(opts Options, log *slog.Logger) (isolation, error) {
+	root := fmt.Sprintf("gomesos-bench-tasks-%d", os.Getpid())
+	isolators, _, err := containerizer.IsolatorsFor(isolationOr(opts.Isolation), containerizer.CgroupsOptions{
+		Root: root, PidsMax: containerizer.DefaultPidsMax, Logger: log,
+	})
+	if err != nil {
+		return isolation{}, fmt.Errorf("%w: %w", ErrBadOptions, err)
+	}
+	return isolation{isolators, root}, nil
+}
+
+func startCluster(ctx context.Context, opts Options, iso isolation, workDir string, log *slog.Logger) (*cluster, error) {
 	m, err := master.New(master.Config{
 		IP: "127.0.0.1", Port: 0, Pprof: opts.Pprof,
 		Options: core.Options{Logger: log.With("component", "master")},
@@ -336,6 +376,7 @@ func startCluster(ctx context.Context, opts Options, workDir string, log *slog.L
 	mctx, stopM := context.WithCancel(context.Background())
 	c := &cluster{master: m, stopM: stopM, agentD: make(chan error, 1), mastD: make(chan error, 1)}
 	go func() { c.mastD <- m.Run(mctx) }()
+	c.cgroupsRoot = iso.root
 	// The agent has room for every task, and a little more.
 	res := fmt.Sprintf("cpus:%g;mem:%d;disk:1024", float64(opts.Tasks)*taskCPUs+1, opts.Tasks*taskMem+1024)
 	a, err := agent.New(agent.Config{
@@ -349,6 +390,9 @@ func startCluster(ctx context.Context, opts Options, workDir string, log *slog.L
 		RegistrationBackoffFactor:   agent.DefaultRegistrationBackoffFactor,
 		Logger:                      log.With("component", "agent"),
 		Pprof:                       opts.Pprof,
+		Isolators:                   iso.isolators,
+		Isolation:                   isolationOr(opts.Isolation),
+		CgroupsRoot:                 iso.root,
 	})
 	if err != nil {
 		stopM()
@@ -372,6 +416,7 @@ func (c *cluster) stop() time.Duration {
 		c.stopM()
 		<-c.mastD
 		c.took = time.Since(start)
+		containerizer.RemoveCgroupsRoot(c.cgroupsRoot)
 	})
 	return c.took
 }

@@ -3,6 +3,7 @@ package benchtasks
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"regexp"
 	"strings"
@@ -51,14 +52,24 @@ func TestRunEndsWithTheTasksLineAndLeavesNothing(t *testing.T) {
 	}
 }
 
-// Nothing starts without a task to launch.
-func TestRunRefusesNoTasks(t *testing.T) {
-	var out bytes.Buffer
-	if _, err := Run(context.Background(), Options{Tasks: 0}, &out); err == nil || !strings.Contains(err.Error(), "--tasks") {
-		t.Errorf("err %v", err)
-	}
-	if out.Len() != 0 {
-		t.Errorf("output %q", out.String())
+// Nothing starts without a task to launch or with isolators that do not
+// exist.
+func TestRunRefusesBadOptions(t *testing.T) {
+	for _, c := range []struct {
+		opts Options
+		want string
+	}{
+		{Options{Tasks: 0}, "--tasks"},
+		{Options{Tasks: 1, Isolation: "posix/cpu,bogus"}, `unknown isolator "bogus"`},
+	} {
+		var out bytes.Buffer
+		_, err := Run(context.Background(), c.opts, &out)
+		if !errors.Is(err, ErrBadOptions) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%+v: err %v, want ErrBadOptions naming %s", c.opts, err, c.want)
+		}
+		if out.Len() != 0 {
+			t.Errorf("%+v: output %q", c.opts, out.String())
+		}
 	}
 }
 
