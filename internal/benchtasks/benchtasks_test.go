@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"os"
 	"regexp"
 	"strings"
@@ -92,4 +93,29 @@ func TestPercentile(t *testing.T) {
 	if p := percentile(nil, 0.99); p != 0 {
 		t.Errorf("p99 of nothing %d", p)
 	}
+}
+
+// BenchmarkLaunch100Tasks runs the whole benchmark at 100 tasks per
+// iteration (the executors are this test binary) and reports the launch
+// rate, the ratio to a bare fork/exec, memory per task and the stop time.
+// Run it alone: go test ./internal/benchtasks/ -run '^$' -bench . -benchtime 1x
+func BenchmarkLaunch100Tasks(b *testing.B) {
+	const n = 100
+	var launch, bare, stop time.Duration
+	var mib float64
+	for b.Loop() {
+		res, err := Run(context.Background(), Options{Tasks: n, WorkDir: b.TempDir()}, io.Discard)
+		if err != nil {
+			b.Fatal(err)
+		}
+		launch += res.Launch
+		bare += res.Bare
+		stop += res.Stop
+		mib += res.MiBPerTask
+	}
+	runs := float64(b.N)
+	b.ReportMetric(float64(n)*runs/launch.Seconds(), "tasks/s")
+	b.ReportMetric(launch.Seconds()/bare.Seconds(), "ratio")
+	b.ReportMetric(mib/runs, "MiB/task")
+	b.ReportMetric(stop.Seconds()/runs, "stop-s")
 }
