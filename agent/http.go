@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/gomesos/gomesos/agent/core"
+	"github.com/gomesos/gomesos/internal/debugpprof"
 	"github.com/gomesos/gomesos/internal/prom"
 	"github.com/gomesos/gomesos/resources"
 )
@@ -23,6 +24,10 @@ func (a *Agent) Handler() http.Handler {
 
 func (a *Agent) route(w http.ResponseWriter, r *http.Request) {
 	p := routePath(r)
+	if a.cfg.Pprof && debugpprof.Match(r.URL.Path) {
+		debugpprof.Handler().ServeHTTP(w, r)
+		return
+	}
 	switch p {
 	case "/state", "/state.json", "/files/browse", "/files/browse.json", "/files/read", "/files/read.json", "/files/download", "/files/download.json":
 		// The master serves the web UI; the UI reads sandboxes here,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -112,8 +113,10 @@ func (a *Agent) promSource() (map[string]float64, func(chan<- prometheus.Metric)
 }
 
 // executorStatDescs are the descriptions of the numeric fields of
-// ResourceStatistics, made once.
-var executorStatDescs = func() map[string]*prometheus.Desc {
+// ResourceStatistics, made the first time they are asked for: walking the
+// fields unpacks the whole of mesos.proto, which every gomesos process
+// (each container's supervisor among them) would otherwise do at start-up.
+var executorStatDescs = sync.OnceValue(func() map[string]*prometheus.Desc {
 	out := map[string]*prometheus.Desc{}
 	fields := (&mesos.ResourceStatistics{}).ProtoReflect().Descriptor().Fields()
 	for i := range fields.Len() {
@@ -123,9 +126,9 @@ var executorStatDescs = func() map[string]*prometheus.Desc {
 			[]string{"framework_id", "executor_id"}, nil)
 	}
 	return out
-}()
+})
 
-func executorStatDesc(field string) *prometheus.Desc { return executorStatDescs[field] }
+func executorStatDesc(field string) *prometheus.Desc { return executorStatDescs()[field] }
 
 // figures is /metrics/snapshot: the snapshot's slave/* figures, the
 // agent's uptime and the machine's system/* figures.

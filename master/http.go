@@ -17,6 +17,7 @@ import (
 	"github.com/gomesos/gomesos/api/agentproto"
 	schedpb "github.com/gomesos/gomesos/api/v1/scheduler"
 	"github.com/gomesos/gomesos/codec"
+	"github.com/gomesos/gomesos/internal/debugpprof"
 	"github.com/gomesos/gomesos/internal/prom"
 	"github.com/gomesos/gomesos/master/core"
 	"github.com/gomesos/gomesos/registry"
@@ -66,6 +67,9 @@ func (m *Master) Handler() http.Handler {
 	mux.HandleFunc("/metrics", m.handlePrometheus)
 	if m.raft != nil {
 		mux.Handle(registry.RaftPath, m.raft)
+	}
+	if m.cfg.Pprof {
+		mux.Handle(debugpprof.Prefix, debugpprof.Handler())
 	}
 	// The web UI: index.html at "/" and its assets under /static/. "/" is
 	// the mux's catch-all; the UI's handler answers 404 for any other path.

@@ -61,6 +61,9 @@ type Config struct {
 	// GET_LOGGING_LEVEL and SET_LOGGING_LEVEL read and set (nil: one of
 	// the master's own, which changes no logger).
 	Verbosity *verbosity.Verbosity
+	// Pprof (--pprof) serves Go's runtime profiles under /debug/pprof/;
+	// off by default (404).
+	Pprof bool
 }
 
 // Master drives a core.Core: one goroutine owns it, HTTP handlers feed it, and

@@ -153,6 +153,7 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.Var(flagx.Duration{D: &cfg.RecoveryTimeout}, "recovery_timeout", "time the executors of checkpointing frameworks wait for a lost agent before killing their tasks")
 	fs.Var(flagx.Duration{D: &cfg.ExecutorReregistrationTimeout}, "executor_reregistration_timeout", "time recovered executors have to subscribe again before they are destroyed")
 	fs.IntVar(&cfg.ExecutorReregistrationRetries, "executor_reregistration_retries", 0, "accepted for Mesos's sake: Mesos retries reconnecting PID-based executors; Gomesos's HTTP executors reconnect on their own")
+	fs.BoolVar(&cfg.Pprof, "pprof", false, pprofUsage)
 	level := fs.String("logging_level", "INFO", "log level: INFO, WARNING, ERROR or DEBUG")
 	if err := flagx.Parse(fs, args, flagx.Environ()); err != nil {
 		if err == flag.ErrHelp {

@@ -31,6 +31,7 @@ func runLocal(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	agentFlags(fs, &acfg)
 	workDir := fs.String("work_dir", filepath.Join(os.TempDir(), "gomesos-local"), "directory for the agents' sandboxes")
 	numAgents := fs.Int("num_agents", 1, "number of agents to run")
+	pprof := fs.Bool("pprof", false, pprofUsage+" (the master's and each agent's)")
 	level := fs.String("logging_level", "WARNING", "log level: INFO, WARNING, ERROR or DEBUG")
 	if err := flagx.Parse(fs, args, flagx.Environ()); err != nil {
 		if err == flag.ErrHelp {
@@ -53,6 +54,7 @@ func runLocal(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	mcfg.Logger = log
 	mcfg.Verbosity = verb
 	acfg.Verbosity = verb
+	mcfg.Pprof, acfg.Pprof = *pprof, *pprof
 	mcfg.Flags = flagValues(fs)
 	mcfg.Build = buildinfo.Read()
 	m, err := master.New(mcfg)

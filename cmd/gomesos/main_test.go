@@ -50,6 +50,9 @@ func TestBadFlagsNameTheFlag(t *testing.T) {
 		{[]string{"bench", "allocator", "--roles=0"}, "--roles"},
 		{[]string{"bench", "state", "--tasks=0"}, "--tasks"},
 		{[]string{"bench", "failover", "--agents=0"}, "--agents"},
+		{[]string{"bench", "tasks", "--tasks=0"}, "--tasks"},
+		{[]string{"bench", "tasks", "--tasks=few"}, "-tasks"},
+		{[]string{"bench", "tasks", "--tasks=1", "--isolation=bogus"}, `unknown isolator "bogus"`},
 		{[]string{"bench", "failover", "--tasks_per_agent=-1"}, "--tasks_per_agent"},
 		{[]string{"bench", "failover", "--agents=many"}, "-agents"},
 		{[]string{"bench", "failover", "--registry_election_timeout=0secs"}, "--registry_election_timeout"},
@@ -194,6 +197,18 @@ func TestBenchFailoverPrintsFailoverLine(t *testing.T) {
 	last := regexp.MustCompile(`(?m)^failover agents=20 elected=\d+\.\d{3}s reregistered=\d+\.\d{3}s offers=\d+\.\d{3}s\n\z`)
 	if code != 0 || !last.MatchString(stdout) || !strings.Contains(stdout, "20 agents registered") || !strings.Contains(stdout, "40 tasks running") ||
 		!strings.Contains(stdout, "raft heartbeat 1s, election 1s, leader lease 1s") {
+		t.Errorf("exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+}
+
+// `gomesos bench tasks` launches real command tasks on a local cluster
+// and ends with the tasks line an outside check reads; no process of the
+// run is left (TestBenchTasksLeavesNoProcess in internal/benchtasks checks
+// that closer).
+func TestBenchTasksPrintsTasksLine(t *testing.T) {
+	code, stdout, stderr := runCLI("bench", "tasks", "--tasks=3")
+	last := regexp.MustCompile(`(?m)^tasks 3 running in \d+\.\d+s \(\d+\.\d+/s\); bare fork/exec \d+\.\d+s; ratio \d+\.\d+; -?\d+\.\d+ MiB per task; stop \d+\.\d+s\n\z`)
+	if code != 0 || !last.MatchString(stdout) || !strings.Contains(stdout, "isolation posix/cpu,posix/mem; bare fork/exec of 3") {
 		t.Errorf("exit %d, stdout %q, stderr %q", code, stdout, stderr)
 	}
 }

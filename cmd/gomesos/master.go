@@ -75,6 +75,9 @@ func newLogger(w io.Writer, level string) (*slog.Logger, *verbosity.Verbosity, e
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: lv})), verbosity.New(lv), nil
 }
 
+// pprofUsage is the help of --pprof, on the master, the agent and local.
+const pprofUsage = "serve Go's runtime profiles (CPU, heap, goroutines, ...) under /debug/pprof/, for go tool pprof"
+
 func runMaster(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("master", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -83,6 +86,7 @@ func runMaster(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	masterFlags(fs, &cfg, "")
 	var reg registryFlags
 	reg.bind(fs)
+	fs.BoolVar(&cfg.Pprof, "pprof", false, pprofUsage)
 	level := fs.String("logging_level", "INFO", "log level: INFO, WARNING, ERROR or DEBUG")
 	if err := flagx.Parse(fs, args, flagx.Environ()); err != nil {
 		if err == flag.ErrHelp {

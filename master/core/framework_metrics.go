@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"google.golang.org/protobuf/reflect/protoreflect"
 
@@ -30,23 +31,37 @@ const (
 	fwOperations
 )
 
-var (
-	// fwCounterNames are the counters' names below the framework's
-	// prefix, by index.
-	fwCounterNames  = []string{"calls", "events", "offers/sent", "offers/accepted", "offers/declined", "offers/rescinded", "operations"}
-	fwCallIndex     = map[schedpb.Call_Type]int{}
-	fwEventIndex    = map[schedpb.Event_Type]int{}
-	fwTerminalIndex = map[mesos.TaskState]int{}
-	fwOpIndex       = map[mesos.Offer_Operation_Type]int{}
-	// fwActiveStates are the non-terminal task states, of the
-	// tasks/active/* gauges.
-	fwActiveStates []mesos.TaskState
-)
+// fwTables are the per-framework counters' names and the indexes into
+// them by enum value.
+type fwTables struct {
+	// names are the counters' names below the framework's prefix, by
+	// index.
+	names    []string
+	call     map[schedpb.Call_Type]int
+	event    map[schedpb.Event_Type]int
+	terminal map[mesos.TaskState]int
+	op       map[mesos.Offer_Operation_Type]int
+	// active are the non-terminal task states, of the tasks/active/*
+	// gauges.
+	active []mesos.TaskState
+}
 
-func init() {
+// fwt builds the tables the first time a master needs them, not when the
+// package is initialised: walking the enums' descriptors unpacks the whole
+// of mesos.proto and scheduler.proto, a cost (about a millisecond and a
+// third of a megabyte) that every gomesos process would otherwise pay at
+// start-up, including each container's supervisor and executor.
+var fwt = sync.OnceValue(func() *fwTables {
+	t := &fwTables{
+		names:    []string{"calls", "events", "offers/sent", "offers/accepted", "offers/declined", "offers/rescinded", "operations"},
+		call:     map[schedpb.Call_Type]int{},
+		event:    map[schedpb.Event_Type]int{},
+		terminal: map[mesos.TaskState]int{},
+		op:       map[mesos.Offer_Operation_Type]int{},
+	}
 	add := func(name string) int {
-		fwCounterNames = append(fwCounterNames, name)
-		return len(fwCounterNames) - 1
+		t.names = append(t.names, name)
+		return len(t.names) - 1
 	}
 	// Every value of each enum but UNKNOWN (0), as Mesos walks its
 	// descriptors.
@@ -58,27 +73,28 @@ func init() {
 	}
 	each(schedpb.Call_UNKNOWN.Descriptor().Values(), func(n protoreflect.EnumNumber, name string) {
 		if n != 0 {
-			fwCallIndex[schedpb.Call_Type(n)] = add("calls/" + name)
+			t.call[schedpb.Call_Type(n)] = add("calls/" + name)
 		}
 	})
 	each(schedpb.Event_UNKNOWN.Descriptor().Values(), func(n protoreflect.EnumNumber, name string) {
 		if n != 0 {
-			fwEventIndex[schedpb.Event_Type(n)] = add("events/" + name)
+			t.event[schedpb.Event_Type(n)] = add("events/" + name)
 		}
 	})
 	each(mesos.TaskState_TASK_STAGING.Descriptor().Values(), func(n protoreflect.EnumNumber, name string) {
 		if s := mesos.TaskState(n); s.IsTerminal() {
-			fwTerminalIndex[s] = add("tasks/terminal/" + name)
+			t.terminal[s] = add("tasks/terminal/" + name)
 		} else {
-			fwActiveStates = append(fwActiveStates, s)
+			t.active = append(t.active, s)
 		}
 	})
 	each(mesos.Offer_Operation_UNKNOWN.Descriptor().Values(), func(n protoreflect.EnumNumber, name string) {
 		if n != 0 {
-			fwOpIndex[mesos.Offer_Operation_Type(n)] = add("operations/" + name)
+			t.op[mesos.Offer_Operation_Type(n)] = add("operations/" + name)
 		}
 	})
-}
+	return t
+})
 
 // count adds n to a framework's counter i (and to total, when not
 // negative) and has its record published again.
@@ -87,7 +103,7 @@ func (c *Core) count(fw *framework, total, i int, n float64) {
 		return
 	}
 	if fw.counters == nil {
-		fw.counters = make([]float64, len(fwCounterNames))
+		fw.counters = make([]float64, len(fwt().names))
 	}
 	fw.counters[i] += n
 	if total >= 0 {
@@ -104,19 +120,19 @@ func indexOr[K comparable](m map[K]int, k K) int {
 }
 
 func (c *Core) countCall(fw *framework, t schedpb.Call_Type) {
-	c.count(fw, fwCalls, indexOr(fwCallIndex, t), 1)
+	c.count(fw, fwCalls, indexOr(fwt().call, t), 1)
 }
 
 func (c *Core) countEvent(fw *framework, t schedpb.Event_Type) {
-	c.count(fw, fwEvents, indexOr(fwEventIndex, t), 1)
+	c.count(fw, fwEvents, indexOr(fwt().event, t), 1)
 }
 
 func (c *Core) countOperation(fw *framework, t mesos.Offer_Operation_Type) {
-	c.count(fw, fwOperations, indexOr(fwOpIndex, t), 1)
+	c.count(fw, fwOperations, indexOr(fwt().op, t), 1)
 }
 
 func (c *Core) countFrameworkTerminal(fw *framework, s mesos.TaskState) {
-	c.count(fw, -1, indexOr(fwTerminalIndex, s), 1)
+	c.count(fw, -1, indexOr(fwt().terminal, s), 1)
 }
 
 // countOffers adds n to offers/sent, accepted, declined or rescinded.
@@ -158,7 +174,7 @@ func (c *Core) setSuppressed(fw *framework, roles []string, suppressed bool) {
 // frameworkMetrics adds a framework's master/frameworks/* figures to out.
 func (r *frameworkRec) frameworkMetrics(out map[string]float64) {
 	prefix := "master/frameworks/" + encodeMetricName(r.info.GetName()) + "/" + r.id + "/"
-	for i, name := range fwCounterNames {
+	for i, name := range fwt().names {
 		v := 0.0
 		if i < len(r.counters) {
 			v = r.counters[i]
@@ -181,7 +197,7 @@ func (r *frameworkRec) frameworkMetrics(out map[string]float64) {
 		return true
 	})
 	active[mesos.TaskState_TASK_UNREACHABLE] += float64(len(r.unreachable))
-	for _, s := range fwActiveStates {
+	for _, s := range fwt().active {
 		out[prefix+"tasks/active/"+strings.ToLower(s.String())] = active[s]
 	}
 }
