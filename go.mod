@@ -67,4 +67,5 @@ require (
 	github.com/prometheus/client_model v0.6.3
 	github.com/prometheus/common v0.74.0
 	github.com/ulikunitz/xz v0.5.17
+	golang.org/x/term v0.48.0
 )

@@ -7,14 +7,13 @@ import (
 	"strings"
 	"sync"
 
-	"golang.org/x/sys/unix"
+	"golang.org/x/term"
 )
 
 // IsTerminal says whether f is a terminal (and so gets a progress bar
 // rather than plain lines).
 func IsTerminal(f *os.File) bool {
-	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
-	return err == nil
+	return term.IsTerminal(int(f.Fd()))
 }
 
 // progressBar draws the tasks' progress on one terminal line, redrawn in
