@@ -10,7 +10,6 @@ import (
 	mesos "github.com/gomesos/gomesos/api/v1/mesos"
 	"github.com/gomesos/gomesos/codec"
 	"github.com/gomesos/gomesos/master/core"
-	"github.com/google/uuid"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -244,6 +243,3 @@ func versionInfo(b codec.BuildInfo) *mesos.VersionInfo {
 	}
 	return v
 }
-
-// newOperatorStreamID names an operator subscriber.
-func newOperatorStreamID() string { return uuid.NewString() }

@@ -7,6 +7,7 @@ import (
 
 	masterpb "github.com/gomesos/gomesos/api/v1/master"
 	"github.com/gomesos/gomesos/codec"
+	"github.com/google/uuid"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -21,7 +22,7 @@ func (m *Master) operatorSubscribe(w http.ResponseWriter, r *http.Request) {
 		requestError(w, rerr)
 		return
 	}
-	id := newOperatorStreamID()
+	id := uuid.NewString()
 	s := m.newSink(enc)
 	s.kind = "operator"
 	s.id = id

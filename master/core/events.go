@@ -118,11 +118,7 @@ func (c *Core) operatorFramework(fw *framework) *masterpb.Response_GetFrameworks
 		if a := c.agents[o.agentID]; a != nil {
 			hostname = a.info.GetHostname()
 		}
-		offers = append(offers, &mesos.Offer{
-			Id: &mesos.OfferID{Value: proto.String(o.id)}, FrameworkId: frameworkIDProto(fw.id), AgentId: agentIDProto(o.agentID),
-			Hostname: proto.String(hostname), Resources: resources.ToProto(o.res),
-			AllocationInfo: &mesos.Resource_AllocationInfo{Role: proto.String(o.role)},
-		})
+		offers = append(offers, offerProto(o.id, fw.id, o.agentID, o.role, hostname, o.res))
 	}
 	return &masterpb.Response_GetFrameworks_Framework{
 		FrameworkInfo:      fw.info,

@@ -110,13 +110,18 @@ func (o *offerRec) proto(s *Snapshot) *mesos.Offer {
 	if a, ok := s.agents.Get(o.agentID); ok {
 		hostname = a.info.GetHostname()
 	}
+	return offerProto(o.id, o.frameworkID, o.agentID, o.role, hostname, o.res)
+}
+
+// offerProto is an offer as the operator API shows it.
+func offerProto(id, frameworkID, agentID, role, hostname string, res resources.Resources) *mesos.Offer {
 	return &mesos.Offer{
-		Id:             &mesos.OfferID{Value: proto.String(o.id)},
-		FrameworkId:    frameworkIDProto(o.frameworkID),
-		AgentId:        agentIDProto(o.agentID),
+		Id:             &mesos.OfferID{Value: proto.String(id)},
+		FrameworkId:    frameworkIDProto(frameworkID),
+		AgentId:        agentIDProto(agentID),
 		Hostname:       proto.String(hostname),
-		Resources:      resources.ToProto(o.res),
-		AllocationInfo: &mesos.Resource_AllocationInfo{Role: proto.String(o.role)},
+		Resources:      resources.ToProto(res),
+		AllocationInfo: &mesos.Resource_AllocationInfo{Role: proto.String(role)},
 	}
 }
 
