@@ -97,14 +97,26 @@ async function followLeader() {
 // masters is every master of the cluster, from the leader's --masters
 // flag: when this one stops answering, the UI goes to another that does,
 // which hands it to the new leader.
-let masters = [];
+// The list is kept in sessionStorage too, so a page that hopped to
+// another master knows the cluster before that master first answers.
+let masters = (() => {
+  try {
+    return JSON.parse(sessionStorage.getItem('gomesos.masters') || '[]');
+  } catch {
+    return [];
+  }
+})();
 let hopping = false;
 
 async function loadMasters() {
   try {
     const r = await call('GET_FLAGS');
     const f = (r?.get_flags?.flags || []).find((x) => x.name === 'masters');
-    masters = (f?.value || '').split(',').map((m) => m.trim().replace(/^https?:\/\//, '').replace(/\/.*$/, '')).filter(Boolean);
+    const list = (f?.value || '').split(',').map((m) => m.trim().replace(/^https?:\/\//, '').replace(/\/.*$/, '')).filter(Boolean);
+    if (list.length) {
+      masters = list;
+      sessionStorage.setItem('gomesos.masters', JSON.stringify(list));
+    }
   } catch (err) {
     console.warn('GET_FLAGS', err);
   }
@@ -132,8 +144,11 @@ async function tryOtherMasters() {
 }
 
 let stop = null;
-function start() {
+async function start() {
   stop?.();
+  // The masters are read before the stream goes live, so a leader that
+  // dies the moment the UI is live still leaves it somewhere to go.
+  if (!masters.length) await loadMasters();
   stop = subscribe({
     onEvent: (ev) => {
       if (ev.type === 'SUBSCRIBED') {
