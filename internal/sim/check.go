@@ -252,8 +252,9 @@ func (w *world) checkEnd() {
 				// agent disconnected, for a framework that does not
 				// checkpoint), and the framework missed it (its stream
 				// was down) before the agent's own end came: the master
-				// counted TASK_LOST, and its reconciliation says so.
-				if rec, ok := recorded[f.id+"/"+t.id+"@"+t.agentID]; ok && rec == mesos.TaskState_TASK_LOST {
+				// counted TASK_LOST, and its reconciliation says so. That
+				// master may since have crashed, its count carried over.
+				if rec, ok := everRecorded[f.id+"/"+t.id+"@"+t.agentID]; ok && rec == mesos.TaskState_TASK_LOST {
 					end = rec
 				}
 			}
