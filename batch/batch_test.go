@@ -1,0 +1,283 @@
+package batch
+
+import (
+	"bufio"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+// writeText writes files of random words to a new directory and returns it
+// with the word counts a single process computes.
+func writeText(t *testing.T, files, lines int, seed uint64) (string, map[string]int) {
+	t.Helper()
+	dir := t.TempDir()
+	rng := rand.New(rand.NewPCG(seed, 1))
+	counts := map[string]int{}
+	for f := 0; f < files; f++ {
+		var b strings.Builder
+		for l := 0; l < lines; l++ {
+			n := rng.IntN(12)
+			for w := 0; w < n; w++ {
+				if w > 0 {
+					b.WriteString([]string{" ", "  ", "\t"}[rng.IntN(3)])
+				}
+				b.WriteString("w" + strconv.Itoa(rng.IntN(300)))
+			}
+			b.WriteByte('\n')
+		}
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("in-%02d.txt", f)), []byte(b.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		for _, w := range strings.Fields(b.String()) {
+			counts[w]++
+		}
+	}
+	return dir, counts
+}
+
+// readParts reads the part files of an output directory in order, checking
+// that the job marked it complete.
+func readParts(t *testing.T, dir string) [][]string {
+	t.Helper()
+	if _, err := os.Stat(filepath.Join(dir, "_SUCCESS")); err != nil {
+		t.Fatalf("output has no _SUCCESS: %v", err)
+	}
+	names, err := filepath.Glob(filepath.Join(dir, "part-*"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sort.Strings(names)
+	var parts [][]string
+	for i, name := range names {
+		if filepath.Base(name) != fmt.Sprintf("part-%05d", i) {
+			t.Fatalf("part files %v are not part-00000 onwards", names)
+		}
+		f, err := os.Open(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var lines []string
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			lines = append(lines, sc.Text())
+		}
+		f.Close()
+		parts = append(parts, lines)
+	}
+	return parts
+}
+
+// checkWordCount compares a wordcount output with counts.
+func checkWordCount(t *testing.T, dir string, counts map[string]int, partitions int) {
+	t.Helper()
+	parts := readParts(t, dir)
+	if len(parts) != partitions {
+		t.Fatalf("%d part files, want %d", len(parts), partitions)
+	}
+	got := map[string]int{}
+	for i, lines := range parts {
+		if !sort.StringsAreSorted(lines) {
+			t.Errorf("part %d is not ordered by word", i)
+		}
+		for _, l := range lines {
+			w, c, ok := strings.Cut(l, "\t")
+			n, err := strconv.Atoi(c)
+			if !ok || err != nil {
+				t.Fatalf("part %d: line %q is not word<TAB>count", i, l)
+			}
+			if _, dup := got[w]; dup {
+				t.Fatalf("word %q appears twice in the output", w)
+			}
+			got[w] = n
+		}
+	}
+	if len(got) != len(counts) {
+		t.Errorf("%d words in the output, want %d", len(got), len(counts))
+	}
+	for w, n := range counts {
+		if got[w] != n {
+			t.Errorf("count of %q is %d, want %d", w, got[w], n)
+		}
+	}
+}
+
+// Word count over generated text on three agents, with constraints that
+// allow two of them, equals the count of one process; the executors ran on
+// both allowed agents and no other, and the framework is torn down after.
+func TestWordCountOnThreeAgents(t *testing.T) {
+	c := startCluster(t, "rack:r1;zone:a", "rack:r2;zone:a", "rack:r3;zone:b")
+	input, counts := writeText(t, 5, 400, 1)
+	cons, err := ParseConstraints("zone:a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ev events
+	// Two executors on each of the two agents in zone a; the job waits
+	// for all four so that both agents get work.
+	app := startApp(t, c, Config{CoresMax: 4, ExecutorCores: 1, Constraints: cons, MinRegisteredRatio: 1, Progress: ev.add})
+	out := filepath.Join(t.TempDir(), "out")
+	if err := RunBuiltin(ctxT(t), app, "wordcount", input, out, JobOptions{Partitions: 3, SplitSize: 4 << 10}); err != nil {
+		t.Fatalf("wordcount: %v\n%s", err, &ev)
+	}
+	checkWordCount(t, out, counts, 3)
+
+	agents := map[string]bool{}
+	for _, e := range app.Executors() {
+		if e.TasksDone > 0 {
+			agents[e.AgentID] = true
+		}
+	}
+	allowed := map[string]bool{c.agents[0].ID(): true, c.agents[1].ID(): true}
+	if len(agents) < 2 {
+		t.Errorf("tasks ran on executors of %d agent(s), want 2", len(agents))
+	}
+	for a := range agents {
+		if !allowed[a] {
+			t.Errorf("an executor ran on agent %s, whose zone is not a", a)
+		}
+	}
+	if n := len(app.Executors()); n > 4 {
+		t.Errorf("%d executors for cores_max 4 of 1 core each", n)
+	}
+	id := app.FrameworkID()
+	if err := app.Stop(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the framework to be torn down", func() bool { return c.frameworkState(id) == "completed" })
+}
+
+// Sort's output is in total order across the part files and holds every
+// input line once.
+func TestSortIsTotallyOrdered(t *testing.T) {
+	c := startCluster(t, "", "")
+	dir := t.TempDir()
+	rng := rand.New(rand.NewPCG(7, 7))
+	var want []string
+	for f := 0; f < 3; f++ {
+		var b strings.Builder
+		for i := 0; i < 700; i++ {
+			line := fmt.Sprintf("%08x %d", rng.Uint32(), rng.IntN(10))
+			want = append(want, line)
+			b.WriteString(line + "\n")
+		}
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("f%d", f)), []byte(b.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sort.Strings(want)
+	app := startApp(t, c, Config{CoresMax: 2})
+	out := filepath.Join(t.TempDir(), "sorted")
+	if err := RunBuiltin(ctxT(t), app, "sort", dir, out, JobOptions{Partitions: 4, SplitSize: 8 << 10}); err != nil {
+		t.Fatal(err)
+	}
+	parts := readParts(t, out)
+	if len(parts) != 4 {
+		t.Fatalf("%d part files, want 4", len(parts))
+	}
+	var got []string
+	nonEmpty := 0
+	for _, p := range parts {
+		if len(p) > 0 {
+			nonEmpty++
+		}
+		got = append(got, p...)
+	}
+	if nonEmpty < 3 {
+		t.Errorf("only %d of 4 partitions hold records: the ranges are not balanced", nonEmpty)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("%d lines out, want %d", len(got), len(want))
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("line %d is %q, want %q", i, got[i], want[i])
+		}
+	}
+}
+
+// Killing an executor process in the middle of the map stage loses its
+// running tasks and its map outputs; both are run again and the answer is
+// exact.
+func TestKilledExecutorStillGivesTheExactAnswer(t *testing.T) {
+	c := startCluster(t, "", "", "")
+	input, counts := writeText(t, 4, 500, 2)
+	var ev events
+	var app *App
+	killed := ""
+	progress := func(e Event) {
+		ev.add(e)
+		// After the first map task, kill the executor that ran it: it
+		// holds a map output and may be running another task.
+		if e.Kind == TaskEnded && killed == "" && e.Stage == 1 {
+			for _, x := range app.Executors() {
+				if x.ID == e.Executor && x.PID > 0 {
+					killed = x.ID
+					if err := syscall.Kill(x.PID, syscall.SIGKILL); err != nil {
+						t.Errorf("killing executor %s (pid %d): %v", x.ID, x.PID, err)
+					}
+				}
+			}
+		}
+	}
+	app = startApp(t, c, Config{CoresMax: 3, ExecutorCores: 1, Progress: progress})
+	out := filepath.Join(t.TempDir(), "out")
+	if err := RunBuiltin(ctxT(t), app, "wordcount", input, out, JobOptions{Partitions: 3, SplitSize: 2 << 10}); err != nil {
+		t.Fatalf("wordcount: %v\n%s", err, &ev)
+	}
+	if killed == "" {
+		t.Fatalf("no executor was killed\n%s", &ev)
+	}
+	checkWordCount(t, out, counts, 3)
+	if ev.count(ExecutorLost, func(e Event) bool { return e.Executor == killed }) != 1 {
+		t.Errorf("the driver did not report executor %s lost\n%s", killed, &ev)
+	}
+}
+
+// A map output that disappears after the map stage is recomputed by
+// running again only the map task that wrote it.
+func TestLostMapOutputIsRecomputedFromLineage(t *testing.T) {
+	c := startCluster(t, "", "")
+	input, counts := writeText(t, 3, 300, 3)
+	var ev events
+	var app *App
+	removed := ""
+	progress := func(e Event) {
+		ev.add(e)
+		if e.Kind == StageEnded && e.Stage == 1 && removed == "" {
+			for _, x := range app.Executors() {
+				maps, _ := filepath.Glob(filepath.Join(x.Dir, "shuffle", "1", "*"))
+				if len(maps) > 0 {
+					removed = maps[0]
+					if err := os.RemoveAll(removed); err != nil {
+						t.Error(err)
+					}
+					return
+				}
+			}
+		}
+	}
+	app = startApp(t, c, Config{CoresMax: 2, Progress: progress})
+	out := filepath.Join(t.TempDir(), "out")
+	if err := RunBuiltin(ctxT(t), app, "wordcount", input, out, JobOptions{Partitions: 2, SplitSize: 2 << 10}); err != nil {
+		t.Fatalf("wordcount: %v\n%s", err, &ev)
+	}
+	if removed == "" {
+		t.Fatalf("found no map output to remove\n%s", &ev)
+	}
+	checkWordCount(t, out, counts, 2)
+	splits, err := listSplits(input, 2<<10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mapTasks := ev.count(TaskEnded, func(e Event) bool { return e.Stage == 1 })
+	if mapTasks != len(splits)+1 {
+		t.Errorf("%d map tasks ran for %d splits, want exactly one more (the lost output's)\n%s", mapTasks, len(splits), &ev)
+	}
+}
