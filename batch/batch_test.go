@@ -2,8 +2,10 @@ package batch
 
 import (
 	"bufio"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sort"
@@ -279,5 +281,163 @@ func TestLostMapOutputIsRecomputedFromLineage(t *testing.T) {
 	mapTasks := ev.count(TaskEnded, func(e Event) bool { return e.Stage == 1 })
 	if mapTasks != len(splits)+1 {
 		t.Errorf("%d map tasks ran for %d splits, want exactly one more (the lost output's)\n%s", mapTasks, len(splits), &ev)
+	}
+}
+
+// Test functions: the executors are this test binary, so they know them.
+func init() {
+	// test.failOnce fails the task that meets the line "boom" the first
+	// time only: the marker file it leaves (in the directory given as the
+	// argument) tells the retry.
+	RegisterFlatMap("test.failOnce", func(dir string) (FlatMapFunc, error) {
+		return func(r Record, emit func(Record)) {
+			if r.Value == "boom" {
+				marker := filepath.Join(dir, "failed-once")
+				if _, err := os.Stat(marker); err != nil {
+					os.WriteFile(marker, nil, 0o644)
+					panic("boom, the first time")
+				}
+			}
+			emit(r)
+		}, nil
+	})
+	RegisterFlatMap("test.failAlways", func(string) (FlatMapFunc, error) {
+		return func(r Record, emit func(Record)) {
+			if r.Value == "boom" {
+				panic("boom, every time")
+			}
+			emit(r)
+		}, nil
+	})
+	// test.kv makes "key value" lines records.
+	RegisterMap("test.kv", func(_ string, r Record) Record {
+		k, v, _ := strings.Cut(r.Value, " ")
+		return Record{Key: k, Value: v}
+	})
+}
+
+// A task that fails is retried, on another executor, and the job
+// succeeds; one that fails TaskMaxFailures times fails the job with the
+// task's error.
+func TestFailedTasksAreRetried(t *testing.T) {
+	c := startCluster(t, "", "")
+	in := t.TempDir()
+	if err := os.WriteFile(filepath.Join(in, "a"), []byte("one\nboom\ntwo\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(in, "b"), []byte("three\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	app := startApp(t, c, Config{CoresMax: 2, TaskMaxFailures: 2})
+	recs, err := app.Collect(ctxT(t), TextFile(in).FlatMap("test.failOnce", t.TempDir()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range recs {
+		got = append(got, r.Value)
+	}
+	if strings.Join(got, ",") != "one,boom,two,three" {
+		t.Errorf("collected %v", got)
+	}
+	_, err = app.Collect(ctxT(t), TextFile(in).FlatMap("test.failAlways", ""))
+	if err == nil || !strings.Contains(err.Error(), "failed 2 times") || !strings.Contains(err.Error(), "boom, every time") {
+		t.Errorf("a task failing every time: %v; want the job to fail after 2 failures with the task's error", err)
+	}
+}
+
+// Join pairs the values of equal keys across two datasets.
+func TestJoin(t *testing.T) {
+	c := startCluster(t, "")
+	left, right := t.TempDir(), t.TempDir()
+	os.WriteFile(filepath.Join(left, "l"), []byte("a 1\nb 2\na 3\nc 4\n"), 0o644)
+	os.WriteFile(filepath.Join(right, "r"), []byte("a x\nc y\nd z\nc w\n"), 0o644)
+	app := startApp(t, c, Config{CoresMax: 1})
+	recs, err := app.Collect(ctxT(t), TextFile(left).Map("test.kv", "").Join(TextFile(right).Map("test.kv", ""), 2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range recs {
+		got = append(got, r.Key+"="+r.Value)
+	}
+	sort.Strings(got)
+	want := "a=1\tx a=3\tx c=4\tw c=4\ty"
+	if strings.Join(got, " ") != want {
+		t.Errorf("join gave %q, want %q", strings.Join(got, " "), want)
+	}
+}
+
+// KMeans finds the centers of three clusters, iterating over points the
+// executors keep in memory: every split ends up cached on one executor,
+// which runs its tasks from then on.
+func TestKMeansOverCachedInput(t *testing.T) {
+	c := startCluster(t, "", "")
+	in := t.TempDir()
+	rng := rand.New(rand.NewPCG(5, 5))
+	centers := [][2]float64{{0, 0}, {10, 10}, {0, 10}}
+	var b strings.Builder
+	for i := 0; i < 900; i++ {
+		c := centers[i%3]
+		fmt.Fprintf(&b, "%f %f\n", c[0]+rng.NormFloat64()*0.5, c[1]+rng.NormFloat64()*0.5)
+	}
+	os.WriteFile(filepath.Join(in, "points"), []byte(b.String()), 0o644)
+	var ev events
+	// With a locality wait, a task waits for the executor that caches its
+	// partition: each split is then cached once.
+	app := startApp(t, c, Config{CoresMax: 2, LocalityWait: patience, Progress: ev.add})
+	out := filepath.Join(t.TempDir(), "km")
+	if err := RunBuiltin(ctxT(t), app, "kmeans", in, out, JobOptions{K: 3, Iterations: 10, Partitions: 2, SplitSize: 4 << 10}); err != nil {
+		t.Fatal(err)
+	}
+	parts := readParts(t, out)
+	if len(parts) != 1 || len(parts[0]) != 3 {
+		t.Fatalf("kmeans output %v, want 3 centers", parts)
+	}
+	for _, want := range centers {
+		found := false
+		for _, l := range parts[0] {
+			_, coords, _ := strings.Cut(l, "\t")
+			v, err := parseVector(coords)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if (v[0]-want[0])*(v[0]-want[0])+(v[1]-want[1])*(v[1]-want[1]) < 0.1 {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("no center near %v in %v", want, parts[0])
+		}
+	}
+	splits, _ := listSplits(in, 4<<10)
+	cached := 0
+	for _, x := range app.Executors() {
+		if x.Addr == "" || x.Lost {
+			continue
+		}
+		var held map[int][]int
+		getExecutorJSON(t, x.Addr, "/cache", &held)
+		for _, ps := range held {
+			cached += len(ps)
+		}
+	}
+	if cached != len(splits) {
+		t.Errorf("%d partitions cached, want each of the %d splits once", cached, len(splits))
+	}
+	if n := ev.count(JobStarted, nil); n < 3 {
+		t.Errorf("%d jobs ran, want a sample and at least two iterations", n)
+	}
+}
+
+func getExecutorJSON(t *testing.T, addr, path string, v any) {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+		t.Fatal(err)
 	}
 }
