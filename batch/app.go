@@ -70,6 +70,20 @@ type Config struct {
 	MinRegisteredRatio float64
 	// MaxRegisteredWait bounds that wait (default 30s).
 	MaxRegisteredWait time.Duration
+	// DynamicAllocation ramps executors up as Spark's dynamic allocation
+	// does: when tasks have waited SchedulerBacklogTimeout, it asks for one
+	// more executor, then two, four, ... each further
+	// SchedulerBacklogTimeout the backlog lasts, up to what the waiting
+	// tasks need (and CoresMax). Without it the app asks at once for as
+	// many executors as its tasks need.
+	DynamicAllocation bool
+	// SchedulerBacklogTimeout is that ramp's step (default 1s).
+	SchedulerBacklogTimeout time.Duration
+	// ExecutorIdleTimeout releases (kills) an executor that has run no
+	// task for that long and holds no cached partition; 0 keeps executors
+	// until the app ends. Its map outputs go with it: a later job that
+	// needs them recomputes them from lineage.
+	ExecutorIdleTimeout time.Duration
 	// RefuseDuration is the filter sent with declined offers.
 	RefuseDuration time.Duration
 	// ExecutorCommand is the binary the agents run as the executor; it must
@@ -98,10 +112,12 @@ const (
 	TaskEnded
 	ExecutorAdded
 	ExecutorLost
+	// ExecutorReleased is an executor given back after its idle timeout.
+	ExecutorReleased
 )
 
 func (k EventKind) String() string {
-	return [...]string{"job started", "job ended", "stage started", "stage ended", "task ended", "executor added", "executor lost"}[k]
+	return [...]string{"job started", "job ended", "stage started", "stage ended", "task ended", "executor added", "executor lost", "executor released"}[k]
 }
 
 // Event is one step of the driver's work, for progress reports and tests.
@@ -159,9 +175,14 @@ type App struct {
 	nextJob     int
 	cacheLocs   map[cacheKey]string // -> executor id
 	firstSubmit time.Time
-	ready       bool // MinRegisteredRatio was met once
-	jobs        []*jobInfo
-	stages      []*stage
+	// Dynamic allocation: how many executors the app wants now, how many
+	// the next ramp step adds, and when it may be taken.
+	target   int
+	toAdd    int
+	nextRamp time.Time
+	ready    bool // MinRegisteredRatio was met once
+	jobs     []*jobInfo
+	stages   []*stage
 }
 
 // execState is what the driver knows of one executor.
@@ -175,6 +196,8 @@ type execState struct {
 	pid               int
 	dir               string
 	running           int
+	idleSince         time.Time
+	released          bool // by the idle timeout
 	lost              bool
 	lostWhy           string
 	tasksDone         int
@@ -218,6 +241,12 @@ func Start(ctx context.Context, cfg Config) (*App, error) {
 	}
 	if cfg.RefuseDuration <= 0 {
 		cfg.RefuseDuration = DefaultRefuseDuration
+	}
+	if cfg.SchedulerBacklogTimeout <= 0 {
+		cfg.SchedulerBacklogTimeout = time.Second
+	}
+	if cfg.ExecutorIdleTimeout < 0 {
+		return nil, errors.New("batch: negative executor idle timeout")
 	}
 	if cfg.Name == "" {
 		cfg.Name = "gomesos-batch"
@@ -407,14 +436,18 @@ func (a *App) wantExecutor() bool {
 	if a.fatal != nil || a.runCtx.Err() != nil {
 		return false
 	}
-	cores, slots := 0.0, 0
+	cores, slots, n := 0.0, 0, 0
 	for _, e := range a.execs {
 		if !e.lost {
 			cores += e.cores
 			slots += e.slots
+			n++
 		}
 	}
 	if a.cfg.CoresMax > 0 && cores+a.cfg.ExecutorCores > a.cfg.CoresMax+1e-9 {
+		return false
+	}
+	if a.cfg.DynamicAllocation && n >= a.target {
 		return false
 	}
 	return slots < len(a.pending)+a.running
@@ -582,6 +615,7 @@ func (a *App) update(ctx context.Context, st *mesos.TaskStatus) {
 		fresh := ok && !e.lost && e.addr == ""
 		if fresh {
 			e.addr, e.pid, e.dir = hello.Addr, hello.PID, hello.Dir
+			e.idleSince = time.Now()
 			a.launchFails = 0
 		}
 		a.mu.Unlock()
@@ -618,6 +652,11 @@ func isTerminal(s mesos.TaskState) bool {
 // asks for offers if it now needs another executor. kill asks Mesos to kill
 // it too (the driver could not reach it).
 func (a *App) executorLost(id, why string, kill bool) {
+	a.executorGone(id, why, kill, ExecutorLost)
+}
+
+// executorGone is executorLost, reported as kind.
+func (a *App) executorGone(id, why string, kill bool, kind EventKind) {
 	a.mu.Lock()
 	e, ok := a.execs[id]
 	if !ok || e.lost {
@@ -646,8 +685,10 @@ func (a *App) executorLost(id, why string, kill bool) {
 		}
 	}
 	a.mu.Unlock()
-	a.log.Warn("executor lost", "executor", id, "why", why)
-	a.emit(Event{Kind: ExecutorLost, Executor: id, Agent: e.agentID, Err: errors.New(why)})
+	if kind == ExecutorLost {
+		a.log.Warn("executor lost", "executor", id, "why", why)
+	}
+	a.emit(Event{Kind: kind, Executor: id, Agent: e.agentID, Err: errors.New(why)})
 	if kill {
 		ctx, cancel := context.WithTimeout(a.runCtx, 30*time.Second)
 		if err := a.client.Kill(ctx, e.taskID, e.agent); err != nil {

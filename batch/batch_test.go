@@ -13,6 +13,9 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
+
+	"github.com/gomesos/gomesos/internal/testutil"
 )
 
 // writeText writes files of random words to a new directory and returns it
@@ -439,5 +442,71 @@ func getExecutorJSON(t *testing.T, addr, path string, v any) {
 	defer resp.Body.Close()
 	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// Dynamic allocation: executors come as tasks wait, are released after
+// the idle timeout (their processes end), and come back when work returns.
+func TestIdleExecutorsAreReleasedAndComeBack(t *testing.T) {
+	c := startCluster(t, "", "")
+	input, counts := writeText(t, 3, 200, 4)
+	var ev events
+	app := startApp(t, c, Config{CoresMax: 2, DynamicAllocation: true, SchedulerBacklogTimeout: 50 * time.Millisecond,
+		ExecutorIdleTimeout: 300 * time.Millisecond, Progress: ev.add})
+	out1 := filepath.Join(t.TempDir(), "out")
+	if err := RunBuiltin(ctxT(t), app, "wordcount", input, out1, JobOptions{Partitions: 2, SplitSize: 2 << 10}); err != nil {
+		t.Fatalf("first job: %v\n%s", err, &ev)
+	}
+	checkWordCount(t, out1, counts, 2)
+	waitFor(t, "every executor to be released", func() bool {
+		for _, e := range app.Executors() {
+			if !e.Lost {
+				return false
+			}
+		}
+		return true
+	})
+	first := app.Executors()
+	for _, e := range first {
+		if e.PID > 0 {
+			waitFor(t, fmt.Sprintf("released executor %s's process to end", e.ID), func() bool { return testutil.ProcessGone(e.PID) })
+		}
+	}
+	released := ev.count(ExecutorReleased, nil)
+	if released == 0 || ev.count(ExecutorLost, nil) != 0 {
+		t.Errorf("%d executors released and %d lost, want releases only\n%s", released, ev.count(ExecutorLost, nil), &ev)
+	}
+	out2 := filepath.Join(t.TempDir(), "out")
+	if err := RunBuiltin(ctxT(t), app, "wordcount", input, out2, JobOptions{Partitions: 2, SplitSize: 2 << 10}); err != nil {
+		t.Fatalf("second job: %v\n%s", err, &ev)
+	}
+	checkWordCount(t, out2, counts, 2)
+	if len(app.Executors()) <= len(first) {
+		t.Errorf("no new executor came for the second job\n%s", &ev)
+	}
+}
+
+// The ramp adds 1, 2, 4, ... executors each backlog interval while tasks
+// wait, up to what they need.
+func TestDynamicAllocationRampsExponentially(t *testing.T) {
+	a := &App{cfg: Config{DynamicAllocation: true, SchedulerBacklogTimeout: time.Second, ExecutorCores: 1}, execs: map[string]*execState{}, log: testLogger(t)}
+	for i := 0; i < 10; i++ {
+		a.pending = append(a.pending, &taskReq{})
+	}
+	now := time.Unix(1000, 0)
+	var targets []int
+	for step := 0; step < 6; step++ {
+		a.ramp(now)
+		targets = append(targets, a.target)
+		now = now.Add(time.Second)
+	}
+	if fmt.Sprint(targets) != "[0 1 3 7 10 10]" {
+		t.Errorf("targets %v, want [0 1 3 7 10 10]", targets)
+	}
+	// Once nothing waits, the next backlog starts again from one.
+	a.pending = nil
+	a.ramp(now)
+	if a.toAdd != 1 {
+		t.Errorf("after the backlog, the next step adds %d, want 1", a.toAdd)
 	}
 }

@@ -555,11 +555,84 @@ func (a *App) dispatch(ctx context.Context) {
 				starts = append(starts, start{r, e})
 			}
 		}
+		ramped := a.ramp(now)
+		idle := a.idleExecutors(now)
 		a.mu.Unlock()
 		for _, s := range starts {
 			go a.attempt(ctx, s.r, s.e)
 		}
+		for _, e := range idle {
+			a.release(e)
+		}
+		if ramped {
+			a.revive()
+		}
 	}
+}
+
+// ramp is dynamic allocation's step: while tasks wait, the target number
+// of executors grows by 1, 2, 4, ... every SchedulerBacklogTimeout, never
+// beyond the executors the waiting and running tasks fill. It reports
+// whether the target grew. Called with a.mu held.
+func (a *App) ramp(now time.Time) bool {
+	if !a.cfg.DynamicAllocation {
+		return false
+	}
+	live := 0
+	for _, e := range a.execs {
+		if !e.lost {
+			live++
+		}
+	}
+	slots := max(int(a.cfg.ExecutorCores), 1)
+	need := (len(a.pending) + a.running + slots - 1) / slots
+	if a.target > need {
+		a.target = max(need, live)
+	}
+	if len(a.pending) == 0 {
+		a.toAdd, a.nextRamp = 1, time.Time{}
+		return false
+	}
+	if a.nextRamp.IsZero() {
+		a.nextRamp = now.Add(a.cfg.SchedulerBacklogTimeout)
+		return false
+	}
+	if now.Before(a.nextRamp) || a.target >= need {
+		return false
+	}
+	a.target = min(a.target+max(a.toAdd, 1), need)
+	a.toAdd = max(a.toAdd, 1) * 2
+	a.nextRamp = now.Add(a.cfg.SchedulerBacklogTimeout)
+	a.log.Info("dynamic allocation: more executors wanted", "target", a.target)
+	return true
+}
+
+// idleExecutors picks the executors to release: registered, running no
+// task for ExecutorIdleTimeout, holding no cached partition, while no task
+// waits. Called with a.mu held.
+func (a *App) idleExecutors(now time.Time) []*execState {
+	if a.cfg.ExecutorIdleTimeout == 0 || len(a.pending) > 0 {
+		return nil
+	}
+	holds := map[string]bool{}
+	for _, ex := range a.cacheLocs {
+		holds[ex] = true
+	}
+	var out []*execState
+	for _, e := range a.execs {
+		if !e.lost && !e.released && e.addr != "" && e.running == 0 && !holds[e.id] && now.Sub(e.idleSince) >= a.cfg.ExecutorIdleTimeout {
+			e.released = true
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// release gives an idle executor back: the driver forgets it and kills its
+// executor task.
+func (a *App) release(e *execState) {
+	a.log.Info("releasing an idle executor", "executor", e.id)
+	a.executorGone(e.id, fmt.Sprintf("idle for %s", a.cfg.ExecutorIdleTimeout), true, ExecutorReleased)
 }
 
 // readyToSchedule reports whether enough executors have registered for
@@ -670,6 +743,9 @@ func (a *App) attempt(ctx context.Context, r *taskReq, e *execState) {
 	a.mu.Lock()
 	e.running--
 	a.running--
+	if e.running == 0 {
+		e.idleSince = time.Now()
+	}
 	a.mu.Unlock()
 	defer a.poke()
 	var transport *transportError

@@ -83,6 +83,8 @@ func (p *progressPrinter) print(ev Event) {
 		fmt.Fprintf(p.w, "%s executor %s up on agent %s\n", at, ev.Executor, ev.Agent)
 	case ExecutorLost:
 		fmt.Fprintf(p.w, "%s executor %s lost: %v\n", at, ev.Executor, ev.Err)
+	case ExecutorReleased:
+		fmt.Fprintf(p.w, "%s executor %s released: %v\n", at, ev.Executor, ev.Err)
 	case JobEnded:
 		if ev.Err != nil {
 			fmt.Fprintf(p.w, "%s job %d (%s) failed: %v\n", at, ev.Job, ev.StageName, ev.Err)

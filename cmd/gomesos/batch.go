@@ -43,6 +43,8 @@ func runBatch(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.BoolVar(&s.Checkpoint, "checkpoint", false, "have agents checkpoint the executors, so they survive an agent restart")
 	fs.IntVar(&s.TaskMaxFailures, "task_max_failures", batch.DefaultTaskMaxFailures, "failures of one task before the job fails")
 	fs.Float64Var(&s.MinRegisteredRatio, "min_registered_ratio", 0, "share of --cores_max to wait for (up to 30s) before the first tasks start")
+	fs.BoolVar(&s.DynamicAllocation, "dynamic_allocation", false, "ramp executors up 1, 2, 4, ... each second tasks wait, rather than all at once")
+	fs.Var(flagx.Duration{D: &s.ExecutorIdleTimeout}, "executor_idle_timeout", "release an executor idle this long that caches nothing (default: keep executors until the end)")
 	fs.StringVar(&s.ExecutorCommand, "executor_command", "", "the gomesos binary on the agents (default: this binary's absolute path, for agents on this machine)")
 	fs.StringVar(&s.Listen, "webui_listen", "127.0.0.1:0", "address of the driver's web page (its webui_url)")
 	fs.IntVar(&s.Partitions, "partitions", 0, "reduce partitions, and so output files (default: 2, or --cores_max when set)")
@@ -84,6 +86,8 @@ func runBatch(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return fail("--task_max_failures must be at least 1")
 	case s.LocalityWait < 0:
 		return fail("--locality_wait must not be negative")
+	case s.ExecutorIdleTimeout < 0:
+		return fail("--executor_idle_timeout must not be negative")
 	case s.MinRegisteredRatio < 0 || s.MinRegisteredRatio > 1:
 		return fail("--min_registered_ratio must be within [0, 1]")
 	case s.Partitions < 0:

@@ -37,6 +37,8 @@ func TestBatchSubmitBadFlags(t *testing.T) {
 		{append(base[:len(base):len(base)], "--job=sort", "--executor_memory=1MB"), "--executor_memory must be at least 32MB"},
 		{append(base[:len(base):len(base)], "--job=sort", "--locality_wait=soon"), "-locality_wait"},
 		{append(base[:len(base):len(base)], "--job=sort", "--task_max_failures=0"), "--task_max_failures"},
+		{append(base[:len(base):len(base)], "--job=sort", "--executor_idle_timeout=idle"), "-executor_idle_timeout"},
+		{append(base[:len(base):len(base)], "--job=sort", "--min_registered_ratio=2"), "--min_registered_ratio"},
 		{append(base[:len(base):len(base)], "--job=kmeans", "--k=0"), "--k must be at least 1"},
 		{append(base[:len(base):len(base)], "--job=sort", "extra"), `unexpected arguments ["extra"]`},
 	}
