@@ -447,6 +447,11 @@ func (a *App) wantExecutor() bool {
 	if a.cfg.CoresMax > 0 && cores+a.cfg.ExecutorCores > a.cfg.CoresMax+1e-9 {
 		return false
 	}
+	if !a.ready && a.cfg.MinRegisteredRatio > 0 && a.cfg.CoresMax > 0 && cores < a.cfg.MinRegisteredRatio*a.cfg.CoresMax-1e-9 {
+		// The first tasks wait for this share of cores_max, whatever
+		// they need.
+		return true
+	}
 	if a.cfg.DynamicAllocation && n >= a.target {
 		return false
 	}

@@ -41,6 +41,9 @@ func TestBatchSubmitBadFlags(t *testing.T) {
 		{append(base[:len(base):len(base)], "--job=sort", "--min_registered_ratio=2"), "--min_registered_ratio"},
 		{append(base[:len(base):len(base)], "--job=kmeans", "--k=0"), "--k must be at least 1"},
 		{append(base[:len(base):len(base)], "--job=sort", "extra"), `unexpected arguments ["extra"]`},
+		{[]string{"bench", "batch", "--job=sort"}, "--job: only wordcount"},
+		{[]string{"bench", "batch", "--executors=1,x"}, `--executors: "x"`},
+		{[]string{"bench", "batch", "--size=0B"}, "--size must be positive"},
 	}
 	for _, c := range cases {
 		code, _, stderr := runCLI(c.args...)
