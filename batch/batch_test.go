@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"os"
@@ -151,6 +152,35 @@ func TestWordCountOnThreeAgents(t *testing.T) {
 	if n := len(app.Executors()); n > 4 {
 		t.Errorf("%d executors for cores_max 4 of 1 core each", n)
 	}
+	// The driver's page (its webui_url, as the master shows it) lists the
+	// job, its two stages and the executors.
+	var fws struct {
+		Frameworks []struct {
+			ID    string
+			WebUI string `json:"webui_url"`
+		}
+	}
+	c.getJSON("/master/frameworks", &fws)
+	if len(fws.Frameworks) != 1 || fws.Frameworks[0].WebUI != app.WebURL() {
+		t.Errorf("the master shows frameworks %+v, want one with webui_url %s", fws.Frameworks, app.WebURL())
+	}
+	var st webState
+	getExecutorJSON(t, strings.TrimPrefix(app.WebURL(), "http://"), "/state", &st)
+	if len(st.Jobs) != 1 || st.Jobs[0].State != "done" || len(st.Stages) != 2 || len(st.Executors) == 0 {
+		t.Errorf("the driver's /state: %+v", st)
+	}
+	resp, err := http.Get(app.WebURL() + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{"reduceByKey batch.sum", "batch-executor-1"} {
+		if !strings.Contains(string(page), want) {
+			t.Errorf("the driver's page lacks %q", want)
+		}
+	}
+
 	id := app.FrameworkID()
 	if err := app.Stop(ctxT(t)); err != nil {
 		t.Fatal(err)
