@@ -156,6 +156,11 @@ type App struct {
 
 	// jobMu runs one job at a time: jobs share shuffle outputs.
 	jobMu sync.Mutex
+	// offerMu orders the handling of offers (launches, declines with
+	// their filters, SUPPRESS) and REVIVE: a REVIVE sent while offers are
+	// being declined could otherwise go before their DECLINE and SUPPRESS
+	// and be undone by them.
+	offerMu sync.Mutex
 
 	mu          sync.Mutex
 	subscribed  chan struct{}
@@ -492,6 +497,14 @@ func take(rs []*mesos.Resource, name string, amount float64) []*mesos.Resource {
 // round so that executors spread over agents, and declines the rest with
 // the long refuse filter. Once it has what it needs it suppresses offers.
 func (a *App) offers(ctx context.Context, offers []*mesos.Offer) error {
+	var refused []string
+	defer func() {
+		for _, id := range refused {
+			a.executorLost(id, "launch refused", true)
+		}
+	}()
+	a.offerMu.Lock()
+	defer a.offerMu.Unlock()
 	a.mu.Lock()
 	perAgent := map[string]int{}
 	for _, e := range a.execs {
@@ -540,7 +553,8 @@ func (a *App) offers(ctx context.Context, offers []*mesos.Offer) error {
 		// What the executor leaves of the offer comes back soon: other
 		// executors may fit there.
 		if err := a.client.Launch(ctx, []*mesos.OfferID{l.offer.GetId()}, []*mesos.TaskInfo{l.task}, scheduler.RefuseFor(time.Second)); err != nil {
-			a.executorLost(l.task.GetTaskId().GetValue(), "launch refused: "+err.Error(), true)
+			a.log.Warn("launching an executor", "executor", l.task.GetTaskId().GetValue(), "err", err)
+			refused = append(refused, l.task.GetTaskId().GetValue())
 		}
 	}
 	if len(decline) > 0 {
@@ -583,6 +597,8 @@ func (a *App) executorTask(id string, o *mesos.Offer, res []*mesos.Resource) *me
 // revive asks for offers again when the app wants executors and had
 // suppressed them.
 func (a *App) revive() {
+	a.offerMu.Lock()
+	defer a.offerMu.Unlock()
 	a.mu.Lock()
 	do := a.suppressed && a.wantExecutor()
 	if do {

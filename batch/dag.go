@@ -555,7 +555,9 @@ func (a *App) dispatch(ctx context.Context) {
 				starts = append(starts, start{r, e})
 			}
 		}
-		ramped := a.ramp(now)
+		// Whatever asked for executors, waiting tasks make sure offers
+		// are not suppressed.
+		ramped := a.ramp(now) || len(a.pending) > 0
 		idle := a.idleExecutors(now)
 		a.mu.Unlock()
 		for _, s := range starts {
