@@ -61,7 +61,8 @@ type Config struct {
 	// fails (executor losses do not count).
 	TaskMaxFailures int
 	// LocalityWait is how long a task with a preferred executor (one
-	// holding its cached input) waits for it before running elsewhere.
+	// holding its cached input) waits for it before running elsewhere; 0
+	// does not wait (the CLI's default is DefaultLocalityWait, Spark's 3s).
 	LocalityWait time.Duration
 	// MinRegisteredRatio makes the first tasks wait until executors with
 	// this share of CoresMax have registered, or MaxRegisteredWait has
