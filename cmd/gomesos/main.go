@@ -13,6 +13,7 @@ import (
 	"syscall"
 
 	"github.com/gomesos/gomesos/agent/containerizer"
+	"github.com/gomesos/gomesos/batch"
 	"github.com/gomesos/gomesos/executor/builtin"
 )
 
@@ -41,7 +42,8 @@ func commands() []command {
 		{"teardown", "tear a framework down, killing its tasks", runTeardown},
 		{"task", "task log TASK_ID [--follow] [--stderr]: print a task's output", runTask},
 		{"watch", "print the master's operator events as they happen", runWatch},
-		{"bench", "run a benchmark (bench allocator, bench state, bench failover, bench launch)", runBench},
+		{"batch", "run a batch job: batch submit --job=wordcount|sort|kmeans --input=DIR --output=DIR", runBatch},
+		{"bench", "run a benchmark (bench allocator, bench state, bench failover, bench launch, bench tasks, bench batch)", runBench},
 		{"version", "print the version", runVersion},
 	}
 }
@@ -53,6 +55,9 @@ func main() {
 	// GOMESOS_EXECUTOR set.
 	containerizer.MainIfSupervisor()
 	builtin.MainIfExecutor()
+	// The batch framework's executors are this binary too, with
+	// GOMESOS_BATCH_EXECUTOR set.
+	batch.MainIfExecutor()
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 

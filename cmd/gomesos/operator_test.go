@@ -15,6 +15,7 @@ import (
 
 	"github.com/gomesos/gomesos/agent"
 	"github.com/gomesos/gomesos/agent/containerizer"
+	"github.com/gomesos/gomesos/batch"
 	"github.com/gomesos/gomesos/executor/builtin"
 	"github.com/gomesos/gomesos/internal/testutil"
 	"github.com/gomesos/gomesos/master"
@@ -22,10 +23,11 @@ import (
 )
 
 // TestMain lets the test binary serve as the containers' supervisor and
-// the built-in executors, as the gomesos binary does.
+// the built-in executors and the batch executor, as the gomesos binary does.
 func TestMain(m *testing.M) {
 	containerizer.MainIfSupervisor()
 	builtin.MainIfExecutor()
+	batch.MainIfExecutor()
 	os.Exit(m.Run())
 }
 

@@ -1,0 +1,723 @@
+package batch
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"sort"
+	"strconv"
+	"sync"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/gomesos/gomesos/api/v1/mesos"
+	schedpb "github.com/gomesos/gomesos/api/v1/scheduler"
+	"github.com/gomesos/gomesos/scheduler"
+)
+
+// Defaults of Config.
+const (
+	DefaultExecutorCores   = 1
+	DefaultExecutorMemory  = 512 // MB
+	DefaultTaskMaxFailures = 4
+	DefaultLocalityWait    = 3 * time.Second
+	// DefaultRefuseDuration is how long declined offers stay away (Spark's
+	// spark.mesos.rejectOfferDuration).
+	DefaultRefuseDuration = 120 * time.Second
+	// maxAgentFailures is how many executors may fail on one agent before
+	// the driver stops using it (Spark's MAX_SLAVE_FAILURES).
+	maxAgentFailures = 2
+	// maxStageAttempts bounds the rounds of recomputing lost map outputs
+	// for one stage (Spark's spark.stage.maxConsecutiveAttempts).
+	maxStageAttempts = 4
+)
+
+// Config configures an App (the driver).
+type Config struct {
+	// Masters are the masters' "host:port" addresses.
+	Masters []string
+	// Name, Role, Principal and User go into FrameworkInfo. User defaults
+	// to the current user, Role to "*".
+	Name, Role, Principal, User string
+	// FailoverTimeout is FrameworkInfo.failover_timeout.
+	FailoverTimeout time.Duration
+	// Checkpoint asks agents to checkpoint the executors.
+	Checkpoint bool
+	// CoresMax bounds the cores of all executors together; 0 means no
+	// bound but the work to do.
+	CoresMax float64
+	// ExecutorCores and ExecutorMemory (MB) size each executor; an
+	// executor runs as many tasks at once as it has whole cores.
+	ExecutorCores, ExecutorMemory float64
+	// Constraints filter the offers by agent attributes.
+	Constraints Constraints
+	// TaskMaxFailures is how many times one task may fail before its job
+	// fails (executor losses do not count).
+	TaskMaxFailures int
+	// LocalityWait is how long a task with a preferred executor (one
+	// holding its cached input) waits for it before running elsewhere; 0
+	// does not wait (the CLI's default is DefaultLocalityWait, Spark's 3s).
+	LocalityWait time.Duration
+	// MinRegisteredRatio makes the first tasks wait until executors with
+	// this share of CoresMax have registered, or MaxRegisteredWait has
+	// passed (Spark's spark.scheduler.minRegisteredResourcesRatio and
+	// maxRegisteredResourcesWaitingTime). 0 (the default) starts at once.
+	MinRegisteredRatio float64
+	// MaxRegisteredWait bounds that wait (default 30s).
+	MaxRegisteredWait time.Duration
+	// DynamicAllocation ramps executors up as Spark's dynamic allocation
+	// does: when tasks have waited SchedulerBacklogTimeout, it asks for one
+	// more executor, then two, four, ... each further
+	// SchedulerBacklogTimeout the backlog lasts, up to what the waiting
+	// tasks need (and CoresMax). Without it the app asks at once for as
+	// many executors as its tasks need.
+	DynamicAllocation bool
+	// SchedulerBacklogTimeout is that ramp's step (default 1s).
+	SchedulerBacklogTimeout time.Duration
+	// ExecutorIdleTimeout releases (kills) an executor that has run no
+	// task for that long and holds no cached partition; 0 keeps executors
+	// until the app ends. Its map outputs go with it: a later job that
+	// needs them recomputes them from lineage.
+	ExecutorIdleTimeout time.Duration
+	// RefuseDuration is the filter sent with declined offers.
+	RefuseDuration time.Duration
+	// ExecutorCommand is the binary the agents run as the executor; it must
+	// call MainIfExecutor. Default: this process's own binary, which suits
+	// agents on this machine.
+	ExecutorCommand string
+	// Listen is the address of the driver's web page (its webui_url);
+	// default "127.0.0.1:0".
+	Listen string
+	// Logger gets the driver's logs; nil discards them.
+	Logger *slog.Logger
+	// Progress, when set, is called with every job, stage, task and
+	// executor event, synchronously: the driver waits for it.
+	Progress func(Event)
+}
+
+// EventKind says what an Event reports.
+type EventKind int
+
+// The kinds of events.
+const (
+	JobStarted EventKind = iota
+	JobEnded
+	StageStarted
+	StageEnded
+	TaskEnded
+	ExecutorAdded
+	ExecutorLost
+	// ExecutorReleased is an executor given back after its idle timeout.
+	ExecutorReleased
+)
+
+func (k EventKind) String() string {
+	return [...]string{"job started", "job ended", "stage started", "stage ended", "task ended", "executor added", "executor lost", "executor released"}[k]
+}
+
+// Event is one step of the driver's work, for progress reports and tests.
+type Event struct {
+	Kind      EventKind
+	Job       int
+	Stage     int
+	StageName string
+	// Partition is the task's (TaskEnded).
+	Partition int
+	// Done and Total count the stage's finished and all partitions.
+	Done, Total int
+	// Executor and Agent name the executor (ExecutorAdded, ExecutorLost,
+	// TaskEnded).
+	Executor, Agent string
+	// Err is why a job failed, a task failed or an executor was lost.
+	Err error
+}
+
+// App is a running driver: a framework subscribed to the masters, its
+// executors, and the jobs it runs on them. Start it, run jobs with
+// SaveAsText or Collect (one at a time or concurrently), then Stop it.
+type App struct {
+	cfg    Config
+	log    *slog.Logger
+	client *scheduler.Client
+	hc     *http.Client
+	web    *http.Server
+	webURL string
+
+	runCtx    context.Context
+	runCancel context.CancelFunc
+	runDone   chan struct{}
+	runErr    error
+	wake      chan struct{}
+
+	// jobMu runs one job at a time: jobs share shuffle outputs.
+	jobMu sync.Mutex
+	// offerMu orders the handling of offers (launches, declines with
+	// their filters, SUPPRESS) and REVIVE: a REVIVE sent while offers are
+	// being declined could otherwise go before their DECLINE and SUPPRESS
+	// and be undone by them.
+	offerMu sync.Mutex
+
+	mu          sync.Mutex
+	subscribed  chan struct{}
+	frameworkID string
+	fatal       error // the app cannot go on (e.g. the master refused it)
+	suppressed  bool
+	execs       map[string]*execState
+	nextExec    int
+	agentFails  map[string]int
+	launchFails int
+	pending     []*taskReq
+	running     int
+	shuffles    map[int]*shuffleDep
+	depsOf      map[int][]*shuffleDep // by shuffled dataset id
+	nextShuffle int
+	nextStage   int
+	nextJob     int
+	cacheLocs   map[cacheKey]string // -> executor id
+	firstSubmit time.Time
+	// Dynamic allocation: how many executors the app wants now, how many
+	// the next ramp step adds, and when it may be taken.
+	target   int
+	toAdd    int
+	nextRamp time.Time
+	ready    bool // MinRegisteredRatio was met once
+	jobs     []*jobInfo
+	stages   []*stage
+}
+
+// execState is what the driver knows of one executor.
+type execState struct {
+	id, agentID, host string
+	taskID            *mesos.TaskID
+	agent             *mesos.AgentID
+	cores             float64
+	slots             int
+	addr              string // "" until it said hello
+	pid               int
+	dir               string
+	running           int
+	idleSince         time.Time
+	released          bool // by the idle timeout
+	lost              bool
+	lostWhy           string
+	tasksDone         int
+}
+
+// ExecutorStatus describes an executor, for tests and the web page.
+type ExecutorStatus struct {
+	ID, AgentID, Host, Addr string
+	PID                     int
+	Dir                     string
+	Lost                    bool
+	TasksDone               int
+}
+
+// Start subscribes the framework and serves the driver's web page. The
+// executors come as offers do, once there is work.
+func Start(ctx context.Context, cfg Config) (*App, error) {
+	if len(cfg.Masters) == 0 {
+		return nil, errors.New("batch: no master given")
+	}
+	if cfg.ExecutorCores <= 0 {
+		cfg.ExecutorCores = DefaultExecutorCores
+	}
+	if cfg.ExecutorMemory <= 0 {
+		cfg.ExecutorMemory = DefaultExecutorMemory
+	}
+	if cfg.CoresMax > 0 && cfg.CoresMax < cfg.ExecutorCores {
+		return nil, fmt.Errorf("batch: cores_max %g is less than one executor's %g cores", cfg.CoresMax, cfg.ExecutorCores)
+	}
+	if cfg.TaskMaxFailures <= 0 {
+		cfg.TaskMaxFailures = DefaultTaskMaxFailures
+	}
+	if cfg.LocalityWait < 0 {
+		return nil, errors.New("batch: negative locality wait")
+	}
+	if cfg.MinRegisteredRatio < 0 || cfg.MinRegisteredRatio > 1 {
+		return nil, fmt.Errorf("batch: min registered ratio %g is not within [0, 1]", cfg.MinRegisteredRatio)
+	}
+	if cfg.MaxRegisteredWait <= 0 {
+		cfg.MaxRegisteredWait = 30 * time.Second
+	}
+	if cfg.RefuseDuration <= 0 {
+		cfg.RefuseDuration = DefaultRefuseDuration
+	}
+	if cfg.SchedulerBacklogTimeout <= 0 {
+		cfg.SchedulerBacklogTimeout = time.Second
+	}
+	if cfg.ExecutorIdleTimeout < 0 {
+		return nil, errors.New("batch: negative executor idle timeout")
+	}
+	if cfg.Name == "" {
+		cfg.Name = "gomesos-batch"
+	}
+	if cfg.Role == "" {
+		cfg.Role = "*"
+	}
+	if cfg.User == "" {
+		cfg.User = currentUser()
+	}
+	if cfg.ExecutorCommand == "" {
+		exe, err := os.Executable()
+		if err != nil {
+			return nil, fmt.Errorf("batch: finding this binary for the executors: %w", err)
+		}
+		cfg.ExecutorCommand = exe
+	}
+	if cfg.Listen == "" {
+		cfg.Listen = "127.0.0.1:0"
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	a := &App{
+		cfg: cfg, log: log, hc: &http.Client{},
+		wake: make(chan struct{}, 1), subscribed: make(chan struct{}), runDone: make(chan struct{}),
+		execs: map[string]*execState{}, agentFails: map[string]int{}, shuffles: map[int]*shuffleDep{},
+		cacheLocs: map[cacheKey]string{},
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("batch: listening for the web page on %s: %w", cfg.Listen, err)
+	}
+	a.webURL = "http://" + ln.Addr().String()
+	a.web = &http.Server{Handler: a.webHandler(), ReadHeaderTimeout: 10 * time.Second}
+	go a.web.Serve(ln)
+
+	info := &mesos.FrameworkInfo{
+		User:            proto.String(cfg.User),
+		Name:            proto.String(cfg.Name),
+		Roles:           []string{cfg.Role},
+		Checkpoint:      proto.Bool(cfg.Checkpoint),
+		FailoverTimeout: proto.Float64(cfg.FailoverTimeout.Seconds()),
+		WebuiUrl:        proto.String(a.webURL),
+		Capabilities: []*mesos.FrameworkInfo_Capability{
+			{Type: mesos.FrameworkInfo_Capability_MULTI_ROLE.Enum()},
+		},
+	}
+	if cfg.Principal != "" {
+		info.Principal = proto.String(cfg.Principal)
+	}
+	client, err := scheduler.New(scheduler.Config{Masters: cfg.Masters, Framework: info, Logger: log.With("component", "scheduler")})
+	if err != nil {
+		a.web.Close()
+		return nil, fmt.Errorf("batch: %w", err)
+	}
+	a.client = client
+	a.runCtx, a.runCancel = context.WithCancel(context.Background())
+	go func() {
+		defer close(a.runDone)
+		err := client.Run(a.runCtx, a.handle)
+		a.mu.Lock()
+		a.runErr = err
+		if a.fatal == nil && err != nil && a.runCtx.Err() == nil {
+			a.fatal = fmt.Errorf("the framework's connection ended: %w", err)
+		}
+		a.mu.Unlock()
+		a.poke()
+	}()
+	go a.dispatch(a.runCtx)
+	select {
+	case <-a.subscribed:
+		return a, nil
+	case <-a.runDone:
+		a.Stop(context.Background())
+		return nil, fmt.Errorf("batch: subscribing: %w", a.runErr)
+	case <-ctx.Done():
+		a.Stop(context.Background())
+		return nil, fmt.Errorf("batch: subscribing: %w", ctx.Err())
+	}
+}
+
+func currentUser() string {
+	if u := os.Getenv("USER"); u != "" {
+		return u
+	}
+	return strconv.Itoa(os.Getuid())
+}
+
+// FrameworkID is the id the master gave the framework.
+func (a *App) FrameworkID() string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.frameworkID
+}
+
+// WebURL is the driver's web page, also sent as webui_url.
+func (a *App) WebURL() string { return a.webURL }
+
+// Executors describes every executor the app launched, lost ones included.
+func (a *App) Executors() []ExecutorStatus {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var out []ExecutorStatus
+	for _, e := range a.execs {
+		out = append(out, ExecutorStatus{ID: e.id, AgentID: e.agentID, Host: e.host, Addr: e.addr, PID: e.pid, Dir: e.dir, Lost: e.lost, TasksDone: e.tasksDone})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+// Stop tears the framework down (the master kills its executors) and stops
+// the web page. Jobs still running fail.
+func (a *App) Stop(ctx context.Context) error {
+	var err error
+	select {
+	case <-a.runDone:
+	default:
+		if a.FrameworkID() != "" {
+			err = a.client.Teardown(ctx)
+		}
+	}
+	a.runCancel()
+	<-a.runDone
+	a.web.Close()
+	a.hc.CloseIdleConnections()
+	if err != nil {
+		return fmt.Errorf("batch: tearing the framework down: %w", err)
+	}
+	return nil
+}
+
+func (a *App) poke() {
+	select {
+	case a.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (a *App) emit(ev Event) {
+	if a.cfg.Progress != nil {
+		a.cfg.Progress(ev)
+	}
+}
+
+// handle is the framework's event handler: offers become executors, the
+// executor tasks' updates tell the driver where executors are and when they
+// are gone.
+func (a *App) handle(ctx context.Context, ev *schedpb.Event) error {
+	switch ev.GetType() {
+	case schedpb.Event_SUBSCRIBED:
+		a.mu.Lock()
+		first := a.frameworkID == ""
+		a.frameworkID = ev.GetSubscribed().GetFrameworkId().GetValue()
+		a.suppressed = false
+		a.mu.Unlock()
+		if first {
+			close(a.subscribed)
+		}
+		// After a re-subscription (a master failover), ask for the state of
+		// every executor task: updates for lost ones follow.
+		return a.client.Reconcile(ctx, nil)
+	case schedpb.Event_OFFERS:
+		return a.offers(ctx, ev.GetOffers().GetOffers())
+	case schedpb.Event_UPDATE:
+		st := ev.GetUpdate().GetStatus()
+		a.update(ctx, st)
+		return a.client.Acknowledge(ctx, st)
+	case schedpb.Event_FAILURE:
+		if id := ev.GetFailure().GetExecutorId().GetValue(); id != "" {
+			a.executorLost(id, fmt.Sprintf("executor exited with status %d", ev.GetFailure().GetStatus()), false)
+		}
+	case schedpb.Event_ERROR:
+		a.mu.Lock()
+		a.fatal = fmt.Errorf("the master sent an error: %s", ev.GetError().GetMessage())
+		a.mu.Unlock()
+		a.poke()
+	}
+	return nil
+}
+
+// wantExecutor reports whether the app would take one more executor: it is
+// under cores_max and its executors (live or coming) have fewer slots than
+// it has tasks waiting or running. Called with a.mu held.
+func (a *App) wantExecutor() bool {
+	if a.fatal != nil || a.runCtx.Err() != nil {
+		return false
+	}
+	cores, slots, n := 0.0, 0, 0
+	for _, e := range a.execs {
+		if !e.lost {
+			cores += e.cores
+			slots += e.slots
+			n++
+		}
+	}
+	if a.cfg.CoresMax > 0 && cores+a.cfg.ExecutorCores > a.cfg.CoresMax+1e-9 {
+		return false
+	}
+	if !a.ready && a.cfg.MinRegisteredRatio > 0 && a.cfg.CoresMax > 0 && cores < a.cfg.MinRegisteredRatio*a.cfg.CoresMax-1e-9 {
+		// The first tasks wait for this share of cores_max, whatever
+		// they need.
+		return true
+	}
+	if a.cfg.DynamicAllocation && n >= a.target {
+		return false
+	}
+	return slots < len(a.pending)+a.running
+}
+
+func scalarOf(rs []*mesos.Resource, name string) float64 {
+	total := 0.0
+	for _, r := range rs {
+		if r.GetName() == name && r.GetType() == mesos.Value_SCALAR && r.GetRevocable() == nil {
+			total += r.GetScalar().GetValue()
+		}
+	}
+	return total
+}
+
+// take carves amount of the named scalar out of an offer's resources,
+// keeping each piece's role and reservation.
+func take(rs []*mesos.Resource, name string, amount float64) []*mesos.Resource {
+	var out []*mesos.Resource
+	for _, r := range rs {
+		if amount <= 1e-9 {
+			break
+		}
+		if r.GetName() != name || r.GetType() != mesos.Value_SCALAR || r.GetRevocable() != nil {
+			continue
+		}
+		n := min(r.GetScalar().GetValue(), amount)
+		c := proto.Clone(r).(*mesos.Resource)
+		c.Scalar = &mesos.Value_Scalar{Value: proto.Float64(n)}
+		out = append(out, c)
+		amount -= n
+	}
+	return out
+}
+
+// offers launches executors on the offers it wants, one per agent per
+// round so that executors spread over agents, and declines the rest with
+// the long refuse filter. Once it has what it needs it suppresses offers.
+func (a *App) offers(ctx context.Context, offers []*mesos.Offer) error {
+	var refused []string
+	defer func() {
+		for _, id := range refused {
+			a.executorLost(id, "launch refused", true)
+		}
+	}()
+	a.offerMu.Lock()
+	defer a.offerMu.Unlock()
+	a.mu.Lock()
+	perAgent := map[string]int{}
+	for _, e := range a.execs {
+		if !e.lost {
+			perAgent[e.agentID]++
+		}
+	}
+	// Agents with the fewest of our executors first.
+	sort.SliceStable(offers, func(i, j int) bool {
+		return perAgent[offers[i].GetAgentId().GetValue()] < perAgent[offers[j].GetAgentId().GetValue()]
+	})
+	type launch struct {
+		offer *mesos.Offer
+		task  *mesos.TaskInfo
+	}
+	var launches []launch
+	var decline []*mesos.OfferID
+	for _, o := range offers {
+		agent := o.GetAgentId().GetValue()
+		switch {
+		case !a.wantExecutor(),
+			a.agentFails[agent] >= maxAgentFailures,
+			!a.cfg.Constraints.Match(o.GetAttributes()),
+			scalarOf(o.GetResources(), "cpus") < a.cfg.ExecutorCores-1e-9,
+			scalarOf(o.GetResources(), "mem") < a.cfg.ExecutorMemory-1e-9:
+			decline = append(decline, o.GetId())
+			continue
+		}
+		a.nextExec++
+		id := "batch-executor-" + strconv.Itoa(a.nextExec)
+		res := append(take(o.GetResources(), "cpus", a.cfg.ExecutorCores), take(o.GetResources(), "mem", a.cfg.ExecutorMemory)...)
+		task := a.executorTask(id, o, res)
+		slots := max(int(a.cfg.ExecutorCores), 1)
+		a.execs[id] = &execState{id: id, agentID: agent, host: o.GetHostname(), taskID: task.GetTaskId(), agent: o.GetAgentId(), cores: a.cfg.ExecutorCores, slots: slots}
+		perAgent[agent]++
+		launches = append(launches, launch{o, task})
+	}
+	suppress := !a.wantExecutor() && !a.suppressed
+	if suppress {
+		a.suppressed = true
+	}
+	a.mu.Unlock()
+
+	for _, l := range launches {
+		a.log.Info("launching an executor", "executor", l.task.GetTaskId().GetValue(), "agent", l.offer.GetHostname())
+		// What the executor leaves of the offer comes back soon: other
+		// executors may fit there.
+		if err := a.client.Launch(ctx, []*mesos.OfferID{l.offer.GetId()}, []*mesos.TaskInfo{l.task}, scheduler.RefuseFor(time.Second)); err != nil {
+			a.log.Warn("launching an executor", "executor", l.task.GetTaskId().GetValue(), "err", err)
+			refused = append(refused, l.task.GetTaskId().GetValue())
+		}
+	}
+	if len(decline) > 0 {
+		if err := a.client.Decline(ctx, decline, a.cfg.RefuseDuration); err != nil {
+			return err
+		}
+	}
+	if suppress {
+		a.log.Info("suppressing offers: the app has the executors it needs")
+		if err := a.client.Suppress(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// executorTask is the one long-running task of an executor: it holds the
+// executor's resources, and the executor reports RUNNING with its address.
+func (a *App) executorTask(id string, o *mesos.Offer, res []*mesos.Resource) *mesos.TaskInfo {
+	return &mesos.TaskInfo{
+		Name:      proto.String(a.cfg.Name + " " + id),
+		TaskId:    &mesos.TaskID{Value: proto.String(id)},
+		AgentId:   o.GetAgentId(),
+		Resources: res,
+		Executor: &mesos.ExecutorInfo{
+			ExecutorId: &mesos.ExecutorID{Value: proto.String(id)},
+			Name:       proto.String(a.cfg.Name + " executor"),
+			Command: &mesos.CommandInfo{
+				Value:     proto.String(a.cfg.ExecutorCommand),
+				Shell:     proto.Bool(false),
+				Arguments: []string{a.cfg.ExecutorCommand},
+				Environment: &mesos.Environment{Variables: []*mesos.Environment_Variable{
+					{Name: proto.String(ExecutorEnv), Value: proto.String("1")},
+				}},
+			},
+		},
+	}
+}
+
+// revive asks for offers again when the app wants executors and had
+// suppressed them.
+func (a *App) revive() {
+	a.offerMu.Lock()
+	defer a.offerMu.Unlock()
+	a.mu.Lock()
+	do := a.suppressed && a.wantExecutor()
+	if do {
+		a.suppressed = false
+	}
+	a.mu.Unlock()
+	if !do {
+		return
+	}
+	a.log.Info("reviving offers: work is waiting")
+	ctx, cancel := context.WithTimeout(a.runCtx, 30*time.Second)
+	defer cancel()
+	if err := a.client.Revive(ctx); err != nil {
+		a.log.Warn("reviving offers", "err", err)
+		a.mu.Lock()
+		a.suppressed = true
+		a.mu.Unlock()
+	}
+}
+
+func (a *App) update(ctx context.Context, st *mesos.TaskStatus) {
+	id := st.GetTaskId().GetValue()
+	switch st.GetState() {
+	case mesos.TaskState_TASK_STARTING, mesos.TaskState_TASK_STAGING:
+	case mesos.TaskState_TASK_RUNNING:
+		var hello executorHello
+		if err := json.Unmarshal(st.GetData(), &hello); err != nil || hello.Addr == "" {
+			if len(st.GetData()) > 0 {
+				a.log.Warn("executor sent no address", "executor", id, "data", string(st.GetData()))
+			}
+			return
+		}
+		a.mu.Lock()
+		e, ok := a.execs[id]
+		fresh := ok && !e.lost && e.addr == ""
+		if fresh {
+			e.addr, e.pid, e.dir = hello.Addr, hello.PID, hello.Dir
+			e.idleSince = time.Now()
+			a.launchFails = 0
+		}
+		a.mu.Unlock()
+		if !ok {
+			// An executor of an earlier life of this framework: not ours
+			// to use.
+			a.client.Kill(ctx, st.GetTaskId(), st.GetAgentId())
+			return
+		}
+		if fresh {
+			a.log.Info("executor registered", "executor", id, "addr", hello.Addr)
+			a.emit(Event{Kind: ExecutorAdded, Executor: id, Agent: e.agentID})
+			a.poke()
+		}
+	default:
+		if isTerminal(st.GetState()) {
+			a.executorLost(id, fmt.Sprintf("%s: %s %s", st.GetState(), st.GetReason(), st.GetMessage()), false)
+		}
+	}
+}
+
+func isTerminal(s mesos.TaskState) bool {
+	switch s {
+	case mesos.TaskState_TASK_FINISHED, mesos.TaskState_TASK_FAILED, mesos.TaskState_TASK_KILLED,
+		mesos.TaskState_TASK_ERROR, mesos.TaskState_TASK_LOST, mesos.TaskState_TASK_DROPPED,
+		mesos.TaskState_TASK_GONE, mesos.TaskState_TASK_GONE_BY_OPERATOR:
+		return true
+	}
+	return false
+}
+
+// executorLost forgets an executor: its map outputs and cached partitions
+// are gone (its tasks fail on their own and are resubmitted), and the app
+// asks for offers if it now needs another executor. kill asks Mesos to kill
+// it too (the driver could not reach it).
+func (a *App) executorLost(id, why string, kill bool) {
+	a.executorGone(id, why, kill, ExecutorLost)
+}
+
+// executorGone is executorLost, reported as kind.
+func (a *App) executorGone(id, why string, kill bool, kind EventKind) {
+	a.mu.Lock()
+	e, ok := a.execs[id]
+	if !ok || e.lost {
+		a.mu.Unlock()
+		return
+	}
+	e.lost, e.lostWhy = true, why
+	if e.addr == "" {
+		// It never came up.
+		a.agentFails[e.agentID]++
+		a.launchFails++
+		if a.launchFails >= 3*maxAgentFailures && a.fatal == nil {
+			a.fatal = fmt.Errorf("executors keep failing to start, the last: %s", why)
+		}
+	}
+	for _, dep := range a.shuffles {
+		for m, ex := range dep.outputs {
+			if ex == id {
+				dep.outputs[m] = ""
+			}
+		}
+	}
+	for k, ex := range a.cacheLocs {
+		if ex == id {
+			delete(a.cacheLocs, k)
+		}
+	}
+	a.mu.Unlock()
+	if kind == ExecutorLost {
+		a.log.Warn("executor lost", "executor", id, "why", why)
+	}
+	a.emit(Event{Kind: kind, Executor: id, Agent: e.agentID, Err: errors.New(why)})
+	if kill {
+		ctx, cancel := context.WithTimeout(a.runCtx, 30*time.Second)
+		if err := a.client.Kill(ctx, e.taskID, e.agent); err != nil {
+			a.log.Warn("killing a lost executor", "executor", id, "err", err)
+		}
+		cancel()
+	}
+	a.revive()
+	a.poke()
+}
