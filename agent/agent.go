@@ -484,6 +484,9 @@ func (a *Agent) shutdownHTTP(srv *http.Server) {
 	}
 }
 
+// exitDestroys is how many destroys Exit runs at once.
+const exitDestroys = 64
+
 // exit leaves the executors of checkpointing frameworks running, destroys
 // the others, and closes everything else (see Exit).
 func (a *Agent) exit(srv *http.Server) {
@@ -501,11 +504,20 @@ func (a *Agent) exit(srv *http.Server) {
 	a.streams.closeAll()
 	a.link.close()
 	a.ops.close()
+	// The destroys run together: the containerizer shares one kill pass
+	// (a scan of /proc) among those that come at once.
+	var wg sync.WaitGroup
+	slots := make(chan struct{}, exitDestroys)
 	for _, id := range destroy {
-		if err := a.cont.Destroy(id); err != nil && !errors.Is(err, containerizer.ErrUnknownContainer) {
-			a.log.Warn("destroying a container", "container", id, "err", err)
-		}
+		slots <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-slots }()
+			if err := a.cont.Destroy(id); err != nil && !errors.Is(err, containerizer.ErrUnknownContainer) {
+				a.log.Warn("destroying a container", "container", id, "err", err)
+			}
+		})
 	}
+	wg.Wait()
 	a.closeStore()
 	a.shutdownHTTP(srv)
 	a.log.Info("agent exited; the executors of checkpointing frameworks keep running", "destroyed", len(destroy))
