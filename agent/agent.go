@@ -258,9 +258,6 @@ func (a *Agent) deliver(in core.Input) bool {
 // publishes a snapshot and looks at its timers.
 const maxBatch = 256
 
-// deadlineRecheck is how often a busy loop looks for its next deadline.
-const deadlineRecheck = 10 * time.Millisecond
-
 // deliverUrgent hands an input to the loop ahead of the others, without
 // blocking; false when it could not (a few are already waiting, which for
 // pings is as good: one pong answers them all).
@@ -281,7 +278,6 @@ func (a *Agent) deliverUrgent(in core.Input) bool {
 func (a *Agent) loop(ctx context.Context, serveErr <-chan error) error {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
-	var deadline, deadlineAt time.Time
 	a.pending = append(a.pending, core.Start{})
 	for {
 		select {
@@ -321,12 +317,9 @@ func (a *Agent) loop(ctx context.Context, serveErr <-chan error) error {
 		a.id = a.core.AgentID()
 		a.idMu.Unlock()
 		wake := a.pub.publish(a.core)
-		// Finding the core's next deadline looks at every executor and
-		// task: while inputs keep coming it is done every
-		// deadlineRecheck, and always before the loop would wait.
-		if now := time.Now(); len(a.inputs) == 0 || now.Sub(deadlineAt) >= deadlineRecheck {
-			deadline, deadlineAt = a.core.NextDeadline(), now
-		}
+		// The core keeps its deadlines in a heap: the next one costs
+		// nothing like a look at every executor and task.
+		deadline := a.core.NextDeadline()
 		if !deadline.IsZero() && (wake.IsZero() || deadline.Before(wake)) {
 			wake = deadline
 		}
@@ -491,6 +484,9 @@ func (a *Agent) shutdownHTTP(srv *http.Server) {
 	}
 }
 
+// exitDestroys is how many destroys Exit runs at once.
+const exitDestroys = 64
+
 // exit leaves the executors of checkpointing frameworks running, destroys
 // the others, and closes everything else (see Exit).
 func (a *Agent) exit(srv *http.Server) {
@@ -508,11 +504,20 @@ func (a *Agent) exit(srv *http.Server) {
 	a.streams.closeAll()
 	a.link.close()
 	a.ops.close()
+	// The destroys run together: the containerizer shares one kill pass
+	// (a scan of /proc) among those that come at once.
+	var wg sync.WaitGroup
+	slots := make(chan struct{}, exitDestroys)
 	for _, id := range destroy {
-		if err := a.cont.Destroy(id); err != nil && !errors.Is(err, containerizer.ErrUnknownContainer) {
-			a.log.Warn("destroying a container", "container", id, "err", err)
-		}
+		slots <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-slots }()
+			if err := a.cont.Destroy(id); err != nil && !errors.Is(err, containerizer.ErrUnknownContainer) {
+				a.log.Warn("destroying a container", "container", id, "err", err)
+			}
+		})
 	}
+	wg.Wait()
 	a.closeStore()
 	a.shutdownHTTP(srv)
 	a.log.Info("agent exited; the executors of checkpointing frameworks keep running", "destroyed", len(destroy))

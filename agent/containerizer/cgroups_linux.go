@@ -38,8 +38,8 @@ const (
 )
 
 // v1Controllers are the v1 hierarchies a container's cgroup is made in;
-// freezer is always needed, to kill. devices joins them with
-// cgroups/devices.
+// freezer is always needed, to kill what outlasts plain kills. devices
+// joins them with cgroups/devices.
 var v1Controllers = []string{"cpu", "cpuacct", "memory", "pids", "freezer"}
 
 // DetectCgroups reads /proc/self/mountinfo and tells which cgroup version
@@ -131,8 +131,9 @@ func CgroupsWritable(h CgroupHost, root string) error {
 // Cgroups is the cgroups/cpu, cgroups/mem and cgroups/pids isolator: one
 // cgroup per container, named by its ID, below Root in each hierarchy (v1)
 // or in the unified hierarchy (v2). Its processes join it through the
-// supervisor, before the executor starts; it is killed by freezing it and
-// killing every process in it, and removed once they are gone.
+// supervisor, before the executor starts; it is killed by killing every
+// process in it (freezing it first when processes outlast that), and
+// removed once they are gone.
 type Cgroups struct {
 	opts CgroupsOptions
 	host CgroupHost
@@ -141,7 +142,13 @@ type Cgroups struct {
 	mu      sync.Mutex
 	limited func(id string)
 	limits  map[string]*Limitation
-	watched map[string]chan struct{} // closed when the OOM watch ends
+	watched map[string]*oomWatch
+	// joined holds the containers whose supervisor joins the cgroups
+	// itself, for which Isolate has nothing left to do.
+	joined map[string]bool
+	// subsystems is the v1 hierarchy (hierarchy), read once: finding it
+	// parses /proc/self/mountinfo.
+	subsystems []cgroup1.Subsystem
 }
 
 var (
@@ -167,7 +174,8 @@ func NewCgroups(host CgroupHost, opts CgroupsOptions) (*Cgroups, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Cgroups{opts: opts, host: host, log: log, limits: map[string]*Limitation{}, watched: map[string]chan struct{}{}}, nil
+	return &Cgroups{opts: opts, host: host, log: log, limits: map[string]*Limitation{}, watched: map[string]*oomWatch{},
+		joined: map[string]bool{}}, nil
 }
 
 // Name implements Isolator: the isolators it stands for, as --isolation
@@ -233,8 +241,14 @@ func (g *Cgroups) MemoryPath(id string) string {
 	return filepath.Join(g.host.Mounts["memory"], g.rel(id))
 }
 
-// hierarchy is the v1 hierarchy limited to the controllers used here.
+// hierarchy is the v1 hierarchy limited to the controllers used here. It
+// is found once (the mounts do not change under a running agent).
 func (g *Cgroups) hierarchy() ([]cgroup1.Subsystem, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.subsystems != nil {
+		return g.subsystems, nil
+	}
 	all, err := cgroup1.Default()
 	if err != nil {
 		return nil, err
@@ -245,6 +259,7 @@ func (g *Cgroups) hierarchy() ([]cgroup1.Subsystem, error) {
 			out = append(out, s)
 		}
 	}
+	g.subsystems = out
 	return out, nil
 }
 
@@ -405,12 +420,14 @@ func (g *Cgroups) Prepare(spec *Spec, cmd *exec.Cmd) error {
 		env = os.Environ()
 	}
 	env = env[:len(env):len(env)]
+	supervised := false
 	if len(cmd.Args) > 1 && cmd.Args[1] == SuperviseArg {
 		var procs []string
 		for _, p := range g.Paths(spec.ID) {
 			procs = append(procs, filepath.Join(p, "cgroup.procs"))
 		}
 		env = append(env, cgroupProcsEnv+"="+strings.Join(procs, ":"))
+		supervised = true
 	}
 	if len(gpus) > 0 {
 		// The GPUs held at launch: CUDA numbers the devices it may use
@@ -423,12 +440,25 @@ func (g *Cgroups) Prepare(spec *Spec, cmd *exec.Cmd) error {
 			return fail(err)
 		}
 	}
+	if supervised {
+		g.mu.Lock()
+		g.joined[spec.ID] = true
+		g.mu.Unlock()
+	}
 	return nil
 }
 
 // Isolate implements Isolator: the container's first process joins the
-// cgroup (a supervisor has already joined it itself).
+// cgroup, unless it is a supervisor, which has joined it itself before it
+// reported (a move costs the kernel a wait for an RCU grace period per
+// hierarchy, so it is not done twice).
 func (g *Cgroups) Isolate(id string, pid int) error {
+	g.mu.Lock()
+	joined := g.joined[id]
+	g.mu.Unlock()
+	if joined {
+		return nil
+	}
 	for _, p := range g.Paths(id) {
 		if err := os.WriteFile(filepath.Join(p, "cgroup.procs"), []byte(strconv.Itoa(pid)), 0); err != nil {
 			return fmt.Errorf("move pid %d into cgroup %s: %w", pid, p, err)
@@ -496,18 +526,22 @@ func (g *Cgroups) UpdateLimits(id string, resources []*mesos.Resource, limits ma
 	return nil
 }
 
-// KillAll implements Killer: it freezes the container's cgroup, kills every
-// process in it and thaws it, so that no process forks away meanwhile.
+// KillAll implements Killer: it sends SIGKILL to every process in the
+// container's cgroup (v2: through cgroup.kill, which also kills what is
+// forked meanwhile). A process forked while the list was read is in the
+// cgroup too, and is killed by the next pass: Cleanup's, which kills
+// until the cgroup is empty.
 func (g *Cgroups) KillAll(id string) error {
-	g.killOnce(id)
+	g.killOnce(id, false)
 	return nil
 }
 
 // killWait kills the cgroup's processes until none is left (a few
-// seconds at most).
+// seconds at most). Passes after the first few freeze the cgroup around
+// the kill, so that a fork bomb cannot outpace them.
 func (g *Cgroups) killWait(id string) error {
 	deadline := time.Now().Add(10 * time.Second)
-	for {
+	for pass := 0; ; pass++ {
 		pids, err := g.pids(id)
 		if err != nil || len(pids) == 0 {
 			return err
@@ -515,18 +549,29 @@ func (g *Cgroups) killWait(id string) error {
 		if time.Now().After(deadline) {
 			return fmt.Errorf("cgroup %s still holds processes %v", g.rel(id), pids)
 		}
-		g.killOnce(id)
-		time.Sleep(5 * time.Millisecond)
+		g.killOnce(id, pass >= 3)
+		time.Sleep(time.Duration(min(pass+1, 5)) * time.Millisecond)
 	}
 }
 
-// killOnce freezes, kills every member and thaws.
-func (g *Cgroups) killOnce(id string) {
+// killOnce kills every member of the cgroup; with freeze (v1), it freezes
+// the cgroup first and thaws it after. Freezing is kept for processes that
+// survive plain passes: on v1 the first frozen cgroup switches on a kernel
+// static key (and the last thaw off), which patches the kernel's text on
+// every CPU, costing milliseconds per container.
+func (g *Cgroups) killOnce(id string, freeze bool) {
 	if g.host.Version == 2 {
 		if m, err := cgroup2.Load(g.rel(id), cgroup2.WithMountpoint(g.host.Mounts[""])); err == nil {
 			if err := m.Kill(); err != nil {
 				g.log.Warn("killing the cgroup's processes", "cgroup", g.rel(id), "err", err)
 			}
+		}
+		return
+	}
+	if !freeze {
+		pids, _ := g.pids(id)
+		for _, pid := range pids {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
 		}
 		return
 	}
@@ -545,27 +590,51 @@ func (g *Cgroups) killOnce(id string) {
 	}
 }
 
-// writeFreezer sets freezer.state and waits until it is reached.
+// writeFreezer sets freezer.state and waits until it is reached. The
+// kernel freezes a cgroup's tasks (and any it forks meanwhile) after one
+// write; the state is then read, with growing pauses, until every task is
+// frozen. Writing it again on every look, as older kernels' documentation
+// suggested, costs a walk of the cgroup's tasks each time: it is done only
+// every 16 looks, in case an old kernel needs it. Thawing is immediate.
 func writeFreezer(dir, state string) error {
 	f := filepath.Join(dir, "freezer.state")
 	if err := os.WriteFile(f, []byte(state), 0); err != nil {
 		return err
 	}
 	deadline := time.Now().Add(500 * time.Millisecond)
-	for {
-		b, err := os.ReadFile(f)
+	buf := make([]byte, 16)
+	delay := 20 * time.Microsecond
+	for look := 1; ; look++ {
+		got, err := readSmall(f, buf)
 		if err != nil {
 			return err
 		}
-		if strings.TrimSpace(string(b)) == state {
+		if got == state {
 			return nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("%s stays %s", f, strings.TrimSpace(string(b)))
+			return fmt.Errorf("%s stays %s", f, got)
 		}
-		_ = os.WriteFile(f, []byte(state), 0)
-		time.Sleep(time.Millisecond)
+		if look%16 == 0 {
+			_ = os.WriteFile(f, []byte(state), 0)
+		}
+		time.Sleep(delay)
+		delay = min(2*delay, 5*time.Millisecond)
 	}
+}
+
+// readSmall reads a short control file (a state word) into buf, trimmed.
+func readSmall(path string, buf []byte) (string, error) {
+	fd, err := syscall.Open(path, syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		return "", &fs.PathError{Op: "open", Path: path, Err: err}
+	}
+	n, err := syscall.Read(fd, buf)
+	_ = syscall.Close(fd)
+	if err != nil {
+		return "", &fs.PathError{Op: "read", Path: path, Err: err}
+	}
+	return strings.TrimSpace(string(buf[:max(n, 0)])), nil
 }
 
 // pids lists every process in the container's cgroups.
@@ -619,15 +688,10 @@ func (g *Cgroups) Cleanup(id string) error {
 	w := g.watched[id]
 	delete(g.watched, id)
 	delete(g.limits, id)
+	delete(g.joined, id)
 	g.mu.Unlock()
 	if w != nil {
-		// The watch ends once the cgroup is gone (its removal signals the
-		// OOM eventfd, or empties memory.events' watch).
-		select {
-		case <-w:
-		case <-time.After(5 * time.Second):
-			g.log.Warn("the OOM watch of a removed cgroup did not end", "container", id)
-		}
+		w.stop(g.log, id)
 	}
 	return err
 }

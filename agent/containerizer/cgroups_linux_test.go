@@ -409,3 +409,104 @@ func TestCgroupsCFSQuota(t *testing.T) {
 	}
 	h.exit()
 }
+
+// DestroyAll of many containers (their isolators kill them several at a
+// time) ends every one, with every process of theirs gone, and leaves no
+// cgroup and no OOM watch behind (newCgroupsTest checks the cgroups root
+// is empty at the end).
+func TestCgroupsDestroyAllLeavesNothing(t *testing.T) {
+	g := newCgroupsTest(t, CgroupsOptions{CPU: true, Mem: true, Pids: true})
+	h := newHarness(t, g)
+	const n = 12
+	var pids []int
+	for i := range n {
+		marker := filepath.Join(h.workDir, fmt.Sprintf("child%d", i))
+		h.launchRes(fmt.Sprintf("c%d", i), `setsid sleep 300 & echo $! > `+marker+`.tmp; mv `+marker+`.tmp `+marker+`; exec sleep 300`,
+			scalars("cpus", 0.1, "mem", 32.0))
+		pids = append(pids, testutil.WaitPIDFile(t, marker, patience))
+	}
+	for id, pid := range h.p.Pids() {
+		pids = append(pids, pid)
+		cg, err := g.Pids(id)
+		if err != nil || len(cg) < 3 {
+			t.Fatalf("cgroup of %s holds %v (%v), want its supervisor, executor and child", id, cg, err)
+		}
+	}
+	h.p.DestroyAll()
+	ended := map[string]bool{}
+	for range n {
+		tm := h.exit()
+		if !tm.Destroyed {
+			t.Errorf("%s: termination %+v not marked destroyed", tm.ID, tm)
+		}
+		ended[tm.ID] = true
+	}
+	if len(ended) != n {
+		t.Errorf("%d containers reported ended, want %d", len(ended), n)
+	}
+	for _, pid := range pids {
+		if ProcessAlive(pid) {
+			t.Errorf("process %d survived DestroyAll", pid)
+			_ = syscallKill(pid)
+		}
+	}
+	for i := range n {
+		for _, p := range g.Paths(fmt.Sprintf("c%d", i)) {
+			if _, err := os.Stat(p); !os.IsNotExist(err) {
+				t.Errorf("cgroup %s still exists (%v)", p, err)
+			}
+		}
+	}
+	g.mu.Lock()
+	watched, joined := len(g.watched), len(g.joined)
+	g.mu.Unlock()
+	if watched != 0 || joined != 0 {
+		t.Errorf("after every cleanup: %d OOM watches, %d joined records left", watched, joined)
+	}
+}
+
+// BenchmarkCgroupsContainer is one container's life as the cgroups
+// isolator sees it: Prepare (create the cgroups, watch for OOM), Isolate
+// of a started process, KillAll, and Cleanup once the process is reaped.
+//
+//	go test ./agent/containerizer/ -run '^$' -bench CgroupsContainer -benchtime 200x
+func BenchmarkCgroupsContainer(b *testing.B) {
+	if os.Geteuid() != 0 {
+		b.Skip("skipping: needs root")
+	}
+	host, err := DetectCgroups()
+	if err != nil {
+		b.Skipf("skipping: %v", err)
+	}
+	root := fmt.Sprintf("gomesos-bench-%d", os.Getpid())
+	if err := CgroupsWritable(host, root); err != nil {
+		b.Skipf("skipping: %v", err)
+	}
+	g, err := NewCgroups(host, CgroupsOptions{Root: root, CPU: true, Mem: true, Pids: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer RemoveCgroupsRoot(root)
+	res := scalars("cpus", 0.1, "mem", 32.0)
+	b.ResetTimer()
+	for i := range b.N {
+		id := fmt.Sprintf("c%d", i)
+		cmd := exec.Command("/bin/sleep", "1000")
+		if err := g.Prepare(&Spec{ID: id, Resources: res}, cmd); err != nil {
+			b.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			b.Fatal(err)
+		}
+		if err := g.Isolate(id, cmd.Process.Pid); err != nil {
+			b.Fatal(err)
+		}
+		if err := g.KillAll(id); err != nil {
+			b.Fatal(err)
+		}
+		_ = cmd.Wait()
+		if err := g.Cleanup(id); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -8,10 +8,10 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
+	"time"
 
-	"github.com/containerd/cgroups/v3/cgroup1"
 	"github.com/containerd/cgroups/v3/cgroup2"
+	"golang.org/x/sys/unix"
 
 	mesos "github.com/gomesos/gomesos/api/v1/mesos"
 )
@@ -30,6 +30,30 @@ func (g *Cgroups) Limitation(id string) *Limitation {
 	return g.limits[id]
 }
 
+// oomWatch is one container's OOM watch: a goroutine that reads its
+// notifications until the cgroup goes or stop closes the descriptor.
+type oomWatch struct {
+	done chan struct{} // closed when the goroutine ends
+	// file is the v1 eventfd, read through the runtime's poller (no
+	// thread is held per container while it waits) and closed by stop;
+	// nil for v2, whose watch ends by itself with the cgroup.
+	file *os.File
+}
+
+// stop ends the watch of a cgroup that has been removed. A v1 watch is
+// ended at once by closing its eventfd; a v2 watch ends when its inotify
+// watch sees the cgroup go, which it is given a few seconds for.
+func (w *oomWatch) stop(log interface{ Warn(string, ...any) }, id string) {
+	if w.file != nil {
+		_ = w.file.Close()
+	}
+	select {
+	case <-w.done:
+	case <-time.After(5 * time.Second):
+		log.Warn("the OOM watch of a removed cgroup did not end", "container", id)
+	}
+}
+
 // watchOOM listens for the container's OOM events until its cgroup is
 // removed; an OOM records the memory limitation and asks for the
 // container's end.
@@ -41,7 +65,7 @@ func (g *Cgroups) watchOOM(id string, limit int64) error {
 			return fmt.Errorf("watch OOM events of cgroup %s: %w", g.rel(id), err)
 		}
 		events, errs := m.EventChan()
-		g.setWatch(id, done)
+		g.setWatch(id, &oomWatch{done: done})
 		go func() {
 			defer close(done)
 			for {
@@ -60,23 +84,19 @@ func (g *Cgroups) watchOOM(id string, limit int64) error {
 		}()
 		return nil
 	}
-	c, err := cgroup1.Load(cgroup1.StaticPath(g.rel(id)), cgroup1.WithHierarchy(g.hierarchy))
+	ctl := filepath.Join(g.MemoryPath(id), "memory.oom_control")
+	f, err := oomEventFD(g.MemoryPath(id))
 	if err != nil {
 		return fmt.Errorf("watch OOM events of cgroup %s: %w", g.rel(id), err)
 	}
-	fd, err := c.OOMEventFD()
-	if err != nil {
-		return fmt.Errorf("watch OOM events of cgroup %s: %w", g.rel(id), err)
-	}
-	g.setWatch(id, done)
+	g.setWatch(id, &oomWatch{done: done, file: f})
 	go func() {
 		defer close(done)
-		defer syscall.Close(int(fd))
-		ctl := filepath.Join(g.MemoryPath(id), "memory.oom_control")
+		defer f.Close()
 		buf := make([]byte, 8)
 		for {
-			if _, err := syscall.Read(int(fd), buf); err != nil && err != syscall.EINTR {
-				return
+			if _, err := f.Read(buf); err != nil {
+				return // closed by stop
 			}
 			// The eventfd also fires when the cgroup is removed.
 			b, err := os.ReadFile(ctl)
@@ -91,6 +111,28 @@ func (g *Cgroups) watchOOM(id string, limit int64) error {
 	return nil
 }
 
+// oomEventFD registers a non-blocking eventfd for the v1 memory cgroup
+// dir's OOM notifications (cgroup.event_control) and returns it as a file
+// the runtime's poller waits on.
+func oomEventFD(dir string) (*os.File, error) {
+	efd, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
+	if err != nil {
+		return nil, fmt.Errorf("eventfd: %w", err)
+	}
+	ctl, err := os.Open(filepath.Join(dir, "memory.oom_control"))
+	if err != nil {
+		unix.Close(efd)
+		return nil, err
+	}
+	defer ctl.Close()
+	reg := strconv.Itoa(efd) + " " + strconv.Itoa(int(ctl.Fd()))
+	if err := os.WriteFile(filepath.Join(dir, "cgroup.event_control"), []byte(reg), 0); err != nil {
+		unix.Close(efd)
+		return nil, err
+	}
+	return os.NewFile(uintptr(efd), "oom-eventfd"), nil
+}
+
 func oomKills(oomControl string) int {
 	for _, line := range strings.Split(oomControl, "\n") {
 		if rest, ok := strings.CutPrefix(line, "oom_kill "); ok {
@@ -101,9 +143,9 @@ func oomKills(oomControl string) int {
 	return 0
 }
 
-func (g *Cgroups) setWatch(id string, done chan struct{}) {
+func (g *Cgroups) setWatch(id string, w *oomWatch) {
 	g.mu.Lock()
-	g.watched[id] = done
+	g.watched[id] = w
 	g.mu.Unlock()
 }
 

@@ -765,20 +765,61 @@ func (p *Posix) DestroyAll() {
 	for _, c := range p.containers {
 		c.destroyed = true
 		if !c.reaping {
-			p.killIsolated(c.spec.ID)
 			c.pins++
 			pinned = append(pinned, c)
 			targets = append(targets, target{c.root, c.root})
 		}
 	}
 	p.mu.Unlock()
+	// The isolators kill each container whole (its cgroup) on a few
+	// goroutines at once, outside the lock; the session sweep of every
+	// container is one shared pass meanwhile.
+	var wg sync.WaitGroup
 	if len(targets) > 0 {
-		killNow(targets)
+		wg.Go(func() { killNow(targets) })
 	}
+	p.eachParallel(pinned, func(c *container) { p.killIsolated(c.spec.ID) })
+	wg.Wait()
 	for _, c := range pinned {
 		p.unpin(c)
 	}
 	p.wg.Wait()
+}
+
+// killWorkers is how many containers' isolators kill at once in
+// DestroyAll: a kill is mostly waiting on the kernel.
+const killWorkers = 16
+
+// eachParallel calls f for every container, on up to killWorkers
+// goroutines.
+func (p *Posix) eachParallel(cs []*container, f func(*container)) {
+	if !p.hasKiller() {
+		return
+	}
+	next := make(chan *container)
+	var wg sync.WaitGroup
+	for range min(killWorkers, len(cs)) {
+		wg.Go(func() {
+			for c := range next {
+				f(c)
+			}
+		})
+	}
+	for _, c := range cs {
+		next <- c
+	}
+	close(next)
+	wg.Wait()
+}
+
+// hasKiller reports whether an isolator kills containers whole.
+func (p *Posix) hasKiller() bool {
+	for _, iso := range p.opts.Isolators {
+		if _, ok := iso.(Killer); ok {
+			return true
+		}
+	}
+	return false
 }
 
 func hasEnv(env []string, key string) bool {

@@ -94,5 +94,5 @@ func socketInodes(pid int) []uint64 {
 // containerProcs lists the processes of the container whose first process
 // is root: its session and root's descendants.
 func containerProcs(root int) []int {
-	return append([]int{root}, members(table.fresh(), []target{{root, root}})...)
+	return append([]int{root}, members(table.freshSnapshot(), []target{{root, root}})...)
 }

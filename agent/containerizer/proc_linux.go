@@ -111,7 +111,43 @@ type procTable struct {
 	started  uint64 // scans begun
 	finished uint64 // the number of the last scan done
 	scanning bool
-	procs    []procInfo // what the last scan found; never modified
+	snap     *procSnapshot // what the last scan found; never modified
+}
+
+// procSnapshot is one scan of the process table, with an index of it by
+// parent, session and group made once, on first use, and shared by every
+// caller that looks at the scan: when a thousand containers end together,
+// each one's sweep is a walk of its own processes, not a rebuild of a map
+// of every process on the host.
+type procSnapshot struct {
+	procs []procInfo
+	once  sync.Once
+	// children maps every pid (zombies included) to its children;
+	// bySid and byPgid map a session and a group to their live members;
+	// zombie holds the zombies.
+	children, bySid, byPgid map[int][]int
+	zombie                  map[int]bool
+}
+
+func (s *procSnapshot) index() *procSnapshot {
+	s.once.Do(func() {
+		s.children = make(map[int][]int, len(s.procs))
+		s.bySid = make(map[int][]int)
+		s.byPgid = make(map[int][]int)
+		s.zombie = make(map[int]bool)
+		for _, p := range s.procs {
+			s.children[p.ppid] = append(s.children[p.ppid], p.pid)
+			if p.zombie {
+				s.zombie[p.pid] = true
+				continue
+			}
+			s.bySid[p.sid] = append(s.bySid[p.sid], p.pid)
+			if p.pgid != p.sid {
+				s.byPgid[p.pgid] = append(s.byPgid[p.pgid], p.pid)
+			}
+		}
+	})
+	return s
 }
 
 var table = func() *procTable {
@@ -122,7 +158,10 @@ var table = func() *procTable {
 
 // fresh returns the process table as read by a scan that began after the
 // call. The result is shared: callers must not modify it.
-func (t *procTable) fresh() []procInfo {
+func (t *procTable) fresh() []procInfo { return t.freshSnapshot().procs }
+
+// freshSnapshot is fresh with the scan's shared index.
+func (t *procTable) freshSnapshot() *procSnapshot {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	need := t.started + 1
@@ -134,50 +173,40 @@ func (t *procTable) fresh() []procInfo {
 		t.started++
 		t.scanning = true
 		t.mu.Unlock()
-		procs := listProcs()
+		snap := &procSnapshot{procs: listProcs()}
 		t.mu.Lock()
-		t.procs, t.finished, t.scanning = procs, t.started, false
+		t.snap, t.finished, t.scanning = snap, t.started, false
 		t.cond.Broadcast()
 	}
-	return t.procs
+	return t.snap
 }
 
 // members returns the live processes of the targets: those in each
 // target's session or group, and every descendant of a target's root or of
 // another member.
-func members(procs []procInfo, targets []target) []int {
+func members(snap *procSnapshot, targets []target) []int {
+	ix := snap.index()
 	self := os.Getpid()
-	sids := make(map[int]bool, len(targets))
-	for _, t := range targets {
-		if t.sid > 1 {
-			sids[t.sid] = true
-		}
-	}
 	in := make(map[int]bool)
-	children := make(map[int][]int)
-	zombie := make(map[int]bool)
-	for _, p := range procs {
-		children[p.ppid] = append(children[p.ppid], p.pid)
-		if p.zombie {
-			zombie[p.pid] = true
+	var stack []int
+	for _, t := range targets {
+		if t.sid <= 1 {
 			continue
 		}
-		if p.pid == self || p.pid <= 1 {
-			continue
+		for _, group := range [][]int{ix.bySid[t.sid], ix.byPgid[t.sid]} {
+			for _, pid := range group {
+				if pid != self && pid > 1 && !in[pid] {
+					in[pid] = true
+					stack = append(stack, pid)
+				}
+			}
 		}
-		if sids[p.sid] || sids[p.pgid] {
-			in[p.pid] = true
-		}
-	}
-	stack := make([]int, 0, len(in)+len(targets))
-	for pid := range in {
-		stack = append(stack, pid)
 	}
 	for _, t := range targets {
 		if t.root <= 1 || t.root == self {
 			continue
 		}
-		if !zombie[t.root] && !in[t.root] {
+		if !ix.zombie[t.root] && !in[t.root] {
 			if pi, ok := readStat(t.root); ok && !pi.zombie {
 				in[t.root] = true
 			}
@@ -187,8 +216,8 @@ func members(procs []procInfo, targets []target) []int {
 	for len(stack) > 0 {
 		pid := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
-		for _, c := range children[pid] {
-			if in[c] || zombie[c] || c == self {
+		for _, c := range ix.children[pid] {
+			if in[c] || ix.zombie[c] || c == self {
 				continue
 			}
 			in[c] = true
@@ -211,7 +240,7 @@ func killTrees(targets []target, wait bool) int {
 	var round []int
 	for pass := 0; pass < 100; pass++ {
 		fresh := 0
-		for _, pid := range members(table.fresh(), targets) {
+		for _, pid := range members(table.freshSnapshot(), targets) {
 			if stopped[pid] {
 				continue
 			}
@@ -397,7 +426,7 @@ const userHZ = 100
 // processesOf reads what each live process of the container whose first
 // process is root (its session, and every descendant) has used.
 func processesOf(root int) []ProcessUsage {
-	pids := members(table.fresh(), []target{{root, root}})
+	pids := members(table.freshSnapshot(), []target{{root, root}})
 	out := make([]ProcessUsage, 0, len(pids))
 	for _, pid := range pids {
 		if u, ok := readProcUsage(pid); ok {

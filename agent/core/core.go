@@ -327,6 +327,9 @@ type core struct {
 	completedFrameworks []*framework
 	byContainer         map[string]*executor
 	byConn              map[int64]*executor
+	// exTimers holds the executors' registration and kill deadlines, by
+	// container ID (see timerHeap; exTimerLive tells a current one).
+	exTimers timerHeap[string]
 
 	updates *updateManager
 	metrics metrics
@@ -477,15 +480,25 @@ func (c *core) nextDeadline() time.Time {
 		at(c.pingDeadline)
 	}
 	at(c.updates.nextDeadline())
-	for _, ex := range c.byContainer {
-		if ex.state == execRegistering {
-			at(ex.registerBy)
-		}
-		if ex.state == execTerminating && !ex.destroyed {
-			at(ex.killAt)
-		}
-	}
+	at(c.exTimers.next(c.exTimerLive))
 	return d
+}
+
+// exTimerLive tells whether an executor deadline is still the executor's:
+// its registration deadline while it registers, its kill deadline while it
+// shuts down and has not been destroyed.
+func (c *core) exTimerLive(e timer[string]) bool {
+	ex := c.byContainer[e.key]
+	if ex == nil {
+		return false
+	}
+	switch ex.state {
+	case execRegistering:
+		return ex.registerBy.Equal(e.at)
+	case execTerminating:
+		return !ex.destroyed && ex.killAt.Equal(e.at)
+	}
+	return false
 }
 
 // tick fires every timer that is due.
@@ -794,6 +807,7 @@ func (c *core) forget() {
 	c.completedFrameworks = nil
 	c.byContainer = make(map[string]*executor)
 	c.byConn = make(map[int64]*executor)
+	c.exTimers.clear()
 	c.updates.reset()
 	c.agentID = ""
 	c.ckpt.all = true
@@ -826,11 +840,8 @@ func (c *core) sortedFrameworks() []*framework {
 // come, in container order.
 func (c *core) dueExecutors(now time.Time) []*executor {
 	var out []*executor
-	for _, ex := range c.byContainer {
-		if (ex.state == execRegistering && !now.Before(ex.registerBy)) ||
-			(ex.state == execTerminating && !ex.destroyed && !now.Before(ex.killAt)) {
-			out = append(out, ex)
-		}
+	for _, id := range c.exTimers.due(now, c.exTimerLive) {
+		out = append(out, c.byContainer[id])
 	}
 	slices.SortFunc(out, func(a, b *executor) int { return cmp.Compare(a.containerID, b.containerID) })
 	return out

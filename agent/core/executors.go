@@ -512,6 +512,7 @@ func (c *core) newExecutor(now time.Time, fw *framework, info *mesos.ExecutorInf
 	}
 	fw.executors[execID] = ex
 	c.byContainer[containerID] = ex
+	c.exTimers.push(ex.registerBy, containerID)
 	c.touchEx(ex)
 
 	spec := LaunchSpec{
@@ -738,6 +739,7 @@ func (c *core) shutdownExecutor(now time.Time, ex *executor) {
 		grace = time.Duration(d.GetNanoseconds())
 	}
 	ex.killAt = now.Add(grace)
+	c.exTimers.push(ex.killAt, ex.containerID)
 }
 
 func (c *core) destroy(ex *executor) {

@@ -102,6 +102,7 @@ func (c *core) recover(now time.Time, in Recover) {
 			continue
 		}
 		c.byContainer[ex.containerID] = ex
+		c.exTimers.push(ex.registerBy, ex.containerID)
 		c.recoveryPending = true
 	}
 	for _, s := range st.streams {
@@ -272,7 +273,7 @@ func (m *updateManager) restore(r *agentproto.CheckpointedStream) {
 	if s.terminal && len(s.pending) == 0 {
 		return // complete: nothing to resend, nothing to keep
 	}
-	m.streams[k] = s
+	m.put(s)
 }
 
 func (c *core) recoveryTimeout() time.Duration {

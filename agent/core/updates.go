@@ -41,12 +41,43 @@ type updateManager struct {
 	min, max time.Duration
 	streams  map[updateKey]*updateStream
 	paused   bool
+	// retries holds every armed head's nextRetry (stale entries are
+	// skipped: see timerHeap), so the next retry is found without a scan.
+	retries timerHeap[updateKey]
+	// perFramework counts each framework's streams.
+	perFramework map[string]int
 	// touch is told of every stream that changed (for the checkpoint).
 	touch func(updateKey)
 }
 
 func newUpdateManager(min, max time.Duration) *updateManager {
-	return &updateManager{min: min, max: max, streams: make(map[updateKey]*updateStream), paused: true, touch: func(updateKey) {}}
+	return &updateManager{min: min, max: max, streams: make(map[updateKey]*updateStream), perFramework: make(map[string]int),
+		paused: true, touch: func(updateKey) {}}
+}
+
+// put adds a new stream.
+func (m *updateManager) put(s *updateStream) {
+	if _, ok := m.streams[s.key]; !ok {
+		m.perFramework[s.key.framework]++
+	}
+	m.streams[s.key] = s
+}
+
+// drop removes a stream; its retry entry goes stale.
+func (m *updateManager) drop(k updateKey) {
+	if _, ok := m.streams[k]; !ok {
+		return
+	}
+	delete(m.streams, k)
+	if m.perFramework[k.framework]--; m.perFramework[k.framework] <= 0 {
+		delete(m.perFramework, k.framework)
+	}
+}
+
+// armed tells whether a retry entry is the stream's current one.
+func (m *updateManager) armed(e timer[updateKey]) bool {
+	s := m.streams[e.key]
+	return !m.paused && s != nil && len(s.pending) > 0 && s.nextRetry.Equal(e.at)
 }
 
 // isDuplicate reports whether the update with this uuid was already
@@ -63,7 +94,7 @@ func (m *updateManager) add(now time.Time, u *agentproto.StatusUpdate) (*agentpr
 	s := m.streams[k]
 	if s == nil {
 		s = &updateStream{key: k, received: make(map[string]bool)}
-		m.streams[k] = s
+		m.put(s)
 	}
 	if s.terminal {
 		return nil, fmt.Errorf("task %s already has a terminal status update", k.task)
@@ -116,7 +147,7 @@ func (m *updateManager) ack(now time.Time, k updateKey, uuid []byte) (next *agen
 	if len(s.pending) == 0 {
 		s.nextRetry = time.Time{}
 		if s.terminal {
-			delete(m.streams, k)
+			m.drop(k)
 			return nil, true, nil
 		}
 		return nil, false, nil
@@ -137,6 +168,7 @@ func (m *updateManager) arm(now time.Time, s *updateStream, retry bool) {
 		s.backoff = m.min
 	}
 	s.nextRetry = now.Add(s.backoff)
+	m.retries.push(s.nextRetry, s.key)
 }
 
 // due returns the heads whose retry time has come, rescheduling each.
@@ -144,13 +176,11 @@ func (m *updateManager) due(now time.Time) []*agentproto.StatusUpdate {
 	if m.paused {
 		return nil
 	}
-	// Only the due ones are sorted: with thousands of tasks, a tick
-	// usually finds one or two.
+	// Only the due ones are looked at and sorted: with thousands of
+	// tasks, a tick usually finds one or two.
 	var due []*updateStream
-	for _, s := range m.streams {
-		if len(s.pending) > 0 && !s.nextRetry.IsZero() && !now.Before(s.nextRetry) {
-			due = append(due, s)
-		}
+	for _, k := range m.retries.due(now, m.armed) {
+		due = append(due, m.streams[k])
 	}
 	sortStreams(due)
 	var out []*agentproto.StatusUpdate
@@ -167,6 +197,7 @@ func (m *updateManager) pause() {
 	for _, s := range m.streams {
 		s.nextRetry = time.Time{}
 	}
+	m.retries.clear()
 }
 
 // resume starts sending again and returns every head, to send at once.
@@ -201,23 +232,19 @@ func (m *updateManager) pendingCount(k updateKey) int {
 // removeFramework drops every stream of a framework (it was shut down, so
 // nobody will acknowledge them).
 func (m *updateManager) removeFramework(fw string) {
+	if m.perFramework[fw] == 0 {
+		return
+	}
 	for k := range m.streams {
 		if k.framework == fw {
 			m.touch(k)
-			delete(m.streams, k)
+			m.drop(k)
 		}
 	}
 }
 
 // hasFramework reports whether a stream of the framework is left.
-func (m *updateManager) hasFramework(fw string) bool {
-	for k := range m.streams {
-		if k.framework == fw {
-			return true
-		}
-	}
-	return false
-}
+func (m *updateManager) hasFramework(fw string) bool { return m.perFramework[fw] > 0 }
 
 // reset drops everything (the agent forgot its identity).
 func (m *updateManager) reset() {
@@ -225,18 +252,12 @@ func (m *updateManager) reset() {
 		m.touch(k)
 	}
 	m.streams = make(map[updateKey]*updateStream)
+	m.perFramework = make(map[string]int)
+	m.retries.clear()
 }
 
 // nextDeadline is the earliest retry time, or zero.
-func (m *updateManager) nextDeadline() time.Time {
-	var d time.Time
-	for _, s := range m.streams {
-		if len(s.pending) > 0 && !s.nextRetry.IsZero() && (d.IsZero() || s.nextRetry.Before(d)) {
-			d = s.nextRetry
-		}
-	}
-	return d
-}
+func (m *updateManager) nextDeadline() time.Time { return m.retries.next(m.armed) }
 
 func (m *updateManager) sorted() []*updateStream {
 	out := make([]*updateStream, 0, len(m.streams))

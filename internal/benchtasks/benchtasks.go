@@ -230,11 +230,22 @@ func Run(ctx context.Context, opts Options, out io.Writer) (res Result, err erro
 	if err := fw.client.Teardown(stopCtx); err != nil {
 		return res, fmt.Errorf("benchtasks: teardown: %w", err)
 	}
-	for len(processesUnder(workDir)) > 0 {
+	// The full scan of /proc (a readlink per process) is done at the
+	// start and to confirm the end; in between only the processes it
+	// found are looked at, so that the watching does not take the CPU
+	// the teardown needs.
+	left := processesUnder(workDir)
+	for {
+		if len(left) == 0 {
+			if left = processesUnder(workDir); len(left) == 0 {
+				break
+			}
+		}
 		if stopCtx.Err() != nil {
-			return res, fmt.Errorf("benchtasks: %d task processes still alive %s after the teardown", len(processesUnder(workDir)), opts.Timeout)
+			return res, fmt.Errorf("benchtasks: %d task processes still alive %s after the teardown", len(left), opts.Timeout)
 		}
 		time.Sleep(5 * time.Millisecond)
+		left = slices.DeleteFunc(left, func(pid int) bool { return !stillUnder(pid, workDir) })
 	}
 	res.Stop = time.Since(start)
 	fw.stop()
@@ -319,18 +330,27 @@ func processesUnder(dir string) []int {
 		if err != nil {
 			continue
 		}
-		cwd, err := os.Readlink(filepath.Join("/proc", e.Name(), "cwd"))
-		if err != nil || (cwd != dir && !strings.HasPrefix(cwd, dir+"/")) {
-			continue
+		if stillUnder(pid, dir) {
+			out = append(out, pid)
 		}
-		if stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat")); err == nil {
-			if i := bytes.LastIndexByte(stat, ')'); i > 0 && i+2 < len(stat) && (stat[i+2] == 'Z' || stat[i+2] == 'X') {
-				continue
-			}
-		}
-		out = append(out, pid)
 	}
 	return out
+}
+
+// stillUnder reports whether pid is a live (not zombie) process whose
+// working directory lies in dir.
+func stillUnder(pid int, dir string) bool {
+	p := "/proc/" + strconv.Itoa(pid)
+	cwd, err := os.Readlink(p + "/cwd")
+	if err != nil || (cwd != dir && !strings.HasPrefix(cwd, dir+"/")) {
+		return false
+	}
+	if stat, err := os.ReadFile(p + "/stat"); err == nil {
+		if i := bytes.LastIndexByte(stat, ')'); i > 0 && i+2 < len(stat) && (stat[i+2] == 'Z' || stat[i+2] == 'X') {
+			return false
+		}
+	}
+	return true
 }
 
 // cluster is a master and one agent running in this process.

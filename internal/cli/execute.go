@@ -42,6 +42,12 @@ const (
 	refuseWhenDone     = time.Hour
 	callTimeout        = 30 * time.Second
 
+	// On an interrupt the live tasks' KILLs go out interruptKills at a
+	// time, and their terminal updates are waited for (and printed) for
+	// up to interruptWait before the framework is torn down.
+	interruptKills = 32
+	interruptWait  = 10 * time.Second
+
 	// After a re-subscription (the leading master failed over, or the
 	// stream broke) the tasks launched and not terminal are reconciled,
 	// as Mesos asks of every framework, and reconciled again after
@@ -253,6 +259,8 @@ type execution struct {
 	reconcileGen   uint64 // of the timer armed last
 	reconcileDelay time.Duration
 	bar            *progressBar // nil: no progress bar
+	// changed is signalled (without blocking) after every status update.
+	changed chan struct{}
 }
 
 type execTask struct {
@@ -265,7 +273,7 @@ type execTask struct {
 
 func newExecution(opts ExecuteOptions, need resources.Resources, client *scheduler.Client, stdout, stderr io.Writer) *execution {
 	e := &execution{opts: opts, need: need, client: client, stdout: stdout, stderr: stderr,
-		byID: map[string]*execTask{}, reconciling: map[string]bool{}}
+		byID: map[string]*execTask{}, reconciling: map[string]bool{}, changed: make(chan struct{}, 1)}
 	for i := range opts.Count {
 		id := opts.Name
 		if opts.Count > 1 {
@@ -579,12 +587,17 @@ func (e *execution) update(ctx context.Context, st *mesos.TaskStatus) error {
 		}
 	}
 	e.done = all
+	stopping := e.stopping
 	e.mu.Unlock()
+	select {
+	case e.changed <- struct{}{}:
+	default:
+	}
 	if e.bar != nil {
 		e.bar.draw(running, finished, failed)
 	}
-	if !all {
-		return nil
+	if !all || stopping {
+		return nil // an interrupt tears the framework down itself
 	}
 	if err := e.client.Teardown(cctx); err != nil {
 		fmt.Fprintf(e.stderr, "Failed to tear down the framework: %v\n", err)
@@ -702,7 +715,11 @@ func (e *execution) sendReconcile(ctx context.Context, gen uint64) {
 	e.armReconcile(ctx, d)
 }
 
-// interrupt kills the live tasks and tears the framework down.
+// interrupt kills the live tasks and tears the framework down. The KILLs
+// go out together (interruptKills in flight), not one round trip after
+// another; each task's TASK_KILLED is printed as it comes, and the
+// framework is torn down once every killed task has ended, or after
+// interruptWait.
 func (e *execution) interrupt(ctx context.Context) {
 	e.mu.Lock()
 	if e.done {
@@ -721,13 +738,57 @@ func (e *execution) interrupt(ctx context.Context) {
 	fmt.Fprintln(e.stderr, "Interrupted: killing the tasks and tearing down the framework")
 	cctx, cancel := context.WithTimeout(ctx, callTimeout)
 	defer cancel()
+	var (
+		wg     sync.WaitGroup
+		slots  = make(chan struct{}, interruptKills)
+		killMu sync.Mutex
+		killed []string
+	)
 	for _, t := range live {
-		if err := e.client.Kill(cctx, &mesos.TaskID{Value: proto.String(t.id)}, t.agent); err != nil {
-			fmt.Fprintf(e.stderr, "Failed to kill task '%s': %v\n", t.id, err)
-		}
+		slots <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-slots }()
+			if err := e.client.Kill(cctx, &mesos.TaskID{Value: proto.String(t.id)}, t.agent); err != nil {
+				fmt.Fprintf(e.stderr, "Failed to kill task '%s': %v\n", t.id, err)
+				return
+			}
+			killMu.Lock()
+			killed = append(killed, t.id)
+			killMu.Unlock()
+		})
 	}
+	wg.Wait()
+	e.awaitTerminal(ctx, killed, interruptWait)
 	if err := e.client.Teardown(cctx); err != nil && !errors.Is(err, scheduler.ErrNotSubscribed) {
 		fmt.Fprintf(e.stderr, "Failed to tear down the framework: %v\n", err)
+	}
+}
+
+// awaitTerminal waits until each of the tasks has had a terminal update,
+// for at most wait.
+func (e *execution) awaitTerminal(ctx context.Context, ids []string, wait time.Duration) {
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	for {
+		e.mu.Lock()
+		ended := true
+		for _, id := range ids {
+			if t := e.byID[id]; t != nil && !t.terminal {
+				ended = false
+				break
+			}
+		}
+		e.mu.Unlock()
+		if ended {
+			return
+		}
+		select {
+		case <-e.changed:
+		case <-timer.C:
+			return
+		case <-ctx.Done():
+			return
+		}
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -469,6 +470,47 @@ func TestExecuteInterrupted(t *testing.T) {
 	}
 	if got := c.nextCall(schedpb.Call_TEARDOWN); got.Status != http.StatusAccepted {
 		t.Errorf("TEARDOWN answered %d", got.Status)
+	}
+}
+
+// Interrupted with several tasks running: every task gets its KILL (sent
+// together, not one after another), every TASK_KILLED is printed, and the
+// framework is torn down, once; the exit is still 130.
+func TestExecuteInterruptReportsEveryTaskKilled(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	c := newCluster(t, starting, running)
+	opts := options(c)
+	opts.Count = 5
+	r := startExecute(t, opts)
+	c.nextStream()
+	c.sendOffers(c.offer(0, "cpus:8;mem:1024"))
+	for range 2 * opts.Count { // STARTING and RUNNING of each
+		c.nextCall(schedpb.Call_ACKNOWLEDGE)
+	}
+	r.cancel()
+	r.wait()
+	if r.code != ExitInterrupted || !errors.Is(r.err, context.Canceled) {
+		t.Fatalf("Execute = %d, %v; want %d, context.Canceled", r.code, r.err, ExitInterrupted)
+	}
+	c.nextCall(schedpb.Call_TEARDOWN)
+	killed := map[string]bool{}
+	for _, k := range c.calls(schedpb.Call_KILL) {
+		killed[k.Call.GetKill().GetTaskId().GetValue()] = true
+	}
+	for i := 1; i <= opts.Count; i++ {
+		id := fmt.Sprintf("hello-task-%d", i)
+		if !killed[id] {
+			t.Errorf("no KILL for %s", id)
+		}
+		if line := "Received status update TASK_KILLED for task '" + id + "'\n"; !strings.Contains(r.stdout.String(), line) {
+			t.Errorf("output lacks %q:\n%s", line, r.stdout.String())
+		}
+	}
+	if n := len(c.calls(schedpb.Call_KILL)); n != opts.Count {
+		t.Errorf("%d KILLs, want %d", n, opts.Count)
+	}
+	if n := len(c.calls(schedpb.Call_TEARDOWN)); n != 1 {
+		t.Errorf("%d TEARDOWNs, want 1", n)
 	}
 }
 
