@@ -279,3 +279,7 @@ func (w *stormWriter) ended() {
 		w.first = nil
 	}
 }
+
+// SetWriteDeadline lets pump bound its writes, as a server's connection
+// does.
+func (w *stormWriter) SetWriteDeadline(time.Time) error { return nil }
