@@ -158,10 +158,11 @@ func (c *Core) newAgent(id string, info *mesos.AgentInfo, total resources.Resour
 	return &agent{
 		id: id, info: info, total: total, version: reg.GetVersion(), endpoint: reg.GetEndpoint(),
 		registeredTime: c.now,
-		tasks:          map[string]*task{},
-		offers:         map[string]*offer{},
-		executors:      map[string]*mesos.ExecutorInfo{},
-		killed:         map[string]*mesos.KillPolicy{},
+		// Room for the tasks a re-registering agent comes back with.
+		tasks:     make(map[string]*task, len(reg.GetTasks())),
+		offers:    map[string]*offer{},
+		executors: map[string]*mesos.ExecutorInfo{},
+		killed:    map[string]*mesos.KillPolicy{},
 	}
 }
 
@@ -528,7 +529,7 @@ func (c *Core) adoptTask(fw *framework, a *agent, rt *mesos.Task, notify bool) {
 		c.countTerminal(t, t.state, source, reason)
 	}
 	fw.tasks[t.id] = t
-	a.tasks[taskKey(fw.id, t.id)] = t
+	a.tasks[t.agentKey()] = t
 	fw.unreachable = removeAgentTask(fw.unreachable, t.id, a.id)
 	fw.completed = removeAgentTask(fw.completed, t.id, a.id)
 	c.taskChanged(fw, t)
@@ -592,15 +593,19 @@ func (c *Core) removeExecutor(a *agent, fwID, exID string) {
 // tasks and its executors.
 func (c *Core) agentUsedByFramework(a *agent) map[string]resources.Resources {
 	used := map[string]resources.Resources{}
+	add := func(fwID string, r resources.Resources) {
+		sum := used[fwID]
+		sum.AddInPlace(r)
+		used[fwID] = sum
+	}
 	for _, t := range a.tasks {
 		if !t.resourcesRecovered {
-			used[t.frameworkID] = used[t.frameworkID].Add(t.res)
+			add(t.frameworkID, t.res)
 		}
 	}
 	for _, ex := range a.executors {
 		if r, err := resources.FromProto(ex.GetResources()); err == nil {
-			fwID := ex.GetFrameworkId().GetValue()
-			used[fwID] = used[fwID].Add(r)
+			add(ex.GetFrameworkId().GetValue(), r)
 		}
 	}
 	return used
@@ -613,12 +618,15 @@ func (c *Core) connectAgent(a *agent, conn string) {
 	a.lastPing = c.now
 	a.pongSincePing = true
 	a.pingTimeouts = 0
+	c.pingDueAt(a.lastPing.Add(c.opts.AgentPingTimeout))
 	c.agentConns[conn] = a
 	c.emit(SendAgent{Conn: conn, Msg: &agentproto.MasterMessage{
 		Type: agentproto.MasterMessage_REGISTERED.Enum(),
 		Registered: &agentproto.MasterMessage_Registered{
-			AgentId:             &mesos.AgentID{Value: &a.id},
-			MasterInfo:          clone(c.info),
+			AgentId: &mesos.AgentID{Value: &a.id},
+			// The master's MasterInfo never changes: every REGISTERED
+			// shares it rather than a copy per agent.
+			MasterInfo:          c.info,
 			PingIntervalSeconds: ptr(c.opts.AgentPingTimeout.Seconds()),
 			PingTimeoutSeconds:  ptr(c.opts.AgentPingTimeout.Seconds() * float64(c.opts.MaxAgentPingTimeouts)),
 		},
@@ -714,11 +722,21 @@ func (c *Core) agentClosed(conn string) {
 
 // checkAgentPings pings every agent each agent_ping_timeout; an agent that
 // misses max_agent_ping_timeouts pongs in a row is removed.
+//
+// The walk over every agent is skipped until the earliest ping falls due
+// (pingsDue): after a failover 10,000 agents are back within seconds, and
+// a tick walking them all every 100ms would compete with their
+// re-registrations for nothing.
 func (c *Core) checkAgentPings() {
+	if !c.pingsDue.IsZero() && c.now.Before(c.pingsDue) {
+		return
+	}
+	c.pingsDue = time.Time{}
 	var unhealthy []*agent
 	for _, id := range c.sortedAgentOrder() {
 		a := c.agents[id]
 		if c.now.Sub(a.lastPing) < c.opts.AgentPingTimeout {
+			c.pingDueAt(a.lastPing.Add(c.opts.AgentPingTimeout))
 			continue
 		}
 		if !a.pongSincePing {
@@ -730,11 +748,21 @@ func (c *Core) checkAgentPings() {
 		}
 		a.lastPing = c.now
 		a.pongSincePing = false
+		c.pingDueAt(a.lastPing.Add(c.opts.AgentPingTimeout))
 		c.sendToAgent(a, &agentproto.MasterMessage{Type: agentproto.MasterMessage_PING.Enum()})
 	}
 	for _, a := range unhealthy {
+		// Due again at the next tick, as before.
+		c.pingDueAt(c.now)
 		c.log.Warn("agent failed health checks", "agent", a.id, "timeouts", a.pingTimeouts)
 		c.scheduleRemoval(a.id, "health check timed out")
+	}
+}
+
+// pingDueAt notes that an agent's ping falls due at t.
+func (c *Core) pingDueAt(t time.Time) {
+	if c.pingsDue.IsZero() || t.Before(c.pingsDue) {
+		c.pingsDue = t
 	}
 }
 

@@ -321,6 +321,10 @@ type Core struct {
 	nextAgent     int
 	nextOffer     int
 
+	// pingsDue is when the earliest agent ping falls due (zero: at the
+	// next tick); checkAgentPings walks the agents only from then.
+	pingsDue time.Time
+
 	nextAllocation time.Time
 	allocateSoon   bool
 	lastHeartbeat  time.Time

@@ -74,12 +74,16 @@ func newTaskFromAgent(rt *mesos.Task, agentID string) *task {
 			break
 		}
 	}
+	agentPB := rt.GetAgentId()
+	if agentPB.GetValue() != agentID {
+		agentPB = &mesos.AgentID{Value: &agentID}
+	}
 	return &task{
 		id:          rt.GetTaskId().GetValue(),
 		frameworkID: rt.GetFrameworkId().GetValue(),
 		agentID:     agentID,
 		info: &mesos.TaskInfo{
-			Name: rt.Name, TaskId: rt.TaskId, AgentId: &mesos.AgentID{Value: &agentID},
+			Name: rt.Name, TaskId: rt.TaskId, AgentId: agentPB,
 			Resources: rt.GetResources(), Limits: rt.GetLimits(), Labels: rt.Labels, HealthCheck: rt.HealthCheck,
 		},
 		executorID: rt.GetExecutorId().GetValue(),
