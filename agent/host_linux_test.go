@@ -168,3 +168,61 @@ func sessionMembers(sid int) []int {
 	}
 	return out
 }
+
+// With cgroups isolation a hosted task is born in its container's cgroups
+// (no fork escapes them), while no thread of the host stays there.
+func TestExecutorHostTaskInContainerCgroups(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("skipping: cgroups isolation needs root")
+	}
+	host, err := containerizer.DetectCgroups()
+	if err != nil {
+		t.Skipf("skipping: no usable cgroups here: %v", err)
+	}
+	root := fmt.Sprintf("gomesos-host-test-%d", os.Getpid())
+	if err := containerizer.CgroupsWritable(host, root); err != nil {
+		t.Skipf("skipping: cgroups are not writable here: %v", err)
+	}
+	isolators, resolved, err := containerizer.IsolatorsFor(containerizer.DefaultCgroupsIsolation, containerizer.CgroupsOptions{Root: root})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		for _, m := range host.Mounts {
+			_ = os.Remove(filepath.Join(m, root))
+		}
+	})
+	checkLeaks(t)
+	fm := newFakeMaster(t)
+	a := startAgent(t, fm, func(c *Config) { c.Isolators, c.Isolation = isolators, resolved })
+	defer a.stop(t)
+	agentID := a.registered(t)
+	fm.send(runTask(commandTask("boxed", agentID, `sleep 1000 & echo $! > "$MESOS_SANDBOX/child.pid"; echo $$ > "$MESOS_SANDBOX/task.pid"; wait`)))
+	up := waitRunning(t, fm, "boxed")
+	container := up.GetStatus().GetContainerStatus().GetContainerId().GetValue()
+	hostPid := int(up.GetStatus().GetContainerStatus().GetExecutorPid())
+	box := sandboxOf(t, a, "boxed")
+	want := "/" + root + "/" + container
+	for _, f := range []string{"task.pid", "child.pid"} {
+		pid := testutil.WaitPIDFile(t, filepath.Join(box, f), patience)
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+			parts := strings.SplitN(line, ":", 3)
+			if len(parts) == 3 && (strings.Contains(parts[1], "memory") || strings.Contains(parts[1], "pids") || (host.Version == 2 && parts[1] == "")) && parts[2] != want {
+				t.Errorf("%s (pid %d) is in %s, want %s", f, pid, line, want)
+			}
+		}
+	}
+	threads, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", hostPid))
+	for _, th := range threads {
+		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/cgroup", hostPid, th.Name()))
+		if strings.Contains(string(b), container) {
+			t.Errorf("host thread %s stayed in the container's cgroup: %s", th.Name(), b)
+		}
+	}
+	fm.send(killTask("boxed", 0))
+	fm.waitUpdate("boxed", mesos.TaskState_TASK_KILLED)
+}
