@@ -269,6 +269,7 @@ type container struct {
 	// host: pid is then the host's, root 0, and task its task's process
 	// once started (on mu). hostEnd hears how it ended.
 	hosted  bool
+	hc      *hostClient
 	task    procRecord
 	hostEnd chan hostEnd
 	// reaping is set once the root process has exited and is about to be

@@ -236,6 +236,15 @@ func (p *Posix) readHostEvents(hc *hostClient) {
 			p.mu.Unlock()
 		case "exited":
 			p.endHosted(ev.ID, hostEnd{status: ev.Status, oom: ev.OOM})
+		case "idle":
+			// The host exits, running nothing: the next launch starts
+			// another.
+			hc.closed.Store(true)
+			p.hostMu.Lock()
+			if p.host == hc {
+				p.host = nil
+			}
+			p.hostMu.Unlock()
 		case "replaced":
 			// Another containerizer (a restarted agent's) watches the
 			// host now, and owns its containers: this one lets go of
@@ -284,11 +293,36 @@ func (p *Posix) hostLost(hc *hostClient) {
 	if p.host == hc {
 		p.host = nil
 	}
+	p.mu.Lock()
+	var mine []string
+	for id, c := range p.containers {
+		if c.hosted && c.hc == hc {
+			mine = append(mine, id)
+		}
+	}
+	p.mu.Unlock()
 	var live map[string]bool
-	if sameProcess(hc.pid, hc.start) {
-		if nhc, l, err := p.connectHost(); err == nil && nhc.pid == hc.pid {
-			nhc.reaped = hc.reaped
+	for deadline := time.Now().Add(5 * time.Second); live == nil && sameProcess(hc.pid, hc.start) && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		nhc, l, err := p.connectHost()
+		if err != nil {
+			p.log.Warn("the executor host hung up; watching it again", "pid", hc.pid, "err", err)
+			continue
+		}
+		if nhc.pid != hc.pid {
+			nhc.closed.Store(true)
+			nhc.watch.Close()
+			break
+		}
+		nhc.reaped = hc.reaped
+		{
 			p.host = nhc
+			p.mu.Lock()
+			for _, c := range p.containers {
+				if c.hc == hc {
+					c.hc = nhc
+				}
+			}
+			p.mu.Unlock()
 			live = map[string]bool{}
 			for _, x := range l {
 				live[x.ID] = true
@@ -297,18 +331,12 @@ func (p *Posix) hostLost(hc *hostClient) {
 		}
 	}
 	if live == nil {
-		p.log.Error("the executor host is gone; every container it ran has ended", "pid", hc.pid)
+		p.log.Error("the executor host is gone; every container it ran has ended", "pid", hc.pid, "log_tail", logTail(filepath.Join(hc.dir, hostLogFile)))
 	}
-	p.mu.Lock()
-	var ended []string
-	for id, c := range p.containers {
-		if c.hosted && !live[id] {
-			ended = append(ended, id)
+	for _, id := range mine {
+		if !live[id] {
+			p.endHosted(id, hostEnd{status: -1, died: live == nil})
 		}
-	}
-	p.mu.Unlock()
-	for _, id := range ended {
-		p.endHosted(id, hostEnd{status: -1, died: live == nil})
 	}
 }
 
@@ -361,21 +389,32 @@ func (p *Posix) launchHosted(spec Spec, path string, argv, env []string, runDir 
 		}
 	}
 	req.Env = cmd.Env
-	hc, err := p.ensureHost()
-	if err != nil {
-		cleanup()
-		return 0, err
-	}
-	c := &container{spec: spec, pid: hc.pid, hosted: true, runDir: runDir, done: make(chan struct{}),
-		resources: spec.Resources, hostEnd: make(chan hostEnd, 1)}
-	// Known before the host is asked, so that no event finds it missing.
-	p.mu.Lock()
-	p.containers[spec.ID] = c
-	p.mu.Unlock()
-	if _, err := hostCall(hc.dir, req, stdout, stderr); err != nil {
+	var c *container
+	for attempt := 0; ; attempt++ {
+		hc, err := p.ensureHost()
+		if err != nil {
+			cleanup()
+			return 0, err
+		}
+		c = &container{spec: spec, pid: hc.pid, hosted: true, hc: hc, runDir: runDir, done: make(chan struct{}),
+			resources: spec.Resources, hostEnd: make(chan hostEnd, 1)}
+		// Known before the host is asked, so that no event finds it missing.
+		p.mu.Lock()
+		p.containers[spec.ID] = c
+		p.mu.Unlock()
+		_, err = hostCall(hc.dir, req, stdout, stderr)
+		if err == nil {
+			break
+		}
 		p.mu.Lock()
 		delete(p.containers, spec.ID)
 		p.mu.Unlock()
+		if attempt == 0 && !sameProcessOrExiting(hc, err) {
+			// The host went idle and exited as the launch came: once
+			// more, with a new one.
+			p.forgetHost(hc)
+			continue
+		}
 		cleanup()
 		return 0, fmt.Errorf("launch in the executor host: %w", err)
 	}
@@ -386,7 +425,7 @@ func (p *Posix) launchHosted(spec Spec, path string, argv, env []string, runDir 
 	if p.limitation(spec.ID) != nil {
 		p.limited(spec.ID)
 	}
-	p.log.Info("launched container in the executor host", "container", spec.ID, "host", hc.pid, "dir", spec.Directory)
+	p.log.Info("launched container in the executor host", "container", spec.ID, "host", c.hc.pid, "dir", spec.Directory)
 	return c.pid, nil
 }
 
@@ -494,7 +533,7 @@ func (p *Posix) recoverHosted(recs []recovery, want map[string]bool, boot string
 		case !want[r.id]:
 			orphans = append(orphans, r)
 		case isLive:
-			c := &container{spec: Spec{ID: r.id, Directory: r.launch.Directory}, pid: hc.pid, hosted: true,
+			c := &container{spec: Spec{ID: r.id, Directory: r.launch.Directory}, pid: hc.pid, hosted: true, hc: hc,
 				task: task, runDir: r.dir, done: make(chan struct{}), hostEnd: make(chan hostEnd, 1)}
 			for _, iso := range p.opts.Isolators {
 				if a, ok := iso.(Adopter); ok {
@@ -570,4 +609,42 @@ func (p *Posix) sweepHostedEnded(r recovery, boot string) {
 		return
 	}
 	sweepTask(*r.pids.Task)
+}
+
+// sameProcessOrExiting reports whether a failed launch is the host's answer
+// to it (false when the host is exiting or gone, and another may be tried).
+func sameProcessOrExiting(hc *hostClient, err error) bool {
+	if strings.Contains(err.Error(), "exiting") {
+		return false
+	}
+	var op *net.OpError
+	return sameProcess(hc.pid, hc.start) && !(errors.As(err, &op) && op.Op == "dial")
+}
+
+// forgetHost drops a host that is exiting, so that ensureHost starts
+// another.
+func (p *Posix) forgetHost(hc *hostClient) {
+	p.hostMu.Lock()
+	if p.host == hc {
+		p.host = nil
+	}
+	p.hostMu.Unlock()
+	hc.closed.Store(true)
+	hc.watch.Close()
+	// Wait (briefly) for it to be gone: a new host waits on its lock.
+	for deadline := time.Now().Add(5 * time.Second); sameProcess(hc.pid, hc.start) && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// logTail is the end of a log file, for an error message.
+func logTail(path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	if len(b) > 2048 {
+		b = b[len(b)-2048:]
+	}
+	return string(b)
 }

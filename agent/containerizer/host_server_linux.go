@@ -41,6 +41,7 @@ type hostServer struct {
 	execs   map[string]*hostedExec
 	watcher *net.UnixConn
 	watched bool // a watcher has connected once
+	idleGen int  // bumped by each arming of the idle exit
 	exit    chan struct{}
 	exiting bool
 }
@@ -146,13 +147,35 @@ func listenHost(path string) (*unlinkingListener, error) {
 	return &unlinkingListener{ln, path}, nil
 }
 
-// maybeExit ends the host when it runs nothing and no one watches; s.mu
-// is held.
+// hostLinger is how long a host that runs nothing waits for a launch
+// before it exits, watched or not.
+const hostLinger = 2 * time.Second
+
+// maybeExit ends the host when it runs nothing and no one watches, and
+// arms its exit after hostLinger when it runs nothing; s.mu is held.
 func (s *hostServer) maybeExit() {
-	if len(s.execs) == 0 && s.watcher == nil && !s.exiting {
+	if len(s.execs) > 0 || s.exiting {
+		return
+	}
+	if s.watcher == nil {
 		s.exiting = true
 		close(s.exit)
+		return
 	}
+	s.idleGen++
+	gen := s.idleGen
+	time.AfterFunc(hostLinger, func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if gen != s.idleGen || len(s.execs) > 0 || s.exiting {
+			return
+		}
+		// The watcher hears that this is no death: it starts a new host
+		// at its next launch.
+		s.notify(hostEvent{Event: "idle"})
+		s.exiting = true
+		close(s.exit)
+	})
 }
 
 // serve answers one connection's request.
@@ -192,13 +215,15 @@ func (s *hostServer) serve(conn *net.UnixConn) {
 			writePacket(conn, hostReply{Error: "launch needs the sandbox's stdout and stderr"})
 			return
 		}
-		err := s.launch(req, files[0], files[1])
+		run, err := s.launch(req, files[0], files[1])
 		files = nil // the executor owns them now, or launch closed them
 		if err != nil {
 			writePacket(conn, hostReply{Error: err.Error()})
 			return
 		}
+		// The agent hears of the launch before the executor subscribes.
 		writePacket(conn, hostReply{Pid: os.Getpid()})
+		run()
 	case "signal":
 		writePacket(conn, s.signal(req.ID, syscall.Signal(req.Signal)))
 	case "destroy":
@@ -260,12 +285,12 @@ func (s *hostServer) notify(ev hostEvent) {
 	}
 }
 
-// launch starts a container's executor.
-func (s *hostServer) launch(req hostRequest, stdout, stderr *os.File) error {
-	fail := func(err error) error {
+// launch prepares a container's executor; run starts it.
+func (s *hostServer) launch(req hostRequest, stdout, stderr *os.File) (run func(), err error) {
+	fail := func(err error) (func(), error) {
 		stdout.Close()
 		stderr.Close()
-		return err
+		return nil, err
 	}
 	if req.ID == "" || req.RunDir == "" {
 		return fail(errors.New("launch needs a container ID and a runtime directory"))
@@ -282,6 +307,7 @@ func (s *hostServer) launch(req hostRequest, stdout, stderr *os.File) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	ex := &hostedExec{id: req.ID, runDir: req.RunDir, cancel: cancel, stdout: stdout, stderr: stderr, done: make(chan struct{})}
 	s.execs[req.ID] = ex
+	s.idleGen++
 	s.mu.Unlock()
 	if err := writeJSON(filepath.Join(req.RunDir, pidsFile), pidsRecord{BootID: s.boot, Root: s.self, Executor: s.self}); err != nil {
 		s.mu.Lock()
@@ -300,7 +326,7 @@ func (s *hostServer) launch(req hostRequest, stdout, stderr *os.File) error {
 		s.mu.Unlock()
 		return true
 	}
-	go s.run(ctx, ex, builtin.Hosted{
+	h := builtin.Hosted{
 		Env:     req.Env,
 		Stdout:  stdout,
 		Stderr:  stderr,
@@ -317,8 +343,8 @@ func (s *hostServer) launch(req hostRequest, stdout, stderr *os.File) error {
 			s.notify(hostEvent{Event: "started", ID: req.ID, Task: task})
 			s.mu.Unlock()
 		},
-	})
-	return nil
+	}
+	return func() { go s.run(ctx, ex, h) }, nil
 }
 
 // run runs one executor to its end and records how it ended.
