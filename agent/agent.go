@@ -134,6 +134,7 @@ func New(cfg Config) (*Agent, error) {
 		RuntimeDir: cfg.RuntimeDir,
 		// The executor binary (gomesos) also supervises every container.
 		SupervisorPath: cfg.ExecutorBinary,
+		ExecutorHost:   !cfg.NoCommandExecutorHost,
 		OnExit:         func(t containerizer.Termination) { a.deliver(core.ContainerExited{Termination: termination(t)}) },
 		Isolators:      cfg.Isolators,
 		Logger:         log,

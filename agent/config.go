@@ -89,6 +89,12 @@ type Config struct {
 	// default os.Executable(). It is started without arguments and with
 	// GOMESOS_EXECUTOR=command|default in its environment.
 	ExecutorBinary string
+	// NoCommandExecutorHost (--command_executor_host=false) runs each
+	// built-in command executor as a process of its own under a container
+	// supervisor, as Mesos does, instead of inside the agent's one executor
+	// host process (see agent/containerizer's host.go), which is the
+	// default where the isolation allows it.
+	NoCommandExecutorHost bool
 	// ExecutorRegistrationTimeout (--executor_registration_timeout): how long
 	// an executor has to subscribe before it is destroyed.
 	ExecutorRegistrationTimeout time.Duration
@@ -329,6 +335,7 @@ func (c Config) flagsMap(ip string, port int) map[string]string {
 		"allowed_devices":                      c.AllowedDevices,
 		"nvidia_gpu_devices":                   c.NvidiaGPUDevices,
 		"executor_registration_timeout":        codec.FormatDuration(c.ExecutorRegistrationTimeout),
+		"command_executor_host":                strconv.FormatBool(!c.NoCommandExecutorHost),
 		"executor_shutdown_grace_period":       codec.FormatDuration(c.ExecutorShutdownGracePeriod),
 		"registration_backoff_factor":          codec.FormatDuration(c.RegistrationBackoffFactor),
 		"runtime_dir":                          c.RuntimeDir,

@@ -32,6 +32,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -208,6 +209,13 @@ type Options struct {
 	// the containerizer that launched them, and a recovered container that
 	// ends is reported with an unknown status.
 	SupervisorPath string
+	// ExecutorHost runs built-in command executors (a launch of
+	// SupervisorPath with GOMESOS_EXECUTOR=command) inside one executor
+	// host process (see host.go), started at the first such launch, instead
+	// of each under a supervisor of its own: where every isolator allows
+	// it (posix/cpu, posix/mem, cgroups, disk/du) and on Linux. Every other
+	// container keeps its supervisor.
+	ExecutorHost bool
 	// OnExit receives each container's termination, on a goroutine of the
 	// containerizer's own. It must not block for long.
 	OnExit func(Termination)
@@ -229,6 +237,11 @@ type Posix struct {
 	containers map[string]*container
 	starting   map[string]bool // IDs being launched
 	wg         sync.WaitGroup
+
+	// hostable is set when command executors run in the executor host.
+	hostable bool
+	hostMu   sync.Mutex
+	host     *hostClient // the host watched; nil before the first launch
 }
 
 // target names a container's processes for killing: its executor (root)
@@ -252,6 +265,13 @@ type container struct {
 	runDir    string
 	destroyed bool
 	done      chan struct{}
+	// hosted is set for a container whose executor runs in the executor
+	// host: pid is then the host's, root 0, and task its task's process
+	// once started (on mu). hostEnd hears how it ended.
+	hosted  bool
+	hc      *hostClient
+	task    procRecord
+	hostEnd chan hostEnd
 	// reaping is set once the root process has exited and is about to be
 	// reaped (or, recovered, its watch closed), after which its pid may
 	// name another process. Signals go only to a pinned container, which
@@ -282,6 +302,7 @@ func NewPosix(opts Options) *Posix {
 		}
 	}
 	p := &Posix{opts: opts, log: log, containers: make(map[string]*container), starting: make(map[string]bool)}
+	p.hostable = hostSupported && opts.ExecutorHost && opts.SupervisorPath != "" && hostSafe(opts.Isolators)
 	p.unpinned.L = &p.mu
 	for _, iso := range opts.Isolators {
 		if l, ok := iso.(Limiter); ok {
@@ -335,9 +356,13 @@ func (p *Posix) Launch(spec Spec) (int, error) {
 	if len(argv) == 0 {
 		argv = []string{spec.Path}
 	}
-	runDir, err := p.makeRunDir(spec)
+	hosted := p.hostable && path == p.opts.SupervisorPath && slices.Contains(env, commandKindEnv)
+	runDir, err := p.makeRunDir(spec, hosted)
 	if err != nil {
 		return 0, err
+	}
+	if hosted {
+		return p.launchHosted(spec, path, argv, env, runDir, stdout, stderr)
 	}
 	supervised := p.opts.SupervisorPath != ""
 	cmd := &exec.Cmd{
@@ -474,7 +499,7 @@ func (p *Posix) runtimeDir() string {
 
 // makeRunDir creates the container's runtime directory, anew, and records
 // the launch in it.
-func (p *Posix) makeRunDir(spec Spec) (string, error) {
+func (p *Posix) makeRunDir(spec Spec, hosted bool) (string, error) {
 	if err := ids.Validate(spec.ID); err != nil {
 		return "", fmt.Errorf("containerizer: container ID %q: %w", spec.ID, err)
 	}
@@ -485,7 +510,7 @@ func (p *Posix) makeRunDir(spec Spec) (string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", fmt.Errorf("create runtime directory: %w", err)
 	}
-	rec := launchRecord{ID: spec.ID, Directory: spec.Directory, Supervised: p.opts.SupervisorPath != ""}
+	rec := launchRecord{ID: spec.ID, Directory: spec.Directory, Supervised: p.opts.SupervisorPath != "" && !hosted, Hosted: hosted}
 	if err := writeJSON(filepath.Join(dir, launchFile), rec); err != nil {
 		_ = os.RemoveAll(dir)
 		return "", err
@@ -663,6 +688,9 @@ func (p *Posix) Signal(id string, sig syscall.Signal) error {
 		return ErrUnknownContainer
 	}
 	defer p.unpin(c)
+	if c.hosted {
+		return p.hostSignal(id, sig)
+	}
 	if err := syscall.Kill(-c.root, sig); err != nil && !errors.Is(err, syscall.ESRCH) {
 		return err
 	}
@@ -677,6 +705,13 @@ func (p *Posix) Destroy(id string) error {
 		return err // nil: the executor has exited, and the end is being reported
 	}
 	defer p.unpin(c)
+	if c.hosted {
+		// The host first: its executor, told the container is being
+		// destroyed, does not report the task's death as its own.
+		p.hostDestroy([]string{id}, false)
+		p.killIsolated(id)
+		return nil
+	}
 	p.killIsolated(id)
 	killNow([]target{{c.root, c.root}})
 	return nil
@@ -761,19 +796,29 @@ func (p *Posix) Pids() map[string]int {
 func (p *Posix) DestroyAll() {
 	p.mu.Lock()
 	var pinned []*container
+	var hosted []string
 	targets := make([]target, 0, len(p.containers))
 	for _, c := range p.containers {
 		c.destroyed = true
 		if !c.reaping {
 			c.pins++
 			pinned = append(pinned, c)
-			targets = append(targets, target{c.root, c.root})
+			if c.hosted {
+				hosted = append(hosted, c.spec.ID)
+			} else {
+				targets = append(targets, target{c.root, c.root})
+			}
 		}
 	}
 	p.mu.Unlock()
-	// The isolators kill each container whole (its cgroup) on a few
-	// goroutines at once, outside the lock; the session sweep of every
-	// container is one shared pass meanwhile.
+	// The host hears of its containers' end first, so their executors do
+	// not report the kill themselves; then the isolators kill each
+	// container whole (its cgroup) on a few goroutines at once, outside
+	// the lock, and the session sweep of every other container is one
+	// shared pass meanwhile.
+	if len(hosted) > 0 {
+		p.hostDestroy(hosted, false)
+	}
 	var wg sync.WaitGroup
 	if len(targets) > 0 {
 		wg.Go(func() { killNow(targets) })
@@ -784,6 +829,8 @@ func (p *Posix) DestroyAll() {
 		p.unpin(c)
 	}
 	p.wg.Wait()
+	// With no container left, the host exits once it is not watched.
+	p.closeHost()
 }
 
 // killWorkers is how many containers' isolators kill at once in

@@ -55,6 +55,7 @@ func (p *Posix) Recover(known []string) ([]Recovered, error) {
 	boot := bootID()
 	found := make(map[string]bool, len(entries))
 	var adopted []Recovered
+	var hosted []recovery
 	for _, e := range entries {
 		if !e.IsDir() || strings.HasPrefix(e.Name(), ".") {
 			continue
@@ -68,6 +69,10 @@ func (p *Posix) Recover(known []string) ([]Recovered, error) {
 			// Launched or adopted by this containerizer already: neither
 			// an orphan nor one to adopt again.
 			p.log.Warn("not recovering a container that this containerizer runs", "container", r.id)
+			continue
+		}
+		if r.launch.Hosted {
+			hosted = append(hosted, r)
 			continue
 		}
 		if !want[r.id] {
@@ -121,6 +126,7 @@ func (p *Posix) Recover(known []string) ([]Recovered, error) {
 			p.removeRunDir(r.dir)
 		}()
 	}
+	adopted = append(adopted, p.recoverHosted(hosted, want, boot)...)
 	for _, id := range known {
 		if found[id] {
 			continue

@@ -21,7 +21,12 @@ import (
 //	                                          boot they belong to
 //	                             status       the executor's wait status, in
 //	                                          decimal, written by the
-//	                                          supervisor when the executor ends
+//	                                          supervisor (or the executor
+//	                                          host) when the executor ends
+//
+// A container whose executor runs in the executor host (host.go) has the
+// same records: its pids.json names the host as root and executor, and its
+// task once started.
 //
 // Every file is written whole or not at all (a temporary file, fsync,
 // rename, fsync of the directory), so a crash at any moment leaves each
@@ -42,6 +47,8 @@ type launchRecord struct {
 	Directory string `json:"directory"`
 	// Supervised is true when the executor runs under a supervisor.
 	Supervised bool `json:"supervised"`
+	// Hosted is true when the executor runs inside the executor host.
+	Hosted bool `json:"hosted,omitempty"`
 }
 
 // procRecord names one process for as long as it lives: a pid is reused
@@ -61,6 +68,9 @@ type pidsRecord struct {
 	// supervisor, or the executor itself when unsupervised.
 	Root     procRecord `json:"root"`
 	Executor procRecord `json:"executor"`
+	// Task is a hosted container's task process (the leader of its own
+	// session), once it has started; Root and Executor are then the host.
+	Task *procRecord `json:"task,omitempty"`
 }
 
 // recordProc describes the running process pid.

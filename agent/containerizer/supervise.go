@@ -36,11 +36,15 @@ const reportFD = 3
 
 // MainIfSupervisor makes the process a container supervisor when it was
 // started as one (SuperviseArg first), and exits the process when the
-// executor has ended; otherwise it returns at once. A main, and the
+// executor has ended; or the executor host (HostArg first, see host.go),
+// exiting when the host is done; otherwise it returns at once. A main, and the
 // TestMain of every test binary that runs an agent or a containerizer with
 // a supervisor, calls it first of all, before builtin.MainIfExecutor: the
 // supervisor runs with the executor's environment.
 func MainIfSupervisor() {
+	if len(os.Args) >= 2 && os.Args[1] == HostArg {
+		os.Exit(runHost(os.Args[2:]))
+	}
 	if len(os.Args) < 2 || os.Args[1] != SuperviseArg {
 		return
 	}

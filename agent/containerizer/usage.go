@@ -23,6 +23,10 @@ func (p *Posix) Usage(id string) (*mesos.ResourceStatistics, error) {
 	defer p.unpin(c)
 	p.mu.Lock()
 	resources := c.resources
+	root := c.root
+	if c.hosted {
+		root = c.task.Pid // the task's session; the executor is the host's
+	}
 	p.mu.Unlock()
 
 	st := &mesos.ResourceStatistics{Timestamp: ptr(float64(time.Now().UnixNano()) / 1e9)}
@@ -35,8 +39,8 @@ func (p *Posix) Usage(id string) (*mesos.ResourceStatistics, error) {
 			}
 		}
 		if m, ok := iso.(ProcessMeasurer); ok {
-			if !read {
-				procs, read = processesOf(c.root), true
+			if !read && root > 0 {
+				procs, read = processesOf(root), true
 			}
 			m.UsageOfProcesses(procs, st)
 		}

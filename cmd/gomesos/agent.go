@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"slices"
+	"strconv"
 	"syscall"
 
 	"github.com/gomesos/gomesos/agent"
@@ -30,6 +31,12 @@ func agentFlags(fs *flag.FlagSet, cfg *agent.Config) {
 	fs.StringVar(&cfg.Attributes, "attributes", "", "attributes of the agent, e.g. 'rack:2;zone:a'")
 	fs.Var(flagx.Duration{D: &cfg.ExecutorRegistrationTimeout}, "executor_registration_timeout", "time an executor has to subscribe")
 	fs.Var(flagx.Duration{D: &cfg.ExecutorShutdownGracePeriod}, "executor_shutdown_grace_period", "time a shut-down executor has before it is killed")
+	fs.BoolFunc("command_executor_host", "run built-in command executors as goroutines of one executor host process per agent (with posix or cgroups isolation; it outlives agent restarts) instead of a supervisor and an executor process per task (default true)",
+		func(v string) error {
+			b, err := strconv.ParseBool(v)
+			cfg.NoCommandExecutorHost = !b
+			return err
+		})
 	fs.Var(flagx.Duration{D: &cfg.RegistrationBackoffFactor}, "registration_backoff_factor", "initial bound of the registration retry backoff")
 	fs.StringVar(&cfg.Isolation, "isolation", "", "isolators, comma-separated: posix/cpu, posix/mem, cgroups/cpu, cgroups/mem, cgroups/pids, cgroups/devices, gpu/nvidia, disk/du, filesystem/linux, namespaces/pid, network/ports (default: "+
 		containerizer.DefaultCgroupsIsolation+" when the agent can write cgroups, else "+containerizer.DefaultPosixIsolation+")")

@@ -101,7 +101,9 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"os/exec"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/gomesos/gomesos/codec"
@@ -168,4 +170,69 @@ func Run(ctx context.Context, kind string) int {
 	code := newEngine(kind, cfg, client, log).run(ctx)
 	log.Info("exiting", "status", code)
 	return code
+}
+
+// Hosted runs a built-in command executor inside another process, an
+// executor host (see package agent/containerizer), instead of as a process
+// of its own: its environment, standard output and error come from here, not
+// from the process, and its task starts through Start.
+type Hosted struct {
+	// Env is the environment the agent gave the executor ("KEY=value"):
+	// its configuration (MESOS_*) and its task's base environment.
+	Env []string
+	// Stdout and Stderr are the sandbox's files: the executor logs to
+	// Stderr, and its task writes to both.
+	Stdout, Stderr *os.File
+	// Start starts a prepared task (or check) process, which is to lead
+	// a session of its own; nil is cmd.Start. The host uses it to start the
+	// process inside the container's cgroups.
+	Start func(cmd *exec.Cmd) error
+	// Started, when set, is told the pid of the task's process once it
+	// has started.
+	Started func(pid int)
+	// Abandon, when set, is asked about a task process's end before it is
+	// reported: true means the container ends with it (the kernel killed
+	// it for going over the container's memory limit), so the executor
+	// exits without a terminal update and the agent reports the
+	// container's limitation, as when the executor is in the container.
+	Abandon func(ws syscall.WaitStatus) bool
+}
+
+// RunHosted runs a command executor as Run does, configured by h instead of
+// the process's environment, and returns what Run would exit with.
+// Cancelling ctx kills its task at once (as SIGTERM does to an executor
+// process).
+func RunHosted(ctx context.Context, h Hosted) int {
+	log := slog.New(slog.NewTextHandler(h.Stderr, nil)).With("executor", KindCommand)
+	cfg, err := executor.ConfigFromLookup(func(k string) (string, bool) {
+		v := lookupEnv(h.Env, k)
+		return v, v != ""
+	})
+	if err != nil {
+		log.Error("bad executor environment", "err", err)
+		return 1
+	}
+	enc := codec.Protobuf
+	if lookupEnv(h.Env, EnvEncoding) == "json" {
+		enc = codec.JSON
+	}
+	log = log.With("executor_id", cfg.ExecutorID, "framework_id", cfg.FrameworkID)
+	log.Info("starting in the executor host", "agent", cfg.AgentEndpoint, "sandbox", cfg.Sandbox, "checkpoint", cfg.Checkpoint)
+	client := executor.New(cfg, executor.WithEncoding(enc), executor.WithLogger(log))
+	e := newEngine(KindCommand, cfg, client, log)
+	e.env, e.stdout, e.stderr, e.hosted = h.Env, h.Stdout, h.Stderr, &h
+	code := e.run(ctx)
+	log.Info("exiting", "status", code)
+	return code
+}
+
+// lookupEnv is the last value of key in env, or "".
+func lookupEnv(env []string, key string) string {
+	v := ""
+	for _, kv := range env {
+		if k, val, ok := strings.Cut(kv, "="); ok && k == key {
+			v = val
+		}
+	}
+	return v
 }

@@ -105,6 +105,15 @@ type engine struct {
 	cfg    executor.Config
 	client *executor.Client
 	log    *slog.Logger
+	// env is the executor's environment (its tasks' base); stdout and
+	// stderr are the executor's, which a command task shares.
+	env            []string
+	stdout, stderr *os.File
+	// hosted is set when the executor runs inside an executor host.
+	hosted *Hosted
+	// abandoned is set when the host says a task's end is its
+	// container's (an OOM kill): the executor exits without reporting it.
+	abandoned bool
 
 	framework    *mesos.FrameworkInfo
 	tasks        map[string]*task
@@ -134,6 +143,9 @@ func newEngine(kind string, cfg executor.Config, client *executor.Client, log *s
 		cfg:    cfg,
 		client: client,
 		log:    log,
+		env:    os.Environ(),
+		stdout: os.Stdout,
+		stderr: os.Stderr,
 		tasks:  map[string]*task{},
 		exits:  make(chan exitNote),
 		timers: make(chan timerNote),
@@ -187,6 +199,12 @@ func (e *engine) loop(ctx, cctx context.Context, events <-chan *execpb.Event, cl
 		case ev := <-events:
 			e.handle(cctx, ev)
 		case n := <-e.exits:
+			if ctx.Err() != nil {
+				// Cancelled (the container is being destroyed) before
+				// the exit, which the kill caused: no update for it.
+				e.log.Warn("cancelled; killing every task", "err", ctx.Err())
+				return 1
+			}
 			e.exited(cctx, n)
 		case n := <-e.timers:
 			e.fired(cctx, n)
@@ -219,6 +237,9 @@ func (e *engine) loop(ctx, cctx context.Context, events <-chan *execpb.Event, cl
 
 // finished reports whether the executor is done, and its exit status.
 func (e *engine) finished() (int, bool) {
+	if e.abandoned {
+		return 1, true
+	}
 	if e.active > 0 {
 		if e.ackTimer != nil {
 			e.ackTimer.Stop()
@@ -344,7 +365,10 @@ func (e *engine) start(ctx context.Context, t *task) error {
 	if e.kind == KindDocker {
 		return e.startContainer(ctx, t)
 	}
-	spec := procSpec{command: t.info.GetCommand(), stdout: os.Stdout, stderr: os.Stderr}
+	spec := procSpec{command: t.info.GetCommand(), stdout: e.stdout, stderr: e.stderr}
+	if h := e.hosted; h != nil {
+		spec.session, spec.start = true, h.Start
+	}
 	var extra []string
 	if e.kind == KindCommand {
 		t.sandbox = e.cfg.Sandbox
@@ -379,7 +403,7 @@ func (e *engine) start(ctx context.Context, t *task) error {
 	spec.dir = t.sandbox
 	// The task's ports come first, so that its own environment may set
 	// them otherwise.
-	base := append(os.Environ(), taskenv.PortsEnv(t.info.GetResources(), nil)...)
+	base := append(e.env[:len(e.env):len(e.env)], taskenv.PortsEnv(t.info.GetResources(), nil)...)
 	spec.env = taskEnv(base, t.info.GetCommand(), extra...)
 	t.env = spec.env
 
@@ -396,6 +420,9 @@ func (e *engine) start(ctx context.Context, t *task) error {
 func (e *engine) started(t *task, r runner) {
 	t.proc = r
 	e.log.Info("started task", "task_id", t.id(), "process", r.id())
+	if p, ok := r.(*process); ok && e.hosted != nil && e.hosted.Started != nil {
+		e.hosted.Started(p.pid)
+	}
 	e.wg.Add(1)
 	go func() {
 		defer e.wg.Done()
@@ -423,7 +450,7 @@ func (e *engine) what() string {
 // MESOS_CONTAINER_IP: LIBPROCESS_IP when set, else the agent's IP, since
 // tasks share the host's network.
 func (e *engine) containerIP() string {
-	if ip := os.Getenv("LIBPROCESS_IP"); ip != "" {
+	if ip := lookupEnv(e.env, "LIBPROCESS_IP"); ip != "" {
 		return ip
 	}
 	host, _, err := net.SplitHostPort(e.cfg.AgentEndpoint)
@@ -437,6 +464,11 @@ func (e *engine) containerIP() string {
 func (e *engine) exited(ctx context.Context, n exitNote) {
 	t := n.task
 	if t.terminal {
+		return
+	}
+	if h := e.hosted; h != nil && h.Abandon != nil && n.ok && h.Abandon(n.ws) {
+		e.log.Warn("the task's container is ending (over its memory limit); leaving the report to the agent", "task_id", t.id())
+		e.abandoned = true
 		return
 	}
 	state := mesos.TaskState_TASK_FAILED
@@ -694,7 +726,10 @@ func validateChecks(ti *mesos.TaskInfo) error {
 // startChecks starts a running task's health check and check. Their
 // results reach the loop as messages.
 func (e *engine) startChecks(ctx context.Context, t *task) {
-	target := checks.Target{Dir: t.sandbox, Env: t.env, Stderr: os.Stderr}
+	target := checks.Target{Dir: t.sandbox, Env: t.env, Stderr: e.stderr}
+	if h := e.hosted; h != nil {
+		target.Start = h.Start
+	}
 	if hc := t.info.GetHealthCheck(); hc != nil {
 		h, err := checks.StartHealthChecker(ctx, hc, target, nil, func(s checks.HealthStatus) {
 			select {

@@ -24,6 +24,11 @@ type procSpec struct {
 	dir            string
 	env            []string
 	stdout, stderr *os.File
+	// session starts the process as the leader of a session of its own
+	// (not only of a process group), as an executor host runs tasks.
+	session bool
+	// start starts the prepared command; nil is cmd.Start.
+	start func(*exec.Cmd) error
 }
 
 // runner is a started task: a process of the executor's own, or a Docker
@@ -103,8 +108,12 @@ func startProcess(spec procSpec) (*process, error) {
 	cmd.Env = spec.env
 	cmd.Stdout = spec.stdout
 	cmd.Stderr = spec.stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: !spec.session, Setsid: spec.session}
+	start := cmd.Start
+	if spec.start != nil {
+		start = func() error { return spec.start(cmd) }
+	}
+	if err := start(); err != nil {
 		return nil, err
 	}
 	return &process{cmd: cmd, pid: cmd.Process.Pid}, nil

@@ -470,9 +470,10 @@ func TestAgentSIGUSR1KillsEverything(t *testing.T) {
 // --executor_reregistration_timeout (here one stopped with SIGSTOP) is
 // destroyed with its task, which the agent reports TASK_FAILED with
 // REASON_EXECUTOR_REREGISTRATION_TIMEOUT; an executor that does resubscribe
-// keeps its task RUNNING.
+// keeps its task RUNNING. Executors are processes of their own here
+// (--command_executor_host=false), so that one can be stopped alone.
 func TestAgentRecoveryDestroysExecutorThatDoesNotResubscribe(t *testing.T) {
-	r := startRig(t, rigOptions{agentFlags: []string{"--executor_reregistration_timeout=1secs"}})
+	r := startRig(t, rigOptions{agentFlags: []string{"--executor_reregistration_timeout=1secs", "--command_executor_host=false"}})
 	fw := startFrameworkAt(t, r.masterAddr, frameworkOptions{checkpoint: true, failoverTimeout: 3600})
 	_, taskIDs := launchSleepers(t, fw, "task", 2)
 	pids := r.commandTaskPIDs(taskIDs)

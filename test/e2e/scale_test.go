@@ -123,9 +123,10 @@ func TestThousandCommandTasksLaunchAndKillOnOneAgent(t *testing.T) {
 		}
 	}
 	launched := time.Since(start)
-	// Each task is its executor and its sleep.
-	if procs := processesUnder(workDir); len(procs) < 2*n {
-		t.Errorf("%d processes in sandboxes with every task running, want at least %d", len(procs), 2*n)
+	// Each task is its sleep; the executors are goroutines of the agent's
+	// executor host, which runs outside the sandboxes.
+	if procs := processesUnder(workDir); len(procs) < n {
+		t.Errorf("%d processes in sandboxes with every task running, want at least %d", len(procs), n)
 	}
 	launchProbe := mon.reset()
 

@@ -100,9 +100,10 @@ func TestStatisticsAndDiskQuotaThroughTheBinary(t *testing.T) {
 		return later["cpus_user_time_secs"] >= first["cpus_user_time_secs"]+0.3
 	})
 	t.Logf("spin: %v", later)
-	// The supervisor, the executor and the task's shell.
+	// The task's shell (its executor runs in the agent's executor host,
+	// no process of the container's).
 	if later["cpus_limit"] < 0.5 || later["mem_limit_bytes"] < 64<<20 || later["disk_limit_bytes"] != 16<<20 ||
-		later["processes"] < 3 || later["threads"] < later["processes"] || later["timestamp"] <= first["timestamp"] {
+		later["processes"] < 1 || later["threads"] < later["processes"] || later["timestamp"] <= first["timestamp"] {
 		t.Errorf("spin's statistics: %v", later)
 	}
 	if cgroups {

@@ -60,6 +60,10 @@ type Target struct {
 	// Stderr receives the check command's output (both streams); nil
 	// discards it.
 	Stderr io.Writer
+	// Start starts a check command's process (prepared, in a process
+	// group of its own); nil is cmd.Start. An executor host uses it to
+	// start the command in the task's container (its cgroups).
+	Start func(cmd *exec.Cmd) error
 }
 
 // Clock lets tests replace the time source used for the grace period.
@@ -170,7 +174,11 @@ func runCommand(ctx context.Context, c *mesos.CommandInfo, t Target) (int, error
 		cmd.Stdout, cmd.Stderr = t.Stderr, t.Stderr
 	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
+	start := cmd.Start
+	if t.Start != nil {
+		start = func() error { return t.Start(cmd) }
+	}
+	if err := start(); err != nil {
 		return 0, fmt.Errorf("failed to create subprocess: %w", err)
 	}
 	done := make(chan error, 1)
