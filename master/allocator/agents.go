@@ -16,8 +16,8 @@ type agent struct {
 	// not yet added.
 	available resources.Resources
 	availQ    qty
-	// gen changes whenever available changes; refusals memoize their
-	// decision against it.
+	// gen changes whenever available changes; filter shapes memoize
+	// whether they cover the available resources against it.
 	gen uint64
 	// special is set when the agent has reserved, revocable or shared
 	// resources: what may be offered then depends on the role and on the
@@ -32,24 +32,35 @@ type agent struct {
 	blocked      bool
 	blockedGen   uint64
 	blockedEpoch uint64
-	// lastRefused is the resources of the agent's newest filter: the
-	// frameworks that decline an agent in turn usually decline the same
-	// resources, and their filters share one copy (see canonical).
-	lastRefused resources.Resources
-
-	refusals map[*client]refusal // filters by client
+	// Refuse filters on the agent (see filters.go): plain values, chained
+	// by client through fnext (index plus one of the client's next older
+	// filter, 0 at the end) from fhead (by client.idx, index plus one of its
+	// newest filter, 0 when none).
+	filters []filterVal
+	fnext   []int32
+	fhead   []int32
+	// shapes are the distinct resource sets refused on the agent; lastShape
+	// (-1 when none) is the newest, whose slice is given back to the agent
+	// when it is declined again (see canonical).
+	shapes    []shape
+	lastShape int32
 	// refusedBits has bit client.idx set when the client has filters on
 	// the agent, and newestBits when, in addition, its newest filter holds
-	// the very slice lastRefused. They answer the cycle's "is this framework
-	// refused here?" without a map lookup in the two common cases: no
-	// filter, and a filter on exactly what the agent has again.
+	// lastShape. They answer the cycle's "is this framework refused here?"
+	// without further lookups in the two common cases: no filter, and a
+	// filter on exactly what the agent has again.
 	refusedBits, newestBits bitset
+	// minExpiry is no later than the earliest expiry of its filters, and
+	// heapIdx its place in HierarchicalDRF.expiry (-1 when it has none).
+	minExpiry int64
+	heapIdx   int
 
 	alloc map[*client]resources.Resources // unallocated, by holder
 	// pending holds usage of frameworks not yet added, with allocation
 	// roles, by framework ID.
 	pending map[string]resources.Resources
-	pos     int // index in HierarchicalDRF.agentList
+	pos     int   // index in HierarchicalDRF.agentList
+	num     int32 // stable small number, for the clients' refusedOn bitsets
 }
 
 func (ag *agent) take(res resources.Resources, q qty) {
@@ -63,25 +74,6 @@ func (ag *agent) takeAll() {
 	ag.available = nil
 	clear(ag.availQ)
 	ag.gen++
-}
-
-// canonical returns the agent's copy of the last refused resources if res
-// equals them, and otherwise makes res that copy.
-func (ag *agent) canonical(res resources.Resources) resources.Resources {
-	if sameSlice(ag.lastRefused, res) || ag.lastRefused != nil && ag.lastRefused.Equal(res) {
-		return ag.lastRefused
-	}
-	ag.lastRefused = res
-	clear(ag.newestBits) // no filter holds the new slice yet
-	return res
-}
-
-// noteRefusal brings c's bits on ag up to date after its filters there
-// changed.
-func (ag *agent) noteRefusal(c *client) {
-	rf, ok := ag.refusals[c]
-	ag.refusedBits.set(c.idx, ok)
-	ag.newestBits.set(c.idx, ok && sameSlice(rf.res, ag.lastRefused) && len(rf.res) > 0)
 }
 
 // bitset is a set of small integers.
@@ -144,9 +136,12 @@ func (a *HierarchicalDRF) AddAgent(id string, info Agent, total resources.Resour
 		active:    true,
 		alloc:     map[*client]resources.Resources{},
 		pending:   map[string]resources.Resources{},
-		refusals:  map[*client]refusal{},
 		pos:       len(a.agentList),
+		num:       a.newAgentNum(),
+		lastShape: -1,
+		heapIdx:   -1,
 	}
+	a.agentByNum[ag.num] = ag
 	ag.availQ = slices.Clone(ag.totalQ)
 	for i := range total {
 		r := &total[i]
@@ -208,9 +203,15 @@ func (a *HierarchicalDRF) RemoveAgent(id string) {
 			delete(a.pending, fwID)
 		}
 	}
-	for c := range ag.refusals {
-		a.clearAgentFilters(c, ag)
+	for w, word := range ag.refusedBits {
+		for word != 0 {
+			i := w<<6 | trailingZeros(word)
+			word &= word - 1
+			a.clearAgentFilters(a.clientByIdx[i], ag)
+		}
 	}
+	a.agentByNum[ag.num] = nil
+	a.freeAgentNums = append(a.freeAgentNums, ag.num)
 	for _, c := range holders {
 		a.maybeDropClient(c)
 	}
@@ -223,6 +224,17 @@ func (a *HierarchicalDRF) RemoveAgent(id string) {
 	a.agentList[len(a.agentList)-1] = nil
 	a.agentList = a.agentList[:len(a.agentList)-1]
 	delete(a.agents, id)
+}
+
+// newAgentNum returns a free agent number, growing agentByNum if needed.
+func (a *HierarchicalDRF) newAgentNum() int32 {
+	if n := len(a.freeAgentNums); n > 0 {
+		num := a.freeAgentNums[n-1]
+		a.freeAgentNums = a.freeAgentNums[:n-1]
+		return num
+	}
+	a.agentByNum = append(a.agentByNum, nil)
+	return int32(len(a.agentByNum) - 1)
 }
 
 // ActivateAgent implements Allocator.

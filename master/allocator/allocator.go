@@ -192,6 +192,9 @@ type HierarchicalDRF struct {
 
 	agents    map[string]*agent
 	agentList []*agent // in order of addition, for a deterministic shuffle
+	// agentByNum and freeAgentNums number the agents (see agent.num).
+	agentByNum    []*agent
+	freeAgentNums []int32
 	totalQ    qty      // sum of the agents' totals
 
 	frameworks map[string]*framework
@@ -202,8 +205,8 @@ type HierarchicalDRF struct {
 	root    *role
 	roles   map[string]*role
 
-	filters     filterHeap
-	seq         uint64 // numbers filters and framework generations
+	expiry      agentHeap // agents with filters, by earliest expiry
+	seq         uint64    // numbers framework generations
 	sharesStale bool   // totals changed since shares were computed
 
 	// orderVersion changes whenever the role order may have changed.
@@ -214,9 +217,11 @@ type HierarchicalDRF struct {
 	eligibility uint64
 	eligible    [eligibilityLog]*client
 
-	// nextIdx and freeIdx number the clients (see client.idx).
-	nextIdx int
-	freeIdx []int
+	// nextIdx and freeIdx number the clients (see client.idx);
+	// clientByIdx finds them by number.
+	nextIdx     int
+	freeIdx     []int
+	clientByIdx []*client
 
 	runs     uint64
 	rejected uint64
@@ -224,6 +229,7 @@ type HierarchicalDRF struct {
 	// scratch buffers reused across cycles
 	candidates []*agent
 	roleOrder  []*role
+	scratch    []int32
 }
 
 var _ Allocator = (*HierarchicalDRF)(nil)

@@ -239,14 +239,16 @@ func (a *HierarchicalDRF) RecoverResources(frameworkID, agentID string, res reso
 	}
 
 	for _, p := range parts {
+		id := int32(-1)
 		if refuse > 0 {
 			// Give back the very slice the filter will hold (see refused).
-			p.res = ag.canonical(p.res)
+			id = ag.canonical(p.res)
+			p.res = ag.shapes[id].res
 		}
 		a.uncharge(p.c, ag, p.res, a.toQty(p.res), true)
 		a.maybeDropClient(p.c)
 		if refuse > 0 && fw.clients[p.c.role.path] == p.c {
-			a.addFilter(p.c, ag, p.res, refuse, now)
+			a.addFilter(p.c, ag, id, refuse, now)
 		}
 	}
 }
