@@ -195,7 +195,7 @@ type HierarchicalDRF struct {
 	// agentByNum and freeAgentNums number the agents (see agent.num).
 	agentByNum    []*agent
 	freeAgentNums []int32
-	totalQ    qty      // sum of the agents' totals
+	totalQ        qty // sum of the agents' totals
 
 	frameworks map[string]*framework
 	// pending indexes agents holding usage of frameworks not yet added.
@@ -207,7 +207,7 @@ type HierarchicalDRF struct {
 
 	expiry      agentHeap // agents with filters, by earliest expiry
 	seq         uint64    // numbers framework generations
-	sharesStale bool   // totals changed since shares were computed
+	sharesStale bool      // totals changed since shares were computed
 
 	// orderVersion changes whenever the role order may have changed.
 	orderVersion uint64

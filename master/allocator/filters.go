@@ -36,8 +36,8 @@ type filterVal struct {
 // shape is a resource set refused on an agent, shared by the filters that
 // refused it.
 type shape struct {
-	res  resources.Resources // unallocated
-	fp   uint64              // fingerprint (see fingerprint)
+	res resources.Resources // unallocated
+	fp  uint64              // fingerprint (see fingerprint)
 	// refs counts the filters holding it, plus one while it is the agent's
 	// lastShape; the slot is free when it is zero.
 	refs int32

@@ -32,7 +32,7 @@ type client struct {
 	alloc     qty
 	share     float64
 	offerable bool
-	agents map[*agent]struct{} // agents where it holds resources
+	agents    map[*agent]struct{} // agents where it holds resources
 	// refusedOn has bit agent.num set for the agents where it has filters.
 	refusedOn bitset
 	// idx numbers the client among the live ones (freed numbers are
@@ -283,8 +283,8 @@ func (a *HierarchicalDRF) ensureClient(fw *framework, path string) *client {
 	}
 	r := a.ensureRole(path)
 	c := &client{
-		fw:        fw,
-		role:      r,
+		fw:     fw,
+		role:   r,
 		agents: map[*agent]struct{}{},
 		idx:    a.newClientIdx(),
 	}
