@@ -56,6 +56,12 @@ type agent struct {
 	heapIdx   int
 
 	alloc map[*client]resources.Resources // unallocated, by holder
+	// lastAlloc is the agent's last allocation, so that its recovery is
+	// recognized by the slice (see RecoverResources); offered is the
+	// allocated copy of the last resources offered in a role, handed out
+	// again while the agent offers the same resources in the same role.
+	lastAlloc lastAlloc
+	offered   offered
 	// pending holds usage of frameworks not yet added, with allocation
 	// roles, by framework ID.
 	pending map[string]resources.Resources
@@ -74,6 +80,31 @@ func (ag *agent) takeAll() {
 	ag.available = nil
 	clear(ag.availQ)
 	ag.gen++
+}
+
+type lastAlloc struct {
+	c   *client
+	out resources.Resources // as handed out, with the allocation role
+	un  resources.Resources // unallocated, as charged to c
+}
+
+type offered struct {
+	from resources.Resources
+	role string
+	out  resources.Resources
+}
+
+// allocatedTo returns res (unallocated, what the agent offers) allocated to
+// role. Resources values are never modified in place, so an agent offering
+// the very same slice in the same role again (after a decline, it has the
+// declined resources back) hands out the same copy.
+func (ag *agent) allocatedTo(res resources.Resources, role string) resources.Resources {
+	if o := &ag.offered; sameSlice(o.from, res) && o.role == role && len(res) > 0 {
+		return o.out
+	}
+	out := res.AllocatedTo(role)
+	ag.offered = offered{from: res, role: role, out: out}
+	return out
 }
 
 // bitset is a set of small integers.

@@ -149,12 +149,14 @@ func (a *HierarchicalDRF) allocateRole(ag *agent, r *role, out []Allocation) []A
 		if !ok {
 			continue
 		}
+		given := ag.allocatedTo(offer, r.path)
 		out = append(out, Allocation{
 			FrameworkID: c.fw.id,
 			AgentID:     ag.id,
 			Role:        r.path,
-			Resources:   offer.AllocatedTo(r.path),
+			Resources:   given,
 		})
+		ag.lastAlloc = lastAlloc{c: c, out: given, un: offer}
 		if !ag.special {
 			// The framework takes everything the agent has: charge it
 			// with the agent's quantities before they are cleared.
@@ -196,11 +198,19 @@ func (a *HierarchicalDRF) RecoverResources(frameworkID, agentID string, res reso
 	if ag == nil {
 		return
 	}
+	fw := a.frameworks[frameworkID]
+	if l := ag.lastAlloc; fw != nil && l.c != nil && l.c.fw == fw && sameSlice(res, l.out) && sameSlice(ag.alloc[l.c], l.un) {
+		// The very resources of the agent's last allocation, which their
+		// holder still holds whole: the master handing back an offer, the
+		// usual recovery. What they are made of is known.
+		ag.lastAlloc = lastAlloc{}
+		a.recoverPart(fw, l.c, ag, l.un, refuse, now)
+		return
+	}
 	res = resources.New(res...)
 	if res.IsEmpty() {
 		return
 	}
-	fw := a.frameworks[frameworkID]
 	if fw == nil {
 		a.recoverHeld(frameworkID, ag, res)
 		return
@@ -237,19 +247,29 @@ func (a *HierarchicalDRF) RecoverResources(frameworkID, agentID string, res reso
 			return
 		}
 	}
-
 	for _, p := range parts {
-		id := int32(-1)
-		if refuse > 0 {
-			// Give back the very slice the filter will hold (see refused).
-			id = ag.canonical(p.res)
-			p.res = ag.shapes[id].res
-		}
-		a.uncharge(p.c, ag, p.res, a.toQty(p.res), true)
-		a.maybeDropClient(p.c)
-		if refuse > 0 && fw.clients[p.c.role.path] == p.c {
-			a.addFilter(p.c, ag, id, refuse, now)
-		}
+		a.recoverPart(fw, p.c, ag, p.res, refuse, now)
+	}
+}
+
+// recoverPart gives back res (unallocated), which c of fw holds on ag, and
+// installs a refuse filter on it when refuse > 0.
+func (a *HierarchicalDRF) recoverPart(fw *framework, c *client, ag *agent, res resources.Resources, refuse time.Duration, now time.Time) {
+	if refuse <= 0 {
+		a.uncharge(c, ag, res, a.toQty(res), true)
+		a.maybeDropClient(c)
+		return
+	}
+	// Give back the very slice the filter will hold (see refused).
+	id := ag.canonical(res)
+	s := &ag.shapes[id]
+	if s.q == nil {
+		s.q = a.toQty(s.res)
+	}
+	a.uncharge(c, ag, s.res, s.q, true)
+	a.maybeDropClient(c)
+	if fw.clients[c.role.path] == c {
+		a.addFilter(c, ag, id, refuse, now)
 	}
 }
 

@@ -37,6 +37,7 @@ type filterVal struct {
 // refused it.
 type shape struct {
 	res resources.Resources // unallocated
+	q   qty                 // res's quantities, once needed
 	fp  uint64              // fingerprint (see fingerprint)
 	// refs counts the filters holding it, plus one while it is the agent's
 	// lastShape; the slot is free when it is zero.
