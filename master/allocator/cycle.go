@@ -144,7 +144,14 @@ func (a *HierarchicalDRF) allocateRole(ag *agent, r *role, out []Allocation) []A
 	if len(avail) == 0 {
 		return out
 	}
+	// An agent declined before usually has the declined resources again,
+	// and most frameworks' newest filter there holds exactly them: one bit
+	// test each (see refused).
+	declined := !ag.special && sameSlice(ag.lastRefused(), avail)
 	for _, c := range r.offerable.sorted(clientCmp) {
+		if declined && ag.newestBits.has(c.idx) {
+			continue
+		}
 		offer, ok := a.takes(c, ag, avail, availQ)
 		if !ok {
 			continue
