@@ -32,6 +32,11 @@ type agent struct {
 	blocked      bool
 	blockedGen   uint64
 	blockedEpoch uint64
+	// touched says the agent is in HierarchicalDRF.touched: it changed
+	// since the last cycle began (see touch).
+	touched bool
+	removed bool
+	drf     *HierarchicalDRF
 	// Refuse filters on the agent (see filters.go): plain values, chained
 	// by client through fnext (index plus one of the client's next older
 	// filter, 0 at the end) from fhead (by client.idx, index plus one of its
@@ -73,6 +78,17 @@ func (ag *agent) take(res resources.Resources, q qty) {
 	ag.available = ag.available.Subtract(res)
 	ag.availQ.sub(q)
 	ag.gen++
+	ag.touch()
+}
+
+// touch records that the agent changed in a way that may let a framework
+// take something from it: the next cycle examines it even when no
+// framework became newly eligible (see Allocate).
+func (ag *agent) touch() {
+	if !ag.touched {
+		ag.touched = true
+		ag.drf.touched = append(ag.drf.touched, ag)
+	}
 }
 
 // takeAll empties the available resources.
@@ -80,6 +96,7 @@ func (ag *agent) takeAll() {
 	ag.available = nil
 	clear(ag.availQ)
 	ag.gen++
+	ag.touch()
 }
 
 type lastAlloc struct {
@@ -141,6 +158,7 @@ func (ag *agent) give(res resources.Resources, q qty) {
 	}
 	ag.availQ.add(q)
 	ag.gen++
+	ag.touch()
 }
 
 func sortedAgents(set map[*agent]struct{}) []*agent {
@@ -171,7 +189,9 @@ func (a *HierarchicalDRF) AddAgent(id string, info Agent, total resources.Resour
 		num:       a.newAgentNum(),
 		lastShape: -1,
 		heapIdx:   -1,
+		drf:       a,
 	}
+	ag.touch()
 	a.agentByNum[ag.num] = ag
 	ag.availQ = slices.Clone(ag.totalQ)
 	for i := range total {
@@ -243,6 +263,7 @@ func (a *HierarchicalDRF) RemoveAgent(id string) {
 	}
 	a.agentByNum[ag.num] = nil
 	a.freeAgentNums = append(a.freeAgentNums, ag.num)
+	ag.removed = true
 	for _, c := range holders {
 		a.maybeDropClient(c)
 	}
@@ -272,6 +293,7 @@ func (a *HierarchicalDRF) newAgentNum() int32 {
 func (a *HierarchicalDRF) ActivateAgent(id string) {
 	if ag := a.agents[id]; ag != nil {
 		ag.active = true
+		ag.touch()
 	}
 }
 

@@ -226,6 +226,15 @@ type HierarchicalDRF struct {
 	runs     uint64
 	rejected uint64
 
+	// touched lists the agents changed since the last cycle began (see
+	// agent.touch). When no framework became newly eligible since then
+	// (scanEpoch is still the eligibility epoch) and no full scan is asked
+	// for, only they can have anything to give, and a cycle looks at them
+	// alone.
+	touched   []*agent
+	scanEpoch uint64
+	fullScan  bool
+
 	// scratch buffers reused across cycles
 	candidates []*agent
 	roleOrder  []*role

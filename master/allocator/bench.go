@@ -227,6 +227,7 @@ func (a *HierarchicalDRF) forceFullScan() {
 	for _, ag := range a.agentList {
 		ag.blocked = false
 	}
+	a.fullScan = true
 }
 
 // BenchHarness drives an allocator through the DeclineOffers workload: a

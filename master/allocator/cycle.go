@@ -20,12 +20,29 @@ func (a *HierarchicalDRF) Allocate(now time.Time) []Allocation {
 	a.expireFilters(now)
 	a.refreshShares()
 
+	// The agents that may have something for someone: all of them when a
+	// framework became newly eligible since the last cycle, else only
+	// those that changed since (the others are blocked, or have nothing).
 	cands := a.candidates[:0]
-	for _, ag := range a.agentList {
-		if ag.active && len(ag.available) > 0 {
-			cands = append(cands, ag)
+	if a.fullScan || a.eligibility != a.scanEpoch {
+		for _, ag := range a.agentList {
+			if ag.active && len(ag.available) > 0 {
+				cands = append(cands, ag)
+			}
+		}
+	} else {
+		for _, ag := range a.touched {
+			if !ag.removed && ag.active && len(ag.available) > 0 {
+				cands = append(cands, ag)
+			}
 		}
 	}
+	for _, ag := range a.touched {
+		ag.touched = false
+	}
+	clear(a.touched)
+	a.touched = a.touched[:0]
+	a.fullScan, a.scanEpoch = false, a.eligibility
 	a.rng.Shuffle(len(cands), func(i, j int) { cands[i], cands[j] = cands[j], cands[i] })
 
 	var out []Allocation

@@ -225,6 +225,7 @@ func (a *HierarchicalDRF) filterGone(c *client, ag *agent, n int) {
 	// earliest filter went keeps its old minExpiry: the expiry sweep
 	// corrects it when it comes due.)
 	ag.blocked = false
+	ag.touch()
 }
 
 // clearFilters drops every filter of c.
