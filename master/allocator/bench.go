@@ -269,7 +269,7 @@ type BenchHarness struct {
 	// is then the CPU the declines of the last Round took.
 	CPU            func() time.Duration
 	LastDeclineCPU time.Duration
-	offers      []Allocation
+	offers         []Allocation
 }
 
 // NewBenchHarness builds the DeclineOffers cluster (see Bench), with the
