@@ -10,7 +10,8 @@ import (
 // Allocate implements Allocator.
 //
 // One cycle visits the active agents with available resources in a seeded
-// random order. For each agent it walks the roles in weighted DRF order and,
+// random order (only those that changed since the last cycle when no
+// framework became newly eligible: the others would give nothing). For each agent it walks the roles in weighted DRF order and,
 // inside each role, the offerable frameworks in DRF order; the first
 // framework that may take what the agent has for the role gets all of it.
 // Shares are updated as allocations are made, so fairness holds inside the
