@@ -129,7 +129,7 @@ func runBenchAllocator(ctx context.Context, args []string, stdout, stderr io.Wri
 		fmt.Fprintln(stderr, "gomesos bench allocator: --agents, --frameworks and --roles must be at least 1")
 		return 2
 	}
-	if _, err := allocator.Bench(ctx, *agents, *frameworks, *roles, time.Now, stdout); err != nil {
+	if _, err := allocator.Bench(ctx, *agents, *frameworks, *roles, time.Now, processCPU, stdout); err != nil {
 		fmt.Fprintln(stderr, "gomesos bench allocator:", err)
 		return 1
 	}

@@ -16,8 +16,8 @@ type agent struct {
 	// not yet added.
 	available resources.Resources
 	availQ    qty
-	// gen changes whenever available changes; refusals memoize their
-	// decision against it.
+	// gen changes whenever available changes; filter shapes memoize
+	// whether they cover the available resources against it.
 	gen uint64
 	// special is set when the agent has reserved, revocable or shared
 	// resources: what may be offered then depends on the role and on the
@@ -32,30 +32,63 @@ type agent struct {
 	blocked      bool
 	blockedGen   uint64
 	blockedEpoch uint64
-	// lastRefused is the resources of the agent's newest filter: the
-	// frameworks that decline an agent in turn usually decline the same
-	// resources, and their filters share one copy (see canonical).
-	lastRefused resources.Resources
-
-	refusals map[*client]refusal // filters by client
+	// touched says the agent is in HierarchicalDRF.touched: it changed
+	// since the last cycle began (see touch).
+	touched bool
+	removed bool
+	drf     *HierarchicalDRF
+	// Refuse filters on the agent (see filters.go): plain values, chained
+	// by client through fnext (index plus one of the client's next older
+	// filter, 0 at the end) from fhead (by client.idx, index plus one of its
+	// newest filter, 0 when none).
+	filters []filterVal
+	fnext   []int32
+	fhead   []int32
+	// shapes are the distinct resource sets refused on the agent; lastShape
+	// (-1 when none) is the newest, whose slice is given back to the agent
+	// when it is declined again (see canonical).
+	shapes    []shape
+	lastShape int32
 	// refusedBits has bit client.idx set when the client has filters on
 	// the agent, and newestBits when, in addition, its newest filter holds
-	// the very slice lastRefused. They answer the cycle's "is this framework
-	// refused here?" without a map lookup in the two common cases: no
-	// filter, and a filter on exactly what the agent has again.
+	// lastShape. They answer the cycle's "is this framework refused here?"
+	// without further lookups in the two common cases: no filter, and a
+	// filter on exactly what the agent has again.
 	refusedBits, newestBits bitset
+	// minExpiry is no later than the earliest expiry of its filters, and
+	// heapIdx its place in HierarchicalDRF.expiry (-1 when it has none).
+	minExpiry int64
+	heapIdx   int
 
 	alloc map[*client]resources.Resources // unallocated, by holder
+	// lastAlloc is the agent's last allocation, so that its recovery is
+	// recognized by the slice (see RecoverResources); offered is the
+	// allocated copy of the last resources offered in a role, handed out
+	// again while the agent offers the same resources in the same role.
+	lastAlloc lastAlloc
+	offered   offered
 	// pending holds usage of frameworks not yet added, with allocation
 	// roles, by framework ID.
 	pending map[string]resources.Resources
-	pos     int // index in HierarchicalDRF.agentList
+	pos     int   // index in HierarchicalDRF.agentList
+	num     int32 // stable small number, for the clients' refusedOn bitsets
 }
 
 func (ag *agent) take(res resources.Resources, q qty) {
 	ag.available = ag.available.Subtract(res)
 	ag.availQ.sub(q)
 	ag.gen++
+	ag.touch()
+}
+
+// touch records that the agent changed in a way that may let a framework
+// take something from it: the next cycle examines it even when no
+// framework became newly eligible (see Allocate).
+func (ag *agent) touch() {
+	if !ag.touched {
+		ag.touched = true
+		ag.drf.touched = append(ag.drf.touched, ag)
+	}
 }
 
 // takeAll empties the available resources.
@@ -63,25 +96,32 @@ func (ag *agent) takeAll() {
 	ag.available = nil
 	clear(ag.availQ)
 	ag.gen++
+	ag.touch()
 }
 
-// canonical returns the agent's copy of the last refused resources if res
-// equals them, and otherwise makes res that copy.
-func (ag *agent) canonical(res resources.Resources) resources.Resources {
-	if sameSlice(ag.lastRefused, res) || ag.lastRefused != nil && ag.lastRefused.Equal(res) {
-		return ag.lastRefused
+type lastAlloc struct {
+	c   *client
+	out resources.Resources // as handed out, with the allocation role
+	un  resources.Resources // unallocated, as charged to c
+}
+
+type offered struct {
+	from resources.Resources
+	role string
+	out  resources.Resources
+}
+
+// allocatedTo returns res (unallocated, what the agent offers) allocated to
+// role. Resources values are never modified in place, so an agent offering
+// the very same slice in the same role again (after a decline, it has the
+// declined resources back) hands out the same copy.
+func (ag *agent) allocatedTo(res resources.Resources, role string) resources.Resources {
+	if o := &ag.offered; sameSlice(o.from, res) && o.role == role && len(res) > 0 {
+		return o.out
 	}
-	ag.lastRefused = res
-	clear(ag.newestBits) // no filter holds the new slice yet
-	return res
-}
-
-// noteRefusal brings c's bits on ag up to date after its filters there
-// changed.
-func (ag *agent) noteRefusal(c *client) {
-	rf, ok := ag.refusals[c]
-	ag.refusedBits.set(c.idx, ok)
-	ag.newestBits.set(c.idx, ok && sameSlice(rf.res, ag.lastRefused) && len(rf.res) > 0)
+	out := res.AllocatedTo(role)
+	ag.offered = offered{from: res, role: role, out: out}
+	return out
 }
 
 // bitset is a set of small integers.
@@ -118,6 +158,7 @@ func (ag *agent) give(res resources.Resources, q qty) {
 	}
 	ag.availQ.add(q)
 	ag.gen++
+	ag.touch()
 }
 
 func sortedAgents(set map[*agent]struct{}) []*agent {
@@ -144,9 +185,14 @@ func (a *HierarchicalDRF) AddAgent(id string, info Agent, total resources.Resour
 		active:    true,
 		alloc:     map[*client]resources.Resources{},
 		pending:   map[string]resources.Resources{},
-		refusals:  map[*client]refusal{},
 		pos:       len(a.agentList),
+		num:       a.newAgentNum(),
+		lastShape: -1,
+		heapIdx:   -1,
+		drf:       a,
 	}
+	ag.touch()
+	a.agentByNum[ag.num] = ag
 	ag.availQ = slices.Clone(ag.totalQ)
 	for i := range total {
 		r := &total[i]
@@ -208,9 +254,16 @@ func (a *HierarchicalDRF) RemoveAgent(id string) {
 			delete(a.pending, fwID)
 		}
 	}
-	for c := range ag.refusals {
-		a.clearAgentFilters(c, ag)
+	for w, word := range ag.refusedBits {
+		for word != 0 {
+			i := w<<6 | trailingZeros(word)
+			word &= word - 1
+			a.clearAgentFilters(a.clientByIdx[i], ag)
+		}
 	}
+	a.agentByNum[ag.num] = nil
+	a.freeAgentNums = append(a.freeAgentNums, ag.num)
+	ag.removed = true
 	for _, c := range holders {
 		a.maybeDropClient(c)
 	}
@@ -225,10 +278,22 @@ func (a *HierarchicalDRF) RemoveAgent(id string) {
 	delete(a.agents, id)
 }
 
+// newAgentNum returns a free agent number, growing agentByNum if needed.
+func (a *HierarchicalDRF) newAgentNum() int32 {
+	if n := len(a.freeAgentNums); n > 0 {
+		num := a.freeAgentNums[n-1]
+		a.freeAgentNums = a.freeAgentNums[:n-1]
+		return num
+	}
+	a.agentByNum = append(a.agentByNum, nil)
+	return int32(len(a.agentByNum) - 1)
+}
+
 // ActivateAgent implements Allocator.
 func (a *HierarchicalDRF) ActivateAgent(id string) {
 	if ag := a.agents[id]; ag != nil {
 		ag.active = true
+		ag.touch()
 	}
 }
 

@@ -192,7 +192,10 @@ type HierarchicalDRF struct {
 
 	agents    map[string]*agent
 	agentList []*agent // in order of addition, for a deterministic shuffle
-	totalQ    qty      // sum of the agents' totals
+	// agentByNum and freeAgentNums number the agents (see agent.num).
+	agentByNum    []*agent
+	freeAgentNums []int32
+	totalQ        qty // sum of the agents' totals
 
 	frameworks map[string]*framework
 	// pending indexes agents holding usage of frameworks not yet added.
@@ -202,9 +205,9 @@ type HierarchicalDRF struct {
 	root    *role
 	roles   map[string]*role
 
-	filters     filterHeap
-	seq         uint64 // numbers filters and framework generations
-	sharesStale bool   // totals changed since shares were computed
+	expiry      agentHeap // agents with filters, by earliest expiry
+	seq         uint64    // numbers framework generations
+	sharesStale bool      // totals changed since shares were computed
 
 	// orderVersion changes whenever the role order may have changed.
 	orderVersion uint64
@@ -214,16 +217,28 @@ type HierarchicalDRF struct {
 	eligibility uint64
 	eligible    [eligibilityLog]*client
 
-	// nextIdx and freeIdx number the clients (see client.idx).
-	nextIdx int
-	freeIdx []int
+	// nextIdx and freeIdx number the clients (see client.idx);
+	// clientByIdx finds them by number.
+	nextIdx     int
+	freeIdx     []int
+	clientByIdx []*client
 
 	runs     uint64
 	rejected uint64
 
+	// touched lists the agents changed since the last cycle began (see
+	// agent.touch). When no framework became newly eligible since then
+	// (scanEpoch is still the eligibility epoch) and no full scan is asked
+	// for, only they can have anything to give, and a cycle looks at them
+	// alone.
+	touched   []*agent
+	scanEpoch uint64
+	fullScan  bool
+
 	// scratch buffers reused across cycles
 	candidates []*agent
 	roleOrder  []*role
+	scratch    []int32
 }
 
 var _ Allocator = (*HierarchicalDRF)(nil)

@@ -68,7 +68,7 @@ func BenchmarkAllocateAllDeclined(b *testing.B) {
 
 func TestBenchReportsCycleTimes(t *testing.T) {
 	var out strings.Builder
-	res, err := Bench(context.Background(), 100, 5, 1, time.Now, &out)
+	res, err := Bench(context.Background(), 100, 5, 1, time.Now, func() time.Duration { return processCPU(t) }, &out)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +80,10 @@ func TestBenchReportsCycleTimes(t *testing.T) {
 	if res.P50 <= 0 || res.P99 < res.P50 || res.Max < res.P99 {
 		t.Fatalf("cycle times p50 %v p99 %v max %v", res.P50, res.P99, res.Max)
 	}
-	if !strings.Contains(out.String(), "100 agents, 5 frameworks") {
+	if res.CPUP50 < 0 || res.CPUP99 < res.CPUP50 || res.CPUMax < res.CPUP99 || res.CPUMax == 0 {
+		t.Fatalf("cycle CPU p50 %v p99 %v max %v", res.CPUP50, res.CPUP99, res.CPUMax)
+	}
+	if !strings.Contains(out.String(), "100 agents, 5 frameworks") || !strings.Contains(out.String(), "; cycle CPU p50 ") {
 		t.Fatalf("output %q", out.String())
 	}
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
@@ -179,7 +182,7 @@ func TestBenchTable(t *testing.T) {
 	}
 	for _, agents := range []int{1000, 10000} {
 		for _, frameworks := range []int{1, 50, 100} {
-			if _, err := Bench(context.Background(), agents, frameworks, 1, time.Now, os.Stdout); err != nil {
+			if _, err := Bench(context.Background(), agents, frameworks, 1, time.Now, func() time.Duration { return processCPU(t) }, os.Stdout); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -201,7 +204,7 @@ func TestBenchStopsWhenCancelled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	var out strings.Builder
-	if _, err := Bench(ctx, 10, 2, 1, time.Now, &out); !errors.Is(err, context.Canceled) {
+	if _, err := Bench(ctx, 10, 2, 1, time.Now, nil, &out); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Bench with a cancelled context: %v, want context.Canceled", err)
 	}
 	if _, err := FullPass(ctx, 10, 2, 1, time.Now); !errors.Is(err, context.Canceled) {

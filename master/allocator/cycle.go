@@ -10,7 +10,8 @@ import (
 // Allocate implements Allocator.
 //
 // One cycle visits the active agents with available resources in a seeded
-// random order. For each agent it walks the roles in weighted DRF order and,
+// random order (only those that changed since the last cycle when no
+// framework became newly eligible: the others would give nothing). For each agent it walks the roles in weighted DRF order and,
 // inside each role, the offerable frameworks in DRF order; the first
 // framework that may take what the agent has for the role gets all of it.
 // Shares are updated as allocations are made, so fairness holds inside the
@@ -20,12 +21,29 @@ func (a *HierarchicalDRF) Allocate(now time.Time) []Allocation {
 	a.expireFilters(now)
 	a.refreshShares()
 
+	// The agents that may have something for someone: all of them when a
+	// framework became newly eligible since the last cycle, else only
+	// those that changed since (the others are blocked, or have nothing).
 	cands := a.candidates[:0]
-	for _, ag := range a.agentList {
-		if ag.active && len(ag.available) > 0 {
-			cands = append(cands, ag)
+	if a.fullScan || a.eligibility != a.scanEpoch {
+		for _, ag := range a.agentList {
+			if ag.active && len(ag.available) > 0 {
+				cands = append(cands, ag)
+			}
+		}
+	} else {
+		for _, ag := range a.touched {
+			if !ag.removed && ag.active && len(ag.available) > 0 {
+				cands = append(cands, ag)
+			}
 		}
 	}
+	for _, ag := range a.touched {
+		ag.touched = false
+	}
+	clear(a.touched)
+	a.touched = a.touched[:0]
+	a.fullScan, a.scanEpoch = false, a.eligibility
 	a.rng.Shuffle(len(cands), func(i, j int) { cands[i], cands[j] = cands[j], cands[i] })
 
 	var out []Allocation
@@ -144,17 +162,26 @@ func (a *HierarchicalDRF) allocateRole(ag *agent, r *role, out []Allocation) []A
 	if len(avail) == 0 {
 		return out
 	}
+	// An agent declined before usually has the declined resources again,
+	// and most frameworks' newest filter there holds exactly them: one bit
+	// test each (see refused).
+	declined := !ag.special && sameSlice(ag.lastRefused(), avail)
 	for _, c := range r.offerable.sorted(clientCmp) {
+		if declined && ag.newestBits.has(c.idx) {
+			continue
+		}
 		offer, ok := a.takes(c, ag, avail, availQ)
 		if !ok {
 			continue
 		}
+		given := ag.allocatedTo(offer, r.path)
 		out = append(out, Allocation{
 			FrameworkID: c.fw.id,
 			AgentID:     ag.id,
 			Role:        r.path,
-			Resources:   offer.AllocatedTo(r.path),
+			Resources:   given,
 		})
+		ag.lastAlloc = lastAlloc{c: c, out: given, un: offer}
 		if !ag.special {
 			// The framework takes everything the agent has: charge it
 			// with the agent's quantities before they are cleared.
@@ -196,11 +223,19 @@ func (a *HierarchicalDRF) RecoverResources(frameworkID, agentID string, res reso
 	if ag == nil {
 		return
 	}
+	fw := a.frameworks[frameworkID]
+	if l := ag.lastAlloc; fw != nil && l.c != nil && l.c.fw == fw && sameSlice(res, l.out) && sameSlice(ag.alloc[l.c], l.un) {
+		// The very resources of the agent's last allocation, which their
+		// holder still holds whole: the master handing back an offer, the
+		// usual recovery. What they are made of is known.
+		ag.lastAlloc = lastAlloc{}
+		a.recoverPart(fw, l.c, ag, l.un, refuse, now)
+		return
+	}
 	res = resources.New(res...)
 	if res.IsEmpty() {
 		return
 	}
-	fw := a.frameworks[frameworkID]
 	if fw == nil {
 		a.recoverHeld(frameworkID, ag, res)
 		return
@@ -237,17 +272,29 @@ func (a *HierarchicalDRF) RecoverResources(frameworkID, agentID string, res reso
 			return
 		}
 	}
-
 	for _, p := range parts {
-		if refuse > 0 {
-			// Give back the very slice the filter will hold (see refused).
-			p.res = ag.canonical(p.res)
-		}
-		a.uncharge(p.c, ag, p.res, a.toQty(p.res), true)
-		a.maybeDropClient(p.c)
-		if refuse > 0 && fw.clients[p.c.role.path] == p.c {
-			a.addFilter(p.c, ag, p.res, refuse, now)
-		}
+		a.recoverPart(fw, p.c, ag, p.res, refuse, now)
+	}
+}
+
+// recoverPart gives back res (unallocated), which c of fw holds on ag, and
+// installs a refuse filter on it when refuse > 0.
+func (a *HierarchicalDRF) recoverPart(fw *framework, c *client, ag *agent, res resources.Resources, refuse time.Duration, now time.Time) {
+	if refuse <= 0 {
+		a.uncharge(c, ag, res, a.toQty(res), true)
+		a.maybeDropClient(c)
+		return
+	}
+	// Give back the very slice the filter will hold (see refused).
+	id := ag.canonical(res)
+	s := &ag.shapes[id]
+	if s.q == nil {
+		s.q = a.toQty(s.res)
+	}
+	a.uncharge(c, ag, s.res, s.q, true)
+	a.maybeDropClient(c)
+	if fw.clients[c.role.path] == c {
+		a.addFilter(c, ag, id, refuse, now)
 	}
 }
 

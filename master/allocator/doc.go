@@ -26,10 +26,13 @@
 // A cycle examines each active agent with available resources, and for
 // each the offerable frameworks of each role in DRF order until one takes
 // the agent. Two things keep this cheap at 10,000 agents and hundreds of
-// frameworks. Each agent keeps its refuse filters by framework, with the
-// last answer remembered until the agent's available resources change. And
-// an agent on which no framework took anything is marked blocked: later
-// cycles skip it until its resources change, one of its filters goes, or a
-// framework becomes newly able to take resources (then only that framework
-// is asked).
+// frameworks. Each agent keeps its refuse filters as plain values in one
+// array, found by framework through small numbers and bitsets, with the
+// refused resources shared between filters and whether they cover what the
+// agent has remembered until that changes; the collector has nothing to
+// mark in them, which matters when 10 million filters are live (see
+// filters.go). And an agent on which no framework took anything is marked
+// blocked: later cycles skip it until its resources change, one of its
+// filters goes, or a framework becomes newly able to take resources (then
+// only that framework is asked).
 package allocator

@@ -33,7 +33,8 @@ type client struct {
 	share     float64
 	offerable bool
 	agents    map[*agent]struct{} // agents where it holds resources
-	refusedOn map[*agent]struct{} // agents where it has filters
+	// refusedOn has bit agent.num set for the agents where it has filters.
+	refusedOn bitset
 	// idx numbers the client among the live ones (freed numbers are
 	// reused), for the agents' refusal bitsets (see agent.refusedBits).
 	idx int
@@ -282,12 +283,12 @@ func (a *HierarchicalDRF) ensureClient(fw *framework, path string) *client {
 	}
 	r := a.ensureRole(path)
 	c := &client{
-		fw:        fw,
-		role:      r,
-		agents:    map[*agent]struct{}{},
-		refusedOn: map[*agent]struct{}{},
-		idx:       a.newClientIdx(),
+		fw:     fw,
+		role:   r,
+		agents: map[*agent]struct{}{},
+		idx:    a.newClientIdx(),
 	}
+	a.clientByIdx[c.idx] = c
 	c.share = a.dominantShare(c.alloc)
 	r.clients[fw.id] = c
 	fw.clients[path] = c
@@ -316,6 +317,7 @@ func (a *HierarchicalDRF) dropClient(c *client) {
 	delete(c.fw.clients, c.role.path)
 	a.maybeRemoveRole(c.role)
 	// Its filters are gone, and with them its bits on every agent.
+	a.clientByIdx[c.idx] = nil
 	a.freeIdx = append(a.freeIdx, c.idx)
 }
 
@@ -328,6 +330,7 @@ func (a *HierarchicalDRF) newClientIdx() int {
 		return idx
 	}
 	a.nextIdx++
+	a.clientByIdx = append(a.clientByIdx, nil)
 	return a.nextIdx - 1
 }
 

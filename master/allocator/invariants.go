@@ -33,23 +33,8 @@ func (a *HierarchicalDRF) CheckInvariants() error {
 			}
 			sum = sum.Add(res.Unallocated())
 		}
-		set := 0
-		for c, rf := range ag.refusals {
-			if _, ok := c.refusedOn[ag]; !ok || c.fw.clients[c.role.path] != c || a.frameworks[c.fw.id] != c.fw {
-				return fmt.Errorf("agent %s: filters of %s in %s not indexed", ag.id, c.fw.id, c.role.path)
-			}
-			if !ag.refusedBits.has(c.idx) {
-				return fmt.Errorf("agent %s: filters of %s in %s missing from its bitset", ag.id, c.fw.id, c.role.path)
-			}
-			if ag.newestBits.has(c.idx) && !sameSlice(rf.res, ag.lastRefused) {
-				return fmt.Errorf("agent %s: newest filter of %s in %s marked as holding the last refused resources, which it does not", ag.id, c.fw.id, c.role.path)
-			}
-		}
-		for _, w := range ag.refusedBits {
-			set += bits.OnesCount64(w)
-		}
-		if set != len(ag.refusals) {
-			return fmt.Errorf("agent %s: %d clients in its refusal bitset, %d with filters", ag.id, set, len(ag.refusals))
+		if err := a.checkAgentFilters(ag); err != nil {
+			return fmt.Errorf("agent %s: %w", ag.id, err)
 		}
 		if !sum.Equal(ag.total) {
 			return fmt.Errorf("agent %s: available %v + allocated = %v, want total %v", ag.id, ag.available, sum, ag.total)
@@ -111,16 +96,15 @@ func (a *HierarchicalDRF) CheckInvariants() error {
 			if c.offerable != want || slices.Contains(c.role.offerable.items, c) != want {
 				return fmt.Errorf("framework %s role %s: offerable %v, want %v", fwID, path, c.offerable, want)
 			}
-			for ag := range c.refusedOn {
-				rf, ok := ag.refusals[c]
-				if !ok || rf.newest == nil || a.agents[ag.id] != ag {
-					return fmt.Errorf("framework %s role %s: filters on agent %s indexed but missing", fwID, path, ag.id)
-				}
-				for f := rf.newest; f != nil; f = f.next {
-					if f.c != c || f.ag != ag || f.index < 0 || f.index >= len(a.filters) || a.filters[f.index] != f {
-						return fmt.Errorf("framework %s role %s: filter on agent %s badly linked", fwID, path, ag.id)
+			for w, word := range c.refusedOn {
+				for word != 0 {
+					num := w<<6 | bits.TrailingZeros64(word)
+					word &= word - 1
+					ag := a.agentByNum[num]
+					if ag == nil || ag.head(c.idx) == 0 {
+						return fmt.Errorf("framework %s role %s: filters on agent number %d indexed but missing", fwID, path, num)
 					}
-					filters++
+					filters += ag.chainLen(c.idx)
 				}
 			}
 		}
@@ -130,8 +114,17 @@ func (a *HierarchicalDRF) CheckInvariants() error {
 			}
 		}
 	}
-	if filters != len(a.filters) {
-		return fmt.Errorf("%d filters indexed, %d in the expiry heap", filters, len(a.filters))
+	all := 0
+	for _, ag := range a.agentList {
+		all += len(ag.filters)
+	}
+	if filters != all {
+		return fmt.Errorf("%d filters indexed by the frameworks, %d on the agents", filters, all)
+	}
+	for i, ag := range a.expiry {
+		if ag.heapIdx != i || a.agents[ag.id] != ag || len(ag.filters) == 0 {
+			return fmt.Errorf("agent %s: misplaced in the expiry heap", ag.id)
+		}
 	}
 
 	for path, r := range a.roles {
@@ -148,10 +141,8 @@ func (a *HierarchicalDRF) CheckInvariants() error {
 			if c.offerable {
 				active++
 			}
-			for ag := range c.refusedOn {
-				for f := ag.refusals[c].newest; f != nil; f = f.next {
-					filters++
-				}
+			for _, ag := range a.agentList {
+				filters += ag.chainLen(c.idx)
 			}
 		}
 		if active != len(r.offerable.items) {
@@ -173,6 +164,94 @@ func (a *HierarchicalDRF) CheckInvariants() error {
 		}
 	}
 	return nil
+}
+
+// checkAgentFilters verifies an agent's filters: every filter is on its
+// client's chain exactly once, the bitsets and the clients' indexes agree
+// with the chains, shapes are counted right, and the agent is in the expiry
+// heap, no later than its earliest filter, exactly when it has filters.
+func (a *HierarchicalDRF) checkAgentFilters(ag *agent) error {
+	if len(ag.fnext) != len(ag.filters) {
+		return fmt.Errorf("%d filters, %d links", len(ag.filters), len(ag.fnext))
+	}
+	if a.agentByNum[ag.num] != ag {
+		return fmt.Errorf("misnumbered (%d)", ag.num)
+	}
+	seen := make([]bool, len(ag.filters))
+	refs := make([]int32, len(ag.shapes))
+	clients := 0
+	for i, h := range ag.fhead {
+		if h == 0 {
+			if ag.refusedBits.has(i) || ag.newestBits.has(i) {
+				return fmt.Errorf("client number %d in the refusal bitsets without filters", i)
+			}
+			continue
+		}
+		clients++
+		c := a.clientByIdx[i]
+		if c == nil || c.idx != i || a.frameworks[c.fw.id] != c.fw || c.fw.clients[c.role.path] != c {
+			return fmt.Errorf("filters of client number %d, which is gone", i)
+		}
+		if !c.refusedOn.has(int(ag.num)) {
+			return fmt.Errorf("filters of %s in %s not indexed", c.fw.id, c.role.path)
+		}
+		if !ag.refusedBits.has(i) {
+			return fmt.Errorf("filters of %s in %s missing from its bitset", c.fw.id, c.role.path)
+		}
+		if ag.newestBits.has(i) && ag.filters[h-1].shape != ag.lastShape {
+			return fmt.Errorf("newest filter of %s in %s marked as holding the last refused resources, which it does not", c.fw.id, c.role.path)
+		}
+		for p := h; p != 0; p = ag.fnext[p-1] {
+			if p < 0 || int(p) > len(ag.filters) || seen[p-1] {
+				return fmt.Errorf("chain of %s in %s broken at %d", c.fw.id, c.role.path, p)
+			}
+			seen[p-1] = true
+			f := ag.filters[p-1]
+			if int(f.client) != i {
+				return fmt.Errorf("filter of client number %d on the chain of %s in %s", f.client, c.fw.id, c.role.path)
+			}
+			if f.shape < 0 || int(f.shape) >= len(ag.shapes) || ag.shapes[f.shape].refs == 0 {
+				return fmt.Errorf("filter of %s in %s on a free shape %d", c.fw.id, c.role.path, f.shape)
+			}
+			refs[f.shape]++
+			if ag.heapIdx < 0 || f.expires < ag.minExpiry {
+				return fmt.Errorf("filter of %s in %s expires at %d, before the agent's earliest %d (heap place %d)", c.fw.id, c.role.path, f.expires, ag.minExpiry, ag.heapIdx)
+			}
+		}
+	}
+	set := 0
+	for _, w := range ag.refusedBits {
+		set += bits.OnesCount64(w)
+	}
+	if set != clients {
+		return fmt.Errorf("%d clients in its refusal bitset, %d with filters", set, clients)
+	}
+	for i, ok := range seen {
+		if !ok {
+			return fmt.Errorf("filter %d on no chain", i)
+		}
+	}
+	if ag.lastShape >= 0 {
+		refs[ag.lastShape]++
+	}
+	for i, s := range ag.shapes {
+		if s.refs != refs[i] {
+			return fmt.Errorf("shape %d counted %d times, held %d times", i, s.refs, refs[i])
+		}
+	}
+	if (ag.heapIdx >= 0) != (len(ag.filters) > 0) {
+		return fmt.Errorf("%d filters, expiry heap place %d", len(ag.filters), ag.heapIdx)
+	}
+	return nil
+}
+
+// chainLen counts client number i's filters on the agent.
+func (ag *agent) chainLen(i int) int {
+	n := 0
+	for p := ag.head(i); p != 0; p = ag.fnext[p-1] {
+		n++
+	}
+	return n
 }
 
 func trim(q qty) qty {
