@@ -309,7 +309,7 @@ func (s *hostServer) launch(req hostRequest, stdout, stderr *os.File) (run func(
 	s.execs[req.ID] = ex
 	s.idleGen++
 	s.mu.Unlock()
-	if err := writeJSON(filepath.Join(req.RunDir, pidsFile), pidsRecord{BootID: s.boot, Root: s.self, Executor: s.self}); err != nil {
+	if err := writeJSON(filepath.Join(req.RunDir, pidsFile), pidsRecord{BootID: s.boot, Root: s.self, Executor: s.self, Hosted: true}); err != nil {
 		s.mu.Lock()
 		delete(s.execs, req.ID)
 		s.mu.Unlock()
@@ -334,7 +334,7 @@ func (s *hostServer) launch(req hostRequest, stdout, stderr *os.File) (run func(
 		Abandon: abandon,
 		Started: func(pid int) {
 			task := recordProc(pid)
-			rec := pidsRecord{BootID: s.boot, Root: s.self, Executor: s.self, Task: &task}
+			rec := pidsRecord{BootID: s.boot, Root: s.self, Executor: s.self, Task: &task, Hosted: true}
 			if err := writeJSON(filepath.Join(req.RunDir, pidsFile), rec); err != nil {
 				s.log.Warn("recording a task's process", "container", req.ID, "err", err)
 			}

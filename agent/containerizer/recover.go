@@ -71,7 +71,12 @@ func (p *Posix) Recover(known []string) ([]Recovered, error) {
 			p.log.Warn("not recovering a container that this containerizer runs", "container", r.id)
 			continue
 		}
-		if r.launch.Hosted {
+		// A hosted container's records name the host as its root: they
+		// must never be taken for a supervised container's, whose root's
+		// session is killed with it. Its processes' record says so even
+		// when its launch record is gone (an earlier containerizer in this
+		// process removing it right now, say).
+		if r.launch.Hosted || (r.havePids && (r.pids.Hosted || r.pids.Task != nil)) {
 			hosted = append(hosted, r)
 			continue
 		}

@@ -71,6 +71,9 @@ type pidsRecord struct {
 	// Task is a hosted container's task process (the leader of its own
 	// session), once it has started; Root and Executor are then the host.
 	Task *procRecord `json:"task,omitempty"`
+	// Hosted marks the records the executor host writes: their root is
+	// the host, which no sweep of the container may kill.
+	Hosted bool `json:"hosted,omitempty"`
 }
 
 // recordProc describes the running process pid.
