@@ -141,7 +141,9 @@ func (c *Core) statusUpdate(a *agent, up *agentproto.StatusUpdate) {
 		t.statusUpdateState = status.State
 		t.statusUpdateUUID = status.GetUuid()
 		if !containsStatus(t.statuses, status) {
-			t.addStatus(statusForState(status))
+			st := statusForState(status)
+			st.TaskId = t.info.GetTaskId() // the same id: the update's is not kept
+			t.addStatus(st)
 		}
 		if latest.IsTerminal() {
 			// Resources are free, and the task counted as ended, as soon as
