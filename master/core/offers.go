@@ -475,19 +475,29 @@ func (c *Core) launch(fw *framework, a *agent, role string, available resources.
 
 // allocatedResources parses a task's or executor's resources and gives the
 // ones without allocation_info the role of the offer, as Mesos's master does
-// for frameworks that are not MULTI_ROLE.
+// for frameworks that are not MULTI_ROLE. The messages are read, not
+// copied: the role goes on the parsed resources.
 func allocatedResources(rs []*mesos.Resource, role string) (resources.Resources, error) {
-	rs2 := make([]*mesos.Resource, len(rs))
-	for i, r := range rs {
-		r = clone(r)
-		if r.AllocationInfo == nil {
-			r.AllocationInfo = &mesos.Resource_AllocationInfo{Role: ptr(role)}
-		} else if r.GetAllocationInfo().GetRole() != role {
-			return nil, fmt.Errorf("resource %s is allocated to role '%s', not the offer's role '%s'", r.GetName(), r.GetAllocationInfo().GetRole(), role)
+	for _, r := range rs {
+		if ai := r.GetAllocationInfo(); ai != nil && ai.GetRole() != role {
+			return nil, fmt.Errorf("resource %s is allocated to role '%s', not the offer's role '%s'", r.GetName(), ai.GetRole(), role)
 		}
-		rs2[i] = r
 	}
-	return resources.FromProto(rs2)
+	res, err := resources.FromProto(rs)
+	if err != nil {
+		return nil, err
+	}
+	for i := range res {
+		if res[i].AllocationRole != "" {
+			// Some named the role already: those without it may
+			// now merge with them.
+			return res.AllocatedTo(role), nil
+		}
+	}
+	for i := range res {
+		res[i].AllocationRole = role
+	}
+	return res, nil
 }
 
 // masterPID is the libprocess-style pid Mesos shows for a master.
