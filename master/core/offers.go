@@ -402,7 +402,7 @@ func (c *Core) launch(fw *framework, a *agent, role string, available resources.
 			err = fmt.Errorf("Task '%s' uses invalid resources: %v", ti.GetTaskId().GetValue(), err)
 			break
 		}
-		needed = needed.Add(taskRes[i])
+		needed.AddInPlace(taskRes[i]) // needed is its own: no copy each task
 	}
 	if err == nil && !available.Contains(needed) {
 		err = fmt.Errorf("Task uses more resources %s than available %s", needed.String(), available.String())
@@ -456,7 +456,9 @@ func (c *Core) launch(fw *framework, a *agent, role string, available resources.
 		c.opTaskAdded(t)
 		c.metrics.inc("master/tasks_launched")
 	}
-	info := clone(fw.info)
+	// The framework's info goes out as it is: the Core replaces it, never
+	// changes it, and the message is encoded before it is dropped.
+	info := fw.info
 	if group {
 		c.sendToAgent(a, &agentproto.MasterMessage{
 			Type: agentproto.MasterMessage_RUN_TASK_GROUP.Enum(),

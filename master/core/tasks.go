@@ -350,7 +350,7 @@ func (c *Core) acknowledge(fw *framework, ack *schedpb.Call_Acknowledge) {
 	c.sendToAgent(a, &agentproto.MasterMessage{
 		Type: agentproto.MasterMessage_ACKNOWLEDGE.Enum(),
 		Acknowledge: &agentproto.MasterMessage_Acknowledge{
-			FrameworkId: &mesos.FrameworkID{Value: &fw.id},
+			FrameworkId: fw.idProto(),
 			TaskId:      ack.GetTaskId(),
 			Uuid:        ack.GetUuid(),
 		},
