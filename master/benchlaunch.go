@@ -261,22 +261,34 @@ type launchBench struct {
 type launchShard struct {
 	notify chan struct{}
 	agents []*launchAgent
+	// frameworks holds one FrameworkID per framework, which the shard's
+	// updates share.
+	frameworks map[string]*mesos.FrameworkID
 }
 
-// launchAgent is a simulated agent.
+// launchAgent is a simulated agent. It keeps what it must of its tasks and
+// nothing more, so that the process's memory is mostly the master's.
 type launchAgent struct {
 	id, conn string
+	agentID  *mesos.AgentID // shared by its updates
 	sink     *sink
-	// pending maps the uuid of every update sent and not yet
-	// acknowledged to the update.
-	pending map[string]*agentproto.StatusUpdate
+	// pending maps the uuid (its last 8 bytes) of every update sent and
+	// not yet acknowledged to its task.
+	pending map[uint64]pendingUpdate
+}
+
+// pendingUpdate is an update an agent sent and that is not acknowledged.
+type pendingUpdate struct {
+	fw      *mesos.FrameworkID
+	task    *mesos.TaskID
+	running bool // TASK_RUNNING, else TASK_FINISHED
 }
 
 func newLaunchBench(m *Master, opts BenchLaunchOptions) *launchBench {
 	h := &launchBench{m: m, opts: opts, failed: make(chan struct{})}
 	h.taskRes = resources.ToProto(resources.MustParse(fmt.Sprintf("cpus:%g;mem:%g", launchTaskCPUs, launchTaskMem)))
 	for range opts.Workers {
-		h.shards = append(h.shards, &launchShard{notify: make(chan struct{}, 1)})
+		h.shards = append(h.shards, &launchShard{notify: make(chan struct{}, 1), frameworks: map[string]*mesos.FrameworkID{}})
 	}
 	return h
 }
@@ -335,7 +347,7 @@ func (h *launchBench) registerAgents() error {
 		err := h.m.do(func() {
 			for i := first; i < min(first+chunk, h.opts.Agents); i++ {
 				shard := h.shards[i%len(h.shards)]
-				a := &launchAgent{conn: "bench-agent-" + strconv.Itoa(i), pending: map[string]*agentproto.StatusUpdate{}}
+				a := &launchAgent{conn: "bench-agent-" + strconv.Itoa(i), pending: map[uint64]pendingUpdate{}}
 				// Bounded as the master bounds its agents' queues; all
 				// of a shard's queues wake its goroutine.
 				a.sink = h.m.newSink(codec.Protobuf)
@@ -348,6 +360,7 @@ func (h *launchBench) registerAgents() error {
 					return
 				}
 				a.id = r.AgentID
+				a.agentID = &mesos.AgentID{Value: &a.id}
 				a.sink.id = a.id
 				shard.agents = append(shard.agents, a)
 			}
@@ -388,13 +401,14 @@ func (h *launchBench) agentWorker(ctx context.Context, s *launchShard) {
 		ins = ins[:0]
 		for _, a := range s.agents {
 			records := a.sink.poll()
-			for _, rec := range records {
+			for i, rec := range records {
+				records[i] = nil // done with once decoded
 				msg := &agentproto.MasterMessage{}
 				if err := proto.Unmarshal(rec, msg); err != nil {
 					h.fail(fmt.Errorf("agent %s: bad message: %w", a.id, err))
 					return
 				}
-				in, err := h.answer(a, msg)
+				in, err := h.answer(s, a, msg)
 				if err != nil {
 					h.fail(fmt.Errorf("agent %s: %w", a.id, err))
 					return
@@ -406,32 +420,64 @@ func (h *launchBench) agentWorker(ctx context.Context, s *launchShard) {
 			if len(records) > 0 {
 				a.sink.written()
 			}
-		}
-		if err := h.feed(ins); err != nil {
-			if ctx.Err() == nil {
-				h.fail(err)
+			if len(ins) >= launchBatch {
+				if !h.feedOrFail(ctx, ins) {
+					return
+				}
+				ins = ins[:0]
 			}
+		}
+		if !h.feedOrFail(ctx, ins) {
 			return
 		}
 	}
 }
 
+// launchBatch bounds the inputs an agent worker or a framework sends the
+// loop in one request: a framework reading a second's worth of events at
+// once would otherwise hold tens of thousands of calls, and the loop their
+// outputs, at the same time.
+const launchBatch = 512
+
+// feedOrFail feeds the inputs to the loop, reporting whether that went
+// well; on an error it fails the bench unless ctx is done.
+func (h *launchBench) feedOrFail(ctx context.Context, ins []core.Input) bool {
+	if err := h.feed(ins); err != nil {
+		if ctx.Err() == nil {
+			h.fail(err)
+		}
+		return false
+	}
+	return true
+}
+
 // answer is the agent's answer to msg, if any.
-func (h *launchBench) answer(a *launchAgent, msg *agentproto.MasterMessage) (core.Input, error) {
+func (h *launchBench) answer(s *launchShard, a *launchAgent, msg *agentproto.MasterMessage) (core.Input, error) {
 	switch msg.GetType() {
 	case agentproto.MasterMessage_RUN_TASK:
 		rt := msg.GetRunTask()
-		return h.update(a, rt.GetFrameworkInfo().GetId(), rt.GetTask().GetTaskId(), mesos.TaskState_TASK_RUNNING), nil
+		fwID := rt.GetFrameworkInfo().GetId()
+		fw := s.frameworks[fwID.GetValue()]
+		if fw == nil {
+			fw = fwID
+			s.frameworks[fwID.GetValue()] = fw
+		}
+		return h.update(a, pendingUpdate{fw: fw, task: rt.GetTask().GetTaskId(), running: true}), nil
 	case agentproto.MasterMessage_ACKNOWLEDGE:
 		ack := msg.GetAcknowledge()
-		key := string(ack.GetUuid())
-		u := a.pending[key]
-		if u == nil {
+		uuid := ack.GetUuid()
+		if len(uuid) != 16 {
+			return nil, fmt.Errorf("acknowledgement of task %s with a uuid of %d bytes", ack.GetTaskId().GetValue(), len(uuid))
+		}
+		key := binary.BigEndian.Uint64(uuid[8:])
+		u, ok := a.pending[key]
+		if !ok {
 			return nil, fmt.Errorf("acknowledgement of an unknown update of task %s", ack.GetTaskId().GetValue())
 		}
 		delete(a.pending, key)
-		if u.GetStatus().GetState() == mesos.TaskState_TASK_RUNNING {
-			return h.update(a, u.GetFrameworkId(), u.GetStatus().GetTaskId(), mesos.TaskState_TASK_FINISHED), nil
+		if u.running {
+			u.running = false
+			return h.update(a, u), nil
 		}
 		h.finished.Add(1)
 		return nil, nil
@@ -443,22 +489,28 @@ func (h *launchBench) answer(a *launchAgent, msg *agentproto.MasterMessage) (cor
 	return nil, fmt.Errorf("unexpected %s: %s", msg.GetType(), prototextShort(msg))
 }
 
-// update is the agent's STATUS_UPDATE of the task, its uuid unique in the
-// run, kept until acknowledged.
-func (h *launchBench) update(a *launchAgent, fw *mesos.FrameworkID, task *mesos.TaskID, state mesos.TaskState) core.Input {
+// update is the agent's STATUS_UPDATE of the task (TASK_RUNNING or
+// TASK_FINISHED), its uuid unique in the run; the agent remembers it until
+// it is acknowledged.
+func (h *launchBench) update(a *launchAgent, u pendingUpdate) core.Input {
+	n := h.uuids.Add(1)
 	uuid := make([]byte, 16)
-	binary.BigEndian.PutUint64(uuid[8:], h.uuids.Add(1))
-	u := &agentproto.StatusUpdate{
-		FrameworkId: fw, LatestState: state.Enum(),
-		Status: &mesos.TaskStatus{
-			TaskId: task, State: state.Enum(), Source: mesos.TaskStatus_SOURCE_EXECUTOR.Enum(),
-			AgentId: &mesos.AgentID{Value: &a.id}, Uuid: uuid,
-			Timestamp: proto.Float64(float64(time.Now().UnixNano()) / 1e9),
-		},
+	binary.BigEndian.PutUint64(uuid[8:], n)
+	a.pending[n] = u
+	state := mesos.TaskState_TASK_FINISHED
+	if u.running {
+		state = mesos.TaskState_TASK_RUNNING
 	}
-	a.pending[string(uuid)] = u
 	return core.AgentMessage{AgentID: a.id, Conn: a.conn, Msg: &agentproto.AgentMessage{
-		Type: agentproto.AgentMessage_STATUS_UPDATE.Enum(), StatusUpdate: u,
+		Type: agentproto.AgentMessage_STATUS_UPDATE.Enum(),
+		StatusUpdate: &agentproto.StatusUpdate{
+			FrameworkId: u.fw, LatestState: state.Enum(),
+			Status: &mesos.TaskStatus{
+				TaskId: u.task, State: state.Enum(), Source: mesos.TaskStatus_SOURCE_EXECUTOR.Enum(),
+				AgentId: a.agentID, Uuid: uuid,
+				Timestamp: proto.Float64(float64(time.Now().UnixNano()) / 1e9),
+			},
+		},
 	}}
 }
 
@@ -522,7 +574,8 @@ func (h *launchBench) framework(ctx context.Context, f *launchFramework) {
 			return
 		}
 		calls = calls[:0]
-		for _, rec := range records {
+		for i, rec := range records {
+			records[i] = nil // done with once decoded
 			ev := &schedpb.Event{}
 			if err := proto.Unmarshal(rec, ev); err != nil {
 				h.fail(fmt.Errorf("%s: bad event: %w", f.name, err))
@@ -533,12 +586,15 @@ func (h *launchBench) framework(ctx context.Context, f *launchFramework) {
 				h.fail(fmt.Errorf("%s: %w", f.name, err))
 				return
 			}
+			if len(calls) >= launchBatch {
+				if !h.feedOrFail(ctx, calls) {
+					return
+				}
+				calls = calls[:0]
+			}
 		}
 		f.events.written()
-		if err := h.feed(calls); err != nil {
-			if ctx.Err() == nil {
-				h.fail(err)
-			}
+		if !h.feedOrFail(ctx, calls) {
 			return
 		}
 	}

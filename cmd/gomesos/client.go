@@ -109,7 +109,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			return runBenchBatch(ctx, args[1:], stdout, stderr)
 		}
 	}
-	fmt.Fprintln(stderr, "Usage: gomesos bench allocator [--agents=N] [--frameworks=N] [--roles=N]\n       gomesos bench state [--agents=N] [--tasks=N] [--readers=N] [--duration=D] [--update_rate=N]\n       gomesos bench failover [--agents=N] [--tasks_per_agent=N] [--registry_election_timeout=D]\n       gomesos bench launch [--agents=N] [--tasks=N] [--frameworks=N] [--slots=N] [--cpuprofile=FILE] [--memprofile=FILE]\n       gomesos bench tasks [--tasks=N] [--isolation=...] [--work_dir=DIR] [--pprof] [--cpuprofile=F]\n       gomesos bench batch [--size=1GB] [--executors=1,2,4] [--split_size=16MB]")
+	fmt.Fprintln(stderr, "Usage: gomesos bench allocator [--agents=N] [--frameworks=N] [--roles=N]\n       gomesos bench state [--agents=N] [--tasks=N] [--readers=N] [--duration=D] [--update_rate=N]\n       gomesos bench failover [--agents=N] [--tasks_per_agent=N] [--registry_election_timeout=D]\n       gomesos bench launch [--agents=N] [--tasks=N] [--frameworks=N] [--slots=N] [--timeout=D] [--cpuprofile=FILE] [--memprofile=FILE]\n       gomesos bench tasks [--tasks=N] [--isolation=...] [--work_dir=DIR] [--pprof] [--cpuprofile=F]\n       gomesos bench batch [--size=1GB] [--executors=1,2,4] [--split_size=16MB]")
 	return 2
 }
 
@@ -227,6 +227,7 @@ func runBenchLaunch(ctx context.Context, args []string, stdout, stderr io.Writer
 	fs.IntVar(&opts.Slots, "slots", 10, "tasks each agent runs at once")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile (pprof) of the launch to this file")
 	fs.StringVar(&opts.MemProfile, "memprofile", "", "write a heap profile (pprof) to this file once half the tasks finished")
+	fs.DurationVar(&opts.Timeout, "timeout", 10*time.Minute, "give up when the launch has not finished after this long")
 	if err := fs.Parse(args); err != nil {
 		if err == flag.ErrHelp {
 			return 0
@@ -235,6 +236,10 @@ func runBenchLaunch(ctx context.Context, args []string, stdout, stderr io.Writer
 	}
 	if opts.Agents < 1 || opts.Tasks < 1 || opts.Frameworks < 1 || opts.Slots < 1 {
 		fmt.Fprintln(stderr, "gomesos bench launch: --agents, --tasks, --frameworks and --slots must be at least 1")
+		return 2
+	}
+	if opts.Timeout <= 0 {
+		fmt.Fprintln(stderr, "gomesos bench launch: --timeout must be positive")
 		return 2
 	}
 	if *cpuProfile != "" {

@@ -189,6 +189,17 @@ func TestBenchLaunchPrintsLaunchLine(t *testing.T) {
 	}
 }
 
+// A bad --timeout of `gomesos bench launch` is refused, the flag named,
+// before anything starts.
+func TestBenchLaunchRejectsBadTimeout(t *testing.T) {
+	for _, arg := range []string{"--timeout=0s", "--timeout=-1m", "--timeout=soon"} {
+		code, stdout, stderr := runCLI("bench", "launch", "--agents=5", "--tasks=50", arg)
+		if code != 2 || !strings.Contains(stderr, "timeout") || stdout != "" {
+			t.Errorf("%s: exit %d, stdout %q, stderr %q; want exit 2 naming --timeout", arg, code, stdout, stderr)
+		}
+	}
+}
+
 // `gomesos bench failover` kills the leader of three masters and ends with
 // the failover line: seconds to a new leader, to every agent back, to
 // offers flowing again.

@@ -248,6 +248,9 @@ type Core struct {
 
 	frameworks map[string]*framework
 	completed  []*framework // oldest first, at most MaxCompletedFrameworks
+	// lastTaskRes is the resources of the last task launched, in both
+	// forms, shared by the tasks launched with the same (launch.go).
+	lastTaskRes sharedTaskRes
 	// removedFWs are the ids of the completed frameworks, which may not
 	// subscribe again. Like Mesos, the master remembers only those: an id
 	// that has left the completed frameworks is no longer refused.

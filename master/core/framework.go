@@ -45,6 +45,15 @@ type framework struct {
 
 func (f *framework) roles() []string { return frameworkRoles(f.info) }
 
+// idProto is the framework's id as a message, for messages that name it:
+// its info's, which the Core never changes.
+func (f *framework) idProto() *mesos.FrameworkID {
+	if id := f.info.GetId(); id.GetValue() == f.id {
+		return id
+	}
+	return &mesos.FrameworkID{Value: &f.id}
+}
+
 func (f *framework) hasCapability(t mesos.FrameworkInfo_Capability_Type) bool {
 	for _, c := range f.info.GetCapabilities() {
 		if c.GetType() == t {

@@ -300,21 +300,55 @@ func (c *Core) rejectTask(fw *framework, ti *mesos.TaskInfo, state mesos.TaskSta
 	c.sendToFramework(fw, &schedpb.Event{Type: schedpb.Event_UPDATE.Enum(), Update: &schedpb.Event_Update{Status: status}})
 }
 
-// launch validates one LAUNCH task (executor nil) or one task group and, if
-// valid, records the tasks and sends them to the agent. It returns what is
-// left of the offered resources. A group is all or nothing.
-// cloneWithout is a copy of ti with res (in its proto form) for its
-// resources: ti's own resources, about to be replaced, are not copied.
-// ti is left as it was.
-func cloneWithout(ti *mesos.TaskInfo, res resources.Resources) *mesos.TaskInfo {
-	own := ti.Resources
-	ti.Resources = nil
+// cloneWithout is a copy of ti with pb for its resources and agentID for
+// its agent id (the same id, valid tasks name their agent's): ti's own,
+// about to be replaced, are not copied. ti is left as it was.
+func cloneWithout(ti *mesos.TaskInfo, pb []*mesos.Resource, agentID *mesos.AgentID) *mesos.TaskInfo {
+	res, id := ti.Resources, ti.AgentId
+	ti.Resources, ti.AgentId = nil, nil
 	out := clone(ti)
-	ti.Resources = own
-	out.Resources = resources.ToProto(res)
+	ti.Resources, ti.AgentId = res, id
+	out.Resources, out.AgentId = pb, agentID
 	return out
 }
 
+// sharedTaskRes is a task's resources in their internal and proto forms,
+// which the tasks launched with the same resources share: a framework
+// launching many tasks launches them alike, and a master keeping hundreds
+// of thousands of tasks would otherwise hold a copy of both forms for
+// each. Neither form is changed once stored (the Core replaces, never
+// changes, what it stores), so sharing them is safe.
+type sharedTaskRes struct {
+	res resources.Resources
+	pb  []*mesos.Resource
+}
+
+// share is res with its proto form, the last task's if res equals its
+// resources, else a new pair that becomes the last.
+func (s *sharedTaskRes) share(res resources.Resources) (resources.Resources, []*mesos.Resource) {
+	if s.res == nil || !sameOrder(s.res, res) {
+		*s = sharedTaskRes{res: res, pb: resources.ToProto(res)}
+	}
+	return s.res, s.pb
+}
+
+// sameOrder reports whether a and b hold the same resources in the same
+// order, so that one's proto form is the other's too.
+func sameOrder(a, b resources.Resources) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if !a[i].Equal(&b[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// launch validates one LAUNCH task (executor nil) or one task group and, if
+// valid, records the tasks and sends them to the agent. It returns what is
+// left of the offered resources. A group is all or nothing.
 func (c *Core) launch(fw *framework, a *agent, role string, available resources.Resources, groupExecutor *mesos.ExecutorInfo, tasks []*mesos.TaskInfo) resources.Resources {
 	group := groupExecutor != nil
 	var err error
@@ -368,7 +402,7 @@ func (c *Core) launch(fw *framework, a *agent, role string, available resources.
 			err = fmt.Errorf("Task '%s' uses invalid resources: %v", ti.GetTaskId().GetValue(), err)
 			break
 		}
-		needed = needed.Add(taskRes[i])
+		needed.AddInPlace(taskRes[i]) // needed is its own: no copy each task
 	}
 	if err == nil && !available.Contains(needed) {
 		err = fmt.Errorf("Task uses more resources %s than available %s", needed.String(), available.String())
@@ -394,8 +428,15 @@ func (c *Core) launch(fw *framework, a *agent, role string, available resources.
 		c.executorsChanged(fw, a.id)
 	}
 	launched := make([]*mesos.TaskInfo, len(tasks))
+	// The tasks share their agent's id, as they share their resources.
+	agentID := a.info.GetId()
+	if agentID.GetValue() != a.id {
+		agentID = &mesos.AgentID{Value: &a.id}
+	}
 	for i, ti := range tasks {
-		ti = cloneWithout(ti, taskRes[i])
+		var pb []*mesos.Resource
+		taskRes[i], pb = c.lastTaskRes.share(taskRes[i])
+		ti = cloneWithout(ti, pb, agentID)
 		if executor != nil && !group {
 			ti.Executor = executor
 		}
@@ -415,7 +456,9 @@ func (c *Core) launch(fw *framework, a *agent, role string, available resources.
 		c.opTaskAdded(t)
 		c.metrics.inc("master/tasks_launched")
 	}
-	info := clone(fw.info)
+	// The framework's info goes out as it is: the Core replaces it, never
+	// changes it, and the message is encoded before it is dropped.
+	info := fw.info
 	if group {
 		c.sendToAgent(a, &agentproto.MasterMessage{
 			Type: agentproto.MasterMessage_RUN_TASK_GROUP.Enum(),
@@ -434,19 +477,29 @@ func (c *Core) launch(fw *framework, a *agent, role string, available resources.
 
 // allocatedResources parses a task's or executor's resources and gives the
 // ones without allocation_info the role of the offer, as Mesos's master does
-// for frameworks that are not MULTI_ROLE.
+// for frameworks that are not MULTI_ROLE. The messages are read, not
+// copied: the role goes on the parsed resources.
 func allocatedResources(rs []*mesos.Resource, role string) (resources.Resources, error) {
-	rs2 := make([]*mesos.Resource, len(rs))
-	for i, r := range rs {
-		r = clone(r)
-		if r.AllocationInfo == nil {
-			r.AllocationInfo = &mesos.Resource_AllocationInfo{Role: ptr(role)}
-		} else if r.GetAllocationInfo().GetRole() != role {
-			return nil, fmt.Errorf("resource %s is allocated to role '%s', not the offer's role '%s'", r.GetName(), r.GetAllocationInfo().GetRole(), role)
+	for _, r := range rs {
+		if ai := r.GetAllocationInfo(); ai != nil && ai.GetRole() != role {
+			return nil, fmt.Errorf("resource %s is allocated to role '%s', not the offer's role '%s'", r.GetName(), ai.GetRole(), role)
 		}
-		rs2[i] = r
 	}
-	return resources.FromProto(rs2)
+	res, err := resources.FromProto(rs)
+	if err != nil {
+		return nil, err
+	}
+	for i := range res {
+		if res[i].AllocationRole != "" {
+			// Some named the role already: those without it may
+			// now merge with them.
+			return res.AllocatedTo(role), nil
+		}
+	}
+	for i := range res {
+		res[i].AllocationRole = role
+	}
+	return res, nil
 }
 
 // masterPID is the libprocess-style pid Mesos shows for a master.

@@ -81,9 +81,9 @@ func (c *Core) newTaskRec(t *task) *taskRec {
 	a := c.agents[t.agentID]
 	return &taskRec{
 		id: t.id, frameworkID: t.frameworkID, agentID: t.agentID, executorID: t.executorID, role: t.role, user: t.user,
-		// The statuses are copied: the core replaces the last one in place
-		// when a task repeats its state (task.addStatus).
-		info: t.info, res: t.res, state: t.state, statuses: slices.Clone(t.statuses),
+		// The statuses are shared: the core never changes those a record
+		// holds (task.addStatus).
+		info: t.info, res: t.res, state: t.state, statuses: slices.Clip(t.statuses),
 		recovered: t.resourcesRecovered, onAgent: a != nil && a.tasks[t.agentKey()] == t,
 	}
 }

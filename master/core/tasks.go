@@ -2,6 +2,7 @@ package core
 
 import (
 	"bytes"
+	"slices"
 	"time"
 
 	"github.com/gomesos/gomesos/api/agentproto"
@@ -57,9 +58,13 @@ func (t *task) setState(s mesos.TaskState, now time.Time) {
 // Master::updateTask, a status in the same state as the last one replaces
 // it, so that a task sending health or check updates does not grow its
 // history without bound: it holds one status per change of state.
+//
+// The statuses a published record holds are the task's own (newTaskRec
+// does not copy them): an append writes past what the record sees, and a
+// replacement goes into a new array.
 func (t *task) addStatus(st *mesos.TaskStatus) {
 	if n := len(t.statuses); n > 0 && t.statuses[n-1].GetState() == st.GetState() {
-		t.statuses[n-1] = st
+		t.statuses = append(slices.Clip(t.statuses[:n-1]), st)
 		return
 	}
 	t.statuses = append(t.statuses, st)
@@ -145,7 +150,9 @@ func (c *Core) statusUpdate(a *agent, up *agentproto.StatusUpdate) {
 		t.statusUpdateState = status.State
 		t.statusUpdateUUID = status.GetUuid()
 		if !containsStatus(t.statuses, status) {
-			t.addStatus(statusForState(status))
+			st := statusForState(status)
+			st.TaskId = t.info.GetTaskId() // the same id: the update's is not kept
+			t.addStatus(st)
 		}
 		if latest.IsTerminal() {
 			// Resources are free, and the task counted as ended, as soon as
@@ -352,7 +359,7 @@ func (c *Core) acknowledge(fw *framework, ack *schedpb.Call_Acknowledge) {
 	c.sendToAgent(a, &agentproto.MasterMessage{
 		Type: agentproto.MasterMessage_ACKNOWLEDGE.Enum(),
 		Acknowledge: &agentproto.MasterMessage_Acknowledge{
-			FrameworkId: &mesos.FrameworkID{Value: &fw.id},
+			FrameworkId: fw.idProto(),
 			TaskId:      ack.GetTaskId(),
 			Uuid:        ack.GetUuid(),
 		},
