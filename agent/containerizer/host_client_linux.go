@@ -535,18 +535,7 @@ func (p *Posix) recoverHosted(recs []recovery, want map[string]bool, boot string
 		case isLive:
 			c := &container{spec: Spec{ID: r.id, Directory: r.launch.Directory}, pid: hc.pid, hosted: true, hc: hc,
 				task: task, runDir: r.dir, done: make(chan struct{}), hostEnd: make(chan hostEnd, 1)}
-			for _, iso := range p.opts.Isolators {
-				if a, ok := iso.(Adopter); ok {
-					if err := a.Adopt(c.spec, task.Pid); err != nil {
-						p.log.Warn("isolator cannot adopt a recovered container", "isolator", iso.Name(), "container", r.id, "err", err)
-					}
-				}
-			}
-			p.mu.Lock()
-			p.containers[r.id] = c
-			p.wg.Add(1)
-			p.mu.Unlock()
-			go p.waitHosted(c)
+			p.adopt(c, task.Pid, p.waitHosted)
 			p.log.Info("recovered container in the executor host", "container", r.id, "host", hc.pid, "dir", c.spec.Directory)
 			adopted = append(adopted, Recovered{ID: r.id, Pid: hc.pid, Directory: c.spec.Directory})
 		default:

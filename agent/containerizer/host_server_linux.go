@@ -65,15 +65,7 @@ func runHost(args []string) int {
 	// be the main thread, which Go never ends.
 	runtime.LockOSThread()
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil)).With("component", "executor host")
-	closeOnExecFrom(reportFD)
-	report := os.NewFile(reportFD, "report")
-	tell := func(msg string) {
-		if report != nil {
-			_, _ = report.WriteString(msg + "\n")
-			_ = report.Close()
-			report = nil
-		}
-	}
+	tell := reporter()
 	if len(args) != 1 {
 		tell("error: usage: " + HostArg + " <runtime dir>")
 		return 2

@@ -95,21 +95,7 @@ func (p *Posix) Recover(known []string) ([]Recovered, error) {
 					runDir:     r.dir,
 					done:       make(chan struct{}),
 				}
-				// Before its end can be reported (and its isolators
-				// cleaned up), the isolators that keep something per
-				// container hear of it.
-				for _, iso := range p.opts.Isolators {
-					if a, ok := iso.(Adopter); ok {
-						if err := a.Adopt(c.spec, c.root); err != nil {
-							p.log.Warn("isolator cannot adopt a recovered container", "isolator", iso.Name(), "container", r.id, "err", err)
-						}
-					}
-				}
-				p.mu.Lock()
-				p.containers[r.id] = c
-				p.wg.Add(1)
-				p.mu.Unlock()
-				go p.waitRecovered(c)
+				p.adopt(c, c.root, p.waitRecovered)
 				p.log.Info("recovered container", "container", r.id, "pid", c.pid, "supervisor", supervisorPid(c), "dir", c.spec.Directory)
 				adopted = append(adopted, Recovered{ID: r.id, Pid: c.pid, Directory: c.spec.Directory})
 				continue
@@ -168,6 +154,25 @@ func (p *Posix) Recover(known []string) ([]Recovered, error) {
 		}
 	}
 	return adopted, nil
+}
+
+// adopt makes the recovered container c one of this containerizer's and
+// has follow, on a goroutine of its own, wait for its end. Before that end
+// can be reported (and its isolators cleaned up), the isolators that keep
+// something per container hear of it, by the process pid.
+func (p *Posix) adopt(c *container, pid int, follow func(*container)) {
+	for _, iso := range p.opts.Isolators {
+		if a, ok := iso.(Adopter); ok {
+			if err := a.Adopt(c.spec, pid); err != nil {
+				p.log.Warn("isolator cannot adopt a recovered container", "isolator", iso.Name(), "container", c.spec.ID, "err", err)
+			}
+		}
+	}
+	p.mu.Lock()
+	p.containers[c.spec.ID] = c
+	p.wg.Add(1)
+	p.mu.Unlock()
+	go follow(c)
 }
 
 // readRecovery reads a container's records; what is missing or unreadable

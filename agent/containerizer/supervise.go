@@ -51,6 +51,21 @@ func MainIfSupervisor() {
 	os.Exit(supervise(os.Args[2:]))
 }
 
+// reporter marks every inherited descriptor from reportFD up close-on-exec
+// and returns the function that writes the one line the starter reads on
+// reportFD, then closes it; later calls do nothing.
+func reporter() func(msg string) {
+	closeOnExecFrom(reportFD)
+	report := os.NewFile(reportFD, "report")
+	return func(msg string) {
+		if report != nil {
+			_, _ = report.WriteString(msg + "\n")
+			_ = report.Close()
+			report = nil
+		}
+	}
+}
+
 // supervise is the supervisor's life; it returns the exit status: the
 // executor's exit code, 128 plus the signal that ended it, or 127 when it
 // could not be started.
@@ -61,15 +76,7 @@ func supervise(args []string) int {
 	// descriptor, on which the containerizer waits for the end, nor
 	// anything the agent itself inherited and left open (a pipe from
 	// whoever started it, say), which would tie the executor to it.
-	closeOnExecFrom(reportFD)
-	report := os.NewFile(reportFD, "report")
-	tell := func(msg string) {
-		if report != nil {
-			_, _ = report.WriteString(msg + "\n")
-			_ = report.Close()
-			report = nil
-		}
-	}
+	tell := reporter()
 	if len(args) < 3 {
 		log.Error("usage: " + SuperviseArg + " <runtime dir> <path> <argv0> [args...]")
 		tell("error: bad supervisor arguments")
