@@ -28,6 +28,7 @@ import (
 	mesos "github.com/gomesos/gomesos/api/v1/mesos"
 	schedpb "github.com/gomesos/gomesos/api/v1/scheduler"
 	"github.com/gomesos/gomesos/codec"
+	"github.com/gomesos/gomesos/internal/cputime"
 	"github.com/gomesos/gomesos/master/core"
 	"github.com/gomesos/gomesos/registry"
 	"github.com/gomesos/gomesos/resources"
@@ -254,7 +255,7 @@ func (b *failoverBench) failover(ctx context.Context, leader int, res *BenchFail
 			}
 		}()
 	}
-	cpu0, gc0 := processCPU(), gcCPU()
+	cpu0, gc0 := cputime.Process(), gcCPU()
 	t0 := time.Now()
 	b.killedAt.Store(t0.UnixNano())
 	b.masters[leader].srv.Close()
@@ -324,12 +325,12 @@ func (b *failoverBench) failover(ctx context.Context, leader int, res *BenchFail
 				leaderNow = leading.Advertise()
 			}
 			fmt.Fprintf(w, "failover: +%.3fs: leader %s, %d agents re-registered (%d agents), framework resubscribed %v; %.2fs of CPU since the kill\n",
-				since.Seconds(), leaderNow, b.reregistered.Load(), b.opts.Agents, b.fw.resubscribed.Load(), (processCPU() - cpu0).Seconds())
+				since.Seconds(), leaderNow, b.reregistered.Load(), b.opts.Agents, b.fw.resubscribed.Load(), (cputime.Process() - cpu0).Seconds())
 		}
 	}
 	newLeader := leading
 	fmt.Fprintf(w, "failover: the process used %.2fs of CPU from the kill to the end (%.2fs of it collecting garbage), the masters and the simulated agents together\n",
-		(processCPU() - cpu0).Seconds(), (gcCPU() - gc0).Seconds())
+		(cputime.Process() - cpu0).Seconds(), (gcCPU() - gc0).Seconds())
 	fmt.Fprintf(w, "failover: leader %s: registry fetched in %.1fms; %s\n", newLeader.Advertise(),
 		float64(newLeader.fetchTime.Load())/1e6, newLeader.loopTimes())
 	m := newLeader.latest().Metrics()

@@ -23,6 +23,7 @@ import (
 	mesos "github.com/gomesos/gomesos/api/v1/mesos"
 	schedpb "github.com/gomesos/gomesos/api/v1/scheduler"
 	"github.com/gomesos/gomesos/codec"
+	"github.com/gomesos/gomesos/internal/cputime"
 	"github.com/gomesos/gomesos/master/core"
 	"github.com/gomesos/gomesos/resources"
 )
@@ -175,7 +176,7 @@ func BenchLaunch(ctx context.Context, opts BenchLaunchOptions, w io.Writer) (Ben
 		}
 		defer pprof.StopCPUProfile()
 	}
-	cpu0, gc0 := processCPU(), gcCPU()
+	cpu0, gc0 := cputime.Process(), gcCPU()
 	steps0 := h.steps.Load()
 	start = time.Now()
 	if err := h.subscribeFrameworks(runCtx); err != nil {
@@ -214,7 +215,7 @@ func BenchLaunch(ctx context.Context, opts BenchLaunchOptions, w io.Writer) (Ben
 	if opts.CPUProfile != nil {
 		pprof.StopCPUProfile()
 	}
-	res.CPU, res.GC = processCPU()-cpu0, gcCPU()-gc0
+	res.CPU, res.GC = cputime.Process()-cpu0, gcCPU()-gc0
 	res.Steps = h.steps.Load() - steps0
 	res.PeakLive = int(h.peakLive.Load())
 	res.Offers = h.offers.Load()

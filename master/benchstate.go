@@ -20,6 +20,7 @@ import (
 	mesos "github.com/gomesos/gomesos/api/v1/mesos"
 	schedpb "github.com/gomesos/gomesos/api/v1/scheduler"
 	"github.com/gomesos/gomesos/codec"
+	"github.com/gomesos/gomesos/internal/cputime"
 	"github.com/gomesos/gomesos/master/core"
 	"github.com/gomesos/gomesos/resources"
 )
@@ -512,7 +513,7 @@ func (h *benchHarness) phase(ctx context.Context, d time.Duration, readers func(
 		wg.Wait()
 		close(done)
 	}()
-	steps0, updates0, cpu0 := h.steps.Load(), h.updates.Load(), processCPU()
+	steps0, updates0, cpu0 := h.steps.Load(), h.updates.Load(), cputime.Process()
 	start := time.Now()
 	// Tasks finish on a schedule: by time t, UpdateRate*t of them.
 	const pace = 5 * time.Millisecond
@@ -546,7 +547,7 @@ loop:
 	}
 	ticker.Stop()
 	s.Duration = time.Since(start)
-	s.CPU = processCPU() - cpu0
+	s.CPU = cputime.Process() - cpu0
 	s.Steps = int(h.steps.Load() - steps0)
 	s.Updates = int(h.updates.Load() - updates0)
 	s.UpdatesPerSec = float64(s.Updates) / s.Duration.Seconds()

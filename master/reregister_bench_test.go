@@ -21,6 +21,7 @@ import (
 	registrypb "github.com/gomesos/gomesos/api/registry"
 	mesos "github.com/gomesos/gomesos/api/v1/mesos"
 	"github.com/gomesos/gomesos/codec"
+	"github.com/gomesos/gomesos/internal/cputime"
 	"github.com/gomesos/gomesos/master/core"
 	"github.com/gomesos/gomesos/registry"
 	"github.com/gomesos/gomesos/resources"
@@ -155,7 +156,7 @@ func reregisterStorm(tb testing.TB, agents, perAgent int) stormStats {
 		stop()
 		wg.Wait()
 	}()
-	cpu0, gc0, alloc0, t0 := processCPU(), gcCPU(), heapAllocated(), time.Now()
+	cpu0, gc0, alloc0, t0 := cputime.Process(), gcCPU(), heapAllocated(), time.Now()
 	for i := range agents {
 		inFlight <- struct{}{}
 		w := newStormWriter(func(msg *agentproto.MasterMessage, err error) {
@@ -199,7 +200,7 @@ func reregisterStorm(tb testing.TB, agents, perAgent int) stormStats {
 			break
 		}
 	}
-	st := stormStats{cpu: processCPU() - cpu0, gc: gcCPU() - gc0, wall: time.Since(t0), alloc: heapAllocated() - alloc0}
+	st := stormStats{cpu: cputime.Process() - cpu0, gc: gcCPU() - gc0, wall: time.Since(t0), alloc: heapAllocated() - alloc0}
 	mt := snap.Metrics()
 	if int(mt["master/slaves_active"]) != agents || int(mt["master/tasks_running"]) != agents*perAgent {
 		tb.Fatalf("after the storm the master has %v active agents and %v running tasks; want %d and %d",

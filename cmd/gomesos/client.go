@@ -11,6 +11,7 @@ import (
 
 	"github.com/gomesos/gomesos/codec"
 	"github.com/gomesos/gomesos/internal/cli"
+	"github.com/gomesos/gomesos/internal/cputime"
 	"github.com/gomesos/gomesos/internal/flagx"
 	"github.com/gomesos/gomesos/master"
 	"github.com/gomesos/gomesos/master/allocator"
@@ -129,7 +130,7 @@ func runBenchAllocator(ctx context.Context, args []string, stdout, stderr io.Wri
 		fmt.Fprintln(stderr, "gomesos bench allocator: --agents, --frameworks and --roles must be at least 1")
 		return 2
 	}
-	if _, err := allocator.Bench(ctx, *agents, *frameworks, *roles, time.Now, processCPU, stdout); err != nil {
+	if _, err := allocator.Bench(ctx, *agents, *frameworks, *roles, time.Now, cputime.Process, stdout); err != nil {
 		fmt.Fprintln(stderr, "gomesos bench allocator:", err)
 		return 1
 	}
