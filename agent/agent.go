@@ -423,6 +423,8 @@ func (a *Agent) apply(outs []core.Output) {
 			a.files.attach(o.Dir, o.Paths)
 		case core.Detach:
 			a.files.detach(o.Dirs)
+		case core.Volumes:
+			a.applyVolumes(o)
 		default:
 			panic(fmt.Sprintf("agent: unknown output %T", o))
 		}

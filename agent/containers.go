@@ -206,6 +206,17 @@ func (w *containerOps) do(id string, op *containerOp) {
 				return
 			}
 		}
+		if s := op.spec; s.Directory != "" && hasVolumes(s.Resources) {
+			// The sandbox is made here when the fetch did not make it.
+			if err := os.MkdirAll(s.Directory, 0o755); err != nil {
+				w.deliver(core.ContainerLaunched{ContainerID: id, Err: fmt.Errorf("creating the sandbox: %w", err)})
+				return
+			}
+			if err := linkVolumes(w.workDir, s.Directory, s.Resources); err != nil {
+				w.deliver(core.ContainerLaunched{ContainerID: id, Err: fmt.Errorf("mounting persistent volumes: %w", err)})
+				return
+			}
+		}
 		pid, err := w.cont.Launch(containerSpec(op.spec))
 		if err == nil {
 			if err := linkLatest(w.workDir, op.spec.Directory); err != nil {

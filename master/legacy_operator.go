@@ -140,6 +140,13 @@ func (m *Master) operatorWrite(w http.ResponseWriter, r *http.Request, call *mas
 		textError(w, http.StatusServiceUnavailable, err.Error())
 	case res.Code.Failed():
 		textError(w, httpStatus(res.Code), res.Message)
+	case res.Body != nil:
+		// GET_OPERATIONS is read in the loop, where the operations are.
+		enc, _, _ := codec.Negotiate(r.Header.Get("Accept"), "")
+		writeMessage(w, r, enc, res.Body)
+	case res.Code == core.Accepted:
+		// The resource operations: applied, and on their way to the agent.
+		w.WriteHeader(http.StatusAccepted)
 	default:
 		w.WriteHeader(http.StatusOK)
 	}

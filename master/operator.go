@@ -51,12 +51,9 @@ var subMessage = map[masterpb.Call_Type]func(*masterpb.Call) (string, bool){
 	masterpb.Call_MARK_AGENT_GONE:   func(c *masterpb.Call) (string, bool) { return "mark_agent_gone", c.MarkAgentGone != nil },
 }
 
-// notYet are the calls the allocation-model work (quota, reservations,
-// volumes) will answer; until then they are 501.
+// notYet are the calls the allocation-model work (quota) will answer;
+// until then they are 501.
 var notYet = map[masterpb.Call_Type]bool{
-	masterpb.Call_RESERVE_RESOURCES: true, masterpb.Call_UNRESERVE_RESOURCES: true,
-	masterpb.Call_CREATE_VOLUMES: true, masterpb.Call_DESTROY_VOLUMES: true,
-	masterpb.Call_GROW_VOLUME: true, masterpb.Call_SHRINK_VOLUME: true,
 	masterpb.Call_GET_QUOTA: true, masterpb.Call_UPDATE_QUOTA: true,
 	masterpb.Call_SET_QUOTA: true, masterpb.Call_REMOVE_QUOTA: true,
 }
@@ -202,11 +199,6 @@ func (m *Master) operatorRead(r *http.Request, call *masterpb.Call) (resp *maste
 	case masterpb.Call_GET_TASKS:
 		resp = typed(masterpb.Response_GET_TASKS)
 		resp.GetTasks = m.readSnapshot().OperatorTasks()
-	case masterpb.Call_GET_OPERATIONS:
-		// Operations with feedback are reported to their frameworks;
-		// the master keeps no list of them.
-		resp = typed(masterpb.Response_GET_OPERATIONS)
-		resp.GetOperations = &masterpb.Response_GetOperations{}
 	case masterpb.Call_GET_ROLES:
 		resp = typed(masterpb.Response_GET_ROLES)
 		resp.GetRoles = m.readSnapshot().OperatorRoles()

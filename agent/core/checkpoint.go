@@ -102,6 +102,9 @@ type Recovered struct {
 	// running when the agent last wrote, sorted: what the containerizer
 	// must recover (the rest are orphans).
 	ContainerIDs []string
+	// Resources are the checkpointed resources (dynamic reservations and
+	// persistent volumes) the agent applies to its --resources.
+	Resources []*mesos.Resource
 
 	frameworks []*mesos.FrameworkInfo
 	executors  []*agentproto.CheckpointedExecutor
@@ -136,6 +139,7 @@ func DecodeCheckpoint(b map[string]map[string][]byte) (*Recovered, error) {
 			return nil, bad(BucketMeta, key, err)
 		}
 		r.AgentInfo = m.GetAgentInfo()
+		r.Resources = m.GetCheckpointedResources()
 		r.AgentID = m.GetAgentInfo().GetId().GetValue()
 	}
 	for _, key := range sortedKeys(b[BucketFrameworks]) {
@@ -403,7 +407,7 @@ func (c *core) agentRecord() []byte {
 	}
 	info := proto.Clone(c.cfg.AgentInfo).(*mesos.AgentInfo)
 	info.Id = &mesos.AgentID{Value: proto.String(c.agentID)}
-	return mustMarshal(&agentproto.CheckpointedAgent{AgentInfo: info})
+	return mustMarshal(&agentproto.CheckpointedAgent{AgentInfo: info, CheckpointedResources: c.ckptRes})
 }
 
 func executorRecord(ex *executor) *agentproto.CheckpointedExecutor {

@@ -332,6 +332,9 @@ type core struct {
 	exTimers timerHeap[string]
 
 	updates *updateManager
+	// ckptRes are the agent's checkpointed resources: its dynamic
+	// reservations and persistent volumes (operations.go).
+	ckptRes []*mesos.Resource
 	metrics metrics
 
 	ckpt    *tracker
@@ -602,6 +605,7 @@ func (c *core) masterStreamEnded(now time.Time, in MasterStreamEnded) {
 // here) for a known one.
 func (c *core) registerMessage() *agentproto.AgentMessage {
 	info := proto.Clone(c.cfg.AgentInfo).(*mesos.AgentInfo)
+	info.Resources = c.totalResources()
 	reg := &agentproto.AgentMessage_Register{AgentInfo: info, Version: proto.String(MesosVersion), Endpoint: proto.String(c.cfg.Endpoint)}
 	if c.agentID == "" {
 		return &agentproto.AgentMessage{Type: agentproto.AgentMessage_REGISTER.Enum(), Register: reg}
@@ -699,6 +703,8 @@ func (c *core) masterMessage(now time.Time, in MasterMessage) {
 		c.frameworkMessage(m.GetFrameworkToExecutor())
 	case agentproto.MasterMessage_SHUTDOWN:
 		c.shutdownByMaster(now, m.GetMessage())
+	case agentproto.MasterMessage_APPLY_OPERATION:
+		c.applyOperation(m.GetApplyOperation())
 	case agentproto.MasterMessage_REGISTERED:
 		// Already registered on this stream; nothing new.
 	default:

@@ -51,6 +51,12 @@ func (c *core) recover(now time.Time, in Recover) {
 	}
 	c.agentID = st.AgentID
 	c.restarted = c.agentID != ""
+	c.ckptRes = st.Resources
+	if vols := c.recoveredVolumes(); len(vols) > 0 {
+		// As Mesos's agent does, the volumes' directories are made
+		// again should they be missing.
+		c.emit(Volumes{Create: vols})
+	}
 	// What the checkpoint holds is what the tracker has written.
 	for k, v := range c.encodedRecovered(st) {
 		c.ckpt.written[k] = v
@@ -138,7 +144,7 @@ func (c *core) recover(now time.Time, in Recover) {
 func (c *core) encodedRecovered(st *Recovered) map[ckptKey][]byte {
 	out := make(map[ckptKey][]byte)
 	if st.AgentInfo != nil {
-		out[ckptKey{BucketMeta, KeyAgent}] = mustMarshal(&agentproto.CheckpointedAgent{AgentInfo: st.AgentInfo})
+		out[ckptKey{BucketMeta, KeyAgent}] = mustMarshal(&agentproto.CheckpointedAgent{AgentInfo: st.AgentInfo, CheckpointedResources: st.Resources})
 	}
 	for _, info := range st.frameworks {
 		out[ckptKey{BucketFrameworks, info.GetId().GetValue()}] = mustMarshal(&agentproto.CheckpointedFramework{Info: info})

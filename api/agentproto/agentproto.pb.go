@@ -43,6 +43,7 @@ const (
 	AgentMessage_EXECUTOR_EXITED       AgentMessage_Type = 5
 	AgentMessage_EXECUTOR_TO_FRAMEWORK AgentMessage_Type = 6
 	AgentMessage_UNREGISTER            AgentMessage_Type = 7
+	AgentMessage_OPERATION_STATUS      AgentMessage_Type = 8
 )
 
 // Enum value maps for AgentMessage_Type.
@@ -56,6 +57,7 @@ var (
 		5: "EXECUTOR_EXITED",
 		6: "EXECUTOR_TO_FRAMEWORK",
 		7: "UNREGISTER",
+		8: "OPERATION_STATUS",
 	}
 	AgentMessage_Type_value = map[string]int32{
 		"UNKNOWN":               0,
@@ -66,6 +68,7 @@ var (
 		"EXECUTOR_EXITED":       5,
 		"EXECUTOR_TO_FRAMEWORK": 6,
 		"UNREGISTER":            7,
+		"OPERATION_STATUS":      8,
 	}
 )
 
@@ -120,7 +123,8 @@ const (
 	MasterMessage_SHUTDOWN_EXECUTOR     MasterMessage_Type = 8
 	MasterMessage_FRAMEWORK_TO_EXECUTOR MasterMessage_Type = 9
 	// The master removed this agent: it must drop its identity and tasks.
-	MasterMessage_SHUTDOWN MasterMessage_Type = 10
+	MasterMessage_SHUTDOWN        MasterMessage_Type = 10
+	MasterMessage_APPLY_OPERATION MasterMessage_Type = 11
 )
 
 // Enum value maps for MasterMessage_Type.
@@ -137,6 +141,7 @@ var (
 		8:  "SHUTDOWN_EXECUTOR",
 		9:  "FRAMEWORK_TO_EXECUTOR",
 		10: "SHUTDOWN",
+		11: "APPLY_OPERATION",
 	}
 	MasterMessage_Type_value = map[string]int32{
 		"UNKNOWN":               0,
@@ -150,6 +155,7 @@ var (
 		"SHUTDOWN_EXECUTOR":     8,
 		"FRAMEWORK_TO_EXECUTOR": 9,
 		"SHUTDOWN":              10,
+		"APPLY_OPERATION":       11,
 	}
 )
 
@@ -187,7 +193,7 @@ func (x *MasterMessage_Type) UnmarshalJSON(b []byte) error {
 
 // Deprecated: Use MasterMessage_Type.Descriptor instead.
 func (MasterMessage_Type) EnumDescriptor() ([]byte, []int) {
-	return file_api_agentproto_agentproto_proto_rawDescGZIP(), []int{3, 0}
+	return file_api_agentproto_agentproto_proto_rawDescGZIP(), []int{4, 0}
 }
 
 // StatusUpdate is a task status on its way from an agent to a framework.
@@ -312,6 +318,7 @@ type AgentMessage struct {
 	StatusUpdate        *StatusUpdate                     `protobuf:"bytes,3,opt,name=status_update,json=statusUpdate" json:"status_update,omitempty"`
 	ExecutorExited      *AgentMessage_ExecutorExited      `protobuf:"bytes,4,opt,name=executor_exited,json=executorExited" json:"executor_exited,omitempty"`
 	ExecutorToFramework *AgentMessage_ExecutorToFramework `protobuf:"bytes,5,opt,name=executor_to_framework,json=executorToFramework" json:"executor_to_framework,omitempty"`
+	OperationStatus     *OperationStatusUpdate            `protobuf:"bytes,6,opt,name=operation_status,json=operationStatus" json:"operation_status,omitempty"`
 	unknownFields       protoimpl.UnknownFields
 	sizeCache           protoimpl.SizeCache
 }
@@ -381,6 +388,75 @@ func (x *AgentMessage) GetExecutorToFramework() *AgentMessage_ExecutorToFramewor
 	return nil
 }
 
+func (x *AgentMessage) GetOperationStatus() *OperationStatusUpdate {
+	if x != nil {
+		return x.OperationStatus
+	}
+	return nil
+}
+
+// OperationStatusUpdate is the agent's answer to APPLY_OPERATION: the
+// operation, by the uuid the master gave it, is finished or failed.
+type OperationStatusUpdate struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	OperationUuid []byte                 `protobuf:"bytes,1,req,name=operation_uuid,json=operationUuid" json:"operation_uuid,omitempty"`
+	State         *mesos.OperationState  `protobuf:"varint,2,req,name=state,enum=mesos.v1.OperationState" json:"state,omitempty"`
+	Message       *string                `protobuf:"bytes,3,opt,name=message" json:"message,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *OperationStatusUpdate) Reset() {
+	*x = OperationStatusUpdate{}
+	mi := &file_api_agentproto_agentproto_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OperationStatusUpdate) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OperationStatusUpdate) ProtoMessage() {}
+
+func (x *OperationStatusUpdate) ProtoReflect() protoreflect.Message {
+	mi := &file_api_agentproto_agentproto_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OperationStatusUpdate.ProtoReflect.Descriptor instead.
+func (*OperationStatusUpdate) Descriptor() ([]byte, []int) {
+	return file_api_agentproto_agentproto_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *OperationStatusUpdate) GetOperationUuid() []byte {
+	if x != nil {
+		return x.OperationUuid
+	}
+	return nil
+}
+
+func (x *OperationStatusUpdate) GetState() mesos.OperationState {
+	if x != nil && x.State != nil {
+		return *x.State
+	}
+	return mesos.OperationState(0)
+}
+
+func (x *OperationStatusUpdate) GetMessage() string {
+	if x != nil && x.Message != nil {
+		return *x.Message
+	}
+	return ""
+}
+
 type MasterMessage struct {
 	state               protoimpl.MessageState             `protogen:"open.v1"`
 	Type                *MasterMessage_Type                `protobuf:"varint,1,opt,name=type,enum=gomesos.agent.v1.MasterMessage_Type" json:"type,omitempty"`
@@ -393,13 +469,14 @@ type MasterMessage struct {
 	ShutdownExecutor    *MasterMessage_ShutdownExecutor    `protobuf:"bytes,8,opt,name=shutdown_executor,json=shutdownExecutor" json:"shutdown_executor,omitempty"`
 	FrameworkToExecutor *MasterMessage_FrameworkToExecutor `protobuf:"bytes,9,opt,name=framework_to_executor,json=frameworkToExecutor" json:"framework_to_executor,omitempty"`
 	Message             *string                            `protobuf:"bytes,10,opt,name=message" json:"message,omitempty"`
+	ApplyOperation      *ApplyOperation                    `protobuf:"bytes,11,opt,name=apply_operation,json=applyOperation" json:"apply_operation,omitempty"`
 	unknownFields       protoimpl.UnknownFields
 	sizeCache           protoimpl.SizeCache
 }
 
 func (x *MasterMessage) Reset() {
 	*x = MasterMessage{}
-	mi := &file_api_agentproto_agentproto_proto_msgTypes[3]
+	mi := &file_api_agentproto_agentproto_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -411,7 +488,7 @@ func (x *MasterMessage) String() string {
 func (*MasterMessage) ProtoMessage() {}
 
 func (x *MasterMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_api_agentproto_agentproto_proto_msgTypes[3]
+	mi := &file_api_agentproto_agentproto_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -424,7 +501,7 @@ func (x *MasterMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MasterMessage.ProtoReflect.Descriptor instead.
 func (*MasterMessage) Descriptor() ([]byte, []int) {
-	return file_api_agentproto_agentproto_proto_rawDescGZIP(), []int{3}
+	return file_api_agentproto_agentproto_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *MasterMessage) GetType() MasterMessage_Type {
@@ -497,6 +574,87 @@ func (x *MasterMessage) GetMessage() string {
 	return ""
 }
 
+func (x *MasterMessage) GetApplyOperation() *ApplyOperation {
+	if x != nil {
+		return x.ApplyOperation
+	}
+	return nil
+}
+
+// ApplyOperation tells an agent about an operation the master applied to
+// its resources (RESERVE, UNRESERVE, CREATE, DESTROY, GROW_VOLUME,
+// SHRINK_VOLUME): resources is the agent's whole set of checkpointed
+// resources afterwards (its dynamic reservations and persistent volumes),
+// which the agent checkpoints, creating and removing volume directories
+// to match, before it answers with OPERATION_STATUS.
+type ApplyOperation struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	OperationUuid []byte                 `protobuf:"bytes,1,req,name=operation_uuid,json=operationUuid" json:"operation_uuid,omitempty"`
+	FrameworkId   *mesos.FrameworkID     `protobuf:"bytes,2,opt,name=framework_id,json=frameworkId" json:"framework_id,omitempty"`
+	Operation     *mesos.Offer_Operation `protobuf:"bytes,3,req,name=operation" json:"operation,omitempty"`
+	Resources     []*mesos.Resource      `protobuf:"bytes,4,rep,name=resources" json:"resources,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ApplyOperation) Reset() {
+	*x = ApplyOperation{}
+	mi := &file_api_agentproto_agentproto_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ApplyOperation) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ApplyOperation) ProtoMessage() {}
+
+func (x *ApplyOperation) ProtoReflect() protoreflect.Message {
+	mi := &file_api_agentproto_agentproto_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ApplyOperation.ProtoReflect.Descriptor instead.
+func (*ApplyOperation) Descriptor() ([]byte, []int) {
+	return file_api_agentproto_agentproto_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *ApplyOperation) GetOperationUuid() []byte {
+	if x != nil {
+		return x.OperationUuid
+	}
+	return nil
+}
+
+func (x *ApplyOperation) GetFrameworkId() *mesos.FrameworkID {
+	if x != nil {
+		return x.FrameworkId
+	}
+	return nil
+}
+
+func (x *ApplyOperation) GetOperation() *mesos.Offer_Operation {
+	if x != nil {
+		return x.Operation
+	}
+	return nil
+}
+
+func (x *ApplyOperation) GetResources() []*mesos.Resource {
+	if x != nil {
+		return x.Resources
+	}
+	return nil
+}
+
 type AgentMessage_Register struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
 	AgentInfo *mesos.AgentInfo       `protobuf:"bytes,1,req,name=agent_info,json=agentInfo" json:"agent_info,omitempty"`
@@ -520,7 +678,7 @@ type AgentMessage_Register struct {
 
 func (x *AgentMessage_Register) Reset() {
 	*x = AgentMessage_Register{}
-	mi := &file_api_agentproto_agentproto_proto_msgTypes[4]
+	mi := &file_api_agentproto_agentproto_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -532,7 +690,7 @@ func (x *AgentMessage_Register) String() string {
 func (*AgentMessage_Register) ProtoMessage() {}
 
 func (x *AgentMessage_Register) ProtoReflect() protoreflect.Message {
-	mi := &file_api_agentproto_agentproto_proto_msgTypes[4]
+	mi := &file_api_agentproto_agentproto_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -608,7 +766,7 @@ type AgentMessage_ExecutorExited struct {
 
 func (x *AgentMessage_ExecutorExited) Reset() {
 	*x = AgentMessage_ExecutorExited{}
-	mi := &file_api_agentproto_agentproto_proto_msgTypes[5]
+	mi := &file_api_agentproto_agentproto_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -620,7 +778,7 @@ func (x *AgentMessage_ExecutorExited) String() string {
 func (*AgentMessage_ExecutorExited) ProtoMessage() {}
 
 func (x *AgentMessage_ExecutorExited) ProtoReflect() protoreflect.Message {
-	mi := &file_api_agentproto_agentproto_proto_msgTypes[5]
+	mi := &file_api_agentproto_agentproto_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -668,7 +826,7 @@ type AgentMessage_ExecutorToFramework struct {
 
 func (x *AgentMessage_ExecutorToFramework) Reset() {
 	*x = AgentMessage_ExecutorToFramework{}
-	mi := &file_api_agentproto_agentproto_proto_msgTypes[6]
+	mi := &file_api_agentproto_agentproto_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -680,7 +838,7 @@ func (x *AgentMessage_ExecutorToFramework) String() string {
 func (*AgentMessage_ExecutorToFramework) ProtoMessage() {}
 
 func (x *AgentMessage_ExecutorToFramework) ProtoReflect() protoreflect.Message {
-	mi := &file_api_agentproto_agentproto_proto_msgTypes[6]
+	mi := &file_api_agentproto_agentproto_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -731,7 +889,7 @@ type MasterMessage_Registered struct {
 
 func (x *MasterMessage_Registered) Reset() {
 	*x = MasterMessage_Registered{}
-	mi := &file_api_agentproto_agentproto_proto_msgTypes[7]
+	mi := &file_api_agentproto_agentproto_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -743,7 +901,7 @@ func (x *MasterMessage_Registered) String() string {
 func (*MasterMessage_Registered) ProtoMessage() {}
 
 func (x *MasterMessage_Registered) ProtoReflect() protoreflect.Message {
-	mi := &file_api_agentproto_agentproto_proto_msgTypes[7]
+	mi := &file_api_agentproto_agentproto_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -756,7 +914,7 @@ func (x *MasterMessage_Registered) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MasterMessage_Registered.ProtoReflect.Descriptor instead.
 func (*MasterMessage_Registered) Descriptor() ([]byte, []int) {
-	return file_api_agentproto_agentproto_proto_rawDescGZIP(), []int{3, 0}
+	return file_api_agentproto_agentproto_proto_rawDescGZIP(), []int{4, 0}
 }
 
 func (x *MasterMessage_Registered) GetAgentId() *mesos.AgentID {
@@ -797,7 +955,7 @@ type MasterMessage_RunTask struct {
 
 func (x *MasterMessage_RunTask) Reset() {
 	*x = MasterMessage_RunTask{}
-	mi := &file_api_agentproto_agentproto_proto_msgTypes[8]
+	mi := &file_api_agentproto_agentproto_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -809,7 +967,7 @@ func (x *MasterMessage_RunTask) String() string {
 func (*MasterMessage_RunTask) ProtoMessage() {}
 
 func (x *MasterMessage_RunTask) ProtoReflect() protoreflect.Message {
-	mi := &file_api_agentproto_agentproto_proto_msgTypes[8]
+	mi := &file_api_agentproto_agentproto_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -822,7 +980,7 @@ func (x *MasterMessage_RunTask) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MasterMessage_RunTask.ProtoReflect.Descriptor instead.
 func (*MasterMessage_RunTask) Descriptor() ([]byte, []int) {
-	return file_api_agentproto_agentproto_proto_rawDescGZIP(), []int{3, 1}
+	return file_api_agentproto_agentproto_proto_rawDescGZIP(), []int{4, 1}
 }
 
 func (x *MasterMessage_RunTask) GetFrameworkInfo() *mesos.FrameworkInfo {
@@ -850,7 +1008,7 @@ type MasterMessage_RunTaskGroup struct {
 
 func (x *MasterMessage_RunTaskGroup) Reset() {
 	*x = MasterMessage_RunTaskGroup{}
-	mi := &file_api_agentproto_agentproto_proto_msgTypes[9]
+	mi := &file_api_agentproto_agentproto_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -862,7 +1020,7 @@ func (x *MasterMessage_RunTaskGroup) String() string {
 func (*MasterMessage_RunTaskGroup) ProtoMessage() {}
 
 func (x *MasterMessage_RunTaskGroup) ProtoReflect() protoreflect.Message {
-	mi := &file_api_agentproto_agentproto_proto_msgTypes[9]
+	mi := &file_api_agentproto_agentproto_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -875,7 +1033,7 @@ func (x *MasterMessage_RunTaskGroup) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MasterMessage_RunTaskGroup.ProtoReflect.Descriptor instead.
 func (*MasterMessage_RunTaskGroup) Descriptor() ([]byte, []int) {
-	return file_api_agentproto_agentproto_proto_rawDescGZIP(), []int{3, 2}
+	return file_api_agentproto_agentproto_proto_rawDescGZIP(), []int{4, 2}
 }
 
 func (x *MasterMessage_RunTaskGroup) GetFrameworkInfo() *mesos.FrameworkInfo {
@@ -910,7 +1068,7 @@ type MasterMessage_KillTask struct {
 
 func (x *MasterMessage_KillTask) Reset() {
 	*x = MasterMessage_KillTask{}
-	mi := &file_api_agentproto_agentproto_proto_msgTypes[10]
+	mi := &file_api_agentproto_agentproto_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -922,7 +1080,7 @@ func (x *MasterMessage_KillTask) String() string {
 func (*MasterMessage_KillTask) ProtoMessage() {}
 
 func (x *MasterMessage_KillTask) ProtoReflect() protoreflect.Message {
-	mi := &file_api_agentproto_agentproto_proto_msgTypes[10]
+	mi := &file_api_agentproto_agentproto_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -935,7 +1093,7 @@ func (x *MasterMessage_KillTask) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MasterMessage_KillTask.ProtoReflect.Descriptor instead.
 func (*MasterMessage_KillTask) Descriptor() ([]byte, []int) {
-	return file_api_agentproto_agentproto_proto_rawDescGZIP(), []int{3, 3}
+	return file_api_agentproto_agentproto_proto_rawDescGZIP(), []int{4, 3}
 }
 
 func (x *MasterMessage_KillTask) GetFrameworkId() *mesos.FrameworkID {
@@ -970,7 +1128,7 @@ type MasterMessage_Acknowledge struct {
 
 func (x *MasterMessage_Acknowledge) Reset() {
 	*x = MasterMessage_Acknowledge{}
-	mi := &file_api_agentproto_agentproto_proto_msgTypes[11]
+	mi := &file_api_agentproto_agentproto_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -982,7 +1140,7 @@ func (x *MasterMessage_Acknowledge) String() string {
 func (*MasterMessage_Acknowledge) ProtoMessage() {}
 
 func (x *MasterMessage_Acknowledge) ProtoReflect() protoreflect.Message {
-	mi := &file_api_agentproto_agentproto_proto_msgTypes[11]
+	mi := &file_api_agentproto_agentproto_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -995,7 +1153,7 @@ func (x *MasterMessage_Acknowledge) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MasterMessage_Acknowledge.ProtoReflect.Descriptor instead.
 func (*MasterMessage_Acknowledge) Descriptor() ([]byte, []int) {
-	return file_api_agentproto_agentproto_proto_rawDescGZIP(), []int{3, 4}
+	return file_api_agentproto_agentproto_proto_rawDescGZIP(), []int{4, 4}
 }
 
 func (x *MasterMessage_Acknowledge) GetFrameworkId() *mesos.FrameworkID {
@@ -1028,7 +1186,7 @@ type MasterMessage_ShutdownFramework struct {
 
 func (x *MasterMessage_ShutdownFramework) Reset() {
 	*x = MasterMessage_ShutdownFramework{}
-	mi := &file_api_agentproto_agentproto_proto_msgTypes[12]
+	mi := &file_api_agentproto_agentproto_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1040,7 +1198,7 @@ func (x *MasterMessage_ShutdownFramework) String() string {
 func (*MasterMessage_ShutdownFramework) ProtoMessage() {}
 
 func (x *MasterMessage_ShutdownFramework) ProtoReflect() protoreflect.Message {
-	mi := &file_api_agentproto_agentproto_proto_msgTypes[12]
+	mi := &file_api_agentproto_agentproto_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1053,7 +1211,7 @@ func (x *MasterMessage_ShutdownFramework) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MasterMessage_ShutdownFramework.ProtoReflect.Descriptor instead.
 func (*MasterMessage_ShutdownFramework) Descriptor() ([]byte, []int) {
-	return file_api_agentproto_agentproto_proto_rawDescGZIP(), []int{3, 5}
+	return file_api_agentproto_agentproto_proto_rawDescGZIP(), []int{4, 5}
 }
 
 func (x *MasterMessage_ShutdownFramework) GetFrameworkId() *mesos.FrameworkID {
@@ -1073,7 +1231,7 @@ type MasterMessage_ShutdownExecutor struct {
 
 func (x *MasterMessage_ShutdownExecutor) Reset() {
 	*x = MasterMessage_ShutdownExecutor{}
-	mi := &file_api_agentproto_agentproto_proto_msgTypes[13]
+	mi := &file_api_agentproto_agentproto_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1085,7 +1243,7 @@ func (x *MasterMessage_ShutdownExecutor) String() string {
 func (*MasterMessage_ShutdownExecutor) ProtoMessage() {}
 
 func (x *MasterMessage_ShutdownExecutor) ProtoReflect() protoreflect.Message {
-	mi := &file_api_agentproto_agentproto_proto_msgTypes[13]
+	mi := &file_api_agentproto_agentproto_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1098,7 +1256,7 @@ func (x *MasterMessage_ShutdownExecutor) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MasterMessage_ShutdownExecutor.ProtoReflect.Descriptor instead.
 func (*MasterMessage_ShutdownExecutor) Descriptor() ([]byte, []int) {
-	return file_api_agentproto_agentproto_proto_rawDescGZIP(), []int{3, 6}
+	return file_api_agentproto_agentproto_proto_rawDescGZIP(), []int{4, 6}
 }
 
 func (x *MasterMessage_ShutdownExecutor) GetFrameworkId() *mesos.FrameworkID {
@@ -1126,7 +1284,7 @@ type MasterMessage_FrameworkToExecutor struct {
 
 func (x *MasterMessage_FrameworkToExecutor) Reset() {
 	*x = MasterMessage_FrameworkToExecutor{}
-	mi := &file_api_agentproto_agentproto_proto_msgTypes[14]
+	mi := &file_api_agentproto_agentproto_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1138,7 +1296,7 @@ func (x *MasterMessage_FrameworkToExecutor) String() string {
 func (*MasterMessage_FrameworkToExecutor) ProtoMessage() {}
 
 func (x *MasterMessage_FrameworkToExecutor) ProtoReflect() protoreflect.Message {
-	mi := &file_api_agentproto_agentproto_proto_msgTypes[14]
+	mi := &file_api_agentproto_agentproto_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1151,7 +1309,7 @@ func (x *MasterMessage_FrameworkToExecutor) ProtoReflect() protoreflect.Message 
 
 // Deprecated: Use MasterMessage_FrameworkToExecutor.ProtoReflect.Descriptor instead.
 func (*MasterMessage_FrameworkToExecutor) Descriptor() ([]byte, []int) {
-	return file_api_agentproto_agentproto_proto_rawDescGZIP(), []int{3, 7}
+	return file_api_agentproto_agentproto_proto_rawDescGZIP(), []int{4, 7}
 }
 
 func (x *MasterMessage_FrameworkToExecutor) GetFrameworkId() *mesos.FrameworkID {
@@ -1186,13 +1344,14 @@ const file_api_agentproto_agentproto_proto_rawDesc = "" +
 	"\flatest_state\x18\x03 \x01(\x0e2\x13.mesos.v1.TaskStateR\vlatestState\"v\n" +
 	"\x0eExecutorRecord\x12*\n" +
 	"\x04info\x18\x01 \x02(\v2\x16.mesos.v1.ExecutorInfoR\x04info\x128\n" +
-	"\fcontainer_id\x18\x02 \x01(\v2\x15.mesos.v1.ContainerIDR\vcontainerId\"\x8f\t\n" +
+	"\fcontainer_id\x18\x02 \x01(\v2\x15.mesos.v1.ContainerIDR\vcontainerId\"\xf9\t\n" +
 	"\fAgentMessage\x127\n" +
 	"\x04type\x18\x01 \x01(\x0e2#.gomesos.agent.v1.AgentMessage.TypeR\x04type\x12C\n" +
 	"\bregister\x18\x02 \x01(\v2'.gomesos.agent.v1.AgentMessage.RegisterR\bregister\x12C\n" +
 	"\rstatus_update\x18\x03 \x01(\v2\x1e.gomesos.agent.v1.StatusUpdateR\fstatusUpdate\x12V\n" +
 	"\x0fexecutor_exited\x18\x04 \x01(\v2-.gomesos.agent.v1.AgentMessage.ExecutorExitedR\x0eexecutorExited\x12f\n" +
-	"\x15executor_to_framework\x18\x05 \x01(\v22.gomesos.agent.v1.AgentMessage.ExecutorToFrameworkR\x13executorToFramework\x1a\xb1\x02\n" +
+	"\x15executor_to_framework\x18\x05 \x01(\v22.gomesos.agent.v1.AgentMessage.ExecutorToFrameworkR\x13executorToFramework\x12R\n" +
+	"\x10operation_status\x18\x06 \x01(\v2'.gomesos.agent.v1.OperationStatusUpdateR\x0foperationStatus\x1a\xb1\x02\n" +
 	"\bRegister\x122\n" +
 	"\n" +
 	"agent_info\x18\x01 \x02(\v2\x13.mesos.v1.AgentInfoR\tagentInfo\x12\x18\n" +
@@ -1213,7 +1372,7 @@ const file_api_agentproto_agentproto_proto_rawDesc = "" +
 	"\fframework_id\x18\x01 \x02(\v2\x15.mesos.v1.FrameworkIDR\vframeworkId\x125\n" +
 	"\vexecutor_id\x18\x02 \x02(\v2\x14.mesos.v1.ExecutorIDR\n" +
 	"executorId\x12\x12\n" +
-	"\x04data\x18\x03 \x02(\fR\x04data\"\x8e\x01\n" +
+	"\x04data\x18\x03 \x02(\fR\x04data\"\xa4\x01\n" +
 	"\x04Type\x12\v\n" +
 	"\aUNKNOWN\x10\x00\x12\f\n" +
 	"\bREGISTER\x10\x01\x12\x0e\n" +
@@ -1224,7 +1383,12 @@ const file_api_agentproto_agentproto_proto_rawDesc = "" +
 	"\x0fEXECUTOR_EXITED\x10\x05\x12\x19\n" +
 	"\x15EXECUTOR_TO_FRAMEWORK\x10\x06\x12\x0e\n" +
 	"\n" +
-	"UNREGISTER\x10\a\"\xff\x10\n" +
+	"UNREGISTER\x10\a\x12\x14\n" +
+	"\x10OPERATION_STATUS\x10\b\"\x88\x01\n" +
+	"\x15OperationStatusUpdate\x12%\n" +
+	"\x0eoperation_uuid\x18\x01 \x02(\fR\roperationUuid\x12.\n" +
+	"\x05state\x18\x02 \x02(\x0e2\x18.mesos.v1.OperationStateR\x05state\x12\x18\n" +
+	"\amessage\x18\x03 \x01(\tR\amessage\"\xdf\x11\n" +
 	"\rMasterMessage\x128\n" +
 	"\x04type\x18\x01 \x01(\x0e2$.gomesos.agent.v1.MasterMessage.TypeR\x04type\x12J\n" +
 	"\n" +
@@ -1238,7 +1402,8 @@ const file_api_agentproto_agentproto_proto_rawDesc = "" +
 	"\x11shutdown_executor\x18\b \x01(\v20.gomesos.agent.v1.MasterMessage.ShutdownExecutorR\x10shutdownExecutor\x12g\n" +
 	"\x15framework_to_executor\x18\t \x01(\v23.gomesos.agent.v1.MasterMessage.FrameworkToExecutorR\x13frameworkToExecutor\x12\x18\n" +
 	"\amessage\x18\n" +
-	" \x01(\tR\amessage\x1a\xd7\x01\n" +
+	" \x01(\tR\amessage\x12I\n" +
+	"\x0fapply_operation\x18\v \x01(\v2 .gomesos.agent.v1.ApplyOperationR\x0eapplyOperation\x1a\xd7\x01\n" +
 	"\n" +
 	"Registered\x12,\n" +
 	"\bagent_id\x18\x01 \x02(\v2\x11.mesos.v1.AgentIDR\aagentId\x125\n" +
@@ -1273,7 +1438,7 @@ const file_api_agentproto_agentproto_proto_rawDesc = "" +
 	"\fframework_id\x18\x01 \x02(\v2\x15.mesos.v1.FrameworkIDR\vframeworkId\x125\n" +
 	"\vexecutor_id\x18\x02 \x02(\v2\x14.mesos.v1.ExecutorIDR\n" +
 	"executorId\x12\x12\n" +
-	"\x04data\x18\x03 \x02(\fR\x04data\"\xc7\x01\n" +
+	"\x04data\x18\x03 \x02(\fR\x04data\"\xdc\x01\n" +
 	"\x04Type\x12\v\n" +
 	"\aUNKNOWN\x10\x00\x12\x0e\n" +
 	"\n" +
@@ -1287,7 +1452,13 @@ const file_api_agentproto_agentproto_proto_rawDesc = "" +
 	"\x11SHUTDOWN_EXECUTOR\x10\b\x12\x19\n" +
 	"\x15FRAMEWORK_TO_EXECUTOR\x10\t\x12\f\n" +
 	"\bSHUTDOWN\x10\n" +
-	"B6Z4github.com/gomesos/gomesos/api/agentproto;agentproto"
+	"\x12\x13\n" +
+	"\x0fAPPLY_OPERATION\x10\v\"\xdc\x01\n" +
+	"\x0eApplyOperation\x12%\n" +
+	"\x0eoperation_uuid\x18\x01 \x02(\fR\roperationUuid\x128\n" +
+	"\fframework_id\x18\x02 \x01(\v2\x15.mesos.v1.FrameworkIDR\vframeworkId\x127\n" +
+	"\toperation\x18\x03 \x02(\v2\x19.mesos.v1.Offer.OperationR\toperation\x120\n" +
+	"\tresources\x18\x04 \x03(\v2\x12.mesos.v1.ResourceR\tresourcesB6Z4github.com/gomesos/gomesos/api/agentproto;agentproto"
 
 var (
 	file_api_agentproto_agentproto_proto_rawDescOnce sync.Once
@@ -1302,91 +1473,102 @@ func file_api_agentproto_agentproto_proto_rawDescGZIP() []byte {
 }
 
 var file_api_agentproto_agentproto_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_api_agentproto_agentproto_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
+var file_api_agentproto_agentproto_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
 var file_api_agentproto_agentproto_proto_goTypes = []any{
 	(AgentMessage_Type)(0),                    // 0: gomesos.agent.v1.AgentMessage.Type
 	(MasterMessage_Type)(0),                   // 1: gomesos.agent.v1.MasterMessage.Type
 	(*StatusUpdate)(nil),                      // 2: gomesos.agent.v1.StatusUpdate
 	(*ExecutorRecord)(nil),                    // 3: gomesos.agent.v1.ExecutorRecord
 	(*AgentMessage)(nil),                      // 4: gomesos.agent.v1.AgentMessage
-	(*MasterMessage)(nil),                     // 5: gomesos.agent.v1.MasterMessage
-	(*AgentMessage_Register)(nil),             // 6: gomesos.agent.v1.AgentMessage.Register
-	(*AgentMessage_ExecutorExited)(nil),       // 7: gomesos.agent.v1.AgentMessage.ExecutorExited
-	(*AgentMessage_ExecutorToFramework)(nil),  // 8: gomesos.agent.v1.AgentMessage.ExecutorToFramework
-	(*MasterMessage_Registered)(nil),          // 9: gomesos.agent.v1.MasterMessage.Registered
-	(*MasterMessage_RunTask)(nil),             // 10: gomesos.agent.v1.MasterMessage.RunTask
-	(*MasterMessage_RunTaskGroup)(nil),        // 11: gomesos.agent.v1.MasterMessage.RunTaskGroup
-	(*MasterMessage_KillTask)(nil),            // 12: gomesos.agent.v1.MasterMessage.KillTask
-	(*MasterMessage_Acknowledge)(nil),         // 13: gomesos.agent.v1.MasterMessage.Acknowledge
-	(*MasterMessage_ShutdownFramework)(nil),   // 14: gomesos.agent.v1.MasterMessage.ShutdownFramework
-	(*MasterMessage_ShutdownExecutor)(nil),    // 15: gomesos.agent.v1.MasterMessage.ShutdownExecutor
-	(*MasterMessage_FrameworkToExecutor)(nil), // 16: gomesos.agent.v1.MasterMessage.FrameworkToExecutor
-	(*mesos.FrameworkID)(nil),                 // 17: mesos.v1.FrameworkID
-	(*mesos.TaskStatus)(nil),                  // 18: mesos.v1.TaskStatus
-	(mesos.TaskState)(0),                      // 19: mesos.v1.TaskState
-	(*mesos.ExecutorInfo)(nil),                // 20: mesos.v1.ExecutorInfo
-	(*mesos.ContainerID)(nil),                 // 21: mesos.v1.ContainerID
-	(*mesos.AgentInfo)(nil),                   // 22: mesos.v1.AgentInfo
-	(*mesos.Task)(nil),                        // 23: mesos.v1.Task
-	(*mesos.FrameworkInfo)(nil),               // 24: mesos.v1.FrameworkInfo
-	(*mesos.ExecutorID)(nil),                  // 25: mesos.v1.ExecutorID
-	(*mesos.AgentID)(nil),                     // 26: mesos.v1.AgentID
-	(*mesos.MasterInfo)(nil),                  // 27: mesos.v1.MasterInfo
-	(*mesos.TaskInfo)(nil),                    // 28: mesos.v1.TaskInfo
-	(*mesos.TaskGroupInfo)(nil),               // 29: mesos.v1.TaskGroupInfo
-	(*mesos.TaskID)(nil),                      // 30: mesos.v1.TaskID
-	(*mesos.KillPolicy)(nil),                  // 31: mesos.v1.KillPolicy
+	(*OperationStatusUpdate)(nil),             // 5: gomesos.agent.v1.OperationStatusUpdate
+	(*MasterMessage)(nil),                     // 6: gomesos.agent.v1.MasterMessage
+	(*ApplyOperation)(nil),                    // 7: gomesos.agent.v1.ApplyOperation
+	(*AgentMessage_Register)(nil),             // 8: gomesos.agent.v1.AgentMessage.Register
+	(*AgentMessage_ExecutorExited)(nil),       // 9: gomesos.agent.v1.AgentMessage.ExecutorExited
+	(*AgentMessage_ExecutorToFramework)(nil),  // 10: gomesos.agent.v1.AgentMessage.ExecutorToFramework
+	(*MasterMessage_Registered)(nil),          // 11: gomesos.agent.v1.MasterMessage.Registered
+	(*MasterMessage_RunTask)(nil),             // 12: gomesos.agent.v1.MasterMessage.RunTask
+	(*MasterMessage_RunTaskGroup)(nil),        // 13: gomesos.agent.v1.MasterMessage.RunTaskGroup
+	(*MasterMessage_KillTask)(nil),            // 14: gomesos.agent.v1.MasterMessage.KillTask
+	(*MasterMessage_Acknowledge)(nil),         // 15: gomesos.agent.v1.MasterMessage.Acknowledge
+	(*MasterMessage_ShutdownFramework)(nil),   // 16: gomesos.agent.v1.MasterMessage.ShutdownFramework
+	(*MasterMessage_ShutdownExecutor)(nil),    // 17: gomesos.agent.v1.MasterMessage.ShutdownExecutor
+	(*MasterMessage_FrameworkToExecutor)(nil), // 18: gomesos.agent.v1.MasterMessage.FrameworkToExecutor
+	(*mesos.FrameworkID)(nil),                 // 19: mesos.v1.FrameworkID
+	(*mesos.TaskStatus)(nil),                  // 20: mesos.v1.TaskStatus
+	(mesos.TaskState)(0),                      // 21: mesos.v1.TaskState
+	(*mesos.ExecutorInfo)(nil),                // 22: mesos.v1.ExecutorInfo
+	(*mesos.ContainerID)(nil),                 // 23: mesos.v1.ContainerID
+	(mesos.OperationState)(0),                 // 24: mesos.v1.OperationState
+	(*mesos.Offer_Operation)(nil),             // 25: mesos.v1.Offer.Operation
+	(*mesos.Resource)(nil),                    // 26: mesos.v1.Resource
+	(*mesos.AgentInfo)(nil),                   // 27: mesos.v1.AgentInfo
+	(*mesos.Task)(nil),                        // 28: mesos.v1.Task
+	(*mesos.FrameworkInfo)(nil),               // 29: mesos.v1.FrameworkInfo
+	(*mesos.ExecutorID)(nil),                  // 30: mesos.v1.ExecutorID
+	(*mesos.AgentID)(nil),                     // 31: mesos.v1.AgentID
+	(*mesos.MasterInfo)(nil),                  // 32: mesos.v1.MasterInfo
+	(*mesos.TaskInfo)(nil),                    // 33: mesos.v1.TaskInfo
+	(*mesos.TaskGroupInfo)(nil),               // 34: mesos.v1.TaskGroupInfo
+	(*mesos.TaskID)(nil),                      // 35: mesos.v1.TaskID
+	(*mesos.KillPolicy)(nil),                  // 36: mesos.v1.KillPolicy
 }
 var file_api_agentproto_agentproto_proto_depIdxs = []int32{
-	17, // 0: gomesos.agent.v1.StatusUpdate.framework_id:type_name -> mesos.v1.FrameworkID
-	18, // 1: gomesos.agent.v1.StatusUpdate.status:type_name -> mesos.v1.TaskStatus
-	19, // 2: gomesos.agent.v1.StatusUpdate.latest_state:type_name -> mesos.v1.TaskState
-	20, // 3: gomesos.agent.v1.ExecutorRecord.info:type_name -> mesos.v1.ExecutorInfo
-	21, // 4: gomesos.agent.v1.ExecutorRecord.container_id:type_name -> mesos.v1.ContainerID
+	19, // 0: gomesos.agent.v1.StatusUpdate.framework_id:type_name -> mesos.v1.FrameworkID
+	20, // 1: gomesos.agent.v1.StatusUpdate.status:type_name -> mesos.v1.TaskStatus
+	21, // 2: gomesos.agent.v1.StatusUpdate.latest_state:type_name -> mesos.v1.TaskState
+	22, // 3: gomesos.agent.v1.ExecutorRecord.info:type_name -> mesos.v1.ExecutorInfo
+	23, // 4: gomesos.agent.v1.ExecutorRecord.container_id:type_name -> mesos.v1.ContainerID
 	0,  // 5: gomesos.agent.v1.AgentMessage.type:type_name -> gomesos.agent.v1.AgentMessage.Type
-	6,  // 6: gomesos.agent.v1.AgentMessage.register:type_name -> gomesos.agent.v1.AgentMessage.Register
+	8,  // 6: gomesos.agent.v1.AgentMessage.register:type_name -> gomesos.agent.v1.AgentMessage.Register
 	2,  // 7: gomesos.agent.v1.AgentMessage.status_update:type_name -> gomesos.agent.v1.StatusUpdate
-	7,  // 8: gomesos.agent.v1.AgentMessage.executor_exited:type_name -> gomesos.agent.v1.AgentMessage.ExecutorExited
-	8,  // 9: gomesos.agent.v1.AgentMessage.executor_to_framework:type_name -> gomesos.agent.v1.AgentMessage.ExecutorToFramework
-	1,  // 10: gomesos.agent.v1.MasterMessage.type:type_name -> gomesos.agent.v1.MasterMessage.Type
-	9,  // 11: gomesos.agent.v1.MasterMessage.registered:type_name -> gomesos.agent.v1.MasterMessage.Registered
-	10, // 12: gomesos.agent.v1.MasterMessage.run_task:type_name -> gomesos.agent.v1.MasterMessage.RunTask
-	11, // 13: gomesos.agent.v1.MasterMessage.run_task_group:type_name -> gomesos.agent.v1.MasterMessage.RunTaskGroup
-	12, // 14: gomesos.agent.v1.MasterMessage.kill_task:type_name -> gomesos.agent.v1.MasterMessage.KillTask
-	13, // 15: gomesos.agent.v1.MasterMessage.acknowledge:type_name -> gomesos.agent.v1.MasterMessage.Acknowledge
-	14, // 16: gomesos.agent.v1.MasterMessage.shutdown_framework:type_name -> gomesos.agent.v1.MasterMessage.ShutdownFramework
-	15, // 17: gomesos.agent.v1.MasterMessage.shutdown_executor:type_name -> gomesos.agent.v1.MasterMessage.ShutdownExecutor
-	16, // 18: gomesos.agent.v1.MasterMessage.framework_to_executor:type_name -> gomesos.agent.v1.MasterMessage.FrameworkToExecutor
-	22, // 19: gomesos.agent.v1.AgentMessage.Register.agent_info:type_name -> mesos.v1.AgentInfo
-	23, // 20: gomesos.agent.v1.AgentMessage.Register.tasks:type_name -> mesos.v1.Task
-	3,  // 21: gomesos.agent.v1.AgentMessage.Register.executors:type_name -> gomesos.agent.v1.ExecutorRecord
-	24, // 22: gomesos.agent.v1.AgentMessage.Register.frameworks:type_name -> mesos.v1.FrameworkInfo
-	17, // 23: gomesos.agent.v1.AgentMessage.ExecutorExited.framework_id:type_name -> mesos.v1.FrameworkID
-	25, // 24: gomesos.agent.v1.AgentMessage.ExecutorExited.executor_id:type_name -> mesos.v1.ExecutorID
-	17, // 25: gomesos.agent.v1.AgentMessage.ExecutorToFramework.framework_id:type_name -> mesos.v1.FrameworkID
-	25, // 26: gomesos.agent.v1.AgentMessage.ExecutorToFramework.executor_id:type_name -> mesos.v1.ExecutorID
-	26, // 27: gomesos.agent.v1.MasterMessage.Registered.agent_id:type_name -> mesos.v1.AgentID
-	27, // 28: gomesos.agent.v1.MasterMessage.Registered.master_info:type_name -> mesos.v1.MasterInfo
-	24, // 29: gomesos.agent.v1.MasterMessage.RunTask.framework_info:type_name -> mesos.v1.FrameworkInfo
-	28, // 30: gomesos.agent.v1.MasterMessage.RunTask.task:type_name -> mesos.v1.TaskInfo
-	24, // 31: gomesos.agent.v1.MasterMessage.RunTaskGroup.framework_info:type_name -> mesos.v1.FrameworkInfo
-	20, // 32: gomesos.agent.v1.MasterMessage.RunTaskGroup.executor:type_name -> mesos.v1.ExecutorInfo
-	29, // 33: gomesos.agent.v1.MasterMessage.RunTaskGroup.task_group:type_name -> mesos.v1.TaskGroupInfo
-	17, // 34: gomesos.agent.v1.MasterMessage.KillTask.framework_id:type_name -> mesos.v1.FrameworkID
-	30, // 35: gomesos.agent.v1.MasterMessage.KillTask.task_id:type_name -> mesos.v1.TaskID
-	31, // 36: gomesos.agent.v1.MasterMessage.KillTask.kill_policy:type_name -> mesos.v1.KillPolicy
-	17, // 37: gomesos.agent.v1.MasterMessage.Acknowledge.framework_id:type_name -> mesos.v1.FrameworkID
-	30, // 38: gomesos.agent.v1.MasterMessage.Acknowledge.task_id:type_name -> mesos.v1.TaskID
-	17, // 39: gomesos.agent.v1.MasterMessage.ShutdownFramework.framework_id:type_name -> mesos.v1.FrameworkID
-	17, // 40: gomesos.agent.v1.MasterMessage.ShutdownExecutor.framework_id:type_name -> mesos.v1.FrameworkID
-	25, // 41: gomesos.agent.v1.MasterMessage.ShutdownExecutor.executor_id:type_name -> mesos.v1.ExecutorID
-	17, // 42: gomesos.agent.v1.MasterMessage.FrameworkToExecutor.framework_id:type_name -> mesos.v1.FrameworkID
-	25, // 43: gomesos.agent.v1.MasterMessage.FrameworkToExecutor.executor_id:type_name -> mesos.v1.ExecutorID
-	44, // [44:44] is the sub-list for method output_type
-	44, // [44:44] is the sub-list for method input_type
-	44, // [44:44] is the sub-list for extension type_name
-	44, // [44:44] is the sub-list for extension extendee
-	0,  // [0:44] is the sub-list for field type_name
+	9,  // 8: gomesos.agent.v1.AgentMessage.executor_exited:type_name -> gomesos.agent.v1.AgentMessage.ExecutorExited
+	10, // 9: gomesos.agent.v1.AgentMessage.executor_to_framework:type_name -> gomesos.agent.v1.AgentMessage.ExecutorToFramework
+	5,  // 10: gomesos.agent.v1.AgentMessage.operation_status:type_name -> gomesos.agent.v1.OperationStatusUpdate
+	24, // 11: gomesos.agent.v1.OperationStatusUpdate.state:type_name -> mesos.v1.OperationState
+	1,  // 12: gomesos.agent.v1.MasterMessage.type:type_name -> gomesos.agent.v1.MasterMessage.Type
+	11, // 13: gomesos.agent.v1.MasterMessage.registered:type_name -> gomesos.agent.v1.MasterMessage.Registered
+	12, // 14: gomesos.agent.v1.MasterMessage.run_task:type_name -> gomesos.agent.v1.MasterMessage.RunTask
+	13, // 15: gomesos.agent.v1.MasterMessage.run_task_group:type_name -> gomesos.agent.v1.MasterMessage.RunTaskGroup
+	14, // 16: gomesos.agent.v1.MasterMessage.kill_task:type_name -> gomesos.agent.v1.MasterMessage.KillTask
+	15, // 17: gomesos.agent.v1.MasterMessage.acknowledge:type_name -> gomesos.agent.v1.MasterMessage.Acknowledge
+	16, // 18: gomesos.agent.v1.MasterMessage.shutdown_framework:type_name -> gomesos.agent.v1.MasterMessage.ShutdownFramework
+	17, // 19: gomesos.agent.v1.MasterMessage.shutdown_executor:type_name -> gomesos.agent.v1.MasterMessage.ShutdownExecutor
+	18, // 20: gomesos.agent.v1.MasterMessage.framework_to_executor:type_name -> gomesos.agent.v1.MasterMessage.FrameworkToExecutor
+	7,  // 21: gomesos.agent.v1.MasterMessage.apply_operation:type_name -> gomesos.agent.v1.ApplyOperation
+	19, // 22: gomesos.agent.v1.ApplyOperation.framework_id:type_name -> mesos.v1.FrameworkID
+	25, // 23: gomesos.agent.v1.ApplyOperation.operation:type_name -> mesos.v1.Offer.Operation
+	26, // 24: gomesos.agent.v1.ApplyOperation.resources:type_name -> mesos.v1.Resource
+	27, // 25: gomesos.agent.v1.AgentMessage.Register.agent_info:type_name -> mesos.v1.AgentInfo
+	28, // 26: gomesos.agent.v1.AgentMessage.Register.tasks:type_name -> mesos.v1.Task
+	3,  // 27: gomesos.agent.v1.AgentMessage.Register.executors:type_name -> gomesos.agent.v1.ExecutorRecord
+	29, // 28: gomesos.agent.v1.AgentMessage.Register.frameworks:type_name -> mesos.v1.FrameworkInfo
+	19, // 29: gomesos.agent.v1.AgentMessage.ExecutorExited.framework_id:type_name -> mesos.v1.FrameworkID
+	30, // 30: gomesos.agent.v1.AgentMessage.ExecutorExited.executor_id:type_name -> mesos.v1.ExecutorID
+	19, // 31: gomesos.agent.v1.AgentMessage.ExecutorToFramework.framework_id:type_name -> mesos.v1.FrameworkID
+	30, // 32: gomesos.agent.v1.AgentMessage.ExecutorToFramework.executor_id:type_name -> mesos.v1.ExecutorID
+	31, // 33: gomesos.agent.v1.MasterMessage.Registered.agent_id:type_name -> mesos.v1.AgentID
+	32, // 34: gomesos.agent.v1.MasterMessage.Registered.master_info:type_name -> mesos.v1.MasterInfo
+	29, // 35: gomesos.agent.v1.MasterMessage.RunTask.framework_info:type_name -> mesos.v1.FrameworkInfo
+	33, // 36: gomesos.agent.v1.MasterMessage.RunTask.task:type_name -> mesos.v1.TaskInfo
+	29, // 37: gomesos.agent.v1.MasterMessage.RunTaskGroup.framework_info:type_name -> mesos.v1.FrameworkInfo
+	22, // 38: gomesos.agent.v1.MasterMessage.RunTaskGroup.executor:type_name -> mesos.v1.ExecutorInfo
+	34, // 39: gomesos.agent.v1.MasterMessage.RunTaskGroup.task_group:type_name -> mesos.v1.TaskGroupInfo
+	19, // 40: gomesos.agent.v1.MasterMessage.KillTask.framework_id:type_name -> mesos.v1.FrameworkID
+	35, // 41: gomesos.agent.v1.MasterMessage.KillTask.task_id:type_name -> mesos.v1.TaskID
+	36, // 42: gomesos.agent.v1.MasterMessage.KillTask.kill_policy:type_name -> mesos.v1.KillPolicy
+	19, // 43: gomesos.agent.v1.MasterMessage.Acknowledge.framework_id:type_name -> mesos.v1.FrameworkID
+	35, // 44: gomesos.agent.v1.MasterMessage.Acknowledge.task_id:type_name -> mesos.v1.TaskID
+	19, // 45: gomesos.agent.v1.MasterMessage.ShutdownFramework.framework_id:type_name -> mesos.v1.FrameworkID
+	19, // 46: gomesos.agent.v1.MasterMessage.ShutdownExecutor.framework_id:type_name -> mesos.v1.FrameworkID
+	30, // 47: gomesos.agent.v1.MasterMessage.ShutdownExecutor.executor_id:type_name -> mesos.v1.ExecutorID
+	19, // 48: gomesos.agent.v1.MasterMessage.FrameworkToExecutor.framework_id:type_name -> mesos.v1.FrameworkID
+	30, // 49: gomesos.agent.v1.MasterMessage.FrameworkToExecutor.executor_id:type_name -> mesos.v1.ExecutorID
+	50, // [50:50] is the sub-list for method output_type
+	50, // [50:50] is the sub-list for method input_type
+	50, // [50:50] is the sub-list for extension type_name
+	50, // [50:50] is the sub-list for extension extendee
+	0,  // [0:50] is the sub-list for field type_name
 }
 
 func init() { file_api_agentproto_agentproto_proto_init() }
@@ -1400,7 +1582,7 @@ func file_api_agentproto_agentproto_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_api_agentproto_agentproto_proto_rawDesc), len(file_api_agentproto_agentproto_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   15,
+			NumMessages:   17,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -90,10 +90,14 @@ func (CheckpointedExecutor_Kind) EnumDescriptor() ([]byte, []int) {
 // CheckpointedAgent is the agent's identity: its AgentInfo with the id the
 // master gave it (bucket "meta", key "agent").
 type CheckpointedAgent struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	AgentInfo     *mesos.AgentInfo       `protobuf:"bytes,1,req,name=agent_info,json=agentInfo" json:"agent_info,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	AgentInfo *mesos.AgentInfo       `protobuf:"bytes,1,req,name=agent_info,json=agentInfo" json:"agent_info,omitempty"`
+	// checkpointed_resources are the agent's dynamic reservations and
+	// persistent volumes, as the master last sent them (APPLY_OPERATION):
+	// they are applied to --resources to make the agent's total.
+	CheckpointedResources []*mesos.Resource `protobuf:"bytes,2,rep,name=checkpointed_resources,json=checkpointedResources" json:"checkpointed_resources,omitempty"`
+	unknownFields         protoimpl.UnknownFields
+	sizeCache             protoimpl.SizeCache
 }
 
 func (x *CheckpointedAgent) Reset() {
@@ -129,6 +133,13 @@ func (*CheckpointedAgent) Descriptor() ([]byte, []int) {
 func (x *CheckpointedAgent) GetAgentInfo() *mesos.AgentInfo {
 	if x != nil {
 		return x.AgentInfo
+	}
+	return nil
+}
+
+func (x *CheckpointedAgent) GetCheckpointedResources() []*mesos.Resource {
+	if x != nil {
+		return x.CheckpointedResources
 	}
 	return nil
 }
@@ -441,10 +452,11 @@ var File_api_agentproto_checkpoint_proto protoreflect.FileDescriptor
 
 const file_api_agentproto_checkpoint_proto_rawDesc = "" +
 	"\n" +
-	"\x1fapi/agentproto/checkpoint.proto\x12\x10gomesos.agent.v1\x1a\x18api/v1/mesos/mesos.proto\x1a\x1fapi/agentproto/agentproto.proto\"G\n" +
+	"\x1fapi/agentproto/checkpoint.proto\x12\x10gomesos.agent.v1\x1a\x18api/v1/mesos/mesos.proto\x1a\x1fapi/agentproto/agentproto.proto\"\x92\x01\n" +
 	"\x11CheckpointedAgent\x122\n" +
 	"\n" +
-	"agent_info\x18\x01 \x02(\v2\x13.mesos.v1.AgentInfoR\tagentInfo\"D\n" +
+	"agent_info\x18\x01 \x02(\v2\x13.mesos.v1.AgentInfoR\tagentInfo\x12I\n" +
+	"\x16checkpointed_resources\x18\x02 \x03(\v2\x12.mesos.v1.ResourceR\x15checkpointedResources\"D\n" +
 	"\x15CheckpointedFramework\x12+\n" +
 	"\x04info\x18\x01 \x02(\v2\x17.mesos.v1.FrameworkInfoR\x04info\"t\n" +
 	"\x12CheckpointedLaunch\x12&\n" +
@@ -500,34 +512,36 @@ var file_api_agentproto_checkpoint_proto_goTypes = []any{
 	(*CheckpointedExecutor)(nil),   // 4: gomesos.agent.v1.CheckpointedExecutor
 	(*CheckpointedStream)(nil),     // 5: gomesos.agent.v1.CheckpointedStream
 	(*mesos.AgentInfo)(nil),        // 6: mesos.v1.AgentInfo
-	(*mesos.FrameworkInfo)(nil),    // 7: mesos.v1.FrameworkInfo
-	(*mesos.TaskInfo)(nil),         // 8: mesos.v1.TaskInfo
-	(*mesos.TaskGroupInfo)(nil),    // 9: mesos.v1.TaskGroupInfo
-	(*mesos.ExecutorInfo)(nil),     // 10: mesos.v1.ExecutorInfo
-	(*mesos.Task)(nil),             // 11: mesos.v1.Task
-	(*mesos.FrameworkID)(nil),      // 12: mesos.v1.FrameworkID
-	(*mesos.TaskID)(nil),           // 13: mesos.v1.TaskID
-	(*StatusUpdate)(nil),           // 14: gomesos.agent.v1.StatusUpdate
-	(mesos.TaskState)(0),           // 15: mesos.v1.TaskState
+	(*mesos.Resource)(nil),         // 7: mesos.v1.Resource
+	(*mesos.FrameworkInfo)(nil),    // 8: mesos.v1.FrameworkInfo
+	(*mesos.TaskInfo)(nil),         // 9: mesos.v1.TaskInfo
+	(*mesos.TaskGroupInfo)(nil),    // 10: mesos.v1.TaskGroupInfo
+	(*mesos.ExecutorInfo)(nil),     // 11: mesos.v1.ExecutorInfo
+	(*mesos.Task)(nil),             // 12: mesos.v1.Task
+	(*mesos.FrameworkID)(nil),      // 13: mesos.v1.FrameworkID
+	(*mesos.TaskID)(nil),           // 14: mesos.v1.TaskID
+	(*StatusUpdate)(nil),           // 15: gomesos.agent.v1.StatusUpdate
+	(mesos.TaskState)(0),           // 16: mesos.v1.TaskState
 }
 var file_api_agentproto_checkpoint_proto_depIdxs = []int32{
 	6,  // 0: gomesos.agent.v1.CheckpointedAgent.agent_info:type_name -> mesos.v1.AgentInfo
-	7,  // 1: gomesos.agent.v1.CheckpointedFramework.info:type_name -> mesos.v1.FrameworkInfo
-	8,  // 2: gomesos.agent.v1.CheckpointedLaunch.task:type_name -> mesos.v1.TaskInfo
-	9,  // 3: gomesos.agent.v1.CheckpointedLaunch.task_group:type_name -> mesos.v1.TaskGroupInfo
-	10, // 4: gomesos.agent.v1.CheckpointedExecutor.info:type_name -> mesos.v1.ExecutorInfo
-	0,  // 5: gomesos.agent.v1.CheckpointedExecutor.kind:type_name -> gomesos.agent.v1.CheckpointedExecutor.Kind
-	3,  // 6: gomesos.agent.v1.CheckpointedExecutor.queued:type_name -> gomesos.agent.v1.CheckpointedLaunch
-	11, // 7: gomesos.agent.v1.CheckpointedExecutor.tasks:type_name -> mesos.v1.Task
-	12, // 8: gomesos.agent.v1.CheckpointedStream.framework_id:type_name -> mesos.v1.FrameworkID
-	13, // 9: gomesos.agent.v1.CheckpointedStream.task_id:type_name -> mesos.v1.TaskID
-	14, // 10: gomesos.agent.v1.CheckpointedStream.updates:type_name -> gomesos.agent.v1.StatusUpdate
-	15, // 11: gomesos.agent.v1.CheckpointedStream.latest_state:type_name -> mesos.v1.TaskState
-	12, // [12:12] is the sub-list for method output_type
-	12, // [12:12] is the sub-list for method input_type
-	12, // [12:12] is the sub-list for extension type_name
-	12, // [12:12] is the sub-list for extension extendee
-	0,  // [0:12] is the sub-list for field type_name
+	7,  // 1: gomesos.agent.v1.CheckpointedAgent.checkpointed_resources:type_name -> mesos.v1.Resource
+	8,  // 2: gomesos.agent.v1.CheckpointedFramework.info:type_name -> mesos.v1.FrameworkInfo
+	9,  // 3: gomesos.agent.v1.CheckpointedLaunch.task:type_name -> mesos.v1.TaskInfo
+	10, // 4: gomesos.agent.v1.CheckpointedLaunch.task_group:type_name -> mesos.v1.TaskGroupInfo
+	11, // 5: gomesos.agent.v1.CheckpointedExecutor.info:type_name -> mesos.v1.ExecutorInfo
+	0,  // 6: gomesos.agent.v1.CheckpointedExecutor.kind:type_name -> gomesos.agent.v1.CheckpointedExecutor.Kind
+	3,  // 7: gomesos.agent.v1.CheckpointedExecutor.queued:type_name -> gomesos.agent.v1.CheckpointedLaunch
+	12, // 8: gomesos.agent.v1.CheckpointedExecutor.tasks:type_name -> mesos.v1.Task
+	13, // 9: gomesos.agent.v1.CheckpointedStream.framework_id:type_name -> mesos.v1.FrameworkID
+	14, // 10: gomesos.agent.v1.CheckpointedStream.task_id:type_name -> mesos.v1.TaskID
+	15, // 11: gomesos.agent.v1.CheckpointedStream.updates:type_name -> gomesos.agent.v1.StatusUpdate
+	16, // 12: gomesos.agent.v1.CheckpointedStream.latest_state:type_name -> mesos.v1.TaskState
+	13, // [13:13] is the sub-list for method output_type
+	13, // [13:13] is the sub-list for method input_type
+	13, // [13:13] is the sub-list for extension type_name
+	13, // [13:13] is the sub-list for extension extendee
+	0,  // [0:13] is the sub-list for field type_name
 }
 
 func init() { file_api_agentproto_checkpoint_proto_init() }

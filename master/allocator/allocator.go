@@ -56,6 +56,19 @@ type Allocator interface {
 	// refused as a whole and counted in Stats.RejectedRecoveries.
 	RecoverResources(frameworkID, agentID string, res resources.Resources, refuse time.Duration, now time.Time)
 
+	// UpdateAllocation converts resources a framework holds on an agent
+	// (consumed, with their allocation role) into converted, of the same
+	// quantities, in its allocation and in the agent's total: an accepted
+	// offer's RESERVE, UNRESERVE, CREATE, DESTROY, GROW_VOLUME or
+	// SHRINK_VOLUME. It reports false, changing nothing, when the framework
+	// does not hold consumed there. See reserve.go.
+	UpdateAllocation(frameworkID, agentID string, consumed, converted resources.Resources) bool
+	// UpdateAvailable converts resources nobody holds on an agent (the
+	// operator API's reservations and volumes) into converted, of the
+	// same quantities. It reports false, changing nothing, when they are
+	// not available.
+	UpdateAvailable(agentID string, consumed, converted resources.Resources) bool
+
 	// SuppressOffers stops offers to the given roles of a framework (all
 	// its roles when roles is empty).
 	SuppressOffers(frameworkID string, roles []string)

@@ -662,6 +662,8 @@ func (c *Core) agentMessage(in AgentMessage) Result {
 		c.sendToFramework(fw, &schedpb.Event{Type: schedpb.Event_MESSAGE.Enum(), Message: &schedpb.Event_Message{
 			AgentId: &mesos.AgentID{Value: &a.id}, ExecutorId: m.GetExecutorId(), Data: m.GetData(),
 		}})
+	case agentproto.AgentMessage_OPERATION_STATUS:
+		c.operationStatus(a, msg.GetOperationStatus())
 	case agentproto.AgentMessage_UNREGISTER:
 		c.metrics.inc("master/messages_unregister_slave")
 		c.metrics.inc("master/slave_removals/reason_unregistered")

@@ -195,6 +195,9 @@ type Result struct {
 	Message     string
 	AgentID     string
 	FrameworkID string
+	// Body is the response of a call answered with a message (the
+	// operator API's GET_OPERATIONS), nil for the others.
+	Body proto.Message
 }
 
 func ok() Result { return Result{Code: Accepted} }
@@ -323,6 +326,10 @@ type Core struct {
 	nextFramework int
 	nextAgent     int
 	nextOffer     int
+	// operations are the resource operations the master tracks, by
+	// uuid (operations.go); nextOperation numbers their uuids.
+	operations    map[string]*operation
+	nextOperation uint64
 
 	// pingsDue is when the earliest agent ping falls due (zero: at the
 	// next tick); checkAgentPings walks the agents only from then.

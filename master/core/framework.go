@@ -2,6 +2,7 @@ package core
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
@@ -194,6 +195,14 @@ func (c *Core) schedulerCall(in SchedulerCall) Result {
 	case schedpb.Call_REQUEST:
 		// The built-in allocator ignores resource requests, as Mesos's does.
 		c.metrics.inc("master/messages_resource_request")
+	case schedpb.Call_ACKNOWLEDGE_OPERATION_STATUS:
+		c.metrics.inc("master/messages_operation_status_update_acknowledgement")
+		c.acknowledgeOperation(fw, call.GetAcknowledgeOperationStatus())
+	case schedpb.Call_RECONCILE_OPERATIONS:
+		c.metrics.inc("master/messages_reconcile_operations")
+		c.reconcileOperations(fw, call.GetReconcileOperations())
+	case schedpb.Call_UPDATE_FRAMEWORK:
+		return c.updateFramework(fw, call.GetUpdateFramework())
 	case schedpb.Call_UNKNOWN:
 		return fail(Unsupported, "Received an unknown call type")
 	default:
@@ -428,3 +437,62 @@ func sortedKeys[V any](m map[string]V) []string {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// updateFramework carries out UPDATE_FRAMEWORK (Mesos 1.9+): a subscribed
+// framework changes its FrameworkInfo (name, failover_timeout,
+// capabilities, roles, offer_filters, ...) and its suppressed roles
+// without resubscribing. What Mesos does not let change (user, checkpoint,
+// principal) is refused, as is an invalid FrameworkInfo, with 400 and
+// nothing changed. The allocator follows the new roles; outstanding offers
+// are rescinded, since they may be in roles, or of shapes, the framework
+// no longer takes; operator subscribers get FRAMEWORK_UPDATED.
+func (c *Core) updateFramework(fw *framework, u *schedpb.Call_UpdateFramework) Result {
+	info := u.GetFrameworkInfo()
+	if info == nil {
+		return fail(Invalid, "Expecting 'update_framework.framework_info' to be present")
+	}
+	if id := info.GetId().GetValue(); id != fw.id {
+		return fail(Invalid, "Framework ID in 'update_framework.framework_info' ('%s') does not match the framework ID of the call ('%s')", id, fw.id)
+	}
+	info = clone(info)
+	if err := validateFrameworkInfo(info, u.GetSuppressedRoles()); err != nil {
+		return fail(Invalid, "%s", err)
+	}
+	old := fw.info
+	switch {
+	case info.GetUser() != old.GetUser():
+		return fail(Invalid, "Updating 'FrameworkInfo.user' is unsupported")
+	case info.GetCheckpoint() != old.GetCheckpoint():
+		return fail(Invalid, "Updating 'FrameworkInfo.checkpoint' is unsupported")
+	case info.GetPrincipal() != old.GetPrincipal():
+		return fail(Invalid, "Changing framework's principal is not allowed.")
+	case fw.multiRole() && !hasCapability(info, mesos.FrameworkInfo_Capability_MULTI_ROLE):
+		return fail(Invalid, "Removal of the MULTI_ROLE capability is not supported")
+	}
+	for _, r := range u.GetSuppressedRoles() {
+		if !slices.Contains(frameworkRoles(info), r) {
+			return fail(Invalid, "Suppressed role '%s' is not contained in the list of roles", r)
+		}
+	}
+	fw.info = info
+	c.rescindFrameworkOffers(fw, true)
+	c.alloc.UpdateFramework(fw.id, allocatorFramework(info, u.GetSuppressedRoles()))
+	fw.suppressed = nil
+	if roles := u.GetSuppressedRoles(); len(roles) > 0 {
+		c.setSuppressed(fw, roles, true)
+	}
+	c.frameworkChanged(fw)
+	c.opFramework(fw, false)
+	c.log.Info("framework updated", "framework", fw.id, "name", info.GetName(), "roles", frameworkRoles(info))
+	c.allocateSoon = true
+	return Result{Code: OK}
+}
+
+func hasCapability(info *mesos.FrameworkInfo, t mesos.FrameworkInfo_Capability_Type) bool {
+	for _, c := range info.GetCapabilities() {
+		if c.GetType() == t {
+			return true
+		}
+	}
+	return false
+}

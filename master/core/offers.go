@@ -242,6 +242,10 @@ func (c *Core) accept(fw *framework, acc *schedpb.Call_Accept) {
 			lg := op.GetLaunchGroup()
 			available = c.launch(fw, a, role, available, lg.GetExecutor(), lg.GetTaskGroup().GetTasks())
 		default:
+			if isResourceOperation(op.GetType()) {
+				available = c.offerOperation(fw, a, role, available, op)
+				break
+			}
 			c.dropOperation(fw, op, fmt.Sprintf("Offer operation %s is not supported by this master", op.GetType()))
 		}
 	}

@@ -47,6 +47,11 @@ func (c *Core) operatorCall(in OperatorCall) Result {
 		return c.operatorStartMaintenance(call.GetStartMaintenance())
 	case masterpb.Call_STOP_MAINTENANCE:
 		return c.operatorStopMaintenance(call.GetStopMaintenance())
+	case masterpb.Call_GET_OPERATIONS:
+		return Result{Code: OK, Body: &masterpb.Response{Type: masterpb.Response_GET_OPERATIONS.Enum(), GetOperations: c.operationsProto()}}
+	}
+	if agentID, op, ok := operatorResourceCall(call); ok {
+		return c.operatorOperation(agentID, op)
 	}
 	return fail(Unsupported, "Operator call %s is not supported", call.GetType())
 }

@@ -85,6 +85,24 @@ func ValidateSchedulerCall(call *schedpb.Call) error {
 		if call.DeclineInverseOffers == nil {
 			return missing("decline_inverse_offers")
 		}
+	case schedpb.Call_ACKNOWLEDGE_OPERATION_STATUS:
+		if call.AcknowledgeOperationStatus == nil {
+			return missing("acknowledge_operation_status")
+		}
+		if len(call.GetAcknowledgeOperationStatus().GetUuid()) != 16 {
+			return errors.New("Invalid UUID in 'acknowledge_operation_status.uuid': expecting 16 bytes")
+		}
+		if call.GetAcknowledgeOperationStatus().OperationId == nil {
+			return errors.New("Expecting 'acknowledge_operation_status.operation_id' to be present")
+		}
+	case schedpb.Call_RECONCILE_OPERATIONS:
+		if call.ReconcileOperations == nil {
+			return missing("reconcile_operations")
+		}
+	case schedpb.Call_UPDATE_FRAMEWORK:
+		if call.UpdateFramework == nil {
+			return missing("update_framework")
+		}
 	case schedpb.Call_TEARDOWN, schedpb.Call_REVIVE, schedpb.Call_SUPPRESS, schedpb.Call_UNKNOWN:
 	default:
 		return fmt.Errorf("Unsupported call type %s", t)

@@ -304,6 +304,8 @@ type frameworkOptions struct {
 	failoverTimeout float64
 	// frameworkID subscribes as this existing framework (a failover).
 	frameworkID string
+	// role is FrameworkInfo.role ("*" when empty).
+	role string
 }
 
 func startFramework(t *testing.T, c *cluster, opts frameworkOptions) *framework {
@@ -317,6 +319,9 @@ func startFrameworkAt(t *testing.T, addr string, opts frameworkOptions) *framewo
 	info := &mesos.FrameworkInfo{User: ptr("root"), Name: ptr("e2e-" + t.Name()), Checkpoint: ptr(opts.checkpoint)}
 	if opts.failoverTimeout > 0 {
 		info.FailoverTimeout = ptr(opts.failoverTimeout)
+	}
+	if opts.role != "" {
+		info.Role = ptr(opts.role)
 	}
 	if opts.frameworkID != "" {
 		info.Id = &mesos.FrameworkID{Value: ptr(opts.frameworkID)}

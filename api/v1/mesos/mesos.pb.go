@@ -3890,6 +3890,8 @@ type OperationStatus struct {
 	Message            *string                `protobuf:"bytes,3,opt,name=message" json:"message,omitempty"`
 	ConvertedResources []*Resource            `protobuf:"bytes,4,rep,name=converted_resources,json=convertedResources" json:"converted_resources,omitempty"`
 	Uuid               *UUID                  `protobuf:"bytes,5,opt,name=uuid" json:"uuid,omitempty"`
+	AgentId            *AgentID               `protobuf:"bytes,6,opt,name=agent_id,json=agentId" json:"agent_id,omitempty"`
+	ResourceProviderId *ResourceProviderID    `protobuf:"bytes,7,opt,name=resource_provider_id,json=resourceProviderId" json:"resource_provider_id,omitempty"`
 	unknownFields      protoimpl.UnknownFields
 	sizeCache          protoimpl.SizeCache
 }
@@ -3955,6 +3957,20 @@ func (x *OperationStatus) GetConvertedResources() []*Resource {
 func (x *OperationStatus) GetUuid() *UUID {
 	if x != nil {
 		return x.Uuid
+	}
+	return nil
+}
+
+func (x *OperationStatus) GetAgentId() *AgentID {
+	if x != nil {
+		return x.AgentId
+	}
+	return nil
+}
+
+func (x *OperationStatus) GetResourceProviderId() *ResourceProviderID {
+	if x != nil {
+		return x.ResourceProviderId
 	}
 	return nil
 }
@@ -8128,15 +8144,17 @@ func (x *Resource_DiskInfo_Source_Mount) GetRoot() string {
 }
 
 type Offer_Operation struct {
-	state         protoimpl.MessageState       `protogen:"open.v1"`
-	Type          *Offer_Operation_Type        `protobuf:"varint,1,opt,name=type,enum=mesos.v1.Offer_Operation_Type" json:"type,omitempty"`
-	Id            *OperationID                 `protobuf:"bytes,12,opt,name=id" json:"id,omitempty"`
-	Launch        *Offer_Operation_Launch      `protobuf:"bytes,2,opt,name=launch" json:"launch,omitempty"`
-	LaunchGroup   *Offer_Operation_LaunchGroup `protobuf:"bytes,7,opt,name=launch_group,json=launchGroup" json:"launch_group,omitempty"`
-	Reserve       *Offer_Operation_Reserve     `protobuf:"bytes,3,opt,name=reserve" json:"reserve,omitempty"`
-	Unreserve     *Offer_Operation_Unreserve   `protobuf:"bytes,4,opt,name=unreserve" json:"unreserve,omitempty"`
-	Create        *Offer_Operation_Create      `protobuf:"bytes,5,opt,name=create" json:"create,omitempty"`
-	Destroy       *Offer_Operation_Destroy     `protobuf:"bytes,6,opt,name=destroy" json:"destroy,omitempty"`
+	state         protoimpl.MessageState        `protogen:"open.v1"`
+	Type          *Offer_Operation_Type         `protobuf:"varint,1,opt,name=type,enum=mesos.v1.Offer_Operation_Type" json:"type,omitempty"`
+	Id            *OperationID                  `protobuf:"bytes,12,opt,name=id" json:"id,omitempty"`
+	Launch        *Offer_Operation_Launch       `protobuf:"bytes,2,opt,name=launch" json:"launch,omitempty"`
+	LaunchGroup   *Offer_Operation_LaunchGroup  `protobuf:"bytes,7,opt,name=launch_group,json=launchGroup" json:"launch_group,omitempty"`
+	Reserve       *Offer_Operation_Reserve      `protobuf:"bytes,3,opt,name=reserve" json:"reserve,omitempty"`
+	Unreserve     *Offer_Operation_Unreserve    `protobuf:"bytes,4,opt,name=unreserve" json:"unreserve,omitempty"`
+	Create        *Offer_Operation_Create       `protobuf:"bytes,5,opt,name=create" json:"create,omitempty"`
+	Destroy       *Offer_Operation_Destroy      `protobuf:"bytes,6,opt,name=destroy" json:"destroy,omitempty"`
+	GrowVolume    *Offer_Operation_GrowVolume   `protobuf:"bytes,13,opt,name=grow_volume,json=growVolume" json:"grow_volume,omitempty"`
+	ShrinkVolume  *Offer_Operation_ShrinkVolume `protobuf:"bytes,14,opt,name=shrink_volume,json=shrinkVolume" json:"shrink_volume,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -8223,6 +8241,20 @@ func (x *Offer_Operation) GetCreate() *Offer_Operation_Create {
 func (x *Offer_Operation) GetDestroy() *Offer_Operation_Destroy {
 	if x != nil {
 		return x.Destroy
+	}
+	return nil
+}
+
+func (x *Offer_Operation) GetGrowVolume() *Offer_Operation_GrowVolume {
+	if x != nil {
+		return x.GrowVolume
+	}
+	return nil
+}
+
+func (x *Offer_Operation) GetShrinkVolume() *Offer_Operation_ShrinkVolume {
+	if x != nil {
+		return x.ShrinkVolume
 	}
 	return nil
 }
@@ -8507,6 +8539,110 @@ func (x *Offer_Operation_Destroy) GetVolumes() []*Resource {
 	return nil
 }
 
+type Offer_Operation_GrowVolume struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Volume        *Resource              `protobuf:"bytes,1,req,name=volume" json:"volume,omitempty"`
+	Addition      *Resource              `protobuf:"bytes,2,req,name=addition" json:"addition,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Offer_Operation_GrowVolume) Reset() {
+	*x = Offer_Operation_GrowVolume{}
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[100]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Offer_Operation_GrowVolume) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Offer_Operation_GrowVolume) ProtoMessage() {}
+
+func (x *Offer_Operation_GrowVolume) ProtoReflect() protoreflect.Message {
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[100]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Offer_Operation_GrowVolume.ProtoReflect.Descriptor instead.
+func (*Offer_Operation_GrowVolume) Descriptor() ([]byte, []int) {
+	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{27, 0, 6}
+}
+
+func (x *Offer_Operation_GrowVolume) GetVolume() *Resource {
+	if x != nil {
+		return x.Volume
+	}
+	return nil
+}
+
+func (x *Offer_Operation_GrowVolume) GetAddition() *Resource {
+	if x != nil {
+		return x.Addition
+	}
+	return nil
+}
+
+type Offer_Operation_ShrinkVolume struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Volume        *Resource              `protobuf:"bytes,1,req,name=volume" json:"volume,omitempty"`
+	Subtract      *Value_Scalar          `protobuf:"bytes,2,req,name=subtract" json:"subtract,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Offer_Operation_ShrinkVolume) Reset() {
+	*x = Offer_Operation_ShrinkVolume{}
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[101]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Offer_Operation_ShrinkVolume) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Offer_Operation_ShrinkVolume) ProtoMessage() {}
+
+func (x *Offer_Operation_ShrinkVolume) ProtoReflect() protoreflect.Message {
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[101]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Offer_Operation_ShrinkVolume.ProtoReflect.Descriptor instead.
+func (*Offer_Operation_ShrinkVolume) Descriptor() ([]byte, []int) {
+	return file_api_v1_mesos_mesos_proto_rawDescGZIP(), []int{27, 0, 7}
+}
+
+func (x *Offer_Operation_ShrinkVolume) GetVolume() *Resource {
+	if x != nil {
+		return x.Volume
+	}
+	return nil
+}
+
+func (x *Offer_Operation_ShrinkVolume) GetSubtract() *Value_Scalar {
+	if x != nil {
+		return x.Subtract
+	}
+	return nil
+}
+
 type CommandInfo_URI struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Value         *string                `protobuf:"bytes,1,req,name=value" json:"value,omitempty"`
@@ -8525,7 +8661,7 @@ const (
 
 func (x *CommandInfo_URI) Reset() {
 	*x = CommandInfo_URI{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[100]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[102]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8537,7 +8673,7 @@ func (x *CommandInfo_URI) String() string {
 func (*CommandInfo_URI) ProtoMessage() {}
 
 func (x *CommandInfo_URI) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[100]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[102]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8604,7 +8740,7 @@ const (
 
 func (x *Environment_Variable) Reset() {
 	*x = Environment_Variable{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[101]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[103]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8616,7 +8752,7 @@ func (x *Environment_Variable) String() string {
 func (*Environment_Variable) ProtoMessage() {}
 
 func (x *Environment_Variable) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[101]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[103]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8666,7 +8802,7 @@ type HealthCheck_HTTPCheckInfo struct {
 
 func (x *HealthCheck_HTTPCheckInfo) Reset() {
 	*x = HealthCheck_HTTPCheckInfo{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[102]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[104]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8678,7 +8814,7 @@ func (x *HealthCheck_HTTPCheckInfo) String() string {
 func (*HealthCheck_HTTPCheckInfo) ProtoMessage() {}
 
 func (x *HealthCheck_HTTPCheckInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[102]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[104]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8739,7 +8875,7 @@ type HealthCheck_TCPCheckInfo struct {
 
 func (x *HealthCheck_TCPCheckInfo) Reset() {
 	*x = HealthCheck_TCPCheckInfo{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[103]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[105]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8751,7 +8887,7 @@ func (x *HealthCheck_TCPCheckInfo) String() string {
 func (*HealthCheck_TCPCheckInfo) ProtoMessage() {}
 
 func (x *HealthCheck_TCPCheckInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[103]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[105]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8790,7 +8926,7 @@ type CheckInfo_Command struct {
 
 func (x *CheckInfo_Command) Reset() {
 	*x = CheckInfo_Command{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[104]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[106]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8802,7 +8938,7 @@ func (x *CheckInfo_Command) String() string {
 func (*CheckInfo_Command) ProtoMessage() {}
 
 func (x *CheckInfo_Command) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[104]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[106]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8835,7 +8971,7 @@ type CheckInfo_Http struct {
 
 func (x *CheckInfo_Http) Reset() {
 	*x = CheckInfo_Http{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[105]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[107]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8847,7 +8983,7 @@ func (x *CheckInfo_Http) String() string {
 func (*CheckInfo_Http) ProtoMessage() {}
 
 func (x *CheckInfo_Http) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[105]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[107]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8886,7 +9022,7 @@ type CheckInfo_Tcp struct {
 
 func (x *CheckInfo_Tcp) Reset() {
 	*x = CheckInfo_Tcp{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[106]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[108]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8898,7 +9034,7 @@ func (x *CheckInfo_Tcp) String() string {
 func (*CheckInfo_Tcp) ProtoMessage() {}
 
 func (x *CheckInfo_Tcp) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[106]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[108]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8930,7 +9066,7 @@ type CheckStatusInfo_Command struct {
 
 func (x *CheckStatusInfo_Command) Reset() {
 	*x = CheckStatusInfo_Command{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[107]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[109]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8942,7 +9078,7 @@ func (x *CheckStatusInfo_Command) String() string {
 func (*CheckStatusInfo_Command) ProtoMessage() {}
 
 func (x *CheckStatusInfo_Command) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[107]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[109]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8974,7 +9110,7 @@ type CheckStatusInfo_Http struct {
 
 func (x *CheckStatusInfo_Http) Reset() {
 	*x = CheckStatusInfo_Http{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[108]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[110]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8986,7 +9122,7 @@ func (x *CheckStatusInfo_Http) String() string {
 func (*CheckStatusInfo_Http) ProtoMessage() {}
 
 func (x *CheckStatusInfo_Http) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[108]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[110]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9018,7 +9154,7 @@ type CheckStatusInfo_Tcp struct {
 
 func (x *CheckStatusInfo_Tcp) Reset() {
 	*x = CheckStatusInfo_Tcp{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[109]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[111]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9030,7 +9166,7 @@ func (x *CheckStatusInfo_Tcp) String() string {
 func (*CheckStatusInfo_Tcp) ProtoMessage() {}
 
 func (x *CheckStatusInfo_Tcp) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[109]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[111]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9062,7 +9198,7 @@ type Image_Docker struct {
 
 func (x *Image_Docker) Reset() {
 	*x = Image_Docker{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[110]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[112]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9074,7 +9210,7 @@ func (x *Image_Docker) String() string {
 func (*Image_Docker) ProtoMessage() {}
 
 func (x *Image_Docker) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[110]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[112]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9111,7 +9247,7 @@ type Volume_Source struct {
 
 func (x *Volume_Source) Reset() {
 	*x = Volume_Source{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[111]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[113]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9123,7 +9259,7 @@ func (x *Volume_Source) String() string {
 func (*Volume_Source) ProtoMessage() {}
 
 func (x *Volume_Source) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[111]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[113]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9178,7 +9314,7 @@ type Volume_Source_DockerVolume struct {
 
 func (x *Volume_Source_DockerVolume) Reset() {
 	*x = Volume_Source_DockerVolume{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[112]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[114]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9190,7 +9326,7 @@ func (x *Volume_Source_DockerVolume) String() string {
 func (*Volume_Source_DockerVolume) ProtoMessage() {}
 
 func (x *Volume_Source_DockerVolume) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[112]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[114]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9237,7 +9373,7 @@ type Volume_Source_HostPath struct {
 
 func (x *Volume_Source_HostPath) Reset() {
 	*x = Volume_Source_HostPath{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[113]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[115]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9249,7 +9385,7 @@ func (x *Volume_Source_HostPath) String() string {
 func (*Volume_Source_HostPath) ProtoMessage() {}
 
 func (x *Volume_Source_HostPath) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[113]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[115]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9289,7 +9425,7 @@ type Volume_Source_SandboxPath struct {
 
 func (x *Volume_Source_SandboxPath) Reset() {
 	*x = Volume_Source_SandboxPath{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[114]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[116]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9301,7 +9437,7 @@ func (x *Volume_Source_SandboxPath) String() string {
 func (*Volume_Source_SandboxPath) ProtoMessage() {}
 
 func (x *Volume_Source_SandboxPath) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[114]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[116]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9346,7 +9482,7 @@ const (
 
 func (x *NetworkInfo_IPAddress) Reset() {
 	*x = NetworkInfo_IPAddress{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[115]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[117]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9358,7 +9494,7 @@ func (x *NetworkInfo_IPAddress) String() string {
 func (*NetworkInfo_IPAddress) ProtoMessage() {}
 
 func (x *NetworkInfo_IPAddress) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[115]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[117]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9399,7 +9535,7 @@ type NetworkInfo_PortMapping struct {
 
 func (x *NetworkInfo_PortMapping) Reset() {
 	*x = NetworkInfo_PortMapping{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[116]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[118]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9411,7 +9547,7 @@ func (x *NetworkInfo_PortMapping) String() string {
 func (*NetworkInfo_PortMapping) ProtoMessage() {}
 
 func (x *NetworkInfo_PortMapping) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[116]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[118]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9459,7 +9595,7 @@ type RLimitInfo_RLimit struct {
 
 func (x *RLimitInfo_RLimit) Reset() {
 	*x = RLimitInfo_RLimit{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[117]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[119]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9471,7 +9607,7 @@ func (x *RLimitInfo_RLimit) String() string {
 func (*RLimitInfo_RLimit) ProtoMessage() {}
 
 func (x *RLimitInfo_RLimit) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[117]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[119]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9518,7 +9654,7 @@ type TTYInfo_WindowSize struct {
 
 func (x *TTYInfo_WindowSize) Reset() {
 	*x = TTYInfo_WindowSize{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[118]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[120]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9530,7 +9666,7 @@ func (x *TTYInfo_WindowSize) String() string {
 func (*TTYInfo_WindowSize) ProtoMessage() {}
 
 func (x *TTYInfo_WindowSize) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[118]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[120]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9569,7 +9705,7 @@ type CgroupInfo_NetCls struct {
 
 func (x *CgroupInfo_NetCls) Reset() {
 	*x = CgroupInfo_NetCls{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[119]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[121]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9581,7 +9717,7 @@ func (x *CgroupInfo_NetCls) String() string {
 func (*CgroupInfo_NetCls) ProtoMessage() {}
 
 func (x *CgroupInfo_NetCls) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[119]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[121]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9614,7 +9750,7 @@ type Device_Number struct {
 
 func (x *Device_Number) Reset() {
 	*x = Device_Number{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[120]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[122]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9626,7 +9762,7 @@ func (x *Device_Number) String() string {
 func (*Device_Number) ProtoMessage() {}
 
 func (x *Device_Number) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[120]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[122]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9667,7 +9803,7 @@ type DeviceAccess_Access struct {
 
 func (x *DeviceAccess_Access) Reset() {
 	*x = DeviceAccess_Access{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[121]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[123]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9679,7 +9815,7 @@ func (x *DeviceAccess_Access) String() string {
 func (*DeviceAccess_Access) ProtoMessage() {}
 
 func (x *DeviceAccess_Access) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[121]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[123]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9729,7 +9865,7 @@ type ResourceUsage_Executor struct {
 
 func (x *ResourceUsage_Executor) Reset() {
 	*x = ResourceUsage_Executor{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[122]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[124]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9741,7 +9877,7 @@ func (x *ResourceUsage_Executor) String() string {
 func (*ResourceUsage_Executor) ProtoMessage() {}
 
 func (x *ResourceUsage_Executor) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[122]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[124]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9804,7 +9940,7 @@ type ResourceUsage_Executor_Task struct {
 
 func (x *ResourceUsage_Executor_Task) Reset() {
 	*x = ResourceUsage_Executor_Task{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[123]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[125]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9816,7 +9952,7 @@ func (x *ResourceUsage_Executor_Task) String() string {
 func (*ResourceUsage_Executor_Task) ProtoMessage() {}
 
 func (x *ResourceUsage_Executor_Task) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[123]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[125]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9882,7 +10018,7 @@ const (
 
 func (x *ContainerInfo_DockerInfo) Reset() {
 	*x = ContainerInfo_DockerInfo{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[124]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[126]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9894,7 +10030,7 @@ func (x *ContainerInfo_DockerInfo) String() string {
 func (*ContainerInfo_DockerInfo) ProtoMessage() {}
 
 func (x *ContainerInfo_DockerInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[124]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[126]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9969,7 +10105,7 @@ type ContainerInfo_MesosInfo struct {
 
 func (x *ContainerInfo_MesosInfo) Reset() {
 	*x = ContainerInfo_MesosInfo{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[125]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[127]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9981,7 +10117,7 @@ func (x *ContainerInfo_MesosInfo) String() string {
 func (*ContainerInfo_MesosInfo) ProtoMessage() {}
 
 func (x *ContainerInfo_MesosInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[125]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[127]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -10015,7 +10151,7 @@ type ContainerInfo_DockerInfo_PortMapping struct {
 
 func (x *ContainerInfo_DockerInfo_PortMapping) Reset() {
 	*x = ContainerInfo_DockerInfo_PortMapping{}
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[126]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[128]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -10027,7 +10163,7 @@ func (x *ContainerInfo_DockerInfo_PortMapping) String() string {
 func (*ContainerInfo_DockerInfo_PortMapping) ProtoMessage() {}
 
 func (x *ContainerInfo_DockerInfo_PortMapping) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_mesos_mesos_proto_msgTypes[126]
+	mi := &file_api_v1_mesos_mesos_proto_msgTypes[128]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -10304,7 +10440,7 @@ const file_api_v1_mesos_mesos_proto_rawDesc = "" +
 	"SharedInfo\"i\n" +
 	"\aRequest\x12,\n" +
 	"\bagent_id\x18\x01 \x01(\v2\x11.mesos.v1.AgentIDR\aagentId\x120\n" +
-	"\tresources\x18\x02 \x03(\v2\x12.mesos.v1.ResourceR\tresources\"\x90\r\n" +
+	"\tresources\x18\x02 \x03(\v2\x12.mesos.v1.ResourceR\tresources\"\xfe\x0f\n" +
 	"\x05Offer\x12!\n" +
 	"\x02id\x18\x01 \x02(\v2\x11.mesos.v1.OfferIDR\x02id\x128\n" +
 	"\fframework_id\x18\x02 \x02(\v2\x15.mesos.v1.FrameworkIDR\vframeworkId\x12,\n" +
@@ -10319,7 +10455,7 @@ const file_api_v1_mesos_mesos_proto_rawDesc = "" +
 	"\fexecutor_ids\x18\x06 \x03(\v2\x14.mesos.v1.ExecutorIDR\vexecutorIds\x12@\n" +
 	"\x0eunavailability\x18\t \x01(\v2\x18.mesos.v1.UnavailabilityR\x0eunavailability\x12J\n" +
 	"\x0fallocation_info\x18\n" +
-	" \x01(\v2!.mesos.v1.Resource.AllocationInfoR\x0eallocationInfo\x1a\xe2\b\n" +
+	" \x01(\v2!.mesos.v1.Resource.AllocationInfoR\x0eallocationInfo\x1a\xd0\v\n" +
 	"\tOperation\x122\n" +
 	"\x04type\x18\x01 \x01(\x0e2\x1e.mesos.v1.Offer.Operation.TypeR\x04type\x12%\n" +
 	"\x02id\x18\f \x01(\v2\x15.mesos.v1.OperationIDR\x02id\x128\n" +
@@ -10328,7 +10464,10 @@ const file_api_v1_mesos_mesos_proto_rawDesc = "" +
 	"\areserve\x18\x03 \x01(\v2!.mesos.v1.Offer.Operation.ReserveR\areserve\x12A\n" +
 	"\tunreserve\x18\x04 \x01(\v2#.mesos.v1.Offer.Operation.UnreserveR\tunreserve\x128\n" +
 	"\x06create\x18\x05 \x01(\v2 .mesos.v1.Offer.Operation.CreateR\x06create\x12;\n" +
-	"\adestroy\x18\x06 \x01(\v2!.mesos.v1.Offer.Operation.DestroyR\adestroy\x1a;\n" +
+	"\adestroy\x18\x06 \x01(\v2!.mesos.v1.Offer.Operation.DestroyR\adestroy\x12E\n" +
+	"\vgrow_volume\x18\r \x01(\v2$.mesos.v1.Offer.Operation.GrowVolumeR\n" +
+	"growVolume\x12K\n" +
+	"\rshrink_volume\x18\x0e \x01(\v2&.mesos.v1.Offer.Operation.ShrinkVolumeR\fshrinkVolume\x1a;\n" +
 	"\x06Launch\x121\n" +
 	"\n" +
 	"task_infos\x18\x01 \x03(\v2\x12.mesos.v1.TaskInfoR\ttaskInfos\x1ay\n" +
@@ -10344,7 +10483,14 @@ const file_api_v1_mesos_mesos_proto_rawDesc = "" +
 	"\x06Create\x12,\n" +
 	"\avolumes\x18\x01 \x03(\v2\x12.mesos.v1.ResourceR\avolumes\x1a7\n" +
 	"\aDestroy\x12,\n" +
-	"\avolumes\x18\x01 \x03(\v2\x12.mesos.v1.ResourceR\avolumes\"\xad\x01\n" +
+	"\avolumes\x18\x01 \x03(\v2\x12.mesos.v1.ResourceR\avolumes\x1ah\n" +
+	"\n" +
+	"GrowVolume\x12*\n" +
+	"\x06volume\x18\x01 \x02(\v2\x12.mesos.v1.ResourceR\x06volume\x12.\n" +
+	"\baddition\x18\x02 \x02(\v2\x12.mesos.v1.ResourceR\baddition\x1an\n" +
+	"\fShrinkVolume\x12*\n" +
+	"\x06volume\x18\x01 \x02(\v2\x12.mesos.v1.ResourceR\x06volume\x122\n" +
+	"\bsubtract\x18\x02 \x02(\v2\x16.mesos.v1.Value.ScalarR\bsubtract\"\xad\x01\n" +
 	"\x04Type\x12\v\n" +
 	"\aUNKNOWN\x10\x00\x12\n" +
 	"\n" +
@@ -10363,13 +10509,15 @@ const file_api_v1_mesos_mesos_proto_rawDesc = "" +
 	"\x05start\x18\x01 \x02(\v2\x12.mesos.v1.TimeInfoR\x05start\x122\n" +
 	"\bduration\x18\x02 \x01(\v2\x16.mesos.v1.DurationInfoR\bduration\"3\n" +
 	"\aFilters\x12(\n" +
-	"\x0erefuse_seconds\x18\x01 \x01(\x01:\x015R\rrefuseSeconds\"\xfe\x01\n" +
+	"\x0erefuse_seconds\x18\x01 \x01(\x01:\x015R\rrefuseSeconds\"\xfc\x02\n" +
 	"\x0fOperationStatus\x128\n" +
 	"\foperation_id\x18\x01 \x01(\v2\x15.mesos.v1.OperationIDR\voperationId\x12.\n" +
 	"\x05state\x18\x02 \x02(\x0e2\x18.mesos.v1.OperationStateR\x05state\x12\x18\n" +
 	"\amessage\x18\x03 \x01(\tR\amessage\x12C\n" +
 	"\x13converted_resources\x18\x04 \x03(\v2\x12.mesos.v1.ResourceR\x12convertedResources\x12\"\n" +
-	"\x04uuid\x18\x05 \x01(\v2\x0e.mesos.v1.UUIDR\x04uuid\"\xee\x02\n" +
+	"\x04uuid\x18\x05 \x01(\v2\x0e.mesos.v1.UUIDR\x04uuid\x12,\n" +
+	"\bagent_id\x18\x06 \x01(\v2\x11.mesos.v1.AgentIDR\aagentId\x12N\n" +
+	"\x14resource_provider_id\x18\a \x01(\v2\x1c.mesos.v1.ResourceProviderIDR\x12resourceProviderId\"\xee\x02\n" +
 	"\vCommandInfo\x12-\n" +
 	"\x04uris\x18\x01 \x03(\v2\x19.mesos.v1.CommandInfo.URIR\x04uris\x127\n" +
 	"\venvironment\x18\x02 \x01(\v2\x15.mesos.v1.EnvironmentR\venvironment\x12\x1a\n" +
@@ -10985,7 +11133,7 @@ func file_api_v1_mesos_mesos_proto_rawDescGZIP() []byte {
 }
 
 var file_api_v1_mesos_mesos_proto_enumTypes = make([]protoimpl.EnumInfo, 27)
-var file_api_v1_mesos_mesos_proto_msgTypes = make([]protoimpl.MessageInfo, 129)
+var file_api_v1_mesos_mesos_proto_msgTypes = make([]protoimpl.MessageInfo, 131)
 var file_api_v1_mesos_mesos_proto_goTypes = []any{
 	(OperationState)(0),                          // 0: mesos.v1.OperationState
 	(TaskState)(0),                               // 1: mesos.v1.TaskState
@@ -11114,35 +11262,37 @@ var file_api_v1_mesos_mesos_proto_goTypes = []any{
 	(*Offer_Operation_Unreserve)(nil),            // 124: mesos.v1.Offer.Operation.Unreserve
 	(*Offer_Operation_Create)(nil),               // 125: mesos.v1.Offer.Operation.Create
 	(*Offer_Operation_Destroy)(nil),              // 126: mesos.v1.Offer.Operation.Destroy
-	(*CommandInfo_URI)(nil),                      // 127: mesos.v1.CommandInfo.URI
-	(*Environment_Variable)(nil),                 // 128: mesos.v1.Environment.Variable
-	(*HealthCheck_HTTPCheckInfo)(nil),            // 129: mesos.v1.HealthCheck.HTTPCheckInfo
-	(*HealthCheck_TCPCheckInfo)(nil),             // 130: mesos.v1.HealthCheck.TCPCheckInfo
-	(*CheckInfo_Command)(nil),                    // 131: mesos.v1.CheckInfo.Command
-	(*CheckInfo_Http)(nil),                       // 132: mesos.v1.CheckInfo.Http
-	(*CheckInfo_Tcp)(nil),                        // 133: mesos.v1.CheckInfo.Tcp
-	(*CheckStatusInfo_Command)(nil),              // 134: mesos.v1.CheckStatusInfo.Command
-	(*CheckStatusInfo_Http)(nil),                 // 135: mesos.v1.CheckStatusInfo.Http
-	(*CheckStatusInfo_Tcp)(nil),                  // 136: mesos.v1.CheckStatusInfo.Tcp
-	(*Image_Docker)(nil),                         // 137: mesos.v1.Image.Docker
-	(*Volume_Source)(nil),                        // 138: mesos.v1.Volume.Source
-	(*Volume_Source_DockerVolume)(nil),           // 139: mesos.v1.Volume.Source.DockerVolume
-	(*Volume_Source_HostPath)(nil),               // 140: mesos.v1.Volume.Source.HostPath
-	(*Volume_Source_SandboxPath)(nil),            // 141: mesos.v1.Volume.Source.SandboxPath
-	(*NetworkInfo_IPAddress)(nil),                // 142: mesos.v1.NetworkInfo.IPAddress
-	(*NetworkInfo_PortMapping)(nil),              // 143: mesos.v1.NetworkInfo.PortMapping
-	(*RLimitInfo_RLimit)(nil),                    // 144: mesos.v1.RLimitInfo.RLimit
-	(*TTYInfo_WindowSize)(nil),                   // 145: mesos.v1.TTYInfo.WindowSize
-	(*CgroupInfo_NetCls)(nil),                    // 146: mesos.v1.CgroupInfo.NetCls
-	(*Device_Number)(nil),                        // 147: mesos.v1.Device.Number
-	(*DeviceAccess_Access)(nil),                  // 148: mesos.v1.DeviceAccess.Access
-	(*ResourceUsage_Executor)(nil),               // 149: mesos.v1.ResourceUsage.Executor
-	(*ResourceUsage_Executor_Task)(nil),          // 150: mesos.v1.ResourceUsage.Executor.Task
-	(*ContainerInfo_DockerInfo)(nil),             // 151: mesos.v1.ContainerInfo.DockerInfo
-	(*ContainerInfo_MesosInfo)(nil),              // 152: mesos.v1.ContainerInfo.MesosInfo
-	(*ContainerInfo_DockerInfo_PortMapping)(nil), // 153: mesos.v1.ContainerInfo.DockerInfo.PortMapping
-	nil, // 154: mesos.v1.TaskInfo.LimitsEntry
-	nil, // 155: mesos.v1.Task.LimitsEntry
+	(*Offer_Operation_GrowVolume)(nil),           // 127: mesos.v1.Offer.Operation.GrowVolume
+	(*Offer_Operation_ShrinkVolume)(nil),         // 128: mesos.v1.Offer.Operation.ShrinkVolume
+	(*CommandInfo_URI)(nil),                      // 129: mesos.v1.CommandInfo.URI
+	(*Environment_Variable)(nil),                 // 130: mesos.v1.Environment.Variable
+	(*HealthCheck_HTTPCheckInfo)(nil),            // 131: mesos.v1.HealthCheck.HTTPCheckInfo
+	(*HealthCheck_TCPCheckInfo)(nil),             // 132: mesos.v1.HealthCheck.TCPCheckInfo
+	(*CheckInfo_Command)(nil),                    // 133: mesos.v1.CheckInfo.Command
+	(*CheckInfo_Http)(nil),                       // 134: mesos.v1.CheckInfo.Http
+	(*CheckInfo_Tcp)(nil),                        // 135: mesos.v1.CheckInfo.Tcp
+	(*CheckStatusInfo_Command)(nil),              // 136: mesos.v1.CheckStatusInfo.Command
+	(*CheckStatusInfo_Http)(nil),                 // 137: mesos.v1.CheckStatusInfo.Http
+	(*CheckStatusInfo_Tcp)(nil),                  // 138: mesos.v1.CheckStatusInfo.Tcp
+	(*Image_Docker)(nil),                         // 139: mesos.v1.Image.Docker
+	(*Volume_Source)(nil),                        // 140: mesos.v1.Volume.Source
+	(*Volume_Source_DockerVolume)(nil),           // 141: mesos.v1.Volume.Source.DockerVolume
+	(*Volume_Source_HostPath)(nil),               // 142: mesos.v1.Volume.Source.HostPath
+	(*Volume_Source_SandboxPath)(nil),            // 143: mesos.v1.Volume.Source.SandboxPath
+	(*NetworkInfo_IPAddress)(nil),                // 144: mesos.v1.NetworkInfo.IPAddress
+	(*NetworkInfo_PortMapping)(nil),              // 145: mesos.v1.NetworkInfo.PortMapping
+	(*RLimitInfo_RLimit)(nil),                    // 146: mesos.v1.RLimitInfo.RLimit
+	(*TTYInfo_WindowSize)(nil),                   // 147: mesos.v1.TTYInfo.WindowSize
+	(*CgroupInfo_NetCls)(nil),                    // 148: mesos.v1.CgroupInfo.NetCls
+	(*Device_Number)(nil),                        // 149: mesos.v1.Device.Number
+	(*DeviceAccess_Access)(nil),                  // 150: mesos.v1.DeviceAccess.Access
+	(*ResourceUsage_Executor)(nil),               // 151: mesos.v1.ResourceUsage.Executor
+	(*ResourceUsage_Executor_Task)(nil),          // 152: mesos.v1.ResourceUsage.Executor.Task
+	(*ContainerInfo_DockerInfo)(nil),             // 153: mesos.v1.ContainerInfo.DockerInfo
+	(*ContainerInfo_MesosInfo)(nil),              // 154: mesos.v1.ContainerInfo.MesosInfo
+	(*ContainerInfo_DockerInfo_PortMapping)(nil), // 155: mesos.v1.ContainerInfo.DockerInfo.PortMapping
+	nil, // 156: mesos.v1.TaskInfo.LimitsEntry
+	nil, // 157: mesos.v1.Task.LimitsEntry
 }
 var file_api_v1_mesos_mesos_proto_depIdxs = []int32{
 	34,  // 0: mesos.v1.ContainerID.parent:type_name -> mesos.v1.ContainerID
@@ -11203,184 +11353,192 @@ var file_api_v1_mesos_mesos_proto_depIdxs = []int32{
 	0,   // 55: mesos.v1.OperationStatus.state:type_name -> mesos.v1.OperationState
 	52,  // 56: mesos.v1.OperationStatus.converted_resources:type_name -> mesos.v1.Resource
 	35,  // 57: mesos.v1.OperationStatus.uuid:type_name -> mesos.v1.UUID
-	127, // 58: mesos.v1.CommandInfo.uris:type_name -> mesos.v1.CommandInfo.URI
-	59,  // 59: mesos.v1.CommandInfo.environment:type_name -> mesos.v1.Environment
-	128, // 60: mesos.v1.Environment.variables:type_name -> mesos.v1.Environment.Variable
-	37,  // 61: mesos.v1.KillPolicy.grace_period:type_name -> mesos.v1.DurationInfo
-	11,  // 62: mesos.v1.ExecutorInfo.type:type_name -> mesos.v1.ExecutorInfo.Type
-	31,  // 63: mesos.v1.ExecutorInfo.executor_id:type_name -> mesos.v1.ExecutorID
-	27,  // 64: mesos.v1.ExecutorInfo.framework_id:type_name -> mesos.v1.FrameworkID
-	58,  // 65: mesos.v1.ExecutorInfo.command:type_name -> mesos.v1.CommandInfo
-	79,  // 66: mesos.v1.ExecutorInfo.container:type_name -> mesos.v1.ContainerInfo
-	52,  // 67: mesos.v1.ExecutorInfo.resources:type_name -> mesos.v1.Resource
-	37,  // 68: mesos.v1.ExecutorInfo.shutdown_grace_period:type_name -> mesos.v1.DurationInfo
-	43,  // 69: mesos.v1.ExecutorInfo.labels:type_name -> mesos.v1.Labels
-	12,  // 70: mesos.v1.HealthCheck.type:type_name -> mesos.v1.HealthCheck.Type
-	58,  // 71: mesos.v1.HealthCheck.command:type_name -> mesos.v1.CommandInfo
-	129, // 72: mesos.v1.HealthCheck.http:type_name -> mesos.v1.HealthCheck.HTTPCheckInfo
-	130, // 73: mesos.v1.HealthCheck.tcp:type_name -> mesos.v1.HealthCheck.TCPCheckInfo
-	13,  // 74: mesos.v1.CheckInfo.type:type_name -> mesos.v1.CheckInfo.Type
-	131, // 75: mesos.v1.CheckInfo.command:type_name -> mesos.v1.CheckInfo.Command
-	132, // 76: mesos.v1.CheckInfo.http:type_name -> mesos.v1.CheckInfo.Http
-	133, // 77: mesos.v1.CheckInfo.tcp:type_name -> mesos.v1.CheckInfo.Tcp
-	13,  // 78: mesos.v1.CheckStatusInfo.type:type_name -> mesos.v1.CheckInfo.Type
-	134, // 79: mesos.v1.CheckStatusInfo.command:type_name -> mesos.v1.CheckStatusInfo.Command
-	135, // 80: mesos.v1.CheckStatusInfo.http:type_name -> mesos.v1.CheckStatusInfo.Http
-	136, // 81: mesos.v1.CheckStatusInfo.tcp:type_name -> mesos.v1.CheckStatusInfo.Tcp
-	14,  // 82: mesos.v1.Image.type:type_name -> mesos.v1.Image.Type
-	137, // 83: mesos.v1.Image.docker:type_name -> mesos.v1.Image.Docker
-	15,  // 84: mesos.v1.MountPropagation.mode:type_name -> mesos.v1.MountPropagation.Mode
-	16,  // 85: mesos.v1.Volume.mode:type_name -> mesos.v1.Volume.Mode
-	65,  // 86: mesos.v1.Volume.image:type_name -> mesos.v1.Image
-	138, // 87: mesos.v1.Volume.source:type_name -> mesos.v1.Volume.Source
-	142, // 88: mesos.v1.NetworkInfo.ip_addresses:type_name -> mesos.v1.NetworkInfo.IPAddress
-	43,  // 89: mesos.v1.NetworkInfo.labels:type_name -> mesos.v1.Labels
-	143, // 90: mesos.v1.NetworkInfo.port_mappings:type_name -> mesos.v1.NetworkInfo.PortMapping
-	20,  // 91: mesos.v1.CapabilityInfo.capabilities:type_name -> mesos.v1.CapabilityInfo.Capability
-	69,  // 92: mesos.v1.LinuxInfo.capability_info:type_name -> mesos.v1.CapabilityInfo
-	69,  // 93: mesos.v1.LinuxInfo.bounding_capabilities:type_name -> mesos.v1.CapabilityInfo
-	69,  // 94: mesos.v1.LinuxInfo.effective_capabilities:type_name -> mesos.v1.CapabilityInfo
-	144, // 95: mesos.v1.RLimitInfo.rlimits:type_name -> mesos.v1.RLimitInfo.RLimit
-	145, // 96: mesos.v1.TTYInfo.window_size:type_name -> mesos.v1.TTYInfo.WindowSize
-	146, // 97: mesos.v1.CgroupInfo.net_cls:type_name -> mesos.v1.CgroupInfo.NetCls
-	147, // 98: mesos.v1.Device.number:type_name -> mesos.v1.Device.Number
-	74,  // 99: mesos.v1.DeviceAccess.device:type_name -> mesos.v1.Device
-	148, // 100: mesos.v1.DeviceAccess.access:type_name -> mesos.v1.DeviceAccess.Access
-	75,  // 101: mesos.v1.DeviceWhitelist.allowed_devices:type_name -> mesos.v1.DeviceAccess
-	149, // 102: mesos.v1.ResourceUsage.executors:type_name -> mesos.v1.ResourceUsage.Executor
-	52,  // 103: mesos.v1.ResourceUsage.total:type_name -> mesos.v1.Resource
-	22,  // 104: mesos.v1.ContainerInfo.type:type_name -> mesos.v1.ContainerInfo.Type
-	67,  // 105: mesos.v1.ContainerInfo.volumes:type_name -> mesos.v1.Volume
-	151, // 106: mesos.v1.ContainerInfo.docker:type_name -> mesos.v1.ContainerInfo.DockerInfo
-	152, // 107: mesos.v1.ContainerInfo.mesos:type_name -> mesos.v1.ContainerInfo.MesosInfo
-	68,  // 108: mesos.v1.ContainerInfo.network_infos:type_name -> mesos.v1.NetworkInfo
-	70,  // 109: mesos.v1.ContainerInfo.linux_info:type_name -> mesos.v1.LinuxInfo
-	71,  // 110: mesos.v1.ContainerInfo.rlimit_info:type_name -> mesos.v1.RLimitInfo
-	72,  // 111: mesos.v1.ContainerInfo.tty_info:type_name -> mesos.v1.TTYInfo
-	34,  // 112: mesos.v1.ContainerStatus.container_id:type_name -> mesos.v1.ContainerID
-	68,  // 113: mesos.v1.ContainerStatus.network_infos:type_name -> mesos.v1.NetworkInfo
-	73,  // 114: mesos.v1.ContainerStatus.cgroup_info:type_name -> mesos.v1.CgroupInfo
-	30,  // 115: mesos.v1.TaskInfo.task_id:type_name -> mesos.v1.TaskID
-	29,  // 116: mesos.v1.TaskInfo.agent_id:type_name -> mesos.v1.AgentID
-	52,  // 117: mesos.v1.TaskInfo.resources:type_name -> mesos.v1.Resource
-	61,  // 118: mesos.v1.TaskInfo.executor:type_name -> mesos.v1.ExecutorInfo
-	58,  // 119: mesos.v1.TaskInfo.command:type_name -> mesos.v1.CommandInfo
-	79,  // 120: mesos.v1.TaskInfo.container:type_name -> mesos.v1.ContainerInfo
-	62,  // 121: mesos.v1.TaskInfo.health_check:type_name -> mesos.v1.HealthCheck
-	63,  // 122: mesos.v1.TaskInfo.check:type_name -> mesos.v1.CheckInfo
-	60,  // 123: mesos.v1.TaskInfo.kill_policy:type_name -> mesos.v1.KillPolicy
-	43,  // 124: mesos.v1.TaskInfo.labels:type_name -> mesos.v1.Labels
-	37,  // 125: mesos.v1.TaskInfo.max_completion_time:type_name -> mesos.v1.DurationInfo
-	154, // 126: mesos.v1.TaskInfo.limits:type_name -> mesos.v1.TaskInfo.LimitsEntry
-	81,  // 127: mesos.v1.TaskGroupInfo.tasks:type_name -> mesos.v1.TaskInfo
-	30,  // 128: mesos.v1.Task.task_id:type_name -> mesos.v1.TaskID
-	27,  // 129: mesos.v1.Task.framework_id:type_name -> mesos.v1.FrameworkID
-	31,  // 130: mesos.v1.Task.executor_id:type_name -> mesos.v1.ExecutorID
-	29,  // 131: mesos.v1.Task.agent_id:type_name -> mesos.v1.AgentID
-	1,   // 132: mesos.v1.Task.state:type_name -> mesos.v1.TaskState
-	52,  // 133: mesos.v1.Task.resources:type_name -> mesos.v1.Resource
-	84,  // 134: mesos.v1.Task.statuses:type_name -> mesos.v1.TaskStatus
-	1,   // 135: mesos.v1.Task.status_update_state:type_name -> mesos.v1.TaskState
-	43,  // 136: mesos.v1.Task.labels:type_name -> mesos.v1.Labels
-	79,  // 137: mesos.v1.Task.container:type_name -> mesos.v1.ContainerInfo
-	62,  // 138: mesos.v1.Task.health_check:type_name -> mesos.v1.HealthCheck
-	60,  // 139: mesos.v1.Task.kill_policy:type_name -> mesos.v1.KillPolicy
-	155, // 140: mesos.v1.Task.limits:type_name -> mesos.v1.Task.LimitsEntry
-	30,  // 141: mesos.v1.TaskStatus.task_id:type_name -> mesos.v1.TaskID
-	1,   // 142: mesos.v1.TaskStatus.state:type_name -> mesos.v1.TaskState
-	24,  // 143: mesos.v1.TaskStatus.source:type_name -> mesos.v1.TaskStatus.Source
-	25,  // 144: mesos.v1.TaskStatus.reason:type_name -> mesos.v1.TaskStatus.Reason
-	29,  // 145: mesos.v1.TaskStatus.agent_id:type_name -> mesos.v1.AgentID
-	31,  // 146: mesos.v1.TaskStatus.executor_id:type_name -> mesos.v1.ExecutorID
-	64,  // 147: mesos.v1.TaskStatus.check_status:type_name -> mesos.v1.CheckStatusInfo
-	43,  // 148: mesos.v1.TaskStatus.labels:type_name -> mesos.v1.Labels
-	80,  // 149: mesos.v1.TaskStatus.container_status:type_name -> mesos.v1.ContainerStatus
-	36,  // 150: mesos.v1.TaskStatus.unreachable_time:type_name -> mesos.v1.TimeInfo
-	85,  // 151: mesos.v1.MachineInfo.id:type_name -> mesos.v1.MachineID
-	26,  // 152: mesos.v1.MachineInfo.mode:type_name -> mesos.v1.MachineInfo.Mode
-	55,  // 153: mesos.v1.MachineInfo.unavailability:type_name -> mesos.v1.Unavailability
-	28,  // 154: mesos.v1.InverseOffer.id:type_name -> mesos.v1.OfferID
-	39,  // 155: mesos.v1.InverseOffer.url:type_name -> mesos.v1.URL
-	27,  // 156: mesos.v1.InverseOffer.framework_id:type_name -> mesos.v1.FrameworkID
-	29,  // 157: mesos.v1.InverseOffer.agent_id:type_name -> mesos.v1.AgentID
-	55,  // 158: mesos.v1.InverseOffer.unavailability:type_name -> mesos.v1.Unavailability
-	52,  // 159: mesos.v1.InverseOffer.resources:type_name -> mesos.v1.Resource
-	37,  // 160: mesos.v1.DrainConfig.max_grace_period:type_name -> mesos.v1.DurationInfo
-	2,   // 161: mesos.v1.DrainInfo.state:type_name -> mesos.v1.DrainState
-	88,  // 162: mesos.v1.DrainInfo.config:type_name -> mesos.v1.DrainConfig
-	27,  // 163: mesos.v1.Role.frameworks:type_name -> mesos.v1.FrameworkID
-	52,  // 164: mesos.v1.Role.resources:type_name -> mesos.v1.Resource
-	36,  // 165: mesos.v1.FileInfo.mtime:type_name -> mesos.v1.TimeInfo
-	27,  // 166: mesos.v1.Operation.framework_id:type_name -> mesos.v1.FrameworkID
-	29,  // 167: mesos.v1.Operation.agent_id:type_name -> mesos.v1.AgentID
-	120, // 168: mesos.v1.Operation.info:type_name -> mesos.v1.Offer.Operation
-	57,  // 169: mesos.v1.Operation.latest_status:type_name -> mesos.v1.OperationStatus
-	57,  // 170: mesos.v1.Operation.statuses:type_name -> mesos.v1.OperationStatus
-	35,  // 171: mesos.v1.Operation.uuid:type_name -> mesos.v1.UUID
-	98,  // 172: mesos.v1.DomainInfo.FaultDomain.region:type_name -> mesos.v1.DomainInfo.FaultDomain.RegionInfo
-	99,  // 173: mesos.v1.DomainInfo.FaultDomain.zone:type_name -> mesos.v1.DomainInfo.FaultDomain.ZoneInfo
-	3,   // 174: mesos.v1.MasterInfo.Capability.type:type_name -> mesos.v1.MasterInfo.Capability.Type
-	4,   // 175: mesos.v1.AgentInfo.Capability.type:type_name -> mesos.v1.AgentInfo.Capability.Type
-	5,   // 176: mesos.v1.FrameworkInfo.Capability.type:type_name -> mesos.v1.FrameworkInfo.Capability.Type
-	49,  // 177: mesos.v1.FrameworkInfo.OfferFiltersEntry.value:type_name -> mesos.v1.OfferFilters
-	106, // 178: mesos.v1.ResourceQuantities.QuantitiesEntry.value:type_name -> mesos.v1.Value.Scalar
-	48,  // 179: mesos.v1.OfferFilters.MinAllocatableResources.quantities:type_name -> mesos.v1.ResourceQuantities
-	107, // 180: mesos.v1.Value.Ranges.range:type_name -> mesos.v1.Value.Range
-	7,   // 181: mesos.v1.Resource.ReservationInfo.type:type_name -> mesos.v1.Resource.ReservationInfo.Type
-	43,  // 182: mesos.v1.Resource.ReservationInfo.labels:type_name -> mesos.v1.Labels
-	116, // 183: mesos.v1.Resource.DiskInfo.persistence:type_name -> mesos.v1.Resource.DiskInfo.Persistence
-	67,  // 184: mesos.v1.Resource.DiskInfo.volume:type_name -> mesos.v1.Volume
-	117, // 185: mesos.v1.Resource.DiskInfo.source:type_name -> mesos.v1.Resource.DiskInfo.Source
-	8,   // 186: mesos.v1.Resource.DiskInfo.Source.type:type_name -> mesos.v1.Resource.DiskInfo.Source.Type
-	118, // 187: mesos.v1.Resource.DiskInfo.Source.path:type_name -> mesos.v1.Resource.DiskInfo.Source.Path
-	119, // 188: mesos.v1.Resource.DiskInfo.Source.mount:type_name -> mesos.v1.Resource.DiskInfo.Source.Mount
-	43,  // 189: mesos.v1.Resource.DiskInfo.Source.metadata:type_name -> mesos.v1.Labels
-	9,   // 190: mesos.v1.Offer.Operation.type:type_name -> mesos.v1.Offer.Operation.Type
-	32,  // 191: mesos.v1.Offer.Operation.id:type_name -> mesos.v1.OperationID
-	121, // 192: mesos.v1.Offer.Operation.launch:type_name -> mesos.v1.Offer.Operation.Launch
-	122, // 193: mesos.v1.Offer.Operation.launch_group:type_name -> mesos.v1.Offer.Operation.LaunchGroup
-	123, // 194: mesos.v1.Offer.Operation.reserve:type_name -> mesos.v1.Offer.Operation.Reserve
-	124, // 195: mesos.v1.Offer.Operation.unreserve:type_name -> mesos.v1.Offer.Operation.Unreserve
-	125, // 196: mesos.v1.Offer.Operation.create:type_name -> mesos.v1.Offer.Operation.Create
-	126, // 197: mesos.v1.Offer.Operation.destroy:type_name -> mesos.v1.Offer.Operation.Destroy
-	81,  // 198: mesos.v1.Offer.Operation.Launch.task_infos:type_name -> mesos.v1.TaskInfo
-	61,  // 199: mesos.v1.Offer.Operation.LaunchGroup.executor:type_name -> mesos.v1.ExecutorInfo
-	82,  // 200: mesos.v1.Offer.Operation.LaunchGroup.task_group:type_name -> mesos.v1.TaskGroupInfo
-	52,  // 201: mesos.v1.Offer.Operation.Reserve.source:type_name -> mesos.v1.Resource
-	52,  // 202: mesos.v1.Offer.Operation.Reserve.resources:type_name -> mesos.v1.Resource
-	52,  // 203: mesos.v1.Offer.Operation.Unreserve.resources:type_name -> mesos.v1.Resource
-	52,  // 204: mesos.v1.Offer.Operation.Create.volumes:type_name -> mesos.v1.Resource
-	52,  // 205: mesos.v1.Offer.Operation.Destroy.volumes:type_name -> mesos.v1.Resource
-	10,  // 206: mesos.v1.Environment.Variable.type:type_name -> mesos.v1.Environment.Variable.Type
-	58,  // 207: mesos.v1.CheckInfo.Command.command:type_name -> mesos.v1.CommandInfo
-	17,  // 208: mesos.v1.Volume.Source.type:type_name -> mesos.v1.Volume.Source.Type
-	139, // 209: mesos.v1.Volume.Source.docker_volume:type_name -> mesos.v1.Volume.Source.DockerVolume
-	140, // 210: mesos.v1.Volume.Source.host_path:type_name -> mesos.v1.Volume.Source.HostPath
-	141, // 211: mesos.v1.Volume.Source.sandbox_path:type_name -> mesos.v1.Volume.Source.SandboxPath
-	41,  // 212: mesos.v1.Volume.Source.DockerVolume.driver_options:type_name -> mesos.v1.Parameters
-	66,  // 213: mesos.v1.Volume.Source.HostPath.mount_propagation:type_name -> mesos.v1.MountPropagation
-	18,  // 214: mesos.v1.Volume.Source.SandboxPath.type:type_name -> mesos.v1.Volume.Source.SandboxPath.Type
-	19,  // 215: mesos.v1.NetworkInfo.IPAddress.protocol:type_name -> mesos.v1.NetworkInfo.Protocol
-	21,  // 216: mesos.v1.RLimitInfo.RLimit.type:type_name -> mesos.v1.RLimitInfo.RLimit.Type
-	61,  // 217: mesos.v1.ResourceUsage.Executor.executor_info:type_name -> mesos.v1.ExecutorInfo
-	52,  // 218: mesos.v1.ResourceUsage.Executor.allocated:type_name -> mesos.v1.Resource
-	77,  // 219: mesos.v1.ResourceUsage.Executor.statistics:type_name -> mesos.v1.ResourceStatistics
-	34,  // 220: mesos.v1.ResourceUsage.Executor.container_id:type_name -> mesos.v1.ContainerID
-	150, // 221: mesos.v1.ResourceUsage.Executor.tasks:type_name -> mesos.v1.ResourceUsage.Executor.Task
-	30,  // 222: mesos.v1.ResourceUsage.Executor.Task.id:type_name -> mesos.v1.TaskID
-	52,  // 223: mesos.v1.ResourceUsage.Executor.Task.resources:type_name -> mesos.v1.Resource
-	43,  // 224: mesos.v1.ResourceUsage.Executor.Task.labels:type_name -> mesos.v1.Labels
-	23,  // 225: mesos.v1.ContainerInfo.DockerInfo.network:type_name -> mesos.v1.ContainerInfo.DockerInfo.Network
-	153, // 226: mesos.v1.ContainerInfo.DockerInfo.port_mappings:type_name -> mesos.v1.ContainerInfo.DockerInfo.PortMapping
-	40,  // 227: mesos.v1.ContainerInfo.DockerInfo.parameters:type_name -> mesos.v1.Parameter
-	65,  // 228: mesos.v1.ContainerInfo.MesosInfo.image:type_name -> mesos.v1.Image
-	106, // 229: mesos.v1.TaskInfo.LimitsEntry.value:type_name -> mesos.v1.Value.Scalar
-	106, // 230: mesos.v1.Task.LimitsEntry.value:type_name -> mesos.v1.Value.Scalar
-	231, // [231:231] is the sub-list for method output_type
-	231, // [231:231] is the sub-list for method input_type
-	231, // [231:231] is the sub-list for extension type_name
-	231, // [231:231] is the sub-list for extension extendee
-	0,   // [0:231] is the sub-list for field type_name
+	29,  // 58: mesos.v1.OperationStatus.agent_id:type_name -> mesos.v1.AgentID
+	33,  // 59: mesos.v1.OperationStatus.resource_provider_id:type_name -> mesos.v1.ResourceProviderID
+	129, // 60: mesos.v1.CommandInfo.uris:type_name -> mesos.v1.CommandInfo.URI
+	59,  // 61: mesos.v1.CommandInfo.environment:type_name -> mesos.v1.Environment
+	130, // 62: mesos.v1.Environment.variables:type_name -> mesos.v1.Environment.Variable
+	37,  // 63: mesos.v1.KillPolicy.grace_period:type_name -> mesos.v1.DurationInfo
+	11,  // 64: mesos.v1.ExecutorInfo.type:type_name -> mesos.v1.ExecutorInfo.Type
+	31,  // 65: mesos.v1.ExecutorInfo.executor_id:type_name -> mesos.v1.ExecutorID
+	27,  // 66: mesos.v1.ExecutorInfo.framework_id:type_name -> mesos.v1.FrameworkID
+	58,  // 67: mesos.v1.ExecutorInfo.command:type_name -> mesos.v1.CommandInfo
+	79,  // 68: mesos.v1.ExecutorInfo.container:type_name -> mesos.v1.ContainerInfo
+	52,  // 69: mesos.v1.ExecutorInfo.resources:type_name -> mesos.v1.Resource
+	37,  // 70: mesos.v1.ExecutorInfo.shutdown_grace_period:type_name -> mesos.v1.DurationInfo
+	43,  // 71: mesos.v1.ExecutorInfo.labels:type_name -> mesos.v1.Labels
+	12,  // 72: mesos.v1.HealthCheck.type:type_name -> mesos.v1.HealthCheck.Type
+	58,  // 73: mesos.v1.HealthCheck.command:type_name -> mesos.v1.CommandInfo
+	131, // 74: mesos.v1.HealthCheck.http:type_name -> mesos.v1.HealthCheck.HTTPCheckInfo
+	132, // 75: mesos.v1.HealthCheck.tcp:type_name -> mesos.v1.HealthCheck.TCPCheckInfo
+	13,  // 76: mesos.v1.CheckInfo.type:type_name -> mesos.v1.CheckInfo.Type
+	133, // 77: mesos.v1.CheckInfo.command:type_name -> mesos.v1.CheckInfo.Command
+	134, // 78: mesos.v1.CheckInfo.http:type_name -> mesos.v1.CheckInfo.Http
+	135, // 79: mesos.v1.CheckInfo.tcp:type_name -> mesos.v1.CheckInfo.Tcp
+	13,  // 80: mesos.v1.CheckStatusInfo.type:type_name -> mesos.v1.CheckInfo.Type
+	136, // 81: mesos.v1.CheckStatusInfo.command:type_name -> mesos.v1.CheckStatusInfo.Command
+	137, // 82: mesos.v1.CheckStatusInfo.http:type_name -> mesos.v1.CheckStatusInfo.Http
+	138, // 83: mesos.v1.CheckStatusInfo.tcp:type_name -> mesos.v1.CheckStatusInfo.Tcp
+	14,  // 84: mesos.v1.Image.type:type_name -> mesos.v1.Image.Type
+	139, // 85: mesos.v1.Image.docker:type_name -> mesos.v1.Image.Docker
+	15,  // 86: mesos.v1.MountPropagation.mode:type_name -> mesos.v1.MountPropagation.Mode
+	16,  // 87: mesos.v1.Volume.mode:type_name -> mesos.v1.Volume.Mode
+	65,  // 88: mesos.v1.Volume.image:type_name -> mesos.v1.Image
+	140, // 89: mesos.v1.Volume.source:type_name -> mesos.v1.Volume.Source
+	144, // 90: mesos.v1.NetworkInfo.ip_addresses:type_name -> mesos.v1.NetworkInfo.IPAddress
+	43,  // 91: mesos.v1.NetworkInfo.labels:type_name -> mesos.v1.Labels
+	145, // 92: mesos.v1.NetworkInfo.port_mappings:type_name -> mesos.v1.NetworkInfo.PortMapping
+	20,  // 93: mesos.v1.CapabilityInfo.capabilities:type_name -> mesos.v1.CapabilityInfo.Capability
+	69,  // 94: mesos.v1.LinuxInfo.capability_info:type_name -> mesos.v1.CapabilityInfo
+	69,  // 95: mesos.v1.LinuxInfo.bounding_capabilities:type_name -> mesos.v1.CapabilityInfo
+	69,  // 96: mesos.v1.LinuxInfo.effective_capabilities:type_name -> mesos.v1.CapabilityInfo
+	146, // 97: mesos.v1.RLimitInfo.rlimits:type_name -> mesos.v1.RLimitInfo.RLimit
+	147, // 98: mesos.v1.TTYInfo.window_size:type_name -> mesos.v1.TTYInfo.WindowSize
+	148, // 99: mesos.v1.CgroupInfo.net_cls:type_name -> mesos.v1.CgroupInfo.NetCls
+	149, // 100: mesos.v1.Device.number:type_name -> mesos.v1.Device.Number
+	74,  // 101: mesos.v1.DeviceAccess.device:type_name -> mesos.v1.Device
+	150, // 102: mesos.v1.DeviceAccess.access:type_name -> mesos.v1.DeviceAccess.Access
+	75,  // 103: mesos.v1.DeviceWhitelist.allowed_devices:type_name -> mesos.v1.DeviceAccess
+	151, // 104: mesos.v1.ResourceUsage.executors:type_name -> mesos.v1.ResourceUsage.Executor
+	52,  // 105: mesos.v1.ResourceUsage.total:type_name -> mesos.v1.Resource
+	22,  // 106: mesos.v1.ContainerInfo.type:type_name -> mesos.v1.ContainerInfo.Type
+	67,  // 107: mesos.v1.ContainerInfo.volumes:type_name -> mesos.v1.Volume
+	153, // 108: mesos.v1.ContainerInfo.docker:type_name -> mesos.v1.ContainerInfo.DockerInfo
+	154, // 109: mesos.v1.ContainerInfo.mesos:type_name -> mesos.v1.ContainerInfo.MesosInfo
+	68,  // 110: mesos.v1.ContainerInfo.network_infos:type_name -> mesos.v1.NetworkInfo
+	70,  // 111: mesos.v1.ContainerInfo.linux_info:type_name -> mesos.v1.LinuxInfo
+	71,  // 112: mesos.v1.ContainerInfo.rlimit_info:type_name -> mesos.v1.RLimitInfo
+	72,  // 113: mesos.v1.ContainerInfo.tty_info:type_name -> mesos.v1.TTYInfo
+	34,  // 114: mesos.v1.ContainerStatus.container_id:type_name -> mesos.v1.ContainerID
+	68,  // 115: mesos.v1.ContainerStatus.network_infos:type_name -> mesos.v1.NetworkInfo
+	73,  // 116: mesos.v1.ContainerStatus.cgroup_info:type_name -> mesos.v1.CgroupInfo
+	30,  // 117: mesos.v1.TaskInfo.task_id:type_name -> mesos.v1.TaskID
+	29,  // 118: mesos.v1.TaskInfo.agent_id:type_name -> mesos.v1.AgentID
+	52,  // 119: mesos.v1.TaskInfo.resources:type_name -> mesos.v1.Resource
+	61,  // 120: mesos.v1.TaskInfo.executor:type_name -> mesos.v1.ExecutorInfo
+	58,  // 121: mesos.v1.TaskInfo.command:type_name -> mesos.v1.CommandInfo
+	79,  // 122: mesos.v1.TaskInfo.container:type_name -> mesos.v1.ContainerInfo
+	62,  // 123: mesos.v1.TaskInfo.health_check:type_name -> mesos.v1.HealthCheck
+	63,  // 124: mesos.v1.TaskInfo.check:type_name -> mesos.v1.CheckInfo
+	60,  // 125: mesos.v1.TaskInfo.kill_policy:type_name -> mesos.v1.KillPolicy
+	43,  // 126: mesos.v1.TaskInfo.labels:type_name -> mesos.v1.Labels
+	37,  // 127: mesos.v1.TaskInfo.max_completion_time:type_name -> mesos.v1.DurationInfo
+	156, // 128: mesos.v1.TaskInfo.limits:type_name -> mesos.v1.TaskInfo.LimitsEntry
+	81,  // 129: mesos.v1.TaskGroupInfo.tasks:type_name -> mesos.v1.TaskInfo
+	30,  // 130: mesos.v1.Task.task_id:type_name -> mesos.v1.TaskID
+	27,  // 131: mesos.v1.Task.framework_id:type_name -> mesos.v1.FrameworkID
+	31,  // 132: mesos.v1.Task.executor_id:type_name -> mesos.v1.ExecutorID
+	29,  // 133: mesos.v1.Task.agent_id:type_name -> mesos.v1.AgentID
+	1,   // 134: mesos.v1.Task.state:type_name -> mesos.v1.TaskState
+	52,  // 135: mesos.v1.Task.resources:type_name -> mesos.v1.Resource
+	84,  // 136: mesos.v1.Task.statuses:type_name -> mesos.v1.TaskStatus
+	1,   // 137: mesos.v1.Task.status_update_state:type_name -> mesos.v1.TaskState
+	43,  // 138: mesos.v1.Task.labels:type_name -> mesos.v1.Labels
+	79,  // 139: mesos.v1.Task.container:type_name -> mesos.v1.ContainerInfo
+	62,  // 140: mesos.v1.Task.health_check:type_name -> mesos.v1.HealthCheck
+	60,  // 141: mesos.v1.Task.kill_policy:type_name -> mesos.v1.KillPolicy
+	157, // 142: mesos.v1.Task.limits:type_name -> mesos.v1.Task.LimitsEntry
+	30,  // 143: mesos.v1.TaskStatus.task_id:type_name -> mesos.v1.TaskID
+	1,   // 144: mesos.v1.TaskStatus.state:type_name -> mesos.v1.TaskState
+	24,  // 145: mesos.v1.TaskStatus.source:type_name -> mesos.v1.TaskStatus.Source
+	25,  // 146: mesos.v1.TaskStatus.reason:type_name -> mesos.v1.TaskStatus.Reason
+	29,  // 147: mesos.v1.TaskStatus.agent_id:type_name -> mesos.v1.AgentID
+	31,  // 148: mesos.v1.TaskStatus.executor_id:type_name -> mesos.v1.ExecutorID
+	64,  // 149: mesos.v1.TaskStatus.check_status:type_name -> mesos.v1.CheckStatusInfo
+	43,  // 150: mesos.v1.TaskStatus.labels:type_name -> mesos.v1.Labels
+	80,  // 151: mesos.v1.TaskStatus.container_status:type_name -> mesos.v1.ContainerStatus
+	36,  // 152: mesos.v1.TaskStatus.unreachable_time:type_name -> mesos.v1.TimeInfo
+	85,  // 153: mesos.v1.MachineInfo.id:type_name -> mesos.v1.MachineID
+	26,  // 154: mesos.v1.MachineInfo.mode:type_name -> mesos.v1.MachineInfo.Mode
+	55,  // 155: mesos.v1.MachineInfo.unavailability:type_name -> mesos.v1.Unavailability
+	28,  // 156: mesos.v1.InverseOffer.id:type_name -> mesos.v1.OfferID
+	39,  // 157: mesos.v1.InverseOffer.url:type_name -> mesos.v1.URL
+	27,  // 158: mesos.v1.InverseOffer.framework_id:type_name -> mesos.v1.FrameworkID
+	29,  // 159: mesos.v1.InverseOffer.agent_id:type_name -> mesos.v1.AgentID
+	55,  // 160: mesos.v1.InverseOffer.unavailability:type_name -> mesos.v1.Unavailability
+	52,  // 161: mesos.v1.InverseOffer.resources:type_name -> mesos.v1.Resource
+	37,  // 162: mesos.v1.DrainConfig.max_grace_period:type_name -> mesos.v1.DurationInfo
+	2,   // 163: mesos.v1.DrainInfo.state:type_name -> mesos.v1.DrainState
+	88,  // 164: mesos.v1.DrainInfo.config:type_name -> mesos.v1.DrainConfig
+	27,  // 165: mesos.v1.Role.frameworks:type_name -> mesos.v1.FrameworkID
+	52,  // 166: mesos.v1.Role.resources:type_name -> mesos.v1.Resource
+	36,  // 167: mesos.v1.FileInfo.mtime:type_name -> mesos.v1.TimeInfo
+	27,  // 168: mesos.v1.Operation.framework_id:type_name -> mesos.v1.FrameworkID
+	29,  // 169: mesos.v1.Operation.agent_id:type_name -> mesos.v1.AgentID
+	120, // 170: mesos.v1.Operation.info:type_name -> mesos.v1.Offer.Operation
+	57,  // 171: mesos.v1.Operation.latest_status:type_name -> mesos.v1.OperationStatus
+	57,  // 172: mesos.v1.Operation.statuses:type_name -> mesos.v1.OperationStatus
+	35,  // 173: mesos.v1.Operation.uuid:type_name -> mesos.v1.UUID
+	98,  // 174: mesos.v1.DomainInfo.FaultDomain.region:type_name -> mesos.v1.DomainInfo.FaultDomain.RegionInfo
+	99,  // 175: mesos.v1.DomainInfo.FaultDomain.zone:type_name -> mesos.v1.DomainInfo.FaultDomain.ZoneInfo
+	3,   // 176: mesos.v1.MasterInfo.Capability.type:type_name -> mesos.v1.MasterInfo.Capability.Type
+	4,   // 177: mesos.v1.AgentInfo.Capability.type:type_name -> mesos.v1.AgentInfo.Capability.Type
+	5,   // 178: mesos.v1.FrameworkInfo.Capability.type:type_name -> mesos.v1.FrameworkInfo.Capability.Type
+	49,  // 179: mesos.v1.FrameworkInfo.OfferFiltersEntry.value:type_name -> mesos.v1.OfferFilters
+	106, // 180: mesos.v1.ResourceQuantities.QuantitiesEntry.value:type_name -> mesos.v1.Value.Scalar
+	48,  // 181: mesos.v1.OfferFilters.MinAllocatableResources.quantities:type_name -> mesos.v1.ResourceQuantities
+	107, // 182: mesos.v1.Value.Ranges.range:type_name -> mesos.v1.Value.Range
+	7,   // 183: mesos.v1.Resource.ReservationInfo.type:type_name -> mesos.v1.Resource.ReservationInfo.Type
+	43,  // 184: mesos.v1.Resource.ReservationInfo.labels:type_name -> mesos.v1.Labels
+	116, // 185: mesos.v1.Resource.DiskInfo.persistence:type_name -> mesos.v1.Resource.DiskInfo.Persistence
+	67,  // 186: mesos.v1.Resource.DiskInfo.volume:type_name -> mesos.v1.Volume
+	117, // 187: mesos.v1.Resource.DiskInfo.source:type_name -> mesos.v1.Resource.DiskInfo.Source
+	8,   // 188: mesos.v1.Resource.DiskInfo.Source.type:type_name -> mesos.v1.Resource.DiskInfo.Source.Type
+	118, // 189: mesos.v1.Resource.DiskInfo.Source.path:type_name -> mesos.v1.Resource.DiskInfo.Source.Path
+	119, // 190: mesos.v1.Resource.DiskInfo.Source.mount:type_name -> mesos.v1.Resource.DiskInfo.Source.Mount
+	43,  // 191: mesos.v1.Resource.DiskInfo.Source.metadata:type_name -> mesos.v1.Labels
+	9,   // 192: mesos.v1.Offer.Operation.type:type_name -> mesos.v1.Offer.Operation.Type
+	32,  // 193: mesos.v1.Offer.Operation.id:type_name -> mesos.v1.OperationID
+	121, // 194: mesos.v1.Offer.Operation.launch:type_name -> mesos.v1.Offer.Operation.Launch
+	122, // 195: mesos.v1.Offer.Operation.launch_group:type_name -> mesos.v1.Offer.Operation.LaunchGroup
+	123, // 196: mesos.v1.Offer.Operation.reserve:type_name -> mesos.v1.Offer.Operation.Reserve
+	124, // 197: mesos.v1.Offer.Operation.unreserve:type_name -> mesos.v1.Offer.Operation.Unreserve
+	125, // 198: mesos.v1.Offer.Operation.create:type_name -> mesos.v1.Offer.Operation.Create
+	126, // 199: mesos.v1.Offer.Operation.destroy:type_name -> mesos.v1.Offer.Operation.Destroy
+	127, // 200: mesos.v1.Offer.Operation.grow_volume:type_name -> mesos.v1.Offer.Operation.GrowVolume
+	128, // 201: mesos.v1.Offer.Operation.shrink_volume:type_name -> mesos.v1.Offer.Operation.ShrinkVolume
+	81,  // 202: mesos.v1.Offer.Operation.Launch.task_infos:type_name -> mesos.v1.TaskInfo
+	61,  // 203: mesos.v1.Offer.Operation.LaunchGroup.executor:type_name -> mesos.v1.ExecutorInfo
+	82,  // 204: mesos.v1.Offer.Operation.LaunchGroup.task_group:type_name -> mesos.v1.TaskGroupInfo
+	52,  // 205: mesos.v1.Offer.Operation.Reserve.source:type_name -> mesos.v1.Resource
+	52,  // 206: mesos.v1.Offer.Operation.Reserve.resources:type_name -> mesos.v1.Resource
+	52,  // 207: mesos.v1.Offer.Operation.Unreserve.resources:type_name -> mesos.v1.Resource
+	52,  // 208: mesos.v1.Offer.Operation.Create.volumes:type_name -> mesos.v1.Resource
+	52,  // 209: mesos.v1.Offer.Operation.Destroy.volumes:type_name -> mesos.v1.Resource
+	52,  // 210: mesos.v1.Offer.Operation.GrowVolume.volume:type_name -> mesos.v1.Resource
+	52,  // 211: mesos.v1.Offer.Operation.GrowVolume.addition:type_name -> mesos.v1.Resource
+	52,  // 212: mesos.v1.Offer.Operation.ShrinkVolume.volume:type_name -> mesos.v1.Resource
+	106, // 213: mesos.v1.Offer.Operation.ShrinkVolume.subtract:type_name -> mesos.v1.Value.Scalar
+	10,  // 214: mesos.v1.Environment.Variable.type:type_name -> mesos.v1.Environment.Variable.Type
+	58,  // 215: mesos.v1.CheckInfo.Command.command:type_name -> mesos.v1.CommandInfo
+	17,  // 216: mesos.v1.Volume.Source.type:type_name -> mesos.v1.Volume.Source.Type
+	141, // 217: mesos.v1.Volume.Source.docker_volume:type_name -> mesos.v1.Volume.Source.DockerVolume
+	142, // 218: mesos.v1.Volume.Source.host_path:type_name -> mesos.v1.Volume.Source.HostPath
+	143, // 219: mesos.v1.Volume.Source.sandbox_path:type_name -> mesos.v1.Volume.Source.SandboxPath
+	41,  // 220: mesos.v1.Volume.Source.DockerVolume.driver_options:type_name -> mesos.v1.Parameters
+	66,  // 221: mesos.v1.Volume.Source.HostPath.mount_propagation:type_name -> mesos.v1.MountPropagation
+	18,  // 222: mesos.v1.Volume.Source.SandboxPath.type:type_name -> mesos.v1.Volume.Source.SandboxPath.Type
+	19,  // 223: mesos.v1.NetworkInfo.IPAddress.protocol:type_name -> mesos.v1.NetworkInfo.Protocol
+	21,  // 224: mesos.v1.RLimitInfo.RLimit.type:type_name -> mesos.v1.RLimitInfo.RLimit.Type
+	61,  // 225: mesos.v1.ResourceUsage.Executor.executor_info:type_name -> mesos.v1.ExecutorInfo
+	52,  // 226: mesos.v1.ResourceUsage.Executor.allocated:type_name -> mesos.v1.Resource
+	77,  // 227: mesos.v1.ResourceUsage.Executor.statistics:type_name -> mesos.v1.ResourceStatistics
+	34,  // 228: mesos.v1.ResourceUsage.Executor.container_id:type_name -> mesos.v1.ContainerID
+	152, // 229: mesos.v1.ResourceUsage.Executor.tasks:type_name -> mesos.v1.ResourceUsage.Executor.Task
+	30,  // 230: mesos.v1.ResourceUsage.Executor.Task.id:type_name -> mesos.v1.TaskID
+	52,  // 231: mesos.v1.ResourceUsage.Executor.Task.resources:type_name -> mesos.v1.Resource
+	43,  // 232: mesos.v1.ResourceUsage.Executor.Task.labels:type_name -> mesos.v1.Labels
+	23,  // 233: mesos.v1.ContainerInfo.DockerInfo.network:type_name -> mesos.v1.ContainerInfo.DockerInfo.Network
+	155, // 234: mesos.v1.ContainerInfo.DockerInfo.port_mappings:type_name -> mesos.v1.ContainerInfo.DockerInfo.PortMapping
+	40,  // 235: mesos.v1.ContainerInfo.DockerInfo.parameters:type_name -> mesos.v1.Parameter
+	65,  // 236: mesos.v1.ContainerInfo.MesosInfo.image:type_name -> mesos.v1.Image
+	106, // 237: mesos.v1.TaskInfo.LimitsEntry.value:type_name -> mesos.v1.Value.Scalar
+	106, // 238: mesos.v1.Task.LimitsEntry.value:type_name -> mesos.v1.Value.Scalar
+	239, // [239:239] is the sub-list for method output_type
+	239, // [239:239] is the sub-list for method input_type
+	239, // [239:239] is the sub-list for extension type_name
+	239, // [239:239] is the sub-list for extension extendee
+	0,   // [0:239] is the sub-list for field type_name
 }
 
 func init() { file_api_v1_mesos_mesos_proto_init() }
@@ -11394,7 +11552,7 @@ func file_api_v1_mesos_mesos_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_api_v1_mesos_mesos_proto_rawDesc), len(file_api_v1_mesos_mesos_proto_rawDesc)),
 			NumEnums:      27,
-			NumMessages:   129,
+			NumMessages:   131,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -340,24 +340,27 @@ func (x *Event) GetError() *Event_Error {
 }
 
 type Call struct {
-	state                protoimpl.MessageState     `protogen:"open.v1"`
-	FrameworkId          *mesos.FrameworkID         `protobuf:"bytes,1,opt,name=framework_id,json=frameworkId" json:"framework_id,omitempty"`
-	Type                 *Call_Type                 `protobuf:"varint,2,opt,name=type,enum=mesos.v1.scheduler.Call_Type" json:"type,omitempty"`
-	Subscribe            *Call_Subscribe            `protobuf:"bytes,3,opt,name=subscribe" json:"subscribe,omitempty"`
-	Accept               *Call_Accept               `protobuf:"bytes,4,opt,name=accept" json:"accept,omitempty"`
-	Decline              *Call_Decline              `protobuf:"bytes,5,opt,name=decline" json:"decline,omitempty"`
-	AcceptInverseOffers  *Call_AcceptInverseOffers  `protobuf:"bytes,13,opt,name=accept_inverse_offers,json=acceptInverseOffers" json:"accept_inverse_offers,omitempty"`
-	DeclineInverseOffers *Call_DeclineInverseOffers `protobuf:"bytes,14,opt,name=decline_inverse_offers,json=declineInverseOffers" json:"decline_inverse_offers,omitempty"`
-	Revive               *Call_Revive               `protobuf:"bytes,15,opt,name=revive" json:"revive,omitempty"`
-	Suppress             *Call_Suppress             `protobuf:"bytes,16,opt,name=suppress" json:"suppress,omitempty"`
-	Kill                 *Call_Kill                 `protobuf:"bytes,6,opt,name=kill" json:"kill,omitempty"`
-	Shutdown             *Call_Shutdown             `protobuf:"bytes,7,opt,name=shutdown" json:"shutdown,omitempty"`
-	Acknowledge          *Call_Acknowledge          `protobuf:"bytes,8,opt,name=acknowledge" json:"acknowledge,omitempty"`
-	Reconcile            *Call_Reconcile            `protobuf:"bytes,9,opt,name=reconcile" json:"reconcile,omitempty"`
-	Message              *Call_Message              `protobuf:"bytes,10,opt,name=message" json:"message,omitempty"`
-	Request              *Call_Request              `protobuf:"bytes,11,opt,name=request" json:"request,omitempty"`
-	unknownFields        protoimpl.UnknownFields
-	sizeCache            protoimpl.SizeCache
+	state                      protoimpl.MessageState           `protogen:"open.v1"`
+	FrameworkId                *mesos.FrameworkID               `protobuf:"bytes,1,opt,name=framework_id,json=frameworkId" json:"framework_id,omitempty"`
+	Type                       *Call_Type                       `protobuf:"varint,2,opt,name=type,enum=mesos.v1.scheduler.Call_Type" json:"type,omitempty"`
+	Subscribe                  *Call_Subscribe                  `protobuf:"bytes,3,opt,name=subscribe" json:"subscribe,omitempty"`
+	Accept                     *Call_Accept                     `protobuf:"bytes,4,opt,name=accept" json:"accept,omitempty"`
+	Decline                    *Call_Decline                    `protobuf:"bytes,5,opt,name=decline" json:"decline,omitempty"`
+	AcceptInverseOffers        *Call_AcceptInverseOffers        `protobuf:"bytes,13,opt,name=accept_inverse_offers,json=acceptInverseOffers" json:"accept_inverse_offers,omitempty"`
+	DeclineInverseOffers       *Call_DeclineInverseOffers       `protobuf:"bytes,14,opt,name=decline_inverse_offers,json=declineInverseOffers" json:"decline_inverse_offers,omitempty"`
+	Revive                     *Call_Revive                     `protobuf:"bytes,15,opt,name=revive" json:"revive,omitempty"`
+	Suppress                   *Call_Suppress                   `protobuf:"bytes,16,opt,name=suppress" json:"suppress,omitempty"`
+	Kill                       *Call_Kill                       `protobuf:"bytes,6,opt,name=kill" json:"kill,omitempty"`
+	Shutdown                   *Call_Shutdown                   `protobuf:"bytes,7,opt,name=shutdown" json:"shutdown,omitempty"`
+	Acknowledge                *Call_Acknowledge                `protobuf:"bytes,8,opt,name=acknowledge" json:"acknowledge,omitempty"`
+	Reconcile                  *Call_Reconcile                  `protobuf:"bytes,9,opt,name=reconcile" json:"reconcile,omitempty"`
+	Message                    *Call_Message                    `protobuf:"bytes,10,opt,name=message" json:"message,omitempty"`
+	Request                    *Call_Request                    `protobuf:"bytes,11,opt,name=request" json:"request,omitempty"`
+	AcknowledgeOperationStatus *Call_AcknowledgeOperationStatus `protobuf:"bytes,17,opt,name=acknowledge_operation_status,json=acknowledgeOperationStatus" json:"acknowledge_operation_status,omitempty"`
+	ReconcileOperations        *Call_ReconcileOperations        `protobuf:"bytes,18,opt,name=reconcile_operations,json=reconcileOperations" json:"reconcile_operations,omitempty"`
+	UpdateFramework            *Call_UpdateFramework            `protobuf:"bytes,19,opt,name=update_framework,json=updateFramework" json:"update_framework,omitempty"`
+	unknownFields              protoimpl.UnknownFields
+	sizeCache                  protoimpl.SizeCache
 }
 
 func (x *Call) Reset() {
@@ -491,6 +494,27 @@ func (x *Call) GetMessage() *Call_Message {
 func (x *Call) GetRequest() *Call_Request {
 	if x != nil {
 		return x.Request
+	}
+	return nil
+}
+
+func (x *Call) GetAcknowledgeOperationStatus() *Call_AcknowledgeOperationStatus {
+	if x != nil {
+		return x.AcknowledgeOperationStatus
+	}
+	return nil
+}
+
+func (x *Call) GetReconcileOperations() *Call_ReconcileOperations {
+	if x != nil {
+		return x.ReconcileOperations
+	}
+	return nil
+}
+
+func (x *Call) GetUpdateFramework() *Call_UpdateFramework {
+	if x != nil {
+		return x.UpdateFramework
 	}
 	return nil
 }
@@ -1659,6 +1683,170 @@ func (x *Call_Request) GetRequests() []*mesos.Request {
 	return nil
 }
 
+type Call_AcknowledgeOperationStatus struct {
+	state              protoimpl.MessageState    `protogen:"open.v1"`
+	AgentId            *mesos.AgentID            `protobuf:"bytes,1,opt,name=agent_id,json=agentId" json:"agent_id,omitempty"`
+	ResourceProviderId *mesos.ResourceProviderID `protobuf:"bytes,2,opt,name=resource_provider_id,json=resourceProviderId" json:"resource_provider_id,omitempty"`
+	Uuid               []byte                    `protobuf:"bytes,3,req,name=uuid" json:"uuid,omitempty"`
+	OperationId        *mesos.OperationID        `protobuf:"bytes,4,req,name=operation_id,json=operationId" json:"operation_id,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
+}
+
+func (x *Call_AcknowledgeOperationStatus) Reset() {
+	*x = Call_AcknowledgeOperationStatus{}
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Call_AcknowledgeOperationStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Call_AcknowledgeOperationStatus) ProtoMessage() {}
+
+func (x *Call_AcknowledgeOperationStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Call_AcknowledgeOperationStatus.ProtoReflect.Descriptor instead.
+func (*Call_AcknowledgeOperationStatus) Descriptor() ([]byte, []int) {
+	return file_api_v1_scheduler_scheduler_proto_rawDescGZIP(), []int{1, 13}
+}
+
+func (x *Call_AcknowledgeOperationStatus) GetAgentId() *mesos.AgentID {
+	if x != nil {
+		return x.AgentId
+	}
+	return nil
+}
+
+func (x *Call_AcknowledgeOperationStatus) GetResourceProviderId() *mesos.ResourceProviderID {
+	if x != nil {
+		return x.ResourceProviderId
+	}
+	return nil
+}
+
+func (x *Call_AcknowledgeOperationStatus) GetUuid() []byte {
+	if x != nil {
+		return x.Uuid
+	}
+	return nil
+}
+
+func (x *Call_AcknowledgeOperationStatus) GetOperationId() *mesos.OperationID {
+	if x != nil {
+		return x.OperationId
+	}
+	return nil
+}
+
+type Call_ReconcileOperations struct {
+	state         protoimpl.MessageState                `protogen:"open.v1"`
+	Operations    []*Call_ReconcileOperations_Operation `protobuf:"bytes,1,rep,name=operations" json:"operations,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Call_ReconcileOperations) Reset() {
+	*x = Call_ReconcileOperations{}
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Call_ReconcileOperations) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Call_ReconcileOperations) ProtoMessage() {}
+
+func (x *Call_ReconcileOperations) ProtoReflect() protoreflect.Message {
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Call_ReconcileOperations.ProtoReflect.Descriptor instead.
+func (*Call_ReconcileOperations) Descriptor() ([]byte, []int) {
+	return file_api_v1_scheduler_scheduler_proto_rawDescGZIP(), []int{1, 14}
+}
+
+func (x *Call_ReconcileOperations) GetOperations() []*Call_ReconcileOperations_Operation {
+	if x != nil {
+		return x.Operations
+	}
+	return nil
+}
+
+type Call_UpdateFramework struct {
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	FrameworkInfo   *mesos.FrameworkInfo   `protobuf:"bytes,1,req,name=framework_info,json=frameworkInfo" json:"framework_info,omitempty"`
+	SuppressedRoles []string               `protobuf:"bytes,2,rep,name=suppressed_roles,json=suppressedRoles" json:"suppressed_roles,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *Call_UpdateFramework) Reset() {
+	*x = Call_UpdateFramework{}
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Call_UpdateFramework) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Call_UpdateFramework) ProtoMessage() {}
+
+func (x *Call_UpdateFramework) ProtoReflect() protoreflect.Message {
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Call_UpdateFramework.ProtoReflect.Descriptor instead.
+func (*Call_UpdateFramework) Descriptor() ([]byte, []int) {
+	return file_api_v1_scheduler_scheduler_proto_rawDescGZIP(), []int{1, 15}
+}
+
+func (x *Call_UpdateFramework) GetFrameworkInfo() *mesos.FrameworkInfo {
+	if x != nil {
+		return x.FrameworkInfo
+	}
+	return nil
+}
+
+func (x *Call_UpdateFramework) GetSuppressedRoles() []string {
+	if x != nil {
+		return x.SuppressedRoles
+	}
+	return nil
+}
+
 type Call_Reconcile_Task struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	TaskId        *mesos.TaskID          `protobuf:"bytes,1,req,name=task_id,json=taskId" json:"task_id,omitempty"`
@@ -1669,7 +1857,7 @@ type Call_Reconcile_Task struct {
 
 func (x *Call_Reconcile_Task) Reset() {
 	*x = Call_Reconcile_Task{}
-	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[25]
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1681,7 +1869,7 @@ func (x *Call_Reconcile_Task) String() string {
 func (*Call_Reconcile_Task) ProtoMessage() {}
 
 func (x *Call_Reconcile_Task) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[25]
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1707,6 +1895,66 @@ func (x *Call_Reconcile_Task) GetTaskId() *mesos.TaskID {
 func (x *Call_Reconcile_Task) GetAgentId() *mesos.AgentID {
 	if x != nil {
 		return x.AgentId
+	}
+	return nil
+}
+
+type Call_ReconcileOperations_Operation struct {
+	state              protoimpl.MessageState    `protogen:"open.v1"`
+	OperationId        *mesos.OperationID        `protobuf:"bytes,1,req,name=operation_id,json=operationId" json:"operation_id,omitempty"`
+	AgentId            *mesos.AgentID            `protobuf:"bytes,2,opt,name=agent_id,json=agentId" json:"agent_id,omitempty"`
+	ResourceProviderId *mesos.ResourceProviderID `protobuf:"bytes,3,opt,name=resource_provider_id,json=resourceProviderId" json:"resource_provider_id,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
+}
+
+func (x *Call_ReconcileOperations_Operation) Reset() {
+	*x = Call_ReconcileOperations_Operation{}
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Call_ReconcileOperations_Operation) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Call_ReconcileOperations_Operation) ProtoMessage() {}
+
+func (x *Call_ReconcileOperations_Operation) ProtoReflect() protoreflect.Message {
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Call_ReconcileOperations_Operation.ProtoReflect.Descriptor instead.
+func (*Call_ReconcileOperations_Operation) Descriptor() ([]byte, []int) {
+	return file_api_v1_scheduler_scheduler_proto_rawDescGZIP(), []int{1, 14, 0}
+}
+
+func (x *Call_ReconcileOperations_Operation) GetOperationId() *mesos.OperationID {
+	if x != nil {
+		return x.OperationId
+	}
+	return nil
+}
+
+func (x *Call_ReconcileOperations_Operation) GetAgentId() *mesos.AgentID {
+	if x != nil {
+		return x.AgentId
+	}
+	return nil
+}
+
+func (x *Call_ReconcileOperations_Operation) GetResourceProviderId() *mesos.ResourceProviderID {
+	if x != nil {
+		return x.ResourceProviderId
 	}
 	return nil
 }
@@ -1777,7 +2025,7 @@ const file_api_v1_scheduler_scheduler_proto_rawDesc = "" +
 	"\aMESSAGE\x10\x05\x12\v\n" +
 	"\aFAILURE\x10\x06\x12\t\n" +
 	"\x05ERROR\x10\a\x12\r\n" +
-	"\tHEARTBEAT\x10\b\"\xdf\x15\n" +
+	"\tHEARTBEAT\x10\b\"\xab\x1d\n" +
 	"\x04Call\x128\n" +
 	"\fframework_id\x18\x01 \x01(\v2\x15.mesos.v1.FrameworkIDR\vframeworkId\x121\n" +
 	"\x04type\x18\x02 \x01(\x0e2\x1d.mesos.v1.scheduler.Call.TypeR\x04type\x12@\n" +
@@ -1794,7 +2042,10 @@ const file_api_v1_scheduler_scheduler_proto_rawDesc = "" +
 	"\treconcile\x18\t \x01(\v2\".mesos.v1.scheduler.Call.ReconcileR\treconcile\x12:\n" +
 	"\amessage\x18\n" +
 	" \x01(\v2 .mesos.v1.scheduler.Call.MessageR\amessage\x12:\n" +
-	"\arequest\x18\v \x01(\v2 .mesos.v1.scheduler.Call.RequestR\arequest\x1av\n" +
+	"\arequest\x18\v \x01(\v2 .mesos.v1.scheduler.Call.RequestR\arequest\x12u\n" +
+	"\x1cacknowledge_operation_status\x18\x11 \x01(\v23.mesos.v1.scheduler.Call.AcknowledgeOperationStatusR\x1aacknowledgeOperationStatus\x12_\n" +
+	"\x14reconcile_operations\x18\x12 \x01(\v2,.mesos.v1.scheduler.Call.ReconcileOperationsR\x13reconcileOperations\x12S\n" +
+	"\x10update_framework\x18\x13 \x01(\v2(.mesos.v1.scheduler.Call.UpdateFrameworkR\x0fupdateFramework\x1av\n" +
 	"\tSubscribe\x12>\n" +
 	"\x0eframework_info\x18\x01 \x02(\v2\x17.mesos.v1.FrameworkInfoR\rframeworkInfo\x12)\n" +
 	"\x10suppressed_roles\x18\x02 \x03(\tR\x0fsuppressedRoles\x1a\xa0\x01\n" +
@@ -1841,7 +2092,23 @@ const file_api_v1_scheduler_scheduler_proto_rawDesc = "" +
 	"executorId\x12\x12\n" +
 	"\x04data\x18\x03 \x02(\fR\x04data\x1a8\n" +
 	"\aRequest\x12-\n" +
-	"\brequests\x18\x01 \x03(\v2\x11.mesos.v1.RequestR\brequests\"\xbe\x02\n" +
+	"\brequests\x18\x01 \x03(\v2\x11.mesos.v1.RequestR\brequests\x1a\xe8\x01\n" +
+	"\x1aAcknowledgeOperationStatus\x12,\n" +
+	"\bagent_id\x18\x01 \x01(\v2\x11.mesos.v1.AgentIDR\aagentId\x12N\n" +
+	"\x14resource_provider_id\x18\x02 \x01(\v2\x1c.mesos.v1.ResourceProviderIDR\x12resourceProviderId\x12\x12\n" +
+	"\x04uuid\x18\x03 \x02(\fR\x04uuid\x128\n" +
+	"\foperation_id\x18\x04 \x02(\v2\x15.mesos.v1.OperationIDR\voperationId\x1a\xb3\x02\n" +
+	"\x13ReconcileOperations\x12V\n" +
+	"\n" +
+	"operations\x18\x01 \x03(\v26.mesos.v1.scheduler.Call.ReconcileOperations.OperationR\n" +
+	"operations\x1a\xc3\x01\n" +
+	"\tOperation\x128\n" +
+	"\foperation_id\x18\x01 \x02(\v2\x15.mesos.v1.OperationIDR\voperationId\x12,\n" +
+	"\bagent_id\x18\x02 \x01(\v2\x11.mesos.v1.AgentIDR\aagentId\x12N\n" +
+	"\x14resource_provider_id\x18\x03 \x01(\v2\x1c.mesos.v1.ResourceProviderIDR\x12resourceProviderId\x1a|\n" +
+	"\x0fUpdateFramework\x12>\n" +
+	"\x0eframework_info\x18\x01 \x02(\v2\x17.mesos.v1.FrameworkInfoR\rframeworkInfo\x12)\n" +
+	"\x10suppressed_roles\x18\x02 \x03(\tR\x0fsuppressedRoles\"\xbe\x02\n" +
 	"\x04Type\x12\v\n" +
 	"\aUNKNOWN\x10\x00\x12\r\n" +
 	"\tSUBSCRIBE\x10\x01\x12\f\n" +
@@ -1878,51 +2145,57 @@ func file_api_v1_scheduler_scheduler_proto_rawDescGZIP() []byte {
 }
 
 var file_api_v1_scheduler_scheduler_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_api_v1_scheduler_scheduler_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
+var file_api_v1_scheduler_scheduler_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
 var file_api_v1_scheduler_scheduler_proto_goTypes = []any{
-	(Event_Type)(0),                     // 0: mesos.v1.scheduler.Event.Type
-	(Call_Type)(0),                      // 1: mesos.v1.scheduler.Call.Type
-	(*Event)(nil),                       // 2: mesos.v1.scheduler.Event
-	(*Call)(nil),                        // 3: mesos.v1.scheduler.Call
-	(*Event_Subscribed)(nil),            // 4: mesos.v1.scheduler.Event.Subscribed
-	(*Event_Offers)(nil),                // 5: mesos.v1.scheduler.Event.Offers
-	(*Event_InverseOffers)(nil),         // 6: mesos.v1.scheduler.Event.InverseOffers
-	(*Event_Rescind)(nil),               // 7: mesos.v1.scheduler.Event.Rescind
-	(*Event_RescindInverseOffer)(nil),   // 8: mesos.v1.scheduler.Event.RescindInverseOffer
-	(*Event_Update)(nil),                // 9: mesos.v1.scheduler.Event.Update
-	(*Event_UpdateOperationStatus)(nil), // 10: mesos.v1.scheduler.Event.UpdateOperationStatus
-	(*Event_Message)(nil),               // 11: mesos.v1.scheduler.Event.Message
-	(*Event_Failure)(nil),               // 12: mesos.v1.scheduler.Event.Failure
-	(*Event_Error)(nil),                 // 13: mesos.v1.scheduler.Event.Error
-	(*Call_Subscribe)(nil),              // 14: mesos.v1.scheduler.Call.Subscribe
-	(*Call_Accept)(nil),                 // 15: mesos.v1.scheduler.Call.Accept
-	(*Call_Decline)(nil),                // 16: mesos.v1.scheduler.Call.Decline
-	(*Call_AcceptInverseOffers)(nil),    // 17: mesos.v1.scheduler.Call.AcceptInverseOffers
-	(*Call_DeclineInverseOffers)(nil),   // 18: mesos.v1.scheduler.Call.DeclineInverseOffers
-	(*Call_Revive)(nil),                 // 19: mesos.v1.scheduler.Call.Revive
-	(*Call_Suppress)(nil),               // 20: mesos.v1.scheduler.Call.Suppress
-	(*Call_Kill)(nil),                   // 21: mesos.v1.scheduler.Call.Kill
-	(*Call_Shutdown)(nil),               // 22: mesos.v1.scheduler.Call.Shutdown
-	(*Call_Acknowledge)(nil),            // 23: mesos.v1.scheduler.Call.Acknowledge
-	(*Call_Reconcile)(nil),              // 24: mesos.v1.scheduler.Call.Reconcile
-	(*Call_Message)(nil),                // 25: mesos.v1.scheduler.Call.Message
-	(*Call_Request)(nil),                // 26: mesos.v1.scheduler.Call.Request
-	(*Call_Reconcile_Task)(nil),         // 27: mesos.v1.scheduler.Call.Reconcile.Task
-	(*mesos.FrameworkID)(nil),           // 28: mesos.v1.FrameworkID
-	(*mesos.MasterInfo)(nil),            // 29: mesos.v1.MasterInfo
-	(*mesos.Offer)(nil),                 // 30: mesos.v1.Offer
-	(*mesos.InverseOffer)(nil),          // 31: mesos.v1.InverseOffer
-	(*mesos.OfferID)(nil),               // 32: mesos.v1.OfferID
-	(*mesos.TaskStatus)(nil),            // 33: mesos.v1.TaskStatus
-	(*mesos.OperationStatus)(nil),       // 34: mesos.v1.OperationStatus
-	(*mesos.AgentID)(nil),               // 35: mesos.v1.AgentID
-	(*mesos.ExecutorID)(nil),            // 36: mesos.v1.ExecutorID
-	(*mesos.FrameworkInfo)(nil),         // 37: mesos.v1.FrameworkInfo
-	(*mesos.Offer_Operation)(nil),       // 38: mesos.v1.Offer.Operation
-	(*mesos.Filters)(nil),               // 39: mesos.v1.Filters
-	(*mesos.TaskID)(nil),                // 40: mesos.v1.TaskID
-	(*mesos.KillPolicy)(nil),            // 41: mesos.v1.KillPolicy
-	(*mesos.Request)(nil),               // 42: mesos.v1.Request
+	(Event_Type)(0),                            // 0: mesos.v1.scheduler.Event.Type
+	(Call_Type)(0),                             // 1: mesos.v1.scheduler.Call.Type
+	(*Event)(nil),                              // 2: mesos.v1.scheduler.Event
+	(*Call)(nil),                               // 3: mesos.v1.scheduler.Call
+	(*Event_Subscribed)(nil),                   // 4: mesos.v1.scheduler.Event.Subscribed
+	(*Event_Offers)(nil),                       // 5: mesos.v1.scheduler.Event.Offers
+	(*Event_InverseOffers)(nil),                // 6: mesos.v1.scheduler.Event.InverseOffers
+	(*Event_Rescind)(nil),                      // 7: mesos.v1.scheduler.Event.Rescind
+	(*Event_RescindInverseOffer)(nil),          // 8: mesos.v1.scheduler.Event.RescindInverseOffer
+	(*Event_Update)(nil),                       // 9: mesos.v1.scheduler.Event.Update
+	(*Event_UpdateOperationStatus)(nil),        // 10: mesos.v1.scheduler.Event.UpdateOperationStatus
+	(*Event_Message)(nil),                      // 11: mesos.v1.scheduler.Event.Message
+	(*Event_Failure)(nil),                      // 12: mesos.v1.scheduler.Event.Failure
+	(*Event_Error)(nil),                        // 13: mesos.v1.scheduler.Event.Error
+	(*Call_Subscribe)(nil),                     // 14: mesos.v1.scheduler.Call.Subscribe
+	(*Call_Accept)(nil),                        // 15: mesos.v1.scheduler.Call.Accept
+	(*Call_Decline)(nil),                       // 16: mesos.v1.scheduler.Call.Decline
+	(*Call_AcceptInverseOffers)(nil),           // 17: mesos.v1.scheduler.Call.AcceptInverseOffers
+	(*Call_DeclineInverseOffers)(nil),          // 18: mesos.v1.scheduler.Call.DeclineInverseOffers
+	(*Call_Revive)(nil),                        // 19: mesos.v1.scheduler.Call.Revive
+	(*Call_Suppress)(nil),                      // 20: mesos.v1.scheduler.Call.Suppress
+	(*Call_Kill)(nil),                          // 21: mesos.v1.scheduler.Call.Kill
+	(*Call_Shutdown)(nil),                      // 22: mesos.v1.scheduler.Call.Shutdown
+	(*Call_Acknowledge)(nil),                   // 23: mesos.v1.scheduler.Call.Acknowledge
+	(*Call_Reconcile)(nil),                     // 24: mesos.v1.scheduler.Call.Reconcile
+	(*Call_Message)(nil),                       // 25: mesos.v1.scheduler.Call.Message
+	(*Call_Request)(nil),                       // 26: mesos.v1.scheduler.Call.Request
+	(*Call_AcknowledgeOperationStatus)(nil),    // 27: mesos.v1.scheduler.Call.AcknowledgeOperationStatus
+	(*Call_ReconcileOperations)(nil),           // 28: mesos.v1.scheduler.Call.ReconcileOperations
+	(*Call_UpdateFramework)(nil),               // 29: mesos.v1.scheduler.Call.UpdateFramework
+	(*Call_Reconcile_Task)(nil),                // 30: mesos.v1.scheduler.Call.Reconcile.Task
+	(*Call_ReconcileOperations_Operation)(nil), // 31: mesos.v1.scheduler.Call.ReconcileOperations.Operation
+	(*mesos.FrameworkID)(nil),                  // 32: mesos.v1.FrameworkID
+	(*mesos.MasterInfo)(nil),                   // 33: mesos.v1.MasterInfo
+	(*mesos.Offer)(nil),                        // 34: mesos.v1.Offer
+	(*mesos.InverseOffer)(nil),                 // 35: mesos.v1.InverseOffer
+	(*mesos.OfferID)(nil),                      // 36: mesos.v1.OfferID
+	(*mesos.TaskStatus)(nil),                   // 37: mesos.v1.TaskStatus
+	(*mesos.OperationStatus)(nil),              // 38: mesos.v1.OperationStatus
+	(*mesos.AgentID)(nil),                      // 39: mesos.v1.AgentID
+	(*mesos.ExecutorID)(nil),                   // 40: mesos.v1.ExecutorID
+	(*mesos.FrameworkInfo)(nil),                // 41: mesos.v1.FrameworkInfo
+	(*mesos.Offer_Operation)(nil),              // 42: mesos.v1.Offer.Operation
+	(*mesos.Filters)(nil),                      // 43: mesos.v1.Filters
+	(*mesos.TaskID)(nil),                       // 44: mesos.v1.TaskID
+	(*mesos.KillPolicy)(nil),                   // 45: mesos.v1.KillPolicy
+	(*mesos.Request)(nil),                      // 46: mesos.v1.Request
+	(*mesos.ResourceProviderID)(nil),           // 47: mesos.v1.ResourceProviderID
+	(*mesos.OperationID)(nil),                  // 48: mesos.v1.OperationID
 }
 var file_api_v1_scheduler_scheduler_proto_depIdxs = []int32{
 	0,  // 0: mesos.v1.scheduler.Event.type:type_name -> mesos.v1.scheduler.Event.Type
@@ -1936,7 +2209,7 @@ var file_api_v1_scheduler_scheduler_proto_depIdxs = []int32{
 	11, // 8: mesos.v1.scheduler.Event.message:type_name -> mesos.v1.scheduler.Event.Message
 	12, // 9: mesos.v1.scheduler.Event.failure:type_name -> mesos.v1.scheduler.Event.Failure
 	13, // 10: mesos.v1.scheduler.Event.error:type_name -> mesos.v1.scheduler.Event.Error
-	28, // 11: mesos.v1.scheduler.Call.framework_id:type_name -> mesos.v1.FrameworkID
+	32, // 11: mesos.v1.scheduler.Call.framework_id:type_name -> mesos.v1.FrameworkID
 	1,  // 12: mesos.v1.scheduler.Call.type:type_name -> mesos.v1.scheduler.Call.Type
 	14, // 13: mesos.v1.scheduler.Call.subscribe:type_name -> mesos.v1.scheduler.Call.Subscribe
 	15, // 14: mesos.v1.scheduler.Call.accept:type_name -> mesos.v1.scheduler.Call.Accept
@@ -1951,46 +2224,57 @@ var file_api_v1_scheduler_scheduler_proto_depIdxs = []int32{
 	24, // 23: mesos.v1.scheduler.Call.reconcile:type_name -> mesos.v1.scheduler.Call.Reconcile
 	25, // 24: mesos.v1.scheduler.Call.message:type_name -> mesos.v1.scheduler.Call.Message
 	26, // 25: mesos.v1.scheduler.Call.request:type_name -> mesos.v1.scheduler.Call.Request
-	28, // 26: mesos.v1.scheduler.Event.Subscribed.framework_id:type_name -> mesos.v1.FrameworkID
-	29, // 27: mesos.v1.scheduler.Event.Subscribed.master_info:type_name -> mesos.v1.MasterInfo
-	30, // 28: mesos.v1.scheduler.Event.Offers.offers:type_name -> mesos.v1.Offer
-	31, // 29: mesos.v1.scheduler.Event.InverseOffers.inverse_offers:type_name -> mesos.v1.InverseOffer
-	32, // 30: mesos.v1.scheduler.Event.Rescind.offer_id:type_name -> mesos.v1.OfferID
-	32, // 31: mesos.v1.scheduler.Event.RescindInverseOffer.inverse_offer_id:type_name -> mesos.v1.OfferID
-	33, // 32: mesos.v1.scheduler.Event.Update.status:type_name -> mesos.v1.TaskStatus
-	34, // 33: mesos.v1.scheduler.Event.UpdateOperationStatus.status:type_name -> mesos.v1.OperationStatus
-	35, // 34: mesos.v1.scheduler.Event.Message.agent_id:type_name -> mesos.v1.AgentID
-	36, // 35: mesos.v1.scheduler.Event.Message.executor_id:type_name -> mesos.v1.ExecutorID
-	35, // 36: mesos.v1.scheduler.Event.Failure.agent_id:type_name -> mesos.v1.AgentID
-	36, // 37: mesos.v1.scheduler.Event.Failure.executor_id:type_name -> mesos.v1.ExecutorID
-	37, // 38: mesos.v1.scheduler.Call.Subscribe.framework_info:type_name -> mesos.v1.FrameworkInfo
-	32, // 39: mesos.v1.scheduler.Call.Accept.offer_ids:type_name -> mesos.v1.OfferID
-	38, // 40: mesos.v1.scheduler.Call.Accept.operations:type_name -> mesos.v1.Offer.Operation
-	39, // 41: mesos.v1.scheduler.Call.Accept.filters:type_name -> mesos.v1.Filters
-	32, // 42: mesos.v1.scheduler.Call.Decline.offer_ids:type_name -> mesos.v1.OfferID
-	39, // 43: mesos.v1.scheduler.Call.Decline.filters:type_name -> mesos.v1.Filters
-	32, // 44: mesos.v1.scheduler.Call.AcceptInverseOffers.inverse_offer_ids:type_name -> mesos.v1.OfferID
-	39, // 45: mesos.v1.scheduler.Call.AcceptInverseOffers.filters:type_name -> mesos.v1.Filters
-	32, // 46: mesos.v1.scheduler.Call.DeclineInverseOffers.inverse_offer_ids:type_name -> mesos.v1.OfferID
-	39, // 47: mesos.v1.scheduler.Call.DeclineInverseOffers.filters:type_name -> mesos.v1.Filters
-	40, // 48: mesos.v1.scheduler.Call.Kill.task_id:type_name -> mesos.v1.TaskID
-	35, // 49: mesos.v1.scheduler.Call.Kill.agent_id:type_name -> mesos.v1.AgentID
-	41, // 50: mesos.v1.scheduler.Call.Kill.kill_policy:type_name -> mesos.v1.KillPolicy
-	36, // 51: mesos.v1.scheduler.Call.Shutdown.executor_id:type_name -> mesos.v1.ExecutorID
-	35, // 52: mesos.v1.scheduler.Call.Shutdown.agent_id:type_name -> mesos.v1.AgentID
-	35, // 53: mesos.v1.scheduler.Call.Acknowledge.agent_id:type_name -> mesos.v1.AgentID
-	40, // 54: mesos.v1.scheduler.Call.Acknowledge.task_id:type_name -> mesos.v1.TaskID
-	27, // 55: mesos.v1.scheduler.Call.Reconcile.tasks:type_name -> mesos.v1.scheduler.Call.Reconcile.Task
-	35, // 56: mesos.v1.scheduler.Call.Message.agent_id:type_name -> mesos.v1.AgentID
-	36, // 57: mesos.v1.scheduler.Call.Message.executor_id:type_name -> mesos.v1.ExecutorID
-	42, // 58: mesos.v1.scheduler.Call.Request.requests:type_name -> mesos.v1.Request
-	40, // 59: mesos.v1.scheduler.Call.Reconcile.Task.task_id:type_name -> mesos.v1.TaskID
-	35, // 60: mesos.v1.scheduler.Call.Reconcile.Task.agent_id:type_name -> mesos.v1.AgentID
-	61, // [61:61] is the sub-list for method output_type
-	61, // [61:61] is the sub-list for method input_type
-	61, // [61:61] is the sub-list for extension type_name
-	61, // [61:61] is the sub-list for extension extendee
-	0,  // [0:61] is the sub-list for field type_name
+	27, // 26: mesos.v1.scheduler.Call.acknowledge_operation_status:type_name -> mesos.v1.scheduler.Call.AcknowledgeOperationStatus
+	28, // 27: mesos.v1.scheduler.Call.reconcile_operations:type_name -> mesos.v1.scheduler.Call.ReconcileOperations
+	29, // 28: mesos.v1.scheduler.Call.update_framework:type_name -> mesos.v1.scheduler.Call.UpdateFramework
+	32, // 29: mesos.v1.scheduler.Event.Subscribed.framework_id:type_name -> mesos.v1.FrameworkID
+	33, // 30: mesos.v1.scheduler.Event.Subscribed.master_info:type_name -> mesos.v1.MasterInfo
+	34, // 31: mesos.v1.scheduler.Event.Offers.offers:type_name -> mesos.v1.Offer
+	35, // 32: mesos.v1.scheduler.Event.InverseOffers.inverse_offers:type_name -> mesos.v1.InverseOffer
+	36, // 33: mesos.v1.scheduler.Event.Rescind.offer_id:type_name -> mesos.v1.OfferID
+	36, // 34: mesos.v1.scheduler.Event.RescindInverseOffer.inverse_offer_id:type_name -> mesos.v1.OfferID
+	37, // 35: mesos.v1.scheduler.Event.Update.status:type_name -> mesos.v1.TaskStatus
+	38, // 36: mesos.v1.scheduler.Event.UpdateOperationStatus.status:type_name -> mesos.v1.OperationStatus
+	39, // 37: mesos.v1.scheduler.Event.Message.agent_id:type_name -> mesos.v1.AgentID
+	40, // 38: mesos.v1.scheduler.Event.Message.executor_id:type_name -> mesos.v1.ExecutorID
+	39, // 39: mesos.v1.scheduler.Event.Failure.agent_id:type_name -> mesos.v1.AgentID
+	40, // 40: mesos.v1.scheduler.Event.Failure.executor_id:type_name -> mesos.v1.ExecutorID
+	41, // 41: mesos.v1.scheduler.Call.Subscribe.framework_info:type_name -> mesos.v1.FrameworkInfo
+	36, // 42: mesos.v1.scheduler.Call.Accept.offer_ids:type_name -> mesos.v1.OfferID
+	42, // 43: mesos.v1.scheduler.Call.Accept.operations:type_name -> mesos.v1.Offer.Operation
+	43, // 44: mesos.v1.scheduler.Call.Accept.filters:type_name -> mesos.v1.Filters
+	36, // 45: mesos.v1.scheduler.Call.Decline.offer_ids:type_name -> mesos.v1.OfferID
+	43, // 46: mesos.v1.scheduler.Call.Decline.filters:type_name -> mesos.v1.Filters
+	36, // 47: mesos.v1.scheduler.Call.AcceptInverseOffers.inverse_offer_ids:type_name -> mesos.v1.OfferID
+	43, // 48: mesos.v1.scheduler.Call.AcceptInverseOffers.filters:type_name -> mesos.v1.Filters
+	36, // 49: mesos.v1.scheduler.Call.DeclineInverseOffers.inverse_offer_ids:type_name -> mesos.v1.OfferID
+	43, // 50: mesos.v1.scheduler.Call.DeclineInverseOffers.filters:type_name -> mesos.v1.Filters
+	44, // 51: mesos.v1.scheduler.Call.Kill.task_id:type_name -> mesos.v1.TaskID
+	39, // 52: mesos.v1.scheduler.Call.Kill.agent_id:type_name -> mesos.v1.AgentID
+	45, // 53: mesos.v1.scheduler.Call.Kill.kill_policy:type_name -> mesos.v1.KillPolicy
+	40, // 54: mesos.v1.scheduler.Call.Shutdown.executor_id:type_name -> mesos.v1.ExecutorID
+	39, // 55: mesos.v1.scheduler.Call.Shutdown.agent_id:type_name -> mesos.v1.AgentID
+	39, // 56: mesos.v1.scheduler.Call.Acknowledge.agent_id:type_name -> mesos.v1.AgentID
+	44, // 57: mesos.v1.scheduler.Call.Acknowledge.task_id:type_name -> mesos.v1.TaskID
+	30, // 58: mesos.v1.scheduler.Call.Reconcile.tasks:type_name -> mesos.v1.scheduler.Call.Reconcile.Task
+	39, // 59: mesos.v1.scheduler.Call.Message.agent_id:type_name -> mesos.v1.AgentID
+	40, // 60: mesos.v1.scheduler.Call.Message.executor_id:type_name -> mesos.v1.ExecutorID
+	46, // 61: mesos.v1.scheduler.Call.Request.requests:type_name -> mesos.v1.Request
+	39, // 62: mesos.v1.scheduler.Call.AcknowledgeOperationStatus.agent_id:type_name -> mesos.v1.AgentID
+	47, // 63: mesos.v1.scheduler.Call.AcknowledgeOperationStatus.resource_provider_id:type_name -> mesos.v1.ResourceProviderID
+	48, // 64: mesos.v1.scheduler.Call.AcknowledgeOperationStatus.operation_id:type_name -> mesos.v1.OperationID
+	31, // 65: mesos.v1.scheduler.Call.ReconcileOperations.operations:type_name -> mesos.v1.scheduler.Call.ReconcileOperations.Operation
+	41, // 66: mesos.v1.scheduler.Call.UpdateFramework.framework_info:type_name -> mesos.v1.FrameworkInfo
+	44, // 67: mesos.v1.scheduler.Call.Reconcile.Task.task_id:type_name -> mesos.v1.TaskID
+	39, // 68: mesos.v1.scheduler.Call.Reconcile.Task.agent_id:type_name -> mesos.v1.AgentID
+	48, // 69: mesos.v1.scheduler.Call.ReconcileOperations.Operation.operation_id:type_name -> mesos.v1.OperationID
+	39, // 70: mesos.v1.scheduler.Call.ReconcileOperations.Operation.agent_id:type_name -> mesos.v1.AgentID
+	47, // 71: mesos.v1.scheduler.Call.ReconcileOperations.Operation.resource_provider_id:type_name -> mesos.v1.ResourceProviderID
+	72, // [72:72] is the sub-list for method output_type
+	72, // [72:72] is the sub-list for method input_type
+	72, // [72:72] is the sub-list for extension type_name
+	72, // [72:72] is the sub-list for extension extendee
+	0,  // [0:72] is the sub-list for field type_name
 }
 
 func init() { file_api_v1_scheduler_scheduler_proto_init() }
@@ -2004,7 +2288,7 @@ func file_api_v1_scheduler_scheduler_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_api_v1_scheduler_scheduler_proto_rawDesc), len(file_api_v1_scheduler_scheduler_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   26,
+			NumMessages:   30,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -1,0 +1,196 @@
+package e2e
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	masterpb "github.com/gomesos/gomesos/api/v1/master"
+	mesos "github.com/gomesos/gomesos/api/v1/mesos"
+	schedpb "github.com/gomesos/gomesos/api/v1/scheduler"
+	"github.com/gomesos/gomesos/codec"
+	"github.com/gomesos/gomesos/resources"
+)
+
+// reservedDisk is disk:mb dynamically reserved to role; with id set, a
+// persistent volume mounted at containerPath.
+func reservedDisk(role string, mb float64, id, containerPath string) *mesos.Resource {
+	r := &mesos.Resource{
+		Name: ptr("disk"), Type: mesos.Value_SCALAR.Enum(), Scalar: &mesos.Value_Scalar{Value: ptr(mb)},
+		Reservations: []*mesos.Resource_ReservationInfo{{Type: mesos.Resource_ReservationInfo_DYNAMIC.Enum(), Role: ptr(role)}},
+	}
+	if id != "" {
+		r.Disk = &mesos.Resource_DiskInfo{
+			Persistence: &mesos.Resource_DiskInfo_Persistence{Id: ptr(id)},
+			Volume:      &mesos.Volume{ContainerPath: ptr(containerPath), Mode: mesos.Volume_RW.Enum()},
+		}
+	}
+	return r
+}
+
+// volumeOffer waits for an offer holding the persistent volume id and
+// returns it with the volume as offered.
+func volumeOffer(t *testing.T, fw *framework, id string) (*mesos.Offer, *mesos.Resource) {
+	t.Helper()
+	for {
+		o := fw.nextOffer()
+		for _, r := range o.GetResources() {
+			if r.GetDisk().GetPersistence().GetId() == id {
+				return o, r
+			}
+		}
+		if err := fw.client.Decline(ctxT(t), ids(o), 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// operationStatus waits for the UPDATE_OPERATION_STATUS of operation id.
+func operationStatus(t *testing.T, fw *framework, id string) *mesos.OperationStatus {
+	t.Helper()
+	for {
+		st := fw.nextEvent(schedpb.Event_UPDATE_OPERATION_STATUS).GetUpdateOperationStatus().GetStatus()
+		if st.GetOperationId().GetValue() == id {
+			return st
+		}
+	}
+}
+
+// operatorCall posts an operator API call in JSON and returns the status
+// and body.
+func operatorCall(t *testing.T, masterURL string, call *masterpb.Call) (int, []byte) {
+	t.Helper()
+	b, err := codec.Marshal(codec.JSON, call)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest(http.MethodPost, masterURL+"/api/v1", bytes.NewReader(b))
+	req.Header.Set("Content-Type", codec.MediaJSON)
+	req.Header.Set("Accept", codec.MediaJSON)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, body
+}
+
+// TestReservationAndPersistentVolume is Mesos's persistent volume story
+// over real processes: a framework in role eng sees the agent's static
+// reservation, reserves disk and creates a volume on it (RESERVE and
+// CREATE with operation ids, answered OPERATION_FINISHED once the agent
+// applied them, and acknowledged), a task writes a file into the volume,
+// the agent is killed and restarted, and a new task on the same volume
+// reads the file back. DESTROY then removes the volume's directory.
+func TestReservationAndPersistentVolume(t *testing.T) {
+	r := startRig(t, rigOptions{resources: "cpus:2;mem:1024;disk:512;cpus(eng):1"})
+	fw := startFrameworkAt(t, r.masterAddr, frameworkOptions{checkpoint: true, role: "eng"})
+	ctx := ctxT(t)
+
+	o := fw.nextOffer()
+	offered, err := resources.FromProto(o.GetResources())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := offered.Reserved("eng").CPUs(); got != resources.ScalarFromInt(1) {
+		t.Fatalf("offer to role eng holds %v cpus reserved to eng, want the static 1: %s", got, offered)
+	}
+
+	// RESERVE disk:128 for eng and CREATE a volume on it, in one ACCEPT.
+	reserve := &mesos.Offer_Operation{Type: mesos.Offer_Operation_RESERVE.Enum(), Id: &mesos.OperationID{Value: ptr("reserve-1")},
+		Reserve: &mesos.Offer_Operation_Reserve{Resources: []*mesos.Resource{reservedDisk("eng", 128, "", "")}}}
+	create := &mesos.Offer_Operation{Type: mesos.Offer_Operation_CREATE.Enum(), Id: &mesos.OperationID{Value: ptr("create-1")},
+		Create: &mesos.Offer_Operation_Create{Volumes: []*mesos.Resource{reservedDisk("eng", 128, "vol1", "data")}}}
+	if err := fw.client.Accept(ctx, ids(o), []*mesos.Offer_Operation{reserve, create}, &mesos.Filters{RefuseSeconds: ptr(0.0)}); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"reserve-1", "create-1"} {
+		st := operationStatus(t, fw, id)
+		if st.GetState() != mesos.OperationState_OPERATION_FINISHED || len(st.GetUuid().GetValue()) != 16 {
+			t.Fatalf("operation %s: %v, want OPERATION_FINISHED with a uuid", id, st)
+		}
+		if err := fw.client.Call(ctx, &schedpb.Call{Type: schedpb.Call_ACKNOWLEDGE_OPERATION_STATUS.Enum(),
+			AcknowledgeOperationStatus: &schedpb.Call_AcknowledgeOperationStatus{
+				AgentId: st.GetAgentId(), Uuid: st.GetUuid().GetValue(), OperationId: st.GetOperationId()}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	volDir := filepath.Join(r.workDir, "volumes", "roles", "eng", "vol1")
+	if fi, err := os.Stat(volDir); err != nil || !fi.IsDir() {
+		t.Fatalf("the agent made no volume directory %s: %v", volDir, err)
+	}
+	// Acknowledged operations are no longer listed.
+	waitFor(t, "GET_OPERATIONS to list nothing after the acknowledgements", func() bool {
+		code, body := operatorCall(t, r.masterURL, &masterpb.Call{Type: masterpb.Call_GET_OPERATIONS.Enum()})
+		return code == http.StatusOK && !strings.Contains(string(body), "reserve-1") && !strings.Contains(string(body), "create-1")
+	})
+
+	runOnVolume := func(taskID, cmd string) {
+		t.Helper()
+		o, vol := volumeOffer(t, fw, "vol1")
+		task := commandTask(taskID, o, "cpus:0.1;mem:32", cmd)
+		task.Resources = append(task.Resources, vol)
+		if err := fw.client.Launch(ctx, ids(o), []*mesos.TaskInfo{task}, &mesos.Filters{RefuseSeconds: ptr(0.0)}); err != nil {
+			t.Fatal(err)
+		}
+		states, last := fw.waitTerminal(taskID)
+		if last.GetState() != mesos.TaskState_TASK_FINISHED {
+			t.Fatalf("task %s: states %v, last %v", taskID, states, last)
+		}
+	}
+	runOnVolume("writer", "echo kept > data/file")
+	if b, err := os.ReadFile(filepath.Join(volDir, "file")); err != nil || string(b) != "kept\n" {
+		t.Fatalf("the volume holds %q (%v), want what the task wrote", b, err)
+	}
+
+	// The agent restarts: it keeps its reservation and volume, and a new
+	// task on the volume reads what the first wrote.
+	before := r.waitRegistered()
+	r.killAgent()
+	if after := r.startAgent(); after != before {
+		t.Fatalf("the restarted agent registered as %s, want %s", after, before)
+	}
+	runOnVolume("reader", `test "$(cat data/file)" = kept`)
+
+	// DESTROY removes the directory; RECONCILE_OPERATIONS reports an
+	// operation the master no longer tracks as unknown.
+	o, vol := volumeOffer(t, fw, "vol1")
+	destroy := &mesos.Offer_Operation{Type: mesos.Offer_Operation_DESTROY.Enum(), Id: &mesos.OperationID{Value: ptr("destroy-1")},
+		Destroy: &mesos.Offer_Operation_Destroy{Volumes: []*mesos.Resource{vol}}}
+	if err := fw.client.Accept(ctx, ids(o), []*mesos.Offer_Operation{destroy}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if st := operationStatus(t, fw, "destroy-1"); st.GetState() != mesos.OperationState_OPERATION_FINISHED {
+		t.Fatalf("DESTROY: %v", st)
+	}
+	waitFor(t, "the volume's directory to go", func() bool {
+		_, err := os.Stat(volDir)
+		return os.IsNotExist(err)
+	})
+	if err := fw.client.Call(ctx, &schedpb.Call{Type: schedpb.Call_RECONCILE_OPERATIONS.Enum(),
+		ReconcileOperations: &schedpb.Call_ReconcileOperations{Operations: []*schedpb.Call_ReconcileOperations_Operation{
+			{OperationId: &mesos.OperationID{Value: ptr("destroy-1")}}, {OperationId: &mesos.OperationID{Value: ptr("nope")}}}}}); err != nil {
+		t.Fatal(err)
+	}
+	if st := operationStatus(t, fw, "destroy-1"); st.GetState() != mesos.OperationState_OPERATION_FINISHED || st.Uuid != nil {
+		t.Errorf("reconciled destroy-1: %v, want OPERATION_FINISHED without a uuid", st)
+	}
+	if st := operationStatus(t, fw, "nope"); st.GetState() != mesos.OperationState_OPERATION_UNKNOWN {
+		t.Errorf("reconciled unknown operation: %v, want OPERATION_UNKNOWN", st)
+	}
+	var listed struct {
+		GetOperations struct {
+			Operations []json.RawMessage `json:"operations"`
+		} `json:"get_operations"`
+	}
+	code, body := operatorCall(t, r.masterURL, &masterpb.Call{Type: masterpb.Call_GET_OPERATIONS.Enum()})
+	if err := json.Unmarshal(body, &listed); code != http.StatusOK || err != nil || len(listed.GetOperations.Operations) != 1 {
+		t.Errorf("GET_OPERATIONS: %d %s (%v), want the unacknowledged destroy-1", code, body, err)
+	}
+}
