@@ -1,6 +1,6 @@
 package master_test
 
-// Offer operations the master does not carry out yet (facts §1.5).
+// Offer operations the master refuses (facts §1.5).
 
 import (
 	"strings"
@@ -13,8 +13,9 @@ import (
 	"github.com/gomesos/gomesos/codec"
 )
 
-// An operation the master does not implement is answered, never silently
-// dropped: with operation feedback asked for (an id), the framework gets
+// An operation the master refuses (here a RESERVE and an UNRESERVE of
+// unreserved resources, which Mesos's validation rejects) is answered,
+// never silently dropped: with operation feedback asked for (an id), the framework gets
 // UPDATE_OPERATION_STATUS with OPERATION_ERROR for that id, as Mesos's
 // master reports a dropped operation; without an id it gets an ERROR event
 // naming the operation. The LAUNCH beside it in the same ACCEPT still runs,

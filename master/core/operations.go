@@ -82,13 +82,13 @@ func isResourceOperation(t mesos.Offer_Operation_Type) bool {
 func (c *Core) offerOperation(fw *framework, a *agent, role string, available resources.Resources, op *mesos.Offer_Operation) resources.Resources {
 	consumed, converted, err := c.conversion(fw, a, role, op)
 	if err == nil && !available.Contains(consumed) {
-		err = fmt.Errorf("Invalid %s Operation: %s does not contain %s", op.GetType(), available.String(), consumed.String())
+		err = fmt.Errorf("%s does not contain %s", available.String(), consumed.String())
 	}
 	if err == nil && !c.alloc.UpdateAllocation(fw.id, a.id, consumed, converted) {
-		err = fmt.Errorf("Invalid %s Operation: the allocator does not hold %s for the framework", op.GetType(), consumed.String())
+		err = fmt.Errorf("the allocator does not hold %s for the framework", consumed.String())
 	}
 	if err != nil {
-		c.dropOperation(fw, op, err.Error())
+		c.dropOperation(fw, op, fmt.Sprintf("Invalid %s operation: %s", op.GetType(), err))
 		return available
 	}
 	c.applyToAgent(fw, a, op, consumed, converted)
