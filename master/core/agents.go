@@ -242,6 +242,7 @@ func (c *Core) reregisterAgent(conn string, info *mesos.AgentInfo, total resourc
 	c.connectAgent(a, conn)
 	c.metrics.inc("master/slave_reregistrations")
 	adopted := c.reconcileAgent(a, reg, back)
+	c.settleOperations(a, total)
 	switch {
 	case back != known:
 		// What came back with it is charged again.
@@ -834,6 +835,7 @@ func (c *Core) removeAgent(a *agent, why string, reason mesos.TaskStatus_Reason)
 // its tasks reported lost (unreachable or, when it is gone, gone by
 // operator, to the partition-aware frameworks), its connection shut down.
 func (c *Core) dropAgent(a *agent, why string, reason mesos.TaskStatus_Reason, gone bool) {
+	c.operationsRemovedWith(a.id, gone)
 	c.rescindAgentOffers(a)
 	c.rescindInverseOffers(func(io *inverseOffer) bool { return io.agentID == a.id }, false)
 	for _, key := range sortedKeys(a.tasks) {

@@ -231,8 +231,13 @@ func (c *Core) reconcileOperations(fw *framework, r *schedpb.Call_ReconcileOpera
 }
 
 // operationsRemovedWith ends the operations of an agent that is removed:
-// a framework waiting for their feedback learns they are gone.
-func (c *Core) operationsRemovedWith(agentID string, state mesos.OperationState) {
+// a framework waiting for their feedback learns they are unreachable, or
+// gone by operator when the agent is marked gone.
+func (c *Core) operationsRemovedWith(agentID string, gone bool) {
+	state := mesos.OperationState_OPERATION_UNREACHABLE
+	if gone {
+		state = mesos.OperationState_OPERATION_GONE_BY_OPERATOR
+	}
 	for _, key := range sortedKeys(c.operations) {
 		o := c.operations[key]
 		if o.agentID != agentID {
@@ -598,4 +603,26 @@ func operatorResourceCall(call *masterpb.Call) (agentID string, op *mesos.Offer_
 			ShrinkVolume: &mesos.Offer_Operation_ShrinkVolume{Volume: r.GetVolume(), Subtract: r.GetSubtract()}}, true
 	}
 	return "", nil, false
+}
+
+// settleOperations settles the pending operations of an agent that
+// re-registers with total, before the master takes total as the agent's:
+// when total is what the master made of the operations, the agent applied
+// them (its answers were lost with its connection) and they are finished;
+// otherwise the agent never got them, its total stands, and they are
+// dropped.
+func (c *Core) settleOperations(a *agent, total resources.Resources) {
+	applied := a.total.Equal(total)
+	for _, key := range sortedKeys(c.operations) {
+		o := c.operations[key]
+		if o.agentID != a.id || o.latest().GetState() != mesos.OperationState_OPERATION_PENDING {
+			continue
+		}
+		u := &agentproto.OperationStatusUpdate{OperationUuid: o.uuid, State: mesos.OperationState_OPERATION_FINISHED.Enum()}
+		if !applied {
+			u.State = mesos.OperationState_OPERATION_DROPPED.Enum()
+			u.Message = ptr("The agent re-registered without the operation applied")
+		}
+		c.operationStatus(a, u)
+	}
 }

@@ -1,0 +1,292 @@
+package master_test
+
+// Reservations, persistent volumes, operation feedback and UPDATE_FRAMEWORK
+// over the master's real HTTP APIs, with a fake agent speaking the agent
+// protocol (the whole story with a real agent is in test/e2e).
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/gomesos/gomesos/api/agentproto"
+	masterpb "github.com/gomesos/gomesos/api/v1/master"
+	mesos "github.com/gomesos/gomesos/api/v1/mesos"
+	schedpb "github.com/gomesos/gomesos/api/v1/scheduler"
+	"github.com/gomesos/gomesos/codec"
+	"github.com/gomesos/gomesos/resources"
+)
+
+// dynamic is res (a resources text) dynamically reserved to role by
+// principal.
+func dynamic(res, role, principal string) []*mesos.Resource {
+	rv := resources.Reservation{Type: resources.ReservationDynamic, Role: role, Principal: principal}
+	return resources.ToProto(resources.MustParse(res).PushReservation(rv))
+}
+
+// reservedTo sums the scalar name of the offers' resources reserved to role.
+func reservedTo(role, name string, offers ...*mesos.Offer) float64 {
+	var sum float64
+	for _, o := range offers {
+		rs, err := resources.FromProto(o.GetResources())
+		if err != nil {
+			panic(err)
+		}
+		sum += rs.Reserved(role).ScalarQuantity(name).Float64()
+	}
+	return sum
+}
+
+// finish answers an APPLY_OPERATION as an agent that applied it.
+func (a *fakeAgent) finish(m *agentproto.MasterMessage) {
+	a.t.Helper()
+	a.send(&agentproto.AgentMessage{Type: agentproto.AgentMessage_OPERATION_STATUS.Enum(), OperationStatus: &agentproto.OperationStatusUpdate{
+		OperationUuid: m.GetApplyOperation().GetOperationUuid(), State: mesos.OperationState_OPERATION_FINISHED.Enum(),
+	}})
+}
+
+// The operator reserves an agent's unallocated resources for a role
+// (RESERVE_RESOURCES, 202 as in Mesos): the agent is sent its new
+// checkpointed resources, the operation is listed by GET_OPERATIONS until
+// the agent applied it, and only frameworks of the role are offered the
+// reserved resources. More than the agent has is 409 Conflict; a bad
+// request is 400 and changes nothing. UNRESERVE_RESOURCES takes back
+// outstanding offers of the reserved resources and gives them to all.
+func TestOperatorReserveAndUnreserve(t *testing.T) {
+	m := startMaster(t)
+	a := startAgent(t, m, "agent1.example.com", "cpus:4;mem:1024;disk:1024")
+	reserve := func(res []*mesos.Resource) (int, string) {
+		status, body := m.operatorCall(&masterpb.Call{Type: masterpb.Call_RESERVE_RESOURCES.Enum(), ReserveResources: &masterpb.Call_ReserveResources{
+			AgentId: &mesos.AgentID{Value: proto.String(a.ID)}, Resources: res,
+		}}, codec.JSON)
+		return status, string(body)
+	}
+	for _, c := range []struct {
+		res    []*mesos.Resource
+		status int
+		text   string
+	}{
+		{resourcesProto("cpus:1"), 400, "is not dynamically reserved"},
+		{dynamic("cpus:1", "*", ""), 400, "Invalid resources"},
+		{dynamic("cpus:10", "eng", "ops"), 409, "not available"},
+	} {
+		if status, body := reserve(c.res); status != c.status || !strings.Contains(body, c.text) {
+			t.Errorf("RESERVE_RESOURCES %v: %d %q, want %d with %q", c.res, status, body, c.status, c.text)
+		}
+	}
+	status, body := m.operatorCall(&masterpb.Call{Type: masterpb.Call_RESERVE_RESOURCES.Enum(), ReserveResources: &masterpb.Call_ReserveResources{
+		AgentId: &mesos.AgentID{Value: proto.String("no-such-agent")}, Resources: dynamic("cpus:1", "eng", ""),
+	}}, codec.JSON)
+	if status != http.StatusBadRequest || !strings.Contains(string(body), "No agent found") {
+		t.Errorf("RESERVE_RESOURCES on an unknown agent: %d %q", status, body)
+	}
+	a.none(agentproto.MasterMessage_APPLY_OPERATION, 100*time.Millisecond)
+
+	if status, body := reserve(dynamic("cpus:2", "eng", "ops")); status != http.StatusAccepted {
+		t.Fatalf("RESERVE_RESOURCES: %d %q, want 202", status, body)
+	}
+	apply := a.next(agentproto.MasterMessage_APPLY_OPERATION)
+	ckpt, err := resources.FromProto(apply.GetApplyOperation().GetResources())
+	if err != nil || ckpt.Reserved("eng").CPUs() != resources.ScalarFromInt(2) || len(ckpt) != 1 {
+		t.Fatalf("APPLY_OPERATION checkpointed resources %v (%v), want cpus:2 reserved to eng", ckpt, err)
+	}
+	ops := m.operator(&masterpb.Call{Type: masterpb.Call_GET_OPERATIONS.Enum()}, codec.JSON).GetGetOperations().GetOperations()
+	if len(ops) != 1 || ops[0].GetLatestStatus().GetState() != mesos.OperationState_OPERATION_PENDING || ops[0].GetInfo().GetType() != mesos.Offer_Operation_RESERVE {
+		t.Fatalf("GET_OPERATIONS before the agent answered: %v, want one pending RESERVE", ops)
+	}
+	a.finish(apply)
+	waitFor(t, "the finished operator operation to leave GET_OPERATIONS", func() bool {
+		return len(m.operator(&masterpb.Call{Type: masterpb.Call_GET_OPERATIONS.Enum()}, codec.JSON).GetGetOperations().GetOperations()) == 0
+	})
+
+	// Only role eng is offered the reservation.
+	other := subscribe(t, m, frameworkInfo("other"), codec.JSON)
+	offers := other.nextOffers()
+	if got, want := offeredScalar("cpus", offers...), 2.0; got != want || reservedTo("eng", "cpus", offers...) != 0 {
+		t.Fatalf("framework of role * offered %v cpus (%v reserved to eng), want the %v unreserved", got, reservedTo("eng", "cpus", offers...), want)
+	}
+	other.call(&schedpb.Call{Type: schedpb.Call_TEARDOWN.Enum()})
+	fi := frameworkInfo("eng")
+	fi.Role = proto.String("eng")
+	eng := subscribe(t, m, fi, codec.JSON)
+	offers = eng.nextOffers()
+	for reservedTo("eng", "cpus", offers...) == 0 {
+		offers = eng.nextOffers()
+	}
+	if got := reservedTo("eng", "cpus", offers...); got != 2 {
+		t.Fatalf("framework of role eng offered %v cpus reserved to eng, want 2", got)
+	}
+
+	// UNRESERVE while eng holds the offer: the offer is rescinded.
+	status, body = m.operatorCall(&masterpb.Call{Type: masterpb.Call_UNRESERVE_RESOURCES.Enum(), UnreserveResources: &masterpb.Call_UnreserveResources{
+		AgentId: &mesos.AgentID{Value: proto.String(a.ID)}, Resources: dynamic("cpus:2", "eng", "ops"),
+	}}, codec.JSON)
+	if status != http.StatusAccepted {
+		t.Fatalf("UNRESERVE_RESOURCES: %d %q", status, body)
+	}
+	eng.next(schedpb.Event_RESCIND)
+	apply = a.next(agentproto.MasterMessage_APPLY_OPERATION)
+	if rs := apply.GetApplyOperation().GetResources(); len(rs) != 0 {
+		t.Errorf("APPLY_OPERATION after UNRESERVE holds %v, want no checkpointed resources", rs)
+	}
+	a.finish(apply)
+	for {
+		offers = eng.nextOffers()
+		if offeredScalar("cpus", offers...) == 4 {
+			break
+		}
+		eng.decline(offerIDs(offers...), 0)
+	}
+	if got := reservedTo("eng", "cpus", offers...); got != 0 {
+		t.Errorf("after UNRESERVE eng is offered %v reserved cpus, want none", got)
+	}
+}
+
+// A framework's RESERVE is validated as Mesos validates it: the role must
+// be the framework's and the one the resources were offered to, and the
+// principal the framework's; a refused one is answered OPERATION_ERROR
+// with Mesos's reason and changes nothing.
+func TestFrameworkReserveValidation(t *testing.T) {
+	m := startMaster(t)
+	startAgent(t, m, "agent1.example.com", "cpus:4;mem:1024;disk:1024")
+	fi := frameworkInfo("eng")
+	fi.Role = proto.String("eng")
+	fi.Principal = proto.String("p1")
+	s := subscribe(t, m, fi, codec.JSON)
+	cases := []struct {
+		res  []*mesos.Resource
+		text string
+	}{
+		{dynamic("cpus:1", "ops", "p1"), "but the resource was allocated to role 'eng'"},
+		{dynamic("cpus:1", "eng", "p2"), "which does not match a reserved resource in the request with principal 'p2'"},
+		{dynamic("cpus:1", "eng", ""), "with no principal set"},
+		{dynamic("cpus:100", "eng", "p1"), "does not contain"},
+	}
+	for i, c := range cases {
+		o := s.nextOffers()[0]
+		id := "op-" + string(rune('a'+i))
+		s.accept(offerIDs(o), 0, &mesos.Offer_Operation{Type: mesos.Offer_Operation_RESERVE.Enum(),
+			Id: &mesos.OperationID{Value: proto.String(id)}, Reserve: &mesos.Offer_Operation_Reserve{Resources: c.res}})
+		st := s.next(schedpb.Event_UPDATE_OPERATION_STATUS).GetUpdateOperationStatus().GetStatus()
+		if st.GetOperationId().GetValue() != id || st.GetState() != mesos.OperationState_OPERATION_ERROR || !strings.Contains(st.GetMessage(), c.text) {
+			t.Errorf("RESERVE %v: status %v, want OPERATION_ERROR with %q", c.res, st, c.text)
+		}
+	}
+	if got := reservedTo("eng", "cpus", s.nextOffers()...); got != 0 {
+		t.Errorf("after refused RESERVEs eng is offered %v reserved cpus, want none", got)
+	}
+}
+
+// UPDATE_FRAMEWORK changes a subscribed framework's FrameworkInfo: a new
+// role is followed by the allocator (the framework is offered the role's
+// reserved resources), the new name shows in GET_FRAMEWORKS, and what
+// Mesos refuses to change, or an invalid FrameworkInfo, is 400 with the
+// reason and changes nothing.
+func TestUpdateFramework(t *testing.T) {
+	m := startMaster(t)
+	startAgent(t, m, "agent1.example.com", "cpus:2;mem:1024;cpus(eng):1")
+	s := subscribe(t, m, frameworkInfo("before"), codec.JSON)
+	if got := reservedTo("eng", "cpus", s.nextOffers()...); got != 0 {
+		t.Fatalf("framework of role * offered %v cpus reserved to eng", got)
+	}
+	update := func(mut func(fi *mesos.FrameworkInfo)) (int, string) {
+		fi := frameworkInfo("before")
+		fi.Id = &mesos.FrameworkID{Value: proto.String(s.FrameworkID)}
+		mut(fi)
+		return s.post(&schedpb.Call{Type: schedpb.Call_UPDATE_FRAMEWORK.Enum(), UpdateFramework: &schedpb.Call_UpdateFramework{FrameworkInfo: fi}})
+	}
+	for _, c := range []struct {
+		mut  func(fi *mesos.FrameworkInfo)
+		text string
+	}{
+		{func(fi *mesos.FrameworkInfo) { fi.User = proto.String("someone-else") }, "Updating 'FrameworkInfo.user' is unsupported"},
+		{func(fi *mesos.FrameworkInfo) { fi.Checkpoint = proto.Bool(true) }, "Updating 'FrameworkInfo.checkpoint' is unsupported"},
+		{func(fi *mesos.FrameworkInfo) { fi.Id = &mesos.FrameworkID{Value: proto.String("other")} }, "does not match"},
+		{func(fi *mesos.FrameworkInfo) { fi.Role = proto.String("a b") }, "role"},
+	} {
+		if status, body := update(c.mut); status != http.StatusBadRequest || !strings.Contains(body, c.text) {
+			t.Errorf("bad UPDATE_FRAMEWORK: %d %q, want 400 with %q", status, body, c.text)
+		}
+	}
+	status, body := update(func(fi *mesos.FrameworkInfo) {
+		fi.Role = proto.String("eng")
+		fi.Name = proto.String("after")
+		fi.FailoverTimeout = proto.Float64(60)
+	})
+	if status != http.StatusOK {
+		t.Fatalf("UPDATE_FRAMEWORK: %d %q, want 200", status, body)
+	}
+	for {
+		offers := s.nextOffers()
+		if reservedTo("eng", "cpus", offers...) == 1 {
+			break
+		}
+		s.decline(offerIDs(offers...), 0)
+	}
+	waitFor(t, "GET_FRAMEWORKS to show the new name and role", func() bool {
+		fws := m.operator(&masterpb.Call{Type: masterpb.Call_GET_FRAMEWORKS.Enum()}, codec.JSON).GetGetFrameworks().GetFrameworks()
+		return len(fws) == 1 && fws[0].GetFrameworkInfo().GetName() == "after" && fws[0].GetFrameworkInfo().GetRole() == "eng" &&
+			fws[0].GetFrameworkInfo().GetFailoverTimeout() == 60
+	})
+}
+
+// An operation still pending when its agent's connection breaks is
+// settled when the agent re-registers: finished when the agent comes back
+// with the resources the operation made (it applied it, its answer was
+// lost), dropped when it comes back without them (its resources stand).
+// Either way the framework that asked for feedback is told.
+func TestPendingOperationSettledOnReregistration(t *testing.T) {
+	for _, applied := range []bool{false, true} {
+		m := startMaster(t)
+		a := startAgent(t, m, "agent1.example.com", "cpus:4;mem:1024")
+		fi := frameworkInfo("eng")
+		fi.Role = proto.String("eng")
+		s := subscribe(t, m, fi, codec.JSON)
+		o := s.nextOffers()[0]
+		s.accept(offerIDs(o), 0, &mesos.Offer_Operation{Type: mesos.Offer_Operation_RESERVE.Enum(),
+			Id: &mesos.OperationID{Value: proto.String("r1")}, Reserve: &mesos.Offer_Operation_Reserve{Resources: dynamic("cpus:1", "eng", "")}})
+		apply := a.next(agentproto.MasterMessage_APPLY_OPERATION)
+		a.disconnect()
+		if applied {
+			base := resources.MustParse("cpus:4;mem:1024")
+			ckpt, err := resources.FromProto(apply.GetApplyOperation().GetResources())
+			if err != nil {
+				t.Fatal(err)
+			}
+			total, err := resources.ApplyCheckpointed(base, ckpt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			a.Info.Resources = resources.ToProto(total)
+		}
+		a.reregister()
+		want := mesos.OperationState_OPERATION_DROPPED
+		if applied {
+			want = mesos.OperationState_OPERATION_FINISHED
+		}
+		st := s.next(schedpb.Event_UPDATE_OPERATION_STATUS).GetUpdateOperationStatus().GetStatus()
+		if st.GetOperationId().GetValue() != "r1" || st.GetState() != want {
+			t.Errorf("applied=%v: status %v, want %s", applied, st, want)
+		}
+		var reserved float64
+		for reserved == 0 {
+			offers := s.nextOffers()
+			reserved = reservedTo("eng", "cpus", offers...)
+			if !applied {
+				if got := offeredScalar("cpus", offers...); got == 4 {
+					break
+				}
+			}
+			s.decline(offerIDs(offers...), 0)
+		}
+		if applied && reserved != 1 {
+			t.Errorf("applied: offered %v cpus reserved to eng, want 1", reserved)
+		}
+		if !applied && reserved != 0 {
+			t.Errorf("dropped: offered %v cpus reserved to eng, want none", reserved)
+		}
+	}
+}
