@@ -290,3 +290,96 @@ func TestPendingOperationSettledOnReregistration(t *testing.T) {
 		}
 	}
 }
+
+// volumeProto is a persistent volume of mb reserved disk for role.
+func volumeProto(role string, mb float64, id, containerPath string) *mesos.Resource {
+	r := dynamic("disk:1", role, "")[0]
+	r.Scalar.Value = proto.Float64(mb)
+	r.Disk = &mesos.Resource_DiskInfo{
+		Persistence: &mesos.Resource_DiskInfo_Persistence{Id: proto.String(id)},
+		Volume:      &mesos.Volume{ContainerPath: proto.String(containerPath), Mode: mesos.Volume_RW.Enum()},
+	}
+	return r
+}
+
+// The operator creates a persistent volume on reserved disk
+// (CREATE_VOLUMES, 202) and destroys it (DESTROY_VOLUMES) once no task
+// uses it: a duplicate persistence id, a container path outside the
+// sandbox, and destroying a volume a task uses are 400 with Mesos's
+// reason, and change nothing.
+func TestOperatorVolumes(t *testing.T) {
+	m := startMaster(t)
+	a := startAgent(t, m, "agent1.example.com", "cpus:4;mem:1024;disk:1024")
+	agentID := &mesos.AgentID{Value: proto.String(a.ID)}
+	op := func(call *masterpb.Call) (int, string) {
+		status, body := m.operatorCall(call, codec.JSON)
+		return status, string(body)
+	}
+	create := func(vol *mesos.Resource) (int, string) {
+		return op(&masterpb.Call{Type: masterpb.Call_CREATE_VOLUMES.Enum(), CreateVolumes: &masterpb.Call_CreateVolumes{AgentId: agentID, Volumes: []*mesos.Resource{vol}}})
+	}
+	destroy := func(vol *mesos.Resource) (int, string) {
+		return op(&masterpb.Call{Type: masterpb.Call_DESTROY_VOLUMES.Enum(), DestroyVolumes: &masterpb.Call_DestroyVolumes{AgentId: agentID, Volumes: []*mesos.Resource{vol}}})
+	}
+	if status, body := op(&masterpb.Call{Type: masterpb.Call_RESERVE_RESOURCES.Enum(), ReserveResources: &masterpb.Call_ReserveResources{
+		AgentId: agentID, Resources: dynamic("disk:200", "eng", ""),
+	}}); status != http.StatusAccepted {
+		t.Fatalf("RESERVE_RESOURCES: %d %q", status, body)
+	}
+	a.finish(a.next(agentproto.MasterMessage_APPLY_OPERATION))
+	if status, body := create(volumeProto("eng", 100, "v1", "data")); status != http.StatusAccepted {
+		t.Fatalf("CREATE_VOLUMES: %d %q", status, body)
+	}
+	apply := a.next(agentproto.MasterMessage_APPLY_OPERATION)
+	ckpt, _ := resources.FromProto(apply.GetApplyOperation().GetResources())
+	if vols := ckpt.PersistentVolumes(); len(vols) != 1 || vols[0].Disk.PersistenceID != "v1" || ckpt.Disk() != resources.ScalarFromInt(200) {
+		t.Fatalf("checkpointed resources after CREATE_VOLUMES: %v", ckpt)
+	}
+	a.finish(apply)
+	for _, c := range []struct {
+		vol  *mesos.Resource
+		text string
+	}{
+		{volumeProto("eng", 50, "v1", "other"), "Persistence ID 'v1' is not unique"},
+		{volumeProto("eng", 50, "v2", "/abs"), "must be a relative path"},
+		{volumeProto("eng", 50, "v2", "../out"), "must be a relative path"},
+		{volumeProto("eng", 500, "v2", "data"), "not available"},
+	} {
+		if status, body := create(c.vol); status/100 != 4 || !strings.Contains(body, c.text) {
+			t.Errorf("CREATE_VOLUMES %v: %d %q, want 4xx with %q", c.vol, status, body, c.text)
+		}
+	}
+
+	// A task uses the volume: it cannot be destroyed.
+	fi := frameworkInfo("eng")
+	fi.Role = proto.String("eng")
+	s := subscribe(t, m, fi, codec.JSON)
+	var o *mesos.Offer
+	var vol *mesos.Resource
+	for vol == nil {
+		o = s.nextOffers()[0]
+		for _, r := range o.GetResources() {
+			if r.GetDisk().GetPersistence().GetId() == "v1" {
+				vol = r
+			}
+		}
+	}
+	task := commandTask("t1", "cpus:1;mem:64", o)
+	task.Resources = append(task.Resources, vol)
+	s.accept(offerIDs(o), 0, launchOp(task))
+	a.next(agentproto.MasterMessage_RUN_TASK)
+	if status, body := destroy(volumeProto("eng", 100, "v1", "data")); status != http.StatusBadRequest || !strings.Contains(body, "Persistent volumes in use") {
+		t.Errorf("DESTROY_VOLUMES of a volume in use: %d %q", status, body)
+	}
+	a.none(agentproto.MasterMessage_APPLY_OPERATION, 100*time.Millisecond)
+	a.update(s.FrameworkID, "t1", mesos.TaskState_TASK_FINISHED)
+	waitFor(t, "DESTROY_VOLUMES once the task ended", func() bool {
+		status, _ := destroy(volumeProto("eng", 100, "v1", "data"))
+		return status == http.StatusAccepted
+	})
+	apply = a.next(agentproto.MasterMessage_APPLY_OPERATION)
+	ckpt, _ = resources.FromProto(apply.GetApplyOperation().GetResources())
+	if len(ckpt.PersistentVolumes()) != 0 || ckpt.Disk() != resources.ScalarFromInt(200) {
+		t.Errorf("checkpointed resources after DESTROY_VOLUMES: %v, want the reserved disk:200 alone", ckpt)
+	}
+}

@@ -100,7 +100,7 @@ func (k *Core) Snapshot(now time.Time) *Snapshot { return k.c.snapshot(now) }
 // snapshot builds the endpoints' view of the state at time now.
 func (c *core) snapshot(now time.Time) *Snapshot {
 	b := c.cfg.Build
-	total := c.cfg.AgentInfo.GetResources()
+	total := c.totalResources()
 	st := &StateJSON{
 		Version:                    MesosVersion,
 		GitSHA:                     b.GitSHA,
