@@ -211,6 +211,8 @@ func TestUpdateFramework(t *testing.T) {
 			t.Errorf("bad UPDATE_FRAMEWORK: %d %q, want 400 with %q", status, body, c.text)
 		}
 	}
+	ops := subscribeOperator(t, m, codec.JSON)
+	ops.expect(masterpb.Event_SUBSCRIBED)
 	status, body := update(func(fi *mesos.FrameworkInfo) {
 		fi.Role = proto.String("eng")
 		fi.Name = proto.String("after")
@@ -218,6 +220,9 @@ func TestUpdateFramework(t *testing.T) {
 	})
 	if status != http.StatusOK {
 		t.Fatalf("UPDATE_FRAMEWORK: %d %q, want 200", status, body)
+	}
+	if ev := ops.expect(masterpb.Event_FRAMEWORK_UPDATED); ev.GetFrameworkUpdated().GetFramework().GetFrameworkInfo().GetName() != "after" {
+		t.Errorf("FRAMEWORK_UPDATED: %v, want the new name", ev)
 	}
 	for {
 		offers := s.nextOffers()

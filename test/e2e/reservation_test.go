@@ -157,6 +157,23 @@ func TestReservationAndPersistentVolume(t *testing.T) {
 		t.Fatalf("the restarted agent registered as %s, want %s", after, before)
 	}
 	runOnVolume("reader", `test "$(cat data/file)" = kept`)
+	// Both the agent's and the master's state show the reservations.
+	var st struct {
+		ReservedResources map[string]map[string]any `json:"reserved_resources"`
+	}
+	getJSON(t, "http://"+r.agentAddr+"/state", &st)
+	if eng := st.ReservedResources["eng"]; eng["disk"] != 128.0 || eng["cpus"] != 1.0 {
+		t.Errorf("the restarted agent's /state reserved_resources %v, want eng's disk:128 and cpus:1", st.ReservedResources)
+	}
+	var slaves struct {
+		Slaves []struct {
+			ReservedResources map[string]map[string]any `json:"reserved_resources"`
+		} `json:"slaves"`
+	}
+	getJSON(t, r.masterURL+"/master/slaves", &slaves)
+	if len(slaves.Slaves) != 1 || slaves.Slaves[0].ReservedResources["eng"]["disk"] != 128.0 {
+		t.Errorf("/master/slaves reserved_resources %+v, want eng's disk:128", slaves.Slaves)
+	}
 
 	// DESTROY removes the directory; RECONCILE_OPERATIONS reports an
 	// operation the master no longer tracks as unknown.
