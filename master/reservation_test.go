@@ -231,6 +231,30 @@ func TestUpdateFramework(t *testing.T) {
 		}
 		s.decline(offerIDs(offers...), 0)
 	}
+	// offer_filters: a minimum no agent meets stops the offers; without
+	// it they come again. A filter for a role not subscribed is 400.
+	minCPUs := func(cpus float64) func(fi *mesos.FrameworkInfo) {
+		return func(fi *mesos.FrameworkInfo) {
+			fi.Role = proto.String("eng")
+			fi.Name = proto.String("after")
+			fi.FailoverTimeout = proto.Float64(60)
+			fi.OfferFilters = map[string]*mesos.OfferFilters{"eng": {MinAllocatableResources: &mesos.OfferFilters_MinAllocatableResources{
+				Quantities: []*mesos.ResourceQuantities{{Quantities: map[string]*mesos.Value_Scalar{"cpus": {Value: proto.Float64(cpus)}}}},
+			}}}
+		}
+	}
+	if status, body := update(func(fi *mesos.FrameworkInfo) { minCPUs(1)(fi); fi.Role = proto.String("ops") }); status != http.StatusBadRequest || !strings.Contains(body, "not subscribed to this role") {
+		t.Errorf("UPDATE_FRAMEWORK with offer filters of another role: %d %q", status, body)
+	}
+	if status, body := update(minCPUs(100)); status != http.StatusOK {
+		t.Fatalf("UPDATE_FRAMEWORK with offer filters: %d %q", status, body)
+	}
+	s.next(schedpb.Event_RESCIND)
+	s.none(schedpb.Event_OFFERS, 300*time.Millisecond)
+	if status, body := update(minCPUs(1)); status != http.StatusOK {
+		t.Fatalf("UPDATE_FRAMEWORK with offer filters: %d %q", status, body)
+	}
+	s.nextOffers()
 	waitFor(t, "GET_FRAMEWORKS to show the new name and role", func() bool {
 		fws := m.operator(&masterpb.Call{Type: masterpb.Call_GET_FRAMEWORKS.Enum()}, codec.JSON).GetGetFrameworks().GetFrameworks()
 		return len(fws) == 1 && fws[0].GetFrameworkInfo().GetName() == "after" && fws[0].GetFrameworkInfo().GetRole() == "eng" &&

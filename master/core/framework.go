@@ -109,6 +109,28 @@ func frameworkRoles(info *mesos.FrameworkInfo) []string {
 
 func allocatorFramework(info *mesos.FrameworkInfo, suppressed []string) allocator.Framework {
 	fw := allocator.Framework{Roles: frameworkRoles(info), SuppressedRoles: suppressed}
+	// offer_filters.min_allocatable_resources: per role, an offer needs
+	// one of the quantity sets (an empty list: no minimum).
+	for _, role := range sortedKeys(info.GetOfferFilters()) {
+		mar := info.GetOfferFilters()[role].GetMinAllocatableResources()
+		if mar == nil {
+			continue
+		}
+		if fw.MinAllocatable == nil {
+			fw.MinAllocatable = map[string][]map[string]resources.Scalar{}
+		}
+		sets := []map[string]resources.Scalar{}
+		for _, q := range mar.GetQuantities() {
+			set := map[string]resources.Scalar{}
+			for name, v := range q.GetQuantities() {
+				set[name] = resources.ScalarFromFloat(v.GetValue())
+			}
+			if len(set) > 0 {
+				sets = append(sets, set)
+			}
+		}
+		fw.MinAllocatable[role] = sets
+	}
 	for _, c := range info.GetCapabilities() {
 		switch c.GetType() {
 		case mesos.FrameworkInfo_Capability_GPU_RESOURCES:

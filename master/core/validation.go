@@ -174,6 +174,18 @@ func validateFrameworkInfo(info *mesos.FrameworkInfo, suppressed []string) error
 			return fmt.Errorf("Suppressed role '%s' is not contained in the list of roles", r)
 		}
 	}
+	for _, r := range sortedKeys(info.GetOfferFilters()) {
+		if !set[r] {
+			return fmt.Errorf("FrameworkInfo includes OfferFilters for role '%s', but the framework is not subscribed to this role", r)
+		}
+		for _, q := range info.GetOfferFilters()[r].GetMinAllocatableResources().GetQuantities() {
+			for _, name := range sortedKeys(q.GetQuantities()) {
+				if v := q.GetQuantities()[name].GetValue(); v < 0 || v != v || math.IsInf(v, 0) {
+					return fmt.Errorf("Invalid min_allocatable_resources of role '%s': '%s' must be a non-negative number", r, name)
+				}
+			}
+		}
+	}
 	// As in Mesos, it must be a valid duration: a longer one (> ~292 years)
 	// would overflow and read as "no timeout at all".
 	if ft := info.GetFailoverTimeout(); ft < 0 || ft != ft || ft*float64(time.Second) >= math.MaxInt64 {
