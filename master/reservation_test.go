@@ -412,3 +412,52 @@ func TestOperatorVolumes(t *testing.T) {
 		t.Errorf("checkpointed resources after DESTROY_VOLUMES: %v, want the reserved disk:200 alone", ckpt)
 	}
 }
+
+// GROW_VOLUME takes reserved disk into a volume and SHRINK_VOLUME gives
+// some back, as Mesos's operator calls do; a shrink to nothing is 400.
+func TestOperatorGrowAndShrinkVolume(t *testing.T) {
+	m := startMaster(t)
+	a := startAgent(t, m, "agent1.example.com", "cpus:1;mem:256;disk:1024")
+	agentID := &mesos.AgentID{Value: proto.String(a.ID)}
+	call := func(c *masterpb.Call) {
+		t.Helper()
+		if status, body := m.operatorCall(c, codec.JSON); status != http.StatusAccepted {
+			t.Fatalf("%s: %d %q", c.GetType(), status, body)
+		}
+	}
+	checkpointed := func() resources.Resources {
+		t.Helper()
+		apply := a.next(agentproto.MasterMessage_APPLY_OPERATION)
+		a.finish(apply)
+		rs, err := resources.FromProto(apply.GetApplyOperation().GetResources())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rs
+	}
+	volumeSize := func(rs resources.Resources) float64 {
+		for _, v := range rs.PersistentVolumes() {
+			return v.Scalar.Float64()
+		}
+		return 0
+	}
+	call(&masterpb.Call{Type: masterpb.Call_RESERVE_RESOURCES.Enum(), ReserveResources: &masterpb.Call_ReserveResources{AgentId: agentID, Resources: dynamic("disk:300", "eng", "")}})
+	checkpointed()
+	call(&masterpb.Call{Type: masterpb.Call_CREATE_VOLUMES.Enum(), CreateVolumes: &masterpb.Call_CreateVolumes{AgentId: agentID, Volumes: []*mesos.Resource{volumeProto("eng", 100, "v1", "data")}}})
+	checkpointed()
+	call(&masterpb.Call{Type: masterpb.Call_GROW_VOLUME.Enum(), GrowVolume: &masterpb.Call_GrowVolume{
+		AgentId: agentID, Volume: volumeProto("eng", 100, "v1", "data"), Addition: dynamic("disk:50", "eng", "")[0]}})
+	if rs := checkpointed(); volumeSize(rs) != 150 || rs.Disk() != resources.ScalarFromInt(300) {
+		t.Fatalf("after GROW_VOLUME: %v, want a 150 MB volume in the 300 reserved", rs)
+	}
+	call(&masterpb.Call{Type: masterpb.Call_SHRINK_VOLUME.Enum(), ShrinkVolume: &masterpb.Call_ShrinkVolume{
+		AgentId: agentID, Volume: volumeProto("eng", 150, "v1", "data"), Subtract: &mesos.Value_Scalar{Value: proto.Float64(100)}}})
+	if rs := checkpointed(); volumeSize(rs) != 50 || rs.Disk() != resources.ScalarFromInt(300) {
+		t.Fatalf("after SHRINK_VOLUME: %v, want a 50 MB volume in the 300 reserved", rs)
+	}
+	status, body := m.operatorCall(&masterpb.Call{Type: masterpb.Call_SHRINK_VOLUME.Enum(), ShrinkVolume: &masterpb.Call_ShrinkVolume{
+		AgentId: agentID, Volume: volumeProto("eng", 50, "v1", "data"), Subtract: &mesos.Value_Scalar{Value: proto.Float64(50)}}}, codec.JSON)
+	if status != http.StatusBadRequest || !strings.Contains(string(body), "must be smaller than the size") {
+		t.Errorf("SHRINK_VOLUME to nothing: %d %q", status, body)
+	}
+}

@@ -391,6 +391,7 @@ func (c *Core) checkFailoverTimeouts() {
 func (c *Core) removeFramework(fw *framework) {
 	c.log.Info("removing framework", "framework", fw.id)
 	c.rescindFrameworkOffers(fw, false)
+	c.forgetFrameworkOperations(fw.id)
 	c.rescindInverseOffers(func(io *inverseOffer) bool { return io.frameworkID == fw.id }, false)
 	// Like Mesos, every agent is told, not only those the master knows to
 	// run the framework's tasks or executors: an agent may still hold

@@ -626,3 +626,14 @@ func (c *Core) settleOperations(a *agent, total resources.Resources) {
 		c.operationStatus(a, u)
 	}
 }
+
+// forgetFrameworkOperations drops the finished operations of a framework
+// being removed: nobody will acknowledge them. Pending ones stay until
+// their agent answers (operationStatus forgets them then).
+func (c *Core) forgetFrameworkOperations(fwID string) {
+	for _, key := range sortedKeys(c.operations) {
+		if o := c.operations[key]; o.frameworkID == fwID && o.latest().GetState() != mesos.OperationState_OPERATION_PENDING {
+			delete(c.operations, key)
+		}
+	}
+}
