@@ -150,6 +150,11 @@ func New(cfg Config) (*Agent, error) {
 	}
 	a.ops = newContainerOps(a.cont, fetch, cfg.WorkDir, log, a.deliver)
 	a.ops.containerizers = cfg.Containerizers
+	for _, iso := range cfg.Isolators {
+		if iso.Name() == containerizer.IsolatorFilesystemLinux {
+			a.ops.bindVolumes = true
+		}
+	}
 	a.pub.init()
 	a.startTime = time.Now()
 	var seed [8]byte

@@ -50,8 +50,12 @@ type containerOps struct {
 	ctx            context.Context  // cancelled by close: fetches under way stop
 	cancel         context.CancelFunc
 	workDir        string
-	log            *slog.Logger
-	deliver        func(core.Input) bool
+	// bindVolumes binds persistent volumes in the container's own mount
+	// namespace (the filesystem/linux isolator is on) rather than linking
+	// them into the sandbox (volumes.go).
+	bindVolumes bool
+	log         *slog.Logger
+	deliver     func(core.Input) bool
 
 	mu      sync.Mutex
 	work    sync.Cond                     // on mu: a container became ready, or closed
@@ -212,7 +216,14 @@ func (w *containerOps) do(id string, op *containerOp) {
 				w.deliver(core.ContainerLaunched{ContainerID: id, Err: fmt.Errorf("creating the sandbox: %w", err)})
 				return
 			}
-			if err := linkVolumes(w.workDir, s.Directory, s.Resources); err != nil {
+			var err error
+			// (An unset ContainerInfo type reads as DOCKER, its first value.)
+			if docker := s.Container != nil && s.Container.Type != nil && s.Container.GetType() == mesos.ContainerInfo_DOCKER; w.bindVolumes && !docker {
+				op.spec.Container, err = bindVolumes(w.workDir, s.Container, s.Resources)
+			} else {
+				err = linkVolumes(w.workDir, s.Directory, s.Resources)
+			}
+			if err != nil {
 				w.deliver(core.ContainerLaunched{ContainerID: id, Err: fmt.Errorf("mounting persistent volumes: %w", err)})
 				return
 			}

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/gomesos/gomesos/agent/core"
 	mesos "github.com/gomesos/gomesos/api/v1/mesos"
 	"github.com/gomesos/gomesos/resources"
@@ -18,9 +20,10 @@ import (
 // '/' written as ' ', so that one role's directory never holds another's),
 // and survive their tasks and the agent's restarts. A task launched with
 // a volume in its resources finds it at its container_path inside the
-// sandbox: a symbolic link to the volume's directory (see DESIGN notes in
-// the README: Gomesos does not bind-mount, so that removing a sandbox can
-// never reach into a volume).
+// sandbox: bound there inside the container's own mount namespace when
+// the filesystem/linux isolator gives it one (nothing is mounted on the
+// host, so removing a sandbox never reaches into a volume), a symbolic
+// link to the volume's directory otherwise.
 
 // volumePath is where a volume's data lives.
 func volumePath(workDir, role, id string) (string, error) {
@@ -56,13 +59,19 @@ func (a *Agent) applyVolumes(v core.Volumes) {
 	}
 }
 
-// linkVolumes makes each persistent volume of a container's resources
-// appear at its container_path inside the sandbox dir.
-func linkVolumes(workDir, dir string, rs []*mesos.Resource) error {
-	if dir == "" {
-		return nil
-	}
-	var errs []error
+// persistentVolume is a persistent volume of a container's resources:
+// where its data lives and where the task finds it in the sandbox.
+type persistentVolume struct {
+	id            string
+	source        string // the volume's directory
+	containerPath string // relative to the sandbox
+	readOnly      bool
+}
+
+// persistentVolumes lists the persistent volumes among rs, their
+// directories made should they be missing.
+func persistentVolumes(workDir string, rs []*mesos.Resource) ([]persistentVolume, error) {
+	var out []persistentVolume
 	for _, pb := range rs {
 		id := pb.GetDisk().GetPersistence().GetId()
 		if id == "" {
@@ -70,39 +79,75 @@ func linkVolumes(workDir, dir string, rs []*mesos.Resource) error {
 		}
 		r, err := resources.ResourceFromProto(pb)
 		if err != nil {
-			errs = append(errs, err)
-			continue
+			return nil, err
 		}
 		src, err := volumePath(workDir, r.ReservationRole(), id)
 		if err != nil {
-			errs = append(errs, err)
-			continue
+			return nil, err
 		}
 		cp := pb.GetDisk().GetVolume().GetContainerPath()
 		if cp == "" || filepath.IsAbs(cp) || !filepath.IsLocal(cp) {
-			errs = append(errs, fmt.Errorf("volume %s: container path %q is not a relative path inside the sandbox", id, cp))
-			continue
+			return nil, fmt.Errorf("volume %s: container path %q is not a relative path inside the sandbox", id, cp)
 		}
 		if err := os.MkdirAll(src, 0o755); err != nil {
-			errs = append(errs, err)
-			continue
+			return nil, err
 		}
-		dst := filepath.Join(dir, cp)
+		out = append(out, persistentVolume{id: id, source: src, containerPath: cp, readOnly: pb.GetDisk().GetVolume().GetMode() == mesos.Volume_RO})
+	}
+	return out, nil
+}
+
+// linkVolumes makes each persistent volume of a container's resources
+// appear at its container_path inside the sandbox dir, as a symbolic link
+// (for containers without a mount namespace of their own).
+func linkVolumes(workDir, dir string, rs []*mesos.Resource) error {
+	vols, err := persistentVolumes(workDir, rs)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, v := range vols {
+		dst := filepath.Join(dir, v.containerPath)
 		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		if target, err := os.Readlink(dst); err == nil && target == src {
+		if target, err := os.Readlink(dst); err == nil && target == v.source {
 			continue
 		} else if err != nil && !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, fs.ErrInvalid) {
 			errs = append(errs, err)
 			continue
 		}
-		if err := os.Symlink(src, dst); err != nil {
-			errs = append(errs, fmt.Errorf("volume %s: %w", id, err))
+		if err := os.Symlink(v.source, dst); err != nil {
+			errs = append(errs, fmt.Errorf("volume %s: %w", v.id, err))
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// bindVolumes returns the container's ContainerInfo with each persistent
+// volume of its resources added as a volume bound from the volume's
+// directory at its container_path: the filesystem/linux isolator binds it
+// inside the container's own mount namespace, so nothing is mounted on
+// the host and removing the sandbox never reaches the volume.
+func bindVolumes(workDir string, ci *mesos.ContainerInfo, rs []*mesos.Resource) (*mesos.ContainerInfo, error) {
+	vols, err := persistentVolumes(workDir, rs)
+	if err != nil || len(vols) == 0 {
+		return ci, err
+	}
+	if ci == nil {
+		ci = &mesos.ContainerInfo{Type: mesos.ContainerInfo_MESOS.Enum()}
+	} else {
+		ci = proto.Clone(ci).(*mesos.ContainerInfo)
+	}
+	for _, v := range vols {
+		mode := mesos.Volume_RW
+		if v.readOnly {
+			mode = mesos.Volume_RO
+		}
+		ci.Volumes = append(ci.Volumes, &mesos.Volume{ContainerPath: proto.String(v.containerPath), HostPath: proto.String(v.source), Mode: mode.Enum()})
+	}
+	return ci, nil
 }
 
 func hasVolumes(rs []*mesos.Resource) bool {

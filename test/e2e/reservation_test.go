@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gomesos/gomesos/agent/containerizer"
 	masterpb "github.com/gomesos/gomesos/api/v1/master"
 	mesos "github.com/gomesos/gomesos/api/v1/mesos"
 	schedpb "github.com/gomesos/gomesos/api/v1/scheduler"
@@ -88,8 +89,26 @@ func operatorCall(t *testing.T, masterURL string, call *masterpb.Call) (int, []b
 // applied them, and acknowledged), a task writes a file into the volume,
 // the agent is killed and restarted, and a new task on the same volume
 // reads the file back. DESTROY then removes the volume's directory.
+//
+// It runs twice: with the default isolation the volume is a symbolic link
+// in the sandbox; with filesystem/linux it is bound in the container's own
+// mount namespace and the sandbox on the host holds an empty mount point.
 func TestReservationAndPersistentVolume(t *testing.T) {
-	r := startRig(t, rigOptions{resources: "cpus:2;mem:1024;disk:512;cpus(eng):1"})
+	t.Run("link", func(t *testing.T) { testReservationAndPersistentVolume(t, false) })
+	t.Run("bind", func(t *testing.T) {
+		if err := containerizer.NamespacesAvailable(); err != nil {
+			t.Skipf("skipping: filesystem/linux needs mount namespaces: %v", err)
+		}
+		testReservationAndPersistentVolume(t, true)
+	})
+}
+
+func testReservationAndPersistentVolume(t *testing.T, bind bool) {
+	opts := rigOptions{resources: "cpus:2;mem:1024;disk:512;cpus(eng):1"}
+	if bind {
+		opts.agentFlags = []string{"--isolation=posix/cpu,posix/mem,filesystem/linux"}
+	}
+	r := startRig(t, opts)
 	fw := startFrameworkAt(t, r.masterAddr, frameworkOptions{checkpoint: true, role: "eng"})
 	ctx := ctxT(t)
 
@@ -133,18 +152,58 @@ func TestReservationAndPersistentVolume(t *testing.T) {
 
 	runOnVolume := func(taskID, cmd string) {
 		t.Helper()
-		o, vol := volumeOffer(t, fw, "vol1")
-		task := commandTask(taskID, o, "cpus:0.1;mem:32", cmd)
-		task.Resources = append(task.Resources, vol)
-		if err := fw.client.Launch(ctx, ids(o), []*mesos.TaskInfo{task}, &mesos.Filters{RefuseSeconds: ptr(0.0)}); err != nil {
-			t.Fatal(err)
-		}
-		states, last := fw.waitTerminal(taskID)
-		if last.GetState() != mesos.TaskState_TASK_FINISHED {
-			t.Fatalf("task %s: states %v, last %v", taskID, states, last)
+		for {
+			o, vol := volumeOffer(t, fw, "vol1")
+			task := commandTask(taskID, o, "cpus:0.1;mem:32", cmd)
+			task.Resources = append(task.Resources, vol)
+			if err := fw.client.Launch(ctx, ids(o), []*mesos.TaskInfo{task}, &mesos.Filters{RefuseSeconds: ptr(0.0)}); err != nil {
+				t.Fatal(err)
+			}
+			states, last := fw.waitTerminal(taskID)
+			if last.GetReason() == mesos.TaskStatus_REASON_INVALID_OFFERS {
+				// An offer made before the agent's restart and
+				// rescinded since: the next one is current.
+				continue
+			}
+			if last.GetState() != mesos.TaskState_TASK_FINISHED {
+				out, _ := filepath.Glob(filepath.Join(r.workDir, "slaves", "*", "frameworks", "*", "executors", taskID, "runs", "latest", "std*"))
+				for _, f := range out {
+					b, _ := os.ReadFile(f)
+					t.Logf("%s:\n%s", f, b)
+				}
+				if entries, err := os.ReadDir(filepath.Dir(out[0])); err == nil {
+					var names []string
+					for _, e := range entries {
+						names = append(names, e.Name()+":"+e.Type().String())
+					}
+					t.Logf("sandbox: %v", names)
+				}
+				t.Fatalf("task %s: states %v, last %v", taskID, states, last)
+			}
+			return
 		}
 	}
 	runOnVolume("writer", "echo kept > data/file")
+	// In the sandbox on the host: a link to the volume, or (bound inside
+	// the container) an empty mount point.
+	points, _ := filepath.Glob(filepath.Join(r.workDir, "slaves", "*", "frameworks", "*", "executors", "writer", "runs", "*-*", "data"))
+	if len(points) != 1 {
+		t.Errorf("the writer's sandbox has %d data entries, want 1: %v", len(points), points)
+	}
+	for _, p := range points {
+		fi, err := os.Lstat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if link := fi.Mode()&os.ModeSymlink != 0; link == bind {
+			t.Errorf("the sandbox's data is a symbolic link: %v, want %v", link, !bind)
+		}
+		if bind {
+			if entries, _ := os.ReadDir(p); len(entries) != 0 {
+				t.Errorf("the mount point on the host holds %v: the task wrote beside the volume", entries)
+			}
+		}
+	}
 	if b, err := os.ReadFile(filepath.Join(volDir, "file")); err != nil || string(b) != "kept\n" {
 		t.Fatalf("the volume holds %q (%v), want what the task wrote", b, err)
 	}
