@@ -83,6 +83,12 @@ func TestOperatorReserveAndUnreserve(t *testing.T) {
 	if status != http.StatusBadRequest || !strings.Contains(string(body), "No agent found") {
 		t.Errorf("RESERVE_RESOURCES on an unknown agent: %d %q", status, body)
 	}
+	status, body = m.operatorCall(&masterpb.Call{Type: masterpb.Call_RESERVE_RESOURCES.Enum(), ReserveResources: &masterpb.Call_ReserveResources{
+		AgentId: &mesos.AgentID{Value: proto.String(a.ID)}, Resources: dynamic("cpus:1", "eng", ""), Source: dynamic("cpus:1", "ops", ""),
+	}}, codec.JSON)
+	if status != http.StatusBadRequest || !strings.Contains(string(body), "('reserve.source') is not supported") {
+		t.Errorf("RESERVE_RESOURCES with a source: %d %q", status, body)
+	}
 	a.none(agentproto.MasterMessage_APPLY_OPERATION, 100*time.Millisecond)
 
 	if status, body := reserve(dynamic("cpus:2", "eng", "ops")); status != http.StatusAccepted {

@@ -298,6 +298,10 @@ func (c *Core) conversion(fw *framework, a *agent, role string, op *mesos.Offer_
 		if op.Reserve == nil {
 			return nil, nil, fmt.Errorf("Expecting 'reserve' to be present")
 		}
+		if len(op.GetReserve().GetSource()) > 0 {
+			// Mesos 1.10's re-reservation from one reservation to another.
+			return nil, nil, fmt.Errorf("Changing a reservation ('reserve.source') is not supported by this master")
+		}
 		res, err := parse(op.GetReserve().GetResources())
 		if err != nil {
 			return nil, nil, err
@@ -580,7 +584,7 @@ func operatorResourceCall(call *masterpb.Call) (agentID string, op *mesos.Offer_
 	case masterpb.Call_RESERVE_RESOURCES:
 		r := call.GetReserveResources()
 		return r.GetAgentId().GetValue(), &mesos.Offer_Operation{Type: mesos.Offer_Operation_RESERVE.Enum(),
-			Reserve: &mesos.Offer_Operation_Reserve{Resources: r.GetResources()}}, true
+			Reserve: &mesos.Offer_Operation_Reserve{Resources: r.GetResources(), Source: r.GetSource()}}, true
 	case masterpb.Call_UNRESERVE_RESOURCES:
 		r := call.GetUnreserveResources()
 		return r.GetAgentId().GetValue(), &mesos.Offer_Operation{Type: mesos.Offer_Operation_UNRESERVE.Enum(),
