@@ -605,7 +605,9 @@ func (c *core) masterStreamEnded(now time.Time, in MasterStreamEnded) {
 // here) for a known one.
 func (c *core) registerMessage() *agentproto.AgentMessage {
 	info := proto.Clone(c.cfg.AgentInfo).(*mesos.AgentInfo)
-	info.Resources = c.totalResources()
+	if len(c.ckptRes) > 0 {
+		info.Resources = c.totalResources()
+	}
 	reg := &agentproto.AgentMessage_Register{AgentInfo: info, Version: proto.String(MesosVersion), Endpoint: proto.String(c.cfg.Endpoint)}
 	if c.agentID == "" {
 		return &agentproto.AgentMessage{Type: agentproto.AgentMessage_REGISTER.Enum(), Register: reg}

@@ -48,7 +48,8 @@ func volumesOf(rs resources.Resources) []Volume {
 
 // totalResources is the agent's total: --resources with the checkpointed
 // resources applied. Should they no longer fit (--resources shrank), the
-// agent reports --resources alone and logs why.
+// agent reports --resources alone and logs why. Without checkpointed
+// resources it is the configuration's own slice, not to be changed.
 func (c *core) totalResources() []*mesos.Resource {
 	flags := c.cfg.AgentInfo.GetResources()
 	if len(c.ckptRes) == 0 {

@@ -46,7 +46,9 @@ func (k *Core) V1State() *V1State { return k.c.v1State() }
 // v1State builds the V1State.
 func (c *core) v1State() *V1State {
 	s := &V1State{AgentInfo: proto.Clone(c.cfg.AgentInfo).(*mesos.AgentInfo)}
-	s.AgentInfo.Resources = c.totalResources()
+	if len(c.ckptRes) > 0 {
+		s.AgentInfo.Resources = c.totalResources()
+	}
 	if c.agentID != "" {
 		s.AgentInfo.Id = &mesos.AgentID{Value: proto.String(c.agentID)}
 	}
