@@ -104,6 +104,7 @@ func TestOperatorReserveAndUnreserve(t *testing.T) {
 		t.Fatalf("GET_OPERATIONS before the agent answered: %v, want one pending RESERVE", ops)
 	}
 	a.finish(apply)
+	m.waitMetric("master/valid_operation_status_updates", 1)
 	waitFor(t, "the finished operator operation to leave GET_OPERATIONS", func() bool {
 		return len(m.operator(&masterpb.Call{Type: masterpb.Call_GET_OPERATIONS.Enum()}, codec.JSON).GetGetOperations().GetOperations()) == 0
 	})

@@ -128,11 +128,14 @@ func (c *Core) applyToAgent(fw *framework, a *agent, op *mesos.Offer_Operation, 
 // operationStatus takes an agent's answer to APPLY_OPERATION: the
 // operation's status goes to its framework when it asked for feedback.
 func (c *Core) operationStatus(a *agent, u *agentproto.OperationStatusUpdate) {
+	c.metrics.inc("master/messages_operation_status_update")
 	o := c.operations[string(u.GetOperationUuid())]
 	if o == nil || o.agentID != a.id {
+		c.metrics.inc("master/invalid_operation_status_updates")
 		c.log.Warn("status of an unknown operation", "agent", a.id, "state", u.GetState().String())
 		return
 	}
+	c.metrics.inc("master/valid_operation_status_updates")
 	st := &mesos.OperationStatus{
 		OperationId: o.info.GetId(), State: u.GetState().Enum(), AgentId: agentIDProto(a.id),
 		Uuid: &mesos.UUID{Value: o.uuid},
@@ -156,6 +159,14 @@ func (c *Core) operationStatus(a *agent, u *agentproto.OperationStatusUpdate) {
 // acknowledgeOperation takes ACKNOWLEDGE_OPERATION_STATUS: the
 // acknowledged terminal status ends the master's record of the operation.
 func (c *Core) acknowledgeOperation(fw *framework, ack *schedpb.Call_AcknowledgeOperationStatus) {
+	valid := false
+	defer func() {
+		if valid {
+			c.metrics.inc("master/valid_operation_status_update_acknowledgements")
+		} else {
+			c.metrics.inc("master/invalid_operation_status_update_acknowledgements")
+		}
+	}()
 	for _, key := range sortedKeys(c.operations) {
 		o := c.operations[key]
 		if o.frameworkID != fw.id || o.info.GetId().GetValue() != ack.GetOperationId().GetValue() {
@@ -166,6 +177,7 @@ func (c *Core) acknowledgeOperation(fw *framework, ack *schedpb.Call_Acknowledge
 		}
 		if st := o.latest(); string(st.GetUuid().GetValue()) == string(ack.GetUuid()) && st.GetState() != mesos.OperationState_OPERATION_PENDING {
 			delete(c.operations, key)
+			valid = true
 		}
 	}
 }
@@ -569,13 +581,10 @@ func (c *Core) operatorOperation(agentID string, op *mesos.Offer_Operation) Resu
 			return fail(Conflict, "Insufficient resources on agent %s: %s are not available", a.id, consumed.String())
 		}
 	}
-	c.countOperatorOperation()
 	c.applyToAgent(nil, a, op, consumed, converted)
 	c.allocateSoon = true
 	return Result{Code: Accepted}
 }
-
-func (c *Core) countOperatorOperation() { c.metrics.inc("master/operator_operations") }
 
 // operatorResourceCall maps an operator call to the offer operation it
 // carries out.
