@@ -468,3 +468,34 @@ func TestOperatorGrowAndShrinkVolume(t *testing.T) {
 		t.Errorf("SHRINK_VOLUME to nothing: %d %q", status, body)
 	}
 }
+
+// A reservation's labels are part of it, as in Mesos: unreserving without
+// them names other resources (409), with them it succeeds.
+func TestReservationLabels(t *testing.T) {
+	m := startMaster(t)
+	a := startAgent(t, m, "agent1.example.com", "cpus:4;mem:1024")
+	agentID := &mesos.AgentID{Value: proto.String(a.ID)}
+	labelled := func() []*mesos.Resource {
+		rv := resources.Reservation{Type: resources.ReservationDynamic, Role: "eng", Principal: "ops",
+			Labels: resources.EncodeLabels([]resources.Label{{Key: "owner", Value: "db"}})}
+		return resources.ToProto(resources.MustParse("cpus:1").PushReservation(rv))
+	}
+	unreserve := func(rs []*mesos.Resource) int {
+		status, _ := m.operatorCall(&masterpb.Call{Type: masterpb.Call_UNRESERVE_RESOURCES.Enum(), UnreserveResources: &masterpb.Call_UnreserveResources{AgentId: agentID, Resources: rs}}, codec.JSON)
+		return status
+	}
+	if status, body := m.operatorCall(&masterpb.Call{Type: masterpb.Call_RESERVE_RESOURCES.Enum(), ReserveResources: &masterpb.Call_ReserveResources{AgentId: agentID, Resources: labelled()}}, codec.JSON); status != http.StatusAccepted {
+		t.Fatalf("RESERVE_RESOURCES with labels: %d %q", status, body)
+	}
+	apply := a.next(agentproto.MasterMessage_APPLY_OPERATION)
+	if l := apply.GetApplyOperation().GetResources()[0].GetReservations()[0].GetLabels().GetLabels(); len(l) != 1 || l[0].GetKey() != "owner" {
+		t.Fatalf("the agent was sent the reservation without its labels: %v", apply.GetApplyOperation().GetResources())
+	}
+	a.finish(apply)
+	if status := unreserve(dynamic("cpus:1", "eng", "ops")); status != http.StatusConflict {
+		t.Errorf("UNRESERVE_RESOURCES without the labels: %d, want 409", status)
+	}
+	if status := unreserve(labelled()); status != http.StatusAccepted {
+		t.Errorf("UNRESERVE_RESOURCES with the labels: %d, want 202", status)
+	}
+}
