@@ -499,3 +499,41 @@ func TestReservationLabels(t *testing.T) {
 		t.Errorf("UNRESERVE_RESOURCES with the labels: %d, want 202", status)
 	}
 }
+
+// A framework of a sub-role refines (stacks) a reservation of its parent
+// role when it has RESERVATION_REFINEMENT, as Mesos allows; without the
+// capability the refinement is refused.
+func TestReservationRefinement(t *testing.T) {
+	for _, capable := range []bool{true, false} {
+		m := startMaster(t)
+		a := startAgent(t, m, "agent1.example.com", "cpus:1;mem:256;cpus(eng):2")
+		var caps []mesos.FrameworkInfo_Capability_Type
+		if capable {
+			caps = append(caps, mesos.FrameworkInfo_Capability_RESERVATION_REFINEMENT)
+		}
+		fi := frameworkInfo("ml", caps...)
+		fi.Role = proto.String("eng/ml")
+		s := subscribe(t, m, fi, codec.JSON)
+		o := s.nextOffers()[0]
+		if got := reservedTo("eng", "cpus", o); got != 2 {
+			t.Fatalf("a framework of eng/ml is offered %v cpus reserved to eng, want 2", got)
+		}
+		refined := resources.MustParse("cpus(eng):1").PushReservation(resources.Reservation{Type: resources.ReservationDynamic, Role: "eng/ml"})
+		s.accept(offerIDs(o), 0, &mesos.Offer_Operation{Type: mesos.Offer_Operation_RESERVE.Enum(),
+			Id: &mesos.OperationID{Value: proto.String("refine")}, Reserve: &mesos.Offer_Operation_Reserve{Resources: resources.ToProto(refined)}})
+		if !capable {
+			st := s.next(schedpb.Event_UPDATE_OPERATION_STATUS).GetUpdateOperationStatus().GetStatus()
+			if st.GetState() != mesos.OperationState_OPERATION_ERROR || !strings.Contains(st.GetMessage(), "RESERVATION_REFINEMENT") {
+				t.Errorf("refinement without the capability: %v, want OPERATION_ERROR naming RESERVATION_REFINEMENT", st)
+			}
+			continue
+		}
+		a.finish(a.next(agentproto.MasterMessage_APPLY_OPERATION))
+		if st := s.next(schedpb.Event_UPDATE_OPERATION_STATUS).GetUpdateOperationStatus().GetStatus(); st.GetState() != mesos.OperationState_OPERATION_FINISHED {
+			t.Fatalf("refinement: %v, want OPERATION_FINISHED", st)
+		}
+		if got := reservedTo("eng/ml", "cpus", s.nextOffers()...); got != 1 {
+			t.Errorf("after the refinement eng/ml is offered %v cpus reserved to it, want 1", got)
+		}
+	}
+}
