@@ -152,7 +152,7 @@ func testReservationAndPersistentVolume(t *testing.T, bind bool) {
 
 	runOnVolume := func(taskID, cmd string) {
 		t.Helper()
-		for {
+		for attempt := 1; ; attempt++ {
 			o, vol := volumeOffer(t, fw, "vol1")
 			task := commandTask(taskID, o, "cpus:0.1;mem:32", cmd)
 			task.Resources = append(task.Resources, vol)
@@ -160,7 +160,7 @@ func testReservationAndPersistentVolume(t *testing.T, bind bool) {
 				t.Fatal(err)
 			}
 			states, last := fw.waitTerminal(taskID)
-			if last.GetReason() == mesos.TaskStatus_REASON_INVALID_OFFERS {
+			if last.GetReason() == mesos.TaskStatus_REASON_INVALID_OFFERS && attempt < 5 {
 				// An offer made before the agent's restart and
 				// rescinded since: the next one is current.
 				continue
