@@ -282,7 +282,9 @@ func TestPendingOperationSettledOnReregistration(t *testing.T) {
 		fi.Role = proto.String("eng")
 		s := subscribe(t, m, fi, codec.JSON)
 		o := s.nextOffers()[0]
-		s.accept(offerIDs(o), 0, &mesos.Offer_Operation{Type: mesos.Offer_Operation_RESERVE.Enum(),
+		// A long filter: no offer comes before the agent is back (REVIVE
+		// below), so none predates what the test checks.
+		s.accept(offerIDs(o), 3600, &mesos.Offer_Operation{Type: mesos.Offer_Operation_RESERVE.Enum(),
 			Id: &mesos.OperationID{Value: proto.String("r1")}, Reserve: &mesos.Offer_Operation_Reserve{Resources: dynamic("cpus:1", "eng", "")}})
 		apply := a.next(agentproto.MasterMessage_APPLY_OPERATION)
 		a.disconnect()
@@ -307,6 +309,7 @@ func TestPendingOperationSettledOnReregistration(t *testing.T) {
 		if st.GetOperationId().GetValue() != "r1" || st.GetState() != want {
 			t.Errorf("applied=%v: status %v, want %s", applied, st, want)
 		}
+		s.call(&schedpb.Call{Type: schedpb.Call_REVIVE.Enum()})
 		var reserved float64
 		for reserved == 0 {
 			offers := s.nextOffers()
