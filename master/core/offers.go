@@ -442,7 +442,7 @@ func (c *Core) launch(fw *framework, a *agent, role string, available resources.
 		}
 		launched[i] = ti
 		t := &task{
-			id: ti.GetTaskId().GetValue(), frameworkID: fw.id, agentID: a.id, info: ti,
+			id: ti.GetTaskId().GetValue(), frameworkID: fw.id, agentID: a.id, info: keepTaskInfo(ti),
 			res: taskRes[i], role: role, user: taskUser(ti),
 		}
 		if executor != nil {

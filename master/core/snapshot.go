@@ -67,10 +67,10 @@ type Snapshot struct {
 type taskRec struct {
 	id, frameworkID, agentID, executorID, role, user string
 
-	info      *mesos.TaskInfo
+	info      *taskInfo
 	res       resources.Resources
 	state     mesos.TaskState
-	statuses  []*mesos.TaskStatus
+	statuses  []taskStatus
 	recovered bool // its resources went back to the allocator
 	onAgent   bool // its agent counts it (in what the agent uses)
 

@@ -126,8 +126,8 @@ func BenchmarkReregisterAfterFailover(b *testing.B) {
 	byAgent := map[string][]*mesos.Task{}
 	for _, t := range old.c.frameworks[fw.id].tasks {
 		byAgent[t.agentID] = append(byAgent[t.agentID], &mesos.Task{
-			Name: t.info.Name, TaskId: t.info.TaskId, FrameworkId: fi.Id, AgentId: t.info.AgentId,
-			State: mesos.TaskState_TASK_RUNNING.Enum(), Resources: t.info.Resources,
+			Name: t.info.name, TaskId: t.info.taskID, FrameworkId: fi.Id, AgentId: &mesos.AgentID{Value: proto.String(t.agentID)},
+			State: mesos.TaskState_TASK_RUNNING.Enum(), Resources: resources.ToProto(t.res),
 		})
 	}
 	infos := old.reg.GetAgents().GetAgents()
