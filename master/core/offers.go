@@ -441,10 +441,10 @@ func (c *Core) launch(fw *framework, a *agent, role string, available resources.
 			ti.Executor = executor
 		}
 		launched[i] = ti
-		t := &task{
+		t := &task{taskFixed: &taskFixed{
 			id: ti.GetTaskId().GetValue(), frameworkID: fw.id, agentID: a.id, info: keepTaskInfo(ti),
 			res: taskRes[i], role: role, user: taskUser(ti),
-		}
+		}}
 		if executor != nil {
 			t.executorID = executor.GetExecutorId().GetValue()
 		}

@@ -13,14 +13,7 @@ import (
 
 // task is the master's record of a launched task.
 type task struct {
-	id          string
-	frameworkID string
-	agentID     string
-	info        *taskInfo // shared with its published records
-	executorID  string    // "" for the built-in command executor
-	res         resources.Resources
-	role        string
-	user        string
+	*taskFixed
 
 	state              mesos.TaskState // the latest state known
 	statusUpdateState  *mesos.TaskState
@@ -35,6 +28,21 @@ type task struct {
 	// key is taskKey(frameworkID, id), its key among its agent's tasks,
 	// made once (see agentKey).
 	key string
+}
+
+// taskFixed is what never changes of a task once the master knows it. The
+// task and every record published of it share it, so that a master
+// holding hundreds of thousands of tasks does not hold these 150 bytes in
+// each record too (or make them again at every change of state).
+type taskFixed struct {
+	id          string
+	frameworkID string
+	agentID     string
+	executorID  string // "" for the built-in command executor
+	role        string
+	user        string
+	res         resources.Resources
+	info        taskInfo
 }
 
 // taskInfo is what the master keeps of a task's TaskInfo once it is
@@ -60,15 +68,15 @@ type taskInfoExtra struct {
 }
 
 // keepTaskInfo is what the master keeps of ti (it shares ti's parts).
-func keepTaskInfo(ti *mesos.TaskInfo) *taskInfo {
+func keepTaskInfo(ti *mesos.TaskInfo) taskInfo {
 	return newTaskInfo(ti.Name, ti.TaskId, taskInfoExtra{
 		labels: ti.Labels, container: ti.Container, healthCheck: ti.HealthCheck,
 		killPolicy: ti.KillPolicy, limits: ti.Limits,
 	})
 }
 
-func newTaskInfo(name *string, id *mesos.TaskID, extra taskInfoExtra) *taskInfo {
-	ti := &taskInfo{name: name, taskID: id}
+func newTaskInfo(name *string, id *mesos.TaskID, extra taskInfoExtra) taskInfo {
+	ti := taskInfo{name: name, taskID: id}
 	if extra.labels != nil || extra.container != nil || extra.healthCheck != nil || extra.killPolicy != nil || len(extra.limits) > 0 {
 		ti.extra = &extra
 	}
@@ -204,21 +212,20 @@ func newTaskFromAgent(rt *mesos.Task, agentID string) *task {
 			break
 		}
 	}
-	agentPB := rt.GetAgentId()
-	if agentPB.GetValue() != agentID {
-		agentPB = &mesos.AgentID{Value: &agentID}
-	}
 	return &task{
-		id:          rt.GetTaskId().GetValue(),
-		frameworkID: rt.GetFrameworkId().GetValue(),
-		agentID:     agentID,
-		info: newTaskInfo(rt.Name, rt.TaskId, taskInfoExtra{
-			limits: rt.GetLimits(), labels: rt.Labels, healthCheck: rt.HealthCheck,
-		}),
-		executorID: rt.GetExecutorId().GetValue(),
-		res:        res,
-		role:       role,
-		state:      rt.GetState(),
+		taskFixed: &taskFixed{
+			id:          rt.GetTaskId().GetValue(),
+			frameworkID: rt.GetFrameworkId().GetValue(),
+			agentID:     agentID,
+			info: newTaskInfo(rt.Name, rt.TaskId, taskInfoExtra{
+				limits: rt.GetLimits(), labels: rt.Labels, healthCheck: rt.HealthCheck,
+			}),
+			executorID: rt.GetExecutorId().GetValue(),
+			res:        res,
+			role:       role,
+			user:       rt.GetUser(),
+		},
+		state: rt.GetState(),
 		// The update the agent is delivering (the oldest its framework
 		// has not acknowledged) is what reconciliation answers until the
 		// framework acknowledges it, as Mesos keeps the re-registered
@@ -228,7 +235,6 @@ func newTaskFromAgent(rt *mesos.Task, agentID string) *task {
 		statusUpdateState: rt.StatusUpdateState,
 		statusUpdateUUID:  rt.GetStatusUpdateUuid(),
 		statuses:          agentStatuses(rt.GetStatuses()),
-		user:              rt.GetUser(),
 	}
 }
 
