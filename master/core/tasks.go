@@ -125,15 +125,16 @@ func (t *task) setState(s mesos.TaskState, now time.Time) {
 	t.addStatus(taskStatus{state: s, timestamp: secs(now)})
 }
 
-// taskStatus is a status in a task's history. Most hold a state and a
-// time, and maybe whether the task is healthy: those are kept as plain
-// values, 24 bytes instead of a TaskStatus's 200 and its fields', and
-// made into a TaskStatus (with the task's TaskID) only when a view shows
-// them. A status holding more (labels, container or check status, or a
+// taskStatus is a status in a task's history. Most hold a state, a time,
+// maybe whether the task is healthy and the container's status: those are
+// kept as plain values and a pointer, 32 bytes instead of a TaskStatus's
+// 200, and made into a TaskStatus (with the task's TaskID) only when a
+// view shows them. A status holding more (labels, a check status, or a
 // whole status an agent reported on re-registering) is kept as it came,
 // in full.
 type taskStatus struct {
 	timestamp float64
+	container *mesos.ContainerStatus
 	state     mesos.TaskState
 	healthy   int8 // 0: not said, 1: unhealthy, 2: healthy
 	full      *mesos.TaskStatus
@@ -142,15 +143,15 @@ type taskStatus struct {
 // keepStatus is what a task's history keeps of s: s itself when it holds
 // more than a state, a time and a health (keep says which parts matter).
 func keepStatus(s *mesos.TaskStatus, keep func(*mesos.TaskStatus) *mesos.TaskStatus) taskStatus {
-	ts := taskStatus{timestamp: s.GetTimestamp(), state: s.GetState()}
+	ts := taskStatus{timestamp: s.GetTimestamp(), state: s.GetState(), container: s.ContainerStatus}
 	if s.Healthy != nil {
 		ts.healthy = 1
 		if s.GetHealthy() {
 			ts.healthy = 2
 		}
 	}
-	if s.State == nil || s.Timestamp == nil || s.Labels != nil || s.ContainerStatus != nil || s.CheckStatus != nil {
-		ts.full = keep(s)
+	if s.State == nil || s.Timestamp == nil || s.Labels != nil || s.CheckStatus != nil {
+		ts.full, ts.container = keep(s), nil
 	}
 	return ts
 }
@@ -160,7 +161,7 @@ func (s taskStatus) proto(taskID *mesos.TaskID) *mesos.TaskStatus {
 	if s.full != nil {
 		return s.full
 	}
-	st := &mesos.TaskStatus{TaskId: taskID, State: s.state.Enum(), Timestamp: ptr(s.timestamp)}
+	st := &mesos.TaskStatus{TaskId: taskID, State: s.state.Enum(), Timestamp: ptr(s.timestamp), ContainerStatus: s.container}
 	if s.healthy != 0 {
 		st.Healthy = ptr(s.healthy == 2)
 	}
@@ -249,7 +250,7 @@ func agentStatuses(list []*mesos.TaskStatus) []taskStatus {
 		out[i] = keepStatus(s, func(s *mesos.TaskStatus) *mesos.TaskStatus { return s })
 		if s.TaskId == nil || s.AgentId != nil || s.Uuid != nil || s.Source != nil || s.Reason != nil || s.Message != nil ||
 			s.ExecutorId != nil || s.Data != nil || s.UnreachableTime != nil || len(s.ProtoReflect().GetUnknown()) > 0 {
-			out[i].full = s
+			out[i].full, out[i].container = s, nil
 		}
 	}
 	return out

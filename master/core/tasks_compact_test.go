@@ -17,6 +17,7 @@ func TestTaskStatusesKeptCompactShowAsBefore(t *testing.T) {
 		TaskId: &mesos.TaskID{Value: proto.String("t1")}, State: mesos.TaskState_TASK_RUNNING.Enum(),
 		Timestamp: proto.Float64(1700000000.25), Healthy: proto.Bool(false), Uuid: []byte("0123456789abcdef"),
 		Source: mesos.TaskStatus_SOURCE_EXECUTOR.Enum(), AgentId: &mesos.AgentID{Value: proto.String("a1")},
+		ContainerStatus: &mesos.ContainerStatus{ContainerId: &mesos.ContainerID{Value: proto.String("c1")}},
 	}
 	viewOf := func(s *mesos.TaskStatus) *mesos.TaskStatus {
 		st := statusForState(s)
