@@ -320,6 +320,10 @@ func (h *launchBench) feed(ins []core.Input) error {
 		}
 	})
 	h.steps.Add(int64(len(ins)))
+	// The callers reuse ins: once fed, its inputs (a framework's launches
+	// hold thousands of TaskInfos) must not stay alive in its array, where
+	// they counted against the master's memory per task.
+	clear(ins)
 	if err == nil {
 		err = failed
 	}
