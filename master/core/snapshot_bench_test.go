@@ -128,7 +128,7 @@ func BenchmarkReregisterAfterFailover(b *testing.B) {
 	byAgent := map[string][]*mesos.Task{}
 	for _, t := range old.c.frameworks[fw.id].tasks {
 		byAgent[t.agentID] = append(byAgent[t.agentID], &mesos.Task{
-			Name: t.info.name, TaskId: t.info.taskID, FrameworkId: fi.Id, AgentId: &mesos.AgentID{Value: proto.String(t.agentID)},
+			Name: t.info.name, TaskId: t.taskIDProto(), FrameworkId: fi.Id, AgentId: &mesos.AgentID{Value: proto.String(t.agentID)},
 			State: mesos.TaskState_TASK_RUNNING.Enum(), Resources: resources.ToProto(t.res),
 		})
 	}

@@ -30,30 +30,22 @@ func frameworkIDProto(id string) *mesos.FrameworkID {
 	return &mesos.FrameworkID{Value: proto.String(id)}
 }
 
-// taskIDProto is the task's TaskID as its statuses show it.
-func (r *taskRec) taskIDProto() *mesos.TaskID {
-	if id := r.info.GetTaskId(); id != nil {
-		return id
-	}
-	return &mesos.TaskID{Value: proto.String(r.id)}
-}
-
 // proto is the task as the operator API shows it (mesos.v1.Task).
 func (r *taskRec) proto() *mesos.Task {
 	t := &mesos.Task{
 		Name:        r.info.name,
-		TaskId:      r.info.taskID,
+		TaskId:      r.taskIDProto(),
 		FrameworkId: frameworkIDProto(r.frameworkID),
 		AgentId:     agentIDProto(r.agentID),
 		State:       r.state.Enum(),
 		Resources:   resources.ToProto(r.res),
-		Statuses:    statusProtos(r.statuses, r.taskIDProto()),
 		Labels:      r.info.GetLabels(),
 		Container:   r.info.GetContainer(),
 		HealthCheck: r.info.GetHealthCheck(),
 		KillPolicy:  r.info.GetKillPolicy(),
 		Limits:      r.info.GetLimits(),
 	}
+	t.Statuses = statusProtos(r.statuses, t.TaskId)
 	if r.executorID != "" {
 		t.ExecutorId = &mesos.ExecutorID{Value: proto.String(r.executorID)}
 	}

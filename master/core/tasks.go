@@ -52,11 +52,11 @@ type taskFixed struct {
 // kept: a master holding hundreds of thousands of tasks would hold a
 // TaskInfo and a CommandInfo, 300 bytes before their strings, for each.
 // The parts most tasks lack sit apart, so that a task with none of them
-// keeps three words. Its getters are mesos.TaskInfo's.
+// keeps two words; its TaskID is made from its id when a view shows it.
+// Its getters are mesos.TaskInfo's.
 type taskInfo struct {
-	name   *string
-	taskID *mesos.TaskID
-	extra  *taskInfoExtra // nil when it has none of them
+	name  *string
+	extra *taskInfoExtra // nil when it has none of them
 }
 
 type taskInfoExtra struct {
@@ -69,14 +69,14 @@ type taskInfoExtra struct {
 
 // keepTaskInfo is what the master keeps of ti (it shares ti's parts).
 func keepTaskInfo(ti *mesos.TaskInfo) taskInfo {
-	return newTaskInfo(ti.Name, ti.TaskId, taskInfoExtra{
+	return newTaskInfo(ti.Name, taskInfoExtra{
 		labels: ti.Labels, container: ti.Container, healthCheck: ti.HealthCheck,
 		killPolicy: ti.KillPolicy, limits: ti.Limits,
 	})
 }
 
-func newTaskInfo(name *string, id *mesos.TaskID, extra taskInfoExtra) taskInfo {
-	ti := taskInfo{name: name, taskID: id}
+func newTaskInfo(name *string, extra taskInfoExtra) taskInfo {
+	ti := taskInfo{name: name}
 	if extra.labels != nil || extra.container != nil || extra.healthCheck != nil || extra.killPolicy != nil || len(extra.limits) > 0 {
 		ti.extra = &extra
 	}
@@ -88,13 +88,6 @@ func (ti *taskInfo) GetName() string {
 		return ""
 	}
 	return *ti.name
-}
-
-func (ti *taskInfo) GetTaskId() *mesos.TaskID {
-	if ti == nil {
-		return nil
-	}
-	return ti.taskID
 }
 
 func (ti *taskInfo) extras() *taskInfoExtra {
@@ -180,12 +173,9 @@ func statusProtos(list []taskStatus, taskID *mesos.TaskID) []*mesos.TaskStatus {
 	return out
 }
 
-// taskIDOf is the task's TaskID as its statuses show it.
-func (t *task) taskIDProto() *mesos.TaskID {
-	if id := t.info.GetTaskId(); id != nil {
-		return id
-	}
-	return &mesos.TaskID{Value: &t.id}
+// taskIDProto is the task's TaskID, as the views show it.
+func (f *taskFixed) taskIDProto() *mesos.TaskID {
+	return &mesos.TaskID{Value: &f.id}
 }
 
 // addStatus records a status in the task's history. As in Mesos's
@@ -218,7 +208,7 @@ func newTaskFromAgent(rt *mesos.Task, agentID string) *task {
 			id:          rt.GetTaskId().GetValue(),
 			frameworkID: rt.GetFrameworkId().GetValue(),
 			agentID:     agentID,
-			info: newTaskInfo(rt.Name, rt.TaskId, taskInfoExtra{
+			info: newTaskInfo(rt.Name, taskInfoExtra{
 				limits: rt.GetLimits(), labels: rt.Labels, healthCheck: rt.HealthCheck,
 			}),
 			executorID: rt.GetExecutorId().GetValue(),

@@ -64,7 +64,7 @@ func TestKeepTaskInfo(t *testing.T) {
 		Command: &mesos.CommandInfo{Value: proto.String("sleep 1000")},
 	}
 	kept := keepTaskInfo(ti)
-	if kept.extra != nil || kept.GetName() != "n" || kept.GetTaskId() != ti.TaskId || kept.GetLabels() != nil || kept.GetKillPolicy() != nil {
+	if kept.extra != nil || kept.GetName() != "n" || kept.GetLabels() != nil || kept.GetKillPolicy() != nil {
 		t.Fatalf("kept %+v of a task with a command only", kept)
 	}
 	ti.KillPolicy = &mesos.KillPolicy{GracePeriod: &mesos.DurationInfo{Nanoseconds: proto.Int64(5)}}
