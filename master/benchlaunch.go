@@ -13,6 +13,7 @@ import (
 	"runtime/metrics"
 	"runtime/pprof"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -280,8 +281,11 @@ type launchAgent struct {
 
 // pendingUpdate is an update an agent sent and that is not acknowledged.
 type pendingUpdate struct {
-	fw      *mesos.FrameworkID
-	task    *mesos.TaskID
+	fw *mesos.FrameworkID
+	// task is the task's id, copied out of the RUN_TASK message so that
+	// the agent keeps none of the decoded message (which would count
+	// against the master's memory per task).
+	task    string
 	running bool // TASK_RUNNING, else TASK_FINISHED
 }
 
@@ -316,6 +320,10 @@ func (h *launchBench) feed(ins []core.Input) error {
 		}
 	})
 	h.steps.Add(int64(len(ins)))
+	// The callers reuse ins: once fed, its inputs (a framework's launches
+	// hold thousands of TaskInfos) must not stay alive in its array, where
+	// they counted against the master's memory per task.
+	clear(ins)
 	if err == nil {
 		err = failed
 	}
@@ -463,7 +471,7 @@ func (h *launchBench) answer(s *launchShard, a *launchAgent, msg *agentproto.Mas
 			fw = fwID
 			s.frameworks[fwID.GetValue()] = fw
 		}
-		return h.update(a, pendingUpdate{fw: fw, task: rt.GetTask().GetTaskId(), running: true}), nil
+		return h.update(a, pendingUpdate{fw: fw, task: strings.Clone(rt.GetTask().GetTaskId().GetValue()), running: true}), nil
 	case agentproto.MasterMessage_ACKNOWLEDGE:
 		ack := msg.GetAcknowledge()
 		uuid := ack.GetUuid()
@@ -507,7 +515,7 @@ func (h *launchBench) update(a *launchAgent, u pendingUpdate) core.Input {
 		StatusUpdate: &agentproto.StatusUpdate{
 			FrameworkId: u.fw, LatestState: state.Enum(),
 			Status: &mesos.TaskStatus{
-				TaskId: u.task, State: state.Enum(), Source: mesos.TaskStatus_SOURCE_EXECUTOR.Enum(),
+				TaskId: &mesos.TaskID{Value: &u.task}, State: state.Enum(), Source: mesos.TaskStatus_SOURCE_EXECUTOR.Enum(),
 				AgentId: a.agentID, Uuid: uuid,
 				Timestamp: proto.Float64(float64(time.Now().UnixNano()) / 1e9),
 			},

@@ -60,7 +60,11 @@ type agent struct {
 	minExpiry int64
 	heapIdx   int
 
-	alloc map[*client]resources.Resources // unallocated, by holder
+	// alloc holds what each framework role holds on the agent
+	// (unallocated), in no order: a handful at most, so a short slice
+	// searched by client beats a map, which the cycle would look up and
+	// update for every allocation.
+	alloc []holding
 	// lastAlloc is the agent's last allocation, so that its recovery is
 	// recognized by the slice (see RecoverResources); offered is the
 	// allocated copy of the last resources offered in a role, handed out
@@ -97,6 +101,37 @@ func (ag *agent) takeAll() {
 	clear(ag.availQ)
 	ag.gen++
 	ag.touch()
+}
+
+// holding is what client c holds on an agent.
+type holding struct {
+	c   *client
+	res resources.Resources
+}
+
+// allocOf returns what c holds on ag, and its index in ag.alloc (-1 when
+// nothing).
+func (ag *agent) allocOf(c *client) (resources.Resources, int) {
+	for i := range ag.alloc {
+		if ag.alloc[i].c == c {
+			return ag.alloc[i].res, i
+		}
+	}
+	return nil, -1
+}
+
+// holdsWhole reports whether c holds exactly the slice res on ag.
+func (ag *agent) holdsWhole(c *client, res resources.Resources) bool {
+	cur, i := ag.allocOf(c)
+	return i >= 0 && sameSlice(cur, res)
+}
+
+// dropAlloc removes the holding at index i.
+func (ag *agent) dropAlloc(i int) {
+	last := len(ag.alloc) - 1
+	ag.alloc[i] = ag.alloc[last]
+	ag.alloc[last] = holding{}
+	ag.alloc = ag.alloc[:last]
 }
 
 type lastAlloc struct {
@@ -161,6 +196,20 @@ func (ag *agent) give(res resources.Resources, q qty) {
 	ag.touch()
 }
 
+// agentsOf returns the agents where c holds resources, by ID.
+func (a *HierarchicalDRF) agentsOf(c *client) []*agent {
+	out := make([]*agent, 0, c.nAgents)
+	for w, word := range c.holdsOn {
+		for word != 0 {
+			num := w<<6 | trailingZeros(word)
+			word &= word - 1
+			out = append(out, a.agentByNum[num])
+		}
+	}
+	slices.SortFunc(out, func(x, y *agent) int { return strings.Compare(x.id, y.id) })
+	return out
+}
+
 func sortedAgents(set map[*agent]struct{}) []*agent {
 	out := make([]*agent, 0, len(set))
 	for ag := range set {
@@ -183,7 +232,6 @@ func (a *HierarchicalDRF) AddAgent(id string, info Agent, total resources.Resour
 		totalQ:    a.toQty(total),
 		available: total,
 		active:    true,
-		alloc:     map[*client]resources.Resources{},
 		pending:   map[string]resources.Resources{},
 		pos:       len(a.agentList),
 		num:       a.newAgentNum(),
@@ -236,8 +284,8 @@ func (a *HierarchicalDRF) RemoveAgent(id string) {
 		return
 	}
 	holders := make([]*client, 0, len(ag.alloc))
-	for c := range ag.alloc {
-		holders = append(holders, c)
+	for _, h := range ag.alloc {
+		holders = append(holders, h.c)
 	}
 	slices.SortFunc(holders, func(x, y *client) int {
 		if c := strings.Compare(x.fw.id, y.fw.id); c != 0 {
@@ -246,7 +294,8 @@ func (a *HierarchicalDRF) RemoveAgent(id string) {
 		return strings.Compare(x.role.path, y.role.path)
 	})
 	for _, c := range holders {
-		a.uncharge(c, ag, ag.alloc[c], a.toQty(ag.alloc[c]), false)
+		res, _ := ag.allocOf(c)
+		a.uncharge(c, ag, res, a.toQty(res), false)
 	}
 	for _, fwID := range sortedKeys(ag.pending) {
 		delete(a.pending[fwID], ag)

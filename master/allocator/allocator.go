@@ -250,6 +250,7 @@ type HierarchicalDRF struct {
 
 	// scratch buffers reused across cycles
 	candidates []*agent
+	outBuf     []Allocation
 	roleOrder  []*role
 	scratch    []int32
 }

@@ -32,7 +32,10 @@ type client struct {
 	alloc     qty
 	share     float64
 	offerable bool
-	agents    map[*agent]struct{} // agents where it holds resources
+	// holdsOn has bit agent.num set for the agents where it holds
+	// resources, nAgents of them.
+	holdsOn bitset
+	nAgents int
 	// refusedOn has bit agent.num set for the agents where it has filters.
 	refusedOn bitset
 	// idx numbers the client among the live ones (freed numbers are
@@ -203,8 +206,9 @@ func (a *HierarchicalDRF) RemoveFramework(id string) {
 	}
 	for _, r := range sortedKeys(fw.clients) {
 		c := fw.clients[r]
-		for _, ag := range sortedAgents(c.agents) {
-			a.uncharge(c, ag, ag.alloc[c], a.toQty(ag.alloc[c]), true)
+		for _, ag := range a.agentsOf(c) {
+			res, _ := ag.allocOf(c)
+			a.uncharge(c, ag, res, a.toQty(res), true)
 		}
 		a.clearFilters(c)
 		a.dropClient(c)
@@ -283,10 +287,9 @@ func (a *HierarchicalDRF) ensureClient(fw *framework, path string) *client {
 	}
 	r := a.ensureRole(path)
 	c := &client{
-		fw:     fw,
-		role:   r,
-		agents: map[*agent]struct{}{},
-		idx:    a.newClientIdx(),
+		fw:   fw,
+		role: r,
+		idx:  a.newClientIdx(),
 	}
 	a.clientByIdx[c.idx] = c
 	c.share = a.dominantShare(c.alloc)
@@ -299,7 +302,7 @@ func (a *HierarchicalDRF) ensureClient(fw *framework, path string) *client {
 // maybeDropClient stops tracking a framework under a role it no longer
 // subscribes to once it holds nothing there.
 func (a *HierarchicalDRF) maybeDropClient(c *client) {
-	if c.fw.roles[c.role.path] || len(c.agents) > 0 {
+	if c.fw.roles[c.role.path] || c.nAgents > 0 {
 		return
 	}
 	if a.frameworks[c.fw.id] != c.fw || c.fw.clients[c.role.path] != c {
@@ -371,28 +374,36 @@ func (a *HierarchicalDRF) charge(c *client, ag *agent, res resources.Resources, 
 	if take {
 		ag.take(res, q)
 	}
-	if cur, ok := ag.alloc[c]; ok {
-		ag.alloc[c] = cur.Add(res)
+	if cur, i := ag.allocOf(c); i >= 0 {
+		ag.alloc[i].res = cur.Add(res)
 	} else {
-		ag.alloc[c] = res
-		c.agents[ag] = struct{}{}
+		ag.alloc = append(ag.alloc, holding{c: c, res: res})
+		c.holdsOn.set(int(ag.num), true)
+		c.nAgents++
 	}
 	c.alloc.add(q)
 	a.clientShareChanged(c)
 	a.chargeRole(c.role, q, +1)
 }
 
-// uncharge releases res (of quantities q), which ag.alloc[c] must contain;
-// with giveBack the resources become available on the agent again.
+// uncharge releases res (of quantities q), which what c holds on ag must
+// contain; with giveBack the resources become available on the agent again.
 func (a *HierarchicalDRF) uncharge(c *client, ag *agent, res resources.Resources, q qty, giveBack bool) {
-	if cur := ag.alloc[c]; sameSlice(cur, res) || len(cur) == len(res) && cur.Equal(res) {
-		delete(ag.alloc, c)
-		delete(c.agents, ag)
-	} else if rest := cur.Subtract(res); rest.IsEmpty() {
-		delete(ag.alloc, c)
-		delete(c.agents, ag)
-	} else {
-		ag.alloc[c] = rest
+	cur, i := ag.allocOf(c)
+	switch {
+	case i < 0:
+	case sameSlice(cur, res) || len(cur) == len(res) && cur.Equal(res):
+		ag.dropAlloc(i)
+		c.holdsOn.set(int(ag.num), false)
+		c.nAgents--
+	default:
+		if rest := cur.Subtract(res); rest.IsEmpty() {
+			ag.dropAlloc(i)
+			c.holdsOn.set(int(ag.num), false)
+			c.nAgents--
+		} else {
+			ag.alloc[i].res = rest
+		}
 	}
 	if giveBack {
 		ag.give(res, q)

@@ -18,11 +18,15 @@ func (a *HierarchicalDRF) CheckInvariants() error {
 			return fmt.Errorf("agent %s: misplaced in the agent list", ag.id)
 		}
 		sum := ag.available
-		for c, res := range ag.alloc {
+		for i, h := range ag.alloc {
+			c, res := h.c, h.res
 			if res.IsEmpty() {
 				return fmt.Errorf("agent %s: empty allocation kept for %s", ag.id, c.fw.id)
 			}
-			if _, ok := c.agents[ag]; !ok {
+			if _, j := ag.allocOf(c); j != i {
+				return fmt.Errorf("agent %s: two holdings of %s in %s", ag.id, c.fw.id, c.role.path)
+			}
+			if !c.holdsOn.has(int(ag.num)) {
 				return fmt.Errorf("agent %s: allocation of %s in %s not indexed", ag.id, c.fw.id, c.role.path)
 			}
 			sum = sum.Add(res)
@@ -76,12 +80,25 @@ func (a *HierarchicalDRF) CheckInvariants() error {
 			}
 			idxs[c.idx] = true
 			var sum qty
-			for ag := range c.agents {
-				res, ok := ag.alloc[c]
-				if !ok || a.agents[ag.id] != ag {
-					return fmt.Errorf("framework %s role %s: indexed on agent %s without allocation", fwID, path, ag.id)
+			n := 0
+			for w, word := range c.holdsOn {
+				for word != 0 {
+					num := w<<6 | bits.TrailingZeros64(word)
+					word &= word - 1
+					n++
+					ag := a.agentByNum[num]
+					if ag == nil {
+						return fmt.Errorf("framework %s role %s: indexed on a removed agent number %d", fwID, path, num)
+					}
+					res, i := ag.allocOf(c)
+					if i < 0 || a.agents[ag.id] != ag {
+						return fmt.Errorf("framework %s role %s: indexed on agent %s without allocation", fwID, path, ag.id)
+					}
+					sum.add(a.toQty(res))
 				}
-				sum.add(a.toQty(res))
+			}
+			if n != c.nAgents {
+				return fmt.Errorf("framework %s role %s: holds on %d agents, counted %d", fwID, path, n, c.nAgents)
 			}
 			if !slices.Equal(trim(sum), trim(c.alloc)) {
 				return fmt.Errorf("framework %s role %s: allocation %v, want %v", fwID, path, c.alloc, sum)
@@ -89,7 +106,7 @@ func (a *HierarchicalDRF) CheckInvariants() error {
 			if err := nonNegative(c.alloc); err != nil {
 				return fmt.Errorf("framework %s role %s: allocation %w", fwID, path, err)
 			}
-			if !fw.roles[path] && len(c.agents) == 0 {
+			if !fw.roles[path] && c.nAgents == 0 {
 				return fmt.Errorf("framework %s role %s: tracked with neither subscription nor resources", fwID, path)
 			}
 			want := fw.active && fw.roles[path] && !fw.suppressed[path]

@@ -445,10 +445,13 @@ func (c *Core) launch(fw *framework, a *agent, role string, available resources.
 			ti.Executor = executor
 		}
 		launched[i] = ti
-		t := &task{
-			id: ti.GetTaskId().GetValue(), frameworkID: fw.id, agentID: a.id, info: ti,
+		// The task's id is kept inside its key among its agent's tasks:
+		// one string for both, and none of the call's.
+		key := taskKey(fw.id, ti.GetTaskId().GetValue())
+		t := &task{taskFixed: &taskFixed{
+			id: key[len(key)-len(ti.GetTaskId().GetValue()):], frameworkID: fw.id, agentID: a.id, info: keepTaskInfo(ti),
 			res: taskRes[i], role: role, user: taskUser(ti),
-		}
+		}, key: key}
 		if executor != nil {
 			t.executorID = executor.GetExecutorId().GetValue()
 		}

@@ -65,12 +65,10 @@ type Snapshot struct {
 
 // taskRec is a published task.
 type taskRec struct {
-	id, frameworkID, agentID, executorID, role, user string
+	*taskFixed // the task's own
 
-	info      *mesos.TaskInfo
-	res       resources.Resources
 	state     mesos.TaskState
-	statuses  []*mesos.TaskStatus
+	statuses  []taskStatus
 	recovered bool // its resources went back to the allocator
 	onAgent   bool // its agent counts it (in what the agent uses)
 
@@ -80,10 +78,10 @@ type taskRec struct {
 func (c *Core) newTaskRec(t *task) *taskRec {
 	a := c.agents[t.agentID]
 	return &taskRec{
-		id: t.id, frameworkID: t.frameworkID, agentID: t.agentID, executorID: t.executorID, role: t.role, user: t.user,
+		taskFixed: t.taskFixed,
 		// The statuses are shared: the core never changes those a record
 		// holds (task.addStatus).
-		info: t.info, res: t.res, state: t.state, statuses: slices.Clip(t.statuses),
+		state: t.state, statuses: slices.Clip(t.statuses),
 		recovered: t.resourcesRecovered, onAgent: a != nil && a.tasks[t.agentKey()] == t,
 	}
 }

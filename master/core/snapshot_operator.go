@@ -33,27 +33,27 @@ func frameworkIDProto(id string) *mesos.FrameworkID {
 // proto is the task as the operator API shows it (mesos.v1.Task).
 func (r *taskRec) proto() *mesos.Task {
 	t := &mesos.Task{
-		Name:        r.info.Name,
-		TaskId:      r.info.TaskId,
+		Name:        r.info.name,
+		TaskId:      r.taskIDProto(),
 		FrameworkId: frameworkIDProto(r.frameworkID),
 		AgentId:     agentIDProto(r.agentID),
 		State:       r.state.Enum(),
 		Resources:   resources.ToProto(r.res),
-		Statuses:    r.statuses,
-		Labels:      r.info.Labels,
-		Container:   r.info.Container,
-		HealthCheck: r.info.HealthCheck,
-		KillPolicy:  r.info.KillPolicy,
-		Limits:      r.info.Limits,
+		Labels:      r.info.GetLabels(),
+		Container:   r.info.GetContainer(),
+		HealthCheck: r.info.GetHealthCheck(),
+		KillPolicy:  r.info.GetKillPolicy(),
+		Limits:      r.info.GetLimits(),
 	}
+	t.Statuses = statusProtos(r.statuses, t.TaskId)
 	if r.executorID != "" {
 		t.ExecutorId = &mesos.ExecutorID{Value: proto.String(r.executorID)}
 	}
 	if r.user != "" {
 		t.User = proto.String(r.user)
 	}
-	if n := len(r.statuses); n > 0 {
-		last := r.statuses[n-1]
+	if n := len(t.Statuses); n > 0 {
+		last := t.Statuses[n-1]
 		t.StatusUpdateState = last.State
 		t.StatusUpdateUuid = last.Uuid
 	}

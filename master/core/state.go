@@ -329,7 +329,7 @@ func (a *agentRec) encodeFull() []byte {
 func (t *taskRec) appendJSON(b []byte) []byte {
 	return legacy.AppendTask(b, &legacy.Task{
 		ID: t.id, Name: t.info.GetName(), FrameworkID: t.frameworkID, ExecutorID: t.executorID, AgentID: t.agentID,
-		State: t.state, Resources: legacy.Resources(t.res), Limits: t.info.GetLimits(), Role: t.role, Statuses: t.statuses,
+		State: t.state, Resources: legacy.Resources(t.res), Limits: t.info.GetLimits(), Role: t.role, Statuses: statusProtos(t.statuses, t.taskIDProto()),
 		User: t.user, HasUser: t.user != "", Labels: t.info.GetLabels(), Container: t.info.GetContainer(),
 		HealthCheck: t.info.GetHealthCheck(),
 	})
@@ -346,7 +346,7 @@ func (t *taskRec) view() TaskView { return decode[TaskView](t.encode()) }
 // /master/tasks orders by.
 func (t *taskRec) startTime() float64 {
 	if len(t.statuses) > 0 {
-		return t.statuses[0].GetTimestamp()
+		return t.statuses[0].timestamp
 	}
 	return 0
 }

@@ -13,19 +13,12 @@ import (
 
 // task is the master's record of a launched task.
 type task struct {
-	id          string
-	frameworkID string
-	agentID     string
-	info        *mesos.TaskInfo
-	executorID  string // "" for the built-in command executor
-	res         resources.Resources
-	role        string
-	user        string
+	*taskFixed
 
 	state              mesos.TaskState // the latest state known
 	statusUpdateState  *mesos.TaskState
 	statusUpdateUUID   []byte
-	statuses           []*mesos.TaskStatus
+	statuses           []taskStatus
 	resourcesRecovered bool
 	// counted is set once the task's end is counted in the metrics.
 	counted         bool
@@ -36,6 +29,79 @@ type task struct {
 	// made once (see agentKey).
 	key string
 }
+
+// taskFixed is what never changes of a task once the master knows it. The
+// task and every record published of it share it, so that a master
+// holding hundreds of thousands of tasks does not hold these 150 bytes in
+// each record too (or make them again at every change of state).
+type taskFixed struct {
+	id          string
+	frameworkID string
+	agentID     string
+	executorID  string // "" for the built-in command executor
+	role        string
+	user        string
+	res         resources.Resources
+	info        taskInfo
+}
+
+// taskInfo is what the master keeps of a task's TaskInfo once it is
+// launched: the parts the task views (mesos.v1.Task, /master/state) show
+// and the kill policy draining uses. The command, data, executor, checks
+// and resources (kept apart, in task.res) went to the agent and are not
+// kept: a master holding hundreds of thousands of tasks would hold a
+// TaskInfo and a CommandInfo, 300 bytes before their strings, for each.
+// The parts most tasks lack sit apart, so that a task with none of them
+// keeps two words; its TaskID is made from its id when a view shows it.
+// Its getters are mesos.TaskInfo's.
+type taskInfo struct {
+	name  *string
+	extra *taskInfoExtra // nil when it has none of them
+}
+
+type taskInfoExtra struct {
+	labels      *mesos.Labels
+	container   *mesos.ContainerInfo
+	healthCheck *mesos.HealthCheck
+	killPolicy  *mesos.KillPolicy
+	limits      map[string]*mesos.Value_Scalar
+}
+
+// keepTaskInfo is what the master keeps of ti (it shares ti's parts).
+func keepTaskInfo(ti *mesos.TaskInfo) taskInfo {
+	return newTaskInfo(ti.Name, taskInfoExtra{
+		labels: ti.Labels, container: ti.Container, healthCheck: ti.HealthCheck,
+		killPolicy: ti.KillPolicy, limits: ti.Limits,
+	})
+}
+
+func newTaskInfo(name *string, extra taskInfoExtra) taskInfo {
+	ti := taskInfo{name: name}
+	if extra.labels != nil || extra.container != nil || extra.healthCheck != nil || extra.killPolicy != nil || len(extra.limits) > 0 {
+		ti.extra = &extra
+	}
+	return ti
+}
+
+func (ti *taskInfo) GetName() string {
+	if ti == nil || ti.name == nil {
+		return ""
+	}
+	return *ti.name
+}
+
+func (ti *taskInfo) extras() *taskInfoExtra {
+	if ti == nil || ti.extra == nil {
+		return &taskInfoExtra{}
+	}
+	return ti.extra
+}
+
+func (ti *taskInfo) GetLabels() *mesos.Labels                  { return ti.extras().labels }
+func (ti *taskInfo) GetContainer() *mesos.ContainerInfo        { return ti.extras().container }
+func (ti *taskInfo) GetHealthCheck() *mesos.HealthCheck        { return ti.extras().healthCheck }
+func (ti *taskInfo) GetKillPolicy() *mesos.KillPolicy          { return ti.extras().killPolicy }
+func (ti *taskInfo) GetLimits() map[string]*mesos.Value_Scalar { return ti.extras().limits }
 
 // agentKey is the task's key among its agent's tasks. It is made on first
 // use and kept: looking a task up on its agent, which the loop does several
@@ -49,9 +115,67 @@ func (t *task) agentKey() string {
 
 func (t *task) setState(s mesos.TaskState, now time.Time) {
 	t.state = s
-	t.addStatus(&mesos.TaskStatus{
-		TaskId: &mesos.TaskID{Value: &t.id}, State: s.Enum(), Timestamp: ptr(secs(now)),
-	})
+	t.addStatus(taskStatus{state: s, timestamp: secs(now)})
+}
+
+// taskStatus is a status in a task's history. Most hold a state, a time,
+// maybe whether the task is healthy and the container's status: those are
+// kept as plain values and a pointer, 32 bytes instead of a TaskStatus's
+// 200, and made into a TaskStatus (with the task's TaskID) only when a
+// view shows them. A status holding more (labels, a check status, or a
+// whole status an agent reported on re-registering) is kept as it came,
+// in full.
+type taskStatus struct {
+	timestamp float64
+	container *mesos.ContainerStatus
+	state     mesos.TaskState
+	healthy   int8 // 0: not said, 1: unhealthy, 2: healthy
+	full      *mesos.TaskStatus
+}
+
+// keepStatus is what a task's history keeps of s: s itself when it holds
+// more than a state, a time and a health (keep says which parts matter).
+func keepStatus(s *mesos.TaskStatus, keep func(*mesos.TaskStatus) *mesos.TaskStatus) taskStatus {
+	ts := taskStatus{timestamp: s.GetTimestamp(), state: s.GetState(), container: s.ContainerStatus}
+	if s.Healthy != nil {
+		ts.healthy = 1
+		if s.GetHealthy() {
+			ts.healthy = 2
+		}
+	}
+	if s.State == nil || s.Timestamp == nil || s.Labels != nil || s.CheckStatus != nil {
+		ts.full, ts.container = keep(s), nil
+	}
+	return ts
+}
+
+// proto is the status as the views show it; taskID is its task's.
+func (s taskStatus) proto(taskID *mesos.TaskID) *mesos.TaskStatus {
+	if s.full != nil {
+		return s.full
+	}
+	st := &mesos.TaskStatus{TaskId: taskID, State: s.state.Enum(), Timestamp: ptr(s.timestamp), ContainerStatus: s.container}
+	if s.healthy != 0 {
+		st.Healthy = ptr(s.healthy == 2)
+	}
+	return st
+}
+
+// statusProtos is a task history as the views show it.
+func statusProtos(list []taskStatus, taskID *mesos.TaskID) []*mesos.TaskStatus {
+	if len(list) == 0 {
+		return nil
+	}
+	out := make([]*mesos.TaskStatus, len(list))
+	for i, s := range list {
+		out[i] = s.proto(taskID)
+	}
+	return out
+}
+
+// taskIDProto is the task's TaskID, as the views show it.
+func (f *taskFixed) taskIDProto() *mesos.TaskID {
+	return &mesos.TaskID{Value: &f.id}
 }
 
 // addStatus records a status in the task's history. As in Mesos's
@@ -62,8 +186,8 @@ func (t *task) setState(s mesos.TaskState, now time.Time) {
 // The statuses a published record holds are the task's own (newTaskRec
 // does not copy them): an append writes past what the record sees, and a
 // replacement goes into a new array.
-func (t *task) addStatus(st *mesos.TaskStatus) {
-	if n := len(t.statuses); n > 0 && t.statuses[n-1].GetState() == st.GetState() {
+func (t *task) addStatus(st taskStatus) {
+	if n := len(t.statuses); n > 0 && t.statuses[n-1].state == st.state {
 		t.statuses = append(slices.Clip(t.statuses[:n-1]), st)
 		return
 	}
@@ -79,22 +203,20 @@ func newTaskFromAgent(rt *mesos.Task, agentID string) *task {
 			break
 		}
 	}
-	agentPB := rt.GetAgentId()
-	if agentPB.GetValue() != agentID {
-		agentPB = &mesos.AgentID{Value: &agentID}
-	}
 	return &task{
-		id:          rt.GetTaskId().GetValue(),
-		frameworkID: rt.GetFrameworkId().GetValue(),
-		agentID:     agentID,
-		info: &mesos.TaskInfo{
-			Name: rt.Name, TaskId: rt.TaskId, AgentId: agentPB,
-			Resources: rt.GetResources(), Limits: rt.GetLimits(), Labels: rt.Labels, HealthCheck: rt.HealthCheck,
+		taskFixed: &taskFixed{
+			id:          rt.GetTaskId().GetValue(),
+			frameworkID: rt.GetFrameworkId().GetValue(),
+			agentID:     agentID,
+			info: newTaskInfo(rt.Name, taskInfoExtra{
+				limits: rt.GetLimits(), labels: rt.Labels, healthCheck: rt.HealthCheck,
+			}),
+			executorID: rt.GetExecutorId().GetValue(),
+			res:        res,
+			role:       role,
+			user:       rt.GetUser(),
 		},
-		executorID: rt.GetExecutorId().GetValue(),
-		res:        res,
-		role:       role,
-		state:      rt.GetState(),
+		state: rt.GetState(),
 		// The update the agent is delivering (the oldest its framework
 		// has not acknowledged) is what reconciliation answers until the
 		// framework acknowledges it, as Mesos keeps the re-registered
@@ -103,9 +225,25 @@ func newTaskFromAgent(rt *mesos.Task, agentID string) *task {
 		// updates.
 		statusUpdateState: rt.StatusUpdateState,
 		statusUpdateUUID:  rt.GetStatusUpdateUuid(),
-		statuses:          rt.GetStatuses(),
-		user:              rt.GetUser(),
+		statuses:          agentStatuses(rt.GetStatuses()),
 	}
+}
+
+// agentStatuses is the history of a task an agent reports, its statuses
+// kept whole unless they hold just a state, a time and a health.
+func agentStatuses(list []*mesos.TaskStatus) []taskStatus {
+	if len(list) == 0 {
+		return nil
+	}
+	out := make([]taskStatus, len(list))
+	for i, s := range list {
+		out[i] = keepStatus(s, func(s *mesos.TaskStatus) *mesos.TaskStatus { return s })
+		if s.TaskId == nil || s.AgentId != nil || s.Uuid != nil || s.Source != nil || s.Reason != nil || s.Message != nil ||
+			s.ExecutorId != nil || s.Data != nil || s.UnreachableTime != nil || len(s.ProtoReflect().GetUnknown()) > 0 {
+			out[i].full, out[i].container = s, nil
+		}
+	}
+	return out
 }
 
 func killTaskMsg(fwID, taskID string, policy *mesos.KillPolicy) *agentproto.MasterMessage {
@@ -150,9 +288,11 @@ func (c *Core) statusUpdate(a *agent, up *agentproto.StatusUpdate) {
 		t.statusUpdateState = status.State
 		t.statusUpdateUUID = status.GetUuid()
 		if !containsStatus(t.statuses, status) {
-			st := statusForState(status)
-			st.TaskId = t.info.GetTaskId() // the same id: the update's is not kept
-			t.addStatus(st)
+			t.addStatus(keepStatus(status, func(s *mesos.TaskStatus) *mesos.TaskStatus {
+				st := statusForState(s)
+				st.TaskId = t.taskIDProto() // the same id: the update's is not kept
+				return st
+			}))
 		}
 		if latest.IsTerminal() {
 			// Resources are free, and the task counted as ended, as soon as
@@ -174,9 +314,9 @@ func (c *Core) statusUpdate(a *agent, up *agentproto.StatusUpdate) {
 	c.sendToFramework(fw, &schedpb.Event{Type: schedpb.Event_UPDATE.Enum(), Update: &schedpb.Event_Update{Status: s}})
 }
 
-func containsStatus(list []*mesos.TaskStatus, s *mesos.TaskStatus) bool {
+func containsStatus(list []taskStatus, s *mesos.TaskStatus) bool {
 	for _, x := range list {
-		if x.GetState() == s.GetState() && x.GetTimestamp() == s.GetTimestamp() {
+		if x.state == s.GetState() && x.timestamp == s.GetTimestamp() {
 			return true
 		}
 	}
@@ -237,7 +377,7 @@ func (c *Core) masterTaskUpdate(fw *framework, t *task, state mesos.TaskState, r
 	if !t.state.IsTerminal() {
 		t.state = state
 	}
-	t.addStatus(statusForState(status))
+	t.addStatus(keepStatus(status, statusForState))
 	if changed {
 		c.opTaskUpdated(t, status)
 	}
