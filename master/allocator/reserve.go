@@ -27,10 +27,11 @@ func (a *HierarchicalDRF) UpdateAllocation(frameworkID, agentID string, consumed
 		return false
 	}
 	un, conv := consumed.Unallocated(), converted.Unallocated()
-	if !ag.alloc[c].Contains(un) || !ag.total.Contains(un) || !sameQuantities(a, un, conv) {
+	held, i := ag.allocOf(c)
+	if i < 0 || !held.Contains(un) || !ag.total.Contains(un) || !sameQuantities(a, un, conv) {
 		return false
 	}
-	ag.alloc[c] = ag.alloc[c].Subtract(un).Add(conv)
+	ag.alloc[i].res = held.Subtract(un).Add(conv)
 	ag.total = ag.total.Subtract(un).Add(conv)
 	a.converted(ag)
 	return true
