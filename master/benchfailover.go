@@ -309,11 +309,11 @@ func (b *failoverBench) failover(ctx context.Context, leader int, res *BenchFail
 		}
 		// The leader's view is read every 10ms once every agent heard
 		// REGISTERED since the kill (reading it costs the leader a
-		// snapshot and a walk over every task: it is not read sooner).
+		// snapshot and a walk over its agents: it is not read sooner).
 		if leading != nil && res.Reregistered == 0 && b.reregistered.Load() >= int64(b.opts.Agents) &&
 			now.Sub(lastPoll) >= 10*time.Millisecond {
 			lastPoll = now
-			if int(leading.latest().Metrics()["master/slaves_active"]) == b.opts.Agents {
+			if leading.latest().ActiveAgents() == b.opts.Agents {
 				res.Reregistered = time.Since(t0)
 				fmt.Fprintf(w, "failover: every agent re-registered after %.3fs\n", res.Reregistered.Seconds())
 			}
