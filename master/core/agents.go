@@ -1,7 +1,9 @@
 package core
 
 import (
+	"context"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strconv"
 	"strings"
@@ -118,7 +120,13 @@ func (c *Core) agentSubscribe(in AgentSubscribe) Result {
 		c.log.Warn("refusing an agent's registration with an invalid id", "type", msg.GetType().String(), "err", err)
 		return fail(Invalid, "%s", err.Error())
 	}
-	info := clone(reg.GetAgentInfo())
+	// The core keeps what an agent reports, its tasks as they came
+	// (newTaskFromAgent): the AgentInfo is copied only where it is changed
+	// (a new agent's takes its id).
+	info := reg.GetAgentInfo()
+	if msg.GetType() == agentproto.AgentMessage_REGISTER {
+		info = clone(info)
+	}
 	total, err := resources.FromProto(info.GetResources())
 	if err != nil {
 		return fail(Invalid, "Invalid agent resources: %v", err)
@@ -535,7 +543,11 @@ func (c *Core) adoptTask(fw *framework, a *agent, rt *mesos.Task, notify bool) {
 	c.taskChanged(fw, t)
 	c.taskListsChanged(fw)
 	c.opTaskAdded(t)
-	c.log.Debug("task of a re-registered agent adopted", "agent", a.id, "framework", fw.id, "task", t.id, "state", t.state.String())
+	if c.log.Enabled(context.Background(), slog.LevelDebug) {
+		// Not built otherwise: a failover adopts every task of every
+		// agent, and the arguments would cost an allocation each.
+		c.log.Debug("task of a re-registered agent adopted", "agent", a.id, "framework", fw.id, "task", t.id, "state", t.state.String())
+	}
 	if !notify {
 		return
 	}
