@@ -2,6 +2,7 @@ package agentproto
 
 import (
 	"math"
+	"unsafe"
 
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
@@ -26,8 +27,19 @@ import (
 // know field for field (another type, an unknown field, a field twice, a
 // required field missing) is decoded by protobuf from the start.
 func UnmarshalAgentMessage(b []byte, m *AgentMessage) error {
+	return unmarshalAgentMessage(b, m, false)
+}
+
+// UnmarshalAgentMessageOwning is UnmarshalAgentMessage for bytes that
+// become the message's: its strings are slices of b itself, not of a copy,
+// so b must never change afterwards (a request body read for this alone).
+func UnmarshalAgentMessageOwning(b []byte, m *AgentMessage) error {
+	return unmarshalAgentMessage(b, m, true)
+}
+
+func unmarshalAgentMessage(b []byte, m *AgentMessage, own bool) error {
 	proto.Reset(m)
-	if decodeAgentMessage(b, m) {
+	if decodeAgentMessage(b, m, own) {
 		return nil
 	}
 	proto.Reset(m)
@@ -36,7 +48,7 @@ func UnmarshalAgentMessage(b []byte, m *AgentMessage) error {
 
 // decodeAgentMessage decodes a message holding a type and a register, or
 // reports false.
-func decodeAgentMessage(b []byte, m *AgentMessage) bool {
+func decodeAgentMessage(b []byte, m *AgentMessage, own bool) bool {
 	var reg []byte
 	var typ *AgentMessage_Type
 	for len(b) > 0 {
@@ -74,7 +86,12 @@ func decodeAgentMessage(b []byte, m *AgentMessage) bool {
 	if reg == nil {
 		return false
 	}
-	d := &decoder{base: reg, str: string(reg)}
+	d := &decoder{base: reg}
+	if own && len(reg) > 0 {
+		d.str = unsafe.String(&reg[0], len(reg))
+	} else {
+		d.str = string(reg)
+	}
 	r := &AgentMessage_Register{}
 	if !d.register(reg, r) {
 		return false
@@ -95,8 +112,8 @@ func (a *slab[T]) next(hint int) *T {
 	return &a.s[len(a.s)-1]
 }
 
-// decoder decodes one Register: base is its bytes, str a copy of them of
-// which every string field is a slice.
+// decoder decodes one Register: base is its bytes, str a copy of them (or
+// they themselves, owned) of which every string field is a slice.
 type decoder struct {
 	base []byte
 	str  string

@@ -1,6 +1,7 @@
 package core
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -210,7 +211,7 @@ func (c *Core) reregisterAgent(conn string, info *mesos.AgentInfo, total resourc
 			back = recovering
 			c.forgetRecovered(id)
 			c.cancelRemoval(id)
-			if !proto.Equal(known, info) {
+			if !c.sameAgentInfo(known, info) {
 				c.persist(&registrypb.Operation{Type: registrypb.Operation_UPDATE_AGENT.Enum(), AgentInfo: clone(info)})
 			}
 		} else {
@@ -233,7 +234,7 @@ func (c *Core) reregisterAgent(conn string, info *mesos.AgentInfo, total resourc
 		c.admitAgent(a)
 	} else {
 		c.cancelRemoval(id)
-		if !proto.Equal(a.info, info) {
+		if !c.sameAgentInfo(a.info, info) {
 			c.persist(&registrypb.Operation{Type: registrypb.Operation_UPDATE_AGENT.Enum(), AgentInfo: clone(info)})
 		}
 		if a.conn != "" && a.conn != conn {
@@ -281,6 +282,22 @@ func (c *Core) reregisterAgent(conn string, info *mesos.AgentInfo, total resourc
 	c.log.Info("agent reregistered", "agent", id, "hostname", info.GetHostname(), "as", back.String())
 	c.allocateSoon = true
 	return Result{Code: OK, AgentID: id}
+}
+
+// sameAgentInfo reports whether an agent comes back with the AgentInfo the
+// master has, so that the registry need not be updated: whether the two
+// encode alike, which is much cheaper than proto.Equal's walk (a failover
+// compares every agent's), and tells apart only what Equal would, but
+// for a float's sign of zero (an update written for nothing).
+func (c *Core) sameAgentInfo(a, b *mesos.AgentInfo) bool {
+	opts := proto.MarshalOptions{Deterministic: true}
+	var errA, errB error
+	c.infoA, errA = opts.MarshalAppend(c.infoA[:0], a)
+	c.infoB, errB = opts.MarshalAppend(c.infoB[:0], b)
+	if errA != nil || errB != nil {
+		return proto.Equal(a, b)
+	}
+	return bytes.Equal(c.infoA, c.infoB)
 }
 
 // agentReturn is how an agent comes back (reregisterAgent).
