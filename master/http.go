@@ -100,8 +100,7 @@ func decodeCall(w http.ResponseWriter, r *http.Request, msg proto.Message) bool 
 // tasks of which come by the hundred thousand after a failover, with
 // agentproto's decoder.
 func unmarshalAgentMessage(b []byte, m proto.Message) error {
-	// The body was read for this alone: the message may keep it.
-	return agentproto.UnmarshalAgentMessageOwning(b, m.(*agentproto.AgentMessage))
+	return agentproto.UnmarshalAgentMessage(b, m.(*agentproto.AgentMessage))
 }
 
 // requestError answers a refusal of the request ladder.

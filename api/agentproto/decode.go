@@ -16,8 +16,8 @@ import (
 // thousand agents after a failover decodes a hundred thousand tasks at
 // once, and protobuf's decoder allocates every message, every string and
 // every pointer to a scalar on its own (about forty allocations for a task
-// with two resources). Here a message's strings are slices of one copy of
-// its bytes, and its tasks, their ids and resources come from a few arrays
+// with two resources). Here a message's strings are copied into a few
+// buffers, and its tasks, their ids and resources come from a few arrays
 // (so they are collected together: one task kept keeps its message's).
 //
 // The tasks' common fields are decoded here (ids, name, state, resources
@@ -27,19 +27,8 @@ import (
 // know field for field (another type, an unknown field, a field twice, a
 // required field missing) is decoded by protobuf from the start.
 func UnmarshalAgentMessage(b []byte, m *AgentMessage) error {
-	return unmarshalAgentMessage(b, m, false)
-}
-
-// UnmarshalAgentMessageOwning is UnmarshalAgentMessage for bytes that
-// become the message's: its strings are slices of b itself, not of a copy,
-// so b must never change afterwards (a request body read for this alone).
-func UnmarshalAgentMessageOwning(b []byte, m *AgentMessage) error {
-	return unmarshalAgentMessage(b, m, true)
-}
-
-func unmarshalAgentMessage(b []byte, m *AgentMessage, own bool) error {
 	proto.Reset(m)
-	if decodeAgentMessage(b, m, own) {
+	if decodeAgentMessage(b, m) {
 		return nil
 	}
 	proto.Reset(m)
@@ -48,7 +37,7 @@ func unmarshalAgentMessage(b []byte, m *AgentMessage, own bool) error {
 
 // decodeAgentMessage decodes a message holding a type and a register, or
 // reports false.
-func decodeAgentMessage(b []byte, m *AgentMessage, own bool) bool {
+func decodeAgentMessage(b []byte, m *AgentMessage) bool {
 	var reg []byte
 	var typ *AgentMessage_Type
 	for len(b) > 0 {
@@ -86,12 +75,7 @@ func decodeAgentMessage(b []byte, m *AgentMessage, own bool) bool {
 	if reg == nil {
 		return false
 	}
-	d := &decoder{base: reg}
-	if own && len(reg) > 0 {
-		d.str = unsafe.String(&reg[0], len(reg))
-	} else {
-		d.str = string(reg)
-	}
+	d := &decoder{}
 	r := &AgentMessage_Register{}
 	if !d.register(reg, r) {
 		return false
@@ -112,11 +96,11 @@ func (a *slab[T]) next(hint int) *T {
 	return &a.s[len(a.s)-1]
 }
 
-// decoder decodes one Register: base is its bytes, str a copy of them (or
-// they themselves, owned) of which every string field is a slice.
+// decoder decodes one Register.
 type decoder struct {
-	base []byte
-	str  string
+	// text holds the bytes of the strings decoded, which are slices of it
+	// (it is only ever appended to).
+	text []byte
 	// hint is how many of each thing to allocate at once (the tasks).
 	hint int
 
@@ -137,11 +121,23 @@ type decoder struct {
 	taskBodies [][]byte
 }
 
-// string is v, a slice of d.base, as a slice of d.str.
+// textChunk is how many bytes of strings decoder.text holds at least.
+const textChunk = 512
+
+// string is v copied, as a string.
 func (d *decoder) string(v []byte) *string {
-	off := cap(d.base) - cap(v)
 	s := d.strs.next(4 * d.hint)
-	*s = d.str[off : off+len(v)]
+	if len(v) == 0 {
+		*s = ""
+		return s
+	}
+	if cap(d.text)-len(d.text) < len(v) {
+		d.text = make([]byte, 0, max(len(v), textChunk))
+	}
+	start := len(d.text)
+	d.text = append(d.text, v...)
+	// The bytes are never written again: the string may be made of them.
+	*s = unsafe.String(&d.text[start], len(v))
 	return s
 }
 

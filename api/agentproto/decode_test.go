@@ -1,7 +1,6 @@
 package agentproto
 
 import (
-	"bytes"
 	"fmt"
 	"testing"
 
@@ -78,20 +77,13 @@ func sameDecoding(t *testing.T, what string, b []byte) {
 	t.Helper()
 	want := &AgentMessage{}
 	wantErr := proto.Unmarshal(b, want)
-	for _, owning := range []bool{false, true} {
-		got := &AgentMessage{Type: AgentMessage_PONG.Enum()} // reset first
-		var gotErr error
-		if owning {
-			gotErr = UnmarshalAgentMessageOwning(bytes.Clone(b), got)
-		} else {
-			gotErr = UnmarshalAgentMessage(b, got)
-		}
-		switch {
-		case (wantErr == nil) != (gotErr == nil) || (wantErr != nil && wantErr.Error() != gotErr.Error()):
-			t.Errorf("%s (owning %v): error %v, want %v", what, owning, gotErr, wantErr)
-		case wantErr == nil && !proto.Equal(got, want):
-			t.Errorf("%s (owning %v): decoded\n%v\nwant\n%v", what, owning, got, want)
-		}
+	got := &AgentMessage{Type: AgentMessage_PONG.Enum()} // reset first
+	gotErr := UnmarshalAgentMessage(b, got)
+	switch {
+	case (wantErr == nil) != (gotErr == nil) || (wantErr != nil && wantErr.Error() != gotErr.Error()):
+		t.Errorf("%s: error %v, want %v", what, gotErr, wantErr)
+	case wantErr == nil && !proto.Equal(got, want):
+		t.Errorf("%s: decoded\n%v\nwant\n%v", what, got, want)
 	}
 }
 
@@ -241,14 +233,6 @@ func TestUnmarshalAgentMessageAllocations(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
-	owning := testing.AllocsPerRun(20, func() {
-		if err := UnmarshalAgentMessageOwning(b, &AgentMessage{}); err != nil {
-			t.Fatal(err)
-		}
-	})
-	if owning >= fast {
-		t.Errorf("decoding bytes it owns: %v allocations, as many as decoding a copy (%v)", owning, fast)
-	}
 	if fast > plain/3 {
 		t.Errorf("decoding a REREGISTER of 10 tasks: %v allocations, protobuf %v; want at most a third", fast, plain)
 	}
