@@ -49,6 +49,13 @@ func MethodNotAllowed(method string, allowed ...string) *RequestError {
 // returns the body's encoding. What follows (validation, Accept for
 // streaming calls, stream ids) is each API's own.
 func DecodeCall(method, contentType string, body io.Reader, limit int64, msg proto.Message) (Encoding, *RequestError) {
+	return DecodeCallWith(method, contentType, body, limit, msg, proto.Unmarshal)
+}
+
+// DecodeCallWith is DecodeCall with unmarshal decoding a protobuf body
+// into msg: a decoder made for one message type, which must give
+// proto.Unmarshal's result and errors.
+func DecodeCallWith(method, contentType string, body io.Reader, limit int64, msg proto.Message, unmarshal func([]byte, proto.Message) error) (Encoding, *RequestError) {
 	if method != "POST" {
 		return 0, MethodNotAllowed(method, "POST")
 	}
@@ -69,7 +76,7 @@ func DecodeCall(method, contentType string, body io.Reader, limit int64, msg pro
 	}
 	name := string(msg.ProtoReflect().Descriptor().Name())
 	if enc == Protobuf {
-		if err := proto.Unmarshal(data, msg); err != nil {
+		if err := unmarshal(data, msg); err != nil {
 			return 0, &RequestError{Status: StatusBadRequest, Message: "Failed to parse body into " + name + " protobuf: " + err.Error()}
 		}
 		return enc, nil

@@ -255,7 +255,7 @@ func (b *failoverBench) failover(ctx context.Context, leader int, res *BenchFail
 			}
 		}()
 	}
-	cpu0, gc0 := cputime.Process(), gcCPU()
+	cpu0, gc0, heap0 := cputime.Process(), gcCPU(), heapCounts()
 	t0 := time.Now()
 	b.killedAt.Store(t0.UnixNano())
 	b.masters[leader].srv.Close()
@@ -309,11 +309,11 @@ func (b *failoverBench) failover(ctx context.Context, leader int, res *BenchFail
 		}
 		// The leader's view is read every 10ms once every agent heard
 		// REGISTERED since the kill (reading it costs the leader a
-		// snapshot and a walk over every task: it is not read sooner).
+		// snapshot and a walk over its agents: it is not read sooner).
 		if leading != nil && res.Reregistered == 0 && b.reregistered.Load() >= int64(b.opts.Agents) &&
 			now.Sub(lastPoll) >= 10*time.Millisecond {
 			lastPoll = now
-			if int(leading.latest().Metrics()["master/slaves_active"]) == b.opts.Agents {
+			if leading.latest().ActiveAgents() == b.opts.Agents {
 				res.Reregistered = time.Since(t0)
 				fmt.Fprintf(w, "failover: every agent re-registered after %.3fs\n", res.Reregistered.Seconds())
 			}
@@ -329,8 +329,12 @@ func (b *failoverBench) failover(ctx context.Context, leader int, res *BenchFail
 		}
 	}
 	newLeader := leading
-	fmt.Fprintf(w, "failover: the process used %.2fs of CPU from the kill to the end (%.2fs of it collecting garbage), the masters and the simulated agents together\n",
-		(cputime.Process() - cpu0).Seconds(), (gcCPU() - gc0).Seconds())
+	heap := heapCounts()
+	fmt.Fprintf(w, "failover: the process used %.2fs of CPU from the kill to the end (%.2fs of it collecting garbage, %d collections), "+
+		"and allocated %.0f MiB in %d objects (%.1f KiB, %.0f objects an agent), the masters and the simulated agents together\n",
+		(cputime.Process() - cpu0).Seconds(), (gcCPU() - gc0).Seconds(), heap.cycles-heap0.cycles,
+		float64(heap.bytes-heap0.bytes)/(1<<20), heap.objects-heap0.objects,
+		float64(heap.bytes-heap0.bytes)/1024/float64(b.opts.Agents), float64(heap.objects-heap0.objects)/float64(b.opts.Agents))
 	fmt.Fprintf(w, "failover: leader %s: registry fetched in %.1fms; %s\n", newLeader.Advertise(),
 		float64(newLeader.fetchTime.Load())/1e6, newLeader.loopTimes())
 	m := newLeader.latest().Metrics()
@@ -348,6 +352,22 @@ func gcCPU() time.Duration {
 		return 0
 	}
 	return time.Duration(s[0].Value.Float64() * float64(time.Second))
+}
+
+// heapTotals is what the process has allocated on the heap, and how many
+// times it collected garbage, so far.
+type heapTotals struct{ bytes, objects, cycles uint64 }
+
+func heapCounts() heapTotals {
+	s := []metrics.Sample{{Name: "/gc/heap/allocs:bytes"}, {Name: "/gc/heap/allocs:objects"}, {Name: "/gc/cycles/total:gc-cycles"}}
+	metrics.Read(s)
+	var out heapTotals
+	for i, p := range []*uint64{&out.bytes, &out.objects, &out.cycles} {
+		if s[i].Value.Kind() == metrics.KindUint64 {
+			*p = s[i].Value.Uint64()
+		}
+	}
+	return out
 }
 
 // writeHeapProfile writes the heap profile (every allocation since the

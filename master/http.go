@@ -96,6 +96,13 @@ func decodeCall(w http.ResponseWriter, r *http.Request, msg proto.Message) bool 
 	return true
 }
 
+// unmarshalAgentMessage decodes an agent's REGISTER or REREGISTER, the
+// tasks of which come by the hundred thousand after a failover, with
+// agentproto's decoder.
+func unmarshalAgentMessage(b []byte, m proto.Message) error {
+	return agentproto.UnmarshalAgentMessage(b, m.(*agentproto.AgentMessage))
+}
+
 // requestError answers a refusal of the request ladder.
 func requestError(w http.ResponseWriter, rerr *codec.RequestError) {
 	if rerr.Allow != "" {
@@ -227,7 +234,9 @@ func (m *Master) handleAgentSubscribe(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	msg := &agentproto.AgentMessage{}
-	if !decodeCall(w, r, msg) {
+	if _, rerr := codec.DecodeCallWith(r.Method, r.Header.Get("Content-Type"), codec.SizedBody{Reader: r.Body, Size: r.ContentLength}, maxBody, msg,
+		unmarshalAgentMessage); rerr != nil {
+		requestError(w, rerr)
 		return
 	}
 	conn := uuid.NewString()

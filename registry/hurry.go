@@ -26,7 +26,10 @@ import (
 // of their addresses, hurryStagger apart, so that they do not split their
 // votes: the first to stand finds the other still naming the old leader
 // and waits; the second to stand finds the first a candidate without a
-// leader, which votes for it. A leader that died with its machine, or is
+// leader, which votes for it. Meanwhile neither names the dead leader
+// (Leader), so whoever looks for the leader through them (agents,
+// schedulers) waits for the new one instead of being sent to a closed port
+// and trying again. A leader that died with its machine, or is
 // cut off by the network, closes nothing: its followers find it by its
 // silence, as before.
 
@@ -37,6 +40,13 @@ const (
 	// hurryStagger spaces the followers' elections.
 	hurryStagger = 40 * time.Millisecond
 )
+
+// goneLeader is a leader whose process is gone, and when this follower
+// last heard from it.
+type goneLeader struct {
+	addr        string
+	lastContact time.Time
+}
 
 // connEnded runs when a connection a peer opened to this master ends: if
 // the peer was the leader and its process is gone, the election is
@@ -60,6 +70,8 @@ func (s *Replicated) connEnded() {
 	if now, _ := s.raft.LeaderWithID(); now != leader {
 		return // another leader already
 	}
+	// Nobody is sent to it any more (Leader): they wait for the next one.
+	s.gone.Store(&goneLeader{addr: string(leader), lastContact: s.raft.LastContact()})
 	// This follower's place among the masters other than the old leader.
 	var others []string
 	if f := s.raft.GetConfiguration(); f.Error() == nil {

@@ -101,6 +101,9 @@ type Replicated struct {
 	// that ended; hurries counts the elections it hurried (hurry.go).
 	hurrying atomic.Bool
 	hurries  atomic.Int64
+	// gone is the leader whose process connEnded found gone, and its last
+	// word then: Leader names it no more until it speaks again.
+	gone atomic.Pointer[goneLeader]
 
 	lead          chan bool
 	stopLead      chan struct{}
@@ -381,8 +384,14 @@ func (s *Replicated) Leader() string {
 	if addr == "" {
 		return ""
 	}
-	if s.raft.State() != raft.Leader && time.Since(s.raft.LastContact()) > s.quiet {
-		return ""
+	if s.raft.State() != raft.Leader {
+		last := s.raft.LastContact()
+		if time.Since(last) > s.quiet {
+			return ""
+		}
+		if g := s.gone.Load(); g != nil && g.addr == string(addr) && !last.After(g.lastContact) {
+			return "" // its process is gone (hurry.go)
+		}
 	}
 	return string(addr)
 }

@@ -349,3 +349,32 @@ func TestReplicatedQuietLeaderIsNotNamed(t *testing.T) {
 	}
 	waitLeader(t, alive)
 }
+
+// A follower that finds the leader's process gone names it no more at
+// once, long before the quiet rule would (half a heartbeat timeout), and
+// names the leader elected next.
+func TestReplicatedGoneLeaderIsNotNamed(t *testing.T) {
+	const hb = 4 * time.Second
+	nodes := newCluster(t, 3, func(cfg *ReplicatedConfig) {
+		cfg.HeartbeatTimeout, cfg.ElectionTimeout, cfg.LeaderLeaseTimeout = hb, hb, hb/2
+	})
+	first := waitLeader(t, nodes)
+	var alive []*node
+	for _, n := range nodes {
+		if n != first {
+			alive = append(alive, n)
+		}
+	}
+	first.kill()
+	killed := time.Now()
+	testutil.WaitFor(t, "the followers to stop naming the dead leader", 10*time.Second, func() bool {
+		return alive[0].store.Leader() == "" && alive[1].store.Leader() == ""
+	})
+	if took := time.Since(killed); took >= hb/4 {
+		t.Errorf("the followers named the dead leader for %v after the kill, want less than %v", took, hb/4)
+	}
+	second := waitLeader(t, alive)
+	testutil.WaitFor(t, "both to name the new leader", 10*time.Second, func() bool {
+		return alive[0].store.Leader() == second.addr && alive[1].store.Leader() == second.addr
+	})
+}

@@ -1,7 +1,10 @@
 package core
 
 import (
+	"bytes"
+	"context"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strconv"
 	"strings"
@@ -118,7 +121,13 @@ func (c *Core) agentSubscribe(in AgentSubscribe) Result {
 		c.log.Warn("refusing an agent's registration with an invalid id", "type", msg.GetType().String(), "err", err)
 		return fail(Invalid, "%s", err.Error())
 	}
-	info := clone(reg.GetAgentInfo())
+	// The core keeps what an agent reports, its tasks as they came
+	// (newTaskFromAgent): the AgentInfo is copied only where it is changed
+	// (a new agent's takes its id).
+	info := reg.GetAgentInfo()
+	if msg.GetType() == agentproto.AgentMessage_REGISTER {
+		info = clone(info)
+	}
 	total, err := resources.FromProto(info.GetResources())
 	if err != nil {
 		return fail(Invalid, "Invalid agent resources: %v", err)
@@ -202,7 +211,7 @@ func (c *Core) reregisterAgent(conn string, info *mesos.AgentInfo, total resourc
 			back = recovering
 			c.forgetRecovered(id)
 			c.cancelRemoval(id)
-			if !proto.Equal(known, info) {
+			if !c.sameAgentInfo(known, info) {
 				c.persist(&registrypb.Operation{Type: registrypb.Operation_UPDATE_AGENT.Enum(), AgentInfo: clone(info)})
 			}
 		} else {
@@ -225,7 +234,7 @@ func (c *Core) reregisterAgent(conn string, info *mesos.AgentInfo, total resourc
 		c.admitAgent(a)
 	} else {
 		c.cancelRemoval(id)
-		if !proto.Equal(a.info, info) {
+		if !c.sameAgentInfo(a.info, info) {
 			c.persist(&registrypb.Operation{Type: registrypb.Operation_UPDATE_AGENT.Enum(), AgentInfo: clone(info)})
 		}
 		if a.conn != "" && a.conn != conn {
@@ -274,6 +283,22 @@ func (c *Core) reregisterAgent(conn string, info *mesos.AgentInfo, total resourc
 	c.log.Info("agent reregistered", "agent", id, "hostname", info.GetHostname(), "as", back.String())
 	c.allocateSoon = true
 	return Result{Code: OK, AgentID: id}
+}
+
+// sameAgentInfo reports whether an agent comes back with the AgentInfo the
+// master has, so that the registry need not be updated: whether the two
+// encode alike, which is much cheaper than proto.Equal's walk (a failover
+// compares every agent's), and tells apart only what Equal would, but
+// for a float's sign of zero (an update written for nothing).
+func (c *Core) sameAgentInfo(a, b *mesos.AgentInfo) bool {
+	opts := proto.MarshalOptions{Deterministic: true}
+	var errA, errB error
+	c.infoA, errA = opts.MarshalAppend(c.infoA[:0], a)
+	c.infoB, errB = opts.MarshalAppend(c.infoB[:0], b)
+	if errA != nil || errB != nil {
+		return proto.Equal(a, b)
+	}
+	return bytes.Equal(c.infoA, c.infoB)
 }
 
 // agentReturn is how an agent comes back (reregisterAgent).
@@ -536,7 +561,11 @@ func (c *Core) adoptTask(fw *framework, a *agent, rt *mesos.Task, notify bool) {
 	c.taskChanged(fw, t)
 	c.taskListsChanged(fw)
 	c.opTaskAdded(t)
-	c.log.Debug("task of a re-registered agent adopted", "agent", a.id, "framework", fw.id, "task", t.id, "state", t.state.String())
+	if c.log.Enabled(context.Background(), slog.LevelDebug) {
+		// Not built otherwise: a failover adopts every task of every
+		// agent, and the arguments would cost an allocation each.
+		c.log.Debug("task of a re-registered agent adopted", "agent", a.id, "framework", fw.id, "task", t.id, "state", t.state.String())
+	}
 	if !notify {
 		return
 	}

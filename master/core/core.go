@@ -235,6 +235,9 @@ func (CloseAgent) isOutput()  {}
 // Core is the master's state machine. It is not safe for concurrent use:
 // exactly one goroutine (the driver's) calls Step and reads its state.
 type Core struct {
+	// infoA and infoB are sameAgentInfo's buffers.
+	infoA, infoB []byte
+
 	opts  Options
 	info  *mesos.MasterInfo
 	log   *slog.Logger

@@ -639,3 +639,44 @@ func TestARestartedAgentsEndedTaskIsReportedLost(t *testing.T) {
 		t.Errorf("tasks_finished %v, tasks_lost %v; want 1, 0", m["master/tasks_finished"], m["master/tasks_lost"])
 	}
 }
+
+// An agent that comes back with another AgentInfo than the registry's (new
+// attributes, say), recovered after a failover or still known, has the
+// registry updated (UPDATE_AGENT) before it hears REGISTERED; one that
+// comes back with the same has nothing written, however its AgentInfo was
+// built.
+func TestReregisteredAgentInfoChangesAreWritten(t *testing.T) {
+	r, _, admitted, registered := launchedBeforeFailover(t)
+	n := r.failover(Options{AgentReregisterTimeout: time.Minute})
+
+	changed := proto.Clone(admitted).(*mesos.AgentInfo)
+	changed.Attributes = []*mesos.Attribute{{Name: proto.String("rack"), Type: mesos.Value_TEXT.Enum(), Text: &mesos.Value_Text{Value: proto.String("r1")}}}
+	before := len(n.outs)
+	n.reregister("c2", changed, []*mesos.FrameworkInfo{registered}, nil)
+	ops := opsOf(n.since(before))
+	if len(ops) != 1 || ops[0].GetType() != registrypb.Operation_UPDATE_AGENT || !proto.Equal(ops[0].GetAgentInfo(), changed) {
+		t.Fatalf("a recovered agent back with new attributes wrote %v, want UPDATE_AGENT with its new AgentInfo", ops)
+	}
+	if got := n.reg.GetAgents().GetAgents()[0].GetInfo(); !proto.Equal(got, changed) {
+		t.Fatalf("the registry holds %v, want %v", got, changed)
+	}
+
+	// The same again, encoded otherwise (its resources built anew): the
+	// agent is known, nothing is written.
+	same := proto.Clone(changed).(*mesos.AgentInfo)
+	same.Resources = resources.ToProto(resources.MustParse("cpus:4;mem:4096"))
+	if !proto.Equal(same, changed) {
+		t.Fatalf("test setup: %v differs from %v", same, changed)
+	}
+	before = len(n.outs)
+	n.reregister("c3", same, []*mesos.FrameworkInfo{registered}, nil)
+	if ops := opsOf(n.since(before)); len(ops) != 0 {
+		t.Fatalf("a known agent back with the same AgentInfo wrote %v, want nothing", ops)
+	}
+	changed.Port = proto.Int32(5052)
+	before = len(n.outs)
+	n.reregister("c4", changed, []*mesos.FrameworkInfo{registered}, nil)
+	if ops := opsOf(n.since(before)); len(ops) != 1 || ops[0].GetType() != registrypb.Operation_UPDATE_AGENT || ops[0].GetAgentInfo().GetPort() != 5052 {
+		t.Fatalf("a known agent back on another port wrote %v, want UPDATE_AGENT", ops)
+	}
+}
