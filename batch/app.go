@@ -18,6 +18,7 @@ import (
 
 	"github.com/gomesos/gomesos/api/v1/mesos"
 	schedpb "github.com/gomesos/gomesos/api/v1/scheduler"
+	"github.com/gomesos/gomesos/batch/locality"
 	"github.com/gomesos/gomesos/scheduler"
 )
 
@@ -36,6 +37,9 @@ const (
 	// maxStageAttempts bounds the rounds of recomputing lost map outputs
 	// for one stage (Spark's spark.stage.maxConsecutiveAttempts).
 	maxStageAttempts = 4
+	// localityRefuse is the filter of offers declined while the tasks wait
+	// for other agents: short, for the wait may end soon.
+	localityRefuse = time.Second
 )
 
 // Config configures an App (the driver).
@@ -60,9 +64,14 @@ type Config struct {
 	// TaskMaxFailures is how many times one task may fail before its job
 	// fails (executor losses do not count).
 	TaskMaxFailures int
-	// LocalityWait is how long a task with a preferred executor (one
-	// holding its cached input) waits for it before running elsewhere; 0
-	// does not wait (the CLI's default is DefaultLocalityWait, Spark's 3s).
+	// LocalityWait is how long tasks wait for a place they prefer before
+	// running elsewhere (delay scheduling, package locality): a task
+	// whose cached input an executor holds waits for that executor, and
+	// the tasks of a stage reading input splits local to some agents
+	// (Dataset.WithLocations, LocationsFile) wait for an offer or a free
+	// executor slot on those agents, the wait starting again at each
+	// local launch. 0 does not wait (the CLI's default is
+	// DefaultLocalityWait, Spark's spark.locality.wait of 3s).
 	LocalityWait time.Duration
 	// MinRegisteredRatio makes the first tasks wait until executors with
 	// this share of CoresMax have registered, or MaxRegisteredWait has
@@ -134,6 +143,9 @@ type Event struct {
 	// Executor and Agent name the executor (ExecutorAdded, ExecutorLost,
 	// TaskEnded).
 	Executor, Agent string
+	// Locality is how well the task's place suited it (TaskEnded): "local"
+	// (its cached input or split was there), "no-pref" or "any".
+	Locality string
 	// Err is why a job failed, a task failed or an executor was lost.
 	Err error
 }
@@ -208,6 +220,8 @@ type execState struct {
 	lostWhy           string
 	tasksDone         int
 }
+
+func (e *execState) place() locality.Place { return locality.Place{AgentID: e.agentID, Host: e.host} }
 
 // ExecutorStatus describes an executor, for tests and the web page.
 type ExecutorStatus struct {
@@ -461,7 +475,7 @@ func (a *App) wantExecutor() bool {
 	if a.cfg.DynamicAllocation && n >= a.target {
 		return false
 	}
-	return slots < len(a.pending)+a.running
+	return slots < len(a.pending)+a.running || a.localityDemand(time.Now())
 }
 
 func scalarOf(rs []*mesos.Resource, name string) float64 {
@@ -522,7 +536,8 @@ func (a *App) offers(ctx context.Context, offers []*mesos.Offer) error {
 		task  *mesos.TaskInfo
 	}
 	var launches []launch
-	var decline []*mesos.OfferID
+	var decline, notHere []*mesos.OfferID
+	now := time.Now()
 	for _, o := range offers {
 		agent := o.GetAgentId().GetValue()
 		switch {
@@ -532,6 +547,12 @@ func (a *App) offers(ctx context.Context, offers []*mesos.Offer) error {
 			scalarOf(o.GetResources(), "cpus") < a.cfg.ExecutorCores-1e-9,
 			scalarOf(o.GetResources(), "mem") < a.cfg.ExecutorMemory-1e-9:
 			decline = append(decline, o.GetId())
+			continue
+		}
+		if !a.placeUseful(locality.Place{AgentID: agent, Host: o.GetHostname()}, now) {
+			// Delay scheduling: the waiting tasks would rather run
+			// elsewhere, for now. Back soon.
+			notHere = append(notHere, o.GetId())
 			continue
 		}
 		a.nextExec++
@@ -560,6 +581,11 @@ func (a *App) offers(ctx context.Context, offers []*mesos.Offer) error {
 	}
 	if len(decline) > 0 {
 		if err := a.client.Decline(ctx, decline, a.cfg.RefuseDuration); err != nil {
+			return err
+		}
+	}
+	if len(notHere) > 0 {
+		if err := a.client.Decline(ctx, notHere, localityRefuse); err != nil {
 			return err
 		}
 	}

@@ -230,7 +230,7 @@ func (e *events) String() string {
 	defer e.mu.Unlock()
 	var b strings.Builder
 	for _, ev := range e.all {
-		fmt.Fprintf(&b, "%s job=%d stage=%d(%s) p=%d %d/%d exec=%s err=%v\n", ev.Kind, ev.Job, ev.Stage, ev.StageName, ev.Partition, ev.Done, ev.Total, ev.Executor, ev.Err)
+		fmt.Fprintf(&b, "%s job=%d stage=%d(%s) p=%d %d/%d exec=%s agent=%s %s err=%v\n", ev.Kind, ev.Job, ev.Stage, ev.StageName, ev.Partition, ev.Done, ev.Total, ev.Executor, ev.Agent, ev.Locality, ev.Err)
 	}
 	return b.String()
 }

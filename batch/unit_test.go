@@ -96,7 +96,7 @@ func TestSplitsReadEachLineOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, size := range []int64{1, 2, 3, 7, 16, 100, 1 << 20} {
-		splits, err := listSplits(dir, size)
+		splits, err := listSplits(dir, size, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -34,7 +34,7 @@ func runBatch(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.Var(flagx.Bytes{B: &mem}, "executor_memory", "memory of each executor (e.g. 512MB, 2GB)")
 	constraints := fs.String("constraints", "", "agent attribute constraints in Spark's syntax: ATTR:V1,V2;ATTR2 (default: any agent)")
 	s.LocalityWait = batch.DefaultLocalityWait
-	fs.Var(flagx.Duration{D: &s.LocalityWait}, "locality_wait", "how long a task waits for the executor holding its cached input")
+	fs.Var(flagx.Duration{D: &s.LocalityWait}, "locality_wait", "how long tasks wait for an agent their input split is local to (the input's _locations file) or the executor holding their cached input")
 	fs.StringVar(&s.Role, "role", "*", "the framework's role")
 	fs.StringVar(&s.Name, "name", "", "the framework's name (default: gomesos-batch-JOB)")
 	fs.StringVar(&s.Principal, "principal", "", "the framework's principal")

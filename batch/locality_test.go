@@ -1,0 +1,104 @@
+package batch
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// writeLocations writes input's _locations file: file i is local to
+// agents[i%len(agents)].
+func writeLocations(t *testing.T, input string, agents ...string) {
+	t.Helper()
+	names, err := filepath.Glob(filepath.Join(input, "in-*.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	b.WriteString("# file<TAB>agents\n")
+	for i, n := range names {
+		fmt.Fprintf(&b, "%s\t%s\n", filepath.Base(n), agents[i%len(agents)])
+	}
+	if err := os.WriteFile(filepath.Join(input, LocationsFile), []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// mapTasks returns the TaskEnded events of the stage reading the input.
+func mapTasks(ev *events) []Event {
+	ev.mu.Lock()
+	defer ev.mu.Unlock()
+	var out []Event
+	for _, e := range ev.all {
+		if e.Kind == TaskEnded && !strings.HasPrefix(e.StageName, "reduceByKey") {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// Delay scheduling on a real cluster: the input's files are local to two
+// of three agents. With a long locality wait, the driver declines the
+// third agent's offers and every map task runs on the agent its file is
+// local to; with no wait, executors go on every agent and the map tasks
+// run on whichever has a free slot, the third agent's too.
+func TestDelaySchedulingRunsMapTasksWhereTheirSplitsAre(t *testing.T) {
+	c := startCluster(t, "", "", "")
+	input, counts := writeText(t, 6, 300, 7)
+	local := []string{c.agents[1].ID(), c.agents[2].ID()}
+	writeLocations(t, input, local...)
+	prefer := func(p int) string { return local[p%2] }
+
+	for _, wait := range []time.Duration{time.Minute, 0} {
+		var ev events
+		// Three one-core executors, all wanted before tasks start.
+		app := startApp(t, c, Config{CoresMax: 3, ExecutorCores: 1, MinRegisteredRatio: 1, LocalityWait: wait, Progress: ev.add})
+		out := filepath.Join(t.TempDir(), "out")
+		if err := RunBuiltin(ctxT(t), app, "wordcount", input, out, JobOptions{Partitions: 2}); err != nil {
+			t.Fatalf("wait %s: wordcount: %v\n%s", wait, err, &ev)
+		}
+		checkWordCount(t, out, counts, 2)
+		maps := mapTasks(&ev)
+		if len(maps) != 6 {
+			t.Fatalf("wait %s: %d map tasks ended, want 6\n%s", wait, len(maps), &ev)
+		}
+		remote := 0
+		for _, m := range maps {
+			if m.Agent != prefer(m.Partition) {
+				remote++
+				if m.Locality != "any" {
+					t.Errorf("wait %s: map task %d ran on agent %s, not its file's %s, but reports locality %q", wait, m.Partition, m.Agent, prefer(m.Partition), m.Locality)
+				}
+			} else if m.Locality != "local" {
+				t.Errorf("wait %s: map task %d ran where its file is but reports locality %q", wait, m.Partition, m.Locality)
+			}
+		}
+		onThird := false
+		for _, e := range app.Executors() {
+			if e.AgentID == c.agents[0].ID() {
+				onThird = true
+			}
+		}
+		if wait > 0 {
+			if remote > 0 {
+				t.Errorf("wait %s: %d of 6 map tasks ran away from their files\n%s", wait, remote, &ev)
+			}
+			if onThird {
+				t.Errorf("wait %s: an executor was launched on the agent no file is local to", wait)
+			}
+		} else {
+			if !onThird {
+				t.Errorf("wait 0: no executor on the third agent: the driver waited for the agents it prefers")
+			}
+			if remote == 0 {
+				t.Errorf("wait 0: every map task ran where its file is, none on the third agent's executor\n%s", &ev)
+			}
+		}
+		if err := app.Stop(ctxT(t)); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
