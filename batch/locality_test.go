@@ -47,6 +47,9 @@ func mapTasks(ev *events) []Event {
 // run on whichever has a free slot, the third agent's too.
 func TestDelaySchedulingRunsMapTasksWhereTheirSplitsAre(t *testing.T) {
 	c := startCluster(t, "", "", "")
+	waitFor(t, "the agents to learn their ids", func() bool {
+		return c.agents[0].ID() != "" && c.agents[1].ID() != "" && c.agents[2].ID() != ""
+	})
 	input, counts := writeText(t, 6, 300, 7)
 	local := []string{c.agents[1].ID(), c.agents[2].ID()}
 	writeLocations(t, input, local...)
