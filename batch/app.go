@@ -28,6 +28,9 @@ const (
 	DefaultExecutorMemory  = 512 // MB
 	DefaultTaskMaxFailures = 4
 	DefaultLocalityWait    = 3 * time.Second
+	// DefaultExecutorTimeout is how long an executor may leave the driver
+	// (or another executor) without an answer before it counts as lost.
+	DefaultExecutorTimeout = 30 * time.Second
 	// DefaultRefuseDuration is how long declined offers stay away (Spark's
 	// spark.mesos.rejectOfferDuration).
 	DefaultRefuseDuration = 120 * time.Second
@@ -96,6 +99,13 @@ type Config struct {
 	ExecutorIdleTimeout time.Duration
 	// RefuseDuration is the filter sent with declined offers.
 	RefuseDuration time.Duration
+	// ExecutorTimeout is how long an executor may go without answering
+	// (default DefaultExecutorTimeout): connecting to it, a ping the driver
+	// sends every third of it while a task runs there, a shuffle block
+	// another executor reads from it (between any two reads). An executor
+	// that does not answer in time is lost: its tasks run again elsewhere,
+	// its map outputs are recomputed, and Mesos is asked to kill it.
+	ExecutorTimeout time.Duration
 	// ExecutorCommand is the binary the agents run as the executor; it must
 	// call MainIfExecutor. Default: this process's own binary, which suits
 	// agents on this machine.
@@ -262,6 +272,12 @@ func Start(ctx context.Context, cfg Config) (*App, error) {
 	if cfg.RefuseDuration <= 0 {
 		cfg.RefuseDuration = DefaultRefuseDuration
 	}
+	if cfg.ExecutorTimeout < 0 {
+		return nil, errors.New("batch: negative executor timeout")
+	}
+	if cfg.ExecutorTimeout == 0 {
+		cfg.ExecutorTimeout = DefaultExecutorTimeout
+	}
 	if cfg.SchedulerBacklogTimeout <= 0 {
 		cfg.SchedulerBacklogTimeout = time.Second
 	}
@@ -292,7 +308,7 @@ func Start(ctx context.Context, cfg Config) (*App, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	a := &App{
-		cfg: cfg, log: log, hc: &http.Client{},
+		cfg: cfg, log: log, hc: &http.Client{Transport: executorTransport(cfg.ExecutorTimeout)},
 		wake: make(chan struct{}, 1), subscribed: make(chan struct{}), runDone: make(chan struct{}),
 		execs: map[string]*execState{}, agentFails: map[string]int{}, shuffles: map[int]*shuffleDep{},
 		cacheLocs: map[cacheKey]string{},

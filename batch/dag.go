@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -894,13 +895,25 @@ type transportError struct{ err error }
 
 func (e *transportError) Error() string { return e.err.Error() }
 
-// post sends r to e over HTTP and decodes the result.
+// post sends r to e over HTTP and decodes the result. While it waits, it
+// pings e: an executor that does not answer within the executor timeout is
+// taken for lost (a transportError), however long its task may run.
 func (a *App) post(ctx context.Context, r *taskReq, e *execState) (TaskResult, error) {
 	var res TaskResult
 	spec, ff := a.build(r)
 	if ff != nil {
 		res.FetchFailed = ff
 		return res, nil
+	}
+	spec.FetchTimeoutMS = a.cfg.ExecutorTimeout.Milliseconds()
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	go a.watch(ctx, e, cancel)
+	hung := func(err error) error {
+		if cause := context.Cause(ctx); cause != nil && errors.Is(cause, errHung) {
+			return &transportError{cause}
+		}
+		return &transportError{err}
 	}
 	body, err := json.Marshal(spec)
 	if err != nil {
@@ -913,12 +926,12 @@ func (a *App) post(ctx context.Context, r *taskReq, e *execState) (TaskResult, e
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := a.hc.Do(req)
 	if err != nil {
-		return res, &transportError{err}
+		return res, hung(err)
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(resp.Body)
 	if err != nil {
-		return res, &transportError{err}
+		return res, hung(err)
 	}
 	if resp.StatusCode != http.StatusOK {
 		return res, fmt.Errorf("executor %s answered %s: %s", e.id, resp.Status, strings.TrimSpace(string(data)))
@@ -927,6 +940,57 @@ func (a *App) post(ctx context.Context, r *taskReq, e *execState) (TaskResult, e
 		return res, fmt.Errorf("executor %s: decoding the result: %w", e.id, err)
 	}
 	return res, nil
+}
+
+// errHung is the cause of a call to an executor given up for its silence.
+var errHung = errors.New("executor did not answer")
+
+// watch pings e every third of the executor timeout until ctx ends, and
+// cancels ctx (with errHung) when a ping goes unanswered for the timeout.
+func (a *App) watch(ctx context.Context, e *execState, cancel context.CancelCauseFunc) {
+	timeout := a.cfg.ExecutorTimeout
+	tick := time.NewTicker(timeout / 3)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		pctx, pcancel := context.WithTimeout(ctx, timeout)
+		err := a.ping(pctx, e.addr)
+		pcancel()
+		if err != nil && ctx.Err() == nil {
+			cancel(fmt.Errorf("%w within %s: %v", errHung, timeout, err))
+			return
+		}
+	}
+}
+
+// ping asks an executor whether it is there.
+func (a *App) ping(ctx context.Context, addr string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/ping", nil)
+	if err != nil {
+		return err
+	}
+	resp, err := a.hc.Do(req)
+	if err != nil {
+		return err
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("ping answered %s", resp.Status)
+	}
+	return nil
+}
+
+// executorTransport is the HTTP transport to executors: connecting gives up
+// after timeout.
+func executorTransport(timeout time.Duration) *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.DialContext = (&net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second}).DialContext
+	return t
 }
 
 func (a *App) requeue(r *taskReq) {

@@ -104,6 +104,7 @@ func runExecutor() int {
 //	POST /task                 run a TaskSpec, answer its TaskResult
 //	GET  /shuffle/{s}/{m}/{r}  one block of a map output
 //	GET  /cache                the cached partitions, dataset id -> partitions
+//	GET  /ping                 "ok": the driver's liveness probe
 func (w *worker) handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /task", func(rw http.ResponseWriter, r *http.Request) {
@@ -135,6 +136,9 @@ func (w *worker) handler() http.Handler {
 		defer f.Close()
 		rw.Header().Set("Content-Type", "application/octet-stream")
 		http.ServeContent(rw, r, "", time.Time{}, f)
+	})
+	mux.HandleFunc("GET /ping", func(rw http.ResponseWriter, r *http.Request) {
+		rw.Write([]byte("ok\n"))
 	})
 	mux.HandleFunc("GET /cache", func(rw http.ResponseWriter, r *http.Request) {
 		writeJSON(rw, w.cachedPartitions())

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -103,5 +104,60 @@ func TestDelaySchedulingRunsMapTasksWhereTheirSplitsAre(t *testing.T) {
 		if err := app.Stop(ctxT(t)); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// An executor that stops answering (SIGSTOP) in the middle of the map stage
+// is lost once its pings go unanswered for the executor timeout: its tasks
+// and map outputs are run again elsewhere and the answer is exact.
+func TestHungExecutorIsLostAndItsTasksRunElsewhere(t *testing.T) {
+	c := startCluster(t, "", "")
+	input, counts := writeText(t, 6, 400, 5)
+	var ev events
+	var app *App
+	stopped := make(chan ExecutorStatus, 1)
+	progress := func(e Event) {
+		ev.add(e)
+		// After the first map task, stop the executor that ran it: it
+		// holds a map output and is likely running another task.
+		if e.Kind == TaskEnded && e.Stage == 1 && len(stopped) == 0 && ev.count(TaskEnded, nil) == 1 {
+			for _, x := range app.Executors() {
+				if x.ID == e.Executor && x.PID > 0 {
+					if err := syscall.Kill(x.PID, syscall.SIGSTOP); err != nil {
+						t.Errorf("stopping executor %s (pid %d): %v", x.ID, x.PID, err)
+					}
+					stopped <- x
+				}
+			}
+		}
+	}
+	app = startApp(t, c, Config{CoresMax: 2, ExecutorCores: 1, MinRegisteredRatio: 1, ExecutorTimeout: 1500 * time.Millisecond, Progress: progress})
+	// Runs before the app stops: the stopped process must go on to be
+	// killed.
+	t.Cleanup(func() {
+		select {
+		case x := <-stopped:
+			syscall.Kill(x.PID, syscall.SIGCONT)
+			stopped <- x
+		default:
+		}
+	})
+	out := filepath.Join(t.TempDir(), "out")
+	if err := RunBuiltin(ctxT(t), app, "wordcount", input, out, JobOptions{Partitions: 2, SplitSize: 2 << 10}); err != nil {
+		t.Fatalf("wordcount: %v\n%s", err, &ev)
+	}
+	checkWordCount(t, out, counts, 2)
+	var x ExecutorStatus
+	select {
+	case x = <-stopped:
+		stopped <- x
+	default:
+		t.Fatalf("no executor was stopped\n%s", &ev)
+	}
+	lost := ev.count(ExecutorLost, func(e Event) bool {
+		return e.Executor == x.ID && e.Err != nil && strings.Contains(e.Err.Error(), "did not answer")
+	})
+	if lost != 1 {
+		t.Errorf("the driver did not report the stopped executor %s lost for its silence\n%s", x.ID, &ev)
 	}
 }

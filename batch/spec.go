@@ -15,6 +15,10 @@ type TaskSpec struct {
 	Source    Source `json:"source"`
 	Ops       []Op   `json:"ops,omitempty"`
 	Sink      Sink   `json:"sink"`
+	// FetchTimeoutMS bounds, in milliseconds, how long a shuffle fetch
+	// from another executor may wait for its answer or for its next bytes
+	// (Config.ExecutorTimeout); 0 does not bound it.
+	FetchTimeoutMS int64 `json:"fetch_timeout_ms,omitempty"`
 }
 
 // Source kinds.

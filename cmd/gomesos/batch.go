@@ -45,6 +45,8 @@ func runBatch(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.Float64Var(&s.MinRegisteredRatio, "min_registered_ratio", 0, "share of --cores_max to wait for (up to 30s) before the first tasks start")
 	fs.BoolVar(&s.DynamicAllocation, "dynamic_allocation", false, "ramp executors up 1, 2, 4, ... each second tasks wait, rather than all at once")
 	fs.Var(flagx.Duration{D: &s.ExecutorIdleTimeout}, "executor_idle_timeout", "release an executor idle this long that caches nothing (default: keep executors until the end)")
+	s.ExecutorTimeout = batch.DefaultExecutorTimeout
+	fs.Var(flagx.Duration{D: &s.ExecutorTimeout}, "executor_timeout", "how long an executor may leave the driver's pings or a shuffle fetch unanswered before it is lost and its tasks run elsewhere")
 	fs.StringVar(&s.ExecutorCommand, "executor_command", "", "the gomesos binary on the agents (default: this binary's absolute path, for agents on this machine)")
 	fs.StringVar(&s.Listen, "webui_listen", "127.0.0.1:0", "address of the driver's web page (its webui_url)")
 	fs.IntVar(&s.Partitions, "partitions", 0, "reduce partitions, and so output files (default: 2, or --cores_max when set)")
@@ -86,6 +88,8 @@ func runBatch(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return fail("--task_max_failures must be at least 1")
 	case s.LocalityWait < 0:
 		return fail("--locality_wait must not be negative")
+	case s.ExecutorTimeout <= 0:
+		return fail("--executor_timeout must be positive")
 	case s.ExecutorIdleTimeout < 0:
 		return fail("--executor_idle_timeout must not be negative")
 	case s.MinRegisteredRatio < 0 || s.MinRegisteredRatio > 1:
