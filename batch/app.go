@@ -99,6 +99,12 @@ type Config struct {
 	ExecutorIdleTimeout time.Duration
 	// RefuseDuration is the filter sent with declined offers.
 	RefuseDuration time.Duration
+	// ShuffleService starts a shuffle service (a long-running task of
+	// 0.1 cpus and 32 MB) beside the first executor on each agent; it
+	// serves the map outputs of that agent's executors from their
+	// sandboxes, so that an executor released by ExecutorIdleTimeout keeps
+	// its map outputs (Spark's spark.shuffle.service.enabled).
+	ShuffleService bool
 	// ExecutorTimeout is how long an executor may go without answering
 	// (default DefaultExecutorTimeout): connecting to it, a ping the driver
 	// sends every third of it while a task runs there, a shuffle block
@@ -201,7 +207,9 @@ type App struct {
 	nextShuffle int
 	nextStage   int
 	nextJob     int
-	cacheLocs   map[cacheKey]string // -> executor id
+	cacheLocs   map[cacheKey]string      // -> executor id
+	services    map[string]*serviceState // shuffle services, by agent id
+	nextService int
 	firstSubmit time.Time
 	// Dynamic allocation: how many executors the app wants now, how many
 	// the next ramp step adds, and when it may be taken.
@@ -311,7 +319,7 @@ func Start(ctx context.Context, cfg Config) (*App, error) {
 		cfg: cfg, log: log, hc: &http.Client{Transport: executorTransport(cfg.ExecutorTimeout)},
 		wake: make(chan struct{}, 1), subscribed: make(chan struct{}), runDone: make(chan struct{}),
 		execs: map[string]*execState{}, agentFails: map[string]int{}, shuffles: map[int]*shuffleDep{},
-		cacheLocs: map[cacheKey]string{},
+		cacheLocs: map[cacheKey]string{}, services: map[string]*serviceState{},
 	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
@@ -548,8 +556,8 @@ func (a *App) offers(ctx context.Context, offers []*mesos.Offer) error {
 		return perAgent[offers[i].GetAgentId().GetValue()] < perAgent[offers[j].GetAgentId().GetValue()]
 	})
 	type launch struct {
-		offer *mesos.Offer
-		task  *mesos.TaskInfo
+		offer         *mesos.Offer
+		task, service *mesos.TaskInfo
 	}
 	var launches []launch
 	var decline, notHere []*mesos.OfferID
@@ -560,8 +568,8 @@ func (a *App) offers(ctx context.Context, offers []*mesos.Offer) error {
 		case !a.wantExecutor(),
 			a.agentFails[agent] >= maxAgentFailures,
 			!a.cfg.Constraints.Match(o.GetAttributes()),
-			scalarOf(o.GetResources(), "cpus") < a.cfg.ExecutorCores-1e-9,
-			scalarOf(o.GetResources(), "mem") < a.cfg.ExecutorMemory-1e-9:
+			scalarOf(o.GetResources(), "cpus") < a.cfg.ExecutorCores+a.serviceShare(agent, serviceCPUs)-1e-9,
+			scalarOf(o.GetResources(), "mem") < a.cfg.ExecutorMemory+a.serviceShare(agent, serviceMem)-1e-9:
 			decline = append(decline, o.GetId())
 			continue
 		}
@@ -573,12 +581,19 @@ func (a *App) offers(ctx context.Context, offers []*mesos.Offer) error {
 		}
 		a.nextExec++
 		id := "batch-executor-" + strconv.Itoa(a.nextExec)
+		var service *mesos.TaskInfo
+		if a.needService(agent) {
+			sres := append(take(o.GetResources(), "cpus", serviceCPUs), take(o.GetResources(), "mem", serviceMem)...)
+			service = a.serviceTask(o, sres)
+			o = proto.Clone(o).(*mesos.Offer)
+			o.Resources = subtract(o.GetResources(), sres)
+		}
 		res := append(take(o.GetResources(), "cpus", a.cfg.ExecutorCores), take(o.GetResources(), "mem", a.cfg.ExecutorMemory)...)
 		task := a.executorTask(id, o, res)
 		slots := max(int(a.cfg.ExecutorCores), 1)
 		a.execs[id] = &execState{id: id, agentID: agent, host: o.GetHostname(), taskID: task.GetTaskId(), agent: o.GetAgentId(), cores: a.cfg.ExecutorCores, slots: slots}
 		perAgent[agent]++
-		launches = append(launches, launch{o, task})
+		launches = append(launches, launch{o, task, service})
 	}
 	suppress := !a.wantExecutor() && !a.suppressed
 	if suppress {
@@ -588,11 +603,18 @@ func (a *App) offers(ctx context.Context, offers []*mesos.Offer) error {
 
 	for _, l := range launches {
 		a.log.Info("launching an executor", "executor", l.task.GetTaskId().GetValue(), "agent", l.offer.GetHostname())
+		tasks := []*mesos.TaskInfo{l.task}
+		if l.service != nil {
+			tasks = append(tasks, l.service)
+		}
 		// What the executor leaves of the offer comes back soon: other
 		// executors may fit there.
-		if err := a.client.Launch(ctx, []*mesos.OfferID{l.offer.GetId()}, []*mesos.TaskInfo{l.task}, scheduler.RefuseFor(time.Second)); err != nil {
+		if err := a.client.Launch(ctx, []*mesos.OfferID{l.offer.GetId()}, tasks, scheduler.RefuseFor(time.Second)); err != nil {
 			a.log.Warn("launching an executor", "executor", l.task.GetTaskId().GetValue(), "err", err)
 			refused = append(refused, l.task.GetTaskId().GetValue())
+			if l.service != nil {
+				a.serviceLost(l.service.GetTaskId().GetValue(), "launch refused")
+			}
 		}
 	}
 	if len(decline) > 0 {
@@ -622,19 +644,59 @@ func (a *App) executorTask(id string, o *mesos.Offer, res []*mesos.Resource) *me
 		TaskId:    &mesos.TaskID{Value: proto.String(id)},
 		AgentId:   o.GetAgentId(),
 		Resources: res,
-		Executor: &mesos.ExecutorInfo{
-			ExecutorId: &mesos.ExecutorID{Value: proto.String(id)},
-			Name:       proto.String(a.cfg.Name + " executor"),
-			Command: &mesos.CommandInfo{
-				Value:     proto.String(a.cfg.ExecutorCommand),
-				Shell:     proto.Bool(false),
-				Arguments: []string{a.cfg.ExecutorCommand},
-				Environment: &mesos.Environment{Variables: []*mesos.Environment_Variable{
-					{Name: proto.String(ExecutorEnv), Value: proto.String("1")},
-				}},
-			},
+		Executor:  a.executorInfo(id, a.cfg.Name+" executor"),
+	}
+}
+
+// executorInfo runs the executor binary in executor mode, with env added.
+func (a *App) executorInfo(id, name string, env ...*mesos.Environment_Variable) *mesos.ExecutorInfo {
+	vars := append([]*mesos.Environment_Variable{{Name: proto.String(ExecutorEnv), Value: proto.String("1")}}, env...)
+	return &mesos.ExecutorInfo{
+		ExecutorId: &mesos.ExecutorID{Value: proto.String(id)},
+		Name:       proto.String(name),
+		Command: &mesos.CommandInfo{
+			Value:       proto.String(a.cfg.ExecutorCommand),
+			Shell:       proto.Bool(false),
+			Arguments:   []string{a.cfg.ExecutorCommand},
+			Environment: &mesos.Environment{Variables: vars},
 		},
 	}
+}
+
+// serviceShare is what a shuffle service launched beside an executor on
+// agent would take of an offer: amount, or 0 when none is needed. Called
+// with a.mu held.
+func (a *App) serviceShare(agent string, amount float64) float64 {
+	if a.needService(agent) {
+		return amount
+	}
+	return 0
+}
+
+// subtract removes the scalar amounts of taken from rs, piece by piece of
+// the same name.
+func subtract(rs, taken []*mesos.Resource) []*mesos.Resource {
+	left := map[string]float64{}
+	for _, t := range taken {
+		left[t.GetName()] += t.GetScalar().GetValue()
+	}
+	var out []*mesos.Resource
+	for _, r := range rs {
+		n := left[r.GetName()]
+		if n <= 1e-9 || r.GetType() != mesos.Value_SCALAR || r.GetRevocable() != nil {
+			out = append(out, r)
+			continue
+		}
+		v := r.GetScalar().GetValue()
+		used := min(v, n)
+		left[r.GetName()] -= used
+		if v-used > 1e-9 {
+			c := proto.Clone(r).(*mesos.Resource)
+			c.Scalar = &mesos.Value_Scalar{Value: proto.Float64(v - used)}
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // revive asks for offers again when the app wants executors and had
@@ -674,6 +736,20 @@ func (a *App) update(ctx context.Context, st *mesos.TaskStatus) {
 			}
 			return
 		}
+		if isServiceID(id) {
+			a.mu.Lock()
+			known := false
+			for _, s := range a.services {
+				known = known || s.id == id
+			}
+			a.mu.Unlock()
+			if !known {
+				a.client.Kill(ctx, st.GetTaskId(), st.GetAgentId())
+				return
+			}
+			a.serviceUp(id, hello)
+			return
+		}
 		a.mu.Lock()
 		e, ok := a.execs[id]
 		fresh := ok && !e.lost && e.addr == ""
@@ -690,13 +766,24 @@ func (a *App) update(ctx context.Context, st *mesos.TaskStatus) {
 			return
 		}
 		if fresh {
+			a.mu.Lock()
+			s := a.serviceOf(e.agentID)
+			a.mu.Unlock()
+			if s != nil {
+				go a.registerExecutor(s, e)
+			}
 			a.log.Info("executor registered", "executor", id, "addr", hello.Addr)
 			a.emit(Event{Kind: ExecutorAdded, Executor: id, Agent: e.agentID})
 			a.poke()
 		}
 	default:
 		if isTerminal(st.GetState()) {
-			a.executorLost(id, fmt.Sprintf("%s: %s %s", st.GetState(), st.GetReason(), st.GetMessage()), false)
+			why := fmt.Sprintf("%s: %s %s", st.GetState(), st.GetReason(), st.GetMessage())
+			if isServiceID(id) {
+				a.serviceLost(id, why)
+				return
+			}
+			a.executorLost(id, why, false)
 		}
 	}
 }
@@ -736,10 +823,14 @@ func (a *App) executorGone(id, why string, kill bool, kind EventKind) {
 			a.fatal = fmt.Errorf("executors keep failing to start, the last: %s", why)
 		}
 	}
-	for _, dep := range a.shuffles {
-		for m, ex := range dep.outputs {
-			if ex == id {
-				dep.outputs[m] = ""
+	// A released executor's map outputs stay where its agent's shuffle
+	// service serves them.
+	if kind != ExecutorReleased || !a.served(e) {
+		for _, dep := range a.shuffles {
+			for m, ex := range dep.outputs {
+				if ex == id {
+					dep.outputs[m] = ""
+				}
 			}
 		}
 	}

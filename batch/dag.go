@@ -510,6 +510,17 @@ func (a *App) failStage(job *jobInfo, st *stage, err error) error {
 func (a *App) outputLost(ff FetchFailure) {
 	a.log.Warn("map output lost", "shuffle", ff.Shuffle, "map", ff.Map, "executor", ff.Executor, "reason", ff.Reason)
 	if ff.Gone && ff.Executor != "" {
+		a.mu.Lock()
+		var svc string
+		if e, ok := a.execs[ff.Executor]; ok && e.lost && a.served(e) {
+			svc = a.serviceOf(e.agentID).id
+		}
+		a.mu.Unlock()
+		if svc != "" {
+			// The shuffle service did not answer for a released
+			// executor: all it served is lost.
+			a.serviceLost(svc, "unreachable for a shuffle fetch: "+ff.Reason)
+		}
 		a.executorLost(ff.Executor, "unreachable for a shuffle fetch: "+ff.Reason, true)
 	}
 	a.mu.Lock()
@@ -841,10 +852,14 @@ func (a *App) build(r *taskReq) (TaskSpec, *FetchFailure) {
 			read := ShuffleRead{Shuffle: dep.id}
 			for m, ex := range dep.outputs {
 				e, ok := a.execs[ex]
-				if ex == "" || !ok || e.lost {
+				switch {
+				case ok && !e.lost:
+					read.Maps = append(read.Maps, MapLoc{Executor: ex, Addr: e.addr})
+				case ok && e.released && a.served(e):
+					read.Maps = append(read.Maps, MapLoc{Executor: ex, Addr: a.serviceOf(e.agentID).addr, Service: true})
+				default:
 					return spec, &FetchFailure{Shuffle: dep.id, Map: m, Executor: ex, Reason: fmt.Sprintf("map output %d of shuffle %d is lost", m, dep.id)}
 				}
-				read.Maps = append(read.Maps, MapLoc{Executor: ex, Addr: e.addr})
 			}
 			spec.Source.Shuffles = append(spec.Source.Shuffles, read)
 		}

@@ -68,7 +68,11 @@ func runExecutor() int {
 		dir, _ = os.Getwd()
 	}
 	w := newWorker(cfg.ExecutorID, ln.Addr().String(), dir)
-	srv := &http.Server{Handler: w.handler(), ReadHeaderTimeout: 30 * time.Second}
+	handler := w.handler()
+	if os.Getenv(ShuffleServiceEnv) != "" {
+		handler = (&shuffleService{dirs: map[string]string{}}).handler()
+	}
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 30 * time.Second}
 	go srv.Serve(ln)
 	defer srv.Close()
 

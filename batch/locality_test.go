@@ -8,6 +8,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gomesos/gomesos/internal/testutil"
 )
 
 // writeLocations writes input's _locations file: file i is local to
@@ -159,5 +161,62 @@ func TestHungExecutorIsLostAndItsTasksRunElsewhere(t *testing.T) {
 	})
 	if lost != 1 {
 		t.Errorf("the driver did not report the stopped executor %s lost for its silence\n%s", x.ID, &ev)
+	}
+}
+
+// With the shuffle service, an executor released after the map stage keeps
+// its map outputs: a later job over the same shuffle runs only its reduce
+// tasks, on new executors, reading the outputs through the services.
+func TestShuffleServiceKeepsReleasedExecutorsOutputs(t *testing.T) {
+	c := startCluster(t, "", "")
+	input, counts := writeText(t, 3, 300, 6)
+	var ev events
+	app := startApp(t, c, Config{CoresMax: 2, ExecutorCores: 1, MinRegisteredRatio: 1, ShuffleService: true,
+		ExecutorIdleTimeout: 300 * time.Millisecond, Progress: ev.add})
+	ds := TextFile(input).WithSplitSize(2<<10).FlatMap("batch.words", "").ReduceByKey("batch.sum", "", 2)
+	check := func(job string, recs []Record) {
+		t.Helper()
+		got := map[string]string{}
+		for _, r := range recs {
+			got[r.Key] = r.Value
+		}
+		if len(got) != len(counts) {
+			t.Errorf("%s: %d words, want %d", job, len(got), len(counts))
+		}
+		for w, n := range counts {
+			if got[w] != fmt.Sprint(n) {
+				t.Errorf("%s: count of %q is %q, want %d", job, w, got[w], n)
+			}
+		}
+	}
+	recs, err := app.Collect(ctxT(t), ds)
+	if err != nil {
+		t.Fatalf("first job: %v\n%s", err, &ev)
+	}
+	check("first job", recs)
+	mapsBefore := len(mapTasks(&ev))
+	waitFor(t, "every executor to be released", func() bool {
+		for _, e := range app.Executors() {
+			if !e.Lost {
+				return false
+			}
+		}
+		return true
+	})
+	for _, e := range app.Executors() {
+		if e.PID > 0 {
+			waitFor(t, "a released executor's process to end", func() bool { return testutil.ProcessGone(e.PID) })
+		}
+	}
+	recs, err = app.Collect(ctxT(t), ds)
+	if err != nil {
+		t.Fatalf("second job: %v\n%s", err, &ev)
+	}
+	check("second job", recs)
+	if n := len(mapTasks(&ev)) - mapsBefore; n != 0 {
+		t.Errorf("the second job ran %d map tasks: released executors' outputs were recomputed\n%s", n, &ev)
+	}
+	if ev.count(ExecutorLost, nil) != 0 || ev.count(ExecutorReleased, nil) == 0 {
+		t.Errorf("want executors released and none lost\n%s", &ev)
 	}
 }

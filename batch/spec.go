@@ -57,10 +57,12 @@ type ShuffleRead struct {
 	Maps    []MapLoc `json:"maps"`
 }
 
-// MapLoc is the executor holding one map output.
+// MapLoc is the executor holding one map output, and where to read it:
+// the executor itself, or (Service) its agent's shuffle service.
 type MapLoc struct {
 	Executor string `json:"executor"`
 	Addr     string `json:"addr"`
+	Service  bool   `json:"service,omitempty"`
 }
 
 // Op kinds.

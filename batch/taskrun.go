@@ -8,6 +8,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	neturl "net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -275,7 +276,7 @@ func (w *worker) fetch(ctx context.Context, timeout time.Duration, s, m, reduce 
 			Reason: fmt.Sprintf("shuffle %d map %d from %s: ", s, m, loc.Executor) + fmt.Sprintf(format, args...)}}
 	}
 	var body io.Reader
-	if loc.Executor == w.id {
+	if loc.Executor == w.id && !loc.Service {
 		f, err := os.Open(w.blockPath(s, m, reduce))
 		if err != nil {
 			return fail(false, "%v", err)
@@ -284,6 +285,9 @@ func (w *worker) fetch(ctx context.Context, timeout time.Duration, s, m, reduce 
 		body = f
 	} else {
 		url := fmt.Sprintf("http://%s/shuffle/%d/%d/%d", loc.Addr, s, m, reduce)
+		if loc.Service {
+			url += "?executor=" + neturl.QueryEscape(loc.Executor)
+		}
 		fctx, cancel := context.WithCancel(ctx)
 		defer cancel()
 		silent := newSilenceTimer(timeout, cancel)
@@ -388,7 +392,7 @@ func (w *worker) shuffleDir(s, m int) string {
 }
 
 func (w *worker) blockPath(s, m, reduce int) string {
-	return filepath.Join(w.shuffleDir(s, m), strconv.Itoa(reduce))
+	return blockPath(w.dir, s, m, reduce)
 }
 
 // sink collects a task's output.

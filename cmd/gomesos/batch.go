@@ -45,6 +45,7 @@ func runBatch(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.Float64Var(&s.MinRegisteredRatio, "min_registered_ratio", 0, "share of --cores_max to wait for (up to 30s) before the first tasks start")
 	fs.BoolVar(&s.DynamicAllocation, "dynamic_allocation", false, "ramp executors up 1, 2, 4, ... each second tasks wait, rather than all at once")
 	fs.Var(flagx.Duration{D: &s.ExecutorIdleTimeout}, "executor_idle_timeout", "release an executor idle this long that caches nothing (default: keep executors until the end)")
+	fs.BoolVar(&s.ShuffleService, "shuffle_service", false, "start a shuffle service task on each agent used, so that executors released by --executor_idle_timeout keep their map outputs")
 	s.ExecutorTimeout = batch.DefaultExecutorTimeout
 	fs.Var(flagx.Duration{D: &s.ExecutorTimeout}, "executor_timeout", "how long an executor may leave the driver's pings or a shuffle fetch unanswered before it is lost and its tasks run elsewhere")
 	fs.StringVar(&s.ExecutorCommand, "executor_command", "", "the gomesos binary on the agents (default: this binary's absolute path, for agents on this machine)")
