@@ -11,6 +11,7 @@ import (
 	"os"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -40,6 +41,9 @@ const (
 	// maxStageAttempts bounds the rounds of recomputing lost map outputs
 	// for one stage (Spark's spark.stage.maxConsecutiveAttempts).
 	maxStageAttempts = 4
+	// takeoverGrace is how long a driver that took a framework over waits
+	// for the earlier driver's executors before launching its own.
+	takeoverGrace = 2 * time.Second
 	// localityRefuse is the filter of offers declined while the tasks wait
 	// for other agents: short, for the wait may end soon.
 	localityRefuse = time.Second
@@ -54,6 +58,11 @@ type Config struct {
 	Name, Role, Principal, User string
 	// FailoverTimeout is FrameworkInfo.failover_timeout.
 	FailoverTimeout time.Duration
+	// FrameworkID, when set, subscribes as that framework: a driver
+	// restarted within the failover timeout of an earlier one that died
+	// (or Abandoned it) takes its place, reconciles its tasks and takes
+	// over the executors still running, which announce themselves again.
+	FrameworkID string
 	// Checkpoint asks agents to checkpoint the executors.
 	Checkpoint bool
 	// CoresMax bounds the cores of all executors together; 0 means no
@@ -198,6 +207,10 @@ type App struct {
 	suppressed  bool
 	execs       map[string]*execState
 	nextExec    int
+	idPrefix    string // in the ids of this driver's executors and services
+	// holdUntil: a driver that took over a framework launches no
+	// executor until then, while the earlier driver's announce themselves.
+	holdUntil   time.Time
 	agentFails  map[string]int
 	launchFails int
 	pending     []*taskReq
@@ -343,6 +356,12 @@ func Start(ctx context.Context, cfg Config) (*App, error) {
 	if cfg.Principal != "" {
 		info.Principal = proto.String(cfg.Principal)
 	}
+	if cfg.FrameworkID != "" {
+		info.Id = &mesos.FrameworkID{Value: proto.String(cfg.FrameworkID)}
+		// This driver's new executors must not take the ids of the
+		// earlier driver's.
+		a.idPrefix = strconv.FormatInt(time.Now().UnixNano()%1e9, 36) + "-"
+	}
 	client, err := scheduler.New(scheduler.Config{Masters: cfg.Masters, Framework: info, Logger: log.With("component", "scheduler")})
 	if err != nil {
 		a.web.Close()
@@ -447,6 +466,9 @@ func (a *App) handle(ctx context.Context, ev *schedpb.Event) error {
 		first := a.frameworkID == ""
 		a.frameworkID = ev.GetSubscribed().GetFrameworkId().GetValue()
 		a.suppressed = false
+		if first && a.cfg.FrameworkID != "" {
+			a.holdUntil = time.Now().Add(takeoverGrace)
+		}
 		a.mu.Unlock()
 		if first {
 			close(a.subscribed)
@@ -562,6 +584,14 @@ func (a *App) offers(ctx context.Context, offers []*mesos.Offer) error {
 	var launches []launch
 	var decline, notHere []*mesos.OfferID
 	now := time.Now()
+	if now.Before(a.holdUntil) {
+		a.mu.Unlock()
+		ids := make([]*mesos.OfferID, 0, len(offers))
+		for _, o := range offers {
+			ids = append(ids, o.GetId())
+		}
+		return a.client.Decline(ctx, ids, localityRefuse)
+	}
 	for _, o := range offers {
 		agent := o.GetAgentId().GetValue()
 		switch {
@@ -580,7 +610,7 @@ func (a *App) offers(ctx context.Context, offers []*mesos.Offer) error {
 			continue
 		}
 		a.nextExec++
-		id := "batch-executor-" + strconv.Itoa(a.nextExec)
+		id := executorPrefix + a.idPrefix + strconv.Itoa(a.nextExec)
 		var service *mesos.TaskInfo
 		if a.needService(agent) {
 			sres := append(take(o.GetResources(), "cpus", serviceCPUs), take(o.GetResources(), "mem", serviceMem)...)
@@ -699,6 +729,86 @@ func subtract(rs, taken []*mesos.Resource) []*mesos.Resource {
 	return out
 }
 
+// executorPrefix begins the ids of executors (their executor task's and
+// ExecutorInfo's).
+const executorPrefix = "batch-executor-"
+
+// reregisterMessage is the framework message asking an executor to send its
+// TASK_RUNNING (with its address) again.
+var reregisterMessage = []byte(`{"reregister":true}`)
+
+// askToReregister sends the executor of a reconciled TASK_RUNNING that this
+// driver does not know yet the reregister message.
+func (a *App) askToReregister(ctx context.Context, st *mesos.TaskStatus) {
+	id := st.GetTaskId().GetValue()
+	if !strings.HasPrefix(id, executorPrefix) && !isServiceID(id) {
+		return
+	}
+	a.mu.Lock()
+	_, known := a.execs[id]
+	for _, s := range a.services {
+		known = known || s.id == id
+	}
+	a.mu.Unlock()
+	if known {
+		return
+	}
+	if strings.HasPrefix(id, executorPrefix) {
+		// Counted as coming up, so that no other is launched in its
+		// place.
+		a.mu.Lock()
+		if _, ok := a.execs[id]; !ok {
+			a.adopt(st)
+		}
+		a.mu.Unlock()
+	}
+	a.log.Info("asking an earlier driver's executor to register", "executor", id)
+	if err := a.client.Message(ctx, st.GetAgentId(), &mesos.ExecutorID{Value: proto.String(id)}, reregisterMessage); err != nil {
+		a.log.Warn("asking an executor to register", "executor", id, "err", err)
+	}
+}
+
+// adopt makes an earlier driver's executor this driver's. Called with a.mu
+// held.
+func (a *App) adopt(st *mesos.TaskStatus) *execState {
+	id := st.GetTaskId().GetValue()
+	e := &execState{
+		id: id, agentID: st.GetAgentId().GetValue(), taskID: st.GetTaskId(), agent: st.GetAgentId(),
+		cores: a.cfg.ExecutorCores, slots: max(int(a.cfg.ExecutorCores), 1),
+	}
+	a.execs[id] = e
+	return e
+}
+
+// adoptService reports whether the service of st is this driver's, taking
+// over an earlier driver's when its agent has no other. Called with a.mu
+// held.
+func (a *App) adoptService(st *mesos.TaskStatus) bool {
+	id := st.GetTaskId().GetValue()
+	for _, s := range a.services {
+		if s.id == id {
+			return true
+		}
+	}
+	agent := st.GetAgentId().GetValue()
+	if s := a.services[agent]; s != nil && !s.lost {
+		return false
+	}
+	a.services[agent] = &serviceState{id: id, agentID: agent, taskID: st.GetTaskId(), agent: st.GetAgentId(), registered: map[string]bool{}}
+	return true
+}
+
+// Abandon stops the driver as a crash would: without tearing the framework
+// down, so that its executors keep running until the failover timeout
+// passes or a driver started with Config.FrameworkID takes them over. Jobs
+// still running fail.
+func (a *App) Abandon() {
+	a.runCancel()
+	<-a.runDone
+	a.web.Close()
+	a.hc.CloseIdleConnections()
+}
+
 // revive asks for offers again when the app wants executors and had
 // suppressed them.
 func (a *App) revive() {
@@ -733,15 +843,16 @@ func (a *App) update(ctx context.Context, st *mesos.TaskStatus) {
 		if err := json.Unmarshal(st.GetData(), &hello); err != nil || hello.Addr == "" {
 			if len(st.GetData()) > 0 {
 				a.log.Warn("executor sent no address", "executor", id, "data", string(st.GetData()))
+				return
 			}
+			// The master's answer to a reconciliation: an executor this
+			// driver does not know is an earlier driver's (a failover).
+			a.askToReregister(ctx, st)
 			return
 		}
 		if isServiceID(id) {
 			a.mu.Lock()
-			known := false
-			for _, s := range a.services {
-				known = known || s.id == id
-			}
+			known := a.adoptService(st)
 			a.mu.Unlock()
 			if !known {
 				a.client.Kill(ctx, st.GetTaskId(), st.GetAgentId())
@@ -752,6 +863,12 @@ func (a *App) update(ctx context.Context, st *mesos.TaskStatus) {
 		}
 		a.mu.Lock()
 		e, ok := a.execs[id]
+		if !ok && strings.HasPrefix(id, executorPrefix) {
+			// An earlier driver's executor, announcing itself again:
+			// this driver takes it over.
+			e, ok = a.adopt(st), true
+			a.log.Info("taking over an executor of an earlier driver", "executor", id)
+		}
 		fresh := ok && !e.lost && e.addr == ""
 		if fresh {
 			e.addr, e.pid, e.dir = hello.Addr, hello.PID, hello.Dir
@@ -760,8 +877,7 @@ func (a *App) update(ctx context.Context, st *mesos.TaskStatus) {
 		}
 		a.mu.Unlock()
 		if !ok {
-			// An executor of an earlier life of this framework: not ours
-			// to use.
+			// Not an executor's task: not ours to use.
 			a.client.Kill(ctx, st.GetTaskId(), st.GetAgentId())
 			return
 		}

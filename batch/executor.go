@@ -80,12 +80,24 @@ func runExecutor() int {
 	defer cancel()
 	c := executor.New(cfg, executor.WithLogger(log))
 	hello, _ := json.Marshal(executorHello{Addr: w.addr, PID: os.Getpid(), Dir: dir})
+	var taskID *mesos.TaskID
 	err = c.Run(ctx, executor.HandlerFunc(func(ctx context.Context, ev *execpb.Event) error {
 		switch ev.GetType() {
 		case execpb.Event_LAUNCH:
 			task := ev.GetLaunch().GetTask()
+			taskID = task.GetTaskId()
 			log.Info("executor task launched", "task", task.GetTaskId().GetValue(), "addr", w.addr)
 			return c.Update(ctx, &mesos.TaskStatus{TaskId: task.GetTaskId(), State: mesos.TaskState_TASK_RUNNING.Enum(), Data: hello})
+		case execpb.Event_MESSAGE:
+			// A new driver of the framework (a failover) asks where this
+			// executor is: the same TASK_RUNNING again.
+			var msg struct {
+				Reregister bool `json:"reregister"`
+			}
+			if json.Unmarshal(ev.GetMessage().GetData(), &msg) == nil && msg.Reregister && taskID != nil {
+				log.Info("registering with a new driver", "task", taskID.GetValue())
+				return c.Update(ctx, &mesos.TaskStatus{TaskId: taskID, State: mesos.TaskState_TASK_RUNNING.Enum(), Data: hello})
+			}
 		case execpb.Event_KILL:
 			// The executor task is the executor: killing it ends both.
 			err := c.Update(ctx, &mesos.TaskStatus{TaskId: ev.GetKill().GetTaskId(), State: mesos.TaskState_TASK_KILLED.Enum()})

@@ -220,3 +220,60 @@ func TestShuffleServiceKeepsReleasedExecutorsOutputs(t *testing.T) {
 		t.Errorf("want executors released and none lost\n%s", &ev)
 	}
 }
+
+// A driver that dies (Abandon: no teardown) is replaced within the
+// failover timeout by one subscribing with its framework id: the new
+// driver reconciles, its executors announce themselves again, and it runs
+// the next job on them without launching others.
+func TestDriverFailoverTakesOverExecutors(t *testing.T) {
+	c := startCluster(t, "", "")
+	input, counts := writeText(t, 3, 200, 8)
+	cfg := Config{CoresMax: 2, ExecutorCores: 1, MinRegisteredRatio: 1, FailoverTimeout: time.Minute}
+	app1 := startApp(t, c, cfg)
+	out1 := filepath.Join(t.TempDir(), "out")
+	if err := RunBuiltin(ctxT(t), app1, "wordcount", input, out1, JobOptions{Partitions: 2, SplitSize: 2 << 10}); err != nil {
+		t.Fatalf("first driver: %v", err)
+	}
+	checkWordCount(t, out1, counts, 2)
+	before := app1.Executors()
+	id := app1.FrameworkID()
+	app1.Abandon()
+
+	var ev events
+	cfg.FrameworkID, cfg.Progress = id, ev.add
+	app2 := startApp(t, c, cfg)
+	if app2.FrameworkID() != id {
+		t.Fatalf("the new driver subscribed as %s, want the failed-over %s", app2.FrameworkID(), id)
+	}
+	waitFor(t, "the earlier driver's executors to register with the new one", func() bool {
+		got := map[string]ExecutorStatus{}
+		for _, e := range app2.Executors() {
+			got[e.ID] = e
+		}
+		for _, e := range before {
+			if g, ok := got[e.ID]; !ok || g.Addr == "" || g.PID != e.PID || g.Lost {
+				return false
+			}
+		}
+		return true
+	})
+	out2 := filepath.Join(t.TempDir(), "out")
+	if err := RunBuiltin(ctxT(t), app2, "wordcount", input, out2, JobOptions{Partitions: 2, SplitSize: 2 << 10}); err != nil {
+		t.Fatalf("second driver: %v\n%s", err, &ev)
+	}
+	checkWordCount(t, out2, counts, 2)
+	after := app2.Executors()
+	if len(after) != len(before) {
+		t.Errorf("the new driver has %d executors, want the earlier driver's %d and no other\n%s", len(after), len(before), &ev)
+	}
+	done := 0
+	for _, e := range after {
+		done += e.TasksDone
+	}
+	if done == 0 {
+		t.Errorf("the taken-over executors ran no task\n%s", &ev)
+	}
+	if c.frameworkState(id) != "active" {
+		t.Errorf("the framework is %q at the master, want active", c.frameworkState(id))
+	}
+}

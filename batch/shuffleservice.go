@@ -153,7 +153,7 @@ func (a *App) needService(agent string) bool {
 // held.
 func (a *App) serviceTask(o *mesos.Offer, res []*mesos.Resource) *mesos.TaskInfo {
 	a.nextService++
-	id := "batch-shuffle-service-" + strconv.Itoa(a.nextService)
+	id := "batch-shuffle-service-" + a.idPrefix + strconv.Itoa(a.nextService)
 	agent := o.GetAgentId().GetValue()
 	task := &mesos.TaskInfo{
 		Name:      proto.String(a.cfg.Name + " shuffle service"),

@@ -40,6 +40,7 @@ func runBatch(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.StringVar(&s.Principal, "principal", "", "the framework's principal")
 	fs.StringVar(&s.User, "user", "", "the user the executors run as (default: the current user)")
 	fs.Var(flagx.Duration{D: &s.FailoverTimeout}, "failover_timeout", "how long the master keeps the framework after the driver's connection breaks")
+	fs.StringVar(&s.FrameworkID, "framework_id", "", "subscribe as this framework, taking over the executors of a driver that died less than --failover_timeout ago")
 	fs.BoolVar(&s.Checkpoint, "checkpoint", false, "have agents checkpoint the executors, so they survive an agent restart")
 	fs.IntVar(&s.TaskMaxFailures, "task_max_failures", batch.DefaultTaskMaxFailures, "failures of one task before the job fails")
 	fs.Float64Var(&s.MinRegisteredRatio, "min_registered_ratio", 0, "share of --cores_max to wait for (up to 30s) before the first tasks start")
