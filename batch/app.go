@@ -554,9 +554,11 @@ func take(rs []*mesos.Resource, name string, amount float64) []*mesos.Resource {
 	return out
 }
 
-// offers launches executors on the offers it wants, one per agent per
-// round so that executors spread over agents, and declines the rest with
-// the long refuse filter. Once it has what it needs it suppresses offers.
+// offers launches executors on the offers it wants, round after round one
+// per offer (agents with fewest of its executors first), so that executors
+// spread over the agents offered while each offer is used as far as the
+// app needs; it declines the rest with the long refuse filter. Once it has
+// what it needs it suppresses offers.
 func (a *App) offers(ctx context.Context, offers []*mesos.Offer) error {
 	var refused []string
 	defer func() {
@@ -577,11 +579,16 @@ func (a *App) offers(ctx context.Context, offers []*mesos.Offer) error {
 	sort.SliceStable(offers, func(i, j int) bool {
 		return perAgent[offers[i].GetAgentId().GetValue()] < perAgent[offers[j].GetAgentId().GetValue()]
 	})
-	type launch struct {
-		offer         *mesos.Offer
-		task, service *mesos.TaskInfo
+	// Each offer's plan: the executors (and shuffle service) it gets and
+	// what is left of it.
+	type plan struct {
+		offer   *mesos.Offer
+		left    []*mesos.Resource
+		execs   []*mesos.TaskInfo
+		service *mesos.TaskInfo
+		done    bool
+		notHere bool
 	}
-	var launches []launch
 	var decline, notHere []*mesos.OfferID
 	now := time.Now()
 	if now.Before(a.holdUntil) {
@@ -592,38 +599,60 @@ func (a *App) offers(ctx context.Context, offers []*mesos.Offer) error {
 		}
 		return a.client.Decline(ctx, ids, localityRefuse)
 	}
-	for _, o := range offers {
-		agent := o.GetAgentId().GetValue()
+	plans := make([]*plan, len(offers))
+	for i, o := range offers {
+		plans[i] = &plan{offer: o, left: o.GetResources()}
+	}
+	// Round after round, one more executor on each offer where one fits
+	// and is wanted: executors spread over the agents offered, and each
+	// offer is used as far as the app needs.
+	for more := true; more; {
+		more = false
+		for _, p := range plans {
+			if p.done {
+				continue
+			}
+			o := p.offer
+			agent := o.GetAgentId().GetValue()
+			switch {
+			case !a.wantExecutor(),
+				a.agentFails[agent] >= maxAgentFailures,
+				!a.cfg.Constraints.Match(o.GetAttributes()),
+				scalarOf(p.left, "cpus") < a.cfg.ExecutorCores+a.serviceShare(agent, serviceCPUs)-1e-9,
+				scalarOf(p.left, "mem") < a.cfg.ExecutorMemory+a.serviceShare(agent, serviceMem)-1e-9:
+				p.done = true
+				continue
+			}
+			if !a.placeUseful(locality.Place{AgentID: agent, Host: o.GetHostname()}, now) {
+				// Delay scheduling: the waiting tasks would rather run
+				// elsewhere, for now. Back soon.
+				p.done, p.notHere = true, len(p.execs) == 0
+				continue
+			}
+			if a.needService(agent) {
+				sres := append(take(p.left, "cpus", serviceCPUs), take(p.left, "mem", serviceMem)...)
+				p.service = a.serviceTask(o, sres)
+				p.left = subtract(p.left, sres)
+			}
+			a.nextExec++
+			id := executorPrefix + a.idPrefix + strconv.Itoa(a.nextExec)
+			res := append(take(p.left, "cpus", a.cfg.ExecutorCores), take(p.left, "mem", a.cfg.ExecutorMemory)...)
+			p.left = subtract(p.left, res)
+			task := a.executorTask(id, o, res)
+			slots := max(int(a.cfg.ExecutorCores), 1)
+			a.execs[id] = &execState{id: id, agentID: agent, host: o.GetHostname(), taskID: task.GetTaskId(), agent: o.GetAgentId(), cores: a.cfg.ExecutorCores, slots: slots}
+			p.execs = append(p.execs, task)
+			more = true
+		}
+	}
+	for _, p := range plans {
 		switch {
-		case !a.wantExecutor(),
-			a.agentFails[agent] >= maxAgentFailures,
-			!a.cfg.Constraints.Match(o.GetAttributes()),
-			scalarOf(o.GetResources(), "cpus") < a.cfg.ExecutorCores+a.serviceShare(agent, serviceCPUs)-1e-9,
-			scalarOf(o.GetResources(), "mem") < a.cfg.ExecutorMemory+a.serviceShare(agent, serviceMem)-1e-9:
-			decline = append(decline, o.GetId())
-			continue
+		case len(p.execs) > 0:
+		case p.notHere:
+			notHere = append(notHere, p.offer.GetId())
+		default:
+			decline = append(decline, p.offer.GetId())
 		}
-		if !a.placeUseful(locality.Place{AgentID: agent, Host: o.GetHostname()}, now) {
-			// Delay scheduling: the waiting tasks would rather run
-			// elsewhere, for now. Back soon.
-			notHere = append(notHere, o.GetId())
-			continue
-		}
-		a.nextExec++
-		id := executorPrefix + a.idPrefix + strconv.Itoa(a.nextExec)
-		var service *mesos.TaskInfo
-		if a.needService(agent) {
-			sres := append(take(o.GetResources(), "cpus", serviceCPUs), take(o.GetResources(), "mem", serviceMem)...)
-			service = a.serviceTask(o, sres)
-			o = proto.Clone(o).(*mesos.Offer)
-			o.Resources = subtract(o.GetResources(), sres)
-		}
-		res := append(take(o.GetResources(), "cpus", a.cfg.ExecutorCores), take(o.GetResources(), "mem", a.cfg.ExecutorMemory)...)
-		task := a.executorTask(id, o, res)
-		slots := max(int(a.cfg.ExecutorCores), 1)
-		a.execs[id] = &execState{id: id, agentID: agent, host: o.GetHostname(), taskID: task.GetTaskId(), agent: o.GetAgentId(), cores: a.cfg.ExecutorCores, slots: slots}
-		perAgent[agent]++
-		launches = append(launches, launch{o, task, service})
 	}
 	suppress := !a.wantExecutor() && !a.suppressed
 	if suppress {
@@ -631,19 +660,25 @@ func (a *App) offers(ctx context.Context, offers []*mesos.Offer) error {
 	}
 	a.mu.Unlock()
 
-	for _, l := range launches {
-		a.log.Info("launching an executor", "executor", l.task.GetTaskId().GetValue(), "agent", l.offer.GetHostname())
-		tasks := []*mesos.TaskInfo{l.task}
-		if l.service != nil {
-			tasks = append(tasks, l.service)
+	for _, p := range plans {
+		if len(p.execs) == 0 {
+			continue
 		}
-		// What the executor leaves of the offer comes back soon: other
-		// executors may fit there.
-		if err := a.client.Launch(ctx, []*mesos.OfferID{l.offer.GetId()}, tasks, scheduler.RefuseFor(time.Second)); err != nil {
-			a.log.Warn("launching an executor", "executor", l.task.GetTaskId().GetValue(), "err", err)
-			refused = append(refused, l.task.GetTaskId().GetValue())
-			if l.service != nil {
-				a.serviceLost(l.service.GetTaskId().GetValue(), "launch refused")
+		tasks := p.execs
+		var ids []string
+		for _, t := range p.execs {
+			ids = append(ids, t.GetTaskId().GetValue())
+		}
+		a.log.Info("launching executors", "executors", ids, "agent", p.offer.GetHostname())
+		if p.service != nil {
+			tasks = append(tasks, p.service)
+		}
+		// What the executors leave of the offer comes back soon.
+		if err := a.client.Launch(ctx, []*mesos.OfferID{p.offer.GetId()}, tasks, scheduler.RefuseFor(time.Second)); err != nil {
+			a.log.Warn("launching executors", "executors", ids, "err", err)
+			refused = append(refused, ids...)
+			if p.service != nil {
+				a.serviceLost(p.service.GetTaskId().GetValue(), "launch refused")
 			}
 		}
 	}

@@ -2,6 +2,7 @@ package batch
 
 import (
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -275,5 +276,72 @@ func TestDriverFailoverTakesOverExecutors(t *testing.T) {
 	}
 	if c.frameworkState(id) != "active" {
 		t.Errorf("the framework is %q at the master, want active", c.frameworkState(id))
+	}
+}
+
+// Two applications in two roles of weights 1 and 2, both with work
+// waiting when the agents come: the master's weighted DRF gives the heavier
+// role twice the executors (cores) of the lighter.
+func TestTwoAppsShareTheClusterByRoleWeight(t *testing.T) {
+	c := startCluster(t)
+	req, err := http.NewRequest(http.MethodPut, c.master.URL()+"/weights", strings.NewReader(`[{"role":"light","weight":1},{"role":"heavy","weight":2}]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("PUT /weights: %s", resp.Status)
+	}
+	input, counts := writeText(t, 4, 300, 9)
+	apps := map[string]*App{}
+	errs := make(chan error, 2)
+	for _, role := range []string{"light", "heavy"} {
+		app := startApp(t, c, Config{Role: role, ExecutorCores: 1})
+		apps[role] = app
+		out := filepath.Join(t.TempDir(), "out-"+role)
+		go func() {
+			err := RunBuiltin(ctxT(t), app, "wordcount", input, out, JobOptions{Partitions: 2, SplitSize: 1 << 10})
+			if err == nil {
+				checkWordCount(t, out, counts, 2)
+			}
+			errs <- err
+		}()
+	}
+	waitFor(t, "both apps to have tasks waiting", func() bool {
+		for _, a := range apps {
+			a.mu.Lock()
+			n := len(a.pending)
+			a.mu.Unlock()
+			if n == 0 {
+				return false
+			}
+		}
+		return true
+	})
+	for range 3 {
+		c.addAgent("")
+	}
+	cores := func(a *App) (n int) {
+		for _, e := range a.Executors() {
+			if !e.Lost {
+				n++
+			}
+		}
+		return n
+	}
+	waitFor(t, "the agents' 6 cores to go to executors", func() bool {
+		return cores(apps["light"])+cores(apps["heavy"]) == 6
+	})
+	if l, h := cores(apps["light"]), cores(apps["heavy"]); l != 2 || h != 4 {
+		t.Errorf("role light (weight 1) holds %d cores and role heavy (weight 2) %d, want 2 and 4", l, h)
+	}
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
 	}
 }
