@@ -123,8 +123,16 @@ type Config struct {
 	ExecutorTimeout time.Duration
 	// ExecutorCommand is the binary the agents run as the executor; it must
 	// call MainIfExecutor. Default: this process's own binary, which suits
-	// agents on this machine.
+	// agents on this machine. A bare name (no "/") is looked up on each
+	// agent's PATH.
 	ExecutorCommand string
+	// ShipExecutor says which agents get ExecutorCommand through their
+	// fetcher (CommandInfo.URIs pointing at the driver's web page, which
+	// serves the binary): ShipRemote (the default) those on other machines,
+	// ShipAlways all, ShipNever none. A bare-name ExecutorCommand is never
+	// shipped. Remote agents must reach the driver's web page: set Listen
+	// to an address they can reach.
+	ShipExecutor string
 	// Listen is the address of the driver's web page (its webui_url);
 	// default "127.0.0.1:0".
 	Listen string
@@ -185,6 +193,7 @@ type App struct {
 	hc     *http.Client
 	web    *http.Server
 	webURL string
+	ship   *shipper // nil when the executor binary is not shipped
 
 	runCtx    context.Context
 	runCancel context.CancelFunc
@@ -324,6 +333,13 @@ func Start(ctx context.Context, cfg Config) (*App, error) {
 	if cfg.Listen == "" {
 		cfg.Listen = "127.0.0.1:0"
 	}
+	switch cfg.ShipExecutor {
+	case "":
+		cfg.ShipExecutor = ShipRemote
+	case ShipRemote, ShipAlways, ShipNever:
+	default:
+		return nil, fmt.Errorf("batch: ship executor %q is not one of %s, %s and %s", cfg.ShipExecutor, ShipRemote, ShipAlways, ShipNever)
+	}
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -339,6 +355,12 @@ func Start(ctx context.Context, cfg Config) (*App, error) {
 		return nil, fmt.Errorf("batch: listening for the web page on %s: %w", cfg.Listen, err)
 	}
 	a.webURL = "http://" + ln.Addr().String()
+	if cfg.ShipExecutor != ShipNever && strings.Contains(cfg.ExecutorCommand, "/") {
+		if a.ship, err = newShipper(cfg.ExecutorCommand, a.webURL); err != nil {
+			ln.Close()
+			return nil, err
+		}
+	}
 	a.web = &http.Server{Handler: a.webHandler(), ReadHeaderTimeout: 10 * time.Second}
 	go a.web.Serve(ln)
 
@@ -709,22 +731,18 @@ func (a *App) executorTask(id string, o *mesos.Offer, res []*mesos.Resource) *me
 		TaskId:    &mesos.TaskID{Value: proto.String(id)},
 		AgentId:   o.GetAgentId(),
 		Resources: res,
-		Executor:  a.executorInfo(id, a.cfg.Name+" executor"),
+		Executor:  a.executorInfo(id, a.cfg.Name+" executor", o.GetHostname()),
 	}
 }
 
-// executorInfo runs the executor binary in executor mode, with env added.
-func (a *App) executorInfo(id, name string, env ...*mesos.Environment_Variable) *mesos.ExecutorInfo {
+// executorInfo runs the executor binary in executor mode on an agent at
+// host, with env added: shipped through the fetcher or not (see ships).
+func (a *App) executorInfo(id, name, host string, env ...*mesos.Environment_Variable) *mesos.ExecutorInfo {
 	vars := append([]*mesos.Environment_Variable{{Name: proto.String(ExecutorEnv), Value: proto.String("1")}}, env...)
 	return &mesos.ExecutorInfo{
 		ExecutorId: &mesos.ExecutorID{Value: proto.String(id)},
 		Name:       proto.String(name),
-		Command: &mesos.CommandInfo{
-			Value:       proto.String(a.cfg.ExecutorCommand),
-			Shell:       proto.Bool(false),
-			Arguments:   []string{a.cfg.ExecutorCommand},
-			Environment: &mesos.Environment{Variables: vars},
-		},
+		Command:    a.command(host, vars),
 	}
 }
 

@@ -345,3 +345,58 @@ func TestTwoAppsShareTheClusterByRoleWeight(t *testing.T) {
 		}
 	}
 }
+
+// With ShipAlways, the agents fetch the executor binary from the driver's
+// web page into each sandbox and run that copy.
+func TestExecutorIsShippedThroughTheFetcher(t *testing.T) {
+	c := startCluster(t, "", "")
+	input, counts := writeText(t, 2, 200, 10)
+	app := startApp(t, c, Config{CoresMax: 2, ExecutorCores: 1, MinRegisteredRatio: 1, ShipExecutor: ShipAlways})
+	out := filepath.Join(t.TempDir(), "out")
+	if err := RunBuiltin(ctxT(t), app, "wordcount", input, out, JobOptions{Partitions: 2, SplitSize: 2 << 10}); err != nil {
+		t.Fatalf("wordcount: %v", err)
+	}
+	checkWordCount(t, out, counts, 2)
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	execs := app.Executors()
+	if len(execs) == 0 {
+		t.Fatal("no executor")
+	}
+	for _, e := range execs {
+		info, err := os.Stat(filepath.Join(e.Dir, shippedName))
+		if err != nil || info.Mode()&0o111 == 0 {
+			t.Errorf("executor %s's sandbox has no executable %s (%v)", e.ID, shippedName, err)
+		}
+		exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", e.PID))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if exe == self {
+			t.Errorf("executor %s runs the driver's binary %s, not a shipped copy", e.ID, exe)
+		}
+	}
+}
+
+func TestShippingGoesToRemoteAgentsOnly(t *testing.T) {
+	a := &App{cfg: Config{ShipExecutor: ShipRemote, ExecutorCommand: "/opt/gomesos"}, ship: &shipper{url: "http://driver:1/executor/abc/" + shippedName}}
+	remote := a.command("203.0.113.7", nil)
+	if len(remote.GetUris()) != 1 || remote.GetUris()[0].GetValue() != a.ship.url || !remote.GetUris()[0].GetExecutable() {
+		t.Errorf("a remote agent's command %v does not fetch the binary", remote)
+	}
+	for _, host := range []string{"127.0.0.1", "localhost"} {
+		if local := a.command(host, nil); len(local.GetUris()) != 0 || local.GetValue() != "/opt/gomesos" {
+			t.Errorf("agent %s on this machine: command %v, want the binary's path", host, local)
+		}
+	}
+	a.cfg.ShipExecutor = ShipAlways
+	if len(a.command("127.0.0.1", nil).GetUris()) != 1 {
+		t.Error("ShipAlways did not ship to a local agent")
+	}
+	a.ship = nil // ShipNever, or a bare name found on the agents' PATH
+	if c := a.command("203.0.113.7", nil); len(c.GetUris()) != 0 {
+		t.Errorf("without a shipper: command %v fetches", c)
+	}
+}

@@ -160,7 +160,7 @@ func (a *App) serviceTask(o *mesos.Offer, res []*mesos.Resource) *mesos.TaskInfo
 		TaskId:    &mesos.TaskID{Value: proto.String(id)},
 		AgentId:   o.GetAgentId(),
 		Resources: res,
-		Executor:  a.executorInfo(id, a.cfg.Name+" shuffle service", &mesos.Environment_Variable{Name: proto.String(ShuffleServiceEnv), Value: proto.String("1")}),
+		Executor:  a.executorInfo(id, a.cfg.Name+" shuffle service", o.GetHostname(), &mesos.Environment_Variable{Name: proto.String(ShuffleServiceEnv), Value: proto.String("1")}),
 	}
 	a.services[agent] = &serviceState{id: id, agentID: agent, taskID: task.GetTaskId(), agent: o.GetAgentId(), registered: map[string]bool{}}
 	return task

@@ -49,7 +49,8 @@ func runBatch(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.BoolVar(&s.ShuffleService, "shuffle_service", false, "start a shuffle service task on each agent used, so that executors released by --executor_idle_timeout keep their map outputs")
 	s.ExecutorTimeout = batch.DefaultExecutorTimeout
 	fs.Var(flagx.Duration{D: &s.ExecutorTimeout}, "executor_timeout", "how long an executor may leave the driver's pings or a shuffle fetch unanswered before it is lost and its tasks run elsewhere")
-	fs.StringVar(&s.ExecutorCommand, "executor_command", "", "the gomesos binary on the agents (default: this binary's absolute path, for agents on this machine)")
+	fs.StringVar(&s.ExecutorCommand, "executor_command", "", "the gomesos binary the executors run (default: this binary's absolute path); a bare name is looked up on each agent's PATH")
+	fs.StringVar(&s.ShipExecutor, "ship_executor", batch.ShipRemote, "which agents fetch the executor binary from the driver's web page (set --webui_listen to an address they reach): remote (agents on other machines), always or never")
 	fs.StringVar(&s.Listen, "webui_listen", "127.0.0.1:0", "address of the driver's web page (its webui_url)")
 	fs.IntVar(&s.Partitions, "partitions", 0, "reduce partitions, and so output files (default: 2, or --cores_max when set)")
 	fs.Var(flagx.Bytes{B: &s.SplitSize}, "split_size", "largest input split (default 32MB)")
@@ -92,6 +93,8 @@ func runBatch(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return fail("--locality_wait must not be negative")
 	case s.ExecutorTimeout <= 0:
 		return fail("--executor_timeout must be positive")
+	case s.ShipExecutor != batch.ShipRemote && s.ShipExecutor != batch.ShipAlways && s.ShipExecutor != batch.ShipNever:
+		return fail("--ship_executor must be remote, always or never, not %q", s.ShipExecutor)
 	case s.ExecutorIdleTimeout < 0:
 		return fail("--executor_idle_timeout must not be negative")
 	case s.MinRegisteredRatio < 0 || s.MinRegisteredRatio > 1:
