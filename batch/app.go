@@ -259,6 +259,10 @@ type execState struct {
 	lost              bool
 	lostWhy           string
 	tasksDone         int
+	// probed is when the driver last pinged it idle; probing is set
+	// while that ping is out.
+	probed  time.Time
+	probing bool
 }
 
 func (e *execState) place() locality.Place { return locality.Place{AgentID: e.agentID, Host: e.host} }

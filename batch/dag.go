@@ -642,9 +642,13 @@ func (a *App) dispatch(ctx context.Context) {
 		// are not suppressed.
 		ramped := a.ramp(now) || len(a.pending) > 0
 		idle := a.idleExecutors(now)
+		probe := a.toProbe(now)
 		a.mu.Unlock()
 		for _, s := range starts {
 			go a.attempt(ctx, s.r, s.e)
+		}
+		for _, e := range probe {
+			go a.probe(ctx, e)
 		}
 		for _, e := range idle {
 			a.release(e)
@@ -652,6 +656,35 @@ func (a *App) dispatch(ctx context.Context) {
 		if ramped {
 			a.revive()
 		}
+	}
+}
+
+// toProbe picks the registered executors running no task that were not
+// pinged for a third of the executor timeout (those running tasks are
+// pinged by their calls' watch), marking them as being pinged. Called with
+// a.mu held.
+func (a *App) toProbe(now time.Time) []*execState {
+	var out []*execState
+	for _, e := range a.execs {
+		if !e.lost && e.addr != "" && e.running == 0 && !e.probing && now.Sub(e.probed) >= a.cfg.ExecutorTimeout/3 {
+			e.probing, e.probed = true, now
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// probe pings an idle executor: one that does not answer within the
+// executor timeout is lost.
+func (a *App) probe(ctx context.Context, e *execState) {
+	pctx, cancel := context.WithTimeout(ctx, a.cfg.ExecutorTimeout)
+	err := a.ping(pctx, e.addr)
+	cancel()
+	a.mu.Lock()
+	e.probing = false
+	a.mu.Unlock()
+	if err != nil && ctx.Err() == nil {
+		a.executorLost(e.id, fmt.Sprintf("%v within %s: %v", errHung, a.cfg.ExecutorTimeout, err), true)
 	}
 }
 

@@ -400,3 +400,29 @@ func TestShippingGoesToRemoteAgentsOnly(t *testing.T) {
 		t.Errorf("without a shipper: command %v fetches", c)
 	}
 }
+
+// An idle executor that stops answering (SIGSTOP) is found by the driver's
+// pings and lost, without a task being sent to it.
+func TestHungIdleExecutorIsLost(t *testing.T) {
+	c := startCluster(t, "")
+	input, counts := writeText(t, 1, 100, 11)
+	var ev events
+	app := startApp(t, c, Config{CoresMax: 1, ExecutorCores: 1, ExecutorTimeout: time.Second, Progress: ev.add})
+	out := filepath.Join(t.TempDir(), "out")
+	if err := RunBuiltin(ctxT(t), app, "wordcount", input, out, JobOptions{Partitions: 1}); err != nil {
+		t.Fatalf("wordcount: %v", err)
+	}
+	checkWordCount(t, out, counts, 1)
+	x := app.Executors()[0]
+	if err := syscall.Kill(x.PID, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	// Runs before the app stops: the stopped process must go on to be
+	// killed.
+	t.Cleanup(func() { syscall.Kill(x.PID, syscall.SIGCONT) })
+	waitFor(t, "the stopped idle executor to be lost", func() bool {
+		return ev.count(ExecutorLost, func(e Event) bool {
+			return e.Executor == x.ID && strings.Contains(e.Err.Error(), "did not answer")
+		}) == 1
+	})
+}
