@@ -36,6 +36,32 @@ func runBenchLocality(_ context.Context, args []string, stdout, stderr io.Writer
 		}
 		return 2
 	}
+	for _, f := range []struct {
+		name string
+		v    int
+	}{{"agents", o.Agents}, {"slots", o.Slots}, {"frameworks", o.Frameworks}, {"jobs", o.Jobs}, {"tasks", o.Tasks}, {"replicas", o.Replicas}} {
+		if f.v < 1 {
+			fmt.Fprintf(stderr, "gomesos bench locality: --%s must be at least 1\n", f.name)
+			return 2
+		}
+	}
+	for _, f := range []struct {
+		name string
+		v    time.Duration
+	}{{"compute", o.Compute}, {"local_read", o.LocalRead}, {"remote_read", o.RemoteRead}} {
+		if f.v < 0 {
+			fmt.Fprintf(stderr, "gomesos bench locality: --%s must not be negative\n", f.name)
+			return 2
+		}
+	}
+	if o.AllocationInterval <= 0 {
+		fmt.Fprintln(stderr, "gomesos bench locality: --allocation_interval must be positive")
+		return 2
+	}
+	if *seed == 0 {
+		fmt.Fprintln(stderr, "gomesos bench locality: --seed must not be 0")
+		return 2
+	}
 	o.Seed = *seed
 	o.Waits = []time.Duration{}
 	for _, s := range strings.Split(*waits, ",") {
