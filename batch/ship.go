@@ -33,30 +33,48 @@ const shippedName = "gomesos-batch-executor"
 
 // shipper serves the executor binary on the driver's web page for the
 // agents' fetchers, at a path naming its content, so that an agent's fetcher
-// cache never serves an older binary for it.
+// cache never serves an older binary for it. The content is hashed the
+// first time an executor is shipped.
 type shipper struct {
-	path string // the binary
+	path   string // the binary
+	webURL string
+
+	once sync.Once
+	err  error
 	url  string // where the agents fetch it
 	sum  string
 }
 
 func newShipper(path, webURL string) (*shipper, error) {
-	f, err := os.Open(path)
-	if err != nil {
+	if _, err := os.Stat(path); err != nil {
 		return nil, fmt.Errorf("batch: the executor binary to ship: %w", err)
 	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return nil, fmt.Errorf("batch: reading the executor binary to ship: %w", err)
-	}
-	sum := hex.EncodeToString(h.Sum(nil))[:16]
-	return &shipper{path: path, sum: sum, url: webURL + "/executor/" + sum + "/" + shippedName}, nil
+	return &shipper{path: path, webURL: webURL}, nil
+}
+
+// ready hashes the binary, once.
+func (s *shipper) ready() error {
+	s.once.Do(func() {
+		f, err := os.Open(s.path)
+		if err != nil {
+			s.err = fmt.Errorf("batch: the executor binary to ship: %w", err)
+			return
+		}
+		defer f.Close()
+		h := sha256.New()
+		if _, err := io.Copy(h, f); err != nil {
+			s.err = fmt.Errorf("batch: reading the executor binary to ship: %w", err)
+			return
+		}
+		s.sum = hex.EncodeToString(h.Sum(nil))[:16]
+		s.url = s.webURL + "/executor/" + s.sum + "/" + shippedName
+	})
+	return s.err
 }
 
 // serve answers GET /executor/{sum}/{name}.
 func (s *shipper) serve(w http.ResponseWriter, r *http.Request) {
-	if s == nil || r.PathValue("sum") != s.sum || r.PathValue("name") != shippedName {
+	if s == nil || s.ready() != nil || r.PathValue("sum") != s.sum || r.PathValue("name") != shippedName {
 		http.Error(w, "batch driver: no such executor binary", http.StatusNotFound)
 		return
 	}
@@ -66,13 +84,14 @@ func (s *shipper) serve(w http.ResponseWriter, r *http.Request) {
 
 // ships reports whether the executor for an agent at host is shipped.
 func (a *App) ships(host string) bool {
-	switch {
-	case a.ship == nil:
+	if a.ship == nil || (a.cfg.ShipExecutor != ShipAlways && isThisMachine(host)) {
 		return false
-	case a.cfg.ShipExecutor == ShipAlways:
-		return true
 	}
-	return !isThisMachine(host)
+	if err := a.ship.ready(); err != nil {
+		a.log.Warn("not shipping the executor binary", "err", err)
+		return false
+	}
+	return true
 }
 
 // command is the CommandInfo of an executor (or shuffle service) on an

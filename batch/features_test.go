@@ -1,5 +1,9 @@
 package batch
 
+// Tests of issue 11's parts on real clusters: delay scheduling, executor
+// timeouts, the shuffle service, driver failover, role weights and the
+// shipped executor binary.
+
 import (
 	"fmt"
 	"net/http"
@@ -381,7 +385,15 @@ func TestExecutorIsShippedThroughTheFetcher(t *testing.T) {
 }
 
 func TestShippingGoesToRemoteAgentsOnly(t *testing.T) {
-	a := &App{cfg: Config{ShipExecutor: ShipRemote, ExecutorCommand: "/opt/gomesos"}, ship: &shipper{url: "http://driver:1/executor/abc/" + shippedName}}
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ship, err := newShipper(self, "http://driver:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &App{cfg: Config{ShipExecutor: ShipRemote, ExecutorCommand: "/opt/gomesos"}, ship: ship, log: testLogger(t)}
 	remote := a.command("203.0.113.7", nil)
 	if len(remote.GetUris()) != 1 || remote.GetUris()[0].GetValue() != a.ship.url || !remote.GetUris()[0].GetExecutable() {
 		t.Errorf("a remote agent's command %v does not fetch the binary", remote)
