@@ -44,6 +44,8 @@ const (
 	// takeoverGrace is how long a driver that took a framework over waits
 	// for the earlier driver's executors before launching its own.
 	takeoverGrace = 2 * time.Second
+	// callTimeout bounds each call to the master.
+	callTimeout = 30 * time.Second
 	// localityRefuse is the filter of offers declined while the tasks wait
 	// for other agents: short, for the wait may end soon.
 	localityRefuse = time.Second
@@ -388,7 +390,10 @@ func Start(ctx context.Context, cfg Config) (*App, error) {
 		// earlier driver's.
 		a.idPrefix = strconv.FormatInt(time.Now().UnixNano()%1e9, 36) + "-"
 	}
-	client, err := scheduler.New(scheduler.Config{Masters: cfg.Masters, Framework: info, Logger: log.With("component", "scheduler")})
+	// A call the master never answers must not hold the driver's event
+	// handling for ever.
+	calls := &http.Client{Timeout: callTimeout}
+	client, err := scheduler.New(scheduler.Config{Masters: cfg.Masters, Framework: info, Logger: log.With("component", "scheduler"), HTTPClient: calls})
 	if err != nil {
 		a.web.Close()
 		return nil, fmt.Errorf("batch: %w", err)
@@ -623,7 +628,10 @@ func (a *App) offers(ctx context.Context, offers []*mesos.Offer) error {
 		for _, o := range offers {
 			ids = append(ids, o.GetId())
 		}
-		return a.client.Decline(ctx, ids, localityRefuse)
+		if err := a.client.Decline(ctx, ids, localityRefuse); err != nil {
+			a.log.Warn("declining offers", "err", err)
+		}
+		return nil
 	}
 	plans := make([]*plan, len(offers))
 	for i, o := range offers {
@@ -709,19 +717,24 @@ func (a *App) offers(ctx context.Context, offers []*mesos.Offer) error {
 		}
 	}
 	if len(decline) > 0 {
+		a.log.Debug("declining offers", "offers", len(decline), "refuse", a.cfg.RefuseDuration)
 		if err := a.client.Decline(ctx, decline, a.cfg.RefuseDuration); err != nil {
-			return err
+			a.log.Warn("declining offers", "err", err)
 		}
 	}
 	if len(notHere) > 0 {
+		a.log.Debug("declining offers for delay scheduling", "offers", len(notHere), "refuse", localityRefuse)
 		if err := a.client.Decline(ctx, notHere, localityRefuse); err != nil {
-			return err
+			a.log.Warn("declining offers", "err", err)
 		}
 	}
 	if suppress {
 		a.log.Info("suppressing offers: the app has the executors it needs")
 		if err := a.client.Suppress(ctx); err != nil {
-			return err
+			a.log.Warn("suppressing offers", "err", err)
+			a.mu.Lock()
+			a.suppressed = false
+			a.mu.Unlock()
 		}
 	}
 	return nil

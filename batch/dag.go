@@ -738,7 +738,7 @@ func (a *App) idleExecutors(now time.Time) []*execState {
 	}
 	var out []*execState
 	for _, e := range a.execs {
-		if !e.lost && !e.released && e.addr != "" && e.running == 0 && !holds[e.id] && now.Sub(e.idleSince) >= a.cfg.ExecutorIdleTimeout {
+		if !e.lost && !e.released && e.addr != "" && e.running == 0 && !holds[e.id] && now.Sub(e.idleSince) >= a.cfg.ExecutorIdleTimeout && !a.awaitingService(e) {
 			e.released = true
 			out = append(out, e)
 		}

@@ -5,6 +5,7 @@ package batch
 // shipped executor binary.
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
@@ -302,9 +303,14 @@ func TestTwoAppsShareTheClusterByRoleWeight(t *testing.T) {
 	}
 	input, counts := writeText(t, 4, 300, 9)
 	apps := map[string]*App{}
+	evs := map[string]*events{}
 	errs := make(chan error, 2)
 	for _, role := range []string{"light", "heavy"} {
-		app := startApp(t, c, Config{Role: role, ExecutorCores: 1})
+		evs[role] = &events{}
+		// Two executors fill an agent, memory too: no remainder of an
+		// agent is offered, whose memory would count in the share of the
+		// role it went to until it declined it.
+		app := startApp(t, c, Config{Role: role, ExecutorCores: 1, ExecutorMemory: 512, Progress: evs[role].add})
 		apps[role] = app
 		out := filepath.Join(t.TempDir(), "out-"+role)
 		go func() {
@@ -341,7 +347,10 @@ func TestTwoAppsShareTheClusterByRoleWeight(t *testing.T) {
 		return cores(apps["light"])+cores(apps["heavy"]) == 6
 	})
 	if l, h := cores(apps["light"]), cores(apps["heavy"]); l != 2 || h != 4 {
-		t.Errorf("role light (weight 1) holds %d cores and role heavy (weight 2) %d, want 2 and 4", l, h)
+		var fws json.RawMessage
+		c.getJSON("/master/frameworks", &fws)
+		t.Errorf("role light (weight 1) holds %d cores and role heavy (weight 2) %d, want 2 and 4\nlight: %v\n%s\nheavy: %v\n%s\nmaster: %s",
+			l, h, apps["light"].Executors(), evs["light"], apps["heavy"].Executors(), evs["heavy"], fws)
 	}
 	for range 2 {
 		if err := <-errs; err != nil {

@@ -1,6 +1,7 @@
 package batch
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -204,27 +205,52 @@ func (a *App) serviceUp(id string, hello executorHello) {
 	}
 }
 
-// registerExecutor tells s where e's map outputs are.
+// awaitingService reports whether e's agent has a shuffle service, coming
+// or up, that does not know e yet: e is not released until it does, or
+// its map outputs would go with it. Called with a.mu held.
+func (a *App) awaitingService(e *execState) bool {
+	s := a.services[e.agentID]
+	return a.cfg.ShuffleService && s != nil && !s.lost && !s.registered[e.id]
+}
+
+// registerExecutor tells s where e's map outputs are, trying a few times.
 func (a *App) registerExecutor(s *serviceState, e *execState) {
+	for try := 0; try < 3; try++ {
+		if a.tryRegisterExecutor(s, e) || a.runCtx.Err() != nil {
+			return
+		}
+		select {
+		case <-time.After(time.Duration(try+1) * 500 * time.Millisecond):
+		case <-a.runCtx.Done():
+			return
+		}
+	}
+}
+
+// tryRegisterExecutor is one attempt of registerExecutor.
+func (a *App) tryRegisterExecutor(s *serviceState, e *execState) bool {
 	body, _ := json.Marshal(registration{Executor: e.id, Dir: e.dir})
-	req, err := http.NewRequestWithContext(a.runCtx, http.MethodPost, "http://"+s.addr+"/executors", strings.NewReader(string(body)))
+	ctx, cancel := context.WithTimeout(a.runCtx, a.cfg.ExecutorTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+s.addr+"/executors", strings.NewReader(string(body)))
 	if err != nil {
-		return
+		return false
 	}
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := a.hc.Do(req)
 	if err != nil {
 		a.log.Warn("registering an executor with the shuffle service", "executor", e.id, "service", s.id, "err", err)
-		return
+		return false
 	}
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusNoContent {
 		a.log.Warn("registering an executor with the shuffle service", "executor", e.id, "service", s.id, "status", resp.Status)
-		return
+		return false
 	}
 	a.mu.Lock()
 	s.registered[e.id] = true
 	a.mu.Unlock()
+	return true
 }
 
 // serviceLost forgets a shuffle service and the map outputs of released
