@@ -66,8 +66,15 @@ func TestDelaySchedulingRunsMapTasksWhereTheirSplitsAre(t *testing.T) {
 
 	for _, wait := range []time.Duration{time.Minute, 0} {
 		var ev events
-		// Three one-core executors, all wanted before tasks start.
-		app := startApp(t, c, Config{CoresMax: 3, ExecutorCores: 1, MinRegisteredRatio: 1, LocalityWait: wait, Progress: ev.add})
+		// Three one-core executors. With no wait, all are wanted before
+		// tasks start (so the third agent gets one); with the wait, none
+		// before the job's tasks say where they would run (an executor
+		// taken at the start goes anywhere).
+		cfg := Config{CoresMax: 3, ExecutorCores: 1, LocalityWait: wait, Progress: ev.add}
+		if wait == 0 {
+			cfg.MinRegisteredRatio = 1
+		}
+		app := startApp(t, c, cfg)
 		out := filepath.Join(t.TempDir(), "out")
 		if err := RunBuiltin(ctxT(t), app, "wordcount", input, out, JobOptions{Partitions: 2}); err != nil {
 			t.Fatalf("wait %s: wordcount: %v\n%s", wait, err, &ev)
