@@ -307,7 +307,7 @@ func TestLostMapOutputIsRecomputedFromLineage(t *testing.T) {
 		t.Fatalf("found no map output to remove\n%s", &ev)
 	}
 	checkWordCount(t, out, counts, 2)
-	splits, err := listSplits(input, 2<<10)
+	splits, err := listSplits(input, 2<<10, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -443,7 +443,7 @@ func TestKMeansOverCachedInput(t *testing.T) {
 			t.Errorf("no center near %v in %v", want, parts[0])
 		}
 	}
-	splits, _ := listSplits(in, 4<<10)
+	splits, _ := listSplits(in, 4<<10, nil)
 	cached := 0
 	for _, x := range app.Executors() {
 		if x.Addr == "" || x.Lost {

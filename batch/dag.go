@@ -8,12 +8,15 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/gomesos/gomesos/batch/locality"
 )
 
 // shuffleDep is one shuffle: the map side (parent's partitions, computed
@@ -49,6 +52,9 @@ type stage struct {
 type split struct {
 	path     string
 	off, len int64
+	// prefs are the places (agent ids or hostnames) where the file is
+	// local.
+	prefs []string
 }
 
 type jobInfo struct {
@@ -72,12 +78,29 @@ type taskReq struct {
 	attempts  int
 	lastErr   string
 	since     time.Time
-	done      chan<- taskOutcome
+	// set is the stage round's delay-scheduling state, shared by its
+	// tasks; level is where the last attempt ran.
+	set   *locality.TaskSet
+	level locality.Level
+	done  chan<- taskOutcome
 }
+
+// Preferred is the places the task's input split is local to (none for a
+// task that reads a shuffle).
+func (r *taskReq) Preferred() []string {
+	if r.st.root.kind == dsText && r.partition < len(r.st.splits) {
+		return r.st.splits[r.partition].prefs
+	}
+	return nil
+}
+
+// Set is the task's delay-scheduling set.
+func (r *taskReq) Set() *locality.TaskSet { return r.set }
 
 type taskOutcome struct {
 	r        *taskReq
 	executor string
+	agent    string
 	res      TaskResult
 	ff       *FetchFailure
 	err      error
@@ -121,7 +144,7 @@ func (a *App) newStage(ds *Dataset, out *shuffleDep) (*stage, error) {
 	st := &stage{name: ds.name, root: root, ops: ops, out: out, state: "waiting"}
 	switch root.kind {
 	case dsText:
-		splits, err := listSplits(root.dir, root.splitSize)
+		splits, err := listSplits(root.dir, root.splitSize, root.locate)
 		if err != nil {
 			return nil, err
 		}
@@ -140,11 +163,51 @@ func (a *App) newStage(ds *Dataset, out *shuffleDep) (*stage, error) {
 	return st, nil
 }
 
-// listSplits cuts the files of dir into splits of at most size bytes.
-func listSplits(dir string, size int64) ([]split, error) {
+// LocationsFile is the file of an input directory that says where its files
+// are local: one line per file, "<file name><TAB><place>[,<place>...]",
+// each place an agent id or a hostname. Blank lines and lines starting
+// with "#" are skipped.
+const LocationsFile = "_locations"
+
+// readLocations reads dir's LocationsFile; none is no preferences.
+func readLocations(dir string) (func(string) []string, error) {
+	data, err := os.ReadFile(filepath.Join(dir, LocationsFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading the input's locations: %w", err)
+	}
+	byName := map[string][]string{}
+	for n, line := range strings.Split(string(data), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		name, places, ok := strings.Cut(line, "\t")
+		if !ok || name == "" || strings.TrimSpace(places) == "" {
+			return nil, fmt.Errorf("%s line %d: want \"<file name><TAB><place>[,<place>...]\", not %q", filepath.Join(dir, LocationsFile), n+1, line)
+		}
+		for _, p := range strings.Split(places, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				byName[name] = append(byName[name], p)
+			}
+		}
+	}
+	return func(path string) []string { return byName[filepath.Base(path)] }, nil
+}
+
+// listSplits cuts the files of dir into splits of at most size bytes,
+// each preferring the places locate (or dir's LocationsFile) gives its file.
+func listSplits(dir string, size int64, locate func(string) []string) ([]split, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, fmt.Errorf("reading the input: %w", err)
+	}
+	if locate == nil {
+		if locate, err = readLocations(dir); err != nil {
+			return nil, err
+		}
 	}
 	var out []split
 	for _, e := range entries {
@@ -159,8 +222,12 @@ func listSplits(dir string, size int64) ([]split, error) {
 			continue
 		}
 		path := filepath.Join(dir, e.Name())
+		var prefs []string
+		if locate != nil {
+			prefs = locate(path)
+		}
 		for off := int64(0); off < info.Size(); off += size {
-			out = append(out, split{path: path, off: off, len: min(size, info.Size()-off)})
+			out = append(out, split{path: path, off: off, len: min(size, info.Size()-off), prefs: prefs})
 		}
 	}
 	if len(out) == 0 {
@@ -365,9 +432,10 @@ func (a *App) runStage(ctx context.Context, job *jobInfo, st *stage, sinkFor fun
 
 		outcomes := make(chan taskOutcome, len(parts))
 		reqs := make([]*taskReq, 0, len(parts))
+		set := locality.NewTaskSet(a.cfg.LocalityWait, time.Now())
 		for _, p := range parts {
 			p := p
-			reqs = append(reqs, &taskReq{st: st, partition: p, sink: func() Sink { return sinkFor(p) }, done: outcomes, excluded: map[string]bool{}})
+			reqs = append(reqs, &taskReq{st: st, partition: p, sink: func() Sink { return sinkFor(p) }, done: outcomes, excluded: map[string]bool{}, set: set})
 		}
 		a.submit(reqs)
 		var failErr error
@@ -398,7 +466,7 @@ func (a *App) runStage(ctx context.Context, job *jobInfo, st *stage, sinkFor fun
 				st.done++
 				done := st.done
 				a.mu.Unlock()
-				a.emit(Event{Kind: TaskEnded, Job: job.id, Stage: st.id, StageName: st.name, Partition: o.r.partition, Done: done, Total: st.parts, Executor: o.executor})
+				a.emit(Event{Kind: TaskEnded, Job: job.id, Stage: st.id, StageName: st.name, Partition: o.r.partition, Done: done, Total: st.parts, Executor: o.executor, Agent: o.agent, Locality: o.r.level.String()})
 			}
 		}
 		if failErr != nil {
@@ -442,6 +510,17 @@ func (a *App) failStage(job *jobInfo, st *stage, err error) error {
 func (a *App) outputLost(ff FetchFailure) {
 	a.log.Warn("map output lost", "shuffle", ff.Shuffle, "map", ff.Map, "executor", ff.Executor, "reason", ff.Reason)
 	if ff.Gone && ff.Executor != "" {
+		a.mu.Lock()
+		var svc string
+		if e, ok := a.execs[ff.Executor]; ok && e.lost && a.served(e) {
+			svc = a.serviceOf(e.agentID).id
+		}
+		a.mu.Unlock()
+		if svc != "" {
+			// The shuffle service did not answer for a released
+			// executor: all it served is lost.
+			a.serviceLost(svc, "unreachable for a shuffle fetch: "+ff.Reason)
+		}
 		a.executorLost(ff.Executor, "unreachable for a shuffle fetch: "+ff.Reason, true)
 	}
 	a.mu.Lock()
@@ -541,27 +620,35 @@ func (a *App) dispatch(ctx context.Context) {
 			ids = append(ids, id)
 		}
 		sort.Strings(ids)
-		for _, id := range ids {
-			e := a.execs[id]
-			for !e.lost && e.addr != "" && e.running < e.slots {
-				r := a.pick(e, now)
-				if r == nil {
-					break
+		// Every free slot takes the tasks that suit it best before any
+		// slot takes a task that would rather run elsewhere.
+		for _, anywhere := range []bool{false, true} {
+			for _, id := range ids {
+				e := a.execs[id]
+				for !e.lost && e.addr != "" && e.running < e.slots {
+					r := a.pick(e, now, anywhere)
+					if r == nil {
+						break
+					}
+					e.running++
+					a.running++
+					r.attempts++
+					r.st.launched++
+					starts = append(starts, start{r, e})
 				}
-				e.running++
-				a.running++
-				r.attempts++
-				r.st.launched++
-				starts = append(starts, start{r, e})
 			}
 		}
 		// Whatever asked for executors, waiting tasks make sure offers
 		// are not suppressed.
 		ramped := a.ramp(now) || len(a.pending) > 0
 		idle := a.idleExecutors(now)
+		probe := a.toProbe(now)
 		a.mu.Unlock()
 		for _, s := range starts {
 			go a.attempt(ctx, s.r, s.e)
+		}
+		for _, e := range probe {
+			go a.probe(ctx, e)
 		}
 		for _, e := range idle {
 			a.release(e)
@@ -569,6 +656,35 @@ func (a *App) dispatch(ctx context.Context) {
 		if ramped {
 			a.revive()
 		}
+	}
+}
+
+// toProbe picks the registered executors running no task that were not
+// pinged for a third of the executor timeout (those running tasks are
+// pinged by their calls' watch), marking them as being pinged. Called with
+// a.mu held.
+func (a *App) toProbe(now time.Time) []*execState {
+	var out []*execState
+	for _, e := range a.execs {
+		if !e.lost && e.addr != "" && e.running == 0 && !e.probing && now.Sub(e.probed) >= a.cfg.ExecutorTimeout/3 {
+			e.probing, e.probed = true, now
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// probe pings an idle executor: one that does not answer within the
+// executor timeout is lost.
+func (a *App) probe(ctx context.Context, e *execState) {
+	pctx, cancel := context.WithTimeout(ctx, a.cfg.ExecutorTimeout)
+	err := a.ping(pctx, e.addr)
+	cancel()
+	a.mu.Lock()
+	e.probing = false
+	a.mu.Unlock()
+	if err != nil && ctx.Err() == nil {
+		a.executorLost(e.id, fmt.Sprintf("%v within %s: %v", errHung, a.cfg.ExecutorTimeout, err), true)
 	}
 }
 
@@ -622,7 +738,7 @@ func (a *App) idleExecutors(now time.Time) []*execState {
 	}
 	var out []*execState
 	for _, e := range a.execs {
-		if !e.lost && !e.released && e.addr != "" && e.running == 0 && !holds[e.id] && now.Sub(e.idleSince) >= a.cfg.ExecutorIdleTimeout {
+		if !e.lost && !e.released && e.addr != "" && e.running == 0 && !holds[e.id] && now.Sub(e.idleSince) >= a.cfg.ExecutorIdleTimeout && !a.awaitingService(e) {
 			e.released = true
 			out = append(out, e)
 		}
@@ -666,9 +782,11 @@ func (a *App) failAll(err error) {
 	}
 }
 
-// pick takes the best queued task for executor e off the queue. Called
-// with a.mu held.
-func (a *App) pick(e *execState, now time.Time) *taskReq {
+// pick takes the best queued task for executor e off the queue: one whose
+// cached input e holds, else what delay scheduling picks for e's agent
+// (package locality); tasks that prefer other agents only when anywhere is
+// set. Called with a.mu held.
+func (a *App) pick(e *execState, now time.Time, anywhere bool) *taskReq {
 	usable := func(r *taskReq) bool {
 		if !r.excluded[e.id] {
 			return true
@@ -688,21 +806,60 @@ func (a *App) pick(e *execState, now time.Time) *taskReq {
 	}
 	for i, r := range a.pending {
 		if r.prefer == e.id && usable(r) {
+			r.level = locality.Local
 			return take(i)
 		}
 	}
-	for i, r := range a.pending {
-		if !usable(r) {
+	// A task whose cached input another live executor holds waits for it
+	// up to the locality wait.
+	waitsForCache := func(r *taskReq) bool {
+		if r.prefer == "" || now.Sub(r.since) >= a.cfg.LocalityWait {
+			return false
+		}
+		p, ok := a.execs[r.prefer]
+		return ok && !p.lost
+	}
+	i, level := locality.Pick(a.pending, e.place(), now, func(r *taskReq) bool { return usable(r) && !waitsForCache(r) })
+	if i < 0 || (level == locality.Any && !anywhere) {
+		return nil
+	}
+	r := a.pending[i]
+	r.set.Launched(level, now)
+	r.level = level
+	return take(i)
+}
+
+// localityDemand reports whether a waiting task still waits for an agent
+// it prefers where the app has no executor: one there would run it.
+// Called with a.mu held.
+func (a *App) localityDemand(now time.Time) bool {
+	for _, r := range a.pending {
+		if len(r.Preferred()) == 0 || r.set.Expired(now) {
 			continue
 		}
-		if r.prefer == "" || now.Sub(r.since) >= a.cfg.LocalityWait {
-			return take(i)
+		served := false
+		for _, e := range a.execs {
+			if !e.lost && locality.Prefers(r, e.place()) {
+				served = true
+				break
+			}
 		}
-		if p, ok := a.execs[r.prefer]; !ok || p.lost {
-			return take(i)
+		if !served {
+			return true
 		}
 	}
-	return nil
+	return false
+}
+
+// placeUseful reports whether an executor at p would run a waiting task
+// now: one that prefers p or nothing, or whose wait is over. With no task
+// waiting, any place will do. Called with a.mu held.
+func (a *App) placeUseful(p locality.Place, now time.Time) bool {
+	if len(a.pending) == 0 {
+		return true
+	}
+	i, _ := locality.Pick(a.pending, p, now, nil)
+	return i >= 0
 }
 
 // build makes the spec of r's next attempt, with the current map output
@@ -728,10 +885,14 @@ func (a *App) build(r *taskReq) (TaskSpec, *FetchFailure) {
 			read := ShuffleRead{Shuffle: dep.id}
 			for m, ex := range dep.outputs {
 				e, ok := a.execs[ex]
-				if ex == "" || !ok || e.lost {
+				switch {
+				case ok && !e.lost:
+					read.Maps = append(read.Maps, MapLoc{Executor: ex, Addr: e.addr})
+				case ok && e.released && a.served(e):
+					read.Maps = append(read.Maps, MapLoc{Executor: ex, Addr: a.serviceOf(e.agentID).addr, Service: true})
+				default:
 					return spec, &FetchFailure{Shuffle: dep.id, Map: m, Executor: ex, Reason: fmt.Sprintf("map output %d of shuffle %d is lost", m, dep.id)}
 				}
-				read.Maps = append(read.Maps, MapLoc{Executor: ex, Addr: e.addr})
 			}
 			spec.Source.Shuffles = append(spec.Source.Shuffles, read)
 		}
@@ -774,7 +935,7 @@ func (a *App) attempt(ctx context.Context, r *taskReq, e *execState) {
 			a.cacheLocs[cacheKey{ds, r.partition}] = e.id
 		}
 		a.mu.Unlock()
-		r.done <- taskOutcome{r: r, executor: e.id, res: res}
+		r.done <- taskOutcome{r: r, executor: e.id, agent: e.agentID, res: res}
 	}
 }
 
@@ -782,13 +943,25 @@ type transportError struct{ err error }
 
 func (e *transportError) Error() string { return e.err.Error() }
 
-// post sends r to e over HTTP and decodes the result.
+// post sends r to e over HTTP and decodes the result. While it waits, it
+// pings e: an executor that does not answer within the executor timeout is
+// taken for lost (a transportError), however long its task may run.
 func (a *App) post(ctx context.Context, r *taskReq, e *execState) (TaskResult, error) {
 	var res TaskResult
 	spec, ff := a.build(r)
 	if ff != nil {
 		res.FetchFailed = ff
 		return res, nil
+	}
+	spec.FetchTimeoutMS = a.cfg.ExecutorTimeout.Milliseconds()
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	go a.watch(ctx, e, cancel)
+	hung := func(err error) error {
+		if cause := context.Cause(ctx); cause != nil && errors.Is(cause, errHung) {
+			return &transportError{cause}
+		}
+		return &transportError{err}
 	}
 	body, err := json.Marshal(spec)
 	if err != nil {
@@ -801,12 +974,12 @@ func (a *App) post(ctx context.Context, r *taskReq, e *execState) (TaskResult, e
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := a.hc.Do(req)
 	if err != nil {
-		return res, &transportError{err}
+		return res, hung(err)
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(resp.Body)
 	if err != nil {
-		return res, &transportError{err}
+		return res, hung(err)
 	}
 	if resp.StatusCode != http.StatusOK {
 		return res, fmt.Errorf("executor %s answered %s: %s", e.id, resp.Status, strings.TrimSpace(string(data)))
@@ -815,6 +988,57 @@ func (a *App) post(ctx context.Context, r *taskReq, e *execState) (TaskResult, e
 		return res, fmt.Errorf("executor %s: decoding the result: %w", e.id, err)
 	}
 	return res, nil
+}
+
+// errHung is the cause of a call to an executor given up for its silence.
+var errHung = errors.New("executor did not answer")
+
+// watch pings e every third of the executor timeout until ctx ends, and
+// cancels ctx (with errHung) when a ping goes unanswered for the timeout.
+func (a *App) watch(ctx context.Context, e *execState, cancel context.CancelCauseFunc) {
+	timeout := a.cfg.ExecutorTimeout
+	tick := time.NewTicker(timeout / 3)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		pctx, pcancel := context.WithTimeout(ctx, timeout)
+		err := a.ping(pctx, e.addr)
+		pcancel()
+		if err != nil && ctx.Err() == nil {
+			cancel(fmt.Errorf("%w within %s: %v", errHung, timeout, err))
+			return
+		}
+	}
+}
+
+// ping asks an executor whether it is there.
+func (a *App) ping(ctx context.Context, addr string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/ping", nil)
+	if err != nil {
+		return err
+	}
+	resp, err := a.hc.Do(req)
+	if err != nil {
+		return err
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("ping answered %s", resp.Status)
+	}
+	return nil
+}
+
+// executorTransport is the HTTP transport to executors: connecting gives up
+// after timeout.
+func executorTransport(timeout time.Duration) *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.DialContext = (&net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second}).DialContext
+	return t
 }
 
 func (a *App) requeue(r *taskReq) {

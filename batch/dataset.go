@@ -29,9 +29,12 @@ type Dataset struct {
 	name      string
 	dir       string
 	splitSize int64
-	parent    *Dataset
-	fn, arg   string
-	parents   []*Dataset
+	// locate, when set, names the places (agent ids or hostnames) where
+	// a file of a text dataset is local.
+	locate  func(path string) []string
+	parent  *Dataset
+	fn, arg string
+	parents []*Dataset
 	// Shuffled datasets: how keys are partitioned, what the reduce side
 	// does, and the map-side combiner (a reduce).
 	part             Partitioner
@@ -61,6 +64,20 @@ func TextFile(dir string) *Dataset {
 	d := newDataset(dsText, "textFile "+dir)
 	d.dir = dir
 	d.splitSize = DefaultSplitSize
+	return d
+}
+
+// WithLocations says where each input file of a TextFile dataset is local:
+// locate returns the agent ids or hostnames of the agents that read path
+// fastest (a file on an agent's own disk, HDFS-like replicas). The tasks
+// reading its splits prefer those agents, and wait for them up to
+// Config.LocalityWait (delay scheduling). It replaces what the directory's
+// _locations file says.
+func (d *Dataset) WithLocations(locate func(path string) []string) *Dataset {
+	if d.kind != dsText || locate == nil {
+		panic("batch: WithLocations needs a TextFile dataset and a function")
+	}
+	d.locate = locate
 	return d
 }
 

@@ -9,8 +9,14 @@
 //     what it does not want with a long refuse filter, SUPPRESSes when it has
 //     what it needs and REVIVEs when work appears; it splits jobs into stages
 //     at shuffle boundaries, sends their tasks to its executors over HTTP,
-//     retries failed tasks elsewhere, resubmits a lost executor's tasks and
-//     recomputes lost shuffle outputs from lineage;
+//     retries failed tasks elsewhere, resubmits a lost executor's tasks
+//     (one that leaves its pings unanswered for ExecutorTimeout is lost too)
+//     and recomputes lost shuffle outputs from lineage; it places tasks by
+//     delay scheduling (package locality: input splits prefer the agents
+//     their files are local to), can start a shuffle service per agent so
+//     that released executors keep their map outputs, ships the executor
+//     binary to remote agents through their fetcher, and a driver started
+//     with the FrameworkID of one that died takes over its executors;
 //   - the executor ([MainIfExecutor]): the gomesos binary (or any binary
 //     that calls MainIfExecutor early) run as a custom Mesos executor with one
 //     long-running "executor task"; it serves the driver's HTTP calls (run a

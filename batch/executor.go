@@ -68,7 +68,11 @@ func runExecutor() int {
 		dir, _ = os.Getwd()
 	}
 	w := newWorker(cfg.ExecutorID, ln.Addr().String(), dir)
-	srv := &http.Server{Handler: w.handler(), ReadHeaderTimeout: 30 * time.Second}
+	handler := w.handler()
+	if os.Getenv(ShuffleServiceEnv) != "" {
+		handler = (&shuffleService{dirs: map[string]string{}}).handler()
+	}
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 30 * time.Second}
 	go srv.Serve(ln)
 	defer srv.Close()
 
@@ -76,12 +80,24 @@ func runExecutor() int {
 	defer cancel()
 	c := executor.New(cfg, executor.WithLogger(log))
 	hello, _ := json.Marshal(executorHello{Addr: w.addr, PID: os.Getpid(), Dir: dir})
+	var taskID *mesos.TaskID
 	err = c.Run(ctx, executor.HandlerFunc(func(ctx context.Context, ev *execpb.Event) error {
 		switch ev.GetType() {
 		case execpb.Event_LAUNCH:
 			task := ev.GetLaunch().GetTask()
+			taskID = task.GetTaskId()
 			log.Info("executor task launched", "task", task.GetTaskId().GetValue(), "addr", w.addr)
 			return c.Update(ctx, &mesos.TaskStatus{TaskId: task.GetTaskId(), State: mesos.TaskState_TASK_RUNNING.Enum(), Data: hello})
+		case execpb.Event_MESSAGE:
+			// A new driver of the framework (a failover) asks where this
+			// executor is: the same TASK_RUNNING again.
+			var msg struct {
+				Reregister bool `json:"reregister"`
+			}
+			if json.Unmarshal(ev.GetMessage().GetData(), &msg) == nil && msg.Reregister && taskID != nil {
+				log.Info("registering with a new driver", "task", taskID.GetValue())
+				return c.Update(ctx, &mesos.TaskStatus{TaskId: taskID, State: mesos.TaskState_TASK_RUNNING.Enum(), Data: hello})
+			}
 		case execpb.Event_KILL:
 			// The executor task is the executor: killing it ends both.
 			err := c.Update(ctx, &mesos.TaskStatus{TaskId: ev.GetKill().GetTaskId(), State: mesos.TaskState_TASK_KILLED.Enum()})
@@ -104,6 +120,7 @@ func runExecutor() int {
 //	POST /task                 run a TaskSpec, answer its TaskResult
 //	GET  /shuffle/{s}/{m}/{r}  one block of a map output
 //	GET  /cache                the cached partitions, dataset id -> partitions
+//	GET  /ping                 "ok": the driver's liveness probe
 func (w *worker) handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /task", func(rw http.ResponseWriter, r *http.Request) {
@@ -135,6 +152,9 @@ func (w *worker) handler() http.Handler {
 		defer f.Close()
 		rw.Header().Set("Content-Type", "application/octet-stream")
 		http.ServeContent(rw, r, "", time.Time{}, f)
+	})
+	mux.HandleFunc("GET /ping", func(rw http.ResponseWriter, r *http.Request) {
+		rw.Write([]byte("ok\n"))
 	})
 	mux.HandleFunc("GET /cache", func(rw http.ResponseWriter, r *http.Request) {
 		writeJSON(rw, w.cachedPartitions())

@@ -85,37 +85,8 @@ func startCluster(t *testing.T, attributes ...string) *cluster {
 			t.Errorf("master: %v", err)
 		}
 	}()
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i, attrs := range attributes {
-		a, err := agent.New(agent.Config{
-			Master:                    m.Addr(),
-			IP:                        "127.0.0.1",
-			WorkDir:                   t.TempDir(),
-			Resources:                 "cpus:2;mem:1024;disk:1024;ports:[31000-31999]",
-			Attributes:                attrs,
-			ExecutorBinary:            self,
-			FetcherCacheDir:           t.TempDir(),
-			RegistrationBackoffFactor: 10 * time.Millisecond,
-			StatusUpdateRetryMin:      200 * time.Millisecond,
-			StatusUpdateRetryMax:      time.Second,
-			Logger:                    testLogger(t).With("component", "agent", "n", i),
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		c.cancel = append(c.cancel, cancel)
-		c.agents = append(c.agents, a)
-		c.wg.Add(1)
-		go func() {
-			defer c.wg.Done()
-			if err := a.Run(ctx); err != nil && ctx.Err() == nil {
-				t.Errorf("agent: %v", err)
-			}
-		}()
+	for _, attrs := range attributes {
+		c.addAgent(attrs)
 	}
 	t.Cleanup(c.stop)
 	waitFor(t, "agents to register", func() bool {
@@ -124,6 +95,44 @@ func startCluster(t *testing.T, attributes ...string) *cluster {
 		return len(slaves.Slaves) == len(attributes)
 	})
 	return c
+}
+
+// addAgent starts one more agent with attributes attrs (it registers in
+// the background).
+func (c *cluster) addAgent(attrs string) {
+	t := c.t
+	t.Helper()
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := len(c.agents)
+	a, err := agent.New(agent.Config{
+		Master:                    c.master.Addr(),
+		IP:                        "127.0.0.1",
+		WorkDir:                   t.TempDir(),
+		Resources:                 "cpus:2;mem:1024;disk:1024;ports:[31000-31999]",
+		Attributes:                attrs,
+		ExecutorBinary:            self,
+		FetcherCacheDir:           t.TempDir(),
+		RegistrationBackoffFactor: 10 * time.Millisecond,
+		StatusUpdateRetryMin:      200 * time.Millisecond,
+		StatusUpdateRetryMax:      time.Second,
+		Logger:                    testLogger(t).With("component", "agent", "n", i),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	c.cancel = append(c.cancel, cancel)
+	c.agents = append(c.agents, a)
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		if err := a.Run(ctx); err != nil && ctx.Err() == nil {
+			t.Errorf("agent: %v", err)
+		}
+	}()
 }
 
 func (c *cluster) stop() {
@@ -230,7 +239,7 @@ func (e *events) String() string {
 	defer e.mu.Unlock()
 	var b strings.Builder
 	for _, ev := range e.all {
-		fmt.Fprintf(&b, "%s job=%d stage=%d(%s) p=%d %d/%d exec=%s err=%v\n", ev.Kind, ev.Job, ev.Stage, ev.StageName, ev.Partition, ev.Done, ev.Total, ev.Executor, ev.Err)
+		fmt.Fprintf(&b, "%s job=%d stage=%d(%s) p=%d %d/%d exec=%s agent=%s %s err=%v\n", ev.Kind, ev.Job, ev.Stage, ev.StageName, ev.Partition, ev.Done, ev.Total, ev.Executor, ev.Agent, ev.Locality, ev.Err)
 	}
 	return b.String()
 }

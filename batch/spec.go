@@ -15,6 +15,10 @@ type TaskSpec struct {
 	Source    Source `json:"source"`
 	Ops       []Op   `json:"ops,omitempty"`
 	Sink      Sink   `json:"sink"`
+	// FetchTimeoutMS bounds, in milliseconds, how long a shuffle fetch
+	// from another executor may wait for its answer or for its next bytes
+	// (Config.ExecutorTimeout); 0 does not bound it.
+	FetchTimeoutMS int64 `json:"fetch_timeout_ms,omitempty"`
 }
 
 // Source kinds.
@@ -53,10 +57,12 @@ type ShuffleRead struct {
 	Maps    []MapLoc `json:"maps"`
 }
 
-// MapLoc is the executor holding one map output.
+// MapLoc is the executor holding one map output, and where to read it:
+// the executor itself, or (Service) its agent's shuffle service.
 type MapLoc struct {
 	Executor string `json:"executor"`
 	Addr     string `json:"addr"`
+	Service  bool   `json:"service,omitempty"`
 }
 
 // Op kinds.

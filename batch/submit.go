@@ -23,7 +23,7 @@ type Submission struct {
 // framework down, whatever happened. It returns nil once the output is
 // complete.
 func Submit(ctx context.Context, s Submission, w io.Writer) error {
-	p := &progressPrinter{w: w, start: time.Now(), last: map[int]int{}}
+	p := &progressPrinter{w: w, start: time.Now(), last: map[int]int{}, local: map[int]int{}, away: map[int]int{}}
 	user := s.Config.Progress
 	s.Config.Progress = func(ev Event) {
 		p.print(ev)
@@ -57,6 +57,9 @@ type progressPrinter struct {
 	w     io.Writer
 	start time.Time
 	last  map[int]int // stage -> tenths printed
+	// local and away count, by stage, the tasks that ran where they
+	// preferred and those that ran elsewhere.
+	local, away map[int]int
 }
 
 func (p *progressPrinter) print(ev Event) {
@@ -67,6 +70,12 @@ func (p *progressPrinter) print(ev Event) {
 	case StageStarted:
 		fmt.Fprintf(p.w, "%s stage %d (%s): %d/%d tasks\n", at, ev.Stage, ev.StageName, ev.Done, ev.Total)
 	case TaskEnded:
+		switch ev.Locality {
+		case "local":
+			p.local[ev.Stage]++
+		case "any":
+			p.away[ev.Stage]++
+		}
 		tenth := ev.Done * 10 / max(ev.Total, 1)
 		if tenth > p.last[ev.Stage] && ev.Done < ev.Total {
 			p.last[ev.Stage] = tenth
@@ -76,6 +85,8 @@ func (p *progressPrinter) print(ev Event) {
 		p.last[ev.Stage] = 0
 		if ev.Err != nil {
 			fmt.Fprintf(p.w, "%s stage %d (%s) failed: %v\n", at, ev.Stage, ev.StageName, ev.Err)
+		} else if l, o := p.local[ev.Stage], p.away[ev.Stage]; l+o > 0 {
+			fmt.Fprintf(p.w, "%s stage %d (%s): done, %d/%d tasks, %d of them where their input is, %d elsewhere\n", at, ev.Stage, ev.StageName, ev.Done, ev.Total, l, o)
 		} else {
 			fmt.Fprintf(p.w, "%s stage %d (%s): done, %d/%d tasks\n", at, ev.Stage, ev.StageName, ev.Done, ev.Total)
 		}

@@ -8,11 +8,13 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	neturl "net/url"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 )
 
 // worker runs tasks on an executor: it owns the executor's shuffle files
@@ -212,7 +214,7 @@ func (w *worker) readShuffles(ctx context.Context, spec TaskSpec, emit func(Reco
 	}
 	for side, sr := range src.Shuffles {
 		for m, loc := range sr.Maps {
-			err := w.fetch(ctx, sr.Shuffle, m, spec.Partition, loc, func(r Record) error {
+			err := w.fetch(ctx, time.Duration(spec.FetchTimeoutMS)*time.Millisecond, sr.Shuffle, m, spec.Partition, loc, func(r Record) error {
 				if reduce != nil {
 					if v, ok := combined[r.Key]; ok {
 						combined[r.Key] = reduce(v, r.Value)
@@ -266,14 +268,15 @@ func (w *worker) readShuffles(ctx context.Context, spec TaskSpec, emit func(Reco
 
 // fetch reads one block (map m's bucket for partition reduce of shuffle s):
 // from the local disk when this executor wrote it, else over HTTP from the
-// executor that did.
-func (w *worker) fetch(ctx context.Context, s, m, reduce int, loc MapLoc, each func(Record) error) error {
+// executor that did. An executor that leaves the answer or its next bytes
+// waiting longer than timeout (when not 0) is gone.
+func (w *worker) fetch(ctx context.Context, timeout time.Duration, s, m, reduce int, loc MapLoc, each func(Record) error) error {
 	fail := func(gone bool, format string, args ...any) error {
 		return &fetchError{FetchFailure{Shuffle: s, Map: m, Executor: loc.Executor, Gone: gone,
 			Reason: fmt.Sprintf("shuffle %d map %d from %s: ", s, m, loc.Executor) + fmt.Sprintf(format, args...)}}
 	}
 	var body io.Reader
-	if loc.Executor == w.id {
+	if loc.Executor == w.id && !loc.Service {
 		f, err := os.Open(w.blockPath(s, m, reduce))
 		if err != nil {
 			return fail(false, "%v", err)
@@ -282,7 +285,14 @@ func (w *worker) fetch(ctx context.Context, s, m, reduce int, loc MapLoc, each f
 		body = f
 	} else {
 		url := fmt.Sprintf("http://%s/shuffle/%d/%d/%d", loc.Addr, s, m, reduce)
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if loc.Service {
+			url += "?executor=" + neturl.QueryEscape(loc.Executor)
+		}
+		fctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		silent := newSilenceTimer(timeout, cancel)
+		defer silent.stop()
+		req, err := http.NewRequestWithContext(fctx, http.MethodGet, url, nil)
 		if err != nil {
 			return err
 		}
@@ -291,14 +301,28 @@ func (w *worker) fetch(ctx context.Context, s, m, reduce int, loc MapLoc, each f
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
+			if silent.fired() {
+				return fail(true, "no answer within %s", timeout)
+			}
 			return fail(true, "%v", err)
 		}
+		silent.reset()
 		defer resp.Body.Close()
 		if resp.StatusCode != http.StatusOK {
 			msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 			return fail(false, "%s: %s", resp.Status, strings.TrimSpace(string(msg)))
 		}
-		body = resp.Body
+		body = silentReader{resp.Body, silent}
+		if err := readRecords(bufio.NewReaderSize(body, 1<<16), each); err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			if silent.fired() {
+				return fail(true, "no bytes for %s", timeout)
+			}
+			return fail(false, "reading: %v", err)
+		}
+		return nil
 	}
 	if err := readRecords(bufio.NewReaderSize(body, 1<<16), each); err != nil {
 		if ctx.Err() != nil {
@@ -309,12 +333,66 @@ func (w *worker) fetch(ctx context.Context, s, m, reduce int, loc MapLoc, each f
 	return nil
 }
 
+// silenceTimer calls cancel once it has not been reset for its timeout
+// (never when the timeout is 0).
+type silenceTimer struct {
+	timeout time.Duration
+	t       *time.Timer
+	mu      sync.Mutex
+	done    bool
+}
+
+func newSilenceTimer(timeout time.Duration, cancel func()) *silenceTimer {
+	s := &silenceTimer{timeout: timeout}
+	if timeout > 0 {
+		s.t = time.AfterFunc(timeout, func() {
+			s.mu.Lock()
+			s.done = true
+			s.mu.Unlock()
+			cancel()
+		})
+	}
+	return s
+}
+
+func (s *silenceTimer) reset() {
+	if s.t != nil {
+		s.t.Reset(s.timeout)
+	}
+}
+
+func (s *silenceTimer) stop() {
+	if s.t != nil {
+		s.t.Stop()
+	}
+}
+
+func (s *silenceTimer) fired() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.done
+}
+
+// silentReader resets its timer at every read that brings bytes.
+type silentReader struct {
+	r io.Reader
+	s *silenceTimer
+}
+
+func (r silentReader) Read(p []byte) (int, error) {
+	n, err := r.r.Read(p)
+	if n > 0 {
+		r.s.reset()
+	}
+	return n, err
+}
+
 func (w *worker) shuffleDir(s, m int) string {
 	return filepath.Join(w.dir, "shuffle", strconv.Itoa(s), strconv.Itoa(m))
 }
 
 func (w *worker) blockPath(s, m, reduce int) string {
-	return filepath.Join(w.shuffleDir(s, m), strconv.Itoa(reduce))
+	return blockPath(w.dir, s, m, reduce)
 }
 
 // sink collects a task's output.

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"google.golang.org/protobuf/proto"
 
@@ -96,7 +97,7 @@ func TestSplitsReadEachLineOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, size := range []int64{1, 2, 3, 7, 16, 100, 1 << 20} {
-		splits, err := listSplits(dir, size)
+		splits, err := listSplits(dir, size, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -168,5 +169,23 @@ func TestUnknownFunctionIsRefused(t *testing.T) {
 	ds := TextFile(t.TempDir()).FlatMap("no.such.function", "")
 	if err := ds.checkFuncs(); err == nil || !strings.Contains(err.Error(), `"no.such.function"`) {
 		t.Errorf("checkFuncs = %v, want an error naming the function", err)
+	}
+}
+
+func TestProgressReportsWhereMapTasksRan(t *testing.T) {
+	var b strings.Builder
+	p := &progressPrinter{w: &b, start: time.Now(), last: map[int]int{}, local: map[int]int{}, away: map[int]int{}}
+	for i, loc := range []string{"local", "local", "any"} {
+		p.print(Event{Kind: TaskEnded, Stage: 1, Done: i + 1, Total: 3, Locality: loc})
+	}
+	p.print(Event{Kind: StageEnded, Stage: 1, StageName: "flatMap batch.words", Done: 3, Total: 3})
+	p.print(Event{Kind: TaskEnded, Stage: 2, Done: 1, Total: 1, Locality: "no-pref"})
+	p.print(Event{Kind: StageEnded, Stage: 2, StageName: "reduceByKey batch.sum", Done: 1, Total: 1})
+	out := b.String()
+	if !strings.Contains(out, "stage 1 (flatMap batch.words): done, 3/3 tasks, 2 of them where their input is, 1 elsewhere\n") {
+		t.Errorf("no locality in the map stage's line:\n%s", out)
+	}
+	if !strings.Contains(out, "stage 2 (reduceByKey batch.sum): done, 1/1 tasks\n") {
+		t.Errorf("the reduce stage's line:\n%s", out)
 	}
 }

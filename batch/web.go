@@ -88,5 +88,7 @@ func (a *App) webHandler() http.Handler {
 	mux.HandleFunc("GET /state", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, a.snapshot())
 	})
+	// The executor binary, for the agents' fetchers (Config.ShipExecutor).
+	mux.HandleFunc("GET /executor/{sum}/{name}", a.ship.serve)
 	return mux
 }

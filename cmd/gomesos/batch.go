@@ -34,18 +34,23 @@ func runBatch(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.Var(flagx.Bytes{B: &mem}, "executor_memory", "memory of each executor (e.g. 512MB, 2GB)")
 	constraints := fs.String("constraints", "", "agent attribute constraints in Spark's syntax: ATTR:V1,V2;ATTR2 (default: any agent)")
 	s.LocalityWait = batch.DefaultLocalityWait
-	fs.Var(flagx.Duration{D: &s.LocalityWait}, "locality_wait", "how long a task waits for the executor holding its cached input")
+	fs.Var(flagx.Duration{D: &s.LocalityWait}, "locality_wait", "how long tasks wait for an agent their input split is local to (the input's _locations file) or the executor holding their cached input")
 	fs.StringVar(&s.Role, "role", "*", "the framework's role")
 	fs.StringVar(&s.Name, "name", "", "the framework's name (default: gomesos-batch-JOB)")
 	fs.StringVar(&s.Principal, "principal", "", "the framework's principal")
 	fs.StringVar(&s.User, "user", "", "the user the executors run as (default: the current user)")
 	fs.Var(flagx.Duration{D: &s.FailoverTimeout}, "failover_timeout", "how long the master keeps the framework after the driver's connection breaks")
+	fs.StringVar(&s.FrameworkID, "framework_id", "", "subscribe as this framework, taking over the executors of a driver that died less than --failover_timeout ago")
 	fs.BoolVar(&s.Checkpoint, "checkpoint", false, "have agents checkpoint the executors, so they survive an agent restart")
 	fs.IntVar(&s.TaskMaxFailures, "task_max_failures", batch.DefaultTaskMaxFailures, "failures of one task before the job fails")
 	fs.Float64Var(&s.MinRegisteredRatio, "min_registered_ratio", 0, "share of --cores_max to wait for (up to 30s) before the first tasks start")
 	fs.BoolVar(&s.DynamicAllocation, "dynamic_allocation", false, "ramp executors up 1, 2, 4, ... each second tasks wait, rather than all at once")
 	fs.Var(flagx.Duration{D: &s.ExecutorIdleTimeout}, "executor_idle_timeout", "release an executor idle this long that caches nothing (default: keep executors until the end)")
-	fs.StringVar(&s.ExecutorCommand, "executor_command", "", "the gomesos binary on the agents (default: this binary's absolute path, for agents on this machine)")
+	fs.BoolVar(&s.ShuffleService, "shuffle_service", false, "start a shuffle service task on each agent used, so that executors released by --executor_idle_timeout keep their map outputs")
+	s.ExecutorTimeout = batch.DefaultExecutorTimeout
+	fs.Var(flagx.Duration{D: &s.ExecutorTimeout}, "executor_timeout", "how long an executor may leave the driver's pings or a shuffle fetch unanswered before it is lost and its tasks run elsewhere")
+	fs.StringVar(&s.ExecutorCommand, "executor_command", "", "the gomesos binary the executors run (default: this binary's absolute path); a bare name is looked up on each agent's PATH")
+	fs.StringVar(&s.ShipExecutor, "ship_executor", batch.ShipRemote, "which agents fetch the executor binary from the driver's web page (set --webui_listen to an address they reach): remote (agents on other machines), always or never")
 	fs.StringVar(&s.Listen, "webui_listen", "127.0.0.1:0", "address of the driver's web page (its webui_url)")
 	fs.IntVar(&s.Partitions, "partitions", 0, "reduce partitions, and so output files (default: 2, or --cores_max when set)")
 	fs.Var(flagx.Bytes{B: &s.SplitSize}, "split_size", "largest input split (default 32MB)")
@@ -86,6 +91,10 @@ func runBatch(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return fail("--task_max_failures must be at least 1")
 	case s.LocalityWait < 0:
 		return fail("--locality_wait must not be negative")
+	case s.ExecutorTimeout <= 0:
+		return fail("--executor_timeout must be positive")
+	case s.ShipExecutor != batch.ShipRemote && s.ShipExecutor != batch.ShipAlways && s.ShipExecutor != batch.ShipNever:
+		return fail("--ship_executor must be remote, always or never, not %q", s.ShipExecutor)
 	case s.ExecutorIdleTimeout < 0:
 		return fail("--executor_idle_timeout must not be negative")
 	case s.MinRegisteredRatio < 0 || s.MinRegisteredRatio > 1:

@@ -39,6 +39,8 @@ func TestBatchSubmitBadFlags(t *testing.T) {
 		{append(base[:len(base):len(base)], "--job=sort", "--task_max_failures=0"), "--task_max_failures"},
 		{append(base[:len(base):len(base)], "--job=sort", "--executor_idle_timeout=idle"), "-executor_idle_timeout"},
 		{append(base[:len(base):len(base)], "--job=sort", "--min_registered_ratio=2"), "--min_registered_ratio"},
+		{append(base[:len(base):len(base)], "--job=sort", "--executor_timeout=0s"), "--executor_timeout must be positive"},
+		{append(base[:len(base):len(base)], "--job=sort", "--ship_executor=sometimes"), `--ship_executor must be remote, always or never, not "sometimes"`},
 		{append(base[:len(base):len(base)], "--job=kmeans", "--k=0"), "--k must be at least 1"},
 		{append(base[:len(base):len(base)], "--job=sort", "extra"), `unexpected arguments ["extra"]`},
 		{[]string{"bench", "batch", "--job=sort"}, "--job: only wordcount"},

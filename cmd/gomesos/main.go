@@ -43,7 +43,7 @@ func commands() []command {
 		{"task", "task log TASK_ID [--follow] [--stderr]: print a task's output", runTask},
 		{"watch", "print the master's operator events as they happen", runWatch},
 		{"batch", "run a batch job: batch submit --job=wordcount|sort|kmeans --input=DIR --output=DIR", runBatch},
-		{"bench", "run a benchmark (bench allocator, bench state, bench failover, bench launch, bench tasks, bench batch)", runBench},
+		{"bench", "run a benchmark (bench allocator, bench state, bench failover, bench launch, bench tasks, bench batch, bench locality)", runBench},
 		{"version", "print the version", runVersion},
 	}
 }
