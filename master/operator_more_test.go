@@ -14,6 +14,7 @@ import (
 	registrypb "github.com/gomesos/gomesos/api/registry"
 	masterpb "github.com/gomesos/gomesos/api/v1/master"
 	"github.com/gomesos/gomesos/codec"
+	"github.com/gomesos/gomesos/master"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -219,6 +220,45 @@ func TestOperatorStreamContentTypes(t *testing.T) {
 		if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != c.ct || resp.Header.Get("Message-Content-Type") != c.mct {
 			t.Errorf("Accept %q, Message-Accept %q: %d, Content-Type %q, Message-Content-Type %q; want %q, %q",
 				c.accept, c.messageAccept, resp.StatusCode, resp.Header.Get("Content-Type"), resp.Header.Get("Message-Content-Type"), c.ct, c.mct)
+		}
+	}
+}
+
+// --weights seeds a cluster whose registry holds no weights, and is written
+// there; once the registry holds weights they win over the flag, as with
+// Mesos's deprecated flag.
+func TestWeightsFlagSeedsTheRegistryOnlyOnce(t *testing.T) {
+	withWeights := func(c *master.Config) { c.Weights = map[string]float64{"eng": 2, "ops": 1} }
+
+	empty := newSwitchStore(&registrypb.Registry{}, "")
+	m := startMaster(t, withStore(empty), withWeights)
+	empty.set(true, "")
+	waitFor(t, "the master to be elected", m.Leading)
+	waitFor(t, "the flag's weights", func() bool {
+		ws := m.operator(callOf(masterpb.Call_GET_WEIGHTS), codec.JSON).GetGetWeights().GetWeightInfos()
+		return len(ws) == 1 && ws[0].GetRole() == "eng" && ws[0].GetWeight() == 2
+	})
+	var seeded *registrypb.Operation
+	for _, op := range empty.ops() {
+		if op.GetType() == registrypb.Operation_UPDATE_WEIGHTS {
+			seeded = op
+		}
+	}
+	if seeded == nil || len(seeded.GetWeights()) != 1 || seeded.GetWeights()[0].GetRole() != "eng" {
+		t.Fatalf("--weights were not written to the registry: %v", empty.ops())
+	}
+
+	held := newSwitchStore(&registrypb.Registry{Weights: []*registrypb.Registry_Weight{{Role: proto.String("eng"), Weight: proto.Float64(5)}}}, "")
+	m2 := startMaster(t, withStore(held), withWeights)
+	held.set(true, "")
+	waitFor(t, "the second master to be elected", m2.Leading)
+	waitFor(t, "the registry's weights", func() bool {
+		ws := m2.operator(callOf(masterpb.Call_GET_WEIGHTS), codec.JSON).GetGetWeights().GetWeightInfos()
+		return len(ws) == 1 && ws[0].GetRole() == "eng" && ws[0].GetWeight() == 5
+	})
+	for _, op := range held.ops() {
+		if op.GetType() == registrypb.Operation_UPDATE_WEIGHTS {
+			t.Fatalf("the flag overwrote the registry's weights: %v", op)
 		}
 	}
 }

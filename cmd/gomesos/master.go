@@ -44,6 +44,8 @@ func masterFlags(fs *flag.FlagSet, cfg *master.Config, prefix string) {
 		"the most agents marked unreachable per time, as 'N/duration' (e.g. '1/10mins'); default: no limit")
 	fs.Var(flagx.Percent{F: &cfg.RecoveryAgentRemovalLimit}, "recovery_agent_removal_limit",
 		"the largest share of the recovered agents a new leader may mark unreachable for not re-registering; beyond it the master exits")
+	fs.Var(flagx.Weights{M: &cfg.Weights}, "weights",
+		"roles' weights a new cluster starts with, as 'role1=weight1,role2=weight2' (deprecated in Mesos; once the registry holds weights, UPDATE_WEIGHTS and /weights change them and this flag is ignored)")
 	fs.Var(flagx.Duration{D: &cfg.RegistryStoreTimeout}, "registry_store_timeout", "how long a registry commit may take before the master gives up the leadership")
 	fs.Var(flagx.Duration{D: &cfg.RegistryFetchTimeout}, "registry_fetch_timeout", "how long recovering the registry on election may take before the master exits")
 }

@@ -8,12 +8,15 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/gomesos/gomesos/codec"
+	"github.com/gomesos/gomesos/resources"
 )
 
 // Duration is a flag.Value holding a Mesos duration.
@@ -166,5 +169,53 @@ func (p Percent) Set(s string) error {
 		return fmt.Errorf("invalid percentage %q: expecting a number from 0 to 100, e.g. '100%%'", s)
 	}
 	*p.F = v / 100
+	return nil
+}
+
+// Weights is a flag.Value holding roles' weights as Mesos's master spells
+// them: "role1=weight1,role2=weight2" (--weights). Each role must be a valid
+// role other than "*" and each weight a positive number.
+type Weights struct{ M *map[string]float64 }
+
+func (w Weights) String() string {
+	if w.M == nil || len(*w.M) == 0 {
+		return ""
+	}
+	roles := make([]string, 0, len(*w.M))
+	for r := range *w.M {
+		roles = append(roles, r)
+	}
+	sort.Strings(roles)
+	parts := make([]string, len(roles))
+	for i, r := range roles {
+		parts[i] = fmt.Sprintf("%s=%v", r, (*w.M)[r])
+	}
+	return strings.Join(parts, ",")
+}
+
+// Set parses "role=weight[,role=weight...]"; nothing is kept on an error.
+func (w Weights) Set(s string) error {
+	out := map[string]float64{}
+	for item := range strings.SplitSeq(s, ",") {
+		role, val, ok := strings.Cut(strings.TrimSpace(item), "=")
+		if !ok {
+			return fmt.Errorf("%q is not role=weight", item)
+		}
+		if err := resources.ValidateRole(role); err != nil {
+			return fmt.Errorf("invalid role in %q: %w", item, err)
+		}
+		if role == "*" {
+			return fmt.Errorf("the weight of the default role '*' cannot be set")
+		}
+		f, err := strconv.ParseFloat(val, 64)
+		if err != nil || !(f > 0) || math.IsInf(f, 0) {
+			return fmt.Errorf("invalid weight %q for role %q: weights must be positive numbers", val, role)
+		}
+		if _, dup := out[role]; dup {
+			return fmt.Errorf("role %q appears more than once", role)
+		}
+		out[role] = f
+	}
+	*w.M = out
 	return nil
 }

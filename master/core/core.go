@@ -49,7 +49,12 @@ type Options struct {
 	// StartTime is when the master process started, which uptime counts
 	// from; zero is the Core's start.
 	StartTime time.Time
-	Logger    *slog.Logger
+	// Weights are the roles' weights a cluster starts with (--weights,
+	// deprecated in Mesos in favour of UPDATE_WEIGHTS): applied, and
+	// written to the registry, only when the registry holds no weights
+	// yet; after that the registry's weights win.
+	Weights map[string]float64
+	Logger  *slog.Logger
 }
 
 // SetDefaults fills unset options with Mesos's defaults.

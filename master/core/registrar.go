@@ -98,6 +98,11 @@ func (c *Core) Recover(reg *registrypb.Registry) {
 		}
 		c.alloc.UpdateWeights(c.weights)
 		c.weightsChanged = true
+		if len(c.opts.Weights) > 0 {
+			c.log.Warn("ignoring --weights: the registry holds weights, which UPDATE_WEIGHTS (or /weights) changes")
+		}
+	} else if len(c.opts.Weights) > 0 {
+		c.bootstrapWeights(c.opts.Weights)
 	}
 	c.recoverMaintenance(reg)
 	c.recoveredTotal = len(c.recovered)
@@ -243,4 +248,24 @@ func (c *Core) runRemovals() {
 			c.metrics.inc("master/slave_removals")
 		}
 	}
+}
+
+// bootstrapWeights applies the --weights of a cluster whose registry holds
+// none yet, and writes them there, so that from then on the registry is
+// where weights come from (as Mesos does with its deprecated flag).
+func (c *Core) bootstrapWeights(w map[string]float64) {
+	op := &registrypb.Operation{Type: registrypb.Operation_UPDATE_WEIGHTS.Enum()}
+	for _, role := range sortedKeys(w) {
+		if w[role] == 1 {
+			continue
+		}
+		c.weights[role] = w[role]
+		op.Weights = append(op.Weights, &registrypb.Registry_Weight{Role: proto.String(role), Weight: proto.Float64(w[role])})
+	}
+	if len(op.Weights) == 0 {
+		return
+	}
+	c.persist(op)
+	c.alloc.UpdateWeights(c.weights)
+	c.weightsChanged = true
 }
