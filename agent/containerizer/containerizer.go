@@ -515,10 +515,6 @@ func (p *Posix) makeRunDir(spec Spec, hosted bool) (string, error) {
 		_ = os.RemoveAll(dir)
 		return "", err
 	}
-	if err := syncDir(filepath.Dir(dir)); err != nil {
-		_ = os.RemoveAll(dir)
-		return "", fmt.Errorf("create runtime directory: %w", err)
-	}
 	return dir, nil
 }
 
@@ -552,12 +548,18 @@ func (p *Posix) makeSandbox(dir string) (stdout, stderr *os.File, err error) {
 	if err := root.MkdirAll(rel, 0o755); err != nil {
 		return nil, nil, fmt.Errorf("create sandbox: %w", err)
 	}
+	// The sandbox is walked to once: its files are opened from it.
+	sb, err := root.OpenRoot(rel)
+	if err != nil {
+		return nil, nil, fmt.Errorf("create sandbox: %w", err)
+	}
+	defer sb.Close()
 	const flags = os.O_WRONLY | os.O_CREATE | os.O_APPEND
-	stdout, err = root.OpenFile(filepath.Join(rel, "stdout"), flags, 0o644)
+	stdout, err = sb.OpenFile("stdout", flags, 0o644)
 	if err != nil {
 		return nil, nil, fmt.Errorf("open stdout: %w", err)
 	}
-	stderr, err = root.OpenFile(filepath.Join(rel, "stderr"), flags, 0o644)
+	stderr, err = sb.OpenFile("stderr", flags, 0o644)
 	if err != nil {
 		stdout.Close()
 		return nil, nil, fmt.Errorf("open stderr: %w", err)
