@@ -147,12 +147,11 @@ func listenHost(path string) (*unlinkingListener, error) {
 	return &unlinkingListener{ln, path}, nil
 }
 
-// hostLinger is how long a watched host that runs nothing waits for a
-// launch before it exits. It is long: a launch on an idle agent must not
-// pay for a new host's start (tens of milliseconds, most of a launch's
-// time), and a host running nothing costs a few MiB and no CPU. An
-// unwatched host that runs nothing exits at once.
-const hostLinger = 10 * time.Minute
+// hostLinger is how long a host that runs nothing waits for a launch
+// before it exits, watched or not. (A launch after that pays for a new
+// host's start, tens of milliseconds; a longer wait would save it for
+// agents that launch rarely, but leave a process behind the last task.)
+const hostLinger = 2 * time.Second
 
 // maybeExit ends the host when it runs nothing and no one watches, and
 // arms its exit after hostLinger when it runs nothing; s.mu is held.
