@@ -504,14 +504,18 @@ func (p *Posix) makeRunDir(spec Spec, hosted bool) (string, error) {
 		return "", fmt.Errorf("containerizer: container ID %q: %w", spec.ID, err)
 	}
 	dir := filepath.Join(p.runtimeDir(), containersDir, spec.ID)
-	if err := os.RemoveAll(dir); err != nil {
-		return "", fmt.Errorf("create runtime directory: %w", err)
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", fmt.Errorf("create runtime directory: %w", err)
+	// The common case, a new container's directory beside existing
+	// ones, takes one mkdir; an old directory of the same ID goes first.
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		if err := os.RemoveAll(dir); err != nil {
+			return "", fmt.Errorf("create runtime directory: %w", err)
+		}
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return "", fmt.Errorf("create runtime directory: %w", err)
+		}
 	}
 	rec := launchRecord{ID: spec.ID, Directory: spec.Directory, Supervised: p.opts.SupervisorPath != "" && !hosted, Hosted: hosted}
-	if err := writeJSON(filepath.Join(dir, launchFile), rec); err != nil {
+	if err := writeNewJSON(filepath.Join(dir, launchFile), rec); err != nil {
 		_ = os.RemoveAll(dir)
 		return "", err
 	}

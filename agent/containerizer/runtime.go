@@ -119,6 +119,29 @@ func writeFileAtomic(path string, data []byte) error {
 	return nil
 }
 
+// writeNewJSON creates path, which must not exist, with v in one write:
+// a process that crashes leaves it absent, empty (read as absent) or whole.
+// It is for a file in a directory just made, with nothing to replace.
+func writeNewJSON(path string, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	_, err = f.Write(append(b, '\n'))
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		_ = os.Remove(path)
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
 func writeJSON(path string, v any) error {
 	b, err := json.Marshal(v)
 	if err != nil {
