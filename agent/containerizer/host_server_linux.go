@@ -48,6 +48,20 @@ type hostServer struct {
 	idleGen int  // bumped by each arming of the idle exit
 	exit    chan struct{}
 	exiting bool
+	// events waits for eventWriter, which sends them in order without
+	// holding mu (a write to a busy agent's socket, or a writer thread
+	// descheduled on a loaded machine, must not hold up launches).
+	events     []queuedEvent
+	eventsWake chan struct{}
+	eventsDone chan struct{} // closed by eventWriter once the host exits and all is sent
+}
+
+// queuedEvent is an event for the watcher it was meant for when it came.
+type queuedEvent struct {
+	conn *net.UnixConn
+	ev   hostEvent
+	// closeAfter closes conn once ev is sent (the "replaced" event).
+	closeAfter bool
 }
 
 // hostedExec is one executor the host runs.
@@ -79,7 +93,9 @@ func runHost(args []string) int {
 		return 2
 	}
 	s := &hostServer{dir: args[0], log: log, self: recordProc(os.Getpid()), boot: bootID(), uid: os.Getuid(),
-		execs: map[string]*hostedExec{}, exit: make(chan struct{})}
+		execs: map[string]*hostedExec{}, exit: make(chan struct{}),
+		eventsWake: make(chan struct{}, 1), eventsDone: make(chan struct{})}
+	go s.eventWriter()
 	// One host per runtime directory: the lock is held for the process's
 	// life, and a host started while an earlier one exits waits for it.
 	lock, err := os.OpenFile(filepath.Join(s.dir, hostLock), os.O_RDWR|os.O_CREATE, 0o600)
@@ -120,6 +136,12 @@ func runHost(args []string) int {
 		}
 	}()
 	<-s.exit
+	// The events (the last of them "idle") reach the watcher before the
+	// host goes.
+	select {
+	case <-s.eventsDone:
+	case <-time.After(10 * time.Second):
+	}
 	_ = ln.Close() // removes the socket
 	log.Info("no container left and no agent watching; exiting")
 	return 0
@@ -162,6 +184,7 @@ func (s *hostServer) maybeExit() {
 	if s.watcher == nil {
 		s.exiting = true
 		close(s.exit)
+		s.wakeEvents()
 		return
 	}
 	s.idleGen++
@@ -177,6 +200,7 @@ func (s *hostServer) maybeExit() {
 		s.notify(hostEvent{Event: "idle"})
 		s.exiting = true
 		close(s.exit)
+		s.wakeEvents()
 	})
 }
 
@@ -244,8 +268,9 @@ func (s *hostServer) serve(conn *net.UnixConn) {
 			reply.Live = append(reply.Live, hostLive{ID: id, Task: ex.task})
 		}
 		if old := s.watcher; old != nil {
-			writePacket(old, hostEvent{Event: "replaced"})
-			old.Close()
+			// After what was queued for it: then it is closed.
+			s.events = append(s.events, queuedEvent{conn: old, ev: hostEvent{Event: "replaced"}, closeAfter: true})
+			s.wakeEvents()
 		}
 		if err := writePacket(conn, reply); err != nil {
 			s.watcher = nil
@@ -280,16 +305,59 @@ func (s *hostServer) watch(conn *net.UnixConn) {
 	conn.Close()
 }
 
-// notify sends an event to the watcher, if any; s.mu is held.
+// notify queues an event for the watcher, if any; s.mu is held.
 func (s *hostServer) notify(ev hostEvent) {
 	if s.watcher == nil {
 		return
 	}
-	_ = s.watcher.SetWriteDeadline(time.Now().Add(10 * time.Second))
-	if err := writePacket(s.watcher, ev); err != nil {
-		s.log.Warn("the watching agent does not read its events; dropping it", "err", err)
-		s.watcher.Close()
-		s.watcher = nil
+	s.events = append(s.events, queuedEvent{conn: s.watcher, ev: ev})
+	s.wakeEvents()
+}
+
+// wakeEvents pokes eventWriter; s.mu is held.
+func (s *hostServer) wakeEvents() {
+	select {
+	case s.eventsWake <- struct{}{}:
+	default:
+	}
+}
+
+// eventWriter sends the queued events, in order, each to the watcher it
+// was queued for. A watcher that does not take its events (for 10 s) is
+// dropped. Once the host exits and the queue is empty it closes
+// eventsDone.
+func (s *hostServer) eventWriter() {
+	for {
+		s.mu.Lock()
+		q := s.events
+		s.events = nil
+		exiting := s.exiting
+		s.mu.Unlock()
+		for _, e := range q {
+			_ = e.conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
+			err := writePacket(e.conn, e.ev)
+			if e.closeAfter {
+				e.conn.Close()
+				continue
+			}
+			if err != nil {
+				s.mu.Lock()
+				if s.watcher == e.conn {
+					s.log.Warn("the watching agent does not read its events; dropping it", "err", err)
+					s.watcher.Close()
+					s.watcher = nil
+				}
+				s.mu.Unlock()
+			}
+		}
+		if len(q) > 0 {
+			continue
+		}
+		if exiting {
+			close(s.eventsDone)
+			return
+		}
+		<-s.eventsWake
 	}
 }
 
