@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"github.com/gomesos/gomesos/codec"
 	"github.com/gomesos/gomesos/internal/buildinfo"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -565,13 +566,22 @@ func linkLatest(workDir, dir string) error {
 		return err
 	}
 	defer root.Close()
-	latest := filepath.Join(filepath.Dir(rel), "latest")
-	tmp := latest + ".tmp"
-	_ = root.Remove(tmp)
-	if err := root.Symlink(filepath.Base(rel), tmp); err != nil {
+	runs, err := root.OpenRoot(filepath.Dir(rel))
+	if err != nil {
 		return err
 	}
-	return root.Rename(tmp, latest)
+	defer runs.Close()
+	// An executor's first run makes the link; a later one replaces it
+	// through a temporary link, so that "latest" is never missing.
+	if err := runs.Symlink(filepath.Base(rel), "latest"); !errors.Is(err, fs.ErrExist) {
+		return err
+	}
+	const tmp = "latest.tmp"
+	_ = runs.Remove(tmp)
+	if err := runs.Symlink(filepath.Base(rel), tmp); err != nil {
+		return err
+	}
+	return runs.Rename(tmp, "latest")
 }
 
 // cleanPaths reports whether every virtual path is absolute and clean.

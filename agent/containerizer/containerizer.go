@@ -504,20 +504,20 @@ func (p *Posix) makeRunDir(spec Spec, hosted bool) (string, error) {
 		return "", fmt.Errorf("containerizer: container ID %q: %w", spec.ID, err)
 	}
 	dir := filepath.Join(p.runtimeDir(), containersDir, spec.ID)
-	if err := os.RemoveAll(dir); err != nil {
-		return "", fmt.Errorf("create runtime directory: %w", err)
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", fmt.Errorf("create runtime directory: %w", err)
+	// The common case, a new container's directory beside existing
+	// ones, takes one mkdir; an old directory of the same ID goes first.
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		if err := os.RemoveAll(dir); err != nil {
+			return "", fmt.Errorf("create runtime directory: %w", err)
+		}
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return "", fmt.Errorf("create runtime directory: %w", err)
+		}
 	}
 	rec := launchRecord{ID: spec.ID, Directory: spec.Directory, Supervised: p.opts.SupervisorPath != "" && !hosted, Hosted: hosted}
-	if err := writeJSON(filepath.Join(dir, launchFile), rec); err != nil {
+	if err := writeNewJSON(filepath.Join(dir, launchFile), rec); err != nil {
 		_ = os.RemoveAll(dir)
 		return "", err
-	}
-	if err := syncDir(filepath.Dir(dir)); err != nil {
-		_ = os.RemoveAll(dir)
-		return "", fmt.Errorf("create runtime directory: %w", err)
 	}
 	return dir, nil
 }
@@ -552,12 +552,18 @@ func (p *Posix) makeSandbox(dir string) (stdout, stderr *os.File, err error) {
 	if err := root.MkdirAll(rel, 0o755); err != nil {
 		return nil, nil, fmt.Errorf("create sandbox: %w", err)
 	}
+	// The sandbox is walked to once: its files are opened from it.
+	sb, err := root.OpenRoot(rel)
+	if err != nil {
+		return nil, nil, fmt.Errorf("create sandbox: %w", err)
+	}
+	defer sb.Close()
 	const flags = os.O_WRONLY | os.O_CREATE | os.O_APPEND
-	stdout, err = root.OpenFile(filepath.Join(rel, "stdout"), flags, 0o644)
+	stdout, err = sb.OpenFile("stdout", flags, 0o644)
 	if err != nil {
 		return nil, nil, fmt.Errorf("open stdout: %w", err)
 	}
-	stderr, err = root.OpenFile(filepath.Join(rel, "stderr"), flags, 0o644)
+	stderr, err = sb.OpenFile("stderr", flags, 0o644)
 	if err != nil {
 		stdout.Close()
 		return nil, nil, fmt.Errorf("open stderr: %w", err)

@@ -618,6 +618,13 @@ func (p *Posix) forgetHost(hc *hostClient) {
 		p.host = nil
 	}
 	p.hostMu.Unlock()
+	if !sameProcess(hc.pid, hc.start) {
+		// Dead, not exiting: the end of its watch reports every
+		// container it ran as ended (hostLost), which marking the watch
+		// closed here would stop (their ends would never come, and the
+		// agent's stop would wait for them for ever).
+		return
+	}
 	hc.closed.Store(true)
 	hc.watch.Close()
 	// Wait (briefly) for it to be gone: a new host waits on its lock.

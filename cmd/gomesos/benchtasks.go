@@ -21,6 +21,7 @@ func runBenchTasks(ctx context.Context, args []string, stdout, stderr io.Writer)
 	fs.SetOutput(stderr)
 	var opts benchtasks.Options
 	fs.IntVar(&opts.Tasks, "tasks", 1000, "number of long-running command tasks (and of bare `sh -c 'sleep'` processes)")
+	fs.IntVar(&opts.Latency, "latency", 0, "instead, launch this many single tasks one after another on an idle cluster and print their accept-to-running p50/p99")
 	fs.StringVar(&opts.WorkDir, "work_dir", "", "the agent's work directory (default: a temporary one, removed at the end)")
 	fs.StringVar(&opts.Isolation, "isolation", "", "the agent's isolators, as gomesos agent's --isolation (default posix/cpu,posix/mem; cgroups ones get cgroups below a root of the run's own)")
 	fs.BoolVar(&opts.Pprof, "pprof", false, pprofUsage+" (the master's and the agent's, whose addresses are printed)")
@@ -35,6 +36,10 @@ func runBenchTasks(ctx context.Context, args []string, stdout, stderr io.Writer)
 	}
 	if opts.Tasks < 1 {
 		fmt.Fprintln(stderr, "gomesos bench tasks: --tasks must be at least 1")
+		return 2
+	}
+	if opts.Latency < 0 {
+		fmt.Fprintln(stderr, "gomesos bench tasks: --latency must not be negative")
 		return 2
 	}
 	var log *slog.Logger

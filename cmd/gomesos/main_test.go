@@ -222,7 +222,23 @@ func TestBenchFailoverPrintsFailoverLine(t *testing.T) {
 func TestBenchTasksPrintsTasksLine(t *testing.T) {
 	code, stdout, stderr := runCLI("bench", "tasks", "--tasks=3")
 	last := regexp.MustCompile(`(?m)^tasks 3 running in \d+\.\d+s \(\d+\.\d+/s\); bare fork/exec \d+\.\d+s; ratio \d+\.\d+; -?\d+\.\d+ MiB per task; stop \d+\.\d+s\n\z`)
-	if code != 0 || !last.MatchString(stdout) || !strings.Contains(stdout, "isolation posix/cpu,posix/mem; bare fork/exec of 3") {
+	if code != 0 || !last.MatchString(stdout) || !strings.Contains(stdout, "isolation posix/cpu,posix/mem; bare fork/exec of 3") ||
+		!strings.Contains(stdout, "cpu ratio") {
 		t.Errorf("exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+}
+
+// `gomesos bench tasks --latency=K` launches K single tasks one after
+// another and ends with their latency line; a negative K is refused,
+// naming the flag.
+func TestBenchTasksLatencyPrintsLatencyLine(t *testing.T) {
+	code, stdout, stderr := runCLI("bench", "tasks", "--latency=2")
+	last := regexp.MustCompile(`(?m)^latency 2 single tasks accept-to-running p50=\d+\.\dms p99=\d+\.\dms max=\d+\.\dms \(to starting p50=\d+\.\dms\); bare fork/exec p50=\d+\.\d+ms; load \S+\n\z`)
+	if code != 0 || !last.MatchString(stdout) {
+		t.Errorf("exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	code, stdout, stderr = runCLI("bench", "tasks", "--latency=-1")
+	if code != 2 || stdout != "" || !strings.Contains(stderr, "--latency") {
+		t.Errorf("--latency=-1: exit %d, stdout %q, stderr %q", code, stdout, stderr)
 	}
 }

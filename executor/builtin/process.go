@@ -70,6 +70,7 @@ func (p *process) terminate(time.Duration) error { return p.signal(syscall.SIGTE
 func (p *process) kill() error { return p.signal(syscall.SIGKILL) }
 
 func (p *process) wait() exitResult {
+	awaitExit(p.pid)
 	err := p.cmd.Wait()
 	if st := p.cmd.ProcessState; st != nil {
 		if ws, ok := st.Sys().(syscall.WaitStatus); ok {

@@ -72,6 +72,12 @@ type Options struct {
 	// process (master, agent and framework) from the launch until every
 	// task runs.
 	LaunchProfile io.Writer
+	// Latency, when positive, makes the run a latency one instead: it
+	// launches Latency single tasks one after another, each through an
+	// offer of its own and once the one before runs, and reports their
+	// ACCEPT-to-TASK_RUNNING latencies (LatencyResult). Tasks is then
+	// unused.
+	Latency int
 	// Timeout bounds each phase (launch, stop); default 10 minutes.
 	Timeout time.Duration
 	// Logger receives the cluster's logs; nil discards them.
@@ -96,6 +102,20 @@ type Result struct {
 	// RunningP50 and RunningP99 are the ACCEPT-to-TASK_RUNNING latencies
 	// of the tasks.
 	RunningP50, RunningP99 time.Duration
+	// LaunchCPU is the CPU time the launch took: this process's (master,
+	// agent and framework), the executor host's (or supervisors') and the
+	// tasks'. BareCPU is the bare fork/exec's: this process's and the
+	// processes'. Unlike the wall times they hardly move with the load
+	// of a shared machine.
+	LaunchCPU, BareCPU time.Duration
+}
+
+// CPURatio is LaunchCPU over BareCPU.
+func (r Result) CPURatio() float64 {
+	if r.BareCPU <= 0 {
+		return 0
+	}
+	return r.LaunchCPU.Seconds() / r.BareCPU.Seconds()
 }
 
 // Ratio is Launch over Bare.
@@ -120,6 +140,13 @@ func (r Result) Line() string {
 // last line to out. Whatever happens, every process it started is killed
 // and reaped before it returns.
 func Run(ctx context.Context, opts Options, out io.Writer) (res Result, err error) {
+	if opts.Latency < 0 {
+		return res, fmt.Errorf("%w: --latency must not be negative", ErrBadOptions)
+	}
+	if opts.Latency > 0 {
+		_, err := RunLatency(ctx, opts, out)
+		return res, err
+	}
 	if opts.Tasks < 1 {
 		return res, fmt.Errorf("%w: --tasks must be at least 1", ErrBadOptions)
 	}
@@ -128,7 +155,7 @@ func Run(ctx context.Context, opts Options, out io.Writer) (res Result, err erro
 	}
 	log := opts.Logger
 	if log == nil {
-		log = slog.New(slog.DiscardHandler)
+		log = discard()
 	}
 	res.Tasks = opts.Tasks
 	iso, err := resolveIsolation(opts, log)
@@ -136,11 +163,11 @@ func Run(ctx context.Context, opts Options, out io.Writer) (res Result, err erro
 		return res, err
 	}
 
-	bare, err := bareForkExec(opts.Tasks)
+	bare, bareCPU, err := bareForkExec(opts.Tasks)
 	if err != nil {
 		return res, err
 	}
-	res.Bare = bare
+	res.Bare, res.BareCPU = bare, bareCPU
 	fmt.Fprintf(out, "isolation %s; bare fork/exec of %d `sh -c 'sleep'`: %.3fs\n", isolationOr(opts.Isolation), opts.Tasks, bare.Seconds())
 
 	workDir := opts.WorkDir
@@ -157,7 +184,7 @@ func Run(ctx context.Context, opts Options, out io.Writer) (res Result, err erro
 		return res, fmt.Errorf("benchtasks: %w", err)
 	}
 
-	c, err := startCluster(ctx, opts, iso, workDir, log)
+	c, err := startCluster(ctx, opts, opts.Tasks, 0, iso, workDir, log)
 	if err != nil {
 		return res, err
 	}
@@ -197,6 +224,7 @@ func Run(ctx context.Context, opts Options, out io.Writer) (res Result, err erro
 			return res, fmt.Errorf("benchtasks: CPU profile: %w", err)
 		}
 	}
+	cpuBefore := markCPU(nil)
 	start := time.Now()
 	fw.expect(opts.Tasks, start)
 	if err := fw.client.Launch(launchCtx, []*mesos.OfferID{offer.GetId()}, tasks, nil); err != nil {
@@ -213,6 +241,9 @@ func Run(ctx context.Context, opts Options, out io.Writer) (res Result, err erro
 	if opts.LaunchProfile != nil {
 		pprof.StopCPUProfile()
 	}
+	cpuAfter := markCPU(processesUnder(workDir))
+	res.LaunchCPU = cpuAfter.since(cpuBefore)
+	cpuSelf, cpuChildren, cpuProcs := cpuAfter.parts(cpuBefore)
 	memAfter, err := memAvailable()
 	if err != nil {
 		return res, err
@@ -222,6 +253,10 @@ func Run(ctx context.Context, opts Options, out io.Writer) (res Result, err erro
 	res.RunningP50, res.RunningP99 = percentile(lat, 0.50), percentile(lat, 0.99)
 	fmt.Fprintf(out, "launch: %d tasks TASK_RUNNING in %.3fs; accept-to-running p50 %s p99 %s\n",
 		opts.Tasks, res.Launch.Seconds(), res.RunningP50.Round(time.Millisecond), res.RunningP99.Round(time.Millisecond))
+	fmt.Fprintf(out, "cpu: launch %.3fs (%.2fms per task: master, agent and framework %.2fms, executor host or supervisors %.2fms, tasks %.2fms); bare fork/exec %.3fs (%.2fms per process); cpu ratio %.2f; load %s\n",
+		res.LaunchCPU.Seconds(), ms(res.LaunchCPU)/float64(opts.Tasks),
+		ms(cpuSelf)/float64(opts.Tasks), ms(cpuChildren)/float64(opts.Tasks), ms(cpuProcs)/float64(opts.Tasks),
+		res.BareCPU.Seconds(), ms(res.BareCPU)/float64(opts.Tasks), res.CPURatio(), loadAverage())
 
 	// Stop: the framework's teardown until the last task process is gone.
 	stopCtx, cancelStop := context.WithTimeout(ctx, opts.Timeout)
@@ -255,6 +290,8 @@ func Run(ctx context.Context, opts Options, out io.Writer) (res Result, err erro
 	return res, nil
 }
 
+func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
 func isolationOr(s string) string {
 	if s == "" {
 		return containerizer.DefaultPosixIsolation
@@ -271,8 +308,9 @@ func percentile(sorted []time.Duration, q float64) time.Duration {
 }
 
 // bareForkExec starts n `sh -c 'sleep 1000'` processes, each in a process
-// group of its own, and times it; then it kills and reaps them all.
-func bareForkExec(n int) (time.Duration, error) {
+// group of its own, and times it, in wall and CPU time; then it kills and
+// reaps them all.
+func bareForkExec(n int) (took, cpu time.Duration, err error) {
 	cmds := make([]*exec.Cmd, 0, n)
 	defer func() {
 		for _, c := range cmds {
@@ -282,16 +320,22 @@ func bareForkExec(n int) (time.Duration, error) {
 			_ = c.Wait()
 		}
 	}()
+	before := markCPU(nil)
 	start := time.Now()
 	for range n {
 		c := exec.Command("sh", "-c", "sleep 1000")
 		c.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 		if err := c.Start(); err != nil {
-			return 0, fmt.Errorf("benchtasks: bare fork/exec: %w", err)
+			return 0, 0, fmt.Errorf("benchtasks: bare fork/exec: %w", err)
 		}
 		cmds = append(cmds, c)
 	}
-	return time.Since(start), nil
+	took = time.Since(start)
+	groups := make(map[int]bool, len(cmds))
+	for _, c := range cmds {
+		groups[c.Process.Pid] = true
+	}
+	return took, markCPU(inGroups(groups)).since(before), nil
 }
 
 // memAvailable reads MemAvailable from /proc/meminfo, in bytes.
@@ -385,10 +429,12 @@ func resolveIsolation(opts Options, log *slog.Logger) (isolation, error) {
 	return isolation{isolators, root}, nil
 }
 
-func startCluster(ctx context.Context, opts Options, iso isolation, workDir string, log *slog.Logger) (*cluster, error) {
+// startCluster starts a master (allocating every allocInterval; 0 is the
+// default) and an agent with room for tasks tasks.
+func startCluster(ctx context.Context, opts Options, tasks int, allocInterval time.Duration, iso isolation, workDir string, log *slog.Logger) (*cluster, error) {
 	m, err := master.New(master.Config{
 		IP: "127.0.0.1", Port: 0, Pprof: opts.Pprof,
-		Options: core.Options{Logger: log.With("component", "master")},
+		Options: core.Options{Logger: log.With("component", "master"), AllocationInterval: allocInterval},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("benchtasks: master: %w", err)
@@ -398,7 +444,7 @@ func startCluster(ctx context.Context, opts Options, iso isolation, workDir stri
 	go func() { c.mastD <- m.Run(mctx) }()
 	c.cgroupsRoot = iso.root
 	// The agent has room for every task, and a little more.
-	res := fmt.Sprintf("cpus:%g;mem:%d;disk:1024", float64(opts.Tasks)*taskCPUs+1, opts.Tasks*taskMem+1024)
+	res := fmt.Sprintf("cpus:%g;mem:%d;disk:1024", float64(tasks)*taskCPUs+1, tasks*taskMem+1024)
 	a, err := agent.New(agent.Config{
 		Master:                      m.Addr(),
 		IP:                          "127.0.0.1",
@@ -456,8 +502,10 @@ type framework struct {
 	start   time.Time
 	want    int
 	running map[string]time.Duration
-	failed  error
-	allUp   chan struct{}
+	// starting is when each task's first TASK_STARTING came.
+	starting map[string]time.Duration
+	failed   error
+	allUp    chan struct{}
 }
 
 const ackers = 8
@@ -478,7 +526,7 @@ func startFramework(ctx context.Context, masterAddr string, log *slog.Logger) (*
 	fw := &framework{
 		client: client, cancel: cancel, done: make(chan error, 1),
 		offers: make(chan *mesos.Offer, 16), acks: make(chan *mesos.TaskStatus, 1024),
-		running: map[string]time.Duration{}, allUp: make(chan struct{}),
+		running: map[string]time.Duration{}, starting: map[string]time.Duration{}, allUp: make(chan struct{}),
 	}
 	for range ackers {
 		fw.ackWG.Add(1)
@@ -532,7 +580,11 @@ func (fw *framework) update(st *mesos.TaskStatus) {
 	}
 	id := st.GetTaskId().GetValue()
 	switch st.GetState() {
-	case mesos.TaskState_TASK_STARTING, mesos.TaskState_TASK_STAGING:
+	case mesos.TaskState_TASK_STARTING:
+		if _, ok := fw.starting[id]; !ok {
+			fw.starting[id] = time.Since(fw.start)
+		}
+	case mesos.TaskState_TASK_STAGING:
 	case mesos.TaskState_TASK_RUNNING:
 		if _, ok := fw.running[id]; ok {
 			return
@@ -549,17 +601,35 @@ func (fw *framework) update(st *mesos.TaskStatus) {
 	}
 }
 
+// expect starts waiting for n tasks launched at start to run; it forgets
+// those of an earlier expect.
 func (fw *framework) expect(n int, start time.Time) {
 	fw.mu.Lock()
 	defer fw.mu.Unlock()
 	fw.want, fw.start = n, start
+	fw.running, fw.starting, fw.failed, fw.allUp = map[string]time.Duration{}, map[string]time.Duration{}, nil, make(chan struct{})
+}
+
+// startedWithin is the times from the launch to TASK_STARTING of the
+// expected tasks that sent one.
+func (fw *framework) startedWithin() []time.Duration {
+	fw.mu.Lock()
+	defer fw.mu.Unlock()
+	out := make([]time.Duration, 0, len(fw.starting))
+	for _, d := range fw.starting {
+		out = append(out, d)
+	}
+	return out
 }
 
 // awaitRunning waits until every expected task runs and returns each one's
 // time from the launch to TASK_RUNNING.
 func (fw *framework) awaitRunning(ctx context.Context) ([]time.Duration, error) {
+	fw.mu.Lock()
+	allUp := fw.allUp
+	fw.mu.Unlock()
 	select {
-	case <-fw.allUp:
+	case <-allUp:
 	case err := <-fw.done:
 		return nil, fmt.Errorf("benchtasks: the framework's subscription ended: %w", err)
 	case <-ctx.Done():
@@ -607,6 +677,11 @@ func (fw *framework) stop() {
 
 // buildTasks makes n `sleep` command tasks that fit the offer.
 func buildTasks(n int, offer *mesos.Offer) ([]*mesos.TaskInfo, error) {
+	return buildTasksFrom(0, n, offer)
+}
+
+// buildTasksFrom makes n `sleep` command tasks numbered from first.
+func buildTasksFrom(first, n int, offer *mesos.Offer) ([]*mesos.TaskInfo, error) {
 	r, err := resources.Parse(fmt.Sprintf("cpus:%g;mem:%d", taskCPUs, taskMem))
 	if err != nil {
 		return nil, fmt.Errorf("benchtasks: %w", err)
@@ -614,7 +689,7 @@ func buildTasks(n int, offer *mesos.Offer) ([]*mesos.TaskInfo, error) {
 	res := resources.ToProto(r)
 	tasks := make([]*mesos.TaskInfo, n)
 	for i := range tasks {
-		id := fmt.Sprintf("bench-%05d", i)
+		id := fmt.Sprintf("bench-%05d", first+i)
 		tasks[i] = &mesos.TaskInfo{
 			Name:      proto.String(id),
 			TaskId:    &mesos.TaskID{Value: proto.String(id)},

@@ -45,7 +45,34 @@ func TestRunEndsWithTheTasksLineAndLeavesNothing(t *testing.T) {
 	if last != res.Line() {
 		t.Errorf("last line %q, result's %q", last, res.Line())
 	}
-	if res.Tasks != 3 || res.Launch <= 0 || res.Bare <= 0 || res.Stop <= 0 || res.RunningP99 < res.RunningP50 || res.RunningP99 > res.Launch {
+	if res.Tasks != 3 || res.Launch <= 0 || res.Bare <= 0 || res.Stop <= 0 || res.RunningP99 < res.RunningP50 || res.RunningP99 > res.Launch ||
+		res.LaunchCPU <= 0 || res.BareCPU <= 0 {
+		t.Errorf("result %+v", res)
+	}
+	if left := processesUnder(dir); len(left) > 0 {
+		t.Errorf("processes left in the work directory: %v", left)
+	}
+}
+
+// A latency run launches its tasks one at a time, each through its own
+// offer, reports every figure, ends with the latency line, and leaves no
+// process behind.
+func TestRunLatencyEndsWithTheLatencyLineAndLeavesNothing(t *testing.T) {
+	testutil.CheckChildren(t)
+	testutil.CheckGoroutines(t)
+	dir := t.TempDir()
+	var out bytes.Buffer
+	res, err := RunLatency(context.Background(), Options{Latency: 3, WorkDir: dir}, &out)
+	if err != nil {
+		t.Fatalf("%v; output:\n%s", err, out.String())
+	}
+	lines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
+	last := lines[len(lines)-1]
+	want := regexp.MustCompile(`^latency 3 single tasks accept-to-running p50=\d+\.\dms p99=\d+\.\dms max=\d+\.\dms \(to starting p50=\d+\.\dms\); bare fork/exec p50=\d+\.\d\dms; load \S+$`)
+	if !want.MatchString(last) || last != res.Line() {
+		t.Errorf("last line %q, result's %q, want %s", last, res.Line(), want)
+	}
+	if res.Tasks != 3 || res.P50 <= 0 || res.P99 < res.P50 || res.Max < res.P99 || res.StartingP50 <= 0 || res.StartingP50 > res.Max || res.BareP50 <= 0 {
 		t.Errorf("result %+v", res)
 	}
 	if left := processesUnder(dir); len(left) > 0 {
@@ -62,6 +89,8 @@ func TestRunRefusesBadOptions(t *testing.T) {
 	}{
 		{Options{Tasks: 0}, "--tasks"},
 		{Options{Tasks: 1, Isolation: "posix/cpu,bogus"}, `unknown isolator "bogus"`},
+		{Options{Tasks: 1, Latency: -1}, "--latency"},
+		{Options{Latency: 1, Isolation: "bogus"}, `unknown isolator "bogus"`},
 	} {
 		var out bytes.Buffer
 		_, err := Run(context.Background(), c.opts, &out)
