@@ -50,6 +50,9 @@ type Options struct {
 	// from; zero is the Core's start.
 	StartTime time.Time
 	Logger    *slog.Logger
+	// Roles is the deprecated --roles whitelist: when set, frameworks may
+	// subscribe only to these roles (and "*"). nil allows any role.
+	Roles []string
 }
 
 // SetDefaults fills unset options with Mesos's defaults.

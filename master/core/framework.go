@@ -236,7 +236,11 @@ func (c *Core) schedulerCall(in SchedulerCall) Result {
 func (c *Core) subscribe(call *schedpb.Call, stream string) Result {
 	sub := call.GetSubscribe()
 	info := clone(sub.GetFrameworkInfo())
-	if err := validateFrameworkInfo(info, sub.GetSuppressedRoles()); err != nil {
+	err := validateFrameworkInfo(info, sub.GetSuppressedRoles())
+	if err == nil {
+		err = c.checkWhitelist(info)
+	}
+	if err != nil {
 		// Mesos answers an invalid subscription on the stream with ERROR.
 		c.emit(SendEvent{Stream: stream, Event: errorEvent(err.Error())})
 		c.emit(CloseStream{Stream: stream})
@@ -481,6 +485,9 @@ func (c *Core) updateFramework(fw *framework, u *schedpb.Call_UpdateFramework) R
 	if err := validateFrameworkInfo(info, u.GetSuppressedRoles()); err != nil {
 		return fail(Invalid, "%s", err)
 	}
+	if err := c.checkWhitelist(info); err != nil {
+		return fail(Invalid, "%s", err)
+	}
 	old := fw.info
 	switch {
 	case info.GetUser() != old.GetUser():
@@ -518,4 +525,18 @@ func hasCapability(info *mesos.FrameworkInfo, t mesos.FrameworkInfo_Capability_T
 		}
 	}
 	return false
+}
+
+// checkWhitelist refuses a role outside the master's --roles, as Mesos
+// does while the deprecated flag is set ("*" is always allowed).
+func (c *Core) checkWhitelist(info *mesos.FrameworkInfo) error {
+	if c.opts.Roles == nil {
+		return nil
+	}
+	for _, r := range frameworkRoles(info) {
+		if r != "*" && !slices.Contains(c.opts.Roles, r) {
+			return fmt.Errorf("Role '%s' is not present in the master's --roles", r)
+		}
+	}
+	return nil
 }

@@ -110,32 +110,55 @@ func ValidateSchedulerCall(call *schedpb.Call) error {
 	return nil
 }
 
-// validateRole checks a role name by Mesos's rules.
-func validateRole(role string) error {
+// validateRole checks a role name by Mesos's rules (src/common/roles.cpp),
+// with its messages: "*" alone, or '/'-separated components, none empty,
+// "." , ".." or "*", none starting with '-' or holding whitespace or DEL.
+func validateRole(role string) error { return ValidateRoleName(role) }
+
+// ValidateRoleName is validateRole for the master's flags (--roles).
+func ValidateRoleName(role string) error {
 	if role == "*" {
 		return nil
 	}
+	if strings.HasPrefix(role, "/") {
+		return fmt.Errorf("Role '%s' cannot start with a slash", role)
+	}
+	if strings.HasSuffix(role, "/") {
+		return fmt.Errorf("Role '%s' cannot end with a slash", role)
+	}
+	if strings.Contains(role, "//") {
+		return fmt.Errorf("Role '%s' cannot contain two adjacent slashes", role)
+	}
 	if role == "" {
-		return errors.New("role name cannot be empty")
+		return errors.New("Role names cannot be the empty string")
 	}
 	for _, part := range strings.Split(role, "/") {
 		switch {
-		case part == "":
-			return fmt.Errorf("role '%s' has an empty path component", role)
-		case part == "." || part == "..":
-			return fmt.Errorf("role '%s' cannot contain '.' or '..' as a path component", role)
-		case part == "*":
-			return fmt.Errorf("role '%s' cannot contain '*' as a path component", role)
+		case part == "." || part == ".." || part == "*":
+			return fmt.Errorf("Role '%s' cannot include '%s' as a component", role, part)
 		case strings.HasPrefix(part, "-"):
-			return fmt.Errorf("role '%s' cannot have a path component starting with '-'", role)
-		}
-		for _, r := range part {
-			if r == '\b' || r == ' ' || r == '\t' || r == '\n' || r == '\r' || r == '\f' || r == '\v' || r == 0x7f {
-				return fmt.Errorf("role '%s' cannot contain whitespace or control characters", role)
-			}
+			return fmt.Errorf("Role component '%s' is invalid because it starts with a dash", part)
+		case strings.ContainsAny(part, "\t\n\v\f\r \x7f"):
+			return fmt.Errorf("Role component '%s' is invalid because it contains backspace or whitespace", part)
 		}
 	}
 	return nil
+}
+
+// ParseRoles parses the master's --roles: a comma-separated list of valid
+// role names (empty items are skipped, as Mesos's tokenize does).
+func ParseRoles(text string) ([]string, error) {
+	var out []string
+	for _, r := range strings.Split(text, ",") {
+		if r == "" {
+			continue
+		}
+		if err := ValidateRoleName(r); err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, nil
 }
 
 func validateFrameworkInfo(info *mesos.FrameworkInfo, suppressed []string) error {
