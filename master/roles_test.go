@@ -6,10 +6,13 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gomesos/gomesos/api/agentproto"
 	mesos "github.com/gomesos/gomesos/api/v1/mesos"
 	schedpb "github.com/gomesos/gomesos/api/v1/scheduler"
 	"github.com/gomesos/gomesos/codec"
 	"github.com/gomesos/gomesos/master"
+	"github.com/gomesos/gomesos/master/core"
+	"github.com/gomesos/gomesos/resources"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -149,5 +152,115 @@ func TestMultiRoleOffersAndPerRoleSuppress(t *testing.T) {
 		if got == "ops" {
 			break
 		}
+	}
+}
+
+// startAgentWithAttributes registers an agent with --attributes.
+func startAgentWithAttributes(t *testing.T, m *testMaster, hostname, res, attrs string) *fakeAgent {
+	t.Helper()
+	parsed, err := resources.ParseAttributes(attrs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info := &mesos.AgentInfo{
+		Hostname:   proto.String(hostname),
+		Port:       proto.Int32(5051),
+		Resources:  resources.ToProto(resources.MustParse(res)),
+		Attributes: resources.AttributesToProto(parsed),
+	}
+	return connectAgent(t, m, &agentproto.AgentMessage{
+		Type:     agentproto.AgentMessage_REGISTER.Enum(),
+		Register: &agentproto.AgentMessage_Register{AgentInfo: info, Version: proto.String(core.Version)},
+	})
+}
+
+func textEquals(name, value string) *schedpb.AttributeConstraint {
+	return &schedpb.AttributeConstraint{
+		Selector:  &schedpb.AttributeConstraint_Selector{Selector: &schedpb.AttributeConstraint_Selector_AttributeName{AttributeName: name}},
+		Predicate: &schedpb.AttributeConstraint_Predicate{Predicate: &schedpb.AttributeConstraint_Predicate_TextEquals_{TextEquals: &schedpb.AttributeConstraint_Predicate_TextEquals{Value: proto.String(value)}}},
+	}
+}
+
+func hostnameMatches(regex string) *schedpb.AttributeConstraint {
+	return &schedpb.AttributeConstraint{
+		Selector:  &schedpb.AttributeConstraint_Selector{Selector: &schedpb.AttributeConstraint_Selector_PseudoattributeType_{PseudoattributeType: schedpb.AttributeConstraint_Selector_HOSTNAME}},
+		Predicate: &schedpb.AttributeConstraint_Predicate{Predicate: &schedpb.AttributeConstraint_Predicate_TextMatches_{TextMatches: &schedpb.AttributeConstraint_Predicate_TextMatches{Regex: proto.String(regex)}}},
+	}
+}
+
+func constraintsFor(role string, groups ...[]*schedpb.AttributeConstraint) *schedpb.OfferConstraints {
+	rc := &schedpb.OfferConstraints_RoleConstraints{}
+	for _, g := range groups {
+		rc.Groups = append(rc.Groups, &schedpb.OfferConstraints_RoleConstraints_Group{AttributeConstraints: g})
+	}
+	return &schedpb.OfferConstraints{RoleConstraints: map[string]*schedpb.OfferConstraints_RoleConstraints{role: rc}}
+}
+
+// Mesos 1.11 offer_constraints: the master offers a role only the agents
+// that satisfy one group of its constraints; UPDATE_FRAMEWORK replaces
+// them (and refuses invalid ones with 400, changing nothing).
+func TestOfferConstraintsOverHTTP(t *testing.T) {
+	for _, enc := range []codec.Encoding{codec.JSON, codec.Protobuf} {
+		t.Run(enc.String(), func(t *testing.T) {
+			m := startMaster(t)
+			a1 := startAgentWithAttributes(t, m, "node-1", agentResources, "rack:r1")
+			a2 := startAgentWithAttributes(t, m, "node-2", agentResources, "rack:r2")
+			fi := frameworkInfo("constrained", mesos.FrameworkInfo_Capability_MULTI_ROLE)
+			fi.Roles = []string{"eng"}
+			call := subscribeCall(fi)
+			call.Subscribe.OfferConstraints = constraintsFor("eng", []*schedpb.AttributeConstraint{textEquals("rack", "r1"), hostnameMatches(`node-\d`)})
+			s := openStreamCall(t, m, call, enc)
+			s.FrameworkID = s.next(schedpb.Event_SUBSCRIBED).GetSubscribed().GetFrameworkId().GetValue()
+			offers := s.nextOffers()
+			for _, o := range offers {
+				if o.GetAgentId().GetValue() != a1.ID {
+					t.Fatalf("offer of agent %s, which the constraints rule out", o.GetAgentId().GetValue())
+				}
+			}
+			s.decline(offerIDs(offers...), 0)
+			for range 3 {
+				for _, o := range s.nextOffers() {
+					if o.GetAgentId().GetValue() != a1.ID {
+						t.Fatalf("offer of agent %s, which the constraints rule out", o.GetAgentId().GetValue())
+					}
+					s.decline(offerIDs(o), 0)
+				}
+			}
+
+			upd := proto.Clone(fi).(*mesos.FrameworkInfo)
+			upd.Id = &mesos.FrameworkID{Value: proto.String(s.FrameworkID)}
+			update := func(oc *schedpb.OfferConstraints) (int, string) {
+				return s.post(&schedpb.Call{Type: schedpb.Call_UPDATE_FRAMEWORK.Enum(), UpdateFramework: &schedpb.Call_UpdateFramework{FrameworkInfo: upd, OfferConstraints: oc}})
+			}
+			if status, body := update(constraintsFor("ops", []*schedpb.AttributeConstraint{textEquals("rack", "r2")})); status != http.StatusBadRequest || !strings.Contains(body, "role 'ops', to which the framework is not subscribed") {
+				t.Errorf("constraints for an unsubscribed role: %d %q, want 400", status, body)
+			}
+			if status, body := update(constraintsFor("eng", []*schedpb.AttributeConstraint{hostnameMatches("node-(")})); status != http.StatusBadRequest || !strings.Contains(body, "invalid regex 'node-('") {
+				t.Errorf("constraints with a bad regex: %d %q, want 400", status, body)
+			}
+			if status, body := update(constraintsFor("eng", []*schedpb.AttributeConstraint{textEquals("rack", "r2")})); status != http.StatusOK {
+				t.Fatalf("UPDATE_FRAMEWORK: %d %q", status, body)
+			}
+			for {
+				offers := s.nextOffers()
+				done := false
+				for _, o := range offers {
+					if o.GetAgentId().GetValue() == a1.ID {
+						// An offer made before the update may still be on its way.
+						continue
+					}
+					if o.GetAgentId().GetValue() == a2.ID {
+						done = true
+					}
+				}
+				if done {
+					// a2 refused for long: a1, ruled out now, is not offered.
+					s.decline(offerIDs(offers...), 1000)
+					break
+				}
+				s.decline(offerIDs(offers...), 0)
+			}
+			s.none(schedpb.Event_OFFERS, 5*testOptions().AllocationInterval)
+		})
 	}
 }

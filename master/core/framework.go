@@ -40,6 +40,10 @@ type framework struct {
 	// suppressed are its roles offers are suppressed for, as the
 	// allocator holds them (for master/frameworks/*/roles/*/suppressed).
 	suppressed map[string]bool
+	// constraints are its offer_constraints as given and as compiled for
+	// the allocator (nil when it has none).
+	constraintsPB *schedpb.OfferConstraints
+	constraints   *allocator.OfferConstraints
 
 	pub publishedFramework
 }
@@ -240,6 +244,10 @@ func (c *Core) subscribe(call *schedpb.Call, stream string) Result {
 	if err == nil {
 		err = c.checkWhitelist(info)
 	}
+	var constraints *allocator.OfferConstraints
+	if err == nil {
+		constraints, err = compileOfferConstraints(sub.GetOfferConstraints(), frameworkRoles(info))
+	}
 	if err != nil {
 		// Mesos answers an invalid subscription on the stream with ERROR.
 		c.emit(SendEvent{Stream: stream, Event: errorEvent(err.Error())})
@@ -270,7 +278,8 @@ func (c *Core) subscribe(call *schedpb.Call, stream string) Result {
 			executors:      map[string]map[string]*mesos.ExecutorInfo{},
 		}
 		c.frameworks[id] = fw
-		c.alloc.AddFramework(id, allocatorFramework(info, sub.GetSuppressedRoles()), fw.usedByAgent())
+		fw.setConstraints(sub.GetOfferConstraints(), constraints)
+		c.alloc.AddFramework(id, fw.allocatorInfo(sub.GetSuppressedRoles()), fw.usedByAgent())
 		c.log.Info("framework registered", "framework", id, "name", info.GetName())
 	} else {
 		// Failover or resubscription: the old stream learns it was replaced.
@@ -287,7 +296,8 @@ func (c *Core) subscribe(call *schedpb.Call, stream string) Result {
 		fw.info = info
 		fw.reregisteredTime = c.now
 		c.rescindFrameworkOffers(fw, false)
-		c.alloc.UpdateFramework(id, allocatorFramework(info, sub.GetSuppressedRoles()))
+		fw.setConstraints(sub.GetOfferConstraints(), constraints)
+		c.alloc.UpdateFramework(id, fw.allocatorInfo(sub.GetSuppressedRoles()))
 		c.log.Info("framework resubscribed", "framework", id)
 	}
 	fw.stream = stream
@@ -488,6 +498,10 @@ func (c *Core) updateFramework(fw *framework, u *schedpb.Call_UpdateFramework) R
 	if err := c.checkWhitelist(info); err != nil {
 		return fail(Invalid, "%s", err)
 	}
+	constraints, err := compileOfferConstraints(u.GetOfferConstraints(), frameworkRoles(info))
+	if err != nil {
+		return fail(Invalid, "%s", err)
+	}
 	old := fw.info
 	switch {
 	case info.GetUser() != old.GetUser():
@@ -506,7 +520,8 @@ func (c *Core) updateFramework(fw *framework, u *schedpb.Call_UpdateFramework) R
 	}
 	fw.info = info
 	c.rescindFrameworkOffers(fw, true)
-	c.alloc.UpdateFramework(fw.id, allocatorFramework(info, u.GetSuppressedRoles()))
+	fw.setConstraints(u.GetOfferConstraints(), constraints)
+	c.alloc.UpdateFramework(fw.id, fw.allocatorInfo(u.GetSuppressedRoles()))
 	fw.suppressed = nil
 	if roles := u.GetSuppressedRoles(); len(roles) > 0 {
 		c.setSuppressed(fw, roles, true)
@@ -539,4 +554,21 @@ func (c *Core) checkWhitelist(info *mesos.FrameworkInfo) error {
 		}
 	}
 	return nil
+}
+
+// setConstraints records the framework's offer constraints (replacing any
+// before: SUBSCRIBE and UPDATE_FRAMEWORK give them afresh, as in Mesos).
+func (f *framework) setConstraints(pb *schedpb.OfferConstraints, compiled *allocator.OfferConstraints) {
+	if compiled == nil {
+		f.constraintsPB, f.constraints = nil, nil
+		return
+	}
+	f.constraintsPB, f.constraints = clone(pb), compiled
+}
+
+// allocatorInfo is what the allocator is told of the framework.
+func (f *framework) allocatorInfo(suppressed []string) allocator.Framework {
+	af := allocatorFramework(f.info, suppressed)
+	af.OfferConstraints = f.constraints
+	return af
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 	schedpb "github.com/gomesos/gomesos/api/v1/scheduler"
 	"github.com/gomesos/gomesos/internal/checkspec"
 	"github.com/gomesos/gomesos/internal/ids"
+	"github.com/gomesos/gomesos/master/allocator"
 )
 
 // ValidateSchedulerCall checks a call's shape the way Mesos's
@@ -405,4 +407,74 @@ func validateAgentRegistration(reg *agentproto.AgentMessage_Register) error {
 		}
 	}
 	return nil
+}
+
+// compileOfferConstraints checks a SUBSCRIBE's or UPDATE_FRAMEWORK's
+// offer_constraints (Mesos 1.11) against the framework's roles and compiles
+// them for the allocator. nil or empty constraints give nil.
+func compileOfferConstraints(oc *schedpb.OfferConstraints, roles []string) (*allocator.OfferConstraints, error) {
+	if len(oc.GetRoleConstraints()) == 0 {
+		return nil, nil
+	}
+	spec := map[string][][]allocator.AttributeConstraint{}
+	for _, role := range sortedKeys(oc.GetRoleConstraints()) {
+		if !slices.Contains(roles, role) {
+			return nil, fmt.Errorf("Offer constraints specify `role_constraints` for role '%s', to which the framework is not subscribed", role)
+		}
+		rc := oc.GetRoleConstraints()[role]
+		if len(rc.GetGroups()) == 0 {
+			return nil, fmt.Errorf("Offer constraints for role '%s' have no groups", role)
+		}
+		var groups [][]allocator.AttributeConstraint
+		for gi, g := range rc.GetGroups() {
+			if len(g.GetAttributeConstraints()) == 0 {
+				return nil, fmt.Errorf("Offer constraints for role '%s': group %d has no attribute constraints", role, gi)
+			}
+			var group []allocator.AttributeConstraint
+			for ci, ac := range g.GetAttributeConstraints() {
+				where := fmt.Sprintf("Offer constraints for role '%s', group %d, constraint %d", role, gi, ci)
+				var c allocator.AttributeConstraint
+				sel := ac.GetSelector()
+				switch s := sel.GetSelector().(type) {
+				case *schedpb.AttributeConstraint_Selector_AttributeName:
+					if s.AttributeName == "" {
+						return nil, fmt.Errorf("%s: 'selector.attribute_name' is empty", where)
+					}
+					c.Name = s.AttributeName
+				case *schedpb.AttributeConstraint_Selector_PseudoattributeType_:
+					if s.PseudoattributeType == schedpb.AttributeConstraint_Selector_UNKNOWN {
+						return nil, fmt.Errorf("%s: unknown 'selector.pseudoattribute_type'", where)
+					}
+					c.Pseudo = allocator.Pseudoattribute(s.PseudoattributeType)
+				default:
+					return nil, fmt.Errorf("%s: 'selector' must name an attribute or a pseudoattribute", where)
+				}
+				p := ac.GetPredicate()
+				switch {
+				case p.GetExists() != nil:
+					c.Kind = allocator.Exists
+				case p.GetNotExists() != nil:
+					c.Kind = allocator.NotExists
+				case p.GetTextEquals() != nil:
+					c.Kind, c.Value = allocator.TextEquals, p.GetTextEquals().GetValue()
+				case p.GetTextNotEquals() != nil:
+					c.Kind, c.Value = allocator.TextNotEquals, p.GetTextNotEquals().GetValue()
+				case p.GetTextMatches() != nil:
+					c.Kind, c.Value = allocator.TextMatches, p.GetTextMatches().GetRegex()
+				case p.GetTextNotMatches() != nil:
+					c.Kind, c.Value = allocator.TextNotMatches, p.GetTextNotMatches().GetRegex()
+				default:
+					return nil, fmt.Errorf("%s: 'predicate' is not set", where)
+				}
+				group = append(group, c)
+			}
+			groups = append(groups, group)
+		}
+		spec[role] = groups
+	}
+	compiled, err := allocator.NewOfferConstraints(spec)
+	if err != nil {
+		return nil, fmt.Errorf("Invalid offer constraints: %w", err)
+	}
+	return compiled, nil
 }
