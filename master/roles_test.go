@@ -264,3 +264,82 @@ func TestOfferConstraintsOverHTTP(t *testing.T) {
 		})
 	}
 }
+
+// GET /master/explain names each reason a framework is not offered an
+// agent: a decline filter (and when it ends), a suppressed role, an agent
+// its offer constraints rule out, and the offers it holds.
+func TestExplainOverHTTP(t *testing.T) {
+	m := startMaster(t)
+	a1 := startAgentWithAttributes(t, m, "node-1", agentResources, "rack:r1")
+	a2 := startAgentWithAttributes(t, m, "node-2", agentResources, "rack:r2")
+	fi := frameworkInfo("explained", mesos.FrameworkInfo_Capability_MULTI_ROLE)
+	fi.Roles = []string{"eng", "ops"}
+	call := subscribeCall(fi)
+	call.Subscribe.SuppressedRoles = []string{"ops"}
+	call.Subscribe.OfferConstraints = constraintsFor("eng", []*schedpb.AttributeConstraint{textEquals("rack", "r1")})
+	s := openStreamCall(t, m, call, codec.JSON)
+	s.FrameworkID = s.next(schedpb.Event_SUBSCRIBED).GetSubscribed().GetFrameworkId().GetValue()
+	offers := s.nextOffers()
+	if len(offers) != 1 || offers[0].GetAgentId().GetValue() != a1.ID || offers[0].GetAllocationInfo().GetRole() != "eng" {
+		t.Fatalf("offers %v, want one of node-1 in eng", offers)
+	}
+
+	// While it holds the offer, the explainer says so.
+	ex := m.getJSON("/master/explain?framework_id=" + s.FrameworkID)
+	if held := objects(ex["outstanding_offers"]); len(held) != 1 || held[0]["offer_id"] != offers[0].GetId().GetValue() {
+		t.Errorf("outstanding_offers = %v, want the offer it holds", ex["outstanding_offers"])
+	}
+
+	s.decline(offerIDs(offers...), 1000)
+	var reasons []string
+	var eng map[string]any
+	waitFor(t, "the explainer to show the decline filter", func() bool {
+		ex = m.getJSON("/master/explain?framework_id=" + s.FrameworkID)
+		reasons = toStrings(ex["reasons"])
+		for _, r := range objects(ex["per_role"]) {
+			if r["role"] == "eng" {
+				eng = r
+			}
+		}
+		return eng != nil && len(objects(eng["decline_filters"])) == 1
+	})
+	f := objects(eng["decline_filters"])[0]
+	if f["agent_id"] != a1.ID || f["hostname"] != "node-1" {
+		t.Errorf("filter %v, want one on node-1", f)
+	}
+	if rem, _ := f["remaining_seconds"].(float64); rem < 990 || rem > 1000 {
+		t.Errorf("filter ends in %v s, want about 1000", f["remaining_seconds"])
+	}
+	if got := toStrings(eng["agents_ruled_out_by_constraints"]); !slices.Equal(got, []string{a2.ID}) {
+		t.Errorf("agents ruled out in eng = %v, want [%s]", got, a2.ID)
+	}
+	var ops map[string]any
+	for _, r := range objects(ex["per_role"]) {
+		if r["role"] == "ops" {
+			ops = r
+		}
+	}
+	if ops == nil || ops["suppressed"] != true || ops["offerable"] != false {
+		t.Errorf("ops = %v, want suppressed and not offerable", ops)
+	}
+	want := []string{
+		"role ops is suppressed",
+		"a decline filter in role eng blocks agent " + a1.ID + " (node-1) until ",
+		"its offer constraints for role eng rule out agent " + a2.ID + " (node-2)",
+	}
+	for _, w := range want {
+		if !slices.ContainsFunc(reasons, func(r string) bool { return strings.Contains(r, w) }) {
+			t.Errorf("no reason contains %q; reasons: %q", w, reasons)
+		}
+	}
+	if len(objects(ex["outstanding_offers"])) != 0 {
+		t.Errorf("outstanding_offers = %v after the decline", ex["outstanding_offers"])
+	}
+
+	if status, _, body := m.do(http.MethodGet, "/master/explain", nil, nil); status != http.StatusBadRequest || !strings.Contains(body, "framework_id") {
+		t.Errorf("without framework_id: %d %q, want 400", status, body)
+	}
+	if status, _, body := m.do(http.MethodGet, "/master/explain?framework_id=nope", nil, nil); status != http.StatusNotFound || !strings.Contains(body, "'nope'") {
+		t.Errorf("unknown framework: %d %q, want 404", status, body)
+	}
+}
