@@ -118,3 +118,24 @@ func TestAllocateHonoursOfferConstraints(t *testing.T) {
 		t.Fatalf("after dropping the constraints: %+v, want a2", more)
 	}
 }
+
+// BenchmarkOfferConstraintsAllows is the cost the allocator pays per
+// (framework, role, agent) candidate with constraints: two groups, a text
+// equality and an anchored regex on the hostname.
+func BenchmarkOfferConstraintsAllows(b *testing.B) {
+	attrs, _ := resources.ParseAttributes("rack:r7;os:ubuntu-22;zone:a")
+	ag := &Agent{Hostname: "node-123.dc1", Attributes: attrs}
+	oc, err := NewOfferConstraints(map[string][][]AttributeConstraint{"eng": {
+		{{Name: "rack", Kind: TextEquals, Value: "r1"}},
+		{{Name: "os", Kind: Exists}, {Pseudo: PseudoHostname, Kind: TextMatches, Value: `node-\d+\.dc1`}},
+	}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if !oc.Allows("eng", ag) {
+			b.Fatal("ruled out")
+		}
+	}
+}
