@@ -336,6 +336,15 @@ func TestExplainOverHTTP(t *testing.T) {
 		t.Errorf("outstanding_offers = %v after the decline", ex["outstanding_offers"])
 	}
 
+	// GET_FRAMEWORKS shows the constraints (Framework.offer_constraints).
+	h := http.Header{}
+	h.Set("Content-Type", "application/json")
+	h.Set("Accept", "application/json")
+	status, _, body := m.do(http.MethodPost, "/api/v1", h, []byte(`{"type":"GET_FRAMEWORKS"}`))
+	if status != http.StatusOK || !strings.Contains(body, `"offer_constraints":{"role_constraints":{"eng":{"groups":[{"attribute_constraints":[{"selector":{"attribute_name":"rack"},"predicate":{"text_equals":{"value":"r1"}}}]}]}}}`) {
+		t.Errorf("GET_FRAMEWORKS: %d, no offer_constraints in %s", status, body)
+	}
+
 	if status, _, body := m.do(http.MethodGet, "/master/explain", nil, nil); status != http.StatusBadRequest || !strings.Contains(body, "framework_id") {
 		t.Errorf("without framework_id: %d %q, want 400", status, body)
 	}
