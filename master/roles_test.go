@@ -344,6 +344,12 @@ func TestExplainOverHTTP(t *testing.T) {
 	if status != http.StatusOK || !strings.Contains(body, `"offer_constraints":{"role_constraints":{"eng":{"groups":[{"attribute_constraints":[{"selector":{"attribute_name":"rack"},"predicate":{"text_equals":{"value":"r1"}}}]}]}}}`) {
 		t.Errorf("GET_FRAMEWORKS: %d, no offer_constraints in %s", status, body)
 	}
+	// So does /master/frameworks.
+	fwJSON := findByID(objects(m.getJSON("/master/frameworks")["frameworks"]), s.FrameworkID)
+	oc, _ := fwJSON["offer_constraints"].(map[string]any)
+	if rc, _ := oc["role_constraints"].(map[string]any); rc["eng"] == nil {
+		t.Errorf("/master/frameworks offer_constraints = %v, want eng's", fwJSON["offer_constraints"])
+	}
 
 	if status, _, body := m.do(http.MethodGet, "/master/explain", nil, nil); status != http.StatusBadRequest || !strings.Contains(body, "framework_id") {
 		t.Errorf("without framework_id: %d %q, want 400", status, body)
