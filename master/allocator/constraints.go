@@ -145,8 +145,9 @@ func (o *OfferConstraints) Allows(role string, ag *Agent) bool {
 	return false
 }
 
-// holds evaluates one constraint on an agent. As in Mesos 1.11, a
-// non-TEXT attribute satisfies every text predicate, the first attribute
+// holds evaluates one constraint on an agent. As we read Mesos 1.11's
+// proto comments, a non-TEXT attribute satisfies every text predicate
+// (Mesos keeps them for TEXT values for now), the first attribute
 // of a name is the one looked at, and an absent attribute satisfies only
 // not_exists, text_not_equals and text_not_matches.
 func (c *AttributeConstraint) holds(ag *Agent) bool {
