@@ -54,6 +54,7 @@ func (m *Master) Handler() http.Handler {
 	both("/roles", m.handleRoles)
 	both("/roles.json", m.handleRoles)
 	both("/weights", m.handleWeights)
+	both("/explain", m.handleExplain)
 	both("/teardown", m.handleTeardown)
 	both("/maintenance/schedule", m.handleMaintenanceSchedule)
 	both("/maintenance/status", m.handleMaintenanceStatus)

@@ -212,7 +212,7 @@ func TestUpdateFramework(t *testing.T) {
 		{func(fi *mesos.FrameworkInfo) { fi.User = proto.String("someone-else") }, "Updating 'FrameworkInfo.user' is unsupported"},
 		{func(fi *mesos.FrameworkInfo) { fi.Checkpoint = proto.Bool(true) }, "Updating 'FrameworkInfo.checkpoint' is unsupported"},
 		{func(fi *mesos.FrameworkInfo) { fi.Id = &mesos.FrameworkID{Value: proto.String("other")} }, "does not match"},
-		{func(fi *mesos.FrameworkInfo) { fi.Role = proto.String("a b") }, "role"},
+		{func(fi *mesos.FrameworkInfo) { fi.Role = proto.String("a b") }, "Role component 'a b' is invalid because it contains backspace or whitespace"},
 	} {
 		if status, body := update(c.mut); status != http.StatusBadRequest || !strings.Contains(body, c.text) {
 			t.Errorf("bad UPDATE_FRAMEWORK: %d %q, want 400 with %q", status, body, c.text)

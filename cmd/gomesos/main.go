@@ -40,6 +40,7 @@ func commands() []command {
 		{"reactivate", "reactivate a deactivated agent", runReactivate},
 		{"mark-gone", "mark an agent gone for good (its tasks are gone)", runMarkGone},
 		{"teardown", "tear a framework down, killing its tasks", runTeardown},
+		{"explain", "explain FRAMEWORK_ID: why a framework is not getting offers", runExplain},
 		{"task", "task log TASK_ID [--follow] [--stderr]: print a task's output", runTask},
 		{"watch", "print the master's operator events as they happen", runWatch},
 		{"batch", "run a batch job: batch submit --job=wordcount|sort|kmeans --input=DIR --output=DIR", runBatch},

@@ -12,6 +12,7 @@ import (
 	"github.com/gomesos/gomesos/internal/flagx"
 	"github.com/gomesos/gomesos/internal/verbosity"
 	"github.com/gomesos/gomesos/master"
+	"github.com/gomesos/gomesos/master/core"
 )
 
 // masterFlags binds the master's flags to a master.Config.
@@ -48,6 +49,14 @@ func masterFlags(fs *flag.FlagSet, cfg *master.Config, prefix string) {
 		"roles' weights a new cluster starts with, as 'role1=weight1,role2=weight2' (deprecated in Mesos; once the registry holds weights, UPDATE_WEIGHTS and /weights change them and this flag is ignored)")
 	fs.Var(flagx.Duration{D: &cfg.RegistryStoreTimeout}, "registry_store_timeout", "how long a registry commit may take before the master gives up the leadership")
 	fs.Var(flagx.Duration{D: &cfg.RegistryFetchTimeout}, "registry_fetch_timeout", "how long recovering the registry on election may take before the master exits")
+	fs.Func("roles", "deprecated: comma-separated roles frameworks may subscribe to (default: any role)", func(v string) error {
+		roles, err := core.ParseRoles(v)
+		if err != nil {
+			return err
+		}
+		cfg.Roles = append([]string{}, roles...)
+		return nil
+	})
 }
 
 func flagValues(fs *flag.FlagSet) map[string]string {

@@ -4,7 +4,8 @@
 // the operator's actions (weights set, maintenance schedule/down/up, drain,
 // deactivate, reactivate, mark-gone, teardown) over the v1 operator API
 // through package operator; task log, which reads a task's sandbox from its
-// agent's /files/read; and watch, which prints the operator event stream.
+// agent's /files/read; watch, which prints the operator event stream; and
+// explain, which prints the master's /master/explain for a framework.
 //
 // Each subcommand is one function taking a context, its options and the
 // writers to print to; it returns an error (and, for Execute, an exit code)

@@ -103,6 +103,9 @@ type Framework struct {
 	// that role is made only if it holds at least one of the quantity sets.
 	// An empty list for a role means no minimum.
 	MinAllocatable map[string][]map[string]resources.Scalar
+	// OfferConstraints (UPDATE_FRAMEWORK/SUBSCRIBE offer_constraints) rule
+	// agents out of its offers per role; nil has none. See constraints.go.
+	OfferConstraints *OfferConstraints
 }
 
 // Capabilities are the FrameworkInfo capabilities the allocator looks at.
@@ -125,6 +128,9 @@ type Capabilities struct {
 type Agent struct {
 	Hostname   string
 	Attributes []resources.Attribute // --attributes
+	// Region and Zone are the agent's fault domain ("" when it has none),
+	// for offer constraints on the REGION and ZONE pseudoattributes.
+	Region, Zone string
 }
 
 // Allocation is resources of one agent allocated to one framework in one

@@ -155,6 +155,9 @@ func (a *HierarchicalDRF) takes(c *client, ag *agent, avail resources.Resources,
 	if a.filterGPU && ag.hasGPU && !fw.caps.GPUResources {
 		return nil, false
 	}
+	if !fw.constraints.Allows(role, &ag.info) {
+		return nil, false
+	}
 	offer := avail
 	if ag.special {
 		offer = stripIncapable(avail, fw.caps)

@@ -15,6 +15,9 @@ type framework struct {
 	active     bool
 	caps       Capabilities
 	minAlloc   map[string][]qty // per-role override of the global minimum
+
+	// constraints are its offer constraints (constraints.go).
+	constraints *OfferConstraints
 	// clients are the roles the framework is tracked under: its subscribed
 	// roles and the roles where it still holds resources.
 	clients map[string]*client
@@ -76,6 +79,10 @@ func (a *HierarchicalDRF) configure(fw *framework, info Framework) ([]string, bo
 		return slices.EqualFunc(x, y, func(p, q qty) bool { return slices.Equal(trim(p), trim(q)) })
 	})
 	fw.minAlloc = minAlloc
+	if fw.constraints != info.OfferConstraints {
+		changed = true // an agent ruled out before may be allowed now
+		fw.constraints = info.OfferConstraints
+	}
 	if fw.gen == 0 || fw.caps != info.Capabilities {
 		changed = true
 		fw.caps = info.Capabilities

@@ -176,7 +176,21 @@ func (c *Core) newAgent(id string, info *mesos.AgentInfo, total resources.Resour
 }
 
 func allocatorAgent(info *mesos.AgentInfo) allocator.Agent {
-	return allocator.Agent{Hostname: info.GetHostname()}
+	// Attributes were validated when the agent registered; one that does
+	// not convert is left out (no constraint can select it then).
+	var attrs []resources.Attribute
+	for _, pb := range info.GetAttributes() {
+		if a, err := resources.AttributeFromProto(pb); err == nil {
+			attrs = append(attrs, a)
+		}
+	}
+	fd := info.GetDomain().GetFaultDomain()
+	return allocator.Agent{
+		Hostname:   info.GetHostname(),
+		Attributes: attrs,
+		Region:     fd.GetRegion().GetName(),
+		Zone:       fd.GetZone().GetName(),
+	}
 }
 
 // reregisterAgent admits an agent back with what it is running. It may be

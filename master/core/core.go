@@ -55,6 +55,9 @@ type Options struct {
 	// yet; after that the registry's weights win.
 	Weights map[string]float64
 	Logger  *slog.Logger
+	// Roles is the deprecated --roles whitelist: when set, frameworks may
+	// subscribe only to these roles (and "*"). nil allows any role.
+	Roles []string
 }
 
 // SetDefaults fills unset options with Mesos's defaults.

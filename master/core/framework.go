@@ -40,6 +40,10 @@ type framework struct {
 	// suppressed are its roles offers are suppressed for, as the
 	// allocator holds them (for master/frameworks/*/roles/*/suppressed).
 	suppressed map[string]bool
+	// constraints are its offer_constraints as given and as compiled for
+	// the allocator (nil when it has none).
+	constraintsPB *schedpb.OfferConstraints
+	constraints   *allocator.OfferConstraints
 
 	pub publishedFramework
 }
@@ -236,7 +240,15 @@ func (c *Core) schedulerCall(in SchedulerCall) Result {
 func (c *Core) subscribe(call *schedpb.Call, stream string) Result {
 	sub := call.GetSubscribe()
 	info := clone(sub.GetFrameworkInfo())
-	if err := validateFrameworkInfo(info, sub.GetSuppressedRoles()); err != nil {
+	err := validateFrameworkInfo(info, sub.GetSuppressedRoles())
+	if err == nil {
+		err = c.checkWhitelist(info)
+	}
+	var constraints *allocator.OfferConstraints
+	if err == nil {
+		constraints, err = compileOfferConstraints(sub.GetOfferConstraints(), frameworkRoles(info))
+	}
+	if err != nil {
 		// Mesos answers an invalid subscription on the stream with ERROR.
 		c.emit(SendEvent{Stream: stream, Event: errorEvent(err.Error())})
 		c.emit(CloseStream{Stream: stream})
@@ -266,7 +278,8 @@ func (c *Core) subscribe(call *schedpb.Call, stream string) Result {
 			executors:      map[string]map[string]*mesos.ExecutorInfo{},
 		}
 		c.frameworks[id] = fw
-		c.alloc.AddFramework(id, allocatorFramework(info, sub.GetSuppressedRoles()), fw.usedByAgent())
+		fw.setConstraints(sub.GetOfferConstraints(), constraints)
+		c.alloc.AddFramework(id, fw.allocatorInfo(sub.GetSuppressedRoles()), fw.usedByAgent())
 		c.log.Info("framework registered", "framework", id, "name", info.GetName())
 	} else {
 		// Failover or resubscription: the old stream learns it was replaced.
@@ -283,7 +296,8 @@ func (c *Core) subscribe(call *schedpb.Call, stream string) Result {
 		fw.info = info
 		fw.reregisteredTime = c.now
 		c.rescindFrameworkOffers(fw, false)
-		c.alloc.UpdateFramework(id, allocatorFramework(info, sub.GetSuppressedRoles()))
+		fw.setConstraints(sub.GetOfferConstraints(), constraints)
+		c.alloc.UpdateFramework(id, fw.allocatorInfo(sub.GetSuppressedRoles()))
 		c.log.Info("framework resubscribed", "framework", id)
 	}
 	fw.stream = stream
@@ -481,6 +495,13 @@ func (c *Core) updateFramework(fw *framework, u *schedpb.Call_UpdateFramework) R
 	if err := validateFrameworkInfo(info, u.GetSuppressedRoles()); err != nil {
 		return fail(Invalid, "%s", err)
 	}
+	if err := c.checkWhitelist(info); err != nil {
+		return fail(Invalid, "%s", err)
+	}
+	constraints, err := compileOfferConstraints(u.GetOfferConstraints(), frameworkRoles(info))
+	if err != nil {
+		return fail(Invalid, "%s", err)
+	}
 	old := fw.info
 	switch {
 	case info.GetUser() != old.GetUser():
@@ -499,7 +520,8 @@ func (c *Core) updateFramework(fw *framework, u *schedpb.Call_UpdateFramework) R
 	}
 	fw.info = info
 	c.rescindFrameworkOffers(fw, true)
-	c.alloc.UpdateFramework(fw.id, allocatorFramework(info, u.GetSuppressedRoles()))
+	fw.setConstraints(u.GetOfferConstraints(), constraints)
+	c.alloc.UpdateFramework(fw.id, fw.allocatorInfo(u.GetSuppressedRoles()))
 	fw.suppressed = nil
 	if roles := u.GetSuppressedRoles(); len(roles) > 0 {
 		c.setSuppressed(fw, roles, true)
@@ -518,4 +540,35 @@ func hasCapability(info *mesos.FrameworkInfo, t mesos.FrameworkInfo_Capability_T
 		}
 	}
 	return false
+}
+
+// checkWhitelist refuses a role outside the master's --roles, as Mesos
+// does while the deprecated flag is set ("*" is always allowed).
+func (c *Core) checkWhitelist(info *mesos.FrameworkInfo) error {
+	if c.opts.Roles == nil {
+		return nil
+	}
+	for _, r := range frameworkRoles(info) {
+		if r != "*" && !slices.Contains(c.opts.Roles, r) {
+			return fmt.Errorf("Role '%s' is not present in the master's --roles", r)
+		}
+	}
+	return nil
+}
+
+// setConstraints records the framework's offer constraints (replacing any
+// before: SUBSCRIBE and UPDATE_FRAMEWORK give them afresh, as in Mesos).
+func (f *framework) setConstraints(pb *schedpb.OfferConstraints, compiled *allocator.OfferConstraints) {
+	if compiled == nil {
+		f.constraintsPB, f.constraints = nil, nil
+		return
+	}
+	f.constraintsPB, f.constraints = clone(pb), compiled
+}
+
+// allocatorInfo is what the allocator is told of the framework.
+func (f *framework) allocatorInfo(suppressed []string) allocator.Framework {
+	af := allocatorFramework(f.info, suppressed)
+	af.OfferConstraints = f.constraints
+	return af
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/gomesos/gomesos/api/v1/maintenance"
 	mesos "github.com/gomesos/gomesos/api/v1/mesos"
+	schedpb "github.com/gomesos/gomesos/api/v1/scheduler"
 	"github.com/gomesos/gomesos/internal/ptree"
 	"github.com/gomesos/gomesos/resources"
 )
@@ -148,6 +149,8 @@ type frameworkRec struct {
 	// parts of its used resources, so that a change on one agent does not
 	// cost a sum over all its tasks.
 	usage ptree.Map[resources.Resources]
+	// constraints are its offer_constraints (shared: never modified).
+	constraints *schedpb.OfferConstraints
 
 	counters      []float64 // master/frameworks/* counters
 	suppressed    []string  // roles suppressed, sorted
@@ -577,7 +580,7 @@ func newFrameworkRecOn(fw *framework, tasks ptree.Map[*taskRec], offers ptree.Ma
 		id: fw.id, info: fw.info, active: fw.active, connected: fw.stream != "", recovered: fw.recovered,
 		registered: fw.registeredTime, unregistered: fw.unregisteredTime, reregistered: fw.reregisteredTime,
 		tasks: tasks, offers: offers, executors: execs, counters: slices.Clone(fw.counters),
-		suppressed: sortedKeys(fw.suppressed),
+		suppressed: sortedKeys(fw.suppressed), constraints: fw.constraintsPB,
 	}
 }
 

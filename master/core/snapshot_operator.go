@@ -96,6 +96,7 @@ func (r *frameworkRec) operatorFramework(s *Snapshot) *masterpb.Response_GetFram
 		UnregisteredTime:   timeProto(r.unregistered),
 		AllocatedResources: resources.ToProto(r.used),
 		OfferedResources:   resources.ToProto(r.offered),
+		OfferConstraints:   r.constraints,
 	}
 	r.offers.Walk(func(_ string, o *offerRec) bool {
 		out.Offers = append(out.Offers, o.proto(s))

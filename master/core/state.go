@@ -406,6 +406,12 @@ func (fw *frameworkRec) headView() frameworkHead {
 
 func (fw *frameworkRec) tailView() frameworkTail {
 	v := frameworkTail{OfferConstraints: map[string]any{}}
+	if fw.constraints != nil {
+		// As Mesos: the OfferConstraints message in its JSON form.
+		if b, err := codec.Marshal(codec.JSON, fw.constraints); err == nil {
+			_ = json.Unmarshal(b, &v.OfferConstraints)
+		}
+	}
 	if l := fw.info.GetLabels(); l != nil {
 		v.Labels = legacy.AppendLabels(nil, l)
 	}

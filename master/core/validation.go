@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 	schedpb "github.com/gomesos/gomesos/api/v1/scheduler"
 	"github.com/gomesos/gomesos/internal/checkspec"
 	"github.com/gomesos/gomesos/internal/ids"
+	"github.com/gomesos/gomesos/master/allocator"
 )
 
 // ValidateSchedulerCall checks a call's shape the way Mesos's
@@ -110,32 +112,55 @@ func ValidateSchedulerCall(call *schedpb.Call) error {
 	return nil
 }
 
-// validateRole checks a role name by Mesos's rules.
-func validateRole(role string) error {
+// validateRole checks a role name by Mesos's rules (src/common/roles.cpp),
+// with its messages: "*" alone, or '/'-separated components, none empty,
+// "." , ".." or "*", none starting with '-' or holding whitespace or DEL.
+func validateRole(role string) error { return ValidateRoleName(role) }
+
+// ValidateRoleName is validateRole for the master's flags (--roles).
+func ValidateRoleName(role string) error {
 	if role == "*" {
 		return nil
 	}
+	if strings.HasPrefix(role, "/") {
+		return fmt.Errorf("Role '%s' cannot start with a slash", role)
+	}
+	if strings.HasSuffix(role, "/") {
+		return fmt.Errorf("Role '%s' cannot end with a slash", role)
+	}
+	if strings.Contains(role, "//") {
+		return fmt.Errorf("Role '%s' cannot contain two adjacent slashes", role)
+	}
 	if role == "" {
-		return errors.New("role name cannot be empty")
+		return errors.New("Role names cannot be the empty string")
 	}
 	for _, part := range strings.Split(role, "/") {
 		switch {
-		case part == "":
-			return fmt.Errorf("role '%s' has an empty path component", role)
-		case part == "." || part == "..":
-			return fmt.Errorf("role '%s' cannot contain '.' or '..' as a path component", role)
-		case part == "*":
-			return fmt.Errorf("role '%s' cannot contain '*' as a path component", role)
+		case part == "." || part == ".." || part == "*":
+			return fmt.Errorf("Role '%s' cannot include '%s' as a component", role, part)
 		case strings.HasPrefix(part, "-"):
-			return fmt.Errorf("role '%s' cannot have a path component starting with '-'", role)
-		}
-		for _, r := range part {
-			if r == '\b' || r == ' ' || r == '\t' || r == '\n' || r == '\r' || r == '\f' || r == '\v' || r == 0x7f {
-				return fmt.Errorf("role '%s' cannot contain whitespace or control characters", role)
-			}
+			return fmt.Errorf("Role component '%s' is invalid because it starts with a dash", part)
+		case strings.ContainsAny(part, "\t\n\v\f\r \x7f"):
+			return fmt.Errorf("Role component '%s' is invalid because it contains backspace or whitespace", part)
 		}
 	}
 	return nil
+}
+
+// ParseRoles parses the master's --roles: a comma-separated list of valid
+// role names (empty items are skipped, as Mesos's tokenize does).
+func ParseRoles(text string) ([]string, error) {
+	var out []string
+	for _, r := range strings.Split(text, ",") {
+		if r == "" {
+			continue
+		}
+		if err := ValidateRoleName(r); err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, nil
 }
 
 func validateFrameworkInfo(info *mesos.FrameworkInfo, suppressed []string) error {
@@ -382,4 +407,74 @@ func validateAgentRegistration(reg *agentproto.AgentMessage_Register) error {
 		}
 	}
 	return nil
+}
+
+// compileOfferConstraints checks a SUBSCRIBE's or UPDATE_FRAMEWORK's
+// offer_constraints (Mesos 1.11) against the framework's roles and compiles
+// them for the allocator. nil or empty constraints give nil.
+func compileOfferConstraints(oc *schedpb.OfferConstraints, roles []string) (*allocator.OfferConstraints, error) {
+	if len(oc.GetRoleConstraints()) == 0 {
+		return nil, nil
+	}
+	spec := map[string][][]allocator.AttributeConstraint{}
+	for _, role := range sortedKeys(oc.GetRoleConstraints()) {
+		if !slices.Contains(roles, role) {
+			return nil, fmt.Errorf("Offer constraints specify `role_constraints` for role '%s', to which the framework is not subscribed", role)
+		}
+		rc := oc.GetRoleConstraints()[role]
+		if len(rc.GetGroups()) == 0 {
+			return nil, fmt.Errorf("Offer constraints for role '%s' have no groups", role)
+		}
+		var groups [][]allocator.AttributeConstraint
+		for gi, g := range rc.GetGroups() {
+			if len(g.GetAttributeConstraints()) == 0 {
+				return nil, fmt.Errorf("Offer constraints for role '%s': group %d has no attribute constraints", role, gi)
+			}
+			var group []allocator.AttributeConstraint
+			for ci, ac := range g.GetAttributeConstraints() {
+				where := fmt.Sprintf("Offer constraints for role '%s', group %d, constraint %d", role, gi, ci)
+				var c allocator.AttributeConstraint
+				sel := ac.GetSelector()
+				switch s := sel.GetSelector().(type) {
+				case *schedpb.AttributeConstraint_Selector_AttributeName:
+					if s.AttributeName == "" {
+						return nil, fmt.Errorf("%s: 'selector.attribute_name' is empty", where)
+					}
+					c.Name = s.AttributeName
+				case *schedpb.AttributeConstraint_Selector_PseudoattributeType_:
+					if s.PseudoattributeType == schedpb.AttributeConstraint_Selector_UNKNOWN {
+						return nil, fmt.Errorf("%s: unknown 'selector.pseudoattribute_type'", where)
+					}
+					c.Pseudo = allocator.Pseudoattribute(s.PseudoattributeType)
+				default:
+					return nil, fmt.Errorf("%s: 'selector' must name an attribute or a pseudoattribute", where)
+				}
+				p := ac.GetPredicate()
+				switch {
+				case p.GetExists() != nil:
+					c.Kind = allocator.Exists
+				case p.GetNotExists() != nil:
+					c.Kind = allocator.NotExists
+				case p.GetTextEquals() != nil:
+					c.Kind, c.Value = allocator.TextEquals, p.GetTextEquals().GetValue()
+				case p.GetTextNotEquals() != nil:
+					c.Kind, c.Value = allocator.TextNotEquals, p.GetTextNotEquals().GetValue()
+				case p.GetTextMatches() != nil:
+					c.Kind, c.Value = allocator.TextMatches, p.GetTextMatches().GetRegex()
+				case p.GetTextNotMatches() != nil:
+					c.Kind, c.Value = allocator.TextNotMatches, p.GetTextNotMatches().GetRegex()
+				default:
+					return nil, fmt.Errorf("%s: 'predicate' is not set", where)
+				}
+				group = append(group, c)
+			}
+			groups = append(groups, group)
+		}
+		spec[role] = groups
+	}
+	compiled, err := allocator.NewOfferConstraints(spec)
+	if err != nil {
+		return nil, fmt.Errorf("Invalid offer constraints: %w", err)
+	}
+	return compiled, nil
 }

@@ -15,6 +15,7 @@ import (
 	maintenance "github.com/gomesos/gomesos/api/v1/maintenance"
 	mesos "github.com/gomesos/gomesos/api/v1/mesos"
 	quota "github.com/gomesos/gomesos/api/v1/quota"
+	scheduler "github.com/gomesos/gomesos/api/v1/scheduler"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	durationpb "google.golang.org/protobuf/types/known/durationpb"
@@ -3109,18 +3110,19 @@ func (x *Response_GetAgents_Agent) GetEstimatedDrainStartTime() *mesos.TimeInfo 
 }
 
 type Response_GetFrameworks_Framework struct {
-	state              protoimpl.MessageState `protogen:"open.v1"`
-	FrameworkInfo      *mesos.FrameworkInfo   `protobuf:"bytes,1,req,name=framework_info,json=frameworkInfo" json:"framework_info,omitempty"`
-	Active             *bool                  `protobuf:"varint,2,req,name=active" json:"active,omitempty"`
-	Connected          *bool                  `protobuf:"varint,3,req,name=connected" json:"connected,omitempty"`
-	Recovered          *bool                  `protobuf:"varint,11,req,name=recovered" json:"recovered,omitempty"`
-	RegisteredTime     *mesos.TimeInfo        `protobuf:"bytes,4,opt,name=registered_time,json=registeredTime" json:"registered_time,omitempty"`
-	ReregisteredTime   *mesos.TimeInfo        `protobuf:"bytes,5,opt,name=reregistered_time,json=reregisteredTime" json:"reregistered_time,omitempty"`
-	UnregisteredTime   *mesos.TimeInfo        `protobuf:"bytes,6,opt,name=unregistered_time,json=unregisteredTime" json:"unregistered_time,omitempty"`
-	Offers             []*mesos.Offer         `protobuf:"bytes,7,rep,name=offers" json:"offers,omitempty"`
-	InverseOffers      []*mesos.InverseOffer  `protobuf:"bytes,8,rep,name=inverse_offers,json=inverseOffers" json:"inverse_offers,omitempty"`
-	AllocatedResources []*mesos.Resource      `protobuf:"bytes,9,rep,name=allocated_resources,json=allocatedResources" json:"allocated_resources,omitempty"`
-	OfferedResources   []*mesos.Resource      `protobuf:"bytes,10,rep,name=offered_resources,json=offeredResources" json:"offered_resources,omitempty"`
+	state              protoimpl.MessageState      `protogen:"open.v1"`
+	FrameworkInfo      *mesos.FrameworkInfo        `protobuf:"bytes,1,req,name=framework_info,json=frameworkInfo" json:"framework_info,omitempty"`
+	Active             *bool                       `protobuf:"varint,2,req,name=active" json:"active,omitempty"`
+	Connected          *bool                       `protobuf:"varint,3,req,name=connected" json:"connected,omitempty"`
+	Recovered          *bool                       `protobuf:"varint,11,req,name=recovered" json:"recovered,omitempty"`
+	RegisteredTime     *mesos.TimeInfo             `protobuf:"bytes,4,opt,name=registered_time,json=registeredTime" json:"registered_time,omitempty"`
+	ReregisteredTime   *mesos.TimeInfo             `protobuf:"bytes,5,opt,name=reregistered_time,json=reregisteredTime" json:"reregistered_time,omitempty"`
+	UnregisteredTime   *mesos.TimeInfo             `protobuf:"bytes,6,opt,name=unregistered_time,json=unregisteredTime" json:"unregistered_time,omitempty"`
+	Offers             []*mesos.Offer              `protobuf:"bytes,7,rep,name=offers" json:"offers,omitempty"`
+	InverseOffers      []*mesos.InverseOffer       `protobuf:"bytes,8,rep,name=inverse_offers,json=inverseOffers" json:"inverse_offers,omitempty"`
+	AllocatedResources []*mesos.Resource           `protobuf:"bytes,9,rep,name=allocated_resources,json=allocatedResources" json:"allocated_resources,omitempty"`
+	OfferedResources   []*mesos.Resource           `protobuf:"bytes,10,rep,name=offered_resources,json=offeredResources" json:"offered_resources,omitempty"`
+	OfferConstraints   *scheduler.OfferConstraints `protobuf:"bytes,12,opt,name=offer_constraints,json=offerConstraints" json:"offer_constraints,omitempty"`
 	unknownFields      protoimpl.UnknownFields
 	sizeCache          protoimpl.SizeCache
 }
@@ -3228,6 +3230,13 @@ func (x *Response_GetFrameworks_Framework) GetAllocatedResources() []*mesos.Reso
 func (x *Response_GetFrameworks_Framework) GetOfferedResources() []*mesos.Resource {
 	if x != nil {
 		return x.OfferedResources
+	}
+	return nil
+}
+
+func (x *Response_GetFrameworks_Framework) GetOfferConstraints() *scheduler.OfferConstraints {
+	if x != nil {
+		return x.OfferConstraints
 	}
 	return nil
 }
@@ -3665,7 +3674,7 @@ var File_api_v1_master_master_proto protoreflect.FileDescriptor
 
 const file_api_v1_master_master_proto_rawDesc = "" +
 	"\n" +
-	"\x1aapi/v1/master/master.proto\x12\x0fmesos.v1.master\x1a\x1egoogle/protobuf/duration.proto\x1a\x18api/v1/mesos/mesos.proto\x1a$api/v1/maintenance/maintenance.proto\x1a\x18api/v1/quota/quota.proto\"\xae#\n" +
+	"\x1aapi/v1/master/master.proto\x12\x0fmesos.v1.master\x1a\x1egoogle/protobuf/duration.proto\x1a\x18api/v1/mesos/mesos.proto\x1a$api/v1/maintenance/maintenance.proto\x1a\x18api/v1/quota/quota.proto\x1a api/v1/scheduler/scheduler.proto\"\xae#\n" +
 	"\x04Call\x12.\n" +
 	"\x04type\x18\x01 \x01(\x0e2\x1a.mesos.v1.master.Call.TypeR\x04type\x12A\n" +
 	"\vget_metrics\x18\x02 \x01(\v2 .mesos.v1.master.Call.GetMetricsR\n" +
@@ -3802,7 +3811,7 @@ const file_api_v1_master_master_proto_rawDesc = "" +
 	"\tSET_QUOTA\x10\x1d\x12\x10\n" +
 	"\fREMOVE_QUOTA\x10\x1e\x12\f\n" +
 	"\bTEARDOWN\x10\x1f\x12\x13\n" +
-	"\x0fMARK_AGENT_GONE\x10 \"\x80*\n" +
+	"\x0fMARK_AGENT_GONE\x10 \"\xd3*\n" +
 	"\bResponse\x122\n" +
 	"\x04type\x18\x01 \x01(\x0e2\x1e.mesos.v1.master.Response.TypeR\x04type\x12B\n" +
 	"\n" +
@@ -3875,13 +3884,13 @@ const file_api_v1_master_master_proto_rawDesc = "" +
 	" \x03(\v2\x1e.mesos.v1.AgentInfo.CapabilityR\fcapabilities\x122\n" +
 	"\n" +
 	"drain_info\x18\r \x01(\v2\x13.mesos.v1.DrainInfoR\tdrainInfo\x12O\n" +
-	"\x1aestimated_drain_start_time\x18\x0e \x01(\v2\x12.mesos.v1.TimeInfoR\x17estimatedDrainStartTime\x1a\xe7\x06\n" +
+	"\x1aestimated_drain_start_time\x18\x0e \x01(\v2\x12.mesos.v1.TimeInfoR\x17estimatedDrainStartTime\x1a\xba\a\n" +
 	"\rGetFrameworks\x12Q\n" +
 	"\n" +
 	"frameworks\x18\x01 \x03(\v21.mesos.v1.master.Response.GetFrameworks.FrameworkR\n" +
 	"frameworks\x12d\n" +
 	"\x14completed_frameworks\x18\x02 \x03(\v21.mesos.v1.master.Response.GetFrameworks.FrameworkR\x13completedFrameworks\x12N\n" +
-	"\x14recovered_frameworks\x18\x03 \x03(\v2\x17.mesos.v1.FrameworkInfoB\x02\x18\x01R\x13recoveredFrameworks\x1a\xcc\x04\n" +
+	"\x14recovered_frameworks\x18\x03 \x03(\v2\x17.mesos.v1.FrameworkInfoB\x02\x18\x01R\x13recoveredFrameworks\x1a\x9f\x05\n" +
 	"\tFramework\x12>\n" +
 	"\x0eframework_info\x18\x01 \x02(\v2\x17.mesos.v1.FrameworkInfoR\rframeworkInfo\x12\x16\n" +
 	"\x06active\x18\x02 \x02(\bR\x06active\x12\x1c\n" +
@@ -3894,7 +3903,8 @@ const file_api_v1_master_master_proto_rawDesc = "" +
 	"\x0einverse_offers\x18\b \x03(\v2\x16.mesos.v1.InverseOfferR\rinverseOffers\x12C\n" +
 	"\x13allocated_resources\x18\t \x03(\v2\x12.mesos.v1.ResourceR\x12allocatedResources\x12?\n" +
 	"\x11offered_resources\x18\n" +
-	" \x03(\v2\x12.mesos.v1.ResourceR\x10offeredResources\x1a\xb4\x02\n" +
+	" \x03(\v2\x12.mesos.v1.ResourceR\x10offeredResources\x12Q\n" +
+	"\x11offer_constraints\x18\f \x01(\v2$.mesos.v1.scheduler.OfferConstraintsR\x10offerConstraints\x1a\xb4\x02\n" +
 	"\fGetExecutors\x12M\n" +
 	"\texecutors\x18\x01 \x03(\v2/.mesos.v1.master.Response.GetExecutors.ExecutorR\texecutors\x12^\n" +
 	"\x10orphan_executors\x18\x02 \x03(\v2/.mesos.v1.master.Response.GetExecutors.ExecutorB\x02\x18\x01R\x0forphanExecutors\x1au\n" +
@@ -4104,9 +4114,10 @@ var file_api_v1_master_master_proto_goTypes = []any{
 	(*mesos.DrainInfo)(nil),                  // 83: mesos.v1.DrainInfo
 	(*mesos.Offer)(nil),                      // 84: mesos.v1.Offer
 	(*mesos.InverseOffer)(nil),               // 85: mesos.v1.InverseOffer
-	(*mesos.ExecutorInfo)(nil),               // 86: mesos.v1.ExecutorInfo
-	(*mesos.TaskStatus)(nil),                 // 87: mesos.v1.TaskStatus
-	(mesos.TaskState)(0),                     // 88: mesos.v1.TaskState
+	(*scheduler.OfferConstraints)(nil),       // 86: mesos.v1.scheduler.OfferConstraints
+	(*mesos.ExecutorInfo)(nil),               // 87: mesos.v1.ExecutorInfo
+	(*mesos.TaskStatus)(nil),                 // 88: mesos.v1.TaskStatus
+	(mesos.TaskState)(0),                     // 89: mesos.v1.TaskState
 }
 var file_api_v1_master_master_proto_depIdxs = []int32{
 	0,   // 0: mesos.v1.master.Call.type:type_name -> mesos.v1.master.Call.Type
@@ -4234,23 +4245,24 @@ var file_api_v1_master_master_proto_depIdxs = []int32{
 	85,  // 122: mesos.v1.master.Response.GetFrameworks.Framework.inverse_offers:type_name -> mesos.v1.InverseOffer
 	61,  // 123: mesos.v1.master.Response.GetFrameworks.Framework.allocated_resources:type_name -> mesos.v1.Resource
 	61,  // 124: mesos.v1.master.Response.GetFrameworks.Framework.offered_resources:type_name -> mesos.v1.Resource
-	86,  // 125: mesos.v1.master.Response.GetExecutors.Executor.executor_info:type_name -> mesos.v1.ExecutorInfo
-	60,  // 126: mesos.v1.master.Response.GetExecutors.Executor.agent_id:type_name -> mesos.v1.AgentID
-	35,  // 127: mesos.v1.master.Event.Subscribed.get_state:type_name -> mesos.v1.master.Response.GetState
-	76,  // 128: mesos.v1.master.Event.TaskAdded.task:type_name -> mesos.v1.Task
-	68,  // 129: mesos.v1.master.Event.TaskUpdated.framework_id:type_name -> mesos.v1.FrameworkID
-	87,  // 130: mesos.v1.master.Event.TaskUpdated.status:type_name -> mesos.v1.TaskStatus
-	88,  // 131: mesos.v1.master.Event.TaskUpdated.state:type_name -> mesos.v1.TaskState
-	47,  // 132: mesos.v1.master.Event.AgentAdded.agent:type_name -> mesos.v1.master.Response.GetAgents.Agent
-	60,  // 133: mesos.v1.master.Event.AgentRemoved.agent_id:type_name -> mesos.v1.AgentID
-	48,  // 134: mesos.v1.master.Event.FrameworkAdded.framework:type_name -> mesos.v1.master.Response.GetFrameworks.Framework
-	48,  // 135: mesos.v1.master.Event.FrameworkUpdated.framework:type_name -> mesos.v1.master.Response.GetFrameworks.Framework
-	74,  // 136: mesos.v1.master.Event.FrameworkRemoved.framework_info:type_name -> mesos.v1.FrameworkInfo
-	137, // [137:137] is the sub-list for method output_type
-	137, // [137:137] is the sub-list for method input_type
-	137, // [137:137] is the sub-list for extension type_name
-	137, // [137:137] is the sub-list for extension extendee
-	0,   // [0:137] is the sub-list for field type_name
+	86,  // 125: mesos.v1.master.Response.GetFrameworks.Framework.offer_constraints:type_name -> mesos.v1.scheduler.OfferConstraints
+	87,  // 126: mesos.v1.master.Response.GetExecutors.Executor.executor_info:type_name -> mesos.v1.ExecutorInfo
+	60,  // 127: mesos.v1.master.Response.GetExecutors.Executor.agent_id:type_name -> mesos.v1.AgentID
+	35,  // 128: mesos.v1.master.Event.Subscribed.get_state:type_name -> mesos.v1.master.Response.GetState
+	76,  // 129: mesos.v1.master.Event.TaskAdded.task:type_name -> mesos.v1.Task
+	68,  // 130: mesos.v1.master.Event.TaskUpdated.framework_id:type_name -> mesos.v1.FrameworkID
+	88,  // 131: mesos.v1.master.Event.TaskUpdated.status:type_name -> mesos.v1.TaskStatus
+	89,  // 132: mesos.v1.master.Event.TaskUpdated.state:type_name -> mesos.v1.TaskState
+	47,  // 133: mesos.v1.master.Event.AgentAdded.agent:type_name -> mesos.v1.master.Response.GetAgents.Agent
+	60,  // 134: mesos.v1.master.Event.AgentRemoved.agent_id:type_name -> mesos.v1.AgentID
+	48,  // 135: mesos.v1.master.Event.FrameworkAdded.framework:type_name -> mesos.v1.master.Response.GetFrameworks.Framework
+	48,  // 136: mesos.v1.master.Event.FrameworkUpdated.framework:type_name -> mesos.v1.master.Response.GetFrameworks.Framework
+	74,  // 137: mesos.v1.master.Event.FrameworkRemoved.framework_info:type_name -> mesos.v1.FrameworkInfo
+	138, // [138:138] is the sub-list for method output_type
+	138, // [138:138] is the sub-list for method input_type
+	138, // [138:138] is the sub-list for extension type_name
+	138, // [138:138] is the sub-list for extension extendee
+	0,   // [0:138] is the sub-list for field type_name
 }
 
 func init() { file_api_v1_master_master_proto_init() }

@@ -215,6 +215,68 @@ func (Call_Type) EnumDescriptor() ([]byte, []int) {
 	return file_api_v1_scheduler_scheduler_proto_rawDescGZIP(), []int{1, 0}
 }
 
+type AttributeConstraint_Selector_PseudoattributeType int32
+
+const (
+	AttributeConstraint_Selector_UNKNOWN  AttributeConstraint_Selector_PseudoattributeType = 0
+	AttributeConstraint_Selector_HOSTNAME AttributeConstraint_Selector_PseudoattributeType = 1
+	AttributeConstraint_Selector_REGION   AttributeConstraint_Selector_PseudoattributeType = 2
+	AttributeConstraint_Selector_ZONE     AttributeConstraint_Selector_PseudoattributeType = 3
+)
+
+// Enum value maps for AttributeConstraint_Selector_PseudoattributeType.
+var (
+	AttributeConstraint_Selector_PseudoattributeType_name = map[int32]string{
+		0: "UNKNOWN",
+		1: "HOSTNAME",
+		2: "REGION",
+		3: "ZONE",
+	}
+	AttributeConstraint_Selector_PseudoattributeType_value = map[string]int32{
+		"UNKNOWN":  0,
+		"HOSTNAME": 1,
+		"REGION":   2,
+		"ZONE":     3,
+	}
+)
+
+func (x AttributeConstraint_Selector_PseudoattributeType) Enum() *AttributeConstraint_Selector_PseudoattributeType {
+	p := new(AttributeConstraint_Selector_PseudoattributeType)
+	*p = x
+	return p
+}
+
+func (x AttributeConstraint_Selector_PseudoattributeType) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (AttributeConstraint_Selector_PseudoattributeType) Descriptor() protoreflect.EnumDescriptor {
+	return file_api_v1_scheduler_scheduler_proto_enumTypes[2].Descriptor()
+}
+
+func (AttributeConstraint_Selector_PseudoattributeType) Type() protoreflect.EnumType {
+	return &file_api_v1_scheduler_scheduler_proto_enumTypes[2]
+}
+
+func (x AttributeConstraint_Selector_PseudoattributeType) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Do not use.
+func (x *AttributeConstraint_Selector_PseudoattributeType) UnmarshalJSON(b []byte) error {
+	num, err := protoimpl.X.UnmarshalJSONEnum(x.Descriptor(), b)
+	if err != nil {
+		return err
+	}
+	*x = AttributeConstraint_Selector_PseudoattributeType(num)
+	return nil
+}
+
+// Deprecated: Use AttributeConstraint_Selector_PseudoattributeType.Descriptor instead.
+func (AttributeConstraint_Selector_PseudoattributeType) EnumDescriptor() ([]byte, []int) {
+	return file_api_v1_scheduler_scheduler_proto_rawDescGZIP(), []int{2, 0, 0}
+}
+
 type Event struct {
 	state                 protoimpl.MessageState       `protogen:"open.v1"`
 	Type                  *Event_Type                  `protobuf:"varint,1,opt,name=type,enum=mesos.v1.scheduler.Event_Type" json:"type,omitempty"`
@@ -519,6 +581,106 @@ func (x *Call) GetUpdateFramework() *Call_UpdateFramework {
 	return nil
 }
 
+// AttributeConstraint is one condition on an agent's attributes (Mesos 1.11).
+type AttributeConstraint struct {
+	state         protoimpl.MessageState         `protogen:"open.v1"`
+	Selector      *AttributeConstraint_Selector  `protobuf:"bytes,1,req,name=selector" json:"selector,omitempty"`
+	Predicate     *AttributeConstraint_Predicate `protobuf:"bytes,2,req,name=predicate" json:"predicate,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AttributeConstraint) Reset() {
+	*x = AttributeConstraint{}
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AttributeConstraint) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AttributeConstraint) ProtoMessage() {}
+
+func (x *AttributeConstraint) ProtoReflect() protoreflect.Message {
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AttributeConstraint.ProtoReflect.Descriptor instead.
+func (*AttributeConstraint) Descriptor() ([]byte, []int) {
+	return file_api_v1_scheduler_scheduler_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *AttributeConstraint) GetSelector() *AttributeConstraint_Selector {
+	if x != nil {
+		return x.Selector
+	}
+	return nil
+}
+
+func (x *AttributeConstraint) GetPredicate() *AttributeConstraint_Predicate {
+	if x != nil {
+		return x.Predicate
+	}
+	return nil
+}
+
+// OfferConstraints are the constraints the master applies to a
+// framework's offers, per role: an agent is offered in a role when it
+// satisfies every constraint of at least one group (Mesos 1.11).
+type OfferConstraints struct {
+	state           protoimpl.MessageState                       `protogen:"open.v1"`
+	RoleConstraints map[string]*OfferConstraints_RoleConstraints `protobuf:"bytes,1,rep,name=role_constraints,json=roleConstraints" json:"role_constraints,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *OfferConstraints) Reset() {
+	*x = OfferConstraints{}
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OfferConstraints) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OfferConstraints) ProtoMessage() {}
+
+func (x *OfferConstraints) ProtoReflect() protoreflect.Message {
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OfferConstraints.ProtoReflect.Descriptor instead.
+func (*OfferConstraints) Descriptor() ([]byte, []int) {
+	return file_api_v1_scheduler_scheduler_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *OfferConstraints) GetRoleConstraints() map[string]*OfferConstraints_RoleConstraints {
+	if x != nil {
+		return x.RoleConstraints
+	}
+	return nil
+}
+
 type Event_Subscribed struct {
 	state                    protoimpl.MessageState `protogen:"open.v1"`
 	FrameworkId              *mesos.FrameworkID     `protobuf:"bytes,1,req,name=framework_id,json=frameworkId" json:"framework_id,omitempty"`
@@ -530,7 +692,7 @@ type Event_Subscribed struct {
 
 func (x *Event_Subscribed) Reset() {
 	*x = Event_Subscribed{}
-	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[2]
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -542,7 +704,7 @@ func (x *Event_Subscribed) String() string {
 func (*Event_Subscribed) ProtoMessage() {}
 
 func (x *Event_Subscribed) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[2]
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -588,7 +750,7 @@ type Event_Offers struct {
 
 func (x *Event_Offers) Reset() {
 	*x = Event_Offers{}
-	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[3]
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -600,7 +762,7 @@ func (x *Event_Offers) String() string {
 func (*Event_Offers) ProtoMessage() {}
 
 func (x *Event_Offers) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[3]
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -632,7 +794,7 @@ type Event_InverseOffers struct {
 
 func (x *Event_InverseOffers) Reset() {
 	*x = Event_InverseOffers{}
-	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[4]
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -644,7 +806,7 @@ func (x *Event_InverseOffers) String() string {
 func (*Event_InverseOffers) ProtoMessage() {}
 
 func (x *Event_InverseOffers) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[4]
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -676,7 +838,7 @@ type Event_Rescind struct {
 
 func (x *Event_Rescind) Reset() {
 	*x = Event_Rescind{}
-	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[5]
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -688,7 +850,7 @@ func (x *Event_Rescind) String() string {
 func (*Event_Rescind) ProtoMessage() {}
 
 func (x *Event_Rescind) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[5]
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -720,7 +882,7 @@ type Event_RescindInverseOffer struct {
 
 func (x *Event_RescindInverseOffer) Reset() {
 	*x = Event_RescindInverseOffer{}
-	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[6]
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -732,7 +894,7 @@ func (x *Event_RescindInverseOffer) String() string {
 func (*Event_RescindInverseOffer) ProtoMessage() {}
 
 func (x *Event_RescindInverseOffer) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[6]
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -764,7 +926,7 @@ type Event_Update struct {
 
 func (x *Event_Update) Reset() {
 	*x = Event_Update{}
-	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[7]
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -776,7 +938,7 @@ func (x *Event_Update) String() string {
 func (*Event_Update) ProtoMessage() {}
 
 func (x *Event_Update) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[7]
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -808,7 +970,7 @@ type Event_UpdateOperationStatus struct {
 
 func (x *Event_UpdateOperationStatus) Reset() {
 	*x = Event_UpdateOperationStatus{}
-	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[8]
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -820,7 +982,7 @@ func (x *Event_UpdateOperationStatus) String() string {
 func (*Event_UpdateOperationStatus) ProtoMessage() {}
 
 func (x *Event_UpdateOperationStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[8]
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -854,7 +1016,7 @@ type Event_Message struct {
 
 func (x *Event_Message) Reset() {
 	*x = Event_Message{}
-	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[9]
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -866,7 +1028,7 @@ func (x *Event_Message) String() string {
 func (*Event_Message) ProtoMessage() {}
 
 func (x *Event_Message) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[9]
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -914,7 +1076,7 @@ type Event_Failure struct {
 
 func (x *Event_Failure) Reset() {
 	*x = Event_Failure{}
-	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[10]
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -926,7 +1088,7 @@ func (x *Event_Failure) String() string {
 func (*Event_Failure) ProtoMessage() {}
 
 func (x *Event_Failure) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[10]
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -972,7 +1134,7 @@ type Event_Error struct {
 
 func (x *Event_Error) Reset() {
 	*x = Event_Error{}
-	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[11]
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -984,7 +1146,7 @@ func (x *Event_Error) String() string {
 func (*Event_Error) ProtoMessage() {}
 
 func (x *Event_Error) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[11]
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1008,16 +1170,17 @@ func (x *Event_Error) GetMessage() string {
 }
 
 type Call_Subscribe struct {
-	state           protoimpl.MessageState `protogen:"open.v1"`
-	FrameworkInfo   *mesos.FrameworkInfo   `protobuf:"bytes,1,req,name=framework_info,json=frameworkInfo" json:"framework_info,omitempty"`
-	SuppressedRoles []string               `protobuf:"bytes,2,rep,name=suppressed_roles,json=suppressedRoles" json:"suppressed_roles,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	state            protoimpl.MessageState `protogen:"open.v1"`
+	FrameworkInfo    *mesos.FrameworkInfo   `protobuf:"bytes,1,req,name=framework_info,json=frameworkInfo" json:"framework_info,omitempty"`
+	SuppressedRoles  []string               `protobuf:"bytes,2,rep,name=suppressed_roles,json=suppressedRoles" json:"suppressed_roles,omitempty"`
+	OfferConstraints *OfferConstraints      `protobuf:"bytes,3,opt,name=offer_constraints,json=offerConstraints" json:"offer_constraints,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *Call_Subscribe) Reset() {
 	*x = Call_Subscribe{}
-	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[12]
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1029,7 +1192,7 @@ func (x *Call_Subscribe) String() string {
 func (*Call_Subscribe) ProtoMessage() {}
 
 func (x *Call_Subscribe) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[12]
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1059,6 +1222,13 @@ func (x *Call_Subscribe) GetSuppressedRoles() []string {
 	return nil
 }
 
+func (x *Call_Subscribe) GetOfferConstraints() *OfferConstraints {
+	if x != nil {
+		return x.OfferConstraints
+	}
+	return nil
+}
+
 type Call_Accept struct {
 	state         protoimpl.MessageState   `protogen:"open.v1"`
 	OfferIds      []*mesos.OfferID         `protobuf:"bytes,1,rep,name=offer_ids,json=offerIds" json:"offer_ids,omitempty"`
@@ -1070,7 +1240,7 @@ type Call_Accept struct {
 
 func (x *Call_Accept) Reset() {
 	*x = Call_Accept{}
-	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[13]
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1082,7 +1252,7 @@ func (x *Call_Accept) String() string {
 func (*Call_Accept) ProtoMessage() {}
 
 func (x *Call_Accept) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[13]
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1129,7 +1299,7 @@ type Call_Decline struct {
 
 func (x *Call_Decline) Reset() {
 	*x = Call_Decline{}
-	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[14]
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1141,7 +1311,7 @@ func (x *Call_Decline) String() string {
 func (*Call_Decline) ProtoMessage() {}
 
 func (x *Call_Decline) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[14]
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1181,7 +1351,7 @@ type Call_AcceptInverseOffers struct {
 
 func (x *Call_AcceptInverseOffers) Reset() {
 	*x = Call_AcceptInverseOffers{}
-	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[15]
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1193,7 +1363,7 @@ func (x *Call_AcceptInverseOffers) String() string {
 func (*Call_AcceptInverseOffers) ProtoMessage() {}
 
 func (x *Call_AcceptInverseOffers) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[15]
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1233,7 +1403,7 @@ type Call_DeclineInverseOffers struct {
 
 func (x *Call_DeclineInverseOffers) Reset() {
 	*x = Call_DeclineInverseOffers{}
-	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[16]
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1245,7 +1415,7 @@ func (x *Call_DeclineInverseOffers) String() string {
 func (*Call_DeclineInverseOffers) ProtoMessage() {}
 
 func (x *Call_DeclineInverseOffers) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[16]
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1284,7 +1454,7 @@ type Call_Revive struct {
 
 func (x *Call_Revive) Reset() {
 	*x = Call_Revive{}
-	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[17]
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1296,7 +1466,7 @@ func (x *Call_Revive) String() string {
 func (*Call_Revive) ProtoMessage() {}
 
 func (x *Call_Revive) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[17]
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1328,7 +1498,7 @@ type Call_Suppress struct {
 
 func (x *Call_Suppress) Reset() {
 	*x = Call_Suppress{}
-	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[18]
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1340,7 +1510,7 @@ func (x *Call_Suppress) String() string {
 func (*Call_Suppress) ProtoMessage() {}
 
 func (x *Call_Suppress) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[18]
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1374,7 +1544,7 @@ type Call_Kill struct {
 
 func (x *Call_Kill) Reset() {
 	*x = Call_Kill{}
-	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[19]
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1386,7 +1556,7 @@ func (x *Call_Kill) String() string {
 func (*Call_Kill) ProtoMessage() {}
 
 func (x *Call_Kill) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[19]
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1433,7 +1603,7 @@ type Call_Shutdown struct {
 
 func (x *Call_Shutdown) Reset() {
 	*x = Call_Shutdown{}
-	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[20]
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1445,7 +1615,7 @@ func (x *Call_Shutdown) String() string {
 func (*Call_Shutdown) ProtoMessage() {}
 
 func (x *Call_Shutdown) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[20]
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1486,7 +1656,7 @@ type Call_Acknowledge struct {
 
 func (x *Call_Acknowledge) Reset() {
 	*x = Call_Acknowledge{}
-	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[21]
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1498,7 +1668,7 @@ func (x *Call_Acknowledge) String() string {
 func (*Call_Acknowledge) ProtoMessage() {}
 
 func (x *Call_Acknowledge) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[21]
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1544,7 +1714,7 @@ type Call_Reconcile struct {
 
 func (x *Call_Reconcile) Reset() {
 	*x = Call_Reconcile{}
-	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[22]
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1556,7 +1726,7 @@ func (x *Call_Reconcile) String() string {
 func (*Call_Reconcile) ProtoMessage() {}
 
 func (x *Call_Reconcile) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[22]
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1590,7 +1760,7 @@ type Call_Message struct {
 
 func (x *Call_Message) Reset() {
 	*x = Call_Message{}
-	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[23]
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1602,7 +1772,7 @@ func (x *Call_Message) String() string {
 func (*Call_Message) ProtoMessage() {}
 
 func (x *Call_Message) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[23]
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1648,7 +1818,7 @@ type Call_Request struct {
 
 func (x *Call_Request) Reset() {
 	*x = Call_Request{}
-	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[24]
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1660,7 +1830,7 @@ func (x *Call_Request) String() string {
 func (*Call_Request) ProtoMessage() {}
 
 func (x *Call_Request) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[24]
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1695,7 +1865,7 @@ type Call_AcknowledgeOperationStatus struct {
 
 func (x *Call_AcknowledgeOperationStatus) Reset() {
 	*x = Call_AcknowledgeOperationStatus{}
-	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[25]
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1707,7 +1877,7 @@ func (x *Call_AcknowledgeOperationStatus) String() string {
 func (*Call_AcknowledgeOperationStatus) ProtoMessage() {}
 
 func (x *Call_AcknowledgeOperationStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[25]
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1760,7 +1930,7 @@ type Call_ReconcileOperations struct {
 
 func (x *Call_ReconcileOperations) Reset() {
 	*x = Call_ReconcileOperations{}
-	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[26]
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1772,7 +1942,7 @@ func (x *Call_ReconcileOperations) String() string {
 func (*Call_ReconcileOperations) ProtoMessage() {}
 
 func (x *Call_ReconcileOperations) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[26]
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1796,16 +1966,17 @@ func (x *Call_ReconcileOperations) GetOperations() []*Call_ReconcileOperations_O
 }
 
 type Call_UpdateFramework struct {
-	state           protoimpl.MessageState `protogen:"open.v1"`
-	FrameworkInfo   *mesos.FrameworkInfo   `protobuf:"bytes,1,req,name=framework_info,json=frameworkInfo" json:"framework_info,omitempty"`
-	SuppressedRoles []string               `protobuf:"bytes,2,rep,name=suppressed_roles,json=suppressedRoles" json:"suppressed_roles,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	state            protoimpl.MessageState `protogen:"open.v1"`
+	FrameworkInfo    *mesos.FrameworkInfo   `protobuf:"bytes,1,req,name=framework_info,json=frameworkInfo" json:"framework_info,omitempty"`
+	SuppressedRoles  []string               `protobuf:"bytes,2,rep,name=suppressed_roles,json=suppressedRoles" json:"suppressed_roles,omitempty"`
+	OfferConstraints *OfferConstraints      `protobuf:"bytes,3,opt,name=offer_constraints,json=offerConstraints" json:"offer_constraints,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *Call_UpdateFramework) Reset() {
 	*x = Call_UpdateFramework{}
-	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[27]
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1817,7 +1988,7 @@ func (x *Call_UpdateFramework) String() string {
 func (*Call_UpdateFramework) ProtoMessage() {}
 
 func (x *Call_UpdateFramework) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[27]
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1847,6 +2018,13 @@ func (x *Call_UpdateFramework) GetSuppressedRoles() []string {
 	return nil
 }
 
+func (x *Call_UpdateFramework) GetOfferConstraints() *OfferConstraints {
+	if x != nil {
+		return x.OfferConstraints
+	}
+	return nil
+}
+
 type Call_Reconcile_Task struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	TaskId        *mesos.TaskID          `protobuf:"bytes,1,req,name=task_id,json=taskId" json:"task_id,omitempty"`
@@ -1857,7 +2035,7 @@ type Call_Reconcile_Task struct {
 
 func (x *Call_Reconcile_Task) Reset() {
 	*x = Call_Reconcile_Task{}
-	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[28]
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1869,7 +2047,7 @@ func (x *Call_Reconcile_Task) String() string {
 func (*Call_Reconcile_Task) ProtoMessage() {}
 
 func (x *Call_Reconcile_Task) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[28]
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1910,7 +2088,7 @@ type Call_ReconcileOperations_Operation struct {
 
 func (x *Call_ReconcileOperations_Operation) Reset() {
 	*x = Call_ReconcileOperations_Operation{}
-	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[29]
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1922,7 +2100,7 @@ func (x *Call_ReconcileOperations_Operation) String() string {
 func (*Call_ReconcileOperations_Operation) ProtoMessage() {}
 
 func (x *Call_ReconcileOperations_Operation) ProtoReflect() protoreflect.Message {
-	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[29]
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1955,6 +2133,570 @@ func (x *Call_ReconcileOperations_Operation) GetAgentId() *mesos.AgentID {
 func (x *Call_ReconcileOperations_Operation) GetResourceProviderId() *mesos.ResourceProviderID {
 	if x != nil {
 		return x.ResourceProviderId
+	}
+	return nil
+}
+
+type AttributeConstraint_Selector struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Types that are valid to be assigned to Selector:
+	//
+	//	*AttributeConstraint_Selector_PseudoattributeType_
+	//	*AttributeConstraint_Selector_AttributeName
+	Selector      isAttributeConstraint_Selector_Selector `protobuf_oneof:"selector"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AttributeConstraint_Selector) Reset() {
+	*x = AttributeConstraint_Selector{}
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AttributeConstraint_Selector) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AttributeConstraint_Selector) ProtoMessage() {}
+
+func (x *AttributeConstraint_Selector) ProtoReflect() protoreflect.Message {
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AttributeConstraint_Selector.ProtoReflect.Descriptor instead.
+func (*AttributeConstraint_Selector) Descriptor() ([]byte, []int) {
+	return file_api_v1_scheduler_scheduler_proto_rawDescGZIP(), []int{2, 0}
+}
+
+func (x *AttributeConstraint_Selector) GetSelector() isAttributeConstraint_Selector_Selector {
+	if x != nil {
+		return x.Selector
+	}
+	return nil
+}
+
+func (x *AttributeConstraint_Selector) GetPseudoattributeType() AttributeConstraint_Selector_PseudoattributeType {
+	if x != nil {
+		if x, ok := x.Selector.(*AttributeConstraint_Selector_PseudoattributeType_); ok {
+			return x.PseudoattributeType
+		}
+	}
+	return AttributeConstraint_Selector_UNKNOWN
+}
+
+func (x *AttributeConstraint_Selector) GetAttributeName() string {
+	if x != nil {
+		if x, ok := x.Selector.(*AttributeConstraint_Selector_AttributeName); ok {
+			return x.AttributeName
+		}
+	}
+	return ""
+}
+
+type isAttributeConstraint_Selector_Selector interface {
+	isAttributeConstraint_Selector_Selector()
+}
+
+type AttributeConstraint_Selector_PseudoattributeType_ struct {
+	PseudoattributeType AttributeConstraint_Selector_PseudoattributeType `protobuf:"varint,1,opt,name=pseudoattribute_type,json=pseudoattributeType,enum=mesos.v1.scheduler.AttributeConstraint_Selector_PseudoattributeType,oneof"`
+}
+
+type AttributeConstraint_Selector_AttributeName struct {
+	AttributeName string `protobuf:"bytes,2,opt,name=attribute_name,json=attributeName,oneof"`
+}
+
+func (*AttributeConstraint_Selector_PseudoattributeType_) isAttributeConstraint_Selector_Selector() {}
+
+func (*AttributeConstraint_Selector_AttributeName) isAttributeConstraint_Selector_Selector() {}
+
+type AttributeConstraint_Predicate struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Types that are valid to be assigned to Predicate:
+	//
+	//	*AttributeConstraint_Predicate_Exists_
+	//	*AttributeConstraint_Predicate_NotExists_
+	//	*AttributeConstraint_Predicate_TextEquals_
+	//	*AttributeConstraint_Predicate_TextNotEquals_
+	//	*AttributeConstraint_Predicate_TextMatches_
+	//	*AttributeConstraint_Predicate_TextNotMatches_
+	Predicate     isAttributeConstraint_Predicate_Predicate `protobuf_oneof:"predicate"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AttributeConstraint_Predicate) Reset() {
+	*x = AttributeConstraint_Predicate{}
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AttributeConstraint_Predicate) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AttributeConstraint_Predicate) ProtoMessage() {}
+
+func (x *AttributeConstraint_Predicate) ProtoReflect() protoreflect.Message {
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AttributeConstraint_Predicate.ProtoReflect.Descriptor instead.
+func (*AttributeConstraint_Predicate) Descriptor() ([]byte, []int) {
+	return file_api_v1_scheduler_scheduler_proto_rawDescGZIP(), []int{2, 1}
+}
+
+func (x *AttributeConstraint_Predicate) GetPredicate() isAttributeConstraint_Predicate_Predicate {
+	if x != nil {
+		return x.Predicate
+	}
+	return nil
+}
+
+func (x *AttributeConstraint_Predicate) GetExists() *AttributeConstraint_Predicate_Exists {
+	if x != nil {
+		if x, ok := x.Predicate.(*AttributeConstraint_Predicate_Exists_); ok {
+			return x.Exists
+		}
+	}
+	return nil
+}
+
+func (x *AttributeConstraint_Predicate) GetNotExists() *AttributeConstraint_Predicate_NotExists {
+	if x != nil {
+		if x, ok := x.Predicate.(*AttributeConstraint_Predicate_NotExists_); ok {
+			return x.NotExists
+		}
+	}
+	return nil
+}
+
+func (x *AttributeConstraint_Predicate) GetTextEquals() *AttributeConstraint_Predicate_TextEquals {
+	if x != nil {
+		if x, ok := x.Predicate.(*AttributeConstraint_Predicate_TextEquals_); ok {
+			return x.TextEquals
+		}
+	}
+	return nil
+}
+
+func (x *AttributeConstraint_Predicate) GetTextNotEquals() *AttributeConstraint_Predicate_TextNotEquals {
+	if x != nil {
+		if x, ok := x.Predicate.(*AttributeConstraint_Predicate_TextNotEquals_); ok {
+			return x.TextNotEquals
+		}
+	}
+	return nil
+}
+
+func (x *AttributeConstraint_Predicate) GetTextMatches() *AttributeConstraint_Predicate_TextMatches {
+	if x != nil {
+		if x, ok := x.Predicate.(*AttributeConstraint_Predicate_TextMatches_); ok {
+			return x.TextMatches
+		}
+	}
+	return nil
+}
+
+func (x *AttributeConstraint_Predicate) GetTextNotMatches() *AttributeConstraint_Predicate_TextNotMatches {
+	if x != nil {
+		if x, ok := x.Predicate.(*AttributeConstraint_Predicate_TextNotMatches_); ok {
+			return x.TextNotMatches
+		}
+	}
+	return nil
+}
+
+type isAttributeConstraint_Predicate_Predicate interface {
+	isAttributeConstraint_Predicate_Predicate()
+}
+
+type AttributeConstraint_Predicate_Exists_ struct {
+	Exists *AttributeConstraint_Predicate_Exists `protobuf:"bytes,1,opt,name=exists,oneof"`
+}
+
+type AttributeConstraint_Predicate_NotExists_ struct {
+	NotExists *AttributeConstraint_Predicate_NotExists `protobuf:"bytes,2,opt,name=not_exists,json=notExists,oneof"`
+}
+
+type AttributeConstraint_Predicate_TextEquals_ struct {
+	TextEquals *AttributeConstraint_Predicate_TextEquals `protobuf:"bytes,3,opt,name=text_equals,json=textEquals,oneof"`
+}
+
+type AttributeConstraint_Predicate_TextNotEquals_ struct {
+	TextNotEquals *AttributeConstraint_Predicate_TextNotEquals `protobuf:"bytes,4,opt,name=text_not_equals,json=textNotEquals,oneof"`
+}
+
+type AttributeConstraint_Predicate_TextMatches_ struct {
+	TextMatches *AttributeConstraint_Predicate_TextMatches `protobuf:"bytes,5,opt,name=text_matches,json=textMatches,oneof"`
+}
+
+type AttributeConstraint_Predicate_TextNotMatches_ struct {
+	TextNotMatches *AttributeConstraint_Predicate_TextNotMatches `protobuf:"bytes,6,opt,name=text_not_matches,json=textNotMatches,oneof"`
+}
+
+func (*AttributeConstraint_Predicate_Exists_) isAttributeConstraint_Predicate_Predicate() {}
+
+func (*AttributeConstraint_Predicate_NotExists_) isAttributeConstraint_Predicate_Predicate() {}
+
+func (*AttributeConstraint_Predicate_TextEquals_) isAttributeConstraint_Predicate_Predicate() {}
+
+func (*AttributeConstraint_Predicate_TextNotEquals_) isAttributeConstraint_Predicate_Predicate() {}
+
+func (*AttributeConstraint_Predicate_TextMatches_) isAttributeConstraint_Predicate_Predicate() {}
+
+func (*AttributeConstraint_Predicate_TextNotMatches_) isAttributeConstraint_Predicate_Predicate() {}
+
+type AttributeConstraint_Predicate_Exists struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AttributeConstraint_Predicate_Exists) Reset() {
+	*x = AttributeConstraint_Predicate_Exists{}
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AttributeConstraint_Predicate_Exists) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AttributeConstraint_Predicate_Exists) ProtoMessage() {}
+
+func (x *AttributeConstraint_Predicate_Exists) ProtoReflect() protoreflect.Message {
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AttributeConstraint_Predicate_Exists.ProtoReflect.Descriptor instead.
+func (*AttributeConstraint_Predicate_Exists) Descriptor() ([]byte, []int) {
+	return file_api_v1_scheduler_scheduler_proto_rawDescGZIP(), []int{2, 1, 0}
+}
+
+type AttributeConstraint_Predicate_NotExists struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AttributeConstraint_Predicate_NotExists) Reset() {
+	*x = AttributeConstraint_Predicate_NotExists{}
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AttributeConstraint_Predicate_NotExists) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AttributeConstraint_Predicate_NotExists) ProtoMessage() {}
+
+func (x *AttributeConstraint_Predicate_NotExists) ProtoReflect() protoreflect.Message {
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AttributeConstraint_Predicate_NotExists.ProtoReflect.Descriptor instead.
+func (*AttributeConstraint_Predicate_NotExists) Descriptor() ([]byte, []int) {
+	return file_api_v1_scheduler_scheduler_proto_rawDescGZIP(), []int{2, 1, 1}
+}
+
+type AttributeConstraint_Predicate_TextEquals struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Value         *string                `protobuf:"bytes,1,opt,name=value" json:"value,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AttributeConstraint_Predicate_TextEquals) Reset() {
+	*x = AttributeConstraint_Predicate_TextEquals{}
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AttributeConstraint_Predicate_TextEquals) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AttributeConstraint_Predicate_TextEquals) ProtoMessage() {}
+
+func (x *AttributeConstraint_Predicate_TextEquals) ProtoReflect() protoreflect.Message {
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AttributeConstraint_Predicate_TextEquals.ProtoReflect.Descriptor instead.
+func (*AttributeConstraint_Predicate_TextEquals) Descriptor() ([]byte, []int) {
+	return file_api_v1_scheduler_scheduler_proto_rawDescGZIP(), []int{2, 1, 2}
+}
+
+func (x *AttributeConstraint_Predicate_TextEquals) GetValue() string {
+	if x != nil && x.Value != nil {
+		return *x.Value
+	}
+	return ""
+}
+
+type AttributeConstraint_Predicate_TextNotEquals struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Value         *string                `protobuf:"bytes,1,opt,name=value" json:"value,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AttributeConstraint_Predicate_TextNotEquals) Reset() {
+	*x = AttributeConstraint_Predicate_TextNotEquals{}
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AttributeConstraint_Predicate_TextNotEquals) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AttributeConstraint_Predicate_TextNotEquals) ProtoMessage() {}
+
+func (x *AttributeConstraint_Predicate_TextNotEquals) ProtoReflect() protoreflect.Message {
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AttributeConstraint_Predicate_TextNotEquals.ProtoReflect.Descriptor instead.
+func (*AttributeConstraint_Predicate_TextNotEquals) Descriptor() ([]byte, []int) {
+	return file_api_v1_scheduler_scheduler_proto_rawDescGZIP(), []int{2, 1, 3}
+}
+
+func (x *AttributeConstraint_Predicate_TextNotEquals) GetValue() string {
+	if x != nil && x.Value != nil {
+		return *x.Value
+	}
+	return ""
+}
+
+type AttributeConstraint_Predicate_TextMatches struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Regex         *string                `protobuf:"bytes,1,opt,name=regex" json:"regex,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AttributeConstraint_Predicate_TextMatches) Reset() {
+	*x = AttributeConstraint_Predicate_TextMatches{}
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AttributeConstraint_Predicate_TextMatches) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AttributeConstraint_Predicate_TextMatches) ProtoMessage() {}
+
+func (x *AttributeConstraint_Predicate_TextMatches) ProtoReflect() protoreflect.Message {
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AttributeConstraint_Predicate_TextMatches.ProtoReflect.Descriptor instead.
+func (*AttributeConstraint_Predicate_TextMatches) Descriptor() ([]byte, []int) {
+	return file_api_v1_scheduler_scheduler_proto_rawDescGZIP(), []int{2, 1, 4}
+}
+
+func (x *AttributeConstraint_Predicate_TextMatches) GetRegex() string {
+	if x != nil && x.Regex != nil {
+		return *x.Regex
+	}
+	return ""
+}
+
+type AttributeConstraint_Predicate_TextNotMatches struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Regex         *string                `protobuf:"bytes,1,opt,name=regex" json:"regex,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AttributeConstraint_Predicate_TextNotMatches) Reset() {
+	*x = AttributeConstraint_Predicate_TextNotMatches{}
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AttributeConstraint_Predicate_TextNotMatches) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AttributeConstraint_Predicate_TextNotMatches) ProtoMessage() {}
+
+func (x *AttributeConstraint_Predicate_TextNotMatches) ProtoReflect() protoreflect.Message {
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AttributeConstraint_Predicate_TextNotMatches.ProtoReflect.Descriptor instead.
+func (*AttributeConstraint_Predicate_TextNotMatches) Descriptor() ([]byte, []int) {
+	return file_api_v1_scheduler_scheduler_proto_rawDescGZIP(), []int{2, 1, 5}
+}
+
+func (x *AttributeConstraint_Predicate_TextNotMatches) GetRegex() string {
+	if x != nil && x.Regex != nil {
+		return *x.Regex
+	}
+	return ""
+}
+
+type OfferConstraints_RoleConstraints struct {
+	state         protoimpl.MessageState                    `protogen:"open.v1"`
+	Groups        []*OfferConstraints_RoleConstraints_Group `protobuf:"bytes,1,rep,name=groups" json:"groups,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *OfferConstraints_RoleConstraints) Reset() {
+	*x = OfferConstraints_RoleConstraints{}
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[40]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OfferConstraints_RoleConstraints) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OfferConstraints_RoleConstraints) ProtoMessage() {}
+
+func (x *OfferConstraints_RoleConstraints) ProtoReflect() protoreflect.Message {
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[40]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OfferConstraints_RoleConstraints.ProtoReflect.Descriptor instead.
+func (*OfferConstraints_RoleConstraints) Descriptor() ([]byte, []int) {
+	return file_api_v1_scheduler_scheduler_proto_rawDescGZIP(), []int{3, 0}
+}
+
+func (x *OfferConstraints_RoleConstraints) GetGroups() []*OfferConstraints_RoleConstraints_Group {
+	if x != nil {
+		return x.Groups
+	}
+	return nil
+}
+
+type OfferConstraints_RoleConstraints_Group struct {
+	state                protoimpl.MessageState `protogen:"open.v1"`
+	AttributeConstraints []*AttributeConstraint `protobuf:"bytes,1,rep,name=attribute_constraints,json=attributeConstraints" json:"attribute_constraints,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
+}
+
+func (x *OfferConstraints_RoleConstraints_Group) Reset() {
+	*x = OfferConstraints_RoleConstraints_Group{}
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[42]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OfferConstraints_RoleConstraints_Group) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OfferConstraints_RoleConstraints_Group) ProtoMessage() {}
+
+func (x *OfferConstraints_RoleConstraints_Group) ProtoReflect() protoreflect.Message {
+	mi := &file_api_v1_scheduler_scheduler_proto_msgTypes[42]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OfferConstraints_RoleConstraints_Group.ProtoReflect.Descriptor instead.
+func (*OfferConstraints_RoleConstraints_Group) Descriptor() ([]byte, []int) {
+	return file_api_v1_scheduler_scheduler_proto_rawDescGZIP(), []int{3, 0, 0}
+}
+
+func (x *OfferConstraints_RoleConstraints_Group) GetAttributeConstraints() []*AttributeConstraint {
+	if x != nil {
+		return x.AttributeConstraints
 	}
 	return nil
 }
@@ -2025,7 +2767,7 @@ const file_api_v1_scheduler_scheduler_proto_rawDesc = "" +
 	"\aMESSAGE\x10\x05\x12\v\n" +
 	"\aFAILURE\x10\x06\x12\t\n" +
 	"\x05ERROR\x10\a\x12\r\n" +
-	"\tHEARTBEAT\x10\b\"\xab\x1d\n" +
+	"\tHEARTBEAT\x10\b\"\xd3\x1e\n" +
 	"\x04Call\x128\n" +
 	"\fframework_id\x18\x01 \x01(\v2\x15.mesos.v1.FrameworkIDR\vframeworkId\x121\n" +
 	"\x04type\x18\x02 \x01(\x0e2\x1d.mesos.v1.scheduler.Call.TypeR\x04type\x12@\n" +
@@ -2045,10 +2787,11 @@ const file_api_v1_scheduler_scheduler_proto_rawDesc = "" +
 	"\arequest\x18\v \x01(\v2 .mesos.v1.scheduler.Call.RequestR\arequest\x12u\n" +
 	"\x1cacknowledge_operation_status\x18\x11 \x01(\v23.mesos.v1.scheduler.Call.AcknowledgeOperationStatusR\x1aacknowledgeOperationStatus\x12_\n" +
 	"\x14reconcile_operations\x18\x12 \x01(\v2,.mesos.v1.scheduler.Call.ReconcileOperationsR\x13reconcileOperations\x12S\n" +
-	"\x10update_framework\x18\x13 \x01(\v2(.mesos.v1.scheduler.Call.UpdateFrameworkR\x0fupdateFramework\x1av\n" +
+	"\x10update_framework\x18\x13 \x01(\v2(.mesos.v1.scheduler.Call.UpdateFrameworkR\x0fupdateFramework\x1a\xc9\x01\n" +
 	"\tSubscribe\x12>\n" +
 	"\x0eframework_info\x18\x01 \x02(\v2\x17.mesos.v1.FrameworkInfoR\rframeworkInfo\x12)\n" +
-	"\x10suppressed_roles\x18\x02 \x03(\tR\x0fsuppressedRoles\x1a\xa0\x01\n" +
+	"\x10suppressed_roles\x18\x02 \x03(\tR\x0fsuppressedRoles\x12Q\n" +
+	"\x11offer_constraints\x18\x03 \x01(\v2$.mesos.v1.scheduler.OfferConstraintsR\x10offerConstraints\x1a\xa0\x01\n" +
 	"\x06Accept\x12.\n" +
 	"\toffer_ids\x18\x01 \x03(\v2\x11.mesos.v1.OfferIDR\bofferIds\x129\n" +
 	"\n" +
@@ -2105,10 +2848,11 @@ const file_api_v1_scheduler_scheduler_proto_rawDesc = "" +
 	"\tOperation\x128\n" +
 	"\foperation_id\x18\x01 \x02(\v2\x15.mesos.v1.OperationIDR\voperationId\x12,\n" +
 	"\bagent_id\x18\x02 \x01(\v2\x11.mesos.v1.AgentIDR\aagentId\x12N\n" +
-	"\x14resource_provider_id\x18\x03 \x01(\v2\x1c.mesos.v1.ResourceProviderIDR\x12resourceProviderId\x1a|\n" +
+	"\x14resource_provider_id\x18\x03 \x01(\v2\x1c.mesos.v1.ResourceProviderIDR\x12resourceProviderId\x1a\xcf\x01\n" +
 	"\x0fUpdateFramework\x12>\n" +
 	"\x0eframework_info\x18\x01 \x02(\v2\x17.mesos.v1.FrameworkInfoR\rframeworkInfo\x12)\n" +
-	"\x10suppressed_roles\x18\x02 \x03(\tR\x0fsuppressedRoles\"\xbe\x02\n" +
+	"\x10suppressed_roles\x18\x02 \x03(\tR\x0fsuppressedRoles\x12Q\n" +
+	"\x11offer_constraints\x18\x03 \x01(\v2$.mesos.v1.scheduler.OfferConstraintsR\x10offerConstraints\"\xbe\x02\n" +
 	"\x04Type\x12\v\n" +
 	"\aUNKNOWN\x10\x00\x12\r\n" +
 	"\tSUBSCRIBE\x10\x01\x12\f\n" +
@@ -2130,7 +2874,51 @@ const file_api_v1_scheduler_scheduler_proto_rawDesc = "" +
 	"\x12\v\n" +
 	"\aREQUEST\x10\v\x12\f\n" +
 	"\bSUPPRESS\x10\f\x12\x14\n" +
-	"\x10UPDATE_FRAMEWORK\x10\x11B7Z5github.com/gomesos/gomesos/api/v1/scheduler;scheduler"
+	"\x10UPDATE_FRAMEWORK\x10\x11\"\xd3\t\n" +
+	"\x13AttributeConstraint\x12L\n" +
+	"\bselector\x18\x01 \x02(\v20.mesos.v1.scheduler.AttributeConstraint.SelectorR\bselector\x12O\n" +
+	"\tpredicate\x18\x02 \x02(\v21.mesos.v1.scheduler.AttributeConstraint.PredicateR\tpredicate\x1a\x82\x02\n" +
+	"\bSelector\x12y\n" +
+	"\x14pseudoattribute_type\x18\x01 \x01(\x0e2D.mesos.v1.scheduler.AttributeConstraint.Selector.PseudoattributeTypeH\x00R\x13pseudoattributeType\x12'\n" +
+	"\x0eattribute_name\x18\x02 \x01(\tH\x00R\rattributeName\"F\n" +
+	"\x13PseudoattributeType\x12\v\n" +
+	"\aUNKNOWN\x10\x00\x12\f\n" +
+	"\bHOSTNAME\x10\x01\x12\n" +
+	"\n" +
+	"\x06REGION\x10\x02\x12\b\n" +
+	"\x04ZONE\x10\x03B\n" +
+	"\n" +
+	"\bselector\x1a\x97\x06\n" +
+	"\tPredicate\x12R\n" +
+	"\x06exists\x18\x01 \x01(\v28.mesos.v1.scheduler.AttributeConstraint.Predicate.ExistsH\x00R\x06exists\x12\\\n" +
+	"\n" +
+	"not_exists\x18\x02 \x01(\v2;.mesos.v1.scheduler.AttributeConstraint.Predicate.NotExistsH\x00R\tnotExists\x12_\n" +
+	"\vtext_equals\x18\x03 \x01(\v2<.mesos.v1.scheduler.AttributeConstraint.Predicate.TextEqualsH\x00R\n" +
+	"textEquals\x12i\n" +
+	"\x0ftext_not_equals\x18\x04 \x01(\v2?.mesos.v1.scheduler.AttributeConstraint.Predicate.TextNotEqualsH\x00R\rtextNotEquals\x12b\n" +
+	"\ftext_matches\x18\x05 \x01(\v2=.mesos.v1.scheduler.AttributeConstraint.Predicate.TextMatchesH\x00R\vtextMatches\x12l\n" +
+	"\x10text_not_matches\x18\x06 \x01(\v2@.mesos.v1.scheduler.AttributeConstraint.Predicate.TextNotMatchesH\x00R\x0etextNotMatches\x1a\b\n" +
+	"\x06Exists\x1a\v\n" +
+	"\tNotExists\x1a\"\n" +
+	"\n" +
+	"TextEquals\x12\x14\n" +
+	"\x05value\x18\x01 \x01(\tR\x05value\x1a%\n" +
+	"\rTextNotEquals\x12\x14\n" +
+	"\x05value\x18\x01 \x01(\tR\x05value\x1a#\n" +
+	"\vTextMatches\x12\x14\n" +
+	"\x05regex\x18\x01 \x01(\tR\x05regex\x1a&\n" +
+	"\x0eTextNotMatches\x12\x14\n" +
+	"\x05regex\x18\x01 \x01(\tR\x05regexB\v\n" +
+	"\tpredicate\"\xc1\x03\n" +
+	"\x10OfferConstraints\x12d\n" +
+	"\x10role_constraints\x18\x01 \x03(\v29.mesos.v1.scheduler.OfferConstraints.RoleConstraintsEntryR\x0froleConstraints\x1a\xcc\x01\n" +
+	"\x0fRoleConstraints\x12R\n" +
+	"\x06groups\x18\x01 \x03(\v2:.mesos.v1.scheduler.OfferConstraints.RoleConstraints.GroupR\x06groups\x1ae\n" +
+	"\x05Group\x12\\\n" +
+	"\x15attribute_constraints\x18\x01 \x03(\v2'.mesos.v1.scheduler.AttributeConstraintR\x14attributeConstraints\x1ax\n" +
+	"\x14RoleConstraintsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12J\n" +
+	"\x05value\x18\x02 \x01(\v24.mesos.v1.scheduler.OfferConstraints.RoleConstraintsR\x05value:\x028\x01B7Z5github.com/gomesos/gomesos/api/v1/scheduler;scheduler"
 
 var (
 	file_api_v1_scheduler_scheduler_proto_rawDescOnce sync.Once
@@ -2144,137 +2932,166 @@ func file_api_v1_scheduler_scheduler_proto_rawDescGZIP() []byte {
 	return file_api_v1_scheduler_scheduler_proto_rawDescData
 }
 
-var file_api_v1_scheduler_scheduler_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_api_v1_scheduler_scheduler_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
+var file_api_v1_scheduler_scheduler_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
+var file_api_v1_scheduler_scheduler_proto_msgTypes = make([]protoimpl.MessageInfo, 43)
 var file_api_v1_scheduler_scheduler_proto_goTypes = []any{
-	(Event_Type)(0),                            // 0: mesos.v1.scheduler.Event.Type
-	(Call_Type)(0),                             // 1: mesos.v1.scheduler.Call.Type
-	(*Event)(nil),                              // 2: mesos.v1.scheduler.Event
-	(*Call)(nil),                               // 3: mesos.v1.scheduler.Call
-	(*Event_Subscribed)(nil),                   // 4: mesos.v1.scheduler.Event.Subscribed
-	(*Event_Offers)(nil),                       // 5: mesos.v1.scheduler.Event.Offers
-	(*Event_InverseOffers)(nil),                // 6: mesos.v1.scheduler.Event.InverseOffers
-	(*Event_Rescind)(nil),                      // 7: mesos.v1.scheduler.Event.Rescind
-	(*Event_RescindInverseOffer)(nil),          // 8: mesos.v1.scheduler.Event.RescindInverseOffer
-	(*Event_Update)(nil),                       // 9: mesos.v1.scheduler.Event.Update
-	(*Event_UpdateOperationStatus)(nil),        // 10: mesos.v1.scheduler.Event.UpdateOperationStatus
-	(*Event_Message)(nil),                      // 11: mesos.v1.scheduler.Event.Message
-	(*Event_Failure)(nil),                      // 12: mesos.v1.scheduler.Event.Failure
-	(*Event_Error)(nil),                        // 13: mesos.v1.scheduler.Event.Error
-	(*Call_Subscribe)(nil),                     // 14: mesos.v1.scheduler.Call.Subscribe
-	(*Call_Accept)(nil),                        // 15: mesos.v1.scheduler.Call.Accept
-	(*Call_Decline)(nil),                       // 16: mesos.v1.scheduler.Call.Decline
-	(*Call_AcceptInverseOffers)(nil),           // 17: mesos.v1.scheduler.Call.AcceptInverseOffers
-	(*Call_DeclineInverseOffers)(nil),          // 18: mesos.v1.scheduler.Call.DeclineInverseOffers
-	(*Call_Revive)(nil),                        // 19: mesos.v1.scheduler.Call.Revive
-	(*Call_Suppress)(nil),                      // 20: mesos.v1.scheduler.Call.Suppress
-	(*Call_Kill)(nil),                          // 21: mesos.v1.scheduler.Call.Kill
-	(*Call_Shutdown)(nil),                      // 22: mesos.v1.scheduler.Call.Shutdown
-	(*Call_Acknowledge)(nil),                   // 23: mesos.v1.scheduler.Call.Acknowledge
-	(*Call_Reconcile)(nil),                     // 24: mesos.v1.scheduler.Call.Reconcile
-	(*Call_Message)(nil),                       // 25: mesos.v1.scheduler.Call.Message
-	(*Call_Request)(nil),                       // 26: mesos.v1.scheduler.Call.Request
-	(*Call_AcknowledgeOperationStatus)(nil),    // 27: mesos.v1.scheduler.Call.AcknowledgeOperationStatus
-	(*Call_ReconcileOperations)(nil),           // 28: mesos.v1.scheduler.Call.ReconcileOperations
-	(*Call_UpdateFramework)(nil),               // 29: mesos.v1.scheduler.Call.UpdateFramework
-	(*Call_Reconcile_Task)(nil),                // 30: mesos.v1.scheduler.Call.Reconcile.Task
-	(*Call_ReconcileOperations_Operation)(nil), // 31: mesos.v1.scheduler.Call.ReconcileOperations.Operation
-	(*mesos.FrameworkID)(nil),                  // 32: mesos.v1.FrameworkID
-	(*mesos.MasterInfo)(nil),                   // 33: mesos.v1.MasterInfo
-	(*mesos.Offer)(nil),                        // 34: mesos.v1.Offer
-	(*mesos.InverseOffer)(nil),                 // 35: mesos.v1.InverseOffer
-	(*mesos.OfferID)(nil),                      // 36: mesos.v1.OfferID
-	(*mesos.TaskStatus)(nil),                   // 37: mesos.v1.TaskStatus
-	(*mesos.OperationStatus)(nil),              // 38: mesos.v1.OperationStatus
-	(*mesos.AgentID)(nil),                      // 39: mesos.v1.AgentID
-	(*mesos.ExecutorID)(nil),                   // 40: mesos.v1.ExecutorID
-	(*mesos.FrameworkInfo)(nil),                // 41: mesos.v1.FrameworkInfo
-	(*mesos.Offer_Operation)(nil),              // 42: mesos.v1.Offer.Operation
-	(*mesos.Filters)(nil),                      // 43: mesos.v1.Filters
-	(*mesos.TaskID)(nil),                       // 44: mesos.v1.TaskID
-	(*mesos.KillPolicy)(nil),                   // 45: mesos.v1.KillPolicy
-	(*mesos.Request)(nil),                      // 46: mesos.v1.Request
-	(*mesos.ResourceProviderID)(nil),           // 47: mesos.v1.ResourceProviderID
-	(*mesos.OperationID)(nil),                  // 48: mesos.v1.OperationID
+	(Event_Type)(0), // 0: mesos.v1.scheduler.Event.Type
+	(Call_Type)(0),  // 1: mesos.v1.scheduler.Call.Type
+	(AttributeConstraint_Selector_PseudoattributeType)(0), // 2: mesos.v1.scheduler.AttributeConstraint.Selector.PseudoattributeType
+	(*Event)(nil),                                        // 3: mesos.v1.scheduler.Event
+	(*Call)(nil),                                         // 4: mesos.v1.scheduler.Call
+	(*AttributeConstraint)(nil),                          // 5: mesos.v1.scheduler.AttributeConstraint
+	(*OfferConstraints)(nil),                             // 6: mesos.v1.scheduler.OfferConstraints
+	(*Event_Subscribed)(nil),                             // 7: mesos.v1.scheduler.Event.Subscribed
+	(*Event_Offers)(nil),                                 // 8: mesos.v1.scheduler.Event.Offers
+	(*Event_InverseOffers)(nil),                          // 9: mesos.v1.scheduler.Event.InverseOffers
+	(*Event_Rescind)(nil),                                // 10: mesos.v1.scheduler.Event.Rescind
+	(*Event_RescindInverseOffer)(nil),                    // 11: mesos.v1.scheduler.Event.RescindInverseOffer
+	(*Event_Update)(nil),                                 // 12: mesos.v1.scheduler.Event.Update
+	(*Event_UpdateOperationStatus)(nil),                  // 13: mesos.v1.scheduler.Event.UpdateOperationStatus
+	(*Event_Message)(nil),                                // 14: mesos.v1.scheduler.Event.Message
+	(*Event_Failure)(nil),                                // 15: mesos.v1.scheduler.Event.Failure
+	(*Event_Error)(nil),                                  // 16: mesos.v1.scheduler.Event.Error
+	(*Call_Subscribe)(nil),                               // 17: mesos.v1.scheduler.Call.Subscribe
+	(*Call_Accept)(nil),                                  // 18: mesos.v1.scheduler.Call.Accept
+	(*Call_Decline)(nil),                                 // 19: mesos.v1.scheduler.Call.Decline
+	(*Call_AcceptInverseOffers)(nil),                     // 20: mesos.v1.scheduler.Call.AcceptInverseOffers
+	(*Call_DeclineInverseOffers)(nil),                    // 21: mesos.v1.scheduler.Call.DeclineInverseOffers
+	(*Call_Revive)(nil),                                  // 22: mesos.v1.scheduler.Call.Revive
+	(*Call_Suppress)(nil),                                // 23: mesos.v1.scheduler.Call.Suppress
+	(*Call_Kill)(nil),                                    // 24: mesos.v1.scheduler.Call.Kill
+	(*Call_Shutdown)(nil),                                // 25: mesos.v1.scheduler.Call.Shutdown
+	(*Call_Acknowledge)(nil),                             // 26: mesos.v1.scheduler.Call.Acknowledge
+	(*Call_Reconcile)(nil),                               // 27: mesos.v1.scheduler.Call.Reconcile
+	(*Call_Message)(nil),                                 // 28: mesos.v1.scheduler.Call.Message
+	(*Call_Request)(nil),                                 // 29: mesos.v1.scheduler.Call.Request
+	(*Call_AcknowledgeOperationStatus)(nil),              // 30: mesos.v1.scheduler.Call.AcknowledgeOperationStatus
+	(*Call_ReconcileOperations)(nil),                     // 31: mesos.v1.scheduler.Call.ReconcileOperations
+	(*Call_UpdateFramework)(nil),                         // 32: mesos.v1.scheduler.Call.UpdateFramework
+	(*Call_Reconcile_Task)(nil),                          // 33: mesos.v1.scheduler.Call.Reconcile.Task
+	(*Call_ReconcileOperations_Operation)(nil),           // 34: mesos.v1.scheduler.Call.ReconcileOperations.Operation
+	(*AttributeConstraint_Selector)(nil),                 // 35: mesos.v1.scheduler.AttributeConstraint.Selector
+	(*AttributeConstraint_Predicate)(nil),                // 36: mesos.v1.scheduler.AttributeConstraint.Predicate
+	(*AttributeConstraint_Predicate_Exists)(nil),         // 37: mesos.v1.scheduler.AttributeConstraint.Predicate.Exists
+	(*AttributeConstraint_Predicate_NotExists)(nil),      // 38: mesos.v1.scheduler.AttributeConstraint.Predicate.NotExists
+	(*AttributeConstraint_Predicate_TextEquals)(nil),     // 39: mesos.v1.scheduler.AttributeConstraint.Predicate.TextEquals
+	(*AttributeConstraint_Predicate_TextNotEquals)(nil),  // 40: mesos.v1.scheduler.AttributeConstraint.Predicate.TextNotEquals
+	(*AttributeConstraint_Predicate_TextMatches)(nil),    // 41: mesos.v1.scheduler.AttributeConstraint.Predicate.TextMatches
+	(*AttributeConstraint_Predicate_TextNotMatches)(nil), // 42: mesos.v1.scheduler.AttributeConstraint.Predicate.TextNotMatches
+	(*OfferConstraints_RoleConstraints)(nil),             // 43: mesos.v1.scheduler.OfferConstraints.RoleConstraints
+	nil,                                                  // 44: mesos.v1.scheduler.OfferConstraints.RoleConstraintsEntry
+	(*OfferConstraints_RoleConstraints_Group)(nil),       // 45: mesos.v1.scheduler.OfferConstraints.RoleConstraints.Group
+	(*mesos.FrameworkID)(nil),                            // 46: mesos.v1.FrameworkID
+	(*mesos.MasterInfo)(nil),                             // 47: mesos.v1.MasterInfo
+	(*mesos.Offer)(nil),                                  // 48: mesos.v1.Offer
+	(*mesos.InverseOffer)(nil),                           // 49: mesos.v1.InverseOffer
+	(*mesos.OfferID)(nil),                                // 50: mesos.v1.OfferID
+	(*mesos.TaskStatus)(nil),                             // 51: mesos.v1.TaskStatus
+	(*mesos.OperationStatus)(nil),                        // 52: mesos.v1.OperationStatus
+	(*mesos.AgentID)(nil),                                // 53: mesos.v1.AgentID
+	(*mesos.ExecutorID)(nil),                             // 54: mesos.v1.ExecutorID
+	(*mesos.FrameworkInfo)(nil),                          // 55: mesos.v1.FrameworkInfo
+	(*mesos.Offer_Operation)(nil),                        // 56: mesos.v1.Offer.Operation
+	(*mesos.Filters)(nil),                                // 57: mesos.v1.Filters
+	(*mesos.TaskID)(nil),                                 // 58: mesos.v1.TaskID
+	(*mesos.KillPolicy)(nil),                             // 59: mesos.v1.KillPolicy
+	(*mesos.Request)(nil),                                // 60: mesos.v1.Request
+	(*mesos.ResourceProviderID)(nil),                     // 61: mesos.v1.ResourceProviderID
+	(*mesos.OperationID)(nil),                            // 62: mesos.v1.OperationID
 }
 var file_api_v1_scheduler_scheduler_proto_depIdxs = []int32{
 	0,  // 0: mesos.v1.scheduler.Event.type:type_name -> mesos.v1.scheduler.Event.Type
-	4,  // 1: mesos.v1.scheduler.Event.subscribed:type_name -> mesos.v1.scheduler.Event.Subscribed
-	5,  // 2: mesos.v1.scheduler.Event.offers:type_name -> mesos.v1.scheduler.Event.Offers
-	6,  // 3: mesos.v1.scheduler.Event.inverse_offers:type_name -> mesos.v1.scheduler.Event.InverseOffers
-	7,  // 4: mesos.v1.scheduler.Event.rescind:type_name -> mesos.v1.scheduler.Event.Rescind
-	8,  // 5: mesos.v1.scheduler.Event.rescind_inverse_offer:type_name -> mesos.v1.scheduler.Event.RescindInverseOffer
-	9,  // 6: mesos.v1.scheduler.Event.update:type_name -> mesos.v1.scheduler.Event.Update
-	10, // 7: mesos.v1.scheduler.Event.update_operation_status:type_name -> mesos.v1.scheduler.Event.UpdateOperationStatus
-	11, // 8: mesos.v1.scheduler.Event.message:type_name -> mesos.v1.scheduler.Event.Message
-	12, // 9: mesos.v1.scheduler.Event.failure:type_name -> mesos.v1.scheduler.Event.Failure
-	13, // 10: mesos.v1.scheduler.Event.error:type_name -> mesos.v1.scheduler.Event.Error
-	32, // 11: mesos.v1.scheduler.Call.framework_id:type_name -> mesos.v1.FrameworkID
+	7,  // 1: mesos.v1.scheduler.Event.subscribed:type_name -> mesos.v1.scheduler.Event.Subscribed
+	8,  // 2: mesos.v1.scheduler.Event.offers:type_name -> mesos.v1.scheduler.Event.Offers
+	9,  // 3: mesos.v1.scheduler.Event.inverse_offers:type_name -> mesos.v1.scheduler.Event.InverseOffers
+	10, // 4: mesos.v1.scheduler.Event.rescind:type_name -> mesos.v1.scheduler.Event.Rescind
+	11, // 5: mesos.v1.scheduler.Event.rescind_inverse_offer:type_name -> mesos.v1.scheduler.Event.RescindInverseOffer
+	12, // 6: mesos.v1.scheduler.Event.update:type_name -> mesos.v1.scheduler.Event.Update
+	13, // 7: mesos.v1.scheduler.Event.update_operation_status:type_name -> mesos.v1.scheduler.Event.UpdateOperationStatus
+	14, // 8: mesos.v1.scheduler.Event.message:type_name -> mesos.v1.scheduler.Event.Message
+	15, // 9: mesos.v1.scheduler.Event.failure:type_name -> mesos.v1.scheduler.Event.Failure
+	16, // 10: mesos.v1.scheduler.Event.error:type_name -> mesos.v1.scheduler.Event.Error
+	46, // 11: mesos.v1.scheduler.Call.framework_id:type_name -> mesos.v1.FrameworkID
 	1,  // 12: mesos.v1.scheduler.Call.type:type_name -> mesos.v1.scheduler.Call.Type
-	14, // 13: mesos.v1.scheduler.Call.subscribe:type_name -> mesos.v1.scheduler.Call.Subscribe
-	15, // 14: mesos.v1.scheduler.Call.accept:type_name -> mesos.v1.scheduler.Call.Accept
-	16, // 15: mesos.v1.scheduler.Call.decline:type_name -> mesos.v1.scheduler.Call.Decline
-	17, // 16: mesos.v1.scheduler.Call.accept_inverse_offers:type_name -> mesos.v1.scheduler.Call.AcceptInverseOffers
-	18, // 17: mesos.v1.scheduler.Call.decline_inverse_offers:type_name -> mesos.v1.scheduler.Call.DeclineInverseOffers
-	19, // 18: mesos.v1.scheduler.Call.revive:type_name -> mesos.v1.scheduler.Call.Revive
-	20, // 19: mesos.v1.scheduler.Call.suppress:type_name -> mesos.v1.scheduler.Call.Suppress
-	21, // 20: mesos.v1.scheduler.Call.kill:type_name -> mesos.v1.scheduler.Call.Kill
-	22, // 21: mesos.v1.scheduler.Call.shutdown:type_name -> mesos.v1.scheduler.Call.Shutdown
-	23, // 22: mesos.v1.scheduler.Call.acknowledge:type_name -> mesos.v1.scheduler.Call.Acknowledge
-	24, // 23: mesos.v1.scheduler.Call.reconcile:type_name -> mesos.v1.scheduler.Call.Reconcile
-	25, // 24: mesos.v1.scheduler.Call.message:type_name -> mesos.v1.scheduler.Call.Message
-	26, // 25: mesos.v1.scheduler.Call.request:type_name -> mesos.v1.scheduler.Call.Request
-	27, // 26: mesos.v1.scheduler.Call.acknowledge_operation_status:type_name -> mesos.v1.scheduler.Call.AcknowledgeOperationStatus
-	28, // 27: mesos.v1.scheduler.Call.reconcile_operations:type_name -> mesos.v1.scheduler.Call.ReconcileOperations
-	29, // 28: mesos.v1.scheduler.Call.update_framework:type_name -> mesos.v1.scheduler.Call.UpdateFramework
-	32, // 29: mesos.v1.scheduler.Event.Subscribed.framework_id:type_name -> mesos.v1.FrameworkID
-	33, // 30: mesos.v1.scheduler.Event.Subscribed.master_info:type_name -> mesos.v1.MasterInfo
-	34, // 31: mesos.v1.scheduler.Event.Offers.offers:type_name -> mesos.v1.Offer
-	35, // 32: mesos.v1.scheduler.Event.InverseOffers.inverse_offers:type_name -> mesos.v1.InverseOffer
-	36, // 33: mesos.v1.scheduler.Event.Rescind.offer_id:type_name -> mesos.v1.OfferID
-	36, // 34: mesos.v1.scheduler.Event.RescindInverseOffer.inverse_offer_id:type_name -> mesos.v1.OfferID
-	37, // 35: mesos.v1.scheduler.Event.Update.status:type_name -> mesos.v1.TaskStatus
-	38, // 36: mesos.v1.scheduler.Event.UpdateOperationStatus.status:type_name -> mesos.v1.OperationStatus
-	39, // 37: mesos.v1.scheduler.Event.Message.agent_id:type_name -> mesos.v1.AgentID
-	40, // 38: mesos.v1.scheduler.Event.Message.executor_id:type_name -> mesos.v1.ExecutorID
-	39, // 39: mesos.v1.scheduler.Event.Failure.agent_id:type_name -> mesos.v1.AgentID
-	40, // 40: mesos.v1.scheduler.Event.Failure.executor_id:type_name -> mesos.v1.ExecutorID
-	41, // 41: mesos.v1.scheduler.Call.Subscribe.framework_info:type_name -> mesos.v1.FrameworkInfo
-	36, // 42: mesos.v1.scheduler.Call.Accept.offer_ids:type_name -> mesos.v1.OfferID
-	42, // 43: mesos.v1.scheduler.Call.Accept.operations:type_name -> mesos.v1.Offer.Operation
-	43, // 44: mesos.v1.scheduler.Call.Accept.filters:type_name -> mesos.v1.Filters
-	36, // 45: mesos.v1.scheduler.Call.Decline.offer_ids:type_name -> mesos.v1.OfferID
-	43, // 46: mesos.v1.scheduler.Call.Decline.filters:type_name -> mesos.v1.Filters
-	36, // 47: mesos.v1.scheduler.Call.AcceptInverseOffers.inverse_offer_ids:type_name -> mesos.v1.OfferID
-	43, // 48: mesos.v1.scheduler.Call.AcceptInverseOffers.filters:type_name -> mesos.v1.Filters
-	36, // 49: mesos.v1.scheduler.Call.DeclineInverseOffers.inverse_offer_ids:type_name -> mesos.v1.OfferID
-	43, // 50: mesos.v1.scheduler.Call.DeclineInverseOffers.filters:type_name -> mesos.v1.Filters
-	44, // 51: mesos.v1.scheduler.Call.Kill.task_id:type_name -> mesos.v1.TaskID
-	39, // 52: mesos.v1.scheduler.Call.Kill.agent_id:type_name -> mesos.v1.AgentID
-	45, // 53: mesos.v1.scheduler.Call.Kill.kill_policy:type_name -> mesos.v1.KillPolicy
-	40, // 54: mesos.v1.scheduler.Call.Shutdown.executor_id:type_name -> mesos.v1.ExecutorID
-	39, // 55: mesos.v1.scheduler.Call.Shutdown.agent_id:type_name -> mesos.v1.AgentID
-	39, // 56: mesos.v1.scheduler.Call.Acknowledge.agent_id:type_name -> mesos.v1.AgentID
-	44, // 57: mesos.v1.scheduler.Call.Acknowledge.task_id:type_name -> mesos.v1.TaskID
-	30, // 58: mesos.v1.scheduler.Call.Reconcile.tasks:type_name -> mesos.v1.scheduler.Call.Reconcile.Task
-	39, // 59: mesos.v1.scheduler.Call.Message.agent_id:type_name -> mesos.v1.AgentID
-	40, // 60: mesos.v1.scheduler.Call.Message.executor_id:type_name -> mesos.v1.ExecutorID
-	46, // 61: mesos.v1.scheduler.Call.Request.requests:type_name -> mesos.v1.Request
-	39, // 62: mesos.v1.scheduler.Call.AcknowledgeOperationStatus.agent_id:type_name -> mesos.v1.AgentID
-	47, // 63: mesos.v1.scheduler.Call.AcknowledgeOperationStatus.resource_provider_id:type_name -> mesos.v1.ResourceProviderID
-	48, // 64: mesos.v1.scheduler.Call.AcknowledgeOperationStatus.operation_id:type_name -> mesos.v1.OperationID
-	31, // 65: mesos.v1.scheduler.Call.ReconcileOperations.operations:type_name -> mesos.v1.scheduler.Call.ReconcileOperations.Operation
-	41, // 66: mesos.v1.scheduler.Call.UpdateFramework.framework_info:type_name -> mesos.v1.FrameworkInfo
-	44, // 67: mesos.v1.scheduler.Call.Reconcile.Task.task_id:type_name -> mesos.v1.TaskID
-	39, // 68: mesos.v1.scheduler.Call.Reconcile.Task.agent_id:type_name -> mesos.v1.AgentID
-	48, // 69: mesos.v1.scheduler.Call.ReconcileOperations.Operation.operation_id:type_name -> mesos.v1.OperationID
-	39, // 70: mesos.v1.scheduler.Call.ReconcileOperations.Operation.agent_id:type_name -> mesos.v1.AgentID
-	47, // 71: mesos.v1.scheduler.Call.ReconcileOperations.Operation.resource_provider_id:type_name -> mesos.v1.ResourceProviderID
-	72, // [72:72] is the sub-list for method output_type
-	72, // [72:72] is the sub-list for method input_type
-	72, // [72:72] is the sub-list for extension type_name
-	72, // [72:72] is the sub-list for extension extendee
-	0,  // [0:72] is the sub-list for field type_name
+	17, // 13: mesos.v1.scheduler.Call.subscribe:type_name -> mesos.v1.scheduler.Call.Subscribe
+	18, // 14: mesos.v1.scheduler.Call.accept:type_name -> mesos.v1.scheduler.Call.Accept
+	19, // 15: mesos.v1.scheduler.Call.decline:type_name -> mesos.v1.scheduler.Call.Decline
+	20, // 16: mesos.v1.scheduler.Call.accept_inverse_offers:type_name -> mesos.v1.scheduler.Call.AcceptInverseOffers
+	21, // 17: mesos.v1.scheduler.Call.decline_inverse_offers:type_name -> mesos.v1.scheduler.Call.DeclineInverseOffers
+	22, // 18: mesos.v1.scheduler.Call.revive:type_name -> mesos.v1.scheduler.Call.Revive
+	23, // 19: mesos.v1.scheduler.Call.suppress:type_name -> mesos.v1.scheduler.Call.Suppress
+	24, // 20: mesos.v1.scheduler.Call.kill:type_name -> mesos.v1.scheduler.Call.Kill
+	25, // 21: mesos.v1.scheduler.Call.shutdown:type_name -> mesos.v1.scheduler.Call.Shutdown
+	26, // 22: mesos.v1.scheduler.Call.acknowledge:type_name -> mesos.v1.scheduler.Call.Acknowledge
+	27, // 23: mesos.v1.scheduler.Call.reconcile:type_name -> mesos.v1.scheduler.Call.Reconcile
+	28, // 24: mesos.v1.scheduler.Call.message:type_name -> mesos.v1.scheduler.Call.Message
+	29, // 25: mesos.v1.scheduler.Call.request:type_name -> mesos.v1.scheduler.Call.Request
+	30, // 26: mesos.v1.scheduler.Call.acknowledge_operation_status:type_name -> mesos.v1.scheduler.Call.AcknowledgeOperationStatus
+	31, // 27: mesos.v1.scheduler.Call.reconcile_operations:type_name -> mesos.v1.scheduler.Call.ReconcileOperations
+	32, // 28: mesos.v1.scheduler.Call.update_framework:type_name -> mesos.v1.scheduler.Call.UpdateFramework
+	35, // 29: mesos.v1.scheduler.AttributeConstraint.selector:type_name -> mesos.v1.scheduler.AttributeConstraint.Selector
+	36, // 30: mesos.v1.scheduler.AttributeConstraint.predicate:type_name -> mesos.v1.scheduler.AttributeConstraint.Predicate
+	44, // 31: mesos.v1.scheduler.OfferConstraints.role_constraints:type_name -> mesos.v1.scheduler.OfferConstraints.RoleConstraintsEntry
+	46, // 32: mesos.v1.scheduler.Event.Subscribed.framework_id:type_name -> mesos.v1.FrameworkID
+	47, // 33: mesos.v1.scheduler.Event.Subscribed.master_info:type_name -> mesos.v1.MasterInfo
+	48, // 34: mesos.v1.scheduler.Event.Offers.offers:type_name -> mesos.v1.Offer
+	49, // 35: mesos.v1.scheduler.Event.InverseOffers.inverse_offers:type_name -> mesos.v1.InverseOffer
+	50, // 36: mesos.v1.scheduler.Event.Rescind.offer_id:type_name -> mesos.v1.OfferID
+	50, // 37: mesos.v1.scheduler.Event.RescindInverseOffer.inverse_offer_id:type_name -> mesos.v1.OfferID
+	51, // 38: mesos.v1.scheduler.Event.Update.status:type_name -> mesos.v1.TaskStatus
+	52, // 39: mesos.v1.scheduler.Event.UpdateOperationStatus.status:type_name -> mesos.v1.OperationStatus
+	53, // 40: mesos.v1.scheduler.Event.Message.agent_id:type_name -> mesos.v1.AgentID
+	54, // 41: mesos.v1.scheduler.Event.Message.executor_id:type_name -> mesos.v1.ExecutorID
+	53, // 42: mesos.v1.scheduler.Event.Failure.agent_id:type_name -> mesos.v1.AgentID
+	54, // 43: mesos.v1.scheduler.Event.Failure.executor_id:type_name -> mesos.v1.ExecutorID
+	55, // 44: mesos.v1.scheduler.Call.Subscribe.framework_info:type_name -> mesos.v1.FrameworkInfo
+	6,  // 45: mesos.v1.scheduler.Call.Subscribe.offer_constraints:type_name -> mesos.v1.scheduler.OfferConstraints
+	50, // 46: mesos.v1.scheduler.Call.Accept.offer_ids:type_name -> mesos.v1.OfferID
+	56, // 47: mesos.v1.scheduler.Call.Accept.operations:type_name -> mesos.v1.Offer.Operation
+	57, // 48: mesos.v1.scheduler.Call.Accept.filters:type_name -> mesos.v1.Filters
+	50, // 49: mesos.v1.scheduler.Call.Decline.offer_ids:type_name -> mesos.v1.OfferID
+	57, // 50: mesos.v1.scheduler.Call.Decline.filters:type_name -> mesos.v1.Filters
+	50, // 51: mesos.v1.scheduler.Call.AcceptInverseOffers.inverse_offer_ids:type_name -> mesos.v1.OfferID
+	57, // 52: mesos.v1.scheduler.Call.AcceptInverseOffers.filters:type_name -> mesos.v1.Filters
+	50, // 53: mesos.v1.scheduler.Call.DeclineInverseOffers.inverse_offer_ids:type_name -> mesos.v1.OfferID
+	57, // 54: mesos.v1.scheduler.Call.DeclineInverseOffers.filters:type_name -> mesos.v1.Filters
+	58, // 55: mesos.v1.scheduler.Call.Kill.task_id:type_name -> mesos.v1.TaskID
+	53, // 56: mesos.v1.scheduler.Call.Kill.agent_id:type_name -> mesos.v1.AgentID
+	59, // 57: mesos.v1.scheduler.Call.Kill.kill_policy:type_name -> mesos.v1.KillPolicy
+	54, // 58: mesos.v1.scheduler.Call.Shutdown.executor_id:type_name -> mesos.v1.ExecutorID
+	53, // 59: mesos.v1.scheduler.Call.Shutdown.agent_id:type_name -> mesos.v1.AgentID
+	53, // 60: mesos.v1.scheduler.Call.Acknowledge.agent_id:type_name -> mesos.v1.AgentID
+	58, // 61: mesos.v1.scheduler.Call.Acknowledge.task_id:type_name -> mesos.v1.TaskID
+	33, // 62: mesos.v1.scheduler.Call.Reconcile.tasks:type_name -> mesos.v1.scheduler.Call.Reconcile.Task
+	53, // 63: mesos.v1.scheduler.Call.Message.agent_id:type_name -> mesos.v1.AgentID
+	54, // 64: mesos.v1.scheduler.Call.Message.executor_id:type_name -> mesos.v1.ExecutorID
+	60, // 65: mesos.v1.scheduler.Call.Request.requests:type_name -> mesos.v1.Request
+	53, // 66: mesos.v1.scheduler.Call.AcknowledgeOperationStatus.agent_id:type_name -> mesos.v1.AgentID
+	61, // 67: mesos.v1.scheduler.Call.AcknowledgeOperationStatus.resource_provider_id:type_name -> mesos.v1.ResourceProviderID
+	62, // 68: mesos.v1.scheduler.Call.AcknowledgeOperationStatus.operation_id:type_name -> mesos.v1.OperationID
+	34, // 69: mesos.v1.scheduler.Call.ReconcileOperations.operations:type_name -> mesos.v1.scheduler.Call.ReconcileOperations.Operation
+	55, // 70: mesos.v1.scheduler.Call.UpdateFramework.framework_info:type_name -> mesos.v1.FrameworkInfo
+	6,  // 71: mesos.v1.scheduler.Call.UpdateFramework.offer_constraints:type_name -> mesos.v1.scheduler.OfferConstraints
+	58, // 72: mesos.v1.scheduler.Call.Reconcile.Task.task_id:type_name -> mesos.v1.TaskID
+	53, // 73: mesos.v1.scheduler.Call.Reconcile.Task.agent_id:type_name -> mesos.v1.AgentID
+	62, // 74: mesos.v1.scheduler.Call.ReconcileOperations.Operation.operation_id:type_name -> mesos.v1.OperationID
+	53, // 75: mesos.v1.scheduler.Call.ReconcileOperations.Operation.agent_id:type_name -> mesos.v1.AgentID
+	61, // 76: mesos.v1.scheduler.Call.ReconcileOperations.Operation.resource_provider_id:type_name -> mesos.v1.ResourceProviderID
+	2,  // 77: mesos.v1.scheduler.AttributeConstraint.Selector.pseudoattribute_type:type_name -> mesos.v1.scheduler.AttributeConstraint.Selector.PseudoattributeType
+	37, // 78: mesos.v1.scheduler.AttributeConstraint.Predicate.exists:type_name -> mesos.v1.scheduler.AttributeConstraint.Predicate.Exists
+	38, // 79: mesos.v1.scheduler.AttributeConstraint.Predicate.not_exists:type_name -> mesos.v1.scheduler.AttributeConstraint.Predicate.NotExists
+	39, // 80: mesos.v1.scheduler.AttributeConstraint.Predicate.text_equals:type_name -> mesos.v1.scheduler.AttributeConstraint.Predicate.TextEquals
+	40, // 81: mesos.v1.scheduler.AttributeConstraint.Predicate.text_not_equals:type_name -> mesos.v1.scheduler.AttributeConstraint.Predicate.TextNotEquals
+	41, // 82: mesos.v1.scheduler.AttributeConstraint.Predicate.text_matches:type_name -> mesos.v1.scheduler.AttributeConstraint.Predicate.TextMatches
+	42, // 83: mesos.v1.scheduler.AttributeConstraint.Predicate.text_not_matches:type_name -> mesos.v1.scheduler.AttributeConstraint.Predicate.TextNotMatches
+	45, // 84: mesos.v1.scheduler.OfferConstraints.RoleConstraints.groups:type_name -> mesos.v1.scheduler.OfferConstraints.RoleConstraints.Group
+	43, // 85: mesos.v1.scheduler.OfferConstraints.RoleConstraintsEntry.value:type_name -> mesos.v1.scheduler.OfferConstraints.RoleConstraints
+	5,  // 86: mesos.v1.scheduler.OfferConstraints.RoleConstraints.Group.attribute_constraints:type_name -> mesos.v1.scheduler.AttributeConstraint
+	87, // [87:87] is the sub-list for method output_type
+	87, // [87:87] is the sub-list for method input_type
+	87, // [87:87] is the sub-list for extension type_name
+	87, // [87:87] is the sub-list for extension extendee
+	0,  // [0:87] is the sub-list for field type_name
 }
 
 func init() { file_api_v1_scheduler_scheduler_proto_init() }
@@ -2282,13 +3099,25 @@ func file_api_v1_scheduler_scheduler_proto_init() {
 	if File_api_v1_scheduler_scheduler_proto != nil {
 		return
 	}
+	file_api_v1_scheduler_scheduler_proto_msgTypes[32].OneofWrappers = []any{
+		(*AttributeConstraint_Selector_PseudoattributeType_)(nil),
+		(*AttributeConstraint_Selector_AttributeName)(nil),
+	}
+	file_api_v1_scheduler_scheduler_proto_msgTypes[33].OneofWrappers = []any{
+		(*AttributeConstraint_Predicate_Exists_)(nil),
+		(*AttributeConstraint_Predicate_NotExists_)(nil),
+		(*AttributeConstraint_Predicate_TextEquals_)(nil),
+		(*AttributeConstraint_Predicate_TextNotEquals_)(nil),
+		(*AttributeConstraint_Predicate_TextMatches_)(nil),
+		(*AttributeConstraint_Predicate_TextNotMatches_)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_api_v1_scheduler_scheduler_proto_rawDesc), len(file_api_v1_scheduler_scheduler_proto_rawDesc)),
-			NumEnums:      2,
-			NumMessages:   30,
+			NumEnums:      3,
+			NumMessages:   43,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
