@@ -84,14 +84,18 @@ type masterLink struct {
 	wg     sync.WaitGroup
 	pongs  chan core.Send
 
-	mu           sync.Mutex
-	spec         string   // --master as given, re-resolved on every round (file://)
-	masters      []string // the masters to try, round robin
-	idx          int      // the entry of masters tried last
-	failures     int      // attempts failed in this round over masters
-	master       string   // host:port: masters[idx], or where it redirected
-	moved        bool     // a redirect changed master since the stream began
-	streamGen    uint64
+	mu        sync.Mutex
+	spec      string   // --master as given, re-resolved on every round (file://)
+	masters   []string // the masters to try, round robin
+	idx       int      // the entry of masters tried last
+	failures  int      // attempts failed in this round over masters
+	master    string   // host:port: masters[idx], or where it redirected
+	moved     bool     // a redirect changed master since the stream began
+	streamGen uint64
+	// advanced is the last attempt after which the link moved on to the
+	// next master (the stream's end or the core's disconnect, whichever
+	// came first), so that one failure moves it once.
+	advanced     uint64
 	streamCancel context.CancelFunc
 	live         string // the open stream's ID, "" when none
 
@@ -241,9 +245,10 @@ func (l *masterLink) connect(gen uint64, msg *agentproto.AgentMessage) {
 			// from the master, no REGISTERED in time, a message
 			// refused): on to the next master, unless a redirect
 			// (of the subscription or of a message) named it.
-			if !redirected && !l.moved && l.ctx.Err() == nil {
+			if !redirected && !l.moved && l.advanced != gen && l.ctx.Err() == nil {
 				next = l.nextMaster()
 			}
+			l.advanced = gen
 		}
 		l.mu.Unlock()
 		if ctx.Err() != nil && l.ctx.Err() != nil {
@@ -263,6 +268,15 @@ func (l *masterLink) disconnect(gen uint64) {
 			l.streamCancel = nil
 		}
 		l.live = ""
+		// The core gave up on this master (no ping, no REGISTERED in
+		// time, a refused message): move on now, not when the stream's
+		// goroutine ends, which the core's next attempt (after a random
+		// delay that may be nothing) could overtake. The goroutine,
+		// seeing another generation, moves no further.
+		if !l.moved && l.advanced != gen && l.ctx.Err() == nil {
+			l.nextMaster()
+		}
+		l.advanced = gen
 	}
 	l.mu.Unlock()
 	if current {

@@ -149,6 +149,14 @@ type Cgroups struct {
 	// subsystems is the v1 hierarchy (hierarchy), read once: finding it
 	// parses /proc/self/mountinfo.
 	subsystems []cgroup1.Subsystem
+
+	// lifeMu orders updates against removal: an update of a container
+	// whose cgroups are being removed, or are gone, is skipped, since
+	// updating a v1 cpu cgroup creates its directory again (the cgroups
+	// library's cpu controller updates by creating), which would then be
+	// left behind. removing holds the containers whose removal began.
+	lifeMu   sync.Mutex
+	removing map[string]bool
 }
 
 var (
@@ -476,6 +484,16 @@ func (g *Cgroups) Update(id string, resources []*mesos.Resource) error {
 // as many GPUs as the resources now ask for (the device list changes
 // with them).
 func (g *Cgroups) UpdateLimits(id string, resources []*mesos.Resource, limits map[string]float64) error {
+	g.lifeMu.Lock()
+	defer g.lifeMu.Unlock()
+	if g.removing[id] {
+		return nil
+	}
+	for _, p := range g.Paths(id) {
+		if _, err := os.Stat(p); errors.Is(err, fs.ErrNotExist) {
+			return nil // removed: nothing to update, nothing to create
+		}
+	}
 	l := g.limitsFor(resources, limits)
 	var devices []DeviceRule
 	if g.opts.GPUs != nil {
@@ -678,7 +696,16 @@ func (g *Cgroups) Pids(id string) ([]int, error) { return g.pids(id) }
 // Cleanup implements Isolator: it kills whatever is left in the cgroup and
 // removes it.
 func (g *Cgroups) Cleanup(id string) error {
+	g.lifeMu.Lock()
+	if g.removing == nil {
+		g.removing = map[string]bool{}
+	}
+	g.removing[id] = true
+	g.lifeMu.Unlock()
 	err := g.remove(id)
+	g.lifeMu.Lock()
+	delete(g.removing, id)
+	g.lifeMu.Unlock()
 	if g.opts.GPUs != nil && err == nil {
 		// A cgroup that could not be removed may still hold processes
 		// that use its GPUs: they are not handed out again.

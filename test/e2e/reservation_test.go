@@ -150,6 +150,28 @@ func testReservationAndPersistentVolume(t *testing.T, bind bool) {
 		return code == http.StatusOK && !strings.Contains(string(body), "reserve-1") && !strings.Contains(string(body), "create-1")
 	})
 
+	// Tasks already ended: the restarted agent may send a task's
+	// terminal update again (its acknowledgement may not have reached
+	// the agent before it was killed; delivery is at least once).
+	ended := map[string]bool{}
+	waitTerminal := func(id string) ([]mesos.TaskState, *mesos.TaskStatus) {
+		t.Helper()
+		var states []mesos.TaskState
+		for {
+			s := fw.nextUpdate()
+			if other := s.GetTaskId().GetValue(); other != id {
+				if ended[other] && s.GetState().IsTerminal() {
+					continue
+				}
+				t.Fatalf("update for unexpected task %s (%s)", other, s.GetState())
+			}
+			states = append(states, s.GetState())
+			if s.GetState().IsTerminal() {
+				ended[id] = true
+				return states, s
+			}
+		}
+	}
 	runOnVolume := func(taskID, cmd string) {
 		t.Helper()
 		for attempt := 1; ; attempt++ {
@@ -159,7 +181,7 @@ func testReservationAndPersistentVolume(t *testing.T, bind bool) {
 			if err := fw.client.Launch(ctx, ids(o), []*mesos.TaskInfo{task}, &mesos.Filters{RefuseSeconds: ptr(0.0)}); err != nil {
 				t.Fatal(err)
 			}
-			states, last := fw.waitTerminal(taskID)
+			states, last := waitTerminal(taskID)
 			if last.GetReason() == mesos.TaskStatus_REASON_INVALID_OFFERS && attempt < 5 {
 				// An offer made before the agent's restart and
 				// rescinded since: the next one is current.
