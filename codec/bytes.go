@@ -21,9 +21,13 @@ var byteUnits = []struct {
 
 // ParseBytes parses a Mesos byte size such as "2GB", "512MB", "1.5KB" or
 // "100B": a non-negative number and one of the units B, KB, MB, GB, TB
-// (powers of 1024).
+// (powers of 1024). The IEC spellings KiB, MiB, GiB and TiB are taken as
+// the same units.
 func ParseBytes(s string) (int64, error) {
 	t := strings.TrimSpace(s)
+	if n := len(t); n >= 3 && strings.HasSuffix(t, "iB") && strings.ContainsRune("KMGT", rune(t[n-3])) {
+		t = t[:n-2] + "B"
+	}
 	for _, u := range byteUnits {
 		num, ok := strings.CutSuffix(t, u.name)
 		if !ok {

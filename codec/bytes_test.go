@@ -15,6 +15,9 @@ func TestBytesParseAndFormatAsMesos(t *testing.T) {
 		{"100B", 100, "100B"},
 		{"0B", 0, "0B"},
 		{"1TB", 1 << 40, "1TB"},
+		{"1GiB", 1 << 30, "1GB"},
+		{"256MiB", 256 << 20, "256MB"},
+		{"2KiB", 2 << 10, "2KB"},
 	} {
 		got, err := ParseBytes(c.in)
 		if err != nil || got != c.want {
@@ -24,7 +27,7 @@ func TestBytesParseAndFormatAsMesos(t *testing.T) {
 			t.Errorf("FormatBytes(%d) = %q, want %q", got, f, c.out)
 		}
 	}
-	for _, bad := range []string{"", "2", "GB", "-1MB", "2XB", "abcB", "1e300TB"} {
+	for _, bad := range []string{"", "2", "GB", "-1MB", "2XB", "abcB", "1e300TB", "iB", "5iB", "1XiB"} {
 		if v, err := ParseBytes(bad); err == nil {
 			t.Errorf("ParseBytes(%q) = %d, want an error", bad, v)
 		}
