@@ -549,23 +549,11 @@ func (p *Posix) recoverHosted(recs []recovery, want map[string]bool, boot string
 			p.log.Info("recovered container in the executor host", "container", r.id, "host", hc.pid, "dir", c.spec.Directory)
 			adopted = append(adopted, Recovered{ID: r.id, Pid: hc.pid, Directory: c.spec.Directory})
 		default:
-			p.log.Info("container ended while the agent was away", "container", r.id)
-			p.mu.Lock()
-			p.wg.Add(1)
-			p.mu.Unlock()
-			go func() {
-				defer p.wg.Done()
+			p.endedAway(r, func() {
 				if hc == nil {
 					p.sweepHostedEnded(r, boot)
 				}
-				p.cleanupIsolators(r.id)
-				status, ok := readStatus(r.dir)
-				if !ok {
-					status = -1
-				}
-				p.report(Termination{ID: r.id, Pid: r.pids.Executor.Pid, Status: status})
-				p.removeRunDir(r.dir)
-			}()
+			})
 		}
 	}
 	var kill []string

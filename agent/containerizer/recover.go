@@ -101,21 +101,7 @@ func (p *Posix) Recover(known []string) ([]Recovered, error) {
 				continue
 			}
 		}
-		p.log.Info("container ended while the agent was away", "container", r.id)
-		p.mu.Lock()
-		p.wg.Add(1)
-		p.mu.Unlock()
-		go func() {
-			defer p.wg.Done()
-			p.sweepEnded(r, boot)
-			p.cleanupIsolators(r.id)
-			status, ok := readStatus(r.dir)
-			if !ok {
-				status = -1
-			}
-			p.report(Termination{ID: r.id, Pid: r.pids.Executor.Pid, Status: status})
-			p.removeRunDir(r.dir)
-		}()
+		p.endedAway(r, func() { p.sweepEnded(r, boot) })
 	}
 	adopted = append(adopted, p.recoverHosted(hosted, want, boot)...)
 	for _, id := range known {
@@ -253,4 +239,26 @@ func (p *Posix) destroyOrphan(r recovery, boot string) {
 	}
 	p.cleanupIsolators(r.id)
 	p.removeRunDir(r.dir)
+}
+
+// endedAway reports a container that ended while the agent was away, in
+// the background: sweep kills what is left of it, its isolators clean up,
+// its end is reported with the status it recorded, and its runtime
+// directory goes.
+func (p *Posix) endedAway(r recovery, sweep func()) {
+	p.log.Info("container ended while the agent was away", "container", r.id)
+	p.mu.Lock()
+	p.wg.Add(1)
+	p.mu.Unlock()
+	go func() {
+		defer p.wg.Done()
+		sweep()
+		p.cleanupIsolators(r.id)
+		status, ok := readStatus(r.dir)
+		if !ok {
+			status = -1
+		}
+		p.report(Termination{ID: r.id, Pid: r.pids.Executor.Pid, Status: status})
+		p.removeRunDir(r.dir)
+	}()
 }

@@ -150,15 +150,8 @@ func Run(ctx context.Context, opts Options, out io.Writer) (res Result, err erro
 	if opts.Tasks < 1 {
 		return res, fmt.Errorf("%w: --tasks must be at least 1", ErrBadOptions)
 	}
-	if opts.Timeout <= 0 {
-		opts.Timeout = 10 * time.Minute
-	}
-	log := opts.Logger
-	if log == nil {
-		log = discard()
-	}
 	res.Tasks = opts.Tasks
-	iso, err := resolveIsolation(opts, log)
+	opts, log, iso, err := prepare(opts)
 	if err != nil {
 		return res, err
 	}
@@ -416,6 +409,20 @@ type cluster struct {
 type isolation struct {
 	isolators []containerizer.Isolator
 	root      string
+}
+
+// prepare fills opts' defaults (a 10-minute timeout, a discarding
+// logger) and resolves its isolation, for either kind of run.
+func prepare(opts Options) (Options, *slog.Logger, isolation, error) {
+	if opts.Timeout <= 0 {
+		opts.Timeout = 10 * time.Minute
+	}
+	log := opts.Logger
+	if log == nil {
+		log = discard()
+	}
+	iso, err := resolveIsolation(opts, log)
+	return opts, log, iso, err
 }
 
 func resolveIsolation(opts Options, log *slog.Logger) (isolation, error) {

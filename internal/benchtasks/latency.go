@@ -56,15 +56,8 @@ func RunLatency(ctx context.Context, opts Options, out io.Writer) (res LatencyRe
 	if opts.Latency < 1 {
 		return res, fmt.Errorf("%w: --latency must be at least 1", ErrBadOptions)
 	}
-	if opts.Timeout <= 0 {
-		opts.Timeout = 10 * time.Minute
-	}
-	log := opts.Logger
-	if log == nil {
-		log = discard()
-	}
 	res.Tasks = opts.Latency
-	iso, err := resolveIsolation(opts, log)
+	opts, log, iso, err := prepare(opts)
 	if err != nil {
 		return res, err
 	}
