@@ -467,14 +467,7 @@ func (p *Posix) waitHosted(c *container) {
 	if end.died || status < 0 {
 		if end.died {
 			if task.Pid == 0 {
-				// The host records the task's process in pids.json
-				// before it tells this agent, and may have died between
-				// the two (its events are queued): the record names what
-				// to sweep.
-				var rec pidsRecord
-				if readJSON(filepath.Join(c.runDir, pidsFile), &rec) == nil && rec.Task != nil {
-					task = *rec.Task
-				}
+				task = p.recordedTask(c)
 			}
 			sweepTask(task)
 		}

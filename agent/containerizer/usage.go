@@ -1,6 +1,7 @@
 package containerizer
 
 import (
+	"path/filepath"
 	"time"
 
 	mesos "github.com/gomesos/gomesos/api/v1/mesos"
@@ -28,6 +29,9 @@ func (p *Posix) Usage(id string) (*mesos.ResourceStatistics, error) {
 		root = c.task.Pid // the task's session; the executor is the host's
 	}
 	p.mu.Unlock()
+	if c.hosted && root == 0 {
+		root = p.recordedTask(c).Pid
+	}
 
 	st := &mesos.ResourceStatistics{Timestamp: ptr(float64(time.Now().UnixNano()) / 1e9)}
 	var procs []ProcessUsage
@@ -78,4 +82,22 @@ func cpusAndMem(resources []*mesos.Resource) (cpus, mem float64, haveCPUs, haveM
 		}
 	}
 	return cpus, mem, haveCPUs, haveMem
+}
+
+// recordedTask is a hosted container's task process as the host recorded it
+// in pids.json, for when the host's "started" event has not reached this
+// agent: the host writes the record before it queues the event, and may
+// die, or be slow to send, between the two. The zero record when there is
+// none yet; one found is kept as the container's.
+func (p *Posix) recordedTask(c *container) procRecord {
+	var rec pidsRecord
+	if readJSON(filepath.Join(c.runDir, pidsFile), &rec) != nil || rec.Task == nil {
+		return procRecord{}
+	}
+	p.mu.Lock()
+	if c.task.Pid == 0 {
+		c.task = *rec.Task
+	}
+	p.mu.Unlock()
+	return *rec.Task
 }
