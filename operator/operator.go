@@ -18,6 +18,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 
 	masterpb "github.com/gomesos/gomesos/api/v1/master"
 	"github.com/gomesos/gomesos/codec"
@@ -187,6 +188,9 @@ type Stream struct {
 	body io.ReadCloser
 	rr   *codec.RecordReader
 	enc  codec.Encoding
+	// closed makes Next fail after Close, even with records still
+	// buffered from the stream.
+	closed atomic.Bool
 }
 
 // Subscribe opens the master's operator event stream. The first event is
@@ -207,6 +211,9 @@ func (c *Client) Subscribe(ctx context.Context) (*Stream, error) {
 
 // Next returns the next event. At the end of the stream it returns io.EOF.
 func (s *Stream) Next() (*masterpb.Event, error) {
+	if s.closed.Load() {
+		return nil, errors.New("reading the event stream: the stream is closed")
+	}
 	rec, err := s.rr.ReadRecord()
 	if err != nil {
 		if err == io.EOF {
@@ -222,4 +229,7 @@ func (s *Stream) Next() (*masterpb.Event, error) {
 }
 
 // Close ends the stream.
-func (s *Stream) Close() error { return s.body.Close() }
+func (s *Stream) Close() error {
+	s.closed.Store(true)
+	return s.body.Close()
+}
