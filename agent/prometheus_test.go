@@ -79,8 +79,10 @@ func TestPrometheusMetrics(t *testing.T) {
 	exLabels := map[string]string{"framework_id": fw, "executor_id": "sleeper"}
 	eventually(t, "the sleeper's container statistics in /metrics", func() bool {
 		got = scrape(t, a, "/metrics")
-		_, ok := value(got, "mesos_agent_executor_mem_rss_bytes", exLabels)
-		return ok
+		// A task process measured the instant it starts may not have
+		// resident pages yet: the figure is present, and then positive.
+		v, ok := value(got, "mesos_agent_executor_mem_rss_bytes", exLabels)
+		return ok && v > 0
 	})
 	for name, want := range map[string]float64{
 		"mesos_slave_tasks_running": 1, "mesos_slave_registered": 1, "mesos_slave_executors_running": 1,
