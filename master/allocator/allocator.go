@@ -81,6 +81,10 @@ type Allocator interface {
 	// dominant share when roles compete.
 	UpdateWeights(weights map[string]float64)
 
+	// UpdateQuota sets a role's quota (guarantees and limits, QUOTA_V2);
+	// a zero Quota removes it. See quota.go.
+	UpdateQuota(role string, q Quota)
+
 	// Allocate runs one allocation cycle at time now and returns the new
 	// allocations; their resources are charged to the frameworks until
 	// recovered.
@@ -221,6 +225,7 @@ type HierarchicalDRF struct {
 	pending map[string]map[*agent]struct{}
 
 	weights map[string]float64 // by role; 1.0 when absent
+	quotas  map[string]Quota   // by role; absent: no quota
 	root    *role
 	roles   map[string]*role
 

@@ -1,6 +1,10 @@
 package allocator
 
-import "github.com/gomesos/gomesos/resources"
+import (
+	"maps"
+
+	"github.com/gomesos/gomesos/resources"
+)
 
 // Stats is a snapshot for metrics and state endpoints (Mesos's
 // allocator/mesos/* metrics).
@@ -29,6 +33,10 @@ type Stats struct {
 	// allocated (or available) and so were ignored; non-zero means the
 	// caller's bookkeeping disagrees with the allocator's.
 	RejectedRecoveries uint64
+	// Quotas is each role's quota configuration, by role
+	// (allocator/mesos/quota/roles/<role>/resources/<name>/guarantee and
+	// /limit).
+	Quotas map[string]Quota
 }
 
 // Stats implements Allocator.
@@ -52,6 +60,12 @@ func (a *HierarchicalDRF) Stats() Stats {
 	for _, fw := range a.frameworks {
 		if fw.active {
 			s.ActiveFrameworks++
+		}
+	}
+	if len(a.quotas) > 0 {
+		s.Quotas = make(map[string]Quota, len(a.quotas))
+		for role, q := range a.quotas {
+			s.Quotas[role] = Quota{Guarantees: maps.Clone(q.Guarantees), Limits: maps.Clone(q.Limits)}
 		}
 	}
 	s.Total = a.toMap(a.totalQ)
