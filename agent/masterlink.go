@@ -47,6 +47,10 @@ const (
 	// sendLanes is how many messages may be on their way to the master at
 	// once.
 	sendLanes = 8
+	// sendBatch bounds the messages of a lane posted in one request to a
+	// master that accepts batches: what queued up behind a request in
+	// flight goes out together in the next one.
+	sendBatch = 64
 )
 
 // errMasterBehind ends the master link when its send queue is full.
@@ -98,6 +102,9 @@ type masterLink struct {
 	advanced     uint64
 	streamCancel context.CancelFunc
 	live         string // the open stream's ID, "" when none
+	// batches: the live stream's master said in REGISTERED that it takes
+	// BATCH messages.
+	batches bool
 
 	qmu    sync.Mutex
 	lanes  [sendLanes]sendLane
@@ -291,6 +298,17 @@ func (l *masterLink) isLive(streamID string) bool {
 	return streamID != "" && streamID == l.live
 }
 
+// batchSize is how many messages of a lane may go in one request: one,
+// unless the live stream's master takes batches.
+func (l *masterLink) batchSize() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.batches {
+		return sendBatch
+	}
+	return 1
+}
+
 func (l *masterLink) stream(ctx context.Context, gen uint64, body []byte) (err error, redirected bool) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+l.masterAddr()+subscribePath, bytes.NewReader(body))
 	if err != nil {
@@ -317,7 +335,8 @@ func (l *masterLink) stream(ctx context.Context, gen uint64, body []byte) (err e
 	l.mu.Lock()
 	if l.streamGen == gen {
 		l.live = streamID
-		l.failures = 0 // a master took the agent: a new round begins
+		l.batches = false // until this master's REGISTERED says otherwise
+		l.failures = 0    // a master took the agent: a new round begins
 	}
 	l.mu.Unlock()
 	if !l.deliver(core.MasterStream{Gen: gen, StreamID: streamID}) {
@@ -357,6 +376,13 @@ func (l *masterLink) stream(ctx context.Context, gen uint64, body []byte) (err e
 		if msg.GetType() == agentproto.MasterMessage_PING {
 			l.urgent(core.MasterMessage{Gen: gen, Msg: msg})
 			continue
+		}
+		if msg.GetType() == agentproto.MasterMessage_REGISTERED {
+			l.mu.Lock()
+			if l.streamGen == gen && l.live == streamID {
+				l.batches = msg.GetRegistered().GetAcceptsBatches()
+			}
+			l.mu.Unlock()
 		}
 		select {
 		case msgs <- msg:
@@ -456,40 +482,50 @@ func (l *masterLink) dropQueue() {
 	clear(l.byKey)
 }
 
-// head returns a lane's oldest message, which from now on no
-// retransmission replaces; nil when the lane is empty.
-func (l *masterLink) head(lane *sendLane) *outgoing {
+// heads appends to dst a lane's oldest messages, at most max of them and
+// all of the first one's stream, which from now on no retransmission
+// replaces; none when the lane is empty.
+func (l *masterLink) heads(dst []*outgoing, lane *sendLane, max int) []*outgoing {
 	l.qmu.Lock()
 	defer l.qmu.Unlock()
-	if len(lane.queue) == 0 {
-		return nil
+	for _, o := range lane.queue {
+		if len(dst) == max || len(dst) > 0 && o.send.StreamID != dst[0].send.StreamID {
+			break
+		}
+		if o.key != "" && l.byKey[o.key] == o {
+			delete(l.byKey, o.key)
+		}
+		dst = append(dst, o)
 	}
-	o := lane.queue[0]
-	if o.key != "" && l.byKey[o.key] == o {
-		delete(l.byKey, o.key)
-	}
-	return o
+	return dst
 }
 
-// pop removes o from the front of its lane, unless the queue was dropped
-// meanwhile.
-func (l *masterLink) pop(lane *sendLane, o *outgoing) {
+// pop removes outs from the front of their lane, unless the queue was
+// dropped meanwhile.
+func (l *masterLink) pop(lane *sendLane, outs []*outgoing) {
 	l.qmu.Lock()
 	defer l.qmu.Unlock()
-	if len(lane.queue) > 0 && lane.queue[0] == o {
+	for _, o := range outs {
+		if len(lane.queue) == 0 || lane.queue[0] != o {
+			return
+		}
 		lane.queue[0] = nil
 		lane.queue = lane.queue[1:]
 		l.queued--
 	}
 }
 
-// sender posts a lane's messages in order, each until it is done with.
+// sender posts a lane's messages in order, each until it is done with;
+// to a master that takes batches, what waits in the lane goes out
+// together.
 func (l *masterLink) sender(lane *sendLane) {
 	defer l.wg.Done()
 	retry := sendRetryMin
+	var outs []*outgoing
 	for {
-		o := l.head(lane)
-		if o == nil {
+		clear(outs)
+		outs = l.heads(outs[:0], lane, l.batchSize())
+		if len(outs) == 0 {
 			select {
 			case <-l.ctx.Done():
 				return
@@ -497,12 +533,20 @@ func (l *masterLink) sender(lane *sendLane) {
 			}
 			continue
 		}
-		if !l.isLive(o.send.StreamID) {
-			l.pop(lane, o) // its stream ended: superseded by the next registration
+		if !l.isLive(outs[0].send.StreamID) {
+			l.pop(lane, outs) // their stream ended: superseded by the next registration
 			continue
 		}
-		if l.post(l.ctx, o.send) != postFailed {
-			l.pop(lane, o)
+		send := outs[0].send
+		if len(outs) > 1 {
+			batch := &agentproto.AgentMessage{Type: agentproto.AgentMessage_BATCH.Enum(), Batch: make([]*agentproto.AgentMessage, len(outs))}
+			for i, o := range outs {
+				batch.Batch[i] = o.send.Msg
+			}
+			send.Msg = batch
+		}
+		if l.post(l.ctx, send) != postFailed {
+			l.pop(lane, outs)
 			retry = sendRetryMin
 			continue
 		}

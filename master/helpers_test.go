@@ -653,9 +653,11 @@ type fakeAgent struct {
 	pong atomic.Bool
 
 	resp *http.Response
-	msgs *queue[*agentproto.MasterMessage]
-	done chan struct{}
-	once sync.Once
+	// registered is the master's REGISTERED.
+	registered *agentproto.MasterMessage
+	msgs       *queue[*agentproto.MasterMessage]
+	done       chan struct{}
+	once       sync.Once
 }
 
 // startAgent registers an agent with the given resources and waits for
@@ -724,6 +726,7 @@ func connectAgent(t testing.TB, m *testMaster, msg *agentproto.AgentMessage) *fa
 	if got := reg.GetRegistered().GetAgentId().GetValue(); got != a.ID {
 		t.Fatalf("REGISTERED names agent %q, header said %q", got, a.ID)
 	}
+	a.registered = reg
 	return a
 }
 
@@ -812,8 +815,15 @@ func (a *fakeAgent) update(frameworkID, taskID string, state mesos.TaskState) []
 // the agent does while earlier updates wait for acknowledgement.
 func (a *fakeAgent) updateLatest(frameworkID, taskID string, state, latest mesos.TaskState) []byte {
 	a.t.Helper()
-	id := newUUID()
-	a.send(&agentproto.AgentMessage{
+	msg := a.statusUpdate(frameworkID, taskID, state, latest)
+	a.send(msg)
+	return msg.GetStatusUpdate().GetStatus().GetUuid()
+}
+
+// statusUpdate is the STATUS_UPDATE the agent sends for a task in state
+// (latest, with updates waiting), with a new uuid.
+func (a *fakeAgent) statusUpdate(frameworkID, taskID string, state, latest mesos.TaskState) *agentproto.AgentMessage {
+	return &agentproto.AgentMessage{
 		Type: agentproto.AgentMessage_STATUS_UPDATE.Enum(),
 		StatusUpdate: &agentproto.StatusUpdate{
 			LatestState: latest.Enum(),
@@ -824,14 +834,13 @@ func (a *fakeAgent) updateLatest(frameworkID, taskID string, state, latest mesos
 				Source:    mesos.TaskStatus_SOURCE_EXECUTOR.Enum(),
 				AgentId:   &mesos.AgentID{Value: proto.String(a.ID)},
 				Timestamp: proto.Float64(float64(time.Now().UnixNano()) / 1e9),
-				Uuid:      id,
+				Uuid:      newUUID(),
 				ContainerStatus: &mesos.ContainerStatus{
 					ContainerId: &mesos.ContainerID{Value: proto.String(a.ID + "-" + taskID)},
 				},
 			},
 		},
-	})
-	return id
+	}
 }
 
 func newUUID() []byte {

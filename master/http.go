@@ -285,8 +285,25 @@ func (m *Master) handleAgentMessage(w http.ResponseWriter, r *http.Request) {
 		textError(w, http.StatusBadRequest, fmt.Sprintf("Expecting the '%s' and '%s' headers", HeaderAgentID, HeaderStreamID))
 		return
 	}
+	msgs := []*agentproto.AgentMessage{msg}
+	if msg.GetType() == agentproto.AgentMessage_BATCH {
+		if err := checkBatch(msg); err != nil {
+			textError(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		msgs = msg.GetBatch()
+	}
+	// A batch's messages are stepped in order in one turn of the loop; the
+	// first one refused ends it (the agent then re-registers, and its
+	// registration carries its whole state).
 	var res core.Result
-	if err := m.doLeading(func() { res = m.step(core.AgentMessage{AgentID: agentID, Conn: conn, Msg: msg}) }); errors.Is(err, errNotLeading) {
+	if err := m.doLeading(func() {
+		for _, msg := range msgs {
+			if res = m.step(core.AgentMessage{AgentID: agentID, Conn: conn, Msg: msg}); res.Code.Failed() {
+				return
+			}
+		}
+	}); errors.Is(err, errNotLeading) {
 		m.redirectToLeader(w, r, r.URL.RequestURI())
 		return
 	} else if err != nil {
@@ -298,6 +315,28 @@ func (m *Master) handleAgentMessage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.WriteHeader(http.StatusAccepted)
+}
+
+// maxAgentBatch bounds the messages of one BATCH.
+const maxAgentBatch = 1024
+
+// checkBatch validates a BATCH: it holds messages, at most maxAgentBatch, and
+// none is itself a batch or a registration (those open streams).
+func checkBatch(msg *agentproto.AgentMessage) error {
+	batch := msg.GetBatch()
+	switch {
+	case len(batch) == 0:
+		return errors.New("Expecting 'batch' to hold messages for a BATCH")
+	case len(batch) > maxAgentBatch:
+		return fmt.Errorf("A BATCH holds at most %d messages, not %d", maxAgentBatch, len(batch))
+	}
+	for i, inner := range batch {
+		switch inner.GetType() {
+		case agentproto.AgentMessage_BATCH, agentproto.AgentMessage_REGISTER, agentproto.AgentMessage_REREGISTER:
+			return fmt.Errorf("Message %d of a BATCH is a %s, which cannot be batched", i, inner.GetType())
+		}
+	}
+	return nil
 }
 
 // httpStatus is the HTTP status that answers a core result code.

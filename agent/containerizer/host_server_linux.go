@@ -407,7 +407,13 @@ func (s *hostServer) launch(req hostRequest, stdout, stderr *os.File) (run func(
 		Started: func(pid int) {
 			task := recordProc(pid)
 			rec := pidsRecord{BootID: s.boot, Root: s.self, Executor: s.self, Task: &task, Hosted: true}
-			if err := writeJSON(filepath.Join(req.RunDir, pidsFile), rec); err != nil {
+			// Written once, in one write to a new file rather than a
+			// temporary one renamed: on a disk where every new directory
+			// entry costs a journal update, the rename is one more per
+			// task. A reader that comes between the create and the write
+			// sees an empty record, which it reads as absent, as it would
+			// a moment earlier.
+			if err := writeNewJSON(filepath.Join(req.RunDir, pidsFile), rec); err != nil {
 				s.log.Warn("recording a task's process", "container", req.ID, "err", err)
 			}
 			s.mu.Lock()

@@ -44,20 +44,24 @@ const (
 	AgentMessage_EXECUTOR_TO_FRAMEWORK AgentMessage_Type = 6
 	AgentMessage_UNREGISTER            AgentMessage_Type = 7
 	AgentMessage_OPERATION_STATUS      AgentMessage_Type = 8
+	// Several messages of one stream in one request, in order, to a
+	// master whose REGISTERED said it accepts_batches.
+	AgentMessage_BATCH AgentMessage_Type = 16
 )
 
 // Enum value maps for AgentMessage_Type.
 var (
 	AgentMessage_Type_name = map[int32]string{
-		0: "UNKNOWN",
-		1: "REGISTER",
-		2: "REREGISTER",
-		3: "PONG",
-		4: "STATUS_UPDATE",
-		5: "EXECUTOR_EXITED",
-		6: "EXECUTOR_TO_FRAMEWORK",
-		7: "UNREGISTER",
-		8: "OPERATION_STATUS",
+		0:  "UNKNOWN",
+		1:  "REGISTER",
+		2:  "REREGISTER",
+		3:  "PONG",
+		4:  "STATUS_UPDATE",
+		5:  "EXECUTOR_EXITED",
+		6:  "EXECUTOR_TO_FRAMEWORK",
+		7:  "UNREGISTER",
+		8:  "OPERATION_STATUS",
+		16: "BATCH",
 	}
 	AgentMessage_Type_value = map[string]int32{
 		"UNKNOWN":               0,
@@ -69,6 +73,7 @@ var (
 		"EXECUTOR_TO_FRAMEWORK": 6,
 		"UNREGISTER":            7,
 		"OPERATION_STATUS":      8,
+		"BATCH":                 16,
 	}
 )
 
@@ -319,8 +324,10 @@ type AgentMessage struct {
 	ExecutorExited      *AgentMessage_ExecutorExited      `protobuf:"bytes,4,opt,name=executor_exited,json=executorExited" json:"executor_exited,omitempty"`
 	ExecutorToFramework *AgentMessage_ExecutorToFramework `protobuf:"bytes,5,opt,name=executor_to_framework,json=executorToFramework" json:"executor_to_framework,omitempty"`
 	OperationStatus     *OperationStatusUpdate            `protobuf:"bytes,6,opt,name=operation_status,json=operationStatus" json:"operation_status,omitempty"`
-	unknownFields       protoimpl.UnknownFields
-	sizeCache           protoimpl.SizeCache
+	// BATCH: the messages, none of them a BATCH, REGISTER or REREGISTER.
+	Batch         []*AgentMessage `protobuf:"bytes,16,rep,name=batch" json:"batch,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *AgentMessage) Reset() {
@@ -391,6 +398,13 @@ func (x *AgentMessage) GetExecutorToFramework() *AgentMessage_ExecutorToFramewor
 func (x *AgentMessage) GetOperationStatus() *OperationStatusUpdate {
 	if x != nil {
 		return x.OperationStatus
+	}
+	return nil
+}
+
+func (x *AgentMessage) GetBatch() []*AgentMessage {
+	if x != nil {
+		return x.Batch
 	}
 	return nil
 }
@@ -883,8 +897,10 @@ type MasterMessage_Registered struct {
 	// ping_timeout_seconds without a ping.
 	PingIntervalSeconds *float64 `protobuf:"fixed64,3,opt,name=ping_interval_seconds,json=pingIntervalSeconds" json:"ping_interval_seconds,omitempty"`
 	PingTimeoutSeconds  *float64 `protobuf:"fixed64,4,opt,name=ping_timeout_seconds,json=pingTimeoutSeconds" json:"ping_timeout_seconds,omitempty"`
-	unknownFields       protoimpl.UnknownFields
-	sizeCache           protoimpl.SizeCache
+	// The master takes BATCH messages on /internal/agent/message.
+	AcceptsBatches *bool `protobuf:"varint,5,opt,name=accepts_batches,json=acceptsBatches" json:"accepts_batches,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *MasterMessage_Registered) Reset() {
@@ -943,6 +959,13 @@ func (x *MasterMessage_Registered) GetPingTimeoutSeconds() float64 {
 		return *x.PingTimeoutSeconds
 	}
 	return 0
+}
+
+func (x *MasterMessage_Registered) GetAcceptsBatches() bool {
+	if x != nil && x.AcceptsBatches != nil {
+		return *x.AcceptsBatches
+	}
+	return false
 }
 
 type MasterMessage_RunTask struct {
@@ -1344,14 +1367,16 @@ const file_api_agentproto_agentproto_proto_rawDesc = "" +
 	"\flatest_state\x18\x03 \x01(\x0e2\x13.mesos.v1.TaskStateR\vlatestState\"v\n" +
 	"\x0eExecutorRecord\x12*\n" +
 	"\x04info\x18\x01 \x02(\v2\x16.mesos.v1.ExecutorInfoR\x04info\x128\n" +
-	"\fcontainer_id\x18\x02 \x01(\v2\x15.mesos.v1.ContainerIDR\vcontainerId\"\xf9\t\n" +
+	"\fcontainer_id\x18\x02 \x01(\v2\x15.mesos.v1.ContainerIDR\vcontainerId\"\xba\n" +
+	"\n" +
 	"\fAgentMessage\x127\n" +
 	"\x04type\x18\x01 \x01(\x0e2#.gomesos.agent.v1.AgentMessage.TypeR\x04type\x12C\n" +
 	"\bregister\x18\x02 \x01(\v2'.gomesos.agent.v1.AgentMessage.RegisterR\bregister\x12C\n" +
 	"\rstatus_update\x18\x03 \x01(\v2\x1e.gomesos.agent.v1.StatusUpdateR\fstatusUpdate\x12V\n" +
 	"\x0fexecutor_exited\x18\x04 \x01(\v2-.gomesos.agent.v1.AgentMessage.ExecutorExitedR\x0eexecutorExited\x12f\n" +
 	"\x15executor_to_framework\x18\x05 \x01(\v22.gomesos.agent.v1.AgentMessage.ExecutorToFrameworkR\x13executorToFramework\x12R\n" +
-	"\x10operation_status\x18\x06 \x01(\v2'.gomesos.agent.v1.OperationStatusUpdateR\x0foperationStatus\x1a\xb1\x02\n" +
+	"\x10operation_status\x18\x06 \x01(\v2'.gomesos.agent.v1.OperationStatusUpdateR\x0foperationStatus\x124\n" +
+	"\x05batch\x18\x10 \x03(\v2\x1e.gomesos.agent.v1.AgentMessageR\x05batch\x1a\xb1\x02\n" +
 	"\bRegister\x122\n" +
 	"\n" +
 	"agent_info\x18\x01 \x02(\v2\x13.mesos.v1.AgentInfoR\tagentInfo\x12\x18\n" +
@@ -1372,7 +1397,7 @@ const file_api_agentproto_agentproto_proto_rawDesc = "" +
 	"\fframework_id\x18\x01 \x02(\v2\x15.mesos.v1.FrameworkIDR\vframeworkId\x125\n" +
 	"\vexecutor_id\x18\x02 \x02(\v2\x14.mesos.v1.ExecutorIDR\n" +
 	"executorId\x12\x12\n" +
-	"\x04data\x18\x03 \x02(\fR\x04data\"\xa4\x01\n" +
+	"\x04data\x18\x03 \x02(\fR\x04data\"\xaf\x01\n" +
 	"\x04Type\x12\v\n" +
 	"\aUNKNOWN\x10\x00\x12\f\n" +
 	"\bREGISTER\x10\x01\x12\x0e\n" +
@@ -1384,11 +1409,12 @@ const file_api_agentproto_agentproto_proto_rawDesc = "" +
 	"\x15EXECUTOR_TO_FRAMEWORK\x10\x06\x12\x0e\n" +
 	"\n" +
 	"UNREGISTER\x10\a\x12\x14\n" +
-	"\x10OPERATION_STATUS\x10\b\"\x88\x01\n" +
+	"\x10OPERATION_STATUS\x10\b\x12\t\n" +
+	"\x05BATCH\x10\x10\"\x88\x01\n" +
 	"\x15OperationStatusUpdate\x12%\n" +
 	"\x0eoperation_uuid\x18\x01 \x02(\fR\roperationUuid\x12.\n" +
 	"\x05state\x18\x02 \x02(\x0e2\x18.mesos.v1.OperationStateR\x05state\x12\x18\n" +
-	"\amessage\x18\x03 \x01(\tR\amessage\"\xdf\x11\n" +
+	"\amessage\x18\x03 \x01(\tR\amessage\"\x88\x12\n" +
 	"\rMasterMessage\x128\n" +
 	"\x04type\x18\x01 \x01(\x0e2$.gomesos.agent.v1.MasterMessage.TypeR\x04type\x12J\n" +
 	"\n" +
@@ -1403,14 +1429,15 @@ const file_api_agentproto_agentproto_proto_rawDesc = "" +
 	"\x15framework_to_executor\x18\t \x01(\v23.gomesos.agent.v1.MasterMessage.FrameworkToExecutorR\x13frameworkToExecutor\x12\x18\n" +
 	"\amessage\x18\n" +
 	" \x01(\tR\amessage\x12I\n" +
-	"\x0fapply_operation\x18\v \x01(\v2 .gomesos.agent.v1.ApplyOperationR\x0eapplyOperation\x1a\xd7\x01\n" +
+	"\x0fapply_operation\x18\v \x01(\v2 .gomesos.agent.v1.ApplyOperationR\x0eapplyOperation\x1a\x80\x02\n" +
 	"\n" +
 	"Registered\x12,\n" +
 	"\bagent_id\x18\x01 \x02(\v2\x11.mesos.v1.AgentIDR\aagentId\x125\n" +
 	"\vmaster_info\x18\x02 \x02(\v2\x14.mesos.v1.MasterInfoR\n" +
 	"masterInfo\x122\n" +
 	"\x15ping_interval_seconds\x18\x03 \x01(\x01R\x13pingIntervalSeconds\x120\n" +
-	"\x14ping_timeout_seconds\x18\x04 \x01(\x01R\x12pingTimeoutSeconds\x1aq\n" +
+	"\x14ping_timeout_seconds\x18\x04 \x01(\x01R\x12pingTimeoutSeconds\x12'\n" +
+	"\x0faccepts_batches\x18\x05 \x01(\bR\x0eacceptsBatches\x1aq\n" +
 	"\aRunTask\x12>\n" +
 	"\x0eframework_info\x18\x01 \x02(\v2\x17.mesos.v1.FrameworkInfoR\rframeworkInfo\x12&\n" +
 	"\x04task\x18\x02 \x02(\v2\x12.mesos.v1.TaskInfoR\x04task\x1a\xba\x01\n" +
@@ -1525,50 +1552,51 @@ var file_api_agentproto_agentproto_proto_depIdxs = []int32{
 	9,  // 8: gomesos.agent.v1.AgentMessage.executor_exited:type_name -> gomesos.agent.v1.AgentMessage.ExecutorExited
 	10, // 9: gomesos.agent.v1.AgentMessage.executor_to_framework:type_name -> gomesos.agent.v1.AgentMessage.ExecutorToFramework
 	5,  // 10: gomesos.agent.v1.AgentMessage.operation_status:type_name -> gomesos.agent.v1.OperationStatusUpdate
-	24, // 11: gomesos.agent.v1.OperationStatusUpdate.state:type_name -> mesos.v1.OperationState
-	1,  // 12: gomesos.agent.v1.MasterMessage.type:type_name -> gomesos.agent.v1.MasterMessage.Type
-	11, // 13: gomesos.agent.v1.MasterMessage.registered:type_name -> gomesos.agent.v1.MasterMessage.Registered
-	12, // 14: gomesos.agent.v1.MasterMessage.run_task:type_name -> gomesos.agent.v1.MasterMessage.RunTask
-	13, // 15: gomesos.agent.v1.MasterMessage.run_task_group:type_name -> gomesos.agent.v1.MasterMessage.RunTaskGroup
-	14, // 16: gomesos.agent.v1.MasterMessage.kill_task:type_name -> gomesos.agent.v1.MasterMessage.KillTask
-	15, // 17: gomesos.agent.v1.MasterMessage.acknowledge:type_name -> gomesos.agent.v1.MasterMessage.Acknowledge
-	16, // 18: gomesos.agent.v1.MasterMessage.shutdown_framework:type_name -> gomesos.agent.v1.MasterMessage.ShutdownFramework
-	17, // 19: gomesos.agent.v1.MasterMessage.shutdown_executor:type_name -> gomesos.agent.v1.MasterMessage.ShutdownExecutor
-	18, // 20: gomesos.agent.v1.MasterMessage.framework_to_executor:type_name -> gomesos.agent.v1.MasterMessage.FrameworkToExecutor
-	7,  // 21: gomesos.agent.v1.MasterMessage.apply_operation:type_name -> gomesos.agent.v1.ApplyOperation
-	19, // 22: gomesos.agent.v1.ApplyOperation.framework_id:type_name -> mesos.v1.FrameworkID
-	25, // 23: gomesos.agent.v1.ApplyOperation.operation:type_name -> mesos.v1.Offer.Operation
-	26, // 24: gomesos.agent.v1.ApplyOperation.resources:type_name -> mesos.v1.Resource
-	27, // 25: gomesos.agent.v1.AgentMessage.Register.agent_info:type_name -> mesos.v1.AgentInfo
-	28, // 26: gomesos.agent.v1.AgentMessage.Register.tasks:type_name -> mesos.v1.Task
-	3,  // 27: gomesos.agent.v1.AgentMessage.Register.executors:type_name -> gomesos.agent.v1.ExecutorRecord
-	29, // 28: gomesos.agent.v1.AgentMessage.Register.frameworks:type_name -> mesos.v1.FrameworkInfo
-	19, // 29: gomesos.agent.v1.AgentMessage.ExecutorExited.framework_id:type_name -> mesos.v1.FrameworkID
-	30, // 30: gomesos.agent.v1.AgentMessage.ExecutorExited.executor_id:type_name -> mesos.v1.ExecutorID
-	19, // 31: gomesos.agent.v1.AgentMessage.ExecutorToFramework.framework_id:type_name -> mesos.v1.FrameworkID
-	30, // 32: gomesos.agent.v1.AgentMessage.ExecutorToFramework.executor_id:type_name -> mesos.v1.ExecutorID
-	31, // 33: gomesos.agent.v1.MasterMessage.Registered.agent_id:type_name -> mesos.v1.AgentID
-	32, // 34: gomesos.agent.v1.MasterMessage.Registered.master_info:type_name -> mesos.v1.MasterInfo
-	29, // 35: gomesos.agent.v1.MasterMessage.RunTask.framework_info:type_name -> mesos.v1.FrameworkInfo
-	33, // 36: gomesos.agent.v1.MasterMessage.RunTask.task:type_name -> mesos.v1.TaskInfo
-	29, // 37: gomesos.agent.v1.MasterMessage.RunTaskGroup.framework_info:type_name -> mesos.v1.FrameworkInfo
-	22, // 38: gomesos.agent.v1.MasterMessage.RunTaskGroup.executor:type_name -> mesos.v1.ExecutorInfo
-	34, // 39: gomesos.agent.v1.MasterMessage.RunTaskGroup.task_group:type_name -> mesos.v1.TaskGroupInfo
-	19, // 40: gomesos.agent.v1.MasterMessage.KillTask.framework_id:type_name -> mesos.v1.FrameworkID
-	35, // 41: gomesos.agent.v1.MasterMessage.KillTask.task_id:type_name -> mesos.v1.TaskID
-	36, // 42: gomesos.agent.v1.MasterMessage.KillTask.kill_policy:type_name -> mesos.v1.KillPolicy
-	19, // 43: gomesos.agent.v1.MasterMessage.Acknowledge.framework_id:type_name -> mesos.v1.FrameworkID
-	35, // 44: gomesos.agent.v1.MasterMessage.Acknowledge.task_id:type_name -> mesos.v1.TaskID
-	19, // 45: gomesos.agent.v1.MasterMessage.ShutdownFramework.framework_id:type_name -> mesos.v1.FrameworkID
-	19, // 46: gomesos.agent.v1.MasterMessage.ShutdownExecutor.framework_id:type_name -> mesos.v1.FrameworkID
-	30, // 47: gomesos.agent.v1.MasterMessage.ShutdownExecutor.executor_id:type_name -> mesos.v1.ExecutorID
-	19, // 48: gomesos.agent.v1.MasterMessage.FrameworkToExecutor.framework_id:type_name -> mesos.v1.FrameworkID
-	30, // 49: gomesos.agent.v1.MasterMessage.FrameworkToExecutor.executor_id:type_name -> mesos.v1.ExecutorID
-	50, // [50:50] is the sub-list for method output_type
-	50, // [50:50] is the sub-list for method input_type
-	50, // [50:50] is the sub-list for extension type_name
-	50, // [50:50] is the sub-list for extension extendee
-	0,  // [0:50] is the sub-list for field type_name
+	4,  // 11: gomesos.agent.v1.AgentMessage.batch:type_name -> gomesos.agent.v1.AgentMessage
+	24, // 12: gomesos.agent.v1.OperationStatusUpdate.state:type_name -> mesos.v1.OperationState
+	1,  // 13: gomesos.agent.v1.MasterMessage.type:type_name -> gomesos.agent.v1.MasterMessage.Type
+	11, // 14: gomesos.agent.v1.MasterMessage.registered:type_name -> gomesos.agent.v1.MasterMessage.Registered
+	12, // 15: gomesos.agent.v1.MasterMessage.run_task:type_name -> gomesos.agent.v1.MasterMessage.RunTask
+	13, // 16: gomesos.agent.v1.MasterMessage.run_task_group:type_name -> gomesos.agent.v1.MasterMessage.RunTaskGroup
+	14, // 17: gomesos.agent.v1.MasterMessage.kill_task:type_name -> gomesos.agent.v1.MasterMessage.KillTask
+	15, // 18: gomesos.agent.v1.MasterMessage.acknowledge:type_name -> gomesos.agent.v1.MasterMessage.Acknowledge
+	16, // 19: gomesos.agent.v1.MasterMessage.shutdown_framework:type_name -> gomesos.agent.v1.MasterMessage.ShutdownFramework
+	17, // 20: gomesos.agent.v1.MasterMessage.shutdown_executor:type_name -> gomesos.agent.v1.MasterMessage.ShutdownExecutor
+	18, // 21: gomesos.agent.v1.MasterMessage.framework_to_executor:type_name -> gomesos.agent.v1.MasterMessage.FrameworkToExecutor
+	7,  // 22: gomesos.agent.v1.MasterMessage.apply_operation:type_name -> gomesos.agent.v1.ApplyOperation
+	19, // 23: gomesos.agent.v1.ApplyOperation.framework_id:type_name -> mesos.v1.FrameworkID
+	25, // 24: gomesos.agent.v1.ApplyOperation.operation:type_name -> mesos.v1.Offer.Operation
+	26, // 25: gomesos.agent.v1.ApplyOperation.resources:type_name -> mesos.v1.Resource
+	27, // 26: gomesos.agent.v1.AgentMessage.Register.agent_info:type_name -> mesos.v1.AgentInfo
+	28, // 27: gomesos.agent.v1.AgentMessage.Register.tasks:type_name -> mesos.v1.Task
+	3,  // 28: gomesos.agent.v1.AgentMessage.Register.executors:type_name -> gomesos.agent.v1.ExecutorRecord
+	29, // 29: gomesos.agent.v1.AgentMessage.Register.frameworks:type_name -> mesos.v1.FrameworkInfo
+	19, // 30: gomesos.agent.v1.AgentMessage.ExecutorExited.framework_id:type_name -> mesos.v1.FrameworkID
+	30, // 31: gomesos.agent.v1.AgentMessage.ExecutorExited.executor_id:type_name -> mesos.v1.ExecutorID
+	19, // 32: gomesos.agent.v1.AgentMessage.ExecutorToFramework.framework_id:type_name -> mesos.v1.FrameworkID
+	30, // 33: gomesos.agent.v1.AgentMessage.ExecutorToFramework.executor_id:type_name -> mesos.v1.ExecutorID
+	31, // 34: gomesos.agent.v1.MasterMessage.Registered.agent_id:type_name -> mesos.v1.AgentID
+	32, // 35: gomesos.agent.v1.MasterMessage.Registered.master_info:type_name -> mesos.v1.MasterInfo
+	29, // 36: gomesos.agent.v1.MasterMessage.RunTask.framework_info:type_name -> mesos.v1.FrameworkInfo
+	33, // 37: gomesos.agent.v1.MasterMessage.RunTask.task:type_name -> mesos.v1.TaskInfo
+	29, // 38: gomesos.agent.v1.MasterMessage.RunTaskGroup.framework_info:type_name -> mesos.v1.FrameworkInfo
+	22, // 39: gomesos.agent.v1.MasterMessage.RunTaskGroup.executor:type_name -> mesos.v1.ExecutorInfo
+	34, // 40: gomesos.agent.v1.MasterMessage.RunTaskGroup.task_group:type_name -> mesos.v1.TaskGroupInfo
+	19, // 41: gomesos.agent.v1.MasterMessage.KillTask.framework_id:type_name -> mesos.v1.FrameworkID
+	35, // 42: gomesos.agent.v1.MasterMessage.KillTask.task_id:type_name -> mesos.v1.TaskID
+	36, // 43: gomesos.agent.v1.MasterMessage.KillTask.kill_policy:type_name -> mesos.v1.KillPolicy
+	19, // 44: gomesos.agent.v1.MasterMessage.Acknowledge.framework_id:type_name -> mesos.v1.FrameworkID
+	35, // 45: gomesos.agent.v1.MasterMessage.Acknowledge.task_id:type_name -> mesos.v1.TaskID
+	19, // 46: gomesos.agent.v1.MasterMessage.ShutdownFramework.framework_id:type_name -> mesos.v1.FrameworkID
+	19, // 47: gomesos.agent.v1.MasterMessage.ShutdownExecutor.framework_id:type_name -> mesos.v1.FrameworkID
+	30, // 48: gomesos.agent.v1.MasterMessage.ShutdownExecutor.executor_id:type_name -> mesos.v1.ExecutorID
+	19, // 49: gomesos.agent.v1.MasterMessage.FrameworkToExecutor.framework_id:type_name -> mesos.v1.FrameworkID
+	30, // 50: gomesos.agent.v1.MasterMessage.FrameworkToExecutor.executor_id:type_name -> mesos.v1.ExecutorID
+	51, // [51:51] is the sub-list for method output_type
+	51, // [51:51] is the sub-list for method input_type
+	51, // [51:51] is the sub-list for extension type_name
+	51, // [51:51] is the sub-list for extension extendee
+	0,  // [0:51] is the sub-list for field type_name
 }
 
 func init() { file_api_agentproto_agentproto_proto_init() }

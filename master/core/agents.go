@@ -673,6 +673,7 @@ func (c *Core) connectAgent(a *agent, conn string) {
 			MasterInfo:          c.info,
 			PingIntervalSeconds: ptr(c.opts.AgentPingTimeout.Seconds()),
 			PingTimeoutSeconds:  ptr(c.opts.AgentPingTimeout.Seconds() * float64(c.opts.MaxAgentPingTimeouts)),
+			AcceptsBatches:      ptr(true),
 		},
 	}})
 }
