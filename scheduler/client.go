@@ -167,6 +167,11 @@ func New(cfg Config) (*Client, error) {
 	base := cfg.HTTPClient
 	if base == nil {
 		c.own = http.DefaultTransport.(*http.Transport).Clone()
+		// Calls to the master often come several at once (a framework
+		// acknowledging updates from a few goroutines, say): Go's default
+		// of 2 idle connections per host would close and dial one for
+		// nearly every call beyond the second.
+		c.own.MaxIdleConnsPerHost = ownIdleConns
 		base = &http.Client{Transport: c.own}
 	}
 	calls := *base
@@ -176,6 +181,10 @@ func New(cfg Config) (*Client, error) {
 	c.calls, c.stream = &calls, &stream
 	return c, nil
 }
+
+// ownIdleConns bounds the idle connections to the master that a client
+// without Config.HTTPClient keeps for its calls.
+const ownIdleConns = 16
 
 // FrameworkID is the framework's id: the one configured, or the one the
 // master assigned in SUBSCRIBED; "" before that.

@@ -241,8 +241,12 @@ var hostedHTTP = func() *http.Client {
 }()
 
 // hostedIdleConns bounds the idle connections the executors of a host keep
-// for their calls.
-const hostedIdleConns = 64
+// for their calls. A thousand tasks launched at once make hundreds of
+// calls at once: with a pool smaller than that, every call beyond it
+// dials a connection and closes it after one request (about two per task
+// with 64, in strace); an idle connection costs a goroutine and a few
+// kilobytes at each end.
+const hostedIdleConns = 512
 
 // lookupEnv is the last value of key in env, or "".
 func lookupEnv(env []string, key string) string {
