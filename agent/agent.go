@@ -38,6 +38,10 @@ type Agent struct {
 	ln      net.Listener
 	ip      string
 	port    int
+	// execLn is the runtime directory's agent.sock (nil when the agent
+	// could not listen there), served by execSrv: see execsocket.go.
+	execLn  net.Listener
+	execSrv *http.Server
 
 	core      *core.Core
 	startTime time.Time // the core's
@@ -107,6 +111,7 @@ func New(cfg Config) (*Agent, error) {
 	}
 	port := ln.Addr().(*net.TCPAddr).Port
 	ip := advertisedIP(cfg.IP)
+	execLn, execSocket := listenExecutorSocket(cfg.RuntimeDir, log)
 	endpoint := net.JoinHostPort(ip, strconv.Itoa(port))
 
 	a := &Agent{
@@ -115,6 +120,7 @@ func New(cfg Config) (*Agent, error) {
 		log:       log,
 		logq:      logq,
 		ln:        ln,
+		execLn:    execLn,
 		ip:        ip,
 		port:      port,
 		inputs:    make(chan core.Input, 256),
@@ -136,6 +142,7 @@ func New(cfg Config) (*Agent, error) {
 		// The executor binary (gomesos) also supervises every container.
 		SupervisorPath: cfg.ExecutorBinary,
 		ExecutorHost:   !cfg.NoCommandExecutorHost,
+		ExecutorSocket: execSocket,
 		OnExit:         func(t containerizer.Termination) { a.deliver(core.ContainerExited{Termination: termination(t)}) },
 		Isolators:      cfg.Isolators,
 		Logger:         log,
@@ -222,6 +229,9 @@ func (a *Agent) Run(ctx context.Context) error {
 	recovery, err := a.recoverContainers()
 	if err != nil {
 		a.ln.Close()
+		if a.execLn != nil {
+			a.execLn.Close()
+		}
 		a.store.Close()
 		a.logq.stop()
 		return err
@@ -230,6 +240,10 @@ func (a *Agent) Run(ctx context.Context) error {
 	a.ops.start()
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(a.ln) }()
+	if a.execLn != nil {
+		a.execSrv = a.executorSocketServer()
+		go func() { _ = a.execSrv.Serve(a.execLn) }()
+	}
 	a.link = newMasterLink(a.cfg.Master, a.masters, a.log, a.deliver, a.deliverUrgent)
 	a.log.Info("agent started", "endpoint", a.Addr(), "master", a.cfg.Master, "work_dir", a.cfg.WorkDir)
 
@@ -488,8 +502,10 @@ func (a *Agent) stop(srv *http.Server) {
 func (a *Agent) shutdownHTTP(srv *http.Server) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if err := srv.Shutdown(ctx); err != nil {
-		_ = srv.Close()
+	for _, s := range []*http.Server{srv, a.execSrv} {
+		if s != nil && s.Shutdown(ctx) != nil {
+			_ = s.Close()
+		}
 	}
 }
 

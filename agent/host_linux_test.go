@@ -241,3 +241,56 @@ func TestExecutorHostTaskInContainerCgroups(t *testing.T) {
 	fm.send(killTask("boxed", 0))
 	fm.waitUpdate("boxed", mesos.TaskState_TASK_KILLED)
 }
+
+// The executors of the host reach the agent over its unix socket, all of
+// them on one HTTP/2 connection: with eight tasks running the host holds
+// no TCP socket, and the agent's runtime directory has agent.sock.
+func TestHostedExecutorsShareTheAgentSocket(t *testing.T) {
+	checkLeaks(t)
+	fm := newFakeMaster(t)
+	a := startAgent(t, fm, nil)
+	defer a.stop(t)
+	agentID := a.registered(t)
+	sock := filepath.Join(a.cfg.RuntimeDir, "agent.sock")
+	if len(sock) > 107 {
+		t.Skipf("the test's runtime directory is too long for a socket: %s", sock)
+	}
+	const n = 8
+	for i := range n {
+		fm.send(runTask(commandTask(fmt.Sprint("t", i), agentID, "exec sleep 1000")))
+	}
+	var host int
+	for i := range n {
+		up := waitRunning(t, fm, fmt.Sprint("t", i))
+		host = int(up.GetStatus().GetContainerStatus().GetExecutorPid())
+	}
+	if fi, err := os.Stat(sock); err != nil || fi.Mode()&os.ModeSocket == 0 {
+		t.Fatalf("no socket at %s: %v", sock, err)
+	}
+	tcp := map[string]bool{}
+	for _, table := range []string{"tcp", "tcp6"} {
+		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/net/%s", host, table))
+		for _, line := range strings.Split(string(b), "\n")[1:] {
+			if f := strings.Fields(line); len(f) > 9 {
+				tcp[f[9]] = true // the socket's inode
+			}
+		}
+	}
+	fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", host))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sockets, tcpSockets := 0, 0
+	for _, fd := range fds {
+		link, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", host, fd.Name()))
+		if inode, ok := strings.CutPrefix(link, "socket:["); err == nil && ok {
+			sockets++
+			if tcp[strings.TrimSuffix(inode, "]")] {
+				tcpSockets++
+			}
+		}
+	}
+	if tcpSockets > 0 || sockets >= n {
+		t.Errorf("the host holds %d sockets, %d of them TCP, for %d executors; want no TCP and fewer than %d", sockets, tcpSockets, n, n)
+	}
+}

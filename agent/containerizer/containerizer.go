@@ -202,6 +202,11 @@ type Options struct {
 	// reboot it may or may not survive (records of an earlier boot never
 	// name running processes).
 	RuntimeDir string
+	// ExecutorSocket is the unix socket on which the agent serves the
+	// executor API in HTTP/2 as well ("" when it does not): executors in
+	// the executor host are given it as MESOS_DOMAIN_SOCKET, and share
+	// one connection on it.
+	ExecutorSocket string
 	// SupervisorPath is the binary that supervises each container: one
 	// whose main calls MainIfSupervisor first, as gomesos's does (the agent
 	// passes its executor binary). Empty starts executors directly, as

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/gomesos/gomesos/executor/builtin"
 )
 
 // hostSupported: the executor host runs on Linux.
@@ -389,6 +391,9 @@ func (p *Posix) launchHosted(spec Spec, path string, argv, env []string, runDir 
 		}
 	}
 	req.Env = cmd.Env
+	if p.opts.ExecutorSocket != "" {
+		req.Env = append(req.Env[:len(req.Env):len(req.Env)], builtin.EnvDomainSocket+"="+p.opts.ExecutorSocket)
+	}
 	var c *container
 	for attempt := 0; ; attempt++ {
 		hc, err := p.ensureHost()

@@ -100,11 +100,13 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"os/signal"
 	"strings"
+	"sync"
 	"syscall"
 
 	"github.com/gomesos/gomesos/codec"
@@ -118,6 +120,12 @@ const EnvKind = "GOMESOS_EXECUTOR"
 // EnvEncoding optionally picks the executor API encoding: "protobuf" (the
 // default, as Mesos's executors use) or "json".
 const EnvEncoding = "GOMESOS_EXECUTOR_ENCODING"
+
+// EnvDomainSocket names the unix socket on which the agent serves the
+// executor API, when it gives one (Mesos's variable, set with
+// --http_executor_domain_sockets): executors of an executor host reach the
+// agent there, over one shared HTTP/2 connection.
+const EnvDomainSocket = "MESOS_DOMAIN_SOCKET"
 
 // The executor kinds.
 const (
@@ -219,7 +227,7 @@ func RunHosted(ctx context.Context, h Hosted) int {
 	}
 	log = log.With("executor_id", cfg.ExecutorID, "framework_id", cfg.FrameworkID)
 	log.Info("starting in the executor host", "agent", cfg.AgentEndpoint, "sandbox", cfg.Sandbox, "checkpoint", cfg.Checkpoint)
-	client := executor.New(cfg, executor.WithEncoding(enc), executor.WithLogger(log), executor.WithHTTPClient(hostedHTTP))
+	client := executor.New(cfg, executor.WithEncoding(enc), executor.WithLogger(log), executor.WithHTTPClient(hostedClient(lookupEnv(h.Env, EnvDomainSocket))))
 	e := newEngine(KindCommand, cfg, client, log)
 	e.env, e.stdout, e.stderr, e.hosted = h.Env, h.Stdout, h.Stderr, &h
 	code := e.run(ctx)
@@ -240,13 +248,39 @@ var hostedHTTP = func() *http.Client {
 	return &http.Client{Transport: tr}
 }()
 
+// socketClients holds, by socket path, the client of the executors of a
+// host that reach the agent on its unix socket.
+var socketClients sync.Map
+
+// hostedClient is the HTTP client of a hosted executor: over the agent's
+// unix socket when it gives one, in HTTP/2 without TLS, so that every
+// executor of the host shares one connection (a stream each for its event
+// stream and its calls); else hostedHTTP, over TCP.
+func hostedClient(socket string) *http.Client {
+	if socket == "" {
+		return hostedHTTP
+	}
+	if c, ok := socketClients.Load(socket); ok {
+		return c.(*http.Client)
+	}
+	tr := &http.Transport{
+		Proxy: nil,
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", socket)
+		},
+	}
+	tr.Protocols = new(http.Protocols)
+	tr.Protocols.SetUnencryptedHTTP2(true)
+	c, _ := socketClients.LoadOrStore(socket, &http.Client{Transport: tr})
+	return c.(*http.Client)
+}
+
 // hostedIdleConns bounds the idle connections the executors of a host keep
-// for their calls. A thousand tasks launched at once make hundreds of
-// calls at once: with a pool smaller than that, every call beyond it
-// dials a connection and closes it after one request (about two per task
-// with 64, in strace); an idle connection costs a goroutine and a few
-// kilobytes at each end.
-const hostedIdleConns = 512
+// for their calls over TCP. A bigger pool saves dials when hundreds of
+// calls come at once, but every descriptor the host holds is copied and
+// closed again by each fork of a task.
+const hostedIdleConns = 64
 
 // lookupEnv is the last value of key in env, or "".
 func lookupEnv(env []string, key string) string {
