@@ -220,3 +220,30 @@ func TestExplainNamesQuotaLimitAndHeadroom(t *testing.T) {
 		t.Fatalf("quotas bearing on eng/a: %+v", re.Quotas)
 	}
 }
+
+// Headroom only holds back a quantity: a framework of the guaranteed role
+// that can use some agents only must be served before the others take
+// those agents, which is why guarantees have a stage of their own.
+func TestGuaranteesGoFirstForPickyFrameworks(t *testing.T) {
+	for seed := range int64(8) {
+		a := New(Options{Seed: seed})
+		r1, _ := resources.ParseAttributes("rack:r1")
+		r2, _ := resources.ParseAttributes("rack:r2")
+		a.AddAgent("a1", Agent{Hostname: "h1", Attributes: r1}, res("cpus:4;mem:1024"), nil)
+		a.AddAgent("a2", Agent{Hostname: "h2", Attributes: r2}, res("cpus:4;mem:1024"), nil)
+		oc, err := NewOfferConstraints(map[string][][]AttributeConstraint{"z": {{{Name: "rack", Kind: TextEquals, Value: "r1"}}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		a.AddFramework("fw-b", Framework{Roles: []string{"b"}}, nil)
+		a.AddFramework("fw-z", Framework{Roles: []string{"z"}, OfferConstraints: oc}, nil)
+		a.UpdateQuota("z", Quota{Guarantees: map[string]resources.Scalar{"cpus": sc(4)}})
+		out := a.Allocate(t0)
+		if got := cpusOf(out, "fw-z"); got != 4 {
+			t.Fatalf("seed %d: the picky framework of z got %g cpus, want its guarantee of 4 from rack r1: %v", seed, got, out)
+		}
+		if err := a.CheckInvariants(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
