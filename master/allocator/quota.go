@@ -102,8 +102,19 @@ type quotaCycle struct {
 	avail    qty // available headroom
 	required qty // required headroom
 
+	// version changes with every consumption; the caches hold what was
+	// computed at a version.
+	version    uint64
+	gCache     map[*role]cachedQty
+	roomCache  map[*role]cachedRoom
+	surplusVer uint64
+	surplusQ   qty
+}
+
+type cachedRoom struct {
 	version uint64
-	gCache  map[*role]cachedQty
+	room    qty
+	by      []*quotaNode
 }
 
 type cachedQty struct {
@@ -131,12 +142,14 @@ func (a *HierarchicalDRF) newQuotaCycle() *quotaCycle {
 	}
 	n := len(a.nameList)
 	qc := &quotaCycle{
-		a:      a,
-		n:      n,
-		byPath: make(map[string]*quotaNode, len(a.quotas)),
-		chains: map[*role][]*quotaNode{},
-		avail:  make(qty, n),
-		gCache: map[*role]cachedQty{},
+		a:         a,
+		n:         n,
+		byPath:    make(map[string]*quotaNode, len(a.quotas)),
+		chains:    map[*role][]*quotaNode{},
+		avail:     make(qty, n),
+		gCache:    map[*role]cachedQty{},
+		roomCache: map[*role]cachedRoom{},
+		version:   1,
 	}
 	for _, path := range sortedKeys(a.quotas) {
 		q := a.quotas[path]
@@ -323,6 +336,9 @@ func (qc *quotaCycle) guarantee(r *role) qty {
 // for what the ancestors' other quota sub-roles still need of their
 // guarantees; and which node bounds each name (nil where unlimited).
 func (qc *quotaCycle) room(r *role) (qty, []*quotaNode) {
+	if c, ok := qc.roomCache[r]; ok && c.version == qc.version {
+		return c.room, c.by
+	}
 	room := make(qty, qc.n)
 	for i := range room {
 		room[i] = resources.MaxScalar
@@ -351,15 +367,20 @@ func (qc *quotaCycle) room(r *role) (qty, []*quotaNode) {
 			}
 		}
 	}
+	qc.roomCache[r] = cachedRoom{qc.version, room, by}
 	return room, by
 }
 
 // surplus returns the available headroom beyond the required one.
 func (qc *quotaCycle) surplus() qty {
+	if qc.surplusVer == qc.version {
+		return qc.surplusQ
+	}
 	s := make(qty, qc.n)
 	for i := range s {
 		s[i] = max(qc.avail.at(i)-qc.required.at(i), 0)
 	}
+	qc.surplusQ, qc.surplusVer = s, qc.version
 	return s
 }
 
@@ -433,8 +454,9 @@ func minQty(x, y qty, n int) qty {
 // quotaOffer returns what c would be offered out of avail (what ag has
 // for c's role) under quota, with the unreserved non-revocable scalars
 // it holds, and whether c may be offered it. With guaranteed, the offer
-// must make progress towards an unmet guarantee (the first stage).
-func (a *HierarchicalDRF) quotaOffer(qc *quotaCycle, c *client, ag *agent, avail resources.Resources, guaranteed bool) (offer resources.Resources, inc qty, ok bool) {
+// must make progress towards an unmet guarantee (the first stage). cut
+// memoizes the cut for frameworks that see avail alike (see quotaCut).
+func (a *HierarchicalDRF) quotaOffer(qc *quotaCycle, c *client, ag *agent, avail resources.Resources, guaranteed bool, cut *quotaCutMemo) (resources.Resources, qty, bool) {
 	fw, r := c.fw, c.role
 	if a.filterGPU && ag.hasGPU && !fw.caps.GPUResources {
 		return nil, nil, false
@@ -442,11 +464,84 @@ func (a *HierarchicalDRF) quotaOffer(qc *quotaCycle, c *client, ag *agent, avail
 	if !fw.constraints.Allows(r.path, &ag.info) {
 		return nil, nil, false
 	}
-	usable := avail
+	var offer resources.Resources
+	var inc, offerQ qty
 	if ag.special {
-		usable = stripIncapable(avail, fw.caps)
+		offer, inc = a.quotaCut(qc, r, ag, stripIncapable(avail, fw.caps), avail, guaranteed)
+		offerQ = a.toQty(offer)
+	} else {
+		if !cut.done {
+			cut.offer, cut.inc = a.quotaCut(qc, r, ag, avail, avail, guaranteed)
+			if sameSlice(cut.offer, ag.available) {
+				cut.offerQ = ag.availQ
+			} else {
+				cut.offerQ = a.toQty(cut.offer)
+			}
+			cut.done = true
+		}
+		offer, inc, offerQ = cut.offer, cut.inc, cut.offerQ
 	}
-	var fixed, quotaRes resources.Resources
+	if offer.IsEmpty() || !a.allocatable(offerQ, r.path, fw) || a.refused(c, ag, offer) {
+		return nil, nil, false
+	}
+	return offer, inc, true
+}
+
+// quotaCutMemo is the cut of an agent's resources for a role, the same
+// for every framework of the role while the agent is unchanged.
+type quotaCutMemo struct {
+	done        bool
+	offer       resources.Resources
+	inc, offerQ qty
+}
+
+// quotaCut cuts usable (what a framework may use of avail) down to what
+// role r may be given under quota: reservations, revocable and
+// non-scalar resources whole; of the unreserved non-revocable scalars,
+// what goes towards unmet guarantees, and the rest only within the
+// surplus headroom; all within the limits. It returns nil when
+// guaranteed and nothing goes towards a guarantee.
+func (a *HierarchicalDRF) quotaCut(qc *quotaCycle, r *role, ag *agent, usable, avail resources.Resources, guaranteed bool) (resources.Resources, qty) {
+	g := qc.guarantee(r)
+	if guaranteed && len(g) == 0 {
+		return nil, nil
+	}
+	room, _ := qc.room(r)
+	surplus := qc.surplus()
+
+	// Nothing to cut when every name fits in the room and in what goes
+	// towards guarantees plus the surplus: the usual case.
+	var quotaQ qty
+	if ag.special {
+		quotaQ = make(qty, qc.n)
+		for i := range usable {
+			if u := &usable[i]; quotaResource(u) {
+				quotaQ.addAt(a.nameIDs[u.Name], u.Scalar)
+			}
+		}
+	} else {
+		quotaQ = ag.availQ // only unreserved, non-revocable scalars
+	}
+	fits, progress := true, false
+	for i, v := range quotaQ {
+		if v <= 0 {
+			continue
+		}
+		if v > room.at(i) || v > g.at(i)+surplus.at(i) {
+			fits = false
+			break
+		}
+		progress = progress || g.at(i) > 0
+	}
+	if fits && (progress || !guaranteed) {
+		if len(usable) == len(avail) {
+			return avail, quotaQ // keep the agent's slice (see refused)
+		}
+		return usable, quotaQ
+	}
+
+	fixed := make(resources.Resources, 0, len(usable))
+	quotaRes := make(resources.Resources, 0, len(usable))
 	for i := range usable {
 		if quotaResource(&usable[i]) {
 			quotaRes = append(quotaRes, usable[i])
@@ -454,37 +549,19 @@ func (a *HierarchicalDRF) quotaOffer(qc *quotaCycle, c *client, ag *agent, avail
 			fixed = append(fixed, usable[i])
 		}
 	}
-	g := qc.guarantee(r)
-	room, _ := qc.room(r)
 	part := a.shrink(quotaRes, minQty(g, room, qc.n))
 	if guaranteed && len(part) == 0 {
-		return nil, nil, false
+		return nil, nil
 	}
 	partQ := a.toQty(part)
-	restCap := qc.surplus()
+	restCap := make(qty, qc.n)
 	for i := range restCap {
-		restCap[i] = min(restCap[i], max(room[i]-partQ.at(i), 0))
+		restCap[i] = min(surplus[i], max(room[i]-partQ.at(i), 0))
 	}
-	rest := a.shrink(resources.Resources(quotaRes).Subtract(part), restCap)
-	inc = partQ
+	rest := a.shrink(quotaRes.Subtract(part), restCap)
+	inc := partQ
 	inc.add(a.toQty(rest))
-	if sumScalars(quotaRes) == sumScalars(part)+sumScalars(rest) && len(usable) == len(avail) {
-		offer = avail // nothing cut: keep the agent's slice (see refused)
-	} else {
-		offer = resources.New(fixed...).Add(part).Add(rest)
-	}
-	if offer.IsEmpty() || !a.allocatable(a.toQty(offer), r.path, fw) || a.refused(c, ag, offer) {
-		return nil, nil, false
-	}
-	return offer, inc, true
-}
-
-func sumScalars(rs resources.Resources) resources.Scalar {
-	var s resources.Scalar
-	for i := range rs {
-		s += rs[i].Scalar
-	}
-	return s
+	return resources.New(fixed...).Add(part).Add(rest), inc
 }
 
 // holdKey is a framework role on an agent, to merge the two stages'
@@ -561,8 +638,9 @@ func (a *HierarchicalDRF) allocateRoleQuota(qc *quotaCycle, ag *agent, r *role, 
 	if len(avail) == 0 {
 		return out
 	}
+	var cut quotaCutMemo
 	for _, c := range r.offerable.sorted(clientCmp) {
-		offer, inc, ok := a.quotaOffer(qc, c, ag, avail, guaranteed)
+		offer, inc, ok := a.quotaOffer(qc, c, ag, avail, guaranteed, &cut)
 		if !ok {
 			continue
 		}
@@ -575,8 +653,10 @@ func (a *HierarchicalDRF) allocateRoleQuota(qc *quotaCycle, ag *agent, r *role, 
 			out = append(out, Allocation{FrameworkID: c.fw.id, AgentID: ag.id, Role: r.path, Resources: alloc})
 			ag.lastAlloc = lastAlloc{c: c, out: alloc, un: offer}
 		}
-		a.charge(c, ag, offer, a.toQty(offer), true)
+		// inc may be the agent's own quantities, which charge changes.
 		qc.consume(r, inc)
+		a.charge(c, ag, offer, a.toQty(offer), true)
+		cut = quotaCutMemo{}
 		if avail, _ = a.availableTo(ag, r); len(avail) == 0 {
 			return out
 		}
