@@ -237,7 +237,13 @@ func (m *quotaModel) allocate(t *rapid.T) {
 	for role := range m.quotas {
 		before[role] = m.consumed(role)
 	}
+	seen := map[string]bool{}
 	for _, o := range m.a.Allocate(m.now) {
+		key := o.FrameworkID + "|" + o.AgentID + "|" + o.Role
+		if seen[key] {
+			t.Fatalf("%v: a second allocation for the framework, agent and role in one cycle", o)
+		}
+		seen[key] = true
 		if m.fws[o.FrameworkID] == nil || m.agents[o.AgentID] == nil || !slices.Contains(m.fws[o.FrameworkID], o.Role) {
 			t.Fatalf("%v: unknown framework or agent, or role not subscribed", o)
 		}
