@@ -247,3 +247,23 @@ func TestGuaranteesGoFirstForPickyFrameworks(t *testing.T) {
 		}
 	}
 }
+
+func TestStatsReportConsumedQuota(t *testing.T) {
+	h := newHarness(t, Options{Seed: 9})
+	h.agent("reserved", "cpus(eng/a):1;mem(eng/a):256;cpus:1;mem:256")
+	h.agent("plain", "cpus:4;mem:1024;ports:[31000-31010]")
+	h.framework("fw-a", "eng/b")
+	h.a.UpdateQuota("eng", Quota{Limits: map[string]resources.Scalar{"cpus": sc(3)}})
+	h.a.UpdateQuota("eng/a", Quota{Guarantees: map[string]resources.Scalar{"cpus": sc(1)}})
+	h.allocate()
+	s := h.a.Stats()
+	// eng/b took 2 unreserved cpus (eng's limit less eng/a's reservation);
+	// eng/a's unallocated reservation counts for it and for eng.
+	eng, a := s.QuotaConsumed["eng"], s.QuotaConsumed["eng/a"]
+	if eng["cpus"] != sc(3) || a["cpus"] != sc(1) || a["mem"] != sc(256) {
+		t.Fatalf("consumed quota: eng %v, eng/a %v; want eng cpus:3, eng/a cpus:1;mem:256", eng, a)
+	}
+	if len(s.QuotaConsumed) != 2 {
+		t.Fatalf("consumed reported for %v, want eng and eng/a", s.QuotaConsumed)
+	}
+}
