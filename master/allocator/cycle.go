@@ -21,6 +21,9 @@ func (a *HierarchicalDRF) Allocate(now time.Time) []Allocation {
 	a.runs++
 	a.expireFilters(now)
 	a.refreshShares()
+	if len(a.quotas) > 0 {
+		return a.allocateWithQuota()
+	}
 
 	// The agents that may have something for someone: all of them when a
 	// framework became newly eligible since the last cycle, else only

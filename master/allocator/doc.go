@@ -17,9 +17,11 @@
 // gives resources back with [Allocator.RecoverResources] when an offer is
 // declined or rescinded, or a task ends.
 //
-// Weights, quota, reservation and volume operations, agent updates and
-// inverse offers come later as new methods; the role tree already carries a
-// weight per role.
+// Roles have weights ([Allocator.UpdateWeights]) and quotas
+// ([Allocator.UpdateQuota]): guarantees met before fair sharing, headroom
+// held back for them, and limits no role subtree exceeds, as Mesos 1.11
+// has them (see quota.go). Reservation and volume operations convert
+// resources in place (reserve.go).
 //
 // # Cost of a cycle
 //
@@ -34,5 +36,8 @@
 // filters.go). And an agent on which no framework took anything is marked
 // blocked: later cycles skip it until its resources change, one of its
 // filters goes, or a framework becomes newly able to take resources (then
-// only that framework is asked).
+// only that framework is asked). While any quota is set, what an agent may
+// give depends on what roles consume elsewhere, so a cycle examines every
+// active agent and blocks none; a quota change unblocks them all. Without
+// quota the cycle is exactly the one above.
 package allocator

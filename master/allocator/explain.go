@@ -52,6 +52,36 @@ type RoleExplanation struct {
 	TooSmall       []AgentFree
 	NothingFree    []string
 	MinAllocatable []map[string]float64
+	// Quotas are the quotas bearing on the role: its own and its
+	// ancestors', nearest first, with what each role consumes.
+	Quotas []QuotaOf
+	// AtLimit are the resources the role may be offered no more of
+	// because it or an ancestor is at its quota limit (less what the
+	// ancestor's other quota sub-roles still need of their guarantees).
+	AtLimit []LimitReached
+	// HeadroomHeld is, by name, how much of the free unreserved resources
+	// the role may not be offered because it is held back for unmet
+	// guarantees of the roles in HeadroomFor.
+	HeadroomHeld map[string]float64
+	HeadroomFor  []string
+}
+
+// QuotaOf is a role's quota and what the role (with its sub-roles)
+// consumes of it: what it is allocated of unreserved resources plus its
+// reservations.
+type QuotaOf struct {
+	Role       string
+	Guarantees map[string]float64
+	Limits     map[string]float64
+	Consumed   map[string]float64
+}
+
+// LimitReached is a resource that a quota role's limit keeps from a role.
+type LimitReached struct {
+	Role     string // the role whose limit it is
+	Resource string
+	Limit    float64
+	Consumed float64
 }
 
 // ShareOf is a framework's dominant share in a role.
@@ -91,6 +121,7 @@ func (a *HierarchicalDRF) Explain(frameworkID string, now time.Time) (Explanatio
 	agents := slices.Clone(a.agentList)
 	sort.Slice(agents, func(i, j int) bool { return agents[i].id < agents[j].id })
 	nowNanos := now.UnixNano()
+	var qc *quotaCycle
 	for _, roleName := range sortedKeys(fw.clients) {
 		c := fw.clients[roleName]
 		r := c.role
@@ -142,9 +173,73 @@ func (a *HierarchicalDRF) Explain(frameworkID string, now time.Time) (Explanatio
 				re.TooSmall = append(re.TooSmall, AgentFree{AgentID: ag.id, Free: scalarMap(avail)})
 			}
 		}
+		if len(a.quotas) > 0 {
+			if qc == nil {
+				qc = a.newQuotaCycle()
+			}
+			a.explainQuota(qc, r, &re)
+		}
 		ex.Roles = append(ex.Roles, re)
 	}
 	return ex, true
+}
+
+// explainQuota fills in the quota part of re, for role r.
+func (a *HierarchicalDRF) explainQuota(qc *quotaCycle, r *role, re *RoleExplanation) {
+	chain := qc.chain(r)
+	for _, nd := range chain {
+		q := a.quotas[nd.path]
+		re.Quotas = append(re.Quotas, QuotaOf{
+			Role:       nd.path,
+			Guarantees: floatMap(q.Guarantees),
+			Limits:     floatMap(q.Limits),
+			Consumed:   a.qtyFloats(nd.consumed),
+		})
+	}
+	room, by := qc.room(r)
+	for i, left := range room {
+		if left == 0 && by != nil && by[i] != nil {
+			nd := by[i]
+			re.AtLimit = append(re.AtLimit, LimitReached{
+				Role: nd.path, Resource: a.nameList[i],
+				Limit: nd.limit[i].Float64(), Consumed: nd.consumed[i].Float64(),
+			})
+		}
+	}
+	// What r may not take of the free unreserved resources: beyond the
+	// surplus headroom and what goes towards its own chain's guarantees.
+	g, surplus := qc.guarantee(r), qc.surplus()
+	held := qty(nil)
+	for i, free := range qc.avail {
+		if h := free - surplus[i] - g.at(i); free > 0 && h > 0 {
+			held.addAt(i, min(h, free))
+		}
+	}
+	if held.isZero() {
+		return
+	}
+	re.HeadroomHeld = a.qtyFloats(held)
+	for _, nd := range qc.nodes {
+		if !nd.req.isZero() && !slices.Contains(chain, nd) {
+			re.HeadroomFor = append(re.HeadroomFor, nd.path)
+		}
+	}
+}
+
+func floatMap(m map[string]resources.Scalar) map[string]float64 {
+	out := make(map[string]float64, len(m))
+	for k, v := range m {
+		out[k] = v.Float64()
+	}
+	return out
+}
+
+func (a *HierarchicalDRF) qtyFloats(q qty) map[string]float64 {
+	out := map[string]float64{}
+	for name, v := range a.toMap(q) {
+		out[name] = v.Float64()
+	}
+	return out
 }
 
 // siblings are the roles under r's parent, r included.

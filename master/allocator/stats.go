@@ -37,6 +37,11 @@ type Stats struct {
 	// (allocator/mesos/quota/roles/<role>/resources/<name>/guarantee and
 	// /limit).
 	Quotas map[string]Quota
+	// QuotaConsumed is, for each role with a quota, what it consumes of
+	// it as Mesos counts it (the /roles "consumed" quota): what the role
+	// and its sub-roles are allocated of unreserved non-revocable scalars
+	// plus their reservations, allocated or not. See quota.go.
+	QuotaConsumed map[string]map[string]resources.Scalar
 }
 
 // Stats implements Allocator.
@@ -66,6 +71,11 @@ func (a *HierarchicalDRF) Stats() Stats {
 		s.Quotas = make(map[string]Quota, len(a.quotas))
 		for role, q := range a.quotas {
 			s.Quotas[role] = Quota{Guarantees: maps.Clone(q.Guarantees), Limits: maps.Clone(q.Limits)}
+		}
+		qc := a.newQuotaCycle()
+		s.QuotaConsumed = make(map[string]map[string]resources.Scalar, len(qc.nodes))
+		for _, nd := range qc.nodes {
+			s.QuotaConsumed[nd.path] = a.toMap(nd.consumed)
 		}
 	}
 	s.Total = a.toMap(a.totalQ)

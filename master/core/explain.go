@@ -51,6 +51,31 @@ type RoleExplanation struct {
 	TooSmall       []AgentFree          `json:"agents_below_min_allocatable"`
 	NothingFree    []string             `json:"agents_with_nothing_free"`
 	MinAllocatable []map[string]float64 `json:"min_allocatable_resources"`
+	// Quotas are the quotas bearing on the role (its own, then its
+	// ancestors'); AtQuotaLimit the resources a limit keeps from it;
+	// HeadroomHeld what of the free unreserved resources is held back
+	// for the unmet guarantees of HeadroomFor.
+	Quotas       []QuotaOf          `json:"quotas"`
+	AtQuotaLimit []LimitReached     `json:"at_quota_limit"`
+	HeadroomHeld map[string]float64 `json:"quota_headroom_held"`
+	HeadroomFor  []string           `json:"quota_headroom_held_for"`
+}
+
+// QuotaOf is a role's quota and what the role, with its sub-roles,
+// consumes of it (allocated unreserved resources plus reservations).
+type QuotaOf struct {
+	Role       string             `json:"role"`
+	Guarantees map[string]float64 `json:"guarantees"`
+	Limits     map[string]float64 `json:"limits"`
+	Consumed   map[string]float64 `json:"consumed"`
+}
+
+// LimitReached is a resource a quota role's limit keeps from a role.
+type LimitReached struct {
+	Role     string  `json:"role"`
+	Resource string  `json:"resource"`
+	Limit    float64 `json:"limit"`
+	Consumed float64 `json:"consumed"`
 }
 
 // FrameworkShare is a framework's dominant share in a role.
@@ -172,6 +197,23 @@ func (c *Core) Explain(frameworkID string) (*Explanation, bool) {
 			Frameworks: []FrameworkShare{}, SiblingRoles: []RoleShare{}, Filters: []ExplainedFilter{},
 			ConstrainedOut: append([]string{}, r.ConstrainedOut...), TooSmall: []AgentFree{},
 			NothingFree: append([]string{}, r.NothingFree...), MinAllocatable: r.MinAllocatable,
+			Quotas: []QuotaOf{}, AtQuotaLimit: []LimitReached{}, HeadroomHeld: map[string]float64{},
+			HeadroomFor: append([]string{}, r.HeadroomFor...),
+		}
+		for _, q := range r.Quotas {
+			re.Quotas = append(re.Quotas, QuotaOf{Role: q.Role, Guarantees: q.Guarantees, Limits: q.Limits, Consumed: q.Consumed})
+		}
+		for _, l := range r.AtLimit {
+			re.AtQuotaLimit = append(re.AtQuotaLimit, LimitReached{Role: l.Role, Resource: l.Resource, Limit: l.Limit, Consumed: l.Consumed})
+			if r.Offerable {
+				reason("role %s is at its quota limit: role %s consumes %g %s of its limit %g, so no more unreserved %s is offered in role %s", r.Role, l.Role, l.Consumed, l.Resource, l.Limit, l.Resource, r.Role)
+			}
+		}
+		for name, v := range r.HeadroomHeld {
+			re.HeadroomHeld[name] = v
+		}
+		if len(r.HeadroomHeld) > 0 && r.Offerable {
+			reason("quota headroom held for other roles: %s of the free unreserved resources are kept for the unmet guarantees of %s, and role %s may not be offered them", freeString(r.HeadroomHeld), strings.Join(r.HeadroomFor, ", "), r.Role)
 		}
 		if re.ConstrainedOut == nil {
 			re.ConstrainedOut = []string{}
