@@ -84,6 +84,9 @@ func (c *Core) offerOperation(fw *framework, a *agent, role string, available re
 	if err == nil && !available.Contains(consumed) {
 		err = fmt.Errorf("%s does not contain %s", available.String(), consumed.String())
 	}
+	if err == nil && op.GetType() == mesos.Offer_Operation_DESTROY {
+		c.rescindSharedOffers(a, consumed)
+	}
 	if err == nil && !c.alloc.UpdateAllocation(fw.id, a.id, consumed, converted) {
 		err = fmt.Errorf("the allocator does not hold %s for the framework", consumed.String())
 	}
