@@ -268,6 +268,7 @@ func (c *Core) accept(fw *framework, acc *schedpb.Call_Accept) {
 func (c *Core) dropOperation(fw *framework, op *mesos.Offer_Operation, why string) {
 	c.log.Warn("dropping an offer operation", "framework", fw.id, "type", op.GetType().String(), "reason", why)
 	c.metrics.inc("master/invalid_operations")
+	c.metrics.operationState(op.GetType(), mesos.OperationState_OPERATION_ERROR, 1)
 	if op.GetId() == nil {
 		c.sendToFramework(fw, errorEvent(why))
 		return
