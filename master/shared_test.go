@@ -16,6 +16,7 @@ import (
 	mesos "github.com/gomesos/gomesos/api/v1/mesos"
 	schedpb "github.com/gomesos/gomesos/api/v1/scheduler"
 	"github.com/gomesos/gomesos/codec"
+	"github.com/gomesos/gomesos/resources"
 )
 
 // sharedVolumeProto is a shared persistent volume of role eng.
@@ -94,8 +95,10 @@ func TestSharedVolumes(t *testing.T) {
 		Create: &mesos.Offer_Operation_Create{Volumes: []*mesos.Resource{plainVol}},
 	})
 	st := plain.next(schedpb.Event_UPDATE_OPERATION_STATUS).GetUpdateOperationStatus().GetStatus()
-	if st.GetState() != mesos.OperationState_OPERATION_ERROR || !strings.Contains(st.GetMessage(), "with no SHARED_RESOURCES capability") {
-		t.Fatalf("CREATE of a shared volume without the capability: %v %q", st.GetState(), st.GetMessage())
+	named, _ := resources.ResourceFromProto(plainVol)
+	if want := "Create volume operation for '" + named.String() + "' has been attempted by framework '" +
+		plain.FrameworkID + "' with no SHARED_RESOURCES capability"; st.GetState() != mesos.OperationState_OPERATION_ERROR || !strings.HasSuffix(st.GetMessage(), want) {
+		t.Fatalf("CREATE of a shared volume without the capability: %v %q, want OPERATION_ERROR %q", st.GetState(), st.GetMessage(), want)
 	}
 
 	// f1 launches two tasks on the volume in one ACCEPT.

@@ -537,7 +537,12 @@ func (c *Core) validateCreate(fw *framework, a *agent, vols resources.Resources,
 			return fmt.Errorf("Persistent volume '%s' has container path '%s': it must be a relative path inside the sandbox", id, p)
 		}
 		if pb.Shared != nil && fw != nil && !fw.hasCapability(mesos.FrameworkInfo_Capability_SHARED_RESOURCES) {
-			return fmt.Errorf("Create volume operation for '%s' has been attempted by framework '%s' with no SHARED_RESOURCES capability", id, fw.id)
+			// Mesos names the volume as it stringifies a resource.
+			name := id
+			if r, err := resources.ResourceFromProto(pb); err == nil {
+				name = r.String()
+			}
+			return fmt.Errorf("Create volume operation for '%s' has been attempted by framework '%s' with no SHARED_RESOURCES capability", name, fw.id)
 		}
 		if principal != "" {
 			p := pb.GetDisk().GetPersistence().Principal
