@@ -299,10 +299,9 @@ func TestLegacyEndpointsHaveMesosKeys(t *testing.T) {
 		t.Errorf("/master/frameworks lacks keys of Mesos's: %v", missing)
 	}
 
-	// Metrics: Gomesos has no operation feedback and no libprocess event
-	// queues of the allocator; everything else Mesos reports is there.
+	// Metrics: Gomesos has no libprocess event queues of the allocator;
+	// everything else Mesos reports is there.
 	omitted := []string{
-		"master/operations/",                        // offer operations other than LAUNCH/LAUNCH_GROUP are not implemented
 		"master/frameworks/",                        // the sample's framework; TestPerFrameworkMetrics compares the names
 		"allocator/event_queue_dispatches",          // libprocess actor queues: the allocator is called
 		"allocator/mesos/event_queue_dispatches",    //   synchronously from the master's loop

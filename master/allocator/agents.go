@@ -23,8 +23,16 @@ type agent struct {
 	// resources: what may be offered then depends on the role and on the
 	// framework's capabilities, which the cycle's fast path skips.
 	special bool
-	hasGPU  bool
-	active  bool
+	// hasShared is set when the total holds shared resources (see
+	// shared.go): they are never in available, and whoever holds a copy
+	// does not take them from anyone else.
+	hasShared bool
+	// sharedRun and sharedOut record the shared resources handed out in
+	// allocation run sharedRun, so that a cycle offers each at most once.
+	sharedRun uint64
+	sharedOut resources.Resources
+	hasGPU    bool
+	active    bool
 
 	// blocked records that the last cycle visiting the agent found no
 	// framework that would take anything, at agent generation blockedGen
@@ -79,6 +87,9 @@ type agent struct {
 }
 
 func (ag *agent) take(res resources.Resources, q qty) {
+	if ag.hasShared {
+		res, q = ag.drf.takeShared(ag, res, q)
+	}
 	ag.available = ag.available.Subtract(res)
 	ag.availQ.sub(q)
 	ag.gen++
@@ -183,6 +194,11 @@ func (b *bitset) set(i int, on bool) {
 }
 
 func (ag *agent) give(res resources.Resources, q qty) {
+	if ag.hasShared {
+		if res, q = ag.drf.withoutShared(res, q); len(res) == 0 {
+			return
+		}
+	}
 	if len(ag.available) == 0 {
 		// Resources values are never modified in place, so the agent can
 		// hold res itself; a filter holding the same slice then recognizes
@@ -247,6 +263,12 @@ func (a *HierarchicalDRF) AddAgent(id string, info Agent, total resources.Resour
 		if r.IsReserved() || r.Revocable || r.Shared {
 			ag.special = true
 		}
+		ag.hasShared = ag.hasShared || r.Shared
+	}
+	if ag.hasShared {
+		// Shared resources are never available (see shared.go).
+		ag.available = total.NonShared()
+		ag.availQ = a.toQty(ag.available)
 	}
 	ag.hasGPU = total.GPUs() > 0
 	a.agents[id] = ag
@@ -264,7 +286,7 @@ func (a *HierarchicalDRF) AddAgent(id string, info Agent, total resources.Resour
 			continue
 		}
 		un := res.Unallocated()
-		if !ag.available.Contains(un) {
+		if !ag.canHold(un) {
 			a.rejected++
 			continue
 		}

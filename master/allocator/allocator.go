@@ -68,6 +68,13 @@ type Allocator interface {
 	// same quantities. It reports false, changing nothing, when they are
 	// not available.
 	UpdateAvailable(agentID string, consumed, converted resources.Resources) bool
+	// AllocateSharedCopies charges a framework with further copies of
+	// shared resources of an agent (with their allocation role), which it
+	// already holds in that role: tasks of one ACCEPT using one shared
+	// volume each hold a copy. It reports false, changing nothing, when a
+	// resource is not shared or not in the agent's total, or the framework
+	// holds nothing there in that role. See shared.go.
+	AllocateSharedCopies(frameworkID, agentID string, res resources.Resources) bool
 
 	// SuppressOffers stops offers to the given roles of a framework (all
 	// its roles when roles is empty).

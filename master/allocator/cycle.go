@@ -144,6 +144,9 @@ func (a *HierarchicalDRF) availableTo(ag *agent, r *role) (resources.Resources, 
 	if avail.IsEmpty() {
 		return nil, nil
 	}
+	if ag.hasShared {
+		avail = a.withSharedOf(ag, avail, r.path)
+	}
 	return avail, a.toQty(avail)
 }
 

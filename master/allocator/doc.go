@@ -6,7 +6,9 @@
 // suppressed roles get nothing until revived, frameworks without
 // GPU_RESOURCES get nothing from GPU agents, and an offer is made only when
 // it reaches the minimum allocatable size. Resources reserved to a role are
-// offered only to that role and its sub-roles.
+// offered only to that role and its sub-roles. Shared resources (shared
+// persistent volumes) go only to frameworks with SHARED_RESOURCES and stay
+// on offer while held, once per agent in a cycle (see shared.go).
 //
 // The allocator is pure: it knows agents, frameworks, roles and resources,
 // and returns allocations. It must not send offers, touch HTTP, protobuf or

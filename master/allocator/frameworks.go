@@ -148,7 +148,7 @@ func (a *HierarchicalDRF) chargeUsed(fw *framework, ag *agent, res resources.Res
 		if roleName == "" {
 			roleName = fw.firstRole
 		}
-		if !ag.available.Contains(part) {
+		if !ag.canHold(part) {
 			a.rejected++
 			continue
 		}

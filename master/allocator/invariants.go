@@ -40,8 +40,15 @@ func (a *HierarchicalDRF) CheckInvariants() error {
 		if err := a.checkAgentFilters(ag); err != nil {
 			return fmt.Errorf("agent %s: %w", ag.id, err)
 		}
-		if !sum.Equal(ag.total) {
+		if ag.hasShared {
+			if err := checkShared(ag, sum); err != nil {
+				return fmt.Errorf("agent %s: %w", ag.id, err)
+			}
+		} else if !sum.Equal(ag.total) {
 			return fmt.Errorf("agent %s: available %v + allocated = %v, want total %v", ag.id, ag.available, sum, ag.total)
+		}
+		if has := len(ag.total.Shared()) > 0; has != ag.hasShared {
+			return fmt.Errorf("agent %s: marked as having shared resources %v, total %v", ag.id, ag.hasShared, ag.total)
 		}
 		if !slices.Equal(trim(ag.availQ), trim(a.toQty(ag.available))) {
 			return fmt.Errorf("agent %s: available quantities %v, want %v", ag.id, ag.availQ, a.toQty(ag.available))

@@ -31,6 +31,9 @@ func (a *HierarchicalDRF) UpdateAllocation(frameworkID, agentID string, consumed
 	if i < 0 || !held.Contains(un) || !ag.total.Contains(un) || !sameQuantities(a, un, conv) {
 		return false
 	}
+	if ag.hasShared && !a.soleCopies(ag, un.Shared(), 1) {
+		return false // others hold copies of a shared resource it consumes
+	}
 	ag.alloc[i].res = held.Subtract(un).Add(conv)
 	ag.total = ag.total.Subtract(un).Add(conv)
 	a.converted(ag)
@@ -44,10 +47,15 @@ func (a *HierarchicalDRF) UpdateAvailable(agentID string, consumed, converted re
 		return false
 	}
 	un, conv := consumed.Unallocated(), converted.Unallocated()
-	if !ag.available.Contains(un) || !ag.total.Contains(un) || !sameQuantities(a, un, conv) {
+	if !ag.canHold(un) || !ag.total.Contains(un) || !sameQuantities(a, un, conv) {
 		return false
 	}
-	ag.available = ag.available.Subtract(un).Add(conv)
+	if ag.hasShared && !a.soleCopies(ag, un.Shared(), 0) {
+		return false // a shared resource it consumes is held
+	}
+	// Shared resources are never available (see shared.go).
+	ag.available = ag.available.Subtract(un.NonShared()).Add(conv.NonShared())
+	ag.availQ = a.toQty(ag.available)
 	ag.total = ag.total.Subtract(un).Add(conv)
 	a.converted(ag)
 	return true
@@ -67,10 +75,12 @@ func sameQuantities(a *HierarchicalDRF, x, y resources.Resources) bool {
 func (a *HierarchicalDRF) converted(ag *agent) {
 	ag.lastAlloc = lastAlloc{}
 	ag.offered = offered{}
+	ag.hasShared = false
 	for i := range ag.total {
 		if r := &ag.total[i]; r.IsReserved() || r.Revocable || r.Shared {
 			ag.special = true
 		}
+		ag.hasShared = ag.hasShared || ag.total[i].Shared
 	}
 	ag.gen++
 	ag.touch()

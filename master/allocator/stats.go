@@ -61,6 +61,9 @@ func (a *HierarchicalDRF) Stats() Stats {
 			s.ActiveAgents++
 		}
 		allocated.sub(ag.availQ)
+		if ag.hasShared {
+			allocated.sub(a.unheldSharedQ(ag))
+		}
 	}
 	for _, fw := range a.frameworks {
 		if fw.active {

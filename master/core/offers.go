@@ -231,16 +231,19 @@ func (c *Core) accept(fw *framework, acc *schedpb.Call_Accept) {
 	a := c.agents[offers[0].agentID]
 	role := offers[0].role
 	c.countOffers(fw, fwOffersAccepted, len(offers))
+	// The shared resources the tasks may use copies of (shared.go).
+	var shared resources.Resources
 	for _, op := range acc.GetOperations() {
+		shared = sharedSeen(shared, available)
 		c.countOperation(fw, op.GetType())
 		switch op.GetType() {
 		case mesos.Offer_Operation_LAUNCH:
 			for _, ti := range op.GetLaunch().GetTaskInfos() {
-				available = c.launch(fw, a, role, available, nil, []*mesos.TaskInfo{ti})
+				available = c.launch(fw, a, role, available, shared, nil, []*mesos.TaskInfo{ti})
 			}
 		case mesos.Offer_Operation_LAUNCH_GROUP:
 			lg := op.GetLaunchGroup()
-			available = c.launch(fw, a, role, available, lg.GetExecutor(), lg.GetTaskGroup().GetTasks())
+			available = c.launch(fw, a, role, available, shared, lg.GetExecutor(), lg.GetTaskGroup().GetTasks())
 		default:
 			if isResourceOperation(op.GetType()) {
 				available = c.offerOperation(fw, a, role, available, op)
@@ -265,6 +268,7 @@ func (c *Core) accept(fw *framework, acc *schedpb.Call_Accept) {
 func (c *Core) dropOperation(fw *framework, op *mesos.Offer_Operation, why string) {
 	c.log.Warn("dropping an offer operation", "framework", fw.id, "type", op.GetType().String(), "reason", why)
 	c.metrics.inc("master/invalid_operations")
+	c.metrics.operationState(op.GetType(), mesos.OperationState_OPERATION_ERROR, 1)
 	if op.GetId() == nil {
 		c.sendToFramework(fw, errorEvent(why))
 		return
@@ -352,8 +356,9 @@ func sameOrder(a, b resources.Resources) bool {
 
 // launch validates one LAUNCH task (executor nil) or one task group and, if
 // valid, records the tasks and sends them to the agent. It returns what is
-// left of the offered resources. A group is all or nothing.
-func (c *Core) launch(fw *framework, a *agent, role string, available resources.Resources, groupExecutor *mesos.ExecutorInfo, tasks []*mesos.TaskInfo) resources.Resources {
+// left of the offered resources. A group is all or nothing. shared are the
+// shared resources the tasks may use further copies of (shared.go).
+func (c *Core) launch(fw *framework, a *agent, role string, available, shared resources.Resources, groupExecutor *mesos.ExecutorInfo, tasks []*mesos.TaskInfo) resources.Resources {
 	group := groupExecutor != nil
 	var err error
 	var needed resources.Resources
@@ -408,8 +413,8 @@ func (c *Core) launch(fw *framework, a *agent, role string, available resources.
 		}
 		needed.AddInPlace(taskRes[i]) // needed is its own: no copy each task
 	}
-	if err == nil && !available.Contains(needed) {
-		err = fmt.Errorf("Task uses more resources %s than available %s", needed.String(), available.String())
+	if err == nil {
+		available, err = c.takeShared(fw, a, shared, available, needed)
 	}
 	if err != nil {
 		c.metrics.inc("master/invalid_operations")

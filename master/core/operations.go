@@ -84,6 +84,9 @@ func (c *Core) offerOperation(fw *framework, a *agent, role string, available re
 	if err == nil && !available.Contains(consumed) {
 		err = fmt.Errorf("%s does not contain %s", available.String(), consumed.String())
 	}
+	if err == nil && op.GetType() == mesos.Offer_Operation_DESTROY {
+		c.rescindSharedOffers(a, consumed)
+	}
 	if err == nil && !c.alloc.UpdateAllocation(fw.id, a.id, consumed, converted) {
 		err = fmt.Errorf("the allocator does not hold %s for the framework", consumed.String())
 	}
@@ -115,6 +118,7 @@ func (c *Core) applyToAgent(fw *framework, a *agent, op *mesos.Offer_Operation, 
 		c.operations = map[string]*operation{}
 	}
 	c.operations[string(o.uuid)] = o
+	c.metrics.operationState(op.GetType(), mesos.OperationState_OPERATION_PENDING, 1)
 	c.log.Info("applying an operation", "type", op.GetType().String(), "agent", a.id, "framework", o.frameworkID, "converted", converted.String())
 	msg := &agentproto.ApplyOperation{
 		OperationUuid: o.uuid, Operation: o.info, Resources: resources.ToProto(a.total.Checkpointed()),
@@ -143,11 +147,13 @@ func (c *Core) operationStatus(a *agent, u *agentproto.OperationStatusUpdate) {
 	if u.Message != nil {
 		st.Message = ptr(u.GetMessage())
 	}
+	c.metrics.operationState(o.info.GetType(), o.latest().GetState(), -1)
 	o.statuses = append(o.statuses, st)
+	c.metrics.operationState(o.info.GetType(), st.GetState(), 1)
 	fw := c.frameworks[o.frameworkID]
 	if o.info.GetId() == nil || fw == nil {
 		// Nobody acknowledges it: the master is done with it.
-		delete(c.operations, string(o.uuid))
+		c.forgetOperation(string(o.uuid), o)
 		return
 	}
 	c.sendToFramework(fw, &schedpb.Event{
@@ -176,7 +182,7 @@ func (c *Core) acknowledgeOperation(fw *framework, ack *schedpb.Call_Acknowledge
 			continue
 		}
 		if st := o.latest(); string(st.GetUuid().GetValue()) == string(ack.GetUuid()) && st.GetState() != mesos.OperationState_OPERATION_PENDING {
-			delete(c.operations, key)
+			c.forgetOperation(key, o)
 			valid = true
 		}
 	}
@@ -255,7 +261,7 @@ func (c *Core) operationsRemovedWith(agentID string, gone bool) {
 		if o.agentID != agentID {
 			continue
 		}
-		delete(c.operations, key)
+		c.forgetOperation(key, o)
 		if fw := c.frameworks[o.frameworkID]; fw != nil && o.info.GetId() != nil && o.latest().GetState() == mesos.OperationState_OPERATION_PENDING {
 			c.sendToFramework(fw, &schedpb.Event{
 				Type: schedpb.Event_UPDATE_OPERATION_STATUS.Enum(),
@@ -531,7 +537,12 @@ func (c *Core) validateCreate(fw *framework, a *agent, vols resources.Resources,
 			return fmt.Errorf("Persistent volume '%s' has container path '%s': it must be a relative path inside the sandbox", id, p)
 		}
 		if pb.Shared != nil && fw != nil && !fw.hasCapability(mesos.FrameworkInfo_Capability_SHARED_RESOURCES) {
-			return fmt.Errorf("Create volume operation for '%s' has been attempted by framework '%s' with no SHARED_RESOURCES capability", id, fw.id)
+			// Mesos names the volume as it stringifies a resource.
+			name := id
+			if r, err := resources.ResourceFromProto(pb); err == nil {
+				name = r.String()
+			}
+			return fmt.Errorf("Create volume operation for '%s' has been attempted by framework '%s' with no SHARED_RESOURCES capability", name, fw.id)
 		}
 		if principal != "" {
 			p := pb.GetDisk().GetPersistence().Principal
@@ -646,7 +657,7 @@ func (c *Core) settleOperations(a *agent, total resources.Resources) {
 func (c *Core) forgetFrameworkOperations(fwID string) {
 	for _, key := range sortedKeys(c.operations) {
 		if o := c.operations[key]; o.frameworkID == fwID && o.latest().GetState() != mesos.OperationState_OPERATION_PENDING {
-			delete(c.operations, key)
+			c.forgetOperation(key, o)
 		}
 	}
 }
