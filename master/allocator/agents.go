@@ -71,6 +71,10 @@ type agent struct {
 	// again while the agent offers the same resources in the same role.
 	lastAlloc lastAlloc
 	offered   offered
+	// revExcess is how much of the revocable resources held exceeds the
+	// agent's latest estimate: given back, it leaves the total instead of
+	// becoming available (see revocable.go).
+	revExcess resources.Resources
 	// pending holds usage of frameworks not yet added, with allocation
 	// roles, by framework ID.
 	pending map[string]resources.Resources
@@ -183,6 +187,9 @@ func (b *bitset) set(i int, on bool) {
 }
 
 func (ag *agent) give(res resources.Resources, q qty) {
+	if len(ag.revExcess) > 0 {
+		res, q = ag.dropExcess(res, q)
+	}
 	if len(ag.available) == 0 {
 		// Resources values are never modified in place, so the agent can
 		// hold res itself; a filter holding the same slice then recognizes

@@ -68,6 +68,11 @@ type Allocator interface {
 	// same quantities. It reports false, changing nothing, when they are
 	// not available.
 	UpdateAvailable(agentID string, consumed, converted resources.Resources) bool
+	// UpdateAgentRevocable sets an agent's revocable resources (its
+	// oversubscribed resources: what its estimator offers plus what
+	// revocable tasks hold). What frameworks hold stays charged; only the
+	// free part follows. See revocable.go.
+	UpdateAgentRevocable(agentID string, revocable resources.Resources)
 
 	// SuppressOffers stops offers to the given roles of a framework (all
 	// its roles when roles is empty).
