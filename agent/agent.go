@@ -231,6 +231,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(a.ln) }()
 	a.link = newMasterLink(a.cfg.Master, a.masters, a.log, a.deliver, a.deliverUrgent)
+	a.startOversubscription(ctx)
 	a.log.Info("agent started", "endpoint", a.Addr(), "master", a.cfg.Master, "work_dir", a.cfg.WorkDir)
 
 	err = a.loop(ctx, serveErr)
