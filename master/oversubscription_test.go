@@ -99,3 +99,45 @@ func TestUpdateAgentOversubscribed(t *testing.T) {
 	}
 	m.waitMetric("master/cpus_revocable_used", 1)
 }
+
+// An agent that comes back to a master that does not know it (a new
+// master, here) with a task on revocable cpus: the task's resources are
+// charged, its non-revocable mem included, and only the rest is offered.
+func TestReregisterWithRevocableTask(t *testing.T) {
+	m := startMaster(t)
+	agentID := "0a0a0a0a-S3"
+	mem := &mesos.Resource{Name: proto.String("mem"), Type: mesos.Value_SCALAR.Enum(), Scalar: &mesos.Value_Scalar{Value: proto.Float64(256)}}
+	task := &mesos.Task{
+		Name: proto.String("rt"), TaskId: &mesos.TaskID{Value: proto.String("rt")},
+		FrameworkId: &mesos.FrameworkID{Value: proto.String("0a0a0a0a-0007")}, AgentId: &mesos.AgentID{Value: proto.String(agentID)},
+		State: mesos.TaskState_TASK_RUNNING.Enum(), Resources: []*mesos.Resource{cpusResource(1, true), mem},
+	}
+	info := &mesos.AgentInfo{Id: &mesos.AgentID{Value: proto.String(agentID)}, Hostname: proto.String("host1"), Port: proto.Int32(5051),
+		Resources: []*mesos.Resource{cpusResource(1, false), proto.Clone(mem).(*mesos.Resource)}}
+	info.Resources[1].Scalar.Value = proto.Float64(512)
+	a := connectAgent(t, m, &agentproto.AgentMessage{Type: agentproto.AgentMessage_REREGISTER.Enum(), Register: &agentproto.AgentMessage_Register{
+		AgentInfo: info, Version: proto.String("1.11.0"), Tasks: []*mesos.Task{task},
+		Frameworks: []*mesos.FrameworkInfo{{Id: task.FrameworkId, Name: proto.String("gone"), User: proto.String("u")}},
+	}})
+	a.send(revocableUpdate(cpusResource(2, true)))
+	m.waitMetric("master/cpus_revocable_total", 2)
+	s := subscribe(t, m, frameworkInfo("rev", mesos.FrameworkInfo_Capability_REVOCABLE_RESOURCES), codec.JSON)
+	var offers []*mesos.Offer
+	for offeredScalar("cpus", offers...) < 2 {
+		offers = append(offers, s.nextOffers()...)
+	}
+	if got := offeredScalar("mem", offers...); got != 256 {
+		t.Fatalf("offered %v mem, want 256 (the task holds the other 256)", got)
+	}
+	var rev float64
+	for _, o := range offers {
+		for _, r := range o.GetResources() {
+			if r.GetName() == "cpus" && r.Revocable != nil {
+				rev += r.GetScalar().GetValue()
+			}
+		}
+	}
+	if rev != 1 {
+		t.Fatalf("offered %v revocable cpus, want 1 (2 less the task's 1)", rev)
+	}
+}

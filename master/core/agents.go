@@ -269,7 +269,8 @@ func (c *Core) reregisterAgent(conn string, info *mesos.AgentInfo, total resourc
 	switch {
 	case back != known:
 		// What came back with it is charged again.
-		c.alloc.AddAgent(id, allocatorAgent(info), total, c.agentUsedByFramework(a))
+		a.total = withHeldRevocable(total, a)
+		c.alloc.AddAgent(id, allocatorAgent(info), a.total, c.agentUsedByFramework(a))
 	case adopted || !a.total.NonRevocable().Equal(total):
 		// The agent's resources changed, or it runs executors the master
 		// did not know of: start its accounting afresh. (Its revocable
@@ -277,8 +278,8 @@ func (c *Core) reregisterAgent(conn string, info *mesos.AgentInfo, total resourc
 		// UPDATE_AGENT, once registered.)
 		c.rescindAgentOffers(a)
 		c.alloc.RemoveAgent(id)
-		a.total = total
-		c.alloc.AddAgent(id, allocatorAgent(info), total, c.agentUsedByFramework(a))
+		a.total = withHeldRevocable(total, a)
+		c.alloc.AddAgent(id, allocatorAgent(info), a.total, c.agentUsedByFramework(a))
 	}
 	switch {
 	case a.deactivated:

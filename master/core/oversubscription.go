@@ -53,3 +53,15 @@ func (c *Core) updateOversubscribed(a *agent, m *agentproto.UpdateAgent) Result 
 	c.log.Info("agent's oversubscribed resources updated", "agent", a.id, "oversubscribed", rev.String(), "previous", old.String())
 	return ok()
 }
+
+// withHeldRevocable is an agent's total as its AgentInfo gives it (without
+// revocable resources: the agent sends those with UPDATE_AGENT once
+// registered) plus the revocable resources its tasks and executors hold,
+// so that what they use is charged when the agent is added back.
+func withHeldRevocable(total resources.Resources, a *agent) resources.Resources {
+	held := a.used().Revocable().Unallocated()
+	if held.IsEmpty() {
+		return total
+	}
+	return total.Add(held)
+}
