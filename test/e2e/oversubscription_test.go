@@ -296,3 +296,28 @@ func TestQoSLoadControllerEvictsRevocableTask(t *testing.T) {
 		break
 	}
 }
+
+// With --resource_estimator=idle, the cpus a sleeping task was allocated
+// and leaves idle are offered as revocable once measured.
+func TestIdleEstimatorOffersIdleCPUs(t *testing.T) {
+	c := startCluster(t, clusterOptions{})
+	c.addAgentWith("cpus:1;mem:256;disk:256", func(cfg *agent.Config) {
+		cfg.ResourceEstimatorName = agent.EstimatorIdle
+		cfg.OversubscribedResourcesInterval = 200 * time.Millisecond
+	})
+	fw := startFramework(t, c, frameworkOptions{})
+	o := fw.nextOffer()
+	if err := fw.client.Launch(ctxT(t), ids(o), []*mesos.TaskInfo{commandTask("sleeper", o, "cpus:1;mem:32", "sleep 1000")}, nil); err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, fw, "sleeper", mesos.TaskState_TASK_RUNNING)
+	if got := agentRevocable(c); got != 0 {
+		t.Logf("revocable cpus before any measurement: %v", got)
+	}
+	waitFor(t, "the sleeper's idle cpu offered as revocable", func() bool { return agentRevocable(c) >= 0.5 })
+	// The executor holds the task's cpu and the command executor's 0.1,
+	// as in Mesos: no more can be idle.
+	if got := agentRevocable(c); got > 1.1 {
+		t.Fatalf("%v revocable cpus, more than the 1.1 the executor was allocated", got)
+	}
+}
