@@ -62,7 +62,7 @@ func (c *core) oversubscribable(in Oversubscribable) {
 // resources, unallocated.
 func (c *core) allocatedRevocable() resources.Resources {
 	var sum resources.Resources
-	for _, ex := range c.byContainer {
+	for _, ex := range c.sortedExecutors() { // in order: the same inputs give the same message
 		if ex.state == execTerminated {
 			continue
 		}
