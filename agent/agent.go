@@ -245,6 +245,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		go func() { _ = a.execSrv.Serve(a.execLn) }()
 	}
 	a.link = newMasterLink(a.cfg.Master, a.masters, a.log, a.deliver, a.deliverUrgent)
+	a.startOversubscription(ctx)
 	a.log.Info("agent started", "endpoint", a.Addr(), "master", a.cfg.Master, "work_dir", a.cfg.WorkDir)
 
 	err = a.loop(ctx, serveErr)

@@ -197,6 +197,35 @@ type Config struct {
 	// GET_LOGGING_LEVEL and SET_LOGGING_LEVEL read and set; nil: one of
 	// the agent's own, which changes no logger.
 	Verbosity *verbosity.Verbosity
+	// ResourceEstimatorName is --resource_estimator: "" (none, Mesos's
+	// default), "fixed" (or Mesos's module name
+	// org_apache_mesos_FixedResourceEstimator), which offers
+	// OversubscribedResources (--oversubscribed_resources, its resources
+	// parameter, "cpus:2;mem:512"), or "idle", which offers the measured
+	// idle cpus of the non-revocable executors (oversubscription.go).
+	// ResourceEstimator, when set, is used instead of the name.
+	// OversubscribedResourcesInterval (--oversubscribed_resources_interval,
+	// default 15secs) is how often it is asked.
+	ResourceEstimatorName           string
+	OversubscribedResources         string
+	ResourceEstimator               ResourceEstimator
+	OversubscribedResourcesInterval time.Duration
+	// QoSControllerName is --qos_controller: "" (none), "load" (or
+	// org_apache_mesos_LoadQoSController), with its parameters
+	// QoSLoadThreshold5Min and QoSLoadThreshold15Min
+	// (--qos_load_threshold_5min, --qos_load_threshold_15min; "" unset)
+	// and its load read from QoSLoadSource (default /proc/loadavg), or
+	// "usage", with QoSUsageThreshold (--qos_usage_threshold, default
+	// 0.9). QoSController, when set, is used instead of the name.
+	// QoSCorrectionIntervalMin (--qos_correction_interval_min) is the time
+	// between two rounds, at least MinQoSCorrectionInterval.
+	QoSControllerName        string
+	QoSLoadThreshold5Min     string
+	QoSLoadThreshold15Min    string
+	QoSLoadSource            LoadSource
+	QoSUsageThreshold        float64
+	QoSController            QoSController
+	QoSCorrectionIntervalMin time.Duration
 	// Pprof (--pprof) serves Go's runtime profiles under /debug/pprof/;
 	// off by default (404).
 	Pprof bool
@@ -295,6 +324,18 @@ func (c Config) withDefaults() (Config, error) {
 	if c.DockerSocket == "" {
 		c.DockerSocket = containerizer.DefaultDockerSocket
 	}
+	if c.OversubscribedResourcesInterval < 0 {
+		return c, fmt.Errorf("agent: --oversubscribed_resources_interval must not be negative")
+	}
+	if c.OversubscribedResourcesInterval == 0 {
+		c.OversubscribedResourcesInterval = DefaultOversubscribedResourcesInterval
+	}
+	if c.QoSCorrectionIntervalMin < 0 {
+		return c, fmt.Errorf("agent: --qos_correction_interval_min must not be negative")
+	}
+	if err := c.resolveOversubscription(); err != nil {
+		return c, fmt.Errorf("agent: %w", err)
+	}
 	if c.StatusUpdateRetryMax < c.StatusUpdateRetryMin {
 		c.StatusUpdateRetryMax = c.StatusUpdateRetryMin
 	}
@@ -313,7 +354,7 @@ func (c Config) flagsMap(ip string, port int) map[string]string {
 	if c.Isolation != "" {
 		isolation = []string{c.Isolation}
 	}
-	return map[string]string{
+	m := map[string]string{
 		"master":                               c.Master,
 		"ip":                                   ip,
 		"port":                                 strconv.Itoa(port),
@@ -354,4 +395,23 @@ func (c Config) flagsMap(ip string, port int) map[string]string {
 		"docker_remove_delay":                  codec.FormatDuration(c.DockerRemoveDelay),
 		"docker_stop_timeout":                  codec.FormatDuration(c.DockerStopTimeout),
 	}
+	m["oversubscribed_resources_interval"] = codec.FormatDuration(c.OversubscribedResourcesInterval)
+	m["qos_correction_interval_min"] = codec.FormatDuration(c.QoSCorrectionIntervalMin)
+	if c.ResourceEstimator != nil {
+		m["resource_estimator"] = c.ResourceEstimator.Name()
+		if c.OversubscribedResources != "" {
+			m["oversubscribed_resources"] = c.OversubscribedResources
+		}
+	}
+	if c.QoSController != nil {
+		m["qos_controller"] = c.QoSController.Name()
+		switch c.QoSController.Name() {
+		case QoSControllerLoad:
+			m["qos_load_threshold_5min"] = c.QoSLoadThreshold5Min
+			m["qos_load_threshold_15min"] = c.QoSLoadThreshold15Min
+		case QoSControllerUsage:
+			m["qos_usage_threshold"] = strconv.FormatFloat(c.QoSUsageThreshold, 'g', -1, 64)
+		}
+	}
+	return m
 }

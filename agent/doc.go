@@ -37,6 +37,11 @@
 //     the Usage API); operator.go answers the v1 operator API from the
 //     same snapshot (with its protobuf view, core.V1State, built only when
 //     one of its readers asks) and the same files logic;
+//   - oversubscription.go: the resource estimator and the QoS controller
+//     (--resource_estimator, --qos_controller), each on a goroutine that
+//     reads the published snapshot and the containers' statistics and
+//     feeds the core its estimate (core.Oversubscribable) or its
+//     evictions (core.QoSCorrection);
 //   - config.go, detect*.go and build.go: flags, the machine's resources
 //     and the binary's build information, worked out once before the core
 //     starts.

@@ -167,6 +167,18 @@ func FuzzAgentProtocolHandlers(f *testing.F) {
 		Type:                agentproto.AgentMessage_EXECUTOR_TO_FRAMEWORK.Enum(),
 		ExecutorToFramework: &agentproto.AgentMessage_ExecutorToFramework{FrameworkId: fwID, ExecutorId: &mesos.ExecutorID{Value: proto.String("e")}, Data: []byte("hello\x00\xff")},
 	})
+	revCPUs := func(v float64, revocable bool) *mesos.Resource {
+		r := &mesos.Resource{Name: proto.String("cpus"), Type: mesos.Value_SCALAR.Enum(), Scalar: &mesos.Value_Scalar{Value: proto.Float64(v)}}
+		if revocable {
+			r.Revocable = &mesos.Resource_RevocableInfo{}
+		}
+		return r
+	}
+	for _, res := range [][]*mesos.Resource{{revCPUs(2, true)}, {revCPUs(1, false)}, {revCPUs(-1, true)}, nil} {
+		seed(modeMessageLive, &agentproto.AgentMessage{Type: agentproto.AgentMessage_UPDATE_AGENT.Enum(),
+			UpdateAgent: &agentproto.UpdateAgent{UpdateOversubscribedResources: proto.Bool(true), OversubscribedResources: res}})
+	}
+	seed(modeMessageLive, &agentproto.AgentMessage{Type: agentproto.AgentMessage_UPDATE_AGENT.Enum()})
 	seed(modeMessageLive, &agentproto.AgentMessage{Type: agentproto.AgentMessage_UNREGISTER.Enum()})
 	seed(modeMessageLive, &agentproto.AgentMessage{Type: agentproto.AgentMessage_UNKNOWN.Enum()})
 	seed(modeMessageLive, register(agentproto.AgentMessage_REGISTER, small))

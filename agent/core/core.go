@@ -16,6 +16,7 @@ import (
 	mesos "github.com/gomesos/gomesos/api/v1/mesos"
 	"github.com/gomesos/gomesos/codec"
 	"github.com/gomesos/gomesos/internal/ids"
+	"github.com/gomesos/gomesos/resources"
 )
 
 // ---- Inputs ----
@@ -296,6 +297,7 @@ type metrics struct {
 	tasksKilled              uint64
 	tasksLost                uint64
 	tasksGone                uint64
+	executorsPreempted       uint64
 }
 
 // core is the state machine behind Core. See the package comment.
@@ -336,6 +338,12 @@ type core struct {
 	// reservations and persistent volumes (operations.go).
 	ckptRes []*mesos.Resource
 	metrics metrics
+	// oversubscribed is the revocable total last worked out from the
+	// resource estimator's estimate (oversubscription.go), sent to the
+	// master when it changes and on every registration; oversubscribedSet
+	// says there has been an estimate.
+	oversubscribed    resources.Resources
+	oversubscribedSet bool
 
 	ckpt    *tracker
 	started bool // Start came
@@ -453,6 +461,10 @@ func (c *core) step(now time.Time, in Input) []Output {
 		c.containerExited(now, in.Termination)
 	case SnapshotRequest:
 		c.emit(SnapshotReply{Reply: in.Reply, Snapshot: c.snapshot(now)})
+	case Oversubscribable:
+		c.oversubscribable(in)
+	case QoSCorrection:
+		c.qosCorrection(in)
 	default:
 		panic(fmt.Sprintf("agent/core: unknown input %T", in))
 	}
@@ -755,6 +767,9 @@ func (c *core) registered(now time.Time, r *agentproto.MasterMessage_Registered)
 	for _, u := range c.updates.resume(now) {
 		c.forward(u)
 	}
+	// The master starts from the agent's AgentInfo, without revocable
+	// resources: it hears them again.
+	c.sendOversubscribed()
 }
 
 // sendToMaster posts a message on the current stream; without one the

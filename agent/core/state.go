@@ -151,7 +151,13 @@ func (c *core) snapshot(now time.Time) *Snapshot {
 	}
 	st.UnreservedResourcesAllocated = legacy.ScalarsOnly(legacy.ResourcesOf(usedUnreserved))
 
-	return &Snapshot{State: st, Metrics: c.metricsAt(now, total, used)}
+	// The revocable totals of the metrics are the oversubscribed
+	// resources (Mesos's slave/<name>_revocable_total).
+	withRev := total
+	if !c.oversubscribed.IsEmpty() {
+		withRev = append(append([]*mesos.Resource(nil), total...), resources.ToProto(c.oversubscribed)...)
+	}
+	return &Snapshot{State: st, Metrics: c.metricsAt(now, withRev, used)}
 }
 
 func (c *core) frameworkJSON(fw *framework) FrameworkJSON {
@@ -233,7 +239,7 @@ func (c *core) metricsAt(now time.Time, total, used []*mesos.Resource) map[strin
 		"slave/recovery_errors":                         0,
 		"slave/recovery_time_secs":                      0,
 		"slave/frameworks_active":                       float64(len(c.frameworks)),
-		"slave/executors_preempted":                     0,
+		"slave/executors_preempted":                     float64(c.metrics.executorsPreempted),
 		"slave/executors_terminated":                    float64(c.metrics.executorsTerminated),
 		"slave/tasks_finished":                          float64(c.metrics.tasksFinished),
 		"slave/tasks_failed":                            float64(c.metrics.tasksFailed),

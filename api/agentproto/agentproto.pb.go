@@ -44,6 +44,9 @@ const (
 	AgentMessage_EXECUTOR_TO_FRAMEWORK AgentMessage_Type = 6
 	AgentMessage_UNREGISTER            AgentMessage_Type = 7
 	AgentMessage_OPERATION_STATUS      AgentMessage_Type = 8
+	// The agent's oversubscribed (revocable) resources changed, or it
+	// (re)registered with some: Mesos's UpdateSlaveMessage.
+	AgentMessage_UPDATE_AGENT AgentMessage_Type = 9
 	// Several messages of one stream in one request, in order, to a
 	// master whose REGISTERED said it accepts_batches.
 	AgentMessage_BATCH AgentMessage_Type = 16
@@ -61,6 +64,7 @@ var (
 		6:  "EXECUTOR_TO_FRAMEWORK",
 		7:  "UNREGISTER",
 		8:  "OPERATION_STATUS",
+		9:  "UPDATE_AGENT",
 		16: "BATCH",
 	}
 	AgentMessage_Type_value = map[string]int32{
@@ -73,6 +77,7 @@ var (
 		"EXECUTOR_TO_FRAMEWORK": 6,
 		"UNREGISTER":            7,
 		"OPERATION_STATUS":      8,
+		"UPDATE_AGENT":          9,
 		"BATCH":                 16,
 	}
 )
@@ -198,7 +203,7 @@ func (x *MasterMessage_Type) UnmarshalJSON(b []byte) error {
 
 // Deprecated: Use MasterMessage_Type.Descriptor instead.
 func (MasterMessage_Type) EnumDescriptor() ([]byte, []int) {
-	return file_api_agentproto_agentproto_proto_rawDescGZIP(), []int{4, 0}
+	return file_api_agentproto_agentproto_proto_rawDescGZIP(), []int{5, 0}
 }
 
 // StatusUpdate is a task status on its way from an agent to a framework.
@@ -324,6 +329,7 @@ type AgentMessage struct {
 	ExecutorExited      *AgentMessage_ExecutorExited      `protobuf:"bytes,4,opt,name=executor_exited,json=executorExited" json:"executor_exited,omitempty"`
 	ExecutorToFramework *AgentMessage_ExecutorToFramework `protobuf:"bytes,5,opt,name=executor_to_framework,json=executorToFramework" json:"executor_to_framework,omitempty"`
 	OperationStatus     *OperationStatusUpdate            `protobuf:"bytes,6,opt,name=operation_status,json=operationStatus" json:"operation_status,omitempty"`
+	UpdateAgent         *UpdateAgent                      `protobuf:"bytes,7,opt,name=update_agent,json=updateAgent" json:"update_agent,omitempty"`
 	// BATCH: the messages, none of them a BATCH, REGISTER or REREGISTER.
 	Batch         []*AgentMessage `protobuf:"bytes,16,rep,name=batch" json:"batch,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -402,9 +408,73 @@ func (x *AgentMessage) GetOperationStatus() *OperationStatusUpdate {
 	return nil
 }
 
+func (x *AgentMessage) GetUpdateAgent() *UpdateAgent {
+	if x != nil {
+		return x.UpdateAgent
+	}
+	return nil
+}
+
 func (x *AgentMessage) GetBatch() []*AgentMessage {
 	if x != nil {
 		return x.Batch
+	}
+	return nil
+}
+
+// UpdateAgent carries what Mesos's UpdateSlaveMessage does for
+// oversubscription: the agent's whole revocable total (what its resource
+// estimator says it may oversubscribe plus what revocable executors hold
+// already). Every resource is revocable; an empty list with
+// update_oversubscribed_resources set withdraws them all.
+type UpdateAgent struct {
+	state                         protoimpl.MessageState `protogen:"open.v1"`
+	UpdateOversubscribedResources *bool                  `protobuf:"varint,1,opt,name=update_oversubscribed_resources,json=updateOversubscribedResources" json:"update_oversubscribed_resources,omitempty"`
+	OversubscribedResources       []*mesos.Resource      `protobuf:"bytes,2,rep,name=oversubscribed_resources,json=oversubscribedResources" json:"oversubscribed_resources,omitempty"`
+	unknownFields                 protoimpl.UnknownFields
+	sizeCache                     protoimpl.SizeCache
+}
+
+func (x *UpdateAgent) Reset() {
+	*x = UpdateAgent{}
+	mi := &file_api_agentproto_agentproto_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateAgent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateAgent) ProtoMessage() {}
+
+func (x *UpdateAgent) ProtoReflect() protoreflect.Message {
+	mi := &file_api_agentproto_agentproto_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateAgent.ProtoReflect.Descriptor instead.
+func (*UpdateAgent) Descriptor() ([]byte, []int) {
+	return file_api_agentproto_agentproto_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *UpdateAgent) GetUpdateOversubscribedResources() bool {
+	if x != nil && x.UpdateOversubscribedResources != nil {
+		return *x.UpdateOversubscribedResources
+	}
+	return false
+}
+
+func (x *UpdateAgent) GetOversubscribedResources() []*mesos.Resource {
+	if x != nil {
+		return x.OversubscribedResources
 	}
 	return nil
 }
@@ -422,7 +492,7 @@ type OperationStatusUpdate struct {
 
 func (x *OperationStatusUpdate) Reset() {
 	*x = OperationStatusUpdate{}
-	mi := &file_api_agentproto_agentproto_proto_msgTypes[3]
+	mi := &file_api_agentproto_agentproto_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -434,7 +504,7 @@ func (x *OperationStatusUpdate) String() string {
 func (*OperationStatusUpdate) ProtoMessage() {}
 
 func (x *OperationStatusUpdate) ProtoReflect() protoreflect.Message {
-	mi := &file_api_agentproto_agentproto_proto_msgTypes[3]
+	mi := &file_api_agentproto_agentproto_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -447,7 +517,7 @@ func (x *OperationStatusUpdate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OperationStatusUpdate.ProtoReflect.Descriptor instead.
 func (*OperationStatusUpdate) Descriptor() ([]byte, []int) {
-	return file_api_agentproto_agentproto_proto_rawDescGZIP(), []int{3}
+	return file_api_agentproto_agentproto_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *OperationStatusUpdate) GetOperationUuid() []byte {
@@ -490,7 +560,7 @@ type MasterMessage struct {
 
 func (x *MasterMessage) Reset() {
 	*x = MasterMessage{}
-	mi := &file_api_agentproto_agentproto_proto_msgTypes[4]
+	mi := &file_api_agentproto_agentproto_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -502,7 +572,7 @@ func (x *MasterMessage) String() string {
 func (*MasterMessage) ProtoMessage() {}
 
 func (x *MasterMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_api_agentproto_agentproto_proto_msgTypes[4]
+	mi := &file_api_agentproto_agentproto_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -515,7 +585,7 @@ func (x *MasterMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MasterMessage.ProtoReflect.Descriptor instead.
 func (*MasterMessage) Descriptor() ([]byte, []int) {
-	return file_api_agentproto_agentproto_proto_rawDescGZIP(), []int{4}
+	return file_api_agentproto_agentproto_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *MasterMessage) GetType() MasterMessage_Type {
@@ -613,7 +683,7 @@ type ApplyOperation struct {
 
 func (x *ApplyOperation) Reset() {
 	*x = ApplyOperation{}
-	mi := &file_api_agentproto_agentproto_proto_msgTypes[5]
+	mi := &file_api_agentproto_agentproto_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -625,7 +695,7 @@ func (x *ApplyOperation) String() string {
 func (*ApplyOperation) ProtoMessage() {}
 
 func (x *ApplyOperation) ProtoReflect() protoreflect.Message {
-	mi := &file_api_agentproto_agentproto_proto_msgTypes[5]
+	mi := &file_api_agentproto_agentproto_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -638,7 +708,7 @@ func (x *ApplyOperation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApplyOperation.ProtoReflect.Descriptor instead.
 func (*ApplyOperation) Descriptor() ([]byte, []int) {
-	return file_api_agentproto_agentproto_proto_rawDescGZIP(), []int{5}
+	return file_api_agentproto_agentproto_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ApplyOperation) GetOperationUuid() []byte {
@@ -692,7 +762,7 @@ type AgentMessage_Register struct {
 
 func (x *AgentMessage_Register) Reset() {
 	*x = AgentMessage_Register{}
-	mi := &file_api_agentproto_agentproto_proto_msgTypes[6]
+	mi := &file_api_agentproto_agentproto_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -704,7 +774,7 @@ func (x *AgentMessage_Register) String() string {
 func (*AgentMessage_Register) ProtoMessage() {}
 
 func (x *AgentMessage_Register) ProtoReflect() protoreflect.Message {
-	mi := &file_api_agentproto_agentproto_proto_msgTypes[6]
+	mi := &file_api_agentproto_agentproto_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -780,7 +850,7 @@ type AgentMessage_ExecutorExited struct {
 
 func (x *AgentMessage_ExecutorExited) Reset() {
 	*x = AgentMessage_ExecutorExited{}
-	mi := &file_api_agentproto_agentproto_proto_msgTypes[7]
+	mi := &file_api_agentproto_agentproto_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -792,7 +862,7 @@ func (x *AgentMessage_ExecutorExited) String() string {
 func (*AgentMessage_ExecutorExited) ProtoMessage() {}
 
 func (x *AgentMessage_ExecutorExited) ProtoReflect() protoreflect.Message {
-	mi := &file_api_agentproto_agentproto_proto_msgTypes[7]
+	mi := &file_api_agentproto_agentproto_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -840,7 +910,7 @@ type AgentMessage_ExecutorToFramework struct {
 
 func (x *AgentMessage_ExecutorToFramework) Reset() {
 	*x = AgentMessage_ExecutorToFramework{}
-	mi := &file_api_agentproto_agentproto_proto_msgTypes[8]
+	mi := &file_api_agentproto_agentproto_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -852,7 +922,7 @@ func (x *AgentMessage_ExecutorToFramework) String() string {
 func (*AgentMessage_ExecutorToFramework) ProtoMessage() {}
 
 func (x *AgentMessage_ExecutorToFramework) ProtoReflect() protoreflect.Message {
-	mi := &file_api_agentproto_agentproto_proto_msgTypes[8]
+	mi := &file_api_agentproto_agentproto_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -905,7 +975,7 @@ type MasterMessage_Registered struct {
 
 func (x *MasterMessage_Registered) Reset() {
 	*x = MasterMessage_Registered{}
-	mi := &file_api_agentproto_agentproto_proto_msgTypes[9]
+	mi := &file_api_agentproto_agentproto_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -917,7 +987,7 @@ func (x *MasterMessage_Registered) String() string {
 func (*MasterMessage_Registered) ProtoMessage() {}
 
 func (x *MasterMessage_Registered) ProtoReflect() protoreflect.Message {
-	mi := &file_api_agentproto_agentproto_proto_msgTypes[9]
+	mi := &file_api_agentproto_agentproto_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -930,7 +1000,7 @@ func (x *MasterMessage_Registered) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MasterMessage_Registered.ProtoReflect.Descriptor instead.
 func (*MasterMessage_Registered) Descriptor() ([]byte, []int) {
-	return file_api_agentproto_agentproto_proto_rawDescGZIP(), []int{4, 0}
+	return file_api_agentproto_agentproto_proto_rawDescGZIP(), []int{5, 0}
 }
 
 func (x *MasterMessage_Registered) GetAgentId() *mesos.AgentID {
@@ -978,7 +1048,7 @@ type MasterMessage_RunTask struct {
 
 func (x *MasterMessage_RunTask) Reset() {
 	*x = MasterMessage_RunTask{}
-	mi := &file_api_agentproto_agentproto_proto_msgTypes[10]
+	mi := &file_api_agentproto_agentproto_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -990,7 +1060,7 @@ func (x *MasterMessage_RunTask) String() string {
 func (*MasterMessage_RunTask) ProtoMessage() {}
 
 func (x *MasterMessage_RunTask) ProtoReflect() protoreflect.Message {
-	mi := &file_api_agentproto_agentproto_proto_msgTypes[10]
+	mi := &file_api_agentproto_agentproto_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1003,7 +1073,7 @@ func (x *MasterMessage_RunTask) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MasterMessage_RunTask.ProtoReflect.Descriptor instead.
 func (*MasterMessage_RunTask) Descriptor() ([]byte, []int) {
-	return file_api_agentproto_agentproto_proto_rawDescGZIP(), []int{4, 1}
+	return file_api_agentproto_agentproto_proto_rawDescGZIP(), []int{5, 1}
 }
 
 func (x *MasterMessage_RunTask) GetFrameworkInfo() *mesos.FrameworkInfo {
@@ -1031,7 +1101,7 @@ type MasterMessage_RunTaskGroup struct {
 
 func (x *MasterMessage_RunTaskGroup) Reset() {
 	*x = MasterMessage_RunTaskGroup{}
-	mi := &file_api_agentproto_agentproto_proto_msgTypes[11]
+	mi := &file_api_agentproto_agentproto_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1043,7 +1113,7 @@ func (x *MasterMessage_RunTaskGroup) String() string {
 func (*MasterMessage_RunTaskGroup) ProtoMessage() {}
 
 func (x *MasterMessage_RunTaskGroup) ProtoReflect() protoreflect.Message {
-	mi := &file_api_agentproto_agentproto_proto_msgTypes[11]
+	mi := &file_api_agentproto_agentproto_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1056,7 +1126,7 @@ func (x *MasterMessage_RunTaskGroup) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MasterMessage_RunTaskGroup.ProtoReflect.Descriptor instead.
 func (*MasterMessage_RunTaskGroup) Descriptor() ([]byte, []int) {
-	return file_api_agentproto_agentproto_proto_rawDescGZIP(), []int{4, 2}
+	return file_api_agentproto_agentproto_proto_rawDescGZIP(), []int{5, 2}
 }
 
 func (x *MasterMessage_RunTaskGroup) GetFrameworkInfo() *mesos.FrameworkInfo {
@@ -1091,7 +1161,7 @@ type MasterMessage_KillTask struct {
 
 func (x *MasterMessage_KillTask) Reset() {
 	*x = MasterMessage_KillTask{}
-	mi := &file_api_agentproto_agentproto_proto_msgTypes[12]
+	mi := &file_api_agentproto_agentproto_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1103,7 +1173,7 @@ func (x *MasterMessage_KillTask) String() string {
 func (*MasterMessage_KillTask) ProtoMessage() {}
 
 func (x *MasterMessage_KillTask) ProtoReflect() protoreflect.Message {
-	mi := &file_api_agentproto_agentproto_proto_msgTypes[12]
+	mi := &file_api_agentproto_agentproto_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1116,7 +1186,7 @@ func (x *MasterMessage_KillTask) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MasterMessage_KillTask.ProtoReflect.Descriptor instead.
 func (*MasterMessage_KillTask) Descriptor() ([]byte, []int) {
-	return file_api_agentproto_agentproto_proto_rawDescGZIP(), []int{4, 3}
+	return file_api_agentproto_agentproto_proto_rawDescGZIP(), []int{5, 3}
 }
 
 func (x *MasterMessage_KillTask) GetFrameworkId() *mesos.FrameworkID {
@@ -1151,7 +1221,7 @@ type MasterMessage_Acknowledge struct {
 
 func (x *MasterMessage_Acknowledge) Reset() {
 	*x = MasterMessage_Acknowledge{}
-	mi := &file_api_agentproto_agentproto_proto_msgTypes[13]
+	mi := &file_api_agentproto_agentproto_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1163,7 +1233,7 @@ func (x *MasterMessage_Acknowledge) String() string {
 func (*MasterMessage_Acknowledge) ProtoMessage() {}
 
 func (x *MasterMessage_Acknowledge) ProtoReflect() protoreflect.Message {
-	mi := &file_api_agentproto_agentproto_proto_msgTypes[13]
+	mi := &file_api_agentproto_agentproto_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1176,7 +1246,7 @@ func (x *MasterMessage_Acknowledge) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MasterMessage_Acknowledge.ProtoReflect.Descriptor instead.
 func (*MasterMessage_Acknowledge) Descriptor() ([]byte, []int) {
-	return file_api_agentproto_agentproto_proto_rawDescGZIP(), []int{4, 4}
+	return file_api_agentproto_agentproto_proto_rawDescGZIP(), []int{5, 4}
 }
 
 func (x *MasterMessage_Acknowledge) GetFrameworkId() *mesos.FrameworkID {
@@ -1209,7 +1279,7 @@ type MasterMessage_ShutdownFramework struct {
 
 func (x *MasterMessage_ShutdownFramework) Reset() {
 	*x = MasterMessage_ShutdownFramework{}
-	mi := &file_api_agentproto_agentproto_proto_msgTypes[14]
+	mi := &file_api_agentproto_agentproto_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1221,7 +1291,7 @@ func (x *MasterMessage_ShutdownFramework) String() string {
 func (*MasterMessage_ShutdownFramework) ProtoMessage() {}
 
 func (x *MasterMessage_ShutdownFramework) ProtoReflect() protoreflect.Message {
-	mi := &file_api_agentproto_agentproto_proto_msgTypes[14]
+	mi := &file_api_agentproto_agentproto_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1234,7 +1304,7 @@ func (x *MasterMessage_ShutdownFramework) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MasterMessage_ShutdownFramework.ProtoReflect.Descriptor instead.
 func (*MasterMessage_ShutdownFramework) Descriptor() ([]byte, []int) {
-	return file_api_agentproto_agentproto_proto_rawDescGZIP(), []int{4, 5}
+	return file_api_agentproto_agentproto_proto_rawDescGZIP(), []int{5, 5}
 }
 
 func (x *MasterMessage_ShutdownFramework) GetFrameworkId() *mesos.FrameworkID {
@@ -1254,7 +1324,7 @@ type MasterMessage_ShutdownExecutor struct {
 
 func (x *MasterMessage_ShutdownExecutor) Reset() {
 	*x = MasterMessage_ShutdownExecutor{}
-	mi := &file_api_agentproto_agentproto_proto_msgTypes[15]
+	mi := &file_api_agentproto_agentproto_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1266,7 +1336,7 @@ func (x *MasterMessage_ShutdownExecutor) String() string {
 func (*MasterMessage_ShutdownExecutor) ProtoMessage() {}
 
 func (x *MasterMessage_ShutdownExecutor) ProtoReflect() protoreflect.Message {
-	mi := &file_api_agentproto_agentproto_proto_msgTypes[15]
+	mi := &file_api_agentproto_agentproto_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1279,7 +1349,7 @@ func (x *MasterMessage_ShutdownExecutor) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MasterMessage_ShutdownExecutor.ProtoReflect.Descriptor instead.
 func (*MasterMessage_ShutdownExecutor) Descriptor() ([]byte, []int) {
-	return file_api_agentproto_agentproto_proto_rawDescGZIP(), []int{4, 6}
+	return file_api_agentproto_agentproto_proto_rawDescGZIP(), []int{5, 6}
 }
 
 func (x *MasterMessage_ShutdownExecutor) GetFrameworkId() *mesos.FrameworkID {
@@ -1307,7 +1377,7 @@ type MasterMessage_FrameworkToExecutor struct {
 
 func (x *MasterMessage_FrameworkToExecutor) Reset() {
 	*x = MasterMessage_FrameworkToExecutor{}
-	mi := &file_api_agentproto_agentproto_proto_msgTypes[16]
+	mi := &file_api_agentproto_agentproto_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1319,7 +1389,7 @@ func (x *MasterMessage_FrameworkToExecutor) String() string {
 func (*MasterMessage_FrameworkToExecutor) ProtoMessage() {}
 
 func (x *MasterMessage_FrameworkToExecutor) ProtoReflect() protoreflect.Message {
-	mi := &file_api_agentproto_agentproto_proto_msgTypes[16]
+	mi := &file_api_agentproto_agentproto_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1332,7 +1402,7 @@ func (x *MasterMessage_FrameworkToExecutor) ProtoReflect() protoreflect.Message 
 
 // Deprecated: Use MasterMessage_FrameworkToExecutor.ProtoReflect.Descriptor instead.
 func (*MasterMessage_FrameworkToExecutor) Descriptor() ([]byte, []int) {
-	return file_api_agentproto_agentproto_proto_rawDescGZIP(), []int{4, 7}
+	return file_api_agentproto_agentproto_proto_rawDescGZIP(), []int{5, 7}
 }
 
 func (x *MasterMessage_FrameworkToExecutor) GetFrameworkId() *mesos.FrameworkID {
@@ -1367,15 +1437,15 @@ const file_api_agentproto_agentproto_proto_rawDesc = "" +
 	"\flatest_state\x18\x03 \x01(\x0e2\x13.mesos.v1.TaskStateR\vlatestState\"v\n" +
 	"\x0eExecutorRecord\x12*\n" +
 	"\x04info\x18\x01 \x02(\v2\x16.mesos.v1.ExecutorInfoR\x04info\x128\n" +
-	"\fcontainer_id\x18\x02 \x01(\v2\x15.mesos.v1.ContainerIDR\vcontainerId\"\xba\n" +
-	"\n" +
+	"\fcontainer_id\x18\x02 \x01(\v2\x15.mesos.v1.ContainerIDR\vcontainerId\"\x8e\v\n" +
 	"\fAgentMessage\x127\n" +
 	"\x04type\x18\x01 \x01(\x0e2#.gomesos.agent.v1.AgentMessage.TypeR\x04type\x12C\n" +
 	"\bregister\x18\x02 \x01(\v2'.gomesos.agent.v1.AgentMessage.RegisterR\bregister\x12C\n" +
 	"\rstatus_update\x18\x03 \x01(\v2\x1e.gomesos.agent.v1.StatusUpdateR\fstatusUpdate\x12V\n" +
 	"\x0fexecutor_exited\x18\x04 \x01(\v2-.gomesos.agent.v1.AgentMessage.ExecutorExitedR\x0eexecutorExited\x12f\n" +
 	"\x15executor_to_framework\x18\x05 \x01(\v22.gomesos.agent.v1.AgentMessage.ExecutorToFrameworkR\x13executorToFramework\x12R\n" +
-	"\x10operation_status\x18\x06 \x01(\v2'.gomesos.agent.v1.OperationStatusUpdateR\x0foperationStatus\x124\n" +
+	"\x10operation_status\x18\x06 \x01(\v2'.gomesos.agent.v1.OperationStatusUpdateR\x0foperationStatus\x12@\n" +
+	"\fupdate_agent\x18\a \x01(\v2\x1d.gomesos.agent.v1.UpdateAgentR\vupdateAgent\x124\n" +
 	"\x05batch\x18\x10 \x03(\v2\x1e.gomesos.agent.v1.AgentMessageR\x05batch\x1a\xb1\x02\n" +
 	"\bRegister\x122\n" +
 	"\n" +
@@ -1397,7 +1467,7 @@ const file_api_agentproto_agentproto_proto_rawDesc = "" +
 	"\fframework_id\x18\x01 \x02(\v2\x15.mesos.v1.FrameworkIDR\vframeworkId\x125\n" +
 	"\vexecutor_id\x18\x02 \x02(\v2\x14.mesos.v1.ExecutorIDR\n" +
 	"executorId\x12\x12\n" +
-	"\x04data\x18\x03 \x02(\fR\x04data\"\xaf\x01\n" +
+	"\x04data\x18\x03 \x02(\fR\x04data\"\xc1\x01\n" +
 	"\x04Type\x12\v\n" +
 	"\aUNKNOWN\x10\x00\x12\f\n" +
 	"\bREGISTER\x10\x01\x12\x0e\n" +
@@ -1409,8 +1479,12 @@ const file_api_agentproto_agentproto_proto_rawDesc = "" +
 	"\x15EXECUTOR_TO_FRAMEWORK\x10\x06\x12\x0e\n" +
 	"\n" +
 	"UNREGISTER\x10\a\x12\x14\n" +
-	"\x10OPERATION_STATUS\x10\b\x12\t\n" +
-	"\x05BATCH\x10\x10\"\x88\x01\n" +
+	"\x10OPERATION_STATUS\x10\b\x12\x10\n" +
+	"\fUPDATE_AGENT\x10\t\x12\t\n" +
+	"\x05BATCH\x10\x10\"\xa4\x01\n" +
+	"\vUpdateAgent\x12F\n" +
+	"\x1fupdate_oversubscribed_resources\x18\x01 \x01(\bR\x1dupdateOversubscribedResources\x12M\n" +
+	"\x18oversubscribed_resources\x18\x02 \x03(\v2\x12.mesos.v1.ResourceR\x17oversubscribedResources\"\x88\x01\n" +
 	"\x15OperationStatusUpdate\x12%\n" +
 	"\x0eoperation_uuid\x18\x01 \x02(\fR\roperationUuid\x12.\n" +
 	"\x05state\x18\x02 \x02(\x0e2\x18.mesos.v1.OperationStateR\x05state\x12\x18\n" +
@@ -1500,103 +1574,106 @@ func file_api_agentproto_agentproto_proto_rawDescGZIP() []byte {
 }
 
 var file_api_agentproto_agentproto_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_api_agentproto_agentproto_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
+var file_api_agentproto_agentproto_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
 var file_api_agentproto_agentproto_proto_goTypes = []any{
 	(AgentMessage_Type)(0),                    // 0: gomesos.agent.v1.AgentMessage.Type
 	(MasterMessage_Type)(0),                   // 1: gomesos.agent.v1.MasterMessage.Type
 	(*StatusUpdate)(nil),                      // 2: gomesos.agent.v1.StatusUpdate
 	(*ExecutorRecord)(nil),                    // 3: gomesos.agent.v1.ExecutorRecord
 	(*AgentMessage)(nil),                      // 4: gomesos.agent.v1.AgentMessage
-	(*OperationStatusUpdate)(nil),             // 5: gomesos.agent.v1.OperationStatusUpdate
-	(*MasterMessage)(nil),                     // 6: gomesos.agent.v1.MasterMessage
-	(*ApplyOperation)(nil),                    // 7: gomesos.agent.v1.ApplyOperation
-	(*AgentMessage_Register)(nil),             // 8: gomesos.agent.v1.AgentMessage.Register
-	(*AgentMessage_ExecutorExited)(nil),       // 9: gomesos.agent.v1.AgentMessage.ExecutorExited
-	(*AgentMessage_ExecutorToFramework)(nil),  // 10: gomesos.agent.v1.AgentMessage.ExecutorToFramework
-	(*MasterMessage_Registered)(nil),          // 11: gomesos.agent.v1.MasterMessage.Registered
-	(*MasterMessage_RunTask)(nil),             // 12: gomesos.agent.v1.MasterMessage.RunTask
-	(*MasterMessage_RunTaskGroup)(nil),        // 13: gomesos.agent.v1.MasterMessage.RunTaskGroup
-	(*MasterMessage_KillTask)(nil),            // 14: gomesos.agent.v1.MasterMessage.KillTask
-	(*MasterMessage_Acknowledge)(nil),         // 15: gomesos.agent.v1.MasterMessage.Acknowledge
-	(*MasterMessage_ShutdownFramework)(nil),   // 16: gomesos.agent.v1.MasterMessage.ShutdownFramework
-	(*MasterMessage_ShutdownExecutor)(nil),    // 17: gomesos.agent.v1.MasterMessage.ShutdownExecutor
-	(*MasterMessage_FrameworkToExecutor)(nil), // 18: gomesos.agent.v1.MasterMessage.FrameworkToExecutor
-	(*mesos.FrameworkID)(nil),                 // 19: mesos.v1.FrameworkID
-	(*mesos.TaskStatus)(nil),                  // 20: mesos.v1.TaskStatus
-	(mesos.TaskState)(0),                      // 21: mesos.v1.TaskState
-	(*mesos.ExecutorInfo)(nil),                // 22: mesos.v1.ExecutorInfo
-	(*mesos.ContainerID)(nil),                 // 23: mesos.v1.ContainerID
-	(mesos.OperationState)(0),                 // 24: mesos.v1.OperationState
-	(*mesos.Offer_Operation)(nil),             // 25: mesos.v1.Offer.Operation
-	(*mesos.Resource)(nil),                    // 26: mesos.v1.Resource
-	(*mesos.AgentInfo)(nil),                   // 27: mesos.v1.AgentInfo
-	(*mesos.Task)(nil),                        // 28: mesos.v1.Task
-	(*mesos.FrameworkInfo)(nil),               // 29: mesos.v1.FrameworkInfo
-	(*mesos.ExecutorID)(nil),                  // 30: mesos.v1.ExecutorID
-	(*mesos.AgentID)(nil),                     // 31: mesos.v1.AgentID
-	(*mesos.MasterInfo)(nil),                  // 32: mesos.v1.MasterInfo
-	(*mesos.TaskInfo)(nil),                    // 33: mesos.v1.TaskInfo
-	(*mesos.TaskGroupInfo)(nil),               // 34: mesos.v1.TaskGroupInfo
-	(*mesos.TaskID)(nil),                      // 35: mesos.v1.TaskID
-	(*mesos.KillPolicy)(nil),                  // 36: mesos.v1.KillPolicy
+	(*UpdateAgent)(nil),                       // 5: gomesos.agent.v1.UpdateAgent
+	(*OperationStatusUpdate)(nil),             // 6: gomesos.agent.v1.OperationStatusUpdate
+	(*MasterMessage)(nil),                     // 7: gomesos.agent.v1.MasterMessage
+	(*ApplyOperation)(nil),                    // 8: gomesos.agent.v1.ApplyOperation
+	(*AgentMessage_Register)(nil),             // 9: gomesos.agent.v1.AgentMessage.Register
+	(*AgentMessage_ExecutorExited)(nil),       // 10: gomesos.agent.v1.AgentMessage.ExecutorExited
+	(*AgentMessage_ExecutorToFramework)(nil),  // 11: gomesos.agent.v1.AgentMessage.ExecutorToFramework
+	(*MasterMessage_Registered)(nil),          // 12: gomesos.agent.v1.MasterMessage.Registered
+	(*MasterMessage_RunTask)(nil),             // 13: gomesos.agent.v1.MasterMessage.RunTask
+	(*MasterMessage_RunTaskGroup)(nil),        // 14: gomesos.agent.v1.MasterMessage.RunTaskGroup
+	(*MasterMessage_KillTask)(nil),            // 15: gomesos.agent.v1.MasterMessage.KillTask
+	(*MasterMessage_Acknowledge)(nil),         // 16: gomesos.agent.v1.MasterMessage.Acknowledge
+	(*MasterMessage_ShutdownFramework)(nil),   // 17: gomesos.agent.v1.MasterMessage.ShutdownFramework
+	(*MasterMessage_ShutdownExecutor)(nil),    // 18: gomesos.agent.v1.MasterMessage.ShutdownExecutor
+	(*MasterMessage_FrameworkToExecutor)(nil), // 19: gomesos.agent.v1.MasterMessage.FrameworkToExecutor
+	(*mesos.FrameworkID)(nil),                 // 20: mesos.v1.FrameworkID
+	(*mesos.TaskStatus)(nil),                  // 21: mesos.v1.TaskStatus
+	(mesos.TaskState)(0),                      // 22: mesos.v1.TaskState
+	(*mesos.ExecutorInfo)(nil),                // 23: mesos.v1.ExecutorInfo
+	(*mesos.ContainerID)(nil),                 // 24: mesos.v1.ContainerID
+	(*mesos.Resource)(nil),                    // 25: mesos.v1.Resource
+	(mesos.OperationState)(0),                 // 26: mesos.v1.OperationState
+	(*mesos.Offer_Operation)(nil),             // 27: mesos.v1.Offer.Operation
+	(*mesos.AgentInfo)(nil),                   // 28: mesos.v1.AgentInfo
+	(*mesos.Task)(nil),                        // 29: mesos.v1.Task
+	(*mesos.FrameworkInfo)(nil),               // 30: mesos.v1.FrameworkInfo
+	(*mesos.ExecutorID)(nil),                  // 31: mesos.v1.ExecutorID
+	(*mesos.AgentID)(nil),                     // 32: mesos.v1.AgentID
+	(*mesos.MasterInfo)(nil),                  // 33: mesos.v1.MasterInfo
+	(*mesos.TaskInfo)(nil),                    // 34: mesos.v1.TaskInfo
+	(*mesos.TaskGroupInfo)(nil),               // 35: mesos.v1.TaskGroupInfo
+	(*mesos.TaskID)(nil),                      // 36: mesos.v1.TaskID
+	(*mesos.KillPolicy)(nil),                  // 37: mesos.v1.KillPolicy
 }
 var file_api_agentproto_agentproto_proto_depIdxs = []int32{
-	19, // 0: gomesos.agent.v1.StatusUpdate.framework_id:type_name -> mesos.v1.FrameworkID
-	20, // 1: gomesos.agent.v1.StatusUpdate.status:type_name -> mesos.v1.TaskStatus
-	21, // 2: gomesos.agent.v1.StatusUpdate.latest_state:type_name -> mesos.v1.TaskState
-	22, // 3: gomesos.agent.v1.ExecutorRecord.info:type_name -> mesos.v1.ExecutorInfo
-	23, // 4: gomesos.agent.v1.ExecutorRecord.container_id:type_name -> mesos.v1.ContainerID
+	20, // 0: gomesos.agent.v1.StatusUpdate.framework_id:type_name -> mesos.v1.FrameworkID
+	21, // 1: gomesos.agent.v1.StatusUpdate.status:type_name -> mesos.v1.TaskStatus
+	22, // 2: gomesos.agent.v1.StatusUpdate.latest_state:type_name -> mesos.v1.TaskState
+	23, // 3: gomesos.agent.v1.ExecutorRecord.info:type_name -> mesos.v1.ExecutorInfo
+	24, // 4: gomesos.agent.v1.ExecutorRecord.container_id:type_name -> mesos.v1.ContainerID
 	0,  // 5: gomesos.agent.v1.AgentMessage.type:type_name -> gomesos.agent.v1.AgentMessage.Type
-	8,  // 6: gomesos.agent.v1.AgentMessage.register:type_name -> gomesos.agent.v1.AgentMessage.Register
+	9,  // 6: gomesos.agent.v1.AgentMessage.register:type_name -> gomesos.agent.v1.AgentMessage.Register
 	2,  // 7: gomesos.agent.v1.AgentMessage.status_update:type_name -> gomesos.agent.v1.StatusUpdate
-	9,  // 8: gomesos.agent.v1.AgentMessage.executor_exited:type_name -> gomesos.agent.v1.AgentMessage.ExecutorExited
-	10, // 9: gomesos.agent.v1.AgentMessage.executor_to_framework:type_name -> gomesos.agent.v1.AgentMessage.ExecutorToFramework
-	5,  // 10: gomesos.agent.v1.AgentMessage.operation_status:type_name -> gomesos.agent.v1.OperationStatusUpdate
-	4,  // 11: gomesos.agent.v1.AgentMessage.batch:type_name -> gomesos.agent.v1.AgentMessage
-	24, // 12: gomesos.agent.v1.OperationStatusUpdate.state:type_name -> mesos.v1.OperationState
-	1,  // 13: gomesos.agent.v1.MasterMessage.type:type_name -> gomesos.agent.v1.MasterMessage.Type
-	11, // 14: gomesos.agent.v1.MasterMessage.registered:type_name -> gomesos.agent.v1.MasterMessage.Registered
-	12, // 15: gomesos.agent.v1.MasterMessage.run_task:type_name -> gomesos.agent.v1.MasterMessage.RunTask
-	13, // 16: gomesos.agent.v1.MasterMessage.run_task_group:type_name -> gomesos.agent.v1.MasterMessage.RunTaskGroup
-	14, // 17: gomesos.agent.v1.MasterMessage.kill_task:type_name -> gomesos.agent.v1.MasterMessage.KillTask
-	15, // 18: gomesos.agent.v1.MasterMessage.acknowledge:type_name -> gomesos.agent.v1.MasterMessage.Acknowledge
-	16, // 19: gomesos.agent.v1.MasterMessage.shutdown_framework:type_name -> gomesos.agent.v1.MasterMessage.ShutdownFramework
-	17, // 20: gomesos.agent.v1.MasterMessage.shutdown_executor:type_name -> gomesos.agent.v1.MasterMessage.ShutdownExecutor
-	18, // 21: gomesos.agent.v1.MasterMessage.framework_to_executor:type_name -> gomesos.agent.v1.MasterMessage.FrameworkToExecutor
-	7,  // 22: gomesos.agent.v1.MasterMessage.apply_operation:type_name -> gomesos.agent.v1.ApplyOperation
-	19, // 23: gomesos.agent.v1.ApplyOperation.framework_id:type_name -> mesos.v1.FrameworkID
-	25, // 24: gomesos.agent.v1.ApplyOperation.operation:type_name -> mesos.v1.Offer.Operation
-	26, // 25: gomesos.agent.v1.ApplyOperation.resources:type_name -> mesos.v1.Resource
-	27, // 26: gomesos.agent.v1.AgentMessage.Register.agent_info:type_name -> mesos.v1.AgentInfo
-	28, // 27: gomesos.agent.v1.AgentMessage.Register.tasks:type_name -> mesos.v1.Task
-	3,  // 28: gomesos.agent.v1.AgentMessage.Register.executors:type_name -> gomesos.agent.v1.ExecutorRecord
-	29, // 29: gomesos.agent.v1.AgentMessage.Register.frameworks:type_name -> mesos.v1.FrameworkInfo
-	19, // 30: gomesos.agent.v1.AgentMessage.ExecutorExited.framework_id:type_name -> mesos.v1.FrameworkID
-	30, // 31: gomesos.agent.v1.AgentMessage.ExecutorExited.executor_id:type_name -> mesos.v1.ExecutorID
-	19, // 32: gomesos.agent.v1.AgentMessage.ExecutorToFramework.framework_id:type_name -> mesos.v1.FrameworkID
-	30, // 33: gomesos.agent.v1.AgentMessage.ExecutorToFramework.executor_id:type_name -> mesos.v1.ExecutorID
-	31, // 34: gomesos.agent.v1.MasterMessage.Registered.agent_id:type_name -> mesos.v1.AgentID
-	32, // 35: gomesos.agent.v1.MasterMessage.Registered.master_info:type_name -> mesos.v1.MasterInfo
-	29, // 36: gomesos.agent.v1.MasterMessage.RunTask.framework_info:type_name -> mesos.v1.FrameworkInfo
-	33, // 37: gomesos.agent.v1.MasterMessage.RunTask.task:type_name -> mesos.v1.TaskInfo
-	29, // 38: gomesos.agent.v1.MasterMessage.RunTaskGroup.framework_info:type_name -> mesos.v1.FrameworkInfo
-	22, // 39: gomesos.agent.v1.MasterMessage.RunTaskGroup.executor:type_name -> mesos.v1.ExecutorInfo
-	34, // 40: gomesos.agent.v1.MasterMessage.RunTaskGroup.task_group:type_name -> mesos.v1.TaskGroupInfo
-	19, // 41: gomesos.agent.v1.MasterMessage.KillTask.framework_id:type_name -> mesos.v1.FrameworkID
-	35, // 42: gomesos.agent.v1.MasterMessage.KillTask.task_id:type_name -> mesos.v1.TaskID
-	36, // 43: gomesos.agent.v1.MasterMessage.KillTask.kill_policy:type_name -> mesos.v1.KillPolicy
-	19, // 44: gomesos.agent.v1.MasterMessage.Acknowledge.framework_id:type_name -> mesos.v1.FrameworkID
-	35, // 45: gomesos.agent.v1.MasterMessage.Acknowledge.task_id:type_name -> mesos.v1.TaskID
-	19, // 46: gomesos.agent.v1.MasterMessage.ShutdownFramework.framework_id:type_name -> mesos.v1.FrameworkID
-	19, // 47: gomesos.agent.v1.MasterMessage.ShutdownExecutor.framework_id:type_name -> mesos.v1.FrameworkID
-	30, // 48: gomesos.agent.v1.MasterMessage.ShutdownExecutor.executor_id:type_name -> mesos.v1.ExecutorID
-	19, // 49: gomesos.agent.v1.MasterMessage.FrameworkToExecutor.framework_id:type_name -> mesos.v1.FrameworkID
-	30, // 50: gomesos.agent.v1.MasterMessage.FrameworkToExecutor.executor_id:type_name -> mesos.v1.ExecutorID
-	51, // [51:51] is the sub-list for method output_type
-	51, // [51:51] is the sub-list for method input_type
-	51, // [51:51] is the sub-list for extension type_name
-	51, // [51:51] is the sub-list for extension extendee
-	0,  // [0:51] is the sub-list for field type_name
+	10, // 8: gomesos.agent.v1.AgentMessage.executor_exited:type_name -> gomesos.agent.v1.AgentMessage.ExecutorExited
+	11, // 9: gomesos.agent.v1.AgentMessage.executor_to_framework:type_name -> gomesos.agent.v1.AgentMessage.ExecutorToFramework
+	6,  // 10: gomesos.agent.v1.AgentMessage.operation_status:type_name -> gomesos.agent.v1.OperationStatusUpdate
+	5,  // 11: gomesos.agent.v1.AgentMessage.update_agent:type_name -> gomesos.agent.v1.UpdateAgent
+	4,  // 12: gomesos.agent.v1.AgentMessage.batch:type_name -> gomesos.agent.v1.AgentMessage
+	25, // 13: gomesos.agent.v1.UpdateAgent.oversubscribed_resources:type_name -> mesos.v1.Resource
+	26, // 14: gomesos.agent.v1.OperationStatusUpdate.state:type_name -> mesos.v1.OperationState
+	1,  // 15: gomesos.agent.v1.MasterMessage.type:type_name -> gomesos.agent.v1.MasterMessage.Type
+	12, // 16: gomesos.agent.v1.MasterMessage.registered:type_name -> gomesos.agent.v1.MasterMessage.Registered
+	13, // 17: gomesos.agent.v1.MasterMessage.run_task:type_name -> gomesos.agent.v1.MasterMessage.RunTask
+	14, // 18: gomesos.agent.v1.MasterMessage.run_task_group:type_name -> gomesos.agent.v1.MasterMessage.RunTaskGroup
+	15, // 19: gomesos.agent.v1.MasterMessage.kill_task:type_name -> gomesos.agent.v1.MasterMessage.KillTask
+	16, // 20: gomesos.agent.v1.MasterMessage.acknowledge:type_name -> gomesos.agent.v1.MasterMessage.Acknowledge
+	17, // 21: gomesos.agent.v1.MasterMessage.shutdown_framework:type_name -> gomesos.agent.v1.MasterMessage.ShutdownFramework
+	18, // 22: gomesos.agent.v1.MasterMessage.shutdown_executor:type_name -> gomesos.agent.v1.MasterMessage.ShutdownExecutor
+	19, // 23: gomesos.agent.v1.MasterMessage.framework_to_executor:type_name -> gomesos.agent.v1.MasterMessage.FrameworkToExecutor
+	8,  // 24: gomesos.agent.v1.MasterMessage.apply_operation:type_name -> gomesos.agent.v1.ApplyOperation
+	20, // 25: gomesos.agent.v1.ApplyOperation.framework_id:type_name -> mesos.v1.FrameworkID
+	27, // 26: gomesos.agent.v1.ApplyOperation.operation:type_name -> mesos.v1.Offer.Operation
+	25, // 27: gomesos.agent.v1.ApplyOperation.resources:type_name -> mesos.v1.Resource
+	28, // 28: gomesos.agent.v1.AgentMessage.Register.agent_info:type_name -> mesos.v1.AgentInfo
+	29, // 29: gomesos.agent.v1.AgentMessage.Register.tasks:type_name -> mesos.v1.Task
+	3,  // 30: gomesos.agent.v1.AgentMessage.Register.executors:type_name -> gomesos.agent.v1.ExecutorRecord
+	30, // 31: gomesos.agent.v1.AgentMessage.Register.frameworks:type_name -> mesos.v1.FrameworkInfo
+	20, // 32: gomesos.agent.v1.AgentMessage.ExecutorExited.framework_id:type_name -> mesos.v1.FrameworkID
+	31, // 33: gomesos.agent.v1.AgentMessage.ExecutorExited.executor_id:type_name -> mesos.v1.ExecutorID
+	20, // 34: gomesos.agent.v1.AgentMessage.ExecutorToFramework.framework_id:type_name -> mesos.v1.FrameworkID
+	31, // 35: gomesos.agent.v1.AgentMessage.ExecutorToFramework.executor_id:type_name -> mesos.v1.ExecutorID
+	32, // 36: gomesos.agent.v1.MasterMessage.Registered.agent_id:type_name -> mesos.v1.AgentID
+	33, // 37: gomesos.agent.v1.MasterMessage.Registered.master_info:type_name -> mesos.v1.MasterInfo
+	30, // 38: gomesos.agent.v1.MasterMessage.RunTask.framework_info:type_name -> mesos.v1.FrameworkInfo
+	34, // 39: gomesos.agent.v1.MasterMessage.RunTask.task:type_name -> mesos.v1.TaskInfo
+	30, // 40: gomesos.agent.v1.MasterMessage.RunTaskGroup.framework_info:type_name -> mesos.v1.FrameworkInfo
+	23, // 41: gomesos.agent.v1.MasterMessage.RunTaskGroup.executor:type_name -> mesos.v1.ExecutorInfo
+	35, // 42: gomesos.agent.v1.MasterMessage.RunTaskGroup.task_group:type_name -> mesos.v1.TaskGroupInfo
+	20, // 43: gomesos.agent.v1.MasterMessage.KillTask.framework_id:type_name -> mesos.v1.FrameworkID
+	36, // 44: gomesos.agent.v1.MasterMessage.KillTask.task_id:type_name -> mesos.v1.TaskID
+	37, // 45: gomesos.agent.v1.MasterMessage.KillTask.kill_policy:type_name -> mesos.v1.KillPolicy
+	20, // 46: gomesos.agent.v1.MasterMessage.Acknowledge.framework_id:type_name -> mesos.v1.FrameworkID
+	36, // 47: gomesos.agent.v1.MasterMessage.Acknowledge.task_id:type_name -> mesos.v1.TaskID
+	20, // 48: gomesos.agent.v1.MasterMessage.ShutdownFramework.framework_id:type_name -> mesos.v1.FrameworkID
+	20, // 49: gomesos.agent.v1.MasterMessage.ShutdownExecutor.framework_id:type_name -> mesos.v1.FrameworkID
+	31, // 50: gomesos.agent.v1.MasterMessage.ShutdownExecutor.executor_id:type_name -> mesos.v1.ExecutorID
+	20, // 51: gomesos.agent.v1.MasterMessage.FrameworkToExecutor.framework_id:type_name -> mesos.v1.FrameworkID
+	31, // 52: gomesos.agent.v1.MasterMessage.FrameworkToExecutor.executor_id:type_name -> mesos.v1.ExecutorID
+	53, // [53:53] is the sub-list for method output_type
+	53, // [53:53] is the sub-list for method input_type
+	53, // [53:53] is the sub-list for extension type_name
+	53, // [53:53] is the sub-list for extension extendee
+	0,  // [0:53] is the sub-list for field type_name
 }
 
 func init() { file_api_agentproto_agentproto_proto_init() }
@@ -1610,7 +1687,7 @@ func file_api_agentproto_agentproto_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_api_agentproto_agentproto_proto_rawDesc), len(file_api_agentproto_agentproto_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   17,
+			NumMessages:   18,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

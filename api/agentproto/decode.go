@@ -20,8 +20,12 @@ import (
 // buffers, and its tasks, their ids and resources come from a few arrays
 // (so they are collected together: one task kept keeps its message's).
 //
+// An UPDATE_AGENT (the oversubscribed resources every agent sends on
+// registering and whenever its estimate changes) is decoded here too, its
+// resources as a task's are.
+//
 // The tasks' common fields are decoded here (ids, name, state, resources
-// of a scalar or a role, the update state and uuid, the user); a task with
+// of a scalar, a role or revocable, the update state and uuid, the user); a task with
 // any other field (statuses, labels, a container, ...) is decoded by
 // protobuf, as is the rest of the message, and any message this does not
 // know field for field (another type, an unknown field, a field twice, a
@@ -35,10 +39,10 @@ func UnmarshalAgentMessage(b []byte, m *AgentMessage) error {
 	return proto.Unmarshal(b, m)
 }
 
-// decodeAgentMessage decodes a message holding a type and a register, or
-// reports false.
+// decodeAgentMessage decodes a message holding a type and a register, or a
+// type and an update_agent, or reports false.
 func decodeAgentMessage(b []byte, m *AgentMessage) bool {
-	var reg []byte
+	var reg, upd []byte
 	var typ *AgentMessage_Type
 	for len(b) > 0 {
 		num, wt, n := protowire.ConsumeTag(b)
@@ -68,9 +72,30 @@ func decodeAgentMessage(b []byte, m *AgentMessage) bool {
 			if reg == nil {
 				reg = []byte{}
 			}
+		case num == 7 && wt == protowire.BytesType && upd == nil:
+			v, n := protowire.ConsumeBytes(b)
+			if n < 0 {
+				return false
+			}
+			b = b[n:]
+			upd = v
+			if upd == nil {
+				upd = []byte{}
+			}
 		default:
 			return false
 		}
+	}
+	if upd != nil {
+		if reg != nil {
+			return false
+		}
+		u := &UpdateAgent{}
+		if !(&decoder{}).updateAgent(upd, u) {
+			return false
+		}
+		m.Type, m.UpdateAgent = typ, u
+		return true
 	}
 	if reg == nil {
 		return false
@@ -219,6 +244,43 @@ func (d *decoder) register(b []byte, r *AgentMessage_Register) bool {
 	return true
 }
 
+// updateAgent decodes an UpdateAgent whose resources are all of the
+// kinds resource knows, or reports false.
+func (d *decoder) updateAgent(b []byte, u *UpdateAgent) bool {
+	seenFlag := false
+	for len(b) > 0 {
+		num, wt, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			return false
+		}
+		b = b[n:]
+		switch {
+		case num == 1 && wt == protowire.VarintType && !seenFlag:
+			v, n := protowire.ConsumeVarint(b)
+			if n < 0 {
+				return false
+			}
+			b = b[n:]
+			seenFlag = true
+			u.UpdateOversubscribedResources = proto.Bool(protowire.DecodeBool(v))
+		case num == 2 && wt == protowire.BytesType:
+			v, n := protowire.ConsumeBytes(b)
+			if n < 0 {
+				return false
+			}
+			b = b[n:]
+			r := d.resources.next(4)
+			if !d.resource(v, r) {
+				return false
+			}
+			u.OversubscribedResources = append(u.OversubscribedResources, r)
+		default:
+			return false
+		}
+	}
+	return true
+}
+
 // task decodes a task's common fields, or reports false.
 func (d *decoder) task(b []byte, t *mesos.Task) bool {
 	var local [4]*mesos.Resource
@@ -350,8 +412,8 @@ func (d *decoder) id(b []byte) *string {
 	return value
 }
 
-// resource decodes a resource of a name, a type, a scalar, a role and an
-// allocation role, or reports false.
+// resource decodes a resource of a name, a type, a scalar, a role, an
+// allocation role and an empty revocable, or reports false.
 func (d *decoder) resource(b []byte, r *mesos.Resource) bool {
 	for len(b) > 0 {
 		num, wt, n := protowire.ConsumeTag(b)
@@ -394,6 +456,11 @@ func (d *decoder) resource(b []byte, r *mesos.Resource) bool {
 			}
 		case 6:
 			r.Role = d.string(v)
+		case 9:
+			if r.Revocable != nil || len(v) != 0 {
+				return false // a second one merges; fields are unknown here
+			}
+			r.Revocable = &mesos.Resource_RevocableInfo{}
 		case 11:
 			if r.AllocationInfo != nil {
 				return false

@@ -62,6 +62,23 @@ func reregister(n int, decorate bool) *AgentMessage {
 	return &AgentMessage{Type: AgentMessage_REREGISTER.Enum(), Register: reg}
 }
 
+// updateAgent is an UPDATE_AGENT with revocable cpus and mem, the second
+// allocated to a role (as no agent sends it, but protobuf allows).
+func updateAgent() *AgentMessage {
+	rev := func(name string, v float64) *mesos.Resource {
+		return &mesos.Resource{
+			Name: proto.String(name), Type: mesos.Value_SCALAR.Enum(), Scalar: &mesos.Value_Scalar{Value: proto.Float64(v)},
+			Revocable: &mesos.Resource_RevocableInfo{},
+		}
+	}
+	mem := rev("mem", 512)
+	mem.AllocationInfo = &mesos.Resource_AllocationInfo{Role: proto.String("*")}
+	return &AgentMessage{Type: AgentMessage_UPDATE_AGENT.Enum(), UpdateAgent: &UpdateAgent{
+		UpdateOversubscribedResources: proto.Bool(true),
+		OversubscribedResources:       []*mesos.Resource{rev("cpus", 2), mem},
+	}}
+}
+
 func mustMarshal(t testing.TB, m proto.Message) []byte {
 	t.Helper()
 	b, err := proto.MarshalOptions{AllowPartial: true}.Marshal(m)
@@ -102,6 +119,35 @@ func TestUnmarshalAgentMessageAsProtobuf(t *testing.T) {
 		FrameworkId: &mesos.FrameworkID{Value: proto.String("f")},
 		Status:      &mesos.TaskStatus{TaskId: &mesos.TaskID{Value: proto.String("t")}, State: mesos.TaskState_TASK_RUNNING.Enum()},
 	}}))
+
+	sameDecoding(t, "UPDATE_AGENT", mustMarshal(t, updateAgent()))
+	sameDecoding(t, "UPDATE_AGENT withdrawing all", mustMarshal(t, &AgentMessage{Type: AgentMessage_UPDATE_AGENT.Enum(),
+		UpdateAgent: &UpdateAgent{UpdateOversubscribedResources: proto.Bool(true)}}))
+	sameDecoding(t, "UPDATE_AGENT empty", mustMarshal(t, &AgentMessage{Type: AgentMessage_UPDATE_AGENT.Enum(), UpdateAgent: &UpdateAgent{}}))
+	for name, change := range map[string]func(*UpdateAgent){
+		"resource name missing": func(u *UpdateAgent) { u.OversubscribedResources[0].Name = nil },
+		"scalar missing":        func(u *UpdateAgent) { u.OversubscribedResources[1].Scalar = nil },
+		"a range":               func(u *UpdateAgent) { u.OversubscribedResources[0].Ranges = &mesos.Value_Ranges{} },
+		"a revocable with a field": func(u *UpdateAgent) {
+			u.OversubscribedResources[0].Revocable.ProtoReflect().SetUnknown(protowire.AppendVarint(protowire.AppendTag(nil, 5, protowire.VarintType), 1))
+		},
+	} {
+		m := updateAgent()
+		change(m.UpdateAgent)
+		sameDecoding(t, "UPDATE_AGENT, "+name, mustMarshal(t, m))
+	}
+	// A message with both a register and an update, or an update twice
+	// (protobuf merges the two).
+	both := append(mustMarshal(t, updateAgent()), mustMarshal(t, &AgentMessage{Register: reregister(1, false).Register})...)
+	sameDecoding(t, "UPDATE_AGENT with a register", both)
+	sameDecoding(t, "UPDATE_AGENT twice", append(mustMarshal(t, updateAgent()), mustMarshal(t, updateAgent())...))
+	flagTwice := protowire.AppendVarint(protowire.AppendTag(nil, 1, protowire.VarintType), 0)
+	flagTwice = protowire.AppendVarint(protowire.AppendTag(flagTwice, 1, protowire.VarintType), 1)
+	sameDecoding(t, "UPDATE_AGENT, flag twice", protowire.AppendBytes(protowire.AppendTag(nil, 7, protowire.BytesType), flagTwice))
+	// A task with a revocable resource takes the fast path too.
+	rev := reregister(2, false)
+	rev.Register.Tasks[1].Resources[0].Revocable = &mesos.Resource_RevocableInfo{}
+	sameDecoding(t, "REREGISTER with a revocable task", mustMarshal(t, rev))
 
 	// Each required field of a task, an id, a resource, a scalar missing.
 	for name, drop := range map[string]func(*mesos.Task){
@@ -220,6 +266,26 @@ func TestUnmarshalAgentMessageOwnsItsFields(t *testing.T) {
 	}
 }
 
+// An UPDATE_AGENT is decoded by the fast path: fewer allocations than
+// protobuf's.
+func TestUnmarshalAgentMessageUpdateAgentAllocations(t *testing.T) {
+	b := mustMarshal(t, updateAgent())
+	plain := testing.AllocsPerRun(20, func() {
+		if err := proto.Unmarshal(b, &AgentMessage{}); err != nil {
+			t.Fatal(err)
+		}
+	})
+	fast := testing.AllocsPerRun(20, func() {
+		if err := UnmarshalAgentMessage(b, &AgentMessage{}); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if fast >= plain {
+		t.Errorf("decoding an UPDATE_AGENT: %v allocations, protobuf %v; want fewer", fast, plain)
+	}
+	t.Logf("decoding an UPDATE_AGENT: %v allocations, protobuf %v", fast, plain)
+}
+
 // A REREGISTER's tasks cost a few allocations, not dozens each.
 func TestUnmarshalAgentMessageAllocations(t *testing.T) {
 	b := mustMarshal(t, reregister(10, false))
@@ -243,6 +309,7 @@ func FuzzUnmarshalAgentMessage(f *testing.F) {
 	f.Add(mustMarshal(f, reregister(2, false)))
 	f.Add(mustMarshal(f, reregister(2, true)))
 	f.Add(mustMarshal(f, &AgentMessage{Type: AgentMessage_PONG.Enum()}))
+	f.Add(mustMarshal(f, updateAgent()))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		sameDecoding(t, "fuzzed", b)
 	})

@@ -68,6 +68,15 @@ func agentFlags(fs *flag.FlagSet, cfg *agent.Config) {
 	fs.StringVar(&cfg.FetcherCacheDir, "fetcher_cache_dir", fetcher.DefaultCacheDir, "directory of the fetcher's cache of URIs fetched with cache: true (one directory per agent ID under it; emptied when the agent starts)")
 	fs.Var(flagx.Bytes{B: &cfg.FetcherCacheSize}, "fetcher_cache_size", "bytes the fetcher's cache may hold, e.g. 2GB; least recently used entries are evicted")
 	fs.Var(flagx.Duration{D: &cfg.FetcherStallTimeout}, "fetcher_stall_timeout", "time a download may receive nothing before the fetch fails")
+	fs.StringVar(&cfg.ResourceEstimatorName, "resource_estimator", "", "estimator of the revocable resources the agent offers: fixed (Mesos's org_apache_mesos_FixedResourceEstimator; offers --oversubscribed_resources) or idle (the measured idle cpus of non-revocable executors) (default: none)")
+	fs.StringVar(&cfg.OversubscribedResources, "oversubscribed_resources", "", "with --resource_estimator=fixed, the scalar resources offered as revocable, e.g. 'cpus:2;mem:512' (the fixed estimator's resources parameter in Mesos)")
+	cfg.OversubscribedResourcesInterval = agent.DefaultOversubscribedResourcesInterval
+	fs.Var(flagx.Duration{D: &cfg.OversubscribedResourcesInterval}, "oversubscribed_resources_interval", "how often the resource estimator is asked and a changed estimate sent to the master")
+	fs.StringVar(&cfg.QoSControllerName, "qos_controller", "", "QoS controller that evicts executors holding revocable resources: load (Mesos's org_apache_mesos_LoadQoSController) or usage (when non-revocable executors use more than --qos_usage_threshold of their cpus) (default: none)")
+	fs.StringVar(&cfg.QoSLoadThreshold5Min, "qos_load_threshold_5min", "", "with --qos_controller=load, the 5 minute load average above which revocable executors are evicted (the controller's load_threshold_5min)")
+	fs.StringVar(&cfg.QoSLoadThreshold15Min, "qos_load_threshold_15min", "", "with --qos_controller=load, the 15 minute load average above which revocable executors are evicted (load_threshold_15min)")
+	fs.Float64Var(&cfg.QoSUsageThreshold, "qos_usage_threshold", agent.DefaultUsageThreshold, "with --qos_controller=usage, the share of their allocated cpus the non-revocable executors may use before revocable executors are evicted")
+	fs.Var(flagx.Duration{D: &cfg.QoSCorrectionIntervalMin}, "qos_correction_interval_min", "least time between two rounds of QoS corrections (Gomesos waits at least 1secs)")
 }
 
 // resolveIsolation builds the isolators --isolation names into cfg, and

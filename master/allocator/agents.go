@@ -79,6 +79,10 @@ type agent struct {
 	// again while the agent offers the same resources in the same role.
 	lastAlloc lastAlloc
 	offered   offered
+	// revExcess is how much of the revocable resources held exceeds the
+	// agent's latest estimate: given back, it leaves the total instead of
+	// becoming available (see revocable.go).
+	revExcess resources.Resources
 	// pending holds usage of frameworks not yet added, with allocation
 	// roles, by framework ID.
 	pending map[string]resources.Resources
@@ -194,6 +198,9 @@ func (b *bitset) set(i int, on bool) {
 }
 
 func (ag *agent) give(res resources.Resources, q qty) {
+	if len(ag.revExcess) > 0 {
+		res, q = ag.dropExcess(res, q)
+	}
 	if ag.hasShared {
 		if res, q = ag.drf.withoutShared(res, q); len(res) == 0 {
 			return

@@ -75,6 +75,11 @@ type Allocator interface {
 	// resource is not shared or not in the agent's total, or the framework
 	// holds nothing there in that role. See shared.go.
 	AllocateSharedCopies(frameworkID, agentID string, res resources.Resources) bool
+	// UpdateAgentRevocable sets an agent's revocable resources (its
+	// oversubscribed resources: what its estimator offers plus what
+	// revocable tasks hold). What frameworks hold stays charged; only the
+	// free part follows. See revocable.go.
+	UpdateAgentRevocable(agentID string, revocable resources.Resources)
 
 	// SuppressOffers stops offers to the given roles of a framework (all
 	// its roles when roles is empty).

@@ -269,14 +269,17 @@ func (c *Core) reregisterAgent(conn string, info *mesos.AgentInfo, total resourc
 	switch {
 	case back != known:
 		// What came back with it is charged again.
-		c.alloc.AddAgent(id, allocatorAgent(info), total, c.agentUsedByFramework(a))
-	case adopted || !a.total.Equal(total):
+		a.total = withHeldRevocable(total, a)
+		c.alloc.AddAgent(id, allocatorAgent(info), a.total, c.agentUsedByFramework(a))
+	case adopted || !a.total.NonRevocable().Equal(total):
 		// The agent's resources changed, or it runs executors the master
-		// did not know of: start its accounting afresh.
+		// did not know of: start its accounting afresh. (Its revocable
+		// resources are not in its AgentInfo: it sends them again,
+		// UPDATE_AGENT, once registered.)
 		c.rescindAgentOffers(a)
 		c.alloc.RemoveAgent(id)
-		a.total = total
-		c.alloc.AddAgent(id, allocatorAgent(info), total, c.agentUsedByFramework(a))
+		a.total = withHeldRevocable(total, a)
+		c.alloc.AddAgent(id, allocatorAgent(info), a.total, c.agentUsedByFramework(a))
 	}
 	switch {
 	case a.deactivated:
@@ -709,6 +712,9 @@ func (c *Core) agentMessage(in AgentMessage) Result {
 		}})
 	case agentproto.AgentMessage_OPERATION_STATUS:
 		c.operationStatus(a, msg.GetOperationStatus())
+	case agentproto.AgentMessage_UPDATE_AGENT:
+		c.metrics.inc("master/messages_update_slave")
+		return c.updateOversubscribed(a, msg.GetUpdateAgent())
 	case agentproto.AgentMessage_UNREGISTER:
 		c.metrics.inc("master/messages_unregister_slave")
 		c.metrics.inc("master/slave_removals/reason_unregistered")

@@ -636,7 +636,7 @@ func operatorResourceCall(call *masterpb.Call) (agentID string, op *mesos.Offer_
 // otherwise the agent never got them, its total stands, and they are
 // dropped.
 func (c *Core) settleOperations(a *agent, total resources.Resources) {
-	applied := a.total.Equal(total)
+	applied := a.total.NonRevocable().Equal(total)
 	for _, key := range sortedKeys(c.operations) {
 		o := c.operations[key]
 		if o.agentID != a.id || o.latest().GetState() != mesos.OperationState_OPERATION_PENDING {

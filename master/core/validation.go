@@ -270,11 +270,45 @@ func validateTask(ti *mesos.TaskInfo, a *agent, fw *framework, inGroup bool) err
 	if err := validateLimits(ti); err != nil {
 		return err
 	}
+	if err := validateRevocableMix(ti.GetResources(), ti.GetExecutor().GetResources()); err != nil {
+		return err
+	}
 	if inGroup && len(ti.GetLimits()) > 0 {
 		// Mesos allows them only with LinuxInfo.share_cgroups false, which
 		// gives each task of the group a cgroup of its own; Gomesos's
 		// tasks of a group share their executor's.
 		return errors.New("Resource limits may only be set for tasks within a task group when the 'share_cgroups' field is set to 'false'.")
+	}
+	return nil
+}
+
+// validateRevocableMix checks, as Mesos's master does for a task and its
+// executor together, that no resource name is used both revocable and not
+// (a task may take revocable cpus and non-revocable mem, not both kinds
+// of cpus).
+func validateRevocableMix(lists ...[]*mesos.Resource) error {
+	var rev, nonRev map[string]bool
+	for _, rs := range lists {
+		for _, r := range rs {
+			if r.Revocable != nil {
+				if rev == nil {
+					rev = map[string]bool{}
+				}
+				rev[r.GetName()] = true
+			} else {
+				if nonRev == nil {
+					nonRev = map[string]bool{}
+				}
+				nonRev[r.GetName()] = true
+			}
+		}
+	}
+	for _, rs := range lists {
+		for _, r := range rs {
+			if rev[r.GetName()] && nonRev[r.GetName()] {
+				return fmt.Errorf("Cannot use both revocable and non-revocable '%s' at the same time", r.GetName())
+			}
+		}
 	}
 	return nil
 }
