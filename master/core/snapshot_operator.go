@@ -3,6 +3,7 @@ package core
 import (
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/gomesos/gomesos/api/v1/maintenance"
@@ -253,6 +254,9 @@ func (s *Snapshot) Roles() []RoleView {
 	for name := range s.weights {
 		get(name)
 	}
+	for name := range s.quotas {
+		get(name)
+	}
 	s.frameworks.Walk(func(_ string, fw *frameworkRec) bool {
 		for _, role := range frameworkRoles(fw.info) {
 			r := get(role)
@@ -278,6 +282,46 @@ func (s *Snapshot) Roles() []RoleView {
 		sort.Strings(r.Frameworks)
 		r.Frameworks = slices.Compact(r.Frameworks)
 		out = append(out, *r)
+	}
+	return out
+}
+
+// subtreeUse sums the scalar resources allocated to and offered to role
+// and its sub-roles (roles as Roles lists them).
+func subtreeUse(roles []RoleView, role string) (allocated, offered map[string]resources.Scalar) {
+	allocated, offered = map[string]resources.Scalar{}, map[string]resources.Scalar{}
+	for _, r := range roles {
+		if r.Name != role && !strings.HasPrefix(r.Name, role+"/") {
+			continue
+		}
+		for name, v := range r.Allocated.NonRevocable().ToScalarQuantities() {
+			allocated[name] += v
+		}
+		for name, v := range r.Offered.NonRevocable().ToScalarQuantities() {
+			offered[name] += v
+		}
+	}
+	return allocated, offered
+}
+
+// RoleQuota is a role's quota as /roles shows it: its guarantees and
+// limits (none when it has no quota), and what it and its sub-roles
+// consume (their allocated scalar resources).
+type RoleQuota struct {
+	Guarantees, Limits, Consumed map[string]resources.Scalar
+}
+
+// RoleQuotas gives the quota of each role in roles (as Roles lists them).
+func (s *Snapshot) RoleQuotas(roles []RoleView) map[string]RoleQuota {
+	out := make(map[string]RoleQuota, len(roles))
+	for _, r := range roles {
+		q := RoleQuota{}
+		if qc := s.quotas[r.Name]; qc != nil {
+			aq := quotaOf(qc)
+			q.Guarantees, q.Limits = aq.Guarantees, aq.Limits
+		}
+		q.Consumed, _ = subtreeUse(roles, r.Name)
+		out[r.Name] = q
 	}
 	return out
 }
