@@ -16,6 +16,7 @@ import (
 	"github.com/gomesos/gomesos/codec"
 	"github.com/gomesos/gomesos/master"
 	"github.com/gomesos/gomesos/registry"
+	"google.golang.org/protobuf/proto"
 )
 
 // getQuota answers GET_QUOTA.
@@ -58,7 +59,7 @@ func quotaText(s *quota.QuotaStatus) string {
 // The master advertises QUOTA_V2.
 func TestQuotaUpdateAndGetRoundTrip(t *testing.T) {
 	m := startMaster(t)
-	startAgent(t, m, "h1", "cpus:8;mem:4096;disk:1000")
+	a := startAgent(t, m, "h1", "cpus:8;mem:4096;disk:1000")
 
 	caps := m.operator(callOf(masterpb.Call_GET_MASTER), codec.JSON).GetGetMaster().GetMasterInfo().GetCapabilities()
 	hasV2 := false
@@ -119,11 +120,49 @@ func TestQuotaUpdateAndGetRoundTrip(t *testing.T) {
 		t.Errorf("/master/roles eng quota = %v", eng["quota"])
 	}
 
+	// A sub-role's guarantee within its parent's; what the sub-role
+	// consumes counts for its parent too.
+	if status, body := m.updateQuota(`{"role":"eng/ml","guarantees":{"cpus":{"value":1}}}`, false); status != http.StatusOK {
+		t.Fatalf("UPDATE_QUOTA eng/ml: %d %s", status, body)
+	}
+	fi := frameworkInfo("ml")
+	fi.Role = proto.String("eng/ml")
+	runTask(t, subscribe(t, m, fi, codec.JSON), a, "t1", "cpus:1;mem:128")
+	m.waitMetric("allocator/mesos/quota/roles/eng/resources/cpus/consumed", 1)
+	m.waitMetric("allocator/mesos/quota/roles/eng/ml/resources/cpus/consumed", 1)
+	if v := m.metrics()["allocator/mesos/quota/roles/eng/ml/resources/cpus/offered_or_allocated"]; v < 1 {
+		t.Errorf("eng/ml cpus offered_or_allocated = %v, want at least its task's 1", v)
+	}
+	for _, r := range objects(m.getJSON("/master/roles")["roles"]) {
+		if r["name"] == "eng" {
+			q, _ := r["quota"].(map[string]any)
+			if c, _ := q["consumed"].(map[string]any); c["cpus"] != 1.0 || c["mem"] != 128.0 {
+				t.Errorf("/master/roles eng consumed = %v, want its sub-role's task (cpus 1, mem 128)", q["consumed"])
+			}
+		}
+	}
+	// The Prometheus form labels the quota metrics by role and resource.
+	got := m.scrape()
+	if v := gauge(t, got, "mesos_allocator_mesos_quota_guarantee", map[string]string{"role": "eng/ml", "resource": "cpus"}); v != 1 {
+		t.Errorf("mesos_allocator_mesos_quota_guarantee{eng/ml,cpus} = %v, want 1", v)
+	}
+	if v := gauge(t, got, "mesos_allocator_mesos_quota_limit", map[string]string{"role": "eng", "resource": "cpus"}); v != 3 {
+		t.Errorf("mesos_allocator_mesos_quota_limit{eng,cpus} = %v, want 3", v)
+	}
+	if v := gauge(t, got, "mesos_allocator_mesos_quota_consumed", map[string]string{"role": "eng", "resource": "cpus"}); v != 1 {
+		t.Errorf("mesos_allocator_mesos_quota_consumed{eng,cpus} = %v, want 1", v)
+	}
+	for name := range got {
+		if strings.HasPrefix(name, "mesos_allocator_mesos_quota_roles") {
+			t.Errorf("the flat form %s is exported besides the labelled one", name)
+		}
+	}
+
 	// A config with neither guarantees nor limits removes the quota.
 	if status, body := m.updateQuota(`{"role":"ops"}`, false); status != http.StatusOK {
 		t.Fatalf("UPDATE_QUOTA removing ops: %d %s", status, body)
 	}
-	if got, want := quotaText(m.getQuota()), "eng g{cpus:2 mem:512 } l{cpus:3 }"; got != want {
+	if got, want := quotaText(m.getQuota()), "eng g{cpus:2 mem:512 } l{cpus:3 }; eng/ml g{cpus:1 } l{}"; got != want {
 		t.Errorf("GET_QUOTA after removing ops: %q, want %q", got, want)
 	}
 	waitFor(t, "ops's quota metrics to go", func() bool {
