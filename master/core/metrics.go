@@ -167,7 +167,7 @@ func (s *Snapshot) quotaMetrics(out map[string]float64) {
 	if len(s.allocQuotas) == 0 {
 		return
 	}
-	roles := s.Roles()
+	allocatedBy, offeredBy := subtreeUse(s.Roles())
 	for role, q := range s.allocQuotas {
 		prefix := "allocator/mesos/quota/roles/" + role + "/resources/"
 		names := map[string]bool{}
@@ -179,7 +179,7 @@ func (s *Snapshot) quotaMetrics(out map[string]float64) {
 			out[prefix+name+"/limit"] = v.Float64()
 			names[name] = true
 		}
-		allocated, offered := subtreeUse(roles, role)
+		allocated, offered := allocatedBy[role], offeredBy[role]
 		for name := range names {
 			out[prefix+name+"/offered_or_allocated"] = (allocated[name] + offered[name]).Float64()
 			out[prefix+name+"/consumed"] = allocated[name].Float64()

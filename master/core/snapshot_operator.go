@@ -286,20 +286,31 @@ func (s *Snapshot) Roles() []RoleView {
 	return out
 }
 
-// subtreeUse sums the scalar resources allocated to and offered to role
-// and its sub-roles (roles as Roles lists them).
-func subtreeUse(roles []RoleView, role string) (allocated, offered map[string]resources.Scalar) {
-	allocated, offered = map[string]resources.Scalar{}, map[string]resources.Scalar{}
+// subtreeUse sums, for each role of roles (as Roles lists them) and each
+// of their ancestors, the non-revocable scalar resources allocated to and
+// offered to the role and its sub-roles: O(roles × depth).
+func subtreeUse(roles []RoleView) (allocated, offered map[string]map[string]resources.Scalar) {
+	allocated, offered = map[string]map[string]resources.Scalar{}, map[string]map[string]resources.Scalar{}
+	add := func(into map[string]map[string]resources.Scalar, role string, q map[string]resources.Scalar) {
+		for r := role; ; {
+			sum := into[r]
+			if sum == nil {
+				sum = map[string]resources.Scalar{}
+				into[r] = sum
+			}
+			for name, v := range q {
+				sum[name] += v
+			}
+			i := strings.LastIndexByte(r, '/')
+			if i < 0 {
+				return
+			}
+			r = r[:i]
+		}
+	}
 	for _, r := range roles {
-		if r.Name != role && !strings.HasPrefix(r.Name, role+"/") {
-			continue
-		}
-		for name, v := range r.Allocated.NonRevocable().ToScalarQuantities() {
-			allocated[name] += v
-		}
-		for name, v := range r.Offered.NonRevocable().ToScalarQuantities() {
-			offered[name] += v
-		}
+		add(allocated, r.Name, r.Allocated.NonRevocable().ToScalarQuantities())
+		add(offered, r.Name, r.Offered.NonRevocable().ToScalarQuantities())
 	}
 	return allocated, offered
 }
@@ -313,14 +324,14 @@ type RoleQuota struct {
 
 // RoleQuotas gives the quota of each role in roles (as Roles lists them).
 func (s *Snapshot) RoleQuotas(roles []RoleView) map[string]RoleQuota {
+	allocated, _ := subtreeUse(roles)
 	out := make(map[string]RoleQuota, len(roles))
 	for _, r := range roles {
-		q := RoleQuota{}
+		q := RoleQuota{Consumed: allocated[r.Name]}
 		if qc := s.quotas[r.Name]; qc != nil {
 			aq := quotaOf(qc)
 			q.Guarantees, q.Limits = aq.Guarantees, aq.Limits
 		}
-		q.Consumed, _ = subtreeUse(roles, r.Name)
 		out[r.Name] = q
 	}
 	return out
