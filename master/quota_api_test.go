@@ -13,6 +13,7 @@ import (
 	masterpb "github.com/gomesos/gomesos/api/v1/master"
 	mesos "github.com/gomesos/gomesos/api/v1/mesos"
 	"github.com/gomesos/gomesos/api/v1/quota"
+	schedpb "github.com/gomesos/gomesos/api/v1/scheduler"
 	"github.com/gomesos/gomesos/codec"
 	"github.com/gomesos/gomesos/master"
 	"github.com/gomesos/gomesos/registry"
@@ -381,4 +382,45 @@ func TestQuotaSurvivesAMasterRestart(t *testing.T) {
 	if s := m2.getQuota(); len(s.GetConfigs()) != 0 {
 		t.Errorf("GET_QUOTA after removing: %v", s)
 	}
+}
+
+// A guarantee set or raised rescinds outstanding offers (Mesos's rule for
+// SET_QUOTA: every offer of an agent, agent by agent, until what is taken
+// back holds the guarantee), so that the allocator can meet it at once; a
+// quota that guarantees nothing more rescinds nothing.
+func TestQuotaGuaranteeRescindsOutstandingOffers(t *testing.T) {
+	m := startMaster(t)
+	startAgent(t, m, "h1", "cpus:4;mem:4096")
+	startAgent(t, m, "h2", "cpus:4;mem:4096")
+	fi := frameworkInfo("web")
+	fi.Role = proto.String("web")
+	web := subscribe(t, m, fi, codec.JSON)
+	held := map[string]bool{}
+	for len(held) < 2 {
+		for _, o := range web.nextOffers() {
+			held[o.GetId().GetValue()] = true
+		}
+	}
+
+	// Limits only, and a lower guarantee: nothing is rescinded.
+	if status, body := m.updateQuota(`{"role":"data","limits":{"cpus":{"value":1}}}`, false); status != http.StatusOK {
+		t.Fatalf("UPDATE_QUOTA: %d %s", status, body)
+	}
+	web.none(schedpb.Event_RESCIND, 200*time.Millisecond)
+
+	// A guarantee of 3 cpus: one agent's offer (4 cpus) holds it.
+	if status, body := m.updateQuota(`{"role":"data","guarantees":{"cpus":{"value":3}},"limits":{"cpus":{"value":3}}}`, false); status != http.StatusOK {
+		t.Fatalf("UPDATE_QUOTA: %d %s", status, body)
+	}
+	ev := web.next(schedpb.Event_RESCIND)
+	if !held[ev.GetRescind().GetOfferId().GetValue()] {
+		t.Fatalf("RESCIND of an offer web does not hold: %v", ev)
+	}
+	web.none(schedpb.Event_RESCIND, 200*time.Millisecond)
+
+	// Lowering it rescinds nothing.
+	if status, body := m.updateQuota(`{"role":"data","guarantees":{"cpus":{"value":1}}}`, false); status != http.StatusOK {
+		t.Fatalf("UPDATE_QUOTA: %d %s", status, body)
+	}
+	web.none(schedpb.Event_RESCIND, 200*time.Millisecond)
 }

@@ -59,6 +59,36 @@ func TestQuotaGuaranteeIsMetWithinOneAllocationIntervalWhenAnotherRoleAskedFirst
 	}
 }
 
+// The same when the guarantee comes while web already holds offers of the
+// whole cluster: setting it rescinds them, and data's first offers carry
+// its guarantee all the same.
+func TestQuotaGuaranteeSetWhileAnotherRoleHoldsEverythingIsMetAtOnce(t *testing.T) {
+	t.Skip(needsAllocatorQuota)
+	m := startMaster(t, func(c *master.Config) { c.Options.AllocationInterval = 30 * time.Second })
+	startAgent(t, m, "h1", "cpus:4;mem:4096")
+	fiWeb := frameworkInfo("web")
+	fiWeb.Role = proto.String("web")
+	web := subscribe(t, m, fiWeb, codec.JSON)
+	if offers := web.nextOffers(); offeredScalar("cpus", offers...) != 4 {
+		t.Fatalf("web's first offers: %v, want the whole agent", offers)
+	}
+	if status, body := m.updateQuota(`{"role":"data","guarantees":{"cpus":{"value":2},"mem":{"value":1024}}}`, false); status != http.StatusOK {
+		t.Fatalf("UPDATE_QUOTA: %d %s", status, body)
+	}
+	web.next(schedpb.Event_RESCIND)
+	// What was rescinded is offered again, the headroom held back.
+	if again := web.nextOffers(); offeredScalar("cpus", again...) > 2 || offeredScalar("mem", again...) > 3072 {
+		t.Fatalf("web was offered again %v: more than what data's guarantee leaves", again)
+	}
+	fiData := frameworkInfo("data")
+	fiData.Role = proto.String("data")
+	data := subscribe(t, m, fiData, codec.JSON)
+	got := data.nextOffers()
+	if c, mm := offeredScalar("cpus", got...), offeredScalar("mem", got...); c < 2 || mm < 1024 {
+		t.Fatalf("data's first offers carry cpus %v mem %v, want at least its guarantee (2, 1024)", c, mm)
+	}
+}
+
 // Frameworks of role "batch" and of its sub-role "batch/etl" launch on
 // every offer, for many allocation cycles, with plenty of free cpus on the
 // agent; together they never hold more than batch's limit of 1 cpu.

@@ -332,8 +332,20 @@ func (c *Core) operatorUpdateQuota(u *masterpb.Call_UpdateQuota) Result {
 }
 
 // applyQuotas records configs, normalized and validated, in the registry
-// and then in the allocator.
+// and then in the allocator; for each role whose guarantees grow, it
+// rescinds outstanding offers so that the allocator can meet them at its
+// next run (rescindForQuota).
 func (c *Core) applyQuotas(configs []*quota.QuotaConfig) {
+	var grown []*quota.QuotaConfig
+	for _, qc := range configs {
+		old := quotaOf(c.quotas[qc.GetRole()]).Guarantees
+		for name, v := range quotaOf(qc).Guarantees {
+			if v > old[name] {
+				grown = append(grown, qc)
+				break
+			}
+		}
+	}
 	op := &registrypb.Operation{Type: registrypb.Operation_UPDATE_QUOTA.Enum()}
 	for _, qc := range configs {
 		op.QuotaConfigs = append(op.QuotaConfigs, clone(qc))
@@ -350,8 +362,57 @@ func (c *Core) applyQuotas(configs []*quota.QuotaConfig) {
 		c.log.Info("updated the quota of a role", "role", role,
 			"guarantees", formatScalarMap(qc.GetGuarantees()), "limits", formatScalarMap(qc.GetLimits()))
 	}
+	// As Mesos: the quota first, then the rescinds, so that what they
+	// return is allocated under the new quota.
+	for _, qc := range grown {
+		c.rescindForQuota(qc)
+	}
 	c.quotasChanged = true
 	c.allocateSoon = true
+}
+
+// rescindForQuota rescinds outstanding offers so that a role's new
+// guarantee can be met from them, by Mesos's rule for SET_QUOTA
+// (Master::QuotaHandler::rescindOffers): every offer of an agent at a
+// time (all of them, for larger offers), agent by agent (connected and
+// active ones, in id order here), until the resources rescinded contain
+// the guarantee and offers were rescinded on at least as many agents as
+// the role has active frameworks.
+func (c *Core) rescindForQuota(qc *quota.QuotaConfig) {
+	want := quotaOf(qc).Guarantees
+	frameworks := 0
+	for _, fw := range c.frameworks {
+		if fw.active && slices.Contains(fw.roles(), qc.GetRole()) {
+			frameworks++
+		}
+	}
+	rescinded := map[string]resources.Scalar{}
+	enough := func() bool {
+		for name, v := range want {
+			if rescinded[name] < v {
+				return false
+			}
+		}
+		return true
+	}
+	visited := 0
+	for _, id := range sortedKeys(c.agents) {
+		if enough() && visited >= frameworks {
+			return
+		}
+		a := c.agents[id]
+		if a.conn == "" || !a.active || len(a.offers) == 0 {
+			continue
+		}
+		for _, oid := range sortedKeys(a.offers) {
+			o := a.offers[oid]
+			for name, v := range o.res.ToScalarQuantities() {
+				rescinded[name] += v
+			}
+			c.rescindOffer(o, true)
+		}
+		visited++
+	}
 }
 
 // operatorSetQuota serves the legacy SET_QUOTA (and POST /quota): the
