@@ -218,8 +218,10 @@ func quotaTreeError(quotas map[string]*quota.QuotaConfig) string {
 			r = parent
 		}
 	}
-	// Implicit roles sum their own children's guarantees too: they hold
-	// none themselves, so any is an error found at them already.
+	// An implicit parent (a role without quota, on the way to one with)
+	// has an entry too: it guarantees nothing, so a child of it with a
+	// guarantee is an error found there. Deepest parents first, so that
+	// the error names the role nearest to the leaves.
 	parents := slices.SortedFunc(maps.Keys(children), func(a, b string) int {
 		if d := strings.Count(b, "/") - strings.Count(a, "/"); d != 0 {
 			return d
