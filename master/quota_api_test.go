@@ -195,7 +195,7 @@ func TestQuotaBadInputIsRefusedAndChangesNothing(t *testing.T) {
 		{ok + `{"role":"x","limits":{"cpus":{"value":1}}},{"role":"x","limits":{"cpus":{"value":2}}}`, "appears more than once"},
 		// A child's guarantees must be within its parent's.
 		{ok + `{"role":"eng/ml","guarantees":{"cpus":{"value":2}}}`, "Parent role 'eng' with guarantees (cpus:1) does not contain the sum of its children's guarantees (cpus:2)"},
-		{ok + `{"role":"data/etl","guarantees":{"cpus":{"value":1}}}`, "Parent role 'data' with guarantees () does not contain"},
+		{ok + `{"role":"data/etl","guarantees":{"cpus":{"value":1}}}`, "Parent role 'data' with guarantees ({}) does not contain"},
 		// More guaranteed than the cluster has, without force.
 		{ok + `{"role":"big","guarantees":{"cpus":{"value":4}}}`, "total quota guarantees 'cpus:5' exceed cluster capacity 'cpus:4; mem:2048' (use 'force' flag to bypass this check)"},
 		{ok + `{"role":"gpu","guarantees":{"gpus":{"value":1}}}`, "exceed cluster capacity"},

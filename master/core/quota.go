@@ -95,8 +95,11 @@ func formatScalarMap(m map[string]*mesos.Value_Scalar) string {
 }
 
 // formatQuantities prints quantities as Mesos's ResourceQuantities do:
-// "cpus:2; mem:1024", by name.
+// "cpus:2; mem:1024", by name; "{}" when there are none.
 func formatQuantities(q map[string]resources.Scalar) string {
+	if len(q) == 0 {
+		return "{}"
+	}
 	parts := make([]string, 0, len(q))
 	for _, name := range slices.Sorted(maps.Keys(q)) {
 		parts = append(parts, name+":"+q[name].String())

@@ -41,7 +41,7 @@ func TestQuotaTreeValidation(t *testing.T) {
 		{[]*quota.QuotaConfig{guarantee("a", "cpus", 4.0, "mem", 10.0), guarantee("a/b", "cpus", 3.0), guarantee("a/c", "cpus", 2.0, "mem", 1.0)},
 			"Parent role 'a' with guarantees (cpus:4; mem:10) does not contain the sum of its children's guarantees (cpus:5; mem:1)"},
 		{[]*quota.QuotaConfig{guarantee("a", "cpus", 4.0), guarantee("a/b", "cpus", 2.0), guarantee("a/b/c", "cpus", 3.0)}, "Parent role 'a/b' with guarantees (cpus:2)"},
-		{[]*quota.QuotaConfig{guarantee("a/b/c", "cpus", 1.0)}, "Parent role 'a/b' with guarantees () does not contain"},
+		{[]*quota.QuotaConfig{guarantee("a/b/c", "cpus", 1.0)}, "Parent role 'a/b' with guarantees ({}) does not contain"},
 		{[]*quota.QuotaConfig{guarantee("a", "cpus", 1.0), guarantee("a/b", "gpus", 1.0)}, "Parent role 'a' with guarantees (cpus:1)"},
 		{[]*quota.QuotaConfig{limitOnly("a"), limitOnly("a/b"), limitOnly("a/b/c")}, ""},
 		{[]*quota.QuotaConfig{guarantee("x", "cpus", 1.0), guarantee("y/z", "cpus", 0.0)}, ""}, // a zero guarantee is none
