@@ -11,6 +11,7 @@ import (
 	masterpb "github.com/gomesos/gomesos/api/v1/master"
 	mesos "github.com/gomesos/gomesos/api/v1/mesos"
 	"github.com/gomesos/gomesos/api/v1/quota"
+	"github.com/gomesos/gomesos/registry"
 	"github.com/gomesos/gomesos/resources"
 )
 
@@ -136,4 +137,68 @@ func TestQuotaIsPersistedThenRecoveredIntoTheAllocator(t *testing.T) {
 	if len(st.GetConfigs()) != 1 || st.GetConfigs()[0].GetRole() != "eng" || len(st.GetInfos()) != 1 || len(st.GetInfos()[0].GetGuarantee()) != 1 {
 		t.Errorf("the new master's GET_QUOTA: %v", st)
 	}
+}
+
+// Any UPDATE_QUOTA, decoded from any bytes, is taken or refused whole: a
+// refusal leaves the quotas and the registry as they were; once taken,
+// every quota is valid, the hierarchy holds, and the registry, the
+// master and the allocator agree.
+func FuzzUpdateQuota(f *testing.F) {
+	seed := func(force bool, configs ...*quota.QuotaConfig) {
+		b, err := proto.Marshal(&masterpb.Call_UpdateQuota{Force: proto.Bool(force), QuotaConfigs: configs})
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	seed(false, guarantee("a", "cpus", 1.0))
+	seed(true, guarantee("a", "cpus", 100.0), guarantee("a/b", "cpus", 50.0))
+	seed(false, &quota.QuotaConfig{Role: proto.String("a"), Limits: scalars("cpus", 1.0, "ports", 2.0)})
+	seed(false, &quota.QuotaConfig{Role: proto.String("a b"), Guarantees: scalars("mem", -1.0)})
+	seed(true, guarantee("x/y/z", "gpus", 1.0), &quota.QuotaConfig{Role: proto.String("x")})
+	seed(false)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		u := &masterpb.Call_UpdateQuota{}
+		if proto.Unmarshal(b, u) != nil {
+			return
+		}
+		r := newRig(t)
+		r.agent("c1", plainAgent("h1"), "10.0.0.2:5051")
+		r.operator(updateQuotaCall(true, guarantee("base", "cpus", 1.0)))
+		before := r.c.Snapshot().QuotaStatus()
+		regBefore := proto.Clone(r.reg)
+		res := r.c.Step(r.now, OperatorCall{Call: &masterpb.Call{Type: masterpb.Call_UPDATE_QUOTA.Enum(), UpdateQuota: u}})
+		for _, o := range r.c.Outputs() {
+			if p, ok := o.(Persist); ok {
+				for _, op := range p.Ops {
+					registry.Apply(r.reg, op)
+				}
+			}
+		}
+		after := r.c.Snapshot().QuotaStatus()
+		if res.Code.Failed() {
+			if !proto.Equal(before, after) || !proto.Equal(regBefore, r.reg) {
+				t.Fatalf("refused (%s) yet changed: %v -> %v", res.Message, before, after)
+			}
+			return
+		}
+		quotas := map[string]*quota.QuotaConfig{}
+		for _, qc := range after.GetConfigs() {
+			if msg := validateQuotaConfig(qc); msg != "" || quotaIsZero(qc) {
+				t.Fatalf("an invalid or empty quota was taken: %v: %s", qc, msg)
+			}
+			quotas[qc.GetRole()] = qc
+		}
+		if msg := quotaTreeError(quotas); msg != "" {
+			t.Fatalf("the hierarchy broke: %s", msg)
+		}
+		if len(r.reg.GetQuotaConfigs()) != len(quotas) || len(r.c.alloc.Stats().Quotas) != len(quotas) {
+			t.Fatalf("registry %d, master %d, allocator %d quotas", len(r.reg.GetQuotaConfigs()), len(quotas), len(r.c.alloc.Stats().Quotas))
+		}
+		for _, qc := range r.reg.GetQuotaConfigs() {
+			if !proto.Equal(qc, quotas[qc.GetRole()]) {
+				t.Fatalf("registry %v, master %v", qc, quotas[qc.GetRole()])
+			}
+		}
+	})
 }
