@@ -86,8 +86,8 @@ func TestOperatorDeactivateAndReactivateAgent(t *testing.T) {
 		t.Fatalf("/master/state: slave active %v deactivated %v, activated_slaves %v deactivated_slaves %v",
 			slave["active"], slave["deactivated"], state["activated_slaves"], state["deactivated_slaves"])
 	}
-	if caps, _ := state["capabilities"].([]any); len(caps) != 1 || caps[0] != "AGENT_DRAINING" {
-		t.Fatalf("/master/state capabilities = %v, want [AGENT_DRAINING]", state["capabilities"])
+	if caps, _ := state["capabilities"].([]any); len(caps) != 2 || caps[0] != "AGENT_DRAINING" || caps[1] != "QUOTA_V2" {
+		t.Fatalf("/master/state capabilities = %v, want [AGENT_DRAINING QUOTA_V2]", state["capabilities"])
 	}
 	// Deactivating again changes nothing and is not an error.
 	m.mustOK(agentCall(masterpb.Call_DEACTIVATE_AGENT, a.ID))

@@ -54,6 +54,8 @@ func (m *Master) Handler() http.Handler {
 	both("/roles", m.handleRoles)
 	both("/roles.json", m.handleRoles)
 	both("/weights", m.handleWeights)
+	both("/quota", m.handleQuota)
+	both("/quota/", m.handleQuota)
 	both("/explain", m.handleExplain)
 	both("/teardown", m.handleTeardown)
 	both("/maintenance/schedule", m.handleMaintenanceSchedule)

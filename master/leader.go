@@ -57,9 +57,13 @@ func (m *Master) newCore(now time.Time) *core.Core {
 		Address:  &mesos.Address{Hostname: &m.hostname, Ip: &m.advertiseIP, Port: new(int32(m.port))},
 		// A MasterInfo capability is advertised once its feature exists:
 		// AGENT_DRAINING (DRAIN_AGENT, DEACTIVATE_AGENT, REACTIVATE_AGENT)
-		// does; AGENT_UPDATE (agents changing their resources) and
-		// QUOTA_V2 come with the issues that build them.
-		Capabilities: []*mesos.MasterInfo_Capability{{Type: mesos.MasterInfo_Capability_AGENT_DRAINING.Enum()}},
+		// and QUOTA_V2 (UPDATE_QUOTA: guarantees and limits) do;
+		// AGENT_UPDATE (agents changing their resources) comes with the
+		// issue that builds it.
+		Capabilities: []*mesos.MasterInfo_Capability{
+			{Type: mesos.MasterInfo_Capability_AGENT_DRAINING.Enum()},
+			{Type: mesos.MasterInfo_Capability_QUOTA_V2.Enum()},
+		},
 	}
 	var alloc allocator.Allocator
 	if m.cfg.NewAllocator != nil {

@@ -4,12 +4,15 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"maps"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
 	masterpb "github.com/gomesos/gomesos/api/v1/master"
 	mesos "github.com/gomesos/gomesos/api/v1/mesos"
+	"github.com/gomesos/gomesos/api/v1/quota"
 	"github.com/gomesos/gomesos/codec"
 	"github.com/gomesos/gomesos/codec/legacy"
 	"github.com/gomesos/gomesos/master/core"
@@ -18,7 +21,7 @@ import (
 )
 
 // The legacy operator endpoints that Mesos tools and dashboards still use:
-// /master/roles, /master/weights and /master/teardown. The writers go
+// /master/roles, /master/weights, /master/quota and /master/teardown. The writers go
 // through the same core calls as the operator API's.
 
 // legacyRole is a role as /master/roles shows it.
@@ -46,17 +49,85 @@ func (m *Master) handleRoles(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	roles := []legacyRole{}
-	for _, v := range m.readSnapshot().Roles() {
+	snap := m.readSnapshot()
+	views := snap.Roles()
+	quotas := snap.RoleQuotas(views)
+	for _, v := range views {
 		allocated := legacy.ScalarsOnly(legacy.Resources(v.Allocated))
+		q := quotas[v.Name]
 		roles = append(roles, legacyRole{
 			Name: v.Name, Weight: codec.Double(v.Weight), Frameworks: append([]string{}, v.Frameworks...),
 			Resources: allocated, Allocated: allocated,
 			Offered:  legacy.ScalarsOnly(legacy.Resources(v.Offered)),
 			Reserved: resources.LegacyObject{},
-			Quota:    legacyQuota{Role: v.Name, Guarantee: resources.LegacyObject{}, Limit: resources.LegacyObject{}, Consumed: allocated},
+			Quota: legacyQuota{Role: v.Name, Guarantee: quantitiesObject(q.Guarantees), Limit: quantitiesObject(q.Limits),
+				Consumed: quantitiesObject(q.Consumed)},
 		})
 	}
 	writeJSON(w, r, map[string]any{"roles": roles})
+}
+
+// quantitiesObject renders scalar quantities as a legacy JSON object, by
+// name (Mesos's /roles prints a role's quota guarantee, limit and
+// consumed so, without the zero entries its resources objects carry).
+func quantitiesObject(q map[string]resources.Scalar) resources.LegacyObject {
+	out := resources.LegacyObject{}
+	for _, name := range slices.Sorted(maps.Keys(q)) {
+		out = append(out, resources.LegacyField{Key: name, Number: q[name].Float64()})
+	}
+	return out
+}
+
+// handleQuota serves the legacy /quota endpoint (deprecated in Mesos in
+// favour of UPDATE_QUOTA and GET_QUOTA): GET answers the QuotaStatus as
+// JSON, POST sets a role's quota from a QuotaRequest (SET_QUOTA), DELETE
+// /quota/ROLE removes it (REMOVE_QUOTA).
+func (m *Master) handleQuota(w http.ResponseWriter, r *http.Request) {
+	path := strings.TrimPrefix(r.URL.Path, "/master")
+	switch r.Method {
+	case http.MethodGet, http.MethodHead:
+		if path != "/quota" {
+			http.NotFound(w, r)
+			return
+		}
+		b, err := codec.Marshal(codec.JSON, m.readSnapshot().QuotaStatus())
+		if err != nil {
+			textError(w, http.StatusInternalServerError, "encoding the quota status: "+err.Error())
+			return
+		}
+		writeJSON(w, r, json.RawMessage(b))
+	case http.MethodPost:
+		if path != "/quota" {
+			http.NotFound(w, r)
+			return
+		}
+		if !m.leadGate(w, r) {
+			return
+		}
+		body, err := io.ReadAll(io.LimitReader(r.Body, maxBody))
+		if err != nil {
+			textError(w, http.StatusBadRequest, "Failed to read the request body: "+err.Error())
+			return
+		}
+		req := &quota.QuotaRequest{}
+		if err := codec.UnmarshalJSON(body, req); err != nil {
+			textError(w, http.StatusBadRequest, "Failed to validate set quota request JSON '"+string(body)+"': "+err.Error())
+			return
+		}
+		m.operatorWrite(w, r, &masterpb.Call{Type: masterpb.Call_SET_QUOTA.Enum(), SetQuota: &masterpb.Call_SetQuota{QuotaRequest: req}})
+	case http.MethodDelete:
+		role, ok := strings.CutPrefix(path, "/quota/")
+		if !ok || role == "" {
+			textError(w, http.StatusBadRequest, "Failed to parse remove quota request for path '"+r.URL.Path+"': expected 3 tokens, found 2 tokens")
+			return
+		}
+		if !m.leadGate(w, r) {
+			return
+		}
+		m.operatorWrite(w, r, &masterpb.Call{Type: masterpb.Call_REMOVE_QUOTA.Enum(), RemoveQuota: &masterpb.Call_RemoveQuota{Role: proto.String(role)}})
+	default:
+		requestError(w, codec.MethodNotAllowed(r.Method, "GET", "POST", "DELETE"))
+	}
 }
 
 // legacyWeight is a WeightInfo as /master/weights reads and writes it.

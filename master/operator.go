@@ -51,13 +51,6 @@ var subMessage = map[masterpb.Call_Type]func(*masterpb.Call) (string, bool){
 	masterpb.Call_MARK_AGENT_GONE:   func(c *masterpb.Call) (string, bool) { return "mark_agent_gone", c.MarkAgentGone != nil },
 }
 
-// notYet are the calls the allocation-model work (quota) will answer;
-// until then they are 501.
-var notYet = map[masterpb.Call_Type]bool{
-	masterpb.Call_GET_QUOTA: true, masterpb.Call_UPDATE_QUOTA: true,
-	masterpb.Call_SET_QUOTA: true, masterpb.Call_REMOVE_QUOTA: true,
-}
-
 // validateOperatorCall checks what Mesos checks of every call before
 // serving it: a known type, and the sub-message it needs.
 func validateOperatorCall(c *masterpb.Call) string {
@@ -94,10 +87,6 @@ func (m *Master) handleOperator(w http.ResponseWriter, r *http.Request) {
 	enc, _, ok := codec.Negotiate(r.Header.Get("Accept"), "")
 	if !ok {
 		textError(w, http.StatusNotAcceptable, "Expecting 'Accept' to allow '"+codec.MediaProtobuf+"' or '"+codec.MediaJSON+"'")
-		return
-	}
-	if notYet[call.GetType()] {
-		textError(w, http.StatusNotImplemented, "Operator call "+call.GetType().String()+" is not implemented yet: it comes with quota and reservations")
 		return
 	}
 	if resp, status, msg := m.operatorRead(r, call); status != 0 {
@@ -208,6 +197,9 @@ func (m *Master) operatorRead(r *http.Request, call *masterpb.Call) (resp *maste
 	case masterpb.Call_GET_MASTER:
 		resp = typed(masterpb.Response_GET_MASTER)
 		resp.GetMaster = m.readSnapshot().OperatorMaster()
+	case masterpb.Call_GET_QUOTA:
+		resp = typed(masterpb.Response_GET_QUOTA)
+		resp.GetQuota = &masterpb.Response_GetQuota{Status: m.readSnapshot().QuotaStatus()}
 	case masterpb.Call_GET_MAINTENANCE_SCHEDULE:
 		resp = typed(masterpb.Response_GET_MAINTENANCE_SCHEDULE)
 		resp.GetMaintenanceSchedule = &masterpb.Response_GetMaintenanceSchedule{Schedule: m.readSnapshot().MaintenanceSchedule()}

@@ -205,7 +205,8 @@ func TestOperatorRefusesBadCalls(t *testing.T) {
 		{`{"type":"UPDATE_WEIGHTS","update_weights":{"weight_infos":[{"role":"a b","weight":2}]}}`, 400, "Invalid role"},
 		{`{"type":"TEARDOWN","teardown":{"framework_id":{"value":"nope"}}}`, 400, "No framework found"},
 		{`{"type":"MARK_AGENT_GONE","mark_agent_gone":{"agent_id":{"value":"nope"}}}`, 404, "not found"},
-		{`{"type":"GET_QUOTA"}`, 501, "not implemented"},
+		{`{"type":"UPDATE_QUOTA"}`, 400, "Expecting 'update_quota' to be present"},
+		{`{"type":"UPDATE_QUOTA","update_quota":{"quota_configs":[{"role":"a","limits":{"cpus":{"value":-1}}}]}}`, 400, "Negative values not supported"},
 		{`{"type":`, 400, ""},
 	}
 	for _, c := range cases {

@@ -73,7 +73,7 @@ func (m *Master) initProm() {
 		Help:    "Time a registry commit takes.",
 		Buckets: prom.LatencyBuckets,
 	})
-	reg.MustRegister(allocRun, storeRun, &prom.Flat{Source: m.promSource, Skip: isPerFramework})
+	reg.MustRegister(allocRun, storeRun, &prom.Flat{Source: m.promSource, Skip: isLabelled})
 	m.allocRuns.observe = allocRun.Observe
 	m.storeRuns.observe = storeRun.Observe
 	m.prom = p
@@ -137,6 +137,9 @@ func (m *Master) promSource() (map[string]float64, func(chan<- prometheus.Metric
 			if desc, labels, ok := perFramework(name); ok {
 				ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, v, labels...)
 			}
+			if desc, labels, ok := perQuota(name); ok {
+				ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, v, labels...)
+			}
 		}
 		for _, t := range tasks {
 			ch <- prometheus.MustNewConstMetric(frameworkTasksDesc, prometheus.GaugeValue, float64(t.Tasks),
@@ -177,6 +180,46 @@ func (m *Master) tryDo(wait time.Duration, fn func()) bool {
 // isPerFramework reports a per-framework Mesos name, shown with labels
 // instead.
 func isPerFramework(name string) bool { return strings.HasPrefix(name, perFrameworkPrefix) }
+
+// isLabelled reports a Mesos name shown with labels instead: per
+// framework, or per role's quota.
+func isLabelled(name string) bool {
+	return isPerFramework(name) || strings.HasPrefix(name, perQuotaPrefix)
+}
+
+const perQuotaPrefix = "allocator/mesos/quota/roles/"
+
+// perQuotaDescs are the families of the per-role quota metrics, by kind.
+var perQuotaDescs = map[string]*prometheus.Desc{}
+
+func init() {
+	for _, kind := range []string{"guarantee", "limit", "offered_or_allocated", "consumed"} {
+		perQuotaDescs[kind] = prometheus.NewDesc(prom.Name("allocator/mesos/quota/"+kind),
+			"Mesos metric allocator/mesos/quota/roles/<role>/resources/<resource>/"+kind+" (/metrics/snapshot), by role and resource.",
+			[]string{"role", "resource"}, nil)
+	}
+}
+
+// perQuota splits allocator/mesos/quota/roles/<role>/resources/<name>/<kind>
+// (a role may hold slashes) into the family mesos_allocator_mesos_quota_<kind>
+// and its labels role and resource.
+func perQuota(name string) (desc *prometheus.Desc, labels []string, ok bool) {
+	rest, ok := strings.CutPrefix(name, perQuotaPrefix)
+	if !ok {
+		return nil, nil, false
+	}
+	i := strings.LastIndexByte(rest, '/')
+	if i < 0 {
+		return nil, nil, false
+	}
+	desc = perQuotaDescs[rest[i+1:]]
+	rest = rest[:i]
+	j := strings.LastIndex(rest, "/resources/")
+	if desc == nil || j <= 0 {
+		return nil, nil, false
+	}
+	return desc, []string{rest[:j], rest[j+len("/resources/"):]}, true
+}
 
 const perFrameworkPrefix = "master/frameworks/"
 

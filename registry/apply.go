@@ -8,6 +8,7 @@ import (
 	registrypb "github.com/gomesos/gomesos/api/registry"
 	"github.com/gomesos/gomesos/api/v1/maintenance"
 	mesos "github.com/gomesos/gomesos/api/v1/mesos"
+	"github.com/gomesos/gomesos/api/v1/quota"
 )
 
 // Apply applies op to reg in place. It is deterministic and total: an
@@ -71,6 +72,19 @@ func Apply(reg *registrypb.Registry, op *registrypb.Operation) {
 				reg.Weights[i] = proto.Clone(w).(*registrypb.Registry_Weight)
 			default:
 				reg.Weights = append(reg.Weights, proto.Clone(w).(*registrypb.Registry_Weight))
+			}
+		}
+	case registrypb.Operation_UPDATE_QUOTA:
+		for _, qc := range op.GetQuotaConfigs() {
+			i := slices.IndexFunc(reg.QuotaConfigs, func(x *quota.QuotaConfig) bool { return x.GetRole() == qc.GetRole() })
+			switch {
+			case len(qc.GetGuarantees()) == 0 && len(qc.GetLimits()) == 0 && i >= 0:
+				reg.QuotaConfigs = slices.Delete(reg.QuotaConfigs, i, i+1)
+			case len(qc.GetGuarantees()) == 0 && len(qc.GetLimits()) == 0:
+			case i >= 0:
+				reg.QuotaConfigs[i] = proto.Clone(qc).(*quota.QuotaConfig)
+			default:
+				reg.QuotaConfigs = append(reg.QuotaConfigs, proto.Clone(qc).(*quota.QuotaConfig))
 			}
 		}
 	case registrypb.Operation_UPDATE_MASTER:

@@ -8,6 +8,7 @@ import (
 	registrypb "github.com/gomesos/gomesos/api/registry"
 	"github.com/gomesos/gomesos/api/v1/maintenance"
 	mesos "github.com/gomesos/gomesos/api/v1/mesos"
+	"github.com/gomesos/gomesos/api/v1/quota"
 )
 
 func agentInfo(id, host string) *mesos.AgentInfo {
@@ -222,6 +223,32 @@ func TestApplyWeightsMasterAndAgentState(t *testing.T) {
 	Apply(reg, &registrypb.Operation{}) // UNKNOWN
 	if !proto.Equal(before, reg) {
 		t.Errorf("the registry changed:\n%v\n%v", before, reg)
+	}
+}
+
+// UPDATE_QUOTA sets each role's configuration in place or appends it; a
+// configuration with neither guarantees nor limits removes the role's.
+func TestApplyUpdateQuota(t *testing.T) {
+	reg := &registrypb.Registry{}
+	scalar := func(v float64) *mesos.Value_Scalar { return &mesos.Value_Scalar{Value: proto.Float64(v)} }
+	qc := func(role string, g, l map[string]*mesos.Value_Scalar) *quota.QuotaConfig {
+		return &quota.QuotaConfig{Role: proto.String(role), Guarantees: g, Limits: l}
+	}
+	op := func(cs ...*quota.QuotaConfig) *registrypb.Operation {
+		return &registrypb.Operation{Type: registrypb.Operation_UPDATE_QUOTA.Enum(), QuotaConfigs: cs}
+	}
+	applyTwice(t, reg, op(
+		qc("a", map[string]*mesos.Value_Scalar{"cpus": scalar(2)}, map[string]*mesos.Value_Scalar{"cpus": scalar(4)}),
+		qc("b", nil, map[string]*mesos.Value_Scalar{"mem": scalar(512)}),
+		qc("c", nil, nil),
+	))
+	if len(reg.QuotaConfigs) != 2 || reg.QuotaConfigs[0].GetRole() != "a" || reg.QuotaConfigs[1].GetRole() != "b" {
+		t.Fatalf("quota configs %v: want a and b (c has no quota)", reg.QuotaConfigs)
+	}
+	applyTwice(t, reg, op(qc("a", nil, nil), qc("b", map[string]*mesos.Value_Scalar{"mem": scalar(256)}, nil)))
+	if len(reg.QuotaConfigs) != 1 || reg.QuotaConfigs[0].GetRole() != "b" ||
+		reg.QuotaConfigs[0].GetGuarantees()["mem"].GetValue() != 256 || len(reg.QuotaConfigs[0].GetLimits()) != 0 {
+		t.Errorf("quota configs %v: want only b with mem 256 guaranteed (a removed, b replaced)", reg.QuotaConfigs)
 	}
 }
 

@@ -22,7 +22,7 @@ type table struct {
 	// keeps them when they empty), so that registry() equals Apply's
 	// result as a message, not only as content.
 	hasAgents, hasUnreachable, hasGone bool
-	// rest holds the registry's other fields (master, weights, and
+	// rest holds the registry's other fields (master, weights, quotas, and
 	// fields unknown to this build).
 	rest *registrypb.Registry
 }
@@ -59,7 +59,7 @@ func newTable(reg *registrypb.Registry) *table {
 func (t *table) registry() *registrypb.Registry {
 	reg := &registrypb.Registry{}
 	proto.Merge(reg, t.rest) // a shallow copy would copy the message's internal state
-	reg.Master, reg.Weights = t.rest.Master, t.rest.Weights
+	reg.Master, reg.Weights, reg.QuotaConfigs = t.rest.Master, t.rest.Weights, t.rest.QuotaConfigs
 	if t.hasAgents {
 		reg.Agents = &registrypb.Registry_Agents{Agents: t.agents.list()}
 	}
@@ -126,7 +126,7 @@ func (t *table) apply(op *registrypb.Operation) {
 			}
 		}
 	default:
-		// The weights, the master, maintenance, and operations unknown
+		// The weights, the quotas, the master, maintenance, and operations unknown
 		// to this build: nothing indexed changes.
 		Apply(t.rest, op)
 	}

@@ -10,6 +10,7 @@ import (
 	registrypb "github.com/gomesos/gomesos/api/registry"
 	"github.com/gomesos/gomesos/api/v1/maintenance"
 	mesos "github.com/gomesos/gomesos/api/v1/mesos"
+	"github.com/gomesos/gomesos/api/v1/quota"
 )
 
 // genOperation draws an operation of any type (unknown ones included, and
@@ -42,6 +43,16 @@ func genOperation(t *rapid.T) *registrypb.Operation {
 			Role:   proto.String(rapid.SampledFrom([]string{"r1", "r2"}).Draw(t, "role")),
 			Weight: proto.Float64(float64(rapid.IntRange(1, 3).Draw(t, "weight"))),
 		})
+	}
+	for range rapid.IntRange(0, 2).Draw(t, "quota_configs") {
+		qc := &quota.QuotaConfig{Role: proto.String(rapid.SampledFrom([]string{"r1", "r2"}).Draw(t, "quota_role"))}
+		if rapid.Bool().Draw(t, "has_guarantee") {
+			qc.Guarantees = map[string]*mesos.Value_Scalar{"cpus": {Value: proto.Float64(float64(rapid.IntRange(0, 3).Draw(t, "guarantee")))}}
+		}
+		if rapid.Bool().Draw(t, "has_limit") {
+			qc.Limits = map[string]*mesos.Value_Scalar{"mem": {Value: proto.Float64(float64(rapid.IntRange(0, 3).Draw(t, "limit")))}}
+		}
+		op.QuotaConfigs = append(op.QuotaConfigs, qc)
 	}
 	if rapid.Bool().Draw(t, "has_master") {
 		op.MasterInfo = &mesos.MasterInfo{Id: proto.String("m"), Ip: proto.Uint32(1), Port: proto.Uint32(5050)}

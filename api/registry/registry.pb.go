@@ -18,6 +18,7 @@ package registrypb
 import (
 	maintenance "github.com/gomesos/gomesos/api/v1/maintenance"
 	mesos "github.com/gomesos/gomesos/api/v1/mesos"
+	quota "github.com/gomesos/gomesos/api/v1/quota"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	reflect "reflect"
@@ -125,6 +126,10 @@ const (
 	// Replaces the maintenance schedule with schedule (none when it has
 	// no window) and the machines in maintenance with machines.
 	Operation_UPDATE_MAINTENANCE Operation_Type = 11
+	// Sets the quota of each role in quota_configs; a config with neither
+	// guarantees nor limits removes the role's entry (no quota is the
+	// default), as Mesos's quota::UpdateQuota does.
+	Operation_UPDATE_QUOTA Operation_Type = 12
 )
 
 // Enum value maps for Operation_Type.
@@ -142,6 +147,7 @@ var (
 		9:  "UPDATE_MASTER",
 		10: "UPDATE_AGENT_STATE",
 		11: "UPDATE_MAINTENANCE",
+		12: "UPDATE_QUOTA",
 	}
 	Operation_Type_value = map[string]int32{
 		"UNKNOWN":                0,
@@ -156,6 +162,7 @@ var (
 		"UPDATE_MASTER":          9,
 		"UPDATE_AGENT_STATE":     10,
 		"UPDATE_MAINTENANCE":     11,
+		"UPDATE_QUOTA":           12,
 	}
 )
 
@@ -203,13 +210,17 @@ type Registry struct {
 	// Admitted agents, in the order they were admitted.
 	Agents *Registry_Agents `protobuf:"bytes,2,opt,name=agents" json:"agents,omitempty"`
 	// The machines in maintenance and the maintenance schedule (at most
-	// one), under Mesos's numbers. 5 (quotas) is Mesos's number for the
-	// state the quota issue adds.
-	Machines      *Registry_Machines          `protobuf:"bytes,3,opt,name=machines" json:"machines,omitempty"`
-	Schedules     []*maintenance.Schedule     `protobuf:"bytes,4,rep,name=schedules" json:"schedules,omitempty"`
-	Weights       []*Registry_Weight          `protobuf:"bytes,6,rep,name=weights" json:"weights,omitempty"`
-	Unreachable   *Registry_UnreachableAgents `protobuf:"bytes,7,opt,name=unreachable" json:"unreachable,omitempty"`
-	Gone          *Registry_GoneAgents        `protobuf:"bytes,8,opt,name=gone" json:"gone,omitempty"`
+	// one), under Mesos's numbers. 5 is Mesos's legacy quotas (QuotaInfo),
+	// which this registry never holds: quota is kept as QUOTA_V2
+	// configurations only (quota_configs).
+	Machines    *Registry_Machines          `protobuf:"bytes,3,opt,name=machines" json:"machines,omitempty"`
+	Schedules   []*maintenance.Schedule     `protobuf:"bytes,4,rep,name=schedules" json:"schedules,omitempty"`
+	Weights     []*Registry_Weight          `protobuf:"bytes,6,rep,name=weights" json:"weights,omitempty"`
+	Unreachable *Registry_UnreachableAgents `protobuf:"bytes,7,opt,name=unreachable" json:"unreachable,omitempty"`
+	Gone        *Registry_GoneAgents        `protobuf:"bytes,8,opt,name=gone" json:"gone,omitempty"`
+	// Each role's quota (QUOTA_V2 guarantees and limits), one entry per
+	// role that has one, in the order they were first set. Mesos's number.
+	QuotaConfigs  []*quota.QuotaConfig `protobuf:"bytes,10,rep,name=quota_configs,json=quotaConfigs" json:"quota_configs,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -289,6 +300,13 @@ func (x *Registry) GetUnreachable() *Registry_UnreachableAgents {
 func (x *Registry) GetGone() *Registry_GoneAgents {
 	if x != nil {
 		return x.Gone
+	}
+	return nil
+}
+
+func (x *Registry) GetQuotaConfigs() []*quota.QuotaConfig {
+	if x != nil {
+		return x.QuotaConfigs
 	}
 	return nil
 }
@@ -373,6 +391,7 @@ type Operation struct {
 	Deactivated      *bool                  `protobuf:"varint,10,opt,name=deactivated" json:"deactivated,omitempty"`
 	Schedule         *maintenance.Schedule  `protobuf:"bytes,11,opt,name=schedule" json:"schedule,omitempty"`
 	Machines         *Registry_Machines     `protobuf:"bytes,12,opt,name=machines" json:"machines,omitempty"`
+	QuotaConfigs     []*quota.QuotaConfig   `protobuf:"bytes,13,rep,name=quota_configs,json=quotaConfigs" json:"quota_configs,omitempty"`
 	unknownFields    protoimpl.UnknownFields
 	sizeCache        protoimpl.SizeCache
 }
@@ -487,6 +506,13 @@ func (x *Operation) GetSchedule() *maintenance.Schedule {
 func (x *Operation) GetMachines() *Registry_Machines {
 	if x != nil {
 		return x.Machines
+	}
+	return nil
+}
+
+func (x *Operation) GetQuotaConfigs() []*quota.QuotaConfig {
+	if x != nil {
+		return x.QuotaConfigs
 	}
 	return nil
 }
@@ -1029,7 +1055,7 @@ var File_api_registry_registry_proto protoreflect.FileDescriptor
 
 const file_api_registry_registry_proto_rawDesc = "" +
 	"\n" +
-	"\x1bapi/registry/registry.proto\x12\x13gomesos.registry.v1\x1a\x18api/v1/mesos/mesos.proto\x1a$api/v1/maintenance/maintenance.proto\"\x9a\n" +
+	"\x1bapi/registry/registry.proto\x12\x13gomesos.registry.v1\x1a\x18api/v1/mesos/mesos.proto\x1a$api/v1/maintenance/maintenance.proto\x1a\x18api/v1/quota/quota.proto\"\xdc\n" +
 	"\n" +
 	"\bRegistry\x12<\n" +
 	"\x06master\x18\x01 \x01(\v2$.gomesos.registry.v1.Registry.MasterR\x06master\x12<\n" +
@@ -1038,7 +1064,9 @@ const file_api_registry_registry_proto_rawDesc = "" +
 	"\tschedules\x18\x04 \x03(\v2\x1e.mesos.v1.maintenance.ScheduleR\tschedules\x12>\n" +
 	"\aweights\x18\x06 \x03(\v2$.gomesos.registry.v1.Registry.WeightR\aweights\x12Q\n" +
 	"\vunreachable\x18\a \x01(\v2/.gomesos.registry.v1.Registry.UnreachableAgentsR\vunreachable\x12<\n" +
-	"\x04gone\x18\b \x01(\v2(.gomesos.registry.v1.Registry.GoneAgentsR\x04gone\x1a2\n" +
+	"\x04gone\x18\b \x01(\v2(.gomesos.registry.v1.Registry.GoneAgentsR\x04gone\x12@\n" +
+	"\rquota_configs\x18\n" +
+	" \x03(\v2\x1b.mesos.v1.quota.QuotaConfigR\fquotaConfigs\x1a2\n" +
 	"\x06Master\x12(\n" +
 	"\x04info\x18\x01 \x02(\v2\x14.mesos.v1.MasterInfoR\x04info\x1a\x91\x01\n" +
 	"\x05Agent\x12'\n" +
@@ -1073,7 +1101,7 @@ const file_api_registry_registry_proto_rawDesc = "" +
 	"\x05State\x12\v\n" +
 	"\aUNKNOWN\x10\x00\x12\f\n" +
 	"\bDRAINING\x10\x01\x12\v\n" +
-	"\aDRAINED\x10\x02\"\x9a\a\n" +
+	"\aDRAINED\x10\x02\"\xee\a\n" +
 	"\tOperation\x127\n" +
 	"\x04type\x18\x01 \x01(\x0e2#.gomesos.registry.v1.Operation.TypeR\x04type\x122\n" +
 	"\n" +
@@ -1091,7 +1119,8 @@ const file_api_registry_registry_proto_rawDesc = "" +
 	"\vdeactivated\x18\n" +
 	" \x01(\bR\vdeactivated\x12:\n" +
 	"\bschedule\x18\v \x01(\v2\x1e.mesos.v1.maintenance.ScheduleR\bschedule\x12B\n" +
-	"\bmachines\x18\f \x01(\v2&.gomesos.registry.v1.Registry.MachinesR\bmachines\"\xf5\x01\n" +
+	"\bmachines\x18\f \x01(\v2&.gomesos.registry.v1.Registry.MachinesR\bmachines\x12@\n" +
+	"\rquota_configs\x18\r \x03(\v2\x1b.mesos.v1.quota.QuotaConfigR\fquotaConfigs\"\x87\x02\n" +
 	"\x04Type\x12\v\n" +
 	"\aUNKNOWN\x10\x00\x12\x0f\n" +
 	"\vADMIT_AGENT\x10\x01\x12\x10\n" +
@@ -1105,7 +1134,8 @@ const file_api_registry_registry_proto_rawDesc = "" +
 	"\rUPDATE_MASTER\x10\t\x12\x16\n" +
 	"\x12UPDATE_AGENT_STATE\x10\n" +
 	"\x12\x16\n" +
-	"\x12UPDATE_MAINTENANCE\x10\v\"G\n" +
+	"\x12UPDATE_MAINTENANCE\x10\v\x12\x10\n" +
+	"\fUPDATE_QUOTA\x10\f\"G\n" +
 	"\x05Batch\x12>\n" +
 	"\n" +
 	"operations\x18\x01 \x03(\v2\x1e.gomesos.registry.v1.OperationR\n" +
@@ -1143,12 +1173,13 @@ var file_api_registry_registry_proto_goTypes = []any{
 	(*Registry_Machines)(nil),          // 14: gomesos.registry.v1.Registry.Machines
 	(*Registry_Weight)(nil),            // 15: gomesos.registry.v1.Registry.Weight
 	(*maintenance.Schedule)(nil),       // 16: mesos.v1.maintenance.Schedule
-	(*mesos.DurationInfo)(nil),         // 17: mesos.v1.DurationInfo
-	(*mesos.AgentInfo)(nil),            // 18: mesos.v1.AgentInfo
-	(*mesos.AgentID)(nil),              // 19: mesos.v1.AgentID
-	(*mesos.TimeInfo)(nil),             // 20: mesos.v1.TimeInfo
-	(*mesos.MasterInfo)(nil),           // 21: mesos.v1.MasterInfo
-	(*mesos.MachineInfo)(nil),          // 22: mesos.v1.MachineInfo
+	(*quota.QuotaConfig)(nil),          // 17: mesos.v1.quota.QuotaConfig
+	(*mesos.DurationInfo)(nil),         // 18: mesos.v1.DurationInfo
+	(*mesos.AgentInfo)(nil),            // 19: mesos.v1.AgentInfo
+	(*mesos.AgentID)(nil),              // 20: mesos.v1.AgentID
+	(*mesos.TimeInfo)(nil),             // 21: mesos.v1.TimeInfo
+	(*mesos.MasterInfo)(nil),           // 22: mesos.v1.MasterInfo
+	(*mesos.MachineInfo)(nil),          // 23: mesos.v1.MachineInfo
 }
 var file_api_registry_registry_proto_depIdxs = []int32{
 	6,  // 0: gomesos.registry.v1.Registry.master:type_name -> gomesos.registry.v1.Registry.Master
@@ -1158,37 +1189,39 @@ var file_api_registry_registry_proto_depIdxs = []int32{
 	15, // 4: gomesos.registry.v1.Registry.weights:type_name -> gomesos.registry.v1.Registry.Weight
 	10, // 5: gomesos.registry.v1.Registry.unreachable:type_name -> gomesos.registry.v1.Registry.UnreachableAgents
 	12, // 6: gomesos.registry.v1.Registry.gone:type_name -> gomesos.registry.v1.Registry.GoneAgents
-	0,  // 7: gomesos.registry.v1.DrainInfo.state:type_name -> gomesos.registry.v1.DrainInfo.State
-	17, // 8: gomesos.registry.v1.DrainInfo.max_grace_period:type_name -> mesos.v1.DurationInfo
-	1,  // 9: gomesos.registry.v1.Operation.type:type_name -> gomesos.registry.v1.Operation.Type
-	18, // 10: gomesos.registry.v1.Operation.agent_info:type_name -> mesos.v1.AgentInfo
-	19, // 11: gomesos.registry.v1.Operation.agent_id:type_name -> mesos.v1.AgentID
-	20, // 12: gomesos.registry.v1.Operation.timestamp:type_name -> mesos.v1.TimeInfo
-	19, // 13: gomesos.registry.v1.Operation.prune_unreachable:type_name -> mesos.v1.AgentID
-	19, // 14: gomesos.registry.v1.Operation.prune_gone:type_name -> mesos.v1.AgentID
-	15, // 15: gomesos.registry.v1.Operation.weights:type_name -> gomesos.registry.v1.Registry.Weight
-	21, // 16: gomesos.registry.v1.Operation.master_info:type_name -> mesos.v1.MasterInfo
-	3,  // 17: gomesos.registry.v1.Operation.drain_info:type_name -> gomesos.registry.v1.DrainInfo
-	16, // 18: gomesos.registry.v1.Operation.schedule:type_name -> mesos.v1.maintenance.Schedule
-	14, // 19: gomesos.registry.v1.Operation.machines:type_name -> gomesos.registry.v1.Registry.Machines
-	4,  // 20: gomesos.registry.v1.Batch.operations:type_name -> gomesos.registry.v1.Operation
-	21, // 21: gomesos.registry.v1.Registry.Master.info:type_name -> mesos.v1.MasterInfo
-	18, // 22: gomesos.registry.v1.Registry.Agent.info:type_name -> mesos.v1.AgentInfo
-	3,  // 23: gomesos.registry.v1.Registry.Agent.drain_info:type_name -> gomesos.registry.v1.DrainInfo
-	7,  // 24: gomesos.registry.v1.Registry.Agents.agents:type_name -> gomesos.registry.v1.Registry.Agent
-	19, // 25: gomesos.registry.v1.Registry.UnreachableAgent.id:type_name -> mesos.v1.AgentID
-	20, // 26: gomesos.registry.v1.Registry.UnreachableAgent.timestamp:type_name -> mesos.v1.TimeInfo
-	9,  // 27: gomesos.registry.v1.Registry.UnreachableAgents.agents:type_name -> gomesos.registry.v1.Registry.UnreachableAgent
-	19, // 28: gomesos.registry.v1.Registry.GoneAgent.id:type_name -> mesos.v1.AgentID
-	20, // 29: gomesos.registry.v1.Registry.GoneAgent.timestamp:type_name -> mesos.v1.TimeInfo
-	11, // 30: gomesos.registry.v1.Registry.GoneAgents.agents:type_name -> gomesos.registry.v1.Registry.GoneAgent
-	22, // 31: gomesos.registry.v1.Registry.Machine.info:type_name -> mesos.v1.MachineInfo
-	13, // 32: gomesos.registry.v1.Registry.Machines.machines:type_name -> gomesos.registry.v1.Registry.Machine
-	33, // [33:33] is the sub-list for method output_type
-	33, // [33:33] is the sub-list for method input_type
-	33, // [33:33] is the sub-list for extension type_name
-	33, // [33:33] is the sub-list for extension extendee
-	0,  // [0:33] is the sub-list for field type_name
+	17, // 7: gomesos.registry.v1.Registry.quota_configs:type_name -> mesos.v1.quota.QuotaConfig
+	0,  // 8: gomesos.registry.v1.DrainInfo.state:type_name -> gomesos.registry.v1.DrainInfo.State
+	18, // 9: gomesos.registry.v1.DrainInfo.max_grace_period:type_name -> mesos.v1.DurationInfo
+	1,  // 10: gomesos.registry.v1.Operation.type:type_name -> gomesos.registry.v1.Operation.Type
+	19, // 11: gomesos.registry.v1.Operation.agent_info:type_name -> mesos.v1.AgentInfo
+	20, // 12: gomesos.registry.v1.Operation.agent_id:type_name -> mesos.v1.AgentID
+	21, // 13: gomesos.registry.v1.Operation.timestamp:type_name -> mesos.v1.TimeInfo
+	20, // 14: gomesos.registry.v1.Operation.prune_unreachable:type_name -> mesos.v1.AgentID
+	20, // 15: gomesos.registry.v1.Operation.prune_gone:type_name -> mesos.v1.AgentID
+	15, // 16: gomesos.registry.v1.Operation.weights:type_name -> gomesos.registry.v1.Registry.Weight
+	22, // 17: gomesos.registry.v1.Operation.master_info:type_name -> mesos.v1.MasterInfo
+	3,  // 18: gomesos.registry.v1.Operation.drain_info:type_name -> gomesos.registry.v1.DrainInfo
+	16, // 19: gomesos.registry.v1.Operation.schedule:type_name -> mesos.v1.maintenance.Schedule
+	14, // 20: gomesos.registry.v1.Operation.machines:type_name -> gomesos.registry.v1.Registry.Machines
+	17, // 21: gomesos.registry.v1.Operation.quota_configs:type_name -> mesos.v1.quota.QuotaConfig
+	4,  // 22: gomesos.registry.v1.Batch.operations:type_name -> gomesos.registry.v1.Operation
+	22, // 23: gomesos.registry.v1.Registry.Master.info:type_name -> mesos.v1.MasterInfo
+	19, // 24: gomesos.registry.v1.Registry.Agent.info:type_name -> mesos.v1.AgentInfo
+	3,  // 25: gomesos.registry.v1.Registry.Agent.drain_info:type_name -> gomesos.registry.v1.DrainInfo
+	7,  // 26: gomesos.registry.v1.Registry.Agents.agents:type_name -> gomesos.registry.v1.Registry.Agent
+	20, // 27: gomesos.registry.v1.Registry.UnreachableAgent.id:type_name -> mesos.v1.AgentID
+	21, // 28: gomesos.registry.v1.Registry.UnreachableAgent.timestamp:type_name -> mesos.v1.TimeInfo
+	9,  // 29: gomesos.registry.v1.Registry.UnreachableAgents.agents:type_name -> gomesos.registry.v1.Registry.UnreachableAgent
+	20, // 30: gomesos.registry.v1.Registry.GoneAgent.id:type_name -> mesos.v1.AgentID
+	21, // 31: gomesos.registry.v1.Registry.GoneAgent.timestamp:type_name -> mesos.v1.TimeInfo
+	11, // 32: gomesos.registry.v1.Registry.GoneAgents.agents:type_name -> gomesos.registry.v1.Registry.GoneAgent
+	23, // 33: gomesos.registry.v1.Registry.Machine.info:type_name -> mesos.v1.MachineInfo
+	13, // 34: gomesos.registry.v1.Registry.Machines.machines:type_name -> gomesos.registry.v1.Registry.Machine
+	35, // [35:35] is the sub-list for method output_type
+	35, // [35:35] is the sub-list for method input_type
+	35, // [35:35] is the sub-list for extension type_name
+	35, // [35:35] is the sub-list for extension extendee
+	0,  // [0:35] is the sub-list for field type_name
 }
 
 func init() { file_api_registry_registry_proto_init() }

@@ -34,6 +34,7 @@ func commands() []command {
 		{"tasks", "list the tasks of a cluster", runTasks},
 		{"roles", "list the roles of a cluster", runRoles},
 		{"weights", "list the roles' weights; weights set ROLE=W ... sets them", runWeights},
+		{"quota", "list the roles' quotas; quota set ROLE --guarantee=cpus:2;mem:1024 --limit=cpus:4 | quota remove ROLE", runQuota},
 		{"maintenance", "show maintenance; maintenance schedule --file=F | down HOST... | up HOST...", runMaintenance},
 		{"drain", "drain an agent: drain AGENT_ID [--max-grace-period=D] [--mark-gone]", runDrain},
 		{"deactivate", "deactivate an agent: no more offers of it", runDeactivate},

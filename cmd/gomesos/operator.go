@@ -128,6 +128,56 @@ func runWeights(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	return listCommand("weights", cli.Weights)(ctx, args, stdout, stderr)
 }
 
+// runQuota lists the roles' quotas ("quota" or "quota get"), sets one
+// ("quota set ROLE --guarantee=... --limit=... [--force]") or removes one
+// ("quota remove ROLE").
+func runQuota(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] != "set" && args[0] != "remove" {
+		if len(args) > 0 && args[0] == "get" {
+			args = args[1:]
+		}
+		return listCommand("quota", cli.Quota)(ctx, args, stdout, stderr)
+	}
+	sub := args[0]
+	ctx, cancel := context.WithTimeout(ctx, callTimeout)
+	defer cancel()
+	if sub == "remove" {
+		o := newOpCommand("quota remove", "ROLE", stderr)
+		pos, code, ok := o.parse(args[1:], 1, 1, "ROLE")
+		if !ok {
+			return code
+		}
+		c, code, ok := o.client()
+		if !ok {
+			return code
+		}
+		return o.done(cli.RemoveQuota(ctx, c, pos[0], stdout))
+	}
+	o := newOpCommand("quota set", "ROLE [--guarantee=NAME:VALUE;...] [--limit=NAME:VALUE;...] [--force]", stderr)
+	guarantee := o.fs.String("guarantee", "", "what the role is guaranteed, e.g. 'cpus:2;mem:1024' (the role's whole quota is replaced: what is not given is not guaranteed)")
+	limit := o.fs.String("limit", "", "the most the role and its sub-roles may hold, e.g. 'cpus:8' (what is not given is not limited)")
+	force := o.fs.Bool("force", false, "set the quota even when the cluster cannot hold every guarantee")
+	pos, code, ok := o.parse(args[1:], 1, 1, "ROLE")
+	if !ok {
+		return code
+	}
+	for flagName, v := range map[string]string{"guarantee": *guarantee, "limit": *limit} {
+		if _, err := cli.ParseQuantities(v); err != nil {
+			fmt.Fprintf(stderr, "gomesos quota set: --%s: %v\n", flagName, err)
+			return 2
+		}
+	}
+	if *guarantee == "" && *limit == "" {
+		fmt.Fprintln(stderr, "gomesos quota set: expecting --guarantee or --limit (quota remove ROLE removes a quota)")
+		return 2
+	}
+	c, code, ok := o.client()
+	if !ok {
+		return code
+	}
+	return o.done(cli.SetQuota(ctx, c, pos[0], *guarantee, *limit, *force, stdout))
+}
+
 // runMaintenance shows the maintenance schedule and status; "schedule
 // --file=F" replaces the schedule, "down HOST..." and "up HOST..." start
 // and stop maintenance on machines.

@@ -161,7 +161,7 @@ func TestOperatorCommandsAgainstARealCluster(t *testing.T) {
 		!strings.Contains(lines[0], "USED CPUS") || !strings.Contains(lines[1], " 2 ") || !strings.Contains(lines[1], " true ") {
 		t.Errorf("agents: exit %d\n%s", code, out)
 	}
-	for _, cmd := range []string{"agents", "frameworks", "tasks", "roles", "weights", "maintenance"} {
+	for _, cmd := range []string{"agents", "frameworks", "tasks", "roles", "weights", "quota", "maintenance"} {
 		code, out, errOut := runCLI(cmd, mflag, "--json")
 		dec := json.NewDecoder(strings.NewReader(out))
 		for dec.More() {
@@ -188,6 +188,26 @@ func TestOperatorCommandsAgainstARealCluster(t *testing.T) {
 	}
 	if code, out, _ := runCLI("weights", mflag); code != 0 || out != "ROLE  WEIGHT\ndev   2.5\nops   0.5\n" {
 		t.Errorf("weights: exit %d\n%q", code, out)
+	}
+
+	// Quota.
+	if code, out, errOut := runCLI("quota", "set", "dev", mflag, "--guarantee=cpus:0.5;mem:64", "--limit=cpus:1"); code != 0 || !strings.Contains(out, "Quota of role 'dev' set") {
+		t.Errorf("quota set: exit %d, %q %q", code, out, errOut)
+	}
+	if code, out, errOut := runCLI("quota", "set", "big", mflag, "--guarantee=cpus:1000"); code != 1 || !strings.Contains(errOut, "exceed cluster capacity") {
+		t.Errorf("quota set beyond the cluster: exit %d, %q %q", code, out, errOut)
+	}
+	if code, _, errOut := runCLI("quota", "set", "dev", mflag, "--limit=cpus:-1"); code != 2 || !strings.Contains(errOut, "--limit") {
+		t.Errorf("quota set with a negative limit: exit %d, %q", code, errOut)
+	}
+	if code, out, _ := runCLI("quota", "get", mflag); code != 0 || out != "ROLE  GUARANTEES       LIMITS\ndev   cpus:0.5;mem:64  cpus:1\n" {
+		t.Errorf("quota get: exit %d\n%q", code, out)
+	}
+	if code, out, errOut := runCLI("quota", "remove", "dev", mflag); code != 0 || !strings.Contains(out, "Quota of role 'dev' removed") {
+		t.Errorf("quota remove: exit %d, %q %q", code, out, errOut)
+	}
+	if code, out, _ := runCLI("quota", mflag); code != 0 || out != "ROLE  GUARANTEES  LIMITS\n" {
+		t.Errorf("quota after remove: exit %d\n%q", code, out)
 	}
 
 	// task log: the task's stdout, its stderr; --follow ends as the task

@@ -1,7 +1,8 @@
 // Package cli implements gomesos's client subcommands: execute (run a command
 // as a Mesos task, like mesos-execute, with a progress bar on a terminal);
-// the listings (agents, frameworks, tasks, roles, weights, maintenance) and
-// the operator's actions (weights set, maintenance schedule/down/up, drain,
+// the listings (agents, frameworks, tasks, roles, weights, quota,
+// maintenance) and the operator's actions (weights set, quota set/remove,
+// maintenance schedule/down/up, drain,
 // deactivate, reactivate, mark-gone, teardown) over the v1 operator API
 // through package operator; task log, which reads a task's sandbox from its
 // agent's /files/read; watch, which prints the operator event stream; and

@@ -40,6 +40,10 @@ type Config struct {
 	// MasterFailovers are failovers of the leading master at set virtual
 	// times, on top of the random ones (FaultConfig.MasterFailover).
 	MasterFailovers []time.Duration
+	// QuotaUpdates is, for each virtual second while the workload runs,
+	// the probability that the operator sends UPDATE_QUOTA for a role no
+	// framework uses (quota.go); 0 sends none.
+	QuotaUpdates float64
 	// MaxVirtualTime is the time limit (default 30 minutes). When it
 	// passes, faults stop, frameworks launch nothing more and the run drains:
 	// every task launched must still reach a terminal state within
@@ -287,7 +291,7 @@ func (c *Config) validate() (agentRes, taskRes resources.Resources, err error) {
 	for _, p := range []float64{c.FailRatio, c.KillRatio, c.Faults.Drop, c.Faults.Delay,
 		c.Faults.AgentCrash, c.Faults.AgentProcessCrash, c.Faults.AgentProcessRestart, c.Faults.LostCheckpoint, c.Faults.ExecutorStall, c.Faults.CrashMidStep, c.NoCheckpointShare, c.Faults.AgentDisconnect, c.Faults.FrameworkDisconnect, c.Faults.AgentPartition,
 		c.Faults.ExecutorDisconnect, c.Faults.ExecutorCrash, c.Faults.LaunchFail, c.Faults.ExecutorHang,
-		c.Faults.MasterFailover, c.Faults.RegistryWriteFailure} {
+		c.Faults.MasterFailover, c.Faults.RegistryWriteFailure, c.QuotaUpdates} {
 		if p < 0 || p > 1 || p != p {
 			return nil, nil, fmt.Errorf("sim: probability %v out of [0, 1]", p)
 		}

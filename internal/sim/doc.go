@@ -20,7 +20,8 @@
 // partitions, broken framework streams, broken executor streams, dying
 // executors, failovers of the leading master and failed registry
 // commits, after which another master recovers from the registry:
-// failover.go) are drawn from one seeded math/rand/v2 source. Each simulated
+// failover.go) are drawn from one seeded math/rand/v2 source, and so
+// are the operator's quota changes (Config.QuotaUpdates, quota.go). Each simulated
 // agent keeps a durable store to which it applies the core's Checkpoint
 // outputs, and hands it back to a restarted core (recover.go). After every step the simulator checks
 // invariants (see check.go) and stops at the first one that fails with a

@@ -244,6 +244,7 @@ func (w *world) checkRegistry() {
 	if w.failure != nil || !w.leading {
 		return
 	}
+	w.checkQuotas()
 	agents, recovered := w.masterAgentIDs()
 	if agents == nil {
 		return

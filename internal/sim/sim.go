@@ -52,8 +52,11 @@ type Report struct {
 	// but that the master held again, recovered from an agent after a
 	// failover, when the agents settled (leakedFrameworks).
 	LeakedFrameworks int
-	Messages         Messages
-	Faults           Faults
+	// QuotaUpdates counts the operator's UPDATE_QUOTA calls the master
+	// took (Config.QuotaUpdates).
+	QuotaUpdates int
+	Messages     Messages
+	Faults       Faults
 	// Metrics are the master's task and agent counters at the end.
 	Metrics map[string]float64
 	// AllocatorRejectedRecoveries is the allocator's count of recoveries
@@ -308,6 +311,9 @@ func (w *world) start() {
 	}
 	if w.cfg.AgentCheckInterval > 0 {
 		w.after(w.cfg.AgentCheckInterval, w.periodicAgentCheck)
+	}
+	if w.cfg.QuotaUpdates > 0 {
+		w.after(time.Second, w.quotaOperator)
 	}
 	for _, at := range w.cfg.MasterFailovers {
 		w.at(at, func() {

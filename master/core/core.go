@@ -9,6 +9,7 @@ import (
 	"github.com/gomesos/gomesos/api/agentproto"
 	"github.com/gomesos/gomesos/api/v1/maintenance"
 	mesos "github.com/gomesos/gomesos/api/v1/mesos"
+	"github.com/gomesos/gomesos/api/v1/quota"
 	schedpb "github.com/gomesos/gomesos/api/v1/scheduler"
 	"github.com/gomesos/gomesos/master/allocator"
 	"google.golang.org/protobuf/proto"
@@ -315,6 +316,14 @@ type Core struct {
 	// weightsChanged.
 	weightsPub     map[string]float64
 	weightsChanged bool
+	// quotas is each role's quota (the registry's quota_configs;
+	// UPDATE_QUOTA), normalized (quota.go); quotasPub and allocQuotasPub
+	// are the snapshots' copies of it and of the allocator's, taken when
+	// quotasChanged.
+	quotas         map[string]*quota.QuotaConfig
+	quotasPub      map[string]*quota.QuotaConfig
+	allocQuotasPub map[string]allocator.Quota
+	quotasChanged  bool
 	// schedule is the maintenance schedule (nil: none), machines the
 	// machines in it and their modes, by machineKey, and inverseOffers the
 	// outstanding inverse offers (maintenance.go). maintChanged says the
@@ -384,6 +393,7 @@ func NewCore(info *mesos.MasterInfo, opts Options, alloc allocator.Allocator, no
 		gone:           map[string]time.Time{},
 		offers:         map[string]*offer{},
 		weights:        map[string]float64{},
+		quotas:         map[string]*quota.QuotaConfig{},
 		machines:       map[string]*machine{},
 		inverseOffers:  map[string]*inverseOffer{},
 		inverseFilters: map[string]time.Time{},

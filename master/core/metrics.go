@@ -154,7 +154,37 @@ func (s *Snapshot) Metrics() map[string]float64 {
 	for name, v := range used {
 		out["allocator/mesos/resources/"+name+"/offered_or_allocated"] += v
 	}
+	s.quotaMetrics(out)
 	return out
+}
+
+// quotaMetrics adds Mesos's per-role quota metrics for the quotas the
+// allocator holds: allocator/mesos/quota/roles/<role>/resources/<name>/
+// guarantee and /limit, and, for each name either sets, what the role
+// (with its sub-roles) has offered or allocated (offered_or_allocated)
+// and allocated (consumed).
+func (s *Snapshot) quotaMetrics(out map[string]float64) {
+	if len(s.allocQuotas) == 0 {
+		return
+	}
+	allocatedBy, offeredBy := subtreeUse(s.Roles())
+	for role, q := range s.allocQuotas {
+		prefix := "allocator/mesos/quota/roles/" + role + "/resources/"
+		names := map[string]bool{}
+		for name, v := range q.Guarantees {
+			out[prefix+name+"/guarantee"] = v.Float64()
+			names[name] = true
+		}
+		for name, v := range q.Limits {
+			out[prefix+name+"/limit"] = v.Float64()
+			names[name] = true
+		}
+		allocated, offered := allocatedBy[role], offeredBy[role]
+		for name := range names {
+			out[prefix+name+"/offered_or_allocated"] = (allocated[name] + offered[name]).Float64()
+			out[prefix+name+"/consumed"] = allocated[name].Float64()
+		}
+	}
 }
 
 // counterNames are reported as 0 before they first count, as Mesos does.

@@ -32,6 +32,12 @@ func (c *Core) operatorCall(in OperatorCall) Result {
 		return c.operatorMarkAgentGone(call.GetMarkAgentGone())
 	case masterpb.Call_UPDATE_WEIGHTS:
 		return c.operatorUpdateWeights(call.GetUpdateWeights())
+	case masterpb.Call_UPDATE_QUOTA:
+		return c.operatorUpdateQuota(call.GetUpdateQuota())
+	case masterpb.Call_SET_QUOTA:
+		return c.operatorSetQuota(call.GetSetQuota())
+	case masterpb.Call_REMOVE_QUOTA:
+		return c.operatorRemoveQuota(call.GetRemoveQuota())
 	case masterpb.Call_DEACTIVATE_AGENT:
 		return c.operatorDeactivateAgent(call.GetDeactivateAgent())
 	case masterpb.Call_REACTIVATE_AGENT:

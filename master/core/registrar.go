@@ -15,7 +15,7 @@ import (
 // recovers from it.
 //
 // The registry (api/registry) holds the admitted agents, the agents marked
-// unreachable and gone, and the weights; the Core keeps its own copy of
+// unreachable and gone, the weights and the quotas; the Core keeps its own copy of
 // these (agents, recovered, unreachable, gone) and says every change to
 // them with a Persist output, before the outputs that act on the change.
 // The driver commits a Persist's operations and carries out nothing after
@@ -104,6 +104,7 @@ func (c *Core) Recover(reg *registrypb.Registry) {
 	} else if len(c.opts.Weights) > 0 {
 		c.bootstrapWeights(c.opts.Weights)
 	}
+	c.recoverQuotas(reg)
 	c.recoverMaintenance(reg)
 	c.recoveredTotal = len(c.recovered)
 	c.recoveredChanged = true

@@ -8,8 +8,10 @@ import (
 
 	"github.com/gomesos/gomesos/api/v1/maintenance"
 	mesos "github.com/gomesos/gomesos/api/v1/mesos"
+	"github.com/gomesos/gomesos/api/v1/quota"
 	schedpb "github.com/gomesos/gomesos/api/v1/scheduler"
 	"github.com/gomesos/gomesos/internal/ptree"
+	"github.com/gomesos/gomesos/master/allocator"
 	"github.com/gomesos/gomesos/resources"
 )
 
@@ -51,6 +53,10 @@ type Snapshot struct {
 	completed  []*frameworkRec          // completed frameworks, oldest first
 
 	weights map[string]float64 // shared with no one: replaced on change
+	// quotas is each role's quota configuration, allocQuotas the quotas
+	// the allocator holds (its Stats().Quotas): replaced on change.
+	quotas      map[string]*quota.QuotaConfig
+	allocQuotas map[string]allocator.Quota
 	// schedule and maintStatus are the maintenance schedule and status,
 	// replaced on change.
 	schedule    *maintenance.Schedule
@@ -276,7 +282,7 @@ func (c *Core) executorsChanged(fw *framework, agentID string) {
 func (c *Core) Snapshot() *Snapshot {
 	ch := &c.changes
 	prev := c.snap
-	if prev != nil && !c.metrics.changed && !ch.completed && prev.now.Equal(c.now) && prev.electedTime.Equal(c.electedTime) && prev.leader == c.leader && !c.recoveredChanged && !c.weightsChanged && !c.maintChanged &&
+	if prev != nil && !c.metrics.changed && !ch.completed && prev.now.Equal(c.now) && prev.electedTime.Equal(c.electedTime) && prev.leader == c.leader && !c.recoveredChanged && !c.weightsChanged && !c.quotasChanged && !c.maintChanged &&
 		len(ch.tasks)+len(ch.frameworks)+len(ch.agents)+len(ch.offers)+len(ch.executors) == 0 &&
 		prev.unreachableAgents == len(c.unreachable) && prev.outstandingOffers == len(c.offers) &&
 		prev.allocationRuns == c.allocationRuns {
@@ -310,6 +316,11 @@ func (c *Core) Snapshot() *Snapshot {
 		c.weightsPub = maps.Clone(c.weights)
 	}
 	s.weights = c.weightsPub
+	if c.quotasChanged || prev == nil {
+		c.quotasChanged = false
+		c.quotasPub, c.allocQuotasPub = c.publishQuotas()
+	}
+	s.quotas, s.allocQuotas = c.quotasPub, c.allocQuotasPub
 	if c.maintChanged || prev == nil {
 		c.maintChanged = false
 		c.schedulePub, c.maintStatusPub, c.inverseOffersPub = c.maintenanceSchedule(), c.maintenanceStatus(), c.inverseOffersByFramework()
@@ -489,6 +500,7 @@ func (c *Core) publishAgents(s *Snapshot) {
 func (c *Core) FullSnapshot() *Snapshot {
 	s := &Snapshot{
 		info: c.info, startTime: c.startTime, electedTime: c.electedTime, now: c.now, leader: c.leader, recovered: c.recoveredList(), weights: maps.Clone(c.weights),
+		quotas: maps.Clone(c.quotas), allocQuotas: c.alloc.Stats().Quotas,
 		schedule: c.maintenanceSchedule(), maintStatus: c.maintenanceStatus(), inverseOffers: c.inverseOffersByFramework(),
 		unreachableAgents: len(c.unreachable), outstandingOffers: len(c.offers), allocationRuns: c.allocationRuns,
 		counterNames: slices.Clone(c.metrics.names), counterValues: slices.Clone(c.metrics.values),

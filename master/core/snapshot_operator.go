@@ -3,6 +3,7 @@ package core
 import (
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/gomesos/gomesos/api/v1/maintenance"
@@ -253,6 +254,9 @@ func (s *Snapshot) Roles() []RoleView {
 	for name := range s.weights {
 		get(name)
 	}
+	for name := range s.quotas {
+		get(name)
+	}
 	s.frameworks.Walk(func(_ string, fw *frameworkRec) bool {
 		for _, role := range frameworkRoles(fw.info) {
 			r := get(role)
@@ -278,6 +282,57 @@ func (s *Snapshot) Roles() []RoleView {
 		sort.Strings(r.Frameworks)
 		r.Frameworks = slices.Compact(r.Frameworks)
 		out = append(out, *r)
+	}
+	return out
+}
+
+// subtreeUse sums, for each role of roles (as Roles lists them) and each
+// of their ancestors, the non-revocable scalar resources allocated to and
+// offered to the role and its sub-roles: O(roles × depth).
+func subtreeUse(roles []RoleView) (allocated, offered map[string]map[string]resources.Scalar) {
+	allocated, offered = map[string]map[string]resources.Scalar{}, map[string]map[string]resources.Scalar{}
+	add := func(into map[string]map[string]resources.Scalar, role string, q map[string]resources.Scalar) {
+		for r := role; ; {
+			sum := into[r]
+			if sum == nil {
+				sum = map[string]resources.Scalar{}
+				into[r] = sum
+			}
+			for name, v := range q {
+				sum[name] += v
+			}
+			i := strings.LastIndexByte(r, '/')
+			if i < 0 {
+				return
+			}
+			r = r[:i]
+		}
+	}
+	for _, r := range roles {
+		add(allocated, r.Name, r.Allocated.NonRevocable().ToScalarQuantities())
+		add(offered, r.Name, r.Offered.NonRevocable().ToScalarQuantities())
+	}
+	return allocated, offered
+}
+
+// RoleQuota is a role's quota as /roles shows it: its guarantees and
+// limits (none when it has no quota), and what it and its sub-roles
+// consume (their allocated scalar resources).
+type RoleQuota struct {
+	Guarantees, Limits, Consumed map[string]resources.Scalar
+}
+
+// RoleQuotas gives the quota of each role in roles (as Roles lists them).
+func (s *Snapshot) RoleQuotas(roles []RoleView) map[string]RoleQuota {
+	allocated, _ := subtreeUse(roles)
+	out := make(map[string]RoleQuota, len(roles))
+	for _, r := range roles {
+		q := RoleQuota{Consumed: allocated[r.Name]}
+		if qc := s.quotas[r.Name]; qc != nil {
+			aq := quotaOf(qc)
+			q.Guarantees, q.Limits = aq.Guarantees, aq.Limits
+		}
+		out[r.Name] = q
 	}
 	return out
 }
