@@ -305,6 +305,8 @@ func (b *failoverBench) startProcesses(ctx context.Context, dir string) error {
 			"--work_dir=" + filepath.Join(dir, strconv.Itoa(i)),
 			"--registry_election_timeout=" + mesosDuration(b.opts.HeartbeatTimeout),
 			"--logging_level=WARNING",
+			// For go tool pprof http://ADDR/debug/pprof/profile during a run.
+			"--pprof",
 		}
 		cmd := b.opts.MasterCommand(args)
 		cmd.Env = append(append(cmd.Env, env...), "GODEBUG="+godebug)
