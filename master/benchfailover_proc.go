@@ -311,6 +311,7 @@ func (b *failoverBench) startProcesses(ctx context.Context, dir string) error {
 		cmd := b.opts.MasterCommand(args)
 		cmd.Env = append(append(cmd.Env, env...), "GODEBUG="+godebug)
 		cmd.Stdout = nil
+		dieWithBench(cmd)
 		stderr, err := cmd.StderrPipe()
 		if err != nil {
 			return fmt.Errorf("bench failover: %w", err)
