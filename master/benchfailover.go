@@ -12,8 +12,10 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"runtime/metrics"
 	"runtime/pprof"
 	"strconv"
@@ -48,6 +50,14 @@ type BenchFailoverOptions struct {
 	RetryMin, RetryMax time.Duration
 	// Timeout bounds the setup, and the failover (2m each).
 	Timeout time.Duration
+	// MasterCommand, when set, runs each master as its own process, as
+	// a cluster runs three `gomesos master` processes: it returns the
+	// command that runs `gomesos master` with args (the bench adds the
+	// command's environment; its output is read by the bench), and the
+	// leader is killed with SIGKILL. When nil, the masters run in this
+	// process, sharing its heap and garbage collector with the simulated
+	// agents, and the leader's kill is simulated.
+	MasterCommand func(args []string) *exec.Cmd
 	// InMemory has the agents and the framework connect to the masters'
 	// HTTP handlers over in-memory connections (net.Pipe) rather than
 	// TCP. It is chosen anyway when the process may not open two sockets
@@ -113,13 +123,15 @@ type BenchFailoverResult struct {
 }
 
 // BenchFailover measures a master failover (for `gomesos bench failover`)
-// and writes progress and a summary to w. Three masters run in process on
-// loopback ports, each with a Raft-replicated registry in a temporary
-// directory. opts.Agents simulated agents register over the real agent
-// protocol, and one framework, subscribed over the scheduler API, runs
-// opts.TasksPerAgent tasks on each. Then the leader is killed: its HTTP
-// server closes with every connection on it, its Raft shuts down without
-// handing the leadership over, and its loop stops. The agents and the
+// and writes progress and a summary to w. Three masters run on loopback
+// ports, each with a Raft-replicated registry in a temporary directory,
+// each in its own process (opts.MasterCommand) or all in this one.
+// opts.Agents simulated agents register over the real agent protocol, and
+// one framework, subscribed over the scheduler API, runs
+// opts.TasksPerAgent tasks on each. Then the leader is killed: with
+// SIGKILL, or, in this process, its HTTP server closes with every
+// connection on it, its Raft shuts down without handing the leadership
+// over, and its loop stops. The agents and the
 // framework find the new leader through the list of masters, as their
 // streams ended, and BenchFailover measures from the kill until a new
 // leader has recovered, until it has every agent re-registered, and until
@@ -143,9 +155,20 @@ var errStreamEnded = errors.New("the stream ended before the kill: the leadershi
 
 func benchFailover(ctx context.Context, opts BenchFailoverOptions, w io.Writer) (BenchFailoverResult, error) {
 	res := BenchFailoverResult{Agents: opts.Agents, Tasks: opts.Agents * opts.TasksPerAgent}
-	// Over TCP, every agent's stream takes two sockets in this process.
+	procs := opts.MasterCommand != nil
+	if procs && opts.InMemory {
+		return res, errors.New("bench failover: in-memory connections need the masters in this process (no MasterCommand)")
+	}
+	// Over TCP, every agent's stream takes two sockets in this process,
+	// one when the masters run in their own processes.
 	need := uint64(2*opts.Agents + 1024)
+	if procs {
+		need = uint64(opts.Agents + 1024)
+	}
 	limit, limitErr := raiseOpenFiles(need)
+	if procs && limitErr != nil {
+		return res, fmt.Errorf("bench failover: %w: the agents need a socket each", limitErr)
+	}
 	inMemory := opts.InMemory || limitErr != nil
 	dir, err := os.MkdirTemp(opts.Dir, "gomesos-bench-failover-")
 	if err != nil {
@@ -153,7 +176,12 @@ func benchFailover(ctx context.Context, opts BenchFailoverOptions, w io.Writer) 
 	}
 	defer os.RemoveAll(dir)
 
+	if procs {
+		// gomesos master takes one Raft timeout for the three.
+		opts.ElectionTimeout, opts.LeaderLeaseTimeout = opts.HeartbeatTimeout, opts.HeartbeatTimeout
+	}
 	b := newFailoverBench(opts, inMemory)
+	b.procs = procs
 	defer b.transport.CloseIdleConnections()
 	if err := b.startMasters(ctx, dir); err != nil {
 		return res, err
@@ -165,9 +193,13 @@ func benchFailover(ctx context.Context, opts BenchFailoverOptions, w io.Writer) 
 	case inMemory:
 		fmt.Fprintln(w, "failover: the agents and the framework connect to the masters' HTTP handlers over in-memory connections")
 	}
-	fmt.Fprintf(w, "failover: 3 masters %s (raft heartbeat %v, election %v, leader lease %v); %d agents, %d tasks each; "+
+	where := "in this process"
+	if procs {
+		where = "in their own processes (pids " + b.pids() + ")"
+	}
+	fmt.Fprintf(w, "failover: 3 masters %s %s (raft heartbeat %v, election %v, leader lease %v); %d agents, %d tasks each; "+
 		"agents and framework retry after %v doubling to %v, at most %d subscriptions in flight; open files %d\n",
-		strings.Join(b.addrs, " "), opts.HeartbeatTimeout, opts.ElectionTimeout, opts.LeaderLeaseTimeout, opts.Agents, opts.TasksPerAgent,
+		strings.Join(b.addrs, " "), where, opts.HeartbeatTimeout, opts.ElectionTimeout, opts.LeaderLeaseTimeout, opts.Agents, opts.TasksPerAgent,
 		opts.RetryMin, opts.RetryMax, maxAttempts, limit)
 
 	simCtx, stopSim := context.WithCancel(ctx)
@@ -211,12 +243,15 @@ func benchFailover(ctx context.Context, opts BenchFailoverOptions, w io.Writer) 
 		return res, fmt.Errorf("bench failover: %d of %d tasks running: %w", b.acked.Load(), res.Tasks, err)
 	}
 	res.Launched = time.Since(start)
-	m := b.masters[leader].latest().Metrics()
+	m, err := b.masters[leader].figures(setupCtx)
+	if err != nil {
+		return res, fmt.Errorf("bench failover: before the kill: %w", err)
+	}
 	if got := int(m["master/tasks_running"]); got != res.Tasks || int(m["master/slaves_active"]) != opts.Agents {
 		return res, fmt.Errorf("bench failover: before the kill the leader has %v active agents and %d running tasks; want %d and %d",
 			m["master/slaves_active"], got, opts.Agents, res.Tasks)
 	}
-	fmt.Fprintf(w, "failover: %d tasks running in %.3fs; %s\n", res.Tasks, res.Launched.Seconds(), b.masters[leader].loopTimes())
+	fmt.Fprintf(w, "failover: %d tasks running in %.3fs; %s\n", res.Tasks, res.Launched.Seconds(), loopTimes(m))
 
 	if err := b.failover(simCtx, leader, &res, w); err != nil {
 		return res, err
@@ -231,14 +266,13 @@ func benchFailover(ctx context.Context, opts BenchFailoverOptions, w io.Writer) 
 func (b *failoverBench) failover(ctx context.Context, leader int, res *BenchFailoverResult, w io.Writer) error {
 	ctx, cancel := context.WithTimeout(ctx, b.opts.Timeout)
 	defer cancel()
-	var survivors []*Master
+	var survivors []benchMaster
 	for i, m := range b.masters {
 		if i != leader {
 			survivors = append(survivors, m)
 		}
 	}
-	fmt.Fprintf(w, "failover: killing %s: its HTTP server and Raft connections close, its Raft shuts down without a leadership transfer, its loop stops\n",
-		res.OldLeader)
+	fmt.Fprintf(w, "failover: killing %s: %s\n", res.OldLeader, b.masters[leader].killing())
 	if b.opts.FailoverProfile != nil {
 		if err := pprof.StartCPUProfile(b.opts.FailoverProfile); err != nil {
 			return fmt.Errorf("bench failover: %w", err)
@@ -255,29 +289,46 @@ func (b *failoverBench) failover(ctx context.Context, leader int, res *BenchFail
 			}
 		}()
 	}
+	used0 := make([]masterUsage, len(survivors))
+	for i, m := range survivors {
+		used0[i], _ = m.usage()
+	}
+	if b.procs {
+		// The simulated agents stand for ten thousand machines of their
+		// own: their garbage must not take the cores the new leader
+		// needs. This process collects now, then not until the end
+		// (unless its heap grows by 4 GiB), as its collector marks every
+		// agent's state. With the masters in this process the collector
+		// is theirs too, and left alone.
+		runtime.GC()
+		defer debug.SetGCPercent(debug.SetGCPercent(-1))
+		defer debug.SetMemoryLimit(debug.SetMemoryLimit(int64(heapInUse()) + 4<<30))
+	}
 	cpu0, gc0, heap0 := cputime.Process(), gcCPU(), heapCounts()
 	t0 := time.Now()
 	b.killedAt.Store(t0.UnixNano())
-	b.masters[leader].srv.Close()
-	if b.pipes != nil {
-		b.pipes[strconv.Itoa(leader)].srv.Close()
+	b.masters[leader].kill()
+	if b.procs {
+		// A process with a large heap and thousands of connections
+		// takes a while to die: its memory goes before its
+		// connections end, and its followers can tell it gone only
+		// then (registry/hurry.go).
+		fmt.Fprintf(w, "failover: the killed master's process was reaped %.3fs after the SIGKILL\n", time.Since(t0).Seconds())
 	}
-	// A killed process's connections all end at once, its Raft
-	// connections too (which the HTTP server hijacked, so does not close):
-	// no heartbeat goes out while Raft shuts down.
-	b.layers[leader].Close()
-	if err := b.stores[leader].Close(); err != nil {
-		b.opts.Logger.Warn("closing the killed master's registry", "error", err)
-	}
-	b.cancels[leader]()
 
 	// leading is the survivor leading now: should the leadership move
 	// again, the agents follow it there, and so does the count.
-	var leading *Master
+	var leading benchMaster
 	tick := time.NewTicker(time.Millisecond)
 	defer tick.Stop()
 	nextReport := 250 * time.Millisecond
-	lastPoll := time.Time{}
+	lastPoll, lastLeadPoll := time.Time{}, time.Time{}
+	// How often the survivors are asked who leads: a master in its own
+	// process answers over HTTP, which costs it some CPU.
+	leadPoll, leadRecheck := time.Millisecond, time.Millisecond
+	if b.procs {
+		leadPoll, leadRecheck = 5*time.Millisecond, 100*time.Millisecond
+	}
 	for res.Elected == 0 || res.Reregistered == 0 || res.Offers == 0 {
 		select {
 		case <-tick.C:
@@ -287,12 +338,17 @@ func (b *failoverBench) failover(ctx context.Context, leader int, res *BenchFail
 			return b.failure(fmt.Errorf("bench failover: %.3fs after the kill: elected=%v reregistered=%v offers=%v: %w",
 				time.Since(t0).Seconds(), res.Elected, res.Reregistered, res.Offers, ctx.Err()))
 		}
+		if err := b.exitedMaster(); err != nil {
+			return b.failure(fmt.Errorf("bench failover: %w", err))
+		}
 		now := time.Now()
-		if leading == nil || !leading.Leading() {
+		if (leading == nil && now.Sub(lastLeadPoll) >= leadPoll) || (leading != nil && now.Sub(lastLeadPoll) >= leadRecheck && !leading.leads(ctx)) {
+			lastLeadPoll = now
 			leading = nil
 			for _, m := range survivors {
-				if m.Leading() {
+				if m.leads(ctx) {
 					leading = m
+					break
 				}
 			}
 			if leading != nil && res.Elected == 0 {
@@ -313,7 +369,7 @@ func (b *failoverBench) failover(ctx context.Context, leader int, res *BenchFail
 		if leading != nil && res.Reregistered == 0 && b.reregistered.Load() >= int64(b.opts.Agents) &&
 			now.Sub(lastPoll) >= 10*time.Millisecond {
 			lastPoll = now
-			if leading.latest().ActiveAgents() == b.opts.Agents {
+			if leading.activeAgents(ctx) == b.opts.Agents {
 				res.Reregistered = time.Since(t0)
 				fmt.Fprintf(w, "failover: every agent re-registered after %.3fs\n", res.Reregistered.Seconds())
 			}
@@ -330,14 +386,38 @@ func (b *failoverBench) failover(ctx context.Context, leader int, res *BenchFail
 	}
 	newLeader := leading
 	heap := heapCounts()
-	fmt.Fprintf(w, "failover: the process used %.2fs of CPU from the kill to the end (%.2fs of it collecting garbage, %d collections), "+
-		"and allocated %.0f MiB in %d objects (%.1f KiB, %.0f objects an agent), the masters and the simulated agents together\n",
+	who := "the masters and the simulated agents together"
+	if b.procs {
+		who = "the simulated agents and the framework (the masters run in their own processes)"
+	}
+	fmt.Fprintf(w, "failover: the bench process used %.2fs of CPU from the kill to the end (%.2fs of it collecting garbage, %d collections), "+
+		"and allocated %.0f MiB in %d objects (%.1f KiB, %.0f objects an agent), %s\n",
 		(cputime.Process() - cpu0).Seconds(), (gcCPU() - gc0).Seconds(), heap.cycles-heap0.cycles,
 		float64(heap.bytes-heap0.bytes)/(1<<20), heap.objects-heap0.objects,
-		float64(heap.bytes-heap0.bytes)/1024/float64(b.opts.Agents), float64(heap.objects-heap0.objects)/float64(b.opts.Agents))
+		float64(heap.bytes-heap0.bytes)/1024/float64(b.opts.Agents), float64(heap.objects-heap0.objects)/float64(b.opts.Agents), who)
+	for i, m := range survivors {
+		role := "the other follower"
+		if m == newLeader {
+			role = "the new leader"
+		}
+		hurried := "?"
+		if f, err := m.figures(ctx); err == nil {
+			hurried = strconv.FormatFloat(f["registrar/raft/hurried_elections"], 'f', 0, 64)
+		}
+		if used, ok := m.usage(); ok {
+			fmt.Fprintf(w, "failover: %s %s used %.2fs of CPU from the kill to the end (its process's, from /proc), in which it collected garbage %d times "+
+				"(gctrace puts their CPU at %.2fs, counting idle cores' marking); elections it hurried: %s\n",
+				role, m.Advertise(), (used.cpu - used0[i].cpu).Seconds(), used.gcs-used0[i].gcs, (used.gcCPU - used0[i].gcCPU).Seconds(), hurried)
+		} else {
+			fmt.Fprintf(w, "failover: %s %s: elections it hurried: %s\n", role, m.Advertise(), hurried)
+		}
+	}
+	m, err := newLeader.figures(ctx)
+	if err != nil {
+		return fmt.Errorf("bench failover: after the failover: %w", err)
+	}
 	fmt.Fprintf(w, "failover: leader %s: registry fetched in %.1fms; %s\n", newLeader.Advertise(),
-		float64(newLeader.fetchTime.Load())/1e6, newLeader.loopTimes())
-	m := newLeader.latest().Metrics()
+		m["registrar/state_fetch_ms"], loopTimes(m))
 	if got := int(m["master/tasks_running"]); got != res.Tasks {
 		return fmt.Errorf("bench failover: the new leader has %d running tasks; want %d", got, res.Tasks)
 	}
@@ -352,6 +432,17 @@ func gcCPU() time.Duration {
 		return 0
 	}
 	return time.Duration(s[0].Value.Float64() * float64(time.Second))
+}
+
+// heapInUse is the bytes of the heap's objects, live or not yet
+// collected.
+func heapInUse() uint64 {
+	s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	metrics.Read(s)
+	if s[0].Value.Kind() != metrics.KindUint64 {
+		return 0
+	}
+	return s[0].Value.Uint64()
 }
 
 // heapTotals is what the process has allocated on the heap, and how many
@@ -390,10 +481,17 @@ func writeHeapProfile(path string) error {
 // runs took.
 func (m *Master) loopTimes() string {
 	out := map[string]float64{}
-	m.storeRuns.put(out, "store")
-	m.allocRuns.put(out, "alloc")
+	m.storeRuns.put(out, "registrar/state_store_ms")
+	m.allocRuns.put(out, "allocator/mesos/allocation_run_ms")
+	return loopTimes(out)
+}
+
+// loopTimes says how long a master's registry commits and allocation
+// runs took, from its metrics.
+func loopTimes(m map[string]float64) string {
+	const store, alloc = "registrar/state_store_ms", "allocator/mesos/allocation_run_ms"
 	return fmt.Sprintf("registry commits: %.0f, p50 %.1fms p99 %.1fms max %.1fms; allocation runs: %.0f, p50 %.1fms max %.1fms (last 1000 of each)",
-		out["store/count"], out["store/p50"], out["store/p99"], out["store/max"], out["alloc/count"], out["alloc/p50"], out["alloc/max"])
+		m[store+"/count"], m[store+"/p50"], m[store+"/p99"], m[store+"/max"], m[alloc+"/count"], m[alloc+"/p50"], m[alloc+"/max"])
 }
 
 // postWorkers is how many messages and calls the simulated agents and
@@ -418,7 +516,11 @@ type failoverBench struct {
 	client    *http.Client
 
 	addrs   []string
-	masters []*Master
+	masters []benchMaster
+	// procs: the masters run in their own processes (MasterCommand).
+	procs bool
+	// The masters in this process (without MasterCommand).
+	inproc  []*Master
 	stores  []*registry.Replicated
 	layers  []*registry.StreamLayer // the masters' Raft connections
 	cancels []context.CancelFunc
@@ -512,8 +614,18 @@ func (b *failoverBench) fail(err error) {
 func (b *failoverBench) killed() bool { return b.killedAt.Load() != 0 }
 
 // startMasters starts three masters, each with a replicated registry whose
-// peers are the three: each opens its registry once all three listen.
+// peers are the three: in their own processes with MasterCommand, else
+// in this one.
 func (b *failoverBench) startMasters(ctx context.Context, dir string) error {
+	if b.procs {
+		return b.startProcesses(ctx, dir)
+	}
+	return b.startInProcess(ctx, dir)
+}
+
+// startInProcess starts the three masters in this process: each opens its
+// registry once all three listen.
+func (b *failoverBench) startInProcess(ctx context.Context, dir string) error {
 	const n = 3
 	b.addrs = make([]string, n)
 	b.stores = make([]*registry.Replicated, n)
@@ -578,19 +690,20 @@ func (b *failoverBench) startMasters(ctx context.Context, dir string) error {
 				close(abort)
 			}
 		}
-		b.masters = append(b.masters, r.m)
+		b.inproc = append(b.inproc, r.m)
 	}
 	if err := errors.Join(errs...); err != nil {
-		for _, m := range b.masters {
+		for _, m := range b.inproc {
 			if m != nil {
 				m.store.Close()
 				m.ln.Close()
 			}
 		}
-		b.masters = nil
+		b.inproc = nil
 		return fmt.Errorf("bench failover: starting the masters: %w", err)
 	}
-	for i, m := range b.masters {
+	for i, m := range b.inproc {
+		b.masters = append(b.masters, &inProcMaster{b: b, i: i, m: m})
 		if b.pipes != nil {
 			p := newPipeServer(m)
 			b.pipes[m.Advertise()] = p
@@ -607,6 +720,12 @@ func (b *failoverBench) startMasters(ctx context.Context, dir string) error {
 
 // stopMasters stops every master still running and waits for them.
 func (b *failoverBench) stopMasters() {
+	if b.procs {
+		for _, m := range b.masters {
+			m.(*procMaster).stop()
+		}
+		return
+	}
 	for i, cancel := range b.cancels {
 		if b.pipes != nil {
 			b.pipes[strconv.Itoa(i)].srv.Close()
@@ -671,11 +790,11 @@ func (b *failoverBench) dialPipe(ctx context.Context, network, addr string) (net
 }
 
 // waitLeader waits until one of ms leads and returns its index.
-func (b *failoverBench) waitLeader(ctx context.Context, ms []*Master) (int, error) {
+func (b *failoverBench) waitLeader(ctx context.Context, ms []benchMaster) (int, error) {
 	leader := -1
 	err := b.waitUntil(ctx, func() bool {
 		for i, m := range ms {
-			if m.Leading() {
+			if m.leads(ctx) {
 				leader = i
 				return true
 			}
@@ -697,6 +816,9 @@ func (b *failoverBench) waitUntil(ctx context.Context, cond func() bool) error {
 			return b.err
 		case <-ctx.Done():
 			return b.failure(ctx.Err())
+		}
+		if err := b.exitedMaster(); err != nil {
+			return b.failure(err)
 		}
 	}
 	return nil

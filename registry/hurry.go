@@ -1,6 +1,8 @@
 package registry
 
 import (
+	"errors"
+	"io"
 	"net"
 	"slices"
 	"time"
@@ -18,7 +20,8 @@ import (
 // vote meanwhile. When the leader's process dies, though, its operating
 // system closes its connections at once, and its port refuses new ones: a
 // follower that sees a connection from the leader end, and then cannot
-// connect to the leader, knows it is gone. It then starts the election as
+// connect to the leader or gets no answer before its connection is reset
+// (processGone), knows it is gone. It then starts the election as
 // soon as Raft allows (one heartbeat timeout after the leader's last
 // word), by lowering Raft's heartbeat timeout a little, which Raft's
 // follower loop takes as its cue to look again at once, and putting it
@@ -41,6 +44,40 @@ const (
 	hurryStagger = 40 * time.Millisecond
 )
 
+// processGone reports whether the process of the master at addr is gone:
+// its port refuses connections (or takes none within hurryProbe, as
+// before), or a connection it takes ends before any answer. The last is
+// how a process killed an instant ago looks: its operating system closes
+// its connections first (which is what made the follower look) and may
+// still hold its listening socket, which takes the probe's connection
+// into its queue and resets it once closed; a bare connection attempt
+// then took the dead leader for alive. A master that answers anything
+// (its HTTP server: the 400 of the Raft path asked without an upgrade),
+// or nothing within hurryProbe (busy), is taken as alive.
+func processGone(addr string) bool {
+	conn, err := net.DialTimeout("tcp", addr, hurryProbe)
+	if err != nil {
+		return true // refused, or no answer to the connection at all
+	}
+	defer conn.Close()
+	if err := conn.SetDeadline(time.Now().Add(hurryProbe)); err != nil {
+		return false
+	}
+	if _, err := io.WriteString(conn, "GET "+RaftPath+" HTTP/1.1\r\nHost: "+addr+"\r\nConnection: close\r\n\r\n"); err != nil {
+		return !isTimeout(err)
+	}
+	var b [1]byte
+	if _, err := conn.Read(b[:]); err != nil {
+		return !isTimeout(err)
+	}
+	return false
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
 // goneLeader is a leader whose process is gone, and when this follower
 // last heard from it.
 type goneLeader struct {
@@ -53,18 +90,20 @@ type goneLeader struct {
 // hurried. It runs on its own goroutine.
 func (s *Replicated) connEnded() {
 	if s.raft.State() != raft.Follower {
+		s.log.Debug("a peer's connection ended; not a follower", "state", s.raft.State().String())
 		return
 	}
 	leader, _ := s.raft.LeaderWithID()
 	if leader == "" || string(leader) == s.self {
+		s.log.Debug("a peer's connection ended; no leader known", "leader", string(leader))
 		return
 	}
 	if !s.hurrying.CompareAndSwap(false, true) {
 		return // a hurry for this leader is on its way
 	}
 	defer s.hurrying.Store(false)
-	if conn, err := net.DialTimeout("tcp", string(leader), hurryProbe); err == nil {
-		conn.Close()
+	if !processGone(string(leader)) {
+		s.log.Debug("a peer's connection ended; the leader still answers", "leader", string(leader))
 		return // the leader's process is alive: the connection merely ended
 	}
 	if now, _ := s.raft.LeaderWithID(); now != leader {
@@ -91,9 +130,10 @@ func (s *Replicated) connEnded() {
 		return
 	}
 	if now, _ := s.raft.LeaderWithID(); now != leader || s.raft.State() != raft.Follower {
+		s.log.Debug("the leader's process is gone; the election started before the hurry", "leader", string(leader), "state", s.raft.State().String())
 		return
 	}
-	s.log.Info("the leader's process is gone: holding the election now", "leader", string(leader))
+	s.log.Info("the leader's process is gone: holding the election now", "leader", string(leader), "rank", rank, "others", others)
 	s.hurries.Add(1)
 	// A shorter timeout (never below the leader lease, which Raft
 	// requires) makes the follower look at once; the election it starts

@@ -25,7 +25,12 @@ func reregister(n int, decorate bool) *AgentMessage {
 	reg := &AgentMessage_Register{
 		AgentInfo: &mesos.AgentInfo{
 			Id: &mesos.AgentID{Value: &agentID}, Hostname: proto.String("agent7.example"), Port: proto.Int32(5051),
-			Resources: []*mesos.Resource{scalar("cpus", 12), scalar("mem", 1536)},
+			Resources: []*mesos.Resource{scalar("cpus", 12), scalar("mem", 1536), {
+				Name: proto.String("ports"), Type: mesos.Value_RANGES.Enum(),
+				Ranges: &mesos.Value_Ranges{Range: []*mesos.Value_Range{
+					{Begin: proto.Uint64(31000), End: proto.Uint64(31999)}, {Begin: proto.Uint64(33000), End: proto.Uint64(33001)},
+				}},
+			}},
 		},
 		Version: proto.String("1.11.0"), Endpoint: proto.String("10.0.0.7:5051"),
 		Frameworks: []*mesos.FrameworkInfo{{Id: &mesos.FrameworkID{Value: &fwID}, Name: proto.String("fw"), User: proto.String("u")}},
@@ -169,6 +174,73 @@ func TestUnmarshalAgentMessageAsProtobuf(t *testing.T) {
 	m.Register.AgentInfo = nil
 	sameDecoding(t, "missing agent_info", mustMarshal(t, m))
 
+	// The AgentInfo: required fields missing, more than the common
+	// fields, fields twice.
+	for name, change := range map[string]func(*mesos.AgentInfo){
+		"agent hostname":          func(ai *mesos.AgentInfo) { ai.Hostname = nil },
+		"agent id value":          func(ai *mesos.AgentInfo) { ai.Id = &mesos.AgentID{} },
+		"agent range begin":       func(ai *mesos.AgentInfo) { ai.Resources[2].Ranges.Range[1].Begin = nil },
+		"agent range end":         func(ai *mesos.AgentInfo) { ai.Resources[2].Ranges.Range[0].End = nil },
+		"agent resource name":     func(ai *mesos.AgentInfo) { ai.Resources[2].Name = nil },
+		"agent without port, id":  func(ai *mesos.AgentInfo) { ai.Port, ai.Id = nil, nil },
+		"agent without resources": func(ai *mesos.AgentInfo) { ai.Resources = nil },
+		"agent with empty ranges": func(ai *mesos.AgentInfo) { ai.Resources[2].Ranges.Range = nil },
+		"agent with attributes": func(ai *mesos.AgentInfo) {
+			ai.Attributes = []*mesos.Attribute{{Name: proto.String("rack"), Type: mesos.Value_TEXT.Enum(), Text: &mesos.Value_Text{Value: proto.String("r1")}}}
+		},
+		"agent with a domain": func(ai *mesos.AgentInfo) {
+			ai.Domain = &mesos.DomainInfo{FaultDomain: &mesos.DomainInfo_FaultDomain{
+				Region: &mesos.DomainInfo_FaultDomain_RegionInfo{Name: proto.String("r")},
+				Zone:   &mesos.DomainInfo_FaultDomain_ZoneInfo{Name: proto.String("z")},
+			}}
+		},
+		"agent with a set": func(ai *mesos.AgentInfo) {
+			ai.Resources = append(ai.Resources, &mesos.Resource{Name: proto.String("disks"), Type: mesos.Value_SET.Enum(), Set: &mesos.Value_Set{Item: []string{"a"}}})
+		},
+		"agent with a negative port": func(ai *mesos.AgentInfo) { ai.Port = proto.Int32(-5) },
+	} {
+		m := reregister(2, false)
+		change(m.Register.AgentInfo)
+		sameDecoding(t, name, mustMarshal(t, m))
+	}
+	for name, extra := range map[string]func(ai []byte) []byte{
+		"agent id twice": func(ai []byte) []byte {
+			return protowire.AppendBytes(protowire.AppendTag(ai, 6, protowire.BytesType), mustMarshal(t, &mesos.AgentID{Value: proto.String("again")}))
+		},
+		"agent ranges twice": func(ai []byte) []byte {
+			r := mustMarshal(t, &mesos.Resource{Name: proto.String("ports"), Type: mesos.Value_RANGES.Enum(),
+				Ranges: &mesos.Value_Ranges{Range: []*mesos.Value_Range{{Begin: proto.Uint64(1), End: proto.Uint64(2)}}}})
+			r = protowire.AppendBytes(protowire.AppendTag(r, 4, protowire.BytesType),
+				mustMarshal(t, &mesos.Value_Ranges{Range: []*mesos.Value_Range{{Begin: proto.Uint64(5), End: proto.Uint64(6)}}}))
+			return protowire.AppendBytes(protowire.AppendTag(ai, 3, protowire.BytesType), r)
+		},
+		"agent range with unknown field": func(ai []byte) []byte {
+			rg := protowire.AppendVarint(protowire.AppendTag(mustMarshal(t, &mesos.Value_Range{Begin: proto.Uint64(1), End: proto.Uint64(2)}), 3, protowire.VarintType), 1)
+			rs := protowire.AppendBytes(protowire.AppendTag(nil, 1, protowire.BytesType), rg)
+			var r []byte
+			r = protowire.AppendBytes(protowire.AppendTag(r, 1, protowire.BytesType), []byte("ports"))
+			r = protowire.AppendVarint(protowire.AppendTag(r, 2, protowire.VarintType), uint64(mesos.Value_RANGES))
+			r = protowire.AppendBytes(protowire.AppendTag(r, 4, protowire.BytesType), rs)
+			return protowire.AppendBytes(protowire.AppendTag(ai, 3, protowire.BytesType), r)
+		},
+		"agent hostname twice": func(ai []byte) []byte {
+			return protowire.AppendBytes(protowire.AppendTag(ai, 1, protowire.BytesType), []byte("other.example"))
+		},
+		"agent unknown field": func(ai []byte) []byte {
+			return protowire.AppendVarint(protowire.AppendTag(ai, 99, protowire.VarintType), 1)
+		},
+		"agent port as bytes": func(ai []byte) []byte {
+			return protowire.AppendBytes(protowire.AppendTag(ai, 8, protowire.BytesType), []byte("x"))
+		},
+	} {
+		reg := protowire.AppendTag(nil, 1, protowire.BytesType)
+		reg = protowire.AppendBytes(reg, extra(mustMarshal(t, reregister(0, false).Register.AgentInfo)))
+		for _, tk := range reregister(2, false).Register.Tasks {
+			reg = protowire.AppendBytes(protowire.AppendTag(reg, 3, protowire.BytesType), mustMarshal(t, tk))
+		}
+		sameDecoding(t, name, wrap(reg))
+	}
+
 	// Cut short anywhere.
 	b := mustMarshal(t, reregister(2, true))
 	for i := range b {
@@ -303,6 +375,25 @@ func TestUnmarshalAgentMessageAllocations(t *testing.T) {
 		t.Errorf("decoding a REREGISTER of 10 tasks: %v allocations, protobuf %v; want at most a third", fast, plain)
 	}
 	t.Logf("decoding a REREGISTER of 10 tasks: %v allocations, protobuf %v", fast, plain)
+
+	// A REGISTER: the AgentInfo, its resources and their ranges.
+	reg := reregister(0, false).Register
+	reg.Frameworks = nil
+	b = mustMarshal(t, &AgentMessage{Type: AgentMessage_REGISTER.Enum(), Register: reg})
+	plain = testing.AllocsPerRun(20, func() {
+		if err := proto.Unmarshal(b, &AgentMessage{}); err != nil {
+			t.Fatal(err)
+		}
+	})
+	fast = testing.AllocsPerRun(20, func() {
+		if err := UnmarshalAgentMessage(b, &AgentMessage{}); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if fast > plain/2 {
+		t.Errorf("decoding a REGISTER: %v allocations, protobuf %v; want at most half", fast, plain)
+	}
+	t.Logf("decoding a REGISTER: %v allocations, protobuf %v", fast, plain)
 }
 
 func FuzzUnmarshalAgentMessage(f *testing.F) {

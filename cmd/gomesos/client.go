@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"strings"
 	"time"
 
@@ -182,6 +183,8 @@ func runBenchFailover(ctx context.Context, args []string, stdout, stderr io.Writ
 		"the masters' Raft heartbeat and election timeouts, as gomesos master's flag (and the leader lease)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile (pprof) of the failover, from the kill until it is measured, to this file")
 	fs.StringVar(&opts.MemProfile, "memprofile", "", "write heap profiles (pprof) to this file at the end of the failover and to FILE.base at the kill (compare with go tool pprof -base)")
+	inProcess := fs.Bool("masters_in_process", false,
+		"run the three masters in the bench's process (one heap and garbage collector with the simulated agents, the leader's kill simulated) instead of as three `gomesos master` processes, the leader killed with SIGKILL")
 	if err := fs.Parse(args); err != nil {
 		if err == flag.ErrHelp {
 			return 0
@@ -209,6 +212,16 @@ func runBenchFailover(ctx context.Context, args []string, stdout, stderr io.Writ
 		}
 		defer f.Close()
 		opts.FailoverProfile = f
+	}
+	if !*inProcess {
+		self, err := os.Executable()
+		if err != nil {
+			fmt.Fprintln(stderr, "gomesos bench failover: finding this binary to run the masters:", err)
+			return 1
+		}
+		opts.MasterCommand = func(args []string) *exec.Cmd {
+			return exec.Command(self, append([]string{"master"}, args...)...)
+		}
 	}
 	if _, err := master.BenchFailover(ctx, opts, stdout); err != nil {
 		fmt.Fprintln(stderr, "gomesos bench failover:", err)

@@ -205,13 +205,33 @@ func TestBenchLaunchRejectsBadTimeout(t *testing.T) {
 
 // `gomesos bench failover` kills the leader of three masters and ends with
 // the failover line: seconds to a new leader, to every agent back, to
-// offers flowing again.
+// offers flowing again. By default the masters are three `gomesos master`
+// processes (this test binary, run as gomesos), the leader killed with
+// SIGKILL, and the CPU of each survivor's process is reported; with
+// --masters_in_process they share the bench's process.
 func TestBenchFailoverPrintsFailoverLine(t *testing.T) {
-	code, stdout, stderr := runCLI("bench", "failover", "--agents=20", "--tasks_per_agent=2", "--registry_election_timeout=1secs")
+	t.Setenv(runAsGomesos, "1") // for the masters this process starts
 	last := regexp.MustCompile(`(?m)^failover agents=20 elected=\d+\.\d{3}s reregistered=\d+\.\d{3}s offers=\d+\.\d{3}s\n\z`)
-	if code != 0 || !last.MatchString(stdout) || !strings.Contains(stdout, "20 agents registered") || !strings.Contains(stdout, "40 tasks running") ||
-		!strings.Contains(stdout, "raft heartbeat 1s, election 1s, leader lease 1s") {
-		t.Errorf("exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	for _, tc := range []struct {
+		flag  string
+		wants []string
+	}{
+		{"", []string{"in their own processes (pids ", "SIGKILL to its process (pid ", "the new leader 127.0.0.1:"}},
+		{"--masters_in_process", []string{"in this process", "its Raft shuts down without a leadership transfer"}},
+	} {
+		args := []string{"bench", "failover", "--agents=20", "--tasks_per_agent=2", "--registry_election_timeout=1secs"}
+		if tc.flag != "" {
+			args = append(args, tc.flag)
+		}
+		code, stdout, stderr := runCLI(args...)
+		ok := code == 0 && last.MatchString(stdout) && strings.Contains(stdout, "20 agents registered") && strings.Contains(stdout, "40 tasks running") &&
+			strings.Contains(stdout, "raft heartbeat 1s, election 1s, leader lease 1s")
+		for _, w := range tc.wants {
+			ok = ok && strings.Contains(stdout, w)
+		}
+		if !ok {
+			t.Errorf("%q: exit %d, stdout %q, stderr %q", tc.flag, code, stdout, stderr)
+		}
 	}
 }
 

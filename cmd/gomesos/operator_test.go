@@ -23,13 +23,23 @@ import (
 )
 
 // TestMain lets the test binary serve as the containers' supervisor and
-// the built-in executors and the batch executor, as the gomesos binary does.
+// the built-in executors and the batch executor, as the gomesos binary does,
+// and as the gomesos command itself when runAsGomesos is set in its
+// environment (`bench failover` runs its masters as `gomesos master`
+// processes of os.Executable()).
 func TestMain(m *testing.M) {
 	containerizer.MainIfSupervisor()
 	builtin.MainIfExecutor()
 	batch.MainIfExecutor()
+	if os.Getenv(runAsGomesos) == "1" {
+		os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	}
 	os.Exit(m.Run())
 }
+
+// runAsGomesos, set to 1 in the environment, makes the test binary run as
+// gomesos (TestMain).
+const runAsGomesos = "GOMESOS_CLI_TEST_AS_GOMESOS"
 
 const waitTimeout = 15 * time.Second
 

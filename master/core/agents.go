@@ -489,11 +489,11 @@ func (c *Core) reconcileAgent(a *agent, reg *agentproto.AgentMessage_Register, b
 			continue
 		}
 		if (back == recovering || back == forgotten) && fw.tasks[taskID] == nil {
-			c.adoptTask(fw, a, rt, back == forgotten && fw.partitionAware())
+			c.adoptTask(fw, a, rt, key, back == forgotten && fw.partitionAware())
 			continue
 		}
 		if removed && fw.partitionAware() && fw.tasks[taskID] == nil {
-			c.adoptTask(fw, a, rt, true)
+			c.adoptTask(fw, a, rt, key, true)
 			continue
 		}
 		if removed && fw.tasks[taskID] == nil && !hasTask(fw.unreachable, taskID, a.id) && !hasTask(fw.completed, taskID, a.id) {
@@ -504,7 +504,7 @@ func (c *Core) reconcileAgent(a *agent, reg *agentproto.AgentMessage_Register, b
 			// the agent sends, is counted and its acknowledgement
 			// ends it; one that runs is killed all the same (an
 			// earlier master may have told the framework it was lost).
-			c.adoptTask(fw, a, rt, false)
+			c.adoptTask(fw, a, rt, key, false)
 			if live {
 				c.sendToAgent(a, killTaskMsg(fw.id, taskID, nil))
 			}
@@ -549,9 +549,11 @@ func (c *Core) reconcileAgent(a *agent, reg *agentproto.AgentMessage_Register, b
 // adoptTask takes back a task a removed agent returns with, for a
 // partition-aware framework, or one a recovered agent runs: it is the
 // framework's live task again (or, if it ended while away, one whose end
-// is yet to be delivered). With notify, the framework hears its state.
-func (c *Core) adoptTask(fw *framework, a *agent, rt *mesos.Task, notify bool) {
+// is yet to be delivered). key is its key among the agent's tasks
+// (taskKey). With notify, the framework hears its state.
+func (c *Core) adoptTask(fw *framework, a *agent, rt *mesos.Task, key string, notify bool) {
 	t := newTaskFromAgent(rt, a.id)
+	t.key = key // taskKey(fw.id, t.id), made once for the agent's report
 	if t.state.IsTerminal() {
 		// Its end was not counted against the agent while away; its
 		// resources are free, and the update the agent resends ends it.

@@ -78,7 +78,10 @@ func keepTaskInfo(ti *mesos.TaskInfo) taskInfo {
 func newTaskInfo(name *string, extra taskInfoExtra) taskInfo {
 	ti := taskInfo{name: name}
 	if extra.labels != nil || extra.container != nil || extra.healthCheck != nil || extra.killPolicy != nil || len(extra.limits) > 0 {
-		ti.extra = &extra
+		// A copy: taking extra's address would move the parameter to
+		// the heap at every call, extras or not.
+		e := extra
+		ti.extra = &e
 	}
 	return ti
 }
@@ -203,20 +206,27 @@ func newTaskFromAgent(rt *mesos.Task, agentID string) *task {
 			break
 		}
 	}
-	return &task{
-		taskFixed: &taskFixed{
-			id:          rt.GetTaskId().GetValue(),
-			frameworkID: rt.GetFrameworkId().GetValue(),
-			agentID:     agentID,
-			info: newTaskInfo(rt.Name, taskInfoExtra{
-				limits: rt.GetLimits(), labels: rt.Labels, healthCheck: rt.HealthCheck,
-			}),
-			executorID: rt.GetExecutorId().GetValue(),
-			res:        res,
-			role:       role,
-			user:       rt.GetUser(),
-		},
-		state: rt.GetState(),
+	// The task and its fixed part in one allocation: a failover adopts
+	// every task of every agent at once.
+	both := &struct {
+		t task
+		f taskFixed
+	}{}
+	both.f = taskFixed{
+		id:          rt.GetTaskId().GetValue(),
+		frameworkID: rt.GetFrameworkId().GetValue(),
+		agentID:     agentID,
+		info: newTaskInfo(rt.Name, taskInfoExtra{
+			limits: rt.GetLimits(), labels: rt.Labels, healthCheck: rt.HealthCheck,
+		}),
+		executorID: rt.GetExecutorId().GetValue(),
+		res:        res,
+		role:       role,
+		user:       rt.GetUser(),
+	}
+	both.t = task{
+		taskFixed: &both.f,
+		state:     rt.GetState(),
 		// The update the agent is delivering (the oldest its framework
 		// has not acknowledged) is what reconciliation answers until the
 		// framework acknowledges it, as Mesos keeps the re-registered
@@ -227,6 +237,7 @@ func newTaskFromAgent(rt *mesos.Task, agentID string) *task {
 		statusUpdateUUID:  rt.GetStatusUpdateUuid(),
 		statuses:          agentStatuses(rt.GetStatuses()),
 	}
+	return &both.t
 }
 
 // agentStatuses is the history of a task an agent reports, its statuses
