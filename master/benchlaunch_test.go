@@ -3,6 +3,7 @@ package master_test
 import (
 	"context"
 	"io"
+	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -10,6 +11,13 @@ import (
 	"github.com/gomesos/gomesos/internal/testutil"
 	"github.com/gomesos/gomesos/master"
 )
+
+// TestMain lets the test binary serve as the peer of BenchLaunch (its
+// simulated agents and frameworks), as the gomesos binary does.
+func TestMain(m *testing.M) {
+	master.MainIfBenchLaunchPeer()
+	os.Exit(m.Run())
+}
 
 // BenchmarkLaunch runs 100,000 short tasks on 1,000 simulated agents
 // through the master (10 frameworks), and reports the throughput and the

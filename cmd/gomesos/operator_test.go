@@ -23,11 +23,13 @@ import (
 )
 
 // TestMain lets the test binary serve as the containers' supervisor and
-// the built-in executors and the batch executor, as the gomesos binary does.
+// the built-in executors, the batch executor and the peer of bench launch,
+// as the gomesos binary does.
 func TestMain(m *testing.M) {
 	containerizer.MainIfSupervisor()
 	builtin.MainIfExecutor()
 	batch.MainIfExecutor()
+	master.MainIfBenchLaunchPeer()
 	os.Exit(m.Run())
 }
 
