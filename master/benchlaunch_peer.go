@@ -234,12 +234,11 @@ func runLaunchPeer(r io.Reader, w io.Writer) error {
 		p.agents = append(p.agents, &peerAgent{index: i, agentID: &mesos.AgentID{Value: proto.String(id)}, pending: map[uint64]pendingUpdate{}})
 	}
 	var wg sync.WaitGroup
-	defer wg.Wait()
-	for i := range p.setup.Workers {
+	for range p.setup.Workers {
 		ch := make(chan [][]byte, 4)
 		p.shards = append(p.shards, ch)
 		wg.Add(1)
-		go func() { defer wg.Done(); p.agentWorker(i, ch) }()
+		go func() { defer wg.Done(); p.agentWorker(ch) }()
 	}
 	for i, n := range p.setup.Tasks {
 		p.total += int64(n)
@@ -249,20 +248,39 @@ func runLaunchPeer(r io.Reader, w io.Writer) error {
 		go func() { defer wg.Done(); p.framework(f) }()
 	}
 	stopTicker := make(chan struct{})
-	wg.Add(1)
-	go func() { defer wg.Done(); p.ticker(stopTicker) }()
 	defer close(stopTicker)
-	defer func() {
+	go p.ticker(stopTicker)
+	read := make(chan error, 1)
+	go func() {
+		err := p.readLoop(in)
+		// The goroutines end once they have answered what they were
+		// given.
 		for _, ch := range p.shards {
 			close(ch)
 		}
 		for _, f := range p.fws {
 			close(f.events)
 		}
+		wg.Wait()
+		read <- err
 	}()
+	select {
+	case err := <-read:
+		if err != nil {
+			return p.report(err)
+		}
+		return p.err
+	case <-p.failed:
+		// The read goes on until the input ends (the process exits
+		// first).
+		return p.err
+	}
+}
 
-	// Frames are handed to the goroutines in batches: as many as have
-	// arrived, each goroutine then answering them together.
+// readLoop hands the master's frames to the goroutines until the input
+// ends (nil) or is wrong (an error), in batches: as many as have arrived,
+// each goroutine then answering them together.
+func (p *launchPeer) readLoop(in *bufio.Reader) error {
 	toAgents := make([][][]byte, len(p.shards))
 	toFws := make([][][]byte, len(p.fws))
 	var buf []byte
@@ -270,26 +288,26 @@ func runLaunchPeer(r io.Reader, w io.Writer) error {
 		kind, index, payload, grown, err := readFrame(in, buf)
 		buf = grown
 		if err == io.EOF {
-			return p.err
+			return nil
 		}
 		if err != nil {
-			return p.report(fmt.Errorf("reading from the master: %w", err))
+			return fmt.Errorf("reading from the master: %w", err)
 		}
 		msg := append([]byte(nil), payload...)
 		switch kind {
 		case frameToAgent:
 			if index >= len(p.agents) {
-				return p.report(fmt.Errorf("a message to agent %d of %d", index, len(p.agents)))
+				return fmt.Errorf("a message to agent %d of %d", index, len(p.agents))
 			}
 			s := index % len(p.shards)
 			toAgents[s] = append(toAgents[s], binary.BigEndian.AppendUint32(msg, uint32(index)))
 		case frameToFramework:
 			if index >= len(p.fws) {
-				return p.report(fmt.Errorf("an event for framework %d of %d", index, len(p.fws)))
+				return fmt.Errorf("an event for framework %d of %d", index, len(p.fws))
 			}
 			toFws[index] = append(toFws[index], msg)
 		default:
-			return p.report(fmt.Errorf("an unexpected frame %q from the master", kind))
+			return fmt.Errorf("an unexpected frame %q from the master", kind)
 		}
 		if in.Buffered() > 0 {
 			continue
@@ -299,7 +317,7 @@ func runLaunchPeer(r io.Reader, w io.Writer) error {
 				select {
 				case p.shards[i] <- b:
 				case <-p.failed:
-					return p.err
+					return nil
 				}
 				toAgents[i] = nil
 			}
@@ -309,7 +327,7 @@ func runLaunchPeer(r io.Reader, w io.Writer) error {
 				select {
 				case p.fws[i].events <- b:
 				case <-p.failed:
-					return p.err
+					return nil
 				}
 				toFws[i] = nil
 			}
@@ -354,7 +372,7 @@ func (p *launchPeer) ticker(stop chan struct{}) {
 
 // agentWorker answers the messages to its agents; each message carries
 // its agent's index in its last 4 bytes.
-func (p *launchPeer) agentWorker(shard int, in chan [][]byte) {
+func (p *launchPeer) agentWorker(in chan [][]byte) {
 	frames := make(map[string]*mesos.FrameworkID)
 	var out []byte
 	for batch := range in {
