@@ -8,9 +8,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
 	"os/exec"
 	"runtime"
+	"runtime/debug"
 	"runtime/metrics"
 	"runtime/pprof"
 	"strconv"
@@ -178,8 +180,8 @@ func BenchLaunch(ctx context.Context, opts BenchLaunchOptions, w io.Writer) (Ben
 	if opts.InProcess {
 		where = "this process"
 	}
-	fmt.Fprintf(w, "launch: %d agents (%d tasks at once each, %d goroutines playing them), %d frameworks, %d tasks of cpus:%g;mem:%g; agents and frameworks in %s\n",
-		opts.Agents, opts.Slots, opts.Workers, opts.Frameworks, opts.Tasks, launchTaskCPUs, launchTaskMem, where)
+	fmt.Fprintf(w, "launch: %d agents (%d tasks at once each, %d goroutines playing them), %d frameworks, %d tasks of cpus:%g;mem:%g; agents and frameworks in %s; master's garbage collector: %s\n",
+		opts.Agents, opts.Slots, opts.Workers, opts.Frameworks, opts.Tasks, launchTaskCPUs, launchTaskMem, where, gcSettings())
 
 	start := time.Now()
 	if err := h.registerAgents(); err != nil {
@@ -307,6 +309,22 @@ func BenchLaunch(ctx context.Context, opts BenchLaunchOptions, w io.Writer) (Ben
 		float64(res.PeerRSS)/(1<<20))
 	_, err = fmt.Fprintln(w, res.Line())
 	return res, err
+}
+
+// gcSettings says how the process's garbage collector is set: GOGC and the
+// soft memory limit.
+func gcSettings() string {
+	pct := debug.SetGCPercent(100)
+	debug.SetGCPercent(pct)
+	gogc := "off"
+	if pct >= 0 {
+		gogc = strconv.Itoa(pct)
+	}
+	limit := "none"
+	if l := debug.SetMemoryLimit(-1); l != math.MaxInt64 {
+		limit = fmt.Sprintf("%.1f MiB", float64(l)/(1<<20))
+	}
+	return "GOGC=" + gogc + ", memory limit " + limit
 }
 
 // heapSample is a runtime/metrics sample's bytes (0 when the runtime does
