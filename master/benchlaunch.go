@@ -106,6 +106,10 @@ type BenchLaunchResult struct {
 	// marking) during the launch, HeapPeak the most the heap's objects
 	// took, garbage not yet collected included.
 	HeapLive, HeapPeak uint64
+	// HeapAgents is the heap live once the agents registered, before any
+	// task (the master's, the bench's own few structures and the
+	// runtime's included).
+	HeapAgents uint64
 	// Steps is how many inputs the master's core took during the launch.
 	Steps int64
 	// CPU is the master process's CPU time during the launch, GC the part
@@ -188,7 +192,14 @@ func BenchLaunch(ctx context.Context, opts BenchLaunchOptions, w io.Writer) (Ben
 		return res, err
 	}
 	res.Registered = time.Since(start)
-	fmt.Fprintf(w, "launch: %d agents registered in %.3fs\n", opts.Agents, res.Registered.Seconds())
+	// The heap the agents take before any task, collected (before the
+	// clock starts): what of the master's memory is per agent.
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	res.HeapAgents = ms.HeapAlloc
+	fmt.Fprintf(w, "launch: %d agents registered in %.3fs; heap live then %.1f MiB (%.0f bytes per agent)\n",
+		opts.Agents, res.Registered.Seconds(), float64(ms.HeapAlloc)/(1<<20), float64(ms.HeapAlloc)/float64(opts.Agents))
 
 	peer, err := startPeer(opts.InProcess)
 	if err != nil {
