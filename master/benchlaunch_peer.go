@@ -339,10 +339,9 @@ func (p *launchPeer) readLoop(in *bufio.Reader) error {
 func (p *launchPeer) report(err error) error {
 	p.errOnce.Do(func() {
 		p.err = err
-		if p.failed != nil {
-			close(p.failed)
-		}
+		// Written before the peer ends (once failed closes).
 		_ = p.out.write(appendFrame(nil, frameError, 0, []byte(err.Error())))
+		close(p.failed)
 	})
 	return p.err
 }
