@@ -15,6 +15,7 @@ import (
 	"runtime/debug"
 	"runtime/metrics"
 	"runtime/pprof"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -259,6 +260,7 @@ func BenchLaunch(ctx context.Context, opts BenchLaunchOptions, w io.Writer) (Ben
 	next := time.Second
 	memProfile := opts.MemProfile
 	heap := []metrics.Sample{{Name: "/gc/heap/live:bytes"}, {Name: "/memory/classes/heap/objects:bytes"}}
+	classes := newMemClasses()
 	for running := true; running; {
 		select {
 		case <-tick.C:
@@ -277,6 +279,7 @@ func BenchLaunch(ctx context.Context, opts BenchLaunchOptions, w io.Writer) (Ben
 		metrics.Read(heap)
 		res.HeapLive = max(res.HeapLive, heapSample(heap[0]))
 		res.HeapPeak = max(res.HeapPeak, heapSample(heap[1]))
+		classes.sample()
 		p := h.progress.Load()
 		if memProfile != "" && p.Finished >= int64(opts.Tasks/2) {
 			var ms runtime.MemStats
@@ -318,8 +321,67 @@ func BenchLaunch(ctx context.Context, opts BenchLaunchOptions, w io.Writer) (Ben
 		res.PeakLive, res.RSSSource, float64(res.RSS)/(1<<20), float64(res.RSS)/live,
 		float64(res.HeapLive)/(1<<20), float64(res.HeapLive)/live, float64(res.HeapPeak)/(1<<20), float64(res.HeapPeak)/live,
 		float64(res.PeerRSS)/(1<<20))
+	fmt.Fprintf(w, "launch: the Go runtime's memory when it held the most (%.1f MiB, not counting what it returned to the system): %s\n",
+		float64(classes.peak)/(1<<20), classes.String())
 	_, err = fmt.Fprintln(w, res.Line())
 	return res, err
+}
+
+// memClasses follows the Go runtime's memory classes
+// (/memory/classes/...) and keeps them as they were when the runtime held
+// the most memory not returned to the system: what the resident set is
+// made of, as the runtime sees it.
+type memClasses struct {
+	now, atPeak []metrics.Sample
+	peak        uint64
+}
+
+// The classes memClasses reports, with their short names.
+var memClassNames = [][2]string{
+	{"/memory/classes/heap/objects:bytes", "heap objects"},
+	{"/memory/classes/heap/unused:bytes", "unused in heap spans"},
+	{"/memory/classes/heap/free:bytes", "free heap not returned"},
+	{"/memory/classes/heap/stacks:bytes", "stacks"},
+	{"/memory/classes/metadata/mspan/inuse:bytes", "span metadata"},
+	{"/memory/classes/metadata/mcache/inuse:bytes", "mcache"},
+	{"/memory/classes/metadata/other:bytes", "GC and other metadata"},
+	{"/memory/classes/os-stacks:bytes", "OS stacks"},
+	{"/memory/classes/other:bytes", "other"},
+	{"/memory/classes/profiling/buckets:bytes", "profiling"},
+}
+
+func newMemClasses() *memClasses {
+	c := &memClasses{}
+	for _, n := range memClassNames {
+		c.now = append(c.now, metrics.Sample{Name: n[0]})
+	}
+	c.atPeak = slices.Clone(c.now)
+	return c
+}
+
+func (c *memClasses) sample() {
+	metrics.Read(c.now)
+	var total uint64
+	for _, s := range c.now {
+		total += heapSample(s)
+	}
+	if total > c.peak {
+		c.peak = total
+		copy(c.atPeak, c.now)
+	}
+}
+
+func (c *memClasses) String() string {
+	var b strings.Builder
+	for i, s := range c.atPeak {
+		if v := heapSample(s); v >= 1<<20 {
+			if b.Len() > 0 {
+				b.WriteString(", ")
+			}
+			fmt.Fprintf(&b, "%s %.1f MiB", memClassNames[i][1], float64(v)/(1<<20))
+		}
+	}
+	return b.String()
 }
 
 // gcSettings says how the process's garbage collector is set: GOGC and the
