@@ -234,7 +234,10 @@ func BenchLaunch(ctx context.Context, opts BenchLaunchOptions, w io.Writer) (Ben
 	if err := h.out.write(appendFrame(nil, frameSetup, 0, js)); err != nil {
 		return res, fmt.Errorf("bench launch: the peer's setup: %w", err)
 	}
-	feeds := make(chan []core.Input, 4)
+	// One batch waits while the loop runs another: enough to keep the
+	// decoding and the loop going together, and no more decoded messages
+	// alive (each batch of ACCEPTs holds thousands of TaskInfos).
+	feeds := make(chan []core.Input, 1)
 	h.wg.Add(2)
 	go h.readPeer(peer.stdout, feeds)
 	go h.feedLoop(runCtx, feeds)
@@ -602,7 +605,18 @@ func (h *launchBench) agentPump(ctx context.Context, s *launchShard) {
 		for _, a := range taken {
 			a.sink.written()
 		}
+		out = dropLarge(out)
 	}
+}
+
+// dropLarge is buf, or nil when it grew past 64 KiB: a pump's buffer that
+// once held a big batch (a framework's offers from a whole cluster) is
+// not kept alive between batches.
+func dropLarge(buf []byte) []byte {
+	if cap(buf) > 1<<16 {
+		return nil
+	}
+	return buf
 }
 
 // write writes frames to the peer; on an error it fails the bench unless
@@ -636,6 +650,7 @@ func (h *launchBench) frameworkPump(ctx context.Context, f *launchFramework) {
 			return
 		}
 		f.events.written()
+		out = dropLarge(out)
 	}
 }
 
