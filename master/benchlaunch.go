@@ -716,7 +716,7 @@ func (h *launchBench) readPeer(r io.Reader, feeds chan<- []core.Input) {
 			h.fail(fmt.Errorf("the peer: %s", payload))
 			return
 		default:
-			h.fail(fmt.Errorf("an unexpected frame %q from the peer", kind))
+			h.fail(fmt.Errorf("an unexpected frame %q from the peer (does this executable call master.MainIfBenchLaunchPeer first thing?)", kind))
 			return
 		}
 		if len(ins) > 0 && (len(ins) >= launchBatch || in.Buffered() == 0) {

@@ -21,8 +21,8 @@ func TestMain(m *testing.M) {
 }
 
 // BenchmarkLaunch runs 100,000 short tasks on 1,000 simulated agents
-// through the master (10 frameworks), and reports the throughput and the
-// process's peak RSS per live task:
+// through the master (10 frameworks, played by a child process), and
+// reports the throughput and the master process's peak RSS per live task:
 //
 //	go test ./master/ -run '^$' -bench BenchmarkLaunch -benchtime 1x
 func BenchmarkLaunch(b *testing.B) {
