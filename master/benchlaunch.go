@@ -674,7 +674,10 @@ func (h *launchBench) readPeer(r io.Reader, feeds chan<- []core.Input) {
 			select {
 			case <-h.done:
 			default:
-				h.fail(fmt.Errorf("reading from the peer: %w", errPeerEnded))
+				if err == io.EOF {
+					err = errPeerEnded
+				}
+				h.fail(fmt.Errorf("reading from the peer: %w", err))
 			}
 			return
 		}

@@ -75,7 +75,7 @@ func MainIfBenchLaunchPeer() {
 	os.Exit(0)
 }
 
-// writeFrame appends a frame to buf.
+// appendFrame appends a frame to buf.
 func appendFrame(buf []byte, kind byte, index int, payload []byte) []byte {
 	buf = append(buf, kind)
 	buf = binary.BigEndian.AppendUint32(buf, uint32(index))
