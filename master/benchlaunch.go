@@ -4,14 +4,18 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/binary"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
+	"os/exec"
 	"runtime"
+	"runtime/debug"
 	"runtime/metrics"
 	"runtime/pprof"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -37,11 +41,16 @@ type BenchLaunchOptions struct {
 	// Slots is how many tasks an agent runs at once: its resources hold
 	// that many (10).
 	Slots int
-	// Workers is how many goroutines play the agents, each a share of
-	// them (4).
+	// Workers is how many goroutines play the agents in the peer, and
+	// carry their messages to it in the master's process (4).
 	Workers int
 	// Timeout bounds the whole run (10m).
 	Timeout time.Duration
+	// InProcess runs the simulated agents and frameworks as goroutines of
+	// this process, over pipes, instead of in a child process: the RSS
+	// then counts them too. The child process is this executable, which
+	// must call MainIfBenchLaunchPeer first thing.
+	InProcess bool
 	// Logger is the master's logger (nothing is logged when nil).
 	Logger *slog.Logger
 	// CPUProfile, when set, receives a CPU profile (pprof) of the launch,
@@ -83,19 +92,35 @@ type BenchLaunchResult struct {
 	// long the tasks then took, from the frameworks subscribing to the
 	// last task's TASK_FINISHED acknowledged to its agent.
 	Registered, Launched time.Duration
-	// PeakLive is the most tasks launched and not yet finished at once.
+	// PeakLive is the most tasks launched and not yet finished at once
+	// (an ACCEPT sent, the TASK_FINISHED not yet acknowledged to its
+	// agent).
 	PeakLive int
-	// RSS is the process's peak resident set (VmHWM of /proc/self/status;
-	// where there is none, the Go runtime's total memory at the end). The
-	// process holds the master and the simulated agents and frameworks.
+	// RSS is the master process's peak resident set (VmHWM of
+	// /proc/self/status; where there is none, the Go runtime's total
+	// memory at the end). The simulated agents and frameworks are in
+	// another process unless InProcess.
 	RSS uint64
 	// RSSSource says where RSS was read.
 	RSSSource string
+	// HeapLive is the most heap the collector found live (after a
+	// marking) during the launch, HeapPeak the most the heap's objects
+	// took, garbage not yet collected included.
+	HeapLive, HeapPeak uint64
+	// HeapAgents is the heap live once the agents registered, before any
+	// task (the master's, the bench's own few structures and the
+	// runtime's included).
+	HeapAgents uint64
 	// Steps is how many inputs the master's core took during the launch.
 	Steps int64
-	// CPU is the process's CPU time during the launch, GC the part of it
-	// spent collecting garbage.
+	// CPU is the master process's CPU time during the launch, GC the part
+	// of it spent collecting garbage.
 	CPU, GC time.Duration
+	// PeerCPU and PeerRSS are the CPU time and the peak resident set of
+	// the peer process that played the agents and frameworks (zero when
+	// InProcess or unknown).
+	PeerCPU time.Duration
+	PeerRSS uint64
 	// Offers is how many offers the frameworks were sent.
 	Offers int64
 }
@@ -118,17 +143,17 @@ func (r BenchLaunchResult) Line() string {
 // progress and a summary to w, ending with Line (for `gomesos bench
 // launch`). The master runs whole (its loop, core, allocator, registry and
 // the driver that encodes its messages and events into the streams'
-// queues), but the simulated agents and frameworks sit in process on the
-// other side of those queues rather than behind HTTP: each agent's
-// connection is a queue the driver fills with encoded MasterMessages, which
-// the agent decodes and answers with AgentMessages fed to the loop, as the
-// master's HTTP handlers feed them. Frameworks likewise read their encoded
-// events and make v1 scheduler calls: one ACCEPT per offer, launching as
-// many tasks as fit, and an ACKNOWLEDGE for every update. An agent answers
-// RUN_TASK with TASK_RUNNING and, once that is acknowledged, TASK_FINISHED,
-// as its status update manager would (one unacknowledged update per task).
-// The messages an agent or a framework has to send at once go to the loop
-// together, as one request: the loop serves requests in batches anyway.
+// queues). The simulated agents and frameworks run in a peer, a child
+// process (see MainIfBenchLaunchPeer), linked to the master's process by
+// a pipe each way: the master's side writes what it queues for each
+// agent's connection and each framework's subscription to the peer, and
+// decodes what the peer answers (AgentMessages, scheduler Calls) as its
+// HTTP handlers decode them, feeding them to the loop. The peer's
+// frameworks make one ACCEPT per offer, launching as many tasks as fit,
+// and an ACKNOWLEDGE for every update; its agents answer RUN_TASK with
+// TASK_RUNNING and, once that is acknowledged, TASK_FINISHED, as an
+// agent's status update manager would. What arrives together goes to the
+// loop as one request: the loop serves requests in batches anyway.
 func BenchLaunch(ctx context.Context, opts BenchLaunchOptions, w io.Writer) (BenchLaunchResult, error) {
 	opts.setDefaults()
 	res := BenchLaunchResult{Agents: opts.Agents, Tasks: opts.Tasks, Frameworks: opts.Frameworks}
@@ -151,24 +176,74 @@ func BenchLaunch(ctx context.Context, opts BenchLaunchOptions, w io.Writer) (Ben
 	runCtx, stop := context.WithCancel(ctx)
 	ran := make(chan error, 1)
 	go func() { ran <- m.Run(runCtx) }()
+	h.stop = stop
 	defer func() {
 		stop()
 		<-ran
-		h.wg.Wait()
 	}()
-	h.stop = stop
-	fmt.Fprintf(w, "launch: %d agents (%d tasks at once each, %d goroutines playing them), %d frameworks, %d tasks of cpus:%g;mem:%g\n",
-		opts.Agents, opts.Slots, opts.Workers, opts.Frameworks, opts.Tasks, launchTaskCPUs, launchTaskMem)
+	where := "a child process"
+	if opts.InProcess {
+		where = "this process"
+	}
+	fmt.Fprintf(w, "launch: %d agents (%d tasks at once each, %d goroutines playing them), %d frameworks, %d tasks of cpus:%g;mem:%g; agents and frameworks in %s; master's garbage collector: %s\n",
+		opts.Agents, opts.Slots, opts.Workers, opts.Frameworks, opts.Tasks, launchTaskCPUs, launchTaskMem, where, gcSettings())
 
 	start := time.Now()
 	if err := h.registerAgents(); err != nil {
 		return res, err
 	}
 	res.Registered = time.Since(start)
-	fmt.Fprintf(w, "launch: %d agents registered in %.3fs\n", opts.Agents, res.Registered.Seconds())
+	// The heap the agents take before any task, collected (before the
+	// clock starts): what of the master's memory is per agent.
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	res.HeapAgents = ms.HeapAlloc
+	fmt.Fprintf(w, "launch: %d agents registered in %.3fs; heap live then %.1f MiB (%.0f bytes per agent)\n",
+		opts.Agents, res.Registered.Seconds(), float64(ms.HeapAlloc)/(1<<20), float64(ms.HeapAlloc)/float64(opts.Agents))
+
+	peer, err := startPeer(opts.InProcess)
+	if err != nil {
+		return res, err
+	}
+	peerEnded := false
+	endPeer := func() error {
+		if peerEnded {
+			return nil
+		}
+		peerEnded = true
+		// The peer ends when its input does; what it still writes is
+		// read to the end before it is waited for.
+		stop()
+		peer.stdin.Close()
+		h.wg.Wait()
+		u, err := peer.wait()
+		res.PeerCPU, res.PeerRSS = u.CPU, u.MaxRSS
+		return err
+	}
+	defer endPeer()
+	h.out = newFrameWriter(peer.stdin)
+	setup := launchPeerSetup{Tasks: opts.tasksOf(), Workers: opts.Workers, CPUs: launchTaskCPUs, Mem: launchTaskMem}
+	for _, a := range h.agents {
+		setup.Agents = append(setup.Agents, a.id)
+	}
+	js, err := json.Marshal(setup)
+	if err != nil {
+		return res, fmt.Errorf("bench launch: %w", err)
+	}
+	if err := h.out.write(appendFrame(nil, frameSetup, 0, js)); err != nil {
+		return res, fmt.Errorf("bench launch: the peer's setup: %w", err)
+	}
+	// One batch waits while the loop runs another: enough to keep the
+	// decoding and the loop going together, and no more decoded messages
+	// alive (each batch of ACCEPTs holds thousands of TaskInfos).
+	feeds := make(chan []core.Input, 1)
+	h.wg.Add(2)
+	go h.readPeer(peer.stdout, feeds)
+	go h.feedLoop(runCtx, feeds)
 	for _, s := range h.shards {
 		h.wg.Add(1)
-		go h.agentWorker(runCtx, s)
+		go h.agentPump(runCtx, s)
 	}
 
 	if opts.CPUProfile != nil {
@@ -187,8 +262,29 @@ func BenchLaunch(ctx context.Context, opts BenchLaunchOptions, w io.Writer) (Ben
 	defer tick.Stop()
 	next := time.Second
 	memProfile := opts.MemProfile
-	for h.finished.Load() < int64(opts.Tasks) {
-		if memProfile != "" && h.finished.Load() >= int64(opts.Tasks/2) {
+	heap := []metrics.Sample{{Name: "/gc/heap/live:bytes"}, {Name: "/memory/classes/heap/objects:bytes"}}
+	classes := newMemClasses()
+	for running := true; running; {
+		select {
+		case <-tick.C:
+		case <-h.done:
+			running = false
+		case <-h.failed:
+			if err := endPeer(); err != nil {
+				return res, fmt.Errorf("%w (%w)", h.err, err)
+			}
+			return res, h.err
+		case <-ctx.Done():
+			p := h.progress.Load()
+			return res, fmt.Errorf("bench launch: %d of %d tasks finished after %.3fs: %w",
+				p.Finished, opts.Tasks, time.Since(start).Seconds(), ctx.Err())
+		}
+		metrics.Read(heap)
+		res.HeapLive = max(res.HeapLive, heapSample(heap[0]))
+		res.HeapPeak = max(res.HeapPeak, heapSample(heap[1]))
+		classes.sample()
+		p := h.progress.Load()
+		if memProfile != "" && p.Finished >= int64(opts.Tasks/2) {
 			var ms runtime.MemStats
 			runtime.ReadMemStats(&ms)
 			if err := writeHeapProfile(memProfile); err != nil {
@@ -196,20 +292,12 @@ func BenchLaunch(ctx context.Context, opts BenchLaunchOptions, w io.Writer) (Ben
 			}
 			memProfile = ""
 			fmt.Fprintf(w, "launch: heap profile written to %s: %d tasks live; before it collected, the heap held %.1f MiB in use, %.1f MiB in all\n",
-				opts.MemProfile, h.launched.Load()-h.finished.Load(), float64(ms.HeapAlloc)/(1<<20), float64(ms.HeapSys)/(1<<20))
+				opts.MemProfile, p.Launched-p.Finished, float64(ms.HeapAlloc)/(1<<20), float64(ms.HeapSys)/(1<<20))
 		}
-		select {
-		case <-tick.C:
-		case <-h.failed:
-			return res, h.err
-		case <-ctx.Done():
-			return res, fmt.Errorf("bench launch: %d of %d tasks finished after %.3fs: %w",
-				h.finished.Load(), opts.Tasks, time.Since(start).Seconds(), ctx.Err())
-		}
-		if since := time.Since(start); since >= next {
+		if since := time.Since(start); since >= next && running {
 			next += time.Second
 			fmt.Fprintf(w, "launch: +%.0fs: %d tasks launched, %d finished, %d live\n",
-				since.Seconds(), h.launched.Load(), h.finished.Load(), h.launched.Load()-h.finished.Load())
+				since.Seconds(), p.Launched, p.Finished, p.Launched-p.Finished)
 		}
 	}
 	res.Launched = time.Since(start)
@@ -218,20 +306,110 @@ func BenchLaunch(ctx context.Context, opts BenchLaunchOptions, w io.Writer) (Ben
 	}
 	res.CPU, res.GC = cputime.Process()-cpu0, gcCPU()-gc0
 	res.Steps = h.steps.Load() - steps0
-	res.PeakLive = int(h.peakLive.Load())
-	res.Offers = h.offers.Load()
+	p := h.progress.Load()
+	res.PeakLive = int(p.PeakLive)
+	res.Offers = p.Offers
 	res.RSS, res.RSSSource = peakRSS()
-
 	snap := m.latest().Metrics()
+	if err := endPeer(); err != nil {
+		return res, fmt.Errorf("bench launch: %w", err)
+	}
 	if got := int(snap["master/tasks_finished"]); got != opts.Tasks {
 		return res, fmt.Errorf("bench launch: the master counts %d finished tasks; want %d", got, opts.Tasks)
 	}
-	perTask := float64(res.RSS) / float64(max(res.PeakLive, 1))
-	fmt.Fprintf(w, "launch: %d offers, %d inputs to the loop (%.0f/s); %.2fs of CPU (%.2fs collecting garbage); peak %d live tasks, %.0f bytes of %s each; %s\n",
-		res.Offers, res.Steps, float64(res.Steps)/res.Launched.Seconds(), res.CPU.Seconds(), res.GC.Seconds(),
-		res.PeakLive, perTask, res.RSSSource, m.loopTimes())
+	live := float64(max(res.PeakLive, 1))
+	fmt.Fprintf(w, "launch: %d offers, %d inputs to the loop (%.0f/s); master %.2fs of CPU (%.2fs collecting garbage), peer %.2fs; %s\n",
+		res.Offers, res.Steps, float64(res.Steps)/res.Launched.Seconds(), res.CPU.Seconds(), res.GC.Seconds(), res.PeerCPU.Seconds(), m.loopTimes())
+	fmt.Fprintf(w, "launch: peak %d live tasks; master %s %.1f MiB (%.0f bytes per peak live task), heap live at most %.1f MiB (%.0f B/task), heap objects at most %.1f MiB (%.0f B/task); peer peak RSS %.1f MiB\n",
+		res.PeakLive, res.RSSSource, float64(res.RSS)/(1<<20), float64(res.RSS)/live,
+		float64(res.HeapLive)/(1<<20), float64(res.HeapLive)/live, float64(res.HeapPeak)/(1<<20), float64(res.HeapPeak)/live,
+		float64(res.PeerRSS)/(1<<20))
+	fmt.Fprintf(w, "launch: the Go runtime's memory when it held the most (%.1f MiB, not counting what it returned to the system): %s\n",
+		float64(classes.peak)/(1<<20), classes.String())
 	_, err = fmt.Fprintln(w, res.Line())
 	return res, err
+}
+
+// memClasses follows the Go runtime's memory classes
+// (/memory/classes/...) and keeps them as they were when the runtime held
+// the most memory not returned to the system: what the resident set is
+// made of, as the runtime sees it.
+type memClasses struct {
+	now, atPeak []metrics.Sample
+	peak        uint64
+}
+
+// The classes memClasses reports, with their short names.
+var memClassNames = [][2]string{
+	{"/memory/classes/heap/objects:bytes", "heap objects"},
+	{"/memory/classes/heap/unused:bytes", "unused in heap spans"},
+	{"/memory/classes/heap/free:bytes", "free heap not returned"},
+	{"/memory/classes/heap/stacks:bytes", "stacks"},
+	{"/memory/classes/metadata/mspan/inuse:bytes", "span metadata"},
+	{"/memory/classes/metadata/mcache/inuse:bytes", "mcache"},
+	{"/memory/classes/metadata/other:bytes", "GC and other metadata"},
+	{"/memory/classes/os-stacks:bytes", "OS stacks"},
+	{"/memory/classes/other:bytes", "other"},
+	{"/memory/classes/profiling/buckets:bytes", "profiling"},
+}
+
+func newMemClasses() *memClasses {
+	c := &memClasses{}
+	for _, n := range memClassNames {
+		c.now = append(c.now, metrics.Sample{Name: n[0]})
+	}
+	c.atPeak = slices.Clone(c.now)
+	return c
+}
+
+func (c *memClasses) sample() {
+	metrics.Read(c.now)
+	var total uint64
+	for _, s := range c.now {
+		total += heapSample(s)
+	}
+	if total > c.peak {
+		c.peak = total
+		copy(c.atPeak, c.now)
+	}
+}
+
+func (c *memClasses) String() string {
+	var b strings.Builder
+	for i, s := range c.atPeak {
+		if v := heapSample(s); v >= 1<<20 {
+			if b.Len() > 0 {
+				b.WriteString(", ")
+			}
+			fmt.Fprintf(&b, "%s %.1f MiB", memClassNames[i][1], float64(v)/(1<<20))
+		}
+	}
+	return b.String()
+}
+
+// gcSettings says how the process's garbage collector is set: GOGC and the
+// soft memory limit.
+func gcSettings() string {
+	pct := debug.SetGCPercent(100)
+	debug.SetGCPercent(pct)
+	gogc := "off"
+	if pct >= 0 {
+		gogc = strconv.Itoa(pct)
+	}
+	limit := "none"
+	if l := debug.SetMemoryLimit(-1); l != math.MaxInt64 {
+		limit = fmt.Sprintf("%.1f MiB", float64(l)/(1<<20))
+	}
+	return "GOGC=" + gogc + ", memory limit " + limit
+}
+
+// heapSample is a runtime/metrics sample's bytes (0 when the runtime does
+// not have it).
+func heapSample(s metrics.Sample) uint64 {
+	if s.Value.Kind() == metrics.KindUint64 {
+		return s.Value.Uint64()
+	}
+	return 0
 }
 
 const (
@@ -239,61 +417,60 @@ const (
 	launchTaskMem  = 32.0
 )
 
-// launchBench plays the agents and frameworks of BenchLaunch.
+// launchBench is the master's side of BenchLaunch: it carries the
+// master's messages and events to the peer and the peer's messages and
+// calls to the loop.
 type launchBench struct {
 	m      *Master
 	opts   BenchLaunchOptions
 	shards []*launchShard
+	agents []*launchAgent
 	fws    []*launchFramework
-	// taskRes is every task's resources (shared, never changed).
-	taskRes []*mesos.Resource
+	out    *frameWriter
 
 	wg   sync.WaitGroup
 	stop context.CancelFunc
 
-	steps, launched, finished, peakLive, offers atomic.Int64
-	uuids                                       atomic.Uint64
+	steps atomic.Int64
+	// progress is the peer's latest counters.
+	progress atomic.Pointer[launchProgress]
+	// done closes when the peer reports every task finished.
+	done     chan struct{}
+	doneOnce sync.Once
 
 	failed  chan struct{}
 	errOnce sync.Once
 	err     error
 }
 
-// launchShard is the agents one goroutine plays: their queues all wake it.
+// launchShard is the agents one goroutine carries the messages of: their
+// queues all wake it.
 type launchShard struct {
 	notify chan struct{}
 	agents []*launchAgent
-	// frameworks holds one FrameworkID per framework, which the shard's
-	// updates share.
-	frameworks map[string]*mesos.FrameworkID
 }
 
-// launchAgent is a simulated agent. It keeps what it must of its tasks and
-// nothing more, so that the process's memory is mostly the master's.
+// launchAgent is a simulated agent's connection, on the master's side.
 type launchAgent struct {
+	index    int
 	id, conn string
-	agentID  *mesos.AgentID // shared by its updates
 	sink     *sink
-	// pending maps the uuid (its last 8 bytes) of every update sent and
-	// not yet acknowledged to its task.
-	pending map[uint64]pendingUpdate
 }
 
-// pendingUpdate is an update an agent sent and that is not acknowledged.
-type pendingUpdate struct {
-	fw *mesos.FrameworkID
-	// task is the task's id, copied out of the RUN_TASK message so that
-	// the agent keeps none of the decoded message (which would count
-	// against the master's memory per task).
-	task    string
-	running bool // TASK_RUNNING, else TASK_FINISHED
+// launchFramework is a simulated scheduler's subscription, on the
+// master's side.
+type launchFramework struct {
+	index  int
+	name   string
+	stream string
+	events *sink
 }
 
 func newLaunchBench(m *Master, opts BenchLaunchOptions) *launchBench {
-	h := &launchBench{m: m, opts: opts, failed: make(chan struct{})}
-	h.taskRes = resources.ToProto(resources.MustParse(fmt.Sprintf("cpus:%g;mem:%g", launchTaskCPUs, launchTaskMem)))
+	h := &launchBench{m: m, opts: opts, failed: make(chan struct{}), done: make(chan struct{})}
+	h.progress.Store(&launchProgress{})
 	for range opts.Workers {
-		h.shards = append(h.shards, &launchShard{notify: make(chan struct{}, 1), frameworks: map[string]*mesos.FrameworkID{}})
+		h.shards = append(h.shards, &launchShard{notify: make(chan struct{}, 1)})
 	}
 	return h
 }
@@ -320,10 +497,6 @@ func (h *launchBench) feed(ins []core.Input) error {
 		}
 	})
 	h.steps.Add(int64(len(ins)))
-	// The callers reuse ins: once fed, its inputs (a framework's launches
-	// hold thousands of TaskInfos) must not stay alive in its array, where
-	// they counted against the master's memory per task.
-	clear(ins)
 	if err == nil {
 		err = failed
 	}
@@ -356,7 +529,7 @@ func (h *launchBench) registerAgents() error {
 		err := h.m.do(func() {
 			for i := first; i < min(first+chunk, h.opts.Agents); i++ {
 				shard := h.shards[i%len(h.shards)]
-				a := &launchAgent{conn: "bench-agent-" + strconv.Itoa(i), pending: map[uint64]pendingUpdate{}}
+				a := &launchAgent{index: i, conn: "bench-agent-" + strconv.Itoa(i)}
 				// Bounded as the master bounds its agents' queues; all
 				// of a shard's queues wake its goroutine.
 				a.sink = h.m.newSink(codec.Protobuf)
@@ -369,9 +542,9 @@ func (h *launchBench) registerAgents() error {
 					return
 				}
 				a.id = r.AgentID
-				a.agentID = &mesos.AgentID{Value: &a.id}
 				a.sink.id = a.id
 				shard.agents = append(shard.agents, a)
+				h.agents = append(h.agents, a)
 			}
 		})
 		if err == nil {
@@ -396,162 +569,197 @@ func (s *sink) poll() [][]byte {
 	return records
 }
 
-// agentWorker plays a shard's agents: whenever one of their queues has
-// records, it reads every agent's queue and answers.
-func (h *launchBench) agentWorker(ctx context.Context, s *launchShard) {
+// agentPump carries a shard's agents' messages to the peer: whenever one
+// of their queues has records, it takes every agent's queue and writes
+// them to the link, as their connections' writers would write them.
+func (h *launchBench) agentPump(ctx context.Context, s *launchShard) {
 	defer h.wg.Done()
-	var ins []core.Input
+	var out []byte
 	for {
 		select {
 		case <-s.notify:
 		case <-ctx.Done():
 			return
 		}
-		ins = ins[:0]
+		out = out[:0]
+		var taken []*launchAgent
 		for _, a := range s.agents {
 			records := a.sink.poll()
 			for i, rec := range records {
-				records[i] = nil // done with once decoded
-				msg := &agentproto.MasterMessage{}
-				if err := proto.Unmarshal(rec, msg); err != nil {
-					h.fail(fmt.Errorf("agent %s: bad message: %w", a.id, err))
-					return
-				}
-				in, err := h.answer(s, a, msg)
-				if err != nil {
-					h.fail(fmt.Errorf("agent %s: %w", a.id, err))
-					return
-				}
-				if in != nil {
-					ins = append(ins, in)
-				}
+				out = appendFrame(out, frameToAgent, a.index, rec)
+				records[i] = nil
 			}
 			if len(records) > 0 {
-				a.sink.written()
+				taken = append(taken, a)
 			}
-			if len(ins) >= launchBatch {
-				if !h.feedOrFail(ctx, ins) {
+			if len(out) >= 1<<16 {
+				if !h.write(ctx, out) {
 					return
 				}
-				ins = ins[:0]
+				out = out[:0]
 			}
 		}
-		if !h.feedOrFail(ctx, ins) {
+		if len(out) > 0 && !h.write(ctx, out) {
 			return
 		}
+		for _, a := range taken {
+			a.sink.written()
+		}
+		out = dropLarge(out)
 	}
 }
 
-// launchBatch bounds the inputs an agent worker or a framework sends the
-// loop in one request: a framework reading a second's worth of events at
-// once would otherwise hold tens of thousands of calls, and the loop their
-// outputs, at the same time.
-const launchBatch = 512
+// dropLarge is buf, or nil when it grew past 64 KiB: a pump's buffer that
+// once held a big batch (a framework's offers from a whole cluster) is
+// not kept alive between batches.
+func dropLarge(buf []byte) []byte {
+	if cap(buf) > 1<<16 {
+		return nil
+	}
+	return buf
+}
 
-// feedOrFail feeds the inputs to the loop, reporting whether that went
-// well; on an error it fails the bench unless ctx is done.
-func (h *launchBench) feedOrFail(ctx context.Context, ins []core.Input) bool {
-	if err := h.feed(ins); err != nil {
+// write writes frames to the peer; on an error it fails the bench unless
+// ctx is done.
+func (h *launchBench) write(ctx context.Context, frames []byte) bool {
+	if err := h.out.write(frames); err != nil {
 		if ctx.Err() == nil {
-			h.fail(err)
+			h.fail(fmt.Errorf("writing to the peer: %w", err))
 		}
 		return false
 	}
 	return true
 }
 
-// answer is the agent's answer to msg, if any.
-func (h *launchBench) answer(s *launchShard, a *launchAgent, msg *agentproto.MasterMessage) (core.Input, error) {
-	switch msg.GetType() {
-	case agentproto.MasterMessage_RUN_TASK:
-		rt := msg.GetRunTask()
-		fwID := rt.GetFrameworkInfo().GetId()
-		fw := s.frameworks[fwID.GetValue()]
-		if fw == nil {
-			fw = fwID
-			s.frameworks[fwID.GetValue()] = fw
-		}
-		return h.update(a, pendingUpdate{fw: fw, task: strings.Clone(rt.GetTask().GetTaskId().GetValue()), running: true}), nil
-	case agentproto.MasterMessage_ACKNOWLEDGE:
-		ack := msg.GetAcknowledge()
-		uuid := ack.GetUuid()
-		if len(uuid) != 16 {
-			return nil, fmt.Errorf("acknowledgement of task %s with a uuid of %d bytes", ack.GetTaskId().GetValue(), len(uuid))
-		}
-		key := binary.BigEndian.Uint64(uuid[8:])
-		u, ok := a.pending[key]
+// frameworkPump carries a framework's events to the peer, as its
+// subscription's writer would.
+func (h *launchBench) frameworkPump(ctx context.Context, f *launchFramework) {
+	defer h.wg.Done()
+	var out []byte
+	for {
+		records, ok := f.events.next(ctx)
 		if !ok {
-			return nil, fmt.Errorf("acknowledgement of an unknown update of task %s", ack.GetTaskId().GetValue())
+			return
 		}
-		delete(a.pending, key)
-		if u.running {
-			u.running = false
-			return h.update(a, u), nil
+		out = out[:0]
+		for i, rec := range records {
+			out = appendFrame(out, frameToFramework, f.index, rec)
+			records[i] = nil
 		}
-		h.finished.Add(1)
-		return nil, nil
-	case agentproto.MasterMessage_PING:
-		return core.AgentMessage{AgentID: a.id, Conn: a.conn, Msg: &agentproto.AgentMessage{Type: agentproto.AgentMessage_PONG.Enum()}}, nil
-	case agentproto.MasterMessage_REGISTERED:
-		return nil, nil
+		if !h.write(ctx, out) {
+			return
+		}
+		f.events.written()
+		out = dropLarge(out)
 	}
-	return nil, fmt.Errorf("unexpected %s: %s", msg.GetType(), prototextShort(msg))
 }
 
-// update is the agent's STATUS_UPDATE of the task (TASK_RUNNING or
-// TASK_FINISHED), its uuid unique in the run; the agent remembers it until
-// it is acknowledged.
-func (h *launchBench) update(a *launchAgent, u pendingUpdate) core.Input {
-	n := h.uuids.Add(1)
-	uuid := make([]byte, 16)
-	binary.BigEndian.PutUint64(uuid[8:], n)
-	a.pending[n] = u
-	state := mesos.TaskState_TASK_FINISHED
-	if u.running {
-		state = mesos.TaskState_TASK_RUNNING
+// readPeer reads the peer's frames until the link ends: each agent
+// message and scheduler call is decoded, as the master's HTTP handlers
+// decode them, and the inputs that arrived together go to feeds as one
+// batch (at most launchBatch).
+func (h *launchBench) readPeer(r io.Reader, feeds chan<- []core.Input) {
+	defer h.wg.Done()
+	defer close(feeds)
+	in := bufio.NewReaderSize(r, 1<<16)
+	// Whatever the peer still writes is read, so that it never blocks
+	// writing and ends once its input does.
+	defer io.Copy(io.Discard, in)
+	var buf []byte
+	var ins []core.Input
+	for {
+		kind, index, payload, grown, err := readFrame(in, buf)
+		buf = grown
+		if err != nil {
+			select {
+			case <-h.done:
+			default:
+				if err == io.EOF {
+					err = errPeerEnded
+				}
+				h.fail(fmt.Errorf("reading from the peer: %w", err))
+			}
+			return
+		}
+		switch kind {
+		case frameFromAgent:
+			if index >= len(h.agents) {
+				h.fail(fmt.Errorf("the peer sent a message from agent %d of %d", index, len(h.agents)))
+				return
+			}
+			msg := &agentproto.AgentMessage{}
+			if err := agentproto.UnmarshalAgentMessage(payload, msg); err != nil {
+				h.fail(fmt.Errorf("agent %d: bad message: %w", index, err))
+				return
+			}
+			a := h.agents[index]
+			ins = append(ins, core.AgentMessage{AgentID: a.id, Conn: a.conn, Msg: msg})
+		case frameFromFramework:
+			if index >= len(h.fws) {
+				h.fail(fmt.Errorf("the peer sent a call of framework %d of %d", index, len(h.fws)))
+				return
+			}
+			call := &schedpb.Call{}
+			if err := proto.Unmarshal(payload, call); err != nil {
+				h.fail(fmt.Errorf("framework %d: bad call: %w", index, err))
+				return
+			}
+			ins = append(ins, core.SchedulerCall{Stream: h.fws[index].stream, Call: call})
+		case frameProgress, frameDone:
+			p, err := decodeProgress(payload)
+			if err != nil {
+				h.fail(err)
+				return
+			}
+			h.progress.Store(&p)
+			if kind == frameDone {
+				h.doneOnce.Do(func() { close(h.done) })
+			}
+		case frameError:
+			h.fail(fmt.Errorf("the peer: %s", payload))
+			return
+		default:
+			h.fail(fmt.Errorf("an unexpected frame %q from the peer (does this executable call master.MainIfBenchLaunchPeer first thing?)", kind))
+			return
+		}
+		if len(ins) > 0 && (len(ins) >= launchBatch || in.Buffered() == 0) {
+			feeds <- ins
+			ins = nil
+		}
 	}
-	return core.AgentMessage{AgentID: a.id, Conn: a.conn, Msg: &agentproto.AgentMessage{
-		Type: agentproto.AgentMessage_STATUS_UPDATE.Enum(),
-		StatusUpdate: &agentproto.StatusUpdate{
-			FrameworkId: u.fw, LatestState: state.Enum(),
-			Status: &mesos.TaskStatus{
-				TaskId: &mesos.TaskID{Value: &u.task}, State: state.Enum(), Source: mesos.TaskStatus_SOURCE_EXECUTOR.Enum(),
-				AgentId: a.agentID, Uuid: uuid,
-				Timestamp: proto.Float64(float64(time.Now().UnixNano()) / 1e9),
-			},
-		},
-	}}
 }
 
-// launchFramework is a simulated scheduler.
-type launchFramework struct {
-	name   string
-	stream string
-	events *sink
-	id     *mesos.FrameworkID
-	info   *mesos.FrameworkInfo
-	// toLaunch is how many of its tasks are still to be launched, next
-	// the number of the next one.
-	toLaunch, next int
-	suppressed     bool
+// feedLoop feeds the batches to the loop, one request each.
+func (h *launchBench) feedLoop(ctx context.Context, feeds <-chan []core.Input) {
+	defer h.wg.Done()
+	for ins := range feeds {
+		if err := h.feed(ins); err != nil {
+			if ctx.Err() == nil {
+				h.fail(err)
+			}
+			for range feeds {
+			}
+			return
+		}
+	}
 }
 
-// subscribeFrameworks subscribes the frameworks, each sharing the tasks,
-// and starts them.
+// launchBatch bounds the inputs sent to the loop in one request, so that
+// the loop does not hold the outputs of tens of thousands at once.
+const launchBatch = 512
+
+// subscribeFrameworks subscribes the frameworks and starts carrying their
+// events to the peer.
 func (h *launchBench) subscribeFrameworks(ctx context.Context) error {
 	for i := range h.opts.Frameworks {
-		n := h.opts.Tasks / h.opts.Frameworks
-		if i < h.opts.Tasks%h.opts.Frameworks {
-			n++
-		}
 		f := &launchFramework{
-			name: "bench launch " + strconv.Itoa(i), stream: "bench-framework-" + strconv.Itoa(i), toLaunch: n,
-			// The harness reads its events as fast as the loop makes
-			// them, but a framework's queue holds a whole cluster's
-			// offers at once.
+			index: i, name: "bench launch " + strconv.Itoa(i), stream: "bench-framework-" + strconv.Itoa(i),
+			// The peer reads its events as fast as the loop makes them,
+			// but a framework's queue holds a whole cluster's offers at
+			// once.
 			events: newSink(codec.Protobuf, 1<<22, 1<<32),
 		}
-		f.info = &mesos.FrameworkInfo{
+		info := &mesos.FrameworkInfo{
 			Name: proto.String(f.name), User: proto.String("bench"), FailoverTimeout: proto.Float64(3600),
 		}
 		h.fws = append(h.fws, f)
@@ -559,7 +767,7 @@ func (h *launchBench) subscribeFrameworks(ctx context.Context) error {
 		if err := h.m.do(func() {
 			h.m.frameworkSinks[f.stream] = f.events
 			r = h.m.step(core.SchedulerCall{Stream: f.stream, Call: &schedpb.Call{
-				Type: schedpb.Call_SUBSCRIBE.Enum(), Subscribe: &schedpb.Call_Subscribe{FrameworkInfo: f.info},
+				Type: schedpb.Call_SUBSCRIBE.Enum(), Subscribe: &schedpb.Call_Subscribe{FrameworkInfo: info},
 			}})
 		}); err != nil {
 			return fmt.Errorf("bench launch: %w", err)
@@ -568,121 +776,111 @@ func (h *launchBench) subscribeFrameworks(ctx context.Context) error {
 			return fmt.Errorf("bench launch: subscribing %s: %s: %s", f.name, r.Code, r.Message)
 		}
 		h.wg.Add(1)
-		go h.framework(ctx, f)
+		go h.frameworkPump(ctx, f)
 	}
 	return nil
 }
 
-// framework reads a framework's events and makes its calls.
-func (h *launchBench) framework(ctx context.Context, f *launchFramework) {
-	defer h.wg.Done()
-	var calls []core.Input
-	for {
-		records, ok := f.events.next(ctx)
-		if !ok {
-			return
-		}
-		calls = calls[:0]
-		for i, rec := range records {
-			records[i] = nil // done with once decoded
-			ev := &schedpb.Event{}
-			if err := proto.Unmarshal(rec, ev); err != nil {
-				h.fail(fmt.Errorf("%s: bad event: %w", f.name, err))
-				return
-			}
-			var err error
-			if calls, err = h.handle(f, ev, calls); err != nil {
-				h.fail(fmt.Errorf("%s: %w", f.name, err))
-				return
-			}
-			if len(calls) >= launchBatch {
-				if !h.feedOrFail(ctx, calls) {
-					return
-				}
-				calls = calls[:0]
-			}
-		}
-		f.events.written()
-		if !h.feedOrFail(ctx, calls) {
-			return
+// tasksOf is how many tasks each framework launches.
+func (o BenchLaunchOptions) tasksOf() []int {
+	n := make([]int, o.Frameworks)
+	for i := range n {
+		n[i] = o.Tasks / o.Frameworks
+		if i < o.Tasks%o.Frameworks {
+			n[i]++
 		}
 	}
+	return n
 }
 
-// handle appends the framework's calls in answer to ev.
-func (h *launchBench) handle(f *launchFramework, ev *schedpb.Event, calls []core.Input) ([]core.Input, error) {
-	call := func(c *schedpb.Call) {
-		c.FrameworkId = f.id
-		calls = append(calls, core.SchedulerCall{Stream: f.stream, Call: c})
+// launchPeerProc is the running peer.
+type launchPeerProc struct {
+	stdin  io.WriteCloser
+	stdout io.ReadCloser
+	// wait ends the peer (its input closed) and waits for it.
+	wait func() (launchPeerUsage, error)
+}
+
+// launchPeerUsage is what the peer process used, when it is one.
+type launchPeerUsage struct {
+	CPU    time.Duration
+	MaxRSS uint64
+}
+
+// startPeer starts the peer: a child process running this executable with
+// BenchLaunchPeerEnv=1, or, in process, a goroutine over pipes.
+func startPeer(inProcess bool) (*launchPeerProc, error) {
+	if inProcess {
+		toR, toW := io.Pipe()
+		fromR, fromW := io.Pipe()
+		ended := make(chan error, 1)
+		go func() {
+			err := runLaunchPeer(toR, fromW)
+			fromW.Close()
+			toR.CloseWithError(io.ErrClosedPipe)
+			ended <- err
+		}()
+		return &launchPeerProc{stdin: toW, stdout: fromR, wait: func() (launchPeerUsage, error) {
+			toW.Close()
+			err := <-ended
+			return launchPeerUsage{}, err
+		}}, nil
 	}
-	switch ev.GetType() {
-	case schedpb.Event_SUBSCRIBED:
-		f.id = ev.GetSubscribed().GetFrameworkId()
-	case schedpb.Event_OFFERS:
-		for _, o := range ev.GetOffers().GetOffers() {
-			h.offers.Add(1)
-			var cpus, mem float64
-			for _, r := range o.GetResources() {
-				switch r.GetName() {
-				case "cpus":
-					cpus += r.GetScalar().GetValue()
-				case "mem":
-					mem += r.GetScalar().GetValue()
-				}
-			}
-			// A little slack: the offered cpus are sums of tenths.
-			n := min(f.toLaunch, int(cpus/launchTaskCPUs+1e-6), int(mem/launchTaskMem+1e-6))
-			if n <= 0 {
-				// Nothing left to launch (or nothing fits): declined,
-				// for others to use.
-				call(&schedpb.Call{Type: schedpb.Call_DECLINE.Enum(), Decline: &schedpb.Call_Decline{
-					OfferIds: []*mesos.OfferID{o.GetId()}, Filters: &mesos.Filters{RefuseSeconds: proto.Float64(3600)},
-				}})
-				continue
-			}
-			f.toLaunch -= n
-			tasks := make([]*mesos.TaskInfo, n)
-			for i := range tasks {
-				id := f.stream + "-task-" + strconv.Itoa(f.next)
-				f.next++
-				tasks[i] = &mesos.TaskInfo{
-					Name: proto.String(id), TaskId: &mesos.TaskID{Value: &id}, AgentId: o.GetAgentId(), Resources: h.taskRes,
-					Command: &mesos.CommandInfo{Value: proto.String("true")},
-				}
-			}
-			live := h.launched.Add(int64(n)) - h.finished.Load()
-			for {
-				peak := h.peakLive.Load()
-				if live <= peak || h.peakLive.CompareAndSwap(peak, live) {
-					break
-				}
-			}
-			call(&schedpb.Call{Type: schedpb.Call_ACCEPT.Enum(), Accept: &schedpb.Call_Accept{
-				OfferIds:   []*mesos.OfferID{o.GetId()},
-				Operations: []*mesos.Offer_Operation{{Type: mesos.Offer_Operation_LAUNCH.Enum(), Launch: &mesos.Offer_Operation_Launch{TaskInfos: tasks}}},
-				Filters:    &mesos.Filters{RefuseSeconds: proto.Float64(0)},
-			}})
-		}
-		if f.toLaunch == 0 && !f.suppressed {
-			f.suppressed = true
-			call(&schedpb.Call{Type: schedpb.Call_SUPPRESS.Enum()})
-		}
-	case schedpb.Event_UPDATE:
-		st := ev.GetUpdate().GetStatus()
-		switch st.GetState() {
-		case mesos.TaskState_TASK_RUNNING, mesos.TaskState_TASK_FINISHED, mesos.TaskState_TASK_STARTING:
-		default:
-			return calls, fmt.Errorf("task %s is %s: %s (%s)", st.GetTaskId().GetValue(), st.GetState(), st.GetMessage(), st.GetReason())
-		}
-		if len(st.GetUuid()) > 0 {
-			call(&schedpb.Call{Type: schedpb.Call_ACKNOWLEDGE.Enum(), Acknowledge: &schedpb.Call_Acknowledge{
-				AgentId: st.GetAgentId(), TaskId: st.GetTaskId(), Uuid: st.GetUuid(),
-			}})
-		}
-	case schedpb.Event_ERROR:
-		return calls, fmt.Errorf("ERROR event: %s", ev.GetError().GetMessage())
+	self, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("bench launch: the peer: %w", err)
 	}
-	return calls, nil
+	cmd := exec.Command(self)
+	cmd.Env = append(os.Environ(), BenchLaunchPeerEnv+"=1")
+	stderr := &tailBuffer{max: 4096}
+	cmd.Stderr = stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, fmt.Errorf("bench launch: the peer: %w", err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, fmt.Errorf("bench launch: the peer: %w", err)
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("bench launch: starting the peer: %w", err)
+	}
+	return &launchPeerProc{stdin: stdin, stdout: stdout, wait: func() (launchPeerUsage, error) {
+		stdin.Close()
+		err := cmd.Wait()
+		var u launchPeerUsage
+		if ps := cmd.ProcessState; ps != nil {
+			u.CPU = ps.UserTime() + ps.SystemTime()
+			u.MaxRSS = maxRSSOf(ps)
+		}
+		if err != nil {
+			err = fmt.Errorf("the peer: %w: %s", err, strings.TrimSpace(stderr.String()))
+		}
+		return u, err
+	}}, nil
+}
+
+// tailBuffer keeps the last max bytes written to it.
+type tailBuffer struct {
+	mu  sync.Mutex
+	max int
+	b   []byte
+}
+
+func (t *tailBuffer) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.b = append(t.b, p...)
+	if len(t.b) > t.max {
+		t.b = append(t.b[:0], t.b[len(t.b)-t.max:]...)
+	}
+	return len(p), nil
+}
+
+func (t *tailBuffer) String() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return string(t.b)
 }
 
 // peakRSS is the process's peak resident set: VmHWM from /proc/self/status,

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -113,7 +114,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			return runBenchLocality(ctx, args[1:], stdout, stderr)
 		}
 	}
-	fmt.Fprintln(stderr, "Usage: gomesos bench allocator [--agents=N] [--frameworks=N] [--roles=N]\n       gomesos bench state [--agents=N] [--tasks=N] [--readers=N] [--duration=D] [--update_rate=N]\n       gomesos bench failover [--agents=N] [--tasks_per_agent=N] [--registry_election_timeout=D]\n       gomesos bench launch [--agents=N] [--tasks=N] [--frameworks=N] [--slots=N] [--timeout=D] [--cpuprofile=FILE] [--memprofile=FILE]\n       gomesos bench tasks [--tasks=N | --latency=K] [--isolation=...] [--work_dir=DIR] [--pprof] [--cpuprofile=F]\n       gomesos bench batch [--size=1GB] [--executors=1,2,4] [--split_size=16MB]\n       gomesos bench locality [--agents=96] [--frameworks=16] [--slots=4] [--jobs=3] [--tasks=48] [--waits=0s,1s,5s]")
+	fmt.Fprintln(stderr, "Usage: gomesos bench allocator [--agents=N] [--frameworks=N] [--roles=N]\n       gomesos bench state [--agents=N] [--tasks=N] [--readers=N] [--duration=D] [--update_rate=N]\n       gomesos bench failover [--agents=N] [--tasks_per_agent=N] [--registry_election_timeout=D]\n       gomesos bench launch [--agents=N] [--tasks=N] [--frameworks=N] [--slots=N] [--timeout=D] [--cpuprofile=FILE] [--memprofile=FILE] [--memory_limit=SIZE] [--gogc=N] [--in_process]\n       gomesos bench tasks [--tasks=N | --latency=K] [--isolation=...] [--work_dir=DIR] [--pprof] [--cpuprofile=F]\n       gomesos bench batch [--size=1GB] [--executors=1,2,4] [--split_size=16MB]\n       gomesos bench locality [--agents=96] [--frameworks=16] [--slots=4] [--jobs=3] [--tasks=48] [--waits=0s,1s,5s]")
 	return 2
 }
 
@@ -244,12 +245,24 @@ func runBenchLaunch(ctx context.Context, args []string, stdout, stderr io.Writer
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile (pprof) of the launch to this file")
 	fs.StringVar(&opts.MemProfile, "memprofile", "", "write a heap profile (pprof) to this file once half the tasks finished")
 	fs.DurationVar(&opts.Timeout, "timeout", 10*time.Minute, "give up when the launch has not finished after this long")
+	fs.BoolVar(&opts.InProcess, "in_process", false, "run the simulated agents and frameworks in this process (their memory then counts in master rss) rather than in a child process")
+	var memLimit memoryLimitFlag
+	fs.Var(&memLimit, "memory_limit", "as the master's --memory_limit, for the master's process: "+memoryLimitUsage)
+	gogc := fs.Int("gogc", 0, "the master process's garbage collection target percentage, as GOGC (runtime/debug.SetGCPercent; default: GOGC's, 100)")
 	if err := fs.Parse(args); err != nil {
 		if err == flag.ErrHelp {
 			return 0
 		}
 		return 2
 	}
+	if *gogc < 0 {
+		fmt.Fprintln(stderr, "gomesos bench launch: --gogc must be positive")
+		return 2
+	}
+	if *gogc > 0 {
+		debug.SetGCPercent(*gogc)
+	}
+	memLimit.apply()
 	if opts.Agents < 1 || opts.Tasks < 1 || opts.Frameworks < 1 || opts.Slots < 1 {
 		fmt.Fprintln(stderr, "gomesos bench launch: --agents, --tasks, --frameworks and --slots must be at least 1")
 		return 2

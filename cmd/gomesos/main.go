@@ -15,6 +15,7 @@ import (
 	"github.com/gomesos/gomesos/agent/containerizer"
 	"github.com/gomesos/gomesos/batch"
 	"github.com/gomesos/gomesos/executor/builtin"
+	"github.com/gomesos/gomesos/master"
 )
 
 type command struct {
@@ -60,6 +61,9 @@ func main() {
 	// The batch framework's executors are this binary too, with
 	// GOMESOS_BATCH_EXECUTOR set.
 	batch.MainIfExecutor()
+	// `bench launch` runs its simulated agents and frameworks in this
+	// binary too, with GOMESOS_BENCH_LAUNCH_PEER set.
+	master.MainIfBenchLaunchPeer()
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 

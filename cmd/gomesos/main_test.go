@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"regexp"
+	"runtime/debug"
 	"strings"
 	"testing"
 )
@@ -200,6 +201,31 @@ func TestBenchLaunchRejectsBadTimeout(t *testing.T) {
 		if code != 2 || !strings.Contains(stderr, "timeout") || stdout != "" {
 			t.Errorf("%s: exit %d, stdout %q, stderr %q; want exit 2 naming --timeout", arg, code, stdout, stderr)
 		}
+	}
+}
+
+// `gomesos bench launch --memory_limit --gogc` set the master process's
+// garbage collector and say so; bad values are refused, the flag named.
+func TestBenchLaunchSetsGarbageCollector(t *testing.T) {
+	prevPct, prevLimit := debug.SetGCPercent(100), debug.SetMemoryLimit(-1)
+	debug.SetGCPercent(prevPct)
+	t.Cleanup(func() { debug.SetGCPercent(prevPct); debug.SetMemoryLimit(prevLimit) })
+	code, stdout, stderr := runCLI("bench", "launch", "--agents=5", "--tasks=50", "--memory_limit=4GB", "--gogc=400")
+	if code != 0 || !strings.Contains(stdout, "master's garbage collector: GOGC=400, memory limit 4096.0 MiB") ||
+		!strings.Contains(stdout, "agents and frameworks in a child process") {
+		t.Fatalf("exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	for _, tc := range []struct{ arg, flag string }{
+		{"--memory_limit=0", "memory_limit"}, {"--memory_limit=lots", "memory_limit"}, {"--gogc=-5", "gogc"},
+	} {
+		code, stdout, stderr := runCLI("bench", "launch", "--agents=5", "--tasks=50", tc.arg)
+		if code != 2 || !strings.Contains(stderr, tc.flag) || stdout != "" {
+			t.Errorf("%s: exit %d, stdout %q, stderr %q; want exit 2 naming --%s", tc.arg, code, stdout, stderr, tc.flag)
+		}
+	}
+	code, stdout, stderr = runCLI("master", "--memory_limit=12 apples", "--registry=in_memory")
+	if code != 2 || !strings.Contains(stderr, "memory_limit") {
+		t.Errorf("master --memory_limit=12 apples: exit %d, stdout %q, stderr %q; want exit 2 naming the flag", code, stdout, stderr)
 	}
 }
 

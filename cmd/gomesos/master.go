@@ -98,6 +98,8 @@ func runMaster(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	var reg registryFlags
 	reg.bind(fs)
 	fs.BoolVar(&cfg.Pprof, "pprof", false, pprofUsage)
+	var memLimit memoryLimitFlag
+	fs.Var(&memLimit, "memory_limit", memoryLimitUsage)
 	level := fs.String("logging_level", "INFO", "log level: INFO, WARNING, ERROR or DEBUG")
 	if err := flagx.Parse(fs, args, flagx.Environ()); err != nil {
 		if err == flag.ErrHelp {
@@ -106,6 +108,7 @@ func runMaster(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintln(stderr, "gomesos master:", err)
 		return 2
 	}
+	memLimit.apply()
 	log, verb, err := newLogger(stderr, *level)
 	if err != nil {
 		fmt.Fprintln(stderr, "gomesos master:", err)

@@ -23,14 +23,15 @@ import (
 )
 
 // TestMain lets the test binary serve as the containers' supervisor and
-// the built-in executors and the batch executor, as the gomesos binary does,
-// and as the gomesos command itself when runAsGomesos is set in its
-// environment (`bench failover` runs its masters as `gomesos master`
-// processes of os.Executable()).
+// the built-in executors, the batch executor and the peer of bench launch,
+// as the gomesos binary does, and as the gomesos command itself when
+// runAsGomesos is set in its environment (`bench failover` runs its masters
+// as `gomesos master` processes of os.Executable()).
 func TestMain(m *testing.M) {
 	containerizer.MainIfSupervisor()
 	builtin.MainIfExecutor()
 	batch.MainIfExecutor()
+	master.MainIfBenchLaunchPeer()
 	if os.Getenv(runAsGomesos) == "1" {
 		os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 	}

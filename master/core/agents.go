@@ -597,8 +597,8 @@ func (c *Core) adoptTask(fw *framework, a *agent, rt *mesos.Task, key string, no
 		AgentId:   &mesos.AgentID{Value: &a.id},
 		Timestamp: ptr(secs(c.now)),
 	}
-	if t.executorID != "" {
-		status.ExecutorId = &mesos.ExecutorID{Value: &t.executorID}
+	if t.executorID != nil {
+		status.ExecutorId = &mesos.ExecutorID{Value: t.executorID}
 	}
 	c.sendToFramework(fw, &schedpb.Event{Type: schedpb.Event_UPDATE.Enum(), Update: &schedpb.Event_Update{Status: status}})
 }

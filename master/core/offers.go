@@ -458,7 +458,7 @@ func (c *Core) launch(fw *framework, a *agent, role string, available, shared re
 			res: taskRes[i], role: role, user: taskUser(ti),
 		}, key: key}
 		if executor != nil {
-			t.executorID = executor.GetExecutorId().GetValue()
+			t.executorID = optionalString(executor.GetExecutorId().GetValue())
 		}
 		// Mesos lists statuses from the agent only: none yet.
 		t.state = mesos.TaskState_TASK_STAGING

@@ -74,8 +74,10 @@ type Snapshot struct {
 type taskRec struct {
 	*taskFixed // the task's own
 
+	statuses []taskStatus
+	// The small fields together, before json: the record takes 80 bytes,
+	// not 88 (96 allocated).
 	state     mesos.TaskState
-	statuses  []taskStatus
 	recovered bool // its resources went back to the allocator
 	onAgent   bool // its agent counts it (in what the agent uses)
 

@@ -136,7 +136,7 @@ func diffFrameworks(a, b *frameworkRec) string {
 }
 
 func diffTasks(a, b *taskRec) string {
-	if a.id != b.id || a.frameworkID != b.frameworkID || a.agentID != b.agentID || a.executorID != b.executorID ||
+	if a.id != b.id || a.frameworkID != b.frameworkID || a.agentID != b.agentID || a.executor() != b.executor() ||
 		a.role != b.role || a.user != b.user || a.info != b.info || a.state != b.state || a.recovered != b.recovered ||
 		a.onAgent != b.onAgent || !slices.Equal(a.statuses, b.statuses) || !reflect.DeepEqual(a.res, b.res) {
 		return fmt.Sprintf("%s in %s (%d statuses), want %s (%d statuses)", a.id, a.state, len(a.statuses), b.state, len(b.statuses))

@@ -47,8 +47,8 @@ func (r *taskRec) proto() *mesos.Task {
 		Limits:      r.info.GetLimits(),
 	}
 	t.Statuses = statusProtos(r.statuses, t.TaskId)
-	if r.executorID != "" {
-		t.ExecutorId = &mesos.ExecutorID{Value: proto.String(r.executorID)}
+	if r.executorID != nil {
+		t.ExecutorId = &mesos.ExecutorID{Value: proto.String(*r.executorID)}
 	}
 	if r.user != "" {
 		t.User = proto.String(r.user)

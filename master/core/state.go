@@ -328,7 +328,7 @@ func (a *agentRec) encodeFull() []byte {
 // appendJSON writes the task as every endpoint that lists tasks shows it.
 func (t *taskRec) appendJSON(b []byte) []byte {
 	return legacy.AppendTask(b, &legacy.Task{
-		ID: t.id, Name: t.info.GetName(), FrameworkID: t.frameworkID, ExecutorID: t.executorID, AgentID: t.agentID,
+		ID: t.id, Name: t.info.GetName(), FrameworkID: t.frameworkID, ExecutorID: t.executor(), AgentID: t.agentID,
 		State: t.state, Resources: legacy.Resources(t.res), Limits: t.info.GetLimits(), Role: t.role, Statuses: statusProtos(t.statuses, t.taskIDProto()),
 		User: t.user, HasUser: t.user != "", Labels: t.info.GetLabels(), Container: t.info.GetContainer(),
 		HealthCheck: t.info.GetHealthCheck(),

@@ -15,19 +15,21 @@ import (
 type task struct {
 	*taskFixed
 
-	state              mesos.TaskState // the latest state known
-	statusUpdateState  *mesos.TaskState
-	statusUpdateUUID   []byte
-	statuses           []taskStatus
-	resourcesRecovered bool
-	// counted is set once the task's end is counted in the metrics.
-	counted         bool
-	unreachableTime time.Time
+	statusUpdateState *mesos.TaskState
+	statusUpdateUUID  []byte
+	statuses          []taskStatus
+	unreachableTime   time.Time
 
 	pub publishedTask
 	// key is taskKey(frameworkID, id), its key among its agent's tasks,
 	// made once (see agentKey).
 	key string
+
+	// The small fields last, together: the task takes 128 bytes, not 144.
+	state              mesos.TaskState // the latest state known
+	resourcesRecovered bool
+	// counted is set once the task's end is counted in the metrics.
+	counted bool
 }
 
 // taskFixed is what never changes of a task once the master knows it. The
@@ -38,11 +40,31 @@ type taskFixed struct {
 	id          string
 	frameworkID string
 	agentID     string
-	executorID  string // "" for the built-in command executor
-	role        string
-	user        string
-	res         resources.Resources
-	info        taskInfo
+	// executorID is the task's executor's id, nil for the built-in
+	// command executor (a pointer, not a string, so that the record takes
+	// 128 bytes, not 144: most tasks have none).
+	executorID *string
+	role       string
+	user       string
+	res        resources.Resources
+	info       taskInfo
+}
+
+// executor is the task's executor's id, "" for the built-in command
+// executor.
+func (f *taskFixed) executor() string {
+	if f.executorID == nil {
+		return ""
+	}
+	return *f.executorID
+}
+
+// optionalString is &s, nil when s is empty.
+func optionalString(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
 }
 
 // taskInfo is what the master keeps of a task's TaskInfo once it is
@@ -219,7 +241,7 @@ func newTaskFromAgent(rt *mesos.Task, agentID string) *task {
 		info: newTaskInfo(rt.Name, taskInfoExtra{
 			limits: rt.GetLimits(), labels: rt.Labels, healthCheck: rt.HealthCheck,
 		}),
-		executorID: rt.GetExecutorId().GetValue(),
+		executorID: optionalString(rt.GetExecutorId().GetValue()),
 		res:        res,
 		role:       role,
 		user:       rt.GetUser(),
@@ -377,8 +399,8 @@ func (c *Core) masterTaskUpdate(fw *framework, t *task, state mesos.TaskState, r
 		AgentId:   &mesos.AgentID{Value: &t.agentID},
 		Timestamp: ptr(secs(c.now)),
 	}
-	if t.executorID != "" {
-		status.ExecutorId = &mesos.ExecutorID{Value: &t.executorID}
+	if t.executorID != nil {
+		status.ExecutorId = &mesos.ExecutorID{Value: t.executorID}
 	}
 	if state == mesos.TaskState_TASK_UNREACHABLE {
 		status.UnreachableTime = &mesos.TimeInfo{Nanoseconds: ptr(c.now.UnixNano())}
@@ -618,8 +640,8 @@ func (c *Core) sendReconciled(fw *framework, t *task) {
 		AgentId:   &mesos.AgentID{Value: &t.agentID},
 		Timestamp: ptr(secs(c.now)),
 	}
-	if t.executorID != "" {
-		status.ExecutorId = &mesos.ExecutorID{Value: &t.executorID}
+	if t.executorID != nil {
+		status.ExecutorId = &mesos.ExecutorID{Value: t.executorID}
 	}
 	if !t.unreachableTime.IsZero() {
 		status.UnreachableTime = &mesos.TimeInfo{Nanoseconds: ptr(t.unreachableTime.UnixNano())}
