@@ -107,8 +107,11 @@ type cluster struct {
 	// executorRegistrationTimeout is the agents' --executor_registration_timeout
 	// (Mesos's 1mins when zero).
 	executorRegistrationTimeout time.Duration
-	cancel                      []context.CancelFunc
-	wg                          sync.WaitGroup
+	// statusRetryMin and statusRetryMax bound addAgent's agents' status
+	// update retry interval.
+	statusRetryMin, statusRetryMax time.Duration
+	cancel                         []context.CancelFunc
+	wg                             sync.WaitGroup
 }
 
 type clusterOptions struct {
@@ -124,6 +127,12 @@ type clusterOptions struct {
 	// executorRegistrationTimeout is the agents'
 	// --executor_registration_timeout; zero keeps Mesos's default.
 	executorRegistrationTimeout time.Duration
+	// mesosStatusRetry gives the agents Mesos's status update retry
+	// interval (10 s doubling to 10 min) instead of the tests' short one
+	// (200 ms to 1 s), which resends every update a slow framework has
+	// not acknowledged within a second: with a thousand tasks that is a
+	// thousand duplicates a second for the framework to take.
+	mesosStatusRetry bool
 }
 
 func startCluster(t *testing.T, opts clusterOptions) *cluster {
@@ -147,6 +156,10 @@ func startCluster(t *testing.T, opts clusterOptions) *cluster {
 	c.runMaster()
 	c.executorBinary = opts.executorBinary
 	c.executorRegistrationTimeout = opts.executorRegistrationTimeout
+	c.statusRetryMin, c.statusRetryMax = 200*time.Millisecond, time.Second
+	if opts.mesosStatusRetry {
+		c.statusRetryMin, c.statusRetryMax = agent.DefaultStatusUpdateRetryMin, agent.DefaultStatusUpdateRetryMax
+	}
 	for i := 0; i < opts.agents; i++ {
 		c.addAgent(opts.agentResources)
 	}
@@ -223,8 +236,8 @@ func (c *cluster) addAgent(res string) *agent.Agent {
 		ExecutorRegistrationTimeout: c.executorRegistrationTimeout,
 		FetcherCacheDir:             c.t.TempDir(),
 		RegistrationBackoffFactor:   10 * time.Millisecond,
-		StatusUpdateRetryMin:        200 * time.Millisecond,
-		StatusUpdateRetryMax:        time.Second,
+		StatusUpdateRetryMin:        c.statusRetryMin,
+		StatusUpdateRetryMax:        c.statusRetryMax,
 		Logger:                      testLogger(c.t).With("component", "agent", "n", len(c.agents)),
 	})
 	if err != nil {

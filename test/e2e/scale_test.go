@@ -64,6 +64,9 @@ func TestThousandCommandTasksLaunchAndKillOnOneAgent(t *testing.T) {
 		// and its sleep): with the race detector and other builds, the
 		// last ones can take longer than Mesos's one minute.
 		executorRegistrationTimeout: 10 * time.Minute,
+		// Nor how a framework slowed down by the race detector and other
+		// builds takes a thousand duplicates a second.
+		mesosStatusRetry: true,
 	})
 	agentAddr := c.agents[0].Addr()
 	var flags struct {
