@@ -149,9 +149,14 @@ func TestOperatorCommandsAgainstARealCluster(t *testing.T) {
 		t.Fatalf("execute: exit %d\n%s\n%s", code, out, errOut)
 	}
 
+	// The RUNNING update may reach the master after the task ended (the
+	// agent forwards it once STARTING is acknowledged): the event then has
+	// the task's latest state, FINISHED, and RUNNING as its status, as
+	// Mesos's TASK_UPDATED does.
 	testutil.WaitFor(t, "watch to print the task's events", waitTimeout, func() bool {
 		w := watched.String()
-		return strings.Contains(w, "TASK_ADDED task=hello-cli ") && strings.Contains(w, "state=TASK_RUNNING") &&
+		running := strings.Contains(w, "state=TASK_RUNNING") || strings.Contains(w, "status=TASK_RUNNING")
+		return strings.Contains(w, "TASK_ADDED task=hello-cli ") && running &&
 			strings.Contains(w, "TASK_UPDATED task=hello-cli ") && strings.Contains(w, "state=TASK_FINISHED") &&
 			strings.Contains(w, "FRAMEWORK_ADDED framework=")
 	})
