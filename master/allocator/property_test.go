@@ -19,10 +19,11 @@ type model struct {
 	now      time.Time
 	interval time.Duration
 
-	agents    map[string]*modelAgent
-	fws       map[string]*modelFramework
-	nextAgent int
-	nextFw    int
+	agents     map[string]*modelAgent
+	fws        map[string]*modelFramework
+	nextAgent  int
+	nextFw     int
+	nextVolume int
 
 	// held: framework -> agent -> allocated resources (with roles) that
 	// the framework holds; ghosts holds usage of frameworks not yet added.
@@ -156,6 +157,9 @@ func (m *model) addAgent(t *rapid.T) {
 	}
 	if rapid.IntRange(0, 4).Draw(t, "gpu") == 0 {
 		parts = append(parts, scalar("gpus", 1))
+	}
+	if rapid.Bool().Draw(t, "disk") {
+		parts = append(parts, scalar("disk", rapid.Int64Range(1, 8).Draw(t, "ndisk")*1024))
 	}
 	if rapid.Bool().Draw(t, "reserved") {
 		r := scalar("cpus", rapid.Int64Range(1, 4).Draw(t, "rcpus"))
@@ -431,8 +435,8 @@ func (m *model) recover(t *rapid.T) {
 		part = resources.New(held[rapid.IntRange(0, len(held)-1).Draw(t, "which")])
 	case 2:
 		r := held[rapid.IntRange(0, len(held)-1).Draw(t, "which")]
-		if r.Type != resources.TypeScalar || r.Scalar < 2 {
-			t.Skip("not a divisible scalar")
+		if r.Type != resources.TypeScalar || r.Scalar < 2 || r.IsPersistentVolume() {
+			t.Skip("not a divisible scalar") // a volume is recovered whole
 		}
 		r.Scalar /= 2
 		part = resources.New(r)

@@ -2,6 +2,7 @@ package allocator
 
 import (
 	"flag"
+	"fmt"
 	"testing"
 	"time"
 
@@ -11,10 +12,13 @@ import (
 
 // The property model of property_test.go, with the conversions of
 // reserve.go mixed in: frameworks reserve and unreserve what they hold
-// (UpdateAllocation), the operator reserves and unreserves what nobody
-// holds (UpdateAvailable). Besides the model's own checks (nothing
-// allocated twice, every agent's sums), reserved resources are only ever
-// allocated to their role or its sub-roles, and a conversion of resources
+// (UpdateAllocation) and make persistent volumes of reserved disk they hold
+// and destroy them (CREATE, DESTROY), the operator reserves and unreserves
+// what nobody holds (UpdateAvailable). Besides the model's own checks
+// (nothing allocated twice, every agent's sums), reserved resources are
+// only ever allocated to their role or its sub-roles, every agent's total
+// is what the conversions made it (no reservation or volume is lost while
+// it stands), and a conversion of resources
 // the framework does not hold, or that are not available, is refused and
 // changes nothing.
 func TestConversionsKeepTheBooks(t *testing.T) {
@@ -40,6 +44,7 @@ func TestConversionsKeepTheBooks(t *testing.T) {
 			"": func(t *rapid.T) {
 				m.check(t)
 				m.checkReservedRoles(t)
+				m.checkTotals(t)
 			},
 			"AddAgent":        m.addAgent,
 			"AddFramework":    m.addFramework,
@@ -53,8 +58,21 @@ func TestConversionsKeepTheBooks(t *testing.T) {
 			"ReserveFree":     m.reserveFree,
 			"UnreserveFree":   m.unreserveFree,
 			"BadConversion":   m.badConversion,
+			"CreateHeld":      m.createHeld,
+			"DestroyHeld":     m.destroyHeld,
 		})
 	})
+}
+
+// checkTotals checks that the allocator's total of every agent is the
+// model's: no reservation or persistent volume is ever lost (or made up),
+// whatever is allocated, recovered or declined, until it is converted back.
+func (m *model) checkTotals(t *rapid.T) {
+	for id, ma := range m.agents {
+		if got := m.a.agents[id].total; !got.Equal(ma.total) {
+			t.Fatalf("agent %s: the allocator's total is %v, want %v", id, got, ma.total)
+		}
+	}
 }
 
 // checkReservedRoles checks that every reserved resource a framework holds
@@ -111,6 +129,29 @@ func (m *model) unreserveHeld(t *rapid.T) {
 	m.convertHeld(t, func(r *resources.Resource) bool { return r.IsDynamicallyReserved() },
 		func(r resources.Resource) resources.Resource {
 			r.Reservations = r.Reservations[:len(r.Reservations)-1]
+			return r
+		})
+}
+
+// createHeld makes a persistent volume of reserved disk a framework
+// holds (an accepted offer's CREATE), and destroyHeld makes one back into
+// reserved disk (DESTROY). Between the two, the volume stays in the
+// agent's total whatever else happens (the "" check compares totals).
+func (m *model) createHeld(t *rapid.T) {
+	m.convertHeld(t, func(r *resources.Resource) bool {
+		return r.Name == "disk" && r.IsDynamicallyReserved() && r.Disk == nil
+	},
+		func(r resources.Resource) resources.Resource {
+			m.nextVolume++
+			r.Disk = &resources.DiskInfo{PersistenceID: fmt.Sprintf("volume-%d", m.nextVolume)}
+			return r
+		})
+}
+
+func (m *model) destroyHeld(t *rapid.T) {
+	m.convertHeld(t, func(r *resources.Resource) bool { return r.IsPersistentVolume() && !r.Shared },
+		func(r resources.Resource) resources.Resource {
+			r.Disk = nil
 			return r
 		})
 }
