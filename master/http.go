@@ -213,7 +213,12 @@ func (m *Master) pump(w http.ResponseWriter, r *http.Request, s *sink) (clientGo
 		s.setAbort(nil)
 		_ = rc.SetWriteDeadline(time.Time{})
 	}()
-	_ = rc.Flush()
+	// The header goes out at once, so that the client knows its stream is
+	// open; when records wait already (an agent's REGISTERED, a
+	// framework's SUBSCRIBED), it goes with them, in one write.
+	if !s.pending() {
+		_ = rc.Flush()
+	}
 	rw := codec.NewRecordWriter(w)
 	for {
 		records, ok := s.next(r.Context())

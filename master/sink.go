@@ -158,6 +158,13 @@ func (s *sink) next(ctx context.Context) (records [][]byte, ok bool) {
 	}
 }
 
+// pending reports whether records wait to be handed out.
+func (s *sink) pending() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.queue) > 0
+}
+
 // written reports that the records next handed out are written.
 func (s *sink) written() {
 	s.mu.Lock()
