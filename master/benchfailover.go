@@ -18,6 +18,7 @@ import (
 	"runtime/debug"
 	"runtime/metrics"
 	"runtime/pprof"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -395,6 +396,8 @@ func (b *failoverBench) failover(ctx context.Context, leader int, res *BenchFail
 		(cputime.Process() - cpu0).Seconds(), (gcCPU() - gc0).Seconds(), heap.cycles-heap0.cycles,
 		float64(heap.bytes-heap0.bytes)/(1<<20), heap.objects-heap0.objects,
 		float64(heap.bytes-heap0.bytes)/1024/float64(b.opts.Agents), float64(heap.objects-heap0.objects)/float64(b.opts.Agents), who)
+	fmt.Fprintf(w, "failover: from the kill to the end the agents and the framework attempted %d subscriptions: %d redirected to the leader, %d failed (refused, reset or unavailable)\n",
+		b.tries.Load(), b.redirects.Load(), b.failedTries.Load())
 	for i, m := range survivors {
 		role := "the other follower"
 		if m == newLeader {
@@ -511,7 +514,12 @@ const (
 // failoverBench runs BenchFailover: the masters, the simulated agents and
 // the framework.
 type failoverBench struct {
-	opts      BenchFailoverOptions
+	opts BenchFailoverOptions
+	// dial connects to a master: over TCP, or in memory (pipes).
+	dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	// transport and client send the agents' messages and the
+	// framework's calls; the subscriptions have connections of their own
+	// (subscribe).
 	transport *http.Transport
 	client    *http.Client
 
@@ -540,6 +548,10 @@ type failoverBench struct {
 	// heard REGISTERED again after the kill, acked the tasks whose RUNNING
 	// was acknowledged to their agent.
 	registered, reregistered, acked atomic.Int64
+	// tries counts the subscriptions attempted since the kill, redirects
+	// those a follower redirected, failedTries those that failed (refused,
+	// reset, or answered 503).
+	tries, redirects, failedTries atomic.Int64
 
 	// pipes, when set, are the masters' HTTP handlers served over
 	// in-memory connections, by master address (and by index: "0".."2").
@@ -561,14 +573,14 @@ func newFailoverBench(opts BenchFailoverOptions, inMemory bool) *failoverBench {
 		pongs:    make(chan func(context.Context), opts.Agents+1024),
 		attempts: make(chan struct{}, maxAttempts),
 	}
-	dial := (&net.Dialer{Timeout: 5 * time.Second}).DialContext
+	b.dial = (&net.Dialer{Timeout: 5 * time.Second}).DialContext
 	if inMemory {
 		b.pipes = map[string]*pipeServer{}
-		dial = b.dialPipe
+		b.dial = b.dialPipe
 	}
 	b.transport = &http.Transport{
 		Proxy:               nil,
-		DialContext:         dial,
+		DialContext:         b.dial,
 		MaxIdleConnsPerHost: 4 * postWorkers,
 		IdleConnTimeout:     90 * time.Second,
 		DisableCompression:  true,
@@ -861,9 +873,10 @@ func (b *failoverBench) request(ctx context.Context, addr, path string, body []b
 
 // open POSTs a subscription (body, to path) to the leading master. It
 // starts at the master at index *at of the list, follows a redirect to
-// the leader, and tries the next master of the list after a connection
-// error or a 503, waiting a random backoff between attempts. It returns
-// the open stream and the address of the master that took it.
+// the leader (which *at then names, if it is on the list), and tries the
+// next master of the list after a connection error or a 503, waiting a
+// random backoff between attempts. It returns the open stream and the
+// address of the master that took it.
 func (b *failoverBench) open(ctx context.Context, at *int, path string, body []byte) (*http.Response, string, error) {
 	bound := b.opts.RetryMin
 	for {
@@ -874,7 +887,18 @@ func (b *failoverBench) open(ctx context.Context, at *int, path string, body []b
 			return nil, "", ctx.Err()
 		}
 		for hop := 0; ; hop++ {
-			resp, err := b.request(ctx, addr, path, body)
+			resp, err := b.subscribe(ctx, addr, path, body)
+			if b.killed() {
+				b.tries.Add(1)
+				switch {
+				case err != nil:
+					b.failedTries.Add(1)
+				case resp.StatusCode == http.StatusTemporaryRedirect:
+					b.redirects.Add(1)
+				case resp.StatusCode != http.StatusOK:
+					b.failedTries.Add(1)
+				}
+			}
 			if err != nil {
 				if ctx.Err() != nil {
 					<-b.attempts
@@ -891,6 +915,11 @@ func (b *failoverBench) open(ctx context.Context, at *int, path string, body []b
 			if resp.StatusCode == http.StatusTemporaryRedirect && hop < 2 {
 				if u, err := url.Parse(resp.Header.Get("Location")); err == nil && u.Host != "" {
 					addr = u.Host
+					// As the agent's own link does: the list is
+					// followed on from the leader when it fails.
+					if i := slices.Index(b.addrs, addr); i >= 0 {
+						*at = i
+					}
 					continue
 				}
 			}
@@ -1020,6 +1049,11 @@ func (a *simAgent) run(ctx context.Context) {
 		}
 		a.read(ctx, resp.Body, addr, resp.Header.Get(HeaderStreamID))
 		resp.Body.Close()
+		// The stream ended without a redirect: the agent's link goes on
+		// to the master after the one that served it (masterLink's
+		// nextMaster), rather than to the dead leader it would
+		// otherwise start from again.
+		at = (at + 1) % len(b.addrs)
 		// Not all at once: the first attempt after a stream ends waits a
 		// random delay below RetryMin.
 		pause(ctx, rand.N(b.opts.RetryMin+1))
