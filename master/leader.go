@@ -84,6 +84,7 @@ func (m *Master) follow(why string) {
 		m.log.Warn("no longer leading", "reason", why)
 	}
 	m.leads = false
+	m.gcStorm.restore()
 	m.role.Store(roleFollower)
 	m.closeStreams()
 	m.core = m.newCore(time.Now())
@@ -158,6 +159,9 @@ func (m *Master) elect(ctx context.Context) error {
 	m.core = m.newCore(time.Now())
 	m.core.Recover(reg)
 	m.leads = true
+	if n := m.core.Recovered(); n > 0 {
+		m.gcStorm.raise(m.cfg.ReregisterGCPercent, time.Now(), m.log, n)
+	}
 	self := m.advertise
 	m.leaderAddr.Store(&self)
 	m.info.Store(m.core.Info())

@@ -64,6 +64,11 @@ type Config struct {
 	// Pprof (--pprof) serves Go's runtime profiles under /debug/pprof/;
 	// off by default (404).
 	Pprof bool
+	// ReregisterGCPercent (--reregister_gc_percent), when positive, is the
+	// least GOGC the process runs with while the agents recovered from the
+	// registry re-register after this master is elected (gcstorm.go); 0
+	// leaves the garbage collector alone.
+	ReregisterGCPercent int
 }
 
 // Master drives a core.Core: one goroutine owns it, HTTP handlers feed it, and
@@ -75,6 +80,10 @@ type Master struct {
 	core *core.Core // owned by the loop, replaced on every election
 	ln   net.Listener
 	srv  *http.Server
+
+	// gcStorm is the collector's setting while agents re-register after
+	// an election (gcstorm.go); owned by the loop.
+	gcStorm gcStorm
 
 	store       registry.Store
 	raft        http.Handler // the registry's traffic between masters
@@ -303,6 +312,7 @@ loop:
 			}
 			m.commit(true)
 			m.warm.published(now)
+			m.settleGC(now)
 		case lead, ok := <-leadership:
 			switch {
 			case !ok:
@@ -328,6 +338,7 @@ loop:
 		}
 	}
 	close(m.stopped)
+	m.gcStorm.restore()
 	for _, s := range m.frameworkSinks {
 		s.close()
 	}
