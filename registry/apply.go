@@ -16,6 +16,24 @@ import (
 // an operation of an unknown type changes nothing. It keeps a clone of
 // whatever it stores, so the caller may go on using op.
 func Apply(reg *registrypb.Registry, op *registrypb.Operation) {
+	apply(reg, op, false)
+}
+
+// applyKeeping is Apply, except that it keeps an operation's AgentInfo as
+// it is rather than a clone: the caller hands it over and never changes it
+// after. An in-memory registry of 10,000 agents then holds their infos
+// once, with the master, rather than twice (tens of MiB).
+func applyKeeping(reg *registrypb.Registry, op *registrypb.Operation) {
+	apply(reg, op, true)
+}
+
+func apply(reg *registrypb.Registry, op *registrypb.Operation, keepInfo bool) {
+	admit := func(reg *registrypb.Registry, info *mesos.AgentInfo) {
+		if !keepInfo {
+			info = proto.Clone(info).(*mesos.AgentInfo)
+		}
+		admitInfo(reg, info)
+	}
 	switch op.GetType() {
 	case registrypb.Operation_ADMIT_AGENT, registrypb.Operation_UPDATE_AGENT:
 		admit(reg, op.GetAgentInfo())
@@ -122,14 +140,14 @@ func ApplyBatch(reg *registrypb.Registry, b *registrypb.Batch) {
 	}
 }
 
-func admit(reg *registrypb.Registry, info *mesos.AgentInfo) {
+// admitInfo admits the agent of info (kept as it is) or replaces its info.
+func admitInfo(reg *registrypb.Registry, info *mesos.AgentInfo) {
 	if info.GetId().GetValue() == "" {
 		return
 	}
 	if reg.Agents == nil {
 		reg.Agents = &registrypb.Registry_Agents{}
 	}
-	info = proto.Clone(info).(*mesos.AgentInfo)
 	for _, a := range reg.Agents.Agents {
 		if a.GetInfo().GetId().GetValue() == info.GetId().GetValue() {
 			a.Info = info

@@ -101,7 +101,10 @@ func (s *InMemory) Fetch(ctx context.Context) (*registrypb.Registry, error) {
 	return proto.Clone(s.reg).(*registrypb.Registry), nil
 }
 
-// Apply applies ops at once.
+// Apply applies ops at once. It keeps the AgentInfo of an operation that
+// admits or updates an agent as it is, not a clone: the caller must not
+// change it after (the master's core never changes an AgentInfo it hands
+// over; it replaces an agent's info).
 func (s *InMemory) Apply(ctx context.Context, ops []*registrypb.Operation) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -109,7 +112,7 @@ func (s *InMemory) Apply(ctx context.Context, ops []*registrypb.Operation) error
 		return ErrNotLeader
 	}
 	for _, op := range ops {
-		Apply(s.reg, op)
+		applyKeeping(s.reg, op)
 	}
 	return nil
 }

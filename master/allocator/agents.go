@@ -214,6 +214,12 @@ func (ag *agent) give(res resources.Resources, q qty) {
 	} else {
 		ag.available = ag.available.Add(res)
 	}
+	if !sameSlice(ag.offered.from, ag.available) {
+		// What the agent offered last is not what it has now (its
+		// tasks' resources coming back, say): the allocated copy kept to
+		// offer it again would most likely never be used.
+		ag.offered = offered{}
+	}
 	ag.availQ.add(q)
 	ag.gen++
 	ag.touch()

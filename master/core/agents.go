@@ -151,7 +151,9 @@ func (c *Core) registerAgent(conn string, info *mesos.AgentInfo, total resources
 	c.nextAgent++
 	info.Id = &mesos.AgentID{Value: &id}
 	// The admission is durable before the agent hears REGISTERED.
-	c.persist(&registrypb.Operation{Type: registrypb.Operation_ADMIT_AGENT.Enum(), AgentInfo: clone(info)})
+	// The agent's info as the core keeps it (never changed, replaced when
+	// it changes): an in-memory registry keeps the same message.
+	c.persist(&registrypb.Operation{Type: registrypb.Operation_ADMIT_AGENT.Enum(), AgentInfo: info})
 	a := c.newAgent(id, info, total, reg)
 	c.admitAgent(a)
 	c.connectAgent(a, conn)

@@ -205,7 +205,9 @@ func (c *Core) accept(fw *framework, acc *schedpb.Call_Accept) {
 			offerErr = "Aggregated offers must belong to one single agent"
 		}
 	}
-	// The named offers are used up either way.
+	// The named offers are used up either way. available is the ACCEPT's
+	// own copy (Add makes a new one), as is every value the operations
+	// below return: launch takes a task's resources out of it in place.
 	var available resources.Resources
 	for _, o := range offers {
 		c.removeOffer(o)
@@ -356,8 +358,10 @@ func sameOrder(a, b resources.Resources) bool {
 
 // launch validates one LAUNCH task (executor nil) or one task group and, if
 // valid, records the tasks and sends them to the agent. It returns what is
-// left of the offered resources. A group is all or nothing. shared are the
-// shared resources the tasks may use further copies of (shared.go).
+// left of the offered resources: available itself, taken from in place (it
+// must be the caller's own), or a new value. A group is all or nothing.
+// shared are the shared resources the tasks may use further copies of
+// (shared.go).
 func (c *Core) launch(fw *framework, a *agent, role string, available, shared resources.Resources, groupExecutor *mesos.ExecutorInfo, tasks []*mesos.TaskInfo) resources.Resources {
 	group := groupExecutor != nil
 	var err error
@@ -411,7 +415,13 @@ func (c *Core) launch(fw *framework, a *agent, role string, available, shared re
 			err = fmt.Errorf("Task '%s' uses invalid resources: %v", ti.GetTaskId().GetValue(), err)
 			break
 		}
-		needed.AddInPlace(taskRes[i]) // needed is its own: no copy each task
+		if needed == nil && i == len(tasks)-1 {
+			// A lone task's own resources (the usual LAUNCH, task by
+			// task): only read below, so not copied.
+			needed = taskRes[i]
+		} else {
+			needed.AddInPlace(taskRes[i]) // needed is its own: no copy each task
+		}
 	}
 	if err == nil {
 		available, err = c.takeShared(fw, a, shared, available, needed)
@@ -427,7 +437,9 @@ func (c *Core) launch(fw *framework, a *agent, role string, available, shared re
 		}
 		return available
 	}
-	available = available.Subtract(needed)
+	// available is the ACCEPT's own (see accept): taken from in place,
+	// not copied for every task.
+	available.SubtractInPlace(needed)
 	if newExecutor {
 		a.executors[executorKey(fw.id, executor.GetExecutorId().GetValue())] = executor
 		if fw.executors[a.id] == nil {

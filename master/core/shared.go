@@ -36,15 +36,19 @@ func sharedSeen(seen, available resources.Resources) resources.Resources {
 // in seen. It returns available with the further copies, charged to the
 // framework, so that needed can be subtracted from it.
 func (c *Core) takeShared(fw *framework, a *agent, seen, available, needed resources.Resources) (resources.Resources, error) {
-	tooMuch := fmt.Errorf("Task uses more resources %s than available %s", needed.String(), available.String())
+	// The error is made only when it is returned: formatting both sets
+	// for every launch that fits was most of the cost of a launch's check.
+	tooMuch := func() error {
+		return fmt.Errorf("Task uses more resources %s than available %s", needed.String(), available.String())
+	}
 	if len(needed.Shared()) == 0 {
 		if !available.Contains(needed) {
-			return available, tooMuch
+			return available, tooMuch()
 		}
 		return available, nil
 	}
 	if !available.NonShared().Contains(needed.NonShared()) {
-		return available, tooMuch
+		return available, tooMuch()
 	}
 	have := available.Shared()
 	var extra resources.Resources
@@ -54,7 +58,7 @@ func (c *Core) takeShared(fw *framework, a *agent, seen, available, needed resou
 			continue
 		}
 		if !seen.ContainsResource(r) {
-			return available, tooMuch
+			return available, tooMuch()
 		}
 		extra = extra.AddResource(r)
 	}

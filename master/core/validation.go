@@ -287,6 +287,16 @@ func validateTask(ti *mesos.TaskInfo, a *agent, fw *framework, inGroup bool) err
 // (a task may take revocable cpus and non-revocable mem, not both kinds
 // of cpus).
 func validateRevocableMix(lists ...[]*mesos.Resource) error {
+	anyRevocable := false
+	for _, rs := range lists {
+		for _, r := range rs {
+			anyRevocable = anyRevocable || r.Revocable != nil
+		}
+	}
+	if !anyRevocable {
+		// The usual case: nothing to mix, and no maps to make.
+		return nil
+	}
 	var rev, nonRev map[string]bool
 	for _, rs := range lists {
 		for _, r := range rs {
