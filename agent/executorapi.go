@@ -3,7 +3,6 @@ package agent
 import (
 	"fmt"
 	"io"
-	"maps"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -58,52 +57,36 @@ func (s *execStream) send(ev *execpb.Event) bool {
 
 // streams is the registry of open executor streams, shared by the HTTP
 // handlers (which add and remove them) and the agent loop (which writes to
-// them). The loop's lookups take no lock: the map is replaced, never
-// changed, so that the loop never waits behind a thousand handlers.
+// them). The loop's lookups take no lock, so that the loop never waits
+// behind a thousand handlers: a sync.Map's loads do not, and its stores
+// cost the same with a thousand streams open as with one (the map used to
+// be copied whole for each, a thousand entries per subscription in a
+// launch of a thousand tasks).
 type streams struct {
-	mu   sync.Mutex // for writers
-	next int64
-	m    atomic.Pointer[map[int64]*execStream]
-}
-
-// update replaces the map with a copy that change has modified.
-func (ss *streams) update(change func(map[int64]*execStream)) {
-	m := make(map[int64]*execStream)
-	if old := ss.m.Load(); old != nil {
-		m = maps.Clone(*old)
-	}
-	change(m)
-	ss.m.Store(&m)
+	next atomic.Int64
+	m    sync.Map // int64 -> *execStream
 }
 
 func (ss *streams) add(enc codec.Encoding) *execStream {
-	ss.mu.Lock()
-	defer ss.mu.Unlock()
-	ss.next++
-	s := &execStream{id: ss.next, enc: enc, events: make(chan *execpb.Event, eventQueueCapacity), closed: make(chan struct{})}
-	ss.update(func(m map[int64]*execStream) { m[s.id] = s })
+	s := &execStream{id: ss.next.Add(1), enc: enc, events: make(chan *execpb.Event, eventQueueCapacity), closed: make(chan struct{})}
+	ss.m.Store(s.id, s)
 	return s
 }
 
 func (ss *streams) get(id int64) *execStream {
-	if m := ss.m.Load(); m != nil {
-		return (*m)[id]
+	if s, ok := ss.m.Load(id); ok {
+		return s.(*execStream)
 	}
 	return nil
 }
 
-func (ss *streams) remove(id int64) {
-	ss.mu.Lock()
-	defer ss.mu.Unlock()
-	ss.update(func(m map[int64]*execStream) { delete(m, id) })
-}
+func (ss *streams) remove(id int64) { ss.m.Delete(id) }
 
 func (ss *streams) closeAll() {
-	if m := ss.m.Load(); m != nil {
-		for _, s := range *m {
-			s.close()
-		}
-	}
+	ss.m.Range(func(_, s any) bool {
+		s.(*execStream).close()
+		return true
+	})
 }
 
 // serveExecutorAPI is POST /api/v1/executor, with Mesos's ladder of checks

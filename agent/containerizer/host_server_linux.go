@@ -54,6 +54,9 @@ type hostServer struct {
 	events     []queuedEvent
 	eventsWake chan struct{}
 	eventsDone chan struct{} // closed by eventWriter once the host exits and all is sent
+	// spawner starts tasks from a thread with a descriptor table of its
+	// own (spawn_linux.go); nil when it could not be started.
+	spawner *spawner
 }
 
 // queuedEvent is an event for the watcher it was meant for when it came.
@@ -115,6 +118,13 @@ func runHost(args []string) int {
 	}
 	log.Info("serving", "socket", path, "pid", os.Getpid())
 	tell("ready")
+	// After the listener (which starts Go's poller, whose descriptors
+	// the spawner keeps) and the report (whose pipe it must not keep).
+	if sp, err := startSpawner(); err != nil {
+		log.Warn("tasks will be forked from the host's own descriptor table", "err", err)
+	} else {
+		s.spawner = sp
+	}
 	go func() {
 		idle := time.NewTimer(hostIdle)
 		defer idle.Stop()
@@ -389,6 +399,14 @@ func (s *hostServer) launch(req hostRequest, stdout, stderr *os.File) (run func(
 	// (Started below): until then launch.json says that the container is
 	// the host's, and there is no process of its own to record.
 	start := func(cmd *exec.Cmd) error { return startInCgroups(cmd, req.CgroupTasks, req.CgroupDir) }
+	var spawn func(path string, argv, env []string, dir string, stdout, stderr *os.File) (int, error)
+	// With cgroups v1 a task is born in its cgroups by forking from a
+	// thread that joined them (startInCgroups); else from the spawner.
+	if s.spawner != nil && (req.CgroupDir != "" || len(req.CgroupTasks) == 0) {
+		spawn = func(path string, argv, env []string, dir string, stdout, stderr *os.File) (int, error) {
+			return s.spawner.spawn(path, argv, env, dir, req.CgroupDir, stdout, stderr)
+		}
+	}
 	abandon := func(ws syscall.WaitStatus) bool {
 		if !ws.Signaled() || ws.Signal() != syscall.SIGKILL || !oomKilled(req.CgroupTasks, req.CgroupDir) {
 			return false
@@ -403,6 +421,7 @@ func (s *hostServer) launch(req hostRequest, stdout, stderr *os.File) (run func(
 		Stdout:  stdout,
 		Stderr:  stderr,
 		Start:   start,
+		Spawn:   spawn,
 		Abandon: abandon,
 		Started: func(pid int) {
 			task := recordProc(pid)

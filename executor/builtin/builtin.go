@@ -196,6 +196,13 @@ type Hosted struct {
 	// a session of its own; nil is cmd.Start. The host uses it to start the
 	// process inside the container's cgroups.
 	Start func(cmd *exec.Cmd) error
+	// Spawn, when set, starts a task's process instead of Start (checks
+	// still go through Start): path with argv and env in dir, as the
+	// leader of a session of its own, its stdin /dev/null and its stdout
+	// and stderr the files given. It returns the pid of the process, a
+	// child of this process that the executor reaps. The host uses it to
+	// fork from a thread that does not hold every descriptor of the host.
+	Spawn func(path string, argv, env []string, dir string, stdout, stderr *os.File) (int, error)
 	// Started, when set, is told the pid of the task's process once it
 	// has started.
 	Started func(pid int)

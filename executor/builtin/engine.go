@@ -367,7 +367,7 @@ func (e *engine) start(ctx context.Context, t *task) error {
 	}
 	spec := procSpec{command: t.info.GetCommand(), stdout: e.stdout, stderr: e.stderr}
 	if h := e.hosted; h != nil {
-		spec.session, spec.start = true, h.Start
+		spec.session, spec.start, spec.spawn = true, h.Start, h.Spawn
 	}
 	var extra []string
 	if e.kind == KindCommand {

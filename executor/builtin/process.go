@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 	"unicode"
@@ -29,6 +30,9 @@ type procSpec struct {
 	session bool
 	// start starts the prepared command; nil is cmd.Start.
 	start func(*exec.Cmd) error
+	// spawn, when set, starts the process instead of an exec.Cmd (see
+	// Hosted.Spawn); the process then leads a session of its own.
+	spawn func(path string, argv, env []string, dir string, stdout, stderr *os.File) (int, error)
 }
 
 // runner is a started task: a process of the executor's own, or a Docker
@@ -57,8 +61,13 @@ type exitResult struct {
 
 // process is a started task process, the leader of its own process group.
 type process struct {
+	// cmd started it; nil when it was spawned (procSpec.spawn): wait
+	// then reaps it itself.
 	cmd *exec.Cmd
 	pid int
+	// reaped is set once a spawned process has been waited for: its pid
+	// may then be another process's.
+	reaped atomic.Bool
 }
 
 var _ runner = (*process)(nil)
@@ -71,6 +80,21 @@ func (p *process) kill() error { return p.signal(syscall.SIGKILL) }
 
 func (p *process) wait() exitResult {
 	awaitExit(p.pid)
+	if p.cmd == nil {
+		var ws syscall.WaitStatus
+		var err error
+		for {
+			_, err = syscall.Wait4(p.pid, &ws, 0, nil)
+			if !errors.Is(err, syscall.EINTR) {
+				break
+			}
+		}
+		p.reaped.Store(true)
+		if err != nil {
+			return exitResult{err: fmt.Errorf("wait for pid %d: %w", p.pid, err)}
+		}
+		return exitResult{ws: ws, ok: true}
+	}
 	err := p.cmd.Wait()
 	if st := p.cmd.ProcessState; st != nil {
 		if ws, ok := st.Sys().(syscall.WaitStatus); ok {
@@ -84,6 +108,9 @@ func startProcess(spec procSpec) (*process, error) {
 	ci := spec.command
 	if ci == nil {
 		return nil, errors.New("task has no command")
+	}
+	if spec.spawn != nil {
+		return spawnProcess(spec)
 	}
 	var cmd *exec.Cmd
 	if ci.GetShell() {
@@ -120,6 +147,33 @@ func startProcess(spec procSpec) (*process, error) {
 	return &process{cmd: cmd, pid: cmd.Process.Pid}, nil
 }
 
+// spawnProcess starts spec's command through spec.spawn.
+func spawnProcess(spec procSpec) (*process, error) {
+	ci := spec.command
+	path, argv := "/bin/sh", []string{"sh", "-c", ci.GetValue()}
+	if ci.GetShell() {
+		if ci.Value == nil {
+			return nil, errors.New("shell command is not specified")
+		}
+	} else {
+		if ci.GetValue() == "" {
+			return nil, errors.New("executable is not specified")
+		}
+		var err error
+		if path, err = lookPath(ci.GetValue(), spec.env); err != nil {
+			return nil, err
+		}
+		if argv = ci.GetArguments(); len(argv) == 0 {
+			argv = []string{ci.GetValue()}
+		}
+	}
+	pid, err := spec.spawn(path, argv, spec.env, spec.dir, spec.stdout, spec.stderr)
+	if err != nil {
+		return nil, err
+	}
+	return &process{pid: pid}, nil
+}
+
 // signal signals the task's whole process group.
 func (p *process) signal(sig syscall.Signal) error {
 	err := syscall.Kill(-p.pid, sig)
@@ -133,7 +187,11 @@ func (p *process) signal(sig syscall.Signal) error {
 // leader directly in case it left the group.
 func (p *process) destroy() {
 	_ = p.signal(syscall.SIGKILL)
-	_ = p.cmd.Process.Signal(syscall.SIGKILL)
+	if p.cmd != nil {
+		_ = p.cmd.Process.Signal(syscall.SIGKILL)
+	} else if !p.reaped.Load() {
+		_ = syscall.Kill(p.pid, syscall.SIGKILL)
+	}
 }
 
 // lookPath finds an executable the way execvp does, but in the task's PATH.
