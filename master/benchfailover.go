@@ -1053,10 +1053,13 @@ func (a *simAgent) run(ctx context.Context) {
 		a.read(ctx, resp.Body, addr, resp.Header.Get(HeaderStreamID))
 		resp.Body.Close()
 		// The stream ended without a redirect: the agent's link goes on
-		// to the master after the one that served it (masterLink's
-		// nextMaster), rather than to the dead leader it would
-		// otherwise start from again.
-		at = (at + 1) % len(b.addrs)
+		// to the master after the one that served it in its list
+		// (masterLink's nextMaster), not back to the dead leader. The
+		// agents' lists are in no one order (each agent's own), so that
+		// is either of the other masters.
+		if i := slices.Index(b.addrs, addr); i >= 0 && len(b.addrs) > 1 {
+			at = (i + 1 + rand.IntN(len(b.addrs)-1)) % len(b.addrs)
+		}
 		// Not all at once: the first attempt after a stream ends waits a
 		// random delay below RetryMin.
 		pause(ctx, rand.N(b.opts.RetryMin+1))

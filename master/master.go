@@ -84,6 +84,9 @@ type Master struct {
 	// gcStorm is the collector's setting while agents re-register after
 	// an election (gcstorm.go); owned by the loop.
 	gcStorm gcStorm
+	// tickPublished is when the ticker last published a snapshot; owned
+	// by the loop.
+	tickPublished time.Time
 
 	store       registry.Store
 	raft        http.Handler // the registry's traffic between masters
@@ -310,8 +313,20 @@ loop:
 			} else if leader := m.store.Leader(); leader != m.Leader() {
 				m.followLeader(leader)
 			}
-			m.commit(true)
-			m.warm.published(now)
+			// While agents recovered from the registry come back
+			// (by the thousand after a failover), the tick publishes
+			// every stormPublishEvery: each publication copies the
+			// changed records and their trees' paths, most of which
+			// the next would copy again. A reader still gets a
+			// snapshot showing everything answered before it asked
+			// (latest publishes for it).
+			if !m.leads || m.core.Recovered() == 0 || now.Sub(m.tickPublished) >= stormPublishEvery {
+				m.commit(true)
+				m.tickPublished = now
+				m.warm.published(now)
+			} else {
+				m.commit(false)
+			}
 			m.settleGC(now)
 		case lead, ok := <-leadership:
 			switch {
@@ -395,6 +410,10 @@ func (m *Master) doLeading(fn func()) error {
 	}
 	return err
 }
+
+// stormPublishEvery spaces the tick's publications while recovered agents
+// re-register (Run).
+const stormPublishEvery = 500 * time.Millisecond
 
 // freshWait bounds how long a reader waits for the loop to publish.
 const freshWait = 250 * time.Millisecond
