@@ -59,6 +59,10 @@ type BenchLaunchOptions struct {
 	// MemProfile, when set, names where a heap profile (pprof) is
 	// written once half the tasks finished.
 	MemProfile string
+	// MemoryLimit says how the caller set the process's soft memory limit
+	// (as `gomesos master --memory_limit` would), for the first line;
+	// when empty, the limit in force is read and printed.
+	MemoryLimit string
 }
 
 func (o *BenchLaunchOptions) setDefaults() {
@@ -186,7 +190,7 @@ func BenchLaunch(ctx context.Context, opts BenchLaunchOptions, w io.Writer) (Ben
 		where = "this process"
 	}
 	fmt.Fprintf(w, "launch: %d agents (%d tasks at once each, %d goroutines playing them), %d frameworks, %d tasks of cpus:%g;mem:%g; agents and frameworks in %s; master's garbage collector: %s\n",
-		opts.Agents, opts.Slots, opts.Workers, opts.Frameworks, opts.Tasks, launchTaskCPUs, launchTaskMem, where, gcSettings())
+		opts.Agents, opts.Slots, opts.Workers, opts.Frameworks, opts.Tasks, launchTaskCPUs, launchTaskMem, where, gcSettings(opts.MemoryLimit))
 
 	start := time.Now()
 	if err := h.registerAgents(); err != nil {
@@ -324,8 +328,12 @@ func BenchLaunch(ctx context.Context, opts BenchLaunchOptions, w io.Writer) (Ben
 		res.PeakLive, res.RSSSource, float64(res.RSS)/(1<<20), float64(res.RSS)/live,
 		float64(res.HeapLive)/(1<<20), float64(res.HeapLive)/live, float64(res.HeapPeak)/(1<<20), float64(res.HeapPeak)/live,
 		float64(res.PeerRSS)/(1<<20))
-	fmt.Fprintf(w, "launch: the Go runtime's memory when it held the most (%.1f MiB, not counting what it returned to the system): %s\n",
-		float64(classes.peak)/(1<<20), classes.String())
+	limit := "none"
+	if l := debug.SetMemoryLimit(-1); l != math.MaxInt64 {
+		limit = fmt.Sprintf("%.1f MiB", float64(l)/(1<<20))
+	}
+	fmt.Fprintf(w, "launch: the Go runtime's memory when it held the most (%.1f MiB, not counting what it returned to the system): %s; soft memory limit at the end %s\n",
+		float64(classes.peak)/(1<<20), classes.String(), limit)
 	_, err = fmt.Fprintln(w, res.Line())
 	return res, err
 }
@@ -388,17 +396,19 @@ func (c *memClasses) String() string {
 }
 
 // gcSettings says how the process's garbage collector is set: GOGC and the
-// soft memory limit.
-func gcSettings() string {
+// soft memory limit (limit when the caller says how it set it).
+func gcSettings(limit string) string {
 	pct := debug.SetGCPercent(100)
 	debug.SetGCPercent(pct)
 	gogc := "off"
 	if pct >= 0 {
 		gogc = strconv.Itoa(pct)
 	}
-	limit := "none"
-	if l := debug.SetMemoryLimit(-1); l != math.MaxInt64 {
-		limit = fmt.Sprintf("%.1f MiB", float64(l)/(1<<20))
+	if limit == "" {
+		limit = "none"
+		if l := debug.SetMemoryLimit(-1); l != math.MaxInt64 {
+			limit = fmt.Sprintf("%.1f MiB", float64(l)/(1<<20))
+		}
 	}
 	return "GOGC=" + gogc + ", memory limit " + limit
 }

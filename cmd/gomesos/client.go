@@ -114,7 +114,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			return runBenchLocality(ctx, args[1:], stdout, stderr)
 		}
 	}
-	fmt.Fprintln(stderr, "Usage: gomesos bench allocator [--agents=N] [--frameworks=N] [--roles=N]\n       gomesos bench state [--agents=N] [--tasks=N] [--readers=N] [--duration=D] [--update_rate=N]\n       gomesos bench failover [--agents=N] [--tasks_per_agent=N] [--registry_election_timeout=D]\n       gomesos bench launch [--agents=N] [--tasks=N] [--frameworks=N] [--slots=N] [--timeout=D] [--cpuprofile=FILE] [--memprofile=FILE] [--memory_limit=SIZE] [--gogc=N] [--in_process]\n       gomesos bench tasks [--tasks=N | --latency=K] [--isolation=...] [--work_dir=DIR] [--pprof] [--cpuprofile=F]\n       gomesos bench batch [--size=1GB] [--executors=1,2,4] [--split_size=16MB]\n       gomesos bench locality [--agents=96] [--frameworks=16] [--slots=4] [--jobs=3] [--tasks=48] [--waits=0s,1s,5s]")
+	fmt.Fprintln(stderr, "Usage: gomesos bench allocator [--agents=N] [--frameworks=N] [--roles=N]\n       gomesos bench state [--agents=N] [--tasks=N] [--readers=N] [--duration=D] [--update_rate=N]\n       gomesos bench failover [--agents=N] [--tasks_per_agent=N] [--registry_election_timeout=D]\n       gomesos bench launch [--agents=N] [--tasks=N] [--frameworks=N] [--slots=N] [--timeout=D] [--cpuprofile=FILE] [--memprofile=FILE] [--memory_limit=SIZE|auto|Rx|none] [--gogc=N] [--in_process]\n       gomesos bench tasks [--tasks=N | --latency=K] [--isolation=...] [--work_dir=DIR] [--pprof] [--cpuprofile=F]\n       gomesos bench batch [--size=1GB] [--executors=1,2,4] [--split_size=16MB]\n       gomesos bench locality [--agents=96] [--frameworks=16] [--slots=4] [--jobs=3] [--tasks=48] [--waits=0s,1s,5s]")
 	return 2
 }
 
@@ -262,7 +262,9 @@ func runBenchLaunch(ctx context.Context, args []string, stdout, stderr io.Writer
 	if *gogc > 0 {
 		debug.SetGCPercent(*gogc)
 	}
-	memLimit.apply()
+	rule, stopMemLimit := memLimit.start(ctx)
+	defer stopMemLimit()
+	opts.MemoryLimit = rule
 	if opts.Agents < 1 || opts.Tasks < 1 || opts.Frameworks < 1 || opts.Slots < 1 {
 		fmt.Fprintln(stderr, "gomesos bench launch: --agents, --tasks, --frameworks and --slots must be at least 1")
 		return 2

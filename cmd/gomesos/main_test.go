@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"os"
 	"regexp"
 	"runtime/debug"
 	"strings"
@@ -215,8 +216,26 @@ func TestBenchLaunchSetsGarbageCollector(t *testing.T) {
 		!strings.Contains(stdout, "agents and frameworks in a child process") {
 		t.Fatalf("exit %d, stdout %q, stderr %q", code, stdout, stderr)
 	}
+	// By default, as a master, an adaptive limit; or one at a given ratio.
+	for _, tc := range []struct{ arg, want string }{
+		{"--memory_limit=auto", "memory limit adaptive (1.6 x the peak live heap, at least 64 MiB over it)"},
+		{"--memory_limit=1.75x", "memory limit adaptive (1.75 x the peak live heap, at least 64 MiB over it)"},
+		{"--memory_limit=none", ", memory limit none"},
+	} {
+		code, stdout, stderr := runCLI("bench", "launch", "--agents=5", "--tasks=50", tc.arg)
+		if code != 0 || !strings.Contains(stdout, tc.want) {
+			t.Errorf("%s: exit %d, stdout %q, stderr %q; want %q", tc.arg, code, stdout, stderr, tc.want)
+		}
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		code, stdout, stderr := runCLI("bench", "launch", "--agents=5", "--tasks=50")
+		if code != 0 || !strings.Contains(stdout, "memory limit adaptive (1.6 x") {
+			t.Errorf("no --memory_limit: exit %d, stdout %q, stderr %q; want the adaptive limit", code, stdout, stderr)
+		}
+	}
 	for _, tc := range []struct{ arg, flag string }{
 		{"--memory_limit=0", "memory_limit"}, {"--memory_limit=lots", "memory_limit"}, {"--gogc=-5", "gogc"},
+		{"--memory_limit=1x", "memory_limit"}, {"--memory_limit=0.5x", "memory_limit"}, {"--memory_limit=x", "memory_limit"},
 	} {
 		code, stdout, stderr := runCLI("bench", "launch", "--agents=5", "--tasks=50", tc.arg)
 		if code != 2 || !strings.Contains(stderr, tc.flag) || stdout != "" {

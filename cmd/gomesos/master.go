@@ -110,7 +110,8 @@ func runMaster(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintln(stderr, "gomesos master:", err)
 		return 2
 	}
-	memLimit.apply()
+	_, stopMemLimit := memLimit.start(ctx)
+	defer stopMemLimit()
 	log, verb, err := newLogger(stderr, *level)
 	if err != nil {
 		fmt.Fprintln(stderr, "gomesos master:", err)
