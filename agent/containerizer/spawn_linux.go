@@ -7,9 +7,12 @@ import (
 	"runtime"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/gomesos/gomesos/executor/builtin"
 )
 
 // A spawner starts the executor host's task processes from a thread whose
@@ -38,6 +41,10 @@ type spawner struct {
 	send int        // the shared table's end of the socket pair
 	reqs chan spawnRequest
 	tid  int // the spawner thread's ID (for tests)
+	// broken is set once a launch's descriptors could not be passed
+	// (or taken): the messages on the socket pair may no longer match
+	// the requests, so no further task is started through it.
+	broken atomic.Bool
 }
 
 // spawnRequest is one process to start.
@@ -54,6 +61,8 @@ type spawnRequest struct {
 type spawnResult struct {
 	pid int
 	err error
+	// lost is set when the request's descriptors could not be taken.
+	lost bool
 }
 
 // startSpawner starts the spawner thread. Go's network poller must be
@@ -100,7 +109,12 @@ func (s *spawner) loop(recv int, ready chan<- error) {
 	s.tid = unix.Gettid()
 	ready <- nil
 	for req := range s.reqs {
-		pid, err := spawnOne(recv, devNull, req)
+		out, errf, err := receiveTwo(recv)
+		if err != nil {
+			req.done <- spawnResult{err: err, lost: true}
+			continue
+		}
+		pid, err := spawnOne(out, errf, devNull, req)
 		req.done <- spawnResult{pid: pid, err: err}
 	}
 }
@@ -146,13 +160,9 @@ func closePrivateExcept(keep int) error {
 	return nil
 }
 
-// spawnOne starts one process: its stdout and stderr are the two
-// descriptors waiting on recv.
-func spawnOne(recv, devNull int, req spawnRequest) (int, error) {
-	out, errf, err := receiveTwo(recv)
-	if err != nil {
-		return 0, err
-	}
+// spawnOne starts one process with out and errf (the spawner's copies,
+// which it closes) as its stdout and stderr.
+func spawnOne(out, errf, devNull int, req spawnRequest) (int, error) {
 	defer unix.Close(out)
 	defer unix.Close(errf)
 	sys := &syscall.SysProcAttr{Setsid: true}
@@ -181,7 +191,13 @@ func spawnOne(recv, devNull int, req spawnRequest) (int, error) {
 func receiveTwo(recv int) (a, b int, err error) {
 	buf := make([]byte, 1)
 	oob := make([]byte, unix.CmsgSpace(2*4))
-	_, oobn, _, _, err := unix.Recvmsg(recv, buf, oob, unix.MSG_CMSG_CLOEXEC)
+	var oobn int
+	for {
+		_, oobn, _, _, err = unix.Recvmsg(recv, buf, oob, unix.MSG_CMSG_CLOEXEC)
+		if !errors.Is(err, unix.EINTR) {
+			break
+		}
+	}
 	if err != nil {
 		return 0, 0, fmt.Errorf("spawner: receive descriptors: %w", err)
 	}
@@ -207,8 +223,13 @@ func receiveTwo(recv int) (a, b int, err error) {
 // spawn starts path with argv and env in dir, as the leader of a session
 // of its own, its stdin /dev/null and its stdout and stderr the files
 // given, in cgroupDir (a cgroup v2 directory) when set; it returns the
-// child's pid. The caller reaps the child.
+// child's pid. The caller reaps the child. An error that wraps
+// builtin.ErrNoSpawner means that the spawner cannot be used (any more):
+// the process was not started, and may be started otherwise.
 func (s *spawner) spawn(path string, argv, env []string, dir, cgroupDir string, stdout, stderr *os.File) (int, error) {
+	if s.broken.Load() {
+		return 0, builtin.ErrNoSpawner
+	}
 	outFd, err := rawFd(stdout)
 	if err != nil {
 		return 0, err
@@ -225,11 +246,17 @@ func (s *spawner) spawn(path string, argv, env []string, dir, cgroupDir string, 
 	runtime.KeepAlive(stdout)
 	runtime.KeepAlive(stderr)
 	if err != nil {
-		return 0, fmt.Errorf("spawner: send descriptors: %w", err)
+		// A socket pair's message goes whole or not at all: nothing is
+		// left for the next request to take by mistake.
+		return 0, fmt.Errorf("%w: send descriptors: %w", builtin.ErrNoSpawner, err)
 	}
 	req := spawnRequest{path: path, argv: argv, env: env, dir: dir, cgroupDir: cgroupDir, done: make(chan spawnResult, 1)}
 	s.reqs <- req
 	res := <-req.done
+	if res.lost {
+		s.broken.Store(true)
+		return 0, fmt.Errorf("%w: %w", builtin.ErrNoSpawner, res.err)
+	}
 	return res.pid, res.err
 }
 

@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gomesos/gomesos/executor/builtin"
 )
 
 // The spawner starts a process as the executor host starts a task (in its
@@ -162,4 +164,18 @@ func BenchmarkStartTask(b *testing.B) {
 		}
 		b.ReportMetric(float64((cpu()-before).Microseconds())/float64(b.N), "cpu-µs/op")
 	})
+}
+
+// A spawner that could not take a launch's descriptors starts nothing
+// more, and says so in a way that sends tasks the other way.
+func TestBrokenSpawnerSaysSo(t *testing.T) {
+	sp, err := startSpawner()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp.broken.Store(true)
+	_, err = sp.spawn("/bin/true", []string{"true"}, nil, t.TempDir(), "", os.Stdout, os.Stderr)
+	if !errors.Is(err, builtin.ErrNoSpawner) {
+		t.Errorf("spawn from a broken spawner: %v", err)
+	}
 }

@@ -202,6 +202,7 @@ type Hosted struct {
 	// and stderr the files given. It returns the pid of the process, a
 	// child of this process that the executor reaps. The host uses it to
 	// fork from a thread that does not hold every descriptor of the host.
+	// An error wrapping ErrNoSpawner sends the task through Start instead.
 	Spawn func(path string, argv, env []string, dir string, stdout, stderr *os.File) (int, error)
 	// Started, when set, is told the pid of the task's process once it
 	// has started.

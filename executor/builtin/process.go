@@ -110,7 +110,11 @@ func startProcess(spec procSpec) (*process, error) {
 		return nil, errors.New("task has no command")
 	}
 	if spec.spawn != nil {
-		return spawnProcess(spec)
+		p, err := spawnProcess(spec)
+		if !errors.Is(err, ErrNoSpawner) {
+			return p, err
+		}
+		// Started as below instead.
 	}
 	var cmd *exec.Cmd
 	if ci.GetShell() {
@@ -146,6 +150,10 @@ func startProcess(spec procSpec) (*process, error) {
 	}
 	return &process{cmd: cmd, pid: cmd.Process.Pid}, nil
 }
+
+// ErrNoSpawner is what a Hosted.Spawn's error wraps when it did not start
+// the process and cannot: the task is then started through Start.
+var ErrNoSpawner = errors.New("no spawner")
 
 // spawnProcess starts spec's command through spec.spawn.
 func spawnProcess(spec procSpec) (*process, error) {
