@@ -1057,13 +1057,21 @@ func (a *simAgent) run(ctx context.Context) {
 		// (masterLink's nextMaster), not back to the dead leader. The
 		// agents' lists are in no one order (each agent's own), so that
 		// is either of the other masters.
-		if i := slices.Index(b.addrs, addr); i >= 0 && len(b.addrs) > 1 {
-			at = (i + 1 + rand.IntN(len(b.addrs)-1)) % len(b.addrs)
-		}
+		at = b.nextAfter(addr, at)
 		// Not all at once: the first attempt after a stream ends waits a
 		// random delay below RetryMin.
 		pause(ctx, rand.N(b.opts.RetryMin+1))
 	}
+}
+
+// nextAfter is the index of the master a party goes on to when its stream
+// from addr ended: either of the other masters, picked at random (at when
+// addr is not on the list).
+func (b *failoverBench) nextAfter(addr string, at int) int {
+	if i := slices.Index(b.addrs, addr); i >= 0 && len(b.addrs) > 1 {
+		return (i + 1 + rand.IntN(len(b.addrs)-1)) % len(b.addrs)
+	}
+	return at
 }
 
 // encode makes a.body from message(); it reports false, and fails the
@@ -1192,6 +1200,7 @@ func (f *simFramework) run(ctx context.Context) {
 		}
 		f.read(ctx, resp.Body, addr, resp.Header.Get("Mesos-Stream-Id"))
 		resp.Body.Close()
+		at = b.nextAfter(addr, at) // as an agent does
 		pause(ctx, rand.N(b.opts.RetryMin+1))
 	}
 }
