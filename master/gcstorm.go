@@ -4,6 +4,8 @@ import (
 	"log/slog"
 	"runtime/debug"
 	"time"
+
+	"github.com/gomesos/gomesos/internal/memlimit"
 )
 
 // A newly elected master's heap grows, within seconds, from what a
@@ -16,9 +18,11 @@ import (
 // `gomesos master`), so that it collects about twice instead; it puts the
 // setting back once they are all back (or removed), after
 // gcStormMax at the latest, or when it stops leading. The heap may grow
-// further above the live one meanwhile; a memory limit (--memory_limit,
-// GOMEMLIMIT) still holds, as the collector keeps to it whatever GOGC
-// says.
+// further above the live one meanwhile. A fixed memory limit (a size given
+// to --memory_limit, or GOMEMLIMIT) still holds, as the collector keeps to
+// it whatever GOGC says; the adaptive one, `gomesos master`'s default, is
+// lifted meanwhile (memlimit.Hold), since it would collect at every step of
+// the very growth the raised GOGC is for.
 
 // gcStormMax bounds how long the raised GOGC lasts.
 const gcStormMax = time.Minute
@@ -28,6 +32,10 @@ type gcStorm struct {
 	raised bool
 	prev   int // the GOGC to put back
 	since  time.Time
+	// release ends the lift of the adaptive memory limit, which would
+	// otherwise collect at every step of the growth the raised GOGC is
+	// for.
+	release func()
 }
 
 // raise sets GOGC to at least percent (a positive percent; not when the
@@ -42,6 +50,7 @@ func (g *gcStorm) raise(percent int, now time.Time, log *slog.Logger, agents int
 		return
 	}
 	g.raised, g.prev, g.since = true, prev, now
+	g.release = memlimit.Hold()
 	log.Info("raising GOGC while the recovered agents re-register", "gogc", percent, "was", prev, "agents", agents)
 }
 
@@ -51,7 +60,8 @@ func (g *gcStorm) restore() {
 		return
 	}
 	debug.SetGCPercent(g.prev)
-	g.raised = false
+	g.release()
+	g.raised, g.release = false, nil
 }
 
 // settleGC puts GOGC back once the recovered agents are back, the master

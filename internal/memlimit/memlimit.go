@@ -27,8 +27,31 @@ import (
 	"runtime/debug"
 	"runtime/metrics"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
 )
+
+// holds counts the Holds not yet released in this process.
+var holds atomic.Int32
+
+// adaptive says whether an Adaptive runs in this process.
+var adaptive atomic.Bool
+
+// Hold lifts the adaptive limit until release is called (more than once
+// is harmless): the collector then paces by GOGC alone. A master takes it
+// while the agents it recovered re-register after its election, a growth
+// of its live heap that the limit would otherwise meet with a collection
+// at every step. A fixed limit (a size, GOMEMLIMIT) is not lifted, and
+// neither is anything when no Adaptive runs.
+func Hold() (release func()) {
+	holds.Add(1)
+	if adaptive.Load() {
+		debug.SetMemoryLimit(math.MaxInt64)
+	}
+	var once sync.Once
+	return func() { once.Do(func() { holds.Add(-1) }) }
+}
 
 // Adaptive is the limit's rule.
 type Adaptive struct {
@@ -65,6 +88,8 @@ func (a Adaptive) String() string {
 // yet).
 func (a Adaptive) Run(ctx context.Context) {
 	defer debug.SetMemoryLimit(debug.SetMemoryLimit(-1))
+	adaptive.Store(true)
+	defer adaptive.Store(false)
 	if a.Every <= 0 {
 		a.Every = Default.Every
 	}
@@ -76,7 +101,11 @@ func (a Adaptive) Run(ctx context.Context) {
 		if live[0].Value.Kind() == metrics.KindUint64 {
 			peak = max(peak, live[0].Value.Uint64())
 		}
-		if l := a.Limit(peak); l != set {
+		l := a.Limit(peak)
+		if holds.Load() > 0 {
+			l = math.MaxInt64
+		}
+		if l != set {
 			debug.SetMemoryLimit(l)
 			set = l
 		}

@@ -76,3 +76,55 @@ func TestRunFollowsThePeakLiveHeap(t *testing.T) {
 		t.Errorf("the limit is %d after Run ended, want %d as before", l, before)
 	}
 }
+
+// Hold lifts a running Adaptive's limit until it is released, and leaves
+// a limit alone when no Adaptive runs.
+func TestHoldLiftsTheAdaptiveLimitOnly(t *testing.T) {
+	before := debug.SetMemoryLimit(-1)
+	defer debug.SetMemoryLimit(before)
+
+	debug.SetMemoryLimit(1 << 40)
+	release := Hold()
+	if got := debug.SetMemoryLimit(-1); got != 1<<40 {
+		t.Fatalf("with no Adaptive running, Hold changed the limit to %d", got)
+	}
+	release()
+
+	a := Adaptive{Ratio: 2, Floor: 1 << 20, Every: time.Millisecond}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		a.Run(ctx)
+		close(done)
+	}()
+	defer func() { cancel(); <-done }()
+	waitFor := func(what string, ok func(int64) bool) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for !ok(debug.SetMemoryLimit(-1)) {
+			if time.Now().After(deadline) {
+				t.Fatalf("the limit is %d after 10s, want %s", debug.SetMemoryLimit(-1), what)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	finite := func(l int64) bool { return l != math.MaxInt64 && l != 1<<40 }
+	waitFor("the adaptive one", finite)
+
+	release = Hold()
+	if got := debug.SetMemoryLimit(-1); got != math.MaxInt64 {
+		t.Fatalf("Hold left the limit at %d, want none", got)
+	}
+	// The Adaptive's ticks (every millisecond) keep it lifted.
+	for end := time.Now().Add(30 * time.Millisecond); time.Now().Before(end); time.Sleep(time.Millisecond) {
+		if got := debug.SetMemoryLimit(-1); got != math.MaxInt64 {
+			t.Fatalf("the limit came back to %d while held", got)
+		}
+	}
+	release()
+	release() // twice is harmless
+	waitFor("the adaptive one back after the release", finite)
+	if n := holds.Load(); n != 0 {
+		t.Fatalf("holds = %d after the release, want 0", n)
+	}
+}
