@@ -218,7 +218,7 @@ func TestBenchLaunchSetsGarbageCollector(t *testing.T) {
 	}
 	// By default, as a master, an adaptive limit; or one at a given ratio.
 	for _, tc := range []struct{ arg, want string }{
-		{"--memory_limit=auto", "memory limit adaptive (1.7 x the peak live heap, at least 64 MiB over it)"},
+		{"--memory_limit=auto", "memory limit adaptive (1.6 x the peak live heap, at least 64 MiB over it)"},
 		{"--memory_limit=1.75x", "memory limit adaptive (1.75 x the peak live heap, at least 64 MiB over it)"},
 		{"--memory_limit=none", ", memory limit none"},
 	} {
@@ -229,7 +229,7 @@ func TestBenchLaunchSetsGarbageCollector(t *testing.T) {
 	}
 	if os.Getenv("GOMEMLIMIT") == "" {
 		code, stdout, stderr := runCLI("bench", "launch", "--agents=5", "--tasks=50")
-		if code != 0 || !strings.Contains(stdout, "memory limit adaptive (1.7 x") {
+		if code != 0 || !strings.Contains(stdout, "memory limit adaptive (1.6 x") {
 			t.Errorf("no --memory_limit: exit %d, stdout %q, stderr %q; want the adaptive limit", code, stdout, stderr)
 		}
 	}

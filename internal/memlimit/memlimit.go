@@ -14,11 +14,11 @@
 // so the process's memory stays near Ratio times its largest live heap
 // instead of twice it. The limit only ever rises, with the live heap's
 // peak. The limit counts all of the runtime's memory (free space in the
-// heap's spans, metadata), not the heap's objects alone, so at 1.7 the
-// heap's objects get a third or more over the live ones: on the master of
-// `gomesos bench launch` (about 210 MiB live) it costs 10-15 % more CPU
-// than GOGC=100 alone, for a quarter less memory; at 1.6, 30-40 % more
-// for a third less (see the README).
+// heap's spans, metadata), not the heap's objects alone, so at 1.6 the
+// heap's objects get about a third over the live ones: on the master of
+// `gomesos bench launch` (about 210 MiB live) it costs a few to 30 % more
+// CPU than GOGC=100 alone (more the busier the machine), for a third less
+// memory (see the README).
 package memlimit
 
 import (
@@ -55,7 +55,7 @@ func Hold() (release func()) {
 
 // Adaptive is the limit's rule.
 type Adaptive struct {
-	// Ratio is the limit over the peak live heap (1.7).
+	// Ratio is the limit over the peak live heap (1.6).
 	Ratio float64
 	// Floor is the least headroom over the peak live heap (64 MiB): a
 	// small process keeps GOGC's behaviour.
@@ -66,7 +66,7 @@ type Adaptive struct {
 
 // Default is the rule the master runs with unless told otherwise
 // (`gomesos master --memory_limit`).
-var Default = Adaptive{Ratio: 1.7, Floor: 64 << 20, Every: 50 * time.Millisecond}
+var Default = Adaptive{Ratio: 1.6, Floor: 64 << 20, Every: 50 * time.Millisecond}
 
 // Limit is the limit for a peak live heap of peak bytes.
 func (a Adaptive) Limit(peak uint64) int64 {

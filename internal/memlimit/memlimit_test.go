@@ -28,7 +28,7 @@ func TestLimit(t *testing.T) {
 }
 
 func TestString(t *testing.T) {
-	if got, want := Default.String(), "adaptive (1.7 x the peak live heap, at least 64 MiB over it)"; got != want {
+	if got, want := Default.String(), "adaptive (1.6 x the peak live heap, at least 64 MiB over it)"; got != want {
 		t.Errorf("String() = %q, want %q", got, want)
 	}
 }
