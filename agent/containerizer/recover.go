@@ -167,13 +167,14 @@ func (p *Posix) adopt(c *container, pid int, follow func(*container)) {
 }
 
 // readRecovery reads a container's records; what is missing or unreadable
-// stays zero. A container without a pids.json of its own that the executor
-// host's journal names has the journal's record.
+// stays zero. A hosted container (or one whose launch record is missing)
+// without a pids.json of its own that the executor host's journal names
+// has the journal's record.
 func readRecovery(base, name string, journal map[string]hostTaskEntry) recovery {
 	r := recovery{id: name, dir: filepath.Join(base, name)}
-	_ = readJSON(filepath.Join(r.dir, launchFile), &r.launch)
+	haveLaunch := readJSON(filepath.Join(r.dir, launchFile), &r.launch) == nil
 	r.havePids = readJSON(filepath.Join(r.dir, pidsFile), &r.pids) == nil
-	if e, ok := journal[name]; ok && !r.havePids {
+	if e, ok := journal[name]; ok && !r.havePids && (r.launch.Hosted || !haveLaunch) {
 		r.pids, r.havePids = e.pids(), true
 	}
 	return r
