@@ -26,9 +26,9 @@ package containerizer
 // executor process does, with its own connection. Its task is a direct
 // child of the host, in a session of its own, born in the container's
 // cgroups, so the host reaps it and knows its exit status. For each
-// container the host keeps the same runtime records a supervisor does: its
-// processes in pids.json (the host, standing for the executor, and the
-// task) and the executor's end in status (the wait status of a process
+// container the host keeps the runtime records a supervisor does: its
+// processes (the host, standing for the executor, and the task) as a line
+// of its task journal (host_journal.go) and the executor's end in status (the wait status of a process
 // that exited with the executor's exit code, or SIGKILL's for a destroyed
 // one). A restarted agent reconnects to the host and adopts the containers
 // it still runs.

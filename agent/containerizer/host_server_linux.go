@@ -40,6 +40,8 @@ type hostServer struct {
 	self procRecord
 	boot string
 	uid  int
+	// tasks is the journal of the task processes started (host_journal.go).
+	tasks *hostTaskJournal
 
 	mu      sync.Mutex
 	execs   map[string]*hostedExec
@@ -109,6 +111,12 @@ func runHost(args []string) int {
 		tell("error: locking the runtime directory: " + err.Error())
 		return 1
 	}
+	// Under the lock: the only writer of the journal.
+	if s.tasks, err = openHostTaskJournal(s.dir); err != nil {
+		tell("error: " + err.Error())
+		return 1
+	}
+	defer s.tasks.close()
 	path := filepath.Join(s.dir, hostSocket)
 	_ = os.Remove(path) // a dead host's
 	ln, err := listenHost(path)
@@ -395,9 +403,9 @@ func (s *hostServer) launch(req hostRequest, stdout, stderr *os.File) (run func(
 	s.execs[req.ID] = ex
 	s.idleGen++
 	s.mu.Unlock()
-	// The container's pids.json is written once its task has started
-	// (Started below): until then launch.json says that the container is
-	// the host's, and there is no process of its own to record.
+	// The container's task is recorded once it has started (Started
+	// below): until then launch.json says that the container is the
+	// host's, and there is no process of its own to record.
 	start := func(cmd *exec.Cmd) error { return startInCgroups(cmd, req.CgroupTasks, req.CgroupDir) }
 	var spawn func(path string, argv, env []string, dir string, stdout, stderr *os.File) (int, error)
 	// With cgroups v1 a task is born in its cgroups by forking from a
@@ -425,14 +433,10 @@ func (s *hostServer) launch(req hostRequest, stdout, stderr *os.File) (run func(
 		Abandon: abandon,
 		Started: func(pid int) {
 			task := recordProc(pid)
-			rec := pidsRecord{BootID: s.boot, Root: s.self, Executor: s.self, Task: &task, Hosted: true}
-			// Written once, in one write to a new file rather than a
-			// temporary one renamed: on a disk where every new directory
-			// entry costs a journal update, the rename is one more per
-			// task. A reader that comes between the create and the write
-			// sees an empty record, which it reads as absent, as it would
-			// a moment earlier.
-			if err := writeNewJSON(filepath.Join(req.RunDir, pidsFile), rec); err != nil {
+			// One line appended to the host's journal rather than a file
+			// of the container's own: no new directory entry per task.
+			e := hostTaskEntry{ID: req.ID, RunDir: req.RunDir, BootID: s.boot, Host: s.self, Task: task}
+			if err := s.tasks.append(e); err != nil {
 				s.log.Warn("recording a task's process", "container", req.ID, "err", err)
 			}
 			s.mu.Lock()

@@ -53,6 +53,11 @@ func (p *Posix) Recover(known []string) ([]Recovered, error) {
 		want[id] = true
 	}
 	boot := bootID()
+	// The executor host's records of the tasks it started.
+	journal, err := readHostTasks(p.runtimeDir())
+	if err != nil {
+		p.log.Warn("recovering without the executor host's task records", "err", err)
+	}
 	found := make(map[string]bool, len(entries))
 	var adopted []Recovered
 	var hosted []recovery
@@ -60,7 +65,7 @@ func (p *Posix) Recover(known []string) ([]Recovered, error) {
 		if !e.IsDir() || strings.HasPrefix(e.Name(), ".") {
 			continue
 		}
-		r := readRecovery(base, e.Name())
+		r := readRecovery(base, e.Name(), journal)
 		found[r.id] = true
 		p.mu.Lock()
 		taken := p.containers[r.id] != nil || p.starting[r.id]
@@ -162,11 +167,16 @@ func (p *Posix) adopt(c *container, pid int, follow func(*container)) {
 }
 
 // readRecovery reads a container's records; what is missing or unreadable
-// stays zero.
-func readRecovery(base, name string) recovery {
+// stays zero. A hosted container (or one whose launch record is missing)
+// without a pids.json of its own that the executor host's journal names
+// has the journal's record.
+func readRecovery(base, name string, journal map[string]hostTaskEntry) recovery {
 	r := recovery{id: name, dir: filepath.Join(base, name)}
-	_ = readJSON(filepath.Join(r.dir, launchFile), &r.launch)
+	haveLaunch := readJSON(filepath.Join(r.dir, launchFile), &r.launch) == nil
 	r.havePids = readJSON(filepath.Join(r.dir, pidsFile), &r.pids) == nil
+	if e, ok := journal[name]; ok && !r.havePids && (r.launch.Hosted || !haveLaunch) {
+		r.pids, r.havePids = e.pids(), true
+	}
 	return r
 }
 

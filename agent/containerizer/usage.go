@@ -85,14 +85,23 @@ func cpusAndMem(resources []*mesos.Resource) (cpus, mem float64, haveCPUs, haveM
 }
 
 // recordedTask is a hosted container's task process as the host recorded it
-// in pids.json, for when the host's "started" event has not reached this
-// agent: the host writes the record before it queues the event, and may
-// die, or be slow to send, between the two. The zero record when there is
-// none yet; one found is kept as the container's.
+// in its journal (or, an earlier version, in pids.json), for when the
+// host's "started" event has not reached this agent: the host writes the
+// record before it queues the event, and may die, or be slow to send,
+// between the two. The zero record when there is none yet; one found is
+// kept as the container's.
 func (p *Posix) recordedTask(c *container) procRecord {
 	var rec pidsRecord
 	if readJSON(filepath.Join(c.runDir, pidsFile), &rec) != nil || rec.Task == nil {
-		return procRecord{}
+		journal, err := readHostTasks(p.runtimeDir())
+		if err != nil {
+			p.log.Warn("reading the executor host's task records", "container", c.spec.ID, "err", err)
+		}
+		e, ok := journal[c.spec.ID]
+		if !ok || e.RunDir != c.runDir {
+			return procRecord{}
+		}
+		rec = e.pids()
 	}
 	p.mu.Lock()
 	if c.task.Pid == 0 {

@@ -1,0 +1,180 @@
+package containerizer
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sync"
+)
+
+// The executor host records the task process it starts for each container
+// in one append-only journal of its runtime directory, hostTasksFile, one
+// JSON line per task, instead of a pids.json of the container's own: a new
+// file per task is a new directory entry, which on a busy ext4 costs more
+// than the rest of the record's work (an append is one write to a file
+// already open). What the line says is what the container's pids.json
+// said of a hosted container: the host's process (root and executor), the
+// task's, and the boot.
+//
+// The host appends a line once the task has started and before it tells
+// the watching agent, as it wrote pids.json. A line is written whole by
+// one write (a crash leaves it absent, or, after a power cut, unreadable,
+// which is read as absent). The latest line of a container wins. Lines of
+// containers whose runtime directory is gone (ended, and reported) are
+// dropped when the journal is rewritten: by each host as it starts, and
+// whenever the lines have grown to twice the kept ones (plus a margin), by
+// a temporary file renamed over it. A reader sees the file before or after
+// a rewrite, either of which holds every container still recorded.
+//
+// Records written by an earlier version (a hosted container's pids.json)
+// are still read: a container's own pids.json, when it has one, wins.
+const hostTasksFile = "executor_host.tasks"
+
+// hostTaskEntry is one line of the journal.
+type hostTaskEntry struct {
+	ID     string     `json:"id"`
+	RunDir string     `json:"run_dir"`
+	BootID string     `json:"boot_id"`
+	Host   procRecord `json:"host"`
+	Task   procRecord `json:"task"`
+}
+
+// pids is the entry as the container's pids.json would have said it.
+func (e hostTaskEntry) pids() pidsRecord {
+	task := e.Task
+	return pidsRecord{BootID: e.BootID, Root: e.Host, Executor: e.Host, Task: &task, Hosted: true}
+}
+
+// readHostTasks reads the journal of runtime directory dir: the latest
+// entry of each container. A missing journal is an empty one.
+func readHostTasks(dir string) (map[string]hostTaskEntry, error) {
+	b, err := os.ReadFile(filepath.Join(dir, hostTasksFile))
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("read the executor host's task journal: %w", err)
+	}
+	return parseHostTasks(b), nil
+}
+
+func parseHostTasks(b []byte) map[string]hostTaskEntry {
+	out := map[string]hostTaskEntry{}
+	for len(b) > 0 {
+		line := b
+		if i := bytes.IndexByte(b, '\n'); i >= 0 {
+			line, b = b[:i], b[i+1:]
+		} else {
+			b = nil
+		}
+		var e hostTaskEntry
+		if len(line) == 0 || json.Unmarshal(line, &e) != nil || e.ID == "" {
+			continue // torn or empty: absent
+		}
+		out[e.ID] = e
+	}
+	return out
+}
+
+// hostTaskJournal is the host's writer of the journal.
+type hostTaskJournal struct {
+	mu    sync.Mutex
+	path  string
+	f     *os.File
+	lines int // in the file now
+	limit int // lines at which it is rewritten
+}
+
+// hostJournalMargin is how many lines beyond twice the kept ones the
+// journal may grow to before it is rewritten.
+const hostJournalMargin = 1024
+
+// openHostTaskJournal opens (creating it) the journal of runtime directory
+// dir, rewritten without the entries of containers that are gone.
+func openHostTaskJournal(dir string) (*hostTaskJournal, error) {
+	j := &hostTaskJournal{path: filepath.Join(dir, hostTasksFile)}
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if err := j.compactLocked(); err != nil {
+		return nil, err
+	}
+	return j, nil
+}
+
+// compactLocked rewrites the journal with the latest entry of each
+// container whose runtime directory still exists, and reopens it; j.mu is
+// held.
+func (j *hostTaskJournal) compactLocked() error {
+	b, err := os.ReadFile(j.path)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("read the executor host's task journal: %w", err)
+	}
+	var buf bytes.Buffer
+	kept := 0
+	for _, e := range parseHostTasks(b) {
+		if e.RunDir == "" {
+			continue
+		}
+		if _, err := os.Stat(e.RunDir); err != nil {
+			continue
+		}
+		line, err := json.Marshal(e)
+		if err != nil {
+			continue
+		}
+		buf.Write(line)
+		buf.WriteByte('\n')
+		kept++
+	}
+	if err := writeFileAtomic(j.path, buf.Bytes()); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(j.path, os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return fmt.Errorf("open the executor host's task journal: %w", err)
+	}
+	if j.f != nil {
+		j.f.Close()
+	}
+	j.f = f
+	j.lines = kept
+	j.limit = 2*kept + hostJournalMargin
+	return nil
+}
+
+// append records e, in one write.
+func (j *hostTaskJournal) append(e hostTaskEntry) error {
+	line, err := json.Marshal(e)
+	if err != nil {
+		return fmt.Errorf("record a task: %w", err)
+	}
+	line = append(line, '\n')
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if _, err := j.f.Write(line); err != nil {
+		return fmt.Errorf("record a task: %w", err)
+	}
+	j.lines++
+	if j.lines >= j.limit {
+		if err := j.compactLocked(); err != nil {
+			// The lines are all still there; the next append tries again
+			// after another margin.
+			j.limit = j.lines + hostJournalMargin
+			return err
+		}
+	}
+	return nil
+}
+
+func (j *hostTaskJournal) close() {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.f != nil {
+		j.f.Close()
+		j.f = nil
+	}
+}
