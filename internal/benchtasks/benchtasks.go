@@ -35,6 +35,7 @@ import (
 	"github.com/gomesos/gomesos/agent/containerizer"
 	"github.com/gomesos/gomesos/api/v1/mesos"
 	schedpb "github.com/gomesos/gomesos/api/v1/scheduler"
+	"github.com/gomesos/gomesos/codec"
 	"github.com/gomesos/gomesos/master"
 	"github.com/gomesos/gomesos/master/core"
 	"github.com/gomesos/gomesos/resources"
@@ -524,7 +525,10 @@ func startFramework(ctx context.Context, masterAddr string, log *slog.Logger) (*
 			User: proto.String(currentUser()),
 			Name: proto.String("gomesos-bench-tasks"),
 		},
-		Logger: log.With("component", "scheduler"),
+		// Protobuf, as Mesos's own scheduler library speaks it (the
+		// scheduler client's default is JSON).
+		Encoding: codec.Protobuf,
+		Logger:   log.With("component", "scheduler"),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("benchtasks: %w", err)
