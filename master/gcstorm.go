@@ -3,6 +3,7 @@ package master
 import (
 	"log/slog"
 	"math"
+	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
 	"time"
@@ -32,8 +33,8 @@ import (
 // is back, where GOGC=400 collected twice during it (the second time
 // marking some 360 MB). The heap grows meanwhile to what the storm
 // allocates, garbage included (the first thousand of the bench's agents
-// allocated about 58 KB each on the leader: some 600 MB at 10,000 if the
-// others take as much, where GOGC=400 peaked at 540 MB). GOGC only rises meanwhile. Should the collector run anyway
+// allocated about 58 KB each on the leader; at 10,000 the heap reached
+// about 700 MB with 400 MB live, where GOGC=400 peaked at 540 MB). GOGC only rises meanwhile. Should the collector run anyway
 // (the agents brought more than the first ones did) and find the live heap
 // grown, GOGC goes back to ReregisterGCPercent, as a goal made from the
 // small live heap of the storm's start would be far too high from the
@@ -132,8 +133,9 @@ func (g *gcStorm) pace(back int, log *slog.Logger) {
 // heap is above the goal GOGC's setting would give, that setting would
 // have the collector run at once with the program far behind it, which
 // the runtime makes the program's own allocations pay for (assists); so
-// GOGC is first set for a goal a quarter above the heap, which starts a
-// collection with room to finish, and put back once it has (unwound).
+// GOGC is first set for a goal a quarter above the heap (or kept, if
+// higher), a collection is started (on a goroutine of its own: the loop
+// goes on), and GOGC is put back once it has ended (unwound).
 func (g *gcStorm) unwind(now time.Time) {
 	s := readGCStats()
 	if g.prev <= 0 || s.live == 0 || float64(s.heap) <= float64(s.live)*(1+float64(g.prev)/100) {
@@ -141,9 +143,10 @@ func (g *gcStorm) unwind(now time.Time) {
 		return
 	}
 	gogc := int(math.Ceil((float64(s.heap)*1.25/float64(s.live) - 1) * 100))
-	debug.SetGCPercent(max(gogc, g.prev))
+	debug.SetGCPercent(max(gogc, g.gogc, g.prev))
 	g.unwinding, g.unwindFrom, g.unwindAt = true, s.cycles, now
 	g.release()
+	go runtime.GC()
 }
 
 // unwound reports whether the collection unwind began has ended (or

@@ -105,8 +105,8 @@ func TestGCStormPacing(t *testing.T) {
 }
 
 // Once the agents are back with the heap above the goal the old GOGC
-// would give, GOGC is set for a goal above the heap until a collection
-// has run, then put back.
+// would give, GOGC is set for a goal above the heap and a collection is
+// started; GOGC is put back once it has ended.
 func TestGCStormUnwinds(t *testing.T) {
 	orig := debug.SetGCPercent(100)
 	defer debug.SetGCPercent(orig)
@@ -133,12 +133,11 @@ func TestGCStormUnwinds(t *testing.T) {
 	} else {
 		debug.SetGCPercent(got)
 	}
-	if g.unwound(now) {
-		t.Fatal("unwound before a collection")
-	}
-	runtime.GC()
-	if !g.unwound(now) {
-		t.Fatal("not unwound after a collection")
+	// unwind starts the collection itself.
+	for deadline := time.Now().Add(10 * time.Second); !g.unwound(now); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("no collection ended within 10s of the unwind")
+		}
 	}
 	g.restore()
 	if got := debug.SetGCPercent(100); got != 100 || g.raised || g.unwinding {
