@@ -99,7 +99,7 @@ func runMaster(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	reg.bind(fs)
 	fs.BoolVar(&cfg.Pprof, "pprof", false, pprofUsage)
 	fs.IntVar(&cfg.ReregisterGCPercent, "reregister_gc_percent", 400,
-		"the least GOGC while the agents recovered from the registry re-register after an election (at most a minute): the heap grows from the registry to every agent and task, and collecting at each doubling takes the CPU they need; 0 leaves the garbage collector alone")
+		"the least GOGC while the agents recovered from the registry re-register after an election (at most a minute): the heap grows from the registry to every agent and task, and collecting at each doubling takes the CPU they need; without a fixed --memory_limit GOGC is then raised further, for the growth the first agents back foretell; 0 leaves the garbage collector alone")
 	var memLimit memoryLimitFlag
 	fs.Var(&memLimit, "memory_limit", memoryLimitUsage)
 	level := fs.String("logging_level", "INFO", "log level: INFO, WARNING, ERROR or DEBUG")

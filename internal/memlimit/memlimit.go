@@ -32,25 +32,77 @@ import (
 	"time"
 )
 
-// holds counts the Holds not yet released in this process.
-var holds atomic.Int32
+// holds counts the Holds not yet released in this process; mu orders
+// Hold and its release with an Adaptive's updates, so that neither sets
+// the limit over the other.
+var (
+	mu    sync.Mutex
+	holds int
+	// releasedAt is the collector's cycle count at the last release: the
+	// limit comes back only once a collection has ended since (below).
+	releasedAt uint64
+	released   bool
+)
 
 // adaptive says whether an Adaptive runs in this process.
 var adaptive atomic.Bool
 
 // Hold lifts the adaptive limit until release is called (more than once
-// is harmless): the collector then paces by GOGC alone. A master takes it
-// while the agents it recovered re-register after its election, a growth
-// of its live heap that the limit would otherwise meet with a collection
-// at every step. A fixed limit (a size, GOMEMLIMIT) is not lifted, and
-// neither is anything when no Adaptive runs.
+// is harmless): the collector then paces by GOGC alone, or by a limit the
+// holder sets itself, which an Adaptive leaves alone while held. A master
+// takes it while the agents it recovered re-register after its election, a
+// growth of its live heap that the limit would otherwise meet with a
+// collection at every step. A fixed limit (a size, GOMEMLIMIT) is not
+// lifted, and neither is anything when no Adaptive runs.
+//
+// After the last release the Adaptive puts its limit back only once a
+// collection has ended: until then the peak it knows is the live heap
+// found before the hold, and a limit made from it would have the
+// collector run again at once, one collection after another, as it found
+// the live heap grown.
 func Hold() (release func()) {
-	holds.Add(1)
+	mu.Lock()
+	holds++
 	if adaptive.Load() {
 		debug.SetMemoryLimit(math.MaxInt64)
 	}
+	mu.Unlock()
 	var once sync.Once
-	return func() { once.Do(func() { holds.Add(-1) }) }
+	return func() {
+		once.Do(func() {
+			mu.Lock()
+			defer mu.Unlock()
+			holds--
+			if holds == 0 && adaptive.Load() {
+				releasedAt, released = gcCycles(), true
+			}
+		})
+	}
+}
+
+// releaseDecay is about how long the limit takes to come down to the
+// rule's after a Hold is released (from the memory the process held).
+const releaseDecay = 10 * time.Second
+
+// memoryUsed is the memory a limit counts: all the runtime has mapped,
+// less what it returned to the system.
+func memoryUsed() uint64 {
+	s := []metrics.Sample{{Name: "/memory/classes/total:bytes"}, {Name: "/memory/classes/heap/released:bytes"}}
+	metrics.Read(s)
+	if s[0].Value.Kind() != metrics.KindUint64 || s[1].Value.Kind() != metrics.KindUint64 || s[1].Value.Uint64() > s[0].Value.Uint64() {
+		return 0
+	}
+	return s[0].Value.Uint64() - s[1].Value.Uint64()
+}
+
+// gcCycles is how many collections the process has completed.
+func gcCycles() uint64 {
+	s := []metrics.Sample{{Name: "/gc/cycles/total:gc-cycles"}}
+	metrics.Read(s)
+	if s[0].Value.Kind() != metrics.KindUint64 {
+		return 0
+	}
+	return s[0].Value.Uint64()
 }
 
 // Adaptive is the limit's rule.
@@ -96,14 +148,37 @@ func (a Adaptive) Run(ctx context.Context) {
 	live := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
 	var peak uint64
 	set := int64(-1)
+	// floor, after a Hold, is where the limit comes down from.
+	var floor int64
 	update := func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if holds > 0 {
+			// Hold lifted the limit; the holder may have set its own.
+			set = -1
+			return
+		}
+		if released {
+			if gcCycles() <= releasedAt {
+				return // the limit stays lifted (Hold)
+			}
+			released = false
+			// The memory the process holds now, garbage found but not
+			// yet returned included: the limit comes down from there.
+			floor = int64(float64(memoryUsed()) * 1.05)
+		}
 		metrics.Read(live)
 		if live[0].Value.Kind() == metrics.KindUint64 {
 			peak = max(peak, live[0].Value.Uint64())
 		}
 		l := a.Limit(peak)
-		if holds.Load() > 0 {
-			l = math.MaxInt64
+		if floor > l {
+			// Down to the rule's limit over releaseDecay, not at once: a
+			// limit below what the process holds has the collector run
+			// again and again, each finding little, until the scavenger
+			// has returned the difference.
+			l = floor
+			floor -= max((floor-a.Limit(peak))*int64(a.Every)/int64(releaseDecay), 1<<20)
 		}
 		if l != set {
 			debug.SetMemoryLimit(l)

@@ -115,16 +115,41 @@ func TestHoldLiftsTheAdaptiveLimitOnly(t *testing.T) {
 	if got := debug.SetMemoryLimit(-1); got != math.MaxInt64 {
 		t.Fatalf("Hold left the limit at %d, want none", got)
 	}
-	// The Adaptive's ticks (every millisecond) keep it lifted.
+	// The Adaptive's ticks (every millisecond) keep it lifted, and leave
+	// alone a limit the holder sets.
 	for end := time.Now().Add(30 * time.Millisecond); time.Now().Before(end); time.Sleep(time.Millisecond) {
 		if got := debug.SetMemoryLimit(-1); got != math.MaxInt64 {
 			t.Fatalf("the limit came back to %d while held", got)
 		}
 	}
+	debug.SetMemoryLimit(1 << 41)
+	for end := time.Now().Add(30 * time.Millisecond); time.Now().Before(end); time.Sleep(time.Millisecond) {
+		if got := debug.SetMemoryLimit(-1); got != 1<<41 {
+			t.Fatalf("the holder's limit became %d while held", got)
+		}
+	}
+	debug.SetMemoryLimit(math.MaxInt64)
 	release()
 	release() // twice is harmless
-	waitFor("the adaptive one back after the release", finite)
-	if n := holds.Load(); n != 0 {
+	// The limit comes back only once a collection has ended since the
+	// release (no collection runs here unless the test asks for one).
+	for end := time.Now().Add(30 * time.Millisecond); time.Now().Before(end); time.Sleep(time.Millisecond) {
+		if got := debug.SetMemoryLimit(-1); got != math.MaxInt64 && gcCycles() <= releasedAtNow() {
+			t.Fatalf("the limit came back to %d before a collection", got)
+		}
+	}
+	runtime.GC()
+	waitFor("the adaptive one back after the release and a collection", finite)
+	mu.Lock()
+	n := holds
+	mu.Unlock()
+	if n != 0 {
 		t.Fatalf("holds = %d after the release, want 0", n)
 	}
+}
+
+func releasedAtNow() uint64 {
+	mu.Lock()
+	defer mu.Unlock()
+	return releasedAt
 }
