@@ -80,6 +80,8 @@ type hostReply struct {
 type hostLive struct {
 	ID   string     `json:"id"`
 	Task procRecord `json:"task"`
+	// Dir is the container's sandbox.
+	Dir string `json:"dir,omitempty"`
 }
 
 // hostEvent is one packet on a watch connection, after its reply.

@@ -529,19 +529,24 @@ func (p *Posix) recoverHosted(recs []recovery, want map[string]bool, boot string
 	if err != nil {
 		p.log.Info("no executor host runs; its containers have ended", "err", err)
 	}
-	running := map[string]procRecord{}
+	running := map[string]hostLive{}
 	for _, l := range live {
-		running[l.ID] = l.Task
+		running[l.ID] = l
 	}
 	var adopted []Recovered
 	var orphans []recovery
 	for _, r := range recs {
-		task, isLive := running[r.id]
+		l, isLive := running[r.id]
 		switch {
 		case !want[r.id]:
 			orphans = append(orphans, r)
 		case isLive:
-			c := &container{spec: Spec{ID: r.id, Directory: r.launch.Directory}, pid: hc.pid, hosted: true, hc: hc,
+			dir := r.launch.Directory
+			if dir == "" {
+				dir = l.Dir // its record was not yet written
+			}
+			task := l.Task
+			c := &container{spec: Spec{ID: r.id, Directory: dir}, pid: hc.pid, hosted: true, hc: hc,
 				task: task, runDir: r.dir, done: make(chan struct{}), hostEnd: make(chan hostEnd, 1)}
 			p.adopt(c, task.Pid, p.waitHosted)
 			p.log.Info("recovered container in the executor host", "container", r.id, "host", hc.pid, "dir", c.spec.Directory)

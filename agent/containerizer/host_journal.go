@@ -20,8 +20,12 @@ import (
 // said of a hosted container: the host's process (root and executor), the
 // task's, and the boot.
 //
-// The host appends a line once the task has started and before it tells
-// the watching agent, as it wrote pids.json. A line is written whole by
+// The host appends a line as it takes a launch, before it answers the
+// agent (the container's sandbox, with no task yet): that line is the
+// container's launch record, which a hosted container has instead of a
+// launch.json (one file fewer per launch). It appends another once the
+// task has started and before it tells the watching agent, as it wrote
+// pids.json. A line is written whole by
 // one write (a crash leaves it absent, or, after a power cut, unreadable,
 // which is read as absent). The latest line of a container wins. Lines of
 // containers whose runtime directory is gone (ended, and reported) are
@@ -40,7 +44,15 @@ type hostTaskEntry struct {
 	RunDir string     `json:"run_dir"`
 	BootID string     `json:"boot_id"`
 	Host   procRecord `json:"host"`
-	Task   procRecord `json:"task"`
+	// Task is zero in the line of a launch whose task has not started.
+	Task procRecord `json:"task"`
+	// Directory is the container's sandbox.
+	Directory string `json:"directory,omitempty"`
+}
+
+// launch is the entry as the container's launch.json would have said it.
+func (e hostTaskEntry) launch() launchRecord {
+	return launchRecord{ID: e.ID, Directory: e.Directory, Hosted: true}
 }
 
 // pids is the entry as the container's pids.json would have said it.

@@ -63,3 +63,63 @@ func TestRecoverSweepsJournaledTaskOfDeadHost(t *testing.T) {
 		return errors.Is(err, os.ErrNotExist)
 	})
 }
+
+// A hosted container has no launch.json: its launch record is the host's
+// journal line, written as the host took the launch. Recover reads it (the
+// sandbox included) and reports a container that ended while no agent ran
+// with the status its host recorded; a runtime directory with no record at
+// all (a launch that never reached the host) is an orphan when unknown and
+// ended, status unknown, when known.
+func TestRecoverHostedLaunchRecordFromJournal(t *testing.T) {
+	h := restarted(t, t.TempDir())
+	for _, id := range []string{"ended", "unrecorded", "orphan"} {
+		if err := os.MkdirAll(h.runDir(id), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := writeStatus(h.runDir("ended"), 7<<8); err != nil {
+		t.Fatal(err)
+	}
+	runtime := filepath.Join(h.workDir, "runtime")
+	j, err := openHostTaskJournal(runtime)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The launch's line: a host long gone, no task yet.
+	err = j.append(hostTaskEntry{ID: "ended", RunDir: h.runDir("ended"), BootID: bootID(), Host: procRecord{Pid: 1 << 30, StartTime: 1}, Directory: h.sandbox("ended")})
+	j.close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	journal, err := readHostTasks(runtime)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := readRecovery(filepath.Join(runtime, containersDir), "ended", journal)
+	if !r.recorded || !r.launch.Hosted || r.launch.Directory != h.sandbox("ended") || !r.havePids || r.pids.Task == nil || r.pids.Task.Pid != 0 {
+		t.Errorf("the journal's launch record read as %+v", r)
+	}
+
+	got, err := h.p.Recover([]string{"ended", "unrecorded"})
+	if err != nil || len(got) != 0 {
+		t.Fatalf("Recover = %+v, %v; want nothing adopted", got, err)
+	}
+	ends := map[string]Termination{}
+	for range 2 {
+		tm := h.exit()
+		ends[tm.ID] = tm
+	}
+	if tm := ends["ended"]; tm.Status != 7<<8 || tm.Destroyed {
+		t.Errorf("ended: termination %+v (%s), want exit status 7", tm, tm)
+	}
+	if tm, ok := ends["unrecorded"]; !ok || tm.Status != -1 {
+		t.Errorf("unrecorded: termination %+v (%v), want an unknown status", tm, ok)
+	}
+	h.noExit()
+	for _, id := range []string{"ended", "unrecorded", "orphan"} {
+		testutil.WaitFor(t, id+"'s runtime directory to go", patience, func() bool {
+			_, err := os.Stat(h.runDir(id))
+			return errors.Is(err, os.ErrNotExist)
+		})
+	}
+}

@@ -72,6 +72,7 @@ type queuedEvent struct {
 // hostedExec is one executor the host runs.
 type hostedExec struct {
 	id, runDir     string
+	dir            string // the sandbox
 	cancel         context.CancelFunc
 	stdout, stderr *os.File
 	task           procRecord // zero until the task started
@@ -283,7 +284,7 @@ func (s *hostServer) serve(conn *net.UnixConn) {
 		s.mu.Lock()
 		reply := hostReply{Pid: os.Getpid()}
 		for id, ex := range s.execs {
-			reply.Live = append(reply.Live, hostLive{ID: id, Task: ex.task})
+			reply.Live = append(reply.Live, hostLive{ID: id, Task: ex.task, Dir: ex.dir})
 		}
 		if old := s.watcher; old != nil {
 			// After what was queued for it: then it is closed.
@@ -399,13 +400,21 @@ func (s *hostServer) launch(req hostRequest, stdout, stderr *os.File) (run func(
 		return fail(fmt.Errorf("container %s already runs", req.ID))
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	ex := &hostedExec{id: req.ID, runDir: req.RunDir, cancel: cancel, stdout: stdout, stderr: stderr, done: make(chan struct{})}
+	ex := &hostedExec{id: req.ID, runDir: req.RunDir, dir: req.Dir, cancel: cancel, stdout: stdout, stderr: stderr, done: make(chan struct{})}
 	s.execs[req.ID] = ex
 	s.idleGen++
 	s.mu.Unlock()
-	// The container's task is recorded once it has started (Started
-	// below): until then launch.json says that the container is the
-	// host's, and there is no process of its own to record.
+	// The launch's record, before the agent hears that it is under way:
+	// the container is the host's, with no process of its own yet (its
+	// task is recorded once it has started, Started below).
+	launched := hostTaskEntry{ID: req.ID, RunDir: req.RunDir, BootID: s.boot, Host: s.self, Directory: req.Dir}
+	if err := s.tasks.append(launched); err != nil {
+		s.mu.Lock()
+		delete(s.execs, req.ID)
+		s.mu.Unlock()
+		cancel()
+		return fail(err)
+	}
 	start := func(cmd *exec.Cmd) error { return startInCgroups(cmd, req.CgroupTasks, req.CgroupDir) }
 	var spawn func(path string, argv, env []string, dir string, stdout, stderr *os.File) (int, error)
 	// With cgroups v1 a task is born in its cgroups by forking from a
@@ -435,7 +444,8 @@ func (s *hostServer) launch(req hostRequest, stdout, stderr *os.File) (run func(
 			task := recordProc(pid)
 			// One line appended to the host's journal rather than a file
 			// of the container's own: no new directory entry per task.
-			e := hostTaskEntry{ID: req.ID, RunDir: req.RunDir, BootID: s.boot, Host: s.self, Task: task}
+			e := launched
+			e.Task = task
 			if err := s.tasks.append(e); err != nil {
 				s.log.Warn("recording a task's process", "container", req.ID, "err", err)
 			}

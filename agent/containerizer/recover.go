@@ -32,6 +32,9 @@ type recovery struct {
 	launch   launchRecord
 	pids     pidsRecord
 	havePids bool
+	// recorded: it has a launch record (its launch.json, or the host's
+	// journal's line).
+	recorded bool
 }
 
 // Recover implements Containerizer. An adopted container is signalled,
@@ -80,8 +83,10 @@ func (p *Posix) Recover(known []string) ([]Recovered, error) {
 		// must never be taken for a supervised container's, whose root's
 		// session is killed with it. Its processes' record says so even
 		// when its launch record is gone (an earlier containerizer in this
-		// process removing it right now, say).
-		if r.launch.Hosted || (r.havePids && (r.pids.Hosted || r.pids.Task != nil)) {
+		// process removing it right now, say). One with no record at all
+		// may be a hosted launch whose record the host had not yet
+		// written: the host says whether it runs it.
+		if r.launch.Hosted || (r.havePids && (r.pids.Hosted || r.pids.Task != nil)) || (!r.recorded && !r.havePids) {
 			hosted = append(hosted, r)
 			continue
 		}
@@ -169,12 +174,16 @@ func (p *Posix) adopt(c *container, pid int, follow func(*container)) {
 // readRecovery reads a container's records; what is missing or unreadable
 // stays zero. A hosted container (or one whose launch record is missing)
 // without a pids.json of its own that the executor host's journal names
-// has the journal's record.
+// has the journal's record: its launch (a hosted container of this
+// version has no launch.json) and its processes.
 func readRecovery(base, name string, journal map[string]hostTaskEntry) recovery {
 	r := recovery{id: name, dir: filepath.Join(base, name)}
-	haveLaunch := readJSON(filepath.Join(r.dir, launchFile), &r.launch) == nil
+	r.recorded = readJSON(filepath.Join(r.dir, launchFile), &r.launch) == nil
 	r.havePids = readJSON(filepath.Join(r.dir, pidsFile), &r.pids) == nil
-	if e, ok := journal[name]; ok && !r.havePids && (r.launch.Hosted || !haveLaunch) {
+	if e, ok := journal[name]; ok && !r.havePids && (r.launch.Hosted || !r.recorded) {
+		if !r.recorded {
+			r.launch, r.recorded = e.launch(), true
+		}
 		r.pids, r.havePids = e.pids(), true
 	}
 	return r
