@@ -508,13 +508,18 @@ func (p *Posix) runtimeDir() string {
 }
 
 // makeRunDir creates the container's runtime directory, anew, and records
-// the launch in it: in its launch.json, or, for a hosted container, in the
-// executor host's journal, which the host writes as it takes the launch.
+// the launch in it (launch.json). A hosted container's is only named: its
+// launch is recorded in the executor host's journal, which the host writes
+// as it takes the launch, and the host makes the directory when the
+// executor ends, for its status; a launch saves a directory entry.
 func (p *Posix) makeRunDir(spec Spec, hosted bool) (string, error) {
 	if err := ids.Validate(spec.ID); err != nil {
 		return "", fmt.Errorf("containerizer: container ID %q: %w", spec.ID, err)
 	}
 	dir := filepath.Join(p.runtimeDir(), containersDir, spec.ID)
+	if hosted {
+		return dir, nil
+	}
 	// The common case, a new container's directory beside existing
 	// ones, takes one mkdir; an old directory of the same ID goes first.
 	if err := os.Mkdir(dir, 0o755); err != nil {
@@ -524,9 +529,6 @@ func (p *Posix) makeRunDir(spec Spec, hosted bool) (string, error) {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return "", fmt.Errorf("create runtime directory: %w", err)
 		}
-	}
-	if hosted {
-		return dir, nil
 	}
 	rec := launchRecord{ID: spec.ID, Directory: spec.Directory, Supervised: p.opts.SupervisorPath != ""}
 	if err := writeNewJSON(filepath.Join(dir, launchFile), rec); err != nil {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -560,11 +561,16 @@ func (p *Posix) recoverHosted(recs []recovery, want map[string]bool, boot string
 		}
 	}
 	var kill []string
-	for _, r := range orphans {
-		if _, isLive := running[r.id]; isLive {
+	orphans = slices.DeleteFunc(orphans, func(r recovery) bool {
+		_, isLive := running[r.id]
+		if isLive {
 			kill = append(kill, r.id)
 		}
-	}
+		// Only the journal knows it, the host does not run it and its
+		// task is gone: it ended and was forgotten (its lines are
+		// dropped at the journal's next rewrite).
+		return r.journalOnly && !isLive && !(r.pids.Task != nil && r.pids.Task.Pid > 0 && sameProcess(r.pids.Task.Pid, r.pids.Task.StartTime))
+	})
 	if len(kill) > 0 {
 		p.log.Info("destroying orphaned containers in the executor host", "containers", len(kill))
 		if _, err := hostCall(hc.dir, hostRequest{Op: "destroy", IDs: kill, Wait: true}); err != nil {

@@ -35,7 +35,7 @@ func TestRecoverSweepsJournaledTaskOfDeadHost(t *testing.T) {
 	if err := writeNewJSON(filepath.Join(h.runDir("c"), launchFile), launchRecord{ID: "c", Directory: h.sandbox("c"), Hosted: true}); err != nil {
 		t.Fatal(err)
 	}
-	j, err := openHostTaskJournal(filepath.Join(h.workDir, "runtime"))
+	j, err := openHostTaskJournal(filepath.Join(h.workDir, "runtime"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,12 +64,15 @@ func TestRecoverSweepsJournaledTaskOfDeadHost(t *testing.T) {
 	})
 }
 
-// A hosted container has no launch.json: its launch record is the host's
-// journal line, written as the host took the launch. Recover reads it (the
-// sandbox included) and reports a container that ended while no agent ran
-// with the status its host recorded; a runtime directory with no record at
-// all (a launch that never reached the host) is an orphan when unknown and
-// ended, status unknown, when known.
+// A hosted container has no launch.json, and no runtime directory until
+// its executor ends: its launch record is the host's journal line, written
+// as the host took the launch. Recover reads it (the sandbox included) and
+// reports a container that ended while no agent ran with the status its
+// host recorded, and one its dead host ran with no directory yet as ended
+// with an unknown status; a journal line of a container the agent does not
+// know, whose task is gone, was forgotten: nothing is reported. A runtime
+// directory with no record at all (a launch that never reached the host)
+// is an orphan when unknown and ended, status unknown, when known.
 func TestRecoverHostedLaunchRecordFromJournal(t *testing.T) {
 	h := restarted(t, t.TempDir())
 	for _, id := range []string{"ended", "unrecorded", "orphan"} {
@@ -81,16 +84,18 @@ func TestRecoverHostedLaunchRecordFromJournal(t *testing.T) {
 		t.Fatal(err)
 	}
 	runtime := filepath.Join(h.workDir, "runtime")
-	j, err := openHostTaskJournal(runtime)
+	j, err := openHostTaskJournal(runtime, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The launch's line: a host long gone, no task yet.
-	err = j.append(hostTaskEntry{ID: "ended", RunDir: h.runDir("ended"), BootID: bootID(), Host: procRecord{Pid: 1 << 30, StartTime: 1}, Directory: h.sandbox("ended")})
+	// The launches' lines: a host long gone, no task yet.
+	for _, id := range []string{"ended", "nodir", "forgotten"} {
+		err = j.append(hostTaskEntry{ID: id, RunDir: h.runDir(id), BootID: bootID(), Host: procRecord{Pid: 1 << 30, StartTime: 1}, Directory: h.sandbox(id)})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
 	j.close()
-	if err != nil {
-		t.Fatal(err)
-	}
 	journal, err := readHostTasks(runtime)
 	if err != nil {
 		t.Fatal(err)
@@ -100,20 +105,22 @@ func TestRecoverHostedLaunchRecordFromJournal(t *testing.T) {
 		t.Errorf("the journal's launch record read as %+v", r)
 	}
 
-	got, err := h.p.Recover([]string{"ended", "unrecorded"})
+	got, err := h.p.Recover([]string{"ended", "unrecorded", "nodir"})
 	if err != nil || len(got) != 0 {
 		t.Fatalf("Recover = %+v, %v; want nothing adopted", got, err)
 	}
 	ends := map[string]Termination{}
-	for range 2 {
+	for range 3 {
 		tm := h.exit()
 		ends[tm.ID] = tm
 	}
 	if tm := ends["ended"]; tm.Status != 7<<8 || tm.Destroyed {
 		t.Errorf("ended: termination %+v (%s), want exit status 7", tm, tm)
 	}
-	if tm, ok := ends["unrecorded"]; !ok || tm.Status != -1 {
-		t.Errorf("unrecorded: termination %+v (%v), want an unknown status", tm, ok)
+	for _, id := range []string{"unrecorded", "nodir"} {
+		if tm, ok := ends[id]; !ok || tm.Status != -1 {
+			t.Errorf("%s: termination %+v (%v), want an unknown status", id, tm, ok)
+		}
 	}
 	h.noExit()
 	for _, id := range []string{"ended", "unrecorded", "orphan"} {

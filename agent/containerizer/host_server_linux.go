@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"os"
@@ -113,7 +114,7 @@ func runHost(args []string) int {
 		return 1
 	}
 	// Under the lock: the only writer of the journal.
-	if s.tasks, err = openHostTaskJournal(s.dir); err != nil {
+	if s.tasks, err = openHostTaskJournal(s.dir, s.running); err != nil {
 		tell("error: " + err.Error())
 		return 1
 	}
@@ -221,6 +222,14 @@ func (s *hostServer) maybeExit() {
 		close(s.exit)
 		s.wakeEvents()
 	})
+}
+
+// running reports whether the host runs container id (for the journal's
+// compaction).
+func (s *hostServer) running(id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.execs[id] != nil
 }
 
 // serve answers one connection's request.
@@ -470,6 +479,11 @@ func (s *hostServer) run(ctx context.Context, ex *hostedExec, h builtin.Hosted) 
 	}
 	oom := ex.oom
 	s.mu.Unlock()
+	// The agent made no runtime directory for the container (its launch
+	// record is the journal's line): the status makes it.
+	if err := os.Mkdir(ex.runDir, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
+		s.log.Warn("recording an executor's end", "container", ex.id, "err", err)
+	}
 	if err := writeStatus(ex.runDir, status); err != nil {
 		s.log.Warn("recording an executor's end", "container", ex.id, "err", err)
 	}

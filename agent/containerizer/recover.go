@@ -35,6 +35,10 @@ type recovery struct {
 	// recorded: it has a launch record (its launch.json, or the host's
 	// journal's line).
 	recorded bool
+	// journalOnly: it has no runtime directory, only the host's journal
+	// lines (a hosted container before its executor ended, or one ended,
+	// reported and forgotten whose lines are yet to be dropped).
+	journalOnly bool
 }
 
 // Recover implements Containerizer. An adopted container is signalled,
@@ -112,6 +116,21 @@ func (p *Posix) Recover(known []string) ([]Recovered, error) {
 			}
 		}
 		p.endedAway(r, func() { p.sweepEnded(r, boot) })
+	}
+	// A hosted container has no runtime directory until its executor
+	// ends: the host's journal is all that records it.
+	for id, e := range journal {
+		if found[id] || e.RunDir != filepath.Join(base, id) {
+			continue
+		}
+		found[id] = true
+		p.mu.Lock()
+		taken := p.containers[id] != nil || p.starting[id]
+		p.mu.Unlock()
+		if taken {
+			continue
+		}
+		hosted = append(hosted, recovery{id: id, dir: e.RunDir, launch: e.launch(), pids: e.pids(), havePids: true, recorded: true, journalOnly: true})
 	}
 	adopted = append(adopted, p.recoverHosted(hosted, want, boot)...)
 	for _, id := range known {
