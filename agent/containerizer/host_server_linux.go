@@ -232,27 +232,38 @@ func (s *hostServer) running(id string) bool {
 	return s.execs[id] != nil
 }
 
-// serve answers one connection's request.
+// serve answers a connection's request, or its requests one after
+// another while each asks to keep it (Keep).
 func (s *hostServer) serve(conn *net.UnixConn) {
-	keep := false
-	defer func() {
-		if !keep {
-			conn.Close()
-		}
-	}()
 	if !s.peerAllowed(conn) {
 		s.log.Warn("refusing a connection from another user")
+		conn.Close()
 		return
 	}
+	oob := make([]byte, unix.CmsgSpace(2*4))
+	for {
+		again, watching := s.serveOne(conn, oob)
+		if watching {
+			return // the watch has it now
+		}
+		if !again {
+			conn.Close()
+			return
+		}
+	}
+}
+
+// serveOne reads and answers one request. again: the connection is kept
+// for another; watching: it became the watch connection.
+func (s *hostServer) serveOne(conn *net.UnixConn, oob []byte) (again, watching bool) {
 	// The buffer is pooled (packetBufs): a fresh megabyte per request
 	// was most of what the host allocated, and what its GC scanned.
 	bp := packetBufs.Get().(*[]byte)
 	buf := *bp
-	oob := make([]byte, unix.CmsgSpace(2*4))
 	n, oobn, _, _, err := conn.ReadMsgUnix(buf, oob)
-	if err != nil {
+	if err != nil || n == 0 {
 		packetBufs.Put(bp)
-		return
+		return false, false // hung up (a read of nothing is the end)
 	}
 	files := receivedFiles(oob[:oobn])
 	defer func() {
@@ -267,28 +278,32 @@ func (s *hostServer) serve(conn *net.UnixConn) {
 	packetBufs.Put(bp)
 	if err != nil {
 		writePacket(conn, hostReply{Error: "bad request: " + err.Error()})
-		return
+		return false, false
+	}
+	keep := req.Keep && (req.Op == "launch" || req.Op == "signal" || req.Op == "destroy")
+	answer := func(r hostReply) bool {
+		r.Kept = keep
+		return writePacket(conn, r) == nil && keep
 	}
 	switch req.Op {
 	case "launch":
 		if len(files) != 2 {
-			writePacket(conn, hostReply{Error: "launch needs the sandbox's stdout and stderr"})
-			return
+			return answer(hostReply{Error: "launch needs the sandbox's stdout and stderr"}), false
 		}
 		run, err := s.launch(req, files[0], files[1])
 		files = nil // the executor owns them now, or launch closed them
 		if err != nil {
-			writePacket(conn, hostReply{Error: err.Error()})
-			return
+			return answer(hostReply{Error: err.Error()}), false
 		}
 		// The agent hears of the launch before the executor subscribes.
-		writePacket(conn, hostReply{Pid: os.Getpid()})
+		again = answer(hostReply{Pid: os.Getpid()})
 		run()
+		return again, false
 	case "signal":
-		writePacket(conn, s.signal(req.ID, syscall.Signal(req.Signal)))
+		return answer(s.signal(req.ID, syscall.Signal(req.Signal))), false
 	case "destroy":
 		s.destroy(req.IDs, req.Wait)
-		writePacket(conn, hostReply{})
+		return answer(hostReply{}), false
 	case "watch":
 		s.mu.Lock()
 		reply := hostReply{Pid: os.Getpid()}
@@ -304,14 +319,15 @@ func (s *hostServer) serve(conn *net.UnixConn) {
 			s.watcher = nil
 			s.maybeExit()
 			s.mu.Unlock()
-			return
+			return false, false
 		}
 		s.watcher, s.watched = conn, true
 		s.mu.Unlock()
-		keep = true
 		go s.watch(conn)
+		return false, true
 	default:
 		writePacket(conn, hostReply{Error: fmt.Sprintf("unknown operation %q", req.Op)})
+		return false, false
 	}
 }
 
