@@ -130,3 +130,18 @@ func TestRecoverHostedLaunchRecordFromJournal(t *testing.T) {
 		})
 	}
 }
+
+// The host records a hosted executor's end in a runtime directory it makes
+// (with its parent, when no container made that yet), which recovery reads.
+func TestHostRecordsEndInANewRunDir(t *testing.T) {
+	runtime := t.TempDir()
+	for i, id := range []string{"first", "second"} {
+		dir := filepath.Join(runtime, containersDir, id)
+		if err := recordEnd(dir, (i+1)<<8); err != nil {
+			t.Fatalf("recording %s's end: %v", id, err)
+		}
+		if st, ok := readStatus(dir); !ok || st != (i+1)<<8 {
+			t.Errorf("%s's status = %d, %v; want %d", id, st, ok, (i+1)<<8)
+		}
+	}
+}

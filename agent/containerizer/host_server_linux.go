@@ -495,12 +495,7 @@ func (s *hostServer) run(ctx context.Context, ex *hostedExec, h builtin.Hosted) 
 	}
 	oom := ex.oom
 	s.mu.Unlock()
-	// The agent made no runtime directory for the container (its launch
-	// record is the journal's line): the status makes it.
-	if err := os.Mkdir(ex.runDir, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
-		s.log.Warn("recording an executor's end", "container", ex.id, "err", err)
-	}
-	if err := writeStatus(ex.runDir, status); err != nil {
+	if err := recordEnd(ex.runDir, status); err != nil {
 		s.log.Warn("recording an executor's end", "container", ex.id, "err", err)
 	}
 	s.mu.Lock()
@@ -510,6 +505,21 @@ func (s *hostServer) run(ctx context.Context, ex *hostedExec, h builtin.Hosted) 
 	s.maybeExit()
 	s.mu.Unlock()
 	ex.cancel()
+}
+
+// recordEnd writes a hosted executor's wait status into its container's
+// runtime directory, which it makes: the agent made none at launch (the
+// launch's record is the journal's line), nor, when no other container
+// did, their parent.
+func recordEnd(runDir string, status int) error {
+	err := os.Mkdir(runDir, 0o755)
+	if errors.Is(err, fs.ErrNotExist) {
+		err = os.MkdirAll(runDir, 0o755)
+	}
+	if err != nil && !errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("create %s: %w", runDir, err)
+	}
+	return writeStatus(runDir, status)
 }
 
 // signal delivers a signal meant for a container's executor.
