@@ -8,13 +8,11 @@ import (
 	"fmt"
 	"github.com/gomesos/gomesos/codec"
 	"github.com/gomesos/gomesos/internal/buildinfo"
-	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"path"
-	"path/filepath"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -568,37 +566,6 @@ func advertisedIP(configured string) string {
 		}
 	}
 	return "127.0.0.1"
-}
-
-// linkLatest points the "latest" link beside a sandbox (runs/latest) at it,
-// as Mesos does for operators' convenience. The link is made through an
-// os.Root on the work directory, and only for a sandbox inside it.
-func linkLatest(workDir, dir string) error {
-	rel, err := containerizer.RelativeToWorkDir(workDir, dir)
-	if err != nil {
-		return err
-	}
-	root, err := os.OpenRoot(workDir)
-	if err != nil {
-		return err
-	}
-	defer root.Close()
-	runs, err := root.OpenRoot(filepath.Dir(rel))
-	if err != nil {
-		return err
-	}
-	defer runs.Close()
-	// An executor's first run makes the link; a later one replaces it
-	// through a temporary link, so that "latest" is never missing.
-	if err := runs.Symlink(filepath.Base(rel), "latest"); !errors.Is(err, fs.ErrExist) {
-		return err
-	}
-	const tmp = "latest.tmp"
-	_ = runs.Remove(tmp)
-	if err := runs.Symlink(filepath.Base(rel), tmp); err != nil {
-		return err
-	}
-	return runs.Rename(tmp, "latest")
 }
 
 // cleanPaths reports whether every virtual path is absolute and clean.

@@ -228,12 +228,11 @@ func (w *containerOps) do(id string, op *containerOp) {
 				return
 			}
 		}
-		pid, err := w.cont.Launch(containerSpec(op.spec))
-		if err == nil {
-			if err := linkLatest(w.workDir, op.spec.Directory); err != nil {
-				w.log.Warn("linking the latest run", "dir", op.spec.Directory, "err", err)
-			}
-		}
+		spec := containerSpec(op.spec)
+		// Mesos's agent links runs/latest as it makes the run's
+		// directory; the containerizer does it as it walks there.
+		spec.LinkLatest = true
+		pid, err := w.cont.Launch(spec)
 		w.deliver(core.ContainerLaunched{ContainerID: id, Pid: pid, Err: err})
 	case opUpdate:
 		update := func() error { return w.cont.Update(id, op.resources) }

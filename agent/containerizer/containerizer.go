@@ -67,6 +67,11 @@ type Spec struct {
 	// Limits are the container's cpus and mem limits above Resources
 	// (from TaskInfo.limits; +Inf means no limit); nil when it has none.
 	Limits map[string]float64
+	// LinkLatest, when set, points the "latest" link beside the sandbox
+	// (executors/<id>/runs/latest, for a sandbox .../runs/<container>) at
+	// it once it is made, as Mesos's agent does when it creates a run's
+	// directory. A failure to link is logged, not the launch's.
+	LinkLatest bool
 }
 
 // Termination says how a container ended.
@@ -338,7 +343,7 @@ func (p *Posix) Launch(spec Spec) (int, error) {
 		p.mu.Unlock()
 	}()
 
-	stdout, stderr, err := p.makeSandbox(spec.Directory)
+	stdout, stderr, err := p.makeSandbox(spec.Directory, spec.LinkLatest)
 	if err != nil {
 		return 0, err
 	}
@@ -503,12 +508,18 @@ func (p *Posix) runtimeDir() string {
 }
 
 // makeRunDir creates the container's runtime directory, anew, and records
-// the launch in it.
+// the launch in it (launch.json). A hosted container's is only named: its
+// launch is recorded in the executor host's journal, which the host writes
+// as it takes the launch, and the host makes the directory when the
+// executor ends, for its status; a launch saves a directory entry.
 func (p *Posix) makeRunDir(spec Spec, hosted bool) (string, error) {
 	if err := ids.Validate(spec.ID); err != nil {
 		return "", fmt.Errorf("containerizer: container ID %q: %w", spec.ID, err)
 	}
 	dir := filepath.Join(p.runtimeDir(), containersDir, spec.ID)
+	if hosted {
+		return dir, nil
+	}
 	// The common case, a new container's directory beside existing
 	// ones, takes one mkdir; an old directory of the same ID goes first.
 	if err := os.Mkdir(dir, 0o755); err != nil {
@@ -519,7 +530,7 @@ func (p *Posix) makeRunDir(spec Spec, hosted bool) (string, error) {
 			return "", fmt.Errorf("create runtime directory: %w", err)
 		}
 	}
-	rec := launchRecord{ID: spec.ID, Directory: spec.Directory, Supervised: p.opts.SupervisorPath != "" && !hosted, Hosted: hosted}
+	rec := launchRecord{ID: spec.ID, Directory: spec.Directory, Supervised: p.opts.SupervisorPath != ""}
 	if err := writeNewJSON(filepath.Join(dir, launchFile), rec); err != nil {
 		_ = os.RemoveAll(dir)
 		return "", err
@@ -542,39 +553,28 @@ func RelativeToWorkDir(workDir, dir string) (string, error) {
 }
 
 // makeSandbox creates the sandbox and opens its stdout and stderr files,
-// all through an os.Root on the work directory, so that neither ".." nor a
-// symbolic link (one planted by an earlier executor, say) leads out of it.
-func (p *Posix) makeSandbox(dir string) (stdout, stderr *os.File, err error) {
+// without following a symbolic link (one planted by an earlier executor,
+// say) or ".." out of the work directory; with linkLatest it also points
+// the "latest" link beside the sandbox (runs/latest) at it.
+func (p *Posix) makeSandbox(dir string, linkLatest bool) (stdout, stderr *os.File, err error) {
 	rel, err := RelativeToWorkDir(p.opts.WorkDir, dir)
 	if err != nil {
 		return nil, nil, fmt.Errorf("create sandbox: %w", err)
 	}
-	root, err := os.OpenRoot(p.opts.WorkDir)
+	stdout, stderr, err = makeSandboxAt(p.opts.WorkDir, rel, linkLatest, p.log)
 	if err != nil {
-		return nil, nil, fmt.Errorf("create sandbox: %w", err)
-	}
-	defer root.Close()
-	if err := root.MkdirAll(rel, 0o755); err != nil {
-		return nil, nil, fmt.Errorf("create sandbox: %w", err)
-	}
-	// The sandbox is walked to once: its files are opened from it.
-	sb, err := root.OpenRoot(rel)
-	if err != nil {
-		return nil, nil, fmt.Errorf("create sandbox: %w", err)
-	}
-	defer sb.Close()
-	const flags = os.O_WRONLY | os.O_CREATE | os.O_APPEND
-	stdout, err = sb.OpenFile("stdout", flags, 0o644)
-	if err != nil {
-		return nil, nil, fmt.Errorf("open stdout: %w", err)
-	}
-	stderr, err = sb.OpenFile("stderr", flags, 0o644)
-	if err != nil {
-		stdout.Close()
-		return nil, nil, fmt.Errorf("open stderr: %w", err)
+		return nil, nil, err
 	}
 	return stdout, stderr, nil
 }
+
+// latestLink is the name of the link beside an executor's runs that
+// points at its latest run, as Mesos's agent makes it; latestTmp is the
+// link that replaces it, so that "latest" is never missing.
+const (
+	latestLink = "latest"
+	latestTmp  = "latest.tmp"
+)
 
 // wait reaps the container's root process, sweeps up whatever was left in
 // its session, and reports the end.

@@ -22,6 +22,9 @@ package containerizer
 //	         started and each executor ended; the latest watcher replaces
 //	         any earlier one
 //
+// A connection carries one request and its answer, or, for launch, signal
+// and destroy requests that ask to keep it (Keep), one after another.
+//
 // Each executor speaks the v1 executor HTTP API to the agent exactly as an
 // executor process does, with its own connection. Its task is a direct
 // child of the host, in a session of its own, born in the container's
@@ -66,11 +69,17 @@ type hostRequest struct {
 	CgroupTasks []string `json:"cgroup_tasks,omitempty"`
 	CgroupDir   string   `json:"cgroup_dir,omitempty"`
 	Signal      int      `json:"signal,omitempty"`
+	// Keep asks the host to keep the connection open for another request
+	// (launch, signal, destroy) after the answer.
+	Keep bool `json:"keep,omitempty"`
 }
 
 // hostReply answers a request: one packet.
 type hostReply struct {
 	Error string `json:"error,omitempty"`
+	// Kept: the host reads another request on the connection (it was
+	// asked to, and knows how; an earlier version hangs up).
+	Kept bool `json:"kept,omitempty"`
 	// Pid is the host's (launch, watch).
 	Pid int `json:"pid,omitempty"`
 	// Live are the containers the host runs (watch).
@@ -80,6 +89,8 @@ type hostReply struct {
 type hostLive struct {
 	ID   string     `json:"id"`
 	Task procRecord `json:"task"`
+	// Dir is the container's sandbox.
+	Dir string `json:"dir,omitempty"`
 }
 
 // hostEvent is one packet on a watch connection, after its reply.

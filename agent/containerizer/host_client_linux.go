@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -42,7 +43,15 @@ type hostClient struct {
 	// (so is its parent), has been reaped; nil otherwise.
 	reaped chan struct{}
 	closed atomic.Bool // by closeHost: the hang-up is ours
+	// idle holds connections to the host that it keeps open for more
+	// requests (launches): a connection per launch cost both sides a
+	// socket, its accept and its checks.
+	idle chan *net.UnixConn
 }
+
+// hostIdleConns bounds the idle connections a containerizer keeps to its
+// host (as many launches are made at once as the agent has workers).
+const hostIdleConns = 8
 
 var packetBufs = sync.Pool{New: func() any { b := make([]byte, maxPacket); return &b }}
 
@@ -83,10 +92,79 @@ func hostCall(dir string, req hostRequest, files ...*os.File) (hostReply, error)
 	return exchange(conn, req, files...)
 }
 
+// call sends one request (with descriptors, if any) on a connection the
+// host keeps open for more, when it has one idle, and reads its reply. A
+// host of an earlier version answers and hangs up, as for hostCall; one
+// that hung up an idle connection (on its way out, say) before the request
+// was sent on it has it sent on a new one.
+func (hc *hostClient) call(req hostRequest, files ...*os.File) (hostReply, error) {
+	req.Keep = true
+	for {
+		var conn *net.UnixConn
+		pooled := false
+		select {
+		case conn = <-hc.idle:
+			pooled = true
+		default:
+			c, err := dialHost(hc.dir)
+			if err != nil {
+				return hostReply{}, fmt.Errorf("executor host: %w", err)
+			}
+			conn = c
+		}
+		reply, sent, err := roundTrip(conn, req, files...)
+		if err != nil {
+			conn.Close()
+			if pooled && !sent {
+				continue
+			}
+			return hostReply{}, err
+		}
+		if reply.Kept {
+			select {
+			case hc.idle <- conn:
+			default:
+				conn.Close()
+			}
+		} else {
+			conn.Close()
+		}
+		if reply.Error != "" {
+			return reply, errors.New(reply.Error)
+		}
+		return reply, nil
+	}
+}
+
+// dropIdle closes the idle connections to a host no longer used.
+func (hc *hostClient) dropIdle() {
+	for {
+		select {
+		case conn := <-hc.idle:
+			conn.Close()
+		default:
+			return
+		}
+	}
+}
+
 func exchange(conn *net.UnixConn, req hostRequest, files ...*os.File) (hostReply, error) {
-	b, err := json.Marshal(req)
+	reply, _, err := roundTrip(conn, req, files...)
 	if err != nil {
 		return hostReply{}, err
+	}
+	if reply.Error != "" {
+		return reply, errors.New(reply.Error)
+	}
+	return reply, nil
+}
+
+// roundTrip sends req and reads the reply; sent says whether the request
+// went out. The error is the exchange's, not the one the reply may hold.
+func roundTrip(conn *net.UnixConn, req hostRequest, files ...*os.File) (reply hostReply, sent bool, err error) {
+	b, err := json.Marshal(req)
+	if err != nil {
+		return hostReply{}, false, err
 	}
 	var oob []byte
 	if len(files) > 0 {
@@ -97,22 +175,18 @@ func exchange(conn *net.UnixConn, req hostRequest, files ...*os.File) (hostReply
 		oob = unix.UnixRights(fds...)
 	}
 	if _, _, err := conn.WriteMsgUnix(b, oob, nil); err != nil {
-		return hostReply{}, fmt.Errorf("executor host: sending %s: %w", req.Op, err)
+		return hostReply{}, false, fmt.Errorf("executor host: sending %s: %w", req.Op, err)
 	}
 	bp := packetBufs.Get().(*[]byte)
 	defer packetBufs.Put(bp)
 	n, err := conn.Read(*bp)
 	if err != nil {
-		return hostReply{}, fmt.Errorf("executor host: reading the answer to %s: %w", req.Op, err)
+		return hostReply{}, true, fmt.Errorf("executor host: reading the answer to %s: %w", req.Op, err)
 	}
-	var reply hostReply
 	if err := json.Unmarshal((*bp)[:n], &reply); err != nil {
-		return hostReply{}, fmt.Errorf("executor host: answer to %s: %w", req.Op, err)
+		return hostReply{}, true, fmt.Errorf("executor host: answer to %s: %w", req.Op, err)
 	}
-	if reply.Error != "" {
-		return reply, errors.New(reply.Error)
-	}
-	return reply, nil
+	return reply, true, nil
 }
 
 // connectHost watches the running host, if any: it returns the client and
@@ -128,7 +202,7 @@ func (p *Posix) connectHost() (*hostClient, []hostLive, error) {
 		conn.Close()
 		return nil, nil, err
 	}
-	hc := &hostClient{dir: p.runtimeDir(), pid: reply.Pid, watch: conn}
+	hc := &hostClient{dir: p.runtimeDir(), pid: reply.Pid, watch: conn, idle: make(chan *net.UnixConn, hostIdleConns)}
 	hc.start, _, _ = procIdentity(reply.Pid)
 	return hc, reply.Live, nil
 }
@@ -242,6 +316,7 @@ func (p *Posix) readHostEvents(hc *hostClient) {
 			// The host exits, running nothing: the next launch starts
 			// another.
 			hc.closed.Store(true)
+			hc.dropIdle()
 			p.hostMu.Lock()
 			if p.host == hc {
 				p.host = nil
@@ -266,6 +341,7 @@ func (p *Posix) readHostEvents(hc *hostClient) {
 		}
 	}
 	hc.watch.Close()
+	hc.dropIdle()
 	if hc.closed.Load() {
 		return
 	}
@@ -354,6 +430,7 @@ func (p *Posix) closeHost() {
 	}
 	hc.closed.Store(true)
 	hc.watch.Close()
+	hc.dropIdle()
 	if hc.reaped != nil {
 		select {
 		case <-hc.reaped:
@@ -407,7 +484,7 @@ func (p *Posix) launchHosted(spec Spec, path string, argv, env []string, runDir 
 		p.mu.Lock()
 		p.containers[spec.ID] = c
 		p.mu.Unlock()
-		_, err = hostCall(hc.dir, req, stdout, stderr)
+		_, err = hc.call(req, stdout, stderr)
 		if err == nil {
 			break
 		}
@@ -529,19 +606,24 @@ func (p *Posix) recoverHosted(recs []recovery, want map[string]bool, boot string
 	if err != nil {
 		p.log.Info("no executor host runs; its containers have ended", "err", err)
 	}
-	running := map[string]procRecord{}
+	running := map[string]hostLive{}
 	for _, l := range live {
-		running[l.ID] = l.Task
+		running[l.ID] = l
 	}
 	var adopted []Recovered
 	var orphans []recovery
 	for _, r := range recs {
-		task, isLive := running[r.id]
+		l, isLive := running[r.id]
 		switch {
 		case !want[r.id]:
 			orphans = append(orphans, r)
 		case isLive:
-			c := &container{spec: Spec{ID: r.id, Directory: r.launch.Directory}, pid: hc.pid, hosted: true, hc: hc,
+			dir := r.launch.Directory
+			if dir == "" {
+				dir = l.Dir // its record was not yet written
+			}
+			task := l.Task
+			c := &container{spec: Spec{ID: r.id, Directory: dir}, pid: hc.pid, hosted: true, hc: hc,
 				task: task, runDir: r.dir, done: make(chan struct{}), hostEnd: make(chan hostEnd, 1)}
 			p.adopt(c, task.Pid, p.waitHosted)
 			p.log.Info("recovered container in the executor host", "container", r.id, "host", hc.pid, "dir", c.spec.Directory)
@@ -555,11 +637,16 @@ func (p *Posix) recoverHosted(recs []recovery, want map[string]bool, boot string
 		}
 	}
 	var kill []string
-	for _, r := range orphans {
-		if _, isLive := running[r.id]; isLive {
+	orphans = slices.DeleteFunc(orphans, func(r recovery) bool {
+		_, isLive := running[r.id]
+		if isLive {
 			kill = append(kill, r.id)
 		}
-	}
+		// Only the journal knows it, the host does not run it and its
+		// task is gone: it ended and was forgotten (its lines are
+		// dropped at the journal's next rewrite).
+		return r.journalOnly && !isLive && !(r.pids.Task != nil && r.pids.Task.Pid > 0 && sameProcess(r.pids.Task.Pid, r.pids.Task.StartTime))
+	})
 	if len(kill) > 0 {
 		p.log.Info("destroying orphaned containers in the executor host", "containers", len(kill))
 		if _, err := hostCall(hc.dir, hostRequest{Op: "destroy", IDs: kill, Wait: true}); err != nil {
@@ -623,6 +710,7 @@ func (p *Posix) forgetHost(hc *hostClient) {
 	}
 	hc.closed.Store(true)
 	hc.watch.Close()
+	hc.dropIdle()
 	// Wait (briefly) for it to be gone: a new host waits on its lock.
 	for deadline := time.Now().Add(5 * time.Second); sameProcess(hc.pid, hc.start) && time.Now().Before(deadline); {
 		time.Sleep(time.Millisecond)

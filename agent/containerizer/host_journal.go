@@ -20,12 +20,18 @@ import (
 // said of a hosted container: the host's process (root and executor), the
 // task's, and the boot.
 //
-// The host appends a line once the task has started and before it tells
-// the watching agent, as it wrote pids.json. A line is written whole by
+// The host appends a line as it takes a launch, before it answers the
+// agent (the container's sandbox, with no task yet): that line is the
+// container's launch record, which a hosted container has instead of a
+// launch.json (one file fewer per launch). It appends another once the
+// task has started and before it tells the watching agent, as it wrote
+// pids.json. A line is written whole by
 // one write (a crash leaves it absent, or, after a power cut, unreadable,
 // which is read as absent). The latest line of a container wins. Lines of
-// containers whose runtime directory is gone (ended, and reported) are
-// dropped when the journal is rewritten: by each host as it starts, and
+// containers that have ended, been reported and forgotten are dropped when
+// the journal is rewritten (a container is kept while its runtime
+// directory exists, while the host runs it, and while its task's process
+// lives, which the sweep of a dead host's task needs): by each host as it starts, and
 // whenever the lines have grown to twice the kept ones (plus a margin), by
 // a temporary file renamed over it. A reader sees the file before or after
 // a rewrite, either of which holds every container still recorded.
@@ -40,7 +46,15 @@ type hostTaskEntry struct {
 	RunDir string     `json:"run_dir"`
 	BootID string     `json:"boot_id"`
 	Host   procRecord `json:"host"`
-	Task   procRecord `json:"task"`
+	// Task is zero in the line of a launch whose task has not started.
+	Task procRecord `json:"task"`
+	// Directory is the container's sandbox.
+	Directory string `json:"directory,omitempty"`
+}
+
+// launch is the entry as the container's launch.json would have said it.
+func (e hostTaskEntry) launch() launchRecord {
+	return launchRecord{ID: e.ID, Directory: e.Directory, Hosted: true}
 }
 
 // pids is the entry as the container's pids.json would have said it.
@@ -82,11 +96,13 @@ func parseHostTasks(b []byte) map[string]hostTaskEntry {
 
 // hostTaskJournal is the host's writer of the journal.
 type hostTaskJournal struct {
-	mu    sync.Mutex
-	path  string
-	f     *os.File
-	lines int // in the file now
-	limit int // lines at which it is rewritten
+	mu   sync.Mutex
+	path string
+	// running reports whether the host runs a container; nil: none.
+	running func(id string) bool
+	f       *os.File
+	lines   int // in the file now
+	limit   int // lines at which it is rewritten
 }
 
 // hostJournalMargin is how many lines beyond twice the kept ones the
@@ -94,9 +110,10 @@ type hostTaskJournal struct {
 const hostJournalMargin = 1024
 
 // openHostTaskJournal opens (creating it) the journal of runtime directory
-// dir, rewritten without the entries of containers that are gone.
-func openHostTaskJournal(dir string) (*hostTaskJournal, error) {
-	j := &hostTaskJournal{path: filepath.Join(dir, hostTasksFile)}
+// dir, rewritten without the entries of containers that are gone; running
+// (nil for none) says which containers the host runs.
+func openHostTaskJournal(dir string, running func(id string) bool) (*hostTaskJournal, error) {
+	j := &hostTaskJournal{path: filepath.Join(dir, hostTasksFile), running: running}
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	if err := j.compactLocked(); err != nil {
@@ -106,8 +123,7 @@ func openHostTaskJournal(dir string) (*hostTaskJournal, error) {
 }
 
 // compactLocked rewrites the journal with the latest entry of each
-// container whose runtime directory still exists, and reopens it; j.mu is
-// held.
+// container that is not gone, and reopens it; j.mu is held.
 func (j *hostTaskJournal) compactLocked() error {
 	b, err := os.ReadFile(j.path)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -116,10 +132,7 @@ func (j *hostTaskJournal) compactLocked() error {
 	var buf bytes.Buffer
 	kept := 0
 	for _, e := range parseHostTasks(b) {
-		if e.RunDir == "" {
-			continue
-		}
-		if _, err := os.Stat(e.RunDir); err != nil {
+		if e.RunDir == "" || !j.keeps(e) {
 			continue
 		}
 		line, err := json.Marshal(e)
@@ -144,6 +157,20 @@ func (j *hostTaskJournal) compactLocked() error {
 	j.lines = kept
 	j.limit = 2*kept + hostJournalMargin
 	return nil
+}
+
+// keeps reports whether e's container is not gone: its runtime directory
+// exists (it has not been reported and forgotten), the host runs it (a
+// hosted container has no directory until it ends), or its task's
+// process still runs (its host died, and a sweep may yet need the record).
+func (j *hostTaskJournal) keeps(e hostTaskEntry) bool {
+	if _, err := os.Stat(e.RunDir); err == nil {
+		return true
+	}
+	if j.running != nil && j.running(e.ID) {
+		return true
+	}
+	return e.Task.Pid > 0 && sameProcess(e.Task.Pid, e.Task.StartTime)
 }
 
 // append records e, in one write.

@@ -8,7 +8,8 @@ import (
 
 // The journal keeps the latest entry of each container, reads a torn line
 // as absent, and drops, when rewritten, the entries of containers whose
-// runtime directory is gone.
+// runtime directory is gone, unless the host runs them (a hosted container
+// has no directory before it ends).
 func TestHostTaskJournal(t *testing.T) {
 	dir := t.TempDir()
 	runDir := func(id string) string { return filepath.Join(dir, containersDir, id) }
@@ -17,14 +18,14 @@ func TestHostTaskJournal(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	j, err := openHostTaskJournal(dir)
+	j, err := openHostTaskJournal(dir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	entry := func(id string, pid int) hostTaskEntry {
 		return hostTaskEntry{ID: id, RunDir: runDir(id), BootID: "boot", Host: procRecord{Pid: 1, StartTime: 2}, Task: procRecord{Pid: pid, StartTime: uint64(pid) * 10}}
 	}
-	for _, e := range []hostTaskEntry{entry("a", 100), entry("b", 200), entry("gone", 300), entry("a", 101)} {
+	for _, e := range []hostTaskEntry{entry("a", 100), entry("b", 200), entry("gone", 300), entry("a", 101), entry("hosted", 400)} {
 		if err := j.append(e); err != nil {
 			t.Fatal(err)
 		}
@@ -43,7 +44,7 @@ func TestHostTaskJournal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(got) != 3 || got["a"].Task.Pid != 101 || got["b"].Task.Pid != 200 || got["gone"].Task.Pid != 300 {
+	if len(got) != 4 || got["a"].Task.Pid != 101 || got["b"].Task.Pid != 200 || got["gone"].Task.Pid != 300 || got["hosted"].Task.Pid != 400 {
 		t.Fatalf("journal = %+v", got)
 	}
 	if p := got["a"].pids(); !p.Hosted || p.Task == nil || p.Task.StartTime != 1010 || p.Root.Pid != 1 || p.BootID != "boot" {
@@ -51,14 +52,15 @@ func TestHostTaskJournal(t *testing.T) {
 	}
 	j.close()
 
-	// A new host rewrites it without "gone", whose directory is not.
-	j, err = openHostTaskJournal(dir)
+	// A new host rewrites it without "gone", whose directory is not,
+	// keeping "hosted", which has none but runs.
+	j, err = openHostTaskJournal(dir, func(id string) bool { return id == "hosted" })
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer j.close()
 	got, _ = readHostTasks(dir)
-	if len(got) != 2 || got["a"].Task.Pid != 101 || got["b"].Task.Pid != 200 {
+	if len(got) != 3 || got["a"].Task.Pid != 101 || got["b"].Task.Pid != 200 || got["hosted"].Task.Pid != 400 {
 		t.Fatalf("rewritten journal = %+v", got)
 	}
 	// Growing past its limit, it is rewritten as it goes.
@@ -74,7 +76,7 @@ func TestHostTaskJournal(t *testing.T) {
 		t.Errorf("the journal has %d lines, never rewritten", j.lines)
 	}
 	got, _ = readHostTasks(dir)
-	if len(got) != 1 || got["a"].Task.Pid != 1000+hostJournalMargin+9 {
+	if len(got) != 2 || got["a"].Task.Pid != 1000+hostJournalMargin+9 || got["hosted"].Task.Pid != 400 {
 		t.Fatalf("journal after growth = %+v", got)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"os"
@@ -72,6 +73,7 @@ type queuedEvent struct {
 // hostedExec is one executor the host runs.
 type hostedExec struct {
 	id, runDir     string
+	dir            string // the sandbox
 	cancel         context.CancelFunc
 	stdout, stderr *os.File
 	task           procRecord // zero until the task started
@@ -112,7 +114,7 @@ func runHost(args []string) int {
 		return 1
 	}
 	// Under the lock: the only writer of the journal.
-	if s.tasks, err = openHostTaskJournal(s.dir); err != nil {
+	if s.tasks, err = openHostTaskJournal(s.dir, s.running); err != nil {
 		tell("error: " + err.Error())
 		return 1
 	}
@@ -222,27 +224,46 @@ func (s *hostServer) maybeExit() {
 	})
 }
 
-// serve answers one connection's request.
+// running reports whether the host runs container id (for the journal's
+// compaction).
+func (s *hostServer) running(id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.execs[id] != nil
+}
+
+// serve answers a connection's request, or its requests one after
+// another while each asks to keep it (Keep).
 func (s *hostServer) serve(conn *net.UnixConn) {
-	keep := false
-	defer func() {
-		if !keep {
-			conn.Close()
-		}
-	}()
 	if !s.peerAllowed(conn) {
 		s.log.Warn("refusing a connection from another user")
+		conn.Close()
 		return
 	}
+	oob := make([]byte, unix.CmsgSpace(2*4))
+	for {
+		again, watching := s.serveOne(conn, oob)
+		if watching {
+			return // the watch has it now
+		}
+		if !again {
+			conn.Close()
+			return
+		}
+	}
+}
+
+// serveOne reads and answers one request. again: the connection is kept
+// for another; watching: it became the watch connection.
+func (s *hostServer) serveOne(conn *net.UnixConn, oob []byte) (again, watching bool) {
 	// The buffer is pooled (packetBufs): a fresh megabyte per request
 	// was most of what the host allocated, and what its GC scanned.
 	bp := packetBufs.Get().(*[]byte)
 	buf := *bp
-	oob := make([]byte, unix.CmsgSpace(2*4))
 	n, oobn, _, _, err := conn.ReadMsgUnix(buf, oob)
-	if err != nil {
+	if err != nil || n == 0 {
 		packetBufs.Put(bp)
-		return
+		return false, false // hung up (a read of nothing is the end)
 	}
 	files := receivedFiles(oob[:oobn])
 	defer func() {
@@ -257,33 +278,37 @@ func (s *hostServer) serve(conn *net.UnixConn) {
 	packetBufs.Put(bp)
 	if err != nil {
 		writePacket(conn, hostReply{Error: "bad request: " + err.Error()})
-		return
+		return false, false
+	}
+	keep := req.Keep && (req.Op == "launch" || req.Op == "signal" || req.Op == "destroy")
+	answer := func(r hostReply) bool {
+		r.Kept = keep
+		return writePacket(conn, r) == nil && keep
 	}
 	switch req.Op {
 	case "launch":
 		if len(files) != 2 {
-			writePacket(conn, hostReply{Error: "launch needs the sandbox's stdout and stderr"})
-			return
+			return answer(hostReply{Error: "launch needs the sandbox's stdout and stderr"}), false
 		}
 		run, err := s.launch(req, files[0], files[1])
 		files = nil // the executor owns them now, or launch closed them
 		if err != nil {
-			writePacket(conn, hostReply{Error: err.Error()})
-			return
+			return answer(hostReply{Error: err.Error()}), false
 		}
 		// The agent hears of the launch before the executor subscribes.
-		writePacket(conn, hostReply{Pid: os.Getpid()})
+		again = answer(hostReply{Pid: os.Getpid()})
 		run()
+		return again, false
 	case "signal":
-		writePacket(conn, s.signal(req.ID, syscall.Signal(req.Signal)))
+		return answer(s.signal(req.ID, syscall.Signal(req.Signal))), false
 	case "destroy":
 		s.destroy(req.IDs, req.Wait)
-		writePacket(conn, hostReply{})
+		return answer(hostReply{}), false
 	case "watch":
 		s.mu.Lock()
 		reply := hostReply{Pid: os.Getpid()}
 		for id, ex := range s.execs {
-			reply.Live = append(reply.Live, hostLive{ID: id, Task: ex.task})
+			reply.Live = append(reply.Live, hostLive{ID: id, Task: ex.task, Dir: ex.dir})
 		}
 		if old := s.watcher; old != nil {
 			// After what was queued for it: then it is closed.
@@ -294,14 +319,15 @@ func (s *hostServer) serve(conn *net.UnixConn) {
 			s.watcher = nil
 			s.maybeExit()
 			s.mu.Unlock()
-			return
+			return false, false
 		}
 		s.watcher, s.watched = conn, true
 		s.mu.Unlock()
-		keep = true
 		go s.watch(conn)
+		return false, true
 	default:
 		writePacket(conn, hostReply{Error: fmt.Sprintf("unknown operation %q", req.Op)})
+		return false, false
 	}
 }
 
@@ -399,13 +425,21 @@ func (s *hostServer) launch(req hostRequest, stdout, stderr *os.File) (run func(
 		return fail(fmt.Errorf("container %s already runs", req.ID))
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	ex := &hostedExec{id: req.ID, runDir: req.RunDir, cancel: cancel, stdout: stdout, stderr: stderr, done: make(chan struct{})}
+	ex := &hostedExec{id: req.ID, runDir: req.RunDir, dir: req.Dir, cancel: cancel, stdout: stdout, stderr: stderr, done: make(chan struct{})}
 	s.execs[req.ID] = ex
 	s.idleGen++
 	s.mu.Unlock()
-	// The container's task is recorded once it has started (Started
-	// below): until then launch.json says that the container is the
-	// host's, and there is no process of its own to record.
+	// The launch's record, before the agent hears that it is under way:
+	// the container is the host's, with no process of its own yet (its
+	// task is recorded once it has started, Started below).
+	launched := hostTaskEntry{ID: req.ID, RunDir: req.RunDir, BootID: s.boot, Host: s.self, Directory: req.Dir}
+	if err := s.tasks.append(launched); err != nil {
+		s.mu.Lock()
+		delete(s.execs, req.ID)
+		s.mu.Unlock()
+		cancel()
+		return fail(err)
+	}
 	start := func(cmd *exec.Cmd) error { return startInCgroups(cmd, req.CgroupTasks, req.CgroupDir) }
 	var spawn func(path string, argv, env []string, dir string, stdout, stderr *os.File) (int, error)
 	// With cgroups v1 a task is born in its cgroups by forking from a
@@ -435,7 +469,8 @@ func (s *hostServer) launch(req hostRequest, stdout, stderr *os.File) (run func(
 			task := recordProc(pid)
 			// One line appended to the host's journal rather than a file
 			// of the container's own: no new directory entry per task.
-			e := hostTaskEntry{ID: req.ID, RunDir: req.RunDir, BootID: s.boot, Host: s.self, Task: task}
+			e := launched
+			e.Task = task
 			if err := s.tasks.append(e); err != nil {
 				s.log.Warn("recording a task's process", "container", req.ID, "err", err)
 			}
@@ -460,7 +495,7 @@ func (s *hostServer) run(ctx context.Context, ex *hostedExec, h builtin.Hosted) 
 	}
 	oom := ex.oom
 	s.mu.Unlock()
-	if err := writeStatus(ex.runDir, status); err != nil {
+	if err := recordEnd(ex.runDir, status); err != nil {
 		s.log.Warn("recording an executor's end", "container", ex.id, "err", err)
 	}
 	s.mu.Lock()
@@ -470,6 +505,21 @@ func (s *hostServer) run(ctx context.Context, ex *hostedExec, h builtin.Hosted) 
 	s.maybeExit()
 	s.mu.Unlock()
 	ex.cancel()
+}
+
+// recordEnd writes a hosted executor's wait status into its container's
+// runtime directory, which it makes: the agent made none at launch (the
+// launch's record is the journal's line), nor, when no other container
+// did, their parent.
+func recordEnd(runDir string, status int) error {
+	err := os.Mkdir(runDir, 0o755)
+	if errors.Is(err, fs.ErrNotExist) {
+		err = os.MkdirAll(runDir, 0o755)
+	}
+	if err != nil && !errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("create %s: %w", runDir, err)
+	}
+	return writeStatus(runDir, status)
 }
 
 // signal delivers a signal meant for a container's executor.

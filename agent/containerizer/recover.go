@@ -32,6 +32,13 @@ type recovery struct {
 	launch   launchRecord
 	pids     pidsRecord
 	havePids bool
+	// recorded: it has a launch record (its launch.json, or the host's
+	// journal's line).
+	recorded bool
+	// journalOnly: it has no runtime directory, only the host's journal
+	// lines (a hosted container before its executor ended, or one ended,
+	// reported and forgotten whose lines are yet to be dropped).
+	journalOnly bool
 }
 
 // Recover implements Containerizer. An adopted container is signalled,
@@ -80,8 +87,10 @@ func (p *Posix) Recover(known []string) ([]Recovered, error) {
 		// must never be taken for a supervised container's, whose root's
 		// session is killed with it. Its processes' record says so even
 		// when its launch record is gone (an earlier containerizer in this
-		// process removing it right now, say).
-		if r.launch.Hosted || (r.havePids && (r.pids.Hosted || r.pids.Task != nil)) {
+		// process removing it right now, say). One with no record at all
+		// may be a hosted launch whose record the host had not yet
+		// written: the host says whether it runs it.
+		if r.launch.Hosted || (r.havePids && (r.pids.Hosted || r.pids.Task != nil)) || (!r.recorded && !r.havePids) {
 			hosted = append(hosted, r)
 			continue
 		}
@@ -107,6 +116,21 @@ func (p *Posix) Recover(known []string) ([]Recovered, error) {
 			}
 		}
 		p.endedAway(r, func() { p.sweepEnded(r, boot) })
+	}
+	// A hosted container has no runtime directory until its executor
+	// ends: the host's journal is all that records it.
+	for id, e := range journal {
+		if found[id] || e.RunDir != filepath.Join(base, id) {
+			continue
+		}
+		found[id] = true
+		p.mu.Lock()
+		taken := p.containers[id] != nil || p.starting[id]
+		p.mu.Unlock()
+		if taken {
+			continue
+		}
+		hosted = append(hosted, recovery{id: id, dir: e.RunDir, launch: e.launch(), pids: e.pids(), havePids: true, recorded: true, journalOnly: true})
 	}
 	adopted = append(adopted, p.recoverHosted(hosted, want, boot)...)
 	for _, id := range known {
@@ -169,12 +193,16 @@ func (p *Posix) adopt(c *container, pid int, follow func(*container)) {
 // readRecovery reads a container's records; what is missing or unreadable
 // stays zero. A hosted container (or one whose launch record is missing)
 // without a pids.json of its own that the executor host's journal names
-// has the journal's record.
+// has the journal's record: its launch (a hosted container of this
+// version has no launch.json) and its processes.
 func readRecovery(base, name string, journal map[string]hostTaskEntry) recovery {
 	r := recovery{id: name, dir: filepath.Join(base, name)}
-	haveLaunch := readJSON(filepath.Join(r.dir, launchFile), &r.launch) == nil
+	r.recorded = readJSON(filepath.Join(r.dir, launchFile), &r.launch) == nil
 	r.havePids = readJSON(filepath.Join(r.dir, pidsFile), &r.pids) == nil
-	if e, ok := journal[name]; ok && !r.havePids && (r.launch.Hosted || !haveLaunch) {
+	if e, ok := journal[name]; ok && !r.havePids && (r.launch.Hosted || !r.recorded) {
+		if !r.recorded {
+			r.launch, r.recorded = e.launch(), true
+		}
 		r.pids, r.havePids = e.pids(), true
 	}
 	return r

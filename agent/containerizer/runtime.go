@@ -25,10 +25,10 @@ import (
 //	                                          host) when the executor ends
 //
 // A container whose executor runs in the executor host (host.go) has its
-// launch.json and status; its processes (the host as root and executor,
-// and its task once started) are a line of the host's task journal
-// instead of a pids.json (host_journal.go), which an earlier version wrote
-// and recovery still reads.
+// directory and status only: its launch record and its processes (the
+// host as root and executor, and its task once started) are lines of the
+// host's task journal (host_journal.go) instead of a launch.json and a
+// pids.json, which earlier versions wrote and recovery still reads.
 //
 // Every file is written whole or not at all (a temporary file renamed over
 // it), so a crash of any process at any moment leaves each either absent

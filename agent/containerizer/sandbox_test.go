@@ -178,7 +178,7 @@ func FuzzSandboxPath(f *testing.F) {
 		}
 
 		raw := filepath.Join(work, "slaves", agent, "frameworks", framework, "executors", executor, "runs", container)
-		stdout, stderr, err := p.makeSandbox(raw)
+		stdout, stderr, err := p.makeSandbox(raw, true)
 		if err == nil {
 			stdout.Close()
 			stderr.Close()
@@ -192,4 +192,65 @@ func FuzzSandboxPath(f *testing.F) {
 			t.Fatalf("ids %q made something outside the work directory: %v", []string{agent, framework, executor, container}, entries)
 		}
 	})
+}
+
+// The sandbox's stdout or stderr planted beforehand as a link out of the
+// work directory is not written through: the launch fails, and the file
+// outside stays as it was.
+func TestLaunchRefusesLinkedStdout(t *testing.T) {
+	h, parent := escapeHarness(t)
+	outside := filepath.Join(parent, "outside")
+	if err := os.WriteFile(outside, []byte("keep\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for i, name := range []string{"stdout", "stderr"} {
+		id := "c" + string(rune('1'+i))
+		dir := filepath.Join(h.workDir, "slaves", "a", "runs", id)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(outside, filepath.Join(dir, name)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := h.p.Launch(Spec{ID: id, Directory: dir, Path: "/bin/sh", Args: []string{"sh", "-c", "echo leaked; echo leaked >&2"}}); err == nil {
+			h.exit()
+			t.Errorf("Launch with %s linked out of the work directory succeeded", name)
+		}
+	}
+	if b, err := os.ReadFile(outside); err != nil || string(b) != "keep\n" {
+		t.Errorf("the file outside holds %q (%v)", b, err)
+	}
+	onlyWorkDir(t, parent, "outside")
+}
+
+// LinkLatest points runs/latest at each new run of an executor in turn,
+// as a relative link, replacing the last one's.
+func TestLaunchLinksLatest(t *testing.T) {
+	h, _ := escapeHarness(t)
+	runs := filepath.Join(h.workDir, "slaves", "a", "frameworks", "f", "executors", "e", "runs")
+	for _, id := range []string{"r1", "r2"} {
+		dir := filepath.Join(runs, id)
+		if _, err := h.p.Launch(Spec{ID: id, Directory: dir, Path: "/bin/true", LinkLatest: true}); err != nil {
+			t.Fatalf("Launch %s: %v", id, err)
+		}
+		h.exit()
+		if target, err := os.Readlink(filepath.Join(runs, "latest")); err != nil || target != id {
+			t.Errorf("after run %s, runs/latest -> %q (%v)", id, target, err)
+		}
+		if _, err := os.Stat(filepath.Join(runs, "latest", "stdout")); err != nil {
+			t.Errorf("runs/latest/stdout after run %s: %v", id, err)
+		}
+	}
+	if _, err := os.Lstat(filepath.Join(runs, "latest.tmp")); err == nil {
+		t.Error("runs/latest.tmp was left behind")
+	}
+	// Without LinkLatest no link is made.
+	other := filepath.Join(h.workDir, "slaves", "a", "frameworks", "f", "executors", "x", "runs")
+	if _, err := h.p.Launch(Spec{ID: "r3", Directory: filepath.Join(other, "r3"), Path: "/bin/true"}); err != nil {
+		t.Fatal(err)
+	}
+	h.exit()
+	if _, err := os.Lstat(filepath.Join(other, "latest")); err == nil {
+		t.Error("a launch without LinkLatest linked runs/latest")
+	}
 }
