@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -77,7 +78,12 @@ func TestSpawnerStartsFromItsOwnTable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	shared, err := os.ReadDir("/proc/self/fd")
+	// The process's table is read from this goroutine's own thread:
+	// /proc/self is the main thread's, and the spawner's thread may be
+	// the main thread.
+	runtime.LockOSThread()
+	shared, err := os.ReadDir("/proc/thread-self/fd")
+	runtime.UnlockOSThread()
 	if err != nil {
 		t.Fatal(err)
 	}
