@@ -46,6 +46,9 @@ func makeSandboxRoot(workDir, rel string, linkLatest bool, log *slog.Logger) (st
 	return stdout, stderr, nil
 }
 
+// linkLatestIn points the "latest" link beside the sandbox rel of root at
+// it, as linkLatestAt does from a held descriptor: an executor's first run
+// makes the link, a later one replaces it through a temporary link.
 func linkLatestIn(root *os.Root, rel string) error {
 	runs, err := root.OpenRoot(filepath.Dir(rel))
 	if err != nil {
