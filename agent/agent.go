@@ -40,6 +40,8 @@ type Agent struct {
 	// could not listen there), served by execSrv: see execsocket.go.
 	execLn  net.Listener
 	execSrv *http.Server
+	// stopFrames ends the socket's connections of frames.
+	stopFrames context.CancelFunc
 
 	core      *core.Core
 	startTime time.Time // the core's
@@ -240,7 +242,9 @@ func (a *Agent) Run(ctx context.Context) error {
 	go func() { serveErr <- srv.Serve(a.ln) }()
 	if a.execLn != nil {
 		a.execSrv = a.executorSocketServer()
-		go func() { _ = a.execSrv.Serve(a.execLn) }()
+		var frames context.Context
+		frames, a.stopFrames = context.WithCancel(context.Background())
+		go a.serveExecutorSocket(frames, a.execLn, a.execSrv)
 	}
 	a.link = newMasterLink(a.cfg.Master, a.masters, a.log, a.deliver, a.deliverUrgent)
 	a.startOversubscription(ctx)
@@ -505,6 +509,9 @@ func (a *Agent) shutdownHTTP(srv *http.Server) {
 		if s != nil && s.Shutdown(ctx) != nil {
 			_ = s.Close()
 		}
+	}
+	if a.stopFrames != nil {
+		a.stopFrames()
 	}
 }
 

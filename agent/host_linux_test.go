@@ -243,7 +243,7 @@ func TestExecutorHostTaskInContainerCgroups(t *testing.T) {
 }
 
 // The executors of the host reach the agent over its unix socket, all of
-// them on one HTTP/2 connection: with eight tasks running the host holds
+// them on one connection of frames: with eight tasks running the host holds
 // no TCP socket, and the agent's runtime directory has agent.sock.
 func TestHostedExecutorsShareTheAgentSocket(t *testing.T) {
 	checkLeaks(t)

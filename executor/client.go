@@ -167,13 +167,10 @@ type pendingUpdate struct {
 
 // New returns a client for the agent named in cfg.
 func New(cfg Config, opts ...Option) *Client {
-	tr := http.DefaultTransport.(*http.Transport).Clone()
 	c := &Client{
 		cfg:                 cfg,
 		url:                 cfg.URL(),
 		enc:                 codec.JSON,
-		hc:                  &http.Client{Transport: tr},
-		ownTransport:        tr,
 		log:                 slog.Default(),
 		heartbeat:           DefaultHeartbeatInterval,
 		callTimeout:         DefaultCallTimeout,
@@ -181,6 +178,12 @@ func New(cfg Config, opts ...Option) *Client {
 	}
 	for _, o := range opts {
 		o(c)
+	}
+	if c.hc == nil {
+		// A transport of its own only when none was given: the executors
+		// of a host share theirs, and a clone per executor is garbage.
+		c.ownTransport = http.DefaultTransport.(*http.Transport).Clone()
+		c.hc = &http.Client{Transport: c.ownTransport}
 	}
 	return c
 }

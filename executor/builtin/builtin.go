@@ -111,6 +111,7 @@ import (
 
 	"github.com/gomesos/gomesos/codec"
 	"github.com/gomesos/gomesos/executor"
+	"github.com/gomesos/gomesos/internal/execframes"
 )
 
 // EnvKind names the environment variable that tells the gomesos binary to
@@ -220,7 +221,11 @@ type Hosted struct {
 // Cancelling ctx kills its task at once (as SIGTERM does to an executor
 // process).
 func RunHosted(ctx context.Context, h Hosted) int {
-	log := slog.New(slog.NewTextHandler(h.Stderr, nil)).With("executor", KindCommand)
+	// Its lines are written a little later, several at once (logbuf.go);
+	// all of them before it returns and its files are closed.
+	logw := newDelayedWriter(h.Stderr)
+	defer logw.Flush()
+	log := slog.New(slog.NewTextHandler(logw, nil)).With("executor", KindCommand)
 	cfg, err := executor.ConfigFromLookup(func(k string) (string, bool) {
 		v := lookupEnv(h.Env, k)
 		return v, v != ""
@@ -261,9 +266,10 @@ var hostedHTTP = func() *http.Client {
 var socketClients sync.Map
 
 // hostedClient is the HTTP client of a hosted executor: over the agent's
-// unix socket when it gives one, in HTTP/2 without TLS, so that every
-// executor of the host shares one connection (a stream each for its event
-// stream and its calls); else hostedHTTP, over TCP.
+// unix socket when it gives one, in frames (package internal/execframes),
+// so that every executor of the host shares one connection (a stream each
+// for its event stream and its calls), or in HTTP/2 without TLS with an
+// agent that does not speak frames; else hostedHTTP, over TCP.
 func hostedClient(socket string) *http.Client {
 	if socket == "" {
 		return hostedHTTP
@@ -271,15 +277,17 @@ func hostedClient(socket string) *http.Client {
 	if c, ok := socketClients.Load(socket); ok {
 		return c.(*http.Client)
 	}
-	tr := &http.Transport{
-		Proxy: nil,
-		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			var d net.Dialer
-			return d.DialContext(ctx, "unix", socket)
-		},
+	dial := func(ctx context.Context) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, "unix", socket)
 	}
-	tr.Protocols = new(http.Protocols)
-	tr.Protocols.SetUnencryptedHTTP2(true)
+	h2 := &http.Transport{
+		Proxy:       nil,
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) { return dial(ctx) },
+	}
+	h2.Protocols = new(http.Protocols)
+	h2.Protocols.SetUnencryptedHTTP2(true)
+	tr := &execframes.Transport{Dial: dial, Fallback: h2}
 	c, _ := socketClients.LoadOrStore(socket, &http.Client{Transport: tr})
 	return c.(*http.Client)
 }

@@ -61,6 +61,7 @@ func RunLatency(ctx context.Context, opts Options, out io.Writer) (res LatencyRe
 	if err != nil {
 		return res, err
 	}
+	settleDisk()
 	bare, err := bareLatency(min(opts.Latency, 100))
 	if err != nil {
 		return res, err
@@ -72,7 +73,7 @@ func RunLatency(ctx context.Context, opts Options, out io.Writer) (res LatencyRe
 		if err != nil {
 			return res, fmt.Errorf("benchtasks: %w", err)
 		}
-		defer os.RemoveAll(dir)
+		defer removeSettled(dir)
 		workDir = dir
 	}
 	workDir, err = filepath.Abs(workDir)
