@@ -145,3 +145,16 @@ func TestHostRecordsEndInANewRunDir(t *testing.T) {
 		}
 	}
 }
+
+// An executor that ends after its agent's runtime directory was removed
+// leaves nothing behind: the directory is not made again.
+func TestHostRecordsNoEndWhenTheRuntimeDirIsGone(t *testing.T) {
+	runtime := filepath.Join(t.TempDir(), "runtime")
+	dir := filepath.Join(runtime, containersDir, "late")
+	if err := recordEnd(dir, 9); err == nil {
+		t.Fatal("recorded an end under a runtime directory that is gone")
+	}
+	if _, err := os.Stat(runtime); !os.IsNotExist(err) {
+		t.Fatalf("the runtime directory was made again: %v", err)
+	}
+}

@@ -511,10 +511,16 @@ func (s *hostServer) run(ctx context.Context, ex *hostedExec, h builtin.Hosted) 
 // runtime directory, which it makes: the agent made none at launch (the
 // launch's record is the journal's line), nor, when no other container
 // did, their parent.
+//
+// It makes no more than those two: a runtime directory that is gone (its
+// agent was stopped and its work directory removed while the executor was
+// ending) is not made again, to be left behind.
 func recordEnd(runDir string, status int) error {
 	err := os.Mkdir(runDir, 0o755)
 	if errors.Is(err, fs.ErrNotExist) {
-		err = os.MkdirAll(runDir, 0o755)
+		if err = os.Mkdir(filepath.Dir(runDir), 0o755); err == nil || errors.Is(err, fs.ErrExist) {
+			err = os.Mkdir(runDir, 0o755)
+		}
 	}
 	if err != nil && !errors.Is(err, fs.ErrExist) {
 		return fmt.Errorf("create %s: %w", runDir, err)
@@ -558,15 +564,17 @@ func (s *hostServer) destroy(ids []string, wait bool) {
 		ex := s.execs[id]
 		if ex != nil {
 			ex.destroyed = true
+			// The executor is cancelled before its task is killed, so
+			// that it takes the task's end for the destruction's and
+			// reports nothing: the agent reports the container's end, as
+			// when a container with its executor inside is destroyed.
+			ex.cancel()
 			if t := ex.task.Pid; t > 0 {
 				_ = syscall.Kill(-t, syscall.SIGKILL)
 			}
 			dones = append(dones, ex.done)
 		}
 		s.mu.Unlock()
-		if ex != nil {
-			ex.cancel()
-		}
 	}
 	if wait {
 		for _, d := range dones {

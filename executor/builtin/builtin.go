@@ -243,6 +243,7 @@ func RunHosted(ctx context.Context, h Hosted) int {
 	client := executor.New(cfg, executor.WithEncoding(enc), executor.WithLogger(log), executor.WithHTTPClient(hostedClient(lookupEnv(h.Env, EnvDomainSocket))))
 	e := newEngine(KindCommand, cfg, client, log)
 	e.env, e.stdout, e.stderr, e.hosted = h.Env, h.Stdout, h.Stderr, &h
+	e.flushLog = logw.Flush
 	code := e.run(ctx)
 	log.Info("exiting", "status", code)
 	return code

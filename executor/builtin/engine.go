@@ -111,6 +111,9 @@ type engine struct {
 	stdout, stderr *os.File
 	// hosted is set when the executor runs inside an executor host.
 	hosted *Hosted
+	// flushLog, when set, writes the log lines held back (a hosted
+	// executor's, logbuf.go).
+	flushLog func()
 	// abandoned is set when the host says a task's end is its
 	// container's (an OOM kill): the executor exits without reporting it.
 	abandoned bool
@@ -407,6 +410,10 @@ func (e *engine) start(ctx context.Context, t *task) error {
 	spec.env = taskEnv(base, t.info.GetCommand(), extra...)
 	t.env = spec.env
 
+	if e.flushLog != nil {
+		// What the executor logged so far goes before the task's output.
+		e.flushLog()
+	}
 	p, err := startProcess(spec)
 	if err != nil {
 		return err

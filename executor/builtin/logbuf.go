@@ -19,9 +19,11 @@ const logFlushSize = 4 << 10
 // of them, rather than one write each: a task's launch logs half a dozen
 // lines (its events, its start, its updates) within a few milliseconds,
 // and on a loaded host each write to a file of the sandbox cost more than
-// the line's formatting. A line may thus reach the file after output the
-// task wrote to the same file later, by at most the delay. Flush writes
-// what is held; the executor's end calls it before its files close.
+// the line's formatting. Flush writes what is held: the executor calls it
+// before its task starts, so that what it logged until then comes before
+// the task's output, and at its end, before its files close. A line logged
+// while the task runs may reach the file after output the task wrote to the
+// same file later, by at most the delay.
 type delayedWriter struct {
 	mu    sync.Mutex
 	w     io.Writer

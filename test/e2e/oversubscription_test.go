@@ -45,12 +45,21 @@ func (c *cluster) addAgentWith(res string, adjust func(*agent.Config)) *agent.Ag
 	c.cancel = append(c.cancel, cancel)
 	c.agents = append(c.agents, a)
 	c.wg.Add(1)
+	done := make(chan struct{})
 	go func() {
 		defer c.wg.Done()
+		defer close(done)
 		if err := a.Run(ctx); err != nil && ctx.Err() == nil {
 			c.t.Errorf("agent: %v", err)
 		}
 	}()
+	// Cleanups run last-registered first: this agent stops before its
+	// directories (registered above, after the cluster's own stop) are
+	// removed, or its executors' ends would write into a removed tree.
+	c.t.Cleanup(func() {
+		cancel()
+		<-done
+	})
 	return a
 }
 
