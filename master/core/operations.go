@@ -639,9 +639,6 @@ func (c *Core) settleOperations(a *agent, total resources.Resources) {
 	if len(c.operations) == 0 {
 		return
 	}
-	// Whether the agent's resources are those the operations give is
-	// asked once, and only of an agent with one pending: a failover
-	// settles every agent's, nearly all with none.
 	// Only this agent's operations are sorted, not every one the master
 	// keeps.
 	var keys []string
@@ -651,6 +648,9 @@ func (c *Core) settleOperations(a *agent, total resources.Resources) {
 		}
 	}
 	slices.Sort(keys)
+	// Whether the agent's resources are those the operations give is
+	// asked once, and only of an agent with one pending: a failover
+	// settles every agent's, nearly all with none.
 	applied, asked := false, false
 	for _, key := range keys {
 		o := c.operations[key]
