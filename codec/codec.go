@@ -44,6 +44,15 @@ var ErrUnsupportedMediaType = errors.New("unsupported media type")
 
 // FromContentType maps a Content-Type header to an encoding.
 func FromContentType(ct string) (Encoding, error) {
+	// The type alone, as every client sends it, is not parsed (a map
+	// for its parameters each time: an agent's registration is one of ten
+	// thousand after a failover).
+	switch ct {
+	case MediaJSON:
+		return JSON, nil
+	case MediaProtobuf:
+		return Protobuf, nil
+	}
 	mt, _, err := mime.ParseMediaType(ct)
 	if err != nil {
 		mt = strings.TrimSpace(strings.ToLower(ct))

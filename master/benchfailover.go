@@ -408,9 +408,15 @@ func (b *failoverBench) failover(ctx context.Context, leader int, res *BenchFail
 			hurried = strconv.FormatFloat(f["registrar/raft/hurried_elections"], 'f', 0, 64)
 		}
 		if used, ok := m.usage(); ok {
+			faults := "?"
+			if used.faults >= 0 && used0[i].faults >= 0 {
+				n := used.faults - used0[i].faults
+				faults = fmt.Sprintf("%d (%.0f MiB of memory touched for the first time, %.1f KiB an agent)", n,
+					float64(n)*float64(os.Getpagesize())/(1<<20), float64(n)*float64(os.Getpagesize())/1024/float64(b.opts.Agents))
+			}
 			fmt.Fprintf(w, "failover: %s %s used %.2fs of CPU from the kill to the end (its process's, from /proc), in which it collected garbage %d times "+
-				"(gctrace puts their CPU at %.2fs, counting idle cores' marking); elections it hurried: %s\n",
-				role, m.Advertise(), (used.cpu - used0[i].cpu).Seconds(), used.gcs-used0[i].gcs, (used.gcCPU - used0[i].gcCPU).Seconds(), hurried)
+				"(gctrace puts their CPU at %.2fs, counting idle cores' marking) and took %s minor page faults; elections it hurried: %s\n",
+				role, m.Advertise(), (used.cpu - used0[i].cpu).Seconds(), used.gcs-used0[i].gcs, (used.gcCPU - used0[i].gcCPU).Seconds(), faults, hurried)
 		} else {
 			fmt.Fprintf(w, "failover: %s %s: elections it hurried: %s\n", role, m.Advertise(), hurried)
 		}

@@ -48,6 +48,9 @@ type masterUsage struct {
 	cpu   time.Duration
 	gcs   int64
 	gcCPU time.Duration
+	// faults is the minor page faults the process has taken (-1 when
+	// unknown): the pages of memory it touched for the first time.
+	faults int64
 }
 
 // inProcMaster is a master running in the bench's process.
@@ -164,7 +167,11 @@ func (p *procMaster) kill() {
 
 func (p *procMaster) usage() (masterUsage, bool) {
 	cpu, ok := cputime.OfProcess(p.cmd.Process.Pid)
-	return masterUsage{cpu: cpu, gcs: p.gcs.Load(), gcCPU: time.Duration(p.gcMicro.Load()) * time.Microsecond}, ok
+	faults, known := cputime.MinorFaultsOf(p.cmd.Process.Pid)
+	if !known {
+		faults = -1
+	}
+	return masterUsage{cpu: cpu, gcs: p.gcs.Load(), gcCPU: time.Duration(p.gcMicro.Load()) * time.Microsecond, faults: faults}, ok
 }
 
 // stop asks the master to stop (SIGTERM), and kills it if it has not

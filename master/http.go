@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"regexp"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -105,6 +106,15 @@ func decodeCall(w http.ResponseWriter, r *http.Request, msg proto.Message) bool 
 func unmarshalAgentMessage(b []byte, m proto.Message) error {
 	return agentproto.UnmarshalAgentMessage(b, m.(*agentproto.AgentMessage))
 }
+
+// agentBodies holds the buffers agents' registrations are read into
+// (*[]byte): after a failover the new leader reads ten thousand at once,
+// and a fresh buffer for each would be memory it has never touched (a page
+// fault every 4 KiB), as it does not collect garbage while they come back
+// (gcstorm.go). A buffer larger than maxPooledAgentBody is not kept.
+var agentBodies = sync.Pool{New: func() any { return new([]byte) }}
+
+const maxPooledAgentBody = 64 << 10
 
 // requestError answers a refusal of the request ladder.
 func requestError(w http.ResponseWriter, rerr *codec.RequestError) {
@@ -242,8 +252,16 @@ func (m *Master) handleAgentSubscribe(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	msg := &agentproto.AgentMessage{}
-	if _, rerr := codec.DecodeCallWith(r.Method, r.Header.Get("Content-Type"), codec.SizedBody{Reader: r.Body, Size: r.ContentLength}, maxBody, msg,
-		unmarshalAgentMessage); rerr != nil {
+	buf := agentBodies.Get().(*[]byte)
+	_, body, rerr := codec.DecodeCallInto(r.Method, r.Header.Get("Content-Type"), codec.SizedBody{Reader: r.Body, Size: r.ContentLength}, maxBody, msg,
+		unmarshalAgentMessage, *buf)
+	// agentproto's decoder, and protobuf's, copy what they keep of the
+	// body: it is read into the next registration's.
+	if cap(body) <= maxPooledAgentBody {
+		*buf = body
+	}
+	agentBodies.Put(buf)
+	if rerr != nil {
 		requestError(w, rerr)
 		return
 	}

@@ -235,6 +235,10 @@ const agentLeaderWait = 5 * time.Second
 // agents learn of a new leader from ZooKeeper at once; ours ask the
 // masters, and a master that does not know one yet answers when it does).
 func (m *Master) awaitLeader(w http.ResponseWriter, r *http.Request) bool {
+	if m.role.Load() == roleLeading {
+		// The leader takes a failover's agents without a timer each.
+		return true
+	}
 	timer := time.NewTimer(agentLeaderWait)
 	defer timer.Stop()
 	m.waitingAgents.Add(1)

@@ -48,19 +48,21 @@ func BenchmarkReregisterStorm(b *testing.B) {
 				b.Skip("-short")
 			}
 			var cpu, gc, wall time.Duration
-			var alloc uint64
+			var alloc, objects uint64
 			for b.Loop() {
 				st := reregisterStorm(b, agents, 10)
 				cpu += st.cpu
 				gc += st.gc
 				wall += st.wall
 				alloc += st.alloc
+				objects += st.objects
 			}
 			n := float64(b.N * agents)
 			b.ReportMetric(float64(wall.Microseconds())/n, "wall-µs/agent")
 			b.ReportMetric(float64(cpu.Microseconds())/n, "cpu-µs/agent")
 			b.ReportMetric(100*gc.Seconds()/max(cpu.Seconds(), 1e-9), "gc-%")
 			b.ReportMetric(float64(alloc)/1024/n, "alloc-KB/agent")
+			b.ReportMetric(float64(objects)/n, "allocs/agent")
 		})
 	}
 }
@@ -74,13 +76,15 @@ func TestReregisterStorm(t *testing.T) {
 type stormStats struct {
 	cpu, gc, wall time.Duration
 	alloc         uint64 // bytes allocated on the heap
+	objects       uint64 // objects allocated on the heap
 }
 
-// heapAllocated is how many bytes the process has allocated on the heap.
-func heapAllocated() uint64 {
-	s := []metrics.Sample{{Name: "/gc/heap/allocs:bytes"}}
+// heapAllocated is how many bytes, and objects, the process has allocated
+// on the heap.
+func heapAllocated() (bytes, objects uint64) {
+	s := []metrics.Sample{{Name: "/gc/heap/allocs:bytes"}, {Name: "/gc/heap/allocs:objects"}}
 	metrics.Read(s)
-	return s[0].Value.Uint64()
+	return s[0].Value.Uint64(), s[1].Value.Uint64()
 }
 
 func reregisterStorm(tb testing.TB, agents, perAgent int) stormStats {
@@ -156,7 +160,8 @@ func reregisterStorm(tb testing.TB, agents, perAgent int) stormStats {
 		stop()
 		wg.Wait()
 	}()
-	cpu0, gc0, alloc0, t0 := cputime.Process(), gcCPU(), heapAllocated(), time.Now()
+	alloc0, objects0 := heapAllocated()
+	cpu0, gc0, t0 := cputime.Process(), gcCPU(), time.Now()
 	for i := range agents {
 		inFlight <- struct{}{}
 		w := newStormWriter(func(msg *agentproto.MasterMessage, err error) {
@@ -200,7 +205,8 @@ func reregisterStorm(tb testing.TB, agents, perAgent int) stormStats {
 			break
 		}
 	}
-	st := stormStats{cpu: cputime.Process() - cpu0, gc: gcCPU() - gc0, wall: time.Since(t0), alloc: heapAllocated() - alloc0}
+	alloc1, objects1 := heapAllocated()
+	st := stormStats{cpu: cputime.Process() - cpu0, gc: gcCPU() - gc0, wall: time.Since(t0), alloc: alloc1 - alloc0, objects: objects1 - objects0}
 	mt := snap.Metrics()
 	if int(mt["master/slaves_active"]) != agents || int(mt["master/tasks_running"]) != agents*perAgent {
 		tb.Fatalf("after the storm the master has %v active agents and %v running tasks; want %d and %d",

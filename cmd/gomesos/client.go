@@ -184,6 +184,7 @@ func runBenchFailover(ctx context.Context, args []string, stdout, stderr io.Writ
 		"the masters' Raft heartbeat and election timeouts, as gomesos master's flag (and the leader lease)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile (pprof) of the failover, from the kill until it is measured, to this file")
 	fs.StringVar(&opts.MemProfile, "memprofile", "", "write heap profiles (pprof) to this file at the end of the failover and to FILE.base at the kill (compare with go tool pprof -base)")
+	level := fs.String("logging_level", "ERROR", "the bench's log level (INFO, WARNING, ERROR or DEBUG); at WARNING and below it shows the masters' own warnings")
 	inProcess := fs.Bool("masters_in_process", false,
 		"run the three masters in the bench's process (one heap and garbage collector with the simulated agents, the leader's kill simulated) instead of as three `gomesos master` processes, the leader killed with SIGKILL")
 	if err := fs.Parse(args); err != nil {
@@ -205,6 +206,12 @@ func runBenchFailover(ctx context.Context, args []string, stdout, stderr io.Writ
 		return 2
 	}
 	opts.HeartbeatTimeout, opts.ElectionTimeout, opts.LeaderLeaseTimeout = electionTimeout, electionTimeout, electionTimeout
+	log, _, err := newLogger(stderr, *level)
+	if err != nil {
+		fmt.Fprintln(stderr, "gomesos bench failover:", err)
+		return 2
+	}
+	opts.Logger = log
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
 		if err != nil {

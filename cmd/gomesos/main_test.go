@@ -58,6 +58,7 @@ func TestBadFlagsNameTheFlag(t *testing.T) {
 		{[]string{"bench", "failover", "--tasks_per_agent=-1"}, "--tasks_per_agent"},
 		{[]string{"bench", "failover", "--agents=many"}, "-agents"},
 		{[]string{"bench", "failover", "--registry_election_timeout=0secs"}, "--registry_election_timeout"},
+		{[]string{"bench", "failover", "--logging_level=LOUD"}, `--logging_level: unknown level "LOUD"`},
 		{[]string{"bench", "launch", "--tasks=0"}, "--tasks"},
 		{[]string{"bench", "launch", "--agents=-1"}, "--agents"},
 		{[]string{"bench", "launch", "--frameworks=x"}, "-frameworks"},

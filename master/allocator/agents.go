@@ -253,7 +253,14 @@ func (a *HierarchicalDRF) AddAgent(id string, info Agent, total resources.Resour
 	if _, ok := a.agents[id]; ok {
 		return
 	}
-	total = resources.New(total...).Unallocated()
+	total = resources.New(total...)
+	for i := range total {
+		if total[i].AllocationRole != "" {
+			// Else total is unallocated already, and its own copy.
+			total = total.Unallocated()
+			break
+		}
+	}
 	ag := &agent{
 		id:        id,
 		info:      info,

@@ -554,7 +554,7 @@ func (c *Core) reconcileAgent(a *agent, reg *agentproto.AgentMessage_Register, b
 // is yet to be delivered). key is its key among the agent's tasks
 // (taskKey). With notify, the framework hears its state.
 func (c *Core) adoptTask(fw *framework, a *agent, rt *mesos.Task, key string, notify bool) {
-	t := newTaskFromAgent(rt, a.id)
+	t := newTaskFromAgent(rt, a.id, &c.adopted)
 	t.key = key // taskKey(fw.id, t.id), made once for the agent's report
 	if t.state.IsTerminal() {
 		// Its end was not counted against the agent while away; its

@@ -246,6 +246,9 @@ func (CloseAgent) isOutput()  {}
 type Core struct {
 	// infoA and infoB are sameAgentInfo's buffers.
 	infoA, infoB []byte
+	// adopted is the resources of the task last adopted from an agent's
+	// report, for the next one's (adoptTask).
+	adopted adoptedResources
 
 	opts  Options
 	info  *mesos.MasterInfo

@@ -636,11 +636,29 @@ func operatorResourceCall(call *masterpb.Call) (agentID string, op *mesos.Offer_
 // otherwise the agent never got them, its total stands, and they are
 // dropped.
 func (c *Core) settleOperations(a *agent, total resources.Resources) {
-	applied := a.total.NonRevocable().Equal(total)
-	for _, key := range sortedKeys(c.operations) {
+	if len(c.operations) == 0 {
+		return
+	}
+	// Only this agent's operations are sorted, not every one the master
+	// keeps.
+	var keys []string
+	for key, o := range c.operations {
+		if o.agentID == a.id {
+			keys = append(keys, key)
+		}
+	}
+	slices.Sort(keys)
+	// Whether the agent's resources are those the operations give is
+	// asked once, and only of an agent with one pending: a failover
+	// settles every agent's, nearly all with none.
+	applied, asked := false, false
+	for _, key := range keys {
 		o := c.operations[key]
-		if o.agentID != a.id || o.latest().GetState() != mesos.OperationState_OPERATION_PENDING {
+		if o == nil || o.latest().GetState() != mesos.OperationState_OPERATION_PENDING {
 			continue
+		}
+		if !asked {
+			applied, asked = a.total.NonRevocable().Equal(total), true
 		}
 		u := &agentproto.OperationStatusUpdate{OperationUuid: o.uuid, State: mesos.OperationState_OPERATION_FINISHED.Enum()}
 		if !applied {

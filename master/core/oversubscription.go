@@ -59,9 +59,38 @@ func (c *Core) updateOversubscribed(a *agent, m *agentproto.UpdateAgent) Result 
 // registered) plus the revocable resources its tasks and executors hold,
 // so that what they use is charged when the agent is added back.
 func withHeldRevocable(total resources.Resources, a *agent) resources.Resources {
+	if !holdsRevocable(a) {
+		// Nearly always: the sum of what the agent's tasks use, made
+		// only to be filtered away, is not made (a failover adds back
+		// every agent).
+		return total
+	}
 	held := a.used().Revocable().Unallocated()
 	if held.IsEmpty() {
 		return total
 	}
 	return total.Add(held)
+}
+
+// holdsRevocable reports whether any live task or executor of the agent
+// uses a revocable resource.
+func holdsRevocable(a *agent) bool {
+	for _, t := range a.tasks {
+		if t.resourcesRecovered {
+			continue
+		}
+		for i := range t.res {
+			if t.res[i].Revocable {
+				return true
+			}
+		}
+	}
+	for _, ex := range a.executors {
+		for _, r := range ex.GetResources() {
+			if r.Revocable != nil {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -2,6 +2,7 @@ package core
 
 import (
 	"bytes"
+	"math"
 	"slices"
 	"time"
 
@@ -219,15 +220,8 @@ func (t *task) addStatus(st taskStatus) {
 	t.statuses = append(t.statuses, st)
 }
 
-func newTaskFromAgent(rt *mesos.Task, agentID string) *task {
-	res, _ := resources.FromProto(rt.GetResources())
-	role := ""
-	for _, r := range rt.GetResources() {
-		if ai := r.GetAllocationInfo(); ai != nil && ai.Role != nil {
-			role = ai.GetRole()
-			break
-		}
-	}
+func newTaskFromAgent(rt *mesos.Task, agentID string, prev *adoptedResources) *task {
+	res, role := prev.convert(rt.GetResources())
 	// The task and its fixed part in one allocation: a failover adopts
 	// every task of every agent at once.
 	both := &struct {
@@ -260,6 +254,72 @@ func newTaskFromAgent(rt *mesos.Task, agentID string) *task {
 		statuses:          agentStatuses(rt.GetStatuses()),
 	}
 	return &both.t
+}
+
+// adoptedResources is the resources of the task last adopted from an
+// agent's report, as the agent sent them and as the master keeps them:
+// the tasks an agent runs mostly use alike resources (a framework's tasks
+// of one kind), and a failover adopts every task of every agent at once,
+// so a task whose resources are those of the task before shares their
+// conversion, which the master never changes in place, instead of making
+// its own.
+type adoptedResources struct {
+	pb   []*mesos.Resource
+	res  resources.Resources
+	role string
+}
+
+// convert is the resources pbs, and the role they are allocated to.
+func (p *adoptedResources) convert(pbs []*mesos.Resource) (resources.Resources, string) {
+	if len(pbs) > 0 && len(pbs) == len(p.pb) && p.res != nil {
+		same := true
+		for i := range pbs {
+			if !sameSimpleResource(pbs[i], p.pb[i]) {
+				same = false
+				break
+			}
+		}
+		if same {
+			return p.res, p.role
+		}
+	}
+	res, _ := resources.FromProto(pbs)
+	role := ""
+	for _, r := range pbs {
+		if ai := r.GetAllocationInfo(); ai != nil && ai.Role != nil {
+			role = ai.GetRole()
+			break
+		}
+	}
+	p.pb, p.res, p.role = pbs, res, role
+	return res, role
+}
+
+// sameSimpleResource reports whether a and b are the same scalar
+// resource, of a name, maybe a role (the pre-refinement reservation field,
+// "*" when unreserved) and maybe allocated to a role, and nothing more
+// (what tasks mostly use): false for any other, even alike.
+func sameSimpleResource(a, b *mesos.Resource) bool {
+	if a == nil || b == nil {
+		return false
+	}
+	simple := func(r *mesos.Resource) bool {
+		return r.Name != nil && r.Type != nil && *r.Type == mesos.Value_SCALAR && r.Scalar != nil && r.Scalar.Value != nil &&
+			r.Ranges == nil && r.Set == nil && r.Reservation == nil && len(r.Reservations) == 0 &&
+			r.Disk == nil && r.Revocable == nil && r.Shared == nil && r.ProviderId == nil &&
+			(r.AllocationInfo == nil || (r.AllocationInfo.Role != nil && len(r.AllocationInfo.ProtoReflect().GetUnknown()) == 0)) &&
+			len(r.Scalar.ProtoReflect().GetUnknown()) == 0
+	}
+	if !simple(a) || !simple(b) || *a.Name != *b.Name || math.Float64bits(*a.Scalar.Value) != math.Float64bits(*b.Scalar.Value) {
+		return false
+	}
+	if (a.Role == nil) != (b.Role == nil) || (a.Role != nil && *a.Role != *b.Role) {
+		return false
+	}
+	if (a.AllocationInfo == nil) != (b.AllocationInfo == nil) {
+		return false
+	}
+	return a.AllocationInfo == nil || *a.AllocationInfo.Role == *b.AllocationInfo.Role
 }
 
 // agentStatuses is the history of a task an agent reports, its statuses
