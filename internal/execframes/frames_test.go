@@ -18,11 +18,19 @@ import (
 
 // serveSocket serves h in frames on a unix socket of a temporary
 // directory, as the agent does, and returns a client Transport for it.
-// Connections that do not open with the preface are closed, as an agent
-// without frames would answer them.
 func serveSocket(t *testing.T, h http.Handler) (*Transport, func()) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "s.sock")
+	stop := serveAt(t, path, h)
+	t.Cleanup(stop)
+	return dialer(path), stop
+}
+
+// serveAt serves h in frames on the unix socket path until stop is
+// called. Connections that do not open with the preface are closed, as an
+// agent without frames would answer them.
+func serveAt(t *testing.T, path string, h http.Handler) (stop func()) {
+	t.Helper()
 	ln, err := net.Listen("unix", path)
 	if err != nil {
 		t.Fatal(err)
@@ -50,17 +58,22 @@ func serveSocket(t *testing.T, h http.Handler) (*Transport, func()) {
 			}()
 		}
 	}()
-	stop := func() {
-		cancel()
-		ln.Close()
-		wg.Wait()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			cancel()
+			ln.Close()
+			wg.Wait()
+		})
 	}
-	t.Cleanup(stop)
-	tr := &Transport{Dial: func(ctx context.Context) (net.Conn, error) {
+}
+
+// dialer is a Transport to the unix socket path.
+func dialer(path string) *Transport {
+	return &Transport{Dial: func(ctx context.Context) (net.Conn, error) {
 		var d net.Dialer
 		return d.DialContext(ctx, "unix", path)
 	}}
-	return tr, stop
 }
 
 func TestRequestAndResponse(t *testing.T) {
@@ -180,43 +193,16 @@ func TestConcurrentStreams(t *testing.T) {
 // a new connection.
 func TestConnectionLossFailsStreamsAndRedials(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "s.sock")
-	serve := func() (stop func()) {
-		ln, err := net.Listen("unix", path)
-		if err != nil {
-			t.Fatal(err)
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/stream" {
+			w.(http.Flusher).Flush()
+			<-r.Context().Done()
+			return
 		}
-		ctx, cancel := context.WithCancel(context.Background())
-		var wg sync.WaitGroup
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				c, err := ln.Accept()
-				if err != nil {
-					return
-				}
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					Serve(ctx, c, bufio.NewReader(c), http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-						if r.URL.Path == "/stream" {
-							w.(http.Flusher).Flush()
-							<-r.Context().Done()
-							return
-						}
-						io.WriteString(w, "ok")
-					}), slog.New(slog.DiscardHandler))
-				}()
-			}
-		}()
-		return func() { cancel(); ln.Close(); wg.Wait() }
-	}
-	stop := serve()
-	tr := &Transport{Dial: func(ctx context.Context) (net.Conn, error) {
-		var d net.Dialer
-		return d.DialContext(ctx, "unix", path)
-	}}
-	hc := &http.Client{Transport: tr}
+		io.WriteString(w, "ok")
+	})
+	stop := serveAt(t, path, h)
+	hc := &http.Client{Transport: dialer(path)}
 	resp, err := hc.Post("http://agent/stream", "text/plain", nil)
 	if err != nil {
 		t.Fatal(err)
@@ -236,7 +222,7 @@ func TestConnectionLossFailsStreamsAndRedials(t *testing.T) {
 	if _, err := hc.Post("http://agent/x", "text/plain", nil); err == nil {
 		t.Fatal("a request with no server succeeded")
 	}
-	defer serve()()
+	defer serveAt(t, path, h)()
 	resp, err = hc.Post("http://agent/x", "text/plain", nil)
 	if err != nil {
 		t.Fatalf("after the server came back: %v", err)
