@@ -198,12 +198,6 @@ type clientConn struct {
 	err     error // set once the connection broke
 }
 
-func (cc *clientConn) broken() bool {
-	cc.mu.Lock()
-	defer cc.mu.Unlock()
-	return cc.err != nil
-}
-
 // open reports whether the connection takes new streams: it is not broken
 // and has stream IDs left.
 func (cc *clientConn) open() bool {

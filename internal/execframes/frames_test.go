@@ -370,3 +370,10 @@ func TestStreamIDsUsedUp(t *testing.T) {
 		}
 	}
 }
+
+// broken reports whether the connection broke (or was retired).
+func (cc *clientConn) broken() bool {
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	return cc.err != nil
+}
