@@ -126,9 +126,10 @@ func TestCustomExecutorLifecycle(t *testing.T) {
 func TestOfferTimeoutRescindsOffers(t *testing.T) {
 	m := startMaster(t, func(c *master.Config) { c.OfferTimeout = 200 * time.Millisecond })
 	startAgent(t, m, "agent1", agentResources)
-	s := subscribe(t, m, frameworkInfo("slow"), codec.JSON)
-
+	// The offer may be made before subscribe returns, so the clock starts
+	// before the framework subscribes.
 	start := time.Now()
+	s := subscribe(t, m, frameworkInfo("slow"), codec.JSON)
 	o := s.nextOffers()[0]
 	rescind := s.next(schedpb.Event_RESCIND).GetRescind()
 	if rescind.GetOfferId().GetValue() != o.GetId().GetValue() {
