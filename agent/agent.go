@@ -55,6 +55,7 @@ type Agent struct {
 
 	streams streams
 	files   files
+	gc      *collector
 	cont    containerizer.Containerizer
 	ops     *containerOps
 	link    *masterLink
@@ -158,6 +159,8 @@ func New(cfg Config) (*Agent, error) {
 	}
 	a.ops = newContainerOps(a.cont, fetch, cfg.WorkDir, log, a.deliver)
 	a.ops.containerizers = cfg.Containerizers
+	a.gc = newCollector(cfg, log.With("component", "gc"), a.files.detachWithin)
+	a.ops.unschedule = a.gc.unscheduleFor
 	for _, iso := range cfg.Isolators {
 		if iso.Name() == containerizer.IsolatorFilesystemLinux {
 			a.ops.bindVolumes = true
@@ -237,6 +240,20 @@ func (a *Agent) Run(ctx context.Context) error {
 		return err
 	}
 	a.pending = append(a.pending, recovery)
+	keep := make(map[string]bool, len(recovery.Containers))
+	for _, c := range recovery.Containers {
+		keep[c.ContainerID] = true
+	}
+	gcCtx, stopGC := context.WithCancel(context.Background())
+	gcDone := make(chan struct{})
+	go func() {
+		defer close(gcDone)
+		a.gc.run(gcCtx, a.recovered.AgentID, keep)
+	}()
+	defer func() {
+		stopGC()
+		<-gcDone
+	}()
 	a.ops.start()
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(a.ln) }()
@@ -446,6 +463,8 @@ func (a *Agent) apply(outs []core.Output) {
 			a.files.attach(o.Dir, o.Paths)
 		case core.Detach:
 			a.files.detach(o.Dirs)
+		case core.Collect:
+			a.gc.schedule(o.Dirs)
 		case core.Volumes:
 			a.applyVolumes(o)
 		default:

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -26,6 +27,11 @@ const (
 	DefaultExecutorRegistrationTimeout = time.Minute
 	DefaultExecutorShutdownGracePeriod = 5 * time.Second
 	DefaultRegistrationBackoffFactor   = time.Second
+	// DefaultGCDelay, DefaultGCDiskHeadroom and DefaultDiskWatchInterval
+	// are Mesos's GC_DELAY, GC_DISK_HEADROOM and DISK_WATCH_INTERVAL.
+	DefaultGCDelay           = 7 * 24 * time.Hour
+	DefaultGCDiskHeadroom    = 0.1
+	DefaultDiskWatchInterval = time.Minute
 	// DefaultStatusUpdateRetryMin and Max are Mesos's
 	// STATUS_UPDATE_RETRY_INTERVAL_MIN and _MAX.
 	DefaultStatusUpdateRetryMin = 10 * time.Second
@@ -101,6 +107,20 @@ type Config struct {
 	// ExecutorShutdownGracePeriod (--executor_shutdown_grace_period): how
 	// long a shut-down executor has before it is killed.
 	ExecutorShutdownGracePeriod time.Duration
+	// GCDelay (--gc_delay): how long the sandbox of an executor that
+	// ended, and the directory of a framework that left, are kept at
+	// most (0: DefaultGCDelay). The disk's fullness shortens it: see
+	// GCDiskHeadroom.
+	GCDelay time.Duration
+	// GCDiskHeadroom (--gc_disk_headroom), from 0 to 1: the share of the
+	// work directory's disk that garbage collection keeps free. A
+	// directory may stay GCDelay × max(0, 1 − GCDiskHeadroom − disk
+	// usage). 0 is taken as DefaultGCDiskHeadroom; for (almost) none give
+	// a tiny value such as 0.0001.
+	GCDiskHeadroom float64
+	// DiskWatchInterval (--disk_watch_interval): how often the disk is
+	// measured for that (0: DefaultDiskWatchInterval).
+	DiskWatchInterval time.Duration
 	// RegistrationBackoffFactor (--registration_backoff_factor): the first
 	// bound of the randomized registration backoff, doubled after each
 	// failure up to RegistrationRetryIntervalMax.
@@ -265,6 +285,24 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.RegistrationBackoffFactor <= 0 {
 		c.RegistrationBackoffFactor = DefaultRegistrationBackoffFactor
+	}
+	if c.GCDelay < 0 {
+		return c, fmt.Errorf("agent: --gc_delay must not be negative")
+	}
+	if c.GCDelay == 0 {
+		c.GCDelay = DefaultGCDelay
+	}
+	if c.GCDiskHeadroom < 0 || c.GCDiskHeadroom > 1 || math.IsNaN(c.GCDiskHeadroom) {
+		return c, fmt.Errorf("agent: invalid value '%v' for --gc_disk_headroom: must be between 0.0 and 1.0", c.GCDiskHeadroom)
+	}
+	if c.GCDiskHeadroom == 0 {
+		c.GCDiskHeadroom = DefaultGCDiskHeadroom
+	}
+	if c.DiskWatchInterval < 0 {
+		return c, fmt.Errorf("agent: --disk_watch_interval must not be negative")
+	}
+	if c.DiskWatchInterval == 0 {
+		c.DiskWatchInterval = DefaultDiskWatchInterval
 	}
 	if c.StatusUpdateRetryMin <= 0 {
 		c.StatusUpdateRetryMin = DefaultStatusUpdateRetryMin

@@ -56,6 +56,9 @@ type containerOps struct {
 	bindVolumes bool
 	log         *slog.Logger
 	deliver     func(core.Input) bool
+	// unschedule, when set, takes a launch's directories back from
+	// garbage collection before the sandbox is made.
+	unschedule func(dir string)
 
 	mu      sync.Mutex
 	work    sync.Cond                     // on mu: a container became ready, or closed
@@ -184,6 +187,9 @@ func (w *containerOps) worker() {
 func (w *containerOps) do(id string, op *containerOp) {
 	switch op.kind {
 	case opLaunch:
+		if w.unschedule != nil && op.spec.Directory != "" {
+			w.unschedule(op.spec.Directory)
+		}
 		if containerizer.IsDockerLaunch(op.spec.Env) && !slices.Contains(w.containerizers, containerizer.ContainerizerDocker) {
 			// As Mesos's agent says when no containerizer takes it.
 			w.deliver(core.ContainerLaunched{ContainerID: id, Err: fmt.Errorf(

@@ -56,6 +56,18 @@ func (f *files) detach(dirs []string) {
 	}
 }
 
+// detachWithin removes every /files path of the sandboxes at or below
+// dir (a directory garbage collection removed).
+func (f *files) detachWithin(dir string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for p, d := range f.attached {
+		if within(dir, d) {
+			delete(f.attached, p)
+		}
+	}
+}
+
 var (
 	errFileNotFound = errors.New("not found")
 	errEscapes      = errors.New("path escapes the sandbox")

@@ -147,6 +147,10 @@ func (a *Agent) figures(s *core.Snapshot) map[string]float64 {
 		m["containerizer/fetcher/cache_size_used_bytes"] = float64(used)
 	}
 	m["containerizer/mesos/container_destroy_errors"] = float64(a.ops.destroyErrors.Load())
+	m["gc/path_removals_pending"] = float64(a.gc.pending())
+	m["gc/path_removals_succeeded"] = float64(a.gc.succeeded.Load())
+	m["gc/path_removals_failed"] = float64(a.gc.failed.Load())
+	m["slave/executor_directory_max_allowed_age_secs"] = time.Duration(a.gc.maxAge.Load()).Seconds()
 	for k, v := range prom.System() {
 		m[k] = v
 	}

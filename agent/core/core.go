@@ -257,6 +257,12 @@ type Attach struct {
 // Detach removes every /files path of the given sandboxes.
 type Detach struct{ Dirs []string }
 
+// Collect schedules directories under the work directory for garbage
+// collection (--gc_delay from now): the sandbox of an executor that was
+// removed and the executor's directory above its runs, or the directory of
+// a framework that left. A later launch below one of them takes it back.
+type Collect struct{ Dirs []string }
+
 func (Connect) isOutput()         {}
 func (Disconnect) isOutput()      {}
 func (Send) isOutput()            {}
@@ -269,6 +275,7 @@ func (Answer) isOutput()          {}
 func (SnapshotReply) isOutput()   {}
 func (Attach) isOutput()          {}
 func (Detach) isOutput()          {}
+func (Collect) isOutput()         {}
 
 // ---- State ----
 

@@ -3,7 +3,7 @@ package core
 import (
 	"cmp"
 	"fmt"
-	"github.com/gomesos/gomesos/codec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -13,6 +13,7 @@ import (
 	"github.com/gomesos/gomesos/api/agentproto"
 	execpb "github.com/gomesos/gomesos/api/v1/executor"
 	mesos "github.com/gomesos/gomesos/api/v1/mesos"
+	"github.com/gomesos/gomesos/codec"
 	"github.com/gomesos/gomesos/internal/ids"
 	"github.com/gomesos/gomesos/internal/taskenv"
 )
@@ -823,6 +824,10 @@ func (c *core) removeExecutor(fw *framework, ex *executor) {
 		ex.complete(id)
 	}
 	ex.queue = nil
+	if ex.directory != "" {
+		// The run's sandbox, and <executor>/ above runs/<run>.
+		c.emit(Collect{Dirs: []string{ex.directory, filepath.Dir(filepath.Dir(ex.directory))}})
+	}
 	fw.completedExecutors = append(fw.completedExecutors, ex)
 	if n := len(fw.completedExecutors) - MaxCompletedExecutorsPerFramework; n > 0 {
 		for _, old := range fw.completedExecutors[:n] {
@@ -845,6 +850,9 @@ func (c *core) maybeRemoveFramework(fw *framework) {
 	c.touchFw(fw.id)
 	delete(c.frameworks, fw.id)
 	c.updates.removeFramework(fw.id)
+	if dir, err := ids.Framework(c.cfg.WorkDir, c.agentID, fw.id); err == nil {
+		c.emit(Collect{Dirs: []string{dir}})
+	}
 	c.completedFrameworks = append(c.completedFrameworks, fw)
 	if n := len(c.completedFrameworks) - MaxCompletedFrameworks; n > 0 {
 		for _, old := range c.completedFrameworks[:n] {

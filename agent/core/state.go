@@ -251,7 +251,7 @@ func (c *core) metricsAt(now time.Time, total, used []*mesos.Resource) map[strin
 		"slave/valid_framework_messages":                float64(c.metrics.validFrameworkMessages),
 		"slave/invalid_framework_messages":              float64(c.metrics.invalidFrameworkMessages),
 		"slave/container_launch_errors":                 float64(c.metrics.containerLaunchErrors),
-		"slave/executor_directory_max_allowed_age_secs": 0,
+		"slave/executor_directory_max_allowed_age_secs": 0, // the driver's garbage collector knows it
 	}
 	var registering, running, terminating, staging, starting, taskRunning, killing float64
 	for _, ex := range c.byContainer {

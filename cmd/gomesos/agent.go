@@ -27,10 +27,16 @@ func agentFlags(fs *flag.FlagSet, cfg *agent.Config) {
 	cfg.ExecutorRegistrationTimeout = agent.DefaultExecutorRegistrationTimeout
 	cfg.ExecutorShutdownGracePeriod = agent.DefaultExecutorShutdownGracePeriod
 	cfg.RegistrationBackoffFactor = agent.DefaultRegistrationBackoffFactor
+	cfg.GCDelay = agent.DefaultGCDelay
+	cfg.GCDiskHeadroom = agent.DefaultGCDiskHeadroom
+	cfg.DiskWatchInterval = agent.DefaultDiskWatchInterval
 	fs.StringVar(&cfg.Resources, "resources", "", "resources to offer, e.g. 'cpus:4;mem:2048;ports:[31000-32000]' or a JSON array (default: detected)")
 	fs.StringVar(&cfg.Attributes, "attributes", "", "attributes of the agent, e.g. 'rack:2;zone:a'")
 	fs.Var(flagx.Duration{D: &cfg.ExecutorRegistrationTimeout}, "executor_registration_timeout", "time an executor has to subscribe")
 	fs.Var(flagx.Duration{D: &cfg.ExecutorShutdownGracePeriod}, "executor_shutdown_grace_period", "time a shut-down executor has before it is killed")
+	fs.Var(flagx.Duration{D: &cfg.GCDelay}, "gc_delay", "longest time the sandboxes of executors that ended (and the directories of frameworks that left) are kept; less as the disk fills (see --gc_disk_headroom)")
+	fs.Float64Var(&cfg.GCDiskHeadroom, "gc_disk_headroom", agent.DefaultGCDiskHeadroom, "share of the work directory's disk that sandbox garbage collection keeps free, 0.0 to 1.0: a sandbox may stay gc_delay * max(0, 1 - gc_disk_headroom - disk usage)")
+	fs.Var(flagx.Duration{D: &cfg.DiskWatchInterval}, "disk_watch_interval", "how often the work directory's disk is measured for garbage collection")
 	fs.BoolFunc("command_executor_host", "run built-in command executors as goroutines of one executor host process per agent (with posix or cgroups isolation; it outlives agent restarts) instead of a supervisor and an executor process per task (default true)",
 		func(v string) error {
 			b, err := strconv.ParseBool(v)

@@ -98,20 +98,31 @@ func Sandbox(workDir, agentID, frameworkID, executorID, containerID string) (str
 	return below(workDir, filepath.Join(run, containerID))
 }
 
-// ExecutorRuns is the directory that holds an executor's runs (and its
-// "latest" link): <workDir>/slaves/<agent>/frameworks/<framework>/executors/<executor>/runs.
-// The ids are checked as Sandbox checks them.
-func ExecutorRuns(workDir, agentID, frameworkID, executorID string) (string, error) {
+// Framework is a framework's directory of sandboxes on an agent:
+// <workDir>/slaves/<agent>/frameworks/<framework>. The ids are checked as
+// Sandbox checks them.
+func Framework(workDir, agentID, frameworkID string) (string, error) {
 	if err := Validate(agentID); err != nil {
 		return "", fmt.Errorf("Agent ID is invalid: %w", err)
 	}
 	if err := Validate(frameworkID); err != nil {
 		return "", fmt.Errorf("Framework ID is invalid: %w", err)
 	}
+	return below(workDir, filepath.Join(workDir, "slaves", agentID, "frameworks", frameworkID))
+}
+
+// ExecutorRuns is the directory that holds an executor's runs (and its
+// "latest" link): <workDir>/slaves/<agent>/frameworks/<framework>/executors/<executor>/runs.
+// The ids are checked as Sandbox checks them.
+func ExecutorRuns(workDir, agentID, frameworkID, executorID string) (string, error) {
+	fw, err := Framework(workDir, agentID, frameworkID)
+	if err != nil {
+		return "", err
+	}
 	if err := Validate(executorID); err != nil {
 		return "", fmt.Errorf("Executor ID is invalid: %w", err)
 	}
-	return below(workDir, filepath.Join(workDir, "slaves", agentID, "frameworks", frameworkID, "executors", executorID, "runs"))
+	return below(workDir, filepath.Join(fw, "executors", executorID, "runs"))
 }
 
 // below returns p when it lies strictly below root, else an error.

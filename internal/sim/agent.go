@@ -309,7 +309,7 @@ func (a *simAgent) apply(outs []agentcore.Output) {
 			if e := a.byConn[o.Conn]; e != nil {
 				e.streamClosed(o.Conn)
 			}
-		case agentcore.UpdateContainer, agentcore.Attach, agentcore.Detach:
+		case agentcore.UpdateContainer, agentcore.Attach, agentcore.Detach, agentcore.Collect:
 			// No isolation and no sandboxes to serve.
 		case agentcore.Answer, agentcore.SnapshotReply:
 			// Read by the caller of step from the outputs.
