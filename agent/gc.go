@@ -55,6 +55,8 @@ type collector struct {
 	// closed when its removal ends.
 	removing map[string]chan struct{}
 	wake     chan struct{}
+	// touch holds the directories scheduled but not yet touched.
+	touch []string
 	// scanned is closed once the leftovers are scheduled.
 	scanned chan struct{}
 
@@ -87,24 +89,34 @@ func (g *collector) allowedAge(usage float64) time.Duration {
 	return time.Duration(float64(g.delay) * math.Max(0, 1-g.headroom-usage))
 }
 
-// schedule schedules dirs for removal --gc_delay from now, touching each
-// so that its modification time says when (for the next agent, should
-// this one restart first). A directory already scheduled is scheduled
-// again.
+// schedule schedules dirs for removal --gc_delay from now. The
+// collector's goroutine touches each, so that its modification time says
+// when (for the next agent, should this one restart first), off the
+// agent's loop. A directory already scheduled is scheduled again.
 func (g *collector) schedule(dirs []string) {
 	now := time.Now()
 	g.mu.Lock()
 	for _, d := range dirs {
 		g.due[d] = now.Add(g.delay)
 	}
+	g.touch = append(g.touch, dirs...)
 	g.mu.Unlock()
 	g.poke()
+}
+
+// touchScheduled sets the modification time of the directories scheduled
+// since the last call.
+func (g *collector) touchScheduled() {
+	g.mu.Lock()
+	dirs := g.touch
+	g.touch = nil
+	g.mu.Unlock()
+	now := time.Now()
 	for _, d := range dirs {
 		if err := os.Chtimes(d, now, now); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			g.log.Debug("touching a directory scheduled for gc", "dir", d, "err", err)
 		}
 	}
-	g.log.Debug("scheduled for gc", "dirs", dirs, "in", g.delay)
 }
 
 // scheduleAt schedules dir for removal --gc_delay after its modification
@@ -180,6 +192,7 @@ func (g *collector) run(ctx context.Context, agentID string, keep map[string]boo
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
+		g.touchScheduled()
 		now := time.Now()
 		g.removeDue(now, 0)
 		timer.Reset(g.untilNext(now))

@@ -243,3 +243,24 @@ func TestGCConfigValidation(t *testing.T) {
 		t.Errorf("defaults: %v %v %v", c.GCDelay, c.GCDiskHeadroom, c.DiskWatchInterval)
 	}
 }
+
+// A scheduled directory is touched, so that its modification time says
+// when it was scheduled (what an agent started later goes by).
+func TestGCTouchesScheduledDirectories(t *testing.T) {
+	g, work := testCollector(t, time.Hour)
+	dir := filepath.Join(work, "run")
+	mkdirs(t, dir)
+	old := time.Now().Add(-48 * time.Hour)
+	if err := os.Chtimes(dir, old, old); err != nil {
+		t.Fatal(err)
+	}
+	g.schedule([]string{dir, filepath.Join(work, "gone")})
+	g.touchScheduled()
+	st, err := os.Stat(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if age := time.Since(st.ModTime()); age > time.Minute {
+		t.Errorf("modification time %v ago after scheduling, want now", age)
+	}
+}
