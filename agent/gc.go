@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"log/slog"
 	"math"
@@ -14,6 +15,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // collector is the agent's garbage collector of sandboxes, as Mesos's
@@ -387,4 +390,17 @@ func unescapeMountPath(s string) string {
 		b.WriteByte(s[i])
 	}
 	return b.String()
+}
+
+// diskUsage is the used share of the filesystem that holds dir, as
+// Mesos's agent measures it: 1 − free blocks / all blocks.
+func diskUsage(dir string) (float64, error) {
+	var st unix.Statfs_t
+	if err := unix.Statfs(dir, &st); err != nil {
+		return 0, fmt.Errorf("statfs %s: %w", dir, err)
+	}
+	if st.Blocks == 0 {
+		return 0, nil
+	}
+	return float64(st.Blocks-st.Bfree) / float64(st.Blocks), nil
 }

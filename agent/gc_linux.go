@@ -11,19 +11,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// diskUsage is the used share of the filesystem that holds dir, as
-// Mesos's agent measures it: 1 − free blocks / all blocks.
-func diskUsage(dir string) (float64, error) {
-	var st unix.Statfs_t
-	if err := unix.Statfs(dir, &st); err != nil {
-		return 0, fmt.Errorf("statfs %s: %w", dir, err)
-	}
-	if st.Blocks == 0 {
-		return 0, nil
-	}
-	return float64(st.Blocks-st.Bfree) / float64(st.Blocks), nil
-}
-
 // unmountBelow detaches every mount at or below dir, the deepest first.
 func unmountBelow(dir string) error {
 	targets, err := mountsBelow(dir)
