@@ -1,0 +1,163 @@
+package master
+
+import (
+	"log/slog"
+	"math"
+	"runtime"
+	"runtime/debug"
+	"sync/atomic"
+
+	"github.com/gomesos/gomesos/internal/memlimit"
+)
+
+// A master elected after a failover grows its heap within seconds from the
+// registry to every agent's connection and task (at 10,000 agents of 10
+// tasks, some 700 MB it had never touched). The first touch of each page
+// is a page fault, and on a virtual machine that shadows page tables a
+// fault is dear: in `gomesos bench failover` they took more than half of
+// the new leader's CPU. A follower has nothing else to do with its
+// memory, so it keeps a standby reserve: heap pages it has touched and
+// freed, which its allocator hands out again before asking the system for
+// more, sized at Config.StandbyHeapPerAgent for every agent the registry
+// admits.
+//
+// The runtime keeps free pages (rather than returning them to the system)
+// as long as the collector's goal covers them, so the reserve is GOGC set
+// for a goal of the live heap plus the reserve, and pages touched once up
+// to it: a goroutine allocates chunks up to the reserve, writing a byte in
+// each page, drops them and collects. The follower's own garbage then fills
+// the same pages between collections. The adaptive memory limit is lifted
+// meanwhile (memlimit.Hold), as it would return the pages; under a fixed
+// limit (--memory_limit=SIZE, GOMEMLIMIT) or with the collector off no
+// reserve is kept. The reserve grows with the registry, in steps of an
+// eighth; on election it is handed over: a collection frees the garbage
+// the follower left in it, GOGC goes back to what it was and the storm's
+// pacing (gcstorm.go) starts from the reserve's GOGC, so that the
+// collector's goal never falls below the pages kept.
+
+// standbyMinReserve is the least reserve worth keeping.
+const standbyMinReserve = 16 << 20
+
+// standbyChunk is what the toucher allocates at a time.
+const standbyChunk = 1 << 20
+
+// standbyPage is the stride of the toucher's writes (the smallest page).
+const standbyPage = 4 << 10
+
+// standbyReserve is a follower's reserve. It is owned by the loop, but
+// for stop and done, which the toucher shares.
+type standbyReserve struct {
+	perAgent int64 // Config.StandbyHeapPerAgent
+	held     bool
+	off      bool   // not kept in this process (logged once)
+	prev     int    // GOGC before the reserve
+	gogc     int    // GOGC for the reserve
+	target   int64  // the reserve's size
+	release  func() // ends the adaptive limit's lift
+	stop     atomic.Bool
+	done     chan struct{} // closed when the toucher ends; nil before one ran
+}
+
+// keep sizes the reserve for agents admitted agents, and starts touching
+// it when it grew. It runs on the loop, on a follower's tick.
+func (r *standbyReserve) keep(agents int, log *slog.Logger) {
+	if r.perAgent <= 0 || r.off {
+		return
+	}
+	target := int64(agents) * r.perAgent
+	if target < standbyMinReserve || (r.held && target < r.target+max(standbyMinReserve, r.target/8)) {
+		return
+	}
+	if r.done != nil {
+		select {
+		case <-r.done:
+		default:
+			return // the toucher is still at the last step
+		}
+	}
+	if !r.held {
+		release := memlimit.Hold()
+		if limit := debug.SetMemoryLimit(-1); limit != math.MaxInt64 {
+			release()
+			r.off = true
+			log.Info("no standby reserve under a fixed memory limit", "memory_limit", limit)
+			return
+		}
+		prev := debug.SetGCPercent(100)
+		debug.SetGCPercent(prev)
+		if prev < 0 {
+			release()
+			r.off = true
+			log.Info("no standby reserve with the garbage collector off")
+			return
+		}
+		r.held, r.prev, r.release = true, prev, release
+	}
+	s := readGCStats()
+	live := max(s.live, 64<<10)
+	// The follower's own collections start between 70 and 95 % of the
+	// way to their goal, which is set a quarter above the reserve, so
+	// that its garbage fills about the reserve between them, and the
+	// runtime keeps as many pages as it had in use at the last one.
+	gogc := max(r.prev, int(min(math.Ceil(float64(target)*1.25*100/float64(live)), 1<<24)))
+	debug.SetGCPercent(gogc)
+	r.gogc, r.target = gogc, target
+	r.stop.Store(false)
+	done := make(chan struct{})
+	r.done = done
+	log.Info("keeping a standby reserve of heap for a takeover", "agents", agents, "reserve", target, "gogc", gogc,
+		"live_heap", s.live)
+	go touchReserve(target, &r.stop, done)
+}
+
+// touchReserve allocates size bytes in chunks, held together (so that
+// they take the free pages already touched and touch new ones for the
+// rest), writing a byte in each page, unless stop is set meanwhile; then
+// it drops them and collects, which frees them, and closes done.
+func touchReserve(size int64, stop *atomic.Bool, done chan<- struct{}) {
+	defer close(done)
+	chunks := make([][]byte, 0, size/standbyChunk+1)
+	for n := int64(0); n < size && !stop.Load(); n += standbyChunk {
+		c := make([]byte, standbyChunk)
+		for i := 0; i < len(c); i += standbyPage {
+			c[i] = 1
+		}
+		chunks = append(chunks, c)
+	}
+	clear(chunks)
+	runtime.GC()
+}
+
+// handOver ends the reserve on election: the toucher stops, GOGC goes back
+// to what it was, and the reserve's GOGC is returned (0 when none was
+// kept), for the storm's pacing to start from, with release, which ends
+// the adaptive limit's lift once the caller has taken its own. It runs on
+// the loop.
+func (r *standbyReserve) handOver() (gogc int, release func()) {
+	if r.done != nil {
+		r.stop.Store(true)
+		<-r.done // a chunk at most
+		r.done = nil
+	}
+	if !r.held {
+		return 0, func() {}
+	}
+	debug.SetGCPercent(r.prev)
+	// Between collections the reserve fills with the follower's own
+	// garbage; a collection now frees it for the agents, on a goroutine
+	// of its own, as the loop has an election to finish.
+	go runtime.GC()
+	gogc, release = r.gogc, r.release
+	r.held, r.gogc, r.target, r.release = false, 0, 0, nil
+	return gogc, release
+}
+
+// keepStandby keeps the follower's reserve sized for the registry's
+// agents. It runs on the loop, on a follower's tick.
+func (m *Master) keepStandby() {
+	c, ok := m.store.(interface{ AdmittedAgents() int })
+	if !ok || m.standby.perAgent <= 0 {
+		return
+	}
+	m.standby.keep(c.AdmittedAgents(), m.log)
+}
