@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"sync/atomic"
+	"time"
 
 	"github.com/gomesos/gomesos/internal/memlimit"
 )
@@ -40,6 +41,9 @@ const standbyMinReserve = 16 << 20
 
 // standbyChunk is what the toucher allocates at a time.
 const standbyChunk = 1 << 20
+
+// standbyBurst is how many chunks the toucher touches between pauses.
+const standbyBurst = 16
 
 // standbyPage is the stride of the toucher's writes (the smallest page).
 const standbyPage = 4 << 10
@@ -113,16 +117,24 @@ func (r *standbyReserve) keep(agents int, log *slog.Logger) {
 // touchReserve allocates size bytes in chunks, held together (so that
 // they take the free pages already touched and touch new ones for the
 // rest), writing a byte in each page, unless stop is set meanwhile; then
-// it drops them and collects, which frees them, and closes done.
+// it drops them and collects, which frees them, and closes done. It takes
+// a third of a core at most: every standbyBurst it sleeps twice as long as
+// the burst took, lest a follower busy touching pages starve its own Raft
+// heartbeats, or the leader's on the same machine.
 func touchReserve(size int64, stop *atomic.Bool, done chan<- struct{}) {
 	defer close(done)
 	chunks := make([][]byte, 0, size/standbyChunk+1)
+	burst := time.Now()
 	for n := int64(0); n < size && !stop.Load(); n += standbyChunk {
 		c := make([]byte, standbyChunk)
 		for i := 0; i < len(c); i += standbyPage {
 			c[i] = 1
 		}
 		chunks = append(chunks, c)
+		if len(chunks)%standbyBurst == 0 {
+			time.Sleep(2 * time.Since(burst))
+			burst = time.Now()
+		}
 	}
 	clear(chunks)
 	runtime.GC()
