@@ -5,7 +5,6 @@ import (
 	"math"
 	"runtime"
 	"runtime/debug"
-	"sync/atomic"
 	"time"
 
 	"github.com/gomesos/gomesos/internal/memlimit"
@@ -48,17 +47,16 @@ const standbyBurst = 16
 // standbyPage is the stride of the toucher's writes (the smallest page).
 const standbyPage = 4 << 10
 
-// standbyReserve is a follower's reserve. It is owned by the loop, but
-// for stop and done, which the toucher shares.
+// standbyReserve is a follower's reserve, owned by the loop.
 type standbyReserve struct {
 	perAgent int64 // Config.StandbyHeapPerAgent
 	held     bool
-	off      bool   // not kept in this process (logged once)
-	prev     int    // GOGC before the reserve
-	gogc     int    // GOGC for the reserve
-	target   int64  // the reserve's size
-	release  func() // ends the adaptive limit's lift
-	stop     atomic.Bool
+	off      bool          // not kept in this process (logged once)
+	prev     int           // GOGC before the reserve
+	gogc     int           // GOGC for the reserve
+	target   int64         // the reserve's size
+	release  func()        // ends the adaptive limit's lift
+	stop     chan struct{} // closed to stop the toucher
 	done     chan struct{} // closed when the toucher ends; nil before one ran
 }
 
@@ -106,35 +104,47 @@ func (r *standbyReserve) keep(agents int, log *slog.Logger) {
 	gogc := max(r.prev, int(min(math.Ceil(float64(target)*1.25*100/float64(live)), 1<<24)))
 	debug.SetGCPercent(gogc)
 	r.gogc, r.target = gogc, target
-	r.stop.Store(false)
-	done := make(chan struct{})
-	r.done = done
+	stop, done := make(chan struct{}), make(chan struct{})
+	r.stop, r.done = stop, done
 	log.Info("keeping a standby reserve of heap for a takeover", "agents", agents, "reserve", target, "gogc", gogc,
 		"live_heap", s.live)
-	go touchReserve(target, &r.stop, done)
+	go touchReserve(target, stop, done)
 }
 
 // touchReserve allocates size bytes in chunks, held together (so that
 // they take the free pages already touched and touch new ones for the
-// rest), writing a byte in each page, unless stop is set meanwhile; then
-// it drops them and collects, which frees them, and closes done. It takes
-// a third of a core at most: every standbyBurst it sleeps twice as long as
-// the burst took, lest a follower busy touching pages starve its own Raft
-// heartbeats, or the leader's on the same machine.
-func touchReserve(size int64, stop *atomic.Bool, done chan<- struct{}) {
+// rest), writing a byte in each page; then it drops them and collects,
+// which frees them. It closes done when it returns, within a chunk once
+// stop is closed. It takes a third of a core at most: after every
+// standbyBurst chunks it sleeps twice as long as they took, lest a
+// follower busy touching pages starve its own Raft heartbeats, or the
+// leader's on the same machine.
+func touchReserve(size int64, stop <-chan struct{}, done chan<- struct{}) {
 	defer close(done)
 	chunks := make([][]byte, 0, size/standbyChunk+1)
 	burst := time.Now()
-	for n := int64(0); n < size && !stop.Load(); n += standbyChunk {
+	for n := int64(0); n < size; n += standbyChunk {
+		select {
+		case <-stop:
+			return
+		default:
+		}
 		c := make([]byte, standbyChunk)
 		for i := 0; i < len(c); i += standbyPage {
 			c[i] = 1
 		}
 		chunks = append(chunks, c)
-		if len(chunks)%standbyBurst == 0 {
-			time.Sleep(2 * time.Since(burst))
-			burst = time.Now()
+		if len(chunks)%standbyBurst != 0 {
+			continue
 		}
+		pause := time.NewTimer(2 * time.Since(burst))
+		select {
+		case <-stop:
+			pause.Stop()
+			return
+		case <-pause.C:
+		}
+		burst = time.Now()
 	}
 	clear(chunks)
 	runtime.GC()
@@ -147,9 +157,9 @@ func touchReserve(size int64, stop *atomic.Bool, done chan<- struct{}) {
 // the loop.
 func (r *standbyReserve) handOver() (gogc int, release func()) {
 	if r.done != nil {
-		r.stop.Store(true)
+		close(r.stop)
 		<-r.done // a chunk at most
-		r.done = nil
+		r.stop, r.done = nil, nil
 	}
 	if !r.held {
 		return 0, func() {}
