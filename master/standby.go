@@ -30,7 +30,8 @@ import (
 // meanwhile (memlimit.Hold), as it would return the pages; under a fixed
 // limit (--memory_limit=SIZE, GOMEMLIMIT) or with the collector off no
 // reserve is kept. The reserve grows with the registry, in steps of an
-// eighth; on election it is handed over: a collection frees the garbage
+// eighth (while agents register, when they doubled it or have settled); on
+// election it is handed over: a collection frees the garbage
 // the follower left in it, GOGC goes back to what it was and the storm's
 // pacing (gcstorm.go) starts from the reserve's GOGC, so that the
 // collector's goal never falls below the pages kept.
@@ -40,6 +41,10 @@ const standbyMinReserve = 16 << 20
 
 // standbyChunk is what the toucher allocates at a time.
 const standbyChunk = 1 << 20
+
+// standbySettle is how long the registry's agents must stay as many
+// before the reserve grows by less than itself.
+const standbySettle = 2 * time.Second
 
 // standbyBurst is how many chunks the toucher touches between pauses.
 const standbyBurst = 16
@@ -55,6 +60,8 @@ type standbyReserve struct {
 	prev     int           // GOGC before the reserve
 	gogc     int           // GOGC for the reserve
 	target   int64         // the reserve's size
+	agents   int           // the admitted agents at the last tick
+	changed  time.Time     // when their count last changed
 	release  func()        // ends the adaptive limit's lift
 	stop     chan struct{} // closed to stop the toucher
 	done     chan struct{} // closed when the toucher ends; nil before one ran
@@ -62,12 +69,22 @@ type standbyReserve struct {
 
 // keep sizes the reserve for agents admitted agents, and starts touching
 // it when it grew. It runs on the loop, on a follower's tick.
-func (r *standbyReserve) keep(agents int, log *slog.Logger) {
+func (r *standbyReserve) keep(agents int, now time.Time, log *slog.Logger) {
 	if r.perAgent <= 0 || r.off {
 		return
 	}
+	if agents != r.agents {
+		r.agents, r.changed = agents, now
+	}
 	target := int64(agents) * r.perAgent
 	if target < standbyMinReserve || (r.held && target < r.target+max(standbyMinReserve, r.target/8)) {
+		return
+	}
+	// Every step touches the whole reserve again (the pages it had are
+	// handed out first), so while agents register by the thousand it
+	// steps only when the registry doubled the reserve, and otherwise
+	// once the count has settled.
+	if r.held && target < 2*r.target && now.Sub(r.changed) < standbySettle {
 		return
 	}
 	if r.done != nil {
@@ -181,5 +198,5 @@ func (m *Master) keepStandby() {
 	if !ok || m.standby.perAgent <= 0 {
 		return
 	}
-	m.standby.keep(c.AdmittedAgents(), m.log)
+	m.standby.keep(c.AdmittedAgents(), time.Now(), m.log)
 }

@@ -7,6 +7,7 @@ import (
 	"runtime/debug"
 	"runtime/metrics"
 	"testing"
+	"time"
 )
 
 // heapReleased is the heap memory the runtime has returned to the system
@@ -39,11 +40,12 @@ func TestStandbyReserveKeepsFreePagesAndHandsOver(t *testing.T) {
 	_ = heapReleased()
 
 	r := standbyReserve{perAgent: 64 << 10}
-	r.keep(10, log) // 640 KiB: not worth keeping
+	now := time.Now()
+	r.keep(10, now, log) // 640 KiB: not worth keeping
 	if r.held || r.done != nil {
 		t.Fatalf("a reserve of 10 agents was kept")
 	}
-	r.keep(1000, log) // 64 MiB
+	r.keep(1000, now, log) // 64 MiB
 	if !r.held || r.done == nil {
 		t.Fatal("a reserve of 1000 agents was not kept")
 	}
@@ -58,13 +60,24 @@ func TestStandbyReserveKeepsFreePagesAndHandsOver(t *testing.T) {
 		t.Fatalf("after touching, %d bytes free in the heap; want at least half the reserve, %d", free, r.target/2)
 	}
 	target := r.target
-	r.keep(1050, log) // less than an eighth more: unchanged
+	r.keep(1050, now, log) // less than an eighth more: unchanged
 	if r.target != target {
 		t.Fatalf("a reserve grown by 5%% was resized to %d", r.target)
 	}
-	r.keep(2000, log)
-	if r.target != 2000*64<<10 {
-		t.Fatalf("reserve %d after 2000 agents, want %d", r.target, 2000*64<<10)
+	// While agents register, it grows when they double it, and once
+	// their count has settled.
+	r.keep(1500, now, log)
+	if r.target != target {
+		t.Fatalf("a reserve grown by half while agents register was resized to %d", r.target)
+	}
+	r.keep(1500, now.Add(standbySettle), log)
+	if r.target != 1500*64<<10 {
+		t.Fatalf("reserve %d once 1500 agents settled, want %d", r.target, 1500*64<<10)
+	}
+	<-r.done
+	r.keep(3000, now.Add(standbySettle), log)
+	if r.target != 3000*64<<10 {
+		t.Fatalf("reserve %d after 3000 agents, want %d", r.target, 3000*64<<10)
 	}
 
 	got, release := r.handOver()
@@ -91,20 +104,20 @@ func TestStandbyReserveOff(t *testing.T) {
 	log := slog.New(slog.DiscardHandler)
 
 	r := standbyReserve{perAgent: 64 << 10}
-	r.keep(1000, log)
+	r.keep(1000, time.Now(), log)
 	if r.held || !r.off {
 		t.Fatalf("under a fixed limit: held %v, off %v", r.held, r.off)
 	}
 	debug.SetMemoryLimit(math.MaxInt64)
 	debug.SetGCPercent(-1)
 	r = standbyReserve{perAgent: 64 << 10}
-	r.keep(1000, log)
+	r.keep(1000, time.Now(), log)
 	if r.held || !r.off || debug.SetGCPercent(-1) != -1 {
 		t.Fatalf("with the collector off: held %v, off %v", r.held, r.off)
 	}
 	debug.SetGCPercent(100)
 	var none standbyReserve
-	none.keep(1000, log)
+	none.keep(1000, time.Now(), log)
 	if none.held || none.done != nil {
 		t.Fatal("a reserve was kept with none configured")
 	}
