@@ -30,8 +30,8 @@ import (
 // meanwhile (memlimit.Hold), as it would return the pages; under a fixed
 // limit (--memory_limit=SIZE, GOMEMLIMIT) or with the collector off no
 // reserve is kept. The reserve grows with the registry, in steps of an
-// eighth (while agents register, when they doubled it or have settled); on
-// election it is handed over: a collection frees the garbage
+// eighth, once the count of agents has settled; on election it is handed
+// over: a collection frees the garbage
 // the follower left in it, GOGC goes back to what it was and the storm's
 // pacing (gcstorm.go) starts from the reserve's GOGC, so that the
 // collector's goal never falls below the pages kept.
@@ -81,10 +81,10 @@ func (r *standbyReserve) keep(agents int, now time.Time, log *slog.Logger) {
 		return
 	}
 	// Every step touches the whole reserve again (the pages it had are
-	// handed out first), so while agents register by the thousand it
-	// steps only when the registry doubled the reserve, and otherwise
-	// once the count has settled.
-	if r.held && target < 2*r.target && now.Sub(r.changed) < standbySettle {
+	// handed out first), and while agents register by the thousand the
+	// leader needs the machine's cores (on a shared one, and the
+	// follower's Raft its own): it steps once their count has settled.
+	if now.Sub(r.changed) < standbySettle {
 		return
 	}
 	if r.done != nil {
@@ -132,8 +132,8 @@ func (r *standbyReserve) keep(agents int, now time.Time, log *slog.Logger) {
 // they take the free pages already touched and touch new ones for the
 // rest), writing a byte in each page; then it drops them and collects,
 // which frees them. It closes done when it returns, within a chunk once
-// stop is closed. It takes a third of a core at most: after every
-// standbyBurst chunks it sleeps twice as long as they took, lest a
+// stop is closed. It takes a quarter of a core at most: after every
+// standbyBurst chunks it sleeps three times as long as they took, lest a
 // follower busy touching pages starve its own Raft heartbeats, or the
 // leader's on the same machine.
 func touchReserve(size int64, stop <-chan struct{}, done chan<- struct{}) {
@@ -154,7 +154,7 @@ func touchReserve(size int64, stop <-chan struct{}, done chan<- struct{}) {
 		if len(chunks)%standbyBurst != 0 {
 			continue
 		}
-		pause := time.NewTimer(2 * time.Since(burst))
+		pause := time.NewTimer(3 * time.Since(burst))
 		select {
 		case <-stop:
 			pause.Stop()

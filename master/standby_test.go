@@ -45,7 +45,12 @@ func TestStandbyReserveKeepsFreePagesAndHandsOver(t *testing.T) {
 	if r.held || r.done != nil {
 		t.Fatalf("a reserve of 10 agents was kept")
 	}
-	r.keep(1000, now, log) // 64 MiB
+	r.keep(1000, now, log) // 64 MiB, while agents register: not yet
+	if r.held || r.done != nil {
+		t.Fatal("a reserve was kept before the agents' count settled")
+	}
+	now = now.Add(standbySettle)
+	r.keep(1000, now, log)
 	if !r.held || r.done == nil {
 		t.Fatal("a reserve of 1000 agents was not kept")
 	}
@@ -60,24 +65,18 @@ func TestStandbyReserveKeepsFreePagesAndHandsOver(t *testing.T) {
 		t.Fatalf("after touching, %d bytes free in the heap; want at least half the reserve, %d", free, r.target/2)
 	}
 	target := r.target
+	now = now.Add(standbySettle)
 	r.keep(1050, now, log) // less than an eighth more: unchanged
 	if r.target != target {
 		t.Fatalf("a reserve grown by 5%% was resized to %d", r.target)
 	}
-	// While agents register, it grows when they double it, and once
-	// their count has settled.
-	r.keep(1500, now, log)
+	r.keep(2000, now, log) // the count changed now
 	if r.target != target {
-		t.Fatalf("a reserve grown by half while agents register was resized to %d", r.target)
+		t.Fatalf("a reserve was resized to %d before the agents' count settled", r.target)
 	}
-	r.keep(1500, now.Add(standbySettle), log)
-	if r.target != 1500*64<<10 {
-		t.Fatalf("reserve %d once 1500 agents settled, want %d", r.target, 1500*64<<10)
-	}
-	<-r.done
-	r.keep(3000, now.Add(standbySettle), log)
-	if r.target != 3000*64<<10 {
-		t.Fatalf("reserve %d after 3000 agents, want %d", r.target, 3000*64<<10)
+	r.keep(2000, now.Add(standbySettle), log)
+	if r.target != 2000*64<<10 {
+		t.Fatalf("reserve %d once 2000 agents settled, want %d", r.target, 2000*64<<10)
 	}
 
 	got, release := r.handOver()
@@ -105,6 +104,7 @@ func TestStandbyReserveOff(t *testing.T) {
 
 	r := standbyReserve{perAgent: 64 << 10}
 	r.keep(1000, time.Now(), log)
+	r.keep(1000, time.Now().Add(standbySettle), log)
 	if r.held || !r.off {
 		t.Fatalf("under a fixed limit: held %v, off %v", r.held, r.off)
 	}
@@ -112,12 +112,14 @@ func TestStandbyReserveOff(t *testing.T) {
 	debug.SetGCPercent(-1)
 	r = standbyReserve{perAgent: 64 << 10}
 	r.keep(1000, time.Now(), log)
+	r.keep(1000, time.Now().Add(standbySettle), log)
 	if r.held || !r.off || debug.SetGCPercent(-1) != -1 {
 		t.Fatalf("with the collector off: held %v, off %v", r.held, r.off)
 	}
 	debug.SetGCPercent(100)
 	var none standbyReserve
 	none.keep(1000, time.Now(), log)
+	none.keep(1000, time.Now().Add(standbySettle), log)
 	if none.held || none.done != nil {
 		t.Fatal("a reserve was kept with none configured")
 	}
