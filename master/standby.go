@@ -15,11 +15,10 @@ import (
 // tasks, some 700 MB it had never touched). The first touch of each page
 // is a page fault, and on a virtual machine that shadows page tables a
 // fault is dear: in `gomesos bench failover` they took more than half of
-// the new leader's CPU. A follower has nothing else to do with its
-// memory, so it keeps a standby reserve: heap pages it has touched and
-// freed, which its allocator hands out again before asking the system for
-// more, sized at Config.StandbyHeapPerAgent for every agent the registry
-// admits.
+// the new leader's CPU. A follower's memory is otherwise idle, so it keeps
+// a standby reserve: heap pages it has touched and freed, which its
+// allocator hands out again before asking the system for more, sized at
+// Config.StandbyHeapPerAgent for every agent the registry admits.
 //
 // The runtime keeps free pages (rather than returning them to the system)
 // as long as the collector's goal covers them, so the reserve is GOGC set
@@ -30,11 +29,11 @@ import (
 // meanwhile (memlimit.Hold), as it would return the pages; under a fixed
 // limit (--memory_limit=SIZE, GOMEMLIMIT) or with the collector off no
 // reserve is kept. The reserve grows with the registry, in steps of an
-// eighth, once the count of agents has settled; on election it is handed
-// over: a collection frees the garbage
-// the follower left in it, GOGC goes back to what it was and the storm's
-// pacing (gcstorm.go) starts from the reserve's GOGC, so that the
-// collector's goal never falls below the pages kept.
+// eighth, once the count of agents has settled. On election it is handed
+// over: a collection frees the garbage the follower left in it, GOGC goes
+// back to what it was, and the storm's pacing (gcstorm.go) starts from the
+// reserve's GOGC, so that the collector's goal never falls below the pages
+// kept.
 
 // standbyMinReserve is the least reserve worth keeping.
 const standbyMinReserve = 16 << 20
