@@ -29,7 +29,8 @@ import (
 // meanwhile (memlimit.Hold), as it would return the pages; under a fixed
 // limit (--memory_limit=SIZE, GOMEMLIMIT) or with the collector off no
 // reserve is kept. The reserve grows with the registry, in steps of an
-// eighth, once the count of agents has settled. On election it is handed
+// eighth, once the count of agents has settled, and stops while no leader
+// is known (an election needs the cores). On election it is handed
 // over: a collection frees the garbage the follower left in it, GOGC goes
 // back to what it was, and the storm's pacing (gcstorm.go) starts from the
 // reserve's GOGC, so that the collector's goal never falls below the pages
@@ -41,8 +42,8 @@ const standbyMinReserve = 16 << 20
 // standbyChunk is what the toucher allocates at a time.
 const standbyChunk = 1 << 20
 
-// standbySettle is how long the registry's agents must stay as many
-// before the reserve grows by less than itself.
+// standbySettle is how long the registry's agents must stay as many, and
+// the leader the same, before the reserve grows.
 const standbySettle = 2 * time.Second
 
 // standbyBurst is how many chunks the toucher touches between pauses.
@@ -60,20 +61,31 @@ type standbyReserve struct {
 	gogc     int           // GOGC for the reserve
 	target   int64         // the reserve's size
 	agents   int           // the admitted agents at the last tick
-	changed  time.Time     // when their count last changed
+	leader   string        // the leader known then ("" in an election)
+	changed  time.Time     // when either last changed
 	release  func()        // ends the adaptive limit's lift
 	stop     chan struct{} // closed to stop the toucher
 	done     chan struct{} // closed when the toucher ends; nil before one ran
 }
 
 // keep sizes the reserve for agents admitted agents, and starts touching
-// it when it grew. It runs on the loop, on a follower's tick.
-func (r *standbyReserve) keep(agents int, now time.Time, log *slog.Logger) {
+// it when it grew, while the follower knows a leader. It runs on the
+// loop, on a follower's tick.
+func (r *standbyReserve) keep(agents int, leader string, now time.Time, log *slog.Logger) {
 	if r.perAgent <= 0 || r.off {
 		return
 	}
-	if agents != r.agents {
-		r.agents, r.changed = agents, now
+	if agents != r.agents || leader != r.leader {
+		r.agents, r.leader, r.changed = agents, leader, now
+	}
+	if leader == "" {
+		// An election: this master may lead in a moment, or its peer
+		// will and need the cores; the step is taken again once a
+		// leader has been known for standbySettle.
+		if r.stopToucher() {
+			r.target = 0
+		}
+		return
 	}
 	target := int64(agents) * r.perAgent
 	if target < standbyMinReserve || (r.held && target < r.target+max(standbyMinReserve, r.target/8)) {
@@ -166,17 +178,31 @@ func touchReserve(size int64, stop <-chan struct{}, done chan<- struct{}) {
 	runtime.GC()
 }
 
+// stopToucher stops the toucher, if one runs, and waits for it (a chunk
+// at most); it reports whether one ran.
+func (r *standbyReserve) stopToucher() bool {
+	if r.done == nil {
+		return false
+	}
+	select {
+	case <-r.done:
+		r.stop, r.done = nil, nil
+		return false
+	default:
+	}
+	close(r.stop)
+	<-r.done
+	r.stop, r.done = nil, nil
+	return true
+}
+
 // handOver ends the reserve on election: the toucher stops, GOGC goes back
 // to what it was, and the reserve's GOGC is returned (0 when none was
 // kept), for the storm's pacing to start from, with release, which ends
 // the adaptive limit's lift once the caller has taken its own. It runs on
 // the loop.
 func (r *standbyReserve) handOver() (gogc int, release func()) {
-	if r.done != nil {
-		close(r.stop)
-		<-r.done // a chunk at most
-		r.stop, r.done = nil, nil
-	}
+	r.stopToucher()
 	if !r.held {
 		return 0, func() {}
 	}
@@ -197,5 +223,5 @@ func (m *Master) keepStandby() {
 	if !ok || m.standby.perAgent <= 0 {
 		return
 	}
-	m.standby.keep(c.AdmittedAgents(), time.Now(), m.log)
+	m.standby.keep(c.AdmittedAgents(), m.store.Leader(), time.Now(), m.log)
 }

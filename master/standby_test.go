@@ -41,16 +41,16 @@ func TestStandbyReserveKeepsFreePagesAndHandsOver(t *testing.T) {
 
 	r := standbyReserve{perAgent: 64 << 10}
 	now := time.Now()
-	r.keep(10, now, log) // 640 KiB: not worth keeping
+	r.keep(10, "l", now, log) // 640 KiB: not worth keeping
 	if r.held || r.done != nil {
 		t.Fatalf("a reserve of 10 agents was kept")
 	}
-	r.keep(1000, now, log) // 64 MiB, while agents register: not yet
+	r.keep(1000, "l", now, log) // 64 MiB, while agents register: not yet
 	if r.held || r.done != nil {
 		t.Fatal("a reserve was kept before the agents' count settled")
 	}
 	now = now.Add(standbySettle)
-	r.keep(1000, now, log)
+	r.keep(1000, "l", now, log)
 	if !r.held || r.done == nil {
 		t.Fatal("a reserve of 1000 agents was not kept")
 	}
@@ -66,17 +66,38 @@ func TestStandbyReserveKeepsFreePagesAndHandsOver(t *testing.T) {
 	}
 	target := r.target
 	now = now.Add(standbySettle)
-	r.keep(1050, now, log) // less than an eighth more: unchanged
+	r.keep(1050, "l", now, log) // less than an eighth more: unchanged
 	if r.target != target {
 		t.Fatalf("a reserve grown by 5%% was resized to %d", r.target)
 	}
-	r.keep(2000, now, log) // the count changed now
+	r.keep(2000, "l", now, log) // the count changed now
 	if r.target != target {
 		t.Fatalf("a reserve was resized to %d before the agents' count settled", r.target)
 	}
-	r.keep(2000, now.Add(standbySettle), log)
+	r.keep(2000, "l", now.Add(standbySettle), log)
 	if r.target != 2000*64<<10 {
 		t.Fatalf("reserve %d once 2000 agents settled, want %d", r.target, 2000*64<<10)
+	}
+
+	// An election stops a step under way; it is taken again once a
+	// leader has been known for a while.
+	<-r.done
+	r.keep(3000, "l", now.Add(2*standbySettle), log)
+	r.keep(3000, "l", now.Add(3*standbySettle), log)
+	if r.done == nil {
+		t.Fatal("no step for 3000 agents")
+	}
+	r.keep(3000, "", now.Add(3*standbySettle), log)
+	if r.done != nil || r.target != 0 {
+		t.Fatalf("an election left the toucher running (target %d)", r.target)
+	}
+	r.keep(3000, "m", now.Add(3*standbySettle), log)
+	if r.done != nil {
+		t.Fatal("a step began as soon as a new leader was known")
+	}
+	r.keep(3000, "m", now.Add(4*standbySettle), log)
+	if r.done == nil || r.target != 3000*64<<10 {
+		t.Fatalf("no step once the new leader was known for a while (target %d)", r.target)
 	}
 
 	got, release := r.handOver()
@@ -103,23 +124,23 @@ func TestStandbyReserveOff(t *testing.T) {
 	log := slog.New(slog.DiscardHandler)
 
 	r := standbyReserve{perAgent: 64 << 10}
-	r.keep(1000, time.Now(), log)
-	r.keep(1000, time.Now().Add(standbySettle), log)
+	r.keep(1000, "l", time.Now(), log)
+	r.keep(1000, "l", time.Now().Add(standbySettle), log)
 	if r.held || !r.off {
 		t.Fatalf("under a fixed limit: held %v, off %v", r.held, r.off)
 	}
 	debug.SetMemoryLimit(math.MaxInt64)
 	debug.SetGCPercent(-1)
 	r = standbyReserve{perAgent: 64 << 10}
-	r.keep(1000, time.Now(), log)
-	r.keep(1000, time.Now().Add(standbySettle), log)
+	r.keep(1000, "l", time.Now(), log)
+	r.keep(1000, "l", time.Now().Add(standbySettle), log)
 	if r.held || !r.off || debug.SetGCPercent(-1) != -1 {
 		t.Fatalf("with the collector off: held %v, off %v", r.held, r.off)
 	}
 	debug.SetGCPercent(100)
 	var none standbyReserve
-	none.keep(1000, time.Now(), log)
-	none.keep(1000, time.Now().Add(standbySettle), log)
+	none.keep(1000, "l", time.Now(), log)
+	none.keep(1000, "l", time.Now().Add(standbySettle), log)
 	if none.held || none.done != nil {
 		t.Fatal("a reserve was kept with none configured")
 	}
