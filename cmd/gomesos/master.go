@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/gomesos/gomesos/codec"
 	"github.com/gomesos/gomesos/internal/flagx"
 	"github.com/gomesos/gomesos/internal/verbosity"
 	"github.com/gomesos/gomesos/master"
@@ -110,19 +109,8 @@ func runMaster(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	fs.IntVar(&cfg.ReregisterGCPercent, "reregister_gc_percent", 400,
 		"the least GOGC while the agents recovered from the registry re-register after an election (at most a minute): the heap grows from the registry to every agent and task, and collecting at each doubling takes the CPU they need; without a fixed --memory_limit GOGC is then raised further, for the growth the first agents back foretell; 0 leaves the garbage collector alone")
 	cfg.StandbyHeapPerAgent = defaultStandbyHeapPerAgent
-	fs.Func("standby_heap_per_agent", "the heap a master that does not lead keeps touched and free, for every agent the registry admits, so that taking over after a failover does not first touch the memory the re-registering agents fill (a page fault a page); '0' keeps none (default 96KB)",
-		func(s string) error {
-			if s == "0" {
-				cfg.StandbyHeapPerAgent = 0
-				return nil
-			}
-			n, err := codec.ParseBytes(s)
-			if err != nil {
-				return err
-			}
-			cfg.StandbyHeapPerAgent = n
-			return nil
-		})
+	fs.Var(flagx.Bytes{B: &cfg.StandbyHeapPerAgent}, "standby_heap_per_agent",
+		"the heap a master that does not lead keeps touched and free, for every agent the registry admits, so that taking over after a failover does not first touch the memory the re-registering agents fill (a page fault a page); 0B keeps none")
 	var memLimit memoryLimitFlag
 	fs.Var(&memLimit, "memory_limit", memoryLimitUsage)
 	level := fs.String("logging_level", "INFO", "log level: INFO, WARNING, ERROR or DEBUG")
