@@ -159,9 +159,13 @@ func (m *Master) elect(ctx context.Context) error {
 	m.core = m.newCore(time.Now())
 	m.core.Recover(reg)
 	m.leads = true
-	if n := m.core.Recovered(); n > 0 {
-		m.gcStorm.raise(m.cfg.ReregisterGCPercent, time.Now(), m.log, n)
+	// The storm's pacing starts from the standby reserve's GOGC, if it
+	// is higher, lest the collector's goal fall below the pages kept.
+	gogc, releaseStandby := m.standby.handOver()
+	if n := m.core.Recovered(); n > 0 && m.cfg.ReregisterGCPercent > 0 {
+		m.gcStorm.raise(max(m.cfg.ReregisterGCPercent, gogc), time.Now(), m.log, n)
 	}
+	releaseStandby()
 	self := m.advertise
 	m.leaderAddr.Store(&self)
 	m.info.Store(m.core.Info())

@@ -69,6 +69,10 @@ type Config struct {
 	// registry re-register after this master is elected (gcstorm.go); 0
 	// leaves the garbage collector alone.
 	ReregisterGCPercent int
+	// StandbyHeapPerAgent (--standby_heap_per_agent), when positive, is
+	// the heap a follower keeps touched and free for a takeover, for every
+	// agent the registry admits (standby.go); 0 keeps none.
+	StandbyHeapPerAgent int64
 }
 
 // Master drives a core.Core: one goroutine owns it, HTTP handlers feed it, and
@@ -84,6 +88,8 @@ type Master struct {
 	// gcStorm is the collector's setting while agents re-register after
 	// an election (gcstorm.go); owned by the loop.
 	gcStorm gcStorm
+	// standby is a follower's reserve of heap for a takeover.
+	standby standbyReserve
 	// tickPublished is when the ticker last published a snapshot; owned
 	// by the loop.
 	tickPublished time.Time
@@ -207,6 +213,7 @@ func New(cfg Config) (*Master, error) {
 		storeRuns:      &runWindow{max: 1000},
 		reqs:           make(chan request),
 		stopped:        make(chan struct{}),
+		standby:        standbyReserve{perAgent: cfg.StandbyHeapPerAgent},
 		frameworkSinks: map[string]*sink{},
 		agentSinks:     map[string]*sink{},
 		operatorSinks:  map[string]*sink{},
@@ -328,6 +335,9 @@ loop:
 				m.commit(false)
 			}
 			m.settleGC(now)
+			if !m.leads {
+				m.keepStandby()
+			}
 		case lead, ok := <-leadership:
 			switch {
 			case !ok:
@@ -354,6 +364,9 @@ loop:
 	}
 	close(m.stopped)
 	m.gcStorm.restore()
+	if _, release := m.standby.handOver(); release != nil {
+		release()
+	}
 	for _, s := range m.frameworkSinks {
 		s.close()
 	}

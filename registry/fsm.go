@@ -111,3 +111,10 @@ func (s *fsmSnapshot) Persist(sink raft.SnapshotSink) error {
 }
 
 func (s *fsmSnapshot) Release() {}
+
+// admittedAgents is the number of admitted agents.
+func (f *fsm) admittedAgents() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.tab.agents.pos)
+}

@@ -535,3 +535,8 @@ func (s *Replicated) Close() error {
 	})
 	return s.closeErr
 }
+
+// AdmittedAgents is the number of agents admitted in the registry as this
+// store has applied it, leader or not. A follower sizes what it keeps
+// ready for a takeover by it (the master's standby reserve).
+func (s *Replicated) AdmittedAgents() int { return s.fsm.admittedAgents() }

@@ -135,6 +135,10 @@ func TestReplicatedThreeNodes(t *testing.T) {
 		if st := n.store.Stats(); st.Peers != 3 {
 			t.Errorf("%s counts %d peers", n.addr, st.Peers)
 		}
+		// a1 is admitted; a2 was, and is gone.
+		if got, want := n.store.AdmittedAgents(), len(want.GetAgents().GetAgents()); got != want || got != 1 {
+			t.Errorf("%s counts %d admitted agents, want %d (1)", n.addr, got, want)
+		}
 	}
 
 	// A follower neither applies nor fetches, and names the leader.

@@ -89,6 +89,14 @@ func newLogger(w io.Writer, level string) (*slog.Logger, *verbosity.Verbosity, e
 // pprofUsage is the help of --pprof, on the master, the agent and local.
 const pprofUsage = "serve Go's runtime profiles (CPU, heap, goroutines, ...) under /debug/pprof/, for go tool pprof"
 
+// defaultStandbyHeapPerAgent is --standby_heap_per_agent's default: a
+// new leader of `gomesos bench failover` touched about 71 KiB of fresh
+// memory for every re-registered agent of 10 tasks, and more on a busy
+// machine (its heap then holds more garbage when the storm ends); a
+// follower must be able to hold the leader's heap anyway, as it may
+// become one.
+const defaultStandbyHeapPerAgent = 96 << 10
+
 func runMaster(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("master", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -100,6 +108,9 @@ func runMaster(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	fs.BoolVar(&cfg.Pprof, "pprof", false, pprofUsage)
 	fs.IntVar(&cfg.ReregisterGCPercent, "reregister_gc_percent", 400,
 		"the least GOGC while the agents recovered from the registry re-register after an election (at most a minute): the heap grows from the registry to every agent and task, and collecting at each doubling takes the CPU they need; without a fixed --memory_limit GOGC is then raised further, for the growth the first agents back foretell; 0 leaves the garbage collector alone")
+	cfg.StandbyHeapPerAgent = defaultStandbyHeapPerAgent
+	fs.Var(flagx.Bytes{B: &cfg.StandbyHeapPerAgent}, "standby_heap_per_agent",
+		"the heap a master that does not lead keeps touched and free, for every agent the registry admits, so that taking over after a failover does not first touch the memory the re-registering agents fill (a page fault a page); 0B keeps none")
 	var memLimit memoryLimitFlag
 	fs.Var(&memLimit, "memory_limit", memoryLimitUsage)
 	level := fs.String("logging_level", "INFO", "log level: INFO, WARNING, ERROR or DEBUG")

@@ -72,17 +72,13 @@ func (s *Snapshot) Metrics() map[string]float64 {
 	// _used are the non-revocable ones.
 	total, used := map[string]float64{}, map[string]float64{}
 	revTotal, revUsed := map[string]float64{}, map[string]float64{}
-	add := func(sum map[string]float64, rs resources.Resources) {
-		for name, q := range rs.ToScalarQuantities() {
-			sum[name] += q.Float64()
-		}
-	}
+	var agentTotal, agentUsed scalarSums
 	s.agents.Walk(func(_ string, a *agentRec) bool {
 		agents.count(a.active, a.connected)
-		add(total, a.total.NonRevocable())
-		add(used, a.used.NonRevocable())
-		add(revTotal, a.total.Revocable())
-		add(revUsed, a.used.Revocable())
+		agentTotal.sum(a.total)
+		agentTotal.into(total, revTotal)
+		agentUsed.sum(a.used)
+		agentUsed.into(used, revUsed)
 		return true
 	})
 	agents.put(out, "master/slaves_")
@@ -316,4 +312,54 @@ func (s *Snapshot) FrameworkCounts() ([]TaskCount, []OfferCount) {
 		return true
 	})
 	return tasks, offers
+}
+
+// scalarSums sums one list of resources' positive scalars by name, the
+// revocable apart from the others: the ToScalarQuantities of its
+// NonRevocable and of its Revocable part, without the two copies and two
+// maps those allocate (four an agent for every read of the metrics, and a
+// monitor reads them every few seconds). Its slices are reused from one
+// list to the next.
+type scalarSums struct {
+	names [2][]string // [0] not revocable, [1] revocable
+	sums  [2][]resources.Scalar
+}
+
+// sum sets the sums to rs's.
+func (s *scalarSums) sum(rs resources.Resources) {
+	for k := range s.names {
+		s.names[k], s.sums[k] = s.names[k][:0], s.sums[k][:0]
+	}
+	for i := range rs {
+		r := &rs[i]
+		if r.Type != resources.TypeScalar || r.Scalar <= 0 {
+			continue
+		}
+		k := 0
+		if r.Revocable {
+			k = 1
+		}
+		j := slices.Index(s.names[k], r.Name)
+		if j < 0 {
+			s.names[k] = append(s.names[k], r.Name)
+			s.sums[k] = append(s.sums[k], 0)
+			j = len(s.sums[k]) - 1
+		}
+		// Saturating, as ToScalarQuantities adds.
+		if v := s.sums[k][j] + r.Scalar; v >= s.sums[k][j] {
+			s.sums[k][j] = v
+		} else {
+			s.sums[k][j] = resources.MaxScalar
+		}
+	}
+}
+
+// into adds the sums to nonRevocable and revocable, by name.
+func (s *scalarSums) into(nonRevocable, revocable map[string]float64) {
+	for j, name := range s.names[0] {
+		nonRevocable[name] += s.sums[0][j].Float64()
+	}
+	for j, name := range s.names[1] {
+		revocable[name] += s.sums[1][j].Float64()
+	}
 }
