@@ -74,7 +74,7 @@ func newCollector(cfg Config, log *slog.Logger, removed func(string)) *collector
 		delay:    cfg.GCDelay,
 		headroom: cfg.GCDiskHeadroom,
 		interval: cfg.DiskWatchInterval,
-		workDir:  cfg.WorkDir,
+		workDir:  cleanOrEmpty(cfg.WorkDir),
 		log:      log,
 		removed:  removed,
 		usage:    diskUsage,
@@ -85,6 +85,14 @@ func newCollector(cfg Config, log *slog.Logger, removed func(string)) *collector
 	}
 	g.maxAge.Store(int64(g.allowedAge(0)))
 	return g
+}
+
+// cleanOrEmpty is filepath.Clean, but keeps "" (no work directory).
+func cleanOrEmpty(p string) string {
+	if p == "" {
+		return ""
+	}
+	return filepath.Clean(p)
 }
 
 // allowedAge is how long a directory may stay at the given disk usage.
@@ -139,11 +147,14 @@ func (g *collector) scheduleAt(dir string, mtime time.Time) {
 // does not grow with what is scheduled.
 func (g *collector) unscheduleFor(dir string) {
 	<-g.scanned
+	if g.workDir == "" {
+		return
+	}
 	dir = filepath.Clean(dir)
 	for {
 		var busy chan struct{}
 		g.mu.Lock()
-		for p := dir; within(g.workDir, p) && p != g.workDir; p = filepath.Dir(p) {
+		for p, up := dir, ""; within(g.workDir, p) && p != g.workDir && p != up; p, up = filepath.Dir(p), p {
 			if _, ok := g.due[p]; ok {
 				delete(g.due, p)
 				g.log.Debug("unscheduled from gc", "dir", p)
