@@ -53,10 +53,7 @@ func TestGCStormRaisesAndRestoresGOGC(t *testing.T) {
 // them; it only rises; a collection that finds the live heap grown puts
 // it back at the raised one.
 func TestGCStormPacing(t *testing.T) {
-	orig := debug.SetGCPercent(100)
-	defer debug.SetGCPercent(orig)
-	origLimit := debug.SetMemoryLimit(math.MaxInt64)
-	defer debug.SetMemoryLimit(origLimit)
+	setGCForTest(t)
 	log := slog.New(slog.DiscardHandler)
 	runtime.GC() // a live heap to pace from
 
@@ -108,10 +105,7 @@ func TestGCStormPacing(t *testing.T) {
 // would give, GOGC is set for a goal above the heap and a collection is
 // started; GOGC is put back once it has ended.
 func TestGCStormUnwinds(t *testing.T) {
-	orig := debug.SetGCPercent(100)
-	defer debug.SetGCPercent(orig)
-	origLimit := debug.SetMemoryLimit(math.MaxInt64)
-	defer debug.SetMemoryLimit(origLimit)
+	setGCForTest(t)
 	log := slog.New(slog.DiscardHandler)
 	runtime.GC()
 
@@ -144,4 +138,16 @@ func TestGCStormUnwinds(t *testing.T) {
 		t.Fatalf("after restore: GOGC %d, raised %v, unwinding %v", got, g.raised, g.unwinding)
 	}
 	runtime.KeepAlive(junk)
+}
+
+// setGCForTest sets GOGC to 100 and lifts the memory limit, as the GC
+// pacing tests start from, and puts both back when the test ends.
+func setGCForTest(t *testing.T) {
+	t.Helper()
+	orig := debug.SetGCPercent(100)
+	origLimit := debug.SetMemoryLimit(math.MaxInt64)
+	t.Cleanup(func() {
+		debug.SetGCPercent(orig)
+		debug.SetMemoryLimit(origLimit)
+	})
 }

@@ -31,10 +31,7 @@ func heapFree() uint64 {
 // returned), grows only in steps, and is handed over on election: GOGC
 // back, the reserve's GOGC returned.
 func TestStandbyReserveKeepsFreePagesAndHandsOver(t *testing.T) {
-	orig := debug.SetGCPercent(100)
-	defer debug.SetGCPercent(orig)
-	origLimit := debug.SetMemoryLimit(math.MaxInt64)
-	defer debug.SetMemoryLimit(origLimit)
+	setGCForTest(t)
 	log := slog.New(slog.DiscardHandler)
 	runtime.GC()
 	_ = heapReleased()
