@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -273,7 +274,7 @@ func TestUIAgainstTheDocumentedOperatorAPI(t *testing.T) {
 	browsertest.Do(t, ctx, "opening the tasks page", wait, chromedp.Navigate(m.srv.URL+"/#/tasks"),
 		chromedp.WaitVisible(`tr[data-task-id="t-running"][data-state="TASK_RUNNING"]`))
 	poll("the framework's name", `document.querySelector('tr[data-task-id="t-running"]').textContent.includes('web-scheduler ✓')`)
-	poll("the header naming the leader", `document.querySelector('#leader-text').textContent.includes('master-1:5050')`)
+	poll("the header naming the leader", `document.querySelector('#leader-text')?.textContent.includes('master-1:5050')`)
 
 	// Live: a task added and updated by the stream shows without a reload.
 	m.events <- map[string]any{"type": "HEARTBEAT"}
@@ -288,7 +289,7 @@ func TestUIAgainstTheDocumentedOperatorAPI(t *testing.T) {
 	poll("the search leaving one task", `document.querySelectorAll('tr[data-task-id]').length === 1 && !!document.querySelector('tr[data-task-id="t-new"]')`)
 	m.events <- map[string]any{"type": "TASK_UPDATED", "task_updated": map[string]any{"framework_id": value(fw), "state": "TASK_FINISHED",
 		"status": map[string]any{"task_id": value("t-running"), "state": "TASK_FINISHED", "timestamp": float64(time.Now().Unix())}}}
-	poll("the task finishing", `document.querySelector('#task-groups').textContent.includes('Completed 1')`)
+	poll("the task finishing", `document.querySelector('#task-groups')?.textContent.includes('Completed 1')`)
 	browsertest.Do(t, ctx, "clearing the search, picking completed", wait,
 		chromedp.Evaluate[chromedp.Void](`{const i = document.querySelector('#task-search'); i.value = ''; i.dispatchEvent(new Event('input'))}`),
 		chromedp.Click(`button[data-group="completed"]`))
@@ -297,9 +298,9 @@ func TestUIAgainstTheDocumentedOperatorAPI(t *testing.T) {
 
 	// The sandbox: stdout is tailed, growing as the file grows.
 	browsertest.Do(t, ctx, "opening the task", wait, chromedp.Navigate(m.srv.URL+"/#/task/F1/t-new"))
-	poll("stdout", `document.querySelector('#log').textContent.includes('line one ünïcode')`)
+	poll("stdout", `document.querySelector('#log')?.textContent.includes('line one ünïcode')`)
 	agent.write("/sb/t-new/stdout", "line two\n")
-	poll("the tail", `document.querySelector('#log').textContent.endsWith('line one ünïcode\nline two\n')`)
+	poll("the tail", `document.querySelector('#log')?.textContent.endsWith('line one ünïcode\nline two\n')`)
 	poll("the file list", `[...document.querySelectorAll('#file-list a')].map(a => a.textContent.trim()).join() === 'stderr,stdout'`)
 	poll("the download link", `document.querySelector('#download').href === '`+agent.srv.URL+`/files/download?path=%2Fsb%2Ft-new%2Fstdout'`)
 	browsertest.Screenshot(t, ctx, shots, "fake-task")
@@ -320,8 +321,8 @@ func TestUIAgainstTheDocumentedOperatorAPI(t *testing.T) {
 	poll("the role's quota", `document.querySelector('tr[data-role="web"]').textContent.includes('cpus 3')`)
 	browsertest.Screenshot(t, ctx, shots, "fake-roles")
 	browsertest.Do(t, ctx, "the maintenance", wait, chromedp.Navigate(m.srv.URL+"/#/maintenance"))
-	poll("the draining machine", `document.querySelector('#mnt-draining').textContent.includes('node-9 / 10.0.0.9')`)
-	poll("the window", `document.querySelector('#mnt-schedule').textContent.includes('2.0 h')`)
+	poll("the draining machine", `document.querySelector('#mnt-draining')?.textContent.includes('node-9 / 10.0.0.9')`)
+	poll("the window", `document.querySelector('#mnt-schedule')?.textContent.includes('2.0 h')`)
 	poll("the draining agent", `[...document.querySelectorAll('#mnt-agents tbody tr:not(.empty) td')].map(td => td.textContent.trim()).slice(0, 3).join() === 'node-9,draining,yes'`)
 	browsertest.Screenshot(t, ctx, shots, "fake-maintenance")
 
@@ -329,7 +330,7 @@ func TestUIAgainstTheDocumentedOperatorAPI(t *testing.T) {
 	browsertest.Do(t, ctx, "an unknown page", wait, chromedp.Navigate(m.srv.URL+"/#/nowhere/%E0%A4%A"))
 	poll("not found", `document.querySelector('#view h2')?.textContent === 'Not found'`)
 	browsertest.Do(t, ctx, "a malformed task", wait, chromedp.Navigate(m.srv.URL+"/#/task/F1/%E0%A4%A"))
-	poll("the task unknown", `document.querySelector('#task-summary').textContent.includes('does not know this task')`)
+	poll("the task unknown", `document.querySelector('#task-summary')?.textContent.includes('does not know this task')`)
 
 	// A dropped stream is picked up again, from a new SUBSCRIBED.
 	m.srv.CloseClientConnections()
@@ -400,10 +401,38 @@ func TestUITaskOfAGroupShowsItsOwnSandbox(t *testing.T) {
 	ctx := browsertest.New(t)
 	browsertest.Do(t, ctx, "opening the task", patience, chromedp.Navigate(m.srv.URL+"/#/task/F1/g-1"))
 	browsertest.WaitTrue(t, ctx, "the task's stdout", patience,
-		`document.querySelector('#log').textContent === "g-1's own\n" && document.querySelector('#sandbox-dir').textContent.endsWith(':/sb/grp/tasks/g-1')`)
+		`document.querySelector('#log')?.textContent === "g-1's own\n" && !!document.querySelector('#sandbox-dir')?.textContent.endsWith(':/sb/grp/tasks/g-1')`)
 }
 
 // patience bounds each wait for the page: long, because a condition met
 // ends the wait at once, and CI runs these tests beside the others on two
 // processors.
 const patience = 60 * time.Second
+
+// A module that fails to load (a network change mid-load, a server's
+// hiccup) would leave an empty page: the page
+// reloads once and the UI comes up.
+func TestUIReloadsOnceWhenAModuleFailsToLoad(t *testing.T) {
+	var dropped atomic.Bool
+	mux := http.NewServeMux()
+	ui := webui.Handler()
+	mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/static/js/store.js" && dropped.CompareAndSwap(false, true) {
+			// (A dropped connection the browser retries on its own.)
+			http.Error(w, "gone for a moment", http.StatusServiceUnavailable)
+			return
+		}
+		ui.ServeHTTP(w, r)
+	}))
+	mux.HandleFunc("/api/v1", func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "not here", http.StatusServiceUnavailable)
+	})
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	ctx := browsertest.New(t)
+	browsertest.Do(t, ctx, "opening the UI", patience, chromedp.Navigate(srv.URL+"/#/tasks"))
+	browsertest.WaitTrue(t, ctx, "the tasks view", patience, `document.querySelector('#view')?.dataset.view === 'tasks'`)
+	if !dropped.Load() {
+		t.Fatal("the module's first load was never dropped")
+	}
+}

@@ -177,6 +177,8 @@ store.onChange((why) => {
   header();
   current?.update?.(why);
 });
+// Loaded: a later failure to load may reload once again (index.html).
+sessionStorage.removeItem('gomesos-reloaded');
 window.addEventListener('hashchange', route);
 header();
 route();
