@@ -46,6 +46,8 @@ type fakeMaster struct {
 	failType agentproto.AgentMessage_Type
 	// hostname is REGISTERED.master_info.hostname.
 	hostname string
+	// successor is REGISTERED.successor.
+	successor string
 	// A master that does not lead answers 307 to leader ("//leader/path"),
 	// or 503 "No leader elected" when leader is "-"; "" leads. SetLeader
 	// changes it at any time.
@@ -152,7 +154,7 @@ func (fm *fakeMaster) subscribe(w http.ResponseWriter, r *http.Request) {
 	if fm.badAgentID != "" && msg.GetType() == agentproto.AgentMessage_REGISTER {
 		id, fm.badAgentID = fm.badAgentID, ""
 	}
-	pingTimeout, hostname := fm.pingTimeout, fm.hostname
+	pingTimeout, hostname, successor := fm.pingTimeout, fm.hostname, fm.successor
 	fm.subs = append(fm.subs, msg)
 	fm.streams++
 	fm.streamID = fmt.Sprintf("stream-%d", fm.streams)
@@ -186,6 +188,7 @@ func (fm *fakeMaster) subscribe(w http.ResponseWriter, r *http.Request) {
 			},
 			PingIntervalSeconds: proto.Float64(pingTimeout / 5),
 			PingTimeoutSeconds:  proto.Float64(pingTimeout),
+			Successor:           proto.String(successor),
 		},
 	})
 	for {

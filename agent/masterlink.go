@@ -105,6 +105,10 @@ type masterLink struct {
 	// batches: the live stream's master said in REGISTERED that it takes
 	// BATCH messages.
 	batches bool
+	// successor is the master the live stream's master named in
+	// REGISTERED as the one expected to take over from it: when the
+	// stream ends, the link tries it first (once), "" when none.
+	successor string
 
 	qmu    sync.Mutex
 	lanes  [sendLanes]sendLane
@@ -186,6 +190,19 @@ func (l *masterLink) masterAddr() string {
 // read again. Callers hold l.mu.
 func (l *masterLink) nextMaster() (untried bool) {
 	l.failures++
+	if next := l.successor; next != "" {
+		// The master that served the stream named who takes over from
+		// it: there first, then on round the list after it.
+		l.successor = ""
+		if next != l.master {
+			l.log.Info("trying the master named to take over", "master", next, "after", l.master)
+			l.master = next
+			if i := slices.Index(l.masters, next); i >= 0 {
+				l.idx = i
+			}
+			return true
+		}
+	}
 	if l.failures >= len(l.masters) {
 		l.failures = 0
 		if strings.HasPrefix(l.spec, masterFilePrefix) {
@@ -336,6 +353,7 @@ func (l *masterLink) stream(ctx context.Context, gen uint64, body []byte) (err e
 	if l.streamGen == gen {
 		l.live = streamID
 		l.batches = false // until this master's REGISTERED says otherwise
+		l.successor = ""  // likewise
 		l.failures = 0    // a master took the agent: a new round begins
 	}
 	l.mu.Unlock()
@@ -381,6 +399,10 @@ func (l *masterLink) stream(ctx context.Context, gen uint64, body []byte) (err e
 			l.mu.Lock()
 			if l.streamGen == gen && l.live == streamID {
 				l.batches = msg.GetRegistered().GetAcceptsBatches()
+				l.successor = ""
+				if next, err := checkMasterAddr(msg.GetRegistered().GetSuccessor()); err == nil {
+					l.successor = next
+				}
 			}
 			l.mu.Unlock()
 		}

@@ -157,6 +157,31 @@ func TestFindsTheLeadingMaster(t *testing.T) {
 	}
 }
 
+// The leading master names in REGISTERED the master expected to take over
+// from it: when its stream ends, the agent goes there first, not to the
+// next master of its list (which would only redirect it).
+func TestGoesToTheNamedSuccessor(t *testing.T) {
+	checkLeaks(t)
+	m1, m2, m3 := newFakeMaster(t), newFakeMaster(t), newFakeMaster(t)
+	m1.successor = m3.addr()
+	m2.setLeader(m3.addr())
+	m3.setLeader("-")
+	a := startAgent(t, m1, func(c *Config) { c.Master = m1.addr() + "," + m2.addr() + "," + m3.addr() })
+	id := a.registered(t)
+
+	m3.setLeader("")
+	m1.stop()
+	m3.waitFor("re-registration with the named successor", func() bool { return len(m3.subs) > 0 })
+	if sub := m3.subscriptions()[0]; sub.GetType() != agentproto.AgentMessage_REREGISTER || sub.GetRegister().GetAgentInfo().GetId().GetValue() != id {
+		t.Errorf("at the successor: %s as %q, want REREGISTER as %q", sub.GetType(), sub.GetRegister().GetAgentInfo().GetId().GetValue(), id)
+	}
+	m2.mu.Lock()
+	defer m2.mu.Unlock()
+	if m2.redirects != 0 {
+		t.Errorf("the agent went to the next master of its list (%d subscriptions redirected) before the successor", m2.redirects)
+	}
+}
+
 // With --master=file:///path the file is read again when the masters it
 // named have all failed: the agent follows an edit of the file to a
 // master it did not know.

@@ -1057,6 +1057,10 @@ type simAgent struct {
 	id    string
 	fw    *mesos.FrameworkInfo
 	tasks []*mesos.Task
+	// successor is the master the stream's master named in REGISTERED to
+	// take over from it, "" when none: the agent goes there first when
+	// the stream ends, as the agent's own link does.
+	successor string
 	// body is message() encoded, made again whenever it changes: a real
 	// agent encodes its re-registration on its own machine, so the
 	// simulated ones do not do it while the masters elect a leader.
@@ -1100,11 +1104,17 @@ func (a *simAgent) run(ctx context.Context) {
 		a.read(ctx, resp.Body, addr, resp.Header.Get(HeaderStreamID))
 		resp.Body.Close()
 		// The stream ended without a redirect: the agent's link goes on
-		// to the master after the one that served it in its list
-		// (masterLink's nextMaster), not back to the dead leader. The
-		// agents' lists are in no one order (each agent's own), so that
-		// is either of the other masters.
-		at = b.nextAfter(addr, at)
+		// to the master named in REGISTERED to take over, or else to the
+		// master after the one that served it in its list (masterLink's
+		// nextMaster), not back to the dead leader. The agents' lists
+		// are in no one order (each agent's own), so that is either of
+		// the other masters.
+		if i := slices.Index(b.addrs, a.successor); i >= 0 && a.successor != addr {
+			at = i
+		} else {
+			at = b.nextAfter(addr, at)
+		}
+		a.successor = ""
 		// Not all at once: the first attempt after a stream ends waits a
 		// random delay below RetryMin.
 		pause(ctx, rand.N(b.opts.RetryMin+1))
@@ -1152,6 +1162,7 @@ func (a *simAgent) read(ctx context.Context, body io.Reader, addr, stream string
 		}
 		switch msg.GetType() {
 		case agentproto.MasterMessage_REGISTERED:
+			a.successor = msg.GetRegistered().GetSuccessor()
 			if a.id == "" {
 				a.id = msg.GetRegistered().GetAgentId().GetValue()
 				b.registered.Add(1)

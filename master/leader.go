@@ -158,6 +158,9 @@ func (m *Master) elect(ctx context.Context) error {
 	m.closeStreams()
 	m.core = m.newCore(time.Now())
 	m.core.Recover(reg)
+	if st, ok := m.store.(successorNamer); ok {
+		m.core.SetSuccessor(st.Successor())
+	}
 	m.leads = true
 	// The storm's pacing starts from the standby reserve's GOGC, if it
 	// is higher, lest the collector's goal fall below the pages kept.
@@ -194,6 +197,13 @@ func (m *Master) persist(ops []*registrypb.Operation) error {
 		return fmt.Errorf("committing %d registry operation(s) (--registry_store_timeout=%s): %w", len(ops), m.cfg.RegistryStoreTimeout, err)
 	}
 	return nil
+}
+
+// successorNamer is a registry store that names, while it leads, the
+// master expected to take over should this one's process die
+// (registry.Replicated).
+type successorNamer interface {
+	Successor() string
 }
 
 // registryFailed handles a commit that failed: the outputs after it are

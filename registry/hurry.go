@@ -35,13 +35,23 @@ import (
 // and trying again. A leader that died with its machine, or is
 // cut off by the network, closes nothing: its followers find it by its
 // silence, as before.
+//
+// As the order is fixed, the leader knows which follower will win such an
+// election (Successor), and the master names it to its agents, which go
+// there first when their stream ends rather than to a master that would
+// only redirect them.
 
 const (
 	// hurryProbe bounds the connection attempt that tells a dead leader
 	// from a connection that merely ended.
 	hurryProbe = 200 * time.Millisecond
-	// hurryStagger spaces the followers' elections.
+	// hurryStagger spaces the followers' elections, and a follower's
+	// tries.
 	hurryStagger = 40 * time.Millisecond
+	// hurryTries bounds the times a follower hurries the election for one
+	// gone leader: the first may come too early, when a last word of the
+	// leader's arrived late.
+	hurryTries = 3
 )
 
 // processGone reports whether the process of the master at addr is gone:
@@ -112,40 +122,98 @@ func (s *Replicated) connEnded() {
 	// Nobody is sent to it any more (Leader): they wait for the next one.
 	s.gone.Store(&goneLeader{addr: string(leader), lastContact: s.raft.LastContact()})
 	// This follower's place among the masters other than the old leader.
-	var others []string
-	if f := s.raft.GetConfiguration(); f.Error() == nil {
-		for _, sv := range f.Configuration().Servers {
-			if sv.Suffrage == raft.Voter && sv.Address != leader {
-				others = append(others, string(sv.Address))
+	others, _ := s.hurryOrder(string(leader))
+	rank := max(0, slices.Index(others, s.self))
+	hb := s.raft.ReloadableConfig().HeartbeatTimeout
+	for try := range hurryTries {
+		// A word from the leader after this follower looked (sent before
+		// it died, read late) puts the election off again: Raft stands
+		// only once a heartbeat timeout has passed since the last one.
+		last := s.raft.LastContact()
+		at := last.Add(hb + time.Duration(rank)*hurryStagger + 5*time.Millisecond)
+		if try > 0 {
+			at = later(at, time.Now().Add(hurryStagger))
+		}
+		select {
+		case <-time.After(time.Until(at)):
+		case <-s.stopLead:
+			return
+		}
+		if now, _ := s.raft.LeaderWithID(); now != leader || s.raft.State() != raft.Follower {
+			if try == 0 {
+				s.log.Debug("the leader's process is gone; the election started before the hurry", "leader", string(leader), "state", s.raft.State().String())
 			}
+			return
+		}
+		s.log.Info("the leader's process is gone: holding the election now", "leader", string(leader), "rank", rank, "others", others, "try", try+1)
+		if try == 0 {
+			s.hurries.Add(1)
+		}
+		// A shorter timeout (never below the leader lease, which Raft
+		// requires) makes the follower look at once; the election it
+		// starts then runs on Raft's own timeouts, the configured one
+		// restored.
+		rc := s.raft.ReloadableConfig()
+		rc.HeartbeatTimeout = hb - time.Millisecond
+		if err := s.raft.ReloadConfig(rc); err != nil {
+			s.log.Warn("cannot hurry the election", "error", err)
+			return
+		}
+		rc.HeartbeatTimeout = hb
+		if err := s.raft.ReloadConfig(rc); err != nil {
+			s.log.Warn("cannot restore the heartbeat timeout", "error", err)
+			return
+		}
+	}
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+// hurryOrder is the order in which the voters other than leader hurry the
+// election when leader's process is gone (their addresses, sorted), and
+// how many votes an election needs.
+func (s *Replicated) hurryOrder(leader string) (others []string, quorum int) {
+	f := s.raft.GetConfiguration()
+	if f.Error() != nil {
+		return nil, 0
+	}
+	voters := 0
+	for _, sv := range f.Configuration().Servers {
+		if sv.Suffrage != raft.Voter {
+			continue
+		}
+		voters++
+		if string(sv.Address) != leader {
+			others = append(others, string(sv.Address))
 		}
 	}
 	slices.Sort(others)
-	rank := max(0, slices.Index(others, s.self))
-	hb := s.raft.ReloadableConfig().HeartbeatTimeout
-	at := s.raft.LastContact().Add(hb + time.Duration(rank)*hurryStagger + 5*time.Millisecond)
-	select {
-	case <-time.After(time.Until(at)):
-	case <-s.stopLead:
-		return
+	return others, voters/2 + 1
+}
+
+// Successor is, on the leader, the master the hurried election is expected
+// to elect should this master's process die: the first in the hurry order
+// that finds enough votes. Each follower that stands before it finds the
+// others still naming the dead leader and steps back without a vote; one
+// that has stood names no leader, and grants the next one its (pre-)vote.
+// So the follower at place quorum-1 of the order is the first with a
+// quorum: itself and the quorum-1 before it. That holds when every
+// follower is up and hears the leader's last word at about the same time;
+// otherwise another may win, and who went to the successor is sent on
+// (a redirect). It is "" on a follower, and when no election could be won
+// without this master (fewer than three voters).
+func (s *Replicated) Successor() string {
+	if s.raft.State() != raft.Leader {
+		return ""
 	}
-	if now, _ := s.raft.LeaderWithID(); now != leader || s.raft.State() != raft.Follower {
-		s.log.Debug("the leader's process is gone; the election started before the hurry", "leader", string(leader), "state", s.raft.State().String())
-		return
+	others, quorum := s.hurryOrder(s.self)
+	if quorum < 1 || quorum-1 >= len(others) {
+		return ""
 	}
-	s.log.Info("the leader's process is gone: holding the election now", "leader", string(leader), "rank", rank, "others", others)
-	s.hurries.Add(1)
-	// A shorter timeout (never below the leader lease, which Raft
-	// requires) makes the follower look at once; the election it starts
-	// then runs on Raft's own timeouts, the configured one restored.
-	rc := s.raft.ReloadableConfig()
-	rc.HeartbeatTimeout = hb - time.Millisecond
-	if err := s.raft.ReloadConfig(rc); err != nil {
-		s.log.Warn("cannot hurry the election", "error", err)
-		return
-	}
-	rc.HeartbeatTimeout = hb
-	if err := s.raft.ReloadConfig(rc); err != nil {
-		s.log.Warn("cannot restore the heartbeat timeout", "error", err)
-	}
+	return others[quorum-1]
 }

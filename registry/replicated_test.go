@@ -324,6 +324,46 @@ func TestReplicatedDeadLeaderHurriesTheElection(t *testing.T) {
 	}
 }
 
+// The leader names as its successor the follower the hurried election
+// elects when its process dies (agents go there first); the followers name
+// none, nor does a lone master. Raft's own timers may still beat the
+// hurry now and then, so the test tries three clusters: a rule that named
+// the wrong follower would miss in all three.
+func TestReplicatedLeaderNamesItsSuccessor(t *testing.T) {
+	lone := newCluster(t, 1, nil)
+	if s := waitLeader(t, lone).store.Successor(); s != "" {
+		t.Errorf("a lone master names a successor, %q", s)
+	}
+	var misses []string
+	for range 3 {
+		nodes := newCluster(t, 3, nil)
+		first := waitLeader(t, nodes)
+		successor := first.store.Successor()
+		var alive []*node
+		for _, n := range nodes {
+			if n != first {
+				alive = append(alive, n)
+				if s := n.store.Successor(); s != "" {
+					t.Errorf("the follower %s names a successor, %q", n.addr, s)
+				}
+			}
+		}
+		if successor != alive[0].addr && successor != alive[1].addr {
+			t.Fatalf("the leader names %q its successor, not one of its followers %s and %s", successor, alive[0].addr, alive[1].addr)
+		}
+		first.kill()
+		second := waitLeader(t, alive)
+		if second.addr == successor {
+			return
+		}
+		misses = append(misses, fmt.Sprintf("%s elected, %s named", second.addr, successor))
+		for _, n := range alive {
+			n.stop()
+		}
+	}
+	t.Errorf("the successor the leader named was not elected in any of three clusters: %v", misses)
+}
+
 // A follower that has heard nothing from the leader for half a heartbeat
 // timeout names no leader, well before Raft itself gives up on it (a
 // heartbeat timeout after its last word, at the earliest): whoever asks it

@@ -969,8 +969,14 @@ type MasterMessage_Registered struct {
 	PingTimeoutSeconds  *float64 `protobuf:"fixed64,4,opt,name=ping_timeout_seconds,json=pingTimeoutSeconds" json:"ping_timeout_seconds,omitempty"`
 	// The master takes BATCH messages on /internal/agent/message.
 	AcceptsBatches *bool `protobuf:"varint,5,opt,name=accepts_batches,json=acceptsBatches" json:"accepts_batches,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// The master ("host:port", as the masters list each other) the agent
+	// tries first when this stream ends without a redirect: the one the
+	// masters' election is expected to pick should this master's process
+	// die. A hint: a wrong one costs a redirect. Absent when no master
+	// could take over (a lone master, or two).
+	Successor     *string `protobuf:"bytes,6,opt,name=successor" json:"successor,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *MasterMessage_Registered) Reset() {
@@ -1036,6 +1042,13 @@ func (x *MasterMessage_Registered) GetAcceptsBatches() bool {
 		return *x.AcceptsBatches
 	}
 	return false
+}
+
+func (x *MasterMessage_Registered) GetSuccessor() string {
+	if x != nil && x.Successor != nil {
+		return *x.Successor
+	}
+	return ""
 }
 
 type MasterMessage_RunTask struct {
@@ -1488,7 +1501,7 @@ const file_api_agentproto_agentproto_proto_rawDesc = "" +
 	"\x15OperationStatusUpdate\x12%\n" +
 	"\x0eoperation_uuid\x18\x01 \x02(\fR\roperationUuid\x12.\n" +
 	"\x05state\x18\x02 \x02(\x0e2\x18.mesos.v1.OperationStateR\x05state\x12\x18\n" +
-	"\amessage\x18\x03 \x01(\tR\amessage\"\x88\x12\n" +
+	"\amessage\x18\x03 \x01(\tR\amessage\"\xa6\x12\n" +
 	"\rMasterMessage\x128\n" +
 	"\x04type\x18\x01 \x01(\x0e2$.gomesos.agent.v1.MasterMessage.TypeR\x04type\x12J\n" +
 	"\n" +
@@ -1503,7 +1516,7 @@ const file_api_agentproto_agentproto_proto_rawDesc = "" +
 	"\x15framework_to_executor\x18\t \x01(\v23.gomesos.agent.v1.MasterMessage.FrameworkToExecutorR\x13frameworkToExecutor\x12\x18\n" +
 	"\amessage\x18\n" +
 	" \x01(\tR\amessage\x12I\n" +
-	"\x0fapply_operation\x18\v \x01(\v2 .gomesos.agent.v1.ApplyOperationR\x0eapplyOperation\x1a\x80\x02\n" +
+	"\x0fapply_operation\x18\v \x01(\v2 .gomesos.agent.v1.ApplyOperationR\x0eapplyOperation\x1a\x9e\x02\n" +
 	"\n" +
 	"Registered\x12,\n" +
 	"\bagent_id\x18\x01 \x02(\v2\x11.mesos.v1.AgentIDR\aagentId\x125\n" +
@@ -1511,7 +1524,8 @@ const file_api_agentproto_agentproto_proto_rawDesc = "" +
 	"masterInfo\x122\n" +
 	"\x15ping_interval_seconds\x18\x03 \x01(\x01R\x13pingIntervalSeconds\x120\n" +
 	"\x14ping_timeout_seconds\x18\x04 \x01(\x01R\x12pingTimeoutSeconds\x12'\n" +
-	"\x0faccepts_batches\x18\x05 \x01(\bR\x0eacceptsBatches\x1aq\n" +
+	"\x0faccepts_batches\x18\x05 \x01(\bR\x0eacceptsBatches\x12\x1c\n" +
+	"\tsuccessor\x18\x06 \x01(\tR\tsuccessor\x1aq\n" +
 	"\aRunTask\x12>\n" +
 	"\x0eframework_info\x18\x01 \x02(\v2\x17.mesos.v1.FrameworkInfoR\rframeworkInfo\x12&\n" +
 	"\x04task\x18\x02 \x02(\v2\x12.mesos.v1.TaskInfoR\x04task\x1a\xba\x01\n" +

@@ -681,6 +681,7 @@ func (c *Core) connectAgent(a *agent, conn string) {
 			PingIntervalSeconds: ptr(c.opts.AgentPingTimeout.Seconds()),
 			PingTimeoutSeconds:  ptr(c.opts.AgentPingTimeout.Seconds() * float64(c.opts.MaxAgentPingTimeouts)),
 			AcceptsBatches:      ptr(true),
+			Successor:           c.successor,
 		},
 	}})
 }

@@ -263,6 +263,9 @@ type Core struct {
 	// leader is the leading master's MasterInfo: this master's own while
 	// it leads, nil while no leader is known (Follow).
 	leader *mesos.MasterInfo
+	// successor is the master the agents should try first when this one
+	// is gone ("" when none): REGISTERED names it (SetSuccessor).
+	successor *string
 
 	frameworks map[string]*framework
 	completed  []*framework // oldest first, at most MaxCompletedFrameworks
@@ -412,6 +415,17 @@ func NewCore(info *mesos.MasterInfo, opts Options, alloc allocator.Allocator, no
 
 // Info is the master's MasterInfo.
 func (c *Core) Info() *mesos.MasterInfo { return c.info }
+
+// SetSuccessor names, in the REGISTERED of every agent from now on, the
+// master ("host:port") that the agent should try first should this one's
+// stream end: the one expected to take over (the registry store's
+// successor). "" names none.
+func (c *Core) SetSuccessor(addr string) {
+	c.successor = nil
+	if addr != "" {
+		c.successor = &addr
+	}
+}
 
 // Follow makes the Core that of a master that does not lead: it shows
 // leader as the leading master (nil: none is known) and itself as not

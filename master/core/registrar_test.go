@@ -680,3 +680,26 @@ func TestReregisteredAgentInfoChangesAreWritten(t *testing.T) {
 		t.Fatalf("a known agent back on another port wrote %v, want UPDATE_AGENT", ops)
 	}
 }
+
+// REGISTERED names the successor the master was given, and none before.
+func TestRegisteredNamesTheSuccessor(t *testing.T) {
+	r := newRig(t)
+	registered := func() *agentproto.MasterMessage_Registered {
+		for i := len(r.outs) - 1; i >= 0; i-- {
+			if m, ok := r.outs[i].(SendAgent); ok && m.Msg.GetType() == agentproto.MasterMessage_REGISTERED {
+				return m.Msg.GetRegistered()
+			}
+		}
+		t.Fatal("no REGISTERED")
+		return nil
+	}
+	r.agent("c1", plainAgent("h1"), "10.0.0.2:5051")
+	if reg := registered(); reg.Successor != nil {
+		t.Errorf("REGISTERED names successor %q, and none was given", reg.GetSuccessor())
+	}
+	r.c.SetSuccessor("10.0.0.3:5050")
+	r.agent("c2", plainAgent("h2"), "10.0.0.3:5051")
+	if got := registered().GetSuccessor(); got != "10.0.0.3:5050" {
+		t.Errorf("REGISTERED names successor %q, want 10.0.0.3:5050", got)
+	}
+}
