@@ -253,6 +253,9 @@ func benchFailover(ctx context.Context, opts BenchFailoverOptions, w io.Writer) 
 			m["master/slaves_active"], got, opts.Agents, res.Tasks)
 	}
 	fmt.Fprintf(w, "failover: %d tasks running in %.3fs; %s\n", res.Tasks, res.Launched.Seconds(), loopTimes(m))
+	if b.procs {
+		b.awaitStandby(setupCtx, leader, w)
+	}
 
 	if err := b.failover(simCtx, leader, &res, w); err != nil {
 		return res, err
@@ -260,6 +263,46 @@ func benchFailover(ctx context.Context, opts BenchFailoverOptions, w io.Writer) 
 	_, err = fmt.Fprintf(w, "failover agents=%d elected=%.3fs reregistered=%.3fs offers=%.3fs\n",
 		opts.Agents, res.Elected.Seconds(), res.Reregistered.Seconds(), res.Offers.Seconds())
 	return res, err
+}
+
+// standbyWait bounds how long the bench waits for the followers' standby
+// reserves before the kill.
+const standbyWait = 2 * time.Minute
+
+// awaitStandby waits, before the kill, until every follower keeps its
+// standby reserve in full (master/standby_reserve_bytes), as the followers
+// of a cluster that has run for a while do: they touch it slowly, lest
+// they take the cores the leader needs, and start only once the agents'
+// count and the leader have settled. After standbyWait (no reserve kept:
+// --standby_heap_per_agent=0B, a fixed memory limit) it goes on.
+func (b *failoverBench) awaitStandby(ctx context.Context, leader int, w io.Writer) {
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(ctx, standbyWait)
+	defer cancel()
+	t := time.NewTicker(500 * time.Millisecond)
+	defer t.Stop()
+	for {
+		ready := true
+		for i, m := range b.masters {
+			if i == leader {
+				continue
+			}
+			if f, err := m.figures(ctx); err != nil || f["master/standby_reserve_bytes"] <= 0 {
+				ready = false
+				break
+			}
+		}
+		if ready {
+			fmt.Fprintf(w, "failover: the followers keep their standby reserves after %.1fs more\n", time.Since(start).Seconds())
+			return
+		}
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			fmt.Fprintf(w, "failover: the followers keep no full standby reserve after %s; killing the leader all the same\n", standbyWait)
+			return
+		}
+	}
 }
 
 // failover kills the leader and measures until the new one has every
@@ -289,6 +332,15 @@ func (b *failoverBench) failover(ctx context.Context, leader int, res *BenchFail
 				fmt.Fprintf(w, "failover: %v\n", err)
 			}
 		}()
+	}
+	if b.procs {
+		var reserves []string
+		for _, m := range survivors {
+			if f, err := m.figures(ctx); err == nil {
+				reserves = append(reserves, fmt.Sprintf("%s %.0f MiB", m.Advertise(), f["master/standby_reserve_bytes"]/(1<<20)))
+			}
+		}
+		fmt.Fprintf(w, "failover: the followers' standby reserves at the kill: %s\n", strings.Join(reserves, ", "))
 	}
 	used0 := make([]masterUsage, len(survivors))
 	for i, m := range survivors {

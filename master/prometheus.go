@@ -107,6 +107,8 @@ func (m *Master) figures(latest *core.Snapshot) map[string]float64 {
 	// and readers).
 	out["master/event_queue_http_requests"] = float64(m.queued.Load())
 	out["master/operator_event_stream_subscribers"] = float64(m.operatorSubscribers.Load())
+	// Ours: a follower's reserve of heap for a takeover (standby.go).
+	out["master/standby_reserve_bytes"] = float64(m.standby.ready.Load())
 	for k, v := range prom.System() {
 		out[k] = v
 	}

@@ -5,6 +5,7 @@ import (
 	"math"
 	"runtime"
 	"runtime/debug"
+	"sync/atomic"
 	"time"
 
 	"github.com/gomesos/gomesos/internal/memlimit"
@@ -30,7 +31,8 @@ import (
 // limit (--memory_limit=SIZE, GOMEMLIMIT) or with the collector off no
 // reserve is kept. The reserve grows with the registry, in steps of an
 // eighth, once the count of agents has settled, and stops while no leader
-// is known (an election needs the cores). On election it is handed
+// is known (an election needs the cores), and for standbyAfterElection
+// after a leader is known (the agents come back to it). On election it is handed
 // over: a collection frees the garbage the follower left in it, GOGC goes
 // back to what it was, and the storm's pacing (gcstorm.go) starts from the
 // reserve's GOGC, so that the collector's goal never falls below the pages
@@ -45,6 +47,12 @@ const standbyChunk = 1 << 20
 // standbySettle is how long the registry's agents must stay as many, and
 // the leader the same, before the reserve grows.
 const standbySettle = 2 * time.Second
+
+// standbyAfterElection is how long the reserve waits after the leader
+// changed (or was first known) before it grows: a new leader then takes
+// back or registers every agent, and needs the machine's cores for a
+// while longer than the agents' count takes to settle.
+const standbyAfterElection = 15 * time.Second
 
 // standbyBurst is how many chunks the toucher touches between pauses.
 const standbyBurst = 16
@@ -63,9 +71,13 @@ type standbyReserve struct {
 	agents   int           // the admitted agents at the last tick
 	leader   string        // the leader known then ("" in an election)
 	changed  time.Time     // when either last changed
+	elected  time.Time     // when the leader last changed to a known one
 	release  func()        // ends the adaptive limit's lift
 	stop     chan struct{} // closed to stop the toucher
 	done     chan struct{} // closed when the toucher ends; nil before one ran
+	// ready is the reserve touched in full (bytes), 0 while none is or a
+	// step is under way: master/standby_reserve_bytes.
+	ready atomic.Int64
 }
 
 // keep sizes the reserve for agents admitted agents, and starts touching
@@ -74,6 +86,9 @@ type standbyReserve struct {
 func (r *standbyReserve) keep(agents int, leader string, now time.Time, log *slog.Logger) {
 	if r.perAgent <= 0 || r.off {
 		return
+	}
+	if leader != r.leader && leader != "" {
+		r.elected = now
 	}
 	if agents != r.agents || leader != r.leader {
 		r.agents, r.leader, r.changed = agents, leader, now
@@ -95,7 +110,7 @@ func (r *standbyReserve) keep(agents int, leader string, now time.Time, log *slo
 	// handed out first), and while agents register by the thousand the
 	// leader needs the machine's cores (on a shared one, and the
 	// follower's Raft its own): it steps once their count has settled.
-	if now.Sub(r.changed) < standbySettle {
+	if now.Sub(r.changed) < standbySettle || now.Sub(r.elected) < standbyAfterElection {
 		return
 	}
 	if r.done != nil {
@@ -136,25 +151,30 @@ func (r *standbyReserve) keep(agents int, leader string, now time.Time, log *slo
 	r.stop, r.done = stop, done
 	log.Info("keeping a standby reserve of heap for a takeover", "agents", agents, "reserve", target, "gogc", gogc,
 		"live_heap", s.live)
-	go touchReserve(target, stop, done)
+	r.ready.Store(0)
+	go func() {
+		defer close(done)
+		if touchReserve(target, stop) {
+			r.ready.Store(target)
+		}
+	}()
 }
 
 // touchReserve allocates size bytes in chunks, held together (so that
 // they take the free pages already touched and touch new ones for the
 // rest), writing a byte in each page; then it drops them and collects,
-// which frees them. It closes done when it returns, within a chunk once
-// stop is closed. It takes a quarter of a core at most: after every
+// which frees them. It returns within a chunk once stop is closed, and
+// reports whether it touched the whole size. It takes a quarter of a core at most: after every
 // standbyBurst chunks it sleeps three times as long as they took, lest a
 // follower busy touching pages starve its own Raft heartbeats, or the
 // leader's on the same machine.
-func touchReserve(size int64, stop <-chan struct{}, done chan<- struct{}) {
-	defer close(done)
+func touchReserve(size int64, stop <-chan struct{}) (touched bool) {
 	chunks := make([][]byte, 0, size/standbyChunk+1)
 	burst := time.Now()
 	for n := int64(0); n < size; n += standbyChunk {
 		select {
 		case <-stop:
-			return
+			return false
 		default:
 		}
 		c := make([]byte, standbyChunk)
@@ -169,13 +189,14 @@ func touchReserve(size int64, stop <-chan struct{}, done chan<- struct{}) {
 		select {
 		case <-stop:
 			pause.Stop()
-			return
+			return false
 		case <-pause.C:
 		}
 		burst = time.Now()
 	}
 	clear(chunks)
 	runtime.GC()
+	return true
 }
 
 // stopToucher stops the toucher, if one runs, and waits for it (a chunk
@@ -193,6 +214,7 @@ func (r *standbyReserve) stopToucher() bool {
 	close(r.stop)
 	<-r.done
 	r.stop, r.done = nil, nil
+	r.ready.Store(0)
 	return true
 }
 
@@ -203,6 +225,7 @@ func (r *standbyReserve) stopToucher() bool {
 // the loop.
 func (r *standbyReserve) handOver() (gogc int, release func()) {
 	r.stopToucher()
+	r.ready.Store(0)
 	if !r.held {
 		return 0, func() {}
 	}

@@ -47,6 +47,11 @@ func TestStandbyReserveKeepsFreePagesAndHandsOver(t *testing.T) {
 		t.Fatal("a reserve was kept before the agents' count settled")
 	}
 	now = now.Add(standbySettle)
+	r.keep(1000, "l", now, log) // settled, but the leader is new
+	if r.held || r.done != nil {
+		t.Fatal("a reserve was kept right after a leader was known")
+	}
+	now = now.Add(standbyAfterElection)
 	r.keep(1000, "l", now, log)
 	if !r.held || r.done == nil {
 		t.Fatal("a reserve of 1000 agents was not kept")
@@ -93,6 +98,10 @@ func TestStandbyReserveKeepsFreePagesAndHandsOver(t *testing.T) {
 		t.Fatal("a step began as soon as a new leader was known")
 	}
 	r.keep(3000, "m", now.Add(4*standbySettle), log)
+	if r.done != nil {
+		t.Fatal("a step began while the new leader took its agents back")
+	}
+	r.keep(3000, "m", now.Add(3*standbySettle+standbyAfterElection), log)
 	if r.done == nil || r.target != 3000*64<<10 {
 		t.Fatalf("no step once the new leader was known for a while (target %d)", r.target)
 	}
@@ -122,7 +131,7 @@ func TestStandbyReserveOff(t *testing.T) {
 
 	r := standbyReserve{perAgent: 64 << 10}
 	r.keep(1000, "l", time.Now(), log)
-	r.keep(1000, "l", time.Now().Add(standbySettle), log)
+	r.keep(1000, "l", time.Now().Add(standbyAfterElection), log)
 	if r.held || !r.off {
 		t.Fatalf("under a fixed limit: held %v, off %v", r.held, r.off)
 	}
@@ -130,14 +139,14 @@ func TestStandbyReserveOff(t *testing.T) {
 	debug.SetGCPercent(-1)
 	r = standbyReserve{perAgent: 64 << 10}
 	r.keep(1000, "l", time.Now(), log)
-	r.keep(1000, "l", time.Now().Add(standbySettle), log)
+	r.keep(1000, "l", time.Now().Add(standbyAfterElection), log)
 	if r.held || !r.off || debug.SetGCPercent(-1) != -1 {
 		t.Fatalf("with the collector off: held %v, off %v", r.held, r.off)
 	}
 	debug.SetGCPercent(100)
 	var none standbyReserve
 	none.keep(1000, "l", time.Now(), log)
-	none.keep(1000, "l", time.Now().Add(standbySettle), log)
+	none.keep(1000, "l", time.Now().Add(standbyAfterElection), log)
 	if none.held || none.done != nil {
 		t.Fatal("a reserve was kept with none configured")
 	}
