@@ -70,6 +70,26 @@ type gcStorm struct {
 	unwinding  bool
 	unwindFrom uint64
 	unwindAt   time.Time
+	// backAt is when the loop first found every agent back.
+	backAt time.Time
+}
+
+// gcUnwindAfter is how long the agents are back before the collection
+// that unwinds GOGC starts. It marks the whole grown heap (some 400 MB
+// live at 10,000 agents), which takes a core-second and more; started at
+// once, it ran on both cores while the last agents' REGISTERED went out,
+// the frameworks reconciled and the first readers asked for the new
+// state. A second later that wave has passed; the heap meanwhile stays
+// below the goal the pacing set, made for all the agents.
+const gcUnwindAfter = time.Second
+
+// settled reports whether the agents, back now, have been back for
+// gcUnwindAfter.
+func (g *gcStorm) settled(now time.Time) bool {
+	if g.backAt.IsZero() {
+		g.backAt = now
+	}
+	return now.Sub(g.backAt) >= gcUnwindAfter
 }
 
 // raise raises GOGC to percent, and paces it, while agents recovered
@@ -162,7 +182,7 @@ func (g *gcStorm) restore() {
 	}
 	debug.SetGCPercent(g.prev)
 	g.release()
-	g.raised, g.paced, g.unwinding, g.release = false, false, false, nil
+	g.raised, g.paced, g.unwinding, g.release, g.backAt = false, false, false, nil, time.Time{}
 }
 
 // settleGC paces the collector while the recovered agents come back, and
@@ -178,6 +198,8 @@ func (m *Master) settleGC(now time.Time) {
 	case g.unwinding || !m.leads:
 	case m.core.Recovered() > 0 && now.Sub(g.since) < gcStormMax:
 		g.pace(g.agents-m.core.Recovered(), m.log)
+		return
+	case m.core.Recovered() == 0 && !g.settled(now):
 		return
 	default:
 		g.unwind(now)

@@ -140,6 +140,29 @@ func TestGCStormUnwinds(t *testing.T) {
 	runtime.KeepAlive(junk)
 }
 
+// The collection that unwinds GOGC waits until the agents have been back
+// for gcUnwindAfter, counted from the first tick that found them back.
+func TestGCStormUnwindWaitsForTheAgentsToSettle(t *testing.T) {
+	setGCForTest(t)
+	var g gcStorm
+	t0 := time.Now()
+	g.raise(400, t0, slog.New(slog.DiscardHandler), 10)
+	for _, c := range []struct {
+		at      time.Duration
+		settled bool
+	}{{0, false}, {gcUnwindAfter / 2, false}, {gcUnwindAfter - time.Millisecond, false}, {gcUnwindAfter, true}, {2 * gcUnwindAfter, true}} {
+		if got := g.settled(t0.Add(c.at)); got != c.settled {
+			t.Errorf("%v after the agents were back: settled %v, want %v", c.at, got, c.settled)
+		}
+	}
+	g.restore()
+	g.raise(400, t0.Add(time.Hour), slog.New(slog.DiscardHandler), 10)
+	defer g.restore()
+	if g.settled(t0.Add(time.Hour)) {
+		t.Error("a storm after a restore counts from when its own agents are back, not from the last one's")
+	}
+}
+
 // setGCForTest sets GOGC to 100 and lifts the memory limit, as the GC
 // pacing tests start from, and puts both back when the test ends.
 func setGCForTest(t *testing.T) {
