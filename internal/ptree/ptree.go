@@ -179,45 +179,50 @@ func (t *Txn[V]) writable(n *node[V]) *node[V] {
 }
 
 // Set sets key's value.
-func (t *Txn[V]) Set(key string, v V) {
+func (t *Txn[V]) Set(key string, v V) { t.Swap(key, v) }
+
+// Swap sets key's value and returns the one it replaced, if any.
+func (t *Txn[V]) Swap(key string, v V) (old V, had bool) {
 	if t.root == nil {
 		t.root = &node[V]{owner: t.owner, keys: []string{key}, vals: []V{v}}
 		t.size = 1
-		return
+		return old, false
 	}
-	root, split, added := t.set(t.root, key, v)
+	root, split, old, had := t.set(t.root, key, v)
 	if split != nil {
 		root = &node[V]{owner: t.owner, keys: []string{root.keys[0], split.keys[0]}, children: []*node[V]{root, split}}
 	}
 	t.root = root
-	if added {
+	if !had {
 		t.size++
 	}
+	return old, had
 }
 
 // set puts key in the subtree n, returning n's replacement, the new node
-// split off to its right if it grew too big, and whether key is new.
-func (t *Txn[V]) set(n *node[V], key string, v V) (*node[V], *node[V], bool) {
+// split off to its right if it grew too big, and the value key had, if
+// any.
+func (t *Txn[V]) set(n *node[V], key string, v V) (_, split *node[V], old V, had bool) {
 	if n.leaf() {
 		i := sort.SearchStrings(n.keys, key)
 		n = t.writable(n)
 		if i < len(n.keys) && n.keys[i] == key {
-			n.vals[i] = v
-			return n, nil, false
+			old, n.vals[i] = n.vals[i], v
+			return n, nil, old, true
 		}
 		n.keys = insertAt(n.keys, i, key)
 		n.vals = insertAt(n.vals, i, v)
-		return n, t.split(n), true
+		return n, t.split(n), old, false
 	}
 	i := childIndex(n, key)
-	child, split, added := t.set(n.children[i], key, v)
+	child, split, old, had := t.set(n.children[i], key, v)
 	n = t.writable(n)
 	n.children[i], n.keys[i] = child, child.keys[0]
 	if split != nil {
 		n.children = insertAt(n.children, i+1, split)
 		n.keys = insertAt(n.keys, i+1, split.keys[0])
 	}
-	return n, t.split(n), added
+	return n, t.split(n), old, had
 }
 
 // split moves the upper half of an overfull node n to a new node.

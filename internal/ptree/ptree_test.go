@@ -85,9 +85,16 @@ func TestMapAgainstReference(t *testing.T) {
 		for range rapid.IntRange(1, 25).Draw(t, "batches") {
 			for range rapid.IntRange(0, 60).Draw(t, "ops") {
 				switch op := rapid.IntRange(0, 9).Draw(t, "op"); {
-				case op < 6:
+				case op < 4:
 					k, v := key.Draw(t, "k"), rapid.Int().Draw(t, "v")
 					txn.Set(k, v)
+					want[k] = v
+				case op < 6:
+					k, v := key.Draw(t, "k"), rapid.Int().Draw(t, "v")
+					prev, had := want[k]
+					if old, got := txn.Swap(k, v); got != had || old != prev {
+						t.Fatalf("Swap(%q) = %d, %v, want %d, %v", k, old, got, prev, had)
+					}
 					want[k] = v
 				case op < 9:
 					k := key.Draw(t, "k")

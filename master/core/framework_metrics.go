@@ -191,14 +191,12 @@ func (r *frameworkRec) frameworkMetrics(out map[string]float64) {
 			out[prefix+"roles/"+role+"/suppressed"] = 1
 		}
 	}
-	active := map[mesos.TaskState]float64{}
-	r.tasks.Walk(func(_ string, t *taskRec) bool {
-		active[t.state]++
-		return true
-	})
-	active[mesos.TaskState_TASK_UNREACHABLE] += float64(len(r.unreachable))
 	for _, s := range fwt().active {
-		out[prefix+"tasks/active/"+strings.ToLower(s.String())] = active[s]
+		n := r.states.get(s)
+		if s == mesos.TaskState_TASK_UNREACHABLE {
+			n += float64(len(r.unreachable))
+		}
+		out[prefix+"tasks/active/"+strings.ToLower(s.String())] = n
 	}
 }
 

@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	mesos "github.com/gomesos/gomesos/api/v1/mesos"
-	"github.com/gomesos/gomesos/resources"
 )
 
 // metrics holds the master's counters; gauges are computed from a
@@ -67,58 +66,41 @@ func (s *Snapshot) Metrics() map[string]float64 {
 	if !s.electedTime.IsZero() {
 		out["master/elected"] = 1
 	}
-	var agents, frameworks activity
+	// The sums the publication keeps (sums.go).
+	sums := s.agentSums
+	if sums == nil {
+		sums = &agentSums{}
+	}
+	agents := activity{active: float64(sums.active), inactive: float64(sums.inactive),
+		connected: float64(sums.connected), disconnected: float64(sums.disconnected)}
+	agents.put(out, "master/slaves_")
 	// Mesos counts revocable resources apart: master/<name>_total and
 	// _used are the non-revocable ones.
-	total, used := map[string]float64{}, map[string]float64{}
-	revTotal, revUsed := map[string]float64{}, map[string]float64{}
-	var agentTotal, agentUsed scalarSums
-	s.agents.Walk(func(_ string, a *agentRec) bool {
-		agents.count(a.active, a.connected)
-		agentTotal.sum(a.total)
-		agentTotal.into(total, revTotal)
-		agentUsed.sum(a.used)
-		agentUsed.into(used, revUsed)
-		return true
-	})
-	agents.put(out, "master/slaves_")
+	total, used := sums.total[0], sums.used[0]
+	revTotal, revUsed := sums.total[1], sums.used[1]
 	out["master/slaves_unreachable"] = float64(s.unreachableAgents)
 	out["master/outstanding_offers"] = float64(s.outstandingOffers)
 	for _, st := range []string{"staging", "starting", "running", "killing", "unreachable"} {
 		out["master/tasks_"+st] = 0
 	}
-	// The live tasks by state, counted apart: naming each task's gauge
-	// would cost an allocation a task.
-	var live struct{ staging, starting, running, killing float64 }
-	offered := map[string]float64{}
+	var frameworks activity
+	var live taskCounts
+	offered := scalarTotals{}
 	s.frameworks.Walk(func(_ string, fw *frameworkRec) bool {
 		frameworks.count(fw.active, fw.connected)
-		fw.tasks.Walk(func(_ string, t *taskRec) bool {
-			switch t.state {
-			case mesos.TaskState_TASK_STAGING:
-				live.staging++
-			case mesos.TaskState_TASK_STARTING:
-				live.starting++
-			case mesos.TaskState_TASK_RUNNING:
-				live.running++
-			case mesos.TaskState_TASK_KILLING:
-				live.killing++
-			}
-			return true
-		})
+		for st, n := range fw.states {
+			live[st] += n
+		}
 		out["master/tasks_unreachable"] += float64(len(fw.unreachable))
-		fw.offers.Walk(func(_ string, o *offerRec) bool {
-			for name, q := range o.res.ToScalarQuantities() {
-				offered[name] += q.Float64()
-			}
-			return true
-		})
+		for name, v := range fw.offeredTotals {
+			offered[name] = offered[name].plus(v)
+		}
 		return true
 	})
-	out["master/tasks_staging"] += live.staging
-	out["master/tasks_starting"] += live.starting
-	out["master/tasks_running"] += live.running
-	out["master/tasks_killing"] += live.killing
+	out["master/tasks_staging"] += live.get(mesos.TaskState_TASK_STAGING)
+	out["master/tasks_starting"] += live.get(mesos.TaskState_TASK_STARTING)
+	out["master/tasks_running"] += live.get(mesos.TaskState_TASK_RUNNING)
+	out["master/tasks_killing"] += live.get(mesos.TaskState_TASK_KILLING)
 	frameworks.put(out, "master/frameworks_")
 	s.frameworks.Walk(func(_ string, fw *frameworkRec) bool {
 		fw.frameworkMetrics(out)
@@ -128,27 +110,27 @@ func (s *Snapshot) Metrics() map[string]float64 {
 		fw.frameworkMetrics(out)
 	}
 	for _, name := range []string{"cpus", "gpus", "mem", "disk"} {
-		out["master/"+name+"_total"] = total[name]
-		out["master/"+name+"_used"] = used[name]
+		out["master/"+name+"_total"] = total.float(name)
+		out["master/"+name+"_used"] = used.float(name)
 		out["master/"+name+"_percent"] = 0
-		if total[name] > 0 {
-			out["master/"+name+"_percent"] = used[name] / total[name]
+		if total.float(name) > 0 {
+			out["master/"+name+"_percent"] = used.float(name) / total.float(name)
 		}
-		out["master/"+name+"_revocable_total"] = revTotal[name]
-		out["master/"+name+"_revocable_used"] = revUsed[name]
+		out["master/"+name+"_revocable_total"] = revTotal.float(name)
+		out["master/"+name+"_revocable_used"] = revUsed.float(name)
 		out["master/"+name+"_revocable_percent"] = 0
-		if revTotal[name] > 0 {
-			out["master/"+name+"_revocable_percent"] = revUsed[name] / revTotal[name]
+		if revTotal.float(name) > 0 {
+			out["master/"+name+"_revocable_percent"] = revUsed.float(name) / revTotal.float(name)
 		}
-		out["allocator/mesos/resources/"+name+"/total"] = total[name]
+		out["allocator/mesos/resources/"+name+"/total"] = total.float(name)
 		out["allocator/mesos/resources/"+name+"/offered_or_allocated"] = 0
 	}
 	out["allocator/mesos/allocation_runs"] = float64(s.allocationRuns)
 	for name, v := range offered {
-		out["allocator/mesos/resources/"+name+"/offered_or_allocated"] += v
+		out["allocator/mesos/resources/"+name+"/offered_or_allocated"] += v.float()
 	}
 	for name, v := range used {
-		out["allocator/mesos/resources/"+name+"/offered_or_allocated"] += v
+		out["allocator/mesos/resources/"+name+"/offered_or_allocated"] += v.float()
 	}
 	s.quotaMetrics(out)
 	return out
@@ -312,54 +294,4 @@ func (s *Snapshot) FrameworkCounts() ([]TaskCount, []OfferCount) {
 		return true
 	})
 	return tasks, offers
-}
-
-// scalarSums sums one list of resources' positive scalars by name, the
-// revocable apart from the others: the ToScalarQuantities of its
-// NonRevocable and of its Revocable part, without the two copies and two
-// maps those allocate (four an agent for every read of the metrics, and a
-// monitor reads them every few seconds). Its slices are reused from one
-// list to the next.
-type scalarSums struct {
-	names [2][]string // [0] not revocable, [1] revocable
-	sums  [2][]resources.Scalar
-}
-
-// sum sets the sums to rs's.
-func (s *scalarSums) sum(rs resources.Resources) {
-	for k := range s.names {
-		s.names[k], s.sums[k] = s.names[k][:0], s.sums[k][:0]
-	}
-	for i := range rs {
-		r := &rs[i]
-		if r.Type != resources.TypeScalar || r.Scalar <= 0 {
-			continue
-		}
-		k := 0
-		if r.Revocable {
-			k = 1
-		}
-		j := slices.Index(s.names[k], r.Name)
-		if j < 0 {
-			s.names[k] = append(s.names[k], r.Name)
-			s.sums[k] = append(s.sums[k], 0)
-			j = len(s.sums[k]) - 1
-		}
-		// Saturating, as ToScalarQuantities adds.
-		if v := s.sums[k][j] + r.Scalar; v >= s.sums[k][j] {
-			s.sums[k][j] = v
-		} else {
-			s.sums[k][j] = resources.MaxScalar
-		}
-	}
-}
-
-// into adds the sums to nonRevocable and revocable, by name.
-func (s *scalarSums) into(nonRevocable, revocable map[string]float64) {
-	for j, name := range s.names[0] {
-		nonRevocable[name] += s.sums[0][j].Float64()
-	}
-	for j, name := range s.names[1] {
-		revocable[name] += s.sums[1][j].Float64()
-	}
 }

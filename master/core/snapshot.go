@@ -49,6 +49,7 @@ type Snapshot struct {
 	recovered []*mesos.AgentInfo
 
 	agents     ptree.Map[*agentRec]     // admitted agents by id
+	agentSums  *agentSums               // over agents; nil with none
 	frameworks ptree.Map[*frameworkRec] // active frameworks by id
 	completed  []*frameworkRec          // completed frameworks, oldest first
 
@@ -159,6 +160,9 @@ type frameworkRec struct {
 	usage ptree.Map[resources.Resources]
 	// constraints are its offer_constraints (shared: never modified).
 	constraints *schedpb.OfferConstraints
+	// states counts tasks by state, offeredTotals sums offers.
+	states        taskCounts
+	offeredTotals scalarTotals
 
 	counters      []float64 // master/frameworks/* counters
 	suppressed    []string  // roles suppressed, sorted
@@ -203,7 +207,12 @@ type publishedFramework struct {
 	offers    ptree.Map[*offerRec]
 	executors ptree.Map[*executorRec]
 	usage     ptree.Map[resources.Resources]
-	dirty     bool
+	// states and offered are the sums over tasks and offers (sums.go);
+	// offered is shared with the published record unless offeredOwn.
+	states     taskCounts
+	offered    scalarTotals
+	offeredOwn bool
+	dirty      bool
 	// lists is set when its completed or unreachable tasks changed.
 	lists bool
 }
@@ -292,7 +301,7 @@ func (c *Core) Snapshot() *Snapshot {
 	}
 	s := &Snapshot{info: c.info, startTime: c.startTime, electedTime: c.electedTime, leader: c.leader}
 	if prev != nil {
-		*s = Snapshot{info: prev.info, startTime: prev.startTime, electedTime: c.electedTime, leader: c.leader, agents: prev.agents, frameworks: prev.frameworks,
+		*s = Snapshot{info: prev.info, startTime: prev.startTime, electedTime: c.electedTime, leader: c.leader, agents: prev.agents, agentSums: prev.agentSums, frameworks: prev.frameworks,
 			completed: prev.completed, counterNames: prev.counterNames, counterValues: prev.counterValues}
 	}
 	var p publication
@@ -395,12 +404,16 @@ func (c *Core) publishTasks(p *publication) {
 		c.frameworkChanged(fw)
 		txn := txnOf(&p.tasks, fw, fw.pub.tasks)
 		if fw.tasks[t.id] == t {
-			txn.Set(t.id, t.pub.rec)
+			if prev, had := txn.Swap(t.id, t.pub.rec); had {
+				fw.pub.states.add(prev.state, -1)
+			}
+			fw.pub.states.add(t.state, 1)
 			continue
 		}
 		fw.pub.lists = true // it may have entered one
 		if cur, ok := txn.Get(t.id); ok && cur == old {
 			txn.Delete(t.id)
+			fw.pub.states.add(old.state, -1)
 		}
 	}
 }
@@ -409,10 +422,18 @@ func (c *Core) publishOffers(p *publication) {
 	for _, oc := range c.changes.offers {
 		fw, o := oc.fw, oc.o
 		txn := txnOf(&p.offers, fw, fw.pub.offers)
+		if !fw.pub.offeredOwn {
+			fw.pub.offered, fw.pub.offeredOwn = maps.Clone(fw.pub.offered), true
+		}
 		if fw.offers[o.id] == o {
-			txn.Set(o.id, newOfferRec(o))
-		} else {
+			rec := newOfferRec(o)
+			if prev, had := txn.Swap(o.id, rec); had {
+				fw.pub.offered.add(prev.res, -1, true, false)
+			}
+			fw.pub.offered.add(rec.res, 1, true, false)
+		} else if prev, had := txn.Get(o.id); had {
 			txn.Delete(o.id)
+			fw.pub.offered.add(prev.res, -1, true, false)
 		}
 	}
 }
@@ -483,17 +504,22 @@ func (c *Core) publishAgents(s *Snapshot) {
 		return
 	}
 	txn := s.agents.Txn()
+	sums := s.agentSums.clone()
 	for _, a := range c.changes.agents {
 		a.pub.dirty = false
 		old := a.pub.rec
 		a.pub.rec = newAgentRec(a)
 		if c.agents[a.id] == a {
-			txn.Set(a.id, a.pub.rec)
+			if prev, had := txn.Swap(a.id, a.pub.rec); had {
+				sums.add(prev, -1)
+			}
+			sums.add(a.pub.rec, 1)
 		} else if cur, ok := txn.Get(a.id); ok && cur == old {
 			txn.Delete(a.id)
+			sums.add(old, -1)
 		}
 	}
-	s.agents = txn.Commit()
+	s.agents, s.agentSums = txn.Commit(), sums
 }
 
 // FullSnapshot builds the snapshot Snapshot would publish from scratch, in
@@ -530,6 +556,15 @@ func (c *Core) FullSnapshot() *Snapshot {
 			}
 		}
 		r := newFrameworkRecOn(fw, tasks.Commit(), offers.Commit(), execs.Commit())
+		// The sums, from the trees.
+		r.tasks.Walk(func(_ string, t *taskRec) bool {
+			r.states.add(t.state, 1)
+			return true
+		})
+		r.offers.Walk(func(_ string, o *offerRec) bool {
+			r.offeredTotals.add(o.res, 1, true, false)
+			return true
+		})
 		r.completed, r.unreachable = recsOf(fw.completed, recOf), recsOf(fw.unreachable, recOf)
 		// From the framework's own books, which the agents' must match.
 		byAgent := map[string]resources.Resources{}
@@ -567,6 +602,13 @@ func (c *Core) FullSnapshot() *Snapshot {
 		agents.Set(id, newAgentRec(a))
 	}
 	s.agents = agents.Commit()
+	if s.agents.Len() > 0 {
+		s.agentSums = &agentSums{}
+		s.agents.Walk(func(_ string, a *agentRec) bool {
+			s.agentSums.add(a, 1)
+			return true
+		})
+	}
 	return s
 }
 
@@ -579,6 +621,7 @@ func newOfferRec(o *offer) *offerRec {
 func (c *Core) newFrameworkRec(fw *framework) *frameworkRec {
 	r := newFrameworkRecOn(fw, fw.pub.tasks, fw.pub.offers, fw.pub.executors)
 	r.usage = fw.pub.usage
+	r.states, r.offeredTotals, fw.pub.offeredOwn = fw.pub.states, fw.pub.offered, false
 	if prev := fw.pub.rec; prev != nil && !fw.pub.lists {
 		r.completed, r.unreachable = prev.completed, prev.unreachable
 		return r

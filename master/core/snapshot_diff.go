@@ -2,6 +2,7 @@ package core
 
 import (
 	"fmt"
+	"maps"
 	"reflect"
 	"slices"
 
@@ -33,6 +34,9 @@ func (s *Snapshot) Diff(o *Snapshot) string {
 	}
 	if d := diffTrees("agent", s.agents, o.agents, diffAgents); d != "" {
 		return d
+	}
+	if !s.agentSums.same(o.agentSums) {
+		return fmt.Sprintf("agents' sums %+v, want %+v", s.agentSums, o.agentSums)
 	}
 	if d := diffTrees("framework", s.frameworks, o.frameworks, diffFrameworks); d != "" {
 		return d
@@ -102,6 +106,9 @@ func diffFrameworks(a, b *frameworkRec) string {
 	}
 	if d := diffTrees("task", a.tasks, b.tasks, diffTasks); d != "" {
 		return d
+	}
+	if a.states != b.states || !maps.Equal(a.offeredTotals, b.offeredTotals) {
+		return fmt.Sprintf("tasks by state %v and offers' sums %v, want %v and %v", a.states, a.offeredTotals, b.states, b.offeredTotals)
 	}
 	if d := diffLists("completed task", a.completed, b.completed, diffTasks); d != "" {
 		return d
