@@ -90,7 +90,7 @@ func (f *fsm) registry() *registrypb.Registry {
 func (f *fsm) size() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return proto.Size(f.tab.registry())
+	return f.tab.size()
 }
 
 type fsmSnapshot struct {

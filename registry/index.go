@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 
 	registrypb "github.com/gomesos/gomesos/api/registry"
@@ -33,9 +34,9 @@ func newTable(reg *registrypb.Registry) *table {
 		reg = &registrypb.Registry{}
 	}
 	t := &table{
-		agents:         newOrderedSet[*registrypb.Registry_Agent](),
-		unreachable:    newOrderedSet[*registrypb.Registry_UnreachableAgent](),
-		gone:           newOrderedSet[*registrypb.Registry_GoneAgent](),
+		agents:         newOrderedSet(entrySize[*registrypb.Registry_Agent]),
+		unreachable:    newOrderedSet(entrySize[*registrypb.Registry_UnreachableAgent]),
+		gone:           newOrderedSet(entrySize[*registrypb.Registry_GoneAgent]),
 		hasAgents:      reg.Agents != nil,
 		hasUnreachable: reg.Unreachable != nil,
 		hasGone:        reg.Gone != nil,
@@ -70,6 +71,29 @@ func (t *table) registry() *registrypb.Registry {
 		reg.Gone = &registrypb.Registry_GoneAgents{Agents: t.gone.list()}
 	}
 	return reg
+}
+
+// size is proto.Size(t.registry()), kept as the lists change: the
+// metrics report it, and sizing 10,000 agents' entries at every read took
+// milliseconds.
+func (t *table) size() int {
+	n := proto.Size(t.rest)
+	for _, l := range []struct {
+		has   bool
+		bytes int
+	}{{t.hasAgents, t.agents.bytes}, {t.hasUnreachable, t.unreachable.bytes}, {t.hasGone, t.gone.bytes}} {
+		if l.has {
+			n += 1 + protowire.SizeVarint(uint64(l.bytes)) + l.bytes // fields 2, 7 and 8
+		}
+	}
+	return n
+}
+
+// entrySize is what an entry of a list message's repeated field 1 takes
+// encoded: its tag, its length, itself.
+func entrySize[T proto.Message](v T) int {
+	n := proto.Size(v)
+	return 1 + protowire.SizeVarint(uint64(n)) + n
 }
 
 // applyBatch applies every operation of b in order.
@@ -115,7 +139,8 @@ func (t *table) apply(op *registrypb.Operation) {
 			t.gone.remove(id.GetValue())
 		}
 	case registrypb.Operation_UPDATE_AGENT_STATE:
-		if a := t.agents.get(op.GetAgentId().GetValue()); a != nil {
+		id := op.GetAgentId().GetValue()
+		if a := t.agents.get(id); a != nil {
 			a.DrainInfo = nil
 			if op.DrainInfo != nil {
 				a.DrainInfo = proto.Clone(op.DrainInfo).(*registrypb.DrainInfo)
@@ -124,6 +149,7 @@ func (t *table) apply(op *registrypb.Operation) {
 			if op.GetDeactivated() {
 				a.Deactivated = proto.Bool(true)
 			}
+			t.agents.resize(id)
 		}
 	default:
 		// The weights, the quotas, the master, maintenance, and operations unknown
@@ -141,6 +167,7 @@ func (t *table) admit(info *mesos.AgentInfo) {
 	info = proto.Clone(info).(*mesos.AgentInfo)
 	if a := t.agents.get(id); a != nil {
 		a.Info = info
+		t.agents.resize(id)
 		return
 	}
 	t.agents.put(id, &registrypb.Registry_Agent{Info: info})
@@ -148,16 +175,30 @@ func (t *table) admit(info *mesos.AgentInfo) {
 
 // orderedSet keeps values by key in the order they were put, with O(1)
 // lookup, append and removal: a removal leaves a hole that a later
-// compaction closes, once holes are half the slice.
+// compaction closes, once holes are half the slice. It keeps the sum of
+// its values' sizes (sizeOf) in bytes: a value changed in place is
+// resized.
 type orderedSet[T comparable] struct {
-	items []T
-	keys  []string
-	pos   map[string]int
-	holes int
+	items  []T
+	keys   []string
+	sizes  []int
+	pos    map[string]int
+	holes  int
+	sizeOf func(T) int
+	bytes  int
 }
 
-func newOrderedSet[T comparable]() orderedSet[T] {
-	return orderedSet[T]{pos: map[string]int{}}
+func newOrderedSet[T comparable](sizeOf func(T) int) orderedSet[T] {
+	return orderedSet[T]{pos: map[string]int{}, sizeOf: sizeOf}
+}
+
+// resize sizes key's value again, after it changed in place.
+func (s *orderedSet[T]) resize(key string) {
+	if i, ok := s.pos[key]; ok {
+		n := s.sizeOf(s.items[i])
+		s.bytes += n - s.sizes[i]
+		s.sizes[i] = n
+	}
 }
 
 // get returns key's value, the zero T when there is none.
@@ -171,13 +212,18 @@ func (s *orderedSet[T]) get(key string) T {
 
 // put replaces key's value in place, or appends it.
 func (s *orderedSet[T]) put(key string, v T) {
+	n := s.sizeOf(v)
 	if i, ok := s.pos[key]; ok {
 		s.items[i] = v
+		s.bytes += n - s.sizes[i]
+		s.sizes[i] = n
 		return
 	}
 	s.pos[key] = len(s.items)
 	s.items = append(s.items, v)
 	s.keys = append(s.keys, key)
+	s.sizes = append(s.sizes, n)
+	s.bytes += n
 }
 
 // remove forgets key, if it is there.
@@ -188,7 +234,8 @@ func (s *orderedSet[T]) remove(key string) {
 	}
 	var zero T
 	delete(s.pos, key)
-	s.items[i], s.keys[i] = zero, ""
+	s.bytes -= s.sizes[i]
+	s.items[i], s.keys[i], s.sizes[i] = zero, "", 0
 	s.holes++
 	if s.holes > 16 && s.holes*2 > len(s.items) {
 		s.compact()
@@ -197,17 +244,18 @@ func (s *orderedSet[T]) remove(key string) {
 
 func (s *orderedSet[T]) compact() {
 	var zero T
-	items, keys := s.items[:0], s.keys[:0]
+	items, keys, sizes := s.items[:0], s.keys[:0], s.sizes[:0]
 	for i, v := range s.items {
 		if v != zero {
 			s.pos[s.keys[i]] = len(items)
 			items = append(items, v)
 			keys = append(keys, s.keys[i])
+			sizes = append(sizes, s.sizes[i])
 		}
 	}
 	clear(s.items[len(items):])
 	clear(s.keys[len(keys):])
-	s.items, s.keys, s.holes = items, keys, 0
+	s.items, s.keys, s.sizes, s.holes = items, keys, sizes, 0
 }
 
 // list returns the values in order.

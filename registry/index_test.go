@@ -99,6 +99,9 @@ func TestTableAppliesAsApply(t *testing.T) {
 			if got := tab.registry(); !proto.Equal(got, want) {
 				t.Fatalf("after operation %d (%v):\ntable %v\nApply %v", i, op, got, want)
 			}
+			if got, want := tab.size(), proto.Size(want); got != want {
+				t.Fatalf("after operation %d (%v): the table says the registry takes %d bytes, it takes %d", i, op, got, want)
+			}
 			if rapid.IntRange(0, 9).Draw(t, "restore") == 0 {
 				data, err := snapshotMarshal.Marshal(tab.registry())
 				if err != nil {
@@ -116,7 +119,7 @@ func TestTableAppliesAsApply(t *testing.T) {
 
 // Holes left by removals are compacted without changing the order.
 func TestOrderedSetCompacts(t *testing.T) {
-	s := newOrderedSet[*int]()
+	s := newOrderedSet(func(*int) int { return 2 })
 	vals := make([]int, 100)
 	for i := range vals {
 		vals[i] = i
@@ -132,8 +135,8 @@ func TestOrderedSetCompacts(t *testing.T) {
 		t.Errorf("%d slots for %d values: no compaction", len(s.items), len(s.pos))
 	}
 	got := s.list()
-	if len(got) != 33 {
-		t.Fatalf("%d values left, want 33", len(got))
+	if len(got) != 33 || s.bytes != 2*33 {
+		t.Fatalf("%d values left in %d bytes, want 33 in 66", len(got), s.bytes)
 	}
 	for i, v := range got {
 		if *v != 3*i+2 || s.get(fmt.Sprint(*v)) != v {
