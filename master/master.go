@@ -93,6 +93,9 @@ type Master struct {
 	// tickPublished is when the ticker last published a snapshot; owned
 	// by the loop.
 	tickPublished time.Time
+	// tickRecovered is how many recovered agents were still to come back
+	// then; owned by the loop.
+	tickRecovered int
 
 	store       registry.Store
 	raft        http.Handler // the registry's traffic between masters
@@ -337,10 +340,15 @@ loop:
 			// changed records and their trees' paths, most of which
 			// the next would copy again. A reader still gets a
 			// snapshot showing everything answered before it asked
-			// (latest publishes for it).
-			if !m.leads || m.core.Recovered() == 0 || now.Sub(m.tickPublished) >= stormPublishEvery {
+			// (latest publishes for it). The storm's last stretch is
+			// published at every tick (stormEnding), so that the
+			// readers who come when it ends find little left to
+			// publish: they waited some 40 ms at 10,000 agents, with
+			// a core idle.
+			left := m.core.Recovered()
+			if !m.leads || left == 0 || now.Sub(m.tickPublished) >= stormPublishEvery || stormEnding(left, m.tickRecovered) {
 				m.commit(true)
-				m.tickPublished = now
+				m.tickPublished, m.tickRecovered = now, left
 				m.warm.published(now)
 			} else {
 				m.commit(false)
@@ -438,6 +446,12 @@ func (m *Master) doLeading(fn func()) error {
 // stormPublishEvery spaces the tick's publications while recovered agents
 // re-register (Run).
 const stormPublishEvery = 500 * time.Millisecond
+
+// stormEnding reports whether the recovered agents still to come back
+// (left) are no more than came back since the tick last published (when
+// before were left): at that pace, the storm ends within
+// stormPublishEvery.
+func stormEnding(left, before int) bool { return left <= before-left }
 
 // freshWait bounds how long a reader waits for the loop to publish.
 const freshWait = 250 * time.Millisecond

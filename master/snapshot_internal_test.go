@@ -55,3 +55,23 @@ func TestReadersAnswerWhileTheLoopIsBusy(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// While the recovered agents come back, the tick publishes every
+// stormPublishEvery, and at every tick once fewer are left than came back
+// since it last published.
+func TestStormEndingIsPublishedAtEveryTick(t *testing.T) {
+	for _, c := range []struct {
+		left, before int
+		ending       bool
+	}{
+		{10000, 0, false},    // the first tick after the election
+		{9000, 10000, false}, // 1,000 back, 9,000 to come
+		{3000, 6000, true},   // as many back as left
+		{1000, 6000, true},
+		{0, 500, true},
+	} {
+		if got := stormEnding(c.left, c.before); got != c.ending {
+			t.Errorf("%d left, %d at the last publication: ending %v, want %v", c.left, c.before, got, c.ending)
+		}
+	}
+}
