@@ -647,7 +647,8 @@ func loopTimes(m map[string]float64) string {
 
 // postWorkers is how many messages and calls the simulated agents and
 // framework have on their way to the masters at once (pongWorkers the
-// PONGs, apart), and maxAttempts how many subscriptions. Everything runs
+// PONGs, apart), and maxAttempts how many of the agents' subscriptions
+// (the framework's goes apart). Everything runs
 // in one process: thousands of requests at once would delay every
 // goroutine (Raft's heartbeats among them) by as long as it takes to serve
 // them all, which the masters, each on its own machine, would not suffer.
@@ -1036,15 +1037,24 @@ func (b *failoverBench) request(ctx context.Context, addr, path string, body []b
 // the leader (which *at then names, if it is on the list), and tries the
 // next master of the list after a connection error or a 503, waiting a
 // random backoff between attempts. It returns the open stream and the
-// address of the master that took it.
-func (b *failoverBench) open(ctx context.Context, at *int, path string, body []byte) (*http.Response, string, error) {
+// address of the master that took it. An agent's attempt waits for a
+// token of tokens (b.attempts); the framework's, with no tokens, does not:
+// it is a process of its own, which does not queue behind the agents'.
+func (b *failoverBench) open(ctx context.Context, at *int, path string, body []byte, tokens chan struct{}) (*http.Response, string, error) {
 	bound := b.opts.RetryMin
 	for {
 		addr := b.addrs[*at]
-		select {
-		case b.attempts <- struct{}{}:
-		case <-ctx.Done():
-			return nil, "", ctx.Err()
+		if tokens != nil {
+			select {
+			case tokens <- struct{}{}:
+			case <-ctx.Done():
+				return nil, "", ctx.Err()
+			}
+		}
+		release := func() {
+			if tokens != nil {
+				<-tokens
+			}
 		}
 		for hop := 0; ; hop++ {
 			resp, err := b.subscribe(ctx, addr, path, body)
@@ -1061,13 +1071,13 @@ func (b *failoverBench) open(ctx context.Context, at *int, path string, body []b
 			}
 			if err != nil {
 				if ctx.Err() != nil {
-					<-b.attempts
+					release()
 					return nil, "", ctx.Err()
 				}
 				break
 			}
 			if resp.StatusCode == http.StatusOK {
-				<-b.attempts
+				release()
 				return resp, addr, nil
 			}
 			text, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
@@ -1084,12 +1094,12 @@ func (b *failoverBench) open(ctx context.Context, at *int, path string, body []b
 				}
 			}
 			if resp.StatusCode != http.StatusServiceUnavailable && resp.StatusCode != http.StatusTemporaryRedirect {
-				<-b.attempts
+				release()
 				return nil, "", fmt.Errorf("POST %s%s: %s: %s", addr, path, resp.Status, bytes.TrimSpace(text))
 			}
 			break
 		}
-		<-b.attempts
+		release()
 		*at = (*at + 1) % len(b.addrs)
 		pause(ctx, rand.N(bound+1))
 		if ctx.Err() != nil {
@@ -1204,7 +1214,7 @@ func (a *simAgent) run(ctx context.Context) {
 		if a.body == nil && !a.encode() {
 			return
 		}
-		resp, addr, err := b.open(ctx, &at, "/internal/agent/subscribe", a.body)
+		resp, addr, err := b.open(ctx, &at, "/internal/agent/subscribe", a.body, b.attempts)
 		if err != nil {
 			if ctx.Err() == nil {
 				b.fail(err)
@@ -1359,7 +1369,7 @@ func (f *simFramework) run(ctx context.Context) {
 			b.fail(err)
 			return
 		}
-		resp, addr, err := b.open(ctx, &at, "/api/v1/scheduler", body)
+		resp, addr, err := b.open(ctx, &at, "/api/v1/scheduler", body, nil)
 		if err != nil {
 			if ctx.Err() == nil {
 				b.fail(err)
