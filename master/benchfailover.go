@@ -187,7 +187,7 @@ func benchFailover(ctx context.Context, opts BenchFailoverOptions, w io.Writer) 
 		// gomesos master takes one Raft timeout for the three.
 		opts.ElectionTimeout, opts.LeaderLeaseTimeout = opts.HeartbeatTimeout, opts.HeartbeatTimeout
 	}
-	b := newFailoverBench(opts, inMemory)
+	b := newFailoverBench(opts, inMemory, procs)
 	b.procs = procs
 	b.deferClose = deferClose
 	defer b.transport.CloseIdleConnections()
@@ -208,7 +208,7 @@ func benchFailover(ctx context.Context, opts BenchFailoverOptions, w io.Writer) 
 	fmt.Fprintf(w, "failover: 3 masters %s %s (raft heartbeat %v, election %v, leader lease %v); %d agents, %d tasks each; "+
 		"agents and framework retry after %v doubling to %v, at most %d subscriptions in flight; open files %d\n",
 		strings.Join(b.addrs, " "), where, opts.HeartbeatTimeout, opts.ElectionTimeout, opts.LeaderLeaseTimeout, opts.Agents, opts.TasksPerAgent,
-		opts.RetryMin, opts.RetryMax, maxAttempts, limit)
+		opts.RetryMin, opts.RetryMax, cap(b.attempts), limit)
 
 	simCtx, stopSim := context.WithCancel(ctx)
 	defer func() {
@@ -648,14 +648,20 @@ func loopTimes(m map[string]float64) string {
 // postWorkers is how many messages and calls the simulated agents and
 // framework have on their way to the masters at once (pongWorkers the
 // PONGs, apart), and maxAttempts how many of the agents' subscriptions
-// (the framework's goes apart). Everything runs
-// in one process: thousands of requests at once would delay every
-// goroutine (Raft's heartbeats among them) by as long as it takes to serve
-// them all, which the masters, each on its own machine, would not suffer.
+// (the framework's goes apart), with the masters in this process. Then
+// everything runs in one process: thousands of requests at once would
+// delay every goroutine (Raft's heartbeats among them) by as long as it
+// takes to serve them all, which the masters, each on its own machine,
+// would not suffer. With the masters in their own processes, as many as
+// maxAttemptsProcs are in flight: the agents, each on its machine, all
+// come back at once after a failover, and 64 at a time left the new
+// leader waiting on them (8 % of the two cores idle during the storm,
+// and its loop stepping fewer registrations a turn).
 const (
-	postWorkers = 32
-	pongWorkers = 4
-	maxAttempts = 64
+	postWorkers      = 32
+	pongWorkers      = 4
+	maxAttempts      = 64
+	maxAttemptsProcs = 192
 	// postTimeout bounds a message or call, as the agent's own link does.
 	postTimeout = 10 * time.Second
 )
@@ -721,7 +727,11 @@ type failoverBench struct {
 	err     error
 }
 
-func newFailoverBench(opts BenchFailoverOptions, inMemory bool) *failoverBench {
+func newFailoverBench(opts BenchFailoverOptions, inMemory, procs bool) *failoverBench {
+	attempts := maxAttempts
+	if procs {
+		attempts = maxAttemptsProcs
+	}
 	b := &failoverBench{
 		opts: opts,
 		// Deep enough for every task's update and more: an agent never
@@ -729,7 +739,7 @@ func newFailoverBench(opts BenchFailoverOptions, inMemory bool) *failoverBench {
 		posts:    make(chan func(context.Context), opts.Agents*(opts.TasksPerAgent+2)+4096),
 		failed:   make(chan struct{}),
 		pongs:    make(chan func(context.Context), opts.Agents+1024),
-		attempts: make(chan struct{}, maxAttempts),
+		attempts: make(chan struct{}, attempts),
 	}
 	// No TCP keep-alive on the agents' side: its four socket options a
 	// connection are system calls on the cores the masters use, and the
