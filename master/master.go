@@ -522,6 +522,14 @@ func (m *Master) serve(first request) {
 		close(r.done)
 		m.batch[i] = request{}
 	}
+	// While the recovered agents come back, the records of the tasks they
+	// brought are made now, while the requests just answered go on (their
+	// handlers write, the agents send more), rather than all at the tick's
+	// next publication, which stopped the loop for tens of milliseconds
+	// with every request waiting on it, and a core idle.
+	if m.leads && m.core.Recovered() > 0 {
+		m.core.PublishAhead()
+	}
 }
 
 // commit carries out the outputs of the latest steps (and of the steps

@@ -249,6 +249,8 @@ type Core struct {
 	// adopted is the resources of the task last adopted from an agent's
 	// report, for the next one's (adoptTask).
 	adopted adoptedResources
+	// ahead is what PublishAhead made of the next publication.
+	ahead publication
 
 	opts  Options
 	info  *mesos.MasterInfo

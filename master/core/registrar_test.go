@@ -8,6 +8,7 @@ package core
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"slices"
 	"strings"
@@ -701,5 +702,58 @@ func TestRegisteredNamesTheSuccessor(t *testing.T) {
 	r.agent("c2", plainAgent("h2"), "10.0.0.3:5051")
 	if got := registered().GetSuccessor(); got != "10.0.0.3:5050" {
 		t.Errorf("REGISTERED names successor %q, want 10.0.0.3:5050", got)
+	}
+}
+
+// After a failover the master publishes ahead (PublishAhead) the records
+// of the tasks that come back, between batches of re-registrations: what
+// it publishes is what a snapshot built from scratch shows, also when a
+// task changes again after its record was made (an update, a task the
+// agent no longer has, an agent whose stream ends) and when the framework
+// comes back meanwhile.
+func TestFailoverPublishedAheadEqualsFullSnapshot(t *testing.T) {
+	r := newRig(t)
+	fi := checkpointing("svc", true)
+	f := r.subscribe("s1", fi)
+	var agents []rigAgent
+	for i := range 4 {
+		agents = append(agents, r.agent(fmt.Sprintf("c%d", i), plainAgent(fmt.Sprintf("h%d", i)), "10.0.0.2:5051"))
+	}
+	r.tick()
+	for i, a := range agents {
+		r.accept(f, r.offer(f, a, ""), launch(cmdTask(fmt.Sprintf("t%d-0", i), a, "cpus:1;mem:128"), cmdTask(fmt.Sprintf("t%d-1", i), a, "cpus:1;mem:128")))
+	}
+	registered := proto.Clone(fi).(*mesos.FrameworkInfo)
+	registered.Id = &mesos.FrameworkID{Value: proto.String(f.id)}
+
+	n := r.failover(Options{AgentReregisterTimeout: time.Minute})
+	n.check, n.aheadEvery = true, 3
+	infos := map[string]*mesos.AgentInfo{}
+	for _, ag := range r.reg.GetAgents().GetAgents() {
+		infos[ag.GetInfo().GetId().GetValue()] = ag.GetInfo()
+	}
+	var back []rigAgent
+	for i, a := range agents {
+		info := infos[a.id]
+		tasks := []*mesos.Task{agentTask(registered.Id, info.Id, fmt.Sprintf("t%d-0", i), mesos.TaskState_TASK_RUNNING, byte(2*i))}
+		if i != 1 { // agent 1 lost its second task
+			tasks = append(tasks, agentTask(registered.Id, info.Id, fmt.Sprintf("t%d-1", i), mesos.TaskState_TASK_RUNNING, byte(2*i+1)))
+		}
+		back = append(back, n.reregister(fmt.Sprintf("d%d", i), info, []*mesos.FrameworkInfo{registered}, tasks))
+		if i == 1 {
+			n.c.PublishAhead()
+			f = n.subscribe("s2", registered)
+		}
+	}
+	n.c.PublishAhead()
+	n.update(back[0], f, "t0-0", mesos.TaskState_TASK_FINISHED, nil)
+	n.step(AgentClosed{Conn: back[2].conn})
+	n.c.PublishAhead()
+	n.tick()
+	if d := n.c.Snapshot().Diff(n.c.FullSnapshot()); d != "" {
+		t.Fatalf("at the end: the published snapshot differs from a full one: %s", d)
+	}
+	if n.c.Recovered() != 0 {
+		t.Fatalf("%d agents still to come back", n.c.Recovered())
 	}
 }

@@ -225,6 +225,9 @@ type changes struct {
 	offers     []offerChange
 	executors  []executorChange
 	completed  bool // the completed frameworks changed
+	// tasksAhead counts the first tasks whose records PublishAhead made
+	// already.
+	tasksAhead int
 }
 
 type taskChange struct {
@@ -304,7 +307,9 @@ func (c *Core) Snapshot() *Snapshot {
 		*s = Snapshot{info: prev.info, startTime: prev.startTime, electedTime: c.electedTime, leader: c.leader, agents: prev.agents, agentSums: prev.agentSums, frameworks: prev.frameworks,
 			completed: prev.completed, counterNames: prev.counterNames, counterValues: prev.counterValues}
 	}
-	var p publication
+	// What PublishAhead began is this publication's.
+	p := c.ahead
+	c.ahead = publication{}
 	// Tasks first: they say which frameworks and agents changed with them.
 	c.publishTasks(&p)
 	c.publishOffers(&p)
@@ -387,34 +392,57 @@ func (p *publication) usedOn(fw *framework, agentID string) {
 // publishTasks makes the changed tasks' records and puts them in (or takes
 // them out of) their frameworks' task trees.
 func (c *Core) publishTasks(p *publication) {
-	for _, tc := range c.changes.tasks {
-		t, fw := tc.t, tc.fw
-		t.pub.dirty = false
-		old := t.pub.rec
-		t.pub.rec = c.newTaskRec(t)
-		if t.pub.rec.changesAgent(old) {
-			c.agentChanged(c.agents[t.agentID])
-			if fw != nil {
-				p.usedOn(fw, t.agentID)
-			}
+	for _, tc := range c.changes.tasks[c.changes.tasksAhead:] {
+		c.publishTask(p, tc)
+	}
+}
+
+// publishTask makes the record of a changed task and puts it in (or takes
+// it out of) its framework's tree, in p.
+func (c *Core) publishTask(p *publication, tc taskChange) {
+	t, fw := tc.t, tc.fw
+	t.pub.dirty = false
+	old := t.pub.rec
+	t.pub.rec = c.newTaskRec(t)
+	if t.pub.rec.changesAgent(old) {
+		c.agentChanged(c.agents[t.agentID])
+		if fw != nil {
+			p.usedOn(fw, t.agentID)
 		}
-		if fw == nil {
-			continue
+	}
+	if fw == nil {
+		return
+	}
+	c.frameworkChanged(fw)
+	txn := txnOf(&p.tasks, fw, fw.pub.tasks)
+	if fw.tasks[t.id] == t {
+		if prev, had := txn.Swap(t.id, t.pub.rec); had {
+			fw.pub.states.add(prev.state, -1)
 		}
-		c.frameworkChanged(fw)
-		txn := txnOf(&p.tasks, fw, fw.pub.tasks)
-		if fw.tasks[t.id] == t {
-			if prev, had := txn.Swap(t.id, t.pub.rec); had {
-				fw.pub.states.add(prev.state, -1)
-			}
-			fw.pub.states.add(t.state, 1)
-			continue
-		}
-		fw.pub.lists = true // it may have entered one
-		if cur, ok := txn.Get(t.id); ok && cur == old {
-			txn.Delete(t.id)
-			fw.pub.states.add(old.state, -1)
-		}
+		fw.pub.states.add(t.state, 1)
+		return
+	}
+	fw.pub.lists = true // it may have entered one
+	if cur, ok := txn.Get(t.id); ok && cur == old {
+		txn.Delete(t.id)
+		fw.pub.states.add(old.state, -1)
+	}
+}
+
+// PublishAhead makes the records of the tasks changed since the last
+// publication and puts them in the next one's trees, which Snapshot then
+// commits; a task that changes again before then is made again. While
+// thousands of agents re-register after a failover the master calls it
+// between batches of requests: a tick's publication then no longer stops
+// the loop, and every request waiting on it, for the tens of milliseconds
+// that making the records of a half-second's re-registrations takes.
+// (The agents' records are left to Snapshot: an agent changes again soon
+// after it is back, when it is offered, and its record sums its tasks.)
+func (c *Core) PublishAhead() {
+	ch := &c.changes
+	for ch.tasksAhead < len(ch.tasks) {
+		c.publishTask(&c.ahead, ch.tasks[ch.tasksAhead])
+		ch.tasksAhead++
 	}
 }
 

@@ -46,6 +46,10 @@ type rig struct {
 	// check compares, after every step, the snapshot the core publishes
 	// with one built from scratch.
 	check bool
+	// aheadEvery, when set, has the core publish ahead (PublishAhead)
+	// after every step, and the check made only every aheadEvery steps:
+	// records made ahead then change again before they are published.
+	aheadEvery, steps int
 	// outs is every output, in order; reg the registry the Persist
 	// outputs left.
 	outs []Output
@@ -83,7 +87,11 @@ func (r *rig) step(in Input) Result {
 	if res.Code.Failed() {
 		r.t.Fatalf("step %T: %s %s", in, res.Code, res.Message)
 	}
-	if r.check {
+	r.steps++
+	if r.aheadEvery > 0 {
+		r.c.PublishAhead()
+	}
+	if r.check && (r.aheadEvery == 0 || r.steps%r.aheadEvery == 0) {
 		if d := r.c.Snapshot().Diff(r.c.FullSnapshot()); d != "" {
 			r.t.Fatalf("after %T: the published snapshot differs from a full one: %s", in, d)
 		}
@@ -217,8 +225,14 @@ func textAttr(name, v string) *mesos.Attribute {
 
 // buildViewsCluster builds the cluster the golden views show.
 func buildViewsCluster(t testing.TB, check bool) *rig {
+	return buildViewsClusterAhead(t, check, 0)
+}
+
+// buildViewsClusterAhead is buildViewsCluster publishing ahead (rig's
+// aheadEvery).
+func buildViewsClusterAhead(t testing.TB, check bool, aheadEvery int) *rig {
 	r := newRig(t)
-	r.check = check
+	r.check, r.aheadEvery = check, aheadEvery
 	healthy, unhealthy := proto.Bool(true), proto.Bool(false)
 
 	a0 := r.agent("conn-a0", &mesos.AgentInfo{
@@ -409,6 +423,19 @@ func firstDiff(got, want []byte) string {
 // of the golden cluster's story equals one built from scratch.
 func TestSnapshotAfterEveryStepEqualsFullSnapshot(t *testing.T) {
 	buildViewsCluster(t, true)
+}
+
+// Records made ahead of a publication (PublishAhead), some of which change
+// again before it, are published as Snapshot alone would publish them.
+func TestSnapshotPublishedAheadEqualsFullSnapshot(t *testing.T) {
+	for _, every := range []int{1, 2, 3, 5} {
+		t.Run(fmt.Sprintf("every%d", every), func(t *testing.T) {
+			r := buildViewsClusterAhead(t, true, every)
+			if d := r.c.Snapshot().Diff(r.c.FullSnapshot()); d != "" {
+				t.Fatalf("at the end: the published snapshot differs from a full one: %s", d)
+			}
+		})
+	}
 }
 
 // A published snapshot does not change when the core moves on: readers
